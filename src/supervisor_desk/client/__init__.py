@@ -1,0 +1,1 @@
+"""Qt-free network layer: REST client, feed client, credentials, settings."""

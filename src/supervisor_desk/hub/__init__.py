@@ -1,0 +1,1 @@
+"""The hub: server that platforms push session events into and desktops read from."""

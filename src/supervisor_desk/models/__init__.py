@@ -1,0 +1,1 @@
+"""Qt-free domain: wire models, session state, filters, export format."""

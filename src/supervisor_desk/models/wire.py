@@ -1,0 +1,530 @@
+"""Wire models of the hub protocol (``docs/protocol.md``), shared by the hub and the desktop.
+
+One definition serves the hub's validation of ingested events, the shapes it answers with, the
+desktop's parsing of REST answers and feed frames, and the export file format, so the two
+sides cannot drift apart. No Qt here (enforced by ``tests/test_layering.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+)
+
+# --------------------------------------------------------------------------------------------
+# Scalars
+
+
+def _ensure_utc(value: datetime) -> datetime:
+    # A timestamp without an offset is ambiguous by hours; RFC 3339 requires the offset.
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp needs a time zone (RFC 3339, e.g. 2026-01-31T12:00:00Z)")
+    return value.astimezone(UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 UTC with millisecond precision and ``Z``: the one spelling on the wire."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse an RFC 3339 string into an aware UTC datetime; raises ``ValueError``."""
+    return _TIMESTAMP_ADAPTER.validate_python(text)
+
+
+Timestamp = Annotated[
+    datetime,
+    AfterValidator(_ensure_utc),
+    PlainSerializer(format_timestamp, return_type=str, when_used="always"),
+]
+_TIMESTAMP_ADAPTER: TypeAdapter[datetime] = TypeAdapter(Timestamp)
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_id(value: str) -> str:
+    if _CONTROL_CHARS.search(value):
+        raise ValueError("ids may not contain control characters")
+    return value
+
+
+# Ids are opaque, chosen by the platform; bounded so a hostile id cannot bloat indexes or URLs.
+Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_check_id)]
+# Free text is bounded by the 1 MiB ingest body; names and values get a sane cap of their own.
+ShortText = Annotated[str, Field(max_length=1000)]
+LongText = Annotated[str, Field(max_length=1_000_000)]
+Key = Annotated[str, Field(min_length=1, max_length=200)]
+Value = Annotated[str, Field(max_length=10_000)]
+KeyValues = dict[Key, Value]
+
+Channel = Literal[
+    "web", "phone", "sip", "whatsapp", "telegram", "email", "facebook", "instagram",
+    "intercom", "chatwoot", "twilio", "infobip", "bird", "mobile_sdk", "api", "other",
+]
+Modality = Literal["chat", "voice", "video"]
+Status = Literal["queued", "active", "completed", "failed", "cancelled", "transferred"]
+EndStatus = Literal["completed", "failed", "cancelled", "transferred"]
+StartStatus = Literal["queued", "active"]
+EndReason = Literal[
+    "user_disconnect", "system_disconnect", "transfer", "resolved", "error", "timeout"
+]
+ResponsibleKind = Literal["ai", "human", "unassigned"]
+AuthorRole = Literal["customer", "ai", "human", "system"]
+MessageKind = Literal["text", "draft", "note", "template", "marker"]
+Reaction = Literal["up", "down"]
+DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
+LogKind = Literal["system", "trace"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+Role = Literal["viewer", "supervisor", "admin", "ingest"]
+EventType = Literal[
+    "session.started", "session.updated", "message.created", "message.updated",
+    "session.ended", "log.appended",
+]
+
+CHANNELS: tuple[str, ...] = get_args(Channel)
+MODALITIES: tuple[str, ...] = get_args(Modality)
+STATUSES: tuple[str, ...] = get_args(Status)
+LIVE_STATUSES: tuple[str, ...] = ("queued", "active")
+END_STATUSES: tuple[str, ...] = get_args(EndStatus)
+END_REASONS: tuple[str, ...] = get_args(EndReason)
+RESPONSIBLE_KINDS: tuple[str, ...] = get_args(ResponsibleKind)
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+ROLES: tuple[str, ...] = get_args(Role)
+
+EXPORT_FORMAT = "supervisor-desk-export"
+EXPORT_VERSION = 1
+
+
+class WireModel(BaseModel):
+    """Base of every wire shape: unknown fields are ignored (the protocol may grow)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Session summary
+
+
+class Agent(WireModel):
+    id: Id
+    name: ShortText
+
+
+class Person(WireModel):
+    id: Id
+    name: ShortText
+
+
+class Responsible(WireModel):
+    kind: ResponsibleKind = "ai"
+    operator: Person | None = None
+
+
+class UserInfo(WireModel):
+    id: Id
+    name: ShortText | None = None
+    external_id: ShortText | None = None
+    is_mobile: bool | None = None
+
+
+class Location(WireModel):
+    ip: Annotated[str, Field(max_length=64)] | None = None
+    country_code: Annotated[str, Field(max_length=8)] | None = None
+    country: ShortText | None = None
+    city: ShortText | None = None
+
+
+class Contact(WireModel):
+    name: ShortText | None = None
+    email: ShortText | None = None
+    phone: ShortText | None = None
+    telegram: ShortText | None = None
+    whatsapp: ShortText | None = None
+    linkedin: ShortText | None = None
+
+
+class SessionSummary(WireModel):
+    id: Id
+    agent: Agent
+    channel: Channel
+    modality: Modality = "chat"
+    status: Status
+    end_reason: EndReason | None = None
+    responsible: Responsible = Responsible()
+    team: ShortText | None = None
+    stage: ShortText | None = None
+    user: UserInfo
+    location: Location = Location()
+    started_at: Timestamp
+    queued_at: Timestamp | None = None
+    accepted_at: Timestamp | None = None
+    ended_at: Timestamp | None = None
+    last_message_at: Timestamp | None = None
+    message_count: int = 0
+    has_attachments: bool = False
+    parameters: dict[str, str] = {}
+    results: dict[str, str] = {}
+    metadata: dict[str, str] = {}
+    contact: Contact | None = None
+    version: int = 1
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+
+# --------------------------------------------------------------------------------------------
+# Messages and logs
+
+
+class Author(WireModel):
+    role: AuthorRole
+    name: ShortText | None = None
+
+
+class Attachment(WireModel):
+    name: ShortText
+    mime: Annotated[str, Field(max_length=200)] = "application/octet-stream"
+    size: Annotated[int, Field(ge=0)] = 0
+    url: Annotated[str, Field(max_length=4000)] | None = None
+
+
+class Delivery(WireModel):
+    status: DeliveryStatus
+    at: Timestamp
+    note: ShortText | None = None
+
+
+class MessageBody(WireModel):
+    """A message as a platform sends it: the hub assigns ``session_id`` and ``seq``."""
+
+    id: Id
+    at: Timestamp
+    author: Author
+    kind: MessageKind = "text"
+    text: LongText = ""
+    attachments: list[Attachment] = []
+    quick_replies: list[ShortText] = []
+    reaction: Reaction | None = None
+    delivery: Delivery | None = None
+
+
+class Message(MessageBody):
+    session_id: Id
+    seq: int
+
+
+class SystemLogEntry(WireModel):
+    at: Timestamp
+    level: LogLevel = "info"
+    text: LongText
+
+
+class Generation(WireModel):
+    action: LongText = ""
+    action_input: LongText = ""
+
+
+class TraceLogEntry(WireModel):
+    at: Timestamp
+    agent: ShortText
+    prompt: LongText = ""
+    generation: Generation = Generation()
+
+
+class SessionLogs(WireModel):
+    system: list[SystemLogEntry] = []
+    trace: list[TraceLogEntry] = []
+
+
+# --------------------------------------------------------------------------------------------
+# Ingested events (platform -> hub)
+
+
+class SessionStartedData(WireModel):
+    agent: Agent
+    channel: Channel
+    modality: Modality = "chat"
+    status: StartStatus
+    end_reason: None = None
+    responsible: Responsible = Responsible()
+    team: ShortText | None = None
+    stage: ShortText | None = None
+    user: UserInfo
+    location: Location = Location()
+    started_at: Timestamp | None = None
+    queued_at: Timestamp | None = None
+    accepted_at: Timestamp | None = None
+    last_message_at: Timestamp | None = None
+    has_attachments: bool = False
+    parameters: KeyValues = {}
+    results: KeyValues = {}
+    metadata: KeyValues = {}
+    contact: Contact | None = None
+
+
+MergeValues = dict[Key, Value | None]
+
+
+class SessionUpdatedData(WireModel):
+    """Any subset of the mutable fields; ``model_fields_set`` tells which were sent."""
+
+    status: StartStatus | None = None
+    responsible: Responsible | None = None
+    team: ShortText | None = None
+    stage: ShortText | None = None
+    user: UserInfo | None = None
+    location: Location | None = None
+    contact: Contact | None = None
+    queued_at: Timestamp | None = None
+    accepted_at: Timestamp | None = None
+    # Merged key by key; a None value deletes the key.
+    parameters: MergeValues | None = None
+    results: MergeValues | None = None
+    metadata: MergeValues | None = None
+
+
+class MessageUpdatedData(WireModel):
+    id: Id
+    reaction: Reaction | None = None
+    delivery: Delivery | None = None
+
+
+class SessionEndedData(WireModel):
+    status: EndStatus
+    end_reason: EndReason | None = None
+    ended_at: Timestamp | None = None
+
+
+class LogAppendedData(WireModel):
+    kind: LogKind
+    entries: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+
+    def typed_entries(self) -> list[SystemLogEntry] | list[TraceLogEntry]:
+        if self.kind == "system":
+            return [SystemLogEntry.model_validate(e) for e in self.entries]
+        return [TraceLogEntry.model_validate(e) for e in self.entries]
+
+
+EventData = (
+    SessionStartedData
+    | SessionUpdatedData
+    | MessageBody
+    | MessageUpdatedData
+    | SessionEndedData
+    | LogAppendedData
+)
+
+EVENT_DATA_MODELS: dict[str, type[WireModel]] = {
+    "session.started": SessionStartedData,
+    "session.updated": SessionUpdatedData,
+    "message.created": MessageBody,
+    "message.updated": MessageUpdatedData,
+    "session.ended": SessionEndedData,
+    "log.appended": LogAppendedData,
+}
+
+
+class IngestEvent(WireModel):
+    """One event as a platform posts it; ``data`` is validated by :func:`parse_event_data`."""
+
+    id: Id
+    type: EventType
+    session_id: Id
+    at: Timestamp
+    data: dict[str, Any]
+
+
+class IngestBatch(WireModel):
+    events: list[IngestEvent] = Field(min_length=1, max_length=1000)
+
+
+def parse_event_data(event_type: str, data: dict[str, Any]) -> EventData:
+    """Validate ``data`` against the model of ``event_type``; raises ``ValidationError``."""
+    model = EVENT_DATA_MODELS[event_type]
+    parsed = model.model_validate(data)
+    if isinstance(parsed, LogAppendedData):
+        parsed.typed_entries()  # validate entries now, so a bad batch is refused whole
+    return parsed  # type: ignore[return-value]
+
+
+class IngestResult(WireModel):
+    accepted: int
+    duplicates: int
+    last_seq: int
+
+
+# --------------------------------------------------------------------------------------------
+# Feed frames (hub -> desktop)
+
+
+class StoredEvent(WireModel):
+    """An event as the feed carries it: ``data`` is the whole session or the stored message."""
+
+    id: Id
+    type: EventType
+    session_id: Id
+    at: Timestamp
+    data: dict[str, Any]
+
+    def session(self) -> SessionSummary | None:
+        if self.type in ("session.started", "session.updated", "session.ended"):
+            return SessionSummary.model_validate(self.data)
+        return None
+
+    def message(self) -> Message | None:
+        if self.type in ("message.created", "message.updated"):
+            return Message.model_validate(self.data)
+        return None
+
+
+class HelloFrame(WireModel):
+    type: Literal["hello"] = "hello"
+    epoch: str
+    seq: int
+    resumed: bool
+
+
+class EventFrame(WireModel):
+    type: Literal["event"] = "event"
+    seq: int
+    event: StoredEvent
+
+
+FEED_CLOSE_RESYNC = 4409
+FEED_CLOSE_TOO_SLOW = 4008
+FEED_CLOSE_UNAUTHORIZED = 4401
+
+_FRAME_ADAPTER: TypeAdapter[HelloFrame | EventFrame] = TypeAdapter(
+    Annotated[HelloFrame | EventFrame, Field(discriminator="type")]
+)
+
+
+def parse_frame(text: str | bytes) -> HelloFrame | EventFrame:
+    """Parse one feed frame; raises ``ValidationError`` on anything malformed."""
+    return _FRAME_ADAPTER.validate_json(text)
+
+
+# --------------------------------------------------------------------------------------------
+# REST answers
+
+
+class LiveSnapshot(WireModel):
+    epoch: str
+    seq: int
+    sessions: list[SessionSummary]
+
+
+class SessionPage(WireModel):
+    items: list[SessionSummary]
+    total: int
+    offset: int
+    limit: int
+
+
+class ChannelCount(WireModel):
+    channel: Channel
+    count: int
+
+
+class Metrics(WireModel):
+    total: int
+    live: int
+    queued: int
+    active: int
+    recent_24h: int
+    top_channel: ChannelCount | None = None
+    by_channel: dict[str, int] = {}
+    by_status: dict[str, int] = {}
+    longest_wait_seconds: float | None = None
+
+
+class SessionDetail(WireModel):
+    session: SessionSummary
+    messages: list[Message]
+
+
+class LogsAnswer(WireModel):
+    kind: LogKind
+    entries: list[dict[str, Any]]
+
+
+class HandoverAnswer(WireModel):
+    session: SessionSummary
+
+
+class NamedItem(WireModel):
+    id: Id
+    name: ShortText
+
+
+class NamedItems(WireModel):
+    items: list[NamedItem]
+
+
+class UserRef(WireModel):
+    id: str
+    name: str
+
+
+class LoginRequest(WireModel):
+    username: Annotated[str, Field(min_length=1, max_length=200)]
+    password: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class LoginAnswer(WireModel):
+    token: str
+    expires_at: Timestamp
+    user: UserRef
+    role: Role
+
+
+class MeAnswer(WireModel):
+    user: UserRef
+    role: Role
+    permissions: list[str]
+
+
+class ErrorBody(WireModel):
+    error: str
+    message: str
+    details: list[Any] | None = None
+
+
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "ingest": ("events:ingest",),
+    "viewer": ("sessions:read", "logs:read", "sessions:export"),
+    "supervisor": ("sessions:read", "logs:read", "sessions:export", "sessions:handover"),
+    "admin": (
+        "sessions:read", "logs:read", "sessions:export", "sessions:handover",
+        "users:manage", "tokens:manage",
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Export file (hub export endpoint and offline review)
+
+
+class ExportedSession(WireModel):
+    session: SessionSummary
+    messages: list[Message] = []
+    logs: SessionLogs = SessionLogs()
+
+
+class ExportHeader(WireModel):
+    format: Literal["supervisor-desk-export"]
+    version: int
+    exported_at: Timestamp | None = None
+    filters: dict[str, Any] = {}
+

@@ -1,0 +1,1 @@
+"""Qt layer: windows, table models, delegates, dialogs, tray."""
