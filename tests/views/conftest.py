@@ -1,0 +1,47 @@
+"""Qt test fixtures: one qasync loop per test, driven from synchronous pytest-qt tests.
+
+pytest-qt has no qasync support (pytest-qt#448), so GUI scenarios are ``async def``
+coroutines run with ``qrun(coro)``; while one runs, Qt events are processed too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(None)
+        # A test that leaves tasks running hides a shutdown bug: fail it, naming them.
+        assert not pending, f"tasks left running: {[t.get_name() for t in pending]}"
+
+
+@pytest.fixture
+def qrun(qloop: qasync.QEventLoop) -> Callable[..., Any]:
+    """Run a coroutine on the test's qasync loop, with a timeout (seconds)."""
+
+    def run(coro: Awaitable[T], timeout: float = 30.0) -> T:
+        return qloop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+    return run
+
