@@ -1,0 +1,125 @@
+"""Run every benchmark, each in its own process, and print one table.
+
+    python -m benchmarks [--quick] [--json PATH] [--only hub,table]
+
+Each ``benchmarks/*_bench.py`` module exposes ``run(quick: bool) -> dict``; it runs in a fresh
+interpreter so one benchmark's memory and Qt state cannot colour another's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import machine
+from benchmarks.targets import BY_KEY, FIGURES
+
+HERE = Path(__file__).resolve().parent
+
+
+def _modules() -> list[str]:
+    return sorted(p.stem for p in HERE.glob("*_bench.py"))
+
+
+def _run_module(name: str, quick: bool, timeout: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.json"
+        cmd = [sys.executable, "-m", f"benchmarks.{name}", "--json", str(out)]
+        if quick:
+            cmd.append("--quick")
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                  cwd=HERE.parent)
+        except subprocess.TimeoutExpired:
+            return {f"error.{name}": f"timed out after {timeout:.0f} s"}
+        took = time.monotonic() - started
+        if proc.returncode != 0 or not out.exists():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+            return {f"error.{name}": " | ".join(tail) or f"exit code {proc.returncode}"}
+        results: dict[str, Any] = json.loads(out.read_text())
+        results[f"seconds.{name}"] = round(took, 1)
+        return results
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    return str(value)
+
+
+def _ratio(key: str, results: dict[str, Any]) -> str:
+    fig = BY_KEY[key]
+    other_key = fig.baseline or fig.limit
+    value, other = results.get(key), results.get(other_key or "")
+    if not isinstance(value, int | float) or not isinstance(other, int | float) or not value:
+        return ""
+    if fig.baseline:  # how many times better than the naive way
+        ratio = other / value if fig.better == "lower" else value / other
+        return f"{ratio:,.1f}x better"
+    share = value / other if fig.better == "higher" else other / value
+    return f"{share:.0%} of limit"
+
+
+def _verdict(key: str, results: dict[str, Any]) -> str:
+    fig = BY_KEY[key]
+    value = results.get(key)
+    if fig.target is None or not isinstance(value, int | float) or math.isnan(value):
+        return ""
+    ok = value <= fig.target if fig.better == "lower" else value >= fig.target
+    return "ok" if ok else "MISSED"
+
+
+def print_table(results: dict[str, Any]) -> None:
+    header = (
+        f"{'figure':32} {'value':>12} {'unit':5} {'target':>8} "
+        f"{'baseline/limit':>16} {'ratio':>16}  verdict"
+    )
+    print(header)
+    print("-" * len(header))
+    for fig in FIGURES:
+        if fig.key not in results:
+            continue
+        other = fig.baseline or fig.limit
+        print(
+            f"{fig.key:32} {_fmt(results[fig.key]):>12} {fig.unit:5} "
+            f"{_fmt(fig.target) if fig.target is not None else '':>8} "
+            f"{_fmt(results.get(other)) if other else '':>16} {_ratio(fig.key, results):>16}  "
+            f"{_verdict(fig.key, results)}"
+        )
+    extra = sorted(k for k in results if k not in BY_KEY and not k.startswith("seconds."))
+    for key in extra:
+        print(f"{key:32} {_fmt(results[key]):>12}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (< 3 min in all)")
+    parser.add_argument("--json", type=Path, help="write every figure to this JSON file")
+    parser.add_argument("--only", default="", help="comma-separated module names, e.g. hub,table")
+    args = parser.parse_args()
+    wanted = {w.strip().removesuffix("_bench") for w in args.only.split(",") if w.strip()}
+    modules = [m for m in _modules() if not wanted or m.removesuffix("_bench") in wanted]
+    results: dict[str, Any] = {"quick": args.quick, "machine": machine()}
+    timeout = 120.0 if args.quick else 1800.0
+    for name in modules:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        results.update(_run_module(name, args.quick, timeout))
+    print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+        print(f"\nwrote {args.json}", file=sys.stderr)
+    return 1 if any(k.startswith("error.") for k in results) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""Every figure the suite reports, with its target, its same-run baseline and its ceiling.
+
+``better`` says which direction is good. ``baseline`` names the figure of the naive way measured
+in the same run (ratio = baseline / value for "lower", value / baseline for "higher"), ``limit``
+the figure of the machine's ceiling (raw SQLite, a bare websockets broadcast).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    unit: str
+    better: Literal["lower", "higher"]
+    target: float | None = None
+    baseline: str | None = None
+    limit: str | None = None
+    meaning: str = ""
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("table.sort_100k_ms", "ms", "lower", 100, "table.naive_sort_100k_ms",
+           meaning="re-sort the history table of 100k rows"),
+    Figure("table.naive_sort_100k_ms", "ms", "lower", meaning="QSortFilterProxyModel sort"),
+    Figure("table.filter_100k_ms", "ms", "lower", 100, "table.naive_filter_100k_ms",
+           meaning="apply a filter to 100k rows"),
+    Figure("table.naive_filter_100k_ms", "ms", "lower", meaning="QSortFilterProxyModel filter"),
+    Figure("table.tick_ms", "ms", "lower", 20, "table.naive_tick_ms",
+           meaning="one-second duration tick over the live table"),
+    Figure("table.naive_tick_ms", "ms", "lower", meaning="whole-column dataChanged via proxy"),
+    Figure("feed.event_to_row_p50_ms", "ms", "lower", None, "feed.poll_1s_staleness_p50_ms",
+           meaning="websocket frame read -> row painted, median"),
+    Figure("feed.event_to_row_p99_ms", "ms", "lower", 100, "feed.poll_1s_staleness_p99_ms",
+           meaning="websocket frame read -> row painted, p99"),
+    Figure("feed.poll_1s_staleness_p50_ms", "ms", "lower",
+           meaning="polling REST every 1 s: event -> seen, median"),
+    Figure("feed.poll_1s_staleness_p99_ms", "ms", "lower", meaning="polling every 1 s, p99"),
+    Figure("feed.poll_10s_staleness_p99_ms", "ms", "lower", meaning="polling every 10 s, p99"),
+    Figure("feed.max_stall_ms", "ms", "lower", 50, meaning="longest Qt-thread stall under load"),
+    Figure("feed.events_per_s", "ev/s", "higher", 1000, meaning="events applied per second"),
+    Figure("feed.rss_mb", "MB", "lower", 400, meaning="desktop RSS with 10k live sessions"),
+    Figure("startup.first_rows_ms", "ms", "lower", 2000, meaning="cold start to live rows"),
+    Figure("detail.open_2000_msgs_ms", "ms", "lower", 500,
+           meaning="open a 2,000-message session, full transcript laid out"),
+    Figure("offline.first_rows_ms", "ms", "lower", 1000, meaning="open 100k export: first rows"),
+    Figure("offline.open_100k_s", "s", "lower", 15, meaning="open 100k export: fully indexed"),
+    Figure("offline.rss_mb", "MB", "lower", 800, meaning="RSS with a 100k export open"),
+    Figure("hub.ingest_events_per_s", "ev/s", "higher", 5000, None, "hub.raw_sqlite_events_per_s",
+           meaning="durable ingest, batches of 100"),
+    Figure("hub.raw_sqlite_events_per_s", "ev/s", "higher",
+           meaning="plain sqlite3 executemany of the same rows (ceiling)"),
+    Figure("hub.fanout_p99_ms", "ms", "lower", 100, None, "hub.bare_broadcast_p99_ms",
+           meaning="ingest -> 50 feed clients, p99"),
+    Figure("hub.bare_broadcast_p99_ms", "ms", "lower",
+           meaning="bare websockets broadcast to 50 clients, p99 (ceiling)"),
+    Figure("hub.list_query_ms", "ms", "lower", 200,
+           meaning="sessions list, two filters, 100k sessions / 1M messages"),
+    Figure("hub.export_100k_rss_mb", "MB", "lower",
+           meaning="hub RSS while streaming a 100k export"),
+)
+
+BY_KEY = {f.key: f for f in FIGURES}
