@@ -1,0 +1,290 @@
+"""Live feed client: snapshot over REST, then the websocket event feed with resume.
+
+Guarantee to the listener: after ``on_snapshot(s)`` it receives every event with
+``seq > s.seq`` exactly once, in order, with no gap, across any number of disconnects, hub
+restarts and slow-consumer closes. When that cannot be kept (unknown epoch, replay window
+passed, a gap) it starts over with a fresh snapshot.
+
+Reconnection is our own loop, not ``async for ws in websockets.connect()``: that loop resets
+its backoff after every handshake (a hub that accepts and then closes would be hammered) and
+gives up on a 401. Here a 401 ends the run in ``UNAUTHORIZED``; every other failure retries
+with jittered exponential backoff that only resets after a connection stayed up a while.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import ValidationError
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from supervisor_desk.client.rest import HubClient, HubError
+from supervisor_desk.models.wire import (
+    FEED_CLOSE_RESYNC,
+    FEED_CLOSE_TOO_SLOW,
+    FEED_CLOSE_UNAUTHORIZED,
+    EventFrame,
+    HelloFrame,
+    LiveSnapshot,
+    StoredEvent,
+    parse_frame,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ConnectionState(StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    UNAUTHORIZED = "unauthorized"
+    UNREACHABLE = "unreachable"
+    STOPPED = "stopped"
+
+
+class FeedListener(Protocol):
+    def on_snapshot(self, snapshot: LiveSnapshot) -> None:
+        """Reset state (initial load, resync, epoch change)."""
+
+    def on_event(self, seq: int, event: StoredEvent, replayed: bool) -> None:
+        """One event, in seq order with no gaps; ``replayed`` events happened while we were
+        away (or belong to a snapshot catch-up) and must not raise alerts."""
+
+    def on_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
+        """Connection state for the window and tray (``retry_in`` seconds when waiting)."""
+
+
+class _ResyncError(Exception):
+    """The feed cannot continue from our position: reload the snapshot."""
+
+
+class _UnauthorizedError(Exception):
+    pass
+
+
+class FeedClient:
+    """Keeps a listener in step with the hub's live state until cancelled."""
+
+    def __init__(
+        self,
+        client: HubClient,
+        listener: FeedListener,
+        *,
+        backoff_max: float = 30.0,
+        backoff_base: float = 0.5,
+        stable_after: float = 30.0,
+        unreachable_after: int = 3,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        open_timeout: float = 10.0,
+    ) -> None:
+        self._client = client
+        self._listener = listener
+        self.backoff_max = backoff_max
+        self.backoff_base = backoff_base
+        self.stable_after = stable_after
+        self.unreachable_after = unreachable_after
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.open_timeout = open_timeout
+        self._epoch: str | None = None
+        self._seq = 0
+        self._state = ConnectionState.STOPPED
+        self._failures = 0
+        self._ws: ClientConnection | None = None
+        self.connections = 0  # successful handshakes, for diagnostics and tests
+        self.snapshots = 0
+
+    @property
+    def seq(self) -> int:
+        """Seq of the last event handed to the listener (or of the snapshot)."""
+        return self._seq
+
+    @property
+    def epoch(self) -> str | None:
+        return self._epoch
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    def _set_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
+        self._state = state
+        self._listener.on_state(state, retry_in, detail)
+
+    def backoff_delay(self, failures: int) -> float:
+        """Jittered exponential delay after ``failures`` consecutive failures (>= 1)."""
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** max(0, failures - 1))
+        # "Equal jitter": never zero (no hammering), spread so many desktops do not sync up.
+        return float(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+    async def run(self) -> None:
+        """Run until cancelled, or until the hub refuses our token (state UNAUTHORIZED)."""
+        need_snapshot = self._epoch is None
+        resyncs = 0
+        self._failures = 0
+        self._set_state(ConnectionState.CONNECTING, None, f"Connecting to {self._client.base_url}")
+        try:
+            while True:
+                up_since: float | None = None
+                loop = asyncio.get_running_loop()
+                try:
+                    if need_snapshot:
+                        await self._load_snapshot()
+                        need_snapshot = False
+                    up_since = loop.time()
+                    await self._connect_once()
+                    # A clean close by the hub (restart, shutdown): resume from where we are.
+                    problem = "The hub closed the connection."
+                except _UnauthorizedError as exc:
+                    self._set_state(ConnectionState.UNAUTHORIZED, None, str(exc))
+                    return
+                except _ResyncError as exc:
+                    log.info("feed resync: %s", exc)
+                    need_snapshot = True
+                    resyncs += 1
+                    # One resync is normal (epoch change, long absence); a loop of them is not.
+                    if resyncs <= 2:
+                        self._set_state(ConnectionState.CONNECTING, None, str(exc))
+                        continue
+                    problem = str(exc)
+                except _TooSlowError as exc:
+                    problem = str(exc)
+                except HubError as exc:
+                    problem = exc.message
+                except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+                    problem = _describe(self._client.base_url, exc)
+                else:
+                    resyncs = 0
+                if up_since is not None and self._stayed_up(loop.time() - up_since):
+                    self._failures = 0
+                    resyncs = 0
+                self._failures += 1
+                delay = self.backoff_delay(self._failures)
+                state = (
+                    ConnectionState.UNREACHABLE
+                    if self._failures >= self.unreachable_after
+                    else ConnectionState.RECONNECTING
+                )
+                self._set_state(state, delay, problem)
+                await asyncio.sleep(delay)
+                self._set_state(ConnectionState.CONNECTING, None, "Reconnecting")
+        finally:
+            # The socket itself is closed by ``async with`` in _connect_once, cancel included.
+            if self._state is not ConnectionState.UNAUTHORIZED:
+                self._set_state(ConnectionState.STOPPED, None, "Stopped")
+
+    def _stayed_up(self, seconds: float) -> bool:
+        return self._connected_once and seconds >= self.stable_after
+
+    async def _load_snapshot(self) -> None:
+        try:
+            snapshot = await self._client.live()
+        except HubError as exc:
+            if exc.unauthorized or exc.status == 403:
+                raise _UnauthorizedError(exc.message) from exc
+            raise
+        self._epoch = snapshot.epoch
+        self._seq = snapshot.seq
+        self.snapshots += 1
+        self._listener.on_snapshot(snapshot)
+
+    async def _connect_once(self) -> None:
+        self._connected_once = False
+        url = self._client.websocket_url(
+            "/feed", {"epoch": self._epoch or "", "after": self._seq}
+        )
+        try:
+            async with connect(
+                url,
+                additional_headers=self._client.auth_headers(),
+                ssl=self._client.ssl_context(),
+                open_timeout=self.open_timeout,
+                ping_interval=self.ping_interval,
+                ping_timeout=self.ping_timeout,
+                close_timeout=2.0,
+                max_size=16 * 2**20,
+                proxy=None,  # a loopback or LAN hub must not go through a desktop proxy
+                user_agent_header="supervisor-desk",
+            ) as ws:
+                self._ws = ws
+                self.connections += 1
+                self._connected_once = True
+                await self._consume(ws)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise _UnauthorizedError(
+                    "Your sign-in is no longer valid; please sign in again."
+                    if status == 401 else "This account may not read live sessions."
+                ) from exc
+            raise
+        finally:
+            self._ws = None
+
+    async def _consume(self, ws: ClientConnection) -> None:
+        try:
+            hello = self._parse(await ws.recv())
+            if not isinstance(hello, HelloFrame):
+                raise _ResyncError("the hub did not greet the feed")
+            if not hello.resumed or hello.epoch != self._epoch:
+                raise _ResyncError(
+                    "the hub's event log changed" if hello.epoch != self._epoch
+                    else "missed too much to catch up"
+                )
+            replay_until = hello.seq
+            if replay_until <= self._seq:
+                self._set_state(ConnectionState.CONNECTED, None, "Connected")
+            async for raw in ws:
+                frame = self._parse(raw)
+                if not isinstance(frame, EventFrame):
+                    raise _ResyncError("unexpected frame on the feed")
+                if frame.seq <= self._seq:
+                    continue  # already applied (an overlap after resume)
+                if frame.seq != self._seq + 1:
+                    raise _ResyncError(
+                        f"gap in the feed: expected {self._seq + 1}, got {frame.seq}"
+                    )
+                self._listener.on_event(frame.seq, frame.event, frame.seq <= replay_until)
+                self._seq = frame.seq
+                if frame.seq == replay_until:
+                    self._set_state(ConnectionState.CONNECTED, None, "Connected")
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd is not None else None
+            if code == FEED_CLOSE_RESYNC:
+                raise _ResyncError("the hub asked for a fresh snapshot") from exc
+            if code == FEED_CLOSE_UNAUTHORIZED:
+                raise _UnauthorizedError("Your sign-in was revoked; please sign in again.") from exc
+            if code == FEED_CLOSE_TOO_SLOW:
+                raise _TooSlowError("Fell behind the live feed; catching up.") from exc
+            raise
+
+    @staticmethod
+    def _parse(raw: str | bytes) -> HelloFrame | EventFrame:
+        try:
+            return parse_frame(raw)
+        except ValidationError as exc:
+            raise _ResyncError(f"malformed feed frame ({exc.error_count()} errors)") from exc
+
+    _connected_once = False
+
+
+class _TooSlowError(Exception):
+    pass
+
+
+def _describe(base_url: str, exc: BaseException) -> str:
+    if isinstance(exc, ConnectionClosed):
+        return "The connection to the hub was lost."
+    if isinstance(exc, TimeoutError):
+        return f"The hub at {base_url} did not answer in time."
+    if isinstance(exc, InvalidStatus):
+        return f"The hub refused the live feed (HTTP {exc.response.status_code})."
+    if isinstance(exc, InvalidHandshake):
+        return f"The hub at {base_url} did not accept the live feed ({exc})."
+    return f"Cannot reach the hub at {base_url} (is it running?)."

@@ -1,0 +1,363 @@
+"""REST client of the hub (``docs/protocol.md``): typed answers, one error type.
+
+Qt-free; the desktop's view-models await these coroutines on the qasync loop. Every failure a
+user can meet comes out as :class:`HubError` with a stable ``code`` (the hub's snake_case
+``error``, ``"unauthorized"`` for 401, ``"unreachable"`` when the hub cannot be reached) and a
+message fit to show. The bearer token is sent in a header and never logged: httpx logs request
+lines (method, URL, status) only, and no token ever goes into a URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, Protocol, overload
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+import httpx
+from pydantic import ValidationError
+
+from supervisor_desk.models.wire import (
+    HandoverAnswer,
+    LiveSnapshot,
+    LoginAnswer,
+    LogsAnswer,
+    MeAnswer,
+    Metrics,
+    NamedItem,
+    NamedItems,
+    SessionDetail,
+    SessionPage,
+    SessionSummary,
+    SystemLogEntry,
+    TraceLogEntry,
+)
+
+API = "/api/v1"
+ExportFormat = Literal["json", "jsonl", "csv"]
+_EXPORT_CHUNK = 64 * 1024
+
+
+class QueryFilter(Protocol):
+    """What the client needs of ``models.filters.SessionFilter``: its query pairs."""
+
+    def to_query(self) -> list[tuple[str, str]]: ...
+
+
+class HubError(Exception):
+    """A failed hub call: HTTP ``status`` (None if no answer), stable ``code``, human text."""
+
+    def __init__(self, status: int | None, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    @property
+    def unauthorized(self) -> bool:
+        return self.code == "unauthorized"
+
+    @property
+    def unreachable(self) -> bool:
+        return self.code == "unreachable"
+
+    def __repr__(self) -> str:
+        return f"HubError(status={self.status!r}, code={self.code!r}, message={self.message!r})"
+
+
+def normalize_base_url(url: str) -> str:
+    """``hub.example.com:8765`` -> ``https://hub.example.com:8765``; no trailing slash."""
+    url = url.strip()
+    if "://" not in url:
+        scheme = "http" if url.startswith(("127.", "localhost", "[::1]")) else "https"
+        url = f"{scheme}://{url}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) server address: {url!r}")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def websocket_url(base_url: str, path: str, params: Mapping[str, str | int] | None = None) -> str:
+    """The ws:// (wss:// for https) address of ``path`` under the hub's API base."""
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    query = urlencode({k: str(v) for k, v in (params or {}).items()})
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + API + path, query, ""))
+
+
+def _describe_network_error(base_url: str, exc: Exception) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"The hub at {base_url} did not answer in time."
+    if isinstance(exc, httpx.ConnectError):
+        reason = str(exc) or type(exc).__name__
+        if "CERTIFICATE" in reason.upper() or "SSL" in reason.upper():
+            return f"The hub at {base_url} presented a certificate that cannot be trusted."
+        return f"Cannot reach the hub at {base_url} (is it running?)."
+    return f"The connection to the hub at {base_url} failed ({type(exc).__name__})."
+
+
+def _error_from_response(response: httpx.Response) -> HubError:
+    status = response.status_code
+    code = "unauthorized" if status == 401 else f"http_{status}"
+    message = response.reason_phrase or f"HTTP {status}"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        if isinstance(body.get("error"), str) and status != 401:
+            code = body["error"]
+        if isinstance(body.get("message"), str) and body["message"]:
+            message = body["message"]
+    if status == 401 and not (isinstance(body, dict) and body.get("message")):
+        message = "Your sign-in is no longer valid; please sign in again."
+    return HubError(status, code, message)
+
+
+class HubClient:
+    """One hub, one (optional) bearer token; cheap to keep for the app's lifetime."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        verify: bool | str = True,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self.token = token
+        self.verify = verify
+        self.timeout = timeout
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url + API,
+            verify=verify,
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            follow_redirects=False,  # a redirect could carry the bearer header elsewhere
+            headers={"Accept": "application/json", "User-Agent": "supervisor-desk"},
+        )
+
+    def __repr__(self) -> str:  # never the token
+        signed = "signed in" if self.token else "signed out"
+        return f"HubClient({self.base_url!r}, {signed})"
+
+    async def __aenter__(self) -> HubClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ---------------------------------------------------------------------------------------
+    # Plumbing shared with the feed client
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def websocket_url(self, path: str, params: Mapping[str, str | int] | None = None) -> str:
+        return websocket_url(self.base_url, path, params)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """TLS settings for wss:// matching ``verify`` (None for plain ws://)."""
+        if not self.base_url.startswith("https://"):
+            return None
+        if self.verify is False:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            return ctx
+        if isinstance(self.verify, str):
+            return ssl.create_default_context(cafile=self.verify)
+        return ssl.create_default_context()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Iterable[tuple[str, str]] | None = None,
+        json: Any = None,
+        auth: bool = True,
+    ) -> Any:
+        headers = self.auth_headers() if auth else {}
+        try:
+            response = await self._http.request(
+                method, path, params=list(params or []), json=json, headers=headers
+            )
+        except httpx.TransportError as exc:
+            message = _describe_network_error(self.base_url, exc)
+            raise HubError(None, "unreachable", message) from exc
+        if response.status_code >= 400:
+            raise _error_from_response(response)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise HubError(
+                response.status_code, "bad_response", "The hub sent an answer that is not JSON."
+            ) from exc
+
+    @staticmethod
+    def _parse[T](model: Callable[[Any], T], body: Any) -> T:
+        try:
+            return model(body)
+        except ValidationError as exc:
+            raise HubError(
+                None, "bad_response", f"The hub sent an unexpected answer: {exc.error_count()} "
+                "field(s) did not match the protocol."
+            ) from exc
+
+    # ---------------------------------------------------------------------------------------
+    # Auth
+
+    async def login(self, username: str, password: str) -> LoginAnswer:
+        body = await self._request(
+            "POST", "/auth/login", json={"username": username, "password": password}, auth=False
+        )
+        answer = self._parse(LoginAnswer.model_validate, body)
+        self.token = answer.token
+        return answer
+
+    async def logout(self) -> None:
+        """Revoke the token on the hub (best effort if it is already invalid) and forget it."""
+        try:
+            if self.token:
+                await self._request("POST", "/auth/logout")
+        except HubError as exc:
+            if not exc.unauthorized:
+                raise
+        finally:
+            self.token = None
+
+    async def me(self) -> MeAnswer:
+        return self._parse(MeAnswer.model_validate, await self._request("GET", "/me"))
+
+    # ---------------------------------------------------------------------------------------
+    # Sessions
+
+    async def live(self) -> LiveSnapshot:
+        return self._parse(LiveSnapshot.model_validate, await self._request("GET", "/live"))
+
+    async def sessions(
+        self,
+        flt: QueryFilter | None = None,
+        sort: str = "-started_at",
+        offset: int = 0,
+        limit: int = 50,
+    ) -> SessionPage:
+        params = [*_filter_query(flt), ("sort", sort), ("offset", str(offset)),
+                  ("limit", str(limit))]
+        body = await self._request("GET", "/sessions", params=params)
+        return self._parse(SessionPage.model_validate, body)
+
+    async def metrics(self, flt: QueryFilter | None = None) -> Metrics:
+        body = await self._request("GET", "/sessions/metrics", params=_filter_query(flt))
+        return self._parse(Metrics.model_validate, body)
+
+    async def session(self, session_id: str) -> SessionDetail:
+        body = await self._request("GET", f"/sessions/{_quote(session_id)}")
+        return self._parse(SessionDetail.model_validate, body)
+
+    @overload
+    async def logs(self, session_id: str, kind: Literal["system"]) -> list[SystemLogEntry]: ...
+    @overload
+    async def logs(self, session_id: str, kind: Literal["trace"]) -> list[TraceLogEntry]: ...
+    async def logs(
+        self, session_id: str, kind: Literal["system", "trace"]
+    ) -> list[SystemLogEntry] | list[TraceLogEntry]:
+        body = await self._request(
+            "GET", f"/sessions/{_quote(session_id)}/logs", params=[("kind", kind)]
+        )
+        answer = self._parse(LogsAnswer.model_validate, body)
+        if kind == "system":
+            return [self._parse(SystemLogEntry.model_validate, e) for e in answer.entries]
+        return [self._parse(TraceLogEntry.model_validate, e) for e in answer.entries]
+
+    async def handover(self, session_id: str) -> SessionSummary:
+        body = await self._request("POST", f"/sessions/{_quote(session_id)}/handover")
+        return self._parse(HandoverAnswer.model_validate, body).session
+
+    async def agents(self) -> list[NamedItem]:
+        body = await self._request("GET", "/agents")
+        return self._parse(NamedItems.model_validate, body).items
+
+    async def operators(self) -> list[NamedItem]:
+        body = await self._request("GET", "/operators")
+        return self._parse(NamedItems.model_validate, body).items
+
+    # ---------------------------------------------------------------------------------------
+    # Export
+
+    async def export(
+        self,
+        fmt: ExportFormat,
+        flt: QueryFilter | None,
+        dest: Path,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Stream an export into ``dest``; returns the bytes written.
+
+        The body goes to a hidden temporary file beside ``dest`` and is renamed over it only
+        when complete, so a failed or cancelled export never leaves a truncated file (and never
+        clobbers an existing one). ``progress`` is called with the running byte count.
+        File writes run in a worker thread so the UI thread never waits on the disk.
+        """
+        dest = Path(dest)
+        params = httpx.QueryParams([("format", fmt), *_filter_query(flt)])
+        fd, tmp_name = await asyncio.to_thread(
+            tempfile.mkstemp, prefix=f".{dest.name}.", suffix=".part", dir=dest.parent
+        )
+        tmp = Path(tmp_name)
+        out = os.fdopen(fd, "wb")
+        written = 0
+        try:
+            try:
+                async with self._http.stream(
+                    "GET", "/sessions/export", params=params, headers=self.auth_headers()
+                ) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise _error_from_response(response)
+                    async for chunk in response.aiter_bytes(_EXPORT_CHUNK):
+                        await asyncio.to_thread(out.write, chunk)
+                        written += len(chunk)
+                        if progress is not None:
+                            progress(written)
+            except httpx.TransportError as exc:
+                raise HubError(
+                    None, "unreachable", _describe_network_error(self.base_url, exc)
+                ) from exc
+            await asyncio.to_thread(_finish_file, out, tmp, dest)
+        except BaseException:
+            # Cancellation included: close and remove synchronously, it cannot be awaited now.
+            with contextlib.suppress(OSError):
+                out.close()
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return written
+
+
+def _finish_file(out: Any, tmp: Path, dest: Path) -> None:
+    out.flush()
+    os.fsync(out.fileno())
+    out.close()
+    os.replace(tmp, dest)
+
+
+def _quote(segment: str) -> str:
+    return quote(segment, safe="")
+
+
+def _filter_query(flt: QueryFilter | None) -> list[tuple[str, str]]:
+    return [] if flt is None else list(flt.to_query())

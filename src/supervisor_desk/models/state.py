@@ -1,0 +1,284 @@
+"""The live-session reducer: snapshot + feed events -> the sessions the live table shows.
+
+Qt-free and pure Python so it can be unit-tested on its own and run at feed speed (10,000
+sessions, 1,000 events/s). Application is idempotent: the feed is at-least-once across
+reconnects (replays, resyncs), so every event is judged by the session's ``version`` (and a
+message's per-session ``seq``) rather than trusted to be new.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from supervisor_desk.models.wire import (
+    LIVE_STATUSES,
+    Message,
+    SessionSummary,
+    StoredEvent,
+)
+
+ChangeKind = Literal["added", "updated", "ended", "message"]
+LiveOrder = Literal["longest_wait", "arrival"]
+LIVE_ORDERS: tuple[LiveOrder, ...] = ("longest_wait", "arrival")
+
+_SESSION_EVENTS = frozenset({"session.started", "session.updated", "session.ended"})
+_MESSAGE_EVENTS = frozenset({"message.created", "message.updated"})
+# Event ids remembered to drop exact duplicates of events that carry no version
+# (message.updated); bounded so a day-long feed does not grow memory without limit.
+_SEEN_EVENT_IDS = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """What one applied event changed, for the table and notifications.
+
+    ``added``: a session the store did not hold; ``updated``: a live session changed;
+    ``ended``: a session went from live to ended (or arrived already ended);
+    ``message``: a message was created or updated (``session`` is the session after it,
+    ``None`` if the store does not hold the session).
+    """
+
+    kind: ChangeKind
+    session: SessionSummary | None
+    message: Message | None = None
+
+
+class SessionStore:
+    """Live sessions keyed by id, plus ended ones kept until :meth:`drop_ended`.
+
+    Not thread-safe: one owner (the live view-model) calls it from one thread.
+    """
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, SessionSummary] = {}
+        # Arrival order: position of first sight; snapshots number sessions by start time.
+        self._arrival: dict[str, int] = {}
+        self._next_arrival = 0
+        # Highest message seq seen per session, to drop replayed message.created events and to
+        # keep message_count/last_message_at right when message events outrun session updates.
+        self._message_seq: dict[str, int] = {}
+        self._last_message_at: dict[str, datetime] = {}
+        self._with_attachments: set[str] = set()
+        # Versions of ended sessions dropped by Refresh: a late replay must not resurrect them.
+        self._tombstones: dict[str, int] = {}
+        self._seen_events: OrderedDict[str, None] = OrderedDict()
+
+    # ---------------------------------------------------------------------------------------
+    # Reading
+
+    def get(self, session_id: str) -> SessionSummary | None:
+        return self._sessions.get(session_id)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __iter__(self) -> Iterator[SessionSummary]:
+        return iter(list(self._sessions.values()))
+
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._sessions
+
+    def sessions(self) -> list[SessionSummary]:
+        return list(self._sessions.values())
+
+    @property
+    def live_count(self) -> int:
+        return sum(1 for s in self._sessions.values() if s.status in LIVE_STATUSES)
+
+    @property
+    def ended_count(self) -> int:
+        return len(self._sessions) - self.live_count
+
+    def arrival_index(self, session_id: str) -> int:
+        """Position in arrival order (first sight); unknown ids sort last."""
+        return self._arrival.get(session_id, 1 << 62)
+
+    # ---------------------------------------------------------------------------------------
+    # Writing
+
+    def reset(self, sessions: Iterable[SessionSummary], *, keep_ended: bool = False) -> None:
+        """Replace the state with a snapshot (initial load, resync, epoch change).
+
+        ``keep_ended`` keeps sessions that already ended and are not in the snapshot, so a
+        resync does not make ended rows vanish before the user's Refresh.
+        """
+        kept: dict[str, SessionSummary] = {}
+        if keep_ended:
+            kept = {
+                sid: s for sid, s in self._sessions.items() if s.status not in LIVE_STATUSES
+            }
+        old_arrival = self._arrival
+        self._sessions = {}
+        self._arrival = {}
+        self._message_seq = {}
+        self._last_message_at = {}
+        self._with_attachments = set()
+        self._tombstones = {}
+        self._seen_events.clear()
+        self._next_arrival = 0
+        for _sid, s in sorted(kept.items(), key=lambda kv: old_arrival.get(kv[0], 0)):
+            self._store_new(s)
+        for s in sorted(sessions, key=lambda s: (s.started_at, s.id)):
+            kept.pop(s.id, None)
+            if s.id in self._sessions:
+                self._sessions[s.id] = s
+                self._message_seq[s.id] = s.message_count
+            else:
+                self._store_new(s)
+
+    def apply(self, event: StoredEvent) -> SessionChange | None:
+        """Apply one feed event; ``None`` when it is stale, a duplicate, or changes nothing."""
+        if event.type in _SESSION_EVENTS:
+            return self._apply_session(event)
+        if event.type in _MESSAGE_EVENTS:
+            return self._apply_message(event)
+        return None  # log.appended: logs are fetched on demand by the detail view
+
+    def apply_many(self, events: Iterable[StoredEvent]) -> list[SessionChange]:
+        changes = []
+        for event in events:
+            change = self.apply(event)
+            if change is not None:
+                changes.append(change)
+        return changes
+
+    def drop_ended(self) -> list[str]:
+        """Forget ended sessions (the Refresh action); returns the ids removed."""
+        gone = [sid for sid, s in self._sessions.items() if s.status not in LIVE_STATUSES]
+        for sid in gone:
+            s = self._sessions.pop(sid)
+            self._tombstones[sid] = s.version
+            self._arrival.pop(sid, None)
+            self._message_seq.pop(sid, None)
+            self._last_message_at.pop(sid, None)
+            self._with_attachments.discard(sid)
+        return gone
+
+    # ---------------------------------------------------------------------------------------
+    # Live order helpers (the table sorts its own index vector with these keys)
+
+    def live_order_key(
+        self, session: SessionSummary, order: LiveOrder = "longest_wait"
+    ) -> tuple[Any, ...]:
+        """Sort key: ascending order puts rows where the live table wants them.
+
+        ``longest_wait`` (Avaamo): queued first, longest waiting on top; then active, longest
+        running on top; then ended ones, most recently ended last. ``arrival`` (ixHello): the
+        order sessions were first seen, new ones at the bottom.
+        """
+        if order == "arrival":
+            return (self.arrival_index(session.id),)
+        return live_order_key(session)
+
+    def ordered(self, order: LiveOrder = "longest_wait") -> list[SessionSummary]:
+        if order == "arrival":
+            arrival = self._arrival
+            return sorted(self._sessions.values(), key=lambda s: arrival.get(s.id, 1 << 62))
+        return sorted(self._sessions.values(), key=live_order_key)
+
+    # ---------------------------------------------------------------------------------------
+    # Internals
+
+    def _store_new(self, session: SessionSummary) -> None:
+        self._sessions[session.id] = session
+        self._arrival[session.id] = self._next_arrival
+        self._next_arrival += 1
+        self._message_seq[session.id] = max(
+            self._message_seq.get(session.id, 0), session.message_count
+        )
+
+    def _apply_session(self, event: StoredEvent) -> SessionChange | None:
+        sid = event.session_id
+        version = event.data.get("version")
+        current = self._sessions.get(sid)
+        # Cheap pre-check on the raw dict: most replays are stale and need no parsing.
+        if isinstance(version, int):
+            if current is not None and version <= current.version:
+                return None
+            if current is None and version <= self._tombstones.get(sid, 0):
+                return None
+        session = event.session()
+        if session is None:
+            return None
+        if current is not None and session.version <= current.version:
+            return None
+        if current is None and session.version <= self._tombstones.get(sid, 0):
+            return None
+        session = self._merge_messages(session)
+        if current is None:
+            self._store_new(session)
+            if session.status in LIVE_STATUSES:
+                return SessionChange("added", session)
+            return SessionChange("ended", session)
+        self._sessions[sid] = session
+        if current.status in LIVE_STATUSES and session.status not in LIVE_STATUSES:
+            return SessionChange("ended", session)
+        return SessionChange("updated", session)
+
+    def _merge_messages(self, session: SessionSummary) -> SessionSummary:
+        # A message event may be applied before the session update that counts it (or the hub
+        # may not send one): never let a session copy count fewer messages than we have seen.
+        seen = self._message_seq.get(session.id, 0)
+        last_at = self._last_message_at.get(session.id)
+        update: dict[str, Any] = {}
+        if seen > session.message_count:
+            update["message_count"] = seen
+        if last_at is not None and (
+            session.last_message_at is None or last_at > session.last_message_at
+        ):
+            update["last_message_at"] = last_at
+        if not session.has_attachments and session.id in self._with_attachments:
+            update["has_attachments"] = True
+        return session.model_copy(update=update) if update else session
+
+    def _apply_message(self, event: StoredEvent) -> SessionChange | None:
+        if event.id in self._seen_events:
+            return None
+        message = event.message()
+        if message is None:
+            return None
+        sid = message.session_id
+        if event.type == "message.created":
+            if message.seq <= self._message_seq.get(sid, 0):
+                self._remember(event.id)
+                return None
+            self._message_seq[sid] = message.seq
+            previous_at = self._last_message_at.get(sid)
+            if previous_at is None or message.at > previous_at:
+                self._last_message_at[sid] = message.at
+            if message.attachments:
+                self._with_attachments.add(sid)
+        self._remember(event.id)
+        session = self._sessions.get(sid)
+        if session is not None and event.type == "message.created":
+            update: dict[str, Any] = {}
+            if message.seq > session.message_count:
+                update["message_count"] = message.seq
+            if session.last_message_at is None or message.at > session.last_message_at:
+                update["last_message_at"] = message.at
+            if message.attachments and not session.has_attachments:
+                update["has_attachments"] = True
+            if update:
+                session = session.model_copy(update=update)
+                self._sessions[sid] = session
+        return SessionChange("message", session, message)
+
+    def _remember(self, event_id: str) -> None:
+        seen = self._seen_events
+        seen[event_id] = None
+        if len(seen) > _SEEN_EVENT_IDS:
+            seen.popitem(last=False)
+
+
+def live_order_key(session: SessionSummary) -> tuple[Any, ...]:
+    """Avaamo's live order as a sort key (see :meth:`SessionStore.live_order_key`)."""
+    if session.status == "queued":
+        return (0, (session.queued_at or session.started_at).timestamp(), session.id)
+    if session.status in LIVE_STATUSES:
+        return (1, (session.accepted_at or session.started_at).timestamp(), session.id)
+    ended = session.ended_at or session.started_at
+    return (2, ended.timestamp(), session.id)
