@@ -1,0 +1,193 @@
+"""User preferences: a small JSON file in the user's config folder. Never any secret.
+
+The file lives in ``platformdirs.user_config_path("supervisor-desk")``, or in
+``$SUPERVISOR_DESK_HOME/config`` when that variable is set (tests and portable installs).
+Writes are atomic (temporary file + rename) so a crash mid-write keeps the old file. A
+damaged file never stops the app: the readable fields are kept, the rest fall back to
+defaults, and a warning says what happened. Reading and writing touch the disk: callers on
+the Qt thread run :func:`load_preferences` / :meth:`Preferences.save` in an executor.
+
+Window geometry and table layout are Qt state and live in QSettings (the views own them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "supervisor-desk"
+FILE_NAME = "preferences.json"
+MAX_RECENT_FILES = 10
+MAX_SERVERS = 20
+
+
+def config_dir() -> Path:
+    home = os.environ.get("SUPERVISOR_DESK_HOME")
+    if home:
+        return Path(home) / "config"
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def preferences_path() -> Path:
+    return config_dir() / FILE_NAME
+
+
+def strip_credentials(url: str) -> str:
+    """A server address without user/password parts, query or fragment (never persist them)."""
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+class NotificationPrefs(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+    new_sessions: bool = True
+    ended_sessions: bool = True
+    paused: bool = False
+
+
+class Preferences(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+    version: int = 1
+    servers: list[str] = Field(default_factory=list)
+    last_server: str | None = None
+    last_username: str | None = None
+    # Last username per server, so switching servers pre-fills the right name.
+    usernames: dict[str, str] = Field(default_factory=dict)
+    time_zone: str = "local"
+    notifications: NotificationPrefs = Field(default_factory=NotificationPrefs)
+    live_order: Literal["longest_wait", "arrival"] = "longest_wait"
+    recent_files: list[str] = Field(default_factory=list)
+    last_export_dir: str | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _check_time_zone(cls, value: str) -> str:
+        if value == "local":
+            return value
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("servers")
+    @classmethod
+    def _clean_servers(cls, value: list[str]) -> list[str]:
+        seen: list[str] = []
+        for url in value:
+            clean = strip_credentials(url)
+            if clean and clean not in seen:
+                seen.append(clean)
+        return seen[:MAX_SERVERS]
+
+    @field_validator("last_server")
+    @classmethod
+    def _clean_last_server(cls, value: str | None) -> str | None:
+        return strip_credentials(value) if value else value
+
+    # -------------------------------------------------------------------------------------
+    # Changes the app makes
+
+    def remember_sign_in(self, server_url: str, username: str) -> None:
+        """Put the server first in the list and remember who signed in to it."""
+        server = strip_credentials(server_url)
+        self.servers = [server, *(s for s in self.servers if s != server)]
+        self.last_server = server
+        self.last_username = username
+        self.usernames = {**self.usernames, server: username}
+
+    def forget_server(self, server_url: str) -> None:
+        server = strip_credentials(server_url)
+        self.servers = [s for s in self.servers if s != server]
+        self.usernames = {k: v for k, v in self.usernames.items() if k != server}
+        if self.last_server == server:
+            self.last_server = self.servers[0] if self.servers else None
+
+    def add_recent_file(self, path: Path | str) -> None:
+        name = str(Path(path).resolve())
+        self.recent_files = [name, *(p for p in self.recent_files if p != name)][
+            :MAX_RECENT_FILES
+        ]
+
+    # -------------------------------------------------------------------------------------
+    # Disk (blocking)
+
+    def save(self, path: Path | None = None) -> Path:
+        """Write atomically; returns the path written."""
+        target = path if path is not None else preferences_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        payload = self.model_dump_json(indent=2)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                        dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(payload)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp_name, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Preferences:
+        return load_preferences(path)[0]
+
+
+def load_preferences(path: Path | None = None) -> tuple[Preferences, str | None]:
+    """Read the preferences; returns them and a warning for the user (None when all is well).
+
+    A missing file is the first run (defaults, no warning). An unreadable file, invalid JSON
+    or invalid fields give defaults for what cannot be used, and a warning.
+    """
+    source = path if path is not None else preferences_path()
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Preferences(), None
+    except (OSError, UnicodeDecodeError) as exc:
+        return _warn(source, f"could not be read ({type(exc).__name__})")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return _warn(source, "is not valid JSON")
+    if not isinstance(data, dict):
+        return _warn(source, "does not hold settings")
+    try:
+        return Preferences.model_validate(data), None
+    except ValidationError as exc:
+        bad = sorted({str(err["loc"][0]) for err in exc.errors() if err["loc"]})
+        kept: dict[str, Any] = {k: v for k, v in data.items() if k not in bad}
+        try:
+            prefs = Preferences.model_validate(kept)
+        except ValidationError:
+            return _warn(source, "holds settings this version cannot read")
+        message = (
+            f"Some settings in {source} were invalid and were reset to defaults: "
+            + ", ".join(bad)
+        )
+        log.warning("%s", message)
+        return prefs, message
+
+
+def _warn(source: Path, problem: str) -> tuple[Preferences, str]:
+    message = f"The settings file {source} {problem}; using default settings."
+    log.warning("%s", message)
+    return Preferences(), message
