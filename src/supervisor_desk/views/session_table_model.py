@@ -1,0 +1,687 @@
+"""The live sessions table model: rows of ``SessionSummary`` in a Python-ordered list.
+
+Performance rules (DESIGN.md): no QSortFilterProxyModel, the order is a plain list sorted with
+``list.sort`` on cached keys; time columns are computed in ``data()`` so the once-a-second tick
+only repaints the visible range; sort "by duration" is sort by start (never re-sorts on a tick).
+Feed changes arrive in batches (one per frame) and become a few ranged signals: in-place
+updates are one ``dataChanged`` over the changed span, a new or re-keyed row is a bisect insert
+or a ``beginMoveRows``, and a big batch falls back to one ``layoutChanged``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, tzinfo
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QFontDatabase
+
+from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.icons import (
+    END_REASON_LABELS,
+    STATUS_LABELS,
+    channel_background,
+    channel_color,
+    channel_icon,
+    channel_label,
+)
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+
+class SessionColumn(IntEnum):
+    STATUS = 0
+    ID = 1
+    AGENT = 2
+    CHANNEL = 3
+    RESPONSIBLE = 4
+    USER = 5
+    TEAM = 6
+    START = 7
+    WAIT = 8
+    DURATION = 9
+    LAST_MESSAGE = 10
+    MESSAGES = 11
+    COUNTRY = 12
+    IP = 13
+    FINISH = 14
+    STATE = 15
+
+
+HEADERS: dict[SessionColumn, str] = {
+    SessionColumn.STATUS: "",
+    SessionColumn.ID: "Session",
+    SessionColumn.AGENT: "Agent",
+    SessionColumn.CHANNEL: "Channel",
+    SessionColumn.RESPONSIBLE: "Responsible",
+    SessionColumn.USER: "User",
+    SessionColumn.TEAM: "Team",
+    SessionColumn.START: "Start",
+    SessionColumn.WAIT: "Wait",
+    SessionColumn.DURATION: "Duration",
+    SessionColumn.LAST_MESSAGE: "Last message",
+    SessionColumn.MESSAGES: "Msgs",
+    SessionColumn.COUNTRY: "Country",
+    SessionColumn.IP: "IP",
+    SessionColumn.FINISH: "Finish time",
+    SessionColumn.STATE: "State",
+}
+
+HEADER_TOOLTIPS: dict[SessionColumn, str] = {
+    SessionColumn.STATUS: "Status (pulsing: active)",
+    SessionColumn.RESPONSIBLE: "Who handles the session: AI, a human operator, or Unassigned",
+    SessionColumn.WAIT: "Time in the queue before a human or agent accepted the session",
+    SessionColumn.DURATION: "Time since the session started",
+    SessionColumn.MESSAGES: "Messages in the session",
+    SessionColumn.COUNTRY: "Customer country (from the IP address)",
+}
+
+# Roles beyond Qt's. SortRole values are natively comparable; ObjectRole is the SessionSummary.
+SortRole = Qt.ItemDataRole.UserRole + 1
+ObjectRole = Qt.ItemDataRole.UserRole + 2
+EndedRole = Qt.ItemDataRole.UserRole + 3  # bool: the session ended while on screen
+BadgeColorRole = Qt.ItemDataRole.UserRole + 4  # QColor of the channel badge / status dot
+BadgeBackgroundRole = Qt.ItemDataRole.UserRole + 5
+
+DISPLAY_ROLES: list[int] = [
+    Qt.ItemDataRole.DisplayRole,
+    Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.ForegroundRole,
+    Qt.ItemDataRole.FontRole,
+    Qt.ItemDataRole.DecorationRole,
+    SortRole,
+    ObjectRole,
+    EndedRole,
+    BadgeColorRole,
+]
+TICK_ROLES: list[int] = [Qt.ItemDataRole.DisplayRole]
+TICK_COLUMNS: tuple[SessionColumn, ...] = (SessionColumn.WAIT, SessionColumn.DURATION)
+
+_LIVE_RANK = {"queued": 0, "active": 1}
+EMPTY = "---"
+
+
+class LiveOrder(StrEnum):
+    """How live rows are ordered when no column sort is active."""
+
+    PRIORITY = "priority"  # Avaamo: queued by longest wait, then active by longest duration
+    ARRIVAL = "arrival"  # ixHello: new sessions at the bottom
+
+
+def format_duration(seconds: float) -> str:
+    """``45s``, ``3m 45s``, ``3h 16m 1s`` (the ixHello spelling)."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m {secs}s"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+class _Desc:
+    """Reverses comparisons so one ascending ``list.sort``/bisect serves descending sorts."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Desc) -> bool:
+        return bool(other.key < self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and bool(self.key == other.key)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+def _ts(value: datetime | None) -> float:
+    return value.timestamp() if value is not None else float("inf")
+
+
+class SessionTableModel(QAbstractTableModel):
+    """Rows of live sessions; ended ones stay (marked) until :meth:`remove_ended`."""
+
+    rows_inserted_for = Signal(list)  # ids of sessions that appeared in this batch
+    order_changed = Signal()
+
+    def __init__(
+        self,
+        parent: Any = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        time_zone: tzinfo | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._tz = time_zone
+        self._rows: list[SessionSummary] = []
+        self._keys: list[Any] = []
+        self._index: dict[str, int] = {}
+        self._arrival: dict[str, int] = {}
+        self._arrival_counter = 0
+        # The live rank a session had last while live, so an ended row keeps its place.
+        self._last_rank: dict[str, int] = {}
+        self._live_order = LiveOrder.PRIORITY
+        self._sort_column: int = -1
+        self._sort_order = Qt.SortOrder.AscendingOrder
+        self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self._mono.setStyleHint(QFont.StyleHint.TypeWriter)
+        self._mono.setFixedPitch(True)
+        self._ended_fg = QColor("#8a8f98")
+        self._muted_fg = QColor("#6b7280")
+        self._ended_font = QFont()
+        self._ended_font.setItalic(True)
+        self._loading = False
+
+    # ---------------------------------------------------------------- Qt model interface
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(SessionColumn)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(SessionColumn):
+            return None
+        column = SessionColumn(section)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[column]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TOOLTIPS.get(column, HEADERS[column] or None)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in _RIGHT_ALIGNED:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = index.row()
+        if row >= len(self._rows):
+            return None
+        s = self._rows[row]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(s, column)
+        if role == SortRole:
+            return self._sort_value(s, column)
+        if role == ObjectRole:
+            return s
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if not s.is_live:
+                return self._ended_fg
+            if column in (SessionColumn.FINISH, SessionColumn.TEAM) or (
+                column == SessionColumn.RESPONSIBLE and s.responsible.kind == "unassigned"
+            ):
+                return self._muted_fg
+            return None
+        if role == Qt.ItemDataRole.FontRole:
+            if column == SessionColumn.ID:
+                return self._mono
+            if column == SessionColumn.STATE and not s.is_live:
+                return self._ended_font
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if column in _RIGHT_ALIGNED:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(s, column)
+        if role == Qt.ItemDataRole.DecorationRole:
+            if column == SessionColumn.CHANNEL:
+                return channel_icon(s.channel)
+            return None
+        if role == EndedRole:
+            return not s.is_live
+        if role == BadgeColorRole:
+            if column == SessionColumn.CHANNEL:
+                return channel_color(s.channel)
+            return None
+        if role == BadgeBackgroundRole:
+            if column == SessionColumn.CHANNEL:
+                return channel_background(s.channel)
+            return None
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            text = self._display(s, column)
+            return text or STATUS_LABELS.get(s.status, s.status)
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Column sort (header click). ``column < 0`` returns to the live order."""
+        self._sort_column = column if 0 <= column < len(SessionColumn) else -1
+        self._sort_order = order
+        self._resort()
+
+    # ---------------------------------------------------------------- public API
+
+    @property
+    def live_order(self) -> LiveOrder:
+        return self._live_order
+
+    def set_live_order(self, order: LiveOrder | str) -> None:
+        """Switch the live order and drop any column sort."""
+        self._live_order = LiveOrder(order)
+        self._sort_column = -1
+        self._resort()
+
+    @property
+    def sort_column(self) -> int:
+        return self._sort_column
+
+    @property
+    def sort_order(self) -> Qt.SortOrder:
+        return self._sort_order
+
+    def set_time_zone(self, tz: tzinfo | None) -> None:
+        self._tz = tz
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._rows) - 1, len(SessionColumn) - 1),
+                TICK_ROLES,
+            )
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    def set_loading(self, loading: bool) -> None:
+        self._loading = loading
+
+    def session_at(self, row: int) -> SessionSummary | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, session_id: str) -> int:
+        """The row showing ``session_id``, or -1."""
+        return self._index.get(session_id, -1)
+
+    def sessions(self) -> list[SessionSummary]:
+        return list(self._rows)
+
+    def set_sessions(self, sessions: Iterable[SessionSummary]) -> None:
+        """Replace every row (snapshot, resync, sign-in). Arrival order follows ``started_at``."""
+        self.beginResetModel()
+        rows = sorted(sessions, key=lambda s: (s.started_at, s.id))
+        self._arrival.clear()
+        self._last_rank.clear()
+        self._arrival_counter = 0
+        for s in rows:
+            self._note_arrival(s)
+        self._rows = rows
+        self._keys = [self._key(s) for s in rows]
+        self._sort_lists()
+        self._rebuild_index()
+        self._loading = False
+        self.endResetModel()
+
+    def apply_changes(self, batch: Sequence[SessionSummary]) -> None:
+        """Apply one frame of session states (latest per id; new ids are added).
+
+        Stale versions are ignored so a replayed or duplicated state never goes backwards.
+        """
+        updated_rows: list[int] = []
+        restructure: list[SessionSummary] = []
+        new_ids: list[str] = []
+        for s in batch:
+            row = self._index.get(s.id)
+            if row is None:
+                restructure.append(s)
+                new_ids.append(s.id)
+                continue
+            old = self._rows[row]
+            if s.version < old.version:
+                continue
+            self._note_rank(s)
+            key = self._key(s)
+            self._rows[row] = s
+            if key == self._keys[row]:
+                updated_rows.append(row)
+            else:
+                restructure.append(s)
+        if updated_rows:
+            self._emit_rows_changed(min(updated_rows), max(updated_rows))
+        if restructure:
+            if len(restructure) > 64:
+                self._bulk_restructure(restructure)
+            else:
+                for s in restructure:
+                    self._place(s)
+        if new_ids:
+            self.rows_inserted_for.emit(new_ids)
+
+    def remove_ended(self) -> int:
+        """Refresh (F5): drop the ended rows kept on screen. Returns how many went."""
+        ended = [i for i, s in enumerate(self._rows) if not s.is_live]
+        if not ended:
+            return 0
+        # Remove contiguous blocks from the bottom up so earlier rows keep their numbers.
+        blocks: list[tuple[int, int]] = []
+        for row in ended:
+            if blocks and blocks[-1][1] == row - 1:
+                blocks[-1] = (blocks[-1][0], row)
+            else:
+                blocks.append((row, row))
+        for first, last in reversed(blocks):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for s in self._rows[first : last + 1]:
+                self._arrival.pop(s.id, None)
+                self._last_rank.pop(s.id, None)
+            del self._rows[first : last + 1]
+            del self._keys[first : last + 1]
+            self.endRemoveRows()
+        self._rebuild_index()
+        return len(ended)
+
+    def tick(self, first_row: int, last_row: int) -> None:
+        """Once a second: repaint the time columns of the visible rows only."""
+        if not self._rows:
+            return
+        first_row = max(0, first_row)
+        last_row = min(len(self._rows) - 1, last_row)
+        if first_row > last_row:
+            return
+        self.dataChanged.emit(
+            self.index(first_row, min(TICK_COLUMNS)),
+            self.index(last_row, max(TICK_COLUMNS)),
+            TICK_ROLES,
+        )
+
+    # ---------------------------------------------------------------- display helpers
+
+    def _fmt_time(self, value: datetime | None) -> str:
+        if value is None:
+            return EMPTY
+        local = value.astimezone(self._tz)
+        now = self._clock().astimezone(self._tz)
+        if local.date() == now.date():
+            return local.strftime("%H:%M:%S")
+        return local.strftime("%Y-%m-%d %H:%M")
+
+    def _wait_seconds(self, s: SessionSummary) -> float | None:
+        if s.queued_at is None:
+            return None
+        if s.accepted_at is not None:
+            return (s.accepted_at - s.queued_at).total_seconds()
+        if s.status == "queued":
+            return (self._clock() - s.queued_at).total_seconds()
+        if s.ended_at is not None:
+            return (s.ended_at - s.queued_at).total_seconds()
+        return None
+
+    def _duration_seconds(self, s: SessionSummary) -> float:
+        end = s.ended_at if s.ended_at is not None else self._clock()
+        return (end - s.started_at).total_seconds()
+
+    def _display(self, s: SessionSummary, column: int) -> str | None:
+        match column:
+            case SessionColumn.STATUS:
+                return None
+            case SessionColumn.ID:
+                return s.id[:8] + ("…" if len(s.id) > 8 else "")
+            case SessionColumn.AGENT:
+                return f"{s.agent.name} · {s.modality}"
+            case SessionColumn.CHANNEL:
+                return channel_label(s.channel)
+            case SessionColumn.RESPONSIBLE:
+                return _responsible_text(s)
+            case SessionColumn.USER:
+                return s.user.name or s.user.external_id or s.user.id
+            case SessionColumn.TEAM:
+                return s.team or EMPTY
+            case SessionColumn.START:
+                return self._fmt_time(s.started_at)
+            case SessionColumn.WAIT:
+                wait = self._wait_seconds(s)
+                return EMPTY if wait is None else format_duration(wait)
+            case SessionColumn.DURATION:
+                return format_duration(self._duration_seconds(s))
+            case SessionColumn.LAST_MESSAGE:
+                return self._fmt_time(s.last_message_at)
+            case SessionColumn.MESSAGES:
+                return str(s.message_count)
+            case SessionColumn.COUNTRY:
+                return s.location.country_code or ""
+            case SessionColumn.IP:
+                return s.location.ip or ""
+            case SessionColumn.FINISH:
+                return self._fmt_time(s.ended_at)
+            case SessionColumn.STATE:
+                return _state_text(s)
+        return None
+
+    def _tooltip(self, s: SessionSummary, column: int) -> str | None:
+        match column:
+            case SessionColumn.STATUS | SessionColumn.STATE:
+                return _state_text(s)
+            case SessionColumn.ID:
+                return s.id
+            case SessionColumn.CHANNEL:
+                return channel_label(s.channel)
+            case SessionColumn.USER:
+                parts = [f"Name: {s.user.name or EMPTY}", f"id: {s.user.id}"]
+                if s.user.external_id:
+                    parts.append(f"External id: {s.user.external_id}")
+                if s.user.is_mobile is not None:
+                    parts.append(f"isMobile: {str(s.user.is_mobile).lower()}")
+                return "\n".join(parts)
+            case SessionColumn.COUNTRY:
+                place = ", ".join(p for p in (s.location.country, s.location.city) if p)
+                return place or None
+            case SessionColumn.START | SessionColumn.LAST_MESSAGE | SessionColumn.FINISH:
+                value = {
+                    SessionColumn.START: s.started_at,
+                    SessionColumn.LAST_MESSAGE: s.last_message_at,
+                    SessionColumn.FINISH: s.ended_at,
+                }[SessionColumn(column)]
+                if value is None:
+                    return None
+                return value.astimezone(self._tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+        text = self._display(s, column)
+        return text or None
+
+    def _sort_value(self, s: SessionSummary, column: int) -> Any:
+        match column:
+            case SessionColumn.STATUS | SessionColumn.STATE:
+                return (_LIVE_RANK.get(s.status, 2), s.status, s.end_reason or "")
+            case SessionColumn.ID:
+                return s.id
+            case SessionColumn.AGENT:
+                return (s.agent.name.casefold(), s.modality)
+            case SessionColumn.CHANNEL:
+                return channel_label(s.channel).casefold()
+            case SessionColumn.RESPONSIBLE:
+                return _responsible_text(s).casefold()
+            case SessionColumn.USER:
+                return (s.user.name or s.user.external_id or s.user.id).casefold()
+            case SessionColumn.TEAM:
+                return (s.team or "").casefold()
+            case SessionColumn.START:
+                return s.started_at.timestamp()
+            case SessionColumn.WAIT:
+                wait = self._wait_seconds(s)
+                return -1.0 if wait is None else wait
+            case SessionColumn.DURATION:
+                # Sort by duration = sort by start: the order never changes as time passes.
+                return -s.started_at.timestamp()
+            case SessionColumn.LAST_MESSAGE:
+                return _ts(s.last_message_at)
+            case SessionColumn.MESSAGES:
+                return s.message_count
+            case SessionColumn.COUNTRY:
+                return s.location.country_code or ""
+            case SessionColumn.IP:
+                return _ip_key(s.location.ip)
+            case SessionColumn.FINISH:
+                return _ts(s.ended_at)
+        return None
+
+    # ---------------------------------------------------------------- ordering internals
+
+    def _note_arrival(self, s: SessionSummary) -> None:
+        if s.id not in self._arrival:
+            self._arrival[s.id] = self._arrival_counter
+            self._arrival_counter += 1
+        self._note_rank(s)
+
+    def _note_rank(self, s: SessionSummary) -> None:
+        rank = _LIVE_RANK.get(s.status)
+        if rank is not None:
+            self._last_rank[s.id] = rank
+        elif s.id not in self._last_rank:
+            self._last_rank[s.id] = 0 if (s.queued_at and not s.accepted_at) else 1
+
+    def _key(self, s: SessionSummary) -> Any:
+        if self._sort_column >= 0:
+            base = (self._sort_value(s, self._sort_column), self._arrival.get(s.id, 0))
+            return base if self._sort_order == Qt.SortOrder.AscendingOrder else _Desc(base)
+        if self._live_order == LiveOrder.ARRIVAL:
+            return (self._arrival.get(s.id, 0),)
+        rank = self._last_rank.get(s.id, 1)
+        if rank == 0:
+            # Longest wait first = earliest queue time first.
+            anchor = (s.queued_at or s.started_at).timestamp()
+        else:
+            # Longest conversation first = earliest start (accepted time when it was queued).
+            anchor = (s.accepted_at or s.started_at).timestamp()
+        return (rank, anchor, s.id)
+
+    def _sort_lists(self) -> None:
+        pairs = sorted(zip(self._keys, range(len(self._rows)), strict=True), key=lambda p: p[0])
+        self._rows = [self._rows[i] for _, i in pairs]
+        self._keys = [k for k, _ in pairs]
+
+    def _rebuild_index(self, start: int = 0) -> None:
+        index = self._index
+        if start == 0:
+            index.clear()
+        rows = self._rows
+        for row in range(start, len(rows)):
+            index[rows[row].id] = row
+
+    def _resort(self) -> None:
+        """Re-key every row and reorder with one layoutChanged, keeping persistent indexes."""
+        self.layoutAboutToBeChanged.emit()
+        old_persistent = self.persistentIndexList()
+        old_ids = [
+            (self._rows[p.row()].id if 0 <= p.row() < len(self._rows) else None, p.column())
+            for p in old_persistent
+        ]
+        self._keys = [self._key(s) for s in self._rows]
+        self._sort_lists()
+        self._rebuild_index()
+        new_persistent = [
+            self.index(self._index[sid], col) if sid is not None and sid in self._index
+            else QModelIndex()
+            for sid, col in old_ids
+        ]
+        self.changePersistentIndexList(old_persistent, new_persistent)
+        self.layoutChanged.emit()
+        self.order_changed.emit()
+
+    def _place(self, s: SessionSummary) -> None:
+        """Insert a new row or move a re-keyed one to its sorted position."""
+        row = self._index.get(s.id)
+        if row is None:
+            self._note_arrival(s)
+            key = self._key(s)
+            pos = bisect.bisect_right(self._keys, key)
+            self.beginInsertRows(QModelIndex(), pos, pos)
+            self._rows.insert(pos, s)
+            self._keys.insert(pos, key)
+            self._rebuild_index(pos)
+            self.endInsertRows()
+            return
+        key = self._key(s)
+        # Where the row goes once it is out of the list.
+        del self._keys[row]
+        target = bisect.bisect_right(self._keys, key)
+        self._keys.insert(row, key)  # restore until the move is announced
+        if target == row:
+            self._keys[row] = key
+            self._rows[row] = s
+            self._emit_rows_changed(row, row)
+            return
+        # beginMoveRows wants the destination in pre-move numbering.
+        dest = target if target < row else target + 1
+        if not self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), dest):
+            self._keys[row] = key
+            self._emit_rows_changed(row, row)
+            return
+        del self._rows[row]
+        del self._keys[row]
+        self._rows.insert(target, s)
+        self._keys.insert(target, key)
+        self._rebuild_index(min(row, target))
+        self.endMoveRows()
+        self._emit_rows_changed(target, target)
+
+    def _bulk_restructure(self, sessions: list[SessionSummary]) -> None:
+        """Many inserts/moves in one frame: append the new rows, then one re-sort."""
+        fresh = [s for s in sessions if s.id not in self._index]
+        if fresh:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+            for s in fresh:
+                self._note_arrival(s)
+                self._rows.append(s)
+                self._keys.append(None)
+            self._rebuild_index(first)
+            self.endInsertRows()
+        self._resort()
+        if self._rows:
+            self._emit_rows_changed(0, len(self._rows) - 1)
+
+    def _emit_rows_changed(self, first: int, last: int) -> None:
+        self.dataChanged.emit(
+            self.index(first, 0), self.index(last, len(SessionColumn) - 1), DISPLAY_ROLES
+        )
+
+
+_RIGHT_ALIGNED = frozenset(
+    {SessionColumn.WAIT, SessionColumn.DURATION, SessionColumn.MESSAGES}
+)
+
+
+def _responsible_text(s: SessionSummary) -> str:
+    if s.responsible.kind == "ai":
+        return "AI"
+    if s.responsible.kind == "human":
+        return s.responsible.operator.name if s.responsible.operator else "Operator"
+    return "Unassigned"
+
+
+def _state_text(s: SessionSummary) -> str:
+    if s.is_live:
+        return "Live · queued" if s.status == "queued" else "Live"
+    label = STATUS_LABELS.get(s.status, s.status)
+    if s.end_reason:
+        return f"{label} · {END_REASON_LABELS.get(s.end_reason, s.end_reason)}"
+    return label
+
+
+def _ip_key(ip: str | None) -> tuple[int, ...]:
+    if not ip:
+        return (1 << 32,)
+    try:
+        return tuple(int(p) for p in ip.split("."))
+    except ValueError:
+        return tuple(ord(c) for c in ip)

@@ -1,0 +1,330 @@
+"""SessionTableModel: what a supervisor sees in each cell, the live orders, sorting, ticking."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.session_table_model import (
+    EndedRole,
+    LiveOrder,
+    ObjectRole,
+    SessionColumn,
+    SessionTableModel,
+    SortRole,
+    format_duration,
+)
+from supervisor_desk.views.session_table_view import SessionTableView
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make(
+    sid: str,
+    *,
+    status: str = "active",
+    started: int = 0,
+    queued: int | None = None,
+    accepted: int | None = None,
+    ended: int | None = None,
+    version: int = 1,
+    channel: str = "web",
+    messages: int = 0,
+    **extra: Any,
+) -> SessionSummary:
+    data: dict[str, Any] = {
+        "id": sid,
+        "agent": {"id": "a1", "name": "Sales bot"},
+        "channel": channel,
+        "modality": "chat",
+        "status": status,
+        "user": {"id": f"u-{sid}", "name": f"User {sid}"},
+        "started_at": T0 + timedelta(seconds=started),
+        "message_count": messages,
+        "version": version,
+    }
+    if queued is not None:
+        data["queued_at"] = T0 + timedelta(seconds=queued)
+    if accepted is not None:
+        data["accepted_at"] = T0 + timedelta(seconds=accepted)
+    if ended is not None:
+        data["ended_at"] = T0 + timedelta(seconds=ended)
+        data.setdefault("end_reason", "user_disconnect")
+    data.update(extra)
+    return SessionSummary.model_validate(data)
+
+
+def ids(model: SessionTableModel) -> list[str]:
+    return [model.session_at(r).id for r in range(model.rowCount())]  # type: ignore[union-attr]
+
+
+def cell(model: SessionTableModel, row: int, column: SessionColumn, role: int = 0) -> Any:
+    return model.data(model.index(row, column), role or Qt.ItemDataRole.DisplayRole)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def model(clock: Clock) -> SessionTableModel:
+    return SessionTableModel(clock=clock, time_zone=UTC)
+
+
+def test_format_duration_spellings() -> None:
+    assert format_duration(45) == "45s"
+    assert format_duration(225) == "3m 45s"
+    assert format_duration(3 * 3600 + 16 * 60 + 1) == "3h 16m 1s"
+    assert format_duration(-5) == "0s"
+
+
+def test_cells_show_what_the_design_lists(model: SessionTableModel, clock: Clock) -> None:
+    s = make(
+        "0123456789abcdef",
+        channel="whatsapp",
+        status="queued",
+        queued=0,
+        messages=7,
+        team="Billing",
+        location={"ip": "10.0.0.7", "country_code": "DE", "country": "Germany", "city": "Berlin"},
+        responsible={"kind": "unassigned"},
+        last_message_at=T0 + timedelta(seconds=30),
+    )
+    model.set_sessions([s])
+    clock.now = T0 + timedelta(minutes=3, seconds=45)
+    assert cell(model, 0, SessionColumn.ID) == "01234567…"
+    assert cell(model, 0, SessionColumn.ID, Qt.ItemDataRole.ToolTipRole) == s.id
+    assert cell(model, 0, SessionColumn.ID, Qt.ItemDataRole.FontRole).fixedPitch()
+    assert cell(model, 0, SessionColumn.AGENT) == "Sales bot · chat"
+    assert cell(model, 0, SessionColumn.CHANNEL) == "WhatsApp"
+    assert not cell(model, 0, SessionColumn.CHANNEL, Qt.ItemDataRole.DecorationRole).isNull()
+    assert cell(model, 0, SessionColumn.RESPONSIBLE) == "Unassigned"
+    assert cell(model, 0, SessionColumn.USER) == "User 0123456789abcdef"
+    assert cell(model, 0, SessionColumn.TEAM) == "Billing"
+    assert cell(model, 0, SessionColumn.START) == "12:00:00"
+    assert cell(model, 0, SessionColumn.WAIT) == "3m 45s"
+    assert cell(model, 0, SessionColumn.DURATION) == "3m 45s"
+    assert cell(model, 0, SessionColumn.LAST_MESSAGE) == "12:00:30"
+    assert cell(model, 0, SessionColumn.MESSAGES) == "7"
+    assert cell(model, 0, SessionColumn.COUNTRY) == "DE"
+    assert cell(model, 0, SessionColumn.COUNTRY, Qt.ItemDataRole.ToolTipRole) == "Germany, Berlin"
+    assert cell(model, 0, SessionColumn.IP) == "10.0.0.7"
+    assert cell(model, 0, SessionColumn.FINISH) == "---"
+    assert cell(model, 0, SessionColumn.STATE) == "Live · queued"
+    assert cell(model, 0, SessionColumn.STATUS, ObjectRole) is s
+    assert cell(model, 0, SessionColumn.STATUS, EndedRole) is False
+
+
+def test_header_data(model: SessionTableModel) -> None:
+    headers = [
+        model.headerData(c, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole)
+        for c in SessionColumn
+    ]
+    assert headers[SessionColumn.ID] == "Session"
+    assert headers[SessionColumn.DURATION] == "Duration"
+    assert headers[SessionColumn.FINISH] == "Finish time"
+    assert model.headerData(0, Qt.Orientation.Vertical, Qt.ItemDataRole.DisplayRole) is None
+    assert model.columnCount() == len(SessionColumn)
+
+
+def test_responsible_names_ai_operator_or_unassigned(model: SessionTableModel) -> None:
+    model.set_sessions([
+        make("a", started=1),
+        make("b", started=2, responsible={"kind": "human", "operator": {"id": "o", "name": "Ann"}}),
+    ])
+    by_id = {model.session_at(r).id: r for r in range(2)}  # type: ignore[union-attr]
+    assert cell(model, by_id["a"], SessionColumn.RESPONSIBLE) == "AI"
+    assert cell(model, by_id["b"], SessionColumn.RESPONSIBLE) == "Ann"
+
+
+def test_priority_order_queued_by_longest_wait_then_active_by_longest_duration(
+    model: SessionTableModel,
+) -> None:
+    model.set_sessions([
+        make("act-new", started=50),
+        make("q-new", status="queued", started=40, queued=40),
+        make("act-old", started=10),
+        make("q-old", status="queued", started=20, queued=20),
+    ])
+    assert ids(model) == ["q-old", "q-new", "act-old", "act-new"]
+    # A new queued session joins the end of the queued group, a new active one the end.
+    model.apply_changes([
+        make("q-newest", status="queued", started=60, queued=60),
+        make("act-newest", started=61),
+    ])
+    assert ids(model) == ["q-old", "q-new", "q-newest", "act-old", "act-new", "act-newest"]
+    # Accepting a queued session moves it into the active group by its acceptance time.
+    model.apply_changes([make("q-old", status="active", started=20, queued=20, accepted=55,
+                              version=2)])
+    assert ids(model) == ["q-new", "q-newest", "act-old", "act-new", "q-old", "act-newest"]
+
+
+def test_arrival_order_puts_new_sessions_at_the_bottom(model: SessionTableModel) -> None:
+    model.set_live_order(LiveOrder.ARRIVAL)
+    model.set_sessions([make("b", started=2), make("a", status="queued", started=1, queued=1)])
+    assert ids(model) == ["a", "b"]
+    model.apply_changes([make("c", status="queued", started=3, queued=3), make("d", started=4)])
+    assert ids(model) == ["a", "b", "c", "d"]
+    # A status change does not move anything in arrival order.
+    model.apply_changes([make("a", status="active", started=1, queued=1, accepted=5, version=2)])
+    assert ids(model) == ["a", "b", "c", "d"]
+
+
+def test_ended_sessions_stay_marked_until_refresh(model: SessionTableModel) -> None:
+    model.set_sessions([make("a", started=1), make("b", started=2), make("c", started=3)])
+    model.apply_changes([make("b", status="completed", started=2, ended=30, version=2)])
+    assert ids(model) == ["a", "b", "c"]
+    row = model.row_of("b")
+    assert cell(model, row, SessionColumn.STATE) == "Completed · user disconnect"
+    assert cell(model, row, SessionColumn.FINISH) == "12:00:30"
+    assert cell(model, row, SessionColumn.STATUS, EndedRole) is True
+    assert cell(model, row, SessionColumn.DURATION) == "28s"
+    assert cell(model, row, SessionColumn.AGENT, Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.remove_ended() == 1
+    assert ids(model) == ["a", "c"]
+    assert model.row_of("b") == -1
+    assert model.remove_ended() == 0
+
+
+def test_stale_versions_are_ignored(model: SessionTableModel) -> None:
+    model.set_sessions([make("a", messages=5, version=3)])
+    model.apply_changes([make("a", messages=1, version=2)])
+    assert cell(model, 0, SessionColumn.MESSAGES) == "5"
+    model.apply_changes([make("a", messages=9, version=4)])
+    assert cell(model, 0, SessionColumn.MESSAGES) == "9"
+
+
+def test_tick_updates_duration_text_of_visible_rows(
+    model: SessionTableModel, clock: Clock, qtbot: Any
+) -> None:
+    model.set_sessions([make("a", started=0), make("b", started=30)])
+    assert cell(model, model.row_of("a"), SessionColumn.DURATION) == "0s"
+    clock.now = T0 + timedelta(hours=3, minutes=16, seconds=1)
+    with qtbot.waitSignal(model.dataChanged) as blocker:
+        model.tick(0, 1)
+    top, bottom, roles = blocker.args
+    assert (top.row(), bottom.row()) == (0, 1)
+    assert top.column() == SessionColumn.WAIT and bottom.column() == SessionColumn.DURATION
+    assert roles == [Qt.ItemDataRole.DisplayRole]
+    assert cell(model, model.row_of("a"), SessionColumn.DURATION) == "3h 16m 1s"
+    assert cell(model, model.row_of("b"), SessionColumn.DURATION) == "3h 15m 31s"
+
+
+def test_column_sort_and_duration_sorts_by_start(model: SessionTableModel) -> None:
+    model.set_sessions([
+        make("a", started=10, messages=3),
+        make("b", started=5, messages=9),
+        make("c", started=20, messages=1),
+    ])
+    model.sort(SessionColumn.MESSAGES, Qt.SortOrder.DescendingOrder)
+    assert ids(model) == ["b", "a", "c"]
+    model.sort(SessionColumn.DURATION, Qt.SortOrder.DescendingOrder)
+    assert ids(model) == ["b", "a", "c"]  # longest first = earliest start
+    model.sort(SessionColumn.DURATION, Qt.SortOrder.AscendingOrder)
+    assert ids(model) == ["c", "a", "b"]
+    assert cell(model, 0, SessionColumn.DURATION, SortRole) == -(T0.timestamp() + 20)
+    # New rows land in sorted position while a column sort is active.
+    model.apply_changes([make("d", started=15)])
+    assert ids(model) == ["c", "d", "a", "b"]
+    model.sort(-1)
+    assert ids(model) == ["b", "a", "d", "c"]  # back to the live order
+
+
+def test_sort_keeps_selection(model: SessionTableModel, qtbot: Any) -> None:
+    view = SessionTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    model.set_sessions([make("a", started=1, messages=2), make("b", started=2, messages=1)])
+    assert view.select_session("a")
+    model.sort(SessionColumn.MESSAGES, Qt.SortOrder.AscendingOrder)
+    assert view.selected_session().id == "a"  # type: ignore[union-attr]
+    assert view.currentIndex().row() == model.row_of("a") == 1
+
+
+def test_model_passes_qtmodeltester_while_mutating(
+    model: SessionTableModel, clock: Clock, qtmodeltester: Any
+) -> None:
+    # One tester, connected before the mutations: it re-checks the model on every signal.
+    qtmodeltester.check(model, force_py=True)
+    model.set_sessions([make(f"s{i}", started=i, status="queued" if i % 3 == 0 else "active",
+                             queued=i if i % 3 == 0 else None) for i in range(40)])
+    # Small batches: moves and inserts one by one.
+    model.apply_changes([
+        make("s3", status="active", started=3, queued=3, accepted=70, version=2),
+        make("s5", status="failed", started=5, ended=80, version=2),
+        make("new1", status="queued", started=90, queued=90),
+    ])
+    # A big batch takes the bulk path (one insert block + a layoutChanged).
+    model.apply_changes([make(f"n{i}", started=100 + i) for i in range(100)])
+    assert model.rowCount() == 141
+    model.sort(SessionColumn.USER, Qt.SortOrder.DescendingOrder)
+    model.remove_ended()
+    clock.now = T0 + timedelta(minutes=5)
+    model.tick(0, 10)
+    assert model.rowCount() == 140
+
+
+def test_bulk_path_matches_incremental_order(clock: Clock) -> None:
+    incremental = SessionTableModel(clock=clock)
+    bulk = SessionTableModel(clock=clock)
+    base = [make(f"s{i}", started=i) for i in range(10)]
+    incremental.set_sessions(base)
+    bulk.set_sessions(base)
+    fresh = [
+        make(f"x{i}", status="queued" if i % 2 else "active", started=20 + i,
+             queued=20 + i if i % 2 else None)
+        for i in range(70)
+    ]
+    for s in fresh:
+        incremental.apply_changes([s])
+    bulk.apply_changes(fresh)
+    assert ids(incremental) == ids(bulk)
+
+
+def test_header_layout_persists(model: SessionTableModel, qtbot: Any, tmp_path: Any) -> None:
+    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    view = SessionTableView(settings=settings)
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.set_column_visible(SessionColumn.COUNTRY, False)
+    view.setColumnWidth(SessionColumn.AGENT, 233)
+    view.horizontalHeader().moveSection(
+        view.horizontalHeader().visualIndex(SessionColumn.STATE), 1
+    )
+    view.save_layout()
+    again = SessionTableView(settings=QSettings(str(tmp_path / "ui.ini"),
+                                                QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again.setModel(SessionTableModel())
+    assert again.isColumnHidden(SessionColumn.COUNTRY)
+    assert again.columnWidth(SessionColumn.AGENT) == 233
+    assert again.horizontalHeader().visualIndex(SessionColumn.STATE) == 1
+    menu = again.build_header_menu()
+    titles = {a.text(): a.isChecked() for a in menu.actions() if a.isCheckable()}
+    assert titles["Country"] is False and titles["Agent"] is True
+
+
+def test_header_click_cycles_sort_then_live_order(model: SessionTableModel, qtbot: Any) -> None:
+    view = SessionTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    model.set_sessions([make("a", started=1, messages=2), make("b", started=2, messages=1)])
+    view._on_header_section_clicked(SessionColumn.MESSAGES)
+    assert ids(model) == ["b", "a"] and view.horizontalHeader().isSortIndicatorShown()
+    view._on_header_section_clicked(SessionColumn.MESSAGES)
+    assert ids(model) == ["a", "b"]
+    view._on_header_section_clicked(SessionColumn.MESSAGES)
+    assert model.sort_column == -1 and not view.horizontalHeader().isSortIndicatorShown()
