@@ -15,9 +15,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QRectF, Qt  # noqa: E402
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter  # noqa: E402
-from PySide6.QtSvg import QSvgRenderer  # noqa: E402
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QImage, QPainter
+from PySide6.QtSvg import QSvgRenderer
 
 ICONS = Path(__file__).resolve().parents[1] / "src" / "supervisor_desk" / "resources" / "icons"
 APP_SVG = ICONS / "app" / "supervisor-desk.svg"
@@ -81,8 +81,8 @@ def main(argv: list[str]) -> None:
     if len(argv) != 3 or argv[1] not in {"hicolor", "sheet"}:
         raise SystemExit(__doc__)
     app = QGuiApplication.instance() or QGuiApplication(["render_icons"])  # fonts need it
+    assert app is not None
     (hicolor if argv[1] == "hicolor" else sheet)(Path(argv[2]))
-    app.shutdown() if hasattr(app, "shutdown") else None
 
 
 if __name__ == "__main__":
