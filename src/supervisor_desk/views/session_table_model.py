@@ -115,6 +115,7 @@ class LiveOrder(StrEnum):
 
     PRIORITY = "priority"  # Avaamo: queued by longest wait, then active by longest duration
     ARRIVAL = "arrival"  # ixHello: new sessions at the bottom
+    GIVEN = "given"  # History/offline: the order the server or file index returned, as is
 
 
 def format_duration(seconds: float) -> str:
@@ -320,7 +321,10 @@ class SessionTableModel(QAbstractTableModel):
     def set_sessions(self, sessions: Iterable[SessionSummary]) -> None:
         """Replace every row (snapshot, resync, sign-in). Arrival order follows ``started_at``."""
         self.beginResetModel()
-        rows = sorted(sessions, key=lambda s: (s.started_at, s.id))
+        if self._live_order == LiveOrder.GIVEN and self._sort_column < 0:
+            rows = list(sessions)
+        else:
+            rows = sorted(sessions, key=lambda s: (s.started_at, s.id))
         self._arrival.clear()
         self._last_rank.clear()
         self._arrival_counter = 0
@@ -553,7 +557,7 @@ class SessionTableModel(QAbstractTableModel):
         if self._sort_column >= 0:
             base = (self._sort_value(s, self._sort_column), self._arrival.get(s.id, 0))
             return base if self._sort_order == Qt.SortOrder.AscendingOrder else _Desc(base)
-        if self._live_order == LiveOrder.ARRIVAL:
+        if self._live_order in (LiveOrder.ARRIVAL, LiveOrder.GIVEN):
             return (self._arrival.get(s.id, 0),)
         rank = self._last_rank.get(s.id, 1)
         if rank == 0:
