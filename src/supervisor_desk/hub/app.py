@@ -1,0 +1,260 @@
+"""The hub's FastAPI application: routes only; SQL lives in storage, rules in the models."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
+from starlette.websockets import WebSocketDisconnect
+
+from supervisor_desk.hub import auth, errors
+from supervisor_desk.hub.errors import ApiError, error_body
+from supervisor_desk.hub.feed import event_frame
+from supervisor_desk.hub.ingest import MAX_BODY_BYTES, parse_batch
+from supervisor_desk.hub.service import HubService
+from supervisor_desk.hub.storage import IngestRejected, Principal, dumps
+from supervisor_desk.models.wire import (
+    FEED_CLOSE_RESYNC,
+    FEED_CLOSE_TOO_SLOW,
+    PERMISSIONS,
+    IngestResult,
+    LiveSnapshot,
+    LoginAnswer,
+    LoginRequest,
+    MeAnswer,
+    format_timestamp,
+)
+
+API = "/api/v1"
+
+
+def raw_json(text: str, status_code: int = 200) -> Response:
+    """A JSON answer assembled from stored JSON text (no parse/serialize round trip)."""
+    return Response(content=text.encode("utf-8"), status_code=status_code,
+                    media_type="application/json")
+
+
+def user_ref(principal: Principal) -> dict[str, str]:
+    if principal.user_id is not None:
+        return {"id": principal.user_id, "name": principal.name}
+    # API tokens have no user; name them by label, id derived from the (hashed) token.
+    return {"id": "token:" + principal.token_hash[:12], "name": principal.name}
+
+
+def create_app(service: HubService) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.attach(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            service.detach()
+
+    app = FastAPI(
+        title="Supervisor Desk hub",
+        version="1",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.hub = service
+    errors.install(app)
+    router = APIRouter(prefix=API)
+
+    # ----------------------------------------------------------------------------------------
+    # Auth
+
+    @router.post("/auth/login", response_model=LoginAnswer)
+    async def login(body: LoginRequest, request: Request) -> Response:
+        address = request.client.host if request.client else "?"
+        wait = service.throttle.retry_after(body.username, address)
+        if wait is not None:
+            raise ApiError(
+                429, "too_many_attempts",
+                f"too many failed sign-ins; try again in {int(wait) + 1} s",
+                headers={"Retry-After": str(int(wait) + 1)},
+            )
+        found = await service.read(service.storage.check_password, body.username, body.password)
+        if found is None:
+            service.throttle.failed(body.username, address)
+            raise ApiError(401, "invalid_credentials", "wrong user name or password")
+        service.throttle.succeeded(body.username)
+        user_id, name, role = found
+        token, expires = await service.write(
+            lambda: service.storage.create_token(
+                f"login:{name}", role, user_id=user_id, ttl=service.login_ttl
+            )
+        )
+        assert expires is not None
+        return JSONResponse(
+            {"token": token, "expires_at": format_timestamp(expires),
+             "user": {"id": user_id, "name": name}, "role": role}
+        )
+
+    @router.post("/auth/logout")
+    async def logout(principal: Annotated[Principal, Depends(auth.ANY)]) -> dict[str, bool]:
+        await service.write(service.storage.revoke_token, principal.token_hash)
+        return {"revoked": True}
+
+    @router.get("/me", response_model=MeAnswer)
+    async def me(principal: Annotated[Principal, Depends(auth.ANY)]) -> dict[str, Any]:
+        return {
+            "user": user_ref(principal),
+            "role": principal.role,
+            "permissions": list(PERMISSIONS.get(principal.role, ())),
+        }
+
+    # ----------------------------------------------------------------------------------------
+    # Ingest
+
+    @router.post(
+        "/ingest",
+        response_model=IngestResult,
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/IngestBatch"}}}}},
+    )
+    async def ingest(
+        request: Request, principal: Annotated[Principal, Depends(auth.INGEST)]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            raise ApiError(413, "payload_too_large",
+                           f"the body may be at most {MAX_BODY_BYTES} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise ApiError(413, "payload_too_large",
+                               f"the body may be at most {MAX_BODY_BYTES} bytes")
+        # Validation is CPU work: keep it off the loop so the feed keeps flowing meanwhile.
+        events = await service.read(parse_batch, bytes(body))
+        try:
+            outcome = await service.write(service.storage.ingest, events)
+        except IngestRejected as exc:
+            first = exc.details[0]
+            raise ApiError(
+                422, "invalid_event",
+                f"event {first['index']} was refused: {first['message']} "
+                "(nothing in this batch was stored)",
+                exc.details,
+            ) from None
+        return JSONResponse(
+            {"accepted": outcome.accepted, "duplicates": outcome.duplicates,
+             "last_seq": outcome.last_seq}
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Live state
+
+    @router.get("/live", response_model=LiveSnapshot)
+    async def live(principal: Annotated[Principal, Depends(auth.READ)]) -> Response:
+        seq, docs = await service.read(service.storage.live_snapshot)
+        return raw_json(
+            f'{{"epoch":{dumps(service.storage.epoch)},"seq":{seq},"sessions":[{",".join(docs)}]}}'
+        )
+
+    app.include_router(router)
+
+    from supervisor_desk.hub import routes_sessions
+
+    routes_sessions.install(app, service)
+
+    # ----------------------------------------------------------------------------------------
+    # Feed
+
+    @app.websocket(f"{API}/feed")
+    async def feed(websocket: WebSocket) -> None:
+        await run_feed(service, websocket)
+
+    return app
+
+
+def _int_param(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise ValueError(value)
+    return int(value)
+
+
+async def run_feed(service: HubService, websocket: WebSocket) -> None:
+    try:
+        await auth.authenticate(service, websocket.headers, "sessions:read")
+        after = _int_param(websocket.query_params.get("after"))
+    except ApiError as exc:
+        await websocket.send_denial_response(
+            JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+        )
+        return
+    except ValueError:
+        await websocket.send_denial_response(
+            JSONResponse(error_body("invalid_request", "after must be a non-negative integer"),
+                         status_code=422)
+        )
+        return
+    epoch = websocket.query_params.get("epoch") or None
+    storage = service.storage
+    broadcaster = service.broadcaster
+    await websocket.accept()
+    subscriber, live_from = broadcaster.subscribe()
+    closed = asyncio.Event()
+
+    async def watch_disconnect() -> None:
+        # The client sends nothing; a receive only ever returns its disconnect.
+        with contextlib.suppress(Exception):
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+        closed.set()
+        subscriber.wakeup.set()
+
+    watcher = asyncio.create_task(watch_disconnect())
+    try:
+        first = await service.read(storage.first_seq)
+        start = live_from if after is None else after
+        resumable = (epoch is None or epoch == storage.epoch) and first - 1 <= start <= live_from
+        await websocket.send_text(
+            json.dumps({"type": "hello", "epoch": storage.epoch, "seq": live_from,
+                        "resumed": resumable})
+        )
+        if not resumable:
+            await websocket.close(FEED_CLOSE_RESYNC, "resync: reload /live and reconnect")
+            return
+        cursor = start
+        while cursor < live_from and not closed.is_set():
+            rows = await service.read(storage.events_between, cursor, live_from, 1000)
+            if not rows:
+                break
+            for seq, body in rows:
+                await websocket.send_text(event_frame(seq, body))
+            cursor = rows[-1][0]
+            if subscriber.overflowed:
+                break
+        while not closed.is_set():
+            if subscriber.overflowed:
+                await websocket.close(FEED_CLOSE_TOO_SLOW, "too slow: resume with after")
+                return
+            if broadcaster.closing:
+                await websocket.close(1001, "hub shutting down")
+                return
+            if subscriber.frames:
+                _, frame = subscriber.frames.popleft()
+                await websocket.send_text(frame)
+            else:
+                subscriber.wakeup.clear()
+                await subscriber.wakeup.wait()
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # the client went away mid-send; nothing to clean up beyond the finally
+    finally:
+        broadcaster.unsubscribe(subscriber)
+        watcher.cancel()
+        with contextlib.suppress(BaseException):
+            await watcher

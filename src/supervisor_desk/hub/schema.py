@@ -1,0 +1,139 @@
+"""SQLite schema of the hub, as an ordered list of migrations.
+
+``PRAGMA user_version`` records how many migrations a database has run, so ``supervisor-hub
+init`` (and every start) can bring any older file up to date and is idempotent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+# Each entry runs once, in order, inside one transaction with the version bump.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the whole model.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,              -- the whole SessionSummary as JSON
+        agent_id TEXT NOT NULL,
+        agent_name TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        status TEXT NOT NULL,
+        responsible_kind TEXT NOT NULL,
+        operator_id TEXT,
+        operator_name TEXT,
+        user_search TEXT NOT NULL,      -- lower-cased user id + name, for `user=`
+        search TEXT NOT NULL,           -- lower-cased text that `q=` looks into
+        country_code TEXT,
+        ip TEXT,
+        started_ms INTEGER NOT NULL,
+        queued_ms INTEGER,
+        accepted_ms INTEGER,
+        ended_ms INTEGER,
+        last_ms INTEGER,
+        message_count INTEGER NOT NULL,
+        has_attachments INTEGER NOT NULL,
+        version INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_started ON sessions (started_ms);
+    CREATE INDEX sessions_last ON sessions (last_ms);
+    CREATE INDEX sessions_ended ON sessions (ended_ms);
+    CREATE INDEX sessions_count ON sessions (message_count);
+    CREATE INDEX sessions_status ON sessions (status, started_ms);
+    CREATE INDEX sessions_channel ON sessions (channel, started_ms);
+    CREATE INDEX sessions_agent ON sessions (agent_id, started_ms);
+    CREATE INDEX sessions_operator ON sessions (operator_id);
+
+    CREATE TABLE messages (
+        rowid INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        UNIQUE (session_id, seq),
+        UNIQUE (session_id, id)
+    );
+    -- Contentless: the text lives in messages.doc; message text never changes once stored.
+    CREATE VIRTUAL TABLE message_fts USING fts5(
+        text, content='', tokenize='unicode61 remove_diacritics 2'
+    );
+
+    CREATE TABLE logs (
+        rowid INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX logs_session ON logs (session_id, kind, rowid);
+
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        session_id TEXT NOT NULL,
+        body TEXT NOT NULL              -- the StoredEvent as JSON, ready for the feed
+    );
+
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        salt BLOB NOT NULL,
+        hash BLOB NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+
+    CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,          -- sha256 hex of the token; the token itself is never stored
+        label TEXT NOT NULL,
+        role TEXT NOT NULL,
+        user_id TEXT REFERENCES users (id) ON DELETE CASCADE,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Run the migrations this database has not run yet; returns the resulting version."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema {version} is newer than this hub ({SCHEMA_VERSION}); upgrade the hub"
+        )
+    for number in range(version, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # executescript would commit the open transaction; run the statements one by one.
+            for statement in _split(MIGRATIONS[number]):
+                conn.execute(statement)
+            if number == 0:
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('epoch', ?)", (uuid.uuid4().hex,)
+                )
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
+
+
+def _split(script: str) -> list[str]:
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        stripped = line.split("--", 1)[0]
+        current += stripped
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements

@@ -1,0 +1,122 @@
+"""Running the hub on uvicorn: bind (port 0 allowed), serve, optional simulator, clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import uvicorn
+
+from supervisor_desk.hub.app import create_app
+from supervisor_desk.hub.service import HubService
+from supervisor_desk.hub.storage import Storage
+
+log = logging.getLogger("supervisor_desk.hub")
+
+
+class _DenialNoise(logging.Filter):
+    # uvicorn's sans-io websocket protocol logs this after a (valid) 401 denial response.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing handshake" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_DenialNoise())
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(host: str, sock: socket.socket) -> str:
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+class HubServer:
+    """One uvicorn server over one :class:`HubService`; :meth:`serve` runs until stopped."""
+
+    def __init__(self, storage: Storage, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.storage = storage
+        self.service = HubService(storage)
+        self.app = create_app(self.service)
+        self.host = host
+        self.sock = bind_socket(host, port)
+        self.url = url_of(host, self.sock)
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+
+    @property
+    def started(self) -> bool:
+        return bool(self.server.started)
+
+    def request_stop(self) -> None:
+        self.server.should_exit = True
+
+    async def serve(
+        self,
+        *,
+        on_listening: Callable[[str], None] | None = None,
+        simulate_rate: float | None = None,
+        seed: int | None = None,
+    ) -> None:
+        task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        while not self.server.started:
+            if task.done():
+                await task  # re-raise why it could not start
+                raise RuntimeError("the hub server stopped during start-up")
+            await asyncio.sleep(0.01)
+        if on_listening is not None:
+            on_listening(self.url)
+        stop_simulator = asyncio.Event()
+        simulator: asyncio.Task[None] | None = None
+        if simulate_rate is not None:
+            simulator = asyncio.create_task(self._simulate(simulate_rate, seed, stop_simulator))
+        try:
+            await task
+        finally:
+            stop_simulator.set()
+            if simulator is not None:
+                simulator.cancel()
+                with contextlib.suppress(BaseException):
+                    await simulator
+            with contextlib.suppress(OSError):
+                self.sock.close()
+
+    async def _simulate(self, rate: float, seed: int | None, stop: asyncio.Event) -> None:
+        from supervisor_desk.hub.simulator import run_simulator
+
+        token, _ = await self.service.write(
+            lambda: self.storage.create_token("simulator", "ingest", ttl=timedelta(days=7))
+        )
+        try:
+            await run_simulator(self.url, token, rate=rate, seed=seed, stop=stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the traffic simulator stopped")
+
+    def close(self) -> None:
+        self.service.close()
+
+
+def open_storage(db_path: Path | str) -> Storage:
+    return Storage(db_path)

@@ -1,0 +1,108 @@
+"""The hub's runtime: storage, the writer and reader threads, the feed broadcaster, throttling.
+
+The event loop never runs SQL itself: reads go to a small reader pool (one SQLite connection per
+thread) and writes to a single writer thread, which is what keeps ``seq`` gap-free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from supervisor_desk.hub.feed import Broadcaster
+from supervisor_desk.hub.storage import Storage
+
+T = TypeVar("T")
+
+LOGIN_TTL = timedelta(hours=12)
+
+
+class LoginThrottle:
+    """Failed sign-ins per user name and per client address in a sliding window."""
+
+    def __init__(
+        self, *, per_name: int = 5, per_address: int = 20, window: float = 60.0
+    ) -> None:
+        self.per_name = per_name
+        self.per_address = per_address
+        self.window = window
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def retry_after(self, name: str, address: str) -> float | None:
+        """Seconds to wait when either key is over its limit, else ``None``."""
+        now = time.monotonic()
+        waits = []
+        for key, limit in ((f"n:{name}", self.per_name), (f"a:{address}", self.per_address)):
+            times = self._recent(key, now)
+            if len(times) >= limit:
+                waits.append(times[0] + self.window - now)
+        return max(waits) if waits else None
+
+    def failed(self, name: str, address: str) -> None:
+        now = time.monotonic()
+        for key in (f"n:{name}", f"a:{address}"):
+            self._recent(key, now).append(now)
+        if len(self._failures) > 10_000:
+            # Bound memory under a spray of names: forget keys with no recent failure.
+            for key in [k for k, v in self._failures.items() if not v or v[-1] <= now - self.window]:
+                del self._failures[key]
+
+    def succeeded(self, name: str) -> None:
+        self._failures.pop(f"n:{name}", None)
+
+
+class HubService:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        login_ttl: timedelta = LOGIN_TTL,
+        feed_limit: int = 10_000,
+        read_threads: int = 4,
+    ) -> None:
+        self.storage = storage
+        self.login_ttl = login_ttl
+        self.broadcaster = Broadcaster(storage.last_seq, limit=feed_limit)
+        self.throttle = LoginThrottle()
+        self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="hub-read")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="hub-write")
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start publishing commits to the feed on ``loop`` (called at server start-up)."""
+        self._loop = loop
+        self.broadcaster.last_seq = self.storage.last_seq
+        self.storage.on_commit = self._on_commit
+
+    def detach(self) -> None:
+        self.storage.on_commit = None
+        self.broadcaster.close_all()
+        self._loop = None
+
+    def _on_commit(self, events: list[tuple[int, str]]) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.broadcaster.publish, events)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    def close(self) -> None:
+        self.detach()
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self.storage.close()

@@ -1,0 +1,718 @@
+"""SQLite storage of the hub: sessions, messages, logs, the event log, users and tokens.
+
+All SQL of the hub lives here and in :mod:`supervisor_desk.hub.query`; route handlers call
+methods. Writes go through one connection under one lock (the hub calls them from a single
+writer thread), so ``seq`` is gap-free and every state change is committed in the same
+transaction as its event-log entry. Reads use one connection per reader thread; WAL gives each
+read transaction a consistent snapshot while the writer goes on.
+
+Durability: WAL with ``synchronous=FULL`` syncs the log on every commit, so an ingest answered
+200 survives ``kill -9`` and power loss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from supervisor_desk.hub.schema import migrate
+from supervisor_desk.models.wire import (
+    ROLES,
+    EventData,
+    IngestEvent,
+    LogAppendedData,
+    MessageBody,
+    MessageUpdatedData,
+    SessionEndedData,
+    SessionStartedData,
+    SessionSummary,
+    SessionUpdatedData,
+    format_timestamp,
+)
+
+CommitListener = Callable[[list[tuple[int, str]]], None]
+
+# scrypt parameters: ~50 ms and 16 MiB per hash on this class of machine.
+_SCRYPT_N = 2**14
+_SCRYPT_R = 8
+_SCRYPT_P = 1
+TOKEN_PREFIX = "sdh_"
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def to_ms(text: str | None) -> int | None:
+    if text is None:
+        return None
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def hash_password(password: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
+    )
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class StorageError(Exception):
+    """Base of the errors the storage reports to the API layer."""
+
+
+class IngestRejected(StorageError):
+    def __init__(self, details: list[dict[str, Any]]) -> None:
+        super().__init__(details[0]["message"] if details else "rejected")
+        self.details = details
+
+
+class NotFound(StorageError):
+    pass
+
+
+class Conflict(StorageError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Reject(Exception):  # noqa: N818 - internal signal, turned into IngestRejected
+    def __init__(self, loc: Sequence[str | int], message: str, kind: str) -> None:
+        super().__init__(message)
+        self.loc = list(loc)
+        self.message = message
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a signed-in user (``user_id`` set) or an API token."""
+
+    token_hash: str
+    role: str
+    name: str
+    user_id: str | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    accepted: int
+    duplicates: int
+    last_seq: int
+
+
+@dataclass
+class _Batch:
+    """State of one write transaction: sessions touched so far and events appended."""
+
+    conn: sqlite3.Connection
+    seq: int
+    sessions: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+    created: set[str] = field(default_factory=set)
+    new_events: list[tuple[int, str]] = field(default_factory=list)
+
+    def session(self, session_id: str) -> dict[str, Any] | None:
+        if session_id not in self.sessions:
+            row = self.conn.execute(
+                "SELECT doc FROM sessions WHERE id = ?", (session_id,)
+            ).fetchone()
+            self.sessions[session_id] = json.loads(row[0]) if row else None
+        return self.sessions[session_id]
+
+    def append(self, event_id: str, kind: str, session_id: str, at: str, data: Any) -> int:
+        self.seq += 1
+        body = dumps(
+            {"id": event_id, "type": kind, "session_id": session_id, "at": at, "data": data}
+        )
+        self.conn.execute(
+            "INSERT INTO events (seq, id, session_id, body) VALUES (?, ?, ?, ?)",
+            (self.seq, event_id, session_id, body),
+        )
+        self.new_events.append((self.seq, body))
+        return self.seq
+
+    def flush(self) -> None:
+        for session_id in self.dirty:
+            doc = self.sessions[session_id]
+            assert doc is not None
+            row = session_row(doc)
+            if session_id in self.created:
+                self.conn.execute(_INSERT_SESSION, row)
+            else:
+                self.conn.execute(_UPDATE_SESSION, row[1:] + (row[0],))
+        self.dirty.clear()
+        self.created.clear()
+
+
+_SESSION_COLUMNS = (
+    "id", "doc", "agent_id", "agent_name", "channel", "status", "responsible_kind",
+    "operator_id", "operator_name", "user_search", "search", "country_code", "ip",
+    "started_ms", "queued_ms", "accepted_ms", "ended_ms", "last_ms", "message_count",
+    "has_attachments", "version",
+)
+_INSERT_SESSION = (
+    f"INSERT INTO sessions ({', '.join(_SESSION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_SESSION_COLUMNS))})"
+)
+_UPDATE_SESSION = (
+    "UPDATE sessions SET "
+    + ", ".join(f"{c} = ?" for c in _SESSION_COLUMNS[1:])
+    + " WHERE id = ?"
+)
+
+
+def search_text(doc: dict[str, Any]) -> str:
+    """The lower-cased text ``q=`` searches: agent name, user, metadata and parameter values."""
+    user = doc["user"]
+    parts = [doc["agent"]["name"], user["id"], user.get("name") or "", user.get("external_id") or ""]
+    parts.extend(doc.get("metadata", {}).values())
+    parts.extend(doc.get("parameters", {}).values())
+    return "\x1f".join(parts).lower()
+
+
+def user_search_text(doc: dict[str, Any]) -> str:
+    user = doc["user"]
+    return f"{user['id']}\x1f{user.get('name') or ''}".lower()
+
+
+def session_row(doc: dict[str, Any]) -> tuple[Any, ...]:
+    location = doc.get("location") or {}
+    responsible = doc["responsible"]
+    operator = responsible.get("operator") or {}
+    country = location.get("country_code")
+    return (
+        doc["id"],
+        dumps(doc),
+        doc["agent"]["id"],
+        doc["agent"]["name"],
+        doc["channel"],
+        doc["status"],
+        responsible["kind"],
+        operator.get("id"),
+        operator.get("name"),
+        user_search_text(doc),
+        search_text(doc),
+        country.upper() if country else None,
+        location.get("ip"),
+        to_ms(doc["started_at"]),
+        to_ms(doc.get("queued_at")),
+        to_ms(doc.get("accepted_at")),
+        to_ms(doc.get("ended_at")),
+        to_ms(doc.get("last_message_at")),
+        doc["message_count"],
+        1 if doc["has_attachments"] else 0,
+        doc["version"],
+    )
+
+
+class Storage:
+    """The hub's SQLite database. Thread-safe: writes serialize on a lock, reads per thread."""
+
+    def __init__(self, path: Path | str, *, on_commit: CommitListener | None = None) -> None:
+        self.path = Path(path)
+        self.on_commit = on_commit
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._w = self._connect()
+        self._w.execute("PRAGMA journal_mode=WAL")
+        self._w.execute("PRAGMA synchronous=FULL")
+        migrate(self._w)
+        self.epoch: str = self._w.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0]
+        self._last_seq: int = self._w.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        self._closed = False
+
+    def _connect(self) -> sqlite3.Connection:
+        # Transactions are explicit (BEGIN IMMEDIATE / read snapshots), hence autocommit mode.
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA cache_size=-65536")
+        return conn
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            with self._readers_lock:
+                for conn in self._readers:
+                    conn.close()
+                self._readers.clear()
+            self._w.close()
+
+    # ----------------------------------------------------------------------------------------
+    # Reads
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read connection (created on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def open_snapshot(self) -> sqlite3.Connection:
+        """A private connection for a long read (export); the caller closes it."""
+        conn = self._connect()
+        conn.execute("PRAGMA query_only=ON")
+        return conn
+
+    def live_snapshot(self) -> tuple[int, list[str]]:
+        """``(seq, [session JSON])`` of every queued or active session, consistent at ``seq``."""
+        conn = self.reader()
+        conn.execute("BEGIN")
+        try:
+            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+            docs = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT doc FROM sessions WHERE status IN ('queued', 'active') "
+                    "ORDER BY started_ms, id"
+                )
+            ]
+        finally:
+            conn.execute("COMMIT")
+        return seq, docs
+
+    def first_seq(self) -> int:
+        row = self.reader().execute("SELECT MIN(seq) FROM events").fetchone()
+        return row[0] or (self._last_seq + 1)
+
+    def events_between(self, after: int, upto: int, limit: int = 2000) -> list[tuple[int, str]]:
+        return list(
+            self.reader().execute(
+                "SELECT seq, body FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (after, upto, limit),
+            )
+        )
+
+    def session_doc(self, session_id: str) -> str | None:
+        row = self.reader().execute(
+            "SELECT doc FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def session_detail(self, session_id: str) -> tuple[str, list[str]] | None:
+        conn = self.reader()
+        conn.execute("BEGIN")
+        try:
+            row = conn.execute("SELECT doc FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if row is None:
+                return None
+            messages = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT doc FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+                )
+            ]
+        finally:
+            conn.execute("COMMIT")
+        return row[0], messages
+
+    def session_logs(self, session_id: str, kind: str) -> list[str] | None:
+        conn = self.reader()
+        conn.execute("BEGIN")
+        try:
+            if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
+                return None
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT doc FROM logs WHERE session_id = ? AND kind = ? ORDER BY rowid",
+                    (session_id, kind),
+                )
+            ]
+        finally:
+            conn.execute("COMMIT")
+
+    def agents(self) -> list[tuple[str, str]]:
+        # The latest name wins when an agent was renamed.
+        return list(
+            self.reader().execute(
+                "SELECT agent_id, agent_name FROM sessions s WHERE started_ms = "
+                "(SELECT MAX(started_ms) FROM sessions t WHERE t.agent_id = s.agent_id) "
+                "GROUP BY agent_id ORDER BY agent_name COLLATE NOCASE, agent_id"
+            )
+        )
+
+    def operators(self) -> list[tuple[str, str]]:
+        return list(
+            self.reader().execute(
+                "SELECT operator_id, MAX(operator_name) FROM sessions "
+                "WHERE operator_id IS NOT NULL GROUP BY operator_id "
+                "ORDER BY MAX(operator_name) COLLATE NOCASE, operator_id"
+            )
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Auth
+
+    def principal(self, token: str, now: datetime | None = None) -> Principal | None:
+        token_hash = hash_token(token)
+        row = self.reader().execute(
+            "SELECT t.role, t.label, t.user_id, t.expires_ms, u.name FROM tokens t "
+            "LEFT JOIN users u ON u.id = t.user_id WHERE t.hash = ?",
+            (token_hash,),
+        ).fetchone()
+        if row is None:
+            return None
+        role, label, user_id, expires_ms, user_name = row
+        moment = now or now_utc()
+        if expires_ms is not None and expires_ms <= moment.timestamp() * 1000:
+            return None
+        expires = datetime.fromtimestamp(expires_ms / 1000, UTC) if expires_ms else None
+        return Principal(token_hash, role, user_name or label, user_id, expires)
+
+    def check_password(self, name: str, password: str) -> tuple[str, str, str] | None:
+        """``(user_id, name, role)`` when the password is right; same cost when the user is unknown."""
+        row = self.reader().execute(
+            "SELECT id, name, role, salt, hash FROM users WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            hash_password(password, b"\0" * 16)  # equalize timing with a real check
+            return None
+        user_id, user_name, role, salt, stored = row
+        if not hmac.compare_digest(hash_password(password, salt), stored):
+            return None
+        return user_id, user_name, role
+
+    def add_user(self, name: str, role: str, password: str) -> str:
+        if role not in ("viewer", "supervisor", "admin"):
+            raise ValueError(f"a user's role is viewer, supervisor or admin, not {role!r}")
+        if not name or len(name) > 200:
+            raise ValueError("a user name has 1 to 200 characters")
+        if not password:
+            raise ValueError("the password is empty")
+        salt = secrets.token_bytes(16)
+        digest = hash_password(password, salt)
+        with self._write_lock:
+            conn = self._w
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
+                if row:
+                    # Re-adding a user resets its role and password; old sessions are revoked.
+                    user_id = row[0]
+                    conn.execute(
+                        "UPDATE users SET role = ?, salt = ?, hash = ? WHERE id = ?",
+                        (role, salt, digest, user_id),
+                    )
+                    conn.execute("DELETE FROM tokens WHERE user_id = ?", (user_id,))
+                else:
+                    user_id = "u_" + uuid.uuid4().hex[:12]
+                    conn.execute(
+                        "INSERT INTO users (id, name, role, salt, hash, created_ms) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (user_id, name, role, salt, digest, int(now_utc().timestamp() * 1000)),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return user_id
+
+    def create_token(
+        self,
+        label: str,
+        role: str,
+        *,
+        user_id: str | None = None,
+        ttl: timedelta | None = None,
+    ) -> tuple[str, datetime | None]:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = now_utc()
+        expires = now + ttl if ttl else None
+        with self._write_lock:
+            self._w.execute(
+                "INSERT INTO tokens (hash, label, role, user_id, created_ms, expires_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    hash_token(token),
+                    label,
+                    role,
+                    user_id,
+                    int(now.timestamp() * 1000),
+                    int(expires.timestamp() * 1000) if expires else None,
+                ),
+            )
+        return token, expires
+
+    def revoke_token(self, token_hash: str) -> None:
+        with self._write_lock:
+            self._w.execute("DELETE FROM tokens WHERE hash = ?", (token_hash,))
+            # Expired login tokens are garbage; drop them while we are here.
+            self._w.execute(
+                "DELETE FROM tokens WHERE expires_ms IS NOT NULL AND expires_ms < ?",
+                (int(now_utc().timestamp() * 1000),),
+            )
+
+    # ----------------------------------------------------------------------------------------
+    # Writes that produce events
+
+    def _transaction(self, work: Callable[[_Batch], Any]) -> Any:
+        with self._write_lock:
+            if self._closed:
+                raise StorageError("storage is closed")
+            conn = self._w
+            conn.execute("BEGIN IMMEDIATE")
+            batch = _Batch(conn, self._last_seq)
+            try:
+                result = work(batch)
+                batch.flush()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            self._last_seq = batch.seq
+            if batch.new_events and self.on_commit is not None:
+                # Still under the lock: listeners see commits in seq order.
+                self.on_commit(batch.new_events)
+            return result
+
+    def ingest(self, events: Sequence[tuple[IngestEvent, EventData]]) -> IngestOutcome:
+        """Apply a validated batch atomically; raises :class:`IngestRejected` naming the event."""
+
+        def work(batch: _Batch) -> IngestOutcome:
+            ids = [event.id for event, _ in events]
+            known: set[str] = set()
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                known.update(
+                    row[0]
+                    for row in batch.conn.execute(
+                        f"SELECT id FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                    )
+                )
+            duplicates = 0
+            for index, (event, data) in enumerate(events):
+                if event.id in known:
+                    duplicates += 1
+                    continue
+                known.add(event.id)
+                try:
+                    _apply(batch, event, data)
+                except _Reject as reject:
+                    raise IngestRejected(
+                        [
+                            {
+                                "index": index,
+                                "event_id": event.id,
+                                "loc": ["events", index, *reject.loc],
+                                "message": reject.message,
+                                "type": reject.kind,
+                            }
+                        ]
+                    ) from None
+            return IngestOutcome(len(events) - duplicates, duplicates, batch.seq)
+
+        outcome: IngestOutcome = self._transaction(work)
+        return outcome
+
+    def handover(self, session_id: str, operator_id: str, operator_name: str) -> str:
+        """Give a live session to a human operator; returns the session JSON after the change."""
+
+        def work(batch: _Batch) -> str:
+            doc = batch.session(session_id)
+            if doc is None:
+                raise NotFound(f"no session {session_id!r}")
+            if doc["status"] not in ("queued", "active"):
+                raise Conflict("session_finished", "the session has already ended")
+            if doc["responsible"]["kind"] == "human":
+                raise Conflict("already_human", "a human operator already handles this session")
+            at = format_timestamp(now_utc())
+            marker = MessageBody.model_validate(
+                {
+                    "id": "hub-" + uuid.uuid4().hex,
+                    "at": at,
+                    "author": {"role": "system", "name": None},
+                    "kind": "marker",
+                    "text": f"Transfer to human: {operator_name}",
+                }
+            )
+            _message_created(batch, doc, "hub-" + uuid.uuid4().hex, at, marker)
+            doc["responsible"] = {
+                "kind": "human",
+                "operator": {"id": operator_id, "name": operator_name},
+            }
+            if doc["status"] == "queued":
+                doc["status"] = "active"
+                if doc.get("accepted_at") is None:
+                    doc["accepted_at"] = at
+            doc["version"] += 1
+            batch.dirty.add(session_id)
+            batch.append("hub-" + uuid.uuid4().hex, "session.updated", session_id, at, doc)
+            return dumps(doc)
+
+        result: str = self._transaction(work)
+        return result
+
+
+# --------------------------------------------------------------------------------------------
+# Applying events
+
+
+def _apply(batch: _Batch, event: IngestEvent, data: EventData) -> None:
+    at = format_timestamp(event.at)
+    sid = event.session_id
+    if isinstance(data, SessionStartedData):
+        if batch.session(sid) is not None:
+            raise _Reject(["session_id"], f"session {sid!r} was already started", "session_exists")
+        fields = data.model_dump(mode="json")
+        fields["started_at"] = fields["started_at"] or at
+        doc = SessionSummary.model_validate(
+            {**fields, "id": sid, "message_count": 0, "version": 1}
+        ).model_dump(mode="json")
+        batch.sessions[sid] = doc
+        batch.dirty.add(sid)
+        batch.created.add(sid)
+        batch.append(event.id, event.type, sid, at, doc)
+        return
+
+    doc = batch.session(sid)
+    if doc is None:
+        raise _Reject(
+            ["session_id"], f"unknown session {sid!r} (send session.started first)", "unknown_session"
+        )
+    if doc["status"] not in ("queued", "active"):
+        raise _Reject(["session_id"], f"session {sid!r} has ended; it cannot change", "session_ended")
+
+    if isinstance(data, SessionUpdatedData):
+        _session_updated(doc, data, at)
+        doc["version"] += 1
+        batch.dirty.add(sid)
+        batch.append(event.id, event.type, sid, at, doc)
+    elif isinstance(data, MessageBody):
+        _message_created(batch, doc, event.id, at, data)
+    elif isinstance(data, MessageUpdatedData):
+        row = batch.conn.execute(
+            "SELECT rowid, doc FROM messages WHERE session_id = ? AND id = ?", (sid, data.id)
+        ).fetchone()
+        if row is None:
+            raise _Reject(["data", "id"], f"unknown message {data.id!r} in this session", "unknown_message")
+        message = json.loads(row[1])
+        dumped = data.model_dump(mode="json")
+        for key in ("reaction", "delivery"):
+            if key in data.model_fields_set:
+                message[key] = dumped[key]
+        batch.conn.execute("UPDATE messages SET doc = ? WHERE rowid = ?", (dumps(message), row[0]))
+        batch.append(event.id, event.type, sid, at, message)
+    elif isinstance(data, SessionEndedData):
+        doc["status"] = data.status
+        doc["end_reason"] = data.end_reason
+        doc["ended_at"] = format_timestamp(data.ended_at) if data.ended_at else at
+        doc["version"] += 1
+        batch.dirty.add(sid)
+        batch.append(event.id, event.type, sid, at, doc)
+    elif isinstance(data, LogAppendedData):
+        entries = [entry.model_dump(mode="json") for entry in data.typed_entries()]
+        batch.conn.executemany(
+            "INSERT INTO logs (session_id, kind, doc) VALUES (?, ?, ?)",
+            [(sid, data.kind, dumps(entry)) for entry in entries],
+        )
+        batch.append(event.id, event.type, sid, at, {"kind": data.kind, "entries": entries})
+    else:  # pragma: no cover - the wire models make this unreachable
+        raise _Reject(["type"], f"unsupported event type {event.type!r}", "unknown_type")
+
+
+_ASSIGNED = ("team", "stage", "contact", "queued_at", "accepted_at")
+
+
+def _session_updated(doc: dict[str, Any], data: SessionUpdatedData, at: str) -> None:
+    sent = data.model_fields_set
+    dumped = data.model_dump(mode="json")
+    for key in _ASSIGNED:
+        if key in sent:
+            doc[key] = dumped[key]
+    for key in ("responsible", "user"):
+        if key in sent and dumped[key] is not None:
+            doc[key] = dumped[key]
+    if "location" in sent:
+        doc["location"] = dumped["location"] or {
+            "ip": None, "country_code": None, "country": None, "city": None
+        }
+    if "status" in sent and data.status is not None:
+        if doc["status"] == "queued" and data.status == "active" and doc.get("accepted_at") is None:
+            doc["accepted_at"] = at
+        doc["status"] = data.status
+    for key in ("parameters", "results", "metadata"):
+        changes = dumped.get(key) if key in sent else None
+        if changes:
+            merged = dict(doc.get(key) or {})
+            for name, value in changes.items():
+                if value is None:
+                    merged.pop(name, None)
+                else:
+                    merged[name] = value
+            doc[key] = merged
+
+
+def _message_created(
+    batch: _Batch, doc: dict[str, Any], event_id: str, at: str, data: MessageBody
+) -> None:
+    sid = doc["id"]
+    exists = batch.conn.execute(
+        "SELECT 1 FROM messages WHERE session_id = ? AND id = ?", (sid, data.id)
+    ).fetchone()
+    if exists:
+        raise _Reject(["data", "id"], f"message {data.id!r} already exists in this session", "message_exists")
+    seq = doc["message_count"] + 1
+    message = {"session_id": sid, "seq": seq, **data.model_dump(mode="json")}
+    cursor = batch.conn.execute(
+        "INSERT INTO messages (session_id, seq, id, doc) VALUES (?, ?, ?, ?)",
+        (sid, seq, data.id, dumps(message)),
+    )
+    if data.text:
+        batch.conn.execute(
+            "INSERT INTO message_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, data.text)
+        )
+    doc["message_count"] = seq
+    message_at = message["at"]
+    last = doc.get("last_message_at")
+    if last is None or to_ms(message_at) > (to_ms(last) or 0):  # type: ignore[operator]
+        doc["last_message_at"] = message_at
+    if data.attachments:
+        doc["has_attachments"] = True
+    doc["version"] += 1
+    batch.dirty.add(sid)
+    batch.append(event_id, "message.created", sid, at, message)
+
+
+def iter_chunks(cursor: sqlite3.Cursor, size: int) -> Iterator[list[Any]]:
+    while True:
+        rows = cursor.fetchmany(size)
+        if not rows:
+            return
+        yield rows
