@@ -1,0 +1,124 @@
+"""The rows of a chat transcript: messages, system pills, session headers (no Qt).
+
+One flat list serves a single session and the customer view's several sessions one after
+another; the Qt list model adapts it and the delegate paints each row by its ``kind``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Literal
+
+from supervisor_desk.models.markers import (
+    end_pill,
+    format_datetime,
+    marker_text,
+    start_pill,
+    transcript_pending,
+)
+from supervisor_desk.models.wire import Message, SessionSummary
+
+RowKind = Literal["header", "message", "marker", "pill", "placeholder"]
+
+CHANNEL_LABELS: dict[str, str] = {
+    "web": "Web chat",
+    "phone": "Phone",
+    "sip": "SIP",
+    "whatsapp": "WhatsApp",
+    "telegram": "Telegram",
+    "email": "Email",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "intercom": "Intercom",
+    "chatwoot": "Chatwoot",
+    "twilio": "Twilio",
+    "infobip": "Infobip",
+    "bird": "Bird",
+    "mobile_sdk": "Mobile SDK",
+    "api": "API",
+    "other": "Other",
+}
+
+PLACEHOLDER_TEXT = "Transcript is being processed"
+AUTHOR_LABELS: dict[str, str] = {
+    "customer": "Customer",
+    "ai": "AI agent",
+    "human": "Operator",
+    "system": "System",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRow:
+    kind: RowKind
+    key: str
+    session_id: str
+    text: str = ""
+    message: Message | None = None
+    session: SessionSummary | None = None
+
+    def plain_text(self) -> str:
+        """What the row says, as the reader would copy it (also what search looks at)."""
+        if self.message is not None and self.kind == "message":
+            return self.message.text
+        return self.text
+
+
+def header_text(session: SessionSummary, tz: tzinfo) -> str:
+    channel = CHANNEL_LABELS.get(session.channel, session.channel)
+    count = session.message_count
+    noun = "message" if count == 1 else "messages"
+    return (
+        f"Session {session.id[:8]} · {channel} · {session.agent.name} · "
+        f"started {format_datetime(session.started_at, tz)} · {count} {noun}"
+    )
+
+
+def message_row(message: Message, tz: tzinfo) -> ChatRow:
+    key = f"{message.session_id}/m/{message.id}"
+    if message.kind == "marker":
+        return ChatRow("marker", key, message.session_id, marker_text(message, tz), message)
+    return ChatRow("message", key, message.session_id, "", message)
+
+
+def placeholder_row(session_id: str) -> ChatRow:
+    return ChatRow("placeholder", f"{session_id}/placeholder", session_id, PLACEHOLDER_TEXT)
+
+
+def end_row(session: SessionSummary, messages: Sequence[Message], tz: tzinfo) -> ChatRow | None:
+    text = end_pill(session, messages, tz)
+    if text is None:
+        return None
+    return ChatRow("pill", f"{session.id}/end", session.id, text)
+
+
+def session_rows(
+    session: SessionSummary,
+    messages: Sequence[Message],
+    tz: tzinfo,
+    *,
+    with_header: bool,
+) -> list[ChatRow]:
+    rows: list[ChatRow] = []
+    if with_header:
+        rows.append(
+            ChatRow(
+                "header",
+                f"{session.id}/header",
+                session.id,
+                header_text(session, tz),
+                session=session,
+            )
+        )
+    start = start_pill(session, messages, tz)
+    if start is not None:
+        rows.append(ChatRow("pill", f"{session.id}/start", session.id, start))
+    rows.extend(message_row(m, tz) for m in sorted(messages, key=lambda m: m.seq))
+    if transcript_pending(session, messages):
+        rows.append(placeholder_row(session.id))
+    end = end_row(session, messages, tz)
+    if end is not None:
+        rows.append(end)
+    return rows

@@ -1,0 +1,100 @@
+"""Markdown of untrusted chat messages turned into a small, safe HTML subset for Qt rich text.
+
+Every message is written by a customer, a model or a platform: none of it is trusted. The
+rules, each enforced here rather than by the widget that shows the result:
+
+- raw HTML in the source is never interpreted: markdown-it runs with ``html`` off, so ``<b>``
+  reaches the screen as the four characters ``<b>`` (every text node is escaped);
+- a link becomes an anchor only when its target is ``http``/``https``; anything else
+  (``file:``, ``javascript:``, ``data:``, relative paths) stays visible as the literal text;
+- images are never loaded from the network: a Markdown image becomes a labelled link the
+  reader may open in the browser after a click;
+- huge messages skip the Markdown parser so they cannot stall the Qt thread.
+
+No Qt here: the output is an HTML string for ``QTextDocument.setHtml``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+ALLOWED_SCHEMES: frozenset[str] = frozenset({"http", "https"})
+# Beyond this the Markdown parse and the rich-text layout cost more than a frame; such a
+# message is shown as plain text (still complete, still selectable by copy).
+MARKDOWN_LIMIT_CHARS = 200_000
+
+# Any of these means the text may carry Markdown structure; without them plain text renders
+# identically and far more cheaply.
+_MARKUP = re.compile(r"[*_`\[\]<>#|~&\\!]|^\s*(?:[-+>]|\d+[.)])\s|^ {4}|^\t|^=+\s*$", re.M)
+
+
+def is_safe_url(url: str) -> bool:
+    """True when ``url`` may be opened in the system browser after the reader clicks it."""
+    stripped = url.strip()
+    if not stripped or any(unicodedata.category(ch) in ("Cc", "Cf") for ch in stripped):
+        # Control or invisible format characters hide what the link really points at.
+        return False
+    try:
+        parts = urlsplit(stripped)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ALLOWED_SCHEMES and bool(parts.netloc)
+
+
+def _validate_link(url: str) -> bool:
+    return is_safe_url(url)
+
+
+def _render_image(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    alt = "".join(child.content for child in token.children or [])
+    label = html.escape(f"[image: {alt or src}]")
+    if is_safe_url(src):
+        return f'<a href="{html.escape(src, quote=True)}">{label}</a>'
+    return label
+
+
+def _build_parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False})
+    md.enable(["table", "strikethrough"])
+    md.validateLink = _validate_link  # type: ignore[method-assign]
+    md.add_render_rule("image", _render_image)
+    return md
+
+
+_PARSER = _build_parser()
+
+
+def needs_markdown(text: str) -> bool:
+    """Whether ``text`` contains anything Markdown would format (else plain text is exact)."""
+    return len(text) <= MARKDOWN_LIMIT_CHARS and _MARKUP.search(text) is not None
+
+
+def render_markdown(text: str) -> str:
+    """Safe HTML for ``text``; every character of the source is either formatting or escaped."""
+    if len(text) > MARKDOWN_LIMIT_CHARS:
+        return plain_to_html(text)
+    return str(_PARSER.render(text))
+
+
+def plain_to_html(text: str) -> str:
+    """Plain text as HTML that shows exactly the characters given, line breaks kept."""
+    escaped = html.escape(text, quote=False).replace("\n", "<br/>")
+    return f'<p style="white-space: pre-wrap">{escaped}</p>'
+
+
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+
+
+def reveal_invisible(text: str) -> str:
+    """Show zero-width and bidi-control characters as ``<U+200B>`` so a URL cannot hide them."""
+    return _INVISIBLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)

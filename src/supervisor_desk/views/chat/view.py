@@ -1,0 +1,692 @@
+"""The chat pane: a virtualised transcript with search and live following.
+
+``ChatView`` shows one session (``set_detail``) or several sessions of one customer one after
+another with a clickable header each (``set_details``). Live messages arrive through
+``append_message``/``update_message``; a reader who scrolled up is not yanked down, a
+"n new messages ↓" button appears instead. Ctrl+F opens a search bar with highlights and
+next/previous. Links open in the system browser only after a click, and only http/https.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeyEvent, QKeySequence, QMouseEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from supervisor_desk.models.chat_rows import (
+    ChatRow,
+    end_row,
+    message_row,
+    placeholder_row,
+    session_rows,
+)
+from supervisor_desk.models.markdown_safe import is_safe_url
+from supervisor_desk.models.markers import resolve_time_zone
+from supervisor_desk.models.wire import Attachment, Message, SessionDetail, SessionSummary
+from supervisor_desk.views.chat.delegate import ChatDelegate, Hit
+from supervisor_desk.views.chat.model import ChatModel, ObjectRole
+
+BOTTOM_SLACK = 8
+CLICKABLE = frozenset({"link", "copy", "download", "header", "image"})
+
+
+def _count_messages(rows: Sequence[ChatRow]) -> int:
+    return sum(1 for r in rows if r.kind == "message")
+
+
+class ChatListView(QListView):
+    """The transcript list: delegate-painted rows, clicks routed to what is under the mouse."""
+
+    hit_clicked = Signal(object)  # Hit
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setUniformItemSizes(False)
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(60)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # A scroll bar that comes and goes changes the width, and so every row's height.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setMouseTracking(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.verticalScrollBar().setSingleStep(24)
+        self.chat_delegate = ChatDelegate(self)
+        self.chat_delegate.set_font(self.font())
+        self.setItemDelegate(self.chat_delegate)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def relayout(self) -> None:
+        self.scheduleDelayedItemsLayout()
+
+    def resizeEvent(self, event: Any) -> None:
+        if self.chat_delegate.set_width(self.viewport().width()):
+            self.scheduleDelayedItemsLayout()
+        super().resizeEvent(event)
+
+    def hit_at(self, pos: QPoint) -> Hit | None:
+        index = self.indexAt(pos)
+        if not index.isValid():
+            return None
+        row: ChatRow | None = index.data(ObjectRole)
+        if row is None:
+            return None
+        return self.chat_delegate.hit(row, pos - self.visualRect(index).topLeft())
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        hit = self.hit_at(event.position().toPoint())
+        if hit is not None and hit.kind in CLICKABLE:
+            self.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            self.viewport().unsetCursor()
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            hit = self.hit_at(event.position().toPoint())
+            if hit is not None and hit.kind in CLICKABLE:
+                self.hit_clicked.emit(hit)
+                event.accept()
+                return
+        super().mouseReleaseEvent(event)
+
+
+class SearchBar(QFrame):
+    """Find in the transcript: query, "n of m", previous/next, close."""
+
+    query_changed = Signal(str)
+    next_requested = Signal()
+    previous_requested = Signal()
+    closed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 3, 6, 3)
+        self.edit = QLineEdit(self)
+        self.edit.setPlaceholderText("Search in this chat")
+        self.edit.setClearButtonEnabled(True)
+        self.count_label = QLabel("", self)
+        self.count_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.prev_button = QToolButton(self)
+        self.prev_button.setText("↑")
+        self.prev_button.setToolTip("Previous match (Shift+Enter)")
+        self.next_button = QToolButton(self)
+        self.next_button.setText("↓")
+        self.next_button.setToolTip("Next match (Enter)")
+        self.close_button = QToolButton(self)
+        self.close_button.setText("✕")
+        self.close_button.setToolTip("Close search (Esc)")
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(self.count_label)
+        layout.addWidget(self.prev_button)
+        layout.addWidget(self.next_button)
+        layout.addWidget(self.close_button)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(120)
+        self._debounce.timeout.connect(lambda: self.query_changed.emit(self.edit.text()))
+        self.edit.textChanged.connect(lambda _t: self._debounce.start())
+        self.edit.returnPressed.connect(self._on_edit_return_pressed)
+        self.prev_button.clicked.connect(self.previous_requested)
+        self.next_button.clicked.connect(self.next_requested)
+        self.close_button.clicked.connect(self.closed)
+
+    def flush(self) -> None:
+        """Apply a pending query now (Enter pressed before the debounce fired)."""
+        if self._debounce.isActive():
+            self._debounce.stop()
+            self.query_changed.emit(self.edit.text())
+
+    def _on_edit_return_pressed(self) -> None:
+        if self._debounce.isActive():
+            self.flush()
+            return
+        if QGuiApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self.previous_requested.emit()
+        else:
+            self.next_requested.emit()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.closed.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class ChatView(QWidget):
+    """Centre pane: title with message count, transcript, search, "n new messages" button."""
+
+    message_count_changed = Signal(int)
+    link_activated = Signal(str)
+    session_header_clicked = Signal(str)
+    draft_copied = Signal(str)
+    search_changed = Signal(int, int)  # current (1-based, 0 = none), total
+
+    def __init__(
+        self, parent: QWidget | None = None, *, time_zone: str | tzinfo | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._tz = resolve_time_zone(time_zone)
+        self._sessions: dict[str, SessionSummary] = {}
+        self._messages: dict[str, dict[str, Message]] = {}
+        self._order: list[str] = []
+        self._multi = False
+        self._count = 0
+        self._follow = True
+        self._unread = 0
+        self._matches: list[tuple[str, int]] = []
+        self._match_index = -1
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+        self.title_label = QLabel("Chat", self)
+        self.title_label.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.title_label.font()
+        font.setBold(True)
+        self.title_label.setFont(font)
+        self.status_label = QLabel("", self)
+        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.status_label.setStyleSheet("color: #5b6372;")
+        self.search_button = QToolButton(self)
+        self.search_button.setText("Search")
+        self.search_button.setToolTip("Search in this chat (Ctrl+F)")
+        self.search_button.clicked.connect(self.open_search)
+
+        header = QHBoxLayout()
+        header.setContentsMargins(8, 6, 8, 4)
+        header.addWidget(self.title_label)
+        header.addStretch(1)
+        header.addWidget(self.status_label)
+        header.addWidget(self.search_button)
+
+        self.search_bar = SearchBar(self)
+        self.search_bar.hide()
+        self.search_bar.query_changed.connect(self._on_search_query_changed)
+        self.search_bar.next_requested.connect(self.next_match)
+        self.search_bar.previous_requested.connect(self.previous_match)
+        self.search_bar.closed.connect(self.close_search)
+
+        self.model = ChatModel(self)
+        self.list_view = ChatListView(self)
+        self.list_view.setModel(self.model)
+        self.list_view.hit_clicked.connect(self._on_list_hit_clicked)
+        self.list_view.customContextMenuRequested.connect(self._on_list_context_menu)
+        self.delegate = self.list_view.chat_delegate
+        self.delegate.set_time_zone(self._tz)
+
+        self.empty_label = QLabel("Select a session to read its chat", self)
+        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setStyleSheet("color: #7a8190;")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(header)
+        layout.addWidget(self.search_bar)
+        layout.addWidget(self.list_view, 1)
+        layout.addWidget(self.empty_label, 1)
+        self.list_view.hide()
+
+        self.new_messages_button = QPushButton("", self.list_view)
+        self.new_messages_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.new_messages_button.setStyleSheet(
+            "QPushButton { background: #1a5fb4; color: white; border-radius: 12px;"
+            " padding: 4px 14px; font-weight: bold; }"
+        )
+        self.new_messages_button.hide()
+        self.new_messages_button.clicked.connect(self.scroll_to_latest)
+
+        bar = self.list_view.verticalScrollBar()
+        bar.valueChanged.connect(self._on_scroll_value_changed)
+        bar.rangeChanged.connect(self._on_scroll_range_changed)
+        self.list_view.installEventFilter(self)
+        self.list_view.viewport().installEventFilter(self)
+        self.search_bar.edit.installEventFilter(self)
+
+    # --- public API ---------------------------------------------------------------------
+    @property
+    def message_count(self) -> int:
+        return self._count
+
+    @property
+    def time_zone(self) -> tzinfo:
+        return self._tz
+
+    def set_time_zone(self, time_zone: str | tzinfo | None) -> None:
+        """Show times in this zone (the Preferences value: IANA name, "UTC" or local)."""
+        self._tz = resolve_time_zone(time_zone)
+        self.delegate.set_time_zone(self._tz)
+        self._rebuild()
+
+    def set_detail(self, detail: SessionDetail | None) -> None:
+        """Show one session's transcript (None: nothing selected)."""
+        self.set_details([] if detail is None else [detail], headers=False)
+
+    def set_details(self, details: Sequence[SessionDetail], *, headers: bool = True) -> None:
+        """Show several sessions one after another, each under a clickable header."""
+        self._multi = headers
+        self._sessions = {d.session.id: d.session for d in details}
+        self._messages = {d.session.id: {m.id: m for m in d.messages} for d in details}
+        self._order = [d.session.id for d in details]
+        self._unread = 0
+        self.new_messages_button.hide()
+        live = any(d.session.is_live for d in details)
+        # A live session is followed from its newest message; a finished one reads from the top.
+        self._follow = live and not headers
+        self._rebuild()
+        if not self._follow:
+            self.list_view.scrollToTop()
+
+    def set_session(self, summary: SessionSummary) -> None:
+        """A live status change of a shown session (e.g. it ended): add its end pill."""
+        if summary.id not in self._sessions:
+            return
+        self._sessions[summary.id] = summary
+        messages = list(self._messages.get(summary.id, {}).values())
+        row = end_row(summary, messages, self._tz)
+        if row is not None and self.model.position_of(row.key) is None:
+            self._insert_in_session(summary.id, [row], before_end=False)
+        self._update_title()
+
+    def append_message(self, msg: Message) -> None:
+        """A new live message: added at the bottom, followed unless the reader scrolled up."""
+        if msg.session_id not in self._sessions:
+            return
+        known = self._messages.setdefault(msg.session_id, {})
+        if msg.id in known:
+            self.update_message(msg)
+            return
+        known[msg.id] = msg
+        placeholder = self.model.position_of(placeholder_row(msg.session_id).key)
+        if placeholder is not None and msg.kind != "marker" and msg.text.strip():
+            self.model.remove_row(placeholder)
+        was_following = self._follow
+        self._insert_in_session(msg.session_id, [message_row(msg, self._tz)], before_end=True)
+        if was_following:
+            self.list_view.scrollToBottom()
+        elif msg.kind != "marker":
+            self._unread += 1
+            self._show_unread()
+        self._update_title()
+        self._refresh_search()
+
+    def update_message(self, msg: Message) -> None:
+        """A changed message (reaction, delivery status): repainted in place."""
+        known = self._messages.get(msg.session_id)
+        if known is None:
+            return
+        if msg.id not in known:
+            self.append_message(msg)
+            return
+        known[msg.id] = msg
+        row = message_row(msg, self._tz)
+        position = self.model.position_of(row.key)
+        if position is None:
+            return
+        self.delegate.invalidate(row.key)
+        self.model.replace_row(position, row)
+        self.list_view.relayout()
+
+    def scroll_to_latest(self) -> None:
+        self._follow = True
+        self._unread = 0
+        self.new_messages_button.hide()
+        self.list_view.scrollToBottom()
+
+    def jump_to_session(self, session_id: str) -> None:
+        """Scroll so the session's header (or first row) is at the top."""
+        for key in (f"{session_id}/header", f"{session_id}/start"):
+            position = self.model.position_of(key)
+            if position is not None:
+                self._follow = False
+                self.list_view.scrollTo(
+                    self.model.index(position, 0), QAbstractItemView.ScrollHint.PositionAtTop
+                )
+                return
+
+    @property
+    def unread_count(self) -> int:
+        return self._unread
+
+    @property
+    def following(self) -> bool:
+        return self._follow
+
+    # --- search -------------------------------------------------------------------------
+    def open_search(self) -> None:
+        self.search_bar.show()
+        self.search_bar.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_bar.edit.selectAll()
+
+    def close_search(self) -> None:
+        self.search_bar.hide()
+        self.search_bar.edit.clear()
+        self._set_query("")
+        self.list_view.setFocus()
+
+    def search(self, query: str) -> int:
+        """Highlight every occurrence of ``query``; returns how many there are."""
+        if self.search_bar.edit.text() != query:
+            self.search_bar.edit.blockSignals(True)
+            self.search_bar.edit.setText(query)
+            self.search_bar.edit.blockSignals(False)
+        self._set_query(query)
+        return len(self._matches)
+
+    @property
+    def matches(self) -> list[tuple[str, int]]:
+        return list(self._matches)
+
+    @property
+    def current_match(self) -> tuple[str, int] | None:
+        if 0 <= self._match_index < len(self._matches):
+            return self._matches[self._match_index]
+        return None
+
+    def next_match(self) -> None:
+        self._step_match(1)
+
+    def previous_match(self) -> None:
+        self._step_match(-1)
+
+    def _on_search_query_changed(self, query: str) -> None:
+        self._set_query(query)
+
+    def _set_query(self, query: str) -> None:
+        query = query.strip()
+        self.delegate.query = query
+        self._matches = self._find(query)
+        self._match_index = 0 if self._matches else -1
+        self._show_match()
+
+    def _refresh_search(self) -> None:
+        if not self.delegate.query:
+            return
+        current = self.current_match
+        self._matches = self._find(self.delegate.query)
+        self._match_index = (
+            self._matches.index(current)
+            if current in self._matches
+            else (0 if self._matches else -1)
+        )
+        self._update_match_label()
+
+    def _find(self, query: str) -> list[tuple[str, int]]:
+        if not query:
+            return []
+        needle = query.casefold()
+        found: list[tuple[str, int]] = []
+        for row in self.model.rows():
+            if row.kind != "message":
+                continue
+            haystack = row.plain_text().casefold()
+            start = haystack.find(needle)
+            occurrence = 0
+            while start >= 0:
+                found.append((row.key, occurrence))
+                occurrence += 1
+                start = haystack.find(needle, start + len(needle))
+        return found
+
+    def _step_match(self, step: int) -> None:
+        self.search_bar.flush()
+        if not self._matches:
+            return
+        self._match_index = (self._match_index + step) % len(self._matches)
+        self._show_match()
+
+    def _show_match(self) -> None:
+        current = self.current_match
+        self.delegate.current_match = current
+        if current is not None:
+            position = self.model.position_of(current[0])
+            if position is not None:
+                self._follow = False
+                self.list_view.scrollTo(
+                    self.model.index(position, 0), QAbstractItemView.ScrollHint.PositionAtCenter
+                )
+        self._update_match_label()
+        self.list_view.viewport().update()
+
+    def _update_match_label(self) -> None:
+        total = len(self._matches)
+        current = self._match_index + 1 if total else 0
+        if not self.delegate.query:
+            self.search_bar.count_label.setText("")
+        elif total == 0:
+            self.search_bar.count_label.setText("No matches")
+        else:
+            self.search_bar.count_label.setText(f"{current} of {total}")
+        self.search_changed.emit(current, total)
+
+    # --- internals ----------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        rows: list[ChatRow] = []
+        for session_id in self._order:
+            session = self._sessions[session_id]
+            rows.extend(
+                session_rows(
+                    session,
+                    list(self._messages[session_id].values()),
+                    self._tz,
+                    with_header=self._multi,
+                )
+            )
+        self.delegate.invalidate()
+        self.model.set_rows(rows)
+        has_any = bool(self._sessions)
+        self.list_view.setVisible(has_any)
+        self.empty_label.setVisible(not has_any)
+        self._update_title()
+        if self.delegate.query:
+            self._set_query(self.delegate.query)
+        if self._follow:
+            self.list_view.scrollToBottom()
+
+    def _insert_in_session(self, session_id: str, rows: list[ChatRow], *, before_end: bool) -> None:
+        position = self.model.rowCount()
+        order = self._order
+        if session_id in order:
+            following = order[order.index(session_id) + 1 :]
+            for other in following:
+                for key in (f"{other}/header", f"{other}/start"):
+                    found = self.model.position_of(key)
+                    if found is not None:
+                        position = min(position, found)
+                        break
+        if before_end:
+            end = self.model.position_of(f"{session_id}/end")
+            if end is not None and end < position:
+                position = end
+        self.model.insert_rows(position, rows)
+
+    def _update_title(self) -> None:
+        count = _count_messages(self.model.rows())
+        noun = "message" if count == 1 else "messages"
+        if not self._sessions:
+            self.title_label.setText("Chat")
+            self.status_label.setText("")
+        else:
+            self.title_label.setText(f"Chat · {count} {noun}")
+            if len(self._sessions) == 1:
+                session = next(iter(self._sessions.values()))
+                self.status_label.setText(
+                    "Live" if session.is_live else session.status.capitalize()
+                )
+            else:
+                self.status_label.setText(f"{len(self._sessions)} sessions")
+        if count != self._count:
+            self._count = count
+            self.message_count_changed.emit(count)
+
+    def _at_bottom(self) -> bool:
+        bar = self.list_view.verticalScrollBar()
+        return bar.value() >= bar.maximum() - BOTTOM_SLACK
+
+    def _on_scroll_value_changed(self, _value: int) -> None:
+        if self._at_bottom():
+            self._follow = True
+            if self._unread:
+                self._unread = 0
+                self.new_messages_button.hide()
+        elif not self._range_changing:
+            self._follow = False
+
+    _range_changing = False
+
+    def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._follow:
+            self._range_changing = True
+            try:
+                self.list_view.verticalScrollBar().setValue(maximum)
+            finally:
+                self._range_changing = False
+
+    def _show_unread(self) -> None:
+        noun = "message" if self._unread == 1 else "messages"
+        self.new_messages_button.setText(f"{self._unread} new {noun} ↓")
+        self.new_messages_button.adjustSize()
+        self._place_unread_button()
+        self.new_messages_button.show()
+        self.new_messages_button.raise_()
+
+    def _place_unread_button(self) -> None:
+        button = self.new_messages_button
+        viewport = self.list_view.viewport()
+        x = (viewport.width() - button.width()) // 2
+        y = viewport.height() - button.height() - 12
+        button.move(max(0, x), max(0, y))
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._place_unread_button()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and isinstance(
+            event, QKeyEvent
+        ):
+            if event.matches(QKeySequence.StandardKey.Find):
+                # Ctrl+F inside the chat searches the chat, not the window's session filters.
+                event.accept()
+                if kind == QEvent.Type.KeyPress:
+                    self.open_search()
+                return True
+            if watched is self.search_bar.edit and event.key() == Qt.Key.Key_Escape:
+                if kind == QEvent.Type.KeyPress:
+                    self.close_search()
+                event.accept()
+                return True
+        if kind == QEvent.Type.Resize and watched is self.list_view.viewport():
+            self._place_unread_button()
+        return super().eventFilter(watched, event)
+
+    def _on_list_hit_clicked(self, hit: Hit) -> None:
+        if hit.kind == "link":
+            self._open_link(hit.url)
+        elif hit.kind == "copy" and hit.row.message is not None:
+            QGuiApplication.clipboard().setText(hit.row.message.text)
+            self.draft_copied.emit(hit.row.message.id)
+            self.status_label.setText("Draft copied")
+        elif hit.kind == "header":
+            self.session_header_clicked.emit(hit.row.session_id)
+        elif hit.kind in ("download", "image") and hit.attachment is not None:
+            self.download_attachment(hit.attachment)
+
+    def _open_link(self, url: str) -> None:
+        if not is_safe_url(url):
+            return
+        self.link_activated.emit(url)
+        QDesktopServices.openUrl(QUrl(url, QUrl.ParsingMode.StrictMode))
+
+    def download_attachment(self, attachment: Attachment, dest: Path | None = None) -> None:
+        """Save bytes carried in the message, or hand an http(s) link to the browser."""
+        url = attachment.url or ""
+        if is_safe_url(url):
+            QDesktopServices.openUrl(QUrl(url, QUrl.ParsingMode.StrictMode))
+            return
+        if not url.startswith("data:"):
+            self.status_label.setText("No file is available for this attachment")
+            return
+        head, _, payload = url.partition(",")
+        try:
+            raw = (
+                base64.b64decode(payload, validate=True) if ";base64" in head else payload.encode()
+            )
+        except (binascii.Error, ValueError):
+            self.status_label.setText("The attachment is damaged")
+            return
+        if dest is None:
+            name, _ = QFileDialog.getSaveFileName(
+                self, "Save attachment", Path(attachment.name).name
+            )
+            if not name:
+                return
+            dest = Path(name)
+        self._write_file(dest, raw)
+
+    def _write_file(self, dest: Path, raw: bytes) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            dest.write_bytes(raw)
+            self.status_label.setText(f"Saved {dest.name}")
+            return
+        future = loop.run_in_executor(None, dest.write_bytes, raw)
+        self._tasks.add(future)
+
+        def done(fut: asyncio.Future[Any]) -> None:
+            self._tasks.discard(fut)
+            if fut.cancelled():
+                return
+            error = fut.exception()
+            self.status_label.setText(f"Could not save: {error}" if error else f"Saved {dest.name}")
+
+        future.add_done_callback(done)
+
+    def _on_list_context_menu(self, pos: QPoint) -> None:
+        index = self.list_view.indexAt(pos)
+        row: ChatRow | None = index.data(ObjectRole) if index.isValid() else None
+        if row is None:
+            return
+        menu = QMenu(self)
+        text = row.plain_text()
+        menu.addAction("Copy text", lambda: QGuiApplication.clipboard().setText(text))
+        hit = self.list_view.hit_at(pos)
+        if hit is not None and hit.kind == "link":
+            url = hit.url
+            menu.addAction("Copy link address", lambda: QGuiApplication.clipboard().setText(url))
+        menu.popup(self.list_view.viewport().mapToGlobal(pos))
+
+    def index_of(self, key: str) -> QModelIndex:
+        position = self.model.position_of(key)
+        return QModelIndex() if position is None else self.model.index(position, 0)

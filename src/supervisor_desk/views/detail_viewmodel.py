@@ -1,0 +1,236 @@
+"""View-model of the session detail: loads the selected session and its logs, follows it live.
+
+Widgets never talk to the hub; this QObject does, through a ``HubClient``-like object, and
+owns every asyncio task it starts (kept in a set, cancelled on ``select`` of another session
+and on ``aclose``). Live feed changes reach it through ``on_message``/``on_session`` (called by
+the live view-model's signals); only those of the selected session are forwarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from PySide6.QtCore import QObject, Signal
+
+from supervisor_desk.models.wire import (
+    MeAnswer,
+    Message,
+    SessionDetail,
+    SessionSummary,
+    SystemLogEntry,
+    TraceLogEntry,
+)
+
+LOG_KINDS = ("trace", "system")
+
+
+class DetailClient(Protocol):
+    async def session(self, session_id: str) -> SessionDetail: ...
+    async def logs(self, session_id: str, kind: Any) -> Any: ...
+    async def me(self) -> MeAnswer: ...
+    async def handover(self, session_id: str) -> SessionSummary: ...
+
+
+def describe_error(exc: BaseException) -> str:
+    """A plain sentence for the reader: the hub's own message when it gave one."""
+    message = getattr(exc, "message", None)
+    status = getattr(exc, "status", None)
+    code = getattr(exc, "code", None)
+    if code == "unreachable":
+        return f"The hub cannot be reached: {message or exc}"
+    if isinstance(message, str) and message:
+        return f"{message} (HTTP {status})" if status else message
+    return str(exc) or type(exc).__name__
+
+
+class DetailViewModel(QObject):
+    detail_loaded = Signal(object)  # SessionDetail | None
+    message_appended = Signal(object)  # Message
+    message_updated = Signal(object)  # Message
+    session_changed = Signal(object)  # SessionSummary
+    logs_loaded = Signal(str, object)  # kind, list[SystemLogEntry] | list[TraceLogEntry]
+    logs_failed = Signal(str)
+    loading_changed = Signal(bool)
+    error_occurred = Signal(str)
+
+    def __init__(self, client: DetailClient | None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._client = client
+        self._session_id: str | None = None
+        self._summary: SessionSummary | None = None
+        self._message_ids: set[str] = set()
+        self._pending: list[Message] = []
+        self._loading = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._load_task: asyncio.Task[Any] | None = None
+        self._logs_task: asyncio.Task[Any] | None = None
+        self._offline: dict[str, tuple[SessionDetail, dict[str, list[Any]]]] = {}
+
+    # --- state --------------------------------------------------------------------------
+    @property
+    def client(self) -> DetailClient | None:
+        return self._client
+
+    def set_client(self, client: DetailClient | None) -> None:
+        """Another hub (or offline review: None); the selection is cleared."""
+        self.select(None)
+        self._client = client
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session_id
+
+    @property
+    def summary(self) -> SessionSummary | None:
+        return self._summary
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    def _set_loading(self, value: bool) -> None:
+        if value != self._loading:
+            self._loading = value
+            self.loading_changed.emit(value)
+
+    def set_offline_sessions(
+        self, sessions: dict[str, tuple[SessionDetail, dict[str, list[Any]]]]
+    ) -> None:
+        """Sessions read from an export file: ``select`` shows them without the network."""
+        self._offline = dict(sessions)
+
+    # --- selection ----------------------------------------------------------------------
+    def select(self, session_id: str | None) -> None:
+        """Show this session (None: nothing); a load in flight for another one is cancelled."""
+        self._cancel(self._load_task)
+        self._cancel(self._logs_task)
+        self._load_task = None
+        self._logs_task = None
+        self._session_id = session_id
+        self._summary = None
+        self._message_ids = set()
+        self._pending = []
+        if session_id is None:
+            self._set_loading(False)
+            self.detail_loaded.emit(None)
+            return
+        offline = self._offline.get(session_id)
+        if offline is not None:
+            self._apply_detail(offline[0])
+            return
+        if self._client is None:
+            self.error_occurred.emit("Not connected to a hub")
+            return
+        self._set_loading(True)
+        self._load_task = self._spawn(self._load(session_id), f"detail-load-{session_id}")
+
+    def reload(self) -> None:
+        self.select(self._session_id)
+
+    async def _load(self, session_id: str) -> None:
+        assert self._client is not None
+        try:
+            detail = await self._client.session(session_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # shown to the reader, the app keeps running
+            if session_id == self._session_id:
+                self._set_loading(False)
+                self.error_occurred.emit(f"Could not open the session: {describe_error(exc)}")
+            return
+        if session_id == self._session_id:
+            self._apply_detail(detail)
+
+    def _apply_detail(self, detail: SessionDetail) -> None:
+        pending = [m for m in self._pending if m.session_id == detail.session.id]
+        self._pending = []
+        self._summary = detail.session
+        self._message_ids = {m.id for m in detail.messages}
+        self._set_loading(False)
+        self.detail_loaded.emit(detail)
+        # Messages that arrived on the feed while the detail was in flight.
+        for message in pending:
+            self.on_message(message)
+
+    # --- live feed hooks ----------------------------------------------------------------
+    def on_message(self, msg: Message) -> None:
+        """A message created or updated on the feed (any session; others are ignored)."""
+        if msg.session_id != self._session_id:
+            return
+        if self._summary is None:
+            self._pending.append(msg)
+            return
+        if msg.id in self._message_ids:
+            self.message_updated.emit(msg)
+        else:
+            self._message_ids.add(msg.id)
+            self.message_appended.emit(msg)
+
+    def on_session(self, summary: SessionSummary) -> None:
+        """A session changed on the feed (status, responsible, results …)."""
+        if summary.id != self._session_id:
+            return
+        if self._summary is not None and summary.version < self._summary.version:
+            return
+        self._summary = summary
+        self.session_changed.emit(summary)
+
+    # --- logs ---------------------------------------------------------------------------
+    def load_logs(self) -> None:
+        """Fetch both log kinds of the selected session (Refresh in the logs drawer)."""
+        session_id = self._session_id
+        if session_id is None:
+            return
+        offline = self._offline.get(session_id)
+        if offline is not None:
+            for kind in LOG_KINDS:
+                self.logs_loaded.emit(kind, list(offline[1].get(kind, [])))
+            return
+        if self._client is None:
+            self.logs_failed.emit("Not connected to a hub")
+            return
+        self._cancel(self._logs_task)
+        self._logs_task = self._spawn(self._load_logs(session_id), f"detail-logs-{session_id}")
+
+    async def _load_logs(self, session_id: str) -> None:
+        assert self._client is not None
+        for kind in LOG_KINDS:
+            try:
+                entries: list[SystemLogEntry] | list[TraceLogEntry] = await self._client.logs(
+                    session_id, kind
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # shown in the drawer
+                if session_id == self._session_id:
+                    self.logs_failed.emit(f"Could not load logs: {describe_error(exc)}")
+                return
+            if session_id != self._session_id:
+                return
+            self.logs_loaded.emit(kind, list(entries))
+
+    # --- tasks --------------------------------------------------------------------------
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    @staticmethod
+    def _cancel(task: asyncio.Task[Any] | None) -> None:
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def aclose(self) -> None:
+        """Cancel every task this view-model started and wait for them."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()

@@ -1,0 +1,320 @@
+"""Parameters & results dock: contact info, session parameters, results and facts.
+
+Every value shown here comes from a platform (untrusted), so every label is plain text.
+Each block collapses by clicking its title; the dock itself can be closed or floated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from supervisor_desk.models.chat_rows import CHANNEL_LABELS
+from supervisor_desk.models.markers import format_duration, format_utc, resolve_time_zone
+from supervisor_desk.models.wire import SessionSummary
+
+EMPTY_VALUE = "---"
+NO_CONTACT = "No contact info found"
+NO_PARAMETERS = "No parameters found"
+NO_RESULTS = "No results found"
+CONTACT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("Name", "name"),
+    ("Email", "email"),
+    ("Phone", "phone"),
+    ("Telegram", "telegram"),
+    ("WhatsApp", "whatsapp"),
+    ("LinkedIn", "linkedin"),
+)
+
+
+def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
+    label = QLabel(parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setText(text)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def responsible_text(summary: SessionSummary) -> str:
+    responsible = summary.responsible
+    if responsible.kind == "human":
+        return responsible.operator.name if responsible.operator else "Operator"
+    if responsible.kind == "unassigned":
+        return "Unassigned"
+    return "AI"
+
+
+def contact_rows(summary: SessionSummary) -> list[tuple[str, str]] | None:
+    """Contact lines with ``---`` for empty fields; None when the session has no contact."""
+    contact = summary.contact
+    if contact is None:
+        return None
+    values = [(label, (getattr(contact, attr) or "").strip()) for label, attr in CONTACT_FIELDS]
+    if not any(value for _, value in values):
+        return None
+    return [(label, value or EMPTY_VALUE) for label, value in values]
+
+
+class Section(QWidget):
+    """A titled block that collapses when its title is clicked."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title_button = QToolButton(self)
+        self.title_button.setText(title)
+        self.title_button.setCheckable(True)
+        self.title_button.setChecked(True)
+        self.title_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.title_button.setArrowType(Qt.ArrowType.DownArrow)
+        self.title_button.setAutoRaise(True)
+        self.title_button.setStyleSheet("QToolButton { font-weight: bold; border: none; }")
+        self.title_button.toggled.connect(self._on_title_toggled)
+        self.header = QHBoxLayout()
+        self.header.setContentsMargins(0, 0, 0, 0)
+        self.header.addWidget(self.title_button)
+        self.header.addStretch(1)
+        self.body = QWidget(self)
+        self.form = QFormLayout(self.body)
+        self.form.setContentsMargins(18, 2, 4, 6)
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(self.header)
+        layout.addWidget(self.body)
+        self._shown: object = None
+        self.empty_label: QLabel | None = None
+
+    @property
+    def collapsed(self) -> bool:
+        return not self.title_button.isChecked()
+
+    def _on_title_toggled(self, expanded: bool) -> None:
+        self.title_button.setArrowType(
+            Qt.ArrowType.DownArrow if expanded else Qt.ArrowType.RightArrow
+        )
+        self.body.setVisible(expanded)
+
+    def set_rows(self, rows: Sequence[tuple[str, str]] | None, empty_text: str) -> None:
+        """Key/value lines, or ``empty_text`` when there are none; rebuilt only on change."""
+        shown = (tuple(rows) if rows else None, empty_text)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.empty_label = None
+        if not rows:
+            self.empty_label = plain_label(empty_text, self.body)
+            self.empty_label.setStyleSheet("color: #7a8190;")
+            self.form.addRow(self.empty_label)
+            return
+        for key, value in rows:
+            name = plain_label(f"{key}:", self.body)
+            name.setStyleSheet("color: #5b6372;")
+            self.form.addRow(name, plain_label(value, self.body))
+
+    def values(self) -> dict[str, str]:
+        """What the block shows, as {key: value} (the empty text under "")."""
+        out: dict[str, str] = {}
+        for i in range(self.form.rowCount()):
+            label_item = self.form.itemAt(i, QFormLayout.ItemRole.LabelRole)
+            field_item = self.form.itemAt(i, QFormLayout.ItemRole.FieldRole)
+            span_item = self.form.itemAt(i, QFormLayout.ItemRole.SpanningRole)
+            if span_item is not None and isinstance(span_item.widget(), QLabel):
+                out[""] = span_item.widget().text()  # type: ignore[union-attr]
+            elif label_item is not None and field_item is not None:
+                key = label_item.widget().text().removesuffix(":")  # type: ignore[union-attr]
+                out[key] = field_item.widget().text()  # type: ignore[union-attr]
+        return out
+
+
+class ResultsDock(QDockWidget):
+    """Right-hand dock of the session detail (title "Parameters & results")."""
+
+    customer_view_requested = Signal(object)  # SessionSummary
+    uuid_copied = Signal(str)
+
+    def __init__(
+        self, parent: QWidget | None = None, *, time_zone: str | tzinfo | None = None
+    ) -> None:
+        super().__init__("Parameters & results", parent)
+        self.setObjectName("ResultsDock")
+        self.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self._tz = resolve_time_zone(time_zone)
+        self._summary: SessionSummary | None = None
+
+        content = QWidget(self)
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(8, 6, 8, 8)
+        layout.setSpacing(6)
+
+        self.empty_label = plain_label(
+            "Select a session to see its parameters and results", content
+        )
+        self.empty_label.setStyleSheet("color: #7a8190;")
+        layout.addWidget(self.empty_label)
+
+        self.contact_section = Section("Contact info", content)
+        self.customer_button = QPushButton("Open customer view", self.contact_section)
+        self.customer_button.setToolTip("Every session of this customer, chats one after another")
+        self.customer_button.clicked.connect(self._on_customer_button_clicked)
+        self.parameters_section = Section("Session parameters", content)
+        self.results_section = Section("Session results", content)
+        self.facts_section = Section("Session facts", content)
+        self.uuid_row = QWidget(self.facts_section)
+        uuid_layout = QHBoxLayout(self.uuid_row)
+        uuid_layout.setContentsMargins(18, 0, 4, 0)
+        self.uuid_label = plain_label("", self.uuid_row)
+        self.uuid_label.setWordWrap(False)
+        mono = self.uuid_label.font()
+        mono.setFamily("Monospace")
+        mono.setPointSizeF(max(6.0, mono.pointSizeF() - 1.5))
+        self.uuid_label.setFont(mono)
+        self.uuid_label.setMinimumWidth(40)
+        self.copy_uuid_button = QToolButton(self.uuid_row)
+        self.copy_uuid_button.setText("Copy")
+        self.copy_uuid_button.setToolTip("Copy the session UUID")
+        self.copy_uuid_button.clicked.connect(self._on_copy_uuid_clicked)
+        uuid_title = plain_label("UUID:", self.uuid_row)
+        uuid_title.setWordWrap(False)
+        uuid_layout.addWidget(uuid_title)
+        uuid_layout.addWidget(self.uuid_label, 1)
+        uuid_layout.addWidget(self.copy_uuid_button)
+        facts_layout = self.facts_section.layout()
+        assert isinstance(facts_layout, QVBoxLayout)
+        facts_layout.insertWidget(1, self.uuid_row)
+
+        for section in (
+            self.contact_section,
+            self.parameters_section,
+            self.results_section,
+            self.facts_section,
+        ):
+            layout.addWidget(section)
+            line = QFrame(content)
+            line.setFrameShape(QFrame.Shape.HLine)
+            line.setStyleSheet("color: #e1e4ea;")
+            layout.addWidget(line)
+        layout.addWidget(self.customer_button)
+        layout.addStretch(1)
+
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        self.setWidget(scroll)
+        self.setMinimumWidth(260)
+
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._update_facts)
+        self.set_session(None)
+
+    # --- public API ---------------------------------------------------------------------
+    @property
+    def summary(self) -> SessionSummary | None:
+        return self._summary
+
+    def set_time_zone(self, time_zone: str | tzinfo | None) -> None:
+        self._tz = resolve_time_zone(time_zone)
+        self._update_facts()
+
+    def set_session(self, summary: SessionSummary | None) -> None:
+        """Show this session (None: nothing selected); call again on each live update."""
+        self._summary = summary
+        sections = (
+            self.contact_section,
+            self.parameters_section,
+            self.results_section,
+            self.facts_section,
+        )
+        for section in sections:
+            section.setVisible(summary is not None)
+        self.empty_label.setVisible(summary is None)
+        if summary is None:
+            self._tick.stop()
+            return
+        self.contact_section.set_rows(contact_rows(summary), NO_CONTACT)
+        self.parameters_section.set_rows(sorted(summary.parameters.items()), NO_PARAMETERS)
+        self.results_section.set_rows(sorted(summary.results.items()), NO_RESULTS)
+        self.customer_button.setEnabled(bool(summary.user.id))
+        self.uuid_label.setText(summary.id)
+        self._update_facts()
+        if summary.is_live:
+            self._tick.start()
+        else:
+            self._tick.stop()
+
+    def facts(self) -> dict[str, str]:
+        values = self.facts_section.values()
+        values["UUID"] = self.uuid_label.text()
+        return values
+
+    # --- internals ----------------------------------------------------------------------
+    def _fmt(self, at: datetime | None) -> str:
+        if at is None:
+            return EMPTY_VALUE
+        return at.astimezone(self._tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    def _update_facts(self) -> None:
+        summary = self._summary
+        if summary is None:
+            return
+        end = summary.ended_at or datetime.now(UTC)
+        channel = CHANNEL_LABELS.get(summary.channel, summary.channel)
+        if summary.modality != "chat":
+            channel = f"{channel} ({summary.modality})"
+        status = (
+            summary.status
+            if summary.end_reason is None
+            else (f"{summary.status} ({summary.end_reason.replace('_', ' ')})")
+        )
+        rows = [
+            ("Channel", channel),
+            ("Agent", summary.agent.name),
+            ("Status", status),
+            ("Stage", summary.stage or EMPTY_VALUE),
+            ("Start", self._fmt(summary.started_at)),
+            ("End", self._fmt(summary.ended_at)),
+            ("Duration", format_duration((end - summary.started_at).total_seconds())),
+            ("Team", summary.team or EMPTY_VALUE),
+            ("Responsible", responsible_text(summary)),
+            ("User", summary.user.name or summary.user.id),
+        ]
+        self.facts_section.set_rows(rows, "")
+        self.facts_section.setToolTip(
+            f"Times in {self._tz}; start {format_utc(summary.started_at)}"
+        )
+
+    def _on_copy_uuid_clicked(self) -> None:
+        if self._summary is None:
+            return
+        QGuiApplication.clipboard().setText(self._summary.id)
+        self.uuid_copied.emit(self._summary.id)
+
+    def _on_customer_button_clicked(self) -> None:
+        if self._summary is not None:
+            self.customer_view_requested.emit(self._summary)
