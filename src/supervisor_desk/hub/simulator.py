@@ -1,0 +1,405 @@
+"""Traffic simulator: a believable contact centre that posts events through the ingest path.
+
+Three entry points:
+
+- :class:`TrafficSimulator` produces the live stream: about ``target_live`` concurrent sessions
+  at any time, interleaved event by event, stamped with the times the caller gives.
+- :func:`run_simulator` paces that stream to a rate (0.5 to 1,000 events/s) and posts it to a
+  hub's ``POST /api/v1/ingest`` like any platform would, riding out hub restarts.
+- :func:`build_dataset` writes complete histories spread over past days, in ingest batches,
+  for tests and benchmarks (100,000 sessions in well under a minute).
+
+Everything is deterministic for a seed (and the times given): ids come from the seeded
+``random.Random``, never from ``uuid4``, so re-sending after a crash is an idempotent replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import logging
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from supervisor_desk.hub.sim_story import Event, SessionStory, World
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_EVENTS",
+    "SimulatorError",
+    "TrafficSimulator",
+    "build_dataset",
+    "run_simulator",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_EVENTS = 1000
+MAX_BATCH_BYTES = 1024 * 1024
+# Statuses after which the same batch is simply sent again: the hub was restarting, overloaded
+# or cut off mid-answer. Event ids make the resend idempotent.
+_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# How a backlog is handled after the hub was away: catch up at most this many seconds' worth.
+_MAX_BACKLOG_SECONDS = 2.0
+_MIN_TICK_SECONDS = 0.25
+
+
+class SimulatorError(RuntimeError):
+    """The hub refused a batch for a reason resending cannot fix (401, 403, 422...)."""
+
+
+class TrafficSimulator:
+    """A live contact centre: interleaves the events of about ``target_live`` sessions.
+
+    Sessions advance in a virtual clock (a customer types for seconds, a queued chat waits
+    minutes, an operator takes a while to pick up), so their relative pace is realistic
+    whatever the event rate; the caller's ``now`` stamps the events. New sessions start
+    whenever the live count drops below the target, with some randomness so it breathes.
+    """
+
+    def __init__(
+        self, *, seed: int | None = None, rate: float = 20.0, target_live: int = 40
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(2**63)
+        self.rate = rate
+        self.target_live = max(1, target_live)
+        self._rng = random.Random(self.seed)
+        self._world = World(self._rng)
+        self._heap: list[tuple[float, int, SessionStory]] = []
+        self._order = 0
+        self._vnow = 0.0
+        self._last_t = float("-inf")
+        self._mean_events = 30.0
+        self.events_emitted = 0
+        self.sessions_started = 0
+        self.sessions_ended = 0
+
+    @property
+    def live_count(self) -> int:
+        """Sessions started and not yet ended."""
+        return len(self._heap)
+
+    def next_batch(self, now: datetime, max_events: int) -> list[dict[str, Any]]:
+        """The next ``max_events`` events, stamped at or just before ``now``.
+
+        Times are spread ``1/rate`` apart ending at ``now`` and never go back behind the
+        previous batch, so each session's events stay in time order.
+        """
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        n = max(0, max_events)
+        now_t = now.timestamp()
+        step = 1.0 / self.rate
+        batch: list[dict[str, Any]] = []
+        for i in range(n):
+            t = max(self._last_t, now_t - (n - 1 - i) * step)
+            self._last_t = t
+            batch.append(self._next_event(t))
+        self.events_emitted += n
+        return batch
+
+    def _spawn_wanted(self) -> bool:
+        live = len(self._heap)
+        if live == 0:
+            return True
+        # At the target this matches the rate at which sessions end (one per ~mean events);
+        # below it, starts become much likelier, above it rarer.
+        p = (self.target_live / live) ** 4 / self._mean_events
+        return self._rng.random() < p
+
+    def _next_event(self, t: float) -> Event:
+        if self._spawn_wanted():
+            story = SessionStory(self._world, self._rng)
+            story.advance()  # the delay before session.started: it starts now
+            self.sessions_started += 1
+            event = story.emit(t)
+            self._schedule(story)
+            return event
+        due, _, story = heapq.heappop(self._heap)
+        self._vnow = max(self._vnow, due)
+        event = story.emit(t)
+        self._schedule(story)
+        return event
+
+    def _schedule(self, story: SessionStory) -> None:
+        delay = story.advance()
+        if delay is None:
+            self.sessions_ended += 1
+            self._mean_events += (story._k - self._mean_events) * 0.05
+            return
+        self._order += 1
+        heapq.heappush(self._heap, (self._vnow + delay, self._order, story))
+
+
+# ------------------------------------------------------------------------------------------
+# Posting to a hub
+
+
+def _encode(events: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"events": events}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _bodies(events: list[dict[str, Any]]) -> Iterator[tuple[int, bytes]]:
+    """Ingest bodies for ``events``: halves until each fits the 1 MiB limit."""
+    body = _encode(events)
+    if len(body) <= MAX_BATCH_BYTES or len(events) == 1:
+        yield len(events), body
+        return
+    mid = len(events) // 2
+    yield from _bodies(events[:mid])
+    yield from _bodies(events[mid:])
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    if seconds <= 0:
+        return
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+class _Poster:
+    """Posts bodies until the hub takes them, backing off while it is away."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str, stop: asyncio.Event) -> None:
+        self.client = client
+        self.url = url
+        self.stop = stop
+        self.accepted = 0
+        self.duplicates = 0
+        self.retries = 0
+        self._jitter = random.Random()  # not the simulator's: retries must not shift its story
+
+    async def post(self, events: list[dict[str, Any]]) -> bool:
+        """Deliver ``events``; ``False`` if stopped first. Raises :class:`SimulatorError`."""
+        for _count, body in _bodies(events):
+            if not await self._post_body(body):
+                return False
+        return True
+
+    async def _post_body(self, body: bytes) -> bool:
+        delay = 0.2
+        failing_since: float | None = None
+        loop = asyncio.get_running_loop()
+        while not self.stop.is_set():
+            problem: str
+            try:
+                response = await self.client.post(
+                    self.url, content=body, headers={"Content-Type": "application/json"}
+                )
+            except httpx.TransportError as exc:
+                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                if response.status_code == 200:
+                    answer = response.json()
+                    self.accepted += int(answer.get("accepted", 0))
+                    self.duplicates += int(answer.get("duplicates", 0))
+                    if failing_since is not None:
+                        log.info("hub reachable again after %.1f s; batch delivered",
+                                 loop.time() - failing_since)
+                    return True
+                if response.status_code == 413:
+                    # Our size limit is the protocol's; a hub with a smaller one needs halves.
+                    events = json.loads(body)["events"]
+                    if len(events) > 1:
+                        mid = len(events) // 2
+                        return await self._post_body(_encode(events[:mid])) and (
+                            await self._post_body(_encode(events[mid:]))
+                        )
+                if response.status_code not in _RETRY_STATUSES:
+                    raise SimulatorError(
+                        f"hub refused the batch: HTTP {response.status_code}: "
+                        f"{response.text[:2000]}"
+                    )
+                problem = f"HTTP {response.status_code}"
+            self.retries += 1
+            if failing_since is None:
+                failing_since = loop.time()
+                log.warning("hub unavailable (%s); retrying the batch with backoff", problem)
+            else:
+                log.debug("hub still unavailable (%s); next try in %.1f s", problem, delay)
+            await _wait(self.stop, delay * (0.75 + self._jitter.random() * 0.5))
+            delay = min(delay * 2, 10.0)
+        return False
+
+
+async def run_simulator(
+    base_url: str,
+    token: str,
+    *,
+    rate: float,
+    seed: int | None,
+    stop: asyncio.Event,
+    target_live: int = 40,
+    request_timeout: float = 10.0,
+    verify: bool | str = True,
+) -> None:
+    """Post simulated traffic to ``base_url`` at ``rate`` events/s until ``stop`` is set.
+
+    A hub that is briefly away (refused connections, 5xx, 429, timeouts) gets the same batch
+    again with backoff; nothing is dropped or duplicated. A refusal that resending cannot fix
+    (401, 403, 422) raises :class:`SimulatorError`.
+    """
+    if rate <= 0:
+        raise ValueError("rate must be positive")
+    sim = TrafficSimulator(seed=seed, rate=rate, target_live=target_live)
+    url = base_url.rstrip("/") + "/api/v1/ingest"
+    interval = max(1.0 / rate, _MIN_TICK_SECONDS)
+    max_backlog = min(MAX_BATCH_EVENTS, max(1, int(rate * _MAX_BACKLOG_SECONDS)))
+    log.info("simulator posting to %s at %.1f events/s (seed %d, ~%d live sessions)",
+             url, rate, sim.seed, sim.target_live)
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(
+        timeout=request_timeout, verify=verify, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        poster = _Poster(client, url, stop)
+        start = loop.time()
+        sent = 0
+        try:
+            while not stop.is_set():
+                tick = loop.time()
+                owed = int((tick - start) * rate) - sent
+                if owed > max_backlog:
+                    # After an outage, do not flood the hub with a burst of stale "now"s.
+                    start += (owed - max_backlog) / rate
+                    owed = max_backlog
+                if owed > 0:
+                    batch = sim.next_batch(datetime.now(UTC), owed)
+                    if not await poster.post(batch):
+                        break
+                    sent += len(batch)
+                    log.debug("posted %d events (%d live sessions)", len(batch), sim.live_count)
+                next_due = start + (sent + 1) / rate
+                await _wait(stop, max(next_due, tick + interval) - loop.time())
+        finally:
+            log.info(
+                "simulator stopped: %d events posted (%d accepted, %d duplicates, %d retries), "
+                "%d sessions started, %d ended",
+                sent, poster.accepted, poster.duplicates, poster.retries,
+                sim.sessions_started, sim.sessions_ended,
+            )
+
+
+# ------------------------------------------------------------------------------------------
+# Complete histories for tests and benchmarks
+
+
+def _estimate_size(event: Event) -> int:
+    """A safe upper estimate of an event's JSON size, without serialising it."""
+    typ = event["type"]
+    data = event["data"]
+    if typ == "message.created":
+        return (500 + 2 * len(data["text"]) + 250 * len(data["attachments"])
+                + 40 * len(data["quick_replies"]))
+    if typ == "log.appended":
+        size = 120
+        for entry in data["entries"]:
+            size += 160 + 2 * (len(entry.get("text", "")) + len(entry.get("prompt", "")))
+            generation = entry.get("generation")
+            if generation:
+                size += 2 * (len(generation["action"]) + len(generation["action_input"]))
+        return size
+    if typ == "session.started":
+        return 1800
+    return 500
+
+
+def _compact(events: list[Event]) -> list[Event]:
+    """Fold delivery/reaction updates into their messages and logs into one event per kind.
+
+    A stored history does not need every intermediate receipt as its own event; this keeps a
+    100,000-session dataset near one event per message while the final state is the same.
+    """
+    messages: dict[str, dict[str, Any]] = {}
+    logs: dict[str, Event] = {}
+    out: list[Event] = []
+    ended: Event | None = None
+    for event in events:
+        typ = event["type"]
+        data = event["data"]
+        if typ == "message.created":
+            messages[data["id"]] = data
+            out.append(event)
+        elif typ == "message.updated":
+            target = messages.get(data["id"])
+            if target is None:
+                out.append(event)
+                continue
+            for key in ("reaction", "delivery"):
+                if key in data:
+                    target[key] = data[key]
+        elif typ == "log.appended":
+            kept = logs.get(data["kind"])
+            if kept is None:
+                logs[data["kind"]] = event
+            else:
+                kept["data"]["entries"].extend(data["entries"])
+                kept["at"] = event["at"]
+        elif typ == "session.ended":
+            ended = event
+        else:
+            out.append(event)
+    out.extend(logs.values())
+    if ended is not None:
+        out.append(ended)
+    return out
+
+
+def build_dataset(
+    n_sessions: int,
+    *,
+    seed: int,
+    messages_per_session: int = 10,
+    live_fraction: float = 0.1,
+    now: datetime | None = None,
+    days: float = 14.0,
+) -> Iterator[list[dict[str, Any]]]:
+    """Complete histories of ``n_sessions`` sessions, as ingest batches (≤1000 events, ≤1 MiB).
+
+    Ended sessions started over the past ``days`` (oldest first) and carry exactly
+    ``messages_per_session`` messages each; the last ``round(n_sessions * live_fraction)``
+    sessions started in the last 20 minutes and are still queued or active at ``now``.
+    """
+    if not 0.0 <= live_fraction <= 1.0:
+        raise ValueError("live_fraction must be within [0, 1]")
+    rng = random.Random(seed)
+    world = World(rng, max_customers=max(200, n_sessions // 3))
+    now_t = (now or datetime.now(UTC)).timestamp()
+    n_live = round(n_sessions * live_fraction)
+    n_hist = n_sessions - n_live
+    oldest = max(days * 86400.0, 7200.0)
+    starts = sorted(now_t - rng.uniform(7200.0, oldest) for _ in range(n_hist))
+    size_budget = int(MAX_BATCH_BYTES * 0.95)
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for i in range(n_sessions):
+        live = i >= n_hist
+        story = SessionStory(world, rng, n_messages=messages_per_session)
+        t = now_t - rng.uniform(30.0, 1200.0) if live else starts[i]
+        events: list[Event] = []
+        while True:
+            delay = story.advance()
+            if delay is None:
+                break
+            t += delay
+            if live and events and (t > now_t or story.closing):
+                break
+            events.append(story.emit(t))
+        for event in _compact(events):
+            est = _estimate_size(event)
+            if batch and (len(batch) >= MAX_BATCH_EVENTS or size + est > size_budget):
+                yield batch
+                batch = []
+                size = 0
+            batch.append(event)
+            size += est
+    if batch:
+        yield batch
