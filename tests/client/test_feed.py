@@ -1,0 +1,385 @@
+"""FeedClient against a real hub on loopback: live events, resume, restarts, resync, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from supervisor_desk.client.feed import ConnectionState, FeedClient
+from supervisor_desk.client.rest import HubClient
+from supervisor_desk.hub.embedded import EmbeddedHub
+from supervisor_desk.models.state import SessionStore
+from supervisor_desk.models.wire import LiveSnapshot, StoredEvent
+from tests.client.hub_events import ended, message, started, updated
+from tests.conftest import ingest
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Recorder:
+    """A FeedListener that keeps what a desktop would: the store and what it was told."""
+
+    def __init__(self) -> None:
+        self.store = SessionStore()
+        self.snapshots: list[LiveSnapshot] = []
+        self.events: list[tuple[int, str, bool]] = []  # (seq, event id, replayed)
+        self.states: list[tuple[ConnectionState, float | None, str]] = []
+
+    def on_snapshot(self, snapshot: LiveSnapshot) -> None:
+        self.snapshots.append(snapshot)
+        self.store.reset(snapshot.sessions)
+
+    def on_event(self, seq: int, event: StoredEvent, replayed: bool) -> None:
+        self.events.append((seq, event.id, replayed))
+        self.store.apply(event)
+
+    def on_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
+        self.states.append((state, retry_in, detail))
+
+    @property
+    def state(self) -> ConnectionState | None:
+        return self.states[-1][0] if self.states else None
+
+    def ids(self, start: int = 0) -> list[str]:
+        return [event_id for _, event_id, _ in self.events[start:]]
+
+
+async def post(hub: EmbeddedHub, events: list[dict[str, Any]]) -> dict[str, Any]:
+    return await asyncio.to_thread(ingest, hub, events)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def restart(old: EmbeddedHub, db_path: Path | None = None) -> EmbeddedHub:
+    """Stop ``old`` and start a hub on ``db_path`` (default: the same file) on the same port."""
+    port = int(old.url.rsplit(":", 1)[1])
+    old.stop()
+    new = EmbeddedHub(db_path or old.db_path, port=port)
+    new.ingest_token = old.ingest_token  # type: ignore[attr-defined]
+    new.start()
+    return new
+
+
+def live_ids(hub: EmbeddedHub, token: str) -> dict[str, int]:
+    answer = httpx.get(f"{hub.url}/api/v1/live", headers={"Authorization": f"Bearer {token}"})
+    answer.raise_for_status()
+    return {s["id"]: s["version"] for s in answer.json()["sessions"]}
+
+
+class Feed:
+    """A running FeedClient task with its listener."""
+
+    def __init__(self, client: HubClient, **options: Any) -> None:
+        self.client = client
+        self.rec = Recorder()
+        options.setdefault("backoff_base", 0.05)
+        options.setdefault("backoff_max", 0.5)
+        self.feed = FeedClient(client, self.rec, **options)
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.feed.run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+        await wait_until(predicate, timeout)
+
+    async def connected(self) -> None:
+        await self.until(lambda: self.rec.state is ConnectionState.CONNECTED)
+
+
+@pytest.fixture
+def viewer_token(running_hub: EmbeddedHub) -> str:
+    return running_hub.create_token("desk", "viewer")
+
+
+@pytest_asyncio.fixture
+async def feed(running_hub: EmbeddedHub, viewer_token: str) -> AsyncIterator[Feed]:
+    client = HubClient(running_hub.url, viewer_token)
+    f = Feed(client)
+    try:
+        yield f
+    finally:
+        await f.stop()
+        await client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_snapshot_then_live_events(running_hub: EmbeddedHub, feed: Feed) -> None:
+    await post(running_hub, [started("s1", "queued"), started("gone"), ended("gone")])
+    feed.start()
+    await feed.connected()
+    assert [s.id for s in feed.rec.snapshots[0].sessions] == ["s1"]
+    assert feed.rec.events == []
+
+    answer = await post(running_hub, [
+        started("s2"), message("s2", "Hello, I need help"), updated("s1", status="active"),
+        ended("s2"),
+    ])
+    await feed.until(lambda: feed.feed.seq == answer["last_seq"])
+    seqs = [seq for seq, _, _ in feed.rec.events]
+    assert seqs == list(range(seqs[0], answer["last_seq"] + 1))
+    assert not any(replayed for _, _, replayed in feed.rec.events)
+    s1, s2 = feed.rec.store.get("s1"), feed.rec.store.get("s2")
+    assert s1 is not None and s1.status == "active"
+    assert s2 is not None and s2.status == "completed" and s2.message_count == 1
+    assert feed.rec.state is ConnectionState.CONNECTED
+
+
+@pytest.mark.asyncio
+async def test_drop_and_resume_gets_exactly_the_missed_events(
+    running_hub: EmbeddedHub, viewer_token: str
+) -> None:
+    client = HubClient(running_hub.url, viewer_token)
+    # A slow first retry so the events below are surely posted while we are away.
+    f = Feed(client, backoff_base=1.0, backoff_max=1.0)
+    try:
+        f.start()
+        await f.connected()
+        first = await post(running_hub, [started("a"), message("a", "one")])
+        await f.until(lambda: f.feed.seq == first["last_seq"])
+        seen = len(f.rec.events)
+
+        ws = f.feed._ws
+        assert ws is not None
+        ws.transport.abort()  # the network drops
+        await f.until(lambda: f.rec.state is ConnectionState.RECONNECTING)
+        missed = [message("a", "two"), started("b"), updated("a", stage="billing")]
+        await post(running_hub, missed)
+        await f.connected()
+        assert f.rec.ids(seen) == [e["id"] for e in missed]
+        assert all(replayed for _, _, replayed in f.rec.events[seen:])
+        assert len(f.rec.snapshots) == 1  # resumed, no reload
+
+        live = [ended("b")]
+        answer = await post(running_hub, live)
+        await f.until(lambda: f.feed.seq == answer["last_seq"])
+        assert f.rec.events[-1] == (answer["last_seq"], live[0]["id"], False)
+        assert f.feed.connections == 2
+    finally:
+        await f.stop()
+        await client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_run_again_resumes_where_it_stopped(running_hub: EmbeddedHub, feed: Feed) -> None:
+    feed.start()
+    await feed.connected()
+    await feed.stop()
+    assert feed.rec.state is ConnectionState.STOPPED
+    away = [started("x"), message("x", "while the app was closed")]
+    answer = await post(running_hub, away)
+    feed.start()
+    await feed.until(lambda: feed.feed.seq == answer["last_seq"])
+    assert feed.rec.ids() == [e["id"] for e in away]
+    assert len(feed.rec.snapshots) == 1
+
+
+@pytest.mark.asyncio
+async def test_hub_restart_on_same_database_loses_and_doubles_nothing(
+    running_hub: EmbeddedHub, viewer_token: str
+) -> None:
+    """Events flow the whole time; the hub stops and restarts on the same file and port."""
+    acknowledged: list[str] = []
+    stop_producing = asyncio.Event()
+    hubs = [running_hub]
+
+    async def produce() -> None:
+        n = 0
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            while not stop_producing.is_set():
+                sid = f"p{n}"
+                batch = [started(sid), message(sid, f"message {n}")]
+                if n >= 3:
+                    batch.append(ended(f"p{n - 3}"))
+                while True:  # retry the same ids until acknowledged: ingest is idempotent
+                    try:
+                        answer = await http.post(
+                            f"{hubs[-1].url}/api/v1/ingest", json={"events": batch},
+                            headers={"Authorization": f"Bearer {running_hub.ingest_token}"},  # type: ignore[attr-defined]
+                        )
+                        if answer.status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.05)
+                acknowledged.extend(e["id"] for e in batch)
+                n += 1
+                await asyncio.sleep(0.01)
+
+    client = HubClient(running_hub.url, viewer_token)
+    # Retries slower than the producer's, so events posted to the restarted hub are missed
+    # and must come back through the resume.
+    f = Feed(client, backoff_base=0.4, backoff_max=0.8)
+    producer = asyncio.create_task(produce())
+    try:
+        f.start()
+        await f.connected()
+        await f.until(lambda: len(f.rec.events) >= 30)
+        hubs.append(await asyncio.to_thread(restart, running_hub))
+        await f.until(lambda: f.feed.connections >= 2)
+        mark = len(acknowledged)
+        await f.until(lambda: len(acknowledged) >= mark + 30)
+        stop_producing.set()
+        await producer
+        await f.until(lambda: set(f.rec.ids()) >= set(acknowledged))
+        await asyncio.sleep(0.2)  # anything extra (a double) would arrive now
+
+        seqs = [seq for seq, _, _ in f.rec.events]
+        first_seq = f.rec.snapshots[0].seq + 1
+        assert seqs == list(range(first_seq, first_seq + len(seqs)))  # no gap, no double
+        assert sorted(f.rec.ids()) == sorted(acknowledged)  # every acknowledged event, once
+        assert len(f.rec.snapshots) == 1  # same epoch: resumed, never reloaded
+        assert any(replayed for _, _, replayed in f.rec.events)  # the resume path was taken
+        store_versions = {s.id: s.version for s in f.rec.store if s.is_live}
+        hub_versions = live_ids(hubs[-1], viewer_token)
+        assert store_versions.keys() == hub_versions.keys()
+    finally:
+        stop_producing.set()
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await producer
+        await f.stop()
+        await client.aclose()
+        for hub in hubs:
+            hub.stop()
+
+
+@pytest.mark.asyncio
+async def test_new_event_log_reloads_the_snapshot(
+    running_hub: EmbeddedHub, viewer_token: str, tmp_path: Path
+) -> None:
+    # A second database with the same accounts but a recreated event log (a new epoch).
+    fresh = tmp_path / "recreated.db"
+    with contextlib.closing(sqlite3.connect(running_hub.db_path)) as src, \
+            contextlib.closing(sqlite3.connect(fresh)) as dst:
+        src.backup(dst)
+        dst.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (uuid.uuid4().hex,))
+        dst.commit()
+
+    await post(running_hub, [started("old-1"), started("old-2")])
+    client = HubClient(running_hub.url, viewer_token)
+    f = Feed(client)
+    hubs = [running_hub]
+    try:
+        f.start()
+        await f.connected()
+        old_epoch = f.feed.epoch
+        assert {s.id for s in f.rec.store} == {"old-1", "old-2"}
+
+        new_hub = await asyncio.to_thread(restart, running_hub, fresh)
+        hubs.append(new_hub)
+        await post(new_hub, [started("new-1")])
+        await f.until(lambda: len(f.rec.snapshots) == 2)
+        await f.connected()
+        assert f.feed.epoch != old_epoch
+        assert {s.id for s in f.rec.store} == {"new-1"}
+
+        answer = await post(new_hub, [message("new-1", "still live")])
+        await f.until(lambda: f.feed.seq == answer["last_seq"])
+        assert f.rec.events[-1][2] is False
+    finally:
+        await f.stop()
+        await client.aclose()
+        for hub in hubs:
+            hub.stop()
+
+
+@pytest.mark.asyncio
+async def test_bad_token_ends_in_unauthorized(running_hub: EmbeddedHub) -> None:
+    client = HubClient(running_hub.url, "sd_not-a-real-token")
+    f = Feed(client)
+    try:
+        await asyncio.wait_for(f.feed.run(), 10)  # returns by itself
+        assert f.rec.state is ConnectionState.UNAUTHORIZED
+        assert f.rec.snapshots == []
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_revoked_token_is_refused_at_the_websocket_handshake(
+    running_hub: EmbeddedHub,
+) -> None:
+    client = HubClient(running_hub.url)
+    await client.login("viewer", "viewer")
+    token = client.token
+    f = Feed(client)
+    try:
+        f.start()
+        await f.connected()
+        await f.stop()
+        await client.logout()  # revoked on the hub
+        client.token = token  # the desktop still holds the old one
+        # Resuming skips the snapshot, so the handshake itself must refuse us.
+        await asyncio.wait_for(f.feed.run(), 10)
+        assert f.rec.state is ConnectionState.UNAUTHORIZED
+        assert "sign in again" in f.rec.states[-1][2]
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.asyncio
+async def test_unreachable_hub_is_retried_with_backoff(
+    running_hub: EmbeddedHub, viewer_token: str
+) -> None:
+    client = HubClient(running_hub.url, viewer_token)
+    f = Feed(client, backoff_base=0.05, backoff_max=0.2, unreachable_after=3)
+    try:
+        f.start()
+        await f.connected()
+        running_hub.stop()
+        await f.until(lambda: sum(
+            1 for state, _, _ in f.rec.states if state is ConnectionState.UNREACHABLE) >= 3)
+        waits = [(s, r) for s, r, _ in f.rec.states
+                 if s in (ConnectionState.RECONNECTING, ConnectionState.UNREACHABLE)]
+        assert waits[0][0] is ConnectionState.RECONNECTING
+        assert all(r is not None and 0 < r <= 0.2 for _, r in waits)
+        assert "reach" in f.rec.states[-1][2] or f.rec.state is ConnectionState.CONNECTING
+        assert not f.task.done()  # type: ignore[union-attr]  # still retrying
+    finally:
+        await f.stop()
+        await client.aclose()
+    assert f.rec.state is ConnectionState.STOPPED
+
+
+@pytest.mark.asyncio
+async def test_cancel_closes_the_socket(running_hub: EmbeddedHub, feed: Feed) -> None:
+    broadcaster = running_hub.server.service.broadcaster
+    feed.start()
+    await feed.connected()
+    assert broadcaster.subscriber_count == 1
+    await feed.stop()
+    await wait_until(lambda: broadcaster.subscriber_count == 0, 5)
+    assert feed.rec.state is ConnectionState.STOPPED
+
+
+def test_backoff_grows_jittered_and_capped() -> None:
+    client = HubClient("http://127.0.0.1:9")
+    feed = FeedClient(client, Recorder(), backoff_max=30.0, backoff_base=0.5)
+    for failures, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (7, 30.0), (50, 30.0)]:
+        delays = {feed.backoff_delay(failures) for _ in range(50)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(delays) > 1  # jittered
