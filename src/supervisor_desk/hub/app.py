@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from starlette.websockets import WebSocketDisconnect
 
@@ -18,7 +18,7 @@ from supervisor_desk.hub.errors import ApiError, error_body
 from supervisor_desk.hub.feed import event_frame
 from supervisor_desk.hub.ingest import MAX_BODY_BYTES, parse_batch
 from supervisor_desk.hub.service import HubService
-from supervisor_desk.hub.storage import IngestRejected, Principal, dumps
+from supervisor_desk.hub.storage import IngestRejectedError, Principal, dumps
 from supervisor_desk.models.wire import (
     FEED_CLOSE_RESYNC,
     FEED_CLOSE_TOO_SLOW,
@@ -38,13 +38,6 @@ def raw_json(text: str, status_code: int = 200) -> Response:
     """A JSON answer assembled from stored JSON text (no parse/serialize round trip)."""
     return Response(content=text.encode("utf-8"), status_code=status_code,
                     media_type="application/json")
-
-
-def user_ref(principal: Principal) -> dict[str, str]:
-    if principal.user_id is not None:
-        return {"id": principal.user_id, "name": principal.name}
-    # API tokens have no user; name them by label, id derived from the (hashed) token.
-    return {"id": "token:" + principal.token_hash[:12], "name": principal.name}
 
 
 def create_app(service: HubService) -> FastAPI:
@@ -106,7 +99,7 @@ def create_app(service: HubService) -> FastAPI:
     @router.get("/me", response_model=MeAnswer)
     async def me(principal: Annotated[Principal, Depends(auth.ANY)]) -> dict[str, Any]:
         return {
-            "user": user_ref(principal),
+            "user": auth.user_ref(principal),
             "role": principal.role,
             "permissions": list(PERMISSIONS.get(principal.role, ())),
         }
@@ -137,7 +130,7 @@ def create_app(service: HubService) -> FastAPI:
         events = await service.read(parse_batch, bytes(body))
         try:
             outcome = await service.write(service.storage.ingest, events)
-        except IngestRejected as exc:
+        except IngestRejectedError as exc:
             first = exc.details[0]
             raise ApiError(
                 422, "invalid_event",

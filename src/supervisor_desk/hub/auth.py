@@ -40,6 +40,13 @@ async def authenticate(
     return principal
 
 
+def user_ref(principal: Principal) -> dict[str, str]:
+    """The ``{id, name}`` of the caller; API tokens are named by label, id from their hash."""
+    if principal.user_id is not None:
+        return {"id": principal.user_id, "name": principal.name}
+    return {"id": "token:" + principal.token_hash[:12], "name": principal.name}
+
+
 class Authorize:
     """FastAPI dependency: ``Depends(Authorize("sessions:read"))``.
 

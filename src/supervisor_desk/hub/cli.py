@@ -55,22 +55,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "init":
         storage = Storage(args.db)
         storage.close()
-        print(f"database ready: {args.db}", file=sys.stderr)
+        sys.stderr.write(f"database ready: {args.db}" + "\n")
         return 0
     if args.command == "user":
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            print("error: no password on standard input", file=sys.stderr)
+            sys.stderr.write("error: no password on standard input" + "\n")
             return 2
         storage = Storage(args.db)
         try:
             storage.add_user(args.name, args.role, password)
         except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            sys.stderr.write(f"error: {exc}" + "\n")
             return 2
         finally:
             storage.close()
-        print(f"user {args.name!r} ({args.role}) saved", file=sys.stderr)
+        sys.stderr.write(f"user {args.name!r} ({args.role}) saved" + "\n")
         return 0
     if args.command == "token":
         storage = Storage(args.db)
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             token, _ = storage.create_token(args.name, args.role)
         finally:
             storage.close()
-        print(token)
+        sys.stdout.write(token + "\n")
         return 0
     if args.command == "serve":
         return _serve(args)
@@ -95,11 +95,12 @@ def _serve(args: argparse.Namespace) -> int:
         server = HubServer(storage, host=args.host, port=args.port)
     except OSError as exc:
         storage.close()
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        sys.stderr.write(f"error: cannot listen on {args.host}:{args.port}: {exc}" + "\n")
         return 1
 
     def listening(url: str) -> None:
-        print(f"listening on {url}", flush=True)
+        sys.stdout.write(f"listening on {url}\n")
+        sys.stdout.flush()
 
     try:
         # uvicorn's serve() turns SIGTERM/SIGINT into a graceful shutdown on the main thread.

@@ -81,7 +81,9 @@ def install(app: FastAPI) -> None:
         details = clean_details(exc.errors())
         first = details[0] if details else None
         message = (
-            f"invalid {first['field'] or 'request'}: {first['message']}" if first else "invalid request"
+            f"invalid {first['field'] or 'request'}: {first['message']}"
+            if first
+            else "invalid request"
         )
         return JSONResponse(error_body("invalid_request", message, details), status_code=422)
 

@@ -36,7 +36,8 @@ def parse_batch(body: bytes) -> list[tuple[IngestEvent, EventData]]:
     raw_events: list[Any] = payload["events"]
     if not raw_events:
         raise ApiError(422, "invalid_request", "the batch holds no events", [
-            {"loc": ["events"], "field": "events", "message": "1 to 1000 events", "type": "too_short"}
+            {"loc": ["events"], "field": "events", "message": "1 to 1000 events",
+             "type": "too_short"}
         ])
     if len(raw_events) > MAX_EVENTS:
         raise ApiError(

@@ -2,20 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import contextlib
+import csv
+import io
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
-from supervisor_desk.hub import auth
+from supervisor_desk.hub import auth, query
 from supervisor_desk.hub.errors import ApiError
 from supervisor_desk.hub.service import HubService
-from supervisor_desk.hub.storage import Principal, dumps
-from supervisor_desk.models.wire import LogsAnswer, NamedItems, SessionDetail
+from supervisor_desk.hub.storage import ConflictError, NotFoundError, Principal, dumps
+from supervisor_desk.models.filters import (
+    DEFAULT_SORT,
+    FilterError,
+    SessionFilter,
+    SortSpec,
+    to_ms,
+)
+from supervisor_desk.models.wire import (
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    HandoverAnswer,
+    LogsAnswer,
+    Metrics,
+    NamedItems,
+    SessionDetail,
+    SessionPage,
+    format_timestamp,
+)
 
 API = "/api/v1"
+_NOT_FILTERS = frozenset({"sort", "offset", "limit", "format"})
 
 SessionId = Annotated[str, Path(min_length=1, max_length=200)]
+# Declared so they appear in the OpenAPI document; parsed by SessionFilter.from_query.
+_FILTER_DOC = (
+    "Filters (AND; repeatable ones OR): q, text, agent*, channel*, status*, responsible, "
+    "operator*, user, country, ip, started_after/before, ended_after/before, "
+    "last_message_after/before, messages=OP:N, has_attachments, live."
+)
+
+# CSV export: one row per session with the session table's columns.
+CSV_COLUMNS = (
+    "status", "session_id", "agent", "channel", "responsible", "operator", "user", "team",
+    "started_at", "wait_seconds", "duration_seconds", "last_message_at", "message_count",
+    "country", "ip", "ended_at", "end_reason",
+)
 
 
 def raw_json(text: str, status_code: int = 200) -> Response:
@@ -23,9 +60,126 @@ def raw_json(text: str, status_code: int = 200) -> Response:
                     media_type="application/json")
 
 
+def _filter_of(request: Request) -> SessionFilter:
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in _NOT_FILTERS]
+    try:
+        return SessionFilter.from_query(pairs)
+    except FilterError as exc:
+        raise ApiError(422, "invalid_filter", str(exc), exc.details) from None
+
+
+def _sort_of(text: str | None) -> SortSpec:
+    try:
+        return SortSpec.parse(text)
+    except FilterError as exc:
+        raise ApiError(422, "invalid_filter", str(exc), exc.details) from None
+
+
+def _now_ms() -> int:
+    return to_ms(datetime.now(UTC))
+
+
+def csv_row(doc: dict[str, Any], now_ms: int) -> list[str]:
+    def seconds(value: int | None) -> str:
+        return "" if value is None else f"{value / 1000:.3f}"
+
+    def ms(key: str) -> int | None:
+        value = doc.get(key)
+        return to_ms(datetime.fromisoformat(value)) if value else None
+
+    queued, accepted, ended, started = ms("queued_at"), ms("accepted_at"), ms("ended_at"), \
+        ms("started_at")
+    wait = None if queued is None else (accepted or ended or now_ms) - queued
+    duration = (ended or now_ms) - (started or now_ms)
+    responsible = doc["responsible"]
+    operator = responsible.get("operator") or {}
+    user = doc["user"]
+    location = doc.get("location") or {}
+    return [
+        doc["status"], doc["id"], doc["agent"]["name"], doc["channel"], responsible["kind"],
+        operator.get("name") or "", user.get("name") or user.get("external_id") or user["id"],
+        doc.get("team") or "", doc["started_at"], seconds(wait), seconds(duration),
+        doc.get("last_message_at") or "", str(doc["message_count"]),
+        location.get("country_code") or "", location.get("ip") or "", doc.get("ended_at") or "",
+        doc.get("end_reason") or "",
+    ]
+
+
+def _csv_line(values: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    # A leading = + - @ makes spreadsheets run the cell as a formula; defuse untrusted text.
+    writer.writerow(["'" + v if v[:1] in ("=", "+", "-", "@") and not _is_number(v) else v
+                     for v in values])
+    return buffer.getvalue()
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 def install(app: FastAPI, service: HubService) -> None:
     router = APIRouter(prefix=API)
     storage = service.storage
+
+    @router.get("/sessions", response_model=SessionPage, description=_FILTER_DOC)
+    async def sessions(
+        request: Request,
+        principal: Annotated[Principal, Depends(auth.READ)],
+        sort: Annotated[str, Query(max_length=50)] = DEFAULT_SORT,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> Response:
+        flt = _filter_of(request)
+        spec = _sort_of(sort)
+        total, docs = await service.read(
+            storage.session_page, flt, spec, offset, limit, _now_ms()
+        )
+        return raw_json(
+            f'{{"items":[{",".join(docs)}],"total":{total},"offset":{offset},"limit":{limit}}}'
+        )
+
+    @router.get("/sessions/metrics", response_model=Metrics, description=_FILTER_DOC)
+    async def metrics(
+        request: Request, principal: Annotated[Principal, Depends(auth.READ)]
+    ) -> Response:
+        flt = _filter_of(request)
+        return raw_json(dumps(await service.read(storage.metrics, flt, _now_ms())))
+
+    @router.get(
+        "/sessions/export",
+        description="A streamed export file. " + _FILTER_DOC,
+        response_class=StreamingResponse,
+    )
+    async def export(
+        request: Request,
+        principal: Annotated[Principal, Depends(auth.EXPORT)],
+        format: Annotated[Literal["json", "jsonl", "csv"], Query()] = "json",
+        sort: Annotated[str, Query(max_length=50)] = DEFAULT_SORT,
+    ) -> StreamingResponse:
+        flt = _filter_of(request)
+        spec = _sort_of(sort)
+        now = datetime.now(UTC)
+        header = {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "exported_at": format_timestamp(now),
+            "filters": flt.to_dict(),
+            "sort": spec.to_query(),
+        }
+        stamp = now.strftime("%Y%m%d-%H%M%S")
+        media = {"json": "application/json", "jsonl": "application/x-ndjson",
+                 "csv": "text/csv; charset=utf-8"}[format]
+        return StreamingResponse(
+            _export_stream(service, flt, spec, to_ms(now), format, header),
+            media_type=media,
+            headers={"Content-Disposition":
+                     f'attachment; filename="sessions-{stamp}.{format}"'},
+        )
 
     @router.get("/sessions/{session_id}", response_model=SessionDetail)
     async def session_detail(
@@ -48,6 +202,21 @@ def install(app: FastAPI, service: HubService) -> None:
             raise ApiError(404, "not_found", f"no session {session_id!r}")
         return raw_json(f'{{"kind":{dumps(kind)},"entries":[{",".join(entries)}]}}')
 
+    @router.post("/sessions/{session_id}/handover", response_model=HandoverAnswer)
+    async def handover(
+        session_id: SessionId, principal: Annotated[Principal, Depends(auth.HANDOVER)]
+    ) -> Response:
+        operator = auth.user_ref(principal)
+        try:
+            doc = await service.write(
+                storage.handover, session_id, operator["id"], operator["name"]
+            )
+        except NotFoundError:
+            raise ApiError(404, "not_found", f"no session {session_id!r}") from None
+        except ConflictError as exc:
+            raise ApiError(409, exc.code, str(exc)) from None
+        return raw_json(f'{{"session":{doc}}}')
+
     @router.get("/agents", response_model=NamedItems)
     async def agents(principal: Annotated[Principal, Depends(auth.READ)]) -> Response:
         rows = await service.read(storage.agents)
@@ -59,3 +228,63 @@ def install(app: FastAPI, service: HubService) -> None:
         return raw_json(dumps({"items": [{"id": i, "name": n} for i, n in rows]}))
 
     app.include_router(router)
+
+
+async def _export_stream(
+    service: HubService,
+    flt: SessionFilter,
+    spec: SortSpec,
+    now_ms: int,
+    fmt: str,
+    header: dict[str, Any],
+) -> AsyncIterator[bytes]:
+    """Yield the export in pieces; one chunk of sessions is in memory at a time."""
+    conn = await service.read(service.storage.open_snapshot)
+    chunks: Iterator[list[tuple[str, list[str], list[str], list[str]]]] = query.export_rows(
+        conn, flt, spec, now_ms
+    )
+
+    def next_chunk() -> list[tuple[str, list[str], list[str], list[str]]] | None:
+        return next(chunks, None)
+
+    try:
+        if fmt == "json":
+            yield (dumps(header)[:-1] + ',"sessions":[').encode()
+        elif fmt == "jsonl":
+            yield (dumps(header) + "\n").encode()
+        else:
+            yield _csv_line(list(CSV_COLUMNS)).encode()
+        first = True
+        while True:
+            chunk = await service.read(next_chunk)
+            if chunk is None:
+                break
+            parts: list[str] = []
+            for doc, messages, system, trace in chunk:
+                if fmt == "csv":
+                    parts.append(_csv_line(csv_row(json.loads(doc), now_ms)))
+                    continue
+                item = (
+                    f'{{"session":{doc},"messages":[{",".join(messages)}],'
+                    f'"logs":{{"system":[{",".join(system)}],"trace":[{",".join(trace)}]}}}}'
+                )
+                if fmt == "jsonl":
+                    parts.append(item + "\n")
+                else:
+                    parts.append(item if first else "," + item)
+                    first = False
+            yield "".join(parts).encode()
+        if fmt == "json":
+            yield b"]}\n"
+    finally:
+
+        def close() -> None:
+            with contextlib.suppress(Exception):
+                chunks.close()  # type: ignore[attr-defined]
+            conn.close()
+
+        try:
+            await service.read(close)
+        except BaseException:
+            close()  # cancelled while closing: finish here rather than leak the connection
+            raise

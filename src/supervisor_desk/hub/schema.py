@@ -17,6 +17,7 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE TABLE sessions (
         id TEXT PRIMARY KEY,
+        id_lower TEXT NOT NULL,         -- for the case-insensitive id prefix of `q=`
         doc TEXT NOT NULL,              -- the whole SessionSummary as JSON
         agent_id TEXT NOT NULL,
         agent_name TEXT NOT NULL,

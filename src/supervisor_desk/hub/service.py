@@ -55,7 +55,8 @@ class LoginThrottle:
             self._recent(key, now).append(now)
         if len(self._failures) > 10_000:
             # Bound memory under a spray of names: forget keys with no recent failure.
-            for key in [k for k, v in self._failures.items() if not v or v[-1] <= now - self.window]:
+            stale = [k for k, v in self._failures.items() if not v or v[-1] <= now - self.window]
+            for key in stale:
                 del self._failures[key]
 
     def succeeded(self, name: str) -> None:

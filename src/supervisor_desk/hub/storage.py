@@ -25,7 +25,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from supervisor_desk.hub import query
 from supervisor_desk.hub.schema import migrate
+from supervisor_desk.models.filters import SessionFilter, SortSpec, search_text, user_search_text
+from supervisor_desk.models.filters import to_ms as exact_ms
 from supervisor_desk.models.wire import (
     ROLES,
     EventData,
@@ -56,7 +59,7 @@ def dumps(value: Any) -> str:
 def to_ms(text: str | None) -> int | None:
     if text is None:
         return None
-    return int(datetime.fromisoformat(text).timestamp() * 1000)
+    return exact_ms(datetime.fromisoformat(text))
 
 
 def now_utc() -> datetime:
@@ -77,23 +80,23 @@ class StorageError(Exception):
     """Base of the errors the storage reports to the API layer."""
 
 
-class IngestRejected(StorageError):
+class IngestRejectedError(StorageError):
     def __init__(self, details: list[dict[str, Any]]) -> None:
         super().__init__(details[0]["message"] if details else "rejected")
         self.details = details
 
 
-class NotFound(StorageError):
+class NotFoundError(StorageError):
     pass
 
 
-class Conflict(StorageError):
+class ConflictError(StorageError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
 
 
-class _Reject(Exception):  # noqa: N818 - internal signal, turned into IngestRejected
+class _Reject(Exception):  # noqa: N818 - internal signal, turned into IngestRejectedError
     def __init__(self, loc: Sequence[str | int], message: str, kind: str) -> None:
         super().__init__(message)
         self.loc = list(loc)
@@ -158,13 +161,13 @@ class _Batch:
             if session_id in self.created:
                 self.conn.execute(_INSERT_SESSION, row)
             else:
-                self.conn.execute(_UPDATE_SESSION, row[1:] + (row[0],))
+                self.conn.execute(_UPDATE_SESSION, (*row[1:], row[0]))
         self.dirty.clear()
         self.created.clear()
 
 
 _SESSION_COLUMNS = (
-    "id", "doc", "agent_id", "agent_name", "channel", "status", "responsible_kind",
+    "id", "id_lower", "doc", "agent_id", "agent_name", "channel", "status", "responsible_kind",
     "operator_id", "operator_name", "user_search", "search", "country_code", "ip",
     "started_ms", "queued_ms", "accepted_ms", "ended_ms", "last_ms", "message_count",
     "has_attachments", "version",
@@ -180,27 +183,15 @@ _UPDATE_SESSION = (
 )
 
 
-def search_text(doc: dict[str, Any]) -> str:
-    """The lower-cased text ``q=`` searches: agent name, user, metadata and parameter values."""
-    user = doc["user"]
-    parts = [doc["agent"]["name"], user["id"], user.get("name") or "", user.get("external_id") or ""]
-    parts.extend(doc.get("metadata", {}).values())
-    parts.extend(doc.get("parameters", {}).values())
-    return "\x1f".join(parts).lower()
-
-
-def user_search_text(doc: dict[str, Any]) -> str:
-    user = doc["user"]
-    return f"{user['id']}\x1f{user.get('name') or ''}".lower()
-
-
 def session_row(doc: dict[str, Any]) -> tuple[Any, ...]:
     location = doc.get("location") or {}
     responsible = doc["responsible"]
     operator = responsible.get("operator") or {}
     country = location.get("country_code")
+    user = doc["user"]
     return (
         doc["id"],
+        doc["id"].lower(),
         dumps(doc),
         doc["agent"]["id"],
         doc["agent"]["name"],
@@ -209,8 +200,11 @@ def session_row(doc: dict[str, Any]) -> tuple[Any, ...]:
         responsible["kind"],
         operator.get("id"),
         operator.get("name"),
-        user_search_text(doc),
-        search_text(doc),
+        user_search_text(user["id"], user.get("name")),
+        search_text(
+            doc["agent"]["name"], user["id"], user.get("name"), user.get("external_id"),
+            doc.get("metadata", {}).values(), doc.get("parameters", {}).values(),
+        ),
         country.upper() if country else None,
         location.get("ip"),
         to_ms(doc["started_at"]),
@@ -240,7 +234,9 @@ class Storage:
         self._w.execute("PRAGMA synchronous=FULL")
         migrate(self._w)
         self.epoch: str = self._w.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()[0]
-        self._last_seq: int = self._w.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        self._last_seq: int = self._w.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM events"
+        ).fetchone()[0]
         self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
@@ -305,6 +301,14 @@ class Storage:
             conn.execute("COMMIT")
         return seq, docs
 
+    def session_page(
+        self, flt: SessionFilter, sort: SortSpec, offset: int, limit: int, now_ms: int
+    ) -> tuple[int, list[str]]:
+        return query.page(self.reader(), flt, sort, offset, limit, now_ms)
+
+    def metrics(self, flt: SessionFilter, now_ms: int) -> dict[str, Any]:
+        return query.metrics(self.reader(), flt, now_ms)
+
     def first_seq(self) -> int:
         row = self.reader().execute("SELECT MIN(seq) FROM events").fetchone()
         return row[0] or (self._last_seq + 1)
@@ -344,7 +348,8 @@ class Storage:
         conn = self.reader()
         conn.execute("BEGIN")
         try:
-            if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
+            found = conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if found is None:
                 return None
             return [
                 r[0]
@@ -395,7 +400,7 @@ class Storage:
         return Principal(token_hash, role, user_name or label, user_id, expires)
 
     def check_password(self, name: str, password: str) -> tuple[str, str, str] | None:
-        """``(user_id, name, role)`` when the password is right; same cost when the user is unknown."""
+        """``(user_id, name, role)`` if the password is right; same cost for unknown users."""
         row = self.reader().execute(
             "SELECT id, name, role, salt, hash FROM users WHERE name = ?", (name,)
         ).fetchone()
@@ -423,7 +428,7 @@ class Storage:
                 row = conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
                 if row:
                     # Re-adding a user resets its role and password; old sessions are revoked.
-                    user_id = row[0]
+                    user_id = str(row[0])
                     conn.execute(
                         "UPDATE users SET role = ?, salt = ?, hash = ? WHERE id = ?",
                         (role, salt, digest, user_id),
@@ -503,7 +508,7 @@ class Storage:
             return result
 
     def ingest(self, events: Sequence[tuple[IngestEvent, EventData]]) -> IngestOutcome:
-        """Apply a validated batch atomically; raises :class:`IngestRejected` naming the event."""
+        """Apply a validated batch atomically; :class:`IngestRejectedError` names the event."""
 
         def work(batch: _Batch) -> IngestOutcome:
             ids = [event.id for event, _ in events]
@@ -525,7 +530,7 @@ class Storage:
                 try:
                     _apply(batch, event, data)
                 except _Reject as reject:
-                    raise IngestRejected(
+                    raise IngestRejectedError(
                         [
                             {
                                 "index": index,
@@ -547,11 +552,13 @@ class Storage:
         def work(batch: _Batch) -> str:
             doc = batch.session(session_id)
             if doc is None:
-                raise NotFound(f"no session {session_id!r}")
+                raise NotFoundError(f"no session {session_id!r}")
             if doc["status"] not in ("queued", "active"):
-                raise Conflict("session_finished", "the session has already ended")
+                raise ConflictError("session_finished", "the session has already ended")
             if doc["responsible"]["kind"] == "human":
-                raise Conflict("already_human", "a human operator already handles this session")
+                raise ConflictError(
+                    "already_human", "a human operator already handles this session"
+                )
             at = format_timestamp(now_utc())
             marker = MessageBody.model_validate(
                 {
@@ -589,25 +596,31 @@ def _apply(batch: _Batch, event: IngestEvent, data: EventData) -> None:
     sid = event.session_id
     if isinstance(data, SessionStartedData):
         if batch.session(sid) is not None:
-            raise _Reject(["session_id"], f"session {sid!r} was already started", "session_exists")
+            raise _Reject(
+                ["session_id"], f"session {sid!r} was already started", "session_exists"
+            )
         fields = data.model_dump(mode="json")
         fields["started_at"] = fields["started_at"] or at
-        doc = SessionSummary.model_validate(
+        new_doc = SessionSummary.model_validate(
             {**fields, "id": sid, "message_count": 0, "version": 1}
         ).model_dump(mode="json")
-        batch.sessions[sid] = doc
+        batch.sessions[sid] = new_doc
         batch.dirty.add(sid)
         batch.created.add(sid)
-        batch.append(event.id, event.type, sid, at, doc)
+        batch.append(event.id, event.type, sid, at, new_doc)
         return
 
     doc = batch.session(sid)
     if doc is None:
         raise _Reject(
-            ["session_id"], f"unknown session {sid!r} (send session.started first)", "unknown_session"
+            ["session_id"],
+            f"unknown session {sid!r} (send session.started first)",
+            "unknown_session",
         )
     if doc["status"] not in ("queued", "active"):
-        raise _Reject(["session_id"], f"session {sid!r} has ended; it cannot change", "session_ended")
+        raise _Reject(
+            ["session_id"], f"session {sid!r} has ended; it cannot change", "session_ended"
+        )
 
     if isinstance(data, SessionUpdatedData):
         _session_updated(doc, data, at)
@@ -621,7 +634,9 @@ def _apply(batch: _Batch, event: IngestEvent, data: EventData) -> None:
             "SELECT rowid, doc FROM messages WHERE session_id = ? AND id = ?", (sid, data.id)
         ).fetchone()
         if row is None:
-            raise _Reject(["data", "id"], f"unknown message {data.id!r} in this session", "unknown_message")
+            raise _Reject(
+                ["data", "id"], f"unknown message {data.id!r} in this session", "unknown_message"
+            )
         message = json.loads(row[1])
         dumped = data.model_dump(mode="json")
         for key in ("reaction", "delivery"):
@@ -687,7 +702,10 @@ def _message_created(
         "SELECT 1 FROM messages WHERE session_id = ? AND id = ?", (sid, data.id)
     ).fetchone()
     if exists:
-        raise _Reject(["data", "id"], f"message {data.id!r} already exists in this session", "message_exists")
+        raise _Reject(
+            ["data", "id"], f"message {data.id!r} already exists in this session",
+            "message_exists",
+        )
     seq = doc["message_count"] + 1
     message = {"session_id": sid, "seq": seq, **data.model_dump(mode="json")}
     cursor = batch.conn.execute(

@@ -1,0 +1,228 @@
+"""SessionFilter / SortSpec -> SQL over the ``sessions`` table (SQLite dialect).
+
+Every value travels as a bound parameter; only column names and operators chosen here from
+fixed tables are spliced into the text, so hostile filter values cannot change the query.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from supervisor_desk.models.filters import (
+    SessionFilter,
+    SortSpec,
+    ceil_ms,
+    normalize_words,
+)
+
+_COUNT_OPS = {"eq": "=", "ne": "!=", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}
+_TIME_COLUMNS = {
+    "started": "started_ms",
+    "ended": "ended_ms",
+    "last_message": "last_ms",
+}
+
+
+def fts_query(text: str) -> str:
+    """All words of ``text`` as FTS5 phrases (implicit AND): every word in one message."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in normalize_words(text))
+
+
+def where(flt: SessionFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if flt.q is not None:
+        needle = flt.q.lower()
+        clauses.append("(substr(id_lower, 1, ?) = ? OR instr(search, ?) > 0)")
+        params += [len(needle), needle, needle]
+    if flt.text is not None:
+        clauses.append(
+            "id IN (SELECT m.session_id FROM messages m WHERE m.rowid IN "
+            "(SELECT rowid FROM message_fts WHERE message_fts MATCH ?))"
+        )
+        params.append(fts_query(flt.text))
+    if flt.user is not None:
+        clauses.append("instr(user_search, ?) > 0")
+        params.append(flt.user.lower())
+    if flt.country is not None:
+        clauses.append("country_code = ?")
+        params.append(flt.country.upper())
+    if flt.ip is not None:
+        clauses.append("ip = ?")
+        params.append(flt.ip)
+    for column, values in (
+        ("agent_id", flt.agent),
+        ("channel", flt.channel),
+        ("status", flt.status),
+        ("operator_id", flt.operator),
+    ):
+        if values:
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params += list(values)
+    if flt.responsible is not None:
+        clauses.append("responsible_kind = ?")
+        params.append(flt.responsible)
+    for name, column in _TIME_COLUMNS.items():
+        after = getattr(flt, f"{name}_after")
+        before = getattr(flt, f"{name}_before")
+        if after is not None:
+            clauses.append(f"{column} >= ?")
+            params.append(ceil_ms(after))
+        if before is not None:
+            clauses.append(f"{column} < ?")
+            params.append(ceil_ms(before))
+    if flt.messages is not None:
+        clauses.append(f"message_count {_COUNT_OPS[flt.messages.op]} ?")
+        params.append(flt.messages.n)
+    if flt.has_attachments is not None:
+        clauses.append("has_attachments = ?")
+        params.append(1 if flt.has_attachments else 0)
+    if flt.live is not None:
+        clauses.append(
+            "status IN ('queued', 'active')" if flt.live else "status NOT IN ('queued', 'active')"
+        )
+    return (" AND ".join(clauses) or "1"), params
+
+
+def order_by(sort: SortSpec, now_ms: int) -> tuple[str, list[Any]]:
+    direction = "DESC" if sort.descending else "ASC"
+    params: list[Any] = []
+    match sort.key:
+        case "started_at":
+            expr = "started_ms"
+        case "last_message_at":
+            expr = "last_ms"
+        case "ended_at":
+            expr = "ended_ms"
+        case "message_count":
+            expr = "message_count"
+        case "wait":
+            expr = "(COALESCE(accepted_ms, ended_ms, ?) - queued_ms)"
+            params.append(now_ms)
+        case _:
+            expr = "(COALESCE(ended_ms, ?) - started_ms)"
+            params.append(now_ms)
+    return f"{expr} {direction}, id {direction}", params
+
+
+def page(
+    conn: sqlite3.Connection,
+    flt: SessionFilter,
+    sort: SortSpec,
+    offset: int,
+    limit: int,
+    now_ms: int,
+) -> tuple[int, list[str]]:
+    clause, params = where(flt)
+    order, order_params = order_by(sort, now_ms)
+    conn.execute("BEGIN")
+    try:
+        total = conn.execute(f"SELECT COUNT(*) FROM sessions WHERE {clause}", params).fetchone()[0]
+        docs = [
+            row[0]
+            for row in conn.execute(
+                f"SELECT doc FROM sessions WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, *order_params, limit, offset],
+            )
+        ]
+    finally:
+        conn.execute("COMMIT")
+    return total, docs
+
+
+def metrics(conn: sqlite3.Connection, flt: SessionFilter, now_ms: int) -> dict[str, Any]:
+    clause, params = where(flt)
+    day_ago = now_ms - int(timedelta(hours=24) / timedelta(milliseconds=1))
+    conn.execute("BEGIN")
+    try:
+        total, live, queued, active, recent, oldest_wait_start = conn.execute(
+            "SELECT COUNT(*), "
+            "COALESCE(SUM(status IN ('queued', 'active')), 0), "
+            "COALESCE(SUM(status = 'queued'), 0), "
+            "COALESCE(SUM(status = 'active'), 0), "
+            "COALESCE(SUM(started_ms >= ?), 0), "
+            "MIN(CASE WHEN status = 'queued' THEN COALESCE(queued_ms, started_ms) END) "
+            f"FROM sessions WHERE {clause}",
+            [day_ago, *params],
+        ).fetchone()
+        by_channel = dict(
+            conn.execute(
+                f"SELECT channel, COUNT(*) FROM sessions WHERE {clause} GROUP BY channel "
+                "ORDER BY channel",
+                params,
+            ).fetchall()
+        )
+        by_status = dict(
+            conn.execute(
+                f"SELECT status, COUNT(*) FROM sessions WHERE {clause} GROUP BY status "
+                "ORDER BY status",
+                params,
+            ).fetchall()
+        )
+    finally:
+        conn.execute("COMMIT")
+    top = None
+    if by_channel:
+        channel, count = min(by_channel.items(), key=lambda kv: (-kv[1], kv[0]))
+        top = {"channel": channel, "count": count}
+    return {
+        "total": total,
+        "live": live,
+        "queued": queued,
+        "active": active,
+        "recent_24h": recent,
+        "top_channel": top,
+        "by_channel": by_channel,
+        "by_status": by_status,
+        "longest_wait_seconds": (
+            max(0.0, (now_ms - oldest_wait_start) / 1000.0)
+            if oldest_wait_start is not None else None
+        ),
+    }
+
+
+def export_rows(
+    conn: sqlite3.Connection, flt: SessionFilter, sort: SortSpec, now_ms: int, chunk: int = 200
+) -> Iterator[list[tuple[str, list[str], list[str], list[str]]]]:
+    """Chunks of ``(session, messages, system logs, trace logs)`` JSON, in one read snapshot.
+
+    The caller owns ``conn`` (a private connection) and iterates from one thread at a time;
+    only one chunk is in memory at once.
+    """
+    clause, params = where(flt)
+    order, order_params = order_by(sort, now_ms)
+    conn.execute("BEGIN")
+    try:
+        cursor = conn.execute(
+            f"SELECT id, doc FROM sessions WHERE {clause} ORDER BY {order}",
+            [*params, *order_params],
+        )
+        while True:
+            rows = cursor.fetchmany(chunk)
+            if not rows:
+                break
+            ids = [row[0] for row in rows]
+            marks = ",".join("?" * len(ids))
+            messages: dict[str, list[str]] = {i: [] for i in ids}
+            for session_id, doc in conn.execute(
+                f"SELECT session_id, doc FROM messages WHERE session_id IN ({marks}) "
+                "ORDER BY session_id, seq",
+                ids,
+            ):
+                messages[session_id].append(doc)
+            logs: dict[tuple[str, str], list[str]] = {}
+            for session_id, kind, doc in conn.execute(
+                f"SELECT session_id, kind, doc FROM logs WHERE session_id IN ({marks}) "
+                "ORDER BY rowid",
+                ids,
+            ):
+                logs.setdefault((session_id, kind), []).append(doc)
+            yield [
+                (doc, messages[sid], logs.get((sid, "system"), []), logs.get((sid, "trace"), []))
+                for sid, doc in rows
+            ]
+    finally:
+        conn.execute("COMMIT")
