@@ -209,8 +209,7 @@ async def run_feed(service: HubService, websocket: WebSocket) -> None:
         closed.set()
         subscriber.wakeup.set()
 
-    watcher = asyncio.create_task(watch_disconnect())
-    try:
+    async def pump() -> None:
         first = await service.read(storage.first_seq)
         start = live_from if after is None else after
         resumable = (epoch is None or epoch == storage.epoch) and first - 1 <= start <= live_from
@@ -222,32 +221,44 @@ async def run_feed(service: HubService, websocket: WebSocket) -> None:
             await websocket.close(FEED_CLOSE_RESYNC, "resync: reload /live and reconnect")
             return
         cursor = start
-        while cursor < live_from and not closed.is_set():
+        while cursor < live_from:
             rows = await service.read(storage.events_between, cursor, live_from, 1000)
             if not rows:
                 break
             for seq, body in rows:
                 await websocket.send_text(event_frame(seq, body))
             cursor = rows[-1][0]
-            if subscriber.overflowed:
-                break
-        while not closed.is_set():
-            if subscriber.overflowed:
-                await websocket.close(FEED_CLOSE_TOO_SLOW, "too slow: resume with after")
-                return
-            if broadcaster.closing:
-                await websocket.close(1001, "hub shutting down")
-                return
-            if subscriber.frames:
-                _, frame = subscriber.frames.popleft()
+        frames = subscriber.frames
+        while True:
+            if frames:
+                _, frame = frames.popleft()
                 await websocket.send_text(frame)
             else:
                 subscriber.wakeup.clear()
                 await subscriber.wakeup.wait()
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        pass  # the client went away mid-send; nothing to clean up beyond the finally
+
+    watcher = asyncio.create_task(watch_disconnect())
+    pumping = asyncio.create_task(pump())
+    stopping = asyncio.create_task(subscriber.stop.wait())
+    try:
+        await asyncio.wait({watcher, pumping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if pumping.done() and not pumping.cancelled():
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                pumping.result()  # a send to a client that went away
+        elif stopping.done() and not closed.is_set():
+            pumping.cancel()
+            code, reason = (
+                (FEED_CLOSE_TOO_SLOW, "too slow: resume with after")
+                if subscriber.overflowed
+                else (1001, "hub shutting down")
+            )
+            # The socket may be stuck on a client that does not read: do not wait for it.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(websocket.close(code, reason), 5)
     finally:
         broadcaster.unsubscribe(subscriber)
-        watcher.cancel()
-        with contextlib.suppress(BaseException):
-            await watcher
+        for task in (watcher, pumping, stopping):
+            task.cancel()
+        for task in (watcher, pumping, stopping):
+            with contextlib.suppress(BaseException):
+                await task

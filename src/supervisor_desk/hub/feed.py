@@ -27,6 +27,8 @@ class Subscriber:
         self.frames: deque[tuple[int, str]] = deque()
         self.limit = limit
         self.wakeup = asyncio.Event()
+        # Set when the client must go (overflow or shutdown), even while a send is blocked.
+        self.stop = asyncio.Event()
         self.overflowed = False
 
     def push(self, seq: int, frame: str) -> None:
@@ -37,6 +39,7 @@ class Subscriber:
             # Free the memory now; the client resumes from its last received seq.
             self.overflowed = True
             self.frames.clear()
+            self.stop.set()
         self.wakeup.set()
 
 
@@ -74,6 +77,7 @@ class Broadcaster:
     def close_all(self) -> None:
         self.closing = True
         for subscriber in self._subscribers:
+            subscriber.stop.set()
             subscriber.wakeup.set()
 
 

@@ -14,7 +14,7 @@ import uvicorn
 
 from supervisor_desk.hub.app import create_app
 from supervisor_desk.hub.service import HubService
-from supervisor_desk.hub.storage import Storage
+from supervisor_desk.hub.storage import Storage, hash_token
 
 log = logging.getLogger("supervisor_desk.hub")
 
@@ -113,6 +113,10 @@ class HubServer:
             raise
         except Exception:
             log.exception("the traffic simulator stopped")
+        finally:
+            # The token only lives as long as this run; the next run creates its own.
+            with contextlib.suppress(Exception):
+                self.storage.revoke_token(hash_token(token))
 
     def close(self) -> None:
         self.service.close()
