@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import sqlite3
 import uuid
@@ -383,3 +384,21 @@ def test_backoff_grows_jittered_and_capped() -> None:
         delays = {feed.backoff_delay(failures) for _ in range(50)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(delays) > 1  # jittered
+
+
+@pytest.mark.asyncio
+async def test_token_is_not_logged_by_the_websocket_handshake(
+    running_hub: EmbeddedHub, viewer_token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = HubClient(running_hub.url, viewer_token)
+    f = Feed(client)
+    try:
+        f.start()
+        await f.connected()
+    finally:
+        await f.stop()
+        await client.aclose()
+    assert "> GET /api/v1/feed" in caplog.text  # the handshake was logged...
+    assert "[redacted]" in caplog.text
+    assert viewer_token not in caplog.text  # ...without the token

@@ -38,6 +38,26 @@ from supervisor_desk.models.wire import (
 log = logging.getLogger(__name__)
 
 
+class _RedactAuthorization(logging.Filter):
+    """websockets logs every handshake header at DEBUG; the bearer token must not appear."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) == 2
+            and isinstance(args[0], str)
+            and args[0].lower() == "authorization"
+        ):
+            record.args = (args[0], "[redacted]")
+        return True
+
+
+# Our own logger for the websocket library, so the redaction applies to our connections only.
+_ws_log = logging.getLogger(f"{__name__}.websocket")
+_ws_log.addFilter(_RedactAuthorization())
+
+
 class ConnectionState(StrEnum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
@@ -211,6 +231,7 @@ class FeedClient:
                 max_size=16 * 2**20,
                 proxy=None,  # a loopback or LAN hub must not go through a desktop proxy
                 user_agent_header="supervisor-desk",
+                logger=_ws_log,
             ) as ws:
                 self._ws = ws
                 self.connections += 1

@@ -304,6 +304,8 @@ class HubClient:
         flt: QueryFilter | None,
         dest: Path,
         progress: Callable[[int], None] | None = None,
+        *,
+        sort: str | None = None,
     ) -> int:
         """Stream an export into ``dest``; returns the bytes written.
 
@@ -313,7 +315,12 @@ class HubClient:
         File writes run in a worker thread so the UI thread never waits on the disk.
         """
         dest = Path(dest)
-        params = httpx.QueryParams([("format", fmt), *_filter_query(flt)])
+        pairs: list[tuple[str, str | int | float | bool | None]] = [
+            ("format", fmt), *_filter_query(flt)
+        ]
+        if sort is not None:
+            pairs.append(("sort", sort))
+        params = httpx.QueryParams(pairs)
         fd, tmp_name = await asyncio.to_thread(
             tempfile.mkstemp, prefix=f".{dest.name}.", suffix=".part", dir=dest.parent
         )
