@@ -9,6 +9,7 @@ only when the hub's own markers do not already say so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,7 +34,14 @@ END_REASON_PILLS: dict[str, str] = {
 
 # Phrases by which a hub marker already covers the start or the end of a session.
 _START_WORDS = ("started the session",)
-_END_WORDS = ("disconnect", "resolved", "transferred", "timed out", "ended", "transfer to")
+_END_WORDS = (
+    "disconnect",
+    "resolved",
+    "transferred",
+    "timed out",
+    "ended",
+    "left the queue",
+)
 
 
 def resolve_time_zone(name: str | tzinfo | None) -> tzinfo:
@@ -86,11 +94,20 @@ def format_size(size: int) -> str:
     return f"{size} B"
 
 
+_TRAILING_TIME = re.compile(
+    r"\s+at\s+\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+    r"\s*(?:UTC|Z|[+-]\d{2}:?\d{2})?\s*$"
+)
+
+
 def marker_text(message: Message, tz: tzinfo) -> str:
-    """The pill sentence of a hub marker, with its time when the sentence lacks one."""
+    """The pill sentence of a hub marker, ending "at <time>" in the reader's time zone.
+
+    Platforms often bake a UTC time into the sentence; it is replaced by the message's own
+    timestamp shown in the chosen zone, so every pill of the chat reads in one zone.
+    """
     text = " ".join(message.text.split()) or "Session event"
-    if " at " in f" {text} " and any(ch.isdigit() for ch in text):
-        return text
+    text = _TRAILING_TIME.sub("", text)
     return f"{text} at {format_datetime(message.at, tz)}"
 
 
@@ -103,8 +120,11 @@ def delivery_tooltip(delivery: Delivery) -> str:
     return "\n".join(lines)
 
 
-def _has_marker(messages: Sequence[Message], words: Sequence[str]) -> bool:
-    for message in messages:
+def _has_marker(
+    messages: Sequence[Message], words: Sequence[str], *, last: int | None = None
+) -> bool:
+    ordered = sorted(messages, key=lambda m: m.seq)
+    for message in ordered[-last:] if last else ordered:
         if message.kind == "marker":
             lowered = message.text.lower()
             if any(word in lowered for word in words):
@@ -126,7 +146,7 @@ def end_pill(session: SessionSummary, messages: Sequence[Message], tz: tzinfo) -
     reason: str | None = session.end_reason
     if reason is None:
         reason = {"failed": "error", "transferred": "transfer"}.get(session.status)
-    if reason is None or _has_marker(messages, _END_WORDS):
+    if reason is None or _has_marker(messages, _END_WORDS, last=3):
         return None
     sentence = END_REASON_PILLS[reason]
     operator = session.responsible.operator

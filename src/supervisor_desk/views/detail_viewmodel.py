@@ -178,6 +178,32 @@ class DetailViewModel(QObject):
         self._summary = summary
         self.session_changed.emit(summary)
 
+    def catch_up(self) -> None:
+        """Fetch the selected session again and add what the feed has not delivered yet.
+
+        Used after an action of ours (hand-over) so its marker shows even while the feed
+        reconnects; ids already seen are skipped, so feed and fetch never duplicate.
+        """
+        session_id = self._session_id
+        if session_id is None or self._client is None or session_id in self._offline:
+            return
+        self._spawn(self._catch_up(session_id), f"detail-catch-up-{session_id}")
+
+    async def _catch_up(self, session_id: str) -> None:
+        assert self._client is not None
+        try:
+            detail = await self._client.session(session_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the feed still delivers; nothing to show here
+            return
+        if session_id != self._session_id or self._summary is None:
+            return
+        self.on_session(detail.session)
+        for message in sorted(detail.messages, key=lambda m: m.seq):
+            if message.id not in self._message_ids:
+                self.on_message(message)
+
     # --- logs ---------------------------------------------------------------------------
     def load_logs(self) -> None:
         """Fetch both log kinds of the selected session (Refresh in the logs drawer)."""

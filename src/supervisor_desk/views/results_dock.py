@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QScrollArea,
     QToolButton,
@@ -155,7 +156,7 @@ class ResultsDock(QDockWidget):
     def __init__(
         self, parent: QWidget | None = None, *, time_zone: str | tzinfo | None = None
     ) -> None:
-        super().__init__("Parameters & results", parent)
+        super().__init__("Parameters && results", parent)  # && : not a mnemonic
         self.setObjectName("ResultsDock")
         self.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetClosable
@@ -184,24 +185,31 @@ class ResultsDock(QDockWidget):
         self.results_section = Section("Session results", content)
         self.facts_section = Section("Session facts", content)
         self.uuid_row = QWidget(self.facts_section)
-        uuid_layout = QHBoxLayout(self.uuid_row)
-        uuid_layout.setContentsMargins(18, 0, 4, 0)
-        self.uuid_label = plain_label("", self.uuid_row)
-        self.uuid_label.setWordWrap(False)
-        mono = self.uuid_label.font()
-        mono.setFamily("Monospace")
-        mono.setPointSizeF(max(6.0, mono.pointSizeF() - 1.5))
-        self.uuid_label.setFont(mono)
-        self.uuid_label.setMinimumWidth(40)
+        uuid_layout = QVBoxLayout(self.uuid_row)
+        uuid_layout.setContentsMargins(18, 0, 4, 2)
+        uuid_layout.setSpacing(0)
+        uuid_head = QHBoxLayout()
+        uuid_title = plain_label("UUID:", self.uuid_row)
+        uuid_title.setStyleSheet("color: #5b6372;")
         self.copy_uuid_button = QToolButton(self.uuid_row)
         self.copy_uuid_button.setText("Copy")
         self.copy_uuid_button.setToolTip("Copy the session UUID")
         self.copy_uuid_button.clicked.connect(self._on_copy_uuid_clicked)
-        uuid_title = plain_label("UUID:", self.uuid_row)
-        uuid_title.setWordWrap(False)
-        uuid_layout.addWidget(uuid_title)
-        uuid_layout.addWidget(self.uuid_label, 1)
-        uuid_layout.addWidget(self.copy_uuid_button)
+        uuid_head.addWidget(uuid_title)
+        uuid_head.addStretch(1)
+        uuid_head.addWidget(self.copy_uuid_button)
+        # A line edit: the UUID has no break points, and a label would widen the whole dock.
+        self.uuid_label = QLineEdit(self.uuid_row)
+        self.uuid_label.setReadOnly(True)
+        self.uuid_label.setFrame(False)
+        self.uuid_label.setMinimumWidth(40)
+        self.uuid_label.setStyleSheet("background: transparent;")
+        mono = self.uuid_label.font()
+        mono.setFamily("Monospace")
+        mono.setPointSizeF(max(6.0, mono.pointSizeF() - 1))
+        self.uuid_label.setFont(mono)
+        uuid_layout.addLayout(uuid_head)
+        uuid_layout.addWidget(self.uuid_label)
         facts_layout = self.facts_section.layout()
         assert isinstance(facts_layout, QVBoxLayout)
         facts_layout.insertWidget(1, self.uuid_row)
@@ -261,7 +269,9 @@ class ResultsDock(QDockWidget):
         self.parameters_section.set_rows(sorted(summary.parameters.items()), NO_PARAMETERS)
         self.results_section.set_rows(sorted(summary.results.items()), NO_RESULTS)
         self.customer_button.setEnabled(bool(summary.user.id))
-        self.uuid_label.setText(summary.id)
+        if self.uuid_label.text() != summary.id:
+            self.uuid_label.setText(summary.id)
+            self.uuid_label.setCursorPosition(0)
         self._update_facts()
         if summary.is_live:
             self._tick.start()

@@ -1,0 +1,206 @@
+"""Customer view: every session of one customer the hub knows, chats one after another.
+
+Flametree's 360 View within what the hub stores: the sessions of ``user=<id>`` across
+channels, oldest first, each under a header that can be clicked to jump to it (in the list
+on the left, or in the chat itself). The view-model owns the loading tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from datetime import tzinfo
+from typing import Any, Protocol
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from supervisor_desk.models.chat_rows import header_text
+from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.models.markers import resolve_time_zone
+from supervisor_desk.models.wire import SessionDetail, SessionPage, SessionSummary
+from supervisor_desk.views.chat.view import ChatView
+from supervisor_desk.views.detail_viewmodel import describe_error
+
+MAX_SESSIONS = 500
+PARALLEL_FETCHES = 4
+
+
+class CustomerClient(Protocol):
+    async def sessions(
+        self, flt: Any = None, sort: str = "-started_at", offset: int = 0, limit: int = 50
+    ) -> SessionPage: ...
+    async def session(self, session_id: str) -> SessionDetail: ...
+
+
+class CustomerViewModel(QObject):
+    loading_changed = Signal(bool)
+    sessions_loaded = Signal(object)  # list[SessionDetail], oldest first
+    error_occurred = Signal(str)
+
+    def __init__(self, client: CustomerClient, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._client = client
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.total = 0
+
+    def load(self, user_id: str) -> None:
+        self.cancel()
+        self.loading_changed.emit(True)
+        self._spawn(self._load(user_id), f"customer-view-{user_id}")
+
+    async def _load(self, user_id: str) -> None:
+        try:
+            page = await self._client.sessions(
+                SessionFilter(user=user_id), sort="started_at", limit=MAX_SESSIONS
+            )
+            self.total = page.total
+            gate = asyncio.Semaphore(PARALLEL_FETCHES)
+
+            async def fetch(summary: SessionSummary) -> SessionDetail:
+                async with gate:
+                    return await self._client.session(summary.id)
+
+            details = await asyncio.gather(*(fetch(s) for s in page.items))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # shown in the window
+            self.loading_changed.emit(False)
+            self.error_occurred.emit(
+                f"Could not load this customer's sessions: {describe_error(exc)}"
+            )
+            return
+        self.loading_changed.emit(False)
+        self.sessions_loaded.emit(sorted(details, key=lambda d: d.session.started_at))
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def cancel(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+class CustomerView(QWidget):
+    """A window: the customer's sessions on the left, their chats one after another."""
+
+    session_activated = Signal(str)  # a header clicked: the main window may select it
+    loaded = Signal(int)  # number of sessions shown
+
+    def __init__(
+        self,
+        client: CustomerClient,
+        summary: SessionSummary,
+        parent: QWidget | None = None,
+        *,
+        time_zone: str | tzinfo | None = None,
+    ) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self._tz = resolve_time_zone(time_zone)
+        self._summary = summary
+        name = summary.user.name or (summary.contact.name if summary.contact else None)
+        self.customer_name = name or summary.user.id
+        self.setWindowTitle(f"Customer view — {self.customer_name}")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.view_model = CustomerViewModel(client, self)
+
+        self.heading = QLabel(self)
+        self.heading.setTextFormat(Qt.TextFormat.PlainText)
+        font = self.heading.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() + 2)
+        self.heading.setFont(font)
+        self.heading.setText(self.customer_name)
+        self.status_label = QLabel("Loading sessions…", self)
+        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.status_label.setWordWrap(True)
+        self.reload_button = QPushButton("Refresh", self)
+        self.reload_button.clicked.connect(self.reload)
+
+        self.session_list = QListWidget(self)
+        self.session_list.itemClicked.connect(self._on_session_list_item_clicked)
+        self.chat = ChatView(self, time_zone=self._tz)
+        self.chat.session_header_clicked.connect(self._on_chat_header_clicked)
+
+        top = QHBoxLayout()
+        top.addWidget(self.heading)
+        top.addWidget(self.status_label, 1)
+        top.addWidget(self.reload_button)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self.session_list)
+        splitter.addWidget(self.chat)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 640])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        self.resize(980, 720)
+
+        self.view_model.sessions_loaded.connect(self._on_vm_sessions_loaded)
+        self.view_model.error_occurred.connect(self._on_vm_error_occurred)
+        self.reload()
+
+    @property
+    def user_id(self) -> str:
+        return self._summary.user.id
+
+    def reload(self) -> None:
+        self.status_label.setText("Loading sessions…")
+        self.view_model.load(self._summary.user.id)
+
+    def session_ids(self) -> list[str]:
+        return [
+            str(self.session_list.item(i).data(Qt.ItemDataRole.UserRole))
+            for i in range(self.session_list.count())
+        ]
+
+    def _on_vm_sessions_loaded(self, details: list[SessionDetail]) -> None:
+        self.session_list.clear()
+        for detail in details:
+            item = QListWidgetItem(header_text(detail.session, self._tz))
+            item.setData(Qt.ItemDataRole.UserRole, detail.session.id)
+            item.setToolTip("")
+            self.session_list.addItem(item)
+        self.chat.set_details(details, headers=True)
+        count = len(details)
+        more = self.view_model.total - count
+        text = f"{count} session{'s' if count != 1 else ''} across channels"
+        if more > 0:
+            text += f" (the oldest {count} of {self.view_model.total})"
+        self.status_label.setText(text)
+        self.loaded.emit(count)
+
+    def _on_vm_error_occurred(self, message: str) -> None:
+        self.status_label.setText(message)
+
+    def _on_session_list_item_clicked(self, item: QListWidgetItem) -> None:
+        self.chat.jump_to_session(str(item.data(Qt.ItemDataRole.UserRole)))
+
+    def _on_chat_header_clicked(self, session_id: str) -> None:
+        self.chat.jump_to_session(session_id)
+        self.session_activated.emit(session_id)
+
+    def closeEvent(self, event: Any) -> None:
+        self.view_model.cancel()
+        super().closeEvent(event)
