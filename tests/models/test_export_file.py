@@ -192,3 +192,20 @@ def test_one_monster_jsonl_line_is_skipped(tmp_path: Path) -> None:
     reader = ExportReader(path)
     assert [e.summary.id for e in reader.read_all()] == ["s0000", "s0001", "s0005"]
     assert reader.report.problems == ["line 4: longer than 64 MB"]
+
+
+def test_the_hubs_csv_dialect_opens(tmp_path: Path) -> None:
+    path = tmp_path / "hub.csv"
+    path.write_text(
+        "status,session_id,agent,channel,responsible,operator,user,team,started_at,"
+        "wait_seconds,duration_seconds,last_message_at,message_count,country,ip,ended_at,"
+        "end_reason\r\n"
+        "completed,s-1,Sales bot,whatsapp,human,Dana,Ann,,2026-03-01T10:00:00.000Z,1.5,60.000,"
+        "2026-03-01T10:01:00.000Z,4,DE,10.0.0.1,2026-03-01T10:01:00.000Z,resolved\r\n",
+        encoding="utf-8",
+    )
+    [entry] = ExportReader(path).read_all()
+    s = entry.summary
+    assert (s.id, s.agent.name, s.channel, s.user.name, s.location.country_code) == (
+        "s-1", "Sales bot", "whatsapp", "Ann", "DE")
+    assert s.responsible.operator is not None and s.responsible.operator.name == "Dana"

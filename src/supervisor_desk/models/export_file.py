@@ -60,6 +60,8 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 # The least a CSV must carry to rebuild a session row; everything else has a default.
 CSV_REQUIRED: tuple[str, ...] = ("id", "channel", "status", "started_at")
+# The hub's CSV export names some columns after the table; their meaning in ours.
+_HUB_CSV_ALIASES = {"session_id": "id", "user": "user_name", "country": "country_code"}
 # Spreadsheets run cells starting with these as formulas; a leading quote keeps them text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
@@ -272,11 +274,65 @@ def _check_header(path: Path, obj: Any) -> ExportHeader:
         raise ExportFileError(path, f"bad export header: {_describe_validation(exc)}") from exc
 
 
-def _entry_from_record(obj: Any, offset: int, length: int) -> IndexedSession:
+class _Interner:
+    """Shares equal parts of frozen summaries, so 100,000 indexed sessions fit in memory.
+
+    A validated summary carries its own copy of every nested model, dict and pydantic's
+    ``__pydantic_fields_set__`` (a 2 KB set per session); most are equal across sessions
+    (agents, empty dicts, the set of fields). The models are frozen and never mutated, so
+    one shared instance per distinct value is indistinguishable from copies, and takes a
+    third of the memory.
+    """
+
+    _NESTED = ("agent", "responsible", "user", "location", "parameters", "results", "metadata")
+    _MAX = 500_000
+
+    def __init__(self) -> None:
+        self._sets: dict[frozenset[str], set[str]] = {}
+        self._values: dict[Any, Any] = {}
+
+    def _shared(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            key: Any = ("dict", tuple(value.items()))
+        elif value is None:
+            return None
+        else:
+            key = (type(value), tuple(value.__dict__.values()))
+        try:
+            found = self._values.get(key)
+        except TypeError:  # an unhashable part: keep this one as it is
+            return value
+        if found is not None:
+            return found
+        if len(self._values) < self._MAX:
+            self._values[key] = value
+            if not isinstance(value, dict):
+                self._share_fields_set(value)
+        return value
+
+    def _share_fields_set(self, model: Any) -> None:
+        fields_set = model.__pydantic_fields_set__
+        shared = self._sets.setdefault(frozenset(fields_set), fields_set)
+        if shared is not fields_set:
+            object.__setattr__(model, "__pydantic_fields_set__", shared)
+
+    def compact(self, summary: SessionSummary) -> SessionSummary:
+        fields = summary.__dict__
+        for name in self._NESTED:
+            fields[name] = self._shared(fields[name])
+        self._share_fields_set(summary)
+        return summary
+
+
+def _entry_from_record(
+    obj: Any, offset: int, length: int, interner: _Interner | None = None
+) -> IndexedSession:
     """Validate only what the index needs; messages stay raw until the session is opened."""
     if not isinstance(obj, dict) or not isinstance(obj.get("session"), dict):
         raise ValueError("not a session record (no \"session\" object)")
     summary = SessionSummary.model_validate(obj["session"])
+    if interner is not None:
+        summary = interner.compact(summary)
     messages = obj.get("messages", [])
     if not isinstance(messages, list):
         raise ValueError("\"messages\" is not a list")
@@ -301,6 +357,7 @@ class ExportReader:
         self.batch_size = batch_size
         self.header: ExportHeader | None = None
         self.report = ReadReport()
+        self.interner = _Interner()
         try:
             self.report.total_bytes = self.path.stat().st_size
         except OSError as exc:
@@ -379,7 +436,7 @@ class ExportReader:
                     )
                     continue
                 try:
-                    yield _entry_from_record(obj, start, offset - start)
+                    yield _entry_from_record(obj, start, offset - start, self.interner)
                 except ValidationError as exc:
                     self.report.note(f"line {line_no}: {_describe_validation(exc)}")
                 except ValueError as exc:
@@ -423,6 +480,9 @@ class ExportReader:
             except csv.Error as exc:
                 raise ExportFileError(self.path, f"not a CSV file ({exc})") from exc
             header = [h.strip().lstrip("\ufeff") for h in header]
+            if "session_id" in header and "id" not in header:
+                # The hub's CSV spells the table's columns (PROTOCOL: "the table's columns").
+                header = [_HUB_CSV_ALIASES.get(h, h) for h in header]
             missing = [c for c in CSV_REQUIRED if c not in header]
             if missing or not ({"agent", "agent_id"} & set(header)):
                 if "agent" not in header and "agent_id" not in header:
@@ -461,7 +521,7 @@ class ExportReader:
                                else str(exc))
                     self.report.note(f"row {row_no}: {problem}")
                     continue
-                yield IndexedSession(summary, -1, 0, None)
+                yield IndexedSession(self.interner.compact(summary), -1, 0, None)
             self.report.bytes_read = self.report.total_bytes
 
     # -- Lazy transcripts ---------------------------------------------------------------
@@ -697,7 +757,7 @@ class _JsonWalker:
                 self.mark_char, self.mark_bytes = end, byte_start + length
                 index += 1
                 try:
-                    yield _entry_from_record(record, byte_start, length)
+                    yield _entry_from_record(record, byte_start, length, self.owner.interner)
                 except ValidationError as exc:
                     self.owner.report.note(f"session #{index}: {_describe_validation(exc)}")
                 except ValueError as exc:

@@ -1,0 +1,271 @@
+"""In-memory index of an opened export file: local filter, sort, paging and metrics.
+
+Filtering uses :meth:`SessionFilter.matches` (the hub's own semantics) for every criterion but
+full text, which is evaluated here on pre-normalised transcripts with exactly the rule
+``matches`` applies (every query word in one message), because normalising a million messages
+on each keystroke would take seconds. Sort orders and the last filter's result are cached, so
+paging through a result, or re-sorting it, costs a list slice. Transcripts stay on disk: a
+session's messages and logs are read by byte range when it is opened. No Qt here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from supervisor_desk.models.export_file import IndexedSession, read_record
+from supervisor_desk.models.filters import (
+    SessionFilter,
+    SortSpec,
+    ceil_ms,
+    normalize_words,
+    summary_search_text,
+    to_ms,
+)
+from supervisor_desk.models.wire import (
+    ChannelCount,
+    ExportedSession,
+    Metrics,
+    NamedItem,
+    SessionPage,
+    SessionSummary,
+)
+
+_MESSAGE_SEP = "\n"
+
+
+def normalized_transcript(texts: Sequence[str]) -> str:
+    """One string per session: each message's normalised words, messages on their own line."""
+    return _MESSAGE_SEP.join(" ".join(normalize_words(t)) for t in texts)
+
+
+def transcript_has_words(words: set[str], transcript: str) -> bool:
+    """``SessionFilter.matches``' text rule on a normalised transcript: all words, one message."""
+    # Cheap substring screen first; most sessions miss some word entirely.
+    if not all(w in transcript for w in words):
+        return False
+    return any(words <= set(line.split(" ")) for line in transcript.split(_MESSAGE_SEP))
+
+
+def prepare_transcripts(entries: Sequence[IndexedSession]) -> list[str | None]:
+    return [normalized_transcript(e.texts) if e.texts is not None else None for e in entries]
+
+
+class OfflineIndex:
+    """Sessions of one file, in file order, with cached sort orders and the last query."""
+
+    def __init__(self, path: Path, *, has_transcripts: bool = True,
+                 now: datetime | None = None) -> None:
+        self.path = Path(path)
+        self.has_transcripts = has_transcripts
+        # "Now" for an export is the moment it was taken: live durations and waits stop there.
+        self.now = now or datetime.now(UTC)
+        self._sessions: list[SessionSummary] = []
+        self._offsets: list[tuple[int, int]] = []
+        self._transcripts: list[str | None] = []
+        self._by_id: dict[str, int] = {}
+        self._orders: dict[SortSpec, list[int]] = {}
+        self._search: list[str] = []
+        self._time_columns: dict[str, list[int | None]] = {}
+        self._last: tuple[SessionFilter, SortSpec, list[int]] | None = None
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def add(self, entries: Iterable[IndexedSession],
+            transcripts: Sequence[str | None] | None = None) -> int:
+        """Append a batch read from the file; a repeated id replaces the earlier row.
+
+        ``transcripts`` (from :func:`prepare_transcripts`, computed in the reading thread)
+        saves the caller's thread the normalisation, the costly part of adding.
+        """
+        entries = list(entries)
+        if transcripts is None:
+            transcripts = prepare_transcripts(entries)
+        added = 0
+        for entry, transcript in zip(entries, transcripts, strict=True):
+            row = self._by_id.get(entry.summary.id)
+            if row is not None:
+                self._sessions[row] = entry.summary
+                self._offsets[row] = (entry.offset, entry.length)
+                self._transcripts[row] = transcript
+                continue
+            self._by_id[entry.summary.id] = len(self._sessions)
+            self._sessions.append(entry.summary)
+            self._offsets.append((entry.offset, entry.length))
+            self._transcripts.append(transcript)
+            added += 1
+        self._orders.clear()
+        self._last = None
+        return added
+
+    def get(self, session_id: str) -> SessionSummary | None:
+        row = self._by_id.get(session_id)
+        return self._sessions[row] if row is not None else None
+
+    def sessions(self) -> list[SessionSummary]:
+        return list(self._sessions)
+
+    # ------------------------------------------------------------------ queries
+
+    def _order(self, spec: SortSpec) -> list[int]:
+        order = self._orders.get(spec)
+        if order is None:
+            sessions, now = self._sessions, self.now
+            keys = [spec.sort_key(s, now) for s in sessions]
+            order = sorted(range(len(sessions)), key=keys.__getitem__, reverse=spec.descending)
+            self._orders[spec] = order
+        return order
+
+    def _search_texts(self) -> list[str]:
+        if len(self._search) != len(self._sessions):
+            self._search = [summary_search_text(s) for s in self._sessions]
+        return self._search
+
+    def _times(self, field: str) -> list[int | None]:
+        column = self._time_columns.get(field)
+        if column is None or len(column) != len(self._sessions):
+            column = [
+                to_ms(v) if (v := getattr(s, field)) is not None else None
+                for s in self._sessions
+            ]
+            self._time_columns[field] = column
+        return column
+
+    def _candidates(self, flt: SessionFilter) -> list[int]:
+        """Rows that pass the cheap criteria, each tested exactly as ``matches`` tests it.
+
+        Only a narrowing step: every survivor is still checked by ``matches`` itself, which
+        keeps the result identical to the hub's while most rows cost one comparison.
+        """
+        sessions = self._sessions
+        rows: list[int] = list(range(len(sessions)))
+        if flt.channel:
+            wanted = set(flt.channel)
+            rows = [i for i in rows if sessions[i].channel in wanted]
+        if flt.status:
+            wanted = set(flt.status)
+            rows = [i for i in rows if sessions[i].status in wanted]
+        if flt.agent:
+            wanted = set(flt.agent)
+            rows = [i for i in rows if sessions[i].agent.id in wanted]
+        if flt.has_attachments is not None:
+            rows = [i for i in rows if sessions[i].has_attachments == flt.has_attachments]
+        if flt.messages is not None:
+            test = flt.messages.test
+            rows = [i for i in rows if test(sessions[i].message_count)]
+        for field, after, before in (
+            ("started_at", flt.started_after, flt.started_before),
+            ("ended_at", flt.ended_after, flt.ended_before),
+            ("last_message_at", flt.last_message_after, flt.last_message_before),
+        ):
+            if after is None and before is None:
+                continue
+            column = self._times(field)
+            low = ceil_ms(after) if after is not None else None
+            high = ceil_ms(before) if before is not None else None
+            rows = [
+                i for i in rows if (v := column[i]) is not None
+                and (low is None or v >= low) and (high is None or v < high)
+            ]
+        if flt.q is not None:
+            needle = flt.q.lower()
+            texts = self._search_texts()
+            rows = [i for i in rows
+                    if needle in texts[i] or sessions[i].id.lower().startswith(needle)]
+        return rows
+
+    def _mask(self, flt: SessionFilter) -> list[bool] | None:
+        """Rows passing ``flt`` (``None``: every row)."""
+        if flt.is_empty():
+            return None
+        rest = flt.model_copy(update={"text": None})
+        sessions = self._sessions
+        rows = self._candidates(rest)
+        if not rest.is_empty():
+            matches = rest.matches
+            rows = [i for i in rows if matches(sessions[i])]
+        if flt.text is not None and self.has_transcripts:
+            words = set(normalize_words(flt.text))
+            transcripts = self._transcripts
+            rows = [i for i in rows
+                    if (t := transcripts[i]) is not None and transcript_has_words(words, t)]
+        mask = [False] * len(sessions)
+        for i in rows:
+            mask[i] = True
+        return mask
+
+    def matching_rows(self, flt: SessionFilter, sort: SortSpec | str) -> list[int]:
+        spec = sort if isinstance(sort, SortSpec) else SortSpec.parse(sort)
+        if self._last is not None and self._last[0] == flt and self._last[1] == spec:
+            return self._last[2]
+        cached_mask: list[int] | None = None
+        if self._last is not None and self._last[0] == flt:
+            # Same filter, new sort: reorder the known result instead of filtering again.
+            cached_mask = self._last[2]
+        order = self._order(spec)
+        if cached_mask is not None:
+            keep = set(cached_mask)
+            rows = [i for i in order if i in keep]
+        else:
+            mask = self._mask(flt)
+            rows = list(order) if mask is None else [i for i in order if mask[i]]
+        self._last = (flt, spec, rows)
+        return rows
+
+    def query(self, flt: SessionFilter, sort: SortSpec | str = "-started_at", offset: int = 0,
+              limit: int = 50) -> SessionPage:
+        rows = self.matching_rows(flt, sort)
+        window = rows[offset: offset + limit]
+        return SessionPage(items=[self._sessions[i] for i in window], total=len(rows),
+                           offset=offset, limit=limit)
+
+    def matching_ids(self, flt: SessionFilter) -> set[str]:
+        return {self._sessions[i].id for i in self.matching_rows(flt, SortSpec())}
+
+    def metrics(self, flt: SessionFilter) -> Metrics:
+        """The hub's ``/sessions/metrics`` over the file, as of :attr:`now`."""
+        sessions = [self._sessions[i] for i in self.matching_rows(flt, SortSpec())]
+        by_channel = Counter(s.channel for s in sessions)
+        by_status = Counter(s.status for s in sessions)
+        since = self.now - timedelta(hours=24)
+        waits = [
+            (self.now - s.queued_at).total_seconds()
+            for s in sessions if s.status == "queued" and s.queued_at is not None
+        ]
+        top = by_channel.most_common(1)
+        return Metrics(
+            total=len(sessions),
+            live=by_status["queued"] + by_status["active"],
+            queued=by_status["queued"],
+            active=by_status["active"],
+            recent_24h=sum(1 for s in sessions if s.started_at >= since),
+            top_channel=ChannelCount(channel=top[0][0], count=top[0][1]) if top else None,
+            by_channel=dict(by_channel),
+            by_status=dict(by_status),
+            longest_wait_seconds=max(waits) if waits else None,
+        )
+
+    def agents(self) -> list[NamedItem]:
+        names = {s.agent.id: s.agent.name for s in self._sessions}
+        return sorted((NamedItem(id=i, name=n) for i, n in names.items()),
+                      key=lambda a: a.name.casefold())
+
+    def operators(self) -> list[NamedItem]:
+        names = {
+            s.responsible.operator.id: s.responsible.operator.name
+            for s in self._sessions if s.responsible.operator is not None
+        }
+        return sorted((NamedItem(id=i, name=n) for i, n in names.items()),
+                      key=lambda a: a.name.casefold())
+
+    # ------------------------------------------------------------------ transcripts
+
+    def record(self, session_id: str) -> ExportedSession:
+        """Messages and logs of one session, read from the file now (blocking: use a thread)."""
+        row = self._by_id[session_id]
+        offset, length = self._offsets[row]
+        entry = IndexedSession(self._sessions[row], offset, length, None)
+        return read_record(self.path, entry)

@@ -1,0 +1,99 @@
+"""Offline index: local filtering and sorting agree with SessionFilter.matches / SortSpec."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from supervisor_desk.models.export_file import ExportReader, write_export
+from supervisor_desk.models.filters import MessageCountFilter, SessionFilter, SortSpec
+from supervisor_desk.models.offline_index import (
+    OfflineIndex,
+    normalized_transcript,
+    transcript_has_words,
+)
+from tests.models.export_samples import T0, make_record, make_records
+
+RECORDS = make_records(40)
+FILTERS = [
+    SessionFilter(),
+    SessionFilter(channel=("web", "whatsapp")),
+    SessionFilter(status=("completed",), responsible="ai"),
+    SessionFilter(q="billing"),
+    SessionFilter(q="s001"),
+    SessionFilter(text="CANCEL"),
+    SessionFilter(text="cafe #1"),
+    SessionFilter(text="zurich"),
+    SessionFilter(user="customer 3"),
+    SessionFilter(country="de", has_attachments=True),
+    SessionFilter(operator=("op1",)),
+    SessionFilter(messages=MessageCountFilter(op="ge", n=3)),
+    SessionFilter(started_after=T0 + timedelta(minutes=30), started_before=T0 + timedelta(hours=2)),
+    SessionFilter(ended_before=T0 + timedelta(hours=1)),
+    SessionFilter(live=True),
+    SessionFilter(ip="10.0.0.7"),
+]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> OfflineIndex:
+    path = tmp_path_factory.mktemp("idx") / "export.jsonl"
+    write_export(path, "jsonl", RECORDS)
+    reader = ExportReader(path, batch_size=16)
+    idx = OfflineIndex(path)
+    for batch in reader.batches():
+        idx.add(batch)
+    return idx
+
+
+@pytest.mark.parametrize("flt", FILTERS, ids=lambda f: ",".join(k for k, _ in f.to_query()) or "all")
+def test_filter_equals_matches(index: OfflineIndex, flt: SessionFilter) -> None:
+    expected = {
+        r.session.id for r in RECORDS if flt.matches(r.session, [m.text for m in r.messages])
+    }
+    assert index.matching_ids(flt) == expected
+
+
+@pytest.mark.parametrize("sort", ["-started_at", "message_count", "-ended_at", "wait",
+                                  "-duration", "last_message_at"])
+def test_sort_equals_sortspec(index: OfflineIndex, sort: str) -> None:
+    spec = SortSpec.parse(sort)
+    expected = [s.id for s in spec.sort([r.session for r in RECORDS], index.now)]
+    page = index.query(SessionFilter(), sort, 0, 100)
+    assert [s.id for s in page.items] == expected
+
+
+def test_paging_and_metrics(index: OfflineIndex) -> None:
+    flt = SessionFilter(channel=("web", "phone", "sip"))
+    first = index.query(flt, "-started_at", 0, 2)
+    second = index.query(flt, "-started_at", 2, 2)
+    assert first.total == second.total == len(index.matching_ids(flt))
+    assert not {s.id for s in first.items} & {s.id for s in second.items}
+    metrics = index.metrics(flt)
+    assert metrics.total == first.total
+    assert metrics.top_channel is not None and sum(metrics.by_channel.values()) == first.total
+
+
+def test_transcripts_are_read_lazily_by_byte_range(index: OfflineIndex) -> None:
+    record = index.record("s0007")
+    assert record == RECORDS[7]
+    assert [a.name for a in index.agents()] == ["Billing bot", "Sales bot", "Support bot"]
+    assert [o.name for o in index.operators()] == ["Dana Ops"]
+
+
+def test_text_rule_is_per_message() -> None:
+    transcript = normalized_transcript(["Cancel my order", "the café refund"])
+    assert transcript_has_words({"cancel", "order"}, transcript)
+    assert transcript_has_words({"cafe"}, transcript)
+    assert not transcript_has_words({"cancel", "refund"}, transcript)  # two different messages
+    assert not transcript_has_words({"can"}, transcript)  # whole words only
+
+
+def test_csv_has_no_transcripts_so_text_is_not_applied(tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    write_export(path, "csv", [make_record(1), make_record(2)])
+    idx = OfflineIndex(path, has_transcripts=False)
+    idx.add(ExportReader(path).read_all())
+    assert idx.matching_ids(SessionFilter(text="nothing-like-this")) == {"s0001", "s0002"}
