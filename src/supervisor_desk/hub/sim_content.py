@@ -117,7 +117,7 @@ IPV6_PREFIX = "2001:db8:"
 CHANNEL_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("web", 24), ("whatsapp", 12), ("phone", 9), ("telegram", 6), ("sip", 5), ("email", 5),
     ("facebook", 4), ("instagram", 4), ("intercom", 4), ("chatwoot", 3), ("twilio", 4),
-    ("infobip", 3), ("bird", 3), ("mobile_sdk", 6), ("api", 3), ("other", 2),
+    ("infobip", 3), ("bird", 3), ("mobile_sdk", 6), ("api", 3), ("other", 3),
 )
 # Web widgets and SDKs see the customer's IP; messengers and phone lines do not.
 WEB_CHANNELS = frozenset({"web", "mobile_sdk", "intercom", "chatwoot"})

@@ -283,7 +283,8 @@ class SessionStory:
         """Plan the messages so that exactly ``budget`` are created over the whole story."""
         rng = self.rng
         head = [_Beat("start")]
-        if self.outbound:
+        if self.outbound and self.channel == "whatsapp":
+            # WhatsApp only lets a business open a conversation with an approved template.
             head.append(_Beat("template"))
         if self.accept_by_human:
             head.append(_Beat("assigned"))
@@ -316,7 +317,8 @@ class SessionStory:
             return ([_Beat("start")] if budget >= 1 else []) + (
                 [_Beat("end_marker")] if budget >= 2 else []
             )
-        self.outbound = any(b.kind == "template" for b in head)
+        if self.channel == "whatsapp":
+            self.outbound = any(b.kind == "template" for b in head)
         self.accept_by_human = any(b.kind == "assigned" for b in head)
         free = budget - fixed()
         if self.abandon_queue:
