@@ -39,6 +39,7 @@ from supervisor_desk.models.wire import (
 API = "/api/v1"
 _NOT_FILTERS = frozenset({"sort", "offset", "limit", "format"})
 
+# ``:path`` in the routes: ids are opaque and may hold "/" (sent as %2F, decoded before routing).
 SessionId = Annotated[str, Path(min_length=1, max_length=200)]
 # Declared so they appear in the OpenAPI document; parsed by SessionFilter.from_query.
 _FILTER_DOC = (
@@ -181,17 +182,7 @@ def install(app: FastAPI, service: HubService) -> None:
                      f'attachment; filename="sessions-{stamp}.{format}"'},
         )
 
-    @router.get("/sessions/{session_id}", response_model=SessionDetail)
-    async def session_detail(
-        session_id: SessionId, principal: Annotated[Principal, Depends(auth.READ)]
-    ) -> Response:
-        found = await service.read(storage.session_detail, session_id)
-        if found is None:
-            raise ApiError(404, "not_found", f"no session {session_id!r}")
-        doc, messages = found
-        return raw_json(f'{{"session":{doc},"messages":[{",".join(messages)}]}}')
-
-    @router.get("/sessions/{session_id}/logs", response_model=LogsAnswer)
+    @router.get("/sessions/{session_id:path}/logs", response_model=LogsAnswer)
     async def session_logs(
         session_id: SessionId,
         principal: Annotated[Principal, Depends(auth.LOGS)],
@@ -202,7 +193,7 @@ def install(app: FastAPI, service: HubService) -> None:
             raise ApiError(404, "not_found", f"no session {session_id!r}")
         return raw_json(f'{{"kind":{dumps(kind)},"entries":[{",".join(entries)}]}}')
 
-    @router.post("/sessions/{session_id}/handover", response_model=HandoverAnswer)
+    @router.post("/sessions/{session_id:path}/handover", response_model=HandoverAnswer)
     async def handover(
         session_id: SessionId, principal: Annotated[Principal, Depends(auth.HANDOVER)]
     ) -> Response:
@@ -216,6 +207,16 @@ def install(app: FastAPI, service: HubService) -> None:
         except ConflictError as exc:
             raise ApiError(409, exc.code, str(exc)) from None
         return raw_json(f'{{"session":{doc}}}')
+
+    @router.get("/sessions/{session_id:path}", response_model=SessionDetail)
+    async def session_detail(
+        session_id: SessionId, principal: Annotated[Principal, Depends(auth.READ)]
+    ) -> Response:
+        found = await service.read(storage.session_detail, session_id)
+        if found is None:
+            raise ApiError(404, "not_found", f"no session {session_id!r}")
+        doc, messages = found
+        return raw_json(f'{{"session":{doc},"messages":[{",".join(messages)}]}}')
 
     @router.get("/agents", response_model=NamedItems)
     async def agents(principal: Annotated[Principal, Depends(auth.READ)]) -> Response:

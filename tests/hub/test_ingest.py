@@ -1,0 +1,206 @@
+"""Ingest: the six event types, atomic and idempotent batches, and hostile input."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+import pytest
+
+from supervisor_desk.models.wire import Message, SessionDetail, SessionSummary
+from tests.hub.conftest import Api, assert_error
+from tests.hub.factories import ended, logs, message, message_updated, started, updated
+
+
+def _quote(sid: str) -> str:
+    # Dots too: an HTTP client normalizes a bare ".." segment away before sending.
+    return quote(sid, safe="").replace(".", "%2E")
+
+
+def _session(api: Api, sid: str) -> SessionSummary:
+    answer = api.get(f"/sessions/{_quote(sid)}")
+    assert answer.status_code == 200, answer.text
+    return SessionDetail.model_validate(answer.json()).session
+
+
+def _detail(api: Api, sid: str) -> SessionDetail:
+    return SessionDetail.model_validate(api.get(f"/sessions/{_quote(sid)}").json())
+
+
+def _count(api: Api) -> int:
+    total: int = api.sessions()["total"]
+    return total
+
+
+def test_all_six_event_types_update_the_session(api: Api) -> None:
+    answer = api.ingest([
+        started("s1", "2026-01-01T10:00:00Z", status="queued",
+                queued_at="2026-01-01T10:00:00Z", parameters={"utm": "ad", "plan": "pro"},
+                location={"ip": "10.0.0.1", "country_code": "fr", "country": "France"}),
+        updated("s1", "2026-01-01T10:00:30Z", status="active", team="Billing",
+                parameters={"plan": None, "tier": "gold"}, results={"Name": "Zoé"}),
+        message("s1", "m1", "Bonjour", "2026-01-01T10:01:00Z",
+                attachments=[{"name": "a.pdf", "mime": "application/pdf", "size": 10}]),
+        message("s1", "m2", "Hello", "2026-01-01T10:02:00Z", role="ai", quick_replies=["Yes"]),
+        message_updated("s1", "m2", reaction="up",
+                        delivery={"status": "read", "at": "2026-01-01T10:02:05Z"}),
+        logs("s1", "system", [{"at": "2026-01-01T10:02:06Z", "level": "warning", "text": "slow"}]),
+        logs("s1", "trace", [{"at": "2026-01-01T10:02:07Z", "agent": "Ava", "prompt": "p",
+                              "generation": {"action": "reply", "action_input": "x"}}]),
+        ended("s1", "2026-01-01T10:05:00Z", status="completed", end_reason="resolved"),
+    ])
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"accepted": 8, "duplicates": 0, "last_seq": 8}
+
+    detail = _detail(api, "s1")
+    s = detail.session
+    assert s.status == "completed" and s.end_reason == "resolved"
+    assert s.accepted_at is not None and s.accepted_at.isoformat().startswith("2026-01-01T10:00:30")
+    assert s.ended_at is not None and s.ended_at.isoformat().startswith("2026-01-01T10:05:00")
+    assert s.team == "Billing"
+    assert s.parameters == {"utm": "ad", "tier": "gold"}
+    assert s.results == {"Name": "Zoé"}
+    assert s.message_count == 2 and s.has_attachments
+    assert s.last_message_at is not None and s.last_message_at.minute == 2
+    # started (1) + updated + two messages + ended; message.updated and logs keep the version.
+    assert s.version == 5
+    assert s.location.country_code == "fr"
+    assert [m.seq for m in detail.messages] == [1, 2]
+    m2: Message = detail.messages[1]
+    assert m2.reaction == "up" and m2.delivery is not None and m2.delivery.status == "read"
+    assert m2.quick_replies == ["Yes"]
+    system = api.get("/sessions/s1/logs", params={"kind": "system"}).json()
+    assert system == {"kind": "system",
+                      "entries": [{"at": "2026-01-01T10:02:06.000Z", "level": "warning",
+                                   "text": "slow"}]}
+    trace = api.get("/sessions/s1/logs", params={"kind": "trace"}).json()
+    assert trace["entries"][0]["generation"] == {"action": "reply", "action_input": "x"}
+
+
+def test_idempotent_by_event_id(api: Api) -> None:
+    batch = [started("s1", event_id="e-1"), message("s1", "m1", event_id="e-2")]
+    assert api.ingest(batch).json() == {"accepted": 2, "duplicates": 0, "last_seq": 2}
+    again = api.ingest([*batch, message("s1", "m2", event_id="e-3")])
+    assert again.json() == {"accepted": 1, "duplicates": 2, "last_seq": 3}
+    assert _session(api, "s1").message_count == 2
+    # The same id twice inside one batch counts once.
+    twice = api.ingest([message("s1", "m3", event_id="e-4"), message("s1", "m3", event_id="e-4")])
+    assert twice.json() == {"accepted": 1, "duplicates": 1, "last_seq": 4}
+
+
+@pytest.mark.parametrize(
+    ("bad", "kind"),
+    [
+        (message("ghost", "m9"), "unknown_session"),
+        (started("s1"), "session_exists"),
+        (message("s1", "m1"), "message_exists"),
+        (message_updated("s1", "nope", reaction="up"), "unknown_message"),
+    ],
+)
+def test_state_errors_refuse_the_whole_batch(api: Api, bad: dict[str, object], kind: str) -> None:
+    api.ingest([started("s1"), message("s1", "m1")])
+    answer = api.ingest([started("s2"), message("s2", "x1"), bad])
+    body = assert_error(answer, 422, "invalid_event")
+    assert body["details"][0]["index"] == 2
+    assert body["details"][0]["type"] == kind
+    assert "nothing in this batch was stored" in body["message"]
+    assert api.get("/sessions/s2").status_code == 404  # atomic: the good events were not kept
+    assert _session(api, "s1").message_count == 1
+
+
+def test_ended_session_refuses_changes(api: Api) -> None:
+    api.ingest([started("s1"), ended("s1")])
+    for late in (message("s1", "m1"), updated("s1", team="x"), ended("s1"),
+                 logs("s1", "system", [{"at": "2026-01-01T11:00:00Z", "text": "late"}])):
+        body = assert_error(api.ingest([late]), 422, "invalid_event")
+        assert body["details"][0]["type"] == "session_ended"
+
+
+def test_invalid_events_name_index_and_field(api: Api) -> None:
+    good = started("s1")
+    no_agent = started("s2")
+    del no_agent["data"]["agent"]
+    wrong_type = message("s1", "m1")
+    wrong_type["data"]["text"] = 12345
+    bad_time = started("s3", at="yesterday")
+    answer = api.ingest([good, no_agent, wrong_type, bad_time])
+    body = assert_error(answer, 422, "invalid_event")
+    by_index = {d["index"]: d for d in body["details"]}
+    assert set(by_index) == {1, 2, 3}
+    assert by_index[1]["field"] == "events.1.data.agent"
+    assert by_index[2]["field"] == "events.2.data.text"
+    assert by_index[3]["field"] == "events.3.at"
+    assert api.sessions()["total"] == 0
+
+
+def test_unknown_event_type(api: Api) -> None:
+    event = started("s1")
+    event["type"] = "session.exploded"
+    body = assert_error(api.ingest([event]), 422, "invalid_event")
+    assert body["details"][0]["type"] == "unknown_event_type"
+    assert "session.exploded" in body["details"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b"{not json", "invalid_json"),
+        (b'{"events": "nope"}', "invalid_request"),
+        (b"[1, 2]", "invalid_request"),
+        (b'{"events": []}', "invalid_request"),
+        (b'{"events": [42]}', "invalid_event"),
+        (b"[" * 100_000 + b"]" * 100_000, "invalid_json"),
+        (b'{"events": [' + b"null," * 1000 + b"null]}", "too_many_events"),
+    ],
+)
+def test_malformed_bodies_are_422(api: Api, content: bytes, code: str) -> None:
+    answer = api.post("/ingest", role="ingest", content=content,
+                      headers={"Content-Type": "application/json"})
+    assert_error(answer, 422, code)
+
+
+def test_oversize_body_is_413(api: Api) -> None:
+    huge = message("s1", "m1", "x" * (1024 * 1024))
+    answer = api.post("/ingest", role="ingest", content=json.dumps({"events": [huge]}),
+                      headers={"Content-Type": "application/json"})
+    assert_error(answer, 413, "payload_too_large")
+
+    def chunks():  # no Content-Length: the hub must count while reading
+        yield b'{"events": [' + b" " * (600 * 1024)
+        yield b" " * (600 * 1024) + b"]}"
+
+    streamed = api.post("/ingest", role="ingest", content=chunks(),
+                        headers={"Content-Type": "application/json"})
+    assert_error(streamed, 413, "payload_too_large")
+
+
+def test_huge_fields_are_refused_not_truncated(api: Api) -> None:
+    event = started("s1", user={"id": "u" * 5000, "name": "n"})
+    body = assert_error(api.ingest([event]), 422, "invalid_event")
+    assert body["details"][0]["field"] == "events.0.data.user.id"
+    long_id = started("s" * 201)
+    assert_error(api.ingest([long_id]), 422, "invalid_event")
+
+
+@pytest.mark.parametrize(
+    "sid",
+    ["a/b", "x?y=1&z", "'; DROP TABLE sessions; --", "émoji-😀", "100%", "..", "a b", "#frag"],
+)
+def test_odd_ids_are_stored_and_found(api: Api, sid: str) -> None:
+    assert api.ingest([started(sid), message(sid, "m/1?")]).status_code == 200
+    detail = _detail(api, sid)
+    assert detail.session.id == sid
+    assert detail.messages[0].id == "m/1?"
+    assert api.ids(q=sid) == [sid]
+
+
+def test_control_characters_in_ids_are_refused(api: Api) -> None:
+    body = assert_error(api.ingest([started("bad\x00id")]), 422, "invalid_event")
+    assert "control characters" in body["details"][0]["message"]
+
+
+def test_session_started_defaults_started_at_to_event_time(api: Api) -> None:
+    event = started("s1", at="2026-03-04T05:06:07.891Z")
+    del event["data"]["started_at"]
+    api.ingest([event])
+    assert _session(api, "s1").started_at.isoformat() == "2026-03-04T05:06:07.891000+00:00"
