@@ -108,7 +108,9 @@ def test_cells_show_what_the_design_lists(model: SessionTableModel, clock: Clock
     assert cell(model, 0, SessionColumn.ID) == "01234567…"
     assert cell(model, 0, SessionColumn.ID, Qt.ItemDataRole.ToolTipRole) == s.id
     assert cell(model, 0, SessionColumn.ID, Qt.ItemDataRole.FontRole).fixedPitch()
-    assert cell(model, 0, SessionColumn.AGENT) == "Sales bot · chat"
+    assert cell(model, 0, SessionColumn.AGENT) == "Sales bot"
+    assert cell(model, 0, SessionColumn.AGENT, Qt.ItemDataRole.ToolTipRole) == "Sales bot · chat"
+    assert not cell(model, 0, SessionColumn.AGENT, Qt.ItemDataRole.DecorationRole).isNull()
     assert cell(model, 0, SessionColumn.CHANNEL) == "WhatsApp"
     assert not cell(model, 0, SessionColumn.CHANNEL, Qt.ItemDataRole.DecorationRole).isNull()
     assert cell(model, 0, SessionColumn.RESPONSIBLE) == "Unassigned"

@@ -118,6 +118,12 @@ def channel_icon(channel: str) -> QIcon:
     return QIcon(str(path))
 
 
+@cache
+def modality_icon(modality: str) -> QIcon:
+    path = resource_path("icons", "status", f"modality-{modality}.svg")
+    return QIcon(str(path)) if path.exists() else QIcon()
+
+
 def _first_existing(paths: list[Path]) -> Path | None:
     for path in paths:
         if path.exists():

@@ -33,6 +33,7 @@ from supervisor_desk.views.icons import (
     channel_color,
     channel_icon,
     channel_label,
+    modality_icon,
 )
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -251,6 +252,8 @@ class SessionTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole:
             if column == SessionColumn.CHANNEL:
                 return channel_icon(s.channel)
+            if column == SessionColumn.AGENT:
+                return modality_icon(s.modality)
             return None
         if role == EndedRole:
             return not s.is_live
@@ -263,6 +266,8 @@ class SessionTableModel(QAbstractTableModel):
                 return channel_background(s.channel)
             return None
         if role == Qt.ItemDataRole.AccessibleTextRole:
+            if column == SessionColumn.AGENT:
+                return f"{s.agent.name} · {s.modality}"
             text = self._display(s, column)
             return text or STATUS_LABELS.get(s.status, s.status)
         return None
@@ -442,7 +447,7 @@ class SessionTableModel(QAbstractTableModel):
             case SessionColumn.ID:
                 return s.id[:8] + ("…" if len(s.id) > 8 else "")
             case SessionColumn.AGENT:
-                return f"{s.agent.name} · {s.modality}"
+                return s.agent.name
             case SessionColumn.CHANNEL:
                 return channel_label(s.channel)
             case SessionColumn.RESPONSIBLE:
@@ -480,6 +485,8 @@ class SessionTableModel(QAbstractTableModel):
                 return s.id
             case SessionColumn.CHANNEL:
                 return channel_label(s.channel)
+            case SessionColumn.AGENT:
+                return f"{s.agent.name} · {s.modality}"
             case SessionColumn.USER:
                 parts = [f"Name: {s.user.name or EMPTY}", f"id: {s.user.id}"]
                 if s.user.external_id:

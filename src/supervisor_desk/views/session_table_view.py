@@ -27,15 +27,15 @@ PULSE_INTERVAL_MS = 100
 
 DEFAULT_WIDTHS: dict[SessionColumn, int] = {
     SessionColumn.STATUS: 28,
-    SessionColumn.ID: 92,
-    SessionColumn.AGENT: 170,
-    SessionColumn.CHANNEL: 118,
-    SessionColumn.RESPONSIBLE: 110,
-    SessionColumn.USER: 130,
+    SessionColumn.ID: 96,
+    SessionColumn.AGENT: 150,
+    SessionColumn.CHANNEL: 112,
+    SessionColumn.RESPONSIBLE: 92,
+    SessionColumn.USER: 120,
     SessionColumn.TEAM: 96,
     SessionColumn.START: 78,
-    SessionColumn.WAIT: 70,
-    SessionColumn.DURATION: 86,
+    SessionColumn.WAIT: 58,
+    SessionColumn.DURATION: 80,
     SessionColumn.LAST_MESSAGE: 96,
     SessionColumn.MESSAGES: 48,
     SessionColumn.COUNTRY: 62,
@@ -44,6 +44,15 @@ DEFAULT_WIDTHS: dict[SessionColumn, int] = {
     SessionColumn.STATE: 170,
 }
 DEFAULT_HIDDEN: frozenset[SessionColumn] = frozenset({SessionColumn.IP, SessionColumn.TEAM})
+# Visual order on first run: what a supervisor scans first (who, where, how long) leads;
+# the time stamps and location follow. Users can drag columns; the layout persists.
+DEFAULT_ORDER: tuple[SessionColumn, ...] = (
+    SessionColumn.STATUS, SessionColumn.ID, SessionColumn.AGENT, SessionColumn.CHANNEL,
+    SessionColumn.RESPONSIBLE, SessionColumn.USER, SessionColumn.WAIT, SessionColumn.DURATION,
+    SessionColumn.STATE, SessionColumn.START, SessionColumn.LAST_MESSAGE,
+    SessionColumn.MESSAGES, SessionColumn.COUNTRY, SessionColumn.FINISH, SessionColumn.TEAM,
+    SessionColumn.IP,
+)
 
 
 class SessionTableView(QTableView):
@@ -227,8 +236,8 @@ class SessionTableView(QTableView):
         header = self.horizontalHeader()
         self._restoring = True
         try:
-            for logical in range(header.count()):
-                header.moveSection(header.visualIndex(logical), logical)
+            for visual, logical in enumerate(DEFAULT_ORDER):
+                header.moveSection(header.visualIndex(logical), visual)
             for column, width in DEFAULT_WIDTHS.items():
                 self.setColumnWidth(column, width)
                 self.setColumnHidden(column, column in DEFAULT_HIDDEN)

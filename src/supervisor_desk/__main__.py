@@ -1,0 +1,85 @@
+"""``supervisor-desk`` command line: the desktop app (``--demo`` runs a hub in-process)."""
+
+from __future__ import annotations
+
+import time
+
+_STARTED = time.monotonic()  # before the heavy imports: the cold-start clock starts here
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from concurrent.futures import Future, ThreadPoolExecutor  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="supervisor-desk",
+        description="Watch live AI-agent sessions, read transcripts and get tray alerts.",
+    )
+    parser.add_argument("--server", metavar="URL", help="hub address (e.g. https://hub:8765)")
+    parser.add_argument(
+        "--demo", action="store_true",
+        help="start a demo hub with simulated traffic in this process and sign in to it",
+    )
+    parser.add_argument(
+        "--screenshot", metavar="PATH", type=Path,
+        help="save a PNG of the main window once the first live rows are shown",
+    )
+    parser.add_argument(
+        "--exit-after", metavar="SECONDS", type=float,
+        help="quit cleanly after this many seconds",
+    )
+    parser.add_argument("--demo-rate", type=float, default=15.0, help=argparse.SUPPRESS)
+    parser.add_argument("--demo-seed", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--version", action="version", version=_version())
+    return parser
+
+
+def _version() -> str:
+    from supervisor_desk import __version__
+
+    return f"supervisor-desk {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(args_list)
+    if args.exit_after is not None and args.exit_after <= 0:
+        build_parser().error("--exit-after needs a positive number of seconds")
+    demo_future = _start_demo_early(args.demo_rate, args.demo_seed) if args.demo else None
+    from supervisor_desk.app import AppOptions, run_app
+
+    state_file = os.environ.get("SUPERVISOR_DESK_STATE_FILE")
+    options = AppOptions(
+        server=args.server,
+        demo=args.demo,
+        screenshot=args.screenshot.resolve() if args.screenshot else None,
+        exit_after=args.exit_after,
+        state_file=Path(state_file).resolve() if state_file else None,
+        demo_rate=args.demo_rate,
+        demo_seed=args.demo_seed,
+        started_at=_STARTED,
+    )
+    return run_app(options, demo_future=demo_future)
+
+
+def _start_demo_early(rate: float, seed: int | None) -> Future[Any]:
+    """Start the demo hub in a thread now, so it boots while Qt and the window load."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-hub-start")
+
+    def start() -> Any:
+        from supervisor_desk.demo import start_demo_hub
+
+        return start_demo_hub(rate=rate, seed=seed)
+
+    future = executor.submit(start)
+    executor.shutdown(wait=False)
+    return future
+
+
+if __name__ == "__main__":
+    sys.exit(main())

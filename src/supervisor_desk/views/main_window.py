@@ -1,0 +1,394 @@
+"""The main window: header, metric cards, sessions table | chat splitter, results dock.
+
+The window is a view: it shows what the view-models say and turns user actions into signals;
+the composition root (``app.py``) wires them. Closing the window hides it when a tray icon
+exists (the app keeps alerting); otherwise closing asks the app to quit.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from supervisor_desk.views.chat import ChatView
+from supervisor_desk.views.icons import app_icon
+from supervisor_desk.views.live_viewmodel import LiveMetrics
+from supervisor_desk.views.metric_cards import MetricCards
+from supervisor_desk.views.notifications import NotificationArea
+from supervisor_desk.views.results_dock import ResultsDock
+from supervisor_desk.views.session_table_model import LiveOrder, SessionTableModel
+from supervisor_desk.views.session_table_view import SessionTableView
+
+APP_TITLE = "Supervisor Desk"
+
+_STATE_COLORS = {
+    "connected": ("#dcfce7", "#166534"),
+    "connecting": ("#fef3c7", "#92400e"),
+    "reconnecting": ("#fef3c7", "#92400e"),
+    "unreachable": ("#fee2e2", "#991b1b"),
+    "unauthorized": ("#e5e7eb", "#374151"),
+    "stopped": ("#e5e7eb", "#374151"),
+    "": ("#e5e7eb", "#374151"),
+}
+
+
+def ui_settings_path() -> Path:
+    """QSettings (IniFormat) file for window/table layout, beside the preferences."""
+    home = os.environ.get("SUPERVISOR_DESK_HOME")
+    base = Path(home) / "config" if home else platformdirs.user_config_path("supervisor-desk")
+    return base / "ui-state.ini"
+
+
+def open_ui_settings() -> QSettings:
+    path = ui_settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+class ConnectionPill(QFrame):
+    """A coloured pill: dot + words ("Connected", "Reconnecting in 4 s", "Signed out")."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("connectionPill")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 3, 12, 3)
+        layout.setSpacing(6)
+        self.dot = QLabel("●", self)
+        self.dot.setTextFormat(Qt.TextFormat.PlainText)
+        self.label = QLabel("Not connected", self)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setObjectName("connectionText")
+        layout.addWidget(self.dot)
+        layout.addWidget(self.label)
+        self.state = ""
+        self.set_state("", "Not connected")
+
+    def set_state(self, state: str, text: str, detail: str = "") -> None:
+        self.state = state
+        self.label.setText(text)
+        self.setToolTip(detail or text)
+        bg, fg = _STATE_COLORS.get(state, _STATE_COLORS[""])
+        self.setStyleSheet(
+            f"#connectionPill {{ background: {bg}; border-radius: 11px; }}"
+            f"#connectionPill QLabel {{ color: {fg}; font-weight: 600; }}"
+        )
+
+    def text(self) -> str:
+        return self.label.text()
+
+
+class MainWindow(QMainWindow):
+    refresh_requested = Signal()
+    sign_out_requested = Signal()
+    quit_requested = Signal()
+    live_order_requested = Signal(str)
+    session_selected = Signal(object)  # SessionSummary | None
+
+    def __init__(
+        self,
+        live_model: SessionTableModel,
+        *,
+        settings: QSettings | None = None,
+        time_zone: Any = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(APP_TITLE)
+        self.setWindowIcon(app_icon())
+        self.setObjectName("MainWindow")
+        self._settings = settings
+        self._allow_close = False
+        self.close_to_tray = False
+        self.live_model = live_model
+
+        # --- header ------------------------------------------------------------------
+        header = QFrame(self)
+        header.setObjectName("headerBar")
+        header_layout = QHBoxLayout(header)
+        header_layout.setContentsMargins(14, 8, 14, 8)
+        header_layout.setSpacing(10)
+        title = QLabel("Sessions", header)
+        title.setObjectName("pageTitle")
+        title.setTextFormat(Qt.TextFormat.PlainText)
+        header_layout.addWidget(title)
+        self.page_switch = QWidget(header)
+        self.page_switch.setObjectName("pageSwitch")
+        self._page_switch_layout = QHBoxLayout(self.page_switch)
+        self._page_switch_layout.setContentsMargins(0, 0, 0, 0)
+        self._page_switch_layout.setSpacing(0)
+        self._page_buttons = QButtonGroup(self)
+        self._page_buttons.setExclusive(True)
+        self._page_buttons.idClicked.connect(self._on_page_buttons_id_clicked)
+        self.page_switch.hide()  # shown once a second page (History) is plugged in
+        header_layout.addWidget(self.page_switch)
+        self.connection_pill = ConnectionPill(header)
+        header_layout.addWidget(self.connection_pill)
+        header_layout.addStretch(1)
+        self.header_actions = QHBoxLayout()
+        self.header_actions.setSpacing(6)
+        header_layout.addLayout(self.header_actions)
+        self.order_combo = QComboBox(header)
+        self.order_combo.setObjectName("liveOrderCombo")
+        self.order_combo.addItem("Queued first, longest waiting", LiveOrder.PRIORITY.value)
+        self.order_combo.addItem("Arrival order (new at bottom)", LiveOrder.ARRIVAL.value)
+        self.order_combo.setToolTip("Order of live sessions when no column sort is active")
+        self.order_combo.activated.connect(self._on_order_combo_activated)
+        header_layout.addWidget(self.order_combo)
+        self.refresh_button = QPushButton("Refresh", header)
+        self.refresh_button.setObjectName("refreshButton")
+        self.refresh_button.setToolTip("Remove ended sessions from the list (F5)")
+        self.refresh_button.clicked.connect(self.refresh_requested)
+        header_layout.addWidget(self.refresh_button)
+        self.user_button = QToolButton(header)
+        self.user_button.setObjectName("userButton")
+        self.user_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.user_button.setText("Not signed in")
+        self.user_menu = QMenu(self.user_button)
+        self.user_button.setMenu(self.user_menu)
+        header_layout.addWidget(self.user_button)
+
+        # --- live page -----------------------------------------------------------------
+        self.notification_area = NotificationArea(self)
+        self.metric_cards = MetricCards(self)
+        self.table = SessionTableView(settings=settings)
+        self.table.setObjectName("liveTable")
+        self.table.setModel(live_model)
+        self.table.session_selected.connect(self.session_selected)
+        self.table.live_order_requested.connect(self.live_order_requested)
+        self.chat = ChatView(self, time_zone=time_zone)
+        self.chat.setObjectName("chatView")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("liveSplitter")
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.chat)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        live_page = QWidget(self)
+        live_layout = QVBoxLayout(live_page)
+        live_layout.setContentsMargins(12, 10, 12, 8)
+        live_layout.setSpacing(10)
+        live_layout.addWidget(self.metric_cards)
+        live_layout.addWidget(self.splitter, 1)
+        self.live_page = live_page
+
+        self.pages = QStackedWidget(self)
+        self.pages.setObjectName("pages")
+
+        central = QWidget(self)
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(header)
+        notes_holder = QWidget(central)
+        notes_layout = QVBoxLayout(notes_holder)
+        notes_layout.setContentsMargins(12, 6, 12, 0)
+        notes_layout.addWidget(self.notification_area)
+        central_layout.addWidget(notes_holder)
+        central_layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        self.add_page("Live", live_page)
+
+        # --- results dock ----------------------------------------------------------------
+        self.results_dock = ResultsDock(self, time_zone=time_zone)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.results_dock)
+
+        # --- actions and menus --------------------------------------------------------------
+        self.refresh_action = QAction("Refresh", self)
+        self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.refresh_action.setToolTip("Remove ended sessions from the list")
+        self.refresh_action.triggered.connect(self.refresh_requested)
+        self.sign_out_action = QAction("Sign out", self)
+        self.sign_out_action.triggered.connect(self.sign_out_requested)
+        self.sign_out_action.setEnabled(False)
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.triggered.connect(self.quit_requested)
+        self.addAction(self.refresh_action)
+        self.addAction(self.quit_action)
+        self.file_menu = self.menuBar().addMenu("&File")
+        self.file_menu.addAction(self.sign_out_action)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.quit_action)
+        self.view_menu = self.menuBar().addMenu("&View")
+        self.view_menu.addAction(self.refresh_action)
+        dock_action = self.results_dock.toggleViewAction()
+        dock_action.setText("Parameters && results")
+        self.view_menu.addAction(dock_action)
+        order_menu = self.view_menu.addMenu("Live order")
+        self._order_group = QActionGroup(self)
+        self.order_actions: dict[str, QAction] = {}
+        for order, label in (
+            (LiveOrder.PRIORITY, "Queued first, longest waiting"),
+            (LiveOrder.ARRIVAL, "Arrival order (new at the bottom)"),
+        ):
+            action = QAction(label, self)
+            action.setCheckable(True)
+            action.triggered.connect(
+                lambda _=False, o=order: self.live_order_requested.emit(o.value)
+            )
+            self._order_group.addAction(action)
+            order_menu.addAction(action)
+            self.order_actions[order.value] = action
+        columns_action = QAction("Columns…", self)
+        columns_action.triggered.connect(self._on_columns_action_triggered)
+        self.view_menu.addAction(columns_action)
+        self.user_menu.addAction(self.sign_out_action)
+        self.user_menu.addAction(self.quit_action)
+
+        self.status_left = QLabel("", self)
+        self.status_left.setTextFormat(Qt.TextFormat.PlainText)
+        self.statusBar().addWidget(self.status_left, 1)
+        self.status_right = QLabel("", self)
+        self.status_right.setTextFormat(Qt.TextFormat.PlainText)
+        self.statusBar().addPermanentWidget(self.status_right)
+
+        self.resize(1480, 880)
+        self.set_live_order(LiveOrder.PRIORITY)
+        self.restore_state()
+
+    # ---------------------------------------------------------------- pages
+
+    def add_page(self, title: str, widget: QWidget, *, shortcut: str | None = None) -> int:
+        """Plug a page into the Live/History switch (the switch shows with two or more)."""
+        index = self.pages.addWidget(widget)
+        button = QPushButton(title, self.page_switch)
+        button.setCheckable(True)
+        button.setObjectName(f"page_{title.lower()}")
+        button.setProperty("segment", True)
+        if shortcut:
+            button.setShortcut(QKeySequence(shortcut))
+        self._page_buttons.addButton(button, index)
+        self._page_switch_layout.addWidget(button)
+        if index == 0:
+            button.setChecked(True)
+        self.page_switch.setVisible(self.pages.count() > 1)
+        return index
+
+    def show_page(self, index: int) -> None:
+        self.pages.setCurrentIndex(index)
+        button = self._page_buttons.button(index)
+        if button is not None:
+            button.setChecked(True)
+
+    def _on_page_buttons_id_clicked(self, index: int) -> None:
+        self.pages.setCurrentIndex(index)
+
+    # ---------------------------------------------------------------- state from the app
+
+    def set_connection(self, state: str, text: str, detail: str = "") -> None:
+        self.connection_pill.set_state(state, text, detail)
+
+    def set_user(
+        self, name: str | None, role: str | None = None, server: str | None = None
+    ) -> None:
+        if name:
+            self.user_button.setText(f"{name} ({role})" if role else name)
+            self.user_button.setToolTip(f"Signed in to {server}" if server else "")
+            self.sign_out_action.setEnabled(True)
+        else:
+            self.user_button.setText("Not signed in")
+            self.user_button.setToolTip("")
+            self.sign_out_action.setEnabled(False)
+
+    def set_metrics(self, metrics: LiveMetrics) -> None:
+        self.metric_cards.set_metrics(metrics)
+
+    def set_status(self, left: str, right: str = "") -> None:
+        if self.status_left.text() != left:
+            self.status_left.setText(left)
+        if self.status_right.text() != right:
+            self.status_right.setText(right)
+
+    def set_live_order(self, order: LiveOrder | str) -> None:
+        value = LiveOrder(order).value
+        index = self.order_combo.findData(value)
+        if index >= 0:
+            self.order_combo.setCurrentIndex(index)
+        action = self.order_actions.get(value)
+        if action is not None:
+            action.setChecked(True)
+        self.table.set_live_order(value)
+
+    def _on_order_combo_activated(self, index: int) -> None:
+        self.live_order_requested.emit(str(self.order_combo.itemData(index)))
+
+    def _on_columns_action_triggered(self) -> None:
+        menu = self.table.build_header_menu()
+        header = self.table.horizontalHeader()
+        menu.exec(header.mapToGlobal(header.rect().bottomLeft()))
+
+    def reveal_session(self, session_id: str) -> bool:
+        """Raise the window on the Live page with ``session_id`` selected (tray clicks)."""
+        self.show_page(0)
+        self.bring_to_front()
+        return self.table.select_session(session_id)
+
+    def bring_to_front(self) -> None:
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    # ---------------------------------------------------------------- persistence and close
+
+    def restore_state(self) -> None:
+        if self._settings is None:
+            return
+        geometry = self._settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        state = self._settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        splitter = self._settings.value("window/splitter")
+        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
+            self.splitter.restoreState(splitter)
+        else:
+            self.splitter.setSizes([880, 420])
+
+    def save_state(self) -> None:
+        if self._settings is None:
+            return
+        self._settings.setValue("window/geometry", self.saveGeometry())
+        self._settings.setValue("window/state", self.saveState())
+        self._settings.setValue("window/splitter", self.splitter.saveState())
+        self.table.save_layout()
+        self._settings.sync()
+
+    def allow_close(self) -> None:
+        """The app is quitting: let the next close() through."""
+        self._allow_close = True
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        if self._allow_close:
+            event.accept()
+            return
+        event.ignore()
+        if self.close_to_tray:
+            self.hide()
+        else:
+            self.quit_requested.emit()

@@ -1,0 +1,238 @@
+"""Alerts for new and ended sessions: coalescing/rate limiting, and the in-window area.
+
+A busy contact centre starts several sessions a second; one desktop notification each would
+bury the desktop. The coalescer gathers what happened since the last alert and emits at most
+one "new" and one "ended" alert per interval ("7 new sessions"). Snapshots and replayed events
+never reach it (the live view-model filters them). Text here is plain; each delivery path
+escapes for its renderer (D-Bus body markup, Qt's balloon label).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.icons import END_REASON_LABELS, STATUS_LABELS, channel_label
+
+AlertKind = Literal["new", "ended"]
+MAX_NAMES = 3
+MAX_FIELD = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: AlertKind
+    title: str
+    body: str
+    session_id: str | None  # the session a click opens (the first one when coalesced)
+    count: int
+
+
+def _clip(text: str, limit: int = MAX_FIELD) -> str:
+    text = " ".join(text.split())  # no newlines/tabs from hostile names
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _who(s: SessionSummary) -> str:
+    return _clip(s.user.name or s.user.external_id or s.user.id)
+
+
+def describe_new(s: SessionSummary) -> str:
+    queue = " (queued)" if s.status == "queued" else ""
+    return f"{_who(s)} on {channel_label(s.channel)} with {_clip(s.agent.name)}{queue}"
+
+
+def describe_ended(s: SessionSummary) -> str:
+    status = STATUS_LABELS.get(s.status, s.status)
+    reason = f", {END_REASON_LABELS.get(s.end_reason, s.end_reason)}" if s.end_reason else ""
+    return f"{_who(s)} on {channel_label(s.channel)}: {status.lower()}{reason}"
+
+
+def balloon_safe(text: str) -> str:
+    """Text for Qt's tray balloon, whose QLabel guesses rich text from ``<tags>``.
+
+    Entity-escaping would show ``&lt;`` literally in a plain label, so angle brackets become
+    look-alike quotes: no tag can form and the name stays readable.
+    """
+    return text.replace("<", "\u2039").replace(">", "\u203a")
+
+
+class NotificationCoalescer:
+    """Gathers new/ended sessions and hands out at most one alert per kind per interval."""
+
+    def __init__(
+        self,
+        *,
+        min_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.min_interval = min_interval
+        self._clock = clock
+        self._new: dict[str, SessionSummary] = {}
+        self._ended: dict[str, SessionSummary] = {}
+        self._last_sent: dict[str, float] = {}
+        self.paused = False
+        self.notify_new = True
+        self.notify_ended = True
+
+    def add_started(self, sessions: Sequence[SessionSummary]) -> None:
+        if self.paused or not self.notify_new:
+            return
+        for s in sessions:
+            self._new[s.id] = s
+
+    def add_ended(self, sessions: Sequence[SessionSummary]) -> None:
+        if self.paused or not self.notify_ended:
+            return
+        for s in sessions:
+            # A session that started and ended within one interval is one "ended" alert.
+            self._new.pop(s.id, None)
+            self._ended[s.id] = s
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if paused:
+            self._new.clear()
+            self._ended.clear()
+
+    @property
+    def pending(self) -> int:
+        return len(self._new) + len(self._ended)
+
+    def next_due_in(self) -> float | None:
+        """Seconds until :meth:`take` would return something (None: nothing pending)."""
+        now = self._clock()
+        waits = [
+            max(0.0, self._last_sent.get(kind, -1e18) + self.min_interval - now)
+            for kind, bucket in (("new", self._new), ("ended", self._ended))
+            if bucket
+        ]
+        return min(waits) if waits else None
+
+    def take(self) -> list[Alert]:
+        """The alerts due now (empties what they cover)."""
+        now = self._clock()
+        alerts: list[Alert] = []
+        for kind in ("new", "ended"):
+            bucket = self._new if kind == "new" else self._ended
+            if not bucket or now < self._last_sent.get(kind, -1e18) + self.min_interval:
+                continue
+            sessions = list(bucket.values())
+            bucket.clear()
+            self._last_sent[kind] = now
+            alerts.append(self._alert(kind, sessions))
+        return alerts
+
+    @staticmethod
+    def _alert(kind: AlertKind, sessions: list[SessionSummary]) -> Alert:
+        n = len(sessions)
+        first = sessions[0]
+        if n == 1:
+            if kind == "new":
+                return Alert(kind, "New session", describe_new(first), first.id, 1)
+            return Alert(kind, "Session ended", describe_ended(first), first.id, 1)
+        names = ", ".join(_who(s) for s in sessions[:MAX_NAMES])
+        more = f" and {n - MAX_NAMES} more" if n > MAX_NAMES else ""
+        title = f"{n} new sessions" if kind == "new" else f"{n} sessions ended"
+        return Alert(kind, title, names + more, first.id, n)
+
+
+class _Banner(QFrame):
+    activated = Signal(str)
+    dismissed = Signal()
+
+    def __init__(self, alert: Alert, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.alert = alert
+        self.setObjectName("notificationBanner")
+        self.setProperty("kind", alert.kind)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 4, 4, 4)
+        title = QLabel(alert.title, self)
+        title.setTextFormat(Qt.TextFormat.PlainText)
+        title.setObjectName("bannerTitle")
+        body = QLabel(alert.body, self)
+        body.setTextFormat(Qt.TextFormat.PlainText)
+        body.setObjectName("bannerBody")
+        layout.addWidget(title)
+        layout.addWidget(body, 1)
+        if alert.session_id is not None:
+            show = QPushButton("Show", self)
+            show.setObjectName("bannerShow")
+            show.setFlat(True)
+            show.clicked.connect(lambda: self.activated.emit(alert.session_id))
+            layout.addWidget(show)
+        close = QToolButton(self)
+        close.setText("\u00d7")
+        close.setToolTip("Dismiss")
+        close.setAutoRaise(True)
+        close.clicked.connect(self.dismissed.emit)
+        layout.addWidget(close)
+
+
+class NotificationArea(QWidget):
+    """In-window alerts for desktops without a tray (and offscreen): newest on top."""
+
+    activated = Signal(str)  # session id
+
+    def __init__(self, parent: QWidget | None = None, *, max_banners: int = 3,
+                 timeout_ms: int = 10_000) -> None:
+        super().__init__(parent)
+        self.setObjectName("notificationArea")
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(4)
+        self._max = max_banners
+        self._timeout_ms = timeout_ms
+        self.shown_count = 0
+        self.hide()
+
+    def show_alert(self, alert: Alert) -> None:
+        banner = _Banner(alert, self)
+        banner.activated.connect(self._on_banner_activated)
+        banner.dismissed.connect(lambda b=banner: self._remove(b))
+        self._layout.insertWidget(0, banner)
+        while self._layout.count() > self._max:
+            item = self._layout.itemAt(self._layout.count() - 1)
+            widget = item.widget() if item is not None else None
+            if widget is None:
+                break
+            self._remove(widget)
+        QTimer.singleShot(self._timeout_ms, banner, lambda b=banner: self._remove(b))
+        self.shown_count += 1
+        self.show()
+
+    def banners(self) -> list[Alert]:
+        out = []
+        for i in range(self._layout.count()):
+            item = self._layout.itemAt(i)
+            widget = item.widget() if item is not None else None
+            if isinstance(widget, _Banner):
+                out.append(widget.alert)
+        return out
+
+    def _on_banner_activated(self, session_id: str) -> None:
+        self.activated.emit(session_id)
+
+    def _remove(self, banner: QWidget) -> None:
+        if banner.parent() is not self:
+            return
+        self._layout.removeWidget(banner)
+        banner.setParent(None)
+        banner.deleteLater()
+        if self._layout.count() == 0:
+            self.hide()

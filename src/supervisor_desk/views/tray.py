@@ -1,0 +1,245 @@
+"""System tray icon and session alerts.
+
+Delivery, best first: desktop notifications over D-Bus (``client.desktop_notify``: reaches the
+notification daemon even on XEmbed trays, where Qt only draws its own balloon), else Qt's tray
+balloon, else the in-window notification area (offscreen, bare desktops). The tray icon shows
+the connection state; its menu has Show / Pause notifications / Quit. Closing the window keeps
+the app here; only Quit ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from supervisor_desk.client.desktop_notify import DesktopNotifier, Urgency
+from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.icons import tray_icon
+from supervisor_desk.views.notifications import (
+    Alert,
+    NotificationArea,
+    NotificationCoalescer,
+    balloon_safe,
+)
+
+log = logging.getLogger(__name__)
+
+Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
+
+# ConnectionState value -> tray icon name
+_STATE_ICONS = {
+    "connected": "connected",
+    "connecting": "connecting",
+    "reconnecting": "reconnecting",
+    "unreachable": "error",
+    "unauthorized": "offline",
+    "stopped": "offline",
+    "": "offline",
+}
+
+
+class TrayController(QObject):
+    show_requested = Signal()
+    quit_requested = Signal()
+    session_requested = Signal(str)
+    paused_changed = Signal(bool)
+    tray_available_changed = Signal(bool)
+
+    def __init__(
+        self,
+        area: NotificationArea,
+        *,
+        spawn: Spawn,
+        coalescer: NotificationCoalescer | None = None,
+        desktop_notifier: DesktopNotifier | None = None,
+        app_name: str = "Supervisor Desk",
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._area = area
+        self._spawn = spawn
+        self.coalescer = coalescer or NotificationCoalescer()
+        self._notifier = desktop_notifier
+        self._app_name = app_name
+        self._tray: QSystemTrayIcon | None = None
+        self._menu: QMenu | None = None
+        self._nid_sessions: dict[int, str] = {}
+        self._balloon_session: str | None = None
+        self._state = ""
+        self._state_text = "Not connected"
+        self.notifications_sent = 0
+        self.last_alerts: list[Alert] = []
+        self._area.activated.connect(self.session_requested)
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.timeout.connect(self._on_flush_timer_timeout)
+        self._probe_timer = QTimer(self)
+        self._probe_timer.setInterval(3000)
+        self._probe_timer.timeout.connect(self._on_probe_timer_timeout)
+        self.pause_action = QAction("Pause notifications", self)
+        self.pause_action.setCheckable(True)
+        self.pause_action.toggled.connect(self._on_pause_action_toggled)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Create the tray icon if a tray exists (else keep probing) and connect D-Bus alerts."""
+        if not self._create_tray():
+            self._probe_timer.start()
+        if self._notifier is not None:
+            self._notifier.on_action = self._on_notifier_action
+            self._spawn(self._start_notifier(), "desktop-notifier-start")
+
+    async def _start_notifier(self) -> None:
+        assert self._notifier is not None
+        ok = await self._notifier.start()
+        log.info("desktop notifications over D-Bus: %s", "yes" if ok else "no")
+
+    async def aclose(self) -> None:
+        self._flush_timer.stop()
+        self._probe_timer.stop()
+        if self._notifier is not None:
+            await self._notifier.aclose()
+        if self._tray is not None:
+            self._tray.hide()
+
+    @property
+    def tray_visible(self) -> bool:
+        return self._tray is not None and self._tray.isVisible()
+
+    @property
+    def has_tray(self) -> bool:
+        return self._tray is not None
+
+    @property
+    def desktop_notifications(self) -> bool:
+        return self._notifier is not None and self._notifier.available
+
+    def _create_tray(self) -> bool:
+        if self._tray is not None:
+            return True
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return False
+        tray = QSystemTrayIcon(tray_icon(_STATE_ICONS.get(self._state, "offline")), self)
+        menu = QMenu()
+        show = QAction("Show Supervisor Desk", menu)
+        show.triggered.connect(self.show_requested)
+        menu.addAction(show)
+        menu.addAction(self.pause_action)
+        menu.addSeparator()
+        quit_action = QAction("Quit", menu)
+        quit_action.triggered.connect(self.quit_requested)
+        menu.addAction(quit_action)
+        tray.setContextMenu(menu)
+        tray.activated.connect(self._on_tray_activated)
+        tray.messageClicked.connect(self._on_tray_message_clicked)
+        tray.setToolTip(f"{self._app_name} — {self._state_text}")
+        tray.show()
+        self._tray = tray
+        self._menu = menu
+        self.tray_available_changed.emit(True)
+        return True
+
+    def _on_probe_timer_timeout(self) -> None:
+        if self._create_tray():
+            self._probe_timer.stop()
+
+    # ---------------------------------------------------------------- state
+
+    def set_connection_state(self, state: str, text: str) -> None:
+        self._state = state
+        self._state_text = text
+        if self._tray is not None:
+            self._tray.setIcon(tray_icon(_STATE_ICONS.get(state, "offline")))
+            self._tray.setToolTip(f"{self._app_name} — {text}")
+
+    def set_paused(self, paused: bool) -> None:
+        self.pause_action.setChecked(paused)
+
+    @property
+    def paused(self) -> bool:
+        return self.coalescer.paused
+
+    def _on_pause_action_toggled(self, checked: bool) -> None:
+        self.coalescer.set_paused(checked)
+        self.paused_changed.emit(checked)
+
+    def _on_tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.DoubleClick,
+        ):
+            self.show_requested.emit()
+
+    def _on_tray_message_clicked(self) -> None:
+        if self._balloon_session is not None:
+            self.session_requested.emit(self._balloon_session)
+        else:
+            self.show_requested.emit()
+
+    def _on_notifier_action(self, notification_id: int, key: str) -> None:
+        session_id = self._nid_sessions.get(notification_id)
+        if session_id is not None:
+            self.session_requested.emit(session_id)
+        else:
+            self.show_requested.emit()
+
+    # ---------------------------------------------------------------- alerts
+
+    def sessions_started(self, sessions: list[SessionSummary]) -> None:
+        self.coalescer.add_started(sessions)
+        self._schedule()
+
+    def sessions_ended(self, sessions: list[SessionSummary]) -> None:
+        self.coalescer.add_ended(sessions)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        due = self.coalescer.next_due_in()
+        if due is None or self._flush_timer.isActive():
+            return
+        self._flush_timer.start(int(due * 1000))
+
+    def _on_flush_timer_timeout(self) -> None:
+        for alert in self.coalescer.take():
+            self.deliver(alert)
+        self._schedule()
+
+    def deliver(self, alert: Alert) -> None:
+        self.last_alerts = [*self.last_alerts[-9:], alert]
+        self.notifications_sent += 1
+        if self.desktop_notifications:
+            self._spawn(self._notify_dbus(alert), "desktop-notify")
+        elif self._tray is not None and QSystemTrayIcon.supportsMessages():
+            self._balloon_session = alert.session_id
+            self._tray.showMessage(
+                balloon_safe(alert.title),
+                balloon_safe(alert.body),
+                QSystemTrayIcon.MessageIcon.Information,
+                6000,
+            )
+        else:
+            self._area.show_alert(alert)
+
+    async def _notify_dbus(self, alert: Alert) -> None:
+        assert self._notifier is not None
+        try:
+            nid = await self._notifier.notify(
+                alert.title, alert.body, urgency=Urgency.NORMAL, category="im.received",
+                actions=(("default", "Show session"),),
+            )
+        except Exception:  # the daemon went away: fall back for this one alert
+            log.warning("desktop notification failed", exc_info=True)
+            self._area.show_alert(alert)
+            return
+        if nid and alert.session_id is not None:
+            self._nid_sessions[nid] = alert.session_id
+            if len(self._nid_sessions) > 200:
+                self._nid_sessions.pop(next(iter(self._nid_sessions)))
+
