@@ -268,17 +268,20 @@ async def test_hub_restart_on_same_database_loses_and_doubles_nothing(
             hub.stop()
 
 
+@pytest.mark.parametrize("how", ["new event log", "older backup"])
 @pytest.mark.asyncio
-async def test_new_event_log_reloads_the_snapshot(
-    running_hub: EmbeddedHub, viewer_token: str, tmp_path: Path
+async def test_hub_that_lost_our_position_makes_us_reload_the_snapshot(
+    running_hub: EmbeddedHub, viewer_token: str, tmp_path: Path, how: str
 ) -> None:
-    # A second database with the same accounts but a recreated event log (a new epoch).
-    fresh = tmp_path / "recreated.db"
+    # A second database with the same accounts: either its event log was recreated (a new
+    # epoch) or it is a backup from before the events below (same epoch, fewer events).
+    fresh = tmp_path / "other.db"
     with contextlib.closing(sqlite3.connect(running_hub.db_path)) as src, \
             contextlib.closing(sqlite3.connect(fresh)) as dst:
         src.backup(dst)
-        dst.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (uuid.uuid4().hex,))
-        dst.commit()
+        if how == "new event log":
+            dst.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (uuid.uuid4().hex,))
+            dst.commit()
 
     await post(running_hub, [started("old-1"), started("old-2")])
     client = HubClient(running_hub.url, viewer_token)
@@ -295,7 +298,7 @@ async def test_new_event_log_reloads_the_snapshot(
         await post(new_hub, [started("new-1")])
         await f.until(lambda: len(f.rec.snapshots) == 2)
         await f.connected()
-        assert f.feed.epoch != old_epoch
+        assert (f.feed.epoch != old_epoch) == (how == "new event log")
         assert {s.id for s in f.rec.store} == {"new-1"}
 
         answer = await post(new_hub, [message("new-1", "still live")])
@@ -402,3 +405,75 @@ async def test_token_is_not_logged_by_the_websocket_handshake(
     assert "> GET /api/v1/feed" in caplog.text  # the handshake was logged...
     assert "[redacted]" in caplog.text
     assert viewer_token not in caplog.text  # ...without the token
+
+
+@pytest.mark.asyncio
+async def test_too_slow_close_resumes_without_loss(running_hub: EmbeddedHub, feed: Feed) -> None:
+    # This hub tolerates only 5 unsent frames per client: a burst of 40 overflows our buffer
+    # and the hub closes the feed with 4008.
+    running_hub.server.service.broadcaster.limit = 5
+    feed.start()
+    await feed.connected()
+    burst = [started(f"b{i}") for i in range(40)]
+    answer = await post(running_hub, burst)
+    await feed.until(lambda: feed.feed.seq == answer["last_seq"])
+    assert feed.rec.ids() == [e["id"] for e in burst]
+    assert feed.feed.connections >= 2  # it was closed and resumed...
+    assert len(feed.rec.snapshots) == 1  # ...without a reload
+    assert any("behind" in detail for _, _, detail in feed.rec.states)
+    assert len(feed.rec.store) == 40
+
+
+@pytest.mark.asyncio
+async def test_gap_in_the_feed_reloads_the_snapshot(
+    running_hub: EmbeddedHub, feed: Feed, viewer_token: str
+) -> None:
+    await post(running_hub, [started("s1")])
+    feed.start()
+    await feed.connected()
+    first = await post(running_hub, [started("s2")])
+    await feed.until(lambda: feed.feed.seq == first["last_seq"])
+    # Simulate a frame lost in transit: our position falls one behind what we applied, so
+    # the next frame does not follow it.
+    feed.feed._seq -= 1
+    second = await post(running_hub, [started("s3"), ended("s1")])
+    await feed.until(lambda: len(feed.rec.snapshots) == 2)
+    await feed.until(lambda: feed.feed.seq == second["last_seq"])
+    assert {s.id for s in feed.rec.store if s.is_live} == set(live_ids(running_hub, viewer_token))
+    assert {s.id for s in feed.rec.store} == {"s2", "s3"}
+
+
+@pytest.mark.asyncio
+async def test_backoff_grows_during_an_outage_and_resets_after_a_stable_connection(
+    running_hub: EmbeddedHub, viewer_token: str
+) -> None:
+    client = HubClient(running_hub.url, viewer_token)
+    f = Feed(client, backoff_base=0.05, backoff_max=5.0, stable_after=0.3)
+    hubs = [running_hub]
+    try:
+        f.start()
+        await f.connected()
+        port = int(running_hub.url.rsplit(":", 1)[1])
+        running_hub.stop()
+        waiting = (ConnectionState.RECONNECTING, ConnectionState.UNREACHABLE)
+        await f.until(lambda: sum(1 for s, _, _ in f.rec.states if s in waiting) >= 4)
+        delays = [r for s, r, _ in f.rec.states if s in waiting]
+        assert delays[3] is not None and delays[3] > 0.1  # grew: 4th ceiling is 0.4 s
+
+        hub = EmbeddedHub(running_hub.db_path, port=port)
+        hubs.append(hub)
+        await asyncio.to_thread(hub.start)
+        await f.connected()
+        await asyncio.sleep(0.4)  # longer than stable_after
+        mark = len(f.rec.states)
+        assert f.feed._ws is not None
+        f.feed._ws.transport.abort()
+        await f.until(lambda: any(s in waiting for s, _, _ in f.rec.states[mark:]))
+        retry = next(r for s, r, _ in f.rec.states[mark:] if s in waiting)
+        assert retry is not None and retry <= 0.05  # back to the first step
+        await f.connected()
+    finally:
+        await f.stop()
+        await client.aclose()
+        for h in hubs:
+            h.stop()

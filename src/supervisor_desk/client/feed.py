@@ -21,7 +21,12 @@ from typing import Protocol
 
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidProxy,
+    InvalidStatus,
+)
 
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.models.wire import (
@@ -117,6 +122,7 @@ class FeedClient:
         self._state = ConnectionState.STOPPED
         self._failures = 0
         self._ws: ClientConnection | None = None
+        self._running = False
         self.connections = 0  # successful handshakes, for diagnostics and tests
         self.snapshots = 0
 
@@ -144,7 +150,20 @@ class FeedClient:
         return float(ceiling / 2 + random.uniform(0, ceiling / 2))
 
     async def run(self) -> None:
-        """Run until cancelled, or until the hub refuses our token (state UNAUTHORIZED)."""
+        """Run until cancelled, or until the hub refuses our token (state UNAUTHORIZED).
+
+        Calling it again later resumes from :attr:`seq` (e.g. after signing in again). An
+        exception raised by the listener is a bug there: it ends the run and propagates.
+        """
+        if self._running:
+            raise RuntimeError("FeedClient.run() is already running")
+        self._running = True
+        try:
+            await self._run()
+        finally:
+            self._running = False
+
+    async def _run(self) -> None:
         need_snapshot = self._epoch is None
         resyncs = 0
         self._failures = 0
@@ -177,7 +196,9 @@ class FeedClient:
                     problem = str(exc)
                 except HubError as exc:
                     problem = exc.message
-                except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+                except (
+                    OSError, TimeoutError, InvalidHandshake, InvalidProxy, ConnectionClosed
+                ) as exc:
                     problem = _describe(self._client.base_url, exc)
                 else:
                     resyncs = 0
@@ -229,7 +250,9 @@ class FeedClient:
                 ping_timeout=self.ping_timeout,
                 close_timeout=2.0,
                 max_size=16 * 2**20,
-                proxy=None,  # a loopback or LAN hub must not go through a desktop proxy
+                # Same proxy rules as the REST client (httpx trusts the environment too), so
+                # REST and the feed never disagree about whether the hub is reachable.
+                proxy=True,
                 user_agent_header="supervisor-desk",
                 logger=_ws_log,
             ) as ws:
@@ -253,7 +276,8 @@ class FeedClient:
             hello = self._parse(await ws.recv())
             if not isinstance(hello, HelloFrame):
                 raise _ResyncError("the hub did not greet the feed")
-            if not hello.resumed or hello.epoch != self._epoch:
+            if not hello.resumed or hello.epoch != self._epoch or hello.seq < self._seq:
+                # (A hub "behind" us lost events we applied: only a snapshot is true now.)
                 raise _ResyncError(
                     "the hub's event log changed" if hello.epoch != self._epoch
                     else "missed too much to catch up"
