@@ -477,3 +477,68 @@ async def test_backoff_grows_during_an_outage_and_resets_after_a_stable_connecti
         await client.aclose()
         for h in hubs:
             h.stop()
+
+
+class Relay:
+    """A TCP relay in front of the hub that can go silent without closing (a dead link:
+    a laptop waking from sleep, a NAT dropping the flow)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.silent = False
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.writers += [writer, up_writer]
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await src.read(65536):
+                    if self.silent:
+                        continue  # swallowed: nothing arrives, nothing is closed
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+    async def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+@pytest.mark.asyncio
+async def test_a_dead_link_is_noticed_by_pings_and_resumed(
+    running_hub: EmbeddedHub, viewer_token: str
+) -> None:
+    relay = Relay(int(running_hub.url.rsplit(":", 1)[1]))
+    await relay.start()
+    client = HubClient(f"http://127.0.0.1:{relay.port}", viewer_token)
+    f = Feed(client, ping_interval=0.2, ping_timeout=0.3)
+    try:
+        f.start()
+        await f.connected()
+        relay.silent = True
+        missed = [started("during-sleep")]
+        await post(running_hub, missed)
+        await f.until(lambda: f.rec.state is not ConnectionState.CONNECTED, 5)
+        relay.silent = False
+        await f.connected()
+        assert f.rec.ids() == [missed[0]["id"]]
+        assert f.rec.events[0][2] is True  # happened while we were away
+        assert f.feed.connections == 2 and len(f.rec.snapshots) == 1
+    finally:
+        await f.stop()
+        await client.aclose()
+        await relay.close()
