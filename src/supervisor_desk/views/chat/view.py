@@ -60,6 +60,7 @@ class ChatListView(QListView):
     """The transcript list: delegate-painted rows, clicks routed to what is under the mouse."""
 
     hit_clicked = Signal(object)  # Hit
+    user_scrolled = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +98,14 @@ class ChatListView(QListView):
         if row is None:
             return None
         return self.chat_delegate.hit(row, pos - self.visualRect(index).topLeft())
+
+    def wheelEvent(self, event: Any) -> None:
+        super().wheelEvent(event)
+        self.user_scrolled.emit()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        super().keyPressEvent(event)
+        self.user_scrolled.emit()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         hit = self.hit_at(event.position().toPoint())
@@ -200,6 +209,8 @@ class ChatView(QWidget):
         self._multi = False
         self._count = 0
         self._follow = True
+        self._anchor: int | None = None
+        self._user_scrolling = False
         self._unread = 0
         self._matches: list[tuple[str, int]] = []
         self._match_index = -1
@@ -266,6 +277,8 @@ class ChatView(QWidget):
         bar = self.list_view.verticalScrollBar()
         bar.valueChanged.connect(self._on_scroll_value_changed)
         bar.rangeChanged.connect(self._on_scroll_range_changed)
+        bar.actionTriggered.connect(lambda _action: self._on_user_scrolled())
+        self.list_view.user_scrolled.connect(self._on_user_scrolled)
         self.list_view.installEventFilter(self)
         self.list_view.viewport().installEventFilter(self)
         self.search_bar.edit.installEventFilter(self)
@@ -300,6 +313,7 @@ class ChatView(QWidget):
         live = any(d.session.is_live for d in details)
         # A live session is followed from its newest message; a finished one reads from the top.
         self._follow = live and not headers
+        self._anchor = None if self._follow else 0
         self._rebuild()
         if not self._follow:
             self.list_view.scrollToTop()
@@ -356,6 +370,7 @@ class ChatView(QWidget):
 
     def scroll_to_latest(self) -> None:
         self._follow = True
+        self._anchor = None
         self._unread = 0
         self.new_messages_button.hide()
         self.list_view.scrollToBottom()
@@ -551,23 +566,30 @@ class ChatView(QWidget):
         return bar.value() >= bar.maximum() - BOTTOM_SLACK
 
     def _on_scroll_value_changed(self, _value: int) -> None:
-        if self._at_bottom():
-            self._follow = True
-            if self._unread:
-                self._unread = 0
-                self.new_messages_button.hide()
-        elif not self._range_changing:
-            self._follow = False
+        # Only what the reader does decides following: the batched layout also moves the
+        # value (the range shrinks and grows while rows are re-measured).
+        if self._user_scrolling:
+            self._user_scrolling = False
+            self._update_follow()
 
-    _range_changing = False
+    def _on_user_scrolled(self) -> None:
+        self._user_scrolling = True
+        QTimer.singleShot(0, self._update_follow)
+
+    def _update_follow(self) -> None:
+        bar = self.list_view.verticalScrollBar()
+        self._follow = self._at_bottom()
+        self._anchor = None if self._follow else bar.value()
+        if self._follow and self._unread:
+            self._unread = 0
+            self.new_messages_button.hide()
 
     def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
+        bar = self.list_view.verticalScrollBar()
         if self._follow:
-            self._range_changing = True
-            try:
-                self.list_view.verticalScrollBar().setValue(maximum)
-            finally:
-                self._range_changing = False
+            bar.setValue(maximum)
+        elif self._anchor is not None and maximum >= self._anchor:
+            bar.setValue(self._anchor)
 
     def _show_unread(self) -> None:
         noun = "message" if self._unread == 1 else "messages"
