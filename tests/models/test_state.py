@@ -257,3 +257,21 @@ def test_resume_with_overlapping_replay_converges(cut: int, replay_from: int) ->
     clean = SessionStore()
     clean.apply_many(history[:cut])
     assert changes == clean.apply_many(history[cut:])
+
+
+def test_update_for_a_session_never_seen_adds_it() -> None:
+    # E.g. the start happened before a snapshot we missed: show it rather than drop it.
+    store = SessionStore()
+    change = store.apply(session_event("session.updated", summary("late", 4)))
+    assert change is not None and change.kind == "added"
+    change = store.apply(session_event(
+        "session.ended", summary("gone", 3, "cancelled", ended_at=T0)))
+    assert change is not None and change.kind == "ended" and "gone" in store
+
+
+def test_iteration_is_a_stable_copy() -> None:
+    store = SessionStore()
+    store.reset([summary("a"), summary("b")])
+    for s in store:  # applying while iterating (a listener doing both) must not break
+        store.apply(session_event("session.updated", summary(s.id, 2)))
+    assert [s.version for s in store] == [2, 2]

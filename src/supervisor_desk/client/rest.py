@@ -41,6 +41,7 @@ from supervisor_desk.models.wire import (
 API = "/api/v1"
 ExportFormat = Literal["json", "jsonl", "csv"]
 _EXPORT_CHUNK = 64 * 1024
+_EXPORT_READ_S = 120.0
 
 
 class QueryFilter(Protocol):
@@ -330,7 +331,10 @@ class HubClient:
         try:
             try:
                 async with self._http.stream(
-                    "GET", "/sessions/export", params=params, headers=self.auth_headers()
+                    "GET", "/sessions/export", params=params, headers=self.auth_headers(),
+                    # A filtered full-text export may pause between chunks while the hub
+                    # searches; allow that, but still give up on a dead link.
+                    timeout=httpx.Timeout(self.timeout, read=max(self.timeout, _EXPORT_READ_S)),
                 ) as response:
                     if response.status_code >= 400:
                         await response.aread()
