@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import socket
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from supervisor_desk.hub.embedded import EmbeddedHub
+from supervisor_desk.hub.sim_story import format_ts
 from supervisor_desk.hub.simulator import (
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
@@ -31,6 +33,7 @@ from supervisor_desk.models.wire import (
     Metrics,
     SessionDetail,
     SessionPage,
+    format_timestamp,
     parse_event_data,
     parse_timestamp,
 )
@@ -115,6 +118,15 @@ def test_batch_times_end_at_now_and_never_go_back() -> None:
     # An earlier "now" (clock step back) must not reorder a session's events.
     second = sim.next_batch(T0 - timedelta(seconds=30), 5)
     assert all(parse_timestamp(e["at"]) >= T0 for e in second)
+
+
+def test_fast_timestamps_match_the_wire_spelling() -> None:
+    rng = random.Random(5)
+    for _ in range(5000):
+        t = rng.randrange(0, 4_000_000_000_000) / 1000  # whole milliseconds
+        assert format_ts(t) == format_timestamp(datetime.fromtimestamp(t, UTC))
+        t = rng.uniform(0, 4e9)
+        assert format_ts(t) == format_timestamp(datetime.fromtimestamp(t, UTC))
 
 
 def test_queued_sessions_wait_then_get_accepted(stream: Events) -> None:

@@ -161,19 +161,24 @@ HOSTILE_LINES: tuple[str, ...] = (
 )
 HOSTILE_NAMES: tuple[str, ...] = ("<b>Eve</b>", "Mallory <script>x</script>", "Trudy &amp; co")
 
-CUSTOMER_FILLERS: tuple[str, ...] = (
-    "ok", "Thanks!", "How long will that take?", "Can you send me that by email too?",
-    "Great, thank you 🙏", "hmm ok", "And is there any fee for that?", "Perfect.",
-    "Sorry, I was away for a minute", "Is that everything you need from me?",
-)
-AI_FILLERS: tuple[str, ...] = (
-    "You're welcome! Is there anything else I can help you with?",
-    "Usually within **24 hours**. You'll get a confirmation as soon as it's done.",
-    "Of course — I've sent a copy to the email on your account.",
-    "There's **no fee** for this. Anything else I can do for you today?",
-    "No problem, take your time. I'm still here.",
-    "That's all I need, thanks {first}! 👍",
-    "Happy to help. You can also follow updates at https://status.example.com",
+# Small talk after the scripted part of a topic: a customer line and the answer it gets.
+FILLERS: tuple[tuple[str, str], ...] = (
+    ("How long will that take?",
+     "Usually within **24 hours**. You'll get a confirmation as soon as it's done."),
+    ("Can you send me that by email too?",
+     "Of course — I've sent a copy to the email on your account."),
+    ("And is there any fee for that?",
+     "There's **no fee** for this. Anything else I can do for you today?"),
+    ("Sorry, I was away for a minute", "No problem, take your time. I'm still here."),
+    ("Is that everything you need from me?", "That's all I need, thanks {first}! 👍"),
+    ("Is your system down? The app was slow this morning",
+     "We had a short slowdown earlier, all fixed now. You can follow updates at "
+     "https://status.example.com"),
+    ("Thanks!", "You're welcome! Is there anything else I can help you with?"),
+    ("ok", "Great. I'll stay here in case you have more questions."),
+    ("Where can I read your terms?",
+     "Here you go: [Terms of service](https://example.com/terms) — section 4 covers "
+     "refunds and cancellations."),
 )
 HANDOVER_ASKS: tuple[str, ...] = (
     "Can I talk to a real person please?",
@@ -511,7 +516,7 @@ TOPICS: tuple[Topic, ...] = (
 TEMPLATES: dict[str, str] = {
     "collections": (
         "Hello {first}, this is Northwind Energy. Your balance of **€{amount}** is overdue "
-        "since {date}. Reply to this message to arrange a payment."
+        "since {due}. Reply to this message to arrange a payment."
     ),
     "sales": (
         "Hi {first} 👋 Your {plan} trial ends in 3 days. Want a quick call to see which plan "

@@ -27,11 +27,20 @@ from supervisor_desk.hub import sim_content as sc
 Event = dict[str, Any]
 
 
+_DAYS: dict[int, str] = {}
+
+
 def format_ts(t: float) -> str:
     """Epoch seconds -> RFC 3339 UTC with milliseconds and ``Z`` (the wire spelling)."""
-    ms_total = int(t * 1000)
-    sec, ms = divmod(ms_total, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{ms:03d}Z"
+    # Hot in build_dataset: only the date part goes through strftime, once per day.
+    day, ms = divmod(round(t * 1_000_000) // 1000, 86_400_000)
+    prefix = _DAYS.get(day)
+    if prefix is None:
+        prefix = _DAYS[day] = time.strftime("%Y-%m-%dT", time.gmtime(day * 86400))
+    sec, ms = divmod(ms, 1000)
+    hour, sec = divmod(sec, 3600)
+    minute, sec = divmod(sec, 60)
+    return f"{prefix}{hour:02d}:{minute:02d}:{sec:02d}.{ms:03d}Z"
 
 
 def _human_time(t: float) -> str:
@@ -276,7 +285,8 @@ class SessionStory:
             "plan": rng.choice(sc.PLANS),
             "team": self.team,
             "op_first": self.operator["name"].split()[0],
-            "date": "",  # filled from the start time when the story begins
+            "date": "",  # these two are filled from the start time when the story begins
+            "due": "",
         }
 
     def _beats(self, budget: int) -> list[_Beat]:
@@ -342,12 +352,13 @@ class SessionStory:
         i = 0
         while len(beats) < n:
             ex = topic.exchanges[i] if i < len(topic.exchanges) else None
+            filler = rng.choice(sc.FILLERS) if ex is None else ("", "")
             if i == 0:
                 text = rng.choice(topic.opening)
             elif ex is not None:
                 text = ex.customer
             else:
-                text = rng.choice(sc.CUSTOMER_FILLERS)
+                text = filler[0]
             if not self.voice and rng.random() < 0.025:
                 text = rng.choice(sc.HOSTILE_LINES)
             file = ex is not None and ex.customer_file and not self.voice
@@ -357,7 +368,7 @@ class SessionStory:
             if ex is not None:
                 beats.append(_Beat("ai", ex.ai, exchange=ex))
             else:
-                beats.append(_Beat("ai", rng.choice(sc.AI_FILLERS)))
+                beats.append(_Beat("ai", filler[1]))
             i += 1
         return beats
 
@@ -579,6 +590,7 @@ class SessionStory:
 
         yield 0.0
         v["date"] = _date(self._t + 86400 * rng.randint(2, 10))
+        v["due"] = _date(self._t - 86400 * rng.randint(5, 40))
         yield self._event("session.started", self._started_data())
         yield rng.uniform(0.05, 0.3)
         yield self._system_log(

@@ -266,7 +266,8 @@ async def run_simulator(
         try:
             while not stop.is_set():
                 tick = loop.time()
-                owed = int((tick - start) * rate) - sent
+                # The first event goes out at once, then one every 1/rate seconds.
+                owed = int((tick - start) * rate) + 1 - sent
                 if owed > max_backlog:
                     # After an outage, do not flood the hub with a burst of stale "now"s.
                     start += (owed - max_backlog) / rate
@@ -277,7 +278,7 @@ async def run_simulator(
                         break
                     sent += len(batch)
                     log.debug("posted %d events (%d live sessions)", len(batch), sim.live_count)
-                next_due = start + (sent + 1) / rate
+                next_due = start + sent / rate
                 await _wait(stop, max(next_due, tick + interval) - loop.time())
         finally:
             log.info(
