@@ -7,13 +7,14 @@ exists (the app keeps alerting); otherwise closing asks the app to quit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
 import platformdirs
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -119,6 +120,8 @@ class MainWindow(QMainWindow):
         self.setObjectName("MainWindow")
         self._settings = settings
         self._allow_close = False
+        self._split_ratio = 0.64
+        self._splitter_initialized = False
         self.close_to_tray = False
         self.live_model = live_model
 
@@ -363,18 +366,36 @@ class MainWindow(QMainWindow):
         state = self._settings.value("window/state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
-        splitter = self._settings.value("window/splitter")
-        if isinstance(splitter, QByteArray) and not splitter.isEmpty():
-            self.splitter.restoreState(splitter)
-        else:
-            self.splitter.setSizes([880, 420])
+        ratio = self._settings.value("window/split_ratio")
+        with contextlib.suppress(TypeError, ValueError):
+            if ratio is not None:
+                self._split_ratio = min(0.9, max(0.1, float(str(ratio))))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._splitter_initialized:
+            self._splitter_initialized = True
+            # Once laid out: before that the splitter has no real width, and a saved pixel
+            # split would be stretched by factor instead of kept.
+            QTimer.singleShot(0, self._apply_split_ratio)
+
+    def _apply_split_ratio(self) -> None:
+        total = max(1, sum(self.splitter.sizes()))
+        first = round(total * self._split_ratio)
+        self.splitter.setSizes([first, total - first])
+
+    def split_ratio(self) -> float:
+        sizes = self.splitter.sizes()
+        total = sum(sizes)
+        return sizes[0] / total if total > 0 else self._split_ratio
 
     def save_state(self) -> None:
         if self._settings is None:
             return
         self._settings.setValue("window/geometry", self.saveGeometry())
         self._settings.setValue("window/state", self.saveState())
-        self._settings.setValue("window/splitter", self.splitter.saveState())
+        if self._splitter_initialized:
+            self._settings.setValue("window/split_ratio", round(self.split_ratio(), 4))
         self.table.save_layout()
         self._settings.sync()
 

@@ -1,0 +1,252 @@
+"""The live window against a real hub: rows appear, tick, end (marked), go on F5; the chat
+follows the selected session; alerts appear in-window when there is no tray (offscreen)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+
+from supervisor_desk.client.rest import HubClient
+from supervisor_desk.hub.embedded import EmbeddedHub
+from supervisor_desk.views.detail_viewmodel import DetailViewModel
+from supervisor_desk.views.live_viewmodel import LiveViewModel
+from supervisor_desk.views.main_window import MainWindow
+from supervisor_desk.views.notifications import NotificationCoalescer
+from supervisor_desk.views.session_table_model import (
+    EndedRole,
+    SessionColumn,
+    SessionTableModel,
+)
+from supervisor_desk.views.tray import TrayController
+from tests.client.hub_events import ended, message, started
+from tests.conftest import ingest
+from tests.helpers import wait_until
+
+
+class Spawner:
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def __call__(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def aclose(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def post(hub: EmbeddedHub, events: list[dict[str, Any]]) -> None:
+    await asyncio.to_thread(ingest, hub, events)
+
+
+class Desk:
+    """The live parts of the app wired as app.py wires them (no sign-in dialog)."""
+
+    def __init__(self, hub: EmbeddedHub, tmp_path: Path, qtbot: Any) -> None:
+        self.hub = hub
+        self.spawn = Spawner()
+        self.model = SessionTableModel()
+        self.settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+        # Not handed to qtbot: pytest-qt closes its widgets before fixture teardown, and the
+        # feed must stop (emitting its last state) while the window still exists.
+        self.window = MainWindow(self.model, settings=self.settings)
+        self.client = HubClient(hub.url)
+        self.detail = DetailViewModel(self.client)
+        self.tray = TrayController(self.window.notification_area, spawn=self.spawn,
+                                   coalescer=NotificationCoalescer(min_interval=0.0))
+        self.live: LiveViewModel | None = None
+
+    async def start(self) -> LiveViewModel:
+        await self.client.login("supervisor", "supervisor")
+        live = LiveViewModel(self.client, self.model, spawn=self.spawn, frame_ms=30)
+        w = self.window
+        live.connection_changed.connect(lambda s, r, t: w.set_connection(s, t))
+        live.metrics_changed.connect(w.set_metrics)
+        live.sessions_started.connect(self.tray.sessions_started)
+        live.sessions_ended.connect(self.tray.sessions_ended)
+        live.message_received.connect(self.detail.on_message)
+        live.session_updated.connect(self.detail.on_session)
+        w.refresh_requested.connect(live.refresh)
+        w.session_selected.connect(
+            lambda s: (live.watch(s.id if s else None), self.detail.select(s.id if s else None))
+        )
+        self.detail.detail_loaded.connect(w.chat.set_detail)
+        self.detail.detail_loaded.connect(
+            lambda d: w.results_dock.set_session(d.session if d else None)
+        )
+        self.detail.message_appended.connect(w.chat.append_message)
+        self.tray.start()
+        self.window.show()
+        live.start()
+        self.live = live
+        return live
+
+    async def close(self) -> None:
+        if self.live is not None:
+            await self.live.stop()
+        await self.detail.aclose()
+        await self.tray.aclose()
+        await self.spawn.aclose()
+        await self.client.aclose()
+
+
+@pytest.fixture
+def desk(running_hub: EmbeddedHub, tmp_path: Path, qtbot: Any, qrun: Any) -> Iterator[Desk]:
+    d = Desk(running_hub, tmp_path, qtbot)
+    yield d
+    qrun(d.close())
+    d.window.allow_close()
+    d.window.close()
+    d.window.deleteLater()
+
+
+def cell(model: SessionTableModel, sid: str, column: SessionColumn, role: int = 0) -> Any:
+    return model.index(model.row_of(sid), column).data(role or Qt.ItemDataRole.DisplayRole)
+
+
+def test_live_rows_appear_tick_end_and_go_on_refresh(desk: Desk, qrun: Callable[..., Any]) -> None:
+    model = desk.model
+
+    async def scenario() -> None:
+        await post(desk.hub, [started("early", channel="whatsapp")])
+        live = await desk.start()
+        # The snapshot brings the session that existed before we connected.
+        await wait_until(lambda: model.row_of("early") >= 0)
+        await wait_until(lambda: desk.window.connection_pill.text() == "Connected")
+        assert cell(model, "early", SessionColumn.CHANNEL) == "WhatsApp"
+        # A live session appears without any user action …
+        await post(desk.hub, [started("s-new", status="queued",
+                                      queued_at="2026-01-01T00:00:00Z"), message("s-new", "hi")])
+        await wait_until(lambda: model.row_of("s-new") >= 0)
+        await wait_until(lambda: cell(model, "s-new", SessionColumn.MESSAGES) == "1")
+        # … queued sessions lead the live order (longest wait first).
+        assert model.row_of("s-new") == 0
+        # … and its duration ticks: the text changes as seconds pass.
+        first = cell(model, "early", SessionColumn.DURATION)
+        await wait_until(lambda: cell(model, "early", SessionColumn.DURATION) != first, 5)
+        # It ends: still on screen, marked with its end state.
+        await post(desk.hub, [ended("s-new", status="failed", reason="error")])
+        await wait_until(lambda: cell(model, "s-new", SessionColumn.STATE) == "Failed · error")
+        assert cell(model, "s-new", SessionColumn.STATUS, EndedRole) is True
+        assert cell(model, "s-new", SessionColumn.FINISH) != "---"
+        # The metric cards follow the store.
+        await wait_until(lambda: desk.window.metric_cards.cards["live"].value() == "1")
+        # F5 (Refresh) removes it; the live one stays.
+        QTest.keyClick(desk.window, Qt.Key.Key_F5)
+        await wait_until(lambda: model.row_of("s-new") < 0)
+        assert model.row_of("early") >= 0
+        assert live.store.get("s-new") is None
+
+    qrun(scenario())
+
+
+def test_selected_session_shows_transcript_and_appends_live(
+    desk: Desk, qrun: Callable[..., Any]
+) -> None:
+    async def scenario() -> None:
+        await post(desk.hub, [started("chat-1"), message("chat-1", "Hello there")])
+        await desk.start()
+        await wait_until(lambda: desk.model.row_of("chat-1") >= 0)
+        assert desk.window.table.select_session("chat-1")
+        chat = desk.window.chat
+        await wait_until(lambda: chat.message_count == 1)
+        assert desk.window.results_dock.summary is not None
+        assert desk.window.results_dock.summary.id == "chat-1"
+        await post(desk.hub, [message("chat-1", "A live reply", role="ai")])
+        await wait_until(lambda: chat.message_count == 2)
+        # Another session's messages do not land in this chat.
+        await post(desk.hub, [started("other"), message("other", "not for you")])
+        await wait_until(lambda: desk.model.row_of("other") >= 0)
+        await asyncio.sleep(0.2)
+        assert chat.message_count == 2
+
+    qrun(scenario())
+
+
+def test_alerts_for_new_sessions_in_window_never_for_the_snapshot(
+    desk: Desk, qrun: Callable[..., Any]
+) -> None:
+    area = desk.window.notification_area
+
+    async def scenario() -> None:
+        await post(desk.hub, [started("before-1"), started("before-2")])
+        await desk.start()
+        await wait_until(lambda: desk.model.rowCount() == 2)
+        await asyncio.sleep(0.3)
+        assert area.shown_count == 0  # the snapshot is not news
+        await post(desk.hub, [started("fresh", user={"id": "u9", "name": "<b>Bob</b>"})])
+        await wait_until(lambda: area.shown_count == 1)
+        alert = area.banners()[0]
+        assert alert.title == "New session"
+        assert "<b>Bob</b>" in alert.body  # shown as plain text, never as markup
+        assert alert.session_id == "fresh"
+        # Clicking "Show" on the banner selects the session.
+        desk.tray.session_requested.connect(desk.window.reveal_session)
+        area.activated.emit("fresh")
+        assert desk.window.table.selected_session() is not None
+        assert desk.window.table.selected_session().id == "fresh"  # type: ignore[union-attr]
+
+    qrun(scenario())
+
+
+def test_layout_persists_across_windows(tmp_path: Path, qtbot: Any) -> None:
+    settings_path = str(tmp_path / "ui.ini")
+    model = SessionTableModel()
+    window = MainWindow(model, settings=QSettings(settings_path, QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    window.results_dock.hide()
+    qtbot.wait(50)
+    window.splitter.setSizes([700, 300])
+    window.table.set_column_visible(SessionColumn.USER, False)
+    sizes = window.splitter.sizes()
+    window.save_state()
+    again = MainWindow(SessionTableModel(),
+                       settings=QSettings(settings_path, QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.wait(50)
+    assert again.table.isColumnHidden(SessionColumn.USER)
+    assert again.results_dock.isHidden()
+    assert abs(again.split_ratio() - sizes[0] / sum(sizes)) < 0.01
+
+
+def test_close_hides_to_tray_or_asks_to_quit(qtbot: Any) -> None:
+    window = MainWindow(SessionTableModel())
+    qtbot.addWidget(window)
+    window.show()
+    window.close_to_tray = True
+    window.close()
+    assert not window.isVisible()
+    window.show()
+    window.close_to_tray = False
+    with qtbot.waitSignal(window.quit_requested, timeout=1000):
+        window.close()
+    window.allow_close()
+    window.close()
+    assert not window.isVisible()
+
+
+def test_history_switch_appears_only_with_a_second_page(qtbot: Any) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    window = MainWindow(SessionTableModel())
+    qtbot.addWidget(window)
+    window.show()
+    assert not window.page_switch.isVisible()
+    index = window.add_page("History", QLabel("history"))
+    assert window.page_switch.isVisible()
+    window.show_page(index)
+    assert window.pages.currentIndex() == index
+    window.reveal_session("nope")
+    assert window.pages.currentIndex() == 0
