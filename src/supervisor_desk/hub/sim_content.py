@@ -144,7 +144,11 @@ DELIVERY_FAILURES: dict[str, tuple[str, ...]] = {
 UTM_SOURCES = ("google", "facebook", "newsletter", "linkedin", "direct", "bing")
 UTM_CAMPAIGNS = ("spring_promo", "winter_sale", "retention_q4", "brand", "black_friday")
 PLANS = ("Basic", "Premium", "Business", "Family")
-LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pl", "pt")
+# The language a customer from a country most likely writes in (else English).
+LANGUAGES: dict[str, str] = {
+    "DE": "de", "FR": "fr", "ES": "es", "IT": "it", "NL": "nl", "PL": "pl", "SE": "sv",
+    "PT": "pt", "BR": "pt", "JP": "ja", "CA": "fr",
+}
 PAGES = ("/pricing", "/account/billing", "/help/delivery", "/login", "/account/plan", "/")
 
 # Occasional customer lines that try to smuggle markup: valid text, shown literally by a

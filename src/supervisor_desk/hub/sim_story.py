@@ -482,7 +482,10 @@ class SessionStory:
         elif self.voice:
             location = {"ip": None, "country_code": c.place.country_code,
                         "country": c.place.country, "city": None}
-        params: dict[str, str] = {"language": rng.choice(sc.LANGUAGES)}
+        language = sc.LANGUAGES.get(c.place.country_code, "en")
+        if rng.random() < 0.2:
+            language = "en"
+        params: dict[str, str] = {"language": language}
         if self.web:
             params["page"] = rng.choice(sc.PAGES)
             if rng.random() < 0.6:
@@ -584,7 +587,8 @@ class SessionStory:
         last_customer = ""
         history: list[str] = []
         results_done: dict[str, str] = {}
-        contact_sent = False
+        # A customer with a profile has contact info from the start; others give it in chat.
+        contact_sent = self.customer.has_profile and not self.anonymous
         user_named = not self.anonymous
         fast = 0.3 if self.voice else 1.0
 
