@@ -488,3 +488,79 @@ def test_dataset_ingests_into_a_real_hub(running_hub: EmbeddedHub) -> None:
     again = ingest(running_hub, next(iter(build_dataset(150, seed=2, messages_per_session=8,
                                                         live_fraction=0.2))))
     assert again["accepted"] == 0 and again["duplicates"] > 0
+
+
+# ------------------------------------------------------------------------------------------
+# Retry rules, with the network replaced at the edge
+
+
+class _Script:
+    """A hub stand-in answering posted batches from a list of status codes, then 200."""
+
+    def __init__(self, statuses: list[int], *, max_events: int | None = None) -> None:
+        self.statuses = statuses
+        self.max_events = max_events
+        self.bodies: list[Events] = []
+        self.stored: dict[str, str] = {}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "Bearer tok"
+        events = json.loads(request.content)["events"]
+        self.bodies.append(events)
+        if self.max_events is not None and len(events) > self.max_events:
+            return httpx.Response(413, json={"error": "too_large", "message": "too large"})
+        if self.statuses:
+            return httpx.Response(self.statuses.pop(0), json={"error": "x", "message": "x"})
+        new = [e for e in events if e["id"] not in self.stored]
+        for e in new:
+            self.stored[e["id"]] = e["type"]
+        return httpx.Response(200, json={"accepted": len(new),
+                                         "duplicates": len(events) - len(new), "last_seq": 0})
+
+
+async def _run_against(script: _Script, seconds: float, rate: float = 40) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_simulator(
+        "http://hub.test", "tok", rate=rate, seed=6, stop=stop,
+        transport=httpx.MockTransport(script)))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.wait_for(task, 2)
+
+
+@pytest.mark.asyncio
+async def test_busy_or_failing_hub_gets_the_same_batch_again(
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="supervisor_desk.hub.simulator")
+    script = _Script([503, 429, 502])
+    await _run_against(script, 2.5)
+    assert script.bodies[0] == script.bodies[1] == script.bodies[2] == script.bodies[3]
+    delivered, accepted, duplicates, retries, *_ = _stopped_record(caplog)
+    assert retries == 3 and duplicates == 0
+    assert delivered == accepted == len(script.stored) > 10
+    # What the hub stored is exactly the simulator's stream, in order, nothing skipped.
+    expected = [e["id"] for e in TrafficSimulator(seed=6).next_batch(T0, delivered)]
+    assert list(script.stored) == expected
+
+
+@pytest.mark.asyncio
+async def test_oversized_batches_are_halved(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="supervisor_desk.hub.simulator")
+    script = _Script([], max_events=3)
+    await _run_against(script, 1.0, rate=60)
+    assert max(len(b) for b in script.bodies) > 3  # it tried the whole batch first
+    delivered, accepted, *_ = _stopped_record(caplog)
+    assert delivered == accepted == len(script.stored)
+
+
+@pytest.mark.asyncio
+async def test_invalid_batch_stops_with_the_hubs_details() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"error": "invalid_event", "message": "bad",
+                                         "details": [{"index": 0, "field": "data.channel"}]})
+
+    with pytest.raises(SimulatorError, match=r"422.*data\.channel"):
+        await asyncio.wait_for(run_simulator(
+            "http://hub.test", "tok", rate=10, seed=1, stop=asyncio.Event(),
+            transport=httpx.MockTransport(refuse)), 2)

@@ -246,12 +246,14 @@ async def run_simulator(
     target_live: int = 40,
     request_timeout: float = 10.0,
     verify: bool | str = True,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> None:
     """Post simulated traffic to ``base_url`` at ``rate`` events/s until ``stop`` is set.
 
     A hub that is briefly away (refused connections, 5xx, 429, timeouts) gets the same batch
     again with backoff; nothing is dropped or duplicated. A refusal that resending cannot fix
-    (401, 403, 422) raises :class:`SimulatorError`.
+    (401, 403, 422) raises :class:`SimulatorError`. ``transport`` replaces the network
+    (tests of the retry rules).
     """
     if rate <= 0:
         raise ValueError("rate must be positive")
@@ -263,7 +265,8 @@ async def run_simulator(
              url, rate, sim.seed, sim.target_live)
     loop = asyncio.get_running_loop()
     async with httpx.AsyncClient(
-        timeout=request_timeout, verify=verify, headers={"Authorization": f"Bearer {token}"}
+        timeout=request_timeout, verify=verify, transport=transport,
+        headers={"Authorization": f"Bearer {token}"},
     ) as client:
         poster = _Poster(client, url, stop)
         start = loop.time()
