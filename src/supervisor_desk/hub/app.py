@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from starlette.websockets import WebSocketDisconnect
 
-from supervisor_desk.hub import auth, errors
+from supervisor_desk.hub import auth, errors, revocation
 from supervisor_desk.hub.errors import ApiError, error_body
 from supervisor_desk.hub.feed import event_frame
 from supervisor_desk.hub.ingest import MAX_BODY_BYTES, parse_batch
@@ -32,6 +32,9 @@ from supervisor_desk.models.wire import (
 )
 
 API = "/api/v1"
+# A client closed for being too slow that still has not read its close frame after this long
+# is disconnected outright.
+STUCK_ABORT_SECONDS = 60.0
 
 
 def raw_json(text: str, status_code: int = 200) -> Response:
@@ -94,6 +97,7 @@ def create_app(service: HubService) -> FastAPI:
     @router.post("/auth/logout")
     async def logout(principal: Annotated[Principal, Depends(auth.ANY)]) -> dict[str, bool]:
         await service.write(service.storage.revoke_token, principal.token_hash)
+        revocation.revoked_now(service)
         return {"revoked": True}
 
     @router.get("/me", response_model=MeAnswer)
@@ -128,6 +132,7 @@ def create_app(service: HubService) -> FastAPI:
                                f"the body may be at most {MAX_BODY_BYTES} bytes")
         # Validation is CPU work: keep it off the loop so the feed keeps flowing meanwhile.
         events = await service.read(parse_batch, bytes(body))
+        service.ingest_limit.check(principal.token_hash, len(events))
         try:
             outcome = await service.write(service.storage.ingest, events)
         except IngestRejectedError as exc:
@@ -158,6 +163,10 @@ def create_app(service: HubService) -> FastAPI:
     from supervisor_desk.hub import routes_sessions
 
     routes_sessions.install(app, service)
+    from supervisor_desk.hub import faults, routes_admin
+
+    routes_admin.install(app, service)
+    faults.install(app)
 
     # ----------------------------------------------------------------------------------------
     # Feed
@@ -179,6 +188,7 @@ def _int_param(value: str | None) -> int | None:
 
 async def run_feed(service: HubService, websocket: WebSocket) -> None:
     try:
+        token = auth.bearer_token(websocket.headers) or ""
         await auth.authenticate(service, websocket.headers, "sessions:read")
         after = _int_param(websocket.query_params.get("after"))
     except ApiError as exc:
@@ -240,11 +250,20 @@ async def run_feed(service: HubService, websocket: WebSocket) -> None:
     watcher = asyncio.create_task(watch_disconnect())
     pumping = asyncio.create_task(pump())
     stopping = asyncio.create_task(subscriber.stop.wait())
+    revoked = asyncio.create_task(revocation.watch_token(service, token))
     try:
-        await asyncio.wait({watcher, pumping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            {watcher, pumping, stopping, revoked}, return_when=asyncio.FIRST_COMPLETED
+        )
         if pumping.done() and not pumping.cancelled():
             with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
                 pumping.result()  # a send to a client that went away
+        elif revoked.done() and not revoked.cancelled() and not closed.is_set():
+            pumping.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    websocket.close(revocation.CLOSE_CODE, revocation.CLOSE_REASON), 5
+                )
         elif stopping.done() and not closed.is_set():
             pumping.cancel()
             code, reason = (
@@ -252,13 +271,50 @@ async def run_feed(service: HubService, websocket: WebSocket) -> None:
                 if subscriber.overflowed
                 else (1001, "hub shutting down")
             )
-            # The socket may be stuck on a client that does not read: do not wait for it.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(websocket.close(code, reason), 5)
+            await _close_stuck(websocket, code, reason)
     finally:
         broadcaster.unsubscribe(subscriber)
-        for task in (watcher, pumping, stopping):
+        for task in (watcher, pumping, stopping, revoked):
             task.cancel()
-        for task in (watcher, pumping, stopping):
+        for task in (watcher, pumping, stopping, revoked):
             with contextlib.suppress(BaseException):
                 await task
+
+
+async def _close_stuck(websocket: WebSocket, code: int, reason: str) -> None:
+    """Close a feed socket even when the client has stopped reading.
+
+    uvicorn's websocket protocol makes every ASGI send, the close included, wait until its
+    transport is writable, which never happens for a client that does not read. The close frame
+    is tiny, so let it past that gate (it queues behind the unsent data and the client sees it
+    when it drains), and drop the connection outright if it is still stuck later.
+    """
+    protocol = _server_protocol(getattr(websocket, "_send", None))
+    writable = getattr(protocol, "writable", None)
+    if isinstance(writable, asyncio.Event):
+        writable.set()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(websocket.close(code, reason), 5)
+    transport = getattr(protocol, "transport", None)
+    if isinstance(transport, asyncio.WriteTransport):
+
+        def abort_if_stuck() -> None:
+            if transport.get_write_buffer_size() > 0:
+                transport.abort()
+
+        asyncio.get_running_loop().call_later(STUCK_ABORT_SECONDS, abort_if_stuck)
+
+
+def _server_protocol(send: Any, depth: int = 4) -> Any:
+    """The server's protocol object behind an ASGI ``send`` (Starlette wraps it in closures)."""
+    owner = getattr(send, "__self__", None)
+    if owner is not None and hasattr(owner, "writable"):
+        return owner
+    if depth == 0:
+        return None
+    for cell in getattr(send, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):
+            found = _server_protocol(cell.cell_contents, depth - 1)
+            if found is not None:
+                return found
+    return None
