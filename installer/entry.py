@@ -1,3 +1,4 @@
+# ruff: noqa: T201  (a command-line check that reports on stdout)
 """PyInstaller entry point: the same ``main`` the ``supervisor-desk`` console script runs.
 
 ``supervisor-desk --bundle-check`` (only in the frozen bundle's entry, handled before the app
@@ -83,8 +84,15 @@ def bundle_check() -> int:
         del app
         return "svg plugin loaded, app icon renders"
 
+    def keyring_in_use() -> str:
+        import keyring
+
+        backend = keyring.get_keyring()
+        return f"{type(backend).__module__}.{type(backend).__name__}"
+
     check("modules", modules)
     check("keyring backends", keyring_backends)
+    check("keyring in use", keyring_in_use)  # informational: depends on the session bus
     check("CA bundle", certifi_bundle)
     check("resources", resources)
     check("Qt SVG", qt_svg)

@@ -125,6 +125,35 @@ class AppProcess:
     desktop: VirtualDesktop
     log: Path
     argv: list[str] = field(default_factory=list)
+    state_file: Path | None = None
+    started_at: float = 0.0  # time.monotonic() just before the process was spawned
+
+    def state(self) -> dict[str, Any]:
+        """The app's last state dump (``SUPERVISOR_DESK_STATE_FILE``, written every second)."""
+        import json
+
+        if self.state_file is None or not self.state_file.exists():
+            return {}
+        try:
+            data: dict[str, Any] = json.loads(self.state_file.read_text())
+        except ValueError:  # caught between write and rename on some filesystems
+            return {}
+        return data
+
+    def wait_state(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 60,
+                   what: str = "state") -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        state: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"app exited with {self.proc.returncode} waiting for "
+                                     f"{what}:\n{self.output()[-3000:]}")
+            state = self.state()
+            if state and predicate(state):
+                return state
+            time.sleep(0.2)
+        raise AssertionError(f"{what} not reached within {timeout} s; last state {state}\n"
+                             f"{self.output()[-3000:]}")
 
     @property
     def pid(self) -> int:
@@ -183,7 +212,8 @@ def launch_app(desktop: VirtualDesktop, output_dir: Path) -> Iterator[
         Callable[..., AppProcess]]:
     """``launch_app(command, *args, env=None, name="app")`` starts the app on the desktop.
 
-    Every process launched is stopped at the end of the test; its output is kept in
+    The app dumps its state to ``output_dir/<name>-state.json`` (``AppProcess.state()``);
+    every process launched is stopped at the end of the test; its output is kept in
     ``output_dir/<name>.log``.
     """
     started: list[AppProcess] = []
@@ -191,14 +221,18 @@ def launch_app(desktop: VirtualDesktop, output_dir: Path) -> Iterator[
     def launch(command: Sequence[str], *args: str, env: dict[str, str] | None = None,
                name: str = "app") -> AppProcess:
         full_env = desktop.env
+        state_file = output_dir / f"{name}-state.json"
+        state_file.unlink(missing_ok=True)
+        full_env["SUPERVISOR_DESK_STATE_FILE"] = str(state_file)
         if env:
             full_env.update(env)
         log = output_dir / f"{name}.log"
+        started_at = time.monotonic()
         with log.open("ab") as fh:
             proc = subprocess.Popen([*command, *args], env=full_env, stdout=fh,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     cwd=output_dir)
-        app = AppProcess(proc, desktop, log, [*command, *args])
+        app = AppProcess(proc, desktop, log, [*command, *args], state_file, started_at)
         started.append(app)
         return app
 
@@ -218,3 +252,61 @@ def read_json(path: Path, timeout: float = 30) -> Any:
                 return json.loads(path.read_text())
         time.sleep(0.1)
     raise AssertionError(f"{path} not written within {timeout} s")
+
+
+def seed_sign_in(desktop: VirtualDesktop, server_url: str, username: str, password: str) -> str:
+    """Sign in as the app would and leave what it leaves: the token in the desktop's real
+    keyring, the server and username in the preferences of the test's profile. Returns the
+    token (so a test can check it never lands in a file)."""
+    import asyncio
+
+    from supervisor_desk.client.credentials import SERVICE, account_name
+    from supervisor_desk.client.rest import HubClient, normalize_base_url
+    from supervisor_desk.client.settings import Preferences
+
+    url = normalize_base_url(server_url)
+
+    async def login() -> str:
+        client = HubClient(url)
+        try:
+            answer = await client.login(username, password)
+        finally:
+            await client.aclose()
+        return answer.token
+
+    token = asyncio.run(login())
+    desktop.run([sys.executable, "-c",
+                 "import keyring, sys; keyring.set_password(*sys.argv[1:4])",
+                 SERVICE, account_name(username, url), token])
+    prefs = Preferences()
+    prefs.remember_sign_in(url, username)
+    prefs.save()
+    return token
+
+
+def keyring_token(desktop: VirtualDesktop, server_url: str, username: str) -> str | None:
+    """The token the app stored in the desktop's SecretService keyring (None: nothing)."""
+    from supervisor_desk.client.credentials import SERVICE, account_name
+    from supervisor_desk.client.rest import normalize_base_url
+
+    res = desktop.run([sys.executable, "-c",
+                       "import keyring, sys; print(repr(keyring.get_password(*sys.argv[1:3])))",
+                       SERVICE, account_name(username, normalize_base_url(server_url))])
+    import ast
+
+    value: str | None = ast.literal_eval(res.stdout.strip())
+    return value
+
+
+def record_metric(name: str, value: float | str, unit: str = "") -> None:
+    """Append a measured figure to test-output/metrics.json (for the report; never asserted)."""
+    import json
+
+    path = TEST_OUTPUT / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {}
+    if path.exists():
+        with contextlib.suppress(ValueError):
+            data = json.loads(path.read_text())
+    data[name] = {"value": value, "unit": unit, "at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    path.write_text(json.dumps(data, indent=1))

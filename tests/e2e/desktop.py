@@ -85,6 +85,17 @@ def _wait_for(predicate: Callable[[], bool], timeout: float, what: str,
         time.sleep(0.05)
 
 
+class _XClientMessageEvent(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong),
+                ("message_type", ctypes.c_ulong), ("format", ctypes.c_int),
+                ("data", ctypes.c_long * 5)]
+
+
+class _XEvent(ctypes.Structure):
+    _fields_ = [("pad", ctypes.c_long * 24)]  # XEvent is a union padded to 24 longs
+
+
 class _X11:
     """Just enough Xlib through ctypes to ask who owns a selection (no python-xlib needed)."""
 
@@ -99,6 +110,28 @@ class _X11:
         self.lib.XGetSelectionOwner.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
         self.lib.XCloseDisplay.argtypes = [ctypes.c_void_p]
         self.display = display
+
+    def send_delete_window(self, window: int) -> None:
+        """What a window manager's close button does: a WM_DELETE_WINDOW client message."""
+        dpy = self.lib.XOpenDisplay(self.display.encode())
+        if not dpy:
+            raise DesktopError(f"cannot open X display {self.display}")
+        try:
+            protocols = self.lib.XInternAtom(dpy, b"WM_PROTOCOLS", 0)
+            delete = self.lib.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)
+            event = _XClientMessageEvent(type=33, serial=0, send_event=1, display=dpy,
+                                         window=window, message_type=protocols, format=32)
+            event.data[0] = delete
+            buf = _XEvent()
+            ctypes.memmove(ctypes.byref(buf), ctypes.byref(event), ctypes.sizeof(event))
+            self.lib.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int,
+                                            ctypes.c_long, ctypes.c_void_p]
+            if not self.lib.XSendEvent(dpy, window, 0, 0, ctypes.byref(buf)):
+                raise DesktopError("XSendEvent failed")
+            self.lib.XFlush.argtypes = [ctypes.c_void_p]
+            self.lib.XFlush(dpy)
+        finally:
+            self.lib.XCloseDisplay(dpy)
 
     def selection_owner(self, selection: str) -> int:
         dpy = self.lib.XOpenDisplay(self.display.encode())
@@ -283,7 +316,8 @@ class VirtualDesktop:
         SUPERVISOR_DESK_HOME are kept), minus the offscreen platform the unit tests use.
         """
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("QT_QPA_", "WAYLAND_", "PYTEST_", "SESSION_MANAGER"))}
+               if not k.startswith(("QT_QPA_", "WAYLAND_", "PYTEST_", "SESSION_MANAGER",
+                                    "PYTHON_KEYRING_BACKEND", "SUPERVISOR_DESK_STATE_FILE"))}
         keep_profile = {k: os.environ[k] for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME",
                                                    "XDG_CACHE_HOME", "XDG_STATE_HOME")
                         if k in os.environ}
@@ -391,12 +425,32 @@ class VirtualDesktop:
 
     def visible_windows(self, name: str | None = None, pid: int | None = None) -> list[int]:
         """Mapped top-level windows matching a title regex and/or a pid (xdotool search)."""
-        argv = ["xdotool", "search", "--onlyvisible"]
+        argv = ["xdotool", "search", "--all", "--onlyvisible"]
         if pid is not None:
             argv += ["--pid", str(pid)]
         argv += ["--name", name or "."]
         res = self.run(argv, check=False)
         return [int(x) for x in res.stdout.split()]
+
+    def close_window(self, window: int) -> None:
+        """Ask a window to close as a window manager's close button would."""
+        assert self._x11 is not None
+        self._x11.send_delete_window(window)
+
+    def is_viewable(self, window: int) -> bool:
+        res = self.run(["xwininfo", "-id", str(window)], check=False)
+        return "Map State: IsViewable" in res.stdout
+
+    def focus(self, window: int) -> None:
+        """Give a window the keyboard focus (there is no window manager to do it)."""
+        self.run(["xdotool", "windowraise", str(window)], check=False)
+        self.run(["xdotool", "windowfocus", "--sync", str(window)])
+
+    def type_text(self, text: str) -> None:
+        self.run(["xdotool", "type", "--delay", "15", "--", text], timeout=60)
+
+    def key(self, *keys: str) -> None:
+        self.run(["xdotool", "key", "--delay", "60", *keys])
 
     def click(self, window: int, button: int = 1) -> None:
         """Click the middle of an X window (e.g. the tray icon) with the pointer."""
