@@ -1,0 +1,220 @@
+"""The composition root: sign-in from the keyring, live rows, clean shutdown (menu, SIGTERM,
+--exit-after), the CLI, and the canary for the PySide6 6.12 / Python 3.11 emit crash."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from keyring.backend import KeyringBackend
+from PySide6.QtCore import QObject, Signal
+
+from supervisor_desk.__main__ import build_parser
+from supervisor_desk.app import AppOptions, DeskApp
+from supervisor_desk.client.credentials import CredentialStore
+from supervisor_desk.client.settings import Preferences
+from supervisor_desk.hub.embedded import EmbeddedHub
+from tests.client.hub_events import ended, started
+from tests.conftest import ingest
+from tests.helpers import wait_until
+from tests.views.conftest import qloop, qrun  # noqa: F401 - the shared qasync loop fixtures
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.items.pop((service, username), None)
+
+
+@pytest.fixture
+def signed_in_profile(running_hub: EmbeddedHub) -> CredentialStore:
+    """A profile that signed in before: server in the preferences, token in the keyring."""
+    answer = httpx.post(f"{running_hub.url}/api/v1/auth/login",
+                        json={"username": "supervisor", "password": "supervisor"})
+    token = answer.json()["token"]
+    prefs = Preferences()
+    prefs.remember_sign_in(running_hub.url, "supervisor")
+    prefs.save()
+    store = CredentialStore(MemoryKeyring())
+    store.save(running_hub.url, "supervisor", token)
+    return store
+
+
+@pytest.fixture
+def desk_env(qapp: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    before = qapp.quitOnLastWindowClosed()
+    yield
+    qapp.setQuitOnLastWindowClosed(before)
+
+
+def make_desk(qapp: Any, store: CredentialStore, tmp_path: Path, **options: Any) -> DeskApp:
+    desk = DeskApp(qapp, AppOptions(state_file=tmp_path / "state.json", **options),
+                   credentials=store)
+    desk.errors.show_dialogs = False
+    return desk
+
+
+def test_signs_in_from_keyring_shows_rows_and_quits_cleanly(
+    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
+    tmp_path: Path, desk_env: None,
+) -> None:
+    desk = make_desk(qapp, signed_in_profile, tmp_path)
+
+    async def scenario() -> int:
+        run = asyncio.ensure_future(desk.run())
+        await wait_until(lambda: desk.live is not None)
+        await asyncio.to_thread(ingest, running_hub, [started("app-1"), started("app-2")])
+        await wait_until(lambda: desk.model.rowCount() == 2)
+        await asyncio.to_thread(ingest, running_hub, [ended("app-2")])
+        await wait_until(lambda: desk.model.session_at(desk.model.row_of("app-2")) is not None
+                         and not desk.model.session_at(desk.model.row_of("app-2")).is_live)
+        desk.window.refresh_action.trigger()
+        await wait_until(lambda: desk.model.rowCount() == 1)
+        await wait_until(lambda: (tmp_path / "state.json").exists())
+        assert desk.window.user_button.text().startswith("supervisor")
+        assert desk.window.connection_pill.text() == "Connected"
+        client = desk.signed.client if desk.signed else None
+        assert client is not None
+        # Quit from the menu: every task stops, connections close, the window goes.
+        desk.window.quit_action.trigger()
+        code = await asyncio.wait_for(run, 15)
+        assert client._http.is_closed
+        return code
+
+    assert qrun(scenario()) == 0
+    assert desk.shutdown_clean is True
+    assert not desk.services.tasks
+    assert not desk.window.isVisible()
+    assert desk.errors.errors == []
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["rows"] == 1 and state["connection"] in ("connected", "stopped")
+
+
+def test_sigterm_quits_cleanly(
+    signed_in_profile: CredentialStore, qapp: Any, qrun: Any, tmp_path: Path, desk_env: None
+) -> None:
+    desk = make_desk(qapp, signed_in_profile, tmp_path)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    async def scenario() -> int:
+        run = asyncio.ensure_future(desk.run())
+        await wait_until(lambda: desk.live is not None and desk.live.running)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return await asyncio.wait_for(run, 15)
+
+    try:
+        assert qrun(scenario()) == 0
+        assert desk.shutdown_clean is True
+        # Our handler is gone after shutdown (a second SIGTERM would end the process at once).
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert desk.errors.errors == []
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_exit_after_quits_before_sign_in_completes(
+    qapp: Any, qrun: Any, tmp_path: Path, desk_env: None
+) -> None:
+    # No stored sign-in: the dialog is open when --exit-after fires; shutdown closes it.
+    desk = make_desk(qapp, CredentialStore(MemoryKeyring()), tmp_path, exit_after=0.5)
+    assert qrun(desk.run()) == 0
+    assert desk.shutdown_clean is True
+    assert desk.flow is not None and desk.flow.dialog is None
+
+
+def test_unexpected_errors_are_logged_and_reported(
+    qapp: Any, qrun: Any, tmp_path: Path, desk_env: None
+) -> None:
+    desk = make_desk(qapp, CredentialStore(MemoryKeyring()), tmp_path, exit_after=1.0)
+
+    async def boom() -> None:
+        raise ValueError("kaboom")
+
+    async def scenario() -> int:
+        run = asyncio.ensure_future(desk.run())
+        await asyncio.sleep(0.1)
+        desk.services.spawn(boom(), "boom")
+        return await asyncio.wait_for(run, 10)
+
+    assert qrun(scenario()) == 0
+    assert any("kaboom" in e for e in desk.errors.errors)
+
+
+def test_cli_parses_the_documented_options() -> None:
+    args = build_parser().parse_args(
+        ["--server", "https://hub:8765", "--screenshot", "x.png", "--exit-after", "5"]
+    )
+    assert args.server == "https://hub:8765"
+    assert args.screenshot == Path("x.png") and args.exit_after == 5.0 and not args.demo
+    assert build_parser().parse_args(["--demo"]).demo
+
+
+def test_demo_cli_shows_rows_saves_a_screenshot_and_exits_zero(tmp_path: Path) -> None:
+    shot = tmp_path / "live.png"
+    state = tmp_path / "state.json"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
+           "SUPERVISOR_DESK_STATE_FILE": str(state)}
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor_desk", "--demo", "--screenshot", str(shot),
+         "--exit-after", "9", "--demo-rate", "25"],
+        env=env, capture_output=True, text=True, timeout=90,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert shot.exists() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    final = json.loads(state.read_text())
+    assert final["rows"] > 0
+    assert final["first_rows_after"] is not None
+    assert final["errors"] == []
+    assert "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# Canary: PySide6 6.12.0 on CPython 3.11 drops a reference to True on every Signal.emit() and
+# aborts with "Fatal Python error: bool_dealloc" after a few hundred emits (DESIGN.md). Python
+# 3.12+ makes True immortal, which hides it; these tests fail loudly if either guard goes.
+
+
+class _Emitter(QObject):
+    fired = Signal(int)
+    flag = Signal(bool)
+
+
+def test_canary_python_is_at_least_3_12() -> None:
+    assert sys.version_info >= (3, 12), "PySide6 6.12 crashes on Python 3.11 (bool_dealloc)"
+
+
+def test_canary_ten_thousand_emits_keep_true_alive() -> None:
+    emitter = _Emitter()
+    received: list[int] = []
+    emitter.fired.connect(received.append)
+    emitter.flag.connect(lambda _b: None)
+    before = sys.getrefcount(True)
+    for i in range(10_000):
+        emitter.fired.emit(i)
+        emitter.flag.emit(True)
+    after = sys.getrefcount(True)
+    assert len(received) == 10_000
+    # Immortal on 3.12+ (a huge constant); on a mortal True any drift is the bug.
+    assert after >= before

@@ -1,0 +1,151 @@
+"""Alerts: coalescing, rate limiting, pause, escaping, delivery fallbacks, click-through."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtWidgets import QSystemTrayIcon
+
+from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.notifications import (
+    NotificationArea,
+    NotificationCoalescer,
+    balloon_safe,
+)
+from supervisor_desk.views.tray import TrayController
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def session(sid: str, name: str = "Ann", status: str = "active", **extra: Any) -> SessionSummary:
+    data: dict[str, Any] = {
+        "id": sid,
+        "agent": {"id": "a", "name": "Sales bot"},
+        "channel": "telegram",
+        "status": status,
+        "user": {"id": f"u-{sid}", "name": name},
+        "started_at": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+    data.update(extra)
+    return SessionSummary.model_validate(data)
+
+
+def test_one_new_session_is_described() -> None:
+    c = NotificationCoalescer(min_interval=5, clock=Clock())
+    c.add_started([session("s1", "Ann", status="queued")])
+    [alert] = c.take()
+    assert alert.title == "New session"
+    assert alert.body == "Ann on Telegram with Sales bot (queued)"
+    assert alert.session_id == "s1"
+
+
+def test_bursts_are_coalesced_and_rate_limited() -> None:
+    clock = Clock()
+    c = NotificationCoalescer(min_interval=5, clock=clock)
+    c.add_started([session(f"s{i}", f"User {i}") for i in range(7)])
+    [alert] = c.take()
+    assert alert.title == "7 new sessions"
+    assert alert.body == "User 0, User 1, User 2 and 4 more"
+    assert alert.count == 7 and alert.session_id == "s0"
+    # Within the interval, more sessions wait instead of producing another alert.
+    c.add_started([session("s8"), session("s9")])
+    clock.t += 2
+    assert c.take() == []
+    assert c.next_due_in() == 3
+    clock.t += 3
+    [later] = c.take()
+    assert later.title == "2 new sessions"
+    assert c.take() == []
+    assert c.next_due_in() is None
+
+
+def test_new_and_ended_are_separate_and_quick_sessions_only_end() -> None:
+    c = NotificationCoalescer(min_interval=5, clock=Clock())
+    c.add_started([session("a"), session("b")])
+    c.add_ended([session("b", status="completed", end_reason="resolved")])
+    alerts = {a.kind: a for a in c.take()}
+    assert alerts["new"].title == "New session" and alerts["new"].session_id == "a"
+    assert alerts["ended"].title == "Session ended"
+    assert alerts["ended"].body == "Ann on Telegram: completed, resolved"
+
+
+def test_pause_and_preferences_drop_alerts() -> None:
+    c = NotificationCoalescer(min_interval=0, clock=Clock())
+    c.set_paused(True)
+    c.add_started([session("a")])
+    assert c.take() == []
+    c.set_paused(False)
+    c.notify_ended = False
+    c.add_ended([session("b", status="failed")])
+    assert c.take() == []
+    c.add_started([session("c")])
+    assert [a.session_id for a in c.take()] == ["c"]
+
+
+def test_hostile_names_are_clipped_and_flattened() -> None:
+    c = NotificationCoalescer(min_interval=0, clock=Clock())
+    c.add_started([session("x", "Bob\n<script>alert(1)</script>" + "x" * 200)])
+    [alert] = c.take()
+    assert "\n" not in alert.body
+    assert len(alert.body) < 140
+    # The Qt balloon guesses rich text from tags: no "<" may reach it.
+    safe = balloon_safe(alert.body)
+    assert "<" not in safe and ">" not in safe
+    assert "script" in safe
+
+
+def test_no_tray_offscreen_delivers_in_window_and_click_selects(qtbot: Any, qrun: Any) -> None:
+    assert not QSystemTrayIcon.isSystemTrayAvailable()  # offscreen never has one
+    area = NotificationArea()
+    qtbot.addWidget(area)
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return task
+
+    tray = TrayController(area, spawn=spawn,
+                          coalescer=NotificationCoalescer(min_interval=0.0))
+
+    async def scenario() -> None:
+        tray.start()
+        assert not tray.has_tray and not tray.tray_visible
+        tray.sessions_started([session("s1", "<b>Eve</b>")])
+        await asyncio.sleep(0.05)
+        assert area.shown_count == 1
+        [alert] = area.banners()
+        assert alert.body.startswith("<b>Eve</b>")  # plain-text label: shown literally
+        with qtbot.waitSignal(tray.session_requested, timeout=1000) as blocker:
+            area.activated.emit("s1")
+        assert blocker.args == ["s1"]
+        tray.set_paused(True)
+        assert tray.paused
+        tray.sessions_started([session("s2")])
+        await asyncio.sleep(0.05)
+        assert area.shown_count == 1
+        await tray.aclose()
+
+    qrun(scenario())
+    assert tray.notifications_sent == 1
+
+
+def test_notification_area_keeps_the_newest_few(qtbot: Any) -> None:
+    area = NotificationArea(max_banners=2)
+    qtbot.addWidget(area)
+    c = NotificationCoalescer(min_interval=0, clock=Clock())
+    for i in range(4):
+        c.add_started([session(f"s{i}", f"User {i}")])
+        for alert in c.take():
+            area.show_alert(alert)
+    assert [a.session_id for a in area.banners()] == ["s3", "s2"]
+    assert area.shown_count == 4
