@@ -162,6 +162,11 @@ HOSTILE_LINES: tuple[str, ...] = (
     'see <a href="https://evil.example/phish">this page</a>',
     "![pixel](http://198.51.100.66/track.gif) weird image",
     "&lt;escaped&gt; &amp; <unclosed tag",
+    # Not hostile, just awkward for a renderer: right-to-left text, one very long word,
+    # a zero-width-joiner emoji sequence.
+    "مرحبا، أحتاج مساعدة في فاتورتي (hello, I need help with my invoice)",
+    "https://example.com/" + "x" * 400 + "?q=1",
+    "family plan for 👨‍👩‍👧‍👦 please",
 )
 HOSTILE_NAMES: tuple[str, ...] = ("<b>Eve</b>", "Mallory <script>x</script>", "Trudy &amp; co")
 

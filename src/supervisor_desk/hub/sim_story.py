@@ -653,7 +653,7 @@ class SessionStory:
                 history.append(f"customer: {text}")
                 yield self._message("customer", None if not user_named else self.customer.name,
                                     text, attachments=files)
-                if text in sc.HOSTILE_LINES:
+                if text in sc.HOSTILE_LINES and ("<" in text or "](" in text):
                     yield rng.uniform(0.05, 0.2)
                     yield self._system_log("warning", sc.SYSTEM_LOG_WARNINGS[2])
             elif kind == "ai":

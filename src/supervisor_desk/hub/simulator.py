@@ -7,7 +7,8 @@ Three entry points:
 - :func:`run_simulator` paces that stream to a rate (0.5 to 1,000 events/s) and posts it to a
   hub's ``POST /api/v1/ingest`` like any platform would, riding out hub restarts.
 - :func:`build_dataset` writes complete histories spread over past days, in ingest batches,
-  for tests and benchmarks (100,000 sessions in well under a minute).
+  for tests and benchmarks (100,000 sessions / 1,000,000 messages take about a minute on a
+  busy 2-core machine: plain dicts, no per-event validation).
 
 Everything is deterministic for a seed (and the times given): ids come from the seeded
 ``random.Random``, never from ``uuid4``, so re-sending after a crash is an idempotent replay.
