@@ -1,0 +1,357 @@
+"""The live wall under load: a real hub, a platform posting 1,000 events/s, the real desktop path.
+
+    python -m benchmarks.feed_bench [--quick] [--json PATH]
+
+Processes: the hub (``EmbeddedHub`` on a temp SQLite file, pre-loaded with the live sessions)
+and the platform posting events each run in their own process (``benchmarks._feed_parts``);
+this process is the desktop: ``FeedClient`` -> ``LiveViewModel`` (``SessionStore``, 80 ms
+frames) -> ``SessionTableModel`` -> the app's ``SessionTableView`` shown offscreen at 1400x900,
+all on one qasync loop as in ``app.py``.
+
+Timestamps (one system-wide monotonic clock):
+- *arrival*: ``LiveViewModel.on_event`` entered, i.e. the websocket frame was read and parsed
+  by ``FeedClient`` (wrapped on the instance, the app's code runs unchanged);
+- *emitted*: the model emitted ``dataChanged``/``rowsInserted``/``rowsMoved``/``layoutChanged``
+  inside the ``apply_changes`` call that carried the event's session;
+- *painted*: the end of the view's next ``paintEvent`` after that.
+``feed.event_to_row_*`` = painted - arrival. ``feed.ingest_to_row_*`` = painted - the moment the
+platform started the POST carrying the event (end to end, the like-for-like comparison with the
+polling baseline). ``feed.max_stall_ms``: the longest gap between ticks of a 5 ms precise
+QTimer during the load. ``feed.rss_mb``: this (desktop) process's RSS from /proc at the end.
+
+Baseline, afterwards and with the same load: a poller ``GET /api/v1/live`` every 1 s (fetched
+and parsed with the app's ``HubClient``); staleness of an event = the first poll whose snapshot
+``seq`` covers it minus the POST time. The 10 s poller is not run: its staleness is bounded
+analytically from the 1 s run's fetch times (say so in ``feed.poll_10s_method``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import qasync
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPaintEvent
+from PySide6.QtWidgets import QApplication
+
+from benchmarks._common import Results, main_for, percentile, rss_mb
+from supervisor_desk.client.feed import ConnectionState
+from supervisor_desk.client.rest import HubClient
+from supervisor_desk.models.wire import SessionSummary, StoredEvent
+from supervisor_desk.views.live_viewmodel import LiveViewModel
+from supervisor_desk.views.session_table_model import SessionTableModel
+from supervisor_desk.views.session_table_view import SessionTableView
+
+ROOT = Path(__file__).resolve().parent.parent
+VIEW_SIZE = (1400, 900)
+STALL_TIMER_MS = 5
+
+
+def sizes(quick: bool) -> dict[str, float]:
+    if os.environ.get("SUPERVISOR_DESK_BENCH_TINY"):
+        return {"live": 200, "rate": 200, "seconds": 2, "poll_seconds": 3}
+    if quick:
+        return {"live": 2_000, "rate": 1_000, "seconds": 10, "poll_seconds": 8}
+    return {"live": 10_000, "rate": 1_000, "seconds": 60, "poll_seconds": 30}
+
+
+def _part(role: str, *args: Any, stdin: Any = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "benchmarks._feed_parts", role,
+                             *(str(a) for a in args)], cwd=ROOT, stdin=stdin)
+
+
+class _View(SessionTableView):  # type: ignore[misc]
+    """The app's view; calls ``on_painted`` after each paint (the probe's last timestamp)."""
+
+    on_painted: Any = None
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self.on_painted is not None:
+            self.on_painted()
+
+
+class LatencyProbe:
+    """Timestamps each event at arrival, model emission and the paint that follows."""
+
+    def __init__(self, vm: LiveViewModel, model: SessionTableModel, view: _View) -> None:
+        self.arrivals: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self.emitted: list[tuple[int, float, float]] = []  # seq, arrival, emitted
+        self.painted: dict[int, float] = {}  # seq -> paint time
+        self.event_to_row: list[float] = []
+        self.event_to_model: list[float] = []
+        self.applied = 0
+        self.first_applied_at = 0.0
+        self.last_applied_at = 0.0
+        self.recording = False
+        self._signal_at: float | None = None
+        self._in_apply = False
+        self._vm_on_event = vm.on_event
+        self._apply = model.apply_changes
+        vm.on_event = self._on_event
+        model.apply_changes = self._apply_changes
+        for signal in (model.dataChanged, model.rowsInserted, model.rowsMoved,
+                       model.layoutChanged, model.modelReset):
+            signal.connect(self._on_model_signal)
+        view.on_painted = self._on_painted
+
+    def _on_event(self, seq: int, event: StoredEvent, replayed: bool) -> None:
+        now = time.monotonic()
+        if self.recording:
+            self.arrivals[event.session_id].append((seq, now))
+            if not self.applied:
+                self.first_applied_at = now
+            self.applied += 1
+            self.last_applied_at = now
+        self._vm_on_event(seq, event, replayed)
+
+    def _on_model_signal(self, *args: Any) -> None:
+        if self._in_apply and self._signal_at is None:
+            self._signal_at = time.monotonic()
+
+    def _apply_changes(self, batch: list[SessionSummary]) -> None:
+        self._in_apply, self._signal_at = True, None
+        try:
+            self._apply(batch)
+        finally:
+            self._in_apply = False
+        emitted_at = self._signal_at
+        for s in batch:
+            pending = self.arrivals.pop(s.id, None)
+            if pending and emitted_at is not None:
+                self.emitted.extend((seq, at, emitted_at) for seq, at in pending)
+
+    def _on_painted(self) -> None:
+        if not self.emitted:
+            return
+        now = time.monotonic()
+        for seq, arrived, emitted in self.emitted:
+            self.event_to_row.append((now - arrived) * 1000)
+            self.event_to_model.append((emitted - arrived) * 1000)
+            self.painted[seq] = now
+        self.emitted.clear()
+
+
+class StallMonitor:
+    """A 5 ms precise timer on the Qt thread; a long gap between ticks is a stall."""
+
+    def __init__(self) -> None:
+        self.gaps: list[float] = []
+        # CPU time the Qt thread itself used within each gap: a gap far longer than this is
+        # the thread waiting for a core (a shared machine), not our code running.
+        self.busy: list[float] = []
+        self._last = 0.0
+        self._last_cpu = 0.0
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(STALL_TIMER_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+
+    def start(self) -> None:
+        self._last = time.monotonic()
+        self._last_cpu = time.thread_time()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def _on_timer_timeout(self) -> None:
+        now, cpu = time.monotonic(), time.thread_time()
+        self.gaps.append((now - self._last) * 1000)
+        self.busy.append((cpu - self._last_cpu) * 1000)
+        self._last, self._last_cpu = now, cpu
+
+
+async def _wait_for(predicate: Any, limit_s: float, what: str) -> None:
+    deadline = time.monotonic() + limit_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def _ingest_log(directory: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((directory / "ingest.json").read_text())
+    (directory / "ingest.json").unlink()
+    return data
+
+
+def _sent_at_by_seq(log: list[list[float]]) -> dict[int, float]:
+    sent: dict[int, float] = {}
+    for before, last_seq, n in log:
+        for seq in range(int(last_seq) - int(n) + 1, int(last_seq) + 1):
+            sent[seq] = before
+    return sent
+
+
+async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path) -> Results:
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return task
+
+    out: Results = {}
+    client = HubClient(info["url"], info["token"])
+    model = SessionTableModel()
+    vm = LiveViewModel(client, model, spawn=spawn)
+    view = _View()
+    view.setModel(model)
+    view.resize(*VIEW_SIZE)
+    view.show()
+    probe = LatencyProbe(vm, model, view)
+    n_live = int(size["live"])
+    try:
+        started = time.monotonic()
+        vm.start()
+        await _wait_for(lambda: model.rowCount() >= n_live
+                        and vm.connection_state is ConnectionState.CONNECTED, 180, "snapshot")
+        out["feed.snapshot_to_rows_ms"] = round((time.monotonic() - started) * 1000, 1)
+        await asyncio.sleep(1.0)  # first paints and timers settle
+        stall = StallMonitor()
+        probe.recording = True
+        stall.start()
+        cpu_before = time.process_time()
+        load_started = time.monotonic()
+        ingest = _part("ingest", directory, size["rate"], size["seconds"])
+        if await asyncio.get_running_loop().run_in_executor(None, ingest.wait) != 0:
+            raise RuntimeError(f"the ingest process failed ({ingest.returncode})")
+        log = _ingest_log(directory)
+        last_seq = max(int(entry[1]) for entry in log["log"])
+        # Drain: every posted event applied, then a frame and its paint.
+        await _wait_for(lambda: vm.feed.seq >= last_seq, 60, "the feed to catch up")
+        await asyncio.sleep(0.3)
+        stall.stop()
+        cpu_ms = (time.process_time() - cpu_before) * 1000
+        out["feed.rss_mb"] = round(rss_mb(), 1)
+        busy = max(1e-9, probe.last_applied_at - probe.first_applied_at)
+        out["feed.events_per_s"] = round(probe.applied / busy, 1)
+        out["feed.events_posted_per_s"] = round(log["sent"] / log["seconds"], 1)
+        out["feed.events_applied"] = probe.applied
+        out["feed.desktop_cpu_share"] = round(
+            cpu_ms / 1000 / (time.monotonic() - load_started), 2)
+        lat = probe.event_to_row
+        out["feed.event_to_row_p50_ms"] = round(percentile(lat, 50), 1)
+        out["feed.event_to_row_p99_ms"] = round(percentile(lat, 99), 1)
+        out["feed.event_to_row_max_ms"] = round(max(lat, default=float("nan")), 1)
+        out["feed.event_to_model_p99_ms"] = round(percentile(probe.event_to_model, 99), 1)
+        out["feed.events_measured"] = len(lat)
+        sent = _sent_at_by_seq(log["log"])
+        e2e = [(probe.painted[s] - t) * 1000 for s, t in sent.items() if s in probe.painted]
+        out["feed.ingest_to_row_p50_ms"] = round(percentile(e2e, 50), 1)
+        out["feed.ingest_to_row_p99_ms"] = round(percentile(e2e, 99), 1)
+        gaps = stall.gaps
+        out["feed.max_stall_ms"] = round(max(gaps, default=float("nan")), 1)
+        out["feed.stall_p99_ms"] = round(percentile(gaps, 99), 1)
+        out["feed.stalls_over_50ms"] = sum(1 for g in gaps if g > 50)
+        out["feed.max_stall_thread_cpu_ms"] = round(max(stall.busy, default=float("nan")), 1)
+        out["feed.rows_at_end"] = model.rowCount()
+    finally:
+        await vm.stop()
+        await client.aclose()
+        view.close()
+        for task in list(tasks):
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return out
+
+
+def _weighted_staleness(ingest_log: list[list[float]], polls: list[list[float]]) -> list[float]:
+    """Per event: first poll whose snapshot covers its seq, minus the POST time."""
+    polls = sorted(polls, key=lambda p: p[0])
+    out: list[float] = []
+    i = 0
+    for before, last_seq, n in sorted(ingest_log, key=lambda e: e[1]):
+        while i < len(polls) and polls[i][1] < last_seq:
+            i += 1
+        if i == len(polls):
+            break  # posted after the last poll: never seen within the run
+        out.extend([(polls[i][0] - before) * 1000] * int(n))
+    return out
+
+
+def _polling(size: dict[str, float], directory: Path) -> Results:
+    seconds = size["poll_seconds"]
+    ingest = _part("ingest", directory, size["rate"], seconds)
+    poller = _part("poll", directory, 1, seconds + 2)
+    if ingest.wait(seconds + 120) != 0 or poller.wait(seconds + 120) != 0:
+        raise RuntimeError("the polling baseline's processes failed")
+    log = _ingest_log(directory)["log"]
+    polls = json.loads((directory / "poll-1.json").read_text())["log"]
+    stale = _weighted_staleness(log, polls)
+    fetch = [p[2] for p in polls]
+    fetch_median = statistics.median(fetch) if fetch else float("nan")
+    return {
+        "feed.poll_1s_staleness_p50_ms": round(percentile(stale, 50), 1),
+        "feed.poll_1s_staleness_p99_ms": round(percentile(stale, 99), 1),
+        "feed.poll_fetch_p50_ms": round(fetch_median, 1),
+        "feed.poll_fetch_max_ms": round(max(fetch, default=float("nan")), 1),
+        "feed.polls": len(polls),
+        # Events arrive uniformly between polls: wait U(0, 10 s), then one fetch.
+        "feed.poll_10s_staleness_p50_ms": round(0.5 * 10_000 + fetch_median, 1),
+        "feed.poll_10s_staleness_p99_ms": round(0.99 * 10_000 + fetch_median, 1),
+        "feed.poll_10s_method": "analytic: 0.99 x 10 s (uniform wait for the next poll) + "
+                                "the median measured /live fetch of the 1 s run",
+    }
+
+
+def run(quick: bool) -> Results:
+    size = sizes(quick)
+    results: Results = {
+        "quick": quick,
+        "sizes.feed_live_sessions": int(size["live"]),
+        "sizes.feed_rate": size["rate"],
+        "sizes.feed_seconds": size["seconds"],
+        "sizes.feed_poll_seconds": size["poll_seconds"],
+    }
+    with tempfile.TemporaryDirectory(prefix="sd-feed-bench-") as tmp:
+        directory = Path(tmp)
+        hub = _part("hub", directory, int(size["live"]), stdin=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 300
+            while not (directory / "hub.json").exists():
+                if hub.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the hub process did not come up")
+                time.sleep(0.1)
+            info = json.loads((directory / "hub.json").read_text())
+            results["feed.hub_preload_s"] = info["preload_s"]
+            app = QApplication.instance() or QApplication([])
+            loop = qasync.QEventLoop(app)
+            asyncio.set_event_loop(loop)
+            try:
+                results.update(loop.run_until_complete(_desktop(info, size, directory)))
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+                asyncio.set_event_loop(None)
+            results.update(_polling(size, directory))
+        finally:
+            if hub.stdin is not None:
+                hub.stdin.close()
+            try:
+                hub.wait(60)
+            except subprocess.TimeoutExpired:
+                hub.kill()
+                hub.wait()
+    return results
+
+
+if __name__ == "__main__":
+    main_for(run)

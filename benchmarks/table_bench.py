@@ -1,0 +1,272 @@
+"""Sessions table at scale: sort, filter and the duration tick, each with the naive Qt way.
+
+    python -m benchmarks.table_bench [--quick] [--json PATH]
+
+Everything runs the app's own classes, offscreen: ``SessionTableModel`` inside the app's
+``SessionTableView`` at 1400x900 (about 30 visible rows), and, for filtering, the
+``OfflineIndex`` the History/offline review uses to pick the matching rows before handing them
+to the model. Each timed step ends with a synchronous ``viewport().repaint()`` plus
+``processEvents()``, so a figure includes the paint the user waits for.
+
+The naive way is the same model and view with a ``QSortFilterProxyModel`` in between (sorting
+and filtering by the display text, as a proxy does out of the box), and for the tick the
+whole-column ``dataChanged`` through a proxy sorted by the duration column. Naive runs are
+capped (``sizes.table_naive_rows``) so the quick suite stays quick; ours and the naive way are
+always compared at the size each one reports.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtGui import QPaintEvent
+from PySide6.QtWidgets import QApplication
+
+from benchmarks._common import Results, main_for
+from benchmarks._sessions import summaries
+from supervisor_desk.models.export_file import IndexedSession
+from supervisor_desk.models.filters import MessageCountFilter, SessionFilter
+from supervisor_desk.models.offline_index import OfflineIndex
+from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.icons import channel_label
+from supervisor_desk.views.session_table_model import (
+    LiveOrder,
+    SessionColumn,
+    SessionTableModel,
+)
+from supervisor_desk.views.session_table_view import SessionTableView
+
+VIEW_SIZE = (1400, 900)
+SORT_COLUMNS = (SessionColumn.START, SessionColumn.USER, SessionColumn.AGENT,
+                SessionColumn.DURATION, SessionColumn.MESSAGES, SessionColumn.LAST_MESSAGE)
+FILTER_CHANNEL = "whatsapp"
+
+
+def sizes(quick: bool) -> dict[str, int]:
+    """Row counts; ``SUPERVISOR_DESK_BENCH_TINY=1`` shrinks them for the smoke test."""
+    if os.environ.get("SUPERVISOR_DESK_BENCH_TINY"):
+        return {"rows": 2_000, "live": 500, "naive_rows": 1_000, "naive_live": 500,
+                "tick_repeats": 3}
+    if quick:
+        return {"rows": 20_000, "live": 10_000, "naive_rows": 5_000, "naive_live": 2_000,
+                "tick_repeats": 10}
+    return {"rows": 100_000, "live": 10_000, "naive_rows": 100_000, "naive_live": 10_000,
+            "tick_repeats": 30}
+
+
+def _app() -> QApplication:
+    app = QApplication.instance()
+    return app if isinstance(app, QApplication) else QApplication([])
+
+
+def _settle() -> None:
+    for _ in range(3):
+        QApplication.processEvents()
+
+
+class _PaintCountingView(SessionTableView):  # type: ignore[misc]
+    """The app's view; only counts its paints, so a timing can prove it includes one."""
+
+    paints = 0
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        self.paints += 1
+
+
+def _paint(view: _PaintCountingView, *, full: bool = True) -> None:
+    """Deliver what the view scheduled, then (``full``) paint the whole viewport now.
+
+    A sort or filter changes every visible row, but the view may spread its repaint over
+    later timer events (delayed item layout), so those figures end with a full synchronous
+    paint, the same for ours and the naive way. A tick changes two columns: the view repaints
+    only the region it chose to update, and a figure never omits the paint.
+    """
+    before = view.paints
+    QApplication.processEvents()
+    if full or view.paints == before:
+        view.viewport().repaint()
+
+
+def _timed_paint(view: _PaintCountingView, action: Callable[[], Any], *,
+                 full: bool = True) -> tuple[float, float]:
+    """Wall and process-CPU milliseconds of ``action`` plus the paint it causes.
+
+    On a shared machine the wall time includes waiting for a core; the CPU time does not.
+    """
+    cpu = time.process_time()
+    start = time.perf_counter()
+    action()
+    _paint(view, full=full)
+    return (time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000
+
+
+def _put(out: Results, key: str, times: list[tuple[float, float]]) -> None:
+    """``key`` = median wall ms, ``key_cpu`` = median CPU ms (``_ms`` suffix kept last)."""
+    stem = key.removesuffix("_ms")
+    out[key] = round(statistics.median(t[0] for t in times), 1)
+    out[f"{stem}_cpu_ms"] = round(statistics.median(t[1] for t in times), 1)
+
+
+def _shown(model: Any) -> _PaintCountingView:
+    view = _PaintCountingView()
+    view.setModel(model)
+    view.resize(*VIEW_SIZE)
+    view.show()
+    _settle()
+    _paint(view)
+    return view
+
+
+def _history_model(rows: list[SessionSummary]) -> SessionTableModel:
+    model = SessionTableModel()
+    model.set_live_order(LiveOrder.GIVEN)  # as HistoryView sets it
+    model.set_sessions(rows)
+    return model
+
+
+def _ours(rows: list[SessionSummary], live: list[SessionSummary], repeats: int) -> Results:
+    out: Results = {}
+    n = len(rows)
+    model = SessionTableModel()
+    model.set_live_order(LiveOrder.GIVEN)
+    view = _shown(model)
+    _put(out, "table.load_100k_ms", [_timed_paint(view, lambda: model.set_sessions(rows))])
+
+    # Filter: the offline index picks the rows (the hub's semantics), the model shows them.
+    with tempfile.TemporaryDirectory() as tmp:
+        index = OfflineIndex(Path(tmp) / "bench.jsonl", has_transcripts=False,
+                             now=datetime.now(UTC))
+        index.add([IndexedSession(s, 0, 0, None) for s in rows], [None] * n)
+        index.matching_rows(SessionFilter(), "-started_at")  # the order the window opened with
+        filters = {
+            "channel": SessionFilter(channel=(FILTER_CHANNEL,)),
+            "compound": SessionFilter(channel=("web", "whatsapp"), status=("completed",),
+                                      messages=MessageCountFilter(op="gt", n=10)),
+            "free_text": SessionFilter(q="müller"),
+            "human": SessionFilter(responsible="human", country="DE"),
+        }
+        filter_times: dict[str, tuple[float, float]] = {}
+        for name, flt in filters.items():
+            def apply(flt: SessionFilter = flt) -> None:
+                matching = index.matching_rows(flt, "-started_at")
+                model.set_sessions([rows[i] for i in matching])
+
+            filter_times[name] = _timed_paint(view, apply)
+            out[f"table.filter_100k_{name}_ms"] = round(filter_times[name][0], 1)
+            out[f"table.filter_100k_{name}_rows"] = model.rowCount()
+    _put(out, "table.filter_100k_ms", [filter_times["channel"]])
+    out["table.filter_100k_worst_ms"] = round(max(t[0] for t in filter_times.values()), 1)
+
+    # Sort: the whole 100k again, then a header click per column (asc, then desc).
+    model.set_sessions(rows)
+    _paint(view)
+    sort_times: dict[str, tuple[float, float]] = {}
+    for column in SORT_COLUMNS:
+        for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+            suffix = "" if order == Qt.SortOrder.AscendingOrder else "_desc"
+            sort_times[f"{column.name.lower()}{suffix}"] = _timed_paint(
+                view, partial(model.sort, column, order))
+    for name, (wall, _cpu) in sort_times.items():
+        out[f"table.sort_100k_by_{name}_ms"] = round(wall, 1)
+    _put(out, "table.sort_100k_ms", list(sort_times.values()))
+    out["table.sort_100k_worst_ms"] = round(max(t[0] for t in sort_times.values()), 1)
+    view.close()
+    view.deleteLater()
+
+    # Tick: 10k live rows in the live order, the app's own tick over the visible rows.
+    live_model = SessionTableModel()
+    live_model.set_sessions(live)
+    live_view = _shown(live_model)
+    ticks = []
+    for _ in range(repeats):
+        first, last = live_view.visible_rows()
+        ticks.append(_timed_paint(live_view, partial(live_model.tick, first, last), full=False))
+    _put(out, "table.tick_ms", ticks)
+    out["table.tick_max_ms"] = round(max(t[0] for t in ticks), 1)
+    out["table.visible_rows"] = live_view.visible_rows()[1] - live_view.visible_rows()[0] + 1
+    live_view.close()
+    live_view.deleteLater()
+    _settle()
+    return out
+
+
+def _naive(rows: list[SessionSummary], live: list[SessionSummary], repeats: int) -> Results:
+    """The same model and view with a QSortFilterProxyModel, sorting/filtering by display text."""
+    out: Results = {}
+    source = _history_model(rows)
+    proxy = QSortFilterProxyModel()
+    proxy.setSourceModel(source)
+    view = _shown(proxy)
+    proxy.setFilterKeyColumn(SessionColumn.CHANNEL)
+    label = channel_label(FILTER_CHANNEL)
+    _put(out, "table.naive_filter_100k_ms",
+         [_timed_paint(view, lambda: proxy.setFilterFixedString(label))])
+    out["table.naive_filter_100k_rows"] = proxy.rowCount()
+    proxy.setFilterFixedString("")
+    _paint(view)
+    naive_sorts = {
+        "user": _timed_paint(view, lambda: proxy.sort(SessionColumn.USER)),
+        "start": _timed_paint(view, lambda: proxy.sort(SessionColumn.START)),
+    }
+    for name, (wall, _cpu) in naive_sorts.items():
+        out[f"table.naive_sort_100k_by_{name}_ms"] = round(wall, 1)
+    _put(out, "table.naive_sort_100k_ms", list(naive_sorts.values()))
+    view.close()
+    view.deleteLater()
+
+    # The naive tick: the live table sorted by duration through a proxy, whole column signalled.
+    live_source = SessionTableModel()
+    live_source.set_sessions(live)
+    live_proxy = QSortFilterProxyModel()
+    live_proxy.setSourceModel(live_source)
+    live_view = _shown(live_proxy)
+    live_proxy.sort(SessionColumn.DURATION, Qt.SortOrder.DescendingOrder)
+    _paint(live_view)
+    last = live_source.rowCount() - 1
+    ticks = []
+    for _ in range(max(1, repeats // 5)):
+        ticks.append(_timed_paint(live_view, lambda: live_source.dataChanged.emit(
+            live_source.index(0, SessionColumn.DURATION),
+            live_source.index(last, SessionColumn.DURATION),
+            [Qt.ItemDataRole.DisplayRole]), full=False))
+    _put(out, "table.naive_tick_ms", ticks)
+    live_view.close()
+    live_view.deleteLater()
+    _settle()
+    return out
+
+
+def run(quick: bool) -> Results:
+    size = sizes(quick)
+    _app()
+    now = datetime.now(UTC)
+    rows = summaries(size["rows"], live_fraction=0.1, seed=7, now=now)
+    live = summaries(size["live"], live_fraction=1.0, seed=8, now=now)
+    results: Results = {
+        "quick": quick,
+        "sizes.table_rows": size["rows"],
+        "sizes.table_live_rows": size["live"],
+        "sizes.table_naive_rows": size["naive_rows"],
+        "sizes.table_naive_live_rows": size["naive_live"],
+        "sizes.table_view": f"{VIEW_SIZE[0]}x{VIEW_SIZE[1]}",
+    }
+    results.update(_ours(rows, live, size["tick_repeats"]))
+    results.update(_naive(rows[: size["naive_rows"]], live[: size["naive_live"]],
+                          size["tick_repeats"]))
+    return results
+
+
+if __name__ == "__main__":
+    main_for(run)
