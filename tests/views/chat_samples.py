@@ -305,3 +305,108 @@ def trace_logs() -> list[TraceLogEntry]:
             }
         ),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Ingest events for tests against a real hub (what a platform posts)
+
+_event_ids = iter(range(1, 10**9))
+
+
+def _ev(kind: str, sid: str, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"ev-{sid}-{next(_event_ids)}",
+        "type": kind,
+        "session_id": sid,
+        "at": at.isoformat().replace("+00:00", "Z"),
+        "data": data,
+    }
+
+
+def hub_session_events(
+    sid: str,
+    *,
+    user: str = "user-42",
+    user_name: str = "Dana Whitfield",
+    channel: str = "web",
+    responsible: dict[str, Any] | None = None,
+    messages: int = 3,
+    ended: bool = False,
+    start: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """A session as a platform reports it: start, messages, logs, maybe its end."""
+    at = start or datetime.now(UTC) - timedelta(minutes=10)
+    events = [
+        _ev(
+            "session.started",
+            sid,
+            at,
+            {
+                "agent": {"id": "agent-billing", "name": "Billing assistant"},
+                "channel": channel,
+                "status": "active",
+                "started_at": at.isoformat(),
+                "responsible": responsible or {"kind": "ai"},
+                "user": {"id": user, "name": user_name},
+                "contact": {"name": user_name, "email": "dana@example.com"},
+                "parameters": {"plan": "Premium"},
+            },
+        )
+    ]
+    for i in range(1, messages + 1):
+        when = at + timedelta(seconds=20 * i)
+        role = "customer" if i % 2 else "ai"
+        events.append(
+            _ev(
+                "message.created",
+                sid,
+                when,
+                {
+                    "id": f"{sid}-m{i}",
+                    "at": when.isoformat(),
+                    "author": {"role": role},
+                    "text": f"{channel} message {i} of {sid}",
+                },
+            )
+        )
+    events.append(
+        _ev(
+            "log.appended",
+            sid,
+            at + timedelta(seconds=5),
+            {
+                "kind": "system",
+                "entries": [
+                    {"at": at.isoformat(), "level": "info", "text": f"Session {sid} opened"}
+                ],
+            },
+        )
+    )
+    events.append(
+        _ev(
+            "log.appended",
+            sid,
+            at + timedelta(seconds=6),
+            {
+                "kind": "trace",
+                "entries": [
+                    {
+                        "at": at.isoformat(),
+                        "agent": "main-conversation",
+                        "prompt": "You are Billing assistant",
+                        "generation": {"action": "reply", "action_input": "Hello!"},
+                    }
+                ],
+            },
+        )
+    )
+    if ended:
+        events.append(
+            _ev(
+                "session.ended",
+                sid,
+                at + timedelta(minutes=5),
+                {"status": "completed", "end_reason": "user_disconnect"},
+            )
+        )
+    return events

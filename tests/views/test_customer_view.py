@@ -1,0 +1,102 @@
+"""Customer view against a real hub: every session of one user, chats one after another."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from supervisor_desk.client.rest import HubClient
+from supervisor_desk.hub.embedded import EmbeddedHub
+from supervisor_desk.views.chat.pane import DetailPane
+from supervisor_desk.views.customer_view import CustomerView
+from supervisor_desk.views.detail_viewmodel import DetailViewModel
+from supervisor_desk.views.handover import HandoverController
+from supervisor_desk.views.results_dock import ResultsDock
+from tests.conftest import ingest
+from tests.helpers import wait_until
+from tests.views.chat_samples import hub_session_events
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_in_main_thread() -> Iterator[None]:
+    """Collect Qt objects of the closed loop here, on the Qt thread: the hub's server thread
+    of the next test could otherwise run the collection, destroy qasync's timer objects off
+    their thread, and leave Qt a dangling timer (seen as a rare segfault)."""
+    yield
+    gc.collect()
+
+
+def seed(hub: EmbeddedHub) -> None:
+    base = datetime.now(UTC) - timedelta(days=3)
+    ingest(
+        hub,
+        [
+            *hub_session_events("c-web", channel="web", ended=True, start=base),
+            *hub_session_events(
+                "c-wa", channel="whatsapp", ended=True, start=base + timedelta(days=1)
+            ),
+            *hub_session_events("c-tg", channel="telegram", start=base + timedelta(days=2)),
+            *hub_session_events("someone-else", user="user-99", user_name="Other"),
+        ],
+    )
+
+
+def test_customer_view_lists_every_session_of_the_user(
+    running_hub: EmbeddedHub, qtbot: QtBot, qrun: Callable[..., Any]
+) -> None:
+    seed(running_hub)
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        await client.login("viewer", "viewer")
+        try:
+            vm = DetailViewModel(client)
+            pane = DetailPane(vm, HandoverController(client), time_zone="UTC")
+            dock = ResultsDock(time_zone="UTC")
+            qtbot.addWidget(pane)
+            qtbot.addWidget(dock)
+            pane.bind_dock(dock)
+            vm.select("c-tg")
+            await wait_until(lambda: dock.summary is not None)
+            # The dock's button opens the window.
+            qtbot.mouseClick(dock.customer_button, Qt.MouseButton.LeftButton)
+            await wait_until(lambda: bool(pane.customer_windows))
+            window: CustomerView = pane.customer_windows[0]
+            qtbot.addWidget(window)
+            await wait_until(lambda: window.session_list.count() == 3)
+            assert window.windowTitle() == "Customer view — Dana Whitfield"
+            assert window.session_ids() == ["c-web", "c-wa", "c-tg"]  # oldest first
+            assert window.status_label.text() == "3 sessions across channels"
+            rows = window.chat.model.rows()
+            headers = [r.session_id for r in rows if r.kind == "header"]
+            assert headers == ["c-web", "c-wa", "c-tg"]
+            texts = [r.plain_text() for r in rows if r.kind == "message"]
+            assert texts[0] == "web message 1 of c-web"
+            assert texts[-1] == "telegram message 3 of c-tg"
+            assert "Other" not in " ".join(r.text for r in rows)
+            assert window.chat.title_label.text() == "Chat · 9 messages"
+            # A header in the list jumps to that session in the chat.
+            window.resize(900, 500)
+            window.show()
+            await wait_until(lambda: window.chat.list_view.verticalScrollBar().maximum() > 0)
+            window.chat.list_view.scrollToBottom()
+            window.session_list.itemClicked.emit(window.session_list.item(0))
+            await wait_until(lambda: window.chat.list_view.verticalScrollBar().value() == 0)
+            # A header in the chat, clicked, asks the main window to select that session.
+            activated: list[str] = []
+            pane.session_activated.connect(activated.append)
+            window.chat.session_header_clicked.emit("c-wa")
+            assert activated == ["c-wa"]
+            await vm.aclose()
+            await pane.handover.aclose()
+            await window.view_model.aclose()
+        finally:
+            await client.aclose()
+
+    qrun(scenario())

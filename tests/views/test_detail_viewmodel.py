@@ -1,0 +1,168 @@
+"""DetailViewModel against a real hub: load, logs, live messages, errors, cancellation."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from supervisor_desk.client.rest import HubClient
+from supervisor_desk.hub.embedded import EmbeddedHub
+from supervisor_desk.models.wire import SessionDetail
+from supervisor_desk.views.detail_viewmodel import DetailViewModel
+from tests.conftest import ingest
+from tests.helpers import wait_until
+from tests.views.chat_samples import hub_session_events, message
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_in_main_thread() -> Iterator[None]:
+    """Collect Qt objects of the closed loop here, on the Qt thread: the hub's server thread
+    of the next test could otherwise run the collection, destroy qasync's timer objects off
+    their thread, and leave Qt a dangling timer (seen as a rare segfault)."""
+    yield
+    gc.collect()
+
+
+def collect(vm: DetailViewModel) -> dict[str, list[Any]]:
+    seen: dict[str, list[Any]] = {
+        "detail": [],
+        "appended": [],
+        "updated": [],
+        "session": [],
+        "error": [],
+        "logs": [],
+    }
+    vm.detail_loaded.connect(seen["detail"].append)
+    vm.message_appended.connect(seen["appended"].append)
+    vm.message_updated.connect(seen["updated"].append)
+    vm.session_changed.connect(seen["session"].append)
+    vm.error_occurred.connect(seen["error"].append)
+    vm.logs_loaded.connect(lambda kind, entries: seen["logs"].append((kind, entries)))
+    return seen
+
+
+def test_select_loads_detail_and_logs(running_hub: EmbeddedHub, qrun: Callable[..., Any]) -> None:
+    ingest(running_hub, hub_session_events("s1", messages=4))
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        await client.login("viewer", "viewer")
+        vm = DetailViewModel(client)
+        seen = collect(vm)
+        try:
+            vm.select("s1")
+            assert vm.loading
+            await wait_until(lambda: bool(seen["detail"]))
+            detail: SessionDetail = seen["detail"][0]
+            assert detail.session.id == "s1" and len(detail.messages) == 4
+            assert not vm.loading and vm.summary is not None
+            vm.load_logs()
+            await wait_until(lambda: len(seen["logs"]) == 2)
+            kinds = dict(seen["logs"])
+            assert kinds["trace"][0].generation.action == "reply"
+            assert kinds["system"][0].text == "Session s1 opened"
+        finally:
+            await vm.aclose()
+            await client.aclose()
+
+    qrun(scenario())
+
+
+def test_live_messages_of_the_selected_session_only(
+    running_hub: EmbeddedHub, qrun: Callable[..., Any]
+) -> None:
+    ingest(running_hub, hub_session_events("s1", messages=2))
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        await client.login("viewer", "viewer")
+        vm = DetailViewModel(client)
+        seen = collect(vm)
+        try:
+            vm.select("s1")
+            await wait_until(lambda: bool(seen["detail"]))
+            new = message(3, "customer", "hello again", session_id="s1", id="s1-m3")
+            vm.on_message(new)
+            vm.on_message(message(1, "customer", "other", session_id="s2"))
+            assert [m.id for m in seen["appended"]] == ["s1-m3"]
+            vm.on_message(new.model_copy(update={"reaction": "up"}))
+            assert [m.reaction for m in seen["updated"]] == ["up"]
+            summary = seen["detail"][0].session
+            vm.on_session(
+                summary.model_copy(update={"version": summary.version + 1, "results": {"a": "b"}})
+            )
+            vm.on_session(summary.model_copy(update={"version": summary.version - 1}))
+            assert [s.results for s in seen["session"]] == [{"a": "b"}]
+        finally:
+            await vm.aclose()
+            await client.aclose()
+
+    qrun(scenario())
+
+
+def test_messages_arriving_during_load_are_not_lost(
+    running_hub: EmbeddedHub, qrun: Callable[..., Any]
+) -> None:
+    ingest(running_hub, hub_session_events("s1", messages=2))
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        await client.login("viewer", "viewer")
+        vm = DetailViewModel(client)
+        seen = collect(vm)
+        try:
+            vm.select("s1")
+            # The feed is faster than the REST answer: the message waits for the detail.
+            vm.on_message(message(9, "ai", "early", session_id="s1", id="early"))
+            assert seen["appended"] == []
+            await wait_until(lambda: bool(seen["appended"]))
+            assert [m.id for m in seen["appended"]] == ["early"]
+        finally:
+            await vm.aclose()
+            await client.aclose()
+
+    qrun(scenario())
+
+
+def test_unknown_session_and_switching(running_hub: EmbeddedHub, qrun: Callable[..., Any]) -> None:
+    ingest(running_hub, hub_session_events("s1", messages=1))
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        await client.login("viewer", "viewer")
+        vm = DetailViewModel(client)
+        seen = collect(vm)
+        try:
+            vm.select("nope")
+            await wait_until(lambda: bool(seen["error"]))
+            assert seen["error"][0].startswith("Could not open the session:")
+            vm.select("s1")
+            vm.select(None)  # a quick change of mind cancels the load
+            vm.select("s1")
+            await wait_until(lambda: any(d is not None for d in seen["detail"]))
+            loaded = [d for d in seen["detail"] if d is not None]
+            assert len(loaded) == 1 and loaded[0].session.id == "s1"
+        finally:
+            await vm.aclose()
+            await client.aclose()
+
+    qrun(scenario())
+
+
+def test_hub_unreachable_is_reported(qrun: Callable[..., Any]) -> None:
+    async def scenario() -> None:
+        client = HubClient("http://127.0.0.1:9", timeout=2.0)
+        vm = DetailViewModel(client)
+        seen = collect(vm)
+        try:
+            vm.select("s1")
+            await wait_until(lambda: bool(seen["error"]))
+            assert "cannot be reached" in seen["error"][0]
+        finally:
+            await vm.aclose()
+            await client.aclose()
+
+    qrun(scenario())

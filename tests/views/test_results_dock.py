@@ -1,0 +1,123 @@
+"""ResultsDock: contact info, parameters, results, facts; empty states; copy; collapse."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QLabel
+from pytestqt.qtbot import QtBot
+
+from supervisor_desk.views.results_dock import (
+    NO_CONTACT,
+    NO_PARAMETERS,
+    NO_RESULTS,
+    ResultsDock,
+)
+from tests.views.chat_samples import T0, summary
+
+
+@pytest.fixture
+def dock(qtbot: QtBot) -> ResultsDock:
+    widget = ResultsDock(time_zone="UTC")
+    qtbot.addWidget(widget)
+    widget.resize(340, 800)
+    widget.show()
+    return widget
+
+
+def test_nothing_selected(dock: ResultsDock) -> None:
+    assert dock.empty_label.isVisible()
+    assert not dock.contact_section.isVisible()
+
+
+def test_full_session(dock: ResultsDock) -> None:
+    dock.set_session(
+        summary(
+            status="completed",
+            end_reason="resolved",
+            ended_at=T0 + timedelta(minutes=3, seconds=45),
+        )
+    )
+    assert dock.contact_section.values() == {
+        "Name": "Dana Whitfield",
+        "Email": "dana@example.com",
+        "Phone": "+49 30 1234567",
+        "Telegram": "---",
+        "WhatsApp": "---",
+        "LinkedIn": "---",
+    }
+    assert dock.parameters_section.values() == {
+        "customer_id": "12345",
+        "plan": "Premium",
+        "utm_source": "google",
+    }
+    assert dock.results_section.values() == {
+        "Payment Date": "2026-02-15",
+        "Promise to Pay": "promised",
+    }
+    facts = dock.facts()
+    assert facts["UUID"] == summary().id
+    assert facts["Channel"] == "Web chat"
+    assert facts["Stage"] == "PROD"
+    assert facts["Start"] == "2026-11-21 14:02:11"
+    assert facts["End"] == "2026-11-21 14:05:56"
+    assert facts["Duration"] == "3m 45s"
+    assert facts["Team"] == "Billing"
+    assert facts["Responsible"] == "AI"
+    assert dock.windowTitle() == "Parameters && results"
+
+
+def test_empty_states(dock: ResultsDock) -> None:
+    dock.set_session(summary(contact=None, parameters={}, results={}))
+    assert dock.contact_section.values() == {"": NO_CONTACT}
+    assert dock.parameters_section.values() == {"": NO_PARAMETERS}
+    assert dock.results_section.values() == {"": NO_RESULTS}
+    # A contact whose fields are all empty is no contact either.
+    dock.set_session(summary(contact={"name": " ", "email": None}))
+    assert dock.contact_section.values() == {"": NO_CONTACT}
+
+
+def test_results_fill_in_while_active(dock: ResultsDock) -> None:
+    dock.set_session(summary(results={}))
+    assert dock.results_section.values() == {"": NO_RESULTS}
+    dock.set_session(summary(results={"Human Name": "John Smith"}, version=2))
+    assert dock.results_section.values() == {"Human Name": "John Smith"}
+
+
+def test_operator_responsible_and_live_duration_ticks(dock: ResultsDock, qtbot: QtBot) -> None:
+    dock.set_session(
+        summary(responsible={"kind": "human", "operator": {"id": "o", "name": "Anna Petrova"}})
+    )
+    assert dock.facts()["Responsible"] == "Anna Petrova"
+    first = dock.facts()["Duration"]
+    qtbot.waitUntil(lambda: dock.facts()["Duration"] != first, timeout=3000)
+
+
+def test_untrusted_values_are_plain_text(dock: ResultsDock) -> None:
+    dock.set_session(summary(parameters={"<b>k</b>": "<img src=http://127.0.0.1:1/x>"}))
+    labels = dock.parameters_section.body.findChildren(QLabel)
+    assert labels and all(label.textFormat() == Qt.TextFormat.PlainText for label in labels)
+    assert dock.parameters_section.values() == {"<b>k</b>": "<img src=http://127.0.0.1:1/x>"}
+
+
+def test_copy_uuid_and_customer_view_request(dock: ResultsDock, qtbot: QtBot) -> None:
+    dock.set_session(summary())
+    with qtbot.waitSignal(dock.uuid_copied, timeout=1000):
+        qtbot.mouseClick(dock.copy_uuid_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == summary().id
+    with qtbot.waitSignal(dock.customer_view_requested, timeout=1000) as signal:
+        qtbot.mouseClick(dock.customer_button, Qt.MouseButton.LeftButton)
+    assert signal.args[0].user.id == "user-42"
+
+
+def test_sections_collapse_by_clicking_their_title(dock: ResultsDock, qtbot: QtBot) -> None:
+    dock.set_session(summary())
+    section = dock.parameters_section
+    assert section.body.isVisible()
+    qtbot.mouseClick(section.title_button, Qt.MouseButton.LeftButton)
+    assert section.collapsed and not section.body.isVisible()
+    qtbot.mouseClick(section.title_button, Qt.MouseButton.LeftButton)
+    assert not section.collapsed and section.body.isVisible()
