@@ -26,7 +26,11 @@ from supervisor_desk.hub.embedded import EmbeddedHub
 from tests.client.hub_events import ended, started
 from tests.conftest import ingest
 from tests.helpers import wait_until
-from tests.views.conftest import qloop, qrun  # noqa: F401 - the shared qasync loop fixtures
+from tests.views import conftest as qt_fixtures
+
+# The shared qasync loop fixtures live in tests/views/conftest.py; this module sits above it.
+qloop = qt_fixtures.qloop
+qrun = qt_fixtures.qrun
 
 
 class MemoryKeyring(KeyringBackend):

@@ -671,7 +671,10 @@ class DeskApp(QObject):
         self.window.allow_close()
         self.window.close()
         self._restore_signal_handlers()
-        self.shutdown_clean = not self.services.tasks
+        left = sorted(t.get_name() for t in self.services.tasks if not t.done())
+        if left:
+            log.warning("tasks still running after shutdown: %s", ", ".join(left))
+        self.shutdown_clean = not left
         log.info("shut down in %.2f s", time.monotonic() - started)
 
 
