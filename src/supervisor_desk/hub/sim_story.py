@@ -177,10 +177,12 @@ class SessionStory:
         *,
         n_messages: int | None = None,
         queued: bool | None = None,
+        id_salt: int = 0,
     ) -> None:
         self.rng = rng
         self.world = world
-        self.id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        # The salt namespaces ids per run without changing the story the seed tells.
+        self.id = str(uuid.UUID(int=rng.getrandbits(128) ^ id_salt, version=4))
         self._k = 0
         self._m = 0
         self._t = 0.0

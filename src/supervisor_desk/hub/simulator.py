@@ -10,8 +10,11 @@ Three entry points:
   for tests and benchmarks (100,000 sessions / 1,000,000 messages take about a minute on a
   busy 2-core machine: plain dicts, no per-event validation).
 
-Everything is deterministic for a seed (and the times given): ids come from the seeded
-``random.Random``, never from ``uuid4``, so re-sending after a crash is an idempotent replay.
+Everything is deterministic for a seed and the times given: ids come from the seeded
+``random.Random``, never from ``uuid4``, so re-sending a batch is an idempotent replay. Live
+session ids are also salted with the second of the simulator's first batch, so a hub
+restarted with the same ``--seed`` gets fresh sessions instead of minutes of duplicates;
+dataset ids depend on the seed alone (loading the same dataset twice is a no-op).
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class TrafficSimulator:
         self._vnow = 0.0
         self._last_t = float("-inf")
         self._mean_events = 30.0
+        self._id_salt: int | None = None
         self.events_emitted = 0
         self.sessions_started = 0
         self.sessions_ended = 0
@@ -97,6 +101,8 @@ class TrafficSimulator:
             raise ValueError("now must be timezone-aware")
         n = max(0, max_events)
         now_t = now.timestamp()
+        if self._id_salt is None:
+            self._id_salt = random.Random(f"{self.seed}:{int(now_t)}").getrandbits(128)
         step = 1.0 / self.rate
         batch: list[dict[str, Any]] = []
         for i in range(n):
@@ -117,7 +123,7 @@ class TrafficSimulator:
 
     def _next_event(self, t: float) -> Event:
         if self._spawn_wanted():
-            story = SessionStory(self._world, self._rng)
+            story = SessionStory(self._world, self._rng, id_salt=self._id_salt or 0)
             story.advance()  # the delay before session.started: it starts now
             self.sessions_started += 1
             event = story.emit(t)
