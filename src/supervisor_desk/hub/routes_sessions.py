@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from supervisor_desk.hub import auth, query
@@ -124,10 +124,11 @@ def _is_number(value: str) -> bool:
 
 
 def install(app: FastAPI, service: HubService) -> None:
-    router = APIRouter(prefix=API)
+    # Routes go straight on the app (no APIRouter): app.routes then lists every route, which
+    # the role test walks.
     storage = service.storage
 
-    @router.get("/sessions", response_model=SessionPage, description=_FILTER_DOC)
+    @app.get(f"{API}/sessions", response_model=SessionPage, description=_FILTER_DOC)
     async def sessions(
         request: Request,
         principal: Annotated[Principal, Depends(auth.READ)],
@@ -144,15 +145,15 @@ def install(app: FastAPI, service: HubService) -> None:
             f'{{"items":[{",".join(docs)}],"total":{total},"offset":{offset},"limit":{limit}}}'
         )
 
-    @router.get("/sessions/metrics", response_model=Metrics, description=_FILTER_DOC)
+    @app.get(f"{API}/sessions/metrics", response_model=Metrics, description=_FILTER_DOC)
     async def metrics(
         request: Request, principal: Annotated[Principal, Depends(auth.READ)]
     ) -> Response:
         flt = _filter_of(request)
         return raw_json(dumps(await service.read(storage.metrics, flt, _now_ms())))
 
-    @router.get(
-        "/sessions/export",
+    @app.get(
+        f"{API}/sessions/export",
         description="A streamed export file. " + _FILTER_DOC,
         response_class=StreamingResponse,
     )
@@ -182,7 +183,7 @@ def install(app: FastAPI, service: HubService) -> None:
                      f'attachment; filename="sessions-{stamp}.{format}"'},
         )
 
-    @router.get("/sessions/{session_id:path}/logs", response_model=LogsAnswer)
+    @app.get(API + "/sessions/{session_id:path}/logs", response_model=LogsAnswer)
     async def session_logs(
         session_id: SessionId,
         principal: Annotated[Principal, Depends(auth.LOGS)],
@@ -193,7 +194,7 @@ def install(app: FastAPI, service: HubService) -> None:
             raise ApiError(404, "not_found", f"no session {session_id!r}")
         return raw_json(f'{{"kind":{dumps(kind)},"entries":[{",".join(entries)}]}}')
 
-    @router.post("/sessions/{session_id:path}/handover", response_model=HandoverAnswer)
+    @app.post(API + "/sessions/{session_id:path}/handover", response_model=HandoverAnswer)
     async def handover(
         session_id: SessionId, principal: Annotated[Principal, Depends(auth.HANDOVER)]
     ) -> Response:
@@ -208,7 +209,7 @@ def install(app: FastAPI, service: HubService) -> None:
             raise ApiError(409, exc.code, str(exc)) from None
         return raw_json(f'{{"session":{doc}}}')
 
-    @router.get("/sessions/{session_id:path}", response_model=SessionDetail)
+    @app.get(API + "/sessions/{session_id:path}", response_model=SessionDetail)
     async def session_detail(
         session_id: SessionId, principal: Annotated[Principal, Depends(auth.READ)]
     ) -> Response:
@@ -218,17 +219,16 @@ def install(app: FastAPI, service: HubService) -> None:
         doc, messages = found
         return raw_json(f'{{"session":{doc},"messages":[{",".join(messages)}]}}')
 
-    @router.get("/agents", response_model=NamedItems)
+    @app.get(f"{API}/agents", response_model=NamedItems)
     async def agents(principal: Annotated[Principal, Depends(auth.READ)]) -> Response:
         rows = await service.read(storage.agents)
         return raw_json(dumps({"items": [{"id": i, "name": n} for i, n in rows]}))
 
-    @router.get("/operators", response_model=NamedItems)
+    @app.get(f"{API}/operators", response_model=NamedItems)
     async def operators(principal: Annotated[Principal, Depends(auth.READ)]) -> Response:
         rows = await service.read(storage.operators)
         return raw_json(dumps({"items": [{"id": i, "name": n} for i, n in rows]}))
 
-    app.include_router(router)
 
 
 async def _export_stream(

@@ -1,0 +1,139 @@
+"""``supervisor-hub`` as a user runs it: init, user add, token create, serve, signals, kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from supervisor_desk.hub.schema import SCHEMA_VERSION
+from supervisor_desk.hub.storage import Storage
+from tests.hub.factories import message, started
+
+HUB = [sys.executable, "-m", "supervisor_desk.hub.cli"]
+
+
+def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HUB, *args], input=stdin, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+@contextmanager
+def _serve(db: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    proc = subprocess.Popen([*HUB, "serve", "--db", str(db), "--port", "0", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("listening on http://127.0.0.1:"), (line, proc.stderr)
+        yield proc, line.removeprefix("listening on ").strip()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _prepare(db: Path) -> tuple[str, str]:
+    """A database with user ann and (ingest, viewer) tokens, made in-process (faster)."""
+    storage = Storage(db)
+    try:
+        storage.add_user("ann", "supervisor", "s3cret pass")
+        return storage.create_token("platform", "ingest")[0], \
+            storage.create_token("v", "viewer")[0]
+    finally:
+        storage.close()
+
+
+def _setup(db: Path) -> str:
+    assert _run("init", "--db", str(db)).returncode == 0
+    added = _run("user", "add", "--db", str(db), "ann", "--role", "supervisor",
+                 "--password-stdin", stdin="s3cret pass\n")
+    assert added.returncode == 0, added.stderr
+    token = _run("token", "create", "--db", str(db), "--name", "platform", "--role", "ingest")
+    assert token.returncode == 0, token.stderr
+    return token.stdout
+
+
+def test_init_is_idempotent_and_token_create_prints_the_token_alone(tmp_path: Path) -> None:
+    db = tmp_path / "hub.db"
+    out = _setup(db)
+    assert out.count("\n") == 1 and out.strip().startswith("sdh_") and " " not in out.strip()
+    again = _run("init", "--db", str(db))
+    assert again.returncode == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 1
+    bad = _run("user", "add", "--db", str(db), "bob", "--role", "viewer", "--password-stdin",
+               stdin="")
+    assert bad.returncode != 0 and "password" in bad.stderr
+
+
+def test_serve_login_ingest_and_clean_stop_on_sigterm_and_sigint(tmp_path: Path) -> None:
+    db = tmp_path / "hub.db"
+    token, _ = _prepare(db)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with _serve(db) as (proc, url):
+            login = httpx.post(f"{url}/api/v1/auth/login",
+                               json={"username": "ann", "password": "s3cret pass"})
+            assert login.status_code == 200 and login.json()["role"] == "supervisor"
+            answer = httpx.post(f"{url}/api/v1/ingest",
+                                headers={"Authorization": f"Bearer {token}"},
+                                json={"events": [started(f"s-{sig.name}")]})
+            assert answer.status_code == 200
+            proc.send_signal(sig)
+            assert proc.wait(15) == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 2
+
+
+def test_kill_9_right_after_200_loses_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "hub.db"
+    token, viewer = _prepare(db)
+    headers = {"Authorization": f"Bearer {token}"}
+    with _serve(db) as (proc, url):
+        events = [started("s1")] + [message("s1", f"m{i}", f"text {i}") for i in range(300)]
+        for start in range(0, len(events), 100):
+            answer = httpx.post(f"{url}/api/v1/ingest", headers=headers,
+                                json={"events": events[start:start + 100]})
+            assert answer.status_code == 200
+        last_seq = answer.json()["last_seq"]
+        os.kill(proc.pid, signal.SIGKILL)  # no chance to flush or checkpoint anything
+        proc.wait(10)
+    # Nothing acknowledged is lost: a fresh hub on the same file has every event.
+    with _serve(db) as (proc, url):
+        auth = {"Authorization": f"Bearer {viewer}"}
+        live = httpx.get(f"{url}/api/v1/live", headers=auth).json()
+        assert live["seq"] == last_seq == 301
+        detail = httpx.get(f"{url}/api/v1/sessions/s1", headers=auth).json()
+        assert len(detail["messages"]) == 300
+        again = httpx.post(f"{url}/api/v1/ingest", headers=headers,
+                           json={"events": events[-100:]})
+        assert again.json() == {"accepted": 0, "duplicates": 100, "last_seq": 301}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+
+
+def test_serve_with_simulator(tmp_path: Path) -> None:
+    db = tmp_path / "hub.db"
+    _, viewer = _prepare(db)
+    with _serve(db, "--simulate", "200", "--seed", "7") as (proc, url):
+        auth = {"Authorization": f"Bearer {viewer}"}
+        deadline = time.monotonic() + 20
+        total = 0
+        while time.monotonic() < deadline and total < 5:
+            time.sleep(0.3)
+            total = httpx.get(f"{url}/api/v1/sessions", headers=auth).json()["total"]
+        assert total >= 5
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
