@@ -77,15 +77,23 @@ EOF
 
     # Depends: the Debian packages owning every system library the bundle links (Qt's xcb
     # platform plugin pulls the libxcb-* family), found with ldd on the staged files.
+    # Bundled libraries must resolve to the bundle's copies, as they do at run time.
+    libpath=$(find "$STAGE/opt/$NAME" -name '*.so*' -printf '%h\n' | sort -u | paste -sd:)
     depends=$(find "$STAGE/opt/$NAME" -type f \( -name '*.so*' -o -perm -u+x \) -print0 |
         xargs -0 file -N -F '' | awk '/ELF/ {print $1}' |
-        xargs -r ldd 2>/dev/null | awk '/=> \// {print $3}' | grep -v "^$ROOT/" | sort -u |
+        LD_LIBRARY_PATH=$libpath xargs -r ldd 2>/dev/null | awk '/=> \// {print $3}' |
+        grep -v "^$ROOT/" | sort -u |
         while read -r lib; do dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true; done |
         cut -d: -f1 | sort -u | grep -v -E '^(libc6|libgcc-s1|libstdc\+\+6)$' | paste -sd, | sed 's/,/, /g')
     for must in libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libfontconfig1; do
         case ", $depends," in *", $must,"*) ;; *) depends="$depends, $must";; esac
     done
-    depends="libc6 (>= 2.31), $depends"
+    # The newest glibc symbol version any bundled binary asks for (libpython and the bundled
+    # system libraries come from the build machine).
+    glibc=$(find "$STAGE/opt/$NAME" -type f \( -name '*.so*' -o -name "$NAME" \) -print0 |
+        xargs -0 objdump -T 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1 |
+        sed 's/GLIBC_//')
+    depends="libc6 (>= ${glibc:-2.31}), $depends"
     installed_kb=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
     cat > "$STAGE/DEBIAN/control" <<EOF
 Package: $NAME
