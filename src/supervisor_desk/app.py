@@ -34,6 +34,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from supervisor_desk import APP_ID, APP_NAME, __version__
 from supervisor_desk.client.credentials import CredentialStore
+from supervisor_desk.client.redact import RedactingFilter, redact
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.client.settings import Preferences, load_preferences
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
@@ -99,6 +100,8 @@ def setup_logging(level: int = logging.INFO) -> Path:
     stderr_handler.setLevel(logging.WARNING)
     stderr_handler.setFormatter(logging.Formatter("supervisor-desk: %(levelname)s %(message)s"))
     stderr_handler._supervisor_desk = True  # type: ignore[attr-defined]
+    for handler in (file_handler, stderr_handler):
+        handler.addFilter(RedactingFilter())  # a token quoted in an error never hits the disk
     root.addHandler(file_handler)
     root.addHandler(stderr_handler)
     root.setLevel(level)
@@ -190,6 +193,7 @@ class ErrorReporter(QObject):
         self.report(f"{message}: {exc}" if exc is not None else message, details)
 
     def report(self, summary: str, details: str = "") -> None:
+        summary, details = redact(summary), redact(details)
         self.errors.append(summary)
         if not self.show_dialogs or QApplication.instance() is None:
             return

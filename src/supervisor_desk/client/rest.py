@@ -138,7 +138,8 @@ class HubClient:
         self.timeout = timeout
         self._http = httpx.AsyncClient(
             base_url=self.base_url + API,
-            verify=verify,
+            # A CA file as a context: httpx deprecates verify=<path>; same trust as the feed.
+            verify=ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify,
             timeout=httpx.Timeout(timeout),
             transport=transport,
             follow_redirects=False,  # a redirect could carry the bearer header elsewhere

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--simulate", nargs="?", type=float, const=20.0, default=None,
                        metavar="RATE", help="run the traffic simulator (events/s, default 20)")
     serve.add_argument("--seed", type=int, default=None, help="seed of the simulator")
+    serve.add_argument("--tls-cert", type=Path, default=None, metavar="PEM",
+                       help="serve https/wss with this certificate chain (with --tls-key)")
+    serve.add_argument("--tls-key", type=Path, default=None, metavar="PEM",
+                       help="private key of --tls-cert")
     return parser
 
 
@@ -88,11 +93,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from supervisor_desk.hub.server import HubServer
     from supervisor_desk.hub.storage import Storage
+    from supervisor_desk.hub.tls import TlsConfigError, load_tls
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        tls = load_tls(args.tls_cert, args.tls_key)
+    except TlsConfigError as exc:
+        sys.stderr.write(f"error: {exc}" + "\n")
+        return 2
     storage = Storage(args.db)
     try:
-        server = HubServer(storage, host=args.host, port=args.port)
+        server = HubServer(storage, host=args.host, port=args.port, tls=tls)
     except OSError as exc:
         storage.close()
         sys.stderr.write(f"error: cannot listen on {args.host}:{args.port}: {exc}" + "\n")
@@ -102,6 +113,9 @@ def _serve(args: argparse.Namespace) -> int:
         sys.stdout.write(f"listening on {url}\n")
         sys.stdout.flush()
 
+    # uvicorn re-raises the SIGTERM it handled once shut down; under the default handler that
+    # kills the process (exit -15) after a clean stop. The re-raise lands here instead.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         # uvicorn's serve() turns SIGTERM/SIGINT into a graceful shutdown on the main thread.
         asyncio.run(

@@ -9,6 +9,7 @@ from types import TracebackType
 
 from supervisor_desk.hub.server import HubServer
 from supervisor_desk.hub.storage import Storage
+from supervisor_desk.hub.tls import load_tls
 
 
 class EmbeddedHub:
@@ -20,8 +21,11 @@ class EmbeddedHub:
         port: int = 0,
         simulate_rate: float | None = None,
         seed: int | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
     ) -> None:
         self.db_path = Path(db_path)
+        self.tls = load_tls(tls_cert, tls_key)  # https:// when both are given
         self.host = host
         self.port = port
         self.simulate_rate = simulate_rate
@@ -50,7 +54,7 @@ class EmbeddedHub:
         """Start serving; returns once the socket accepts connections, raises on failure."""
         if self._thread is not None:
             raise RuntimeError("the hub was already started")
-        self._server = HubServer(self.storage, host=self.host, port=self.port)
+        self._server = HubServer(self.storage, host=self.host, port=self.port, tls=self.tls)
         self._thread = threading.Thread(target=self._run, name="embedded-hub", daemon=True)
         self._thread.start()
         self._ready.wait(30)

@@ -15,6 +15,7 @@ import uvicorn
 from supervisor_desk.hub.app import create_app
 from supervisor_desk.hub.service import HubService
 from supervisor_desk.hub.storage import Storage, hash_token
+from supervisor_desk.hub.tls import TlsFiles
 
 log = logging.getLogger("supervisor_desk.hub")
 
@@ -37,22 +38,25 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_of(host: str, sock: socket.socket) -> str:
+def url_of(host: str, sock: socket.socket, scheme: str = "http") -> str:
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{scheme}://{shown}:{port}"
 
 
 class HubServer:
     """One uvicorn server over one :class:`HubService`; :meth:`serve` runs until stopped."""
 
-    def __init__(self, storage: Storage, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, storage: Storage, *, host: str = "127.0.0.1", port: int = 0,
+        tls: TlsFiles | None = None,
+    ) -> None:
         self.storage = storage
         self.service = HubService(storage)
         self.app = create_app(self.service)
         self.host = host
         self.sock = bind_socket(host, port)
-        self.url = url_of(host, self.sock)
+        self.url = url_of(host, self.sock, "https" if tls is not None else "http")
         config = uvicorn.Config(
             self.app,
             log_level="warning",
@@ -61,6 +65,7 @@ class HubServer:
             ws_ping_interval=20.0,
             ws_ping_timeout=20.0,
             access_log=False,
+            **(tls.uvicorn_options() if tls is not None else {}),
         )
         self.server = uvicorn.Server(config)
 

@@ -15,6 +15,8 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from supervisor_desk.hub.feed import Broadcaster
+from supervisor_desk.hub.ratelimit import IngestRateLimit
+from supervisor_desk.hub.revocation import TOKEN_CHECK_SECONDS
 from supervisor_desk.hub.storage import Storage
 
 T = TypeVar("T")
@@ -76,6 +78,8 @@ class HubService:
         self.login_ttl = login_ttl
         self.broadcaster = Broadcaster(storage.last_seq, limit=feed_limit)
         self.throttle = LoginThrottle()
+        self.ingest_limit = IngestRateLimit()  # per token; reconfigure with .configure()
+        self.token_check_interval = TOKEN_CHECK_SECONDS  # open feeds re-check their token
         self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="hub-read")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="hub-write")
         self._loop: asyncio.AbstractEventLoop | None = None

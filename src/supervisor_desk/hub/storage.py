@@ -484,6 +484,21 @@ class Storage:
                 (int(now_utc().timestamp() * 1000),),
             )
 
+    def revoke_tokens(self, *, user: str | None = None, label: str | None = None) -> int | None:
+        """Revoke every token of the user named ``user`` (``None`` if no such user) or every
+        API token labelled ``label``; returns how many were revoked."""
+        with self._write_lock:
+            if user is not None:
+                row = self._w.execute("SELECT id FROM users WHERE name = ?", (user,)).fetchone()
+                if row is None:
+                    return None
+                cursor = self._w.execute("DELETE FROM tokens WHERE user_id = ?", (row[0],))
+            else:
+                cursor = self._w.execute(
+                    "DELETE FROM tokens WHERE label = ? AND user_id IS NULL", (label,)
+                )
+            return int(cursor.rowcount)
+
     # ----------------------------------------------------------------------------------------
     # Writes that produce events
 

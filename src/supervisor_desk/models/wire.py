@@ -495,6 +495,17 @@ class MeAnswer(WireModel):
     permissions: list[str]
 
 
+class RevokeRequest(WireModel):
+    """Admin revocation: every token of ``user``, or every API token labelled ``label``."""
+
+    user: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    label: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+
+
+class RevokeAnswer(WireModel):
+    revoked: int
+
+
 class ErrorBody(WireModel):
     error: str
     message: str

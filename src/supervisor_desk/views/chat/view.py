@@ -42,6 +42,7 @@ from supervisor_desk.models.chat_rows import (
     placeholder_row,
     session_rows,
 )
+from supervisor_desk.models.filenames import safe_filename
 from supervisor_desk.models.markdown_safe import is_safe_url
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.models.wire import Attachment, Message, SessionDetail, SessionSummary
@@ -667,7 +668,7 @@ class ChatView(QWidget):
             return
         if dest is None:
             name, _ = QFileDialog.getSaveFileName(
-                self, "Save attachment", Path(attachment.name).name
+                self, "Save attachment", safe_filename(attachment.name, "attachment")
             )
             if not name:
                 return

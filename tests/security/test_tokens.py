@@ -1,0 +1,200 @@
+"""Tokens: expiry, logout and admin revocation are honoured by REST and by open feed sockets
+(closed with 4401 within seconds); sign-in throttling; per-token ingest rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from supervisor_desk.client.feed import ConnectionState
+from supervisor_desk.client.rest import HubClient
+from supervisor_desk.hub.embedded import EmbeddedHub
+from supervisor_desk.hub.ratelimit import IngestRateLimit
+from supervisor_desk.models.wire import FEED_CLOSE_UNAUTHORIZED
+from tests.reliability.desk import Desk, Traffic, auth
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def login(hub: EmbeddedHub, name: str, password: str | None = None) -> httpx.Response:
+    return httpx.post(f"{hub.url}/api/v1/auth/login",
+                      json={"username": name, "password": password or name})
+
+
+def token_of(hub: EmbeddedHub, name: str) -> str:
+    answer = login(hub, name)
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["token"]
+    return token
+
+
+async def close_code_of_feed(hub: EmbeddedHub, token: str, action: object) -> tuple[int, float]:
+    """Open a raw feed socket, run ``action`` (sync callable), return (close code, seconds)."""
+    url = hub.url.replace("http://", "ws://") + "/api/v1/feed"
+    async with connect(url, additional_headers=auth(token)) as ws:
+        hello = await ws.recv()
+        assert '"hello"' in str(hello)
+        assert callable(action)
+        await asyncio.to_thread(action)
+        started = time.monotonic()
+        with pytest.raises(ConnectionClosed) as closed:
+            async with asyncio.timeout(15):
+                while True:
+                    await ws.recv()
+        assert closed.value.rcvd is not None
+        return closed.value.rcvd.code, time.monotonic() - started
+
+
+@pytest.mark.asyncio
+async def test_logout_closes_the_open_feed_and_refuses_rest(running_hub: EmbeddedHub) -> None:
+    token = token_of(running_hub, "viewer")
+
+    def logout() -> None:
+        answer = httpx.post(f"{running_hub.url}/api/v1/auth/logout", headers=auth(token))
+        assert answer.status_code == 200
+
+    code, seconds = await close_code_of_feed(running_hub, token, logout)
+    assert code == FEED_CLOSE_UNAUTHORIZED
+    assert seconds < 5
+    assert httpx.get(f"{running_hub.url}/api/v1/live", headers=auth(token)).status_code == 401
+
+
+@pytest.mark.asyncio
+async def test_admin_revokes_a_user_everywhere(running_hub: EmbeddedHub) -> None:
+    first, second = token_of(running_hub, "supervisor"), token_of(running_hub, "supervisor")
+    other = token_of(running_hub, "viewer")
+    admin = token_of(running_hub, "admin")
+    url = f"{running_hub.url}/api/v1/admin/revoke"
+
+    def revoke() -> None:
+        answer = httpx.post(url, headers=auth(admin), json={"user": "supervisor"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"revoked": 2}
+
+    code, seconds = await close_code_of_feed(running_hub, first, revoke)
+    assert code == FEED_CLOSE_UNAUTHORIZED
+    assert seconds < 5
+    for token in (first, second):
+        assert httpx.get(f"{running_hub.url}/api/v1/me", headers=auth(token)).status_code == 401
+    assert httpx.get(f"{running_hub.url}/api/v1/me", headers=auth(other)).status_code == 200
+    # Only an admin may revoke; bad requests get the one error shape.
+    for role_token in (other, token_of(running_hub, "supervisor"), running_hub.ingest_token):  # type: ignore[attr-defined]
+        answer = httpx.post(url, headers=auth(role_token), json={"user": "viewer"})
+        assert answer.status_code == 403
+        assert answer.json()["error"] == "forbidden"
+    assert httpx.post(url, json={"user": "viewer"}).status_code == 401
+    missing = httpx.post(url, headers=auth(admin), json={"user": "nobody"})
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    both = httpx.post(url, headers=auth(admin), json={"user": "viewer", "label": "x"})
+    assert both.status_code == 422 and both.json()["error"] == "invalid_request"
+
+
+def test_admin_revokes_an_api_token_by_label(running_hub: EmbeddedHub) -> None:
+    admin = token_of(running_hub, "admin")
+    platform = running_hub.create_token("platform-a", "ingest")
+    kept = running_hub.create_token("platform-b", "ingest")
+    answer = httpx.post(f"{running_hub.url}/api/v1/admin/revoke", headers=auth(admin),
+                        json={"label": "platform-a"})
+    assert answer.json() == {"revoked": 1}
+    batch = {"events": Traffic().batch(1)}
+    ingest = f"{running_hub.url}/api/v1/ingest"
+    assert httpx.post(ingest, headers=auth(platform), json=batch).status_code == 401
+    assert httpx.post(ingest, headers=auth(kept), json=batch).status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_expired_token_is_refused_and_its_open_feed_closed(
+    running_hub: EmbeddedHub,
+) -> None:
+    token, _ = running_hub.storage.create_token("short", "viewer", ttl=timedelta(seconds=2))
+    assert httpx.get(f"{running_hub.url}/api/v1/me", headers=auth(token)).status_code == 200
+    code, seconds = await close_code_of_feed(running_hub, token, lambda: None)
+    assert code == FEED_CLOSE_UNAUTHORIZED
+    assert seconds < 8
+    answer = httpx.get(f"{running_hub.url}/api/v1/me", headers=auth(token))
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "unauthorized"
+
+
+@pytest.mark.asyncio
+async def test_desktop_feed_shows_unauthorized_after_revocation(
+    running_hub: EmbeddedHub,
+) -> None:
+    client = HubClient(running_hub.url)
+    await client.login("viewer", "viewer")
+    desk = Desk(client)
+    desk.start()
+    try:
+        await desk.connected()
+        await client.logout()
+        await desk.until(lambda: desk.state is ConnectionState.UNAUTHORIZED, 10)
+        assert desk.task is not None
+        await asyncio.wait_for(desk.task, 5)  # the run ends: no reconnect loop on a dead token
+    finally:
+        await desk.stop()
+        await client.aclose()
+
+
+def test_sign_in_is_throttled_per_name_then_recovers(running_hub: EmbeddedHub) -> None:
+    service = running_hub.server.service
+    for _ in range(service.throttle.per_name):
+        assert login(running_hub, "viewer", "wrong").status_code == 401
+    blocked = login(running_hub, "viewer")  # even the right password waits
+    assert blocked.status_code == 429
+    assert blocked.json()["error"] == "too_many_attempts"
+    assert 1 <= int(blocked.headers["Retry-After"]) <= service.throttle.window + 1
+    assert login(running_hub, "supervisor").status_code == 200  # other names unaffected
+    service.throttle.window = 0.5  # let the window pass quickly
+    time.sleep(0.6)
+    assert login(running_hub, "viewer").status_code == 200
+    # Unknown and known names answer alike.
+    unknown = login(running_hub, "nobody", "x")
+    wrong = login(running_hub, "admin", "x")
+    assert (unknown.status_code, unknown.json()) == (wrong.status_code, wrong.json())
+
+
+def test_sign_in_is_throttled_per_address(running_hub: EmbeddedHub) -> None:
+    throttle = running_hub.server.service.throttle
+    for n in range(throttle.per_address):
+        assert login(running_hub, f"spray-{n}", "x").status_code == 401
+    assert login(running_hub, "admin").status_code == 429
+
+
+def test_ingest_rate_limit_answers_429_with_retry_after(running_hub: EmbeddedHub) -> None:
+    limit = running_hub.server.service.ingest_limit
+    limit.configure(100.0, burst=1000)
+    traffic = Traffic(seed=5)
+    ingest = f"{running_hub.url}/api/v1/ingest"
+    token = running_hub.ingest_token  # type: ignore[attr-defined]
+    assert httpx.post(ingest, headers=auth(token), json={"events": traffic.batch(900)}).status_code == 200
+    refused_batch = traffic.batch(500)
+    refused = httpx.post(ingest, headers=auth(token), json={"events": refused_batch})
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) >= 1
+    # Nothing of the refused batch was stored; another token has its own bucket.
+    other = running_hub.create_token("other-platform", "ingest")
+    answer = httpx.post(ingest, headers=auth(other), json={"events": refused_batch})
+    assert answer.json()["accepted"] == 500
+    assert answer.json()["duplicates"] == 0
+
+
+def test_default_ingest_limit_lets_a_fast_platform_through() -> None:
+    limit = IngestRateLimit()
+    now = 0.0
+    # 1,000 events/s for a minute, in batches of 100 every 0.1 s: never refused.
+    for _ in range(600):
+        assert limit.take("simulator", 100, now) is None
+        now += 0.1
+    tight = IngestRateLimit(10.0)
+    assert tight.take("t", 1000, 0.0) is None  # a full batch always fits the burst
+    wait = tight.take("t", 10, 0.0)
+    assert wait is not None and wait == pytest.approx(1.0)
+    assert tight.take("t", 10, 1.0) is None
+    assert IngestRateLimit(None).take("t", 10**9) is None
