@@ -62,7 +62,7 @@ STALL_TIMER_MS = 5
 
 def sizes(quick: bool) -> dict[str, float]:
     if os.environ.get("SUPERVISOR_DESK_BENCH_TINY"):
-        return {"live": 200, "rate": 200, "seconds": 2, "poll_seconds": 3}
+        return {"live": 100, "rate": 100, "seconds": 1.5, "poll_seconds": 2.5}
     if quick:
         return {"live": 2_000, "rate": 1_000, "seconds": 10, "poll_seconds": 8}
     return {"live": 10_000, "rate": 1_000, "seconds": 60, "poll_seconds": 30}

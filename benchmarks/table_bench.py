@@ -56,8 +56,8 @@ FILTER_CHANNEL = "whatsapp"
 def sizes(quick: bool) -> dict[str, int]:
     """Row counts; ``SUPERVISOR_DESK_BENCH_TINY=1`` shrinks them for the smoke test."""
     if os.environ.get("SUPERVISOR_DESK_BENCH_TINY"):
-        return {"rows": 2_000, "live": 500, "naive_rows": 1_000, "naive_live": 500,
-                "tick_repeats": 3}
+        return {"rows": 1_000, "live": 300, "naive_rows": 300, "naive_live": 300,
+                "tick_repeats": 2}
     if quick:
         return {"rows": 20_000, "live": 10_000, "naive_rows": 5_000, "naive_live": 2_000,
                 "tick_repeats": 10}
