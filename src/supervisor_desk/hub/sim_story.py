@@ -17,7 +17,7 @@ import re
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from random import Random
 from typing import Any
@@ -191,7 +191,7 @@ class SessionStory:
         self.closing = False  # true once the story tells its ending (markers, session.ended)
         self.last_message_id = ""
         self._plan(n_messages, queued)
-        self._gen: Iterator[float | Event] = self._tell()
+        self._gen: Generator[float | Event, None, None] = self._tell()
 
     # ---------------------------------------------------------------------- driving
 
@@ -210,6 +210,21 @@ class SessionStory:
         item = next(self._gen)
         assert isinstance(item, dict)
         return item
+
+    def abort(self, t: float) -> list[Event]:
+        """End the session now, as a platform shutting down would: a system disconnect."""
+        if self.ended:
+            return []
+        self._t = t
+        self._ts = format_ts(t)
+        self.ended = self.closing = True
+        self._gen.close()
+        return [
+            self._marker(f"System disconnected the session at {_human_time(t)}"),
+            self._system_log("warning", "Platform shutting down: session closed"),
+            self._event("session.ended", {
+                "status": "failed", "end_reason": "system_disconnect", "ended_at": self._ts}),
+        ]
 
     # ---------------------------------------------------------------------- planning
 
@@ -580,7 +595,7 @@ class SessionStory:
         return {"at": self._ts, "agent": agent, "prompt": prompt,
                 "generation": {"action": action, "action_input": action_input}}
 
-    def _tell(self) -> Iterator[float | Event]:
+    def _tell(self) -> Generator[float | Event, None, None]:
         rng = self.rng
         v = self.vars
         v["date"] = ""

@@ -51,6 +51,8 @@ _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # How a backlog is handled after the hub was away: catch up at most this many seconds' worth.
 _MAX_BACKLOG_SECONDS = 2.0
 _MIN_TICK_SECONDS = 0.25
+# On stop, how long the simulator may spend ending its live sessions in the hub.
+_WIND_DOWN_SECONDS = 2.0
 
 
 class SimulatorError(RuntimeError):
@@ -111,6 +113,20 @@ class TrafficSimulator:
             batch.append(self._next_event(t))
         self.events_emitted += n
         return batch
+
+    def wind_down(self, now: datetime) -> list[dict[str, Any]]:
+        """End every live session (system disconnect) and forget them; the simulator can
+        go on afterwards with new sessions. Leaves no session live forever in the hub."""
+        t = max(self._last_t, now.timestamp())
+        self._last_t = t
+        stories = sorted(self._heap, key=lambda item: item[1])
+        self._heap.clear()
+        events: list[dict[str, Any]] = []
+        for _, _, story in stories:
+            events += story.abort(t)
+            self.sessions_ended += 1
+        self.events_emitted += len(events)
+        return events
 
     def _spawn_wanted(self) -> bool:
         live = len(self._heap)
@@ -176,10 +192,12 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
 class _Poster:
     """Posts bodies until the hub takes them, backing off while it is away."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str, stop: asyncio.Event) -> None:
+    def __init__(self, client: httpx.AsyncClient, url: str, stop: asyncio.Event,
+                 *, patient: bool = True) -> None:
         self.client = client
         self.url = url
         self.stop = stop
+        self.patient = patient  # False: one try per body, no backoff (used when stopping)
         self.delivered = 0  # events the hub acknowledged (accepted or known duplicates)
         self.accepted = 0
         self.duplicates = 0
@@ -232,6 +250,9 @@ class _Poster:
                         f"{response.text[:2000]}"
                     )
                 problem = f"HTTP {response.status_code}"
+            if not self.patient:
+                log.info("hub unavailable (%s); not retrying while stopping", problem)
+                return False
             self.retries += 1
             if failing_since is None:
                 failing_since = loop.time()
@@ -254,6 +275,7 @@ async def run_simulator(
     request_timeout: float = 10.0,
     verify: bool | str = True,
     transport: httpx.AsyncBaseTransport | None = None,
+    wind_down: bool = True,
 ) -> None:
     """Post simulated traffic to ``base_url`` at ``rate`` events/s until ``stop`` is set.
 
@@ -261,6 +283,11 @@ async def run_simulator(
     again with backoff; nothing is dropped or duplicated. A refusal that resending cannot fix
     (401, 403, 422) raises :class:`SimulatorError`. ``transport`` replaces the network
     (tests of the retry rules).
+
+    With ``wind_down``, stopping ends the live sessions in the hub (a system disconnect,
+    posted together with any batch the stop interrupted): one try, at most two seconds, so
+    a reachable hub is not left with sessions that stay live forever. Cancelling the task
+    skips that.
     """
     if rate <= 0:
         raise ValueError("rate must be positive")
@@ -278,6 +305,7 @@ async def run_simulator(
         poster = _Poster(client, url, stop)
         start = loop.time()
         sent = 0  # events taken from the simulator: what the pacing counts
+        pending: list[dict[str, Any]] = []  # taken but not acknowledged when stop came
         try:
             while not stop.is_set():
                 tick = loop.time()
@@ -290,11 +318,14 @@ async def run_simulator(
                 if owed > 0:
                     batch = sim.next_batch(datetime.now(UTC), owed)
                     if not await poster.post(batch):
+                        pending = batch
                         break
                     sent += len(batch)
                     log.debug("posted %d events (%d live sessions)", len(batch), sim.live_count)
                 next_due = start + sent / rate
                 await _wait(stop, max(next_due, tick + interval) - loop.time())
+            if wind_down:
+                await _wind_down(client, url, poster, pending + sim.wind_down(datetime.now(UTC)))
         finally:
             log.info(
                 "simulator stopped: %d events posted (%d accepted, %d duplicates, %d retries), "
@@ -302,6 +333,27 @@ async def run_simulator(
                 poster.delivered, poster.accepted, poster.duplicates, poster.retries,
                 sim.sessions_started, sim.sessions_ended,
             )
+
+
+async def _wind_down(client: httpx.AsyncClient, url: str, poster: _Poster,
+                     events: list[dict[str, Any]]) -> None:
+    if not events:
+        return
+    # Its own stop event (the run's is already set): one try per body, under a deadline.
+    closing = _Poster(client, url, asyncio.Event(), patient=False)
+    try:
+        async with asyncio.timeout(_WIND_DOWN_SECONDS):
+            await closing.post(events)
+    except TimeoutError:
+        log.warning("could not end %d live sessions in the hub before the deadline",
+                    sum(1 for e in events if e["type"] == "session.ended"))
+    except SimulatorError as exc:
+        log.warning("the hub refused the wind-down batch: %s", exc)
+    finally:
+        poster.delivered += closing.delivered
+        poster.accepted += closing.accepted
+        poster.duplicates += closing.duplicates
+        poster.retries += closing.retries
 
 
 # ------------------------------------------------------------------------------------------
