@@ -229,7 +229,7 @@ class Storage:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._w = self._connect()
+        self._w = self._connect(cache_kib=65_536)
         self._w.execute("PRAGMA journal_mode=WAL")
         self._w.execute("PRAGMA synchronous=FULL")
         migrate(self._w)
@@ -239,14 +239,15 @@ class Storage:
         ).fetchone()[0]
         self._closed = False
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, cache_kib: int = 16_384) -> sqlite3.Connection:
         # Transactions are explicit (BEGIN IMMEDIATE / read snapshots), hence autocommit mode.
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA cache_size=-65536")
+        # Page cache per connection, bounded: the hub's memory must not grow with the data.
+        conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         return conn
 
     @property
@@ -280,7 +281,7 @@ class Storage:
 
     def open_snapshot(self) -> sqlite3.Connection:
         """A private connection for a long read (export); the caller closes it."""
-        conn = self._connect()
+        conn = self._connect(cache_kib=4_096)  # a stream reads each page once
         conn.execute("PRAGMA query_only=ON")
         return conn
 
@@ -606,8 +607,15 @@ class Storage:
 # Applying events
 
 
+def fast_timestamp(value: datetime) -> str:
+    """:func:`format_timestamp`'s spelling (ms, ``Z``) via the C ``isoformat``: hot path."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
 def _apply(batch: _Batch, event: IngestEvent, data: EventData) -> None:
-    at = format_timestamp(event.at)
+    at = fast_timestamp(event.at)
     sid = event.session_id
     if isinstance(data, SessionStartedData):
         if batch.session(sid) is not None:
@@ -662,7 +670,7 @@ def _apply(batch: _Batch, event: IngestEvent, data: EventData) -> None:
     elif isinstance(data, SessionEndedData):
         doc["status"] = data.status
         doc["end_reason"] = data.end_reason
-        doc["ended_at"] = format_timestamp(data.ended_at) if data.ended_at else at
+        doc["ended_at"] = fast_timestamp(data.ended_at) if data.ended_at else at
         doc["version"] += 1
         batch.dirty.add(sid)
         batch.append(event.id, event.type, sid, at, doc)
@@ -713,20 +721,19 @@ def _message_created(
     batch: _Batch, doc: dict[str, Any], event_id: str, at: str, data: MessageBody
 ) -> None:
     sid = doc["id"]
-    exists = batch.conn.execute(
-        "SELECT 1 FROM messages WHERE session_id = ? AND id = ?", (sid, data.id)
-    ).fetchone()
-    if exists:
+    seq = doc["message_count"] + 1
+    message = {"session_id": sid, "seq": seq, **data.model_dump(mode="json")}
+    try:
+        # UNIQUE (session_id, id) finds a reused message id without a lookup per message.
+        cursor = batch.conn.execute(
+            "INSERT INTO messages (session_id, seq, id, doc) VALUES (?, ?, ?, ?)",
+            (sid, seq, data.id, dumps(message)),
+        )
+    except sqlite3.IntegrityError:
         raise _Reject(
             ["data", "id"], f"message {data.id!r} already exists in this session",
             "message_exists",
-        )
-    seq = doc["message_count"] + 1
-    message = {"session_id": sid, "seq": seq, **data.model_dump(mode="json")}
-    cursor = batch.conn.execute(
-        "INSERT INTO messages (session_id, seq, id, doc) VALUES (?, ?, ?, ?)",
-        (sid, seq, data.id, dumps(message)),
-    )
+        ) from None
     if data.text:
         batch.conn.execute(
             "INSERT INTO message_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, data.text)
