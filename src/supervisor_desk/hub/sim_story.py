@@ -195,6 +195,11 @@ class SessionStory:
 
     # ---------------------------------------------------------------------- driving
 
+    @property
+    def event_count(self) -> int:
+        """Events told so far."""
+        return self._k
+
     def advance(self) -> float | None:
         """Delay in seconds before the next event, or ``None`` once the story is over."""
         item = next(self._gen, None)
@@ -598,12 +603,10 @@ class SessionStory:
     def _tell(self) -> Generator[float | Event, None, None]:
         rng = self.rng
         v = self.vars
-        v["date"] = ""
         agent_name = self.agent.name
         op = self.operator
         last_customer = ""
         history: list[str] = []
-        results_done: dict[str, str] = {}
         # A customer with a profile has contact info from the start; others give it in chat.
         contact_sent = self.customer.has_profile and not self.anonymous
         user_named = not self.anonymous
@@ -707,7 +710,6 @@ class SessionStory:
                 yield self._event("log.appended", {"kind": "trace", "entries": entries})
                 if ex is not None and ex.results:
                     new = {k: self._fmt(val) for k, val in ex.results.items()}
-                    results_done.update(new)
                     yield rng.uniform(0.1, 0.6)
                     yield self._update(results=new)
                     if not user_named and ("Name" in new or "Human Name" in new):
@@ -775,11 +777,11 @@ class SessionStory:
                                     attachments=[self._file("recording")])
             elif kind == "end_marker":
                 self.closing = True
-                yield from self._ending(results_done)
+                yield from self._ending()
 
         if not self.closing:  # a budget of zero or one message: still end properly
             self.closing = True
-            yield from self._ending(results_done, with_marker=False)
+            yield from self._ending(with_marker=False)
 
     def _receipts(self, *, final_read: bool) -> Iterator[float | Event]:
         rng = self.rng
@@ -799,8 +801,7 @@ class SessionStory:
             yield self._event("message.updated", {
                 "id": mid, "delivery": {"status": "read", "at": self._ts, "note": None}})
 
-    def _ending(self, results: dict[str, str], *, with_marker: bool = True
-                ) -> Iterator[float | Event]:
+    def _ending(self, *, with_marker: bool = True) -> Iterator[float | Event]:
         rng = self.rng
         status, reason = self.status_end, self.end_reason
         human = self.handover or self.accept_by_human

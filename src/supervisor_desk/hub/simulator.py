@@ -155,7 +155,7 @@ class TrafficSimulator:
         delay = story.advance()
         if delay is None:
             self.sessions_ended += 1
-            self._mean_events += (story._k - self._mean_events) * 0.05
+            self._mean_events += (story.event_count - self._mean_events) * 0.05
             return
         self._order += 1
         heapq.heappush(self._heap, (self._vnow + delay, self._order, story))
