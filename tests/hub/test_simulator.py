@@ -345,6 +345,7 @@ def test_build_dataset_counts_batches_and_spread() -> None:
     assert len(ended) == 540
     for sid, evs in sessions.items():
         assert evs[0]["type"] == "session.started"
+        assert [e["at"] for e in evs] == sorted(e["at"] for e in evs)
         n_messages = sum(1 for e in evs if e["type"] == "message.created")
         started = parse_timestamp(evs[0]["at"])
         assert all(parse_timestamp(e["at"]) <= now for e in evs)

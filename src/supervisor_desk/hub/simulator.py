@@ -415,7 +415,12 @@ def _compact(events: list[Event]) -> list[Event]:
             ended = event
         else:
             out.append(event)
-    out.extend(logs.values())
+    # The merged logs go last (before the end), stamped no earlier than what precedes them
+    # so the session's events stay in time order (same-format RFC 3339 strings sort as text).
+    latest = max((e["at"] for e in out), default="")
+    for kept in logs.values():
+        latest = kept["at"] = max(kept["at"], latest)
+        out.append(kept)
     if ended is not None:
         out.append(ended)
     return out
