@@ -283,13 +283,28 @@ def test_search_highlights_and_steps(chat: ChatView, qtbot: QtBot) -> None:
     assert chat.current_match == (key("m3"), 0)
     chat.search_bar.prev_button.click()
     assert chat.current_match == (key("m7"), 0)
-    # The current match is painted with the strong highlight in its document.
+    # The current match is painted with the strong highlight (a plain-text body).
     lay = layout_of(chat, key("m7"))
-    assert lay.doc is not None
-    selections = chat.delegate._highlights(
-        chat.model.row_at(chat.model.position_of(key("m7")) or 0), lay.doc
+    assert lay.text_layout is not None and lay.doc is None
+    ranges = chat.delegate._plain_highlights(
+        chat.model.row_at(chat.model.position_of(key("m7")) or 0)
     )
-    assert len(selections) == 1 and selections[0].cursor.selectedText() == "INV-2026"
+    assert len(ranges) == 1
+    assert lay.body_text()[ranges[0].start : ranges[0].start + ranges[0].length] == "INV-2026"
+    assert ranges[0].format.background().color().name() == "#ff9d3b"
+    # A Markdown body is highlighted in its document.
+    assert chat.search("billing") == 1
+    md = layout_of(chat, key("m2"))
+    assert md.doc is not None
+    selections = chat.delegate._highlights(
+        chat.model.row_at(chat.model.position_of(key("m2")) or 0), md.doc
+    )
+    assert len(selections) == 1 and selections[0].cursor.selectedText() == "billing"
+    # Emoji before a match: Qt's UTF-16 positions still point at the match.
+    assert chat.search("so much") == 1
+    thanks = chat.model.row_at(chat.model.position_of(key("m10")) or 0)
+    (emoji_range,) = chat.delegate._plain_highlights(thanks)
+    assert emoji_range.start == len("Thank you ")
     assert chat.search("thank") == 1
     assert chat.search("no such words") == 0
     assert chat.search_bar.count_label.text() == "No matches"

@@ -125,15 +125,36 @@ def shown(qtbot: QtBot, tracker: tuple[int, list[str]]) -> tuple[ChatView, list[
     return view, hits, port
 
 
-def doc_of(view: ChatView, msg_id: str) -> QTextDocument:
-    position = view.model.position_of(f"{summary().id}/m/{msg_id}")
-    assert position is not None
-    doc = view.delegate.layout(view.model.row_at(position)).doc
-    assert doc is not None
-    return doc
+class Body:
+    """What a message body shows: its text, its anchors, its (rich) HTML if any."""
+
+    def __init__(self, view: ChatView, msg_id: str) -> None:
+        position = view.model.position_of(f"{summary().id}/m/{msg_id}")
+        assert position is not None
+        self.layout = view.delegate.layout(view.model.row_at(position))
+        self.doc = self.layout.doc
+
+    def toPlainText(self) -> str:
+        return self.layout.body_text()
+
+    def toHtml(self) -> str:
+        return self.doc.toHtml() if self.doc is not None else ""
+
+    def size(self) -> Any:
+        if self.doc is not None:
+            return self.doc.size()
+        assert self.layout.text_layout is not None
+        return self.layout.text_layout.boundingRect().size()
 
 
-def anchors(doc: QTextDocument) -> list[str]:
+def doc_of(view: ChatView, msg_id: str) -> Body:
+    return Body(view, msg_id)
+
+
+def anchors(body: Body) -> list[str]:
+    doc = body.doc
+    if doc is None:
+        return []
     found = []
     block = doc.begin()
     while block.isValid():

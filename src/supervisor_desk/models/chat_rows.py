@@ -6,6 +6,7 @@ another; the Qt list model adapts it and the delegate paints each row by its ``k
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -64,6 +65,15 @@ class ChatRow:
         if self.message is not None and self.kind == "message":
             return self.message.text
         return self.text
+
+
+def find_occurrences(text: str, query: str) -> list[tuple[int, int]]:
+    """Case-insensitive, non-overlapping matches of ``query``: (start, length) in code points."""
+    if not query:
+        return []
+    return [
+        (m.start(), m.end() - m.start()) for m in re.finditer(re.escape(query), text, re.IGNORECASE)
+    ]
 
 
 def header_text(session: SessionSummary, tz: tzinfo) -> str:

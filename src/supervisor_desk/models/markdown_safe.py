@@ -16,6 +16,7 @@ No Qt here: the output is an HTML string for ``QTextDocument.setHtml``.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -34,7 +35,9 @@ MARKDOWN_LIMIT_CHARS = 8_000
 
 # Any of these means the text may carry Markdown structure; without them plain text renders
 # identically and far more cheaply.
-_MARKUP = re.compile(r"[*_`\[\]<>#|~&\\!]|^\s*(?:[-+>]|\d+[.)])\s|^ {4}|^\t|^=+\s*$", re.M)
+_MARKUP = re.compile(
+    r"[*_`\[\]<>|\\]|~~|&\w+;|&#|^\s*(?:[-+>]|\d+[.)]|#{1,6})\s|^ {4}|^\t|^[=-]+\s*$", re.M
+)
 
 
 def is_safe_url(url: str) -> bool:
@@ -94,11 +97,34 @@ def needs_markdown(text: str) -> bool:
     return len(text) <= MARKDOWN_LIMIT_CHARS and _MARKUP.search(text) is not None
 
 
+@functools.lru_cache(maxsize=2048)
 def render_markdown(text: str) -> str:
     """Safe HTML for ``text``; every character of the source is either formatting or escaped."""
     if len(text) > MARKDOWN_LIMIT_CHARS:
         return plain_to_html(text)
     return str(_PARSER.render(text)).strip()
+
+
+def rendered_text(text: str) -> str:
+    """The words a reader sees once ``text`` is rendered (what transcript search looks at)."""
+    if not needs_markdown(text):
+        return text
+    parts: list[str] = []
+    for token in _PARSER.parse(text):
+        if token.type in ("fence", "code_block"):
+            parts.append(token.content)
+        elif token.children:
+            for child in token.children:
+                if child.type in ("text", "code_inline"):
+                    parts.append(child.content)
+                elif child.type in ("softbreak", "hardbreak"):
+                    parts.append("\n")
+                elif child.type == "image":
+                    alt = "".join(c.content for c in child.children or [])
+                    parts.append(f"[image: {alt or child.attrGet('src') or ''}]")
+        if token.type.endswith("_close") and token.block:
+            parts.append("\n")
+    return "".join(parts)
 
 
 def plain_to_html(text: str) -> str:

@@ -60,11 +60,14 @@ def resolve_time_zone(name: str | tzinfo | None) -> tzinfo:
 
 
 def format_time(at: datetime, tz: tzinfo) -> str:
-    return at.astimezone(tz).strftime("%H:%M")
+    # f-strings: strftime costs several times more, and every chat row formats a time.
+    local = at.astimezone(tz)
+    return f"{local.hour:02d}:{local.minute:02d}"
 
 
 def format_datetime(at: datetime, tz: tzinfo) -> str:
-    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    local = at.astimezone(tz)
+    return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
 
 
 def format_utc(at: datetime) -> str:

@@ -16,6 +16,7 @@ import base64
 import binascii
 import html
 import math
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
@@ -26,6 +27,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
+    QPointF,
     QRect,
     QSize,
     Qt,
@@ -44,10 +46,12 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextCursor,
     QTextDocument,
+    QTextLayout,
+    QTextOption,
 )
 from PySide6.QtWidgets import QAbstractItemView, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
 
-from supervisor_desk.models.chat_rows import AUTHOR_LABELS, ChatRow
+from supervisor_desk.models.chat_rows import AUTHOR_LABELS, ChatRow, find_occurrences
 from supervisor_desk.models.markdown_safe import (
     is_safe_url,
     needs_markdown,
@@ -131,6 +135,8 @@ class RowLayout:
     bubble: QRect = field(default_factory=QRect)
     style: Style | None = None
     doc: QTextDocument | None = None
+    # Plain-text bodies (most messages) skip QTextDocument: a QTextLayout is ~5x cheaper.
+    text_layout: QTextLayout | None = None
     doc_pos: QPoint = field(default_factory=QPoint)
     label: str = ""
     label_rect: QRect = field(default_factory=QRect)
@@ -148,6 +154,14 @@ class RowLayout:
     reaction_glyph: str = ""
     pill_rect: QRect = field(default_factory=QRect)
     pill_text: str = ""
+
+    def body_text(self) -> str:
+        """The body as shown (rendered Markdown or the plain text)."""
+        if self.doc is not None:
+            return self.doc.toPlainText()
+        if self.text_layout is not None:
+            return self.text_layout.text()
+        return ""
 
 
 @dataclass(frozen=True)
@@ -216,6 +230,9 @@ class ChatDelegate(QStyledItemDelegate):
             self._small.setPointSizeF(max(6.0, size - 1.5))
         self._bold = QFont(base)
         self._bold.setBold(True)
+        # Metrics objects are cheap to keep and costly to build once per row.
+        self._fm_small = QFontMetrics(self._small)
+        self._fm_bold = QFontMetrics(self._bold)
 
     def set_font(self, font: QFont) -> None:
         self._set_fonts(font)
@@ -307,35 +324,60 @@ class ChatDelegate(QStyledItemDelegate):
             self._layouts.popitem(last=False)
         return lay
 
-    def _make_doc(self, text: str, style: Style, max_width: int) -> QTextDocument:
+    def _make_doc(self, text: str, markup: str, style: Style, max_width: int) -> QTextDocument:
         doc = SafeTextDocument()
         doc.setUndoRedoEnabled(False)
         doc.setDocumentMargin(0)
         doc.setDefaultFont(self._font)
-        markup = body_html(text)
-        if markup is None:
-            doc.setPlainText(text)
-        else:
-            doc.setDefaultStyleSheet(
-                f"a {{ color: {style.link}; }} "
-                "pre { margin-top: 4px; margin-bottom: 4px; } "
-                "p, ul, ol, blockquote { margin-top: 0px; margin-bottom: 6px; }"
-            )
-            doc.setHtml(markup)
-            _trim_outer_margins(doc)
+        doc.setDefaultStyleSheet(
+            f"a {{ color: {style.link}; }} "
+            "pre { margin-top: 4px; margin-bottom: 4px; } "
+            "p, ul, ol, blockquote { margin-top: 0px; margin-bottom: 6px; }"
+        )
+        doc.setHtml(markup)
+        _trim_outer_margins(doc)
         doc.setTextWidth(max_width)
-        ideal = math.ceil(doc.idealWidth())
-        if ideal < max_width:
-            doc.setTextWidth(ideal + 1)
+        if _RTL.search(text):
+            # Right-aligned lines would sit outside a bubble narrower than the layout width.
+            ideal = math.ceil(doc.idealWidth())
+            if ideal < max_width:
+                doc.setTextWidth(ideal + 1)
         return doc
+
+    def _make_plain(self, text: str, max_width: int) -> tuple[QTextLayout, int, int]:
+        layout = QTextLayout(text, self._font)
+        layout.setCacheEnabled(True)
+        option = QTextOption()
+        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        layout.setTextOption(option)
+        width, height = self._lay_lines(layout, max_width)
+        if width < max_width and _RTL.search(text):
+            width, height = self._lay_lines(layout, width + 1)
+        return layout, width, height
+
+    @staticmethod
+    def _lay_lines(layout: QTextLayout, line_width: int) -> tuple[int, int]:
+        layout.beginLayout()
+        y = 0.0
+        natural = 0.0
+        while True:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(line_width)
+            line.setPosition(QPointF(0, y))
+            y += line.height()
+            natural = max(natural, line.naturalTextWidth())
+        layout.endLayout()
+        return math.ceil(natural), math.ceil(y)
 
     def _layout_message(self, message: Message) -> RowLayout:
         width = self._width
         max_bubble = max(160, int(width * MAX_BUBBLE_FRACTION))
         max_text = max_bubble - 2 * PAD
         style = STYLES.get(style_key(message), STYLES["ai"])
-        small = QFontMetrics(self._small)
-        bold = QFontMetrics(self._bold)
+        small = self._fm_small
+        bold = self._fm_bold
         lay = RowLayout(height=0, style=style)
         lay.align = "right" if message.author.role == "customer" else "left"
 
@@ -368,9 +410,16 @@ class ChatDelegate(QStyledItemDelegate):
                 max(head_h, small.height() + 8) if not lay.label else head_h + small.height() + 8
             )
 
-        doc = self._make_doc(message.text, style, max_text) if message.text else None
-        doc_w = math.ceil(doc.size().width()) if doc is not None else 0
-        doc_h = math.ceil(doc.size().height()) if doc is not None else 0
+        doc: QTextDocument | None = None
+        doc_w = doc_h = 0
+        if message.text:
+            markup = body_html(message.text)
+            if markup is None:
+                lay.text_layout, doc_w, doc_h = self._make_plain(message.text, max_text)
+            else:
+                doc = self._make_doc(message.text, markup, style, max_text)
+                doc_w = min(max_text, math.ceil(doc.idealWidth()))
+                doc_h = math.ceil(doc.size().height())
 
         cards: list[Card] = []
         card_w = min(max_text, max(CARD_MIN_W, doc_w)) if message.attachments else 0
@@ -411,7 +460,8 @@ class ChatDelegate(QStyledItemDelegate):
         lay.doc_pos = QPoint(inner_x, cursor_y)
         cursor_y += doc_h
         for card in cards:
-            cursor_y += 6 if (doc is not None or card is not cards[0]) else 0
+            has_body = doc is not None or lay.text_layout is not None
+            cursor_y += 6 if (has_body or card is not cards[0]) else 0
             card.rect = QRect(inner_x, cursor_y, card.rect.width(), card.rect.height())
             if card.button is not None:
                 bw = small.horizontalAdvance(DOWNLOAD_LABEL) + 18
@@ -478,7 +528,7 @@ class ChatDelegate(QStyledItemDelegate):
         return self._images[key]
 
     def _layout_pill(self, row: ChatRow) -> RowLayout:
-        small = QFontMetrics(self._small)
+        small = self._fm_small
         text = row.text
         if row.kind == "placeholder":
             text = f"⏳ {text}"
@@ -489,7 +539,7 @@ class ChatDelegate(QStyledItemDelegate):
         return RowLayout(height=h + 16, align="center", pill_rect=rect, pill_text=text)
 
     def _layout_header(self, row: ChatRow) -> RowLayout:
-        bold = QFontMetrics(self._bold)
+        bold = self._fm_bold
         text = bold.elidedText(row.text, Qt.TextElideMode.ElideRight, self._width - 2 * SIDE - 24)
         h = bold.height() + 16
         rect = QRect(SIDE // 2, 10, self._width - SIDE, h)
@@ -539,6 +589,9 @@ class ChatDelegate(QStyledItemDelegate):
             ctx.selections = self._highlights(row, lay.doc)
             lay.doc.documentLayout().draw(painter, ctx)
             painter.restore()
+        elif lay.text_layout is not None:
+            painter.setPen(text_color)
+            lay.text_layout.draw(painter, QPointF(lay.doc_pos), self._plain_highlights(row))
         for card in lay.cards:
             self._paint_card(painter, card, style)
         painter.setFont(self._small)
@@ -580,7 +633,7 @@ class ChatDelegate(QStyledItemDelegate):
         painter.setPen(QPen(QColor("#c9ced8")))
         painter.setBrush(QColor("#ffffff"))
         painter.drawRoundedRect(rect.adjusted(0, 0, -1, -1), 8, 8)
-        small = QFontMetrics(self._small)
+        small = self._fm_small
         att = card.attachment
         if card.image is not None:
             image_h = rect.height() - small.height() - 6
@@ -622,7 +675,7 @@ class ChatDelegate(QStyledItemDelegate):
         text_right = (card.button.left() - 8) if card.button is not None else rect.right() - 8
         text_w = max(10, text_right - text_left)
         painter.setFont(self._bold)
-        bold = QFontMetrics(self._bold)
+        bold = self._fm_bold
         painter.setPen(QColor("#1d2330"))
         painter.drawText(
             QRect(text_left, rect.top() + 5, text_w, bold.height()),
@@ -668,6 +721,24 @@ class ChatDelegate(QStyledItemDelegate):
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
             lay.pill_text,
         )
+
+    def _plain_highlights(self, row: ChatRow) -> list[Any]:
+        if not self.query:
+            return []
+        text = row.plain_text()
+        ranges = []
+        current = self.current_match
+        for occurrence, (start, length) in enumerate(find_occurrences(text, self.query)):
+            fmt_range = QTextLayout.FormatRange()
+            fmt_range.start = utf16_offset(text, start)
+            fmt_range.length = utf16_offset(text, start + length) - fmt_range.start
+            fmt = QTextCharFormat()
+            is_current = current is not None and current == (row.key, occurrence)
+            fmt.setBackground(QColor(CURRENT_HIGHLIGHT if is_current else HIGHLIGHT))
+            fmt.setForeground(QColor("#000000"))
+            fmt_range.format = fmt
+            ranges.append(fmt_range)
+        return ranges
 
     def _highlights(self, row: ChatRow, doc: QTextDocument) -> list[Any]:
         if not self.query:
@@ -750,6 +821,17 @@ def file_badge(attachment: Attachment) -> str:
     return {"audio": "AUD", "image": "IMG", "video": "VID"}.get(
         attachment.mime.split("/")[0], "FILE"
     )
+
+
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+
+
+def utf16_offset(text: str, index: int) -> int:
+    """Qt counts positions in UTF-16 units; Python in code points (emoji differ)."""
+    prefix = text[:index]
+    if prefix.isascii():
+        return index
+    return len(prefix.encode("utf-16-le")) // 2
 
 
 def attachment_downloadable(attachment: Attachment) -> bool:

@@ -38,12 +38,13 @@ from PySide6.QtWidgets import (
 from supervisor_desk.models.chat_rows import (
     ChatRow,
     end_row,
+    find_occurrences,
     message_row,
     placeholder_row,
     session_rows,
 )
 from supervisor_desk.models.filenames import safe_filename
-from supervisor_desk.models.markdown_safe import is_safe_url
+from supervisor_desk.models.markdown_safe import is_safe_url, rendered_text
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.models.wire import Attachment, Message, SessionDetail, SessionSummary
 from supervisor_desk.views.chat.delegate import ChatDelegate, Hit
@@ -67,7 +68,7 @@ class ChatListView(QListView):
         super().__init__(parent)
         self.setUniformItemSizes(False)
         self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(60)
+        self.setBatchSize(40)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -214,6 +215,7 @@ class ChatView(QWidget):
         self._user_scrolling = False
         self._unread = 0
         self._matches: list[tuple[str, int]] = []
+        self._rendered: dict[str, tuple[ChatRow, str]] = {}
         self._match_index = -1
         self._tasks: set[asyncio.Future[Any]] = set()
 
@@ -457,19 +459,21 @@ class ChatView(QWidget):
     def _find(self, query: str) -> list[tuple[str, int]]:
         if not query:
             return []
-        needle = query.casefold()
         found: list[tuple[str, int]] = []
         for row in self.model.rows():
             if row.kind != "message":
                 continue
-            haystack = row.plain_text().casefold()
-            start = haystack.find(needle)
-            occurrence = 0
-            while start >= 0:
+            for occurrence, _match in enumerate(find_occurrences(self._search_text(row), query)):
                 found.append((row.key, occurrence))
-                occurrence += 1
-                start = haystack.find(needle, start + len(needle))
         return found
+
+    def _search_text(self, row: ChatRow) -> str:
+        # Search what the reader sees: Markdown rendered (a link's URL is not its text).
+        cached = self._rendered.get(row.key)
+        if cached is None or cached[0] is not row:
+            cached = (row, rendered_text(row.plain_text()))
+            self._rendered[row.key] = cached
+        return cached[1]
 
     def _step_match(self, step: int) -> None:
         self.search_bar.flush()
@@ -516,6 +520,7 @@ class ChatView(QWidget):
                 )
             )
         self.delegate.invalidate()
+        self._rendered.clear()
         self.model.set_rows(rows)
         has_any = bool(self._sessions)
         self.list_view.setVisible(has_any)
@@ -575,7 +580,7 @@ class ChatView(QWidget):
 
     def _on_user_scrolled(self) -> None:
         self._user_scrolling = True
-        QTimer.singleShot(0, self._update_follow)
+        QTimer.singleShot(0, self, self._update_follow)  # context: no call after deletion
 
     def _update_follow(self) -> None:
         bar = self.list_view.verticalScrollBar()
