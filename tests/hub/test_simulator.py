@@ -399,7 +399,7 @@ async def test_run_simulator_feeds_a_real_hub_and_winds_down_on_stop(
     caplog.set_level(logging.INFO, logger="supervisor_desk.hub.simulator")
     stop = asyncio.Event()
     task = asyncio.create_task(run_simulator(
-        running_hub.url, running_hub.ingest_token,  # type: ignore[attr-defined]
+        running_hub.url, running_hub.ingest_token,
         rate=150, seed=9, stop=stop))
     await asyncio.sleep(2.0)
     headers = await asyncio.to_thread(_viewer_headers, running_hub)
