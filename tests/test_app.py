@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -64,18 +65,30 @@ def signed_in_profile(running_hub: EmbeddedHub) -> CredentialStore:
     return store
 
 
+_made: list[DeskApp] = []
+
+
 @pytest.fixture
-def desk_env(qapp: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def desk_env(qapp: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     before = qapp.quitOnLastWindowClosed()
     yield
     qapp.setQuitOnLastWindowClosed(before)
+    # Delete on the Qt thread: Python's cyclic GC may otherwise free these QObjects on an
+    # executor thread, where Qt cannot unregister their timers (a later crash).
+    while _made:
+        desk = _made.pop()
+        desk.window.deleteLater()
+        desk.deleteLater()
+    qtbot.wait(10)
+    gc.collect()
 
 
 def make_desk(qapp: Any, store: CredentialStore, tmp_path: Path, **options: Any) -> DeskApp:
     desk = DeskApp(qapp, AppOptions(state_file=tmp_path / "state.json", **options),
                    credentials=store)
     desk.errors.show_dialogs = False
+    _made.append(desk)
     return desk
 
 

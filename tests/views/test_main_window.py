@@ -4,6 +4,7 @@ follows the selected session; alerts appear in-window when there is no tray (off
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,13 @@ def desk(running_hub: EmbeddedHub, tmp_path: Path, qtbot: Any, qrun: Any) -> Ite
     qrun(d.close())
     d.window.allow_close()
     d.window.close()
-    d.window.deleteLater()
+    # Delete the QObjects here, on the Qt thread: left to Python's cyclic GC they could be
+    # collected on an executor thread, where Qt cannot unregister their timers.
+    for obj in (d.live, d.detail, d.tray, d.window):
+        if obj is not None:
+            obj.deleteLater()
+    qtbot.wait(10)
+    gc.collect()
 
 
 def cell(model: SessionTableModel, sid: str, column: SessionColumn, role: int = 0) -> Any:

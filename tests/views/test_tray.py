@@ -137,6 +137,7 @@ def test_no_tray_offscreen_delivers_in_window_and_click_selects(qtbot: Any, qrun
 
     qrun(scenario())
     assert tray.notifications_sent == 1
+    tray.deleteLater()  # on the Qt thread, not by a GC pass on some executor thread
 
 
 def test_notification_area_keeps_the_newest_few(qtbot: Any) -> None:

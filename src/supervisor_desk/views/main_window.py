@@ -120,7 +120,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("MainWindow")
         self._settings = settings
         self._allow_close = False
-        self._split_ratio = 0.64
+        self._split_ratio = 0.67
         self._splitter_initialized = False
         self.close_to_tray = False
         self.live_model = live_model
@@ -267,9 +267,18 @@ class MainWindow(QMainWindow):
         self.status_right.setTextFormat(Qt.TextFormat.PlainText)
         self.statusBar().addPermanentWidget(self.status_right)
 
-        self.resize(1480, 880)
+        self._apply_default_size()
         self.set_live_order(LiveOrder.PRIORITY)
         self.restore_state()
+
+    def _apply_default_size(self) -> None:
+        """First run: nearly the whole screen up to 1560x940 (the table has many columns)."""
+        screen = self.screen()
+        if screen is None:
+            self.resize(1480, 880)
+            return
+        available = screen.availableGeometry()
+        self.resize(min(1560, available.width() - 40), min(940, available.height() - 60))
 
     # ---------------------------------------------------------------- pages
 
@@ -377,7 +386,7 @@ class MainWindow(QMainWindow):
             self._splitter_initialized = True
             # Once laid out: before that the splitter has no real width, and a saved pixel
             # split would be stretched by factor instead of kept.
-            QTimer.singleShot(0, self._apply_split_ratio)
+            QTimer.singleShot(0, self, self._apply_split_ratio)
 
     def _apply_split_ratio(self) -> None:
         total = max(1, sum(self.splitter.sizes()))

@@ -26,16 +26,16 @@ ROW_HEIGHT = 28
 PULSE_INTERVAL_MS = 100
 
 DEFAULT_WIDTHS: dict[SessionColumn, int] = {
-    SessionColumn.STATUS: 28,
-    SessionColumn.ID: 96,
-    SessionColumn.AGENT: 150,
-    SessionColumn.CHANNEL: 112,
-    SessionColumn.RESPONSIBLE: 92,
-    SessionColumn.USER: 120,
+    SessionColumn.STATUS: 26,
+    SessionColumn.ID: 86,
+    SessionColumn.AGENT: 138,
+    SessionColumn.CHANNEL: 106,
+    SessionColumn.RESPONSIBLE: 98,
+    SessionColumn.USER: 116,
     SessionColumn.TEAM: 96,
     SessionColumn.START: 78,
-    SessionColumn.WAIT: 58,
-    SessionColumn.DURATION: 80,
+    SessionColumn.WAIT: 54,
+    SessionColumn.DURATION: 76,
     SessionColumn.LAST_MESSAGE: 96,
     SessionColumn.MESSAGES: 48,
     SessionColumn.COUNTRY: 62,
@@ -241,8 +241,8 @@ class SessionTableView(QTableView):
             for column, width in DEFAULT_WIDTHS.items():
                 self.setColumnWidth(column, width)
                 self.setColumnHidden(column, column in DEFAULT_HIDDEN)
+                header.setMinimumSectionSize(24)
             header.resizeSection(SessionColumn.STATUS, DEFAULT_WIDTHS[SessionColumn.STATUS])
-            header.setMinimumSectionSize(24)
         finally:
             self._restoring = False
 
