@@ -214,6 +214,11 @@ def run(quick: bool) -> Results:
         results["detail.open_10000_layout_max_stall_ms"] = round(r["stall"], 1)
 
     results["detail.rss_mb"] = round(rss_mb(), 1)
+    # Context for the figures: the 2-core box is shared, so say how busy it was.
+    start = time.perf_counter()
+    sum(range(3_000_000))
+    results["detail.cpu_calibration_ms"] = round((time.perf_counter() - start) * 1000, 1)
+    results["detail.load_avg_1m"] = round(os.getloadavg()[0], 2)
     view.close()
     return results
 

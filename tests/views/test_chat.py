@@ -427,3 +427,17 @@ def test_message_kinds_the_model_exposes(chat: ChatView) -> None:
     assert kinds == {"pill", "message", "marker"}
     msg: Message | None = chat.model.row_at(1).message
     assert msg is not None and msg.author.role == "customer"
+
+
+def test_inline_image_opens_full_size(chat: ChatView, qtbot: QtBot) -> None:
+    chat.set_detail(every_kind_detail())
+    settle(chat)
+    lay = layout_of(chat, key("m3"))
+    image_card = lay.cards[1]
+    point = row_point(chat, key("m3"), image_card.rect.center())
+    qtbot.mouseClick(chat.list_view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    from PySide6.QtWidgets import QDialog
+
+    dialogs = [d for d in chat.findChildren(QDialog) if d.isVisible()]
+    assert [d.windowTitle() for d in dialogs] == ["screenshot.png"]
+    dialogs[0].close()

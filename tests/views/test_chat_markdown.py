@@ -130,3 +130,13 @@ def test_formatting_helpers() -> None:
     assert resolve_time_zone("UTC") is UTC
     assert resolve_time_zone("No/Such_Zone") is UTC
     assert resolve_time_zone("local").utcoffset(datetime.now()) is not None
+
+
+def test_bare_urls_become_links_but_only_safe_ones() -> None:
+    html = render_markdown("Track it here: https://track.example.com/1Z03. Thanks")
+    assert '<a href="https://track.example.com/1Z03">https://track.example.com/1Z03</a>.' in html
+    assert "<a" not in render_markdown("see `https://code.example` here")
+    assert "<a" not in render_markdown("https://pay\u200bpal.com/login")
+    assert "<a" not in render_markdown("javascript:alert(1) file:///etc/passwd")
+    linked = render_markdown("[label](https://a.example) https://b.example")
+    assert linked.count("<a ") == 2

@@ -36,7 +36,8 @@ MARKDOWN_LIMIT_CHARS = 8_000
 # Any of these means the text may carry Markdown structure; without them plain text renders
 # identically and far more cheaply.
 _MARKUP = re.compile(
-    r"[*_`\[\]<>|\\]|~~|&\w+;|&#|^\s*(?:[-+>]|\d+[.)]|#{1,6})\s|^ {4}|^\t|^[=-]+\s*$", re.M
+    r"[*_`\[\]<>|\\]|~~|&\w+;|&#|https?://|^\s*(?:[-+>]|\d+[.)]|#{1,6})\s|^ {4}|^\t|^[=-]+\s*$",
+    re.M,
 )
 
 
@@ -80,12 +81,57 @@ def _render_image(self: Any, tokens: Sequence[Token], idx: int, options: Any, en
     return label
 
 
+_BARE_URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+_TRAILING_PUNCT = ".,;:!?)]}"
+
+
+def _linkify(state: Any) -> None:
+    """Bare http(s) URLs in text become links (the validator still vets each one)."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children: list[Token] = []
+        depth = 0
+        for token in block.children:
+            if token.type == "link_open":
+                depth += 1
+            elif token.type == "link_close":
+                depth -= 1
+            if token.type != "text" or depth > 0 or "://" not in token.content:
+                children.append(token)
+                continue
+            text = token.content
+            last = 0
+            for match in _BARE_URL.finditer(text):
+                url = match.group().rstrip(_TRAILING_PUNCT)
+                end = match.start() + len(url)
+                href = state.md.normalizeLink(url)
+                if not state.md.validateLink(href):
+                    continue
+                if match.start() > last:
+                    children.append(_text_token(text[last : match.start()]))
+                link_open = Token("link_open", "a", 1)
+                link_open.attrs = {"href": href}
+                children.extend([link_open, _text_token(url), Token("link_close", "a", -1)])
+                last = end
+            if last < len(text):
+                children.append(_text_token(text[last:]))
+        block.children = children
+
+
+def _text_token(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
+
+
 def _build_parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False})
     md.enable(["table", "strikethrough"])
     md.normalizeLink = _normalize_link(md)  # type: ignore[method-assign]
     md.validateLink = _validate_link  # type: ignore[method-assign]
     md.add_render_rule("image", _render_image)
+    md.core.ruler.push("bare_links", _linkify)
     return md
 
 

@@ -25,15 +25,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from supervisor_desk.models.chat_rows import header_text
+from supervisor_desk.models.chat_rows import CHANNEL_LABELS
 from supervisor_desk.models.filters import SessionFilter
-from supervisor_desk.models.markers import resolve_time_zone
+from supervisor_desk.models.markers import format_datetime, resolve_time_zone
 from supervisor_desk.models.wire import SessionDetail, SessionPage, SessionSummary
 from supervisor_desk.views.chat.view import ChatView
 from supervisor_desk.views.detail_viewmodel import describe_error
 
 MAX_SESSIONS = 500
 PARALLEL_FETCHES = 4
+
+
+def session_list_text(session: SessionSummary, tz: tzinfo) -> str:
+    channel = CHANNEL_LABELS.get(session.channel, session.channel)
+    count = session.message_count
+    status = "live" if session.is_live else session.status
+    return (
+        f"{channel} · {session.agent.name}\n"
+        f"{format_datetime(session.started_at, tz)} · {count} message{'s' if count != 1 else ''}"
+        f" · {status}"
+    )
 
 
 class CustomerClient(Protocol):
@@ -139,6 +150,9 @@ class CustomerView(QWidget):
         self.reload_button.clicked.connect(self.reload)
 
         self.session_list = QListWidget(self)
+        self.session_list.setWordWrap(True)
+        self.session_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.session_list.setSpacing(2)
         self.session_list.itemClicked.connect(self._on_session_list_item_clicked)
         self.chat = ChatView(self, time_zone=self._tz)
         self.chat.session_header_clicked.connect(self._on_chat_header_clicked)
@@ -178,7 +192,7 @@ class CustomerView(QWidget):
     def _on_vm_sessions_loaded(self, details: list[SessionDetail]) -> None:
         self.session_list.clear()
         for detail in details:
-            item = QListWidgetItem(header_text(detail.session, self._tz))
+            item = QListWidgetItem(session_list_text(detail.session, self._tz))
             item.setData(Qt.ItemDataRole.UserRole, detail.session.id)
             item.setToolTip("")
             self.session_list.addItem(item)

@@ -521,6 +521,9 @@ class ChatDelegate(QStyledItemDelegate):
         lay.height = cursor_y + fh + VGAP + 2
         return lay
 
+    def local_image(self, message: Message, attachment: Attachment) -> QImage | None:
+        return self._image_for(message, attachment)
+
     def _image_for(self, message: Message, attachment: Attachment) -> QImage | None:
         key = f"{message.session_id}/{message.id}/{attachment.name}"
         if key not in self._images:

@@ -18,9 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeyEvent, QKeySequence, QMouseEvent
+from PySide6.QtGui import (
+    QDesktopServices,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -29,6 +37,7 @@ from PySide6.QtWidgets import (
     QListView,
     QMenu,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -645,8 +654,28 @@ class ChatView(QWidget):
             self.status_label.setText("Draft copied")
         elif hit.kind == "header":
             self.session_header_clicked.emit(hit.row.session_id)
-        elif hit.kind in ("download", "image") and hit.attachment is not None:
+        elif hit.kind == "image" and hit.attachment is not None and hit.row.message is not None:
+            self.show_image(hit.row.message, hit.attachment)
+        elif hit.kind == "download" and hit.attachment is not None:
             self.download_attachment(hit.attachment)
+
+    def show_image(self, message: Message, attachment: Attachment) -> QDialog | None:
+        """An inline image at full size, in a window of its own (not modal)."""
+        image = self.delegate.local_image(message, attachment)
+        if image is None:
+            return None
+        dialog = QDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowTitle(attachment.name)
+        label = QLabel(dialog)
+        label.setPixmap(QPixmap.fromImage(image))
+        scroll = QScrollArea(dialog)
+        scroll.setWidget(label)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(scroll)
+        dialog.resize(min(1200, image.width() + 40), min(900, image.height() + 40))
+        dialog.show()
+        return dialog
 
     def _open_link(self, url: str) -> None:
         if not is_safe_url(url):
