@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 
+from supervisor_desk.hub.ingest import parse_batch
+from supervisor_desk.hub.storage import IngestRejectedError, Storage
 from supervisor_desk.models.wire import Message, SessionDetail, SessionSummary
 from tests.hub.conftest import Api, assert_error
 from tests.hub.factories import ended, logs, message, message_updated, started, updated
@@ -204,3 +208,25 @@ def test_session_started_defaults_started_at_to_event_time(api: Api) -> None:
     del event["data"]["started_at"]
     api.ingest([event])
     assert _session(api, "s1").started_at.isoformat() == "2026-03-04T05:06:07.891000+00:00"
+
+
+def test_group_commit_keeps_each_batch_atomic(tmp_path: Path) -> None:
+    """Batches merged into one commit: a refused one is rolled back alone, seq stays gap-free."""
+    storage = Storage(tmp_path / "group.db")
+    try:
+        def parsed(events: list[dict[str, Any]]) -> list[Any]:
+            return parse_batch(json.dumps({"events": events}).encode())
+
+        results = storage.ingest_many([
+            parsed([started("a"), message("a", "m1")]),
+            parsed([started("b"), message("ghost", "m1")]),
+            parsed([started("c")]),
+        ])
+        assert isinstance(results[1], IngestRejectedError)
+        assert results[1].details[0]["index"] == 1
+        assert [r.last_seq for r in (results[0], results[2])] == [2, 3]  # type: ignore[union-attr]
+        conn = storage.reader()
+        assert [r[0] for r in conn.execute("SELECT id FROM sessions ORDER BY id")] == ["a", "c"]
+        assert [r[0] for r in conn.execute("SELECT seq FROM events ORDER BY seq")] == [1, 2, 3]
+    finally:
+        storage.close()

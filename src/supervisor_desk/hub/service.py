@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -17,11 +17,14 @@ from typing import Any, TypeVar
 from supervisor_desk.hub.feed import Broadcaster
 from supervisor_desk.hub.ratelimit import IngestRateLimit
 from supervisor_desk.hub.revocation import TOKEN_CHECK_SECONDS
-from supervisor_desk.hub.storage import Storage
+from supervisor_desk.hub.storage import IngestOutcome, IngestRejectedError, Storage
+from supervisor_desk.models.wire import EventData, IngestEvent
 
 T = TypeVar("T")
 
 LOGIN_TTL = timedelta(hours=12)
+# Batches merged into one commit at most (bounds the transaction and the wait of the first).
+_GROUP_MAX = 32
 
 
 class LoginThrottle:
@@ -83,6 +86,9 @@ class HubService:
         self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="hub-read")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="hub-write")
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[tuple[Any, asyncio.Future[IngestOutcome]]] = []
+        self._committing = False
+        self._committer: asyncio.Task[None] | None = None
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start publishing commits to the feed on ``loop`` (called at server start-up)."""
@@ -99,6 +105,41 @@ class HubService:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self.broadcaster.publish, events)
+
+    async def ingest(self, events: Sequence[tuple[IngestEvent, EventData]]) -> IngestOutcome:
+        """Store one batch; batches that arrive while the writer is busy share its next commit."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[IngestOutcome] = loop.create_future()
+        self._pending.append((events, future))
+        if not self._committing:
+            self._committing = True
+            self._committer = loop.create_task(self._commit_pending())
+        return await future
+
+    async def _commit_pending(self) -> None:
+        try:
+            while self._pending:
+                taken, self._pending = self._pending[:_GROUP_MAX], self._pending[_GROUP_MAX:]
+                try:
+                    results = await self.write(
+                        self.storage.ingest_many, [events for events, _ in taken]
+                    )
+                except BaseException as exc:
+                    for _, future in taken:
+                        if not future.done():
+                            future.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    continue
+                for (_, future), result in zip(taken, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, IngestRejectedError):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._committing = False
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)

@@ -95,6 +95,16 @@ def summary_search_text(s: SessionSummary) -> str:
     )
 
 
+def _query_timestamp(moment: datetime) -> str:
+    """RFC 3339 for a query: milliseconds, or microseconds when the bound has them.
+
+    Cutting a bound to milliseconds would move it across stored instants (they are ms).
+    """
+    if moment.microsecond % 1000 == 0:
+        return format_timestamp(moment)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 class MessageCountFilter(BaseModel):
     """``messages=OP:N``: compare a session's message count with ``n``."""
 
@@ -281,7 +291,7 @@ class SessionFilter(BaseModel):
             if isinstance(value, tuple):
                 pairs.extend((key, item) for item in value)
             elif isinstance(value, datetime):
-                pairs.append((key, format_timestamp(value)))
+                pairs.append((key, _query_timestamp(value)))
             elif isinstance(value, MessageCountFilter):
                 pairs.append((key, value.to_text()))
             elif isinstance(value, bool):
