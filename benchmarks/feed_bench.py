@@ -77,9 +77,17 @@ class _View(SessionTableView):  # type: ignore[misc]
     """The app's view; calls ``on_painted`` after each paint (the probe's last timestamp)."""
 
     on_painted: Any = None
+    recording = False
+    paint_cpu: list[float]  # Qt-thread CPU ms of each paint while recording
+    paint_area: int = 0  # painted pixels while recording
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        cpu = time.thread_time()
         super().paintEvent(event)
+        if self.recording:
+            self.paint_cpu.append((time.thread_time() - cpu) * 1000)
+            rect = event.rect()
+            self.paint_area += rect.width() * rect.height()
         if self.on_painted is not None:
             self.on_painted()
 
@@ -97,6 +105,7 @@ class LatencyProbe:
         self.first_applied_at = 0.0
         self.last_applied_at = 0.0
         self.recording = False
+        self.apply_cpu: list[float] = []  # Qt-thread CPU ms of each apply_changes (a frame)
         self._signal_at: float | None = None
         self._in_apply = False
         self._vm_on_event = vm.on_event
@@ -124,10 +133,13 @@ class LatencyProbe:
 
     def _apply_changes(self, batch: list[SessionSummary]) -> None:
         self._in_apply, self._signal_at = True, None
+        cpu = time.thread_time()
         try:
             self._apply(batch)
         finally:
             self._in_apply = False
+        if self.recording:
+            self.apply_cpu.append((time.thread_time() - cpu) * 1000)
         emitted_at = self._signal_at
         for s in batch:
             pending = self.arrivals.pop(s.id, None)
@@ -148,7 +160,10 @@ class LatencyProbe:
 class StallMonitor:
     """A 5 ms precise timer on the Qt thread; a long gap between ticks is a stall."""
 
-    def __init__(self) -> None:
+    def __init__(self, probe: LatencyProbe) -> None:
+        self._probe = probe
+        self.events_in_gap: list[int] = []  # feed events handled within each gap
+        self._last_applied = 0
         self.gaps: list[float] = []
         # CPU time the Qt thread itself used within each gap: a gap far longer than this is
         # the thread waiting for a core (a shared machine), not our code running.
@@ -173,6 +188,9 @@ class StallMonitor:
         self.gaps.append((now - self._last) * 1000)
         self.busy.append((cpu - self._last_cpu) * 1000)
         self._last, self._last_cpu = now, cpu
+        applied = self._probe.applied
+        self.events_in_gap.append(applied - self._last_applied)
+        self._last_applied = applied
 
 
 async def _wait_for(predicate: Any, limit_s: float, what: str) -> None:
@@ -212,6 +230,7 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
     model = SessionTableModel()
     vm = LiveViewModel(client, model, spawn=spawn)
     view = _View()
+    view.paint_cpu = []
     view.setModel(model)
     view.resize(*VIEW_SIZE)
     view.show()
@@ -224,8 +243,8 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
                         and vm.connection_state is ConnectionState.CONNECTED, 180, "snapshot")
         out["feed.snapshot_to_rows_ms"] = round((time.monotonic() - started) * 1000, 1)
         await asyncio.sleep(1.0)  # first paints and timers settle
-        stall = StallMonitor()
-        probe.recording = True
+        stall = StallMonitor(probe)
+        probe.recording = view.recording = True
         stall.start()
         cpu_before = time.process_time()
         load_started = time.monotonic()
@@ -238,7 +257,14 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
         await _wait_for(lambda: vm.feed.seq >= last_seq, 60, "the feed to catch up")
         await asyncio.sleep(0.3)
         stall.stop()
+        view.recording = False
         cpu_ms = (time.process_time() - cpu_before) * 1000
+        load_s = time.monotonic() - load_started
+        viewport = view.viewport().width() * view.viewport().height()
+        out["feed.paints_per_s"] = round(len(view.paint_cpu) / load_s, 1)
+        out["feed.paint_cpu_p50_ms"] = round(percentile(view.paint_cpu, 50), 1)
+        out["feed.paint_cpu_share"] = round(sum(view.paint_cpu) / 1000 / load_s, 3)
+        out["feed.painted_viewports_per_s"] = round(view.paint_area / viewport / load_s, 1)
         out["feed.rss_mb"] = round(rss_mb(), 1)
         busy = max(1e-9, probe.last_applied_at - probe.first_applied_at)
         out["feed.events_per_s"] = round(probe.applied / busy, 1)
@@ -261,6 +287,15 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
         out["feed.stall_p99_ms"] = round(percentile(gaps, 99), 1)
         out["feed.stalls_over_50ms"] = sum(1 for g in gaps if g > 50)
         out["feed.max_stall_thread_cpu_ms"] = round(max(stall.busy, default=float("nan")), 1)
+        # Where the longest-busy gap went: feed events handled in it, and the costliest
+        # single frame (apply_changes) and paint, to tell the feed loop from the table.
+        busiest = max(range(len(stall.busy)), key=stall.busy.__getitem__, default=None)
+        out["feed.events_in_busiest_gap"] = (
+            stall.events_in_gap[busiest] if busiest is not None else 0)
+        out["feed.max_events_in_one_gap"] = max(stall.events_in_gap, default=0)
+        out["feed.apply_cpu_max_ms"] = round(max(probe.apply_cpu, default=float("nan")), 1)
+        out["feed.apply_cpu_p50_ms"] = round(percentile(probe.apply_cpu, 50), 1)
+        out["feed.paint_cpu_max_ms"] = round(max(view.paint_cpu, default=float("nan")), 1)
         out["feed.rows_at_end"] = model.rowCount()
     finally:
         await vm.stop()

@@ -102,7 +102,7 @@ def run(quick: bool) -> Results:
     measured: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="sd-startup-bench-") as tmp:
         for i in range(runs):
-            measured.append(one_run(Path(tmp) / f"run-{i}", screenshot=not tiny))
+            measured.append(one_run(Path(tmp) / f"run-{i}", screenshot=not (tiny or quick)))
     first = [m["first_rows"] for m in measured]
     return {
         "quick": quick,

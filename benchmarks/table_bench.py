@@ -59,9 +59,11 @@ def sizes(quick: bool) -> dict[str, int]:
         return {"rows": 1_000, "live": 300, "naive_rows": 300, "naive_live": 300,
                 "tick_repeats": 2}
     if quick:
-        return {"rows": 20_000, "live": 10_000, "naive_rows": 5_000, "naive_live": 2_000,
+        return {"rows": 20_000, "live": 10_000, "naive_rows": 2_000, "naive_live": 2_000,
                 "tick_repeats": 10}
-    return {"rows": 100_000, "live": 10_000, "naive_rows": 100_000, "naive_live": 10_000,
+    # The proxy's sort costs minutes at 100k rows on the shared machine: it is measured at
+    # 20k, which understates it (n log n), so the reported ratio is a lower bound.
+    return {"rows": 100_000, "live": 10_000, "naive_rows": 20_000, "naive_live": 10_000,
             "tick_repeats": 30}
 
 
@@ -202,7 +204,8 @@ def _ours(rows: list[SessionSummary], live: list[SessionSummary], repeats: int) 
     return out
 
 
-def _naive(rows: list[SessionSummary], live: list[SessionSummary], repeats: int) -> Results:
+def _naive(rows: list[SessionSummary], live: list[SessionSummary], repeats: int,
+           quick: bool) -> Results:
     """The same model and view with a QSortFilterProxyModel, sorting/filtering by display text."""
     out: Results = {}
     source = _history_model(rows)
@@ -216,10 +219,10 @@ def _naive(rows: list[SessionSummary], live: list[SessionSummary], repeats: int)
     out["table.naive_filter_100k_rows"] = proxy.rowCount()
     proxy.setFilterFixedString("")
     _paint(view)
-    naive_sorts = {
-        "user": _timed_paint(view, lambda: proxy.sort(SessionColumn.USER)),
-        "start": _timed_paint(view, lambda: proxy.sort(SessionColumn.START)),
-    }
+    naive_sorts = {"user": _timed_paint(view, lambda: proxy.sort(SessionColumn.USER))}
+    if not quick:
+        # By the start column's display text: every compare formats two dates in data().
+        naive_sorts["start"] = _timed_paint(view, lambda: proxy.sort(SessionColumn.START))
     for name, (wall, _cpu) in naive_sorts.items():
         out[f"table.naive_sort_100k_by_{name}_ms"] = round(wall, 1)
     _put(out, "table.naive_sort_100k_ms", list(naive_sorts.values()))
@@ -236,7 +239,7 @@ def _naive(rows: list[SessionSummary], live: list[SessionSummary], repeats: int)
     _paint(live_view)
     last = live_source.rowCount() - 1
     ticks = []
-    for _ in range(max(1, repeats // 5)):
+    for _ in range(max(1, min(3, repeats // 5))):
         ticks.append(_timed_paint(live_view, lambda: live_source.dataChanged.emit(
             live_source.index(0, SessionColumn.DURATION),
             live_source.index(last, SessionColumn.DURATION),
@@ -264,7 +267,11 @@ def run(quick: bool) -> Results:
     }
     results.update(_ours(rows, live, size["tick_repeats"]))
     results.update(_naive(rows[: size["naive_rows"]], live[: size["naive_live"]],
-                          size["tick_repeats"]))
+                          size["tick_repeats"], quick))
+    if size["naive_rows"] < size["rows"]:
+        results["table.naive_note"] = (
+            f"naive sort/filter measured at {size['naive_rows']:,} rows, ours at "
+            f"{size['rows']:,}: the ratios are lower bounds")
     return results
 
 

@@ -367,7 +367,7 @@ class SessionTableModel(QAbstractTableModel):
             else:
                 restructure.append(s)
         if updated_rows:
-            self._emit_rows_changed(min(updated_rows), max(updated_rows))
+            self._emit_row_runs(updated_rows)
         if restructure:
             if len(restructure) > 64:
                 self._bulk_restructure(restructure)
@@ -661,11 +661,34 @@ class SessionTableModel(QAbstractTableModel):
         if self._rows:
             self._emit_rows_changed(0, len(self._rows) - 1)
 
+    def _emit_row_runs(self, rows: list[int]) -> None:
+        """One ``dataChanged`` per contiguous run of changed rows.
+
+        A frame's rows are scattered over the table: one min..max span made the view repaint
+        the whole viewport (~45 ms of Qt-thread CPU at 1400x900) for the one or two changed
+        rows on screen, ~12 times a second under load (feed_bench). Per run, the view repaints
+        only the changed rows it shows. Very many changed rows fall back to the one span.
+        """
+        ordered = sorted(set(rows))
+        if len(ordered) > _MAX_CHANGED_RUNS:
+            self._emit_rows_changed(ordered[0], ordered[-1])
+            return
+        first = previous = ordered[0]
+        for row in ordered[1:]:
+            if row != previous + 1:
+                self._emit_rows_changed(first, previous)
+                first = row
+            previous = row
+        self._emit_rows_changed(first, previous)
+
     def _emit_rows_changed(self, first: int, last: int) -> None:
         self.dataChanged.emit(
             self.index(first, 0), self.index(last, len(SessionColumn) - 1), DISPLAY_ROLES
         )
 
+
+# Beyond this many changed rows in one frame, one span signal is cheaper than many runs.
+_MAX_CHANGED_RUNS = 256
 
 _RIGHT_ALIGNED = frozenset(
     {SessionColumn.WAIT, SessionColumn.DURATION, SessionColumn.MESSAGES}
