@@ -48,15 +48,35 @@ def _isolated_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 HUB_USERS = ("viewer", "supervisor", "admin")
 
 
+@pytest.fixture(scope="session")
+def _hub_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated database with the three users, made once: scrypt is slow on purpose."""
+    from supervisor_desk.hub.storage import Storage
+
+    path = tmp_path_factory.mktemp("hub-template") / "hub.db"
+    storage = Storage(path)
+    for name in HUB_USERS:
+        storage.add_user(name, name, name)
+    storage.close()  # the last connection checkpoints: the file alone holds everything
+    return path
+
+
 @pytest.fixture
-def running_hub(tmp_path: Path) -> Iterator[EmbeddedHub]:
+def running_hub(tmp_path: Path, _hub_template: Path) -> Iterator[EmbeddedHub]:
     """A started hub on a fresh SQLite file, users viewer/supervisor/admin (password = name),
     and ``hub.ingest_token`` for posting events."""
+    import shutil
+    import sqlite3
+    import uuid
+
     from supervisor_desk.hub.embedded import EmbeddedHub
 
-    hub = EmbeddedHub(tmp_path / "hub.db")
-    for name in HUB_USERS:
-        hub.add_user(name, name, name)
+    db = tmp_path / "hub.db"
+    shutil.copyfile(_hub_template, db)
+    with sqlite3.connect(db) as conn:  # each hub has its own epoch, as a new file would
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (uuid.uuid4().hex,))
+    conn.close()
+    hub = EmbeddedHub(db)
     hub.ingest_token = hub.create_token("tests", "ingest")  # type: ignore[attr-defined]
     hub.start()
     try:
