@@ -60,6 +60,8 @@ from supervisor_desk.views.chat.delegate import ChatDelegate, Hit
 from supervisor_desk.views.chat.model import ChatModel, ObjectRole
 
 BOTTOM_SLACK = 8
+SMALL_BATCH = 40
+LARGE_BATCH = 5000
 CLICKABLE = frozenset({"link", "copy", "download", "header", "image"})
 
 
@@ -77,7 +79,7 @@ class ChatListView(QListView):
         super().__init__(parent)
         self.setUniformItemSizes(False)
         self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(40)
+        self.setBatchSize(SMALL_BATCH)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -95,6 +97,16 @@ class ChatListView(QListView):
 
     def relayout(self) -> None:
         self.scheduleDelayedItemsLayout()
+
+    def doItemsLayout(self) -> None:
+        # Unmeasured rows are laid out in small batches so the Qt thread never stalls; once
+        # every height is cached (appends, updates) a relayout is cheap and runs in one go.
+        model = self.model()
+        delegate = getattr(self, "chat_delegate", None)
+        rows = model.rowCount() if model is not None else 0
+        measured = delegate.measured_count() if delegate is not None else 0
+        self.setBatchSize(SMALL_BATCH if rows - measured > SMALL_BATCH else LARGE_BATCH)
+        super().doItemsLayout()
 
     def resizeEvent(self, event: Any) -> None:
         if self.chat_delegate.set_width(self.viewport().width()):
@@ -261,6 +273,14 @@ class ChatView(QWidget):
         self.list_view.hit_clicked.connect(self._on_list_hit_clicked)
         self.list_view.customContextMenuRequested.connect(self._on_list_context_menu)
         self.delegate = self.list_view.chat_delegate
+        delegate = self.delegate
+        self.model.modelReset.connect(lambda: delegate.rows_reset(self.model.rowCount()))
+        self.model.rowsInserted.connect(
+            lambda _parent, first, last: delegate.rows_inserted(first, last - first + 1)
+        )
+        self.model.rowsRemoved.connect(
+            lambda _parent, first, last: delegate.rows_removed(first, last - first + 1)
+        )
         self.delegate.set_time_zone(self._tz)
 
         self.empty_label = QLabel("Select a session to read its chat", self)
@@ -376,9 +396,12 @@ class ChatView(QWidget):
         position = self.model.position_of(row.key)
         if position is None:
             return
+        old_height = self.delegate.cached_height(row.key)
         self.delegate.invalidate(row.key)
+        self.delegate.row_changed(position)
         self.model.replace_row(position, row)
-        self.list_view.relayout()
+        if self.delegate.layout(row).height != old_height:
+            self.list_view.relayout()
 
     def scroll_to_latest(self) -> None:
         self._follow = True
