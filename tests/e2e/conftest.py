@@ -163,12 +163,18 @@ class AppProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def wait_window(self, title: str = "Supervisor Desk", timeout: float = 30) -> int:
-        """Id of the first visible top-level window of this process whose title matches."""
+        """Id of a visible top-level window of this process whose title starts with ``title``.
+
+        The tray icon's window carries the application name too; it is never the answer.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"app exited with {self.proc.returncode}:\n{self.output()}")
-            wins = self.desktop.visible_windows(name=re.escape(title), pid=self.pid)
+            wins = self.desktop.visible_windows(name="^" + re.escape(title), pid=self.pid)
+            if wins:
+                tray = set(self.desktop.tray_embedded_windows())
+                wins = [w for w in wins if w not in tray]
             if wins:
                 return wins[0]
             time.sleep(0.1)
