@@ -245,8 +245,29 @@ async def _export_stream(
         conn, flt, spec, now_ms
     )
 
-    def next_chunk() -> list[tuple[str, list[str], list[str], list[str]]] | None:
-        return next(chunks, None)
+    first = True
+
+    def next_piece() -> bytes | None:
+        # Fetching and formatting both run on a reader thread; the loop only forwards bytes.
+        nonlocal first
+        chunk = next(chunks, None)
+        if chunk is None:
+            return None
+        parts: list[str] = []
+        for doc, messages, system, trace in chunk:
+            if fmt == "csv":
+                parts.append(_csv_line(csv_row(json.loads(doc), now_ms)))
+                continue
+            item = (
+                f'{{"session":{doc},"messages":[{",".join(messages)}],'
+                f'"logs":{{"system":[{",".join(system)}],"trace":[{",".join(trace)}]}}}}'
+            )
+            if fmt == "jsonl":
+                parts.append(item + "\n")
+            else:
+                parts.append(item if first else "," + item)
+                first = False
+        return "".join(parts).encode()
 
     try:
         if fmt == "json":
@@ -255,26 +276,8 @@ async def _export_stream(
             yield (dumps(header) + "\n").encode()
         else:
             yield _csv_line(list(CSV_COLUMNS)).encode()
-        first = True
-        while True:
-            chunk = await service.read(next_chunk)
-            if chunk is None:
-                break
-            parts: list[str] = []
-            for doc, messages, system, trace in chunk:
-                if fmt == "csv":
-                    parts.append(_csv_line(csv_row(json.loads(doc), now_ms)))
-                    continue
-                item = (
-                    f'{{"session":{doc},"messages":[{",".join(messages)}],'
-                    f'"logs":{{"system":[{",".join(system)}],"trace":[{",".join(trace)}]}}}}'
-                )
-                if fmt == "jsonl":
-                    parts.append(item + "\n")
-                else:
-                    parts.append(item if first else "," + item)
-                    first = False
-            yield "".join(parts).encode()
+        while (piece := await service.read(next_piece)) is not None:
+            yield piece
         if fmt == "json":
             yield b"]}\n"
     finally:
