@@ -108,6 +108,13 @@ def test_signs_in_from_keyring_shows_rows_and_quits_cleanly(
                          and not desk.model.session_at(desk.model.row_of("app-2")).is_live)
         desk.window.refresh_action.trigger()
         await wait_until(lambda: desk.model.rowCount() == 1)
+        # The History page (Live/History switch) lists both, from the hub's REST API.
+        assert desk.window.page_switch.isVisibleTo(desk.window)
+        desk.window.show_page(desk.history_page)
+        await wait_until(lambda: {s.id for s in desk.history.shown_sessions()}
+                         >= {"app-1", "app-2"})
+        assert not desk.window.metric_cards.isVisibleTo(desk.window)
+        desk.window.show_page(0)
         await wait_until(lambda: (tmp_path / "state.json").exists())
         assert desk.window.user_button.text().startswith("supervisor")
         assert desk.window.connection_pill.text() == "Connected"

@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo-rate", type=float, default=15.0, help=argparse.SUPPRESS)
     parser.add_argument("--demo-seed", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    review = commands.add_parser(
+        "open", help="review an exported file (.json, .jsonl, .csv) offline, without a hub",
+        description="Open an exported sessions file for offline review (no network).",
+    )
+    review.add_argument("file", metavar="FILE", type=Path)
     return parser
 
 
@@ -48,6 +54,8 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(args_list)
+    if args.command == "open":
+        return _open_file(args.file)
     if args.exit_after is not None and args.exit_after <= 0:
         build_parser().error("--exit-after needs a positive number of seconds")
     demo_future = _start_demo_early(args.demo_rate, args.demo_seed) if args.demo else None
@@ -65,6 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         started_at=_STARTED,
     )
     return run_app(options, demo_future=demo_future)
+
+
+def _open_file(path: Path) -> int:
+    from supervisor_desk.app import create_qapp, setup_logging
+    from supervisor_desk.views.offline import open_file_command
+
+    setup_logging()
+    create_qapp()  # our name, icon and theme; the review then runs on it
+    return open_file_command(path)
 
 
 def _start_demo_early(rate: float, seed: int | None) -> Future[Any]:

@@ -30,7 +30,7 @@ from typing import Any
 import platformdirs
 import qasync
 from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from supervisor_desk import APP_ID, APP_NAME, __version__
 from supervisor_desk.client.credentials import CredentialStore
@@ -38,10 +38,13 @@ from supervisor_desk.client.redact import RedactingFilter, redact
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.client.settings import Preferences, load_preferences
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
+from supervisor_desk.views.history.view import HistoryView
+from supervisor_desk.views.history.viewmodel import HistoryViewModel, HubSessionSource
 from supervisor_desk.views.icons import app_icon
 from supervisor_desk.views.live_viewmodel import LiveViewModel
 from supervisor_desk.views.main_window import MainWindow, open_ui_settings
 from supervisor_desk.views.notifications import NotificationCoalescer
+from supervisor_desk.views.offline import OfflineReview
 from supervisor_desk.views.session_table_model import LiveOrder, SessionTableModel
 from supervisor_desk.views.sign_in_dialog import SignedIn, SignInFlow
 from supervisor_desk.views.theme import apply_theme
@@ -255,6 +258,11 @@ class DeskApp(QObject):
         self.model = SessionTableModel()
         self.settings = open_ui_settings()
         self.window = MainWindow(self.model, settings=self.settings)
+        self.history_vm = HistoryViewModel(None, self)
+        self.history = HistoryView(self.history_vm, settings=self.settings)
+        self.history_page = self.window.add_page("History", self.history)
+        self.offline = OfflineReview(self.window, remember=self._remember_file)
+        self._open_dialog: QFileDialog | None = None
         self.detail = DetailViewModel(None, self)
         self.coalescer = NotificationCoalescer()
         self.tray = TrayController(
@@ -275,6 +283,10 @@ class DeskApp(QObject):
         w.sign_out_requested.connect(self._on_window_sign_out_requested)
         w.live_order_requested.connect(self._on_window_live_order_requested)
         w.session_selected.connect(self._on_window_session_selected)
+        self.history.session_selected.connect(self._on_window_session_selected)
+        w.page_changed.connect(self._on_window_page_changed)
+        w.open_file_requested.connect(self._on_window_open_file_requested)
+        w.files_dropped.connect(self._on_window_files_dropped)
         w.user_menu.insertAction(w.sign_out_action, self.tray.pause_action)
         w.view_menu.addAction(self.tray.pause_action)
         self.tray.show_requested.connect(w.bring_to_front)
@@ -377,6 +389,8 @@ class DeskApp(QObject):
         live.signed_out.connect(self._on_live_signed_out)
         live.first_rows_shown.connect(self._on_live_first_rows_shown)
         self.detail.set_client(signed.client)
+        self.history_vm.set_source(HubSessionSource(signed.client))
+        self.history.connect_live(live)
         note = "" if signed.persistent or self.options.demo else " · session-only sign-in"
         self.window.set_user(signed.display_name, signed.role + note, signed.client.base_url)
         if not signed.persistent and not self.options.demo and self._credentials is not None:
@@ -389,6 +403,7 @@ class DeskApp(QObject):
             await live.stop()
             live.deleteLater()
         self.detail.set_client(None)
+        self.history_vm.set_source(None)
 
     # ---------------------------------------------------------------- sign-out / re-sign-in
 
@@ -431,9 +446,39 @@ class DeskApp(QObject):
     # ---------------------------------------------------------------- window/tray slots
 
     def _on_window_refresh_requested(self) -> None:
+        if self.window.pages.currentIndex() == self.history_page:
+            self.history_vm.refresh()
+            return
         if self.live is not None:
             removed = self.live.refresh()
             self.window.set_status(f"Refreshed: {removed} ended session(s) removed.")
+
+    def _on_window_page_changed(self, index: int) -> None:
+        # History is a query on the hub: opening the page shows it as of now.
+        if index == self.history_page and self.history_vm.source is not None:
+            self.history_vm.refresh()
+
+    def _on_window_open_file_requested(self) -> None:
+        """File → Open file… (Ctrl+O): a non-modal file dialog, then offline review."""
+        if self._open_dialog is not None and self._open_dialog.isVisible():
+            self._open_dialog.raise_()
+            return
+        start = self.prefs.recent_files[0] if self.prefs.recent_files else str(Path.home())
+        dialog = QFileDialog(self.window, "Open an exported file", str(Path(start).parent))
+        dialog.setNameFilters(["Supervisor Desk exports (*.json *.jsonl *.ndjson *.csv)",
+                               "All files (*)"])
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.fileSelected.connect(lambda name: self.offline.open(Path(name)))
+        self._open_dialog = dialog
+        dialog.open()
+
+    def _on_window_files_dropped(self, paths: list[Path]) -> None:
+        for path in paths:
+            self.offline.open(path)
+
+    def _remember_file(self, path: Path) -> None:
+        self.prefs.add_recent_file(path)
+        self._save_prefs()
 
     def _on_window_live_order_requested(self, order: str) -> None:
         self.window.set_live_order(order)
@@ -501,7 +546,9 @@ class DeskApp(QObject):
         await _poll(lambda: any(s.is_live and s.message_count >= 4 for s in self.model.sessions()),
                     within=12.0)
         if self.detail.session_id is None:
-            sessions = [s for s in self.model.sessions() if s.is_live]
+            # Among the rows on screen, so the table is not scrolled away from its top.
+            first, last = self.window.table.visible_rows()
+            sessions = [s for s in self.model.sessions()[first:last + 1] if s.is_live]
             if sessions:
                 busiest = max(sessions, key=lambda s: (s.message_count, s.id))
                 self.window.table.select_session(busiest.id)
@@ -659,6 +706,8 @@ class DeskApp(QObject):
         if self.flow is not None and self.flow.dialog is not None:
             self.flow.dialog.reject()
         await self._stop_live()
+        await self.history_vm.aclose()
+        await self.offline.aclose()
         await self.detail.aclose()
         await self.tray.aclose()
         await self.services.aclose()

@@ -76,7 +76,7 @@ class LiveViewModel(QObject):
     connection_changed = Signal(str, object, str)
     sessions_changed = Signal()
     message_received = Signal(object)  # Message of the watched session
-    session_updated = Signal(object)  # SessionSummary of the watched session
+    session_updated = Signal(object)  # SessionSummary: every session that changed this frame
     sessions_started = Signal(list)  # [SessionSummary] new, live (never replays)
     sessions_ended = Signal(list)  # [SessionSummary] ended while we watched (never replays)
     metrics_changed = Signal(object)  # LiveMetrics
@@ -235,10 +235,9 @@ class LiveViewModel(QObject):
             self._pending.clear()
             self.model.apply_changes(batch)
             self.sessions_changed.emit()
-            if self._watched_id is not None:
-                for s in batch:
-                    if s.id == self._watched_id:
-                        self.session_updated.emit(s)
+            # Once per session per frame: History rows and the open detail follow the feed.
+            for s in batch:
+                self.session_updated.emit(s)
             self._check_first_rows()
         if self._watched_messages:
             messages, self._watched_messages = self._watched_messages, []

@@ -14,7 +14,15 @@ from typing import Any
 
 import platformdirs
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -24,6 +32,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QToolButton,
@@ -36,6 +45,7 @@ from supervisor_desk.views.icons import app_icon
 from supervisor_desk.views.live_viewmodel import LiveMetrics
 from supervisor_desk.views.metric_cards import MetricCards
 from supervisor_desk.views.notifications import NotificationArea
+from supervisor_desk.views.offline import dropped_export_paths
 from supervisor_desk.views.results_dock import ResultsDock
 from supervisor_desk.views.session_table_model import LiveOrder, SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
@@ -105,6 +115,9 @@ class MainWindow(QMainWindow):
     quit_requested = Signal()
     live_order_requested = Signal(str)
     session_selected = Signal(object)  # SessionSummary | None
+    page_changed = Signal(int)
+    open_file_requested = Signal()
+    files_dropped = Signal(list)  # [Path] of export files dropped on the window
 
     def __init__(
         self,
@@ -118,6 +131,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
         self.setObjectName("MainWindow")
+        self.setAcceptDrops(True)
         self._settings = settings
         self._allow_close = False
         self._split_ratio = 0.67
@@ -181,23 +195,30 @@ class MainWindow(QMainWindow):
         self.table.live_order_requested.connect(self.live_order_requested)
         self.chat = ChatView(self, time_zone=time_zone)
         self.chat.setObjectName("chatView")
+        # Pages (Live, History) share the chat on the right of the splitter: selecting a row
+        # on either page opens its transcript in the same place.
+        self.pages = QStackedWidget(self)
+        self.pages.setObjectName("pages")
+        self.pages.currentChanged.connect(self._on_pages_current_changed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("liveSplitter")
-        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.pages)
         self.splitter.addWidget(self.chat)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
         live_page = QWidget(self)
         live_layout = QVBoxLayout(live_page)
-        live_layout.setContentsMargins(12, 10, 12, 8)
-        live_layout.setSpacing(10)
-        live_layout.addWidget(self.metric_cards)
-        live_layout.addWidget(self.splitter, 1)
+        live_layout.setContentsMargins(0, 0, 0, 0)
+        live_layout.setSpacing(0)
+        live_layout.addWidget(self.table, 1)
         self.live_page = live_page
-
-        self.pages = QStackedWidget(self)
-        self.pages.setObjectName("pages")
+        body = QWidget(self)
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(12, 10, 12, 8)
+        body_layout.setSpacing(10)
+        body_layout.addWidget(self.metric_cards)  # the live figures; History has its own
+        body_layout.addWidget(self.splitter, 1)
 
         central = QWidget(self)
         central_layout = QVBoxLayout(central)
@@ -209,7 +230,7 @@ class MainWindow(QMainWindow):
         notes_layout.setContentsMargins(12, 6, 12, 0)
         notes_layout.addWidget(self.notification_area)
         central_layout.addWidget(notes_holder)
-        central_layout.addWidget(self.pages, 1)
+        central_layout.addWidget(body, 1)
         self.setCentralWidget(central)
         self.add_page("Live", live_page)
 
@@ -230,8 +251,14 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.quit_requested)
         self.addAction(self.refresh_action)
         self.addAction(self.quit_action)
+        self.open_action = QAction("Open file…", self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_action.setToolTip("Review an exported .json, .jsonl or .csv file offline")
+        self.open_action.triggered.connect(self.open_file_requested)
+        self.addAction(self.open_action)
         self.file_menu = self.menuBar().addMenu("&File")
-        self.file_menu.addAction(self.sign_out_action)
+        self.file_menu.addAction(self.sign_out_action)  # first item (the e2e test relies on it)
+        self.file_menu.addAction(self.open_action)
         self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)
         self.view_menu = self.menuBar().addMenu("&View")
@@ -296,7 +323,20 @@ class MainWindow(QMainWindow):
         if index == 0:
             button.setChecked(True)
         self.page_switch.setVisible(self.pages.count() > 1)
+        self._size_pages_by_current()
         return index
+
+    def _size_pages_by_current(self) -> None:
+        # A stack is as wide as its widest page; hidden pages (History's filter bar) must not
+        # squeeze the chat while Live is shown.
+        current = self.pages.currentWidget()
+        for i in range(self.pages.count()):
+            page = self.pages.widget(i)
+            if page is None:
+                continue
+            policy = QSizePolicy.Policy.Preferred if page is current else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(policy, policy)
+        self.pages.updateGeometry()
 
     def show_page(self, index: int) -> None:
         self.pages.setCurrentIndex(index)
@@ -306,6 +346,13 @@ class MainWindow(QMainWindow):
 
     def _on_page_buttons_id_clicked(self, index: int) -> None:
         self.pages.setCurrentIndex(index)
+
+    def _on_pages_current_changed(self, index: int) -> None:
+        self._size_pages_by_current()
+        self.metric_cards.setVisible(index == 0)
+        self.order_combo.setVisible(index == 0)
+        self.refresh_button.setVisible(index == 0)
+        self.page_changed.emit(index)
 
     # ---------------------------------------------------------------- state from the app
 
@@ -407,6 +454,16 @@ class MainWindow(QMainWindow):
             self._settings.setValue("window/split_ratio", round(self.split_ratio(), 4))
         self.table.save_layout()
         self._settings.sync()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_export_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = dropped_export_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.files_dropped.emit(paths)
 
     def allow_close(self) -> None:
         """The app is quitting: let the next close() through."""

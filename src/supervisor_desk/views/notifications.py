@@ -189,7 +189,7 @@ class NotificationArea(QWidget):
 
     activated = Signal(str)  # session id
 
-    def __init__(self, parent: QWidget | None = None, *, max_banners: int = 3,
+    def __init__(self, parent: QWidget | None = None, *, max_banners: int = 2,
                  timeout_ms: int = 10_000) -> None:
         super().__init__(parent)
         self.setObjectName("notificationArea")
