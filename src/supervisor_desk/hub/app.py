@@ -205,6 +205,12 @@ async def run_feed(service: HubService, websocket: WebSocket) -> None:
     storage = service.storage
     broadcaster = service.broadcaster
     await websocket.accept()
+    # A commit is published on the loop just after it is durable; a client holding a seq from
+    # a /live read that raced ahead of that hand-off must not be told to resync.
+    for _ in range(100):
+        if after is None or broadcaster.last_seq >= min(after, storage.last_seq):
+            break
+        await asyncio.sleep(0.01)
     subscriber, live_from = broadcaster.subscribe()
     closed = asyncio.Event()
 
