@@ -93,10 +93,15 @@ def live_state(url: str, token: str, verify: bool | str = True) -> tuple[int, Fi
 class Desk:
     """The desktop's Qt-free live path, recording what it was told."""
 
-    def __init__(self, client: HubClient, **options: Any) -> None:
+    def __init__(self, client: HubClient, *, record: bool = True, **options: Any) -> None:
         self.client = client
         self.store = SessionStore()
         self.snapshots = 0
+        # ``record=False`` (soak): keep counts only, so the harness does not grow in memory.
+        self.record = record
+        self.events = 0
+        self.out_of_order = 0
+        self.last_seq = 0
         self.seqs: list[int] = []
         self.event_ids: list[str] = []
         self.states: list[tuple[float, ConnectionState, str]] = []
@@ -111,8 +116,13 @@ class Desk:
         self.store.reset(snapshot.sessions)
 
     def on_event(self, seq: int, event: StoredEvent, replayed: bool) -> None:
-        self.seqs.append(seq)
-        self.event_ids.append(event.id)
+        self.events += 1
+        if seq <= self.last_seq:
+            self.out_of_order += 1
+        self.last_seq = seq
+        if self.record:
+            self.seqs.append(seq)
+            self.event_ids.append(event.id)
         self.store.apply(event)
 
     def on_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
@@ -160,3 +170,8 @@ class Desk:
         snapshots (a resync may restart the count from a snapshot's seq)."""
         assert len(self.event_ids) == len(set(self.event_ids)), "an event was applied twice"
         assert all(b > a for a, b in itertools.pairwise(self.seqs)), "seq went backwards"
+
+
+async def call(method: str, url: str, **options: Any) -> httpx.Response:
+    """A one-off HTTP request from async test code, off the event loop."""
+    return await asyncio.to_thread(httpx.request, method, url, **options)

@@ -355,7 +355,7 @@ async def test_desk_that_cannot_keep_up_is_closed_4008_and_resumes(
     ``after``; a second desk follows the same burst untouched.
 
     Same-process hub with the limit at 200 frames (the protocol's is 10,000) and 20 kB
-    incompressible messages, so the overflow comes in seconds instead of after megabytes of kernel buffers.
+    incompressible messages: the overflow comes in seconds, not after megabytes of buffers.
     """
     hub = running_hub
     hub.server.service.broadcaster.limit = 200

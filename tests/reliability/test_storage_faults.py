@@ -27,8 +27,8 @@ def start_hub(db: Path) -> EmbeddedHub:
     hub.start()
     # Give up on a lock after 1 s instead of 30 (the writer's busy timeout).
     storage = hub.storage
-    with storage._write_lock:  # noqa: SLF001 - fault injection reaches into the hub
-        storage._w.execute("PRAGMA busy_timeout=1000")  # noqa: SLF001
+    with storage._write_lock:
+        storage._w.execute("PRAGMA busy_timeout=1000")
     return hub
 
 
@@ -115,9 +115,9 @@ def test_disk_full_then_space_returns(tmp_path: Path) -> None:
         storage = hub.storage
         if not mounted:
             # No tmpfs here (not root): cap the database file instead, same SQLITE_FULL.
-            with storage._write_lock:  # noqa: SLF001
-                pages = storage._w.execute("PRAGMA page_count").fetchone()[0]  # noqa: SLF001
-                storage._w.execute(f"PRAGMA max_page_count={pages + 300}")  # noqa: SLF001
+            with storage._write_lock:
+                pages = storage._w.execute("PRAGMA page_count").fetchone()[0]
+                storage._w.execute(f"PRAGMA max_page_count={pages + 300}")
         traffic = Traffic(seed=7)
         acked: list[str] = []
         refused: list[dict[str, Any]] | None = None
@@ -143,8 +143,8 @@ def test_disk_full_then_space_returns(tmp_path: Path) -> None:
             if mounted:
                 grow_disk(disk, "64m")
             else:
-                with storage._write_lock:  # noqa: SLF001
-                    storage._w.execute("PRAGMA max_page_count=1073741823")  # noqa: SLF001
+                with storage._write_lock:
+                    storage._w.execute("PRAGMA max_page_count=1073741823")
             answer = post(hub, refused)
             assert answer.status_code == 200, answer.text
             acked += [e["id"] for e in refused]

@@ -15,7 +15,7 @@ import pytest
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.hub.tls import TlsConfigError, load_tls
-from tests.reliability.desk import Desk, Traffic, auth
+from tests.reliability.desk import Desk, Traffic, auth, call
 from tests.security.certs import Pki, make_pki
 
 pytestmark = pytest.mark.timeout(60)
@@ -67,8 +67,8 @@ async def test_desktop_with_ca_file_signs_in_and_follows_the_feed_over_wss(
         await desk.connected()
         traffic = Traffic(seed=3)
         for _ in range(3):
-            answer = httpx.post(
-                f"{tls_hub.url}/api/v1/ingest", verify=ca(pki),
+            answer = await call(
+                "POST", f"{tls_hub.url}/api/v1/ingest", verify=ca(pki),
                 headers=auth(tls_hub.ingest_token),  # type: ignore[attr-defined]
                 json={"events": traffic.batch(50)},
             )

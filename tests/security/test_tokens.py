@@ -17,7 +17,7 @@ from supervisor_desk.client.rest import HubClient
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.hub.ratelimit import IngestRateLimit
 from supervisor_desk.models.wire import FEED_CLOSE_UNAUTHORIZED
-from tests.reliability.desk import Desk, Traffic, auth
+from tests.reliability.desk import Desk, Traffic, auth, call
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -62,7 +62,8 @@ async def test_logout_closes_the_open_feed_and_refuses_rest(running_hub: Embedde
     code, seconds = await close_code_of_feed(running_hub, token, logout)
     assert code == FEED_CLOSE_UNAUTHORIZED
     assert seconds < 5
-    assert httpx.get(f"{running_hub.url}/api/v1/live", headers=auth(token)).status_code == 401
+    answer = await call("GET", f"{running_hub.url}/api/v1/live", headers=auth(token))
+    assert answer.status_code == 401
 
 
 @pytest.mark.asyncio
@@ -80,18 +81,20 @@ async def test_admin_revokes_a_user_everywhere(running_hub: EmbeddedHub) -> None
     code, seconds = await close_code_of_feed(running_hub, first, revoke)
     assert code == FEED_CLOSE_UNAUTHORIZED
     assert seconds < 5
+    me = f"{running_hub.url}/api/v1/me"
     for token in (first, second):
-        assert httpx.get(f"{running_hub.url}/api/v1/me", headers=auth(token)).status_code == 401
-    assert httpx.get(f"{running_hub.url}/api/v1/me", headers=auth(other)).status_code == 200
+        assert (await call("GET", me, headers=auth(token))).status_code == 401
+    assert (await call("GET", me, headers=auth(other))).status_code == 200
     # Only an admin may revoke; bad requests get the one error shape.
-    for role_token in (other, token_of(running_hub, "supervisor"), running_hub.ingest_token):  # type: ignore[attr-defined]
-        answer = httpx.post(url, headers=auth(role_token), json={"user": "viewer"})
+    ingest_token: str = running_hub.ingest_token  # type: ignore[attr-defined]
+    for role_token in (other, token_of(running_hub, "supervisor"), ingest_token):
+        answer = await call("POST", url, headers=auth(role_token), json={"user": "viewer"})
         assert answer.status_code == 403
         assert answer.json()["error"] == "forbidden"
-    assert httpx.post(url, json={"user": "viewer"}).status_code == 401
-    missing = httpx.post(url, headers=auth(admin), json={"user": "nobody"})
+    assert (await call("POST", url, json={"user": "viewer"})).status_code == 401
+    missing = await call("POST", url, headers=auth(admin), json={"user": "nobody"})
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
-    both = httpx.post(url, headers=auth(admin), json={"user": "viewer", "label": "x"})
+    both = await call("POST", url, headers=auth(admin), json={"user": "viewer", "label": "x"})
     assert both.status_code == 422 and both.json()["error"] == "invalid_request"
 
 
@@ -113,11 +116,12 @@ async def test_expired_token_is_refused_and_its_open_feed_closed(
     running_hub: EmbeddedHub,
 ) -> None:
     token, _ = running_hub.storage.create_token("short", "viewer", ttl=timedelta(seconds=2))
-    assert httpx.get(f"{running_hub.url}/api/v1/me", headers=auth(token)).status_code == 200
+    me = f"{running_hub.url}/api/v1/me"
+    assert (await call("GET", me, headers=auth(token))).status_code == 200
     code, seconds = await close_code_of_feed(running_hub, token, lambda: None)
     assert code == FEED_CLOSE_UNAUTHORIZED
     assert seconds < 8
-    answer = httpx.get(f"{running_hub.url}/api/v1/me", headers=auth(token))
+    answer = await call("GET", me, headers=auth(token))
     assert answer.status_code == 401
     assert answer.json()["error"] == "unauthorized"
 
@@ -172,7 +176,8 @@ def test_ingest_rate_limit_answers_429_with_retry_after(running_hub: EmbeddedHub
     traffic = Traffic(seed=5)
     ingest = f"{running_hub.url}/api/v1/ingest"
     token = running_hub.ingest_token  # type: ignore[attr-defined]
-    assert httpx.post(ingest, headers=auth(token), json={"events": traffic.batch(900)}).status_code == 200
+    first = httpx.post(ingest, headers=auth(token), json={"events": traffic.batch(900)})
+    assert first.status_code == 200
     refused_batch = traffic.batch(500)
     refused = httpx.post(ingest, headers=auth(token), json={"events": refused_batch})
     assert refused.status_code == 429
