@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 import qasync
@@ -33,7 +33,6 @@ from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from supervisor_desk import APP_ID, APP_NAME, __version__
-from supervisor_desk.client.credentials import CredentialStore
 from supervisor_desk.client.redact import RedactingFilter, redact
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.client.settings import Preferences, load_preferences
@@ -49,6 +48,9 @@ from supervisor_desk.views.session_table_model import LiveOrder, SessionTableMod
 from supervisor_desk.views.sign_in_dialog import SignedIn, SignInFlow
 from supervisor_desk.views.theme import apply_theme
 from supervisor_desk.views.tray import TrayController
+
+if TYPE_CHECKING:
+    from supervisor_desk.client.credentials import CredentialStore
 
 log = logging.getLogger("supervisor_desk")
 
@@ -338,7 +340,7 @@ class DeskApp(QObject):
         self.coalescer.notify_ended = prefs.notifications.ended_sessions
         self.tray.set_paused(prefs.notifications.paused)
         if self._credentials is None:
-            self._credentials = await loop.run_in_executor(None, CredentialStore)
+            self._credentials = await loop.run_in_executor(None, _open_credentials)
         self.flow = SignInFlow(self._credentials, prefs, self.window)
         signed: SignedIn | None
         if self.options.demo:
@@ -729,6 +731,13 @@ class DeskApp(QObject):
             log.warning("tasks still running after shutdown: %s", ", ".join(left))
         self.shutdown_clean = not left
         log.info("shut down in %.2f s", time.monotonic() - started)
+
+
+def _open_credentials() -> CredentialStore:
+    # keyring's import and backend discovery take a while: done here, off the Qt thread.
+    from supervisor_desk.client.credentials import CredentialStore
+
+    return CredentialStore()
 
 
 async def _poll(predicate: Callable[[], bool], *, within: float, step: float = 0.05) -> bool:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -26,10 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from supervisor_desk.client.credentials import CredentialStore
 from supervisor_desk.client.rest import HubClient, HubError, normalize_base_url
 from supervisor_desk.client.settings import Preferences
 from supervisor_desk.models.wire import LoginAnswer, MeAnswer
+
+if TYPE_CHECKING:
+    from supervisor_desk.client.credentials import CredentialStore
 
 log = logging.getLogger(__name__)
 
