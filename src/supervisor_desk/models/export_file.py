@@ -380,12 +380,18 @@ class ExportReader:
             raise ExportFileError(self.path, "the file is empty")
         source = {"jsonl": self._read_jsonl, "json": self._read_json, "csv": self._read_csv}
         batch: list[IndexedSession] = []
-        for entry in source[self.fmt]():
-            batch.append(entry)
-            self.report.sessions += 1
-            if len(batch) >= self.batch_size:
+        try:
+            for entry in source[self.fmt]():
+                batch.append(entry)
+                self.report.sessions += 1
+                if len(batch) >= self.batch_size:
+                    yield batch
+                    batch = []
+        except ExportFileError:
+            # What was read before the damage (a truncated file) is still worth showing.
+            if batch:
                 yield batch
-                batch = []
+            raise
         if batch:
             yield batch
 
