@@ -135,6 +135,39 @@ def test_signs_in_from_keyring_shows_rows_and_quits_cleanly(
     assert state["rows"] == 1 and state["connection"] in ("connected", "stopped")
 
 
+def test_revoked_token_returns_to_sign_in_with_the_reason(
+    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
+    tmp_path: Path, desk_env: None,
+) -> None:
+    desk = make_desk(qapp, signed_in_profile, tmp_path)
+
+    async def scenario() -> int:
+        run = asyncio.ensure_future(desk.run())
+        await wait_until(lambda: desk.window.connection_pill.text() == "Connected")
+        assert desk.signed is not None
+        token = desk.signed.client.token
+        # An administrator (or another device) revokes this token on the hub.
+        await asyncio.to_thread(
+            httpx.post, f"{running_hub.url}/api/v1/auth/logout",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        await wait_until(lambda: desk.flow is not None and desk.flow.dialog is not None
+                         and desk.flow.dialog.isVisible(), 15)
+        dialog = desk.flow.dialog  # type: ignore[union-attr]
+        assert dialog is not None
+        assert dialog.reason_label.isVisible() and dialog.reason_label.text()
+        assert dialog.server_combo.currentText() == running_hub.url
+        assert desk.window.connection_pill.text() == "Signed out"
+        assert desk.model.rowCount() == 0
+        # The refused token is gone from the keyring.
+        assert signed_in_profile.load(running_hub.url, "supervisor") is None
+        desk.request_quit()
+        return await asyncio.wait_for(run, 15)
+
+    assert qrun(scenario()) == 0
+    assert desk.shutdown_clean is True
+
+
 def test_sigterm_quits_cleanly(
     signed_in_profile: CredentialStore, qapp: Any, qrun: Any, tmp_path: Path, desk_env: None
 ) -> None:

@@ -257,3 +257,33 @@ def test_history_switch_appears_only_with_a_second_page(qtbot: Any) -> None:
     assert window.pages.currentIndex() == index
     window.reveal_session("nope")
     assert window.pages.currentIndex() == 0
+
+
+def test_connection_state_shows_reconnecting_with_a_countdown(
+    desk: Desk, qrun: Callable[..., Any]
+) -> None:
+    pill = desk.window.connection_pill
+
+    async def scenario() -> None:
+        live = await desk.start()
+        live.feed.backoff_base = 2.0  # a countdown long enough to watch it move
+        await wait_until(lambda: pill.text() == "Connected")
+        await asyncio.to_thread(desk.hub.stop)
+        await wait_until(lambda: pill.text().startswith(("Reconnecting in", "Hub unreachable")))
+        assert pill.state in ("reconnecting", "unreachable")
+        assert live.retry_in() is not None
+
+    qrun(scenario())
+
+
+def test_connection_texts() -> None:
+    from supervisor_desk.client.feed import ConnectionState
+    from supervisor_desk.views.live_viewmodel import connection_text
+
+    assert connection_text(ConnectionState.CONNECTED, None, "") == "Connected"
+    assert connection_text(ConnectionState.RECONNECTING, 4.2, "") == "Reconnecting in 4 s"
+    assert connection_text(ConnectionState.UNREACHABLE, 12.0, "") == (
+        "Hub unreachable — retrying in 12 s"
+    )
+    assert connection_text(ConnectionState.UNAUTHORIZED, None, "") == "Signed out"
+    assert connection_text(None, None, "") == "Not connected"
