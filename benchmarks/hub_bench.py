@@ -249,14 +249,18 @@ def bench_fanout(tmp: Path, quick: bool) -> Results:
         await asyncio.wait_for(asyncio.gather(*tasks), 120)
         return latencies
 
-    with hub_process(db) as (url, _):
+    with hub_process(db) as (url, process):
+        before = process.cpu_times()
         latencies = asyncio.run(run(url))
+        after = process.cpu_times()
+    cpu = (after.user - before.user) + (after.system - before.system)
     bare = asyncio.run(_bare_broadcast(rate, expected))
     return {
         "hub.fanout_p99_ms": round(percentile(latencies, 99), 1),
         "hub.fanout_p50_ms": round(percentile(latencies, 50), 1),
         "hub.fanout_samples": len(latencies),
         "hub.fanout_rate_ev_s": rate,
+        "hub.fanout_cpu_us_per_frame": round(cpu / max(1, len(latencies)) * 1e6, 1),
         "hub.bare_broadcast_p99_ms": round(percentile(bare, 99), 1),
     }
 
