@@ -518,7 +518,10 @@ class Storage:
                 batch.flush()
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite has already rolled back after some faults (a full disk): a second
+                # ROLLBACK would raise and hide the real error.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             self._last_seq = batch.seq
             if batch.new_events and self.on_commit is not None:
@@ -568,7 +571,8 @@ class Storage:
                     results.append(outcome)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # not after SQLite rolled back itself (disk full)
+                    conn.execute("ROLLBACK")
                 raise
             self._last_seq = seq
             if new_events and self.on_commit is not None:
