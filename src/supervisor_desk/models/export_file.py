@@ -832,3 +832,33 @@ def iter_records(path: Path) -> Iterator[ExportedSession]:
 
 
 ProgressCallback = Callable[[ReadReport], None]
+
+
+
+def project_csv(source: Path, dest: Path, columns: Iterable[str]) -> int:
+    """Copy a CSV export keeping only ``columns`` (in the source's order); returns the rows.
+
+    Streams row by row into a temporary file beside ``dest``, renamed over it when complete.
+    Columns the source lacks are ignored, so a projection never fails on another version.
+    """
+    wanted = set(columns)
+    dest = Path(dest)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    tmp = Path(tmp_name)
+    count = 0
+    try:
+        with open(source, encoding="utf-8", newline="") as src, \
+                open(fd, "w", encoding="utf-8", newline="") as out:
+            reader = csv.reader(src)
+            writer = csv.writer(out, lineterminator="\r\n")
+            header = next(reader, [])
+            keep = [i for i, name in enumerate(header) if name in wanted]
+            writer.writerow([header[i] for i in keep])
+            for row in reader:
+                writer.writerow([row[i] for i in keep if i < len(row)])
+                count += 1
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return count

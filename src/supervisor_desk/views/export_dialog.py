@@ -1,0 +1,313 @@
+"""Export (Ctrl+E): the active History filters to CSV (visible columns), JSON or JSONL.
+
+The hub streams the file (``GET /sessions/export``) straight to disk through
+``HubClient.export`` — a task of :class:`ExportViewModel`, never a blocking call — with a byte
+counter for progress and Cancel. A CSV keeps the table's visible columns (plus the few a CSV
+needs to be reopened offline); that projection runs on a worker thread. The file chooser is
+a non-modal ``QFileDialog.open()`` starting in the last export folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from supervisor_desk.models.export_file import project_csv
+from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.views.history.describe import filter_chips
+from supervisor_desk.views.session_table_model import SessionColumn
+
+ExportFormat = Literal["csv", "json", "jsonl"]
+FORMAT_LABELS: dict[str, str] = {
+    "csv": "CSV — one row per session, the table's visible columns",
+    "json": "JSON — sessions with messages and logs",
+    "jsonl": "JSONL — one session per line, with messages and logs (best for big exports)",
+}
+# The hub's CSV columns for each table column (PROTOCOL: "CSV: the table's columns").
+CSV_COLUMNS_OF: dict[SessionColumn, tuple[str, ...]] = {
+    SessionColumn.STATUS: ("status",),
+    SessionColumn.ID: ("session_id",),
+    SessionColumn.AGENT: ("agent",),
+    SessionColumn.CHANNEL: ("channel",),
+    SessionColumn.RESPONSIBLE: ("responsible", "operator"),
+    SessionColumn.USER: ("user",),
+    SessionColumn.TEAM: ("team",),
+    SessionColumn.START: ("started_at",),
+    SessionColumn.WAIT: ("wait_seconds",),
+    SessionColumn.DURATION: ("duration_seconds",),
+    SessionColumn.LAST_MESSAGE: ("last_message_at",),
+    SessionColumn.MESSAGES: ("message_count",),
+    SessionColumn.COUNTRY: ("country",),
+    SessionColumn.IP: ("ip",),
+    SessionColumn.FINISH: ("ended_at",),
+    SessionColumn.STATE: ("status", "end_reason"),
+}
+# Always kept: without them a CSV cannot be opened again for offline review.
+CSV_REQUIRED_COLUMNS = ("session_id", "status", "agent", "channel", "started_at")
+_PROJECTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-projection")
+
+
+def _project(source: Path, dest: Path, columns: list[str]) -> int:
+    project_csv(source, dest, columns)
+    return dest.stat().st_size
+
+
+def csv_columns(visible: Iterable[SessionColumn]) -> list[str]:
+    names = list(CSV_REQUIRED_COLUMNS)
+    for column in visible:
+        names.extend(n for n in CSV_COLUMNS_OF.get(column, ()) if n not in names)
+    return names
+
+
+def default_file_name(fmt: str, now: datetime | None = None) -> str:
+    return f"sessions-{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}.{fmt}"
+
+
+def human_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+class ExportClient(Protocol):
+    async def export(self, fmt: Any, flt: Any, dest: Path,
+                     progress: Callable[[int], None] | None = None) -> int: ...
+
+
+class ExportViewModel(QObject):
+    """One export at a time: progress in bytes, Cancel, the outcome as a sentence."""
+
+    progress_changed = Signal(int)  # bytes received
+    running_changed = Signal(bool)
+    finished = Signal(str, int)  # path, bytes
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, client: ExportClient | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self._task: asyncio.Task[Any] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self, fmt: ExportFormat, flt: SessionFilter, dest: Path,
+              columns: list[str] | None = None) -> None:
+        if self.running or self.client is None:
+            return
+        self._task = self._spawn(self._export(fmt, flt, Path(dest), columns), "export")
+        # Reported from the task's end, so a cancel before its first step is reported too.
+        self._task.add_done_callback(self._on_task_done)
+        self.running_changed.emit(True)
+
+    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            self.running_changed.emit(False)
+            self.cancelled.emit()
+
+    def cancel(self) -> None:
+        if self.running:
+            assert self._task is not None
+            self._task.cancel()
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_event_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _export(self, fmt: ExportFormat, flt: SessionFilter, dest: Path,
+                      columns: list[str] | None) -> None:
+        assert self.client is not None
+        target = dest
+        if fmt == "csv" and columns is not None:
+            # The hub writes every table column; the projection to the visible ones follows.
+            target = dest.with_name(f".{dest.name}.all.part")
+        try:
+            size = await self.client.export(fmt, flt, target, self.progress_changed.emit)
+            if target != dest:
+                loop = asyncio.get_running_loop()
+                size = await loop.run_in_executor(
+                    _PROJECTOR, _project, target, dest, columns or [])
+        except Exception as exc:  # the user sees why and can try again
+            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            self.running_changed.emit(False)
+            self.failed.emit(f"Export failed: {message}")
+            return
+        finally:
+            if target != dest:
+                with contextlib.suppress(OSError):
+                    os.unlink(target)
+        self.running_changed.emit(False)
+        self.finished.emit(str(dest), size)
+
+
+class ExportDialog(QDialog):
+    """Choose format and file, watch progress, cancel; opened with ``open()``."""
+
+    folder_chosen = Signal(str)  # remember as the last export folder
+
+    def __init__(self, view_model: ExportViewModel, flt: SessionFilter, *,
+                 visible_columns: Iterable[SessionColumn] = tuple(SessionColumn),
+                 matching: int | None = None, last_folder: str | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export sessions")
+        self.vm = view_model
+        self.filter = flt
+        self.columns = csv_columns(visible_columns)
+        self.folder = Path(last_folder) if last_folder and Path(last_folder).is_dir() \
+            else Path.home()
+        self.file_dialog: QFileDialog | None = None
+        layout = QVBoxLayout(self)
+        chips = [c.label for c in filter_chips(flt)]
+        scope = "All sessions" if not chips else "Sessions matching: " + "; ".join(chips)
+        if matching is not None:
+            scope += f" ({matching:,} session{'s' if matching != 1 else ''})"
+        self.scope_label = QLabel(scope, self)
+        self.scope_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.scope_label.setWordWrap(True)
+        layout.addWidget(self.scope_label)
+        self.formats = QButtonGroup(self)
+        self.format_buttons: dict[str, QRadioButton] = {}
+        for fmt, label in FORMAT_LABELS.items():
+            button = QRadioButton(label, self)
+            self.formats.addButton(button)
+            self.format_buttons[fmt] = button
+            layout.addWidget(button)
+        self.format_buttons["jsonl"].setChecked(True)
+        self.formats.buttonToggled.connect(self._on_formats_button_toggled)
+        row = QHBoxLayout()
+        self.path_edit = QLineEdit(str(self.folder / default_file_name("jsonl")), self)
+        self.path_edit.setAccessibleName("Export file")
+        row.addWidget(self.path_edit, 1)
+        self.browse_button = QPushButton("Choose…", self)
+        self.browse_button.clicked.connect(self.choose_file)
+        row.addWidget(self.browse_button)
+        layout.addLayout(row)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 0)
+        self.progress.hide()
+        layout.addWidget(self.progress)
+        self.status_label = QLabel("", self)
+        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.export_button = QPushButton("Export", self)
+        self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.export_button)
+        layout.addLayout(buttons)
+        self.vm.progress_changed.connect(self._on_vm_progress_changed)
+        self.vm.finished.connect(self._on_vm_finished)
+        self.vm.failed.connect(self._on_vm_failed)
+        self.vm.cancelled.connect(self._on_vm_cancelled)
+        self.vm.running_changed.connect(self._on_vm_running_changed)
+        self.resize(620, 260)
+
+    def selected_format(self) -> ExportFormat:
+        for fmt, button in self.format_buttons.items():
+            if button.isChecked():
+                return fmt  # type: ignore[return-value]
+        return "jsonl"
+
+    def set_format(self, fmt: ExportFormat) -> None:
+        self.format_buttons[fmt].setChecked(True)
+
+    def destination(self) -> Path:
+        return Path(self.path_edit.text()).expanduser()
+
+    def set_destination(self, path: Path) -> None:
+        self.path_edit.setText(str(path))
+
+    def choose_file(self) -> QFileDialog:
+        fmt = self.selected_format()
+        dialog = QFileDialog(self, "Export sessions to", str(self.destination()))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix(fmt)
+        dialog.setNameFilters([f"{fmt.upper()} files (*.{fmt})", "All files (*)"])
+        dialog.fileSelected.connect(lambda name: self.set_destination(Path(name)))
+        self.file_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def start(self) -> None:
+        dest = self.destination()
+        if not dest.parent.is_dir():
+            self.status_label.setText(f"The folder {dest.parent} does not exist")
+            return
+        fmt = self.selected_format()
+        self.folder_chosen.emit(str(dest.parent))
+        self.status_label.setText("Starting…")
+        self.vm.start(fmt, self.filter, dest, self.columns if fmt == "csv" else None)
+
+    def _on_formats_button_toggled(self, _button: Any, checked: bool) -> None:
+        if not checked:
+            return
+        fmt = self.selected_format()
+        path = self.destination()
+        if path.suffix.lstrip(".") in FORMAT_LABELS:
+            self.set_destination(path.with_suffix(f".{fmt}"))
+
+    def _on_cancel_clicked(self) -> None:
+        if self.vm.running:
+            self.vm.cancel()
+        else:
+            self.reject()
+
+    def _on_vm_running_changed(self, running: bool) -> None:
+        self.progress.setVisible(running)
+        self.export_button.setEnabled(not running)
+        self.browse_button.setEnabled(not running)
+        for button in self.format_buttons.values():
+            button.setEnabled(not running)
+        self.cancel_button.setText("Cancel export" if running else "Close")
+
+    def _on_vm_progress_changed(self, received: int) -> None:
+        self.status_label.setText(f"{human_bytes(received)} received…")
+
+    def _on_vm_finished(self, path: str, size: int) -> None:
+        self.status_label.setText(f"Exported {human_bytes(size)} to {path}")
+
+    def _on_vm_failed(self, message: str) -> None:
+        self.status_label.setText(message)
+
+    def _on_vm_cancelled(self) -> None:
+        self.status_label.setText("Export cancelled; no file was written")
