@@ -122,7 +122,6 @@ def _open(view: Any, watch: _PaintWatch, detail: SessionDetail) -> dict[str, flo
     watch.paints = 0
     start = time.perf_counter()
     view.set_detail(detail)
-    rows = view.model.rowCount()
     first = None
     stall = 0.0
     while True:
@@ -132,7 +131,7 @@ def _open(view: Any, watch: _PaintWatch, detail: SessionDetail) -> dict[str, flo
         stall = max(stall, after - before)
         if first is None and watch.paints:
             first = watch.last_paint - start
-        if len(view.delegate._heights) >= rows and watch.paints:
+        if view.list_view.fully_measured and watch.paints:
             # Everything measured; one more round lays out the last batch and paints.
             app.processEvents()
             view.list_view.viewport().repaint()

@@ -211,11 +211,8 @@ class ChatDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self._width = 600
         self._tz: tzinfo = UTC
-        self._heights: dict[str, tuple[int, int]] = {}
         self._layouts: OrderedDict[str, tuple[int, RowLayout]] = OrderedDict()
         self._images: dict[str, QImage | None] = {}
-        self._by_row: list[int] = []
-        self._by_row_width = 0
         self._font = QFont()
         self._small = QFont()
         self._bold = QFont()
@@ -247,16 +244,6 @@ class ChatDelegate(QStyledItemDelegate):
         self._width = width
         return True
 
-    def measured_count(self) -> int:
-        """How many rows have a height for the current width."""
-        if self._by_row_width != self._width:
-            return 0
-        return len(self._by_row) - self._by_row.count(0)
-
-    def cached_height(self, key: str) -> int | None:
-        cached = self._heights.get(key)
-        return cached[1] if cached is not None and cached[0] == self._width else None
-
     @property
     def width(self) -> int:
         return self._width
@@ -267,48 +254,16 @@ class ChatDelegate(QStyledItemDelegate):
 
     def invalidate(self, key: str | None = None) -> None:
         if key is None:
-            self._heights.clear()
             self._layouts.clear()
-            self._by_row = [0] * len(self._by_row)
             return
-        self._heights.pop(key, None)
         self._layouts.pop(key, None)
 
     # --- Qt interface -------------------------------------------------------------------
     def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
-        # Hot path: QListView asks every row on every relayout (each live append), so a
-        # known height is answered from a list by position, without touching the model.
-        position = index.row()
-        by_row = self._by_row
-        if 0 <= position < len(by_row) and by_row[position] and self._by_row_width == self._width:
-            return QSize(self._width, by_row[position])
         row = index.data(ObjectRole)
         if row is None:
             return QSize(0, 0)
-        cached = self._heights.get(row.key)
-        height = cached[1] if cached is not None and cached[0] == self._width else None
-        if height is None:
-            height = self.layout(row).height
-        if self._by_row_width != self._width:
-            self._by_row = [0] * len(by_row)
-            self._by_row_width = self._width
-        if 0 <= position < len(self._by_row):
-            self._by_row[position] = height
-        return QSize(self._width, height)
-
-    # Row-position cache kept in step with the model (ChatView forwards its signals).
-    def rows_reset(self, count: int) -> None:
-        self._by_row = [0] * count
-
-    def rows_inserted(self, first: int, count: int) -> None:
-        self._by_row[first:first] = [0] * count
-
-    def rows_removed(self, first: int, count: int) -> None:
-        del self._by_row[first : first + count]
-
-    def row_changed(self, position: int) -> None:
-        if 0 <= position < len(self._by_row):
-            self._by_row[position] = 0
+        return QSize(self._width, self.layout(row).height)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
         row: ChatRow | None = index.data(ObjectRole)
@@ -357,7 +312,6 @@ class ChatDelegate(QStyledItemDelegate):
             lay = self._layout_header(row)
         else:
             lay = self._layout_pill(row)
-        self._heights[row.key] = (self._width, lay.height)
         self._layouts[row.key] = (self._width, lay)
         if len(self._layouts) > LAYOUT_CACHE_SIZE:
             self._layouts.popitem(last=False)

@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListView,
     QMenu,
     QPushButton,
     QScrollArea,
@@ -56,12 +55,11 @@ from supervisor_desk.models.filenames import safe_filename
 from supervisor_desk.models.markdown_safe import is_safe_url, rendered_text
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.models.wire import Attachment, Message, SessionDetail, SessionSummary
-from supervisor_desk.views.chat.delegate import ChatDelegate, Hit
+from supervisor_desk.views.chat.delegate import Hit
 from supervisor_desk.views.chat.model import ChatModel, ObjectRole
+from supervisor_desk.views.chat.transcript_view import TranscriptView
 
 BOTTOM_SLACK = 8
-SMALL_BATCH = 40
-LARGE_BATCH = 5000
 CLICKABLE = frozenset({"link", "copy", "download", "header", "image"})
 
 
@@ -69,49 +67,17 @@ def _count_messages(rows: Sequence[ChatRow]) -> int:
     return sum(1 for r in rows if r.kind == "message")
 
 
-class ChatListView(QListView):
+class ChatListView(TranscriptView):
     """The transcript list: delegate-painted rows, clicks routed to what is under the mouse."""
 
     hit_clicked = Signal(object)  # Hit
     user_scrolled = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setUniformItemSizes(False)
-        self.setLayoutMode(QListView.LayoutMode.Batched)
-        self.setBatchSize(SMALL_BATCH)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        # A scroll bar that comes and goes changes the width, and so every row's height.
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setMouseTracking(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.verticalScrollBar().setSingleStep(24)
-        self.chat_delegate = ChatDelegate(self)
-        self.chat_delegate.set_font(self.font())
-        self.setItemDelegate(self.chat_delegate)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-
     def relayout(self) -> None:
-        self.scheduleDelayedItemsLayout()
+        self._relayout()
 
-    def doItemsLayout(self) -> None:
-        # Unmeasured rows are laid out in small batches so the Qt thread never stalls; once
-        # every height is cached (appends, updates) a relayout is cheap and runs in one go.
-        model = self.model()
-        delegate = getattr(self, "chat_delegate", None)
-        rows = model.rowCount() if model is not None else 0
-        measured = delegate.measured_count() if delegate is not None else 0
-        self.setBatchSize(SMALL_BATCH if rows - measured > SMALL_BATCH else LARGE_BATCH)
-        super().doItemsLayout()
-
-    def resizeEvent(self, event: Any) -> None:
-        if self.chat_delegate.set_width(self.viewport().width()):
-            self.scheduleDelayedItemsLayout()
-        super().resizeEvent(event)
+    def contextMenuEvent(self, event: Any) -> None:
+        self.customContextMenuRequested.emit(event.pos())
 
     def hit_at(self, pos: QPoint) -> Hit | None:
         index = self.indexAt(pos)
@@ -232,7 +198,6 @@ class ChatView(QWidget):
         self._multi = False
         self._count = 0
         self._follow = True
-        self._anchor: int | None = None
         self._user_scrolling = False
         self._unread = 0
         self._matches: list[tuple[str, int]] = []
@@ -273,14 +238,6 @@ class ChatView(QWidget):
         self.list_view.hit_clicked.connect(self._on_list_hit_clicked)
         self.list_view.customContextMenuRequested.connect(self._on_list_context_menu)
         self.delegate = self.list_view.chat_delegate
-        delegate = self.delegate
-        self.model.modelReset.connect(lambda: delegate.rows_reset(self.model.rowCount()))
-        self.model.rowsInserted.connect(
-            lambda _parent, first, last: delegate.rows_inserted(first, last - first + 1)
-        )
-        self.model.rowsRemoved.connect(
-            lambda _parent, first, last: delegate.rows_removed(first, last - first + 1)
-        )
         self.delegate.set_time_zone(self._tz)
 
         self.empty_label = QLabel("Select a session to read its chat", self)
@@ -344,8 +301,7 @@ class ChatView(QWidget):
         self.new_messages_button.hide()
         live = any(d.session.is_live for d in details)
         # A live session is followed from its newest message; a finished one reads from the top.
-        self._follow = live and not headers
-        self._anchor = None if self._follow else 0
+        self._set_follow(live and not headers)
         self._rebuild()
         if not self._follow:
             self.list_view.scrollToTop()
@@ -396,16 +352,11 @@ class ChatView(QWidget):
         position = self.model.position_of(row.key)
         if position is None:
             return
-        old_height = self.delegate.cached_height(row.key)
         self.delegate.invalidate(row.key)
-        self.delegate.row_changed(position)
-        self.model.replace_row(position, row)
-        if self.delegate.layout(row).height != old_height:
-            self.list_view.relayout()
+        self.model.replace_row(position, row)  # the view re-measures that row only
 
     def scroll_to_latest(self) -> None:
-        self._follow = True
-        self._anchor = None
+        self._set_follow(True)
         self._unread = 0
         self.new_messages_button.hide()
         self.list_view.scrollToBottom()
@@ -415,7 +366,7 @@ class ChatView(QWidget):
         for key in (f"{session_id}/header", f"{session_id}/start"):
             position = self.model.position_of(key)
             if position is not None:
-                self._follow = False
+                self._set_follow(False)
                 self.list_view.scrollTo(
                     self.model.index(position, 0), QAbstractItemView.ScrollHint.PositionAtTop
                 )
@@ -520,7 +471,7 @@ class ChatView(QWidget):
         if current is not None:
             position = self.model.position_of(current[0])
             if position is not None:
-                self._follow = False
+                self._set_follow(False)
                 self.list_view.scrollTo(
                     self.model.index(position, 0), QAbstractItemView.ScrollHint.PositionAtCenter
                 )
@@ -614,20 +565,19 @@ class ChatView(QWidget):
         self._user_scrolling = True
         QTimer.singleShot(0, self, self._update_follow)  # context: no call after deletion
 
+    def _set_follow(self, follow: bool) -> None:
+        self._follow = follow
+        self.list_view.set_stick_to_bottom(follow)
+
     def _update_follow(self) -> None:
-        bar = self.list_view.verticalScrollBar()
-        self._follow = self._at_bottom()
-        self._anchor = None if self._follow else bar.value()
+        self._set_follow(self._at_bottom())
         if self._follow and self._unread:
             self._unread = 0
             self.new_messages_button.hide()
 
     def _on_scroll_range_changed(self, _minimum: int, maximum: int) -> None:
-        bar = self.list_view.verticalScrollBar()
         if self._follow:
-            bar.setValue(maximum)
-        elif self._anchor is not None and maximum >= self._anchor:
-            bar.setValue(self._anchor)
+            self.list_view.verticalScrollBar().setValue(maximum)
 
     def _show_unread(self) -> None:
         noun = "message" if self._unread == 1 else "messages"
