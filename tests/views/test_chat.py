@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC as UTC_TZ
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from PySide6.QtCore import QPoint, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QAbstractItemView, QApplication
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.models.chat_rows import PLACEHOLDER_TEXT, ChatRow
@@ -448,3 +449,45 @@ def test_inline_image_opens_full_size(chat: ChatView, qtbot: QtBot) -> None:
     dialogs = [d for d in chat.findChildren(QDialog) if d.isVisible()]
     assert [d.windowTitle() for d in dialogs] == ["screenshot.png"]
     dialogs[0].close()
+
+
+def test_chat_model_passes_qt_model_tester(qtmodeltester: Any) -> None:
+    from supervisor_desk.models.chat_rows import session_rows
+    from supervisor_desk.views.chat.model import ChatModel
+
+    detail = every_kind_detail()
+    model = ChatModel()
+    model.set_rows(session_rows(detail.session, detail.messages, UTC_TZ, with_header=True))
+    qtmodeltester.check(model, force_py=True)
+    model.append_rows(session_rows(whatsapp_detail().session, [], UTC_TZ, with_header=True))
+    qtmodeltester.check(model, force_py=True)
+
+
+def test_resize_keeps_the_reader_on_the_same_message(chat: ChatView) -> None:
+    chat.set_detail(long_detail(400))
+    settle(chat, 10)
+    view = chat.list_view
+    view.scrollTo(
+        chat.index_of(key("m200", "long-session")), QAbstractItemView.ScrollHint.PositionAtTop
+    )
+    settle(chat, 3)
+    assert view.indexAt(QPoint(5, 1)).data(ObjectRole).key == key("m200", "long-session")
+    chat.resize(420, 700)  # narrower: every height changes
+    settle(chat, 10)
+    top = view.indexAt(QPoint(5, 1)).data(ObjectRole)
+    assert top.key == key("m200", "long-session")
+
+
+def test_keyboard_scrolling_stops_following(chat: ChatView, qtbot: QtBot) -> None:
+    chat.set_detail(long_detail(150, live=True))
+    settle(chat, 30)
+    bar = chat.list_view.verticalScrollBar()
+    assert chat.following and bar.value() == bar.maximum()
+    chat.list_view.setFocus()
+    qtbot.keyClick(chat.list_view, Qt.Key.Key_PageUp)
+    settle(chat, 3)
+    assert bar.value() < bar.maximum() and not chat.following
+    qtbot.keyClick(chat.list_view, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(chat.list_view, Qt.Key.Key_PageDown)
+    settle(chat, 3)
+    assert bar.value() == bar.maximum() and chat.following

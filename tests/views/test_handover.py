@@ -231,3 +231,28 @@ def test_network_error_is_shown(hub: EmbeddedHub, qtbot: QtBot, qrun: Callable[.
             await desk.close()
 
     qrun(scenario(), timeout=60)
+
+
+def test_signing_in_later_brings_permissions(
+    hub: EmbeddedHub, qtbot: QtBot, qrun: Callable[..., Any]
+) -> None:
+    """The app builds the pane before sign-in: the client arrives through the view-model."""
+
+    async def scenario() -> None:
+        vm = DetailViewModel(None)
+        pane = DetailPane(vm, time_zone="UTC")
+        qtbot.addWidget(pane)
+        assert pane.handover.reason == "Not connected to a hub"
+        client = HubClient(hub.url)
+        await client.login("supervisor", "supervisor")
+        try:
+            vm.set_client(client)
+            await wait_until(lambda: pane.handover.permissions is not None)
+            vm.select("live-ai")
+            await wait_until(lambda: pane.handover_button.button.isEnabled())
+        finally:
+            await vm.aclose()
+            await pane.handover.aclose()
+            await client.aclose()
+
+    qrun(scenario())

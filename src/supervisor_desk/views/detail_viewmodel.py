@@ -54,6 +54,7 @@ class DetailViewModel(QObject):
     logs_loaded = Signal(str, object)  # kind, list[SystemLogEntry] | list[TraceLogEntry]
     logs_failed = Signal(str)
     loading_changed = Signal(bool)
+    client_changed = Signal(object)  # the hub client (None: signed out / offline)
     error_occurred = Signal(str)
 
     def __init__(self, client: DetailClient | None, parent: QObject | None = None) -> None:
@@ -78,6 +79,7 @@ class DetailViewModel(QObject):
         """Another hub (or offline review: None); the selection is cleared."""
         self.select(None)
         self._client = client
+        self.client_changed.emit(client)
 
     @property
     def session_id(self) -> str | None:

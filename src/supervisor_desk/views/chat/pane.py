@@ -96,6 +96,7 @@ class DetailPane(QWidget):
         self.logs.refresh_requested.connect(vm.load_logs)
         self.logs.close_requested.connect(lambda: self.logs_action.setChecked(False))
         self.handover.succeeded.connect(self._on_handover_succeeded)
+        vm.client_changed.connect(self._on_vm_client_changed)
         if self.handover.permissions is None:
             self.handover.refresh_permissions()
 
@@ -165,6 +166,11 @@ class DetailPane(QWidget):
         self.handover.set_session(summary)
         for dock in self._docks:
             dock.set_session(summary)
+
+    def _on_vm_client_changed(self, client: object) -> None:
+        # Signed in to another hub (or out): permissions come from that hub's /me.
+        self.handover.set_client(client)  # type: ignore[arg-type]
+        self.handover.refresh_permissions()
 
     def _on_vm_error_occurred(self, message: str) -> None:
         self.error_label.setText(message)
