@@ -256,3 +256,26 @@ def test_signing_in_later_brings_permissions(
             await client.aclose()
 
     qrun(scenario())
+
+
+def test_forbidden_by_the_hub_is_shown(
+    hub: EmbeddedHub, qtbot: QtBot, qrun: Callable[..., Any]
+) -> None:
+    """Even if the desktop believed it may (stale permissions), the hub's 403 is shown."""
+
+    async def scenario() -> None:
+        desk = await desk_for(hub, "viewer", qtbot)
+        try:
+            await desk.open("live-ai")
+            desk.controller.set_permissions(["sessions:handover"])  # stale: role was changed
+            assert desk.button.isEnabled()
+            qtbot.mouseClick(desk.button, Qt.MouseButton.LeftButton)
+            label = desk.pane.handover_button.result_label
+            await wait_until(lambda: label.text() != "")
+            assert label.text() == f"Hand-over refused: {REASON_FORBIDDEN}"
+            detail = await desk.client.session("live-ai")
+            assert detail.session.responsible.kind == "ai"
+        finally:
+            await desk.close()
+
+    qrun(scenario())

@@ -27,6 +27,7 @@ class ChatModel(QAbstractListModel):
         super().__init__(parent)
         self._rows: list[ChatRow] = []
         self._by_key: dict[str, int] = {}
+        self._message_rows = 0
 
     # --- Qt interface -------------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -57,6 +58,7 @@ class ChatModel(QAbstractListModel):
     def set_rows(self, rows: Sequence[ChatRow]) -> None:
         self.beginResetModel()
         self._rows = list(rows)
+        self._message_rows = sum(1 for r in self._rows if r.kind == "message")
         self._reindex(0)
         self.endResetModel()
 
@@ -68,11 +70,13 @@ class ChatModel(QAbstractListModel):
             return
         self.beginInsertRows(QModelIndex(), position, position + len(rows) - 1)
         self._rows[position:position] = rows
+        self._message_rows += sum(1 for r in rows if r.kind == "message")
         self._reindex(position)
         self.endInsertRows()
 
     def remove_row(self, position: int) -> None:
         self.beginRemoveRows(QModelIndex(), position, position)
+        self._message_rows -= self._rows[position].kind == "message"
         del self._rows[position]
         self._reindex(position)
         self.endRemoveRows()
@@ -80,6 +84,7 @@ class ChatModel(QAbstractListModel):
     def replace_row(self, position: int, row: ChatRow) -> None:
         old = self._rows[position]
         self._rows[position] = row
+        self._message_rows += (row.kind == "message") - (old.kind == "message")
         if old.key != row.key:
             self._by_key.pop(old.key, None)
             self._by_key[row.key] = position
@@ -95,6 +100,11 @@ class ChatModel(QAbstractListModel):
     # --- queries ------------------------------------------------------------------------
     def row_at(self, position: int) -> ChatRow:
         return self._rows[position]
+
+    @property
+    def message_rows(self) -> int:
+        """How many rows are messages (not pills or headers): the chat title's count."""
+        return self._message_rows
 
     def position_of(self, key: str) -> int | None:
         return self._by_key.get(key)

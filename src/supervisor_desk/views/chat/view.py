@@ -63,10 +63,6 @@ BOTTOM_SLACK = 8
 CLICKABLE = frozenset({"link", "copy", "download", "header", "image"})
 
 
-def _count_messages(rows: Sequence[ChatRow]) -> int:
-    return sum(1 for r in rows if r.kind == "message")
-
-
 class ChatListView(TranscriptView):
     """The transcript list: delegate-painted rows, clicks routed to what is under the mouse."""
 
@@ -532,7 +528,7 @@ class ChatView(QWidget):
         self.model.insert_rows(position, rows)
 
     def _update_title(self) -> None:
-        count = _count_messages(self.model.rows())
+        count = self.model.message_rows
         noun = "message" if count == 1 else "messages"
         if not self._sessions:
             self.title_label.setText("Chat")
