@@ -36,7 +36,9 @@ from supervisor_desk import APP_ID, APP_NAME, __version__
 from supervisor_desk.client.redact import RedactingFilter, redact
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.client.settings import Preferences, load_preferences
+from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
+from supervisor_desk.views.export_dialog import ExportDialog, ExportViewModel
 from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.history.viewmodel import HistoryViewModel, HubSessionSource
 from supervisor_desk.views.icons import app_icon
@@ -44,7 +46,7 @@ from supervisor_desk.views.live_viewmodel import LiveViewModel
 from supervisor_desk.views.main_window import MainWindow, open_ui_settings
 from supervisor_desk.views.notifications import NotificationCoalescer
 from supervisor_desk.views.offline import OfflineReview
-from supervisor_desk.views.session_table_model import LiveOrder, SessionTableModel
+from supervisor_desk.views.session_table_model import LiveOrder, SessionColumn, SessionTableModel
 from supervisor_desk.views.sign_in_dialog import SignedIn, SignInFlow
 from supervisor_desk.views.theme import apply_theme
 from supervisor_desk.views.tray import TrayController
@@ -265,6 +267,8 @@ class DeskApp(QObject):
         self.history_page = self.window.add_page("History", self.history)
         self.offline = OfflineReview(self.window, remember=self._remember_file)
         self._open_dialog: QFileDialog | None = None
+        self._export_dialog: ExportDialog | None = None
+        self._export_vm: ExportViewModel | None = None
         self.detail = DetailViewModel(None, self)
         self.coalescer = NotificationCoalescer()
         self.tray = TrayController(
@@ -289,6 +293,8 @@ class DeskApp(QObject):
         w.page_changed.connect(self._on_window_page_changed)
         w.open_file_requested.connect(self._on_window_open_file_requested)
         w.files_dropped.connect(self._on_window_files_dropped)
+        w.export_requested.connect(self._on_window_export_requested)
+        w.filters_requested.connect(self._on_window_filters_requested)
         w.user_menu.insertAction(w.sign_out_action, self.tray.pause_action)
         w.view_menu.addAction(self.tray.pause_action)
         self.tray.show_requested.connect(w.bring_to_front)
@@ -473,6 +479,41 @@ class DeskApp(QObject):
         dialog.fileSelected.connect(lambda name: self.offline.open(Path(name)))
         self._open_dialog = dialog
         dialog.open()
+
+    def _on_window_export_requested(self) -> None:
+        """Ctrl+E: History exports its filters; Live exports the live sessions."""
+        source = self.history_vm.source
+        client = getattr(source, "client", None)
+        if client is None:
+            self.window.set_status("Export needs a hub connection: sign in first.")
+            return
+        if self._export_dialog is not None and self._export_dialog.isVisible():
+            self._export_dialog.raise_()
+            return
+        on_history = self.window.pages.currentIndex() == self.history_page
+        flt = self.history_vm.filter if on_history else SessionFilter(live=True)
+        table = self.history.table if on_history else self.window.table
+        visible = [c for c in SessionColumn if not table.isColumnHidden(c)]
+        if self._export_vm is None:
+            self._export_vm = ExportViewModel(client, self)
+        self._export_vm.client = client
+        dialog = ExportDialog(
+            self._export_vm, flt, visible_columns=visible,
+            matching=self.history_vm.total if on_history else None,
+            last_folder=self.prefs.last_export_dir, parent=self.window,
+        )
+        dialog.folder_chosen.connect(self._on_export_folder_chosen)
+        self._export_dialog = dialog
+        dialog.open()
+
+    def _on_export_folder_chosen(self, folder: str) -> None:
+        if self.prefs.last_export_dir != folder:
+            self.prefs.last_export_dir = folder
+            self._save_prefs()
+
+    def _on_window_filters_requested(self) -> None:
+        self.window.show_page(self.history_page)
+        self.history.open_filter_dialog()
 
     def _on_window_files_dropped(self, paths: list[Path]) -> None:
         for path in paths:
@@ -710,6 +751,8 @@ class DeskApp(QObject):
         await self._stop_live()
         await self.history_vm.aclose()
         await self.offline.aclose()
+        if self._export_vm is not None:
+            await self._export_vm.aclose()
         await self.detail.aclose()
         await self.tray.aclose()
         await self.services.aclose()

@@ -11,7 +11,6 @@ from datetime import tzinfo
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -220,9 +219,6 @@ class HistoryView(QWidget):
         self.pagination.previous_requested.connect(vm.previous_page)
         self.pagination.next_requested.connect(vm.next_page)
         self.pagination.load_more_requested.connect(vm.load_more)
-        self._filters_shortcut = QShortcut(QKeySequence("Ctrl+F"), self)
-        self._filters_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self._filters_shortcut.activated.connect(self.open_filter_dialog)
         self.table.show_sort(vm.sort)
         self.filter_bar.set_sort(vm.sort)
         self._on_vm_filter_changed(vm.filter)
