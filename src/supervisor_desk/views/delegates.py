@@ -31,11 +31,11 @@ PULSE_PERIOD = 1.6  # seconds per breath of the active dot
 def _draw_background(
     painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex, widget: QWidget | None
 ) -> None:
-    """Selection/hover/alternate background exactly as the style would draw it, without text."""
+    """Selection/hover/alternate background exactly as the style would draw it, without text.
+
+    The view's option already carries the state (selected, hover, alternate row); asking the
+    model for the cell's roles (initStyleOption) would only cost ~10 ``data()`` calls."""
     opt = QStyleOptionViewItem(option)
-    QStyledItemDelegate().initStyleOption(opt, index)
-    opt.text = ""
-    opt.icon = opt.icon.__class__()
     style = widget.style() if widget is not None else None
     if style is not None:
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)

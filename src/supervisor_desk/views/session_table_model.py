@@ -172,6 +172,9 @@ class SessionTableModel(QAbstractTableModel):
         self._rows: list[SessionSummary] = []
         self._keys: list[Any] = []
         self._index: dict[str, int] = {}
+        # Rows from this position on may have stale entries in _index (None: all valid).
+        # Rebuilt lazily, once per frame at most, not after every insert or move.
+        self._index_from: int | None = None
         self._arrival: dict[str, int] = {}
         self._arrival_counter = 0
         # The live rank a session had last while live, so an ended row keeps its place.
@@ -213,16 +216,18 @@ class SessionTableModel(QAbstractTableModel):
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return _ROW_FLAGS
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        # The view asks ~10 roles per painted cell: refuse the ones we never serve first.
+        if role not in _SERVED_ROLES or not index.isValid():
             return None
         row = index.row()
         if row >= len(self._rows):
             return None
-        s = self._rows[row]
-        column = index.column()
+        return self._value(self._rows[row], index.column(), role)
+
+    def _value(self, s: SessionSummary, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(s, column)
         if role == SortRole:
@@ -318,6 +323,7 @@ class SessionTableModel(QAbstractTableModel):
 
     def row_of(self, session_id: str) -> int:
         """The row showing ``session_id``, or -1."""
+        self._ensure_index()
         return self._index.get(session_id, -1)
 
     def sessions(self) -> list[SessionSummary]:
@@ -347,13 +353,14 @@ class SessionTableModel(QAbstractTableModel):
 
         Stale versions are ignored so a replayed or duplicated state never goes backwards.
         """
+        self._ensure_index()
         updated_rows: list[int] = []
-        restructure: list[SessionSummary] = []
+        restructure: list[tuple[SessionSummary, Any]] = []  # (session, key before) / None: new
         new_ids: list[str] = []
         for s in batch:
             row = self._index.get(s.id)
             if row is None:
-                restructure.append(s)
+                restructure.append((s, None))
                 new_ids.append(s.id)
                 continue
             old = self._rows[row]
@@ -365,15 +372,15 @@ class SessionTableModel(QAbstractTableModel):
             if key == self._keys[row]:
                 updated_rows.append(row)
             else:
-                restructure.append(s)
+                restructure.append((s, self._keys[row]))
         if updated_rows:
             self._emit_row_runs(updated_rows)
         if restructure:
             if len(restructure) > 64:
-                self._bulk_restructure(restructure)
+                self._bulk_restructure([s for s, _ in restructure])
             else:
-                for s in restructure:
-                    self._place(s)
+                for s, old_key in restructure:
+                    self._place(s, old_key)
         if new_ids:
             self.rows_inserted_for.emit(new_ids)
 
@@ -587,6 +594,16 @@ class SessionTableModel(QAbstractTableModel):
         rows = self._rows
         for row in range(start, len(rows)):
             index[rows[row].id] = row
+        if self._index_from is not None and self._index_from >= start:
+            self._index_from = None
+
+    def _invalidate_index(self, start: int) -> None:
+        self._index_from = start if self._index_from is None else min(self._index_from, start)
+
+    def _ensure_index(self) -> None:
+        if self._index_from is not None:
+            self._rebuild_index(self._index_from)
+            self._index_from = None
 
     def _resort(self) -> None:
         """Re-key every row and reorder with one layoutChanged, keeping persistent indexes."""
@@ -608,19 +625,27 @@ class SessionTableModel(QAbstractTableModel):
         self.layoutChanged.emit()
         self.order_changed.emit()
 
-    def _place(self, s: SessionSummary) -> None:
-        """Insert a new row or move a re-keyed one to its sorted position."""
-        row = self._index.get(s.id)
-        if row is None:
+    def _place(self, s: SessionSummary, old_key: Any) -> None:
+        """Insert a new row (``old_key`` None) or move a re-keyed one to its sorted position.
+
+        Keys are unique and sorted, so a row is found by bisecting its old key: no id index
+        needs to be rebuilt between the inserts and moves of one frame.
+        """
+        if old_key is None:
             self._note_arrival(s)
             key = self._key(s)
             pos = bisect.bisect_right(self._keys, key)
             self.beginInsertRows(QModelIndex(), pos, pos)
             self._rows.insert(pos, s)
             self._keys.insert(pos, key)
-            self._rebuild_index(pos)
+            self._index[s.id] = pos
+            self._invalidate_index(pos + 1)
             self.endInsertRows()
             return
+        row = bisect.bisect_left(self._keys, old_key)
+        if row >= len(self._rows) or self._rows[row].id != s.id:
+            self._ensure_index()  # keys out of order (a time-based sort aged): look it up
+            row = self._index[s.id]
         key = self._key(s)
         # Where the row goes once it is out of the list.
         del self._keys[row]
@@ -641,7 +666,7 @@ class SessionTableModel(QAbstractTableModel):
         del self._keys[row]
         self._rows.insert(target, s)
         self._keys.insert(target, key)
-        self._rebuild_index(min(row, target))
+        self._invalidate_index(min(row, target))
         self.endMoveRows()
         self._emit_rows_changed(target, target)
 
@@ -689,6 +714,17 @@ class SessionTableModel(QAbstractTableModel):
 
 # Beyond this many changed rows in one frame, one span signal is cheaper than many runs.
 _MAX_CHANGED_RUNS = 256
+
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_SERVED_ROLES = frozenset(
+    int(r)
+    for r in (
+        Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole,
+        Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.AccessibleTextRole, SortRole,
+        ObjectRole, EndedRole, BadgeColorRole, BadgeBackgroundRole,
+    )
+)
 
 _RIGHT_ALIGNED = frozenset(
     {SessionColumn.WAIT, SessionColumn.DURATION, SessionColumn.MESSAGES}
