@@ -37,6 +37,10 @@ FILTERS = [
 ]
 
 
+def _name(flt: SessionFilter) -> str:
+    return ",".join(k for k, _ in flt.to_query()) or "all"
+
+
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> OfflineIndex:
     path = tmp_path_factory.mktemp("idx") / "export.jsonl"
@@ -48,7 +52,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> OfflineIndex:
     return idx
 
 
-@pytest.mark.parametrize("flt", FILTERS, ids=lambda f: ",".join(k for k, _ in f.to_query()) or "all")
+@pytest.mark.parametrize("flt", FILTERS, ids=_name)
 def test_filter_equals_matches(index: OfflineIndex, flt: SessionFilter) -> None:
     expected = {
         r.session.id for r in RECORDS if flt.matches(r.session, [m.text for m in r.messages])
@@ -97,3 +101,21 @@ def test_csv_has_no_transcripts_so_text_is_not_applied(tmp_path: Path) -> None:
     idx = OfflineIndex(path, has_transcripts=False)
     idx.add(ExportReader(path).read_all())
     assert idx.matching_ids(SessionFilter(text="nothing-like-this")) == {"s0001", "s0002"}
+
+
+@pytest.mark.parametrize("flt", FILTERS, ids=_name)
+def test_column_checks_alone_equal_matches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flt: SessionFilter
+) -> None:
+    """Big results skip the final ``matches`` re-check: the column checks must agree alone."""
+    from supervisor_desk.models import offline_index
+
+    monkeypatch.setattr(offline_index, "_RECHECK_LIMIT", -1)
+    path = tmp_path / "e.jsonl"
+    write_export(path, "jsonl", RECORDS)
+    idx = OfflineIndex(path)
+    idx.add(ExportReader(path).read_all())
+    expected = {
+        r.session.id for r in RECORDS if flt.matches(r.session, [m.text for m in r.messages])
+    }
+    assert idx.matching_ids(flt) == expected
