@@ -296,3 +296,41 @@ def test_connection_texts() -> None:
     )
     assert connection_text(ConnectionState.UNAUTHORIZED, None, "") == "Signed out"
     assert connection_text(None, None, "") == "Not connected"
+
+
+def test_replayed_events_and_snapshots_raise_no_alerts(qtbot: Any) -> None:
+    from datetime import UTC, datetime
+
+    from supervisor_desk.models.wire import LiveSnapshot, SessionSummary, StoredEvent
+
+    def summary(sid: str, status: str = "active", version: int = 1) -> dict[str, Any]:
+        return SessionSummary.model_validate({
+            "id": sid, "agent": {"id": "a", "name": "Bot"}, "channel": "web", "status": status,
+            "user": {"id": "u", "name": "Ann"}, "started_at": datetime.now(UTC),
+            "version": version, **({"ended_at": datetime.now(UTC)} if status != "active" else {}),
+        }).model_dump(mode="json")
+
+    def event(n: int, sid: str, kind: str, status: str = "active", v: int = 1) -> StoredEvent:
+        return StoredEvent.model_validate({"id": f"e{n}", "type": kind, "session_id": sid,
+                                           "at": datetime.now(UTC).isoformat(),
+                                           "data": summary(sid, status, v)})
+
+    model = SessionTableModel()
+    live = LiveViewModel(HubClient("http://127.0.0.1:9"), model, spawn=lambda c, n: c.close())
+    started: list[list[Any]] = []
+    ended: list[list[Any]] = []
+    live.sessions_started.connect(started.append)
+    live.sessions_ended.connect(ended.append)
+    live.on_snapshot(LiveSnapshot.model_validate(
+        {"epoch": "e", "seq": 3, "sessions": [summary("snap")]}))
+    live.on_event(4, event(4, "old", "session.started"), True)  # happened while we were away
+    live.on_event(5, event(5, "snap", "session.ended", "completed", 2), True)
+    live.flush()
+    assert started == [] and ended == []
+    assert model.row_of("old") >= 0  # replayed state still reaches the table
+    live.on_event(6, event(6, "new", "session.started"), False)
+    live.on_event(7, event(7, "old", "session.ended", "failed", 2), False)
+    live.flush()
+    assert [s.id for s in started[0]] == ["new"]
+    assert [s.id for s in ended[0]] == ["old"]
+    live.deleteLater()
