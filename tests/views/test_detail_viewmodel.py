@@ -166,3 +166,44 @@ def test_hub_unreachable_is_reported(qrun: Callable[..., Any]) -> None:
             await client.aclose()
 
     qrun(scenario())
+
+
+def test_chat_attached_to_the_vm_opens_logs_with_ctrl_l(
+    running_hub: EmbeddedHub, qtbot: Any, qrun: Callable[..., Any]
+) -> None:
+    """The main window's way: it routes the transcript itself and attaches the tools."""
+    from PySide6.QtCore import Qt
+
+    from supervisor_desk.views.chat import ChatView
+    from supervisor_desk.views.results_dock import ResultsDock
+
+    ingest(running_hub, hub_session_events("s1", messages=2))
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        await client.login("supervisor", "supervisor")
+        vm = DetailViewModel(None)
+        chat = ChatView(time_zone="UTC")
+        dock = ResultsDock(time_zone="UTC")
+        qtbot.addWidget(chat)
+        qtbot.addWidget(dock)
+        vm.detail_loaded.connect(chat.set_detail)
+        tools = chat.attach_detail(vm, dock=dock)
+        chat.resize(700, 600)
+        chat.show()
+        try:
+            vm.set_client(client)
+            vm.select("s1")
+            await wait_until(lambda: chat.model.rowCount() > 0 and dock.summary is not None)
+            await wait_until(lambda: tools.handover_button.button.isEnabled())
+            chat.list_view.setFocus()
+            qtbot.keyClick(chat.list_view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+            assert tools.logs.isVisible()
+            await wait_until(lambda: "Session s1 opened" in tools.logs.text("system"))
+            assert "Action: reply" in tools.logs.text("trace")
+        finally:
+            await vm.aclose()
+            await tools.handover.aclose()
+            await client.aclose()
+
+    qrun(scenario())

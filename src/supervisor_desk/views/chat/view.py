@@ -15,7 +15,7 @@ import binascii
 from collections.abc import Sequence
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -58,6 +59,12 @@ from supervisor_desk.models.wire import Attachment, Message, SessionDetail, Sess
 from supervisor_desk.views.chat.delegate import Hit
 from supervisor_desk.views.chat.model import ChatModel, ObjectRole
 from supervisor_desk.views.chat.transcript_view import TranscriptView
+
+if TYPE_CHECKING:
+    from supervisor_desk.views.chat.tools import DetailTools
+    from supervisor_desk.views.detail_viewmodel import DetailViewModel
+    from supervisor_desk.views.handover import HandoverController
+    from supervisor_desk.views.results_dock import ResultsDock
 
 BOTTOM_SLACK = 8
 CLICKABLE = frozenset({"link", "copy", "download", "header", "image"})
@@ -241,13 +248,25 @@ class ChatView(QWidget):
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setStyleSheet("color: #7a8190;")
 
+        # Transcript on top; once bound to a view-model (attach_detail) the action bar sits
+        # under it and the logs drawer under that, in a splitter the reader can drag.
+        self._top = QWidget(self)
+        self._top_layout = QVBoxLayout(self._top)
+        self._top_layout.setContentsMargins(0, 0, 0, 0)
+        self._top_layout.setSpacing(0)
+        self._top_layout.addWidget(self.list_view, 1)
+        self._top_layout.addWidget(self.empty_label, 1)
+        self.body_splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.body_splitter.addWidget(self._top)
+        self.body_splitter.setChildrenCollapsible(False)
+        self.tools: DetailTools | None = None
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(header)
         layout.addWidget(self.search_bar)
-        layout.addWidget(self.list_view, 1)
-        layout.addWidget(self.empty_label, 1)
+        layout.addWidget(self.body_splitter, 1)
         self.list_view.hide()
 
         self.new_messages_button = QPushButton("", self.list_view)
@@ -281,7 +300,42 @@ class ChatView(QWidget):
         """Show times in this zone (the Preferences value: IANA name, "UTC" or local)."""
         self._tz = resolve_time_zone(time_zone)
         self.delegate.set_time_zone(self._tz)
+        if self.tools is not None:
+            self.tools.set_time_zone(self._tz)
         self._rebuild()
+
+    def attach_detail(
+        self,
+        view_model: DetailViewModel,
+        handover: HandoverController | None = None,
+        *,
+        dock: ResultsDock | None = None,
+    ) -> DetailTools:
+        """Add the Logs drawer (Ctrl+L), the hand-over button and the customer view.
+
+        The caller keeps routing the transcript (``detail_loaded`` → ``set_detail`` …);
+        this binds what acts on the session: logs, hand-over (enabled from ``/me``), the
+        dock's "Open customer view".
+        """
+        from supervisor_desk.views.chat.tools import DetailTools
+
+        if self.tools is not None:
+            return self.tools
+        tools = DetailTools(self, view_model, handover, self._tz)
+        self._top_layout.addWidget(tools.error_label)
+        self._top_layout.addWidget(tools.bar)
+        self.body_splitter.addWidget(tools.logs)
+        self.body_splitter.setStretchFactor(0, 3)
+        self.body_splitter.setStretchFactor(1, 2)
+        self.tools = tools
+        if dock is not None:
+            tools.bind_dock(dock)
+        return tools
+
+    def closeEvent(self, event: Any) -> None:
+        if self.tools is not None:
+            self.tools.close_windows()
+        super().closeEvent(event)
 
     def set_detail(self, detail: SessionDetail | None) -> None:
         """Show one session's transcript (None: nothing selected)."""
