@@ -248,6 +248,11 @@ class DetailViewModel(QObject):
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def adopt(self, task: asyncio.Task[Any]) -> None:
+        """Own a task started by a helper of this screen (hand-over): ``aclose`` ends it."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     @staticmethod
     def _cancel(task: asyncio.Task[Any] | None) -> None:
         if task is not None and not task.done():

@@ -85,6 +85,8 @@ class HandoverController(QObject):
         self._permissions: frozenset[str] | None = None
         self._busy = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Another owner (the detail view-model) may adopt our tasks so one aclose ends all.
+        self.task_owner: Any = None
 
     # --- inputs -------------------------------------------------------------------------
     def set_client(self, client: HandoverClient | None) -> None:
@@ -174,6 +176,8 @@ class HandoverController(QObject):
         task.set_name(name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if self.task_owner is not None:
+            self.task_owner.adopt(task)
         return task
 
     async def aclose(self) -> None:

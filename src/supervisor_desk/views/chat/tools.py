@@ -39,6 +39,8 @@ class DetailTools(QObject):
         self.chat = chat
         self.view_model = view_model
         self.handover = handover or HandoverController(view_model.client, self)
+        if self.handover.task_owner is None:
+            self.handover.task_owner = view_model
         self._time_zone = time_zone
         self.docks: list[ResultsDock] = []
         self.customer_windows: list[CustomerView] = []
