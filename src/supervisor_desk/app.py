@@ -307,6 +307,8 @@ class DeskApp(QObject):
         self.detail.message_updated.connect(w.chat.update_message)
         self.detail.session_changed.connect(self._on_detail_session_changed)
         self.detail.error_occurred.connect(self._on_detail_error_occurred)
+        # Logs drawer (Ctrl+L), hand-over button and customer view under the chat.
+        w.chat.attach_detail(self.detail, dock=w.results_dock)
 
     # ---------------------------------------------------------------- run
 
@@ -399,8 +401,10 @@ class DeskApp(QObject):
         self.detail.set_client(signed.client)
         self.history_vm.set_source(HubSessionSource(signed.client))
         self.history.connect_live(live)
-        note = "" if signed.persistent or self.options.demo else " · session-only sign-in"
-        self.window.set_user(signed.display_name, signed.role + note, signed.client.base_url)
+        session_only = not signed.persistent and not self.options.demo
+        role = " · ".join(p for p in (signed.role, "session-only sign-in" if session_only else "")
+                          if p)
+        self.window.set_user(signed.display_name, role, signed.client.base_url)
         if not signed.persistent and not self.options.demo and self._credentials is not None:
             self.window.set_status(self._credentials.note)
         live.start()

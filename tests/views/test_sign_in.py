@@ -155,3 +155,20 @@ def test_unreachable_server_is_explained(qrun: Any) -> None:
         assert await asyncio.wait_for(task, 5) is None
 
     qrun(scenario())
+
+
+def test_stored_sign_in_survives_a_hub_that_is_down_at_start(qrun: Any) -> None:
+    backend = MemoryKeyring()
+    store = CredentialStore(backend)
+    prefs = Preferences()
+    prefs.remember_sign_in("http://127.0.0.1:9", "supervisor")
+    store.save("http://127.0.0.1:9", "supervisor", "stored-token")
+
+    async def scenario() -> None:
+        signed = await SignInFlow(store, prefs).resume()
+        # The feed will retry and show "Hub unreachable"; the token is kept, not forgotten.
+        assert signed is not None and signed.client.token == "stored-token"
+        assert store.load("http://127.0.0.1:9", "supervisor") == "stored-token"
+        await signed.client.aclose()
+
+    qrun(scenario())

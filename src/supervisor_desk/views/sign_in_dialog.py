@@ -178,6 +178,11 @@ class SignInFlow:
         try:
             me: MeAnswer = await client.me()
         except HubError as exc:
+            if exc.unreachable:
+                # The hub is down, not the sign-in: follow it and connect when it is back
+                # (the header says "Hub unreachable — retrying"); a refused token comes
+                # back as UNAUTHORIZED from the feed and leads to the dialog then.
+                return SignedIn(client, username, username, "", self.credentials.persistent)
             await client.aclose()
             if exc.unauthorized:
                 await self._run_blocking(self.credentials.delete, url, username)
