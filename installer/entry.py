@@ -103,6 +103,15 @@ def bundle_check() -> int:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--bundle-check"]:
         sys.exit(bundle_check())
+    # PySide6's import hook (shibokensupport.feature) inspects modules imported after PySide6;
+    # inspect.unwrap() reads ``__wrapped__`` on pydantic's module, which runs pydantic's lazy
+    # ``__getattr__``. When --demo's hub thread is still initialising pydantic at that moment,
+    # the main thread dies with "cannot import name 'import_string' from partially initialized
+    # module 'pydantic._internal._validators'" (seen in 2 of 24 parallel starts of the bundle).
+    # Initialise pydantic completely before any thread or Qt import exists.
+    import pydantic
+    import pydantic._internal._validators  # noqa: F401
+
     from supervisor_desk.__main__ import main
 
     sys.exit(main())
