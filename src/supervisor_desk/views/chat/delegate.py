@@ -79,6 +79,8 @@ CARD_MIN_W = 240
 IMAGE_MAX_H = 220
 INLINE_IMAGE_MAX_BYTES = 8 * 1024 * 1024
 LAYOUT_CACHE_SIZE = 600
+PILL_MAX_CHARS = 600
+PILL_FLAGS = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
 
 DRAFT_LABEL = "Draft from Copilot"
 NOTE_LABEL = "Private note"
@@ -528,9 +530,13 @@ class ChatDelegate(QStyledItemDelegate):
         text = row.text
         if row.kind == "placeholder":
             text = f"⏳ {text}"
-        text = small.elidedText(text, Qt.TextElideMode.ElideRight, self._width - 2 * SIDE - 24)
-        w = small.horizontalAdvance(text) + 24
-        h = small.height() + 8
+        if len(text) > PILL_MAX_CHARS:
+            text = text[:PILL_MAX_CHARS] + "…"  # the whole sentence stays in the tooltip
+        max_w = max(80, self._width - 2 * SIDE - 24)
+        # A narrow chat wraps the sentence onto more lines rather than cutting it off.
+        bounds = small.boundingRect(QRect(0, 0, max_w, 100_000), PILL_FLAGS, text)
+        w = min(max_w, bounds.width()) + 24
+        h = bounds.height() + 8
         rect = QRect((self._width - w) // 2, 8, w, h)
         return RowLayout(height=h + 16, align="center", pill_rect=rect, pill_text=text)
 
@@ -698,12 +704,12 @@ class ChatDelegate(QStyledItemDelegate):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(PILL_FILL))
         r = lay.pill_rect
-        painter.drawRoundedRect(r, r.height() / 2, r.height() / 2)
+        painter.drawRoundedRect(r, min(r.height() / 2, 12), min(r.height() / 2, 12))
         font = QFont(self._small)
         font.setItalic(row.kind == "placeholder")
         painter.setFont(font)
         painter.setPen(QColor(PILL_TEXT))
-        painter.drawText(r, Qt.AlignmentFlag.AlignCenter, lay.pill_text)
+        painter.drawText(r.adjusted(12, 4, -12, -4), PILL_FLAGS, lay.pill_text)
 
     def _paint_header(self, painter: QPainter, lay: RowLayout) -> None:
         r = lay.pill_rect
