@@ -11,7 +11,7 @@ What the tray host does with notifications (verified with PySide6 6.12 + trayer)
 XEmbed tray, Qt finds no ``org.kde.StatusNotifierWatcher`` and uses its XEmbed icon, and
 ``QSystemTrayIcon.showMessage`` then draws Qt's own balloon window; it does **not** call
 ``org.freedesktop.Notifications``. Desktop notifications that a notification daemon (and these
-tests) can see must be sent over D-Bus by the app itself (``views/desktop_notifications.py``).
+tests) can see must be sent over D-Bus by the app itself (``client/desktop_notify.py``).
 """
 
 from __future__ import annotations
