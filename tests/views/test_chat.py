@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QPoint, Qt, QUrl
+from PySide6.QtCore import QEvent, QPoint, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QAbstractItemView, QApplication
 from pytestqt.qtbot import QtBot
@@ -491,3 +491,23 @@ def test_keyboard_scrolling_stops_following(chat: ChatView, qtbot: QtBot) -> Non
     qtbot.keyClick(chat.list_view, Qt.Key.Key_PageDown)
     settle(chat, 3)
     assert bar.value() == bar.maximum() and chat.following
+
+
+def test_hovering_the_delivery_icon_shows_an_escaped_tooltip(chat: ChatView) -> None:
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QToolTip
+
+    chat.set_detail(every_kind_detail())
+    settle(chat)
+    lay = layout_of(chat, key("m9"))
+    assert lay.delivery_rect is not None
+    point = row_point(chat, key("m9"), lay.delivery_rect.center())
+    viewport = chat.list_view.viewport()
+    event = QHelpEvent(QEvent.Type.ToolTip, point, viewport.mapToGlobal(point))
+    QApplication.sendEvent(viewport, event)
+    assert QToolTip.isVisible()
+    assert QToolTip.text() == (
+        "<qt>Not delivered at 2026-11-21 14:07:11 UTC<br/>"
+        "Provider note: Provider: recipient offline</qt>"
+    )
+    QToolTip.hideText()
