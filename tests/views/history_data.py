@@ -100,3 +100,24 @@ def post_history(hub: Any, events: list[dict[str, Any]]) -> None:
 
     for start in range(0, len(events), 500):
         ingest(hub, events[start: start + 500])
+
+
+def dispose_qt(*objects: Any) -> None:
+    """Destroy Qt objects now, on this (the GUI) thread.
+
+    Left to Python's cyclic GC, a parentless widget can be destroyed from whichever thread
+    runs the collection (a hub or reader thread), leaving its timers registered with the GUI
+    thread's dispatcher: a later timer event then hits freed memory.
+    """
+    import gc
+
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    for obj in objects:
+        if obj is not None and shiboken6.isValid(obj):
+            if hasattr(obj, "close"):
+                obj.close()
+            obj.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()

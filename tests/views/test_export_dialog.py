@@ -17,7 +17,7 @@ from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.views.export_dialog import ExportDialog, ExportViewModel, csv_columns
 from supervisor_desk.views.session_table_model import SessionColumn
 from tests.helpers import wait_until
-from tests.views.history_data import history_events, post_history
+from tests.views.history_data import dispose_qt, history_events, post_history
 
 
 @pytest.fixture
@@ -29,21 +29,30 @@ def client(running_hub: Any, qrun: Callable[..., Any]) -> Iterator[HubClient]:
     qrun(c.aclose())
 
 
-def _dialog(qtbot: Any, client: HubClient, flt: SessionFilter, **kwargs: Any) -> ExportDialog:
+@pytest.fixture
+def dialogs() -> Iterator[list[ExportDialog]]:
+    made: list[ExportDialog] = []
+    yield made
+    for dialog in made:
+        dispose_qt(dialog, dialog.vm)
+
+
+def _dialog(made: list[ExportDialog], client: HubClient, flt: SessionFilter,
+            **kwargs: Any) -> ExportDialog:
     vm = ExportViewModel(client)
     dialog = ExportDialog(vm, flt, **kwargs)
-    qtbot.addWidget(dialog)
+    made.append(dialog)
     dialog.open()
     return dialog
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json"])
 def test_export_respects_filters_and_reopens_with_messages_and_logs(
-    client: HubClient, qtbot: Any, qrun: Callable[..., Any], tmp_path: Path, fmt: str
+    client: HubClient, dialogs: Any, qrun: Callable[..., Any], tmp_path: Path, fmt: str
 ) -> None:
     flt = SessionFilter(status=("completed", "failed"))
     remembered: list[str] = []
-    dialog = _dialog(qtbot, client, flt)
+    dialog = _dialog(dialogs, client, flt)
     dialog.folder_chosen.connect(remembered.append)
     dialog.set_format(fmt)  # type: ignore[arg-type]
     dest = tmp_path / f"out.{fmt}"
@@ -68,11 +77,11 @@ def test_export_respects_filters_and_reopens_with_messages_and_logs(
 
 
 def test_csv_keeps_the_visible_columns(
-    client: HubClient, qtbot: Any, qrun: Callable[..., Any], tmp_path: Path
+    client: HubClient, dialogs: Any, qrun: Callable[..., Any], tmp_path: Path
 ) -> None:
     visible = [SessionColumn.ID, SessionColumn.AGENT, SessionColumn.MESSAGES,
                SessionColumn.FINISH]
-    dialog = _dialog(qtbot, client, SessionFilter(), visible_columns=visible)
+    dialog = _dialog(dialogs, client, SessionFilter(), visible_columns=visible)
     dialog.set_format("csv")
     assert dialog.destination().suffix == ".csv"
     dest = tmp_path / "out.csv"
@@ -95,9 +104,9 @@ def test_csv_keeps_the_visible_columns(
 
 
 def test_cancel_leaves_no_file(
-    client: HubClient, qtbot: Any, qrun: Callable[..., Any], tmp_path: Path
+    client: HubClient, dialogs: Any, qrun: Callable[..., Any], tmp_path: Path
 ) -> None:
-    dialog = _dialog(qtbot, client, SessionFilter())
+    dialog = _dialog(dialogs, client, SessionFilter())
     folder = tmp_path / "exports"
     folder.mkdir()
     dest = folder / "cancelled.jsonl"
@@ -114,11 +123,11 @@ def test_cancel_leaves_no_file(
     assert list(folder.iterdir()) == []
 
 
-def test_file_chooser_starts_in_the_last_folder(client: HubClient, qtbot: Any,
+def test_file_chooser_starts_in_the_last_folder(client: HubClient, dialogs: Any,
                                                 tmp_path: Path) -> None:
     folder = tmp_path / "exports"
     folder.mkdir()
-    dialog = _dialog(qtbot, client, SessionFilter(channel=("web",)), last_folder=str(folder),
+    dialog = _dialog(dialogs, client, SessionFilter(channel=("web",)), last_folder=str(folder),
                      matching=12)
     assert dialog.destination().parent == folder
     assert "Channel: Web" in dialog.scope_label.text() and "(12 sessions)" in \

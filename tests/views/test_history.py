@@ -19,7 +19,7 @@ from supervisor_desk.views.history import HistoryView, HistoryViewModel, HubSess
 from supervisor_desk.views.history.view import EMPTY_TEXT
 from supervisor_desk.views.session_table_model import SessionColumn
 from tests.helpers import wait_until
-from tests.views.history_data import history_events, post_history
+from tests.views.history_data import dispose_qt, history_events, post_history
 
 N = 60
 PAGE = 10
@@ -36,7 +36,6 @@ class Harness:
         self.client = HubClient(hub.url)
         self.vm = HistoryViewModel(page_size=PAGE)
         self.view = HistoryView(self.vm)
-        qtbot.addWidget(self.view)
         self.view.resize(1400, 800)
         self.view.show()
         self.all: list[SessionSummary] = []
@@ -85,6 +84,7 @@ def harness(hub: Any, qtbot: Any, qrun: Callable[..., Any]) -> Iterator[Harness]
     qrun(h.start())
     yield h
     qrun(h.close())
+    dispose_qt(h.view, h.vm)
 
 
 def test_paging_buttons_previous_next_and_load_more(harness: Harness, qrun: Any) -> None:
@@ -351,7 +351,6 @@ def test_empty_state_and_unreachable_banner_with_retry(
         dead = HubClient("http://127.0.0.1:9", token="x", timeout=2)
         vm = HistoryViewModel(HubSessionSource(dead), page_size=PAGE)
         view = HistoryView(vm)
-        qtbot.addWidget(view)
         view.show()
         vm.reload()
         await wait_until(lambda: view.banner.isVisible(), 10)
@@ -363,6 +362,7 @@ def test_empty_state_and_unreachable_banner_with_retry(
         assert view.banner.isVisible()
         await vm.aclose()
         await dead.aclose()
+        dispose_qt(view, vm)
 
     qrun(scenario())
 
@@ -405,3 +405,4 @@ def test_rows_on_screen_update_from_the_feed(harness: Harness, qrun: Any, hub: A
         QApplication.processEvents()
 
     qrun(scenario())
+    dispose_qt(feed)

@@ -4,7 +4,6 @@ sessions, messages, results and logs; filters work locally; bad files explain th
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -12,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import shiboken6
-from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QMessageBox
 
 from supervisor_desk.client.rest import HubClient
@@ -23,7 +20,7 @@ from supervisor_desk.views import offline as offline_module
 from supervisor_desk.views.offline import OfflineReview, OfflineWindow, open_file_command
 from tests.helpers import wait_until
 from tests.models.export_samples import make_records
-from tests.views.history_data import history_events, post_history
+from tests.views.history_data import dispose_qt, history_events, post_history
 
 BAD = Path(__file__).parents[1] / "models" / "bad_files"
 N = 40
@@ -75,18 +72,7 @@ def opener(qapp: Any, qrun: Callable[..., Any]) -> Iterator[Callable[[Path], Off
 
 
 def dispose(*objects: Any) -> None:
-    """Destroy windows now, on this (the GUI) thread.
-
-    Left to Python's cyclic GC they could be destroyed from any thread (a hub or reader
-    thread), leaving their timers registered with the GUI thread's dispatcher: a later
-    timer event would then hit freed memory.
-    """
-    for obj in objects:
-        if obj is not None and shiboken6.isValid(obj):
-            obj.close() if hasattr(obj, "close") else None
-            obj.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    gc.collect()
+    dispose_qt(*objects)
 
 
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -277,7 +278,21 @@ class OfflineWindow(QMainWindow):
         self._build_detail(time_zone)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
-        self.setCentralWidget(self.splitter)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        # Visible in the window itself, not only in the title: this is not live data.
+        self.banner = QLabel(
+            f"Offline file — {self.path.name} · read-only review, no hub connection", central)
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.banner.setObjectName("offlineBanner")
+        self.banner.setStyleSheet(
+            "QLabel#offlineBanner { background: #fff4d6; color: #6b4e00; padding: 5px 12px;"
+            " border-bottom: 1px solid #f0d48a; font-weight: 600; }")
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
 
         self.offline_label = QLabel(f"Offline file · {self.path}", self)
         self.offline_label.setTextFormat(Qt.TextFormat.PlainText)

@@ -175,6 +175,7 @@ class FilterDialog(QDialog):
         outer.addWidget(note)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget(scroll)
         form = QFormLayout(body)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -248,7 +249,7 @@ class FilterDialog(QDialog):
         self.cancel_button.clicked.connect(self.reject)
         outer.addWidget(buttons)
         self.set_time_zone(tz)
-        self.resize(560, 720)
+        self.resize(660, 760)
 
     def set_time_zone(self, tz: tzinfo | None) -> None:
         self._tz = tz

@@ -49,6 +49,14 @@ COLUMN_SORT_KEYS: dict[SessionColumn, str] = {
     SessionColumn.WAIT: "wait",
 }
 EMPTY_TEXT = "No sessions found — try adjusting your filters"
+DEFAULT_SCOPE = "matching the filters"
+HISTORY_WIDTHS: dict[SessionColumn, int] = {
+    SessionColumn.START: 128,
+    SessionColumn.LAST_MESSAGE: 128,
+    SessionColumn.FINISH: 128,
+    SessionColumn.WAIT: 72,
+    SessionColumn.DURATION: 86,
+}
 
 
 class HistoryTable(SessionTableView):
@@ -60,6 +68,17 @@ class HistoryTable(SessionTableView):
                  settings_key: str = "history_table") -> None:
         super().__init__(parent, settings=settings, settings_key=settings_key)
         self._sort = "-started_at"
+
+    def _apply_default_layout(self) -> None:
+        super()._apply_default_layout()
+        # History rows are mostly from other days: times show a date, so those columns and
+        # the finished sessions' wait/duration need more room than on the live page.
+        self._restoring = True
+        try:
+            for column, width in HISTORY_WIDTHS.items():
+                self.setColumnWidth(column, width)
+        finally:
+            self._restoring = False
 
     def _on_header_section_clicked(self, section: int) -> None:
         key = COLUMN_SORT_KEYS.get(SessionColumn(section)) if section < len(SessionColumn) \
@@ -152,7 +171,7 @@ class HistoryView(QWidget):
     def __init__(
         self, view_model: HistoryViewModel, parent: QWidget | None = None, *,
         time_zone: tzinfo | None = None, settings: QSettings | None = None,
-        settings_key: str = "history_table", scope: str = "matching the filters",
+        settings_key: str = "history_table", scope: str = DEFAULT_SCOPE,
     ) -> None:
         super().__init__(parent)
         self.vm = view_model
@@ -222,7 +241,7 @@ class HistoryView(QWidget):
         self.table.show_sort(vm.sort)
         self.filter_bar.set_sort(vm.sort)
         self._on_vm_filter_changed(vm.filter)
-        show_metrics(self.metric_cards, vm.metrics, scope=self._scope)
+        self._on_vm_metrics_changed(vm.metrics)
         self._sync_pagination()
 
     # ------------------------------------------------------------------ public
@@ -300,7 +319,10 @@ class HistoryView(QWidget):
         self.filter_bar.set_sort(sort)
 
     def _on_vm_metrics_changed(self, metrics: Metrics | None) -> None:
-        show_metrics(self.metric_cards, metrics, scope=self._scope)
+        scope = self._scope
+        if scope == DEFAULT_SCOPE and self.vm.filter.is_empty():
+            scope = "all sessions"
+        show_metrics(self.metric_cards, metrics, scope=scope)
 
     def _on_vm_agents_changed(self, agents: list[NamedItem]) -> None:
         self._agent_names = {a.id: a.name for a in agents}
