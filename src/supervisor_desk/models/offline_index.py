@@ -10,6 +10,7 @@ session's messages and logs are read by byte range when it is opened. No Qt here
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,9 @@ from supervisor_desk.models.wire import (
 _MESSAGE_SEP = "\n"
 _LOWEST = float("-inf")
 _RECHECK_LIMIT = 2000
+# MessageCountFilter.test's comparisons, as C functions (no Python call per row).
+_COUNT_OPS = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "lt": operator.lt,
+              "ge": operator.ge, "le": operator.le}
 
 
 _ASCII_WORD = re.compile(r"[^\W_]+")
@@ -84,6 +88,7 @@ class OfflineIndex:
         self._by_id: dict[str, int] = {}
         self._orders: dict[SortSpec, list[int]] = {}
         self._search: list[str] = []
+        self._id_order: list[int] | None = None
         self._time_columns: dict[str, list[int | None]] = {}
         self._last: tuple[SessionFilter, SortSpec, list[int]] | None = None
 
@@ -109,11 +114,15 @@ class OfflineIndex:
                 self._transcripts[row] = transcript
                 continue
             self._by_id[entry.summary.id] = len(self._sessions)
+            if len(self._search) == len(self._sessions):
+                # Kept up to date batch by batch, so the first search costs no indexing pass.
+                self._search.append(summary_search_text(entry.summary))
             self._sessions.append(entry.summary)
             self._offsets.append((entry.offset, entry.length))
             self._transcripts.append(transcript)
             added += 1
         self._orders.clear()
+        self._id_order = None
         self._last = None
         return added
 
@@ -152,8 +161,11 @@ class OfflineIndex:
         """
         order = self._orders.get(spec)
         if order is None:
-            ids = [s.id for s in self._sessions]
-            order = sorted(range(len(ids)), key=ids.__getitem__, reverse=spec.descending)
+            if self._id_order is None:
+                ids = [s.id for s in self._sessions]
+                self._id_order = sorted(range(len(ids)), key=ids.__getitem__)
+            # Ids are unique, so the descending id order is exactly the reversed one.
+            order = self._id_order[::-1] if spec.descending else list(self._id_order)
             values = self._sort_values(spec)
             order.sort(key=values.__getitem__, reverse=spec.descending)
             self._orders[spec] = order
@@ -195,8 +207,9 @@ class OfflineIndex:
         if flt.has_attachments is not None:
             rows = [i for i in rows if sessions[i].has_attachments == flt.has_attachments]
         if flt.messages is not None:
-            test = flt.messages.test
-            rows = [i for i in rows if test(sessions[i].message_count)]
+            compare = _COUNT_OPS[flt.messages.op]
+            n = flt.messages.n
+            rows = [i for i in rows if compare(sessions[i].message_count, n)]
         for field, after, before in (
             ("started_at", flt.started_after, flt.started_before),
             ("ended_at", flt.ended_after, flt.ended_before),

@@ -60,7 +60,7 @@ from supervisor_desk.views.history.viewmodel import HistoryViewModel
 log = logging.getLogger(__name__)
 
 FIRST_BATCH = 200  # small, so the first rows show within a fraction of a second
-BATCH = 2000
+BATCH = 1000
 REFRESH_MS = 400  # while loading, the table follows the growing file at most this often
 OFFLINE_TAG = "offline file"
 # Transcripts are read by byte range on this thread: small reads, one at a time.
