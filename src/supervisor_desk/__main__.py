@@ -86,6 +86,14 @@ def _open_file(path: Path) -> int:
 
 def _start_demo_early(rate: float, seed: int | None) -> Future[Any]:
     """Start the demo hub in a thread now, so it boots while Qt and the window load."""
+    # Imported here first, on this thread: PySide6's import hook inspects every new module
+    # (inspect.getsource -> hasattr(module, "__wrapped__")), and pydantic's lazy module
+    # attributes then import pydantic._internal._validators; if the hub thread is importing
+    # that very module at the time, one side fails with a circular-import ImportError.
+    import pydantic._internal._validators  # noqa: F401
+
+    import supervisor_desk.models.wire  # noqa: F401
+
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-hub-start")
 
     def start() -> Any:
