@@ -93,11 +93,13 @@ def run(quick: bool) -> Results:
     started = time.perf_counter()
     cpu_started = time.process_time()
     queue: Queue[Any] = Queue(maxsize=8)
-    reader = ExportReader(path, batch_size=2000)
+    # The window's loader sizes (views/offline.py): a small first batch, then 1,000 rows.
+    reader = ExportReader(path, batch_size=200)
 
     def work() -> None:
         for batch in reader.batches():
             queue.put((batch, prepare_transcripts(batch)))
+            reader.batch_size = 1000
         queue.put(None)
 
     thread = threading.Thread(target=work, daemon=True)
