@@ -69,6 +69,7 @@ class TranscriptView(QAbstractScrollArea):
         # Background slices change heights without re-summing at once (that is O(rows)):
         # positions are refreshed at most every RELAYOUT_EVERY_S, and before any use.
         self._dirty = False
+        self._quiet = False
         self._last_relayout = 0.0
         self._measure_timer = QTimer(self)
         self._measure_timer.setInterval(0)
@@ -109,8 +110,13 @@ class TranscriptView(QAbstractScrollArea):
     def _row_count(self) -> int:
         return len(self._heights)
 
-    def _relayout(self, anchor_row: int | None = None) -> None:
-        """Recompute prefix sums and the scroll range, keeping the reader's place."""
+    def _relayout(self, anchor_row: int | None = None, *, repaint: bool = True) -> None:
+        """Recompute prefix sums and the scroll range, keeping the reader's place.
+
+        ``repaint=False`` when what is on screen cannot have moved (heights changed only
+        off screen, the anchor row or the bottom kept in place): repainting a dozen bubbles
+        ten times a second while a long transcript is measured was most of its cost.
+        """
         bar = self.verticalScrollBar()
         offset = 0
         if anchor_row is None and not self._stick_to_bottom and self._heights:
@@ -121,13 +127,18 @@ class TranscriptView(QAbstractScrollArea):
         self._dirty = False
         self._last_relayout = time.perf_counter()
         viewport_h = self.viewport().height()
-        bar.setPageStep(max(1, viewport_h))
-        bar.setRange(0, max(0, self._tops[-1] - viewport_h))
-        if self._stick_to_bottom:
-            bar.setValue(bar.maximum())
-        elif anchor_row is not None and 0 <= anchor_row < len(self._heights):
-            bar.setValue(self._tops[anchor_row] + offset)
-        self.viewport().update()
+        self._quiet = not repaint
+        try:
+            bar.setPageStep(max(1, viewport_h))
+            bar.setRange(0, max(0, self._tops[-1] - viewport_h))
+            if self._stick_to_bottom:
+                bar.setValue(bar.maximum())
+            elif anchor_row is not None and 0 <= anchor_row < len(self._heights):
+                bar.setValue(self._tops[anchor_row] + offset)
+        finally:
+            self._quiet = False
+        if repaint:
+            self.viewport().update()
 
     def _row_at_y(self, y: int) -> int:
         row = bisect.bisect_right(self._tops, y) - 1
@@ -143,7 +154,8 @@ class TranscriptView(QAbstractScrollArea):
         return True
 
     def _ensure_visible_measured(self) -> None:
-        self._sync()
+        # Called from paintEvent: never schedule another paint from here.
+        self._sync(repaint=False)
         for _ in range(4):
             if not self._heights:
                 return
@@ -157,13 +169,18 @@ class TranscriptView(QAbstractScrollArea):
                 row += 1
             if not changed:
                 return
-            self._relayout(anchor_row=None if self._stick_to_bottom else first)
+            self._relayout(anchor_row=None if self._stick_to_bottom else first, repaint=False)
 
     def _measure_slice(self) -> None:
         if not self._unmeasured:
             self._measure_timer.stop()
             return
         deadline = time.perf_counter() + MEASURE_SLICE_S
+        self._sync(repaint=False)
+        value = self.verticalScrollBar().value()
+        first_visible = self._row_at_y(value)
+        last_visible = self._row_at_y(value + self.viewport().height())
+        on_screen = False
         rows = self._heights
         count = len(rows)
         step = -1 if self._from_end else 1
@@ -175,6 +192,7 @@ class TranscriptView(QAbstractScrollArea):
         while self._unmeasured and scanned < count:
             if not rows[row]:
                 changed |= self._measure(row)
+                on_screen |= first_visible <= row <= last_visible
                 if time.perf_counter() > deadline:
                     break
             row += step
@@ -184,15 +202,19 @@ class TranscriptView(QAbstractScrollArea):
         self._scan = row
         if changed:
             self._dirty = True
-            if not self._unmeasured or time.perf_counter() - self._last_relayout > RELAYOUT_EVERY_S:
+            if on_screen:
                 self._relayout()
+            elif (
+                not self._unmeasured or time.perf_counter() - self._last_relayout > RELAYOUT_EVERY_S
+            ):
+                self._relayout(repaint=False)
         if not self._unmeasured:
             self._measure_timer.stop()
             self.layout_finished.emit()
 
-    def _sync(self) -> None:
+    def _sync(self, *, repaint: bool = True) -> None:
         if self._dirty:
-            self._relayout()
+            self._relayout(repaint=repaint)
 
     def _start_measuring(self) -> None:
         if self._unmeasured and not self._measure_timer.isActive():
@@ -300,6 +322,7 @@ class TranscriptView(QAbstractScrollArea):
             return
         bar.setValue(value)
         self._ensure_visible_measured()
+        self.viewport().update()
 
     def scrollToBottom(self) -> None:
         self._sync()
@@ -311,7 +334,8 @@ class TranscriptView(QAbstractScrollArea):
 
     # --- Qt events ----------------------------------------------------------------------
     def scrollContentsBy(self, dx: int, dy: int) -> None:
-        self.viewport().update()
+        if not self._quiet:
+            self.viewport().update()
 
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
