@@ -324,6 +324,11 @@ async def _stopped_desk(tmp_path: Path, stopped_for: float) -> None:
         record(f"desktop process SIGSTOP {stopped_for:.0f} s then SIGCONT", 1, sum(acked), 0,
                time.monotonic() - began)
         assert state["snapshots"] >= 1
+        if stopped_for > 45:
+            # Past the hub's ping interval + timeout (20 s + 20 s) the hub dropped the socket:
+            # the desk noticed on waking, reconnected and resumed with ``after``.
+            assert "reconnecting" in state["states"], state["states"]
+            assert state["connections"] >= 2
     finally:
         stop.set()
         if not producer.done():

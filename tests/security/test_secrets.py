@@ -71,8 +71,9 @@ async def test_flows_at_debug_leave_no_secret_behind(
         # A failing ingest (bad JSON) and a forbidden call are logged too.
         await call("POST", f"{hub.url}/api/v1/ingest", headers=auth(ingest_token),
                    content=b"{nope")
-        with pytest.raises(HubError):
-            await HubClient(hub.url, ingest_token).live()
+        async with HubClient(hub.url, ingest_token) as platform:
+            with pytest.raises(HubError):
+                await platform.live()
         await desk.caught_up(hub.url, answer.token)
         sid = next(iter(desk.store)).id
         await client.session(sid)
