@@ -253,8 +253,14 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
             raise RuntimeError(f"the ingest process failed ({ingest.returncode})")
         log = _ingest_log(directory)
         last_seq = max(int(entry[1]) for entry in log["log"])
-        # Drain: every posted event applied, then a frame and its paint.
-        await _wait_for(lambda: vm.feed.seq >= last_seq, 60, "the feed to catch up")
+        # Drain: every posted event applied, then a frame and its paint. A desktop that cannot
+        # keep up is a finding, not an error: the figures cover what it applied, and the
+        # events still queued at the end are reported.
+        try:
+            await _wait_for(lambda: vm.feed.seq >= last_seq, size["seconds"] + 30, "drain")
+        except TimeoutError:
+            pass
+        out["feed.backlog_at_end"] = max(0, last_seq - vm.feed.seq)
         await asyncio.sleep(0.3)
         stall.stop()
         view.recording = False
