@@ -149,6 +149,7 @@ def test_responsible_names_ai_operator_or_unassigned(model: SessionTableModel) -
     ])
     by_id = {model.session_at(r).id: r for r in range(2)}  # type: ignore[union-attr]
     assert cell(model, by_id["a"], SessionColumn.RESPONSIBLE) == "AI"
+    assert cell(model, by_id["a"], SessionColumn.WAIT) == ""  # never queued
     assert cell(model, by_id["b"], SessionColumn.RESPONSIBLE) == "Ann"
 
 

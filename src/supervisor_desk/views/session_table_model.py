@@ -466,8 +466,10 @@ class SessionTableModel(QAbstractTableModel):
             case SessionColumn.START:
                 return self._fmt_time(s.started_at)
             case SessionColumn.WAIT:
+                # Blank for sessions that never queued: a column of "---" would hide the few
+                # real waits a supervisor scans for.
                 wait = self._wait_seconds(s)
-                return EMPTY if wait is None else format_duration(wait)
+                return "" if wait is None else format_duration(wait)
             case SessionColumn.DURATION:
                 return format_duration(self._duration_seconds(s))
             case SessionColumn.LAST_MESSAGE:
