@@ -7,7 +7,7 @@ set -euo pipefail
 runtime=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
       libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
       libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0
-      fonts-dejavu-core)
+      fonts-dejavu-core fonts-noto-color-emoji)
 bench=(xvfb xauth x11-utils xdotool imagemagick trayer dbus dbus-x11 dunst libnotify-bin gnome-keyring
        desktop-file-utils appstream dpkg-dev)
 pkgs=("${runtime[@]}")

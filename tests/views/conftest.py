@@ -7,6 +7,7 @@ coroutines run with ``qrun(coro)``; while one runs, Qt events are processed too.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -15,6 +16,18 @@ import qasync
 from PySide6.QtWidgets import QApplication
 
 T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_qt_thread() -> Iterator[None]:
+    """Collect the test's Qt objects here, on the Qt thread.
+
+    Left to Python's cyclic GC, a hub server thread of the next test could run the collection,
+    destroy qasync's timer objects off their thread and leave Qt a dangling timer (seen as a
+    rare segfault in hub-backed Qt tests).
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -21,15 +19,6 @@ from supervisor_desk.views.results_dock import ResultsDock
 from tests.conftest import ingest
 from tests.helpers import wait_until
 from tests.views.chat_samples import hub_session_events
-
-
-@pytest.fixture(autouse=True)
-def _collect_garbage_in_main_thread() -> Iterator[None]:
-    """Collect Qt objects of the closed loop here, on the Qt thread: the hub's server thread
-    of the next test could otherwise run the collection, destroy qasync's timer objects off
-    their thread, and leave Qt a dangling timer (seen as a rare segfault)."""
-    yield
-    gc.collect()
 
 
 def seed(hub: EmbeddedHub) -> None:

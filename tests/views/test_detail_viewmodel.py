@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.hub.embedded import EmbeddedHub
@@ -15,15 +12,6 @@ from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from tests.conftest import ingest
 from tests.helpers import wait_until
 from tests.views.chat_samples import hub_session_events, message
-
-
-@pytest.fixture(autouse=True)
-def _collect_garbage_in_main_thread() -> Iterator[None]:
-    """Collect Qt objects of the closed loop here, on the Qt thread: the hub's server thread
-    of the next test could otherwise run the collection, destroy qasync's timer objects off
-    their thread, and leave Qt a dangling timer (seen as a rare segfault)."""
-    yield
-    gc.collect()
 
 
 def collect(vm: DetailViewModel) -> dict[str, list[Any]]:
