@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks._common import Results, main_for
 
@@ -49,7 +50,7 @@ def _env(home: Path, state: Path) -> dict[str, str]:
     return env
 
 
-def one_run(workdir: Path, limit_s: float = 60.0, *, screenshot: bool = True) -> dict[str, float]:
+def one_run(workdir: Path, limit_s: float = 60.0, *, screenshot: bool = True) -> dict[str, Any]:
     """One launch; returns milliseconds (``first_rows`` is NaN if rows never came)."""
     home = workdir / "profile"
     home.mkdir(parents=True)
@@ -60,7 +61,7 @@ def one_run(workdir: Path, limit_s: float = 60.0, *, screenshot: bool = True) ->
         [*_command(), "--demo", "--screenshot", str(shot), "--exit-after", str(limit_s)],
         env=_env(home, workdir / "state.json"), stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
-    out = {"first_rows": float("nan"), "app_first_rows": float("nan"),
+    out: dict[str, Any] = {"first_rows": float("nan"), "app_first_rows": float("nan"),
            "hub_ready": float("nan"), "screenshot": float("nan"), "quit": float("nan")}
     try:
         text = ""
@@ -77,6 +78,9 @@ def one_run(workdir: Path, limit_s: float = 60.0, *, screenshot: bool = True) ->
         deadline = time.monotonic() + (15 if screenshot else 0)
         while proc.poll() is None and not shot.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
+        if out["first_rows"] != out["first_rows"]:  # NaN: say what the app was doing
+            tail = [line for line in text.splitlines() if "propagateSizeHints" not in line]
+            out["failure"] = f"exit {proc.poll()}; log: " + " | ".join(tail[-3:])[-400:]
         if shot.exists():
             out["screenshot"] = (time.monotonic() - started) * 1000
         if proc.poll() is None:
@@ -104,6 +108,7 @@ def run(quick: bool) -> Results:
         for i in range(runs):
             measured.append(one_run(Path(tmp) / f"run-{i}", screenshot=not (tiny or quick)))
     first = [m["first_rows"] for m in measured]
+    failures = [m["failure"] for m in measured if "failure" in m]
     return {
         "quick": quick,
         "sizes.startup_runs": runs,
@@ -113,6 +118,8 @@ def run(quick: bool) -> Results:
         "startup.demo_hub_ready_ms": _median([m["hub_ready"] for m in measured]),
         "startup.screenshot_ms": _median([m["screenshot"] for m in measured]),
         "startup.quit_ms": _median([m["quit"] for m in measured]),
+        "startup.runs_without_rows": len(failures),
+        **({"startup.last_failure": failures[-1]} if failures else {}),
     }
 
 
