@@ -19,12 +19,14 @@ import os
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
 
+from supervisor_desk.client.feed import FeedClient
 from supervisor_desk.client.rest import HubClient
 from tests.reliability.desk import Desk, Traffic, auth, live_state
 from tests.reliability.hubproc import HubProcess, fd_count, prepare_db, rss_kib, thread_count
@@ -69,8 +71,33 @@ def flat(samples: list[dict[str, Any]], key: str) -> tuple[float, float]:
     return _mean([s[key] for s in body[:third]]), _mean([s[key] for s in body[-third:]])
 
 
+class SoakDesk(Protocol):
+    """What the soak needs of a desktop: :class:`Desk`, or the Qt view-model's adapter."""
+
+    snapshots: int
+    events: int
+    out_of_order: int
+
+    @property
+    def feed(self) -> FeedClient: ...
+    def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def connected(self, timeout: float = 20.0) -> None: ...
+    async def caught_up(self, url: str, token: str, timeout: float = 20.0) -> None: ...
+    def refresh(self) -> None: ...
+
+
+def plain_desk(client: HubClient) -> SoakDesk:
+    return _PlainDesk(client, record=False)
+
+
+class _PlainDesk(Desk):
+    def refresh(self) -> None:
+        self.store.drop_ended()  # the supervisor's F5
+
+
 async def soak(tmp_path: Path, seconds: float, rate: float = 500.0, clients: int = 20,
-               ) -> dict[str, Any]:
+               make_desk: Callable[[HubClient], SoakDesk] = plain_desk) -> dict[str, Any]:
     db = tmp_path / "soak.db"
     tokens = prepare_db(db)
     hub = HubProcess(db)
@@ -81,7 +108,7 @@ async def soak(tmp_path: Path, seconds: float, rate: float = 500.0, clients: int
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     client = HubClient(url, tokens["viewer"])
-    desk = Desk(client, record=False)
+    desk = make_desk(client)
     stop = asyncio.Event()
     totals = {"acknowledged": 0, "duplicates": 0, "retries": 0}
     samples: list[dict[str, Any]] = []
@@ -102,7 +129,7 @@ async def soak(tmp_path: Path, seconds: float, rate: float = 500.0, clients: int
             if producer.done():
                 producer.result()
             if loop.time() >= next_refresh:
-                desk.store.drop_ended()  # the supervisor's F5
+                desk.refresh()
                 next_refresh += 30
             samples.append({
                 "t": round(loop.time() - begin, 1),
@@ -143,7 +170,7 @@ async def soak(tmp_path: Path, seconds: float, rate: float = 500.0, clients: int
         "totals": totals, "tallies": tallies, "samples": samples,
         "desk_snapshots": desk.snapshots, "desk_events": desk.events,
         "desk_out_of_order": desk.out_of_order,
-        "desk_connections": desk.feed.connections,
+        "desk_connections": desk.feed.connections, "desk_kind": type(desk).__name__,
     }
 
 
