@@ -21,7 +21,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
-    Signal,
 )
 from PySide6.QtGui import QColor, QFont, QFontDatabase
 
@@ -155,9 +154,6 @@ def _ts(value: datetime | None) -> float:
 
 class SessionTableModel(QAbstractTableModel):
     """Rows of live sessions; ended ones stay (marked) until :meth:`remove_ended`."""
-
-    rows_inserted_for = Signal(list)  # ids of sessions that appeared in this batch
-    order_changed = Signal()
 
     def __init__(
         self,
@@ -356,12 +352,10 @@ class SessionTableModel(QAbstractTableModel):
         self._ensure_index()
         updated_rows: list[int] = []
         restructure: list[tuple[SessionSummary, Any]] = []  # (session, key before) / None: new
-        new_ids: list[str] = []
         for s in batch:
             row = self._index.get(s.id)
             if row is None:
                 restructure.append((s, None))
-                new_ids.append(s.id)
                 continue
             old = self._rows[row]
             if s.version < old.version:
@@ -381,8 +375,6 @@ class SessionTableModel(QAbstractTableModel):
             else:
                 for s, old_key in restructure:
                     self._place(s, old_key)
-        if new_ids:
-            self.rows_inserted_for.emit(new_ids)
 
     def remove_ended(self) -> int:
         """Refresh (F5): drop the ended rows kept on screen. Returns how many went."""
@@ -625,7 +617,6 @@ class SessionTableModel(QAbstractTableModel):
         ]
         self.changePersistentIndexList(old_persistent, new_persistent)
         self.layoutChanged.emit()
-        self.order_changed.emit()
 
     def _place(self, s: SessionSummary, old_key: Any) -> None:
         """Insert a new row (``old_key`` None) or move a re-keyed one to its sorted position.
