@@ -95,6 +95,18 @@ MIGRATIONS: tuple[str, ...] = (
         expires_ms INTEGER
     );
     """,
+    # 2: fast lists. A covering index holding every filterable column (a narrow copy of the
+    # table, without the JSON docs) so counts and ordered pages scan it instead of wide rows;
+    # and a narrow message -> session map for full-text matches.
+    """
+    CREATE INDEX sessions_narrow ON sessions (
+        started_ms, id, status, channel, agent_id, responsible_kind, operator_id,
+        message_count, has_attachments, country_code, ip, ended_ms, last_ms, queued_ms,
+        accepted_ms, id_lower, user_search, search
+    );
+    CREATE TABLE message_sessions (rowid INTEGER PRIMARY KEY, session_id TEXT NOT NULL);
+    INSERT INTO message_sessions (rowid, session_id) SELECT rowid, session_id FROM messages;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -793,6 +793,10 @@ def _message_created(
         batch.conn.execute(
             "INSERT INTO message_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, data.text)
         )
+        batch.conn.execute(
+            "INSERT INTO message_sessions (rowid, session_id) VALUES (?, ?)",
+            (cursor.lastrowid, sid),
+        )
     doc["message_count"] = seq
     message_at = message["at"]
     last = doc.get("last_message_at")

@@ -1,0 +1,40 @@
+"""Schema migrations on a real SQLite file: an old database is brought up to date, keeping data."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from supervisor_desk.hub import schema
+from supervisor_desk.hub.ingest import parse_batch
+from supervisor_desk.hub.storage import Storage
+from supervisor_desk.models.filters import SessionFilter, SortSpec
+from tests.hub.factories import message, started
+
+
+def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    storage = Storage(db)
+    storage.ingest(parse_batch(json.dumps({"events": [
+        started("s1"), message("s1", "m1", "Problème de facture")]}).encode()))
+    storage.close()
+    # Turn it back into what a hub of schema 1 left: no covering index, no message map.
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DROP INDEX sessions_narrow")
+    conn.execute("DROP TABLE message_sessions")
+    conn.execute("UPDATE meta SET value = 'old-epoch' WHERE key = 'epoch'")
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+    storage = Storage(db)  # the current hub migrates on open
+    try:
+        assert storage.epoch == "old-epoch"
+        version = storage.reader().execute("PRAGMA user_version").fetchone()[0]
+        assert version == schema.SCHEMA_VERSION == 2
+        total, docs = storage.session_page(SessionFilter(text="probleme"),
+                                           SortSpec.parse(None), 0, 50, 0)
+        assert total == 1 and json.loads(docs[0])["id"] == "s1"
+    finally:
+        storage.close()
+    assert schema.migrate(sqlite3.connect(db, isolation_level=None)) == 2  # idempotent
