@@ -28,6 +28,7 @@ analytically from the 1 s run's fetch times (say so in ``feed.poll_10s_method``)
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -157,6 +158,28 @@ class LatencyProbe:
         self.emitted.clear()
 
 
+class GcWatch:
+    """Durations of the interpreter's cyclic garbage collections (a stall with no code of ours
+    running is often one: 10,000 sessions are a big heap to walk)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []  # generation, ms
+        self._started = 0.0
+
+    def __enter__(self) -> GcWatch:
+        gc.callbacks.append(self._on_gc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], (time.perf_counter() - self._started) * 1000))
+
+
 class StallMonitor:
     """A 5 ms precise timer on the Qt thread; a long gap between ticks is a stall."""
 
@@ -244,6 +267,7 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
         out["feed.snapshot_to_rows_ms"] = round((time.monotonic() - started) * 1000, 1)
         await asyncio.sleep(1.0)  # first paints and timers settle
         stall = StallMonitor(probe)
+        gc_watch = GcWatch().__enter__()
         probe.recording = view.recording = True
         stall.start()
         cpu_before = time.process_time()
@@ -263,7 +287,10 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
         out["feed.backlog_at_end"] = max(0, last_seq - vm.feed.seq)
         await asyncio.sleep(0.3)
         stall.stop()
+        gc_watch.__exit__()
         view.recording = False
+        out["feed.gc_max_ms"] = round(max((p[1] for p in gc_watch.pauses), default=0.0), 1)
+        out["feed.gc_gen2_runs"] = sum(1 for p in gc_watch.pauses if p[0] == 2)
         cpu_ms = (time.process_time() - cpu_before) * 1000
         load_s = time.monotonic() - load_started
         viewport = view.viewport().width() * view.viewport().height()
