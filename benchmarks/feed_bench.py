@@ -265,6 +265,11 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
         await _wait_for(lambda: model.rowCount() >= n_live
                         and vm.connection_state is ConnectionState.CONNECTED, 180, "snapshot")
         out["feed.snapshot_to_rows_ms"] = round((time.monotonic() - started) * 1000, 1)
+        if os.environ.get("SUPERVISOR_DESK_BENCH_GC_FREEZE"):
+            # Experiment, off by default: what the app would gain by freezing the heap it
+            # has after loading the snapshot (docs/performance.md, live feed).
+            gc.freeze()
+            out["feed.experiment"] = "gc.freeze() after the snapshot"
         await asyncio.sleep(1.0)  # first paints and timers settle
         stall = StallMonitor(probe)
         gc_watch = GcWatch().__enter__()
