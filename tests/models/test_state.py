@@ -275,3 +275,19 @@ def test_iteration_is_a_stable_copy() -> None:
     for s in store:  # applying while iterating (a listener doing both) must not break
         store.apply(session_event("session.updated", summary(s.id, 2)))
     assert [s.version for s in store] == [2, 2]
+
+
+def test_refresh_memory_is_bounded(monkeypatch: Any) -> None:
+    """Days of Refresh must not grow memory: only the newest dropped sessions are remembered."""
+    import supervisor_desk.models.state as state
+
+    monkeypatch.setattr(state, "_MAX_TOMBSTONES", 3)
+    store = SessionStore()
+    for i in range(5):
+        store.apply(session_event("session.started", summary(f"s{i}", 1)))
+        store.apply(session_event("session.ended", summary(f"s{i}", 2, status="completed")))
+        store.drop_ended()
+    # The three most recently dropped sessions still refuse a stale replay; the oldest is gone.
+    assert store.apply(session_event("session.ended", summary("s4", 2, status="completed"))) is None
+    assert len(store._tombstones) == 3
+    assert "s0" not in store._tombstones

@@ -47,6 +47,9 @@ class SessionChange:
     message: Message | None = None
 
 
+# Refresh can run for days; remembering every dropped session would grow without bound.
+_MAX_TOMBSTONES = 50_000
+
 class SessionStore:
     """Live sessions keyed by id, plus ended ones kept until :meth:`drop_ended`.
 
@@ -152,6 +155,10 @@ class SessionStore:
         for sid in gone:
             s = self._sessions.pop(sid)
             self._tombstones[sid] = s.version
+            if len(self._tombstones) > _MAX_TOMBSTONES:
+                # Oldest first (dicts keep insertion order): a replay reaches back only to our
+                # own position, so only recently dropped sessions can be re-announced.
+                del self._tombstones[next(iter(self._tombstones))]
             self._arrival.pop(sid, None)
             self._message_seq.pop(sid, None)
             self._last_message_at.pop(sid, None)
