@@ -60,7 +60,7 @@ def test_full_session(dock: ResultsDock) -> None:
     }
     facts = dock.facts()
     assert facts["UUID"] == summary().id
-    assert facts["Channel"] == "Web chat"
+    assert facts["Channel"] == "Web"
     assert facts["Stage"] == "PROD"
     assert facts["Start"] == "2026-11-21 14:02:11"
     assert facts["End"] == "2026-11-21 14:05:56"

@@ -16,7 +16,6 @@ from supervisor_desk.views.session_table_model import (
     SessionColumn,
     SessionTableModel,
     SortRole,
-    format_duration,
 )
 from supervisor_desk.views.session_table_view import SessionTableView
 
@@ -83,12 +82,6 @@ def clock() -> Clock:
 def model(clock: Clock) -> SessionTableModel:
     return SessionTableModel(clock=clock, time_zone=UTC)
 
-
-def test_format_duration_spellings() -> None:
-    assert format_duration(45) == "45s"
-    assert format_duration(225) == "3m 45s"
-    assert format_duration(3 * 3600 + 16 * 60 + 1) == "3h 16m 1s"
-    assert format_duration(-5) == "0s"
 
 
 def test_cells_show_what_the_design_lists(model: SessionTableModel, clock: Clock) -> None:

@@ -13,6 +13,7 @@ from datetime import tzinfo
 from typing import Literal
 
 from supervisor_desk.models.markers import (
+    CHANNEL_LABELS,
     end_pill,
     format_datetime,
     marker_text,
@@ -22,25 +23,6 @@ from supervisor_desk.models.markers import (
 from supervisor_desk.models.wire import Message, SessionSummary
 
 RowKind = Literal["header", "message", "marker", "pill", "placeholder"]
-
-CHANNEL_LABELS: dict[str, str] = {
-    "web": "Web chat",
-    "phone": "Phone",
-    "sip": "SIP",
-    "whatsapp": "WhatsApp",
-    "telegram": "Telegram",
-    "email": "Email",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "intercom": "Intercom",
-    "chatwoot": "Chatwoot",
-    "twilio": "Twilio",
-    "infobip": "Infobip",
-    "bird": "Bird",
-    "mobile_sdk": "Mobile SDK",
-    "api": "API",
-    "other": "Other",
-}
 
 PLACEHOLDER_TEXT = "Transcript is being processed"
 AUTHOR_LABELS: dict[str, str] = {

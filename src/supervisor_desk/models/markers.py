@@ -70,6 +70,27 @@ def format_datetime(at: datetime, tz: tzinfo) -> str:
     return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
 
 
+# Display names of PROTOCOL channels: table badges, chat facts, dock and customer view.
+CHANNEL_LABELS: dict[str, str] = {
+    "web": "Web",
+    "phone": "Phone",
+    "sip": "SIP",
+    "whatsapp": "WhatsApp",
+    "telegram": "Telegram",
+    "email": "Email",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "intercom": "Intercom",
+    "chatwoot": "Chatwoot",
+    "twilio": "Twilio",
+    "infobip": "Infobip",
+    "bird": "Bird",
+    "mobile_sdk": "Mobile SDK",
+    "api": "API",
+    "other": "Other",
+}
+
+
 def format_utc(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 

@@ -25,9 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from supervisor_desk.models.chat_rows import CHANNEL_LABELS
 from supervisor_desk.models.filters import SessionFilter
-from supervisor_desk.models.markers import format_datetime, resolve_time_zone
+from supervisor_desk.models.markers import CHANNEL_LABELS, format_datetime, resolve_time_zone
 from supervisor_desk.models.wire import SessionDetail, SessionPage, SessionSummary
 from supervisor_desk.views.chat.view import ChatView
 from supervisor_desk.views.detail_viewmodel import describe_error

@@ -13,6 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
+from supervisor_desk.models.markers import CHANNEL_LABELS
+
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 # Badge colours follow the 8bit-ai seed (phone violet, web blue, telegram sky, whatsapp emerald,
@@ -36,24 +38,6 @@ CHANNEL_COLORS: dict[str, str] = {
     "other": "#78716c",
 }
 
-CHANNEL_LABELS: dict[str, str] = {
-    "web": "Web",
-    "phone": "Phone",
-    "sip": "SIP",
-    "whatsapp": "WhatsApp",
-    "telegram": "Telegram",
-    "email": "Email",
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "intercom": "Intercom",
-    "chatwoot": "Chatwoot",
-    "twilio": "Twilio",
-    "infobip": "Infobip",
-    "bird": "Bird",
-    "mobile_sdk": "Mobile SDK",
-    "api": "API",
-    "other": "Other",
-}
 
 STATUS_COLORS: dict[str, str] = {
     "queued": "#d97706",

@@ -6,8 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from supervisor_desk.models.markers import format_duration
 from supervisor_desk.views.live_viewmodel import LiveMetrics
-from supervisor_desk.views.session_table_model import format_duration
 
 
 class MetricCard(QFrame):

@@ -25,8 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from supervisor_desk.models.chat_rows import CHANNEL_LABELS
-from supervisor_desk.models.markers import format_duration, format_utc, resolve_time_zone
+from supervisor_desk.models.markers import (
+    CHANNEL_LABELS,
+    format_duration,
+    format_utc,
+    resolve_time_zone,
+)
 from supervisor_desk.models.wire import SessionSummary
 
 EMPTY_VALUE = "---"

@@ -24,6 +24,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QFontDatabase
 
+from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.icons import (
     END_REASON_LABELS,
@@ -117,17 +118,6 @@ class LiveOrder(StrEnum):
     ARRIVAL = "arrival"  # ixHello: new sessions at the bottom
     GIVEN = "given"  # History/offline: the order the server or file index returned, as is
 
-
-def format_duration(seconds: float) -> str:
-    """``45s``, ``3m 45s``, ``3h 16m 1s`` (the ixHello spelling)."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes}m {secs}s"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
 
 
 class _Desc:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import Metrics, NamedItem, SessionSummary
 from supervisor_desk.views.history.chips import FilterChips
 from supervisor_desk.views.history.describe import filter_chips
@@ -35,7 +36,6 @@ from supervisor_desk.views.session_table_model import (
     LiveOrder,
     SessionColumn,
     SessionTableModel,
-    format_duration,
 )
 from supervisor_desk.views.session_table_view import SessionTableView
 
