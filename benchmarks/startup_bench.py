@@ -56,11 +56,11 @@ def one_run(workdir: Path, limit_s: float = 60.0, *, screenshot: bool = True) ->
     home.mkdir(parents=True)
     shot = workdir / "shot.png"
     log = home / "logs" / "supervisor-desk.log"
+    errors = (workdir / "stderr.txt").open("w")
     started = time.monotonic()
     proc = subprocess.Popen(
         [*_command(), "--demo", "--screenshot", str(shot), "--exit-after", str(limit_s)],
-        env=_env(home, workdir / "state.json"), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        env=_env(home, workdir / "state.json"), stdout=subprocess.DEVNULL, stderr=errors)
     out: dict[str, Any] = {"first_rows": float("nan"), "app_first_rows": float("nan"),
            "hub_ready": float("nan"), "screenshot": float("nan"), "quit": float("nan")}
     try:
@@ -79,8 +79,10 @@ def one_run(workdir: Path, limit_s: float = 60.0, *, screenshot: bool = True) ->
         while proc.poll() is None and not shot.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
         if out["first_rows"] != out["first_rows"]:  # NaN: say what the app was doing
-            tail = [line for line in text.splitlines() if "propagateSizeHints" not in line]
-            out["failure"] = f"exit {proc.poll()}; log: " + " | ".join(tail[-3:])[-400:]
+            errors.flush()
+            lines = text.splitlines() + (workdir / "stderr.txt").read_text().splitlines()
+            tail = [line for line in lines if "propagateSizeHints" not in line]
+            out["failure"] = f"exit {proc.poll()}: " + " | ".join(tail[-3:])[-400:]
         if shot.exists():
             out["screenshot"] = (time.monotonic() - started) * 1000
         if proc.poll() is None:
@@ -92,6 +94,7 @@ def one_run(workdir: Path, limit_s: float = 60.0, *, screenshot: bool = True) ->
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        errors.close()
     return out
 
 
