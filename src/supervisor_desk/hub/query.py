@@ -125,19 +125,28 @@ def page(
     try:
         # Filter, count and order on the narrow covering index; read the wide JSON docs of
         # the one page only.
-        # One pass gives the page and the total (the window sees every match before LIMIT),
-        # so an expensive filter (full text) runs once, not twice.
-        rows = conn.execute(
-            f"SELECT rowid, COUNT(*) OVER () FROM sessions {_NARROW} WHERE {clause} "
-            f"ORDER BY {order} LIMIT ? OFFSET ?",
-            [*params, *order_params, limit, offset],
-        ).fetchall()
-        rowids = [row[0] for row in rows]
-        if rows:
-            total = rows[0][1]
-        elif offset == 0:
-            total = 0
-        else:  # past the end: the total still counts every match
+        if flt.text is not None:
+            # One pass gives the page and the total (the window sees every match before
+            # LIMIT), so the full-text match runs once, not twice.
+            rows = conn.execute(
+                f"SELECT rowid, COUNT(*) OVER () FROM sessions {_NARROW} WHERE {clause} "
+                f"ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, *order_params, limit, offset],
+            ).fetchall()
+            rowids = [row[0] for row in rows]
+            total = rows[0][1] if rows else -1
+        else:
+            # Cheap filters: count on the index, and let an ordered scan stop at the page.
+            rowids = [
+                row[0]
+                for row in conn.execute(
+                    f"SELECT rowid FROM sessions {_NARROW} WHERE {clause} "
+                    f"ORDER BY {order} LIMIT ? OFFSET ?",
+                    [*params, *order_params, limit, offset],
+                )
+            ]
+            total = -1
+        if total < 0:
             total = conn.execute(
                 f"SELECT COUNT(*) FROM sessions {_NARROW} WHERE {clause}", params
             ).fetchone()[0]
