@@ -71,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo_rate=args.demo_rate,
         demo_seed=args.demo_seed,
         started_at=_STARTED,
+        freeze_gc=True,
     )
     return run_app(options, demo_future=demo_future)
 

@@ -73,6 +73,8 @@ class AppOptions:
     demo_rate: float = 15.0
     demo_seed: int | None = None
     started_at: float = 0.0  # time.monotonic() at process start, for the cold-start figure
+    # Process-wide GC policy: only the real app process opts in (tests share one interpreter).
+    freeze_gc: bool = False
 
 
 # ------------------------------------------------------------------------------------------
@@ -388,7 +390,10 @@ class DeskApp(QObject):
 
     def _start_live(self, signed: SignedIn) -> None:
         self.signed = signed
-        live = LiveViewModel(signed.client, self.model, spawn=self.services.spawn, parent=self)
+        live = LiveViewModel(
+            signed.client, self.model, spawn=self.services.spawn, parent=self,
+            freeze_gc_after_snapshot=self.options.freeze_gc,
+        )
         self.live = live
         live.connection_changed.connect(self._on_live_connection_changed)
         live.metrics_changed.connect(self.window.set_metrics)

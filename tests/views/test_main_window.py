@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 
+import supervisor_desk.models.wire as wire
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
@@ -334,3 +335,17 @@ def test_replayed_events_and_snapshots_raise_no_alerts(qtbot: Any) -> None:
     assert [s.id for s in started[0]] == ["new"]
     assert [s.id for s in ended[0]] == ["old"]
     live.deleteLater()
+
+
+def test_snapshot_freezes_long_lived_objects_when_asked(qapp: Any) -> None:
+    """The app process freezes the snapshot's objects so full GC passes don't stall frames."""
+    model = SessionTableModel()
+    live = LiveViewModel(HubClient("http://127.0.0.1:9"), model, spawn=lambda c, n: c.close(),
+                         freeze_gc_after_snapshot=True)
+    gc.unfreeze()
+    try:
+        live.on_snapshot(wire.LiveSnapshot(epoch="e", seq=0, sessions=[]))
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        live.deleteLater()

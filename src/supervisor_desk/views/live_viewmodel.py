@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -93,8 +94,10 @@ class LiveViewModel(QObject):
         frame_ms: int = FRAME_MS,
         metrics_poll_s: float = METRICS_POLL_S,
         feed_factory: Callable[[HubClient, LiveViewModel], FeedClient] | None = None,
+        freeze_gc_after_snapshot: bool = False,
     ) -> None:
         super().__init__(parent)
+        self._freeze_gc = freeze_gc_after_snapshot
         self._client = client
         self.model = model
         self.store = SessionStore()
@@ -190,6 +193,11 @@ class LiveViewModel(QObject):
             if watched is not None:
                 self.session_updated.emit(watched)
         self._check_first_rows()
+        if self._freeze_gc:
+            # Thousands of long-lived session objects made each full GC pass stall the Qt
+            # thread for 0.3-0.6 s (benchmarks/feed_bench.py); frozen, later passes skip them.
+            # Replaced sessions are still freed by reference counting (they hold no cycles).
+            gc.freeze()
 
     def on_event(self, seq: int, event: StoredEvent, replayed: bool) -> None:
         change = self.store.apply(event)
