@@ -5,7 +5,7 @@
 The hub runs as ``supervisor-hub serve`` in its own process (as in production); this process
 is the platform and the desktops. Figures:
 
-- ``hub.ingest_events_per_s``: 4 platform connections post batches of 100 events (each batch
+- ``hub.ingest_events_per_s``: 8 platform connections post batches of 100 events (each batch
   10 sessions x [started + 9 messages]); events acknowledged per second. Every 200 is durable
   (WAL, synchronous=FULL).
   ``hub.ingest_cpu_us_per_event``: CPU time the hub process spent per event (the figure on a
@@ -114,11 +114,11 @@ def _events(prefix: str, sessions: int, text: str = "") -> list[dict[str, Any]]:
 
 def bench_ingest(tmp: Path, quick: bool) -> Results:
     db = tmp / "ingest.db"
-    posters = 4
+    posters = 8
     # One token per platform connection: the hub's rate limit is per token.
     poster_tokens = [tokens(db)[0] for _ in range(posters)]
     ingest_token = poster_tokens[0]
-    batches_each = 50 if quick else 250
+    batches_each = 25 if quick else 125
     bodies: list[list[bytes]] = []
     rows: list[tuple[str, str, str]] = []
     for k in range(posters):
