@@ -238,8 +238,9 @@ class SessionFilter(BaseModel):
             if value == "":
                 continue  # an empty field in a form means "no criterion"
             if key in _MULTI_PARAMS:
+                # Ids are opaque: kept as sent (only the enum lists are trimmed and split).
                 items = [v.strip() for v in value.split(",")] if key in ("channel", "status") \
-                    else [value]
+                    else [raw]
                 current = list(fields.get(key, ()))
                 current.extend(v for v in items if v and v not in current)
                 fields[key] = tuple(current)
@@ -271,7 +272,8 @@ class SessionFilter(BaseModel):
                 else:
                     fields[key] = value
             else:
-                fields[key] = value
+                # Free text is matched as sent (to_query sends it unchanged): "mer " is not "mer".
+                fields[key] = raw if key in ("q", "text", "user", "ip") else value
         if not details:
             try:
                 return cls.model_validate(fields)
