@@ -137,3 +137,10 @@ def test_serve_with_simulator(tmp_path: Path) -> None:
         assert total >= 5
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
+    # The simulator ended its sessions while the hub still served: none stays "live" in the
+    # database to haunt the next start.
+    with sqlite3.connect(db) as conn:
+        live = conn.execute(
+            "SELECT count(*) FROM sessions WHERE status IN ('queued', 'active')"
+        ).fetchone()[0]
+    assert live == 0

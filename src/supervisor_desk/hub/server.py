@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +18,8 @@ from supervisor_desk.hub.storage import Storage, hash_token
 from supervisor_desk.hub.tls import TlsFiles
 
 log = logging.getLogger("supervisor_desk.hub")
+# The simulator's own wind-down is capped at 2 s; a little more for the post to land.
+_SIMULATOR_STOP_SECONDS = 3.0
 
 
 class _DenialNoise(logging.Filter):
@@ -44,6 +46,18 @@ def url_of(host: str, sock: socket.socket, scheme: str = "http") -> str:
     return f"{scheme}://{shown}:{port}"
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server with a hook that runs while it still serves, before it shuts down."""
+
+    before_shutdown: Callable[[], Awaitable[None]] | None = None
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.before_shutdown is not None:
+            with contextlib.suppress(Exception):
+                await self.before_shutdown()
+        await super().shutdown(sockets=sockets)
+
+
 class HubServer:
     """One uvicorn server over one :class:`HubService`; :meth:`serve` runs until stopped."""
 
@@ -67,7 +81,7 @@ class HubServer:
             access_log=False,
             **(tls.uvicorn_options() if tls is not None else {}),
         )
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
 
     @property
     def started(self) -> bool:
@@ -95,6 +109,14 @@ class HubServer:
         simulator: asyncio.Task[None] | None = None
         if simulate_rate is not None:
             simulator = asyncio.create_task(self._simulate(simulate_rate, seed, stop_simulator))
+
+            async def wind_down_simulator() -> None:
+                # The simulator ends its live sessions through ingest, so the hub must still
+                # serve while it does (else they stay "live" in the database across restarts).
+                stop_simulator.set()
+                await asyncio.wait({simulator}, timeout=_SIMULATOR_STOP_SECONDS)
+
+            self.server.before_shutdown = wind_down_simulator
         try:
             await task
         finally:
