@@ -776,8 +776,10 @@ def _message_created(
 ) -> None:
     sid = doc["id"]
     seq = doc["message_count"] + 1
-    message = {"session_id": sid, "seq": seq, **data.model_dump(mode="json")}
-    message_json = dumps(message)
+    # pydantic's own JSON encoder, spliced behind session_id/seq: a dict round trip through
+    # model_dump + json.dumps was a fifth of the ingest CPU (py-spy).
+    body = data.model_dump_json()
+    message_json = f'{{"session_id":{dumps(sid)},"seq":{seq},{body[1:]}'
     try:
         # UNIQUE (session_id, id) finds a reused message id without a lookup per message.
         cursor = batch.conn.execute(
@@ -798,7 +800,7 @@ def _message_created(
             (cursor.lastrowid, sid),
         )
     doc["message_count"] = seq
-    message_at = message["at"]
+    message_at = format_timestamp(data.at)
     last = doc.get("last_message_at")
     if last is None or to_ms(message_at) > (to_ms(last) or 0):  # type: ignore[operator]
         doc["last_message_at"] = message_at
@@ -806,7 +808,7 @@ def _message_created(
         doc["has_attachments"] = True
     doc["version"] += 1
     batch.dirty.add(sid)
-    batch.append(event_id, "message.created", sid, at, message, message_json)
+    batch.append(event_id, "message.created", sid, at, None, message_json)
 
 
 def iter_chunks(cursor: sqlite3.Cursor, size: int) -> Iterator[list[Any]]:
