@@ -251,7 +251,8 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
     out: Results = {}
     client = HubClient(info["url"], info["token"])
     model = SessionTableModel()
-    vm = LiveViewModel(client, model, spawn=spawn)
+    # As the real app process does (app.AppOptions.freeze_gc from __main__).
+    vm = LiveViewModel(client, model, spawn=spawn, freeze_gc_after_snapshot=True)
     view = _View()
     view.paint_cpu = []
     view.setModel(model)
@@ -265,11 +266,6 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
         await _wait_for(lambda: model.rowCount() >= n_live
                         and vm.connection_state is ConnectionState.CONNECTED, 180, "snapshot")
         out["feed.snapshot_to_rows_ms"] = round((time.monotonic() - started) * 1000, 1)
-        if os.environ.get("SUPERVISOR_DESK_BENCH_GC_FREEZE"):
-            # Experiment, off by default: what the app would gain by freezing the heap it
-            # has after loading the snapshot (docs/performance.md, live feed).
-            gc.freeze()
-            out["feed.experiment"] = "gc.freeze() after the snapshot"
         await asyncio.sleep(1.0)  # first paints and timers settle
         stall = StallMonitor(probe)
         gc_watch = GcWatch().__enter__()
