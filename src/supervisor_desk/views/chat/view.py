@@ -223,6 +223,8 @@ class ChatView(QWidget):
 
         header = QHBoxLayout()
         header.setContentsMargins(8, 6, 8, 4)
+        # In a narrow chat the stretch collapses; keep the title off the status text.
+        header.setSpacing(12)
         header.addWidget(self.title_label)
         header.addStretch(1)
         header.addWidget(self.status_label)
