@@ -366,6 +366,8 @@ class OfflineWindow(QMainWindow):
         if handover is not None:
             handover.set_client(client)
             handover.set_permissions(["sessions:read", "logs:read"])
+        # A file is a record of the past: there is nobody to hand over to, so no button.
+        self.detail.handover_button.hide()
         self.history_vm.set_source(OfflineSessionSource(index))
 
     def _on_loader_batch_loaded(self, count: int) -> None:
