@@ -349,6 +349,8 @@ class OfflineWindow(QMainWindow):
         self.results_dock = ResultsDock(self, time_zone=time_zone)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.results_dock)
         self.detail.bind_dock(self.results_dock)
+        # A file is a record of the past: there is nobody to hand over to, so no button.
+        self.detail.handover_button.hide()
 
     # ------------------------------------------------------------------ loading
 
@@ -366,8 +368,6 @@ class OfflineWindow(QMainWindow):
         if handover is not None:
             handover.set_client(client)
             handover.set_permissions(["sessions:read", "logs:read"])
-        # A file is a record of the past: there is nobody to hand over to, so no button.
-        self.detail.handover_button.hide()
         self.history_vm.set_source(OfflineSessionSource(index))
 
     def _on_loader_batch_loaded(self, count: int) -> None:
