@@ -300,6 +300,7 @@ class DeskApp(QObject):
         w.user_menu.insertAction(w.sign_out_action, self.tray.pause_action)
         w.view_menu.addAction(self.tray.pause_action)
         self.tray.show_requested.connect(w.bring_to_front)
+        self.tray.toggle_requested.connect(w.toggle_visible)
         self.tray.quit_requested.connect(self.request_quit)
         self.tray.session_requested.connect(self._on_tray_session_requested)
         self.tray.paused_changed.connect(self._on_tray_paused_changed)

@@ -96,7 +96,7 @@ def test_demo_starts_shows_live_rows_and_embeds_its_tray_icon(
     assert app.stop() == 0, app.output()[-3000:]
 
 
-def test_closing_the_window_keeps_the_app_in_the_tray_and_a_click_brings_it_back(
+def test_closing_the_window_keeps_the_app_in_the_tray_and_a_click_toggles_it(
         installed_app: list[str], launch_app: Launch, desktop: VirtualDesktop,
         output_dir: Path) -> None:
     app = launch_app(installed_app, "--demo")
@@ -117,6 +117,10 @@ def test_closing_the_window_keeps_the_app_in_the_tray_and_a_click_brings_it_back
     assert app.wait_window(timeout=10) == window
     assert desktop.is_viewable(window)
     desktop.screenshot(output_dir / "2-shown-from-tray.png")
+
+    desktop.click(icon)  # a second click puts it away again
+    app.wait_state(lambda s: s["window_visible"] is False, timeout=20, what="hidden by click")
+    assert app.proc.poll() is None
     assert app.stop() == 0
 
 

@@ -150,3 +150,25 @@ def test_notification_area_keeps_the_newest_few(qtbot: Any) -> None:
             area.show_alert(alert)
     assert [a.session_id for a in area.banners()] == ["s3", "s2"]
     assert area.shown_count == 4
+
+
+def test_tray_click_toggles_the_window_and_double_click_shows_it(qtbot: Any) -> None:
+    from supervisor_desk.views.main_window import MainWindow
+    from supervisor_desk.views.session_table_model import SessionTableModel
+
+    window = MainWindow(SessionTableModel())
+    qtbot.addWidget(window)
+    area = NotificationArea()
+    qtbot.addWidget(area)
+    tray = TrayController(area, spawn=lambda coro, name: coro.close())
+    tray.toggle_requested.connect(window.toggle_visible)
+    tray.show_requested.connect(window.bring_to_front)
+    window.show()
+    # Qt reports a click on the icon as activated(Trigger), a double click as DoubleClick.
+    tray._on_tray_activated(QSystemTrayIcon.ActivationReason.Trigger)
+    assert not window.isVisible()
+    tray._on_tray_activated(QSystemTrayIcon.ActivationReason.Trigger)
+    assert window.isVisible()
+    tray._on_tray_activated(QSystemTrayIcon.ActivationReason.DoubleClick)
+    assert window.isVisible()
+    tray.deleteLater()

@@ -418,6 +418,13 @@ class MainWindow(QMainWindow):
         self.bring_to_front()
         return self.table.select_session(session_id)
 
+    def toggle_visible(self) -> None:
+        """The tray icon's click: hide a window that is on screen, else bring it back."""
+        if self.isVisible() and not self.isMinimized():
+            self.hide()
+        else:
+            self.bring_to_front()
+
     def bring_to_front(self) -> None:
         if self.isMinimized():
             self.showNormal()

@@ -46,6 +46,7 @@ _STATE_ICONS = {
 
 class TrayController(QObject):
     show_requested = Signal()
+    toggle_requested = Signal()  # a single click on the icon: show, or hide if shown
     quit_requested = Signal()
     session_requested = Signal(str)
     paused_changed = Signal(bool)
@@ -171,10 +172,9 @@ class TrayController(QObject):
         self.paused_changed.emit(checked)
 
     def _on_tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
-        if reason in (
-            QSystemTrayIcon.ActivationReason.Trigger,
-            QSystemTrayIcon.ActivationReason.DoubleClick,
-        ):
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.toggle_requested.emit()
+        elif reason == QSystemTrayIcon.ActivationReason.DoubleClick:
             self.show_requested.emit()
 
     def _on_tray_message_clicked(self) -> None:
