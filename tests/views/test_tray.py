@@ -140,7 +140,8 @@ def test_no_tray_offscreen_delivers_in_window_and_click_selects(qtbot: Any, qrun
     tray.deleteLater()  # on the Qt thread, not by a GC pass on some executor thread
 
 
-def test_notification_area_keeps_the_newest_few(qtbot: Any) -> None:
+def test_notification_area_keeps_one_banner_per_kind_pointing_at_the_newest(
+        qtbot: Any) -> None:
     area = NotificationArea(max_banners=2)
     qtbot.addWidget(area)
     c = NotificationCoalescer(min_interval=0, clock=Clock())
@@ -148,7 +149,7 @@ def test_notification_area_keeps_the_newest_few(qtbot: Any) -> None:
         c.add_started([session(f"s{i}", f"User {i}")])
         for alert in c.take():
             area.show_alert(alert)
-    assert [a.session_id for a in area.banners()] == ["s3", "s2"]
+    assert [(a.title, a.session_id) for a in area.banners()] == [("4 new sessions", "s3")]
     assert area.shown_count == 4
 
 
@@ -172,3 +173,24 @@ def test_tray_click_toggles_the_window_and_double_click_shows_it(qtbot: Any) -> 
     tray._on_tray_activated(QSystemTrayIcon.ActivationReason.DoubleClick)
     assert window.isVisible()
     tray.deleteLater()
+
+
+def test_in_window_alerts_of_one_kind_merge_into_one_banner(qtbot: Any) -> None:
+    """Consecutive batches grow the banner on screen ("11 new sessions"), never stack."""
+    area = NotificationArea()
+    qtbot.addWidget(area)
+    coalescer = NotificationCoalescer(min_interval=0.0)
+    coalescer.add_started([session(f"a{i}", f"Ann{i}") for i in range(9)])
+    for alert in coalescer.take():
+        area.show_alert(alert)
+    coalescer.add_started([session("b1", "Bob"), session("b2", "Cy")])
+    coalescer.add_ended([session("a0", "Ann0", status="completed")])
+    for alert in coalescer.take():
+        area.show_alert(alert)
+    coalescer.add_started([session("c1", "Dee")])
+    for alert in coalescer.take():
+        area.show_alert(alert)
+    titles = sorted(a.title for a in area.banners())
+    assert titles == ["12 new sessions", "Session ended"]
+    newest = next(a for a in area.banners() if a.kind == "new")
+    assert newest.session_id == "c1" and newest.body.startswith("latest: Dee")

@@ -151,6 +151,14 @@ class NotificationCoalescer:
         return Alert(kind, title, names + more, first.id, n)
 
 
+def merge_alerts(older: Alert, newer: Alert) -> Alert:
+    """One banner per kind: a later batch adds its count to the banner still on screen."""
+    n = older.count + newer.count
+    title = f"{n} new sessions" if newer.kind == "new" else f"{n} sessions ended"
+    body = newer.body if newer.count > 1 else f"latest: {newer.body}"
+    return Alert(newer.kind, title, body, newer.session_id, n)
+
+
 class _Banner(QFrame):
     activated = Signal(str)
     dismissed = Signal()
@@ -202,6 +210,10 @@ class NotificationArea(QWidget):
         self.hide()
 
     def show_alert(self, alert: Alert) -> None:
+        for existing in self._banner_widgets():
+            if existing.alert.kind == alert.kind:
+                alert = merge_alerts(existing.alert, alert)
+                self._remove(existing)
         banner = _Banner(alert, self)
         banner.activated.connect(self._on_banner_activated)
         banner.dismissed.connect(lambda b=banner: self._remove(b))
@@ -217,12 +229,15 @@ class NotificationArea(QWidget):
         self.show()
 
     def banners(self) -> list[Alert]:
+        return [banner.alert for banner in self._banner_widgets()]
+
+    def _banner_widgets(self) -> list[_Banner]:
         out = []
         for i in range(self._layout.count()):
             item = self._layout.itemAt(i)
             widget = item.widget() if item is not None else None
             if isinstance(widget, _Banner):
-                out.append(widget.alert)
+                out.append(widget)
         return out
 
     def _on_banner_activated(self, session_id: str) -> None:
