@@ -121,3 +121,23 @@ def test_sections_collapse_by_clicking_their_title(dock: ResultsDock, qtbot: QtB
     assert section.collapsed and not section.body.isVisible()
     qtbot.mouseClick(section.title_button, Qt.MouseButton.LeftButton)
     assert not section.collapsed and section.body.isVisible()
+
+
+def test_long_values_wrap_beside_their_label_and_copy_unchanged(dock: ResultsDock) -> None:
+    from supervisor_desk.models.wire import Contact
+    from supervisor_desk.views.results_dock import breakable
+
+    email = "jose.hansen49.very.long.address@example.com"
+    s = summary().model_copy(update={"contact": Contact(name="José", email=email)})
+    dock.resize(230, 700)
+    dock.set_session(s)
+    # The value keeps its column (no label alone on a line) and reads back unchanged.
+    assert dock.contact_section.values()["Email"] == email
+    assert dock.contact_section.form.rowWrapPolicy().name == "DontWrapRows"
+    assert breakable(email).replace("\u200b", "") == email
+    assert "\u200b" in breakable(email)
+    assert breakable("2026-11-21 14:02:11").count("\u200b") == 2  # after the dashes only
+    dock.copy_uuid_button.click()
+    from PySide6.QtGui import QGuiApplication
+
+    assert QGuiApplication.clipboard().text() == s.id

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QScrollArea,
     QToolButton,
@@ -45,6 +44,39 @@ CONTACT_FIELDS: tuple[tuple[str, str], ...] = (
     ("WhatsApp", "whatsapp"),
     ("LinkedIn", "linkedin"),
 )
+
+
+_ZWSP = "\u200b"
+_BREAK_AFTER = "@./_-"
+_LONGEST_RUN = 16
+
+
+def breakable(text: str) -> str:
+    """``text`` with invisible break points, so a long email or id wraps inside the dock.
+
+    A label can only wrap at spaces; without breaks one long value widened the whole dock or
+    pushed its row under the label. Shown text only: copies and tooltips use the original.
+    """
+    out: list[str] = []
+    run = 0
+    for ch in text:
+        out.append(ch)
+        run = 0 if ch.isspace() else run + 1
+        if ch in _BREAK_AFTER or run >= _LONGEST_RUN:
+            out.append(_ZWSP)
+            run = 0
+    return "".join(out)
+
+
+def value_label(text: str, parent: QWidget | None = None) -> QLabel:
+    label = plain_label(breakable(text), parent)
+    if len(text) > _LONGEST_RUN:
+        label.setToolTip(text)
+    return label
+
+
+def shown_text(label: QLabel) -> str:
+    return label.text().replace(_ZWSP, "")
 
 
 def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
@@ -97,7 +129,8 @@ class Section(QWidget):
         self.body = QWidget(self)
         self.form = QFormLayout(self.body)
         self.form.setContentsMargins(18, 2, 4, 6)
-        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        # Labels keep their column; long values wrap in theirs (see breakable()).
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -134,7 +167,7 @@ class Section(QWidget):
         for key, value in rows:
             name = plain_label(f"{key}:", self.body)
             name.setStyleSheet("color: #5b6372;")
-            self.form.addRow(name, plain_label(value, self.body))
+            self.form.addRow(name, value_label(value, self.body))
 
     def values(self) -> dict[str, str]:
         """What the block shows, as {key: value} (the empty text under "")."""
@@ -147,7 +180,7 @@ class Section(QWidget):
                 out[""] = span_item.widget().text()  # type: ignore[union-attr]
             elif label_item is not None and field_item is not None:
                 key = label_item.widget().text().removesuffix(":")  # type: ignore[union-attr]
-                out[key] = field_item.widget().text()  # type: ignore[union-attr]
+                out[key] = shown_text(field_item.widget())  # type: ignore[arg-type]
         return out
 
 
@@ -202,12 +235,8 @@ class ResultsDock(QDockWidget):
         uuid_head.addWidget(uuid_title)
         uuid_head.addStretch(1)
         uuid_head.addWidget(self.copy_uuid_button)
-        # A line edit: the UUID has no break points, and a label would widen the whole dock.
-        self.uuid_label = QLineEdit(self.uuid_row)
-        self.uuid_label.setReadOnly(True)
-        self.uuid_label.setFrame(False)
-        self.uuid_label.setMinimumWidth(40)
-        self.uuid_label.setStyleSheet("background: transparent;")
+        # Wrapped at invisible break points: the whole UUID stays readable in a narrow dock.
+        self.uuid_label = plain_label("", self.uuid_row)
         mono = self.uuid_label.font()
         mono.setFamily("Monospace")
         mono.setPointSizeF(max(6.0, mono.pointSizeF() - 1))
@@ -273,9 +302,8 @@ class ResultsDock(QDockWidget):
         self.parameters_section.set_rows(sorted(summary.parameters.items()), NO_PARAMETERS)
         self.results_section.set_rows(sorted(summary.results.items()), NO_RESULTS)
         self.customer_button.setEnabled(bool(summary.user.id))
-        if self.uuid_label.text() != summary.id:
-            self.uuid_label.setText(summary.id)
-            self.uuid_label.setCursorPosition(0)
+        if shown_text(self.uuid_label) != summary.id:
+            self.uuid_label.setText(breakable(summary.id))
         self._update_facts()
         if summary.is_live:
             self._tick.start()
@@ -284,7 +312,7 @@ class ResultsDock(QDockWidget):
 
     def facts(self) -> dict[str, str]:
         values = self.facts_section.values()
-        values["UUID"] = self.uuid_label.text()
+        values["UUID"] = shown_text(self.uuid_label)
         return values
 
     # --- internals ----------------------------------------------------------------------
