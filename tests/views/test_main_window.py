@@ -349,3 +349,21 @@ def test_snapshot_freezes_long_lived_objects_when_asked(qapp: Any) -> None:
     finally:
         gc.unfreeze()
         live.deleteLater()
+
+
+def test_start_at_login_menu_toggle_writes_and_removes_the_autostart_entry(
+        qtbot: Any) -> None:
+    from supervisor_desk.client import autostart
+
+    window = MainWindow(SessionTableModel())
+    qtbot.addWidget(window)
+    action = window.autostart_action
+    assert action in window.file_menu.actions()
+    assert not action.isChecked() and not autostart.entry_path().exists()
+    action.trigger()  # what a click on the menu item does
+    assert autostart.is_enabled() and autostart.entry_path().exists()
+    again = MainWindow(SessionTableModel())
+    qtbot.addWidget(again)
+    assert again.autostart_action.isChecked()  # read back on the next start
+    action.trigger()
+    assert not autostart.entry_path().exists()

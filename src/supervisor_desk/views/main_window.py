@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from supervisor_desk.client import autostart
 from supervisor_desk.views.chat import ChatView
 from supervisor_desk.views.icons import app_icon
 from supervisor_desk.views.live_viewmodel import LiveMetrics
@@ -273,6 +274,14 @@ class MainWindow(QMainWindow):
         self.file_menu.addAction(self.open_action)
         self.file_menu.addAction(self.export_action)
         self.file_menu.addSeparator()
+        self.autostart_action = QAction("Start at login", self)
+        self.autostart_action.setCheckable(True)
+        self.autostart_action.setToolTip("Start Supervisor Desk (in the tray) when you log in")
+        self.autostart_action.setVisible(autostart.supported())
+        self.autostart_action.setChecked(autostart.supported() and autostart.is_enabled())
+        self.autostart_action.toggled.connect(self._on_autostart_action_toggled)
+        self.file_menu.addAction(self.autostart_action)
+        self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)
         self.view_menu = self.menuBar().addMenu("&View")
         self.view_menu.addAction(self.refresh_action)
@@ -417,6 +426,18 @@ class MainWindow(QMainWindow):
         self.show_page(0)
         self.bring_to_front()
         return self.table.select_session(session_id)
+
+    def _on_autostart_action_toggled(self, checked: bool) -> None:
+        # A few hundred bytes in the user's autostart folder: cheap enough for the Qt thread.
+        try:
+            if checked:
+                autostart.enable()
+            else:
+                autostart.disable()
+        except OSError as error:
+            self.statusBar().showMessage(f"Could not change start at login: {error}", 10_000)
+            with QSignalBlocker(self.autostart_action):
+                self.autostart_action.setChecked(autostart.is_enabled())
 
     def toggle_visible(self) -> None:
         """The tray icon's click: hide a window that is on screen, else bring it back."""
