@@ -294,6 +294,8 @@ class DeskApp(QObject):
         self.history.session_selected.connect(self._on_window_session_selected)
         w.page_changed.connect(self._on_window_page_changed)
         w.open_file_requested.connect(self._on_window_open_file_requested)
+        w.recent_file_requested.connect(self._on_window_recent_file_requested)
+        w.recent_cleared.connect(self._on_window_recent_cleared)
         w.files_dropped.connect(self._on_window_files_dropped)
         w.export_requested.connect(self._on_window_export_requested)
         w.filters_requested.connect(self._on_window_filters_requested)
@@ -347,6 +349,7 @@ class DeskApp(QObject):
             self.window.set_status(warning)
         order = _PREF_TO_ORDER.get(prefs.live_order, LiveOrder.PRIORITY)
         self.window.set_live_order(order)
+        self.window.set_recent_files(prefs.recent_files)
         self.coalescer.notify_new = prefs.notifications.new_sessions
         self.coalescer.notify_ended = prefs.notifications.ended_sessions
         self.tray.set_paused(prefs.notifications.paused)
@@ -532,6 +535,15 @@ class DeskApp(QObject):
     def _remember_file(self, path: Path) -> None:
         self.prefs.add_recent_file(path)
         self._save_prefs()
+        self.window.set_recent_files(self.prefs.recent_files)
+
+    def _on_window_recent_file_requested(self, name: str) -> None:
+        self.offline.open(Path(name))
+
+    def _on_window_recent_cleared(self) -> None:
+        self.prefs.recent_files = []
+        self._save_prefs()
+        self.window.set_recent_files([])
 
     def _on_window_live_order_requested(self, order: str) -> None:
         self.window.set_live_order(order)

@@ -367,3 +367,24 @@ def test_start_at_login_menu_toggle_writes_and_removes_the_autostart_entry(
     assert again.autostart_action.isChecked()  # read back on the next start
     action.trigger()
     assert not autostart.entry_path().exists()
+
+
+def test_open_recent_lists_files_greys_missing_ones_and_clears(
+        qtbot: Any, tmp_path: Path) -> None:
+    window = MainWindow(SessionTableModel())
+    qtbot.addWidget(window)
+    present = tmp_path / "week.jsonl"
+    present.write_text("")
+    missing = tmp_path / "gone.json"
+    window.set_recent_files([str(present), str(missing)])
+    actions = [a for a in window.recent_menu.actions() if not a.isSeparator()]
+    assert [a.text().split("  —  ")[0] for a in actions] == [
+        "week.jsonl", "gone.json (missing)", "Clear recent"]
+    assert actions[0].isEnabled() and not actions[1].isEnabled()
+    with qtbot.waitSignal(window.recent_file_requested) as opened:
+        actions[0].trigger()
+    assert opened.args == [str(present)]
+    with qtbot.waitSignal(window.recent_cleared):
+        actions[2].trigger()
+    window.set_recent_files([])
+    assert [a.text() for a in window.recent_menu.actions()] == ["No recent files"]

@@ -118,6 +118,8 @@ class MainWindow(QMainWindow):
     session_selected = Signal(object)  # SessionSummary | None
     page_changed = Signal(int)
     open_file_requested = Signal()
+    recent_file_requested = Signal(str)  # a path from File → Open recent
+    recent_cleared = Signal()
     files_dropped = Signal(list)  # [Path] of export files dropped on the window
     export_requested = Signal()
     filters_requested = Signal()
@@ -273,6 +275,9 @@ class MainWindow(QMainWindow):
         self.file_menu.addAction(self.sign_out_action)  # first item (the e2e test relies on it)
         self.file_menu.addAction(self.open_action)
         self.file_menu.addAction(self.export_action)
+        self.recent_menu = QMenu("Open recent", self)
+        self.file_menu.insertMenu(self.export_action, self.recent_menu)
+        self.set_recent_files([])
         self.file_menu.addSeparator()
         self.autostart_action = QAction("Start at login", self)
         self.autostart_action.setCheckable(True)
@@ -426,6 +431,24 @@ class MainWindow(QMainWindow):
         self.show_page(0)
         self.bring_to_front()
         return self.table.select_session(session_id)
+
+    def set_recent_files(self, paths: list[str]) -> None:
+        """Rebuild File → Open recent; files that are gone are listed greyed out."""
+        self.recent_menu.clear()
+        for name in paths:
+            path = Path(name)
+            action = self.recent_menu.addAction(f"{path.name}  —  {path.parent}")
+            action.setToolTip(name)
+            if path.is_file():
+                action.triggered.connect(lambda _=False, n=name: self.recent_file_requested.emit(n))
+            else:
+                action.setText(f"{path.name} (missing)  —  {path.parent}")
+                action.setEnabled(False)
+        if not paths:
+            self.recent_menu.addAction("No recent files").setEnabled(False)
+            return
+        self.recent_menu.addSeparator()
+        self.recent_menu.addAction("Clear recent").triggered.connect(self.recent_cleared)
 
     def _on_autostart_action_toggled(self, checked: bool) -> None:
         # A few hundred bytes in the user's autostart folder: cheap enough for the Qt thread.
