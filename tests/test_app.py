@@ -275,3 +275,33 @@ def test_canary_ten_thousand_emits_keep_true_alive() -> None:
     assert len(received) == 10_000
     # Immortal on 3.12+ (a huge constant); on a mortal True any drift is the bug.
     assert after >= before
+
+
+def test_customer_view_header_click_shows_that_session_live_or_ended(
+    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
+    tmp_path: Path, desk_env: None,
+) -> None:
+    desk = make_desk(qapp, signed_in_profile, tmp_path)
+
+    async def scenario() -> None:
+        run = asyncio.ensure_future(desk.run())
+        await wait_until(lambda: desk.live is not None)
+        await asyncio.to_thread(ingest, running_hub, [started("cv-live"), started("cv-old")])
+        await asyncio.to_thread(ingest, running_hub, [ended("cv-old")])
+        await wait_until(lambda: desk.model.rowCount() == 2)
+        desk.window.refresh_action.trigger()  # the ended one leaves the live list
+        await wait_until(lambda: desk.model.rowCount() == 1)
+        # What a click on a session header in the customer view emits:
+        desk.detail_tools.session_activated.emit("cv-live")
+        await wait_until(lambda: desk.window.table.selected_session() is not None
+                         and desk.window.table.selected_session().id == "cv-live")
+        desk.detail_tools.session_activated.emit("cv-old")
+        await wait_until(lambda: desk.detail.summary is not None
+                         and desk.detail.summary.id == "cv-old")
+        assert desk.window.results_dock.summary is not None
+        assert desk.window.results_dock.summary.id == "cv-old"
+        desk.window.quit_action.trigger()
+        await asyncio.wait_for(run, 15)
+
+    qrun(scenario())
+    assert desk.errors.errors == []

@@ -313,7 +313,8 @@ class DeskApp(QObject):
         self.detail.session_changed.connect(self._on_detail_session_changed)
         self.detail.error_occurred.connect(self._on_detail_error_occurred)
         # Logs drawer (Ctrl+L), hand-over button and customer view under the chat.
-        w.chat.attach_detail(self.detail, dock=w.results_dock)
+        self.detail_tools = w.chat.attach_detail(self.detail, dock=w.results_dock)
+        self.detail_tools.session_activated.connect(self._on_customer_view_session_activated)
 
     # ---------------------------------------------------------------- run
 
@@ -574,6 +575,13 @@ class DeskApp(QObject):
     def _on_tray_session_requested(self, session_id: str) -> None:
         if not self.window.reveal_session(session_id):
             self.window.set_status("That session is no longer in the live list.")
+
+    def _on_customer_view_session_activated(self, session_id: str) -> None:
+        """A session header clicked in the customer view: show that session here."""
+        if self.window.reveal_session(session_id):
+            return  # live: selected in the table, which loads the chat and the dock
+        # An ended session is not in the live list: load it into the chat and dock anyway.
+        self.detail.select(session_id)
 
     def _on_tray_paused_changed(self, paused: bool) -> None:
         if self.prefs.notifications.paused != paused:
