@@ -24,7 +24,7 @@ from supervisor_desk.app import AppOptions, DeskApp
 from supervisor_desk.client.credentials import CredentialStore
 from supervisor_desk.client.settings import Preferences
 from supervisor_desk.hub.embedded import EmbeddedHub
-from tests.client.hub_events import ended, started
+from tests.client.hub_events import ended, now, started
 from tests.conftest import ingest
 from tests.helpers import wait_until
 from tests.views import conftest as qt_fixtures
@@ -300,6 +300,38 @@ def test_customer_view_header_click_shows_that_session_live_or_ended(
                          and desk.detail.summary.id == "cv-old")
         assert desk.window.results_dock.summary is not None
         assert desk.window.results_dock.summary.id == "cv-old"
+        desk.window.quit_action.trigger()
+        await asyncio.wait_for(run, 15)
+
+    qrun(scenario())
+    assert desk.errors.errors == []
+
+
+def test_open_logs_drawer_follows_new_log_entries_of_the_selected_session(
+    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
+    tmp_path: Path, desk_env: None,
+) -> None:
+    desk = make_desk(qapp, signed_in_profile, tmp_path)
+
+    def log_event(sid: str, n: int) -> dict[str, Any]:
+        entry = {"at": now(), "level": "info", "text": f"router step {n}"}
+        return {"id": f"log-{sid}-{n}", "type": "log.appended", "session_id": sid,
+                "at": now(), "data": {"kind": "system", "entries": [entry]}}
+
+    async def scenario() -> None:
+        run = asyncio.ensure_future(desk.run())
+        await wait_until(lambda: desk.live is not None)
+        await asyncio.to_thread(ingest, running_hub, [started("lg-1"), log_event("lg-1", 1)])
+        await wait_until(lambda: desk.model.rowCount() == 1)
+        assert desk.window.reveal_session("lg-1")
+        await wait_until(lambda: desk.detail.summary is not None)
+        desk.detail_tools.set_logs_visible(True)
+        drawer = desk.detail_tools.logs
+        await wait_until(lambda: len(drawer._entries["system"]) == 1)
+        # A platform appends a log line while the supervisor reads the drawer:
+        await asyncio.to_thread(ingest, running_hub, [log_event("lg-1", 2)])
+        await wait_until(lambda: [e.text for e in drawer._entries["system"]]
+                         == ["router step 1", "router step 2"])
         desk.window.quit_action.trigger()
         await asyncio.wait_for(run, 15)
 

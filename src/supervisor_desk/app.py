@@ -406,6 +406,7 @@ class DeskApp(QObject):
         live.sessions_ended.connect(self.tray.sessions_ended)
         live.message_received.connect(self.detail.on_message)
         live.session_updated.connect(self.detail.on_session)
+        live.logs_appended.connect(self.detail.on_logs_appended)
         live.signed_out.connect(self._on_live_signed_out)
         live.first_rows_shown.connect(self._on_live_first_rows_shown)
         self.detail.set_client(signed.client)

@@ -53,6 +53,7 @@ class DetailViewModel(QObject):
     session_changed = Signal(object)  # SessionSummary
     logs_loaded = Signal(str, object)  # kind, list[SystemLogEntry] | list[TraceLogEntry]
     logs_failed = Signal(str)
+    logs_stale = Signal()  # the selected session's logs grew on the hub
     loading_changed = Signal(bool)
     client_changed = Signal(object)  # the hub client (None: signed out / offline)
     error_occurred = Signal(str)
@@ -170,6 +171,11 @@ class DetailViewModel(QObject):
         else:
             self._message_ids.add(msg.id)
             self.message_appended.emit(msg)
+
+    def on_logs_appended(self, session_id: str) -> None:
+        """``log.appended`` on the feed: the open logs drawer should fetch again."""
+        if session_id == self._session_id:
+            self.logs_stale.emit()
 
     def on_session(self, summary: SessionSummary) -> None:
         """A session changed on the feed (status, responsible, results …)."""

@@ -77,6 +77,7 @@ class LiveViewModel(QObject):
     connection_changed = Signal(str, object, str)
     sessions_changed = Signal()
     message_received = Signal(object)  # Message of the watched session
+    logs_appended = Signal(str)  # session id: the watched session got new log entries
     session_updated = Signal(object)  # SessionSummary: every session that changed this frame
     sessions_started = Signal(list)  # [SessionSummary] new, live (never replays)
     sessions_ended = Signal(list)  # [SessionSummary] ended while we watched (never replays)
@@ -200,6 +201,8 @@ class LiveViewModel(QObject):
             gc.freeze()
 
     def on_event(self, seq: int, event: StoredEvent, replayed: bool) -> None:
+        if event.type == "log.appended" and event.session_id == self._watched_id:
+            self.logs_appended.emit(event.session_id)
         change = self.store.apply(event)
         self.events_applied += 1
         self.last_event_at = time.monotonic()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
@@ -78,6 +78,12 @@ class DetailTools(QObject):
         vm.error_occurred.connect(self._on_vm_error_occurred)
         vm.client_changed.connect(self._on_vm_client_changed)
         self.logs.refresh_requested.connect(vm.load_logs)
+        # An AI turn appends trace entries every few seconds: fetch at most twice a second.
+        self._logs_refetch = QTimer(self)
+        self._logs_refetch.setSingleShot(True)
+        self._logs_refetch.setInterval(500)
+        self._logs_refetch.timeout.connect(self._on_logs_refetch_timeout)
+        vm.logs_stale.connect(self._logs_refetch.start)
         self.logs.close_requested.connect(lambda: self.logs_action.setChecked(False))
         self.handover.succeeded.connect(self._on_handover_succeeded)
         if self.handover.permissions is None:
@@ -140,6 +146,10 @@ class DetailTools(QObject):
         self.logs.clear()
         if self.logs.isVisible() and detail is not None:
             self.logs.set_loading()
+            self.view_model.load_logs()
+
+    def _on_logs_refetch_timeout(self) -> None:
+        if self.logs.isVisible():
             self.view_model.load_logs()
 
     def _on_vm_session_changed(self, summary: SessionSummary) -> None:
