@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 import qasync
-from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer
+from PySide6.QtCore import QModelIndex, QObject, QSocketNotifier, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from supervisor_desk import APP_ID, APP_NAME, __version__
@@ -37,6 +37,7 @@ from supervisor_desk.client.redact import RedactingFilter, redact
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.client.settings import Preferences, load_preferences
 from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from supervisor_desk.views.export_dialog import ExportDialog, ExportViewModel
 from supervisor_desk.views.history.view import HistoryView
@@ -49,6 +50,7 @@ from supervisor_desk.views.offline import OfflineReview
 from supervisor_desk.views.session_table_model import LiveOrder, SessionColumn, SessionTableModel
 from supervisor_desk.views.sign_in_dialog import SignedIn, SignInFlow
 from supervisor_desk.views.theme import apply_theme
+from supervisor_desk.views.time_zone_dialog import TimeZoneDialog
 from supervisor_desk.views.tray import TrayController
 
 if TYPE_CHECKING:
@@ -296,6 +298,7 @@ class DeskApp(QObject):
         w.open_file_requested.connect(self._on_window_open_file_requested)
         w.recent_file_requested.connect(self._on_window_recent_file_requested)
         w.recent_cleared.connect(self._on_window_recent_cleared)
+        w.time_zone_requested.connect(self._on_window_time_zone_requested)
         w.files_dropped.connect(self._on_window_files_dropped)
         w.export_requested.connect(self._on_window_export_requested)
         w.filters_requested.connect(self._on_window_filters_requested)
@@ -351,6 +354,7 @@ class DeskApp(QObject):
         order = _PREF_TO_ORDER.get(prefs.live_order, LiveOrder.PRIORITY)
         self.window.set_live_order(order)
         self.window.set_recent_files(prefs.recent_files)
+        self._apply_time_zone(prefs.time_zone)
         self.coalescer.notify_new = prefs.notifications.new_sessions
         self.coalescer.notify_ended = prefs.notifications.ended_sessions
         self.tray.set_paused(prefs.notifications.paused)
@@ -539,6 +543,22 @@ class DeskApp(QObject):
         self._save_prefs()
         self.window.set_recent_files(self.prefs.recent_files)
 
+    def _on_window_time_zone_requested(self) -> None:
+        dialog = TimeZoneDialog(self.prefs.time_zone, self.window)
+        dialog.time_zone_chosen.connect(self._on_time_zone_chosen)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def _on_time_zone_chosen(self, name: str) -> None:
+        self.prefs.time_zone = name
+        self._save_prefs()
+        self._apply_time_zone(name)
+
+    def _apply_time_zone(self, name: str) -> None:
+        tz = resolve_time_zone(name)
+        self.window.set_time_zone(tz)
+        self.history.set_time_zone(tz)
+
     def _on_window_recent_file_requested(self, name: str) -> None:
         self.offline.open(Path(name))
 
@@ -581,7 +601,12 @@ class DeskApp(QObject):
         """A session header clicked in the customer view: show that session here."""
         if self.window.reveal_session(session_id):
             return  # live: selected in the table, which loads the chat and the dock
-        # An ended session is not in the live list: load it into the chat and dock anyway.
+        # An ended session is not in the live list: load it into the chat and dock anyway,
+        # after dropping the table's selection so a later table event cannot take it back.
+        self.window.table.clearSelection()
+        self.window.table.setCurrentIndex(QModelIndex())
+        if self.live is not None:
+            self.live.watch(session_id)
         self.detail.select(session_id)
 
     def _on_tray_paused_changed(self, paused: bool) -> None:

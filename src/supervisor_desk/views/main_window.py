@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from supervisor_desk.client import autostart
+from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.views.chat import ChatView
 from supervisor_desk.views.icons import app_icon
 from supervisor_desk.views.live_viewmodel import LiveMetrics
@@ -120,6 +122,7 @@ class MainWindow(QMainWindow):
     open_file_requested = Signal()
     recent_file_requested = Signal(str)  # a path from File → Open recent
     recent_cleared = Signal()
+    time_zone_requested = Signal()
     files_dropped = Signal(list)  # [Path] of export files dropped on the window
     export_requested = Signal()
     filters_requested = Signal()
@@ -291,6 +294,9 @@ class MainWindow(QMainWindow):
         self.view_menu = self.menuBar().addMenu("&View")
         self.view_menu.addAction(self.refresh_action)
         self.view_menu.addAction(self.filters_action)
+        self.time_zone_action = QAction("Time zone…", self)
+        self.time_zone_action.triggered.connect(self.time_zone_requested)
+        self.view_menu.addAction(self.time_zone_action)
         dock_action = self.results_dock.toggleViewAction()
         dock_action.setText("Parameters && results")
         self.view_menu.addAction(dock_action)
@@ -431,6 +437,13 @@ class MainWindow(QMainWindow):
         self.show_page(0)
         self.bring_to_front()
         return self.table.select_session(session_id)
+
+    def set_time_zone(self, time_zone: str | tzinfo | None) -> None:
+        """Show every time of this window (table, chat, dock) in ``time_zone``."""
+        tz = resolve_time_zone(time_zone)
+        self.live_model.set_time_zone(tz)
+        self.chat.set_time_zone(tz)
+        self.results_dock.set_time_zone(tz)
 
     def set_recent_files(self, paths: list[str]) -> None:
         """Rebuild File → Open recent; files that are gone are listed greyed out."""
