@@ -8,7 +8,6 @@ on the left, or in the chat itself). The view-model owns the loading tasks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from datetime import tzinfo
 from typing import Any, Protocol
@@ -30,6 +29,7 @@ from supervisor_desk.models.markers import CHANNEL_LABELS, format_datetime, reso
 from supervisor_desk.models.wire import SessionDetail, SessionPage, SessionSummary
 from supervisor_desk.views.chat.view import ChatView
 from supervisor_desk.views.detail_viewmodel import describe_error
+from supervisor_desk.views.tasks import cancel_and_wait
 
 MAX_SESSIONS = 500
 PARALLEL_FETCHES = 4
@@ -104,12 +104,7 @@ class CustomerViewModel(QObject):
             task.cancel()
 
     async def aclose(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
 
 
 class CustomerView(QWidget):

@@ -9,7 +9,6 @@ the live view-model's signals); only those of the selected session are forwarded
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
@@ -23,6 +22,7 @@ from supervisor_desk.models.wire import (
     SystemLogEntry,
     TraceLogEntry,
 )
+from supervisor_desk.views.tasks import cancel_and_wait
 
 LOG_KINDS = ("trace", "system")
 
@@ -266,10 +266,5 @@ class DetailViewModel(QObject):
 
     async def aclose(self) -> None:
         """Cancel every task this view-model started and wait for them."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()

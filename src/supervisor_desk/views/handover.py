@@ -10,7 +10,6 @@ enabled only when the controller says so, with the reason as its tooltip otherwi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine, Iterable
 from typing import Any, Protocol
 
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from supervisor_desk.models.wire import MeAnswer, SessionSummary
 from supervisor_desk.views.detail_viewmodel import describe_error
+from supervisor_desk.views.tasks import cancel_and_wait
 
 PERMISSION = "sessions:handover"
 BUTTON_TEXT = "Hand over to the operator"
@@ -181,12 +181,7 @@ class HandoverController(QObject):
         return task
 
     async def aclose(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
 
 
 class HandoverButton(QWidget):
