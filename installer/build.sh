@@ -148,5 +148,7 @@ step "sizes"
     echo "bundle tar.gz:  $(du -h "$TARBALL" | cut -f1)  $TARBALL ($(stat -c %s "$TARBALL") bytes)"
     echo "deb:            $deb_line"
     echo "largest parts of the bundle:"
-    du -sh "$BUNDLE"/_internal/* 2>/dev/null | sort -rh | head -8 | sed 's/^/  /'
+    # sed prints the first 8 lines but reads to the end: no early-closed pipe, so no SIGPIPE
+    # (exit 141) under pipefail, which failed a CI run after the build had succeeded.
+    du -sh "$BUNDLE"/_internal/* 2>/dev/null | sort -rh | sed -n '1,8s/^/  /p'
 } | tee dist/build-report.txt
