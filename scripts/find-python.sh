@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints the path of a Python >= 3.12 interpreter, installing one from Debian if none is found.
 # Why >= 3.12: PySide6 6.12 on Python 3.11 crashes after a few hundred Signal.emit() calls
-# (DESIGN.md, "Environment facts").
+# (docs/architecture.md, "Platform facts").
 set -euo pipefail
 ok() { "$1" -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; }
 for cand in python3.13 python3.12 python3; do

@@ -248,8 +248,8 @@ def test_demo_cli_shows_rows_saves_a_screenshot_and_exits_zero(tmp_path: Path) -
 
 
 # --------------------------------------------------------------------------------------------
-# Canary: PySide6 6.12.0 on CPython 3.11 drops a reference to True on every Signal.emit() and
-# aborts with "Fatal Python error: bool_dealloc" after a few hundred emits (DESIGN.md). Python
+# Canary: PySide6 6.12.0 on CPython 3.11 drops a reference to True on every Signal.emit() and aborts
+# with "Fatal Python error: bool_dealloc" after a few hundred emits (docs/architecture.md). Python
 # 3.12+ makes True immortal, which hides it; these tests fail loudly if either guard goes.
 
 

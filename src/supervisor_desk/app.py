@@ -1,10 +1,10 @@
 """Composition root: QApplication + one qasync loop, services, window, tray; owns shutdown.
 
-Shutdown is ours, not Qt's (DESIGN.md, qasync notes): ``setQuitOnLastWindowClosed(False)``;
-Quit (menu, tray, SIGTERM, ``--exit-after``) sets an asyncio event that :meth:`DeskApp.run`
-awaits while the loop still runs; it then stops the feed, cancels and awaits every task,
-closes HTTP clients and the demo hub, and only then closes the window and returns, so
-``asyncio.Runner`` never sees a loop stopped under a pending future.
+Shutdown is ours, not Qt's (docs/architecture.md, "Platform facts"):
+``setQuitOnLastWindowClosed(False)``; Quit (menu, tray, SIGTERM, ``--exit-after``) sets an asyncio
+event that :meth:`DeskApp.run` awaits while the loop still runs; it then stops the feed, cancels and
+awaits every task, closes HTTP clients and the demo hub, and only then closes the window and
+returns, so ``asyncio.Runner`` never sees a loop stopped under a pending future.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The qasync fixture runs sockets and Qt timers together (DESIGN.md: QtAsyncio cannot)."""
+"""The qasync fixture runs sockets and Qt timers together (QtAsyncio cannot, see
+docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """The live sessions table model: rows of ``SessionSummary`` in a Python-ordered list.
 
-Performance rules (DESIGN.md): no QSortFilterProxyModel, the order is a plain list sorted with
-``list.sort`` on cached keys; time columns are computed in ``data()`` so the once-a-second tick
+Performance rules (docs/performance.md): no QSortFilterProxyModel, the order is a plain list sorted
+with ``list.sort`` on cached keys; time columns are computed in ``data()`` so the once-a-second tick
 only repaints the visible range; sort "by duration" is sort by start (never re-sorts on a tick).
-Feed changes arrive in batches (one per frame) and become a few ranged signals: in-place
-updates are one ``dataChanged`` over the changed span, a new or re-keyed row is a bisect insert
-or a ``beginMoveRows``, and a big batch falls back to one ``layoutChanged``.
+Feed changes arrive in batches (one per frame) and become a few ranged signals: in-place updates are
+one ``dataChanged`` over the changed span, a new or re-keyed row is a bisect insert or a
+``beginMoveRows``, and a big batch falls back to one ``layoutChanged``.
 """
 
 from __future__ import annotations

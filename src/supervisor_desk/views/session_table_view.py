@@ -1,7 +1,7 @@
 """The sessions table view: fixed row heights, interactive column widths, a ticking clock.
 
-Never ``ResizeToContents`` (1.4 s first paint / 0.5 s per tick at 110k rows, DESIGN.md). The
-one-second tick asks the model to repaint only the visible rows' time columns; the active-dot
+Never ``ResizeToContents`` (1.4 s first paint / 0.5 s per tick at 110k rows, docs/architecture.md).
+The one-second tick asks the model to repaint only the visible rows' time columns; the active-dot
 pulse is a clipped viewport update of the status column.
 """
 

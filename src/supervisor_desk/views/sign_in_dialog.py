@@ -1,8 +1,8 @@
 """Sign-in: the dialog (server, username, password) and the flow that drives it.
 
 The dialog never touches the network; :class:`SignInFlow` does, on the qasync loop: it opens the
-dialog with ``open()`` (never ``exec()`` inside a coroutine, DESIGN.md), awaits the user's
-submit, logs in over REST and stores the token through the CredentialStore in an executor
+dialog with ``open()`` (never ``exec()`` inside a coroutine, docs/architecture.md), awaits the
+user's submit, logs in over REST and stores the token through the CredentialStore in an executor
 (keyring calls can block on an unlock prompt). Without a keyring the sign-in is session-only
 and the dialog says so; the token is never written to a file.
 """
