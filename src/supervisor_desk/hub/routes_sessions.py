@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from supervisor_desk.hub import auth, query
 from supervisor_desk.hub.errors import ApiError
+from supervisor_desk.hub.routing import API, Hub, raw_json
 from supervisor_desk.hub.service import HubService
 from supervisor_desk.hub.storage import ConflictError, NotFoundError, Principal, dumps
 from supervisor_desk.models.filters import (
@@ -36,7 +37,6 @@ from supervisor_desk.models.wire import (
     format_timestamp,
 )
 
-API = "/api/v1"
 _NOT_FILTERS = frozenset({"sort", "offset", "limit", "format"})
 
 # ``:path`` in the routes: ids are opaque and may hold "/" (sent as %2F, decoded before routing).
@@ -54,11 +54,6 @@ CSV_COLUMNS = (
     "started_at", "wait_seconds", "duration_seconds", "last_message_at", "message_count",
     "country", "ip", "ended_at", "end_reason",
 )
-
-
-def raw_json(text: str, status_code: int = 200) -> Response:
-    return Response(content=text.encode("utf-8"), status_code=status_code,
-                    media_type="application/json")
 
 
 def _filter_of(request: Request) -> SessionFilter:
@@ -123,112 +118,123 @@ def _is_number(value: str) -> bool:
     return True
 
 
-def install(app: FastAPI, service: HubService) -> None:
-    # Routes go straight on the app (no APIRouter): app.routes then lists every route, which
-    # the role test walks.
-    storage = service.storage
+router = APIRouter(prefix=API)
 
-    @app.get(f"{API}/sessions", response_model=SessionPage, description=_FILTER_DOC)
-    async def sessions(
-        request: Request,
-        principal: Annotated[Principal, Depends(auth.READ)],
-        sort: Annotated[str, Query(max_length=50)] = DEFAULT_SORT,
-        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> Response:
-        flt = _filter_of(request)
-        spec = _sort_of(sort)
-        total, docs = await service.read(
-            storage.session_page, flt, spec, offset, limit, _now_ms()
-        )
-        return raw_json(
-            f'{{"items":[{",".join(docs)}],"total":{total},"offset":{offset},"limit":{limit}}}'
-        )
 
-    @app.get(f"{API}/sessions/metrics", response_model=Metrics, description=_FILTER_DOC)
-    async def metrics(
-        request: Request, principal: Annotated[Principal, Depends(auth.READ)]
-    ) -> Response:
-        flt = _filter_of(request)
-        return raw_json(dumps(await service.read(storage.metrics, flt, _now_ms())))
-
-    @app.get(
-        f"{API}/sessions/export",
-        description="A streamed export file. " + _FILTER_DOC,
-        response_class=StreamingResponse,
+@router.get("/sessions", response_model=SessionPage, description=_FILTER_DOC)
+async def sessions(
+    request: Request,
+    principal: Annotated[Principal, Depends(auth.READ)],
+    service: Hub,
+    sort: Annotated[str, Query(max_length=50)] = DEFAULT_SORT,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Response:
+    flt = _filter_of(request)
+    spec = _sort_of(sort)
+    total, docs = await service.read(
+        service.storage.session_page, flt, spec, offset, limit, _now_ms()
     )
-    async def export(
-        request: Request,
-        principal: Annotated[Principal, Depends(auth.EXPORT)],
-        format: Annotated[Literal["json", "jsonl", "csv"], Query()] = "json",
-        sort: Annotated[str, Query(max_length=50)] = DEFAULT_SORT,
-    ) -> StreamingResponse:
-        flt = _filter_of(request)
-        spec = _sort_of(sort)
-        now = datetime.now(UTC)
-        header = {
-            "format": EXPORT_FORMAT,
-            "version": EXPORT_VERSION,
-            "exported_at": format_timestamp(now),
-            "filters": flt.to_dict(),
-            "sort": spec.to_query(),
-        }
-        stamp = now.strftime("%Y%m%d-%H%M%S")
-        media = {"json": "application/json", "jsonl": "application/x-ndjson",
-                 "csv": "text/csv; charset=utf-8"}[format]
-        return StreamingResponse(
-            _export_stream(service, flt, spec, to_ms(now), format, header),
-            media_type=media,
-            headers={"Content-Disposition":
-                     f'attachment; filename="sessions-{stamp}.{format}"'},
+    return raw_json(
+        f'{{"items":[{",".join(docs)}],"total":{total},"offset":{offset},"limit":{limit}}}'
+    )
+
+
+@router.get("/sessions/metrics", response_model=Metrics, description=_FILTER_DOC)
+async def metrics(
+    request: Request, principal: Annotated[Principal, Depends(auth.READ)], service: Hub
+) -> Response:
+    flt = _filter_of(request)
+    return raw_json(dumps(await service.read(service.storage.metrics, flt, _now_ms())))
+
+
+@router.get(
+    "/sessions/export",
+    description="A streamed export file. " + _FILTER_DOC,
+    response_class=StreamingResponse,
+)
+async def export(
+    request: Request,
+    principal: Annotated[Principal, Depends(auth.EXPORT)],
+    service: Hub,
+    format: Annotated[Literal["json", "jsonl", "csv"], Query()] = "json",
+    sort: Annotated[str, Query(max_length=50)] = DEFAULT_SORT,
+) -> StreamingResponse:
+    flt = _filter_of(request)
+    spec = _sort_of(sort)
+    now = datetime.now(UTC)
+    header = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "exported_at": format_timestamp(now),
+        "filters": flt.to_dict(),
+        "sort": spec.to_query(),
+    }
+    stamp = now.strftime("%Y%m%d-%H%M%S")
+    media = {"json": "application/json", "jsonl": "application/x-ndjson",
+             "csv": "text/csv; charset=utf-8"}[format]
+    return StreamingResponse(
+        _export_stream(service, flt, spec, to_ms(now), format, header),
+        media_type=media,
+        headers={"Content-Disposition":
+                 f'attachment; filename="sessions-{stamp}.{format}"'},
+    )
+
+
+@router.get("/sessions/{session_id:path}/logs", response_model=LogsAnswer)
+async def session_logs(
+    session_id: SessionId,
+    principal: Annotated[Principal, Depends(auth.LOGS)],
+    service: Hub,
+    kind: Annotated[Literal["system", "trace"], Query()] = "system",
+) -> Response:
+    entries = await service.read(service.storage.session_logs, session_id, kind)
+    if entries is None:
+        raise ApiError(404, "not_found", f"no session {session_id!r}")
+    return raw_json(f'{{"kind":{dumps(kind)},"entries":[{",".join(entries)}]}}')
+
+
+@router.post("/sessions/{session_id:path}/handover", response_model=HandoverAnswer)
+async def handover(
+    session_id: SessionId,
+    principal: Annotated[Principal, Depends(auth.HANDOVER)],
+    service: Hub,
+) -> Response:
+    operator = auth.user_ref(principal)
+    try:
+        doc = await service.write(
+            service.storage.handover, session_id, operator["id"], operator["name"]
         )
+    except NotFoundError:
+        raise ApiError(404, "not_found", f"no session {session_id!r}") from None
+    except ConflictError as exc:
+        raise ApiError(409, exc.code, str(exc)) from None
+    return raw_json(f'{{"session":{doc}}}')
 
-    @app.get(API + "/sessions/{session_id:path}/logs", response_model=LogsAnswer)
-    async def session_logs(
-        session_id: SessionId,
-        principal: Annotated[Principal, Depends(auth.LOGS)],
-        kind: Annotated[Literal["system", "trace"], Query()] = "system",
-    ) -> Response:
-        entries = await service.read(storage.session_logs, session_id, kind)
-        if entries is None:
-            raise ApiError(404, "not_found", f"no session {session_id!r}")
-        return raw_json(f'{{"kind":{dumps(kind)},"entries":[{",".join(entries)}]}}')
 
-    @app.post(API + "/sessions/{session_id:path}/handover", response_model=HandoverAnswer)
-    async def handover(
-        session_id: SessionId, principal: Annotated[Principal, Depends(auth.HANDOVER)]
-    ) -> Response:
-        operator = auth.user_ref(principal)
-        try:
-            doc = await service.write(
-                storage.handover, session_id, operator["id"], operator["name"]
-            )
-        except NotFoundError:
-            raise ApiError(404, "not_found", f"no session {session_id!r}") from None
-        except ConflictError as exc:
-            raise ApiError(409, exc.code, str(exc)) from None
-        return raw_json(f'{{"session":{doc}}}')
+@router.get("/sessions/{session_id:path}", response_model=SessionDetail)
+async def session_detail(
+    session_id: SessionId, principal: Annotated[Principal, Depends(auth.READ)], service: Hub
+) -> Response:
+    found = await service.read(service.storage.session_detail, session_id)
+    if found is None:
+        raise ApiError(404, "not_found", f"no session {session_id!r}")
+    doc, messages = found
+    return raw_json(f'{{"session":{doc},"messages":[{",".join(messages)}]}}')
 
-    @app.get(API + "/sessions/{session_id:path}", response_model=SessionDetail)
-    async def session_detail(
-        session_id: SessionId, principal: Annotated[Principal, Depends(auth.READ)]
-    ) -> Response:
-        found = await service.read(storage.session_detail, session_id)
-        if found is None:
-            raise ApiError(404, "not_found", f"no session {session_id!r}")
-        doc, messages = found
-        return raw_json(f'{{"session":{doc},"messages":[{",".join(messages)}]}}')
 
-    @app.get(f"{API}/agents", response_model=NamedItems)
-    async def agents(principal: Annotated[Principal, Depends(auth.READ)]) -> Response:
-        rows = await service.read(storage.agents)
-        return raw_json(dumps({"items": [{"id": i, "name": n} for i, n in rows]}))
+@router.get("/agents", response_model=NamedItems)
+async def agents(principal: Annotated[Principal, Depends(auth.READ)], service: Hub) -> Response:
+    rows = await service.read(service.storage.agents)
+    return raw_json(dumps({"items": [{"id": i, "name": n} for i, n in rows]}))
 
-    @app.get(f"{API}/operators", response_model=NamedItems)
-    async def operators(principal: Annotated[Principal, Depends(auth.READ)]) -> Response:
-        rows = await service.read(storage.operators)
-        return raw_json(dumps({"items": [{"id": i, "name": n} for i, n in rows]}))
 
+@router.get("/operators", response_model=NamedItems)
+async def operators(
+    principal: Annotated[Principal, Depends(auth.READ)], service: Hub
+) -> Response:
+    rows = await service.read(service.storage.operators)
+    return raw_json(dumps({"items": [{"id": i, "name": n} for i, n in rows]}))
 
 
 async def _export_stream(
