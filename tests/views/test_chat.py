@@ -15,13 +15,9 @@ from pytestqt.qtbot import QtBot
 from supervisor_desk.models.chat_rows import PLACEHOLDER_TEXT, ChatRow
 from supervisor_desk.models.wire import Message, SessionDetail
 from supervisor_desk.views.chat import ChatView
-from supervisor_desk.views.chat.delegate import (
-    DRAFT_LABEL,
-    NOTE_LABEL,
-    TEMPLATE_BADGE,
-    RowLayout,
-)
+from supervisor_desk.views.chat.layout import RowLayout
 from supervisor_desk.views.chat.model import KindRole, ObjectRole
+from supervisor_desk.views.chat.styles import DRAFT_LABEL, NOTE_LABEL, TEMPLATE_BADGE
 from tests.views.chat_samples import (
     T0,
     every_kind_detail,
@@ -287,7 +283,7 @@ def test_search_highlights_and_steps(chat: ChatView, qtbot: QtBot) -> None:
     # The current match is painted with the strong highlight (a plain-text body).
     lay = layout_of(chat, key("m7"))
     assert lay.text_layout is not None and lay.doc is None
-    ranges = chat.delegate._plain_highlights(
+    ranges = chat.delegate.plain_highlights(
         chat.model.row_at(chat.model.position_of(key("m7")) or 0)
     )
     assert len(ranges) == 1
@@ -297,14 +293,14 @@ def test_search_highlights_and_steps(chat: ChatView, qtbot: QtBot) -> None:
     assert chat.search("billing") == 1
     md = layout_of(chat, key("m2"))
     assert md.doc is not None
-    selections = chat.delegate._highlights(
+    selections = chat.delegate.highlights(
         chat.model.row_at(chat.model.position_of(key("m2")) or 0), md.doc
     )
     assert len(selections) == 1 and selections[0].cursor.selectedText() == "billing"
     # Emoji before a match: Qt's UTF-16 positions still point at the match.
     assert chat.search("so much") == 1
     thanks = chat.model.row_at(chat.model.position_of(key("m10")) or 0)
-    (emoji_range,) = chat.delegate._plain_highlights(thanks)
+    (emoji_range,) = chat.delegate.plain_highlights(thanks)
     assert emoji_range.start == len("Thank you ")
     assert chat.search("thank") == 1
     assert chat.search("no such words") == 0

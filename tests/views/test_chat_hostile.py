@@ -17,7 +17,8 @@ from pytestqt.qtbot import QtBot
 
 from supervisor_desk.models.wire import SessionDetail
 from supervisor_desk.views.chat import ChatView
-from supervisor_desk.views.chat.delegate import SafeTextDocument, escape_tooltip
+from supervisor_desk.views.chat.delegate import escape_tooltip
+from supervisor_desk.views.chat.layout import SafeTextDocument
 from tests.views.chat_samples import message, summary
 
 
