@@ -76,7 +76,7 @@ def start_demo_hub(
 
 
 def _seed_history(url: str, token: str, n_sessions: int, seed: int | None) -> int:
-    from supervisor_desk.hub.simulator import build_dataset
+    from supervisor_desk.simulator import build_dataset
 
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=30.0, trust_env=False) as http:

@@ -129,7 +129,7 @@ class HubServer:
                 self.sock.close()
 
     async def _simulate(self, rate: float, seed: int | None, stop: asyncio.Event) -> None:
-        from supervisor_desk.hub.simulator import run_simulator
+        from supervisor_desk.simulator import run_simulator
 
         token, _ = await self.service.write(
             lambda: self.storage.create_token("simulator", "ingest", ttl=timedelta(days=7))

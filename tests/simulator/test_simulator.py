@@ -17,15 +17,6 @@ import httpx
 import pytest
 
 from supervisor_desk.hub.embedded import EmbeddedHub
-from supervisor_desk.hub.sim_story import format_ts
-from supervisor_desk.hub.simulator import (
-    MAX_BATCH_BYTES,
-    MAX_BATCH_EVENTS,
-    SimulatorError,
-    TrafficSimulator,
-    build_dataset,
-    run_simulator,
-)
 from supervisor_desk.models.wire import (
     CHANNELS,
     IngestBatch,
@@ -38,6 +29,15 @@ from supervisor_desk.models.wire import (
     parse_event_data,
     parse_timestamp,
 )
+from supervisor_desk.simulator import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    SimulatorError,
+    TrafficSimulator,
+    build_dataset,
+    run_simulator,
+)
+from supervisor_desk.simulator.story import format_ts
 from tests.conftest import ingest
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -396,7 +396,7 @@ def _stopped_record(caplog: pytest.LogCaptureFixture) -> tuple[int, ...]:
 async def test_run_simulator_feeds_a_real_hub_and_winds_down_on_stop(
     running_hub: EmbeddedHub, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="supervisor_desk.hub.simulator")
+    caplog.set_level(logging.INFO, logger="supervisor_desk.simulator")
     stop = asyncio.Event()
     task = asyncio.create_task(run_simulator(
         running_hub.url, running_hub.ingest_token,
@@ -433,7 +433,7 @@ async def test_run_simulator_feeds_a_real_hub_and_winds_down_on_stop(
 async def test_run_simulator_rides_out_a_hub_restart_without_loss_or_duplicates(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="supervisor_desk.hub.simulator")
+    caplog.set_level(logging.INFO, logger="supervisor_desk.simulator")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -557,7 +557,7 @@ async def _run_against(script: _Script, seconds: float, rate: float = 40,
 async def test_busy_or_failing_hub_gets_the_same_batch_again(
     caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="supervisor_desk.hub.simulator")
+    caplog.set_level(logging.INFO, logger="supervisor_desk.simulator")
     script = _Script([503, 429, 502])
     await _run_against(script, 2.2)
     assert script.bodies[0] == script.bodies[1] == script.bodies[2] == script.bodies[3]
@@ -574,7 +574,7 @@ async def test_busy_or_failing_hub_gets_the_same_batch_again(
 
 @pytest.mark.asyncio
 async def test_oversized_batches_are_halved(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="supervisor_desk.hub.simulator")
+    caplog.set_level(logging.INFO, logger="supervisor_desk.simulator")
     script = _Script([], max_events=3)
     await _run_against(script, 1.0, rate=60)
     assert max(len(b) for b in script.bodies) > 3  # it tried the whole batch first
@@ -629,3 +629,18 @@ async def test_stopping_ends_live_sessions_with_the_interrupted_batch() -> None:
     markers = {e["session_id"] for e in last if e["type"] == "message.created"
                and e["data"]["text"].startswith("System disconnected the session at ")}
     assert {e["session_id"] for e in aborted} <= markers
+
+
+def test_the_simulator_is_a_platform_that_imports_no_hub_or_desktop_code() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, supervisor_desk.simulator\n"
+        "bad = ('supervisor_desk.hub', 'supervisor_desk.views', 'supervisor_desk.client', "
+        "'PySide6', 'fastapi', 'starlette', 'uvicorn', 'sqlite3')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(bad)))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True, timeout=60)
+    assert found.stdout.strip() == "[]"

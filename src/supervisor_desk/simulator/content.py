@@ -1,7 +1,7 @@
 """The cast and the lines of the traffic simulator's contact centre.
 
 Plain data only: who works there (AI agents, teams, human operators), who calls in (names,
-places), and what people say, per conversation topic. ``sim_story`` turns it into sessions.
+places), and what people say, per conversation topic. ``story`` turns it into sessions.
 Texts use ``str.format`` placeholders filled per session (``{first}``, ``{order}``...).
 """
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from random import Random
 from typing import Any
 
-from supervisor_desk.hub import sim_content as sc
+from supervisor_desk.simulator import content as sc
 
 Event = dict[str, Any]
 
