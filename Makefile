@@ -12,6 +12,7 @@ demo: $(STAMP)
 test: system-deps $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
 setup: $(STAMP)
@@ -28,6 +29,7 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 bench: $(STAMP)
 	$(PY) -m benchmarks --json benchmarks/results.json
