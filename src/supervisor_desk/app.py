@@ -37,6 +37,7 @@ from supervisor_desk.client.redact import RedactingFilter, redact
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.client.settings import Preferences, load_preferences
 from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from supervisor_desk.views.export_dialog import ExportDialog, ExportViewModel
@@ -47,7 +48,7 @@ from supervisor_desk.views.live_viewmodel import LiveViewModel
 from supervisor_desk.views.main_window import MainWindow, open_ui_settings
 from supervisor_desk.views.notifications import NotificationCoalescer
 from supervisor_desk.views.offline import OfflineReview
-from supervisor_desk.views.session_table_model import LiveOrder, SessionColumn, SessionTableModel
+from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
 from supervisor_desk.views.sign_in_dialog import SignedIn, SignInFlow
 from supervisor_desk.views.theme import apply_theme
 from supervisor_desk.views.time_zone_dialog import TimeZoneDialog
@@ -59,10 +60,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("supervisor_desk")
 
 STATE_FILE_ENV = "SUPERVISOR_DESK_STATE_FILE"
-
-# Preferences spell the live order as the reducer does; the table has its own enum.
-_PREF_TO_ORDER = {"longest_wait": LiveOrder.PRIORITY, "arrival": LiveOrder.ARRIVAL}
-_ORDER_TO_PREF: dict[str, Any] = {v.value: k for k, v in _PREF_TO_ORDER.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,8 +348,7 @@ class DeskApp(QObject):
         self.prefs = prefs
         if warning:
             self.window.set_status(warning)
-        order = _PREF_TO_ORDER.get(prefs.live_order, LiveOrder.PRIORITY)
-        self.window.set_live_order(order)
+        self.window.set_live_order(LiveOrder(prefs.live_order))
         self.window.set_recent_files(prefs.recent_files)
         self._apply_time_zone(prefs.time_zone)
         self.coalescer.notify_new = prefs.notifications.new_sessions
@@ -569,9 +565,8 @@ class DeskApp(QObject):
 
     def _on_window_live_order_requested(self, order: str) -> None:
         self.window.set_live_order(order)
-        pref = _ORDER_TO_PREF.get(order)
-        if pref is not None and self.prefs.live_order != pref:
-            self.prefs.live_order = pref
+        if order in LIVE_ORDERS and self.prefs.live_order != order:
+            self.prefs.live_order = LiveOrder(order)
             self._save_prefs()
 
     def _on_window_session_selected(self, session: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supervisor_desk.models.state import SessionStore, live_order_key
+from supervisor_desk.models.state import SessionStore
 from supervisor_desk.models.wire import SessionSummary, StoredEvent
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -151,30 +151,6 @@ def test_log_events_change_nothing() -> None:
                         data={"kind": "system", "entries": [{"at": "2026-03-01T12:00:00Z",
                                                              "text": "x"}]})
     assert store.apply(event) is None
-
-
-def test_live_order_queued_by_longest_wait_then_active_by_duration() -> None:
-    store = SessionStore()
-    store.reset([
-        summary("active-new", status="active", started_at=T0 + timedelta(minutes=5)),
-        summary("queued-new", status="queued", queued_at=T0 + timedelta(minutes=4)),
-        summary("active-old", status="active", started_at=T0 - timedelta(minutes=30)),
-        summary("queued-old", status="queued", queued_at=T0 + timedelta(minutes=1)),
-    ])
-    store.apply(session_event("session.ended", summary(
-        "active-old", 2, "completed", started_at=T0 - timedelta(minutes=30), ended_at=T0)))
-    order = [s.id for s in store.ordered("longest_wait")]
-    assert order == ["queued-old", "queued-new", "active-new", "active-old"]
-    assert [s.id for s in sorted(store, key=live_order_key)] == order
-
-
-def test_arrival_order_puts_new_sessions_at_the_bottom() -> None:
-    store = SessionStore()
-    store.reset([summary("b", started_at=T0 + timedelta(minutes=1)), summary("a")])
-    store.apply(session_event("session.started", summary("z", started_at=T0 - timedelta(days=1))))
-    assert [s.id for s in store.ordered("arrival")] == ["a", "b", "z"]
-    keys = [store.live_order_key(s, "arrival") for s in store.ordered("arrival")]
-    assert keys == sorted(keys)
 
 
 # --------------------------------------------------------------------------------------------

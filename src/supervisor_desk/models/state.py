@@ -22,8 +22,6 @@ from supervisor_desk.models.wire import (
 )
 
 ChangeKind = Literal["added", "updated", "ended", "message"]
-LiveOrder = Literal["longest_wait", "arrival"]
-LIVE_ORDERS: tuple[LiveOrder, ...] = ("longest_wait", "arrival")
 
 _SESSION_EVENTS = frozenset({"session.started", "session.updated", "session.ended"})
 _MESSAGE_EVENTS = frozenset({"message.created", "message.updated"})
@@ -57,10 +55,8 @@ class SessionStore:
     """
 
     def __init__(self) -> None:
+        # Insertion order is arrival order: first sight, snapshots by start time.
         self._sessions: dict[str, SessionSummary] = {}
-        # Arrival order: position of first sight; snapshots number sessions by start time.
-        self._arrival: dict[str, int] = {}
-        self._next_arrival = 0
         # Highest message seq seen per session, to drop replayed message.created events and to
         # keep message_count/last_message_at right when message events outrun session updates.
         self._message_seq: dict[str, int] = {}
@@ -96,10 +92,6 @@ class SessionStore:
     def ended_count(self) -> int:
         return len(self._sessions) - self.live_count
 
-    def arrival_index(self, session_id: str) -> int:
-        """Position in arrival order (first sight); unknown ids sort last."""
-        return self._arrival.get(session_id, 1 << 62)
-
     # ---------------------------------------------------------------------------------------
     # Writing
 
@@ -114,16 +106,13 @@ class SessionStore:
             kept = {
                 sid: s for sid, s in self._sessions.items() if s.status not in LIVE_STATUSES
             }
-        old_arrival = self._arrival
         self._sessions = {}
-        self._arrival = {}
         self._message_seq = {}
         self._last_message_at = {}
         self._with_attachments = set()
         self._tombstones = {}
         self._seen_events.clear()
-        self._next_arrival = 0
-        for _sid, s in sorted(kept.items(), key=lambda kv: old_arrival.get(kv[0], 0)):
+        for s in kept.values():
             self._store_new(s)
         for s in sorted(sessions, key=lambda s: (s.started_at, s.id)):
             kept.pop(s.id, None)
@@ -159,41 +148,16 @@ class SessionStore:
                 # Oldest first (dicts keep insertion order): a replay reaches back only to our
                 # own position, so only recently dropped sessions can be re-announced.
                 del self._tombstones[next(iter(self._tombstones))]
-            self._arrival.pop(sid, None)
             self._message_seq.pop(sid, None)
             self._last_message_at.pop(sid, None)
             self._with_attachments.discard(sid)
         return gone
 
     # ---------------------------------------------------------------------------------------
-    # Live order helpers (the table sorts its own index vector with these keys)
-
-    def live_order_key(
-        self, session: SessionSummary, order: LiveOrder = "longest_wait"
-    ) -> tuple[Any, ...]:
-        """Sort key: ascending order puts rows where the live table wants them.
-
-        ``longest_wait`` (Avaamo): queued first, longest waiting on top; then active, longest
-        running on top; then ended ones, most recently ended last. ``arrival`` (ixHello): the
-        order sessions were first seen, new ones at the bottom.
-        """
-        if order == "arrival":
-            return (self.arrival_index(session.id),)
-        return live_order_key(session)
-
-    def ordered(self, order: LiveOrder = "longest_wait") -> list[SessionSummary]:
-        if order == "arrival":
-            arrival = self._arrival
-            return sorted(self._sessions.values(), key=lambda s: arrival.get(s.id, 1 << 62))
-        return sorted(self._sessions.values(), key=live_order_key)
-
-    # ---------------------------------------------------------------------------------------
     # Internals
 
     def _store_new(self, session: SessionSummary) -> None:
         self._sessions[session.id] = session
-        self._arrival[session.id] = self._next_arrival
-        self._next_arrival += 1
         self._message_seq[session.id] = max(
             self._message_seq.get(session.id, 0), session.message_count
         )
@@ -280,12 +244,3 @@ class SessionStore:
         if len(seen) > _SEEN_EVENT_IDS:
             seen.popitem(last=False)
 
-
-def live_order_key(session: SessionSummary) -> tuple[Any, ...]:
-    """Avaamo's live order as a sort key (see :meth:`SessionStore.live_order_key`)."""
-    if session.status == "queued":
-        return (0, (session.queued_at or session.started_at).timestamp(), session.id)
-    if session.status in LIVE_STATUSES:
-        return (1, (session.accepted_at or session.started_at).timestamp(), session.id)
-    ended = session.ended_at or session.started_at
-    return (2, ended.timestamp(), session.id)

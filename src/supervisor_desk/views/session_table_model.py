@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import (
@@ -24,6 +24,9 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QFontDatabase
 
+# LiveOrder is re-exported: the views that show this model choose its order.
+from supervisor_desk.models.live_order import LiveOrder as LiveOrder
+from supervisor_desk.models.live_order import LiveOrdering
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.icons import (
@@ -111,15 +114,6 @@ _LIVE_RANK = {"queued": 0, "active": 1}
 EMPTY = "---"
 
 
-class LiveOrder(StrEnum):
-    """How live rows are ordered when no column sort is active."""
-
-    PRIORITY = "priority"  # Avaamo: queued by longest wait, then active by longest duration
-    ARRIVAL = "arrival"  # ixHello: new sessions at the bottom
-    GIVEN = "given"  # History/offline: the order the server or file index returned, as is
-
-
-
 class _Desc:
     """Reverses comparisons so one ascending ``list.sort``/bisect serves descending sorts."""
 
@@ -161,11 +155,7 @@ class SessionTableModel(QAbstractTableModel):
         # Rows from this position on may have stale entries in _index (None: all valid).
         # Rebuilt lazily, once per frame at most, not after every insert or move.
         self._index_from: int | None = None
-        self._arrival: dict[str, int] = {}
-        self._arrival_counter = 0
-        # The live rank a session had last while live, so an ended row keeps its place.
-        self._last_rank: dict[str, int] = {}
-        self._live_order = LiveOrder.PRIORITY
+        self._ordering = LiveOrdering(LiveOrder.LONGEST_WAIT)
         self._sort_column: int = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
@@ -273,11 +263,11 @@ class SessionTableModel(QAbstractTableModel):
 
     @property
     def live_order(self) -> LiveOrder:
-        return self._live_order
+        return self._ordering.order
 
     def set_live_order(self, order: LiveOrder | str) -> None:
         """Switch the live order and drop any column sort."""
-        self._live_order = LiveOrder(order)
+        self._ordering.order = LiveOrder(order)
         self._sort_column = -1
         self._resort()
 
@@ -318,15 +308,13 @@ class SessionTableModel(QAbstractTableModel):
     def set_sessions(self, sessions: Iterable[SessionSummary]) -> None:
         """Replace every row (snapshot, resync, sign-in). Arrival order follows ``started_at``."""
         self.beginResetModel()
-        if self._live_order == LiveOrder.GIVEN and self._sort_column < 0:
+        if self._ordering.order == LiveOrder.GIVEN and self._sort_column < 0:
             rows = list(sessions)
         else:
             rows = sorted(sessions, key=lambda s: (s.started_at, s.id))
-        self._arrival.clear()
-        self._last_rank.clear()
-        self._arrival_counter = 0
+        self._ordering.clear()
         for s in rows:
-            self._note_arrival(s)
+            self._ordering.note(s)
         self._rows = rows
         self._keys = [self._key(s) for s in rows]
         self._sort_lists()
@@ -350,7 +338,7 @@ class SessionTableModel(QAbstractTableModel):
             old = self._rows[row]
             if s.version < old.version:
                 continue
-            self._note_rank(s)
+            self._ordering.note_rank(s)
             key = self._key(s)
             self._rows[row] = s
             if key == self._keys[row]:
@@ -381,8 +369,7 @@ class SessionTableModel(QAbstractTableModel):
         for first, last in reversed(blocks):
             self.beginRemoveRows(QModelIndex(), first, last)
             for s in self._rows[first : last + 1]:
-                self._arrival.pop(s.id, None)
-                self._last_rank.pop(s.id, None)
+                self._ordering.forget(s.id)
             del self._rows[first : last + 1]
             del self._keys[first : last + 1]
             self.endRemoveRows()
@@ -538,33 +525,11 @@ class SessionTableModel(QAbstractTableModel):
 
     # ---------------------------------------------------------------- ordering internals
 
-    def _note_arrival(self, s: SessionSummary) -> None:
-        if s.id not in self._arrival:
-            self._arrival[s.id] = self._arrival_counter
-            self._arrival_counter += 1
-        self._note_rank(s)
-
-    def _note_rank(self, s: SessionSummary) -> None:
-        rank = _LIVE_RANK.get(s.status)
-        if rank is not None:
-            self._last_rank[s.id] = rank
-        elif s.id not in self._last_rank:
-            self._last_rank[s.id] = 0 if (s.queued_at and not s.accepted_at) else 1
-
     def _key(self, s: SessionSummary) -> Any:
         if self._sort_column >= 0:
-            base = (self._sort_value(s, self._sort_column), self._arrival.get(s.id, 0))
+            base = (self._sort_value(s, self._sort_column), self._ordering.arrival(s.id))
             return base if self._sort_order == Qt.SortOrder.AscendingOrder else _Desc(base)
-        if self._live_order in (LiveOrder.ARRIVAL, LiveOrder.GIVEN):
-            return (self._arrival.get(s.id, 0),)
-        rank = self._last_rank.get(s.id, 1)
-        if rank == 0:
-            # Longest wait first = earliest queue time first.
-            anchor = (s.queued_at or s.started_at).timestamp()
-        else:
-            # Longest conversation first = earliest start (accepted time when it was queued).
-            anchor = (s.accepted_at or s.started_at).timestamp()
-        return (rank, anchor, s.id)
+        return self._ordering.key(s)
 
     def _sort_lists(self) -> None:
         pairs = sorted(zip(self._keys, range(len(self._rows)), strict=True), key=lambda p: p[0])
@@ -615,7 +580,7 @@ class SessionTableModel(QAbstractTableModel):
         needs to be rebuilt between the inserts and moves of one frame.
         """
         if old_key is None:
-            self._note_arrival(s)
+            self._ordering.note(s)
             key = self._key(s)
             pos = bisect.bisect_right(self._keys, key)
             self.beginInsertRows(QModelIndex(), pos, pos)
@@ -660,7 +625,7 @@ class SessionTableModel(QAbstractTableModel):
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
             for s in fresh:
-                self._note_arrival(s)
+                self._ordering.note(s)
                 self._rows.append(s)
                 self._keys.append(None)
             self._rebuild_index(first)

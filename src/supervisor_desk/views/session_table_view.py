@@ -13,11 +13,11 @@ from PySide6.QtCore import QByteArray, QPoint, QRect, QSettings, Qt, QTimer, Sig
 from PySide6.QtGui import QAction, QActionGroup, QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
+from supervisor_desk.models.live_order import LiveOrder
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.delegates import ChannelBadgeDelegate, StatusDotDelegate
 from supervisor_desk.views.session_table_model import (
     HEADERS,
-    LiveOrder,
     SessionColumn,
     SessionTableModel,
 )
@@ -303,7 +303,7 @@ class SessionTableView(QTableView):
         order_group = QActionGroup(menu)
         model = self.session_model()
         for order, title in (
-            (LiveOrder.PRIORITY, "Live order: queued first, longest waiting"),
+            (LiveOrder.LONGEST_WAIT, "Live order: queued first, longest waiting"),
             (LiveOrder.ARRIVAL, "Live order: arrival (new at the bottom)"),
         ):
             action = QAction(title, menu)
