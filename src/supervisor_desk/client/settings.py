@@ -1,7 +1,7 @@
 """User preferences: a small JSON file in the user's config folder. Never any secret.
 
-The file lives in ``platformdirs.user_config_path("supervisor-desk")``, or in
-``$SUPERVISOR_DESK_HOME/config`` when that variable is set (tests and portable installs).
+The file lives in the config folder ``client.paths.config_dir()`` resolves (the platform's,
+or ``$SUPERVISOR_DESK_HOME/config`` when that variable is set: tests and portable installs).
 Writes are atomic (temporary file + rename) so a crash mid-write keeps the old file. A
 damaged file never stops the app: the readable fields are kept, the rest fall back to
 defaults, and a warning says what happened. Reading and writing touch the disk: callers on
@@ -18,30 +18,28 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from supervisor_desk.client.paths import config_dir, preferences_path
+from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "supervisor-desk"
-FILE_NAME = "preferences.json"
+__all__ = [
+    "NotificationPrefs",
+    "Preferences",
+    "config_dir",
+    "load_preferences",
+    "preferences_path",
+    "strip_credentials",
+]
+
 MAX_RECENT_FILES = 10
 MAX_SERVERS = 20
-
-
-def config_dir() -> Path:
-    home = os.environ.get("SUPERVISOR_DESK_HOME")
-    if home:
-        return Path(home) / "config"
-    return platformdirs.user_config_path(APP_NAME)
-
-
-def preferences_path() -> Path:
-    return config_dir() / FILE_NAME
 
 
 def strip_credentials(url: str) -> str:
@@ -70,9 +68,16 @@ class Preferences(BaseModel):
     usernames: dict[str, str] = Field(default_factory=dict)
     time_zone: str = "local"
     notifications: NotificationPrefs = Field(default_factory=NotificationPrefs)
-    live_order: Literal["longest_wait", "arrival"] = "longest_wait"
+    live_order: LiveOrder = LiveOrder.LONGEST_WAIT
     recent_files: list[str] = Field(default_factory=list)
     last_export_dir: str | None = None
+
+    @field_validator("live_order")
+    @classmethod
+    def _check_live_order(cls, value: LiveOrder) -> LiveOrder:
+        if value not in LIVE_ORDERS:
+            raise ValueError(f"{value.value!r} is not an order of the Live page")
+        return value
 
     @field_validator("time_zone")
     @classmethod

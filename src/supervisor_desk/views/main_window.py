@@ -8,12 +8,10 @@ exists (the app keeps alerting); otherwise closing asks the app to quit.
 from __future__ import annotations
 
 import contextlib
-import os
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from PySide6.QtCore import QByteArray, QSettings, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
@@ -42,6 +40,8 @@ from PySide6.QtWidgets import (
 )
 
 from supervisor_desk.client import autostart
+from supervisor_desk.client.paths import ui_state_path
+from supervisor_desk.models.live_order import LIVE_ORDER_TITLES, LIVE_ORDERS, LiveOrder
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.views.chat import ChatView
 from supervisor_desk.views.icons import app_icon
@@ -50,7 +50,7 @@ from supervisor_desk.views.metric_cards import MetricCards
 from supervisor_desk.views.notifications import NotificationArea
 from supervisor_desk.views.offline import dropped_export_paths
 from supervisor_desk.views.results_dock import ResultsDock
-from supervisor_desk.views.session_table_model import LiveOrder, SessionTableModel
+from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
 
 APP_TITLE = "Supervisor Desk"
@@ -66,15 +66,9 @@ _STATE_COLORS = {
 }
 
 
-def ui_settings_path() -> Path:
-    """QSettings (IniFormat) file for window/table layout, beside the preferences."""
-    home = os.environ.get("SUPERVISOR_DESK_HOME")
-    base = Path(home) / "config" if home else platformdirs.user_config_path("supervisor-desk")
-    return base / "ui-state.ini"
-
-
 def open_ui_settings() -> QSettings:
-    path = ui_settings_path()
+    """QSettings (IniFormat) for window and table layout, beside the preferences."""
+    path = ui_state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     return QSettings(str(path), QSettings.Format.IniFormat)
 
@@ -147,7 +141,36 @@ class MainWindow(QMainWindow):
         self.close_to_tray = False
         self.live_model = live_model
 
-        # --- header ------------------------------------------------------------------
+        header = self._build_header()
+        body = self._build_body(time_zone)
+        central = QWidget(self)
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(header)
+        notes_holder = QWidget(central)
+        notes_layout = QVBoxLayout(notes_holder)
+        notes_layout.setContentsMargins(12, 6, 12, 0)
+        notes_layout.addWidget(self.notification_area)
+        central_layout.addWidget(notes_holder)
+        central_layout.addWidget(body, 1)
+        self.setCentralWidget(central)
+        self.add_page("Live", self.live_page)
+        self._build_results_dock(time_zone)
+        self._build_actions()
+        self._build_file_menu()
+        self._build_view_menu()
+        self._build_user_menu()
+        self._build_status_bar()
+
+        self._apply_default_size()
+        self.set_live_order(LiveOrder.LONGEST_WAIT)
+        self.restore_state()
+
+    # ---------------------------------------------------------------- building
+
+    def _build_header(self) -> QFrame:
+        """Title, the Live/History switch, connection pill, live order, Refresh, account."""
         header = QFrame(self)
         header.setObjectName("headerBar")
         header_layout = QHBoxLayout(header)
@@ -175,8 +198,8 @@ class MainWindow(QMainWindow):
         header_layout.addLayout(self.header_actions)
         self.order_combo = QComboBox(header)
         self.order_combo.setObjectName("liveOrderCombo")
-        self.order_combo.addItem("Queued first, longest waiting", LiveOrder.PRIORITY.value)
-        self.order_combo.addItem("Arrival order (new at bottom)", LiveOrder.ARRIVAL.value)
+        for order in LIVE_ORDERS:
+            self.order_combo.addItem(LIVE_ORDER_TITLES[order], order.value)
         self.order_combo.setToolTip("Order of live sessions when no column sort is active")
         self.order_combo.activated.connect(self._on_order_combo_activated)
         header_layout.addWidget(self.order_combo)
@@ -192,13 +215,15 @@ class MainWindow(QMainWindow):
         self.user_menu = QMenu(self.user_button)
         self.user_button.setMenu(self.user_menu)
         header_layout.addWidget(self.user_button)
+        return header
 
-        # --- live page -----------------------------------------------------------------
+    def _build_body(self, time_zone: Any) -> QWidget:
+        """Metric cards over the pages (Live, History) | chat splitter."""
         self.notification_area = NotificationArea(self)
         self.metric_cards = MetricCards(self)
-        self.table = SessionTableView(settings=settings)
+        self.table = SessionTableView(settings=self._settings)
         self.table.setObjectName("liveTable")
-        self.table.setModel(live_model)
+        self.table.setModel(self.live_model)
         self.table.session_selected.connect(self.session_selected)
         self.table.live_order_requested.connect(self.live_order_requested)
         self.chat = ChatView(self, time_zone=time_zone)
@@ -227,26 +252,14 @@ class MainWindow(QMainWindow):
         body_layout.setSpacing(10)
         body_layout.addWidget(self.metric_cards)  # the live figures; History has its own
         body_layout.addWidget(self.splitter, 1)
+        return body
 
-        central = QWidget(self)
-        central_layout = QVBoxLayout(central)
-        central_layout.setContentsMargins(0, 0, 0, 0)
-        central_layout.setSpacing(0)
-        central_layout.addWidget(header)
-        notes_holder = QWidget(central)
-        notes_layout = QVBoxLayout(notes_holder)
-        notes_layout.setContentsMargins(12, 6, 12, 0)
-        notes_layout.addWidget(self.notification_area)
-        central_layout.addWidget(notes_holder)
-        central_layout.addWidget(body, 1)
-        self.setCentralWidget(central)
-        self.add_page("Live", live_page)
-
-        # --- results dock ----------------------------------------------------------------
+    def _build_results_dock(self, time_zone: Any) -> None:
         self.results_dock = ResultsDock(self, time_zone=time_zone)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.results_dock)
 
-        # --- actions and menus --------------------------------------------------------------
+    def _build_actions(self) -> None:
+        """Window-wide actions (their shortcuts work from any page)."""
         self.refresh_action = QAction("Refresh", self)
         self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
         self.refresh_action.setToolTip("Remove ended sessions from the list")
@@ -274,6 +287,16 @@ class MainWindow(QMainWindow):
         self.filters_action.setToolTip("Session Filters (History)")
         self.filters_action.triggered.connect(self.filters_requested)
         self.addAction(self.filters_action)
+        self.time_zone_action = QAction("Time zone…", self)
+        self.time_zone_action.triggered.connect(self.time_zone_requested)
+        self.autostart_action = QAction("Start at login", self)
+        self.autostart_action.setCheckable(True)
+        self.autostart_action.setToolTip("Start Supervisor Desk (in the tray) when you log in")
+        self.autostart_action.setVisible(autostart.supported())
+        self.autostart_action.setChecked(autostart.supported() and autostart.is_enabled())
+        self.autostart_action.toggled.connect(self._on_autostart_action_toggled)
+
+    def _build_file_menu(self) -> None:
         self.file_menu = self.menuBar().addMenu("&File")
         self.file_menu.addAction(self.sign_out_action)  # first item (the e2e test relies on it)
         self.file_menu.addAction(self.open_action)
@@ -282,32 +305,28 @@ class MainWindow(QMainWindow):
         self.file_menu.insertMenu(self.export_action, self.recent_menu)
         self.set_recent_files([])
         self.file_menu.addSeparator()
-        self.autostart_action = QAction("Start at login", self)
-        self.autostart_action.setCheckable(True)
-        self.autostart_action.setToolTip("Start Supervisor Desk (in the tray) when you log in")
-        self.autostart_action.setVisible(autostart.supported())
-        self.autostart_action.setChecked(autostart.supported() and autostart.is_enabled())
-        self.autostart_action.toggled.connect(self._on_autostart_action_toggled)
         self.file_menu.addAction(self.autostart_action)
         self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)
+
+    def _build_view_menu(self) -> None:
         self.view_menu = self.menuBar().addMenu("&View")
         self.view_menu.addAction(self.refresh_action)
         self.view_menu.addAction(self.filters_action)
-        self.time_zone_action = QAction("Time zone…", self)
-        self.time_zone_action.triggered.connect(self.time_zone_requested)
         self.view_menu.addAction(self.time_zone_action)
         dock_action = self.results_dock.toggleViewAction()
         dock_action.setText("Parameters && results")
         self.view_menu.addAction(dock_action)
-        order_menu = self.view_menu.addMenu("Live order")
+        self._build_live_order_menu(self.view_menu.addMenu("Live order"))
+        columns_action = QAction("Columns…", self)
+        columns_action.triggered.connect(self._on_columns_action_triggered)
+        self.view_menu.addAction(columns_action)
+
+    def _build_live_order_menu(self, order_menu: QMenu) -> None:
         self._order_group = QActionGroup(self)
         self.order_actions: dict[str, QAction] = {}
-        for order, label in (
-            (LiveOrder.PRIORITY, "Queued first, longest waiting"),
-            (LiveOrder.ARRIVAL, "Arrival order (new at the bottom)"),
-        ):
-            action = QAction(label, self)
+        for order in LIVE_ORDERS:
+            action = QAction(LIVE_ORDER_TITLES[order], self)
             action.setCheckable(True)
             action.triggered.connect(
                 lambda _=False, o=order: self.live_order_requested.emit(o.value)
@@ -315,22 +334,19 @@ class MainWindow(QMainWindow):
             self._order_group.addAction(action)
             order_menu.addAction(action)
             self.order_actions[order.value] = action
-        columns_action = QAction("Columns…", self)
-        columns_action.triggered.connect(self._on_columns_action_triggered)
-        self.view_menu.addAction(columns_action)
+
+    def _build_user_menu(self) -> None:
+        """The account button's menu."""
         self.user_menu.addAction(self.sign_out_action)
         self.user_menu.addAction(self.quit_action)
 
+    def _build_status_bar(self) -> None:
         self.status_left = QLabel("", self)
         self.status_left.setTextFormat(Qt.TextFormat.PlainText)
         self.statusBar().addWidget(self.status_left, 1)
         self.status_right = QLabel("", self)
         self.status_right.setTextFormat(Qt.TextFormat.PlainText)
         self.statusBar().addPermanentWidget(self.status_right)
-
-        self._apply_default_size()
-        self.set_live_order(LiveOrder.PRIORITY)
-        self.restore_state()
 
     def _apply_default_size(self) -> None:
         """First run: nearly the whole screen up to 1560x940 (the table has many columns)."""
