@@ -1,0 +1,237 @@
+"""One feed client's websocket: replay from the log, then its live buffer, at the socket's pace.
+
+The client is closed with 4008 ("too slow: resume with after") when its buffer on the hub passes
+a limit in frames or bytes (:mod:`supervisor_desk.hub.feed`), or when its socket has taken no
+byte for ``stall_seconds`` while there was something to send: a peer that stopped reading never
+answers pings either, so only the write side can tell. A closed client whose close frame cannot
+be delivered is then disconnected outright, so its unsent bytes do not stay in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from fastapi import WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from supervisor_desk.hub import revocation
+from supervisor_desk.hub.feed import Subscriber, event_frame, frame_size
+from supervisor_desk.hub.lograte import RateLimitedLog
+from supervisor_desk.hub.service import HubService
+from supervisor_desk.models.wire import FEED_CLOSE_RESYNC, FEED_CLOSE_TOO_SLOW
+
+log = logging.getLogger("supervisor_desk.hub.feed")
+_closures = RateLimitedLog(log, period=60.0, burst=20)
+
+TOO_SLOW_REASON = "too slow: resume with after"
+# However long a closing socket keeps draining, it is dropped after this.
+CLOSE_DEADLINE_SECONDS = 60.0
+# Replay reads start small and then size their batches to the client's byte limit.
+_FIRST_REPLAY_ROWS = 16
+_MAX_REPLAY_ROWS = 1000
+
+
+class _Progress:
+    """What the socket has taken: frames handed over and the transport's unsent bytes."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.protocol = _server_protocol(getattr(websocket, "_send", None))
+        transport = getattr(self.protocol, "transport", None)
+        self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
+        self.sent = 0
+        self.sending = False
+
+    def buffered(self) -> int:
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+    async def send(self, websocket: WebSocket, frame: str) -> None:
+        self.sending = True
+        try:
+            await websocket.send_text(frame)
+        finally:
+            self.sending = False
+        self.sent += 1
+
+
+async def stream_feed(
+    service: HubService, websocket: WebSocket, *, token: str, after: int | None,
+    epoch: str | None,
+) -> None:
+    """Serve one authenticated feed client until it leaves, is revoked, too slow, or the hub
+    stops."""
+    storage = service.storage
+    broadcaster = service.broadcaster
+    await websocket.accept()
+    # A commit is published on the loop just after it is durable; a client holding a seq from
+    # a /live read that raced ahead of that hand-off must not be told to resync.
+    for _ in range(100):
+        if after is None or broadcaster.last_seq >= min(after, storage.last_seq):
+            break
+        await asyncio.sleep(0.01)
+    subscriber, live_from = broadcaster.subscribe()
+    stall_seconds = broadcaster.stall_seconds
+    progress = _Progress(websocket)
+    closed = asyncio.Event()
+
+    async def watch_disconnect() -> None:
+        # The client sends nothing; a receive only ever returns its disconnect.
+        with contextlib.suppress(Exception):
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+        closed.set()
+        subscriber.wakeup.set()
+
+    async def pump() -> None:
+        first = await service.read(storage.first_seq)
+        start = live_from if after is None else after
+        resumable = (epoch is None or epoch == storage.epoch) and first - 1 <= start <= live_from
+        await progress.send(websocket, json.dumps(
+            {"type": "hello", "epoch": storage.epoch, "seq": live_from, "resumed": resumable}
+        ))
+        if not resumable:
+            await websocket.close(FEED_CLOSE_RESYNC, "resync: reload /live and reconnect")
+            return
+        cursor = start
+        rows_wanted = _FIRST_REPLAY_ROWS
+        while cursor < live_from:
+            rows = await service.read(storage.events_between, cursor, live_from, rows_wanted)
+            if not rows:
+                break
+            batch_bytes = 0
+            for seq, body in rows:
+                frame = event_frame(seq, body)
+                batch_bytes += frame_size(frame)
+                await progress.send(websocket, frame)
+            cursor = rows[-1][0]
+            # Keep one read batch within the client's byte limit (events can be ~1 MB each).
+            average = max(1, batch_bytes // len(rows))
+            rows_wanted = max(1, min(_MAX_REPLAY_ROWS, subscriber.max_bytes // average))
+        while True:
+            if subscriber.frames:
+                _, frame = subscriber.pop()
+                await progress.send(websocket, frame)
+            else:
+                subscriber.wakeup.clear()
+                await subscriber.wakeup.wait()
+
+    watcher = asyncio.create_task(watch_disconnect())
+    pumping = asyncio.create_task(pump())
+    stopping = asyncio.create_task(subscriber.stop.wait())
+    revoked = asyncio.create_task(revocation.watch_token(service, token))
+    stalled = asyncio.create_task(_watch_stall(subscriber, progress, stall_seconds))
+    tasks = (watcher, pumping, stopping, revoked, stalled)
+    try:
+        await asyncio.wait(
+            {watcher, pumping, stopping, revoked}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if pumping.done() and not pumping.cancelled():
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                pumping.result()  # a send to a client that went away
+        elif revoked.done() and not revoked.cancelled() and not closed.is_set():
+            pumping.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    websocket.close(revocation.CLOSE_CODE, revocation.CLOSE_REASON), 5
+                )
+        elif stopping.done() and not closed.is_set():
+            pumping.cancel()
+            if subscriber.overflowed:
+                _closures.warning("feed client %s closed with %d: %s", _peer(websocket),
+                                  FEED_CLOSE_TOO_SLOW, subscriber.reason)
+                code, reason = FEED_CLOSE_TOO_SLOW, TOO_SLOW_REASON
+            else:
+                code, reason = 1001, "hub shutting down"
+            await _close_stuck(websocket, progress, code, reason, stall_seconds)
+    finally:
+        broadcaster.unsubscribe(subscriber)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+
+
+async def _watch_stall(subscriber: Subscriber, progress: _Progress, stall_seconds: float) -> None:
+    """Give the subscriber up when there is something to send and nothing has moved for
+    ``stall_seconds`` (no frame handed over, the transport's buffer not shrinking)."""
+    loop = asyncio.get_running_loop()
+    interval = min(1.0, stall_seconds / 4)
+    last_sent, last_buffered, since = progress.sent, progress.buffered(), loop.time()
+    while not subscriber.overflowed:
+        await asyncio.sleep(interval)
+        now = loop.time()
+        buffered = progress.buffered()
+        busy = progress.sending or bool(subscriber.frames) or buffered > 0
+        if not busy or progress.sent != last_sent or buffered < last_buffered:
+            since = now
+        elif now - since >= stall_seconds:
+            subscriber.give_up(f"no write progress for {stall_seconds:g} s "
+                               f"({buffered} bytes waiting in the socket's buffer)")
+        last_sent, last_buffered = progress.sent, buffered
+
+
+async def _close_stuck(
+    websocket: WebSocket, progress: _Progress, code: int, reason: str, stall_seconds: float
+) -> None:
+    """Close a feed socket even when the client has stopped reading.
+
+    uvicorn's websocket protocol makes every ASGI send, the close included, wait until its
+    transport is writable, which never happens for a client that does not read. The close frame
+    is tiny, so let it past that gate (it queues behind the unsent data and the client sees it
+    when it drains); drop the connection outright once the socket has taken nothing for
+    ``stall_seconds`` more, or after :data:`CLOSE_DEADLINE_SECONDS` in any case.
+    """
+    writable = getattr(progress.protocol, "writable", None)
+    if isinstance(writable, asyncio.Event):
+        writable.set()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(websocket.close(code, reason), 5)
+    transport = progress.transport
+    if transport is None or transport.get_write_buffer_size() == 0:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CLOSE_DEADLINE_SECONDS
+    interval = min(1.0, stall_seconds / 4)
+    state = {"buffered": transport.get_write_buffer_size(), "since": loop.time()}
+
+    def check() -> None:
+        if transport.is_closing() and transport.get_write_buffer_size() == 0:
+            return
+        now = loop.time()
+        buffered = transport.get_write_buffer_size()
+        if buffered == 0:
+            return
+        if buffered < state["buffered"]:
+            state["buffered"], state["since"] = buffered, now
+        if now - state["since"] >= stall_seconds or now >= deadline:
+            transport.abort()
+            return
+        loop.call_later(interval, check)
+
+    loop.call_later(interval, check)
+
+
+def _peer(websocket: WebSocket) -> str:
+    client = websocket.client
+    return f"{client.host}:{client.port}" if client else "?"
+
+
+def _server_protocol(send: Any, depth: int = 4) -> Any:
+    """The server's protocol object behind an ASGI ``send`` (Starlette wraps it in closures)."""
+    owner = getattr(send, "__self__", None)
+    if owner is not None and hasattr(owner, "writable"):
+        return owner
+    if depth == 0:
+        return None
+    for cell in getattr(send, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):
+            found = _server_protocol(cell.cell_contents, depth - 1)
+            if found is not None:
+                return found
+    return None
