@@ -1,4 +1,5 @@
-"""A throw-away certificate authority and a server certificate for 127.0.0.1/localhost."""
+"""Throw-away certificate authorities and server certificates for 127.0.0.1/localhost:
+good ones, and expired, wrong-host and self-signed ones."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 @dataclass(frozen=True)
 class Pki:
-    ca_cert: Path  # what a client trusts (HubClient(verify=...))
+    ca_cert: Path  # what a client trusts (HubClient(ca_file=...), or the test's system store)
     server_cert: Path
     server_key: Path
     other_ca_cert: Path  # a CA that did NOT sign the server certificate
@@ -51,45 +52,102 @@ def _ca(common: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     return key, cert
 
 
-def make_pki(folder: Path) -> Pki:
-    folder.mkdir(parents=True, exist_ok=True)
-    ca_key, ca_cert = _ca("Supervisor Desk test CA")
-    _, other_ca = _ca("Someone else's CA")
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.now(UTC)
-    cert = (
+LOOPBACK_NAMES = ("localhost", "127.0.0.1")
+
+
+@dataclass(frozen=True)
+class ServerFiles:
+    cert: Path
+    key: Path
+
+
+def _server_cert(
+    key: ec.EllipticCurvePrivateKey,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Name,
+    names: tuple[str, ...],
+    not_before: datetime,
+    not_after: datetime,
+) -> x509.Certificate:
+    alt_names: list[x509.GeneralName] = []
+    for name in names:
+        try:
+            alt_names.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            alt_names.append(x509.DNSName(name))
+    return (
         x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca_cert.subject)
+        .subject_name(_name(names[0]))
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            ]),
-            critical=False,
-        )
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
         )
-        .sign(ca_key, hashes.SHA256())
+        .sign(issuer_key, hashes.SHA256())
     )
-    pki = Pki(
-        folder / "ca.pem", folder / "server.pem", folder / "server.key", folder / "other-ca.pem"
-    )
-    pki.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    pki.other_ca_cert.write_bytes(other_ca.public_bytes(serialization.Encoding.PEM))
-    pki.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pki.server_key.write_bytes(
+
+
+def _write(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, cert_path: Path,
+           key_path: Path) -> ServerFiles:
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
     )
-    pki.server_key.chmod(0o600)
+    key_path.chmod(0o600)
+    return ServerFiles(cert_path, key_path)
+
+
+class CertificateAuthority:
+    """A CA made in the test, able to issue server certificates (good and bad ones)."""
+
+    def __init__(self, folder: Path, common: str = "Supervisor Desk test CA") -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.key, self.cert = _ca(common)
+        self.cert_path = folder / f"{common.lower().replace(' ', '-')}.pem"
+        self.cert_path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+
+    def issue(
+        self,
+        name: str,
+        names: tuple[str, ...] = LOOPBACK_NAMES,
+        *,
+        valid_from: timedelta = timedelta(minutes=-5),
+        valid_for: timedelta = timedelta(days=1),
+    ) -> ServerFiles:
+        """``name``.pem/.key for ``names``, valid from now+valid_from for ``valid_for``."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        start = datetime.now(UTC) + valid_from
+        cert = _server_cert(key, self.key, self.cert.subject, names, start, start + valid_for)
+        return _write(cert, key, self.folder / f"{name}.pem", self.folder / f"{name}.key")
+
+
+def self_signed(folder: Path, names: tuple[str, ...] = LOOPBACK_NAMES) -> ServerFiles:
+    """A server certificate that vouches for itself (no CA)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    cert = _server_cert(key, key, _name(names[0]), names, now - timedelta(minutes=5),
+                        now + timedelta(days=1))
+    return _write(cert, key, folder / "self-signed.pem", folder / "self-signed.key")
+
+
+def make_pki(folder: Path) -> Pki:
+    folder.mkdir(parents=True, exist_ok=True)
+    ca = CertificateAuthority(folder)
+    other = CertificateAuthority(folder, "Someone else's CA")
+    server = ca.issue("server")
+    pki = Pki(folder / "ca.pem", server.cert, server.key, folder / "other-ca.pem")
+    ca.cert_path.rename(pki.ca_cert)
+    other.cert_path.rename(pki.other_ca_cert)
     return pki

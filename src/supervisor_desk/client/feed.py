@@ -203,7 +203,10 @@ class FeedClient:
                 except (
                     OSError, TimeoutError, InvalidHandshake, InvalidProxy, ConnectionClosed
                 ) as exc:
-                    problem = _describe(self._client.base_url, exc)
+                    # A refused certificate says why (expired, wrong name, …), as REST does.
+                    refusal = await self._client.certificate_refusal(exc)
+                    problem = (refusal.message if refusal is not None
+                               else _describe(self._client.base_url, exc))
                 else:
                     resyncs = 0
                 if up_since is not None and self._stayed_up(loop.time() - up_since):

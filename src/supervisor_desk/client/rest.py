@@ -14,7 +14,7 @@ import contextlib
 import os
 import ssl
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, overload
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 import httpx
 from pydantic import ValidationError
 
+from supervisor_desk.client import tls
 from supervisor_desk.models.wire import (
     HandoverAnswer,
     LiveSnapshot,
@@ -51,13 +52,19 @@ class QueryFilter(Protocol):
 
 
 class HubError(Exception):
-    """A failed hub call: HTTP ``status`` (None if no answer), stable ``code``, human text."""
+    """A failed hub call: HTTP ``status`` (None if no answer), stable ``code``, human text.
 
-    def __init__(self, status: int | None, code: str, message: str) -> None:
+    ``refusal`` is set (code ``certificate_refused``) when the hub's TLS certificate was
+    refused: why, and the certificate for a "View certificate" detail.
+    """
+
+    def __init__(self, status: int | None, code: str, message: str, *,
+                 refusal: tls.CertificateRefusal | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.refusal = refusal
 
     @property
     def unauthorized(self) -> bool:
@@ -66,6 +73,10 @@ class HubError(Exception):
     @property
     def unreachable(self) -> bool:
         return self.code == "unreachable"
+
+    @property
+    def certificate_refused(self) -> bool:
+        return self.code == "certificate_refused"
 
     def __repr__(self) -> str:
         return f"HubError(status={self.status!r}, code={self.code!r}, message={self.message!r})"
@@ -96,8 +107,8 @@ def _describe_network_error(base_url: str, exc: Exception) -> str:
         return f"The hub at {base_url} did not answer in time."
     if isinstance(exc, httpx.ConnectError):
         reason = str(exc) or type(exc).__name__
-        if "CERTIFICATE" in reason.upper() or "SSL" in reason.upper():
-            return f"The hub at {base_url} presented a certificate that cannot be trusted."
+        if "SSL" in reason.upper() or "TLS" in reason.upper():
+            return f"No secure connection to the hub at {base_url} ({reason})."
         return f"Cannot reach the hub at {base_url} (is it running?)."
     return f"The connection to the hub at {base_url} failed ({type(exc).__name__})."
 
@@ -121,25 +132,32 @@ def _error_from_response(response: httpx.Response) -> HubError:
 
 
 class HubClient:
-    """One hub, one (optional) bearer token; cheap to keep for the app's lifetime."""
+    """One hub, one (optional) bearer token; cheap to keep for the app's lifetime.
+
+    Certificates are checked against the operating system's trust store, plus ``ca_file``
+    when given; ``pins`` (SHA-256 fingerprints) restrict the hub to those certificates. REST
+    and the feed use the same SSL context (:mod:`supervisor_desk.client.tls`).
+    """
 
     def __init__(
         self,
         base_url: str,
         token: str | None = None,
         *,
-        verify: bool | str = True,
+        ca_file: str | Path | None = None,
+        pins: Sequence[str] = (),
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self.token = token
-        self.verify = verify
+        self.ca_file = str(ca_file) if ca_file is not None else None
+        self.pins = tuple(pins)
         self.timeout = timeout
+        self._ssl = tls.client_context(self.ca_file, self.pins)
         self._http = httpx.AsyncClient(
             base_url=self.base_url + API,
-            # A CA file as a context: httpx deprecates verify=<path>; same trust as the feed.
-            verify=ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify,
+            verify=self._ssl,
             timeout=httpx.Timeout(timeout),
             transport=transport,
             follow_redirects=False,  # a redirect could carry the bearer header elsewhere
@@ -169,17 +187,22 @@ class HubClient:
         return websocket_url(self.base_url, path, params)
 
     def ssl_context(self) -> ssl.SSLContext | None:
-        """TLS settings for wss:// matching ``verify`` (None for plain ws://)."""
-        if not self.base_url.startswith("https://"):
+        """The SSL context of the REST calls, for wss:// (None for plain ws://)."""
+        return self._ssl if self.base_url.startswith("https://") else None
+
+    async def certificate_refusal(self, exc: BaseException) -> tls.CertificateRefusal | None:
+        """Why the hub's certificate was refused, if that is what ``exc`` is about."""
+        error = tls.find_verification_error(exc)
+        if error is None:
             return None
-        if self.verify is False:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            return ctx
-        if isinstance(self.verify, str):
-            return ssl.create_default_context(cafile=self.verify)
-        return ssl.create_default_context()
+        parts = urlsplit(self.base_url)
+        return await tls.explain_refusal(parts.hostname or "", parts.port or 443, error)
+
+    async def _transport_error(self, exc: httpx.TransportError) -> HubError:
+        refusal = await self.certificate_refusal(exc)
+        if refusal is not None:
+            return HubError(None, "certificate_refused", refusal.message, refusal=refusal)
+        return HubError(None, "unreachable", _describe_network_error(self.base_url, exc))
 
     async def _request(
         self,
@@ -196,8 +219,7 @@ class HubClient:
                 method, path, params=list(params or []), json=json, headers=headers
             )
         except httpx.TransportError as exc:
-            message = _describe_network_error(self.base_url, exc)
-            raise HubError(None, "unreachable", message) from exc
+            raise await self._transport_error(exc) from exc
         if response.status_code >= 400:
             raise _error_from_response(response)
         if not response.content:
@@ -346,9 +368,7 @@ class HubClient:
                         if progress is not None:
                             progress(written)
             except httpx.TransportError as exc:
-                raise HubError(
-                    None, "unreachable", _describe_network_error(self.base_url, exc)
-                ) from exc
+                raise await self._transport_error(exc) from exc
             await asyncio.to_thread(_finish_file, out, tmp, dest)
         except BaseException:
             # Cancellation included: close and remove synchronously, it cannot be awaited now.
