@@ -195,3 +195,28 @@ def test_chat_attached_to_the_vm_opens_logs_with_ctrl_l(
             await client.aclose()
 
     qrun(scenario())
+
+
+def test_tasks_run_in_the_scope_the_app_gives(
+    running_hub: EmbeddedHub, qrun: Callable[..., Any]
+) -> None:
+    """The app's owner sees the detail's tasks (named) and closing the view-model ends them."""
+    from supervisor_desk.views.tasks import TaskOwner
+
+    ingest(running_hub, hub_session_events("s1", messages=2))
+    owner = TaskOwner(lambda task, exc: None)
+
+    async def scenario() -> list[str]:
+        client = HubClient(running_hub.url)
+        await client.login("viewer", "viewer")
+        vm = DetailViewModel(client, tasks=owner.scope("detail"))
+        try:
+            vm.select("s1")
+            names = [task.get_name() for task in owner.tasks]
+            await vm.aclose()
+            return names
+        finally:
+            await client.aclose()
+
+    assert qrun(scenario()) == ["detail-load-s1"]
+    assert not owner.tasks

@@ -8,7 +8,6 @@ on the left, or in the chat itself). The view-model owns the loading tasks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from datetime import tzinfo
 from typing import Any, Protocol
 
@@ -29,7 +28,8 @@ from supervisor_desk.models.markers import CHANNEL_LABELS, format_datetime, reso
 from supervisor_desk.models.wire import SessionDetail, SessionPage, SessionSummary
 from supervisor_desk.views.chat.view import ChatView
 from supervisor_desk.views.detail_viewmodel import describe_error
-from supervisor_desk.views.tasks import cancel_and_wait
+from supervisor_desk.views.properties import ObservableProperty
+from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 MAX_SESSIONS = 500
 PARALLEL_FETCHES = 4
@@ -58,16 +58,24 @@ class CustomerViewModel(QObject):
     sessions_loaded = Signal(object)  # list[SessionDetail], oldest first
     error_occurred = Signal(str)
 
-    def __init__(self, client: CustomerClient, parent: QObject | None = None) -> None:
+    loading = ObservableProperty(False)
+
+    def __init__(
+        self,
+        client: CustomerClient,
+        parent: QObject | None = None,
+        *,
+        tasks: TaskScope | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.tasks = tasks or standalone_scope("customer-view")
         self._client = client
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.total = 0
 
     def load(self, user_id: str) -> None:
         self.cancel()
-        self.loading_changed.emit(True)
-        self._spawn(self._load(user_id), f"customer-view-{user_id}")
+        self.loading = True
+        self.tasks.spawn(self._load(user_id), f"customer-view-{user_id}")
 
     async def _load(self, user_id: str) -> None:
         try:
@@ -85,26 +93,19 @@ class CustomerViewModel(QObject):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # shown in the window
-            self.loading_changed.emit(False)
+            self.loading = False
             self.error_occurred.emit(
                 f"Could not load this customer's sessions: {describe_error(exc)}"
             )
             return
-        self.loading_changed.emit(False)
+        self.loading = False
         self.sessions_loaded.emit(sorted(details, key=lambda d: d.session.started_at))
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def cancel(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self.tasks.cancel()
 
     async def aclose(self) -> None:
-        await cancel_and_wait(self._tasks)
+        await self.tasks.aclose()
 
 
 class CustomerView(QWidget):
@@ -120,6 +121,7 @@ class CustomerView(QWidget):
         parent: QWidget | None = None,
         *,
         time_zone: str | tzinfo | None = None,
+        tasks: TaskScope | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self._tz = resolve_time_zone(time_zone)
@@ -128,7 +130,7 @@ class CustomerView(QWidget):
         self.customer_name = name or summary.user.id
         self.setWindowTitle(f"Customer view — {self.customer_name}")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.view_model = CustomerViewModel(client, self)
+        self.view_model = CustomerViewModel(client, self, tasks=tasks)
 
         self.heading = QLabel(self)
         self.heading.setTextFormat(Qt.TextFormat.PlainText)

@@ -1,15 +1,15 @@
 """View-model of the session detail: loads the selected session and its logs, follows it live.
 
-Widgets never talk to the hub; this QObject does, through a ``HubClient``-like object, and
-owns every asyncio task it starts (kept in a set, cancelled on ``select`` of another session
-and on ``aclose``). Live feed changes reach it through ``on_message``/``on_session`` (called by
-the live view-model's signals); only those of the selected session are forwarded.
+Widgets never talk to the hub; this QObject does, through a ``HubClient``-like object. Its
+tasks run in the ``TaskScope`` it receives (the app's owner names, tracks and reports them);
+a load in flight is cancelled on ``select`` of another session, all of them on ``aclose``.
+Live feed changes reach it through ``on_message``/``on_session`` (called by the live
+view-model's signals); only those of the selected session are forwarded.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
@@ -22,7 +22,8 @@ from supervisor_desk.models.wire import (
     SystemLogEntry,
     TraceLogEntry,
 )
-from supervisor_desk.views.tasks import cancel_and_wait
+from supervisor_desk.views.properties import ObservableProperty
+from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 LOG_KINDS = ("trace", "system")
 
@@ -58,15 +59,22 @@ class DetailViewModel(QObject):
     client_changed = Signal(object)  # the hub client (None: signed out / offline)
     error_occurred = Signal(str)
 
-    def __init__(self, client: DetailClient | None, parent: QObject | None = None) -> None:
+    loading = ObservableProperty(False)
+
+    def __init__(
+        self,
+        client: DetailClient | None,
+        parent: QObject | None = None,
+        *,
+        tasks: TaskScope | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.tasks = tasks or standalone_scope("detail")
         self._client = client
         self._session_id: str | None = None
         self._summary: SessionSummary | None = None
         self._message_ids: set[str] = set()
         self._pending: list[Message] = []
-        self._loading = False
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._load_task: asyncio.Task[Any] | None = None
         self._logs_task: asyncio.Task[Any] | None = None
         self._offline: dict[str, tuple[SessionDetail, dict[str, list[Any]]]] = {}
@@ -90,15 +98,6 @@ class DetailViewModel(QObject):
     def summary(self) -> SessionSummary | None:
         return self._summary
 
-    @property
-    def loading(self) -> bool:
-        return self._loading
-
-    def _set_loading(self, value: bool) -> None:
-        if value != self._loading:
-            self._loading = value
-            self.loading_changed.emit(value)
-
     def set_offline_sessions(
         self, sessions: dict[str, tuple[SessionDetail, dict[str, list[Any]]]]
     ) -> None:
@@ -117,7 +116,7 @@ class DetailViewModel(QObject):
         self._message_ids = set()
         self._pending = []
         if session_id is None:
-            self._set_loading(False)
+            self.loading = False
             self.detail_loaded.emit(None)
             return
         offline = self._offline.get(session_id)
@@ -127,8 +126,8 @@ class DetailViewModel(QObject):
         if self._client is None:
             self.error_occurred.emit("Not connected to a hub")
             return
-        self._set_loading(True)
-        self._load_task = self._spawn(self._load(session_id), f"detail-load-{session_id}")
+        self.loading = True
+        self._load_task = self.tasks.spawn(self._load(session_id), f"detail-load-{session_id}")
 
     def reload(self) -> None:
         self.select(self._session_id)
@@ -141,7 +140,7 @@ class DetailViewModel(QObject):
             raise
         except Exception as exc:  # shown to the reader, the app keeps running
             if session_id == self._session_id:
-                self._set_loading(False)
+                self.loading = False
                 self.error_occurred.emit(f"Could not open the session: {describe_error(exc)}")
             return
         if session_id == self._session_id:
@@ -152,7 +151,7 @@ class DetailViewModel(QObject):
         self._pending = []
         self._summary = detail.session
         self._message_ids = {m.id for m in detail.messages}
-        self._set_loading(False)
+        self.loading = False
         self.detail_loaded.emit(detail)
         # Messages that arrived on the feed while the detail was in flight.
         for message in pending:
@@ -195,7 +194,7 @@ class DetailViewModel(QObject):
         session_id = self._session_id
         if session_id is None or self._client is None or session_id in self._offline:
             return
-        self._spawn(self._catch_up(session_id), f"detail-catch-up-{session_id}")
+        self.tasks.spawn(self._catch_up(session_id), f"detail-catch-up-{session_id}")
 
     async def _catch_up(self, session_id: str) -> None:
         assert self._client is not None
@@ -227,7 +226,7 @@ class DetailViewModel(QObject):
             self.logs_failed.emit("Not connected to a hub")
             return
         self._cancel(self._logs_task)
-        self._logs_task = self._spawn(self._load_logs(session_id), f"detail-logs-{session_id}")
+        self._logs_task = self.tasks.spawn(self._load_logs(session_id), f"detail-logs-{session_id}")
 
     async def _load_logs(self, session_id: str) -> None:
         assert self._client is not None
@@ -247,24 +246,11 @@ class DetailViewModel(QObject):
             self.logs_loaded.emit(kind, list(entries))
 
     # --- tasks --------------------------------------------------------------------------
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def adopt(self, task: asyncio.Task[Any]) -> None:
-        """Own a task started by a helper of this screen (hand-over): ``aclose`` ends it."""
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     @staticmethod
     def _cancel(task: asyncio.Task[Any] | None) -> None:
         if task is not None and not task.done():
             task.cancel()
 
     async def aclose(self) -> None:
-        """Cancel every task this view-model started and wait for them."""
-        await cancel_and_wait(self._tasks)
-        self._tasks.clear()
+        """Cancel every task of this view-model's scope and wait for them."""
+        await self.tasks.aclose()

@@ -10,15 +10,15 @@ enabled only when the controller says so, with the reason as its tooltip otherwi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterable
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from supervisor_desk.models.wire import MeAnswer, SessionSummary
 from supervisor_desk.views.detail_viewmodel import describe_error
-from supervisor_desk.views.tasks import cancel_and_wait
+from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 PERMISSION = "sessions:handover"
 BUTTON_TEXT = "Hand over to the operator"
@@ -78,15 +78,20 @@ class HandoverController(QObject):
     succeeded = Signal(object)  # SessionSummary as the hub answered
     failed = Signal(str)
 
-    def __init__(self, client: HandoverClient | None, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        client: HandoverClient | None,
+        parent: QObject | None = None,
+        *,
+        tasks: TaskScope | None = None,
+    ) -> None:
         super().__init__(parent)
+        # The detail pane passes its view-model's scope, so closing the screen ends ours too.
+        self.tasks = tasks or standalone_scope("handover")
         self._client = client
         self._summary: SessionSummary | None = None
         self._permissions: frozenset[str] | None = None
         self._busy = False
-        self._tasks: set[asyncio.Task[Any]] = set()
-        # Another owner (the detail view-model) may adopt our tasks so one aclose ends all.
-        self.task_owner: Any = None
 
     # --- inputs -------------------------------------------------------------------------
     def set_client(self, client: HandoverClient | None) -> None:
@@ -105,7 +110,7 @@ class HandoverController(QObject):
     def refresh_permissions(self) -> None:
         """Ask the hub (``/me``) what this user may do."""
         if self._client is not None:
-            self._spawn(self._load_permissions(), "handover-permissions")
+            self.tasks.spawn(self._load_permissions(), "handover-permissions")
 
     async def _load_permissions(self) -> None:
         assert self._client is not None
@@ -152,7 +157,7 @@ class HandoverController(QObject):
             return
         self._busy = True
         self.state_changed.emit()
-        self._spawn(self._handover(self._summary.id), f"handover-{self._summary.id}")
+        self.tasks.spawn(self._handover(self._summary.id), f"handover-{self._summary.id}")
 
     async def _handover(self, session_id: str) -> None:
         assert self._client is not None
@@ -171,17 +176,8 @@ class HandoverController(QObject):
         self.state_changed.emit()
         self.succeeded.emit(answer)
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        if self.task_owner is not None:
-            self.task_owner.adopt(task)
-        return task
-
     async def aclose(self) -> None:
-        await cancel_and_wait(self._tasks)
+        await self.tasks.aclose()
 
 
 class HandoverButton(QWidget):

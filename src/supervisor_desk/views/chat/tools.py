@@ -38,9 +38,9 @@ class DetailTools(QObject):
         super().__init__(chat)
         self.chat = chat
         self.view_model = view_model
-        self.handover = handover or HandoverController(view_model.client, self)
-        if self.handover.task_owner is None:
-            self.handover.task_owner = view_model
+        self.handover = handover or HandoverController(
+            view_model.client, self, tasks=view_model.tasks
+        )
         self._time_zone = time_zone
         self.docks: list[ResultsDock] = []
         self.customer_windows: list[CustomerView] = []
@@ -121,7 +121,12 @@ class DetailTools(QObject):
         if client is None:
             self.chat.status_label.setText("The customer view needs a hub connection")
             return None
-        window = CustomerView(client, summary, time_zone=self._time_zone)  # type: ignore[arg-type]
+        window = CustomerView(
+            client,  # type: ignore[arg-type]
+            summary,
+            time_zone=self._time_zone,
+            tasks=self.view_model.tasks.owner.scope("customer-view"),
+        )
         window.session_activated.connect(self.session_activated)
         window.destroyed.connect(lambda *_: self._forget_window(window))
         self.customer_windows.append(window)

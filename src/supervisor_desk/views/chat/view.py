@@ -59,6 +59,7 @@ from supervisor_desk.models.wire import Attachment, Message, SessionDetail, Sess
 from supervisor_desk.views.chat.delegate import Hit
 from supervisor_desk.views.chat.model import ChatModel, ObjectRole
 from supervisor_desk.views.chat.transcript_view import TranscriptView
+from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 if TYPE_CHECKING:
     from supervisor_desk.views.chat.tools import DetailTools
@@ -191,9 +192,15 @@ class ChatView(QWidget):
     search_changed = Signal(int, int)  # current (1-based, 0 = none), total
 
     def __init__(
-        self, parent: QWidget | None = None, *, time_zone: str | tzinfo | None = None
+        self,
+        parent: QWidget | None = None,
+        *,
+        time_zone: str | tzinfo | None = None,
+        tasks: TaskScope | None = None,
     ) -> None:
         super().__init__(parent)
+        # File writes of downloads; attach_detail switches to the view-model's scope.
+        self.tasks = tasks or standalone_scope("chat")
         self._tz = resolve_time_zone(time_zone)
         self._sessions: dict[str, SessionSummary] = {}
         self._messages: dict[str, dict[str, Message]] = {}
@@ -206,7 +213,6 @@ class ChatView(QWidget):
         self._matches: list[tuple[str, int]] = []
         self._rendered: dict[str, tuple[ChatRow, str]] = {}
         self._match_index = -1
-        self._tasks: set[asyncio.Future[Any]] = set()
 
         self.title_label = QLabel("Chat", self)
         self.title_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -324,6 +330,7 @@ class ChatView(QWidget):
         if self.tools is not None:
             return self.tools
         tools = DetailTools(self, view_model, handover, self._tz)
+        self.tasks = view_model.tasks
         self._top_layout.addWidget(tools.error_label)
         self._top_layout.addWidget(tools.bar)
         self.body_splitter.addWidget(tools.logs)
@@ -736,24 +743,25 @@ class ChatView(QWidget):
 
     def _write_file(self, dest: Path, raw: bytes) -> None:
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is None:
-            dest.write_bytes(raw)
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a tool, a test without qasync): write here
+            try:
+                dest.write_bytes(raw)
+            except OSError as exc:
+                self.status_label.setText(f"Could not save: {exc}")
+                return
             self.status_label.setText(f"Saved {dest.name}")
             return
-        future = loop.run_in_executor(None, dest.write_bytes, raw)
-        self._tasks.add(future)
+        self.tasks.spawn(self._write_in_executor(dest, raw), f"chat-save-{dest.name}")
 
-        def done(fut: asyncio.Future[Any]) -> None:
-            self._tasks.discard(fut)
-            if fut.cancelled():
-                return
-            error = fut.exception()
-            self.status_label.setText(f"Could not save: {error}" if error else f"Saved {dest.name}")
-
-        future.add_done_callback(done)
+    async def _write_in_executor(self, dest: Path, raw: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, dest.write_bytes, raw)
+        except OSError as exc:
+            self.status_label.setText(f"Could not save: {exc}")
+            return
+        self.status_label.setText(f"Saved {dest.name}")
 
     def _on_list_context_menu(self, pos: QPoint) -> None:
         index = self.list_view.indexAt(pos)
