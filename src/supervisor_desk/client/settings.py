@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from supervisor_desk.client.paths import config_dir, preferences_path
+from supervisor_desk.client.tls import normalize_pin
 from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "NotificationPrefs",
     "Preferences",
+    "ServerTrust",
     "config_dir",
     "load_preferences",
     "preferences_path",
@@ -57,6 +59,28 @@ class NotificationPrefs(BaseModel):
     paused: bool = False
 
 
+class ServerTrust(BaseModel):
+    """How one server's certificate is checked beyond the operating system's trust store.
+
+    The path of a CA certificate file (never its content, never any key) and SHA-256
+    fingerprints the server's certificate must match (none: no pinning).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    ca_file: str | None = None
+    pins: tuple[str, ...] = ()
+
+    @field_validator("pins")
+    @classmethod
+    def _check_pins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(normalize_pin(p) for p in value))
+
+    @property
+    def is_default(self) -> bool:
+        return not self.ca_file and not self.pins
+
+
 class Preferences(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=True)
 
@@ -71,6 +95,8 @@ class Preferences(BaseModel):
     live_order: LiveOrder = LiveOrder.LONGEST_WAIT
     recent_files: list[str] = Field(default_factory=list)
     last_export_dir: str | None = None
+    # Per server entry: its own CA file and pinned certificates (see ServerTrust).
+    server_trust: dict[str, ServerTrust] = Field(default_factory=dict)
 
     @field_validator("live_order")
     @classmethod
@@ -105,6 +131,12 @@ class Preferences(BaseModel):
     def _clean_last_server(cls, value: str | None) -> str | None:
         return strip_credentials(value) if value else value
 
+    @field_validator("server_trust")
+    @classmethod
+    def _clean_server_trust(cls, value: dict[str, ServerTrust]) -> dict[str, ServerTrust]:
+        return {strip_credentials(url): trust for url, trust in value.items()
+                if not trust.is_default}
+
     # -------------------------------------------------------------------------------------
     # Changes the app makes
 
@@ -116,10 +148,19 @@ class Preferences(BaseModel):
         self.last_username = username
         self.usernames = {**self.usernames, server: username}
 
+    def trust_for(self, server_url: str) -> ServerTrust:
+        return self.server_trust.get(strip_credentials(server_url), ServerTrust())
+
+    def set_trust(self, server_url: str, trust: ServerTrust) -> None:
+        server = strip_credentials(server_url)
+        self.server_trust = {**{k: v for k, v in self.server_trust.items() if k != server},
+                             **({} if trust.is_default else {server: trust})}
+
     def forget_server(self, server_url: str) -> None:
         server = strip_credentials(server_url)
         self.servers = [s for s in self.servers if s != server]
         self.usernames = {k: v for k, v in self.usernames.items() if k != server}
+        self.server_trust = {k: v for k, v in self.server_trust.items() if k != server}
         if self.last_server == server:
             self.last_server = self.servers[0] if self.servers else None
 
