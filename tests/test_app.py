@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from keyring.backend import KeyringBackend
 from PySide6.QtCore import QObject, Signal
 
 from supervisor_desk.__main__ import build_parser
@@ -26,29 +25,12 @@ from supervisor_desk.client.settings import Preferences
 from supervisor_desk.hub.embedded import EmbeddedHub
 from tests.client.hub_events import ended, now, started
 from tests.conftest import ingest
-from tests.helpers import wait_until
+from tests.helpers import MemoryKeyring, wait_until
 from tests.views import conftest as qt_fixtures
 
 # The shared qasync loop fixtures live in tests/views/conftest.py; this module sits above it.
 qloop = qt_fixtures.qloop
 qrun = qt_fixtures.qrun
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
 
 
 @pytest.fixture

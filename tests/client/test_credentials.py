@@ -6,34 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
-import keyring.backend
 import keyring.errors
 import pytest
 from keyring.backends import fail
 
 from supervisor_desk.client.credentials import SERVICE, CredentialStore, account_name
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """An in-memory keyring: the only fake, at the edge (the OS secret store)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        try:
-            del self.secrets[(service, username)]
-        except KeyError:
-            raise keyring.errors.PasswordDeleteError(username) from None
+from tests.helpers import MemoryKeyring
 
 
 class LockedKeyring(MemoryKeyring):

@@ -19,41 +19,11 @@ import pytest_asyncio
 from supervisor_desk.client.feed import ConnectionState, FeedClient
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.hub.embedded import EmbeddedHub
-from supervisor_desk.models.state import SessionStore
-from supervisor_desk.models.wire import LiveSnapshot, StoredEvent
 from tests.client.hub_events import ended, message, started, updated
 from tests.conftest import ingest
-from tests.helpers import wait_until
+from tests.helpers import FeedRecorder, wait_until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class Recorder:
-    """A FeedListener that keeps what a desktop would: the store and what it was told."""
-
-    def __init__(self) -> None:
-        self.store = SessionStore()
-        self.snapshots: list[LiveSnapshot] = []
-        self.events: list[tuple[int, str, bool]] = []  # (seq, event id, replayed)
-        self.states: list[tuple[ConnectionState, float | None, str]] = []
-
-    def on_snapshot(self, snapshot: LiveSnapshot) -> None:
-        self.snapshots.append(snapshot)
-        self.store.reset(snapshot.sessions)
-
-    def on_event(self, seq: int, event: StoredEvent, replayed: bool) -> None:
-        self.events.append((seq, event.id, replayed))
-        self.store.apply(event)
-
-    def on_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
-        self.states.append((state, retry_in, detail))
-
-    @property
-    def state(self) -> ConnectionState | None:
-        return self.states[-1][0] if self.states else None
-
-    def ids(self, start: int = 0) -> list[str]:
-        return [event_id for _, event_id, _ in self.events[start:]]
 
 
 async def post(hub: EmbeddedHub, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -88,7 +58,7 @@ class Feed:
 
     def __init__(self, client: HubClient, **options: Any) -> None:
         self.client = client
-        self.rec = Recorder()
+        self.rec = FeedRecorder()
         options.setdefault("backoff_base", 0.05)
         options.setdefault("backoff_max", 0.5)
         self.feed = FeedClient(client, self.rec, **options)
@@ -382,7 +352,7 @@ async def test_cancel_closes_the_socket(running_hub: EmbeddedHub, feed: Feed) ->
 
 def test_backoff_grows_jittered_and_capped() -> None:
     client = HubClient("http://127.0.0.1:9")
-    feed = FeedClient(client, Recorder(), backoff_max=30.0, backoff_base=0.5)
+    feed = FeedClient(client, FeedRecorder(), backoff_max=30.0, backoff_base=0.5)
     for failures, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (7, 30.0), (50, 30.0)]:
         delays = {feed.backoff_delay(failures) for _ in range(50)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays)

@@ -9,14 +9,13 @@ from typing import Any
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
 from supervisor_desk.client.credentials import SERVICE, CredentialStore
 from supervisor_desk.client.settings import Preferences
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.views.sign_in_dialog import SignInFlow
-from tests.helpers import wait_until
+from tests.helpers import MemoryKeyring, wait_until
 
 
 @pytest.fixture(autouse=True)
@@ -27,23 +26,6 @@ def _app_owns_quit(qapp: Any) -> Any:
     qapp.setQuitOnLastWindowClosed(False)
     yield
     qapp.setQuitOnLastWindowClosed(before)
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
 
 
 async def submit(flow: SignInFlow, server: str, user: str, password: str) -> None:
@@ -75,7 +57,7 @@ def test_sign_in_with_keyring_then_resume_silently(
         signed = await asyncio.wait_for(task, 10)
         assert signed is not None and signed.persistent and signed.role == "supervisor"
         token = signed.client.token
-        assert token and backend.items[(SERVICE, f"supervisor@{running_hub.url}")] == token
+        assert token and backend.secrets[(SERVICE, f"supervisor@{running_hub.url}")] == token
         await signed.client.aclose()
         # The server list is remembered (and the preferences file holds no secret).
         assert prefs.servers == [running_hub.url] and prefs.last_username == "supervisor"
@@ -87,12 +69,12 @@ def test_sign_in_with_keyring_then_resume_silently(
         assert resumed is not None and resumed.client.token == token
         # Sign out revokes the token on the hub and forgets it locally.
         await again.sign_out(resumed)
-        assert (SERVICE, f"supervisor@{running_hub.url}") not in backend.items
+        assert (SERVICE, f"supervisor@{running_hub.url}") not in backend.secrets
         await resumed.client.aclose()
         # A revoked token is not resumed; the user is asked again (with the reason shown).
-        backend.items[(SERVICE, f"supervisor@{running_hub.url}")] = token
+        backend.secrets[(SERVICE, f"supervisor@{running_hub.url}")] = token
         assert await SignInFlow(CredentialStore(backend), Preferences.load()).resume() is None
-        assert (SERVICE, f"supervisor@{running_hub.url}") not in backend.items
+        assert (SERVICE, f"supervisor@{running_hub.url}") not in backend.secrets
         third = SignInFlow(CredentialStore(backend), Preferences.load())
         task = asyncio.ensure_future(third.ask(reason="Your sign-in was revoked."))
         await wait_until(lambda: third.dialog is not None and third.dialog.isVisible())
