@@ -3,8 +3,8 @@
 The source is the hub (``HubSessionSource``: ``GET /sessions``, ``/sessions/metrics``) or an
 opened export file (``views/offline.py``): the same view-model, widgets and filter definition
 serve both, so the offline review behaves exactly like History. Requests are asyncio tasks
-owned here; a newer request cancels the older one, so a slow answer never overwrites a newer
-filter's rows.
+run in the ``TaskScope`` the app gives (the owner names, tracks and reports them); a newer
+request cancels the older one, so a slow answer never overwrites a newer filter's rows.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
@@ -20,6 +19,8 @@ from PySide6.QtCore import QObject, Signal
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.wire import Metrics, NamedItem, SessionPage
+from supervisor_desk.views.properties import ObservableProperty
+from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 log = logging.getLogger(__name__)
 
@@ -85,25 +86,26 @@ class HistoryViewModel(QObject):
     agents_changed = Signal(list)  # list[NamedItem]
     operators_changed = Signal(list)
 
+    loading = ObservableProperty(False)
+    error = ObservableProperty("")  # "" when all is well
+    filter = ObservableProperty(SessionFilter())
+    sort = ObservableProperty(DEFAULT_SORT)
+    metrics = ObservableProperty[Metrics | None](None)
+    agents = ObservableProperty[list[NamedItem]]([])
+    operators = ObservableProperty[list[NamedItem]]([])
+
     def __init__(
         self, source: SessionSource | None = None, parent: QObject | None = None, *,
-        page_size: int = PAGE_SIZE, with_metrics: bool = True,
+        page_size: int = PAGE_SIZE, with_metrics: bool = True, tasks: TaskScope | None = None,
     ) -> None:
         super().__init__(parent)
+        self.tasks = tasks or standalone_scope("history")
         self._source = source
-        self._filter = SessionFilter()
-        self._sort = DEFAULT_SORT
         self._limit = page_size
         self._offset = 0
         self._shown = 0
         self._total = 0
-        self._loading = False
-        self._error = ""
         self._with_metrics = with_metrics
-        self._metrics: Metrics | None = None
-        self._agents: list[NamedItem] = []
-        self._operators: list[NamedItem] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._page_task: asyncio.Task[Any] | None = None
         self._metrics_task: asyncio.Task[Any] | None = None
         self._generation = 0
@@ -116,22 +118,21 @@ class HistoryViewModel(QObject):
 
     def set_source(self, source: SessionSource | None) -> None:
         self._source = source
-        self._agents, self._operators = [], []
+        self.agents, self.operators = [], []
         if source is None:
+            # Signed out: nothing of the previous account stays on screen.
             self._cancel(self._page_task)
             self._cancel(self._metrics_task)
-            self._set_loading(False)
+            self._generation += 1
+            self.loading = False
+            self.error = ""
+            self._offset = self._shown = self._total = 0
+            self.rows_changed.emit([], False)
+            self.range_changed.emit()
+            self.metrics = None
             return
         self.reload()
         self.load_lookups()
-
-    @property
-    def filter(self) -> SessionFilter:
-        return self._filter
-
-    @property
-    def sort(self) -> str:
-        return self._sort
 
     @property
     def offset(self) -> int:
@@ -166,26 +167,6 @@ class HistoryViewModel(QObject):
     def has_more(self) -> bool:
         return self._offset + self._shown < self._total
 
-    @property
-    def loading(self) -> bool:
-        return self._loading
-
-    @property
-    def error(self) -> str:
-        return self._error
-
-    @property
-    def metrics(self) -> Metrics | None:
-        return self._metrics
-
-    @property
-    def agents(self) -> list[NamedItem]:
-        return list(self._agents)
-
-    @property
-    def operators(self) -> list[NamedItem]:
-        return list(self._operators)
-
     def range_text(self) -> str:
         if self._total == 0:
             return "No sessions"
@@ -197,18 +178,16 @@ class HistoryViewModel(QObject):
     # ------------------------------------------------------------------ commands
 
     def set_filter(self, flt: SessionFilter) -> None:
-        if flt == self._filter:
+        if flt == self.filter:
             return
-        self._filter = flt
-        self.filter_changed.emit(flt)
+        self.filter = flt
         self._offset = 0
         self.reload()
 
     def set_sort(self, sort: str) -> None:
-        if sort == self._sort:
+        if sort == self.sort:
             return
-        self._sort = sort
-        self.sort_changed.emit(sort)
+        self.sort = sort
         self._offset = 0
         self._request(0, self._limit, append=False)
 
@@ -242,55 +221,34 @@ class HistoryViewModel(QObject):
         if not self._with_metrics or self._source is None:
             return
         self._cancel(self._metrics_task)
-        self._metrics = None
-        self.metrics_changed.emit(None)
-        self._metrics_task = self._spawn(self._fetch_metrics(self._filter), "history-metrics")
+        self.metrics = None
+        self._metrics_task = self.tasks.spawn(self._fetch_metrics(self.filter), "history-metrics")
 
     def load_lookups(self) -> None:
         if self._source is not None:
-            self._spawn(self._fetch_lookups(), "history-lookups")
+            self.tasks.spawn(self._fetch_lookups(), "history-lookups")
 
     async def aclose(self) -> None:
-        tasks = [t for t in self._tasks if not t.done()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.tasks.aclose()
 
     def shutdown(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self.tasks.cancel()
 
     # ------------------------------------------------------------------ internals
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.get_event_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     @staticmethod
     def _cancel(task: asyncio.Task[Any] | None) -> None:
         if task is not None and not task.done():
             task.cancel()
 
-    def _set_loading(self, loading: bool) -> None:
-        if loading != self._loading:
-            self._loading = loading
-            self.loading_changed.emit(loading)
-
-    def _set_error(self, error: str) -> None:
-        if error != self._error:
-            self._error = error
-            self.error_changed.emit(error)
-
     def _request(self, offset: int, limit: int, *, append: bool) -> None:
         if self._source is None:
             return
         self._cancel(self._page_task)
         self._generation += 1
-        self._set_loading(True)
-        self._page_task = self._spawn(
-            self._fetch_page(self._generation, self._filter, self._sort, offset, limit, append),
+        self.loading = True
+        self._page_task = self.tasks.spawn(
+            self._fetch_page(self._generation, self.filter, self.sort, offset, limit, append),
             "history-page",
         )
 
@@ -306,12 +264,12 @@ class HistoryViewModel(QObject):
         except Exception as exc:  # every failure becomes the banner with Retry
             if generation == self._generation:
                 log.info("history page failed: %s", exc)
-                self._set_error(describe_error(exc))
-                self._set_loading(False)
+                self.error = describe_error(exc)
+                self.loading = False
             return
         if generation != self._generation:
             return
-        self._set_error("")
+        self.error = ""
         if append:
             self._shown += len(page.items)
         else:
@@ -320,7 +278,7 @@ class HistoryViewModel(QObject):
         self._total = page.total
         self.rows_changed.emit(list(page.items), append)
         self.range_changed.emit()
-        self._set_loading(False)
+        self.loading = False
 
     async def _fetch_metrics(self, flt: SessionFilter) -> None:
         assert self._source is not None
@@ -331,8 +289,7 @@ class HistoryViewModel(QObject):
         except Exception as exc:  # the page request reports the error
             log.info("history metrics failed: %s", exc)
             return
-        self._metrics = metrics
-        self.metrics_changed.emit(metrics)
+        self.metrics = metrics
 
     async def _fetch_lookups(self) -> None:
         assert self._source is not None
@@ -346,6 +303,4 @@ class HistoryViewModel(QObject):
         except Exception as exc:  # lists stay empty; typing a name still works
             log.info("history lookups failed: %s", exc)
             return
-        self._agents, self._operators = agents, operators
-        self.agents_changed.emit(agents)
-        self.operators_changed.emit(operators)
+        self.agents, self.operators = agents, operators
