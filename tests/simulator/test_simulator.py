@@ -9,6 +9,7 @@ import random
 import re
 import socket
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from supervisor_desk.simulator import (
     build_dataset,
     run_simulator,
 )
+from supervisor_desk.simulator.content import AWKWARD_LINES, HOSTILE_NAMES, MARKUP_LINES
 from supervisor_desk.simulator.story import format_ts
 from tests.conftest import ingest
 
@@ -72,6 +74,28 @@ def _by_session(events: Events) -> dict[str, Events]:
 
 def _messages(events: Events) -> list[dict[str, Any]]:
     return [e["data"] for e in events if e["type"] == "message.created"]
+
+
+async def _until(condition: Callable[[], bool | Awaitable[bool]], what: str,
+                 timeout: float = 30.0) -> None:
+    """Wait for ``condition`` (polled), failing with ``what`` after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = condition()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def _logged(caplog: pytest.LogCaptureFixture, prefix: str) -> int:
+    """How many simulator log records start with ``prefix`` (its sentinels)."""
+    return sum(1 for r in caplog.records if r.name.startswith("supervisor_desk.simulator")
+               and r.getMessage().startswith(prefix))
 
 
 # ------------------------------------------------------------------------------------------
@@ -204,11 +228,10 @@ def test_conversations_alternate_and_read_like_real_chats(stream: Events) -> Non
     assert roles["customer"] > 300 and roles["ai"] > 300
     assert roles["human"] > 20 and roles["system"] > 100
     texts = [m["text"] for m in messages if m["kind"] == "text"]
-    assert any("https://" in t for t in texts) and any("http://" in t for t in texts)
+    assert any("https://" in t for t in texts)
     assert any("**" in t for t in texts)
     assert any("\n- " in t or "\n1. " in t for t in texts)
     assert any("`" in t for t in texts)
-    assert any("<b>not bold</b>" in t or "javascript:" in t or "<script>" in t for t in texts)
     assert any(m["quick_replies"] for m in messages)
     files = [a for m in messages for a in m["attachments"]]
     assert any(a["url"] is None for a in files)
@@ -219,6 +242,75 @@ def test_conversations_alternate_and_read_like_real_chats(stream: Events) -> Non
                    for m in [e["data"]] if by_id[e["session_id"]]["modality"] == "voice"
                    and any(a["mime"].startswith("audio/") for a in m["attachments"])]
     assert voice_audio, "voice sessions carry a recording"
+
+
+def _names(events: Events) -> set[str]:
+    names: set[str] = set()
+    for event in events:
+        data = event["data"]
+        for holder in (data.get("user"), data.get("contact"), data.get("author")):
+            if isinstance(holder, dict) and holder.get("name"):
+                names.add(holder["name"])
+    return names
+
+
+def test_demo_traffic_has_no_hostile_names_or_markup(stream: Events) -> None:
+    # What --demo and serve --simulate post: a contact centre, not a test of the renderer.
+    texts = {m["text"] for m in _messages(stream)}
+    assert not _names(stream) & set(HOSTILE_NAMES)
+    assert not texts & set(MARKUP_LINES)
+    assert not any("<script" in t or "javascript:" in t or "<b>" in t for t in texts)
+    assert texts & set(AWKWARD_LINES), "real-world awkward text (RTL, emoji) stays"
+    dataset = [e for batch in build_dataset(300, seed=4) for e in batch]
+    assert not _names(dataset) & set(HOSTILE_NAMES)
+    assert not {m["text"] for m in _messages(dataset)} & set(MARKUP_LINES)
+
+
+def test_hostile_names_and_markup_are_an_opt_in_for_tests() -> None:
+    sim = TrafficSimulator(seed=11, rate=50, hostile=True)
+    events = [e for i in range(1600) for e in sim.next_batch(T0 + timedelta(seconds=i), 5)]
+    assert _names(events) & set(HOSTILE_NAMES)
+    assert {m["text"] for m in _messages(events)} & set(MARKUP_LINES)
+    for event in events:  # still valid traffic
+        parse_event_data(event["type"], IngestEvent.model_validate(event).data)
+
+
+def test_voice_calls_send_no_files_and_never_mention_sending_one() -> None:
+    events = [e for batch in build_dataset(1500, seed=8, messages_per_session=14)
+              for e in batch]
+    voice = {e["session_id"] for e in events
+             if e["type"] == "session.started" and e["data"]["modality"] != "chat"}
+    assert len(voice) > 100
+    spoken = [e["data"] for e in events if e["type"] == "message.created"
+              and e["session_id"] in voice and e["data"]["author"]["role"] != "system"]
+    assert len(spoken) > 500
+    for message in spoken:
+        assert message["attachments"] == [], message["text"]
+        lowered = message["text"].lower()
+        for word in ("screenshot", "attached", "here's your updated label",
+                     "here is your invoice"):
+            assert word not in lowered, message["text"]
+    chat_texts = " ".join(e["data"]["text"].lower() for e in events
+                          if e["type"] == "message.created" and e["session_id"] not in voice)
+    assert "screenshot" in chat_texts  # chats still send them
+
+
+@pytest.mark.parametrize("seed", [3, 11, 29])
+def test_canned_lines_never_repeat_back_to_back(seed: int) -> None:
+    events = [e for batch in build_dataset(800, seed=seed, messages_per_session=20)
+              for e in batch]
+    events += _live_stream(seed=seed, n_batches=600)
+    checked = 0
+    for session in _by_session(events).values():
+        last: dict[str, str] = {}
+        for message in _messages(session):
+            if message["kind"] != "text":
+                continue
+            role = message["author"]["role"]
+            assert message["text"] != last.get(role), (role, message["text"])
+            last[role] = message["text"]
+            checked += 1
+    assert checked > 10_000
 
 
 def test_handover_to_a_named_operator_with_markers_drafts_and_notes(stream: Events) -> None:
@@ -401,11 +493,18 @@ async def test_run_simulator_feeds_a_real_hub_and_winds_down_on_stop(
     task = asyncio.create_task(run_simulator(
         running_hub.url, running_hub.ingest_token,
         rate=150, seed=9, stop=stop))
-    await asyncio.sleep(2.0)
     headers = await asyncio.to_thread(_viewer_headers, running_hub)
     async with httpx.AsyncClient(base_url=running_hub.url, headers=headers) as client:
-        live = LiveSnapshot.model_validate((await client.get("/api/v1/live")).json())
-        assert len(live.sessions) >= 10
+
+        async def snapshot() -> LiveSnapshot:
+            return LiveSnapshot.model_validate((await client.get("/api/v1/live")).json())
+
+        async def busy() -> bool:
+            live = await snapshot()
+            return len(live.sessions) >= 10 and live.seq >= 150
+
+        await _until(busy, "150 events and 10 live sessions in the hub")
+        live = await snapshot()
         assert {s.status for s in live.sessions} <= {"queued", "active"}
         busiest = max(live.sessions, key=lambda s: s.message_count)
         detail = SessionDetail.model_validate(
@@ -445,19 +544,24 @@ async def test_run_simulator_rides_out_a_hub_restart_without_loss_or_duplicates(
     # Started before the hub listens: connection refused until it comes up.
     task = asyncio.create_task(run_simulator(f"http://127.0.0.1:{port}", token, rate=60,
                                              seed=17, stop=stop))
-    await asyncio.sleep(0.5)
+    # Each step waits for what the simulator logs, so a slow machine cannot skip an outage.
+    await _until(lambda: _logged(caplog, "hub unavailable") >= 1, "the refused connection")
     await asyncio.to_thread(first.start)
-    await asyncio.sleep(0.8)
+    await _until(lambda: _logged(caplog, "hub reachable again") >= 1, "a delivery to the hub")
+    stored_by_first = first.storage.last_seq
+    assert stored_by_first > 0
     await asyncio.to_thread(first.stop)
-    await asyncio.sleep(0.5)
+    await _until(lambda: _logged(caplog, "hub unavailable") >= 2, "the restart noticed")
     second = EmbeddedHub(db, port=port)
     await asyncio.to_thread(second.start)
     try:
-        await asyncio.sleep(0.8)
+        await _until(lambda: _logged(caplog, "hub reachable again") >= 2,
+                     "a delivery to the restarted hub")
         stop.set()
         await asyncio.wait_for(task, 10)
         sent, accepted, duplicates, retries, *_ = _stopped_record(caplog)
         assert retries >= 2
+        assert sent > stored_by_first
         headers = await asyncio.to_thread(_viewer_headers, second)
         async with httpx.AsyncClient(base_url=second.url, headers=headers) as client:
             live = LiveSnapshot.model_validate((await client.get("/api/v1/live")).json())
@@ -469,15 +573,18 @@ async def test_run_simulator_rides_out_a_hub_restart_without_loss_or_duplicates(
 
 
 @pytest.mark.asyncio
-async def test_run_simulator_stops_promptly_while_the_hub_is_away() -> None:
+async def test_run_simulator_stops_promptly_while_the_hub_is_away(
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="supervisor_desk.simulator")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     stop = asyncio.Event()
     task = asyncio.create_task(run_simulator(f"http://127.0.0.1:{port}", "token", rate=5,
                                              seed=1, stop=stop))
-    await asyncio.sleep(0.6)
-    assert not task.done()
+    await _until(lambda: _logged(caplog, "hub unavailable") >= 1, "the refused connection")
+    assert not task.done()  # it keeps retrying in backoff ...
     stop.set()
     await asyncio.wait_for(task, 1.5)
 
@@ -542,13 +649,14 @@ class _Script:
                                          "duplicates": len(events) - len(new), "last_seq": 0})
 
 
-async def _run_against(script: _Script, seconds: float, rate: float = 40,
+async def _run_against(script: _Script, stored: int, rate: float = 40,
                        wind_down: bool = False) -> None:
+    """Run until the stand-in has stored ``stored`` events, then stop."""
     stop = asyncio.Event()
     task = asyncio.create_task(run_simulator(
         "http://hub.test", "tok", rate=rate, seed=6, stop=stop, wind_down=wind_down,
         transport=httpx.MockTransport(script)))
-    await asyncio.sleep(seconds)
+    await _until(lambda: len(script.stored) >= stored, f"{stored} events stored")
     stop.set()
     await asyncio.wait_for(task, 2)
 
@@ -559,7 +667,7 @@ async def test_busy_or_failing_hub_gets_the_same_batch_again(
 ) -> None:
     caplog.set_level(logging.INFO, logger="supervisor_desk.simulator")
     script = _Script([503, 429, 502])
-    await _run_against(script, 2.2)
+    await _run_against(script, 11)
     assert script.bodies[0] == script.bodies[1] == script.bodies[2] == script.bodies[3]
     delivered, accepted, duplicates, retries, *_ = _stopped_record(caplog)
     assert retries == 3 and duplicates == 0
@@ -576,7 +684,7 @@ async def test_busy_or_failing_hub_gets_the_same_batch_again(
 async def test_oversized_batches_are_halved(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="supervisor_desk.simulator")
     script = _Script([], max_events=3)
-    await _run_against(script, 1.0, rate=60)
+    await _run_against(script, 20, rate=60)
     assert max(len(b) for b in script.bodies) > 3  # it tried the whole batch first
     delivered, accepted, *_ = _stopped_record(caplog)
     assert delivered == accepted == len(script.stored)
@@ -613,7 +721,8 @@ async def test_stopping_ends_live_sessions_with_the_interrupted_batch() -> None:
     task = asyncio.create_task(run_simulator(
         "http://hub.test", "tok", rate=40, seed=6, stop=stop,
         transport=httpx.MockTransport(flaky)))
-    await asyncio.sleep(1.2)
+    # Stop while the 503s are being retried (two failed posts of the same batch).
+    await _until(lambda: calls >= 5, "the hub failing")
     stop.set()
     stopping.set()
     await asyncio.wait_for(task, 2.5)

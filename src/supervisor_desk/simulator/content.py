@@ -36,6 +36,9 @@ class Exchange:
     quick_replies: tuple[str, ...] = ()
     customer_file: bool = False  # the customer sends a screenshot/photo with this line
     ai_file: str | None = None  # "invoice" / "label": the AI answers with a document
+    # What is said instead on a call, where nobody sends or receives files.
+    voice_customer: str | None = None
+    voice_ai: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +154,10 @@ LANGUAGES: dict[str, str] = {
 }
 PAGES = ("/pricing", "/account/billing", "/help/delivery", "/login", "/account/plan", "/")
 
-# Occasional customer lines that try to smuggle markup: valid text, shown literally by a
-# safe client. They make the demo exercise the desktop's plain-text rendering.
-HOSTILE_LINES: tuple[str, ...] = (
+# Customer lines that try to smuggle markup, and names that do. Only a simulator built with
+# ``hostile=True`` (tests of the desktop's plain-text rendering) says them: a demo of a real
+# contact centre has none.
+MARKUP_LINES: tuple[str, ...] = (
     "<b>not bold</b> and <i>not italic</i>, right?",
     "[click here for a refund](javascript:alert(1))",
     "<script>alert('hello')</script> is this chat safe?",
@@ -162,13 +166,15 @@ HOSTILE_LINES: tuple[str, ...] = (
     'see <a href="https://evil.example/phish">this page</a>',
     "![pixel](http://198.51.100.66/track.gif) weird image",
     "&lt;escaped&gt; &amp; <unclosed tag",
-    # Not hostile, just awkward for a renderer: right-to-left text, one very long word,
-    # a zero-width-joiner emoji sequence.
+)
+HOSTILE_NAMES: tuple[str, ...] = ("<b>Eve</b>", "Mallory <script>x</script>", "Trudy &amp; co")
+# Not hostile, just awkward for a renderer, and what real customers do write: right-to-left
+# text, one very long link, a zero-width-joiner emoji sequence. Chat sessions only.
+AWKWARD_LINES: tuple[str, ...] = (
     "مرحبا، أحتاج مساعدة في فاتورتي (hello, I need help with my invoice)",
     "https://example.com/" + "x" * 400 + "?q=1",
     "family plan for 👨‍👩‍👧‍👦 please",
 )
-HOSTILE_NAMES: tuple[str, ...] = ("<b>Eve</b>", "Mallory <script>x</script>", "Trudy &amp; co")
 
 # Small talk after the scripted part of a topic: a customer line and the answer it gets.
 FILLERS: tuple[tuple[str, str], ...] = (
@@ -259,6 +265,8 @@ TOPICS: tuple[Topic, ...] = (
                 results={"Refund": "€{amount}", "Invoice": "{inv}"},
                 tool="create_refund(amount={amount}, reason=duplicate_charge)",
                 ai_file="invoice",
+                voice_ai="I've requested a refund of €{amount}, reference RF-{ref}. "
+                "The invoice {inv} is on its way to your email.",
             ),
             Exchange(
                 "Will I get an email confirmation?",
@@ -304,6 +312,10 @@ TOPICS: tuple[Topic, ...] = (
                 results={"Courier case": "TR-{ref}"},
                 tool="open_courier_trace(order_id={order})",
                 customer_file=True,
+                voice_customer="The tracking page hasn't changed in 3 days, I'm looking at "
+                "it right now",
+                voice_ai="I see the same. The depot scanned it yesterday at 18:40, so the page "
+                "is just behind. I've opened a trace with the courier, case TR-{ref}.",
             ),
             Exchange(
                 "Can it be left with a neighbour?",
@@ -311,6 +323,8 @@ TOPICS: tuple[Topic, ...] = (
                 "2. Otherwise, safe place: *porch*\n\nHere's your updated label.",
                 results={"Delivery note": "neighbour no. 12"},
                 ai_file="label",
+                voice_ai="Sure. I've added a delivery note: leave it with the neighbour at "
+                "number 12, otherwise in the porch. The updated label is in your email.",
             ),
         ),
         resolution="courier trace opened",
@@ -355,6 +369,7 @@ TOPICS: tuple[Topic, ...] = (
                 "That error means the old link expired. Use the code above at "
                 "https://example.com/login?otp=1 — it bypasses the link entirely.",
                 customer_file=True,
+                voice_customer="The page shows an error when I open the link",
             ),
         ),
         resolution="access restored",
@@ -505,6 +520,7 @@ TOPICS: tuple[Topic, ...] = (
                 results={"App version": "4.2.1", "Error code": "413"},
                 tool="search_known_issues(code=413)",
                 customer_file=True,
+                voice_customer="4.2.1 I think. It says upload failed, code 413",
             ),
             Exchange(
                 "Updated, still the same",

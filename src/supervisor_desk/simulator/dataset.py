@@ -90,6 +90,7 @@ def build_dataset(
     live_fraction: float = 0.1,
     now: datetime | None = None,
     days: float = 14.0,
+    hostile: bool = False,
 ) -> Iterator[list[dict[str, Any]]]:
     """Complete histories of ``n_sessions`` sessions, as ingest batches (≤1000 events, ≤1 MiB).
 
@@ -100,7 +101,7 @@ def build_dataset(
     if not 0.0 <= live_fraction <= 1.0:
         raise ValueError("live_fraction must be within [0, 1]")
     rng = random.Random(seed)
-    world = World(rng, max_customers=max(200, n_sessions // 3))
+    world = World(rng, max_customers=max(200, n_sessions // 3), hostile=hostile)
     now_t = (now or datetime.now(UTC)).timestamp()
     n_live = round(n_sessions * live_fraction)
     n_hist = n_sessions - n_live

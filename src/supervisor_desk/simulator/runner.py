@@ -150,6 +150,7 @@ async def run_simulator(
     verify: bool | str = True,
     transport: httpx.AsyncBaseTransport | None = None,
     wind_down: bool = True,
+    hostile: bool = False,
 ) -> None:
     """Post simulated traffic to ``base_url`` at ``rate`` events/s until ``stop`` is set.
 
@@ -161,11 +162,11 @@ async def run_simulator(
     With ``wind_down``, stopping ends the live sessions in the hub (a system disconnect,
     posted together with any batch the stop interrupted): one try, at most two seconds, so
     a reachable hub is not left with sessions that stay live forever. Cancelling the task
-    skips that.
+    skips that. ``hostile`` is for tests only (see :class:`TrafficSimulator`).
     """
     if rate <= 0:
         raise ValueError("rate must be positive")
-    sim = TrafficSimulator(seed=seed, rate=rate, target_live=target_live)
+    sim = TrafficSimulator(seed=seed, rate=rate, target_live=target_live, hostile=hostile)
     url = base_url.rstrip("/") + "/api/v1/ingest"
     interval = max(1.0 / rate, _MIN_TICK_SECONDS)
     max_backlog = min(MAX_BATCH_EVENTS, max(1, int(rate * _MAX_BACKLOG_SECONDS)))

@@ -84,11 +84,17 @@ class Customer:
 
 
 class World:
-    """The cast shared by all sessions of one simulator: customers come back now and then."""
+    """The cast shared by all sessions of one simulator: customers come back now and then.
 
-    def __init__(self, rng: Random, *, max_customers: int = 2000) -> None:
+    ``hostile=True`` lets a few customers have markup in their names and smuggle markup into
+    their lines (tests of the desktop's plain-text rendering); a demo leaves it off.
+    """
+
+    def __init__(self, rng: Random, *, max_customers: int = 2000, hostile: bool = False) -> None:
         self.rng = rng
         self.max_customers = max_customers
+        self.hostile = hostile
+        self.odd_lines = (*sc.AWKWARD_LINES, *sc.MARKUP_LINES) if hostile else sc.AWKWARD_LINES
         self.customers: list[Customer] = []
         self.topic_weights = [t.weight for t in sc.TOPICS]
         self.channels = [c for c, _ in sc.CHANNEL_WEIGHTS]
@@ -103,7 +109,7 @@ class World:
         first = rng.choice(sc.FIRST_NAMES)
         last = rng.choice(sc.LAST_NAMES)
         name = f"{first} {last}"
-        if rng.random() < 0.01:
+        if self.hostile and rng.random() < 0.01:
             name = rng.choice(sc.HOSTILE_NAMES)
         place = rng.choice(sc.PLACES)
         handle = f"{_ascii(first)}.{_ascii(last)}"
@@ -159,6 +165,19 @@ class _Beat:
     text: str = ""
     exchange: sc.Exchange | None = None
     file: bool = False
+
+
+class _Deck[T]:
+    """Canned lines drawn round a shuffled order: never the same line twice in a row."""
+
+    def __init__(self, rng: Random, lines: tuple[T, ...]) -> None:
+        self._lines = rng.sample(lines, len(lines))
+        self._next = 0
+
+    def draw(self) -> T:
+        line = self._lines[self._next % len(self._lines)]
+        self._next += 1
+        return line
 
 
 _MESSAGE_BEATS = frozenset(
@@ -371,24 +390,30 @@ class SessionStory:
         rng = self.rng
         topic = self.topic
         beats: list[_Beat] = []
+        # Small talk goes round one shuffled deck, so no line comes twice in a row.
+        fillers = _Deck(rng, sc.FILLERS)
+        last = ""
         i = 0
         while len(beats) < n:
             ex = topic.exchanges[i] if i < len(topic.exchanges) else None
-            filler = rng.choice(sc.FILLERS) if ex is None else ("", "")
+            filler = fillers.draw() if ex is None else ("", "")
             if i == 0:
                 text = rng.choice(topic.opening)
             elif ex is not None:
-                text = ex.customer
+                text = (ex.voice_customer if self.voice else None) or ex.customer
             else:
                 text = filler[0]
             if not self.voice and rng.random() < 0.025:
-                text = rng.choice(sc.HOSTILE_LINES)
+                odd = rng.choice(self.world.odd_lines)
+                text = odd if odd != last else text
+            last = text
             file = ex is not None and ex.customer_file and not self.voice
             beats.append(_Beat("customer", text, file=file))
             if len(beats) >= n:
                 break
             if ex is not None:
-                beats.append(_Beat("ai", ex.ai, exchange=ex))
+                answer = (ex.voice_ai if self.voice else None) or ex.ai
+                beats.append(_Beat("ai", answer, exchange=ex))
             else:
                 beats.append(_Beat("ai", filler[1]))
             i += 1
@@ -403,13 +428,15 @@ class SessionStory:
         order = [_Beat("human", rng.choice(sc.HUMAN_GREETINGS))]
         if n >= 4:
             order.append(_Beat("note", topic.note))
+        replies = _Deck(rng, sc.CUSTOMER_TO_HUMAN)
+        closings = _Deck(rng, sc.HUMAN_CLOSINGS)
         j = 0
         while len(order) < n:
             if j % 3 == 0:
-                order.append(_Beat("customer", rng.choice(sc.CUSTOMER_TO_HUMAN)))
+                order.append(_Beat("customer", replies.draw()))
             elif j % 3 == 1:
                 idx = (j // 3) % len(topic.human_lines)
-                line = topic.human_lines[idx] if j < 6 else rng.choice(sc.HUMAN_CLOSINGS)
+                line = topic.human_lines[idx] if j < 6 else closings.draw()
                 order.append(_Beat("draft", line))
             else:
                 prev = order[-1].text
@@ -673,7 +700,7 @@ class SessionStory:
                 history.append(f"customer: {text}")
                 yield self._message("customer", None if not user_named else self.customer.name,
                                     text, attachments=files)
-                if text in sc.HOSTILE_LINES and ("<" in text or "](" in text):
+                if text in sc.MARKUP_LINES and ("<" in text or "](" in text):
                     yield rng.uniform(0.05, 0.2)
                     yield self._system_log("warning", sc.SYSTEM_LOG_WARNINGS[2])
             elif kind == "ai":

@@ -24,10 +24,12 @@ class TrafficSimulator:
     minutes, an operator takes a while to pick up), so their relative pace is realistic
     whatever the event rate; the caller's ``now`` stamps the events. New sessions start
     whenever the live count drops below the target, with some randomness so it breathes.
+    ``hostile=True`` mixes in markup-smuggling names and lines (for tests only).
     """
 
     def __init__(
-        self, *, seed: int | None = None, rate: float = 20.0, target_live: int = 40
+        self, *, seed: int | None = None, rate: float = 20.0, target_live: int = 40,
+        hostile: bool = False,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -35,7 +37,7 @@ class TrafficSimulator:
         self.rate = rate
         self.target_live = max(1, target_live)
         self._rng = random.Random(self.seed)
-        self._world = World(self._rng)
+        self._world = World(self._rng, hostile=hostile)
         self._heap: list[tuple[float, int, SessionStory]] = []
         self._order = 0
         self._vnow = 0.0
