@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 DEFAULT_DB = "supervisor-hub.db"
@@ -50,7 +50,63 @@ def _parser() -> argparse.ArgumentParser:
                        help="serve https/wss with this certificate chain (with --tls-key)")
     serve.add_argument("--tls-key", type=Path, default=None, metavar="PEM",
                        help="private key of --tls-cert")
+    _add_network_limits(serve)
     return parser
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+        return value
+
+    return parse
+
+
+def _add_network_limits(serve: argparse.ArgumentParser) -> None:
+    from supervisor_desk.hub import connlimits, feed
+
+    limits = serve.add_argument_group("connection limits (see docs/reliability.md)")
+    limits.add_argument(
+        "--max-connections", type=_positive(int), default=connlimits.MAX_CONNECTIONS, metavar="N",
+        help="open connections in total (default %(default)s, lowered to fit the descriptor "
+             f"limit minus {connlimits.RESERVED_DESCRIPTORS})")
+    limits.add_argument(
+        "--max-connections-per-address", type=_positive(int),
+        default=connlimits.MAX_CONNECTIONS_PER_ADDRESS, metavar="N",
+        help="open connections per client address; trusted proxies are exempt "
+             "(default %(default)s)")
+    limits.add_argument(
+        "--header-timeout", type=_positive(float), default=connlimits.HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="a request's headers must arrive within this (default %(default)s)")
+    limits.add_argument(
+        "--body-timeout", type=_positive(float), default=connlimits.BODY_TIMEOUT,
+        metavar="SECONDS",
+        help="a request body that stops arriving for this long is dropped (default %(default)s)")
+    limits.add_argument(
+        "--feed-max-unsent-bytes", type=_positive(int), default=feed.MAX_UNSENT_BYTES,
+        metavar="BYTES",
+        help="a feed client further behind than this is closed with 4008 (default %(default)s)")
+    limits.add_argument(
+        "--feed-max-unsent-frames", type=_positive(int), default=feed.MAX_UNSENT_FRAMES,
+        metavar="N", help="the same limit in frames (default %(default)s)")
+    limits.add_argument(
+        "--feed-stall-timeout", type=_positive(float), default=feed.STALL_SECONDS,
+        metavar="SECONDS",
+        help="a feed socket that takes no byte for this long is closed with 4008 "
+             "(default %(default)s)")
+    limits.add_argument(
+        "--forwarded-allow-ips", default="", metavar="ADDRESSES",
+        help="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For "
+             "is trusted ('*' for any); default: none, the peer address is the client's")
+    limits.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"],
+        help="log level of the hub and uvicorn (tokens are redacted at every level)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,19 +147,42 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from supervisor_desk.hub.connlimits import ConnectionLimits, parse_trusted
+    from supervisor_desk.hub.feed import FeedLimits
+    from supervisor_desk.hub.logredact import install_log_redaction
     from supervisor_desk.hub.server import HubServer
     from supervisor_desk.hub.storage import Storage
     from supervisor_desk.hub.tls import TlsConfigError, load_tls
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    install_log_redaction()
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         tls = load_tls(args.tls_cert, args.tls_key)
     except TlsConfigError as exc:
         sys.stderr.write(f"error: {exc}" + "\n")
         return 2
+    try:
+        trusted = parse_trusted(args.forwarded_allow_ips)
+    except ValueError as exc:
+        sys.stderr.write(f"error: --forwarded-allow-ips: {exc}" + "\n")
+        return 2
+    limits = ConnectionLimits(
+        max_connections=args.max_connections,
+        max_per_address=args.max_connections_per_address,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+    )
+    feed_limits = FeedLimits(
+        max_unsent_frames=args.feed_max_unsent_frames,
+        max_unsent_bytes=args.feed_max_unsent_bytes,
+        stall_seconds=args.feed_stall_timeout,
+    )
     storage = Storage(args.db)
     try:
-        server = HubServer(storage, host=args.host, port=args.port, tls=tls)
+        server = HubServer(storage, host=args.host, port=args.port, tls=tls, limits=limits,
+                           feed_limits=feed_limits, forwarded_allow_ips=trusted,
+                           log_level=args.log_level)
     except OSError as exc:
         storage.close()
         sys.stderr.write(f"error: cannot listen on {args.host}:{args.port}: {exc}" + "\n")

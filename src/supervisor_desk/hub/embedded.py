@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from supervisor_desk.hub.connlimits import ConnectionLimits, parse_trusted
+from supervisor_desk.hub.feed import FeedLimits
 from supervisor_desk.hub.server import HubServer
 from supervisor_desk.hub.storage import Storage
 from supervisor_desk.hub.tls import load_tls
@@ -23,6 +26,9 @@ class EmbeddedHub:
         seed: int | None = None,
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
+        limits: ConnectionLimits | None = None,
+        feed_limits: FeedLimits | None = None,
+        forwarded_allow_ips: str | Sequence[str] = (),
     ) -> None:
         self.db_path = Path(db_path)
         self.tls = load_tls(tls_cert, tls_key)  # https:// when both are given
@@ -30,6 +36,10 @@ class EmbeddedHub:
         self.port = port
         self.simulate_rate = simulate_rate
         self.seed = seed
+        self.limits = limits
+        self.feed_limits = feed_limits
+        # Like ``serve``: X-Forwarded-For is trusted from these proxies only (none by default).
+        self.forwarded_allow_ips = parse_trusted(forwarded_allow_ips)
         self._storage: Storage | None = None
         self._server: HubServer | None = None
         self._thread: threading.Thread | None = None
@@ -54,7 +64,10 @@ class EmbeddedHub:
         """Start serving; returns once the socket accepts connections, raises on failure."""
         if self._thread is not None:
             raise RuntimeError("the hub was already started")
-        self._server = HubServer(self.storage, host=self.host, port=self.port, tls=self.tls)
+        self._server = HubServer(
+            self.storage, host=self.host, port=self.port, tls=self.tls, limits=self.limits,
+            feed_limits=self.feed_limits, forwarded_allow_ips=self.forwarded_allow_ips,
+        )
         self._thread = threading.Thread(target=self._run, name="embedded-hub", daemon=True)
         self._thread.start()
         self._ready.wait(30)

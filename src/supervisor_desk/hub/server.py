@@ -6,13 +6,22 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
 
 from supervisor_desk.hub.app import create_app
+from supervisor_desk.hub.connlimits import (
+    ConnectionGuard,
+    ConnectionLimits,
+    TrustedAddresses,
+    descriptor_limit,
+    guarded_protocols,
+)
+from supervisor_desk.hub.feed import FeedLimits
+from supervisor_desk.hub.logredact import install_log_redaction
 from supervisor_desk.hub.service import HubService
 from supervisor_desk.hub.storage import Storage, hash_token
 from supervisor_desk.hub.tls import TlsFiles
@@ -64,21 +73,38 @@ class HubServer:
     def __init__(
         self, storage: Storage, *, host: str = "127.0.0.1", port: int = 0,
         tls: TlsFiles | None = None,
+        limits: ConnectionLimits | None = None,
+        feed_limits: FeedLimits | None = None,
+        forwarded_allow_ips: Sequence[str] = (),
+        log_level: str = "warning",
     ) -> None:
+        # Before uvicorn configures its loggers: no token reaches a log line at any level.
+        install_log_redaction()
         self.storage = storage
         self.service = HubService(storage)
+        self.service.broadcaster.configure(feed_limits or FeedLimits())
         self.app = create_app(self.service)
         self.host = host
         self.sock = bind_socket(host, port)
         self.url = url_of(host, self.sock, "https" if tls is not None else "http")
+        trusted = list(forwarded_allow_ips)
+        self.guard = ConnectionGuard(limits or ConnectionLimits(), TrustedAddresses(trusted),
+                                     descriptor_limit())
+        http_protocol, ws_protocol = guarded_protocols(self.guard)
         config = uvicorn.Config(
             self.app,
-            log_level="warning",
+            http=http_protocol,
+            ws=ws_protocol,
+            log_level=log_level,
             lifespan="on",
             timeout_graceful_shutdown=5,
             ws_ping_interval=20.0,
             ws_ping_timeout=20.0,
             access_log=False,
+            # X-Forwarded-For/-Proto only from configured proxies: by default no one, so the
+            # sign-in throttle sees the real peer (uvicorn would trust loopback otherwise).
+            proxy_headers=bool(trusted),
+            forwarded_allow_ips=trusted or "",
             **(tls.uvicorn_options() if tls is not None else {}),
         )
         self.server = _Server(config)
@@ -97,6 +123,10 @@ class HubServer:
         simulate_rate: float | None = None,
         seed: int | None = None,
     ) -> None:
+        loop = asyncio.get_running_loop()
+        # asyncio logs a traceback per failed accept (thousands a second when out of
+        # descriptors); the guard sheds waiting connections and logs one line a minute instead.
+        loop.set_exception_handler(self.guard.exception_handler(loop.get_exception_handler()))
         task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
         while not self.server.started:
             if task.done():

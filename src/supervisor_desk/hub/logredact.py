@@ -1,0 +1,55 @@
+"""No token or password in the hub's logs, from any logger at any level.
+
+uvicorn's and websockets' debug output quotes request headers (``authorization: Bearer sdh_…``
+on every feed connection) through loggers the hub does not own, and records propagate to
+handlers the hub does not own either (the desktop's in the demo, pytest's in tests). So the
+redaction happens where every record is made: a log-record factory, installed once per process,
+rewrites a record whose text holds a secret before any filter or handler sees it. Records with
+nothing to hide are left untouched (their ``args`` intact for formatters that use them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from supervisor_desk.models.redact import redact
+
+_lock = threading.Lock()
+_installed = False
+
+
+def scrub(record: logging.LogRecord) -> None:
+    """Redact the record's message and traceback in place if they hold a secret."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: logging reports it when it formats
+        return
+    clean = redact(message)
+    if clean != message:
+        record.msg = clean
+        record.args = None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+def install_log_redaction() -> None:
+    """Wrap the process's log-record factory with :func:`scrub` (idempotent)."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        make = logging.getLogRecordFactory()
+
+        def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = make(*args, **kwargs)
+            scrub(record)
+            return record
+
+        logging.setLogRecordFactory(redacting_factory)
+        _installed = True
