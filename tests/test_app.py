@@ -110,7 +110,7 @@ def test_signs_in_from_keyring_shows_rows_and_quits_cleanly(
 
     assert qrun(scenario()) == 0
     assert desk.shutdown_clean is True
-    assert not desk.services.tasks
+    assert not desk.tasks.tasks
     assert not desk.window.isVisible()
     assert desk.errors.errors == []
     state = json.loads((tmp_path / "state.json").read_text())
@@ -193,7 +193,7 @@ def test_unexpected_errors_are_logged_and_reported(
     async def scenario() -> int:
         run = asyncio.ensure_future(desk.run())
         await asyncio.sleep(0.1)
-        desk.services.spawn(boom(), "boom")
+        desk.tasks.spawn(boom(), "boom")
         return await asyncio.wait_for(run, 10)
 
     assert qrun(scenario()) == 0

@@ -77,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open_file(path: Path) -> int:
-    from supervisor_desk.app import create_qapp, setup_logging
+    from supervisor_desk.app import create_qapp
+    from supervisor_desk.logging_setup import setup_logging
     from supervisor_desk.views.offline import open_file_command
 
     setup_logging()

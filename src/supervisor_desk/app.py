@@ -1,4 +1,9 @@
-"""Composition root: QApplication + one qasync loop, services, window, tray; owns shutdown.
+"""Composition root: QApplication + one qasync loop, the task owner, window, tray; owns shutdown.
+
+Everything with a job of its own lives beside it: ``logging_setup`` (the log file),
+``views/error_reporter`` (unexpected errors), ``views/tasks`` (the one ``TaskOwner``),
+``account`` (signing in and out), ``posix_signals`` (SIGTERM/SIGINT), ``app_probe`` (state
+dump and screenshot for tests). This module builds them, wires their signals, and runs.
 
 Shutdown is ours, not Qt's (docs/architecture.md, "Platform facts"):
 ``setQuitOnLastWindowClosed(False)``; Quit (menu, tray, SIGTERM, ``--exit-after``) sets an asyncio
@@ -11,35 +16,29 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
-import json
 import logging
-import logging.handlers
-import os
-import signal
-import socket
 import sys
 import time
-import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import platformdirs
 import qasync
-from PySide6.QtCore import QModelIndex, QObject, QSocketNotifier, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from supervisor_desk import APP_ID, APP_NAME, __version__
-from supervisor_desk.client.redact import RedactingFilter, redact
-from supervisor_desk.client.rest import HubClient, HubError
+from supervisor_desk.account import Account
+from supervisor_desk.app_probe import StateFile, app_state, take_screenshot
 from supervisor_desk.client.settings import Preferences, load_preferences
+from supervisor_desk.logging_setup import setup_logging
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
 from supervisor_desk.models.markers import resolve_time_zone
+from supervisor_desk.posix_signals import QuitOnSignal
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
+from supervisor_desk.views.error_reporter import ErrorReporter
 from supervisor_desk.views.export_dialog import ExportDialog, ExportViewModel
 from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.history.viewmodel import HistoryViewModel, HubSessionSource
@@ -49,13 +48,16 @@ from supervisor_desk.views.main_window import MainWindow, open_ui_settings
 from supervisor_desk.views.notifications import NotificationCoalescer
 from supervisor_desk.views.offline import OfflineReview
 from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
-from supervisor_desk.views.sign_in_dialog import SignedIn, SignInFlow
+from supervisor_desk.views.tasks import TaskOwner
 from supervisor_desk.views.theme import apply_theme
 from supervisor_desk.views.time_zone_dialog import TimeZoneDialog
 from supervisor_desk.views.tray import TrayController
 
 if TYPE_CHECKING:
     from supervisor_desk.client.credentials import CredentialStore
+    from supervisor_desk.views.sign_in_dialog import SignedIn, SignInFlow
+
+__all__ = ["AppOptions", "DeskApp", "ErrorReporter", "create_qapp", "run_app", "setup_logging"]
 
 log = logging.getLogger("supervisor_desk")
 
@@ -76,156 +78,6 @@ class AppOptions:
     freeze_gc: bool = False
 
 
-# ------------------------------------------------------------------------------------------
-# Logging
-
-
-def log_dir() -> Path:
-    home = os.environ.get("SUPERVISOR_DESK_HOME")
-    if home:
-        return Path(home) / "logs"
-    return platformdirs.user_log_path(APP_ID)
-
-
-def setup_logging(level: int = logging.INFO) -> Path:
-    """Log to a rotating file (and warnings to stderr). Tokens are never logged anywhere."""
-    directory = log_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "supervisor-desk.log"
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_supervisor_desk", False):
-            root.removeHandler(handler)
-            handler.close()
-    file_handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
-    )
-    file_handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    file_handler._supervisor_desk = True  # type: ignore[attr-defined]
-    stderr_handler = logging.StreamHandler(sys.stderr)
-    stderr_handler.setLevel(logging.WARNING)
-    stderr_handler.setFormatter(logging.Formatter("supervisor-desk: %(levelname)s %(message)s"))
-    stderr_handler._supervisor_desk = True  # type: ignore[attr-defined]
-    for handler in (file_handler, stderr_handler):
-        handler.addFilter(RedactingFilter())  # a token quoted in an error never hits the disk
-    root.addHandler(file_handler)
-    root.addHandler(stderr_handler)
-    root.setLevel(level)
-    # Request lines at INFO for every REST call would drown the log; errors still show.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("websockets").setLevel(logging.WARNING)
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    return path
-
-
-# ------------------------------------------------------------------------------------------
-# Tasks and errors
-
-
-class Services:
-    """Strong references to every long-lived task; the only place that cancels them."""
-
-    def __init__(self) -> None:
-        self.tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self.tasks.add(task)
-        task.add_done_callback(self._on_task_done)
-        return task
-
-    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            loop = asyncio.get_running_loop() if _loop_running() else None
-            context = {"message": f"task {task.get_name()} failed", "exception": exc,
-                       "task": task}
-            if loop is not None:
-                loop.call_exception_handler(context)
-            else:
-                log.error("task %s failed", task.get_name(), exc_info=exc)
-
-    async def aclose(self, grace: float = 5.0) -> None:
-        tasks = [t for t in self.tasks if not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                log.warning("task %s did not stop within %.0f s", task.get_name(), grace)
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-class ErrorReporter(QObject):
-    """Logs unexpected errors and shows one non-modal dialog for them (never ``exec()``)."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.errors: list[str] = []
-        self._dialog: QMessageBox | None = None
-        self.show_dialogs = True
-
-    def install(self, loop: asyncio.AbstractEventLoop) -> None:
-        sys.excepthook = self.excepthook
-        loop.set_exception_handler(self.loop_exception_handler)
-
-    def excepthook(
-        self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-    ) -> None:
-        if issubclass(exc_type, KeyboardInterrupt):
-            return
-        log.critical("unhandled error", exc_info=(exc_type, exc, tb))
-        self.report(f"{exc_type.__name__}: {exc}", "".join(traceback.format_tb(tb)))
-
-    def loop_exception_handler(
-        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
-    ) -> None:
-        exc = context.get("exception")
-        message = context.get("message", "asyncio error")
-        if isinstance(exc, asyncio.CancelledError):
-            return
-        log.error("asyncio: %s", message, exc_info=exc)
-        details = "".join(traceback.format_exception(exc)) if exc is not None else ""
-        self.report(f"{message}: {exc}" if exc is not None else message, details)
-
-    def report(self, summary: str, details: str = "") -> None:
-        summary, details = redact(summary), redact(details)
-        self.errors.append(summary)
-        if not self.show_dialogs or QApplication.instance() is None:
-            return
-        if self._dialog is not None and self._dialog.isVisible():
-            self._dialog.setInformativeText(
-                f"{len(self.errors)} errors so far; the latest: {summary}"
-            )
-            return
-        dialog = QMessageBox(QMessageBox.Icon.Critical, f"{APP_NAME} — unexpected error",
-                             "Something went wrong. The app keeps running; details are in the "
-                             f"log folder ({log_dir()}).")
-        dialog.setTextFormat(Qt.TextFormat.PlainText)
-        dialog.setInformativeText(summary)
-        if details:
-            dialog.setDetailedText(details)
-        dialog.setStandardButtons(QMessageBox.StandardButton.Close)
-        self._dialog = dialog
-        dialog.open()
-
-
-# ------------------------------------------------------------------------------------------
-# The app
-
-
 class DeskApp(QObject):
     """Builds and wires services, window and tray; runs until Quit; then closes everything."""
 
@@ -238,48 +90,58 @@ class DeskApp(QObject):
         demo_future: concurrent.futures.Future[Any] | None = None,
     ) -> None:
         super().__init__()
-        self._demo_future = demo_future
         self.qapp = qapp
         self.options = options
-        self.services = Services()
         self.errors = ErrorReporter(self)
+        # The one owner of every background task; a failure anywhere reaches the reporter.
+        self.tasks = TaskOwner(self.errors.task_failed)
+        self._app_tasks = self.tasks.scope("app")
         self.quit_requested = asyncio.Event()
         self.exit_code = 0
         self.prefs = Preferences()
-        self._credentials = credentials
-        self.flow: SignInFlow | None = None
         self.signed: SignedIn | None = None
         self.live: LiveViewModel | None = None
-        self.demo: Any = None
         self.first_rows_after: float | None = None
         self.screenshot_saved: Path | None = None
         self.shutdown_clean: bool | None = None
-        self._state_timer: QTimer | None = None
         self._status_timer: QTimer | None = None
-        self._signal_notifier: QSocketNotifier | None = None
-        self._signal_socks: tuple[socket.socket, socket.socket] | None = None
         self._session_flow_task: asyncio.Task[Any] | None = None
 
         self.model = SessionTableModel()
         self.settings = open_ui_settings()
         self.window = MainWindow(self.model, settings=self.settings)
-        self.history_vm = HistoryViewModel(None, self)
+        self.account = Account(
+            self.window, demo=options.demo, demo_rate=options.demo_rate,
+            demo_seed=options.demo_seed, credentials=credentials, demo_future=demo_future,
+        )
+        self.history_vm = HistoryViewModel(None, self, tasks=self.tasks.scope("history"))
         self.history = HistoryView(self.history_vm, settings=self.settings)
         self.history_page = self.window.add_page("History", self.history)
-        self.offline = OfflineReview(self.window, remember=self._remember_file)
+        self.offline = OfflineReview(self.window, remember=self._remember_file,
+                                     tasks=self.tasks.scope("offline"))
         self._open_dialog: QFileDialog | None = None
         self._export_dialog: ExportDialog | None = None
         self._export_vm: ExportViewModel | None = None
-        self.detail = DetailViewModel(None, self)
+        self.detail = DetailViewModel(None, self, tasks=self.tasks.scope("detail"))
         self.coalescer = NotificationCoalescer()
         self.tray = TrayController(
             self.window.notification_area,
-            spawn=self.services.spawn,
+            spawn=self.tasks.scope("tray").spawn,
             coalescer=self.coalescer,
             desktop_notifier=_make_desktop_notifier(),
             parent=self,
         )
+        self._quit_on_signal = QuitOnSignal(self.request_quit, self)
+        self._state_file = (
+            StateFile(options.state_file, self.state, self.tasks.scope("state-file"), self)
+            if options.state_file is not None else None
+        )
         self._wire()
+
+    @property
+    def flow(self) -> SignInFlow | None:
+        """The sign-in flow (its dialog, while one is open)."""
+        return self.account.flow
 
     # ---------------------------------------------------------------- wiring
 
@@ -321,7 +183,7 @@ class DeskApp(QObject):
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         self.errors.install(loop)
-        self._install_signal_handlers()
+        self._quit_on_signal.install()
         self.qapp.setQuitOnLastWindowClosed(False)
         self.qapp.aboutToQuit.connect(self._on_qapp_about_to_quit)
         if self.options.exit_after is not None:
@@ -334,7 +196,7 @@ class DeskApp(QObject):
         self.tray.start()
         self.window.close_to_tray = self.tray.has_tray
         self._start_timers()
-        self._session_flow_task = self.services.spawn(self._session_flow(), "session-flow")
+        self._session_flow_task = self._app_tasks.spawn(self._session_flow(), "session-flow")
         try:
             await self.quit_requested.wait()
         finally:
@@ -354,49 +216,24 @@ class DeskApp(QObject):
         self.coalescer.notify_new = prefs.notifications.new_sessions
         self.coalescer.notify_ended = prefs.notifications.ended_sessions
         self.tray.set_paused(prefs.notifications.paused)
-        if self._credentials is None:
-            self._credentials = await loop.run_in_executor(None, _open_credentials)
-        self.flow = SignInFlow(self._credentials, prefs, self.window)
-        signed: SignedIn | None
+        await self.account.open(prefs)
         if self.options.demo:
-            signed = await self._demo_sign_in()
-        else:
-            signed = await self.flow.resume(self.options.server)
-            if signed is None:
-                self.window.set_connection("unauthorized", "Signed out")
-                self.model.set_loading(False)
-                self.model.layoutChanged.emit()
-                signed = await self.flow.ask(server=self.options.server)
+            self.window.set_connection("connecting", "Starting the demo hub…")
+        signed = await self.account.sign_in_at_start(self.options.server)
+        if signed is None:
+            self.window.set_connection("unauthorized", "Signed out")
+            self.model.set_loading(False)
+            self.model.layoutChanged.emit()
+            signed = await self.account.ask(server=self.options.server)
         if signed is None:
             self.request_quit()
             return
         self._start_live(signed)
 
-    async def _demo_sign_in(self) -> SignedIn:
-        from supervisor_desk.demo import start_demo_hub
-
-        self.window.set_connection("connecting", "Starting the demo hub…")
-        loop = asyncio.get_running_loop()
-        if self._demo_future is not None:
-            self.demo = await asyncio.wrap_future(self._demo_future)
-        else:
-            self.demo = await loop.run_in_executor(
-                None,
-                lambda: start_demo_hub(rate=self.options.demo_rate, seed=self.options.demo_seed),
-            )
-        client = HubClient(self.demo.url)
-        try:
-            answer = await client.login(self.demo.username, self.demo.password)
-        except BaseException:
-            await client.aclose()
-            raise
-        # The demo account lives as long as this process: never put it in the keyring.
-        return SignedIn(client, self.demo.username, answer.user.name, answer.role, False)
-
     def _start_live(self, signed: SignedIn) -> None:
         self.signed = signed
         live = LiveViewModel(
-            signed.client, self.model, spawn=self.services.spawn, parent=self,
+            signed.client, self.model, spawn=self.tasks.scope("live").spawn, parent=self,
             freeze_gc_after_snapshot=self.options.freeze_gc,
         )
         self.live = live
@@ -416,8 +253,8 @@ class DeskApp(QObject):
         role = " · ".join(p for p in (signed.role, "session-only sign-in" if session_only else "")
                           if p)
         self.window.set_user(signed.display_name, role, signed.client.base_url)
-        if not signed.persistent and not self.options.demo and self._credentials is not None:
-            self.window.set_status(self._credentials.note)
+        if session_only and self.account.note:
+            self.window.set_status(self.account.note)
         live.start()
 
     async def _stop_live(self) -> None:
@@ -440,7 +277,7 @@ class DeskApp(QObject):
         if self._session_flow_task is not None and not self._session_flow_task.done():
             coro.close()
             return
-        self._session_flow_task = self.services.spawn(coro, "session-flow")
+        self._session_flow_task = self._app_tasks.spawn(coro, "session-flow")
 
     async def _sign_in_again(self, reason: str, *, forget: bool = False,
                              sign_out: bool = False) -> None:
@@ -450,17 +287,13 @@ class DeskApp(QObject):
         self.model.set_sessions([])
         self.window.set_user(None)
         self.window.set_connection("unauthorized", "Signed out", reason)
-        if signed is not None and self.flow is not None:
-            if sign_out:
-                await self.flow.sign_out(signed)
-            elif forget:
-                await self.flow.forget(signed)
-            await signed.client.aclose()
-        if self.options.demo or self.flow is None:
+        if signed is not None:
+            await self.account.end(signed, revoke=sign_out, forget=forget)
+        if self.options.demo or self.account.flow is None:
             self.request_quit()
             return
         server = signed.client.base_url if signed is not None else None
-        again = await self.flow.ask(reason=reason, server=server)
+        again = await self.account.ask(reason=reason, server=server)
         if again is None:
             self.window.set_status("Signed out. Use File → Quit to leave, or restart to sign in.")
             return
@@ -618,7 +451,7 @@ class DeskApp(QObject):
         async def save() -> None:
             await asyncio.get_running_loop().run_in_executor(None, prefs.save)
 
-        self.services.spawn(save(), "save-preferences")
+        self._app_tasks.spawn(save(), "save-preferences")
 
     def _on_live_connection_changed(self, state: str, retry_in: Any, text: str) -> None:
         detail = self.live.connection_detail if self.live is not None else ""
@@ -630,36 +463,10 @@ class DeskApp(QObject):
             self.first_rows_after = time.monotonic() - self.options.started_at
             log.info("first live rows shown %.2f s after start", self.first_rows_after)
         if self.options.screenshot is not None and self.screenshot_saved is None:
-            self.services.spawn(self._take_screenshot(self.options.screenshot), "screenshot")
+            self._app_tasks.spawn(self._screenshot(self.options.screenshot), "screenshot")
 
-    async def _take_screenshot(self, path: Path) -> None:
-        """Grab the window once rows show; with a session open when none is, so the picture
-        shows the chat and the dock too (the docs' screenshot)."""
-        # A few more sessions arrive and the tick runs; wait (briefly) for a chat worth showing.
-        await asyncio.sleep(1.5)
-        await _poll(lambda: any(s.is_live and s.message_count >= 4 for s in self.model.sessions()),
-                    within=12.0)
-        if self.detail.session_id is None:
-            # Among the rows on screen, so the table is not scrolled away from its top.
-            first, last = self.window.table.visible_rows()
-            sessions = [s for s in self.model.sessions()[first:last + 1] if s.is_live]
-            if sessions:
-                busiest = max(sessions, key=lambda s: (s.message_count, s.id))
-                self.window.table.select_session(busiest.id)
-                await _poll(lambda: self.detail.summary is not None, within=5.0)
-                await asyncio.sleep(0.6)  # let the transcript lay out and paint
-        if self.quit_requested.is_set():
-            return
-        image = self.window.grab().toImage()
-
-        def save() -> None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not image.save(str(path)):
-                raise OSError(f"could not write {path}")
-
-        await asyncio.get_running_loop().run_in_executor(None, save)
-        self.screenshot_saved = path
-        log.info("screenshot saved to %s", path)
+    async def _screenshot(self, path: Path) -> None:
+        self.screenshot_saved = await take_screenshot(self, path)
 
     # ---------------------------------------------------------------- status and state dump
 
@@ -668,11 +475,8 @@ class DeskApp(QObject):
         self._status_timer.setInterval(1000)
         self._status_timer.timeout.connect(self._on_status_timer_timeout)
         self._status_timer.start()
-        if self.options.state_file is not None:
-            self._state_timer = QTimer(self)
-            self._state_timer.setInterval(1000)
-            self._state_timer.timeout.connect(self._on_state_timer_timeout)
-            self._state_timer.start()
+        if self._state_file is not None:
+            self._state_file.start()
 
     def _on_status_timer_timeout(self) -> None:
         live = self.live
@@ -691,52 +495,7 @@ class DeskApp(QObject):
 
     def state(self) -> dict[str, Any]:
         """What the app shows, for the e2e tests and smoke checks (no secrets)."""
-        from supervisor_desk.views.session_table_model import SessionColumn
-
-        first_rows = []
-        for row in range(min(5, self.model.rowCount())):
-            index = self.model.index(row, SessionColumn.DURATION)
-            s = self.model.session_at(row)
-            first_rows.append({"id": s.id if s else None, "duration": index.data(),
-                               "status": s.status if s else None})
-        live = self.live
-        return {
-            "pid": os.getpid(),
-            "time": time.time(),
-            "rows": self.model.rowCount(),
-            "first_rows": first_rows,
-            "first_rows_after": self.first_rows_after,
-            "connection": live.connection_state.value if live and live.connection_state else "",
-            "connection_text": self.window.connection_pill.text(),
-            "events_applied": live.events_applied if live else 0,
-            "window_visible": self.window.isVisible(),
-            "tray_visible": self.tray.tray_visible,
-            "desktop_notifications": self.tray.desktop_notifications,
-            "notifications_sent": self.tray.notifications_sent,
-            "alerts": [{"title": a.title, "body": a.body, "session_id": a.session_id}
-                       for a in self.tray.last_alerts],
-            "in_window_notifications": self.window.notification_area.shown_count,
-            "selected": self.detail.session_id,
-            "screenshot": str(self.screenshot_saved) if self.screenshot_saved else None,
-            "errors": list(self.errors.errors),
-            "version": __version__,
-        }
-
-    def _on_state_timer_timeout(self) -> None:
-        path = self.options.state_file
-        if path is None:
-            return
-        payload = json.dumps(self.state(), indent=1)
-
-        def write() -> None:
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_text(payload, encoding="utf-8")
-            os.replace(tmp, path)
-
-        async def write_async() -> None:
-            await asyncio.get_running_loop().run_in_executor(None, write)
-
-        self.services.spawn(write_async(), "state-file")
+        return app_state(self)
 
     # ---------------------------------------------------------------- quitting
 
@@ -750,55 +509,15 @@ class DeskApp(QObject):
         # synchronous best effort only, there may be no running loop any more.
         self.window.save_state()
 
-    def _install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT -> the owned quit. A wakeup socket makes Qt's C++ loop notice."""
-        if sys.platform == "win32":
-            return
-        reader, writer = socket.socketpair()
-        reader.setblocking(False)
-        writer.setblocking(False)
-        self._signal_socks = (reader, writer)
-        signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
-        notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, self)
-        notifier.activated.connect(self._on_signal_notifier_activated)
-        self._signal_notifier = notifier
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda s, f: self._on_signal(s))
-
-    def _on_signal_notifier_activated(self, *args: Any) -> None:
-        if self._signal_socks is not None:
-            with contextlib.suppress(OSError):
-                self._signal_socks[0].recv(64)
-
-    def _on_signal(self, signum: int) -> None:
-        log.info("signal %s: quitting", signal.Signals(signum).name)
-        self.request_quit()
-
-    def _restore_signal_handlers(self) -> None:
-        if self._signal_socks is None:
-            return
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, signal.SIG_DFL)
-        signal.set_wakeup_fd(-1)
-        if self._signal_notifier is not None:
-            self._signal_notifier.setEnabled(False)
-        for sock in self._signal_socks:
-            sock.close()
-        self._signal_socks = None
-
     async def shutdown(self) -> None:
         """Stop everything while the loop still runs; idempotent."""
         started = time.monotonic()
-        for timer in (self._state_timer, self._status_timer):
-            if timer is not None:
-                timer.stop()
-        if self.options.state_file is not None:
-            # One last dump so a test sees the final state.
-            with contextlib.suppress(OSError):
-                self.options.state_file.write_text(json.dumps(self.state(), indent=1))
+        if self._status_timer is not None:
+            self._status_timer.stop()
+        if self._state_file is not None:
+            self._state_file.stop()  # one last dump so a test sees the final state
         self.window.save_state()
-        if self.flow is not None and self.flow.dialog is not None:
-            self.flow.dialog.reject()
+        self.account.close_dialog()
         await self._stop_live()
         await self.history_vm.aclose()
         await self.offline.aclose()
@@ -806,43 +525,19 @@ class DeskApp(QObject):
             await self._export_vm.aclose()
         await self.detail.aclose()
         await self.tray.aclose()
-        await self.services.aclose()
+        await self.tasks.aclose()
         if self.signed is not None:
-            with contextlib.suppress(HubError, OSError):
-                await self.signed.client.aclose()
-        if self.demo is None and self._demo_future is not None:
-            # Quit before the demo hub finished starting: wait for it, then stop it.
-            with contextlib.suppress(Exception):
-                self.demo = await asyncio.wrap_future(self._demo_future)
-        if self.demo is not None:
-            demo, self.demo = self.demo, None
-            await asyncio.get_running_loop().run_in_executor(None, demo.stop)
+            signed, self.signed = self.signed, None
+            await self.account.end(signed)
+        await self.account.aclose()
         self.window.allow_close()
         self.window.close()
-        self._restore_signal_handlers()
-        left = sorted(t.get_name() for t in self.services.tasks if not t.done())
+        self._quit_on_signal.restore()
+        left = sorted(t.get_name() for t in self.tasks.tasks if not t.done())
         if left:
             log.warning("tasks still running after shutdown: %s", ", ".join(left))
         self.shutdown_clean = not left
         log.info("shut down in %.2f s", time.monotonic() - started)
-
-
-def _open_credentials() -> CredentialStore:
-    # keyring's import and backend discovery take a while: done here, off the Qt thread.
-    from supervisor_desk.client.credentials import CredentialStore
-
-    return CredentialStore()
-
-
-async def _poll(predicate: Callable[[], bool], *, within: float, step: float = 0.05) -> bool:
-    """Wait until ``predicate()`` holds (widget state has no event to await); False on timeout."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not predicate():
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(step)
-    return True
 
 
 def _make_desktop_notifier() -> Any:

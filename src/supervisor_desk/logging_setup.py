@@ -38,8 +38,9 @@ def setup_logging(level: int = logging.INFO) -> Path:
     stderr_handler = logging.StreamHandler(sys.stderr)
     stderr_handler.setLevel(logging.WARNING)
     stderr_handler.setFormatter(logging.Formatter("supervisor-desk: %(levelname)s %(message)s"))
-    for handler in (file_handler, stderr_handler):
-        handler._supervisor_desk = True  # type: ignore[attr-defined]
+    handlers: tuple[logging.Handler, ...] = (file_handler, stderr_handler)
+    for handler in handlers:
+        setattr(handler, "_supervisor_desk", True)  # noqa: B010 (ours to replace on a re-call)
         handler.addFilter(RedactingFilter())  # a token quoted in an error never hits the disk
         root.addHandler(handler)
     root.setLevel(level)
