@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 from supervisor_desk.models.filters import (
@@ -17,6 +16,7 @@ from supervisor_desk.models.filters import (
     ceil_ms,
     normalize_words,
 )
+from supervisor_desk.models.metrics import assemble_metrics, recent_cutoff_ms
 
 # Every filterable column is in this index (schema migration 2): scanning it is a scan of a
 # narrow copy of the table.
@@ -162,54 +162,35 @@ def page(
 
 
 def metrics(conn: sqlite3.Connection, flt: SessionFilter, now_ms: int) -> dict[str, Any]:
+    """Counts in SQL; what they mean (live, top channel, longest wait) is models/metrics.py."""
     clause, params = where(flt)
-    day_ago = now_ms - int(timedelta(hours=24) / timedelta(milliseconds=1))
     conn.execute("BEGIN")
     try:
-        total, live, queued, active, recent, oldest_wait_start = conn.execute(
+        total, recent, oldest_waiting_since = conn.execute(
             "SELECT COUNT(*), "
-            "COALESCE(SUM(status IN ('queued', 'active')), 0), "
-            "COALESCE(SUM(status = 'queued'), 0), "
-            "COALESCE(SUM(status = 'active'), 0), "
             "COALESCE(SUM(started_ms >= ?), 0), "
             "MIN(CASE WHEN status = 'queued' THEN COALESCE(queued_ms, started_ms) END) "
             f"FROM sessions {_NARROW} WHERE {clause}",
-            [day_ago, *params],
+            [recent_cutoff_ms(now_ms), *params],
         ).fetchone()
         by_channel = dict(
             conn.execute(
-                f"SELECT channel, COUNT(*) FROM sessions {_NARROW} WHERE {clause} GROUP BY channel "
-                "ORDER BY channel",
+                f"SELECT channel, COUNT(*) FROM sessions {_NARROW} WHERE {clause} GROUP BY channel",
                 params,
             ).fetchall()
         )
         by_status = dict(
             conn.execute(
-                f"SELECT status, COUNT(*) FROM sessions {_NARROW} WHERE {clause} GROUP BY status "
-                "ORDER BY status",
+                f"SELECT status, COUNT(*) FROM sessions {_NARROW} WHERE {clause} GROUP BY status",
                 params,
             ).fetchall()
         )
     finally:
         conn.execute("COMMIT")
-    top = None
-    if by_channel:
-        channel, count = min(by_channel.items(), key=lambda kv: (-kv[1], kv[0]))
-        top = {"channel": channel, "count": count}
-    return {
-        "total": total,
-        "live": live,
-        "queued": queued,
-        "active": active,
-        "recent_24h": recent,
-        "top_channel": top,
-        "by_channel": by_channel,
-        "by_status": by_status,
-        "longest_wait_seconds": (
-            max(0.0, (now_ms - oldest_wait_start) / 1000.0)
-            if oldest_wait_start is not None else None
-        ),
-    }
+    return assemble_metrics(
+        total=total, recent_24h=recent, by_channel=by_channel, by_status=by_status,
+        oldest_waiting_since_ms=oldest_waiting_since, now_ms=now_ms,
+    ).model_dump(mode="json")
 
 
 def export_rows(

@@ -15,17 +15,18 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from supervisor_desk.client.feed import ConnectionState, FeedClient
 from supervisor_desk.client.rest import HubClient, HubError
+
+# LiveMetrics is re-exported: it is what metrics_changed carries.
+from supervisor_desk.models.metrics import LiveMetrics as LiveMetrics
+from supervisor_desk.models.metrics import live_metrics
 from supervisor_desk.models.state import SessionStore
 from supervisor_desk.models.wire import LiveSnapshot, Message, Metrics, SessionSummary, StoredEvent
-from supervisor_desk.views.icons import channel_label
 from supervisor_desk.views.session_table_model import SessionTableModel
 
 log = logging.getLogger(__name__)
@@ -34,20 +35,6 @@ FRAME_MS = 80
 METRICS_POLL_S = 15.0
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
-
-
-@dataclass(frozen=True, slots=True)
-class LiveMetrics:
-    """The metric cards' figures. ``total``/``recent_24h`` come from the hub when known."""
-
-    total: int | None
-    live: int
-    queued: int
-    active: int
-    recent_24h: int | None
-    top_channel: str | None
-    top_channel_count: int
-    longest_wait_seconds: float | None
 
 
 def connection_text(state: ConnectionState | None, retry_in: float | None, detail: str) -> str:
@@ -319,38 +306,7 @@ class LiveViewModel(QObject):
     # ---------------------------------------------------------------- metrics
 
     def metrics(self) -> LiveMetrics:
-        now = datetime.now(UTC)
-        live = queued = 0
-        longest_wait: float | None = None
-        channels: dict[str, int] = {}
-        for s in self.store:
-            if not s.is_live:
-                continue
-            live += 1
-            channels[s.channel] = channels.get(s.channel, 0) + 1
-            if s.status == "queued":
-                queued += 1
-                wait = (now - (s.queued_at or s.started_at)).total_seconds()
-                if longest_wait is None or wait > longest_wait:
-                    longest_wait = wait
-        top = max(channels.items(), key=lambda kv: (kv[1], kv[0])) if channels else None
-        hub = self._hub_metrics
-        recent: int | None = None
-        if hub is not None:
-            recent = hub.recent_24h
-        else:
-            cutoff = now - timedelta(hours=24)
-            recent = sum(1 for s in self.store if s.started_at >= cutoff) or None
-        return LiveMetrics(
-            total=hub.total if hub is not None else None,
-            live=live,
-            queued=queued,
-            active=live - queued,
-            recent_24h=recent,
-            top_channel=channel_label(top[0]) if top else None,
-            top_channel_count=top[1] if top else 0,
-            longest_wait_seconds=longest_wait,
-        )
+        return live_metrics(self.store, self._hub_metrics)
 
     def _emit_metrics(self) -> None:
         self.metrics_changed.emit(self.metrics())

@@ -7,7 +7,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from supervisor_desk.models.markers import format_duration
-from supervisor_desk.views.live_viewmodel import LiveMetrics
+from supervisor_desk.models.metrics import LiveMetrics, plural
+from supervisor_desk.models.wire import ChannelCount, Metrics
+from supervisor_desk.views.icons import channel_label
 
 
 class MetricCard(QFrame):
@@ -68,21 +70,47 @@ class MetricCards(QWidget):
             layout.addWidget(card)
 
     def set_metrics(self, m: LiveMetrics) -> None:
+        """The Live page's figures (``None`` totals: the hub has not answered yet)."""
+        self._set_skeleton(False)
         self.cards["total"].set_value(
             f"{m.total:,}" if m.total is not None else "…", "all time, this hub"
         )
-        self.cards["live"].set_value(f"{m.live:,}", f"{m.active:,} active")
-        self.cards["queued"].set_value(f"{m.queued:,}", "waiting for an agent")
+        self._set_common(m.live, m.active, m.queued, m.longest_wait_seconds)
         self.cards["recent"].set_value(
-            f"{m.recent_24h:,}" if m.recent_24h is not None else "…", "sessions started"
+            f"{m.recent_24h:,}" if m.recent_24h is not None else "…", "started in the last 24 h"
         )
-        if m.top_channel:
-            self.cards["top_channel"].set_value(m.top_channel, f"{m.top_channel_count:,} live")
-        else:
-            self.cards["top_channel"].set_value("---", "no live sessions")
-        if m.longest_wait_seconds is not None:
-            self.cards["longest_wait"].set_value(
-                format_duration(m.longest_wait_seconds), "oldest in the queue"
-            )
+        self._set_top_channel(m.top_channel, "live", "no live sessions")
+
+    def set_history_metrics(self, m: Metrics | None, *, scope: str) -> None:
+        """History's or an offline file's figures; ``None`` shows skeletons while loading."""
+        if m is None:
+            self._set_skeleton(True)
+            for card in self.cards.values():
+                card.set_value("…", "loading")
+            return
+        self._set_skeleton(False)
+        self.cards["total"].set_value(f"{m.total:,}", scope)
+        self._set_common(m.live, m.active, m.queued, m.longest_wait_seconds)
+        self.cards["recent"].set_value(f"{m.recent_24h:,}", "started in the last 24 h")
+        self._set_top_channel(m.top_channel, None, "no sessions")
+
+    def _set_common(self, live: int, active: int, queued: int, wait: float | None) -> None:
+        self.cards["live"].set_value(f"{live:,}", f"{active:,} active")
+        self.cards["queued"].set_value(f"{queued:,}", "waiting for an agent")
+        if wait is not None:
+            self.cards["longest_wait"].set_value(format_duration(wait), "oldest in the queue")
         else:
             self.cards["longest_wait"].set_value("---", "nobody waiting")
+
+    def _set_top_channel(self, top: ChannelCount | None, scope: str | None, empty: str) -> None:
+        card = self.cards["top_channel"]
+        if top is None:
+            card.set_value("---", empty)
+            return
+        count = plural(top.count, "session")
+        card.set_value(channel_label(top.channel), f"{count} {scope}" if scope else count)
+
+    def _set_skeleton(self, skeleton: bool) -> None:
+        for card in self.cards.values():
+            if card.property("skeleton") != skeleton:
+                card.setProperty("skeleton", skeleton)

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
 )
 
 from supervisor_desk.models.filters import SessionFilter
-from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import Metrics, NamedItem, SessionSummary
 from supervisor_desk.views.history.chips import FilterChips
 from supervisor_desk.views.history.describe import filter_chips
@@ -30,7 +29,6 @@ from supervisor_desk.views.history.filter_bar import QuickFilterBar
 from supervisor_desk.views.history.filter_dialog import FilterDialog
 from supervisor_desk.views.history.pagination import PaginationBar
 from supervisor_desk.views.history.viewmodel import HistoryViewModel
-from supervisor_desk.views.icons import channel_label
 from supervisor_desk.views.metric_cards import MetricCards
 from supervisor_desk.views.session_table_model import (
     LiveOrder,
@@ -134,33 +132,6 @@ class ErrorBanner(QFrame):
     def set_error(self, text: str) -> None:
         self.label.setText(text)
         self.setVisible(bool(text))
-
-
-def show_metrics(cards: MetricCards, m: Metrics | None, *, scope: str) -> None:
-    """The History figures on the shared cards; ``None`` shows skeletons while loading."""
-    if m is None:
-        for card in cards.cards.values():
-            card.set_value("…", "loading")
-            card.setProperty("skeleton", True)
-        return
-    for card in cards.cards.values():
-        card.setProperty("skeleton", False)
-    cards.cards["total"].set_value(f"{m.total:,}", scope)
-    cards.cards["live"].set_value(f"{m.live:,}", f"{m.active:,} active")
-    cards.cards["queued"].set_value(f"{m.queued:,}", "waiting for an agent")
-    cards.cards["recent"].set_value(f"{m.recent_24h:,}", "started in the last 24 h")
-    if m.top_channel is not None:
-        cards.cards["top_channel"].set_value(
-            channel_label(m.top_channel.channel), f"{m.top_channel.count:,} sessions"
-        )
-    else:
-        cards.cards["top_channel"].set_value("---", "no sessions")
-    if m.longest_wait_seconds is not None:
-        cards.cards["longest_wait"].set_value(
-            format_duration(m.longest_wait_seconds), "oldest in the queue"
-        )
-    else:
-        cards.cards["longest_wait"].set_value("---", "nobody waiting")
 
 
 class HistoryView(QWidget):
@@ -322,7 +293,7 @@ class HistoryView(QWidget):
         scope = self._scope
         if scope == DEFAULT_SCOPE and self.vm.filter.is_empty():
             scope = "all sessions"
-        show_metrics(self.metric_cards, metrics, scope=scope)
+        self.metric_cards.set_history_metrics(metrics, scope=scope)
 
     def _on_vm_agents_changed(self, agents: list[NamedItem]) -> None:
         self._agent_names = {a.id: a.name for a in agents}
