@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
-import socket
 from typing import Any
 
 import pytest
@@ -14,15 +11,17 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from supervisor_desk.hub.embedded import EmbeddedHub
+from supervisor_desk.hub.feed import FeedLimits
 from supervisor_desk.models.wire import (
     FEED_CLOSE_RESYNC,
-    FEED_CLOSE_TOO_SLOW,
     EventFrame,
     HelloFrame,
     parse_frame,
 )
+from tests.helpers import wait_until
 from tests.hub.conftest import Api
 from tests.hub.factories import ended, message, started, updated
+from tests.reliability.rawsock import TOO_SLOW_CODE, raw_feed_socket, read_until_closed
 
 pytestmark = pytest.mark.asyncio
 
@@ -131,37 +130,6 @@ async def test_bad_after_is_refused(api: Api) -> None:
     assert caught.value.response.status_code == 422
 
 
-def _raw_feed_socket(hub: EmbeddedHub, token: str) -> socket.socket:
-    """A websocket client that completes the handshake and then never reads.
-
-    A real client library keeps draining the socket into its own memory; this one leaves the
-    bytes in a small kernel buffer, which is what a stalled desktop looks like to the hub.
-    """
-    host, port = hub.url.removeprefix("http://").split(":")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect((host, int(port)))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        (f"GET /api/v1/feed HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-         f"Authorization: Bearer {token}\r\n\r\n").encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
-
-
-def _read_all(sock: socket.socket) -> bytes:
-    sock.settimeout(10)
-    data = bytearray()
-    while chunk := sock.recv(1 << 20):
-        data += chunk
-    return bytes(data)
-
-
 async def test_slow_client_is_closed_4008_and_others_keep_flowing(api: Api) -> None:
     hub = api.hub
     # Same process: a small limit makes the overflow quick to reach; the default is 10,000.
@@ -170,7 +138,7 @@ async def test_slow_client_is_closed_4008_and_others_keep_flowing(api: Api) -> N
     broadcaster.limit = 20
     api.ingest([started("s1")])
     headers = api.headers("viewer")
-    slow = _raw_feed_socket(hub, api.token("viewer"))
+    slow = raw_feed_socket(hub.url, api.token("viewer"))
     big = "x" * 100_000  # fills the kernel buffers fast, so the hub's own buffer grows
     try:
         async with websockets.connect(_feed_url(hub), additional_headers=headers,
@@ -193,9 +161,61 @@ async def test_slow_client_is_closed_4008_and_others_keep_flowing(api: Api) -> N
             assert received == list(range(2, 152))  # the fast client got everything, in order
             assert broadcaster.subscriber_count == 1  # the slow one was dropped
         # Its stream ends with a close frame carrying 4008 (0x0FA8), well before event 151.
-        data = await asyncio.to_thread(_read_all, slow)
-        code = FEED_CLOSE_TOO_SLOW.to_bytes(2, "big")
-        assert code + b"too slow" in data
+        data, _ = await asyncio.to_thread(read_until_closed, slow)
+        assert TOO_SLOW_CODE + b"too slow" in data
         assert data.count(b'"type":"event"') < 150
     finally:
         slow.close()
+
+
+async def test_client_over_the_byte_limit_is_closed_4008(api: Api) -> None:
+    """A few big frames pass the byte limit long before the frame limit."""
+    broadcaster = api.hub.server.service.broadcaster
+    broadcaster.configure(FeedLimits(max_unsent_bytes=2_000_000))
+    api.ingest([started("s1")])
+    slow = raw_feed_socket(api.hub.url, api.token("viewer"))
+    try:
+        await wait_until(lambda: broadcaster.subscriber_count == 1)
+        big = "y" * 400_000
+        for n in range(40):  # 16 MB: far more than the kernel buffers and the 2 MB limit
+            answer = await asyncio.to_thread(api.ingest, [message("s1", f"m{n}", big)])
+            assert answer.status_code == 200, answer.text
+            if broadcaster.subscriber_count == 0:
+                break
+        await wait_until(lambda: broadcaster.subscriber_count == 0)
+        data, _ = await asyncio.to_thread(read_until_closed, slow)
+        assert TOO_SLOW_CODE + b"too slow" in data
+        assert data.count(b'"type":"event"') < 40
+    finally:
+        slow.close()
+
+
+async def test_client_that_stops_reading_is_closed_after_the_stall_timeout(api: Api) -> None:
+    """Under every limit, but its socket takes nothing: closed 4008 after the stall timeout,
+    while a client that reads keeps its feed."""
+    broadcaster = api.hub.server.service.broadcaster
+    broadcaster.configure(FeedLimits(stall_seconds=1.0))
+    api.ingest([started("s1")])
+    slow = raw_feed_socket(api.hub.url, api.token("viewer"))
+    try:
+        async with websockets.connect(_feed_url(api.hub), additional_headers=api.headers("viewer"),
+                                      max_size=None) as fine:
+            await _recv(fine)
+            await wait_until(lambda: broadcaster.subscriber_count == 2)
+            # ~8 MB: fills the kernel buffers and leaves frames waiting on the hub, then no
+            # more traffic, so nothing but a stall can close the slow one.
+            big = "z" * 400_000
+            for n in range(20):
+                answer = await asyncio.to_thread(api.ingest, [message("s1", f"m{n}", big)])
+                assert answer.status_code == 200, answer.text
+            assert len(await _events(fine, 20)) == 20
+            await wait_until(lambda: broadcaster.subscriber_count == 1, timeout=15)
+            await asyncio.to_thread(api.ingest, [message("s1", "after")])
+            (frame,) = await _events(fine, 1)
+            assert frame.seq == 22  # the reading client was not disturbed
+        data, _ = await asyncio.to_thread(read_until_closed, slow)
+        assert TOO_SLOW_CODE + b"too slow" in data
+        assert data.count(b'"type":"event"') < 20
+    finally:
+        slow.close()
+
