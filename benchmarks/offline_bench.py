@@ -21,7 +21,7 @@ from queue import Queue
 from typing import Any
 
 from benchmarks._common import Results, main_for, rss_mb, timed
-from supervisor_desk.models.export_file import ExportReader, IndexedSession, export_header
+from supervisor_desk.models.export import ExportReader, IndexedSession, export_header
 from supervisor_desk.models.filters import MessageCountFilter, SessionFilter, SortSpec
 from supervisor_desk.models.offline_index import OfflineIndex, prepare_transcripts
 from supervisor_desk.models.wire import CHANNELS, format_timestamp
@@ -93,7 +93,7 @@ def run(quick: bool) -> Results:
     started = time.perf_counter()
     cpu_started = time.process_time()
     queue: Queue[Any] = Queue(maxsize=8)
-    # The window's loader sizes (views/offline.py): a small first batch, then 1,000 rows.
+    # The window's loader sizes (views/offline/loader.py): a small first batch, then 1,000 rows.
     reader = ExportReader(path, batch_size=200)
 
     def work() -> None:

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import QApplication
 
 from benchmarks._common import Results, main_for
 from benchmarks._sessions import summaries
-from supervisor_desk.models.export_file import IndexedSession
+from supervisor_desk.models.export import IndexedSession
 from supervisor_desk.models.filters import MessageCountFilter, SessionFilter
 from supervisor_desk.models.offline_index import OfflineIndex
 from supervisor_desk.models.wire import SessionSummary

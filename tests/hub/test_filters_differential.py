@@ -20,10 +20,11 @@ from hypothesis import strategies as st
 
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.hub.embedded import EmbeddedHub
-from supervisor_desk.models.export_file import ExportReader
+from supervisor_desk.models.export import ExportReader
 from supervisor_desk.models.filters import COUNT_OPS, MessageCountFilter, SessionFilter
+from supervisor_desk.models.metrics import session_metrics
 from supervisor_desk.models.offline_index import OfflineIndex
-from supervisor_desk.models.wire import CHANNELS, STATUSES, SessionSummary
+from supervisor_desk.models.wire import CHANNELS, STATUSES, Metrics, SessionSummary
 from tests.views.history_data import AGENTS, OPERATORS, WORDS, history_events, post_history
 
 N_SESSIONS = 150
@@ -46,6 +47,14 @@ class World:
         body = answer.json()
         assert body["total"] == len(body["items"])
         return [item["id"] for item in body["items"]]
+
+    def hub_metrics(self, flt: SessionFilter) -> tuple[Metrics, datetime, datetime]:
+        """The hub's metrics and the clock just before and just after it answered."""
+        before = datetime.now(UTC)
+        answer = self.http.get("/sessions/metrics", params=flt.to_query())
+        after = datetime.now(UTC)
+        assert answer.status_code == 200, answer.text
+        return Metrics.model_validate(answer.json()), before, after
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +168,50 @@ def test_same_order_for_time_independent_sorts(world: World, data: Any) -> None:
 def test_the_export_holds_the_hubs_sessions_exactly(world: World) -> None:
     by_id = {s.id: s for s in world.sessions}
     assert {s.id: s for s in world.index.sessions()} == by_id
+
+
+_TIMELESS = ("total", "live", "queued", "active", "top_channel", "by_channel", "by_status")
+
+
+def _timeless(m: Metrics) -> dict[str, Any]:
+    return m.model_dump(include=set(_TIMELESS))
+
+
+def _assert_metrics_agree(world: World, flt: SessionFilter) -> Metrics:
+    hub, before, after = world.hub_metrics(flt)
+    offline = world.index.metrics(flt)  # as of the export, like offline review shows it
+    assert _timeless(offline) == _timeless(hub), flt.to_query()
+    # The clock-dependent figures, computed offline at the instants around the hub's answer.
+    matching = [s for s in world.index.sessions() if s.id in world.index.matching_ids(flt)]
+    early, late = session_metrics(matching, before), session_metrics(matching, after)
+    assert late.recent_24h <= hub.recent_24h <= early.recent_24h
+    if early.longest_wait_seconds is None:
+        assert hub.longest_wait_seconds is None
+    else:
+        assert late.longest_wait_seconds is not None and hub.longest_wait_seconds is not None
+        assert early.longest_wait_seconds - 0.001 <= hub.longest_wait_seconds
+        assert hub.longest_wait_seconds <= late.longest_wait_seconds + 0.001
+    return hub
+
+
+@given(data=st.data())
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_hub_and_offline_engine_compute_the_same_metrics(world: World, data: Any) -> None:
+    _assert_metrics_agree(world, data.draw(filters(world.sessions), label="filter"))
+
+
+def test_a_tie_for_top_channel_reads_the_same_on_the_hub_and_offline(world: World) -> None:
+    # Two channels with the same count: both sides name the one whose id sorts first.
+    ties = 0
+    for first in CHANNELS:
+        for second in CHANNELS:
+            for status in (None, *STATUSES):
+                if first >= second:
+                    continue
+                flt = SessionFilter(channel=[first, second], status=[status] if status else [])
+                counts = world.index.metrics(flt).by_channel
+                if counts.get(first, 0) == counts.get(second, 0) > 0:
+                    hub = _assert_metrics_agree(world, flt)
+                    assert hub.top_channel is not None and hub.top_channel.channel == first
+                    ties += 1
+    assert ties > 0, "the history has no tie to check"

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from supervisor_desk.models import export_file
-from supervisor_desk.models.export_file import (
+from supervisor_desk.models.export import (
     CSV_COLUMNS,
+    MAX_RECORD_BYTES,
     ExportFileError,
     ExportReader,
+    ExportWriter,
     check_export,
     iter_records,
+    json_walker,
     write_export,
 )
 from supervisor_desk.models.wire import EXPORT_FORMAT
@@ -55,7 +57,7 @@ def test_json_reader_crosses_buffer_boundaries_and_keeps_exact_byte_ranges(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Tiny chunks force every record (with non-ASCII text) to straddle several reads.
-    monkeypatch.setattr(export_file, "_CHUNK", 97)
+    monkeypatch.setattr(json_walker, "CHUNK", 97)
     records = make_records(30, n_messages=5)
     path = tmp_path / "out.json"
     write_export(path, "json", records)
@@ -92,7 +94,7 @@ def test_csv_of_visible_columns_only_still_opens(tmp_path: Path) -> None:
 def test_writer_leaves_no_file_when_aborted(tmp_path: Path) -> None:
     folder = tmp_path / "exports"
     folder.mkdir()
-    with pytest.raises(RuntimeError), export_file.ExportWriter(folder / "o.jsonl", "jsonl") as w:
+    with pytest.raises(RuntimeError), ExportWriter(folder / "o.jsonl", "jsonl") as w:
         w.write(make_record(1))
         raise RuntimeError("cancelled")
     assert list(folder.iterdir()) == []
@@ -179,7 +181,7 @@ def test_huge_files_are_refused_without_reading_them_whole(tmp_path: Path) -> No
     text = tmp_path / "long.json"
     with text.open("wb") as f:
         f.write(b'{"format": "supervisor-desk-export", "version": 1, "sessions": [{"session": "')
-        f.write(b"x" * (export_file.MAX_RECORD_BYTES + 2 * 1024 * 1024))
+        f.write(b"x" * (MAX_RECORD_BYTES + 2 * 1024 * 1024))
     assert "larger than 64 MB" in _problem(text)
 
 
@@ -187,7 +189,7 @@ def test_one_monster_jsonl_line_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "monster.jsonl"
     write_export(path, "jsonl", make_records(2))
     with path.open("ab") as f:
-        f.write(b'{"session": "' + b"x" * (export_file.MAX_RECORD_BYTES + 10) + b'"}\n')
+        f.write(b'{"session": "' + b"x" * (MAX_RECORD_BYTES + 10) + b'"}\n')
         f.write(make_record(5).model_dump_json().encode() + b"\n")
     reader = ExportReader(path)
     assert [e.summary.id for e in reader.read_all()] == ["s0000", "s0001", "s0005"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from supervisor_desk.models.export_file import ExportReader, write_export
+from supervisor_desk.models.export import ExportReader, write_export
 from supervisor_desk.models.filters import MessageCountFilter, SessionFilter, SortSpec
 from supervisor_desk.models.offline_index import (
     OfflineIndex,

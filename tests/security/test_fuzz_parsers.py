@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from supervisor_desk.models.export_file import ExportFileError, ExportReader, write_export
+from supervisor_desk.models.export import ExportFileError, ExportReader, write_export
 from supervisor_desk.models.filters import FILTER_PARAMS, FilterError, SessionFilter
 from tests.models.export_samples import make_records
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from supervisor_desk.client.rest import HubClient
-from supervisor_desk.models.export_file import ExportReader, iter_records
+from supervisor_desk.models.export import ExportReader, iter_records
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.views.export_dialog import ExportDialog, ExportViewModel, csv_columns
 from supervisor_desk.views.session_table_model import SessionColumn
@@ -30,10 +30,11 @@ def client(running_hub: Any, qrun: Callable[..., Any]) -> Iterator[HubClient]:
 
 
 @pytest.fixture
-def dialogs() -> Iterator[list[ExportDialog]]:
+def dialogs(qrun: Callable[..., Any]) -> Iterator[list[ExportDialog]]:
     made: list[ExportDialog] = []
     yield made
     for dialog in made:
+        qrun(dialog.vm.aclose())  # ends its tasks and its CSV projection thread
         dispose_qt(dialog, dialog.vm)
 
 

@@ -14,10 +14,10 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from supervisor_desk.client.rest import HubClient
-from supervisor_desk.models.export_file import write_export
+from supervisor_desk.models.export import write_export
 from supervisor_desk.models.wire import SessionDetail, SessionSummary
-from supervisor_desk.views import offline as offline_module
 from supervisor_desk.views.offline import OfflineReview, OfflineWindow, open_file_command
+from supervisor_desk.views.offline import loader as offline_loader
 from tests.helpers import wait_until
 from tests.models.export_samples import make_records
 from tests.views.history_data import dispose_qt, history_events, post_history
@@ -171,7 +171,7 @@ def test_csv_opens_with_summaries_only(
 def test_rows_appear_while_a_big_file_is_still_being_read(
     tmp_path: Path, opener: Any, qrun: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(offline_module, "BATCH", 300)
+    monkeypatch.setattr(offline_loader, "BATCH", 300)
     path = tmp_path / "big.jsonl"
     write_export(path, "jsonl", make_records(3000, n_messages=2))
     window = opener(path)

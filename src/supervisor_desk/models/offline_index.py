@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import operator
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from supervisor_desk.models.export_file import IndexedSession, read_record
+from supervisor_desk.models.export import IndexedSession, read_record
 from supervisor_desk.models.filters import (
     SessionFilter,
     SortSpec,
@@ -27,9 +26,9 @@ from supervisor_desk.models.filters import (
     to_ms,
     user_search_text,
 )
+from supervisor_desk.models.metrics import session_metrics
 from supervisor_desk.models.wire import (
     LIVE_STATUSES,
-    ChannelCount,
     ExportedSession,
     Metrics,
     NamedItem,
@@ -300,26 +299,8 @@ class OfflineIndex:
 
     def metrics(self, flt: SessionFilter) -> Metrics:
         """The hub's ``/sessions/metrics`` over the file, as of :attr:`now`."""
-        sessions = [self._sessions[i] for i in self.matching_rows(flt, SortSpec())]
-        by_channel = Counter(s.channel for s in sessions)
-        by_status = Counter(s.status for s in sessions)
-        since = self.now - timedelta(hours=24)
-        waits = [
-            (self.now - s.queued_at).total_seconds()
-            for s in sessions if s.status == "queued" and s.queued_at is not None
-        ]
-        top = by_channel.most_common(1)
-        return Metrics(
-            total=len(sessions),
-            live=by_status["queued"] + by_status["active"],
-            queued=by_status["queued"],
-            active=by_status["active"],
-            recent_24h=sum(1 for s in sessions if s.started_at >= since),
-            top_channel=ChannelCount(channel=top[0][0], count=top[0][1]) if top else None,
-            by_channel=dict(by_channel),
-            by_status=dict(by_status),
-            longest_wait_seconds=max(waits) if waits else None,
-        )
+        return session_metrics((self._sessions[i] for i in self.matching_rows(flt, SortSpec())),
+                               self.now)
 
     def agents(self) -> list[NamedItem]:
         names = {s.agent.id: s.agent.name for s in self._sessions}

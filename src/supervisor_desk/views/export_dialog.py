@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -33,10 +33,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from supervisor_desk.models.export_file import project_csv
+from supervisor_desk.models.export import project_csv
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.views.history.describe import filter_chips
 from supervisor_desk.views.session_table_model import SessionColumn
+from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 ExportFormat = Literal["csv", "json", "jsonl"]
 FORMAT_LABELS: dict[str, str] = {
@@ -65,7 +66,6 @@ CSV_COLUMNS_OF: dict[SessionColumn, tuple[str, ...]] = {
 }
 # Always kept: without them a CSV cannot be opened again for offline review.
 CSV_REQUIRED_COLUMNS = ("session_id", "status", "agent", "channel", "started_at")
-_PROJECTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-projection")
 
 
 def _project(source: Path, dest: Path, columns: list[str]) -> int:
@@ -107,11 +107,14 @@ class ExportViewModel(QObject):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, client: ExportClient | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, client: ExportClient | None = None, parent: QObject | None = None, *,
+                 tasks: TaskScope | None = None) -> None:
         super().__init__(parent)
         self.client = client
+        self.tasks = tasks or standalone_scope("export")
         self._task: asyncio.Task[Any] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        # The CSV projection's thread: started by the first CSV export, ended by aclose().
+        self._projector: ThreadPoolExecutor | None = None
 
     @property
     def running(self) -> bool:
@@ -121,7 +124,7 @@ class ExportViewModel(QObject):
               columns: list[str] | None = None) -> None:
         if self.running or self.client is None:
             return
-        self._task = self._spawn(self._export(fmt, flt, Path(dest), columns), "export")
+        self._task = self.tasks.spawn(self._export(fmt, flt, Path(dest), columns), "export")
         # Reported from the task's end, so a cancel before its first step is reported too.
         self._task.add_done_callback(self._on_task_done)
         self.running_changed.emit(True)
@@ -137,16 +140,10 @@ class ExportViewModel(QObject):
             self._task.cancel()
 
     async def aclose(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.get_event_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        await self.tasks.aclose()
+        if self._projector is not None:
+            self._projector.shutdown(wait=True)
+            self._projector = None
 
     async def _export(self, fmt: ExportFormat, flt: SessionFilter, dest: Path,
                       columns: list[str] | None) -> None:
@@ -158,9 +155,12 @@ class ExportViewModel(QObject):
         try:
             size = await self.client.export(fmt, flt, target, self.progress_changed.emit)
             if target != dest:
+                if self._projector is None:
+                    self._projector = ThreadPoolExecutor(
+                        max_workers=1, thread_name_prefix="csv-projection")
                 loop = asyncio.get_running_loop()
                 size = await loop.run_in_executor(
-                    _PROJECTOR, _project, target, dest, columns or [])
+                    self._projector, _project, target, dest, columns or [])
         except Exception as exc:  # the user sees why and can try again
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             self.running_changed.emit(False)

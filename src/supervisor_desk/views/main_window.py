@@ -17,8 +17,6 @@ from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
     QKeySequence,
     QShowEvent,
 )
@@ -30,6 +28,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -44,11 +43,11 @@ from supervisor_desk.client.paths import ui_state_path
 from supervisor_desk.models.live_order import LIVE_ORDER_TITLES, LIVE_ORDERS, LiveOrder
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.views.chat import ChatView
+from supervisor_desk.views.file_drop import ExportFileDrop
 from supervisor_desk.views.icons import app_icon
 from supervisor_desk.views.live_viewmodel import LiveMetrics
 from supervisor_desk.views.metric_cards import MetricCards
 from supervisor_desk.views.notifications import NotificationArea
-from supervisor_desk.views.offline import dropped_export_paths
 from supervisor_desk.views.results_dock import ResultsDock
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
@@ -108,6 +107,7 @@ class ConnectionPill(QFrame):
 
 class MainWindow(QMainWindow):
     refresh_requested = Signal()
+    sign_in_requested = Signal()
     sign_out_requested = Signal()
     quit_requested = Signal()
     live_order_requested = Signal(str)
@@ -133,13 +133,15 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
         self.setObjectName("MainWindow")
-        self.setAcceptDrops(True)
+        self._file_drop = ExportFileDrop(self)
+        self._file_drop.files_dropped.connect(self.files_dropped)
         self._settings = settings
         self._allow_close = False
         self._split_ratio = 0.67
         self._splitter_initialized = False
         self.close_to_tray = False
         self.live_model = live_model
+        self.sign_out_question: QMessageBox | None = None
 
         header = self._build_header()
         body = self._build_body(time_zone)
@@ -245,6 +247,8 @@ class MainWindow(QMainWindow):
         live_layout.setContentsMargins(0, 0, 0, 0)
         live_layout.setSpacing(0)
         live_layout.addWidget(self.table, 1)
+        self.signed_out_panel = self._build_signed_out_panel(live_page)
+        live_layout.addWidget(self.signed_out_panel, 1)
         self.live_page = live_page
         body = QWidget(self)
         body_layout = QVBoxLayout(body)
@@ -253,6 +257,26 @@ class MainWindow(QMainWindow):
         body_layout.addWidget(self.metric_cards)  # the live figures; History has its own
         body_layout.addWidget(self.splitter, 1)
         return body
+
+    def _build_signed_out_panel(self, parent: QWidget) -> QFrame:
+        """What the Live page shows while nobody is signed in: why, and a Sign in… button."""
+        panel = QFrame(parent)
+        panel.setObjectName("signedOutPanel")
+        layout = QVBoxLayout(panel)
+        layout.addStretch(1)
+        self.signed_out_label = QLabel("You are signed out.", panel)
+        self.signed_out_label.setObjectName("signedOutText")
+        self.signed_out_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.signed_out_label.setWordWrap(True)
+        self.signed_out_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.signed_out_label)
+        self.sign_in_button = QPushButton("Sign in…", panel)
+        self.sign_in_button.setObjectName("signInButton")
+        self.sign_in_button.clicked.connect(self.sign_in_requested)
+        layout.addWidget(self.sign_in_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+        panel.hide()
+        return panel
 
     def _build_results_dock(self, time_zone: Any) -> None:
         self.results_dock = ResultsDock(self, time_zone=time_zone)
@@ -264,9 +288,13 @@ class MainWindow(QMainWindow):
         self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
         self.refresh_action.setToolTip("Remove ended sessions from the list")
         self.refresh_action.triggered.connect(self.refresh_requested)
-        self.sign_out_action = QAction("Sign out", self)
-        self.sign_out_action.triggered.connect(self.sign_out_requested)
+        self.sign_out_action = QAction("Sign out…", self)
+        self.sign_out_action.triggered.connect(self._on_sign_out_action_triggered)
         self.sign_out_action.setEnabled(False)
+        # Shown instead of Sign out while nobody is signed in (after a cancelled sign-in).
+        self.sign_in_action = QAction("Sign in…", self)
+        self.sign_in_action.triggered.connect(self.sign_in_requested)
+        self.sign_in_action.setVisible(False)
         self.quit_action = QAction("Quit", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.triggered.connect(self.quit_requested)
@@ -298,7 +326,9 @@ class MainWindow(QMainWindow):
 
     def _build_file_menu(self) -> None:
         self.file_menu = self.menuBar().addMenu("&File")
-        self.file_menu.addAction(self.sign_out_action)  # first item (the e2e test relies on it)
+        # Sign out is the first visible item while signed in (the e2e test relies on it).
+        self.file_menu.addAction(self.sign_in_action)
+        self.file_menu.addAction(self.sign_out_action)
         self.file_menu.addAction(self.open_action)
         self.file_menu.addAction(self.export_action)
         self.recent_menu = QMenu("Open recent", self)
@@ -337,6 +367,7 @@ class MainWindow(QMainWindow):
 
     def _build_user_menu(self) -> None:
         """The account button's menu."""
+        self.user_menu.addAction(self.sign_in_action)
         self.user_menu.addAction(self.sign_out_action)
         self.user_menu.addAction(self.quit_action)
 
@@ -415,11 +446,62 @@ class MainWindow(QMainWindow):
         if name:
             self.user_button.setText(f"{name} ({role})" if role else name)
             self.user_button.setToolTip(f"Signed in to {server}" if server else "")
-            self.sign_out_action.setEnabled(True)
         else:
             self.user_button.setText("Not signed in")
             self.user_button.setToolTip("")
-            self.sign_out_action.setEnabled(False)
+        self.sign_out_action.setEnabled(bool(name))
+        self.sign_out_action.setVisible(bool(name))
+
+    def _on_sign_out_action_triggered(self) -> None:
+        """Signing out ends the live view and revokes the token: ask first (non-modal)."""
+        if self.sign_out_question is not None:
+            self.sign_out_question.raise_()
+            return
+        question = QMessageBox(QMessageBox.Icon.Question, "Sign out — Supervisor Desk",
+                               "Sign out of Supervisor Desk?", parent=self)
+        question.setTextFormat(Qt.TextFormat.PlainText)
+        where = self.user_button.toolTip().removeprefix("Signed in to ")
+        question.setInformativeText(
+            "Live sessions stop updating and your sign-in is removed from this computer"
+            + (f" and revoked on {where}." if where else ".")
+        )
+        confirm = question.addButton("Sign out", QMessageBox.ButtonRole.AcceptRole)
+        question.addButton(QMessageBox.StandardButton.Cancel)
+        question.setDefaultButton(confirm)
+        question.finished.connect(self._on_sign_out_question_finished)
+        self.sign_out_question = question
+        question.open()
+
+    def _on_sign_out_question_finished(self, _result: int) -> None:
+        question, self.sign_out_question = self.sign_out_question, None
+        if question is None:
+            return
+        clicked = question.clickedButton()
+        confirmed = clicked is not None and \
+            question.buttonRole(clicked) == QMessageBox.ButtonRole.AcceptRole
+        question.deleteLater()
+        if confirmed:
+            self.sign_out_requested.emit()
+
+    def set_signed_out(self, reason: str = "") -> None:
+        """Nobody is signed in: empty cards and table, and a visible way to sign in."""
+        self.set_user(None)
+        self.sign_in_action.setVisible(True)
+        self.signed_out_label.setText(
+            f"{reason}\nYou are signed out." if reason else "You are signed out."
+        )
+        self.table.hide()
+        self.signed_out_panel.show()
+        for card in self.metric_cards.cards.values():
+            card.set_value("—", "signed out")
+
+    def set_signed_in(self) -> None:
+        """Back from :meth:`set_signed_out` (the live figures follow from the feed)."""
+        self.sign_in_action.setVisible(False)
+        self.signed_out_panel.hide()
+        self.table.show()
+        for card in self.metric_cards.cards.values():
+            card.set_value("…", "")
 
     def set_metrics(self, metrics: LiveMetrics) -> None:
         self.metric_cards.set_metrics(metrics)
@@ -548,16 +630,6 @@ class MainWindow(QMainWindow):
             self._settings.setValue("window/split_ratio", round(self.split_ratio(), 4))
         self.table.save_layout()
         self._settings.sync()
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_export_paths(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = dropped_export_paths(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.files_dropped.emit(paths)
 
     def allow_close(self) -> None:
         """The app is quitting: let the next close() through."""

@@ -1,7 +1,7 @@
 """History view-model: one filtered, sorted, paged window onto a session source.
 
 The source is the hub (``HubSessionSource``: ``GET /sessions``, ``/sessions/metrics``) or an
-opened export file (``views/offline.py``): the same view-model, widgets and filter definition
+opened export file (``views/offline/``): the same view-model, widgets and filter definition
 serve both, so the offline review behaves exactly like History. Requests are asyncio tasks
 run in the ``TaskScope`` the app gives (the owner names, tracks and reports them); a newer
 request cancels the older one, so a slow answer never overwrites a newer filter's rows.

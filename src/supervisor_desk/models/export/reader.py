@@ -1,0 +1,248 @@
+"""Reading an export file incrementally: the index entries in batches, a record on demand.
+
+Files can be far larger than memory allows to hold as models, so the reader never loads a
+whole document: it walks the file record by record, yields light index entries (the session
+summary, the byte range of the record, the message texts for full-text search) in batches, and
+re-reads one record by its byte range when a transcript is needed. Every problem is reported
+as :class:`ExportFileError` naming the file and the problem in words a user can act on; a bad
+JSONL line is skipped and counted instead, because the rest of the file is still valid.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pydantic_core
+from pydantic import ValidationError
+
+from supervisor_desk.models.export.csv_format import read_csv_rows
+from supervisor_desk.models.export.interner import Interner
+from supervisor_desk.models.export.json_walker import CHUNK, JsonWalker
+from supervisor_desk.models.export.records import (
+    MAX_RECORD_BYTES,
+    ExportFileError,
+    FileFormat,
+    IndexedSession,
+    ReadReport,
+    check_header,
+    describe_validation,
+    entry_from_record,
+    format_of,
+)
+from supervisor_desk.models.wire import ExportedSession, ExportHeader
+
+
+class ExportReader:
+    """Incremental reader of one export file.
+
+    ``batches()`` yields lists of :class:`IndexedSession` as the file is read (so the first
+    rows can be shown at once) and raises :class:`ExportFileError` for a file that cannot be
+    read further; ``report`` counts progress and skipped records meanwhile.
+    """
+
+    def __init__(self, path: Path, *, batch_size: int = 1000) -> None:
+        self.path = Path(path)
+        self.fmt: FileFormat = format_of(self.path)
+        self.batch_size = batch_size
+        self.header: ExportHeader | None = None
+        self.report = ReadReport()
+        self.interner = Interner()
+        try:
+            self.report.total_bytes = self.path.stat().st_size
+        except OSError as exc:
+            raise ExportFileError(self.path, f"cannot open: {exc.strerror or exc}") from exc
+        if not self.path.is_file():
+            raise ExportFileError(self.path, "not a regular file")
+
+    @property
+    def has_transcripts(self) -> bool:
+        return self.fmt != "csv"
+
+    def _open(self) -> io.BufferedReader:
+        try:
+            return open(self.path, "rb")
+        except OSError as exc:
+            raise ExportFileError(self.path, f"cannot open: {exc.strerror or exc}") from exc
+
+    def batches(self) -> Iterator[list[IndexedSession]]:
+        if self.report.total_bytes == 0:
+            raise ExportFileError(self.path, "the file is empty")
+        source = {"jsonl": self._read_jsonl, "json": self._read_json, "csv": self._read_csv}
+        batch: list[IndexedSession] = []
+        try:
+            for entry in source[self.fmt]():
+                batch.append(entry)
+                self.report.sessions += 1
+                if len(batch) >= self.batch_size:
+                    yield batch
+                    batch = []
+        except ExportFileError:
+            # What was read before the damage (a truncated file) is still worth showing.
+            if batch:
+                yield batch
+            raise
+        if batch:
+            yield batch
+
+    def read_all(self) -> list[IndexedSession]:
+        return [entry for batch in self.batches() for entry in batch]
+
+    # -- JSONL: one record per line; a bad line is skipped and counted --------------------
+
+    def _read_jsonl(self) -> Iterator[IndexedSession]:
+        with self._open() as f:
+            offset = 0
+            line_no = 0
+            while True:
+                line = f.readline(MAX_RECORD_BYTES + 1)
+                if not line:
+                    break
+                start = offset
+                offset += len(line)
+                line_no += 1
+                too_long = len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n")
+                if too_long:
+                    # Drain the rest of the monster line without holding it.
+                    while line and not line.endswith(b"\n"):
+                        line = f.readline(CHUNK)
+                        offset += len(line)
+                self.report.bytes_read = offset
+                if line_no == 1:
+                    self.header = self._jsonl_header(line, too_long)
+                    continue
+                if too_long:
+                    self.report.note(f"line {line_no}: longer than {MAX_RECORD_BYTES >> 20} MB")
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    self.report.note(f"line {line_no}: invalid UTF-8 at byte {exc.start}")
+                    continue
+                try:
+                    # pydantic-core's parser: a quarter faster than json.loads on records.
+                    obj = pydantic_core.from_json(text)
+                except ValueError as exc:
+                    # readline() returns a line without its newline only at the end.
+                    truncated = not line.endswith(b"\n")
+                    problem = str(exc).split(" at line ")[0]
+                    self.report.note(
+                        f"line {line_no}: " + ("cut off (file truncated)" if truncated
+                                               else f"invalid JSON ({problem})")
+                    )
+                    continue
+                try:
+                    yield entry_from_record(obj, start, offset - start, self.interner)
+                except ValidationError as exc:
+                    self.report.note(f"line {line_no}: {describe_validation(exc)}")
+                except ValueError as exc:
+                    self.report.note(f"line {line_no}: {exc}")
+
+    def _jsonl_header(self, line: bytes, too_long: bool) -> ExportHeader:
+        if too_long:
+            raise ExportFileError(self.path, "not a Supervisor Desk export (first line too long)")
+        try:
+            obj = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ExportFileError(
+                self.path, f"not a text file: invalid UTF-8 at byte {exc.start}"
+            ) from exc
+        except json.JSONDecodeError as exc:
+            raise ExportFileError(
+                self.path, f"not a Supervisor Desk JSONL export: line 1 is not JSON ({exc.msg})"
+            ) from exc
+        return check_header(self.path, obj)
+
+    # -- JSON: one document, walked element by element of "sessions" ----------------------
+
+    def _read_json(self) -> Iterator[IndexedSession]:
+        with self._open() as f:
+            yield from JsonWalker(self.path, f, self.report, self.interner,
+                                  self._on_header).walk()
+
+    def _on_header(self, header: ExportHeader) -> None:
+        self.header = header
+
+    # -- CSV: one session per row, no transcripts ------------------------------------------
+
+    def _read_csv(self) -> Iterator[IndexedSession]:
+        with self._open() as raw:
+            yield from read_csv_rows(self.path, raw, self.report, self.interner)
+
+    # -- Lazy transcripts ---------------------------------------------------------------
+
+    def read_record(self, entry: IndexedSession) -> ExportedSession:
+        """The whole record (messages, logs) of one indexed session, read from the file."""
+        return read_record(self.path, entry)
+
+
+def read_record(path: Path, entry: IndexedSession) -> ExportedSession:
+    if entry.offset < 0:
+        return ExportedSession(session=entry.summary)
+    try:
+        with open(path, "rb") as f:
+            f.seek(entry.offset)
+            data = f.read(entry.length)
+    except OSError as exc:
+        raise ExportFileError(path, f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        return ExportedSession.model_validate_json(data)
+    except ValidationError as exc:
+        raise ExportFileError(
+            path, f"the transcript of session {entry.summary.id} changed or is damaged: "
+            f"{describe_validation(exc)}"
+        ) from exc
+
+
+def check_export(path: Path) -> ExportHeader | None:
+    """Cheap up-front check (type, header, encoding of the start, complete end of a JSON file).
+
+    Meant for the command line and the open dialog, before the background load; the load
+    itself still reports anything found later. Returns the header (``None`` for CSV).
+    """
+    path = Path(path)
+    reader = ExportReader(path)
+    if reader.report.total_bytes == 0:
+        raise ExportFileError(path, "the file is empty")
+    with reader._open() as f:
+        head = f.read(min(CHUNK, reader.report.total_bytes))
+    if b"\x00" in head[:4096]:
+        raise ExportFileError(path, "not a text file (binary data)")
+    if reader.fmt == "jsonl":
+        # Later JSONL lines may be bad on their own: they are skipped and counted on load.
+        head = head.split(b"\n", 1)[0]
+    try:
+        codecs.getincrementaldecoder("utf-8")("strict").decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise ExportFileError(path, f"not a text file: invalid UTF-8 at byte {exc.start}") from exc
+    if reader.fmt == "csv":
+        next(iter(reader.batches()), None)
+        return None
+    if reader.fmt == "jsonl":
+        first = head.split(b"\n", 1)[0]
+        return reader._jsonl_header(first, len(first) > MAX_RECORD_BYTES)
+    stripped = head.lstrip()
+    if not stripped.startswith(b"{"):
+        raise ExportFileError(path, "not a Supervisor Desk JSON export (not a JSON object)")
+    with reader._open() as f:
+        f.seek(max(0, reader.report.total_bytes - 64))
+        tail = f.read().rstrip()
+    if not tail.endswith(b"}"):
+        raise ExportFileError(path, "the file ends early (truncated): the JSON document is "
+                              "not closed")
+    walker_reader = ExportReader(path, batch_size=1)
+    next(iter(walker_reader.batches()), None)
+    return walker_reader.header
+
+
+def iter_records(path: Path) -> Iterator[ExportedSession]:
+    """Every whole record of a file (small files and tests; the GUI uses the index)."""
+    reader = ExportReader(path)
+    for batch in reader.batches():
+        for entry in batch:
+            yield reader.read_record(entry)

@@ -1,0 +1,124 @@
+"""What reading an export produces: index entries, the read report, and the error it raises.
+
+Shared by every reader (JSONL, JSON, CSV) and by the offline index; no Qt here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from supervisor_desk.models.export.interner import Interner
+from supervisor_desk.models.wire import (
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    ExportHeader,
+    SessionSummary,
+)
+
+FileFormat = Literal["json", "jsonl", "csv"]
+FILE_FORMATS: tuple[FileFormat, ...] = ("json", "jsonl", "csv")
+
+# One record (a session with its messages and logs) bigger than this is not a real export
+# record; refusing it keeps a hostile or corrupt file from exhausting memory.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+# Problems beyond this many are only counted: a file with a million bad lines needs no list.
+MAX_PROBLEMS = 20
+
+
+class ExportFileError(Exception):
+    """A file that cannot be read as an export; ``str()`` names the file and the problem."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path.name}: {problem}")
+
+
+@dataclass(slots=True)
+class IndexedSession:
+    """One session of an opened file, as much as filtering and the table need.
+
+    ``offset``/``length`` locate the whole record (messages and logs) in the file, so a
+    transcript is read only when the session is opened; CSV records carry none (-1).
+    ``texts`` are the message texts for full-text search, ``None`` when the file has no
+    transcripts (CSV).
+    """
+
+    summary: SessionSummary
+    offset: int
+    length: int
+    texts: tuple[str, ...] | None
+
+
+@dataclass(slots=True)
+class ReadReport:
+    """What a reader has seen so far: progress, and the records it had to skip."""
+
+    total_bytes: int = 0
+    bytes_read: int = 0
+    sessions: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def note(self, problem: str) -> None:
+        self.skipped += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+
+
+def format_of(path: Path) -> FileFormat:
+    """The format named by the file's extension; anything else is refused up front."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix == "ndjson":
+        return "jsonl"
+    for fmt in FILE_FORMATS:
+        if suffix == fmt:
+            return fmt
+    raise ExportFileError(
+        path, f"unknown file type {Path(path).suffix or '(none)'!r}: expected .json, .jsonl or .csv"
+    )
+
+
+def describe_validation(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "record"
+    return f"{where}: {first.get('msg', 'invalid')}"
+
+
+def check_header(path: Path, obj: Any) -> ExportHeader:
+    if not isinstance(obj, dict) or obj.get("format") != EXPORT_FORMAT:
+        raise ExportFileError(path, "not a Supervisor Desk export (no \"format\": "
+                              f"\"{EXPORT_FORMAT}\" header)")
+    version = obj.get("version")
+    if version != EXPORT_VERSION:
+        raise ExportFileError(
+            path, f"unsupported export version {version!r} (this app reads version "
+            f"{EXPORT_VERSION})"
+        )
+    try:
+        return ExportHeader.model_validate(obj)
+    except ValidationError as exc:
+        raise ExportFileError(path, f"bad export header: {describe_validation(exc)}") from exc
+
+
+def entry_from_record(
+    obj: Any, offset: int, length: int, interner: Interner | None = None
+) -> IndexedSession:
+    """Validate only what the index needs; messages stay raw until the session is opened."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("session"), dict):
+        raise ValueError("not a session record (no \"session\" object)")
+    summary = SessionSummary.model_validate(obj["session"])
+    if interner is not None:
+        summary = interner.compact(summary)
+    messages = obj.get("messages", [])
+    if not isinstance(messages, list):
+        raise ValueError("\"messages\" is not a list")
+    texts = tuple(
+        m["text"] if isinstance(m, dict) and isinstance(m.get("text"), str) else ""
+        for m in messages
+    )
+    return IndexedSession(summary, offset, length, texts)

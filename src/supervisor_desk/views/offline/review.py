@@ -1,0 +1,83 @@
+"""Opening files into offline review windows: the quick check, error dialogs, recent files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import tzinfo
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from supervisor_desk.models.export import ExportFileError, check_export
+from supervisor_desk.views.offline.window import OfflineWindow
+from supervisor_desk.views.tasks import TaskScope, standalone_scope
+
+
+class OfflineReview(QObject):
+    """Opens files into offline windows and remembers them (recent files, error dialogs)."""
+
+    window_opened = Signal(object)  # OfflineWindow
+
+    def __init__(
+        self,
+        parent_window: QWidget | None = None,
+        *,
+        time_zone: tzinfo | None = None,
+        remember: Callable[[Path], None] | None = None,
+        tasks: TaskScope | None = None,
+    ) -> None:
+        super().__init__(parent_window)
+        self._parent = parent_window
+        self._tz = time_zone
+        self._remember = remember
+        self.tasks = tasks or standalone_scope("offline-review")
+        self.windows: list[OfflineWindow] = []
+        self.error_box: QMessageBox | None = None
+
+    def open(self, path: Path) -> OfflineWindow | None:
+        """Check the file quickly, then open its window and read it in the background."""
+        path = Path(path)
+        try:
+            check_export(path)
+        except ExportFileError as exc:
+            self._show_error(str(exc))
+            return None
+        window = OfflineWindow(
+            path, time_zone=self._tz, tasks=self.tasks.owner.scope(f"offline:{path.name}"))
+        # Destroyed by Qt on close, on this thread (never by Python's GC on another thread).
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        window.files_dropped.connect(self._on_window_files_dropped)
+        window.destroyed.connect(lambda *_: self._forget(window))
+        self.windows.append(window)
+        if self._remember is not None:
+            self._remember(path)
+        window.show()
+        window.start()
+        self.window_opened.emit(window)
+        return window
+
+    def _on_window_files_dropped(self, paths: list[Path]) -> None:
+        for path in paths:
+            self.open(path)
+
+    def _forget(self, window: OfflineWindow) -> None:
+        if window in self.windows:
+            self.windows.remove(window)
+
+    def _show_error(self, text: str) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            "Cannot open the file",
+            text,
+            QMessageBox.StandardButton.Ok,
+            self._parent,
+        )
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        self.error_box = box
+        box.open()
+
+    async def aclose(self) -> None:
+        for window in list(self.windows):
+            await window.aclose()
+            window.close()

@@ -1,0 +1,267 @@
+"""The offline review window: an exported file, read-only, with no network at all.
+
+The same History view (filters, chips, paging, sort, metrics) over an offline source, and the
+same detail pane, chat, logs drawer and results dock, fed from the file by
+:class:`OfflineDetailClient`, which reads one session's transcript only when it is opened.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from supervisor_desk.models.export import ReadReport
+from supervisor_desk.models.offline_index import OfflineIndex
+from supervisor_desk.models.offline_source import (
+    OFFLINE_PERMISSIONS,
+    OfflineDetailClient,
+    OfflineSessionSource,
+)
+from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.file_drop import ExportFileDrop
+from supervisor_desk.views.history.view import HistoryView
+from supervisor_desk.views.history.viewmodel import HistoryViewModel
+from supervisor_desk.views.offline.loader import OfflineLoader
+from supervisor_desk.views.tasks import TaskScope, standalone_scope
+
+REFRESH_MS = 400  # while loading, the table follows the growing file at most this often
+OFFLINE_TAG = "offline file"
+
+
+class OfflineWindow(QMainWindow):
+    """One opened file: History's table and filters, the chat, logs and results dock."""
+
+    open_file_requested = Signal()
+    files_dropped = Signal(list)  # [Path] of export files dropped on the window
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        time_zone: tzinfo | None = None,
+        tasks: TaskScope | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.path = Path(path)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+        self.setWindowTitle(f"{self.path.name} — {OFFLINE_TAG} — Supervisor Desk")
+        self.tasks = tasks or standalone_scope("offline-window")
+        self._file_drop = ExportFileDrop(self)
+        self._file_drop.files_dropped.connect(self.files_dropped)
+        self.loader = OfflineLoader(self.path, self, tasks=self.tasks)
+        self._detail_client: OfflineDetailClient | None = None
+        self.history_vm = HistoryViewModel(None, self)
+        self.history = HistoryView(
+            self.history_vm,
+            self,
+            time_zone=time_zone,
+            settings_key="offline_table",
+            scope="in this file",
+        )
+        self.detail_vm: Any = None
+        self.detail: QWidget | None = None
+        self.results_dock: Any = None
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(self.history)
+        self._build_detail(time_zone)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        # Visible in the window itself, not only in the title: this is not live data.
+        self.banner = QLabel(
+            f"Offline file — {self.path.name} · read-only review, no hub connection", central)
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.banner.setObjectName("offlineBanner")
+        self.banner.setStyleSheet(
+            "QLabel#offlineBanner { background: #fff4d6; color: #6b4e00; padding: 5px 12px;"
+            " border-bottom: 1px solid #f0d48a; font-weight: 600; }")
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self.offline_label = QLabel(f"Offline file · {self.path}", self)
+        self.offline_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.offline_label.setObjectName("offlineStatus")
+        self.statusBar().addWidget(self.offline_label, 1)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 1000)
+        self.progress.setFixedWidth(180)
+        self.progress.setFormat("Reading… %p%")
+        self.statusBar().addPermanentWidget(self.progress)
+        self.cancel_button = QPushButton("Stop reading", self)
+        self.cancel_button.clicked.connect(self.loader.cancel)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+        self.error_box: QMessageBox | None = None
+
+        self.open_action = QAction("Open file…", self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self.open_file_requested)
+        self.close_action = QAction("Close", self)
+        self.close_action.setShortcut(QKeySequence.StandardKey.Close)
+        self.close_action.triggered.connect(self.close)
+        self.filters_action = QAction("Filters…", self)
+        self.filters_action.setShortcut(QKeySequence("Ctrl+F"))
+        self.filters_action.triggered.connect(self.history.open_filter_dialog)
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(self.open_action)
+        file_menu.addAction(self.close_action)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.filters_action)
+        if self.results_dock is not None:
+            view_menu.addAction(self.results_dock.toggleViewAction())
+
+        self._refresh = QTimer(self)
+        self._refresh.setSingleShot(True)
+        self._refresh.setInterval(REFRESH_MS)
+        self._refresh.timeout.connect(self._on_refresh_timeout)
+        self.loader.batch_loaded.connect(self._on_loader_batch_loaded)
+        self.loader.progress_changed.connect(self._on_loader_progress_changed)
+        self.loader.finished.connect(self._on_loader_finished)
+        self.loader.failed.connect(self._on_loader_failed)
+        self.history.session_selected.connect(self._on_history_session_selected)
+        self.resize(1480, 880)
+
+    # ------------------------------------------------------------------ building
+
+    def _build_detail(self, time_zone: tzinfo | None) -> None:
+        from supervisor_desk.views.chat.pane import DetailPane
+        from supervisor_desk.views.detail_viewmodel import DetailViewModel
+        from supervisor_desk.views.results_dock import ResultsDock
+
+        self.detail_vm = DetailViewModel(None, self)
+        self.detail = DetailPane(self.detail_vm, parent=self, time_zone=time_zone)
+        self.splitter.addWidget(self.detail)
+        self.results_dock = ResultsDock(self, time_zone=time_zone)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.results_dock)
+        self.detail.bind_dock(self.results_dock)
+        # A file is a record of the past: there is nobody to hand over to, so no button.
+        self.detail.handover_button.hide()
+
+    # ------------------------------------------------------------------ loading
+
+    def start(self) -> None:
+        self.loader.start()
+
+    @property
+    def index(self) -> OfflineIndex | None:
+        return self.loader.index
+
+    def _attach(self, index: OfflineIndex) -> None:
+        client = OfflineDetailClient(index)
+        self._detail_client = client
+        self.detail_vm.set_client(client)
+        handover = getattr(self.detail, "handover", None)
+        if handover is not None:
+            handover.set_client(client)
+            handover.set_permissions(list(OFFLINE_PERMISSIONS))
+        self.history_vm.set_source(OfflineSessionSource(index))
+
+    def _on_loader_batch_loaded(self, count: int) -> None:
+        index = self.loader.index
+        if index is None:
+            return
+        if self.history_vm.source is None:
+            self._attach(index)  # first rows: show them now
+        elif not self._refresh.isActive():
+            self._refresh.start()
+        self._show_status(loading=True)
+
+    def _on_refresh_timeout(self) -> None:
+        self.history_vm.refresh()
+        self.history_vm.load_lookups()
+
+    def _on_loader_progress_changed(self, done: int, total: int) -> None:
+        self.progress.setValue(int(1000 * done / total) if total else 1000)
+
+    def _on_loader_finished(self, report: ReadReport) -> None:
+        self._refresh.stop()
+        if self.loader.index is None:
+            self._attach(OfflineIndex(self.path))
+        else:
+            self.history_vm.refresh()
+            self.history_vm.load_lookups()
+        self.progress.hide()
+        self.cancel_button.hide()
+        self._show_status(loading=False)
+        if report.skipped:
+            self._show_error(
+                "Some records were skipped",
+                f"{self.path.name}: {report.skipped:,} record"
+                f"{'s' if report.skipped != 1 else ''} could not be read and "
+                f"{'were' if report.skipped != 1 else 'was'} skipped; the other "
+                f"{report.sessions:,} are shown.\n\n" + "\n".join(report.problems[:5]),
+                QMessageBox.Icon.Warning,
+            )
+
+    def _on_loader_failed(self, message: str) -> None:
+        self._refresh.stop()
+        self.progress.hide()
+        self.cancel_button.hide()
+        if self.loader.index is not None:
+            self.history_vm.refresh()
+        elif self.history_vm.source is None:
+            self._attach(OfflineIndex(self.path))
+        self._show_status(loading=False)
+        self._show_error("Cannot open the file", message, QMessageBox.Icon.Critical)
+
+    def _show_status(self, *, loading: bool) -> None:
+        count = len(self.loader.index) if self.loader.index is not None else 0
+        parts = [f"Offline file · {self.path}", f"{count:,} sessions"]
+        if self.loader.report.skipped:
+            parts.append(f"{self.loader.report.skipped:,} skipped")
+        if loading:
+            parts.append("reading…")
+        elif self.loader.reader is not None and not self.loader.reader.has_transcripts:
+            parts.append("CSV: no transcripts (in-transcripts search not applied)")
+        self.offline_label.setText(" · ".join(parts))
+
+    def _show_error(self, title: str, text: str, icon: QMessageBox.Icon) -> None:
+        # open(), never exec(): no nested event loop under qasync.
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        self.error_box = box
+        box.open()
+
+    # ------------------------------------------------------------------ selection
+
+    def _on_history_session_selected(self, summary: SessionSummary | None) -> None:
+        self.detail_vm.select(summary.id if summary is not None else None)
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def aclose(self) -> None:
+        self.loader.cancel()
+        await self.loader.wait()
+        await self.history_vm.aclose()
+        closer = getattr(self.detail_vm, "aclose", None)
+        if closer is not None:
+            await closer()
+        handover = getattr(self.detail, "handover", None)
+        if handover is not None:
+            await handover.aclose()
+        if self._detail_client is not None:
+            self._detail_client.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.loader.cancel()
+        self.history_vm.shutdown()
+        super().closeEvent(event)
