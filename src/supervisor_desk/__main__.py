@@ -22,6 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--server", metavar="URL", help="hub address (e.g. https://hub:8765)")
     parser.add_argument(
+        "--ca-file", metavar="PATH", type=Path,
+        help="also trust this CA certificate (PEM) for the hub; kept with the server entry",
+    )
+    parser.add_argument(
         "--demo", action="store_true",
         help="start a demo hub with simulated traffic in this process and sign in to it",
     )
@@ -58,12 +62,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _open_file(args.file)
     if args.exit_after is not None and args.exit_after <= 0:
         build_parser().error("--exit-after needs a positive number of seconds")
+    ca_file: Path | None = None
+    if args.ca_file is not None:
+        from supervisor_desk.client.tls import check_ca_file
+
+        try:
+            ca_file = check_ca_file(args.ca_file)
+        except ValueError as exc:
+            build_parser().error(f"--ca-file: {exc}")
     demo_future = _start_demo_early(args.demo_rate, args.demo_seed) if args.demo else None
     from supervisor_desk.app import AppOptions, run_app
 
     state_file = os.environ.get("SUPERVISOR_DESK_STATE_FILE")
     options = AppOptions(
         server=args.server,
+        ca_file=ca_file,
         demo=args.demo,
         screenshot=args.screenshot.resolve() if args.screenshot else None,
         exit_after=args.exit_after,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QWidget
@@ -44,8 +45,10 @@ class Account:
         demo_seed: int | None = None,
         credentials: CredentialStore | None = None,
         demo_future: concurrent.futures.Future[Any] | None = None,
+        ca_file: Path | None = None,
     ) -> None:
         self._window = window
+        self._ca_file = ca_file
         self.is_demo = demo
         self._demo_rate = demo_rate
         self._demo_seed = demo_seed
@@ -64,7 +67,7 @@ class Account:
         if self.credentials is None:
             loop = asyncio.get_running_loop()
             self.credentials = await loop.run_in_executor(None, open_credentials)
-        self.flow = SignInFlow(self.credentials, prefs, self._window)
+        self.flow = SignInFlow(self.credentials, prefs, self._window, ca_file=self._ca_file)
 
     async def sign_in_at_start(self, server: str | None) -> SignedIn | None:
         """The demo account, or the stored token for ``server`` (or the last one) if valid."""
@@ -73,10 +76,12 @@ class Account:
         assert self.flow is not None, "open() first"
         return await self.flow.resume(server)
 
-    async def ask(self, *, reason: str = "", server: str | None = None) -> SignedIn | None:
-        """The sign-in dialog until it succeeds (a SignedIn) or is cancelled (None)."""
+    async def ask(self, *, reason: str = "", server: str | None = None,
+                  startup: bool = False) -> SignedIn | None:
+        """The sign-in dialog until it succeeds (a SignedIn) or is cancelled (None);
+        ``startup``: cancelling asks "Quit Supervisor Desk?" first."""
         assert self.flow is not None, "open() first"
-        return await self.flow.ask(reason=reason, server=server)
+        return await self.flow.ask(reason=reason, server=server, startup=startup)
 
     def close_dialog(self) -> None:
         if self.flow is not None and self.flow.dialog is not None:

@@ -67,6 +67,7 @@ STATE_FILE_ENV = "SUPERVISOR_DESK_STATE_FILE"
 @dataclass(frozen=True, slots=True)
 class AppOptions:
     server: str | None = None
+    ca_file: Path | None = None  # --ca-file: a CA the server's certificate may chain to
     demo: bool = False
     screenshot: Path | None = None
     exit_after: float | None = None
@@ -113,6 +114,7 @@ class DeskApp(QObject):
         self.account = Account(
             self.window, demo=options.demo, demo_rate=options.demo_rate,
             demo_seed=options.demo_seed, credentials=credentials, demo_future=demo_future,
+            ca_file=options.ca_file,
         )
         self.history_vm = HistoryViewModel(None, self, tasks=self.tasks.scope("history"))
         self.history = HistoryView(self.history_vm, settings=self.settings)
@@ -150,6 +152,7 @@ class DeskApp(QObject):
         w.quit_requested.connect(self.request_quit)
         w.refresh_requested.connect(self._on_window_refresh_requested)
         w.sign_out_requested.connect(self._on_window_sign_out_requested)
+        w.sign_in_requested.connect(self._on_window_sign_in_requested)
         w.live_order_requested.connect(self._on_window_live_order_requested)
         w.session_selected.connect(self._on_window_session_selected)
         self.history.session_selected.connect(self._on_window_session_selected)
@@ -224,7 +227,7 @@ class DeskApp(QObject):
             self.window.set_connection("unauthorized", "Signed out")
             self.model.set_loading(False)
             self.model.layoutChanged.emit()
-            signed = await self.account.ask(server=self.options.server)
+            signed = await self.account.ask(server=self.options.server, startup=True)
         if signed is None:
             self.request_quit()
             return
@@ -232,6 +235,7 @@ class DeskApp(QObject):
 
     def _start_live(self, signed: SignedIn) -> None:
         self.signed = signed
+        self.window.set_signed_in()
         live = LiveViewModel(
             signed.client, self.model, spawn=self.tasks.scope("live").spawn, parent=self,
             freeze_gc_after_snapshot=self.options.freeze_gc,
@@ -271,11 +275,19 @@ class DeskApp(QObject):
         self._restart_session_flow(self._sign_in_again(reason, forget=True))
 
     def _on_window_sign_out_requested(self) -> None:
+        """Sign out, confirmed in the window's question."""
         self._restart_session_flow(self._sign_in_again("You signed out.", sign_out=True))
+
+    def _on_window_sign_in_requested(self) -> None:
+        """File → Sign in…, the account button or the empty Live page, after a cancel."""
+        if self.signed is None:
+            self._restart_session_flow(self._ask_sign_in(""))
 
     def _restart_session_flow(self, coro: Coroutine[Any, Any, Any]) -> None:
         if self._session_flow_task is not None and not self._session_flow_task.done():
             coro.close()
+            if self.account.flow is not None and self.account.flow.dialog is not None:
+                self.account.flow.dialog.raise_()
             return
         self._session_flow_task = self._app_tasks.spawn(coro, "session-flow")
 
@@ -284,20 +296,31 @@ class DeskApp(QObject):
         signed = self.signed
         self.signed = None
         await self._stop_live()
-        self.model.set_sessions([])
-        self.window.set_user(None)
-        self.window.set_connection("unauthorized", "Signed out", reason)
+        self._show_signed_out(reason)
         if signed is not None:
             await self.account.end(signed, revoke=sign_out, forget=forget)
         if self.options.demo or self.account.flow is None:
             self.request_quit()
             return
-        server = signed.client.base_url if signed is not None else None
+        await self._ask_sign_in(reason, signed.client.base_url if signed is not None else None)
+
+    async def _ask_sign_in(self, reason: str, server: str | None = None) -> None:
         again = await self.account.ask(reason=reason, server=server)
         if again is None:
-            self.window.set_status("Signed out. Use File → Quit to leave, or restart to sign in.")
+            self.window.set_status("Signed out. Sign in again with File → Sign in….")
             return
+        self.window.set_status("")
         self._start_live(again)
+
+    def _show_signed_out(self, reason: str) -> None:
+        """Nothing of the previous account stays on screen: table, cards, chat, dock."""
+        self.model.set_sessions([])
+        self.window.table.clearSelection()
+        self.detail.select(None)
+        self.window.results_dock.set_session(None)
+        self.window.set_signed_out(reason)
+        self.window.set_connection("unauthorized", "Signed out", reason)
+        self.tray.set_connection_state("unauthorized", "Signed out")
 
     # ---------------------------------------------------------------- window/tray slots
 

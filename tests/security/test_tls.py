@@ -378,3 +378,15 @@ def test_a_ca_file_must_hold_certificates_and_no_key(tmp_path: Path, pki: Pki) -
     junk.write_text("not a certificate\n")
     with pytest.raises(ValueError, match="no certificate in PEM format"):
         tls.check_ca_file(junk)
+
+
+def test_ca_file_option_refuses_what_is_not_a_ca_certificate(
+    pki: Pki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from supervisor_desk.__main__ import build_parser, main
+
+    assert build_parser().parse_args(["--ca-file", str(pki.ca_cert)]).ca_file == pki.ca_cert
+    with pytest.raises(SystemExit) as exited:
+        main(["--ca-file", str(pki.server_key)])
+    assert exited.value.code == 2
+    assert "--ca-file: " in capsys.readouterr().err
