@@ -22,6 +22,7 @@ from supervisor_desk.views.session_table_model import (
     BadgeColorRole,
     ObjectRole,
 )
+from supervisor_desk.views.theme import cell_background, channel_badge_text
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -125,7 +126,7 @@ class ChannelBadgeDelegate(QStyledItemDelegate):
         x += icon_size + 5
         text_rect = QRectF(x, badge.y(), badge.right() - x - pad + 2, height)
         if color is not None:
-            painter.setPen(color.darker(125))
+            painter.setPen(channel_badge_text(color, fill, cell_background(option)))
         painter.setFont(option.font)
         elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(text_rect.width()))
         align = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 from supervisor_desk.models.wire import MeAnswer, SessionSummary
 from supervisor_desk.views.detail_viewmodel import describe_error
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
+from supervisor_desk.views.tone import set_tone
 
 PERMISSION = "sessions:handover"
 BUTTON_TEXT = "Hand over to the operator"
@@ -219,9 +220,9 @@ class HandoverButton(QWidget):
             self.result_label.clear()
 
     def _on_controller_succeeded(self, _summary: SessionSummary) -> None:
-        self.result_label.setStyleSheet("color: #1b7f3b; font-weight: bold;")
+        set_tone(self.result_label, "success")
         self.result_label.setText(SUCCESS_TEXT)
 
     def _on_controller_failed(self, message: str) -> None:
-        self.result_label.setStyleSheet("color: #b3261e;")
+        set_tone(self.result_label, "error")
         self.result_label.setText(message)

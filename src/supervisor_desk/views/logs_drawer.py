@@ -12,7 +12,7 @@ from datetime import tzinfo
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QKeyEvent, QKeySequence, QTextCursor, QTextFormat
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QTextCursor, QTextFormat
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from supervisor_desk.models.logs_text import format_system_logs, format_trace_logs
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.models.wire import SystemLogEntry, TraceLogEntry
+from supervisor_desk.views import theme
 
 NO_LOGS = "No logs found"
 TAB_TITLES = {"trace": "Trace Logs", "system": "System Logs"}
@@ -50,7 +51,7 @@ class _LogPage(QStackedWidget):
         self.empty_label = QLabel(NO_LOGS, self)
         self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setStyleSheet("color: #7a8190;")
+        self.empty_label.setProperty("tone", "muted")
         self.empty_label.setWordWrap(True)
         self.addWidget(self.text_edit)
         self.addWidget(self.empty_label)
@@ -100,7 +101,7 @@ class LogsDrawer(QWidget):
         self.close_button = self._tool("✕", "Close the logs (Ctrl+L)")
         self.status_label = QLabel("", self)
         self.status_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.status_label.setStyleSheet("color: #5b6372;")
+        self.status_label.setProperty("tone", "secondary")
 
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 4, 6, 2)
@@ -284,14 +285,15 @@ class LogsDrawer(QWidget):
 
     def _show_matches(self) -> None:
         page = self.pages[self.active_kind()]
+        colors = theme.current_theme()
         selections = []
         for i, cursor in enumerate(self._matches):
             selection = QTextEdit.ExtraSelection()
             selection.cursor = cursor
             selection.format.setBackground(
-                QColor("#ff9d3b" if i == self._match_index else "#ffe666")
+                colors.color("current_match" if i == self._match_index else "match")
             )
-            selection.format.setForeground(QColor("#000000"))
+            selection.format.setForeground(colors.color("match_text"))
             selection.format.setProperty(QTextFormat.Property.FullWidthSelection, False)
             selections.append(selection)
         page.text_edit.setExtraSelections(selections)

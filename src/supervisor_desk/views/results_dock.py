@@ -161,12 +161,12 @@ class Section(QWidget):
         self.empty_label = None
         if not rows:
             self.empty_label = plain_label(empty_text, self.body)
-            self.empty_label.setStyleSheet("color: #7a8190;")
+            self.empty_label.setProperty("tone", "muted")
             self.form.addRow(self.empty_label)
             return
         for key, value in rows:
             name = plain_label(f"{key}:", self.body)
-            name.setStyleSheet("color: #5b6372;")
+            name.setProperty("tone", "secondary")
             self.form.addRow(name, value_label(value, self.body))
 
     def values(self) -> dict[str, str]:
@@ -211,7 +211,7 @@ class ResultsDock(QDockWidget):
         self.empty_label = plain_label(
             "Select a session to see its parameters and results", content
         )
-        self.empty_label.setStyleSheet("color: #7a8190;")
+        self.empty_label.setProperty("tone", "muted")
         layout.addWidget(self.empty_label)
 
         self.contact_section = Section("Contact info", content)
@@ -227,7 +227,7 @@ class ResultsDock(QDockWidget):
         uuid_layout.setSpacing(0)
         uuid_head = QHBoxLayout()
         uuid_title = plain_label("UUID:", self.uuid_row)
-        uuid_title.setStyleSheet("color: #5b6372;")
+        uuid_title.setProperty("tone", "secondary")
         self.copy_uuid_button = QToolButton(self.uuid_row)
         self.copy_uuid_button.setText("Copy")
         self.copy_uuid_button.setToolTip("Copy the session UUID")
@@ -256,7 +256,7 @@ class ResultsDock(QDockWidget):
             layout.addWidget(section)
             line = QFrame(content)
             line.setFrameShape(QFrame.Shape.HLine)
-            line.setStyleSheet("color: #e1e4ea;")
+            line.setProperty("tone", "separator")
             layout.addWidget(line)
         layout.addWidget(self.customer_button)
         layout.addStretch(1)

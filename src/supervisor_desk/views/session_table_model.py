@@ -22,7 +22,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtGui import QColor, QFont, QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase
 
 # LiveOrder is re-exported: the views that show this model choose its order.
 from supervisor_desk.models.live_order import LiveOrder as LiveOrder
@@ -38,6 +38,7 @@ from supervisor_desk.views.icons import (
     channel_label,
     modality_icon,
 )
+from supervisor_desk.views.theme import theme_color
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -161,8 +162,6 @@ class SessionTableModel(QAbstractTableModel):
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self._mono.setStyleHint(QFont.StyleHint.TypeWriter)
         self._mono.setFixedPitch(True)
-        self._ended_fg = QColor("#8a8f98")
-        self._muted_fg = QColor("#6b7280")
         self._ended_font = QFont()
         self._ended_font.setItalic(True)
         self._loading = False
@@ -212,11 +211,11 @@ class SessionTableModel(QAbstractTableModel):
             return s
         if role == Qt.ItemDataRole.ForegroundRole:
             if not s.is_live:
-                return self._ended_fg
+                return theme_color("ended_text")  # readable in every theme
             if column in (SessionColumn.FINISH, SessionColumn.TEAM) or (
                 column == SessionColumn.RESPONSIBLE and s.responsible.kind == "unassigned"
             ):
-                return self._muted_fg
+                return theme_color("muted_text")
             return None
         if role == Qt.ItemDataRole.FontRole:
             if column == SessionColumn.ID:
@@ -338,7 +337,6 @@ class SessionTableModel(QAbstractTableModel):
             old = self._rows[row]
             if s.version < old.version:
                 continue
-            self._ordering.note_rank(s)
             key = self._key(s)
             self._rows[row] = s
             if key == self._keys[row]:

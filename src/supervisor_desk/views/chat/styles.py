@@ -131,12 +131,12 @@ LIGHT = ChatPalette(
     highlight="#ffe666",
     current_highlight="#ff9d3b",
     highlight_text="#000000",
-    template_fill="#25d366",
+    template_fill="#1a7f45",
     template_text="#ffffff",
     chip_border="#1a5fb4",
     chip_fill="#ffffff",
     chip_text="#1a5fb4",
-    footer="#7a8190",
+    footer="#6b7280",
     delivery_read="#1a73e8",
     delivery_failed="#c62828",
     reaction_up="#e3f4e6",
@@ -152,5 +152,101 @@ LIGHT = ChatPalette(
     card_caption="#555b66",
     icon_fill="#e8ecf3",
     icon_text="#4a5568",
-    no_file_text="#9aa4b5",
+    no_file_text="#6b7280",
 )
+
+DARK = ChatPalette(
+    background="#12151b",
+    bubbles={
+        "customer": Style("#2b4a7a", "#2b4a7a", "#ffffff", "#cfe3ff"),
+        "ai": Style("#232933", "#323a46", "#e5e7eb", "#8ab4f8"),
+        "human": Style("#1d3352", "#2c4a73", "#e5e7eb", "#a8cbff"),
+        "system": Style("#262626", "#3a3a3a", "#d4d4d4", "#8ab4f8"),
+        "draft": Style("#12151b", "#6b7689", "#e5e7eb", "#8ab4f8", dashed=True),
+        "note": Style("#3a3113", "#a88a2a", "#f5e7b5", "#a8cbff", dashed=True),
+    },
+    pill_fill="#262b35",
+    pill_text="#b6bdc9",
+    header_fill="#1f2f47",
+    header_border="#2f4a70",
+    header_text="#dbe7f7",
+    highlight="#ffe666",
+    current_highlight="#ff9d3b",
+    highlight_text="#000000",
+    template_fill="#1a7f45",
+    template_text="#ffffff",
+    chip_border="#8ab4f8",
+    chip_fill="#12151b",
+    chip_text="#8ab4f8",
+    footer="#9ca3af",
+    delivery_read="#8ab4f8",
+    delivery_failed="#f28b82",
+    reaction_up="#1e3a2a",
+    reaction_down="#3f1f1f",
+    reaction_text="#e5e7eb",
+    button_border="#4b5563",
+    button_fill="#262b35",
+    button_text="#e5e7eb",
+    card_border="#3a404b",
+    card_fill="#1b1f27",
+    card_title="#e5e7eb",
+    card_meta="#a7b0bd",
+    card_caption="#b6bdc9",
+    icon_fill="#2c323c",
+    icon_text="#cbd5e1",
+    no_file_text="#a7b0bd",
+)
+
+HIGH_CONTRAST = ChatPalette(
+    background="#000000",
+    bubbles={
+        "customer": Style("#000000", "#ffd400", "#ffffff", "#ffff55"),
+        "ai": Style("#000000", "#ffffff", "#ffffff", "#ffff55"),
+        "human": Style("#000000", "#8ab4ff", "#ffffff", "#ffff55"),
+        "system": Style("#000000", "#bfbfbf", "#ffffff", "#ffff55"),
+        "draft": Style("#000000", "#ffffff", "#ffffff", "#ffff55", dashed=True),
+        "note": Style("#000000", "#ffd400", "#ffffff", "#ffff55", dashed=True),
+    },
+    pill_fill="#000000",
+    pill_text="#ffffff",
+    header_fill="#000000",
+    header_border="#ffffff",
+    header_text="#ffffff",
+    highlight="#ffff00",
+    current_highlight="#ff9d3b",
+    highlight_text="#000000",
+    template_fill="#8dff9e",
+    template_text="#000000",
+    chip_border="#ffff55",
+    chip_fill="#000000",
+    chip_text="#ffff55",
+    footer="#e0e0e0",
+    delivery_read="#8ab4ff",
+    delivery_failed="#ff9e9e",
+    reaction_up="#000000",
+    reaction_down="#000000",
+    reaction_text="#ffffff",
+    button_border="#ffffff",
+    button_fill="#000000",
+    button_text="#ffffff",
+    card_border="#ffffff",
+    card_fill="#000000",
+    card_title="#ffffff",
+    card_meta="#e0e0e0",
+    card_caption="#e0e0e0",
+    icon_fill="#000000",
+    icon_text="#ffffff",
+    no_file_text="#e0e0e0",
+)
+
+_current: ChatPalette = LIGHT
+
+
+def current_palette() -> ChatPalette:
+    """The chat colours of the theme applied now (``views.theme`` sets them)."""
+    return _current
+
+
+def set_current_palette(palette: ChatPalette) -> None:
+    global _current
+    _current = palette

@@ -50,7 +50,8 @@ class DetailTools(QObject):
         self.error_label = QLabel("", chat)
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b3261e; padding: 2px 8px;")
+        self.error_label.setProperty("tone", "error")
+        self.error_label.setContentsMargins(8, 2, 8, 2)
         self.error_label.hide()
 
         self.logs_action = QAction("Logs", chat)

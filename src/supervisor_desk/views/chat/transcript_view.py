@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 
 from supervisor_desk.views.chat.delegate import ChatDelegate, escape_tooltip
 from supervisor_desk.views.chat.model import ChatModel, ObjectRole
+from supervisor_desk.views.chat.styles import current_palette
 
 ESTIMATED_ROW_HEIGHT = 56
 MEASURE_SLICE_S = 0.006
@@ -81,11 +82,26 @@ class TranscriptView(QAbstractScrollArea):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.viewport().setMouseTracking(True)
         self.viewport().setAutoFillBackground(True)
-        palette = self.viewport().palette()
-        palette.setColor(self.viewport().backgroundRole(), QColor("#ffffff"))
-        self.viewport().setPalette(palette)
+        self._apply_chat_palette()
         bar = self.verticalScrollBar()
         bar.setSingleStep(24)
+
+    def _apply_chat_palette(self) -> None:
+        """The colours of the theme applied now: bubbles, pills and the page behind them."""
+        chat_palette = current_palette()
+        if chat_palette is not self.chat_delegate.palette:
+            self.chat_delegate.set_palette(chat_palette)
+        palette = self.viewport().palette()
+        palette.setColor(self.viewport().backgroundRole(), QColor(chat_palette.background))
+        self.viewport().setPalette(palette)
+        self.viewport().update()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # The theme controller sets the application palette after switching chat colours.
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            if current_palette() is not self.chat_delegate.palette:
+                self._apply_chat_palette()
+        super().changeEvent(event)
 
     # --- model --------------------------------------------------------------------------
     def setModel(self, model: ChatModel) -> None:

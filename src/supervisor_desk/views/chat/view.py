@@ -221,7 +221,7 @@ class ChatView(QWidget):
         self.title_label.setFont(font)
         self.status_label = QLabel("", self)
         self.status_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.status_label.setStyleSheet("color: #5b6372;")
+        self.status_label.setProperty("tone", "secondary")
         self.search_button = QToolButton(self)
         self.search_button.setText("Search")
         self.search_button.setToolTip("Search in this chat (Ctrl+F)")
@@ -254,7 +254,7 @@ class ChatView(QWidget):
         self.empty_label = QLabel("Select a session to read its chat", self)
         self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setStyleSheet("color: #7a8190;")
+        self.empty_label.setProperty("tone", "muted")
 
         # Transcript on top; once bound to a view-model (attach_detail) the action bar sits
         # under it and the logs drawer under that, in a splitter the reader can drag.
@@ -279,10 +279,7 @@ class ChatView(QWidget):
 
         self.new_messages_button = QPushButton("", self.list_view)
         self.new_messages_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.new_messages_button.setStyleSheet(
-            "QPushButton { background: #1a5fb4; color: white; border-radius: 12px;"
-            " padding: 4px 14px; font-weight: bold; }"
-        )
+        self.new_messages_button.setObjectName("newMessagesButton")
         self.new_messages_button.hide()
         self.new_messages_button.clicked.connect(self.scroll_to_latest)
 
