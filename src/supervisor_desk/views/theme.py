@@ -75,9 +75,11 @@ def readable_on(color: QColor, background: QColor, minimum: float = MIN_TEXT_CON
     for _ in range(40):
         if contrast_ratio(result, background) >= minimum:
             return result
-        h, s, lightness, a = result.getHslF()
+        lightness = result.lightnessF()
         lightness = min(1.0, lightness + 0.04) if dark_bg else max(0.0, lightness - 0.04)
-        result = QColor.fromHslF(max(0.0, h), s, lightness, a)
+        result = QColor.fromHslF(
+            max(0.0, result.hslHueF()), result.hslSaturationF(), lightness, result.alphaF()
+        )
     return QColor("#ffffff") if dark_bg else QColor("#000000")
 
 
