@@ -320,3 +320,84 @@ def test_open_logs_drawer_follows_new_log_entries_of_the_selected_session(
 
     qrun(scenario())
     assert desk.errors.errors == []
+
+
+def _visible_in(menu: Any) -> list[str]:
+    return [a.text() for a in menu.actions() if a.isVisible() and not a.isSeparator()]
+
+
+def test_sign_out_asks_first_clears_everything_and_a_cancelled_sign_in_offers_sign_in(
+    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
+    tmp_path: Path, desk_env: None,
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    desk = make_desk(qapp, signed_in_profile, tmp_path)
+    w = desk.window
+
+    async def scenario() -> int:
+        run = asyncio.ensure_future(desk.run())
+        await wait_until(lambda: w.connection_pill.text() == "Connected")
+        await asyncio.to_thread(ingest, running_hub, [started("so-1"), started("so-2")])
+        await wait_until(lambda: desk.model.rowCount() == 2)
+        assert w.reveal_session("so-1")
+        await wait_until(lambda: desk.detail.summary is not None)
+        await wait_until(lambda: w.metric_cards.cards["live"].value() == "2")
+        assert _visible_in(w.file_menu)[0] == "Sign out…"
+
+        # Sign out asks first; Cancel keeps everything as it was.
+        w.sign_out_action.trigger()
+        question = w.sign_out_question
+        assert question is not None and question.isVisible()
+        assert question.text() == "Sign out of Supervisor Desk?"
+        question.button(QMessageBox.StandardButton.Cancel).click()
+        await wait_until(lambda: w.sign_out_question is None)
+        assert desk.signed is not None and w.connection_pill.text() == "Connected"
+
+        # Confirmed: the table, the cards, the chat and the dock of that account go.
+        w.sign_out_action.trigger()
+        question = w.sign_out_question
+        assert question is not None
+        question.defaultButton().click()
+        await wait_until(lambda: desk.flow is not None and desk.flow.dialog is not None
+                         and desk.flow.dialog.isVisible(), 15)
+        assert desk.model.rowCount() == 0
+        assert {c.value() for c in w.metric_cards.cards.values()} == {"—"}
+        assert desk.detail.session_id is None and w.results_dock.summary is None
+        assert w.connection_pill.text() == "Signed out"
+        assert signed_in_profile.load(running_hub.url, "supervisor") is None
+
+        # Cancel the sign-in: the app stays, and says how to sign in (never "restart").
+        dialog = desk.flow.dialog  # type: ignore[union-attr]
+        assert dialog is not None
+        dialog.cancel_button.click()
+        await wait_until(lambda: desk.flow is not None and desk.flow.dialog is None)
+        assert not desk.quit_requested.is_set()
+        assert "restart" not in w.status_left.text().lower()
+        assert "File → Sign in…" in w.status_left.text()
+        assert _visible_in(w.file_menu)[0] == "Sign in…"
+        assert "Sign in…" in _visible_in(w.user_menu)
+        assert w.user_button.text() == "Not signed in"
+        assert w.signed_out_panel.isVisible() and w.sign_in_button.isVisible()
+        assert not w.table.isVisible()
+
+        # The empty Live page's button signs in again; the rows come back.
+        w.sign_in_button.click()
+        await wait_until(lambda: desk.flow is not None and desk.flow.dialog is not None
+                         and desk.flow.dialog.isVisible())
+        dialog = desk.flow.dialog  # type: ignore[union-attr]
+        assert dialog is not None
+        dialog.username_edit.setText("supervisor")
+        dialog.password_edit.setText("supervisor")
+        dialog.sign_in_button.click()
+        await wait_until(lambda: w.connection_pill.text() == "Connected", 15)
+        await wait_until(lambda: desk.model.rowCount() == 2)
+        assert w.table.isVisible() and not w.signed_out_panel.isVisible()
+        assert _visible_in(w.file_menu)[0] == "Sign out…"
+        await wait_until(lambda: w.metric_cards.cards["live"].value() == "2")
+        desk.request_quit()
+        return await asyncio.wait_for(run, 15)
+
+    assert qrun(scenario()) == 0
+    assert desk.shutdown_clean is True
+    assert desk.errors.errors == []

@@ -91,7 +91,10 @@ def test_sign_in_stores_the_token_in_the_keyring_next_start_reuses_it_sign_out_r
     desktop.focus(main)
     desktop.key("alt+f")
     time.sleep(0.4)
-    desktop.key("Return")  # "Sign out" is the File menu's first item
+    desktop.key("Return")  # "Sign out…" is the File menu's first item
+    question = second.wait_window(title="Sign out", timeout=15)  # it asks first
+    desktop.focus(question)
+    desktop.key("Return")  # the question's default button: Sign out
     second.wait_state(lambda s: s.get("connection") != "connected", timeout=30,
                       what="signed out")
     _wait_sign_in_dialog(second, timeout=30)
