@@ -45,7 +45,7 @@ fi
 
 step "smoke test of the bundle (offscreen)"
 # Fails the build when the frozen app cannot import itself, its keyring backends, Qt's SVG
-# support or certifi's CA bundle: the usual ways a PyInstaller bundle breaks silently.
+# support or the system trust store: the usual ways a PyInstaller bundle breaks silently.
 QT_QPA_PLATFORM=offscreen "$BUNDLE/$NAME" --bundle-check \
     > build/bundle-check.txt 2>&1 || { cat build/bundle-check.txt >&2; exit 1; }
 cat build/bundle-check.txt >&2

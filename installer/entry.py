@@ -3,8 +3,9 @@
 
 ``supervisor-desk --bundle-check`` (only in the frozen bundle's entry, handled before the app
 starts) verifies what PyInstaller bundles tend to lose silently: our modules and resources,
-keyring's backends (found through entry-point metadata), the CA bundle, Qt's SVG support and
-the modules imported lazily at run time. ``installer/build.sh`` and the installed-app e2e test
+keyring's backends (found through entry-point metadata), the system trust store (and that no
+CA list inside the bundle replaces it), Qt's SVG support and the modules imported lazily at run
+time. ``installer/build.sh`` and the installed-app e2e test
 run it; it prints one line per check and exits non-zero if any failed.
 """
 
@@ -48,13 +49,29 @@ def bundle_check() -> int:
 
         return ", ".join(sorted(found))
 
-    def certifi_bundle() -> str:
-        import certifi
+    def trust_store() -> str:
+        import ssl
 
-        path = Path(certifi.where())
-        if path.stat().st_size < 10_000:
-            raise ValueError(f"{path} is too small")
-        return str(path)
+        import truststore
+
+        from supervisor_desk.client.tls import client_context
+
+        context = client_context()
+        if not isinstance(context, truststore.SSLContext):
+            raise TypeError(f"the TLS context is a {type(context).__name__}, not truststore's")
+        # Certificates are the operating system's: nothing may point OpenSSL at a CA list
+        # shipped inside the bundle (a runtime hook setting SSL_CERT_FILE would).
+        bundle = Path(sys.executable).resolve().parent
+        paths = ssl.get_default_verify_paths()
+        for where in (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"),
+                      paths.cafile, paths.capath):
+            if where and Path(where).resolve().is_relative_to(bundle):
+                raise ValueError(f"{where} is inside the bundle and would replace the "
+                                 "system's trust store")
+        if sys.platform.startswith("linux"):
+            return f"truststore {truststore.__version__}, OpenSSL store " + (
+                paths.cafile or paths.capath or "(distribution default)")
+        return f"truststore {truststore.__version__}, the system's certificate store"
 
     def resources() -> str:
         import supervisor_desk
@@ -93,7 +110,7 @@ def bundle_check() -> int:
     check("modules", modules)
     check("keyring backends", keyring_backends)
     check("keyring in use", keyring_in_use)  # informational: depends on the session bus
-    check("CA bundle", certifi_bundle)
+    check("trust store", trust_store)
     check("resources", resources)
     check("Qt SVG", qt_svg)
     print("bundle check:", "FAILED" if failures else "passed")
