@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QEvent, QPoint, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QAbstractItemView, QApplication
 from pytestqt.qtbot import QtBot
 
@@ -507,3 +507,34 @@ def test_hovering_the_delivery_icon_shows_an_escaped_tooltip(chat: ChatView) -> 
         "Provider note: Provider: recipient offline</qt>"
     )
     QToolTip.hideText()
+
+
+def test_full_text_hit_opens_on_the_first_match_with_next_previous(
+    chat: ChatView, qtbot: QtBot
+) -> None:
+    """History's full-text search matched words anywhere in a message: the chat opens on the
+    first one, highlighted, scrolled into view, with next/previous working."""
+    detail = long_detail(300, session_id="s-long")
+    chat.set_detail(detail)
+    settle(chat)
+    # The phrase never occurs as typed; its longest word does (every 4th message).
+    count = chat.find_text("88213  office")
+    assert chat.search_bar.isVisible()
+    assert chat.search_bar.edit.text() == "office"
+    assert count == 75 and chat.search_bar.count_label.text() == "1 of 75"
+    first = chat.current_match
+    assert first is not None and first[0] == "s-long/m/m2"
+    settle(chat)
+    viewport = chat.list_view.viewport().rect()
+    assert viewport.intersects(chat.list_view.visualRect(chat.index_of(first[0])))
+    position = chat.model.position_of(first[0]) or 0
+    (highlight,) = chat.delegate.plain_highlights(chat.model.row_at(position))
+    assert highlight.format.background().color() == QColor(chat.delegate.palette.current_highlight)
+    chat.search_bar.next_button.click()
+    assert chat.current_match == ("s-long/m/m6", 0)
+    chat.search_bar.prev_button.click()
+    chat.search_bar.prev_button.click()
+    assert chat.search_bar.count_label.text() == "75 of 75"
+    # Nothing found: the bar says so rather than jumping anywhere.
+    assert chat.find_text("zebra crossing") == 0
+    assert chat.search_bar.count_label.text() == "No matches"

@@ -220,3 +220,38 @@ def test_tasks_run_in_the_scope_the_app_gives(
 
     assert qrun(scenario()) == ["detail-load-s1"]
     assert not owner.tasks
+
+
+def test_select_from_a_full_text_search_asks_the_chat_to_find_it(
+    running_hub: EmbeddedHub, qtbot: Any, qrun: Callable[..., Any]
+) -> None:
+    from supervisor_desk.views.chat.pane import DetailPane
+
+    ingest(running_hub, hub_session_events("s1", messages=6))
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        await client.login("viewer", "viewer")
+        vm = DetailViewModel(client)
+        pane = DetailPane(vm, time_zone="UTC")
+        qtbot.addWidget(pane)
+        pane.resize(700, 600)
+        pane.show()
+        order: list[str] = []
+        vm.detail_loaded.connect(lambda _d: order.append("detail"))
+        vm.find_requested.connect(order.append)
+        try:
+            vm.select("s1", find="message 5")
+            await wait_until(lambda: len(order) == 2)
+            assert order == ["detail", "message 5"]
+            assert pane.chat.search_bar.isVisible()
+            assert pane.chat.current_match == ("s1/m/s1-m5", 0)
+            # A plain selection afterwards asks nothing.
+            vm.select("s1")
+            await wait_until(lambda: len(order) == 3)
+            assert order[-1] == "detail"
+        finally:
+            await vm.aclose()
+            await client.aclose()
+
+    qrun(scenario())

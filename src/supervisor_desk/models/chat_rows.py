@@ -58,6 +58,20 @@ def find_occurrences(text: str, query: str) -> list[tuple[int, int]]:
     ]
 
 
+def search_terms(text: str) -> list[str]:
+    """What to look for in a transcript that a full-text search matched, best first.
+
+    The hub matches every word anywhere in a message; the chat finds one string. The phrase
+    as typed comes first, then its words, longest first (the rarest, most telling ones).
+    """
+    phrase = " ".join(text.split())
+    words = sorted(
+        {w for w in re.findall(r"\w+", phrase) if w.lower() != phrase.lower()},
+        key=lambda w: (-len(w), w.lower()),
+    )
+    return ([phrase] if phrase else []) + words
+
+
 def header_text(session: SessionSummary, tz: tzinfo) -> str:
     channel = CHANNEL_LABELS.get(session.channel, session.channel)
     count = session.message_count

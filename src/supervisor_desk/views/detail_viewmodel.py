@@ -58,6 +58,7 @@ class DetailViewModel(QObject):
     loading_changed = Signal(bool)
     client_changed = Signal(object)  # the hub client (None: signed out / offline)
     error_occurred = Signal(str)
+    find_requested = Signal(str)  # after detail_loaded: show these words in the transcript
 
     loading = ObservableProperty(False)
 
@@ -75,6 +76,7 @@ class DetailViewModel(QObject):
         self._summary: SessionSummary | None = None
         self._message_ids: set[str] = set()
         self._pending: list[Message] = []
+        self._find = ""
         self._load_task: asyncio.Task[Any] | None = None
         self._logs_task: asyncio.Task[Any] | None = None
         self._offline: dict[str, tuple[SessionDetail, dict[str, list[Any]]]] = {}
@@ -105,8 +107,11 @@ class DetailViewModel(QObject):
         self._offline = dict(sessions)
 
     # --- selection ----------------------------------------------------------------------
-    def select(self, session_id: str | None) -> None:
-        """Show this session (None: nothing); a load in flight for another one is cancelled."""
+    def select(self, session_id: str | None, *, find: str = "") -> None:
+        """Show this session (None: nothing); a load in flight for another one is cancelled.
+
+        ``find``: the full-text search that listed it; once loaded the chat opens on it.
+        """
         self._cancel(self._load_task)
         self._cancel(self._logs_task)
         self._load_task = None
@@ -115,6 +120,7 @@ class DetailViewModel(QObject):
         self._summary = None
         self._message_ids = set()
         self._pending = []
+        self._find = find
         if session_id is None:
             self.loading = False
             self.detail_loaded.emit(None)
@@ -153,6 +159,9 @@ class DetailViewModel(QObject):
         self._message_ids = {m.id for m in detail.messages}
         self.loading = False
         self.detail_loaded.emit(detail)
+        find, self._find = self._find, ""
+        if find:
+            self.find_requested.emit(find)
         # Messages that arrived on the feed while the detail was in flight.
         for message in pending:
             self.on_message(message)

@@ -77,6 +77,7 @@ class DetailTools(QObject):
         vm.logs_loaded.connect(self.logs.set_logs)
         vm.logs_failed.connect(self.logs.set_error)
         vm.error_occurred.connect(self._on_vm_error_occurred)
+        vm.find_requested.connect(chat.find_text)
         vm.client_changed.connect(self._on_vm_client_changed)
         self.logs.refresh_requested.connect(vm.load_logs)
         # An AI turn appends trace entries every few seconds: fetch at most twice a second.

@@ -98,9 +98,12 @@ class TranscriptView(QAbstractScrollArea):
 
     def changeEvent(self, event: QEvent) -> None:
         # The theme controller sets the application palette after switching chat colours.
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            if current_palette() is not self.chat_delegate.palette:
-                self._apply_chat_palette()
+        palette_event = event.type() in (
+            QEvent.Type.PaletteChange,
+            QEvent.Type.ApplicationPaletteChange,
+        )
+        if palette_event and current_palette() is not self.chat_delegate.palette:
+            self._apply_chat_palette()
         super().changeEvent(event)
 
     # --- model --------------------------------------------------------------------------

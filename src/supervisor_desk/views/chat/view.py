@@ -50,6 +50,7 @@ from supervisor_desk.models.chat_rows import (
     find_occurrences,
     message_row,
     placeholder_row,
+    search_terms,
     session_rows,
 )
 from supervisor_desk.models.filenames import safe_filename
@@ -455,6 +456,23 @@ class ChatView(QWidget):
             self.search_bar.edit.setText(query)
             self.search_bar.edit.blockSignals(False)
         self._set_query(query)
+        return len(self._matches)
+
+    def find_text(self, text: str) -> int:
+        """Open the search on what a full-text search matched and show the first match.
+
+        Tries the phrase, then its words (the hub matched words anywhere in a message);
+        the bar keeps the first that occurs, with next/previous. Returns the match count.
+        """
+        terms = search_terms(text)
+        if not terms:
+            return 0
+        self.search_bar.show()
+        for term in terms:
+            if self.search(term):
+                break
+        else:
+            self.search(terms[0])
         return len(self._matches)
 
     @property
