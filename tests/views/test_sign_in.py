@@ -187,7 +187,7 @@ def test_wrong_password_leaves_the_password_selected_and_enter_signs_in(
         # Still open, the error shown under the password (no popup), the password selected
         # and focused so the next keystrokes replace it.
         assert dialog.isVisible() and not task.done() and attempts == ["wrong"]
-        assert dialog.error_row.isVisible() and not dialog.view_certificate_button.isVisible()
+        assert dialog.error_label.isVisible() and not dialog.view_certificate_button.isVisible()
         assert dialog.quit_question is None
         assert dialog.focusWidget() is dialog.password_edit
         assert dialog.password_edit.selectedText() == "wrong"

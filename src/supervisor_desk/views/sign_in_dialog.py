@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -53,8 +54,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SERVER = "http://127.0.0.1:8765"
 _CERTIFICATE_ADVICE = (
-    "Ask your IT department for the certificate of the authority that issued it, then install "
-    "it in this computer's certificate store or choose it under Advanced → CA file."
+    "Ask your IT department to install the issuing authority on this computer, or choose its "
+    "certificate under Advanced → CA file."
 )
 
 
@@ -135,22 +136,20 @@ class SignInDialog(QDialog):
         form.addRow("Server", self.server_combo)
         form.addRow("Username", self.username_edit)
         form.addRow("Password", self.password_edit)
+        layout.addLayout(form)
         # The error sits right under the password it is usually about, not in a popup.
-        error_row = QWidget(self)
-        error_layout = QVBoxLayout(error_row)
-        error_layout.setContentsMargins(0, 0, 0, 0)
-        self.error_label = _plain_label(error_row, "signInError")
+        self.error_label = _plain_label(self, "signInError")
         self.error_label.setStyleSheet("color: #b91c1c;")
-        error_layout.addWidget(self.error_label)
-        self.view_certificate_button = QPushButton("View certificate…", error_row)
+        self.error_label.hide()
+        layout.addWidget(self.error_label)
+        self.view_certificate_button = QPushButton("View certificate…", self)
         self.view_certificate_button.setObjectName("viewCertificateButton")
         self.view_certificate_button.setAutoDefault(False)
         self.view_certificate_button.clicked.connect(self._on_view_certificate_clicked)
-        error_layout.addWidget(self.view_certificate_button, 0, Qt.AlignmentFlag.AlignLeft)
-        self.error_row = error_row
-        error_row.hide()
-        form.addRow("", error_row)
-        layout.addLayout(form)
+        self.view_certificate_button.hide()
+        layout.addWidget(self.view_certificate_button, 0, Qt.AlignmentFlag.AlignLeft)
+        # Grow with wrapped error and note text shown after the dialog opened (never clip it).
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         self._build_advanced(layout)
         self.note_label = _plain_label(self, "keyringNote")
         self.note_label.setStyleSheet("color: #92400e;")
@@ -180,13 +179,14 @@ class SignInDialog(QDialog):
         layout.addWidget(self.advanced_button)
         self.advanced = QWidget(self)
         self.advanced.setObjectName("advancedTrust")
-        form = QFormLayout(self.advanced)
-        form.setContentsMargins(0, 0, 0, 0)
-        explain = _plain_label(self.advanced)
-        explain.setText("This server's certificate is checked against this computer's "
-                        "certificate store. For a company authority that is not installed "
-                        "there, choose its certificate file here.")
-        form.addRow(explain)
+        column = QVBoxLayout(self.advanced)
+        column.setContentsMargins(0, 0, 0, 0)
+        explain = QLabel("For this server, besides the certificates this computer trusts:",
+                         self.advanced)
+        explain.setTextFormat(Qt.TextFormat.PlainText)
+        column.addWidget(explain)
+        form = QFormLayout()
+        column.addLayout(form)
         ca_row = QHBoxLayout()
         self.ca_file_edit = QLineEdit(self.advanced)
         self.ca_file_edit.setObjectName("caFileEdit")
@@ -249,7 +249,7 @@ class SignInDialog(QDialog):
         self.view_certificate_button.setVisible(
             refusal is not None and refusal.certificate is not None
         )
-        self.error_row.setVisible(bool(message))
+        self.error_label.setVisible(bool(message))
         if message:
             self.focus_password()
 
