@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import UTC as UTC_TZ
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from supervisor_desk.models.chat_rows import PLACEHOLDER_TEXT, ChatRow
 from supervisor_desk.models.wire import Message, SessionDetail
-from supervisor_desk.views.chat import ChatView
+from supervisor_desk.views.chat import ChatView, opener
 from supervisor_desk.views.chat.layout import RowLayout
 from supervisor_desk.views.chat.model import KindRole, ObjectRole
 from supervisor_desk.views.chat.styles import DRAFT_LABEL, NOTE_LABEL, TEMPLATE_BADGE
@@ -336,7 +339,7 @@ def test_http_link_opens_in_browser_only_after_click(
     chat: ChatView, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[str] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()))
+    monkeypatch.setattr(opener, "launch", lambda url, done: opened.append(url.toString()))
     chat.set_detail(every_kind_detail())
     settle(chat)
     assert opened == []
@@ -358,11 +361,64 @@ def test_download_of_remote_file_goes_to_browser(
     chat: ChatView, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opened: list[QUrl] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url))
+    monkeypatch.setattr(opener, "launch", lambda url, done: opened.append(url))
     chat.set_detail(every_kind_detail())
     pdf = layout_of(chat, key("m3")).cards[0].attachment
     chat.download_attachment(pdf)
     assert [u.toString() for u in opened] == ["https://files.example.com/invoice-october.pdf"]
+
+
+def _fake_xdg_open(folder: Path, exit_status: int) -> Path:
+    """An xdg-open on PATH that records its argument and exits with ``exit_status``."""
+    script = folder / "xdg-open"
+    record = folder / "opened.txt"
+    script.write_text(f'#!/bin/sh\nprintf "%s" "$1" > "{record}"\nexit {exit_status}\n')
+    script.chmod(0o755)
+    return record
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="xdg-open is Linux's opener")
+def test_download_that_nothing_can_open_says_so(
+    chat: ChatView, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """xdg-open finds no application (exit 3): the chat says so instead of nothing."""
+    record = _fake_xdg_open(tmp_path, 3)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    chat.set_detail(every_kind_detail())
+    pdf = layout_of(chat, key("m3")).cards[0].attachment
+    with qtbot.waitSignal(chat.open_finished, timeout=5000) as finished:
+        chat.download_attachment(pdf)
+    assert finished.args == [pdf.url, "no application is set up to open it"]
+    assert record.read_text() == "https://files.example.com/invoice-october.pdf"
+    assert chat.status_label.text() == (
+        "Could not open invoice-october.pdf: no application is set up to open it"
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="xdg-open is Linux's opener")
+def test_download_that_opens_says_so(
+    chat: ChatView, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_xdg_open(tmp_path, 0)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    chat.set_detail(every_kind_detail())
+    pdf = layout_of(chat, key("m3")).cards[0].attachment
+    with qtbot.waitSignal(chat.open_finished, timeout=5000) as finished:
+        chat.download_attachment(pdf)
+    assert finished.args == [pdf.url, ""]
+    assert chat.status_label.text().startswith("Opened invoice-october.pdf")
+
+
+def test_without_xdg_open_a_refused_link_is_reported(
+    chat: ChatView, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows, macOS or no xdg-open: Qt's own answer decides."""
+    monkeypatch.setattr(opener.shutil, "which", lambda name: None)
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)
+    chat.set_detail(every_kind_detail())
+    pdf = layout_of(chat, key("m3")).cards[0].attachment
+    chat.download_attachment(pdf)
+    assert "Could not open invoice-october.pdf" in chat.status_label.text()
 
 
 def test_several_sessions_get_clickable_headers(chat: ChatView, qtbot: QtBot) -> None:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.models.wire import SessionDetail
-from supervisor_desk.views.chat import ChatView
+from supervisor_desk.views.chat import ChatView, opener
 from supervisor_desk.views.chat.delegate import escape_tooltip
 from supervisor_desk.views.chat.layout import SafeTextDocument
 from tests.views.chat_samples import message, summary
@@ -224,6 +224,7 @@ def test_nothing_fetched_and_nothing_navigates(
     view, hits, _ = shown
     opened: list[str] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()))
+    monkeypatch.setattr(opener, "launch", lambda url, done: opened.append(url.toString()))
     # Paint every row (scrolling through) and click everywhere inside every bubble.
     lv = view.list_view
     for position in range(view.model.rowCount()):

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
-    QDesktopServices,
     QGuiApplication,
     QKeyEvent,
     QKeySequence,
@@ -43,6 +42,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from supervisor_desk.models.chat_rows import (
     ChatRow,
@@ -57,6 +57,7 @@ from supervisor_desk.models.filenames import safe_filename
 from supervisor_desk.models.markdown_safe import is_safe_url, rendered_text
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.models.wire import Attachment, Message, SessionDetail, SessionSummary
+from supervisor_desk.views.chat import opener
 from supervisor_desk.views.chat.delegate import Hit
 from supervisor_desk.views.chat.model import ChatModel, ObjectRole
 from supervisor_desk.views.chat.transcript_view import TranscriptView
@@ -191,6 +192,7 @@ class ChatView(QWidget):
     session_header_clicked = Signal(str)
     draft_copied = Signal(str)
     search_changed = Signal(int, int)  # current (1-based, 0 = none), total
+    open_finished = Signal(str, str)  # url, why it did not open ("" = opened)
 
     def __init__(
         self,
@@ -728,13 +730,28 @@ class ChatView(QWidget):
         if not is_safe_url(url):
             return
         self.link_activated.emit(url)
-        QDesktopServices.openUrl(QUrl(url, QUrl.ParsingMode.StrictMode))
+        self._open_external(url, "the link")
+
+    def _open_external(self, url: str, what: str) -> None:
+        """Hand ``url`` to the desktop; the status line says if nothing could open it."""
+        self.status_label.setText(f"Opening {what}…")
+
+        def done(problem: str | None) -> None:
+            if not isValid(self):
+                return
+            if problem is None:
+                self.status_label.setText(f"Opened {what} with the desktop's application")
+            else:
+                self.status_label.setText(f"Could not open {what}: {problem}")
+            self.open_finished.emit(url, problem or "")
+
+        opener.launch(QUrl(url, QUrl.ParsingMode.StrictMode), done)
 
     def download_attachment(self, attachment: Attachment, dest: Path | None = None) -> None:
-        """Save bytes carried in the message, or hand an http(s) link to the browser."""
+        """Save bytes carried in the message, or hand an http(s) link to the desktop."""
         url = attachment.url or ""
         if is_safe_url(url):
-            QDesktopServices.openUrl(QUrl(url, QUrl.ParsingMode.StrictMode))
+            self._open_external(url, attachment.name)
             return
         if not url.startswith("data:"):
             self.status_label.setText("No file is available for this attachment")
