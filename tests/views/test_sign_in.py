@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from supervisor_desk.client import tls
 from supervisor_desk.client.credentials import SERVICE, CredentialStore
-from supervisor_desk.client.settings import Preferences
+from supervisor_desk.client.settings import Preferences, ServerTrust
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.views.sign_in_dialog import SignInFlow
 from tests.helpers import MemoryKeyring, wait_until
@@ -385,6 +385,29 @@ def test_ca_file_option_and_a_refused_stored_sign_in(
         assert with_option.dialog is not None
         assert with_option.dialog.ca_file_edit.text() == str(pki.ca_cert.resolve())
         with_option.dialog.reject()
+        assert await asyncio.wait_for(task, 5) is None
+
+    qrun(scenario())
+
+
+def test_a_stored_ca_file_that_went_away_is_asked_for_again(qrun: Any, tmp_path: Path) -> None:
+    backend = MemoryKeyring()
+    store = CredentialStore(backend)
+    prefs = Preferences()
+    server = "https://127.0.0.1:9"
+    prefs.remember_sign_in(server, "supervisor")
+    prefs.set_trust(server, ServerTrust(ca_file=str(tmp_path / "moved-away.pem")))
+    store.save(server, "supervisor", "stored-token")
+
+    async def scenario() -> None:
+        flow = SignInFlow(store, prefs)
+        assert await flow.resume() is None
+        task = asyncio.ensure_future(flow.ask(startup=True))
+        await wait_until(lambda: flow.dialog is not None and flow.dialog.isVisible())
+        assert flow.dialog is not None
+        assert "moved-away.pem for this server cannot be used" in flow.dialog.error_label.text()
+        assert flow.dialog.ca_file_edit.text() == str(tmp_path / "moved-away.pem")
+        flow.dialog.reject()
         assert await asyncio.wait_for(task, 5) is None
 
     qrun(scenario())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -400,7 +401,15 @@ class SignInFlow:
         token: str | None = await self._run_blocking(self.credentials.load, url, username)
         if not token:
             return None
-        client = self._client(url, token, self.trust_for(url))
+        trust = self.trust_for(url)
+        try:
+            client = self._client(url, token, trust)
+        except (OSError, ssl.SSLError) as exc:
+            # The server entry's CA file was moved or damaged since: ask, saying so.
+            self._resume_error = HubError(
+                None, "ca_file", f"The CA file {trust.ca_file} for this server cannot be used "
+                f"({getattr(exc, 'strerror', None) or exc}). Choose it again under Advanced.")
+            return None
         try:
             me: MeAnswer = await client.me()
         except HubError as exc:
