@@ -7,10 +7,15 @@ sockets until the process runs out of descriptors. Here, every connection:
   answer): otherwise it gets ``408`` and is closed;
 - must keep sending a request body it has started: ``body_timeout`` without a byte closes it
   (not counted while the hub itself has paused reading);
-- counts against a cap per client address and a cap in total. Over the per-address cap a new
-  connection is answered ``503`` and closed at once. At the total cap, the oldest connection
-  that is still waiting for its request headers (or idle between requests) is dropped to make
-  room; when there is none, the new one gets ``503``.
+- counts against a cap per client address and a cap in total, from the moment it is accepted
+  (a TLS handshake that never ends counts too, and is held to the header deadline). Over the
+  per-address cap a new connection is answered ``503`` (plain HTTP) and closed at once. At the
+  total cap, the oldest connection that is still waiting for its request headers (or idle
+  between requests) is dropped to make room; when there is none, the new one is refused.
+
+Counting happens on the listening socket (its ``accept`` and each connection's ``close``), so it
+sees every descriptor the hub holds for a client, whatever protocol runs on it; the header and
+body deadlines are kept by the HTTP protocol, which knows where a request stands.
 
 The total cap is kept under the process's descriptor limit, so accepting never fails for lack of
 descriptors because of clients; if it fails anyway (``EMFILE`` from other use), the accept loop
@@ -24,10 +29,13 @@ client behind them shares their address.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import functools
 import ipaddress
 import logging
 import resource
+import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,7 +43,6 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from supervisor_desk.hub.lograte import RateLimitedLog
 
@@ -115,28 +122,33 @@ def parse_trusted(value: str | Iterable[str] | None) -> list[str]:
 
 
 class _Slot:
-    """One admitted connection's place in the counts (released exactly once)."""
+    """One accepted connection's place in the counts (released exactly once)."""
 
-    __slots__ = ("address", "evict", "released", "waiting_since")
+    __slots__ = ("address", "attached", "fd", "released", "shutdown", "waiting")
 
-    def __init__(self, address: str, evict: Callable[[], None]) -> None:
+    def __init__(self, address: str, fd: int, shutdown: Callable[[], None]) -> None:
         self.address = address
-        self.evict = evict
+        self.fd = fd
+        self.shutdown = shutdown
         self.released = False
-        self.waiting_since: float | None = None
+        self.waiting = False
+        # Set once the HTTP protocol runs on it (after the TLS handshake, with TLS).
+        self.attached = False
 
 
 class ConnectionGuard:
     """Counts open connections per address and in total; picks what to refuse or drop."""
 
     def __init__(self, limits: ConnectionLimits, trusted: TrustedAddresses,
-                 fd_limit: int | None = None) -> None:
+                 fd_limit: int | None = None, *, tls: bool = False) -> None:
         self.limits = limits
         self.trusted = trusted
         self.fd_limit = fd_limit
+        self.tls = tls
         self.max_connections = effective_max_connections(limits.max_connections, fd_limit)
         self.total = 0
         self.per_address: dict[str, int] = {}
+        self._by_fd: dict[int, _Slot] = {}
         # Connections waiting for request headers, oldest first (dicts keep insertion order).
         self._waiting: dict[_Slot, None] = {}
         self.refused = 0
@@ -147,7 +159,10 @@ class ConnectionGuard:
         self._notes = RateLimitedLog(log, period=60.0, burst=5)
         self._accept_note = RateLimitedLog(log, period=60.0, burst=1)
 
-    def admit(self, address: str, evict: Callable[[], None]) -> _Slot | None:
+    # -- accounting, on the event loop thread --------------------------------------------------
+
+    def admit(self, address: str, fd: int, shutdown: Callable[[], None]) -> _Slot | None:
+        """A slot for a just-accepted connection, or ``None`` when it must be refused."""
         if (address not in self.trusted
                 and self.per_address.get(address, 0) >= self.limits.max_per_address):
             self.refused += 1
@@ -168,27 +183,37 @@ class ConnectionGuard:
                 "%d connections open (limit %d): dropped the oldest one still waiting for "
                 "its request (from %s)", self.total, self.max_connections, victim.address)
             self._drop(victim)
-        slot = _Slot(address, evict)
+        slot = _Slot(address, fd, shutdown)
         self.total += 1
         self.per_address[address] = self.per_address.get(address, 0) + 1
+        self._by_fd[fd] = slot
+        self.set_waiting(slot, True)
+        # Until the HTTP protocol takes over (a TLS handshake can stall), the deadline is here.
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().call_later(
+                self.limits.header_timeout, self._expire_unattached, slot)
         return slot
 
-    def waiting(self, slot: _Slot, waiting: bool) -> None:
+    def slot_for(self, fd: int) -> _Slot | None:
+        return self._by_fd.get(fd)
+
+    def set_waiting(self, slot: _Slot, waiting: bool) -> None:
         """Mark a connection as waiting for a request (droppable) or busy with one."""
-        if slot.released:
+        if slot.released or slot.waiting == waiting:
             return
-        if waiting and slot.waiting_since is None:
-            slot.waiting_since = time.monotonic()
+        slot.waiting = waiting
+        if waiting:
             self._waiting[slot] = None
-        elif not waiting and slot.waiting_since is not None:
-            slot.waiting_since = None
+        else:
             self._waiting.pop(slot, None)
 
-    def release(self, slot: _Slot | None) -> None:
-        if slot is None or slot.released:
+    def release(self, slot: _Slot) -> None:
+        if slot.released:
             return
         slot.released = True
         self._waiting.pop(slot, None)
+        if self._by_fd.get(slot.fd) is slot:
+            del self._by_fd[slot.fd]
         self.total -= 1
         left = self.per_address[slot.address] - 1
         if left:
@@ -197,12 +222,22 @@ class ConnectionGuard:
             del self.per_address[slot.address]
 
     def _drop(self, slot: _Slot) -> None:
+        # The count drops now; the descriptor a moment later, when the loop sees the shutdown.
         self.release(slot)
-        slot.evict()
+        slot.shutdown()
+
+    def _expire_unattached(self, slot: _Slot) -> None:
+        if slot.released or slot.attached:
+            return
+        self.note_timeout(slot.address, "no TLS handshake or request within "
+                          f"{self.limits.header_timeout:g} s")
+        self._drop(slot)
 
     def note_timeout(self, address: str, what: str) -> None:
         self.timed_out += 1
         self._notes.warning("closed a connection from %s: %s", address, what)
+
+    # -- running out of descriptors -------------------------------------------------------------
 
     def accept_failed(self, exc: BaseException | None) -> None:
         """asyncio could not accept (out of descriptors): shed waiting connections, log once."""
@@ -253,48 +288,74 @@ _SERVICE_UNAVAILABLE = (
 )
 
 
-def guarded_protocols(
-    guard: ConnectionGuard,
-) -> tuple[type[H11Protocol], type[WebSocketsSansIOProtocol]]:
-    """uvicorn protocol classes (``http=``, ``ws=``) that report to ``guard``."""
+class _Connection(socket.socket):
+    """An accepted socket that gives its slot back when it is closed."""
 
-    class GuardedWebSocket(WebSocketsSansIOProtocol):
-        # Handed over by the HTTP protocol at the upgrade; released when the socket goes.
-        slot: _Slot | None = None
+    guard: ConnectionGuard | None = None
+    slot: _Slot | None = None
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            guard.release(self.slot)
-            super().connection_lost(exc)
+    def close(self) -> None:
+        super().close()
+        if self.guard is not None and self.slot is not None:
+            self.guard.release(self.slot)
+
+
+def guarded_listener_class(guard: ConnectionGuard) -> type[socket.socket]:
+    """A listening-socket class whose ``accept`` (called by asyncio) admits or refuses."""
+
+    class GuardedListener(socket.socket):
+        def accept(self) -> tuple[socket.socket, Any]:
+            while True:
+                fd, address = self._accept()  # type: ignore[attr-defined]
+                conn = _Connection(self.family, self.type, self.proto, fileno=fd)
+                host = str(address[0]) if isinstance(address, tuple) and address else "?"
+                slot = guard.admit(host, fd, functools.partial(_shutdown, conn))
+                if slot is not None:
+                    conn.guard, conn.slot = guard, slot
+                    return conn, address
+                # Refused: tell a plain-HTTP client why, and take the next one in the backlog.
+                if not guard.tls:
+                    with contextlib.suppress(OSError):
+                        conn.setblocking(False)
+                        conn.send(_SERVICE_UNAVAILABLE)
+                conn.close()
+
+    return GuardedListener
+
+
+def _shutdown(conn: socket.socket) -> None:
+    # The transport sees end-of-file on its next read and closes (and releases) the socket.
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_RDWR)
+
+
+def guarded_http_protocol(guard: ConnectionGuard) -> type[H11Protocol]:
+    """uvicorn's h11 protocol (``http=``) with request header and body deadlines."""
 
     class GuardedH11(H11Protocol):
         slot: _Slot | None = None
-        refused = False
         header_timer: asyncio.TimerHandle | None = None
         body_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            peer = transport.get_extra_info("peername")
-            address = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
-            self.slot = guard.admit(address, transport.abort)
-            if self.slot is None:
-                self.refused = True
-                transport.write(_SERVICE_UNAVAILABLE)
-                transport.close()
-                return
             super().connection_made(transport)
+            sock = transport.get_extra_info("socket")
+            self.slot = guard.slot_for(sock.fileno()) if sock is not None else None
+            if self.slot is not None:
+                self.slot.attached = True
             self._await_request()
 
         def connection_lost(self, exc: Exception | None) -> None:
-            if self.refused:
-                return
             self._cancel_timers()
-            guard.release(self.slot)
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            if self.slot is None or self.transport.get_protocol() is not self:
-                return  # upgraded to a websocket (handed over) or closing
+            if self.transport.get_protocol() is not self:
+                # Upgraded to a websocket: busy for good, its own keepalive takes over.
+                self._request_started()
+                self._cancel_timers()
+                return
             state = self.conn.their_state
             if state is h11.IDLE:
                 return  # still inside the request headers: the header deadline holds
@@ -305,34 +366,21 @@ def guarded_protocols(
                 self.body_timer.cancel()
                 self.body_timer = None
 
-        def handle_websocket_upgrade(self, event: h11.Request) -> None:
-            self._cancel_timers()
-            slot, self.slot = self.slot, None
-            if slot is not None:
-                guard.waiting(slot, False)
-            super().handle_websocket_upgrade(event)
-            protocol = self.transport.get_protocol()
-            if isinstance(protocol, GuardedWebSocket):
-                protocol.slot = slot
-            else:
-                guard.release(slot)
-
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if (self.slot is not None and not self.transport.is_closing()
-                    and self.conn.their_state is h11.IDLE):
+            if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
                 self._await_request()
 
         def _await_request(self) -> None:
-            assert self.slot is not None
-            guard.waiting(self.slot, True)
+            if self.slot is not None:
+                guard.set_waiting(self.slot, True)
             if self.header_timer is None:
                 self.header_timer = self.loop.call_later(
                     guard.limits.header_timeout, self._on_header_timeout)
 
         def _request_started(self) -> None:
             if self.slot is not None:
-                guard.waiting(self.slot, False)
+                guard.set_waiting(self.slot, False)
             if self.header_timer is not None:
                 self.header_timer.cancel()
                 self.header_timer = None
@@ -354,7 +402,7 @@ def guarded_protocols(
                 return
             if self.cycle is None or self.cycle.response_complete:
                 self.transport.write(_REQUEST_TIMEOUT)
-            guard.note_timeout(self.slot.address if self.slot else "?",
+            guard.note_timeout(self._address(),
                                f"no complete request within {guard.limits.header_timeout:g} s")
             self.transport.close()
 
@@ -365,8 +413,11 @@ def guarded_protocols(
             if self.flow is not None and self.flow.read_paused:
                 self._arm_body_timer()  # the hub is not reading: not the client's fault
                 return
-            guard.note_timeout(self.slot.address if self.slot else "?",
+            guard.note_timeout(self._address(),
                                f"request body stalled for {guard.limits.body_timeout:g} s")
             self.transport.close()
 
-    return GuardedH11, GuardedWebSocket
+        def _address(self) -> str:
+            return self.client[0] if self.client else "?"
+
+    return GuardedH11

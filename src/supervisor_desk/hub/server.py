@@ -18,7 +18,8 @@ from supervisor_desk.hub.connlimits import (
     ConnectionLimits,
     TrustedAddresses,
     descriptor_limit,
-    guarded_protocols,
+    guarded_http_protocol,
+    guarded_listener_class,
 )
 from supervisor_desk.hub.feed import FeedLimits
 from supervisor_desk.hub.logredact import install_log_redaction
@@ -40,9 +41,11 @@ class _DenialNoise(logging.Filter):
 logging.getLogger("uvicorn.error").addFilter(_DenialNoise())
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
+def bind_socket(
+    host: str, port: int, socket_class: type[socket.socket] = socket.socket
+) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket_class(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
@@ -85,16 +88,15 @@ class HubServer:
         self.service.broadcaster.configure(feed_limits or FeedLimits())
         self.app = create_app(self.service)
         self.host = host
-        self.sock = bind_socket(host, port)
-        self.url = url_of(host, self.sock, "https" if tls is not None else "http")
         trusted = list(forwarded_allow_ips)
         self.guard = ConnectionGuard(limits or ConnectionLimits(), TrustedAddresses(trusted),
-                                     descriptor_limit())
-        http_protocol, ws_protocol = guarded_protocols(self.guard)
+                                     descriptor_limit(), tls=tls is not None)
+        # Connections are counted where they are accepted and closed (see connlimits).
+        self.sock = bind_socket(host, port, guarded_listener_class(self.guard))
+        self.url = url_of(host, self.sock, "https" if tls is not None else "http")
         config = uvicorn.Config(
             self.app,
-            http=http_protocol,
-            ws=ws_protocol,
+            http=guarded_http_protocol(self.guard),
             log_level=log_level,
             lifespan="on",
             timeout_graceful_shutdown=5,
