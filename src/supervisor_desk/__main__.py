@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(args_list)
     if args.command == "open":
-        return _open_file(args.file)
+        return _open_file(args.file, screenshot=args.screenshot, exit_after=args.exit_after)
     if args.exit_after is not None and args.exit_after <= 0:
         build_parser().error("--exit-after needs a positive number of seconds")
     ca_file: Path | None = None
@@ -89,14 +89,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_app(options, demo_future=demo_future)
 
 
-def _open_file(path: Path) -> int:
+def _open_file(path: Path, *, screenshot: Path | None, exit_after: float | None) -> int:
     from supervisor_desk.app import create_qapp
     from supervisor_desk.logging_setup import setup_logging
     from supervisor_desk.views.offline import open_file_command
 
     setup_logging()
     create_qapp()  # our name, icon and theme; the review then runs on it
-    return open_file_command(path)
+    return open_file_command(
+        path, screenshot=screenshot.resolve() if screenshot else None, exit_after=exit_after)
 
 
 def _start_demo_early(rate: float, seed: int | None) -> Future[Any]:

@@ -20,6 +20,7 @@ from supervisor_desk.models.export.reader import (
 from supervisor_desk.models.export.records import (
     FILE_FORMATS,
     MAX_RECORD_BYTES,
+    MAX_REVIEW_SESSIONS,
     ExportFileError,
     FileFormat,
     IndexedSession,
@@ -32,6 +33,7 @@ __all__ = [
     "CSV_COLUMNS",
     "FILE_FORMATS",
     "MAX_RECORD_BYTES",
+    "MAX_REVIEW_SESSIONS",
     "ExportFileError",
     "ExportReader",
     "ExportWriter",

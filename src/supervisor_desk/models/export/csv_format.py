@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from supervisor_desk.models.export.interner import Interner
 from supervisor_desk.models.export.records import (
+    TOO_DEEP,
     ExportFileError,
     IndexedSession,
     ReadReport,
@@ -93,6 +94,8 @@ def _json_cell(row: Mapping[str, str], key: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise ValueError(f"column {key}: not JSON ({exc.msg})") from exc
+    except RecursionError as exc:
+        raise ValueError(f"column {key}: {TOO_DEEP}") from exc
 
 
 def summary_from_csv(row: Mapping[str, str]) -> SessionSummary:

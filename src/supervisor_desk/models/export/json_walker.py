@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from supervisor_desk.models.export.interner import Interner
 from supervisor_desk.models.export.records import (
     MAX_RECORD_BYTES,
+    TOO_DEEP,
     ExportFileError,
     IndexedSession,
     ReadReport,
@@ -118,6 +119,9 @@ class JsonWalker:
         while True:
             try:
                 value, end = self.dec.raw_decode(self.buf, self.pos)
+            except RecursionError as exc:
+                # json's C scanner recurses per level: a hostile file can nest far deeper.
+                raise ExportFileError(self.path, f"{what} is {TOO_DEEP}") from exc
             except json.JSONDecodeError as exc:
                 # Only an error at the end of the buffer (a literal, number or string cut by
                 # the read) can be cured by reading more; anything else is bad JSON now.

@@ -24,6 +24,7 @@ from supervisor_desk.models.export.interner import Interner
 from supervisor_desk.models.export.json_walker import CHUNK, JsonWalker
 from supervisor_desk.models.export.records import (
     MAX_RECORD_BYTES,
+    TOO_DEEP,
     ExportFileError,
     FileFormat,
     IndexedSession,
@@ -32,6 +33,7 @@ from supervisor_desk.models.export.records import (
     describe_validation,
     entry_from_record,
     format_of,
+    too_many_sessions,
 )
 from supervisor_desk.models.wire import ExportedSession, ExportHeader
 
@@ -44,8 +46,11 @@ class ExportReader:
     read further; ``report`` counts progress and skipped records meanwhile.
     """
 
-    def __init__(self, path: Path, *, batch_size: int = 1000) -> None:
+    def __init__(self, path: Path, *, batch_size: int = 1000,
+                 max_sessions: int | None = None) -> None:
         self.path = Path(path)
+        # Beyond this many sessions the read stops with an ExportFileError (rows kept).
+        self.max_sessions = max_sessions
         self.fmt: FileFormat = format_of(self.path)
         self.batch_size = batch_size
         self.header: ExportHeader | None = None
@@ -75,6 +80,9 @@ class ExportReader:
         batch: list[IndexedSession] = []
         try:
             for entry in source[self.fmt]():
+                if self.max_sessions is not None and self.report.sessions >= self.max_sessions:
+                    raise ExportFileError(self.path, too_many_sessions(
+                        f"more than {self.max_sessions:,}", self.max_sessions))
                 batch.append(entry)
                 self.report.sessions += 1
                 if len(batch) >= self.batch_size:
@@ -156,6 +164,10 @@ class ExportReader:
             raise ExportFileError(
                 self.path, f"not a Supervisor Desk JSONL export: line 1 is not JSON ({exc.msg})"
             ) from exc
+        except RecursionError as exc:
+            raise ExportFileError(
+                self.path, f"not a Supervisor Desk JSONL export: line 1 is {TOO_DEEP}"
+            ) from exc
         return check_header(self.path, obj)
 
     # -- JSON: one document, walked element by element of "sessions" ----------------------
@@ -199,11 +211,28 @@ def read_record(path: Path, entry: IndexedSession) -> ExportedSession:
         ) from exc
 
 
-def check_export(path: Path) -> ExportHeader | None:
+def estimated_sessions(fmt: FileFormat, head: bytes, total_bytes: int) -> int | None:
+    """Sessions in a file guessed from its first bytes (``None``: too few to tell).
+
+    JSONL and CSV hold one session per line; a JSON document one ``"session"`` key per record,
+    whatever its layout. The guess only needs to tell 100,000 from 1,000,000.
+    """
+    if len(head) >= total_bytes:
+        return None  # the whole file is in hand: the reader counts exactly
+    # JSONL's and CSV's first line is the header.
+    records = head.count(b'"session"') if fmt == "json" else head.count(b"\n") - 1
+    if records < 10:
+        return None
+    return int(total_bytes / len(head) * records)
+
+
+def check_export(path: Path, *, max_sessions: int | None = None) -> ExportHeader | None:
     """Cheap up-front check (type, header, encoding of the start, complete end of a JSON file).
 
     Meant for the command line and the open dialog, before the background load; the load
-    itself still reports anything found later. Returns the header (``None`` for CSV).
+    itself still reports anything found later. With ``max_sessions``, a file whose size
+    says it holds clearly more sessions is refused here. Returns the header (``None`` for
+    CSV).
     """
     path = Path(path)
     reader = ExportReader(path)
@@ -213,6 +242,10 @@ def check_export(path: Path) -> ExportHeader | None:
         head = f.read(min(CHUNK, reader.report.total_bytes))
     if b"\x00" in head[:4096]:
         raise ExportFileError(path, "not a text file (binary data)")
+    estimate = estimated_sessions(reader.fmt, head, reader.report.total_bytes)
+    # A margin for the guess: only a file clearly beyond the limit is refused unread.
+    if max_sessions is not None and estimate is not None and estimate > max_sessions * 1.2:
+        raise ExportFileError(path, too_many_sessions(f"about {estimate:,}", max_sessions))
     if reader.fmt == "jsonl":
         # Later JSONL lines may be bad on their own: they are skipped and counted on load.
         head = head.split(b"\n", 1)[0]

@@ -25,8 +25,23 @@ FILE_FORMATS: tuple[FileFormat, ...] = ("json", "jsonl", "csv")
 # One record (a session with its messages and logs) bigger than this is not a real export
 # record; refusing it keeps a hostile or corrupt file from exhausting memory.
 MAX_RECORD_BYTES = 64 * 1024 * 1024
+# Offline review keeps every session's summary and normalised transcript in memory: about
+# 2.2 KB per session of the benchmark's kind (100,000 sessions of 10 messages: 238 MB peak
+# for the reader and index alone). 250,000 keeps the window within the 800 MB bound with
+# room for longer transcripts; a bigger file is refused (up front when its size says so).
+MAX_REVIEW_SESSIONS = 250_000
+# How a record nested deeper than the JSON parsers follow is described (json's C scanner stops
+# near the interpreter's recursion limit, pydantic-core's at 200 levels; real records nest 6).
+TOO_DEEP = "nested too deeply (arrays or objects inside each other beyond the reader's limit)"
 # Problems beyond this many are only counted: a file with a million bad lines needs no list.
 MAX_PROBLEMS = 20
+
+
+def too_many_sessions(count_text: str, limit: int) -> str:
+    """The problem text for a file beyond :data:`MAX_REVIEW_SESSIONS`, with what to do."""
+    return (f"{count_text} sessions: offline review opens at most {limit:,} sessions at a "
+            "time (to stay within its memory bound); export a filtered subset (a shorter "
+            "period, fewer channels or agents) and open that")
 
 
 class ExportFileError(Exception):

@@ -7,15 +7,18 @@ the Qt thread (a cheap append), so the table can show the first rows while the r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from supervisor_desk.models.export import (
+    MAX_REVIEW_SESSIONS,
     ExportFileError,
     ExportReader,
     IndexedSession,
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 
 FIRST_BATCH = 200  # small, so the first rows show within a fraction of a second
 BATCH = 1000
+QUEUED_BATCHES = 4
+STOP_POLL_S = 0.1
 
 
 class OfflineLoader(QObject):
@@ -50,6 +55,8 @@ class OfflineLoader(QObject):
         self.done = False
         self._stop = threading.Event()
         self._task: asyncio.Task[Any] | None = None
+        self._thread: threading.Thread | None = None
+        self._ended: asyncio.Future[None] | None = None
 
     def start(self) -> asyncio.Task[Any]:
         self._task = self.tasks.spawn(self._run(), "offline-load")
@@ -61,72 +68,110 @@ class OfflineLoader(QObject):
             self._task.cancel()
 
     async def wait(self) -> None:
+        """Until the load task and its reading thread have both ended."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+        await self._thread_ended()
+
+    async def _thread_ended(self) -> None:
+        # The worker notices a stop within STOP_POLL_S plus one batch's parsing.
+        if self._ended is not None:
+            await asyncio.shield(self._ended)
+
+    def _work_then_report_end(self, deliver: Callable[[tuple[Any, ...]], bool],
+                              loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            self._work(deliver)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(self._mark_ended)
+
+    def _mark_ended(self) -> None:
+        if self._ended is not None and not self._ended.done():
+            self._ended.set_result(None)
+
+    def _work(self, deliver: Callable[[tuple[Any, ...]], bool]) -> None:
+        """The reading thread: parse and normalise batches, hand them over until stopped."""
+        try:
+            reader = ExportReader(self.path, batch_size=FIRST_BATCH,
+                                  max_sessions=MAX_REVIEW_SESSIONS)
+            if not deliver(("reader", reader)):
+                return
+            for batch in reader.batches():
+                if self._stop.is_set() or not deliver(
+                        ("batch", batch, prepare_transcripts(batch))):
+                    return
+                reader.batch_size = BATCH
+            deliver(("done",))
+        except ExportFileError as exc:
+            deliver(("error", str(exc)))
+        except Exception as exc:  # a reader bug must still end the load with a message
+            log.exception("offline load of %s failed", self.path)
+            deliver(("error", f"{self.path.name}: could not be read ({exc})"))
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=4)
+        ready: deque[tuple[Any, ...]] = deque()
+        arrived = asyncio.Event()
+        # Back-pressure: the worker waits while the Qt side is this many batches behind.
+        free = threading.Semaphore(QUEUED_BATCHES)
 
-        def post(item: Any) -> None:
-            # Back-pressure: the worker waits while the Qt side is 4 batches behind.
-            asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
-
-        def work() -> None:
+        def deliver(item: tuple[Any, ...]) -> bool:
+            while not free.acquire(timeout=STOP_POLL_S):
+                if self._stop.is_set():
+                    return False
+            if self._stop.is_set():
+                return False
+            ready.append(item)
             try:
-                reader = ExportReader(self.path, batch_size=FIRST_BATCH)
-                post(("reader", reader))
-                for batch in reader.batches():
-                    if self._stop.is_set():
-                        return
-                    post(("batch", batch, prepare_transcripts(batch)))
-                    reader.batch_size = BATCH
-                post(("done", None))
-            except ExportFileError as exc:
-                post(("error", str(exc)))
-            except Exception as exc:  # a reader bug must still end the load with a message
-                log.exception("offline load of %s failed", self.path)
-                post(("error", f"{self.path.name}: could not be read ({exc})"))
+                loop.call_soon_threadsafe(arrived.set)
+            except RuntimeError:  # the loop has closed under us: nobody is listening
+                return False
+            return True
 
-        # A plain thread of our own (not the loop's default executor, QThreads under qasync):
-        # it ends with the load and never outlives the loop that waits for it.
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="offline-load")
-        worker = loop.run_in_executor(executor, work)
+        # A daemon thread of our own (not the loop's default executor): a stop reaches it
+        # within STOP_POLL_S, and an interrupted process never waits for it at exit.
+        self._ended = loop.create_future()
+        self._thread = threading.Thread(target=self._work_then_report_end,
+                                        args=(deliver, loop), name="offline-load", daemon=True)
+        self._thread.start()
         try:
-            while True:
-                item = await queue.get()
-                kind = item[0]
-                if kind == "reader":
-                    self.reader = item[1]
-                    self.report = self.reader.report
-                elif kind == "batch":
-                    batch: list[IndexedSession] = item[1]
-                    if self.index is None:
-                        assert self.reader is not None
-                        header = self.reader.header
-                        self.index = OfflineIndex(
-                            self.path,
-                            has_transcripts=self.reader.has_transcripts,
-                            now=header.exported_at if header and header.exported_at else None,
-                        )
-                    self.index.add(batch, item[2])
-                    self.progress_changed.emit(self.report.bytes_read, self.report.total_bytes)
-                    self.batch_loaded.emit(len(self.index))
-                elif kind == "error":
-                    self.error = item[1]
-                    self.done = True
-                    self.failed.emit(self.error)
-                    break
-                else:
-                    self.done = True
-                    self.progress_changed.emit(self.report.total_bytes, self.report.total_bytes)
-                    self.finished.emit(self.report)
-                    break
+            while not self.done:
+                await arrived.wait()
+                arrived.clear()
+                while ready and not self.done:
+                    item = ready.popleft()
+                    free.release()
+                    self._handle(item)
+                    # One batch per loop turn: input and paint events run between batches.
+                    await asyncio.sleep(0)
         finally:
             self._stop.set()
-            # Unblock a worker waiting on a full queue, then let it end.
-            while not worker.done():
-                while not queue.empty():
-                    queue.get_nowait()
-                await asyncio.sleep(0.01)
-            executor.shutdown(wait=True)
+            await self._thread_ended()
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        kind = item[0]
+        if kind == "reader":
+            self.reader = item[1]
+            self.report = item[1].report
+        elif kind == "batch":
+            batch: list[IndexedSession] = item[1]
+            if self.index is None:
+                assert self.reader is not None
+                header = self.reader.header
+                self.index = OfflineIndex(
+                    self.path,
+                    has_transcripts=self.reader.has_transcripts,
+                    now=header.exported_at if header and header.exported_at else None,
+                )
+            self.index.add(batch, item[2])
+            self.progress_changed.emit(self.report.bytes_read, self.report.total_bytes)
+            self.batch_loaded.emit(len(self.index))
+        elif kind == "error":
+            self.error = item[1]
+            self.done = True
+            self.failed.emit(self.error)
+        else:
+            self.done = True
+            self.progress_changed.emit(self.report.total_bytes, self.report.total_bytes)
+            self.finished.emit(self.report)

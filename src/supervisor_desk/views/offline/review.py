@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from supervisor_desk.models.export import ExportFileError, check_export
+from supervisor_desk.models.export import MAX_REVIEW_SESSIONS, ExportFileError, check_export
 from supervisor_desk.views.offline.window import OfflineWindow
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
@@ -39,7 +39,7 @@ class OfflineReview(QObject):
         """Check the file quickly, then open its window and read it in the background."""
         path = Path(path)
         try:
-            check_export(path)
+            check_export(path, max_sessions=MAX_REVIEW_SESSIONS)
         except ExportFileError as exc:
             self._show_error(str(exc))
             return None
