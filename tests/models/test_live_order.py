@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from supervisor_desk.models.live_order import LiveOrder, LiveOrdering
+from supervisor_desk.models.live_order import LiveOrder, LiveOrdering, order_seconds
 from supervisor_desk.models.wire import SessionSummary
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -61,3 +61,26 @@ def test_keys_are_unique_so_rows_can_be_bisected() -> None:
     same_time = [summary(f"s{i}") for i in range(5)]
     keys = [ordering.key(s) for s in same_time]
     assert len(set(keys)) == 5
+
+
+def test_ended_rows_never_sort_above_live_ones() -> None:
+    sessions = [
+        summary("queued", "queued", started=100, queued=100),
+        summary("active", started=50),
+        # Abandoned in the queue long ago, and a conversation that ended: both below.
+        summary("abandoned", "cancelled", started=-600, queued=-600, ended=10),
+        summary("done", "completed", started=-900, ended=5),
+    ]
+    assert ordered(LiveOrdering(), sessions) == ["queued", "active", "done", "abandoned"]
+
+
+def test_order_seconds_is_what_the_order_ranks_by() -> None:
+    now = T0 + timedelta(minutes=10)
+    assert order_seconds(summary("q", "queued", queued=60), now) == 540  # the wait
+    # Active after a wait: the conversation since acceptance, not the time since start.
+    assert order_seconds(summary("a", started=0, queued=0, accepted=300), now) == 300
+    assert order_seconds(summary("c", "completed", started=0, accepted=120, ended=420),
+                         now) == 300
+    assert order_seconds(summary("x", "cancelled", started=0, queued=0, ended=90), now) == 90
+    # A start in the future (clock skew) never shows a negative time.
+    assert order_seconds(summary("f", started=900), now) == 0

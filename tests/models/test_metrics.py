@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from supervisor_desk.models.metrics import live_metrics, plural, session_metrics, top_channel
+from supervisor_desk.models.metrics import live_metrics, session_metrics, top_channel
 from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.models.wording import format_ago, plural
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -84,3 +85,11 @@ def test_plurals(count: int, text: str) -> None:
     assert plural(count, "session") == text
     assert plural(1, "match", "matches") == "1 match"
     assert plural(3, "match", "matches") == "3 matches"
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (-5, "just now"), (9.9, "just now"), (10, "10 seconds ago"), (61, "1 minute ago"),
+    (300, "5 minutes ago"), (3599, "59 minutes ago"), (3600, "1 hour ago"),
+    (86399, "23 hours ago"), (86400 * 2, "2 days ago")])
+def test_how_long_ago(seconds: float, text: str) -> None:
+    assert format_ago(seconds) == text

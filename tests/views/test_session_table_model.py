@@ -115,7 +115,10 @@ def test_cells_show_what_the_design_lists(model: SessionTableModel, clock: Clock
     assert cell(model, 0, SessionColumn.LAST_MESSAGE) == "12:00:30"
     assert cell(model, 0, SessionColumn.MESSAGES) == "7"
     assert cell(model, 0, SessionColumn.COUNTRY) == "DE"
-    assert cell(model, 0, SessionColumn.COUNTRY, Qt.ItemDataRole.ToolTipRole) == "Germany, Berlin"
+    assert cell(model, 0, SessionColumn.COUNTRY, Qt.ItemDataRole.ToolTipRole) == (
+        "Germany, Berlin (DE)")
+    flag = cell(model, 0, SessionColumn.COUNTRY, Qt.ItemDataRole.DecorationRole)
+    assert flag is not None and not flag.isNull()
     assert cell(model, 0, SessionColumn.IP) == "10.0.0.7"
     assert cell(model, 0, SessionColumn.FINISH) == "---"
     assert cell(model, 0, SessionColumn.STATE) == "Live · queued"
@@ -129,7 +132,7 @@ def test_header_data(model: SessionTableModel) -> None:
         for c in SessionColumn
     ]
     assert headers[SessionColumn.ID] == "Session"
-    assert headers[SessionColumn.DURATION] == "Duration"
+    assert headers[SessionColumn.DURATION] == "Wait / talk"
     assert headers[SessionColumn.FINISH] == "Finish time"
     assert model.headerData(0, Qt.Orientation.Vertical, Qt.ItemDataRole.DisplayRole) is None
     assert model.columnCount() == len(SessionColumn)
@@ -182,7 +185,7 @@ def test_arrival_order_puts_new_sessions_at_the_bottom(model: SessionTableModel)
 def test_ended_sessions_stay_marked_until_refresh(model: SessionTableModel) -> None:
     model.set_sessions([make("a", started=1), make("b", started=2), make("c", started=3)])
     model.apply_changes([make("b", status="completed", started=2, ended=30, version=2)])
-    assert ids(model) == ["a", "b", "c"]
+    assert ids(model) == ["a", "c", "b"]  # below every live row
     row = model.row_of("b")
     assert cell(model, row, SessionColumn.STATE) == "Completed · user disconnect"
     assert cell(model, row, SessionColumn.FINISH) == "12:00:30"
@@ -213,7 +216,7 @@ def test_tick_updates_duration_text_of_visible_rows(
         model.tick(0, 1)
     top, bottom, roles = blocker.args
     assert (top.row(), bottom.row()) == (0, 1)
-    assert top.column() == SessionColumn.WAIT and bottom.column() == SessionColumn.DURATION
+    assert top.column() == SessionColumn.START and bottom.column() == SessionColumn.DURATION
     assert roles == [Qt.ItemDataRole.DisplayRole]
     assert cell(model, model.row_of("a"), SessionColumn.DURATION) == "3h 16m 1s"
     assert cell(model, model.row_of("b"), SessionColumn.DURATION) == "3h 15m 31s"
@@ -231,7 +234,7 @@ def test_column_sort_and_duration_sorts_by_start(model: SessionTableModel) -> No
     assert ids(model) == ["b", "a", "c"]  # longest first = earliest start
     model.sort(SessionColumn.DURATION, Qt.SortOrder.AscendingOrder)
     assert ids(model) == ["c", "a", "b"]
-    assert cell(model, 0, SessionColumn.DURATION, SortRole) == -(T0.timestamp() + 20)
+    assert cell(model, 0, SessionColumn.DURATION, SortRole) == (0, -(T0.timestamp() + 20))
     # New rows land in sorted position while a column sort is active.
     model.apply_changes([make("d", started=15)])
     assert ids(model) == ["c", "d", "a", "b"]
@@ -324,3 +327,132 @@ def test_header_click_cycles_sort_then_live_order(model: SessionTableModel, qtbo
     assert ids(model) == ["a", "b"]
     view._on_header_section_clicked(SessionColumn.MESSAGES)
     assert model.sort_column == -1 and not view.horizontalHeader().isSortIndicatorShown()
+
+
+def _seconds(text: str) -> int:
+    total = 0
+    for part in text.split():
+        value, unit = int(part[:-1]), part[-1]
+        total += value * {"h": 3600, "m": 60, "s": 1}[unit]
+    return total
+
+
+def test_wait_talk_column_is_monotonic_in_the_default_order(
+    model: SessionTableModel, clock: Clock
+) -> None:
+    import random
+
+    rng = random.Random(7)
+    sessions = []
+    for i in range(120):
+        start = rng.randint(-7200, 0)
+        kind = rng.choice(("queued", "active", "accepted", "ended"))
+        if kind == "queued":
+            sessions.append(make(f"q{i}", status="queued", started=start,
+                                 queued=start + rng.randint(0, 30)))
+        elif kind == "active":
+            sessions.append(make(f"a{i}", started=start))
+        elif kind == "accepted":
+            sessions.append(make(f"w{i}", started=start, queued=start,
+                                 accepted=start + rng.randint(0, 600)))
+        else:
+            sessions.append(make(f"e{i}", status="completed", started=start,
+                                 ended=start + rng.randint(1, 900)))
+    clock.now = T0 + timedelta(minutes=15)
+    model.set_sessions(sessions)
+    rows = [model.session_at(r) for r in range(model.rowCount())]
+    shown = [_seconds(cell(model, r, SessionColumn.DURATION)) for r in range(len(rows))]
+    groups = ["queued" if s.status == "queued" else "live" if s.is_live else "ended"
+              for s in rows if s is not None]
+    # Queued (longest wait first), then active (longest conversation first), then ended.
+    assert groups == sorted(groups, key=("queued", "live", "ended").index)
+    for group in ("queued", "live"):
+        column = [v for v, g in zip(shown, groups, strict=True) if g == group]
+        assert column == sorted(column, reverse=True), group
+    # The tooltip carries the total time since the session started.
+    accepted = next(r for r, s in enumerate(rows) if s is not None and s.id.startswith("w"))
+    tip = cell(model, accepted, SessionColumn.DURATION, Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("Conversation (since accepted): ")
+    assert "Total since the session started: " in tip
+
+
+def test_started_reads_relative_or_clock_time_and_both_tick(
+    model: SessionTableModel, clock: Clock, qtbot: Any
+) -> None:
+    model.set_sessions([make("a", started=0)])
+    clock.now = T0 + timedelta(minutes=5, seconds=3)
+    assert cell(model, 0, SessionColumn.START) == "12:00:00"
+    with qtbot.waitSignal(model.dataChanged):
+        model.set_started_display("relative")
+    assert cell(model, 0, SessionColumn.START) == "5 minutes ago"
+    assert cell(model, 0, SessionColumn.START, Qt.ItemDataRole.ToolTipRole).startswith(
+        "2026-03-01 12:00:00")
+    clock.now = T0 + timedelta(hours=2)
+    with qtbot.waitSignal(model.dataChanged) as blocker:
+        model.tick(0, 0)
+    assert blocker.args[0].column() <= SessionColumn.START
+    assert cell(model, 0, SessionColumn.START) == "2 hours ago"
+
+
+def test_flow_and_stage_columns(model: SessionTableModel, qtbot: Any) -> None:
+    model.set_sessions([
+        make("a", stage="PROD", metadata={"flow": "billing", "flow_version": "v21"}),
+        make("b"),
+    ])
+    row = model.row_of("a")
+    assert cell(model, row, SessionColumn.FLOW) == "billing"
+    assert cell(model, row, SessionColumn.FLOW, Qt.ItemDataRole.ToolTipRole) == "billing (v21)"
+    assert cell(model, row, SessionColumn.STAGE) == "PROD"
+    assert cell(model, model.row_of("b"), SessionColumn.FLOW) == ""
+    view = SessionTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    # Off by default, offered in the Columns menu.
+    assert view.isColumnHidden(SessionColumn.FLOW) and view.isColumnHidden(SessionColumn.STAGE)
+    menu = view.build_header_menu()
+    titles = {a.text(): a for a in menu.actions() if a.isCheckable()}
+    titles["Flow"].setChecked(True)
+    assert not view.isColumnHidden(SessionColumn.FLOW)
+    assert "Stage" in titles
+
+
+def test_country_flag_renders_and_unknown_codes_have_none(
+    model: SessionTableModel, qtbot: Any
+) -> None:
+    model.set_sessions([
+        make("de", location={"country_code": "DE", "country": "Germany", "city": "Berlin"}),
+        make("xx", location={"country_code": "ZZ"}),
+        make("none"),
+    ])
+    flag = cell(model, model.row_of("de"), SessionColumn.COUNTRY, Qt.ItemDataRole.DecorationRole)
+    assert not flag.pixmap(32, 24).isNull()
+    assert cell(model, model.row_of("xx"), SessionColumn.COUNTRY,
+                Qt.ItemDataRole.DecorationRole) is None
+    assert cell(model, model.row_of("none"), SessionColumn.COUNTRY,
+                Qt.ItemDataRole.DecorationRole) is None
+    assert cell(model, model.row_of("de"), SessionColumn.COUNTRY,
+                Qt.ItemDataRole.AccessibleTextRole) == "Germany, Berlin (DE)"
+
+
+def test_time_columns_never_elide_and_headers_say_their_full_name(
+    model: SessionTableModel, qtbot: Any, tmp_path: Any
+) -> None:
+    settings = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    view = SessionTableView(settings=settings)
+    qtbot.addWidget(view)
+    view.setModel(model)
+    model.set_sessions([make("a", started=-(99 * 3600 + 59 * 60 + 58))])
+    metrics = view.fontMetrics()
+    for column in (SessionColumn.WAIT, SessionColumn.DURATION, SessionColumn.START):
+        width = view.columnWidth(column)
+        assert width >= view.fitted_width(column)
+        text = cell(model, 0, column) or ""
+        assert metrics.horizontalAdvance(text) < width, column
+        # A user cannot drag them narrower than their widest value.
+        view.setColumnWidth(column, 20)
+        assert view.columnWidth(column) == view.fitted_width(column)
+    for column in SessionColumn:
+        tip = model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+        assert tip, column
+        name = model.headerData(column, Qt.Orientation.Horizontal)
+        assert not name or name.split()[0].lower() in tip.lower()

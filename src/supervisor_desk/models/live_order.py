@@ -1,14 +1,19 @@
 """The order of the live sessions table, Qt-free: one definition for the table and its tests.
 
 The table sorts a plain Python list with these keys (docs/architecture.md, "No
-QSortFilterProxyModel"); this module says what the keys are. ``LONGEST_WAIT`` (Avaamo):
-queued sessions first, the longest waiting on top, then active ones, the longest conversation
-on top. ``ARRIVAL`` (ixHello): the order sessions were first seen, new ones at the bottom.
-``GIVEN``: the order the hub or an offline index returned (History), as is.
+QSortFilterProxyModel"); this module says what the keys are.
+
+- ``LONGEST_WAIT`` (Avaamo): queued sessions first, the longest waiting on top; then active
+  ones, the longest conversation on top; then the ended ones still shown, in the order they
+  ended. An ended row never sorts above a live one: the top of the list is "who needs
+  someone now".
+- ``ARRIVAL`` (ixHello): the order sessions were first seen, new ones at the bottom.
+- ``GIVEN``: the order the hub or an offline index returned (History), as is.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -35,7 +40,35 @@ LIVE_ORDER_TITLES: dict[LiveOrder, str] = {
 
 QUEUED_RANK = 0
 ACTIVE_RANK = 1
+ENDED_RANK = 2
 _LIVE_RANK = {"queued": QUEUED_RANK, "active": ACTIVE_RANK}
+
+
+def conversation_start(session: SessionSummary) -> datetime:
+    """When the conversation began: acceptance after a queue, else the session's start."""
+    return session.accepted_at or session.started_at
+
+
+def waiting_since(session: SessionSummary) -> datetime:
+    """When a queued session started waiting (its start if the platform sent no queue time)."""
+    return session.queued_at or session.started_at
+
+
+def order_seconds(session: SessionSummary, now: datetime) -> float:
+    """The time the default order ranks by, as the Duration column shows it.
+
+    Queued: the wait so far. Active: the conversation so far (since accepted). Ended: the
+    conversation's length. Never negative (clock skew between platform and desktop).
+    """
+    if session.status == "queued":
+        return max(0.0, (now - waiting_since(session)).total_seconds())
+    end = session.ended_at if session.ended_at is not None else now
+    if session.status not in _LIVE_RANK and session.accepted_at is None and (
+        session.queued_at is not None
+    ):
+        # Ended in the queue: it never had a conversation; its time is the wait.
+        return max(0.0, (end - waiting_since(session)).total_seconds())
+    return max(0.0, (end - conversation_start(session)).total_seconds())
 
 
 class LiveOrdering:
@@ -49,33 +82,19 @@ class LiveOrdering:
         self.order = order
         self._arrival: dict[str, int] = {}
         self._next_arrival = 0
-        # The live rank a session had last while live, so an ended row keeps its place.
-        self._last_rank: dict[str, int] = {}
 
     def clear(self) -> None:
         self._arrival.clear()
-        self._last_rank.clear()
         self._next_arrival = 0
 
     def note(self, session: SessionSummary) -> None:
-        """Remember a session's arrival (first sight only) and its live rank."""
+        """Remember a session's arrival (first sight only)."""
         if session.id not in self._arrival:
             self._arrival[session.id] = self._next_arrival
             self._next_arrival += 1
-        self.note_rank(session)
-
-    def note_rank(self, session: SessionSummary) -> None:
-        rank = _LIVE_RANK.get(session.status)
-        if rank is not None:
-            self._last_rank[session.id] = rank
-        elif session.id not in self._last_rank:
-            # Arrived already ended: where it would have been when it was last live.
-            waiting = session.queued_at is not None and session.accepted_at is None
-            self._last_rank[session.id] = QUEUED_RANK if waiting else ACTIVE_RANK
 
     def forget(self, session_id: str) -> None:
         self._arrival.pop(session_id, None)
-        self._last_rank.pop(session_id, None)
 
     def arrival(self, session_id: str) -> int:
         """Position in arrival order (first sight); 0 for a session never noted."""
@@ -85,11 +104,12 @@ class LiveOrdering:
         """The ascending sort key of ``session`` in :attr:`order`."""
         if self.order is not LiveOrder.LONGEST_WAIT:
             return (self.arrival(session.id),)
-        rank = self._last_rank.get(session.id, ACTIVE_RANK)
-        if rank == QUEUED_RANK:
+        if session.status == "queued":
             # Longest wait first = earliest queue time first.
-            anchor = (session.queued_at or session.started_at).timestamp()
-        else:
+            return (QUEUED_RANK, waiting_since(session).timestamp(), session.id)
+        if session.status in _LIVE_RANK:
             # Longest conversation first = earliest acceptance (start when never queued).
-            anchor = (session.accepted_at or session.started_at).timestamp()
-        return (rank, anchor, session.id)
+            return (ACTIVE_RANK, conversation_start(session).timestamp(), session.id)
+        # Ended rows below every live one, in the order they ended (newest at the bottom).
+        ended = session.ended_at or session.started_at
+        return (ENDED_RANK, ended.timestamp(), session.id)

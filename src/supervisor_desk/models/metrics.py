@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from supervisor_desk.models.filters import to_ms
+from supervisor_desk.models.live_order import waiting_since
 from supervisor_desk.models.wire import LIVE_STATUSES, ChannelCount, Metrics, SessionSummary
 
 RECENT_WINDOW = timedelta(hours=24)
@@ -26,11 +27,6 @@ RECENT_WINDOW_MS = RECENT_WINDOW // timedelta(milliseconds=1)
 def recent_cutoff_ms(now_ms: int) -> int:
     """Sessions whose ``started_at`` in ms is at or after this count as "last 24 h"."""
     return now_ms - RECENT_WINDOW_MS
-
-
-def waiting_since(session: SessionSummary) -> datetime:
-    """When a queued session started waiting (its start if the platform sent no queue time)."""
-    return session.queued_at or session.started_at
 
 
 def top_channel(by_channel: Mapping[str, int]) -> ChannelCount | None:
@@ -95,12 +91,6 @@ def session_metrics(sessions: Iterable[SessionSummary], now: datetime | None = N
         total=total, recent_24h=recent, by_channel=by_channel, by_status=by_status,
         oldest_waiting_since_ms=oldest, now_ms=now_ms,
     )
-
-
-def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
-    """``1 session``, ``2 sessions``, ``1,204 sessions``."""
-    word = noun if count == 1 else (plural_noun or f"{noun}s")
-    return f"{count:,} {word}"
 
 
 @dataclass(frozen=True, slots=True)

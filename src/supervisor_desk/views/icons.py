@@ -108,6 +108,16 @@ def modality_icon(modality: str) -> QIcon:
     return QIcon(str(path)) if path.exists() else QIcon()
 
 
+@cache
+def flag_icon(country_code: str | None) -> QIcon | None:
+    """The country's flag (bundled flag-icons SVG), or None for a code we have no flag for."""
+    code = (country_code or "").strip().lower()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        return None
+    path = resource_path("icons", "flags", f"{code}.svg")
+    return QIcon(str(path)) if path.exists() else None
+
+
 def _first_existing(paths: list[Path]) -> Path | None:
     for path in paths:
         if path.exists():

@@ -7,8 +7,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from supervisor_desk.models.markers import format_duration
-from supervisor_desk.models.metrics import LiveMetrics, plural
+from supervisor_desk.models.metrics import LiveMetrics
 from supervisor_desk.models.wire import ChannelCount, Metrics
+from supervisor_desk.models.wording import plural
 from supervisor_desk.views.icons import channel_label
 
 

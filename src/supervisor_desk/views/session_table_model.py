@@ -2,7 +2,8 @@
 
 Performance rules (docs/performance.md): no QSortFilterProxyModel, the order is a plain list sorted
 with ``list.sort`` on cached keys; time columns are computed in ``data()`` so the once-a-second tick
-only repaints the visible range; sort "by duration" is sort by start (never re-sorts on a tick).
+only repaints the visible range; sort "by duration" is sort by the moment the shown time counts
+from (never re-sorts on a tick).
 Feed changes arrive in batches (one per frame) and become a few ranged signals: in-place updates are
 one ``dataChanged`` over the changed span, a new or re-keyed row is a bisect insert or a
 ``beginMoveRows``, and a big batch falls back to one ``layoutChanged``.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from PySide6.QtCore import (
@@ -26,9 +27,15 @@ from PySide6.QtGui import QFont, QFontDatabase
 
 # LiveOrder is re-exported: the views that show this model choose its order.
 from supervisor_desk.models.live_order import LiveOrder as LiveOrder
-from supervisor_desk.models.live_order import LiveOrdering
+from supervisor_desk.models.live_order import (
+    LiveOrdering,
+    conversation_start,
+    order_seconds,
+    waiting_since,
+)
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.models.wording import format_ago
 from supervisor_desk.views.icons import (
     END_REASON_LABELS,
     STATUS_LABELS,
@@ -36,6 +43,7 @@ from supervisor_desk.views.icons import (
     channel_color,
     channel_icon,
     channel_label,
+    flag_icon,
     modality_icon,
 )
 from supervisor_desk.views.theme import theme_color
@@ -60,6 +68,15 @@ class SessionColumn(IntEnum):
     IP = 13
     FINISH = 14
     STATE = 15
+    FLOW = 16
+    STAGE = 17
+
+
+class StartedDisplay(StrEnum):
+    """How the Start column reads: "5 minutes ago" or the clock time. Stored in preferences."""
+
+    RELATIVE = "relative"
+    CLOCK = "clock"
 
 
 HEADERS: dict[SessionColumn, str] = {
@@ -72,22 +89,34 @@ HEADERS: dict[SessionColumn, str] = {
     SessionColumn.TEAM: "Team",
     SessionColumn.START: "Start",
     SessionColumn.WAIT: "Wait",
-    SessionColumn.DURATION: "Duration",
+    SessionColumn.DURATION: "Wait / talk",
     SessionColumn.LAST_MESSAGE: "Last message",
     SessionColumn.MESSAGES: "Msgs",
     SessionColumn.COUNTRY: "Country",
     SessionColumn.IP: "IP",
     SessionColumn.FINISH: "Finish time",
     SessionColumn.STATE: "State",
+    SessionColumn.FLOW: "Flow",
+    SessionColumn.STAGE: "Stage",
 }
 
 HEADER_TOOLTIPS: dict[SessionColumn, str] = {
     SessionColumn.STATUS: "Status (pulsing: active)",
-    SessionColumn.RESPONSIBLE: "Who handles the session: AI, a human operator, or Unassigned",
-    SessionColumn.WAIT: "Time in the queue before a human or agent accepted the session",
-    SessionColumn.DURATION: "Time since the session started",
-    SessionColumn.MESSAGES: "Messages in the session",
-    SessionColumn.COUNTRY: "Customer country (from the IP address)",
+    SessionColumn.RESPONSIBLE: (
+        "Responsible: who handles the session (AI, a human operator, or Unassigned)"),
+    SessionColumn.WAIT: "Wait: time in the queue before a human or agent accepted the session",
+    SessionColumn.DURATION: (
+        "Wait / talk: what the live order ranks by.\n"
+        "Queued: time waiting in the queue. Active: conversation time since an agent "
+        "accepted.\nEnded: the conversation's length. The cell's tooltip has the total time."
+    ),
+    SessionColumn.START: "Start: when the session started",
+    SessionColumn.LAST_MESSAGE: "Last message: when the last message was sent",
+    SessionColumn.MESSAGES: "Messages (Msgs): messages in the session",
+    SessionColumn.COUNTRY: "Customer country (from the IP address); hover for the city",
+    SessionColumn.FINISH: "Finish time: when the session ended",
+    SessionColumn.FLOW: "Flow: the conversation flow the agent runs (session metadata)",
+    SessionColumn.STAGE: "Stage: the agent's deployment stage (e.g. PROD, DEV)",
 }
 
 # Roles beyond Qt's. SortRole values are natively comparable; ObjectRole is the SessionSummary.
@@ -109,7 +138,9 @@ DISPLAY_ROLES: list[int] = [
     BadgeColorRole,
 ]
 TICK_ROLES: list[int] = [Qt.ItemDataRole.DisplayRole]
-TICK_COLUMNS: tuple[SessionColumn, ...] = (SessionColumn.WAIT, SessionColumn.DURATION)
+# Contiguous (one dataChanged span): relative start times tick with the durations.
+TICK_COLUMNS: tuple[SessionColumn, ...] = (
+    SessionColumn.START, SessionColumn.WAIT, SessionColumn.DURATION)
 
 _LIVE_RANK = {"queued": 0, "active": 1}
 EMPTY = "---"
@@ -157,6 +188,7 @@ class SessionTableModel(QAbstractTableModel):
         # Rebuilt lazily, once per frame at most, not after every insert or move.
         self._index_from: int | None = None
         self._ordering = LiveOrdering(LiveOrder.LONGEST_WAIT)
+        self._started_display = StartedDisplay.CLOCK
         self._sort_column: int = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
@@ -234,6 +266,8 @@ class SessionTableModel(QAbstractTableModel):
                 return channel_icon(s.channel)
             if column == SessionColumn.AGENT:
                 return modality_icon(s.modality)
+            if column == SessionColumn.COUNTRY:
+                return flag_icon(s.location.country_code)
             return None
         if role == EndedRole:
             return not s.is_live
@@ -248,6 +282,8 @@ class SessionTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             if column == SessionColumn.AGENT:
                 return f"{s.agent.name} · {s.modality}"
+            if column == SessionColumn.COUNTRY:
+                return _place(s) or s.location.country_code or "Unknown country"
             text = self._display(s, column)
             return text or STATUS_LABELS.get(s.status, s.status)
         return None
@@ -269,6 +305,18 @@ class SessionTableModel(QAbstractTableModel):
         self._ordering.order = LiveOrder(order)
         self._sort_column = -1
         self._resort()
+
+    @property
+    def started_display(self) -> StartedDisplay:
+        return self._started_display
+
+    def set_started_display(self, display: StartedDisplay | str) -> None:
+        self._started_display = StartedDisplay(display)
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, SessionColumn.START),
+                self.index(len(self._rows) - 1, SessionColumn.START), TICK_ROLES,
+            )
 
     @property
     def sort_column(self) -> int:
@@ -354,12 +402,17 @@ class SessionTableModel(QAbstractTableModel):
 
     def remove_ended(self) -> int:
         """Refresh (F5): drop the ended rows kept on screen. Returns how many went."""
-        ended = [i for i, s in enumerate(self._rows) if not s.is_live]
-        if not ended:
+        return self.remove_sessions([s.id for s in self._rows if not s.is_live])
+
+    def remove_sessions(self, session_ids: Iterable[str]) -> int:
+        """Drop these sessions' rows (ids not shown are ignored). Returns how many went."""
+        self._ensure_index()
+        rows = sorted({r for sid in session_ids if (r := self._index.get(sid)) is not None})
+        if not rows:
             return 0
         # Remove contiguous blocks from the bottom up so earlier rows keep their numbers.
         blocks: list[tuple[int, int]] = []
-        for row in ended:
+        for row in rows:
             if blocks and blocks[-1][1] == row - 1:
                 blocks[-1] = (blocks[-1][0], row)
             else:
@@ -372,7 +425,7 @@ class SessionTableModel(QAbstractTableModel):
             del self._keys[first : last + 1]
             self.endRemoveRows()
         self._rebuild_index()
-        return len(ended)
+        return len(rows)
 
     def tick(self, first_row: int, last_row: int) -> None:
         """Once a second: repaint the time columns of the visible rows only."""
@@ -410,9 +463,27 @@ class SessionTableModel(QAbstractTableModel):
             return (s.ended_at - s.queued_at).total_seconds()
         return None
 
-    def _duration_seconds(self, s: SessionSummary) -> float:
+    def _total_seconds(self, s: SessionSummary) -> float:
         end = s.ended_at if s.ended_at is not None else self._clock()
-        return (end - s.started_at).total_seconds()
+        return max(0.0, (end - s.started_at).total_seconds())
+
+    def _duration_tooltip(self, s: SessionSummary) -> str:
+        shown = format_duration(order_seconds(s, self._clock()))
+        total = format_duration(self._total_seconds(s))
+        if s.status == "queued":
+            first = f"Waiting in the queue: {shown}"
+        elif s.is_live:
+            first = f"Conversation (since accepted): {shown}"
+        elif s.queued_at is not None and s.accepted_at is None:
+            first = f"Ended in the queue after waiting {shown}"
+        else:
+            first = f"Conversation: {shown}"
+        return f"{first}\nTotal since the session started: {total}"
+
+    def _fmt_started(self, s: SessionSummary) -> str:
+        if self._started_display is StartedDisplay.RELATIVE:
+            return format_ago((self._clock() - s.started_at).total_seconds())
+        return self._fmt_time(s.started_at)
 
     def _display(self, s: SessionSummary, column: int) -> str | None:
         match column:
@@ -431,14 +502,14 @@ class SessionTableModel(QAbstractTableModel):
             case SessionColumn.TEAM:
                 return s.team or EMPTY
             case SessionColumn.START:
-                return self._fmt_time(s.started_at)
+                return self._fmt_started(s)
             case SessionColumn.WAIT:
                 # Blank for sessions that never queued: a column of "---" would hide the few
                 # real waits a supervisor scans for.
                 wait = self._wait_seconds(s)
                 return "" if wait is None else format_duration(wait)
             case SessionColumn.DURATION:
-                return format_duration(self._duration_seconds(s))
+                return format_duration(order_seconds(s, self._clock()))
             case SessionColumn.LAST_MESSAGE:
                 return self._fmt_time(s.last_message_at)
             case SessionColumn.MESSAGES:
@@ -451,6 +522,10 @@ class SessionTableModel(QAbstractTableModel):
                 return self._fmt_time(s.ended_at)
             case SessionColumn.STATE:
                 return _state_text(s)
+            case SessionColumn.FLOW:
+                return s.metadata.get("flow", "")
+            case SessionColumn.STAGE:
+                return s.stage or ""
         return None
 
     def _tooltip(self, s: SessionSummary, column: int) -> str | None:
@@ -471,8 +546,15 @@ class SessionTableModel(QAbstractTableModel):
                     parts.append(f"isMobile: {str(s.user.is_mobile).lower()}")
                 return "\n".join(parts)
             case SessionColumn.COUNTRY:
-                place = ", ".join(p for p in (s.location.country, s.location.city) if p)
-                return place or None
+                return _place(s) or None
+            case SessionColumn.DURATION:
+                return self._duration_tooltip(s)
+            case SessionColumn.FLOW:
+                flow = s.metadata.get("flow")
+                version = s.metadata.get("flow_version")
+                if flow and version:
+                    return f"{flow} ({version})"
+                return flow or version or None
             case SessionColumn.START | SessionColumn.LAST_MESSAGE | SessionColumn.FINISH:
                 value = {
                     SessionColumn.START: s.started_at,
@@ -507,8 +589,13 @@ class SessionTableModel(QAbstractTableModel):
                 wait = self._wait_seconds(s)
                 return -1.0 if wait is None else wait
             case SessionColumn.DURATION:
-                # Sort by duration = sort by start: the order never changes as time passes.
-                return -s.started_at.timestamp()
+                # Live rows: by the moment the shown time counts from, so the order never
+                # changes as time passes; ended rows (frozen lengths) after them.
+                if s.status == "queued":
+                    return (0, -waiting_since(s).timestamp())
+                if s.is_live:
+                    return (0, -conversation_start(s).timestamp())
+                return (1, order_seconds(s, self._clock()))
             case SessionColumn.LAST_MESSAGE:
                 return _ts(s.last_message_at)
             case SessionColumn.MESSAGES:
@@ -519,6 +606,10 @@ class SessionTableModel(QAbstractTableModel):
                 return _ip_key(s.location.ip)
             case SessionColumn.FINISH:
                 return _ts(s.ended_at)
+            case SessionColumn.FLOW:
+                return s.metadata.get("flow", "").casefold()
+            case SessionColumn.STAGE:
+                return (s.stage or "").casefold()
         return None
 
     # ---------------------------------------------------------------- ordering internals
@@ -692,6 +783,15 @@ def _state_text(s: SessionSummary) -> str:
     if s.end_reason:
         return f"{label} · {END_REASON_LABELS.get(s.end_reason, s.end_reason)}"
     return label
+
+
+def _place(s: SessionSummary) -> str:
+    """``Germany, Berlin (DE)`` from what the platform sent."""
+    place = ", ".join(p for p in (s.location.country, s.location.city) if p)
+    code = s.location.country_code
+    if place and code:
+        return f"{place} ({code})"
+    return place
 
 
 def _ip_key(ip: str | None) -> tuple[int, ...]:

@@ -9,18 +9,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QPoint, QRect, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAction, QActionGroup, QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from supervisor_desk.models.live_order import LiveOrder
+from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.models.wording import WIDEST_AGO
 from supervisor_desk.views.delegates import ChannelBadgeDelegate, StatusDotDelegate
 from supervisor_desk.views.session_table_model import (
     HEADERS,
     SessionColumn,
     SessionTableModel,
 )
+
+ModelIndex = QModelIndex | QPersistentModelIndex
 
 ROW_HEIGHT = 28
 PULSE_INTERVAL_MS = 100
@@ -42,8 +57,21 @@ DEFAULT_WIDTHS: dict[SessionColumn, int] = {
     SessionColumn.IP: 110,
     SessionColumn.FINISH: 80,
     SessionColumn.STATE: 170,
+    SessionColumn.FLOW: 110,
+    SessionColumn.STAGE: 64,
 }
-DEFAULT_HIDDEN: frozenset[SessionColumn] = frozenset({SessionColumn.IP, SessionColumn.TEAM})
+DEFAULT_HIDDEN: frozenset[SessionColumn] = frozenset(
+    {SessionColumn.IP, SessionColumn.TEAM, SessionColumn.FLOW, SessionColumn.STAGE}
+)
+# The widest text each time column can show: these columns are never narrower, so they
+# never elide ("3h 1…" reads as anything). Digits are drawn at the font's widest digit.
+WIDEST_VALUES: dict[SessionColumn, tuple[str, ...]] = {
+    SessionColumn.WAIT: (format_duration(99 * 3600 + 59 * 60 + 59),),
+    SessionColumn.DURATION: (format_duration(99 * 3600 + 59 * 60 + 59),),
+    SessionColumn.START: (WIDEST_AGO, "2026-12-31 23:59", "23:59:59"),
+}
+_CELL_PADDING = 14  # the style's text margins on both sides, plus a little air
+_SORT_INDICATOR = 16
 # Visual order on first run: what a supervisor scans first (who, where, how long) leads;
 # the time stamps and location follow. Users can drag columns; the layout persists.
 DEFAULT_ORDER: tuple[SessionColumn, ...] = (
@@ -51,7 +79,7 @@ DEFAULT_ORDER: tuple[SessionColumn, ...] = (
     SessionColumn.RESPONSIBLE, SessionColumn.USER, SessionColumn.WAIT, SessionColumn.DURATION,
     SessionColumn.STATE, SessionColumn.START, SessionColumn.LAST_MESSAGE,
     SessionColumn.MESSAGES, SessionColumn.COUNTRY, SessionColumn.FINISH, SessionColumn.TEAM,
-    SessionColumn.IP,
+    SessionColumn.IP, SessionColumn.FLOW, SessionColumn.STAGE,
 )
 
 
@@ -59,6 +87,9 @@ class SessionTableView(QTableView):
     """Table of sessions; emits the selected session and persists its column layout."""
 
     session_selected = Signal(object)  # SessionSummary | None
+    # The selected session left the table (Refresh, expiry, a filter, a reload): the detail
+    # keeps showing it; the table selects nothing rather than a neighbour.
+    selection_left = Signal(object)  # SessionSummary
     live_order_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None, *, settings: QSettings | None = None,
@@ -70,6 +101,11 @@ class SessionTableView(QTableView):
         self._empty_hint = "New sessions appear here as they start."
         self._loading_text = "Loading sessions…"
         self._selected_id: str | None = None
+        self._selected: SessionSummary | None = None
+        # Set while the selected row is being removed: Qt moves the current index to a
+        # neighbour before the row goes, which must not read as the user's choice.
+        self._leaving: SessionSummary | None = None
+        self._quiet = False
         self._was_empty = True
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -159,20 +195,24 @@ class SessionTableView(QTableView):
         return True
 
     def _on_selection_current_row_changed(self, current: Any, previous: Any) -> None:
+        if self._quiet or self._leaving is not None:
+            return
         session = self.session_model().session_at(current.row()) if current.isValid() else None
         new_id = session.id if session else None
+        self._selected = session
         if new_id != self._selected_id:
             self._selected_id = new_id
             self.session_selected.emit(session)
 
-    def _on_model_structure_changed(self, *args: Any) -> None:
-        # A removed selected row (Refresh) clears the detail; a moved one keeps it.
+    def rowsAboutToBeRemoved(self, parent: ModelIndex, start: int, end: int) -> None:
+        # Runs before the selection model moves the current index off the removed rows.
         current = self.currentIndex()
-        session = self.session_model().session_at(current.row()) if current.isValid() else None
-        new_id = session.id if session else None
-        if new_id != self._selected_id:
-            self._selected_id = new_id
-            self.session_selected.emit(session)
+        if current.isValid() and start <= current.row() <= end and self._selected is not None:
+            self._leaving = self._selected
+        super().rowsAboutToBeRemoved(parent, start, end)
+
+    def _on_model_structure_changed(self, *args: Any) -> None:
+        self._keep_selection()
         # Qt repaints the rows it changed by itself; an extra full repaint is needed only when
         # the empty/loading overlay appears or goes (a second full paint per insert measured
         # 44% of the desktop's time under feed load).
@@ -180,6 +220,33 @@ class SessionTableView(QTableView):
         if empty != self._was_empty:
             self._was_empty = empty
             self.viewport().update()
+
+    def _keep_selection(self) -> None:
+        """After rows moved, went or were reloaded: the same session stays selected, or none."""
+        leaving, self._leaving = self._leaving, None
+        if self._selected_id is None:
+            return
+        model = self.session_model()
+        row = model.row_of(self._selected_id)
+        if row >= 0:
+            self._selected = model.session_at(row)
+            if self.currentIndex().row() != row:
+                self._quiet = True
+                try:
+                    self.select_session(self._selected_id)
+                finally:
+                    self._quiet = False
+            return
+        left = leaving or self._selected
+        self._selected_id = None
+        self._selected = None
+        self._quiet = True
+        try:
+            self.selectionModel().clear()
+        finally:
+            self._quiet = False
+        if left is not None:
+            self.selection_left.emit(left)
 
     # ---------------------------------------------------------------- ticking
 
@@ -239,6 +306,29 @@ class SessionTableView(QTableView):
 
     # ---------------------------------------------------------------- column layout
 
+    def fitted_width(self, column: SessionColumn) -> int:
+        """The narrowest width that shows this column's widest value and its header whole."""
+        header_text = HEADERS[column]
+        needed = 0
+        if header_text:
+            needed = (self.horizontalHeader().fontMetrics().horizontalAdvance(header_text)
+                      + _CELL_PADDING + _SORT_INDICATOR)
+        samples = WIDEST_VALUES.get(column)
+        if samples:
+            metrics = self.fontMetrics()
+            widest_digit = max("0123456789", key=metrics.horizontalAdvance)
+            for text in samples:
+                wide = "".join(widest_digit if c.isdigit() else c for c in text)
+                needed = max(needed, metrics.horizontalAdvance(wide) + _CELL_PADDING)
+        return needed
+
+    def _widen_unelided_columns(self) -> None:
+        header = self.horizontalHeader()
+        for column in WIDEST_VALUES:
+            fitted = self.fitted_width(column)
+            if header.sectionSize(column) < fitted:
+                header.resizeSection(column, fitted)
+
     def _apply_default_layout(self) -> None:
         header = self.horizontalHeader()
         self._restoring = True
@@ -250,8 +340,14 @@ class SessionTableView(QTableView):
                 self.setColumnHidden(column, column in DEFAULT_HIDDEN)
                 header.setMinimumSectionSize(24)
             header.resizeSection(SessionColumn.STATUS, DEFAULT_WIDTHS[SessionColumn.STATUS])
+            self._widen_unelided_columns()
         finally:
             self._restoring = False
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._widen_unelided_columns()
 
     def restore_layout(self) -> bool:
         if self._settings is None:
@@ -262,11 +358,16 @@ class SessionTableView(QTableView):
         self._restoring = True
         try:
             ok = self.horizontalHeader().restoreState(state)
+            self._widen_unelided_columns()
         finally:
             self._restoring = False
         return bool(ok)
 
-    def _on_header_section_resized(self, *args: Any) -> None:
+    def _on_header_section_resized(self, logical: int, old: int, new: int) -> None:
+        if logical in WIDEST_VALUES and 0 < new < (fitted := self.fitted_width(
+                SessionColumn(logical))):
+            self.horizontalHeader().resizeSection(logical, fitted)  # never elide these
+            return
         if not self._restoring:
             self._save_timer.start()
 
