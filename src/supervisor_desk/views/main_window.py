@@ -12,12 +12,13 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
     QKeySequence,
+    QResizeEvent,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -53,6 +54,7 @@ from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
 
 APP_TITLE = "Supervisor Desk"
+USER_BUTTON_MAX_WIDTH = 240
 
 _STATE_COLORS = {
     "connected": ("#dcfce7", "#166534"),
@@ -105,6 +107,44 @@ class ConnectionPill(QFrame):
         return self.label.text()
 
 
+class HeaderBar(QFrame):
+    """The window's top bar. On a narrow window its big title goes first (the window title
+    says the same), so the controls keep their room and the window fits small screens."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title: QLabel | None = None
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        if self.title is not None and not self.title.isHidden():
+            hint.setWidth(hint.width() - self.title.sizeHint().width() - self._spacing())
+        return hint
+
+    def _spacing(self) -> int:
+        layout = self.layout()
+        return layout.spacing() if layout is not None else 0
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.title is None:
+            return
+        layout = self.layout()
+        if layout is None:
+            return
+        # What the other widgets need, whether the title shows or not.
+        margins = layout.contentsMargins()
+        need = margins.left() + margins.right()
+        for i in range(layout.count()):
+            item = layout.itemAt(i)
+            widget = item.widget() if item is not None else None
+            if item is None or widget is self.title or (widget is not None and widget.isHidden()):
+                continue
+            need += item.minimumSize().width() + self._spacing()
+        title_need = self.title.sizeHint().width() + self._spacing()
+        self.title.setVisible(event.size().width() >= need + title_need)
+
+
 class MainWindow(QMainWindow):
     refresh_requested = Signal()
     sign_in_requested = Signal()
@@ -142,6 +182,7 @@ class MainWindow(QMainWindow):
         self.close_to_tray = False
         self.live_model = live_model
         self.sign_out_question: QMessageBox | None = None
+        self._server: str | None = None
 
         header = self._build_header()
         body = self._build_body(time_zone)
@@ -171,9 +212,9 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- building
 
-    def _build_header(self) -> QFrame:
+    def _build_header(self) -> HeaderBar:
         """Title, the Live/History switch, connection pill, live order, Refresh, account."""
-        header = QFrame(self)
+        header = HeaderBar(self)
         header.setObjectName("headerBar")
         header_layout = QHBoxLayout(header)
         header_layout.setContentsMargins(14, 8, 14, 8)
@@ -182,6 +223,7 @@ class MainWindow(QMainWindow):
         title.setObjectName("pageTitle")
         title.setTextFormat(Qt.TextFormat.PlainText)
         header_layout.addWidget(title)
+        header.title = title
         self.page_switch = QWidget(header)
         self.page_switch.setObjectName("pageSwitch")
         self._page_switch_layout = QHBoxLayout(self.page_switch)
@@ -202,6 +244,11 @@ class MainWindow(QMainWindow):
         self.order_combo.setObjectName("liveOrderCombo")
         for order in LIVE_ORDERS:
             self.order_combo.addItem(LIVE_ORDER_TITLES[order], order.value)
+        # Narrow windows elide the title (the full list opens on click; View → Live order).
+        self.order_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.order_combo.setMinimumContentsLength(12)
         self.order_combo.setToolTip("Order of live sessions when no column sort is active")
         self.order_combo.activated.connect(self._on_order_combo_activated)
         header_layout.addWidget(self.order_combo)
@@ -214,6 +261,7 @@ class MainWindow(QMainWindow):
         self.user_button.setObjectName("userButton")
         self.user_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.user_button.setText("Not signed in")
+        self.user_button.setMaximumWidth(USER_BUTTON_MAX_WIDTH)
         self.user_menu = QMenu(self.user_button)
         self.user_button.setMenu(self.user_menu)
         header_layout.addWidget(self.user_button)
@@ -443,9 +491,15 @@ class MainWindow(QMainWindow):
     def set_user(
         self, name: str | None, role: str | None = None, server: str | None = None
     ) -> None:
+        self._server = server if name else None
         if name:
-            self.user_button.setText(f"{name} ({role})" if role else name)
-            self.user_button.setToolTip(f"Signed in to {server}" if server else "")
+            label = f"{name} ({role})" if role else name
+            # Long names and roles elide (arrow included); the tooltip says it in full.
+            metrics = self.user_button.fontMetrics()
+            self.user_button.setText(metrics.elidedText(
+                label, Qt.TextElideMode.ElideRight, USER_BUTTON_MAX_WIDTH - 40))
+            self.user_button.setToolTip(
+                f"{label}\nSigned in to {server}" if server else label)
         else:
             self.user_button.setText("Not signed in")
             self.user_button.setToolTip("")
@@ -460,7 +514,7 @@ class MainWindow(QMainWindow):
         question = QMessageBox(QMessageBox.Icon.Question, "Sign out — Supervisor Desk",
                                "Sign out of Supervisor Desk?", parent=self)
         question.setTextFormat(Qt.TextFormat.PlainText)
-        where = self.user_button.toolTip().removeprefix("Signed in to ")
+        where = self._server
         question.setInformativeText(
             "Live sessions stop updating and your sign-in is removed from this computer"
             + (f" and revoked on {where}." if where else ".")

@@ -9,16 +9,23 @@ from supervisor_desk.views.history.describe import Chip
 
 
 class FlowLayout(QLayout):
-    """Left-to-right layout that wraps, so many chips never widen the window."""
+    """Left-to-right layout that wraps, so many chips never widen the window.
+
+    It reports the height it needs at its current width as its minimum, rather than a
+    height-for-width: Qt sizes a top-level window's minimum height for its minimum width,
+    where every chip would sit on a line of its own and the window outgrow a small screen.
+    """
 
     def __init__(self, parent: QWidget | None = None, spacing: int = 6) -> None:
         super().__init__(parent)
         self._items: list[QLayoutItem] = []
         self._spacing = spacing
+        self._height = 0  # the wrapped height at the last width laid out
         self.setContentsMargins(0, 0, 0, 0)
 
     def addItem(self, item: QLayoutItem) -> None:
         self._items.append(item)
+        self._height = 0
 
     def count(self) -> int:
         return len(self._items)
@@ -27,20 +34,22 @@ class FlowLayout(QLayout):
         return self._items[index] if 0 <= index < len(self._items) else None
 
     def takeAt(self, index: int) -> QLayoutItem | None:
+        self._height = 0
         return self._items.pop(index) if 0 <= index < len(self._items) else None
 
     def expandingDirections(self) -> Qt.Orientation:
         return Qt.Orientation(0)
-
-    def hasHeightForWidth(self) -> bool:
-        return True
 
     def heightForWidth(self, width: int) -> int:
         return self._arrange(QRect(0, 0, width, 0), move=False)
 
     def setGeometry(self, rect: QRect) -> None:
         super().setGeometry(rect)
-        self._arrange(rect, move=True)
+        height = self._arrange(rect, move=True)
+        if height != self._height:
+            # Another number of lines: the parent lays out again with the new minimum.
+            self._height = height
+            self.invalidate()
 
     def sizeHint(self) -> QSize:
         return self.minimumSize()
@@ -49,6 +58,8 @@ class FlowLayout(QLayout):
         size = QSize()
         for item in self._items:
             size = size.expandedTo(item.minimumSize())
+        if self._height:
+            size.setHeight(max(size.height(), self._height))
         return size
 
     def _arrange(self, rect: QRect, *, move: bool) -> int:

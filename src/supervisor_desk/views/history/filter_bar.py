@@ -1,12 +1,18 @@
 """The quick filter bar: debounced search, in-transcripts search, channel, status, agent,
-a date range, the sort, and the Filters button (highlighted while any filter is active)."""
+a date range, the sort, and the Filters button (highlighted while any filter is active).
+
+On a narrow window the quick choices fold into the Filters button (the dialog has every one
+of them): the date range first, then agent, status, channel and the sort, so the bar never
+makes the window wider than the search box and the button.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import QSignalBlocker, QTimer, Signal
+from PySide6.QtCore import QSignalBlocker, QSize, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QToolButton, QWidget
 
 from supervisor_desk.models.filters import SessionFilter
@@ -15,6 +21,7 @@ from supervisor_desk.views.history.viewmodel import SORT_KEYS
 from supervisor_desk.views.icons import STATUS_LABELS, channel_label
 
 SEARCH_DEBOUNCE_MS = 250
+SEARCH_MIN_WIDTH = 150
 # Quick date ranges on the start time; any other range goes through the filter dialog.
 DATE_PRESETS: tuple[tuple[str, timedelta | None], ...] = (
     ("Any time", None),
@@ -44,10 +51,11 @@ class QuickFilterBar(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         layout.setSpacing(6)
+        self._layout = layout
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Search id, agent, user, metadata…")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(220)
+        self.search.setMinimumWidth(SEARCH_MIN_WIDTH)
         self.search.setAccessibleName("Search sessions")
         layout.addWidget(self.search, 2)
         self.in_transcripts = QToolButton(self)
@@ -100,7 +108,48 @@ class QuickFilterBar(QWidget):
         self.dates.activated.connect(self._on_dates_activated)
         self.sort.activated.connect(self._on_sort_activated)
         self.filters_button.clicked.connect(self.filters_dialog_requested)
+        # What folds into the Filters button on a narrow window, the first to go first.
+        self._foldable: tuple[QWidget, ...] = (
+            self.dates, self.agent, self.status, self.channel, self.sort,
+        )
         self._set_active(False, 0)
+
+    # ------------------------------------------------------------------ narrow windows
+
+    def minimumSizeHint(self) -> QSize:
+        """The search box, "in transcripts" and the Filters button; the rest can fold."""
+        margins = self._layout.contentsMargins()
+        kept = (self.in_transcripts, self.filters_button)
+        width = (margins.left() + margins.right() + SEARCH_MIN_WIDTH
+                 + sum(w.sizeHint().width() for w in kept)
+                 + self._layout.spacing() * len(kept))
+        return QSize(width, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fold_to(event.size().width())
+
+    def _fold_to(self, width: int) -> None:
+        """Show the quick choices that fit beside the search box, in order of usefulness."""
+        room = width - self.minimumSizeHint().width()
+        fits: list[QWidget] = []
+        for widget in reversed(self._foldable):  # sort, channel, status, agent, dates
+            need = widget.sizeHint().width() + self._layout.spacing()
+            if need > room:
+                break
+            room -= need
+            fits.append(widget)
+        for widget in self._foldable:
+            widget.setVisible(widget in fits)
+        self.filters_button.setToolTip(
+            "Session Filters (Ctrl+F)" if len(fits) == len(self._foldable)
+            else "Session Filters (Ctrl+F): channel, status, agent, dates and more"
+        )
+
+    @property
+    def folded(self) -> list[QWidget]:
+        """The quick choices folded into the Filters button at the current width."""
+        return [w for w in self._foldable if w.isHidden()]
 
     # ------------------------------------------------------------------ state in
 
