@@ -7,13 +7,15 @@ from datetime import timedelta
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.views.results_dock import (
     NO_CONTACT,
+    NO_METADATA,
     NO_PARAMETERS,
     NO_RESULTS,
+    NO_SELECTION_TIP,
     ResultsDock,
 )
 from tests.views.chat_samples import T0, summary
@@ -141,3 +143,58 @@ def test_long_values_wrap_beside_their_label_and_copy_unchanged(dock: ResultsDoc
     from PySide6.QtGui import QGuiApplication
 
     assert QGuiApplication.clipboard().text() == s.id
+
+
+def test_customer_view_needs_a_selected_session(dock: ResultsDock, qtbot: QtBot) -> None:
+    assert not dock.customer_button.isEnabled()
+    assert dock.customer_button.toolTip() == NO_SELECTION_TIP
+    dock.set_session(summary())
+    assert dock.customer_button.isEnabled()
+    dock.set_session(None)
+    assert not dock.customer_button.isEnabled()
+
+
+def test_metadata_key_values_are_shown(dock: ResultsDock) -> None:
+    dock.set_session(summary(metadata={"crm_ticket": "T-99812", "campaign": "winter <b>sale</b>"}))
+    assert dock.metadata_section.values() == {
+        "campaign": "winter <b>sale</b>",
+        "crm_ticket": "T-99812",
+    }
+    dock.set_session(summary(metadata={}))
+    assert dock.metadata_section.values() == {"": NO_METADATA}
+
+
+def test_user_info_is_reachable_by_keyboard(dock: ResultsDock, qtbot: QtBot) -> None:
+    """What the table shows on hover (country, city, IP) is a Tab away in the dock."""
+    dock.set_session(
+        summary(
+            user={"id": "user-42", "name": "Dana Whitfield", "is_mobile": True},
+            location={
+                "ip": "203.0.113.7",
+                "country_code": "de",
+                "country": "Germany",
+                "city": "Berlin",
+            },
+        )
+    )
+    values = dock.user_section.values()
+    assert values["Country"] == "Germany (DE)" and values["City"] == "Berlin"
+    assert values["IP"] == "203.0.113.7" and values["Device"] == "Mobile"
+    ip_label = next(
+        w for w in dock.findChildren(QLabel) if w.text().replace("\u200b", "") == "203.0.113.7"
+    )
+    qtbot.waitUntil(ip_label.isVisible)  # rows added to a shown dock appear on the next turn
+    dock.activateWindow()
+    dock.customer_button.setFocus()
+    reached: list[str] = []
+    for _ in range(60):
+        qtbot.keyClick(QApplication.focusWidget() or dock, Qt.Key.Key_Tab)
+        focused = QApplication.focusWidget()
+        if isinstance(focused, QLabel):
+            reached.append(focused.text().replace("\u200b", ""))
+    assert {"Berlin", "203.0.113.7", "Germany (DE)"} <= set(reached)
+    # Selected from the keyboard and copied like any text.
+    ip_label.setFocus()
+    qtbot.keyClick(ip_label, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(ip_label, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text().replace("\u200b", "") == "203.0.113.7"

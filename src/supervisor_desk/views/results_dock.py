@@ -1,7 +1,10 @@
-"""Parameters & results dock: contact info, session parameters, results and facts.
+"""Parameters & results dock: contact info, user, session parameters, results, metadata
+and facts.
 
 Every value shown here comes from a platform (untrusted), so every label is plain text.
-Each block collapses by clicking its title; the dock itself can be closed or floated.
+Each block collapses by clicking its title; the dock itself can be closed or floated. Values
+are reachable by keyboard (Tab moves through them, arrows select, Ctrl+C copies): what the
+table shows only on hover (country, city, IP, device) is written out in "User".
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ EMPTY_VALUE = "---"
 NO_CONTACT = "No contact info found"
 NO_PARAMETERS = "No parameters found"
 NO_RESULTS = "No results found"
+NO_METADATA = "No metadata"
+NO_SELECTION_TIP = "Select a session to open its customer's view"
 CONTACT_FIELDS: tuple[tuple[str, str], ...] = (
     ("Name", "name"),
     ("Email", "email"),
@@ -69,7 +74,7 @@ def breakable(text: str) -> str:
 
 
 def value_label(text: str, parent: QWidget | None = None) -> QLabel:
-    label = plain_label(breakable(text), parent)
+    label = focusable_label(breakable(text), parent)
     if len(text) > _LONGEST_RUN:
         label.setToolTip(text)
     return label
@@ -88,6 +93,17 @@ def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:
     return label
 
 
+def focusable_label(text: str = "", parent: QWidget | None = None) -> QLabel:
+    """A value the keyboard reaches: Tab focuses it, arrows select, Ctrl+C copies."""
+    label = plain_label(text, parent)
+    label.setTextInteractionFlags(
+        Qt.TextInteractionFlag.TextSelectableByMouse
+        | Qt.TextInteractionFlag.TextSelectableByKeyboard
+    )
+    label.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    return label
+
+
 def responsible_text(summary: SessionSummary) -> str:
     responsible = summary.responsible
     if responsible.kind == "human":
@@ -95,6 +111,26 @@ def responsible_text(summary: SessionSummary) -> str:
     if responsible.kind == "unassigned":
         return "Unassigned"
     return "AI"
+
+
+def user_rows(summary: SessionSummary) -> list[tuple[str, str]]:
+    """Who the customer is and where from: the table's hover tooltips, written out."""
+    user, where = summary.user, summary.location
+    device = EMPTY_VALUE
+    if user.is_mobile is not None:
+        device = "Mobile" if user.is_mobile else "Desktop"
+    country = where.country or where.country_code or EMPTY_VALUE
+    if where.country and where.country_code:
+        country = f"{where.country} ({where.country_code.upper()})"
+    return [
+        ("Name", user.name or EMPTY_VALUE),
+        ("User ID", user.id),
+        ("External ID", user.external_id or EMPTY_VALUE),
+        ("Device", device),
+        ("Country", country),
+        ("City", where.city or EMPTY_VALUE),
+        ("IP", where.ip or EMPTY_VALUE),
+    ]
 
 
 def contact_rows(summary: SessionSummary) -> list[tuple[str, str]] | None:
@@ -218,8 +254,10 @@ class ResultsDock(QDockWidget):
         self.customer_button = QPushButton("Open customer view", self.contact_section)
         self.customer_button.setToolTip("Every session of this customer, chats one after another")
         self.customer_button.clicked.connect(self._on_customer_button_clicked)
+        self.user_section = Section("User", content)
         self.parameters_section = Section("Session parameters", content)
         self.results_section = Section("Session results", content)
+        self.metadata_section = Section("Metadata", content)
         self.facts_section = Section("Session facts", content)
         self.uuid_row = QWidget(self.facts_section)
         uuid_layout = QVBoxLayout(self.uuid_row)
@@ -236,7 +274,7 @@ class ResultsDock(QDockWidget):
         uuid_head.addStretch(1)
         uuid_head.addWidget(self.copy_uuid_button)
         # Wrapped at invisible break points: the whole UUID stays readable in a narrow dock.
-        self.uuid_label = plain_label("", self.uuid_row)
+        self.uuid_label = focusable_label("", self.uuid_row)
         mono = self.uuid_label.font()
         mono.setFamily("Monospace")
         mono.setPointSizeF(max(6.0, mono.pointSizeF() - 1))
@@ -247,12 +285,7 @@ class ResultsDock(QDockWidget):
         assert isinstance(facts_layout, QVBoxLayout)
         facts_layout.insertWidget(1, self.uuid_row)
 
-        for section in (
-            self.contact_section,
-            self.parameters_section,
-            self.results_section,
-            self.facts_section,
-        ):
+        for section in self.sections:
             layout.addWidget(section)
             line = QFrame(content)
             line.setFrameShape(QFrame.Shape.HLine)
@@ -276,6 +309,17 @@ class ResultsDock(QDockWidget):
 
     # --- public API ---------------------------------------------------------------------
     @property
+    def sections(self) -> tuple[Section, ...]:
+        return (
+            self.contact_section,
+            self.user_section,
+            self.parameters_section,
+            self.results_section,
+            self.metadata_section,
+            self.facts_section,
+        )
+
+    @property
     def summary(self) -> SessionSummary | None:
         return self._summary
 
@@ -286,22 +330,23 @@ class ResultsDock(QDockWidget):
     def set_session(self, summary: SessionSummary | None) -> None:
         """Show this session (None: nothing selected); call again on each live update."""
         self._summary = summary
-        sections = (
-            self.contact_section,
-            self.parameters_section,
-            self.results_section,
-            self.facts_section,
-        )
-        for section in sections:
+        for section in self.sections:
             section.setVisible(summary is not None)
         self.empty_label.setVisible(summary is None)
+        self.customer_button.setEnabled(summary is not None and bool(summary.user.id))
+        self.customer_button.setToolTip(
+            NO_SELECTION_TIP
+            if summary is None
+            else "Every session of this customer, chats one after another"
+        )
         if summary is None:
             self._tick.stop()
             return
         self.contact_section.set_rows(contact_rows(summary), NO_CONTACT)
+        self.user_section.set_rows(user_rows(summary), "")
         self.parameters_section.set_rows(sorted(summary.parameters.items()), NO_PARAMETERS)
         self.results_section.set_rows(sorted(summary.results.items()), NO_RESULTS)
-        self.customer_button.setEnabled(bool(summary.user.id))
+        self.metadata_section.set_rows(sorted(summary.metadata.items()), NO_METADATA)
         if shown_text(self.uuid_label) != summary.id:
             self.uuid_label.setText(breakable(summary.id))
         self._update_facts()
