@@ -90,6 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open_file(path: Path, *, screenshot: Path | None, exit_after: float | None) -> int:
+    try:
+        return _review_file(path, screenshot=screenshot, exit_after=exit_after)
+    except KeyboardInterrupt:  # Ctrl+C while Qt is still loading: before any window exists
+        return 130
+
+
+def _review_file(path: Path, *, screenshot: Path | None, exit_after: float | None) -> int:
     from supervisor_desk.app import create_qapp
     from supervisor_desk.logging_setup import setup_logging
     from supervisor_desk.views.offline import open_file_command

@@ -211,3 +211,51 @@ def test_the_hubs_csv_dialect_opens(tmp_path: Path) -> None:
     assert (s.id, s.agent.name, s.channel, s.user.name, s.location.country_code) == (
         "s-1", "Sales bot", "whatsapp", "Ann", "DE")
     assert s.responsible.operator is not None and s.responsible.operator.name == "Dana"
+
+
+HEADER = b'{"format": "supervisor-desk-export", "version": 1'
+
+
+def test_a_session_nested_a_million_levels_deep_is_one_clear_error(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(HEADER + b', "sessions": [{"session": ' + b"[" * 1_000_000 + b"]}")
+    with pytest.raises(ExportFileError, match="session #1 is nested too deeply"):
+        check_export(deep)
+    assert "nested too deeply" in _problem(deep)
+    head = tmp_path / "deep_header.jsonl"
+    head.write_bytes(b"[" * 1_000_000 + b"\n")
+    with pytest.raises(ExportFileError, match="line 1 is nested too deeply"):
+        check_export(head)
+    # A JSONL line is a record of its own: skipped and counted, the rest still opens.
+    lines = tmp_path / "deep_line.jsonl"
+    write_export(lines, "jsonl", make_records(2))
+    with lines.open("ab") as f:
+        f.write(b'{"session": ' + b"[" * 1_000_000 + b"\n")
+    reader = ExportReader(lines)
+    assert len(reader.read_all()) == 2 and reader.report.skipped == 1
+    cell = tmp_path / "deep_cell.csv"
+    cell.write_text("id,agent,channel,status,started_at,parameters\r\n"
+                    f"a,Bot,web,completed,2026-03-01T10:00:00.000Z,{'[' * 100_000}\r\n",
+                    encoding="utf-8")
+    reader = ExportReader(cell)
+    assert reader.read_all() == [] and "nested too deeply" in reader.report.problems[0]
+
+
+def test_more_sessions_than_offline_review_holds_are_refused_naming_the_limit(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "big.jsonl"
+    write_export(path, "jsonl", make_records(3000, n_messages=2))
+    assert path.stat().st_size > 1024 * 1024  # bigger than the head the estimate reads
+    with pytest.raises(ExportFileError) as info:
+        check_export(path, max_sessions=1000)
+    assert "about 3," in info.value.problem
+    assert "at most 1,000 sessions" in info.value.problem
+    assert "export a filtered subset" in info.value.problem
+    check_export(path, max_sessions=3000)  # near the limit: left to the exact count
+    reader = ExportReader(path, batch_size=400, max_sessions=2500)
+    kept: list[int] = []
+    with pytest.raises(ExportFileError, match="more than 2,500 sessions"):
+        for batch in reader.batches():
+            kept.append(len(batch))
+    assert sum(kept) == 2500  # what was read is kept, as for a truncated file

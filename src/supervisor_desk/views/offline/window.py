@@ -7,6 +7,7 @@ same detail pane, chat, logs drawer and results dock, fed from the file by
 
 from __future__ import annotations
 
+import logging
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.history.viewmodel import HistoryViewModel
 from supervisor_desk.views.offline.loader import OfflineLoader
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
+
+log = logging.getLogger(__name__)
 
 REFRESH_MS = 400  # while loading, the table follows the growing file at most this often
 OFFLINE_TAG = "offline file"
@@ -180,6 +183,7 @@ class OfflineWindow(QMainWindow):
             return
         if self.history_vm.source is None:
             self._attach(index)  # first rows: show them now
+            log.info("offline review of %s: first %d sessions shown", self.path.name, count)
         elif not self._refresh.isActive():
             self._refresh.start()
         self._show_status(loading=True)
@@ -193,6 +197,8 @@ class OfflineWindow(QMainWindow):
 
     def _on_loader_finished(self, report: ReadReport) -> None:
         self._refresh.stop()
+        log.info("offline review of %s: %d sessions read, %d skipped", self.path.name,
+                 report.sessions, report.skipped)
         if self.loader.index is None:
             self._attach(OfflineIndex(self.path))
         else:
