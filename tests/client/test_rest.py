@@ -96,6 +96,22 @@ async def test_unreachable_hub_has_a_human_message() -> None:
     assert f"127.0.0.1:{port}" in caught.value.message and "reach" in caught.value.message
 
 
+async def test_https_to_a_plain_http_hub_is_not_called_a_certificate_problem(
+    running_hub: EmbeddedHub,
+) -> None:
+    """Only a certificate verification failure reads as a refused certificate; any other TLS
+    failure (here: no TLS at all on the other end) says there is no secure connection."""
+    address = running_hub.url.replace("http://", "https://")
+    async with HubClient(address, timeout=5.0) as client:
+        assert client.ssl_context() is not None
+        with pytest.raises(HubError) as caught:
+            await client.login("viewer", "viewer")
+    error = caught.value
+    assert error.code == "unreachable" and not error.certificate_refused
+    assert error.refusal is None
+    assert error.message.startswith(f"No secure connection to the hub at {address} (")
+
+
 async def test_live_sessions_detail_and_logs(viewer: HubClient) -> None:
     snapshot = await viewer.live()
     assert {s.id for s in snapshot.sessions} == {"web-1", "wa-1"} and snapshot.seq > 0

@@ -108,7 +108,8 @@ def _describe_network_error(base_url: str, exc: Exception) -> str:
     if isinstance(exc, httpx.ConnectError):
         reason = str(exc) or type(exc).__name__
         if "SSL" in reason.upper() or "TLS" in reason.upper():
-            return f"No secure connection to the hub at {base_url} ({reason})."
+            return (f"No secure connection to the hub at {base_url}: is it serving https? "
+                    f"({reason})")
         return f"Cannot reach the hub at {base_url} (is it running?)."
     return f"The connection to the hub at {base_url} failed ({type(exc).__name__})."
 
