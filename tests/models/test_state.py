@@ -267,3 +267,15 @@ def test_refresh_memory_is_bounded(monkeypatch: Any) -> None:
     assert store.apply(session_event("session.ended", summary("s4", 2, status="completed"))) is None
     assert len(store._tombstones) == 3
     assert "s0" not in store._tombstones
+
+
+def test_drop_ended_by_id_forgets_only_those_ended_sessions() -> None:
+    store = SessionStore()
+    store.reset([summary("a"), summary("b"), summary("live")])
+    for sid in ("a", "b"):
+        store.apply(session_event("session.ended", summary(sid, 2, "completed", ended_at=T0)))
+    assert store.drop_ended(["a", "live", "ghost"]) == ["a"]
+    assert [s.id for s in store] == ["b", "live"]
+    # A replay of the dropped session does not bring it back.
+    assert store.apply(session_event("session.ended", summary("a", 2, "completed",
+                                                               ended_at=T0))) is None

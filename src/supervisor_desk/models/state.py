@@ -138,9 +138,17 @@ class SessionStore:
                 changes.append(change)
         return changes
 
-    def drop_ended(self) -> list[str]:
-        """Forget ended sessions (the Refresh action); returns the ids removed."""
-        gone = [sid for sid, s in self._sessions.items() if s.status not in LIVE_STATUSES]
+    def drop_ended(self, session_ids: Iterable[str] | None = None) -> list[str]:
+        """Forget ended sessions (all: Refresh; or these: their time on screen is up).
+
+        Returns the ids removed; live sessions and unknown ids among ``session_ids`` stay.
+        """
+        if session_ids is None:
+            gone = [sid for sid, s in self._sessions.items() if s.status not in LIVE_STATUSES]
+        else:
+            gone = [sid for sid in dict.fromkeys(session_ids)
+                    if (s := self._sessions.get(sid)) is not None
+                    and s.status not in LIVE_STATUSES]
         for sid in gone:
             s = self._sessions.pop(sid)
             self._tombstones[sid] = s.version

@@ -5,6 +5,11 @@ reduced as they arrive (cheap, Qt-free) but reach the table only on a frame time
 each frame becomes one ``apply_changes`` batch with ranged signals, so 1,000 events/s cost
 ~12 model updates per second instead of 1,000. Alerts are gathered only from events that are
 not replays and never from snapshots (a reconnect must not announce the whole backlog).
+
+The live list stays live: ended rows leave the table after ``keep_ended_minutes`` (0: only on
+Refresh) or at once with ``hide_ended``; while ``paused`` the table holds still (the store, the
+cards, the open chat and the alerts keep following the feed) and ``waiting_changes`` counts
+the sessions that changed meanwhile; resuming applies them in one batch.
 """
 
 from __future__ import annotations
@@ -27,12 +32,19 @@ from supervisor_desk.models.metrics import LiveMetrics as LiveMetrics
 from supervisor_desk.models.metrics import live_metrics
 from supervisor_desk.models.state import SessionStore
 from supervisor_desk.models.wire import LiveSnapshot, Message, Metrics, SessionSummary, StoredEvent
+from supervisor_desk.views.properties import ObservableProperty
 from supervisor_desk.views.session_table_model import SessionTableModel
+from supervisor_desk.views.tasks import TaskScope
 
 log = logging.getLogger(__name__)
 
 FRAME_MS = 80
 METRICS_POLL_S = 15.0
+# A new session changes the hub's total: ask again this soon rather than after a full poll,
+# so "Total sessions" never trails the table by more than a moment.
+METRICS_SOON_S = 1.0
+EXPIRE_CHECK_MS = 5000
+DEFAULT_KEEP_ENDED_MINUTES = 2
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 
@@ -71,30 +83,52 @@ class LiveViewModel(QObject):
     metrics_changed = Signal(object)  # LiveMetrics
     signed_out = Signal(str)  # the hub refused our token: reason
     first_rows_shown = Signal()
+    paused_changed = Signal(bool)
+    waiting_changes_changed = Signal(int)
+    keep_ended_minutes_changed = Signal(int)
+    hide_ended_changed = Signal(bool)
+
+    paused = ObservableProperty(False)
+    # Sessions changed while paused (what resuming will apply to the table).
+    waiting_changes = ObservableProperty(0)
+    keep_ended_minutes = ObservableProperty(DEFAULT_KEEP_ENDED_MINUTES)
+    hide_ended = ObservableProperty(False)
 
     def __init__(
         self,
         client: HubClient,
         model: SessionTableModel,
         *,
-        spawn: Spawn,
+        tasks: TaskScope | None = None,
+        spawn: Spawn | None = None,
         parent: QObject | None = None,
         frame_ms: int = FRAME_MS,
         metrics_poll_s: float = METRICS_POLL_S,
         feed_factory: Callable[[HubClient, LiveViewModel], FeedClient] | None = None,
         freeze_gc_after_snapshot: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(parent)
         self._freeze_gc = freeze_gc_after_snapshot
         self._client = client
         self.model = model
         self.store = SessionStore()
-        self._spawn = spawn
+        if tasks is None and spawn is None:
+            raise TypeError("LiveViewModel needs a TaskScope (tasks=) or a spawn callable")
+        self._tasks = tasks
+        self._spawn: Spawn = tasks.spawn if tasks is not None else spawn  # type: ignore[assignment]
         self._feed = (feed_factory or (lambda c, listener: FeedClient(c, listener)))(client, self)
         self._feed_task: asyncio.Task[Any] | None = None
         self._metrics_task: asyncio.Task[Any] | None = None
         self._metrics_poll_s = metrics_poll_s
+        self._metrics_soon = asyncio.Event()
         self._pending: dict[str, SessionSummary] = {}
+        # What the table has not been shown yet because the list is paused.
+        self._held: dict[str, SessionSummary] = {}
+        self._held_reload = False
+        # When each ended session was first seen ended (monotonic): its time on screen.
+        self._ended_seen: dict[str, float] = {}
+        self._monotonic = monotonic
         self._started: dict[str, SessionSummary] = {}
         self._ended: dict[str, SessionSummary] = {}
         self._watched_messages: list[Message] = []
@@ -115,6 +149,9 @@ class LiveViewModel(QObject):
         self._metrics_timer = QTimer(self)
         self._metrics_timer.setInterval(1000)
         self._metrics_timer.timeout.connect(self._emit_metrics)
+        self._expire_timer = QTimer(self)
+        self._expire_timer.setInterval(EXPIRE_CHECK_MS)
+        self._expire_timer.timeout.connect(self._on_expire_timer_timeout)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -137,6 +174,7 @@ class LiveViewModel(QObject):
         self.model.layoutChanged.emit()  # repaint the overlay as "Loading…"
         self._frame.start()
         self._metrics_timer.start()
+        self._expire_timer.start()
         self._feed_task = self._spawn(self._run_feed(), "live-feed")
         self._metrics_task = self._spawn(self._poll_metrics(), "live-metrics")
 
@@ -145,6 +183,7 @@ class LiveViewModel(QObject):
         self._frame.stop()
         self._countdown.stop()
         self._metrics_timer.stop()
+        self._expire_timer.stop()
         tasks = [t for t in (self._feed_task, self._metrics_task) if t is not None]
         self._feed_task = self._metrics_task = None
         for task in tasks:
@@ -166,14 +205,27 @@ class LiveViewModel(QObject):
                 self._emit_metrics()
             except HubError as exc:
                 log.info("metrics unavailable: %s", exc.code)
-            await asyncio.sleep(self._metrics_poll_s)
+            self._metrics_soon.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._metrics_soon.wait(), self._metrics_poll_s)
+                await asyncio.sleep(METRICS_SOON_S)  # one request for a burst of new sessions
 
     # ---------------------------------------------------------------- FeedListener
 
     def on_snapshot(self, snapshot: LiveSnapshot) -> None:
         self._pending.clear()
         self.store.reset(snapshot.sessions, keep_ended=True)
-        self.model.set_sessions(self.store.sessions())
+        self._ended_seen = {sid: t for sid, t in self._ended_seen.items() if sid in self.store}
+        now = self._monotonic()
+        for s in self.store:
+            if not s.is_live:
+                self._ended_seen.setdefault(s.id, now)
+        if self.paused:
+            self._held.clear()
+            self._held_reload = True
+            self.waiting_changes = len(self.store)
+        else:
+            self.model.set_sessions(self._table_sessions())
         self.sessions_changed.emit()
         self._emit_metrics()
         if self._watched_id is not None:
@@ -198,9 +250,12 @@ class LiveViewModel(QObject):
         session = change.session
         if session is not None:
             self._pending[session.id] = session
+            if change.kind == "ended":
+                self._ended_seen.setdefault(session.id, self._monotonic())
             if not replayed:
                 if change.kind == "added":
                     self._started[session.id] = session
+                    self._metrics_soon.set()
                 elif change.kind == "ended":
                     self._started.pop(session.id, None)
                     self._ended[session.id] = session
@@ -231,7 +286,12 @@ class LiveViewModel(QObject):
         if self._pending:
             batch = list(self._pending.values())
             self._pending.clear()
-            self.model.apply_changes(batch)
+            if self.paused:
+                self._held.update((s.id, s) for s in batch)
+                if not self._held_reload:
+                    self.waiting_changes = len(self._held)
+            else:
+                self._show(batch)
             self.sessions_changed.emit()
             # Once per session per frame: History rows and the open detail follow the feed.
             for s in batch:
@@ -295,13 +355,109 @@ class LiveViewModel(QObject):
         return self._watched_id
 
     def refresh(self) -> int:
-        """F5: drop the ended sessions kept on screen. Returns how many went."""
+        """F5: drop the ended sessions kept on screen. Returns how many went.
+
+        While paused, Refresh also shows what was waiting (the list stays paused after).
+        """
         self.flush()
+        if self.paused:
+            self._apply_held()
         self.store.drop_ended()
+        self._ended_seen.clear()
         removed = self.model.remove_ended()
         self.sessions_changed.emit()
         self._emit_metrics()
         return removed
+
+    # ---------------------------------------------------------------- live list options
+
+    def set_paused(self, paused: bool) -> None:
+        """Hold the table still (reading a moving list); resuming applies what arrived."""
+        if paused == self.paused:
+            return
+        if paused:
+            self.flush()
+            self.paused = True
+            return
+        self.paused = False
+        self._apply_held()
+        self._expire_ended()
+
+    def set_keep_ended_minutes(self, minutes: int) -> None:
+        """Ended rows stay this long after they end (0: until Refresh)."""
+        self.keep_ended_minutes = max(0, int(minutes))
+        self._expire_ended()
+
+    def set_hide_ended(self, hide: bool) -> None:
+        if hide == self.hide_ended:
+            return
+        self.hide_ended = hide
+        if self.paused:
+            return  # applied on resume, with everything else that waits
+        ended = [s for s in self.store if not s.is_live]
+        if hide:
+            self.model.remove_sessions(s.id for s in ended)
+        else:
+            self.model.apply_changes(ended)
+        self.sessions_changed.emit()
+
+    def _table_sessions(self) -> list[SessionSummary]:
+        if self.hide_ended:
+            return [s for s in self.store if s.is_live]
+        return self.store.sessions()
+
+    def _show(self, batch: list[SessionSummary]) -> None:
+        """One frame of changes into the table, leaving out what the options hide."""
+        if self.hide_ended:
+            gone = [s.id for s in batch if not s.is_live]
+            batch = [s for s in batch if s.is_live]
+            if gone:
+                self.model.remove_sessions(gone)
+        if batch:
+            self.model.apply_changes(batch)
+
+    def _apply_held(self) -> None:
+        held, self._held = self._held, {}
+        if self._held_reload:
+            self._held_reload = False
+            self.model.set_sessions(self._table_sessions())
+        else:
+            store = self.store
+            shown = self.model.sessions()
+            # Rows that left the store meanwhile, or that hide_ended (changed while paused)
+            # now hides; and ended rows it no longer hides.
+            gone = [r.id for r in shown
+                    if r.id not in store or (self.hide_ended and not r.is_live)]
+            if gone:
+                self.model.remove_sessions(gone)
+            changed = {sid: s for sid in held if (s := store.get(sid)) is not None}
+            if not self.hide_ended:
+                on_screen = {r.id for r in shown}
+                changed.update((s.id, s) for s in store
+                               if not s.is_live and s.id not in on_screen)
+            self._show(list(changed.values()))
+        self.waiting_changes = 0
+        self.sessions_changed.emit()
+
+    def _on_expire_timer_timeout(self) -> None:
+        self._expire_ended()
+
+    def _expire_ended(self) -> None:
+        """Drop ended rows whose time on screen is up (never while paused)."""
+        if self.paused or self.keep_ended_minutes <= 0 or not self._ended_seen:
+            return
+        cutoff = self._monotonic() - self.keep_ended_minutes * 60
+        due = [sid for sid, seen in self._ended_seen.items() if seen <= cutoff]
+        if not due:
+            return
+        self.flush()
+        for sid in due:
+            del self._ended_seen[sid]
+        gone = self.store.drop_ended(due)
+        if gone:
+            self.model.remove_sessions(gone)
+            self.sessions_changed.emit()
+            self._emit_metrics()
 
     # ---------------------------------------------------------------- metrics
 

@@ -421,10 +421,12 @@ class SessionTableModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), first, last)
             for s in self._rows[first : last + 1]:
                 self._ordering.forget(s.id)
+                del self._index[s.id]
             del self._rows[first : last + 1]
             del self._keys[first : last + 1]
+            # Before endRemoveRows: its listeners (the view keeping its selection) look rows up.
+            self._invalidate_index(first)
             self.endRemoveRows()
-        self._rebuild_index()
         return len(rows)
 
     def tick(self, first_row: int, last_row: int) -> None:

@@ -1,0 +1,223 @@
+"""The Live list stays a live list: ended rows leave, Pause holds it still, the selection
+never jumps to another customer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from supervisor_desk.client.rest import HubClient
+from supervisor_desk.models.wire import LiveSnapshot, SessionSummary, StoredEvent
+from supervisor_desk.views.live_viewmodel import LiveViewModel
+from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
+from supervisor_desk.views.session_table_view import SessionTableView
+from supervisor_desk.views.tasks import standalone_scope
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def summary(sid: str, status: str = "active", version: int = 1, *, started: int = -60,
+            queued: int | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": sid, "agent": {"id": "a", "name": "Bot"}, "channel": "web", "status": status,
+        "user": {"id": f"u-{sid}", "name": f"Customer {sid}"},
+        "started_at": NOW + timedelta(seconds=started), "version": version,
+    }
+    if queued is not None:
+        data["queued_at"] = NOW + timedelta(seconds=queued)
+    if status not in ("queued", "active"):
+        data["ended_at"] = NOW
+        data["end_reason"] = "resolved"
+    return SessionSummary.model_validate(data).model_dump(mode="json")
+
+
+class Feed:
+    """Feeds the view-model as FeedClient does (no network: the hub is not asked)."""
+
+    def __init__(self, live: LiveViewModel) -> None:
+        self.live = live
+        self.seq = 0
+
+    def snapshot(self, *sessions: dict[str, Any]) -> None:
+        self.live.on_snapshot(LiveSnapshot.model_validate(
+            {"epoch": "e", "seq": self.seq, "sessions": list(sessions)}))
+
+    def send(self, kind: str, data: dict[str, Any]) -> None:
+        self.seq += 1
+        self.live.on_event(self.seq, StoredEvent.model_validate({
+            "id": f"e{self.seq}", "type": kind, "session_id": data["id"],
+            "at": NOW.isoformat(), "data": data}), False)
+
+    def end(self, sid: str, version: int = 2, status: str = "completed") -> None:
+        self.send("session.ended", summary(sid, status, version))
+
+
+@pytest.fixture
+def clock() -> Monotonic:
+    return Monotonic()
+
+
+@pytest.fixture
+def live(qapp: Any, clock: Monotonic) -> Any:
+    model = SessionTableModel()
+    vm = LiveViewModel(HubClient("http://127.0.0.1:9"), model,
+                       tasks=standalone_scope("live"), monotonic=clock)
+    yield vm
+    vm.deleteLater()
+
+
+def ids(model: SessionTableModel) -> list[str]:
+    return [s.id for s in model.sessions()]
+
+
+def test_ended_rows_leave_after_the_chosen_minutes(live: LiveViewModel, clock: Monotonic
+                                                   ) -> None:
+    feed = Feed(live)
+    feed.snapshot(summary("a"), summary("b"), summary("q", "queued", queued=-5))
+    feed.end("a")
+    live.flush()
+    assert ids(live.model) == ["q", "b", "a"]  # ended: below the live rows
+    assert live.keep_ended_minutes == 2
+    clock.now += 119
+    live._expire_ended()
+    assert "a" in ids(live.model)
+    clock.now += 2
+    live._expire_ended()
+    assert ids(live.model) == ["q", "b"] and live.store.get("a") is None
+    # A late replay of the dropped session does not bring it back.
+    feed.end("a")
+    live.flush()
+    assert "a" not in ids(live.model)
+
+
+def test_zero_minutes_keeps_ended_rows_until_refresh(live: LiveViewModel, clock: Monotonic
+                                                     ) -> None:
+    feed = Feed(live)
+    feed.snapshot(summary("a"), summary("b"))
+    with_signal: list[int] = []
+    live.keep_ended_minutes_changed.connect(with_signal.append)
+    live.set_keep_ended_minutes(0)
+    assert with_signal == [0]
+    feed.end("a")
+    live.flush()
+    clock.now += 24 * 3600
+    live._expire_ended()
+    assert "a" in ids(live.model)
+    assert live.refresh() == 1
+    assert ids(live.model) == ["b"]
+
+
+def test_hide_ended_takes_ended_rows_out_and_back(live: LiveViewModel) -> None:
+    feed = Feed(live)
+    feed.snapshot(summary("a"), summary("b"))
+    feed.end("a")
+    live.flush()
+    live.set_hide_ended(True)
+    assert ids(live.model) == ["b"]
+    feed.end("b")
+    live.flush()
+    assert ids(live.model) == []
+    live.set_hide_ended(False)
+    assert sorted(ids(live.model)) == ["a", "b"]
+
+
+def test_pause_holds_the_table_and_resume_applies_what_arrived(live: LiveViewModel) -> None:
+    feed = Feed(live)
+    feed.snapshot(summary("a"), summary("b"))
+    waiting: list[int] = []
+    live.waiting_changes_changed.connect(waiting.append)
+    updated: list[str] = []
+    live.session_updated.connect(lambda s: updated.append(s.id))
+    live.set_paused(True)
+    assert live.paused
+    feed.send("session.started", summary("c", "queued", queued=0))
+    feed.end("a")
+    feed.send("session.updated", summary("b", version=2) | {"team": "Billing"})
+    live.flush()
+    assert ids(live.model) == ["a", "b"]  # nothing moved
+    assert live.waiting_changes == 3 and waiting[-1] == 3
+    # The store, the cards and an open chat still follow the feed.
+    assert live.metrics().queued == 1 and "a" in updated
+    live.set_paused(False)
+    assert live.waiting_changes == 0
+    assert ids(live.model) == ["c", "b", "a"]
+    assert live.model.session_at(live.model.row_of("b")).team == "Billing"  # type: ignore[union-attr]
+
+
+def test_a_reload_while_paused_waits_for_resume(live: LiveViewModel) -> None:
+    feed = Feed(live)
+    feed.snapshot(summary("a"))
+    live.set_paused(True)
+    feed.snapshot(summary("a"), summary("z"))
+    assert ids(live.model) == ["a"] and live.waiting_changes == 2
+    live.set_hide_ended(True)  # an option changed while paused applies on resume
+    live.set_paused(False)
+    assert sorted(ids(live.model)) == ["a", "z"]
+
+
+def test_refresh_while_paused_shows_what_waited(live: LiveViewModel) -> None:
+    feed = Feed(live)
+    feed.snapshot(summary("a"), summary("b"))
+    live.set_paused(True)
+    feed.end("a")
+    feed.send("session.started", summary("n"))
+    live.flush()
+    live.refresh()
+    assert live.paused and live.waiting_changes == 0
+    assert sorted(ids(live.model)) == ["b", "n"]
+
+
+def test_nothing_expires_while_paused(live: LiveViewModel, clock: Monotonic) -> None:
+    feed = Feed(live)
+    feed.snapshot(summary("a"), summary("b"))
+    feed.end("a")
+    live.flush()
+    live.set_paused(True)
+    clock.now += 3600
+    live._expire_ended()
+    assert "a" in ids(live.model)
+    live.set_paused(False)
+    assert "a" not in ids(live.model)
+
+
+def test_selected_session_that_leaves_the_table_stays_selected_elsewhere(
+    live: LiveViewModel, qtbot: Any
+) -> None:
+    view = SessionTableView()
+    qtbot.addWidget(view)
+    view.setModel(live.model)
+    feed = Feed(live)
+    feed.snapshot(summary("a", started=-300), summary("b", started=-200),
+                  summary("c", started=-100))
+    chosen: list[Any] = []
+    left: list[Any] = []
+    view.session_selected.connect(chosen.append)
+    view.selection_left.connect(left.append)
+    assert view.select_session("b")
+    assert [s.id for s in chosen] == ["b"]
+    # A re-sort and a reload keep it.
+    live.model.sort(SessionColumn.USER, view.horizontalHeader().sortIndicatorOrder())
+    feed.snapshot(summary("a", started=-300), summary("b", started=-200),
+                  summary("c", started=-100), summary("d"))
+    live.flush()
+    assert view.selected_session().id == "b"  # type: ignore[union-attr]
+    # It ends and F5 removes it: no neighbour takes its place.
+    feed.end("b", version=3)
+    live.flush()
+    live.refresh()
+    assert [s.id for s in chosen] == ["b"]
+    assert [s.id for s in left] == ["b"]
+    assert view.selected_session() is None and not view.selectionModel().hasSelection()
+    # The next click is a choice again.
+    assert view.select_session("c")
+    assert [s.id for s in chosen] == ["b", "c"]
