@@ -109,7 +109,8 @@ async def test_https_to_a_plain_http_hub_is_not_called_a_certificate_problem(
     error = caught.value
     assert error.code == "unreachable" and not error.certificate_refused
     assert error.refusal is None
-    assert error.message.startswith(f"No secure connection to the hub at {address} (")
+    assert error.message.startswith(
+        f"No secure connection to the hub at {address}: is it serving https? (")
 
 
 async def test_live_sessions_detail_and_logs(viewer: HubClient) -> None:
