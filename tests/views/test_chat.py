@@ -594,3 +594,29 @@ def test_full_text_hit_opens_on_the_first_match_with_next_previous(
     # Nothing found: the bar says so rather than jumping anywhere.
     assert chat.find_text("zebra crossing") == 0
     assert chat.search_bar.count_label.text() == "No matches"
+
+
+def test_long_mime_type_wraps_on_the_card_instead_of_being_cut(chat: ChatView) -> None:
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    detail = every_kind_detail()
+    detail.messages.append(
+        message(
+            20,
+            "customer",
+            "",
+            attachments=[{"name": "contract.docx", "mime": docx, "size": 48_213, "url": None}],
+        )
+    )
+    chat.resize(420, 700)
+    chat.set_detail(detail)
+    settle(chat)
+    lay = layout_of(chat, key("m20"))
+    (card,) = lay.cards
+    assert card.meta.replace("\u200b", "") == f"47.1 KB · {docx}"
+    one_line = chat.delegate.engine.fonts.fm_small.height()
+    assert card.meta_height >= 2 * one_line  # laid out on more lines …
+    assert card.rect.height() > 46  # … and the card grows to hold them
+    assert lay.bubble.contains(card.rect)
+    # A short MIME type keeps the one-line card.
+    pdf, _png = layout_of(chat, key("m3")).cards
+    assert pdf.meta_height == one_line and pdf.rect.height() == 46

@@ -126,8 +126,8 @@ def test_sections_collapse_by_clicking_their_title(dock: ResultsDock, qtbot: QtB
 
 
 def test_long_values_wrap_beside_their_label_and_copy_unchanged(dock: ResultsDock) -> None:
+    from supervisor_desk.models.markers import breakable
     from supervisor_desk.models.wire import Contact
-    from supervisor_desk.views.results_dock import breakable
 
     email = "jose.hansen49.very.long.address@example.com"
     s = summary().model_copy(update={"contact": Contact(name="José", email=email)})

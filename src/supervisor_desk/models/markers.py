@@ -184,3 +184,25 @@ def transcript_pending(session: SessionSummary, messages: Sequence[Message]) -> 
     if session.modality != "voice":
         return False
     return not any(m.kind != "marker" and m.text.strip() for m in messages)
+
+
+ZWSP = "\u200b"
+_BREAK_AFTER = "@./_-"
+BREAK_RUN = 16  # longest run of characters without a break point
+
+
+def breakable(text: str) -> str:
+    """``text`` with invisible break points, so a long email, id or MIME type wraps.
+
+    Qt wraps text only at spaces; without breaks one long value (an email, a UUID, a MIME
+    type) widened its pane or was cut. Shown text only: copies and tooltips use the original.
+    """
+    out: list[str] = []
+    run = 0
+    for ch in text:
+        out.append(ch)
+        run = 0 if ch.isspace() else run + 1
+        if ch in _BREAK_AFTER or run >= BREAK_RUN:
+            out.append(ZWSP)
+            run = 0
+    return "".join(out)

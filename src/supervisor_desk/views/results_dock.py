@@ -28,7 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from supervisor_desk.models.markers import (
+    BREAK_RUN,
     CHANNEL_LABELS,
+    ZWSP,
+    breakable,
     format_duration,
     format_utc,
     resolve_time_zone,
@@ -51,37 +54,15 @@ CONTACT_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
-_ZWSP = "\u200b"
-_BREAK_AFTER = "@./_-"
-_LONGEST_RUN = 16
-
-
-def breakable(text: str) -> str:
-    """``text`` with invisible break points, so a long email or id wraps inside the dock.
-
-    A label can only wrap at spaces; without breaks one long value widened the whole dock or
-    pushed its row under the label. Shown text only: copies and tooltips use the original.
-    """
-    out: list[str] = []
-    run = 0
-    for ch in text:
-        out.append(ch)
-        run = 0 if ch.isspace() else run + 1
-        if ch in _BREAK_AFTER or run >= _LONGEST_RUN:
-            out.append(_ZWSP)
-            run = 0
-    return "".join(out)
-
-
 def value_label(text: str, parent: QWidget | None = None) -> QLabel:
     label = focusable_label(breakable(text), parent)
-    if len(text) > _LONGEST_RUN:
+    if len(text) > BREAK_RUN:
         label.setToolTip(text)
     return label
 
 
 def shown_text(label: QLabel) -> str:
-    return label.text().replace(_ZWSP, "")
+    return label.text().replace(ZWSP, "")
 
 
 def plain_label(text: str = "", parent: QWidget | None = None) -> QLabel:

@@ -29,11 +29,12 @@ from PySide6.QtGui import (
 
 from supervisor_desk.models.chat_rows import AUTHOR_LABELS, ChatRow
 from supervisor_desk.models.markdown_safe import needs_markdown, render_markdown
-from supervisor_desk.models.markers import format_time
+from supervisor_desk.models.markers import breakable, format_size, format_time
 from supervisor_desk.models.wire import Attachment, Message
 from supervisor_desk.views.chat.attachments import ImageCache
 from supervisor_desk.views.chat.styles import (
     CARD_H,
+    CARD_META_FLAGS,
     CARD_MIN_W,
     COPY_LABEL,
     DELIVERY_GLYPHS,
@@ -69,6 +70,18 @@ class Card:
     attachment: Attachment
     button: QRect | None
     image: QImage | None = None
+    # Size and MIME type, wrapped (a long vendor MIME type takes more lines, never cut).
+    meta: str = ""
+    meta_height: int = 0
+
+
+def card_meta(attachment: Attachment) -> str:
+    return breakable(f"{format_size(attachment.size)} · {attachment.mime}")
+
+
+def card_text_width(card_w: int, button_w: int) -> int:
+    """Room for the name and the size/MIME line: between the file badge and the button."""
+    return max(10, card_w - button_w - 62)
 
 
 @dataclass
@@ -264,7 +277,15 @@ class ChatLayoutEngine:
                 doc_h = math.ceil(doc.size().height())
 
         cards: list[Card] = []
-        card_w = min(max_text, max(CARD_MIN_W, doc_w)) if message.attachments else 0
+        card_w = 0
+        if message.attachments:
+            # Wide enough for the size and MIME line when the bubble allows; else it wraps.
+            button_w = small.horizontalAdvance(DOWNLOAD_LABEL) + 18
+            meta_w = max(
+                small.horizontalAdvance(f"{format_size(a.size)} · {a.mime}")
+                for a in message.attachments
+            )
+            card_w = min(max_text, max(CARD_MIN_W, doc_w, meta_w + button_w + 62 + 2))
         for attachment in message.attachments:
             image = self.images.get(message, attachment)
             if image is not None:
@@ -274,7 +295,15 @@ class ChatLayoutEngine:
                 h = max(24, int(image.height() * scale)) + small.height() + 6
                 cards.append(Card(QRect(0, 0, card_w, h), attachment, None, image))
             else:
-                cards.append(Card(QRect(0, 0, card_w, CARD_H), attachment, QRect()))
+                meta = card_meta(attachment)
+                text_w = card_text_width(card_w, small.horizontalAdvance(DOWNLOAD_LABEL) + 18)
+                meta_h = small.height()
+                if small.horizontalAdvance(meta) > text_w:
+                    meta_h = small.boundingRect(
+                        QRect(0, 0, text_w, 100_000), CARD_META_FLAGS, meta
+                    ).height()
+                h = CARD_H + meta_h - small.height()
+                cards.append(Card(QRect(0, 0, card_w, h), attachment, QRect(), None, meta, meta_h))
 
         content_w = max(head_w, doc_w, card_w, 24)
         bubble_w = min(max_bubble, content_w + 2 * PAD)

@@ -25,6 +25,7 @@ from supervisor_desk.models.markers import format_size
 from supervisor_desk.views.chat.attachments import attachment_downloadable, file_badge
 from supervisor_desk.views.chat.layout import Card, ChatFonts, RowLayout
 from supervisor_desk.views.chat.styles import (
+    CARD_META_FLAGS,
     COPY_LABEL,
     DOWNLOAD_LABEL,
     LIGHT,
@@ -196,11 +197,9 @@ class ChatPainter:
         painter.setFont(self.fonts.small)
         painter.setPen(QColor(p.card_meta))
         painter.drawText(
-            QRect(text_left, rect.top() + 6 + bold.height(), text_w, small.height()),
-            Qt.AlignmentFlag.AlignLeft,
-            small.elidedText(
-                f"{format_size(att.size)} · {att.mime}", Qt.TextElideMode.ElideRight, text_w
-            ),
+            QRect(text_left, rect.top() + 6 + bold.height(), text_w, card.meta_height),
+            CARD_META_FLAGS,
+            card.meta,
         )
         if card.button is not None:
             if attachment_downloadable(att):

@@ -22,6 +22,7 @@ IMAGE_MAX_H = 220
 LAYOUT_CACHE_SIZE = 600
 PILL_MAX_CHARS = 600
 PILL_FLAGS = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+CARD_META_FLAGS = Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap
 # The head label of a bubble (System, a note's author) is the text colour at this opacity.
 MUTED_ALPHA = 0.7
 
