@@ -221,3 +221,56 @@ def test_selected_session_that_leaves_the_table_stays_selected_elsewhere(
     # The next click is a choice again.
     assert view.select_session("c")
     assert [s.id for s in chosen] == ["b", "c"]
+
+
+def test_view_options_drive_the_list_and_persist(live: LiveViewModel, qtbot: Any) -> None:
+    from PySide6.QtWidgets import QMainWindow, QMenu
+
+    from supervisor_desk.client.settings import Preferences
+    from supervisor_desk.views.live_options import PAUSE_SHORTCUT, LiveListOptions
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    options = LiveListOptions(live.model, window)
+    menu = QMenu(window)
+    options.add_to_menu(menu)
+    titles = [a.text() for a in menu.actions()]
+    assert "Pause live updates" in titles and "Hide ended sessions" in titles
+    assert options.pause_action.shortcut().toString() == PAUSE_SHORTCUT
+    prefs = Preferences.model_validate({"live_keep_ended_minutes": 0, "live_hide_ended": True,
+                                        "live_started_display": "relative"})
+    saved: list[bool] = []
+    options.preferences_changed.connect(lambda: saved.append(True))
+    options.apply_preferences(prefs)
+    assert saved == []  # reading preferences back is not a change
+    assert options.keep_ended_actions[0].isChecked()
+    assert live.model.started_display == "relative"
+    options.bind(live)
+    assert live.keep_ended_minutes == 0 and live.hide_ended
+    feed = Feed(live)
+    feed.snapshot(summary("a"), summary("b"))
+    # Pause from the menu (or its shortcut): the banner says what waits; Resume applies it.
+    options.pause_action.trigger()
+    assert live.paused and not options.banner.isHidden()
+    feed.send("session.started", summary("c"))
+    live.flush()
+    assert options.banner.text() == "Live updates paused — 1 change waiting"
+    feed.send("session.started", summary("d"))
+    live.flush()
+    assert options.banner.text() == "Live updates paused — 2 changes waiting"
+    options.banner.resume_button.click()
+    assert not live.paused and options.banner.isHidden()
+    assert not options.pause_action.isChecked()
+    assert sorted(ids(live.model)) == ["a", "b", "c", "d"]
+    options.keep_ended_actions[5].trigger()
+    options.started_actions["clock"].trigger()
+    options.hide_ended_action.trigger()
+    assert saved and live.keep_ended_minutes == 5 and not live.hide_ended
+    mine = Preferences()
+    options.write_preferences(mine)
+    assert (mine.live_keep_ended_minutes, mine.live_hide_ended, mine.live_started_display) == (
+        5, False, "clock")
+    again = Preferences.model_validate_json(mine.model_dump_json())
+    assert again.live_keep_ended_minutes == 5
+    options.bind(None)  # signed out
+    assert not options.pause_action.isChecked()

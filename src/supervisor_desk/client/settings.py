@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from supervisor_desk.client.paths import config_dir, preferences_path
 from supervisor_desk.client.tls import normalize_pin
 from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
+from supervisor_desk.models.wording import StartedDisplay
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,10 @@ class Preferences(BaseModel):
     time_zone: str = "local"
     notifications: NotificationPrefs = Field(default_factory=NotificationPrefs)
     live_order: LiveOrder = LiveOrder.LONGEST_WAIT
+    # The Live list's View options (views/live_options.py); 0 minutes = until Refresh.
+    live_keep_ended_minutes: int = Field(default=2, ge=0, le=24 * 60)
+    live_hide_ended: bool = False
+    live_started_display: StartedDisplay = StartedDisplay.CLOCK
     recent_files: list[str] = Field(default_factory=list)
     last_export_dir: str | None = None
     # Per server entry: its own CA file and pinned certificates (see ServerTrust).

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class StartedDisplay(StrEnum):
+    """How a table's Start column reads: "5 minutes ago" or the clock time (a preference)."""
+
+    RELATIVE = "relative"
+    CLOCK = "clock"
+
+
 # The widest text format_ago can produce, for column widths that never elide.
 WIDEST_AGO = "59 minutes ago"
 

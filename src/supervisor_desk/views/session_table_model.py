@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import (
@@ -35,7 +35,7 @@ from supervisor_desk.models.live_order import (
 )
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import SessionSummary
-from supervisor_desk.models.wording import format_ago
+from supervisor_desk.models.wording import StartedDisplay, format_ago
 from supervisor_desk.views.icons import (
     END_REASON_LABELS,
     STATUS_LABELS,
@@ -70,13 +70,6 @@ class SessionColumn(IntEnum):
     STATE = 15
     FLOW = 16
     STAGE = 17
-
-
-class StartedDisplay(StrEnum):
-    """How the Start column reads: "5 minutes ago" or the clock time. Stored in preferences."""
-
-    RELATIVE = "relative"
-    CLOCK = "clock"
 
 
 HEADERS: dict[SessionColumn, str] = {
