@@ -6,9 +6,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supervisor_desk.models.export import ExportReader, write_export
-from supervisor_desk.models.filters import MessageCountFilter, SessionFilter, SortSpec
+from supervisor_desk.models.filters import (
+    MessageCountFilter,
+    SessionFilter,
+    SortSpec,
+    normalize_words,
+)
 from supervisor_desk.models.offline_index import (
     OfflineIndex,
     normalized_transcript,
@@ -119,3 +126,11 @@ def test_column_checks_alone_equal_matches(
         r.session.id for r in RECORDS if flt.matches(r.session, [m.text for m in r.messages])
     }
     assert idx.matching_ids(flt) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.text(alphabet="aZé_- \n\t!'.çÉ\u0301\u00a8ﬁ①ßİ\u2028日Σς\U0001d167\U0001f600",
+                        max_size=12), max_size=4))
+def test_fast_normalisation_equals_normalize_words_per_message(texts: list[str]) -> None:
+    expected = "\n".join(" ".join(normalize_words(t)) for t in texts)
+    assert normalized_transcript(texts) == expected

@@ -10,8 +10,11 @@ session's messages and logs are read by byte range when it is opened. No Qt here
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
+import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,15 +47,33 @@ _COUNT_OPS = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "lt": ope
               "ge": operator.ge, "le": operator.le}
 
 
-_ASCII_WORD = re.compile(r"[^\W_]+")
+_WORD = re.compile(r"[^\W_]+")  # normalize_words' word
+
+
+@functools.cache
+def _combining_marks() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Every character ``unicodedata.combining`` flags: (in the BMP, beyond it).
+
+    Two classes because a class of single BMP characters compiles to a bitmap (one lookup per
+    character) while any character beyond the BMP turns it into a list of ranges scanned per
+    character, ten times slower; text beyond the BMP is rare, so that class rarely runs.
+    """
+    marks = [chr(cp) for cp in range(sys.maxunicode + 1) if unicodedata.combining(chr(cp))]
+    bmp = "".join(re.escape(c) for c in marks if c <= "\uffff")
+    astral = "".join(re.escape(c) for c in marks if c > "\uffff")
+    return re.compile(f"[{bmp}]+"), re.compile(f"[{astral}]+")
 
 
 def _words(text: str) -> list[str]:
-    # ASCII text is its own NFKD form and has no combining marks, so normalize_words reduces
-    # to the word regex on the lower-cased text; most transcripts take this path, 3x faster.
+    """``normalize_words(text)``, computed with C passes instead of a loop per character."""
     if text.isascii():
-        return _ASCII_WORD.findall(text.lower())
-    return normalize_words(text)
+        # ASCII text is its own NFKD form and has no combining marks.
+        return _WORD.findall(text.lower())
+    bmp_marks, astral_marks = _combining_marks()
+    decomposed = bmp_marks.sub("", unicodedata.normalize("NFKD", text))
+    if max(decomposed, default="") > "\uffff":
+        decomposed = astral_marks.sub("", decomposed)
+    return _WORD.findall(decomposed.lower())
 
 
 def normalized_transcript(texts: Sequence[str]) -> str:
