@@ -100,3 +100,22 @@ def test_log_text_is_never_rich(drawer: LogsDrawer) -> None:
 
     drawer.set_logs("system", [SystemLogEntry(at=T0, text="<a href='file:///etc/passwd'>x</a>")])
     assert "<a href='file:///etc/passwd'>x</a>" in drawer.text("system")
+
+
+def test_search_box_keeps_a_usable_width_in_a_narrow_pane(
+    drawer: LogsDrawer, qtbot: QtBot
+) -> None:
+    usable = drawer.search_edit.fontMetrics().horizontalAdvance("Search logs") + 60
+    drawer.resize(900, 300)
+    qtbot.waitUntil(lambda: not drawer.stacked)
+    assert drawer.search_edit.width() >= usable
+    # Narrower than search + actions side by side: the actions go under the search.
+    narrow = drawer.minimumSizeHint().width()
+    assert narrow < 420
+    drawer.resize(narrow, 300)
+    qtbot.waitUntil(lambda: drawer.stacked)
+    qtbot.waitUntil(lambda: drawer.search_edit.width() >= usable)
+    for button in (drawer.copy_button, drawer.refresh_button, drawer.close_button):
+        assert drawer.rect().contains(button.geometry())
+    drawer.resize(900, 300)
+    qtbot.waitUntil(lambda: not drawer.stacked)

@@ -11,11 +11,20 @@ from collections.abc import Sequence
 from datetime import tzinfo
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QTextCursor, QTextFormat
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QResizeEvent,
+    QTextCursor,
+    QTextFormat,
+)
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPlainTextEdit,
     QStackedWidget,
@@ -103,23 +112,30 @@ class LogsDrawer(QWidget):
         self.status_label.setTextFormat(Qt.TextFormat.PlainText)
         self.status_label.setProperty("tone", "secondary")
 
-        bar = QHBoxLayout()
-        bar.setContentsMargins(6, 4, 6, 2)
+        # Search on the left, actions on the right; in a narrow pane the actions move under
+        # the search instead of squeezing the search box below a usable width.
+        self.bar = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.bar.setContentsMargins(6, 4, 6, 2)
+        self._search_row = search_row = QHBoxLayout()
         title = QLabel("Logs", self)
         font = title.font()
         font.setBold(True)
         title.setFont(font)
-        bar.addWidget(title)
-        bar.addWidget(self.search_edit, 1)
-        bar.addWidget(self.count_label)
-        for button in (
-            self.prev_button,
-            self.next_button,
-            self.copy_button,
-            self.refresh_button,
-            self.close_button,
-        ):
-            bar.addWidget(button)
+        search_row.addWidget(title)
+        search_row.addWidget(self.search_edit, 1)
+        search_row.addWidget(self.count_label)
+        search_row.addWidget(self.prev_button)
+        search_row.addWidget(self.next_button)
+        self._action_row = action_row = QHBoxLayout()
+        action_row.addStretch(1)
+        for button in (self.copy_button, self.refresh_button, self.close_button):
+            action_row.addWidget(button)
+        self.bar.addLayout(search_row, 1)
+        self.bar.addLayout(action_row)
+        metrics = self.search_edit.fontMetrics()
+        self.search_edit.setMinimumWidth(metrics.horizontalAdvance("Search logs") + 60)
+        # "12 of 340" keeps its place while stepping: no jumping buttons.
+        self.count_label.setMinimumWidth(metrics.horizontalAdvance("9999 of 9999"))
 
         self.tabs = QTabWidget(self)
         self.pages = {kind: _LogPage(self.tabs) for kind in ("trace", "system")}
@@ -130,7 +146,9 @@ class LogsDrawer(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addLayout(bar)
+        # The minimum is minimumSizeHint (stacked bar), not the side-by-side layout's.
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        layout.addLayout(self.bar)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.status_label)
 
@@ -311,6 +329,37 @@ class LogsDrawer(QWidget):
         else:
             self.count_label.setText(f"{index} of {total}")
         self.search_changed.emit(index, total)
+
+    def minimumSizeHint(self) -> QSize:
+        # As narrow as the stacked bar: resizeEvent stacks it when the pane gets that narrow.
+        hint = super().minimumSizeHint()
+        margins = self.bar.contentsMargins()
+        stacked = max(
+            self._search_row.minimumSize().width(), self._action_row.minimumSize().width()
+        )
+        return QSize(stacked + margins.left() + margins.right(), hint.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        margins = self.bar.contentsMargins()
+        side_by_side = (
+            self._search_row.minimumSize().width()
+            + self._action_row.sizeHint().width()
+            + self.bar.spacing()
+            + margins.left()
+            + margins.right()
+        )
+        direction = (
+            QBoxLayout.Direction.LeftToRight
+            if event.size().width() >= side_by_side
+            else QBoxLayout.Direction.TopToBottom
+        )
+        if self.bar.direction() != direction:
+            self.bar.setDirection(direction)
+        super().resizeEvent(event)
+
+    @property
+    def stacked(self) -> bool:
+        return self.bar.direction() == QBoxLayout.Direction.TopToBottom
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
