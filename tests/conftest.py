@@ -1,8 +1,12 @@
-"""Test-wide setup: headless Qt, an isolated profile, an in-memory keyring."""
+"""Test-wide setup: headless Qt, an isolated profile, a thread-leak guard, a hub on loopback."""
 
 from __future__ import annotations
 
 import os
+import sys
+import threading
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +44,62 @@ def _isolated_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("XDG_CACHE_HOME", str(profile / "cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(profile / "state"))
     yield profile
+
+
+# --------------------------------------------------------------------------------------------
+# Thread-leak guard (as napari does it): a thread a test started must be gone when it ends.
+# A leaked thread is a shutdown bug in the code under test (an executor never shut down, a hub
+# never stopped); it also keeps state alive into the next tests and can hang the interpreter
+# at exit.
+
+# While True, a leak fails the test (at teardown); while False it is reported as a warning.
+THREAD_LEAKS_FAIL = False
+# How long finished-but-not-yet-exited threads get to end (a worker returning from its last
+# job, a server thread closing its socket) before they count as leaked.
+THREAD_JOIN_GRACE = 2.0
+
+
+class ThreadLeakWarning(UserWarning):
+    """A test left threads running (reported while ``THREAD_LEAKS_FAIL`` is off)."""
+
+
+def _is_known_global(thread: threading.Thread) -> bool:
+    """Threads that cannot be told from a leak, so they are not counted.
+
+    - A ``_DummyThread`` on Python 3.12: Python's stand-in for a thread it did not start (a
+      QThread of qasync's executor, a Qt worker) once it ran Python code. Before 3.13 it stays
+      in ``threading.enumerate()`` and ``is_alive()`` after the OS thread ended; from 3.13 on
+      it disappears with its thread, so it is checked like any other.
+    """
+    return isinstance(thread, threading._DummyThread) and sys.version_info < (3, 13)
+
+
+def _leaked_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    deadline = time.monotonic() + THREAD_JOIN_GRACE
+    while True:
+        leaked = [
+            t for t in threading.enumerate()
+            if t not in before and t.is_alive() and not _is_known_global(t)
+        ]
+        if not leaked or time.monotonic() >= deadline:
+            return leaked
+        time.sleep(0.02)  # polled, not joined: a _DummyThread cannot be joined
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads(request: pytest.FixtureRequest) -> Iterator[None]:
+    # Autouse at the root: set up before (so torn down after) every fixture of the test except
+    # the session-scoped ones, which start before it and whose threads are therefore "before".
+    before = set(threading.enumerate())
+    yield
+    leaked = _leaked_threads(before)
+    if not leaked:
+        return
+    names = ", ".join(sorted(f"{t.name} ({type(t).__name__})" for t in leaked))
+    message = f"{request.node.nodeid} left threads running: {names}"
+    if THREAD_LEAKS_FAIL:
+        pytest.fail(message, pytrace=False)
+    warnings.warn(message, ThreadLeakWarning, stacklevel=1)
 
 
 # --------------------------------------------------------------------------------------------
