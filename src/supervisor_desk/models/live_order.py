@@ -26,8 +26,6 @@ class LiveOrder(StrEnum):
     LONGEST_WAIT = "longest_wait"
     ARRIVAL = "arrival"
     GIVEN = "given"
-    # Alias kept while views/main_window.py still spells it so (removed once it does not).
-    PRIORITY = "longest_wait"
 
 
 # The orders a supervisor can choose for the Live page (GIVEN belongs to History).

@@ -24,7 +24,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QActionGroup, QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
-from supervisor_desk.models.live_order import LiveOrder
+from supervisor_desk.models.live_order import LIVE_ORDER_TITLES, LIVE_ORDERS, LiveOrder
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.models.wording import WIDEST_AGO
@@ -403,11 +403,8 @@ class SessionTableView(QTableView):
         menu.addSeparator()
         order_group = QActionGroup(menu)
         model = self.session_model()
-        for order, title in (
-            (LiveOrder.LONGEST_WAIT, "Live order: queued first, longest waiting"),
-            (LiveOrder.ARRIVAL, "Live order: arrival (new at the bottom)"),
-        ):
-            action = QAction(title, menu)
+        for order in LIVE_ORDERS:
+            action = QAction(f"Live order: {LIVE_ORDER_TITLES[order].lower()}", menu)
             action.setCheckable(True)
             action.setChecked(model.sort_column < 0 and model.live_order == order)
             action.triggered.connect(
