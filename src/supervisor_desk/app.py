@@ -237,7 +237,7 @@ class DeskApp(QObject):
         self.signed = signed
         self.window.set_signed_in()
         live = LiveViewModel(
-            signed.client, self.model, spawn=self.tasks.scope("live").spawn, parent=self,
+            signed.client, self.model, tasks=self.tasks.scope("live"), parent=self,
             freeze_gc_after_snapshot=self.options.freeze_gc,
         )
         self.live = live
