@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 
+from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.hub.ingest import parse_batch
+from supervisor_desk.hub.service import HubService
 from supervisor_desk.hub.storage import IngestRejectedError, Storage
 from supervisor_desk.models.wire import Message, SessionDetail, SessionSummary
 from tests.hub.conftest import Api, assert_error
@@ -230,3 +236,191 @@ def test_group_commit_keeps_each_batch_atomic(tmp_path: Path) -> None:
         assert [r[0] for r in conn.execute("SELECT seq FROM events ORDER BY seq")] == [1, 2, 3]
     finally:
         storage.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Timestamps and sizes at the edges: refused with the field named, never a 500
+
+
+def _with(event: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    target = event
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return event
+
+
+EDGE_TIMESTAMPS = [
+    "9999-12-31T23:59:59-01:00",  # year 10000 in UTC
+    "0001-01-01T00:00:00+01:00",  # year 0 in UTC
+    "0999-06-01T00:00:00Z",
+    "1969-12-31T23:59:59.999Z",
+]
+
+
+@pytest.mark.parametrize("value", EDGE_TIMESTAMPS)
+@pytest.mark.parametrize(
+    ("build", "path", "field"),
+    [
+        (lambda: started("s9"), ("at",), "events.0.at"),
+        (lambda: started("s9"), ("data", "started_at"), "events.0.data.started_at"),
+        (lambda: message("s1", "m9"), ("data", "at"), "events.0.data.at"),
+        (lambda: message("s1", "m9", delivery={"status": "sent", "at": "2026-01-01T10:00:00Z"}),
+         ("data", "delivery", "at"), "events.0.data.delivery.at"),
+        (lambda: logs("s1", "system", [{"at": "2026-01-01T10:00:00Z", "text": "x"}]),
+         ("data", "entries", 0, "at"), "events.0.data.entries.0.at"),
+    ],
+)
+def test_timestamps_out_of_range_are_422_naming_the_field(
+    api: Api, value: str, build: Any, path: tuple[Any, ...], field: str
+) -> None:
+    api.ingest([started("s1")])
+    answer = api.ingest([_with(build(), path, value)])
+    body = assert_error(answer, 422, "invalid_event")
+    if field.startswith("events.0.data.entries"):
+        # Log entries are checked after their envelope: the entry is named by the message.
+        assert body["details"][0]["field"].startswith("events.0.data"), body
+    else:
+        assert body["details"][0]["field"] == field, body
+    assert "1970-01-01" in body["message"] and "9999-12-31" in body["message"], body
+    assert api.get("/sessions/s9").status_code == 404
+    assert _session(api, "s1").message_count == 0
+
+
+@pytest.mark.parametrize("value", [12345, 1.5e9, "12345", "1767225600", True, None])
+def test_timestamps_must_be_rfc3339_strings(api: Api, value: Any) -> None:
+    body = assert_error(api.ingest([_with(started("s1"), ("at",), value)]), 422,
+                        "invalid_event")
+    assert body["details"][0]["field"] == "events.0.at", body
+    assert api.sessions()["total"] == 0
+
+
+def test_the_edges_of_the_range_are_accepted(api: Api) -> None:
+    first = started("old", at="1970-01-01T00:00:00Z")
+    last = started("late", at="9999-12-31T23:59:59.999Z")
+    assert api.ingest([first, last]).status_code == 200
+    assert _session(api, "old").started_at.year == 1970
+    assert _session(api, "late").started_at.year == 9999
+
+
+def test_attachment_sizes_fit_64_bits(api: Api) -> None:
+    api.ingest([started("s1")])
+    largest = 2**63 - 1
+    ok = message("s1", "m1", attachments=[{"name": "a.bin", "size": largest}])
+    assert api.ingest([ok]).status_code == 200
+    assert _detail(api, "s1").messages[0].attachments[0].size == largest
+    for size in (2**63, 10**30, -1):
+        bad = message("s1", f"m-{size}", attachments=[{"name": "b.bin", "size": size}])
+        body = assert_error(api.ingest([bad]), 422, "invalid_event")
+        assert body["details"][0]["field"] == "events.0.data.attachments.0.size", body
+    assert _session(api, "s1").message_count == 1
+
+
+# --------------------------------------------------------------------------------------------
+# One platform's bad batch never fails another platform's good one
+
+
+def test_bad_batches_interleaved_with_good_ones_fail_no_good_batch(
+    running_hub: EmbeddedHub,
+) -> None:
+    """A bad batch every few ms beside three platforms posting good ones concurrently (their
+    batches share group commits): every good batch gets 200, every bad one 422."""
+    tokens = [running_hub.create_token(f"platform-{i}", "ingest") for i in range(3)]
+    bad_token = running_hub.create_token("platform-bad", "ingest")
+    url = f"{running_hub.url}/api/v1/ingest"
+    good_batches = 40
+    stop_bad = asyncio.Event()
+    statuses: dict[str, Counter[int]] = {"good": Counter(), "bad": Counter()}
+
+    async def platform(client: httpx.AsyncClient, index: int, token: str) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        for n in range(good_batches):
+            sid = f"p{index}-s{n}"
+            batch = [started(sid), *(message(sid, f"m{k}") for k in range(20))]
+            answer = await client.post(url, json={"events": batch}, headers=headers)
+            statuses["good"][answer.status_code] += 1
+
+    async def bad_platform(client: httpx.AsyncClient) -> None:
+        headers = {"Authorization": f"Bearer {bad_token}"}
+        n = 0
+        while not stop_bad.is_set():
+            n += 1
+            sid = f"bad-{n}"
+            batch = [started(sid), message(sid, "m1", at="0999-01-01T00:00:00Z")]
+            if n % 2:
+                batch = [started(sid, at="9999-12-31T23:59:59-01:00")]
+            answer = await client.post(url, json={"events": batch}, headers=headers)
+            statuses["bad"][answer.status_code] += 1
+            await asyncio.sleep(0.005)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(timeout=30.0) as client:
+            bad = asyncio.create_task(bad_platform(client))
+            await asyncio.gather(*(platform(client, i, t) for i, t in enumerate(tokens)))
+            stop_bad.set()
+            await bad
+
+    asyncio.run(run())
+    assert statuses["good"] == Counter({200: 3 * good_batches}), statuses
+    assert set(statuses["bad"]) == {422} and statuses["bad"][422] >= 10, statuses
+    live = httpx.get(f"{running_hub.url}/api/v1/sessions", params={"limit": 1},
+                     headers={"Authorization": f"Bearer {running_hub.create_token('v', 'viewer')}"})
+    assert live.json()["total"] == 3 * good_batches
+
+
+def _parsed(events: list[dict[str, Any]]) -> list[Any]:
+    return parse_batch(json.dumps({"events": events}).encode())
+
+
+def _poisoned() -> list[Any]:
+    """A batch that passed validation yet fails while it is applied (a hub bug stand-in)."""
+    ((envelope, data),) = _parsed([started("poison")])
+    return [(envelope.model_copy(update={"at": "not a datetime"}), data)]
+
+
+def test_a_batch_failing_inside_the_group_commit_is_rolled_back_alone(tmp_path: Path) -> None:
+    storage = Storage(tmp_path / "group.db")
+    try:
+        results = storage.ingest_many(
+            [_parsed([started("a")]), _poisoned(), _parsed([started("c")])]
+        )
+        assert isinstance(results[1], Exception)
+        assert [r.last_seq for r in (results[0], results[2])] == [1, 2]  # type: ignore[union-attr]
+        conn = storage.reader()
+        assert [r[0] for r in conn.execute("SELECT id FROM sessions ORDER BY id")] == ["a", "c"]
+    finally:
+        storage.close()
+
+
+def test_a_group_commit_that_fails_whole_is_retried_batch_by_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the shared transaction itself is lost, each batch is tried again alone: only the
+    batch that caused it fails."""
+    storage = Storage(tmp_path / "group.db")
+    service = HubService(storage)
+    real = storage.ingest_many
+    poison = _poisoned()
+
+    def lose_shared_transactions(batches: Any) -> Any:
+        if len(batches) > 1 and any(b is poison for b in batches):
+            raise sqlite3.OperationalError("cannot commit - SQL statements in progress")
+        if any(b is poison for b in batches):
+            raise ValueError("the poisoned batch")
+        return real(batches)
+
+    monkeypatch.setattr(storage, "ingest_many", lose_shared_transactions)
+
+    async def post_together() -> list[Any]:
+        batches = [_parsed([started("a")]), poison, _parsed([started("c")])]
+        return await asyncio.gather(*(service.ingest(b) for b in batches),
+                                    return_exceptions=True)
+
+    try:
+        results = asyncio.run(post_together())
+        assert isinstance(results[1], ValueError)
+        assert not isinstance(results[0], BaseException)
+        assert not isinstance(results[2], BaseException)
+        assert storage.last_seq == 2
+    finally:
+        service.close()

@@ -274,3 +274,34 @@ def test_openapi_document(data_api: Api) -> None:
     doc = data_api.get("/openapi.json", role=None).json()
     assert "/api/v1/sessions" in doc["paths"]
     assert "/api/v1/ingest" in doc["paths"]
+
+
+@pytest.mark.parametrize("path", ["/sessions", "/sessions/metrics", "/sessions/export"])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("started_after", "9999-12-31T23:59:59-01:00"),
+        ("started_before", "0001-01-01T00:00:00+01:00"),
+        ("ended_after", "0999-01-01T00:00:00Z"),
+        ("last_message_before", "1969-12-31T23:59:59Z"),
+        ("started_after", "12345"),
+    ],
+)
+def test_timestamps_out_of_range_in_queries_are_422_naming_the_parameter(
+    data_api: Api, path: str, key: str, value: str
+) -> None:
+    body = assert_error(data_api.get(path, params={key: value}), 422, "invalid_filter")
+    assert [d["field"] for d in body["details"]] == [key], body
+    assert "1970-01-01 to 9999-12-31" in body["message"], body
+
+
+@pytest.mark.parametrize("path", ["/sessions", "/sessions/metrics"])
+def test_the_edges_of_the_range_are_valid_filters(data_api: Api, path: str) -> None:
+    for params in ({"started_after": "9999-12-31T23:59:59.999Z"},
+                   {"started_before": "1970-01-01T00:00:00Z"},
+                   {"started_after": "1970-01-01T00:00:00Z",
+                    "started_before": "9999-12-31T23:59:59Z"}):
+        assert data_api.get(path, params=params).status_code == 200, params
+    everything = data_api.get("/sessions", params={
+        "started_after": "1970-01-01T00:00:00Z", "ended_before": "9999-12-31T23:59:59Z"})
+    assert everything.json()["total"] == 3  # the ended ones

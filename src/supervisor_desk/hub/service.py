@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from supervisor_desk.hub.feed import Broadcaster
 from supervisor_desk.hub.ratelimit import IngestRateLimit
 from supervisor_desk.hub.revocation import TOKEN_CHECK_SECONDS
-from supervisor_desk.hub.storage import IngestOutcome, IngestRejectedError, Storage
+from supervisor_desk.hub.storage import IngestOutcome, Storage
 from supervisor_desk.models.wire import EventData, IngestEvent
 
 T = TypeVar("T")
@@ -66,6 +66,18 @@ class LoginThrottle:
 
     def succeeded(self, name: str) -> None:
         self._failures.pop(f"n:{name}", None)
+
+
+def _settle(
+    future: asyncio.Future[IngestOutcome], result: IngestOutcome | BaseException
+) -> None:
+    """Hand a batch its outcome or its error (unless its poster has gone away)."""
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
 
 
 class HubService:
@@ -124,22 +136,36 @@ class HubService:
                     results = await self.write(
                         self.storage.ingest_many, [events for events, _ in taken]
                     )
-                except BaseException as exc:
-                    for _, future in taken:
-                        if not future.done():
-                            future.set_exception(exc)
-                    if isinstance(exc, asyncio.CancelledError):
-                        raise
-                    continue
-                for (_, future), result in zip(taken, results, strict=True):
-                    if future.done():
+                except Exception as exc:
+                    if len(taken) == 1:
+                        _settle(taken[0][1], exc)
                         continue
-                    if isinstance(result, IngestRejectedError):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
+                    # The shared commit failed as a whole: one platform's batch must not fail
+                    # the others', so each is tried again in a commit of its own.
+                    for events, future in taken:
+                        await self._commit_alone(events, future)
+                    continue
+                except BaseException as exc:  # cancelled: nothing was stored, tell everyone
+                    for _, future in taken:
+                        _settle(future, exc)
+                    raise
+                for (_, future), result in zip(taken, results, strict=True):
+                    _settle(future, result)
         finally:
             self._committing = False
+
+    async def _commit_alone(
+        self, events: Sequence[tuple[IngestEvent, EventData]],
+        future: asyncio.Future[IngestOutcome],
+    ) -> None:
+        try:
+            (result,) = await self.write(self.storage.ingest_many, [events])
+        except Exception as exc:
+            result = exc
+        except BaseException as exc:
+            _settle(future, exc)
+            raise
+        _settle(future, result)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)

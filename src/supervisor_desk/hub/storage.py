@@ -532,24 +532,26 @@ class Storage:
     def ingest(self, events: Sequence[tuple[IngestEvent, EventData]]) -> IngestOutcome:
         """Apply a validated batch atomically; :class:`IngestRejectedError` names the event."""
         (result,) = self.ingest_many([events])
-        if isinstance(result, IngestRejectedError):
+        if isinstance(result, Exception):
             raise result
         return result
 
     def ingest_many(
         self, batches: Sequence[Sequence[tuple[IngestEvent, EventData]]]
-    ) -> list[IngestOutcome | IngestRejectedError]:
+    ) -> list[IngestOutcome | Exception]:
         """Apply several batches in one durable commit (group commit), each one atomic.
 
-        A refused batch is rolled back to its savepoint alone; the others commit. One fsync
-        serves every platform that posted meanwhile, which is what lets concurrent posters
-        scale on a disk where the sync dominates.
+        A batch that fails (refused with :class:`IngestRejectedError`, or any other error
+        while it is applied) is rolled back to its savepoint alone and its error is its result;
+        the others commit. One fsync serves every platform that posted meanwhile, which is what
+        lets concurrent posters scale on a disk where the sync dominates. Only a fault of the
+        whole transaction (SQLite rolled it back: a full disk) raises, for every batch.
         """
         with self._write_lock:
             if self._closed:
                 raise StorageError("storage is closed")
             conn = self._w
-            results: list[IngestOutcome | IngestRejectedError] = []
+            results: list[IngestOutcome | Exception] = []
             new_events: list[tuple[int, str]] = []
             seq = self._last_seq
             conn.execute("BEGIN IMMEDIATE")
@@ -560,10 +562,12 @@ class Storage:
                     try:
                         outcome = _ingest_batch(batch, events)
                         batch.flush()
-                    except IngestRejectedError as rejected:
+                    except Exception as failed:
+                        if not conn.in_transaction:
+                            raise  # the whole transaction is gone: nobody's batch is stored
                         conn.execute("ROLLBACK TO batch")
                         conn.execute("RELEASE batch")
-                        results.append(rejected)
+                        results.append(failed)
                         continue
                     conn.execute("RELEASE batch")
                     seq = batch.seq

@@ -253,8 +253,8 @@ class SessionFilter(BaseModel):
                     # A '+' in an unencoded query string arrives as a space.
                     fields[key] = parse_timestamp(value.replace(" ", "+"))
                 except ValueError:
-                    bad(key, f"{key} must be an RFC 3339 timestamp with a time zone, "
-                             f"got {value[:50]!r}")
+                    bad(key, f"{key} must be an RFC 3339 timestamp with a time zone, from "
+                             f"1970-01-01 to 9999-12-31 in UTC, got {value[:50]!r}")
             elif key == "messages":
                 try:
                     fields[key] = MessageCountFilter.parse(value)

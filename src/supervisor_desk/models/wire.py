@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -24,11 +25,39 @@ from pydantic import (
 # Scalars
 
 
+# Every timestamp on the wire lies in this range once converted to UTC: the Unix epoch to the
+# last instant of year 9999 (a later one does not fit a datetime once converted, an earlier one
+# is a platform bug). Outside it a timestamp is refused (422 naming the field), never stored.
+TIMESTAMP_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+TIMESTAMP_MAX = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+TIMESTAMP_RANGE_ERROR = (
+    "timestamp out of range: 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z after "
+    "conversion to UTC"
+)
+# The start of an RFC 3339 date-time; pydantic alone would read a number (or a string of
+# digits) as Unix time, which the protocol does not allow.
+_TIMESTAMP_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _timestamp_text(value: Any) -> Any:
+    if isinstance(value, datetime) or (isinstance(value, str) and _TIMESTAMP_TEXT.match(value)):
+        return value
+    raise ValueError(
+        "a timestamp is an RFC 3339 string with a time zone, e.g. 2026-01-31T12:00:00Z"
+    )
+
+
 def _ensure_utc(value: datetime) -> datetime:
     # A timestamp without an offset is ambiguous by hours; RFC 3339 requires the offset.
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp needs a time zone (RFC 3339, e.g. 2026-01-31T12:00:00Z)")
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # past 9999-12-31 or before 0001-01-01 in UTC
+        raise ValueError(TIMESTAMP_RANGE_ERROR) from None
+    if utc < TIMESTAMP_MIN:
+        raise ValueError(TIMESTAMP_RANGE_ERROR)
+    return utc
 
 
 def format_timestamp(value: datetime) -> str:
@@ -44,6 +73,7 @@ def parse_timestamp(text: str) -> datetime:
 
 Timestamp = Annotated[
     datetime,
+    BeforeValidator(_timestamp_text),
     AfterValidator(_ensure_utc),
     PlainSerializer(format_timestamp, return_type=str, when_used="always"),
 ]
@@ -100,6 +130,9 @@ END_REASONS: tuple[str, ...] = get_args(EndReason)
 RESPONSIBLE_KINDS: tuple[str, ...] = get_args(ResponsibleKind)
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 ROLES: tuple[str, ...] = get_args(Role)
+
+# Sizes (bytes) fit a signed 64-bit integer, what SQLite and every platform can hold.
+MAX_SIZE = 2**63 - 1
 
 EXPORT_FORMAT = "supervisor-desk-export"
 EXPORT_VERSION = 1
@@ -195,7 +228,7 @@ class Author(WireModel):
 class Attachment(WireModel):
     name: ShortText
     mime: Annotated[str, Field(max_length=200)] = "application/octet-stream"
-    size: Annotated[int, Field(ge=0)] = 0
+    size: Annotated[int, Field(ge=0, le=MAX_SIZE)] = 0
     url: Annotated[str, Field(max_length=4000)] | None = None
 
 
