@@ -411,3 +411,37 @@ def test_a_stored_ca_file_that_went_away_is_asked_for_again(qrun: Any, tmp_path:
         assert await asyncio.wait_for(task, 5) is None
 
     qrun(scenario())
+
+
+def test_advanced_follows_the_picked_server_and_keeps_what_is_typed(
+    qrun: Any, tmp_path: Path
+) -> None:
+    prefs = Preferences()
+    prefs.remember_sign_in("https://plain.example.com", "alice")
+    prefs.remember_sign_in("https://corp.example.com", "alice")
+    prefs.set_trust("https://corp.example.com",
+                    ServerTrust(ca_file="/etc/corp-ca.pem", pins=("ab" * 32,)))
+    flow = SignInFlow(CredentialStore(MemoryKeyring()), prefs)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(flow.ask())
+        await wait_until(lambda: flow.dialog is not None and flow.dialog.isVisible())
+        dialog = flow.dialog
+        assert dialog is not None
+        # The last server's entry: its CA file and pin, Advanced open.
+        assert dialog.server_combo.currentText() == "https://corp.example.com"
+        assert dialog.ca_file_edit.text() == "/etc/corp-ca.pem"
+        assert dialog.pins_edit.text() == tls.format_fingerprint("ab" * 32)
+        assert dialog.advanced.isVisible()
+        # Picking the other remembered server shows its (empty) entry.
+        dialog.server_combo.setCurrentIndex(dialog.server_combo.findText(
+            "https://plain.example.com"))
+        assert dialog.ca_file_edit.text() == "" and dialog.pins_edit.text() == ""
+        # A CA file chosen, then the address corrected by typing: the choice is kept.
+        dialog.ca_file_edit.setText(str(tmp_path / "new-ca.pem"))
+        dialog.server_combo.setEditText("https://new.example.com")
+        assert dialog.ca_file_edit.text() == str(tmp_path / "new-ca.pem")
+        dialog.reject()
+        assert await asyncio.wait_for(task, 5) is None
+
+    qrun(scenario())

@@ -104,7 +104,9 @@ class SignInDialog(QDialog):
     """
 
     submitted = Signal(str, str, str)  # server, username, password
-    server_changed = Signal(str)  # the server address as typed or picked
+    # A remembered server picked from the list (typing an address does not emit it, so a CA
+    # file chosen before correcting the address is kept).
+    server_picked = Signal(str)
 
     def __init__(self, parent: QWidget | None = None, *, startup: bool = False) -> None:
         super().__init__(parent)
@@ -128,7 +130,7 @@ class SignInDialog(QDialog):
         self.server_combo.setEditable(True)
         self.server_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.server_combo.setObjectName("serverCombo")
-        self.server_combo.currentTextChanged.connect(self.server_changed)
+        self.server_combo.currentIndexChanged.connect(self._on_server_combo_index_changed)
         self.username_edit = QLineEdit(self)
         self.username_edit.setObjectName("usernameEdit")
         self.password_edit = QLineEdit(self)
@@ -275,6 +277,10 @@ class SignInDialog(QDialog):
             return
         self.show_error("")
         self.submitted.emit(server, username, password)
+
+    def _on_server_combo_index_changed(self, index: int) -> None:
+        if index >= 0:
+            self.server_picked.emit(self.server_combo.itemText(index))
 
     def _on_advanced_button_toggled(self, shown: bool) -> None:
         self.advanced.setVisible(shown)
@@ -439,7 +445,7 @@ class SignInFlow:
         dialog.set_servers(list(self.prefs.servers), current)
         dialog.set_username(self.prefs.usernames.get(current or "") or self.prefs.last_username)
         self._show_trust(dialog, dialog.server_combo.currentText())
-        dialog.server_changed.connect(lambda text: self._show_trust(dialog, text))
+        dialog.server_picked.connect(lambda text: self._show_trust(dialog, text))
         dialog.set_reason(reason)
         dialog.set_note(self.credentials.note)
         if self._resume_error is not None:
