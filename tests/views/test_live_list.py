@@ -274,3 +274,37 @@ def test_view_options_drive_the_list_and_persist(live: LiveViewModel, qtbot: Any
     assert again.live_keep_ended_minutes == 5
     options.bind(None)  # signed out
     assert not options.pause_action.isChecked()
+
+
+def test_total_card_follows_new_sessions_without_waiting_for_the_poll(
+    running_hub: Any, qrun: Any
+) -> None:
+    import asyncio
+
+    from tests.client.hub_events import started
+    from tests.conftest import ingest
+    from tests.helpers import wait_until
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        scope = standalone_scope("live")
+        live = LiveViewModel(client, SessionTableModel(), tasks=scope, metrics_poll_s=600.0)
+        cards: list[Any] = []
+        live.metrics_changed.connect(cards.append)
+        try:
+            await client.login("supervisor", "supervisor")
+            await asyncio.to_thread(ingest, running_hub, [started("first")])
+            live.start()
+            await wait_until(lambda: live.metrics().total == 1 and live.model.rowCount() == 1)
+            await asyncio.to_thread(ingest, running_hub, [started("second"), started("third")])
+            # The poll is 10 minutes away: only the new sessions can have asked again.
+            await wait_until(lambda: live.metrics().total == 3, timeout=8.0)
+            assert live.metrics().live == live.model.rowCount() == 3
+            assert cards[-1].total == 3
+        finally:
+            await live.stop()
+            await scope.aclose()
+            await client.aclose()
+            live.deleteLater()
+
+    qrun(scenario())
