@@ -227,6 +227,13 @@ class SessionTableView(QTableView):
         if self._selected_id is None:
             return
         model = self.session_model()
+        current = self.currentIndex()
+        at_current = model.session_at(current.row()) if current.isValid() else None
+        if leaving is None and at_current is not None and at_current.id == self._selected_id:
+            # Still where Qt's persistent index put it: no id lookup (that would rebuild the
+            # model's row index after every insert of a busy frame).
+            self._selected = at_current
+            return
         row = model.row_of(self._selected_id)
         if row >= 0:
             self._selected = model.session_at(row)
