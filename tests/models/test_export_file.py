@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 from pathlib import Path
 
@@ -259,3 +260,44 @@ def test_more_sessions_than_offline_review_holds_are_refused_naming_the_limit(
         for batch in reader.batches():
             kept.append(len(batch))
     assert sum(kept) == 2500  # what was read is kept, as for a truncated file
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_files_saved_by_other_tools_open(tmp_path: Path, fmt: str) -> None:
+    """A UTF-8 byte order mark, Windows line ends, pretty-printed JSON, and gzip."""
+    records = make_records(6, n_messages=3)
+    plain = tmp_path / f"plain.{fmt}"
+    write_export(plain, fmt, records)  # type: ignore[arg-type]
+    text = plain.read_text(encoding="utf-8")
+    if fmt == "json":
+        variants = {"pretty": json.dumps(json.loads(text), indent=2, ensure_ascii=False)}
+    else:
+        variants = {"crlf": text.replace("\r\n", "\n").replace("\n", "\r\n")}
+    variants["bom"] = "\ufeff" + variants.get("crlf", variants.get("pretty", text))
+    expected = [r.session for r in records]
+    for name, content in variants.items():
+        path = tmp_path / f"{name}.{fmt}"
+        path.write_bytes(content.encode("utf-8"))
+        check_export(path)
+        reader = ExportReader(path)
+        entries = reader.read_all()
+        assert [e.summary for e in entries] == expected, name
+        assert reader.report.skipped == 0, (name, reader.report.problems)
+        if fmt != "csv":
+            assert reader.read_record(entries[-1]) == records[-1], name
+    packed = tmp_path / f"packed.{fmt}.gz"
+    packed.write_bytes(gzip.compress(variants["bom"].encode("utf-8")))
+    check_export(packed)
+    reader = ExportReader(packed)
+    entries = reader.read_all()
+    assert [e.summary for e in entries] == expected
+    if fmt != "csv":
+        assert reader.read_record(entries[2]) == records[2]
+    copy = reader.data_path
+    assert copy != packed and copy.exists()
+    reader.close()
+    assert not copy.exists()
+    broken = tmp_path / f"broken.{fmt}.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(ExportFileError, match="not a readable gzip file"):
+        check_export(broken)

@@ -15,6 +15,7 @@ from supervisor_desk.models.export.interner import Interner
 from supervisor_desk.models.export.records import (
     MAX_RECORD_BYTES,
     TOO_DEEP,
+    UTF8_BOM,
     ExportFileError,
     IndexedSession,
     ReadReport,
@@ -72,6 +73,10 @@ class JsonWalker:
                 self.path, f"invalid UTF-8 near byte {self.raw_read + exc.start}: the file is "
                 "damaged or not a UTF-8 export"
             ) from exc
+        if self.raw_read == 0 and text.startswith("\ufeff"):
+            # A byte order mark (Windows editors): not part of the document, 3 bytes long.
+            text = text[1:]
+            self.mark_bytes = len(UTF8_BOM)
         self.raw_read += len(chunk)
         self.report.bytes_read = self.raw_read
         if not chunk:

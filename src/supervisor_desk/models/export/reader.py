@@ -11,8 +11,12 @@ JSONL line is skipped and counted instead, because the rest of the file is still
 from __future__ import annotations
 
 import codecs
+import gzip
 import io
 import json
+import shutil
+import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +29,7 @@ from supervisor_desk.models.export.json_walker import CHUNK, JsonWalker
 from supervisor_desk.models.export.records import (
     MAX_RECORD_BYTES,
     TOO_DEEP,
+    UTF8_BOM,
     ExportFileError,
     FileFormat,
     IndexedSession,
@@ -33,6 +38,7 @@ from supervisor_desk.models.export.records import (
     describe_validation,
     entry_from_record,
     format_of,
+    is_compressed,
     too_many_sessions,
 )
 from supervisor_desk.models.wire import ExportedSession, ExportHeader
@@ -62,6 +68,11 @@ class ExportReader:
             raise ExportFileError(self.path, f"cannot open: {exc.strerror or exc}") from exc
         if not self.path.is_file():
             raise ExportFileError(self.path, "not a regular file")
+        # What is read and re-read by byte range: the file, or for a .gz its decompressed copy
+        # (made by batches(): transcripts are read back by offset, which a gzip stream cannot
+        # seek to cheaply), removed by close().
+        self.data_path = self.path
+        self.compressed = is_compressed(self.path)
 
     @property
     def has_transcripts(self) -> bool:
@@ -69,13 +80,38 @@ class ExportReader:
 
     def _open(self) -> io.BufferedReader:
         try:
-            return open(self.path, "rb")
+            if self.compressed and self.data_path == self.path:
+                # A stream (the quick check): offsets are not kept from it.
+                return io.BufferedReader(gzip.open(self.path, "rb"))
+            return open(self.data_path, "rb")
         except OSError as exc:
             raise ExportFileError(self.path, f"cannot open: {exc.strerror or exc}") from exc
+
+    def _decompress(self) -> None:
+        fd, name = tempfile.mkstemp(prefix="supervisor-desk-", suffix=f".{self.fmt}")
+        try:
+            with gzip.open(self.path, "rb") as src, open(fd, "wb") as out:
+                shutil.copyfileobj(src, out, CHUNK)
+        except (OSError, EOFError, zlib.error) as exc:
+            Path(name).unlink(missing_ok=True)
+            raise ExportFileError(self.path, f"not a readable gzip file ({exc})") from exc
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+        self.data_path = Path(name)
+        self.report.total_bytes = self.data_path.stat().st_size
+
+    def close(self) -> None:
+        """Remove the decompressed copy of a .gz file (nothing to do for others)."""
+        if self.data_path != self.path:
+            self.data_path.unlink(missing_ok=True)
+            self.data_path = self.path
 
     def batches(self) -> Iterator[list[IndexedSession]]:
         if self.report.total_bytes == 0:
             raise ExportFileError(self.path, "the file is empty")
+        if self.compressed and self.data_path == self.path:
+            self._decompress()
         source = {"jsonl": self._read_jsonl, "json": self._read_json, "csv": self._read_csv}
         batch: list[IndexedSession] = []
         try:
@@ -155,7 +191,8 @@ class ExportReader:
         if too_long:
             raise ExportFileError(self.path, "not a Supervisor Desk export (first line too long)")
         try:
-            obj = json.loads(line.decode("utf-8"))
+            # Editors on Windows start UTF-8 files with a byte order mark.
+            obj = json.loads(line.removeprefix(UTF8_BOM).decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ExportFileError(
                 self.path, f"not a text file: invalid UTF-8 at byte {exc.start}"
@@ -190,7 +227,7 @@ class ExportReader:
 
     def read_record(self, entry: IndexedSession) -> ExportedSession:
         """The whole record (messages, logs) of one indexed session, read from the file."""
-        return read_record(self.path, entry)
+        return read_record(self.data_path, entry)
 
 
 def read_record(path: Path, entry: IndexedSession) -> ExportedSession:
@@ -226,6 +263,14 @@ def estimated_sessions(fmt: FileFormat, head: bytes, total_bytes: int) -> int | 
     return int(total_bytes / len(head) * records)
 
 
+def _gzip_size(path: Path, compressed: int) -> int:
+    """The uncompressed size a gzip file records (modulo 4 GiB: at least the compressed size)."""
+    with open(path, "rb") as f:
+        f.seek(max(0, compressed - 4))
+        recorded = int.from_bytes(f.read(4), "little")
+    return max(recorded, compressed)
+
+
 def check_export(path: Path, *, max_sessions: int | None = None) -> ExportHeader | None:
     """Cheap up-front check (type, header, encoding of the start, complete end of a JSON file).
 
@@ -238,11 +283,17 @@ def check_export(path: Path, *, max_sessions: int | None = None) -> ExportHeader
     reader = ExportReader(path)
     if reader.report.total_bytes == 0:
         raise ExportFileError(path, "the file is empty")
-    with reader._open() as f:
-        head = f.read(min(CHUNK, reader.report.total_bytes))
+    size = reader.report.total_bytes
+    try:
+        with reader._open() as f:
+            head = f.read(CHUNK if reader.compressed else min(CHUNK, size))
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ExportFileError(path, f"not a readable gzip file ({exc})") from exc
     if b"\x00" in head[:4096]:
         raise ExportFileError(path, "not a text file (binary data)")
-    estimate = estimated_sessions(reader.fmt, head, reader.report.total_bytes)
+    if reader.compressed:
+        size = _gzip_size(path, size)
+    estimate = estimated_sessions(reader.fmt, head, size)
     # A margin for the guess: only a file clearly beyond the limit is refused unread.
     if max_sessions is not None and estimate is not None and estimate > max_sessions * 1.2:
         raise ExportFileError(path, too_many_sessions(f"about {estimate:,}", max_sessions))
@@ -254,22 +305,31 @@ def check_export(path: Path, *, max_sessions: int | None = None) -> ExportHeader
     except UnicodeDecodeError as exc:
         raise ExportFileError(path, f"not a text file: invalid UTF-8 at byte {exc.start}") from exc
     if reader.fmt == "csv":
-        next(iter(reader.batches()), None)
+        with reader._open() as f:
+            next(iter(read_csv_rows(path, f, reader.report, reader.interner)), None)
         return None
     if reader.fmt == "jsonl":
         first = head.split(b"\n", 1)[0]
         return reader._jsonl_header(first, len(first) > MAX_RECORD_BYTES)
-    stripped = head.lstrip()
+    stripped = head.removeprefix(UTF8_BOM).lstrip()
     if not stripped.startswith(b"{"):
         raise ExportFileError(path, "not a Supervisor Desk JSON export (not a JSON object)")
-    with reader._open() as f:
-        f.seek(max(0, reader.report.total_bytes - 64))
-        tail = f.read().rstrip()
+    tail = b"}"  # a .gz: its end is checked by the load (decompressing it here costs)
+    if not reader.compressed:
+        with reader._open() as f:
+            f.seek(max(0, reader.report.total_bytes - 64))
+            tail = f.read().rstrip()
     if not tail.endswith(b"}"):
         raise ExportFileError(path, "the file ends early (truncated): the JSON document is "
                               "not closed")
     walker_reader = ExportReader(path, batch_size=1)
-    next(iter(walker_reader.batches()), None)
+    with walker_reader._open() as f:
+        walker = JsonWalker(path, f, walker_reader.report, walker_reader.interner,
+                            walker_reader._on_header)
+        try:
+            next(iter(walker.walk()), None)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ExportFileError(path, f"not a readable gzip file ({exc})") from exc
     return walker_reader.header
 
 

@@ -30,6 +30,7 @@ MAX_RECORD_BYTES = 64 * 1024 * 1024
 # for the reader and index alone). 250,000 keeps the window within the 800 MB bound with
 # room for longer transcripts; a bigger file is refused (up front when its size says so).
 MAX_REVIEW_SESSIONS = 250_000
+UTF8_BOM = b"\xef\xbb\xbf"
 # How a record nested deeper than the JSON parsers follow is described (json's C scanner stops
 # near the interpreter's recursion limit, pydantic-core's at 200 levels; real records nest 6).
 TOO_DEEP = "nested too deeply (arrays or objects inside each other beyond the reader's limit)"
@@ -87,15 +88,23 @@ class ReadReport:
 
 def format_of(path: Path) -> FileFormat:
     """The format named by the file's extension; anything else is refused up front."""
-    suffix = Path(path).suffix.lower().lstrip(".")
+    name = Path(path)
+    if is_compressed(name):
+        name = name.with_suffix("")  # export.jsonl.gz is a compressed export.jsonl
+    suffix = name.suffix.lower().lstrip(".")
     if suffix == "ndjson":
         return "jsonl"
     for fmt in FILE_FORMATS:
         if suffix == fmt:
             return fmt
     raise ExportFileError(
-        path, f"unknown file type {Path(path).suffix or '(none)'!r}: expected .json, .jsonl or .csv"
+        path, f"unknown file type {Path(path).suffix or '(none)'!r}: expected .json, .jsonl or "
+        ".csv (or those compressed, .gz)"
     )
+
+
+def is_compressed(path: Path) -> bool:
+    return Path(path).suffix.lower() == ".gz"
 
 
 def describe_validation(error: ValidationError) -> str:

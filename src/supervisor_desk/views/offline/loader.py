@@ -160,7 +160,7 @@ class OfflineLoader(QObject):
                 assert self.reader is not None
                 header = self.reader.header
                 self.index = OfflineIndex(
-                    self.path,
+                    self.reader.data_path,  # a .gz file's transcripts: its decompressed copy
                     has_transcripts=self.reader.has_transcripts,
                     now=header.exported_at if header and header.exported_at else None,
                 )

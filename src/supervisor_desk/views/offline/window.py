@@ -266,6 +266,8 @@ class OfflineWindow(QMainWindow):
             await handover.aclose()
         if self._detail_client is not None:
             self._detail_client.close()
+        if self.loader.reader is not None:
+            self.loader.reader.close()  # a .gz file's decompressed copy
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.loader.cancel()
