@@ -229,6 +229,13 @@ def test_cancel_at_start_up_asks_before_quitting(qrun: Any, qtbot: Any) -> None:
         no.click()
         await wait_until(lambda: dialog.quit_question is None)
         assert dialog.isVisible() and not task.done()
+        # The window's close button asks too.
+        dialog.close()
+        await wait_until(lambda: dialog.quit_question is not None
+                         and dialog.quit_question.isVisible())
+        assert dialog.isVisible() and not task.done()
+        dialog.quit_question.button(QMessageBox.StandardButton.No).click()
+        await wait_until(lambda: dialog.quit_question is None)
         # Escape asks too; Yes quits (the flow ends with no sign-in).
         qtbot.keyClick(dialog, Qt.Key.Key_Escape)
         await wait_until(lambda: dialog.quit_question is not None
