@@ -57,6 +57,12 @@ class OfflineReview(QObject):
         self.window_opened.emit(window)
         return window
 
+    def set_time_zone(self, tz: tzinfo | None) -> None:
+        """View → Time zone: windows opened from now on, and the open ones' tables."""
+        self._tz = tz
+        for window in self.windows:
+            window.history.set_time_zone(tz)
+
     def _on_window_files_dropped(self, paths: list[Path]) -> None:
         for path in paths:
             self.open(path)
