@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.client.rest import HubClient
@@ -61,7 +62,7 @@ def test_customer_view_lists_every_session_of_the_user(
             await wait_until(lambda: window.session_list.count() == 3)
             assert window.windowTitle() == "Customer view — Dana Whitfield"
             assert window.session_ids() == ["c-web", "c-wa", "c-tg"]  # oldest first
-            assert window.status_label.text() == "3 sessions across channels"
+            assert window.status_label.text() == "3 sessions across 3 channels"
             rows = window.chat.model.rows()
             headers = [r.session_id for r in rows if r.kind == "header"]
             assert headers == ["c-web", "c-wa", "c-tg"]
@@ -85,6 +86,61 @@ def test_customer_view_lists_every_session_of_the_user(
             await vm.aclose()
             await pane.handover.aclose()
             await window.view_model.aclose()
+        finally:
+            await client.aclose()
+
+    qrun(scenario())
+
+
+def test_customer_view_is_a_360_view_with_counts_that_agree(
+    running_hub: EmbeddedHub, qtbot: QtBot, qrun: Callable[..., Any]
+) -> None:
+    """Contact, collected data and channels across sessions; the hand-over marker is not
+    counted as a message anywhere (list, headers, chat); Escape closes the window."""
+    seed(running_hub)
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        await client.login("supervisor", "supervisor")
+        try:
+            await client.handover("c-tg")  # adds a "Transfer to human agent" marker
+            summary = (await client.session("c-tg")).session
+            window = CustomerView(client, summary, time_zone="UTC")
+            qtbot.addWidget(window)
+            window.show()
+            await wait_until(lambda: window.session_list.count() == 3)
+            panel = window.profile_panel
+            assert panel.channels_label.text() == (
+                "3 sessions across channels: Telegram 1 · Web 1 · WhatsApp 1"
+            )
+            assert panel.contact_section.values() == {
+                "Name": "Dana Whitfield",
+                "Email": "dana@example.com",
+            }
+            assert panel.parameters_section.values() == {"plan": "Premium"}
+            # Counted like the chat: 3 messages in c-tg, not 4 with the marker.
+            last = window.session_list.item(2).text()
+            assert "· 3 messages ·" in last
+            header = next(
+                r.text
+                for r in window.chat.model.rows()
+                if r.kind == "header" and r.session_id == "c-tg"
+            )
+            assert header.endswith("· 3 messages")
+            assert window.chat.title_label.text() == "Chat · 9 messages"
+            assert any(r.kind == "marker" for r in window.chat.model.rows())
+            # Escape closes the window (the app keeps running: it lives in the tray).
+            qapp = QApplication.instance()
+            assert isinstance(qapp, QApplication)
+            qapp.setQuitOnLastWindowClosed(False)
+            window.activateWindow()
+            window.session_list.setFocus()
+            await window.view_model.aclose()
+            try:
+                qtbot.keyClick(window.session_list, Qt.Key.Key_Escape)
+                assert not window.isVisible()
+            finally:
+                qapp.setQuitOnLastWindowClosed(True)
         finally:
             await client.aclose()
 

@@ -72,13 +72,20 @@ def search_terms(text: str) -> list[str]:
     return ([phrase] if phrase else []) + words
 
 
-def header_text(session: SessionSummary, tz: tzinfo) -> str:
+def shown_message_count(messages: Sequence[Message]) -> int:
+    """Messages as the chat counts them: bubbles, not markers ("Transfer to human agent")."""
+    return sum(1 for m in messages if m.kind != "marker")
+
+
+def message_count_text(count: int) -> str:
+    return f"{count:,} message" if count == 1 else f"{count:,} messages"
+
+
+def header_text(session: SessionSummary, tz: tzinfo, count: int) -> str:
     channel = CHANNEL_LABELS.get(session.channel, session.channel)
-    count = session.message_count
-    noun = "message" if count == 1 else "messages"
     return (
         f"Session {session.id[:8]} · {channel} · {session.agent.name} · "
-        f"started {format_datetime(session.started_at, tz)} · {count} {noun}"
+        f"started {format_datetime(session.started_at, tz)} · {message_count_text(count)}"
     )
 
 
@@ -114,7 +121,7 @@ def session_rows(
                 "header",
                 f"{session.id}/header",
                 session.id,
-                header_text(session, tz),
+                header_text(session, tz, shown_message_count(messages)),
                 session=session,
             )
         )

@@ -1,8 +1,9 @@
-"""Customer view: every session of one customer the hub knows, chats one after another.
+"""Customer view: one customer across sessions and channels, chats one after another.
 
-Flametree's 360 View within what the hub stores: the sessions of ``user=<id>`` across
-channels, oldest first, each under a header that can be clicked to jump to it (in the list
-on the left, or in the chat itself). The view-model owns the loading tasks.
+Flametree's 360 View within what the hub stores: contact details, the parameters and results
+collected across sessions, the channels used, and the sessions of ``user=<id>`` oldest
+first, each under a header that can be clicked to jump to it (in the list on the left, or in
+the chat itself). The view-model owns the loading tasks; Escape closes the window.
 """
 
 from __future__ import annotations
@@ -12,38 +13,62 @@ from datetime import tzinfo
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from supervisor_desk.models.chat_rows import message_count_text, shown_message_count
+from supervisor_desk.models.customer_profile import CustomerProfile
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.markers import CHANNEL_LABELS, format_datetime, resolve_time_zone
 from supervisor_desk.models.wire import SessionDetail, SessionPage, SessionSummary
 from supervisor_desk.views.chat.view import ChatView
 from supervisor_desk.views.detail_viewmodel import describe_error
 from supervisor_desk.views.properties import ObservableProperty
+from supervisor_desk.views.results_dock import (
+    NO_CONTACT,
+    NO_PARAMETERS,
+    NO_RESULTS,
+    Section,
+    plain_label,
+)
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 MAX_SESSIONS = 500
 PARALLEL_FETCHES = 4
 
 
-def session_list_text(session: SessionSummary, tz: tzinfo) -> str:
+def session_list_text(session: SessionSummary, tz: tzinfo, message_count: int) -> str:
+    """A session in the list: counted like the chat counts it (markers are not messages)."""
     channel = CHANNEL_LABELS.get(session.channel, session.channel)
-    count = session.message_count
     status = "live" if session.is_live else session.status
     return (
         f"{channel} · {session.agent.name}\n"
-        f"{format_datetime(session.started_at, tz)} · {count} message{'s' if count != 1 else ''}"
+        f"{format_datetime(session.started_at, tz)} · {message_count_text(message_count)}"
         f" · {status}"
     )
+
+
+def collected_rows(profile: CustomerProfile, kind: str) -> list[tuple[str, str]]:
+    rows = []
+    for item in profile.collected:
+        if item.kind != kind:
+            continue
+        value = item.value
+        if item.values > 1:
+            value = f"{value} (latest of {item.values} values)"
+        rows.append((item.key, value))
+    return rows
 
 
 class CustomerClient(Protocol):
@@ -108,8 +133,45 @@ class CustomerViewModel(QObject):
         await self.tasks.aclose()
 
 
+class ProfilePanel(QWidget):
+    """The 360 panel: who the customer is, what was collected, which channels they used."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.channels_label = plain_label("", self)
+        self.channels_label.setProperty("tone", "secondary")
+        self.contact_section = Section("Contact details", self)
+        self.parameters_section = Section("Collected parameters", self)
+        self.results_section = Section("Collected results", self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.channels_label)
+        for section in self.sections:
+            layout.addWidget(section)
+        layout.addStretch(1)
+
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        return (self.contact_section, self.parameters_section, self.results_section)
+
+    def set_profile(self, profile: CustomerProfile) -> None:
+        noun = "session" if profile.sessions == 1 else "sessions"
+        self.channels_label.setText(
+            f"{profile.sessions} {noun} across channels: {profile.channels_text()}"
+            if profile.channels
+            else "No sessions"
+        )
+        self.contact_section.set_rows(profile.contact, NO_CONTACT)
+        self.parameters_section.set_rows(collected_rows(profile, "parameter"), NO_PARAMETERS)
+        self.results_section.set_rows(collected_rows(profile, "result"), NO_RESULTS)
+
+
 class CustomerView(QWidget):
-    """A window: the customer's sessions on the left, their chats one after another."""
+    """A window: the customer's profile and sessions on the left, their chats on the right.
+
+    Escape closes it (unless a search field uses Escape itself).
+    """
 
     session_activated = Signal(str)  # a header clicked: the main window may select it
     loaded = Signal(int)  # number of sessions shown
@@ -131,6 +193,7 @@ class CustomerView(QWidget):
         self.setWindowTitle(f"Customer view — {self.customer_name}")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.view_model = CustomerViewModel(client, self, tasks=tasks)
+        self.profile: CustomerProfile | None = None
 
         self.heading = QLabel(self)
         self.heading.setTextFormat(Qt.TextFormat.PlainText)
@@ -145,12 +208,32 @@ class CustomerView(QWidget):
         self.reload_button = QPushButton("Refresh", self)
         self.reload_button.clicked.connect(self.reload)
 
+        self.profile_panel = ProfilePanel(self)
+        profile_scroll = QScrollArea(self)
+        profile_scroll.setWidgetResizable(True)
+        profile_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        profile_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        profile_scroll.setWidget(self.profile_panel)
         self.session_list = QListWidget(self)
         self.session_list.setWordWrap(True)
         self.session_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.session_list.setSpacing(2)
         self.session_list.itemClicked.connect(self._on_session_list_item_clicked)
-        self.chat = ChatView(self, time_zone=self._tz)
+        self.session_list.itemActivated.connect(self._on_session_list_item_clicked)
+        sessions_title = QLabel("Sessions", self)
+        bold = sessions_title.font()
+        bold.setBold(True)
+        sessions_title.setFont(bold)
+        left = QSplitter(Qt.Orientation.Vertical, self)
+        left.addWidget(profile_scroll)
+        sessions_box = QWidget(left)
+        sessions_layout = QVBoxLayout(sessions_box)
+        sessions_layout.setContentsMargins(0, 4, 0, 0)
+        sessions_layout.addWidget(sessions_title)
+        sessions_layout.addWidget(self.session_list, 1)
+        left.addWidget(sessions_box)
+        left.setSizes([360, 300])
+        self.chat = ChatView(self, time_zone=self._tz, tasks=self.view_model.tasks)
         self.chat.session_header_clicked.connect(self._on_chat_header_clicked)
 
         top = QHBoxLayout()
@@ -158,14 +241,14 @@ class CustomerView(QWidget):
         top.addWidget(self.status_label, 1)
         top.addWidget(self.reload_button)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        splitter.addWidget(self.session_list)
+        splitter.addWidget(left)
         splitter.addWidget(self.chat)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([260, 640])
+        splitter.setSizes([300, 640])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
-        self.resize(980, 720)
+        self.resize(1000, 720)
 
         self.view_model.sessions_loaded.connect(self._on_vm_sessions_loaded)
         self.view_model.error_occurred.connect(self._on_vm_error_occurred)
@@ -188,14 +271,24 @@ class CustomerView(QWidget):
     def _on_vm_sessions_loaded(self, details: list[SessionDetail]) -> None:
         self.session_list.clear()
         for detail in details:
-            item = QListWidgetItem(session_list_text(detail.session, self._tz))
+            count = shown_message_count(detail.messages)
+            item = QListWidgetItem(session_list_text(detail.session, self._tz, count))
             item.setData(Qt.ItemDataRole.UserRole, detail.session.id)
-            item.setToolTip("")
             self.session_list.addItem(item)
         self.chat.set_details(details, headers=True)
+        self.profile = CustomerProfile.from_sessions(
+            [d.session for d in details], self.customer_name
+        )
+        self.profile_panel.set_profile(self.profile)
+        if self.profile.name != self.customer_name:
+            self.heading.setText(self.profile.name)
         count = len(details)
+        channels = len(self.profile.channels)
+        text = (
+            f"{count} session{'s' if count != 1 else ''} across "
+            f"{channels} channel{'s' if channels != 1 else ''}"
+        )
         more = self.view_model.total - count
-        text = f"{count} session{'s' if count != 1 else ''} across channels"
         if more > 0:
             text += f" (the oldest {count} of {self.view_model.total})"
         self.status_label.setText(text)
@@ -210,6 +303,13 @@ class CustomerView(QWidget):
     def _on_chat_header_clicked(self, session_id: str) -> None:
         self.chat.jump_to_session(session_id)
         self.session_activated.emit(session_id)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Reaches here only when no child used the key (the chat's search closes itself).
+        if event.key() == Qt.Key.Key_Escape and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            self.close()
+            return
+        super().keyPressEvent(event)
 
     def closeEvent(self, event: Any) -> None:
         self.view_model.cancel()

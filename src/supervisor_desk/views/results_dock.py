@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from supervisor_desk.models.customer_profile import CONTACT_FIELDS
 from supervisor_desk.models.markers import (
     BREAK_RUN,
     CHANNEL_LABELS,
@@ -44,14 +45,6 @@ NO_PARAMETERS = "No parameters found"
 NO_RESULTS = "No results found"
 NO_METADATA = "No metadata"
 NO_SELECTION_TIP = "Select a session to open its customer's view"
-CONTACT_FIELDS: tuple[tuple[str, str], ...] = (
-    ("Name", "name"),
-    ("Email", "email"),
-    ("Phone", "phone"),
-    ("Telegram", "telegram"),
-    ("WhatsApp", "whatsapp"),
-    ("LinkedIn", "linkedin"),
-)
 
 
 def value_label(text: str, parent: QWidget | None = None) -> QLabel:

@@ -48,6 +48,7 @@ from supervisor_desk.models.chat_rows import (
     ChatRow,
     end_row,
     find_occurrences,
+    message_count_text,
     message_row,
     placeholder_row,
     search_terms,
@@ -609,12 +610,11 @@ class ChatView(QWidget):
 
     def _update_title(self) -> None:
         count = self.model.message_rows
-        noun = "message" if count == 1 else "messages"
         if not self._sessions:
             self.title_label.setText("Chat")
             self.status_label.setText("")
         else:
-            self.title_label.setText(f"Chat · {count} {noun}")
+            self.title_label.setText(f"Chat · {message_count_text(count)}")
             if len(self._sessions) == 1:
                 session = next(iter(self._sessions.values()))
                 self.status_label.setText(
