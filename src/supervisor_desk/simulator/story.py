@@ -551,6 +551,7 @@ class SessionStory:
                 params["debt_amount"] = self.vars["amount"]
         metadata: dict[str, str] = {
             "locale": f"{params['language']}-{c.place.country_code}",
+            "flow": self.topic.key,
             "flow_version": f"v{rng.randint(12, 31)}",
         }
         if self.web:
