@@ -424,3 +424,36 @@ def test_a_group_commit_that_fails_whole_is_retried_batch_by_batch(
         assert storage.last_seq == 2
     finally:
         service.close()
+
+
+# --------------------------------------------------------------------------------------------
+# A reused event id with different content is a platform bug: 409, named, nothing stored
+
+
+def test_a_reused_event_id_with_different_content_is_409_naming_the_id(api: Api) -> None:
+    first = [started("s1", event_id="e-1"), message("s1", "m1", "hello", event_id="e-2")]
+    assert api.ingest(first).status_code == 200
+    # The same events again, spelled differently (key order, time zone): a duplicate.
+    respelled = json.loads(json.dumps(first[1]))
+    respelled["at"] = "2026-01-01T11:01:00+01:00"
+    respelled["data"] = dict(reversed(list(respelled["data"].items())))
+    respelled["data"]["at"] = "2026-01-01T05:01:00-05:00"
+    assert api.ingest([first[0], respelled]).json() == {
+        "accepted": 0, "duplicates": 2, "last_seq": 2}
+    # The same id for another message, even beside new good events: refused whole.
+    reused = message("s1", "m2", "a different message", event_id="e-2")
+    answer = api.ingest([message("s1", "m3", "fine", event_id="e-3"), reused])
+    body = assert_error(answer, 409, "event_id_conflict")
+    assert "'e-2'" in body["message"] and "nothing in this batch was stored" in body["message"]
+    assert body["details"][0]["index"] == 1 and body["details"][0]["event_id"] == "e-2"
+    assert body["details"][0]["field"] == "events.1.id"
+    # Even a new session.started under a used id.
+    other = started("s2", event_id="e-1")
+    assert_error(api.ingest([other]), 409, "event_id_conflict")
+    assert _session(api, "s1").message_count == 1
+    assert api.get("/sessions/s2").status_code == 404
+    # Within one batch too.
+    twice = [message("s1", "m4", "one", event_id="e-9"), message("s1", "m5", "two",
+                                                                 event_id="e-9")]
+    assert_error(api.ingest(twice), 409, "event_id_conflict")
+    assert _session(api, "s1").message_count == 1

@@ -19,10 +19,12 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
     storage.ingest(parse_batch(json.dumps({"events": [
         started("s1"), message("s1", "m1", "Problème de facture")]}).encode()))
     storage.close()
-    # Turn it back into what a hub of schema 1 left: no covering index, no message map.
+    # Turn it back into what a hub of schema 1 left: no covering index, no message map, no
+    # content hashes.
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("DROP INDEX sessions_narrow")
     conn.execute("DROP TABLE message_sessions")
+    conn.execute("ALTER TABLE events DROP COLUMN content_hash")
     conn.execute("UPDATE meta SET value = 'old-epoch' WHERE key = 'epoch'")
     conn.execute("PRAGMA user_version = 1")
     conn.close()
@@ -31,10 +33,10 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
     try:
         assert storage.epoch == "old-epoch"
         version = storage.reader().execute("PRAGMA user_version").fetchone()[0]
-        assert version == schema.SCHEMA_VERSION == 2
+        assert version == schema.SCHEMA_VERSION == 3
         total, docs = storage.session_page(SessionFilter(text="probleme"),
                                            SortSpec.parse(None), 0, 50, 0)
         assert total == 1 and json.loads(docs[0])["id"] == "s1"
     finally:
         storage.close()
-    assert schema.migrate(sqlite3.connect(db, isolation_level=None)) == 2  # idempotent
+    assert schema.migrate(sqlite3.connect(db, isolation_level=None)) == 3  # idempotent

@@ -599,7 +599,8 @@ async def test_run_simulator_gives_up_on_a_refused_token(running_hub: EmbeddedHu
 
 def test_dataset_ingests_into_a_real_hub(running_hub: EmbeddedHub) -> None:
     total = 0
-    for batch in build_dataset(100, seed=2, messages_per_session=8, live_fraction=0.2):
+    now = datetime.now(UTC)
+    for batch in build_dataset(100, seed=2, messages_per_session=8, live_fraction=0.2, now=now):
         answer = ingest(running_hub, batch)
         assert answer["duplicates"] == 0
         total += answer["accepted"]
@@ -615,10 +616,16 @@ def test_dataset_ingests_into_a_real_hub(running_hub: EmbeddedHub) -> None:
         params={"live": "false", "limit": 100}).json())
     assert page.total == 80
     assert all(s.message_count == 8 and s.ended_at is not None for s in page.items)
-    # Re-sending the same dataset is an idempotent replay.
+    # Re-sending the same dataset is an idempotent replay ...
     again = ingest(running_hub, next(iter(build_dataset(100, seed=2, messages_per_session=8,
-                                                        live_fraction=0.2))))
+                                                        live_fraction=0.2, now=now))))
     assert again["accepted"] == 0 and again["duplicates"] > 0
+    # ... while the same ids at other times are other events: refused, named, nothing stored.
+    later = next(iter(build_dataset(100, seed=2, messages_per_session=8, live_fraction=0.2,
+                                    now=now + timedelta(hours=1))))
+    answer = httpx.post(f"{running_hub.url}/api/v1/ingest", json={"events": later},
+                        headers={"Authorization": f"Bearer {running_hub.ingest_token}"})
+    assert answer.status_code == 409 and answer.json()["error"] == "event_id_conflict"
 
 
 # ------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from supervisor_desk.hub import auth
 from supervisor_desk.hub.errors import ApiError
 from supervisor_desk.hub.ingest import MAX_BODY_BYTES, parse_batch
 from supervisor_desk.hub.routing import API, Hub
-from supervisor_desk.hub.storage import IngestRejectedError, Principal
+from supervisor_desk.hub.storage import EventIdConflictError, IngestRejectedError, Principal
 from supervisor_desk.models.wire import IngestResult
 
 router = APIRouter(prefix=API)
@@ -41,6 +41,11 @@ async def ingest(
     service.ingest_limit.check(principal.token_hash, len(events))
     try:
         outcome = await service.ingest(events)
+    except EventIdConflictError as exc:
+        raise ApiError(
+            409, "event_id_conflict",
+            f"{exc.details[0]['message']} (nothing in this batch was stored)", exc.details,
+        ) from None
     except IngestRejectedError as exc:
         first = exc.details[0]
         raise ApiError(

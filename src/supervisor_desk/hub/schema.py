@@ -107,6 +107,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE message_sessions (rowid INTEGER PRIMARY KEY, session_id TEXT NOT NULL);
     INSERT INTO message_sessions (rowid, session_id) SELECT rowid, session_id FROM messages;
     """,
+    # 3: a hash of each ingested event's content, so a reused event id with different content
+    # is refused (409) instead of counted as a duplicate. NULL for events stored before it.
+    """
+    ALTER TABLE events ADD COLUMN content_hash BLOB;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

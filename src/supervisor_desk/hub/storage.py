@@ -86,6 +86,10 @@ class IngestRejectedError(StorageError):
         self.details = details
 
 
+class EventIdConflictError(IngestRejectedError):
+    """An event id already stored for an event with different content (a platform bug)."""
+
+
 class NotFoundError(StorageError):
     pass
 
@@ -143,15 +147,16 @@ class _Batch:
 
     def append(
         self, event_id: str, kind: str, session_id: str, at: str, data: Any,
-        data_json: str | None = None,
+        data_json: str | None = None, digest: bytes | None = None,
     ) -> int:
-        """Append to the event log; ``data_json`` is ``data`` already serialized, if at hand."""
+        """Append to the event log; ``data_json`` is ``data`` already serialized, if at hand;
+        ``digest`` is the content hash of an ingested event (see :func:`content_digest`)."""
         self.seq += 1
         head = dumps({"id": event_id, "type": kind, "session_id": session_id, "at": at})
         body = f'{head[:-1]},"data":{data_json if data_json is not None else dumps(data)}}}'
         self.conn.execute(
-            "INSERT INTO events (seq, id, session_id, body) VALUES (?, ?, ?, ?)",
-            (self.seq, event_id, session_id, body),
+            "INSERT INTO events (seq, id, session_id, body, content_hash) VALUES (?, ?, ?, ?, ?)",
+            (self.seq, event_id, session_id, body, digest),
         )
         self.new_events.append((self.seq, body))
         return self.seq
@@ -629,27 +634,55 @@ class Storage:
 # Applying events
 
 
+def content_digest(event: IngestEvent, data: EventData) -> bytes:
+    """A hash of what an ingested event says, to tell a resend from a reused id.
+
+    Canonical: the parsed event (timestamps in UTC, keys in model order, fields as sent), so
+    a resend that differs only in spelling (key order, spaces, time zone) is the same event.
+    """
+    text = (
+        f"{event.type}\n{event.session_id}\n{fast_timestamp(event.at)}\n"
+        f"{data.model_dump_json(exclude_unset=True)}"
+    )
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
 def _ingest_batch(
     batch: _Batch, events: Sequence[tuple[IngestEvent, EventData]]
 ) -> IngestOutcome:
     ids = [event.id for event, _ in events]
-    known: set[str] = set()
+    known: dict[str, bytes | None] = {}
     for start in range(0, len(ids), 900):
         chunk = ids[start : start + 900]
         known.update(
-            row[0]
-            for row in batch.conn.execute(
-                f"SELECT id FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            batch.conn.execute(
+                "SELECT id, content_hash FROM events "
+                f"WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
             )
         )
     duplicates = 0
     for index, (event, data) in enumerate(events):
+        digest = content_digest(event, data)
         if event.id in known:
+            stored = known[event.id]
+            # Events stored before hashes were kept (NULL) cannot be compared: a duplicate.
+            if stored is not None and stored != digest:
+                raise EventIdConflictError([{
+                    "index": index,
+                    "event_id": event.id,
+                    "loc": ["events", index, "id"],
+                    "field": f"events.{index}.id",
+                    "message": f"event id {event.id!r} was already used for an event with "
+                    "different content; an event id is an idempotency key, a new event "
+                    "needs a new id",
+                    "type": "event_id_conflict",
+                }])
             duplicates += 1
             continue
-        known.add(event.id)
+        known[event.id] = digest
         try:
-            _apply(batch, event, data)
+            _apply(batch, event, data, digest)
         except _Reject as reject:
             raise IngestRejectedError(
                 [
@@ -672,7 +705,7 @@ def fast_timestamp(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
-def _apply(batch: _Batch, event: IngestEvent, data: EventData) -> None:
+def _apply(batch: _Batch, event: IngestEvent, data: EventData, digest: bytes) -> None:
     at = fast_timestamp(event.at)
     sid = event.session_id
     if isinstance(data, SessionStartedData):
@@ -688,7 +721,7 @@ def _apply(batch: _Batch, event: IngestEvent, data: EventData) -> None:
         batch.sessions[sid] = new_doc
         batch.dirty.add(sid)
         batch.created.add(sid)
-        batch.append(event.id, event.type, sid, at, new_doc)
+        batch.append(event.id, event.type, sid, at, new_doc, digest=digest)
         return
 
     doc = batch.session(sid)
@@ -707,9 +740,9 @@ def _apply(batch: _Batch, event: IngestEvent, data: EventData) -> None:
         _session_updated(doc, data, at)
         doc["version"] += 1
         batch.dirty.add(sid)
-        batch.append(event.id, event.type, sid, at, doc)
+        batch.append(event.id, event.type, sid, at, doc, digest=digest)
     elif isinstance(data, MessageBody):
-        _message_created(batch, doc, event.id, at, data)
+        _message_created(batch, doc, event.id, at, data, digest)
     elif isinstance(data, MessageUpdatedData):
         row = batch.conn.execute(
             "SELECT rowid, doc FROM messages WHERE session_id = ? AND id = ?", (sid, data.id)
@@ -724,21 +757,22 @@ def _apply(batch: _Batch, event: IngestEvent, data: EventData) -> None:
             if key in data.model_fields_set:
                 message[key] = dumped[key]
         batch.conn.execute("UPDATE messages SET doc = ? WHERE rowid = ?", (dumps(message), row[0]))
-        batch.append(event.id, event.type, sid, at, message)
+        batch.append(event.id, event.type, sid, at, message, digest=digest)
     elif isinstance(data, SessionEndedData):
         doc["status"] = data.status
         doc["end_reason"] = data.end_reason
         doc["ended_at"] = fast_timestamp(data.ended_at) if data.ended_at else at
         doc["version"] += 1
         batch.dirty.add(sid)
-        batch.append(event.id, event.type, sid, at, doc)
+        batch.append(event.id, event.type, sid, at, doc, digest=digest)
     elif isinstance(data, LogAppendedData):
         entries = [entry.model_dump(mode="json") for entry in data.typed_entries()]
         batch.conn.executemany(
             "INSERT INTO logs (session_id, kind, doc) VALUES (?, ?, ?)",
             [(sid, data.kind, dumps(entry)) for entry in entries],
         )
-        batch.append(event.id, event.type, sid, at, {"kind": data.kind, "entries": entries})
+        batch.append(event.id, event.type, sid, at, {"kind": data.kind, "entries": entries},
+                     digest=digest)
     else:  # pragma: no cover - the wire models make this unreachable
         raise _Reject(["type"], f"unsupported event type {event.type!r}", "unknown_type")
 
@@ -776,7 +810,8 @@ def _session_updated(doc: dict[str, Any], data: SessionUpdatedData, at: str) -> 
 
 
 def _message_created(
-    batch: _Batch, doc: dict[str, Any], event_id: str, at: str, data: MessageBody
+    batch: _Batch, doc: dict[str, Any], event_id: str, at: str, data: MessageBody,
+    digest: bytes | None = None,
 ) -> None:
     sid = doc["id"]
     seq = doc["message_count"] + 1
@@ -812,7 +847,7 @@ def _message_created(
         doc["has_attachments"] = True
     doc["version"] += 1
     batch.dirty.add(sid)
-    batch.append(event_id, "message.created", sid, at, None, message_json)
+    batch.append(event_id, "message.created", sid, at, None, message_json, digest)
 
 
 def iter_chunks(cursor: sqlite3.Cursor, size: int) -> Iterator[list[Any]]:

@@ -1,8 +1,9 @@
 """Complete histories spread over past days, as ingest batches, for tests and benchmarks.
 
 100,000 sessions / 1,000,000 messages take about a minute on a busy 2-core machine: plain
-dicts, no per-event validation. Ids depend on the seed alone, so loading the same dataset twice
-is a no-op.
+dicts, no per-event validation. Ids depend on the seed alone, so loading the same dataset (same
+seed and ``now``) twice is a no-op; with another ``now`` the same ids carry other times, which a
+hub refuses as reused event ids (409).
 """
 
 from __future__ import annotations
