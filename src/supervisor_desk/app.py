@@ -366,7 +366,7 @@ class DeskApp(QObject):
         table = self.history.table if on_history else self.window.table
         visible = [c for c in SessionColumn if not table.isColumnHidden(c)]
         if self._export_vm is None:
-            self._export_vm = ExportViewModel(client, self)
+            self._export_vm = ExportViewModel(client, self, tasks=self.tasks.scope("export"))
         self._export_vm.client = client
         dialog = ExportDialog(
             self._export_vm, flt, visible_columns=visible,
@@ -410,6 +410,7 @@ class DeskApp(QObject):
         tz = resolve_time_zone(name)
         self.window.set_time_zone(tz)
         self.history.set_time_zone(tz)
+        self.offline.set_time_zone(tz)
 
     def _on_window_recent_file_requested(self, name: str) -> None:
         self.offline.open(Path(name))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -263,5 +263,71 @@ def test_truncated_json_loaded_in_the_window_keeps_the_rows_read(
         assert window.error_box is not None and window.error_box.isVisible()
         assert window.history_vm.total >= 1
         await window.aclose()
+
+    qrun(scenario())
+
+
+def test_an_export_is_a_record_live_sessions_stop_at_exported_at_in_the_chosen_zone(
+    tmp_path: Path, qapp: Any, qrun: Callable[..., Any]
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from supervisor_desk.models.markers import format_duration
+    from supervisor_desk.views.session_table_model import SessionColumn
+    from tests.models.export_samples import T0, make_record
+
+    exported_at = T0 + timedelta(hours=2)
+    path = tmp_path / "then.jsonl"
+    write_export(path, "jsonl", [make_record(i) for i in range(6)], exported_at=exported_at)
+    review = OfflineReview(time_zone=ZoneInfo("Asia/Tokyo"))
+    window = review.open(path)
+    assert window is not None
+
+    def shown(model: Any, session_id: str, column: SessionColumn) -> str:
+        return str(model.index(model.row_of(session_id), column).data())
+
+    async def scenario() -> None:
+        await _loaded(window)
+        live = window.history.metric_cards.cards["live"]
+        assert live.title() == "Live at export" and live.value() == "2"  # s0000, s0003
+        model = window.history.table_model
+        active = window.loader.index.get("s0000")  # type: ignore[union-attr]
+        assert active is not None and active.status == "active"
+        durations = shown(model, "s0000", SessionColumn.DURATION)
+        await asyncio.sleep(1.2)  # a tick later: the file's clock has not moved
+        model.tick(0, model.rowCount() - 1)
+        assert shown(model, "s0000", SessionColumn.DURATION) == durations
+        assert window.history.table.select_session("s0000")
+        await wait_until(lambda: window.results_dock.summary is not None, 5)
+        facts = window.results_dock.facts()
+        assert facts["Duration"] == format_duration(7200)  # started T0, exported 2 h later
+        assert facts["Start"] == "2026-03-02 18:00:00"  # 09:00 UTC in Tokyo
+        review.set_time_zone(ZoneInfo("UTC"))
+        assert window.results_dock.facts()["Start"] == "2026-03-02 09:00:00"
+        await window.aclose()
+
+    qrun(scenario())
+    dispose(window, review)
+
+
+def test_a_csv_session_says_its_transcript_is_not_in_the_file(
+    tmp_path: Path, opener: Any, qrun: Callable[..., Any]
+) -> None:
+    from supervisor_desk.views.offline.window import CSV_TRANSCRIPT_NOTE
+    from tests.models.export_samples import make_record
+
+    path = tmp_path / "rows.csv"
+    write_export(path, "csv", [make_record(1, n_messages=20)])
+    window = opener(path)
+
+    async def scenario() -> None:
+        await _loaded(window)
+        assert window.history.table.select_session("s0001")
+        chat = window.detail.chat
+        await wait_until(lambda: any(r.kind == "placeholder" for r in chat.model.rows()), 5)
+        notes = [r.text for r in chat.model.rows() if r.kind == "placeholder"]
+        assert notes == [CSV_TRANSCRIPT_NOTE]
+        assert chat.title_label.text() == "Chat · no transcript in this file"
+        assert "0 messages" not in chat.title_label.text()
 
     qrun(scenario())

@@ -81,12 +81,19 @@ def message_count_text(count: int) -> str:
     return f"{count:,} message" if count == 1 else f"{count:,} messages"
 
 
-def header_text(session: SessionSummary, tz: tzinfo, count: int) -> str:
+def header_text(session: SessionSummary, tz: tzinfo, count: int,
+                counted: str | None = None) -> str:
     channel = CHANNEL_LABELS.get(session.channel, session.channel)
     return (
         f"Session {session.id[:8]} · {channel} · {session.agent.name} · "
-        f"started {format_datetime(session.started_at, tz)} · {message_count_text(count)}"
+        f"started {format_datetime(session.started_at, tz)} · "
+        f"{counted or message_count_text(count)}"
     )
+
+
+def transcript_missing(session: SessionSummary, messages: Sequence[Message]) -> bool:
+    """The session had messages but none came with it (a CSV export has no transcripts)."""
+    return not messages and session.message_count > 0
 
 
 def message_row(message: Message, tz: tzinfo) -> ChatRow:
@@ -113,15 +120,18 @@ def session_rows(
     tz: tzinfo,
     *,
     with_header: bool,
+    missing_note: str | None = None,
 ) -> list[ChatRow]:
+    """``missing_note``: said instead of "0 messages" when :func:`transcript_missing`."""
     rows: list[ChatRow] = []
+    note = missing_note if missing_note and transcript_missing(session, messages) else None
     if with_header:
         rows.append(
             ChatRow(
                 "header",
                 f"{session.id}/header",
                 session.id,
-                header_text(session, tz, shown_message_count(messages)),
+                header_text(session, tz, shown_message_count(messages), note),
                 session=session,
             )
         )
@@ -129,7 +139,9 @@ def session_rows(
     if start is not None:
         rows.append(ChatRow("pill", f"{session.id}/start", session.id, start))
     rows.extend(message_row(m, tz) for m in sorted(messages, key=lambda m: m.seq))
-    if transcript_pending(session, messages):
+    if note is not None:
+        rows.append(ChatRow("placeholder", f"{session.id}/placeholder", session.id, note))
+    elif transcript_pending(session, messages):
         rows.append(placeholder_row(session.id))
     end = end_row(session, messages, tz)
     if end is not None:

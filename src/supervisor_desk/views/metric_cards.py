@@ -48,6 +48,13 @@ class MetricCard(QFrame):
     def caption(self) -> str:
         return self._caption.text()
 
+    def title(self) -> str:
+        return self._title.text()
+
+    def set_title(self, title: str) -> None:
+        """Another name for the figure (offline review: "Live at export", not "Live now")."""
+        self._title.setText(title)
+
 
 class MetricCards(QWidget):
     """Six cards; :meth:`set_metrics` updates only the labels whose text changed."""

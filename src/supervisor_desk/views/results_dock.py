@@ -9,7 +9,7 @@ table shows only on hover (country, city, IP, device) is written out in "User".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -201,9 +201,12 @@ class ResultsDock(QDockWidget):
     uuid_copied = Signal(str)
 
     def __init__(
-        self, parent: QWidget | None = None, *, time_zone: str | tzinfo | None = None
+        self, parent: QWidget | None = None, *, time_zone: str | tzinfo | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__("Parameters && results", parent)  # && : not a mnemonic
+        # "Now" for a live session's duration (offline review: the moment of the export).
+        self._clock = clock or (lambda: datetime.now(UTC))
         self.setObjectName("ResultsDock")
         self.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetClosable
@@ -344,7 +347,7 @@ class ResultsDock(QDockWidget):
         summary = self._summary
         if summary is None:
             return
-        end = summary.ended_at or datetime.now(UTC)
+        end = summary.ended_at or self._clock()
         channel = CHANNEL_LABELS.get(summary.channel, summary.channel)
         if summary.modality != "chat":
             channel = f"{channel} ({summary.modality})"

@@ -53,6 +53,7 @@ from supervisor_desk.models.chat_rows import (
     placeholder_row,
     search_terms,
     session_rows,
+    transcript_missing,
 )
 from supervisor_desk.models.filenames import safe_filename
 from supervisor_desk.models.markdown_safe import is_safe_url, rendered_text
@@ -210,6 +211,7 @@ class ChatView(QWidget):
         self._messages: dict[str, dict[str, Message]] = {}
         self._order: list[str] = []
         self._multi = False
+        self._missing_note: str | None = None
         self._count = 0
         self._follow = True
         self._user_scrolling = False
@@ -304,6 +306,12 @@ class ChatView(QWidget):
     @property
     def time_zone(self) -> tzinfo:
         return self._tz
+
+    def set_missing_transcript_note(self, note: str | None) -> None:
+        """What a session that had messages, shown without them, says instead of "0 messages"
+        (offline review of a CSV file, which carries no transcripts)."""
+        self._missing_note = note
+        self._rebuild()
 
     def set_time_zone(self, time_zone: str | tzinfo | None) -> None:
         """Show times in this zone (the Preferences value: IANA name, "UTC" or local)."""
@@ -577,6 +585,7 @@ class ChatView(QWidget):
                     list(self._messages[session_id].values()),
                     self._tz,
                     with_header=self._multi,
+                    missing_note=self._missing_note,
                 )
             )
         self.delegate.invalidate()
@@ -617,6 +626,9 @@ class ChatView(QWidget):
             self.title_label.setText(f"Chat · {message_count_text(count)}")
             if len(self._sessions) == 1:
                 session = next(iter(self._sessions.values()))
+                if self._missing_note and transcript_missing(
+                        session, list(self._messages.get(session.id, {}).values())):
+                    self.title_label.setText("Chat · no transcript in this file")
                 self.status_label.setText(
                     "Live" if session.is_live else session.status.capitalize()
                 )

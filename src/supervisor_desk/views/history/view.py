@@ -7,7 +7,8 @@ the hub's (or the offline index's) server-side sort.
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from collections.abc import Callable
+from datetime import datetime, tzinfo
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -143,6 +144,7 @@ class HistoryView(QWidget):
         self, view_model: HistoryViewModel, parent: QWidget | None = None, *,
         time_zone: tzinfo | None = None, settings: QSettings | None = None,
         settings_key: str = "history_table", scope: str = DEFAULT_SCOPE,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(parent)
         self.vm = view_model
@@ -178,7 +180,8 @@ class HistoryView(QWidget):
         self.busy.setAccessibleName("Loading sessions")
         self.busy.hide()
         layout.addWidget(self.busy)
-        self.table_model = SessionTableModel(self, time_zone=time_zone)
+        # ``clock``: "now" for live rows' waits and durations (an export's moment offline).
+        self.table_model = SessionTableModel(self, time_zone=time_zone, clock=clock)
         self.table_model.set_live_order(LiveOrder.GIVEN)
         self.table = HistoryTable(self, settings=settings, settings_key=settings_key)
         self.table.setModel(self.table_model)

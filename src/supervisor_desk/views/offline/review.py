@@ -58,10 +58,10 @@ class OfflineReview(QObject):
         return window
 
     def set_time_zone(self, tz: tzinfo | None) -> None:
-        """View → Time zone: windows opened from now on, and the open ones' tables."""
+        """View → Time zone: the windows opened from now on, and the open ones."""
         self._tz = tz
         for window in self.windows:
-            window.history.set_time_zone(tz)
+            window.set_time_zone(tz)
 
     def _on_window_files_dropped(self, paths: list[Path]) -> None:
         for path in paths:

@@ -8,9 +8,8 @@ same detail pane, chat, logs drawer and results dock, fed from the file by
 from __future__ import annotations
 
 import logging
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -25,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from supervisor_desk.models.export import ReadReport
+from supervisor_desk.models.export import ExportFileError, ReadReport, format_of
 from supervisor_desk.models.offline_index import OfflineIndex
 from supervisor_desk.models.offline_source import (
     OFFLINE_PERMISSIONS,
@@ -33,16 +32,29 @@ from supervisor_desk.models.offline_source import (
     OfflineSessionSource,
 )
 from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.chat.pane import DetailPane
+from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from supervisor_desk.views.file_drop import ExportFileDrop
 from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.history.viewmodel import HistoryViewModel
 from supervisor_desk.views.offline.loader import OfflineLoader
+from supervisor_desk.views.results_dock import ResultsDock
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 log = logging.getLogger(__name__)
 
 REFRESH_MS = 400  # while loading, the table follows the growing file at most this often
 OFFLINE_TAG = "offline file"
+LIVE_AT_EXPORT = "Live at export"
+CSV_TRANSCRIPT_NOTE = "transcript not in CSV files — open the JSON/JSONL export"
+
+
+def has_transcripts(path: Path) -> bool:
+    """Whether the file's format carries transcripts (a CSV holds one row per session)."""
+    try:
+        return format_of(path) != "csv"
+    except ExportFileError:
+        return True  # not an export at all: the load says so
 
 
 class OfflineWindow(QMainWindow):
@@ -63,25 +75,36 @@ class OfflineWindow(QMainWindow):
         self.path = Path(path)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
         self.setWindowTitle(f"{self.path.name} — {OFFLINE_TAG} — Supervisor Desk")
+        self._opened_at = datetime.now(UTC)
         self.tasks = tasks or standalone_scope("offline-window")
         self._file_drop = ExportFileDrop(self)
         self._file_drop.files_dropped.connect(self.files_dropped)
         self.loader = OfflineLoader(self.path, self, tasks=self.tasks)
         self._detail_client: OfflineDetailClient | None = None
-        self.history_vm = HistoryViewModel(None, self)
+        owner = self.tasks.owner
+        self.history_vm = HistoryViewModel(None, self, tasks=owner.scope("offline-history"))
         self.history = HistoryView(
             self.history_vm,
             self,
             time_zone=time_zone,
             settings_key="offline_table",
             scope="in this file",
+            clock=self.export_moment,
         )
-        self.detail_vm: Any = None
-        self.detail: QWidget | None = None
-        self.results_dock: Any = None
+        # A file is a record: what was live then is "live at export", not live now.
+        self.history.metric_cards.cards["live"].set_title(LIVE_AT_EXPORT)
+        self.detail_vm = DetailViewModel(None, self, tasks=owner.scope("offline-detail"))
+        self.detail = DetailPane(self.detail_vm, parent=self, time_zone=time_zone)
+        if not has_transcripts(self.path):
+            self.detail.chat.set_missing_transcript_note(CSV_TRANSCRIPT_NOTE)
+        # A file is a record of the past: there is nobody to hand over to, so no button.
+        self.detail.handover_button.hide()
+        self.results_dock = ResultsDock(self, time_zone=time_zone, clock=self.export_moment)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.results_dock)
+        self.detail.bind_dock(self.results_dock)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.history)
-        self._build_detail(time_zone)
+        self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         central = QWidget(self)
@@ -128,8 +151,7 @@ class OfflineWindow(QMainWindow):
         file_menu.addAction(self.close_action)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.filters_action)
-        if self.results_dock is not None:
-            view_menu.addAction(self.results_dock.toggleViewAction())
+        view_menu.addAction(self.results_dock.toggleViewAction())
 
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
@@ -142,21 +164,19 @@ class OfflineWindow(QMainWindow):
         self.history.session_selected.connect(self._on_history_session_selected)
         self.resize(1480, 880)
 
-    # ------------------------------------------------------------------ building
+    # ------------------------------------------------------------------ the file's moment
 
-    def _build_detail(self, time_zone: tzinfo | None) -> None:
-        from supervisor_desk.views.chat.pane import DetailPane
-        from supervisor_desk.views.detail_viewmodel import DetailViewModel
-        from supervisor_desk.views.results_dock import ResultsDock
+    def export_moment(self) -> datetime:
+        """"Now" for this file: when it was exported (opened, for a CSV), never the clock."""
+        index = self.loader.index
+        if index is not None:
+            return index.now
+        return self._opened_at
 
-        self.detail_vm = DetailViewModel(None, self)
-        self.detail = DetailPane(self.detail_vm, parent=self, time_zone=time_zone)
-        self.splitter.addWidget(self.detail)
-        self.results_dock = ResultsDock(self, time_zone=time_zone)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.results_dock)
-        self.detail.bind_dock(self.results_dock)
-        # A file is a record of the past: there is nobody to hand over to, so no button.
-        self.detail.handover_button.hide()
+    def set_time_zone(self, tz: tzinfo | None) -> None:
+        self.history.set_time_zone(tz)
+        self.detail.set_time_zone(tz)
+        self.results_dock.set_time_zone(tz)
 
     # ------------------------------------------------------------------ loading
 
@@ -171,10 +191,9 @@ class OfflineWindow(QMainWindow):
         client = OfflineDetailClient(index)
         self._detail_client = client
         self.detail_vm.set_client(client)
-        handover = getattr(self.detail, "handover", None)
-        if handover is not None:
-            handover.set_client(client)
-            handover.set_permissions(list(OFFLINE_PERMISSIONS))
+        if self.detail.handover is not None:
+            self.detail.handover.set_client(client)
+            self.detail.handover.set_permissions(list(OFFLINE_PERMISSIONS))
         self.history_vm.set_source(OfflineSessionSource(index))
 
     def _on_loader_batch_loaded(self, count: int) -> None:
@@ -258,12 +277,9 @@ class OfflineWindow(QMainWindow):
         self.loader.cancel()
         await self.loader.wait()
         await self.history_vm.aclose()
-        closer = getattr(self.detail_vm, "aclose", None)
-        if closer is not None:
-            await closer()
-        handover = getattr(self.detail, "handover", None)
-        if handover is not None:
-            await handover.aclose()
+        await self.detail_vm.aclose()
+        if self.detail.handover is not None:
+            await self.detail.handover.aclose()
         if self._detail_client is not None:
             self._detail_client.close()
         if self.loader.reader is not None:
