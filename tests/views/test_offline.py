@@ -331,3 +331,22 @@ def test_a_csv_session_says_its_transcript_is_not_in_the_file(
         assert "0 messages" not in chat.title_label.text()
 
     qrun(scenario())
+
+
+def test_the_window_fits_a_small_screen_whatever_the_file_name(
+    tmp_path: Path, opener: Any, qrun: Callable[..., Any]
+) -> None:
+    folder = tmp_path.joinpath(*["a-rather-long-folder-name"] * 8)
+    folder.mkdir(parents=True)
+    path = folder / ("sessions-exported-for-the-quarterly-review-" * 3 + ".jsonl")
+    write_export(path, "jsonl", make_records(30))
+    window = opener(path)
+
+    async def scenario() -> None:
+        await _loaded(window)
+        # 1366 px at 125 % is 1092 logical px; 1280 px at 100 % is wider.
+        assert window.minimumSizeHint().width() <= 1366 / 1.25
+        window.resize(1092, 700)
+        await wait_until(lambda: window.width() == 1092, 5)
+
+    qrun(scenario())

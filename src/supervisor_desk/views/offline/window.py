@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 REFRESH_MS = 400  # while loading, the table follows the growing file at most this often
 OFFLINE_TAG = "offline file"
 LIVE_AT_EXPORT = "Live at export"
+STATUS_MIN_WIDTH = 160
 CSV_TRANSCRIPT_NOTE = "transcript not in CSV files — open the JSON/JSONL export"
 
 
@@ -115,6 +116,7 @@ class OfflineWindow(QMainWindow):
         self.banner = QLabel(
             f"Offline file — {self.path.name} · read-only review, no hub connection", central)
         self.banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.banner.setWordWrap(True)  # a long file name wraps instead of widening the window
         self.banner.setObjectName("offlineBanner")
         self.banner.setStyleSheet(
             "QLabel#offlineBanner { background: #fff4d6; color: #6b4e00; padding: 5px 12px;"
@@ -126,6 +128,9 @@ class OfflineWindow(QMainWindow):
         self.offline_label = QLabel(f"Offline file · {self.path}", self)
         self.offline_label.setTextFormat(Qt.TextFormat.PlainText)
         self.offline_label.setObjectName("offlineStatus")
+        # The path can be longer than any screen: the label is cut, the tooltip has it all.
+        self.offline_label.setMinimumWidth(STATUS_MIN_WIDTH)
+        self.offline_label.setToolTip(str(self.path))
         self.statusBar().addWidget(self.offline_label, 1)
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 1000)
