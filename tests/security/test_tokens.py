@@ -22,9 +22,13 @@ from tests.reliability.desk import Desk, Traffic, auth, call
 pytestmark = pytest.mark.timeout(60)
 
 
-def login(hub: EmbeddedHub, name: str, password: str | None = None) -> httpx.Response:
-    return httpx.post(f"{hub.url}/api/v1/auth/login",
-                      json={"username": name, "password": password or name})
+def login(hub: EmbeddedHub, name: str, password: str | None = None,
+          source: str = "127.0.0.1") -> httpx.Response:
+    """Sign in from the loopback address ``source`` (any of 127.0.0.0/8 reaches the hub)."""
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(transport=transport, timeout=30.0) as client:
+        return client.post(f"{hub.url}/api/v1/auth/login",
+                           json={"username": name, "password": password or name})
 
 
 def token_of(hub: EmbeddedHub, name: str) -> str:
@@ -145,22 +149,57 @@ async def test_desktop_feed_shows_unauthorized_after_revocation(
         await client.aclose()
 
 
-def test_sign_in_is_throttled_per_name_then_recovers(running_hub: EmbeddedHub) -> None:
-    service = running_hub.server.service
-    for _ in range(service.throttle.per_name):
+def test_sign_in_is_throttled_per_name_and_address_then_recovers(
+    running_hub: EmbeddedHub,
+) -> None:
+    throttle = running_hub.server.service.throttle
+    for _ in range(throttle.per_pair):
         assert login(running_hub, "viewer", "wrong").status_code == 401
-    blocked = login(running_hub, "viewer")  # even the right password waits
+    # From this address, never used by the viewer, even the right password waits ...
+    blocked = login(running_hub, "viewer")
     assert blocked.status_code == 429
     assert blocked.json()["error"] == "too_many_attempts"
-    assert 1 <= int(blocked.headers["Retry-After"]) <= service.throttle.window + 1
+    assert 1 <= int(blocked.headers["Retry-After"]) <= throttle.window + 1
     assert login(running_hub, "supervisor").status_code == 200  # other names unaffected
-    service.throttle.window = 0.5  # let the window pass quickly
-    time.sleep(0.6)
+    # ... until the window has passed.
+    throttle.window = 0.5
+    deadline = time.monotonic() + 10
+    while throttle.verdict("viewer", "127.0.0.1").refuse_for is not None:
+        assert time.monotonic() < deadline, "the window never passed"
+        time.sleep(0.05)
     assert login(running_hub, "viewer").status_code == 200
     # Unknown and known names answer alike.
     unknown = login(running_hub, "nobody", "x")
     wrong = login(running_hub, "admin", "x")
     assert (unknown.status_code, unknown.json()) == (wrong.status_code, wrong.json())
+
+
+def test_an_attacker_cannot_lock_a_user_out_from_elsewhere(running_hub: EmbeddedHub) -> None:
+    """Five wrong passwords for a user from one address refuse that address only."""
+    throttle = running_hub.server.service.throttle
+    for _ in range(throttle.per_pair + 3):
+        answer = login(running_hub, "supervisor", "guess", source="127.0.0.66")
+        assert answer.status_code in (401, 429)
+    assert login(running_hub, "supervisor", source="127.0.0.66").status_code == 429
+    # The supervisor, at their own desk, signs in at once.
+    assert login(running_hub, "supervisor", source="127.0.0.2").status_code == 200
+
+
+def test_a_known_address_is_slowed_down_never_locked_out(running_hub: EmbeddedHub) -> None:
+    """Over the limit from an address the user signed in from before: each attempt waits
+    longer (one at a time), and the right password still gets in."""
+    throttle = running_hub.server.service.throttle
+    throttle.base_delay = 0.3
+    desk = "127.0.0.3"
+    assert login(running_hub, "viewer", source=desk).status_code == 200  # now a known address
+    for _ in range(throttle.per_pair):
+        assert login(running_hub, "viewer", "typo", source=desk).status_code == 401
+    started = time.monotonic()
+    assert login(running_hub, "viewer", "typo", source=desk).status_code == 401  # not 429
+    assert login(running_hub, "viewer", source=desk).status_code == 200
+    assert time.monotonic() - started >= 0.3 + 0.6  # slowed: 0.3 s, then 0.6 s
+    # Signed in: the slate is clean again.
+    assert throttle.verdict("viewer", desk).delay == 0.0
 
 
 def test_sign_in_is_throttled_per_address(running_hub: EmbeddedHub) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from supervisor_desk.hub import auth, revocation
 from supervisor_desk.hub.errors import ApiError
 from supervisor_desk.hub.routing import API, Hub
+from supervisor_desk.hub.service import HubService
 from supervisor_desk.hub.storage import Principal
 from supervisor_desk.models.wire import (
     PERMISSIONS,
@@ -25,18 +27,21 @@ router = APIRouter(prefix=API)
 @router.post("/auth/login", response_model=LoginAnswer)
 async def login(body: LoginRequest, request: Request, service: Hub) -> Response:
     address = request.client.host if request.client else "?"
-    wait = service.throttle.retry_after(body.username, address)
-    if wait is not None:
+    throttle = service.throttle
+    verdict = throttle.verdict(body.username, address)
+    if verdict.refuse_for is not None:
+        wait = int(verdict.refuse_for) + 1
         raise ApiError(
-            429, "too_many_attempts",
-            f"too many failed sign-ins; try again in {int(wait) + 1} s",
-            headers={"Retry-After": str(int(wait) + 1)},
+            429, "too_many_attempts", f"too many failed sign-ins; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
         )
-    found = await service.read(service.storage.check_password, body.username, body.password)
-    if found is None:
-        service.throttle.failed(body.username, address)
-        raise ApiError(401, "invalid_credentials", "wrong user name or password")
-    service.throttle.succeeded(body.username)
+    if verdict.delay:
+        # A known address over the limit: slowed down, one attempt at a time, never refused.
+        async with throttle.turn(body.username, address):
+            await asyncio.sleep(throttle.verdict(body.username, address).delay)
+            found = await _check(service, body, address)
+    else:
+        found = await _check(service, body, address)
     user_id, name, role = found
     token, expires = await service.write(
         lambda: service.storage.create_token(
@@ -66,3 +71,13 @@ async def me(principal: Annotated[Principal, Depends(auth.ANY)]) -> dict[str, An
         "role": principal.role,
         "permissions": list(PERMISSIONS.get(principal.role, ())),
     }
+
+
+async def _check(service: HubService, body: LoginRequest, address: str) -> tuple[str, str, str]:
+    """The user's ``(id, name, role)``, or 401 (the same for an unknown name)."""
+    found = await service.read(service.storage.check_password, body.username, body.password)
+    if found is None:
+        service.throttle.failed(body.username, address)
+        raise ApiError(401, "invalid_credentials", "wrong user name or password")
+    service.throttle.succeeded(body.username, address)
+    return found

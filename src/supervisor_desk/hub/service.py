@@ -11,6 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -27,16 +28,44 @@ LOGIN_TTL = timedelta(hours=12)
 _GROUP_MAX = 32
 
 
+@dataclass(frozen=True)
+class SignInVerdict:
+    """What the throttle says about one sign-in attempt before the password is checked."""
+
+    refuse_for: float | None = None  # seconds: answer 429 with this Retry-After
+    delay: float = 0.0  # seconds to wait before checking the password
+
+
 class LoginThrottle:
-    """Failed sign-ins per user name and per client address in a sliding window."""
+    """Failed sign-ins per (user name, client address) pair and per address, in a window.
+
+    Keyed by the pair, not the name: an attacker who fails five times for a user locks out
+    that user from the attacker's address only, never from anywhere else. From an address the
+    user has signed in from before (a *known* address), going over the limit slows attempts
+    down instead (a growing delay, one attempt at a time), so even there a correct password
+    still gets in. An address over its own limit (a spray over many names) is refused for all
+    names it has never signed in with.
+    """
 
     def __init__(
-        self, *, per_name: int = 5, per_address: int = 20, window: float = 60.0
+        self,
+        *,
+        per_pair: int = 5,
+        per_address: int = 20,
+        window: float = 60.0,
+        base_delay: float = 1.0,
+        max_delay: float = 10.0,
+        known_for: float = 30 * 86400.0,
     ) -> None:
-        self.per_name = per_name
+        self.per_pair = per_pair
         self.per_address = per_address
         self.window = window
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.known_for = known_for
         self._failures: dict[str, deque[float]] = {}
+        self._known: dict[tuple[str, str], float] = {}  # last successful sign-in
+        self._turns: dict[tuple[str, str], asyncio.Lock] = {}
 
     def _recent(self, key: str, now: float) -> deque[float]:
         times = self._failures.setdefault(key, deque())
@@ -44,19 +73,45 @@ class LoginThrottle:
             times.popleft()
         return times
 
-    def retry_after(self, name: str, address: str) -> float | None:
-        """Seconds to wait when either key is over its limit, else ``None``."""
+    @staticmethod
+    def _keys(name: str, address: str) -> tuple[str, str]:
+        return f"p:{address}\x00{name}", f"a:{address}"
+
+    def is_known(self, name: str, address: str) -> bool:
+        seen = self._known.get((name, address))
+        return seen is not None and seen > time.monotonic() - self.known_for
+
+    def verdict(self, name: str, address: str) -> SignInVerdict:
         now = time.monotonic()
-        waits = []
-        for key, limit in ((f"n:{name}", self.per_name), (f"a:{address}", self.per_address)):
-            times = self._recent(key, now)
-            if len(times) >= limit:
-                waits.append(times[0] + self.window - now)
-        return max(waits) if waits else None
+        pair_key, address_key = self._keys(name, address)
+        pair = self._recent(pair_key, now)
+        spray = self._recent(address_key, now)
+        over = [
+            times[0] + self.window - now
+            for times, limit in ((pair, self.per_pair), (spray, self.per_address))
+            if len(times) >= limit
+        ]
+        if not over:
+            return SignInVerdict()
+        if not self.is_known(name, address):
+            return SignInVerdict(refuse_for=max(over))
+        excess = max(0, len(pair) - self.per_pair)
+        return SignInVerdict(delay=min(self.max_delay, self.base_delay * 2.0**excess))
+
+    def turn(self, name: str, address: str) -> asyncio.Lock:
+        """The lock that makes slowed-down attempts of one pair wait for each other."""
+        key = (name, address)
+        lock = self._turns.get(key)
+        if lock is None:
+            if len(self._turns) > 10_000:
+                for idle in [k for k, v in self._turns.items() if not v.locked()]:
+                    del self._turns[idle]
+            lock = self._turns[key] = asyncio.Lock()
+        return lock
 
     def failed(self, name: str, address: str) -> None:
         now = time.monotonic()
-        for key in (f"n:{name}", f"a:{address}"):
+        for key in self._keys(name, address):
             self._recent(key, now).append(now)
         if len(self._failures) > 10_000:
             # Bound memory under a spray of names: forget keys with no recent failure.
@@ -64,8 +119,12 @@ class LoginThrottle:
             for key in stale:
                 del self._failures[key]
 
-    def succeeded(self, name: str) -> None:
-        self._failures.pop(f"n:{name}", None)
+    def succeeded(self, name: str, address: str) -> None:
+        self._failures.pop(self._keys(name, address)[0], None)
+        self._known.pop((name, address), None)
+        self._known[(name, address)] = time.monotonic()
+        if len(self._known) > 10_000:
+            del self._known[next(iter(self._known))]  # the longest unseen pair
 
 
 def _settle(
