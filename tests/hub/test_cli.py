@@ -144,3 +144,32 @@ def test_serve_with_simulator(tmp_path: Path) -> None:
             "SELECT count(*) FROM sessions WHERE status IN ('queued', 'active')"
         ).fetchone()[0]
     assert live == 0
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_the_database_is_private_to_its_owner(tmp_path: Path) -> None:
+    """hub.db and its -wal/-shm are 0600, a data directory the hub creates 0700; a file left
+    world-readable by an older hub is tightened on start."""
+    existing = _mode(tmp_path)
+    db = tmp_path / "data" / "hub" / "hub.db"
+    assert _run("init", "--db", str(db)).returncode == 0
+    assert _mode(tmp_path) == existing  # a directory that was there keeps its mode
+    assert _mode(db.parent) == 0o700
+    assert _mode(db) == 0o600
+    token, _ = _prepare(db)
+    with _serve(db) as (proc, url):
+        answer = httpx.post(f"{url}/api/v1/ingest", headers={"Authorization": f"Bearer {token}"},
+                            json={"events": [started("s1")]})
+        assert answer.status_code == 200
+        for suffix in ("", "-wal", "-shm"):
+            assert _mode(db.with_name("hub.db" + suffix)) == 0o600, suffix
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    old = tmp_path / "old.db"
+    Storage(old).close()
+    old.chmod(0o644)
+    assert _run("init", "--db", str(old)).returncode == 0
+    assert _mode(old) == 0o600

@@ -12,9 +12,11 @@ Durability: WAL with ``synchronous=FULL`` syncs the log on every commit, so an i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -60,6 +62,24 @@ def to_ms(text: str | None) -> int | None:
     if text is None:
         return None
     return exact_ms(datetime.fromisoformat(text))
+
+
+def _private_file(path: Path) -> None:
+    """Make ``path`` a file only its owner can read (0600), in a 0700 directory if we create one.
+
+    The database holds transcripts, contact details and password hashes. SQLite gives the
+    -wal and -shm files the mode of the database file, so those follow. An existing directory
+    (the current one, /var/lib/...) keeps its mode: it is not ours to change.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDONLY, 0o600))
+    for item in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        # Missing, or someone else's file (a read-only copy): SQLite says what it can do.
+        with contextlib.suppress(OSError):
+            if item.stat().st_mode & 0o077:
+                item.chmod(0o600)  # a file from an older hub: tighten it
 
 
 def now_utc() -> datetime:
@@ -236,7 +256,7 @@ class Storage:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(self.path)
         self._w = self._connect(cache_kib=65_536)
         self._w.execute("PRAGMA journal_mode=WAL")
         self._w.execute("PRAGMA synchronous=FULL")
