@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from supervisor_desk.client import tls
 from supervisor_desk.models.wire import (
     HandoverAnswer,
+    HandoverRequest,
     LiveSnapshot,
     LoginAnswer,
     LogsAnswer,
@@ -308,8 +309,13 @@ class HubClient:
             return [self._parse(SystemLogEntry.model_validate, e) for e in answer.entries]
         return [self._parse(TraceLogEntry.model_validate, e) for e in answer.entries]
 
-    async def handover(self, session_id: str) -> SessionSummary:
-        body = await self._request("POST", f"/sessions/{_quote(session_id)}/handover")
+    async def handover(self, session_id: str, operator_id: str | None = None) -> SessionSummary:
+        """Give the session to ``operator_id`` (from ``operators()``) or the next available."""
+        body = await self._request(
+            "POST",
+            f"/sessions/{_quote(session_id)}/handover",
+            json=HandoverRequest(operator_id=operator_id).model_dump(),
+        )
         return self._parse(HandoverAnswer.model_validate, body).session
 
     async def agents(self) -> list[NamedItem]:

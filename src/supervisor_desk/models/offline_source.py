@@ -96,8 +96,11 @@ class OfflineDetailClient:
             permissions=list(OFFLINE_PERMISSIONS),
         )
 
-    async def handover(self, session_id: str) -> SessionSummary:
+    async def handover(self, session_id: str, operator_id: str | None = None) -> SessionSummary:
         raise OfflineError("An exported file is read-only: hand-over needs the hub")
+
+    async def operators(self) -> list[NamedItem]:
+        return []
 
     async def sessions(
         self,

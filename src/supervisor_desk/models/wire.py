@@ -492,6 +492,12 @@ class LogsAnswer(WireModel):
     entries: list[dict[str, Any]]
 
 
+class HandoverRequest(WireModel):
+    """Body of a hand-over: an operator from ``/operators``, or None for the next available."""
+
+    operator_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
 class HandoverAnswer(WireModel):
     session: SessionSummary
 

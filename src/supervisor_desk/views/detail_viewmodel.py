@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from supervisor_desk.models.wire import (
     MeAnswer,
     Message,
+    NamedItem,
     SessionDetail,
     SessionSummary,
     SystemLogEntry,
@@ -32,7 +33,10 @@ class DetailClient(Protocol):
     async def session(self, session_id: str) -> SessionDetail: ...
     async def logs(self, session_id: str, kind: Any) -> Any: ...
     async def me(self) -> MeAnswer: ...
-    async def handover(self, session_id: str) -> SessionSummary: ...
+    async def operators(self) -> list[NamedItem]: ...
+    async def handover(
+        self, session_id: str, operator_id: str | None = None
+    ) -> SessionSummary: ...
 
 
 def describe_error(exc: BaseException) -> str:
