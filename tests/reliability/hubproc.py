@@ -14,6 +14,17 @@ from supervisor_desk.hub.storage import Storage
 HUB = [sys.executable, "-m", "supervisor_desk.hub.cli"]
 
 
+def hub_command(nofile: int | None) -> list[str]:
+    """The hub's command line, optionally with RLIMIT_NOFILE lowered before it starts."""
+    if nofile is None:
+        return HUB
+    return [sys.executable, "-c",
+            "import resource, runpy, sys; "
+            f"resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile}, {nofile})); "
+            "sys.argv[0] = 'supervisor-hub'; "
+            "runpy.run_module('supervisor_desk.hub.cli', run_name='__main__')"]
+
+
 def prepare_db(db: Path) -> dict[str, str]:
     """Create the database with users viewer/supervisor/admin and tokens for each role."""
     storage = Storage(db)
@@ -27,10 +38,11 @@ def prepare_db(db: Path) -> dict[str, str]:
 
 
 class HubProcess:
-    def __init__(self, db: Path, port: int = 0, *extra: str) -> None:
+    def __init__(self, db: Path, port: int = 0, *extra: str, nofile: int | None = None) -> None:
         self.db = db
         self.port = port
         self.extra = list(extra)
+        self.nofile = nofile
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.starts = 0
@@ -40,7 +52,8 @@ class HubProcess:
         self.log = self.db.with_name(f"{self.db.name}.{self.starts + 1}.log")
         with open(self.log, "w") as err:
             self.proc = subprocess.Popen(
-                [*HUB, "serve", "--db", str(self.db), "--port", str(self.port), *self.extra],
+                [*hub_command(self.nofile), "serve", "--db", str(self.db),
+                 "--port", str(self.port), *self.extra],
                 stdout=subprocess.PIPE, stderr=err, text=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )

@@ -54,9 +54,13 @@ HEADER_TIMEOUT = 10.0
 BODY_TIMEOUT = 30.0
 # Descriptors kept for the database, log files, the event loop and the reader threads.
 RESERVED_DESCRIPTORS = 64
+# Connections being dropped still hold their descriptor until the loop sees the shutdown; at
+# most this many at a time, so a flood cannot turn evictions into descriptors (the rest of a
+# burst is refused, which closes at once).
+EVICTION_BURST = 16
 _ACCEPT_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
-# On EMFILE, at most this share of the connections waiting for headers is shed per second.
-_SHED_FRACTION = 0.1
+# After a failed accept, asyncio retries in a second; the listener stays quiet until then.
+_ACCEPT_PAUSE = 0.9
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ def effective_max_connections(configured: int, fd_limit: int | None) -> int:
     """The configured cap, lowered to fit under the descriptor limit with a reserve."""
     if fd_limit is None:
         return configured
-    return max(1, min(configured, fd_limit - RESERVED_DESCRIPTORS))
+    return max(1, min(configured, fd_limit - RESERVED_DESCRIPTORS - EVICTION_BURST))
 
 
 class TrustedAddresses:
@@ -122,9 +126,10 @@ def parse_trusted(value: str | Iterable[str] | None) -> list[str]:
 
 
 class _Slot:
-    """One accepted connection's place in the counts (released exactly once)."""
+    """One accepted connection's place in the counts (released exactly once, when its socket
+    closes)."""
 
-    __slots__ = ("address", "attached", "fd", "released", "shutdown", "waiting")
+    __slots__ = ("address", "attached", "evicting", "fd", "released", "shutdown", "waiting")
 
     def __init__(self, address: str, fd: int, shutdown: Callable[[], None]) -> None:
         self.address = address
@@ -132,6 +137,7 @@ class _Slot:
         self.shutdown = shutdown
         self.released = False
         self.waiting = False
+        self.evicting = False
         # Set once the HTTP protocol runs on it (after the TLS handshake, with TLS).
         self.attached = False
 
@@ -147,6 +153,7 @@ class ConnectionGuard:
         self.tls = tls
         self.max_connections = effective_max_connections(limits.max_connections, fd_limit)
         self.total = 0
+        self.evicting = 0
         self.per_address: dict[str, int] = {}
         self._by_fd: dict[int, _Slot] = {}
         # Connections waiting for request headers, oldest first (dicts keep insertion order).
@@ -155,7 +162,7 @@ class ConnectionGuard:
         self.evicted = 0
         self.timed_out = 0
         self.accept_failures = 0
-        self._last_shed = 0.0
+        self.accept_paused_until = 0.0
         self._notes = RateLimitedLog(log, period=60.0, burst=5)
         self._accept_note = RateLimitedLog(log, period=60.0, burst=1)
 
@@ -170,19 +177,18 @@ class ConnectionGuard:
                 "refused a connection from %s: %d open from that address (limit %d)",
                 address, self.per_address[address], self.limits.max_per_address)
             return None
-        if self.total >= self.max_connections:
+        if self.total - self.evicting >= self.max_connections:
             victim = next(iter(self._waiting), None)
-            if victim is None:
+            if victim is None or self.evicting >= EVICTION_BURST:
                 self.refused += 1
                 self._notes.warning(
                     "refused a connection from %s: %d connections open (limit %d), none idle",
                     address, self.total, self.max_connections)
                 return None
-            self.evicted += 1
             self._notes.warning(
                 "%d connections open (limit %d): dropped the oldest one still waiting for "
                 "its request (from %s)", self.total, self.max_connections, victim.address)
-            self._drop(victim)
+            self._evict(victim)
         slot = _Slot(address, fd, shutdown)
         self.total += 1
         self.per_address[address] = self.per_address.get(address, 0) + 1
@@ -211,6 +217,8 @@ class ConnectionGuard:
         if slot.released:
             return
         slot.released = True
+        if slot.evicting:
+            self.evicting -= 1
         self._waiting.pop(slot, None)
         if self._by_fd.get(slot.fd) is slot:
             del self._by_fd[slot.fd]
@@ -221,9 +229,14 @@ class ConnectionGuard:
         else:
             del self.per_address[slot.address]
 
-    def _drop(self, slot: _Slot) -> None:
-        # The count drops now; the descriptor a moment later, when the loop sees the shutdown.
-        self.release(slot)
+    def _evict(self, slot: _Slot) -> None:
+        # It stays counted until the loop sees the shutdown and closes its socket.
+        if slot.released or slot.evicting:
+            return
+        self.set_waiting(slot, False)
+        slot.evicting = True
+        self.evicting += 1
+        self.evicted += 1
         slot.shutdown()
 
     def _expire_unattached(self, slot: _Slot) -> None:
@@ -231,7 +244,7 @@ class ConnectionGuard:
             return
         self.note_timeout(slot.address, "no TLS handshake or request within "
                           f"{self.limits.header_timeout:g} s")
-        self._drop(slot)
+        self._evict(slot)
 
     def note_timeout(self, address: str, what: str) -> None:
         self.timed_out += 1
@@ -239,32 +252,29 @@ class ConnectionGuard:
 
     # -- running out of descriptors -------------------------------------------------------------
 
-    def accept_failed(self, exc: BaseException | None) -> None:
-        """asyncio could not accept (out of descriptors): shed waiting connections, log once."""
+    def accept_failed(self, exc: OSError) -> None:
+        """Out of descriptors: pause accepting for a second (asyncio retries then), shed
+        connections still waiting for a request, log one line a minute."""
         self.accept_failures += 1
-        now = time.monotonic()
-        if now - self._last_shed >= 1.0:
-            self._last_shed = now
-            count = max(1, int(len(self._waiting) * _SHED_FRACTION)) if self._waiting else 0
-            for slot in list(self._waiting)[:count]:
-                self.evicted += 1
-                self._drop(slot)
-        reason = getattr(exc, "strerror", None) or str(exc)
+        self.accept_paused_until = time.monotonic() + _ACCEPT_PAUSE
+        for slot in list(self._waiting)[:max(0, EVICTION_BURST - self.evicting)]:
+            self._evict(slot)
         self._accept_note.warning(
             "cannot accept connections: %s (%d open, limit %d, descriptor limit %s); "
             "retrying every second, shedding connections still waiting for a request",
-            reason, self.total, self.max_connections, self.fd_limit or "unlimited")
+            exc.strerror or exc, self.total, self.max_connections,
+            self.fd_limit or "unlimited")
 
     def exception_handler(
         self, previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None
     ) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
-        """A loop exception handler that turns accept failures into :meth:`accept_failed`."""
+        """A loop exception handler that keeps asyncio's traceback per failed accept out of
+        the log (the listener has counted and reported it)."""
 
         def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
             exc = context.get("exception")
             if (isinstance(exc, OSError) and exc.errno in _ACCEPT_ERRNOS
                     and "socket" in context and "accept" in str(context.get("message", ""))):
-                self.accept_failed(exc)
                 return
             if previous is not None:
                 previous(loop, context)
@@ -306,7 +316,16 @@ def guarded_listener_class(guard: ConnectionGuard) -> type[socket.socket]:
     class GuardedListener(socket.socket):
         def accept(self) -> tuple[socket.socket, Any]:
             while True:
-                fd, address = self._accept()  # type: ignore[attr-defined]
+                if time.monotonic() < guard.accept_paused_until:
+                    # asyncio accepts in a loop of up to `backlog` tries and, on EMFILE, would
+                    # log and schedule a retry for each; one per pause is enough.
+                    raise BlockingIOError(errno.EAGAIN, "accepting is paused")
+                try:
+                    fd, address = self._accept()  # type: ignore[attr-defined]
+                except OSError as exc:
+                    if exc.errno in _ACCEPT_ERRNOS:
+                        guard.accept_failed(exc)
+                    raise
                 conn = _Connection(self.family, self.type, self.proto, fileno=fd)
                 host = str(address[0]) if isinstance(address, tuple) and address else "?"
                 slot = guard.admit(host, fd, functools.partial(_shutdown, conn))
