@@ -228,6 +228,13 @@ class ChatView(QWidget):
         self.status_label = QLabel("", self)
         self.status_label.setTextFormat(Qt.TextFormat.PlainText)
         self.status_label.setProperty("tone", "secondary")
+        # "No longer in this list": the session shown left the table it was selected in.
+        self.list_note_label = QLabel("", self)
+        self.list_note_label.setObjectName("chatListNote")
+        self.list_note_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.list_note_label.setProperty("tone", "secondary")
+        self.list_note_label.setStyleSheet("font-style: italic;")
+        self.list_note_label.hide()
         self.search_button = QToolButton(self)
         self.search_button.setText("Search")
         self.search_button.setToolTip("Search in this chat (Ctrl+F)")
@@ -238,6 +245,7 @@ class ChatView(QWidget):
         # In a narrow chat the stretch collapses; keep the title off the status text.
         header.setSpacing(12)
         header.addWidget(self.title_label)
+        header.addWidget(self.list_note_label)
         header.addStretch(1)
         header.addWidget(self.status_label)
         header.addWidget(self.search_button)
@@ -354,6 +362,14 @@ class ChatView(QWidget):
         if self.tools is not None:
             self.tools.close_windows()
         super().closeEvent(event)
+
+    def set_list_note(self, text: str) -> None:
+        """A note beside the title about the shown session, e.g. "No longer in this list"."""
+        self.list_note_label.setText(text)
+        self.list_note_label.setToolTip(
+            "The table no longer holds this session (it ended and left, or a reload or filter "
+            "took it out); the chat keeps showing it." if text else "")
+        self.list_note_label.setVisible(bool(text))
 
     def set_detail(self, detail: SessionDetail | None) -> None:
         """Show one session's transcript (None: nothing selected)."""
