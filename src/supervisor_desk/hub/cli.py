@@ -74,7 +74,7 @@ def _add_network_limits(serve: argparse.ArgumentParser) -> None:
     limits.add_argument(
         "--max-connections", type=_positive(int), default=connlimits.MAX_CONNECTIONS, metavar="N",
         help="open connections in total (default %(default)s, lowered to fit the descriptor "
-             f"limit minus {connlimits.RESERVED_DESCRIPTORS})")
+             f"limit minus {connlimits.RESERVED_DESCRIPTORS + connlimits.EVICTION_BURST})")
     limits.add_argument(
         "--max-connections-per-address", type=_positive(int),
         default=connlimits.MAX_CONNECTIONS_PER_ADDRESS, metavar="N",
