@@ -378,6 +378,8 @@ class ChatView(QWidget):
     def set_details(self, details: Sequence[SessionDetail], *, headers: bool = True) -> None:
         """Show several sessions one after another, each under a clickable header."""
         self._multi = headers
+        if [d.session.id for d in details] != self._order:
+            self.set_list_note("")  # another session: the note was about the previous one
         self._sessions = {d.session.id: d.session for d in details}
         self._messages = {d.session.id: {m.id: m for m in d.messages} for d in details}
         self._order = [d.session.id for d in details]
