@@ -131,6 +131,11 @@ def cell(model: SessionTableModel, sid: str, column: SessionColumn, role: int = 
     return model.index(model.row_of(sid), column).data(role or Qt.ItemDataRole.DisplayRole)
 
 
+def chat_texts(chat: Any) -> list[str]:
+    """What the chat shows, one line per row ("who: text")."""
+    return [str(chat.model.index(i, 0).data()) for i in range(chat.model.rowCount())]
+
+
 def test_live_rows_appear_tick_end_and_go_on_refresh(desk: Desk, qrun: Callable[..., Any]) -> None:
     model = desk.model
 
@@ -181,11 +186,13 @@ def test_selected_session_shows_transcript_and_appends_live(
         assert desk.window.results_dock.summary.id == "chat-1"
         await post(desk.hub, [message("chat-1", "A live reply", role="ai")])
         await wait_until(lambda: chat.message_count == 2)
-        # Another session's messages do not land in this chat.
+        # Another session's messages do not land in this chat. Sentinel: a message for this
+        # session sent after them; once it is shown, theirs would have been too.
         await post(desk.hub, [started("other"), message("other", "not for you")])
-        await wait_until(lambda: desk.model.row_of("other") >= 0)
-        await asyncio.sleep(0.2)
-        assert chat.message_count == 2
+        await post(desk.hub, [message("chat-1", "Still here", role="ai")])
+        await wait_until(lambda: any("Still here" in text for text in chat_texts(chat)))
+        assert not any("not for you" in text for text in chat_texts(chat))
+        assert chat.message_count == 3
 
     qrun(scenario())
 
@@ -199,11 +206,12 @@ def test_alerts_for_new_sessions_in_window_never_for_the_snapshot(
         await post(desk.hub, [started("before-1"), started("before-2")])
         await desk.start()
         await wait_until(lambda: desk.model.rowCount() == 2)
-        await asyncio.sleep(0.3)
-        assert area.shown_count == 0  # the snapshot is not news
+        # Sentinel: a session started now. Its alert comes after any the snapshot could raise,
+        # and must be the only one: the snapshot is not news.
         await post(desk.hub, [started("fresh", user={"id": "u9", "name": "<b>Bob</b>"})])
-        await wait_until(lambda: area.shown_count == 1)
-        alert = area.banners()[0]
+        await wait_until(lambda: any(a.session_id == "fresh" for a in area.banners()))
+        assert area.shown_count == 1
+        [alert] = area.banners()
         assert alert.title == "New session"
         assert "<b>Bob</b>" in alert.body  # shown as plain text, never as markup
         assert alert.session_id == "fresh"

@@ -15,6 +15,7 @@ from supervisor_desk.views.notifications import (
     balloon_safe,
 )
 from supervisor_desk.views.tray import TrayController
+from tests.helpers import wait_until
 
 
 class Clock:
@@ -121,8 +122,7 @@ def test_no_tray_offscreen_delivers_in_window_and_click_selects(qtbot: Any, qrun
         tray.start()
         assert not tray.has_tray and not tray.tray_visible
         tray.sessions_started([session("s1", "<b>Eve</b>")])
-        await asyncio.sleep(0.05)
-        assert area.shown_count == 1
+        await wait_until(lambda: area.shown_count == 1)
         [alert] = area.banners()
         assert alert.body.startswith("<b>Eve</b>")  # plain-text label: shown literally
         with qtbot.waitSignal(tray.session_requested, timeout=1000) as blocker:
@@ -131,12 +131,18 @@ def test_no_tray_offscreen_delivers_in_window_and_click_selects(qtbot: Any, qrun
         tray.set_paused(True)
         assert tray.paused
         tray.sessions_started([session("s2")])
-        await asyncio.sleep(0.05)
-        assert area.shown_count == 1
+        # Sentinel: resumed, the next session is announced alone; s2 was dropped while paused,
+        # neither shown then nor held back for later.
+        tray.set_paused(False)
+        tray.sessions_started([session("s3")])
+        await wait_until(lambda: bool(tray.last_alerts) and tray.last_alerts[-1].session_id == "s3")
+        newest = tray.last_alerts[-1]
+        assert (newest.title, newest.count) == ("New session", 1)
+        assert area.shown_count == 2
         await tray.aclose()
 
     qrun(scenario())
-    assert tray.notifications_sent == 1
+    assert tray.notifications_sent == 2
     tray.deleteLater()  # on the Qt thread, not by a GC pass on some executor thread
 
 
