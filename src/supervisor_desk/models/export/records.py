@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from supervisor_desk.models.export.interner import Interner
 from supervisor_desk.models.wire import (
@@ -144,5 +144,37 @@ def entry_from_record(
     texts = tuple(
         m["text"] if isinstance(m, dict) and isinstance(m.get("text"), str) else ""
         for m in messages
+    )
+    return IndexedSession(summary, offset, length, texts)
+
+
+class _IndexedMessage(TypedDict, total=False):
+    text: str
+
+
+class _IndexedRecord(TypedDict):
+    """What the index takes from a record: the summary and the message texts (logs skipped)."""
+
+    session: SessionSummary
+    # A message that is not {"text": str, ...} still counts, with no text (as in entry_from_record).
+    messages: NotRequired[list[_IndexedMessage | Any]]
+
+
+_INDEXED_RECORD = TypeAdapter(_IndexedRecord)
+
+
+def entry_from_json(
+    data: bytes, offset: int, length: int, interner: Interner | None = None
+) -> IndexedSession:
+    """:func:`entry_from_record` on a record's raw JSON, parsed and validated in one pass by
+    pydantic-core (no dict is built for messages and logs): the JSONL reader's hot path.
+    Raises ``ValidationError`` (type ``json_invalid`` for bad JSON)."""
+    record = _INDEXED_RECORD.validate_json(data)
+    summary = record["session"]
+    if interner is not None:
+        summary = interner.compact(summary)
+    texts = tuple(
+        t if isinstance(m, dict) and isinstance(t := m.get("text"), str) else ""
+        for m in record.get("messages", ())
     )
     return IndexedSession(summary, offset, length, texts)
