@@ -138,3 +138,38 @@ def test_redaction_patterns() -> None:
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "sent %s", (token,), None)
     assert RedactingFilter().filter(record)
     assert token not in record.getMessage()
+
+
+@pytest.mark.asyncio
+async def test_hub_process_at_debug_logs_no_token(tmp_path: Path) -> None:
+    """uvicorn and websockets at DEBUG quote request headers (``authorization: Bearer …`` of
+    every feed connection); the hub's log must hold none of the tokens, from any logger."""
+    import websockets
+
+    from tests.reliability.hubproc import HubProcess, prepare_db
+
+    db = tmp_path / "hub.db"
+    tokens = prepare_db(db)
+    hub = HubProcess(db, 0, "--log-level", "debug")
+    url = hub.start()
+    try:
+        async with HubClient(url) as client:
+            login = await client.login("supervisor", "supervisor")
+        secrets = [*tokens.values(), login.token]
+        traffic = Traffic(seed=3)
+        posted = await call("POST", f"{url}/api/v1/ingest", headers=auth(tokens["ingest"]),
+                            json={"events": traffic.batch(5)})
+        assert posted.status_code == 200
+        for token in (tokens["viewer"], login.token):
+            async with websockets.connect(url.replace("http", "ws", 1) + "/api/v1/feed",
+                                          additional_headers=auth(token)) as ws:
+                await ws.recv()  # hello
+        refused = await call("GET", f"{url}/api/v1/live", headers=auth(tokens["ingest"]))
+        assert refused.status_code == 403
+    finally:
+        hub.stop()
+    logged = hub.log.read_text(encoding="utf-8")
+    # The headers were logged (the test proves something), with the token redacted.
+    assert "authorization: Bearer [redacted]\n" in logged
+    for secret in secrets:
+        assert secret not in logged, "a token reached the hub's log"

@@ -13,10 +13,10 @@ import re
 REDACTED = "[redacted]"
 
 _PATTERNS = (
-    # Hub tokens have a recognisable prefix.
-    (re.compile(r"sdh_[A-Za-z0-9_\-]{6,}"), "sdh_" + REDACTED),
-    # Authorization headers, whatever the token looks like.
+    # Authorization headers, whatever the token looks like (first: it takes the whole token).
     (re.compile(r"(?i)\b(bearer)(\s+|%20)[A-Za-z0-9._~+/\-=]+"), r"\1 " + REDACTED),
+    # Hub tokens anywhere else have a recognisable prefix.
+    (re.compile(r"sdh_[A-Za-z0-9_\-]{6,}"), "sdh_" + REDACTED),
     # JSON or form fields named like secrets: "password": "...", token=...
     (re.compile(r'(?i)("?(?:password|passwd|token|secret)"?\s*[:=]\s*)("[^"]*"|\'[^\']*\'|[^\s,&}]+)'),
      r"\1" + f'"{REDACTED}"'),
