@@ -216,7 +216,12 @@ async def test_hub_restart_on_same_database_loses_and_doubles_nothing(
         stop_producing.set()
         await producer
         await f.until(lambda: set(f.rec.ids()) >= set(acknowledged))
-        await asyncio.sleep(0.2)  # anything extra (a double) would arrive now
+        # Sentinel: one more event. The feed is in seq order, so once it is here a double of
+        # anything before it would have arrived too.
+        sentinel = [started("sentinel")]
+        await post(hubs[-1], sentinel)
+        acknowledged.append(sentinel[0]["id"])
+        await f.until(lambda: f.rec.ids()[-1:] == [sentinel[0]["id"]])
 
         seqs = [seq for seq, _, _ in f.rec.events]
         first_seq = f.rec.snapshots[0].seq + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.server
 import socketserver
 import threading
-import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -221,7 +221,7 @@ def test_large_messages_are_laid_out_completely(shown: tuple[ChatView, list[str]
 def test_nothing_fetched_and_nothing_navigates(
     shown: tuple[ChatView, list[str], int], qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    view, hits, _ = shown
+    view, hits, port = shown
     opened: list[str] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toString()))
     monkeypatch.setattr(opener, "launch", lambda url, done: opened.append(url.toString()))
@@ -246,9 +246,12 @@ def test_nothing_fetched_and_nothing_navigates(
                 qtbot.mouseClick(
                     lv.viewport(), Qt.MouseButton.LeftButton, pos=top + card.button.center()
                 )
-    time.sleep(0.3)
     QApplication.processEvents()
-    assert hits == []
+    # Sentinel: our own request, after everything the chat could have started. The tracker
+    # serves one connection at a time in arrival order, so a fetch the chat began would be
+    # recorded before it.
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/sentinel", timeout=10).close()
+    assert hits == ["/sentinel"]
     # Clicks reached only http(s) links (which the browser would open), never file/javascript.
     assert opened, "the http links were clickable"
     assert all(url.startswith(("http://", "https://")) for url in opened), opened
