@@ -110,9 +110,7 @@ def test_customer_view_is_a_360_view_with_counts_that_agree(
             window.show()
             await wait_until(lambda: window.session_list.count() == 3)
             panel = window.profile_panel
-            assert panel.channels_label.text() == (
-                "3 sessions across channels: Telegram 1 · Web 1 · WhatsApp 1"
-            )
+            assert panel.channels_label.text() == "Channels: Telegram 1 · Web 1 · WhatsApp 1"
             assert panel.contact_section.values() == {
                 "Name": "Dana Whitfield",
                 "Email": "dana@example.com",
@@ -120,7 +118,7 @@ def test_customer_view_is_a_360_view_with_counts_that_agree(
             assert panel.parameters_section.values() == {"plan": "Premium"}
             # Counted like the chat: 3 messages in c-tg, not 4 with the marker.
             last = window.session_list.item(2).text()
-            assert "· 3 messages ·" in last
+            assert last.endswith("\n3 messages · live")
             header = next(
                 r.text
                 for r in window.chat.model.rows()

@@ -52,10 +52,11 @@ def session_list_text(session: SessionSummary, tz: tzinfo, message_count: int) -
     """A session in the list: counted like the chat counts it (markers are not messages)."""
     channel = CHANNEL_LABELS.get(session.channel, session.channel)
     status = "live" if session.is_live else session.status
+    # Three short lines: a narrow list wraps nothing and cuts nothing.
     return (
         f"{channel} · {session.agent.name}\n"
-        f"{format_datetime(session.started_at, tz)} · {message_count_text(message_count)}"
-        f" · {status}"
+        f"{format_datetime(session.started_at, tz)}\n"
+        f"{message_count_text(message_count)} · {status}"
     )
 
 
@@ -156,11 +157,8 @@ class ProfilePanel(QWidget):
         return (self.contact_section, self.parameters_section, self.results_section)
 
     def set_profile(self, profile: CustomerProfile) -> None:
-        noun = "session" if profile.sessions == 1 else "sessions"
         self.channels_label.setText(
-            f"{profile.sessions} {noun} across channels: {profile.channels_text()}"
-            if profile.channels
-            else "No sessions"
+            f"Channels: {profile.channels_text()}" if profile.channels else "No sessions"
         )
         self.contact_section.set_rows(profile.contact, NO_CONTACT)
         self.parameters_section.set_rows(collected_rows(profile, "parameter"), NO_PARAMETERS)

@@ -92,6 +92,8 @@ class Theme:
     chat: ChatPalette
     # (what, text token, background token) drawn by our stylesheet and widgets.
     pairs: tuple[tuple[str, str, str], ...] = field(default=())
+    # Rules only this theme needs (high contrast: every input framed in white).
+    extra_stylesheet: str = ""
 
     @property
     def is_dark(self) -> bool:
@@ -142,7 +144,7 @@ class Theme:
             template = path.read_text(encoding="utf-8")
         except OSError:
             return ""
-        return string.Template(template).safe_substitute(self.colors)
+        return string.Template(template + self.extra_stylesheet).safe_substitute(self.colors)
 
     def text_pairs(self) -> list[tuple[str, str, str, float]]:
         """(what, text colour, background, opacity) for every text this theme paints."""
@@ -377,11 +379,25 @@ _HIGH_CONTRAST_COLORS = {
     "red": "#ff9e9e",
 }
 
+# Fusion frames inputs in a shade of the window colour: invisible on black.
+_HIGH_CONTRAST_EXTRA = """
+QLineEdit, QComboBox, QSpinBox, QDateTimeEdit {
+    border: 1px solid ${border};
+    padding: 2px 4px;
+}
+QLineEdit:focus, QComboBox:focus { border: 2px solid ${accent}; }
+"""
+
 THEMES: dict[str, Theme] = {
     "light": Theme("light", "Light", _LIGHT_COLORS, chat_styles.LIGHT, _PAIRS),
     "dark": Theme("dark", "Dark", _DARK_COLORS, chat_styles.DARK, _PAIRS),
     "high_contrast": Theme(
-        "high_contrast", "High contrast", _HIGH_CONTRAST_COLORS, chat_styles.HIGH_CONTRAST, _PAIRS
+        "high_contrast",
+        "High contrast",
+        _HIGH_CONTRAST_COLORS,
+        chat_styles.HIGH_CONTRAST,
+        _PAIRS,
+        extra_stylesheet=_HIGH_CONTRAST_EXTRA,
     ),
 }
 
