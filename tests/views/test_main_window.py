@@ -231,7 +231,7 @@ def test_layout_persists_across_windows(tmp_path: Path, qtbot: Any) -> None:
     qtbot.addWidget(window)
     window.show()
     window.results_dock.hide()
-    qtbot.wait(50)
+    qtbot.waitExposed(window)
     window.splitter.setSizes([700, 300])
     window.table.set_column_visible(SessionColumn.USER, False)
     sizes = window.splitter.sizes()
@@ -240,10 +240,10 @@ def test_layout_persists_across_windows(tmp_path: Path, qtbot: Any) -> None:
                        settings=QSettings(settings_path, QSettings.Format.IniFormat))
     qtbot.addWidget(again)
     again.show()
-    qtbot.wait(50)
+    qtbot.waitExposed(again)
+    qtbot.waitUntil(lambda: abs(again.split_ratio() - sizes[0] / sum(sizes)) < 0.01)
     assert again.table.isColumnHidden(SessionColumn.USER)
     assert again.results_dock.isHidden()
-    assert abs(again.split_ratio() - sizes[0] / sum(sizes)) < 0.01
 
 
 def test_close_hides_to_tray_or_asks_to_quit(qtbot: Any) -> None:
