@@ -350,3 +350,33 @@ def test_the_window_fits_a_small_screen_whatever_the_file_name(
         await wait_until(lambda: window.width() == 1092, 5)
 
     qrun(scenario())
+
+
+def test_a_gzip_export_opens_with_its_transcripts_and_leaves_no_copy(
+    tmp_path: Path, qapp: Any, qrun: Callable[..., Any]
+) -> None:
+    import gzip
+
+    records = make_records(12, n_messages=4)
+    plain = tmp_path / "plain.jsonl"
+    write_export(plain, "jsonl", records)
+    packed = tmp_path / "export.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    review = OfflineReview()
+    window = review.open(packed)
+    assert window is not None
+
+    async def scenario() -> Path:
+        await _loaded(window)
+        assert window.history_vm.total == 12
+        assert window.history.table.select_session("s0005")
+        await wait_until(lambda: window.detail.chat.message_count == 4, 5)
+        assert window.loader.reader is not None
+        copy = window.loader.reader.data_path
+        assert copy != packed and copy.exists()
+        await window.aclose()
+        return copy
+
+    copy = qrun(scenario())
+    assert not copy.exists()
+    dispose(window, review)

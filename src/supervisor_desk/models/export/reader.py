@@ -14,7 +14,6 @@ import codecs
 import gzip
 import io
 import json
-import shutil
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -72,6 +71,7 @@ class ExportReader:
         # seek to cheaply), removed by close().
         self.data_path = self.path
         self.compressed = is_compressed(self.path)
+        self._cancelled = False
 
     @property
     def has_transcripts(self) -> bool:
@@ -90,7 +90,10 @@ class ExportReader:
         fd, name = tempfile.mkstemp(prefix="supervisor-desk-", suffix=f".{self.fmt}")
         try:
             with gzip.open(self.path, "rb") as src, open(fd, "wb") as out:
-                shutil.copyfileobj(src, out, CHUNK)
+                while chunk := src.read(CHUNK):
+                    if self._cancelled:
+                        raise ExportFileError(self.path, "reading was cancelled")
+                    out.write(chunk)
         except (OSError, EOFError, zlib.error) as exc:
             Path(name).unlink(missing_ok=True)
             raise ExportFileError(self.path, f"not a readable gzip file ({exc})") from exc
@@ -99,6 +102,10 @@ class ExportReader:
             raise
         self.data_path = Path(name)
         self.report.total_bytes = self.data_path.stat().st_size
+
+    def cancel(self) -> None:
+        """Stop a long decompression soon (from another thread); batches() then raises."""
+        self._cancelled = True
 
     def close(self) -> None:
         """Remove the decompressed copy of a .gz file (nothing to do for others)."""

@@ -64,6 +64,8 @@ class OfflineLoader(QObject):
 
     def cancel(self) -> None:
         self._stop.set()
+        if self.reader is not None:
+            self.reader.cancel()  # a .gz being decompressed stops within a chunk
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
@@ -95,6 +97,10 @@ class OfflineLoader(QObject):
         try:
             reader = ExportReader(self.path, batch_size=FIRST_BATCH,
                                   max_sessions=MAX_REVIEW_SESSIONS)
+            # Set here, not on delivery: cancel() and the window's close() need it at once.
+            self.reader = reader
+            if self._stop.is_set():
+                return
             if not deliver(("reader", reader)):
                 return
             for batch in reader.batches():
