@@ -210,3 +210,38 @@ async def test_slowloris_swarm_leaves_the_hub_answering(tmp_path: Path, when: st
         stop.set()
         await swarm.stop()
         hub.stop()
+
+
+def test_tls_handshakes_that_never_start_are_held_to_the_header_deadline(tmp_path: Path) -> None:
+    """With TLS a connection is counted from its accept, before the handshake, and one that
+    never sends its ClientHello is closed at the header deadline (asyncio alone waits 60 s)."""
+    import socket
+    import time
+
+    from supervisor_desk.hub.connlimits import ConnectionLimits
+    from supervisor_desk.hub.embedded import EmbeddedHub
+    from tests.security.certs import self_signed
+
+    files = self_signed(tmp_path)
+    limits = ConnectionLimits(header_timeout=1.0, max_per_address=8)
+    with EmbeddedHub(tmp_path / "hub.db", tls_cert=files.cert, tls_key=files.key,
+                     limits=limits) as hub:
+        silent = [socket.create_connection(address_of(hub.url), timeout=10) for _ in range(8)]
+        try:
+            guard = hub.server.guard
+            deadline = time.monotonic() + 10
+            while guard.total < 8:
+                assert time.monotonic() < deadline, guard.total
+                time.sleep(0.02)
+            # A ninth from the same address is over the per-address cap: closed at once.
+            extra = socket.create_connection(address_of(hub.url), timeout=10)
+            assert extra.recv(100) == b""
+            extra.close()
+            for sock in silent:  # each is closed by the hub, without a byte from the client
+                assert sock.recv(100) == b""
+            while guard.total:
+                assert time.monotonic() < deadline, guard.total
+                time.sleep(0.02)
+        finally:
+            for sock in silent:
+                sock.close()
