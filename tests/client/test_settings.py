@@ -105,3 +105,16 @@ def test_forget_server() -> None:
     prefs.remember_sign_in("https://b.example", "bob")
     prefs.forget_server("https://b.example")
     assert prefs.servers == ["https://a.example"] and prefs.last_server == "https://a.example"
+
+
+def test_theme_choice_round_trips_and_a_bad_one_resets_alone(_isolated_profile: Path) -> None:
+    prefs = Preferences()
+    assert prefs.theme == "system"
+    prefs.theme = "high_contrast"
+    prefs.save()
+    assert load_preferences()[0].theme == "high_contrast"
+    path = preferences_path()
+    path.write_text(json.dumps({"theme": "sepia", "time_zone": "UTC"}), encoding="utf-8")
+    loaded, warning = load_preferences()
+    assert loaded.theme == "system" and loaded.time_zone == "UTC"
+    assert warning is not None and "theme" in warning

@@ -18,7 +18,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -92,6 +92,8 @@ class Preferences(BaseModel):
     # Last username per server, so switching servers pre-fills the right name.
     usernames: dict[str, str] = Field(default_factory=dict)
     time_zone: str = "local"
+    # View → Theme: "system" follows the desktop's colour scheme (views/theme.py).
+    theme: Literal["system", "light", "dark", "high_contrast"] = "system"
     notifications: NotificationPrefs = Field(default_factory=NotificationPrefs)
     live_order: LiveOrder = LiveOrder.LONGEST_WAIT
     # The Live list's View options (views/live_options.py); 0 minutes = until Refresh.
