@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication, QLabel, QMenu
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.views import theme
@@ -26,10 +26,11 @@ from tests.views.chat_samples import every_kind_detail
 
 
 @pytest.fixture
-def controller(qapp: QApplication) -> Iterator[ThemeController]:
-    """A controller on the test app; the light theme is restored afterwards."""
+def controller(qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> Iterator[ThemeController]:
+    """The app's controller for this test; the light theme is restored afterwards."""
     saved_palette, saved_sheet = qapp.palette(), qapp.styleSheet()
     ctl = ThemeController(qapp, "light")
+    monkeypatch.setattr(theme, "_controller", ctl)
     ctl.apply()
     yield ctl
     ctl.set_choice("light")
@@ -134,8 +135,10 @@ def test_switching_theme_recolours_window_labels_and_chat(
     )
     # The stylesheet's tone rule now colours the label with the dark theme's muted text.
     qtbot.waitUntil(
-        lambda: muted.palette().color(muted.foregroundRole())
-        == QColor(THEMES["dark"].colors["muted_text"])
+        lambda: (
+            muted.palette().color(muted.foregroundRole())
+            == QColor(THEMES["dark"].colors["muted_text"])
+        )
     )
     # A grab of the chat is mostly the dark page, not white.
     image = chat.list_view.viewport().grab().toImage()
@@ -146,3 +149,23 @@ def test_switching_theme_recolours_window_labels_and_chat(
     qtbot.waitUntil(lambda: chat.delegate.palette is THEMES["high_contrast"].chat)
     with pytest.raises(ValueError, match="unknown theme"):
         controller.set_choice("sepia")
+
+
+def test_view_menu_switches_theme_and_follows_the_controller(
+    controller: ThemeController, qapp: QApplication
+) -> None:
+    menu = QMenu()
+    group = theme.build_theme_menu(menu)
+    labels = [a.text() for a in menu.actions()]
+    assert labels == ["Follow the desktop", "Light", "Dark", "High contrast"]
+    checked = [a.text() for a in group.actions() if a.isChecked()]
+    assert checked == ["Light"]
+    chosen: list[str] = []
+    controller.choice_changed.connect(chosen.append)
+    next(a for a in menu.actions() if a.text() == "Dark").trigger()
+    assert controller.choice == "dark" and chosen == ["dark"]
+    assert theme.current_theme().name == "dark"
+    # Chosen elsewhere (preferences loaded at start-up): the menu follows.
+    controller.set_choice("system")
+    assert [a.text() for a in group.actions() if a.isChecked()] == ["Follow the desktop"]
+    menu.deleteLater()

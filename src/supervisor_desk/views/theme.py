@@ -19,8 +19,8 @@ from functools import cache
 from typing import Literal
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionViewItem
+from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication, QMenu, QStyle, QStyleOptionViewItem
 
 from supervisor_desk.views.chat import styles as chat_styles
 from supervisor_desk.views.chat.styles import ChatPalette
@@ -530,3 +530,34 @@ def apply_theme(app: QApplication, choice: str = "system") -> ThemeController:
     else:
         _controller.set_choice(choice)
     return _controller
+
+
+def build_theme_menu(menu: QMenu) -> QActionGroup:
+    """View → Theme: one checkable action per choice, kept in step with the controller."""
+    group = QActionGroup(menu)
+    group.setExclusive(True)
+    current = _controller.choice if _controller is not None else "system"
+    for choice, label in CHOICES.items():
+        action = QAction(label, menu)
+        action.setCheckable(True)
+        action.setData(choice)
+        action.setChecked(choice == current)
+        action.triggered.connect(lambda _checked=False, c=choice: _choose(c))
+        group.addAction(action)
+        menu.addAction(action)
+
+    def sync(choice: str) -> None:
+        for action in group.actions():
+            action.setChecked(action.data() == choice)
+
+    if _controller is not None:
+        _controller.choice_changed.connect(sync)
+    return group
+
+
+def _choose(choice: str) -> None:
+    app = QApplication.instance()
+    if _controller is not None:
+        _controller.set_choice(choice)
+    elif isinstance(app, QApplication):
+        apply_theme(app, choice)
