@@ -97,3 +97,18 @@ def test_sigterm_after_the_load_and_exit_after_with_a_screenshot(
     _wait_for(_log_has(_isolated_profile, "again.jsonl: 300 sessions read"), process)
     process.send_signal(signal.SIGTERM)
     assert _assert_clean(process) == 130
+
+
+def test_a_file_beyond_the_session_limit_is_refused_up_front(tmp_path: Path) -> None:
+    from supervisor_desk.models.export import MAX_REVIEW_SESSIONS
+
+    path = tmp_path / "everything.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("id,agent,channel,status,started_at\r\n")
+        for i in range(MAX_REVIEW_SESSIONS * 13 // 10):
+            f.write(f"s{i:07d},Bot,web,completed,2026-03-01T10:00:00.000Z\r\n")
+    process = _desk("open", path)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2 and err.count("\n") == 1, err
+    assert f"at most {MAX_REVIEW_SESSIONS:,} sessions" in err
+    assert "export a filtered subset" in err
