@@ -142,7 +142,7 @@ class SignInDialog(QDialog):
         layout.addLayout(form)
         # The error sits right under the password it is usually about, not in a popup.
         self.error_label = _plain_label(self, "signInError")
-        self.error_label.setStyleSheet("color: #b91c1c;")
+        self.error_label.setProperty("tone", "error")  # coloured by the theme
         self.error_label.hide()
         layout.addWidget(self.error_label)
         self.view_certificate_button = QPushButton("View certificate…", self)
@@ -155,7 +155,7 @@ class SignInDialog(QDialog):
         layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         self._build_advanced(layout)
         self.note_label = _plain_label(self, "keyringNote")
-        self.note_label.setStyleSheet("color: #92400e;")
+        self.note_label.setProperty("tone", "warning")  # coloured by the theme
         self.note_label.hide()
         layout.addWidget(self.note_label)
         self.buttons = QDialogButtonBox(self)

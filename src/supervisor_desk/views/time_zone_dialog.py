@@ -52,7 +52,7 @@ class TimeZoneDialog(QDialog):
         buttons.rejected.connect(self.reject)
         self.error_label = QLabel("", self)
         self.error_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.error_label.setStyleSheet("color: #b91c1c;")
+        self.error_label.setProperty("tone", "error")  # coloured by the theme
         self.error_label.hide()
         layout.addWidget(hint)
         layout.addWidget(self.combo)
