@@ -7,6 +7,7 @@ thread) and writes to a single writer thread, which is what keeps ``seq`` gap-fr
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -127,6 +128,17 @@ class LoginThrottle:
             del self._known[next(iter(self._known))]  # the longest unseen pair
 
 
+def _started_pool(workers: int, name: str) -> ThreadPoolExecutor:
+    """A pool whose threads all run from the start (a pool that grows on demand would start
+    threads in the middle of serving, which test thread-leak guards take for leaks)."""
+    pool = ThreadPoolExecutor(workers, thread_name_prefix=name)
+    everyone = threading.Barrier(workers + 1)
+    for _ in range(workers):
+        pool.submit(everyone.wait)
+    everyone.wait()
+    return pool
+
+
 def _settle(
     future: asyncio.Future[IngestOutcome], result: IngestOutcome | BaseException
 ) -> None:
@@ -154,8 +166,8 @@ class HubService:
         self.throttle = LoginThrottle()
         self.ingest_limit = IngestRateLimit()  # per token; reconfigure with .configure()
         self.token_check_interval = TOKEN_CHECK_SECONDS  # open feeds re-check their token
-        self._readers = ThreadPoolExecutor(read_threads, thread_name_prefix="hub-read")
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="hub-write")
+        self._readers = _started_pool(read_threads, "hub-read")
+        self._writer = _started_pool(1, "hub-write")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[tuple[Any, asyncio.Future[IngestOutcome]]] = []
         self._committing = False
