@@ -21,7 +21,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QActionGroup, QColor, QPainter, QPaintEvent
+from PySide6.QtGui import QAction, QActionGroup, QPainter, QPaintEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from supervisor_desk.models.live_order import LIVE_ORDER_TITLES, LIVE_ORDERS, LiveOrder
@@ -34,6 +34,7 @@ from supervisor_desk.views.session_table_model import (
     SessionColumn,
     SessionTableModel,
 )
+from supervisor_desk.views.theme import theme_color
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -448,13 +449,13 @@ class SessionTableView(QTableView):
         title_font.setPointSizeF(title_font.pointSizeF() * 1.25)
         title_font.setBold(True)
         painter.setFont(title_font)
-        painter.setPen(QColor("#4b5563"))
+        painter.setPen(theme_color("secondary_text"))  # the theme's: readable when dark too
         title = self._loading_text if loading else self._empty_text
         title_rect = QRect(rect.x(), rect.center().y() - 30, rect.width(), 30)
         painter.drawText(title_rect, int(Qt.AlignmentFlag.AlignCenter), title)
         if not loading and self._empty_hint:
             painter.setFont(self.font())
-            painter.setPen(QColor("#6b7280"))
+            painter.setPen(theme_color("muted_text"))
             hint_rect = QRect(rect.x(), rect.center().y() + 2, rect.width(), 24)
             painter.drawText(hint_rect, int(Qt.AlignmentFlag.AlignCenter), self._empty_hint)
         painter.end()
