@@ -380,3 +380,25 @@ def test_a_gzip_export_opens_with_its_transcripts_and_leaves_no_copy(
     copy = qrun(scenario())
     assert not copy.exists()
     dispose(window, review)
+
+
+def test_long_transcripts_stop_the_load_within_the_memory_bound_keeping_the_rows(
+    tmp_path: Path, qapp: Any, qrun: Callable[..., Any]
+) -> None:
+    path = tmp_path / "chatty.jsonl"
+    write_export(path, "jsonl", make_records(1500, n_messages=30))
+    window = OfflineWindow(path)
+    window.loader.max_transcript_bytes = 300_000  # a small bound for a small file
+    window.show()
+    window.start()
+
+    async def scenario() -> None:
+        await _loaded(window)
+        assert "transcripts of the first" in window.loader.error
+        assert "export a filtered subset" in window.loader.error
+        assert window.error_box is not None and window.error_box.isVisible()
+        assert 0 < window.history_vm.total < 1500  # what was read stays reviewable
+        await window.aclose()
+
+    qrun(scenario())
+    dispose(window.error_box, window)

@@ -21,11 +21,13 @@ from supervisor_desk.models.export.records import (
     FILE_FORMATS,
     MAX_RECORD_BYTES,
     MAX_REVIEW_SESSIONS,
+    MAX_REVIEW_TEXT_BYTES,
     ExportFileError,
     FileFormat,
     IndexedSession,
     ReadReport,
     format_of,
+    too_much_text,
 )
 from supervisor_desk.models.export.writer import ExportWriter, export_header, write_export
 
@@ -34,6 +36,7 @@ __all__ = [
     "FILE_FORMATS",
     "MAX_RECORD_BYTES",
     "MAX_REVIEW_SESSIONS",
+    "MAX_REVIEW_TEXT_BYTES",
     "ExportFileError",
     "ExportReader",
     "ExportWriter",
@@ -47,5 +50,6 @@ __all__ = [
     "iter_records",
     "project_csv",
     "read_record",
+    "too_much_text",
     "write_export",
 ]

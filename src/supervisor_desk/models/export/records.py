@@ -30,6 +30,10 @@ MAX_RECORD_BYTES = 64 * 1024 * 1024
 # for the reader and index alone). 250,000 keeps the window within the 800 MB bound with
 # room for longer transcripts; a bigger file is refused (up front when its size says so).
 MAX_REVIEW_SESSIONS = 250_000
+# The searchable transcripts of that many sessions take ~130 MB; longer ones (or text outside
+# Latin-1, two or four bytes a character) could take several times that, so their memory is
+# bounded too.
+MAX_REVIEW_TEXT_BYTES = 200 * 1024 * 1024
 UTF8_BOM = b"\xef\xbb\xbf"
 # How a record nested deeper than the JSON parsers follow is described (json's C scanner stops
 # near the interpreter's recursion limit, pydantic-core's at 200 levels; real records nest 6).
@@ -43,6 +47,14 @@ def too_many_sessions(count_text: str, limit: int) -> str:
     return (f"{count_text} sessions: offline review opens at most {limit:,} sessions at a "
             "time (to stay within its memory bound); export a filtered subset (a shorter "
             "period, fewer channels or agents) and open that")
+
+
+def too_much_text(sessions: int, text_bytes: int, limit: int) -> str:
+    """The problem text when transcripts outgrow :data:`MAX_REVIEW_TEXT_BYTES`."""
+    return (f"the transcripts of the first {sessions:,} sessions already take "
+            f"{text_bytes >> 20:,} MB: offline review keeps them within {limit >> 20:,} MB "
+            "(its memory bound); export a filtered subset (a shorter period, fewer channels "
+            "or agents) and open that")
 
 
 class ExportFileError(Exception):

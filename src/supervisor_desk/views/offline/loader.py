@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -19,10 +20,12 @@ from PySide6.QtCore import QObject, Signal
 
 from supervisor_desk.models.export import (
     MAX_REVIEW_SESSIONS,
+    MAX_REVIEW_TEXT_BYTES,
     ExportFileError,
     ExportReader,
     IndexedSession,
     ReadReport,
+    too_much_text,
 )
 from supervisor_desk.models.offline_index import OfflineIndex, prepare_transcripts
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
@@ -48,6 +51,7 @@ class OfflineLoader(QObject):
         super().__init__(parent)
         self.path = Path(path)
         self.tasks = tasks or standalone_scope("offline-load")
+        self.max_transcript_bytes = MAX_REVIEW_TEXT_BYTES
         self.index: OfflineIndex | None = None
         self.reader: ExportReader | None = None
         self.report = ReadReport()
@@ -103,11 +107,17 @@ class OfflineLoader(QObject):
                 return
             if not deliver(("reader", reader)):
                 return
+            text_bytes = 0
             for batch in reader.batches():
-                if self._stop.is_set() or not deliver(
-                        ("batch", batch, prepare_transcripts(batch))):
+                transcripts = prepare_transcripts(batch)
+                if self._stop.is_set() or not deliver(("batch", batch, transcripts)):
                     return
                 reader.batch_size = BATCH
+                text_bytes += sum(sys.getsizeof(t) for t in transcripts if t is not None)
+                if text_bytes > self.max_transcript_bytes:
+                    # Long transcripts: fewer sessions fit the memory bound than the limit.
+                    raise ExportFileError(self.path, too_much_text(
+                        reader.report.sessions, text_bytes, self.max_transcript_bytes))
             deliver(("done",))
         except ExportFileError as exc:
             deliver(("error", str(exc)))
