@@ -274,6 +274,12 @@ def test_openapi_document(data_api: Api) -> None:
     doc = data_api.get("/openapi.json", role=None).json()
     assert "/api/v1/sessions" in doc["paths"]
     assert "/api/v1/ingest" in doc["paths"]
+    # The ingest body's schema is there (the fuzzer generates batches from it).
+    body = doc["paths"]["/api/v1/ingest"]["post"]["requestBody"]["content"]["application/json"]
+    name = body["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert doc["components"]["schemas"][name]["properties"]["events"]["items"]["$ref"] \
+        == "#/components/schemas/IngestEvent"
+    assert "IngestEvent" in doc["components"]["schemas"]
 
 
 @pytest.mark.parametrize("path", ["/sessions", "/sessions/metrics", "/sessions/export"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -23,6 +24,7 @@ from supervisor_desk.hub import (
 )
 from supervisor_desk.hub.routing import API
 from supervisor_desk.hub.service import HubService
+from supervisor_desk.models.wire import IngestBatch
 
 ROUTERS = (
     routes_auth.router,
@@ -55,4 +57,24 @@ def create_app(service: HubService) -> FastAPI:
     faults.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    _document_ingest_body(app)
     return app
+
+
+def _document_ingest_body(app: FastAPI) -> None:
+    """Put ``IngestBatch`` in the OpenAPI components: ``/ingest`` reads its body itself (to
+    bound and stream it), so FastAPI does not see the model its ``$ref`` points at."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = app.openapi_schema
+        if document is None:
+            document = generate()  # cached by FastAPI: this runs once
+            batch = IngestBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in batch.pop("$defs", {}).items():
+                schemas.setdefault(name, definition)
+            schemas["IngestBatch"] = batch
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
