@@ -86,20 +86,51 @@ def _leaked_threads(before: set[threading.Thread]) -> list[threading.Thread]:
         time.sleep(0.02)  # polled, not joined: a _DummyThread cannot be joined
 
 
-@pytest.fixture(autouse=True)
-def _no_leaked_threads(request: pytest.FixtureRequest) -> Iterator[None]:
-    # Autouse at the root: set up before (so torn down after) every fixture of the test except
-    # the session-scoped ones, which start before it and whose threads are therefore "before".
-    before = set(threading.enumerate())
-    yield
-    leaked = _leaked_threads(before)
+# Threads already reported: a leak is named once, by the first check that sees it.
+_reported_threads: set[threading.Thread] = set()
+
+
+def _report_leaks(where: str, before: set[threading.Thread]) -> None:
+    leaked = [t for t in _leaked_threads(before) if t not in _reported_threads]
     if not leaked:
         return
+    _reported_threads.update(leaked)
     names = ", ".join(sorted(f"{t.name} ({type(t).__name__})" for t in leaked))
-    message = f"{request.node.nodeid} left threads running: {names}"
+    message = f"{where} left threads running: {names}"
     if THREAD_LEAKS_FAIL:
         pytest.fail(message, pytrace=False)
-    warnings.warn(message, ThreadLeakWarning, stacklevel=1)
+    warnings.warn(message, ThreadLeakWarning, stacklevel=2)
+
+
+def _uses_wider_fixtures(item: pytest.Item) -> bool:
+    """Whether the test uses a class/module/package-scoped fixture: its threads (a hub's
+    worker pool growing on demand) may start during the test and end only with the fixture."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        definition.scope not in ("function", "session")
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_leaked_threads_per_module(request: pytest.FixtureRequest) -> Iterator[None]:
+    # Autouse at the root: set up before (so torn down after) the module's own fixtures.
+    before = set(threading.enumerate())
+    yield
+    _report_leaks(f"{request.node.nodeid} (module-scoped fixtures)", before)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads(request: pytest.FixtureRequest) -> Iterator[None]:
+    # Autouse at the root: set up before (so torn down after) every function-scoped fixture.
+    # Session fixtures start before it, so their threads count as "before".
+    before = set(threading.enumerate())
+    yield
+    if not _uses_wider_fixtures(request.node):  # else the module check above decides
+        _report_leaks(request.node.nodeid, before)
 
 
 # --------------------------------------------------------------------------------------------
