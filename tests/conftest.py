@@ -110,7 +110,8 @@ def _uses_wider_fixtures(item: pytest.Item) -> bool:
         return False
     return any(
         definition.scope not in ("function", "session")
-        for definitions in info.name2fixturedefs.values()
+        for name, definitions in info.name2fixturedefs.items()
+        if name != _no_leaked_threads_per_module.__name__
         for definition in definitions
     )
 
