@@ -274,6 +274,14 @@ def test_model_passes_qtmodeltester_while_mutating(
     clock.now = T0 + timedelta(minutes=5)
     model.tick(0, 10)
     assert model.rowCount() == 140
+    # Scattered removals (expired or hidden rows), a time-column sort, relative start times.
+    model.sort(SessionColumn.DURATION, Qt.SortOrder.DescendingOrder)
+    model.remove_sessions(["s0", "n7", "n50", "n51", "ghost", "s39"])
+    assert model.rowCount() == 135 and model.row_of("n50") < 0
+    model.set_started_display("relative")
+    model.sort(-1)
+    model.apply_changes([make("n8", status="completed", started=108, ended=200, version=2)])
+    assert model.row_of("n8") == model.rowCount() - 1  # ended: below every live row
 
 
 def test_bulk_path_matches_incremental_order(clock: Clock) -> None:
