@@ -201,12 +201,10 @@ async def _close_stuck(
     state = {"buffered": transport.get_write_buffer_size(), "since": loop.time()}
 
     def check() -> None:
-        if transport.is_closing() and transport.get_write_buffer_size() == 0:
-            return
-        now = loop.time()
         buffered = transport.get_write_buffer_size()
         if buffered == 0:
-            return
+            return  # everything, the close frame included, reached the socket
+        now = loop.time()
         if buffered < state["buffered"]:
             state["buffered"], state["since"] = buffered, now
         if now - state["since"] >= stall_seconds or now >= deadline:
