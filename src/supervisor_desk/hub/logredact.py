@@ -14,32 +14,14 @@ import logging
 import threading
 from typing import Any
 
-from supervisor_desk.models.redact import redact
+from supervisor_desk.models.redact import redact_record
 
 _lock = threading.Lock()
 _installed = False
 
 
-def scrub(record: logging.LogRecord) -> None:
-    """Redact the record's message and traceback in place if they hold a secret."""
-    try:
-        message = record.getMessage()
-    except Exception:  # a broken format string: logging reports it when it formats
-        return
-    clean = redact(message)
-    if clean != message:
-        record.msg = clean
-        record.args = None
-    if record.exc_info and not record.exc_text:
-        record.exc_text = logging.Formatter().formatException(record.exc_info)
-    if record.exc_text:
-        record.exc_text = redact(record.exc_text)
-    if record.stack_info:
-        record.stack_info = redact(record.stack_info)
-
-
 def install_log_redaction() -> None:
-    """Wrap the process's log-record factory with :func:`scrub` (idempotent)."""
+    """Wrap the process's log-record factory with ``redact_record`` (idempotent)."""
     global _installed
     with _lock:
         if _installed:
@@ -48,7 +30,7 @@ def install_log_redaction() -> None:
 
         def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
             record = make(*args, **kwargs)
-            scrub(record)
+            redact_record(record)
             return record
 
         logging.setLogRecordFactory(redacting_factory)

@@ -29,21 +29,29 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_record(record: logging.LogRecord) -> None:
+    """Redact a log record's message (``args`` merged in, so a token passed as an argument is
+    caught too), traceback and stack in place. A record with nothing to hide keeps its
+    ``msg``/``args`` as they are, for formatters that use them."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: keep the raw template
+        record.msg, record.args = redact(str(record.msg)), None
+    else:
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
 class RedactingFilter(logging.Filter):
-    """On a handler: the formatted message and traceback are redacted before anything is
-    written (``record.args`` are merged in so a token passed as an argument is caught too)."""
+    """On a handler: the message and traceback are redacted before anything is written."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: keep the raw template
-            message = str(record.msg)
-        record.msg = redact(message)
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+        redact_record(record)
         return True
