@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from supervisor_desk.client.redact import RedactingFilter, redact
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.models.redact import RedactingFilter, redact
 from tests.reliability.desk import Desk, Traffic, auth, call
 
 pytestmark = pytest.mark.timeout(90)
