@@ -34,8 +34,8 @@ import errno
 import functools
 import ipaddress
 import logging
-import resource
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -78,7 +78,11 @@ class ConnectionLimits:
 
 
 def descriptor_limit() -> int | None:
-    """The process's soft RLIMIT_NOFILE, or ``None`` when unlimited."""
+    """The process's soft RLIMIT_NOFILE, or ``None`` when unlimited or unknown (Windows)."""
+    if sys.platform == "win32":
+        return None
+    import resource
+
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     return None if soft == resource.RLIM_INFINITY else int(soft)
 

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import struct
+import sys
 from typing import Any
 
 from fastapi import WebSocket
@@ -36,17 +38,34 @@ _MAX_REPLAY_ROWS = 1000
 
 
 class _Progress:
-    """What the socket has taken: frames handed over and the transport's unsent bytes."""
+    """What the socket has taken: frames handed over, the transport's unsent bytes, and the
+    bytes the kernel still holds for the peer."""
 
     def __init__(self, websocket: WebSocket) -> None:
         self.protocol = _server_protocol(getattr(websocket, "_send", None))
         transport = getattr(self.protocol, "transport", None)
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        self.fd = sock.fileno() if sock is not None else -1
         self.sent = 0
         self.sending = False
 
     def buffered(self) -> int:
         return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+    def in_kernel(self) -> int | None:
+        """Bytes written to the socket that the peer has not acknowledged yet (Linux), or
+        ``None`` when unknown."""
+        if self.fd < 0 or sys.platform != "linux":
+            return None
+        import fcntl
+        import termios
+
+        try:
+            answer = fcntl.ioctl(self.fd, termios.TIOCOUTQ, b"\0\0\0\0")
+        except OSError:
+            return None
+        return int(struct.unpack("i", answer)[0])
 
     async def send(self, websocket: WebSocket, frame: str) -> None:
         self.sending = True
@@ -159,21 +178,28 @@ async def stream_feed(
 
 async def _watch_stall(subscriber: Subscriber, progress: _Progress, stall_seconds: float) -> None:
     """Give the subscriber up when there is something to send and nothing has moved for
-    ``stall_seconds`` (no frame handed over, the transport's buffer not shrinking)."""
+    ``stall_seconds``: no frame handed over, the transport's buffer not shrinking, and the
+    kernel still holding unacknowledged bytes for the peer that it does not take. (An empty
+    kernel queue means the peer reads: a hub too busy to write is not the client's fault.)"""
     loop = asyncio.get_running_loop()
     interval = min(1.0, stall_seconds / 4)
-    last_sent, last_buffered, since = progress.sent, progress.buffered(), loop.time()
+    last_sent, last_buffered, last_kernel = progress.sent, progress.buffered(), None
+    since = loop.time()
     while not subscriber.overflowed:
         await asyncio.sleep(interval)
         now = loop.time()
         buffered = progress.buffered()
+        kernel = progress.in_kernel()
         busy = progress.sending or bool(subscriber.frames) or buffered > 0
-        if not busy or progress.sent != last_sent or buffered < last_buffered:
+        peer_took = kernel is not None and (
+            kernel == 0 or (last_kernel is not None and kernel < last_kernel))
+        if (not busy or peer_took or progress.sent != last_sent
+                or buffered < last_buffered):
             since = now
         elif now - since >= stall_seconds:
             subscriber.give_up(f"no write progress for {stall_seconds:g} s "
-                               f"({buffered} bytes waiting in the socket's buffer)")
-        last_sent, last_buffered = progress.sent, buffered
+                               f"({buffered} bytes waiting in the hub, {kernel} in the kernel)")
+        last_sent, last_buffered, last_kernel = progress.sent, buffered, kernel
 
 
 async def _close_stuck(
