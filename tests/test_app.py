@@ -401,3 +401,50 @@ def test_sign_out_asks_first_clears_everything_and_a_cancelled_sign_in_offers_si
     assert qrun(scenario()) == 0
     assert desk.shutdown_clean is True
     assert desk.errors.errors == []
+
+
+def test_history_full_text_hit_opens_the_chat_on_the_match_and_theme_is_remembered(
+    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
+    tmp_path: Path, desk_env: None,
+) -> None:
+    """A session listed by a full-text search opens with the chat's search on the words;
+    the theme chosen in View → Theme (here: from the preferences) survives a restart."""
+    from supervisor_desk.client.settings import load_preferences
+    from supervisor_desk.models.filters import SessionFilter
+    from supervisor_desk.views import theme
+    from tests.client.hub_events import message
+
+    controller = theme.apply_theme(qapp, "light")
+    prefs = load_preferences()[0]
+    prefs.theme = "dark"
+    prefs.save()
+    desk = make_desk(qapp, signed_in_profile, tmp_path)
+
+    async def scenario() -> None:
+        run = asyncio.ensure_future(desk.run())
+        await wait_until(lambda: desk.live is not None)
+        assert theme.current_theme().name == "dark"
+        await asyncio.to_thread(ingest, running_hub, [
+            started("ft-1"), message("ft-1", "Hello there"), message("ft-1", "ok"),
+            message("ft-1", "my parcel never arrived"), started("ft-2"),
+        ])
+        desk.window.show_page(desk.history_page)
+        desk.history_vm.set_filter(SessionFilter(text="parcel"))
+        await wait_until(lambda: [s.id for s in desk.history.shown_sessions()] == ["ft-1"])
+        desk.history.session_selected.emit(desk.history.shown_sessions()[0])
+        chat = desk.window.chat
+        await wait_until(lambda: chat.current_match is not None)
+        assert chat.search_bar.isVisibleTo(desk.window)
+        assert chat.search_bar.edit.text() == "parcel"
+        assert chat.search_bar.count_label.text() == "1 of 1"
+        # Chosen in the menu: saved in the preferences.
+        controller.set_choice("high_contrast")
+        await wait_until(lambda: load_preferences()[0].theme == "high_contrast")
+        desk.window.quit_action.trigger()
+        await asyncio.wait_for(run, 15)
+
+    try:
+        qrun(scenario())
+    finally:
+        controller.set_choice("light")
+    assert desk.errors.errors == []

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import qasync
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
@@ -49,7 +49,7 @@ from supervisor_desk.views.notifications import NotificationCoalescer
 from supervisor_desk.views.offline import OfflineReview
 from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
 from supervisor_desk.views.tasks import TaskOwner
-from supervisor_desk.views.theme import apply_theme
+from supervisor_desk.views.theme import ThemeChoice, apply_theme, theme_controller
 from supervisor_desk.views.time_zone_dialog import TimeZoneDialog
 from supervisor_desk.views.tray import TrayController
 
@@ -155,7 +155,10 @@ class DeskApp(QObject):
         w.sign_in_requested.connect(self._on_window_sign_in_requested)
         w.live_order_requested.connect(self._on_window_live_order_requested)
         w.session_selected.connect(self._on_window_session_selected)
-        self.history.session_selected.connect(self._on_window_session_selected)
+        self.history.session_selected.connect(self._on_history_session_selected)
+        controller = theme_controller()
+        if controller is not None:
+            controller.choice_changed.connect(self._on_theme_choice_changed)
         w.page_changed.connect(self._on_window_page_changed)
         w.open_file_requested.connect(self._on_window_open_file_requested)
         w.recent_file_requested.connect(self._on_window_recent_file_requested)
@@ -216,6 +219,9 @@ class DeskApp(QObject):
         self.window.set_live_order(LiveOrder(prefs.live_order))
         self.window.set_recent_files(prefs.recent_files)
         self._apply_time_zone(prefs.time_zone)
+        controller = theme_controller()
+        if controller is not None:
+            controller.set_choice(prefs.theme)
         self.coalescer.notify_new = prefs.notifications.new_sessions
         self.coalescer.notify_ended = prefs.notifications.ended_sessions
         self.tray.set_paused(prefs.notifications.paused)
@@ -426,13 +432,22 @@ class DeskApp(QObject):
             self.prefs.live_order = LiveOrder(order)
             self._save_prefs()
 
-    def _on_window_session_selected(self, session: Any) -> None:
+    def _on_window_session_selected(self, session: Any, find: str = "") -> None:
         session_id = session.id if session is not None else None
         if session_id == self.detail.session_id:
             return
         if self.live is not None:
             self.live.watch(session_id)
-        self.detail.select(session_id)
+        self.detail.select(session_id, find=find)
+
+    def _on_history_session_selected(self, session: Any) -> None:
+        # Listed by a full-text search: the chat opens on the first match of those words.
+        self._on_window_session_selected(session, find=self.history_vm.filter.text or "")
+
+    def _on_theme_choice_changed(self, choice: str) -> None:
+        if self.prefs.theme != choice:
+            self.prefs.theme = cast(ThemeChoice, choice)
+            self._save_prefs()
 
     def _on_detail_loaded(self, detail: Any) -> None:
         self.window.chat.set_detail(detail)
