@@ -402,3 +402,32 @@ def test_long_transcripts_stop_the_load_within_the_memory_bound_keeping_the_rows
 
     qrun(scenario())
     dispose(window.error_box, window)
+
+
+def test_the_index_is_queried_and_grown_off_the_qt_thread(
+    tmp_path: Path, opener: Any, qrun: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from supervisor_desk.models.offline_index import OfflineIndex
+
+    threads: set[str] = set()
+    for name in ("add", "query", "metrics"):
+        original = getattr(OfflineIndex, name)
+
+        def spy(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            threads.add(threading.current_thread().name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(OfflineIndex, name, spy)
+    path = tmp_path / "e.jsonl"
+    write_export(path, "jsonl", make_records(500, n_messages=2))
+    window = opener(path)
+
+    async def scenario() -> None:
+        await _loaded(window)
+        window.history_vm.set_sort("message_count")
+        await wait_until(lambda: not window.history_vm.loading, 5)
+
+    qrun(scenario())
+    assert threads and all(name.startswith("offline-index") for name in threads), threads

@@ -149,6 +149,7 @@ class SessionTableView(QTableView):
         self._save_timer.setInterval(400)
         self._save_timer.timeout.connect(self._save_layout)
         self._restoring = False
+        self._live = True
 
     # ---------------------------------------------------------------- model wiring
 
@@ -168,8 +169,18 @@ class SessionTableView(QTableView):
             self._apply_default_layout()
             self.restore_layout()
             self._sync_sort_indicator()
-            self._tick_timer.start()
-            self._pulse_timer.start()
+            if self._live:
+                self._tick_timer.start()
+                self._pulse_timer.start()
+
+    def set_live(self, live: bool) -> None:
+        """``False`` for a record (offline review): no ticking clock, no pulsing dots."""
+        self._live = live
+        for timer in (self._tick_timer, self._pulse_timer):
+            if not live:
+                timer.stop()
+            elif self.model() is not None:
+                timer.start()
 
     def set_empty_text(self, text: str, hint: str = "") -> None:
         self._empty_text = text

@@ -13,6 +13,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,12 @@ class OfflineLoader(QObject):
     failed = Signal(str)  # the ExportFileError text, naming the file and the problem
 
     def __init__(self, path: Path, parent: QObject | None = None, *,
-                 tasks: TaskScope | None = None) -> None:
+                 tasks: TaskScope | None = None,
+                 index_executor: Executor | None = None) -> None:
         super().__init__(parent)
         self.path = Path(path)
+        # Where the index is changed and queried (one thread: never both at once); None: here.
+        self.index_executor = index_executor
         self.tasks = tasks or standalone_scope("offline-load")
         self.max_transcript_bytes = MAX_REVIEW_TEXT_BYTES
         self.index: OfflineIndex | None = None
@@ -158,14 +162,14 @@ class OfflineLoader(QObject):
                 while ready and not self.done:
                     item = ready.popleft()
                     free.release()
-                    self._handle(item)
+                    await self._handle(item)
                     # One batch per loop turn: input and paint events run between batches.
                     await asyncio.sleep(0)
         finally:
             self._stop.set()
             await self._thread_ended()
 
-    def _handle(self, item: tuple[Any, ...]) -> None:
+    async def _handle(self, item: tuple[Any, ...]) -> None:
         kind = item[0]
         if kind == "reader":
             self.reader = item[1]
@@ -180,7 +184,11 @@ class OfflineLoader(QObject):
                     has_transcripts=self.reader.has_transcripts,
                     now=header.exported_at if header and header.exported_at else None,
                 )
-            self.index.add(batch, item[2])
+            if self.index_executor is None:
+                self.index.add(batch, item[2])
+            else:
+                await asyncio.get_running_loop().run_in_executor(
+                    self.index_executor, self.index.add, batch, item[2])
             self.progress_changed.emit(self.report.bytes_read, self.report.total_bytes)
             self.batch_loaded.emit(len(self.index))
         elif kind == "error":

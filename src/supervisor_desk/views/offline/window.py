@@ -7,7 +7,9 @@ same detail pane, chat, logs drawer and results dock, fed from the file by
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
@@ -44,6 +46,7 @@ from supervisor_desk.views.tasks import TaskScope, standalone_scope
 log = logging.getLogger(__name__)
 
 REFRESH_MS = 400  # while loading, the table follows the growing file at most this often
+ROWS_PER_REFRESH_MS = 40  # ... and 100,000 rows read refresh it every 2.5 s
 OFFLINE_TAG = "offline file"
 LIVE_AT_EXPORT = "Live at export"
 STATUS_MIN_WIDTH = 160
@@ -77,10 +80,16 @@ class OfflineWindow(QMainWindow):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
         self.setWindowTitle(f"{self.path.name} — {OFFLINE_TAG} — Supervisor Desk")
         self._opened_at = datetime.now(UTC)
+        self._closed = False
+        self._closing: asyncio.Task[None] | None = None
         self.tasks = tasks or standalone_scope("offline-window")
         self._file_drop = ExportFileDrop(self)
         self._file_drop.files_dropped.connect(self.files_dropped)
-        self.loader = OfflineLoader(self.path, self, tasks=self.tasks)
+        # The index is appended to and queried on this thread, never on Qt's: sorting a
+        # quarter of a million rows would freeze the window for a good part of a second.
+        self._index_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="offline-index")
+        self.loader = OfflineLoader(self.path, self, tasks=self.tasks,
+                                    index_executor=self._index_thread)
         self._detail_client: OfflineDetailClient | None = None
         owner = self.tasks.owner
         self.history_vm = HistoryViewModel(None, self, tasks=owner.scope("offline-history"))
@@ -94,6 +103,7 @@ class OfflineWindow(QMainWindow):
         )
         # A file is a record: what was live then is "live at export", not live now.
         self.history.metric_cards.cards["live"].set_title(LIVE_AT_EXPORT)
+        self.history.table.set_live(False)
         self.detail_vm = DetailViewModel(None, self, tasks=owner.scope("offline-detail"))
         self.detail = DetailPane(self.detail_vm, parent=self, time_zone=time_zone)
         if not has_transcripts(self.path):
@@ -193,13 +203,14 @@ class OfflineWindow(QMainWindow):
         return self.loader.index
 
     def _attach(self, index: OfflineIndex) -> None:
-        client = OfflineDetailClient(index)
+        source = OfflineSessionSource(index, self._index_thread)
+        client = OfflineDetailClient(index, source)
         self._detail_client = client
         self.detail_vm.set_client(client)
         if self.detail.handover is not None:
             self.detail.handover.set_client(client)
             self.detail.handover.set_permissions(list(OFFLINE_PERMISSIONS))
-        self.history_vm.set_source(OfflineSessionSource(index))
+        self.history_vm.set_source(source)
 
     def _on_loader_batch_loaded(self, count: int) -> None:
         index = self.loader.index
@@ -209,7 +220,9 @@ class OfflineWindow(QMainWindow):
             self._attach(index)  # first rows: show them now
             log.info("offline review of %s: first %d sessions shown", self.path.name, count)
         elif not self._refresh.isActive():
-            self._refresh.start()
+            # Each refresh sorts and counts everything read so far: the bigger the index, the
+            # rarer the refresh, so a big file costs the reading (and the GIL) little.
+            self._refresh.start(max(REFRESH_MS, count // ROWS_PER_REFRESH_MS))
         self._show_status(loading=True)
 
     def _on_refresh_timeout(self) -> None:
@@ -279,6 +292,9 @@ class OfflineWindow(QMainWindow):
     # ------------------------------------------------------------------ shutdown
 
     async def aclose(self) -> None:
+        """Stop reading, end every task and thread of this window (then close() accepts)."""
+        if self._closed:
+            return
         self.loader.cancel()
         await self.loader.wait()
         await self.history_vm.aclose()
@@ -289,8 +305,21 @@ class OfflineWindow(QMainWindow):
             self._detail_client.close()
         if self.loader.reader is not None:
             self.loader.reader.close()  # a .gz file's decompressed copy
+        self._index_thread.shutdown(wait=True, cancel_futures=True)
+        self._closed = True
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closed:
+            super().closeEvent(event)
+            return
+        # Closed by the user: hide now, end the tasks and threads, then close for real (a
+        # window deleted on close must not be deleted under its own shutdown).
+        event.ignore()
+        self.hide()
         self.loader.cancel()
-        self.history_vm.shutdown()
-        super().closeEvent(event)
+        if self._closing is None:
+            self._closing = self.tasks.spawn(self._close_after_shutdown(), "offline-close")
+
+    async def _close_after_shutdown(self) -> None:
+        await self.aclose()
+        self.close()
