@@ -431,3 +431,22 @@ def test_the_index_is_queried_and_grown_off_the_qt_thread(
 
     qrun(scenario())
     assert threads and all(name.startswith("offline-index") for name in threads), threads
+
+
+def test_a_window_closed_by_the_user_ends_its_reading_and_threads(
+    tmp_path: Path, qapp: Any, qrun: Callable[..., Any]
+) -> None:
+    path = tmp_path / "big.jsonl"
+    write_export(path, "jsonl", make_records(3000, n_messages=2))
+    review = OfflineReview()
+    window = review.open(path)
+    assert window is not None
+
+    async def scenario() -> None:
+        await wait_until(lambda: window.history_vm.total > 0, 10)
+        window.close()  # while still reading: hidden at once, deleted once shut down
+        assert window.isHidden()
+        await wait_until(lambda: not review.windows, 10)
+
+    qrun(scenario())
+    dispose(review)
