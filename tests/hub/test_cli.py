@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
@@ -71,7 +71,7 @@ def test_init_is_idempotent_and_token_create_prints_the_token_alone(tmp_path: Pa
     assert out.count("\n") == 1 and out.strip().startswith("sdh_") and " " not in out.strip()
     again = _run("init", "--db", str(db))
     assert again.returncode == 0
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 1
     bad = _run("user", "add", "--db", str(db), "bob", "--role", "viewer", "--password-stdin",
@@ -93,7 +93,7 @@ def test_serve_login_ingest_and_clean_stop_on_sigterm_and_sigint(tmp_path: Path)
             assert answer.status_code == 200
             proc.send_signal(sig)
             assert proc.wait(15) == 0
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 2
 
 
@@ -139,7 +139,7 @@ def test_serve_with_simulator(tmp_path: Path) -> None:
         assert proc.wait(15) == 0
     # The simulator ended its sessions while the hub still served: none stays "live" in the
     # database to haunt the next start.
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         live = conn.execute(
             "SELECT count(*) FROM sessions WHERE status IN ('queued', 'active')"
         ).fetchone()[0]

@@ -39,4 +39,8 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
         assert total == 1 and json.loads(docs[0])["id"] == "s1"
     finally:
         storage.close()
-    assert schema.migrate(sqlite3.connect(db, isolation_level=None)) == 3  # idempotent
+    again = sqlite3.connect(db, isolation_level=None)
+    try:
+        assert schema.migrate(again) == 3  # idempotent
+    finally:
+        again.close()

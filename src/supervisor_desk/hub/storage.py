@@ -170,7 +170,7 @@ class _Batch:
         data_json: str | None = None, digest: bytes | None = None,
     ) -> int:
         """Append to the event log; ``data_json`` is ``data`` already serialized, if at hand;
-        ``digest`` is the content hash of an ingested event (see :func:`content_digest`)."""
+        ``digest`` is the content hash of an ingested event (see :func:`event_content`)."""
         self.seq += 1
         head = dumps({"id": event_id, "type": kind, "session_id": session_id, "at": at})
         body = f'{head[:-1]},"data":{data_json if data_json is not None else dumps(data)}}}'
@@ -654,17 +654,33 @@ class Storage:
 # Applying events
 
 
-def content_digest(event: IngestEvent, data: EventData) -> bytes:
-    """A hash of what an ingested event says, to tell a resend from a reused id.
+@dataclass(slots=True)
+class _Content:
+    """An ingested event's ``data`` in canonical JSON, and the hash that tells a resend of the
+    event from a reused id. Where the JSON is also the stored form (messages, logs), applying
+    the event reuses it instead of serializing twice."""
 
-    Canonical: the parsed event (timestamps in UTC, keys in model order, fields as sent), so
-    a resend that differs only in spelling (key order, spaces, time zone) is the same event.
-    """
-    text = (
-        f"{event.type}\n{event.session_id}\n{fast_timestamp(event.at)}\n"
-        f"{data.model_dump_json(exclude_unset=True)}"
-    )
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+    json: str
+    digest: bytes
+    entries: list[dict[str, Any]] | None = None  # log.appended: the typed entries, as dicts
+
+
+def event_content(event: IngestEvent, at: str, data: EventData) -> _Content:
+    """Canonical: the parsed event (times in UTC, keys in model order), so a resend that
+    differs only in spelling (key order, spaces, time zone) has the same hash."""
+    entries = None
+    if isinstance(data, MessageBody):
+        text = data.model_dump_json()
+    elif isinstance(data, LogAppendedData):
+        entries = [entry.model_dump(mode="json") for entry in data.typed_entries()]
+        text = dumps({"kind": data.kind, "entries": entries})
+    else:
+        # Sent or not matters here: a session.updated field sent as null clears it.
+        text = data.model_dump_json(exclude_unset=True)
+    digest = hashlib.blake2b(
+        f"{event.type}\n{event.session_id}\n{at}\n{text}".encode(), digest_size=16
+    ).digest()
+    return _Content(text, digest, entries)
 
 
 def _ingest_batch(
@@ -683,11 +699,12 @@ def _ingest_batch(
         )
     duplicates = 0
     for index, (event, data) in enumerate(events):
-        digest = content_digest(event, data)
+        at = fast_timestamp(event.at)
+        content = event_content(event, at, data)
         if event.id in known:
             stored = known[event.id]
             # Events stored before hashes were kept (NULL) cannot be compared: a duplicate.
-            if stored is not None and stored != digest:
+            if stored is not None and stored != content.digest:
                 raise EventIdConflictError([{
                     "index": index,
                     "event_id": event.id,
@@ -700,9 +717,9 @@ def _ingest_batch(
                 }])
             duplicates += 1
             continue
-        known[event.id] = digest
+        known[event.id] = content.digest
         try:
-            _apply(batch, event, data, digest)
+            _apply(batch, event, data, at, content)
         except _Reject as reject:
             raise IngestRejectedError(
                 [
@@ -725,8 +742,10 @@ def fast_timestamp(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
-def _apply(batch: _Batch, event: IngestEvent, data: EventData, digest: bytes) -> None:
-    at = fast_timestamp(event.at)
+def _apply(
+    batch: _Batch, event: IngestEvent, data: EventData, at: str, content: _Content
+) -> None:
+    digest = content.digest
     sid = event.session_id
     if isinstance(data, SessionStartedData):
         if batch.session(sid) is not None:
@@ -762,7 +781,7 @@ def _apply(batch: _Batch, event: IngestEvent, data: EventData, digest: bytes) ->
         batch.dirty.add(sid)
         batch.append(event.id, event.type, sid, at, doc, digest=digest)
     elif isinstance(data, MessageBody):
-        _message_created(batch, doc, event.id, at, data, digest)
+        _message_created(batch, doc, event.id, at, data, content)
     elif isinstance(data, MessageUpdatedData):
         row = batch.conn.execute(
             "SELECT rowid, doc FROM messages WHERE session_id = ? AND id = ?", (sid, data.id)
@@ -786,13 +805,12 @@ def _apply(batch: _Batch, event: IngestEvent, data: EventData, digest: bytes) ->
         batch.dirty.add(sid)
         batch.append(event.id, event.type, sid, at, doc, digest=digest)
     elif isinstance(data, LogAppendedData):
-        entries = [entry.model_dump(mode="json") for entry in data.typed_entries()]
+        entries = content.entries or []
         batch.conn.executemany(
             "INSERT INTO logs (session_id, kind, doc) VALUES (?, ?, ?)",
             [(sid, data.kind, dumps(entry)) for entry in entries],
         )
-        batch.append(event.id, event.type, sid, at, {"kind": data.kind, "entries": entries},
-                     digest=digest)
+        batch.append(event.id, event.type, sid, at, None, content.json, digest)
     else:  # pragma: no cover - the wire models make this unreachable
         raise _Reject(["type"], f"unsupported event type {event.type!r}", "unknown_type")
 
@@ -831,13 +849,13 @@ def _session_updated(doc: dict[str, Any], data: SessionUpdatedData, at: str) -> 
 
 def _message_created(
     batch: _Batch, doc: dict[str, Any], event_id: str, at: str, data: MessageBody,
-    digest: bytes | None = None,
+    content: _Content | None = None,
 ) -> None:
     sid = doc["id"]
     seq = doc["message_count"] + 1
     # pydantic's own JSON encoder, spliced behind session_id/seq: a dict round trip through
     # model_dump + json.dumps was a fifth of the ingest CPU (py-spy).
-    body = data.model_dump_json()
+    body = content.json if content is not None else data.model_dump_json()
     message_json = f'{{"session_id":{dumps(sid)},"seq":{seq},{body[1:]}'
     try:
         # UNIQUE (session_id, id) finds a reused message id without a lookup per message.
@@ -867,7 +885,8 @@ def _message_created(
         doc["has_attachments"] = True
     doc["version"] += 1
     batch.dirty.add(sid)
-    batch.append(event_id, "message.created", sid, at, None, message_json, digest)
+    batch.append(event_id, "message.created", sid, at, None, message_json,
+                 content.digest if content is not None else None)
 
 
 def iter_chunks(cursor: sqlite3.Cursor, size: int) -> Iterator[list[Any]]:
