@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from supervisor_desk.models.export import project_csv
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.views.history.describe import filter_chips
+from supervisor_desk.views.properties import ObservableProperty
 from supervisor_desk.views.session_table_model import SessionColumn
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
@@ -107,6 +108,8 @@ class ExportViewModel(QObject):
     failed = Signal(str)
     cancelled = Signal()
 
+    running = ObservableProperty(False)
+
     def __init__(self, client: ExportClient | None = None, parent: QObject | None = None, *,
                  tasks: TaskScope | None = None) -> None:
         super().__init__(parent)
@@ -116,10 +119,6 @@ class ExportViewModel(QObject):
         # The CSV projection's thread: started by the first CSV export, ended by aclose().
         self._projector: ThreadPoolExecutor | None = None
 
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
     def start(self, fmt: ExportFormat, flt: SessionFilter, dest: Path,
               columns: list[str] | None = None) -> None:
         if self.running or self.client is None:
@@ -127,16 +126,15 @@ class ExportViewModel(QObject):
         self._task = self.tasks.spawn(self._export(fmt, flt, Path(dest), columns), "export")
         # Reported from the task's end, so a cancel before its first step is reported too.
         self._task.add_done_callback(self._on_task_done)
-        self.running_changed.emit(True)
+        self.running = True
 
     def _on_task_done(self, task: asyncio.Task[Any]) -> None:
         if task.cancelled():
-            self.running_changed.emit(False)
+            self.running = False
             self.cancelled.emit()
 
     def cancel(self) -> None:
-        if self.running:
-            assert self._task is not None
+        if self.running and self._task is not None:
             self._task.cancel()
 
     async def aclose(self) -> None:
@@ -163,14 +161,14 @@ class ExportViewModel(QObject):
                     self._projector, _project, target, dest, columns or [])
         except Exception as exc:  # the user sees why and can try again
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            self.running_changed.emit(False)
+            self.running = False
             self.failed.emit(f"Export failed: {message}")
             return
         finally:
             if target != dest:
                 with contextlib.suppress(OSError):
                     os.unlink(target)
-        self.running_changed.emit(False)
+        self.running = False
         self.finished.emit(str(dest), size)
 
 
