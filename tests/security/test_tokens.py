@@ -185,6 +185,23 @@ def test_an_attacker_cannot_lock_a_user_out_from_elsewhere(running_hub: Embedded
     assert login(running_hub, "supervisor", source="127.0.0.2").status_code == 200
 
 
+def test_parallel_guesses_cannot_slip_past_the_count(running_hub: EmbeddedHub) -> None:
+    throttle = running_hub.server.service.throttle
+
+    async def guesses() -> list[int]:
+        transport = httpx.AsyncHTTPTransport(local_address="127.0.0.77")
+        async with httpx.AsyncClient(transport=transport, timeout=30.0) as client:
+            answers = await asyncio.gather(*(
+                client.post(f"{running_hub.url}/api/v1/auth/login",
+                            json={"username": "admin", "password": f"guess-{n}"})
+                for n in range(4 * throttle.per_pair)))
+        return sorted(a.status_code for a in answers)
+
+    statuses = asyncio.run(guesses())
+    assert statuses.count(401) == throttle.per_pair, statuses
+    assert statuses.count(429) == 3 * throttle.per_pair, statuses
+
+
 def test_a_known_address_is_slowed_down_never_locked_out(running_hub: EmbeddedHub) -> None:
     """Over the limit from an address the user signed in from before: each attempt waits
     longer (one at a time), and the right password still gets in."""

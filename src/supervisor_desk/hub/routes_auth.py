@@ -28,21 +28,18 @@ router = APIRouter(prefix=API)
 async def login(body: LoginRequest, request: Request, service: Hub) -> Response:
     address = request.client.host if request.client else "?"
     throttle = service.throttle
-    verdict = throttle.verdict(body.username, address)
-    if verdict.refuse_for is not None:
-        wait = int(verdict.refuse_for) + 1
-        raise ApiError(
-            429, "too_many_attempts", f"too many failed sign-ins; try again in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
-    if verdict.delay:
-        # A known address over the limit: slowed down, one attempt at a time, never refused.
-        async with throttle.turn(body.username, address):
-            await asyncio.sleep(throttle.verdict(body.username, address).delay)
-            found = await _check(service, body, address)
-    else:
-        found = await _check(service, body, address)
-    user_id, name, role = found
+    # One attempt at a time per (name, address): parallel guesses cannot slip past the count.
+    async with throttle.turn(body.username, address):
+        verdict = throttle.verdict(body.username, address)
+        if verdict.refuse_for is not None:
+            wait = int(verdict.refuse_for) + 1
+            raise ApiError(
+                429, "too_many_attempts", f"too many failed sign-ins; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        # A known address over the limit is slowed down, never refused.
+        await asyncio.sleep(verdict.delay)
+        user_id, name, role = await _check(service, body, address)
     token, expires = await service.write(
         lambda: service.storage.create_token(
             f"login:{name}", role, user_id=user_id, ttl=service.login_ttl

@@ -100,7 +100,7 @@ class LoginThrottle:
         return SignInVerdict(delay=min(self.max_delay, self.base_delay * 2.0**excess))
 
     def turn(self, name: str, address: str) -> asyncio.Lock:
-        """The lock that makes slowed-down attempts of one pair wait for each other."""
+        """The lock that makes the sign-in attempts of one pair wait for each other."""
         key = (name, address)
         lock = self._turns.get(key)
         if lock is None:
@@ -216,7 +216,7 @@ class HubService:
                     for events, future in taken:
                         await self._commit_alone(events, future)
                     continue
-                except BaseException as exc:  # cancelled: nothing was stored, tell everyone
+                except BaseException as exc:  # cancelled (the hub is stopping): tell everyone
                     for _, future in taken:
                         _settle(future, exc)
                     raise
