@@ -304,6 +304,8 @@ def test_timestamps_out_of_range_in_queries_are_422_naming_the_parameter(
 @pytest.mark.parametrize("path", ["/sessions", "/sessions/metrics"])
 def test_the_edges_of_the_range_are_valid_filters(data_api: Api, path: str) -> None:
     for params in ({"started_after": "9999-12-31T23:59:59.999Z"},
+                   {"started_after": "9999-12-31T23:59:59.999999Z"},
+                   {"ended_before": "9999-12-31T23:59:59.9999999+00:00"},
                    {"started_before": "1970-01-01T00:00:00Z"},
                    {"started_after": "1970-01-01T00:00:00Z",
                     "started_before": "9999-12-31T23:59:59Z"}):
