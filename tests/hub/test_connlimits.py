@@ -11,7 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from supervisor_desk.hub.connlimits import ConnectionLimits, effective_max_connections
+from supervisor_desk.hub.connlimits import (
+    ConnectionLimits,
+    TrustedAddresses,
+    effective_max_connections,
+)
 from supervisor_desk.hub.embedded import EmbeddedHub
 from tests.reliability.rawsock import connect, half_request
 
@@ -101,3 +105,12 @@ def test_the_cap_fits_the_descriptor_limit() -> None:
     assert effective_max_connections(1000, None) == 1000
     assert effective_max_connections(1000, 256) == 256 - 80
     assert effective_max_connections(100, 20_000) == 100
+
+
+def test_trusted_proxy_addresses() -> None:
+    trusted = TrustedAddresses(["127.0.0.1", "10.0.0.0/8"])
+    assert "127.0.0.1" in trusted and "10.2.3.4" in trusted
+    assert "::ffff:127.0.0.1" in trusted  # an IPv4 peer on a dual-stack socket
+    assert "11.0.0.1" not in trusted and "not-an-address" not in trusted
+    assert "127.0.0.1" not in TrustedAddresses([])
+    assert "198.51.100.7" in TrustedAddresses(["*"])

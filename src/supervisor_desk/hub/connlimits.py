@@ -116,7 +116,10 @@ class TrustedAddresses:
             ip = ipaddress.ip_address(address)
         except ValueError:
             return False
-        return any(ip in network for network in self.networks)
+        # On a dual-stack socket IPv4 peers show as ::ffff:a.b.c.d.
+        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+        return any(ip in network or (mapped is not None and mapped in network)
+                   for network in self.networks)
 
 
 def parse_trusted(value: str | Iterable[str] | None) -> list[str]:
