@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
     from supervisor_desk.hub.embedded import EmbeddedHub
 
 # Unit tests never need a display; tests/e2e starts its own Xvfb and overrides this.
@@ -31,6 +33,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def qapp(qapp: QApplication) -> QApplication:
+    """pytest-qt's QApplication, set up as the app sets its own (``DeskApp.run``): closing or
+    hiding the last window never quits Qt, since the app lives on in the tray.
+
+    With Qt's default, a test that closes its only window outside an event loop leaves a quit
+    behind that stops the *next* test's qasync loop ("Event loop stopped before Future
+    completed"), far from its cause. tests/views/conftest.py restores this after each test.
+    """
+    qapp.setQuitOnLastWindowClosed(False)
+    return qapp
 
 
 @pytest.fixture(autouse=True)

@@ -30,6 +30,15 @@ def _collect_garbage_on_qt_thread() -> Iterator[None]:
     gc.collect()
 
 
+@pytest.fixture(autouse=True)
+def _app_owns_quit(qapp: QApplication) -> Iterator[None]:
+    """As in the app (``DeskApp.run``): closing or hiding the last window never quits Qt
+    (see ``qapp`` in tests/conftest.py), whatever a test set it to."""
+    qapp.setQuitOnLastWindowClosed(False)
+    yield
+    qapp.setQuitOnLastWindowClosed(False)
+
+
 @pytest.fixture
 def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     loop = qasync.QEventLoop(qapp, already_running=False)

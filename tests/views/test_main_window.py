@@ -31,15 +31,6 @@ from tests.conftest import ingest
 from tests.helpers import wait_until
 
 
-@pytest.fixture(autouse=True)
-def _app_owns_quit(qapp: Any) -> Iterator[None]:
-    """As in the app: a window closing must not quit the Qt loop under a running coroutine."""
-    before = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)
-    yield
-    qapp.setQuitOnLastWindowClosed(before)
-
-
 class Spawner:
     def __init__(self) -> None:
         self.tasks: set[asyncio.Task[Any]] = set()

@@ -24,16 +24,6 @@ from tests.helpers import MemoryKeyring, wait_until
 from tests.security.certs import Pki, make_pki
 
 
-@pytest.fixture(autouse=True)
-def _app_owns_quit(qapp: Any) -> Any:
-    """As in the app: closing the last window (the dialog) must not quit the Qt loop under
-    the running coroutine (qasync would then resume it with no running asyncio loop)."""
-    before = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)
-    yield
-    qapp.setQuitOnLastWindowClosed(before)
-
-
 async def submit(flow: SignInFlow, server: str, user: str, password: str) -> None:
     await wait_until(lambda: flow.dialog is not None and flow.dialog.isVisible())
     dialog = flow.dialog
