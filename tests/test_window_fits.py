@@ -1,4 +1,4 @@
-"""Every window fits a small screen, usable: 1280×720 at 100 % and 1366×768 at 125 %.
+"""Every window fits a small screen, usable: 1280x720 at 100 % and 1366x768 at 125 %.
 
 The app runs signed in to a real hub on loopback; each page is opened as a supervisor would
 (Live with a chat and the logs drawer open, History with seven filter chips, an offline file,
@@ -23,7 +23,6 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
-    QApplication,
     QComboBox,
     QLineEdit,
     QWidget,
@@ -100,9 +99,7 @@ async def _fit(window: QWidget) -> list[str]:
     width, height = _available()
     window.resize(width, height)
     await wait_until(lambda: window.width() <= width and window.height() <= height, 5)
-    for _ in range(3):  # wrapping rows and folded bars settle in a few layout passes
-        QApplication.processEvents()
-        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # wrapping rows and folded bars settle in a few layout passes
     return _problems(window)
 
 

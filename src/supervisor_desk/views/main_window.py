@@ -54,7 +54,7 @@ from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
 
 APP_TITLE = "Supervisor Desk"
-USER_BUTTON_MAX_WIDTH = 240
+USER_BUTTON_MAX_WIDTH = 200
 
 _STATE_COLORS = {
     "connected": ("#dcfce7", "#166534"),
@@ -109,40 +109,46 @@ class ConnectionPill(QFrame):
 
 class HeaderBar(QFrame):
     """The window's top bar. On a narrow window its big title goes first (the window title
-    says the same), so the controls keep their room and the window fits small screens."""
+    says the same), then the live order box (View → Live order has it too), so the other
+    controls keep their room and the window fits small screens."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title: QLabel | None = None
+        self.optional: list[QWidget] = []  # what may go, the first to go first
+        self._wanted: dict[QWidget, bool] = {}  # the page's choice, before folding
 
-    def minimumSizeHint(self) -> QSize:
-        hint = super().minimumSizeHint()
-        if self.title is not None and not self.title.isHidden():
-            hint.setWidth(hint.width() - self.title.sizeHint().width() - self._spacing())
-        return hint
+    def set_wanted(self, widget: QWidget, wanted: bool) -> None:
+        """Show ``widget`` when there is room (an optional one) or always (the others)."""
+        self._wanted[widget] = wanted
+        if widget in self.optional:
+            self._fold(self.width())
+        else:
+            widget.setVisible(wanted)
 
     def _spacing(self) -> int:
         layout = self.layout()
         return layout.spacing() if layout is not None else 0
 
+    def _needs(self, widget: QWidget) -> int:
+        return widget.sizeHint().width() + self._spacing()
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        shown = [w for w in self.optional if not w.isHidden()]
+        hint.setWidth(hint.width() - sum(self._needs(w) for w in shown))
+        return hint
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        if self.title is None:
-            return
-        layout = self.layout()
-        if layout is None:
-            return
-        # What the other widgets need, whether the title shows or not.
-        margins = layout.contentsMargins()
-        need = margins.left() + margins.right()
-        for i in range(layout.count()):
-            item = layout.itemAt(i)
-            widget = item.widget() if item is not None else None
-            if item is None or widget is self.title or (widget is not None and widget.isHidden()):
-                continue
-            need += item.minimumSize().width() + self._spacing()
-        title_need = self.title.sizeHint().width() + self._spacing()
-        self.title.setVisible(event.size().width() >= need + title_need)
+        self._fold(event.size().width())
+
+    def _fold(self, width: int) -> None:
+        room = width - self.minimumSizeHint().width()
+        for widget in reversed(self.optional):  # the last to go gets room first
+            fits = self._wanted.get(widget, True) and self._needs(widget) <= room
+            if fits:
+                room -= self._needs(widget)
+            widget.setVisible(fits)
 
 
 class MainWindow(QMainWindow):
@@ -185,6 +191,7 @@ class MainWindow(QMainWindow):
         self._server: str | None = None
 
         header = self._build_header()
+        self.header = header
         body = self._build_body(time_zone)
         central = QWidget(self)
         central_layout = QVBoxLayout(central)
@@ -223,7 +230,6 @@ class MainWindow(QMainWindow):
         title.setObjectName("pageTitle")
         title.setTextFormat(Qt.TextFormat.PlainText)
         header_layout.addWidget(title)
-        header.title = title
         self.page_switch = QWidget(header)
         self.page_switch.setObjectName("pageSwitch")
         self._page_switch_layout = QHBoxLayout(self.page_switch)
@@ -252,6 +258,7 @@ class MainWindow(QMainWindow):
         self.order_combo.setToolTip("Order of live sessions when no column sort is active")
         self.order_combo.activated.connect(self._on_order_combo_activated)
         header_layout.addWidget(self.order_combo)
+        header.optional = [title, self.order_combo]
         self.refresh_button = QPushButton("Refresh", header)
         self.refresh_button.setObjectName("refreshButton")
         self.refresh_button.setToolTip("Remove ended sessions from the list (F5)")
@@ -479,8 +486,8 @@ class MainWindow(QMainWindow):
     def _on_pages_current_changed(self, index: int) -> None:
         self._size_pages_by_current()
         self.metric_cards.setVisible(index == 0)
-        self.order_combo.setVisible(index == 0)
-        self.refresh_button.setVisible(index == 0)
+        self.header.set_wanted(self.order_combo, index == 0)
+        self.header.set_wanted(self.refresh_button, index == 0)
         self.page_changed.emit(index)
 
     # ---------------------------------------------------------------- state from the app

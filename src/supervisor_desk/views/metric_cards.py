@@ -3,8 +3,9 @@ longest wait (8bit-ai's cards plus Avaamo's queue figures)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.metrics import LiveMetrics
@@ -12,17 +13,21 @@ from supervisor_desk.models.wire import ChannelCount, Metrics
 from supervisor_desk.models.wording import plural
 from supervisor_desk.views.icons import channel_label
 
+COMPACT_VALUE_PT = 12.0  # the value's size when a card shrinks to one line
+
 
 class MetricCard(QFrame):
+    """Title, value and caption; *compact*: one line, value then title, caption on hover."""
+
     def __init__(self, key: str, title: str, accent: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(f"metric_{key}")
         self.setProperty("metricCard", True)
         self.setProperty("accent", accent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
-        layout.setSpacing(0)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(12, 8, 12, 8)
+        self._grid.setSpacing(0)
         self._title = QLabel(title, self)
         self._title.setObjectName("metricTitle")
         self._title.setTextFormat(Qt.TextFormat.PlainText)
@@ -32,15 +37,56 @@ class MetricCard(QFrame):
         self._caption = QLabel("", self)
         self._caption.setObjectName("metricCaption")
         self._caption.setTextFormat(Qt.TextFormat.PlainText)
-        layout.addWidget(self._title)
-        layout.addWidget(self._value)
-        layout.addWidget(self._caption)
+        self.compact = False
+        self._place()
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            self._place()
+
+    def _place(self) -> None:
+        grid = self._grid
+        for label in (self._title, self._value, self._caption):
+            grid.removeWidget(label)
+        if self.compact:
+            grid.setContentsMargins(10, 3, 10, 3)
+            grid.setHorizontalSpacing(6)
+            # A widget-level rule wins over the theme's size and keeps its colour.
+            self._value.setStyleSheet(f"font-size: {COMPACT_VALUE_PT}pt;")
+            grid.addWidget(self._value, 0, 0, Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(self._title, 0, 1, Qt.AlignmentFlag.AlignVCenter)
+            grid.setColumnStretch(1, 1)
+            self._caption.hide()
+        else:
+            grid.setContentsMargins(12, 8, 12, 8)
+            grid.setHorizontalSpacing(0)
+            self._value.setStyleSheet("")
+            grid.addWidget(self._title, 0, 0, 1, 2)
+            grid.addWidget(self._value, 1, 0, 1, 2)
+            grid.addWidget(self._caption, 2, 0, 1, 2)
+            grid.setColumnStretch(1, 0)
+            self._caption.show()
+        self._sync_tooltip()
+
+    def compact_width(self) -> int:
+        """The width this card needs on one line (whatever it shows now)."""
+        font = QFont(self._value.font())
+        font.setPointSizeF(COMPACT_VALUE_PT)
+        value = QFontMetrics(font).horizontalAdvance(self._value.text())
+        return 10 + value + 6 + self._title.sizeHint().width() + 10 + 6  # + border
 
     def set_value(self, value: str, caption: str = "") -> None:
         if self._value.text() != value:
             self._value.setText(value)
         if self._caption.text() != caption:
             self._caption.setText(caption)
+        self._sync_tooltip()
+
+    def _sync_tooltip(self) -> None:
+        caption = self._caption.text()
+        self.setToolTip(f"{self._title.text()}: {self._value.text()} — {caption}"
+                        if self.compact and caption else "")
 
     def value(self) -> str:
         return self._value.text()
@@ -57,25 +103,77 @@ class MetricCard(QFrame):
 
 
 class MetricCards(QWidget):
-    """Six cards; :meth:`set_metrics` updates only the labels whose text changed."""
+    """Six cards; :meth:`set_metrics` updates only the labels whose text changed.
+
+    On a narrow window the cards shrink to one line each, six in a row or, narrower still,
+    three in two rows, so the row never makes the window wider than a small screen.
+    """
+
+    SPACING = 10
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QHBoxLayout(self)
+        layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(10)
+        layout.setSpacing(self.SPACING)
+        self._grid = layout
+        self._columns = 6
+        self._full_width = 0  # what the full cards needed when they last showed
         self.cards: dict[str, MetricCard] = {}
-        for key, title, accent in (
+        for column, (key, title, accent) in enumerate((
             ("total", "Total sessions", "slate"),
             ("live", "Live now", "green"),
             ("queued", "Queued", "amber"),
             ("recent", "Last 24 h", "blue"),
             ("top_channel", "Top channel", "purple"),
             ("longest_wait", "Longest wait", "red"),
-        ):
+        )):
             card = MetricCard(key, title, accent, self)
             self.cards[key] = card
-            layout.addWidget(card)
+            layout.addWidget(card, 0, column)
+
+    @property
+    def compact(self) -> bool:
+        return any(card.compact for card in self.cards.values())
+
+    @property
+    def columns(self) -> int:
+        return self._columns
+
+    def _row_width(self, widths: list[int], columns: int) -> int:
+        per_row = [max(widths[i::columns]) for i in range(columns)]
+        return sum(per_row) + self.SPACING * (columns - 1)
+
+    def minimumSizeHint(self) -> QSize:
+        """Three one-line cards per row (the narrowest arrangement)."""
+        widths = [card.compact_width() for card in self.cards.values()]
+        hint = super().minimumSizeHint()
+        return QSize(self._row_width(widths, 3), hint.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._arrange(event.size().width())
+
+    def _arrange(self, width: int) -> None:
+        cards = list(self.cards.values())
+        if not self.compact:
+            self._full_width = self._row_width(
+                [c.minimumSizeHint().width() for c in cards], 6)
+        compact_widths = [c.compact_width() for c in cards]
+        if width >= self._full_width:
+            compact, columns = False, 6
+        elif width >= self._row_width(compact_widths, 6):
+            compact, columns = True, 6
+        else:
+            compact, columns = True, 3
+        for card in cards:
+            card.set_compact(compact)
+        if columns != self._columns:
+            self._columns = columns
+            for card in cards:
+                self._grid.removeWidget(card)
+            for i, card in enumerate(cards):
+                self._grid.addWidget(card, i // columns, i % columns)
 
     def set_metrics(self, m: LiveMetrics) -> None:
         """The Live page's figures (``None`` totals: the hub has not answered yet)."""
