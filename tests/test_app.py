@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QDialogButtonBox
 
 from supervisor_desk.__main__ import build_parser
 from supervisor_desk.app import AppOptions, DeskApp
@@ -447,4 +448,46 @@ def test_history_full_text_hit_opens_the_chat_on_the_match_and_theme_is_remember
         qrun(scenario())
     finally:
         controller.set_choice("light")
+    assert desk.errors.errors == []
+
+
+def test_preferences_switch_notification_kinds_and_history_has_its_own_status(
+    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
+    tmp_path: Path, desk_env: None,
+) -> None:
+    from supervisor_desk.client.settings import load_preferences
+
+    desk = make_desk(qapp, signed_in_profile, tmp_path)
+    w = desk.window
+
+    async def scenario() -> None:
+        run = asyncio.ensure_future(desk.run())
+        await wait_until(lambda: w.connection_pill.text() == "Connected")
+        await asyncio.to_thread(ingest, running_hub, [started("st-1")])
+        await wait_until(lambda: desk.model.rowCount() == 1)
+        await wait_until(lambda: "sessions on screen" in w.status_left.text())
+        assert desk.coalescer.min_interval == 60.0  # one per kind per minute by default
+
+        w.preferences_action.trigger()
+        dialog = desk.preferences_dialog
+        assert dialog is not None and dialog.isVisible()
+        assert dialog.new_check.isChecked() and dialog.failed_check.isChecked()
+        dialog.new_check.setChecked(False)
+        dialog.interval.setValue(2)
+        dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok).click()
+        assert not desk.coalescer.notify_new and desk.coalescer.notify_failed
+        assert desk.coalescer.min_interval == 120.0
+        await wait_until(lambda: not load_preferences()[0].notifications.new_sessions)
+        assert load_preferences()[0].notifications.min_interval_s == 120.0
+
+        # History's status bar speaks of History.
+        w.show_page(desk.history_page)
+        await wait_until(lambda: w.status_left.text().startswith("History: Showing"))
+        assert "on screen" not in w.status_left.text()
+        w.show_page(0)
+        await wait_until(lambda: "sessions on screen" in w.status_left.text())
+        desk.request_quit()
+        await asyncio.wait_for(run, 15)
+
+    qrun(scenario())
     assert desk.errors.errors == []

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from supervisor_desk import APP_ID, APP_NAME, __version__
 from supervisor_desk.account import Account
 from supervisor_desk.app_probe import StateFile, app_state, take_screenshot
-from supervisor_desk.client.settings import Preferences, load_preferences
+from supervisor_desk.client.settings import NotificationPrefs, Preferences, load_preferences
 from supervisor_desk.logging_setup import setup_logging
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
@@ -47,6 +47,7 @@ from supervisor_desk.views.live_viewmodel import LiveViewModel
 from supervisor_desk.views.main_window import MainWindow, open_ui_settings
 from supervisor_desk.views.notifications import NotificationCoalescer
 from supervisor_desk.views.offline import OfflineReview
+from supervisor_desk.views.preferences_dialog import PreferencesDialog
 from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
 from supervisor_desk.views.tasks import TaskOwner
 from supervisor_desk.views.theme import ThemeChoice, apply_theme, theme_controller
@@ -124,6 +125,7 @@ class DeskApp(QObject):
         self._open_dialog: QFileDialog | None = None
         self._export_dialog: ExportDialog | None = None
         self._export_vm: ExportViewModel | None = None
+        self.preferences_dialog: PreferencesDialog | None = None
         self.detail = DetailViewModel(None, self, tasks=self.tasks.scope("detail"))
         self.coalescer = NotificationCoalescer()
         self.tray = TrayController(
@@ -164,6 +166,7 @@ class DeskApp(QObject):
         w.recent_file_requested.connect(self._on_window_recent_file_requested)
         w.recent_cleared.connect(self._on_window_recent_cleared)
         w.time_zone_requested.connect(self._on_window_time_zone_requested)
+        w.preferences_requested.connect(self._on_window_preferences_requested)
         w.files_dropped.connect(self._on_window_files_dropped)
         w.export_requested.connect(self._on_window_export_requested)
         w.filters_requested.connect(self._on_window_filters_requested)
@@ -222,8 +225,7 @@ class DeskApp(QObject):
         controller = theme_controller()
         if controller is not None:
             controller.set_choice(prefs.theme)
-        self.coalescer.notify_new = prefs.notifications.new_sessions
-        self.coalescer.notify_ended = prefs.notifications.ended_sessions
+        self._apply_notification_prefs()
         self.tray.set_paused(prefs.notifications.paused)
         await self.account.open(prefs)
         if self.options.demo:
@@ -342,6 +344,7 @@ class DeskApp(QObject):
         # History is a query on the hub: opening the page shows it as of now.
         if index == self.history_page and self.history_vm.source is not None:
             self.history_vm.refresh()
+        self._on_status_timer_timeout()  # the status bar speaks of the page on screen
 
     def _on_window_open_file_requested(self) -> None:
         """File → Open file… (Ctrl+O): a non-modal file dialog, then offline review."""
@@ -476,6 +479,27 @@ class DeskApp(QObject):
             self.live.watch(session_id)
         self.detail.select(session_id)
 
+    def _on_window_preferences_requested(self) -> None:
+        dialog = PreferencesDialog(self.prefs.notifications, self.window)
+        dialog.notifications_chosen.connect(self._on_notifications_chosen)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.preferences_dialog = dialog
+        dialog.open()
+
+    def _on_notifications_chosen(self, chosen: NotificationPrefs) -> None:
+        # The pause toggle may have changed while the dialog was open: it stays as it is.
+        self.prefs.notifications = chosen.model_copy(
+            update={"paused": self.prefs.notifications.paused})
+        self._apply_notification_prefs()
+        self._save_prefs()
+
+    def _apply_notification_prefs(self) -> None:
+        notes = self.prefs.notifications
+        self.coalescer.notify_new = notes.new_sessions
+        self.coalescer.notify_ended = notes.ended_sessions
+        self.coalescer.notify_failed = notes.failed_sessions
+        self.coalescer.min_interval = notes.min_interval_s
+
     def _on_tray_paused_changed(self, paused: bool) -> None:
         if self.prefs.notifications.paused != paused:
             self.prefs.notifications.paused = paused
@@ -520,6 +544,12 @@ class DeskApp(QObject):
     def _on_status_timer_timeout(self) -> None:
         live = self.live
         if live is None:
+            return
+        if self.window.pages.currentIndex() == self.history_page:
+            # History's own words: what the query shows, not the live list's counts.
+            vm = self.history_vm
+            right = "Loading…" if vm.loading else "F5 reloads History"
+            self.window.set_status(f"History: {vm.range_text()}", right)
             return
         rows = self.model.rowCount()
         ended = sum(1 for s in self.model.sessions() if not s.is_live) if rows < 20000 else 0

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from supervisor_desk.models.wire import SessionSummary
@@ -85,10 +86,46 @@ def test_pause_and_preferences_drop_alerts() -> None:
     assert c.take() == []
     c.set_paused(False)
     c.notify_ended = False
-    c.add_ended([session("b", status="failed")])
+    c.add_ended([session("b", status="completed")])
+    assert c.take() == []
+    c.notify_failed = False
+    c.add_ended([session("f", status="failed")])
     assert c.take() == []
     c.add_started([session("c")])
     assert [a.session_id for a in c.take()] == ["c"]
+    c.notify_new = False
+    c.add_started([session("d")])
+    assert c.take() == []
+
+
+def test_failed_sessions_are_their_own_kind_at_normal_urgency_routine_ones_low() -> None:
+    from supervisor_desk.client.desktop_notify import Urgency
+    from supervisor_desk.views.tray import alert_urgency
+
+    c = NotificationCoalescer(min_interval=0, clock=Clock())
+    c.add_started([session("n")])
+    c.add_ended([session("e", status="completed", end_reason="resolved"),
+                 session("f1", status="failed", end_reason="error"),
+                 session("f2", status="failed", end_reason="timeout")])
+    alerts = {a.kind: a for a in c.take()}
+    assert alerts["failed"].title == "2 sessions failed"
+    assert alerts["ended"].title == "Session ended"
+    assert alert_urgency(alerts["failed"]) is Urgency.NORMAL
+    assert alert_urgency(alerts["new"]) is Urgency.LOW
+    assert alert_urgency(alerts["ended"]) is Urgency.LOW
+
+
+def test_by_default_at_most_one_alert_per_kind_per_minute() -> None:
+    clock = Clock()
+    c = NotificationCoalescer(clock=clock)
+    c.add_started([session("a")])
+    assert len(c.take()) == 1
+    c.add_started([session("b")])
+    clock.t += 59
+    assert c.take() == []
+    assert c.next_due_in() == pytest.approx(1.0)
+    clock.t += 1
+    assert [a.title for a in c.take()] == ["New session"]
 
 
 def test_hostile_names_are_clipped_and_flattened() -> None:

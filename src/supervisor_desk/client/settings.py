@@ -56,8 +56,12 @@ class NotificationPrefs(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=True)
 
     new_sessions: bool = True
-    ended_sessions: bool = True
+    ended_sessions: bool = True  # ended normally (completed, cancelled, transferred)
+    failed_sessions: bool = True  # ended with status failed
     paused: bool = False
+    # At most one desktop notification per kind in this many seconds (the rest are counted
+    # into the next one).
+    min_interval_s: float = Field(default=60.0, ge=0.0, le=3600.0)
 
 
 class ServerTrust(BaseModel):

@@ -163,6 +163,7 @@ class MainWindow(QMainWindow):
     recent_file_requested = Signal(str)  # a path from File → Open recent
     recent_cleared = Signal()
     time_zone_requested = Signal()
+    preferences_requested = Signal()
     files_dropped = Signal(list)  # [Path] of export files dropped on the window
     export_requested = Signal()
     filters_requested = Signal()
@@ -372,6 +373,9 @@ class MainWindow(QMainWindow):
         self.addAction(self.filters_action)
         self.time_zone_action = QAction("Time zone…", self)
         self.time_zone_action.triggered.connect(self.time_zone_requested)
+        self.preferences_action = QAction("Preferences…", self)
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.preferences_action.triggered.connect(self.preferences_requested)
         self.autostart_action = QAction("Start at login", self)
         self.autostart_action.setCheckable(True)
         self.autostart_action.setToolTip("Start Supervisor Desk (in the tray) when you log in")
@@ -390,6 +394,7 @@ class MainWindow(QMainWindow):
         self.file_menu.insertMenu(self.export_action, self.recent_menu)
         self.set_recent_files([])
         self.file_menu.addSeparator()
+        self.file_menu.addAction(self.preferences_action)
         self.file_menu.addAction(self.autostart_action)
         self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)

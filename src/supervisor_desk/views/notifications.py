@@ -2,7 +2,8 @@
 
 A busy contact centre starts several sessions a second; one desktop notification each would
 bury the desktop. The coalescer gathers what happened since the last alert and emits at most
-one "new" and one "ended" alert per interval ("7 new sessions"). Snapshots and replayed events
+one alert per kind ("new", "ended", "failed") per interval, a minute by default ("7 new
+sessions"); each kind can be switched off in Preferences. Snapshots and replayed events
 never reach it (the live view-model filters them). Text here is plain; each delivery path
 escapes for its renderer (D-Bus body markup, Qt's balloon label).
 """
@@ -28,7 +29,9 @@ from PySide6.QtWidgets import (
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.icons import END_REASON_LABELS, STATUS_LABELS, channel_label
 
-AlertKind = Literal["new", "ended"]
+AlertKind = Literal["new", "ended", "failed"]
+ALERT_KINDS: tuple[AlertKind, ...] = ("new", "ended", "failed")
+DEFAULT_MIN_INTERVAL_S = 60.0
 MAX_NAMES = 3
 MAX_FIELD = 60
 
@@ -77,48 +80,78 @@ class NotificationCoalescer:
     def __init__(
         self,
         *,
-        min_interval: float = 5.0,
+        min_interval: float = DEFAULT_MIN_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.min_interval = min_interval
         self._clock = clock
-        self._new: dict[str, SessionSummary] = {}
-        self._ended: dict[str, SessionSummary] = {}
+        self._buckets: dict[AlertKind, dict[str, SessionSummary]] = {k: {} for k in ALERT_KINDS}
         self._last_sent: dict[str, float] = {}
         self.paused = False
-        self.notify_new = True
-        self.notify_ended = True
+        self.enabled: dict[AlertKind, bool] = dict.fromkeys(ALERT_KINDS, True)
+
+    # The per-kind switches, by the names Preferences use.
+    @property
+    def notify_new(self) -> bool:
+        return self.enabled["new"]
+
+    @notify_new.setter
+    def notify_new(self, on: bool) -> None:
+        self._enable("new", on)
+
+    @property
+    def notify_ended(self) -> bool:
+        return self.enabled["ended"]
+
+    @notify_ended.setter
+    def notify_ended(self, on: bool) -> None:
+        self._enable("ended", on)
+
+    @property
+    def notify_failed(self) -> bool:
+        return self.enabled["failed"]
+
+    @notify_failed.setter
+    def notify_failed(self, on: bool) -> None:
+        self._enable("failed", on)
+
+    def _enable(self, kind: AlertKind, on: bool) -> None:
+        self.enabled[kind] = on
+        if not on:
+            self._buckets[kind].clear()
 
     def add_started(self, sessions: Sequence[SessionSummary]) -> None:
-        if self.paused or not self.notify_new:
+        if self.paused or not self.enabled["new"]:
             return
         for s in sessions:
-            self._new[s.id] = s
+            self._buckets["new"][s.id] = s
 
     def add_ended(self, sessions: Sequence[SessionSummary]) -> None:
-        if self.paused or not self.notify_ended:
+        if self.paused:
             return
         for s in sessions:
             # A session that started and ended within one interval is one "ended" alert.
-            self._new.pop(s.id, None)
-            self._ended[s.id] = s
+            self._buckets["new"].pop(s.id, None)
+            kind: AlertKind = "failed" if s.status == "failed" else "ended"
+            if self.enabled[kind]:
+                self._buckets[kind][s.id] = s
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
         if paused:
-            self._new.clear()
-            self._ended.clear()
+            for bucket in self._buckets.values():
+                bucket.clear()
 
     @property
     def pending(self) -> int:
-        return len(self._new) + len(self._ended)
+        return sum(len(bucket) for bucket in self._buckets.values())
 
     def next_due_in(self) -> float | None:
         """Seconds until :meth:`take` would return something (None: nothing pending)."""
         now = self._clock()
         waits = [
             max(0.0, self._last_sent.get(kind, -1e18) + self.min_interval - now)
-            for kind, bucket in (("new", self._new), ("ended", self._ended))
+            for kind, bucket in self._buckets.items()
             if bucket
         ]
         return min(waits) if waits else None
@@ -127,8 +160,7 @@ class NotificationCoalescer:
         """The alerts due now (empties what they cover)."""
         now = self._clock()
         alerts: list[Alert] = []
-        for kind in ("new", "ended"):
-            bucket = self._new if kind == "new" else self._ended
+        for kind, bucket in self._buckets.items():
             if not bucket or now < self._last_sent.get(kind, -1e18) + self.min_interval:
                 continue
             sessions = list(bucket.values())
@@ -144,17 +176,24 @@ class NotificationCoalescer:
         if n == 1:
             if kind == "new":
                 return Alert(kind, "New session", describe_new(first), first.id, 1)
-            return Alert(kind, "Session ended", describe_ended(first), first.id, 1)
+            title = "Session failed" if kind == "failed" else "Session ended"
+            return Alert(kind, title, describe_ended(first), first.id, 1)
         names = ", ".join(_who(s) for s in sessions[:MAX_NAMES])
         more = f" and {n - MAX_NAMES} more" if n > MAX_NAMES else ""
-        title = f"{n} new sessions" if kind == "new" else f"{n} sessions ended"
-        return Alert(kind, title, names + more, first.id, n)
+        return Alert(kind, _count_title(kind, n), names + more, first.id, n)
+
+
+def _count_title(kind: AlertKind, n: int) -> str:
+    if kind == "new":
+        return f"{n} new sessions"
+    return f"{n} sessions failed" if kind == "failed" else f"{n} sessions ended"
+
 
 
 def merge_alerts(older: Alert, newer: Alert) -> Alert:
     """One banner per kind: a later batch adds its count to the banner still on screen."""
     n = older.count + newer.count
-    title = f"{n} new sessions" if newer.kind == "new" else f"{n} sessions ended"
+    title = _count_title(newer.kind, n)
     body = newer.body if newer.count > 1 else f"latest: {newer.body}"
     return Alert(newer.kind, title, body, newer.session_id, n)
 

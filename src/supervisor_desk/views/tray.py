@@ -44,6 +44,12 @@ _STATE_ICONS = {
 }
 
 
+def alert_urgency(alert: Alert) -> Urgency:
+    """New and ended sessions are routine (low: the daemon may keep them quiet); a failed
+    session is worth a look (normal)."""
+    return Urgency.NORMAL if alert.kind == "failed" else Urgency.LOW
+
+
 class TrayController(QObject):
     show_requested = Signal()
     toggle_requested = Signal()  # a single click on the icon: show, or hide if shown
@@ -231,7 +237,7 @@ class TrayController(QObject):
         assert self._notifier is not None
         try:
             nid = await self._notifier.notify(
-                alert.title, alert.body, urgency=Urgency.NORMAL, category="im.received",
+                alert.title, alert.body, urgency=alert_urgency(alert), category="im.received",
                 actions=(("default", "Show session"),),
             )
         except Exception:  # the daemon went away: fall back for this one alert
