@@ -19,6 +19,7 @@ from supervisor_desk.models.filters import (
 from supervisor_desk.models.offline_index import (
     OfflineIndex,
     normalized_transcript,
+    raw_transcripts,
     transcript_has_words,
 )
 from tests.models.export_samples import T0, make_record, make_records
@@ -134,3 +135,19 @@ def test_column_checks_alone_equal_matches(
 def test_fast_normalisation_equals_normalize_words_per_message(texts: list[str]) -> None:
     expected = "\n".join(" ".join(normalize_words(t)) for t in texts)
     assert normalized_transcript(texts) == expected
+
+
+def test_transcripts_normalised_later_match_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    write_export(path, "jsonl", RECORDS)
+    entries = ExportReader(path).read_all()
+    idx = OfflineIndex(path)
+    idx.add(entries[:25], raw_transcripts(entries[:25]), normalized=False)
+    idx.add(entries[25:], raw_transcripts(entries[25:]), normalized=False)
+    assert idx.pending_transcripts == len(RECORDS)
+    assert idx.normalize_transcripts(10) == len(RECORDS) - 10  # a step at a time
+    for flt in [f for f in FILTERS if f.text is not None]:
+        expected = {r.session.id for r in RECORDS
+                    if flt.matches(r.session, [m.text for m in r.messages])}
+        assert idx.matching_ids(flt) == expected  # a search finishes the rest first
+    assert idx.pending_transcripts == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sys
 import threading
@@ -28,7 +29,7 @@ from supervisor_desk.models.export import (
     ReadReport,
     too_much_text,
 )
-from supervisor_desk.models.offline_index import OfflineIndex, prepare_transcripts
+from supervisor_desk.models.offline_index import OfflineIndex, raw_transcripts
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 FIRST_BATCH = 200  # small, so the first rows show within a fraction of a second
 BATCH = 1000
 QUEUED_BATCHES = 4
+TRANSCRIPTS_PER_STEP = 5000  # normalised per step on the index's thread (~0.15 s)
 STOP_POLL_S = 0.1
 
 
@@ -113,7 +115,7 @@ class OfflineLoader(QObject):
                 return
             text_bytes = 0
             for batch in reader.batches():
-                transcripts = prepare_transcripts(batch)
+                transcripts = raw_transcripts(batch)
                 if self._stop.is_set() or not deliver(("batch", batch, transcripts)):
                     return
                 reader.batch_size = BATCH
@@ -165,9 +167,29 @@ class OfflineLoader(QObject):
                     await self._handle(item)
                     # One batch per loop turn: input and paint events run between batches.
                     await asyncio.sleep(0)
+            await self._normalize_transcripts()
         finally:
             self._stop.set()
             await self._thread_ended()
+
+    async def _on_index[T](self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` where the index lives (its thread, or here without one)."""
+        if self.index_executor is None:
+            return fn(*args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(
+            self.index_executor, functools.partial(fn, *args, **kwargs))
+
+    async def _normalize_transcripts(self) -> None:
+        """After the read: the transcripts, normalised for search a chunk at a time.
+
+        Reading only joins each session's texts; the normalisation (a third of the reading
+        cost) comes after the last row is shown. A search in transcripts before it ends does
+        the rest at once.
+        """
+        index = self.index
+        remaining = index.pending_transcripts if index is not None else 0
+        while index is not None and remaining:
+            remaining = await self._on_index(index.normalize_transcripts, TRANSCRIPTS_PER_STEP)
 
     async def _handle(self, item: tuple[Any, ...]) -> None:
         kind = item[0]
@@ -184,11 +206,7 @@ class OfflineLoader(QObject):
                     has_transcripts=self.reader.has_transcripts,
                     now=header.exported_at if header and header.exported_at else None,
                 )
-            if self.index_executor is None:
-                self.index.add(batch, item[2])
-            else:
-                await asyncio.get_running_loop().run_in_executor(
-                    self.index_executor, self.index.add, batch, item[2])
+            await self._on_index(self.index.add, batch, item[2], normalized=False)
             self.progress_changed.emit(self.report.bytes_read, self.report.total_bytes)
             self.batch_loaded.emit(len(self.index))
         elif kind == "error":
