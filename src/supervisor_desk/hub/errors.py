@@ -89,6 +89,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body" (a body that is not UTF-8, a broken form): the
+            # documented answer to a body that cannot be read is 422 invalid_json, everywhere.
+            return JSONResponse(error_body(
+                "invalid_json", "the body is not valid JSON in UTF-8",
+                [{"loc": ["body"], "field": "body", "message": str(exc.detail)[:200],
+                  "type": "json_invalid"}],
+            ), status_code=422)
         code = _CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         if exc.status_code == 404 and message == "Not Found":

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from supervisor_desk.hub.errors import ApiError, clean_details
+from supervisor_desk.hub.routing import RESERVED_SESSION_IDS
 from supervisor_desk.models.wire import (
     EVENT_TYPES,
     EventData,
@@ -28,44 +29,50 @@ MAX_EVENTS = 1000
 
 
 class _Typed(BaseModel):
+    """The envelope of one event; each subclass fixes ``type`` and the model of ``data``.
+
+    Together they are the discriminated union the OpenAPI document shows for ``POST /ingest``.
+    """
+
     model_config = ConfigDict(extra="ignore", frozen=True)
     id: Id
     session_id: Id
     at: Timestamp
 
 
-class _Started(_Typed):
+class SessionStartedEvent(_Typed):
     type: Literal["session.started"]
     data: SessionStartedData
 
 
-class _Updated(_Typed):
+class SessionUpdatedEvent(_Typed):
     type: Literal["session.updated"]
     data: SessionUpdatedData
 
 
-class _Created(_Typed):
+class MessageCreatedEvent(_Typed):
     type: Literal["message.created"]
     data: MessageBody
 
 
-class _MessageUpdated(_Typed):
+class MessageUpdatedEvent(_Typed):
     type: Literal["message.updated"]
     data: MessageUpdatedData
 
 
-class _Ended(_Typed):
+class SessionEndedEvent(_Typed):
     type: Literal["session.ended"]
     data: SessionEndedData
 
 
-class _Logs(_Typed):
+class LogAppendedEvent(_Typed):
     type: Literal["log.appended"]
     data: LogAppendedData
 
 
 _AnyTyped = Annotated[
-    _Started | _Updated | _Created | _MessageUpdated | _Ended | _Logs,
+    SessionStartedEvent | SessionUpdatedEvent | MessageCreatedEvent | MessageUpdatedEvent
+    | SessionEndedEvent | LogAppendedEvent,
     Field(discriminator="type"),
 ]
 
@@ -78,8 +85,40 @@ class _TypedBatch(BaseModel):
 _FAST: TypeAdapter[_TypedBatch] = TypeAdapter(_TypedBatch)
 
 
+def batch_json_schema(ref_template: str) -> dict[str, Any]:
+    """JSON schemas of the ingest body, by name: ``IngestBatch`` and each event model."""
+    schema = _TypedBatch.model_json_schema(ref_template=ref_template)
+    definitions: dict[str, Any] = schema.pop("$defs", {})
+    schema["title"] = "IngestBatch"
+    definitions["IngestBatch"] = schema
+    return definitions
+
+
 def parse_batch(body: bytes) -> list[tuple[IngestEvent, EventData]]:
-    """Parse and validate a whole batch; raises :class:`ApiError` 422 listing each bad event.
+    """Parse and validate a whole batch; raises :class:`ApiError` 422 listing each bad event."""
+    events = _parse(body)
+    _refuse_reserved_ids(events)
+    return events
+
+
+def _refuse_reserved_ids(events: list[tuple[IngestEvent, EventData]]) -> None:
+    """A session id that names a route under ``/sessions/`` could never be read back: 422."""
+    details = [
+        {"index": index, "event_id": event.id, "loc": ["events", index, "session_id"],
+         "field": f"events.{index}.session_id",
+         "message": f"the session id {event.session_id!r} is reserved (it names a route: "
+                    f"{', '.join(sorted(RESERVED_SESSION_IDS))})",
+         "type": "reserved_id"}
+        for index, (event, _) in enumerate(events) if event.session_id in RESERVED_SESSION_IDS
+    ]
+    if details:
+        raise ApiError(422, "invalid_event",
+                       f"event {details[0]['index']} is invalid: {details[0]['message']} "
+                       "(nothing in this batch was stored)", details[:100])
+
+
+def _parse(body: bytes) -> list[tuple[IngestEvent, EventData]]:
+    """Parse and validate a whole batch.
 
     The common case (a valid batch) is parsed and validated in one pass inside pydantic-core,
     straight from the JSON bytes; only a batch that fails there takes the slower path below,

@@ -15,6 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from supervisor_desk.hub import auth, query
 from supervisor_desk.hub.errors import ApiError
+from supervisor_desk.hub.openapi import SORT_VALUES
 from supervisor_desk.hub.routing import API, Hub, raw_json
 from supervisor_desk.hub.service import HubService
 from supervisor_desk.hub.storage import ConflictError, NotFoundError, Principal, dumps
@@ -39,7 +40,7 @@ from supervisor_desk.models.wire import (
 
 _NOT_FILTERS = frozenset({"sort", "offset", "limit", "format"})
 
-# ``:path`` in the routes: ids are opaque and may hold "/" (sent as %2F, decoded before routing).
+# ``:sid`` in the routes: one percent-encoded path segment (ids may hold "/", sent as %2F).
 SessionId = Annotated[str, Path(min_length=1, max_length=200)]
 # Declared so they appear in the OpenAPI document; parsed by SessionFilter.from_query.
 _FILTER_DOC = (
@@ -65,6 +66,12 @@ def _filter_of(request: Request) -> SessionFilter:
 
 
 def _sort_of(text: str | None) -> SortSpec:
+    if text not in SORT_VALUES:
+        # Exactly the documented enum: no padding, no "+" (the OpenAPI document lists them).
+        raise ApiError(422, "invalid_filter", f"sort must be one of {', '.join(SORT_VALUES)}, "
+                       f"got {str(text)[:50]!r}", [
+                           {"loc": ["query", "sort"], "field": "sort", "type": "enum",
+                            "message": "not one of the sort values"}])
     try:
         return SortSpec.parse(text)
     except FilterError as exc:
@@ -181,7 +188,7 @@ async def export(
     )
 
 
-@router.get("/sessions/{session_id:path}/logs", response_model=LogsAnswer)
+@router.get("/sessions/{session_id:sid}/logs", response_model=LogsAnswer)
 async def session_logs(
     session_id: SessionId,
     principal: Annotated[Principal, Depends(auth.LOGS)],
@@ -194,7 +201,7 @@ async def session_logs(
     return raw_json(f'{{"kind":{dumps(kind)},"entries":[{",".join(entries)}]}}')
 
 
-@router.post("/sessions/{session_id:path}/handover", response_model=HandoverAnswer)
+@router.post("/sessions/{session_id:sid}/handover", response_model=HandoverAnswer)
 async def handover(
     session_id: SessionId,
     principal: Annotated[Principal, Depends(auth.HANDOVER)],
@@ -212,7 +219,7 @@ async def handover(
     return raw_json(f'{{"session":{doc}}}')
 
 
-@router.get("/sessions/{session_id:path}", response_model=SessionDetail)
+@router.get("/sessions/{session_id:sid}", response_model=SessionDetail)
 async def session_detail(
     session_id: SessionId, principal: Annotated[Principal, Depends(auth.READ)], service: Hub
 ) -> Response:
