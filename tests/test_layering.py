@@ -53,6 +53,7 @@ PLANTED = [
     ),
     ("views-io-through-client", "supervisor_desk.views._planted", "import httpx"),
     ("pure-models", "supervisor_desk.models._planted", "import httpx"),
+    ("one-folder-resolver", "supervisor_desk.views._planted", "import platformdirs"),
 ]
 
 
