@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -486,6 +487,125 @@ def test_preferences_switch_notification_kinds_and_history_has_its_own_status(
         assert "on screen" not in w.status_left.text()
         w.show_page(0)
         await wait_until(lambda: "sessions on screen" in w.status_left.text())
+        desk.request_quit()
+        await asyncio.wait_for(run, 15)
+
+    qrun(scenario())
+    assert desk.errors.errors == []
+
+
+class _SlowKeyring(MemoryKeyring):
+    """A keyring that does not answer (an unlock prompt nobody has seen yet) until told to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unlocked = threading.Event()
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.unlocked.wait(30)
+        return super().get_password(service, username)
+
+
+def test_a_slow_keyring_never_blocks_start_up_and_gets_the_token_when_it_answers(
+    running_hub: EmbeddedHub, qapp: Any, qrun: Any, tmp_path: Path, desk_env: None,
+) -> None:
+    from supervisor_desk.account import WAITING_NOTE
+
+    prefs = Preferences()
+    prefs.remember_sign_in(running_hub.url, "supervisor")
+    prefs.save()
+    backend = _SlowKeyring()
+    desk = make_desk(qapp, CredentialStore(backend), tmp_path)
+    desk.account.keyring_patience = 0.3
+    w = desk.window
+
+    async def scenario() -> None:
+        run = asyncio.ensure_future(desk.run())
+        try:
+            # The keyring is stuck, yet the sign-in dialog comes, and says why.
+            await wait_until(lambda: desk.flow is not None and desk.flow.dialog is not None
+                             and desk.flow.dialog.isVisible())
+            assert w.connection_pill.text() == "Waiting for the system keyring…"
+            dialog = desk.flow.dialog  # type: ignore[union-attr]
+            assert dialog is not None and dialog.note_label.text() == WAITING_NOTE
+            dialog.password_edit.setText("supervisor")
+            dialog.sign_in_button.click()
+            await wait_until(lambda: w.connection_pill.text() == "Connected", 15)
+            assert "session-only" in w.user_button.toolTip()
+            assert backend.secrets == {}
+            # The keyring answers: the token of this sign-in goes there.
+            backend.unlocked.set()
+            await wait_until(lambda: len(backend.secrets) == 1)
+            assert desk.signed is not None
+            assert list(backend.secrets.values()) == [desk.signed.client.token]
+            await wait_until(lambda: "stored in the system keyring"
+                             in w.statusBar().currentMessage())
+            assert "session-only" not in w.user_button.toolTip()
+        finally:
+            backend.unlocked.set()
+            desk.request_quit()
+            await asyncio.wait_for(run, 15)
+
+    qrun(scenario())
+    assert desk.errors.errors == []
+
+
+def test_help_lists_the_shortcuts_and_the_session_keys_work(
+    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
+    tmp_path: Path, desk_env: None,
+) -> None:
+    from supervisor_desk import __version__
+
+    desk = make_desk(qapp, signed_in_profile, tmp_path)
+    w = desk.window
+
+    async def scenario() -> None:
+        run = asyncio.ensure_future(desk.run())
+        await wait_until(lambda: w.connection_pill.text() == "Connected")
+        await asyncio.to_thread(ingest, running_hub, [
+            started("hk-active"), started("hk-q1", status="queued"),
+            started("hk-q2", status="queued"),
+        ])
+        await wait_until(lambda: desk.model.rowCount() == 3)
+
+        sheet = w.show_shortcuts()
+        rows = dict(sheet.rows())
+        for keys, words in (("Ctrl+J", "Next queued session"), ("Ctrl+K", "Search sessions"),
+                            ("Ctrl+U", "Customer view"), ("F5", "Refresh"),
+                            ("Ctrl+Shift+H", "Hand over to an operator"),
+                            ("Ctrl+E", "Export"), ("Ctrl+L", "Logs")):
+            assert rows.get(keys) == words, (keys, rows)
+        sheet.close()
+
+        # Next queued session: the queue's rows in turn, never the active one.
+        w.next_queued_action.trigger()
+        first = w.table.selected_session()
+        assert first is not None and first.status == "queued"
+        w.next_queued_action.trigger()
+        second = w.table.selected_session()
+        assert second is not None and second.status == "queued" and second.id != first.id
+        await wait_until(lambda: desk.detail.summary is not None
+                         and desk.detail.summary.id == second.id)
+
+        # Customer view and hand-over of the session in the chat.
+        w.customer_view_action.trigger()
+        await wait_until(lambda: len(desk.detail_tools.customer_windows) == 1)
+        desk.detail_tools.close_windows()
+        await wait_until(lambda: desk.detail_tools.handover_button.button.isEnabled())
+        w.handover_action.trigger()
+        assert desk.detail_tools.handover_button.dialog is not None
+        desk.detail_tools.handover_button.dialog.reject()
+
+        # Search goes to History's search box.
+        w.search_action.trigger()
+        assert w.pages.currentIndex() == desk.history_page
+        assert desk.history.filter_bar.search.hasFocus() or not w.isActiveWindow()
+
+        w.about_action.trigger()
+        about = desk.about_dialog
+        assert about is not None and about.version_label.text() == f"Version {__version__}"
+        assert running_hub.url in about.hub_label.text()
+        about.close()
         desk.request_quit()
         await asyncio.wait_for(run, 15)
 

@@ -29,7 +29,7 @@ from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from supervisor_desk import APP_ID, APP_NAME, __version__
-from supervisor_desk.account import Account
+from supervisor_desk.account import WAITING_NOTE, Account
 from supervisor_desk.app_probe import StateFile, app_state, take_screenshot
 from supervisor_desk.client.settings import NotificationPrefs, Preferences, load_preferences
 from supervisor_desk.logging_setup import setup_logging
@@ -40,6 +40,7 @@ from supervisor_desk.posix_signals import QuitOnSignal
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from supervisor_desk.views.error_reporter import ErrorReporter
 from supervisor_desk.views.export_dialog import ExportDialog, ExportViewModel
+from supervisor_desk.views.help_dialogs import AboutDialog
 from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.history.viewmodel import HistoryViewModel, HubSessionSource
 from supervisor_desk.views.icons import app_icon
@@ -115,7 +116,7 @@ class DeskApp(QObject):
         self.account = Account(
             self.window, demo=options.demo, demo_rate=options.demo_rate,
             demo_seed=options.demo_seed, credentials=credentials, demo_future=demo_future,
-            ca_file=options.ca_file,
+            ca_file=options.ca_file, tasks=self.tasks.scope("account"),
         )
         self.history_vm = HistoryViewModel(None, self, tasks=self.tasks.scope("history"))
         self.history = HistoryView(self.history_vm, settings=self.settings)
@@ -126,6 +127,7 @@ class DeskApp(QObject):
         self._export_dialog: ExportDialog | None = None
         self._export_vm: ExportViewModel | None = None
         self.preferences_dialog: PreferencesDialog | None = None
+        self.about_dialog: AboutDialog | None = None
         self.detail = DetailViewModel(None, self, tasks=self.tasks.scope("detail"))
         self.coalescer = NotificationCoalescer()
         self.tray = TrayController(
@@ -167,6 +169,10 @@ class DeskApp(QObject):
         w.recent_cleared.connect(self._on_window_recent_cleared)
         w.time_zone_requested.connect(self._on_window_time_zone_requested)
         w.preferences_requested.connect(self._on_window_preferences_requested)
+        w.handover_requested.connect(self._on_window_handover_requested)
+        w.customer_view_requested.connect(self._on_window_customer_view_requested)
+        w.search_requested.connect(self._on_window_search_requested)
+        w.about_requested.connect(self._on_window_about_requested)
         w.files_dropped.connect(self._on_window_files_dropped)
         w.export_requested.connect(self._on_window_export_requested)
         w.filters_requested.connect(self._on_window_filters_requested)
@@ -232,7 +238,15 @@ class DeskApp(QObject):
             self.window.set_connection("connecting", "Starting the demo hub…")
         signed = await self.account.sign_in_at_start(self.options.server)
         if signed is None:
-            self.window.set_connection("unauthorized", "Signed out")
+            if self.account.waiting_for_keyring:
+                self.window.set_connection("connecting", "Waiting for the system keyring…",
+                                           WAITING_NOTE)
+                self.window.set_status("Waiting for the system keyring: you can sign in "
+                                       "meanwhile (kept for this session, stored when the "
+                                       "keyring answers).")
+                self._app_tasks.spawn(self._store_when_keyring_answers(), "keyring-answer")
+            else:
+                self.window.set_connection("unauthorized", "Signed out")
             self.model.set_loading(False)
             self.model.layoutChanged.emit()
             signed = await self.account.ask(server=self.options.server, startup=True)
@@ -240,6 +254,15 @@ class DeskApp(QObject):
             self.request_quit()
             return
         self._start_live(signed)
+
+    async def _store_when_keyring_answers(self) -> None:
+        """The keyring answered late: keep the session-only sign-in there from now on."""
+        kept = await self.account.keyring_answered(lambda: self.signed)
+        signed = self.signed
+        if kept and signed is not None:
+            self.window.set_user(signed.display_name, signed.role, signed.client.base_url)
+            self.window.statusBar().showMessage(
+                "Your sign-in is now stored in the system keyring.", 15_000)
 
     def _start_live(self, signed: SignedIn) -> None:
         self.signed = signed
@@ -478,6 +501,49 @@ class DeskApp(QObject):
         if self.live is not None:
             self.live.watch(session_id)
         self.detail.select(session_id)
+
+    def _on_window_handover_requested(self) -> None:
+        """Ctrl+Shift+H: the chat's hand-over button, as if clicked (it asks to confirm)."""
+        button = self.detail_tools.handover_button.button
+        if self.detail.summary is None:
+            self.window.set_status("Select a session to hand over.")
+        elif not button.isEnabled():
+            reason = button.toolTip() or "not available for this session"
+            self.window.set_status(f"Hand-over: {reason}")
+        else:
+            button.click()
+
+    def _on_window_customer_view_requested(self) -> None:
+        """Ctrl+U: the customer view of the session in the chat."""
+        summary = self.detail.summary
+        if summary is None:
+            self.window.set_status("Select a session to see its customer.")
+            return
+        self.detail_tools.open_customer_view(summary)
+
+    def _on_window_search_requested(self) -> None:
+        """Ctrl+K: History's search box, focused with its words selected."""
+        self.window.show_page(self.history_page)
+        search = self.history.filter_bar.search
+        search.setFocus()
+        search.selectAll()
+
+    def _on_window_about_requested(self) -> None:
+        if self.about_dialog is not None:
+            self.about_dialog.raise_()
+            return
+        dialog = AboutDialog(__version__, self.window)
+        dialog.finished.connect(self._on_about_dialog_finished)
+        self.about_dialog = dialog
+        signed = self.signed
+        if signed is not None:
+            dialog.set_hub(f"Hub: {signed.client.base_url}")
+        dialog.open()
+
+    def _on_about_dialog_finished(self, _result: int) -> None:
+        dialog, self.about_dialog = self.about_dialog, None
+        if dialog is not None:
+            dialog.deleteLater()
 
     def _on_window_preferences_requested(self) -> None:
         dialog = PreferencesDialog(self.prefs.notifications, self.window)

@@ -45,6 +45,7 @@ from supervisor_desk.models.live_order import LIVE_ORDER_TITLES, LIVE_ORDERS, Li
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.views.chat import ChatView
 from supervisor_desk.views.file_drop import ExportFileDrop
+from supervisor_desk.views.help_dialogs import ShortcutsDialog
 from supervisor_desk.views.icons import app_icon
 from supervisor_desk.views.live_viewmodel import LiveMetrics
 from supervisor_desk.views.metric_cards import MetricCards
@@ -164,6 +165,10 @@ class MainWindow(QMainWindow):
     recent_cleared = Signal()
     time_zone_requested = Signal()
     preferences_requested = Signal()
+    handover_requested = Signal()
+    customer_view_requested = Signal()
+    search_requested = Signal()
+    about_requested = Signal()
     files_dropped = Signal(list)  # [Path] of export files dropped on the window
     export_requested = Signal()
     filters_requested = Signal()
@@ -190,6 +195,7 @@ class MainWindow(QMainWindow):
         self.live_model = live_model
         self.sign_out_question: QMessageBox | None = None
         self._server: str | None = None
+        self.shortcuts_dialog: ShortcutsDialog | None = None
 
         header = self._build_header()
         self.header = header
@@ -211,6 +217,8 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_file_menu()
         self._build_view_menu()
+        self._build_session_menu()
+        self._build_help_menu()
         self._build_user_menu()
         self._build_status_bar()
 
@@ -424,6 +432,72 @@ class MainWindow(QMainWindow):
             self._order_group.addAction(action)
             order_menu.addAction(action)
             self.order_actions[order.value] = action
+
+    def _build_session_menu(self) -> None:
+        """Acting on sessions from the keyboard: the next queued one, hand-over, customer."""
+        self.session_menu = self.menuBar().addMenu("&Session")
+        self.next_queued_action = QAction("Next queued session", self)
+        self.next_queued_action.setShortcut(QKeySequence("Ctrl+J"))
+        self.next_queued_action.setToolTip("Select the next waiting session on the Live page")
+        self.next_queued_action.triggered.connect(self._on_next_queued_action_triggered)
+        self.handover_action = QAction("Hand over to an operator…", self)
+        self.handover_action.setShortcut(QKeySequence("Ctrl+Shift+H"))
+        self.handover_action.triggered.connect(self.handover_requested)
+        self.customer_view_action = QAction("Customer view…", self)
+        self.customer_view_action.setShortcut(QKeySequence("Ctrl+U"))
+        self.customer_view_action.triggered.connect(self.customer_view_requested)
+        self.search_action = QAction("Search sessions", self)
+        self.search_action.setShortcut(QKeySequence("Ctrl+K"))
+        self.search_action.setToolTip("Go to History's search box")
+        self.search_action.triggered.connect(self.search_requested)
+        for action in (self.next_queued_action, self.handover_action,
+                       self.customer_view_action, self.search_action):
+            self.addAction(action)
+            self.session_menu.addAction(action)
+
+    def _build_help_menu(self) -> None:
+        self.help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = QAction("Keyboard shortcuts", self)
+        self.shortcuts_action.setShortcut(QKeySequence("Ctrl+/"))
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        self.addAction(self.shortcuts_action)
+        self.help_menu.addAction(self.shortcuts_action)
+        self.about_action = QAction("About Supervisor Desk", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.about_requested)
+        self.help_menu.addAction(self.about_action)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Help → Keyboard shortcuts: every shortcut of this window, from its actions."""
+        if self.shortcuts_dialog is not None:
+            self.shortcuts_dialog.raise_()
+            return self.shortcuts_dialog
+        dialog = ShortcutsDialog(self.findChildren(QAction), self)
+        dialog.finished.connect(self._on_shortcuts_dialog_finished)
+        self.shortcuts_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _on_shortcuts_dialog_finished(self, _result: int) -> None:
+        dialog, self.shortcuts_dialog = self.shortcuts_dialog, None
+        if dialog is not None:
+            dialog.deleteLater()
+
+    def _on_next_queued_action_triggered(self) -> None:
+        if not self.select_next_queued():
+            self.set_status("Nobody is waiting in the queue.")
+
+    def select_next_queued(self) -> bool:
+        """Select the queued session after the selected one (in the Live order), wrapping."""
+        sessions = self.live_model.sessions()
+        queued = [s.id for s in sessions if s.status == "queued"]
+        if not queued:
+            return False
+        selected = self.table.selected_session()
+        after = queued[0]
+        if selected is not None and selected.id in queued:
+            after = queued[(queued.index(selected.id) + 1) % len(queued)]
+        return self.reveal_session(after)
 
     def _build_user_menu(self) -> None:
         """The account button's menu."""
