@@ -25,15 +25,16 @@ FILE_FORMATS: tuple[FileFormat, ...] = ("json", "jsonl", "csv")
 # One record (a session with its messages and logs) bigger than this is not a real export
 # record; refusing it keeps a hostile or corrupt file from exhausting memory.
 MAX_RECORD_BYTES = 64 * 1024 * 1024
-# Offline review keeps every session's summary and normalised transcript in memory: about
-# 2.2 KB per session of the benchmark's kind (100,000 sessions of 10 messages: 238 MB peak
-# for the reader and index alone). 250,000 keeps the window within the 800 MB bound with
-# room for longer transcripts; a bigger file is refused (up front when its size says so).
-MAX_REVIEW_SESSIONS = 250_000
-# The searchable transcripts of that many sessions take ~130 MB; longer ones (or text outside
-# Latin-1, two or four bytes a character) could take several times that, so their memory is
-# bounded too.
-MAX_REVIEW_TEXT_BYTES = 200 * 1024 * 1024
+# Offline review keeps every session's summary and transcript text in memory: about 2.5 KB
+# per session of the benchmark's kind (10 messages). Measured for the whole window: 250,000
+# such sessions peaked at 795 MB RSS (while their transcripts were normalised for search),
+# too close to the 800 MB bound; 200,000 leaves a margin for longer records. A bigger file is
+# refused (up front when its size says so, else when the count is reached).
+MAX_REVIEW_SESSIONS = 200_000
+# The transcripts of that many sessions take ~110 MB; longer ones (or text outside Latin-1,
+# two or four bytes a character) could take several times that, so their memory is bounded
+# too.
+MAX_REVIEW_TEXT_BYTES = 150 * 1024 * 1024
 UTF8_BOM = b"\xef\xbb\xbf"
 # How a record nested deeper than the JSON parsers follow is described (json's C scanner stops
 # near the interpreter's recursion limit, pydantic-core's at 200 levels; real records nest 6).
