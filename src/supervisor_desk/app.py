@@ -132,7 +132,7 @@ class DeskApp(QObject):
         self.coalescer = NotificationCoalescer()
         self.tray = TrayController(
             self.window.notification_area,
-            spawn=self.tasks.scope("tray").spawn,
+            tasks=self.tasks.scope("tray"),
             coalescer=self.coalescer,
             desktop_notifier=_make_desktop_notifier(),
             parent=self,

@@ -27,6 +27,7 @@ from supervisor_desk.views.notifications import (
     NotificationCoalescer,
     balloon_safe,
 )
+from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ class TrayController(QObject):
         self,
         area: NotificationArea,
         *,
-        spawn: Spawn,
+        tasks: TaskScope | None = None,
+        spawn: Spawn | None = None,
         coalescer: NotificationCoalescer | None = None,
         desktop_notifier: DesktopNotifier | None = None,
         app_name: str = "Supervisor Desk",
@@ -70,7 +72,9 @@ class TrayController(QObject):
     ) -> None:
         super().__init__(parent)
         self._area = area
-        self._spawn = spawn
+        # The app's TaskScope; a bare spawn callable serves tests that run no owner.
+        self._spawn: Spawn = tasks.spawn if tasks is not None \
+            else spawn or standalone_scope("tray").spawn
         self.coalescer = coalescer or NotificationCoalescer()
         self._notifier = desktop_notifier
         self._app_name = app_name
