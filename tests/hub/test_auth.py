@@ -38,6 +38,12 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/agents"): "sessions:read",
     ("GET", "/api/v1/operators"): "sessions:read",
     ("POST", "/api/v1/admin/revoke"): "tokens:manage",
+    ("POST", "/api/v1/sessions/{session_id:sid}/files"): "events:ingest",
+    ("GET", "/api/v1/sessions/{session_id:sid}/files"): "sessions:read",
+    ("GET", "/api/v1/sessions/{session_id:sid}/files/{file_id}"): "sessions:read",
+    ("POST", "/api/v1/sessions/import-audio"): "sessions:import",
+    ("GET", "/api/v1/sessions/{session_id:sid}/transcription"): "sessions:read",
+    ("DELETE", "/api/v1/sessions/{session_id:sid}/transcription"): "sessions:import",
 }
 
 
@@ -199,5 +205,5 @@ def test_error_shape_everywhere(
 
 def test_me_for_an_api_token(api: Api) -> None:
     me = api.get("/me", role="ingest").json()
-    assert me["role"] == "ingest" and me["permissions"] == ["events:ingest"]
+    assert me["role"] == "ingest" and me["permissions"] == ["events:ingest", "sessions:import"]
     assert me["user"]["name"] == "tests"

@@ -25,6 +25,8 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
     conn.execute("DROP INDEX sessions_narrow")
     conn.execute("DROP TABLE message_sessions")
     conn.execute("ALTER TABLE events DROP COLUMN content_hash")
+    conn.execute("DROP TABLE files")
+    conn.execute("DROP TABLE transcriptions")
     conn.execute("UPDATE meta SET value = 'old-epoch' WHERE key = 'epoch'")
     conn.execute("PRAGMA user_version = 1")
     conn.close()
@@ -33,7 +35,7 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
     try:
         assert storage.epoch == "old-epoch"
         version = storage.reader().execute("PRAGMA user_version").fetchone()[0]
-        assert version == schema.SCHEMA_VERSION == 3
+        assert version == schema.SCHEMA_VERSION == 4
         total, docs = storage.session_page(SessionFilter(text="probleme"),
                                            SortSpec.parse(None), 0, 50, 0)
         assert total == 1 and json.loads(docs[0])["id"] == "s1"
@@ -41,6 +43,6 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
         storage.close()
     again = sqlite3.connect(db, isolation_level=None)
     try:
-        assert schema.migrate(again) == 3  # idempotent
+        assert schema.migrate(again) == 4  # idempotent
     finally:
         again.close()

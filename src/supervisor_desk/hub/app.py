@@ -19,11 +19,13 @@ from supervisor_desk.hub import (
     routes_admin,
     routes_auth,
     routes_feed,
+    routes_files,
     routes_ingest,
     routes_sessions,
 )
 from supervisor_desk.hub.routing import API
 from supervisor_desk.hub.service import HubService
+from supervisor_desk.hub.transcribe.jobs import TranscriptionQueue, VoiceSettings
 from supervisor_desk.models.wire import IngestBatch
 
 ROUTERS = (
@@ -31,17 +33,22 @@ ROUTERS = (
     routes_ingest.router,
     routes_feed.router,
     routes_sessions.router,
+    routes_files.router,
     routes_admin.router,
 )
 
 
-def create_app(service: HubService) -> FastAPI:
+def create_app(service: HubService, voice: VoiceSettings | None = None) -> FastAPI:
+    transcription = TranscriptionQueue(service, voice or VoiceSettings.from_env())
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.attach(asyncio.get_running_loop())
+        await transcription.start()
         try:
             yield
         finally:
+            await transcription.stop()
             service.detach()
 
     app = FastAPI(
@@ -53,6 +60,7 @@ def create_app(service: HubService) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.hub = service
+    app.state.voice = transcription
     errors.install(app)
     faults.install(app)
     for router in ROUTERS:

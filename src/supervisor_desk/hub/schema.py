@@ -112,6 +112,33 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE events ADD COLUMN content_hash BLOB;
     """,
+    # 4: files a session holds (bytes in the blob store, by SHA-256) and the recognition jobs
+    # of imported recordings, persisted so a restarted hub resumes them.
+    """
+    CREATE TABLE files (
+        session_id TEXT NOT NULL,
+        id TEXT NOT NULL,               -- sha256 hex of the content: the blob's name
+        name TEXT NOT NULL,
+        mime TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (session_id, id)
+    );
+    CREATE INDEX files_blob ON files (id);
+
+    CREATE TABLE transcriptions (
+        session_id TEXT PRIMARY KEY,
+        file_id TEXT NOT NULL,
+        state TEXT NOT NULL,            -- queued, running, done, failed, cancelled
+        percent INTEGER NOT NULL,
+        segments INTEGER NOT NULL,      -- segments already stored as messages
+        params TEXT NOT NULL,           -- JSON: names, roles, layout, start, duration
+        error TEXT,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE INDEX transcriptions_state ON transcriptions (state, created_ms);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -112,7 +112,8 @@ EndReason = Literal[
     "user_disconnect", "system_disconnect", "transfer", "resolved", "error", "timeout"
 ]
 ResponsibleKind = Literal["ai", "human", "unassigned"]
-AuthorRole = Literal["customer", "ai", "human", "system"]
+# "unknown": a speaker of a mono recording, who cannot be told apart.
+AuthorRole = Literal["customer", "ai", "human", "system", "unknown"]
 MessageKind = Literal["text", "draft", "note", "template", "marker"]
 Reaction = Literal["up", "down"]
 DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
@@ -253,6 +254,9 @@ class MessageBody(WireModel):
     quick_replies: list[ShortText] = []
     reaction: Reaction | None = None
     delivery: Delivery | None = None
+    # Voice sessions: where the message starts and ends in the session's recording (ms).
+    offset_ms: Annotated[int, Field(ge=0, le=MAX_SIZE)] | None = None
+    end_ms: Annotated[int, Field(ge=0, le=MAX_SIZE)] | None = None
 
 
 class Message(MessageBody):
@@ -555,14 +559,53 @@ class ErrorBody(WireModel):
 
 
 PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "ingest": ("events:ingest",),
+    "ingest": ("events:ingest", "sessions:import"),
     "viewer": ("sessions:read", "logs:read", "sessions:export"),
-    "supervisor": ("sessions:read", "logs:read", "sessions:export", "sessions:handover"),
+    "supervisor": (
+        "sessions:read", "logs:read", "sessions:export", "sessions:handover", "sessions:import",
+    ),
     "admin": (
-        "sessions:read", "logs:read", "sessions:export", "sessions:handover",
+        "sessions:read", "logs:read", "sessions:export", "sessions:handover", "sessions:import",
         "users:manage", "tokens:manage",
     ),
 }
+
+
+class FileInfo(WireModel):
+    """A file a session holds on the hub (``hub:<id>`` links point at it)."""
+
+    id: str
+    session_id: Id
+    name: ShortText
+    mime: str
+    size: int
+    url: str
+    created_at: Timestamp
+
+
+class FileList(WireModel):
+    items: list[FileInfo]
+
+
+TranscriptionState = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class Transcription(WireModel):
+    """The recognition job of an imported recording."""
+
+    session_id: Id
+    file_id: str
+    state: TranscriptionState
+    percent: int
+    segments: int
+    engine: str
+    error: str | None = None
+
+
+class ImportAnswer(WireModel):
+    session: SessionSummary
+    file: FileInfo
+    transcription: Transcription
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,378 @@
+"""The hub's side of transcription: the job table, the worker processes, the events they make.
+
+A job is a row of ``transcriptions`` (schema 4). Every event it makes has an id derived from the
+session and the segment number, and every ``at`` derives from the recording (never the clock),
+so a job resumed after a crash re-sends what it had sent with identical content: the ingest
+counts those as duplicates and nothing appears twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import functools
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from supervisor_desk.hub.files import DEFAULT_MAX_FILE_MB, FileRecords, LocalBlobStore
+from supervisor_desk.hub.service import HubService
+from supervisor_desk.hub.storage import EventIdConflictError, IngestRejectedError
+from supervisor_desk.hub.transcribe.worker import ENGINE
+from supervisor_desk.models.wire import (
+    Agent,
+    Attachment,
+    Author,
+    EventData,
+    IngestEvent,
+    LogAppendedData,
+    MessageBody,
+    SessionEndedData,
+    SessionStartedData,
+    SessionUpdatedData,
+    Transcription,
+    UserInfo,
+    parse_timestamp,
+)
+
+log = logging.getLogger("supervisor_desk.hub.transcribe")
+
+FINISHED = ("done", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    max_file_bytes: int = DEFAULT_MAX_FILE_MB * 1024 * 1024
+    workers: int = 1
+
+    @classmethod
+    def from_env(cls) -> VoiceSettings:
+        mb = os.environ.get("SUPERVISOR_HUB_MAX_FILE_MB")
+        workers = os.environ.get("SUPERVISOR_HUB_TRANSCRIBE_WORKERS")
+        return cls(
+            max_file_bytes=int(float(mb) * 1024 * 1024) if mb else cls.max_file_bytes,
+            workers=max(1, int(workers)) if workers else cls.workers,
+        )
+
+
+@dataclass(frozen=True)
+class ImportParams:
+    """What a job needs to make its events; stored with the job as JSON."""
+
+    session_id: str
+    file_id: str
+    file_name: str
+    mime: str
+    size: int
+    agent: str
+    agent_role: str
+    customer: str
+    channel: str
+    started_at: str  # RFC 3339: the import time minus the recording's duration
+    duration_ms: int
+    layout: str
+
+    def at(self, offset_ms: int) -> datetime:
+        return parse_timestamp(self.started_at) + timedelta(milliseconds=offset_ms)
+
+
+class JobTable:
+    """SQL of the ``transcriptions`` table, on the file records' connection."""
+
+    def __init__(self, records: FileRecords) -> None:
+        self._conn = records.connection
+        self._lock = records.lock
+
+    def create(self, params: ImportParams) -> None:
+        now = int(time.time() * 1000)
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO transcriptions (session_id, file_id, state, percent, segments, "
+                "params, error, created_ms, updated_ms) "
+                "VALUES (?, ?, 'queued', 0, 0, ?, NULL, ?, ?)",
+                (params.session_id, params.file_id, json.dumps(params.__dict__), now, now),
+            )
+
+    def update(self, session_id: str, **fields: Any) -> None:
+        names = ", ".join(f"{key} = ?" for key in fields)
+        with self._lock:
+            self._conn.execute(
+                f"UPDATE transcriptions SET {names}, updated_ms = ? WHERE session_id = ?",
+                (*fields.values(), int(time.time() * 1000), session_id),
+            )
+
+    def get(self, session_id: str) -> tuple[Transcription, ImportParams] | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT session_id, file_id, state, percent, segments, error, params "
+                "FROM transcriptions WHERE session_id = ?", (session_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        sid, file_id, state, percent, segments, error, params = row
+        return (Transcription(session_id=sid, file_id=file_id, state=state, percent=percent,
+                              segments=segments, engine=ENGINE, error=error),
+                ImportParams(**json.loads(params)))
+
+    def unfinished(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT session_id FROM transcriptions WHERE state IN ('queued', 'running') "
+                "ORDER BY created_ms"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+
+def _event(event_id: str, event_type: str, session_id: str, at: datetime,
+           data: EventData) -> tuple[IngestEvent, EventData]:
+    envelope = IngestEvent.model_construct(
+        id=event_id, type=event_type, session_id=session_id, at=at, data={}
+    )
+    return envelope, data
+
+
+def opening_events(params: ImportParams) -> list[tuple[IngestEvent, EventData]]:
+    """The session as it appears at once: started, with the recording attached."""
+    sid = params.session_id
+    at = params.at(0)
+    started = SessionStartedData(
+        agent=Agent(id=params.agent, name=params.agent),
+        channel=params.channel,  # type: ignore[arg-type]  # checked by the route
+        modality="voice",
+        status="active",
+        user=UserInfo(id=f"{sid}:customer", name=params.customer),
+        started_at=at,
+        has_attachments=True,
+        metadata={
+            "source": "audio-import",
+            "recording": f"hub:{params.file_id}",
+            "recording_name": params.file_name,
+            "recording_mime": params.mime,
+            "recording_duration_ms": str(params.duration_ms),
+            "recording_layout": params.layout,
+            "transcription_state": "queued",
+            "transcription_percent": "0",
+        },
+    )
+    recording = MessageBody(
+        id="recording", at=at, author=Author(role="system", name="Recording"), text="",
+        attachments=[Attachment(name=params.file_name, mime=params.mime, size=params.size,
+                                url=f"hub:{params.file_id}")],
+        offset_ms=0, end_ms=params.duration_ms,
+    )
+    return [
+        _event(f"{sid}:started", "session.started", sid, at, started),
+        _event(f"{sid}:recording", "message.created", sid, at, recording),
+    ]
+
+
+def _progress(params: ImportParams, state: str, percent: int, offset_ms: int,
+              key: str) -> tuple[IngestEvent, EventData]:
+    sid = params.session_id
+    data = SessionUpdatedData(metadata={"transcription_state": state,
+                                        "transcription_percent": str(percent)})
+    return _event(f"{sid}:{key}", "session.updated", sid, params.at(offset_ms), data)
+
+
+class TranscriptionQueue:
+    """Runs jobs in worker processes, at most ``settings.workers`` at once."""
+
+    def __init__(self, service: HubService, settings: VoiceSettings) -> None:
+        self.service = service
+        self.settings = settings
+        self.store = LocalBlobStore.beside(service.storage.path)
+        self.records = FileRecords(service.storage.path)
+        self.jobs = JobTable(self.records)
+        self._slots: asyncio.Semaphore | None = None
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._cancelled: set[str] = set()
+
+    async def start(self) -> None:
+        self._slots = asyncio.Semaphore(self.settings.workers)
+        for session_id in await self.service.read(self.jobs.unfinished):
+            self.schedule(session_id)
+
+    async def stop(self) -> None:
+        """Stop every worker; their jobs stay queued/running and resume at the next start."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.records.close()
+
+    def schedule(self, session_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(session_id))
+        self._tasks[session_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(session_id, None))
+
+    async def cancel(self, session_id: str) -> bool:
+        """Stop a queued or running job; False when it was not running here."""
+        task = self._tasks.get(session_id)
+        if task is None:
+            return False
+        self._cancelled.add(session_id)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        return True
+
+    async def _update(self, session_id: str, **fields: Any) -> None:
+        await self.service.read(functools.partial(self.jobs.update, session_id, **fields))
+
+    async def _ingest(self, events: Sequence[tuple[IngestEvent, EventData]]) -> None:
+        await self.service.ingest(events)
+
+    async def _run(self, session_id: str) -> None:
+        found = await self.service.read(self.jobs.get, session_id)
+        if found is None:
+            return
+        job, params = found
+        assert self._slots is not None
+        try:
+            # Idempotent: after a crash between creating the job and its first events.
+            await self._ingest(opening_events(params))
+            async with self._slots:
+                await self._transcribe(job, params)
+        except asyncio.CancelledError:
+            if session_id in self._cancelled:
+                self._cancelled.discard(session_id)
+                await asyncio.shield(self._finish(params, "cancelled", "transcription cancelled"))
+            raise
+        except IngestRejectedError as exc:
+            # The session ended meanwhile (e.g. finished by a hub that crashed right after):
+            # nothing more can be added to it.
+            log.warning("transcription of %s stopped: %s", session_id, exc.details[0]["message"])
+            await self._update(session_id, state="failed",
+                                    error=str(exc.details[0]["message"]))
+        except Exception as exc:  # a worker or storage fault: keep what was transcribed
+            log.exception("transcription of %s failed", session_id)
+            await self._finish(params, "failed", f"{type(exc).__name__}: {exc}")
+
+    async def _transcribe(self, job: Transcription, params: ImportParams) -> None:
+        sid = params.session_id
+        path = self.store.path(params.file_id)
+        if path is None or not path.is_file():
+            await self._finish(params, "failed", "the recording is missing from the file store")
+            return
+        await self._update(sid, state="running")
+        await self._ingest([_progress(params, "running", job.percent, 0, "running")])
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "supervisor_desk.hub.transcribe", str(path),
+            "--skip", str(job.segments),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        errors: collections.deque[str] = collections.deque(maxlen=20)
+        stderr_task = asyncio.get_running_loop().create_task(_drain(process, errors))
+        failure: str | None = None
+        done = False
+        try:
+            assert process.stdout is not None
+            async for raw in process.stdout:
+                line = json.loads(raw)
+                kind = line.get("type")
+                if kind == "segment":
+                    await self._segment(params, line)
+                elif kind == "done":
+                    done = True
+                elif kind == "error":
+                    failure = str(line.get("message"))
+            status = await process.wait()
+        finally:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+            stderr_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stderr_task
+        if done and status == 0:
+            await self._finish(params, "done", None)
+            return
+        reason = failure or (errors[-1] if errors else None) or (
+            f"the recognition worker stopped (exit status {status})")
+        await self._finish(params, "failed", reason)
+
+    async def _segment(self, params: ImportParams, line: dict[str, Any]) -> None:
+        sid = params.session_id
+        n = int(line["n"])
+        percent = int(line["percent"])
+        events: list[tuple[IngestEvent, EventData]] = []
+        text = str(line["text"]).strip()
+        if text:
+            channel = int(line["channel"])
+            if channel == 0:
+                author = Author(role="customer", name=params.customer)
+            elif channel == 1:
+                author = Author(role=params.agent_role, name=params.agent)  # type: ignore[arg-type]
+            else:
+                author = Author(role="unknown", name="Unknown speaker")
+            start, end = int(line["start_ms"]), int(line["end_ms"])
+            message = MessageBody(id=f"seg-{n}", at=params.at(start), author=author,
+                                  text=text, offset_ms=start, end_ms=end)
+            events.append(_event(f"{sid}:seg:{n}", "message.created", sid, params.at(start),
+                                 message))
+        events.append(_progress(params, "running", percent, int(line["end_ms"]),
+                                f"progress:{n}"))
+        try:
+            await self._ingest(events)
+        except EventIdConflictError:
+            # Stored before a crash, then recognised again after it with slightly different
+            # words (the recogniser had not heard the earlier segments this time): the stored
+            # version stands.
+            log.info("segment %d of %s was already stored", n, sid)
+        await self._update(sid, segments=n, percent=percent)
+
+    async def _finish(self, params: ImportParams, state: str, error: str | None) -> None:
+        sid = params.session_id
+        found = await self.service.read(self.jobs.get, sid)
+        job = found[0] if found else None
+        percent = 100 if state == "done" else (job.percent if job else 0)
+        events: list[tuple[IngestEvent, EventData]] = []
+        end_at = params.at(params.duration_ms)
+        if error is not None:
+            done_ms = params.duration_ms * percent // 100
+            level = "info" if state == "cancelled" else "error"
+            text = (f"transcription {'cancelled' if state == 'cancelled' else 'failed'} at "
+                    f"{percent} % ({done_ms / 1000:.1f} s of {params.duration_ms / 1000:.1f} s)"
+                    + ("" if state == "cancelled" else f": {error}"))
+            events.append(_event(f"{sid}:{state}:log", "log.appended", sid, end_at,
+                                 LogAppendedData(kind="system", entries=[
+                                     {"at": end_at, "level": level, "text": text}])))
+        metadata: dict[str, str | None] = {"transcription_state": state,
+                                           "transcription_percent": str(percent)}
+        if error is not None and state == "failed":
+            metadata["transcription_error"] = error[:1000]
+        events.append(_event(f"{sid}:{state}", "session.updated", sid, end_at,
+                             SessionUpdatedData(metadata=metadata)))
+        events.append(_event(f"{sid}:ended", "session.ended", sid, end_at,
+                             SessionEndedData(status="completed", end_reason="resolved",
+                                              ended_at=end_at)))
+        try:
+            await self._ingest(events)
+        except IngestRejectedError as exc:
+            log.warning("could not close %s: %s", sid, exc.details[0]["message"])
+        await self._update(sid, state=state, percent=percent,
+                                error=error)
+
+
+async def _drain(process: asyncio.subprocess.Process, into: collections.deque[str]) -> None:
+    assert process.stderr is not None
+    async for raw in process.stderr:
+        text = raw.decode("utf-8", "replace").strip()
+        if text:
+            into.append(text[:500])
+
+
+def new_session_id() -> str:
+    return "audio-" + os.urandom(6).hex()
+

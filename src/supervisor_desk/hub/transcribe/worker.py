@@ -1,0 +1,104 @@
+"""The recognition worker: decode, find speech, recognise each segment, one JSON line each.
+
+Lines on stdout (UTF-8, one JSON object each, flushed as they are made):
+
+- ``{"type": "plan", "segments": K, "duration_ms": D, "layout": "stereo"|"mono"}``
+- ``{"type": "segment", "n": i, "channel": 0|1|-1, "start_ms", "end_ms", "text", "percent"}``
+  for i = 1..K in spoken order (segments up to ``--skip`` are not recognised again);
+- ``{"type": "done"}``; or ``{"type": "error", "message": "..."}`` and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from supervisor_desk.hub import audio
+
+_FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[LAUGH]", "[BREATH]"}
+ENGINE = "pocketsphinx (en-us)"
+
+
+class Recogniser:
+    """PocketSphinx with its bundled US-English model (inside the wheel: no download)."""
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        # Dither: stretches of digital silence (exact zeros, as synthetic or gated audio
+        # has) otherwise derail the feature normalisation: 52 % -> 10 % word errors measured
+        # on one synthetic voice. A fixed seed keeps a re-run's words the same.
+        self._decoder = Decoder(samprate=audio.RATE, loglevel="FATAL", dither=True, seed=1)
+
+    def words(self, pcm: bytes) -> tuple[str, int | None, int | None]:
+        """The words in ``pcm`` and where the first starts / the last ends (ms), if any."""
+        decoder = self._decoder
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        words: list[str] = []
+        first: int | None = None
+        last: int | None = None
+        for seg in decoder.seg():
+            if seg.word in _FILLERS:
+                continue
+            words.append(seg.word.split("(", 1)[0])
+            if first is None:
+                first = seg.start_frame * audio.FRAME_MS
+            last = (seg.end_frame + 1) * audio.FRAME_MS
+        return " ".join(words), first, last
+
+
+def _emit(line: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+
+
+def run(path: Path, skip: int) -> None:
+    decoded = audio.decode(path)
+    segments = audio.speech_segments(decoded)
+    _emit({"type": "plan", "segments": len(segments), "duration_ms": decoded.duration_ms,
+           "layout": decoded.layout})
+    total = sum(s.end_ms - s.start_ms for s in segments) or 1
+    # One recogniser per channel: each adapts to its own speaker and line (cepstral mean),
+    # and one voice's adaptation must not spill over into the other's words.
+    recognisers: dict[int, Recogniser] = {}
+    done = 0
+    for n, segment in enumerate(segments, start=1):
+        done += segment.end_ms - segment.start_ms
+        if n <= skip:
+            continue
+        recogniser = recognisers.get(segment.channel)
+        if recogniser is None:
+            recogniser = recognisers[segment.channel] = Recogniser()
+        text, first, last = recogniser.words(audio.segment_samples(decoded, segment).tobytes())
+        start = segment.start_ms + first if first is not None else segment.start_ms
+        end = segment.start_ms + last if last is not None else segment.end_ms
+        _emit({"type": "segment", "n": n, "channel": segment.channel, "start_ms": start,
+               "end_ms": min(end, segment.end_ms), "text": text,
+               "percent": min(99, done * 100 // total)})
+    _emit({"type": "done"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m supervisor_desk.hub.transcribe")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--skip", type=int, default=0, help="segments already stored")
+    parser.add_argument("--nice", type=int, default=10,
+                        help="lower this process's priority so the hub stays responsive")
+    args = parser.parse_args(argv)
+    if args.nice and hasattr(os, "nice"):
+        os.nice(args.nice)
+    try:
+        run(args.file, args.skip)
+    except audio.AudioError as exc:
+        _emit({"type": "error", "message": exc.message})
+        return 1
+    except (OSError, MemoryError, RuntimeError, ValueError) as exc:
+        _emit({"type": "error", "message": f"{type(exc).__name__}: {exc}"})
+        return 1
+    return 0
