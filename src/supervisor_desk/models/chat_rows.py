@@ -140,7 +140,8 @@ def session_rows(
         rows.append(ChatRow("pill", f"{session.id}/start", session.id, start))
     rows.extend(message_row(m, tz) for m in sorted(messages, key=lambda m: m.seq))
     if note is not None:
-        rows.append(ChatRow("placeholder", f"{session.id}/placeholder", session.id, note))
+        # A pill, not the placeholder: nothing is on its way (the placeholder's hourglass).
+        rows.append(ChatRow("pill", f"{session.id}/note", session.id, note))
     elif transcript_pending(session, messages):
         rows.append(placeholder_row(session.id))
     end = end_row(session, messages, tz)
