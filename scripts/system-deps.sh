@@ -9,7 +9,8 @@ runtime=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-
       libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0
       fonts-dejavu-core fonts-noto-color-emoji)
 bench=(xvfb xauth x11-utils xdotool imagemagick trayer dbus dbus-x11 dunst libnotify-bin gnome-keyring
-       desktop-file-utils appstream dpkg-dev)
+       desktop-file-utils appstream dpkg-dev
+       espeak-ng sox libsox-fmt-mp3)  # speech made in the voice-import tests (tests/hub)
 pkgs=("${runtime[@]}")
 [ "${1:-test}" = "runtime" ] || pkgs+=("${bench[@]}")
 missing=()
