@@ -217,7 +217,9 @@ def test_a_stereo_call_becomes_a_voice_session_transcribed_live(
     assert recording.status_code == 200 and recording.content == path.read_bytes()
     assert recording.headers["content-type"].startswith(body["file"]["mime"].split(";")[0])
     events = feed.events_until_ended(session_id)
-    _check_transcript(events, spoken, suffix)
+    rates = _check_transcript(events, spoken, suffix)
+    # The lossless files carry what was spoken; lossy codecs cost a few points more.
+    assert rates["overall"] <= (0.40 if suffix in (".wav", ".flac") else 0.50), rates
     job = api.get(f"/sessions/{session_id}/transcription").json()
     assert job["state"] == "done" and job["percent"] == 100
     detail = api.get(f"/sessions/{session_id}").json()
@@ -286,13 +288,3 @@ def test_cancelling_keeps_the_recording_and_says_so(
     assert_error(api.request("DELETE", f"/sessions/{session_id}/transcription",
                              role="supervisor"), 409, "transcription_finished")
 
-
-@pytest.mark.xfail(strict=True, reason="pocketsphinx's bundled model on these espeak-ng voices "
-                   "measures 52 % (en-us+f2) and 86 % (en-us+f3) WER; no domain vocabulary yet")
-def test_word_error_rate_is_at_most_40_percent(
-    api: Api, feed: Feed, call: tuple[Path, list[Spoken]]
-) -> None:
-    answer = _import(api, call[0])
-    events = feed.events_until_ended(answer.json()["session"]["id"])
-    rates = _check_transcript(events, call[1], "wer")
-    assert rates["overall"] <= 0.40, rates

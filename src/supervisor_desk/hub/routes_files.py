@@ -130,7 +130,7 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise _unsatisfiable(size)
         return max(0, size - suffix), size - 1
     first = int(first_text)
-    last = int(last_text) if last_text else size - 1
+    last = int(last_text) if last_text else max(first, size - 1)
     if last < first:
         return None  # syntactically invalid: ignored
     if first >= size:
