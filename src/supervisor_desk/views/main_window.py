@@ -47,12 +47,14 @@ from supervisor_desk.views.chat import ChatView
 from supervisor_desk.views.file_drop import ExportFileDrop
 from supervisor_desk.views.help_dialogs import ShortcutsDialog
 from supervisor_desk.views.icons import app_icon
+from supervisor_desk.views.live_options import LiveListOptions
 from supervisor_desk.views.live_viewmodel import LiveMetrics
 from supervisor_desk.views.metric_cards import MetricCards
 from supervisor_desk.views.notifications import NotificationArea
 from supervisor_desk.views.results_dock import ResultsDock
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
+from supervisor_desk.views.theme import build_theme_menu
 
 APP_TITLE = "Supervisor Desk"
 USER_BUTTON_MAX_WIDTH = 200
@@ -291,7 +293,9 @@ class MainWindow(QMainWindow):
         self.table.setObjectName("liveTable")
         self.table.setModel(self.live_model)
         self.table.session_selected.connect(self.session_selected)
+        self.table.selection_left.connect(self.mark_left_list)
         self.table.live_order_requested.connect(self.live_order_requested)
+        self.live_options = LiveListOptions(self.live_model, self)
         self.chat = ChatView(self, time_zone=time_zone)
         self.chat.setObjectName("chatView")
         # Pages (Live, History) share the chat on the right of the splitter: selecting a row
@@ -310,6 +314,7 @@ class MainWindow(QMainWindow):
         live_layout = QVBoxLayout(live_page)
         live_layout.setContentsMargins(0, 0, 0, 0)
         live_layout.setSpacing(0)
+        live_layout.addWidget(self.live_options.banner)  # shown while paused
         live_layout.addWidget(self.table, 1)
         self.signed_out_panel = self._build_signed_out_panel(live_page)
         live_layout.addWidget(self.signed_out_panel, 1)
@@ -419,6 +424,10 @@ class MainWindow(QMainWindow):
         columns_action = QAction("Columns…", self)
         columns_action.triggered.connect(self._on_columns_action_triggered)
         self.view_menu.addAction(columns_action)
+        self.live_options.add_to_menu(self.view_menu)
+        # Light, dark, high contrast, or the desktop's scheme (saved in the preferences).
+        self.theme_menu = self.view_menu.addMenu("Theme")
+        self.theme_actions = build_theme_menu(self.theme_menu)
 
     def _build_live_order_menu(self, order_menu: QMenu) -> None:
         self._order_group = QActionGroup(self)
@@ -642,6 +651,10 @@ class MainWindow(QMainWindow):
         self.table.show()
         for card in self.metric_cards.cards.values():
             card.set_value("…", "")
+
+    def mark_left_list(self, session: Any) -> None:
+        """The session the chat shows left the table it was chosen in: keep it, say so."""
+        self.chat.set_list_note("No longer in this list")
 
     def set_metrics(self, metrics: LiveMetrics) -> None:
         self.metric_cards.set_metrics(metrics)
