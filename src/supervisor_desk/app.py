@@ -160,6 +160,8 @@ class DeskApp(QObject):
         w.live_order_requested.connect(self._on_window_live_order_requested)
         w.session_selected.connect(self._on_window_session_selected)
         self.history.session_selected.connect(self._on_history_session_selected)
+        self.history.table.selection_left.connect(w.mark_left_list)
+        w.live_options.preferences_changed.connect(self._on_live_options_changed)
         controller = theme_controller()
         if controller is not None:
             controller.choice_changed.connect(self._on_theme_choice_changed)
@@ -226,6 +228,7 @@ class DeskApp(QObject):
         if warning:
             self.window.set_status(warning)
         self.window.set_live_order(LiveOrder(prefs.live_order))
+        self.window.live_options.apply_preferences(prefs)
         self.window.set_recent_files(prefs.recent_files)
         self._apply_time_zone(prefs.time_zone)
         controller = theme_controller()
@@ -272,6 +275,7 @@ class DeskApp(QObject):
             freeze_gc_after_snapshot=self.options.freeze_gc,
         )
         self.live = live
+        self.window.live_options.bind(live)
         live.connection_changed.connect(self._on_live_connection_changed)
         live.metrics_changed.connect(self.window.set_metrics)
         live.sessions_started.connect(self.tray.sessions_started)
@@ -294,6 +298,7 @@ class DeskApp(QObject):
 
     async def _stop_live(self) -> None:
         live, self.live = self.live, None
+        self.window.live_options.bind(None)
         if live is not None:
             await live.stop()
             live.deleteLater()
@@ -451,6 +456,10 @@ class DeskApp(QObject):
         self.prefs.recent_files = []
         self._save_prefs()
         self.window.set_recent_files([])
+
+    def _on_live_options_changed(self) -> None:
+        self.window.live_options.write_preferences(self.prefs)
+        self._save_prefs()
 
     def _on_window_live_order_requested(self, order: str) -> None:
         self.window.set_live_order(order)
