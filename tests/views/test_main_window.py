@@ -387,3 +387,34 @@ def test_open_recent_lists_files_greys_missing_ones_and_clears(
         actions[2].trigger()
     window.set_recent_files([])
     assert [a.text() for a in window.recent_menu.actions()] == ["No recent files"]
+
+
+def test_selected_ended_session_stays_in_the_chat_after_refresh_marked(
+    desk: Desk, qrun: Callable[..., Any]
+) -> None:
+    model = desk.model
+
+    async def scenario() -> None:
+        await post(desk.hub, [started("keep"), message("keep", "Hello from keep"),
+                              started("other"), message("other", "Hello from other")])
+        await desk.start()
+        await wait_until(lambda: model.row_of("keep") >= 0 and model.row_of("other") >= 0)
+        window = desk.window
+        chat = window.chat
+        assert window.table.select_session("keep")
+        await wait_until(lambda: chat.message_count == 1 and desk.detail.session_id == "keep")
+        await post(desk.hub, [ended("keep")])
+        await wait_until(lambda: cell(model, "keep", SessionColumn.STATUS, EndedRole) is True)
+        QTest.keyClick(window, Qt.Key.Key_F5)
+        await wait_until(lambda: model.row_of("keep") < 0)
+        # The chat still shows the session being read, marked; no neighbour was selected.
+        assert desk.detail.session_id == "keep" and chat.message_count == 1
+        assert chat.list_note_label.isVisible()
+        assert chat.list_note_label.text() == "No longer in this list"
+        assert window.table.selected_session() is None
+        # Choosing another session is a choice again, and the mark goes with the old one.
+        assert window.table.select_session("other")
+        await wait_until(lambda: desk.detail.session_id == "other" and chat.message_count == 1)
+        await wait_until(lambda: not chat.list_note_label.isVisible())
+
+    qrun(scenario())
