@@ -55,7 +55,6 @@ from supervisor_desk.views.results_dock import ResultsDock
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
 from supervisor_desk.views.theme import build_theme_menu
-from supervisor_desk.views.theme import build_theme_menu
 
 APP_TITLE = "Supervisor Desk"
 USER_BUTTON_MAX_WIDTH = 200
@@ -425,9 +424,6 @@ class MainWindow(QMainWindow):
         columns_action = QAction("Columns…", self)
         columns_action.triggered.connect(self._on_columns_action_triggered)
         self.view_menu.addAction(columns_action)
-        # Light, dark, high contrast, or the desktop's scheme (saved in the preferences).
-        self.theme_menu = self.view_menu.addMenu("Theme")
-        self.theme_actions = build_theme_menu(self.theme_menu)
         self.live_options.add_to_menu(self.view_menu)
         # Light, dark, high contrast, or the desktop's scheme (saved in the preferences).
         self.theme_menu = self.view_menu.addMenu("Theme")
