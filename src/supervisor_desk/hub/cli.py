@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True,
                         choices=["ingest", "viewer", "supervisor", "admin"])
 
+    from supervisor_desk.hub import import_audio
+
+    import_audio.add_parser(sub)
     serve = sub.add_parser("serve", help="serve the hub")
     serve.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
     serve.add_argument("--host", default="127.0.0.1")
@@ -141,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             storage.close()
         sys.stdout.write(token + "\n")
         return 0
+    if args.command == "import-audio":
+        from supervisor_desk.hub import import_audio
+
+        return import_audio.run(args)
     if args.command == "serve":
         return _serve(args)
     return 2  # pragma: no cover - argparse requires a command
