@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 import wave
 from collections.abc import Iterator
@@ -288,3 +289,65 @@ def test_cancelling_keeps_the_recording_and_says_so(
     assert_error(api.request("DELETE", f"/sessions/{session_id}/transcription",
                              role="supervisor"), 409, "transcription_finished")
 
+
+
+def _wait_for(condition: Any, timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.timeout(400)
+def test_cli_import_and_kill_9_during_transcription_resumes_without_duplicates(
+    call: tuple[Path, list[Spoken]], tmp_path: Path
+) -> None:
+    import httpx
+
+    from tests.reliability.hubproc import HubProcess, prepare_db
+
+    source, spoken = call
+    # Three calls back to back: long enough to kill the hub in the middle of recognition.
+    longer = tmp_path / "long.flac"
+    subprocess.run(["sox", str(source), str(source), str(source), str(longer)], check=True)
+    db = tmp_path / "hub.db"
+    tokens = prepare_db(db)
+    hub = HubProcess(db)
+    url = hub.start()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "supervisor_desk.hub.cli", "import-audio", str(longer),
+             "--agent", "Ava", "--customer", "Carl", "--channel", "sip", "--server", url,
+             "--token-stdin"],
+            input=tokens["ingest"] + "\n", capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        session_id = done.stdout.strip()
+        viewer = {"Authorization": f"Bearer {tokens['viewer']}"}
+
+        def job() -> dict[str, Any]:
+            answer: dict[str, Any] = httpx.get(
+                f"{hub.url}/api/v1/sessions/{session_id}/transcription", headers=viewer
+            ).json()
+            return answer
+
+        _wait_for(lambda: job()["segments"] >= 3)
+        assert job()["state"] == "running"
+        hub.kill9()
+        hub.restart()
+        final = _wait_for(lambda: job() if job()["state"] == "done" else None, timeout=240)
+        assert final["percent"] == 100
+        detail = httpx.get(f"{hub.url}/api/v1/sessions/{session_id}", headers=viewer).json()
+        said = [m for m in detail["messages"] if m["author"]["role"] != "system"]
+        ids = [m["id"] for m in said]
+        assert len(ids) == len(set(ids)) == 3 * len(spoken)  # nothing lost, nothing twice
+        assert [m["seq"] for m in detail["messages"]] == list(
+            range(1, len(detail["messages"]) + 1))
+        offsets = [m["offset_ms"] for m in said]
+        assert offsets == sorted(offsets)
+        assert detail["session"]["status"] == "completed"
+    finally:
+        hub.stop()

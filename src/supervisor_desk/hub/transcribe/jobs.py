@@ -264,7 +264,9 @@ class TranscriptionQueue:
             await self._finish(params, "failed", "the recording is missing from the file store")
             return
         await self._update(sid, state="running")
-        await self._ingest([_progress(params, "running", job.percent, 0, "running")])
+        # Keyed by where the run starts: a resumed run says "running" again as a new event.
+        await self._ingest([_progress(params, "running", job.percent, 0,
+                                      f"running:{job.segments}")])
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "supervisor_desk.hub.transcribe", str(path),
             "--skip", str(job.segments),
