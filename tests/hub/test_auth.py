@@ -31,6 +31,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("WS", "/api/v1/feed"): "sessions:read",
     ("GET", "/api/v1/sessions"): "sessions:read",
     ("GET", "/api/v1/sessions/metrics"): "sessions:read",
+    ("GET", "/api/v1/analytics"): "sessions:read",
     ("GET", "/api/v1/sessions/export"): "sessions:export",
     ("GET", "/api/v1/sessions/{session_id:path}"): "sessions:read",
     ("GET", "/api/v1/sessions/{session_id:path}/logs"): "logs:read",

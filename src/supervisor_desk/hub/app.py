@@ -17,6 +17,7 @@ from supervisor_desk.hub import (
     errors,
     faults,
     routes_admin,
+    routes_analytics,
     routes_auth,
     routes_feed,
     routes_files,
@@ -35,6 +36,7 @@ ROUTERS = (
     routes_sessions.router,
     routes_files.router,
     routes_admin.router,
+    routes_analytics.router,
 )
 
 

@@ -139,6 +139,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX transcriptions_state ON transcriptions (state, created_ms);
     """,
+    # 5: analytics (hub/routes_analytics.py): end reason and team as virtual columns of the
+    # JSON doc (nothing to backfill or write), and a covering index of every column the charts
+    # read, in the order of the range scan, so a 30-day report reads no JSON.
+    """
+    ALTER TABLE sessions ADD COLUMN end_reason TEXT
+        GENERATED ALWAYS AS (json_extract(doc, '$.end_reason')) VIRTUAL;
+    ALTER TABLE sessions ADD COLUMN team TEXT
+        GENERATED ALWAYS AS (json_extract(doc, '$.team')) VIRTUAL;
+    CREATE INDEX sessions_analytics ON sessions (
+        started_ms, ended_ms, id, channel, status, end_reason, agent_id, agent_name, team,
+        responsible_kind, operator_id, operator_name, queued_ms, accepted_ms, message_count
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,6 +19,12 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from supervisor_desk.models.analytics import (
+    DEFAULT_SLA_SECONDS,
+    AnalyticsReport,
+    TimeRange,
+    summaries_report,
+)
 from supervisor_desk.models.export import IndexedSession, read_record
 from supervisor_desk.models.filters import (
     SessionFilter,
@@ -365,6 +371,14 @@ class OfflineIndex:
         """The hub's ``/sessions/metrics`` over the file, as of :attr:`now`."""
         return session_metrics((self._sessions[i] for i in self.matching_rows(flt, SortSpec())),
                                self.now)
+
+    def analytics(self, flt: SessionFilter, time_range: TimeRange, now_ms: int,
+                  sla_seconds: int = DEFAULT_SLA_SECONDS) -> AnalyticsReport:
+        """The hub's ``/analytics`` over the file (``now_ms``: usually the export's time)."""
+        return summaries_report(
+            (self._sessions[i] for i in self.matching_rows(flt, SortSpec())), time_range, now_ms,
+            sla_seconds,
+        )
 
     def agents(self) -> list[NamedItem]:
         names = {s.agent.id: s.agent.name for s in self._sessions}
