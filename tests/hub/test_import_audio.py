@@ -351,3 +351,40 @@ def test_cli_import_and_kill_9_during_transcription_resumes_without_duplicates(
         assert detail["session"]["status"] == "completed"
     finally:
         hub.stop()
+
+
+def test_recognition_failing_half_way_keeps_the_recording_and_what_was_heard(
+    api: Api, feed: Feed, call: tuple[Path, list[Spoken]]
+) -> None:
+    import psutil
+
+    answer = _import(api, call[0])
+    session_id = answer.json()["session"]["id"]
+
+    def worker() -> psutil.Process | None:
+        for child in psutil.Process().children(recursive=True):
+            if "supervisor_desk.hub.transcribe" in " ".join(child.cmdline()):
+                return child
+        return None
+
+    def heard() -> int:
+        segments: int = api.get(f"/sessions/{session_id}/transcription").json()["segments"]
+        return segments
+
+    process = _wait_for(worker)
+    _wait_for(lambda: heard() >= 2)
+    process.kill()  # the recogniser dies in the middle of the recording
+    events = feed.events_until_ended(session_id)
+    job = api.get(f"/sessions/{session_id}/transcription").json()
+    assert job["state"] == "failed" and "exit status" in job["error"]
+    assert 0 < job["percent"] < 100
+    logs = api.get(f"/sessions/{session_id}/logs", params={"kind": "system"}).json()["entries"]
+    assert len(logs) == 1 and logs[0]["level"] == "error"
+    assert logs[0]["text"].startswith(f"transcription failed at {job['percent']} % (")
+    detail = api.get(f"/sessions/{session_id}").json()
+    said = [m for m in detail["messages"] if m["author"]["role"] != "system"]
+    assert len(said) >= 2  # the part already transcribed stays
+    assert detail["session"]["metadata"]["transcription_state"] == "failed"
+    assert events[-1]["type"] == "session.ended"
+    file_id = answer.json()["file"]["id"]
+    assert api.get(f"/sessions/{session_id}/files/{file_id}").content == call[0].read_bytes()
