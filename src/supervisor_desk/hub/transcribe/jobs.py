@@ -31,6 +31,7 @@ from supervisor_desk.models.wire import (
     Attachment,
     Author,
     EventData,
+    EventType,
     IngestEvent,
     LogAppendedData,
     MessageBody,
@@ -130,7 +131,7 @@ class JobTable:
         return [row[0] for row in rows]
 
 
-def _event(event_id: str, event_type: str, session_id: str, at: datetime,
+def _event(event_id: str, event_type: EventType, session_id: str, at: datetime,
            data: EventData) -> tuple[IngestEvent, EventData]:
     envelope = IngestEvent.model_construct(
         id=event_id, type=event_type, session_id=session_id, at=at, data={}
@@ -144,7 +145,7 @@ def opening_events(params: ImportParams) -> list[tuple[IngestEvent, EventData]]:
     at = params.at(0)
     started = SessionStartedData(
         agent=Agent(id=params.agent, name=params.agent),
-        channel=params.channel,  # type: ignore[arg-type]  # checked by the route
+        channel=params.channel,  # checked by the route (pydantic validates it again)
         modality="voice",
         status="active",
         user=UserInfo(id=f"{sid}:customer", name=params.customer),
@@ -315,7 +316,7 @@ class TranscriptionQueue:
             if channel == 0:
                 author = Author(role="customer", name=params.customer)
             elif channel == 1:
-                author = Author(role=params.agent_role, name=params.agent)  # type: ignore[arg-type]
+                author = Author(role=params.agent_role, name=params.agent)
             else:
                 author = Author(role="unknown", name="Unknown speaker")
             start, end = int(line["start_ms"]), int(line["end_ms"])
