@@ -1,12 +1,19 @@
 """8bit's pagination ("Showing 1 to 50 of 234 sessions", up to five page buttons, Previous and
-Next disabled at the ends) and Flametree's Load more, in one bar."""
+Next disabled at the ends) and Flametree's Load more, in one bar.
+
+On a narrow window the bar never widens it: page buttons go first (Previous and Next stay),
+and the range text elides (in full in its tooltip).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 MAX_PAGE_BUTTONS = 5
+PAGE_BUTTON_WIDTH = 44
+RANGE_MIN_WIDTH = 90  # the range text elides below its full width, never below this
 
 
 def page_window(current: int, count: int, size: int = MAX_PAGE_BUTTONS) -> range:
@@ -26,9 +33,14 @@ class PaginationBar(QWidget):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
+        self._layout = layout
+        self._text = "No sessions"
+        self._page, self._page_count, self._has_more, self._busy = 0, 1, False, False
         self.range_label = QLabel("No sessions", self)
         self.range_label.setTextFormat(Qt.TextFormat.PlainText)
         self.range_label.setObjectName("historyRange")
+        self.range_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.range_label.setMinimumWidth(RANGE_MIN_WIDTH)
         layout.addWidget(self.range_label)
         layout.addStretch(1)
         self.load_more_button = QPushButton("Load more", self)
@@ -44,7 +56,7 @@ class PaginationBar(QWidget):
             button = QPushButton(self)
             button.setCheckable(True)
             button.setAutoExclusive(False)
-            button.setFixedWidth(44)
+            button.setFixedWidth(PAGE_BUTTON_WIDTH)
             button.clicked.connect(self._on_page_button_clicked)
             self.page_buttons.append(button)
             layout.addWidget(button)
@@ -56,22 +68,53 @@ class PaginationBar(QWidget):
 
     def set_state(self, *, text: str, page: int, page_count: int, has_previous: bool,
                   has_more: bool, busy: bool = False) -> None:
-        self.range_label.setText(text)
-        pages = page_window(page, page_count)
+        self._text = text
+        self._page, self._page_count, self._has_more, self._busy = \
+            page, page_count, has_more, busy
+        self.previous_button.setEnabled(has_previous and not busy)
+        self.next_button.setEnabled(has_more and not busy)
+        self.load_more_button.setEnabled(has_more and not busy)
+        self._fit(self.width())
+
+    def minimumSizeHint(self) -> QSize:
+        """The elided range text, Load more, Previous and Next; page buttons fold away."""
+        margins = self._layout.contentsMargins()
+        kept = (self.load_more_button, self.previous_button, self.next_button)
+        width = (margins.left() + margins.right() + RANGE_MIN_WIDTH + 12
+                 + sum(b.sizeHint().width() for b in kept)
+                 + self._layout.spacing() * (len(kept) + 1))
+        return QSize(width, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit(event.size().width())
+
+    def _fit(self, width: int) -> None:
+        label = self.range_label
+        full = label.fontMetrics().horizontalAdvance(self._text)
+        room = width - self.minimumSizeHint().width() - (full - RANGE_MIN_WIDTH)
+        fits = max(0, min(MAX_PAGE_BUTTONS,
+                          room // (PAGE_BUTTON_WIDTH + self._layout.spacing())))
+        shown = self._page_count > 1 or self._has_more
+        pages = list(page_window(self._page, self._page_count, fits)) if shown and fits else []
         for button, index in zip(self.page_buttons, [*pages] + [None] * MAX_PAGE_BUTTONS,
                                  strict=False):
-            if index is None or (page_count <= 1 and not has_more):
+            if index is None:
                 button.hide()
                 continue
             button.setText(str(index + 1))
             button.setProperty("page", index)
-            button.setChecked(index == page)
-            button.setEnabled(not busy)
+            button.setChecked(index == self._page)
+            button.setEnabled(not self._busy)
             button.setAccessibleName(f"Page {index + 1}")
             button.show()
-        self.previous_button.setEnabled(has_previous and not busy)
-        self.next_button.setEnabled(has_more and not busy)
-        self.load_more_button.setEnabled(has_more and not busy)
+        # What is left for the text after the buttons: elided there, in full on hover.
+        used = sum(PAGE_BUTTON_WIDTH + self._layout.spacing() for _ in pages)
+        text_room = max(RANGE_MIN_WIDTH, width - self.minimumSizeHint().width()
+                        + RANGE_MIN_WIDTH - used)
+        label.setText(label.fontMetrics().elidedText(
+            self._text, Qt.TextElideMode.ElideRight, text_room))
+        label.setToolTip(self._text if label.text() != self._text else "")
 
     def visible_pages(self) -> list[int]:
         return [int(b.text()) for b in self.page_buttons if not b.isHidden()]
