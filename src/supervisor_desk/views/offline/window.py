@@ -177,6 +177,7 @@ class OfflineWindow(QMainWindow):
         self.loader.finished.connect(self._on_loader_finished)
         self.loader.failed.connect(self._on_loader_failed)
         self.history.session_selected.connect(self._on_history_session_selected)
+        self.history.table.selection_left.connect(self._on_history_table_selection_left)
         self.resize(1480, 880)
 
     # ------------------------------------------------------------------ the file's moment
@@ -288,6 +289,10 @@ class OfflineWindow(QMainWindow):
 
     def _on_history_session_selected(self, summary: SessionSummary | None) -> None:
         self.detail_vm.select(summary.id if summary is not None else None)
+
+    def _on_history_table_selection_left(self, summary: SessionSummary) -> None:
+        # A filter or page change took the session out of the table: the chat keeps it.
+        self.detail.chat.set_list_note("No longer in this list")
 
     # ------------------------------------------------------------------ shutdown
 
