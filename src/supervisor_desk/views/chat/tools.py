@@ -1,5 +1,5 @@
 """What sits under the chat once it is bound to a detail view-model: the action bar (Logs,
-Hand over to the operator), the logs drawer (Ctrl+L) and the customer view windows.
+Hand over to an operator…), the logs drawer (Ctrl+L) and the customer view windows.
 
 ``ChatView.attach_detail(view_model, dock=...)`` builds these; it does not route the
 transcript itself (the caller already connects ``detail_loaded``/``message_appended`` …).
