@@ -50,10 +50,15 @@ def test_arrival_order_is_first_sight_whatever_the_times() -> None:
         "a", "b", "z"]
     # Seeing a session again (an update) does not move it.
     ordering.note(summary("a", "queued", queued=5))
-    assert ordering.key(summary("a")) == (0,)
+    assert ordering.key(summary("a")) == ordering.key(summary("a", "queued", queued=5))
     ordering.forget("a")
     ordering.note(summary("a"))
-    assert ordering.key(summary("a")) == (3,)
+    assert ordering.key(summary("a")) > ordering.key(late_starter)
+    # An ended session goes below the live ones, whatever its arrival.
+    sessions = [summary("old", "completed", ended=30), summary("new", "queued", queued=40)]
+    assert ordered(LiveOrdering(LiveOrder.ARRIVAL), sessions) == ["new", "old"]
+    # History's order is the one given, ended or not.
+    assert ordered(LiveOrdering(LiveOrder.GIVEN), sessions) == ["old", "new"]
 
 
 def test_keys_are_unique_so_rows_can_be_bisected() -> None:

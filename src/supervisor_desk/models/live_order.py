@@ -7,7 +7,8 @@ QSortFilterProxyModel"); this module says what the keys are.
   ones, the longest conversation on top; then the ended ones still shown, in the order they
   ended. An ended row never sorts above a live one: the top of the list is "who needs
   someone now".
-- ``ARRIVAL`` (ixHello): the order sessions were first seen, new ones at the bottom.
+- ``ARRIVAL`` (ixHello): the order sessions were first seen, new ones at the bottom; ended
+  rows below the live ones here too.
 - ``GIVEN``: the order the hub or an offline index returned (History), as is.
 """
 
@@ -100,8 +101,11 @@ class LiveOrdering:
 
     def key(self, session: SessionSummary) -> tuple[Any, ...]:
         """The ascending sort key of ``session`` in :attr:`order`."""
-        if self.order is not LiveOrder.LONGEST_WAIT:
+        if self.order is LiveOrder.GIVEN:
             return (self.arrival(session.id),)
+        if self.order is LiveOrder.ARRIVAL:
+            ended = session.status not in _LIVE_RANK
+            return (ENDED_RANK if ended else QUEUED_RANK, self.arrival(session.id))
         if session.status == "queued":
             # Longest wait first = earliest queue time first.
             return (QUEUED_RANK, waiting_since(session).timestamp(), session.id)
