@@ -33,9 +33,9 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/sessions/metrics"): "sessions:read",
     ("GET", "/api/v1/analytics"): "sessions:read",
     ("GET", "/api/v1/sessions/export"): "sessions:export",
-    ("GET", "/api/v1/sessions/{session_id:path}"): "sessions:read",
-    ("GET", "/api/v1/sessions/{session_id:path}/logs"): "logs:read",
-    ("POST", "/api/v1/sessions/{session_id:path}/handover"): "sessions:handover",
+    ("GET", "/api/v1/sessions/{session_id:sid}"): "sessions:read",
+    ("GET", "/api/v1/sessions/{session_id:sid}/logs"): "logs:read",
+    ("POST", "/api/v1/sessions/{session_id:sid}/handover"): "sessions:handover",
     ("GET", "/api/v1/agents"): "sessions:read",
     ("GET", "/api/v1/operators"): "sessions:read",
     ("POST", "/api/v1/admin/revoke"): "tokens:manage",
@@ -45,6 +45,11 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/sessions/import-audio"): "sessions:import",
     ("GET", "/api/v1/sessions/{session_id:sid}/transcription"): "sessions:read",
     ("DELETE", "/api/v1/sessions/{session_id:sid}/transcription"): "sessions:import",
+    ("POST", "/api/v1/webhooks"): "tokens:manage",
+    ("GET", "/api/v1/webhooks"): "tokens:manage",
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): "tokens:manage",
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): "tokens:manage",
+    ("POST", "/api/v1/webhooks/{webhook_id}/replay"): "tokens:manage",
 }
 
 
@@ -88,7 +93,7 @@ def test_route_table_is_complete_and_every_route_checks_its_role(api: Api) -> No
 
 
 def _request(api: Api, method: str, path: str, role: str | None) -> int:
-    url = path.replace("/api/v1", "").replace("{session_id:path}", "s1")
+    url = path.replace("/api/v1", "").replace("{session_id:sid}", "s1")
     kwargs: dict[str, Any] = {}
     if url == "/ingest":
         kwargs["json"] = {"events": []}

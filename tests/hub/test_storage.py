@@ -27,6 +27,11 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
     conn.execute("ALTER TABLE events DROP COLUMN content_hash")
     conn.execute("DROP TABLE files")
     conn.execute("DROP TABLE transcriptions")
+    conn.execute("DROP INDEX sessions_analytics")
+    conn.execute("ALTER TABLE sessions DROP COLUMN end_reason")
+    conn.execute("ALTER TABLE sessions DROP COLUMN team")
+    conn.execute("DROP TABLE webhooks")
+    conn.execute("DROP TABLE webhook_deliveries")
     conn.execute("UPDATE meta SET value = 'old-epoch' WHERE key = 'epoch'")
     conn.execute("PRAGMA user_version = 1")
     conn.close()
@@ -35,7 +40,7 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
     try:
         assert storage.epoch == "old-epoch"
         version = storage.reader().execute("PRAGMA user_version").fetchone()[0]
-        assert version == schema.SCHEMA_VERSION == 4
+        assert version == schema.SCHEMA_VERSION == 6
         total, docs = storage.session_page(SessionFilter(text="probleme"),
                                            SortSpec.parse(None), 0, 50, 0)
         assert total == 1 and json.loads(docs[0])["id"] == "s1"
@@ -43,6 +48,6 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
         storage.close()
     again = sqlite3.connect(db, isolation_level=None)
     try:
-        assert schema.migrate(again) == 4  # idempotent
+        assert schema.migrate(again) == 6  # idempotent
     finally:
         again.close()

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from supervisor_desk.hub import (
     errors,
     faults,
+    openapi,
     routes_admin,
     routes_analytics,
     routes_auth,
@@ -23,11 +24,11 @@ from supervisor_desk.hub import (
     routes_files,
     routes_ingest,
     routes_sessions,
+    routes_webhooks,
 )
-from supervisor_desk.hub.routing import API
+from supervisor_desk.hub.routing import API, SessionIdSegment
 from supervisor_desk.hub.service import HubService
 from supervisor_desk.hub.transcribe.jobs import TranscriptionQueue, VoiceSettings
-from supervisor_desk.models.wire import IngestBatch
 
 ROUTERS = (
     routes_auth.router,
@@ -36,6 +37,7 @@ ROUTERS = (
     routes_sessions.router,
     routes_files.router,
     routes_admin.router,
+    routes_webhooks.router,
     routes_analytics.router,
 )
 
@@ -67,24 +69,18 @@ def create_app(service: HubService, voice: VoiceSettings | None = None) -> FastA
     faults.install(app)
     for router in ROUTERS:
         app.include_router(router)
-    _document_ingest_body(app)
+    app.add_middleware(SessionIdSegment)
+    _exact_openapi(app)
     return app
 
 
-def _document_ingest_body(app: FastAPI) -> None:
-    """Put ``IngestBatch`` in the OpenAPI components: ``/ingest`` reads its body itself (to
-    bound and stream it), so FastAPI does not see the model its ``$ref`` points at."""
+def _exact_openapi(app: FastAPI) -> None:
+    """Serve the completed document (see :mod:`hub.openapi`); built once, then cached."""
     generate = app.openapi
 
-    def openapi() -> dict[str, Any]:
-        document = app.openapi_schema
-        if document is None:
-            document = generate()  # cached by FastAPI: this runs once
-            batch = IngestBatch.model_json_schema(ref_template="#/components/schemas/{model}")
-            schemas = document.setdefault("components", {}).setdefault("schemas", {})
-            for name, definition in batch.pop("$defs", {}).items():
-                schemas.setdefault(name, definition)
-            schemas["IngestBatch"] = batch
-        return document
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi.complete(app, generate())
+        return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = document  # type: ignore[method-assign]

@@ -1,4 +1,5 @@
-"""``supervisor-hub``: init, user add, token create, serve."""
+"""``supervisor-hub``: init, user add, token create, webhook add/list/remove/deliveries/replay,
+serve."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DB = "supervisor-hub.db"
 
@@ -39,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True,
                         choices=["ingest", "viewer", "supervisor", "admin"])
 
+    _add_webhook_commands(sub)
+
     from supervisor_desk.hub import import_audio
 
     import_audio.add_parser(sub)
@@ -54,7 +58,85 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", type=Path, default=None, metavar="PEM",
                        help="private key of --tls-cert")
     _add_network_limits(serve)
+    retries = serve.add_argument_group("webhook deliveries (see docs/protocol.md)")
+    retries.add_argument(
+        "--webhook-retry-for", type=_positive(float), default=24 * 3600.0, metavar="SECONDS",
+        help="retry a failing delivery for this long, then dead-letter it (default 86400)")
+    retries.add_argument(
+        "--webhook-first-retry", type=_positive(float), default=5.0, metavar="SECONDS",
+        help="wait before the first retry; doubles each time up to an hour (default 5)")
+    retries.add_argument(
+        "--webhook-timeout", type=_positive(float), default=10.0, metavar="SECONDS",
+        help="time one delivery attempt may take (default 10)")
     return parser
+
+
+def _add_webhook_commands(sub: Any) -> None:
+    from supervisor_desk.hub.webhooks_store import WEBHOOK_EVENTS
+
+    hook = sub.add_parser("webhook", help="manage outbound webhooks")
+    hook_sub = hook.add_subparsers(dest="webhook_command", required=True)
+    add = hook_sub.add_parser("add", help="register an endpoint; prints its id and secret")
+    add.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    add.add_argument("url")
+    add.add_argument("--event", action="append", choices=WEBHOOK_EVENTS, default=None,
+                     help="an event type to send (repeatable; default: all)")
+    add.add_argument("--secret-stdin", action="store_true",
+                     help="read the signing secret (whsec_<base64>) from standard input "
+                          "instead of generating one")
+    listing = hook_sub.add_parser("list", help="list the endpoints")
+    listing.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    remove = hook_sub.add_parser("remove", help="remove an endpoint and its deliveries")
+    remove.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    remove.add_argument("webhook_id")
+    deliveries = hook_sub.add_parser("deliveries", help="list an endpoint's deliveries")
+    deliveries.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    deliveries.add_argument("webhook_id")
+    deliveries.add_argument("--state", choices=["pending", "delivered", "dead"], default=None)
+    deliveries.add_argument("--limit", type=int, default=100)
+    replay = hook_sub.add_parser("replay", help="send dead deliveries again")
+    replay.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    replay.add_argument("webhook_id")
+    replay.add_argument("--delivery", type=int, action="append", default=None,
+                        help="a delivery id (repeatable; default: every dead one)")
+
+
+def _webhook(args: argparse.Namespace) -> int:
+    import json
+
+    from supervisor_desk.hub.storage import Storage
+    from supervisor_desk.hub.webhooks_store import WebhookError
+
+    storage = Storage(args.db)
+    try:
+        command = args.webhook_command
+        if command == "add":
+            secret = sys.stdin.readline().strip() if args.secret_stdin else None
+            hook = storage.add_webhook(args.url, args.event, secret)
+            sys.stdout.write(f"{hook.id}\t{hook.secret}\n")
+        elif command == "list":
+            for item in storage.webhooks():
+                sys.stdout.write(f"{item.id}\t{item.url}\t{','.join(item.events)}\n")
+        elif command == "remove":
+            if not storage.remove_webhook(args.webhook_id):
+                sys.stderr.write(f"error: no webhook {args.webhook_id!r}\n")
+                return 1
+        elif command == "deliveries" or command == "replay":
+            if storage.webhook(args.webhook_id) is None:
+                sys.stderr.write(f"error: no webhook {args.webhook_id!r}\n")
+                return 1
+            if command == "replay":
+                count = storage.replay_webhook(args.webhook_id, args.delivery)
+                sys.stderr.write(f"{count} dead deliveries queued again\n")
+            else:
+                for found in storage.webhook_deliveries(args.webhook_id, args.state, args.limit):
+                    sys.stdout.write(json.dumps(found.public()) + "\n")
+    except WebhookError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    finally:
+        storage.close()
+    return 0
 
 
 def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
@@ -144,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             storage.close()
         sys.stdout.write(token + "\n")
         return 0
+    if args.command == "webhook":
+        return _webhook(args)
     if args.command == "import-audio":
         from supervisor_desk.hub import import_audio
 
@@ -160,6 +244,7 @@ def _serve(args: argparse.Namespace) -> int:
     from supervisor_desk.hub.server import HubServer
     from supervisor_desk.hub.storage import Storage
     from supervisor_desk.hub.tls import TlsConfigError, load_tls
+    from supervisor_desk.hub.webhooks import RetrySchedule
 
     install_log_redaction()
     logging.basicConfig(level=args.log_level.upper(),
@@ -189,7 +274,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         server = HubServer(storage, host=args.host, port=args.port, tls=tls, limits=limits,
                            feed_limits=feed_limits, forwarded_allow_ips=trusted,
-                           log_level=args.log_level)
+                           log_level=args.log_level,
+                           webhook_schedule=RetrySchedule(first=args.webhook_first_retry,
+                                                          retry_for=args.webhook_retry_for,
+                                                          timeout=args.webhook_timeout))
     except OSError as exc:
         storage.close()
         sys.stderr.write(f"error: cannot listen on {args.host}:{args.port}: {exc}" + "\n")

@@ -13,6 +13,7 @@ from supervisor_desk.hub.feed import FeedLimits
 from supervisor_desk.hub.server import HubServer
 from supervisor_desk.hub.storage import Storage
 from supervisor_desk.hub.tls import load_tls
+from supervisor_desk.hub.webhooks import RetrySchedule
 
 
 class EmbeddedHub:
@@ -29,6 +30,7 @@ class EmbeddedHub:
         limits: ConnectionLimits | None = None,
         feed_limits: FeedLimits | None = None,
         forwarded_allow_ips: str | Sequence[str] = (),
+        webhook_schedule: RetrySchedule | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.tls = load_tls(tls_cert, tls_key)  # https:// when both are given
@@ -40,6 +42,7 @@ class EmbeddedHub:
         self.feed_limits = feed_limits
         # Like ``serve``: X-Forwarded-For is trusted from these proxies only (none by default).
         self.forwarded_allow_ips = parse_trusted(forwarded_allow_ips)
+        self.webhook_schedule = webhook_schedule
         self._storage: Storage | None = None
         self._server: HubServer | None = None
         self._thread: threading.Thread | None = None
@@ -67,6 +70,7 @@ class EmbeddedHub:
         self._server = HubServer(
             self.storage, host=self.host, port=self.port, tls=self.tls, limits=self.limits,
             feed_limits=self.feed_limits, forwarded_allow_ips=self.forwarded_allow_ips,
+            webhook_schedule=self.webhook_schedule,
         )
         self._thread = threading.Thread(target=self._run, name="embedded-hub", daemon=True)
         self._thread.start()

@@ -26,6 +26,7 @@ from supervisor_desk.models.wire import (
     RESPONSIBLE_KINDS,
     ROLES,
     STATUSES,
+    TIMESTAMP_JSON_SCHEMA,
     ExportedSession,
     ExportHeader,
 )
@@ -56,6 +57,9 @@ _EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/api/v1/sessions/{session_id}"): (404,),
     ("get", "/api/v1/sessions/{session_id}/logs"): (404,),
     ("post", "/api/v1/sessions/{session_id}/handover"): (404, 409),
+    ("delete", "/api/v1/webhooks/{webhook_id}"): (404,),
+    ("get", "/api/v1/webhooks/{webhook_id}/deliveries"): (404,),
+    ("post", "/api/v1/webhooks/{webhook_id}/replay"): (404,),
 }
 
 SORT_VALUES: tuple[str, ...] = tuple(v for key in SORT_KEYS for v in (key, "-" + key))
@@ -72,7 +76,7 @@ def _filter_parameters() -> list[dict[str, Any]]:
     def many(items: dict[str, Any]) -> dict[str, Any]:
         return {"type": "array", "items": items, "maxItems": 100}
 
-    time = {"type": "string", "format": "date-time"}
+    time = dict(TIMESTAMP_JSON_SCHEMA)
     text = {"type": "string", "maxLength": 500}
     name = {"type": "string", "minLength": 1, "maxLength": 200}
     params = [
@@ -202,7 +206,7 @@ def complete(app: FastAPI, document: dict[str, Any],
         item = paths.get(path)
         if item is None:
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             operation = item.get(method.lower())
             if operation is not None:
                 _complete_operation(route, path, method.lower(), operation)

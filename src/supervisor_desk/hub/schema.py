@@ -152,6 +152,36 @@ MIGRATIONS: tuple[str, ...] = (
         responsible_kind, operator_id, operator_name, queued_ms, accepted_ms, message_count
     );
     """,
+    # 6: outbound webhooks: the endpoints an admin registered and the delivery outbox, written
+    # in the transaction of the event it tells of (see hub/webhooks_store.py).
+    """
+    CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,           -- whsec_<base64>: the receiver needs it to verify
+        events TEXT NOT NULL,           -- JSON list of event types
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        id INTEGER PRIMARY KEY,
+        msg_id TEXT NOT NULL UNIQUE,    -- the webhook-id header: the receiver's idempotency key
+        webhook_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        seq INTEGER NOT NULL,           -- the event's place in the event log
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,            -- pending, delivered, dead
+        attempts INTEGER NOT NULL,
+        window_ms INTEGER NOT NULL,     -- retries end this long after it (24 h by default)
+        next_ms INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        last_status INTEGER,
+        last_error TEXT,
+        delivered_ms INTEGER
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_ms);
+    CREATE INDEX webhook_deliveries_order ON webhook_deliveries (webhook_id, session_id, state, id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

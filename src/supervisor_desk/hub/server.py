@@ -26,6 +26,8 @@ from supervisor_desk.hub.logredact import install_log_redaction
 from supervisor_desk.hub.service import HubService
 from supervisor_desk.hub.storage import Storage, hash_token
 from supervisor_desk.hub.tls import TlsFiles
+from supervisor_desk.hub.webhooks import RetrySchedule, WebhookDispatcher
+from supervisor_desk.hub.webhooks_store import HANDOVER, new_secret
 
 log = logging.getLogger("supervisor_desk.hub")
 # The simulator's own wind-down is capped at 2 s; a little more for the post to land.
@@ -80,12 +82,15 @@ class HubServer:
         feed_limits: FeedLimits | None = None,
         forwarded_allow_ips: Sequence[str] = (),
         log_level: str = "warning",
+        webhook_schedule: RetrySchedule | None = None,
     ) -> None:
         # Before uvicorn configures its loggers: no token reaches a log line at any level.
         install_log_redaction()
         self.storage = storage
         self.service = HubService(storage)
         self.service.broadcaster.configure(feed_limits or FeedLimits())
+        # Outbound webhooks: threads and a connection of their own (never the writer's).
+        self.webhooks = WebhookDispatcher(storage.path, webhook_schedule)
         self.app = create_app(self.service)
         self.host = host
         trusted = list(forwarded_allow_ips)
@@ -135,6 +140,8 @@ class HubServer:
                 await task  # re-raise why it could not start
                 raise RuntimeError("the hub server stopped during start-up")
             await asyncio.sleep(0.01)
+        self.webhooks.start()
+        self.storage.on_outbox = self.webhooks.wake
         if on_listening is not None:
             on_listening(self.url)
         stop_simulator = asyncio.Event()
@@ -157,25 +164,38 @@ class HubServer:
                 simulator.cancel()
                 with contextlib.suppress(BaseException):
                     await simulator
+            self.storage.on_outbox = None
+            self.webhooks.stop()
             with contextlib.suppress(OSError):
                 self.sock.close()
 
     async def _simulate(self, rate: float, seed: int | None, stop: asyncio.Event) -> None:
         from supervisor_desk.simulator import run_simulator
+        from supervisor_desk.simulator.handovers import HandoverReceiver
 
         token, _ = await self.service.write(
             lambda: self.storage.create_token("simulator", "ingest", ttl=timedelta(days=7))
         )
+        # The simulated platform hears hand-overs the way a real one does: a webhook.
+        receiver = HandoverReceiver(new_secret())
+        await receiver.start()
+        hook = await self.service.write(
+            self.storage.add_webhook, receiver.url, [HANDOVER], receiver.secret)
         try:
-            await run_simulator(self.url, token, rate=rate, seed=seed, stop=stop)
+            await run_simulator(self.url, token, rate=rate, seed=seed, stop=stop,
+                                handovers=receiver)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("the traffic simulator stopped")
         finally:
-            # The token only lives as long as this run; the next run creates its own.
+            # The token and the endpoint only live as long as this run; the next run makes
+            # its own.
             with contextlib.suppress(Exception):
                 self.storage.revoke_token(hash_token(token))
+            with contextlib.suppress(Exception):
+                self.storage.remove_webhook(hook.id)
+            await receiver.close()
 
     def close(self) -> None:
         self.service.close()

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from supervisor_desk.hub import query
+from supervisor_desk.hub import query, webhooks_store
 from supervisor_desk.hub.schema import migrate
 from supervisor_desk.models.filters import SessionFilter, SortSpec, search_text, user_search_text
 from supervisor_desk.models.filters import to_ms as exact_ms
@@ -156,6 +156,17 @@ class _Batch:
     dirty: set[str] = field(default_factory=set)
     created: set[str] = field(default_factory=set)
     new_events: list[tuple[int, str]] = field(default_factory=list)
+    hooks: list[tuple[str, frozenset[str]]] | None = None  # webhook subscriptions, read once
+    outboxed: int = 0  # webhook deliveries written in this transaction
+
+    def outbox(self, kind: str, session_id: str, at: str, data_json: str) -> None:
+        """Queue the webhook deliveries of one event, in this transaction (the outbox)."""
+        if self.hooks is None:
+            self.hooks = webhooks_store.subscriptions(self.conn)
+        if self.hooks:
+            self.outboxed += webhooks_store.enqueue(
+                self.conn, self.hooks, seq=self.seq, event_type=kind, session_id=session_id,
+                at=at, data_json=data_json)
 
     def session(self, session_id: str) -> dict[str, Any] | None:
         if session_id not in self.sessions:
@@ -179,6 +190,7 @@ class _Batch:
             (self.seq, event_id, session_id, body, digest),
         )
         self.new_events.append((self.seq, body))
+        self.outbox(kind, session_id, at, body)
         return self.seq
 
     def flush(self) -> None:
@@ -252,6 +264,8 @@ class Storage:
     def __init__(self, path: Path | str, *, on_commit: CommitListener | None = None) -> None:
         self.path = Path(path)
         self.on_commit = on_commit
+        # Called after a commit that queued webhook deliveries (wakes the dispatcher).
+        self.on_outbox: Callable[[], None] | None = None
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -552,6 +566,8 @@ class Storage:
             if batch.new_events and self.on_commit is not None:
                 # Still under the lock: listeners see commits in seq order.
                 self.on_commit(batch.new_events)
+            if batch.outboxed:
+                self._outbox_written()
             return result
 
     def ingest(self, events: Sequence[tuple[IngestEvent, EventData]]) -> IngestOutcome:
@@ -578,6 +594,7 @@ class Storage:
             conn = self._w
             results: list[IngestOutcome | Exception] = []
             new_events: list[tuple[int, str]] = []
+            outboxed = 0
             seq = self._last_seq
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -597,6 +614,7 @@ class Storage:
                     conn.execute("RELEASE batch")
                     seq = batch.seq
                     new_events.extend(batch.new_events)
+                    outboxed += batch.outboxed
                     results.append(outcome)
                 conn.execute("COMMIT")
             except BaseException:
@@ -607,7 +625,14 @@ class Storage:
             if new_events and self.on_commit is not None:
                 # Still under the lock: listeners see commits in seq order.
                 self.on_commit(new_events)
+            if outboxed:
+                self._outbox_written()
             return results
+
+    def _outbox_written(self) -> None:
+        listener = self.on_outbox
+        if listener is not None:
+            listener()
 
     def handover(self, session_id: str, operator_id: str, operator_name: str) -> str:
         """Give a live session to a human operator; returns the session JSON after the change."""
@@ -644,10 +669,59 @@ class Storage:
             doc["version"] += 1
             batch.dirty.add(session_id)
             batch.append("hub-" + uuid.uuid4().hex, "session.updated", session_id, at, doc)
+            # The platform must hear it (its AI stops replying): a webhook of its own.
+            batch.outbox(webhooks_store.HANDOVER, session_id, at, dumps({
+                "session_id": session_id, "operator": {"id": operator_id, "name": operator_name},
+                "session": doc}))
             return dumps(doc)
 
         result: str = self._transaction(work)
         return result
+
+    # ----------------------------------------------------------------------------------------
+    # Webhook endpoints (the outbox itself is written by _Batch.outbox)
+
+    def _write(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        with self._write_lock:
+            if self._closed:
+                raise StorageError("storage is closed")
+            conn = self._w
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+
+    def add_webhook(self, url: str, events: Sequence[str] | None,
+                    secret: str | None = None) -> webhooks_store.Webhook:
+        hook: webhooks_store.Webhook = self._write(
+            lambda conn: webhooks_store.add(conn, url, tuple(events or ()), secret))
+        return hook
+
+    def webhooks(self) -> list[webhooks_store.Webhook]:
+        return webhooks_store.listing(self.reader())
+
+    def webhook(self, webhook_id: str) -> webhooks_store.Webhook | None:
+        return webhooks_store.get(self.reader(), webhook_id)
+
+    def remove_webhook(self, webhook_id: str) -> bool:
+        removed: bool = self._write(lambda conn: webhooks_store.remove(conn, webhook_id))
+        return removed
+
+    def webhook_deliveries(self, webhook_id: str, state: str | None = None,
+                           limit: int = 100) -> list[webhooks_store.Delivery]:
+        return webhooks_store.deliveries(self.reader(), webhook_id, state, limit)
+
+    def replay_webhook(self, webhook_id: str, delivery_ids: Sequence[int] | None = None) -> int:
+        count: int = self._write(
+            lambda conn: webhooks_store.replay(conn, webhook_id, list(delivery_ids or ())))
+        if count:
+            self._outbox_written()
+        return count
 
 
 # --------------------------------------------------------------------------------------------

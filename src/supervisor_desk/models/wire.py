@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     TypeAdapter,
+    WithJsonSchema,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -74,8 +75,15 @@ def parse_timestamp(text: str) -> datetime:
     return _TIMESTAMP_ADAPTER.validate_python(text)
 
 
+# For the OpenAPI document: years the accepted range holds whatever the offset (1971-9998);
+# the hub also takes 1970 and 9999 as far as they stay in range once in UTC.
+_YEARS = r"^(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
+TIMESTAMP_JSON_SCHEMA: dict[str, Any] = {"type": "string", "format": "date-time",
+                                         "pattern": _YEARS}
+
 Timestamp = Annotated[
     datetime,
+    WithJsonSchema(TIMESTAMP_JSON_SCHEMA),
     BeforeValidator(_timestamp_text),
     AfterValidator(_ensure_utc),
     PlainSerializer(format_timestamp, return_type=str, when_used="always"),
@@ -92,7 +100,12 @@ def _check_id(value: str) -> str:
 
 
 # Ids are opaque, chosen by the platform; bounded so a hostile id cannot bloat indexes or URLs.
-Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_check_id)]
+Id = Annotated[
+    str,
+    Field(min_length=1, max_length=200,
+          json_schema_extra={"pattern": "^[^\\u0000-\\u001F\\u007F]+$"}),
+    AfterValidator(_check_id),
+]
 # Free text is bounded by the 1 MiB ingest body; names and values get a sane cap of their own.
 ShortText = Annotated[str, Field(max_length=1000)]
 LongText = Annotated[str, Field(max_length=1_000_000)]

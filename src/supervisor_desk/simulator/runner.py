@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from supervisor_desk.simulator.handovers import HandoverReceiver
 from supervisor_desk.simulator.traffic import TrafficSimulator
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ async def run_simulator(
     transport: httpx.AsyncBaseTransport | None = None,
     wind_down: bool = True,
     hostile: bool = False,
+    handovers: HandoverReceiver | None = None,
 ) -> None:
     """Post simulated traffic to ``base_url`` at ``rate`` events/s until ``stop`` is set.
 
@@ -163,11 +165,22 @@ async def run_simulator(
     posted together with any batch the stop interrupted): one try, at most two seconds, so
     a reachable hub is not left with sessions that stay live forever. Cancelling the task
     skips that. ``hostile`` is for tests only (see :class:`TrafficSimulator`).
+
+    ``handovers``: the webhook endpoint the hub delivers hand-overs to; each one stops the AI
+    of its session and has the operator join (:meth:`TrafficSimulator.take_over`).
     """
     if rate <= 0:
         raise ValueError("rate must be positive")
     sim = TrafficSimulator(seed=seed, rate=rate, target_live=target_live, hostile=hostile)
     url = base_url.rstrip("/") + "/api/v1/ingest"
+    if handovers is not None:
+
+        def handed_over(session_id: str, operator: str) -> None:
+            taken = sim.take_over(session_id, operator)
+            log.info("hand-over of %s to %s: %s", session_id, operator,
+                     "the AI stopped, the operator joins" if taken else "not live here")
+
+        handovers.on_handover = handed_over
     interval = max(1.0 / rate, _MIN_TICK_SECONDS)
     max_backlog = min(MAX_BATCH_EVENTS, max(1, int(rate * _MAX_BACKLOG_SECONDS)))
     log.info("simulator posting to %s at %.1f events/s (seed %d, ~%d live sessions)",

@@ -250,6 +250,39 @@ class SessionStory:
                 "status": "failed", "end_reason": "system_disconnect", "ended_at": self._ts}),
         ]
 
+    def take_over(self, operator_name: str) -> bool:
+        """A supervisor handed the session to a human (the hub's webhook said so): the AI says
+        nothing more, the operator joins and finishes the conversation. ``False`` when the
+        session is already ending. Call only while the story waits to emit (it is scheduled).
+        """
+        if self.ended or self.closing:
+            return False
+        self._gen.close()
+        self.handover = True
+        self.operator = {"id": f"op-{_ascii(operator_name).lower().replace(' ', '-')}",
+                         "name": operator_name}
+        self.status_end, self.end_reason = "completed", "resolved"
+        self._gen = self._taken_over()
+        return True
+
+    def _taken_over(self) -> Generator[float | Event, None, None]:
+        # The story was waiting to emit: the first item is an event, then delay/event pairs.
+        rng = self.rng
+        name = self.operator["name"]
+        yield self._system_log(
+            "info", f"Hand-over from the supervisor desk: AI replies stopped, {name} joins")
+        yield rng.uniform(2, 6)
+        yield self._message("human", name, f"Hi, this is {name}. I'm taking over from here; "
+                                           "give me a moment to read the conversation.")
+        yield rng.uniform(4, 15)
+        yield self._message("customer", self.customer.name, "Thanks, that would be great.")
+        yield rng.uniform(10, 30)
+        yield self._message("human", name, "All sorted on my side. Anything else I can do?")
+        yield rng.uniform(4, 15)
+        yield self._message("customer", self.customer.name, "No, that's all. Thank you!")
+        self.closing = True
+        yield from self._ending()
+
     # ---------------------------------------------------------------------- planning
 
     def _plan(self, n_messages: int | None, queued: bool | None) -> None:

@@ -88,6 +88,19 @@ class TrafficSimulator:
         self.events_emitted += len(events)
         return events
 
+    def take_over(self, session_id: str, operator_name: str) -> bool:
+        """A hand-over arrived for ``session_id``: its AI stops and ``operator_name`` joins
+        at once. ``False`` if the session is not live here (ended, or from another run)."""
+        for index, (_, order, story) in enumerate(self._heap):
+            if story.id == session_id:
+                if not story.take_over(operator_name):
+                    return False
+                # Due now: the operator's join is the session's next event.
+                self._heap[index] = (self._vnow, order, story)
+                heapq.heapify(self._heap)
+                return True
+        return False
+
     def _spawn_wanted(self) -> bool:
         live = len(self._heap)
         if live == 0:
