@@ -464,3 +464,18 @@ def test_time_columns_never_elide_and_headers_say_their_full_name(
         assert tip, column
         name = model.headerData(column, Qt.Orientation.Horizontal)
         assert not name or name.split()[0].lower() in tip.lower()
+
+
+def test_history_shows_the_whole_duration_as_the_hub_sorts_it(
+    model: SessionTableModel, clock: Clock, qtbot: Any
+) -> None:
+    accepted_late = make("a", started=0, queued=0, accepted=600)
+    model.set_sessions([accepted_late])
+    clock.now = T0 + timedelta(minutes=15)
+    assert cell(model, 0, SessionColumn.DURATION) == "5m 0s"  # Live: the conversation
+    with qtbot.waitSignal(model.headerDataChanged):
+        model.set_live_order(LiveOrder.GIVEN)
+    assert model.headerData(SessionColumn.DURATION, Qt.Orientation.Horizontal) == "Duration"
+    assert cell(model, 0, SessionColumn.DURATION) == "15m 0s"  # History: since the start
+    model.set_live_order(LiveOrder.LONGEST_WAIT)
+    assert model.headerData(SessionColumn.DURATION, Qt.Orientation.Horizontal) == "Wait / talk"

@@ -93,6 +93,12 @@ HEADERS: dict[SessionColumn, str] = {
     SessionColumn.STAGE: "Stage",
 }
 
+# History and offline review (the GIVEN order) show the whole duration, as the hub sorts it.
+GIVEN_HEADERS: dict[SessionColumn, str] = {SessionColumn.DURATION: "Duration"}
+GIVEN_HEADER_TOOLTIPS: dict[SessionColumn, str] = {
+    SessionColumn.DURATION: "Duration: time since the session started, until it ended",
+}
+
 HEADER_TOOLTIPS: dict[SessionColumn, str] = {
     SessionColumn.STATUS: "Status (pulsing: active)",
     SessionColumn.RESPONSIBLE: (
@@ -205,10 +211,12 @@ class SessionTableModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(SessionColumn):
             return None
         column = SessionColumn(section)
+        given = self._ordering.order is LiveOrder.GIVEN
         if role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[column]
+            return (given and GIVEN_HEADERS.get(column)) or HEADERS[column]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return HEADER_TOOLTIPS.get(column, HEADERS[column] or None)
+            return ((given and GIVEN_HEADER_TOOLTIPS.get(column))
+                    or HEADER_TOOLTIPS.get(column, HEADERS[column] or None))
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _RIGHT_ALIGNED:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -295,7 +303,11 @@ class SessionTableModel(QAbstractTableModel):
 
     def set_live_order(self, order: LiveOrder | str) -> None:
         """Switch the live order and drop any column sort."""
+        given = self._ordering.order is LiveOrder.GIVEN
         self._ordering.order = LiveOrder(order)
+        if given != (self._ordering.order is LiveOrder.GIVEN):
+            self.headerDataChanged.emit(
+                Qt.Orientation.Horizontal, SessionColumn.DURATION, SessionColumn.DURATION)
         self._sort_column = -1
         self._resort()
 
@@ -504,6 +516,8 @@ class SessionTableModel(QAbstractTableModel):
                 wait = self._wait_seconds(s)
                 return "" if wait is None else format_duration(wait)
             case SessionColumn.DURATION:
+                if self._ordering.order is LiveOrder.GIVEN:
+                    return format_duration(self._total_seconds(s))
                 return format_duration(order_seconds(s, self._clock()))
             case SessionColumn.LAST_MESSAGE:
                 return self._fmt_time(s.last_message_at)
@@ -583,6 +597,9 @@ class SessionTableModel(QAbstractTableModel):
             case SessionColumn.WAIT:
                 wait = self._wait_seconds(s)
                 return -1.0 if wait is None else wait
+            case SessionColumn.DURATION if self._ordering.order is LiveOrder.GIVEN:
+                # The whole duration: sort by start, the order never changes as time passes.
+                return (0, -s.started_at.timestamp())
             case SessionColumn.DURATION:
                 # Live rows: by the moment the shown time counts from, so the order never
                 # changes as time passes; ended rows (frozen lengths) after them.

@@ -327,7 +327,9 @@ class SessionTableView(QTableView):
 
     def fitted_width(self, column: SessionColumn) -> int:
         """The narrowest width that shows this column's widest value and its header whole."""
-        header_text = HEADERS[column]
+        model = self.model()
+        header_text = str(model.headerData(column, Qt.Orientation.Horizontal) or "") if (
+            model is not None) else HEADERS[column]
         needed = 0
         if header_text:
             needed = (self.horizontalHeader().fontMetrics().horizontalAdvance(header_text)
