@@ -37,6 +37,8 @@ from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.posix_signals import QuitOnSignal
+from supervisor_desk.views.analytics.page import AnalyticsPage
+from supervisor_desk.views.analytics.viewmodel import AnalyticsViewModel, hub_analytics_source
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from supervisor_desk.views.error_reporter import ErrorReporter
 from supervisor_desk.views.export_dialog import ExportDialog, ExportViewModel
@@ -121,6 +123,12 @@ class DeskApp(QObject):
         self.history_vm = HistoryViewModel(None, self, tasks=self.tasks.scope("history"))
         self.history = HistoryView(self.history_vm, settings=self.settings)
         self.history_page = self.window.add_page("History", self.history)
+        self.analytics_vm = AnalyticsViewModel(self.tasks.scope("analytics"), self)
+        self.analytics = AnalyticsPage(self.analytics_vm)
+        self.analytics_page = self.window.add_page("Analytics", self.analytics)
+        # Charts follow History's filters; a click on a bucket opens History on it.
+        self.history_vm.filter_changed.connect(self.analytics_vm.set_filter)
+        self.analytics.drill_requested.connect(self._on_analytics_drill_requested)
         self.offline = OfflineReview(self.window, remember=self._remember_file,
                                      tasks=self.tasks.scope("offline"))
         self._open_dialog: QFileDialog | None = None
@@ -288,6 +296,9 @@ class DeskApp(QObject):
         self.detail.set_client(signed.client)
         self.history_vm.set_source(HubSessionSource(signed.client))
         self.history.connect_live(live)
+        self.analytics_vm.set_source(hub_analytics_source(signed.client))
+        for moved in (live.sessions_started, live.sessions_ended, live.session_updated):
+            moved.connect(self.analytics_vm.note_feed_activity)
         session_only = not signed.persistent and not self.options.demo
         role = " · ".join(p for p in (signed.role, "session-only sign-in" if session_only else "")
                           if p)
@@ -304,6 +315,7 @@ class DeskApp(QObject):
             live.deleteLater()
         self.detail.set_client(None)
         self.history_vm.set_source(None)
+        self.analytics_vm.set_source(None)
 
     # ---------------------------------------------------------------- sign-out / re-sign-in
 
@@ -418,6 +430,10 @@ class DeskApp(QObject):
         if self.prefs.last_export_dir != folder:
             self.prefs.last_export_dir = folder
             self._save_prefs()
+
+    def _on_analytics_drill_requested(self, flt: SessionFilter) -> None:
+        self.history_vm.set_filter(flt)
+        self.window.show_page(self.history_page)
 
     def _on_window_filters_requested(self) -> None:
         self.window.show_page(self.history_page)

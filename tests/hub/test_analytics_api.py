@@ -43,8 +43,9 @@ class World:
 
     def report(self, flt: SessionFilter, start: datetime, end: datetime,
                **extra: Any) -> AnalyticsReport:
-        params = [*flt.to_query(), ("start", format_timestamp(start)),
-                  ("end", format_timestamp(end)), *((k, str(v)) for k, v in extra.items())]
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            *flt.to_query(), ("start", format_timestamp(start)), ("end", format_timestamp(end)),
+            *((k, str(v)) for k, v in extra.items())]
         answer = self.http.get("/analytics", params=params)
         assert answer.status_code == 200, answer.text
         return AnalyticsReport.model_validate(answer.json())

@@ -15,6 +15,7 @@ import os
 import ssl
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, overload
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -23,6 +24,7 @@ import httpx
 from pydantic import ValidationError
 
 from supervisor_desk.client import tls
+from supervisor_desk.models.analytics import AnalyticsReport
 from supervisor_desk.models.wire import (
     HandoverAnswer,
     HandoverRequest,
@@ -38,6 +40,7 @@ from supervisor_desk.models.wire import (
     SessionSummary,
     SystemLogEntry,
     TraceLogEntry,
+    format_timestamp,
 )
 
 API = "/api/v1"
@@ -289,6 +292,16 @@ class HubClient:
     async def metrics(self, flt: QueryFilter | None = None) -> Metrics:
         body = await self._request("GET", "/sessions/metrics", params=_filter_query(flt))
         return self._parse(Metrics.model_validate, body)
+
+    async def analytics(
+        self, flt: QueryFilter | None, start: datetime, end: datetime, bucket_seconds: int,
+        sla_seconds: int,
+    ) -> AnalyticsReport:
+        params = [*_filter_query(flt), ("start", format_timestamp(start)),
+                  ("end", format_timestamp(end)), ("bucket_seconds", str(bucket_seconds)),
+                  ("sla_seconds", str(sla_seconds))]
+        body = await self._request("GET", "/analytics", params=params)
+        return self._parse(AnalyticsReport.model_validate, body)
 
     async def session(self, session_id: str) -> SessionDetail:
         body = await self._request("GET", f"/sessions/{_quote(session_id)}")

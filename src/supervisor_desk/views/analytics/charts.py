@@ -1,0 +1,177 @@
+"""One chart of the Analytics page: stacked bars, lines or category bars (pyqtgraph), with
+exact values on hover, a click that names the bucket, and PNG/CSV export."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
+
+from supervisor_desk.views.theme import current_theme
+
+ChartKind = Literal["stacked", "lines", "categories"]
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: Sequence[float | None]
+    color: QColor
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """``labels`` name the x positions (bucket starts in ms for time charts)."""
+
+    title: str
+    kind: ChartKind
+    labels: Sequence[str]
+    series: Sequence[Series]
+    bucket_starts: Sequence[int] = field(default=())
+    bucket_ms: int = 0
+    unit: str = ""
+
+    def rows(self) -> list[list[str]]:
+        header = ["bucket_start" if self.bucket_starts else "category",
+                  *(s.name for s in self.series)]
+        out = [header]
+        for i, label in enumerate(self.labels):
+            first = (datetime.fromtimestamp(self.bucket_starts[i] / 1000, UTC)
+                     .strftime("%Y-%m-%dT%H:%M:%SZ") if self.bucket_starts else label)
+            out.append([first, *("" if s.values[i] is None else _number(s.values[i])
+                                 for s in self.series)])
+        return out
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+
+
+class ChartPanel(QWidget):
+    """A titled chart. ``bucket_clicked(index)`` on a click over a bar or point."""
+
+    bucket_clicked = Signal(int)
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("analytics_chart")
+        self.data: ChartData | None = None
+        self.title = QLabel(title, self)
+        self.title.setProperty("tone", "heading")
+        self.plot = pg.PlotWidget(self)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setMinimumHeight(170)
+        self.legend = self.plot.addLegend(offset=(6, 2), labelTextSize="8pt")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.plot, 1)
+        self.plot.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
+        self.plot.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
+
+    # ------------------------------------------------------------------ drawing
+
+    def set_data(self, data: ChartData) -> None:
+        self.data = data
+        theme = current_theme()
+        self.plot.clear()
+        self.legend.clear()
+        self.plot.setBackground(theme.color("base"))
+        text = theme.color("text")
+        for axis in ("left", "bottom"):
+            item = self.plot.getAxis(axis)
+            item.setPen(text)
+            item.setTextPen(text)
+        self.legend.setLabelTextColor(text)
+        n = len(data.labels)
+        xs = list(range(n))
+        if data.kind in ("stacked", "categories"):
+            base = [0.0] * n
+            width = 0.8 / (1 if data.kind == "stacked" else max(1, len(data.series)))
+            for k, s in enumerate(data.series):
+                heights = [v or 0.0 for v in s.values]
+                x: list[float]
+                if data.kind == "stacked":
+                    x, y0 = [float(i) for i in xs], base[:]
+                    base = [b + h for b, h in zip(base, heights, strict=True)]
+                else:
+                    x = [i - 0.4 + width * (k + 0.5) for i in xs]
+                    y0 = [0.0] * n
+                bars = pg.BarGraphItem(x=x, height=heights, y0=y0, width=width,
+                                       brush=s.color, pen=pg.mkPen(s.color.darker(130)))
+                self.plot.addItem(bars)
+                self.legend.addItem(bars, s.name)
+        else:
+            for s in data.series:
+                if all(v is None for v in s.values):
+                    continue  # nothing to draw (pyqtgraph warns on an all-NaN line)
+                ys = [float("nan") if v is None else float(v) for v in s.values]
+                self.plot.plot(xs, ys, pen=pg.mkPen(s.color, width=2), name=s.name,
+                               symbol="o", symbolSize=4, symbolBrush=s.color, connect="finite")
+        ticks = self._ticks(data)
+        self.plot.getAxis("bottom").setTicks([ticks])
+        self.plot.setXRange(-0.6, max(0, n - 1) + 0.6, padding=0)
+        self.plot.enableAutoRange(axis="y")
+
+    @staticmethod
+    def _ticks(data: ChartData) -> list[tuple[int, str]]:
+        n = len(data.labels)
+        step = max(1, n // 8)
+        return [(i, data.labels[i]) for i in range(0, n, step)]
+
+    # ------------------------------------------------------------------ hover and click
+
+    def _index_at(self, scene_pos: QPointF) -> int | None:
+        if self.data is None or not self.plot.sceneBoundingRect().contains(scene_pos):
+            return None
+        point = self.plot.getPlotItem().vb.mapSceneToView(scene_pos)
+        index = round(point.x())
+        return index if 0 <= index < len(self.data.labels) else None
+
+    def describe(self, index: int) -> str:
+        assert self.data is not None
+        lines = [self.data.labels[index]]
+        for s in self.data.series:
+            value = s.values[index]
+            shown = "no data" if value is None else _number(value) + self.data.unit
+            lines.append(f"{s.name}: {shown}")
+        return "\n".join(lines)
+
+    def _on_scene_mouse_moved(self, scene_pos: QPointF) -> None:
+        index = self._index_at(scene_pos)
+        if index is None:
+            QToolTip.hideText()
+            return
+        view = self.plot.mapFromScene(scene_pos)
+        QToolTip.showText(self.plot.mapToGlobal(view), self.describe(index), self.plot)
+
+    def _on_scene_mouse_clicked(self, event: object) -> None:
+        button = getattr(event, "button", lambda: None)()
+        if button != Qt.MouseButton.LeftButton:
+            return
+        index = self._index_at(event.scenePos())  # type: ignore[attr-defined]
+        if index is not None:
+            self.bucket_clicked.emit(index)
+
+    # ------------------------------------------------------------------ export
+
+    def save_png(self, path: Path) -> bool:
+        return self.grab().save(str(path), "PNG")
+
+    def save_csv(self, path: Path) -> None:
+        if self.data is None:
+            raise ValueError("the chart has no data yet")
+        with path.open("w", newline="", encoding="utf-8") as out:
+            csv.writer(out).writerows(self.data.rows())

@@ -1,0 +1,231 @@
+"""The Analytics page: range picker and the grid of charts, bound to AnalyticsViewModel.
+
+A click on a time bucket asks for History with the page's filter narrowed to that bucket's
+start times (``drill_requested``); every chart exports its picture (PNG) and data (CSV) from
+its context menu.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from supervisor_desk.models.analytics import RANGE_LABELS, AnalyticsReport
+from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.models.markers import CHANNEL_LABELS
+from supervisor_desk.views.analytics.charts import ChartData, ChartPanel, Series
+from supervisor_desk.views.analytics.viewmodel import AnalyticsViewModel
+from supervisor_desk.views.icons import channel_color
+
+pg.setConfigOptions(antialias=True)
+
+# Outcome colours match the status dots' meaning: done, failed, dropped, passed on.
+OUTCOME_COLORS = {"completed": "#2e9d5b", "failed": "#d64545", "cancelled": "#8a8f98",
+                  "transferred": "#3b7dd8"}
+SERIES_COLORS = ("#3b7dd8", "#e0a030", "#d64545", "#2e9d5b", "#8e5bd0", "#1aa3a3", "#c25a8f")
+
+
+def _moment_label(ms: int, bucket_ms: int) -> str:
+    moment = datetime.fromtimestamp(ms / 1000).astimezone()
+    if bucket_ms >= 86_400_000:
+        return moment.strftime("%d %b")
+    if bucket_ms >= 3_600_000:
+        return moment.strftime("%d %b %H:%M")
+    return moment.strftime("%H:%M")
+
+
+def chart_set(report: AnalyticsReport) -> dict[str, ChartData]:
+    """Every chart's data from one report (names are the saved-view keys)."""
+    starts = report.bucket_starts
+    labels = [_moment_label(ms, report.bucket_ms) for ms in starts]
+
+    def timed(title: str, kind: str, series: list[Series], unit: str = "") -> ChartData:
+        return ChartData(title, kind, labels, series, starts, report.bucket_ms, unit)  # type: ignore[arg-type]
+
+    def palette(i: int) -> QColor:
+        return QColor(SERIES_COLORS[i % len(SERIES_COLORS)])
+
+    agents = report.handover_by_agent
+    teams = report.handover_by_team
+    durations = report.duration_by_agent
+    return {
+        "started": timed("Sessions started, by channel", "stacked", [
+            Series(CHANNEL_LABELS.get(c, c), v, channel_color(c))
+            for c, v in report.started_by_channel.items()]),
+        "load": timed("Live sessions and queue", "lines", [
+            Series("live", report.live, palette(0)), Series("queued", report.queued, palette(1))]),
+        "wait": timed("Wait time (s)", "lines", [
+            Series("p50", report.wait_p50_seconds, palette(0)),
+            Series("p90", report.wait_p90_seconds, palette(1)),
+            Series("max", report.wait_max_seconds, palette(2))], " s"),
+        "sla": timed(f"Answered within {report.sla_seconds} s (%)", "lines", [
+            Series("within SLA", [None if v is None else round(100 * v, 1)
+                                  for v in report.within_sla], palette(3))], " %"),
+        "outcomes": timed("Outcomes", "stacked", [
+            Series(k, v, QColor(OUTCOME_COLORS[k])) for k, v in report.outcomes.items()]),
+        "end_reasons": timed("End reasons", "stacked", [
+            Series(k.replace("_", " "), v, palette(i))
+            for i, (k, v) in enumerate(report.end_reasons.items())]),
+        "handover_agent": ChartData("Hand-over rate per agent (%)", "categories",
+                                    [r.name for r in agents], [Series(
+                                        "handed to a human",
+                                        [round(100 * r.rate, 1) for r in agents], palette(4))],
+                                    unit=" %"),
+        "handover_team": ChartData("Hand-over rate per team (%)", "categories",
+                                   [r.name for r in teams], [Series(
+                                       "handed to a human",
+                                       [round(100 * r.rate, 1) for r in teams], palette(5))],
+                                   unit=" %"),
+        "duration_agent": ChartData("Duration per agent (s)", "categories",
+                                    [r.name for r in durations], [
+                                        Series("p50", [r.p50_seconds for r in durations],
+                                               palette(0)),
+                                        Series("p90", [r.p90_seconds for r in durations],
+                                               palette(1)),
+                                        Series("max", [r.max_seconds for r in durations],
+                                               palette(2))], unit=" s"),
+        "messages": ChartData("Messages per session", "categories",
+                              [b.label for b in report.messages_per_session],
+                              [Series("sessions", [b.count for b in report.messages_per_session],
+                                      palette(6))]),
+    }
+
+
+class AnalyticsPage(QWidget):
+    drill_requested = Signal(object)  # SessionFilter for History
+
+    def __init__(self, vm: AnalyticsViewModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("analytics_page")
+        self.vm = vm
+        self.range_combo = QComboBox(self)
+        self.range_combo.setObjectName("analytics_range")
+        for name, label in RANGE_LABELS.items():
+            if name != "custom":
+                self.range_combo.addItem(label, name)
+        self.refresh_button = QPushButton("Refresh", self)
+        self.status = QLabel(self)
+        self.status.setProperty("tone", "muted")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Range:", self))
+        top.addWidget(self.range_combo)
+        top.addWidget(self.refresh_button)
+        top.addWidget(self.status, 1)
+
+        self.charts: dict[str, ChartPanel] = {}
+        grid_host = QWidget(self)
+        grid = QGridLayout(grid_host)
+        grid.setContentsMargins(0, 0, 0, 0)
+        names = ("started", "load", "wait", "sla", "outcomes", "end_reasons",
+                 "handover_agent", "handover_team", "duration_agent", "messages")
+        for i, name in enumerate(names):
+            panel = ChartPanel("", grid_host)
+            panel.setObjectName(f"chart_{name}")
+            panel.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            panel.customContextMenuRequested.connect(
+                lambda pos, n=name: self._on_chart_context_menu(n, pos))
+            panel.bucket_clicked.connect(lambda index, n=name: self._on_chart_clicked(n, index))
+            self.charts[name] = panel
+            grid.addWidget(panel, i // 2, i % 2)
+        self.operators = QTableWidget(0, 4, grid_host)
+        self.operators.setObjectName("analytics_operators")
+        self.operators.setHorizontalHeaderLabels(
+            ["Operator", "Sessions handled", "Active now", "Average handle time"])
+        self.operators.verticalHeader().hide()
+        self.operators.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.operators.setMinimumHeight(160)
+        grid.addWidget(QLabel("Operator workload", grid_host), len(names) // 2, 0)
+        grid.addWidget(self.operators, len(names) // 2 + 1, 0, 1, 2)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(grid_host)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(scroll, 1)
+
+        index = self.range_combo.findData(vm.range_name)
+        self.range_combo.setCurrentIndex(max(0, index))
+        self.range_combo.currentIndexChanged.connect(self._on_range_combo_changed)
+        self.refresh_button.clicked.connect(vm.refresh)
+        vm.report_changed.connect(self._on_vm_report_changed)
+        vm.loading_changed.connect(self._on_vm_status)
+        vm.error_changed.connect(self._on_vm_status)
+        if vm.report is not None:
+            self._on_vm_report_changed(vm.report)
+
+    def _on_range_combo_changed(self, _index: int) -> None:
+        self.vm.set_range(str(self.range_combo.currentData()))
+
+    def _on_vm_status(self, *_args: object) -> None:
+        if self.vm.error:
+            self.status.setText(f"Could not load: {self.vm.error}")
+        elif self.vm.loading:
+            self.status.setText("Loading…")
+        elif self.vm.report is not None:
+            self.status.setText(f"{self.vm.report.sessions} sessions in the range")
+
+    def _on_vm_report_changed(self, report: AnalyticsReport | None) -> None:
+        if report is None:
+            return
+        for name, data in chart_set(report).items():
+            panel = self.charts[name]
+            panel.title.setText(data.title)
+            panel.set_data(data)
+        self.operators.setRowCount(len(report.operators))
+        for row, op in enumerate(report.operators):
+            handle = "none ended" if op.average_handle_seconds is None \
+                else f"{op.average_handle_seconds / 60:.1f} min"
+            for col, text in enumerate((op.name, str(op.handled), str(op.active_now), handle)):
+                self.operators.setItem(row, col, QTableWidgetItem(text))
+        self._on_vm_status()
+
+    # ------------------------------------------------------------------ drill-down, export
+
+    def drill_filter(self, name: str, index: int) -> SessionFilter | None:
+        """History's filter for a click on bucket ``index`` of chart ``name``."""
+        data = self.charts[name].data
+        if data is None or not data.bucket_starts:
+            return None
+        start = datetime.fromtimestamp(data.bucket_starts[index] / 1000).astimezone()
+        end = datetime.fromtimestamp(
+            (data.bucket_starts[index] + data.bucket_ms) / 1000).astimezone()
+        return self.vm.filter.model_copy(update={"started_after": start, "started_before": end})
+
+    def _on_chart_clicked(self, name: str, index: int) -> None:
+        flt = self.drill_filter(name, index)
+        if flt is not None:
+            self.drill_requested.emit(flt)
+
+    def _on_chart_context_menu(self, name: str, pos: QPoint) -> None:
+        panel = self.charts[name]
+        menu = QMenu(self)
+        menu.addAction("Save chart as PNG…", lambda: self._save(panel, name, "png"))
+        menu.addAction("Save data as CSV…", lambda: self._save(panel, name, "csv"))
+        menu.popup(panel.mapToGlobal(pos))
+
+    def _save(self, panel: ChartPanel, name: str, kind: str) -> None:
+        dialog = QFileDialog(self, "Save chart", f"{name}.{kind}",
+                             "PNG image (*.png)" if kind == "png" else "CSV (*.csv)")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.fileSelected.connect(
+            lambda path: panel.save_png(Path(path)) if kind == "png"
+            else panel.save_csv(Path(path)))
+        dialog.open()

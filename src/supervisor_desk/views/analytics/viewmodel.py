@@ -1,0 +1,135 @@
+"""The Analytics page's state: range, filter, SLA, and the report of the current source.
+
+The source is the hub (``GET /analytics``) or an offline index; both compute the report with
+``models/analytics.py``. Ranges that reach *now* refresh as the feed moves (at most once per
+``LIVE_REFRESH_S`` seconds, one indexed query of the range), the others on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from supervisor_desk.client.rest import HubClient
+from supervisor_desk.models.analytics import (
+    DEFAULT_SLA_SECONDS,
+    AnalyticsReport,
+    TimeRange,
+    named_range,
+)
+from supervisor_desk.models.filters import SessionFilter, to_ms
+from supervisor_desk.models.offline_index import OfflineIndex
+from supervisor_desk.views.properties import ObservableProperty
+from supervisor_desk.views.tasks import TaskScope
+
+log = logging.getLogger(__name__)
+
+AnalyticsSource = Callable[[SessionFilter, TimeRange, int], Awaitable[AnalyticsReport]]
+LIVE_REFRESH_S = 5
+
+
+class AnalyticsViewModel(QObject):
+    report_changed = Signal(object)
+    loading_changed = Signal(bool)
+    error_changed = Signal(str)
+    range_name_changed = Signal(str)
+
+    report = ObservableProperty[AnalyticsReport | None](None)
+    loading = ObservableProperty(False)
+    error = ObservableProperty("")
+    range_name = ObservableProperty("today")
+
+    def __init__(self, tasks: TaskScope, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._tasks = tasks
+        self.source: AnalyticsSource | None = None
+        self.filter = SessionFilter()
+        self.custom_range: TimeRange | None = None
+        # The preference the alert rules' wait thresholds will feed.
+        self.sla_seconds = DEFAULT_SLA_SECONDS
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._dirty = False
+        self._live_timer = QTimer(self)
+        self._live_timer.setInterval(LIVE_REFRESH_S * 1000)
+        self._live_timer.timeout.connect(self._on_live_timer_timeout)
+        self._live_timer.start()
+
+    def set_source(self, source: AnalyticsSource | None) -> None:
+        self.source = source
+        self.report = None
+        if source is not None:
+            self.refresh()
+
+    def set_filter(self, flt: SessionFilter) -> None:
+        self.filter = flt
+        self.refresh()
+
+    def set_range(self, name: str, custom: TimeRange | None = None) -> None:
+        self.custom_range = custom if name == "custom" else None
+        self.range_name = name
+        self.refresh()
+
+    def time_range(self) -> TimeRange:
+        if self.range_name == "custom" and self.custom_range is not None:
+            return self.custom_range
+        return named_range(self.range_name if self.range_name != "custom" else "today",
+                           self.clock(), self.clock().astimezone().utcoffset())
+
+    def is_live_range(self) -> bool:
+        return self.time_range().end_ms >= to_ms(self.clock())
+
+    def note_feed_activity(self, *_args: object) -> None:
+        """The feed moved: the next live tick refreshes a range that reaches now."""
+        self._dirty = True
+
+    def refresh(self) -> None:
+        if self.source is None:
+            return
+        self._dirty = False
+        self._tasks.spawn(self._load(self.source, self.filter, self.time_range()), "analytics")
+
+    async def _load(self, source: AnalyticsSource, flt: SessionFilter, rng: TimeRange) -> None:
+        self.loading = True
+        try:
+            report = await source(flt, rng, self.sla_seconds)
+        except Exception as exc:  # shown on the page; the charts keep the last report
+            log.warning("analytics failed: %s", exc)
+            self.error = str(exc) or type(exc).__name__
+            return
+        finally:
+            self.loading = False
+        self.error = ""
+        self.report = report
+
+    def _on_live_timer_timeout(self) -> None:
+        if self._dirty and self.source is not None and not self.loading \
+                and self.is_live_range():
+            self.refresh()
+
+
+def _ms_moment(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def hub_analytics_source(client: HubClient) -> AnalyticsSource:
+    """The hub computes the report (``GET /analytics``)."""
+
+    async def fetch(flt: SessionFilter, rng: TimeRange, sla: int) -> AnalyticsReport:
+        return await client.analytics(flt, _ms_moment(rng.start_ms), _ms_moment(rng.end_ms),
+                                      rng.bucket_ms // 1000, sla)
+
+    return fetch
+
+
+def offline_analytics_source(index: OfflineIndex, now: datetime) -> AnalyticsSource:
+    """An exported file: the same function over the index, off the Qt thread."""
+
+    async def fetch(flt: SessionFilter, rng: TimeRange, sla: int) -> AnalyticsReport:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, index.analytics, flt, rng, to_ms(now), sla)
+
+    return fetch

@@ -1,0 +1,129 @@
+"""The Analytics page as a supervisor uses it: charts drawn from a report, exact values on
+hover, a click that drills into History, PNG/CSV export, and a feed that refreshes live ranges.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
+
+from supervisor_desk.models.analytics import AnalyticsReport, TimeRange, summaries_report
+from supervisor_desk.models.filters import SessionFilter, to_ms
+from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.analytics.page import AnalyticsPage
+from supervisor_desk.views.analytics.viewmodel import AnalyticsViewModel
+from supervisor_desk.views.tasks import standalone_scope
+
+NOW = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
+
+
+def _session(sid: str, minutes_ago: int, channel: str, ended: bool) -> SessionSummary:
+    started = NOW - timedelta(minutes=minutes_ago)
+    data: dict[str, Any] = {
+        "id": sid, "agent": {"id": "bot", "name": "Bot"}, "channel": channel,
+        "status": "completed" if ended else "active", "user": {"id": "u"},
+        "started_at": started.isoformat(), "message_count": 4,
+    }
+    if ended:
+        data["ended_at"] = (started + timedelta(minutes=2)).isoformat()
+    return SessionSummary.model_validate(data)
+
+
+SESSIONS = [_session("a", 50, "web", True), _session("b", 49, "phone", True),
+            _session("c", 10, "web", False)]
+
+
+class Source:
+    """Offline-style source: the report of fixed sessions, counting the calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[SessionFilter, TimeRange]] = []
+
+    async def __call__(self, flt: SessionFilter, rng: TimeRange, sla: int) -> AnalyticsReport:
+        self.calls.append((flt, rng))
+        kept = [s for s in SESSIONS if flt.matches(s)]
+        return summaries_report(kept, rng, to_ms(NOW), sla)
+
+
+def _page(qtbot: QtBot) -> tuple[AnalyticsViewModel, AnalyticsPage, Source]:
+    vm = AnalyticsViewModel(standalone_scope("analytics-test"))
+    vm.clock = lambda: NOW
+    vm.range_name = "hour"
+    page = AnalyticsPage(vm)
+    qtbot.addWidget(page)
+    page.resize(1100, 800)
+    page.show()
+    source = Source()
+    vm.set_source(source)
+    return vm, page, source
+
+
+def test_charts_show_exact_values_and_drill_into_history(
+    qtbot: QtBot, qrun: Callable[..., Any], tmp_path: Path
+) -> None:
+    vm, page, _source = _page(qtbot)
+
+    async def scenario() -> None:
+        await _until(lambda: vm.report is not None)
+
+    qrun(scenario())
+    assert page.status.text() == "3 sessions in the range"
+    started = page.charts["started"]
+    assert started.data is not None and [s.name for s in started.data.series] == ["Web", "Phone"]
+    # The minute "a" started in (50 minutes ago) says so on hover, exactly.
+    index = next(i for i, v in enumerate(started.data.series[0].values) if v)
+    assert started.describe(index).splitlines()[1:] == ["Web: 1", "Phone: 0"]
+
+    drilled: list[SessionFilter] = []
+    page.drill_requested.connect(drilled.append)
+    page._on_chart_clicked("started", index)
+    assert len(drilled) == 1
+    flt = drilled[0]
+    assert flt.started_after is not None and flt.started_before is not None
+    assert flt.started_before - flt.started_after == timedelta(minutes=1)
+    assert [s.id for s in SESSIONS if flt.matches(s)] == ["a"]
+
+    png, table = tmp_path / "started.png", tmp_path / "started.csv"
+    assert started.save_png(png) and not QImage(str(png)).isNull()
+    started.save_csv(table)
+    rows = list(csv.reader(table.open(encoding="utf-8")))
+    assert rows[0] == ["bucket_start", "Web", "Phone"]
+    assert sum(int(r[1]) for r in rows[1:]) == 2
+    operators = page.operators.rowCount()
+    assert operators == 0  # nobody handed over in this data
+    assert page.charts["handover_agent"].data is not None
+
+
+def test_history_filter_and_feed_refresh_the_charts(
+    qtbot: QtBot, qrun: Callable[..., Any]
+) -> None:
+    vm, page, source = _page(qtbot)
+
+    async def scenario() -> None:
+        await _until(lambda: vm.report is not None)
+        vm.set_filter(SessionFilter(channel=("phone",)))
+        await _until(lambda: vm.report is not None and vm.report.sessions == 1)
+        calls = len(source.calls)
+        vm.note_feed_activity()
+        vm._on_live_timer_timeout()  # the 5-second tick, without waiting for it
+        await _until(lambda: len(source.calls) == calls + 1 and not vm.loading)
+
+    qrun(scenario())
+    assert page.charts["started"].data is not None
+    assert [s.name for s in page.charts["started"].data.series] == ["Phone"]
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
