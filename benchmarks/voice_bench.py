@@ -1,0 +1,272 @@
+"""Transcription on the hub: speed, CPU, and what it costs ingest and the feed meanwhile.
+
+    python -m benchmarks.voice_bench [--quick] [--json PATH]
+
+Speech is made here with espeak-ng (a stereo call: customer left, agent right), repeated to
+length (quick: 2 calls, ~45 s of audio; full: 8 calls, ~3 min). The hub runs as
+``supervisor-hub serve`` in its own process. Figures:
+
+- ``voice.realtime_factor``: seconds of audio transcribed per second of wall time, the hub
+  otherwise idle (from the import's 202 to its ``done``), with 1 worker (the default).
+- ``voice.worker_cpu_s_per_audio_s``: CPU seconds the worker process used per second of audio.
+- ``voice.ingest_events_per_s`` / ``voice.ingest_events_per_s_transcribing``: 4 platform
+  connections posting batches of 100 events as fast as the hub takes them, for a fixed time,
+  with a transcription's worker paused (SIGSTOP) and running, alternately (2 rounds, full: 3;
+  medians); ``voice.ingest_change_pct`` the difference.
+- ``voice.feed_p99_ms`` / ``voice.feed_p99_ms_transcribing``: 10 feed clients, 200 events/s
+  posted; latency = frame received - POST start, p99; ``voice.feed_change_pct``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import wave
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+import websockets
+
+from benchmarks._common import main_for, percentile
+from benchmarks.hub_bench import hub_process
+
+Results = dict[str, Any]
+DIALOGUE = (
+    ("agent", "thank you for calling how can i help you today"),
+    ("customer", "i would like a refund for my last invoice"),
+    ("agent", "i can help you with that please tell me your account number"),
+    ("customer", "my account number is four five six seven"),
+    ("agent", "thank you the refund will arrive in five days"),
+    ("customer", "thank you very much goodbye"),
+)
+VOICES = {"agent": "en-us+f2", "customer": "en-us+f3"}
+
+
+def make_call(folder: Path, repeats: int) -> tuple[Path, float]:
+    """A stereo WAV of the dialogue ``repeats`` times; returns it and its seconds."""
+    rate = 22_050
+    left: list[bytes] = []
+    right: list[bytes] = []
+    pause = b"\x00\x00" * rate
+    for index, (speaker, text) in enumerate(DIALOGUE):
+        path = folder / f"s{index}.wav"
+        subprocess.run(["espeak-ng", "-v", VOICES[speaker], "-s", "140", "-w", str(path), text],
+                       check=True)
+        with wave.open(str(path)) as source:
+            samples = source.readframes(source.getnframes())
+        silence = b"\x00" * len(samples)
+        left += [pause, samples if speaker == "customer" else silence]
+        right += [pause, samples if speaker == "agent" else silence]
+    one_left = np.frombuffer(b"".join(left), np.int16)
+    one_right = np.frombuffer(b"".join(right), np.int16)
+    stereo = np.stack([np.tile(one_left, repeats), np.tile(one_right, repeats)], axis=1)
+    call = folder / "call.wav"
+    with wave.open(str(call), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(stereo.astype(np.int16).tobytes())
+    return call, len(stereo) / rate
+
+
+def _tokens(db: Path) -> dict[str, str]:
+    from supervisor_desk.hub.storage import Storage
+
+    storage = Storage(db)
+    try:
+        return {role: storage.create_token(f"bench-{role}", role)[0]
+                for role in ("ingest", "viewer")}
+    finally:
+        storage.close()
+
+
+def _batch(prefix: str, n: int) -> bytes:
+    at = "2026-01-01T10:00:00.000Z"
+    events: list[dict[str, Any]] = [{
+        "id": f"{prefix}-start", "type": "session.started", "session_id": prefix, "at": at,
+        "data": {"agent": {"id": "a1", "name": "Ava"}, "channel": "web", "status": "active",
+                 "user": {"id": f"u-{prefix}", "name": "Customer"}}}]
+    for m in range(1, n):
+        events.append({"id": f"{prefix}-m{m}", "type": "message.created", "session_id": prefix,
+                       "at": at, "data": {"id": f"m{m}", "at": at,
+                                          "author": {"role": "customer"},
+                                          "text": f"t={time.time():.6f} invoice {m}"}})
+    return json.dumps({"events": events}).encode()
+
+
+async def ingest_rate(url: str, token: str, seconds: float, tag: str) -> float:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    stored = 0
+    stop_at = time.monotonic() + seconds
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+        async def poster(k: int) -> None:
+            nonlocal stored
+            i = 0
+            while time.monotonic() < stop_at:
+                answer = await client.post("/api/v1/ingest", content=_batch(f"{tag}{k}-{i}", 100))
+                answer.raise_for_status()
+                stored += 100
+                i += 1
+
+        started = time.monotonic()
+        await asyncio.gather(*(poster(k) for k in range(4)))
+        return stored / (time.monotonic() - started)
+
+
+async def feed_p99(url: str, tokens: dict[str, str], seconds: float, tag: str) -> float:
+    ws_url = url.replace("http", "ws", 1) + "/api/v1/feed"
+    latencies: list[float] = []
+    sent_at: dict[str, float] = {}
+    headers = {"Authorization": f"Bearer {tokens['viewer']}"}
+    done = asyncio.Event()
+
+    async def client() -> None:
+        async with websockets.connect(ws_url, additional_headers=headers,
+                                      max_size=None) as socket:
+            await socket.recv()  # hello
+            ready.release()
+            while not done.is_set():
+                try:
+                    raw = await asyncio.wait_for(socket.recv(), 1.0)
+                except TimeoutError:
+                    continue
+                received = time.monotonic()
+                session_id = json.loads(raw)["event"]["session_id"]
+                if session_id in sent_at:
+                    latencies.append((received - sent_at[session_id]) * 1000)
+
+    ready = asyncio.Semaphore(0)
+    clients = [asyncio.create_task(client()) for _ in range(10)]
+    for _ in clients:
+        await ready.acquire()
+    ingest_headers = {"Authorization": f"Bearer {tokens['ingest']}",
+                      "Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=url, headers=ingest_headers, timeout=60) as poster:
+        stop_at = time.monotonic() + seconds
+        i = 0
+        while time.monotonic() < stop_at:
+            session_id = f"{tag}-f{i}"
+            body = _batch(session_id, 10)  # 10 events every 50 ms: 200 events/s
+            sent_at[session_id] = time.monotonic()
+            (await poster.post("/api/v1/ingest", content=body)).raise_for_status()
+            i += 1
+            await asyncio.sleep(max(0.0, sent_at[session_id] + 0.05 - time.monotonic()))
+    await asyncio.sleep(1.0)
+    done.set()
+    await asyncio.gather(*clients)
+    return percentile(latencies, 99)
+
+
+def _worker(hub: psutil.Process) -> psutil.Process | None:
+    for child in hub.children(recursive=True):
+        try:
+            if "supervisor_desk.hub.transcribe" in " ".join(child.cmdline()):
+                return child
+        except psutil.Error:
+            continue
+    return None
+
+
+def transcribe(url: str, hub: psutil.Process, tokens: dict[str, str], call: Path,
+               seconds_of_audio: float) -> tuple[str, float, float]:
+    """Import ``call``; returns the session id, wall seconds to done and worker CPU seconds."""
+    headers = {"Authorization": f"Bearer {tokens['ingest']}"}
+    with httpx.Client(base_url=url, timeout=120) as client:
+        started = time.monotonic()
+        answer = client.post("/api/v1/sessions/import-audio", content=call.read_bytes(),
+                             params={"agent": "Ava", "channel": "sip"}, headers=headers)
+        answer.raise_for_status()
+        session_id = answer.json()["session"]["id"]
+        cpu = 0.0
+        while True:
+            worker = _worker(hub)
+            if worker is not None:
+                try:
+                    times = worker.cpu_times()
+                    cpu = max(cpu, times.user + times.system)
+                except psutil.Error:
+                    pass
+            job = client.get(f"/api/v1/sessions/{session_id}/transcription",
+                             headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()
+            if job["state"] in ("done", "failed", "cancelled"):
+                if job["state"] != "done":
+                    raise RuntimeError(f"transcription {job['state']}: {job.get('error')}")
+                return session_id, time.monotonic() - started, cpu
+            time.sleep(0.1)
+
+
+def run(quick: bool) -> Results:
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("espeak-ng is needed (scripts/system-deps.sh)")
+    repeats = 2 if quick else 8
+    window = 3.0 if quick else 15.0
+    results: Results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        call, audio_s = make_call(tmp, repeats)
+        results["voice.audio_seconds"] = round(audio_s, 1)
+        db = tmp / "voice.db"
+        tokens = _tokens(db)
+        with hub_process(db) as (url, hub):
+            _, wall, cpu = transcribe(url, hub, tokens, call, audio_s)
+            results["voice.realtime_factor"] = round(audio_s / wall, 2)
+            results["voice.worker_cpu_s_per_audio_s"] = round(cpu / audio_s, 3)
+
+            # The same transcription paused (SIGSTOP) and running, alternately: other load on
+            # the machine then weighs on both sides alike.
+            (tmp / "long").mkdir()
+            long_call, _ = make_call(tmp / "long", repeats * 3)
+            headers = {"Authorization": f"Bearer {tokens['ingest']}"}
+            answer = httpx.post(f"{url}/api/v1/sessions/import-audio",
+                                content=long_call.read_bytes(), headers=headers, timeout=120,
+                                params={"agent": "Ava", "channel": "sip"})
+            answer.raise_for_status()
+            session_id = answer.json()["session"]["id"]
+            deadline = time.monotonic() + 30
+            worker = _worker(hub)
+            while worker is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+                worker = _worker(hub)
+            assert worker is not None, "the transcription did not start"
+            time.sleep(1.0)  # past loading the model: recognising
+            figures: dict[str, list[float]] = {"ingest": [], "ingest_t": [], "feed": [],
+                                               "feed_t": []}
+            running_throughout = True
+            for round_ in range(2 if quick else 3):
+                for paused in (True, False):
+                    (worker.suspend if paused else worker.resume)()
+                    tag = f"r{round_}{'p' if paused else 't'}"
+                    suffix = "" if paused else "_t"
+                    figures["ingest" + suffix].append(
+                        asyncio.run(ingest_rate(url, tokens["ingest"], window, tag)))
+                    figures["feed" + suffix].append(asyncio.run(feed_p99(url, tokens, window,
+                                                                         tag)))
+                    running_throughout &= worker.is_running()
+            worker.resume()
+            state = httpx.get(f"{url}/api/v1/sessions/{session_id}/transcription",
+                              headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()
+            results["voice.transcribing_during_measure"] = (
+                running_throughout and state["state"] == "running")
+    base_ingest, base_feed = median(figures["ingest"]), median(figures["feed"])
+    loaded = {"ingest": median(figures["ingest_t"]), "feed": median(figures["feed_t"])}
+    results["voice.ingest_events_per_s"] = round(base_ingest)
+    results["voice.ingest_events_per_s_transcribing"] = round(loaded["ingest"])
+    results["voice.ingest_change_pct"] = round(
+        (loaded["ingest"] - base_ingest) / base_ingest * 100, 1)
+    results["voice.feed_p99_ms"] = round(base_feed, 1)
+    results["voice.feed_p99_ms_transcribing"] = round(loaded["feed"], 1)
+    results["voice.feed_change_pct"] = round((loaded["feed"] - base_feed) / base_feed * 100, 1)
+    results["voice.cpus"] = psutil.cpu_count()
+    return results
+
+
+if __name__ == "__main__":
+    main_for(run)
