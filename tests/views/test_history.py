@@ -69,7 +69,7 @@ class Harness:
         return {s.id for s in self.view.shown_sessions()}
 
     def range_text(self) -> str:
-        return self.view.pagination.range_label.text()
+        return self.view.pagination.range_label.full_text
 
     async def show_all_matching(self) -> set[str]:
         while self.view.pagination.load_more_button.isEnabled():

@@ -23,6 +23,36 @@ def page_window(current: int, count: int, size: int = MAX_PAGE_BUTTONS) -> range
     return range(start, min(count, start + size))
 
 
+class ElidedLabel(QLabel):
+    """Plain text that elides to the width it is given (in full in the tooltip)."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.full_text = ""
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        self.full_text = text
+        self._elide()
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance(self.full_text) + 4,
+                     super().sizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideRight,
+                                              max(0, self.width() - 2))
+        if self.text() != shown:
+            self.setText(shown)
+        self.setToolTip(self.full_text if shown != self.full_text else "")
+
+
 class PaginationBar(QWidget):
     page_requested = Signal(int)  # 0-based page index
     previous_requested = Signal()
@@ -36,13 +66,10 @@ class PaginationBar(QWidget):
         self._layout = layout
         self._text = "No sessions"
         self._page, self._page_count, self._has_more, self._busy = 0, 1, False, False
-        self.range_label = QLabel("No sessions", self)
-        self.range_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.range_label = ElidedLabel("No sessions", self)
         self.range_label.setObjectName("historyRange")
-        self.range_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.range_label.setMinimumWidth(RANGE_MIN_WIDTH)
-        layout.addWidget(self.range_label)
-        layout.addStretch(1)
+        layout.addWidget(self.range_label, 1)
         self.load_more_button = QPushButton("Load more", self)
         self.load_more_button.setToolTip("Append the next page below the rows shown")
         self.load_more_button.clicked.connect(self.load_more_requested)
@@ -90,8 +117,7 @@ class PaginationBar(QWidget):
         self._fit(event.size().width())
 
     def _fit(self, width: int) -> None:
-        label = self.range_label
-        full = label.fontMetrics().horizontalAdvance(self._text)
+        full = self.range_label.fontMetrics().horizontalAdvance(self._text)
         room = width - self.minimumSizeHint().width() - (full - RANGE_MIN_WIDTH)
         fits = max(0, min(MAX_PAGE_BUTTONS,
                           room // (PAGE_BUTTON_WIDTH + self._layout.spacing())))
@@ -108,13 +134,7 @@ class PaginationBar(QWidget):
             button.setEnabled(not self._busy)
             button.setAccessibleName(f"Page {index + 1}")
             button.show()
-        # What is left for the text after the buttons: elided there, in full on hover.
-        used = sum(PAGE_BUTTON_WIDTH + self._layout.spacing() for _ in pages)
-        text_room = max(RANGE_MIN_WIDTH, width - self.minimumSizeHint().width()
-                        + RANGE_MIN_WIDTH - used)
-        label.setText(label.fontMetrics().elidedText(
-            self._text, Qt.TextElideMode.ElideRight, text_room))
-        label.setToolTip(self._text if label.text() != self._text else "")
+        self.range_label.set_full_text(self._text)
 
     def visible_pages(self) -> list[int]:
         return [int(b.text()) for b in self.page_buttons if not b.isHidden()]
