@@ -23,12 +23,6 @@ from PySide6.QtWidgets import (
 
 from supervisor_desk import APP_NAME
 
-# Keys that belong to a widget rather than to a window action.
-WIDGET_SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("Enter", "Open the selected row's chat (tables)"),
-    ("Escape", "Close the customer view or a dialog"),
-)
-
 
 def _plain(text: str) -> str:
     return text.replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip(".…")
@@ -41,8 +35,7 @@ def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
         keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
         if keys and keys not in rows:
             rows[keys] = _plain(action.text()) or action.toolTip()
-    listed = sorted(rows.items(), key=lambda kv: (len(kv[0]), kv[0]))
-    return [*listed, *WIDGET_SHORTCUTS]
+    return sorted(rows.items(), key=lambda kv: (len(kv[0]), kv[0]))
 
 
 class ShortcutsDialog(QDialog):
