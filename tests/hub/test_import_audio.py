@@ -375,7 +375,9 @@ def test_recognition_failing_half_way_keeps_the_recording_and_what_was_heard(
     _wait_for(lambda: heard() >= 2)
     process.kill()  # the recogniser dies in the middle of the recording
     events = feed.events_until_ended(session_id)
-    job = api.get(f"/sessions/{session_id}/transcription").json()
+    # The job's row follows the session's events (the metadata on the feed leads).
+    job = _wait_for(lambda: (answer := api.get(f"/sessions/{session_id}/transcription").json())
+                    ["state"] != "running" and answer)
     assert job["state"] == "failed" and "exit status" in job["error"]
     assert 0 < job["percent"] < 100
     logs = api.get(f"/sessions/{session_id}/logs", params={"kind": "system"}).json()["entries"]
