@@ -56,6 +56,8 @@ from supervisor_desk.views.tasks import TaskOwner
 from supervisor_desk.views.theme import ThemeChoice, apply_theme, theme_controller
 from supervisor_desk.views.time_zone_dialog import TimeZoneDialog
 from supervisor_desk.views.tray import TrayController
+from supervisor_desk.views.wall.viewmodel import WallViewModel
+from supervisor_desk.views.wall.window import WallWindow
 
 if TYPE_CHECKING:
     from supervisor_desk.client.credentials import CredentialStore
@@ -129,6 +131,10 @@ class DeskApp(QObject):
         # Charts follow History's filters; a click on a bucket opens History on it.
         self.history_vm.filter_changed.connect(self.analytics_vm.set_filter)
         self.analytics.drill_requested.connect(self._on_analytics_drill_requested)
+        self.wall_vm = WallViewModel(self.tasks.scope("wall"), self)
+        self.wall_window: WallWindow | None = None
+        self.history_vm.filter_changed.connect(self.wall_vm.set_filter)
+        self.window.wall_action.triggered.connect(self._on_window_wall_requested)
         self.offline = OfflineReview(self.window, remember=self._remember_file,
                                      tasks=self.tasks.scope("offline"))
         self._open_dialog: QFileDialog | None = None
@@ -299,6 +305,10 @@ class DeskApp(QObject):
         self.analytics_vm.set_source(hub_analytics_source(signed.client))
         for moved in (live.sessions_started, live.sessions_ended, live.session_updated):
             moved.connect(self.analytics_vm.note_feed_activity)
+        self.wall_vm.loader = signed.client.session
+        self.wall_vm.sessions = lambda: list(live.store)
+        live.session_updated.connect(self.wall_vm.on_session)
+        live.messages_received.connect(self.wall_vm.on_messages)
         session_only = not signed.persistent and not self.options.demo
         role = " · ".join(p for p in (signed.role, "session-only sign-in" if session_only else "")
                           if p)
@@ -316,6 +326,9 @@ class DeskApp(QObject):
         self.detail.set_client(None)
         self.history_vm.set_source(None)
         self.analytics_vm.set_source(None)
+        self.wall_vm.loader = None
+        self.wall_vm.sessions = list
+        self.wall_vm.reselect(replace_all=True)
 
     # ---------------------------------------------------------------- sign-out / re-sign-in
 
@@ -430,6 +443,29 @@ class DeskApp(QObject):
         if self.prefs.last_export_dir != folder:
             self.prefs.last_export_dir = folder
             self._save_prefs()
+
+    def _on_window_wall_requested(self) -> None:
+        """Window → Wall: one Wall window, opened or raised."""
+        if self.wall_window is None:
+            self.wall_window = WallWindow(self.wall_vm, self.window)
+            self.wall_window.session_clicked.connect(self._on_wall_session_clicked)
+            self.wall_window.pin_requested.connect(self._on_wall_pin_requested)
+        self.wall_vm.reselect()
+        self.wall_window.show()
+        self.wall_window.raise_()
+
+    def _on_wall_session_clicked(self, session_id: str) -> None:
+        self._on_customer_view_session_activated(session_id)
+        self.window.show_page(0)
+        self.window.show()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def _on_wall_pin_requested(self) -> None:
+        if self.detail.session_id is None:
+            self.window.set_status("Select a session in the main window to pin it to the Wall.")
+            return
+        self.wall_vm.pin(self.detail.session_id)
 
     def _on_analytics_drill_requested(self, flt: SessionFilter) -> None:
         self.history_vm.set_filter(flt)

@@ -76,6 +76,7 @@ class LiveViewModel(QObject):
     connection_changed = Signal(str, object, str)
     sessions_changed = Signal()
     message_received = Signal(object)  # Message of the watched session
+    messages_received = Signal(list)  # [Message] of every session this frame (the Wall)
     logs_appended = Signal(str)  # session id: the watched session got new log entries
     session_updated = Signal(object)  # SessionSummary: every session that changed this frame
     sessions_started = Signal(list)  # [SessionSummary] new, live (never replays)
@@ -133,6 +134,7 @@ class LiveViewModel(QObject):
         self._ended: dict[str, SessionSummary] = {}
         self._watched_messages: list[Message] = []
         self._watched_id: str | None = None
+        self._frame_messages: list[Message] = []
         self._state: ConnectionState | None = None
         self._retry_deadline: float | None = None
         self._detail = ""
@@ -259,12 +261,10 @@ class LiveViewModel(QObject):
                 elif change.kind == "ended":
                     self._started.pop(session.id, None)
                     self._ended[session.id] = session
-        if (
-            change.kind == "message"
-            and change.message is not None
-            and change.message.session_id == self._watched_id
-        ):
-            self._watched_messages.append(change.message)
+        if change.kind == "message" and change.message is not None:
+            self._frame_messages.append(change.message)
+            if change.message.session_id == self._watched_id:
+                self._watched_messages.append(change.message)
 
     def on_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
         self._state = state
@@ -297,6 +297,9 @@ class LiveViewModel(QObject):
             for s in batch:
                 self.session_updated.emit(s)
             self._check_first_rows()
+        if self._frame_messages:
+            frame, self._frame_messages = self._frame_messages, []
+            self.messages_received.emit(frame)
         if self._watched_messages:
             messages, self._watched_messages = self._watched_messages, []
             for message in messages:

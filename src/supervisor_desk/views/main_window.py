@@ -465,6 +465,13 @@ class MainWindow(QMainWindow):
             self.session_menu.addAction(action)
 
     def _build_help_menu(self) -> None:
+        # Window → Wall sits before Help; the app opens the Wall window (views/wall/).
+        self.window_menu = self.menuBar().addMenu("&Window")
+        self.wall_action = QAction("Wall", self)
+        self.wall_action.setShortcut(QKeySequence("Ctrl+Shift+W"))
+        self.wall_action.setToolTip("Many live transcripts at once")
+        self.addAction(self.wall_action)
+        self.window_menu.addAction(self.wall_action)
         self.help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = QAction("Keyboard shortcuts", self)
         self.shortcuts_action.setShortcut(QKeySequence("Ctrl+/"))

@@ -1,0 +1,121 @@
+"""The Wall: 9 tiles following their sessions at 1,000 messages/s, on the Qt thread.
+
+Messages arrive as the LiveViewModel hands them over: once per 80 ms frame, in one list, for
+nine live sessions each with a 200-message transcript already loaded. A 5 ms heartbeat timer
+records every gap of the Qt thread.
+
+Figures:
+- ``wall.max_stall_ms``: the longest gap between heartbeats (target <= 50 ms);
+- ``wall.p99_stall_ms``: the 99th percentile gap;
+- ``wall.messages_per_s``: messages applied to the tiles per second of wall-clock time;
+- ``wall.frame_p50_ms`` / ``wall.frame_max_ms``: one frame's ``on_messages`` (rows appended,
+  measured); the paint that follows is in the heartbeat gaps.
+
+Run: ``python -m benchmarks.wall_bench [--quick] [--json out.json]``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from benchmarks._common import Results, main_for, percentile
+from benchmarks.detail_bench import T0, build_detail
+from supervisor_desk.models.wire import Message, SessionDetail
+from supervisor_desk.views.tasks import standalone_scope
+from supervisor_desk.views.wall.viewmodel import WallViewModel
+from supervisor_desk.views.wall.window import WallWindow
+
+TILES = 9
+RATE = 1000  # messages per second
+FRAME_MS = 80
+
+
+def run(quick: bool) -> Results:
+    app = QApplication.instance() or QApplication([])
+    seconds = 3 if quick else 20
+    details = {f"wall-{i}": build_detail(200, f"wall-{i}", live=True) for i in range(TILES)}
+    sessions = [d.session for d in details.values()]
+    vm = WallViewModel(standalone_scope("wall-bench"))
+    vm.sessions = lambda: sessions
+    vm.layout_name = "3x3"
+    window = WallWindow(vm)
+    window.resize(1600, 1000)
+    window.show()
+    vm.reselect(replace_all=True)
+    for tile in vm.tiles:  # what the hub's load gives (no loader here): the transcript so far
+        assert tile is not None
+        detail: SessionDetail = details[tile.session_id]
+        tile.model.set_rows([])
+        vm.on_messages(detail.messages)
+    settle = time.perf_counter()
+    while time.perf_counter() - settle < 1.0:  # the loaded transcripts' first layout
+        app.processEvents()
+        time.sleep(0.005)
+
+    per_frame = RATE * FRAME_MS // 1000
+    sent = 0
+    frame_times: list[float] = []
+    gaps: list[float] = []
+    last = time.perf_counter()
+
+    def beat() -> None:
+        nonlocal last
+        now = time.perf_counter()
+        gaps.append((now - last) * 1000)
+        last = now
+
+    def frame() -> None:
+        nonlocal sent
+        started = time.perf_counter()
+        batch: list[Message] = []
+        for k in range(per_frame):
+            sid = f"wall-{(sent + k) % TILES}"
+            seq = 1000 + sent + k
+            batch.append(Message.model_validate({
+                "id": f"live-{seq}", "session_id": sid, "seq": seq,
+                "at": T0 + timedelta(seconds=seq),
+                "author": {"role": "customer" if seq % 2 else "ai"},
+                "text": f"live message {seq}: is the refund on its way?",
+            }))
+        sent += per_frame
+        vm.on_messages(batch)  # Qt paints the tiles on its own, as in the app
+        frame_times.append((time.perf_counter() - started) * 1000)
+
+    heartbeat = QTimer()
+    heartbeat.setInterval(5)
+    heartbeat.timeout.connect(beat)
+    feeder = QTimer()
+    feeder.setInterval(FRAME_MS)
+    feeder.timeout.connect(frame)
+    began = time.perf_counter()
+    heartbeat.start()
+    feeder.start()
+    while time.perf_counter() - began < seconds:
+        app.processEvents()
+        time.sleep(0.001)
+    feeder.stop()
+    heartbeat.stop()
+    took = time.perf_counter() - began
+    summary: dict[str, Any] = {
+        "wall.max_stall_ms": round(max(gaps), 1),
+        "wall.p99_stall_ms": round(percentile(gaps, 99), 1),
+        "wall.messages_per_s": round(sent / took),
+        "wall.frame_p50_ms": round(percentile(frame_times, 50), 1),
+        "wall.frame_max_ms": round(max(frame_times), 1),
+        "wall.tiles": TILES,
+        "wall.seconds": seconds,
+    }
+    window.close()
+    return summary
+
+
+if __name__ == "__main__":
+    main_for(run)

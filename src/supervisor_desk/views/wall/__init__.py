@@ -1,0 +1,1 @@
+"""The Wall: many live transcripts at once, read-only."""

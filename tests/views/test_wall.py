@@ -1,0 +1,159 @@
+"""The Wall as a supervisor uses it: which sessions fill the tiles, live messages, a session
+that ends fading and then making room, clicks that open a session, a 3x3 grid."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+
+from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.models.wire import Message, SessionDetail, SessionSummary
+from supervisor_desk.views.tasks import standalone_scope
+from supervisor_desk.views.wall.viewmodel import REPLACE_AFTER_S, WallViewModel
+from supervisor_desk.views.wall.window import ENDED_OPACITY, WallWindow
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def summary(sid: str, status: str = "active", waited_min: int = 0, channel: str = "web",
+            version: int = 1) -> SessionSummary:
+    started = NOW - timedelta(minutes=waited_min + 1)
+    data: dict[str, Any] = {
+        "id": sid, "agent": {"id": "bot", "name": "Billing bot"}, "channel": channel,
+        "status": status, "user": {"id": f"u-{sid}", "name": f"Customer {sid}"},
+        "started_at": started.isoformat(), "version": version,
+    }
+    if status == "queued":
+        data["queued_at"] = started.isoformat()
+    if status not in ("queued", "active"):
+        data["ended_at"] = NOW.isoformat()
+    return SessionSummary.model_validate(data)
+
+
+def message(sid: str, n: int) -> Message:
+    return Message.model_validate({
+        "id": f"{sid}-m{n}", "session_id": sid, "seq": n, "at": NOW.isoformat(),
+        "author": {"role": "customer"}, "text": f"hello {n}"})
+
+
+class World:
+    def __init__(self) -> None:
+        self.sessions: dict[str, SessionSummary] = {}
+        self.loads: list[str] = []
+
+    async def load(self, sid: str) -> SessionDetail:
+        self.loads.append(sid)
+        return SessionDetail(session=self.sessions[sid], messages=[message(sid, 1)])
+
+
+def _wall(qtbot: QtBot, world: World) -> tuple[WallViewModel, WallWindow]:
+    vm = WallViewModel(standalone_scope("wall-test"))
+    vm.sessions = lambda: list(world.sessions.values())
+    vm.loader = world.load
+    window = WallWindow(vm)
+    qtbot.addWidget(window)
+    window.show()
+    return vm, window
+
+
+def test_longest_waiting_fill_a_3x3_wall_and_follow_live(
+    qtbot: QtBot, qrun: Callable[..., Any]
+) -> None:
+    world = World()
+    for i in range(12):
+        s = summary(f"s{i:02d}", "queued" if i < 3 else "active", waited_min=i)
+        world.sessions[s.id] = s
+    vm, window = _wall(qtbot, world)
+    vm.reselect()
+    ids = [t.session_id for t in vm.tiles if t is not None]
+    assert len(vm.tiles) == 9 and len(window.tiles) == 9 and vm.columns() == 3
+    assert ids[:3] == ["s02", "s01", "s00"]  # the longest-waiting customers first
+    assert "Customer s02" in window.tiles[0].header.text()
+    assert "waiting 3" in window.tiles[0].header.text()
+
+    async def loaded() -> None:
+        await _until(lambda: all(t is not None and t.loaded for t in vm.tiles))
+
+    qrun(loaded())
+    first = vm.tiles[0]
+    assert first is not None and first.model.rowCount() == 1
+    vm.on_messages([message("s02", 1), message("s02", 2), message("zz", 1)])
+    assert first.model.rowCount() == 2  # the already-loaded message is not doubled
+
+    vm.layout_name = "2x2"
+    vm.reselect()
+    assert len(window.tiles) == 4 and vm.columns() == 2
+
+
+def test_an_ended_session_fades_then_makes_room(qtbot: QtBot, qrun: Callable[..., Any]) -> None:
+    world = World()
+    for sid in ("a", "b"):
+        world.sessions[sid] = summary(sid)
+    vm, window = _wall(qtbot, world)
+    clock = [100.0]
+    vm.monotonic = lambda: clock[0]
+    vm.layout_name = "2x2"
+    vm.reselect()
+    assert {t.session_id for t in vm.tiles if t is not None} == {"a", "b"}
+    index = next(i for i, t in enumerate(vm.tiles) if t is not None and t.session_id == "a")
+    ended = summary("a", "completed", version=2)
+    world.sessions["a"] = ended
+    world.sessions["c"] = summary("c")
+    vm.on_session(ended)
+    assert window.tiles[index].fade.opacity() == ENDED_OPACITY
+    assert "completed" in window.tiles[index].header.text()
+    vm._on_tick_timeout()
+    still = vm.tiles[index]
+    assert still is not None and still.session_id == "a"  # still fading
+    clock[0] += REPLACE_AFTER_S + 0.1
+    vm._on_tick_timeout()
+    assert "a" not in {t.session_id for t in vm.tiles if t is not None}
+    assert "c" in {t.session_id for t in vm.tiles if t is not None}
+
+    async def settle() -> None:
+        await _until(lambda: all(t is None or t.loaded for t in vm.tiles))
+
+    qrun(settle())
+
+
+def test_pinned_and_filtered_sessions_and_a_click_opens_one(
+    qtbot: QtBot, qrun: Callable[..., Any]
+) -> None:
+    world = World()
+    for i, channel in enumerate(("web", "phone", "email")):
+        world.sessions[f"p{i}"] = summary(f"p{i}", channel=channel)
+    vm, window = _wall(qtbot, world)
+    vm.layout_name = "auto"
+    vm.pin("p1")
+    vm.set_mode("pinned")
+    assert [t.session_id for t in vm.tiles if t is not None] == ["p1"]
+    vm.set_filter(SessionFilter(channel=("web", "email")))
+    vm.set_mode("filter")
+    assert sorted(t.session_id for t in vm.tiles if t is not None) == ["p0", "p2"]
+
+    clicked: list[str] = []
+    window.session_clicked.connect(clicked.append)
+    tile = window.tiles[0]
+    QTest.mouseClick(tile.header, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    QTest.mouseClick(tile, Qt.MouseButton.LeftButton, pos=QPoint(3, 3))
+    assert clicked and clicked[-1] == tile.session_id
+
+    async def settle() -> None:
+        await _until(lambda: all(t is None or t.loaded for t in vm.tiles))
+
+    qrun(settle())
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
