@@ -16,6 +16,7 @@ Run: ``python -m benchmarks.wall_bench [--quick] [--json out.json]``.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from datetime import timedelta
@@ -60,6 +61,7 @@ def run(quick: bool) -> Results:
         app.processEvents()
         time.sleep(0.005)
 
+    gc.freeze()  # as LiveViewModel does once the snapshot is in (the long-lived objects)
     per_frame = RATE * FRAME_MS // 1000
     sent = 0
     frame_times: list[float] = []

@@ -14,7 +14,12 @@ from pytestqt.qtbot import QtBot
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.wire import Message, SessionDetail, SessionSummary
 from supervisor_desk.views.tasks import standalone_scope
-from supervisor_desk.views.wall.viewmodel import REPLACE_AFTER_S, WallViewModel
+from supervisor_desk.views.wall.viewmodel import (
+    KEEP_TILE_ROWS,
+    MAX_TILE_ROWS,
+    REPLACE_AFTER_S,
+    WallViewModel,
+)
 from supervisor_desk.views.wall.window import ENDED_OPACITY, WallWindow
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -84,6 +89,10 @@ def test_longest_waiting_fill_a_3x3_wall_and_follow_live(
     assert first is not None and first.model.rowCount() == 1
     vm.on_messages([message("s02", 1), message("s02", 2), message("zz", 1)])
     assert first.model.rowCount() == 2  # the already-loaded message is not doubled
+    vm.on_messages([message("s02", n) for n in range(3, 3 + MAX_TILE_ROWS)])
+    rows = first.model.rows()
+    assert len(rows) == KEEP_TILE_ROWS  # a busy tile keeps its recent conversation
+    assert rows[-1].message is not None and rows[-1].message.id == f"s02-m{2 + MAX_TILE_ROWS}"
 
     vm.layout_name = "2x2"
     vm.reselect()

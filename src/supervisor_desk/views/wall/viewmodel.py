@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 REPLACE_AFTER_S = 8.0
 LAYOUTS = {"2x2": 4, "3x3": 9, "auto": 0}
 MAX_AUTO_TILES = 16
+# A tile is a glance at the recent conversation: past MAX_TILE_ROWS it keeps the last
+# KEEP_TILE_ROWS (the main window has the whole transcript), so nine busy tiles stay small.
+MAX_TILE_ROWS = 400
+KEEP_TILE_ROWS = 200
 
 DetailLoader = Callable[[str], Awaitable[SessionDetail]]
 
@@ -191,7 +195,12 @@ class WallViewModel(QObject):
                 tile.message_ids.add(m.id)
                 batches.setdefault(m.session_id, []).append(m)
         for sid, batch in batches.items():
-            by_id[sid].model.append_rows([message_row(m, self.tz) for m in batch])
+            model = by_id[sid].model
+            if model.rowCount() + len(batch) > MAX_TILE_ROWS:
+                rows = model.rows() + [message_row(m, self.tz) for m in batch]
+                model.set_rows(rows[-KEEP_TILE_ROWS:])
+            else:
+                model.append_rows([message_row(m, self.tz) for m in batch])
 
     def _on_tick_timeout(self) -> None:
         stale = self.monotonic() - REPLACE_AFTER_S
