@@ -1,8 +1,13 @@
 """schemathesis against the hub's own OpenAPI, with real tokens of the right role per route.
 
-Every operation gets generated valid and invalid requests; the hub must never answer 5xx, and
-every documented answer must match its schema and content type. A short run by default
-(``FUZZ_EXAMPLES``, 8 per operation and mode); the long one is behind ``slow``.
+Every operation gets generated valid and invalid requests and every check schemathesis has
+(``CHECKS.get_all()``: status codes, content types, headers and bodies as documented, invalid
+data refused and valid data accepted, ``ignored_auth`` probing each route without and with a
+wrong token, ``unsupported_method``, and the stateful ones, ``use_after_free`` and
+``ensure_resource_availability``, in a state machine that creates and deletes webhooks). The
+hub must never answer 5xx. A short run by default (``FUZZ_EXAMPLES``, 8 per operation and
+mode, under a minute); the long one is behind ``slow``. The document itself must pass a
+resolving validator (openapi-spec-validator follows every ``$ref``).
 """
 
 from __future__ import annotations
@@ -17,22 +22,34 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from openapi_spec_validator import validate as validate_openapi
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-)
+from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.config import SchemathesisConfig
 
 from supervisor_desk.hub.embedded import EmbeddedHub
 from tests.reliability.desk import Traffic, auth
 
-not_a_server_error = schemathesis.checks.not_a_server_error  # type: ignore[attr-defined]
+load_all_checks()
+ALL_CHECKS = list(CHECKS.get_all())
 
 ROLE_FOR = {
     "/api/v1/ingest": "ingest",
     "/api/v1/admin/revoke": "admin",
     "/api/v1/sessions/{session_id}/handover": "supervisor",
+    "/api/v1/sessions/{session_id}/files": "ingest",
+    "/api/v1/sessions/import-audio": "ingest",
 }
+
+
+def role_for(path: str, method: str) -> str:
+    if path.startswith("/api/v1/webhooks"):
+        return "admin"
+    if path == "/api/v1/sessions/{session_id}/files" and method.upper() == "GET":
+        return "viewer"
+    if path == "/api/v1/sessions/{session_id}/transcription" and method.upper() == "DELETE":
+        return "supervisor"
+    return ROLE_FOR.get(path, "viewer")
 
 
 @pytest.fixture(scope="module")
@@ -51,37 +68,60 @@ def fuzz_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedHub]:
         hub.stop()
 
 
+# A schema-valid batch can still be refused by what is stored (an event for a session never
+# started, an ended session updated): 422 invalid_event, documented in docs/protocol.md. So
+# for ingest alone, 422 counts as a legitimate answer to valid data.
+# Likewise an analytics range whose end is not after its start or that holds too many buckets
+# (a rule between two parameters), and an upload whose bytes are no file worth keeping (empty) or no audio the recogniser
+# can read: 422 with a code saying so (docs/protocol.md, "Files and voice sessions").
+_CONTENT_REFUSED = {"positive_data_acceptance": {
+    "expected-statuses": ["2xx", "401", "403", "404", "409", "413", "415", "422", "429"]}}
+CONFIG = SchemathesisConfig.from_dict({"operations": [
+    {"include-name": name, "checks": _CONTENT_REFUSED}
+    for name in ("POST /api/v1/ingest", "POST /api/v1/sessions/{session_id}/files",
+                 "POST /api/v1/sessions/import-audio", "GET /api/v1/analytics")
+]})
+
+
 def _operations(hub: EmbeddedHub) -> list[Any]:
-    schema = schemathesis.openapi.from_url(f"{hub.url}/api/v1/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{hub.url}/api/v1/openapi.json", config=CONFIG)
+    tokens = {role: hub.create_token(f"fuzz-{role}", role)
+              for role in ("viewer", "supervisor", "admin", "ingest")}
+
+    # The token of the role each route needs, set the way schemathesis knows is deliberate
+    # (so ignored_auth probes the route without it and with a wrong one).
+    @schema.auth(refresh_interval=None)
+    class RoleToken:
+        def get(self, case: Any, context: Any) -> str:
+            operation = context.operation
+            if operation.path == "/api/v1/auth/logout":
+                return hub.create_token("fuzz-logout", "viewer")  # logout revokes it
+            return tokens[role_for(operation.path, operation.method)]
+
+        def set(self, case: Any, data: str, context: Any) -> None:
+            case.headers = {**(case.headers or {}), **auth(data)}
+
     return [result.ok() for result in schema.get_all_operations()]
 
 
-def _runner(hub: EmbeddedHub, token: str, path: str, checks: list[Any]) -> Any:
+def _runner(hub: EmbeddedHub, path: str, checks: list[Any]) -> Any:
     def run(case: Any) -> None:
-        used = token
-        if path == "/api/v1/auth/logout":
-            used = hub.create_token("fuzz-logout", "viewer")  # logout revokes it
-        headers = {**(case.headers or {}), **auth(used)}
-        response = case.call(base_url=hub.url, headers=headers, timeout=30)
+        response = case.call(base_url=hub.url, timeout=30)
         assert response.status_code < 500, (
             f"{case.method} {path} -> {response.status_code}: {response.text[:300]}"
         )
-        case.validate_response(response, checks=checks, headers=headers)
+        case.validate_response(response, checks=checks)
 
     return run
 
 
 def _fuzz(hub: EmbeddedHub, examples: int) -> list[str]:
-    tokens = {role: hub.create_token(f"fuzz-{role}", role)
-              for role in ("viewer", "supervisor", "admin", "ingest")}
-    checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
+    checks = ALL_CHECKS
     covered = []
     for operation in _operations(hub):
         path = operation.path
-        role = ROLE_FOR.get(path, "viewer")
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            runner = _runner(hub, tokens[role], path, checks)
+            runner = _runner(hub, path, checks)
             strategy = operation.as_strategy(generation_mode=mode)
             test = settings(max_examples=examples, deadline=None, database=None,
                             derandomize=True, suppress_health_check=list(HealthCheck))(
@@ -108,7 +148,11 @@ def test_every_operation_survives_many_generated_requests(fuzz_hub: EmbeddedHub)
     _fuzz(fuzz_hub, 300)
 
 
-def test_schema_is_served(fuzz_hub: EmbeddedHub, tmp_path: Path) -> None:
+def test_schema_is_served_and_valid_with_every_reference_resolved(
+    fuzz_hub: EmbeddedHub, tmp_path: Path
+) -> None:
     answer = httpx.get(f"{fuzz_hub.url}/api/v1/openapi.json")
     assert answer.status_code == 200
-    assert answer.json()["openapi"].startswith("3.")
+    document = answer.json()
+    assert document["openapi"].startswith("3.")
+    validate_openapi(document)  # raises on any invalid part or dangling $ref

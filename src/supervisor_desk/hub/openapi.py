@@ -41,6 +41,8 @@ _STATUS_TEXT = {
     404: "No such session, user or object (`not_found`).",
     409: "Conflict with the stored state (see the route's description).",
     413: "The body is larger than the hub accepts (`payload_too_large`).",
+    415: "The bytes are not a recording the hub can read (`unsupported_audio`).",
+    416: "The Range asks for bytes past the end of the file (`range_not_satisfiable`).",
     422: "Invalid body, parameter or filter (`invalid_request`, `invalid_json`, "
          "`invalid_filter`, `invalid_event`, ...). `details` names each fault.",
     429: "Throttled; retry after `Retry-After` seconds.",
@@ -60,12 +62,40 @@ _EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("delete", "/api/v1/webhooks/{webhook_id}"): (404,),
     ("get", "/api/v1/webhooks/{webhook_id}/deliveries"): (404,),
     ("post", "/api/v1/webhooks/{webhook_id}/replay"): (404,),
+    ("post", "/api/v1/sessions/{session_id}/files"): (404, 413),
+    ("get", "/api/v1/sessions/{session_id}/files"): (404,),
+    ("get", "/api/v1/sessions/{session_id}/files/{file_id}"): (404, 416),
+    ("post", "/api/v1/sessions/import-audio"): (413, 415),
+    ("get", "/api/v1/sessions/{session_id}/transcription"): (404,),
+    ("delete", "/api/v1/sessions/{session_id}/transcription"): (404, 409),
+}
+
+# Routes that read a raw body themselves (streamed, bounded): what FastAPI cannot see.
+_BINARY_BODY = {
+    ("post", "/api/v1/sessions/{session_id}/files"): "The file's bytes (its type is sniffed).",
+    ("post", "/api/v1/sessions/import-audio"): "The recording (WAV, FLAC, Ogg/Opus, MP3, ...).",
+}
+# Query parameters the files routes check by hand: 1 to 200 characters, no control characters.
+_NAME = {"type": "string", "minLength": 1, "maxLength": 200,
+         "pattern": "^[^\\u0000-\\u001F\\u007F]+$"}
+_QUERY_SCHEMAS: dict[tuple[str, str, str], dict[str, Any]] = {
+    ("post", "/api/v1/sessions/{session_id}/files", "name"): _NAME,
+    ("post", "/api/v1/sessions/import-audio", "name"): _NAME,
+    ("post", "/api/v1/sessions/import-audio", "agent"): _NAME,
+    ("post", "/api/v1/sessions/import-audio", "customer"): _NAME,
+    ("post", "/api/v1/sessions/import-audio", "channel"): {"type": "string",
+                                                          "enum": list(CHANNELS)},
+    ("post", "/api/v1/sessions/import-audio", "agent_role"): {"type": "string",
+                                                             "enum": ["ai", "human"]},
+    ("get", "/api/v1/analytics", "start"): {**TIMESTAMP_JSON_SCHEMA, "maxLength": 50},
+    ("get", "/api/v1/analytics", "end"): {**TIMESTAMP_JSON_SCHEMA, "maxLength": 50},
 }
 
 SORT_VALUES: tuple[str, ...] = tuple(v for key in SORT_KEYS for v in (key, "-" + key))
 
 # Where a route reads the session filters from its query string (``SessionFilter.from_query``).
-FILTERED = frozenset({"/api/v1/sessions", "/api/v1/sessions/metrics", "/api/v1/sessions/export"})
+FILTERED = frozenset({"/api/v1/sessions", "/api/v1/sessions/metrics", "/api/v1/sessions/export",
+                      "/api/v1/analytics"})
 
 
 def _filter_parameters() -> list[dict[str, Any]]:
@@ -76,24 +106,37 @@ def _filter_parameters() -> list[dict[str, Any]]:
     def many(items: dict[str, Any]) -> dict[str, Any]:
         return {"type": "array", "items": items, "maxItems": 100}
 
-    time = dict(TIMESTAMP_JSON_SCHEMA)
+    # An empty (or blank) value means "no criterion", as an empty form field does.
+    blank = {"type": "string", "pattern": r"^\s*$"}
+    time = {"anyOf": [blank, dict(TIMESTAMP_JSON_SCHEMA)]}
     text = {"type": "string", "maxLength": 500}
-    name = {"type": "string", "minLength": 1, "maxLength": 200}
+    name = {"type": "string", "maxLength": 200}
+
+    def one_of(words: tuple[str, ...] | list[str]) -> str:
+        return f"({'|'.join(words)})"
+
+    def listed(words: tuple[str, ...]) -> dict[str, Any]:
+        item = rf"\s*{one_of(words)}?\s*"
+        return {"type": "string", "pattern": f"^{item}(,{item})*$"}
+
+    true_false = "([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)"
     params = [
         query("q", text, "The session id starts with it, or a substring of agent name, user "
               "id/name/external id, a metadata or parameter value (case-insensitive)."),
         query("text", text, "Full-text search in message text (all words, prefixes)."),
         query("user", text, "Substring of the user's id, name or external id."),
-        query("country", text, "Country code of the user's location."),
-        query("ip", text, "The user's IP address."),
+        query("country", {"type": "string", "maxLength": 8},
+              "Country code of the user's location."),
+        query("ip", {"type": "string", "maxLength": 64}, "The user's IP address."),
         query("agent", many(name), "Agent ids (OR).", style="form", explode=True),
-        query("channel", many({"type": "string", "enum": list(CHANNELS)}), "Channels (OR; "
-              "also comma-separated).", style="form", explode=True),
-        query("status", many({"type": "string", "enum": list(STATUSES)}), "Statuses (OR; "
-              "also comma-separated).", style="form", explode=True),
+        query("channel", many(listed(CHANNELS)), "Channels (OR; also comma-separated).",
+              style="form", explode=True),
+        query("status", many(listed(STATUSES)), "Statuses (OR; also comma-separated).",
+              style="form", explode=True),
         query("operator", many(name), "Operator ids (OR).", style="form", explode=True),
-        query("responsible", {"type": "string", "enum": list(RESPONSIBLE_KINDS)},
-              "Who handles the session now."),
+        query("responsible",
+              {"type": "string", "pattern": rf"^\s*{one_of(RESPONSIBLE_KINDS)}?\s*$"},
+              "Who handles the session now: " + ", ".join(RESPONSIBLE_KINDS) + "."),
     ]
     for edge in ("started", "ended", "last_message"):
         for side in ("after", "before"):
@@ -101,10 +144,12 @@ def _filter_parameters() -> list[dict[str, Any]]:
                                 f"`{edge}_at` {side} this instant (RFC 3339 with offset)."))
     params += [
         query("messages", {"type": "string",
-                           "pattern": f"^({'|'.join(COUNT_OPS)}):[0-9]{{1,9}}$"},
+                           "pattern": rf"^\s*({one_of(COUNT_OPS)}:[0-9]{{1,12}})?\s*$"},
               "Message count comparison `OP:N`, OP one of " + ", ".join(COUNT_OPS) + "."),
-        query("has_attachments", {"type": "boolean"}, "Only sessions with (or without) files."),
-        query("live", {"type": "boolean"}, "Only queued/active (true) or ended (false)."),
+        query("has_attachments", {"type": "string", "pattern": rf"^\s*{true_false}?\s*$"},
+              "Only sessions with (true) or without (false) files."),
+        query("live", {"type": "string", "pattern": rf"^\s*{true_false}?\s*$"},
+              "Only queued/active (true) or ended (false)."),
     ]
     return params
 
@@ -192,6 +237,12 @@ def complete(app: FastAPI, document: dict[str, Any],
     schemas[ERROR] = _error_schema()
     for name, definition in extra_schemas().items():
         schemas[name] = definition
+    if "RevokeRequest" in schemas:
+        # The route's rule: exactly one of user, label (the other absent or null).
+        schemas["RevokeRequest"]["oneOf"] = [
+            {"required": [key], "properties": {key: {"type": "string"}}}
+            for key in ("user", "label")
+        ]
     components["securitySchemes"] = {SCHEME: {
         "type": "http", "scheme": "bearer",
         "description": "A token from `POST /api/v1/auth/login` or `supervisor-hub token "
@@ -242,9 +293,17 @@ def _complete_operation(
         if parameter.get("in") == "path" and parameter.get("name") == "session_id":
             parameter["description"] = ("The session id as ONE path segment, percent-encoded "
                                         "(`/` as `%2F`).")
+        declared = _QUERY_SCHEMAS.get((method, path, str(parameter.get("name"))))
+        if parameter.get("in") == "query" and declared is not None:
+            parameter["schema"] = {**declared, **{k: v for k, v in parameter["schema"].items()
+                                                  if k == "default"}}
         if parameter.get("in") == "query" and parameter.get("name") == "sort":
             parameter["schema"] = {"type": "string", "enum": list(SORT_VALUES),
                                    "default": parameter.get("schema", {}).get("default")}
+    if (method, path) in _BINARY_BODY:
+        operation["requestBody"] = {"required": True, "description": _BINARY_BODY[method, path],
+                                    "content": {"application/octet-stream": {"schema": {
+                                        "type": "string", "format": "binary", "minLength": 1}}}}
     if path in FILTERED:
         parameters.extend(_filter_parameters())
     if path == "/api/v1/ingest":

@@ -32,9 +32,9 @@ class _Strict(BaseModel):
 
 
 class WebhookRequest(_Strict):
-    url: Annotated[str, Field(min_length=1, max_length=2000)]
+    url: Annotated[str, Field(max_length=2000, pattern=webhooks_store.URL_PATTERN)]
     events: Annotated[list[EventName], Field(max_length=20)] = []
-    secret: Annotated[str | None, Field(max_length=200)] = None
+    secret: Annotated[str | None, Field(pattern=webhooks_store.SECRET_PATTERN)] = None
 
 
 class WebhookInfo(BaseModel):
