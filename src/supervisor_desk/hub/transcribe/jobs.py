@@ -189,13 +189,23 @@ class TranscriptionQueue:
         self.service = service
         self.settings = settings
         self.store = LocalBlobStore.beside(service.storage.path)
-        self.records = FileRecords(service.storage.path)
-        self.jobs = JobTable(self.records)
+        self._records: FileRecords | None = None  # opened by start(), closed by stop()
         self._slots: asyncio.Semaphore | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()
 
+    @property
+    def records(self) -> FileRecords:
+        if self._records is None:
+            raise RuntimeError("the transcription queue has not started")
+        return self._records
+
+    @property
+    def jobs(self) -> JobTable:
+        return JobTable(self.records)
+
     async def start(self) -> None:
+        self._records = FileRecords(self.service.storage.path)
         self._slots = asyncio.Semaphore(self.settings.workers)
         for session_id in await self.service.read(self.jobs.unfinished):
             self.schedule(session_id)
@@ -208,7 +218,9 @@ class TranscriptionQueue:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self.records.close()
+        if self._records is not None:
+            self._records.close()
+            self._records = None
 
     def schedule(self, session_id: str) -> None:
         task = asyncio.get_running_loop().create_task(self._run(session_id))
