@@ -51,6 +51,7 @@ from supervisor_desk.views.main_window import MainWindow, open_ui_settings
 from supervisor_desk.views.notifications import NotificationCoalescer
 from supervisor_desk.views.offline import OfflineReview
 from supervisor_desk.views.preferences_dialog import PreferencesDialog
+from supervisor_desk.views.saved_views import SavedViewsController
 from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
 from supervisor_desk.views.tasks import TaskOwner
 from supervisor_desk.views.theme import ThemeChoice, apply_theme, theme_controller
@@ -135,6 +136,13 @@ class DeskApp(QObject):
         self.wall_window: WallWindow | None = None
         self.history_vm.filter_changed.connect(self.wall_vm.set_filter)
         self.window.wall_action.triggered.connect(self._on_window_wall_requested)
+        self.saved_views = SavedViewsController(
+            self.history, self.analytics,
+            lambda: self.window.pages.currentIndex() == self.analytics_page, self.window)
+        self.window.menuBar().insertMenu(self.window.window_menu.menuAction(),
+                                         self.saved_views.menu)
+        self.saved_views.status.connect(self.window.set_status)
+        self.saved_views.view_applied.connect(self._on_saved_views_view_applied)
         self.offline = OfflineReview(self.window, remember=self._remember_file,
                                      tasks=self.tasks.scope("offline"))
         self._open_dialog: QFileDialog | None = None
@@ -443,6 +451,9 @@ class DeskApp(QObject):
         if self.prefs.last_export_dir != folder:
             self.prefs.last_export_dir = folder
             self._save_prefs()
+
+    def _on_saved_views_view_applied(self, kind: str) -> None:
+        self.window.show_page(self.analytics_page if kind == "analytics" else self.history_page)
 
     def _on_window_wall_requested(self) -> None:
         """Window → Wall: one Wall window, opened or raised."""

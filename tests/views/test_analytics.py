@@ -127,3 +127,55 @@ async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     while not condition():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+def test_saved_views_restore_history_and_analytics(
+    qtbot: QtBot, qrun: Callable[..., Any], tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    from supervisor_desk.views.history.view import HistoryView
+    from supervisor_desk.views.history.viewmodel import HistoryViewModel
+    from supervisor_desk.views.saved_views import SavedViewsController
+    from supervisor_desk.views.session_table_model import SessionColumn
+
+    vm, page, _source = _page(qtbot)
+    history_vm = HistoryViewModel(None, tasks=standalone_scope("history-test"))
+    history = HistoryView(history_vm)
+    host = QWidget()
+    qtbot.addWidget(host)
+    qtbot.addWidget(history)
+    on_analytics = [False]
+    views = SavedViewsController(history, page, lambda: on_analytics[0], host,
+                                 path=tmp_path / "views.json")
+
+    async def scenario() -> None:
+        await _until(lambda: vm.report is not None)
+        history_vm.set_filter(SessionFilter(channel=("phone",)))
+        history.table.setColumnHidden(SessionColumn.IP, True)
+        views.save_as("Phone calls")
+        on_analytics[0] = True
+        page.set_visible_charts(["started", "wait"])
+        views.save_as("Two charts")
+        # Change everything, then apply the saved views back.
+        history_vm.set_filter(SessionFilter())
+        history.table.setColumnHidden(SessionColumn.IP, False)
+        page.set_visible_charts([])
+        views.apply(views.views[0])
+        views.apply(views.views[1])
+        await _until(lambda: not vm.loading)
+
+    qrun(scenario())
+    assert history_vm.filter == SessionFilter(channel=("phone",))
+    assert history.table.isColumnHidden(SessionColumn.IP)
+    assert page.visible_charts() == ["started", "wait"]
+    shared = tmp_path / "shared.json"
+    views.export_file(shared)
+    other = SavedViewsController(history, page, lambda: False, host, path=tmp_path / "b.json")
+    assert other.import_file(shared) == 2
+    assert [v.name for v in other.views] == ["Phone calls", "Two charts"]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}", encoding="utf-8")
+    messages: list[str] = []
+    other.status.connect(messages.append)
+    assert other.import_file(bad) == 0 and "not a views file" in messages[-1]

@@ -171,6 +171,20 @@ class AnalyticsPage(QWidget):
         if vm.report is not None:
             self._on_vm_report_changed(vm.report)
 
+    def visible_charts(self) -> list[str]:
+        return [name for name, panel in self.charts.items() if not panel.isHidden()]
+
+    def set_visible_charts(self, names: list[str] | tuple[str, ...]) -> None:
+        """A saved view's chart set (unknown names are ignored; none known: all shown)."""
+        wanted = {n for n in names if n in self.charts} or set(self.charts)
+        for name, panel in self.charts.items():
+            panel.setVisible(name in wanted)
+
+    def set_range_name(self, name: str) -> None:
+        index = self.range_combo.findData(name)
+        if index >= 0:
+            self.range_combo.setCurrentIndex(index)  # the combo's slot tells the view-model
+
     def _on_range_combo_changed(self, _index: int) -> None:
         self.vm.set_range(str(self.range_combo.currentData()))
 
