@@ -390,3 +390,29 @@ def test_recognition_failing_half_way_keeps_the_recording_and_what_was_heard(
     assert events[-1]["type"] == "session.ended"
     file_id = answer.json()["file"]["id"]
     assert api.get(f"/sessions/{session_id}/files/{file_id}").content == call[0].read_bytes()
+
+
+def _workers() -> int:
+    import psutil
+
+    return sum("supervisor_desk.hub.transcribe" in " ".join(child.cmdline())
+               for child in psutil.Process().children(recursive=True))
+
+
+def test_one_recognition_at_a_time_by_default_the_next_waits_queued(
+    api: Api, call: tuple[Path, list[Spoken]]
+) -> None:
+    first = _import(api, call[0]).json()["session"]["id"]
+    second = _import(api, call[0], customer="Cleo").json()["session"]["id"]
+
+    def state(session_id: str) -> str:
+        value: str = api.get(f"/sessions/{session_id}/transcription").json()["state"]
+        return value
+
+    _wait_for(lambda: state(first) == "running")
+    assert state(second) == "queued" and _workers() <= 1
+    detail = api.get(f"/sessions/{second}").json()
+    assert detail["session"]["metadata"]["transcription_state"] == "queued"
+    _wait_for(lambda: state(second) == "running")
+    assert state(first) == "done"
+    _wait_for(lambda: state(second) == "done")
