@@ -1,0 +1,428 @@
+"""The alert engine: session changes + a clock in, alerts and notices out.
+
+Pure Python and clock-free (every call takes ``now_ms``), so it runs on the Qt thread of the
+desktop per applied feed batch, in tests with a fake clock, and headless on a hub.
+
+- An **alert** is one rule firing for one session: ``open`` -> ``acknowledged`` (by whom,
+  when) -> ``resolved`` (the condition stopped holding, the session ended, or - for rules about
+  how a session ended - the session left the live list). While an alert of (session, rule) is
+  open or acknowledged the rule cannot fire again for that session.
+- Time-based conditions ("wait > N s", "no reply for N s", "longer than N min") are scheduled
+  at the moment they would become true (a heap of deadlines); :meth:`AlertEngine.tick` judges
+  only what is due, never every row.
+- A **notice** is what the user is told: one per rule per batch, covering every alert that
+  rule opened in it (a burst coalesces), plus repeats of unacknowledged alerts of rules that
+  repeat, and a reminder when a snooze ends.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from supervisor_desk.models.alerts.conditions import (
+    MAX_TEXTS,
+    Check,
+    KeywordMatcher,
+    SessionFacts,
+    compile_condition,
+    is_event_condition,
+    phrase_key,
+)
+from supervisor_desk.models.alerts.rules import SEVERITY_RANK, Rule, RuleSet, Severity
+from supervisor_desk.models.filters import to_ms
+from supervisor_desk.models.state import SessionChange
+from supervisor_desk.models.wire import LIVE_STATUSES, Message, SessionSummary
+
+AlertState = Literal["open", "acknowledged", "resolved"]
+# Messages that answer a customer (a draft or a private note does not).
+_ANSWER_KINDS = frozenset({"text", "template"})
+_ANSWER_ROLES = frozenset({"ai", "human"})
+
+
+@dataclass(slots=True)
+class Alert:
+    id: str
+    session_id: str
+    rule_id: str
+    rule_name: str
+    severity: Severity
+    opened_at_ms: int
+    session: SessionSummary
+    state: AlertState = "open"
+    acknowledged_by: str | None = None
+    acknowledged_at_ms: int | None = None
+    resolved_at_ms: int | None = None
+    snoozed_until_ms: int | None = None
+    next_repeat_ms: int | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.state != "resolved"
+
+    def snoozed(self, now_ms: int) -> bool:
+        return self.snoozed_until_ms is not None and now_ms < self.snoozed_until_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Tell the user: ``alerts`` of ``rule`` (several when a burst coalesced)."""
+
+    rule: Rule
+    alerts: tuple[Alert, ...]
+    repeat: bool = False
+    at_ms: int = 0
+
+
+@dataclass(slots=True)
+class AlertUpdate:
+    opened: list[Alert] = field(default_factory=list)
+    resolved: list[Alert] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    # Firings of routine rules (new/ended): told, never listed.
+    passing: list[Alert] = field(default_factory=list)
+    changed: bool = False  # acknowledgements and snoozes change the panel too
+
+    def __bool__(self) -> bool:
+        return bool(self.opened or self.resolved or self.notices or self.changed)
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    rule: Rule
+    check: Check
+    about_ending: bool
+
+
+class AlertEngine:
+    """Open alerts for the sessions it is shown. One owner, one thread."""
+
+    def __init__(self, rules: RuleSet | None = None) -> None:
+        self._rules: list[_CompiledRule] = []
+        self._keywords: tuple[KeywordMatcher, ...] = ()
+        self._rule_set = RuleSet()
+        self._facts: dict[str, SessionFacts] = {}
+        # Active (open or acknowledged) alerts by session, then rule id.
+        self._active: dict[str, dict[str, Alert]] = {}
+        self._deadlines: list[tuple[int, str, str]] = []
+        self._scheduled: dict[tuple[str, str], int] = {}
+        self._ids = itertools.count(1)
+        if rules is not None:
+            self._load(rules)
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def rules(self) -> RuleSet:
+        return self._rule_set
+
+    def active_alerts(self) -> list[Alert]:
+        """Open and acknowledged alerts, the most severe first, then the oldest."""
+        alerts = [a for by_rule in self._active.values() for a in by_rule.values()]
+        alerts.sort(key=lambda a: (-SEVERITY_RANK[a.severity], a.opened_at_ms, a.id))
+        return alerts
+
+    def alert(self, alert_id: str) -> Alert | None:
+        return next((a for a in self.active_alerts() if a.id == alert_id), None)
+
+    def session_severity(self, session_id: str) -> Severity | None:
+        """The highest severity of the session's active alerts whose rules highlight rows."""
+        best: Severity | None = None
+        for alert in self._active.get(session_id, {}).values():
+            rule = self._rule_set.rule(alert.rule_id)
+            if rule is not None and not rule.actions.highlight:
+                continue
+            if best is None or SEVERITY_RANK[alert.severity] > SEVERITY_RANK[best]:
+                best = alert.severity
+        return best
+
+    def highlighted(self) -> dict[str, Severity]:
+        out: dict[str, Severity] = {}
+        for sid in self._active:
+            severity = self.session_severity(sid)
+            if severity is not None:
+                out[sid] = severity
+        return out
+
+    def next_deadline(self) -> int | None:
+        """The earliest moment (ms) :meth:`tick` has something to do, None: nothing scheduled."""
+        times: list[int] = []
+        while self._deadlines:
+            due, sid, rule_id = self._deadlines[0]
+            if self._scheduled.get((sid, rule_id)) == due:
+                times.append(due)
+                break
+            heapq.heappop(self._deadlines)  # superseded entry
+        for by_rule in self._active.values():
+            for alert in by_rule.values():
+                if alert.state == "open":
+                    if alert.next_repeat_ms is not None:
+                        times.append(alert.next_repeat_ms)
+                    if alert.snoozed_until_ms is not None:
+                        times.append(alert.snoozed_until_ms)
+        return min(times) if times else None
+
+    def matching(self, rule: Rule, sessions: Iterable[SessionSummary],
+                 now_ms: int) -> list[SessionSummary]:
+        """The sessions ``rule`` holds for now (the editor's "test against the Live list")."""
+        check = compile_condition(rule.condition)
+        out = []
+        for s in sessions:
+            known = self._facts.get(s.id)
+            facts = SessionFacts(s)
+            if known is not None:
+                facts.unanswered_since_ms = known.unanswered_since_ms
+                facts.customer_texts = known.customer_texts
+                _match_texts(facts, check.keywords, facts.customer_texts)
+            if check.holds(facts, now_ms):
+                out.append(s)
+        return out
+
+    # ------------------------------------------------------------------ writing
+
+    def set_rules(self, rules: RuleSet, now_ms: int) -> AlertUpdate:
+        """Replace the rules: alerts of removed or disabled rules resolve, others are re-judged."""
+        self._load(rules)
+        update = AlertUpdate(changed=True)
+        enabled = {c.rule.id for c in self._rules}
+        for sid in list(self._active):
+            for rule_id in [r for r in self._active[sid] if r not in enabled]:
+                self._resolve(sid, rule_id, now_ms, update)
+        self._deadlines.clear()
+        self._scheduled.clear()
+        for sid in list(self._facts):
+            self._judge(sid, now_ms, update)
+        self._coalesce(update, now_ms)
+        return update
+
+    def reset(self, sessions: Iterable[SessionSummary], now_ms: int) -> AlertUpdate:
+        """A snapshot replaced the live list: judge every session (no routine notices)."""
+        update = AlertUpdate()
+        old = self._facts
+        self._facts = {}
+        for s in sessions:
+            previous = old.get(s.id)
+            facts = SessionFacts(s)
+            if previous is not None:
+                facts.unanswered_since_ms = previous.unanswered_since_ms
+                facts.keyword_hits = previous.keyword_hits
+                facts.customer_texts = previous.customer_texts
+            self._facts[s.id] = facts
+        for sid in [sid for sid in self._active if sid not in self._facts]:
+            self._resolve_session(sid, now_ms, update, everything=True)
+        self._deadlines.clear()
+        self._scheduled.clear()
+        for sid in self._facts:
+            self._judge(sid, now_ms, update)
+        self._coalesce(update, now_ms)
+        return update
+
+    def apply(self, changes: Sequence[SessionChange], now_ms: int, *,
+              replayed: bool = False) -> AlertUpdate:
+        """Judge the sessions a batch of applied feed events changed."""
+        update = AlertUpdate()
+        touched: dict[str, SessionFacts] = {}
+        for change in changes:
+            facts = self._take(change, replayed)
+            if facts is not None:
+                touched[facts.session.id] = facts
+        for sid, facts in touched.items():
+            self._judge(sid, now_ms, update)
+            facts.just_started = facts.just_ended = False
+        self._coalesce(update, now_ms)
+        return update
+
+    def tick(self, now_ms: int) -> AlertUpdate:
+        """Judge what is due by ``now_ms``: deadlines, repeats, snoozes that ended."""
+        update = AlertUpdate()
+        due: set[str] = set()
+        while self._deadlines and self._deadlines[0][0] <= now_ms:
+            at, sid, rule_id = heapq.heappop(self._deadlines)
+            if self._scheduled.get((sid, rule_id)) == at:
+                del self._scheduled[(sid, rule_id)]
+                due.add(sid)
+        for sid in due:
+            if sid in self._facts:
+                self._judge(sid, now_ms, update)
+        self._coalesce(update, now_ms)
+        for by_rule in self._active.values():
+            for alert in by_rule.values():
+                self._remind(alert, now_ms, update)
+        return update
+
+    def forget(self, session_ids: Iterable[str], now_ms: int) -> AlertUpdate:
+        """Sessions left the live list: every alert of theirs resolves."""
+        update = AlertUpdate()
+        for sid in session_ids:
+            self._facts.pop(sid, None)
+            self._resolve_session(sid, now_ms, update, everything=True)
+        return update
+
+    def acknowledge(self, alert_id: str, by: str, now_ms: int) -> Alert | None:
+        """The user saw it: no more repeats; it stays until resolved."""
+        alert = self.alert(alert_id)
+        if alert is None or alert.state != "open":
+            return None
+        alert.state = "acknowledged"
+        alert.acknowledged_by = by
+        alert.acknowledged_at_ms = now_ms
+        alert.next_repeat_ms = None
+        return alert
+
+    def snooze(self, alert_id: str, until_ms: int) -> Alert | None:
+        """No repeats until ``until_ms``; a reminder then if it is still open."""
+        alert = self.alert(alert_id)
+        if alert is None or alert.state != "open":
+            return None
+        alert.snoozed_until_ms = until_ms
+        return alert
+
+    # ------------------------------------------------------------------ internals
+
+    def _load(self, rules: RuleSet) -> None:
+        self._rule_set = rules
+        self._rules = [
+            _CompiledRule(r, compile_condition(r.condition), is_event_condition(r.condition))
+            for r in rules.rules if r.enabled
+        ]
+        self._keywords = tuple(m for c in self._rules for m in c.check.keywords)
+        for facts in self._facts.values():
+            _match_texts(facts, self._keywords, facts.customer_texts)
+
+    def _take(self, change: SessionChange, replayed: bool) -> SessionFacts | None:
+        session = change.session
+        if session is None:
+            return None
+        facts = self._facts.get(session.id)
+        if facts is None:
+            facts = self._facts[session.id] = SessionFacts(session)
+        else:
+            facts.session = session
+        if replayed:
+            pass  # a replay re-announces nothing: no routine new/ended notices
+        elif change.kind == "added":
+            facts.just_started = session.status in LIVE_STATUSES
+        elif change.kind == "ended":
+            facts.just_ended = True
+        if change.kind == "message" and change.message is not None:
+            self._hear(facts, change.message)
+        return facts
+
+    def _hear(self, facts: SessionFacts, message: Message) -> None:
+        role = message.author.role
+        if role == "customer" and message.kind == "text":
+            if facts.unanswered_since_ms is None:
+                facts.unanswered_since_ms = to_ms(message.at)
+            if message.text:
+                folded = phrase_key(message.text)
+                facts.customer_texts.append(folded)
+                if len(facts.customer_texts) > MAX_TEXTS:
+                    del facts.customer_texts[0]
+                _match_texts(facts, self._keywords, (folded,))
+        elif role in _ANSWER_ROLES and message.kind in _ANSWER_KINDS:
+            facts.unanswered_since_ms = None
+
+    def _judge(self, sid: str, now_ms: int, update: AlertUpdate) -> None:
+        facts = self._facts[sid]
+        live = facts.live
+        active = self._active.get(sid)
+        for compiled in self._rules:
+            rule = compiled.rule
+            if not live and not compiled.about_ending:
+                if active and rule.id in active:
+                    self._resolve(sid, rule.id, now_ms, update)
+                continue
+            holds = compiled.check.holds(facts, now_ms)
+            current = active.get(rule.id) if active else None
+            if holds:
+                if current is None:
+                    self._open(compiled, facts, now_ms, update)
+                    active = self._active.get(sid)
+                else:
+                    current.session = facts.session
+                continue
+            if current is not None and not compiled.about_ending:
+                self._resolve(sid, rule.id, now_ms, update)
+            due = compiled.check.due(facts, now_ms)
+            key = (sid, rule.id)
+            if due is not None and self._scheduled.get(key) != due:
+                self._scheduled[key] = due
+                heapq.heappush(self._deadlines, (due, sid, rule.id))
+
+    def _open(self, compiled: _CompiledRule, facts: SessionFacts, now_ms: int,
+              update: AlertUpdate) -> None:
+        rule = compiled.rule
+        sid = facts.session.id
+        alert = Alert(
+            id=f"a{next(self._ids)}", session_id=sid, rule_id=rule.id, rule_name=rule.name,
+            severity=rule.severity, opened_at_ms=now_ms, session=facts.session,
+        )
+        if rule.actions.repeat_seconds is not None:
+            alert.next_repeat_ms = now_ms + rule.actions.repeat_seconds * 1000
+        if rule.actions.track:
+            self._active.setdefault(sid, {})[rule.id] = alert
+            update.opened.append(alert)
+        else:
+            alert.state = "resolved"
+            alert.resolved_at_ms = alert.opened_at_ms
+            alert.next_repeat_ms = None
+            update.passing.append(alert)
+
+    def _resolve(self, sid: str, rule_id: str, now_ms: int, update: AlertUpdate) -> None:
+        by_rule = self._active.get(sid)
+        if not by_rule or rule_id not in by_rule:
+            return
+        alert = by_rule.pop(rule_id)
+        if not by_rule:
+            del self._active[sid]
+        alert.state = "resolved"
+        alert.resolved_at_ms = now_ms
+        alert.next_repeat_ms = None
+        update.resolved.append(alert)
+
+    def _resolve_session(self, sid: str, now_ms: int, update: AlertUpdate, *,
+                         everything: bool) -> None:
+        for rule_id in list(self._active.get(sid, {})):
+            self._resolve(sid, rule_id, now_ms, update)
+        for key in [k for k in self._scheduled if k[0] == sid] if everything else []:
+            del self._scheduled[key]
+
+    def _coalesce(self, update: AlertUpdate, now_ms: int) -> None:
+        by_rule: dict[str, list[Alert]] = {}
+        for alert in (*update.opened, *update.passing):
+            by_rule.setdefault(alert.rule_id, []).append(alert)
+        for rule_id, alerts in by_rule.items():
+            rule = self._rule_set.rule(rule_id)
+            if rule is not None and (rule.actions.notify or rule.actions.banner
+                                     or rule.actions.sound):
+                update.notices.append(Notice(rule, tuple(alerts), at_ms=now_ms))
+
+    def _remind(self, alert: Alert, now_ms: int, update: AlertUpdate) -> None:
+        if alert.state != "open":
+            return
+        rule = self._rule_set.rule(alert.rule_id)
+        if rule is None:
+            return
+        if alert.snoozed_until_ms is not None:
+            if now_ms < alert.snoozed_until_ms:
+                return
+            alert.snoozed_until_ms = None
+            update.notices.append(Notice(rule, (alert,), repeat=True, at_ms=now_ms))
+            if rule.actions.repeat_seconds is not None:
+                alert.next_repeat_ms = now_ms + rule.actions.repeat_seconds * 1000
+            return
+        if alert.next_repeat_ms is None or now_ms < alert.next_repeat_ms:
+            return
+        update.notices.append(Notice(rule, (alert,), repeat=True, at_ms=now_ms))
+        step = (rule.actions.repeat_seconds or 0) * 1000
+        alert.next_repeat_ms = now_ms + step if step else None
+
+
+def _match_texts(facts: SessionFacts, matchers: Sequence[KeywordMatcher],
+                 texts: Sequence[str]) -> None:
+    for matcher in matchers:
+        if matcher.token not in facts.keyword_hits and any(matcher.matches(t) for t in texts):
+            facts.keyword_hits.add(matcher.token)
