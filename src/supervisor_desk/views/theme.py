@@ -556,7 +556,10 @@ def build_theme_menu(menu: QMenu) -> QActionGroup:
             action.setChecked(action.data() == choice)
 
     if _controller is not None:
-        _controller.choice_changed.connect(sync)
+        controller = _controller
+        controller.choice_changed.connect(sync)
+        # The controller outlives the menu (a second window, a test's window): let go of it.
+        group.destroyed.connect(lambda *_: controller.choice_changed.disconnect(sync))
     return group
 
 
