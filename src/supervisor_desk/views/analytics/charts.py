@@ -15,9 +15,10 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
 
-from supervisor_desk.views.theme import current_theme
+from supervisor_desk.views.theme import current_theme, readable_on
 
 ChartKind = Literal["stacked", "lines", "categories"]
+BAR_CONTRAST = 2.0  # against the page: a bar or line must stand out, not be read as text
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ class ChartPanel(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setMinimumHeight(170)
-        self.legend = self.plot.addLegend(offset=(6, 2), labelTextSize="8pt")
+        # Above the plot area's top-left, in rows of up to four, on a backing so bars that
+        # reach the top stay readable through it.
+        self.legend = self.plot.addLegend(offset=(6, 2), labelTextSize="8pt", colCount=4)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
@@ -95,8 +98,18 @@ class ChartPanel(QWidget):
             item.setPen(text)
             item.setTextPen(text)
         self.legend.setLabelTextColor(text)
+        backing = theme.color("base")
+        backing.setAlphaF(0.8)
+        self.legend.setBrush(backing)
         n = len(data.labels)
         xs = list(range(n))
+        # Channel colours as the badges have them, nudged (same hue) where a theme's page
+        # would swallow them (Intercom's near-black on dark, pale ones on high contrast).
+        page = theme.color("base")
+        data = ChartData(data.title, data.kind, data.labels, [
+            Series(s.name, s.values, readable_on(s.color, page, BAR_CONTRAST))
+            for s in data.series], data.bucket_starts, data.bucket_ms, data.unit)
+        self.data = data
         if data.kind in ("stacked", "categories"):
             base = [0.0] * n
             width = 0.8 / (1 if data.kind == "stacked" else max(1, len(data.series)))
@@ -128,7 +141,7 @@ class ChartPanel(QWidget):
     @staticmethod
     def _ticks(data: ChartData) -> list[tuple[int, str]]:
         n = len(data.labels)
-        step = max(1, n // 8)
+        step = max(1, -(-n // 6))
         return [(i, data.labels[i]) for i in range(0, n, step)]
 
     # ------------------------------------------------------------------ hover and click

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMenu,
     QPushButton,
@@ -48,7 +49,7 @@ def _moment_label(ms: int, bucket_ms: int) -> str:
     if bucket_ms >= 86_400_000:
         return moment.strftime("%d %b")
     if bucket_ms >= 3_600_000:
-        return moment.strftime("%d %b %H:%M")
+        return moment.strftime("%d %b %Hh")
     return moment.strftime("%H:%M")
 
 
@@ -151,7 +152,9 @@ class AnalyticsPage(QWidget):
             ["Operator", "Sessions handled", "Active now", "Average handle time"])
         self.operators.verticalHeader().hide()
         self.operators.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.operators.setMinimumHeight(160)
+        self.operators.setMinimumHeight(120)
+        self.operators.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.Stretch)
         grid.addWidget(QLabel("Operator workload", grid_host), len(names) // 2, 0)
         grid.addWidget(self.operators, len(names) // 2 + 1, 0, 1, 2)
         scroll = QScrollArea(self)
