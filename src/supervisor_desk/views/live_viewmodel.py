@@ -30,8 +30,9 @@ from supervisor_desk.client.rest import HubClient, HubError
 # LiveMetrics is re-exported: it is what metrics_changed carries.
 from supervisor_desk.models.metrics import LiveMetrics as LiveMetrics
 from supervisor_desk.models.metrics import live_metrics
-from supervisor_desk.models.state import SessionStore
+from supervisor_desk.models.state import SessionChange, SessionStore
 from supervisor_desk.models.wire import LiveSnapshot, Message, Metrics, SessionSummary, StoredEvent
+from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
 from supervisor_desk.views.properties import ObservableProperty
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.tasks import TaskScope
@@ -124,6 +125,9 @@ class LiveViewModel(QObject):
         self._metrics_poll_s = metrics_poll_s
         self._metrics_soon = asyncio.Event()
         self._pending: dict[str, SessionSummary] = {}
+        # Alert rules judge each frame's applied changes (set by the app: attach_alerts).
+        self.alerts: AlertsViewModel | None = None
+        self._alert_changes: list[tuple[SessionChange, bool]] = []
         # What the table has not been shown yet because the list is paused.
         self._held: dict[str, SessionSummary] = {}
         self._held_reload = False
@@ -214,9 +218,17 @@ class LiveViewModel(QObject):
 
     # ---------------------------------------------------------------- FeedListener
 
+    def attach_alerts(self, alerts: AlertsViewModel) -> None:
+        """Drive ``alerts`` with every applied frame, snapshot and dropped row."""
+        self.alerts = alerts
+        alerts.reset(self.store.sessions())
+
     def on_snapshot(self, snapshot: LiveSnapshot) -> None:
         self._pending.clear()
         self.store.reset(snapshot.sessions, keep_ended=True)
+        if self.alerts is not None:
+            self._alert_changes.clear()
+            self.alerts.reset(self.store.sessions())
         self._ended_seen = {sid: t for sid, t in self._ended_seen.items() if sid in self.store}
         now = self._monotonic()
         for s in self.store:
@@ -249,6 +261,8 @@ class LiveViewModel(QObject):
         self.last_event_at = time.monotonic()
         if change is None:
             return
+        if self.alerts is not None:
+            self._alert_changes.append((change, replayed))
         session = change.session
         if session is not None:
             self._pending[session.id] = session
@@ -312,6 +326,9 @@ class LiveViewModel(QObject):
             ended = list(self._ended.values())
             self._ended.clear()
             self.sessions_ended.emit(ended)
+        if self._alert_changes and self.alerts is not None:
+            changes, self._alert_changes = self._alert_changes, []
+            self.alerts.apply_batch(changes)
 
     def _on_frame_timeout(self) -> None:
         self.flush()
@@ -365,7 +382,9 @@ class LiveViewModel(QObject):
         self.flush()
         if self.paused:
             self._apply_held()
-        self.store.drop_ended()
+        dropped = self.store.drop_ended()
+        if self.alerts is not None and dropped:
+            self.alerts.forget(dropped)
         self._ended_seen.clear()
         removed = self.model.remove_ended()
         self.sessions_changed.emit()
@@ -457,6 +476,8 @@ class LiveViewModel(QObject):
         for sid in due:
             del self._ended_seen[sid]
         gone = self.store.drop_ended(due)
+        if gone and self.alerts is not None:
+            self.alerts.forget(gone)
         if gone:
             self.model.remove_sessions(gone)
             self.sessions_changed.emit()

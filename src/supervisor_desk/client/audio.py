@@ -1,0 +1,146 @@
+"""Short sound playback, Qt-free: bundled alert sounds now, reusable by a voice player later.
+
+Backed by ``miniaudio`` (a 0.6 MB wheel with its own WAV/MP3/FLAC/Vorbis decoders; it plays
+through PulseAudio/PipeWire or ALSA) rather than QtMultimedia, which only ships in the large
+PySide6-Addons. The library is imported on the first play, so start-up does not pay for it.
+Each sound plays on its own playback device (miniaudio's native thread, no Python thread);
+finished devices are closed by :meth:`AudioOutput.reap` or :meth:`AudioOutput.close`.
+"""
+
+from __future__ import annotations
+
+import array
+import logging
+import time
+import wave
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SOUNDS_DIR = Path(__file__).resolve().parent.parent / "resources" / "sounds"
+SOUND_NAMES: tuple[str, ...] = ("chime", "alarm", "soft")
+# After the last sample, keep the device open this long so the server drains its buffer.
+_DRAIN_S = 0.35
+
+
+class AudioError(RuntimeError):
+    """No sound could be played (no library, no device, a bad file): the reason in words."""
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """Decoded mono or stereo 16-bit PCM."""
+
+    samples: array.array[int]
+    rate: int
+    channels: int
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.channels / self.rate
+
+
+def load_wav(path: Path) -> Clip:
+    """A 16-bit PCM WAV file (the bundled sounds), with a clear error otherwise."""
+    try:
+        with wave.open(str(path), "rb") as source:
+            if source.getsampwidth() != 2:
+                raise AudioError(f"{path.name}: only 16-bit WAV is supported")
+            frames = source.readframes(source.getnframes())
+            samples = array.array("h")
+            samples.frombytes(frames)
+            return Clip(samples, source.getframerate(), source.getnchannels())
+    except (OSError, wave.Error, EOFError) as exc:
+        raise AudioError(f"cannot read {path.name}: {exc}") from None
+
+
+def sound_path(name: str) -> Path:
+    if name not in SOUND_NAMES:
+        raise AudioError(f"no bundled sound called {name!r}")
+    return SOUNDS_DIR / f"{name}.wav"
+
+
+def scaled(clip: Clip, volume: float) -> array.array[int]:
+    if volume >= 1.0:
+        return clip.samples
+    factor = max(0.0, volume)
+    return array.array("h", (int(s * factor) for s in clip.samples))
+
+
+class AudioOutput:
+    """Plays clips with a volume (0..1) and a mute; one instance per app."""
+
+    def __init__(self, *, volume: float = 0.8, muted: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.volume = volume
+        self.muted = muted
+        self._clock = clock
+        self._clips: dict[str, Clip] = {}
+        self._playing: list[tuple[float, Any]] = []  # (end time, device)
+        self.played = 0
+
+    def clip(self, name: str) -> Clip:
+        if name not in self._clips:
+            self._clips[name] = load_wav(sound_path(name))
+        return self._clips[name]
+
+    def play_sound(self, name: str) -> float:
+        """Play a bundled sound; returns its length in seconds (0 when muted)."""
+        return self.play(self.clip(name))
+
+    def play(self, clip: Clip) -> float:
+        if self.muted or self.volume <= 0:
+            return 0.0
+        try:
+            import miniaudio
+        except ImportError as exc:
+            raise AudioError(f"sound playback is not installed ({exc})") from None
+        self.reap()
+        pcm = scaled(clip, self.volume)
+        try:
+            device = miniaudio.PlaybackDevice(
+                output_format=miniaudio.SampleFormat.SIGNED16,
+                nchannels=clip.channels, sample_rate=clip.rate,
+                app_name="Supervisor Desk",
+            )
+            stream = _frames(pcm, clip.channels)
+            next(stream)
+            device.start(stream)
+        except miniaudio.MiniaudioError as exc:
+            raise AudioError(f"no sound device: {exc}") from None
+        self._playing.append((self._clock() + clip.seconds + _DRAIN_S, device))
+        self.played += 1
+        return clip.seconds
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._playing)
+
+    def reap(self) -> None:
+        """Close the devices whose sound has finished."""
+        now = self._clock()
+        done = [d for end, d in self._playing if end <= now]
+        self._playing = [(end, d) for end, d in self._playing if end > now]
+        for device in done:
+            device.close()
+
+    def close(self) -> None:
+        playing, self._playing = self._playing, []
+        for _end, device in playing:
+            device.close()
+
+
+def _frames(pcm: array.array[int], channels: int) -> Generator[array.array[int], int, None]:
+    """miniaudio's pull generator: hands out the requested frames, then silence."""
+    position = 0
+    wanted = yield array.array("h")
+    while True:
+        count = wanted * channels
+        chunk = pcm[position:position + count]
+        position += count
+        if len(chunk) < count:
+            chunk.extend([0] * (count - len(chunk)))
+        wanted = yield chunk

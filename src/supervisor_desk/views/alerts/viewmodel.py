@@ -1,0 +1,143 @@
+"""The alerts view-model: drives the Qt-free :class:`AlertEngine` from the live feed.
+
+The live view-model hands it each applied batch (:meth:`apply_batch`, on the Qt thread once per
+frame), each snapshot and each batch of rows that left the list. Time-based rules wake one
+single-shot timer at the engine's next deadline — never a poll of every row. What it emits:
+
+- ``alerts_changed``: the open/acknowledged list changed (the panel, the row highlights);
+- ``notices_raised(list[Notice])``: tell the user (desktop notification, banner, sound).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from supervisor_desk.models.alerts.engine import Alert, AlertEngine, AlertUpdate
+from supervisor_desk.models.alerts.rules import Rule, RuleSet, Severity
+from supervisor_desk.models.state import SessionChange
+from supervisor_desk.models.wire import SessionSummary
+
+SNOOZE_MINUTES = (5, 15, 60)
+# Qt timers take int milliseconds; a far deadline is re-armed when it comes closer.
+_MAX_TIMER_MS = 3_600_000
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class AlertsViewModel(QObject):
+    alerts_changed = Signal()
+    notices_raised = Signal(list)  # [Notice]
+    rules_changed = Signal(object)  # RuleSet
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        *,
+        user: str = "",
+        clock: Callable[[], int] = wall_clock_ms,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = AlertEngine(rules)
+        self.user = user
+        self._clock = clock
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self._highlights: dict[str, Severity] = {}
+        self.batches = 0
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def rules(self) -> RuleSet:
+        return self.engine.rules
+
+    def alerts(self) -> list[Alert]:
+        return self.engine.active_alerts()
+
+    def open_count(self) -> int:
+        return sum(1 for a in self.engine.active_alerts() if a.state == "open")
+
+    def highlight(self, session_id: str) -> Severity | None:
+        return self._highlights.get(session_id)
+
+    def matching(self, rule: Rule, sessions: Iterable[SessionSummary]) -> list[SessionSummary]:
+        return self.engine.matching(rule, sessions, self._clock())
+
+    # ------------------------------------------------------------------ feed
+
+    def reset(self, sessions: Iterable[SessionSummary]) -> None:
+        self._publish(self.engine.reset(sessions, self._clock()))
+
+    def apply_batch(self, changes: Sequence[tuple[SessionChange, bool]]) -> None:
+        """One frame of applied feed changes, each with its ``replayed`` flag."""
+        now = self._clock()
+        fresh = [c for c, replayed in changes if not replayed]
+        replays = [c for c, replayed in changes if replayed]
+        update = self.engine.apply(fresh, now) if fresh else AlertUpdate()
+        if replays:
+            more = self.engine.apply(replays, now, replayed=True)
+            update.opened += more.opened
+            update.resolved += more.resolved
+            update.notices += more.notices
+        self.batches += 1
+        self._publish(update)
+
+    def forget(self, session_ids: Iterable[str]) -> None:
+        self._publish(self.engine.forget(session_ids, self._clock()))
+
+    # ------------------------------------------------------------------ user actions
+
+    def acknowledge(self, alert_id: str) -> bool:
+        alert = self.engine.acknowledge(alert_id, self.user or "me", self._clock())
+        if alert is not None:
+            self._publish(AlertUpdate(changed=True))
+        return alert is not None
+
+    def acknowledge_session(self, session_id: str) -> int:
+        """Acknowledge every open alert of one session (the row's shortcut)."""
+        ids = [a.id for a in self.engine.active_alerts()
+               if a.session_id == session_id and a.state == "open"]
+        now = self._clock()
+        for alert_id in ids:
+            self.engine.acknowledge(alert_id, self.user or "me", now)
+        if ids:
+            self._publish(AlertUpdate(changed=True))
+        return len(ids)
+
+    def snooze(self, alert_id: str, minutes: int) -> bool:
+        alert = self.engine.snooze(alert_id, self._clock() + minutes * 60_000)
+        if alert is not None:
+            self._publish(AlertUpdate(changed=True))
+        return alert is not None
+
+    def set_rules(self, rules: RuleSet) -> None:
+        self._publish(self.engine.set_rules(rules, self._clock()))
+        self.rules_changed.emit(rules)
+
+    # ------------------------------------------------------------------ internals
+
+    def _on_timer_timeout(self) -> None:
+        self._publish(self.engine.tick(self._clock()))
+
+    def _publish(self, update: AlertUpdate) -> None:
+        if update.opened or update.resolved or update.changed:
+            self._highlights = self.engine.highlighted()
+            self.alerts_changed.emit()
+        if update.notices:
+            self.notices_raised.emit(list(update.notices))
+        self._arm()
+
+    def _arm(self) -> None:
+        due = self.engine.next_deadline()
+        if due is None:
+            self._timer.stop()
+            return
+        wait = max(0, min(_MAX_TIMER_MS, due - self._clock()))
+        self._timer.start(wait)
