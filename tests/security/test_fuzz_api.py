@@ -72,8 +72,8 @@ def fuzz_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedHub]:
 # started, an ended session updated): 422 invalid_event, documented in docs/protocol.md. So
 # for ingest alone, 422 counts as a legitimate answer to valid data.
 # Likewise an analytics range whose end is not after its start or that holds too many buckets
-# (a rule between two parameters), and an upload whose bytes are no file worth keeping (empty) or no audio the recogniser
-# can read: 422 with a code saying so (docs/protocol.md, "Files and voice sessions").
+# (a rule between two parameters), and an upload whose bytes are no file worth keeping (empty)
+# or no audio the recogniser can read: 415/422 with a code saying so (docs/protocol.md).
 _CONTENT_REFUSED = {"positive_data_acceptance": {
     "expected-statuses": ["2xx", "401", "403", "404", "409", "413", "415", "422", "429"]}}
 CONFIG = SchemathesisConfig.from_dict({"operations": [
@@ -83,8 +83,13 @@ CONFIG = SchemathesisConfig.from_dict({"operations": [
 ]})
 
 
-def _operations(hub: EmbeddedHub) -> list[Any]:
-    schema = schemathesis.openapi.from_url(f"{hub.url}/api/v1/openapi.json", config=CONFIG)
+# The stateful run: only the webhook routes (the resources the API creates and deletes).
+WEBHOOKS_ONLY = SchemathesisConfig.from_dict({"operations": [
+    {"include-path-regex": "^/api/v1/(?!webhooks)", "enabled": False}]})
+
+
+def _schema(hub: EmbeddedHub, config: SchemathesisConfig = CONFIG) -> Any:
+    schema = schemathesis.openapi.from_url(f"{hub.url}/api/v1/openapi.json", config=config)
     tokens = {role: hub.create_token(f"fuzz-{role}", role)
               for role in ("viewer", "supervisor", "admin", "ingest")}
 
@@ -101,7 +106,11 @@ def _operations(hub: EmbeddedHub) -> list[Any]:
         def set(self, case: Any, data: str, context: Any) -> None:
             case.headers = {**(case.headers or {}), **auth(data)}
 
-    return [result.ok() for result in schema.get_all_operations()]
+    return schema
+
+
+def _operations(hub: EmbeddedHub) -> list[Any]:
+    return [result.ok() for result in _schema(hub).get_all_operations()]
 
 
 def _runner(hub: EmbeddedHub, path: str, checks: list[Any]) -> Any:
@@ -140,6 +149,38 @@ def test_every_operation_survives_generated_requests(fuzz_hub: EmbeddedHub) -> N
     covered = _fuzz(fuzz_hub, int(os.environ.get("FUZZ_EXAMPLES", "8")))
     assert len(covered) >= 12, covered
     assert "POST /api/v1/ingest" in covered and "POST /api/v1/admin/revoke" in covered
+
+
+def test_webhooks_stateful_no_use_after_free(fuzz_hub: EmbeddedHub) -> None:
+    """Create, read, replay and delete webhooks in generated sequences (links between the
+    operations are inferred by schemathesis): a deleted endpoint is 404 everywhere after
+    (use_after_free), a created one is there at once (ensure_resource_availability)."""
+    schema = _schema(fuzz_hub, WEBHOOKS_ONLY)
+    machine = schema.as_state_machine()
+    hub_url = fuzz_hub.url
+
+    seen: set[tuple[str, str, int]] = set()
+
+    class Webhooks(machine):  # type: ignore[misc, valid-type]
+        def after_call(self, response: Any, case: Any) -> None:
+            super().after_call(response, case)
+            seen.add((case.method.upper(), case.operation.path, response.status_code))
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": hub_url, "timeout": 30}
+
+        def validate_response(self, response: Any, case: Any,
+                              additional_checks: Any = None, **kwargs: Any) -> None:
+            assert response.status_code < 500, response.text[:300]
+            case.validate_response(response, checks=ALL_CHECKS, recorder=self.recorder)
+
+    Webhooks.run(settings=settings(
+        max_examples=int(os.environ.get("FUZZ_EXAMPLES", "8")) * 2, stateful_step_count=6,
+        deadline=None, database=None, derandomize=True,
+        suppress_health_check=list(HealthCheck)))
+    # The sequences did create and delete endpoints (so the stateful checks had work to do).
+    assert ("POST", "/api/v1/webhooks", 201) in seen, sorted(seen)
+    assert ("DELETE", "/api/v1/webhooks/{webhook_id}", 200) in seen, sorted(seen)
 
 
 @pytest.mark.slow

@@ -300,6 +300,9 @@ def _complete_operation(
         if parameter.get("in") == "query" and parameter.get("name") == "sort":
             parameter["schema"] = {"type": "string", "enum": list(SORT_VALUES),
                                    "default": parameter.get("schema", {}).get("default")}
+    if (method, path) == ("post", "/api/v1/sessions/{session_id}/files") and "201" in responses:
+        responses["200"] = {**responses["201"],
+                            "description": "The session already held this file (same bytes)."}
     if (method, path) in _BINARY_BODY:
         operation["requestBody"] = {"required": True, "description": _BINARY_BODY[method, path],
                                     "content": {"application/octet-stream": {"schema": {

@@ -73,7 +73,7 @@ class DeliveryList(BaseModel):
 
 class ReplayRequest(_Strict):
     delivery_ids: Annotated[
-        list[Annotated[int, Field(ge=1, le=2**62)]], Field(max_length=1000)
+        list[Annotated[int, Field(ge=1, le=10**15)]], Field(max_length=1000)
     ] = []
 
 
