@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.models.export import write_export
+from supervisor_desk.models.filters import SessionFilter, to_ms
 from supervisor_desk.models.wire import SessionDetail, SessionSummary
 from supervisor_desk.views.offline import OfflineReview, OfflineWindow, open_file_command
 from supervisor_desk.views.offline import loader as offline_loader
@@ -450,3 +451,31 @@ def test_a_window_closed_by_the_user_ends_its_reading_and_threads(
 
     qrun(scenario())
     dispose(review)
+
+
+def test_analytics_of_a_file_counts_its_sessions_as_of_the_export(
+    exported: Any, opener: Any, qrun: Callable[..., Any]
+) -> None:
+    files, sessions, _details, _logs = exported
+    window = opener(files["jsonl"])
+
+    async def scenario() -> None:
+        await _loaded(window)
+        window.analytics_action.trigger()
+        await wait_until(lambda: window.analytics_vm.report is not None, 10)
+
+    qrun(scenario())
+    report = window.analytics_vm.report
+    assert report is not None and report.sessions == N == len(sessions)
+    assert report.now_ms == to_ms(window.export_moment())  # the file's moment, not the clock
+    assert window.analytics_page is not None and window.analytics_page.isVisible()
+    assert window.analytics_page.status.text() == f"{N} sessions in the range"
+    # History's filter narrows the charts too.
+    window.history_vm.set_filter(SessionFilter(status=("completed",)))
+    completed = sum(1 for s in sessions if s.status == "completed")
+
+    async def narrowed() -> None:
+        await wait_until(lambda: window.analytics_vm.report is not None
+                         and window.analytics_vm.report.sessions == completed, 10)
+
+    qrun(narrowed())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -125,11 +126,13 @@ def hub_analytics_source(client: HubClient) -> AnalyticsSource:
     return fetch
 
 
-def offline_analytics_source(index: OfflineIndex, now: datetime) -> AnalyticsSource:
-    """An exported file: the same function over the index, off the Qt thread."""
+def offline_analytics_source(index: OfflineIndex, now: datetime,
+                             executor: Executor | None = None) -> AnalyticsSource:
+    """An exported file: the same function over the index, off the Qt thread (on the index's
+    own thread when given, the one that also appends to it)."""
 
     async def fetch(flt: SessionFilter, rng: TimeRange, sla: int) -> AnalyticsReport:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, index.analytics, flt, rng, to_ms(now), sla)
+        return await loop.run_in_executor(executor, index.analytics, flt, rng, to_ms(now), sla)
 
     return fetch

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from supervisor_desk.models.export import ExportFileError, ReadReport, format_of
+from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.offline_index import OfflineIndex
 from supervisor_desk.models.offline_source import (
     OFFLINE_PERMISSIONS,
@@ -34,6 +35,8 @@ from supervisor_desk.models.offline_source import (
     OfflineSessionSource,
 )
 from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.analytics.page import AnalyticsPage
+from supervisor_desk.views.analytics.viewmodel import AnalyticsViewModel, offline_analytics_source
 from supervisor_desk.views.chat.pane import DetailPane
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from supervisor_desk.views.file_drop import ExportFileDrop
@@ -167,6 +170,16 @@ class OfflineWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.filters_action)
         view_menu.addAction(self.results_dock.toggleViewAction())
+        # The Analytics charts of the file, computed by the same function the hub runs.
+        self.analytics_vm = AnalyticsViewModel(owner.scope("offline-analytics"), self)
+        self.analytics_vm.clock = self.export_moment
+        self.analytics_vm.range_name = "30d"
+        self.analytics_page: AnalyticsPage | None = None
+        self.history_vm.filter_changed.connect(self.analytics_vm.set_filter)
+        self.analytics_action = QAction("Analytics…", self)
+        self.analytics_action.setShortcut(QKeySequence("Ctrl+Shift+A"))
+        self.analytics_action.triggered.connect(self._on_analytics_action_triggered)
+        view_menu.addAction(self.analytics_action)
 
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
@@ -193,6 +206,29 @@ class OfflineWindow(QMainWindow):
         self.history.set_time_zone(tz)
         self.detail.set_time_zone(tz)
         self.results_dock.set_time_zone(tz)
+
+    def _on_analytics_action_triggered(self) -> None:
+        index = self.index
+        if index is None:
+            self.statusBar().showMessage("Analytics opens once the file is read.", 5000)
+            return
+        if self.analytics_page is None:
+            self.analytics_page = AnalyticsPage(self.analytics_vm, self)
+            self.analytics_page.setWindowFlag(Qt.WindowType.Window)
+            self.analytics_page.setWindowTitle(
+                f"Analytics — {self.path.name} — {OFFLINE_TAG} — Supervisor Desk")
+            self.analytics_page.resize(1300, 900)
+            self.analytics_page.drill_requested.connect(self._on_analytics_drill_requested)
+        self.analytics_vm.filter = self.history_vm.filter
+        self.analytics_vm.set_source(
+            offline_analytics_source(index, self.export_moment(), self._index_thread))
+        self.analytics_page.show()
+        self.analytics_page.raise_()
+
+    def _on_analytics_drill_requested(self, flt: SessionFilter) -> None:
+        self.history_vm.set_filter(flt)
+        self.raise_()
+        self.activateWindow()
 
     # ------------------------------------------------------------------ loading
 
