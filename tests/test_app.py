@@ -604,6 +604,7 @@ def test_help_lists_the_shortcuts_and_the_session_keys_work(
         w.about_action.trigger()
         about = desk.about_dialog
         assert about is not None and about.version_label.text() == f"Version {__version__}"
+        await wait_until(lambda: f"version {__version__}" in about.hub_label.text())
         assert running_hub.url in about.hub_label.text()
         about.close()
         desk.request_quit()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import sys
 import time
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from supervisor_desk import APP_ID, APP_NAME, __version__
 from supervisor_desk.account import WAITING_NOTE, Account
 from supervisor_desk.app_probe import StateFile, app_state, take_screenshot
+from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.client.settings import NotificationPrefs, Preferences, load_preferences
 from supervisor_desk.logging_setup import setup_logging
 from supervisor_desk.models.filters import SessionFilter
@@ -461,6 +463,12 @@ class DeskApp(QObject):
             self.wall_window = WallWindow(self.wall_vm, self.window)
             self.wall_window.session_clicked.connect(self._on_wall_session_clicked)
             self.wall_window.pin_requested.connect(self._on_wall_pin_requested)
+        saved: dict[str, SessionFilter] = {}
+        for view in self.saved_views.views:
+            if view.kind == "history":
+                with contextlib.suppress(ValueError):  # a bad one is left out
+                    saved[view.name] = view.session_filter()
+        self.wall_window.set_saved_filters(saved)
         self.wall_vm.reselect()
         self.wall_window.show()
         self.wall_window.raise_()
@@ -609,13 +617,25 @@ class DeskApp(QObject):
         self.about_dialog = dialog
         signed = self.signed
         if signed is not None:
-            dialog.set_hub(f"Hub: {signed.client.base_url}")
+            dialog.set_hub(f"Hub: {signed.client.base_url} — asking for its version…")
+            self._app_tasks.spawn(self._show_hub_version(dialog, signed.client),
+                                  "about-hub-version")
         dialog.open()
 
     def _on_about_dialog_finished(self, _result: int) -> None:
         dialog, self.about_dialog = self.about_dialog, None
         if dialog is not None:
             dialog.deleteLater()
+
+    async def _show_hub_version(self, dialog: AboutDialog, client: HubClient) -> None:
+        try:
+            health = await client.health()
+        except HubError as exc:  # an older hub without /health, or the hub is away
+            text = f"Hub: {client.base_url} — version unknown ({exc.message or exc.code})"
+        else:
+            text = f"Hub: {client.base_url} — version {health.version}"
+        if self.about_dialog is dialog:
+            dialog.set_hub(text)
 
     def _on_window_preferences_requested(self) -> None:
         dialog = PreferencesDialog(self.prefs.notifications, self.window)

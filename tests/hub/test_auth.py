@@ -26,6 +26,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/login"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): ANY,
     ("GET", "/api/v1/me"): ANY,
+    ("GET", "/api/v1/health"): ANY,
     ("POST", "/api/v1/ingest"): "events:ingest",
     ("GET", "/api/v1/live"): "sessions:read",
     ("WS", "/api/v1/feed"): "sessions:read",

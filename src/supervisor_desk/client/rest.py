@@ -26,8 +26,12 @@ from pydantic import ValidationError
 from supervisor_desk.client import tls
 from supervisor_desk.models.analytics import AnalyticsReport
 from supervisor_desk.models.wire import (
+    FileInfo,
+    FileList,
     HandoverAnswer,
     HandoverRequest,
+    HubHealth,
+    ImportAnswer,
     LiveSnapshot,
     LoginAnswer,
     LogsAnswer,
@@ -271,6 +275,10 @@ class HubClient:
     async def me(self) -> MeAnswer:
         return self._parse(MeAnswer.model_validate, await self._request("GET", "/me"))
 
+    async def health(self) -> HubHealth:
+        """The hub's status and version (Help → About)."""
+        return self._parse(HubHealth.model_validate, await self._request("GET", "/health"))
+
     # ---------------------------------------------------------------------------------------
     # Sessions
 
@@ -340,6 +348,114 @@ class HubClient:
         return self._parse(NamedItems.model_validate, body).items
 
     # ---------------------------------------------------------------------------------------
+    # Files (recordings, attachments) and audio import
+
+    async def files(self, session_id: str) -> list[FileInfo]:
+        body = await self._request("GET", f"/sessions/{_quote(session_id)}/files")
+        return self._parse(FileList.model_validate, body).items
+
+    async def file_range(
+        self, session_id: str, file_id: str, start: int = 0, end: int | None = None
+    ) -> tuple[bytes, int]:
+        """Bytes ``start``..``end`` (inclusive; None: to the end) of a session's file, with
+        the user's token, as a ``Range`` request; returns them and the file's total size."""
+        spec = f"bytes={start}-" if end is None else f"bytes={start}-{end}"
+        path = f"/sessions/{_quote(session_id)}/files/{_quote(hub_file_id(file_id))}"
+        try:
+            response = await self._http.get(
+                path, headers={**self.auth_headers(), "Range": spec, "Accept": "*/*"}
+            )
+        except httpx.TransportError as exc:
+            raise await self._transport_error(exc) from exc
+        if response.status_code >= 400:
+            raise _error_from_response(response)
+        if response.status_code == 206:
+            total = response.headers.get("Content-Range", "").rpartition("/")[2]
+            size = int(total) if total.isdigit() else start + len(response.content)
+            return response.content, size
+        # 200: the whole file (a hub that ignored the range): cut what was asked for.
+        data = response.content
+        return data[start : None if end is None else end + 1], len(data)
+
+    async def download_file(
+        self,
+        session_id: str,
+        file_id: str,
+        dest: Path,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        chunk: int = 1024 * 1024,
+    ) -> int:
+        """Fetch a session's file into ``dest`` in ``Range`` chunks (written to a hidden
+        temporary file, renamed when complete); returns its size. ``progress(done, total)``."""
+        dest = Path(dest)
+        fd, tmp_name = await asyncio.to_thread(
+            tempfile.mkstemp, prefix=f".{dest.name}.", suffix=".part", dir=dest.parent
+        )
+        out = os.fdopen(fd, "wb")
+        done = 0
+        try:
+            total: int | None = None
+            while total is None or done < total:
+                data, total = await self.file_range(session_id, file_id, done, done + chunk - 1)
+                if not data:
+                    break
+                await asyncio.to_thread(out.write, data)
+                done += len(data)
+                if progress is not None:
+                    progress(done, total)
+            if total is not None and done != total:
+                raise HubError(None, "bad_response", "The hub sent a shorter file than announced.")
+            await asyncio.to_thread(_finish_file, out, Path(tmp_name), dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                out.close()
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            raise
+        return done
+
+    async def import_audio(
+        self,
+        path: Path,
+        *,
+        agent: str,
+        channel: str = "phone",
+        customer: str | None = None,
+        agent_role: str | None = None,
+    ) -> ImportAnswer:
+        """Upload a recording (streamed from disk) to make a voice session of it."""
+        path = Path(path)
+        params = [("agent", agent), ("channel", channel), ("name", path.name[:200] or "recording")]
+        if customer:
+            params.append(("customer", customer))
+        if agent_role:
+            params.append(("agent_role", agent_role))
+        size = (await asyncio.to_thread(path.stat)).st_size
+
+        async def body() -> Any:
+            handle = await asyncio.to_thread(path.open, "rb")
+            try:
+                while data := await asyncio.to_thread(handle.read, _EXPORT_CHUNK):
+                    yield data
+            finally:
+                handle.close()
+
+        headers = {**self.auth_headers(), "Content-Type": "application/octet-stream",
+                   "Content-Length": str(size)}
+        try:
+            response = await self._http.post(
+                "/sessions/import-audio", params=params, content=body(), headers=headers,
+                timeout=httpx.Timeout(self.timeout, read=max(self.timeout, _EXPORT_READ_S),
+                                      write=max(self.timeout, _EXPORT_READ_S)),
+            )
+        except httpx.TransportError as exc:
+            raise await self._transport_error(exc) from exc
+        if response.status_code >= 400:
+            raise _error_from_response(response)
+        return self._parse(ImportAnswer.model_validate, response.json())
+
+    # ---------------------------------------------------------------------------------------
     # Export
 
     async def export(
@@ -405,6 +521,14 @@ def _finish_file(out: Any, tmp: Path, dest: Path) -> None:
     os.fsync(out.fileno())
     out.close()
     os.replace(tmp, dest)
+
+
+def hub_file_id(url: str) -> str:
+    """The file id of a ``hub:<id>`` link (or a bare id); never another URL."""
+    file_id = url.removeprefix("hub:")
+    if not file_id or "/" in file_id or ":" in file_id:
+        raise ValueError(f"not a file of the hub: {url!r}")
+    return file_id
 
 
 def _quote(segment: str) -> str:

@@ -1,4 +1,4 @@
-"""Sign-in, sign-out and "who am I"."""
+"""Sign-in, sign-out, "who am I" and the hub's health (with its version)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from supervisor_desk import __version__
 from supervisor_desk.hub import auth, revocation
 from supervisor_desk.hub.errors import ApiError
 from supervisor_desk.hub.routing import API, Hub
@@ -15,6 +16,7 @@ from supervisor_desk.hub.service import HubService
 from supervisor_desk.hub.storage import Principal
 from supervisor_desk.models.wire import (
     PERMISSIONS,
+    HubHealth,
     LoginAnswer,
     LoginRequest,
     MeAnswer,
@@ -59,6 +61,12 @@ async def logout(
     await service.write(service.storage.revoke_token, principal.token_hash)
     revocation.revoked_now(service)
     return {"revoked": True}
+
+
+@router.get("/health", response_model=HubHealth)
+async def health(_principal: Annotated[Principal, Depends(auth.ANY)]) -> dict[str, Any]:
+    """The hub answers, and its version (the desktop's Help → About shows it)."""
+    return {"status": "ok", "version": __version__}
 
 
 @router.get("/me", response_model=MeAnswer)

@@ -554,6 +554,13 @@ class MeAnswer(WireModel):
     permissions: list[str]
 
 
+class HubHealth(WireModel):
+    """``GET /health``: the hub answers, and which version of it runs."""
+
+    status: Literal["ok"]
+    version: str
+
+
 class RevokeRequest(WireModel):
     """Admin revocation: every token of ``user``, or every API token labelled ``label``."""
 
