@@ -144,6 +144,14 @@ def test_pinned_and_filtered_sessions_and_a_click_opens_one(
     vm.set_filter(SessionFilter(channel=("web", "email")))
     vm.set_mode("filter")
     assert sorted(t.session_id for t in vm.tiles if t is not None) == ["p0", "p2"]
+    # A saved History view chosen on the wall, then History's filter again.
+    window.set_saved_filters({"Phones": SessionFilter(channel=("phone",))})
+    window.mode_combo.setCurrentIndex(window.mode_combo.findText("View: Phones"))
+    assert [t.session_id for t in vm.tiles if t is not None] == ["p1"]
+    vm.set_filter(SessionFilter(channel=("email",)))  # History moves: the saved view holds
+    assert [t.session_id for t in vm.tiles if t is not None] == ["p1"]
+    window.mode_combo.setCurrentIndex(window.mode_combo.findData("filter"))
+    assert [t.session_id for t in vm.tiles if t is not None] == ["p2"]
 
     clicked: list[str] = []
     window.session_clicked.connect(clicked.append)

@@ -63,7 +63,8 @@ class WallViewModel(QObject):
         self.loader: DetailLoader | None = None
         self.sessions: Callable[[], Iterable[SessionSummary]] = list
         self.pinned: list[str] = []
-        self.filter = SessionFilter()
+        self.filter = SessionFilter()  # History's, followed as it changes
+        self.saved_filter: SessionFilter | None = None  # a saved view's, chosen on the wall
         self.tz: tzinfo = datetime.now().astimezone().tzinfo or UTC
         self.monotonic: Callable[[], float] = time.monotonic
         self.tiles: list[WallTile | None] = []
@@ -84,8 +85,14 @@ class WallViewModel(QObject):
 
     def set_filter(self, flt: SessionFilter) -> None:
         self.filter = flt
-        if self.mode == "filter":
+        if self.mode == "filter" and self.saved_filter is None:
             self.reselect(replace_all=True)
+
+    def show_saved_filter(self, flt: SessionFilter | None) -> None:
+        """Show the sessions of a saved view's filter (``None``: History's filter again)."""
+        self.saved_filter = flt
+        self.mode = "filter"
+        self.reselect(replace_all=True)
 
     def pin(self, session_id: str) -> None:
         if session_id not in self.pinned:
@@ -106,7 +113,8 @@ class WallViewModel(QObject):
 
     def reselect(self, replace_all: bool = False) -> None:
         now = datetime.now(UTC)
-        ranked = candidates(self.sessions(), self.mode, self.pinned, self.filter, now)
+        flt = self.saved_filter if self.saved_filter is not None else self.filter
+        ranked = candidates(self.sessions(), self.mode, self.pinned, flt, now)
         slots = LAYOUTS.get(self.layout_name, 9) or max(1, min(MAX_AUTO_TILES, len(ranked)))
         current = [t.session_id if t is not None else None for t in self.tiles]
         keep: set[str] = set()

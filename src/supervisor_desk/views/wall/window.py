@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.live_order import waiting_since
 from supervisor_desk.models.markers import CHANNEL_LABELS, format_duration
 from supervisor_desk.models.wire import SessionSummary
@@ -30,6 +31,7 @@ from supervisor_desk.views.wall.selection import MODE_LABELS
 from supervisor_desk.views.wall.viewmodel import LAYOUTS, WallTile, WallViewModel
 
 ENDED_OPACITY = 0.35
+_VIEW = "view:"  # combo data of a saved view's entry
 
 
 def tile_header(s: SessionSummary | None, session_id: str, now: datetime) -> str:
@@ -144,14 +146,37 @@ class WallWindow(QWidget):
         self.mode_combo.setCurrentIndex(max(0, self.mode_combo.findData(vm.mode)))
         self.layout_combo.currentIndexChanged.connect(
             lambda _i: vm.set_layout(str(self.layout_combo.currentData())))
-        self.mode_combo.currentIndexChanged.connect(
-            lambda _i: vm.set_mode(str(self.mode_combo.currentData())))
+        self._saved: dict[str, SessionFilter] = {}
+        self.mode_combo.currentIndexChanged.connect(self._on_mode_combo_changed)
         self.pin_button.clicked.connect(self.pin_requested)
         self.clear_pins.clicked.connect(self._on_clear_pins_clicked)
         vm.tiles_changed.connect(self._on_vm_tiles_changed)
         vm.tile_changed.connect(self._on_vm_tile_changed)
         self.resize(1280, 860)
         self._on_vm_tiles_changed()
+
+    def set_saved_filters(self, saved: dict[str, SessionFilter]) -> None:
+        """Saved History views offered under "Show:" beside the built-in choices."""
+        current = self.mode_combo.currentData()
+        self.mode_combo.blockSignals(True)
+        for i in range(self.mode_combo.count() - 1, -1, -1):
+            if str(self.mode_combo.itemData(i)).startswith(_VIEW):
+                self.mode_combo.removeItem(i)
+        self._saved = dict(saved)
+        for name in saved:
+            self.mode_combo.addItem(f"View: {name}", _VIEW + name)
+        self.mode_combo.setCurrentIndex(max(0, self.mode_combo.findData(current)))
+        self.mode_combo.blockSignals(False)
+
+    def _on_mode_combo_changed(self, _index: int) -> None:
+        data = str(self.mode_combo.currentData())
+        if data.startswith(_VIEW):
+            self.vm.show_saved_filter(self._saved.get(data.removeprefix(_VIEW)))
+        elif data == "filter":
+            self.vm.show_saved_filter(None)
+        else:
+            self.vm.saved_filter = None
+            self.vm.set_mode(data)
 
     def _on_clear_pins_clicked(self) -> None:
         for sid in list(self.vm.pinned):
