@@ -9,6 +9,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -390,3 +391,57 @@ def test_ca_file_option_refuses_what_is_not_a_ca_certificate(
         main(["--ca-file", str(pki.server_key)])
     assert exited.value.code == 2
     assert "--ca-file: " in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------
+# The hub's own simulator over TLS
+
+
+def test_the_simulator_posts_to_its_own_tls_hub(tmp_path: Path) -> None:
+    """``serve --tls-cert … --simulate N``: the simulator trusts the certificate the hub was
+    given, even one that does not name the address it posts to (127.0.0.1), and its sessions
+    reach the hub."""
+    company = CertificateAuthority(tmp_path / "ca", "Example Corp Issuing CA")
+    files = company.issue("hub", ("hub.example.com",))
+    hub = EmbeddedHub(tmp_path / "hub.db", tls_cert=files.cert, tls_key=files.key,
+                      simulate_rate=40, seed=5)
+    hub.add_user("viewer", "viewer", "viewer")
+    hub.start()
+    try:
+        token = hub.create_token("reader", "viewer")
+        # The test reads /live from 127.0.0.1 too: it trusts the company CA, names aside.
+        reader = ssl.create_default_context(cafile=str(company.cert_path))
+        reader.check_hostname = False
+
+        def live_sessions() -> int:
+            answer = httpx.get(f"{hub.url}/api/v1/live", headers=auth(token), verify=reader,
+                               timeout=10)
+            answer.raise_for_status()
+            return len(answer.json()["sessions"])
+
+        deadline = time.monotonic() + 30
+        while live_sessions() == 0:
+            assert time.monotonic() < deadline, "no simulated session reached the TLS hub"
+            time.sleep(0.2)
+    finally:
+        hub.stop()
+
+
+def test_the_simulator_trusts_only_the_certificate_its_hub_serves(tmp_path: Path) -> None:
+    company = CertificateAuthority(tmp_path / "ca")
+    mine, other = company.issue("mine"), company.issue("other")
+    trust = load_tls(mine.cert, mine.key)
+    assert trust is not None
+    context = trust.own_certificate_context()
+    for files, accepted in ((mine, True), (other, False)):
+        folder = tmp_path / files.cert.stem
+        folder.mkdir()
+        hub = start_hub(folder, files)
+        try:
+            if accepted:
+                assert httpx.get(f"{hub.url}/api/v1/me", verify=context).status_code == 401
+            else:  # same CA, same names: still not the hub's certificate
+                with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                    httpx.get(f"{hub.url}/api/v1/me", verify=context)
+        finally:
+            hub.stop()

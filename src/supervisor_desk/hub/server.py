@@ -99,6 +99,7 @@ class HubServer:
         # Connections are counted where they are accepted and closed (see connlimits).
         self.sock = bind_socket(host, port, guarded_listener_class(self.guard))
         self.url = url_of(host, self.sock, "https" if tls is not None else "http")
+        self.tls = tls
         config = uvicorn.Config(
             self.app,
             http=guarded_http_protocol(self.guard),
@@ -182,8 +183,10 @@ class HubServer:
         hook = await self.service.write(
             self.storage.add_webhook, receiver.url, [HANDOVER], receiver.secret)
         try:
+            # Over https the simulator trusts exactly the certificate this hub was given.
+            verify = self.tls.own_certificate_context() if self.tls is not None else True
             await run_simulator(self.url, token, rate=rate, seed=seed, stop=stop,
-                                handovers=receiver)
+                                handovers=receiver, verify=verify)
         except asyncio.CancelledError:
             raise
         except Exception:

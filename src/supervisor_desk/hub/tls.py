@@ -26,6 +26,24 @@ class TlsFiles:
         # TLS 1.2 is the floor: uvicorn's default context already refuses older versions.
         return {"ssl_certfile": str(self.cert), "ssl_keyfile": str(self.key)}
 
+    def own_certificate_context(self) -> ssl.SSLContext:
+        """A client context that trusts exactly the certificate this hub serves.
+
+        For the hub's built-in simulator, which posts to the hub's own address: often
+        127.0.0.1, a name the certificate need not carry. Trusting only this one certificate
+        (the first of the file, as its own anchor) is as strict as a name check, since only
+        the holder of its key can present it; any other certificate, even one from the same
+        CA, is refused.
+        """
+        pem = self.cert.read_text(encoding="ascii", errors="replace")
+        begin, end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
+        first = pem[pem.index(begin):pem.index(end) + len(end)]
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # a leaf as the anchor
+        context.load_verify_locations(cadata=ssl.PEM_cert_to_DER_cert(first))
+        return context
+
 
 def load_tls(cert: Path | str | None, key: Path | str | None) -> TlsFiles | None:
     """``None`` for plain HTTP, or validated files; :class:`TlsConfigError` when unusable."""

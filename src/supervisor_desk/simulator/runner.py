@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import random
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -148,7 +149,7 @@ async def run_simulator(
     stop: asyncio.Event,
     target_live: int = 40,
     request_timeout: float = 10.0,
-    verify: bool | str = True,
+    verify: ssl.SSLContext | bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
     wind_down: bool = True,
     hostile: bool = False,
