@@ -31,7 +31,8 @@ def tone(freq: float, seconds: float, loud: float) -> list[int]:
     for i in range(n):
         env = min(1.0, i / fade, (n - 1 - i) / fade)
         # A little second harmonic makes it audible on small laptop speakers.
-        value = math.sin(2 * math.pi * freq * i / RATE) + 0.25 * math.sin(4 * math.pi * freq * i / RATE)
+        phase = 2 * math.pi * freq * i / RATE
+        value = math.sin(phase) + 0.25 * math.sin(2 * phase)
         samples.append(int(32767 * loud * env * value / 1.25) if freq else 0)
     return samples
 

@@ -37,6 +37,9 @@ def _draw_background(
     The view's option already carries the state (selected, hover, alternate row); asking the
     model for the cell's roles (initStyleOption) would only cost ~10 ``data()`` calls."""
     opt = QStyleOptionViewItem(option)
+    tint = index.data(Qt.ItemDataRole.BackgroundRole)  # an alert's row highlight
+    if tint is not None:
+        opt.backgroundBrush = tint
     style = widget.style() if widget is not None else None
     if style is not None:
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)

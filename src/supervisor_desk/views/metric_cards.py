@@ -7,10 +7,12 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
+from supervisor_desk.models.alerts.rules import wait_severity
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.metrics import LiveMetrics
 from supervisor_desk.models.wire import ChannelCount, Metrics
 from supervisor_desk.models.wording import plural
+from supervisor_desk.views.alerts.highlight import card_accent
 from supervisor_desk.views.icons import channel_label
 
 COMPACT_VALUE_PT = 12.0  # the value's size when a card shrinks to one line
@@ -101,6 +103,13 @@ class MetricCard(QFrame):
         """Another name for the figure (offline review: "Live at export", not "Live now")."""
         self._title.setText(title)
 
+    def set_accent(self, accent: str) -> None:
+        if self.property("accent") == accent:
+            return
+        self.setProperty("accent", accent)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
 
 class MetricCards(QWidget):
     """Six cards; :meth:`set_metrics` updates only the labels whose text changed.
@@ -120,6 +129,7 @@ class MetricCards(QWidget):
         self._columns = 6
         self._full_width = 0  # what the full cards needed when they last showed
         self.cards: dict[str, MetricCard] = {}
+        self.wait_thresholds: list[tuple[int, str]] = []  # set from the alert rules
         for column, (key, title, accent) in enumerate((
             ("total", "Total sessions", "slate"),
             ("live", "Live now", "green"),
@@ -203,6 +213,10 @@ class MetricCards(QWidget):
     def _set_common(self, live: int, active: int, queued: int, wait: float | None) -> None:
         self.cards["live"].set_value(f"{live:,}", f"{active:,} active")
         self.cards["queued"].set_value(f"{queued:,}", "waiting for an agent")
+        # The wait alert rules' thresholds colour the card (neutral under the first one).
+        level = wait_severity(self.wait_thresholds, wait) if wait is not None else None
+        self.cards["longest_wait"].set_accent(card_accent(level) if self.wait_thresholds
+                                              else "red")
         if wait is not None:
             self.cards["longest_wait"].set_value(format_duration(wait), "oldest in the queue")
         else:

@@ -38,11 +38,14 @@ MAX_FIELD = 60
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    kind: AlertKind
+    kind: AlertKind | Literal["rule"]  # "rule": an alert rule fired (views/alerts/)
     title: str
     body: str
     session_id: str | None  # the session a click opens (the first one when coalesced)
     count: int
+    urgency: Literal["low", "normal", "critical"] | None = None  # None: by kind
+    sticky: bool = False  # stays until dismissed (critical rules)
+    group: str = ""  # a rule's id: one banner per rule
 
 
 def _clip(text: str, limit: int = MAX_FIELD) -> str:
@@ -193,6 +196,8 @@ def _count_title(kind: AlertKind, n: int) -> str:
 def merge_alerts(older: Alert, newer: Alert) -> Alert:
     """One banner per kind: a later batch adds its count to the banner still on screen."""
     n = older.count + newer.count
+    if newer.kind == "rule":
+        return newer  # a rule's notice names its own burst
     title = _count_title(newer.kind, n)
     body = newer.body if newer.count > 1 else f"latest: {newer.body}"
     return Alert(newer.kind, title, body, newer.session_id, n)
@@ -250,8 +255,9 @@ class NotificationArea(QWidget):
 
     def show_alert(self, alert: Alert) -> None:
         for existing in self._banner_widgets():
-            if existing.alert.kind == alert.kind:
-                alert = merge_alerts(existing.alert, alert)
+            if existing.alert.kind == alert.kind and existing.alert.group == alert.group:
+                if alert.kind != "rule":  # a rule's notice already covers its whole burst
+                    alert = merge_alerts(existing.alert, alert)
                 self._remove(existing)
         banner = _Banner(alert, self)
         banner.activated.connect(self._on_banner_activated)
@@ -263,7 +269,8 @@ class NotificationArea(QWidget):
             if widget is None:
                 break
             self._remove(widget)
-        QTimer.singleShot(self._timeout_ms, banner, lambda b=banner: self._remove(b))
+        if not alert.sticky:
+            QTimer.singleShot(self._timeout_ms, banner, lambda b=banner: self._remove(b))
         self.shown_count += 1
         self.show()
 

@@ -25,6 +25,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont, QFontDatabase
 
+from supervisor_desk.models.alerts.rules import wait_severity
+
 # LiveOrder is re-exported: the views that show this model choose its order.
 from supervisor_desk.models.live_order import LiveOrder as LiveOrder
 from supervisor_desk.models.live_order import (
@@ -36,6 +38,7 @@ from supervisor_desk.models.live_order import (
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.models.wording import StartedDisplay, format_ago
+from supervisor_desk.views.alerts.highlight import row_background, severity_icon, severity_text
 from supervisor_desk.views.icons import (
     END_REASON_LABELS,
     STATUS_LABELS,
@@ -196,6 +199,10 @@ class SessionTableModel(QAbstractTableModel):
         self._ended_font = QFont()
         self._ended_font.setItalic(True)
         self._loading = False
+        # Alert rules (views/alerts/): a session's highest open severity, and the wait rules'
+        # thresholds the Wait cells are coloured by.
+        self._alert_level: Callable[[str], str | None] = _no_alert
+        self._wait_thresholds: list[tuple[int, str]] = []
 
     # ---------------------------------------------------------------- Qt model interface
 
@@ -242,7 +249,15 @@ class SessionTableModel(QAbstractTableModel):
             return self._sort_value(s, column)
         if role == ObjectRole:
             return s
+        if role == Qt.ItemDataRole.BackgroundRole:
+            level = self._alert_level(s.id)
+            return row_background(level) if level is not None else None
         if role == Qt.ItemDataRole.ForegroundRole:
+            if column in (SessionColumn.WAIT, SessionColumn.DURATION) and self._wait_thresholds:
+                wait = self._wait_seconds(s) if s.status == "queued" else None
+                level = None if wait is None else wait_severity(self._wait_thresholds, wait)
+                if level is not None:
+                    return severity_text(level)
             if not s.is_live:
                 return theme_color("ended_text")  # readable in every theme
             if column in (SessionColumn.FINISH, SessionColumn.TEAM) or (
@@ -263,6 +278,9 @@ class SessionTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(s, column)
         if role == Qt.ItemDataRole.DecorationRole:
+            if column == SessionColumn.ID:
+                level = self._alert_level(s.id)
+                return severity_icon(level) if level is not None else None
             if column == SessionColumn.CHANNEL:
                 return channel_icon(s.channel)
             if column == SessionColumn.AGENT:
@@ -288,6 +306,22 @@ class SessionTableModel(QAbstractTableModel):
             text = self._display(s, column)
             return text or STATUS_LABELS.get(s.status, s.status)
         return None
+
+    def set_alerts(self, level: Callable[[str], str | None],
+                   wait_thresholds: list[tuple[int, str]]) -> None:
+        """Rows tint and show an icon by ``level(session id)``; Wait cells colour by rule."""
+        self._alert_level = level
+        self._wait_thresholds = wait_thresholds
+        self.alerts_changed()
+
+    def alerts_changed(self) -> None:
+        """Open alerts changed: repaint the tints and icons (one ranged signal)."""
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._rows) - 1, len(SessionColumn) - 1),
+                [Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.DecorationRole,
+                 Qt.ItemDataRole.ForegroundRole],
+            )
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Column sort (header click). ``column < 0`` returns to the live order."""
@@ -765,6 +799,10 @@ class SessionTableModel(QAbstractTableModel):
 _MAX_CHANGED_RUNS = 256
 
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+def _no_alert(_session_id: str) -> str | None:
+    return None
+
+
 _SERVED_ROLES = frozenset(
     int(r)
     for r in (
@@ -772,6 +810,7 @@ _SERVED_ROLES = frozenset(
         Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole,
         Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.AccessibleTextRole, SortRole,
         ObjectRole, EndedRole, BadgeColorRole, BadgeBackgroundRole,
+        Qt.ItemDataRole.BackgroundRole,
     )
 )
 

@@ -47,7 +47,9 @@ _STATE_ICONS = {
 
 def alert_urgency(alert: Alert) -> Urgency:
     """New and ended sessions are routine (low: the daemon may keep them quiet); a failed
-    session is worth a look (normal)."""
+    session is worth a look (normal). An alert rule says its own."""
+    if alert.urgency is not None:
+        return Urgency[alert.urgency.upper()]
     return Urgency.NORMAL if alert.kind == "failed" else Urgency.LOW
 
 
@@ -243,6 +245,7 @@ class TrayController(QObject):
             nid = await self._notifier.notify(
                 alert.title, alert.body, urgency=alert_urgency(alert), category="im.received",
                 actions=(("default", "Show session"),),
+                timeout_ms=0 if alert.sticky else -1,  # 0: until the user dismisses it
             )
         except Exception:  # the daemon went away: fall back for this one alert
             log.warning("desktop notification failed", exc_info=True)

@@ -9,6 +9,7 @@ exactly what the session filters mean.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import time
 from typing import Annotated, Literal, Union
 
@@ -235,9 +236,9 @@ class RuleSet(BaseModel):
         return sorted(out)
 
 
-def wait_severity(thresholds: list[tuple[int, Severity]], wait_seconds: float) -> Severity | None:
+def wait_severity(thresholds: Sequence[tuple[int, str]], wait_seconds: float) -> str | None:
     """The severity of the highest wait threshold ``wait_seconds`` passed (None: none)."""
-    found: Severity | None = None
+    found: str | None = None
     for seconds, severity in thresholds:
         if wait_seconds > seconds and (
             found is None or SEVERITY_RANK[severity] >= SEVERITY_RANK[found]

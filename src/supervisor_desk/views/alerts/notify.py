@@ -1,0 +1,133 @@
+"""Telling the user about alerts: desktop notification, in-window banner, sound.
+
+One owner for every alert the desktop shows: the routine new/ended notifications are the two
+built-in rules and still go through the tray's per-kind rate limit (one notification a minute
+per kind); every other rule's notice is delivered at once with its urgency (critical ones stay
+until dismissed), a banner if the rule asks for one, and its sound. Quiet hours silence sound
+and desktop pop-ups; banners still show in the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from supervisor_desk.client.audio import AudioError, AudioOutput
+from supervisor_desk.models.alerts.defaults import ROUTINE_ENDED_ID, ROUTINE_NEW_ID
+from supervisor_desk.models.alerts.engine import Notice
+from supervisor_desk.models.alerts.rules import RuleSet
+from supervisor_desk.views.notifications import (
+    Alert,
+    NotificationArea,
+    describe_ended,
+    describe_new,
+)
+from supervisor_desk.views.tray import TrayController
+
+log = logging.getLogger(__name__)
+
+MAX_NAMES = 3
+
+
+def notice_alert(notice: Notice) -> Alert:
+    """The words of a notice: the rule's name and who it is about."""
+    rule = notice.rule
+    alerts = notice.alerts
+    n = len(alerts)
+    first = alerts[0].session
+    describe = describe_new if first.is_live else describe_ended
+    title = rule.name if n == 1 else f"{rule.name}: {n} sessions"
+    if notice.repeat:
+        title = f"Still open — {title}"
+    body = "; ".join(describe(a.session) for a in alerts[:MAX_NAMES])
+    if n > MAX_NAMES:
+        body += f" and {n - MAX_NAMES} more"
+    return Alert("rule", title, body, first.id, n, urgency=rule.urgency,
+                 sticky=rule.severity == "critical", group=rule.id)
+
+
+class AlertNotifier(QObject):
+    delivered = Signal(object, object)  # Notice, Alert (what was shown)
+
+    def __init__(
+        self,
+        tray: TrayController,
+        area: NotificationArea,
+        *,
+        audio: AudioOutput | None = None,
+        local_now: Callable[[], datetime] = datetime.now,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._tray = tray
+        self._area = area
+        self.audio = audio if audio is not None else AudioOutput()
+        self._local_now = local_now
+        self._rules = RuleSet()
+        self.sounds_played = 0
+        self.last_delivery_s: float | None = None
+        self._reap = QTimer(self)
+        self._reap.setSingleShot(True)
+        self._reap.timeout.connect(self._on_reap_timeout)
+
+    def set_rules(self, rules: RuleSet) -> None:
+        self._rules = rules
+        self.audio.volume = rules.volume
+        self.audio.muted = rules.muted
+        # The routine rules replace the tray's per-kind switches (one owner).
+        coalescer = self._tray.coalescer
+        new_rule, ended_rule = rules.rule(ROUTINE_NEW_ID), rules.rule(ROUTINE_ENDED_ID)
+        coalescer.notify_new = new_rule is not None and new_rule.enabled
+        coalescer.notify_ended = ended_rule is not None and ended_rule.enabled
+        coalescer.notify_failed = coalescer.notify_ended  # "failed" is a rule of its own now
+
+    @property
+    def quiet(self) -> bool:
+        return self._rules.quiet_hours.active(self._local_now().time())
+
+    def on_notices(self, notices: list[Notice]) -> None:
+        quiet = self.quiet
+        paused = self._tray.paused
+        for notice in notices:
+            rule = notice.rule
+            if rule.id == ROUTINE_NEW_ID:
+                self._tray.sessions_started([a.session for a in notice.alerts])
+                continue
+            if rule.id == ROUTINE_ENDED_ID:
+                self._tray.sessions_ended([a.session for a in notice.alerts])
+                continue
+            alert = notice_alert(notice)
+            popup = rule.actions.notify and not quiet and not paused
+            # Without a notification server or tray the tray itself falls back to a banner.
+            to_area = not (self._tray.desktop_notifications or self._tray.tray_visible)
+            if rule.actions.banner and not (popup and to_area):
+                self._area.show_alert(alert)
+            if popup:
+                self._tray.deliver(alert)
+            if rule.actions.sound and not quiet:
+                self._play(rule.actions.sound)
+            self.last_delivery_s = time.monotonic()
+            self.delivered.emit(notice, alert)
+
+    def _play(self, name: str) -> None:
+        try:
+            seconds = self.audio.play_sound(name)
+        except AudioError as exc:
+            log.warning("alert sound not played: %s", exc)
+            return
+        if seconds:
+            self.sounds_played += 1
+            self._reap.start(int(seconds * 1000) + 500)
+
+    def _on_reap_timeout(self) -> None:
+        self.audio.reap()
+        if self.audio.busy:
+            self._reap.start(250)
+
+    def close(self) -> None:
+        self._reap.stop()
+        self.audio.close()
