@@ -19,6 +19,7 @@ from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.analytics.page import AnalyticsPage
 from supervisor_desk.views.analytics.viewmodel import AnalyticsViewModel
 from supervisor_desk.views.tasks import standalone_scope
+from tests.helpers import wait_until
 
 NOW = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
 
@@ -70,7 +71,7 @@ def test_charts_show_exact_values_and_drill_into_history(
     vm, page, _source = _page(qtbot)
 
     async def scenario() -> None:
-        await _until(lambda: vm.report is not None)
+        await wait_until(lambda: vm.report is not None)
 
     qrun(scenario())
     assert page.status.text() == "3 sessions in the range"
@@ -106,27 +107,18 @@ def test_history_filter_and_feed_refresh_the_charts(
     vm, page, source = _page(qtbot)
 
     async def scenario() -> None:
-        await _until(lambda: vm.report is not None)
+        await wait_until(lambda: vm.report is not None)
         vm.set_filter(SessionFilter(channel=("phone",)))
-        await _until(lambda: vm.report is not None and vm.report.sessions == 1)
+        await wait_until(lambda: vm.report is not None and vm.report.sessions == 1)
         calls = len(source.calls)
         vm.note_feed_activity()
         vm._on_live_timer_timeout()  # the 5-second tick, without waiting for it
-        await _until(lambda: len(source.calls) == calls + 1 and not vm.loading)
+        await wait_until(lambda: len(source.calls) == calls + 1 and not vm.loading)
 
     qrun(scenario())
     assert page.charts["started"].data is not None
     assert [s.name for s in page.charts["started"].data.series] == ["Phone"]
 
-
-async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def test_saved_views_restore_history_and_analytics(
@@ -150,7 +142,7 @@ def test_saved_views_restore_history_and_analytics(
                                  path=tmp_path / "views.json")
 
     async def scenario() -> None:
-        await _until(lambda: vm.report is not None)
+        await wait_until(lambda: vm.report is not None)
         history_vm.set_filter(SessionFilter(channel=("phone",)))
         history.table.setColumnHidden(SessionColumn.IP, True)
         views.save_as("Phone calls")
@@ -163,7 +155,7 @@ def test_saved_views_restore_history_and_analytics(
         page.set_visible_charts([])
         views.apply(views.views[0])
         views.apply(views.views[1])
-        await _until(lambda: not vm.loading)
+        await wait_until(lambda: not vm.loading)
 
     qrun(scenario())
     assert history_vm.filter == SessionFilter(channel=("phone",))

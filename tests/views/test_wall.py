@@ -21,6 +21,7 @@ from supervisor_desk.views.wall.viewmodel import (
     WallViewModel,
 )
 from supervisor_desk.views.wall.window import ENDED_OPACITY, WallWindow
+from tests.helpers import wait_until
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -82,7 +83,7 @@ def test_longest_waiting_fill_a_3x3_wall_and_follow_live(
     assert "waiting 3" in window.tiles[0].header.text()
 
     async def loaded() -> None:
-        await _until(lambda: all(t is not None and t.loaded for t in vm.tiles))
+        await wait_until(lambda: all(t is not None and t.loaded for t in vm.tiles))
 
     qrun(loaded())
     first = vm.tiles[0]
@@ -125,7 +126,7 @@ def test_an_ended_session_fades_then_makes_room(qtbot: QtBot, qrun: Callable[...
     assert "c" in {t.session_id for t in vm.tiles if t is not None}
 
     async def settle() -> None:
-        await _until(lambda: all(t is None or t.loaded for t in vm.tiles))
+        await wait_until(lambda: all(t is None or t.loaded for t in vm.tiles))
 
     qrun(settle())
 
@@ -161,16 +162,6 @@ def test_pinned_and_filtered_sessions_and_a_click_opens_one(
     assert clicked and clicked[-1] == tile.session_id
 
     async def settle() -> None:
-        await _until(lambda: all(t is None or t.loaded for t in vm.tiles))
+        await wait_until(lambda: all(t is None or t.loaded for t in vm.tiles))
 
     qrun(settle())
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
