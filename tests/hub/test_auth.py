@@ -37,6 +37,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/sessions/{session_id:sid}"): "sessions:read",
     ("GET", "/api/v1/sessions/{session_id:sid}/logs"): "logs:read",
     ("POST", "/api/v1/sessions/{session_id:sid}/handover"): "sessions:handover",
+    ("PATCH", "/api/v1/sessions/{session_id:sid}/contact"): "contacts:edit",
     ("GET", "/api/v1/agents"): "sessions:read",
     ("GET", "/api/v1/operators"): "sessions:read",
     ("POST", "/api/v1/admin/revoke"): "tokens:manage",

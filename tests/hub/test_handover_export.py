@@ -24,7 +24,11 @@ from tests.hub.factories import ended, logs, message, started
 
 
 def test_handover_rules(api: Api) -> None:
-    api.ingest([started("s1", status="queued"), started("s2"), ended("s2")])
+    api.ingest([
+        started("s1", status="queued"), started("s2"), ended("s2"), started("s3"),
+        started("s4", responsible={"kind": "human",
+                                   "operator": {"id": "op-7", "name": "Anna Petrova"}}),
+    ])
     assert_error(api.post("/sessions/s1/handover", role="viewer"), 403, "forbidden")
     assert_error(api.post("/sessions/nope/handover", role="supervisor"), 404, "not_found")
     assert_error(api.post("/sessions/s2/handover", role="supervisor"), 409, "session_finished")
@@ -32,22 +36,39 @@ def test_handover_rules(api: Api) -> None:
     login = api.post("/auth/login", role=None,
                      json={"username": "supervisor", "password": "supervisor"}).json()
     headers = {"Authorization": f"Bearer {login['token']}"}
+    # No operator named: the next available one; never the supervisor's own account.
     answer = api.post("/sessions/s1/handover", role=None, headers=headers)
     assert answer.status_code == 200, answer.text
     session = HandoverAnswer.model_validate(answer.json()).session
-    assert session.responsible.kind == "human"
-    assert session.responsible.operator is not None
-    assert session.responsible.operator.name == "supervisor"
-    assert session.responsible.operator.id == login["user"]["id"]
-    assert session.status == "active" and session.accepted_at is not None
+    assert session.responsible.kind == "unassigned" and session.responsible.operator is None
+    assert session.status == "queued"  # still waiting, now for a human
     assert session.message_count == 1 and session.version == 3
     assert_error(api.post("/sessions/s1/handover", role="admin"), 409, "already_human")
 
     detail = api.get("/sessions/s1").json()
     marker = detail["messages"][-1]
     assert (marker["kind"], marker["author"]["role"]) == ("marker", "system")
-    assert "supervisor" in marker["text"]
-    assert api.sessions(operator=login["user"]["id"])["total"] == 1
+    assert marker["text"] == "Transfer to human agent"
+    system = api.get("/sessions/s1/logs", params={"kind": "system"}).json()["entries"]
+    assert system[-1]["text"] == "Handed over to the next available operator by supervisor"
+    assert api.sessions(operator=login["user"]["id"])["total"] == 0
+
+    # An operator from /operators: Responsible is that operator, the session active.
+    own = {"operator_id": login["user"]["id"]}
+    assert_error(api.post("/sessions/s3/handover", role=None, headers=headers, json=own),
+                 422, "own_account")
+    assert_error(api.post("/sessions/s3/handover", role=None, headers=headers,
+                          json={"operator_id": "op-404"}), 422, "unknown_operator")
+    answer = api.post("/sessions/s3/handover", role=None, headers=headers,
+                      json={"operator_id": "op-7"})
+    assert answer.status_code == 200, answer.text
+    session = HandoverAnswer.model_validate(answer.json()).session
+    assert session.responsible.kind == "human"
+    assert session.responsible.operator is not None
+    assert (session.responsible.operator.id, session.responsible.operator.name) == (
+        "op-7", "Anna Petrova")
+    system = api.get("/sessions/s3/logs", params={"kind": "system"}).json()["entries"]
+    assert system[-1]["text"] == "Handed over to Anna Petrova by supervisor"
 
 
 def test_handover_reaches_the_feed_through_the_event_log(api: Api) -> None:
@@ -60,14 +81,16 @@ def test_handover_reaches_the_feed_through_the_event_log(api: Api) -> None:
             answer = await asyncio.to_thread(api.post, "/sessions/s1/handover",
                                              role="supervisor")
             assert answer.status_code == 200
-            frames = [parse_frame(await asyncio.wait_for(ws.recv(), 10)) for _ in range(2)]
+            frames = [parse_frame(await asyncio.wait_for(ws.recv(), 10)) for _ in range(3)]
             return [f for f in frames if isinstance(f, EventFrame)]
 
     frames = asyncio.run(watch())
-    assert [f.event.type for f in frames] == ["message.created", "session.updated"]
-    assert [f.seq for f in frames] == [2, 3]
+    assert [f.event.type for f in frames] == ["message.created", "session.updated",
+                                              "log.appended"]
+    assert [f.seq for f in frames] == [2, 3, 4]
     final = frames[1].event.session()
-    assert final is not None and final.responsible.kind == "human" and final.message_count == 1
+    assert final is not None and final.responsible.kind == "unassigned"
+    assert final.message_count == 1
 
 
 def _dataset(api: Api) -> None:

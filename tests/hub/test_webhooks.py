@@ -223,8 +223,9 @@ def test_handover_reaches_the_platform(hub: Hub, receiver: Receiver) -> None:
     assert verify(hook["secret"], item.headers, item.body)
     assert item.payload["type"] == "session.handover"
     data = item.payload["data"]
-    assert data["session_id"] == "h1" and data["operator"]["name"] == "supervisor"
-    assert data["session"]["responsible"]["kind"] == "human"
+    # No operator chosen: the next available one (never the supervisor's own account).
+    assert data["session_id"] == "h1" and data["operator"] is None
+    assert data["session"]["responsible"]["kind"] == "unassigned"
 
 
 def test_admin_api_validates_lists_and_removes(hub: Hub, receiver: Receiver) -> None:

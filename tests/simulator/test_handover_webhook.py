@@ -59,12 +59,18 @@ def test_a_handover_stops_the_ai_and_the_operator_joins(simulated: EmbeddedHub) 
         def joined() -> list[dict[str, Any]] | None:
             messages: list[dict[str, Any]] = client.get(f"/sessions/{sid}").json()["messages"]
             found = [m for m in messages if m["author"]["role"] == "human"
-                     and m["author"]["name"] == "supervisor" and "taking over" in m["text"]]
+                     and "taking over" in m["text"]]
             return messages if found else None
 
         messages = _until(joined, "the operator to join after the hand-over webhook")
         join = next(i for i, m in enumerate(messages) if "taking over" in m["text"])
         assert all(m["author"]["role"] != "ai" for m in messages[join:])
+        # Handed to the next available operator: the platform's operator is assigned, and
+        # it is never the supervisor's own account.
+        session = client.get(f"/sessions/{sid}").json()["session"]
+        assert session["responsible"]["kind"] == "human"
+        assert session["responsible"]["operator"]["name"] != "supervisor"
+        assert messages[join]["author"]["name"] == session["responsible"]["operator"]["name"]
         logs = client.get(f"/sessions/{sid}/logs", params={"kind": "system"}).json()
         assert any("Hand-over from the supervisor desk" in e["text"] for e in logs["entries"])
 

@@ -143,3 +143,52 @@ def test_customer_view_is_a_360_view_with_counts_that_agree(
             await client.aclose()
 
     qrun(scenario())
+
+
+def test_supervisor_edits_the_contact_from_the_customer_view(
+    running_hub: EmbeddedHub, qtbot: QtBot, qrun: Callable[..., Any]
+) -> None:
+    seed(running_hub)
+
+    async def scenario() -> None:
+        viewer = HubClient(running_hub.url)
+        supervisor = HubClient(running_hub.url)
+        await viewer.login("viewer", "viewer")
+        await supervisor.login("supervisor", "supervisor")
+        try:
+            summary = (await viewer.session("c-tg")).session
+            # A viewer reads but may not edit.
+            read_only = CustomerView(viewer, summary, time_zone="UTC")
+            qtbot.addWidget(read_only)
+            await wait_until(lambda: read_only.session_list.count() == 3)
+            assert not read_only.profile_panel.edit_button.isEnabled()
+            assert read_only.edit_contact() is None
+            await read_only.view_model.aclose()
+
+            window = CustomerView(supervisor, summary, time_zone="UTC")
+            qtbot.addWidget(window)
+            window.show()
+            await wait_until(lambda: window.session_list.count() == 3)
+            await wait_until(window.profile_panel.edit_button.isEnabled)
+            qtbot.mouseClick(window.profile_panel.edit_button, Qt.MouseButton.LeftButton)
+            dialog = window.contact_dialog
+            assert dialog is not None and dialog.isVisible()
+            assert dialog.edits["email"].text() == "dana@example.com"
+            dialog.edits["phone"].setText("+49 30 7654321")
+            dialog.accept()
+            await wait_until(lambda: window.status_label.text().endswith("· contact saved"))
+            assert window.profile_panel.contact_section.values()["Phone"] == "+49 30 7654321"
+            # Saved on the newest session, with an audit line naming the supervisor.
+            detail = await viewer.session("c-tg")
+            assert detail.session.contact is not None
+            assert detail.session.contact.phone == "+49 30 7654321"
+            system = await viewer.logs("c-tg", "system")
+            assert system[-1].text == (
+                'Contact edited by supervisor: phone (empty) → "+49 30 7654321"'
+            )
+            await window.view_model.aclose()
+        finally:
+            await viewer.aclose()
+            await supervisor.aclose()
+
+    qrun(scenario())

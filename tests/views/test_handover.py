@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from supervisor_desk.client.feed import ConnectionState
+from supervisor_desk.client.feed import ConnectionState, FeedClient
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.models.wire import LiveSnapshot, StoredEvent
@@ -157,24 +158,87 @@ def test_finished_and_human_sessions_are_disabled(
     qrun(scenario())
 
 
-def test_hand_over_asks_first_and_shows_who_took_it(
+def test_hand_over_to_the_next_available_operator(
     hub: EmbeddedHub, qtbot: QtBot, qrun: Callable[..., Any]
 ) -> None:
+    """Confirmed in the dialog; Responsible becomes Unassigned (never the supervisor), the
+    marker and the system log say what happened, and the hub tells the rest by the feed."""
+
     async def scenario() -> None:
         desk = await desk_for(hub, "supervisor", qtbot)
+        listener = Forward(desk.vm)
+        feed = FeedClient(desk.client, listener)
+        feed_task = asyncio.ensure_future(feed.run())
         try:
+            await wait_until(lambda: listener.state is ConnectionState.CONNECTED)
             await desk.open("live-ai")
+            assert desk.dock.facts()["Responsible"] == "AI"
+            assert not [r for r in desk.pane.chat.model.rows() if r.kind == "marker"]
+            # Cancel changes nothing.
             qtbot.mouseClick(desk.button, Qt.MouseButton.LeftButton)
             dialog = desk.pane.handover_button.dialog
             assert dialog is not None
             dialog.reject()
             assert desk.pane.handover_button.dialog is None
             assert (await desk.client.session("live-ai")).session.responsible.kind == "ai"
+
             await confirm(desk, qtbot)
             label = desk.pane.handover_button.result_label
-            await wait_until(lambda: label.text().startswith("Handed over"))
+            await wait_until(lambda: label.text() != "")
+            assert label.text() == "Handed over: waiting for the next available operator"
+            # Responsible comes from the hub's answer, the marker from the hub's feed.
+            await wait_until(lambda: desk.dock.facts()["Responsible"] == "Unassigned")
+            await wait_until(lambda: any(r.kind == "marker" for r in desk.pane.chat.model.rows()))
+            marker = next(r for r in desk.pane.chat.model.rows() if r.kind == "marker")
+            assert marker.text.startswith("Transfer to human agent at 20")
+            assert not desk.button.isEnabled()
+            assert desk.button.toolTip() == REASON_HUMAN
+            # The hub really changed it, and wrote who did it to the session's system log.
             detail = await desk.client.session("live-ai")
-            assert detail.session.responsible.kind != "ai"
+            assert detail.session.responsible.kind == "unassigned"
+            assert sum(1 for m in detail.messages if m.kind == "marker") == 1
+            assert sum(1 for r in desk.pane.chat.model.rows() if r.kind == "marker") == 1
+            system = await desk.client.logs("live-ai", "system")
+            assert system[-1].text == (
+                "Handed over to the next available operator by supervisor"
+            )
+        finally:
+            feed_task.cancel()
+            await asyncio.gather(feed_task, return_exceptions=True)
+            await desk.close()
+
+    qrun(scenario())
+
+
+def test_hand_over_to_a_chosen_operator_never_to_oneself(
+    hub: EmbeddedHub, qtbot: QtBot, qrun: Callable[..., Any]
+) -> None:
+    async def scenario() -> None:
+        desk = await desk_for(hub, "supervisor", qtbot)
+        try:
+            # The supervisor once took a session themselves (an old hub did that on hand-over).
+            me = (await desk.client.me()).user
+            own = {"kind": "human", "operator": {"id": me.id, "name": me.name}}
+            ingest(hub, hub_session_events("old", responsible=own, ended=True))
+            await desk.open("live-ai")
+            qtbot.mouseClick(desk.button, Qt.MouseButton.LeftButton)
+            dialog = desk.pane.handover_button.dialog
+            assert dialog is not None
+            await wait_until(lambda: dialog.operator_combo.count() > 1)
+            names = [
+                dialog.operator_combo.itemText(i) for i in range(dialog.operator_combo.count())
+            ]
+            assert names == [NEXT_AVAILABLE, "Anna Petrova"]  # not the supervisor's account
+            dialog.select_operator("op-7")
+            qtbot.mouseClick(dialog.confirm_button, Qt.MouseButton.LeftButton)
+            label = desk.pane.handover_button.result_label
+            await wait_until(lambda: label.text() == "Handed over to Anna Petrova")
+            await wait_until(lambda: desk.dock.facts()["Responsible"] == "Anna Petrova")
+            detail = await desk.client.session("live-ai")
+            operator = detail.session.responsible.operator
+            assert operator is not None and operator.id == "op-7"
+            system = await desk.client.logs("live-ai", "system")
+            assert system[-1].text == "Handed over to Anna Petrova by supervisor"
         finally:
             await desk.close()
 

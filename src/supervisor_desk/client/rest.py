@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from supervisor_desk.client import tls
 from supervisor_desk.models.analytics import AnalyticsReport
 from supervisor_desk.models.wire import (
+    ContactUpdate,
     FileInfo,
     FileList,
     HandoverAnswer,
@@ -336,6 +337,15 @@ class HubClient:
             "POST",
             f"/sessions/{_quote(session_id)}/handover",
             json=HandoverRequest(operator_id=operator_id).model_dump(),
+        )
+        return self._parse(HandoverAnswer.model_validate, body).session
+
+    async def update_contact(self, session_id: str, changes: dict[str, str]) -> SessionSummary:
+        """Correct contact fields (supervisors); an empty string clears one."""
+        body = await self._request(
+            "PATCH",
+            f"/sessions/{_quote(session_id)}/contact",
+            json=ContactUpdate.model_validate(changes).model_dump(exclude_unset=True),
         )
         return self._parse(HandoverAnswer.model_validate, body).session
 

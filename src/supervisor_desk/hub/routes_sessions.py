@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -29,7 +30,9 @@ from supervisor_desk.models.filters import (
 from supervisor_desk.models.wire import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
+    ContactUpdate,
     HandoverAnswer,
+    HandoverRequest,
     LogsAnswer,
     Metrics,
     NamedItems,
@@ -37,6 +40,8 @@ from supervisor_desk.models.wire import (
     SessionPage,
     format_timestamp,
 )
+
+log = logging.getLogger(__name__)
 
 _NOT_FILTERS = frozenset({"sort", "offset", "limit", "format"})
 
@@ -206,16 +211,52 @@ async def handover(
     session_id: SessionId,
     principal: Annotated[Principal, Depends(auth.HANDOVER)],
     service: Hub,
+    body: HandoverRequest | None = None,
 ) -> Response:
-    operator = auth.user_ref(principal)
+    """To the operator named in the body, else the next available one; never the caller."""
+    by = auth.user_ref(principal)
+    operator: dict[str, str] | None = None
+    wanted = body.operator_id if body is not None else None
+    if wanted is not None:
+        if wanted == by["id"]:
+            raise ApiError(
+                422, "own_account", "hand the session to an operator, not to your own account"
+            )
+        known = dict(await service.read(service.storage.operators))
+        if wanted not in known:
+            raise ApiError(
+                422, "unknown_operator", f"no operator {wanted!r}; GET /api/v1/operators lists them"
+            )
+        operator = {"id": wanted, "name": known[wanted]}
     try:
-        doc = await service.write(
-            service.storage.handover, session_id, operator["id"], operator["name"]
-        )
+        doc = await service.write(service.storage.handover, session_id, operator, by)
     except NotFoundError:
         raise ApiError(404, "not_found", f"no session {session_id!r}") from None
     except ConflictError as exc:
         raise ApiError(409, exc.code, str(exc)) from None
+    return raw_json(f'{{"session":{doc}}}')
+
+
+@router.patch("/sessions/{session_id:sid}/contact", response_model=HandoverAnswer)
+async def edit_contact(
+    session_id: SessionId,
+    body: ContactUpdate,
+    principal: Annotated[Principal, Depends(auth.EDIT_CONTACT)],
+    service: Hub,
+) -> Response:
+    """A supervisor corrects the contact fields; the session's system log records who and what."""
+    changes = {key: value or "" for key, value in body.model_dump(exclude_unset=True).items()}
+    if not changes:
+        raise ApiError(422, "invalid_request", "send at least one contact field to change")
+    by = auth.user_ref(principal)
+    try:
+        doc = await service.write(service.storage.update_contact, session_id, changes, by)
+    except NotFoundError:
+        raise ApiError(404, "not_found", f"no session {session_id!r}") from None
+    log.info(
+        "audit: %s edited the contact of session %s (%s)",
+        by["name"], session_id, ", ".join(sorted(changes)),
+    )
     return raw_json(f'{{"session":{doc}}}')
 
 

@@ -634,8 +634,16 @@ class Storage:
         if listener is not None:
             listener()
 
-    def handover(self, session_id: str, operator_id: str, operator_name: str) -> str:
-        """Give a live session to a human operator; returns the session JSON after the change."""
+    def handover(
+        self, session_id: str, operator: dict[str, str] | None, by: dict[str, str]
+    ) -> str:
+        """Give a live AI session to ``operator``, or to the next available one (Unassigned);
+        returns the session JSON after the change.
+
+        One transaction writes the "Transfer to human agent" marker, the new Responsible, a
+        system log line naming who handed it over (each an event of the feed) and the
+        platform's webhook.
+        """
 
         def work(batch: _Batch) -> str:
             doc = batch.session(session_id)
@@ -643,9 +651,9 @@ class Storage:
                 raise NotFoundError(f"no session {session_id!r}")
             if doc["status"] not in ("queued", "active"):
                 raise ConflictError("session_finished", "the session has already ended")
-            if doc["responsible"]["kind"] == "human":
+            if doc["responsible"]["kind"] != "ai":
                 raise ConflictError(
-                    "already_human", "a human operator already handles this session"
+                    "already_human", "a human operator already handles or is about to take it"
                 )
             at = format_timestamp(now_utc())
             marker = MessageBody.model_validate(
@@ -654,25 +662,36 @@ class Storage:
                     "at": at,
                     "author": {"role": "system", "name": None},
                     "kind": "marker",
-                    "text": f"Transfer to human: {operator_name}",
+                    "text": "Transfer to human agent",
                 }
             )
             _message_created(batch, doc, "hub-" + uuid.uuid4().hex, at, marker)
-            doc["responsible"] = {
-                "kind": "human",
-                "operator": {"id": operator_id, "name": operator_name},
-            }
-            if doc["status"] == "queued":
-                doc["status"] = "active"
-                if doc.get("accepted_at") is None:
-                    doc["accepted_at"] = at
+            if operator is None:
+                doc["responsible"] = {"kind": "unassigned", "operator": None}
+                to = "the next available operator"
+            else:
+                doc["responsible"] = {"kind": "human", "operator": dict(operator)}
+                to = operator["name"]
+                if doc["status"] == "queued":
+                    doc["status"] = "active"
+                    if doc.get("accepted_at") is None:
+                        doc["accepted_at"] = at
             doc["version"] += 1
             batch.dirty.add(session_id)
             batch.append("hub-" + uuid.uuid4().hex, "session.updated", session_id, at, doc)
+            entry = {"at": at, "level": "info", "text": f"Handed over to {to} by {by['name']}"}
+            batch.conn.execute(
+                "INSERT INTO logs (session_id, kind, doc) VALUES (?, ?, ?)",
+                (session_id, "system", dumps(entry)),
+            )
+            batch.append(
+                "hub-" + uuid.uuid4().hex, "log.appended", session_id, at,
+                {"kind": "system", "entries": [entry]},
+            )
             # The platform must hear it (its AI stops replying): a webhook of its own.
+            # ``operator`` is null when the next available operator is to take it.
             batch.outbox(webhooks_store.HANDOVER, session_id, at, dumps({
-                "session_id": session_id, "operator": {"id": operator_id, "name": operator_name},
-                "session": doc}))
+                "session_id": session_id, "operator": operator, "session": doc}))
             return dumps(doc)
 
         result: str = self._transaction(work)
@@ -722,6 +741,57 @@ class Storage:
         if count:
             self._outbox_written()
         return count
+
+
+    def update_contact(
+        self, session_id: str, changes: dict[str, str], by: dict[str, str]
+    ) -> str:
+        """Correct a session's contact fields (a supervisor's edit); returns the session JSON.
+
+        Only fields whose value changes are written; each edit is a ``session.updated`` and a
+        system log line saying who changed what (the audit trail), in one transaction.
+        """
+
+        def work(batch: _Batch) -> str:
+            doc = batch.session(session_id)
+            if doc is None:
+                raise NotFoundError(f"no session {session_id!r}")
+            contact: dict[str, Any] = dict(doc.get("contact") or {})
+            described: list[str] = []
+            for key, value in changes.items():
+                new = value.strip() or None
+                old = contact.get(key)
+                if new != old:
+                    contact[key] = new
+                    described.append(f"{key} {_shown(old)} → {_shown(new)}")
+            if not described:
+                return dumps(doc)
+            doc["contact"] = contact
+            doc["version"] += 1
+            at = format_timestamp(now_utc())
+            batch.dirty.add(session_id)
+            batch.append("hub-" + uuid.uuid4().hex, "session.updated", session_id, at, doc)
+            entry = {
+                "at": at,
+                "level": "info",
+                "text": f"Contact edited by {by['name']}: " + "; ".join(described),
+            }
+            batch.conn.execute(
+                "INSERT INTO logs (session_id, kind, doc) VALUES (?, ?, ?)",
+                (session_id, "system", dumps(entry)),
+            )
+            batch.append(
+                "hub-" + uuid.uuid4().hex, "log.appended", session_id, at,
+                {"kind": "system", "entries": [entry]},
+            )
+            return dumps(doc)
+
+        result: str = self._transaction(work)
+        return result
+
+
+def _shown(value: str | None) -> str:
+    return "(empty)" if value is None else json.dumps(value, ensure_ascii=False)
 
 
 # --------------------------------------------------------------------------------------------

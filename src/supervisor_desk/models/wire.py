@@ -518,6 +518,19 @@ class HandoverRequest(WireModel):
     operator_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
+class ContactUpdate(WireModel):
+    """Body of a contact edit: only the fields sent change; an empty string clears one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: ShortText | None = None
+    email: ShortText | None = None
+    phone: ShortText | None = None
+    telegram: ShortText | None = None
+    whatsapp: ShortText | None = None
+    linkedin: ShortText | None = None
+
+
 class HandoverAnswer(WireModel):
     session: SessionSummary
 
@@ -583,9 +596,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "viewer": ("sessions:read", "logs:read", "sessions:export"),
     "supervisor": (
         "sessions:read", "logs:read", "sessions:export", "sessions:handover", "sessions:import",
+        "contacts:edit",
     ),
     "admin": (
         "sessions:read", "logs:read", "sessions:export", "sessions:handover", "sessions:import",
+        "contacts:edit",
         "users:manage", "tokens:manage",
     ),
 }

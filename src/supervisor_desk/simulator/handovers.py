@@ -110,6 +110,7 @@ class HandoverReceiver:
         self.received += 1
         if payload.get("type") == HANDOVER and self.on_handover is not None:
             data = payload.get("data") or {}
-            operator = (data.get("operator") or {}).get("name") or "Supervisor"
+            # No operator: the next available one of the platform's takes it.
+            operator = (data.get("operator") or {}).get("name") or ""
             self.on_handover(str(data.get("session_id")), str(operator))
         return 204

@@ -252,25 +252,34 @@ class SessionStory:
 
     def take_over(self, operator_name: str) -> bool:
         """A supervisor handed the session to a human (the hub's webhook said so): the AI says
-        nothing more, the operator joins and finishes the conversation. ``False`` when the
-        session is already ending. Call only while the story waits to emit (it is scheduled).
+        nothing more, the operator joins and finishes the conversation. An empty name means
+        the next available operator: the platform's own, who is assigned on joining.
+        ``False`` when the session is already ending. Call only while the story waits to
+        emit (it is scheduled).
         """
         if self.ended or self.closing:
             return False
         self._gen.close()
         self.handover = True
-        self.operator = {"id": f"op-{_ascii(operator_name).lower().replace(' ', '-')}",
-                         "name": operator_name}
+        assign = not operator_name
+        if operator_name:
+            self.operator = {"id": f"op-{_ascii(operator_name).lower().replace(' ', '-')}",
+                             "name": operator_name}
         self.status_end, self.end_reason = "completed", "resolved"
-        self._gen = self._taken_over()
+        self._gen = self._taken_over(assign=assign)
         return True
 
-    def _taken_over(self) -> Generator[float | Event, None, None]:
+    def _taken_over(self, *, assign: bool = False) -> Generator[float | Event, None, None]:
         # The story was waiting to emit: the first item is an event, then delay/event pairs.
         rng = self.rng
         name = self.operator["name"]
         yield self._system_log(
             "info", f"Hand-over from the supervisor desk: AI replies stopped, {name} joins")
+        if assign:  # the hub left it Unassigned: the next available operator picks it up
+            yield rng.uniform(2, 8)
+            yield self._update(responsible={"kind": "human", "operator": self.operator})
+            yield rng.uniform(0.05, 0.2)
+            yield self._marker(f"Human agent {name} assigned at {_human_time(self._t)}")
         yield rng.uniform(2, 6)
         yield self._message("human", name, f"Hi, this is {name}. I'm taking over from here; "
                                            "give me a moment to read the conversation.")

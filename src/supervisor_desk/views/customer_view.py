@@ -15,23 +15,28 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
     QScrollArea,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from supervisor_desk.models.chat_rows import message_count_text, shown_message_count
-from supervisor_desk.models.customer_profile import CustomerProfile
+from supervisor_desk.models.customer_profile import CONTACT_FIELDS, CustomerProfile
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.markers import CHANNEL_LABELS, format_datetime, resolve_time_zone
-from supervisor_desk.models.wire import SessionDetail, SessionPage, SessionSummary
+from supervisor_desk.models.wire import MeAnswer, SessionDetail, SessionPage, SessionSummary
 from supervisor_desk.views.chat.view import ChatView
 from supervisor_desk.views.detail_viewmodel import describe_error
 from supervisor_desk.views.properties import ObservableProperty
@@ -45,6 +50,8 @@ from supervisor_desk.views.results_dock import (
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 MAX_SESSIONS = 500
+EDIT_PERMISSION = "contacts:edit"
+EDIT_DENIED = "Only supervisors can edit contact details"
 PARALLEL_FETCHES = 4
 
 
@@ -77,14 +84,19 @@ class CustomerClient(Protocol):
         self, flt: Any = None, sort: str = "-started_at", offset: int = 0, limit: int = 50
     ) -> SessionPage: ...
     async def session(self, session_id: str) -> SessionDetail: ...
+    async def me(self) -> MeAnswer: ...
+    async def update_contact(self, session_id: str, changes: dict[str, str]) -> SessionSummary: ...
 
 
 class CustomerViewModel(QObject):
     loading_changed = Signal(bool)
+    can_edit_changed = Signal(bool)
     sessions_loaded = Signal(object)  # list[SessionDetail], oldest first
+    contact_saved = Signal(object)  # SessionSummary as the hub answered
     error_occurred = Signal(str)
 
     loading = ObservableProperty(False)
+    can_edit = ObservableProperty(False)  # contact fields: supervisors only (``/me``)
 
     def __init__(
         self,
@@ -102,6 +114,32 @@ class CustomerViewModel(QObject):
         self.cancel()
         self.loading = True
         self.tasks.spawn(self._load(user_id), f"customer-view-{user_id}")
+        self.tasks.spawn(self._load_permissions(), "customer-view-permissions")
+
+    async def _load_permissions(self) -> None:
+        try:
+            me = await self._client.me()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # unknown: editing stays off, reading works
+            self.can_edit = False
+            return
+        self.can_edit = EDIT_PERMISSION in me.permissions
+
+    def update_contact(self, session_id: str, changes: dict[str, str]) -> None:
+        """Save contact corrections on ``session_id`` (the customer's newest session)."""
+        if changes:
+            self.tasks.spawn(self._update_contact(session_id, changes), "customer-contact")
+
+    async def _update_contact(self, session_id: str, changes: dict[str, str]) -> None:
+        try:
+            summary = await self._client.update_contact(session_id, changes)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # shown in the window; nothing was changed
+            self.error_occurred.emit(f"Could not save the contact: {describe_error(exc)}")
+            return
+        self.contact_saved.emit(summary)
 
     async def _load(self, user_id: str) -> None:
         try:
@@ -142,6 +180,11 @@ class ProfilePanel(QWidget):
         self.channels_label = plain_label("", self)
         self.channels_label.setProperty("tone", "secondary")
         self.contact_section = Section("Contact details", self)
+        self.edit_button = QToolButton(self.contact_section)
+        self.edit_button.setText("Edit…")
+        self.edit_button.setEnabled(False)
+        self.edit_button.setToolTip(EDIT_DENIED)
+        self.contact_section.header.addWidget(self.edit_button)
         self.parameters_section = Section("Collected parameters", self)
         self.results_section = Section("Collected results", self)
         layout = QVBoxLayout(self)
@@ -163,6 +206,49 @@ class ProfilePanel(QWidget):
         self.contact_section.set_rows(profile.contact, NO_CONTACT)
         self.parameters_section.set_rows(collected_rows(profile, "parameter"), NO_PARAMETERS)
         self.results_section.set_rows(collected_rows(profile, "result"), NO_RESULTS)
+
+
+class ContactDialog(QDialog):
+    """Edit the contact fields; ``saved`` carries only the fields that changed."""
+
+    saved = Signal(object)  # dict[str, str]: label attribute -> new value ("" clears)
+
+    def __init__(self, contact: dict[str, str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Edit contact details")
+        self._original = dict(contact)
+        self.edits: dict[str, QLineEdit] = {}
+        form = QFormLayout()
+        for label, attr in CONTACT_FIELDS:
+            edit = QLineEdit(contact.get(attr, ""), self)
+            edit.setMaxLength(1000)
+            self.edits[attr] = edit
+            form.addRow(f"{label}:", edit)
+        note = QLabel("Saved on the customer's newest session; the session log records the edit.")
+        note.setWordWrap(True)
+        note.setProperty("tone", "secondary")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(buttons)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def changes(self) -> dict[str, str]:
+        out = {}
+        for attr, edit in self.edits.items():
+            value = edit.text().strip()
+            if value != self._original.get(attr, ""):
+                out[attr] = value
+        return out
+
+    def accept(self) -> None:
+        self.saved.emit(self.changes())
+        super().accept()
 
 
 class CustomerView(QWidget):
@@ -250,6 +336,12 @@ class CustomerView(QWidget):
 
         self.view_model.sessions_loaded.connect(self._on_vm_sessions_loaded)
         self.view_model.error_occurred.connect(self._on_vm_error_occurred)
+        self.view_model.can_edit_changed.connect(self._on_vm_can_edit_changed)
+        self.view_model.contact_saved.connect(self._on_vm_contact_saved)
+        self.profile_panel.edit_button.clicked.connect(self.edit_contact)
+        self.contact_dialog: ContactDialog | None = None
+        self._note = ""  # said once after the next load ("contact saved")
+        self._newest: str | None = None
         self.reload()
 
     @property
@@ -278,6 +370,8 @@ class CustomerView(QWidget):
             [d.session for d in details], self.customer_name
         )
         self.profile_panel.set_profile(self.profile)
+        self._newest = details[-1].session.id if details else None
+        self._update_edit_button()
         if self.profile.name != self.customer_name:
             self.heading.setText(self.profile.name)
         count = len(details)
@@ -289,11 +383,46 @@ class CustomerView(QWidget):
         more = self.view_model.total - count
         if more > 0:
             text += f" (the oldest {count} of {self.view_model.total})"
+        if self._note:
+            text, self._note = f"{text} · {self._note}", ""
         self.status_label.setText(text)
         self.loaded.emit(count)
 
     def _on_vm_error_occurred(self, message: str) -> None:
         self.status_label.setText(message)
+
+    def edit_contact(self) -> ContactDialog | None:
+        """Open the contact editor (supervisors, once the sessions are loaded)."""
+        if not self.view_model.can_edit or self._newest is None or self.profile is None:
+            return None
+        contact = {
+            attr: value
+            for (label, value) in self.profile.contact
+            for (known, attr) in CONTACT_FIELDS
+            if known == label
+        }
+        self.contact_dialog = ContactDialog(contact, self)
+        self.contact_dialog.saved.connect(self._on_dialog_saved)
+        self.contact_dialog.open()
+        return self.contact_dialog
+
+    def _on_dialog_saved(self, changes: dict[str, str]) -> None:
+        if changes and self._newest is not None:
+            self.status_label.setText("Saving the contact…")
+            self.view_model.update_contact(self._newest, changes)
+
+    def _on_vm_contact_saved(self, _summary: SessionSummary) -> None:
+        self._note = "contact saved"
+        self.reload()
+
+    def _on_vm_can_edit_changed(self, allowed: bool) -> None:
+        self._update_edit_button()
+
+    def _update_edit_button(self) -> None:
+        enabled = self.view_model.can_edit and self._newest is not None
+        button = self.profile_panel.edit_button
+        button.setEnabled(enabled)
+        button.setToolTip("Correct the contact details" if enabled else EDIT_DENIED)
 
     def _on_session_list_item_clicked(self, item: QListWidgetItem) -> None:
         self.chat.jump_to_session(str(item.data(Qt.ItemDataRole.UserRole)))

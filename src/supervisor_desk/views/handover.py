@@ -46,12 +46,14 @@ REASON_CHECKING = "Checking your permissions…"
 REASON_OFFLINE = "Not connected to a hub"
 REASON_BUSY = "Handing over…"
 
-# Hub error codes (409 session_finished / already_human, 403 forbidden, 422 unknown_operator).
+# Hub error codes: 409 session_finished / already_human, 403 forbidden, 422 unknown_operator
+# and own_account.
 ERROR_TEXTS = {
     "session_finished": REASON_FINISHED,
     "already_human": REASON_HUMAN,
     "forbidden": REASON_FORBIDDEN,
     "unknown_operator": "the hub does not know that operator (the list was out of date)",
+    "own_account": "a session goes to an operator, not to your own account",
 }
 
 
