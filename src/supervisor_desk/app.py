@@ -32,13 +32,20 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from supervisor_desk import APP_ID, APP_NAME, __version__
 from supervisor_desk.account import WAITING_NOTE, Account
 from supervisor_desk.app_probe import StateFile, app_state, take_screenshot
+from supervisor_desk.client.alert_rules_store import load_rules, save_rules
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.client.settings import NotificationPrefs, Preferences, load_preferences
 from supervisor_desk.logging_setup import setup_logging
+from supervisor_desk.models.alerts.defaults import ROUTINE_ENDED_ID, ROUTINE_NEW_ID, default_rules
+from supervisor_desk.models.alerts.rules import RuleSet
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.posix_signals import QuitOnSignal
+from supervisor_desk.views.alerts.editor import AlertRulesDialog
+from supervisor_desk.views.alerts.notify import AlertNotifier
+from supervisor_desk.views.alerts.panel import AlertsPanel
+from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
 from supervisor_desk.views.analytics.page import AnalyticsPage
 from supervisor_desk.views.analytics.viewmodel import AnalyticsViewModel, hub_analytics_source
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
@@ -161,6 +168,12 @@ class DeskApp(QObject):
             desktop_notifier=_make_desktop_notifier(),
             parent=self,
         )
+        # Alert rules: the engine's view-model (fed by the live view-model), what tells the
+        # user (notifications, banners, sounds) and the Alerts panel (View → Alerts).
+        self.alerts = AlertsViewModel(default_rules(), parent=self)
+        self.alert_notifier = AlertNotifier(self.tray, self.window.notification_area, parent=self)
+        self.alerts_panel = AlertsPanel(self.alerts, self.window)
+        self.alert_rules_dialog: AlertRulesDialog | None = None
         self._quit_on_signal = QuitOnSignal(self.request_quit, self)
         self._state_file = (
             StateFile(options.state_file, self.state, self.tasks.scope("state-file"), self)
@@ -210,6 +223,14 @@ class DeskApp(QObject):
         self.tray.session_requested.connect(self._on_tray_session_requested)
         self.tray.paused_changed.connect(self._on_tray_paused_changed)
         self.tray.tray_available_changed.connect(self._on_tray_available_changed)
+        self.alerts.notices_raised.connect(self.alert_notifier.on_notices)
+        self.alerts.alerts_changed.connect(self.model.alerts_changed)
+        self.alerts_panel.session_requested.connect(self._on_tray_session_requested)
+        self.alerts_panel.rules_requested.connect(self._on_alerts_rules_requested)
+        w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.alerts_panel)
+        self.alerts_panel.hide()
+        w.view_menu.addAction(self.alerts_panel.toggleViewAction())
+        self._apply_alert_rules(self.alerts.rules)
         self.detail.detail_loaded.connect(self._on_detail_loaded)
         self.detail.message_appended.connect(w.chat.append_message)
         self.detail.message_updated.connect(w.chat.update_message)
@@ -259,6 +280,10 @@ class DeskApp(QObject):
         if controller is not None:
             controller.set_choice(prefs.theme)
         self._apply_notification_prefs()
+        rules, rules_warning = await loop.run_in_executor(None, load_rules)
+        if rules_warning:
+            self.window.set_status(rules_warning)
+        self._apply_alert_rules(rules)
         self.tray.set_paused(prefs.notifications.paused)
         await self.account.open(prefs)
         if self.options.demo:
@@ -302,8 +327,9 @@ class DeskApp(QObject):
         self.window.live_options.bind(live)
         live.connection_changed.connect(self._on_live_connection_changed)
         live.metrics_changed.connect(self.window.set_metrics)
-        live.sessions_started.connect(self.tray.sessions_started)
-        live.sessions_ended.connect(self.tray.sessions_ended)
+        # New/ended notifications are the alert engine's two built-in rules now.
+        self.alerts.user = signed.display_name
+        live.attach_alerts(self.alerts)
         live.message_received.connect(self.detail.on_message)
         live.session_updated.connect(self.detail.on_session)
         live.logs_appended.connect(self.detail.on_logs_appended)
@@ -333,6 +359,7 @@ class DeskApp(QObject):
         if live is not None:
             await live.stop()
             live.deleteLater()
+        self.alerts.reset([])
         self.detail.set_client(None)
         self.history_vm.set_source(None)
         self.analytics_vm.set_source(None)
@@ -640,6 +667,7 @@ class DeskApp(QObject):
     def _on_window_preferences_requested(self) -> None:
         dialog = PreferencesDialog(self.prefs.notifications, self.window)
         dialog.notifications_chosen.connect(self._on_notifications_chosen)
+        dialog.alert_rules_requested.connect(self._on_alerts_rules_requested)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.preferences_dialog = dialog
         dialog.open()
@@ -650,6 +678,56 @@ class DeskApp(QObject):
             update={"paused": self.prefs.notifications.paused})
         self._apply_notification_prefs()
         self._save_prefs()
+        # The three switches are the built-in new/ended rules and the failed-session rule.
+        switches = {ROUTINE_NEW_ID: chosen.new_sessions, ROUTINE_ENDED_ID: chosen.ended_sessions,
+                    "failed": chosen.failed_sessions}
+        rules = self.alerts.rules
+        changed = tuple(r.model_copy(update={"enabled": switches[r.id]})
+                        if r.id in switches and r.enabled != switches[r.id] else r
+                        for r in rules.rules)
+        if changed != rules.rules:
+            self._on_alert_rules_chosen(rules.model_copy(update={"rules": changed}))
+
+    def _on_alerts_rules_requested(self) -> None:
+        if self.alert_rules_dialog is not None:
+            self.alert_rules_dialog.raise_()
+            return
+        live = self.live
+        test = (lambda rule: self.alerts.matching(rule, [s for s in live.store if s.is_live])) \
+            if live is not None else None
+        dialog = AlertRulesDialog(self.alerts.rules, test=test, parent=self.window)
+        dialog.rules_chosen.connect(self._on_alert_rules_chosen)
+        dialog.finished.connect(self._on_alert_rules_dialog_finished)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.alert_rules_dialog = dialog
+        dialog.open()
+
+    def _on_alert_rules_dialog_finished(self, _result: int) -> None:
+        self.alert_rules_dialog = None
+
+    def _on_alert_rules_chosen(self, rules: RuleSet) -> None:
+        self._apply_alert_rules(rules)
+        notes = self.prefs.notifications
+        for rule_id, field in ((ROUTINE_NEW_ID, "new_sessions"),
+                               (ROUTINE_ENDED_ID, "ended_sessions"), ("failed", "failed_sessions")):
+            rule = rules.rule(rule_id)
+            if rule is not None:
+                setattr(notes, field, rule.enabled)
+        self._save_prefs()
+        self._app_tasks.spawn(self._save_alert_rules(rules), "save-alert-rules")
+
+    async def _save_alert_rules(self, rules: RuleSet) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, save_rules, rules)
+        except OSError as exc:
+            self.window.set_status(f"Could not save the alert rules: {exc}")
+
+    def _apply_alert_rules(self, rules: RuleSet) -> None:
+        self.alerts.set_rules(rules)
+        self.alert_notifier.set_rules(rules)
+        thresholds: list[tuple[int, str]] = list(rules.wait_thresholds())
+        self.model.set_alerts(self.alerts.highlight, thresholds)
+        self.window.metric_cards.wait_thresholds = thresholds
 
     def _apply_notification_prefs(self) -> None:
         notes = self.prefs.notifications
@@ -657,6 +735,7 @@ class DeskApp(QObject):
         self.coalescer.notify_ended = notes.ended_sessions
         self.coalescer.notify_failed = notes.failed_sessions
         self.coalescer.min_interval = notes.min_interval_s
+        self.alert_notifier.set_rules(self.alerts.rules)  # the rules own the per-kind switches
 
     def _on_tray_paused_changed(self, paused: bool) -> None:
         if self.prefs.notifications.paused != paused:
@@ -752,6 +831,7 @@ class DeskApp(QObject):
             await self._export_vm.aclose()
         await self.detail.aclose()
         await self.tray.aclose()
+        self.alert_notifier.close()
         await self.tasks.aclose()
         if self.signed is not None:
             signed, self.signed = self.signed, None

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -24,6 +25,7 @@ from supervisor_desk.client.settings import NotificationPrefs
 
 class PreferencesDialog(QDialog):
     notifications_chosen = Signal(object)  # NotificationPrefs
+    alert_rules_requested = Signal()  # Alerts: the rule editor (views/alerts/editor.py)
 
     def __init__(self, current: NotificationPrefs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +60,17 @@ class PreferencesDialog(QDialog):
         note.setProperty("tone", "muted")
         form.addWidget(note)
         layout.addWidget(group)
+        alerts = QGroupBox("Alerts", self)
+        alerts_layout = QVBoxLayout(alerts)
+        alerts_note = QLabel("Rules for what deserves your attention: long waits, failed "
+                             "sessions, keywords, sentiment; sounds and quiet hours.", alerts)
+        alerts_note.setWordWrap(True)
+        alerts_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.alert_rules_button = QPushButton("Alert rules…", alerts)
+        self.alert_rules_button.clicked.connect(self.alert_rules_requested)
+        alerts_layout.addWidget(alerts_note)
+        alerts_layout.addWidget(self.alert_rules_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(alerts)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )

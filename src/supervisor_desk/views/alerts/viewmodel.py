@@ -64,6 +64,9 @@ class AlertsViewModel(QObject):
     def open_count(self) -> int:
         return sum(1 for a in self.engine.active_alerts() if a.state == "open")
 
+    def now_ms(self) -> int:
+        return self._clock()
+
     def highlight(self, session_id: str) -> Severity | None:
         return self._highlights.get(session_id)
 

@@ -1,0 +1,227 @@
+"""The Alerts panel (a dock): open alerts, the most severe first, with session, rule and age.
+
+Keys: Enter opens the alert's session; A (or Space) acknowledges it; S snoozes it (a menu of
+5, 15 or 60 minutes, also on the right-click menu). Acknowledged alerts stay listed, greyed,
+until they resolve; snoozed ones show until when.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QTableView,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from supervisor_desk.models.alerts.engine import Alert
+from supervisor_desk.models.markers import format_duration
+from supervisor_desk.views.alerts.highlight import SEVERITY_LABEL, severity_icon
+from supervisor_desk.views.alerts.viewmodel import SNOOZE_MINUTES, AlertsViewModel
+from supervisor_desk.views.notifications import describe_ended, describe_new
+from supervisor_desk.views.theme import theme_color
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+HEADERS = ("Severity", "Session", "Rule", "Age", "State")
+AGE_COLUMN = 3
+
+
+def alert_state_text(alert: Alert, now_ms: int) -> str:
+    if alert.state == "acknowledged":
+        return f"Acknowledged by {alert.acknowledged_by}"
+    if alert.snoozed(now_ms):
+        assert alert.snoozed_until_ms is not None
+        left = format_duration((alert.snoozed_until_ms - now_ms) / 1000)
+        return f"Snoozed ({left} left)"
+    return "Open"
+
+
+class AlertsTableModel(QAbstractTableModel):
+    def __init__(self, vm: AlertsViewModel, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._vm = vm
+        self._rows: list[Alert] = []
+        vm.alerts_changed.connect(self.reload)
+        self.reload()
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        self._rows = self._vm.alerts()
+        self.endResetModel()
+
+    def alert_at(self, row: int) -> Alert | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def tick(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0, AGE_COLUMN), self.index(len(self._rows) - 1, 4),
+                                  [Qt.ItemDataRole.DisplayRole])
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        alert = self.alert_at(index.row()) if index.isValid() else None
+        if alert is None:
+            return None
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            now = self._vm.now_ms()
+            match column:
+                case 0:
+                    return SEVERITY_LABEL[alert.severity]
+                case 1:
+                    s = alert.session
+                    return describe_new(s) if s.is_live else describe_ended(s)
+                case 2:
+                    return alert.rule_name
+                case 3:
+                    return format_duration(max(0, now - alert.opened_at_ms) / 1000)
+                case _:
+                    return alert_state_text(alert, now)
+        if role == Qt.ItemDataRole.DecorationRole and column == 0:
+            return severity_icon(alert.severity)
+        if role == Qt.ItemDataRole.ForegroundRole and alert.state != "open":
+            return theme_color("muted_text")
+        if role == Qt.ItemDataRole.ToolTipRole and column == 1:
+            return f"Session {alert.session_id}"
+        return None
+
+
+class AlertsPanel(QDockWidget):
+    session_requested = Signal(str)
+    rules_requested = Signal()
+
+    def __init__(self, vm: AlertsViewModel, parent: QWidget | None = None) -> None:
+        super().__init__("Alerts", parent)
+        self.setObjectName("alertsDock")
+        self.vm = vm
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.toolbar = QToolBar(body)
+        self.acknowledge_action = QAction("Acknowledge", self)
+        self.acknowledge_action.setToolTip("Acknowledge the selected alert (A)")
+        self.acknowledge_action.triggered.connect(self.acknowledge_selected)
+        self.snooze_menu = QMenu("Snooze", self)
+        for minutes in SNOOZE_MINUTES:
+            action = self.snooze_menu.addAction(f"{minutes} min")
+            action.triggered.connect(lambda _c=False, m=minutes: self.snooze_selected(m))
+        self.snooze_action = self.snooze_menu.menuAction()
+        self.snooze_action.setToolTip("Snooze the selected alert (S)")
+        self.rules_action = QAction("Rules…", self)
+        self.rules_action.triggered.connect(self.rules_requested)
+        for action in (self.acknowledge_action, self.snooze_action, self.rules_action):
+            self.toolbar.addAction(action)
+        layout.addWidget(self.toolbar)
+        self.model = AlertsTableModel(vm, self)
+        self.table = _AlertsTable(self, body)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_table_context_menu_requested)
+        self.table.activated.connect(self._on_table_activated)
+        self.table.setAccessibleName("Open alerts")
+        layout.addWidget(self.table, 1)
+        self.empty = QLabel("No open alerts.", body)
+        self.empty.setProperty("tone", "muted")
+        layout.addWidget(self.empty)
+        self.setWidget(body)
+        self._ages = QTimer(self)
+        self._ages.setInterval(1000)
+        self._ages.timeout.connect(self.model.tick)
+        self._ages.start()
+        vm.alerts_changed.connect(self._on_vm_alerts_changed)
+        self._on_vm_alerts_changed()
+
+    def selected(self) -> Alert | None:
+        index = self.table.currentIndex()
+        return self.model.alert_at(index.row()) if index.isValid() else None
+
+    def acknowledge_selected(self) -> None:
+        alert = self.selected()
+        if alert is not None:
+            row = self.table.currentIndex().row()
+            self.vm.acknowledge(alert.id)
+            self.table.selectRow(min(row, self.model.rowCount() - 1))
+
+    def snooze_selected(self, minutes: int) -> None:
+        alert = self.selected()
+        if alert is not None:
+            row = self.table.currentIndex().row()
+            self.vm.snooze(alert.id, minutes)
+            self.table.selectRow(min(row, self.model.rowCount() - 1))
+
+    def _on_table_activated(self, index: QModelIndex) -> None:
+        alert = self.model.alert_at(index.row())
+        if alert is not None:
+            self.session_requested.emit(alert.session_id)
+
+    def _on_table_context_menu_requested(self, pos: Any) -> None:
+        index = self.table.indexAt(pos)
+        if not index.isValid():
+            return
+        self.table.selectRow(index.row())
+        menu = QMenu(self)
+        menu.addAction(self.acknowledge_action)
+        menu.addMenu(self.snooze_menu)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def _on_vm_alerts_changed(self) -> None:
+        n = self.vm.open_count()
+        self.setWindowTitle(f"Alerts ({n})" if n else "Alerts")
+        self.empty.setVisible(self.model.rowCount() == 0)
+        if self.model.rowCount() and not self.table.currentIndex().isValid():
+            self.table.selectRow(0)
+
+
+class _AlertsTable(QTableView):
+    """Enter opens (``activated``), A/Space acknowledge, S opens the snooze menu."""
+
+    def __init__(self, panel: AlertsPanel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._panel = panel
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            index = self.currentIndex()
+            if index.isValid():
+                self.activated.emit(index)
+            return
+        if key in (Qt.Key.Key_A, Qt.Key.Key_Space):
+            self._panel.acknowledge_selected()
+            return
+        if key == Qt.Key.Key_S:
+            rect = self.visualRect(self.currentIndex())
+            self._panel.snooze_menu.popup(self.viewport().mapToGlobal(rect.bottomLeft()))
+            return
+        super().keyPressEvent(event)
