@@ -9,9 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
-import wave
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +19,16 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from supervisor_desk.hub.embedded import EmbeddedHub
+from tests.audio_samples import (
+    AGENT_VOICE,
+    CUSTOMER_VOICE,
+    RATE,
+    Spoken,
+    make_call,
+    write_wav,
+)
 from tests.hub.conftest import Api, assert_error
 
-RATE = 22_050  # espeak-ng's rate
-CUSTOMER_VOICE = "en-us+f3"
-AGENT_VOICE = "en-us+f2"
 # (speaker, sentence): the agent on the right channel, the customer on the left.
 DIALOGUE = (
     ("agent", "thank you for calling how can i help you today"),
@@ -43,53 +46,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@dataclass(frozen=True)
-class Spoken:
-    speaker: str
-    text: str
-    start_ms: int
-    end_ms: int
-
-
-def _speak(text: str, voice: str, path: Path) -> np.ndarray:
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "140", "-w", str(path), text], check=True)
-    with wave.open(str(path)) as source:
-        assert source.getframerate() == RATE and source.getnchannels() == 1
-        samples = np.frombuffer(source.readframes(source.getnframes()), np.int16)
-    # espeak pads each sentence with silence; where the words are is what offsets measure.
-    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 300)
-    return samples[loud[0] : loud[-1] + 1]
-
-
-def _write_wav(path: Path, channels: list[np.ndarray]) -> None:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(len(channels))
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(np.stack(channels, axis=1).astype(np.int16).tobytes())
-
-
 @pytest.fixture(scope="module")
 def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Spoken]]:
     """A stereo call (customer left, agent right) and where each sentence was spoken."""
-    folder = tmp_path_factory.mktemp("call")
-    pieces: list[tuple[str, np.ndarray]] = []
-    for index, (speaker, text) in enumerate(DIALOGUE):
-        voice = AGENT_VOICE if speaker == "agent" else CUSTOMER_VOICE
-        pieces.append((speaker, _speak(text, voice, folder / f"s{index}.wav")))
-    pause = int(PAUSE_S * RATE)
-    total = pause + sum(len(p) + pause for _, p in pieces)
-    left, right = np.zeros(total, np.int16), np.zeros(total, np.int16)
-    spoken: list[Spoken] = []
-    at = pause
-    for (speaker, samples), (_, text) in zip(pieces, DIALOGUE, strict=True):
-        target = right if speaker == "agent" else left
-        target[at : at + len(samples)] = samples
-        spoken.append(Spoken(speaker, text, at * 1000 // RATE, (at + len(samples)) * 1000 // RATE))
-        at += len(samples) + pause
-    path = folder / "call.wav"
-    _write_wav(path, [left, right])
-    return path, spoken
+    return make_call(tmp_path_factory.mktemp("call"), DIALOGUE, PAUSE_S)
 
 
 def _convert(source: Path, target: Path) -> Path:
@@ -255,7 +215,7 @@ def test_bad_recordings_are_refused_before_a_session_exists(
 ) -> None:
     before = _session_count(api)
     silent = tmp_path / "silent.wav"
-    _write_wav(silent, [np.zeros(RATE * 2, np.int16)])
+    write_wav(silent, [np.zeros(RATE * 2, np.int16)])
     assert_error(_import(api, silent), 422, "silent_audio")
     text = tmp_path / "notes.wav"
     text.write_text("this is not audio at all, only text pretending to be a recording\n" * 10)

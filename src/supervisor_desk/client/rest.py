@@ -436,7 +436,8 @@ class HubClient:
     ) -> ImportAnswer:
         """Upload a recording (streamed from disk) to make a voice session of it."""
         path = Path(path)
-        params = [("agent", agent), ("channel", channel), ("name", path.name[:200] or "recording")]
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            ("agent", agent), ("channel", channel), ("name", path.name[:200] or "recording")]
         if customer:
             params.append(("customer", customer))
         if agent_role:

@@ -107,6 +107,22 @@ def placeholder_row(session_id: str) -> ChatRow:
     return ChatRow("placeholder", f"{session_id}/placeholder", session_id, PLACEHOLDER_TEXT)
 
 
+def transcription_text(session: SessionSummary) -> str | None:
+    """"Transcribing… N %" while an imported recording's recognition is queued or running."""
+    metadata = session.metadata or {}
+    if metadata.get("transcription_state") not in ("queued", "running"):
+        return None
+    percent = str(metadata.get("transcription_percent") or "0")
+    return f"Transcribing… {percent if percent.isdigit() else '0'} %"
+
+
+def transcription_row(session: SessionSummary) -> ChatRow | None:
+    text = transcription_text(session)
+    if text is None:
+        return None
+    return ChatRow("placeholder", f"{session.id}/transcribing", session.id, text)
+
+
 def end_row(session: SessionSummary, messages: Sequence[Message], tz: tzinfo) -> ChatRow | None:
     text = end_pill(session, messages, tz)
     if text is None:
@@ -142,6 +158,8 @@ def session_rows(
     if note is not None:
         # A pill, not the placeholder: nothing is on its way (the placeholder's hourglass).
         rows.append(ChatRow("pill", f"{session.id}/note", session.id, note))
+    elif (transcribing := transcription_row(session)) is not None:
+        rows.append(transcribing)
     elif transcript_pending(session, messages):
         rows.append(placeholder_row(session.id))
     end = end_row(session, messages, tz)

@@ -10,6 +10,8 @@ view-model's signals); only those of the selected session are forwarded.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
@@ -37,6 +39,22 @@ class DetailClient(Protocol):
     async def handover(
         self, session_id: str, operator_id: str | None = None
     ) -> SessionSummary: ...
+
+
+def hub_file_of(url: str, session_id: str) -> str | None:
+    """The hub file id a link points at: ``hub:<id>`` or the hub-relative path
+    ``/api/v1/sessions/<session>/files/<id>`` of the same session; None for anything else
+    (third-party URLs are never fetched without a click)."""
+    if url.startswith("hub:"):
+        file_id = url[4:]
+    else:
+        prefix = f"/api/v1/sessions/{session_id}/files/"
+        if not url.startswith(prefix):
+            return None
+        file_id = url[len(prefix):]
+    if not file_id or not all(c.isalnum() or c in "-_." for c in file_id):
+        return None
+    return file_id
 
 
 def describe_error(exc: BaseException) -> str:
@@ -141,6 +159,26 @@ class DetailViewModel(QObject):
 
     def reload(self) -> None:
         self.select(self._session_id)
+
+    # --- recordings ---------------------------------------------------------------------
+    def recording_for(
+        self, summary: SessionSummary
+    ) -> tuple[Callable[[Path], Awaitable[Any]], str] | None:
+        """How to fetch a voice session's recording (metadata ``recording``: a hub file) and
+        its file name; None when it has none or the client cannot fetch files."""
+        metadata = summary.metadata or {}
+        file_id = hub_file_of(metadata.get("recording", ""), summary.id)
+        client = self._client
+        download = getattr(client, "download_file", None)
+        if file_id is None or download is None:
+            return None
+        name = metadata.get("recording_name") or f"{summary.id}-recording"
+        session_id = summary.id
+
+        async def fetch(dest: Path) -> Any:
+            return await download(session_id, file_id, dest)
+
+        return fetch, name
 
     async def _load(self, session_id: str) -> None:
         assert self._client is not None

@@ -46,6 +46,8 @@ class ChatPainter:
         self.palette: ChatPalette = LIGHT
         self.query = ""
         self.current_match: tuple[str, int] | None = None
+        # The message being spoken while the recording plays (its row key): outlined.
+        self.speaking_key: str | None = None
 
     def paint(self, painter: QPainter, row: ChatRow, lay: RowLayout) -> None:
         if row.kind == "message":
@@ -67,6 +69,12 @@ class ChatPainter:
         painter.setPen(pen)
         painter.setBrush(QColor(style.fill))
         painter.drawRoundedRect(lay.bubble.adjusted(0, 0, -1, -1), RADIUS, RADIUS)
+        if row.key == self.speaking_key:
+            outline = QPen(QColor(p.current_highlight))
+            outline.setWidthF(2.5)
+            painter.setPen(outline)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(lay.bubble.adjusted(1, 1, -2, -2), RADIUS, RADIUS)
 
         text_color = QColor(style.text)
         muted = QColor(style.text)

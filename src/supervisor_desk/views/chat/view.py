@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,7 @@ from supervisor_desk.models.chat_rows import (
     search_terms,
     session_rows,
     transcript_missing,
+    transcription_row,
 )
 from supervisor_desk.models.filenames import safe_filename
 from supervisor_desk.models.markdown_safe import is_safe_url, rendered_text
@@ -62,6 +63,7 @@ from supervisor_desk.models.wire import Attachment, Message, SessionDetail, Sess
 from supervisor_desk.views.chat import opener
 from supervisor_desk.views.chat.delegate import Hit
 from supervisor_desk.views.chat.model import ChatModel, ObjectRole
+from supervisor_desk.views.chat.recording_player import RecordingFetch, RecordingPlayer
 from supervisor_desk.views.chat.transcript_view import TranscriptView
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
@@ -72,6 +74,8 @@ if TYPE_CHECKING:
     from supervisor_desk.views.results_dock import ResultsDock
 
 BOTTOM_SLACK = 8
+# What plays a session's recording: (fetch into a path, file name), or None for no recording.
+RecordingProvider = Callable[[SessionSummary], "tuple[RecordingFetch, str] | None"]
 CLICKABLE = frozenset({"link", "copy", "download", "header", "image"})
 
 
@@ -79,6 +83,7 @@ class ChatListView(TranscriptView):
     """The transcript list: delegate-painted rows, clicks routed to what is under the mouse."""
 
     hit_clicked = Signal(object)  # Hit
+    row_clicked = Signal(object)  # ChatRow clicked outside its links and buttons
     user_scrolled = Signal()
 
     def relayout(self) -> None:
@@ -119,6 +124,10 @@ class ChatListView(TranscriptView):
                 self.hit_clicked.emit(hit)
                 event.accept()
                 return
+            index = self.indexAt(event.position().toPoint())
+            row = index.data(ObjectRole) if index.isValid() else None
+            if row is not None:
+                self.row_clicked.emit(row)
         super().mouseReleaseEvent(event)
 
 
@@ -278,6 +287,13 @@ class ChatView(QWidget):
         self._top_layout.setSpacing(0)
         self._top_layout.addWidget(self.list_view, 1)
         self._top_layout.addWidget(self.empty_label, 1)
+        # A voice session's recording, under the transcript (hidden otherwise).
+        self.recording_player = RecordingPlayer(self._top, tasks=self.tasks)
+        self._top_layout.addWidget(self.recording_player)
+        self._recording_provider: RecordingProvider | None = None
+        self._recording_session: str | None = None
+        self.recording_player.position_changed.connect(self._on_player_position_changed)
+        self.list_view.row_clicked.connect(self._on_list_row_clicked)
         self.body_splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.body_splitter.addWidget(self._top)
         self.body_splitter.setChildrenCollapsible(False)
@@ -348,6 +364,8 @@ class ChatView(QWidget):
             return self.tools
         tools = DetailTools(self, view_model, handover, self._tz)
         self.tasks = view_model.tasks
+        self.recording_player.tasks = view_model.tasks
+        self.set_recording_provider(view_model.recording_for)
         self._top_layout.addWidget(tools.error_label)
         self._top_layout.addWidget(tools.bar)
         self.body_splitter.addWidget(tools.logs)
@@ -361,7 +379,77 @@ class ChatView(QWidget):
     def closeEvent(self, event: Any) -> None:
         if self.tools is not None:
             self.tools.close_windows()
+        self.recording_player.clear()
         super().closeEvent(event)
+
+    # --- recording ----------------------------------------------------------------------
+    def set_recording_provider(self, provider: RecordingProvider | None) -> None:
+        """Who fetches a voice session's recording (the detail view-model)."""
+        self._recording_provider = provider
+
+    def _update_recording(self) -> None:
+        """Load the shown session's recording into the player (once per session)."""
+        session = next(iter(self._sessions.values())) if len(self._sessions) == 1 else None
+        found = (None if session is None or self._recording_provider is None
+                 else self._recording_provider(session))
+        if session is None or found is None:
+            if self._recording_session is not None:
+                self._recording_session = None
+                self.delegate.painter.speaking_key = None
+                self.recording_player.clear()
+            return
+        if self._recording_session != session.id:
+            self._recording_session = session.id
+            self.delegate.painter.speaking_key = None
+            fetch, name = found
+            self.recording_player.load(fetch, name)
+        self.recording_player.set_segments(
+            [(m.offset_ms or 0, m.end_ms or m.offset_ms or 0) for m in self._spoken(session.id)])
+
+    def _spoken(self, session_id: str) -> list[Message]:
+        """The transcript's messages that have a place in the recording, in spoken order."""
+        return sorted(
+            (m for m in self._messages.get(session_id, {}).values()
+             if m.offset_ms is not None and m.author.role != "system" and m.text.strip()),
+            key=lambda m: (m.offset_ms or 0, m.seq),
+        )
+
+    def _on_list_row_clicked(self, row: ChatRow) -> None:
+        message = row.message
+        if (message is None or message.offset_ms is None
+                or message.session_id != self._recording_session):
+            return
+        self.recording_player.seek(message.offset_ms)
+
+    def _on_player_position_changed(self, ms: int) -> None:
+        if self._recording_session is None:
+            return
+        current: Message | None = None
+        for message in self._spoken(self._recording_session):
+            if (message.offset_ms or 0) <= ms and (message.end_ms is None or ms < message.end_ms):
+                current = message
+        key = message_row(current, self._tz).key if current is not None else None
+        painter = self.delegate.painter
+        if key == painter.speaking_key:
+            return
+        painter.speaking_key = key
+        self.list_view.viewport().update()
+        if key is not None and self.recording_player.playing:
+            position = self.model.position_of(key)
+            if position is not None:
+                self._set_follow(False)
+                self.list_view.scrollTo(
+                    self.model.index(position, 0), QAbstractItemView.ScrollHint.EnsureVisible)
+
+    @property
+    def speaking_message_id(self) -> str | None:
+        """The message highlighted as being spoken (None: none)."""
+        key = self.delegate.painter.speaking_key
+        position = None if key is None else self.model.position_of(key)
+        if position is None:
+            return None
+        row: ChatRow | None = self.model.index(position, 0).data(ObjectRole)
+        return row.message.id if row is not None and row.message is not None else None
 
     def set_list_note(self, text: str) -> None:
         """A note beside the title about the shown session, e.g. "No longer in this list"."""
@@ -391,6 +479,7 @@ class ChatView(QWidget):
         self._rebuild()
         if not self._follow:
             self.list_view.scrollToTop()
+        self._update_recording()
 
     def set_session(self, summary: SessionSummary) -> None:
         """A live status change of a shown session (e.g. it ended): add its end pill."""
@@ -401,7 +490,21 @@ class ChatView(QWidget):
         row = end_row(summary, messages, self._tz)
         if row is not None and self.model.position_of(row.key) is None:
             self._insert_in_session(summary.id, [row], before_end=False)
+        self._update_transcribing(summary)
         self._update_title()
+
+    def _update_transcribing(self, summary: SessionSummary) -> None:
+        """"Transcribing… N %" follows the session's metadata; gone when recognition ends."""
+        row = transcription_row(summary)
+        position = self.model.position_of(f"{summary.id}/transcribing")
+        if row is None:
+            if position is not None:
+                self.model.remove_row(position)
+        elif position is None:
+            self._insert_in_session(summary.id, [row], before_end=True)
+        else:
+            self.delegate.invalidate(row.key)
+            self.model.replace_row(position, row)
 
     def append_message(self, msg: Message) -> None:
         """A new live message: added at the bottom, followed unless the reader scrolled up."""
@@ -424,6 +527,8 @@ class ChatView(QWidget):
             self._show_unread()
         self._update_title()
         self._refresh_search()
+        if msg.session_id == self._recording_session and msg.offset_ms is not None:
+            self._update_recording()
 
     def update_message(self, msg: Message) -> None:
         """A changed message (reaction, delivery status): repainted in place."""
@@ -630,9 +735,10 @@ class ChatView(QWidget):
                         position = min(position, found)
                         break
         if before_end:
-            end = self.model.position_of(f"{session_id}/end")
-            if end is not None and end < position:
-                position = end
+            for last in (f"{session_id}/transcribing", f"{session_id}/end"):
+                end = self.model.position_of(last)
+                if end is not None and end < position:
+                    position = end
         self.model.insert_rows(position, rows)
 
     def _update_title(self) -> None:
