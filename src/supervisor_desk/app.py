@@ -405,7 +405,7 @@ class DeskApp(QObject):
     async def _ask_sign_in(self, reason: str, server: str | None = None) -> None:
         again = await self.account.ask(reason=reason, server=server)
         if again is None:
-            self.window.set_status("Signed out. Sign in again with File → Sign in….")
+            self.window.set_status("Signed out. Sign in again with File → Sign in…")
             return
         self.window.set_status("")
         self._start_live(again)

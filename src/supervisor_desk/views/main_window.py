@@ -644,8 +644,7 @@ class MainWindow(QMainWindow):
         self.set_user(None)
         self.sign_in_action.setVisible(True)
         self.signed_out_label.setText(
-            f"{reason}\nYou are signed out." if reason else "You are signed out."
-        )
+            f"{reason or 'You are signed out.'}\nSign in to watch live sessions again.")
         self.table.hide()
         self.signed_out_panel.show()
         for card in self.metric_cards.cards.values():
