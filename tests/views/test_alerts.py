@@ -1,0 +1,229 @@
+"""Alerts on the desktop: the engine's deadlines on a Qt timer, the panel's keys, the row tint,
+banners for rules, and the rule editor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDialog
+from pytestqt.qtbot import QtBot
+
+from supervisor_desk.client.alert_rules_store import read_rules_file
+from supervisor_desk.models.alerts.defaults import default_rules
+from supervisor_desk.models.alerts.rules import (
+    Actions,
+    AllCondition,
+    KeywordCondition,
+    QuietHours,
+    Rule,
+    RuleSet,
+    WaitCondition,
+)
+from supervisor_desk.models.state import SessionChange
+from supervisor_desk.models.wire import Message, SessionSummary
+from supervisor_desk.views.alerts.editor import (
+    AlertRulesDialog,
+    RuleDialog,
+    RuleFormError,
+    parse_part,
+)
+from supervisor_desk.views.alerts.highlight import severity_text
+from supervisor_desk.views.alerts.notify import AlertNotifier, notice_alert
+from supervisor_desk.views.alerts.panel import AlertsPanel
+from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
+from supervisor_desk.views.notifications import NotificationArea, NotificationCoalescer
+from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
+from supervisor_desk.views.tray import TrayController
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def queued(sid: str, waited: float, name: str = "Ann") -> SessionSummary:
+    started = now() - timedelta(seconds=waited)
+    return SessionSummary.model_validate({
+        "id": sid, "agent": {"id": "a1", "name": "Sales bot"}, "channel": "web",
+        "status": "queued", "user": {"id": f"u-{sid}", "name": name},
+        "started_at": started, "queued_at": started,
+    })
+
+
+def rules(*extra: Rule) -> RuleSet:
+    return RuleSet(rules=(
+        Rule(id="wait", name="Waiting over a minute", severity="critical",
+             condition=WaitCondition(seconds=60), actions=Actions(repeat_seconds=10)),
+        *extra,
+    ))
+
+
+def test_wait_rule_fires_on_its_deadline_not_by_polling(qtbot: QtBot) -> None:
+    vm = AlertsViewModel(rules())
+    notices: list[Any] = []
+    vm.notices_raised.connect(notices.extend)
+    vm.apply_batch([(SessionChange("added", queued("s1", 59.7)), False)])
+    assert not notices and vm.alerts() == []
+    qtbot.waitUntil(lambda: bool(notices), timeout=3000)
+    assert [a.session_id for a in vm.alerts()] == ["s1"]
+    assert vm.highlight("s1") == "critical"
+    assert notice_alert(notices[0]).urgency == "critical"
+    assert notice_alert(notices[0]).sticky
+
+
+def test_replayed_changes_announce_no_routine_notices(qtbot: QtBot) -> None:
+    vm = AlertsViewModel(default_rules())
+    notices: list[Any] = []
+    vm.notices_raised.connect(notices.extend)
+    active = queued("s1", 1).model_copy(update={"status": "active"})
+    vm.apply_batch([(SessionChange("added", active), True)])
+    assert notices == []
+    vm.apply_batch([(SessionChange("added", active.model_copy(update={"id": "s2"})), False)])
+    assert [n.rule.name for n in notices] == ["New session"]
+
+
+def test_panel_lists_by_severity_acknowledges_and_snoozes_by_key(qtbot: QtBot) -> None:
+    keyword = Rule(id="kw", name="Lawyer", severity="info",
+                   condition=KeywordCondition(phrases=("lawyer",)))
+    vm = AlertsViewModel(rules(keyword), user="ann")
+    panel = AlertsPanel(vm)
+    qtbot.addWidget(panel)
+    panel.show()
+    vm.reset([queued("s1", 120, "Bob"), queued("s2", 5, "Cleo")])
+    message = Message.model_validate({
+        "id": "m1", "session_id": "s2", "seq": 1, "at": now(),
+        "author": {"role": "customer"}, "text": "I will call my LAWYER"})
+    vm.apply_batch([(SessionChange("message", queued("s2", 5, "Cleo"), message), False)])
+    model = panel.model
+    assert model.rowCount() == 2
+    assert model.index(0, 0).data() == "Critical" and "Bob" in model.index(0, 1).data()
+    assert model.index(1, 2).data() == "Lawyer"
+    assert panel.windowTitle() == "Alerts (2)"
+    opened: list[str] = []
+    panel.session_requested.connect(opened.append)
+    panel.table.setFocus()
+    panel.table.selectRow(0)
+    QTest.keyClick(panel.table, Qt.Key.Key_Return)
+    assert opened == ["s1"]
+    QTest.keyClick(panel.table, Qt.Key.Key_A)
+    first = vm.alerts()[0]
+    assert first.state == "acknowledged" and first.acknowledged_by == "ann"
+    assert model.index(0, 4).data() == "Acknowledged by ann"
+    assert panel.windowTitle() == "Alerts (1)"
+    panel.table.selectRow(1)
+    panel.snooze_selected(15)
+    assert model.index(1, 4).data().startswith("Snoozed (1")
+
+
+def test_rows_tint_and_wait_cells_colour_by_the_wait_rules(qtbot: QtBot) -> None:
+    vm = AlertsViewModel(default_rules())
+    model = SessionTableModel()
+    vm.alerts_changed.connect(model.alerts_changed)
+    model.set_alerts(vm.highlight, list(default_rules().wait_thresholds()))
+    sessions = [queued("long", 200), queued("short", 10)]
+    model.set_sessions(sessions)
+    vm.reset(sessions)
+    rows = {model.index(r, 0).data(Qt.ItemDataRole.UserRole + 2).id: r for r in range(2)}
+    long_row, short_row = rows["long"], rows["short"]
+    assert model.index(long_row, SessionColumn.ID).data(Qt.ItemDataRole.BackgroundRole) is not None
+    assert model.index(long_row, SessionColumn.ID).data(Qt.ItemDataRole.DecorationRole) is not None
+    assert model.index(short_row, SessionColumn.ID).data(Qt.ItemDataRole.BackgroundRole) is None
+    wait = model.index(long_row, SessionColumn.WAIT).data(Qt.ItemDataRole.ForegroundRole)
+    assert wait == severity_text("critical")
+    assert model.index(short_row, SessionColumn.WAIT).data(Qt.ItemDataRole.ForegroundRole) is None
+
+
+def test_rule_notice_shows_a_banner_and_routine_rules_keep_their_rate_limit(
+        qtbot: QtBot) -> None:
+    area = NotificationArea()
+    qtbot.addWidget(area)
+    tray = TrayController(area, spawn=lambda coro, name: coro.close(),
+                          coalescer=NotificationCoalescer(min_interval=3600))
+    notifier = AlertNotifier(tray, area)
+    notifier.set_rules(default_rules())
+    vm = AlertsViewModel(default_rules())
+    vm.notices_raised.connect(notifier.on_notices)
+    vm.reset([queued("s1", 200, "Bob")])
+    banners = area.banners()
+    assert [b.title for b in banners] == ["Waiting over 3 minutes", "Waiting over a minute"] or \
+        [b.title for b in banners] == ["Waiting over a minute", "Waiting over 3 minutes"]
+    critical = next(b for b in banners if b.group == "wait-180")
+    assert critical.urgency == "critical" and critical.sticky and "Bob" in critical.body
+    notifier.close()
+
+
+def test_quiet_hours_silence_pop_ups_and_sound(qtbot: QtBot) -> None:
+    area = NotificationArea()
+    qtbot.addWidget(area)
+    tray = TrayController(area, spawn=lambda coro, name: coro.close())
+    notifier = AlertNotifier(tray, area,
+                             local_now=lambda: datetime(2026, 1, 1, 23, 30))
+    quiet = default_rules().model_copy(update={"quiet_hours": QuietHours(enabled=True)})
+    notifier.set_rules(quiet)
+    assert notifier.quiet
+    vm = AlertsViewModel(quiet)
+    vm.notices_raised.connect(notifier.on_notices)
+    vm.reset([queued("s1", 200)])
+    assert notifier.sounds_played == 0
+    assert tray.notifications_sent == 0
+    assert area.banners()  # the window still shows it
+    notifier.close()
+
+
+def test_rule_editor_parts_and_errors(qtbot: QtBot) -> None:
+    assert parse_part("wait", "90") == WaitCondition(seconds=90)
+    assert parse_part("keyword", "refund, cancel my account") == KeywordCondition(
+        phrases=("refund", "cancel my account"))
+    with pytest.raises(RuleFormError, match="whole number"):
+        parse_part("wait", "soon")
+    with pytest.raises(RuleFormError, match="key=value"):
+        parse_part("metadata", "negative")
+    with pytest.raises(RuleFormError, match="Session filter"):
+        parse_part("filter", "channel=pigeon")
+    rule = Rule(id="r", name="Web wait", condition=AllCondition(conditions=(
+        WaitCondition(seconds=30), parse_part("filter", "channel=web"))))
+    dialog = RuleDialog(rule)
+    qtbot.addWidget(dialog)
+    assert [row.kind.currentData() for row in dialog.rows] == ["wait", "filter"]
+    dialog.rows[0].value.setText("45")
+    dialog.repeat.setValue(30)
+    edited = dialog.rule()
+    assert edited.condition == AllCondition(conditions=(
+        WaitCondition(seconds=45), parse_part("filter", "channel=web")))
+    assert edited.actions.repeat_seconds == 30
+    dialog.repeat.setValue(5)
+    dialog._on_buttons_accepted()
+    assert dialog.result() != QDialog.DialogCode.Accepted and "10 s" in dialog.error.text()
+
+
+def test_rules_dialog_tests_on_live_duplicates_and_exports(qtbot: QtBot, tmp_path: Path) -> None:
+    vm = AlertsViewModel(default_rules())
+    live = [queued("s1", 100, "Bob"), queued("s2", 10, "Cleo")]
+    dialog = AlertRulesDialog(default_rules(), test=lambda rule: vm.matching(rule, live))
+    qtbot.addWidget(dialog)
+    dialog.list.setCurrentRow(0)  # wait > 60 s
+    dialog.test_selected()
+    assert "matches 1 live session" in dialog.test_result.text()
+    assert "Bob" in dialog.test_result.text()
+    dialog.duplicate_selected()
+    assert dialog.chosen().rules[1].name == "Waiting over a minute (copy)"
+    dialog.list.item(2).setCheckState(Qt.CheckState.Unchecked)
+    dialog.mute.setChecked(True)
+    chosen = dialog.chosen()
+    assert not chosen.rules[2].enabled and chosen.muted
+    assert not dialog.buttons["delete"].isEnabled() or not chosen.rules[0].builtin
+    path = tmp_path / "team.json"
+    dialog.export_file(path)
+    assert read_rules_file(path) == chosen
+    fresh = AlertRulesDialog(default_rules())
+    qtbot.addWidget(fresh)
+    assert fresh.import_file(path)
+    assert len(fresh.chosen().rules) == len(default_rules().rules) + 1
+    emitted: list[RuleSet] = []
+    dialog.rules_chosen.connect(emitted.append)
+    dialog._on_buttons_accepted()
+    assert emitted and emitted[0].muted
