@@ -169,3 +169,15 @@ def test_view_menu_switches_theme_and_follows_the_controller(
     controller.set_choice("system")
     assert [a.text() for a in group.actions() if a.isChecked()] == ["Follow the desktop"]
     menu.deleteLater()
+
+
+def test_connection_pill_text_is_readable_on_its_own_fill() -> None:
+    """The header's connection pill paints its own fill and text in every theme."""
+    from supervisor_desk.views import main_window
+
+    failures = [
+        f"{state}: {fg} on {bg} = {contrast_ratio(fg, bg):.2f}"
+        for state, (bg, fg) in main_window._STATE_COLORS.items()
+        if contrast_ratio(fg, bg) < MIN_TEXT_CONTRAST
+    ]
+    assert not failures, failures
