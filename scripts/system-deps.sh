@@ -10,6 +10,7 @@ runtime=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-
       fonts-dejavu-core fonts-noto-color-emoji)
 bench=(xvfb xauth x11-utils xdotool imagemagick trayer dbus dbus-x11 dunst libnotify-bin gnome-keyring
        desktop-file-utils appstream dpkg-dev
+       lintian patchelf curl man-db  # package checks (installer/build.sh, installer/check-hub-deb.sh)
        espeak-ng sox libsox-fmt-mp3  # speech made in the voice-import tests (tests/hub)
        pulseaudio pulseaudio-utils)  # a sound server with a null sink for the alert-sound tests
 pkgs=("${runtime[@]}")

@@ -1,0 +1,14 @@
+"""PyInstaller entry point of the ``supervisor-hub`` bundle: the console script's ``main``.
+
+The hub bundle (installer/supervisor-hub.spec) holds the hub, the simulator and the models,
+never Qt: it runs on servers without a display.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from supervisor_desk.hub.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
