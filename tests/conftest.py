@@ -68,7 +68,7 @@ def _isolated_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 # at exit.
 
 # While True, a leak fails the test (at teardown); while False it is reported as a warning.
-THREAD_LEAKS_FAIL = False
+THREAD_LEAKS_FAIL = True
 # How long finished-but-not-yet-exited threads get to end (a worker returning from its last
 # job, a server thread closing its socket) before they count as leaked.
 THREAD_JOIN_GRACE = 2.0
