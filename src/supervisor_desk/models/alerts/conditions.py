@@ -27,7 +27,7 @@ from supervisor_desk.models.alerts.rules import (
     StartedCondition,
     WaitCondition,
 )
-from supervisor_desk.models.filters import normalize_words, to_ms
+from supervisor_desk.models.filters import SessionFilter, normalize_words, to_ms
 from supervisor_desk.models.live_order import waiting_since
 from supervisor_desk.models.wire import LIVE_STATUSES, SessionSummary
 
@@ -65,6 +65,9 @@ class Check:
     holds: Holds
     due: Due
     keywords: tuple[KeywordMatcher, ...] = ()
+    # What can change the answer: summary fields (see CHANGE_FIELDS), "messages", "lifecycle"
+    # (started/ended now) or "*" (anything). A change that touches none of them skips the rule.
+    reads: frozenset[str] = frozenset({"*"})
 
 
 def _never(_facts: SessionFacts, _now: int) -> int | None:
@@ -89,9 +92,7 @@ class KeywordMatcher:
 def compile_condition(condition: Condition) -> Check:
     match condition:
         case FilterCondition(filter=session_filter):
-            def holds(f: SessionFacts, _now: int) -> bool:
-                return session_filter.matches(f.session)
-            return Check(holds, _never)
+            return _filter_check(session_filter)
         case WaitCondition(seconds=seconds):
             limit = seconds * 1000
 
@@ -105,7 +106,8 @@ def compile_condition(condition: Condition) -> Check:
                     return None
                 at = to_ms(waiting_since(s)) + limit + 1
                 return at if at > now else None
-            return Check(wait_holds, wait_due)
+            return Check(wait_holds, wait_due, reads=frozenset({"status", "queued_at",
+                                                                "started_at"}))
         case NoReplyCondition(seconds=seconds):
             limit = seconds * 1000
 
@@ -119,7 +121,7 @@ def compile_condition(condition: Condition) -> Check:
                     return None
                 at = since + limit + 1
                 return at if at > now else None
-            return Check(reply_holds, reply_due)
+            return Check(reply_holds, reply_due, reads=frozenset({"status", "messages"}))
         case DurationCondition(minutes=minutes):
             limit = minutes * 60_000
 
@@ -131,7 +133,7 @@ def compile_condition(condition: Condition) -> Check:
                     return None
                 at = to_ms(f.session.started_at) + limit + 1
                 return at if at > now else None
-            return Check(long_holds, long_due)
+            return Check(long_holds, long_due, reads=frozenset({"status", "started_at"}))
         case EndedBadlyCondition(reasons=reasons):
             failed = "failed" in reasons
             ends = frozenset(r for r in reasons if r != "failed")
@@ -141,30 +143,31 @@ def compile_condition(condition: Condition) -> Check:
                 if s.status in LIVE_STATUSES:
                     return False
                 return (failed and s.status == "failed") or s.end_reason in ends
-            return Check(bad_holds, _never)
+            return Check(bad_holds, _never, reads=frozenset({"status", "end_reason"}))
         case KeywordCondition(phrases=phrases):
             matcher = KeywordMatcher(tuple(phrase_key(p) for p in phrases))
 
             def said_holds(f: SessionFacts, _now: int) -> bool:
                 return matcher.token in f.keyword_hits
-            return Check(said_holds, _never, (matcher,))
+            return Check(said_holds, _never, (matcher,), reads=frozenset({"messages"}))
         case MetadataCondition(key=key, value=value):
             folded = value.casefold()
 
             def meta_holds(f: SessionFacts, _now: int) -> bool:
                 found = f.session.metadata.get(key)
                 return found is not None and found.casefold() == folded
-            return Check(meta_holds, _never)
+            return Check(meta_holds, _never, reads=frozenset({"metadata"}))
         case HandoverCondition():
             def handover_holds(f: SessionFacts, _now: int) -> bool:
                 s = f.session
                 return (f.live and bool(s.metadata.get("handover"))
                         and s.responsible.kind != "human")
-            return Check(handover_holds, _never)
+            return Check(handover_holds, _never,
+                         reads=frozenset({"status", "metadata", "responsible"}))
         case StartedCondition():
-            return Check(lambda f, _now: f.just_started, _never)
+            return Check(lambda f, _now: f.just_started, _never, reads=frozenset({"lifecycle"}))
         case EndedCondition():
-            return Check(lambda f, _now: f.just_ended, _never)
+            return Check(lambda f, _now: f.just_ended, _never, reads=frozenset({"lifecycle"}))
         case AllCondition(conditions=children):
             return _combine([compile_condition(c) for c in children], every=True)
         case AnyCondition(conditions=children):
@@ -190,7 +193,55 @@ def _combine(checks: list[Check], *, every: bool) -> Check:
         # The earliest moment a part could change: re-judge then (it may not be the whole).
         times = [t for d in due_list if (t := d(f, now)) is not None]
         return min(times) if times else None
-    return Check(holds, due, keywords)
+    return Check(holds, due, keywords, frozenset().union(*(c.reads for c in checks)))
+
+
+_SET_FIELDS = ("agent", "channel", "status", "operator", "responsible", "country", "live")
+_FIELD_READS = {"agent": "agent", "channel": "channel", "status": "status", "live": "status",
+                "operator": "responsible", "responsible": "responsible", "country": "location"}
+# The summary fields a rule can read besides "*" (what changed_fields compares).
+CHANGE_FIELDS = ("status", "end_reason", "metadata", "responsible", "channel", "agent",
+                 "location", "queued_at", "started_at")
+
+
+def changed_fields(old: SessionSummary, new: SessionSummary) -> frozenset[str]:
+    """Which of CHANGE_FIELDS differ, plus "*" (a session update can change anything)."""
+    return frozenset(["*", *(f for f in CHANGE_FIELDS if getattr(old, f) != getattr(new, f))])
+
+
+def _filter_check(session_filter: SessionFilter) -> Check:
+    """A session filter; the usual ones (channel, agent, status…) as a few set lookups."""
+    used = {k for k, v in session_filter.model_dump(exclude_defaults=True).items()
+            if v not in (None, ())}
+    if not used <= set(_SET_FIELDS):
+        def holds(f: SessionFacts, _now: int) -> bool:
+            return session_filter.matches(f.session)
+        return Check(holds, _never)  # reads "*": judged on every change
+    agents = frozenset(session_filter.agent)
+    channels = frozenset(session_filter.channel)
+    statuses = frozenset(session_filter.status)
+    operators = frozenset(session_filter.operator)
+    responsible = session_filter.responsible
+    country = session_filter.country.upper() if session_filter.country else None
+    live = session_filter.live
+
+    def quick_holds(f: SessionFacts, _now: int) -> bool:
+        s = f.session
+        if channels and s.channel not in channels:
+            return False
+        if statuses and s.status not in statuses:
+            return False
+        if agents and s.agent.id not in agents:
+            return False
+        if operators and (s.responsible.operator is None
+                          or s.responsible.operator.id not in operators):
+            return False
+        if responsible is not None and s.responsible.kind != responsible:
+            return False
+        if country is not None and (s.location.country_code or "").upper() != country:
+            return False
+        return live is None or (s.status in LIVE_STATUSES) == live
+    return Check(quick_holds, _never, reads=frozenset(_FIELD_READS[k] for k in used))
 
 
 def is_event_condition(condition: Condition) -> bool:

@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from supervisor_desk.models.alerts.conditions import (
+    CHANGE_FIELDS,
     MAX_TEXTS,
     Check,
     KeywordMatcher,
     SessionFacts,
+    changed_fields,
     compile_condition,
     is_event_condition,
     phrase_key,
@@ -38,12 +40,15 @@ from supervisor_desk.models.state import SessionChange
 from supervisor_desk.models.wire import LIVE_STATUSES, Message, SessionSummary
 
 AlertState = Literal["open", "acknowledged", "resolved"]
+_EVERYTHING_MARK = "*"
+_EVERYTHING = frozenset({"*", "lifecycle", "messages", *CHANGE_FIELDS})
+_MESSAGES = frozenset({"messages"})
 # Messages that answer a customer (a draft or a private note does not).
 _ANSWER_KINDS = frozenset({"text", "template"})
 _ANSWER_ROLES = frozenset({"ai", "human"})
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity: the engine keeps sets of its alerts
 class Alert:
     id: str
     session_id: str
@@ -102,13 +107,19 @@ class AlertEngine:
 
     def __init__(self, rules: RuleSet | None = None) -> None:
         self._rules: list[_CompiledRule] = []
+        self._reading: dict[frozenset[str], list[_CompiledRule]] = {}
+        self._by_id: dict[str, Rule] = {}
+        # Open alerts with a repeat or a snooze pending: what next_deadline looks at.
+        self._timed: set[Alert] = set()
         self._keywords: tuple[KeywordMatcher, ...] = ()
         self._rule_set = RuleSet()
         self._facts: dict[str, SessionFacts] = {}
         # Active (open or acknowledged) alerts by session, then rule id.
         self._active: dict[str, dict[str, Alert]] = {}
         self._deadlines: list[tuple[int, str, str]] = []
-        self._scheduled: dict[tuple[str, str], int] = {}
+        # The deadline each (session, rule) is scheduled for: superseded heap entries are
+        # skipped when popped. By session, so forgetting one is cheap.
+        self._scheduled: dict[str, dict[str, int]] = {}
         self._ids = itertools.count(1)
         if rules is not None:
             self._load(rules)
@@ -126,13 +137,17 @@ class AlertEngine:
         return alerts
 
     def alert(self, alert_id: str) -> Alert | None:
-        return next((a for a in self.active_alerts() if a.id == alert_id), None)
+        for by_rule in self._active.values():
+            for alert in by_rule.values():
+                if alert.id == alert_id:
+                    return alert
+        return None
 
     def session_severity(self, session_id: str) -> Severity | None:
         """The highest severity of the session's active alerts whose rules highlight rows."""
         best: Severity | None = None
         for alert in self._active.get(session_id, {}).values():
-            rule = self._rule_set.rule(alert.rule_id)
+            rule = self._by_id.get(alert.rule_id)
             if rule is not None and not rule.actions.highlight:
                 continue
             if best is None or SEVERITY_RANK[alert.severity] > SEVERITY_RANK[best]:
@@ -152,17 +167,18 @@ class AlertEngine:
         times: list[int] = []
         while self._deadlines:
             due, sid, rule_id = self._deadlines[0]
-            if self._scheduled.get((sid, rule_id)) == due:
+            if self._scheduled.get(sid, {}).get(rule_id) == due:
                 times.append(due)
                 break
             heapq.heappop(self._deadlines)  # superseded entry
-        for by_rule in self._active.values():
-            for alert in by_rule.values():
-                if alert.state == "open":
-                    if alert.next_repeat_ms is not None:
-                        times.append(alert.next_repeat_ms)
-                    if alert.snoozed_until_ms is not None:
-                        times.append(alert.snoozed_until_ms)
+        for alert in [a for a in self._timed if a.state != "open"
+                      or (a.next_repeat_ms is None and a.snoozed_until_ms is None)]:
+            self._timed.discard(alert)
+        for alert in self._timed:
+            if alert.next_repeat_ms is not None:
+                times.append(alert.next_repeat_ms)
+            if alert.snoozed_until_ms is not None:
+                times.append(alert.snoozed_until_ms)
         return min(times) if times else None
 
     def matching(self, rule: Rule, sessions: Iterable[SessionSummary],
@@ -225,12 +241,25 @@ class AlertEngine:
         """Judge the sessions a batch of applied feed events changed."""
         update = AlertUpdate()
         touched: dict[str, SessionFacts] = {}
+        # What changed per session: only the rules that read it are judged again.
+        changed: dict[str, frozenset[str]] = {}
         for change in changes:
+            before = self._facts.get(change.session.id) if change.session else None
+            old = before.session if before is not None else None
             facts = self._take(change, replayed)
-            if facts is not None:
-                touched[facts.session.id] = facts
+            if facts is None:
+                continue
+            sid = facts.session.id
+            touched[sid] = facts
+            if change.kind == "message":
+                what = _MESSAGES
+            elif change.kind == "updated" and old is not None:
+                what = changed_fields(old, facts.session)
+            else:
+                what = _EVERYTHING
+            changed[sid] = changed.get(sid, frozenset()) | what
         for sid, facts in touched.items():
-            self._judge(sid, now_ms, update)
+            self._judge(sid, now_ms, update, self._rules_reading(changed[sid]))
             facts.just_started = facts.just_ended = False
         self._coalesce(update, now_ms)
         return update
@@ -241,16 +270,18 @@ class AlertEngine:
         due: set[str] = set()
         while self._deadlines and self._deadlines[0][0] <= now_ms:
             at, sid, rule_id = heapq.heappop(self._deadlines)
-            if self._scheduled.get((sid, rule_id)) == at:
-                del self._scheduled[(sid, rule_id)]
+            by_rule = self._scheduled.get(sid)
+            if by_rule is not None and by_rule.get(rule_id) == at:
+                del by_rule[rule_id]
+                if not by_rule:
+                    del self._scheduled[sid]
                 due.add(sid)
         for sid in due:
             if sid in self._facts:
                 self._judge(sid, now_ms, update)
         self._coalesce(update, now_ms)
-        for by_rule in self._active.values():
-            for alert in by_rule.values():
-                self._remind(alert, now_ms, update)
+        for alert in list(self._timed):
+            self._remind(alert, now_ms, update)
         return update
 
     def forget(self, session_ids: Iterable[str], now_ms: int) -> AlertUpdate:
@@ -278,6 +309,7 @@ class AlertEngine:
         if alert is None or alert.state != "open":
             return None
         alert.snoozed_until_ms = until_ms
+        self._timed.add(alert)
         return alert
 
     # ------------------------------------------------------------------ internals
@@ -288,6 +320,8 @@ class AlertEngine:
             _CompiledRule(r, compile_condition(r.condition), is_event_condition(r.condition))
             for r in rules.rules if r.enabled
         ]
+        self._reading = {}
+        self._by_id = {r.id: r for r in rules.rules}
         self._keywords = tuple(m for c in self._rules for m in c.check.keywords)
         for facts in self._facts.values():
             _match_texts(facts, self._keywords, facts.customer_texts)
@@ -325,11 +359,23 @@ class AlertEngine:
         elif role in _ANSWER_ROLES and message.kind in _ANSWER_KINDS:
             facts.unanswered_since_ms = None
 
-    def _judge(self, sid: str, now_ms: int, update: AlertUpdate) -> None:
+    def _rules_reading(self, changed: frozenset[str]) -> list[_CompiledRule]:
+        if _EVERYTHING_MARK in changed and len(changed) == len(_EVERYTHING):
+            return self._rules
+        rules = self._reading.get(changed)
+        if rules is None:
+            rules = [c for c in self._rules if c.check.reads & changed]
+            if len(self._reading) > 512:
+                self._reading.clear()
+            self._reading[changed] = rules
+        return rules
+
+    def _judge(self, sid: str, now_ms: int, update: AlertUpdate,
+               rules: list[_CompiledRule] | None = None) -> None:
         facts = self._facts[sid]
         live = facts.live
         active = self._active.get(sid)
-        for compiled in self._rules:
+        for compiled in self._rules if rules is None else rules:
             rule = compiled.rule
             if not live and not compiled.about_ending:
                 if active and rule.id in active:
@@ -347,10 +393,11 @@ class AlertEngine:
             if current is not None and not compiled.about_ending:
                 self._resolve(sid, rule.id, now_ms, update)
             due = compiled.check.due(facts, now_ms)
-            key = (sid, rule.id)
-            if due is not None and self._scheduled.get(key) != due:
-                self._scheduled[key] = due
-                heapq.heappush(self._deadlines, (due, sid, rule.id))
+            if due is not None:
+                by_rule = self._scheduled.setdefault(sid, {})
+                if by_rule.get(rule.id) != due:
+                    by_rule[rule.id] = due
+                    heapq.heappush(self._deadlines, (due, sid, rule.id))
 
     def _open(self, compiled: _CompiledRule, facts: SessionFacts, now_ms: int,
               update: AlertUpdate) -> None:
@@ -360,8 +407,9 @@ class AlertEngine:
             id=f"a{next(self._ids)}", session_id=sid, rule_id=rule.id, rule_name=rule.name,
             severity=rule.severity, opened_at_ms=now_ms, session=facts.session,
         )
-        if rule.actions.repeat_seconds is not None:
+        if rule.actions.repeat_seconds is not None and rule.actions.track:
             alert.next_repeat_ms = now_ms + rule.actions.repeat_seconds * 1000
+            self._timed.add(alert)
         if rule.actions.track:
             self._active.setdefault(sid, {})[rule.id] = alert
             update.opened.append(alert)
@@ -381,21 +429,22 @@ class AlertEngine:
         alert.state = "resolved"
         alert.resolved_at_ms = now_ms
         alert.next_repeat_ms = None
+        self._timed.discard(alert)
         update.resolved.append(alert)
 
     def _resolve_session(self, sid: str, now_ms: int, update: AlertUpdate, *,
                          everything: bool) -> None:
         for rule_id in list(self._active.get(sid, {})):
             self._resolve(sid, rule_id, now_ms, update)
-        for key in [k for k in self._scheduled if k[0] == sid] if everything else []:
-            del self._scheduled[key]
+        if everything:
+            self._scheduled.pop(sid, None)
 
     def _coalesce(self, update: AlertUpdate, now_ms: int) -> None:
         by_rule: dict[str, list[Alert]] = {}
         for alert in (*update.opened, *update.passing):
             by_rule.setdefault(alert.rule_id, []).append(alert)
         for rule_id, alerts in by_rule.items():
-            rule = self._rule_set.rule(rule_id)
+            rule = self._by_id.get(rule_id)
             if rule is not None and (rule.actions.notify or rule.actions.banner
                                      or rule.actions.sound):
                 update.notices.append(Notice(rule, tuple(alerts), at_ms=now_ms))
@@ -403,7 +452,7 @@ class AlertEngine:
     def _remind(self, alert: Alert, now_ms: int, update: AlertUpdate) -> None:
         if alert.state != "open":
             return
-        rule = self._rule_set.rule(alert.rule_id)
+        rule = self._by_id.get(alert.rule_id)
         if rule is None:
             return
         if alert.snoozed_until_ms is not None:

@@ -17,7 +17,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtGui import QAction, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -57,10 +57,11 @@ class AlertsTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._vm = vm
         self._rows: list[Alert] = []
-        vm.alerts_changed.connect(self.reload)
+        self.stale = False
         self.reload()
 
     def reload(self) -> None:
+        self.stale = False
         self.beginResetModel()
         self._rows = self._vm.alerts()
         self.endResetModel()
@@ -195,7 +196,18 @@ class AlertsPanel(QDockWidget):
         menu.addMenu(self.snooze_menu)
         menu.popup(self.table.viewport().mapToGlobal(pos))
 
+    def showEvent(self, event: QShowEvent) -> None:
+        if self.model.stale:
+            self._on_vm_alerts_changed()
+        super().showEvent(event)
+
     def _on_vm_alerts_changed(self) -> None:
+        # A hidden panel does not re-sort thousands of alerts every frame: it catches up
+        # when shown.
+        if not self.isVisible():
+            self.model.stale = True
+            return
+        self.model.reload()
         n = self.vm.open_count()
         self.setWindowTitle(f"Alerts ({n})" if n else "Alerts")
         self.empty.setVisible(self.model.rowCount() == 0)

@@ -49,7 +49,6 @@ class AlertsViewModel(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._on_timer_timeout)
-        self._highlights: dict[str, Severity] = {}
         self.batches = 0
 
     # ------------------------------------------------------------------ reading
@@ -68,7 +67,7 @@ class AlertsViewModel(QObject):
         return self._clock()
 
     def highlight(self, session_id: str) -> Severity | None:
-        return self._highlights.get(session_id)
+        return self.engine.session_severity(session_id)
 
     def matching(self, rule: Rule, sessions: Iterable[SessionSummary]) -> list[SessionSummary]:
         return self.engine.matching(rule, sessions, self._clock())
@@ -131,7 +130,6 @@ class AlertsViewModel(QObject):
 
     def _publish(self, update: AlertUpdate) -> None:
         if update.opened or update.resolved or update.changed:
-            self._highlights = self.engine.highlighted()
             self.alerts_changed.emit()
         if update.notices:
             self.notices_raised.emit(list(update.notices))

@@ -1,0 +1,254 @@
+"""Alert rules under load: 10,000 live sessions, 50 rules, 1,000 events/s, on a Qt loop.
+
+    python -m benchmarks.alerts_bench [--quick] [--json PATH]
+
+What runs is the desktop's path from applied feed changes to the user being told: the live
+view-model's frame hands each batch to ``AlertsViewModel.apply_batch`` (the Qt-free
+``AlertEngine``), whose notices go to ``AlertNotifier`` (banner in an offscreen window; the
+desktop-notification D-Bus call is not made: there is no server in this process). Feed events
+are produced in this process as ``SessionChange`` objects (the reducer's cost is measured by
+``feed_bench``), at 1,000 events/s from a 5 ms QTimer; frames flush every 80 ms as in
+``LiveViewModel``. The wait rules' deadlines fire from the engine's single-shot timer.
+
+Figures:
+- ``alerts.batch_p50_ms`` / ``alerts.batch_p99_ms``: wall time of ``apply_batch`` per frame
+  (≈80 events), i.e. the Qt-thread cost of judging 50 rules on the changed sessions;
+- ``alerts.tick_p99_ms``: one timer-driven ``tick`` (due deadlines, repeats);
+- ``alerts.event_to_notice_p50_ms`` / ``_p99_ms``: from the moment a triggering event (a
+  failed ending, a customer keyword) arrived to ``AlertNotifier.delivered`` for its session;
+- ``alerts.reset_ms``: judging the whole 10,000-session snapshot once (sign-in/resync).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from benchmarks._common import Results, main_for, percentile
+
+
+def _rules() -> Any:
+    from supervisor_desk.models.alerts.defaults import default_rules
+    from supervisor_desk.models.alerts.rules import (
+        Actions,
+        AllCondition,
+        AnyCondition,
+        DurationCondition,
+        FilterCondition,
+        KeywordCondition,
+        MetadataCondition,
+        NoReplyCondition,
+        Rule,
+        RuleSet,
+        WaitCondition,
+    )
+    from supervisor_desk.models.filters import SessionFilter
+
+    base = list(default_rules().rules)
+    channels = ["web", "phone", "whatsapp", "telegram", "email"]
+    extra: list[Rule] = []
+    i = 0
+    while len(base) + len(extra) < 50:
+        i += 1
+        kind = i % 7
+        condition: Any
+        if kind == 0:
+            condition = AllCondition(conditions=(
+                WaitCondition(seconds=30 + i),
+                FilterCondition(filter=SessionFilter(channel=(channels[i % 5],)))))
+        elif kind == 1:
+            condition = NoReplyCondition(seconds=60 + i)
+        elif kind == 2:
+            condition = KeywordCondition(phrases=(f"word{i}", f"refund now {i}", "supervisor"))
+        elif kind == 3:
+            condition = MetadataCondition(key="tier", value=f"gold{i}")
+        elif kind == 4:
+            condition = DurationCondition(minutes=20 + i)
+        elif kind == 5:
+            condition = AnyCondition(conditions=(
+                FilterCondition(filter=SessionFilter(agent=(f"agent-{i}",), status=("queued",))),
+                MetadataCondition(key="vip", value="yes")))
+        else:
+            condition = FilterCondition(filter=SessionFilter(country=f"X{i % 10}"))
+        extra.append(Rule(id=f"bench-{i}", name=f"Bench rule {i}", severity="warning",
+                          condition=condition, actions=Actions(sound=None)))
+    return RuleSet(rules=(*base, *extra), muted=True)
+
+
+def _summary(sid: str, status: str, now: datetime, rng: random.Random, version: int,
+             **extra: Any) -> Any:
+    from supervisor_desk.models.wire import SessionSummary
+
+    started = now - timedelta(seconds=rng.uniform(0, 50))
+    data: dict[str, Any] = {
+        "id": sid, "agent": {"id": f"agent-{rng.randrange(40)}", "name": "Bot"},
+        "channel": rng.choice(["web", "phone", "whatsapp", "telegram", "email"]),
+        "status": status, "user": {"id": f"u-{sid}", "name": f"Customer {sid}"},
+        "location": {"country_code": f"X{rng.randrange(20)}"},
+        "started_at": started, "queued_at": started if status == "queued" else None,
+        "version": version, "metadata": {"tier": "silver"},
+    }
+    data.update(extra)
+    return SessionSummary.model_validate(data)
+
+
+def run(quick: bool) -> Results:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from supervisor_desk.models.state import SessionChange
+    from supervisor_desk.models.wire import Message
+    from supervisor_desk.views.alerts.notify import AlertNotifier
+    from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
+    from supervisor_desk.views.notifications import NotificationArea
+    from supervisor_desk.views.tray import TrayController
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    sessions_n = 10_000
+    seconds = 12.0 if quick else 60.0
+    rate = 1000
+    rng = random.Random(7)
+    rules = _rules()
+    now = datetime.now(UTC)
+    versions: dict[str, int] = {}
+    sessions = {}
+    for n in range(sessions_n):
+        sid = f"s{n}"
+        versions[sid] = 1
+        sessions[sid] = _summary(sid, "queued" if n % 5 == 0 else "active", now, rng, 1)
+    vm = AlertsViewModel(rules)
+    area = NotificationArea()
+    area.resize(800, 200)
+    tray = TrayController(area, spawn=lambda coro, name: coro.close())
+    notifier = AlertNotifier(tray, area)
+    notifier.set_rules(rules)
+    vm.notices_raised.connect(notifier.on_notices)
+    t0 = time.perf_counter()
+    vm.reset(sessions.values())
+    reset_ms = (time.perf_counter() - t0) * 1000
+
+    pending: list[tuple[Any, bool]] = []
+    triggers: dict[str, float] = {}
+    latencies: list[float] = []
+    batch_ms: list[float] = []
+    tick_ms: list[float] = []
+    produced = [0]
+    next_id = [sessions_n]
+    seq: dict[str, int] = {}
+
+    def on_delivered(notice: Any, _alert: Any) -> None:
+        done = time.perf_counter()
+        for alert in notice.alerts:
+            at = triggers.pop(alert.session_id, None)
+            if at is not None:
+                latencies.append((done - at) * 1000)
+
+    notifier.delivered.connect(on_delivered)
+    original_tick = vm._on_timer_timeout
+
+    def timed_tick() -> None:
+        start = time.perf_counter()
+        original_tick()
+        tick_ms.append((time.perf_counter() - start) * 1000)
+
+    vm._timer.timeout.disconnect()
+    vm._timer.timeout.connect(timed_tick)
+    live_ids = list(sessions)
+    start_time = time.perf_counter()
+
+    def produce() -> None:
+        due = int((time.perf_counter() - start_time) * rate) - produced[0]
+        moment = datetime.now(UTC)
+        for _ in range(max(0, due)):
+            produced[0] += 1
+            roll = rng.random()
+            sid = rng.choice(live_ids)
+            s = sessions[sid]
+            if roll < 0.6:
+                seq[sid] = seq.get(sid, s.message_count) + 1
+                keyword = rng.random() < 0.01
+                role = "customer" if rng.random() < 0.5 else "ai"
+                text = "I want to file a complaint" if keyword else "thanks, that helps a lot"
+                message = Message.model_validate({
+                    "id": f"m{sid}-{seq[sid]}", "session_id": sid, "seq": seq[sid],
+                    "at": moment, "author": {"role": role}, "text": text})
+                if keyword and role == "customer":
+                    triggers.setdefault(sid, time.perf_counter())
+                pending.append((SessionChange("message", s, message), False))
+            elif roll < 0.9:
+                versions[sid] += 1
+                status = "active" if s.status == "queued" and rng.random() < 0.3 else s.status
+                s = s.model_copy(update={"version": versions[sid], "status": status})
+                sessions[sid] = s
+                pending.append((SessionChange("updated", s), False))
+            else:
+                versions[sid] += 1
+                failed = rng.random() < 0.3
+                ended = s.model_copy(update={
+                    "version": versions[sid], "status": "failed" if failed else "completed",
+                    "end_reason": "error" if failed else "resolved", "ended_at": moment})
+                if failed:
+                    triggers.setdefault(sid, time.perf_counter())
+                pending.append((SessionChange("ended", ended), False))
+                live_ids.remove(sid)
+                del sessions[sid]
+                new = f"s{next_id[0]}"
+                next_id[0] += 1
+                versions[new] = 1
+                sessions[new] = _summary(new, "queued", moment, rng, 1)
+                live_ids.append(new)
+                pending.append((SessionChange("added", sessions[new]), False))
+                vm.forget([sid])
+
+    def frame() -> None:
+        if not pending:
+            return
+        batch = list(pending)
+        pending.clear()
+        started = time.perf_counter()
+        vm.apply_batch(batch)
+        batch_ms.append((time.perf_counter() - started) * 1000)
+
+    producer = QTimer()
+    producer.setInterval(5)
+    producer.timeout.connect(produce)
+    frames = QTimer()
+    frames.setInterval(80)
+    frames.timeout.connect(frame)
+    producer.start()
+    frames.start()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        app.processEvents()
+        time.sleep(0.001)
+    producer.stop()
+    frames.stop()
+    notifier.close()
+    elapsed = time.perf_counter() - start_time
+    return {
+        "alerts.sessions": sessions_n,
+        "alerts.rules": len(rules.rules),
+        "alerts.events_per_s": round(produced[0] / elapsed),
+        "alerts.seconds": round(elapsed, 1),
+        "alerts.batches": len(batch_ms),
+        "alerts.batch_p50_ms": round(percentile(batch_ms, 50), 3),
+        "alerts.batch_p99_ms": round(percentile(batch_ms, 99), 3),
+        "alerts.batch_max_ms": round(max(batch_ms, default=0.0), 3),
+        "alerts.tick_p99_ms": round(percentile(tick_ms, 99), 3),
+        "alerts.ticks": len(tick_ms),
+        "alerts.notices_timed": len(latencies),
+        "alerts.event_to_notice_p50_ms": round(percentile(latencies, 50), 1),
+        "alerts.event_to_notice_p99_ms": round(percentile(latencies, 99), 1),
+        "alerts.open_alerts": len(vm.alerts()),
+        "alerts.reset_ms": round(reset_ms, 1),
+    }
+
+
+if __name__ == "__main__":
+    main_for(run)
