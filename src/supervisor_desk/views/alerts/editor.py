@@ -85,6 +85,9 @@ PART_KINDS: dict[str, tuple[str, str]] = {
 }
 
 
+_UNITS = {"wait": " s", "no_reply": " s", "duration": " min"}
+
+
 class RuleFormError(ValueError):
     pass
 
@@ -381,7 +384,7 @@ class AlertRulesDialog(QDialog):
         for rule in self._rules.rules:
             join, parts = flat_parts(rule.condition)
             words = f" {'and' if join == 'all' else 'or'} ".join(
-                f"{PART_KINDS[k][0].split(' (')[0].lower()} {v}".strip()
+                f"{PART_KINDS[k][0].split(' (')[0].lower()} {v}{_UNITS.get(k, '')}".strip()
                 for k, v in (part_text(p) for p in parts))
             suffix = " · built in" if rule.builtin else ""
             item = QListWidgetItem(severity_icon(rule.severity),
