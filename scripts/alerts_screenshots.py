@@ -16,17 +16,17 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication
 
-from supervisor_desk.models.alerts.defaults import default_rules  # noqa: E402
-from supervisor_desk.models.state import SessionChange  # noqa: E402
-from supervisor_desk.models.wire import Message, SessionSummary  # noqa: E402
-from supervisor_desk.views.alerts.editor import AlertRulesDialog, RuleDialog  # noqa: E402
-from supervisor_desk.views.alerts.panel import AlertsPanel  # noqa: E402
-from supervisor_desk.views.alerts.viewmodel import AlertsViewModel  # noqa: E402
-from supervisor_desk.views.session_table_model import SessionTableModel  # noqa: E402
-from supervisor_desk.views.session_table_view import SessionTableView  # noqa: E402
-from supervisor_desk.views.theme import apply_theme  # noqa: E402
+from supervisor_desk.models.alerts.defaults import default_rules
+from supervisor_desk.models.state import SessionChange
+from supervisor_desk.models.wire import Message, SessionSummary
+from supervisor_desk.views.alerts.editor import AlertRulesDialog, RuleDialog
+from supervisor_desk.views.alerts.panel import AlertsPanel
+from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
+from supervisor_desk.views.session_table_model import SessionTableModel
+from supervisor_desk.views.session_table_view import SessionTableView
+from supervisor_desk.views.theme import apply_theme
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 NAMES = ["Amelia Hart", "Bruno Díaz", "Chen Wei", "Dana Okafor", "Elif Şahin", "Farah Nasser",
@@ -84,7 +84,8 @@ def main() -> None:
         table.show()
         app.processEvents()
         table.grab().save(str(OUT / f"alerts-highlighted-rows-{theme}.png"))
-        dialog = AlertRulesDialog(vm.rules, test=lambda rule: vm.matching(rule, live))
+        dialog = AlertRulesDialog(
+            vm.rules, test=lambda rule, vm=vm, live=live: vm.matching(rule, live))
         dialog.list.setCurrentRow(0)
         dialog.test_selected()
         dialog.show()
