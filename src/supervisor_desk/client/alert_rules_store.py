@@ -38,8 +38,10 @@ def rules_path() -> Path:
 def parse_rules(text: str, source: str = "the file") -> RuleSet:
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise RulesFileError(f"{source} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except ValueError as exc:  # e.g. a number too long to convert
+        raise RulesFileError(f"{source} is not valid JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != "supervisor-desk-alert-rules":
         raise RulesFileError(f"{source} is not a Supervisor Desk alert rules file")
     if data.get("version") != 1:
