@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
 
 from supervisor_desk.models.wire import (
     MeAnswer,
@@ -29,6 +30,8 @@ from supervisor_desk.views.properties import ObservableProperty
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 LOG_KINDS = ("trace", "system")
+# An image attachment larger than this is not previewed (its card still downloads it).
+PREVIEW_MAX_BYTES = 10 * 1024 * 1024
 
 
 class DetailClient(Protocol):
@@ -57,6 +60,14 @@ def hub_file_of(url: str, session_id: str) -> str | None:
     return file_id
 
 
+def decode_image(data: bytes) -> QImage | None:
+    """Decode image bytes (run in a worker thread: QImage is reentrant); None if unreadable."""
+    image = QImage()
+    if not data or not image.loadFromData(data) or image.isNull():
+        return None
+    return image
+
+
 def describe_error(exc: BaseException) -> str:
     """A plain sentence for the reader: the hub's own message when it gave one."""
     message = getattr(exc, "message", None)
@@ -81,6 +92,7 @@ class DetailViewModel(QObject):
     client_changed = Signal(object)  # the hub client (None: signed out / offline)
     error_occurred = Signal(str)
     find_requested = Signal(str)  # after detail_loaded: show these words in the transcript
+    image_loaded = Signal(str, object)  # hub file id, QImage | None (could not fetch/decode)
 
     loading = ObservableProperty(False)
 
@@ -179,6 +191,30 @@ class DetailViewModel(QObject):
             return await download(session_id, file_id, dest)
 
         return fetch, name
+
+    # --- image previews -----------------------------------------------------------------
+    def fetch_image(self, session_id: str, file_id: str) -> None:
+        """Fetch a hub file with the user's token and decode it off the Qt thread;
+        ``image_loaded`` follows (None when the hub refused it, it is too large or not an
+        image). Only files of the hub come here, never third-party URLs."""
+        # Always through a task: the chat asks while laying rows out, and must not be
+        # answered in the middle of it.
+        self.tasks.spawn(self._fetch_image(session_id, file_id), f"detail-image-{file_id[:12]}")
+
+    async def _fetch_image(self, session_id: str, file_id: str) -> None:
+        file_range = getattr(self._client, "file_range", None)
+        image: QImage | None = None
+        try:
+            if file_range is not None:
+                data, total = await file_range(session_id, file_id, 0, PREVIEW_MAX_BYTES - 1)
+                if total <= PREVIEW_MAX_BYTES:
+                    loop = asyncio.get_running_loop()
+                    image = await loop.run_in_executor(None, decode_image, bytes(data))
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the card says "Preview unavailable"; the file stays downloadable
+            image = None
+        self.image_loaded.emit(file_id, image)
 
     async def _load(self, session_id: str) -> None:
         assert self._client is not None

@@ -31,7 +31,7 @@ from supervisor_desk.models.chat_rows import AUTHOR_LABELS, ChatRow
 from supervisor_desk.models.markdown_safe import needs_markdown, render_markdown
 from supervisor_desk.models.markers import breakable, format_size, format_time
 from supervisor_desk.models.wire import Attachment, Message
-from supervisor_desk.views.chat.attachments import ImageCache
+from supervisor_desk.views.chat.attachments import PREVIEW_UNAVAILABLE, ImageCache
 from supervisor_desk.views.chat.styles import (
     CARD_H,
     CARD_META_FLAGS,
@@ -296,6 +296,8 @@ class ChatLayoutEngine:
                 cards.append(Card(QRect(0, 0, card_w, h), attachment, None, image))
             else:
                 meta = card_meta(attachment)
+                if self.images.preview_failed(message, attachment):
+                    meta = f"{PREVIEW_UNAVAILABLE} · {meta}"
                 text_w = card_text_width(card_w, small.horizontalAdvance(DOWNLOAD_LABEL) + 18)
                 meta_h = small.height()
                 if small.horizontalAdvance(meta) > text_w:

@@ -23,7 +23,6 @@ from PySide6.QtGui import (
     QKeyEvent,
     QKeySequence,
     QMouseEvent,
-    QPixmap,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,7 +34,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QSplitter,
     QToolButton,
@@ -61,7 +59,9 @@ from supervisor_desk.models.markdown_safe import is_safe_url, rendered_text
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.models.wire import Attachment, Message, SessionDetail, SessionSummary
 from supervisor_desk.views.chat import opener
+from supervisor_desk.views.chat.attachments import hub_image_file
 from supervisor_desk.views.chat.delegate import Hit
+from supervisor_desk.views.chat.image_viewer import ImageViewer
 from supervisor_desk.views.chat.model import ChatModel, ObjectRole
 from supervisor_desk.views.chat.recording_player import RecordingFetch, RecordingPlayer
 from supervisor_desk.views.chat.transcript_view import TranscriptView
@@ -366,6 +366,8 @@ class ChatView(QWidget):
         self.tasks = view_model.tasks
         self.recording_player.tasks = view_model.tasks
         self.set_recording_provider(view_model.recording_for)
+        self.delegate.engine.images.requester = view_model.fetch_image
+        view_model.image_loaded.connect(self._on_detail_image_loaded)
         self._top_layout.addWidget(tools.error_label)
         self._top_layout.addWidget(tools.bar)
         self.body_splitter.addWidget(tools.logs)
@@ -849,18 +851,22 @@ class ChatView(QWidget):
         image = self.delegate.local_image(message, attachment)
         if image is None:
             return None
-        dialog = QDialog(self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.setWindowTitle(attachment.name)
-        label = QLabel(dialog)
-        label.setPixmap(QPixmap.fromImage(image))
-        scroll = QScrollArea(dialog)
-        scroll.setWidget(label)
-        layout = QVBoxLayout(dialog)
-        layout.addWidget(scroll)
-        dialog.resize(min(1200, image.width() + 40), min(900, image.height() + 40))
+        dialog = ImageViewer(image, attachment.name, self)
         dialog.show()
         return dialog
+
+    def _on_detail_image_loaded(self, file_id: str, image: Any) -> None:
+        """A hub image preview arrived (or failed): the rows showing it are laid out again."""
+        self.delegate.engine.images.put_hub_image(file_id, image)
+        for position in range(self.model.rowCount()):
+            row = self.model.row_at(position)
+            message = row.message
+            if message is None or not any(
+                hub_image_file(a, message.session_id) == file_id for a in message.attachments
+            ):
+                continue
+            self.delegate.invalidate(row.key)
+            self.model.replace_row(position, row)
 
     def _open_link(self, url: str) -> None:
         if not is_safe_url(url):
