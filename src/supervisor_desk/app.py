@@ -41,6 +41,7 @@ from supervisor_desk.models.alerts.rules import RuleSet
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
 from supervisor_desk.models.markers import resolve_time_zone
+from supervisor_desk.models.wire import ImportAnswer
 from supervisor_desk.posix_signals import QuitOnSignal
 from supervisor_desk.views.alerts.editor import AlertRulesDialog
 from supervisor_desk.views.alerts.notify import AlertNotifier
@@ -55,6 +56,7 @@ from supervisor_desk.views.help_dialogs import AboutDialog
 from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.history.viewmodel import HistoryViewModel, HubSessionSource
 from supervisor_desk.views.icons import app_icon
+from supervisor_desk.views.import_audio_dialog import ImportAudioDialog, ImportAudioViewModel
 from supervisor_desk.views.live_viewmodel import LiveViewModel
 from supervisor_desk.views.main_window import MainWindow, open_ui_settings
 from supervisor_desk.views.notifications import NotificationCoalescer
@@ -157,6 +159,8 @@ class DeskApp(QObject):
         self._open_dialog: QFileDialog | None = None
         self._export_dialog: ExportDialog | None = None
         self._export_vm: ExportViewModel | None = None
+        self._import_audio_dialog: ImportAudioDialog | None = None
+        self._import_audio_vm: ImportAudioViewModel | None = None
         self.preferences_dialog: PreferencesDialog | None = None
         self.about_dialog: AboutDialog | None = None
         self.detail = DetailViewModel(None, self, tasks=self.tasks.scope("detail"))
@@ -214,6 +218,7 @@ class DeskApp(QObject):
         w.about_requested.connect(self._on_window_about_requested)
         w.files_dropped.connect(self._on_window_files_dropped)
         w.export_requested.connect(self._on_window_export_requested)
+        w.import_audio_requested.connect(self._on_window_import_audio_requested)
         w.filters_requested.connect(self._on_window_filters_requested)
         w.user_menu.insertAction(w.sign_out_action, self.tray.pause_action)
         w.view_menu.addAction(self.tray.pause_action)
@@ -224,6 +229,7 @@ class DeskApp(QObject):
         self.tray.paused_changed.connect(self._on_tray_paused_changed)
         self.tray.tray_available_changed.connect(self._on_tray_available_changed)
         self.alerts.notices_raised.connect(self.alert_notifier.on_notices)
+        self.tray.acknowledge_requested.connect(self.alerts.acknowledge_session)
         self.alerts.alerts_changed.connect(self.model.alerts_changed)
         self.alerts_panel.session_requested.connect(self._on_tray_session_requested)
         self.alerts_panel.rules_requested.connect(self._on_alerts_rules_requested)
@@ -475,6 +481,32 @@ class DeskApp(QObject):
         dialog.folder_chosen.connect(self._on_export_folder_chosen)
         self._export_dialog = dialog
         dialog.open()
+
+    def _on_window_import_audio_requested(self) -> None:
+        """File → Import session from audio…: the new session is then selected in Live."""
+        client = getattr(self.history_vm.source, "client", None)
+        if client is None:
+            self.window.set_status("Importing needs a hub connection: sign in first.")
+            return
+        if self._import_audio_dialog is not None and self._import_audio_dialog.isVisible():
+            self._import_audio_dialog.raise_()
+            return
+        if self._import_audio_vm is None:
+            self._import_audio_vm = ImportAudioViewModel(
+                client, self, tasks=self.tasks.scope("import-audio"))
+            self._import_audio_vm.imported.connect(self._on_import_audio_imported)
+        self._import_audio_vm.client = client
+        if self._import_audio_dialog is not None:
+            self._import_audio_dialog.deleteLater()  # its connections to the VM go with it
+        dialog = ImportAudioDialog(self._import_audio_vm, self.window,
+                                   start_folder=str(Path.home()))
+        self._import_audio_dialog = dialog
+        dialog.open()
+
+    def _on_import_audio_imported(self, answer: ImportAnswer) -> None:
+        self.window.set_status(f"Imported {answer.file.name}: transcribing")
+        self.window.show_page(0)
+        self._on_customer_view_session_activated(answer.session.id)
 
     def _on_export_folder_chosen(self, folder: str) -> None:
         if self.prefs.last_export_dir != folder:

@@ -173,6 +173,7 @@ class MainWindow(QMainWindow):
     about_requested = Signal()
     files_dropped = Signal(list)  # [Path] of export files dropped on the window
     export_requested = Signal()
+    import_audio_requested = Signal()
     filters_requested = Signal()
 
     def __init__(
@@ -379,6 +380,11 @@ class MainWindow(QMainWindow):
         self.export_action.setToolTip("Export the sessions shown (filters applied) to a file")
         self.export_action.triggered.connect(self.export_requested)
         self.addAction(self.export_action)
+        self.import_audio_action = QAction("Import session from audio…", self)
+        self.import_audio_action.setToolTip(
+            "Make a voice session from a call recording (WAV, FLAC, OGG/Opus, MP3); the hub "
+            "transcribes it")
+        self.import_audio_action.triggered.connect(self.import_audio_requested)
         self.filters_action = QAction("Filters…", self)
         self.filters_action.setShortcut(QKeySequence("Ctrl+F"))
         self.filters_action.setToolTip("Session Filters (History)")
@@ -403,6 +409,7 @@ class MainWindow(QMainWindow):
         self.file_menu.addAction(self.sign_out_action)
         self.file_menu.addAction(self.open_action)
         self.file_menu.addAction(self.export_action)
+        self.file_menu.addAction(self.import_audio_action)
         self.recent_menu = QMenu("Open recent", self)
         self.file_menu.insertMenu(self.export_action, self.recent_menu)
         self.set_recent_files([])
