@@ -38,6 +38,7 @@ from supervisor_desk.client.settings import NotificationPrefs, Preferences, load
 from supervisor_desk.logging_setup import setup_logging
 from supervisor_desk.models.alerts.defaults import ROUTINE_ENDED_ID, ROUTINE_NEW_ID, default_rules
 from supervisor_desk.models.alerts.rules import RuleSet
+from supervisor_desk.models.analytics import DEFAULT_SLA_SECONDS
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
 from supervisor_desk.models.markers import resolve_time_zone
@@ -177,6 +178,14 @@ class DeskApp(QObject):
         self.alerts = AlertsViewModel(default_rules(), parent=self)
         self.alert_notifier = AlertNotifier(self.tray, self.window.notification_area, parent=self)
         self.alerts_panel = AlertsPanel(self.alerts, self.window)
+        # The Wall shows each session's alert and can show only sessions with open alerts;
+        # Analytics counts "within SLA" by the first wait rule.
+        self.wall_vm.alert_state = self.alerts.highlight
+        self.wall_vm.alerting = lambda: {
+            a.session_id for a in self.alerts.alerts() if a.state == "open"}
+        self.alerts.alerts_changed.connect(self.wall_vm.on_alerts_changed)
+        self.alerts.rules_changed.connect(self._on_alerts_rules_changed)
+        self._on_alerts_rules_changed(self.alerts.rules)
         self.alert_rules_dialog: AlertRulesDialog | None = None
         self._quit_on_signal = QuitOnSignal(self.request_quit, self)
         self._state_file = (
@@ -512,6 +521,11 @@ class DeskApp(QObject):
         if self.prefs.last_export_dir != folder:
             self.prefs.last_export_dir = folder
             self._save_prefs()
+
+    def _on_alerts_rules_changed(self, rules: Any) -> None:
+        thresholds = rules.wait_thresholds()
+        self.analytics_vm.set_sla_seconds(
+            thresholds[0][0] if thresholds else DEFAULT_SLA_SECONDS)
 
     def _on_saved_views_view_applied(self, kind: str) -> None:
         self.window.show_page(self.analytics_page if kind == "analytics" else self.history_page)

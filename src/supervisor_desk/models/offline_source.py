@@ -10,10 +10,13 @@ down by :meth:`OfflineDetailClient.close`. No Qt here.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+from supervisor_desk.models.export.recordings import bundled_recording, recording_of
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.offline_index import OfflineIndex
 from supervisor_desk.models.wire import (
@@ -124,6 +127,18 @@ class OfflineDetailClient:
         limit: int = 50,
     ) -> SessionPage:
         return await self._source.page(flt or SessionFilter(), sort, offset, limit)
+
+    async def download_file(self, session_id: str, file_id: str, dest: Path) -> int:
+        """A recording bundled with the export (beside it, or unpacked from its .zip)."""
+        record = await self._record(session_id)
+        ref = recording_of(record.session)
+        source = None if ref is None or ref.file_id != file_id else \
+            bundled_recording(self.index.path, ref)
+        if source is None:
+            raise OfflineError("This export was made without its recordings")
+        await asyncio.get_running_loop().run_in_executor(
+            self._reader, shutil.copyfile, source, dest)
+        return source.stat().st_size
 
     def close(self) -> None:
         """Stop the reading thread (waits for a read in progress: one record, milliseconds)."""

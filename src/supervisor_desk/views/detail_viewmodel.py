@@ -17,6 +17,9 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
+# hub_file_of lives with the recordings' model; imported here for the chat's attachments too.
+from supervisor_desk.models.export.recordings import hub_file_of as hub_file_of
+from supervisor_desk.models.export.recordings import recording_of
 from supervisor_desk.models.wire import (
     MeAnswer,
     Message,
@@ -42,22 +45,6 @@ class DetailClient(Protocol):
     async def handover(
         self, session_id: str, operator_id: str | None = None
     ) -> SessionSummary: ...
-
-
-def hub_file_of(url: str, session_id: str) -> str | None:
-    """The hub file id a link points at: ``hub:<id>`` or the hub-relative path
-    ``/api/v1/sessions/<session>/files/<id>`` of the same session; None for anything else
-    (third-party URLs are never fetched without a click)."""
-    if url.startswith("hub:"):
-        file_id = url[4:]
-    else:
-        prefix = f"/api/v1/sessions/{session_id}/files/"
-        if not url.startswith(prefix):
-            return None
-        file_id = url[len(prefix):]
-    if not file_id or not all(c.isalnum() or c in "-_." for c in file_id):
-        return None
-    return file_id
 
 
 def decode_image(data: bytes) -> QImage | None:
@@ -178,19 +165,16 @@ class DetailViewModel(QObject):
     ) -> tuple[Callable[[Path], Awaitable[Any]], str] | None:
         """How to fetch a voice session's recording (metadata ``recording``: a hub file) and
         its file name; None when it has none or the client cannot fetch files."""
-        metadata = summary.metadata or {}
-        file_id = hub_file_of(metadata.get("recording", ""), summary.id)
-        client = self._client
-        download = getattr(client, "download_file", None)
-        if file_id is None or download is None:
+        ref = recording_of(summary)
+        # The hub client, or an offline file's client serving recordings bundled with it.
+        download = getattr(self._client, "download_file", None)
+        if ref is None or download is None:
             return None
-        name = metadata.get("recording_name") or f"{summary.id}-recording"
-        session_id = summary.id
 
         async def fetch(dest: Path) -> Any:
-            return await download(session_id, file_id, dest)
+            return await download(ref.session_id, ref.file_id, dest)
 
-        return fetch, name
+        return fetch, ref.name
 
     # --- image previews -----------------------------------------------------------------
     def fetch_image(self, session_id: str, file_id: str) -> None:

@@ -5,6 +5,10 @@ The hub streams the file (``GET /sessions/export``) straight to disk through
 counter for progress and Cancel. A CSV keeps the table's visible columns (plus the few a CSV
 needs to be reopened offline); that projection runs on a worker thread. The file chooser is
 a non-modal ``QFileDialog.open()`` starting in the last export folder.
+
+JSON/JSONL can take the voice sessions' recordings along (opt-in): fetched from the hub with
+the user's token into ``<file>.recordings/`` beside the export, or packed with it into one
+``.zip`` bundle (:mod:`supervisor_desk.models.export.recordings`), so offline review plays them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -21,6 +27,7 @@ from typing import Any, Literal, Protocol
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QComboBox,
     QDialog,
     QFileDialog,
     QHBoxLayout,
@@ -34,6 +41,11 @@ from PySide6.QtWidgets import (
 )
 
 from supervisor_desk.models.export import project_csv
+from supervisor_desk.models.export.recordings import (
+    recordings_dir,
+    recordings_in,
+    write_bundle,
+)
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.views.history.describe import filter_chips
 from supervisor_desk.views.properties import ObservableProperty
@@ -41,6 +53,12 @@ from supervisor_desk.views.session_table_model import SessionColumn
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 ExportFormat = Literal["csv", "json", "jsonl"]
+RecordingsMode = Literal["none", "beside", "zip"]
+RECORDINGS_LABELS: dict[str, str] = {
+    "none": "Without recordings",
+    "beside": "With recordings, in a folder beside the file",
+    "zip": "With recordings, all in one .zip bundle",
+}
 FORMAT_LABELS: dict[str, str] = {
     "csv": "CSV — one row per session, the table's visible columns",
     "json": "JSON — sessions with messages and logs",
@@ -97,6 +115,8 @@ def human_bytes(count: int) -> str:
 class ExportClient(Protocol):
     async def export(self, fmt: Any, flt: Any, dest: Path,
                      progress: Callable[[int], None] | None = None) -> int: ...
+    async def download_file(self, session_id: str, file_id: str, dest: Path,
+                            progress: Callable[[int, int], None] | None = None) -> int: ...
 
 
 class ExportViewModel(QObject):
@@ -118,12 +138,19 @@ class ExportViewModel(QObject):
         self._task: asyncio.Task[Any] | None = None
         # The CSV projection's thread: started by the first CSV export, ended by aclose().
         self._projector: ThreadPoolExecutor | None = None
+        self.recordings_exported = 0  # how many recordings the last export took along
 
     def start(self, fmt: ExportFormat, flt: SessionFilter, dest: Path,
-              columns: list[str] | None = None) -> None:
+              columns: list[str] | None = None, recordings: RecordingsMode = "none") -> None:
         if self.running or self.client is None:
             return
-        self._task = self.tasks.spawn(self._export(fmt, flt, Path(dest), columns), "export")
+        if fmt == "csv":
+            recordings = "none"  # a CSV has no transcripts to play them against
+        if recordings == "none":
+            self._task = self.tasks.spawn(self._export(fmt, flt, Path(dest), columns), "export")
+        else:
+            self._task = self.tasks.spawn(
+                self._export_with_recordings(fmt, flt, Path(dest), recordings), "export")
         # Reported from the task's end, so a cancel before its first step is reported too.
         self._task.add_done_callback(self._on_task_done)
         self.running = True
@@ -142,6 +169,47 @@ class ExportViewModel(QObject):
         if self._projector is not None:
             self._projector.shutdown(wait=True)
             self._projector = None
+
+    async def _export_with_recordings(self, fmt: ExportFormat, flt: SessionFilter, dest: Path,
+                                      mode: RecordingsMode) -> None:
+        """The export, then every hub recording its sessions point at; a bundle zips both."""
+        assert self.client is not None
+        client = self.client
+        work: Path | None = None
+        target = dest
+        if mode == "zip":
+            work = Path(await asyncio.to_thread(
+                tempfile.mkdtemp, prefix=f".{dest.name}.", dir=dest.parent))
+            target = work / f"{dest.stem}.{fmt}"
+        folder = recordings_dir(target)
+        try:
+            size = await client.export(fmt, flt, target, self.progress_changed.emit)
+            refs = await asyncio.to_thread(recordings_in, target)
+            if refs:
+                await asyncio.to_thread(folder.mkdir, exist_ok=True)
+            done = size
+            for ref in refs:
+                path = folder / ref.relpath
+                await asyncio.to_thread(path.parent.mkdir, exist_ok=True)
+                done += await client.download_file(ref.session_id, ref.file_id, path)
+                self.progress_changed.emit(done)
+            if work is not None:
+                size = await asyncio.to_thread(write_bundle, target, dest)
+            else:
+                size = done
+        except Exception as exc:  # the user sees why and can try again
+            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            if work is None:  # the export itself is whole; recordings half-fetched are not
+                await asyncio.to_thread(shutil.rmtree, folder, True)
+            self.running = False
+            self.failed.emit(f"Export failed: {message}")
+            return
+        finally:
+            if work is not None:
+                await asyncio.to_thread(shutil.rmtree, work, True)
+        self.running = False
+        self.recordings_exported = len(refs)
+        self.finished.emit(str(dest), size)
 
     async def _export(self, fmt: ExportFormat, flt: SessionFilter, dest: Path,
                       columns: list[str] | None) -> None:
@@ -207,6 +275,13 @@ class ExportDialog(QDialog):
             layout.addWidget(button)
         self.format_buttons["jsonl"].setChecked(True)
         self.formats.buttonToggled.connect(self._on_formats_button_toggled)
+        self.recordings_box = QComboBox(self)
+        for mode, label in RECORDINGS_LABELS.items():
+            self.recordings_box.addItem(label, mode)
+        self.recordings_box.setToolTip(
+            "Voice sessions' recordings, fetched from the hub, so offline review can play them")
+        self.recordings_box.currentIndexChanged.connect(self._on_recordings_box_changed)
+        layout.addWidget(self.recordings_box)
         row = QHBoxLayout()
         self.path_edit = QLineEdit(str(self.folder / default_file_name("jsonl")), self)
         self.path_edit.setAccessibleName("Export file")
@@ -249,6 +324,22 @@ class ExportDialog(QDialog):
     def set_format(self, fmt: ExportFormat) -> None:
         self.format_buttons[fmt].setChecked(True)
 
+    def recordings_mode(self) -> RecordingsMode:
+        if self.selected_format() == "csv":
+            return "none"
+        return self.recordings_box.currentData()  # type: ignore[no-any-return]
+
+    def set_recordings_mode(self, mode: RecordingsMode) -> None:
+        self.recordings_box.setCurrentIndex(self.recordings_box.findData(mode))
+
+    def _file_suffix(self) -> str:
+        return "zip" if self.recordings_mode() == "zip" else self.selected_format()
+
+    def _on_recordings_box_changed(self, _index: int) -> None:
+        path = self.destination()
+        if path.suffix.lstrip(".") in (*FORMAT_LABELS, "zip"):
+            self.set_destination(path.with_suffix(f".{self._file_suffix()}"))
+
     def destination(self) -> Path:
         return Path(self.path_edit.text()).expanduser()
 
@@ -256,7 +347,7 @@ class ExportDialog(QDialog):
         self.path_edit.setText(str(path))
 
     def choose_file(self) -> QFileDialog:
-        fmt = self.selected_format()
+        fmt = self._file_suffix()
         dialog = QFileDialog(self, "Export sessions to", str(self.destination()))
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setDefaultSuffix(fmt)
@@ -274,15 +365,16 @@ class ExportDialog(QDialog):
         fmt = self.selected_format()
         self.folder_chosen.emit(str(dest.parent))
         self.status_label.setText("Starting…")
-        self.vm.start(fmt, self.filter, dest, self.columns if fmt == "csv" else None)
+        self.vm.start(fmt, self.filter, dest, self.columns if fmt == "csv" else None,
+                      recordings=self.recordings_mode())
 
     def _on_formats_button_toggled(self, _button: Any, checked: bool) -> None:
         if not checked:
             return
-        fmt = self.selected_format()
+        self.recordings_box.setEnabled(self.selected_format() != "csv")
         path = self.destination()
-        if path.suffix.lstrip(".") in FORMAT_LABELS:
-            self.set_destination(path.with_suffix(f".{fmt}"))
+        if path.suffix.lstrip(".") in (*FORMAT_LABELS, "zip"):
+            self.set_destination(path.with_suffix(f".{self._file_suffix()}"))
 
     def _on_cancel_clicked(self) -> None:
         if self.vm.running:
@@ -296,6 +388,7 @@ class ExportDialog(QDialog):
         self.browse_button.setEnabled(not running)
         for button in self.format_buttons.values():
             button.setEnabled(not running)
+        self.recordings_box.setEnabled(not running and self.selected_format() != "csv")
         self.cancel_button.setText("Cancel export" if running else "Close")
 
     def _on_vm_progress_changed(self, received: int) -> None:

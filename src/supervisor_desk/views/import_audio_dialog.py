@@ -148,7 +148,9 @@ class ImportAudioDialog(QDialog):
         file_row.addWidget(self.browse_button)
         self.agent_box = QComboBox(self)
         self.agent_box.setEditable(True)
-        self.agent_box.lineEdit().setPlaceholderText("Agent's name")
+        agent_line = self.agent_box.lineEdit()
+        if agent_line is not None:  # editable: always has one
+            agent_line.setPlaceholderText("Agent's name")
         self.channel_box = QComboBox(self)
         for channel in VOICE_CHANNELS:
             self.channel_box.addItem(CHANNEL_LABELS.get(channel, channel), channel)

@@ -1,7 +1,13 @@
-"""Opening files into offline review windows: the quick check, error dialogs, recent files."""
+"""Opening files into offline review windows: the quick check, error dialogs, recent files.
+
+A ``.zip`` bundle (an export with its recordings) is unpacked into a private temporary folder,
+removed when its window goes; the export inside is reviewed and its recordings play.
+"""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
@@ -10,6 +16,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from supervisor_desk.models.export import MAX_REVIEW_SESSIONS, ExportFileError, check_export
+from supervisor_desk.models.export.recordings import BundleError, open_bundle
 from supervisor_desk.views.offline.window import OfflineWindow
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
@@ -37,21 +44,30 @@ class OfflineReview(QObject):
 
     def open(self, path: Path) -> OfflineWindow | None:
         """Check the file quickly, then open its window and read it in the background."""
-        path = Path(path)
+        path = opened = Path(path)
+        unpacked: Path | None = None
         try:
+            if path.suffix.lower() == ".zip":
+                unpacked = Path(tempfile.mkdtemp(prefix="sd-bundle-"))
+                path = open_bundle(opened, unpacked)
             check_export(path, max_sessions=MAX_REVIEW_SESSIONS)
-        except ExportFileError as exc:
+        except (ExportFileError, BundleError) as exc:
+            if unpacked is not None:
+                shutil.rmtree(unpacked, ignore_errors=True)
             self._show_error(str(exc))
             return None
         window = OfflineWindow(
             path, time_zone=self._tz, tasks=self.tasks.owner.scope(f"offline:{path.name}"))
+        if unpacked is not None:
+            folder = unpacked
+            window.destroyed.connect(lambda *_: shutil.rmtree(folder, ignore_errors=True))
         # Destroyed by Qt on close, on this thread (never by Python's GC on another thread).
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         window.files_dropped.connect(self._on_window_files_dropped)
         window.destroyed.connect(lambda *_: self._forget(window))
         self.windows.append(window)
         if self._remember is not None:
-            self._remember(path)
+            self._remember(opened)
         window.show()
         window.start()
         self.window_opened.emit(window)
