@@ -458,7 +458,7 @@ class DeskApp(QObject):
             return
         start = self.prefs.recent_files[0] if self.prefs.recent_files else str(Path.home())
         dialog = QFileDialog(self.window, "Open an exported file", str(Path(start).parent))
-        dialog.setNameFilters(["Supervisor Desk exports (*.json *.jsonl *.ndjson *.csv *.gz)",
+        dialog.setNameFilters(["Supervisor Desk exports (*.json *.jsonl *.ndjson *.csv *.gz *.zip)",
                                "All files (*)"])
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
         dialog.fileSelected.connect(lambda name: self.offline.open(Path(name)))
