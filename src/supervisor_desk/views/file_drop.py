@@ -19,7 +19,8 @@ EXPORT_SUFFIXES = (".json", ".jsonl", ".ndjson", ".csv")
 
 def is_export_name(path: Path) -> bool:
     name = path.name.lower()
-    return name.endswith(EXPORT_SUFFIXES) or name.endswith(
+    # .zip: an export bundled with its recordings.
+    return name.endswith((*EXPORT_SUFFIXES, ".zip")) or name.endswith(
         tuple(s + ".gz" for s in EXPORT_SUFFIXES))
 
 
