@@ -153,6 +153,12 @@ def test_pinned_and_filtered_sessions_and_a_click_opens_one(
     assert [t.session_id for t in vm.tiles if t is not None] == ["p1"]
     window.mode_combo.setCurrentIndex(window.mode_combo.findData("filter"))
     assert [t.session_id for t in vm.tiles if t is not None] == ["p2"]
+    # With open alerts: only those sessions, each header saying its alert.
+    vm.alerting = lambda: {"p0"}
+    vm.alert_state = lambda sid: "critical" if sid == "p0" else None
+    window.mode_combo.setCurrentIndex(window.mode_combo.findData("alerts"))
+    assert [t.session_id for t in vm.tiles if t is not None] == ["p0"]
+    assert window.tiles[0].header.text().endswith("· critical alert")
 
     clicked: list[str] = []
     window.session_clicked.connect(clicked.append)

@@ -59,6 +59,12 @@ class AnalyticsViewModel(QObject):
         self._live_timer.timeout.connect(self._on_live_timer_timeout)
         self._live_timer.start()
 
+    def set_sla_seconds(self, seconds: int) -> None:
+        """The wait answered "within SLA" (the alert rules' first wait threshold)."""
+        if seconds != self.sla_seconds:
+            self.sla_seconds = seconds
+            self.refresh()
+
     def set_source(self, source: AnalyticsSource | None) -> None:
         self.source = source
         self.report = None

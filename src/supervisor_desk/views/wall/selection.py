@@ -6,7 +6,7 @@ has ended and is fading out); free slots take the next sessions in the mode's or
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -14,16 +14,19 @@ from supervisor_desk.models.filters import SessionFilter, to_ms
 from supervisor_desk.models.live_order import waiting_since
 from supervisor_desk.models.wire import SessionSummary
 
-WallMode = Literal["pinned", "longest_waiting", "filter"]
+WallMode = Literal["pinned", "longest_waiting", "alerts", "filter"]
 WALL_MODES: tuple[str, ...] = get_args(WallMode)
 MODE_LABELS = {"pinned": "Pinned sessions", "longest_waiting": "Longest waiting",
-               "filter": "History's filter"}
+               "alerts": "With open alerts", "filter": "History's filter"}
 
 
 def candidates(sessions: Iterable[SessionSummary], mode: str, pinned: Sequence[str],
-               flt: SessionFilter, now: datetime) -> list[str]:
-    """Live session ids in the order the mode ranks them."""
+               flt: SessionFilter, now: datetime,
+               alerting: Collection[str] = ()) -> list[str]:
+    """Live session ids in the order the mode ranks them (``alerting``: ids with an alert)."""
     live = [s for s in sessions if s.is_live]
+    if mode == "alerts":
+        live = [s for s in live if s.id in alerting]
     if mode == "pinned":
         by_id = {s.id: s for s in live}
         return [sid for sid in pinned if sid in by_id]

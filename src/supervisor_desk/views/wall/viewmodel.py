@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
@@ -65,6 +65,9 @@ class WallViewModel(QObject):
         self.pinned: list[str] = []
         self.filter = SessionFilter()  # History's, followed as it changes
         self.saved_filter: SessionFilter | None = None  # a saved view's, chosen on the wall
+        # The alert rules' severity of a session (None: no alert), shown in its header.
+        self.alert_state: Callable[[str], str | None] = lambda _sid: None
+        self.alerting: Callable[[], Collection[str]] = frozenset
         self.tz: tzinfo = datetime.now().astimezone().tzinfo or UTC
         self.monotonic: Callable[[], float] = time.monotonic
         self.tiles: list[WallTile | None] = []
@@ -114,7 +117,7 @@ class WallViewModel(QObject):
     def reselect(self, replace_all: bool = False) -> None:
         now = datetime.now(UTC)
         flt = self.saved_filter if self.saved_filter is not None else self.filter
-        ranked = candidates(self.sessions(), self.mode, self.pinned, flt, now)
+        ranked = candidates(self.sessions(), self.mode, self.pinned, flt, now, self.alerting())
         slots = LAYOUTS.get(self.layout_name, 9) or max(1, min(MAX_AUTO_TILES, len(ranked)))
         current = [t.session_id if t is not None else None for t in self.tiles]
         keep: set[str] = set()
@@ -209,6 +212,13 @@ class WallViewModel(QObject):
                 model.set_rows(rows[-KEEP_TILE_ROWS:])
             else:
                 model.append_rows([message_row(m, self.tz) for m in batch])
+
+    def on_alerts_changed(self) -> None:
+        if self.mode == "alerts":
+            self.reselect()
+        for i, tile in enumerate(self.tiles):
+            if tile is not None:
+                self.tile_changed.emit(i)
 
     def _on_tick_timeout(self) -> None:
         stale = self.monotonic() - REPLACE_AFTER_S

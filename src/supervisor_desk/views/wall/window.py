@@ -34,8 +34,9 @@ ENDED_OPACITY = 0.35
 _VIEW = "view:"  # combo data of a saved view's entry
 
 
-def tile_header(s: SessionSummary | None, session_id: str, now: datetime) -> str:
-    """Customer · agent · channel · wait (or how it ended)."""
+def tile_header(s: SessionSummary | None, session_id: str, now: datetime,
+                alert: str | None = None) -> str:
+    """Customer · agent · channel · wait (or how it ended) · the alert's severity, if any."""
     if s is None:
         return f"Session {session_id[:12]}"
     customer = s.user.name or s.user.external_id or s.user.id
@@ -49,7 +50,8 @@ def tile_header(s: SessionSummary | None, session_id: str, now: datetime) -> str
         state = f"active {format_duration(max(0.0, (now - since).total_seconds()))}"
     else:
         state = f"{s.status}"
-    return f"{customer} · {agent} · {channel} · {state}"
+    alerted = f" · {alert} alert" if alert else ""
+    return f"{customer} · {agent} · {channel} · {state}{alerted}"
 
 
 class WallTileWidget(QFrame):
@@ -78,7 +80,7 @@ class WallTileWidget(QFrame):
         layout.addWidget(self.header)
         layout.addWidget(self.transcript, 1)
 
-    def show_tile(self, tile: WallTile | None, now: datetime) -> None:
+    def show_tile(self, tile: WallTile | None, now: datetime, alert: str | None = None) -> None:
         if tile is None:
             self.session_id = None
             self.header.setText("No session to show")
@@ -89,7 +91,8 @@ class WallTileWidget(QFrame):
             self.session_id = tile.session_id
             self.transcript.setModel(tile.model)
         self.transcript.show()
-        self.header.setText(tile_header(tile.summary, tile.session_id, now))
+        self.header.setText(tile_header(tile.summary, tile.session_id, now, alert))
+        self.header.setProperty("alert", alert or "")
         self.setToolTip(f"Session {tile.session_id}: click to open it in the main window")
         self.fade.setOpacity(ENDED_OPACITY if tile.ended_at is not None else 1.0)
 
@@ -196,8 +199,11 @@ class WallWindow(QWidget):
         now = datetime.now(UTC)
         for i, widget in enumerate(self.tiles):
             self.grid.addWidget(widget, i // columns, i % columns)
-            widget.show_tile(self.vm.tiles[i] if i < len(self.vm.tiles) else None, now)
+            tile = self.vm.tiles[i] if i < len(self.vm.tiles) else None
+            widget.show_tile(tile, now, self.vm.alert_state(tile.session_id) if tile else None)
 
     def _on_vm_tile_changed(self, index: int) -> None:
         if 0 <= index < len(self.tiles) and index < len(self.vm.tiles):
-            self.tiles[index].show_tile(self.vm.tiles[index], datetime.now(UTC))
+            tile = self.vm.tiles[index]
+            alert = self.vm.alert_state(tile.session_id) if tile is not None else None
+            self.tiles[index].show_tile(tile, datetime.now(UTC), alert)
