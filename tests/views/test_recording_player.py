@@ -145,6 +145,12 @@ def test_an_imported_call_plays_under_its_transcript(
             await task
             assert dest.read_bytes() == original
             assert player.status_label.text() == "Saved saved.wav"
+            # The download on the chat's "Recording" card saves the same file.
+            card = next(m for m in pane.chat._messages[session_id].values() if m.attachments)
+            assert card.attachments[0].url == answer.file.url
+            pane.chat.download_attachment(card.attachments[0], tmp_path / "card.wav")
+            await wait_until(lambda: player.status_label.text() == "Saved card.wav")
+            assert (tmp_path / "card.wav").read_bytes() == original
         finally:
             pane.chat.recording_player.clear()
             await live.stop()

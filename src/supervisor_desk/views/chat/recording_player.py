@@ -99,7 +99,7 @@ class RecordingPlayer(QWidget):
 
         self.play_button = QToolButton(self)
         self.play_button.setText("▶")
-        self.play_button.setToolTip("Play the recording (Space)")
+        self.play_button.setToolTip("Play the recording")
         self.play_button.clicked.connect(self.toggle)
         self.slider = SegmentSlider(self)
         self.slider.setRange(0, 0)
@@ -227,7 +227,7 @@ class RecordingPlayer(QWidget):
             self.status_label.setText(str(exc))
             return
         self.play_button.setText("⏸")
-        self.play_button.setToolTip("Pause (Space)")
+        self.play_button.setToolTip("Pause")
         self._timer.start()
 
     def pause(self) -> None:
@@ -235,7 +235,7 @@ class RecordingPlayer(QWidget):
             self.playback.pause()
         self._timer.stop()
         self.play_button.setText("▶")
-        self.play_button.setToolTip("Play the recording (Space)")
+        self.play_button.setToolTip("Play the recording")
         self._show_position(self.position_ms())
 
     def seek(self, ms: int) -> None:

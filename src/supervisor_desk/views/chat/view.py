@@ -408,6 +408,11 @@ class ChatView(QWidget):
         self.recording_player.set_segments(
             [(m.offset_ms or 0, m.end_ms or m.offset_ms or 0) for m in self._spoken(session.id)])
 
+    def _is_shown_recording(self, url: str) -> bool:
+        session = self._sessions.get(self._recording_session or "")
+        return session is not None and bool(url) and \
+            (session.metadata or {}).get("recording") == url
+
     def _spoken(self, session_id: str) -> list[Message]:
         """The transcript's messages that have a place in the recording, in spoken order."""
         return sorted(
@@ -894,6 +899,12 @@ class ChatView(QWidget):
         url = attachment.url or ""
         if is_safe_url(url):
             self._open_external(url, attachment.name)
+            return
+        if self._is_shown_recording(url):  # the player holds those bytes already
+            if self.recording_player.file is None:
+                self.status_label.setText("The recording is still loading")
+            else:
+                self.recording_player.save_as(dest)
             return
         if not url.startswith("data:"):
             self.status_label.setText("No file is available for this attachment")
