@@ -59,6 +59,7 @@ _EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/api/v1/sessions/{session_id}"): (404,),
     ("get", "/api/v1/sessions/{session_id}/logs"): (404,),
     ("post", "/api/v1/sessions/{session_id}/handover"): (404, 409),
+    ("patch", "/api/v1/sessions/{session_id}/contact"): (404,),
     ("delete", "/api/v1/webhooks/{webhook_id}"): (404,),
     ("get", "/api/v1/webhooks/{webhook_id}/deliveries"): (404,),
     ("post", "/api/v1/webhooks/{webhook_id}/replay"): (404,),
@@ -243,6 +244,8 @@ def complete(app: FastAPI, document: dict[str, Any],
             {"required": [key], "properties": {key: {"type": "string"}}}
             for key in ("user", "label")
         ]
+    if "ContactUpdate" in schemas:
+        schemas["ContactUpdate"]["minProperties"] = 1  # the route's "at least one field"
     components["securitySchemes"] = {SCHEME: {
         "type": "http", "scheme": "bearer",
         "description": "A token from `POST /api/v1/auth/login` or `supervisor-hub token "

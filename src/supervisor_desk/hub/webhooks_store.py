@@ -95,7 +95,8 @@ def new_secret() -> str:
 
 
 # The exact rules, shared with the OpenAPI document (routes_webhooks.py) so both say the same.
-URL_PATTERN = r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(:[0-9]{1,5})?([/?#]\S*)?$"
+# ASCII only (a URL percent-encodes the rest): regex engines agree on what these classes hold.
+URL_PATTERN = r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(:[0-9]{1,5})?([/?#][!-~]*)?$"
 SECRET_PATTERN = r"^whsec_([A-Za-z0-9+/]{4}){8,16}$"  # 24 to 48 random bytes, base64
 
 
