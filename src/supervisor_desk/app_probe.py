@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 
 from supervisor_desk import __version__
 from supervisor_desk.views.session_table_model import SessionColumn
@@ -57,6 +57,16 @@ def app_state(desk: DeskApp) -> dict[str, Any]:
         "alerts": [{"title": a.title, "body": a.body, "session_id": a.session_id}
                    for a in tray.last_alerts],
         "in_window_notifications": window.notification_area.shown_count,
+        "open_alerts": [{"session_id": a.session_id, "rule_id": a.rule_id, "state": a.state,
+                         "repeats": a.repeats,
+                         "who": a.session.user.name or a.session.user.external_id
+                         or a.session.user.id}
+                        for a in desk.alerts.alerts()],
+        "highlighted_rows": sum(
+            1 for row in range(model.rowCount())
+            if model.index(row, SessionColumn.ID).data(Qt.ItemDataRole.BackgroundRole)
+            is not None),
+        "alert_sounds": desk.alert_notifier.sounds_played,
         "selected": desk.detail.session_id,
         "signed_in": desk.signed is not None,
         "screenshot": str(desk.screenshot_saved) if desk.screenshot_saved else None,

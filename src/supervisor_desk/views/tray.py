@@ -58,6 +58,7 @@ class TrayController(QObject):
     toggle_requested = Signal()  # a single click on the icon: show, or hide if shown
     quit_requested = Signal()
     session_requested = Signal(str)
+    acknowledge_requested = Signal(str)  # session id: "Acknowledge" on an alert rule's popup
     paused_changed = Signal(bool)
     tray_available_changed = Signal(bool)
 
@@ -197,7 +198,9 @@ class TrayController(QObject):
 
     def _on_notifier_action(self, notification_id: int, key: str) -> None:
         session_id = self._nid_sessions.get(notification_id)
-        if session_id is not None:
+        if session_id is not None and key == "acknowledge":
+            self.acknowledge_requested.emit(session_id)
+        elif session_id is not None:
             self.session_requested.emit(session_id)
         else:
             self.show_requested.emit()
@@ -244,7 +247,8 @@ class TrayController(QObject):
         try:
             nid = await self._notifier.notify(
                 alert.title, alert.body, urgency=alert_urgency(alert), category="im.received",
-                actions=(("default", "Show session"),),
+                actions=(("default", "Show session"), ("acknowledge", "Acknowledge"))
+                if alert.kind == "rule" else (("default", "Show session"),),
                 timeout_ms=0 if alert.sticky else -1,  # 0: until the user dismisses it
             )
         except Exception:  # the daemon went away: fall back for this one alert

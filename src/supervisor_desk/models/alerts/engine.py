@@ -63,6 +63,7 @@ class Alert:
     resolved_at_ms: int | None = None
     snoozed_until_ms: int | None = None
     next_repeat_ms: int | None = None
+    repeats: int = 0  # reminders sent (repeats and snooze ends)
 
     @property
     def is_active(self) -> bool:
@@ -459,12 +460,14 @@ class AlertEngine:
             if now_ms < alert.snoozed_until_ms:
                 return
             alert.snoozed_until_ms = None
+            alert.repeats += 1
             update.notices.append(Notice(rule, (alert,), repeat=True, at_ms=now_ms))
             if rule.actions.repeat_seconds is not None:
                 alert.next_repeat_ms = now_ms + rule.actions.repeat_seconds * 1000
             return
         if alert.next_repeat_ms is None or now_ms < alert.next_repeat_ms:
             return
+        alert.repeats += 1
         update.notices.append(Notice(rule, (alert,), repeat=True, at_ms=now_ms))
         step = (rule.actions.repeat_seconds or 0) * 1000
         alert.next_repeat_ms = now_ms + step if step else None
