@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 SINK = "alerts_null"
@@ -100,3 +101,16 @@ class PulseNullSink:
         else:
             os.environ["PULSE_SERVER"] = self._old_env
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def null_sink_or_skip() -> Iterator[PulseNullSink]:
+    """Body of a ``pulse`` fixture: a started null sink, stopped afterwards (skip without
+    pulseaudio)."""
+    import pytest
+
+    if not PulseNullSink.available():
+        pytest.skip("pulseaudio/pulseaudio-utils not installed (scripts/system-deps.sh)")
+    server = PulseNullSink()
+    server.start()
+    yield server
+    server.stop()

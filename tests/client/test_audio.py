@@ -8,17 +8,12 @@ from collections.abc import Iterator
 import pytest
 
 from supervisor_desk.client.audio import SOUND_NAMES, AudioError, AudioOutput, load_wav, sound_path
-from tests.sound_server import PulseNullSink
+from tests.sound_server import PulseNullSink, null_sink_or_skip
 
 
 @pytest.fixture
 def pulse() -> Iterator[PulseNullSink]:
-    if not PulseNullSink.available():
-        pytest.skip("pulseaudio/pulseaudio-utils not installed (scripts/system-deps.sh)")
-    server = PulseNullSink()
-    server.start()
-    yield server
-    server.stop()
+    yield from null_sink_or_skip()
 
 
 def wait_for(predicate: object, timeout: float = 5.0) -> bool:

@@ -23,7 +23,7 @@ from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.tasks import standalone_scope
 from tests.audio_samples import HAVE_SPEECH_TOOLS, Spoken, make_call
 from tests.helpers import wait_until
-from tests.sound_server import PulseNullSink
+from tests.sound_server import PulseNullSink, null_sink_or_skip
 
 pytestmark = pytest.mark.skipif(
     not HAVE_SPEECH_TOOLS, reason="espeak-ng and sox come from scripts/system-deps.sh")
@@ -41,12 +41,7 @@ def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Spoken]]:
 
 @pytest.fixture
 def pulse() -> Iterator[PulseNullSink]:
-    if not PulseNullSink.available():
-        pytest.skip("pulseaudio/pulseaudio-utils not installed (scripts/system-deps.sh)")
-    server = PulseNullSink()
-    server.start()
-    yield server
-    server.stop()
+    yield from null_sink_or_skip()
 
 
 def chat_texts(pane: DetailPane) -> list[str]:
