@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QSlider
 
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.hub.embedded import EmbeddedHub
@@ -132,6 +133,13 @@ def test_an_imported_call_plays_under_its_transcript(
             player.play()
             await wait_until(lambda: player.position_ms() > 1500, timeout=10)
             player.pause()
+
+            # The seek bar: a page step (a click in the groove) moves the playback there.
+            before = player.position_ms()
+            player.slider.triggerAction(QSlider.SliderAction.SliderPageStepAdd)
+            await wait_until(lambda: player.position_ms() == player.slider.value())
+            assert player.position_ms() == pytest.approx(min(before + 5000, duration), abs=2)
+            assert player.time_label.text().endswith(f"/ 0:{duration // 1000:02d}")
 
             # Save as… writes the very bytes that were imported.
             dest = tmp_path / "saved.wav"

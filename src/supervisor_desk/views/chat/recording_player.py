@@ -103,6 +103,8 @@ class RecordingPlayer(QWidget):
         self.play_button.clicked.connect(self.toggle)
         self.slider = SegmentSlider(self)
         self.slider.setRange(0, 0)
+        self.slider.setSingleStep(1000)  # arrow keys: 1 s
+        self.slider.setPageStep(5000)  # a click in the groove, Page Up/Down: 5 s
         self.slider.sliderMoved.connect(self._on_slider_moved)
         self.slider.sliderReleased.connect(lambda: self.seek(self.slider.value()))
         self.slider.actionTriggered.connect(self._on_slider_action)
