@@ -13,6 +13,8 @@ are produced in this process as ``SessionChange`` objects (the reducer's cost is
 Figures:
 - ``alerts.batch_p50_ms`` / ``alerts.batch_p99_ms``: wall time of ``apply_batch`` per frame
   (≈80 events), i.e. the Qt-thread cost of judging 50 rules on the changed sessions;
+- ``alerts.engine_p50_ms`` / ``_p99_ms``: the engine's share of a batch (judging only; the
+  rest of ``batch`` is telling the user: banner widgets, notification calls);
 - ``alerts.tick_p99_ms``: one timer-driven ``tick`` (due deadlines, repeats);
 - ``alerts.event_to_notice_p50_ms`` / ``_p99_ms``: from the moment a triggering event (a
   failed ending, a customer keyword) arrived to ``AlertNotifier.delivered`` for its session;
@@ -150,6 +152,16 @@ def run(quick: bool) -> Results:
                 latencies.append((done - at) * 1000)
 
     notifier.delivered.connect(on_delivered)
+    engine_ms: list[float] = []
+    engine_apply = vm.engine.apply
+
+    def timed_apply(*args: Any, **kwargs: Any) -> Any:
+        begun = time.perf_counter()
+        result = engine_apply(*args, **kwargs)
+        engine_ms.append((time.perf_counter() - begun) * 1000)
+        return result
+
+    vm.engine.apply = timed_apply
     original_tick = vm._on_timer_timeout
 
     def timed_tick() -> None:
@@ -240,6 +252,8 @@ def run(quick: bool) -> Results:
         "alerts.batch_p50_ms": round(percentile(batch_ms, 50), 3),
         "alerts.batch_p99_ms": round(percentile(batch_ms, 99), 3),
         "alerts.batch_max_ms": round(max(batch_ms, default=0.0), 3),
+        "alerts.engine_p50_ms": round(percentile(engine_ms, 50), 3),
+        "alerts.engine_p99_ms": round(percentile(engine_ms, 99), 3),
         "alerts.tick_p99_ms": round(percentile(tick_ms, 99), 3),
         "alerts.ticks": len(tick_ms),
         "alerts.notices_timed": len(latencies),
