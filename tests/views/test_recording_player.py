@@ -201,3 +201,48 @@ def test_files_come_in_range_requests_with_the_users_token(
 
     qrun(scenario(), timeout=60)
     assert not list(tmp_path.glob(".copy.wav.*"))  # no temporary file left behind
+
+
+def test_a_sessions_audio_attachment_on_the_hub_is_played_too(
+    running_hub: EmbeddedHub, call: tuple[Path, list[Spoken]], qtbot: Any,
+    qrun: Callable[..., Any],
+) -> None:
+    import httpx
+
+    from tests.client.hub_events import message, started
+    from tests.conftest import ingest
+
+    original = call[0].read_bytes()
+    ingest(running_hub, [started("v1", modality="voice", channel="phone")])
+    uploaded = httpx.post(
+        f"{running_hub.url}/api/v1/sessions/v1/files", params={"name": "voicemail.wav"},
+        content=original, headers={"Authorization": f"Bearer {running_hub.ingest_token}"})
+    assert uploaded.status_code == 201, uploaded.text
+    note = message("v1", "voicemail left")
+    note["data"]["attachments"] = [{"name": "voicemail.wav", "mime": "audio/wav",
+                                    "size": len(original), "url": uploaded.json()["url"]}]
+    # A link elsewhere is never fetched, even when it claims to be audio.
+    other = message("v1", "elsewhere")
+    other["data"]["attachments"] = [{"name": "x.wav", "mime": "audio/wav",
+                                     "url": "https://example.invalid/x.wav"}]
+    ingest(running_hub, [other, note])
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        scope = standalone_scope("voice")
+        detail = DetailViewModel(client, tasks=scope)
+        pane = DetailPane(detail)
+        qtbot.addWidget(pane)
+        try:
+            await client.login("viewer", "viewer")
+            detail.select("v1")
+            player = pane.chat.recording_player
+            await wait_until(lambda: player.playback is not None, timeout=20)
+            assert player.file is not None and player.file.name == "voicemail.wav"
+            assert player.file.read_bytes() == original
+        finally:
+            player.clear()
+            await scope.aclose()
+            await client.aclose()
+
+    qrun(scenario(), timeout=60)

@@ -131,7 +131,7 @@ class OfflineDetailClient:
     async def download_file(self, session_id: str, file_id: str, dest: Path) -> int:
         """A recording bundled with the export (beside it, or unpacked from its .zip)."""
         record = await self._record(session_id)
-        ref = recording_of(record.session)
+        ref = recording_of(record.session, record.messages)
         source = None if ref is None or ref.file_id != file_id else \
             bundled_recording(self.index.path, ref)
         if source is None:

@@ -10,7 +10,7 @@ view-model's signals); only those of the selected session are forwarded.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -161,11 +161,11 @@ class DetailViewModel(QObject):
 
     # --- recordings ---------------------------------------------------------------------
     def recording_for(
-        self, summary: SessionSummary
+        self, summary: SessionSummary, messages: Sequence[Message] = ()
     ) -> tuple[Callable[[Path], Awaitable[Any]], str] | None:
-        """How to fetch a voice session's recording (metadata ``recording``: a hub file) and
-        its file name; None when it has none or the client cannot fetch files."""
-        ref = recording_of(summary)
+        """How to fetch a session's recording (metadata ``recording`` or an audio attachment,
+        a hub file) and its file name; None when it has none or the client cannot fetch."""
+        ref = recording_of(summary, messages)
         # The hub client, or an offline file's client serving recordings bundled with it.
         download = getattr(self._client, "download_file", None)
         if ref is None or download is None:

@@ -14,13 +14,13 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from supervisor_desk.models.export.reader import iter_records
 from supervisor_desk.models.filenames import safe_filename
-from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.models.wire import Message, SessionSummary
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
@@ -59,12 +59,19 @@ def hub_file_of(url: str, session_id: str) -> str | None:
     return file_id
 
 
-def recording_of(session: SessionSummary) -> RecordingRef | None:
+def recording_of(session: SessionSummary, messages: Iterable[Message] = ()) -> RecordingRef | None:
+    """The session's recording: metadata ``recording`` (an imported call), else the first
+    audio attachment of its messages that is a file of the hub."""
     metadata = session.metadata or {}
     file_id = hub_file_of(metadata.get("recording", ""), session.id)
-    if file_id is None:
-        return None
-    return RecordingRef(session.id, file_id, metadata.get("recording_name") or "recording")
+    if file_id is not None:
+        return RecordingRef(session.id, file_id, metadata.get("recording_name") or "recording")
+    for message in sorted(messages, key=lambda m: m.seq):
+        for attachment in message.attachments:
+            file_id = hub_file_of(attachment.url or "", session.id)
+            if file_id is not None and attachment.mime.startswith("audio/"):
+                return RecordingRef(session.id, file_id, attachment.name)
+    return None
 
 
 def recordings_dir(export: Path) -> Path:
@@ -73,7 +80,7 @@ def recordings_dir(export: Path) -> Path:
 
 def recordings_in(export: Path) -> list[RecordingRef]:
     """The hub recordings the sessions of an export file point at (one per session)."""
-    found = (recording_of(record.session) for record in iter_records(export))
+    found = (recording_of(record.session, record.messages) for record in iter_records(export))
     return [ref for ref in found if ref is not None]
 
 

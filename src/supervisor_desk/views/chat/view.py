@@ -75,7 +75,8 @@ if TYPE_CHECKING:
 
 BOTTOM_SLACK = 8
 # What plays a session's recording: (fetch into a path, file name), or None for no recording.
-RecordingProvider = Callable[[SessionSummary], "tuple[RecordingFetch, str] | None"]
+RecordingProvider = Callable[
+    [SessionSummary, list[Message]], "tuple[RecordingFetch, str] | None"]
 CLICKABLE = frozenset({"link", "copy", "download", "header", "image"})
 
 
@@ -393,7 +394,8 @@ class ChatView(QWidget):
         """Load the shown session's recording into the player (once per session)."""
         session = next(iter(self._sessions.values())) if len(self._sessions) == 1 else None
         found = (None if session is None or self._recording_provider is None
-                 else self._recording_provider(session))
+                 else self._recording_provider(
+                     session, list(self._messages.get(session.id, {}).values())))
         if session is None or found is None:
             if self._recording_session is not None:
                 self._recording_session = None
@@ -534,8 +536,9 @@ class ChatView(QWidget):
             self._show_unread()
         self._update_title()
         self._refresh_search()
-        if msg.session_id == self._recording_session and msg.offset_ms is not None:
-            self._update_recording()
+        if msg.offset_ms is not None or any(
+                a.mime.startswith("audio/") for a in msg.attachments):
+            self._update_recording()  # segments, or a recording attached just now
 
     def update_message(self, msg: Message) -> None:
         """A changed message (reaction, delivery status): repainted in place."""
