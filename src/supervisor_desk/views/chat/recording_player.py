@@ -153,6 +153,8 @@ class RecordingPlayer(QWidget):
     async def _load(self, fetch: RecordingFetch, generation: int) -> None:
         folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="sd-recording-"))
         self._folder = folder
+        # Gone with the player too, should the window be destroyed without clear().
+        self.destroyed.connect(lambda *_: shutil.rmtree(folder, ignore_errors=True))
         dest = folder / self._name
         try:
             await fetch(dest)
