@@ -99,7 +99,9 @@ def assert_absent(secrets: list[str], captured: str, log_file: Path, tmp_path: P
                   export: Path) -> None:
     logged = log_file.read_text(encoding="utf-8")
     assert logged, "the log file was not written"
-    database = b"".join(p.read_bytes() for p in tmp_path.glob("hub.db*"))
+    database = b"".join(  # the database, its WAL/SHM and the stored files beside it
+        p.read_bytes() for p in tmp_path.glob("hub.db*/**/*") if p.is_file()
+    ) + b"".join(p.read_bytes() for p in tmp_path.glob("hub.db*") if p.is_file())
     exported = export.read_text(encoding="utf-8")
     profile_files = "".join(
         p.read_text(encoding="utf-8", errors="replace")
