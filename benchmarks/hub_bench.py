@@ -316,9 +316,9 @@ async def _bare_broadcast(rate: float, total: int) -> list[float]:
 
 def build_big(db: Path, n_sessions: int) -> dict[str, Any]:
     """Load the simulator's dataset through the real apply path (no HTTP, same transactions)."""
-    from supervisor_desk.simulator import build_dataset
     from supervisor_desk.hub.storage import Storage
     from supervisor_desk.models.wire import IngestEvent, parse_event_data
+    from supervisor_desk.simulator import build_dataset
 
     storage = Storage(db)
     agents: dict[str, int] = {}

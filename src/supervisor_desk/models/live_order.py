@@ -113,5 +113,5 @@ class LiveOrdering:
             # Longest conversation first = earliest acceptance (start when never queued).
             return (ACTIVE_RANK, conversation_start(session).timestamp(), session.id)
         # Ended rows below every live one, in the order they ended (newest at the bottom).
-        ended = session.ended_at or session.started_at
-        return (ENDED_RANK, ended.timestamp(), session.id)
+        finished = session.ended_at or session.started_at
+        return (ENDED_RANK, finished.timestamp(), session.id)
