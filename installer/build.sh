@@ -79,12 +79,14 @@ check_db=$(mktemp -d)
 "$HUB_BUNDLE/$HUB" init --db "$check_db/hub.db" >&2
 rm -rf "$check_db"
 
-# Rewrites every RUNPATH/RPATH in a bundle to its $ORIGIN-relative entries only: the wheels
+# Drops the execute bit of shared libraries, and rewrites every RUNPATH/RPATH in a bundle to its $ORIGIN-relative entries only: the wheels
 # were linked with their build machine's directories, which mean nothing (or something
 # unintended) on the user's machine. The bundle's libraries find one another through
 # $ORIGIN and the folder PyInstaller's bootloader puts on the search path.
 fix_runpath() {
     local file rpath kept
+    # Shared libraries are loaded, not run: no execute bit (lintian shared-library-is-executable).
+    find "$1" -type f -name '*.so*' -perm /111 -exec chmod a-x {} +
     find "$1" -type f \( -name '*.so*' -o -perm -u+x \) -print0 | xargs -0 file -N -F '' |
         awk '/ELF/ {print $1}' | while read -r file; do
         rpath=$(patchelf --print-rpath "$file" 2>/dev/null) || continue
@@ -225,7 +227,7 @@ Architecture: $ARCH
 Maintainer: Supervisor Desk developers <supervisor-desk@users.noreply.github.com>
 Installed-Size: $installed_kb
 Pre-Depends: init-system-helpers (>= 1.54~)
-Depends: $hub_depends, adduser, util-linux
+Depends: $hub_depends, adduser
 Section: net
 Priority: optional
 Homepage: https://github.com/supervisordesk/supervisor-desk
