@@ -120,6 +120,10 @@ def bundle_check() -> int:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--bundle-check"]:
         sys.exit(bundle_check())
+    from frozen_module import run_module_if_asked
+
+    # The embedded hub's transcription worker: supervisor-desk -m supervisor_desk.hub...
+    run_module_if_asked()
     # PySide6's import hook (shibokensupport.feature) inspects modules imported after PySide6;
     # inspect.unwrap() reads ``__wrapped__`` on pydantic's module, which runs pydantic's lazy
     # ``__getattr__``. When --demo's hub thread is still initialising pydantic at that moment,

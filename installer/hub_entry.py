@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import sys
 
+from frozen_module import run_module_if_asked
+
 from supervisor_desk.hub.cli import main
 
 if __name__ == "__main__":
+    run_module_if_asked()  # the transcription worker: supervisor-hub -m supervisor_desk.hub...
     sys.exit(main())
