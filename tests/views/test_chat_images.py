@@ -185,3 +185,45 @@ def test_hub_previews_are_bounded_by_bytes() -> None:
         cache.put_hub_image(f"f{n}", image)
     assert cache.hub_bytes <= 3 * 100 * 100 * 4
     assert "f0" not in cache._hub and "f4" in cache._hub
+
+
+def test_a_hub_file_attachment_downloads_with_the_token(
+    running_hub: EmbeddedHub, qtbot: Any, qrun: Callable[..., Any], tmp_path: Path,
+) -> None:
+    """A PDF stored on the hub is a file card whose Download saves the hub's exact bytes."""
+    start_session(running_hub)
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 50 + b"\n%%EOF\n"
+    pdf_url = upload(running_hub, "invoice.pdf", pdf)
+    post_message(running_hub, "m-pdf", [
+        {"name": "invoice.pdf", "mime": "application/pdf", "size": len(pdf), "url": pdf_url}])
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        detail = DetailViewModel(client, tasks=standalone_scope("download"))
+        pane = DetailPane(detail)
+        qtbot.addWidget(pane)
+        pane.resize(700, 700)
+        pane.show()
+        try:
+            await client.login("supervisor", "supervisor")
+            detail.select(SESSION)
+            await wait_until(lambda: len(message_cards(pane, "m-pdf")) == 1, timeout=10)
+            card = message_cards(pane, "m-pdf")[0]
+            assert card.button is not None  # a file card with its Download button
+            dest = tmp_path / "saved.pdf"
+            pane.chat.download_attachment(card.attachment, dest)
+            await wait_until(lambda: pane.chat.status_label.text() == "Saved saved.pdf",
+                             timeout=10)
+            assert dest.read_bytes() == pdf
+            # Signed out (no client): the same card says what is wrong instead of failing.
+            gone = tmp_path / "gone.pdf"
+            await client.logout()
+            pane.chat.download_attachment(card.attachment, gone)
+            await wait_until(lambda: pane.chat.status_label.text().startswith(
+                "Could not download invoice.pdf"), timeout=10)
+            assert not gone.exists()
+        finally:
+            await detail.aclose()
+            await client.aclose()
+
+    qrun(scenario())

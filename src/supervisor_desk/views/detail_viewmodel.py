@@ -176,6 +176,21 @@ class DetailViewModel(QObject):
 
         return fetch, ref.name
 
+    def file_fetcher(
+        self, session_id: str, url: str
+    ) -> Callable[[Path], Awaitable[Any]] | None:
+        """How to save an attachment that is a file of the hub (``hub:<id>`` or the hub's own
+        path for this session), with the user's token; None for anything else."""
+        file_id = hub_file_of(url, session_id)
+        download = getattr(self._client, "download_file", None)
+        if file_id is None or download is None:
+            return None
+
+        async def fetch(dest: Path) -> Any:
+            return await download(session_id, file_id, dest)
+
+        return fetch
+
     # --- image previews -----------------------------------------------------------------
     def fetch_image(self, session_id: str, file_id: str) -> None:
         """Fetch a hub file with the user's token and decode it off the Qt thread;

@@ -121,5 +121,7 @@ def file_badge(attachment: Attachment) -> str:
 
 
 def attachment_downloadable(attachment: Attachment) -> bool:
+    """Bytes in the message, a link the browser opens after a click, or a file of the hub
+    (fetched with the user's token when clicked)."""
     url = attachment.url or ""
-    return url.startswith("data:") or is_safe_url(url)
+    return (url.startswith(("data:", "hub:", "/api/v1/sessions/")) or is_safe_url(url))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +65,7 @@ from supervisor_desk.views.chat.image_viewer import ImageViewer
 from supervisor_desk.views.chat.model import ChatModel, ObjectRole
 from supervisor_desk.views.chat.recording_player import RecordingFetch, RecordingPlayer
 from supervisor_desk.views.chat.transcript_view import TranscriptView
+from supervisor_desk.views.detail_viewmodel import describe_error
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 if TYPE_CHECKING:
@@ -292,6 +293,9 @@ class ChatView(QWidget):
         self.recording_player = RecordingPlayer(self._top, tasks=self.tasks)
         self._top_layout.addWidget(self.recording_player)
         self._recording_provider: RecordingProvider | None = None
+        # Downloads of hub files shown as attachments (the detail view-model's, once attached).
+        self._file_fetcher: Callable[[str, str], Callable[[Path], Awaitable[Any]] | None] | None
+        self._file_fetcher = None
         self._recording_session: str | None = None
         self.recording_player.position_changed.connect(self._on_player_position_changed)
         self.list_view.row_clicked.connect(self._on_list_row_clicked)
@@ -367,6 +371,7 @@ class ChatView(QWidget):
         self.tasks = view_model.tasks
         self.recording_player.tasks = view_model.tasks
         self.set_recording_provider(view_model.recording_for)
+        self._file_fetcher = view_model.file_fetcher
         self.delegate.engine.images.requester = view_model.fetch_image
         view_model.image_loaded.connect(self._on_detail_image_loaded)
         self._top_layout.addWidget(tools.error_label)
@@ -910,7 +915,20 @@ class ChatView(QWidget):
                 self.recording_player.save_as(dest)
             return
         if not url.startswith("data:"):
-            self.status_label.setText("No file is available for this attachment")
+            fetch = self._hub_file_fetch(url)
+            if fetch is None:
+                self.status_label.setText("No file is available for this attachment")
+                return
+            if dest is None:
+                name, _ = QFileDialog.getSaveFileName(
+                    self, "Save attachment", safe_filename(attachment.name, "attachment")
+                )
+                if not name:
+                    return
+                dest = Path(name)
+            self.status_label.setText(f"Downloading {attachment.name}…")
+            self.tasks.spawn(self._download_from_hub(fetch, dest, attachment.name),
+                             f"chat-download-{dest.name}")
             return
         head, _, payload = url.partition(",")
         try:
@@ -941,6 +959,29 @@ class ChatView(QWidget):
             self.status_label.setText(f"Saved {dest.name}")
             return
         self.tasks.spawn(self._write_in_executor(dest, raw), f"chat-save-{dest.name}")
+
+    def _hub_file_fetch(self, url: str) -> Callable[[Path], Awaitable[Any]] | None:
+        """The download of a hub file shown in this chat (the user's token; never another
+        host), or None offline / for a link the hub does not hold."""
+        if self._file_fetcher is None:
+            return None
+        for session_id in self._sessions:
+            fetch = self._file_fetcher(session_id, url)
+            if fetch is not None:
+                return fetch
+        return None
+
+    async def _download_from_hub(
+        self, fetch: Callable[[Path], Awaitable[Any]], dest: Path, name: str
+    ) -> None:
+        try:
+            await fetch(dest)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the hub refused it, the link dropped, the disk is full
+            self.status_label.setText(f"Could not download {name}: {describe_error(exc)}")
+            return
+        self.status_label.setText(f"Saved {dest.name}")
 
     async def _write_in_executor(self, dest: Path, raw: bytes) -> None:
         loop = asyncio.get_running_loop()
