@@ -8,7 +8,7 @@ runtime=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-
       libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
       libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0
       fonts-dejavu-core fonts-noto-color-emoji)
-bench=(xvfb xauth x11-utils xdotool imagemagick trayer dbus dbus-x11 dunst libnotify-bin gnome-keyring
+bench=(xvfb xauth x11-utils xdotool openbox imagemagick trayer dbus dbus-x11 dunst libnotify-bin gnome-keyring
        desktop-file-utils appstream dpkg-dev
        lintian patchelf curl man-db  # package checks (installer/build.sh, installer/check-hub-deb.sh)
        espeak-ng sox libsox-fmt-mp3  # speech made in the voice-import tests (tests/hub)
