@@ -9,6 +9,7 @@ polling every row. Times are integer milliseconds since the epoch; nothing here 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,6 +38,10 @@ class SessionFacts:
     """What the engine knows of a session beyond its summary."""
 
     session: SessionSummary
+    # Derived from ``session`` by see() (read by many rules per change: computed once).
+    live: bool = field(init=False)
+    started_ms: int = field(init=False)
+    waiting_since_ms: int = field(init=False)
     # When the oldest customer message still without an answer arrived (ms), else None.
     unanswered_since_ms: int | None = None
     # Keyword conditions (by their folded phrases) a customer message has matched.
@@ -49,9 +54,15 @@ class SessionFacts:
     # True only while the batch in which this session ended (not a replay) is judged.
     just_ended: bool = False
 
-    @property
-    def live(self) -> bool:
-        return self.session.status in LIVE_STATUSES
+    def __post_init__(self) -> None:
+        self.see(self.session)
+
+    def see(self, session: SessionSummary) -> None:
+        """The session's latest summary (and what rules derive from it)."""
+        self.session = session
+        self.live = session.status in LIVE_STATUSES
+        self.started_ms = to_ms(session.started_at)
+        self.waiting_since_ms = to_ms(waiting_since(session))
 
 
 MAX_TEXTS = 200
@@ -65,7 +76,8 @@ class Check:
     holds: Holds
     due: Due
     keywords: tuple[KeywordMatcher, ...] = ()
-    # What can change the answer: summary fields (see CHANGE_FIELDS), "messages", "lifecycle"
+    # What can change the answer: summary fields (see CHANGE_FIELDS), what messages told
+    # ("unanswered": a reply became pending or came; "keywords": a new keyword hit), "lifecycle"
     # (started/ended now) or "*" (anything). A change that touches none of them skips the rule.
     reads: frozenset[str] = frozenset({"*"})
 
@@ -74,9 +86,14 @@ def _never(_facts: SessionFacts, _now: int) -> int | None:
     return None
 
 
+# normalize_words' word pattern: on ASCII text (most messages) there is nothing to decompose.
+_ASCII_WORD = re.compile(r"[^\W_]+")
+
+
 def phrase_key(text: str) -> str:
     """A phrase or message folded for whole-word matching: " word word " (no case, no accents)."""
-    return " " + " ".join(normalize_words(text)) + " "
+    words = _ASCII_WORD.findall(text.lower()) if text.isascii() else normalize_words(text)
+    return " " + " ".join(words) + " "
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +115,13 @@ def compile_condition(condition: Condition) -> Check:
 
             def wait_holds(f: SessionFacts, now: int) -> bool:
                 s = f.session
-                return s.status == "queued" and now - to_ms(waiting_since(s)) > limit
+                return s.status == "queued" and now - f.waiting_since_ms > limit
 
             def wait_due(f: SessionFacts, now: int) -> int | None:
                 s = f.session
                 if s.status != "queued":
                     return None
-                at = to_ms(waiting_since(s)) + limit + 1
+                at = f.waiting_since_ms + limit + 1
                 return at if at > now else None
             return Check(wait_holds, wait_due, reads=frozenset({"status", "queued_at",
                                                                 "started_at"}))
@@ -121,17 +138,17 @@ def compile_condition(condition: Condition) -> Check:
                     return None
                 at = since + limit + 1
                 return at if at > now else None
-            return Check(reply_holds, reply_due, reads=frozenset({"status", "messages"}))
+            return Check(reply_holds, reply_due, reads=frozenset({"status", "unanswered"}))
         case DurationCondition(minutes=minutes):
             limit = minutes * 60_000
 
             def long_holds(f: SessionFacts, now: int) -> bool:
-                return f.live and now - to_ms(f.session.started_at) > limit
+                return f.live and now - f.started_ms > limit
 
             def long_due(f: SessionFacts, now: int) -> int | None:
                 if not f.live:
                     return None
-                at = to_ms(f.session.started_at) + limit + 1
+                at = f.started_ms + limit + 1
                 return at if at > now else None
             return Check(long_holds, long_due, reads=frozenset({"status", "started_at"}))
         case EndedBadlyCondition(reasons=reasons):
@@ -149,7 +166,7 @@ def compile_condition(condition: Condition) -> Check:
 
             def said_holds(f: SessionFacts, _now: int) -> bool:
                 return matcher.token in f.keyword_hits
-            return Check(said_holds, _never, (matcher,), reads=frozenset({"messages"}))
+            return Check(said_holds, _never, (matcher,), reads=frozenset({"keywords"}))
         case MetadataCondition(key=key, value=value):
             folded = value.casefold()
 
@@ -206,7 +223,10 @@ CHANGE_FIELDS = ("status", "end_reason", "metadata", "responsible", "channel", "
 
 def changed_fields(old: SessionSummary, new: SessionSummary) -> frozenset[str]:
     """Which of CHANGE_FIELDS differ, plus "*" (a session update can change anything)."""
-    return frozenset(["*", *(f for f in CHANGE_FIELDS if getattr(old, f) != getattr(new, f))])
+    # Identity first: a summary rebuilt with model_copy shares its unchanged parts, and
+    # comparing pydantic models field by field is what costs.
+    return frozenset(["*", *(f for f in CHANGE_FIELDS
+                             if (a := getattr(old, f)) is not (b := getattr(new, f)) and a != b)])
 
 
 def _filter_check(session_filter: SessionFilter) -> Check:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -41,8 +42,11 @@ from supervisor_desk.models.wire import LIVE_STATUSES, Message, SessionSummary
 
 AlertState = Literal["open", "acknowledged", "resolved"]
 _EVERYTHING_MARK = "*"
-_EVERYTHING = frozenset({"*", "lifecycle", "messages", *CHANGE_FIELDS})
-_MESSAGES = frozenset({"messages"})
+_EVERYTHING = frozenset({"*", "lifecycle", "unanswered", "keywords", *CHANGE_FIELDS})
+_ALL_BUT_MESSAGES = _EVERYTHING - {"unanswered", "keywords"}
+_NOTHING: frozenset[str] = frozenset()
+_UNANSWERED = frozenset({"unanswered"})
+_KEYWORDS = frozenset({"keywords"})
 # Messages that answer a customer (a draft or a private note does not).
 _ANSWER_KINDS = frozenset({"text", "template"})
 _ANSWER_ROLES = frozenset({"ai", "human"})
@@ -113,14 +117,22 @@ class AlertEngine:
         # Open alerts with a repeat or a snooze pending: what next_deadline looks at.
         self._timed: set[Alert] = set()
         self._keywords: tuple[KeywordMatcher, ...] = ()
+        # Every phrase of every keyword rule in one pattern: most customer messages say none
+        # of them, and one search tells so (None: no keyword rules).
+        self._keyword_screen: re.Pattern[str] | None = None
+        # Rules about how a session ended: the only ones judged on a session no longer live.
+        self._ending_rules: list[_CompiledRule] = []
+        self._compiled: dict[str, _CompiledRule] = {}  # the enabled rules by id
         self._rule_set = RuleSet()
         self._facts: dict[str, SessionFacts] = {}
         # Active (open or acknowledged) alerts by session, then rule id.
         self._active: dict[str, dict[str, Alert]] = {}
-        self._deadlines: list[tuple[int, str, str]] = []
-        # The deadline each (session, rule) is scheduled for: superseded heap entries are
-        # skipped when popped. By session, so forgetting one is cheap.
-        self._scheduled: dict[str, dict[str, int]] = {}
+        # (due ms, session id): when a session's time-based rules next need judging. One entry
+        # per session (its earliest deadline), not one per rule: a due session is judged whole.
+        self._deadlines: list[tuple[int, str]] = []
+        # The deadline each session is scheduled for: superseded heap entries are skipped when
+        # popped.
+        self._scheduled: dict[str, int] = {}
         self._ids = itertools.count(1)
         if rules is not None:
             self._load(rules)
@@ -167,8 +179,8 @@ class AlertEngine:
         """The earliest moment (ms) :meth:`tick` has something to do, None: nothing scheduled."""
         times: list[int] = []
         while self._deadlines:
-            due, sid, rule_id = self._deadlines[0]
-            if self._scheduled.get(sid, {}).get(rule_id) == due:
+            due, sid = self._deadlines[0]
+            if self._scheduled.get(sid) == due:
                 times.append(due)
                 break
             heapq.heappop(self._deadlines)  # superseded entry
@@ -247,17 +259,21 @@ class AlertEngine:
         for change in changes:
             before = self._facts.get(change.session.id) if change.session else None
             old = before.session if before is not None else None
-            facts = self._take(change, replayed)
+            facts, heard = self._take(change, replayed)
             if facts is None:
                 continue
             sid = facts.session.id
-            touched[sid] = facts
             if change.kind == "message":
-                what = _MESSAGES
+                if not heard and sid not in changed:
+                    continue  # nothing a rule reads: no reply pending changed, no keyword
+                what = heard
             elif change.kind == "updated" and old is not None:
                 what = changed_fields(old, facts.session)
+            elif before is None:
+                what = _ALL_BUT_MESSAGES  # a session first seen: no message heard yet
             else:
                 what = _EVERYTHING
+            touched[sid] = facts
             changed[sid] = changed.get(sid, frozenset()) | what
         for sid, facts in touched.items():
             self._judge(sid, now_ms, update, self._rules_reading(changed[sid]))
@@ -270,12 +286,9 @@ class AlertEngine:
         update = AlertUpdate()
         due: set[str] = set()
         while self._deadlines and self._deadlines[0][0] <= now_ms:
-            at, sid, rule_id = heapq.heappop(self._deadlines)
-            by_rule = self._scheduled.get(sid)
-            if by_rule is not None and by_rule.get(rule_id) == at:
-                del by_rule[rule_id]
-                if not by_rule:
-                    del self._scheduled[sid]
+            at, sid = heapq.heappop(self._deadlines)
+            if self._scheduled.get(sid) == at:
+                del self._scheduled[sid]
                 due.add(sid)
         for sid in due:
             if sid in self._facts:
@@ -324,41 +337,61 @@ class AlertEngine:
         self._reading = {}
         self._by_id = {r.id: r for r in rules.rules}
         self._keywords = tuple(m for c in self._rules for m in c.check.keywords)
+        phrases = sorted({p for m in self._keywords for p in m.token})
+        self._keyword_screen = (re.compile("|".join(map(re.escape, phrases)))
+                                if phrases else None)
+        self._ending_rules = [c for c in self._rules if c.about_ending]
+        self._compiled = {c.rule.id: c for c in self._rules}
         for facts in self._facts.values():
             _match_texts(facts, self._keywords, facts.customer_texts)
 
-    def _take(self, change: SessionChange, replayed: bool) -> SessionFacts | None:
+    def _take(self, change: SessionChange,
+              replayed: bool) -> tuple[SessionFacts | None, frozenset[str]]:
+        """Record the change; also what of the facts rules read a message changed."""
         session = change.session
         if session is None:
-            return None
+            return None, _NOTHING
         facts = self._facts.get(session.id)
         if facts is None:
             facts = self._facts[session.id] = SessionFacts(session)
-        else:
-            facts.session = session
+        elif facts.session is not session:
+            facts.see(session)
         if replayed:
             pass  # a replay re-announces nothing: no routine new/ended notices
         elif change.kind == "added":
             facts.just_started = session.status in LIVE_STATUSES
         elif change.kind == "ended":
             facts.just_ended = True
+        heard = _NOTHING
         if change.kind == "message" and change.message is not None:
-            self._hear(facts, change.message)
-        return facts
+            heard = self._hear(facts, change.message)
+        return facts, heard
 
-    def _hear(self, facts: SessionFacts, message: Message) -> None:
+    def _hear(self, facts: SessionFacts, message: Message) -> frozenset[str]:
+        """Take a message in; what changed: "unanswered" (a reply pending or given), "keywords"."""
         role = message.author.role
         if role == "customer" and message.kind == "text":
+            heard = _NOTHING
             if facts.unanswered_since_ms is None:
                 facts.unanswered_since_ms = to_ms(message.at)
+                heard = _UNANSWERED
             if message.text:
                 folded = phrase_key(message.text)
                 facts.customer_texts.append(folded)
                 if len(facts.customer_texts) > MAX_TEXTS:
                     del facts.customer_texts[0]
-                _match_texts(facts, self._keywords, (folded,))
-        elif role in _ANSWER_ROLES and message.kind in _ANSWER_KINDS:
+                screen = self._keyword_screen
+                if screen is not None and screen.search(folded):
+                    hits = len(facts.keyword_hits)
+                    _match_texts(facts, self._keywords, (folded,))
+                    if len(facts.keyword_hits) != hits:
+                        heard = heard | _KEYWORDS
+            return heard
+        if role in _ANSWER_ROLES and message.kind in _ANSWER_KINDS:
+            answered = facts.unanswered_since_ms is not None
             facts.unanswered_since_ms = None
+            return _UNANSWERED if answered else _NOTHING
+        return _NOTHING
 
     def _rules_reading(self, changed: frozenset[str]) -> list[_CompiledRule]:
         if _EVERYTHING_MARK in changed and len(changed) == len(_EVERYTHING):
@@ -376,12 +409,20 @@ class AlertEngine:
         facts = self._facts[sid]
         live = facts.live
         active = self._active.get(sid)
+        if not live:
+            # An ended session: whatever is still open resolves, except for rules about how
+            # it ended, the only ones judged now. Nothing is scheduled for it any more.
+            if active:
+                for rule_id in list(active):
+                    compiled_rule = self._compiled.get(rule_id)
+                    if compiled_rule is None or not compiled_rule.about_ending:
+                        self._resolve(sid, rule_id, now_ms, update)
+                active = self._active.get(sid)
+            self._scheduled.pop(sid, None)
+            rules = self._ending_rules if rules is None else [c for c in rules if c.about_ending]
+        earliest: int | None = None
         for compiled in self._rules if rules is None else rules:
             rule = compiled.rule
-            if not live and not compiled.about_ending:
-                if active and rule.id in active:
-                    self._resolve(sid, rule.id, now_ms, update)
-                continue
             holds = compiled.check.holds(facts, now_ms)
             current = active.get(rule.id) if active else None
             if holds:
@@ -394,11 +435,15 @@ class AlertEngine:
             if current is not None and not compiled.about_ending:
                 self._resolve(sid, rule.id, now_ms, update)
             due = compiled.check.due(facts, now_ms)
-            if due is not None:
-                by_rule = self._scheduled.setdefault(sid, {})
-                if by_rule.get(rule.id) != due:
-                    by_rule[rule.id] = due
-                    heapq.heappush(self._deadlines, (due, sid, rule.id))
+            if due is not None and (earliest is None or due < earliest):
+                earliest = due
+        if earliest is not None:
+            # An earlier deadline already set stays: judging the whole session then finds
+            # this one again. A later one is superseded.
+            scheduled = self._scheduled.get(sid)
+            if scheduled is None or earliest < scheduled:
+                self._scheduled[sid] = earliest
+                heapq.heappush(self._deadlines, (earliest, sid))
 
     def _open(self, compiled: _CompiledRule, facts: SessionFacts, now_ms: int,
               update: AlertUpdate) -> None:
