@@ -19,7 +19,9 @@ getent passwd supervisor-hub >/dev/null || fail "no system user supervisor-hub"
     fail "postinst did not create the database as the service user"
 command -v supervisor-hub >/dev/null || fail "supervisor-hub is not on the PATH"
 # In the package, not on disk: minimal images path-exclude /usr/share/man from dpkg.
-dpkg-deb -c "$deb" | grep -q ' \./usr/share/man/man1/supervisor-hub\.1\.gz$' || fail "no manual page"
+# (The listing is read whole first: grep -q closing the pipe early fails it under pipefail.)
+contents=$(dpkg-deb -c "$deb")
+grep -q ' \./usr/share/man/man1/supervisor-hub\.1\.gz$' <<< "$contents" || fail "no manual page"
 systemd-analyze verify "$unit" || fail "systemd-analyze verify $unit"
 
 run_service() {
