@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QLineEdit, QMainWindow
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.client.alert_rules_store import read_rules_file
@@ -117,6 +117,47 @@ def test_panel_lists_by_severity_acknowledges_and_snoozes_by_key(qtbot: QtBot) -
     panel.table.selectRow(1)
     panel.snooze_selected(15)
     assert model.index(1, 4).data().startswith("Snoozed (1")
+
+
+def test_hidden_panel_counts_and_a_critical_alert_brings_it_forward(qtbot: QtBot) -> None:
+    keyword = Rule(id="kw", name="Lawyer", severity="warning",
+                   condition=KeywordCondition(phrases=("lawyer",)))
+    vm = AlertsViewModel(rules(keyword))
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    reply = QLineEdit(window)
+    window.setCentralWidget(reply)
+    panel = AlertsPanel(vm, window)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, panel)
+    panel.hide()
+    menu_entry = panel.toggleViewAction()
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    reply.setFocus()
+    qtbot.waitUntil(reply.hasFocus)
+    # A warning: counted in the View menu's entry while the panel stays out of the way.
+    vm.reset([queued("s1", 5, "Bob")])
+    said = Message.model_validate({
+        "id": "m1", "session_id": "s1", "seq": 1, "at": now(),
+        "author": {"role": "customer"}, "text": "my lawyer will call"})
+    vm.apply_batch([(SessionChange("message", queued("s1", 5, "Bob"), said), False)])
+    assert not panel.isVisible()
+    assert menu_entry.text() == "Alerts (1)"
+    # A critical one (a wait over a minute): the panel comes forward, listing both, and the
+    # reply being typed keeps the keyboard.
+    vm.apply_batch([(SessionChange("added", queued("s2", 120, "Cleo")), False)])
+    assert panel.isVisible() and menu_entry.isChecked()
+    assert menu_entry.text() == "Alerts (2)"
+    assert panel.model.rowCount() == 2 and "Cleo" in panel.model.index(0, 1).data()
+    assert reply.hasFocus()
+    QTest.keyClicks(reply, "ok")
+    assert reply.text() == "ok"
+    # Closed again by the user, it shows the count going down as alerts are acknowledged.
+    menu_entry.trigger()
+    assert not panel.isVisible()
+    vm.acknowledge(vm.alerts()[0].id)
+    assert menu_entry.text() == "Alerts (1)"
 
 
 def test_rows_tint_and_wait_cells_colour_by_the_wait_rules(qtbot: QtBot) -> None:

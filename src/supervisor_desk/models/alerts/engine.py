@@ -127,6 +127,7 @@ class AlertEngine:
         self._facts: dict[str, SessionFacts] = {}
         # Active (open or acknowledged) alerts by session, then rule id.
         self._active: dict[str, dict[str, Alert]] = {}
+        self._open_count = 0  # of those, the ones still "open" (kept as they change)
         # (due ms, session id): when a session's time-based rules next need judging. One entry
         # per session (its earliest deadline), not one per rule: a due session is judged whole.
         self._deadlines: list[tuple[int, str]] = []
@@ -148,6 +149,10 @@ class AlertEngine:
         alerts = [a for by_rule in self._active.values() for a in by_rule.values()]
         alerts.sort(key=lambda a: (-SEVERITY_RANK[a.severity], a.opened_at_ms, a.id))
         return alerts
+
+    def open_count(self) -> int:
+        """How many alerts are open (not acknowledged, not resolved); costs nothing."""
+        return self._open_count
 
     def alert(self, alert_id: str) -> Alert | None:
         for by_rule in self._active.values():
@@ -312,6 +317,7 @@ class AlertEngine:
         if alert is None or alert.state != "open":
             return None
         alert.state = "acknowledged"
+        self._open_count -= 1
         alert.acknowledged_by = by
         alert.acknowledged_at_ms = now_ms
         alert.next_repeat_ms = None
@@ -458,6 +464,7 @@ class AlertEngine:
             self._timed.add(alert)
         if rule.actions.track:
             self._active.setdefault(sid, {})[rule.id] = alert
+            self._open_count += 1
             update.opened.append(alert)
         else:
             alert.state = "resolved"
@@ -472,6 +479,8 @@ class AlertEngine:
         alert = by_rule.pop(rule_id)
         if not by_rule:
             del self._active[sid]
+        if alert.state == "open":
+            self._open_count -= 1
         alert.state = "resolved"
         alert.resolved_at_ms = now_ms
         alert.next_repeat_ms = None

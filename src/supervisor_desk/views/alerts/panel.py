@@ -3,6 +3,10 @@
 Keys: Enter opens the alert's session; A (or Space) acknowledges it; S snoozes it (a menu of
 5, 15 or 60 minutes, also on the right-click menu). Acknowledged alerts stay listed, greyed,
 until they resolve; snoozed ones show until when.
+
+Its title ("Alerts (N)", also the View menu's entry) counts open alerts even while it is
+hidden, and a critical alert brings it forward (shown, raised, the window flashed in the
+task bar) without taking the keyboard from what the user is typing in.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QDockWidget,
     QHeaderView,
     QLabel,
@@ -30,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from supervisor_desk.models.alerts.engine import Alert
+from supervisor_desk.models.alerts.engine import Alert, Notice
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.views.alerts.highlight import SEVERITY_LABEL, severity_icon
 from supervisor_desk.views.alerts.viewmodel import SNOOZE_MINUTES, AlertsViewModel
@@ -147,6 +152,9 @@ class AlertsPanel(QDockWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # The severity word and icon, no wider: the dock is narrow and the session needs room.
+        self.table.horizontalHeader().setSectionResizeMode(
+            0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_table_context_menu_requested)
         self.table.activated.connect(self._on_table_activated)
@@ -160,8 +168,21 @@ class AlertsPanel(QDockWidget):
         self._ages.setInterval(1000)
         self._ages.timeout.connect(self.model.tick)
         self._ages.start()
+        # Shown by bring_forward() while the user may be typing elsewhere: never activate.
+        self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
         vm.alerts_changed.connect(self._on_vm_alerts_changed)
+        vm.notices_raised.connect(self._on_vm_notices_raised)
         self._on_vm_alerts_changed()
+
+    def bring_forward(self) -> None:
+        """Show the panel (raised if it shares a tab) and flash the window if it is inactive.
+
+        Keyboard focus stays where it is: a supervisor typing a reply keeps typing.
+        """
+        if not self.isVisible():
+            self.show()
+        self.raise_()
+        QApplication.alert(self.window())
 
     def selected(self) -> Alert | None:
         index = self.table.currentIndex()
@@ -201,15 +222,22 @@ class AlertsPanel(QDockWidget):
             self._on_vm_alerts_changed()
         super().showEvent(event)
 
+    def _on_vm_notices_raised(self, notices: list[Notice]) -> None:
+        if any(n.rule.severity == "critical" and any(a.is_active for a in n.alerts)
+               for n in notices):
+            self.bring_forward()
+
     def _on_vm_alerts_changed(self) -> None:
+        # The count is kept by the engine (free): the title, and so the View menu's
+        # "Alerts (N)", is right even while the panel is hidden.
+        n = self.vm.open_count()
+        self.setWindowTitle(f"Alerts ({n})" if n else "Alerts")
         # A hidden panel does not re-sort thousands of alerts every frame: it catches up
         # when shown.
         if not self.isVisible():
             self.model.stale = True
             return
         self.model.reload()
-        n = self.vm.open_count()
-        self.setWindowTitle(f"Alerts ({n})" if n else "Alerts")
         self.empty.setVisible(self.model.rowCount() == 0)
         if self.model.rowCount() and not self.table.currentIndex().isValid():
             self.table.selectRow(0)

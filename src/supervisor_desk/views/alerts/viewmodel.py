@@ -61,7 +61,7 @@ class AlertsViewModel(QObject):
         return self.engine.active_alerts()
 
     def open_count(self) -> int:
-        return sum(1 for a in self.engine.active_alerts() if a.state == "open")
+        return self.engine.open_count()
 
     def now_ms(self) -> int:
         return self._clock()
