@@ -175,7 +175,8 @@ class Section(QWidget):
             self.form.addRow(self.empty_label)
             return
         for key, value in rows:
-            name = plain_label(f"{key}:", self.body)
+            # Keys break too (queue_position, widget_version): a narrow dock cut the values.
+            name = plain_label(breakable(f"{key}:"), self.body)
             name.setProperty("tone", "secondary")
             self.form.addRow(name, value_label(value, self.body))
 
@@ -189,7 +190,7 @@ class Section(QWidget):
             if span_item is not None and isinstance(span_item.widget(), QLabel):
                 out[""] = span_item.widget().text()  # type: ignore[union-attr]
             elif label_item is not None and field_item is not None:
-                key = label_item.widget().text().removesuffix(":")  # type: ignore[union-attr]
+                key = shown_text(label_item.widget()).removesuffix(":")  # type: ignore[arg-type]
                 out[key] = shown_text(field_item.widget())  # type: ignore[arg-type]
         return out
 
@@ -277,7 +278,8 @@ class ResultsDock(QDockWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(content)
         self.setWidget(scroll)
-        self.setMinimumWidth(260)
+        # Values wrap, so the dock narrows to 200 px: more of a small screen for table and chat.
+        self.setMinimumWidth(200)
 
         self._tick = QTimer(self)
         self._tick.setInterval(1000)

@@ -74,9 +74,10 @@ class ChartPanel(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setMinimumHeight(170)
-        # Above the plot area's top-left, in rows of up to four, on a backing so bars that
-        # reach the top stay readable through it.
-        self.legend = self.plot.addLegend(offset=(6, 2), labelTextSize="8pt", colCount=4)
+        # Above the plot area's top-left, in rows of up to three (four overflowed a chart a
+        # quarter of a 1280 px screen wide), on a backing so bars that reach the top stay
+        # readable through it.
+        self.legend = self.plot.addLegend(offset=(6, 2), labelTextSize="8pt", colCount=3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
@@ -136,7 +137,15 @@ class ChartPanel(QWidget):
         ticks = self._ticks(data)
         self.plot.getAxis("bottom").setTicks([ticks])
         self.plot.setXRange(-0.6, max(0, n - 1) + 0.6, padding=0)
-        self.plot.enableAutoRange(axis="y")
+        # Counts, seconds and shares are never negative: the axis starts at 0 (auto-range put
+        # an all-zero line mid-plot on a -0.4…0.4 scale) and a share ends at 100 %.
+        if data.unit == " %":
+            top = 100.0
+        elif data.kind == "stacked":
+            top = max([sum(s.values[i] or 0.0 for s in data.series) for i in xs], default=0.0)
+        else:
+            top = max([v for s in data.series for v in s.values if v is not None], default=0.0)
+        self.plot.setYRange(0, max(1.0, top), padding=0.05)
 
     @staticmethod
     def _ticks(data: ChartData) -> list[tuple[int, str]]:
