@@ -82,7 +82,7 @@ class Check:
     reads: frozenset[str] = frozenset({"*"})
 
 
-def _never(_facts: SessionFacts, _now: int) -> int | None:
+def never_due(_facts: SessionFacts, _now: int) -> int | None:
     return None
 
 
@@ -160,31 +160,31 @@ def compile_condition(condition: Condition) -> Check:
                 if s.status in LIVE_STATUSES:
                     return False
                 return (failed and s.status == "failed") or s.end_reason in ends
-            return Check(bad_holds, _never, reads=frozenset({"status", "end_reason"}))
+            return Check(bad_holds, never_due, reads=frozenset({"status", "end_reason"}))
         case KeywordCondition(phrases=phrases):
             matcher = KeywordMatcher(tuple(phrase_key(p) for p in phrases))
 
             def said_holds(f: SessionFacts, _now: int) -> bool:
                 return matcher.token in f.keyword_hits
-            return Check(said_holds, _never, (matcher,), reads=frozenset({"keywords"}))
+            return Check(said_holds, never_due, (matcher,), reads=frozenset({"keywords"}))
         case MetadataCondition(key=key, value=value):
             folded = value.casefold()
 
             def meta_holds(f: SessionFacts, _now: int) -> bool:
                 found = f.session.metadata.get(key)
                 return found is not None and found.casefold() == folded
-            return Check(meta_holds, _never, reads=frozenset({"metadata"}))
+            return Check(meta_holds, never_due, reads=frozenset({"metadata"}))
         case HandoverCondition():
             def handover_holds(f: SessionFacts, _now: int) -> bool:
                 s = f.session
                 return (f.live and bool(s.metadata.get("handover"))
                         and s.responsible.kind != "human")
-            return Check(handover_holds, _never,
+            return Check(handover_holds, never_due,
                          reads=frozenset({"status", "metadata", "responsible"}))
         case StartedCondition():
-            return Check(lambda f, _now: f.just_started, _never, reads=frozenset({"lifecycle"}))
+            return Check(lambda f, _now: f.just_started, never_due, reads=frozenset({"lifecycle"}))
         case EndedCondition():
-            return Check(lambda f, _now: f.just_ended, _never, reads=frozenset({"lifecycle"}))
+            return Check(lambda f, _now: f.just_ended, never_due, reads=frozenset({"lifecycle"}))
         case AllCondition(conditions=children):
             return _combine([compile_condition(c) for c in children], every=True)
         case AnyCondition(conditions=children):
@@ -206,11 +206,14 @@ def _combine(checks: list[Check], *, every: bool) -> Check:
             return any(h(f, now) for h in holds_list)
         holds = any_holds
 
+    due_list = [d for d in due_list if d is not never_due]
+
     def due(f: SessionFacts, now: int) -> int | None:
         # The earliest moment a part could change: re-judge then (it may not be the whole).
         times = [t for d in due_list if (t := d(f, now)) is not None]
         return min(times) if times else None
-    return Check(holds, due, keywords, frozenset().union(*(c.reads for c in checks)))
+    return Check(holds, due if due_list else never_due, keywords,
+                 frozenset().union(*(c.reads for c in checks)))
 
 
 _SET_FIELDS = ("agent", "channel", "status", "operator", "responsible", "country", "live")
@@ -236,7 +239,7 @@ def _filter_check(session_filter: SessionFilter) -> Check:
     if not used <= set(_SET_FIELDS):
         def holds(f: SessionFacts, _now: int) -> bool:
             return session_filter.matches(f.session)
-        return Check(holds, _never)  # reads "*": judged on every change
+        return Check(holds, never_due)  # reads "*": judged on every change
     agents = frozenset(session_filter.agent)
     channels = frozenset(session_filter.channel)
     statuses = frozenset(session_filter.status)
@@ -261,7 +264,7 @@ def _filter_check(session_filter: SessionFilter) -> Check:
         if country is not None and (s.location.country_code or "").upper() != country:
             return False
         return live is None or (s.status in LIVE_STATUSES) == live
-    return Check(quick_holds, _never, reads=frozenset(_FIELD_READS[k] for k in used))
+    return Check(quick_holds, never_due, reads=frozenset(_FIELD_READS[k] for k in used))
 
 
 def is_event_condition(condition: Condition) -> bool:

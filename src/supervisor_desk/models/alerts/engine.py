@@ -28,11 +28,14 @@ from supervisor_desk.models.alerts.conditions import (
     CHANGE_FIELDS,
     MAX_TEXTS,
     Check,
+    Due,
+    Holds,
     KeywordMatcher,
     SessionFacts,
     changed_fields,
     compile_condition,
     is_event_condition,
+    never_due,
     phrase_key,
 )
 from supervisor_desk.models.alerts.rules import SEVERITY_RANK, Rule, RuleSet, Severity
@@ -105,6 +108,16 @@ class _CompiledRule:
     rule: Rule
     check: Check
     about_ending: bool
+    # Read once per rule per judged session: kept flat, ``due`` None when nothing is timed.
+    id: str
+    holds: Holds
+    due: Due | None
+
+
+def _compile_rule(rule: Rule) -> _CompiledRule:
+    check = compile_condition(rule.condition)
+    return _CompiledRule(rule, check, is_event_condition(rule.condition), rule.id, check.holds,
+                         None if check.due is never_due else check.due)
 
 
 class AlertEngine:
@@ -279,7 +292,8 @@ class AlertEngine:
             else:
                 what = _EVERYTHING
             touched[sid] = facts
-            changed[sid] = changed.get(sid, frozenset()) | what
+            earlier = changed.get(sid)
+            changed[sid] = what if earlier is None else earlier | what
         for sid, facts in touched.items():
             self._judge(sid, now_ms, update, self._rules_reading(changed[sid]))
             facts.just_started = facts.just_ended = False
@@ -337,8 +351,7 @@ class AlertEngine:
     def _load(self, rules: RuleSet) -> None:
         self._rule_set = rules
         self._rules = [
-            _CompiledRule(r, compile_condition(r.condition), is_event_condition(r.condition))
-            for r in rules.rules if r.enabled
+            _compile_rule(r) for r in rules.rules if r.enabled
         ]
         self._reading = {}
         self._by_id = {r.id: r for r in rules.rules}
@@ -428,10 +441,9 @@ class AlertEngine:
             rules = self._ending_rules if rules is None else [c for c in rules if c.about_ending]
         earliest: int | None = None
         for compiled in self._rules if rules is None else rules:
-            rule = compiled.rule
-            holds = compiled.check.holds(facts, now_ms)
-            current = active.get(rule.id) if active else None
-            if holds:
+            rule_id = compiled.id
+            current = active.get(rule_id) if active else None
+            if compiled.holds(facts, now_ms):
                 if current is None:
                     self._open(compiled, facts, now_ms, update)
                     active = self._active.get(sid)
@@ -439,10 +451,11 @@ class AlertEngine:
                     current.session = facts.session
                 continue
             if current is not None and not compiled.about_ending:
-                self._resolve(sid, rule.id, now_ms, update)
-            due = compiled.check.due(facts, now_ms)
-            if due is not None and (earliest is None or due < earliest):
-                earliest = due
+                self._resolve(sid, rule_id, now_ms, update)
+            if compiled.due is not None:
+                due = compiled.due(facts, now_ms)
+                if due is not None and (earliest is None or due < earliest):
+                    earliest = due
         if earliest is not None:
             # An earlier deadline already set stays: judging the whole session then finds
             # this one again. A later one is superseded.
