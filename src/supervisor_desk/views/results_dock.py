@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -218,6 +219,9 @@ class ResultsDock(QDockWidget):
         self._summary: SessionSummary | None = None
 
         content = QWidget(self)
+        # As wide as the scroll area, never wider: rows wrap to fit (a wider content was cut
+        # at the dock's right edge, the horizontal scroll bar being off).
+        content.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(content)
         layout.setContentsMargins(8, 6, 8, 8)
         layout.setSpacing(6)
