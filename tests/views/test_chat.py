@@ -620,3 +620,25 @@ def test_long_mime_type_wraps_on_the_card_instead_of_being_cut(chat: ChatView) -
     # A short MIME type keeps the one-line card.
     pdf, _png = layout_of(chat, key("m3")).cards
     assert pdf.meta_height == one_line and pdf.rect.height() == 46
+
+
+@pytest.mark.parametrize("width", [260, 320, 420, 760])
+def test_the_placeholder_pill_holds_its_italic_text(qtbot: QtBot, width: int) -> None:
+    """The pill is measured in the italic face it is painted in, so a narrow chat wraps it
+    onto two full lines instead of cutting one wrapped line at top and bottom."""
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from supervisor_desk.models.chat_rows import placeholder_row
+    from supervisor_desk.views.chat.styles import PILL_FLAGS
+
+    view = ChatView(time_zone="UTC")
+    qtbot.addWidget(view)
+    view.resize(width, 500)
+    row = placeholder_row("s-voice")
+    lay = view.delegate.layout(row)
+    italic = QFont(view.delegate.engine.fonts.small)
+    italic.setItalic(True)
+    inner = lay.pill_rect.adjusted(12, 4, -12, -4)
+    needed = QFontMetrics(italic).boundingRect(inner, PILL_FLAGS, lay.pill_text)
+    assert needed.height() <= inner.height()
+    assert needed.width() <= inner.width()

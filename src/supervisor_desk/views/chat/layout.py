@@ -399,6 +399,11 @@ class ChatLayoutEngine:
         text = row.text
         if row.kind == "placeholder":
             text = f"⏳ {text}"
+            # Measured in the italic face it is painted in: wider than the upright one, it
+            # would wrap inside a one-line pill and be cut at top and bottom.
+            italic = QFont(self.fonts.small)
+            italic.setItalic(True)
+            small = QFontMetrics(italic)
         if len(text) > PILL_MAX_CHARS:
             text = text[:PILL_MAX_CHARS] + "…"  # the whole sentence stays in the tooltip
         max_w = max(80, self.width - 2 * SIDE - 24)
