@@ -28,7 +28,9 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 def summary(sid: str, status: str = "active", waited_min: int = 0, channel: str = "web",
             version: int = 1) -> SessionSummary:
-    started = NOW - timedelta(minutes=waited_min + 1)
+    # Now at call time, not at import: a long run collects this module minutes before.
+    now = datetime.now(UTC).replace(microsecond=0)
+    started = now - timedelta(minutes=waited_min + 1)
     data: dict[str, Any] = {
         "id": sid, "agent": {"id": "bot", "name": "Billing bot"}, "channel": channel,
         "status": status, "user": {"id": f"u-{sid}", "name": f"Customer {sid}"},
@@ -37,7 +39,7 @@ def summary(sid: str, status: str = "active", waited_min: int = 0, channel: str 
     if status == "queued":
         data["queued_at"] = started.isoformat()
     if status not in ("queued", "active"):
-        data["ended_at"] = NOW.isoformat()
+        data["ended_at"] = now.isoformat()
     return SessionSummary.model_validate(data)
 
 
