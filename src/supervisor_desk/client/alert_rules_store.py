@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 from supervisor_desk.client.paths import config_dir
 from supervisor_desk.models.alerts.defaults import BUILTIN_IDS, default_rules
 from supervisor_desk.models.alerts.rules import RuleSet
+from supervisor_desk.models.atomic_file import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +73,7 @@ def read_rules_file(path: Path) -> RuleSet:
 
 def write_rules_file(path: Path, rules: RuleSet) -> Path:
     """Write atomically: a crash leaves the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = rules.model_dump_json(indent=2, exclude_defaults=False)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    return path
+    return write_atomically(path, rules.model_dump_json(indent=2, exclude_defaults=False))
 
 
 def load_rules(path: Path | None = None) -> tuple[RuleSet, str | None]:

@@ -16,8 +16,9 @@ import os
 import plistlib
 import shutil
 import sys
-import tempfile
 from pathlib import Path
+
+from supervisor_desk.models.atomic_file import write_atomically
 
 APP_ID = "supervisor-desk"
 BUNDLE_ID = "io.github.supervisordesk.SupervisorDesk"
@@ -104,18 +105,9 @@ def enable(command: list[str] | None = None) -> Path:
         raise OSError(f"start at login is set by the installer on {sys.platform}")
     command = command or launch_command()
     path = entry_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = (launch_agent(command) if sys.platform == "darwin"
             else desktop_entry(command).encode("utf-8"))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, data)
 
 
 def disable() -> None:

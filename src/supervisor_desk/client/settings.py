@@ -12,11 +12,8 @@ Window geometry and table layout are Qt state and live in QSettings (the views o
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -26,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from supervisor_desk.client.paths import config_dir, preferences_path
 from supervisor_desk.client.tls import normalize_pin
+from supervisor_desk.models.atomic_file import write_atomically
 from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
 from supervisor_desk.models.wording import StartedDisplay
 
@@ -187,21 +185,7 @@ class Preferences(BaseModel):
     def save(self, path: Path | None = None) -> Path:
         """Write atomically; returns the path written."""
         target = path if path is not None else preferences_path()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        payload = self.model_dump_json(indent=2)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                        dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(payload)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp_name, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            raise
-        return target
+        return write_atomically(target, self.model_dump_json(indent=2))
 
     @classmethod
     def load(cls, path: Path | None = None) -> Preferences:

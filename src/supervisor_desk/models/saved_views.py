@@ -9,8 +9,6 @@ Filters are stored as :meth:`SessionFilter.to_dict` and read back through
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from supervisor_desk.models.analytics import RANGE_NAMES
+from supervisor_desk.models.atomic_file import write_atomically
 from supervisor_desk.models.filters import SORT_KEYS, FilterError, SessionFilter
 
 VIEWS_FORMAT = "supervisor-desk-views"
@@ -121,16 +120,7 @@ def read_views(path: Path) -> list[SavedView]:
 
 def write_views(path: Path, views: Iterable[SavedView]) -> None:
     """Write atomically: a crash leaves the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = dumps_views(views)
-    fd, temp = tempfile.mkstemp(prefix=".views-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, dumps_views(views))
 
 
 def merge_views(current: list[SavedView], incoming: Iterable[SavedView]) -> list[SavedView]:

@@ -919,13 +919,9 @@ class ChatView(QWidget):
             if fetch is None:
                 self.status_label.setText("No file is available for this attachment")
                 return
+            dest = dest or self._ask_destination(attachment)
             if dest is None:
-                name, _ = QFileDialog.getSaveFileName(
-                    self, "Save attachment", safe_filename(attachment.name, "attachment")
-                )
-                if not name:
-                    return
-                dest = Path(name)
+                return
             self.status_label.setText(f"Downloading {attachment.name}…")
             self.tasks.spawn(self._download_from_hub(fetch, dest, attachment.name),
                              f"chat-download-{dest.name}")
@@ -938,13 +934,9 @@ class ChatView(QWidget):
         except (binascii.Error, ValueError):
             self.status_label.setText("The attachment is damaged")
             return
+        dest = dest or self._ask_destination(attachment)
         if dest is None:
-            name, _ = QFileDialog.getSaveFileName(
-                self, "Save attachment", safe_filename(attachment.name, "attachment")
-            )
-            if not name:
-                return
-            dest = Path(name)
+            return
         self._write_file(dest, raw)
 
     def _write_file(self, dest: Path, raw: bytes) -> None:
@@ -959,6 +951,12 @@ class ChatView(QWidget):
             self.status_label.setText(f"Saved {dest.name}")
             return
         self.tasks.spawn(self._write_in_executor(dest, raw), f"chat-save-{dest.name}")
+
+    def _ask_destination(self, attachment: Attachment) -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Save attachment", safe_filename(attachment.name, "attachment")
+        )
+        return Path(name) if name else None
 
     def _hub_file_fetch(self, url: str) -> Callable[[Path], Awaitable[Any]] | None:
         """The download of a hub file shown in this chat (the user's token; never another
