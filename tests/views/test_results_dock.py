@@ -198,3 +198,32 @@ def test_user_info_is_reachable_by_keyboard(dock: ResultsDock, qtbot: QtBot) -> 
     qtbot.keyClick(ip_label, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(ip_label, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text().replace("\u200b", "") == "203.0.113.7"
+
+
+def test_at_its_narrowest_no_wrapped_value_is_cut(dock: ResultsDock, qtbot: QtBot) -> None:
+    """At the dock's minimum width every wrapped label gets the width of its longest
+    unbreakable run and the height its lines need (at 200 px ids, cities and names were cut)."""
+    from supervisor_desk.models.wire import Location, UserInfo
+    from supervisor_desk.views.results_dock import DOCK_MIN_WIDTH
+
+    s = summary().model_copy(update={
+        "user": UserInfo(id="cus_e39b7bf6bf1234", name="Chloé Dubois-Montgomery",
+                     external_id="crm-295037-aaaa"),
+        "location": Location(ip="192.0.2.123", country_code="GB", country="United Kingdom",
+                             city="Manchester"),
+        "metadata": {"flow": "billing", "queue_position_estimate": "3"},
+    })
+    dock.set_session(s)
+    dock.resize(DOCK_MIN_WIDTH, 900)
+
+    def cut() -> list[tuple[str, int, int]]:
+        return [
+            (label.text(), label.width(), label.height())
+            for label in dock.findChildren(QLabel)
+            if label.isVisible() and label.wordWrap()
+            and (label.heightForWidth(label.width()) > label.height() + 1
+                 or label.width() < label.minimumSizeHint().width() - 1)
+        ]
+
+    # Layout settles over a few event-loop turns; at 200 px it never did.
+    qtbot.waitUntil(lambda: dock.width() == DOCK_MIN_WIDTH and not cut(), timeout=3000)

@@ -46,6 +46,7 @@ NO_PARAMETERS = "No parameters found"
 NO_RESULTS = "No results found"
 NO_METADATA = "No metadata"
 NO_SELECTION_TIP = "Select a session to open its customer's view"
+DOCK_MIN_WIDTH = 200
 
 
 def value_label(text: str, parent: QWidget | None = None) -> QLabel:
@@ -282,8 +283,9 @@ class ResultsDock(QDockWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(content)
         self.setWidget(scroll)
-        # Values wrap, so the dock narrows to 200 px: more of a small screen for table and chat.
-        self.setMinimumWidth(200)
+        # Values wrap, so the dock narrows to 200 px: more of a small screen for table and chat
+        # (tests/views/test_results_dock.py checks no wrapped value is cut at this width).
+        self.setMinimumWidth(DOCK_MIN_WIDTH)
 
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
