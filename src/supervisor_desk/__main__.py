@@ -56,6 +56,10 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # a real process (not a test calling main): Ctrl+C waits for the loop
+        from supervisor_desk.client import early_signals
+
+        early_signals.hold()
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(args_list)
     if args.command == "open":

@@ -16,7 +16,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QSocketNotifier
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer
+
+from supervisor_desk.client import early_signals
 
 log = logging.getLogger("supervisor_desk")
 
@@ -45,6 +47,9 @@ class QuitOnSignal(QObject):
         self._notifier = notifier
         for signum in QUIT_SIGNALS:
             signal.signal(signum, self._on_signal)
+        early = early_signals.take()  # Ctrl+C while the app was still starting
+        if early is not None:
+            QTimer.singleShot(0, lambda: self._on_signal(early, None))
 
     def restore(self) -> None:
         """Back to the default handlers: a second SIGTERM after shutdown ends the process."""
