@@ -76,6 +76,16 @@ def post_message(hub: EmbeddedHub, message_id: str, attachments: list[dict[str, 
                                         "text": "see attached", "attachments": attachments}}])
 
 
+def shown_pane(client: HubClient, qtbot: Any, name: str) -> tuple[DetailViewModel, DetailPane]:
+    """A detail view-model on ``client`` and the chat pane that shows it, on screen."""
+    detail = DetailViewModel(client, tasks=standalone_scope(name))
+    pane = DetailPane(detail)
+    qtbot.addWidget(pane)
+    pane.resize(700, 700)
+    pane.show()
+    return detail, pane
+
+
 def message_cards(pane: DetailPane, message_id: str) -> list[Any]:
     chat = pane.chat
     for position in range(chat.model.rowCount()):
@@ -119,12 +129,7 @@ def test_hub_image_previews_inline_and_third_party_is_never_fetched(
             sent.append((request.url.path, request.headers.get("Authorization", "")))
 
         client._http.event_hooks["request"].append(record)
-        scope = standalone_scope("images")
-        detail = DetailViewModel(client, tasks=scope)
-        pane = DetailPane(detail)
-        qtbot.addWidget(pane)
-        pane.resize(700, 700)
-        pane.show()
+        detail, pane = shown_pane(client, qtbot, "images")
         try:
             await client.login("supervisor", "supervisor")
             detail.select(SESSION)
@@ -199,11 +204,7 @@ def test_a_hub_file_attachment_downloads_with_the_token(
 
     async def scenario() -> None:
         client = HubClient(running_hub.url)
-        detail = DetailViewModel(client, tasks=standalone_scope("download"))
-        pane = DetailPane(detail)
-        qtbot.addWidget(pane)
-        pane.resize(700, 700)
-        pane.show()
+        detail, pane = shown_pane(client, qtbot, "download")
         try:
             await client.login("supervisor", "supervisor")
             detail.select(SESSION)
