@@ -479,3 +479,40 @@ def test_history_shows_the_whole_duration_as_the_hub_sorts_it(
     assert cell(model, 0, SessionColumn.DURATION) == "15m 0s"  # History: since the start
     model.set_live_order(LiveOrder.LONGEST_WAIT)
     assert model.headerData(SessionColumn.DURATION, Qt.Orientation.Horizontal) == "Wait / talk"
+
+
+@pytest.mark.parametrize("live_order", [LiveOrder.LONGEST_WAIT, LiveOrder.GIVEN])
+def test_every_column_sort_orders_rows_by_the_sort_role_then_arrival(
+    clock: Clock, live_order: LiveOrder
+) -> None:
+    # Ties on purpose (names, counts, starts repeat): they must fall back to arrival order,
+    # as the per-row keys do that later inserts and moves bisect into.
+    rows = [
+        make(f"s{i:02d}", status=("queued", "active", "completed", "failed")[i % 4],
+             started=i % 5, queued=(i % 5) if i % 4 == 0 else None,
+             accepted=(i % 7) if i % 4 == 1 else None,
+             ended=30 + i % 3 if i % 4 > 1 else None, messages=i % 3,
+             user={"id": f"u{i}", "name": ("Ana", "ben", "Çelik", None)[i % 4]},
+             location={"ip": f"10.0.0.{i % 6}", "country_code": ("DE", "FR", None)[i % 3]},
+             last_message_at=(T0 + timedelta(seconds=i % 4)) if i % 5 else None)
+        for i in range(24)
+    ]
+    model = SessionTableModel(clock=clock, time_zone=UTC)
+    model.set_live_order(live_order)
+    model.set_sessions(rows)
+    arrival = {sid: n for n, sid in enumerate(ids(model))} if live_order is LiveOrder.GIVEN \
+        else {s.id: n for n, s in enumerate(sorted(rows, key=lambda s: (s.started_at, s.id)))}
+    for column in SessionColumn:
+        for order in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+            model.sort(column, order)
+            shown = ids(model)
+            keyed = sorted(shown, key=lambda sid: (
+                cell(model, model.row_of(sid), column, SortRole), arrival[sid]),
+                reverse=order == Qt.SortOrder.DescendingOrder)
+            assert shown == keyed, (column.name, order)
+        # A frame after the sort bisects into the rebuilt keys: same order as a fresh sort.
+        model.apply_changes([make("late", started=2, messages=1)])
+        after = ids(model)
+        model.sort(column, Qt.SortOrder.DescendingOrder)
+        assert ids(model) == after, column.name
+        model.remove_sessions(["late"])

@@ -1,9 +1,12 @@
 """The live sessions table model: rows of ``SessionSummary`` in a Python-ordered list.
 
-Performance rules (docs/performance.md): no QSortFilterProxyModel, the order is a plain list sorted
-with ``list.sort`` on cached keys; time columns are computed in ``data()`` so the once-a-second tick
-only repaints the visible range; sort "by duration" is sort by the moment the shown time counts
-from (never re-sorts on a tick).
+Performance rules (docs/performance.md): no QSortFilterProxyModel, the order is a plain list; a
+column sort extracts one key array and argsorts it (NumPy for numbers), a second click on the same
+column reverses the order it left; time columns are computed on every call so the once-a-second
+tick only repaints the visible range, every other cell comes from a per-row cache keyed by the
+row's object (a new version is a new object), served to the view's delegate in one
+``multiData`` call per cell instead of seven ``data()`` calls; sort "by duration" is sort by the
+moment the shown time counts from (never re-sorts on a tick).
 Feed changes arrive in batches (one per frame) and become a few ranged signals: in-place updates are
 one ``dataChanged`` over the changed span, a new or re-keyed row is a bisect insert or a
 ``beginMoveRows``, and a big batch falls back to one ``layoutChanged``.
@@ -13,10 +16,11 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from enum import IntEnum
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
@@ -49,7 +53,7 @@ from supervisor_desk.views.icons import (
     flag_icon,
     modality_icon,
 )
-from supervisor_desk.views.theme import theme_color
+from supervisor_desk.views.theme import Theme, current_theme, theme_color
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -147,6 +151,25 @@ TICK_COLUMNS: tuple[SessionColumn, ...] = (
 _LIVE_RANK = {"queued": 0, "active": 1}
 EMPTY = "---"
 
+# Columns whose text or colour follows the clock: computed on every call, never cached.
+_CLOCK_COLUMNS = frozenset({SessionColumn.START, SessionColumn.WAIT, SessionColumn.DURATION})
+# The roles a painted cell asks for, cached per row object (tooltips and the rest on demand).
+_CACHED_ROLES: tuple[int, ...] = tuple(int(r) for r in (
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole,
+    Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.DecorationRole,
+    Qt.ItemDataRole.BackgroundRole))
+
+
+class _RowCells:
+    """One row's displayed cells, valid while the row shows this object at this alert level."""
+
+    __slots__ = ("cells", "level", "session")
+
+    def __init__(self, session: SessionSummary, level: str | None) -> None:
+        self.session = session
+        self.level = level
+        self.cells: list[dict[int, Any] | None] = [None] * len(SessionColumn)
+
 
 class _Desc:
     """Reverses comparisons so one ascending ``list.sort``/bisect serves descending sorts."""
@@ -184,8 +207,20 @@ class SessionTableModel(QAbstractTableModel):
         self._clock = clock or (lambda: datetime.now(UTC))
         self._tz = time_zone
         self._rows: list[SessionSummary] = []
-        self._keys: list[Any] = []
+        # Each row's ascending sort key, for bisect inserts and moves; None after a column sort
+        # until a frame needs them (100k keys cost more than the sort itself).
+        self._keys: list[Any] | None = []
         self._index: dict[str, int] = {}
+        # Displayed cells per session id, valid while the row holds the same object.
+        self._cells: dict[str, _RowCells] = {}
+        self._cells_theme: Theme = current_theme()
+        self._cells_day: date = self._clock().astimezone(time_zone).date()
+        # Bumped by every change of rows; a sort remembers the one it left behind.
+        self._generation = 0
+        self._last_sort: tuple[int, int, LiveOrder, bool] | None = None
+        # Arrival number of each row, in row order (valid for _arrivals_generation).
+        self._arrivals: np.ndarray[Any, Any] | None = None
+        self._arrivals_generation = -1
         # Rows from this position on may have stale entries in _index (None: all valid).
         # Rebuilt lazily, once per frame at most, not after every insert or move.
         self._index_from: int | None = None
@@ -240,7 +275,56 @@ class SessionTableModel(QAbstractTableModel):
         row = index.row()
         if row >= len(self._rows):
             return None
-        return self._value(self._rows[row], index.column(), role)
+        column = index.column()
+        if role in _CACHED_ROLES and column not in _CLOCK_COLUMNS:
+            return self._cell(self._rows[row], column).get(role)
+        return self._value(self._rows[row], column, role)
+
+    # The span is a QModelRoleDataSpan; its stubs do not declare the iteration it supports.
+    def multiData(self, index: ModelIndex, roleDataSpan: Any) -> None:  # noqa: N803
+        """All the roles a delegate asks for one cell, in one call (Qt's default makes one
+        ``data()`` call per role: seven per painted cell, most of a paint's cost)."""
+        row = index.row()
+        if not 0 <= row < len(self._rows):
+            return
+        s = self._rows[row]
+        column = index.column()
+        if column in _CLOCK_COLUMNS:
+            for role_data in roleDataSpan:
+                role = role_data.role()
+                if role in _SERVED_ROLES and (
+                        value := self._value(s, column, role)) is not None:
+                    role_data.setData(value)
+            return
+        cell = self._cell(s, column)
+        for role_data in roleDataSpan:
+            role = role_data.role()
+            if role in cell:
+                role_data.setData(cell[role])
+            elif role not in _CACHED_ROLES and role in _SERVED_ROLES and (
+                    value := self._value(s, column, role)) is not None:
+                role_data.setData(value)
+
+    def _cell(self, s: SessionSummary, column: int) -> dict[int, Any]:
+        """The cached roles of one cell that does not follow the clock (built on first use)."""
+        theme = current_theme()
+        if theme is not self._cells_theme:
+            self._cells_theme = theme
+            self._cells.clear()
+        level = self._alert_level(s.id)
+        entry = self._cells.get(s.id)
+        if entry is None or entry.session is not s or entry.level != level:
+            entry = self._cells[s.id] = _RowCells(s, level)
+        cell = entry.cells[column]
+        if cell is None:
+            cell = entry.cells[column] = {
+                role: value for role in _CACHED_ROLES
+                if (value := self._value(s, column, role)) is not None
+            }
+        return cell
+
+    def _forget_cells(self) -> None:
+        self._cells.clear()
 
     def _value(self, s: SessionSummary, column: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
@@ -312,6 +396,7 @@ class SessionTableModel(QAbstractTableModel):
         """Rows tint and show an icon by ``level(session id)``; Wait cells colour by rule."""
         self._alert_level = level
         self._wait_thresholds = wait_thresholds
+        self._forget_cells()
         self.alerts_changed()
 
     def alerts_changed(self) -> None:
@@ -367,6 +452,8 @@ class SessionTableModel(QAbstractTableModel):
 
     def set_time_zone(self, tz: tzinfo | None) -> None:
         self._tz = tz
+        self._cells_day = self._clock().astimezone(tz).date()
+        self._forget_cells()
         if self._rows:
             self.dataChanged.emit(
                 self.index(0, 0), self.index(len(self._rows) - 1, len(SessionColumn) - 1),
@@ -394,6 +481,7 @@ class SessionTableModel(QAbstractTableModel):
     def set_sessions(self, sessions: Iterable[SessionSummary]) -> None:
         """Replace every row (snapshot, resync, sign-in). Arrival order follows ``started_at``."""
         self.beginResetModel()
+        self._forget_cells()
         if self._ordering.order == LiveOrder.GIVEN and self._sort_column < 0:
             rows = list(sessions)
         else:
@@ -402,9 +490,12 @@ class SessionTableModel(QAbstractTableModel):
         for s in rows:
             self._ordering.note(s)
         self._rows = rows
-        self._keys = [self._key(s) for s in rows]
-        self._sort_lists()
-        self._rebuild_index()
+        self._generation += 1
+        # Noted in this order: the arrival numbers are the positions (no lookups).
+        self._arrivals = np.arange(len(rows), dtype=np.int64)
+        self._arrivals_generation = self._generation
+        self._order_rows()
+        self._invalidate_index(0)
         self._loading = False
         self.endResetModel()
 
@@ -414,6 +505,8 @@ class SessionTableModel(QAbstractTableModel):
         Stale versions are ignored so a replayed or duplicated state never goes backwards.
         """
         self._ensure_index()
+        keys = self._ensure_keys()
+        self._generation += 1
         updated_rows: list[int] = []
         restructure: list[tuple[SessionSummary, Any]] = []  # (session, key before) / None: new
         for s in batch:
@@ -426,10 +519,10 @@ class SessionTableModel(QAbstractTableModel):
                 continue
             key = self._key(s)
             self._rows[row] = s
-            if key == self._keys[row]:
+            if key == keys[row]:
                 updated_rows.append(row)
             else:
-                restructure.append((s, self._keys[row]))
+                restructure.append((s, keys[row]))
         if updated_rows:
             self._emit_row_runs(updated_rows)
         if restructure:
@@ -449,6 +542,7 @@ class SessionTableModel(QAbstractTableModel):
         rows = sorted({r for sid in session_ids if (r := self._index.get(sid)) is not None})
         if not rows:
             return 0
+        self._generation += 1
         # Remove contiguous blocks from the bottom up so earlier rows keep their numbers.
         blocks: list[tuple[int, int]] = []
         for row in rows:
@@ -460,9 +554,11 @@ class SessionTableModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), first, last)
             for s in self._rows[first : last + 1]:
                 self._ordering.forget(s.id)
+                self._cells.pop(s.id, None)
                 del self._index[s.id]
             del self._rows[first : last + 1]
-            del self._keys[first : last + 1]
+            if self._keys is not None:
+                del self._keys[first : last + 1]
             # Before endRemoveRows: its listeners (the view keeping its selection) look rows up.
             self._invalidate_index(first)
             self.endRemoveRows()
@@ -470,6 +566,15 @@ class SessionTableModel(QAbstractTableModel):
 
     def tick(self, first_row: int, last_row: int) -> None:
         """Once a second: repaint the time columns of the visible rows only."""
+        today = self._clock().astimezone(self._tz).date()
+        if today != self._cells_day:
+            # Times of an earlier day show their date: cached "Last message"/"Finish" cells.
+            self._cells_day = today
+            self._forget_cells()
+            if self._rows:
+                self.dataChanged.emit(
+                    self.index(0, 0),
+                    self.index(len(self._rows) - 1, len(SessionColumn) - 1), TICK_ROLES)
         if not self._rows:
             return
         first_row = max(0, first_row)
@@ -666,10 +771,110 @@ class SessionTableModel(QAbstractTableModel):
             return base if self._sort_order == Qt.SortOrder.AscendingOrder else _Desc(base)
         return self._ordering.key(s)
 
-    def _sort_lists(self) -> None:
-        pairs = sorted(zip(self._keys, range(len(self._rows)), strict=True), key=lambda p: p[0])
-        self._rows = [self._rows[i] for _, i in pairs]
-        self._keys = [k for k, _ in pairs]
+    def _ensure_keys(self) -> list[Any]:
+        """Every row's key (rebuilt once after a column sort left them out)."""
+        if self._keys is None:
+            self._keys = [self._key(s) for s in self._rows]
+        return self._keys
+
+    def _order_rows(self) -> list[int] | None:
+        """Put the rows in the current order (no signals). Returns the old row of each new one
+        (None: reversed).
+
+        A column sort extracts the column's keys once into an array and argsorts it (ties by
+        arrival), instead of comparing a key object per pair of rows; clicking the same column
+        again, with no change since, reverses the order it left. The per-row keys bisect needs
+        are then rebuilt only when a frame of changes arrives (``_ensure_keys``).
+        """
+        rows = self._rows
+        n = len(rows)
+        column = self._sort_column
+        descending = self._sort_order == Qt.SortOrder.DescendingOrder
+        if column < 0 and self._ordering.order is not LiveOrder.GIVEN:
+            keys = [self._ordering.key(s) for s in rows]
+            order: list[int] = sorted(range(n), key=keys.__getitem__)
+            self._keys = [keys[i] for i in order]
+            self._last_sort = None
+            self._arrivals = None
+            self._rows = list(map(rows.__getitem__, order))
+            return order
+        self._keys = None
+        sort_id = (column, self._generation, self._ordering.order, descending)
+        if column >= 0 and self._last_sort == (*sort_id[:3], not descending):
+            # The same column again with nothing changed: the reverse of the order it left.
+            self._last_sort = sort_id
+            rows.reverse()
+            if self._arrivals is not None:
+                self._arrivals = self._arrivals[::-1]
+            return None
+        arrivals = self._row_arrivals()
+        if column < 0:  # the order the hub or index gave
+            ordered = np.argsort(arrivals, kind="stable")
+        else:
+            numeric = self._numeric_sort_keys(column, rows)
+            if numeric is not None:
+                # lexsort's last key is the primary one; arrival breaks ties.
+                ordered = np.lexsort([arrivals, *reversed(numeric)])
+            else:
+                values = self._column_sort_values(column, rows)
+                by_arrival = np.argsort(arrivals, kind="stable").tolist()
+                # A stable sort of rows in arrival order: ties stay in arrival order.
+                ordered = np.array(sorted(by_arrival, key=values.__getitem__), dtype=np.int64)
+            if descending:
+                ordered = ordered[::-1]
+        self._arrivals = arrivals[ordered]
+        self._last_sort = sort_id if column >= 0 else None
+        order = ordered.tolist()
+        self._rows = list(map(rows.__getitem__, order))
+        return order
+
+    def _row_arrivals(self) -> np.ndarray[Any, Any]:
+        """Each row's arrival number, kept in step with the rows across sorts."""
+        if self._arrivals is None or self._arrivals_generation != self._generation:
+            arrival = self._ordering.arrival
+            self._arrivals = np.fromiter((arrival(s.id) for s in self._rows),
+                                         dtype=np.int64, count=len(self._rows))
+        self._arrivals_generation = self._generation
+        return self._arrivals
+
+    def _numeric_sort_keys(self, column: int, rows: list[SessionSummary]
+                           ) -> list[np.ndarray[Any, Any]] | None:
+        """The column's sort key as numeric arrays, most significant first, or None when it is
+        text. Each orders rows exactly as :meth:`_sort_value` does."""
+        inf = float("inf")
+        match column:
+            case SessionColumn.START:
+                return [np.array([s.started_at.timestamp() for s in rows])]
+            case SessionColumn.MESSAGES:
+                return [np.array([s.message_count for s in rows], dtype=np.int64)]
+            case SessionColumn.LAST_MESSAGE:
+                return [np.array([t.timestamp() if (t := s.last_message_at) is not None
+                                  else inf for s in rows])]
+            case SessionColumn.FINISH:
+                return [np.array([t.timestamp() if (t := s.ended_at) is not None
+                                  else inf for s in rows])]
+            case SessionColumn.WAIT:
+                wait = self._wait_seconds
+                return [np.array([-1.0 if (w := wait(s)) is None else w for s in rows])]
+            case SessionColumn.DURATION if self._ordering.order is LiveOrder.GIVEN:
+                return [np.array([-s.started_at.timestamp() for s in rows])]
+            case SessionColumn.DURATION:
+                pairs = [self._sort_value(s, column) for s in rows]
+                return [np.array([p[0] for p in pairs], dtype=np.int64),
+                        np.array([p[1] for p in pairs])]
+        return None
+
+    def _column_sort_values(self, column: int, rows: list[SessionSummary]) -> list[Any]:
+        """The column's sort values, one per row, equal to :meth:`_sort_value`'s."""
+        match column:
+            case SessionColumn.USER:
+                return [(s.user.name or s.user.external_id or s.user.id).casefold()
+                        for s in rows]
+            case SessionColumn.AGENT:
+                return [(s.agent.name.casefold(), s.modality) for s in rows]
+            case SessionColumn.ID:
+                return [s.id for s in rows]
+        return [self._sort_value(s, column) for s in rows]
 
     def _rebuild_index(self, start: int = 0) -> None:
         index = self._index
@@ -697,13 +902,20 @@ class SessionTableModel(QAbstractTableModel):
             (self._rows[p.row()].id if 0 <= p.row() < len(self._rows) else None, p.column())
             for p in old_persistent
         ]
-        self._keys = [self._key(s) for s in self._rows]
-        self._sort_lists()
-        self._rebuild_index()
+        order = self._order_rows()
+        self._invalidate_index(0)
+        # Where the few persistent rows went (the selection, Qt's current index): from the
+        # permutation, not a rebuilt id index of every row.
+        wanted = {p.row() for p in old_persistent}
+        last = len(self._rows) - 1
+        if order is None:
+            moved = {old: last - old for old in wanted}
+        else:
+            moved = {old: new for new, old in enumerate(order) if old in wanted} if wanted else {}
         new_persistent = [
-            self.index(self._index[sid], col) if sid is not None and sid in self._index
+            self.index(moved[p.row()], col) if sid is not None and p.row() in moved
             else QModelIndex()
-            for sid, col in old_ids
+            for p, (sid, col) in zip(old_persistent, old_ids, strict=True)
         ]
         self.changePersistentIndexList(old_persistent, new_persistent)
         self.layoutChanged.emit()
@@ -714,41 +926,42 @@ class SessionTableModel(QAbstractTableModel):
         Keys are unique and sorted, so a row is found by bisecting its old key: no id index
         needs to be rebuilt between the inserts and moves of one frame.
         """
+        keys = self._ensure_keys()
         if old_key is None:
             self._ordering.note(s)
             key = self._key(s)
-            pos = bisect.bisect_right(self._keys, key)
+            pos = bisect.bisect_right(keys, key)
             self.beginInsertRows(QModelIndex(), pos, pos)
             self._rows.insert(pos, s)
-            self._keys.insert(pos, key)
+            keys.insert(pos, key)
             self._index[s.id] = pos
             self._invalidate_index(pos + 1)
             self.endInsertRows()
             return
-        row = bisect.bisect_left(self._keys, old_key)
+        row = bisect.bisect_left(keys, old_key)
         if row >= len(self._rows) or self._rows[row].id != s.id:
             self._ensure_index()  # keys out of order (a time-based sort aged): look it up
             row = self._index[s.id]
         key = self._key(s)
         # Where the row goes once it is out of the list.
-        del self._keys[row]
-        target = bisect.bisect_right(self._keys, key)
-        self._keys.insert(row, key)  # restore until the move is announced
+        del keys[row]
+        target = bisect.bisect_right(keys, key)
+        keys.insert(row, key)  # restore until the move is announced
         if target == row:
-            self._keys[row] = key
+            keys[row] = key
             self._rows[row] = s
             self._emit_rows_changed(row, row)
             return
         # beginMoveRows wants the destination in pre-move numbering.
         dest = target if target < row else target + 1
         if not self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), dest):
-            self._keys[row] = key
+            keys[row] = key
             self._emit_rows_changed(row, row)
             return
         del self._rows[row]
-        del self._keys[row]
+        del keys[row]
         self._rows.insert(target, s)
-        self._keys.insert(target, key)
+        keys.insert(target, key)
         self._invalidate_index(min(row, target))
         self.endMoveRows()
         self._emit_rows_changed(target, target)
@@ -762,7 +975,8 @@ class SessionTableModel(QAbstractTableModel):
             for s in fresh:
                 self._ordering.note(s)
                 self._rows.append(s)
-                self._keys.append(None)
+                if self._keys is not None:
+                    self._keys.append(None)  # re-keyed by the re-sort below
             self._rebuild_index(first)
             self.endInsertRows()
         self._resort()
