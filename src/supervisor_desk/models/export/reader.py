@@ -14,6 +14,7 @@ import codecs
 import gzip
 import io
 import json
+import os
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -51,7 +52,7 @@ class ExportReader:
     """
 
     def __init__(self, path: Path, *, batch_size: int = 1000,
-                 max_sessions: int | None = None) -> None:
+                 max_sessions: int | None = None, decompress_to: Path | None = None) -> None:
         self.path = Path(path)
         # Beyond this many sessions the read stops with an ExportFileError (rows kept).
         self.max_sessions = max_sessions
@@ -71,6 +72,8 @@ class ExportReader:
         # seek to cheaply), removed by close().
         self.data_path = self.path
         self.compressed = is_compressed(self.path)
+        # Where a .gz file is decompressed to (a reading process writes its parent's copy).
+        self._decompress_to = decompress_to
         self._cancelled = False
 
     @property
@@ -87,7 +90,11 @@ class ExportReader:
             raise ExportFileError(self.path, f"cannot open: {exc.strerror or exc}") from exc
 
     def _decompress(self) -> None:
-        fd, name = tempfile.mkstemp(prefix="supervisor-desk-", suffix=f".{self.fmt}")
+        if self._decompress_to is not None:
+            name = str(self._decompress_to)
+            fd = os.open(name, os.O_WRONLY | os.O_TRUNC)
+        else:
+            fd, name = tempfile.mkstemp(prefix="supervisor-desk-", suffix=f".{self.fmt}")
         try:
             with gzip.open(self.path, "rb") as src, open(fd, "wb") as out:
                 while chunk := src.read(CHUNK):

@@ -1,7 +1,10 @@
-"""Reading an export file in a worker thread, batch by batch, into an :class:`OfflineIndex`.
+"""Reading an export file in the background, batch by batch, into an :class:`OfflineIndex`.
 
-Parsing and text normalisation happen in the worker; each batch is appended to the index on
-the Qt thread (a cheap append), so the table can show the first rows while the rest is read.
+A big file is parsed and validated in a child process (``models.export.worker``), so that work
+never holds the interpreter lock the Qt thread needs; a worker thread here receives its
+ready batches, and a small file (where starting a process would cost more than it saves) is
+read by that thread itself. Each batch is appended to the index on the index's thread, so the
+table can show the first rows while the rest is read and the Qt thread only hears about it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from supervisor_desk.models.export import (
     ReadReport,
     too_much_text,
 )
+from supervisor_desk.models.export.worker import ExportReadProcess
 from supervisor_desk.models.offline_index import OfflineIndex, raw_transcripts
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
@@ -39,6 +43,9 @@ BATCH = 1000
 QUEUED_BATCHES = 4
 TRANSCRIPTS_PER_STEP = 5000  # normalised per step on the index's thread (~0.15 s)
 STOP_POLL_S = 0.1
+# Files from this size on are read in a child process (~0.3 s to start, then the parsing
+# leaves the Qt thread's interpreter alone); smaller ones take well under that in a thread.
+PROCESS_FROM_BYTES = 8 << 20
 
 
 class OfflineLoader(QObject):
@@ -58,8 +65,9 @@ class OfflineLoader(QObject):
         self.index_executor = index_executor
         self.tasks = tasks or standalone_scope("offline-load")
         self.max_transcript_bytes = MAX_REVIEW_TEXT_BYTES
+        self.process_from_bytes = PROCESS_FROM_BYTES
         self.index: OfflineIndex | None = None
-        self.reader: ExportReader | None = None
+        self.reader: ExportReader | ExportReadProcess | None = None
         self.report = ReadReport()
         self.error = ""
         self.done = False
@@ -105,8 +113,16 @@ class OfflineLoader(QObject):
     def _work(self, deliver: Callable[[tuple[Any, ...]], bool]) -> None:
         """The reading thread: parse and normalise batches, hand them over until stopped."""
         try:
-            reader = ExportReader(self.path, batch_size=FIRST_BATCH,
-                                  max_sessions=MAX_REVIEW_SESSIONS)
+            reader: ExportReader | ExportReadProcess
+            batches: Generator[tuple[list[IndexedSession], list[str | None]]]
+            if _size(self.path) >= self.process_from_bytes:
+                reader = ExportReadProcess(self.path, first_batch=FIRST_BATCH,
+                                           max_sessions=MAX_REVIEW_SESSIONS)
+                batches = reader.batches()
+            else:
+                reader = ExportReader(self.path, batch_size=FIRST_BATCH,
+                                      max_sessions=MAX_REVIEW_SESSIONS)
+                batches = _read_here(reader)
             # Set here, not on delivery: cancel() and the window's close() need it at once.
             self.reader = reader
             if self._stop.is_set():
@@ -114,16 +130,17 @@ class OfflineLoader(QObject):
             if not deliver(("reader", reader)):
                 return
             text_bytes = 0
-            for batch in reader.batches():
-                transcripts = raw_transcripts(batch)
-                if self._stop.is_set() or not deliver(("batch", batch, transcripts)):
-                    return
-                reader.batch_size = BATCH
-                text_bytes += sum(sys.getsizeof(t) for t in transcripts if t is not None)
-                if text_bytes > self.max_transcript_bytes:
-                    # Long transcripts: fewer sessions fit the memory bound than the limit.
-                    raise ExportFileError(self.path, too_much_text(
-                        reader.report.sessions, text_bytes, self.max_transcript_bytes))
+            try:
+                for batch, transcripts in batches:
+                    if self._stop.is_set() or not deliver(("batch", batch, transcripts)):
+                        return
+                    text_bytes += sum(sys.getsizeof(t) for t in transcripts if t is not None)
+                    if text_bytes > self.max_transcript_bytes:
+                        # Long transcripts: fewer sessions fit the memory bound than the limit.
+                        raise ExportFileError(self.path, too_much_text(
+                            reader.report.sessions, text_bytes, self.max_transcript_bytes))
+            finally:
+                batches.close()  # a reading process stopped early ends here, not at exit
             deliver(("done",))
         except ExportFileError as exc:
             deliver(("error", str(exc)))
@@ -217,3 +234,17 @@ class OfflineLoader(QObject):
             self.done = True
             self.progress_changed.emit(self.report.total_bytes, self.report.total_bytes)
             self.finished.emit(self.report)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # the reader says what is wrong with it
+
+
+def _read_here(reader: ExportReader) -> Generator[tuple[list[IndexedSession], list[str | None]]]:
+    """A small file's batches, read by the calling thread."""
+    for batch in reader.batches():
+        yield batch, raw_transcripts(batch)
+        reader.batch_size = BATCH

@@ -1,0 +1,275 @@
+"""Reading an export file in a child process, so the app's own threads keep the interpreter.
+
+Parsing and validating a big export is CPU-bound Python (pydantic-core, ~50 µs a record):
+run in a thread, it competes for the GIL with the Qt thread, which then waits for it in
+slices of milliseconds that add up to visible stalls. Here a fresh interpreter
+(``sys.executable -m`` this module: exec'd, never a fork of a process that has Qt threads)
+runs the same :class:`ExportReader` and streams each batch back on its stdout as one frame
+(8-byte length, then a pickle); the parent only unpickles ready records and shares their equal
+parts again. The frames come from our own program through a private pipe, so unpickling them
+trusts nothing the file says. No Qt here.
+
+    python -m supervisor_desk.models.export.worker FILE [--copy PATH] [--max-sessions N]
+        [--first-batch N] [--batch N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Generator
+from pathlib import Path
+from typing import IO, Any
+
+from supervisor_desk.models.export.interner import Interner
+from supervisor_desk.models.export.reader import ExportReader
+from supervisor_desk.models.export.records import (
+    ExportFileError,
+    FileFormat,
+    IndexedSession,
+    ReadReport,
+    format_of,
+    is_compressed,
+)
+from supervisor_desk.models.offline_index import raw_transcripts
+from supervisor_desk.models.wire import ExportHeader
+
+_LENGTH = struct.Struct(">Q")
+# Records per frame after the first: one frame is one pickle.loads in the parent, a single C
+# call that holds the GIL throughout (~4 ms for 250 records), so frames stay small.
+FRAME_RECORDS = 250
+STDERR_TAIL = 400  # characters of a crashed worker's stderr kept for the error message
+
+Batch = tuple[list[IndexedSession], list[str | None]]
+# (bytes read, total bytes, sessions, skipped, first problems)
+Progress = tuple[int, int, int, int, list[str]]
+
+
+def _progress(report: ReadReport) -> Progress:
+    return (report.bytes_read, report.total_bytes, report.sessions, report.skipped,
+            list(report.problems))
+
+
+def _send(out: IO[bytes], message: tuple[Any, ...]) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_LENGTH.pack(len(data)))
+    out.write(data)
+    out.flush()
+
+
+def serve(path: Path, out: IO[bytes], *, copy: Path | None, max_sessions: int | None,
+          first_batch: int, batch: int) -> None:
+    """The child's side: read ``path`` and write its frames to ``out`` until the end."""
+    header_sent = False
+    reader: ExportReader | None = None
+    try:
+        reader = ExportReader(path, batch_size=first_batch, max_sessions=max_sessions,
+                              decompress_to=copy)
+        for entries in reader.batches():
+            header: ExportHeader | None = None
+            if not header_sent and reader.header is not None:
+                header, header_sent = reader.header, True
+            _send(out, ("batch", entries, raw_transcripts(entries), _progress(reader.report),
+                        header))
+            reader.batch_size = batch
+        _send(out, ("end", _progress(reader.report), None,
+                    None if header_sent else reader.header))
+    except ExportFileError as exc:
+        report = reader.report if reader is not None else ReadReport()
+        _send(out, ("end", _progress(report), exc.problem,
+                    reader.header if reader is not None and not header_sent else None))
+
+
+class ExportReadProcess:
+    """The parent's side: an :class:`ExportReader` look-alike whose reading runs in a child.
+
+    ``batches()`` starts the child and yields ``(entries, raw transcripts)`` as frames arrive
+    (the pipe's buffer is the back-pressure: the child waits while nobody reads), keeping
+    ``report`` and ``header`` up to date, and raises :class:`ExportFileError` as the reader
+    would. ``cancel()`` (any thread) ends the child at once; ``close()`` also removes the
+    decompressed copy of a ``.gz`` file, which the child writes and this object owns.
+    """
+
+    def __init__(self, path: Path, *, max_sessions: int | None = None,
+                 first_batch: int = 200, batch: int = FRAME_RECORDS) -> None:
+        self.path = Path(path)
+        self.fmt: FileFormat = format_of(self.path)
+        self.max_sessions = max_sessions
+        self.first_batch = first_batch
+        self.batch = batch
+        self.header: ExportHeader | None = None
+        self.report = ReadReport()
+        self.interner = Interner()
+        try:
+            self.report.total_bytes = self.path.stat().st_size
+        except OSError as exc:
+            raise ExportFileError(self.path, f"cannot open: {exc.strerror or exc}") from exc
+        if not self.path.is_file():
+            raise ExportFileError(self.path, "not a regular file")
+        self.compressed = is_compressed(self.path)
+        self.data_path = self.path
+        self._copy: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._errors: IO[bytes] | None = None  # the child's stderr, for a crash's message
+        self._cancelled = False
+
+    @property
+    def has_transcripts(self) -> bool:
+        return self.fmt != "csv"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", __name__, str(self.path),
+                   "--first-batch", str(self.first_batch), "--batch", str(self.batch)]
+        if self.max_sessions is not None:
+            command += ["--max-sessions", str(self.max_sessions)]
+        if self.compressed:
+            # Transcripts are re-read by byte range later: the child decompresses into a copy
+            # made (and later removed) by this side, so a killed child leaves nothing behind.
+            fd, name = tempfile.mkstemp(prefix="supervisor-desk-", suffix=f".{self.fmt}")
+            os.close(fd)
+            self._copy = self.data_path = Path(name)
+            command += ["--copy", name]
+        self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (open until close())
+        try:
+            return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=self._errors)
+        except OSError as exc:
+            raise ExportFileError(self.path, f"could not start reading ({exc})") from exc
+
+    def _stderr_tail(self) -> str:
+        errors = self._errors
+        if errors is None:
+            return ""
+        with contextlib.suppress(OSError, ValueError):
+            errors.seek(0)
+            text = errors.read().decode("utf-8", "replace").strip()
+            return text.splitlines()[-1][-STDERR_TAIL:] if text else ""
+        return ""
+
+    def _update(self, progress: Progress, header: ExportHeader | None) -> None:
+        report = self.report
+        (report.bytes_read, report.total_bytes, report.sessions, report.skipped,
+         report.problems) = progress
+        if header is not None:
+            self.header = header
+
+    def batches(self) -> Generator[Batch]:
+        if self._cancelled:
+            raise ExportFileError(self.path, "reading was cancelled")
+        if self.report.total_bytes == 0:
+            raise ExportFileError(self.path, "the file is empty")
+        proc = self._proc = self._start()
+        assert proc.stdout is not None
+        stream = proc.stdout
+        ended = False  # the child's last frame arrived: it is exiting on its own
+        try:
+            while True:
+                head = stream.read(_LENGTH.size)
+                if len(head) < _LENGTH.size:
+                    break
+                (length,) = _LENGTH.unpack(head)
+                message = pickle.loads(stream.read(length))
+                if message[0] == "batch":
+                    _, entries, transcripts, progress, header = message
+                    self._update(progress, header)
+                    compact = self.interner.compact
+                    for entry in entries:
+                        entry.summary = compact(entry.summary)
+                    yield entries, transcripts
+                    continue
+                ended = True
+                _, progress, error, header = message
+                self._update(progress, header)
+                if error is not None:
+                    raise ExportFileError(self.path, error)
+                return
+        finally:
+            self._end_child(ended)
+            detail = "" if ended or self._cancelled else self._stderr_tail()
+            self._close_errors()
+        if self._cancelled:
+            raise ExportFileError(self.path, "reading was cancelled")
+        status = proc.returncode
+        raise ExportFileError(
+            self.path, f"the reading process stopped unexpectedly (exit status {status})"
+            + (f": {detail}" if detail else ""))
+
+    def _end_child(self, ended: bool) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if not ended:
+            # Stopped early (cancelled, or the caller stopped reading): nothing more is wanted.
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def _close_errors(self) -> None:
+        if self._errors is not None:
+            self._errors.close()
+            self._errors = None
+
+    def cancel(self) -> None:
+        """End the child now (from any thread); a ``batches()`` in progress then raises."""
+        self._cancelled = True
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+
+    def close(self) -> None:
+        """End the child if it still runs and remove the ``.gz`` file's decompressed copy."""
+        self.cancel()
+        proc = self._proc
+        if proc is not None:
+            proc.wait()
+        self._close_errors()
+        if self._copy is not None:
+            self._copy.unlink(missing_ok=True)
+            self._copy = None
+            self.data_path = self.path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m supervisor_desk.models.export.worker")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--copy", type=Path, default=None)
+    parser.add_argument("--max-sessions", type=int, default=None)
+    parser.add_argument("--first-batch", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=FRAME_RECORDS)
+    args = parser.parse_args(argv)
+    # Ctrl+C in a terminal reaches the whole process group: the app decides when this ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Frames go to the real stdout only: anything printed by accident goes to stderr.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    try:
+        serve(args.file, out, copy=args.copy, max_sessions=args.max_sessions,
+              first_batch=args.first_batch, batch=args.batch)
+    except BrokenPipeError:
+        return 0  # the app stopped reading (the window closed): nothing left to do
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            out.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Reading an export in a child process: the same entries, errors and guarantees as in-process."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+
+from supervisor_desk.models.export import (
+    ExportFileError,
+    ExportReader,
+    IndexedSession,
+    write_export,
+)
+from supervisor_desk.models.export.worker import ExportReadProcess
+from tests.models.export_samples import make_records
+
+BAD = Path(__file__).parents[1] / "bad_files"
+
+
+def _read(reader: ExportReadProcess) -> tuple[list[IndexedSession], list[str | None]]:
+    entries: list[IndexedSession] = []
+    transcripts: list[str | None] = []
+    for batch, texts in reader.batches():
+        entries += batch
+        transcripts += texts
+    return entries, transcripts
+
+
+def _gone(pid: int | None) -> bool:
+    assert pid is not None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False  # still there (a zombie counts: nobody reaped it)
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_a_child_process_reads_what_the_reader_reads_in_batches(tmp_path: Path, fmt: str) -> None:
+    records = make_records(30, n_messages=3)
+    path = tmp_path / f"e.{fmt}"
+    write_export(path, fmt, records)  # type: ignore[arg-type]
+    here = ExportReader(path).read_all()
+    reader = ExportReadProcess(path, first_batch=4, batch=10)
+    batches = list(reader.batches())
+    assert [len(b) for b, _ in batches] == [4, 10, 10, 6]
+    entries = [e for b, _ in batches for e in b]
+    assert [(e.summary, e.offset, e.length, e.texts) for e in entries] == [
+        (e.summary, e.offset, e.length, e.texts) for e in here]
+    assert reader.header is not None and reader.report.sessions == 30
+    assert reader.report.bytes_read == path.stat().st_size
+    # Equal parts are shared again across batches (the index's memory bound relies on it).
+    assert entries[0].summary.agent is entries[27].summary.agent
+    assert _gone(reader.pid)
+    reader.close()
+
+
+def test_bad_lines_are_skipped_with_their_line_numbers_and_a_truncated_file_keeps_its_rows(
+) -> None:
+    reader = ExportReadProcess(BAD / "garbage_lines.jsonl")
+    entries, _ = _read(reader)
+    assert [e.summary.id for e in entries] == ["s0000", "s0001"]
+    assert reader.report.skipped == 3 and reader.report.problems[0].startswith("line ")
+    reader = ExportReadProcess(BAD / "truncated.json")
+    kept: list[IndexedSession] = []
+    with pytest.raises(ExportFileError, match="ends early") as info:
+        for batch, _ in reader.batches():
+            kept += batch
+    assert str(info.value).startswith("truncated.json: ")
+    assert [e.summary.id for e in kept] == ["s0000", "s0001"]  # what precedes the damage
+
+
+def test_a_gzip_file_is_decompressed_into_a_copy_removed_on_close(tmp_path: Path) -> None:
+    plain = tmp_path / "p.jsonl"
+    write_export(plain, "jsonl", make_records(5, n_messages=2))
+    packed = tmp_path / "p.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    reader = ExportReadProcess(packed)
+    entries, _ = _read(reader)
+    copy = reader.data_path
+    assert copy != packed and copy.read_bytes() == plain.read_bytes()
+    assert ExportReader(plain).read_record(entries[3]).session.id == "s0003"
+    reader.close()
+    assert not copy.exists()
+
+
+def test_cancel_ends_the_child_at_once_and_leaves_no_process(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    write_export(path, "jsonl", make_records(3000, n_messages=2))
+    reader = ExportReadProcess(path, first_batch=10, batch=10)
+    batches = reader.batches()
+    next(batches)
+    reader.cancel()  # the pipe is full: the child is blocked writing
+    with pytest.raises(ExportFileError, match="cancelled"):
+        for _ in batches:
+            pass
+    assert _gone(reader.pid)
+    reader.close()
+
+
+def test_a_crashed_child_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    write_export(path, "jsonl", make_records(3))
+    reader = ExportReadProcess(path)
+    reader.max_sessions = -5  # the child refuses its arguments: it exits with status 2
+    reader.first_batch = 0
+    with pytest.raises(ExportFileError) as info:
+        _read(reader)
+    assert str(info.value).startswith("e.jsonl: ")
+    reader.close()
