@@ -10,8 +10,10 @@ polling every row. Times are integer milliseconds since the epoch; nothing here 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from supervisor_desk.models.alerts.rules import (
     AllCondition,
@@ -44,11 +46,13 @@ class SessionFacts:
     waiting_since_ms: int = field(init=False)
     # When the oldest customer message still without an answer arrived (ms), else None.
     unanswered_since_ms: int | None = None
-    # Keyword conditions (by their folded phrases) a customer message has matched.
-    keyword_hits: set[tuple[str, ...]] = field(default_factory=set)
+    # Keyword conditions (by their folded phrases) a customer message has matched. Both stay
+    # the shared empty value until first needed: most sessions never need them, and 10,000
+    # sessions would otherwise carry 20,000 empty containers for the garbage collector.
+    keyword_hits: AbstractSet[tuple[str, ...]] = frozenset()
     # The customer's messages, folded by phrase_key (the latest MAX_TEXTS), so a rule added
     # or edited later is judged on what was already said.
-    customer_texts: list[str] = field(default_factory=list)
+    customer_texts: Sequence[str] = ()
     # True only while the batch that first showed this session live (not a replay) is judged.
     just_started: bool = False
     # True only while the batch in which this session ended (not a replay) is judged.
@@ -57,12 +61,33 @@ class SessionFacts:
     def __post_init__(self) -> None:
         self.see(self.session)
 
+    def hit(self, token: tuple[str, ...]) -> None:
+        """A keyword condition (by its folded phrases) matched what the customer said."""
+        hits = self.keyword_hits
+        if isinstance(hits, set):
+            hits.add(token)
+        else:
+            self.keyword_hits = {*hits, token}
+
+    def said(self, folded: str) -> None:
+        """The customer said ``folded`` (by phrase_key); only the latest MAX_TEXTS are kept."""
+        texts = self.customer_texts
+        if not isinstance(texts, list):
+            texts = self.customer_texts = list(texts)
+        texts.append(folded)
+        if len(texts) > MAX_TEXTS:
+            del texts[0]
+
     def see(self, session: SessionSummary) -> None:
         """The session's latest summary (and what rules derive from it)."""
+        old = self.session
         self.session = session
         self.live = session.status in LIVE_STATUSES
-        self.started_ms = to_ms(session.started_at)
-        self.waiting_since_ms = to_ms(waiting_since(session))
+        # An update rebuilt with model_copy shares its unchanged times: convert only new ones.
+        if (old is session or old.started_at is not session.started_at
+                or old.queued_at is not session.queued_at):
+            self.started_ms = to_ms(session.started_at)
+            self.waiting_since_ms = to_ms(waiting_since(session))
 
 
 MAX_TEXTS = 200
@@ -197,23 +222,54 @@ def _combine(checks: list[Check], *, every: bool) -> Check:
     holds_list = [c.holds for c in checks]
     due_list = [c.due for c in checks]
 
+    # Plain loops: all()/any() over a generator cost more than the few parts they judge.
     if every:
         def all_holds(f: SessionFacts, now: int) -> bool:
-            return all(h(f, now) for h in holds_list)
+            for part_holds in holds_list:  # noqa: SIM110 - see above
+                if not part_holds(f, now):
+                    return False
+            return True
         holds: Holds = all_holds
     else:
         def any_holds(f: SessionFacts, now: int) -> bool:
-            return any(h(f, now) for h in holds_list)
+            for part_holds in holds_list:  # noqa: SIM110 - see above
+                if part_holds(f, now):
+                    return True
+            return False
         holds = any_holds
 
     due_list = [d for d in due_list if d is not never_due]
+    reads = frozenset().union(*(c.reads for c in checks))
+    if not due_list:
+        return Check(holds, never_due, keywords, reads)
+    if every:
+        # Time only ever turns a timed part true, and nothing turns an untimed part true but
+        # an event (which re-judges the rule): an AND with an untimed part failing now waits
+        # for no moment, else for the moment its last timed part turns true.
+        untimed = [c.holds for c in checks if c.due is never_due]
+        timed = [(c.holds, c.due) for c in checks if c.due is not never_due]
 
-    def due(f: SessionFacts, now: int) -> int | None:
-        # The earliest moment a part could change: re-judge then (it may not be the whole).
+        def all_due(f: SessionFacts, now: int) -> int | None:
+            for part_holds in untimed:
+                if not part_holds(f, now):
+                    return None
+            latest: int | None = None
+            for part_holds, part_due in timed:
+                if part_holds(f, now):
+                    continue
+                at = part_due(f, now)
+                if at is None:
+                    return None
+                if latest is None or at > latest:
+                    latest = at
+            return latest
+        return Check(holds, all_due, keywords, reads)
+
+    def any_due(f: SessionFacts, now: int) -> int | None:
+        # The earliest moment one part could turn true.
         times = [t for d in due_list if (t := d(f, now)) is not None]
         return min(times) if times else None
-    return Check(holds, due if due_list else never_due, keywords,
-                 frozenset().union(*(c.reads for c in checks)))
+    return Check(holds, any_due, keywords, reads)
 
 
 _SET_FIELDS = ("agent", "channel", "status", "operator", "responsible", "country", "live")
@@ -224,12 +280,23 @@ CHANGE_FIELDS = ("status", "end_reason", "metadata", "responsible", "channel", "
                  "location", "queued_at", "started_at")
 
 
+_CHANGE_VALUES = attrgetter(*CHANGE_FIELDS)
+_ONLY_ANYTHING = frozenset({"*"})
+_CHANGED_SETS: dict[tuple[str, ...], frozenset[str]] = {}
+
+
 def changed_fields(old: SessionSummary, new: SessionSummary) -> frozenset[str]:
     """Which of CHANGE_FIELDS differ, plus "*" (a session update can change anything)."""
-    # Identity first: a summary rebuilt with model_copy shares its unchanged parts, and
-    # comparing pydantic models field by field is what costs.
-    return frozenset(["*", *(f for f in CHANGE_FIELDS
-                             if (a := getattr(old, f)) is not (b := getattr(new, f)) and a != b)])
+    before, after = _CHANGE_VALUES(old), _CHANGE_VALUES(new)
+    # Tuples compare items by identity first: a summary rebuilt with model_copy shares its
+    # unchanged parts, so the usual update (a version, a count) costs one comparison.
+    if before == after:
+        return _ONLY_ANYTHING
+    names = tuple(f for f, a, b in zip(CHANGE_FIELDS, before, after, strict=True) if a != b)
+    found = _CHANGED_SETS.get(names)
+    if found is None:
+        found = _CHANGED_SETS[names] = frozenset({"*", *names})
+    return found
 
 
 def _filter_check(session_filter: SessionFilter) -> Check:

@@ -26,18 +26,13 @@ from typing import Literal
 
 from supervisor_desk.models.alerts.conditions import (
     CHANGE_FIELDS,
-    MAX_TEXTS,
-    Check,
-    Due,
-    Holds,
     KeywordMatcher,
     SessionFacts,
     changed_fields,
     compile_condition,
-    is_event_condition,
-    never_due,
     phrase_key,
 )
+from supervisor_desk.models.alerts.plan import CompiledRule, Judge, build_plan, compile_rule
 from supervisor_desk.models.alerts.rules import SEVERITY_RANK, Rule, RuleSet, Severity
 from supervisor_desk.models.filters import to_ms
 from supervisor_desk.models.state import SessionChange
@@ -103,29 +98,16 @@ class AlertUpdate:
         return bool(self.opened or self.resolved or self.notices or self.changed)
 
 
-@dataclass(frozen=True, slots=True)
-class _CompiledRule:
-    rule: Rule
-    check: Check
-    about_ending: bool
-    # Read once per rule per judged session: kept flat, ``due`` None when nothing is timed.
-    id: str
-    holds: Holds
-    due: Due | None
-
-
-def _compile_rule(rule: Rule) -> _CompiledRule:
-    check = compile_condition(rule.condition)
-    return _CompiledRule(rule, check, is_event_condition(rule.condition), rule.id, check.holds,
-                         None if check.due is never_due else check.due)
-
-
 class AlertEngine:
     """Open alerts for the sessions it is shown. One owner, one thread."""
 
     def __init__(self, rules: RuleSet | None = None) -> None:
-        self._rules: list[_CompiledRule] = []
-        self._reading: dict[frozenset[str], list[_CompiledRule]] = {}
+        self._rules: list[CompiledRule] = []
+        # What judging runs: single rules, and groups of plain rules of one kind (plan.py).
+        self._plan: list[Judge] = []
+        # The judges whose answer time alone can change: all a deadline re-judges.
+        self._timed_plan: list[Judge] = []
+        self._reading: dict[frozenset[str], list[Judge]] = {}
         self._by_id: dict[str, Rule] = {}
         # Open alerts with a repeat or a snooze pending: what next_deadline looks at.
         self._timed: set[Alert] = set()
@@ -134,8 +116,8 @@ class AlertEngine:
         # of them, and one search tells so (None: no keyword rules).
         self._keyword_screen: re.Pattern[str] | None = None
         # Rules about how a session ended: the only ones judged on a session no longer live.
-        self._ending_rules: list[_CompiledRule] = []
-        self._compiled: dict[str, _CompiledRule] = {}  # the enabled rules by id
+        self._ending_rules: list[Judge] = []
+        self._compiled: dict[str, CompiledRule] = {}  # the enabled rules by id
         self._rule_set = RuleSet()
         self._facts: dict[str, SessionFacts] = {}
         # Active (open or acknowledged) alerts by session, then rule id.
@@ -274,23 +256,38 @@ class AlertEngine:
         touched: dict[str, SessionFacts] = {}
         # What changed per session: only the rules that read it are judged again.
         changed: dict[str, frozenset[str]] = {}
+        known = self._facts
         for change in changes:
-            before = self._facts.get(change.session.id) if change.session else None
-            old = before.session if before is not None else None
-            facts, heard = self._take(change, replayed)
-            if facts is None:
+            session = change.session
+            if session is None:
                 continue
-            sid = facts.session.id
-            if change.kind == "message":
-                if not heard and sid not in changed:
-                    continue  # nothing a rule reads: no reply pending changed, no keyword
-                what = heard
-            elif change.kind == "updated" and old is not None:
-                what = changed_fields(old, facts.session)
-            elif before is None:
-                what = _ALL_BUT_MESSAGES  # a session first seen: no message heard yet
+            sid = session.id
+            kind = change.kind
+            facts = known.get(sid)
+            what: frozenset[str]
+            if facts is None:
+                facts = known[sid] = SessionFacts(session)
+                what = _ALL_BUT_MESSAGES  # a session first seen: every rule but messages'
             else:
-                what = _EVERYTHING
+                what = (_NOTHING if kind == "message"
+                        else changed_fields(facts.session, session) if kind == "updated"
+                        else _EVERYTHING)
+                if facts.session is not session:
+                    facts.see(session)
+            if kind == "message":
+                if change.message is not None:
+                    # Most messages change nothing a rule reads (no reply pending changed,
+                    # no keyword said): they judge nothing.
+                    heard = self._hear(facts, change.message)
+                    what = heard if not what else what | heard
+                if not what:
+                    continue
+            elif replayed:
+                pass  # a replay re-announces nothing: no routine new/ended notices
+            elif kind == "added":
+                facts.just_started = session.status in LIVE_STATUSES
+            elif kind == "ended":
+                facts.just_ended = True
             touched[sid] = facts
             earlier = changed.get(sid)
             changed[sid] = what if earlier is None else earlier | what
@@ -311,7 +308,9 @@ class AlertEngine:
                 due.add(sid)
         for sid in due:
             if sid in self._facts:
-                self._judge(sid, now_ms, update)
+                # Nothing else changed since the session was last judged: only the rules
+                # time can turn true need judging.
+                self._judge(sid, now_ms, update, self._timed_plan)
         self._coalesce(update, now_ms)
         for alert in list(self._timed):
             self._remind(alert, now_ms, update)
@@ -350,9 +349,10 @@ class AlertEngine:
 
     def _load(self, rules: RuleSet) -> None:
         self._rule_set = rules
-        self._rules = [
-            _compile_rule(r) for r in rules.rules if r.enabled
-        ]
+        self._rules = [compile_rule(r) for r in rules.rules if r.enabled]
+        self._plan = build_plan(self._rules)
+        self._timed_plan = [j for j in self._plan if (
+            j.due is not None if isinstance(j, CompiledRule) else j.timed)]
         self._reading = {}
         self._by_id = {r.id: r for r in rules.rules}
         self._keywords = tuple(m for c in self._rules for m in c.check.keywords)
@@ -364,28 +364,6 @@ class AlertEngine:
         for facts in self._facts.values():
             _match_texts(facts, self._keywords, facts.customer_texts)
 
-    def _take(self, change: SessionChange,
-              replayed: bool) -> tuple[SessionFacts | None, frozenset[str]]:
-        """Record the change; also what of the facts rules read a message changed."""
-        session = change.session
-        if session is None:
-            return None, _NOTHING
-        facts = self._facts.get(session.id)
-        if facts is None:
-            facts = self._facts[session.id] = SessionFacts(session)
-        elif facts.session is not session:
-            facts.see(session)
-        if replayed:
-            pass  # a replay re-announces nothing: no routine new/ended notices
-        elif change.kind == "added":
-            facts.just_started = session.status in LIVE_STATUSES
-        elif change.kind == "ended":
-            facts.just_ended = True
-        heard = _NOTHING
-        if change.kind == "message" and change.message is not None:
-            heard = self._hear(facts, change.message)
-        return facts, heard
-
     def _hear(self, facts: SessionFacts, message: Message) -> frozenset[str]:
         """Take a message in; what changed: "unanswered" (a reply pending or given), "keywords"."""
         role = message.author.role
@@ -396,9 +374,7 @@ class AlertEngine:
                 heard = _UNANSWERED
             if message.text:
                 folded = phrase_key(message.text)
-                facts.customer_texts.append(folded)
-                if len(facts.customer_texts) > MAX_TEXTS:
-                    del facts.customer_texts[0]
+                facts.said(folded)
                 screen = self._keyword_screen
                 if screen is not None and screen.search(folded):
                     hits = len(facts.keyword_hits)
@@ -412,19 +388,19 @@ class AlertEngine:
             return _UNANSWERED if answered else _NOTHING
         return _NOTHING
 
-    def _rules_reading(self, changed: frozenset[str]) -> list[_CompiledRule]:
+    def _rules_reading(self, changed: frozenset[str]) -> list[Judge]:
         if _EVERYTHING_MARK in changed and len(changed) == len(_EVERYTHING):
-            return self._rules
+            return self._plan
         rules = self._reading.get(changed)
         if rules is None:
-            rules = [c for c in self._rules if c.check.reads & changed]
+            rules = [j for j in self._plan if j.reads & changed]
             if len(self._reading) > 512:
                 self._reading.clear()
             self._reading[changed] = rules
         return rules
 
     def _judge(self, sid: str, now_ms: int, update: AlertUpdate,
-               rules: list[_CompiledRule] | None = None) -> None:
+               rules: list[Judge] | None = None) -> None:
         facts = self._facts[sid]
         live = facts.live
         active = self._active.get(sid)
@@ -440,20 +416,39 @@ class AlertEngine:
             self._scheduled.pop(sid, None)
             rules = self._ending_rules if rules is None else [c for c in rules if c.about_ending]
         earliest: int | None = None
-        for compiled in self._rules if rules is None else rules:
-            rule_id = compiled.id
+        due: int | None
+        for judge in self._plan if rules is None else rules:
+            if judge.grouped:
+                # A group: the rules that hold now, in one lookup; of the others only those
+                # with an alert still active need anything (it resolves).
+                held, due = judge.judge(facts, now_ms)
+                for compiled in held.rules:
+                    current = active.get(compiled.id) if active else None
+                    if current is None:
+                        self._open(compiled, facts, now_ms, update)
+                        active = self._active.get(sid)
+                    else:
+                        current.session = facts.session
+                if active:
+                    ids, holding = judge.ids, held.ids
+                    for rule_id in [r for r in active if r in ids and r not in holding]:
+                        self._resolve(sid, rule_id, now_ms, update)
+                if due is not None and (earliest is None or due < earliest):
+                    earliest = due
+                continue
+            rule_id = judge.id
             current = active.get(rule_id) if active else None
-            if compiled.holds(facts, now_ms):
+            if judge.holds(facts, now_ms):
                 if current is None:
-                    self._open(compiled, facts, now_ms, update)
+                    self._open(judge, facts, now_ms, update)
                     active = self._active.get(sid)
                 else:
                     current.session = facts.session
                 continue
-            if current is not None and not compiled.about_ending:
+            if current is not None and not judge.about_ending:
                 self._resolve(sid, rule_id, now_ms, update)
-            if compiled.due is not None:
-                due = compiled.due(facts, now_ms)
+            if judge.due is not None:
+                due = judge.due(facts, now_ms)
                 if due is not None and (earliest is None or due < earliest):
                     earliest = due
         if earliest is not None:
@@ -464,7 +459,7 @@ class AlertEngine:
                 self._scheduled[sid] = earliest
                 heapq.heappush(self._deadlines, (earliest, sid))
 
-    def _open(self, compiled: _CompiledRule, facts: SessionFacts, now_ms: int,
+    def _open(self, compiled: CompiledRule, facts: SessionFacts, now_ms: int,
               update: AlertUpdate) -> None:
         rule = compiled.rule
         sid = facts.session.id
@@ -544,4 +539,4 @@ def _match_texts(facts: SessionFacts, matchers: Sequence[KeywordMatcher],
                  texts: Sequence[str]) -> None:
     for matcher in matchers:
         if matcher.token not in facts.keyword_hits and any(matcher.matches(t) for t in texts):
-            facts.keyword_hits.add(matcher.token)
+            facts.hit(matcher.token)
