@@ -5,6 +5,11 @@ Guarantee to the listener: after ``on_snapshot(s)`` it receives every event with
 restarts and slow-consumer closes. When that cannot be kept (unknown epoch, replay window
 passed, a gap) it starts over with a fresh snapshot.
 
+A hub served by several replicas (``HubClient.addresses``) is one event log: when the
+replica we follow cannot be reached or drops the link, the next attempt goes to the next
+address at once, resuming with the same ``epoch``/``after``; only when every replica failed
+in a row does the backoff below apply.
+
 Reconnection is our own loop, not ``async for ws in websockets.connect()``: that loop resets
 its backoff after every handshake (a hub that accepts and then closes would be hammered) and
 gives up on a 401. Here a 401 ends the run in ``UNAUTHORIZED``; every other failure retries
@@ -111,6 +116,7 @@ class FeedClient:
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
         open_timeout: float = 10.0,
+        failover_delay: float = 0.25,
     ) -> None:
         self._client = client
         self._listener = listener
@@ -121,10 +127,13 @@ class FeedClient:
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.open_timeout = open_timeout
+        # Longest wait before trying the next replica (jittered: replicas' clients spread).
+        self.failover_delay = failover_delay
         self._epoch: str | None = None
         self._seq = 0
         self._state = ConnectionState.STOPPED
         self._failures = 0
+        self._failovers = 0  # replicas tried in a row without a connection
         self._ws: ClientConnection | None = None
         self._running = False
         self.connections = 0  # successful handshakes, for diagnostics and tests
@@ -171,7 +180,8 @@ class FeedClient:
         need_snapshot = self._epoch is None
         resyncs = 0
         self._failures = 0
-        self._set_state(ConnectionState.CONNECTING, None, f"Connecting to {self._client.base_url}")
+        self._set_state(ConnectionState.CONNECTING, None,
+                        f"Connecting to {self._client.active_url}")
         try:
             while True:
                 up_since: float | None = None
@@ -206,7 +216,15 @@ class FeedClient:
                     # A refused certificate says why (expired, wrong name, …), as REST does.
                     refusal = await self._client.certificate_refusal(exc)
                     problem = (refusal.message if refusal is not None
-                               else _describe(self._client.base_url, exc))
+                               else _describe(self._client.active_url, exc))
+                    if refusal is None and self._try_next_replica():
+                        delay = random.uniform(0, self.failover_delay)
+                        self._set_state(ConnectionState.RECONNECTING, delay,
+                                        f"{problem} Trying {self._client.active_url}.")
+                        await asyncio.sleep(delay)
+                        self._set_state(ConnectionState.CONNECTING, None,
+                                        f"Connecting to {self._client.active_url}")
+                        continue
                 else:
                     resyncs = 0
                 if up_since is not None and self._stayed_up(loop.time() - up_since):
@@ -226,6 +244,19 @@ class FeedClient:
             # The socket itself is closed by ``async with`` in _connect_once, cancel included.
             if self._state is not ConnectionState.UNAUTHORIZED:
                 self._set_state(ConnectionState.STOPPED, None, "Stopped")
+
+    def _try_next_replica(self) -> bool:
+        """Move on to the next replica's address; True when it is to be tried at once (not
+        every replica has failed in a row since the last link: then the backoff applies)."""
+        if self._connected_once:
+            self._failovers = 0
+        if not self._client.fail_over():
+            return False
+        self._failovers += 1
+        if self._failovers >= len(self._client.addresses):
+            self._failovers = 0
+            return False
+        return True
 
     def _stayed_up(self, seconds: float) -> bool:
         return self._connected_once and seconds >= self.stable_after

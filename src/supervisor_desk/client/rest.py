@@ -24,6 +24,7 @@ import httpx
 from pydantic import ValidationError
 
 from supervisor_desk.client import tls
+from supervisor_desk.client.settings import SERVER_SEPARATOR, split_server_address
 from supervisor_desk.models.analytics import AnalyticsReport
 from supervisor_desk.models.wire import (
     ContactUpdate,
@@ -52,6 +53,10 @@ API = "/api/v1"
 ExportFormat = Literal["json", "jsonl", "csv"]
 _EXPORT_CHUNK = 64 * 1024
 _EXPORT_READ_S = 120.0
+# A load balancer (or a replica being replaced) says the replica cannot serve: try another.
+_REPLICA_DOWN = frozenset({502, 503, 504})
+# Methods safe to send again to another replica after the first one may have received them.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class QueryFilter(Protocol):
@@ -103,6 +108,19 @@ def normalize_base_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
+def normalize_server_address(text: str) -> str:
+    """One server entry: a hub's address, or its replicas' addresses separated by commas,
+    spaces or new lines, each normalised (``normalize_base_url``), joined by ", "."""
+    urls: list[str] = []
+    for part in split_server_address(text):
+        url = normalize_base_url(part)
+        if url not in urls:
+            urls.append(url)
+    if not urls:
+        raise ValueError("no server address given")
+    return SERVER_SEPARATOR.join(urls)
+
+
 def websocket_url(base_url: str, path: str, params: Mapping[str, str | int] | None = None) -> str:
     """The ws:// (wss:// for https) address of ``path`` under the hub's API base."""
     parts = urlsplit(base_url)
@@ -144,6 +162,12 @@ def _error_from_response(response: httpx.Response) -> HubError:
 class HubClient:
     """One hub, one (optional) bearer token; cheap to keep for the app's lifetime.
 
+    ``base_url`` names the hub: one address, or the addresses of its replicas ("https://a,
+    https://b"; the key of its keyring entry and preferences). Calls go to ``active_url``;
+    when that replica cannot be reached (or its load balancer answers 502/503/504) a call
+    moves to the next address and is sent again if that is safe (nothing was sent, or the
+    method is idempotent). The feed client fails over the same way (``fail_over``).
+
     Certificates are checked against the operating system's trust store, plus ``ca_file``
     when given; ``pins`` (SHA-256 fingerprints) restrict the hub to those certificates. REST
     and the feed use the same SSL context (:mod:`supervisor_desk.client.tls`).
@@ -159,14 +183,16 @@ class HubClient:
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = normalize_base_url(base_url)
+        self.base_url = normalize_server_address(base_url)
+        self.addresses = tuple(self.base_url.split(SERVER_SEPARATOR))
+        self._active = 0
         self.token = token
         self.ca_file = str(ca_file) if ca_file is not None else None
         self.pins = tuple(pins)
         self.timeout = timeout
         self._ssl = tls.client_context(self.ca_file, self.pins)
         self._http = httpx.AsyncClient(
-            base_url=self.base_url + API,
+            base_url=self.active_url + API,
             verify=self._ssl,
             timeout=httpx.Timeout(timeout),
             transport=transport,
@@ -190,29 +216,42 @@ class HubClient:
     # ---------------------------------------------------------------------------------------
     # Plumbing shared with the feed client
 
+    @property
+    def active_url(self) -> str:
+        """The replica's address calls go to now."""
+        return self.addresses[self._active]
+
+    def fail_over(self) -> bool:
+        """Move to the next replica's address; False when the hub has only one address."""
+        if len(self.addresses) < 2:
+            return False
+        self._active = (self._active + 1) % len(self.addresses)
+        self._http.base_url = httpx.URL(self.active_url + API)
+        return True
+
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def websocket_url(self, path: str, params: Mapping[str, str | int] | None = None) -> str:
-        return websocket_url(self.base_url, path, params)
+        return websocket_url(self.active_url, path, params)
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The SSL context of the REST calls, for wss:// (None for plain ws://)."""
-        return self._ssl if self.base_url.startswith("https://") else None
+        return self._ssl if self.active_url.startswith("https://") else None
 
     async def certificate_refusal(self, exc: BaseException) -> tls.CertificateRefusal | None:
         """Why the hub's certificate was refused, if that is what ``exc`` is about."""
         error = tls.find_verification_error(exc)
         if error is None:
             return None
-        parts = urlsplit(self.base_url)
+        parts = urlsplit(self.active_url)
         return await tls.explain_refusal(parts.hostname or "", parts.port or 443, error)
 
     async def _transport_error(self, exc: httpx.TransportError) -> HubError:
         refusal = await self.certificate_refusal(exc)
         if refusal is not None:
             return HubError(None, "certificate_refused", refusal.message, refusal=refusal)
-        return HubError(None, "unreachable", _describe_network_error(self.base_url, exc))
+        return HubError(None, "unreachable", _describe_network_error(self.active_url, exc))
 
     async def _request(
         self,
@@ -224,12 +263,23 @@ class HubClient:
         auth: bool = True,
     ) -> Any:
         headers = self.auth_headers() if auth else {}
-        try:
-            response = await self._http.request(
-                method, path, params=list(params or []), json=json, headers=headers
-            )
-        except httpx.TransportError as exc:
-            raise await self._transport_error(exc) from exc
+        # Each replica is tried at most once per call, starting with the active one.
+        for attempts_left in range(len(self.addresses) - 1, -1, -1):
+            try:
+                response = await self._http.request(
+                    method, path, params=list(params or []), json=json, headers=headers
+                )
+            except httpx.TransportError as exc:
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if (attempts_left and (never_sent or method in _IDEMPOTENT)
+                        and await self.certificate_refusal(exc) is None):
+                    self.fail_over()
+                    continue
+                raise await self._transport_error(exc) from exc
+            if response.status_code in _REPLICA_DOWN and attempts_left:
+                self.fail_over()
+                continue
+            break
         if response.status_code >= 400:
             raise _error_from_response(response)
         if not response.content:

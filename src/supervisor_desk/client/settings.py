@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -36,6 +37,7 @@ __all__ = [
     "config_dir",
     "load_preferences",
     "preferences_path",
+    "split_server_address",
     "strip_credentials",
 ]
 
@@ -43,11 +45,33 @@ MAX_RECENT_FILES = 10
 MAX_SERVERS = 20
 
 
+# One hub served by several replicas is one server entry listing their addresses, separated
+# by commas, spaces or new lines ("https://a:8765, https://b:8765"); the desktop fails over
+# between them (client/rest.py, client/feed.py).
+SERVER_SEPARATOR = ", "
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def split_server_address(text: str) -> list[str]:
+    """The addresses in one server entry, in order, without repeats or empty parts."""
+    found: list[str] = []
+    for part in _SEPARATORS.split(text.strip()):
+        if part and part not in found:
+            found.append(part)
+    return found
+
+
 def strip_credentials(url: str) -> str:
-    """A server address without user/password parts, query or fragment (never persist them)."""
-    parts = urlsplit(url.strip())
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    """A server address (or a list of replicas' addresses) without user/password parts, query
+    or fragment (never persist them)."""
+    clean: list[str] = []
+    for one in split_server_address(url):
+        parts = urlsplit(one)
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        address = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+        if address not in clean:
+            clean.append(address)
+    return SERVER_SEPARATOR.join(clean)
 
 
 class NotificationPrefs(BaseModel):

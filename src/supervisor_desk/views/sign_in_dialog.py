@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 
 from supervisor_desk import APP_NAME
 from supervisor_desk.client import tls
-from supervisor_desk.client.rest import HubClient, HubError, normalize_base_url
+from supervisor_desk.client.rest import HubClient, HubError, normalize_server_address
 from supervisor_desk.client.settings import Preferences, ServerTrust
 from supervisor_desk.models.wire import LoginAnswer, MeAnswer
 
@@ -131,6 +131,13 @@ class SignInDialog(QDialog):
         self.server_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.server_combo.setObjectName("serverCombo")
         self.server_combo.currentIndexChanged.connect(self._on_server_combo_index_changed)
+        # A hub run as several replicas: all their addresses, and the app fails over.
+        self.server_combo.setToolTip(
+            "The hub's address. For a hub with several replicas, give every replica's address, "
+            "one per line or separated by commas: the app moves to another when one is down.")
+        server_edit = self.server_combo.lineEdit()
+        if server_edit is not None:
+            server_edit.setPlaceholderText("https://hub.example.com:8765")
         self.username_edit = QLineEdit(self)
         self.username_edit.setObjectName("usernameEdit")
         self.password_edit = QLineEdit(self)
@@ -398,7 +405,7 @@ class SignInFlow:
         if not url:
             return None
         try:
-            url = normalize_base_url(url)
+            url = normalize_server_address(url)
         except ValueError:
             return None
         username = self.prefs.usernames.get(url) or self.prefs.last_username
@@ -487,7 +494,7 @@ class SignInFlow:
 
     def _show_trust(self, dialog: SignInDialog, server_text: str) -> None:
         try:
-            url = normalize_base_url(server_text)
+            url = normalize_server_address(server_text)
         except ValueError:
             return
         trust = self.trust_for(url)
@@ -503,7 +510,7 @@ class SignInFlow:
 
     async def _login(self, server: str, username: str, password: str,
                      trust: ServerTrust | None = None) -> SignedIn:
-        url = normalize_base_url(server)
+        url = normalize_server_address(server)
         trust = trust if trust is not None else self.trust_for(url)
         client = self._client(url, None, trust)
         try:
