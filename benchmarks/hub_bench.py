@@ -79,9 +79,9 @@ def hub_process(db: Path) -> Iterator[tuple[str, psutil.Process]]:
 
 
 def tokens(db: Path) -> tuple[str, str]:
-    from supervisor_desk.hub.storage import Storage
+    from supervisor_desk.hub.store.sqlite import SqliteStore
 
-    storage = Storage(db)
+    storage = SqliteStore(db)
     try:
         return storage.create_token("bench", "ingest")[0], storage.create_token("v", "viewer")[0]
     finally:
@@ -316,11 +316,11 @@ async def _bare_broadcast(rate: float, total: int) -> list[float]:
 
 def build_big(db: Path, n_sessions: int) -> dict[str, Any]:
     """Load the simulator's dataset through the real apply path (no HTTP, same transactions)."""
-    from supervisor_desk.hub.storage import Storage
+    from supervisor_desk.hub.store.sqlite import SqliteStore
     from supervisor_desk.models.wire import IngestEvent, parse_event_data
     from supervisor_desk.simulator import build_dataset
 
-    storage = Storage(db)
+    storage = SqliteStore(db)
     agents: dict[str, int] = {}
     started = time.perf_counter()
     try:

@@ -78,9 +78,9 @@ def make_call(folder: Path, repeats: int) -> tuple[Path, float]:
 
 
 def _tokens(db: Path) -> dict[str, str]:
-    from supervisor_desk.hub.storage import Storage
+    from supervisor_desk.hub.store.sqlite import SqliteStore
 
-    storage = Storage(db)
+    storage = SqliteStore(db)
     try:
         return {role: storage.create_token(f"bench-{role}", role)[0]
                 for role in ("ingest", "viewer")}

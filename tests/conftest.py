@@ -158,10 +158,10 @@ HUB_USERS = ("viewer", "supervisor", "admin")
 @pytest.fixture(scope="session")
 def _hub_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated database with the three users, made once: scrypt is slow on purpose."""
-    from supervisor_desk.hub.storage import Storage
+    from supervisor_desk.hub.store.sqlite import SqliteStore
 
     path = tmp_path_factory.mktemp("hub-template") / "hub.db"
-    storage = Storage(path)
+    storage = SqliteStore(path)
     for name in HUB_USERS:
         storage.add_user(name, name, name)
     storage.close()  # the last connection checkpoints: the file alone holds everything

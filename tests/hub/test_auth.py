@@ -13,7 +13,7 @@ from starlette.routing import WebSocketRoute
 from websockets.exceptions import InvalidStatus
 
 from supervisor_desk.hub.auth import Authorize
-from supervisor_desk.hub.storage import TOKEN_PREFIX
+from supervisor_desk.hub.store.tokens import TOKEN_PREFIX
 from supervisor_desk.models.wire import PERMISSIONS, ROLES
 from tests.hub.conftest import Api, assert_error
 from tests.hub.factories import started

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from supervisor_desk.hub.schema import SCHEMA_VERSION
-from supervisor_desk.hub.storage import Storage
+from supervisor_desk.hub.store.sqlite import SqliteStore
+from supervisor_desk.hub.store.sqlite.schema import SCHEMA_VERSION
 from tests.hub.factories import message, started
 
 HUB = [sys.executable, "-m", "supervisor_desk.hub.cli"]
@@ -46,7 +46,7 @@ def _serve(db: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]
 
 def _prepare(db: Path) -> tuple[str, str]:
     """A database with user ann and (ingest, viewer) tokens, made in-process (faster)."""
-    storage = Storage(db)
+    storage = SqliteStore(db)
     try:
         storage.add_user("ann", "supervisor", "s3cret pass")
         return storage.create_token("platform", "ingest")[0], \
@@ -169,7 +169,7 @@ def test_the_database_is_private_to_its_owner(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
     old = tmp_path / "old.db"
-    Storage(old).close()
+    SqliteStore(old).close()
     old.chmod(0o644)
     assert _run("init", "--db", str(old)).returncode == 0
     assert _mode(old) == 0o600

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ import pytest
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.hub.ingest import parse_batch
 from supervisor_desk.hub.service import HubService
-from supervisor_desk.hub.storage import IngestRejectedError, Storage
+from supervisor_desk.hub.store.interface import IngestRejectedError, StoreUnavailable
+from supervisor_desk.hub.store.sqlite import SqliteStore
 from supervisor_desk.models.wire import Message, SessionDetail, SessionSummary
 from tests.hub.conftest import Api, assert_error
 from tests.hub.factories import ended, logs, message, message_updated, started, updated
@@ -218,7 +218,7 @@ def test_session_started_defaults_started_at_to_event_time(api: Api) -> None:
 
 def test_group_commit_keeps_each_batch_atomic(tmp_path: Path) -> None:
     """Batches merged into one commit: a refused one is rolled back alone, seq stays gap-free."""
-    storage = Storage(tmp_path / "group.db")
+    storage = SqliteStore(tmp_path / "group.db")
     try:
         def parsed(events: list[dict[str, Any]]) -> list[Any]:
             return parse_batch(json.dumps({"events": events}).encode())
@@ -379,7 +379,7 @@ def _poisoned() -> list[Any]:
 
 
 def test_a_batch_failing_inside_the_group_commit_is_rolled_back_alone(tmp_path: Path) -> None:
-    storage = Storage(tmp_path / "group.db")
+    storage = SqliteStore(tmp_path / "group.db")
     try:
         results = storage.ingest_many(
             [_parsed([started("a")]), _poisoned(), _parsed([started("c")])]
@@ -397,14 +397,14 @@ def test_a_group_commit_that_fails_whole_is_retried_batch_by_batch(
 ) -> None:
     """If the shared transaction itself is lost, each batch is tried again alone: only the
     batch that caused it fails."""
-    storage = Storage(tmp_path / "group.db")
+    storage = SqliteStore(tmp_path / "group.db")
     service = HubService(storage)
     real = storage.ingest_many
     poison = _poisoned()
 
     def lose_shared_transactions(batches: Any) -> Any:
         if len(batches) > 1 and any(b is poison for b in batches):
-            raise sqlite3.OperationalError("cannot commit - SQL statements in progress")
+            raise StoreUnavailable("storage_unavailable", "the shared commit was lost")
         if any(b is poison for b in batches):
             raise ValueError("the poisoned batch")
         return real(batches)

@@ -6,16 +6,15 @@ import json
 import sqlite3
 from pathlib import Path
 
-from supervisor_desk.hub import schema
 from supervisor_desk.hub.ingest import parse_batch
-from supervisor_desk.hub.storage import Storage
+from supervisor_desk.hub.store.sqlite import SqliteStore, schema
 from supervisor_desk.models.filters import SessionFilter, SortSpec
 from tests.hub.factories import message, started
 
 
 def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
-    storage = Storage(db)
+    storage = SqliteStore(db)
     storage.ingest(parse_batch(json.dumps({"events": [
         started("s1"), message("s1", "m1", "Problème de facture")]}).encode()))
     storage.close()
@@ -36,7 +35,7 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
     conn.execute("PRAGMA user_version = 1")
     conn.close()
 
-    storage = Storage(db)  # the current hub migrates on open
+    storage = SqliteStore(db)  # the current hub migrates on open
     try:
         assert storage.epoch == "old-epoch"
         version = storage.reader().execute("PRAGMA user_version").fetchone()[0]

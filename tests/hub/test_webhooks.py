@@ -16,8 +16,8 @@ import pytest
 from supervisor_desk.hub.cli import main as hub_main
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.hub.routes_webhooks import EventName
+from supervisor_desk.hub.store.webhooks import WEBHOOK_EVENTS
 from supervisor_desk.hub.webhooks import RetrySchedule
-from supervisor_desk.hub.webhooks_store import WEBHOOK_EVENTS
 from tests.hub.conftest import assert_error
 from tests.hub.factories import message, started
 from tests.hub.webhook_receiver import Receiver, verify

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from supervisor_desk.hub.storage import Storage
+from supervisor_desk.hub.store.sqlite import SqliteStore
 
 HUB = [sys.executable, "-m", "supervisor_desk.hub.cli"]
 
@@ -27,7 +27,7 @@ def hub_command(nofile: int | None) -> list[str]:
 
 def prepare_db(db: Path) -> dict[str, str]:
     """Create the database with users viewer/supervisor/admin and tokens for each role."""
-    storage = Storage(db)
+    storage = SqliteStore(db)
     try:
         for name in ("viewer", "supervisor", "admin"):
             storage.add_user(name, name, name)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from supervisor_desk.hub.storage import Storage
+from supervisor_desk.hub.store.sqlite import SqliteStore
 from tests.hub.webhook_receiver import Receiver, verify
 from tests.reliability.desk import Traffic, auth
 from tests.reliability.hubproc import HubProcess, prepare_db
@@ -25,7 +25,7 @@ def test_nothing_is_lost_across_a_kill_9(tmp_path: Path) -> None:
     db = tmp_path / "hub.db"
     tokens = prepare_db(db)
     port = _free_port()
-    storage = Storage(db)
+    storage = SqliteStore(db)
     try:
         hook = storage.add_webhook(f"http://127.0.0.1:{port}/hook", ["session.started",
                                                                      "message.created"])

@@ -8,7 +8,7 @@ from starlette.requests import HTTPConnection
 
 from supervisor_desk.hub.errors import ApiError
 from supervisor_desk.hub.service import HubService
-from supervisor_desk.hub.storage import Principal
+from supervisor_desk.hub.store.interface import Principal
 from supervisor_desk.models.wire import PERMISSIONS
 
 

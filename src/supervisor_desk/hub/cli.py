@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_webhook_commands(sub: Any) -> None:
-    from supervisor_desk.hub.webhooks_store import WEBHOOK_EVENTS
+    from supervisor_desk.hub.store.webhooks import WEBHOOK_EVENTS
 
     hook = sub.add_parser("webhook", help="manage outbound webhooks")
     hook_sub = hook.add_subparsers(dest="webhook_command", required=True)
@@ -104,10 +104,10 @@ def _add_webhook_commands(sub: Any) -> None:
 def _webhook(args: argparse.Namespace) -> int:
     import json
 
-    from supervisor_desk.hub.storage import Storage
-    from supervisor_desk.hub.webhooks_store import WebhookError
+    from supervisor_desk.hub.store import open_store
+    from supervisor_desk.hub.store.webhooks import WebhookError
 
-    storage = Storage(args.db)
+    storage = open_store(args.db)
     try:
         command = args.webhook_command
         if command == "add":
@@ -196,10 +196,10 @@ def _add_network_limits(serve: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from supervisor_desk.hub.storage import Storage
+    from supervisor_desk.hub.store import open_store
 
     if args.command == "init":
-        storage = Storage(args.db)
+        storage = open_store(args.db)
         storage.close()
         sys.stderr.write(f"database ready: {args.db}" + "\n")
         return 0
@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not password:
             sys.stderr.write("error: no password on standard input" + "\n")
             return 2
-        storage = Storage(args.db)
+        storage = open_store(args.db)
         try:
             storage.add_user(args.name, args.role, password)
         except ValueError as exc:
@@ -219,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"user {args.name!r} ({args.role}) saved" + "\n")
         return 0
     if args.command == "token":
-        storage = Storage(args.db)
+        storage = open_store(args.db)
         try:
             token, _ = storage.create_token(args.name, args.role)
         finally:
@@ -242,7 +242,7 @@ def _serve(args: argparse.Namespace) -> int:
     from supervisor_desk.hub.feed import FeedLimits
     from supervisor_desk.hub.logredact import install_log_redaction
     from supervisor_desk.hub.server import HubServer
-    from supervisor_desk.hub.storage import Storage
+    from supervisor_desk.hub.store import open_store
     from supervisor_desk.hub.tls import TlsConfigError, load_tls
     from supervisor_desk.hub.webhooks import RetrySchedule
 
@@ -270,7 +270,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_unsent_bytes=args.feed_max_unsent_bytes,
         stall_seconds=args.feed_stall_timeout,
     )
-    storage = Storage(args.db)
+    storage = open_store(args.db)
     try:
         server = HubServer(storage, host=args.host, port=args.port, tls=tls, limits=limits,
                            feed_limits=feed_limits, forwarded_allow_ips=trusted,

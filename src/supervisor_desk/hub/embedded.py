@@ -11,7 +11,8 @@ from types import TracebackType
 from supervisor_desk.hub.connlimits import ConnectionLimits, parse_trusted
 from supervisor_desk.hub.feed import FeedLimits
 from supervisor_desk.hub.server import HubServer
-from supervisor_desk.hub.storage import Storage
+from supervisor_desk.hub.store import open_store
+from supervisor_desk.hub.store.interface import HubStore
 from supervisor_desk.hub.tls import load_tls
 from supervisor_desk.hub.webhooks import RetrySchedule
 
@@ -43,7 +44,7 @@ class EmbeddedHub:
         # Like ``serve``: X-Forwarded-For is trusted from these proxies only (none by default).
         self.forwarded_allow_ips = parse_trusted(forwarded_allow_ips)
         self.webhook_schedule = webhook_schedule
-        self._storage: Storage | None = None
+        self._storage: HubStore | None = None
         self._server: HubServer | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -52,9 +53,9 @@ class EmbeddedHub:
         self._stopped = False
 
     @property
-    def storage(self) -> Storage:
+    def storage(self) -> HubStore:
         if self._storage is None:
-            self._storage = Storage(self.db_path)
+            self._storage = open_store(self.db_path)
         return self._storage
 
     @property

@@ -13,7 +13,7 @@ from supervisor_desk.hub import auth, revocation
 from supervisor_desk.hub.errors import ApiError
 from supervisor_desk.hub.routing import API, Hub
 from supervisor_desk.hub.service import HubService
-from supervisor_desk.hub.storage import Principal
+from supervisor_desk.hub.store.interface import Principal
 from supervisor_desk.models.wire import (
     PERMISSIONS,
     HubHealth,

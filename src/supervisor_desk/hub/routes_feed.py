@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse, Response
 from supervisor_desk.hub import auth
 from supervisor_desk.hub.errors import ApiError, error_body
 from supervisor_desk.hub.feed_socket import stream_feed
+from supervisor_desk.hub.jsontext import dumps
 from supervisor_desk.hub.routing import API, Hub, hub_service, raw_json
 from supervisor_desk.hub.service import HubService
-from supervisor_desk.hub.storage import Principal, dumps
+from supervisor_desk.hub.store.interface import Principal
 from supervisor_desk.models.wire import LiveSnapshot
 
 router = APIRouter(prefix=API)

@@ -20,7 +20,7 @@ from supervisor_desk.hub.audio import AudioError, check_audible, decode
 from supervisor_desk.hub.errors import ApiError
 from supervisor_desk.hub.files import PendingBlob, StoredBlob, TooLargeError, is_file_id
 from supervisor_desk.hub.routing import API, Hub
-from supervisor_desk.hub.storage import Principal
+from supervisor_desk.hub.store.interface import Principal
 from supervisor_desk.hub.transcribe.jobs import (
     ImportParams,
     TranscriptionQueue,

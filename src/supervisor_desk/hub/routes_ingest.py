@@ -11,7 +11,7 @@ from supervisor_desk.hub import auth
 from supervisor_desk.hub.errors import ApiError
 from supervisor_desk.hub.ingest import MAX_BODY_BYTES, parse_batch
 from supervisor_desk.hub.routing import API, Hub
-from supervisor_desk.hub.storage import EventIdConflictError, IngestRejectedError, Principal
+from supervisor_desk.hub.store.interface import EventIdConflictError, IngestRejectedError, Principal
 from supervisor_desk.models.wire import IngestResult
 
 router = APIRouter(prefix=API)

@@ -14,12 +14,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from supervisor_desk.hub import auth, query
+from supervisor_desk.hub import auth
 from supervisor_desk.hub.errors import ApiError
+from supervisor_desk.hub.jsontext import dumps
 from supervisor_desk.hub.openapi import SORT_VALUES
 from supervisor_desk.hub.routing import API, Hub, raw_json
 from supervisor_desk.hub.service import HubService
-from supervisor_desk.hub.storage import ConflictError, NotFoundError, Principal, dumps
+from supervisor_desk.hub.store.interface import (
+    ExportRow,
+    NotFoundError,
+    Principal,
+    StoreConflict,
+)
 from supervisor_desk.models.filters import (
     DEFAULT_SORT,
     FilterError,
@@ -232,7 +238,7 @@ async def handover(
         doc = await service.write(service.storage.handover, session_id, operator, by)
     except NotFoundError:
         raise ApiError(404, "not_found", f"no session {session_id!r}") from None
-    except ConflictError as exc:
+    except StoreConflict as exc:
         raise ApiError(409, exc.code, str(exc)) from None
     return raw_json(f'{{"session":{doc}}}')
 
@@ -294,10 +300,7 @@ async def _export_stream(
     header: dict[str, Any],
 ) -> AsyncIterator[bytes]:
     """Yield the export in pieces; one chunk of sessions is in memory at a time."""
-    conn = await service.read(service.storage.open_snapshot)
-    chunks: Iterator[list[tuple[str, list[str], list[str], list[str]]]] = query.export_rows(
-        conn, flt, spec, now_ms
-    )
+    chunks: Iterator[list[ExportRow]] = service.storage.export_rows(flt, spec, now_ms)
 
     first = True
 
@@ -339,7 +342,6 @@ async def _export_stream(
         def close() -> None:
             with contextlib.suppress(Exception):
                 chunks.close()  # type: ignore[attr-defined]
-            conn.close()
 
         try:
             await service.read(close)

@@ -11,11 +11,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from supervisor_desk.hub import auth, webhooks_store
+from supervisor_desk.hub import auth
 from supervisor_desk.hub.errors import ApiError
 from supervisor_desk.hub.routing import API, Hub
-from supervisor_desk.hub.storage import Principal
-from supervisor_desk.hub.webhooks_store import WebhookError
+from supervisor_desk.hub.store import webhooks as webhook_rules
+from supervisor_desk.hub.store.interface import Principal
+from supervisor_desk.hub.store.webhooks import WebhookError
 
 ADMIN = auth.Authorize("tokens:manage")
 EventName = Literal[
@@ -32,9 +33,9 @@ class _Strict(BaseModel):
 
 
 class WebhookRequest(_Strict):
-    url: Annotated[str, Field(max_length=2000, pattern=webhooks_store.URL_PATTERN)]
+    url: Annotated[str, Field(max_length=2000, pattern=webhook_rules.URL_PATTERN)]
     events: Annotated[list[EventName], Field(max_length=20)] = []
-    secret: Annotated[str | None, Field(pattern=webhooks_store.SECRET_PATTERN)] = None
+    secret: Annotated[str | None, Field(pattern=webhook_rules.SECRET_PATTERN)] = None
 
 
 class WebhookInfo(BaseModel):
@@ -90,7 +91,7 @@ def _invalid(exc: WebhookError) -> ApiError:
         {"loc": ["body"], "field": "body", "message": str(exc), "type": "value_error"}])
 
 
-async def _existing(service: Hub, webhook_id: str) -> webhooks_store.Webhook:
+async def _existing(service: Hub, webhook_id: str) -> webhook_rules.Webhook:
     hook = await service.read(service.storage.webhook, webhook_id)
     if hook is None:
         raise ApiError(404, "not_found", f"no webhook {webhook_id!r}")

@@ -8,7 +8,6 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from pathlib import Path
 
 import uvicorn
 
@@ -24,10 +23,11 @@ from supervisor_desk.hub.connlimits import (
 from supervisor_desk.hub.feed import FeedLimits
 from supervisor_desk.hub.logredact import install_log_redaction
 from supervisor_desk.hub.service import HubService
-from supervisor_desk.hub.storage import Storage, hash_token
+from supervisor_desk.hub.store.interface import HubStore
+from supervisor_desk.hub.store.tokens import hash_token
+from supervisor_desk.hub.store.webhooks import HANDOVER, new_secret
 from supervisor_desk.hub.tls import TlsFiles
 from supervisor_desk.hub.webhooks import RetrySchedule, WebhookDispatcher
-from supervisor_desk.hub.webhooks_store import HANDOVER, new_secret
 
 log = logging.getLogger("supervisor_desk.hub")
 # The simulator's own wind-down is capped at 2 s; a little more for the post to land.
@@ -76,7 +76,7 @@ class HubServer:
     """One uvicorn server over one :class:`HubService`; :meth:`serve` runs until stopped."""
 
     def __init__(
-        self, storage: Storage, *, host: str = "127.0.0.1", port: int = 0,
+        self, storage: HubStore, *, host: str = "127.0.0.1", port: int = 0,
         tls: TlsFiles | None = None,
         limits: ConnectionLimits | None = None,
         feed_limits: FeedLimits | None = None,
@@ -90,7 +90,7 @@ class HubServer:
         self.service = HubService(storage)
         self.service.broadcaster.configure(feed_limits or FeedLimits())
         # Outbound webhooks: threads and a connection of their own (never the writer's).
-        self.webhooks = WebhookDispatcher(storage.path, webhook_schedule)
+        self.webhooks = WebhookDispatcher(storage.open_outbox, webhook_schedule)
         self.app = create_app(self.service)
         self.host = host
         trusted = list(forwarded_allow_ips)
@@ -203,6 +203,3 @@ class HubServer:
     def close(self) -> None:
         self.service.close()
 
-
-def open_storage(db_path: Path | str) -> Storage:
-    return Storage(db_path)

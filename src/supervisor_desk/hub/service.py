@@ -1,7 +1,7 @@
-"""The hub's runtime: storage, the writer and reader threads, the feed broadcaster, throttling.
+"""The hub's runtime: the store, the writer and reader threads, the feed broadcaster, throttling.
 
-The event loop never runs SQL itself: reads go to a small reader pool (one SQLite connection per
-thread) and writes to a single writer thread, which is what keeps ``seq`` gap-free.
+The event loop never waits on the database itself: reads go to a small reader pool and writes to
+a single writer thread, which is what keeps ``seq`` gap-free.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from supervisor_desk.hub.feed import Broadcaster
 from supervisor_desk.hub.ratelimit import IngestRateLimit
 from supervisor_desk.hub.revocation import TOKEN_CHECK_SECONDS
-from supervisor_desk.hub.storage import IngestOutcome, Storage
+from supervisor_desk.hub.store.interface import HubStore, IngestOutcome
 from supervisor_desk.models.wire import EventData, IngestEvent
 
 T = TypeVar("T")
@@ -154,7 +154,7 @@ def _settle(
 class HubService:
     def __init__(
         self,
-        storage: Storage,
+        storage: HubStore,
         *,
         login_ttl: timedelta = LOGIN_TTL,
         feed_limit: int = 10_000,

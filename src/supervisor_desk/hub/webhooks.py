@@ -1,12 +1,13 @@
 """Outbound webhooks: signing (Standard Webhooks) and the dispatcher that delivers the outbox.
 
-The storage writes one outbox row per (event, endpoint) in the event's own transaction
-(:mod:`hub.webhooks_store`). The :class:`WebhookDispatcher` runs on threads of its own with its
-own SQLite connection: it never takes the hub's writer thread or event loop, so a slow or dead
-endpoint cannot slow ingest or the feed. It delivers at least once (a delivery interrupted by
-a stop stays pending and goes out after the restart), one at a time per (endpoint, session) in
-event order, retries failures with exponential backoff and jitter until the retry window
-(24 h by default) is over, then marks the delivery ``dead`` for the admin to see and replay.
+The store writes one outbox row per (event, endpoint) in the event's own transaction. The
+:class:`WebhookDispatcher` runs on threads of its own with an outbox view of its own (a
+``WebhookOutbox`` of the store, on its own connection): it never takes the hub's writer thread
+or event loop, so a slow or dead endpoint cannot slow ingest or the feed. It delivers at least
+once (a delivery interrupted by a stop stays pending and goes out after the restart), one at a
+time per (endpoint, session) in event order, retries failures with exponential backoff and
+jitter until the retry window (24 h by default) is over, then marks the delivery ``dead`` for
+the admin to see and replay.
 """
 
 from __future__ import annotations
@@ -17,17 +18,16 @@ import hashlib
 import hmac
 import logging
 import random
-import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
-from supervisor_desk.hub import webhooks_store
-from supervisor_desk.hub.webhooks_store import Delivery, now_ms
+from supervisor_desk.hub.store.interface import StoreError, WebhookOutbox
+from supervisor_desk.hub.store.webhooks import SECRET_PREFIX, Delivery, now_ms
 
 log = logging.getLogger("supervisor_desk.hub.webhooks")
 
@@ -36,7 +36,7 @@ USER_AGENT = "supervisor-hub-webhooks/1"
 
 def sign(secret: str, message_id: str, timestamp: int, body: str | bytes) -> str:
     """The ``webhook-signature`` value: ``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``."""
-    key = base64.b64decode(secret.removeprefix(webhooks_store.SECRET_PREFIX))
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
     content = body.encode() if isinstance(body, str) else body
     signed = f"{message_id}.{timestamp}.".encode() + content
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
@@ -72,11 +72,12 @@ class RetrySchedule:
 
 
 class WebhookDispatcher:
-    """Delivers the outbox of the database at ``db_path`` until :meth:`stop`."""
+    """Delivers the outbox that ``open_outbox`` opens, until :meth:`stop`."""
 
-    def __init__(self, db_path: Path | str, schedule: RetrySchedule | None = None, *,
+    def __init__(self, open_outbox: Callable[[], WebhookOutbox],
+                 schedule: RetrySchedule | None = None, *,
                  workers: int = 4, poll_seconds: float = 1.0) -> None:
-        self.db_path = Path(db_path)
+        self._open_outbox = open_outbox
         self.schedule = schedule or RetrySchedule()
         self.workers = workers
         self.poll_seconds = poll_seconds
@@ -84,7 +85,7 @@ class WebhookDispatcher:
         self._stopping = threading.Event()
         self._lock = threading.Lock()  # the connection and the set of busy sessions
         self._busy: set[tuple[str, str]] = set()
-        self._conn: sqlite3.Connection | None = None
+        self._conn: WebhookOutbox | None = None
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._clients = threading.local()
@@ -92,12 +93,7 @@ class WebhookDispatcher:
         self._rng = random.Random()
 
     def start(self) -> None:
-        conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False,
-                               timeout=30.0)
-        conn.execute("PRAGMA busy_timeout=30000")
-        # A lost "delivered" mark only means one more delivery (at-least-once): no fsync each.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn = conn
+        self._conn = self._open_outbox()
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="hub-webhook-send")
         self._thread = threading.Thread(target=self._run, name="hub-webhooks", daemon=True)
         self._thread.start()
@@ -141,10 +137,10 @@ class WebhookDispatcher:
             if conn is None:
                 return self.poll_seconds
             now = now_ms()
-            found = webhooks_store.due(conn, now, set(self._busy))
+            found = conn.due(now, set(self._busy))
             for delivery in found:
                 self._busy.add((delivery.webhook_id, delivery.session_id))
-            upcoming = webhooks_store.next_due_ms(conn)
+            upcoming = conn.next_due_ms()
         assert self._pool is not None
         for delivery in found:
             try:
@@ -169,7 +165,7 @@ class WebhookDispatcher:
         key = (delivery.webhook_id, delivery.session_id)
         try:
             with self._lock:
-                target = (webhooks_store.secret_of(self._conn, delivery.webhook_id)
+                target = (self._conn.target(delivery.webhook_id)
                           if self._conn is not None else None)
             if target is None or self._stopping.is_set():
                 return  # removed meanwhile, or stopping: stays pending (or is gone)
@@ -208,6 +204,6 @@ class WebhookDispatcher:
         with self._lock:
             if self._conn is None:
                 return
-            with contextlib.suppress(sqlite3.Error):
-                webhooks_store.record(self._conn, delivery.id, state=state, next_ms=next_ms,
+            with contextlib.suppress(StoreError):
+                self._conn.record(delivery.id, state=state, next_ms=next_ms,
                                       status=status, error=error)

@@ -24,7 +24,7 @@ from typing import Any
 
 from supervisor_desk.hub.files import DEFAULT_MAX_FILE_MB, FileRecords, LocalBlobStore
 from supervisor_desk.hub.service import HubService
-from supervisor_desk.hub.storage import EventIdConflictError, IngestRejectedError
+from supervisor_desk.hub.store.interface import EventIdConflictError, IngestRejectedError
 from supervisor_desk.hub.transcribe.worker import ENGINE
 from supervisor_desk.models.wire import (
     Agent,

@@ -153,7 +153,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # 6: outbound webhooks: the endpoints an admin registered and the delivery outbox, written
-    # in the transaction of the event it tells of (see hub/webhooks_store.py).
+    # in the transaction of the event it tells of (see store/sqlite/webhooks.py).
     """
     CREATE TABLE webhooks (
         id TEXT PRIMARY KEY,

@@ -1,0 +1,24 @@
+"""The hub's store: the interface the hub speaks (:mod:`.interface`), the event reducer every
+backend shares (:mod:`.reducer`) and the backends (:mod:`.sqlite`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from supervisor_desk.hub.store.interface import HubStore
+
+
+def is_database_url(db: str | Path) -> bool:
+    """Whether ``db`` names a database server (``postgresql://…``) rather than a file."""
+    return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(db: str | Path) -> HubStore:
+    """The store ``db`` names: a SQLite file path, or a PostgreSQL URL."""
+    if is_database_url(db):
+        raise ValueError(
+            "this hub stores its data in a SQLite file; a PostgreSQL URL is not supported "
+            f"by this build: {str(db).split('@')[-1]!r}")
+    from supervisor_desk.hub.store.sqlite import SqliteStore
+
+    return SqliteStore(db)

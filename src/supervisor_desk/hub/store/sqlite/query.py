@@ -1,0 +1,238 @@
+"""SessionFilter / SortSpec -> SQL over the ``sessions`` table (SQLite dialect): lists, metric
+counts and the export stream.
+
+Every value travels as a bound parameter; only column names and operators chosen here from
+fixed tables are spliced into the text, so hostile filter values cannot change the query.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from supervisor_desk.models.filters import (
+    SessionFilter,
+    SortSpec,
+    ceil_ms,
+    normalize_words,
+)
+from supervisor_desk.models.metrics import assemble_metrics, recent_cutoff_ms
+
+# Every filterable column is in this index (schema migration 2): scanning it is a scan of a
+# narrow copy of the table.
+_NARROW = "INDEXED BY sessions_narrow"
+_COUNT_OPS = {"eq": "=", "ne": "!=", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}
+_TIME_COLUMNS = {
+    "started": "started_ms",
+    "ended": "ended_ms",
+    "last_message": "last_ms",
+}
+
+
+def fts_query(text: str) -> str:
+    """All words of ``text`` as FTS5 phrases (implicit AND): every word in one message."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in normalize_words(text))
+
+
+def where(flt: SessionFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if flt.q is not None:
+        needle = flt.q.lower()
+        clauses.append("(substr(id_lower, 1, ?) = ? OR instr(search, ?) > 0)")
+        params += [len(needle), needle, needle]
+    if flt.text is not None:
+        clauses.append(
+            "id IN (SELECT m.session_id FROM message_sessions m WHERE m.rowid IN "
+            "(SELECT rowid FROM message_fts WHERE message_fts MATCH ?))"
+        )
+        params.append(fts_query(flt.text))
+    if flt.user is not None:
+        clauses.append("instr(user_search, ?) > 0")
+        params.append(flt.user.lower())
+    if flt.country is not None:
+        clauses.append("country_code = ?")
+        params.append(flt.country.upper())
+    if flt.ip is not None:
+        clauses.append("ip = ?")
+        params.append(flt.ip)
+    for column, values in (
+        ("agent_id", flt.agent),
+        ("channel", flt.channel),
+        ("status", flt.status),
+        ("operator_id", flt.operator),
+    ):
+        if values:
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params += list(values)
+    if flt.responsible is not None:
+        clauses.append("responsible_kind = ?")
+        params.append(flt.responsible)
+    for name, column in _TIME_COLUMNS.items():
+        after = getattr(flt, f"{name}_after")
+        before = getattr(flt, f"{name}_before")
+        if after is not None:
+            clauses.append(f"{column} >= ?")
+            params.append(ceil_ms(after))
+        if before is not None:
+            clauses.append(f"{column} < ?")
+            params.append(ceil_ms(before))
+    if flt.messages is not None:
+        clauses.append(f"message_count {_COUNT_OPS[flt.messages.op]} ?")
+        params.append(flt.messages.n)
+    if flt.has_attachments is not None:
+        clauses.append("has_attachments = ?")
+        params.append(1 if flt.has_attachments else 0)
+    if flt.live is not None:
+        clauses.append(
+            "status IN ('queued', 'active')" if flt.live else "status NOT IN ('queued', 'active')"
+        )
+    return (" AND ".join(clauses) or "1"), params
+
+
+def order_by(sort: SortSpec, now_ms: int) -> tuple[str, list[Any]]:
+    direction = "DESC" if sort.descending else "ASC"
+    params: list[Any] = []
+    match sort.key:
+        case "started_at":
+            expr = "started_ms"
+        case "last_message_at":
+            expr = "last_ms"
+        case "ended_at":
+            expr = "ended_ms"
+        case "message_count":
+            expr = "message_count"
+        case "wait":
+            expr = "(COALESCE(accepted_ms, ended_ms, ?) - queued_ms)"
+            params.append(now_ms)
+        case _:
+            expr = "(COALESCE(ended_ms, ?) - started_ms)"
+            params.append(now_ms)
+    return f"{expr} {direction}, id {direction}", params
+
+
+def page(
+    conn: sqlite3.Connection,
+    flt: SessionFilter,
+    sort: SortSpec,
+    offset: int,
+    limit: int,
+    now_ms: int,
+) -> tuple[int, list[str]]:
+    clause, params = where(flt)
+    order, order_params = order_by(sort, now_ms)
+    conn.execute("BEGIN")
+    try:
+        # Filter, count and order on the narrow covering index; read the wide JSON docs of
+        # the one page only.
+        if flt.text is not None:
+            # One pass gives the page and the total (the window sees every match before
+            # LIMIT), so the full-text match runs once, not twice.
+            rows = conn.execute(
+                f"SELECT rowid, COUNT(*) OVER () FROM sessions {_NARROW} WHERE {clause} "
+                f"ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, *order_params, limit, offset],
+            ).fetchall()
+            rowids = [row[0] for row in rows]
+            total = rows[0][1] if rows else -1
+        else:
+            # Cheap filters: count on the index, and let an ordered scan stop at the page.
+            rowids = [
+                row[0]
+                for row in conn.execute(
+                    f"SELECT rowid FROM sessions {_NARROW} WHERE {clause} "
+                    f"ORDER BY {order} LIMIT ? OFFSET ?",
+                    [*params, *order_params, limit, offset],
+                )
+            ]
+            total = -1
+        if total < 0:
+            total = conn.execute(
+                f"SELECT COUNT(*) FROM sessions {_NARROW} WHERE {clause}", params
+            ).fetchone()[0]
+        found = dict(
+            conn.execute(
+                f"SELECT rowid, doc FROM sessions WHERE rowid IN ({','.join('?' * len(rowids))})",
+                rowids,
+            ).fetchall()
+        ) if rowids else {}
+    finally:
+        conn.execute("COMMIT")
+    return total, [found[r] for r in rowids]
+
+
+def metrics(conn: sqlite3.Connection, flt: SessionFilter, now_ms: int) -> dict[str, Any]:
+    """Counts in SQL; what they mean (live, top channel, longest wait) is models/metrics.py."""
+    clause, params = where(flt)
+    conn.execute("BEGIN")
+    try:
+        total, recent, oldest_waiting_since = conn.execute(
+            "SELECT COUNT(*), "
+            "COALESCE(SUM(started_ms >= ?), 0), "
+            "MIN(CASE WHEN status = 'queued' THEN COALESCE(queued_ms, started_ms) END) "
+            f"FROM sessions {_NARROW} WHERE {clause}",
+            [recent_cutoff_ms(now_ms), *params],
+        ).fetchone()
+        by_channel = dict(
+            conn.execute(
+                f"SELECT channel, COUNT(*) FROM sessions {_NARROW} WHERE {clause} GROUP BY channel",
+                params,
+            ).fetchall()
+        )
+        by_status = dict(
+            conn.execute(
+                f"SELECT status, COUNT(*) FROM sessions {_NARROW} WHERE {clause} GROUP BY status",
+                params,
+            ).fetchall()
+        )
+    finally:
+        conn.execute("COMMIT")
+    return assemble_metrics(
+        total=total, recent_24h=recent, by_channel=by_channel, by_status=by_status,
+        oldest_waiting_since_ms=oldest_waiting_since, now_ms=now_ms,
+    ).model_dump(mode="json")
+
+
+def export_rows(
+    conn: sqlite3.Connection, flt: SessionFilter, sort: SortSpec, now_ms: int, chunk: int = 200
+) -> Iterator[list[tuple[str, list[str], list[str], list[str]]]]:
+    """Chunks of ``(session, messages, system logs, trace logs)`` JSON, in one read snapshot.
+
+    The caller owns ``conn`` (a private connection) and iterates from one thread at a time;
+    only one chunk is in memory at once.
+    """
+    clause, params = where(flt)
+    order, order_params = order_by(sort, now_ms)
+    conn.execute("BEGIN")
+    try:
+        cursor = conn.execute(
+            f"SELECT id, doc FROM sessions WHERE {clause} ORDER BY {order}",
+            [*params, *order_params],
+        )
+        while True:
+            rows = cursor.fetchmany(chunk)
+            if not rows:
+                break
+            ids = [row[0] for row in rows]
+            marks = ",".join("?" * len(ids))
+            messages: dict[str, list[str]] = {i: [] for i in ids}
+            for session_id, doc in conn.execute(
+                f"SELECT session_id, doc FROM messages WHERE session_id IN ({marks}) "
+                "ORDER BY session_id, seq",
+                ids,
+            ):
+                messages[session_id].append(doc)
+            logs: dict[tuple[str, str], list[str]] = {}
+            for session_id, kind, doc in conn.execute(
+                f"SELECT session_id, kind, doc FROM logs WHERE session_id IN ({marks}) "
+                "ORDER BY rowid",
+                ids,
+            ):
+                logs.setdefault((session_id, kind), []).append(doc)
+            yield [
+                (doc, messages[sid], logs.get((sid, "system"), []), logs.get((sid, "trace"), []))
+                for sid, doc in rows
+            ]
+    finally:
+        conn.execute("COMMIT")

@@ -1,0 +1,666 @@
+"""The hub's store in one SQLite file: sessions, messages, logs, the event log, users, tokens.
+
+Writes go through one connection under one lock (the hub calls them from a single writer
+thread), so ``seq`` is gap-free and every state change is committed in the same transaction as
+its event-log entry. Reads use one connection per reader thread; WAL gives each read
+transaction a consistent snapshot while the writer goes on.
+
+Durability: WAL with ``synchronous=FULL`` syncs the log on every commit, so an ingest answered
+200 survives ``kill -9`` and power loss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from supervisor_desk.hub import analytics_sql, passwords
+from supervisor_desk.hub.store import reducer
+from supervisor_desk.hub.store.interface import (
+    CommitListener,
+    ExportRow,
+    IngestOutcome,
+    ParsedEvent,
+    Principal,
+    StoreUnavailable,
+)
+from supervisor_desk.hub.store.reducer import SESSION_COLUMNS, DuplicateMessage, session_columns
+from supervisor_desk.hub.store.sqlite import query
+from supervisor_desk.hub.store.sqlite import webhooks as webhook_sql
+from supervisor_desk.hub.store.sqlite.faults import faults_translated, store_fault, translated
+from supervisor_desk.hub.store.sqlite.schema import migrate
+from supervisor_desk.hub.store.sqlite.webhooks import SqliteOutbox
+from supervisor_desk.hub.store.tokens import hash_token, new_token
+from supervisor_desk.hub.store.webhooks import Delivery, Webhook
+from supervisor_desk.models.analytics import AnalyticsReport, TimeRange
+from supervisor_desk.models.filters import SessionFilter, SortSpec
+from supervisor_desk.models.wire import ROLES
+
+T = TypeVar("T")
+
+_INSERT_SESSION = (
+    f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(SESSION_COLUMNS))})"
+)
+_UPDATE_SESSION = (
+    "UPDATE sessions SET "
+    + ", ".join(f"{c} = ?" for c in SESSION_COLUMNS[1:])
+    + " WHERE id = ?"
+)
+
+
+def _private_file(path: Path) -> None:
+    """Make ``path`` a file only its owner can read (0600), in a 0700 directory if we create one.
+
+    The database holds transcripts, contact details and password hashes. SQLite gives the
+    -wal and -shm files the mode of the database file, so those follow. An existing directory
+    (the current one, /var/lib/...) keeps its mode: it is not ours to change.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDONLY, 0o600))
+    for item in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        # Missing, or someone else's file (a read-only copy): SQLite says what it can do.
+        with contextlib.suppress(OSError):
+            if item.stat().st_mode & 0o077:
+                item.chmod(0o600)  # a file from an older hub: tighten it
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+class SqliteBatch:
+    """One write transaction as the reducer's :class:`~supervisor_desk.hub.store.reducer.
+    WriteBatch`: session documents cached and written once at :meth:`flush`."""
+
+    def __init__(self, conn: sqlite3.Connection, seq: int) -> None:
+        self.conn = conn
+        self.seq = seq
+        self.sessions: dict[str, dict[str, Any] | None] = {}
+        self.dirty: set[str] = set()
+        self.created: set[str] = set()
+        self.new_events: list[tuple[int, str]] = []
+        self.hooks: list[tuple[str, frozenset[str]]] | None = None  # read once per batch
+        self.outboxed = 0  # webhook deliveries written in this transaction
+
+    def known_events(self, ids: Sequence[str]) -> dict[str, bytes | None]:
+        known: dict[str, bytes | None] = {}
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            known.update(
+                self.conn.execute(
+                    "SELECT id, content_hash FROM events "
+                    f"WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return known
+
+    def session(self, session_id: str) -> dict[str, Any] | None:
+        if session_id not in self.sessions:
+            row = self.conn.execute(
+                "SELECT doc FROM sessions WHERE id = ?", (session_id,)
+            ).fetchone()
+            self.sessions[session_id] = json.loads(row[0]) if row else None
+        return self.sessions[session_id]
+
+    def session_started(self, doc: dict[str, Any]) -> None:
+        self.sessions[doc["id"]] = doc
+        self.dirty.add(doc["id"])
+        self.created.add(doc["id"])
+
+    def session_changed(self, session_id: str) -> None:
+        self.dirty.add(session_id)
+
+    def add_message(self, session_id: str, seq: int, message_id: str, message_json: str,
+                    text: str | None) -> None:
+        try:
+            # UNIQUE (session_id, id) finds a reused message id without a lookup per message.
+            cursor = self.conn.execute(
+                "INSERT INTO messages (session_id, seq, id, doc) VALUES (?, ?, ?, ?)",
+                (session_id, seq, message_id, message_json),
+            )
+        except sqlite3.IntegrityError:
+            raise DuplicateMessage(message_id) from None
+        if text:
+            self.conn.execute(
+                "INSERT INTO message_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, text)
+            )
+            self.conn.execute(
+                "INSERT INTO message_sessions (rowid, session_id) VALUES (?, ?)",
+                (cursor.lastrowid, session_id),
+            )
+
+    def message(self, session_id: str, message_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT doc FROM messages WHERE session_id = ? AND id = ?", (session_id, message_id)
+        ).fetchone()
+        return row[0] if row else None
+
+    def replace_message(self, session_id: str, message_id: str, message_json: str) -> None:
+        self.conn.execute(
+            "UPDATE messages SET doc = ? WHERE session_id = ? AND id = ?",
+            (message_json, session_id, message_id),
+        )
+
+    def add_logs(self, session_id: str, kind: str, entries_json: Sequence[str]) -> None:
+        self.conn.executemany(
+            "INSERT INTO logs (session_id, kind, doc) VALUES (?, ?, ?)",
+            [(session_id, kind, entry) for entry in entries_json],
+        )
+
+    def add_event(self, seq: int, event_id: str, session_id: str, body: str,
+                  digest: bytes | None) -> None:
+        self.conn.execute(
+            "INSERT INTO events (seq, id, session_id, body, content_hash) VALUES (?, ?, ?, ?, ?)",
+            (seq, event_id, session_id, body, digest),
+        )
+        self.new_events.append((seq, body))
+
+    def outbox(self, seq: int, kind: str, session_id: str, at: str, data_json: str) -> None:
+        if self.hooks is None:
+            self.hooks = webhook_sql.subscriptions(self.conn)
+        if self.hooks:
+            self.outboxed += webhook_sql.enqueue(
+                self.conn, self.hooks, seq=seq, event_type=kind, session_id=session_id,
+                at=at, data_json=data_json)
+
+    def flush(self) -> None:
+        for session_id in self.dirty:
+            doc = self.sessions[session_id]
+            assert doc is not None
+            row = session_columns(doc)
+            if session_id in self.created:
+                self.conn.execute(_INSERT_SESSION, row)
+            else:
+                self.conn.execute(_UPDATE_SESSION, (*row[1:], row[0]))
+        self.dirty.clear()
+        self.created.clear()
+
+
+class SqliteStore:
+    """The :class:`~supervisor_desk.hub.store.interface.HubStore` on a SQLite file.
+    Thread-safe: writes serialize on a lock, reads use a connection per thread."""
+
+    def __init__(self, path: Path | str, *, on_commit: CommitListener | None = None) -> None:
+        self._path = Path(path)
+        self.on_commit = on_commit
+        self.on_outbox: Callable[[], None] | None = None
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        _private_file(self._path)
+        with translated():
+            self._w = self._connect(cache_kib=65_536)
+            self._w.execute("PRAGMA journal_mode=WAL")
+            self._w.execute("PRAGMA synchronous=FULL")
+            migrate(self._w)
+            self._epoch: str = self._w.execute(
+                "SELECT value FROM meta WHERE key='epoch'").fetchone()[0]
+            self._last_seq: int = self._w.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM events"
+            ).fetchone()[0]
+        self._closed = False
+
+    def _connect(self, cache_kib: int = 16_384) -> sqlite3.Connection:
+        # Transactions are explicit (BEGIN IMMEDIATE / read snapshots), hence autocommit mode.
+        conn = sqlite3.connect(
+            self._path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        # Page cache per connection, bounded: the hub's memory must not grow with the data.
+        conn.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        return conn
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def epoch(self) -> str:
+        return self._epoch
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+            with self._readers_lock:
+                for conn in self._readers:
+                    conn.close()
+                self._readers.clear()
+            self._w.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreUnavailable("unavailable", "the hub is shutting down; retry in a moment")
+
+    # ----------------------------------------------------------------------------------------
+    # Reads
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read connection (created on first use)."""
+        self._check_open()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @faults_translated
+    def live_snapshot(self) -> tuple[int, list[str]]:
+        conn = self.reader()
+        conn.execute("BEGIN")
+        try:
+            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+            docs = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT doc FROM sessions WHERE status IN ('queued', 'active') "
+                    "ORDER BY started_ms, id"
+                )
+            ]
+        finally:
+            conn.execute("COMMIT")
+        return seq, docs
+
+    @faults_translated
+    def session_page(
+        self, flt: SessionFilter, sort: SortSpec, offset: int, limit: int, now_ms: int
+    ) -> tuple[int, list[str]]:
+        return query.page(self.reader(), flt, sort, offset, limit, now_ms)
+
+    @faults_translated
+    def metrics(self, flt: SessionFilter, now_ms: int) -> dict[str, Any]:
+        return query.metrics(self.reader(), flt, now_ms)
+
+    def export_rows(
+        self, flt: SessionFilter, sort: SortSpec, now_ms: int, chunk: int = 200
+    ) -> Iterator[list[ExportRow]]:
+        # A private connection: the export's read snapshot lasts as long as the download.
+        with translated():
+            self._check_open()
+            conn = self._connect(cache_kib=4_096)  # a stream reads each page once
+        try:
+            conn.execute("PRAGMA query_only=ON")
+            rows = query.export_rows(conn, flt, sort, now_ms, chunk)
+            try:
+                while True:
+                    with translated():
+                        found = next(rows, None)
+                    if found is None:
+                        return
+                    yield found
+            finally:
+                rows.close()  # type: ignore[attr-defined]
+        finally:
+            conn.close()
+
+    @faults_translated
+    def analytics_report(
+        self, flt: SessionFilter, time_range: TimeRange, now_ms: int, sla_seconds: int
+    ) -> AnalyticsReport:
+        return analytics_sql.analytics(self.reader(), flt, time_range, now_ms, sla_seconds)
+
+    @faults_translated
+    def first_seq(self) -> int:
+        row = self.reader().execute("SELECT MIN(seq) FROM events").fetchone()
+        return row[0] or (self._last_seq + 1)
+
+    @faults_translated
+    def events_between(self, after: int, upto: int, limit: int = 2000) -> list[tuple[int, str]]:
+        return list(
+            self.reader().execute(
+                "SELECT seq, body FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (after, upto, limit),
+            )
+        )
+
+    @faults_translated
+    def session_doc(self, session_id: str) -> str | None:
+        row = self.reader().execute(
+            "SELECT doc FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    @faults_translated
+    def session_detail(self, session_id: str) -> tuple[str, list[str]] | None:
+        conn = self.reader()
+        conn.execute("BEGIN")
+        try:
+            row = conn.execute("SELECT doc FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if row is None:
+                return None
+            messages = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT doc FROM messages WHERE session_id = ? ORDER BY seq", (session_id,)
+                )
+            ]
+        finally:
+            conn.execute("COMMIT")
+        return row[0], messages
+
+    @faults_translated
+    def session_logs(self, session_id: str, kind: str) -> list[str] | None:
+        conn = self.reader()
+        conn.execute("BEGIN")
+        try:
+            found = conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if found is None:
+                return None
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT doc FROM logs WHERE session_id = ? AND kind = ? ORDER BY rowid",
+                    (session_id, kind),
+                )
+            ]
+        finally:
+            conn.execute("COMMIT")
+
+    @faults_translated
+    def agents(self) -> list[tuple[str, str]]:
+        # The latest name wins when an agent was renamed.
+        return list(
+            self.reader().execute(
+                "SELECT agent_id, agent_name FROM sessions s WHERE started_ms = "
+                "(SELECT MAX(started_ms) FROM sessions t WHERE t.agent_id = s.agent_id) "
+                "GROUP BY agent_id ORDER BY agent_name COLLATE NOCASE, agent_id"
+            )
+        )
+
+    @faults_translated
+    def operators(self) -> list[tuple[str, str]]:
+        return list(
+            self.reader().execute(
+                "SELECT operator_id, MAX(operator_name) FROM sessions "
+                "WHERE operator_id IS NOT NULL GROUP BY operator_id "
+                "ORDER BY MAX(operator_name) COLLATE NOCASE, operator_id"
+            )
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Accounts
+
+    @faults_translated
+    def principal(self, token: str, now: datetime | None = None) -> Principal | None:
+        token_hash = hash_token(token)
+        row = self.reader().execute(
+            "SELECT t.role, t.label, t.user_id, t.expires_ms, u.name FROM tokens t "
+            "LEFT JOIN users u ON u.id = t.user_id WHERE t.hash = ?",
+            (token_hash,),
+        ).fetchone()
+        if row is None:
+            return None
+        role, label, user_id, expires_ms, user_name = row
+        moment = now or datetime.now(UTC)
+        if expires_ms is not None and expires_ms <= moment.timestamp() * 1000:
+            return None
+        expires = datetime.fromtimestamp(expires_ms / 1000, UTC) if expires_ms else None
+        return Principal(token_hash, role, user_name or label, user_id, expires)
+
+    @faults_translated
+    def check_password(self, name: str, password: str) -> tuple[str, str, str] | None:
+        row = self.reader().execute(
+            "SELECT id, name, role, salt, hash FROM users WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            passwords.verify_absent(password)  # equalize timing with a real check
+            return None
+        user_id, user_name, role, salt, stored = row
+        if not passwords.verify_password(password, salt, stored):
+            return None
+        return user_id, user_name, role
+
+    def add_user(self, name: str, role: str, password: str) -> str:
+        if role not in ("viewer", "supervisor", "admin"):
+            raise ValueError(f"a user's role is viewer, supervisor or admin, not {role!r}")
+        if not name or len(name) > 200:
+            raise ValueError("a user name has 1 to 200 characters")
+        if not password:
+            raise ValueError("the password is empty")
+        salt, digest = passwords.hash_password(password)
+
+        def work(conn: sqlite3.Connection) -> str:
+            row = conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
+            if row:
+                # Re-adding a user resets its role and password; old sessions are revoked.
+                user_id = str(row[0])
+                conn.execute(
+                    "UPDATE users SET role = ?, salt = ?, hash = ? WHERE id = ?",
+                    (role, salt, digest, user_id),
+                )
+                conn.execute("DELETE FROM tokens WHERE user_id = ?", (user_id,))
+            else:
+                user_id = "u_" + uuid.uuid4().hex[:12]
+                conn.execute(
+                    "INSERT INTO users (id, name, role, salt, hash, created_ms) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (user_id, name, role, salt, digest, _now_ms()),
+                )
+            return user_id
+
+        return self._write(work)
+
+    def create_token(
+        self,
+        label: str,
+        role: str,
+        *,
+        user_id: str | None = None,
+        ttl: timedelta | None = None,
+    ) -> tuple[str, datetime | None]:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        token = new_token()
+        now = datetime.now(UTC)
+        expires = now + ttl if ttl else None
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO tokens (hash, label, role, user_id, created_ms, expires_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    hash_token(token),
+                    label,
+                    role,
+                    user_id,
+                    int(now.timestamp() * 1000),
+                    int(expires.timestamp() * 1000) if expires else None,
+                ),
+            )
+
+        self._write(work)
+        return token, expires
+
+    def revoke_token(self, token_hash: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM tokens WHERE hash = ?", (token_hash,))
+            # Expired login tokens are garbage; drop them while we are here.
+            conn.execute(
+                "DELETE FROM tokens WHERE expires_ms IS NOT NULL AND expires_ms < ?",
+                (_now_ms(),),
+            )
+
+        self._write(work)
+
+    def revoke_tokens(self, *, user: str | None = None, label: str | None = None) -> int | None:
+        def work(conn: sqlite3.Connection) -> int | None:
+            if user is not None:
+                row = conn.execute("SELECT id FROM users WHERE name = ?", (user,)).fetchone()
+                if row is None:
+                    return None
+                cursor = conn.execute("DELETE FROM tokens WHERE user_id = ?", (row[0],))
+            else:
+                cursor = conn.execute(
+                    "DELETE FROM tokens WHERE label = ? AND user_id IS NULL", (label,)
+                )
+            return int(cursor.rowcount)
+
+        return self._write(work)
+
+    # ----------------------------------------------------------------------------------------
+    # Writes
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        with self._write_lock, translated():
+            self._check_open()
+            conn = self._w
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                # SQLite has already rolled back after some faults (a full disk): a second
+                # ROLLBACK would raise and hide the real error.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+
+    def _transaction(self, work: Callable[[SqliteBatch], T]) -> T:
+        """``work`` in one write transaction that may append events (handover, edits)."""
+        with self._write_lock, translated():
+            self._check_open()
+            conn = self._w
+            conn.execute("BEGIN IMMEDIATE")
+            batch = SqliteBatch(conn, self._last_seq)
+            try:
+                result = work(batch)
+                batch.flush()
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            self._last_seq = batch.seq
+            if batch.new_events and self.on_commit is not None:
+                # Still under the lock: listeners see commits in seq order.
+                self.on_commit(batch.new_events)
+            if batch.outboxed:
+                self._outbox_written()
+            return result
+
+    def ingest(self, events: Sequence[ParsedEvent]) -> IngestOutcome:
+        (result,) = self.ingest_many([events])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def ingest_many(
+        self, batches: Sequence[Sequence[ParsedEvent]]
+    ) -> list[IngestOutcome | Exception]:
+        """Several batches in one durable commit (group commit), each one atomic.
+
+        One fsync serves every platform that posted meanwhile, which is what lets concurrent
+        posters scale on a disk where the sync dominates.
+        """
+        with self._write_lock, translated():
+            self._check_open()
+            conn = self._w
+            results: list[IngestOutcome | Exception] = []
+            new_events: list[tuple[int, str]] = []
+            outboxed = 0
+            seq = self._last_seq
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for events in batches:
+                    batch = SqliteBatch(conn, seq)
+                    conn.execute("SAVEPOINT batch")
+                    try:
+                        outcome = reducer.ingest_batch(batch, events)
+                        batch.flush()
+                    except Exception as failed:
+                        if not conn.in_transaction:
+                            raise  # the whole transaction is gone: nobody's batch is stored
+                        conn.execute("ROLLBACK TO batch")
+                        conn.execute("RELEASE batch")
+                        results.append(store_fault(failed) or failed)
+                        continue
+                    conn.execute("RELEASE batch")
+                    seq = batch.seq
+                    new_events.extend(batch.new_events)
+                    outboxed += batch.outboxed
+                    results.append(outcome)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # not after SQLite rolled back itself (disk full)
+                    conn.execute("ROLLBACK")
+                raise
+            self._last_seq = seq
+            if new_events and self.on_commit is not None:
+                # Still under the lock: listeners see commits in seq order.
+                self.on_commit(new_events)
+            if outboxed:
+                self._outbox_written()
+            return results
+
+    def _outbox_written(self) -> None:
+        listener = self.on_outbox
+        if listener is not None:
+            listener()
+
+    def handover(
+        self, session_id: str, operator: dict[str, str] | None, by: dict[str, str]
+    ) -> str:
+        return self._transaction(lambda batch: reducer.handover(batch, session_id, operator, by))
+
+    def update_contact(
+        self, session_id: str, changes: dict[str, str], by: dict[str, str]
+    ) -> str:
+        return self._transaction(
+            lambda batch: reducer.update_contact(batch, session_id, changes, by))
+
+    # ----------------------------------------------------------------------------------------
+    # Webhook endpoints (the outbox itself is written by SqliteBatch.outbox)
+
+    def add_webhook(self, url: str, events: Sequence[str] | None,
+                    secret: str | None = None) -> Webhook:
+        return self._write(lambda conn: webhook_sql.add(conn, url, tuple(events or ()), secret))
+
+    @faults_translated
+    def webhooks(self) -> list[Webhook]:
+        return webhook_sql.listing(self.reader())
+
+    @faults_translated
+    def webhook(self, webhook_id: str) -> Webhook | None:
+        return webhook_sql.get(self.reader(), webhook_id)
+
+    def remove_webhook(self, webhook_id: str) -> bool:
+        return self._write(lambda conn: webhook_sql.remove(conn, webhook_id))
+
+    @faults_translated
+    def webhook_deliveries(self, webhook_id: str, state: str | None = None,
+                           limit: int = 100) -> list[Delivery]:
+        return webhook_sql.deliveries(self.reader(), webhook_id, state, limit)
+
+    def replay_webhook(self, webhook_id: str, delivery_ids: Sequence[int] | None = None) -> int:
+        count = self._write(
+            lambda conn: webhook_sql.replay(conn, webhook_id, list(delivery_ids or ())))
+        if count:
+            self._outbox_written()
+        return count
+
+    def open_outbox(self) -> SqliteOutbox:
+        with translated():
+            return SqliteOutbox(self._path)
