@@ -274,6 +274,11 @@ class NotificationArea(QWidget):
         self.shown_count += 1
         self.show()
 
+    @property
+    def max_banners(self) -> int:
+        """How many banners show at once (older ones give way)."""
+        return self._max
+
     def banners(self) -> list[Alert]:
         return [banner.alert for banner in self._banner_widgets()]
 

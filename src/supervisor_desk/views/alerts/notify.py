@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from supervisor_desk.client.audio import AudioError, AudioOutput
 from supervisor_desk.models.alerts.defaults import ROUTINE_ENDED_ID, ROUTINE_NEW_ID
 from supervisor_desk.models.alerts.engine import Notice
-from supervisor_desk.models.alerts.rules import RuleSet
+from supervisor_desk.models.alerts.rules import SEVERITY_RANK, RuleSet
 from supervisor_desk.views.notifications import (
     Alert,
     NotificationArea,
@@ -31,6 +31,7 @@ from supervisor_desk.views.tray import TrayController
 log = logging.getLogger(__name__)
 
 MAX_NAMES = 3
+BANNER_INTERVAL_MS = 500
 
 
 def notice_alert(notice: Notice) -> Alert:
@@ -70,6 +71,12 @@ class AlertNotifier(QObject):
         self._rules = RuleSet()
         self.sounds_played = 0
         self.last_delivery_s: float | None = None
+        # Banners are widgets: built at most once per BANNER_INTERVAL_MS, the first at once.
+        self._pending_banners: list[tuple[int, Alert]] = []
+        self._banner_timer = QTimer(self)
+        self._banner_timer.setSingleShot(True)
+        self._banner_timer.setInterval(BANNER_INTERVAL_MS)
+        self._banner_timer.timeout.connect(self._on_banner_timer_timeout)
         self._reap = QTimer(self)
         self._reap.setSingleShot(True)
         self._reap.timeout.connect(self._on_reap_timeout)
@@ -92,6 +99,9 @@ class AlertNotifier(QObject):
     def on_notices(self, notices: list[Notice]) -> None:
         quiet = self.quiet
         paused = self._tray.paused
+        # Without a notification server or tray a pop-up falls back to a banner.
+        to_area = not (self._tray.desktop_notifications or self._tray.tray_visible)
+        banners: list[tuple[int, Alert]] = []
         for notice in notices:
             rule = notice.rule
             if rule.id == ROUTINE_NEW_ID:
@@ -102,16 +112,43 @@ class AlertNotifier(QObject):
                 continue
             alert = notice_alert(notice)
             popup = rule.actions.notify and not quiet and not paused
-            # Without a notification server or tray the tray itself falls back to a banner.
-            to_area = not (self._tray.desktop_notifications or self._tray.tray_visible)
-            if rule.actions.banner and not (popup and to_area):
-                self._area.show_alert(alert)
-            if popup:
+            if popup and not to_area:
                 self._tray.deliver(alert)
+            if rule.actions.banner or (popup and to_area):
+                banners.append((SEVERITY_RANK[rule.severity], alert))
             if rule.actions.sound and not quiet:
                 self._play(rule.actions.sound)
             self.last_delivery_s = time.monotonic()
             self.delivered.emit(notice, alert)
+        if banners:
+            self._queue_banners(banners)
+
+    def _queue_banners(self, banners: list[tuple[int, Alert]]) -> None:
+        """Show banners now if none were shown lately, else with the next ones.
+
+        A busy floor raises notices every frame (80 ms); each banner is a widget (0.3-0.8 ms
+        to build and lay out) and the area keeps only its last few, which nobody reads at
+        12 a second. The first banner after a calm shows at once; later ones are gathered
+        and the most severe shown when the interval ends.
+        """
+        keep = self._area.max_banners
+        pending = self._pending_banners + banners
+        self._pending_banners = [pending[i] for i in sorted(
+            sorted(range(len(pending)), key=lambda i: (pending[i][0], i))[-keep:])]
+        if not self._banner_timer.isActive():
+            self._flush_banners()
+
+    def _flush_banners(self) -> None:
+        banners, self._pending_banners = self._pending_banners, []
+        if not banners:
+            return
+        # The most severe (then the newest) shown last: on top.
+        for _rank, alert in sorted(banners, key=lambda pair: pair[0]):
+            self._area.show_alert(alert)
+        self._banner_timer.start()
+
+    def _on_banner_timer_timeout(self) -> None:
+        self._flush_banners()
 
     def _play(self, name: str) -> None:
         try:
@@ -129,5 +166,7 @@ class AlertNotifier(QObject):
             self._reap.start(250)
 
     def close(self) -> None:
+        self._banner_timer.stop()
+        self._pending_banners = []
         self._reap.stop()
         self.audio.close()

@@ -1,0 +1,46 @@
+"""Banners for alert notices: the first at once, a busy floor's gathered, the most severe on top."""
+
+from __future__ import annotations
+
+from pytestqt.qtbot import QtBot
+
+from supervisor_desk.models.alerts.defaults import default_rules
+from supervisor_desk.models.state import SessionChange
+from supervisor_desk.views.alerts.notify import BANNER_INTERVAL_MS, AlertNotifier
+from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
+from supervisor_desk.views.notifications import NotificationArea
+from supervisor_desk.views.tray import TrayController
+from tests.views.test_alerts import queued
+
+
+def test_banners_show_at_once_then_gather_the_most_severe_of_a_busy_spell(qtbot: QtBot) -> None:
+    area = NotificationArea()  # no tray, no notification server: banners are the pop-ups
+    qtbot.addWidget(area)
+    tray = TrayController(area, spawn=lambda coro, name: coro.close())
+    notifier = AlertNotifier(tray, area)
+    rules = default_rules()  # without the routine new/ended rules (the tray's own banners)
+    rules = rules.model_copy(update={"muted": True, "rules": tuple(
+        r for r in rules.rules if not r.builtin)})
+    notifier.set_rules(rules)
+    vm = AlertsViewModel(rules)
+    vm.notices_raised.connect(notifier.on_notices)
+
+    vm.reset([queued("s1", 200, "Bob")])  # waits over 1 and over 3 minutes
+    assert [b.group for b in area.banners()] == ["wait-180", "wait-60"]  # critical on top
+    shown = area.shown_count
+
+    # A busy spell: a notice every frame. None builds a widget before the interval ends.
+    for n in range(2, 8):
+        negative = queued(f"s{n}", 5, f"Guest {n}").model_copy(
+            update={"metadata": {"sentiment": "negative"}})
+        vm.apply_batch([(SessionChange("added", negative), False)])
+    vm.apply_batch([(SessionChange("added", queued("s9", 70, "Cleo")), False)])
+    assert area.shown_count == shown
+
+    # Then, once, the area's two banners: the most severe of the spell on top.
+    qtbot.waitUntil(lambda: area.shown_count > shown, timeout=BANNER_INTERVAL_MS * 4)
+    banners = area.banners()
+    assert area.shown_count - shown == area.max_banners == len(banners)
+    assert banners[0].group == "wait-60" and "Cleo" in banners[0].body
+    assert banners[1].group == "negative" and "Guest 7" in banners[1].body
+    notifier.close()
