@@ -62,11 +62,32 @@ STALL_TIMER_MS = 5
 
 
 def sizes(quick: bool) -> dict[str, float]:
+    """Sizes; ``SUPERVISOR_DESK_BENCH_FEED_LIVE`` / ``..._SECONDS`` override the live sessions
+    and the load's length (a reduced run that still has the full table, e.g. 10,000 for 20 s)."""
     if os.environ.get("SUPERVISOR_DESK_BENCH_TINY"):
         return {"live": 100, "rate": 100, "seconds": 1.5, "poll_seconds": 2.5}
     if quick:
-        return {"live": 2_000, "rate": 1_000, "seconds": 10, "poll_seconds": 8}
-    return {"live": 10_000, "rate": 1_000, "seconds": 60, "poll_seconds": 30}
+        size: dict[str, float] = {"live": 2_000, "rate": 1_000, "seconds": 10, "poll_seconds": 8}
+    else:
+        size = {"live": 10_000, "rate": 1_000, "seconds": 60, "poll_seconds": 30}
+    for key in ("live", "seconds"):
+        if value := os.environ.get(f"SUPERVISOR_DESK_BENCH_FEED_{key.upper()}"):
+            size[key] = float(value)
+    return size
+
+
+# Upper bounds (ms) of the garbage-collection pause histogram's buckets; the last is open.
+GC_BUCKETS_MS = (1, 5, 20, 50, 100)
+
+
+def gc_histogram(pauses: list[float]) -> dict[str, int]:
+    """How many collections took up to 1, 5, 20, 50, 100 ms, and more."""
+    counts = dict.fromkeys([*(f"<={b}" for b in GC_BUCKETS_MS), f">{GC_BUCKETS_MS[-1]}"], 0)
+    for pause in pauses:
+        bucket = next((f"<={b}" for b in GC_BUCKETS_MS if pause <= b),
+                      f">{GC_BUCKETS_MS[-1]}")
+        counts[bucket] += 1
+    return counts
 
 
 def _part(role: str, *args: Any, stdin: Any = None) -> subprocess.Popen[bytes]:
@@ -253,6 +274,10 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
     model = SessionTableModel()
     # As the real app process does (app.AppOptions.freeze_gc from __main__).
     vm = LiveViewModel(client, model, spawn=spawn, freeze_gc_after_snapshot=True)
+    # SUPERVISOR_DESK_BENCH_GC_REFREEZE=0: only the freeze after the snapshot (the "before").
+    if (refreeze := os.environ.get("SUPERVISOR_DESK_BENCH_GC_REFREEZE")) is not None:
+        vm.gc_refreeze_s = float(refreeze)
+    out["feed.gc_refreeze_s"] = vm.gc_refreeze_s
     view = _View()
     view.paint_cpu = []
     view.setModel(model)
@@ -292,6 +317,8 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
         view.recording = False
         out["feed.gc_max_ms"] = round(max((p[1] for p in gc_watch.pauses), default=0.0), 1)
         out["feed.gc_gen2_runs"] = sum(1 for p in gc_watch.pauses if p[0] == 2)
+        out["feed.gc_runs"] = len(gc_watch.pauses)
+        out["feed.gc_pause_histogram"] = gc_histogram([p[1] for p in gc_watch.pauses])
         cpu_ms = (time.process_time() - cpu_before) * 1000
         load_s = time.monotonic() - load_started
         viewport = view.viewport().width() * view.viewport().height()

@@ -1,27 +1,36 @@
 """Painting of the two graphic cells of the sessions table: the status dot and the channel badge.
 
-Both read through ``index.data(role)`` only. The status dot of an active session pulses: the
-view repaints the status column a few times a second (a clipped viewport update, never a model
-signal) and the delegate derives the halo from the clock, so the pulse costs no ``data()``
-traffic on the other columns.
+Both read the row's session (``ObjectRole``) and its alert tint (``BackgroundRole``) and blit
+pixmaps drawn once per look (``views/badge_pixmaps.py``). The status dot of an active session
+pulses: the view repaints the status column a few times a second (a clipped viewport update,
+never a model signal) and the delegate picks the halo's phase from the clock, so the pulse costs
+no ``data()`` traffic on the other columns.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPen
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from supervisor_desk.models.wire import SessionSummary
-from supervisor_desk.views.icons import status_color
-from supervisor_desk.views.session_table_model import (
-    BadgeBackgroundRole,
-    BadgeColorRole,
-    ObjectRole,
+from supervisor_desk.views.badge_pixmaps import (
+    BADGE_ICON_SIZE,
+    BADGE_PAD,
+    DOT_BOX,
+    PULSE_STEPS,
+    channel_badge,
+    status_dot,
 )
+from supervisor_desk.views.icons import (
+    channel_background,
+    channel_color,
+    channel_label,
+    status_color,
+)
+from supervisor_desk.views.session_table_model import ObjectRole
 from supervisor_desk.views.theme import cell_background, channel_badge_text
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -54,34 +63,15 @@ class StatusDotDelegate(QStyledItemDelegate):
         session: SessionSummary | None = index.data(ObjectRole)
         if session is None:
             return
-        rect = option.rect
-        center_x = rect.x() + rect.width() / 2
-        center_y = rect.y() + rect.height() / 2
-        color = QColor(status_color(session.status))
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        radius = 4.5
+        step = -1
         if session.status == "active":
             phase = (time.monotonic() % PULSE_PERIOD) / PULSE_PERIOD
-            halo = QColor(color)
-            halo.setAlphaF(0.45 * (1.0 - phase))
-            painter.setBrush(halo)
-            r = radius + 5.0 * phase
-            painter.drawEllipse(QRectF(center_x - r, center_y - r, 2 * r, 2 * r))
-        if session.is_live:
-            painter.setBrush(color)
-            painter.drawEllipse(
-                QRectF(center_x - radius, center_y - radius, 2 * radius, 2 * radius)
-            )
-        else:
-            # Ended while on screen: a ring, so "still here until Refresh" reads at a glance.
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QPen(color, 1.6))
-            painter.drawEllipse(
-                QRectF(center_x - radius, center_y - radius, 2 * radius, 2 * radius)
-            )
-        painter.restore()
+            step = int(phase * PULSE_STEPS)
+        pixmap = status_dot(status_color(session.status).rgba(), session.is_live, step,
+                            painter.device().devicePixelRatioF())
+        rect = option.rect
+        painter.drawPixmap(rect.x() + (rect.width() - DOT_BOX) // 2,
+                           rect.y() + (rect.height() - DOT_BOX) // 2, pixmap)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: ModelIndex) -> QSize:
         return QSize(24, 24)
@@ -93,46 +83,26 @@ class ChannelBadgeDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
         widget = option.widget
         _draw_background(painter, option, index, widget)
-        text: str | None = index.data(Qt.ItemDataRole.DisplayRole)
+        session: SessionSummary | None = index.data(ObjectRole)
+        if session is None:
+            return
+        # The model's DisplayRole, BadgeColorRole, BadgeBackgroundRole and DecorationRole of
+        # this column, read from the row's session: one data() call instead of four.
+        channel = session.channel
+        text = channel_label(channel)
         if not text:
             return
-        color: QColor | None = index.data(BadgeColorRole)
-        fill: QColor | None = index.data(BadgeBackgroundRole)
-        icon: Any = index.data(Qt.ItemDataRole.DecorationRole)
+        color = channel_color(channel)
+        fill = channel_background(channel)
         rect = option.rect
-        metrics = QFontMetrics(option.font)
-        icon_size = 14
-        pad = 6
+        metrics = option.fontMetrics
         height = min(rect.height() - 6, metrics.height() + 6)
-        width = min(rect.width() - 8, pad + icon_size + 5 + metrics.horizontalAdvance(text) + pad)
-        badge = QRectF(rect.x() + 4, rect.y() + (rect.height() - height) / 2, width, height)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        if color is not None:
-            border = QColor(color)
-            border.setAlphaF(0.55)
-            painter.setPen(QPen(border, 1.0))
-        else:
-            painter.setPen(Qt.PenStyle.NoPen)
-        if fill is not None:
-            painter.setBrush(fill)
-        painter.drawRoundedRect(badge, height / 2, height / 2)
-        x = badge.x() + pad
-        if icon is not None and not icon.isNull():
-            icon.paint(
-                painter,
-                int(x),
-                int(badge.y() + (height - icon_size) / 2),
-                icon_size,
-                icon_size,
-            )
-        x += icon_size + 5
-        text_rect = QRectF(x, badge.y(), badge.right() - x - pad + 2, height)
-        if color is not None:
-            painter.setPen(channel_badge_text(color, fill, cell_background(option)))
-        painter.setFont(option.font)
-        elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(text_rect.width()))
-        align = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
-        painter.drawText(text_rect, int(align), elided)
-        painter.restore()
-
+        width = min(rect.width() - 8, BADGE_PAD + BADGE_ICON_SIZE + 5
+                    + metrics.horizontalAdvance(text) + BADGE_PAD)
+        if width <= 0 or height <= 0:
+            return
+        text_color = channel_badge_text(color, fill, cell_background(option))
+        pixmap = channel_badge(channel, text, option.font.toString(), width, height,
+                               color.rgba(), fill.rgba(), text_color.rgba(),
+                               painter.device().devicePixelRatioF())
+        painter.drawPixmap(rect.x() + 4, rect.y() + (rect.height() - height) // 2, pixmap)

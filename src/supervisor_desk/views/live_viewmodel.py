@@ -45,6 +45,13 @@ METRICS_POLL_S = 15.0
 # so "Total sessions" never trails the table by more than a moment.
 METRICS_SOON_S = 1.0
 EXPIRE_CHECK_MS = 5000
+# Closed to the tray or minimised: frames gather longer (alerts still judged within a quarter
+# second) and ended rows leave the hidden table once a minute, so it does no work per event.
+HIDDEN_FRAME_MS = 250
+HIDDEN_EXPIRE_CHECK_MS = 60_000
+# With freeze_gc_after_snapshot: how often the objects that survived since (new session
+# versions, messages) join the frozen ones, so a full collection never walks them.
+GC_REFREEZE_S = 5.0
 DEFAULT_KEEP_ENDED_MINUTES = 2
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
@@ -112,6 +119,8 @@ class LiveViewModel(QObject):
     ) -> None:
         super().__init__(parent)
         self._freeze_gc = freeze_gc_after_snapshot
+        self.gc_refreeze_s = GC_REFREEZE_S
+        self._frozen_at = 0.0
         self._client = client
         self.model = model
         self.store = SessionStore()
@@ -146,18 +155,21 @@ class LiveViewModel(QObject):
         self._first_rows_seen = False
         self.events_applied = 0
         self.last_event_at: float | None = None
+        # One shot per frame, armed by the frame's first event: no wake-up without events.
+        self._frame_ms = frame_ms
         self._frame = QTimer(self)
-        self._frame.setInterval(frame_ms)
+        self._frame.setSingleShot(True)
         self._frame.timeout.connect(self._on_frame_timeout)
         self._countdown = QTimer(self)
         self._countdown.setInterval(1000)
         self._countdown.timeout.connect(self._on_countdown_timeout)
-        self._metrics_timer = QTimer(self)
-        self._metrics_timer.setInterval(1000)
-        self._metrics_timer.timeout.connect(self._emit_metrics)
-        self._expire_timer = QTimer(self)
-        self._expire_timer.setInterval(EXPIRE_CHECK_MS)
-        self._expire_timer.timeout.connect(self._on_expire_timer_timeout)
+        # Not on screen (closed to the tray, minimised): the table holds still like when
+        # paused, and everything else (store, alerts, History, chat, Wall) follows the feed.
+        self._on_screen = True
+        self._on_screen_event = asyncio.Event()
+        self._on_screen_event.set()
+        self._expired_at = 0.0
+        self._metrics_at = 0.0
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -178,9 +190,6 @@ class LiveViewModel(QObject):
             return
         self.model.set_loading(True)
         self.model.layoutChanged.emit()  # repaint the overlay as "Loading…"
-        self._frame.start()
-        self._metrics_timer.start()
-        self._expire_timer.start()
         self._feed_task = self._spawn(self._run_feed(), "live-feed")
         self._metrics_task = self._spawn(self._poll_metrics(), "live-metrics")
 
@@ -188,8 +197,6 @@ class LiveViewModel(QObject):
         """Cancel the feed and metrics tasks and wait for them (idempotent)."""
         self._frame.stop()
         self._countdown.stop()
-        self._metrics_timer.stop()
-        self._expire_timer.stop()
         tasks = [t for t in (self._feed_task, self._metrics_task) if t is not None]
         self._feed_task = self._metrics_task = None
         for task in tasks:
@@ -215,6 +222,7 @@ class LiveViewModel(QObject):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._metrics_soon.wait(), self._metrics_poll_s)
                 await asyncio.sleep(METRICS_SOON_S)  # one request for a burst of new sessions
+            await self._on_screen_event.wait()  # no cards on screen: nobody to ask the hub for
 
     # ---------------------------------------------------------------- FeedListener
 
@@ -238,6 +246,9 @@ class LiveViewModel(QObject):
             self._held.clear()
             self._held_reload = True
             self.waiting_changes = len(self.store)
+        elif not self._on_screen:
+            self._held.clear()
+            self._held_reload = True
         else:
             self.model.set_sessions(self._table_sessions())
         self.sessions_changed.emit()
@@ -252,6 +263,7 @@ class LiveViewModel(QObject):
             # thread for 0.3-0.6 s (benchmarks/feed_bench.py); frozen, later passes skip them.
             # Replaced sessions are still freed by reference counting (they hold no cycles).
             gc.freeze()
+            self._frozen_at = self._monotonic()
 
     def on_event(self, seq: int, event: StoredEvent, replayed: bool) -> None:
         if event.type == "log.appended" and event.session_id == self._watched_id:
@@ -261,6 +273,8 @@ class LiveViewModel(QObject):
         self.last_event_at = time.monotonic()
         if change is None:
             return
+        if not self._frame.isActive():
+            self._frame.start(self._frame_ms if self._on_screen else HIDDEN_FRAME_MS)
         if self.alerts is not None:
             self._alert_changes.append((change, replayed))
         session = change.session
@@ -300,9 +314,9 @@ class LiveViewModel(QObject):
         if self._pending:
             batch = list(self._pending.values())
             self._pending.clear()
-            if self.paused:
+            if self.paused or not self._on_screen:
                 self._held.update((s.id, s) for s in batch)
-                if not self._held_reload:
+                if self.paused and not self._held_reload:
                     self.waiting_changes = len(self._held)
             else:
                 self._show(batch)
@@ -311,6 +325,8 @@ class LiveViewModel(QObject):
             for s in batch:
                 self.session_updated.emit(s)
             self._check_first_rows()
+            if self._on_screen and self._monotonic() - self._metrics_at >= 1.0:
+                self._emit_metrics()  # cards follow the frames at most once a second
         if self._frame_messages:
             frame, self._frame_messages = self._frame_messages, []
             self.messages_received.emit(frame)
@@ -329,6 +345,20 @@ class LiveViewModel(QObject):
         if self._alert_changes and self.alerts is not None:
             changes, self._alert_changes = self._alert_changes, []
             self.alerts.apply_batch(changes)
+        self._expire_when_due()
+        if self._freeze_gc and self.gc_refreeze_s > 0:
+            self._refreeze_gc()
+
+    def _refreeze_gc(self) -> None:
+        """Every few seconds: collect the young generations (their cycles: asyncio futures,
+        exceptions) and freeze what survives. A full collection then walks only what was
+        allocated since (a few seconds of feed), not every session version kept since the
+        snapshot: gen-2 passes of 130-280 ms at 10,000 sessions (docs/performance.md)."""
+        now = self._monotonic()
+        if now - self._frozen_at >= self.gc_refreeze_s:
+            self._frozen_at = now
+            gc.collect(1)
+            gc.freeze()
 
     def _on_frame_timeout(self) -> None:
         self.flush()
@@ -380,7 +410,7 @@ class LiveViewModel(QObject):
         While paused, Refresh also shows what was waiting (the list stays paused after).
         """
         self.flush()
-        if self.paused:
+        if self.paused or not self._on_screen:
             self._apply_held()
         dropped = self.store.drop_ended()
         if self.alerts is not None and dropped:
@@ -402,6 +432,9 @@ class LiveViewModel(QObject):
             self.paused = True
             return
         self.paused = False
+        if not self._on_screen:
+            self.waiting_changes = 0  # applied with the rest when the window shows
+            return
         self._apply_held()
         self._expire_ended()
 
@@ -414,8 +447,8 @@ class LiveViewModel(QObject):
         if hide == self.hide_ended:
             return
         self.hide_ended = hide
-        if self.paused:
-            return  # applied on resume, with everything else that waits
+        if self.paused or not self._on_screen:
+            return  # applied on resume (or on show), with everything else that waits
         ended = [s for s in self.store if not s.is_live]
         if hide:
             self.model.remove_sessions(s.id for s in ended)
@@ -461,8 +494,12 @@ class LiveViewModel(QObject):
         self.waiting_changes = 0
         self.sessions_changed.emit()
 
-    def _on_expire_timer_timeout(self) -> None:
-        self._expire_ended()
+    def _expire_when_due(self) -> None:
+        every = EXPIRE_CHECK_MS if self._on_screen else HIDDEN_EXPIRE_CHECK_MS
+        now = self._monotonic()
+        if (now - self._expired_at) * 1000 >= every:
+            self._expired_at = now
+            self._expire_ended()
 
     def _expire_ended(self) -> None:
         """Drop ended rows whose time on screen is up (never while paused)."""
@@ -472,6 +509,7 @@ class LiveViewModel(QObject):
         due = [sid for sid, seen in self._ended_seen.items() if seen <= cutoff]
         if not due:
             return
+        self._expired_at = self._monotonic()  # the flush below must not expire them again
         self.flush()
         for sid in due:
             del self._ended_seen[sid]
@@ -479,6 +517,9 @@ class LiveViewModel(QObject):
         if gone and self.alerts is not None:
             self.alerts.forget(gone)
         if gone:
+            for sid in gone:
+                self._held.pop(sid, None)
+            # Also off screen (once a minute there): the hidden table must not keep them.
             self.model.remove_sessions(gone)
             self.sessions_changed.emit()
             self._emit_metrics()
@@ -489,4 +530,37 @@ class LiveViewModel(QObject):
         return live_metrics(self.store, self._hub_metrics)
 
     def _emit_metrics(self) -> None:
+        self._metrics_at = self._monotonic()
         self.metrics_changed.emit(self.metrics())
+
+    # ---------------------------------------------------------------- on screen or not
+
+    def tick(self) -> None:
+        """Once a second while the cards are on screen (the app's clock): times moved on."""
+        self._emit_metrics()
+        self._expire_when_due()
+
+    @property
+    def on_screen(self) -> bool:
+        return self._on_screen
+
+    def set_on_screen(self, on_screen: bool) -> None:
+        """The window came on screen or left it (tray, minimised).
+
+        Off screen the table holds still (no row, layout or paint work per event) while the
+        store, alerts and every other follower stay current; coming back applies what arrived
+        in one batch before the first paint, with fresh cards."""
+        if on_screen == self._on_screen:
+            return
+        self._on_screen = on_screen
+        if not on_screen:
+            self._on_screen_event.clear()
+            return
+        self._on_screen_event.set()
+        self.flush()
+        if not self.paused:
+            self._apply_held()
+        self._expired_at = self._monotonic()
+        self._expire_ended()
+        self._emit_metrics()
+        self._metrics_soon.set()  # the hub's totals too, not after a whole poll period

@@ -160,6 +160,9 @@ _CACHED_ROLES: tuple[int, ...] = tuple(int(r) for r in (
     Qt.ItemDataRole.BackgroundRole))
 
 
+_NO_CELL: dict[int, Any] = {}
+
+
 class _RowCells:
     """One row's displayed cells, valid while the row shows this object at this alert level."""
 
@@ -283,27 +286,27 @@ class SessionTableModel(QAbstractTableModel):
     # The span is a QModelRoleDataSpan; its stubs do not declare the iteration it supports.
     def multiData(self, index: ModelIndex, roleDataSpan: Any) -> None:  # noqa: N803
         """All the roles a delegate asks for one cell, in one call (Qt's default makes one
-        ``data()`` call per role: seven per painted cell, most of a paint's cost)."""
+        ``data()`` call per role: seven per painted cell, most of a paint's cost).
+
+        Every role is set or cleared: Qt's delegate reuses its span from cell to cell."""
         row = index.row()
         if not 0 <= row < len(self._rows):
+            for role_data in roleDataSpan:
+                role_data.clearData()
             return
         s = self._rows[row]
         column = index.column()
-        if column in _CLOCK_COLUMNS:
-            for role_data in roleDataSpan:
-                role = role_data.role()
-                if role in _SERVED_ROLES and (
-                        value := self._value(s, column, role)) is not None:
-                    role_data.setData(value)
-            return
-        cell = self._cell(s, column)
+        clock_column = column in _CLOCK_COLUMNS
+        cell = _NO_CELL if clock_column else self._cell(s, column)
         for role_data in roleDataSpan:
             role = role_data.role()
             if role in cell:
                 role_data.setData(cell[role])
-            elif role not in _CACHED_ROLES and role in _SERVED_ROLES and (
-                    value := self._value(s, column, role)) is not None:
+            elif (role in _SERVED_ROLES and (clock_column or role not in _CACHED_ROLES)
+                  and (value := self._value(s, column, role)) is not None):
                 role_data.setData(value)
+            else:
+                role_data.clearData()
 
     def _cell(self, s: SessionSummary, column: int) -> dict[int, Any]:
         """The cached roles of one cell that does not follow the clock (built on first use)."""
