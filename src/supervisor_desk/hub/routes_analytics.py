@@ -1,8 +1,8 @@
 """Analytics route: the charts' figures over a time range, for the History filters.
 
-The SQL reads the few columns of each session in the range from one covering index (schema
-migration 6); the figures come from ``models/analytics.py``, the same function offline review
-runs over an exported file, so the hub and the file agree by construction.
+The figures are defined once in ``models/analytics.py`` (offline review computes them there
+over an exported file); the hub groups and ranks them in SQL (``hub/store/sqlite/analytics.py``) and
+turns the grouped counts into the report with the same function.
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from supervisor_desk.hub import auth, query
+from supervisor_desk.hub import auth
 from supervisor_desk.hub.errors import ApiError
 from supervisor_desk.hub.routing import API, Hub, raw_json
-from supervisor_desk.hub.storage import Principal, Storage
+from supervisor_desk.hub.store.interface import HubStore, Principal
 from supervisor_desk.models.analytics import (
     DEFAULT_SLA_SECONDS,
     AnalyticsError,
     AnalyticsReport,
-    SessionFacts,
     TimeRange,
-    analytics_report,
     default_bucket_ms,
 )
 from supervisor_desk.models.filters import FilterError, SessionFilter, ceil_ms, to_ms
@@ -50,10 +48,9 @@ def _instant(name: str, text: str) -> int:
 
 
 def _report(
-    storage: Storage, flt: SessionFilter, time_range: TimeRange, now_ms: int, sla: int
+    storage: HubStore, flt: SessionFilter, time_range: TimeRange, now_ms: int, sla: int
 ) -> str:
-    rows = query.analytics_facts(storage.reader(), flt, time_range.start_ms, time_range.end_ms)
-    report = analytics_report((SessionFacts(*row) for row in rows), time_range, now_ms, sla)
+    report = storage.analytics_report(flt, time_range, now_ms, sla)
     return report.model_dump_json()
 
 

@@ -26,11 +26,10 @@ Definitions (all instants in ms since the epoch; percentiles are nearest-rank):
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -227,13 +226,13 @@ def named_range(name: str, now: datetime, tz: timedelta | None = None) -> TimeRa
 
 
 # --------------------------------------------------------------------------------------------
-# The one computation
+# The one computation: sessions -> aggregates -> report. The hub computes the same aggregates
+# in SQL (hub/store/sqlite/analytics.py) and hands them to the same :func:`report_from_aggregates`.
 
 
-def _percentile(values: Sequence[int], share: float) -> int:
-    """Nearest rank of sorted ``values`` (non-empty)."""
-    rank = max(1, -(-int(share * 100) * len(values) // 100))
-    return values[rank - 1]
+def percentile_rank(percent: int, count: int) -> int:
+    """Nearest rank (1-based) of the ``percent``-th percentile of ``count`` sorted values."""
+    return max(1, -(-percent * count // 100))
 
 
 def _seconds(ms: int) -> float:
@@ -257,6 +256,234 @@ def _message_bin(count: int) -> int:
     return len(MESSAGE_BINS)
 
 
+@dataclass(frozen=True, slots=True)
+class Picks:
+    """A distribution as the charts show it: how many values, p50, p90 and max (ms)."""
+
+    count: int
+    p50_ms: int
+    p90_ms: int
+    max_ms: int
+
+    @classmethod
+    def of_sorted(cls, values: Sequence[int]) -> Picks:
+        n = len(values)
+        return cls(n, values[percentile_rank(50, n) - 1], values[percentile_rank(90, n) - 1],
+                   values[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A key's display name, taken from its most recently started session."""
+
+    name: str
+    started_ms: int
+
+
+@dataclass
+class Aggregates:
+    """Every chart reduced to small grouped counts (what the hub's SQL returns).
+
+    Buckets are indexes into the range. ``live_in``/``live_out``/``queue_in``/``queue_out``
+    count instants (start, end; queued, accepted-or-ended) by :func:`first_counting_bucket`:
+    the state at a bucket's end is the running sum of ins minus outs up to it.
+    """
+
+    sessions: int = 0
+    started: dict[tuple[int, str], int] = field(default_factory=dict)
+    outcomes: dict[tuple[int, str], int] = field(default_factory=dict)
+    end_reasons: dict[tuple[int, str], int] = field(default_factory=dict)
+    live_in: dict[int, int] = field(default_factory=dict)
+    live_out: dict[int, int] = field(default_factory=dict)
+    queue_in: dict[int, int] = field(default_factory=dict)
+    queue_out: dict[int, int] = field(default_factory=dict)
+    waits: dict[int, Picks] = field(default_factory=dict)
+    sla: dict[int, tuple[int, int]] = field(default_factory=dict)  # (hits, settled)
+    agent_names: dict[str, Named] = field(default_factory=dict)
+    handover_agent: dict[str, tuple[int, int]] = field(default_factory=dict)  # (total, human)
+    handover_team: dict[str, tuple[int, int]] = field(default_factory=dict)
+    durations: dict[str, Picks] = field(default_factory=dict)
+    message_bins: dict[int, int] = field(default_factory=dict)
+    operator_names: dict[str, Named] = field(default_factory=dict)
+    handled: dict[str, int] = field(default_factory=dict)
+    handle_times: dict[str, tuple[int, int]] = field(default_factory=dict)  # (ended, sum ms)
+    active_now: dict[str, int] = field(default_factory=dict)
+
+    def name(self, names: dict[str, Named], key: str, name: str | None, started_ms: int) -> None:
+        """Remember ``name`` for ``key`` if its session is the most recently started yet."""
+        known = names.get(key)
+        if known is None or started_ms > known.started_ms:
+            names[key] = Named(name or key, started_ms)
+
+
+def bucket_of(moment: int | None, time_range: TimeRange) -> int | None:
+    """The bucket an instant falls in (``None`` outside the range)."""
+    if moment is None or not time_range.start_ms <= moment < time_range.end_ms:
+        return None
+    return (moment - time_range.start_ms) // time_range.bucket_ms
+
+
+def first_counting_bucket(moment: int, time_range: TimeRange, now_ms: int) -> int | None:
+    """The first bucket whose state (just before its end, or at now for the bucket holding
+    now and those after it) has seen ``moment``: 0 before the range, none after now or the
+    range."""
+    if moment > now_ms or moment >= time_range.end_ms:
+        return None
+    if moment < time_range.start_ms:
+        return 0
+    return (moment - time_range.start_ms) // time_range.bucket_ms
+
+
+def _add(table: dict[Any, int], key: Any, count: int = 1) -> None:
+    table[key] = table.get(key, 0) + count
+
+
+def aggregate(facts: Iterable[SessionFacts], time_range: TimeRange, now_ms: int,
+              sla_seconds: int) -> Aggregates:
+    """The aggregates of ``facts`` in Python (offline review; the hub's reference)."""
+    start, end = time_range.start_ms, time_range.end_ms
+    sla_ms = sla_seconds * 1000
+    agg = Aggregates()
+    waits: dict[int, list[int]] = {}
+    durations: dict[str, list[int]] = {}
+
+    def count_in(table: dict[int, int], moment: int) -> None:
+        k = first_counting_bucket(moment, time_range, now_ms)
+        if k is not None:
+            _add(table, k)
+
+    for f in facts:
+        if f.operator_id is not None and f.status == "active":
+            _add(agg.active_now, f.operator_id)
+            agg.name(agg.operator_names, f.operator_id, f.operator_name, f.started_ms)
+        if not f.overlaps(start, end):
+            continue
+        agg.sessions += 1
+        count_in(agg.live_in, f.started_ms)
+        if f.ended_ms is not None:
+            count_in(agg.live_out, max(f.ended_ms, f.started_ms))
+        if f.queued_ms is not None:
+            count_in(agg.queue_in, f.queued_ms)
+            exit_ms = f.accepted_ms if f.accepted_ms is not None else f.ended_ms
+            if exit_ms is not None:
+                count_in(agg.queue_out, max(exit_ms, f.queued_ms))
+            b = bucket_of(f.queued_ms, time_range)
+            if b is not None:
+                wait = (exit_ms if exit_ms is not None else now_ms) - f.queued_ms
+                waits.setdefault(b, []).append(max(0, wait))
+                hits, settled = agg.sla.get(b, (0, 0))
+                if f.accepted_ms is not None:
+                    agg.sla[b] = (hits + (f.accepted_ms - f.queued_ms <= sla_ms), settled + 1)
+                else:
+                    agg.sla[b] = (hits, settled + (f.ended_ms is not None or wait > sla_ms))
+        b = bucket_of(f.ended_ms, time_range)
+        if b is not None:
+            _add(agg.outcomes, (b, f.status))
+            if f.end_reason is not None:
+                _add(agg.end_reasons, (b, f.end_reason))
+        b = bucket_of(f.started_ms, time_range)
+        if b is None:
+            continue
+        _add(agg.started, (b, f.channel))
+        human = 1 if f.responsible_kind == "human" else 0
+        agg.name(agg.agent_names, f.agent_id, f.agent_name, f.started_ms)
+        total, humans = agg.handover_agent.get(f.agent_id, (0, 0))
+        agg.handover_agent[f.agent_id] = (total + 1, humans + human)
+        if f.team is not None:
+            total, humans = agg.handover_team.get(f.team, (0, 0))
+            agg.handover_team[f.team] = (total + 1, humans + human)
+        if f.ended_ms is not None:
+            durations.setdefault(f.agent_id, []).append(max(0, f.ended_ms - f.started_ms))
+        _add(agg.message_bins, _message_bin(f.message_count))
+        if f.operator_id is not None:
+            agg.name(agg.operator_names, f.operator_id, f.operator_name, f.started_ms)
+            _add(agg.handled, f.operator_id)
+            if f.ended_ms is not None:
+                began = f.accepted_ms if f.accepted_ms is not None else f.started_ms
+                ended, total_ms = agg.handle_times.get(f.operator_id, (0, 0))
+                agg.handle_times[f.operator_id] = (ended + 1,
+                                                   total_ms + max(0, f.ended_ms - began))
+    agg.waits = {b: Picks.of_sorted(sorted(v)) for b, v in waits.items()}
+    agg.durations = {k: Picks.of_sorted(sorted(v)) for k, v in durations.items()}
+    return agg
+
+
+def report_from_aggregates(agg: Aggregates, time_range: TimeRange, now_ms: int,
+                           sla_seconds: int) -> AnalyticsReport:
+    """The charts' report from grouped counts, whoever grouped them."""
+    n = time_range.buckets
+
+    def per_bucket(table: dict[tuple[int, str], int], keys: Iterable[str],
+                   keep_empty: bool) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for key in keys:
+            values = [table.get((b, key), 0) for b in range(n)]
+            if keep_empty or any((b, key) in table for b in range(n)):
+                out[key] = values
+        return out
+
+    def running(ins: dict[int, int], outs: dict[int, int]) -> list[int]:
+        level, values = 0, []
+        for b in range(n):
+            level += ins.get(b, 0) - outs.get(b, 0)
+            values.append(level)
+        return values
+
+    def picks(field_ms: str) -> list[float | None]:
+        return [_seconds(getattr(agg.waits[b], field_ms)) if b in agg.waits else None
+                for b in range(n)]
+
+    def rates(table: dict[str, tuple[int, int]], names: dict[str, Named]) -> list[RateRow]:
+        rows = [RateRow(key=k, name=names[k].name if k in names else k, total=t,
+                        handed_over=h) for k, (t, h) in table.items()]
+        return sorted(rows, key=lambda r: (-r.total, r.key))
+
+    distribution = sorted((
+        DistributionRow(
+            key=agent_id,
+            name=agg.agent_names[agent_id].name if agent_id in agg.agent_names else agent_id,
+            count=p.count, p50_seconds=_seconds(p.p50_ms), p90_seconds=_seconds(p.p90_ms),
+            max_seconds=_seconds(p.max_ms),
+        ) for agent_id, p in agg.durations.items()), key=lambda r: (-r.count, r.key))
+
+    operators = []
+    for operator_id in set(agg.handled) | set(agg.active_now):
+        ended, total_ms = agg.handle_times.get(operator_id, (0, 0))
+        known = agg.operator_names.get(operator_id)
+        operators.append(OperatorRow(
+            id=operator_id, name=known.name if known else operator_id,
+            handled=agg.handled.get(operator_id, 0),
+            active_now=agg.active_now.get(operator_id, 0),
+            # Integer ms before dividing, so every caller gets the same float.
+            average_handle_seconds=_seconds(total_ms // ended) if ended else None,
+        ))
+    operators.sort(key=lambda r: (-r.handled, -r.active_now, r.id))
+
+    within: list[float | None] = []
+    for b in range(n):
+        hits, settled = agg.sla.get(b, (0, 0))
+        within.append(hits / settled if settled else None)
+
+    return AnalyticsReport(
+        start_ms=time_range.start_ms, end_ms=time_range.end_ms, bucket_ms=time_range.bucket_ms,
+        now_ms=now_ms, sla_seconds=sla_seconds, sessions=agg.sessions,
+        started_by_channel=per_bucket(agg.started, CHANNELS, keep_empty=False),
+        live=running(agg.live_in, agg.live_out),
+        queued=running(agg.queue_in, agg.queue_out),
+        wait_p50_seconds=picks("p50_ms"), wait_p90_seconds=picks("p90_ms"),
+        wait_max_seconds=picks("max_ms"),
+        within_sla=within,
+        outcomes=per_bucket(agg.outcomes, END_STATUSES, keep_empty=True),
+        end_reasons=per_bucket(agg.end_reasons, END_REASONS, keep_empty=False),
+        handover_by_agent=rates(agg.handover_agent, agg.agent_names),
+        handover_by_team=rates(agg.handover_team, {}),
+        duration_by_agent=distribution,
+        messages_per_session=[CountBin(label=label, count=agg.message_bins.get(i, 0))
+                              for i, label in enumerate(_message_bin_labels())],
+        operators=operators,
+    )
+
+
 def analytics_report(
     facts: Iterable[SessionFacts],
     time_range: TimeRange,
@@ -265,159 +492,8 @@ def analytics_report(
 ) -> AnalyticsReport:
     """Every chart's figures for the sessions in ``facts`` (others than those overlapping the
     range are ignored, so callers may pass more)."""
-    start, end, size = time_range.start_ms, time_range.end_ms, time_range.bucket_ms
-    n = time_range.buckets
-    sla_ms = sla_seconds * 1000
-
-    def bucket(moment: int) -> int | None:
-        return (moment - start) // size if start <= moment < end else None
-
-    started_by_channel: dict[str, list[int]] = {}
-    outcomes = {status: [0] * n for status in END_STATUSES}
-    end_reasons: dict[str, list[int]] = {}
-    waits: list[list[int]] = [[] for _ in range(n)]
-    sla_hits = [0] * n
-    sla_settled = [0] * n
-    starts: list[int] = []
-    stops: list[int] = []
-    queue_in: list[int] = []
-    queue_out: list[int] = []
-    handover_agent: dict[str, list[int]] = {}
-    handover_team: dict[str, list[int]] = {}
-    agent_names: dict[str, str] = {}
-    durations: dict[str, list[int]] = {}
-    message_bins = [0] * (len(MESSAGE_BINS) + 1)
-    operator_names: dict[str, str] = {}
-    handled: dict[str, int] = {}
-    active_now: dict[str, int] = {}
-    handle_times: dict[str, list[int]] = {}
-    total = 0
-
-    for f in facts:
-        if f.operator_id is not None and f.status == "active":
-            active_now[f.operator_id] = active_now.get(f.operator_id, 0) + 1
-            operator_names.setdefault(f.operator_id, f.operator_name or f.operator_id)
-        if not f.overlaps(start, end):
-            continue
-        total += 1
-        starts.append(f.started_ms)
-        if f.ended_ms is not None:
-            stops.append(max(f.ended_ms, f.started_ms))
-        if f.queued_ms is not None:
-            queue_in.append(f.queued_ms)
-            exit_ms = f.accepted_ms if f.accepted_ms is not None else f.ended_ms
-            if exit_ms is not None:
-                queue_out.append(max(exit_ms, f.queued_ms))
-            b = bucket(f.queued_ms)
-            if b is not None:
-                wait = (exit_ms if exit_ms is not None else now_ms) - f.queued_ms
-                waits[b].append(max(0, wait))
-                if f.accepted_ms is not None:
-                    sla_settled[b] += 1
-                    if f.accepted_ms - f.queued_ms <= sla_ms:
-                        sla_hits[b] += 1
-                elif f.ended_ms is not None or wait > sla_ms:
-                    sla_settled[b] += 1
-        if f.ended_ms is not None:
-            b = bucket(f.ended_ms)
-            if b is not None:
-                if f.status in outcomes:
-                    outcomes[f.status][b] += 1
-                if f.end_reason is not None:
-                    end_reasons.setdefault(f.end_reason, [0] * n)[b] += 1
-        b = bucket(f.started_ms)
-        if b is None:
-            continue
-        started_by_channel.setdefault(f.channel, [0] * n)[b] += 1
-        human = 1 if f.responsible_kind == "human" else 0
-        agent_names.setdefault(f.agent_id, f.agent_name)
-        row = handover_agent.setdefault(f.agent_id, [0, 0])
-        row[0] += 1
-        row[1] += human
-        if f.team is not None:
-            row = handover_team.setdefault(f.team, [0, 0])
-            row[0] += 1
-            row[1] += human
-        if f.ended_ms is not None:
-            durations.setdefault(f.agent_id, []).append(max(0, f.ended_ms - f.started_ms))
-        message_bins[_message_bin(f.message_count)] += 1
-        if f.operator_id is not None:
-            operator_names.setdefault(f.operator_id, f.operator_name or f.operator_id)
-            handled[f.operator_id] = handled.get(f.operator_id, 0) + 1
-            if f.ended_ms is not None:
-                began = f.accepted_ms if f.accepted_ms is not None else f.started_ms
-                handle_times.setdefault(f.operator_id, []).append(max(0, f.ended_ms - began))
-
-    starts.sort()
-    stops.sort()
-    queue_in.sort()
-    queue_out.sort()
-    live: list[int] = []
-    queued: list[int] = []
-    for i in range(n):
-        # The state just before the bucket's end (or now): instants are [start, end).
-        at = min(start + (i + 1) * size, now_ms + 1) - 1
-        live.append(bisect_right(starts, at) - bisect_right(stops, at))
-        queued.append(bisect_right(queue_in, at) - bisect_right(queue_out, at))
-
-    p50: list[float | None] = []
-    p90: list[float | None] = []
-    top: list[float | None] = []
-    for values in waits:
-        if values:
-            values.sort()
-            p50.append(_seconds(_percentile(values, 0.5)))
-            p90.append(_seconds(_percentile(values, 0.9)))
-            top.append(_seconds(values[-1]))
-        else:
-            p50.append(None)
-            p90.append(None)
-            top.append(None)
-
-    def rates(table: dict[str, list[int]], names: dict[str, str]) -> list[RateRow]:
-        rows = [RateRow(key=k, name=names.get(k, k), total=t, handed_over=h)
-                for k, (t, h) in table.items()]
-        return sorted(rows, key=lambda r: (-r.total, r.key))
-
-    distribution = []
-    for agent_id, values in durations.items():
-        values.sort()
-        distribution.append(DistributionRow(
-            key=agent_id, name=agent_names.get(agent_id, agent_id), count=len(values),
-            p50_seconds=_seconds(_percentile(values, 0.5)),
-            p90_seconds=_seconds(_percentile(values, 0.9)),
-            max_seconds=_seconds(values[-1]),
-        ))
-    distribution.sort(key=lambda r: (-r.count, r.key))
-
-    operators = []
-    for operator_id in set(handled) | set(active_now):
-        times = handle_times.get(operator_id, [])
-        operators.append(OperatorRow(
-            id=operator_id, name=operator_names.get(operator_id, operator_id),
-            handled=handled.get(operator_id, 0), active_now=active_now.get(operator_id, 0),
-            # Integer ms before dividing, so every caller gets the same float.
-            average_handle_seconds=_seconds(sum(times) // len(times)) if times else None,
-        ))
-    operators.sort(key=lambda r: (-r.handled, -r.active_now, r.id))
-
-    return AnalyticsReport(
-        start_ms=start, end_ms=end, bucket_ms=size, now_ms=now_ms, sla_seconds=sla_seconds,
-        sessions=total,
-        started_by_channel={c: started_by_channel[c] for c in CHANNELS if c in started_by_channel},
-        live=live, queued=queued,
-        wait_p50_seconds=p50, wait_p90_seconds=p90, wait_max_seconds=top,
-        within_sla=[hits / settled if settled else None
-                    for hits, settled in zip(sla_hits, sla_settled, strict=True)],
-        outcomes=outcomes,
-        end_reasons={r: end_reasons[r] for r in END_REASONS if r in end_reasons},
-        handover_by_agent=rates(handover_agent, agent_names),
-        handover_by_team=rates(handover_team, {}),
-        duration_by_agent=distribution,
-        messages_per_session=[CountBin(label=label, count=count) for label, count
-                              in zip(_message_bin_labels(), message_bins, strict=True)],
-        operators=operators,
-    )
+    return report_from_aggregates(aggregate(facts, time_range, now_ms, sla_seconds),
+                                  time_range, now_ms, sla_seconds)
 
 
 def summaries_report(

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from supervisor_desk.hub import analytics_sql, passwords
+from supervisor_desk.hub import passwords
 from supervisor_desk.hub.store import reducer
 from supervisor_desk.hub.store.interface import (
     CommitListener,
@@ -33,6 +33,7 @@ from supervisor_desk.hub.store.interface import (
     StoreUnavailable,
 )
 from supervisor_desk.hub.store.reducer import SESSION_COLUMNS, DuplicateMessage, session_columns
+from supervisor_desk.hub.store.sqlite import analytics as analytics_sql
 from supervisor_desk.hub.store.sqlite import query
 from supervisor_desk.hub.store.sqlite import webhooks as webhook_sql
 from supervisor_desk.hub.store.sqlite.faults import faults_translated, store_fault, translated

@@ -1,0 +1,151 @@
+"""The hub's ``GET /analytics`` over 100,000 sessions / 1,000,000 messages (30 days).
+
+    python -m benchmarks.analytics_bench [--quick] [--json PATH]
+
+The database: 10,000 sessions with 10 messages each, spread over 3 days, loaded through the
+hub's real ingest path (the simulator's dataset), then copied nine times 3 days further back
+in SQL (sessions and messages rows; the copies' full-text rows are not made, so no text
+filter is measured here) — 30 days, ~100,000 sessions, ~1,000,000 messages, built in minutes
+instead of the 20+ of ingesting everything. Quick: 2,000 sessions, no copies.
+
+Figures (median of 7 after one warm-up, in the process, on a reader connection as the route
+runs it; the HTTP layer adds ~2 ms):
+- ``analytics.report_30d_ms``: the whole 30 days in 6-hour buckets, no filter — the target
+  (≤ 200 ms);
+- ``analytics.report_30d_channel_ms``: the same for one channel;
+- ``analytics.report_hour_ms``: the last hour in 1-minute buckets (what a live page asks);
+- ``analytics.naive_30d_ms``: the previous way, every session's columns read into Python and
+  the report computed there (``models.analytics.analytics_report``), for comparison.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import Results, main_for
+from supervisor_desk.hub.store.sqlite import SqliteStore
+from supervisor_desk.hub.store.sqlite import analytics as analytics_sql
+from supervisor_desk.hub.store.sqlite.query import where
+from supervisor_desk.models.analytics import SessionFacts, analytics_report, named_range
+from supervisor_desk.models.filters import SessionFilter, to_ms
+from supervisor_desk.models.wire import IngestEvent, parse_event_data
+from supervisor_desk.simulator import build_dataset
+
+DAY_MS = 86_400_000
+SPAN_DAYS = 3
+_SESSION_COLUMNS = (
+    "id_lower, doc, agent_id, agent_name, channel, status, responsible_kind, operator_id, "
+    "operator_name, user_search, search, country_code, ip, message_count, has_attachments, "
+    "version"
+)
+_FACT_COLUMNS = (
+    "id, channel, status, end_reason, agent_id, agent_name, team, responsible_kind, "
+    "operator_id, operator_name, started_ms, queued_ms, accepted_ms, ended_ms, message_count"
+)
+
+
+def build(db: Path, base: int, copies: int, now: datetime) -> dict[str, Any]:
+    started = time.perf_counter()
+    storage = SqliteStore(db)
+    try:
+        for batch in build_dataset(base, seed=3, messages_per_session=10, days=SPAN_DAYS,
+                                   live_fraction=0.01, now=now):
+            storage.ingest([(e, parse_event_data(e.type, e.data))
+                            for e in (IngestEvent.model_validate(raw) for raw in batch)])
+    finally:
+        storage.close()
+    ingest_s = time.perf_counter() - started
+    # The copies are test data, not events: written with a plain connection.
+    writer = sqlite3.connect(db, isolation_level=None)
+    try:
+        for k in range(1, copies + 1):
+            shift = k * SPAN_DAYS * DAY_MS
+            writer.execute("BEGIN")
+            writer.execute(
+                f"INSERT INTO sessions (id, {_SESSION_COLUMNS}, started_ms, queued_ms, "
+                "accepted_ms, ended_ms, last_ms) "
+                f"SELECT id || '-c{k}', {_SESSION_COLUMNS}, started_ms - ?, queued_ms - ?, "
+                "accepted_ms - ?, ended_ms - ?, last_ms - ? FROM sessions "
+                "WHERE ended_ms IS NOT NULL AND instr(id, '-c') = 0",
+                [shift] * 5,
+            )
+            writer.execute(
+                f"INSERT INTO messages (session_id, seq, id, doc) "
+                f"SELECT m.session_id || '-c{k}', m.seq, m.id, m.doc FROM messages m "
+                "JOIN sessions s ON s.id = m.session_id "
+                "WHERE s.ended_ms IS NOT NULL AND instr(s.id, '-c') = 0"
+            )
+            writer.execute("COMMIT")
+        writer.execute("PRAGMA optimize")
+        sessions = writer.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+        messages = writer.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    finally:
+        writer.close()
+    return {"sessions": sessions, "messages": messages, "ingest_s": ingest_s,
+            "build_s": time.perf_counter() - started}
+
+
+def _median_ms(call: Callable[[], object], repeats: int) -> float:
+    call()  # warm the page cache
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - began) * 1000)
+    return round(statistics.median(times), 1)
+
+
+def _naive(storage: SqliteStore, flt: SessionFilter, rng: Any, now_ms: int) -> object:
+    clause, params = where(flt)
+    rows = storage.reader().execute(
+        f"SELECT {_FACT_COLUMNS} FROM sessions INDEXED BY sessions_analytics "
+        f"WHERE started_ms < ? AND (ended_ms IS NULL OR ended_ms >= ?) AND {clause}",
+        [rng.end_ms, rng.start_ms, *params],
+    ).fetchall()
+    return analytics_report((SessionFacts(*row) for row in rows), rng, now_ms)
+
+
+def run(quick: bool) -> Results:
+    now = datetime.now(UTC)
+    now_ms = to_ms(now)
+    base, copies = (2_000, 0) if quick else (11_500, 9)
+    repeats = 3 if quick else 7
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "analytics.db"
+        info = build(db, base, copies, now)
+        storage = SqliteStore(db)
+        try:
+            month = named_range("30d", now)
+            hour = named_range("hour", now)
+            everything, web = SessionFilter(), SessionFilter(channel=("web",))
+
+            def report(flt: SessionFilter, rng: Any) -> Callable[[], object]:
+                return lambda: analytics_sql.analytics(storage.reader(), flt, rng, now_ms, 60)
+
+            check = analytics_sql.analytics(storage.reader(), everything, month, now_ms, 60)
+            naive = _naive(storage, everything, month, now_ms)
+            assert check == naive, "the SQL and the Python report differ"
+            return {
+                "analytics.sessions": info["sessions"],
+                "analytics.messages": info["messages"],
+                "analytics.build_s": round(info["build_s"], 1),
+                "analytics.report_30d_ms": _median_ms(report(everything, month), repeats),
+                "analytics.report_30d_channel_ms": _median_ms(report(web, month), repeats),
+                "analytics.report_hour_ms": _median_ms(report(everything, hour), repeats),
+                "analytics.naive_30d_ms": _median_ms(
+                    lambda: _naive(storage, everything, month, now_ms), max(1, repeats // 2)),
+                "analytics.sessions_in_30d": check.sessions,
+            }
+        finally:
+            storage.close()
+
+
+if __name__ == "__main__":
+    main_for(run)

@@ -1,0 +1,195 @@
+"""The Analytics report computed inside SQLite: buckets, counts and percentiles in SQL.
+
+``models/analytics.py`` defines every figure (and computes them in Python for offline review);
+this module is the same definition as aggregate SQL, so the hub hands back a few hundred
+grouped rows instead of one row per session. ``tests/hub/test_analytics_api.py`` holds the two
+equal on random filters, ranges, buckets and SLAs.
+
+One statement: the matching sessions that overlap the range are read once from the covering
+index ``sessions_analytics`` into a materialised CTE, with each session's bucket of start,
+queue and end; every chart is then a ``GROUP BY`` (percentiles: nearest rank picked with
+window functions) over that CTE, all in one ``UNION ALL`` tagged by chart.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from supervisor_desk.hub.store.sqlite.query import where
+from supervisor_desk.models.analytics import (
+    MESSAGE_BINS,
+    Aggregates,
+    AnalyticsReport,
+    Picks,
+    TimeRange,
+    percentile_rank,
+    report_from_aggregates,
+)
+from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.models.wire import CHANNELS
+
+_RANGE = "started_ms < :e AND (ended_ms IS NULL OR ended_ms >= :s)"
+_FROM = "FROM sessions INDEXED BY sessions_analytics"
+# First bucket whose state (just before its end, or now) counts an instant: 0 before the
+# range, none after now or the range (models.analytics.first_counting_bucket).
+_FIRST = "CASE WHEN {c} > :n OR {c} >= :e THEN -1 WHEN {c} < :s THEN 0 ELSE ({c} - :s) / :z END"
+_EXIT = "COALESCE(accepted_ms, ended_ms)"
+_MESSAGE_BIN = "CASE " + " ".join(
+    f"WHEN message_count <= {high} THEN {i}" for i, high in enumerate(MESSAGE_BINS)
+) + f" ELSE {len(MESSAGE_BINS)} END"
+
+
+def _statements(clause: str) -> dict[str, str]:
+    """Each chart's SQL. Sorting 100k rows is what costs, so the per-bucket counts of starts
+    are read bucket by bucket along the index (no sort), the rest are small GROUP BYs, and
+    percentiles are picked by rank from one ordered column."""
+    first = _FIRST.format
+    channels = ", ".join(f"SUM(channel = '{c}')" for c in CHANNELS)
+    bins = ", ".join(f"SUM(m = {i})" for i in range(len(MESSAGE_BINS) + 1))
+    where = f"{_RANGE} AND {clause}"
+    started = "started_ms >= :s"
+    return {
+        # Before the range: they count in the range's sessions and its live level.
+        "before": f"SELECT COUNT(*), SUM(started_ms <= :n) {_FROM} "
+                  f"WHERE started_ms < :s AND (ended_ms IS NULL OR ended_ms >= :s) AND {clause}",
+        "bucket": f"SELECT COUNT(*), SUM(started_ms <= :n), {channels}, {bins} FROM ("
+                  f"SELECT channel, started_ms, {_MESSAGE_BIN} AS m {_FROM} "
+                  f"WHERE started_ms >= :lo AND started_ms < :hi "
+                  f"AND (ended_ms IS NULL OR ended_ms >= :s) AND {clause})",
+        "ended": f"SELECT (ended_ms - :s) / :z, {first(c='MAX(ended_ms, started_ms)')}, status, "
+                 f"end_reason, COUNT(*) {_FROM} WHERE {where} AND ended_ms < :e "
+                 "GROUP BY 1, 2, 3, 4",
+        "queue": f"SELECT CASE WHEN queued_ms >= :s AND queued_ms < :e "
+                 f"THEN (queued_ms - :s) / :z END, {first(c='queued_ms')}, "
+                 f"CASE WHEN {_EXIT} IS NOT NULL THEN {first(c=f'MAX({_EXIT}, queued_ms)')} END, "
+                 "accepted_ms IS NOT NULL AND accepted_ms - queued_ms <= :l, "
+                 "accepted_ms IS NOT NULL OR ended_ms IS NOT NULL OR :n - queued_ms > :l, "
+                 f"COUNT(*) {_FROM} WHERE {where} AND queued_ms IS NOT NULL "
+                 "GROUP BY 1, 2, 3, 4, 5",
+        "waits": f"SELECT MAX(0, COALESCE({_EXIT}, :n) - queued_ms) AS w {_FROM} "
+                 f"WHERE {where} AND queued_ms >= :s AND queued_ms < :e "
+                 "ORDER BY (queued_ms - :s) / :z, w",
+        "agents": f"SELECT agent_id, COUNT(*), SUM(responsible_kind = 'human'), "
+                  f"SUM(ended_ms IS NOT NULL), MAX(started_ms), agent_name {_FROM} "
+                  f"WHERE {where} AND {started} GROUP BY agent_id",
+        "durations": f"SELECT MAX(0, ended_ms - started_ms) AS d {_FROM} "
+                     f"WHERE {where} AND {started} AND ended_ms IS NOT NULL "
+                     "ORDER BY agent_id, d",
+        "teams": f"SELECT team, COUNT(*), SUM(responsible_kind = 'human') {_FROM} "
+                 f"WHERE {where} AND {started} AND team IS NOT NULL GROUP BY team",
+        "operators": f"SELECT operator_id, COUNT(*), SUM(ended_ms IS NOT NULL), "
+                     "SUM(CASE WHEN ended_ms IS NOT NULL "
+                     "THEN MAX(0, ended_ms - COALESCE(accepted_ms, started_ms)) ELSE 0 END), "
+                     f"MAX(started_ms), operator_name {_FROM} "
+                     f"WHERE {where} AND {started} AND operator_id IS NOT NULL "
+                     "GROUP BY operator_id",
+        # Active now, whatever the range.
+        "active": "SELECT operator_id, COUNT(*), MAX(started_ms), operator_name "
+                  "FROM sessions INDEXED BY sessions_status "
+                  f"WHERE status = 'active' AND operator_id IS NOT NULL AND {clause} "
+                  "GROUP BY operator_id",
+    }
+
+
+def _picks(values: list[tuple[int]], counts: list[tuple[Any, int]]) -> dict[Any, Picks]:
+    """Nearest ranks out of one column ordered by group then value (``counts``: the groups in
+    that order and their sizes)."""
+    out: dict[Any, Picks] = {}
+    offset = 0
+    for key, n in counts:
+        out[key] = Picks(n, values[offset + percentile_rank(50, n) - 1][0],
+                         values[offset + percentile_rank(90, n) - 1][0],
+                         values[offset + n - 1][0])
+        offset += n
+    return out
+
+
+def _aggregates(conn: sqlite3.Connection, sql: dict[str, str], params: dict[str, Any],
+                time_range: TimeRange) -> Aggregates:
+    agg = Aggregates()
+    before, live_before = conn.execute(sql["before"], params).fetchone()
+    agg.sessions = before
+    if live_before:
+        agg.live_in[0] = live_before
+    bucket_sql = sql["bucket"]
+    n_channels = len(CHANNELS)
+    for b in range(time_range.buckets):
+        lo = time_range.start_ms + b * time_range.bucket_ms
+        params["lo"], params["hi"] = lo, min(lo + time_range.bucket_ms, time_range.end_ms)
+        count, live, *rest = conn.execute(bucket_sql, params).fetchone()
+        if not count:
+            continue
+        agg.sessions += count
+        agg.live_in[b] = agg.live_in.get(b, 0) + live
+        for channel, started in zip(CHANNELS, rest[:n_channels], strict=True):
+            if started:
+                agg.started[(b, channel)] = started
+        for m, binned in enumerate(rest[n_channels:]):
+            agg.message_bins[m] = agg.message_bins.get(m, 0) + binned
+    for b, stop, status, reason, count in conn.execute(sql["ended"], params):
+        agg.outcomes[(b, status)] = agg.outcomes.get((b, status), 0) + count
+        if reason is not None:
+            agg.end_reasons[(b, reason)] = agg.end_reasons.get((b, reason), 0) + count
+        if stop >= 0:
+            agg.live_out[stop] = agg.live_out.get(stop, 0) + count
+    queued: dict[int, int] = {}
+    for b, k_in, k_out, hit, settled, count in conn.execute(sql["queue"], params):
+        if k_in >= 0:
+            agg.queue_in[k_in] = agg.queue_in.get(k_in, 0) + count
+        if k_out is not None and k_out >= 0:
+            agg.queue_out[k_out] = agg.queue_out.get(k_out, 0) + count
+        if b is not None:
+            queued[b] = queued.get(b, 0) + count
+            hits, settles = agg.sla.get(b, (0, 0))
+            agg.sla[b] = (hits + hit * count, settles + settled * count)
+    agg.waits = _picks(conn.execute(sql["waits"], params).fetchall(), sorted(queued.items()))
+    ended_per_agent = []
+    for agent_id, total, human, ended, started_ms, name in conn.execute(sql["agents"], params):
+        agg.handover_agent[agent_id] = (total, human)
+        agg.name(agg.agent_names, agent_id, name, started_ms)
+        if ended:
+            ended_per_agent.append((agent_id, ended))
+    agg.durations = _picks(conn.execute(sql["durations"], params).fetchall(),
+                           sorted(ended_per_agent))
+    for team, total, human in conn.execute(sql["teams"], params):
+        agg.handover_team[team] = (total, human)
+    for operator_id, handled, ended, total_ms, started_ms, name in conn.execute(
+            sql["operators"], params):
+        agg.handled[operator_id] = handled
+        if ended:
+            agg.handle_times[operator_id] = (ended, total_ms)
+        agg.name(agg.operator_names, operator_id, name, started_ms)
+    for operator_id, active, started_ms, name in conn.execute(sql["active"], params):
+        agg.active_now[operator_id] = active
+        agg.name(agg.operator_names, operator_id, name, started_ms)
+    return agg
+
+
+def analytics(
+    conn: sqlite3.Connection,
+    flt: SessionFilter,
+    time_range: TimeRange,
+    now_ms: int,
+    sla_seconds: int,
+) -> AnalyticsReport:
+    """The report of the sessions matching ``flt`` (see ``models.analytics``)."""
+    clause, positional = where(flt)
+    # The filter's placeholders are positional (?), the range's named: name the filter's too.
+    parts = clause.split("?")
+    if len(parts) != len(positional) + 1:
+        raise ValueError("the filter clause and its parameters do not match")
+    named: dict[str, Any] = {
+        "s": time_range.start_ms, "e": time_range.end_ms, "z": time_range.bucket_ms,
+        "n": now_ms, "l": sla_seconds * 1000,
+    }
+    numbered = parts[0]
+    for i, part in enumerate(parts[1:]):
+        named[f"f{i}"] = positional[i]
+        numbered += f":f{i}" + part
+    conn.execute("BEGIN")  # one snapshot for every query
+    try:
+        agg = _aggregates(conn, _statements(numbered), named, time_range)
+    finally:
+        conn.execute("COMMIT")
+    return report_from_aggregates(agg, time_range, now_ms, sla_seconds)
