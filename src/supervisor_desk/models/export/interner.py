@@ -20,9 +20,13 @@ class Interner:
     _NESTED = ("agent", "responsible", "user", "location", "parameters", "results", "metadata")
     _MAX = 500_000
 
-    def __init__(self) -> None:
+    def __init__(self, *, track_new: bool = False) -> None:
         self._sets: dict[frozenset[str], set[str]] = {}
         self._values: dict[Any, Any] = {}
+        # With track_new, every object that becomes shared is listed here until the owner
+        # takes the list (a reading process sends each shared object once, then refers to it).
+        self.new: list[Any] | None = [] if track_new else None
+        self._listed_sets = 0
 
     def _shared(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -41,6 +45,8 @@ class Interner:
             self._values[key] = value
             if not isinstance(value, dict):
                 self._share_fields_set(value)
+            if self.new is not None:
+                self.new.append(value)
         return value
 
     def _share_fields_set(self, model: Any) -> None:
@@ -48,6 +54,9 @@ class Interner:
         shared = self._sets.setdefault(frozenset(fields_set), fields_set)
         if shared is not fields_set:
             object.__setattr__(model, "__pydantic_fields_set__", shared)
+        elif self.new is not None and len(self._sets) > self._listed_sets:
+            self._listed_sets = len(self._sets)
+            self.new.append(shared)
 
     def compact(self, summary: SessionSummary) -> SessionSummary:
         fields = summary.__dict__

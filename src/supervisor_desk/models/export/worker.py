@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import pickle
 import signal
@@ -57,11 +58,73 @@ def _progress(report: ReadReport) -> Progress:
             list(report.problems))
 
 
-def _send(out: IO[bytes], message: tuple[Any, ...]) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(_LENGTH.pack(len(data)))
-    out.write(data)
-    out.flush()
+def _shared_object(number: int) -> Any:
+    """Stands, in a pickle, for the shared object ``number``; never called on this side.
+
+    The parent's unpickler resolves this name to its own table of shared objects
+    (:class:`_SharedUnpickler`), so a reference costs one lookup there.
+    """
+    raise LookupError(f"shared object #{number} outside a reading process's frame")
+
+
+class _SharingPickler(pickle.Pickler):
+    """Pickles a model the parent already holds as a reference to it (``reducer_override``).
+
+    The interner's shared models (agents, users, locations…) are sent once, in the frame
+    where they first appear; later frames refer to them by number, so the parent keeps the
+    sharing of this side without re-interning every summary itself. (``reducer_override`` is
+    only asked about objects that are not plain strings, numbers, dicts, lists or sets: a few
+    per record, where ``persistent_id`` would be asked about every one, ~100 per record.)
+    """
+
+    def __init__(self, file: IO[bytes], sent: dict[int, int]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._sent = sent
+
+    def reducer_override(self, obj: Any) -> Any:
+        number = self._sent.get(id(obj))
+        if number is None:
+            return NotImplemented
+        return _shared_object, (number,)
+
+
+class _SharedUnpickler(pickle.Unpickler):
+    """The other end of :class:`_SharingPickler`: a reference is the shared object it names."""
+
+    def __init__(self, file: IO[bytes], shared: list[Any]) -> None:
+        super().__init__(file)
+        self._shared = shared
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == __name__ and name == "_shared_object":
+            return self._shared.__getitem__
+        return super().find_class(module, name)
+
+
+class _Sender:
+    """Writes frames: 8-byte length, the pickled new shared objects, the pickled message."""
+
+    def __init__(self, out: IO[bytes], interner: Interner | None) -> None:
+        self._out = out
+        self._interner = interner
+        # id() of each shared object sent -> its number; the interner keeps them alive.
+        self._sent: dict[int, int] = {}
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        buffer = io.BytesIO()
+        new: list[Any] = []
+        if self._interner is not None and self._interner.new:
+            # Models only: dicts and sets are pickled in place (shared within a frame).
+            new = [o for o in self._interner.new if not isinstance(o, dict | set)]
+            self._interner.new = []
+        _SharingPickler(buffer, self._sent).dump(new)
+        for obj in new:
+            self._sent[id(obj)] = len(self._sent)
+        _SharingPickler(buffer, self._sent).dump(message)
+        data = buffer.getbuffer()
+        self._out.write(_LENGTH.pack(len(data)))
+        self._out.write(data)
+        self._out.flush()
 
 
 def serve(path: Path, out: IO[bytes], *, copy: Path | None, max_sessions: int | None,
@@ -69,22 +132,25 @@ def serve(path: Path, out: IO[bytes], *, copy: Path | None, max_sessions: int | 
     """The child's side: read ``path`` and write its frames to ``out`` until the end."""
     header_sent = False
     reader: ExportReader | None = None
+    sender = _Sender(out, None)
     try:
         reader = ExportReader(path, batch_size=first_batch, max_sessions=max_sessions,
                               decompress_to=copy)
+        reader.interner = Interner(track_new=True)
+        sender = _Sender(out, reader.interner)
         for entries in reader.batches():
             header: ExportHeader | None = None
             if not header_sent and reader.header is not None:
                 header, header_sent = reader.header, True
-            _send(out, ("batch", entries, raw_transcripts(entries), _progress(reader.report),
-                        header))
+            sender.send(("batch", entries, raw_transcripts(entries), _progress(reader.report),
+                         header))
             reader.batch_size = batch
-        _send(out, ("end", _progress(reader.report), None,
-                    None if header_sent else reader.header))
+        sender.send(("end", _progress(reader.report), None,
+                     None if header_sent else reader.header))
     except ExportFileError as exc:
         report = reader.report if reader is not None else ReadReport()
-        _send(out, ("end", _progress(report), exc.problem,
-                    reader.header if reader is not None and not header_sent else None))
+        sender.send(("end", _progress(report), exc.problem,
+                     reader.header if reader is not None and not header_sent else None))
 
 
 class ExportReadProcess:
@@ -106,7 +172,7 @@ class ExportReadProcess:
         self.batch = batch
         self.header: ExportHeader | None = None
         self.report = ReadReport()
-        self.interner = Interner()
+        self._shared: list[Any] = []  # the child's shared objects, by their number
         try:
             self.report.total_bytes = self.path.stat().st_size
         except OSError as exc:
@@ -157,6 +223,12 @@ class ExportReadProcess:
             return text.splitlines()[-1][-STDERR_TAIL:] if text else ""
         return ""
 
+    def _unpickle(self, frame: bytes) -> tuple[Any, ...]:
+        buffer = io.BytesIO(frame)
+        self._shared += _SharedUnpickler(buffer, self._shared).load()
+        message: tuple[Any, ...] = _SharedUnpickler(buffer, self._shared).load()
+        return message
+
     def _update(self, progress: Progress, header: ExportHeader | None) -> None:
         report = self.report
         (report.bytes_read, report.total_bytes, report.sessions, report.skipped,
@@ -179,13 +251,10 @@ class ExportReadProcess:
                 if len(head) < _LENGTH.size:
                     break
                 (length,) = _LENGTH.unpack(head)
-                message = pickle.loads(stream.read(length))
+                message = self._unpickle(stream.read(length))
                 if message[0] == "batch":
                     _, entries, transcripts, progress, header = message
                     self._update(progress, header)
-                    compact = self.interner.compact
-                    for entry in entries:
-                        entry.summary = compact(entry.summary)
                     yield entries, transcripts
                     continue
                 ended = True
@@ -260,9 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     # Frames go to the real stdout only: anything printed by accident goes to stderr.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    # Run as ``-m``, this module is ``__main__``; pickles must name the importable module
+    # (its _shared_object), so the serving code is taken from there.
+    from supervisor_desk.models.export import worker
+
     try:
-        serve(args.file, out, copy=args.copy, max_sessions=args.max_sessions,
-              first_batch=args.first_batch, batch=args.batch)
+        worker.serve(args.file, out, copy=args.copy, max_sessions=args.max_sessions,
+                     first_batch=args.first_batch, batch=args.batch)
     except BrokenPipeError:
         return 0  # the app stopped reading (the window closed): nothing left to do
     finally:

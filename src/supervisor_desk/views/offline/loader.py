@@ -197,11 +197,12 @@ class OfflineLoader(QObject):
             self.index_executor, functools.partial(fn, *args, **kwargs))
 
     async def _normalize_transcripts(self) -> None:
-        """After the read: the transcripts, normalised for search a chunk at a time.
+        """After the read: the transcripts still raw, normalised for search a chunk at a time.
 
-        Reading only joins each session's texts; the normalisation (a third of the reading
-        cost) comes after the last row is shown. A search in transcripts before it ends does
-        the rest at once.
+        Reading in a thread only joins each session's texts; the normalisation (a third of the
+        reading cost) comes after the last row is shown. A search in transcripts before it
+        ends does the rest at once. (A file read by a child process is normalised batch by
+        batch while it is read: nothing is left here.)
         """
         index = self.index
         remaining = index.pending_transcripts if index is not None else 0
@@ -223,7 +224,8 @@ class OfflineLoader(QObject):
                     has_transcripts=self.reader.has_transcripts,
                     now=header.exported_at if header and header.exported_at else None,
                 )
-            await self._on_index(self.index.add, batch, item[2], normalized=False)
+            await self._on_index(_add_batch, self.index, batch, item[2],
+                                 normalize=isinstance(self.reader, ExportReadProcess))
             self.progress_changed.emit(self.report.bytes_read, self.report.total_bytes)
             self.batch_loaded.emit(len(self.index))
         elif kind == "error":
@@ -234,6 +236,15 @@ class OfflineLoader(QObject):
             self.done = True
             self.progress_changed.emit(self.report.total_bytes, self.report.total_bytes)
             self.finished.emit(self.report)
+
+
+def _add_batch(index: OfflineIndex, batch: list[IndexedSession],
+               transcripts: list[str | None], *, normalize: bool) -> None:
+    index.add(batch, transcripts, normalized=False)
+    if normalize:
+        # The parsing runs in the child process, so this process has the time to make each
+        # batch searchable as it comes, instead of in one pass after the last row.
+        index.normalize_transcripts(len(batch))
 
 
 def _size(path: Path) -> int:
