@@ -798,7 +798,8 @@ class SessionTableModel(QAbstractTableModel):
             order: list[int] = sorted(range(n), key=keys.__getitem__)
             self._keys = [keys[i] for i in order]
             self._last_sort = None
-            self._arrivals = None
+            if self._arrivals is not None and self._arrivals_generation == self._generation:
+                self._arrivals = self._arrivals[np.array(order, dtype=np.int64)]
             self._rows = list(map(rows.__getitem__, order))
             return order
         self._keys = None
