@@ -26,12 +26,8 @@ from supervisor_desk.models.alerts.rules import (
 )
 from supervisor_desk.models.state import SessionChange
 from supervisor_desk.models.wire import Message, SessionSummary
-from supervisor_desk.views.alerts.editor import (
-    AlertRulesDialog,
-    RuleDialog,
-    RuleFormError,
-    parse_part,
-)
+from supervisor_desk.views.alerts.condition_tree import RuleFormError, parse_part
+from supervisor_desk.views.alerts.editor import AlertRulesDialog, RuleDialog
 from supervisor_desk.views.alerts.highlight import severity_text
 from supervisor_desk.views.alerts.notify import AlertNotifier, notice_alert
 from supervisor_desk.views.alerts.panel import AlertsPanel

@@ -2,10 +2,8 @@
 
 The list of rules (checkbox: enabled), Add / Edit / Duplicate / Delete, "Test on Live" (which
 live sessions the selected rule matches now), quiet hours, volume and mute, Import / Export.
-A rule's condition is a list of parts joined by AND or OR; each part is one kind with its
-value (seconds, minutes, phrases, ``key=value``, or a session filter as query text such as
-``channel=web&status=queued``, the same words as the History filters). OK emits the new
-:class:`RuleSet`; the app saves it and applies it at once.
+A rule's condition is a tree of groups joined by AND or OR over parts (``condition_tree.py``).
+OK emits the new :class:`RuleSet`; the app saves it and applies it at once.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
 
 from pydantic import ValidationError
 from PySide6.QtCore import Qt, QTime, Signal
@@ -48,137 +45,20 @@ from supervisor_desk.client.alert_rules_store import (
 from supervisor_desk.client.audio import SOUND_NAMES
 from supervisor_desk.models.alerts.rules import (
     SEVERITIES,
-    AllCondition,
-    AnyCondition,
-    Condition,
-    DurationCondition,
-    EndedBadlyCondition,
-    EndedCondition,
-    FilterCondition,
-    HandoverCondition,
-    KeywordCondition,
-    MetadataCondition,
-    NoReplyCondition,
     QuietHours,
     Rule,
     RuleSet,
-    StartedCondition,
     WaitCondition,
 )
-from supervisor_desk.models.filters import FilterError, SessionFilter
 from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.alerts.condition_tree import (
+    PartRow,
+    RuleFormError,
+    condition_tree,
+    describe,
+)
 from supervisor_desk.views.alerts.highlight import SEVERITY_LABEL, severity_icon
 from supervisor_desk.views.notifications import describe_new
-
-# kind -> (label, what the value field asks for, "" when it takes none)
-PART_KINDS: dict[str, tuple[str, str]] = {
-    "wait": ("Waits in the queue longer than", "seconds"),
-    "no_reply": ("No reply to the customer for", "seconds"),
-    "duration": ("Session longer than", "minutes"),
-    "ended_badly": ("Failed / ended with error / system disconnect", ""),
-    "keyword": ("Customer says (comma-separated phrases)", "phrases"),
-    "metadata": ("Metadata value (key=value)", "key=value"),
-    "handover": ("Hand-over requested by the AI", ""),
-    "filter": ("Session filter (channel=web&status=queued…)", "filter"),
-    "started": ("A new session starts", ""),
-    "ended": ("A session ends", ""),
-}
-
-
-_UNITS = {"wait": " s", "no_reply": " s", "duration": " min"}
-
-
-class RuleFormError(ValueError):
-    pass
-
-
-def part_text(condition: Condition) -> tuple[str, str]:
-    """(kind, value text) of one flat condition, for the editor's row."""
-    match condition:
-        case WaitCondition(seconds=n) | NoReplyCondition(seconds=n):
-            return condition.kind, str(n)
-        case DurationCondition(minutes=n):
-            return "duration", str(n)
-        case KeywordCondition(phrases=phrases):
-            return "keyword", ", ".join(phrases)
-        case MetadataCondition(key=key, value=value):
-            return "metadata", f"{key}={value}"
-        case FilterCondition(filter=session_filter):
-            return "filter", urlencode(session_filter.to_query())
-    return condition.kind, ""
-
-
-def parse_part(kind: str, text: str) -> Condition:
-    """One condition from the editor's row, with an error the user can act on."""
-    text = text.strip()
-    try:
-        match kind:
-            case "wait" | "no_reply" | "duration":
-                if not re.fullmatch(r"\d{1,7}", text):
-                    raise RuleFormError(f"{PART_KINDS[kind][0]}: a whole number of "
-                                        f"{PART_KINDS[kind][1]}")
-                n = int(text)
-                if kind == "wait":
-                    return WaitCondition(seconds=n)
-                if kind == "no_reply":
-                    return NoReplyCondition(seconds=n)
-                return DurationCondition(minutes=n)
-            case "keyword":
-                phrases = tuple(p.strip() for p in text.split(",") if p.strip())
-                return KeywordCondition(phrases=phrases)
-            case "metadata":
-                key, sep, value = text.partition("=")
-                if not sep or not key.strip():
-                    raise RuleFormError("Metadata: write key=value, e.g. sentiment=negative")
-                return MetadataCondition(key=key.strip(), value=value.strip())
-            case "filter":
-                return FilterCondition(filter=SessionFilter.from_query(parse_qsl(text)))
-            case "ended_badly":
-                return EndedBadlyCondition()
-            case "handover":
-                return HandoverCondition()
-            case "started":
-                return StartedCondition()
-            case "ended":
-                return EndedCondition()
-    except ValidationError as exc:
-        raise RuleFormError(f"{PART_KINDS[kind][0]}: {exc.errors()[0]['msg']}") from None
-    except FilterError as exc:
-        raise RuleFormError(f"Session filter: {exc}") from None
-    raise RuleFormError(f"unknown condition {kind!r}")
-
-
-def flat_parts(condition: Condition) -> tuple[str, list[Condition]]:
-    """("all" | "any", parts) — nested groups are shown as their top level."""
-    if isinstance(condition, AllCondition | AnyCondition):
-        return condition.kind, list(condition.conditions)
-    return "all", [condition]
-
-
-class _PartRow(QWidget):
-    def __init__(self, kind: str, value: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.kind = QComboBox(self)
-        for key, (label, _) in PART_KINDS.items():
-            self.kind.addItem(label, key)
-        self.kind.setCurrentIndex(max(0, self.kind.findData(kind)))
-        self.value = QLineEdit(value, self)
-        self.remove = QPushButton("Remove", self)
-        layout.addWidget(self.kind, 2)
-        layout.addWidget(self.value, 2)
-        layout.addWidget(self.remove)
-        self.kind.currentIndexChanged.connect(self._on_kind_current_index_changed)
-        self._on_kind_current_index_changed()
-
-    def _on_kind_current_index_changed(self, _index: int = 0) -> None:
-        needs = PART_KINDS[self.kind.currentData()][1]
-        self.value.setEnabled(bool(needs))
-        self.value.setPlaceholderText(needs)
-
-    def condition(self) -> Condition:
-        return parse_part(self.kind.currentData(), self.value.text())
 
 
 class RuleDialog(QDialog):
@@ -198,21 +78,12 @@ class RuleDialog(QDialog):
             self.severity.addItem(severity_icon(severity), SEVERITY_LABEL[severity], severity)
         self.severity.setCurrentIndex(self.severity.findData(rule.severity))
         form.addRow("Severity", self.severity)
-        self.join = QComboBox(self)
-        self.join.addItem("All of these (AND)", "all")
-        self.join.addItem("Any of these (OR)", "any")
-        join, parts = flat_parts(rule.condition)
-        self.join.setCurrentIndex(self.join.findData(join))
-        form.addRow("When", self.join)
         layout.addLayout(form)
-        self.parts_box = QVBoxLayout()
-        layout.addLayout(self.parts_box)
-        self.rows: list[_PartRow] = []
-        for part in parts:
-            self.add_part(*part_text(part))
-        add = QPushButton("Add condition", self)
-        add.clicked.connect(lambda: self.add_part("wait", "60"))
-        layout.addWidget(add, 0, Qt.AlignmentFlag.AlignLeft)
+        when = QGroupBox("When", self)
+        when_layout = QVBoxLayout(when)
+        self.tree = condition_tree(rule.condition, when)
+        when_layout.addWidget(self.tree)
+        layout.addWidget(when)
         actions = QGroupBox("Then", self)
         actions_form = QFormLayout(actions)
         self.notify = QCheckBox("Desktop notification (urgency by severity; critical stays)")
@@ -248,29 +119,13 @@ class RuleDialog(QDialog):
         layout.addWidget(buttons)
         self.result_rule: Rule | None = None
 
-    def add_part(self, kind: str, value: str) -> None:
-        row = _PartRow(kind, value, self)
-        row.remove.clicked.connect(lambda: self._remove_part(row))
-        self.rows.append(row)
-        self.parts_box.addWidget(row)
-
-    def _remove_part(self, row: _PartRow) -> None:
-        if len(self.rows) > 1:
-            self.rows.remove(row)
-            row.setParent(None)
-            row.deleteLater()
+    @property
+    def rows(self) -> list[PartRow]:
+        """Every condition row of the tree, in the order shown."""
+        return self.tree.part_rows()
 
     def rule(self) -> Rule:
-        parts = tuple(row.condition() for row in self.rows)
-        if not parts:
-            raise RuleFormError("add at least one condition")
-        condition: Condition
-        if len(parts) == 1:
-            condition = parts[0]
-        elif self.join.currentData() == "any":
-            condition = AnyCondition(conditions=parts)
-        else:
-            condition = AllCondition(conditions=parts)
+        condition = self.tree.condition()
         repeat = self.repeat.value()
         if 0 < repeat < 10:
             raise RuleFormError("Repeat: at least every 10 s")
@@ -382,10 +237,7 @@ class AlertRulesDialog(QDialog):
     def _fill(self, select: int = 0) -> None:
         self.list.clear()
         for rule in self._rules.rules:
-            join, parts = flat_parts(rule.condition)
-            words = f" {'and' if join == 'all' else 'or'} ".join(
-                f"{PART_KINDS[k][0].split(' (')[0].lower()} {v}{_UNITS.get(k, '')}".strip()
-                for k, v in (part_text(p) for p in parts))
+            words = describe(rule.condition)
             suffix = " · built in" if rule.builtin else ""
             item = QListWidgetItem(severity_icon(rule.severity),
                                    f"{rule.name} — {words}{suffix}")
