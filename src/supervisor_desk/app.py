@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import qasync
-from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer
+from PySide6.QtCore import QModelIndex, QObject, Qt
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from supervisor_desk import APP_ID, APP_NAME, __version__
@@ -50,6 +50,7 @@ from supervisor_desk.views.alerts.panel import AlertsPanel
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
 from supervisor_desk.views.analytics.page import AnalyticsPage
 from supervisor_desk.views.analytics.viewmodel import AnalyticsViewModel, hub_analytics_source
+from supervisor_desk.views.clock import screen_clock
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from supervisor_desk.views.error_reporter import ErrorReporter
 from supervisor_desk.views.export_dialog import ExportDialog, ExportViewModel
@@ -124,7 +125,6 @@ class DeskApp(QObject):
         self.first_rows_after: float | None = None
         self.screenshot_saved: Path | None = None
         self.shutdown_clean: bool | None = None
-        self._status_timer: QTimer | None = None
         self._session_flow_task: asyncio.Task[Any] | None = None
 
         self.model = SessionTableModel()
@@ -350,6 +350,9 @@ class DeskApp(QObject):
         live.logs_appended.connect(self.detail.on_logs_appended)
         live.signed_out.connect(self._on_live_signed_out)
         live.first_rows_shown.connect(self._on_live_first_rows_shown)
+        # Closed to the tray or minimised: the table holds still, the rest follows the feed.
+        live.set_on_screen(self.window.on_screen)
+        self.window.on_screen_changed.connect(live.set_on_screen)
         self.detail.set_client(signed.client)
         self.history_vm.set_source(HubSessionSource(signed.client))
         self.history.connect_live(live)
@@ -449,7 +452,7 @@ class DeskApp(QObject):
         # History is a query on the hub: opening the page shows it as of now.
         if index == self.history_page and self.history_vm.source is not None:
             self.history_vm.refresh()
-        self._on_status_timer_timeout()  # the status bar speaks of the page on screen
+        self._on_clock_status_bar()  # the status bar speaks of the page on screen
 
     def _on_window_open_file_requested(self) -> None:
         """File → Open file… (Ctrl+O): a non-modal file dialog, then offline review."""
@@ -817,14 +820,18 @@ class DeskApp(QObject):
     # ---------------------------------------------------------------- status and state dump
 
     def _start_timers(self) -> None:
-        self._status_timer = QTimer(self)
-        self._status_timer.setInterval(1000)
-        self._status_timer.timeout.connect(self._on_status_timer_timeout)
-        self._status_timer.start()
+        # On the app's one clock: each second while on screen, never while in the tray.
+        clock = screen_clock()
+        clock.subscribe(self.window.statusBar(), self._on_clock_status_bar)
+        clock.subscribe(self.window.metric_cards, self._on_clock_metric_cards)
         if self._state_file is not None:
             self._state_file.start()
 
-    def _on_status_timer_timeout(self) -> None:
+    def _on_clock_metric_cards(self) -> None:
+        if self.live is not None:
+            self.live.tick()
+
+    def _on_clock_status_bar(self) -> None:
         live = self.live
         if live is None:
             return
@@ -864,8 +871,9 @@ class DeskApp(QObject):
     async def shutdown(self) -> None:
         """Stop everything while the loop still runs; idempotent."""
         started = time.monotonic()
-        if self._status_timer is not None:
-            self._status_timer.stop()
+        clock = screen_clock()
+        clock.unsubscribe(self.window.statusBar())
+        clock.unsubscribe(self.window.metric_cards)
         if self._state_file is not None:
             self._state_file.stop()  # one last dump so a test sees the final state
         self.window.save_state()

@@ -2,9 +2,9 @@
 
 Both read the row's session (``ObjectRole``) and its alert tint (``BackgroundRole``) and blit
 pixmaps drawn once per look (``views/badge_pixmaps.py``). The status dot of an active session
-pulses: the view repaints the status column a few times a second (a clipped viewport update,
-never a model signal) and the delegate picks the halo's phase from the clock, so the pulse costs
-no ``data()`` traffic on the other columns.
+breathes with the seconds: the view repaints the status column on the app's one-second tick (a
+clipped viewport update, never a model signal) and the delegate shows the halo on odd seconds,
+so the breath costs no timer of its own and no ``data()`` traffic on the other columns.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from supervisor_desk.views.theme import cell_background, channel_badge_text
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
-PULSE_PERIOD = 1.6  # seconds per breath of the active dot
+BREATH_STEP = PULSE_STEPS // 2  # the halo drawn every other second (a 2 s breath)
 
 
 def _draw_background(
@@ -65,8 +65,7 @@ class StatusDotDelegate(QStyledItemDelegate):
             return
         step = -1
         if session.status == "active":
-            phase = (time.monotonic() % PULSE_PERIOD) / PULSE_PERIOD
-            step = int(phase * PULSE_STEPS)
+            step = BREATH_STEP if int(time.time()) % 2 else -1
         pixmap = status_dot(status_color(session.status).rgba(), session.is_live, step,
                             painter.device().devicePixelRatioF())
         rect = option.rect

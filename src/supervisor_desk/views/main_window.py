@@ -12,11 +12,21 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, QSignalBlocker, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QSettings,
+    QSignalBlocker,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
+    QHideEvent,
     QKeySequence,
     QResizeEvent,
     QShowEvent,
@@ -156,6 +166,8 @@ class HeaderBar(QFrame):
 
 class MainWindow(QMainWindow):
     refresh_requested = Signal()
+    # The window came on screen (shown, restored) or left it (closed to the tray, minimised).
+    on_screen_changed = Signal(bool)
     sign_in_requested = Signal()
     sign_out_requested = Signal()
     quit_requested = Signal()
@@ -195,6 +207,7 @@ class MainWindow(QMainWindow):
         self._split_ratio = 0.67
         self._splitter_initialized = False
         self.close_to_tray = False
+        self._on_screen = False
         self.live_model = live_model
         self.sign_out_question: QMessageBox | None = None
         self._server: str | None = None
@@ -769,8 +782,28 @@ class MainWindow(QMainWindow):
             if ratio is not None:
                 self._split_ratio = min(0.9, max(0.1, float(str(ratio))))
 
+    @property
+    def on_screen(self) -> bool:
+        return self._on_screen
+
+    def _note_on_screen(self) -> None:
+        on_screen = self.isVisible() and not self.isMinimized()
+        if on_screen != self._on_screen:
+            self._on_screen = on_screen
+            self.on_screen_changed.emit(on_screen)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self._note_on_screen()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.WindowStateChange:
+            self._note_on_screen()
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        self._note_on_screen()
         if not self._splitter_initialized:
             self._splitter_initialized = True
             # Once laid out: before that the splitter has no real width, and a saved pixel

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -39,6 +39,7 @@ from supervisor_desk.models.markers import (
     resolve_time_zone,
 )
 from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.clock import screen_clock
 
 EMPTY_VALUE = "---"
 NO_CONTACT = "No contact info found"
@@ -287,9 +288,8 @@ class ResultsDock(QDockWidget):
         # (tests/views/test_results_dock.py checks no wrapped value is cut at this width).
         self.setMinimumWidth(DOCK_MIN_WIDTH)
 
-        self._tick = QTimer(self)
-        self._tick.setInterval(1000)
-        self._tick.timeout.connect(self._update_facts)
+        # A live session's duration moves on the app's one clock, while the facts show.
+        screen_clock().subscribe(self.facts_section, self._on_clock_tick)
         self.set_session(None)
 
     # --- public API ---------------------------------------------------------------------
@@ -325,7 +325,6 @@ class ResultsDock(QDockWidget):
             else "Every session of this customer, chats one after another"
         )
         if summary is None:
-            self._tick.stop()
             return
         self.contact_section.set_rows(contact_rows(summary), NO_CONTACT)
         self.user_section.set_rows(user_rows(summary), "")
@@ -335,10 +334,10 @@ class ResultsDock(QDockWidget):
         if shown_text(self.uuid_label) != summary.id:
             self.uuid_label.setText(breakable(summary.id))
         self._update_facts()
-        if summary.is_live:
-            self._tick.start()
-        else:
-            self._tick.stop()
+
+    def _on_clock_tick(self) -> None:
+        if self._summary is not None and self._summary.is_live:
+            self._update_facts()
 
     def facts(self) -> dict[str, str]:
         values = self.facts_section.values()

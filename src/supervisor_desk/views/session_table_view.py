@@ -28,6 +28,7 @@ from supervisor_desk.models.live_order import LIVE_ORDER_TITLES, LIVE_ORDERS, Li
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.models.wording import WIDEST_AGO
+from supervisor_desk.views.clock import screen_clock
 from supervisor_desk.views.delegates import ChannelBadgeDelegate, StatusDotDelegate
 from supervisor_desk.views.session_table_model import (
     HEADERS,
@@ -39,7 +40,6 @@ from supervisor_desk.views.theme import theme_color
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 ROW_HEIGHT = 28
-PULSE_INTERVAL_MS = 100
 
 DEFAULT_WIDTHS: dict[SessionColumn, int] = {
     SessionColumn.STATUS: 26,
@@ -138,12 +138,8 @@ class SessionTableView(QTableView):
         self._channel_delegate = ChannelBadgeDelegate(self)
         self.setItemDelegateForColumn(SessionColumn.STATUS, self._status_delegate)
         self.setItemDelegateForColumn(SessionColumn.CHANNEL, self._channel_delegate)
-        self._tick_timer = QTimer(self)
-        self._tick_timer.setInterval(1000)
-        self._tick_timer.timeout.connect(self._on_tick_timer_timeout)
-        self._pulse_timer = QTimer(self)
-        self._pulse_timer.setInterval(PULSE_INTERVAL_MS)
-        self._pulse_timer.timeout.connect(self._on_pulse_timer_timeout)
+        # Times and the breathing dot move on the app's one-second clock, only on screen.
+        self._ticking = False
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
@@ -169,18 +165,12 @@ class SessionTableView(QTableView):
             self._apply_default_layout()
             self.restore_layout()
             self._sync_sort_indicator()
-            if self._live:
-                self._tick_timer.start()
-                self._pulse_timer.start()
+            self._set_ticking(self._live)
 
     def set_live(self, live: bool) -> None:
         """``False`` for a record (offline review): no ticking clock, no pulsing dots."""
         self._live = live
-        for timer in (self._tick_timer, self._pulse_timer):
-            if not live:
-                timer.stop()
-            elif self.model() is not None:
-                timer.start()
+        self._set_ticking(live and self.model() is not None)
 
     def set_empty_text(self, text: str, hint: str = "") -> None:
         self._empty_text = text
@@ -281,21 +271,26 @@ class SessionTableView(QTableView):
             last = rows - 1
         return (first, last)
 
-    def _on_tick_timer_timeout(self) -> None:
-        if not self.isVisible():
+    def _set_ticking(self, ticking: bool) -> None:
+        if ticking == self._ticking:
             return
-        first, last = self.visible_rows()
-        if last >= first:
-            self.session_model().tick(first, last)
+        self._ticking = ticking
+        if ticking:
+            screen_clock().subscribe(self, self._on_clock_tick)
+        else:
+            screen_clock().unsubscribe(self, self._on_clock_tick)
 
-    def _on_pulse_timer_timeout(self) -> None:
-        if not self.isVisible() or self.isColumnHidden(SessionColumn.STATUS):
+    def _on_clock_tick(self) -> None:
+        """Each second on screen: the time columns of the visible rows, and the status dots
+        (they breathe with the seconds: one repaint a second, no animation timer)."""
+        first, last = self.visible_rows()
+        if last < first:
             return
-        if self.model() is None or self.model().rowCount() == 0:
-            return
-        x = self.columnViewportPosition(SessionColumn.STATUS)
-        width = self.columnWidth(SessionColumn.STATUS)
-        self.viewport().update(QRect(x, 0, width, self.viewport().height()))
+        self.session_model().tick(first, last)
+        if not self.isColumnHidden(SessionColumn.STATUS):
+            x = self.columnViewportPosition(SessionColumn.STATUS)
+            width = self.columnWidth(SessionColumn.STATUS)
+            self.viewport().update(QRect(x, 0, width, self.viewport().height()))
 
     # ---------------------------------------------------------------- sorting
 

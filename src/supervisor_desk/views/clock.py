@@ -1,0 +1,131 @@
+"""The app's one clock: a tick on each wall-clock second, only while a widget that needs it shows.
+
+Everything that shows a moving time (durations in the table, the dock and the Wall, alert ages,
+the status bar's "Last event", the reconnect countdown, the metric cards, the breathing status
+dot) subscribes here with the widget that shows it, instead of running a timer of its own: one
+wake-up per second for the whole app while it is on screen, and none at all while every
+subscriber is hidden, minimised or closed to the tray.
+
+The tick lands just after each second boundary (a precise single-shot timer re-armed every
+time), so every "12 s" on screen turns over together, in step with the system clock.
+A subscriber is called when its widget is visible and its window is not minimised. When a
+subscriber's widget shows again (a spontaneous show: restored, brought back from the tray) its
+callback runs at once, so what comes on screen is current before the first paint, and the tick
+starts again if it had stopped. The timer stops itself at the first tick that finds no
+subscriber on screen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QWidget
+
+# After the boundary, never before it: a text computed at 11.999 s would show the old second.
+_AFTER_BOUNDARY_MS = 3
+
+
+@dataclass(slots=True)
+class _Subscriber:
+    widget: QWidget
+    callback: Callable[[], None]
+
+
+def on_screen(widget: QWidget) -> bool:
+    """Shown on screen: visible (with all its parents) and its window not minimised."""
+    return widget.isVisible() and not widget.window().isMinimized()
+
+
+class ScreenClock(QObject):
+    """One aligned one-second tick for every widget on screen; no wake-up when none is."""
+
+    ticked = Signal()  # each tick that found at least one subscriber on screen
+
+    def __init__(self, parent: QObject | None = None, *,
+                 now: Callable[[], float] = time.time) -> None:
+        super().__init__(parent)
+        self._now = now
+        self._subscribers: list[_Subscriber] = []
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self.ticks = 0  # ticks delivered (tests and the benchmark read it)
+
+    # ---------------------------------------------------------------- subscribing
+
+    def subscribe(self, widget: QWidget, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on every tick while ``widget`` is on screen (and as it shows)."""
+        if not any(s.widget is widget for s in self._subscribers):
+            widget.installEventFilter(self)
+            key = id(widget)
+            widget.destroyed.connect(lambda _obj=None, key=key: self._forget(key))
+        self._subscribers.append(_Subscriber(widget, callback))
+        if on_screen(widget):
+            self._arm()
+
+    def unsubscribe(self, widget: QWidget, callback: Callable[[], None] | None = None) -> None:
+        """Stop calling ``callback`` (every callback of ``widget`` when None)."""
+        self._subscribers = [s for s in self._subscribers if not (
+            s.widget is widget and (callback is None or s.callback == callback))]
+        if not any(s.widget is widget for s in self._subscribers):
+            widget.removeEventFilter(self)
+
+    @property
+    def running(self) -> bool:
+        """The tick is armed: some subscriber was on screen at the last look."""
+        return self._timer.isActive()
+
+    # ---------------------------------------------------------------- ticking
+
+    def _arm(self) -> None:
+        if self._timer.isActive():
+            return
+        ms = int(self._now() * 1000) % 1000
+        self._timer.start(1000 - ms + _AFTER_BOUNDARY_MS)
+
+    def _on_timer_timeout(self) -> None:
+        self._subscribers = [s for s in self._subscribers if shiboken6.isValid(s.widget)]
+        due = [s for s in self._subscribers if on_screen(s.widget)]
+        if not due:
+            return  # nothing on screen: stay asleep until a subscriber shows again
+        self._arm()
+        self.ticks += 1
+        for subscriber in due:
+            subscriber.callback()
+        self.ticked.emit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.Show or (
+                kind == QEvent.Type.WindowStateChange and isinstance(watched, QWidget)
+                and not watched.isMinimized()):
+            self._on_widget_shown(watched)
+        return False
+
+    def _on_widget_shown(self, widget: QObject) -> None:
+        # Comes on screen current, before its first paint; then the tick carries it on.
+        for subscriber in [s for s in self._subscribers if s.widget is widget]:
+            if on_screen(subscriber.widget):
+                subscriber.callback()
+                self._arm()
+
+    def _forget(self, key: int) -> None:
+        self._subscribers = [s for s in self._subscribers
+                             if id(s.widget) != key and shiboken6.isValid(s.widget)]
+
+
+_shared: ScreenClock | None = None
+
+
+def screen_clock() -> ScreenClock:
+    """The application's clock (one per QApplication, created on first use)."""
+    global _shared
+    app = QCoreApplication.instance()
+    if _shared is None or _shared.parent() is not app:
+        _shared = ScreenClock(app)
+    return _shared
