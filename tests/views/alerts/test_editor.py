@@ -40,7 +40,7 @@ def test_a_nested_rule_opens_as_its_tree_and_saves_unchanged(qtbot: QtBot) -> No
     assert root.join.currentData() == "all"
     inner = root.members[1]
     assert isinstance(inner, GroupBox) and inner.join.currentData() == "any"
-    assert isinstance(inner.members[1], GroupBox) and inner.members[1].depth == 2
+    assert isinstance(inner.members[1], GroupBox) and inner.members[1].level == 2
     assert [row.kind.currentData() for row in dialog.rows] == [
         "wait", "filter", "metadata", "no_reply"]
     assert dialog.rule().condition == condition

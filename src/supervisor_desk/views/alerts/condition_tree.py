@@ -57,7 +57,7 @@ PART_KINDS: dict[str, tuple[str, str]] = {
 JOINS = {"all": "All of these (AND)", "any": "Any of these (OR)"}
 _UNITS = {"wait": " s", "no_reply": " s", "duration": " min"}
 # "Add group" stops at this depth (deeper trees are legal and shown, but hard to read).
-MAX_DEPTH = 4
+MAX_LEVEL = 4
 
 
 class RuleFormError(ValueError):
@@ -171,15 +171,15 @@ class GroupBox(QFrame):
 
     remove_requested = Signal(QWidget)
 
-    def __init__(self, join: str = "all", *, depth: int = 0,
+    def __init__(self, join: str = "all", *, level: int = 0,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("conditionGroup")
-        self.depth = depth
-        if depth:
+        self.level = level
+        if level:
             self.setFrameShape(QFrame.Shape.StyledPanel)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(8 if depth else 0, 4 if depth else 0, 4 if depth else 0, 4)
+        layout.setContentsMargins(8 if level else 0, 4 if level else 0, 4 if level else 0, 4)
         header = QHBoxLayout()
         self.join = QComboBox(self)
         self.join.setAccessibleName("Join the conditions of this group with")
@@ -191,11 +191,11 @@ class GroupBox(QFrame):
         self.add_part_button = QPushButton("Add condition", self)
         self.add_group_button = QPushButton("Add group", self)
         self.add_group_button.setToolTip("A bracketed group of conditions with its own AND/OR")
-        self.add_group_button.setEnabled(depth + 1 < MAX_DEPTH)
+        self.add_group_button.setEnabled(level + 1 < MAX_LEVEL)
         header.addWidget(self.add_part_button)
         header.addWidget(self.add_group_button)
         self.remove_button: QPushButton | None = None
-        if depth:
+        if level:
             self.remove_button = QPushButton("Remove group", self)
             self.remove_button.clicked.connect(self._on_remove_button_clicked)
             header.addWidget(self.remove_button)
@@ -214,7 +214,7 @@ class GroupBox(QFrame):
         return row
 
     def add_group(self, join: str = "any") -> GroupBox:
-        group = GroupBox(join, depth=self.depth + 1, parent=self)
+        group = GroupBox(join, level=self.level + 1, parent=self)
         self._add(group)
         return group
 
@@ -244,7 +244,7 @@ class GroupBox(QFrame):
 
     def _on_member_remove_requested(self, member: QWidget) -> None:
         if member in self.members:
-            self.members.remove(member)  # type: ignore[arg-type]
+            self.members.remove(member)
             member.setParent(None)
             member.deleteLater()
 
@@ -261,7 +261,7 @@ class GroupBox(QFrame):
         parts = tuple(member.condition() for member in self.members)
         if not parts:
             raise RuleFormError("add at least one condition to every group"
-                                if self.depth else "add at least one condition")
+                                if self.level else "add at least one condition")
         if len(parts) == 1:
             return parts[0]
         if len(parts) > 20:
