@@ -274,10 +274,6 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
     model = SessionTableModel()
     # As the real app process does (app.AppOptions.freeze_gc from __main__).
     vm = LiveViewModel(client, model, spawn=spawn, freeze_gc_after_snapshot=True)
-    # SUPERVISOR_DESK_BENCH_GC_REFREEZE=0: only the freeze after the snapshot (the "before").
-    if (refreeze := os.environ.get("SUPERVISOR_DESK_BENCH_GC_REFREEZE")) is not None:
-        vm.gc_refreeze_s = float(refreeze)
-    out["feed.gc_refreeze_s"] = vm.gc_refreeze_s
     view = _View()
     view.paint_cpu = []
     view.setModel(model)

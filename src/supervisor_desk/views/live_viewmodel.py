@@ -49,9 +49,6 @@ EXPIRE_CHECK_MS = 5000
 # second) and ended rows leave the hidden table once a minute, so it does no work per event.
 HIDDEN_FRAME_MS = 250
 HIDDEN_EXPIRE_CHECK_MS = 60_000
-# With freeze_gc_after_snapshot: how often the objects that survived since (new session
-# versions, messages) join the frozen ones, so a full collection never walks them.
-GC_REFREEZE_S = 5.0
 DEFAULT_KEEP_ENDED_MINUTES = 2
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
@@ -119,8 +116,6 @@ class LiveViewModel(QObject):
     ) -> None:
         super().__init__(parent)
         self._freeze_gc = freeze_gc_after_snapshot
-        self.gc_refreeze_s = GC_REFREEZE_S
-        self._frozen_at = 0.0
         self._client = client
         self.model = model
         self.store = SessionStore()
@@ -263,7 +258,6 @@ class LiveViewModel(QObject):
             # thread for 0.3-0.6 s (benchmarks/feed_bench.py); frozen, later passes skip them.
             # Replaced sessions are still freed by reference counting (they hold no cycles).
             gc.freeze()
-            self._frozen_at = self._monotonic()
 
     def on_event(self, seq: int, event: StoredEvent, replayed: bool) -> None:
         if event.type == "log.appended" and event.session_id == self._watched_id:
@@ -346,19 +340,6 @@ class LiveViewModel(QObject):
             changes, self._alert_changes = self._alert_changes, []
             self.alerts.apply_batch(changes)
         self._expire_when_due()
-        if self._freeze_gc and self.gc_refreeze_s > 0:
-            self._refreeze_gc()
-
-    def _refreeze_gc(self) -> None:
-        """Every few seconds: collect the young generations (their cycles: asyncio futures,
-        exceptions) and freeze what survives. A full collection then walks only what was
-        allocated since (a few seconds of feed), not every session version kept since the
-        snapshot: gen-2 passes of 130-280 ms at 10,000 sessions (docs/performance.md)."""
-        now = self._monotonic()
-        if now - self._frozen_at >= self.gc_refreeze_s:
-            self._frozen_at = now
-            gc.collect(1)
-            gc.freeze()
 
     def _on_frame_timeout(self) -> None:
         self.flush()
