@@ -1,30 +1,43 @@
-"""Offline review of a big export: first rows, full index, memory, local filter and sort.
+"""Offline review of a big export: first rows, full index, Qt-thread stalls, memory, queries.
 
     python -m benchmarks.offline_bench [--quick] [--json PATH]
 
-The file (100,000 sessions with 10 messages each, about 1,000,000 messages) is written once in
-the export format the hub streams and cached under the temp directory; reading it goes through
-the same reader and index the offline window uses (batches in a thread, index on the caller).
+The file (100,000 sessions with 10 messages each, about 1,000,000 messages, 393 MB of JSONL;
+10,000 in ``--quick``) is written once in the export format the hub streams and cached under
+the temp directory. It is opened exactly as a user opens it: an ``OfflineWindow`` shown
+offscreen on a qasync loop, its ``OfflineLoader`` reading the file (a child process for a file
+this big), the index growing on its own thread, the table refreshing while rows arrive, and
+transcripts normalised for search after the last row. A 5 ms precise timer on the Qt thread
+measures the longest gap between its ticks while loading (``offline.max_stall_ms``). The same
+window then reads the file in a thread of its own process, the way every file was read before
+the child process (``offline.thread_*``, the same-run baseline). Filter and sort cases run on
+the loaded index afterwards.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import random
+import resource
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from queue import Queue
 from typing import Any
 
-from benchmarks._common import Results, main_for, rss_mb, timed
-from supervisor_desk.models.export import ExportReader, IndexedSession, export_header
+import qasync
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from benchmarks._common import Results, main_for, percentile, rss_mb, timed
+from supervisor_desk.models.export import export_header
 from supervisor_desk.models.filters import MessageCountFilter, SessionFilter, SortSpec
-from supervisor_desk.models.offline_index import OfflineIndex, raw_transcripts
+from supervisor_desk.models.offline_index import OfflineIndex
 from supervisor_desk.models.wire import CHANNELS, format_timestamp
+from supervisor_desk.views.offline import OfflineWindow
 
 WORDS = ("cancel", "refund", "invoice", "delivery", "password", "café", "order", "late",
          "thanks", "hello", "account", "card", "blocked", "address", "change", "premium")
@@ -83,52 +96,135 @@ def dataset(n_sessions: int, messages: int = 10) -> Path:
     return path
 
 
+STALL_TIMER_MS = 5
+
+
+class _StallMonitor:
+    """A 5 ms precise timer on the Qt thread; a long gap between its ticks is a stall."""
+
+    def __init__(self) -> None:
+        self.gaps: list[float] = []
+        # CPU time the Qt thread itself used within each gap: a gap far longer than that is
+        # the thread waiting (for the interpreter lock, or for a core on a shared machine).
+        self.busy: list[float] = []
+        self._last = 0.0
+        self._last_cpu = 0.0
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(STALL_TIMER_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+
+    def start(self) -> None:
+        self._last = time.monotonic()
+        self._last_cpu = time.thread_time()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def _on_timer_timeout(self) -> None:
+        now, cpu = time.monotonic(), time.thread_time()
+        self.gaps.append((now - self._last) * 1000)
+        self.busy.append((cpu - self._last_cpu) * 1000)
+        self._last, self._last_cpu = now, cpu
+
+
+async def _open_in_window(path: Path, *, in_process: bool, prefix: str,
+                          limit_s: float) -> tuple[Results, OfflineWindow]:
+    """Open ``path`` in an offline window; figures from start to fully indexed."""
+    window = OfflineWindow(path)
+    window.loader.process_from_bytes = 0 if in_process else 1 << 62
+    window.resize(1400, 900)
+    window.show()
+    stall = _StallMonitor()
+    first_rows: list[float] = []
+    started = time.perf_counter()
+    window.loader.batch_loaded.connect(
+        lambda _n: first_rows.append((time.perf_counter() - started) * 1000)
+        if not first_rows else None)
+    cpu = time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stall.start()
+    task = window.loader.start()
+    deadline = time.monotonic() + limit_s
+    while not window.loader.done:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path.name} not read within {limit_s:.0f} s")
+        await asyncio.sleep(0.02)
+    read_s = time.perf_counter() - started
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), limit_s)
+    indexed_s = time.perf_counter() - started
+    stall.stop()
+    if window.loader.error:
+        raise RuntimeError(window.loader.error)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    gaps = stall.gaps
+    out: Results = {
+        f"{prefix}first_rows_ms": round(first_rows[0] if first_rows else float("nan"), 1),
+        f"{prefix}read_s": round(read_s, 2),
+        f"{prefix}indexed_s": round(indexed_s, 2),
+        f"{prefix}cpu_s": round(time.process_time() - cpu, 2),
+        f"{prefix}max_stall_ms": round(max(gaps, default=float("nan")), 1),
+        f"{prefix}stall_p99_ms": round(percentile(gaps, 99), 1),
+        f"{prefix}stalls_over_50ms": sum(1 for g in gaps if g > 50),
+        f"{prefix}max_stall_thread_cpu_ms": round(
+            stall.busy[gaps.index(max(gaps))] if gaps else float("nan"), 1),
+        f"{prefix}max_busy_gap_thread_cpu_ms": round(max(stall.busy, default=float("nan")), 1),
+    }
+    if in_process:
+        out[f"{prefix}worker_cpu_s"] = round(
+            after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime, 2)
+        out[f"{prefix}worker_peak_rss_mb"] = round(after.ru_maxrss / 1e3, 1)
+    return out, window
+
+
 def run(quick: bool) -> Results:
-    n = 10_000 if quick else 100_000
+    tiny = bool(os.environ.get("SUPERVISOR_DESK_BENCH_TINY"))
+    n = 1_000 if tiny else 10_000 if quick else 100_000
     path = dataset(n)
     rss_before = rss_mb()
-    results: Results = {"offline.load_avg_1m": round(os.getloadavg()[0], 2),
+    results: Results = {"quick": quick, "sizes.offline_sessions": n,
+                        "offline.load_avg_1m": round(os.getloadavg()[0], 2),
                         "offline.sessions": n, "offline.file_mb": round(path.stat().st_size / 1e6)}
-    # The offline window's loader: a thread reads, the index appends; transcripts are
-    # normalised for search after the last row (offline.transcripts_indexed_s).
-    started = time.perf_counter()
-    cpu_started = time.process_time()
-    queue: Queue[Any] = Queue(maxsize=8)
-    # The window's loader sizes (views/offline/loader.py): a small first batch, then 1,000 rows.
-    reader = ExportReader(path, batch_size=200)
+    app = QApplication.instance() or QApplication([])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    limit_s = 120.0 if quick else 600.0
+    try:
+        # The app's way: a child process parses, the index thread appends, Qt only hears.
+        measured, window = loop.run_until_complete(
+            _open_in_window(path, in_process=True, prefix="offline.", limit_s=limit_s))
+        results.update(measured)
+        results["offline.open_100k_s" if n == 100_000 else f"offline.open_{n // 1000}k_s"] = \
+            measured["offline.indexed_s"]
+        results["offline.rss_mb"] = round(rss_mb(), 1)
+        results["offline.rss_growth_mb"] = round(rss_mb() - rss_before, 1)
+        results["offline.rss_with_worker_mb"] = round(
+            results["offline.rss_mb"] + measured["offline.worker_peak_rss_mb"], 1)
+        index = window.loader.index
+        assert index is not None and len(index) == n, "every session was indexed"
+        loop.run_until_complete(window.aclose())
+        window.close()
+        results.update(_queries(index))
+        del index
+        window.deleteLater()
+        del window
+        gc.collect()
+        # Baseline, same run: the same window reading in a thread of this process.
+        measured, window = loop.run_until_complete(
+            _open_in_window(path, in_process=False, prefix="offline.thread_", limit_s=limit_s))
+        results.update(measured)
+        loop.run_until_complete(window.aclose())
+        window.close()
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(None)
+    return results
 
-    def work() -> None:
-        for batch in reader.batches():
-            queue.put((batch, raw_transcripts(batch)))
-            reader.batch_size = 1000
-        queue.put(None)
 
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    index = OfflineIndex(path)
-    first_rows_ms = None
-    longest_add_ms = 0.0
-    while (item := queue.get()) is not None:
-        batch: list[IndexedSession] = item[0]
-        with timed() as ms:
-            index.add(batch, item[1], normalized=False)
-            if first_rows_ms is None:
-                index.query(SessionFilter(), "-started_at", 0, 50)
-        longest_add_ms = max(longest_add_ms, ms())
-        if first_rows_ms is None:
-            first_rows_ms = (time.perf_counter() - started) * 1000
-    thread.join()
-    results["offline.open_cpu_s"] = round(time.process_time() - cpu_started, 2)
-    results["offline.first_rows_ms"] = round(first_rows_ms or 0.0, 1)
-    results["offline.open_100k_s" if not quick else "offline.open_10k_s"] = round(
-        time.perf_counter() - started, 2)
-    results["offline.longest_batch_append_ms"] = round(longest_add_ms, 1)
-    with timed() as ms:
-        index.normalize_transcripts()
-    results["offline.transcripts_indexed_s"] = round(ms() / 1000, 2)
-    results["offline.rss_mb"] = round(rss_mb(), 1)
-    results["offline.rss_growth_mb"] = round(rss_mb() - rss_before, 1)
-
+def _queries(index: OfflineIndex) -> Results:
+    results: Results = {}
     # The first query after the load sorts by start once (the window does it when loading
     # ends); the cases below are what a supervisor's filter or sort change then costs.
     with timed() as ms:

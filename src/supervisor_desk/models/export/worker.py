@@ -46,6 +46,7 @@ _LENGTH = struct.Struct(">Q")
 # Records per frame after the first: one frame is one pickle.loads in the parent, a single C
 # call that holds the GIL throughout (~4 ms for 250 records), so frames stay small.
 FRAME_RECORDS = 250
+PIPE_BYTES = 1 << 20
 STDERR_TAIL = 400  # characters of a crashed worker's stderr kept for the error message
 
 Batch = tuple[list[IndexedSession], list[str | None]]
@@ -208,10 +209,18 @@ class ExportReadProcess:
             command += ["--copy", name]
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (open until close())
         try:
-            return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=self._errors)
         except OSError as exc:
             raise ExportFileError(self.path, f"could not start reading ({exc})") from exc
+        if sys.platform == "linux" and proc.stdout is not None:
+            import fcntl
+
+            # A 64 KiB pipe holds a tenth of a frame: with 1 MiB the child parses ahead while
+            # this side is busy (the pipe's buffer is the only queue between the two).
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        return proc
 
     def _stderr_tail(self) -> str:
         errors = self._errors

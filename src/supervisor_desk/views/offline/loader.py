@@ -17,7 +17,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Generator
-from concurrent.futures import Executor
+from concurrent.futures import CancelledError, Executor
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,7 @@ class OfflineLoader(QObject):
         self.max_transcript_bytes = MAX_REVIEW_TEXT_BYTES
         self.process_from_bytes = PROCESS_FROM_BYTES
         self.index: OfflineIndex | None = None
+        self._building: OfflineIndex | None = None  # the reading thread's, before Qt hears
         self.reader: ExportReader | ExportReadProcess | None = None
         self.report = ReadReport()
         self.error = ""
@@ -116,7 +117,7 @@ class OfflineLoader(QObject):
             reader: ExportReader | ExportReadProcess
             batches: Generator[tuple[list[IndexedSession], list[str | None]]]
             if _size(self.path) >= self.process_from_bytes:
-                reader = ExportReadProcess(self.path, first_batch=FIRST_BATCH,
+                reader = ExportReadProcess(self.path, first_batch=FIRST_BATCH, batch=BATCH,
                                            max_sessions=MAX_REVIEW_SESSIONS)
                 batches = reader.batches()
             else:
@@ -132,7 +133,17 @@ class OfflineLoader(QObject):
             text_bytes = 0
             try:
                 for batch, transcripts in batches:
-                    if self._stop.is_set() or not deliver(("batch", batch, transcripts)):
+                    if self._stop.is_set():
+                        return
+                    if self.index_executor is None:
+                        item: tuple[Any, ...] = ("batch", batch, transcripts)
+                    else:
+                        # Straight to the index's thread: the Qt thread only hears of it.
+                        index = self._add_on_index_thread(reader, batch, transcripts)
+                        if index is None:
+                            return
+                        item = ("added", index, len(index))
+                    if not deliver(item):
                         return
                     text_bytes += sum(sys.getsizeof(t) for t in transcripts if t is not None)
                     if text_bytes > self.max_transcript_bytes:
@@ -147,6 +158,31 @@ class OfflineLoader(QObject):
         except Exception as exc:  # a reader bug must still end the load with a message
             log.exception("offline load of %s failed", self.path)
             deliver(("error", f"{self.path.name}: could not be read ({exc})"))
+
+    def _add_on_index_thread(self, reader: ExportReader | ExportReadProcess,
+                             batch: list[IndexedSession],
+                             transcripts: list[str | None]) -> OfflineIndex | None:
+        """Append a batch on the index's thread and wait for it (``None``: stopped)."""
+        assert self.index_executor is not None
+        if self._building is None:
+            self._building = self._new_index(reader)
+        index = self._building
+        try:
+            self.index_executor.submit(
+                _add_batch, index, batch, transcripts,
+                normalize=isinstance(reader, ExportReadProcess)).result()
+        except (CancelledError, RuntimeError):  # the window is closing: its thread is gone
+            return None
+        return index
+
+    @staticmethod
+    def _new_index(reader: ExportReader | ExportReadProcess) -> OfflineIndex:
+        header = reader.header
+        return OfflineIndex(
+            reader.data_path,  # a .gz file's transcripts: its decompressed copy
+            has_transcripts=reader.has_transcripts,
+            now=header.exported_at if header and header.exported_at else None,
+        )
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -214,18 +250,16 @@ class OfflineLoader(QObject):
         if kind == "reader":
             self.reader = item[1]
             self.report = item[1].report
-        elif kind == "batch":
-            batch: list[IndexedSession] = item[1]
+        elif kind == "added":  # appended on the index's thread already
+            self.index = item[1]
+            self.progress_changed.emit(self.report.bytes_read, self.report.total_bytes)
+            self.batch_loaded.emit(item[2])
+        elif kind == "batch":  # no index thread: appended here
             if self.index is None:
                 assert self.reader is not None
-                header = self.reader.header
-                self.index = OfflineIndex(
-                    self.reader.data_path,  # a .gz file's transcripts: its decompressed copy
-                    has_transcripts=self.reader.has_transcripts,
-                    now=header.exported_at if header and header.exported_at else None,
-                )
-            await self._on_index(_add_batch, self.index, batch, item[2],
-                                 normalize=isinstance(self.reader, ExportReadProcess))
+                self.index = self._new_index(self.reader)
+            _add_batch(self.index, item[1], item[2],
+                       normalize=isinstance(self.reader, ExportReadProcess))
             self.progress_changed.emit(self.report.bytes_read, self.report.total_bytes)
             self.batch_loaded.emit(len(self.index))
         elif kind == "error":
