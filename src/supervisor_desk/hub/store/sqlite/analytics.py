@@ -27,7 +27,6 @@ from supervisor_desk.models.analytics import (
     report_from_aggregates,
 )
 from supervisor_desk.models.filters import SessionFilter
-from supervisor_desk.models.wire import CHANNELS
 
 _RANGE = "started_ms < :e AND (ended_ms IS NULL OR ended_ms >= :s)"
 _FROM = "FROM sessions INDEXED BY sessions_analytics"
@@ -45,21 +44,25 @@ def _statements(clause: str) -> dict[str, str]:
     are read bucket by bucket along the index (no sort), the rest are small GROUP BYs, and
     percentiles are picked by rank from one ordered column."""
     first = _FIRST.format
-    channels = ", ".join(f"SUM(channel = '{c}')" for c in CHANNELS)
-    bins = ", ".join(f"SUM(m = {i})" for i in range(len(MESSAGE_BINS) + 1))
     where = f"{_RANGE} AND {clause}"
     started = "started_ms >= :s"
     return {
         # Before the range: they count in the range's sessions and its live level.
         "before": f"SELECT COUNT(*), SUM(started_ms <= :n) {_FROM} "
                   f"WHERE started_ms < :s AND (ended_ms IS NULL OR ended_ms >= :s) AND {clause}",
-        "bucket": f"SELECT COUNT(*), SUM(started_ms <= :n), {channels}, {bins} FROM ("
-                  f"SELECT channel, started_ms, {_MESSAGE_BIN} AS m {_FROM} "
-                  f"WHERE started_ms >= :lo AND started_ms < :hi "
-                  f"AND (ended_ms IS NULL OR ended_ms >= :s) AND {clause})",
-        "ended": f"SELECT (ended_ms - :s) / :z, {first(c='MAX(ended_ms, started_ms)')}, status, "
-                 f"end_reason, COUNT(*) {_FROM} WHERE {where} AND ended_ms < :e "
-                 "GROUP BY 1, 2, 3, 4",
+        # One bucket's starts: a small sort per bucket costs less than one of the range.
+        "bucket": f"SELECT channel, started_ms <= :n, {_MESSAGE_BIN}, COUNT(*) {_FROM} "
+                  "WHERE started_ms >= :lo AND started_ms < :hi "
+                  f"AND (ended_ms IS NULL OR ended_ms >= :s) AND {clause} GROUP BY 1, 2, 3",
+        # The live level drops when a session stops (its end, or its start if it claims to
+        # have ended before it started): 0 = at its end, 1 = at its start (rare, counted by
+        # "ended_early"), 2 = after now (not yet).
+        "ended": f"SELECT (ended_ms - :s) / :z, CASE WHEN ended_ms > :n THEN 2 "
+                 "WHEN ended_ms < started_ms THEN 1 ELSE 0 END, status, end_reason, COUNT(*) "
+                 f"{_FROM} WHERE {where} AND ended_ms < :e GROUP BY 1, 2, 3, 4",
+        "ended_early": f"SELECT {first(c='started_ms')}, COUNT(*) {_FROM} "
+                       f"WHERE {where} AND ended_ms < :e AND ended_ms < started_ms "
+                       "AND ended_ms <= :n GROUP BY 1",
         "queue": f"SELECT CASE WHEN queued_ms >= :s AND queued_ms < :e "
                  f"THEN (queued_ms - :s) / :z END, {first(c='queued_ms')}, "
                  f"CASE WHEN {_EXIT} IS NOT NULL THEN {first(c=f'MAX({_EXIT}, queued_ms)')} END, "
@@ -70,14 +73,13 @@ def _statements(clause: str) -> dict[str, str]:
         "waits": f"SELECT MAX(0, COALESCE({_EXIT}, :n) - queued_ms) AS w {_FROM} "
                  f"WHERE {where} AND queued_ms >= :s AND queued_ms < :e "
                  "ORDER BY (queued_ms - :s) / :z, w",
-        "agents": f"SELECT agent_id, COUNT(*), SUM(responsible_kind = 'human'), "
+        # Agents and teams in one sort (a handful of teams per agent).
+        "agents": f"SELECT agent_id, team, COUNT(*), SUM(responsible_kind = 'human'), "
                   f"SUM(ended_ms IS NOT NULL), MAX(started_ms), agent_name {_FROM} "
-                  f"WHERE {where} AND {started} GROUP BY agent_id",
+                  f"WHERE {where} AND {started} GROUP BY agent_id, team",
         "durations": f"SELECT MAX(0, ended_ms - started_ms) AS d {_FROM} "
                      f"WHERE {where} AND {started} AND ended_ms IS NOT NULL "
                      "ORDER BY agent_id, d",
-        "teams": f"SELECT team, COUNT(*), SUM(responsible_kind = 'human') {_FROM} "
-                 f"WHERE {where} AND {started} AND team IS NOT NULL GROUP BY team",
         "operators": f"SELECT operator_id, COUNT(*), SUM(ended_ms IS NOT NULL), "
                      "SUM(CASE WHEN ended_ms IS NOT NULL "
                      "THEN MAX(0, ended_ms - COALESCE(accepted_ms, started_ms)) ELSE 0 END), "
@@ -113,26 +115,27 @@ def _aggregates(conn: sqlite3.Connection, sql: dict[str, str], params: dict[str,
     if live_before:
         agg.live_in[0] = live_before
     bucket_sql = sql["bucket"]
-    n_channels = len(CHANNELS)
     for b in range(time_range.buckets):
         lo = time_range.start_ms + b * time_range.bucket_ms
         params["lo"], params["hi"] = lo, min(lo + time_range.bucket_ms, time_range.end_ms)
-        count, live, *rest = conn.execute(bucket_sql, params).fetchone()
-        if not count:
-            continue
-        agg.sessions += count
-        agg.live_in[b] = agg.live_in.get(b, 0) + live
-        for channel, started in zip(CHANNELS, rest[:n_channels], strict=True):
-            if started:
-                agg.started[(b, channel)] = started
-        for m, binned in enumerate(rest[n_channels:]):
-            agg.message_bins[m] = agg.message_bins.get(m, 0) + binned
+        for channel, by_now, m, count in conn.execute(bucket_sql, params):
+            agg.sessions += count
+            agg.started[(b, channel)] = agg.started.get((b, channel), 0) + count
+            agg.message_bins[m] = agg.message_bins.get(m, 0) + count
+            if by_now:
+                agg.live_in[b] = agg.live_in.get(b, 0) + count
+    early = False
     for b, stop, status, reason, count in conn.execute(sql["ended"], params):
         agg.outcomes[(b, status)] = agg.outcomes.get((b, status), 0) + count
         if reason is not None:
             agg.end_reasons[(b, reason)] = agg.end_reasons.get((b, reason), 0) + count
-        if stop >= 0:
-            agg.live_out[stop] = agg.live_out.get(stop, 0) + count
+        if stop == 0:
+            agg.live_out[b] = agg.live_out.get(b, 0) + count
+        early = early or stop == 1
+    if early:
+        for k, count in conn.execute(sql["ended_early"], params):
+            if k >= 0:
+                agg.live_out[k] = agg.live_out.get(k, 0) + count
     queued: dict[int, int] = {}
     for b, k_in, k_out, hit, settled, count in conn.execute(sql["queue"], params):
         if k_in >= 0:
@@ -144,16 +147,19 @@ def _aggregates(conn: sqlite3.Connection, sql: dict[str, str], params: dict[str,
             hits, settles = agg.sla.get(b, (0, 0))
             agg.sla[b] = (hits + hit * count, settles + settled * count)
     agg.waits = _picks(conn.execute(sql["waits"], params).fetchall(), sorted(queued.items()))
-    ended_per_agent = []
-    for agent_id, total, human, ended, started_ms, name in conn.execute(sql["agents"], params):
-        agg.handover_agent[agent_id] = (total, human)
+    ended_per_agent: dict[str, int] = {}
+    for agent_id, team, count, human, ended, started_ms, name in conn.execute(
+            sql["agents"], params):
+        total, humans = agg.handover_agent.get(agent_id, (0, 0))
+        agg.handover_agent[agent_id] = (total + count, humans + human)
         agg.name(agg.agent_names, agent_id, name, started_ms)
         if ended:
-            ended_per_agent.append((agent_id, ended))
+            ended_per_agent[agent_id] = ended_per_agent.get(agent_id, 0) + ended
+        if team is not None:
+            total, humans = agg.handover_team.get(team, (0, 0))
+            agg.handover_team[team] = (total + count, humans + human)
     agg.durations = _picks(conn.execute(sql["durations"], params).fetchall(),
-                           sorted(ended_per_agent))
-    for team, total, human in conn.execute(sql["teams"], params):
-        agg.handover_team[team] = (total, human)
+                           sorted(ended_per_agent.items()))
     for operator_id, handled, ended, total_ms, started_ms, name in conn.execute(
             sql["operators"], params):
         agg.handled[operator_id] = handled
