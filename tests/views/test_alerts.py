@@ -88,6 +88,7 @@ def test_panel_lists_by_severity_acknowledges_and_snoozes_by_key(qtbot: QtBot) -
     vm = AlertsViewModel(rules(keyword), user="ann")
     panel = AlertsPanel(vm)
     qtbot.addWidget(panel)
+    panel.resize(800, 300)  # wide: every column (tests/views/alerts: narrow)
     panel.show()
     vm.reset([queued("s1", 120, "Bob"), queued("s2", 5, "Cleo")])
     message = Message.model_validate({

@@ -4,6 +4,11 @@ Keys: Enter opens the alert's session; A (or Space) acknowledges it; S snoozes i
 5, 15 or 60 minutes, also on the right-click menu). Acknowledged alerts stay listed, greyed,
 until they resolve; snoozed ones show until when.
 
+The dock is often narrow (beside the chat, at 1280x720 about 260 px): the table never scrolls
+sideways. Session and Rule share the width and elide; below ``COMPACT_WIDTH`` the severity
+shows as its icon only and the State column gives way. The line under the table always tells
+the selected alert in full (severity, rule, session, age, state).
+
 Its title ("Alerts (N)", also the View menu's entry) counts open alerts even while it is
 hidden, and a critical alert brings it forward (shown, raised, the window flashed in the
 task bar) without taking the keyboard from what the user is typing in.
@@ -21,7 +26,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QKeyEvent, QShowEvent
+from PySide6.QtGui import QAction, QKeyEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -44,7 +49,18 @@ from supervisor_desk.views.theme import theme_color
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 HEADERS = ("Severity", "Session", "Rule", "Age", "State")
-AGE_COLUMN = 3
+SEVERITY_COLUMN, SESSION_COLUMN, RULE_COLUMN, AGE_COLUMN, STATE_COLUMN = range(5)
+# Below this table width the severity is an icon and the State column hides.
+COMPACT_WIDTH = 520
+
+
+def alert_summary(alert: Alert, now_ms: int) -> str:
+    """The whole alert in one line: the panel's detail line and its cells' tooltips."""
+    s = alert.session
+    who = describe_new(s) if s.is_live else describe_ended(s)
+    age = format_duration(max(0, now_ms - alert.opened_at_ms) / 1000)
+    return (f"{SEVERITY_LABEL[alert.severity]} · {alert.rule_name} — {who} · {age} · "
+            f"{alert_state_text(alert, now_ms)}")
 
 
 def alert_state_text(alert: Alert, now_ms: int) -> str:
@@ -63,6 +79,7 @@ class AlertsTableModel(QAbstractTableModel):
         self._vm = vm
         self._rows: list[Alert] = []
         self.stale = False
+        self.compact = False
         self.reload()
 
     def reload(self) -> None:
@@ -74,9 +91,17 @@ class AlertsTableModel(QAbstractTableModel):
     def alert_at(self, row: int) -> Alert | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            if self._rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0),
+                                      [Qt.ItemDataRole.DisplayRole])
+
     def tick(self) -> None:
         if self._rows:
-            self.dataChanged.emit(self.index(0, AGE_COLUMN), self.index(len(self._rows) - 1, 4),
+            self.dataChanged.emit(self.index(0, AGE_COLUMN),
+                                  self.index(len(self._rows) - 1, STATE_COLUMN),
                                   [Qt.ItemDataRole.DisplayRole])
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -100,7 +125,7 @@ class AlertsTableModel(QAbstractTableModel):
             now = self._vm.now_ms()
             match column:
                 case 0:
-                    return SEVERITY_LABEL[alert.severity]
+                    return None if self.compact else SEVERITY_LABEL[alert.severity]
                 case 1:
                     s = alert.session
                     return describe_new(s) if s.is_live else describe_ended(s)
@@ -114,8 +139,10 @@ class AlertsTableModel(QAbstractTableModel):
             return severity_icon(alert.severity)
         if role == Qt.ItemDataRole.ForegroundRole and alert.state != "open":
             return theme_color("muted_text")
-        if role == Qt.ItemDataRole.ToolTipRole and column == 1:
-            return f"Session {alert.session_id}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{alert_summary(alert, self._vm.now_ms())}\nSession {alert.session_id}"
+        if role == Qt.ItemDataRole.AccessibleTextRole and column == 0:
+            return SEVERITY_LABEL[alert.severity]
         return None
 
 
@@ -151,23 +178,38 @@ class AlertsPanel(QDockWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        # The severity word and icon, no wider: the dock is narrow and the session needs room.
-        self.table.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(24)
+        # Session and Rule share what is left; the others are as wide as their longest
+        # value (measured once from the font: contents-sizing re-measures every row each tick).
+        for column in (SESSION_COLUMN, RULE_COLUMN):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        for column in (SEVERITY_COLUMN, AGE_COLUMN, STATE_COLUMN):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_table_context_menu_requested)
         self.table.activated.connect(self._on_table_activated)
         self.table.setAccessibleName("Open alerts")
         layout.addWidget(self.table, 1)
+        self.detail = QLabel("", body)
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)  # session names are untrusted
+        self.detail.setWordWrap(True)
+        self.detail.setProperty("tone", "secondary")
+        self.detail.setAccessibleName("Selected alert")
+        layout.addWidget(self.detail)
         self.empty = QLabel("No open alerts.", body)
         self.empty.setProperty("tone", "muted")
         layout.addWidget(self.empty)
         self.setWidget(body)
         self._ages = QTimer(self)
         self._ages.setInterval(1000)
-        self._ages.timeout.connect(self.model.tick)
+        self._ages.timeout.connect(self._on_ages_timeout)
         self._ages.start()
+        self.table.selectionModel().currentChanged.connect(self._on_table_current_changed)
+        self._fit_columns()
         # Shown by bring_forward() while the user may be typing elsewhere: never activate.
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
         vm.alerts_changed.connect(self._on_vm_alerts_changed)
@@ -183,6 +225,36 @@ class AlertsPanel(QDockWidget):
             self.show()
         self.raise_()
         QApplication.alert(self.window())
+
+    def _fit_columns(self) -> None:
+        """Fixed columns from the font; compact (icon, no State) when the table is narrow."""
+        metrics = self.table.fontMetrics()
+        pad = metrics.horizontalAdvance("MM")  # cell margins and the grid
+        icon = self.table.iconSize().width() or 16
+        compact = self.table.width() < COMPACT_WIDTH
+        self.model.set_compact(compact)
+        header = self.table.horizontalHeader()
+        severity_text = 0 if compact else max(
+            metrics.horizontalAdvance(label) for label in SEVERITY_LABEL.values()) + 6
+        header.resizeSection(SEVERITY_COLUMN, icon + severity_text + pad)
+        age = max(metrics.horizontalAdvance("8h 88m 88s"),
+                  metrics.horizontalAdvance(HEADERS[AGE_COLUMN]))
+        header.resizeSection(AGE_COLUMN, age + pad)
+        state = metrics.horizontalAdvance("Snoozed (88m 88s left)")
+        header.resizeSection(STATE_COLUMN, state + pad)
+        self.table.setColumnHidden(STATE_COLUMN, compact)
+
+    def _show_detail(self) -> None:
+        alert = self.selected()
+        self.detail.setText("" if alert is None else alert_summary(alert, self.vm.now_ms()))
+        self.detail.setVisible(alert is not None)
+
+    def _on_table_current_changed(self, _current: QModelIndex, _previous: QModelIndex) -> None:
+        self._show_detail()
+
+    def _on_ages_timeout(self) -> None:
+        self.model.tick()
+        self._show_detail()
 
     def selected(self) -> Alert | None:
         index = self.table.currentIndex()
@@ -241,6 +313,7 @@ class AlertsPanel(QDockWidget):
         self.empty.setVisible(self.model.rowCount() == 0)
         if self.model.rowCount() and not self.table.currentIndex().isValid():
             self.table.selectRow(0)
+        self._show_detail()
 
 
 class _AlertsTable(QTableView):
@@ -249,6 +322,10 @@ class _AlertsTable(QTableView):
     def __init__(self, panel: AlertsPanel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._panel = panel
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._panel._fit_columns()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
