@@ -2,7 +2,9 @@
 
 Backed by ``miniaudio`` (a 0.6 MB wheel with its own WAV/MP3/FLAC/Vorbis decoders; it plays
 through PulseAudio/PipeWire or ALSA) rather than QtMultimedia, which only ships in the large
-PySide6-Addons. The library is imported on the first play, so start-up does not pay for it.
+PySide6-Addons. The library is imported by :meth:`AudioOutput.warm_up` on a worker thread
+once sounds are in use (importing it costs ~90 ms, opening the first device ~70 ms more: paid
+on the Qt thread at the first alert, that was a visible stall), else on the first play.
 Each sound plays on its own playback device (miniaudio's native thread, no Python thread);
 finished devices are closed by :meth:`AudioOutput.reap` or :meth:`AudioOutput.close`.
 """
@@ -79,6 +81,8 @@ class AudioOutput:
         self.muted = muted
         self._clock = clock
         self._clips: dict[str, Clip] = {}
+        # Samples at a volume, per (sound, volume): scaling a clip in Python costs ~3 ms.
+        self._scaled: dict[tuple[str, float], array.array[int]] = {}
         self._playing: list[tuple[float, Any]] = []  # (end time, device)
         self.played = 0
 
@@ -87,11 +91,29 @@ class AudioOutput:
             self._clips[name] = load_wav(sound_path(name))
         return self._clips[name]
 
+    @staticmethod
+    def warm_up() -> None:
+        """Import the playback library now (blocking: call it off the UI thread)."""
+        try:
+            import miniaudio  # noqa: F401 - the import is the point
+        except ImportError:
+            pass  # play() says so when a sound is wanted
+
     def play_sound(self, name: str) -> float:
         """Play a bundled sound; returns its length in seconds (0 when muted)."""
-        return self.play(self.clip(name))
+        if self.muted or self.volume <= 0:
+            return 0.0
+        clip = self.clip(name)
+        key = (name, self.volume)
+        pcm = self._scaled.get(key)
+        if pcm is None:
+            if len(self._scaled) > 16:  # the volume slider moved many times
+                self._scaled.clear()
+            pcm = self._scaled[key] = scaled(clip, self.volume)
+        return self.play(clip, pcm)
 
-    def play(self, clip: Clip) -> float:
+    def play(self, clip: Clip, pcm: array.array[int] | None = None) -> float:
+        """Play ``clip`` (``pcm``: its samples already at this volume)."""
         if self.muted or self.volume <= 0:
             return 0.0
         try:
@@ -99,7 +121,8 @@ class AudioOutput:
         except ImportError as exc:
             raise AudioError(f"sound playback is not installed ({exc})") from None
         self.reap()
-        pcm = scaled(clip, self.volume)
+        if pcm is None:
+            pcm = scaled(clip, self.volume)
         try:
             device = miniaudio.PlaybackDevice(
                 output_format=miniaudio.SampleFormat.SIGNED16,

@@ -10,6 +10,7 @@ and desktop pop-ups; banners still show in the window.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -77,6 +78,7 @@ class AlertNotifier(QObject):
         self._banner_timer.setSingleShot(True)
         self._banner_timer.setInterval(BANNER_INTERVAL_MS)
         self._banner_timer.timeout.connect(self._on_banner_timer_timeout)
+        self._warm_up: threading.Thread | None = None
         self._reap = QTimer(self)
         self._reap.setSingleShot(True)
         self._reap.timeout.connect(self._on_reap_timeout)
@@ -85,6 +87,12 @@ class AlertNotifier(QObject):
         self._rules = rules
         self.audio.volume = rules.volume
         self.audio.muted = rules.muted
+        if not rules.muted and self._warm_up is None and any(
+                r.enabled and r.actions.sound for r in rules.rules):
+            # The first alert sound would otherwise import the library on the Qt thread.
+            self._warm_up = threading.Thread(target=self.audio.warm_up, name="audio-warm-up",
+                                             daemon=True)
+            self._warm_up.start()
         # The routine rules replace the tray's per-kind switches (one owner).
         coalescer = self._tray.coalescer
         new_rule, ended_rule = rules.rule(ROUTINE_NEW_ID), rules.rule(ROUTINE_ENDED_ID)
@@ -166,6 +174,8 @@ class AlertNotifier(QObject):
             self._reap.start(250)
 
     def close(self) -> None:
+        if self._warm_up is not None:
+            self._warm_up.join()
         self._banner_timer.stop()
         self._pending_banners = []
         self._reap.stop()
