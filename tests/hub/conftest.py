@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from supervisor_desk.hub.embedded import EmbeddedHub
+from tests.conftest import HUB_USERS
+from tests.postgres_server import PostgresServer, postgres_server
+from tests.postgres_server import available as postgres_server_available
 
 
 class Api:
@@ -51,9 +55,91 @@ class Api:
         return [s["id"] for s in self.sessions(*pairs, **params)["items"]]
 
 
+# Modules whose tests run against both backends (the ``api`` fixture's hub): the contract,
+# auth, the feed, sessions/filters and export. The rest run on SQLite only, to keep the suite
+# within its time budget; the PostgreSQL-only tests are in tests/hub/postgres/.
+BOTH_BACKENDS = frozenset({
+    "test_auth.py", "test_feed.py", "test_handover_export.py", "test_contact_edit.py",
+    "test_sessions_api.py", "test_openapi_contract.py",
+})
+
+
+# Tests about the SQLite file itself (what its bytes hold); PostgreSQL's equivalents are in
+# tests/hub/postgres/.
+SQLITE_ONLY = frozenset({"test_passwords_and_tokens_are_stored_only_as_hashes"})
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "hub_backend" in metafunc.fixturenames and metafunc.module.__file__ and \
+            Path(metafunc.module.__file__).name in BOTH_BACKENDS:
+        backends = (["sqlite"] if metafunc.definition.originalname in SQLITE_ONLY
+                    else ["sqlite", "postgres"])
+        metafunc.parametrize("hub_backend", backends, indirect=True)
+
+
 @pytest.fixture
-def api(running_hub: EmbeddedHub) -> Iterator[Api]:
-    client = Api(running_hub)
+def hub_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgres``: the store of the ``api`` fixture's hub."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (Debian's postgresql package)."""
+    if not postgres_server_available():
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql postgresql-contrib)")
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def _pg_template(postgres: PostgresServer) -> str:
+    """A migrated database with the three users (password = name), copied for each hub."""
+    from supervisor_desk.hub.store.postgres.store import PostgresStore
+
+    postgres.create_database("hub_template")
+    store = PostgresStore(postgres.dsn("hub_template"), listen=False,
+                          files_dir=Path(postgres.root) / "template-files")
+    try:
+        for name in HUB_USERS:
+            store.add_user(name, name, name)
+    finally:
+        store.close()
+    return "hub_template"
+
+
+def fresh_pg_database(postgres: PostgresServer, template: str) -> str:
+    """A copy of ``template`` with an epoch of its own, as a new database would have."""
+    import uuid
+
+    dsn = postgres.create_database(template=template)
+    postgres.execute(f"UPDATE meta SET value = '{uuid.uuid4().hex}' WHERE key = 'epoch'",
+                     dsn.rsplit("/", 1)[1])
+    return dsn
+
+
+@pytest.fixture
+def pg_hub(postgres: PostgresServer, _pg_template: str, tmp_path: Path) -> Iterator[EmbeddedHub]:
+    """A started hub on a fresh PostgreSQL database (users viewer/supervisor/admin)."""
+    from supervisor_desk.hub.store.postgres.store import PostgresStore
+
+    dsn = fresh_pg_database(postgres, _pg_template)
+    store = PostgresStore(dsn, files_dir=tmp_path / "files")
+    hub = EmbeddedHub(store.path, store=store)
+    hub.ingest_token = hub.create_token("tests", "ingest")  # type: ignore[attr-defined]
+    hub.start()
+    try:
+        yield hub
+    finally:
+        hub.stop()
+        postgres.drop_database(dsn.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def api(request: pytest.FixtureRequest, hub_backend: str) -> Iterator[Api]:
+    hub: EmbeddedHub = request.getfixturevalue(
+        "pg_hub" if hub_backend == "postgres" else "running_hub")
+    client = Api(hub)
     try:
         yield client
     finally:

@@ -32,6 +32,7 @@ class EmbeddedHub:
         feed_limits: FeedLimits | None = None,
         forwarded_allow_ips: str | Sequence[str] = (),
         webhook_schedule: RetrySchedule | None = None,
+        store: HubStore | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.tls = load_tls(tls_cert, tls_key)  # https:// when both are given
@@ -44,7 +45,7 @@ class EmbeddedHub:
         # Like ``serve``: X-Forwarded-For is trusted from these proxies only (none by default).
         self.forwarded_allow_ips = parse_trusted(forwarded_allow_ips)
         self.webhook_schedule = webhook_schedule
-        self._storage: HubStore | None = None
+        self._storage: HubStore | None = store  # a given store (PostgreSQL), else db_path's
         self._server: HubServer | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -13,12 +13,13 @@ def is_database_url(db: str | Path) -> bool:
     return isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(db: str | Path) -> HubStore:
-    """The store ``db`` names: a SQLite file path, or a PostgreSQL URL."""
+def open_store(db: str | Path, *, files_dir: Path | None = None) -> HubStore:
+    """The store ``db`` names: a SQLite file path, or a PostgreSQL URL (``files_dir``: where
+    that replica keeps uploaded files and transcription state; default ``./hub-files``)."""
     if is_database_url(db):
-        raise ValueError(
-            "this hub stores its data in a SQLite file; a PostgreSQL URL is not supported "
-            f"by this build: {str(db).split('@')[-1]!r}")
+        from supervisor_desk.hub.store.postgres.store import PostgresStore
+
+        return PostgresStore(str(db), files_dir=files_dir)
     from supervisor_desk.hub.store.sqlite import SqliteStore
 
     return SqliteStore(db)

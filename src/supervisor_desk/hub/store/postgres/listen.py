@@ -1,0 +1,84 @@
+"""One replica's ear on the event log: ``LISTEN hub_events`` on a dedicated connection.
+
+Every commit that appends events notifies ``hub_events`` with its last seq (delivered by
+PostgreSQL at commit, to every replica). On each notification the store reads the events it
+has not published yet, by seq range, and hands them to the feed
+(:meth:`PostgresStore.catch_up`: the same read a resuming client's replay makes). Between
+notifications the counter is polled every ``poll_seconds`` too, so a notification lost with a
+dropped connection costs at most that long; when the connection drops the listener reconnects
+with backoff and catches up from the counter: no event is lost, none doubled (the store
+publishes each seq once).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from supervisor_desk.hub.store.interface import StoreUnavailable
+
+if TYPE_CHECKING:
+    from supervisor_desk.hub.store.postgres.store import PostgresStore
+
+log = logging.getLogger(__name__)
+
+
+class EventListener:
+    """A daemon thread: LISTEN, catch up on every notification, poll, reconnect."""
+
+    def __init__(self, store: PostgresStore, *, poll_seconds: float = 1.0,
+                 backoff_max: float = 5.0) -> None:
+        self._store = store
+        self.poll_seconds = poll_seconds
+        self.backoff_max = backoff_max
+        self._stop = threading.Event()
+        self._conn: psycopg.Connection | None = None
+        self._thread = threading.Thread(target=self._run, name="hub-pg-listen", daemon=True)
+        self.reconnects = 0  # for tests and diagnostics
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        conn = self._conn
+        if conn is not None:
+            # Wakes a blocked notifies() wait; the thread closes the connection itself.
+            try:
+                conn.cancel_safe(timeout=2)
+            except Exception:
+                log.debug("cancelling the LISTEN wait failed", exc_info=True)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        from supervisor_desk.hub.store.postgres.store import NOTIFY_CHANNEL
+
+        delay = 0.1
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._store.dsn, autocommit=True, connect_timeout=5) as conn:
+                    self._conn = conn
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    # Anything committed while we were not listening.
+                    self._store.catch_up()
+                    delay = 0.1
+                    while not self._stop.is_set():
+                        newest: int | None = None
+                        for notice in conn.notifies(timeout=self.poll_seconds, stop_after=64):
+                            if notice.payload.isdigit():
+                                newest = max(newest or 0, int(notice.payload))
+                        if self._stop.is_set():
+                            break
+                        self._store.catch_up(newest)  # None: poll the counter
+            except (psycopg.Error, StoreUnavailable, OSError) as exc:
+                if self._stop.is_set():
+                    break
+                self.reconnects += 1
+                log.warning("event listener: %s; reconnecting in %.1f s", exc, delay)
+                self._stop.wait(delay)
+                delay = min(self.backoff_max, delay * 2)
+            finally:
+                self._conn = None

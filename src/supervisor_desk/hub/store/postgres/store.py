@@ -1,0 +1,703 @@
+"""The hub's store on PostgreSQL: the same contract as the SQLite file, shared by replicas.
+
+Several hub processes (replicas) use one database. What keeps them one hub:
+- **One event log.** Every writing transaction locks the counter row (``event_counter``,
+  ``SELECT … FOR UPDATE``) before it reads anything, takes its seqs from it and writes it back:
+  writers across replicas run one after the other, seqs follow commit order, and a rolled back
+  batch returns its seqs with it (no hole). The epoch is a row of ``meta``.
+- **One feed.** The writing transaction ends with ``pg_notify('hub_events', last seq)``, which
+  PostgreSQL delivers at commit. Each replica listens on one connection
+  (:mod:`~supervisor_desk.hub.store.postgres.listen`) and reads the events it has not published
+  yet by seq range, the path a resuming client takes; its own commits are published straight
+  away when they follow what it published last. Either way :attr:`on_commit` sees every event
+  once, in seq order, with no gap; a missed notification or a dropped LISTEN connection is
+  caught up from the counter.
+- **Shared accounts.** Users and tokens live in the database: a token revoked through one
+  replica stops working on all (open feeds re-check theirs every two seconds).
+
+Connections: one writer connection (the hub calls writes from one thread), a pool for reads,
+one for LISTEN. psycopg's errors never leave this module: a lost or refused connection is
+:class:`StoreUnavailable` (503), a full disk :class:`StoreFull`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg_pool
+
+from supervisor_desk.hub import passwords
+from supervisor_desk.hub.store import reducer
+from supervisor_desk.hub.store.interface import (
+    CommitListener,
+    ExportRow,
+    IngestOutcome,
+    ParsedEvent,
+    Principal,
+    StoreUnavailable,
+)
+from supervisor_desk.hub.store.postgres import query
+from supervisor_desk.hub.store.postgres import webhooks as webhook_sql
+from supervisor_desk.hub.store.postgres.faults import translated
+from supervisor_desk.hub.store.postgres.schema import migrate
+from supervisor_desk.hub.store.reducer import SESSION_COLUMNS, DuplicateMessage, session_columns
+from supervisor_desk.hub.store.tokens import hash_token, new_token
+from supervisor_desk.hub.store.webhooks import Delivery, Webhook
+from supervisor_desk.models.analytics import (
+    AnalyticsReport,
+    SessionFacts,
+    TimeRange,
+    analytics_report,
+)
+from supervisor_desk.models.filters import SessionFilter, SortSpec
+from supervisor_desk.models.wire import ROLES
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+NOTIFY_CHANNEL = "hub_events"
+_REPLAY_ROWS = 2000
+
+_INSERT_SESSION = (
+    f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(SESSION_COLUMNS))})"
+).encode()
+_UPDATE_SESSION = (
+    "UPDATE sessions SET "
+    + ", ".join(f"{c} = %s" for c in SESSION_COLUMNS[1:])
+    + " WHERE id = %s"
+).encode()
+
+
+def is_postgres_url(target: str | Path) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def _now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+class PgBatch:
+    """One write transaction as the reducer's ``WriteBatch``. Messages are written at once (a
+    reused message id must be found); sessions, logs, events and deliveries in one
+    ``executemany`` each at :meth:`flush`."""
+
+    def __init__(self, conn: psycopg.Connection, seq: int) -> None:
+        self.conn = conn
+        self.seq = seq
+        self.sessions: dict[str, dict[str, Any] | None] = {}
+        self.dirty: set[str] = set()
+        self.created: set[str] = set()
+        self.new_events: list[tuple[int, str]] = []
+        self._event_rows: list[tuple[Any, ...]] = []
+        self._log_rows: list[tuple[str, str, str]] = []
+        self._outbox_rows: list[tuple[Any, ...]] = []
+        self.hooks: list[tuple[str, frozenset[str]]] | None = None
+        self.outboxed = 0
+
+    def known_events(self, ids: Sequence[str]) -> dict[str, bytes | None]:
+        rows = self.conn.execute(
+            "SELECT id, content_hash FROM events WHERE id = ANY(%s)", (list(ids),)).fetchall()
+        return {row[0]: (bytes(row[1]) if row[1] is not None else None) for row in rows}
+
+    def session(self, session_id: str) -> dict[str, Any] | None:
+        if session_id not in self.sessions:
+            row = self.conn.execute(
+                "SELECT doc FROM sessions WHERE id = %s", (session_id,)).fetchone()
+            self.sessions[session_id] = json.loads(row[0]) if row else None
+        return self.sessions[session_id]
+
+    def session_started(self, doc: dict[str, Any]) -> None:
+        self.sessions[doc["id"]] = doc
+        self.dirty.add(doc["id"])
+        self.created.add(doc["id"])
+
+    def session_changed(self, session_id: str) -> None:
+        self.dirty.add(session_id)
+
+    def add_message(self, session_id: str, seq: int, message_id: str, message_json: str,
+                    text: str | None) -> None:
+        row = self.conn.execute(
+            "INSERT INTO messages (session_id, seq, id, doc, words) "
+            "VALUES (%s, %s, %s, %s, array_to_tsvector(%s::text[])) "
+            "ON CONFLICT DO NOTHING RETURNING row_id",
+            (session_id, seq, message_id, message_json, query.words_vector(text)),
+        ).fetchone()
+        if row is None:
+            raise DuplicateMessage(message_id)
+
+    def message(self, session_id: str, message_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT doc FROM messages WHERE session_id = %s AND id = %s",
+            (session_id, message_id)).fetchone()
+        return row[0] if row else None
+
+    def replace_message(self, session_id: str, message_id: str, message_json: str) -> None:
+        self.conn.execute(
+            "UPDATE messages SET doc = %s WHERE session_id = %s AND id = %s",
+            (message_json, session_id, message_id))
+
+    def add_logs(self, session_id: str, kind: str, entries_json: Sequence[str]) -> None:
+        self._log_rows.extend((session_id, kind, entry) for entry in entries_json)
+
+    def add_event(self, seq: int, event_id: str, session_id: str, body: str,
+                  digest: bytes | None) -> None:
+        self._event_rows.append((seq, event_id, session_id, body, digest))
+        self.new_events.append((seq, body))
+
+    def outbox(self, seq: int, kind: str, session_id: str, at: str, data_json: str) -> None:
+        if self.hooks is None:
+            self.hooks = webhook_sql.subscriptions(self.conn)
+        if self.hooks:
+            rows = webhook_sql.outbox_rows(self.hooks, seq=seq, event_type=kind,
+                                           session_id=session_id, at=at, data_json=data_json)
+            self._outbox_rows.extend(rows)
+            self.outboxed += len(rows)
+
+    def flush(self) -> None:
+        cursor = self.conn.cursor()
+        created = [session_columns(self.sessions[s] or {}) for s in self.dirty
+                   if s in self.created]
+        changed = [session_columns(self.sessions[s] or {}) for s in self.dirty
+                   if s not in self.created]
+        if created:
+            cursor.executemany(_INSERT_SESSION, created)
+        if changed:
+            cursor.executemany(_UPDATE_SESSION, [(*row[1:], row[0]) for row in changed])
+        if self._log_rows:
+            cursor.executemany(
+                "INSERT INTO logs (session_id, kind, doc) VALUES (%s, %s, %s)", self._log_rows)
+        if self._event_rows:
+            cursor.executemany(
+                "INSERT INTO events (seq, id, session_id, body, content_hash) "
+                "VALUES (%s, %s, %s, %s, %s)", self._event_rows)
+        if self._outbox_rows:
+            webhook_sql.insert_outbox(cursor, self._outbox_rows)
+        self.dirty.clear()
+        self.created.clear()
+        self._log_rows.clear()
+        self._event_rows.clear()
+        self._outbox_rows.clear()
+
+
+class PostgresStore:
+    """The :class:`~supervisor_desk.hub.store.interface.HubStore` on a PostgreSQL database.
+
+    ``files_dir`` is where this replica keeps local files (the blob store beside it); with
+    several replicas it is a shared folder (see docs/deploy.md).
+    """
+
+    def __init__(self, dsn: str, *, files_dir: Path | str | None = None,
+                 on_commit: CommitListener | None = None, pool_size: int = 8,
+                 listen: bool = True, connect_timeout: int = 10) -> None:
+        self.dsn = dsn
+        # The local SQLite file of uploaded files' metadata and transcription jobs, and the
+        # blob folder beside it (hub/files.py, hub/transcribe/): per replica for now.
+        self._path = (Path(files_dir) if files_dir else Path.cwd() / "hub-files") / "local.db"
+        _local_file_records(self._path)
+        self.on_outbox: Callable[[], None] | None = None
+        self._write_lock = threading.Lock()
+        self._publish_lock = threading.Lock()
+        self._closed = False
+        self._connect_timeout = connect_timeout
+        self._on_commit: CommitListener | None = None
+        self._w: psycopg.Connection | None = None
+        with translated():
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=connect_timeout) as conn:
+                migrate(conn)
+                row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+                counter = conn.execute("SELECT seq FROM event_counter").fetchone()
+            assert row is not None and counter is not None
+            self._epoch: str = row[0]
+            self._published: int = int(counter[0])
+            self._pool = psycopg_pool.ConnectionPool(
+                dsn, min_size=1, max_size=pool_size, open=True, timeout=connect_timeout,
+                kwargs={"autocommit": True, "connect_timeout": connect_timeout},
+                check=psycopg_pool.ConnectionPool.check_connection, name="hub-read")
+        self._listener: Any = None
+        self._listen = listen
+        self.on_commit = on_commit
+
+    # ----------------------------------------------------------------------------------------
+    # Identity, lifecycle, publishing
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def epoch(self) -> str:
+        return self._epoch
+
+    @property
+    def last_seq(self) -> int:
+        """The newest seq this replica has published (handed to :attr:`on_commit`)."""
+        return self._published
+
+    @property
+    def on_commit(self) -> CommitListener | None:
+        return self._on_commit
+
+    @on_commit.setter
+    def on_commit(self, listener: CommitListener | None) -> None:
+        with self._publish_lock:
+            self._on_commit = listener
+        if listener is not None and self._listen and self._listener is None and not self._closed:
+            from supervisor_desk.hub.store.postgres.listen import EventListener
+
+            self._listener = EventListener(self)
+            self._listener.start()
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+        with contextlib.suppress(Exception):
+            self._pool.close()
+        if self._w is not None:
+            with contextlib.suppress(Exception):
+                self._w.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreUnavailable("unavailable", "the hub is shutting down; retry in a moment")
+
+    def catch_up(self, upto: int | None = None) -> int:
+        """Publish every committed event up to ``upto`` (default: the counter) not yet
+        published, in seq order; returns the last published seq. Called by the listener."""
+        with self._publish_lock:
+            if upto is None:
+                with self._reading() as conn:
+                    row = conn.execute("SELECT seq FROM event_counter").fetchone()
+                upto = int(row[0]) if row else 0
+            while self._published < upto:
+                rows = self.events_between(self._published, upto, _REPLAY_ROWS)
+                if not rows:
+                    break
+                self._deliver(rows)
+            return self._published
+
+    def _publish_own(self, events: list[tuple[int, str]]) -> None:
+        """After a local commit: publish its events (reading any other replica's commit
+        before them first, so the order stays seq order)."""
+        if not events:
+            return
+        with self._publish_lock:
+            if events[0][0] == self._published + 1:
+                self._deliver(events)
+                return
+        # Someone else committed in between: read the range (ours included) from the log.
+        with contextlib.suppress(StoreUnavailable):
+            self.catch_up(events[-1][0])
+
+    def _deliver(self, events: list[tuple[int, str]]) -> None:
+        fresh = [e for e in events if e[0] > self._published]
+        if not fresh:
+            return
+        self._published = fresh[-1][0]
+        listener = self._on_commit
+        if listener is not None:
+            listener(fresh)
+
+    # ----------------------------------------------------------------------------------------
+    # Connections
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection]:
+        self._check_open()
+        with translated(), self._pool.connection() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[psycopg.Connection]:
+        """A read-only REPEATABLE READ transaction: every statement sees one moment."""
+        with self._reading() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield conn
+
+    def _writer(self) -> psycopg.Connection:
+        conn = self._w
+        if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            self._w = None
+            conn = psycopg.connect(self.dsn, autocommit=True,
+                                   connect_timeout=self._connect_timeout)
+            self._w = conn
+        return conn
+
+    # ----------------------------------------------------------------------------------------
+    # Reads
+
+    def live_snapshot(self) -> tuple[int, list[str]]:
+        with self._snapshot() as conn:
+            row = conn.execute("SELECT seq FROM event_counter").fetchone()
+            docs = [r[0] for r in conn.execute(
+                "SELECT doc FROM sessions WHERE status IN ('queued', 'active') "
+                "ORDER BY started_ms, id")]
+        return (int(row[0]) if row else 0), docs
+
+    def session_page(
+        self, flt: SessionFilter, sort: SortSpec, offset: int, limit: int, now_ms: int
+    ) -> tuple[int, list[str]]:
+        with self._snapshot() as conn:
+            return query.page(conn, flt, sort, offset, limit, now_ms)
+
+    def metrics(self, flt: SessionFilter, now_ms: int) -> dict[str, Any]:
+        with self._snapshot() as conn:
+            return query.metrics(conn, flt, now_ms)
+
+    def export_rows(
+        self, flt: SessionFilter, sort: SortSpec, now_ms: int, chunk: int = 200
+    ) -> Iterator[list[ExportRow]]:
+        # A connection of its own for the stream's whole read snapshot.
+        with translated():
+            self._check_open()
+            conn = psycopg.connect(self.dsn, connect_timeout=self._connect_timeout)
+        try:
+            with translated():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            rows = query.export_rows(conn, flt, sort, now_ms, chunk)
+            try:
+                while True:
+                    with translated():
+                        found = next(rows, None)
+                    if found is None:
+                        return
+                    yield found
+            finally:
+                rows.close()  # type: ignore[attr-defined]
+        finally:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            conn.close()
+
+    def analytics_report(
+        self, flt: SessionFilter, time_range: TimeRange, now_ms: int, sla_seconds: int
+    ) -> AnalyticsReport:
+        clause, params = query.where(flt)
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                ("SELECT id, channel, status, doc::jsonb ->> 'end_reason', agent_id, "
+                 "agent_name, doc::jsonb ->> 'team', responsible_kind, operator_id, "
+                 "operator_name, started_ms, queued_ms, accepted_ms, ended_ms, message_count "
+                 "FROM sessions WHERE ((started_ms < %s AND (ended_ms IS NULL OR ended_ms >= %s))"
+                 f" OR ended_ms IS NULL) AND {clause}").encode(),
+                [time_range.end_ms, time_range.start_ms, *params]).fetchall()
+        facts = (SessionFacts(*row) for row in rows)
+        return analytics_report(facts, time_range, now_ms, sla_seconds)
+
+    def first_seq(self) -> int:
+        with self._reading() as conn:
+            row = conn.execute("SELECT min(seq) FROM events").fetchone()
+        return int(row[0]) if row and row[0] is not None else self._published + 1
+
+    def events_between(self, after: int, upto: int, limit: int = 2000) -> list[tuple[int, str]]:
+        with self._reading() as conn:
+            return [(int(s), b) for s, b in conn.execute(
+                "SELECT seq, body FROM events WHERE seq > %s AND seq <= %s ORDER BY seq "
+                "LIMIT %s", (after, upto, limit))]
+
+    def session_doc(self, session_id: str) -> str | None:
+        with self._reading() as conn:
+            row = conn.execute("SELECT doc FROM sessions WHERE id = %s", (session_id,)).fetchone()
+        return row[0] if row else None
+
+    def session_detail(self, session_id: str) -> tuple[str, list[str]] | None:
+        with self._snapshot() as conn:
+            row = conn.execute("SELECT doc FROM sessions WHERE id = %s", (session_id,)).fetchone()
+            if row is None:
+                return None
+            messages = [r[0] for r in conn.execute(
+                "SELECT doc FROM messages WHERE session_id = %s ORDER BY seq", (session_id,))]
+        return row[0], messages
+
+    def session_logs(self, session_id: str, kind: str) -> list[str] | None:
+        with self._snapshot() as conn:
+            if conn.execute("SELECT 1 FROM sessions WHERE id = %s", (session_id,)).fetchone() \
+                    is None:
+                return None
+            return [r[0] for r in conn.execute(
+                "SELECT doc FROM logs WHERE session_id = %s AND kind = %s ORDER BY row_id",
+                (session_id, kind))]
+
+    def agents(self) -> list[tuple[str, str]]:
+        # SQLite's NOCASE folds ASCII letters only: the same order here.
+        with self._reading() as conn:
+            rows = [(r[0], r[1]) for r in conn.execute(
+                "SELECT DISTINCT ON (agent_id) agent_id, agent_name FROM sessions "
+                "ORDER BY agent_id, started_ms DESC")]
+        return sorted(rows, key=lambda r: (_nocase(r[1]), r[0]))
+
+    def operators(self) -> list[tuple[str, str]]:
+        with self._reading() as conn:
+            rows = [(r[0], r[1]) for r in conn.execute(
+                "SELECT operator_id, max(operator_name) FROM sessions "
+                "WHERE operator_id IS NOT NULL GROUP BY operator_id")]
+        return sorted(rows, key=lambda r: (_nocase(r[1] or ""), r[0]))
+
+    # ----------------------------------------------------------------------------------------
+    # Accounts
+
+    def principal(self, token: str, now: datetime | None = None) -> Principal | None:
+        token_hash = hash_token(token)
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT t.role, t.label, t.user_id, t.expires_ms, u.name FROM tokens t "
+                "LEFT JOIN users u ON u.id = t.user_id WHERE t.hash = %s", (token_hash,),
+            ).fetchone()
+        if row is None:
+            return None
+        role, label, user_id, expires_ms, user_name = row
+        moment = now or datetime.now(UTC)
+        if expires_ms is not None and expires_ms <= moment.timestamp() * 1000:
+            return None
+        expires = datetime.fromtimestamp(expires_ms / 1000, UTC) if expires_ms else None
+        return Principal(token_hash, role, user_name or label, user_id, expires)
+
+    def check_password(self, name: str, password: str) -> tuple[str, str, str] | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT id, name, role, salt, hash FROM users WHERE name = %s", (name,)
+            ).fetchone()
+        if row is None:
+            passwords.verify_absent(password)
+            return None
+        user_id, user_name, role, salt, stored = row
+        if not passwords.verify_password(password, bytes(salt), bytes(stored)):
+            return None
+        if passwords.needs_rehash(bytes(salt), bytes(stored)):
+            new_salt, digest = passwords.hash_password(password)
+            self._write(lambda conn: conn.execute(
+                "UPDATE users SET salt = %s, hash = %s WHERE id = %s AND hash = %s",
+                (new_salt, digest, user_id, stored)))
+        return user_id, user_name, role
+
+    def add_user(self, name: str, role: str, password: str) -> str:
+        if role not in ("viewer", "supervisor", "admin"):
+            raise ValueError(f"a user's role is viewer, supervisor or admin, not {role!r}")
+        if not name or len(name) > 200:
+            raise ValueError("a user name has 1 to 200 characters")
+        if not password:
+            raise ValueError("the password is empty")
+        salt, digest = passwords.hash_password(password)
+
+        def work(conn: psycopg.Connection) -> str:
+            row = conn.execute("SELECT id FROM users WHERE name = %s FOR UPDATE",
+                               (name,)).fetchone()
+            if row:
+                user_id = str(row[0])
+                conn.execute("UPDATE users SET role = %s, salt = %s, hash = %s WHERE id = %s",
+                             (role, salt, digest, user_id))
+                conn.execute("DELETE FROM tokens WHERE user_id = %s", (user_id,))
+            else:
+                user_id = "u_" + uuid.uuid4().hex[:12]
+                conn.execute(
+                    "INSERT INTO users (id, name, role, salt, hash, created_ms) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    (user_id, name, role, salt, digest, _now_ms()))
+            return user_id
+
+        return self._write(work)
+
+    def create_token(
+        self, label: str, role: str, *, user_id: str | None = None,
+        ttl: timedelta | None = None,
+    ) -> tuple[str, datetime | None]:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        token = new_token()
+        now = datetime.now(UTC)
+        expires = now + ttl if ttl else None
+        self._write(lambda conn: conn.execute(
+            "INSERT INTO tokens (hash, label, role, user_id, created_ms, expires_ms) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (hash_token(token), label, role, user_id, int(now.timestamp() * 1000),
+             int(expires.timestamp() * 1000) if expires else None)))
+        return token, expires
+
+    def revoke_token(self, token_hash: str) -> None:
+        def work(conn: psycopg.Connection) -> None:
+            conn.execute("DELETE FROM tokens WHERE hash = %s", (token_hash,))
+            conn.execute("DELETE FROM tokens WHERE expires_ms IS NOT NULL AND expires_ms < %s",
+                         (_now_ms(),))
+
+        self._write(work)
+
+    def revoke_tokens(self, *, user: str | None = None, label: str | None = None) -> int | None:
+        def work(conn: psycopg.Connection) -> int | None:
+            if user is not None:
+                row = conn.execute("SELECT id FROM users WHERE name = %s", (user,)).fetchone()
+                if row is None:
+                    return None
+                cursor = conn.execute("DELETE FROM tokens WHERE user_id = %s", (row[0],))
+            else:
+                cursor = conn.execute(
+                    "DELETE FROM tokens WHERE label = %s AND user_id IS NULL", (label,))
+            return int(cursor.rowcount)
+
+        return self._write(work)
+
+    # ----------------------------------------------------------------------------------------
+    # Writes
+
+    def _write(self, work: Callable[[psycopg.Connection], T]) -> T:
+        with self._write_lock, translated():
+            self._check_open()
+            conn = self._writer()
+            with conn.transaction():
+                return work(conn)
+
+    def _transaction(self, work: Callable[[PgBatch], T]) -> T:
+        """``work`` in one write transaction that may append events (handover, edits)."""
+        with self._write_lock, translated():
+            self._check_open()
+            conn = self._writer()
+            with conn.transaction():
+                batch = PgBatch(conn, self._lock_counter(conn))
+                result = work(batch)
+                batch.flush()
+                self._advance_counter(conn, batch.seq, bool(batch.new_events))
+        self._publish_own(batch.new_events)
+        if batch.outboxed:
+            self._outbox_written()
+        return result
+
+    @staticmethod
+    def _lock_counter(conn: psycopg.Connection) -> int:
+        # Before anything is read: writers of every replica queue here, in commit order.
+        row = conn.execute("SELECT seq FROM event_counter WHERE id = 1 FOR UPDATE").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    @staticmethod
+    def _advance_counter(conn: psycopg.Connection, seq: int, appended: bool) -> None:
+        if appended:
+            conn.execute("UPDATE event_counter SET seq = %s WHERE id = 1", (seq,))
+            # Delivered to every listener when (and only if) the transaction commits.
+            conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(seq)))
+
+    def ingest(self, events: Sequence[ParsedEvent]) -> IngestOutcome:
+        (result,) = self.ingest_many([events])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def ingest_many(
+        self, batches: Sequence[Sequence[ParsedEvent]]
+    ) -> list[IngestOutcome | Exception]:
+        """Several batches in one durable commit, each atomic (a savepoint)."""
+        results: list[IngestOutcome | Exception] = []
+        new_events: list[tuple[int, str]] = []
+        outboxed = 0
+        with self._write_lock, translated():
+            self._check_open()
+            conn = self._writer()
+            with conn.transaction():
+                seq = self._lock_counter(conn)
+                for events in batches:
+                    batch = PgBatch(conn, seq)
+                    try:
+                        with conn.transaction():  # a savepoint: this batch alone
+                            outcome = reducer.ingest_batch(batch, events)
+                            batch.flush()
+                    except psycopg.Error:
+                        raise  # the connection or the database: nobody's batch is stored
+                    except Exception as failed:
+                        results.append(failed)
+                        continue
+                    seq = batch.seq
+                    new_events.extend(batch.new_events)
+                    outboxed += batch.outboxed
+                    results.append(outcome)
+                self._advance_counter(conn, seq, bool(new_events))
+        self._publish_own(new_events)
+        if outboxed:
+            self._outbox_written()
+        return results
+
+    def _outbox_written(self) -> None:
+        listener = self.on_outbox
+        if listener is not None:
+            listener()
+
+    def handover(
+        self, session_id: str, operator: dict[str, str] | None, by: dict[str, str]
+    ) -> str:
+        return self._transaction(lambda batch: reducer.handover(batch, session_id, operator, by))
+
+    def update_contact(self, session_id: str, changes: dict[str, str], by: dict[str, str]
+                       ) -> str:
+        return self._transaction(
+            lambda batch: reducer.update_contact(batch, session_id, changes, by))
+
+    # ----------------------------------------------------------------------------------------
+    # Webhook endpoints
+
+    def add_webhook(self, url: str, events: Sequence[str] | None,
+                    secret: str | None = None) -> Webhook:
+        return self._write(lambda conn: webhook_sql.add(conn, url, tuple(events or ()), secret))
+
+    def webhooks(self) -> list[Webhook]:
+        with self._reading() as conn:
+            return webhook_sql.listing(conn)
+
+    def webhook(self, webhook_id: str) -> Webhook | None:
+        with self._reading() as conn:
+            return webhook_sql.get(conn, webhook_id)
+
+    def remove_webhook(self, webhook_id: str) -> bool:
+        return self._write(lambda conn: webhook_sql.remove(conn, webhook_id))
+
+    def webhook_deliveries(self, webhook_id: str, state: str | None = None,
+                           limit: int = 100) -> list[Delivery]:
+        with self._reading() as conn:
+            return webhook_sql.deliveries(conn, webhook_id, state, limit)
+
+    def replay_webhook(self, webhook_id: str, delivery_ids: Sequence[int] | None = None) -> int:
+        count = self._write(
+            lambda conn: webhook_sql.replay(conn, webhook_id, list(delivery_ids or ())))
+        if count:
+            self._outbox_written()
+        return count
+
+    def open_outbox(self) -> webhook_sql.PgOutbox:
+        with translated():
+            return webhook_sql.PgOutbox(self.dsn)
+
+
+def _local_file_records(path: Path) -> None:
+    """The replica's local SQLite file that ``hub/files.py`` and ``hub/transcribe/`` keep
+    their rows in (those modules are not behind the store interface yet), migrated."""
+    import sqlite3
+
+    from supervisor_desk.hub.store.sqlite.schema import migrate as migrate_sqlite
+
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        migrate_sqlite(conn)
+    finally:
+        conn.close()
+
+
+def _nocase(text: str) -> str:
+    """SQLite's NOCASE: ASCII letters folded, nothing else."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
