@@ -110,7 +110,10 @@ class AlertEngine:
         self._reading: dict[frozenset[str], list[Judge]] = {}
         self._by_id: dict[str, Rule] = {}
         # Open alerts with a repeat or a snooze pending: what next_deadline looks at.
-        self._timed: set[Alert] = set()
+        # (when, n, alert): repeats and snooze ends, a heap like the deadlines; an entry whose
+        # alert no longer waits for that moment is dropped when it comes up.
+        self._reminders: list[tuple[int, int, Alert]] = []
+        self._reminder_order = itertools.count()
         self._keywords: tuple[KeywordMatcher, ...] = ()
         # Every phrase of every keyword rule in one pattern: most customer messages say none
         # of them, and one search tells so (None: no keyword rules).
@@ -184,14 +187,11 @@ class AlertEngine:
                 times.append(due)
                 break
             heapq.heappop(self._deadlines)  # superseded entry
-        for alert in [a for a in self._timed if a.state != "open"
-                      or (a.next_repeat_ms is None and a.snoozed_until_ms is None)]:
-            self._timed.discard(alert)
-        for alert in self._timed:
-            if alert.next_repeat_ms is not None:
-                times.append(alert.next_repeat_ms)
-            if alert.snoozed_until_ms is not None:
-                times.append(alert.snoozed_until_ms)
+        reminders = self._reminders
+        while reminders and not _waits_for(reminders[0][2], reminders[0][0]):
+            heapq.heappop(reminders)
+        if reminders:
+            times.append(reminders[0][0])
         return min(times) if times else None
 
     def matching(self, rule: Rule, sessions: Iterable[SessionSummary],
@@ -312,8 +312,11 @@ class AlertEngine:
                 # time can turn true need judging.
                 self._judge(sid, now_ms, update, self._timed_plan)
         self._coalesce(update, now_ms)
-        for alert in list(self._timed):
-            self._remind(alert, now_ms, update)
+        reminders = self._reminders
+        while reminders and reminders[0][0] <= now_ms:
+            at, _n, alert = heapq.heappop(reminders)
+            if _waits_for(alert, at):
+                self._remind(alert, now_ms, update)
         return update
 
     def forget(self, session_ids: Iterable[str], now_ms: int) -> AlertUpdate:
@@ -342,7 +345,7 @@ class AlertEngine:
         if alert is None or alert.state != "open":
             return None
         alert.snoozed_until_ms = until_ms
-        self._timed.add(alert)
+        self._remind_at(until_ms, alert)
         return alert
 
     # ------------------------------------------------------------------ internals
@@ -469,7 +472,7 @@ class AlertEngine:
         )
         if rule.actions.repeat_seconds is not None and rule.actions.track:
             alert.next_repeat_ms = now_ms + rule.actions.repeat_seconds * 1000
-            self._timed.add(alert)
+            self._remind_at(alert.next_repeat_ms, alert)
         if rule.actions.track:
             self._active.setdefault(sid, {})[rule.id] = alert
             self._open_count += 1
@@ -492,7 +495,6 @@ class AlertEngine:
         alert.state = "resolved"
         alert.resolved_at_ms = now_ms
         alert.next_repeat_ms = None
-        self._timed.discard(alert)
         update.resolved.append(alert)
 
     def _resolve_session(self, sid: str, now_ms: int, update: AlertUpdate, *,
@@ -526,6 +528,7 @@ class AlertEngine:
             update.notices.append(Notice(rule, (alert,), repeat=True, at_ms=now_ms))
             if rule.actions.repeat_seconds is not None:
                 alert.next_repeat_ms = now_ms + rule.actions.repeat_seconds * 1000
+                self._remind_at(alert.next_repeat_ms, alert)
             return
         if alert.next_repeat_ms is None or now_ms < alert.next_repeat_ms:
             return
@@ -533,6 +536,16 @@ class AlertEngine:
         update.notices.append(Notice(rule, (alert,), repeat=True, at_ms=now_ms))
         step = (rule.actions.repeat_seconds or 0) * 1000
         alert.next_repeat_ms = now_ms + step if step else None
+        if alert.next_repeat_ms is not None:
+            self._remind_at(alert.next_repeat_ms, alert)
+
+    def _remind_at(self, at_ms: int, alert: Alert) -> None:
+        heapq.heappush(self._reminders, (at_ms, next(self._reminder_order), alert))
+
+
+def _waits_for(alert: Alert, at_ms: int) -> bool:
+    """Whether ``alert`` still has a reminder due at ``at_ms`` (a repeat or a snooze's end)."""
+    return alert.state == "open" and at_ms in (alert.next_repeat_ms, alert.snoozed_until_ms)
 
 
 def _match_texts(facts: SessionFacts, matchers: Sequence[KeywordMatcher],
