@@ -97,6 +97,9 @@ def test_exports_take_the_recordings_along_and_the_bundle_plays_offline(
     review = OfflineReview(tasks=standalone_scope("offline"))
     window = review.open(out / "calls.zip")
     assert window is not None
+    # Opening takes only the export out; the recording waits in the bundle until played.
+    assert not recordings_dir(window.path).exists()
+    unpacked = window.path.parent
 
     async def offline() -> None:
         try:
@@ -119,6 +122,7 @@ def test_exports_take_the_recordings_along_and_the_bundle_plays_offline(
 
     qrun(offline(), timeout=60)
     assert (tmp_path / "again.wav").read_bytes() == original
+    qtbot.waitUntil(lambda: not unpacked.exists(), timeout=5000)  # gone with its window
 
 
 def test_an_export_without_recordings_says_so_offline(

@@ -132,8 +132,10 @@ class OfflineDetailClient:
         """A recording bundled with the export (beside it, or unpacked from its .zip)."""
         record = await self._record(session_id)
         ref = recording_of(record.session, record.messages)
+        # Off the event loop: a recording of a .zip bundle is taken out of it on first use.
         source = None if ref is None or ref.file_id != file_id else \
-            bundled_recording(self.index.path, ref)
+            await asyncio.get_running_loop().run_in_executor(
+                self._reader, bundled_recording, self.index.path, ref)
         if source is None:
             raise OfflineError("This export was made without its recordings")
         await asyncio.get_running_loop().run_in_executor(

@@ -85,9 +85,53 @@ def recordings_in(export: Path) -> list[RecordingRef]:
 
 
 def bundled_recording(export: Path, ref: RecordingRef) -> Path | None:
-    """The recording shipped beside ``export`` (or unpacked from its bundle), if any."""
+    """The recording shipped beside ``export``, or taken out of the bundle it came from
+    (see :func:`open_bundle`) on first use; None when the export has none.
+
+    Reads and writes files: call it from a worker thread, never the UI's.
+    """
     path = recordings_dir(export) / ref.relpath
-    return path if path.is_file() else None
+    if path.is_file():
+        return path
+    source = _bundle_source(export)
+    if source is None:
+        return None
+    member = f"{recordings_dir(export).name}/{ref.relpath}"
+    try:
+        with zipfile.ZipFile(source) as archive:
+            try:
+                info = archive.getinfo(member)
+            except KeyError:
+                return None
+            _extract(archive, info, path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BundleError(f"cannot read the recording from {source.name}: {exc}") from None
+    return path
+
+
+def _bundle_marker(export: Path) -> Path:
+    return export.with_name(export.name + ".bundle")
+
+
+def _bundle_source(export: Path) -> Path | None:
+    marker = _bundle_marker(export)
+    if not marker.is_file():
+        return None
+    return Path(marker.read_text(encoding="utf-8"))
+
+
+def _extract(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
+    """One member to ``target``, whole or not at all (a hidden part renamed when complete)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with archive.open(info) as source, os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(source, out, 1024 * 1024)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _members(export: Path) -> Iterator[tuple[Path, str]]:
@@ -120,7 +164,12 @@ def write_bundle(export: Path, dest: Path) -> int:
 
 
 def open_bundle(bundle: Path, into: Path) -> Path:
-    """Unpack a bundle into the folder ``into``; returns the export file inside."""
+    """Take the export out of a bundle into the folder ``into``; returns that export file.
+
+    Only the export is unpacked here (member names are all checked first): each recording
+    stays in the bundle until :func:`bundled_recording` is asked for it, on a worker thread,
+    so opening a bundle of many recordings costs no more than opening its export.
+    """
     try:
         with zipfile.ZipFile(bundle) as archive:
             names = archive.namelist()
@@ -133,14 +182,11 @@ def open_bundle(bundle: Path, into: Path) -> Path:
                 if (name not in exports and not name.startswith(recordings)) or \
                         ".." in parts or name.startswith("/") or "\\" in name:
                     raise BundleError(f"{bundle.name} holds an unexpected entry: {name!r}")
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                target = into.joinpath(*PurePosixPath(info.filename).parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(info) as source, open(target, "wb") as out:
-                    shutil.copyfileobj(source, out, 1024 * 1024)
+            into.mkdir(parents=True, exist_ok=True)
+            export = into / exports[0]
+            _extract(archive, archive.getinfo(exports[0]), export)
+            if len(names) > 1:
+                _bundle_marker(export).write_text(str(bundle.resolve()), encoding="utf-8")
     except (zipfile.BadZipFile, OSError) as exc:
         raise BundleError(f"cannot open {bundle.name}: {exc}") from None
-    return into / exports[0]
-
+    return export
