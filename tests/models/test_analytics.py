@@ -12,7 +12,9 @@ from supervisor_desk.models.analytics import (
     TimeRange,
     default_bucket_ms,
     named_range,
+    splice_tail,
     summaries_report,
+    tail_range,
 )
 from supervisor_desk.models.filters import to_ms
 from supervisor_desk.models.wire import SessionSummary
@@ -133,3 +135,26 @@ def test_ranges_and_their_errors() -> None:
         TimeRange(0, 3000 * MIN, MIN).validate()
     with pytest.raises(AnalyticsError, match="unknown range"):
         named_range("year", now)
+
+
+def test_a_live_range_moves_by_rereading_only_its_last_hour() -> None:
+    day = TimeRange(to_ms(T0), to_ms(T0) + 6 * 60 * MIN, 15 * MIN)
+    now = to_ms(T0) + 3 * 60 * MIN + 5 * MIN  # 12:05
+    older = [session("old", 10, status="completed", ended=20, operator="ann"),
+             session("busy", 100, operator="ann")]
+    before = summaries_report(older, day, now)
+    # Two minutes later: a new session queued and was taken, another ended.
+    later = now + 2 * MIN
+    newer = [*older, session("new", 185, channel="email", queued=185.5, accepted=186.5,
+                             operator="bob")]
+    tail = tail_range(day, later)
+    assert tail is not None and tail.start_ms == to_ms(T0) + 2 * 60 * MIN  # 11:00, on an edge
+    moved = splice_tail(before, summaries_report(newer, tail, later))
+    truth = summaries_report(newer, day, later)
+    for series in ("started_by_channel", "live", "queued", "wait_p50_seconds", "within_sla",
+                   "outcomes", "end_reasons"):
+        assert getattr(moved, series) == getattr(truth, series), series
+    assert {(r.id, r.active_now) for r in moved.operators} == {("ann", 1), ("bob", 1)}
+    assert tail_range(TimeRange(day.start_ms, now - MIN, MIN), now) is None
+    with pytest.raises(AnalyticsError):
+        splice_tail(before, summaries_report(newer, TimeRange(now, day.end_ms, MIN), later))

@@ -41,14 +41,15 @@ SESSIONS = [_session("a", 50, "web", True), _session("b", 49, "phone", True),
 
 
 class Source:
-    """Offline-style source: the report of fixed sessions, counting the calls."""
+    """Offline-style source: the report of the sessions it holds, counting the calls."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[SessionFilter, TimeRange]] = []
+        self.sessions = list(SESSIONS)
 
     async def __call__(self, flt: SessionFilter, rng: TimeRange, sla: int) -> AnalyticsReport:
         self.calls.append((flt, rng))
-        kept = [s for s in SESSIONS if flt.matches(s)]
+        kept = [s for s in self.sessions if flt.matches(s)]
         return summaries_report(kept, rng, to_ms(NOW), sla)
 
 
@@ -89,6 +90,25 @@ def test_charts_show_exact_values_and_drill_into_history(
     assert flt.started_after is not None and flt.started_before is not None
     assert flt.started_before - flt.started_after == timedelta(minutes=1)
     assert [s.id for s in SESSIONS if flt.matches(s)] == ["a"]
+    # Every chart where a bar names something drills on it: a channel's segment, an outcome
+    # (by when it ended), an agent over the whole range.
+    phone = next(i for i, v in enumerate(started.data.series[1].values) if v)
+    assert started.series_at(phone, 0.5) == "phone"
+    page._on_chart_clicked("started", phone, "phone")
+    assert [s.id for s in SESSIONS if drilled[-1].matches(s)] == ["b"]
+    assert drilled[-1].channel == ("phone",)
+    outcomes = page.charts["outcomes"].data
+    assert outcomes is not None
+    ended = next(i for i, v in enumerate(outcomes.series[0].values) if v)
+    page._on_chart_clicked("outcomes", ended, "completed")
+    assert drilled[-1].status == ("completed",) and drilled[-1].ended_after is not None
+    assert [s.id for s in SESSIONS if drilled[-1].matches(s)] == ["a"]
+    page._on_chart_clicked("handover_agent", 0)
+    assert drilled[-1].agent == ("bot",)
+    assert {s.id for s in SESSIONS if drilled[-1].matches(s)} == {"a", "b", "c"}
+    page._on_chart_clicked("duration_agent", 0)
+    assert {s.id for s in SESSIONS if drilled[-1].matches(s)} == {"a", "b"}
+    assert page.drill_filter("messages", 0) is None  # History has no message-count range
 
     png, table = tmp_path / "started.png", tmp_path / "started.csv"
     assert started.save_png(png) and not QImage(str(png)).isNull()
@@ -110,14 +130,38 @@ def test_history_filter_and_feed_refresh_the_charts(
         await wait_until(lambda: vm.report is not None)
         vm.set_filter(SessionFilter(channel=("phone",)))
         await wait_until(lambda: vm.report is not None and vm.report.sessions == 1)
-        calls = len(source.calls)
-        vm.note_feed_activity()
-        vm._on_live_timer_timeout()  # the 5-second tick, without waiting for it
-        await wait_until(lambda: len(source.calls) == calls + 1 and not vm.loading)
 
     qrun(scenario())
     assert page.charts["started"].data is not None
     assert [s.name for s in page.charts["started"].data.series] == ["Phone"]
+
+
+def test_a_live_range_follows_the_feed_reading_only_its_last_hour(
+    qtbot: QtBot, qrun: Callable[..., Any]
+) -> None:
+    vm, page, source = _page(qtbot)
+    vm.set_range("today")
+
+    async def scenario() -> None:
+        await wait_until(lambda: vm.report is not None and vm.report.start_ms
+                         == vm.time_range().start_ms and not vm.loading)
+        calls = len(source.calls)
+        # A phone call starts now; the feed says so.
+        source.sessions.append(_session("d", 0, "phone", False))
+        vm.note_feed_activity()
+        vm.note_feed_activity()  # one burst, one read
+        await wait_until(lambda: len(source.calls) == calls + 1
+                         and sum(vm.report.live[-1:]) == 2 if vm.report else False)
+        _flt, tail = source.calls[-1]
+        whole = vm.time_range()
+        assert whole.start_ms < tail.start_ms <= to_ms(NOW) - 3_600_000
+        assert tail.end_ms == whole.end_ms
+
+    qrun(scenario())
+    started = page.charts["started"].data
+    assert started is not None
+    assert [s.name for s in started.series] == ["Web", "Phone"]
+    assert sum(v or 0 for v in started.series[1].values) == 2  # "b" 49 min ago and "d" now
 
 
 
@@ -145,12 +189,14 @@ def test_saved_views_restore_history_and_analytics(
         await wait_until(lambda: vm.report is not None)
         history_vm.set_filter(SessionFilter(channel=("phone",)))
         history.table.setColumnHidden(SessionColumn.IP, True)
+        history_vm.set_sort("-message_count")
         views.save_as("Phone calls")
         on_analytics[0] = True
         page.set_visible_charts(["started", "wait"])
         views.save_as("Two charts")
         # Change everything, then apply the saved views back.
         history_vm.set_filter(SessionFilter())
+        history_vm.set_sort("started_at")
         history.table.setColumnHidden(SessionColumn.IP, False)
         page.set_visible_charts([])
         views.apply(views.views[0])
@@ -160,6 +206,7 @@ def test_saved_views_restore_history_and_analytics(
     qrun(scenario())
     assert history_vm.filter == SessionFilter(channel=("phone",))
     assert history.table.isColumnHidden(SessionColumn.IP)
+    assert history_vm.sort == "-message_count"
     assert page.visible_charts() == ["started", "wait"]
     shared = tmp_path / "shared.json"
     views.export_file(shared)

@@ -496,6 +496,68 @@ def analytics_report(
                                   time_range, now_ms, sla_seconds)
 
 
+# --------------------------------------------------------------------------------------------
+# Live ranges: the last hour follows the feed
+
+
+LIVE_TAIL_MS = _HOUR
+
+
+def tail_range(time_range: TimeRange, now_ms: int) -> TimeRange | None:
+    """The buckets a live range re-reads as events arrive: from the bucket holding
+    ``now - LIVE_TAIL_MS`` to the range's end, on the range's own bucket edges (``None`` when
+    the range ends before now: nothing in it moves)."""
+    if time_range.end_ms <= now_ms:
+        return None
+    size = time_range.bucket_ms
+    first = max(time_range.start_ms, now_ms - LIVE_TAIL_MS)
+    first -= (first - time_range.start_ms) % size
+    return TimeRange(first, time_range.end_ms, size)
+
+
+def splice_tail(report: AnalyticsReport, tail: AnalyticsReport) -> AnalyticsReport:
+    """``report`` with its last buckets replaced by those of ``tail`` (a report of
+    :func:`tail_range`), and who is active now taken from ``tail``. The range-wide tables
+    (hand-over, durations, messages, sessions handled) stay those of ``report`` until the
+    range is read whole again."""
+    offset = tail.start_ms - report.start_ms
+    if tail.bucket_ms != report.bucket_ms or tail.end_ms != report.end_ms \
+            or offset < 0 or offset % report.bucket_ms:
+        raise AnalyticsError("the tail is not on the report's buckets")
+    keep = (tail.start_ms - report.start_ms) // report.bucket_ms
+
+    def series(old: list[Any], new: list[Any]) -> list[Any]:
+        return old[:keep] + new
+
+    def stacks(old: dict[str, list[int]], new: dict[str, list[int]],
+               order: Sequence[str]) -> dict[str, list[int]]:
+        empty = [0] * len(tail.live)
+        return {k: series(old.get(k, [0] * len(report.live)), new.get(k, empty))
+                for k in order if k in old or k in new}
+
+    active = {row.id: row for row in tail.operators}
+    operators = [row.model_copy(update={"active_now": active[row.id].active_now
+                                        if row.id in active else 0})
+                 for row in report.operators]
+    known = {row.id for row in report.operators}
+    operators += [row for row in tail.operators if row.id not in known and row.active_now]
+    operators.sort(key=lambda r: (-r.handled, -r.active_now, r.id))
+    return report.model_copy(update={
+        "now_ms": tail.now_ms,
+        "started_by_channel": stacks(report.started_by_channel, tail.started_by_channel,
+                                     CHANNELS),
+        "live": series(report.live, tail.live),
+        "queued": series(report.queued, tail.queued),
+        "wait_p50_seconds": series(report.wait_p50_seconds, tail.wait_p50_seconds),
+        "wait_p90_seconds": series(report.wait_p90_seconds, tail.wait_p90_seconds),
+        "wait_max_seconds": series(report.wait_max_seconds, tail.wait_max_seconds),
+        "within_sla": series(report.within_sla, tail.within_sla),
+        "outcomes": stacks(report.outcomes, tail.outcomes, END_STATUSES),
+        "end_reasons": stacks(report.end_reasons, tail.end_reasons, END_REASONS),
+        "operators": operators,
+    })
+
+
 def summaries_report(
     sessions: Iterable[SessionSummary], time_range: TimeRange, now_ms: int,
     sla_seconds: int = DEFAULT_SLA_SECONDS,

@@ -26,6 +26,7 @@ class Series:
     name: str
     values: Sequence[float | None]
     color: QColor
+    key: str = ""  # what a drill-down filters on (a channel, a status), if anything
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class ChartData:
     bucket_starts: Sequence[int] = field(default=())
     bucket_ms: int = 0
     unit: str = ""
+    category_keys: Sequence[str] = ()  # ids behind ``labels`` of a category chart (agents)
 
     def rows(self) -> list[list[str]]:
         header = ["bucket_start" if self.bucket_starts else "category",
@@ -59,9 +61,10 @@ def _number(value: float | None) -> str:
 
 
 class ChartPanel(QWidget):
-    """A titled chart. ``bucket_clicked(index)`` on a click over a bar or point."""
+    """A titled chart. ``bucket_clicked(index, series key)`` on a click over a bar or point
+    (the key of the stacked segment under the pointer; "" elsewhere)."""
 
-    bucket_clicked = Signal(int)
+    bucket_clicked = Signal(int, str)
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,8 +111,9 @@ class ChartPanel(QWidget):
         # would swallow them (Intercom's near-black on dark, pale ones on high contrast).
         page = theme.color("base")
         data = ChartData(data.title, data.kind, data.labels, [
-            Series(s.name, s.values, readable_on(s.color, page, BAR_CONTRAST))
-            for s in data.series], data.bucket_starts, data.bucket_ms, data.unit)
+            Series(s.name, s.values, readable_on(s.color, page, BAR_CONTRAST), s.key)
+            for s in data.series], data.bucket_starts, data.bucket_ms, data.unit,
+            data.category_keys)
         self.data = data
         if data.kind in ("stacked", "categories"):
             base = [0.0] * n
@@ -162,6 +166,17 @@ class ChartPanel(QWidget):
         index = round(point.x())
         return index if 0 <= index < len(self.data.labels) else None
 
+    def series_at(self, index: int, y: float) -> str:
+        """The key of the stacked segment of bar ``index`` that holds height ``y``."""
+        if self.data is None or self.data.kind != "stacked":
+            return ""
+        top = 0.0
+        for s in self.data.series:
+            top += s.values[index] or 0.0
+            if y < top:
+                return s.key
+        return ""
+
     def describe(self, index: int) -> str:
         assert self.data is not None
         lines = [self.data.labels[index]]
@@ -183,9 +198,11 @@ class ChartPanel(QWidget):
         button = getattr(event, "button", lambda: None)()
         if button != Qt.MouseButton.LeftButton:
             return
-        index = self._index_at(event.scenePos())  # type: ignore[attr-defined]
+        scene_pos = event.scenePos()  # type: ignore[attr-defined]
+        index = self._index_at(scene_pos)
         if index is not None:
-            self.bucket_clicked.emit(index)
+            y = self.plot.getPlotItem().vb.mapSceneToView(scene_pos).y()
+            self.bucket_clicked.emit(index, self.series_at(index, y))
 
     # ------------------------------------------------------------------ export
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -44,6 +44,16 @@ OUTCOME_COLORS = {"completed": "#2e9d5b", "failed": "#d64545", "cancelled": "#8a
 SERIES_COLORS = ("#3b7dd8", "#e0a030", "#d64545", "#2e9d5b", "#8e5bd0", "#1aa3a3", "#c25a8f")
 
 
+# Charts whose bars are agents (a click filters History on the agent over the range) and
+# charts bucketed by when sessions ended (a click filters on the end).
+DRILL_BY_AGENT = frozenset({"handover_agent", "duration_agent"})
+DRILL_BY_END = frozenset({"outcomes", "end_reasons"})
+
+
+def _moment(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000).astimezone()
+
+
 def _moment_label(ms: int, bucket_ms: int) -> str:
     moment = datetime.fromtimestamp(ms / 1000).astimezone()
     if bucket_ms >= 86_400_000:
@@ -69,7 +79,7 @@ def chart_set(report: AnalyticsReport) -> dict[str, ChartData]:
     durations = report.duration_by_agent
     return {
         "started": timed("Sessions started, by channel", "stacked", [
-            Series(CHANNEL_LABELS.get(c, c), v, channel_color(c))
+            Series(CHANNEL_LABELS.get(c, c), v, channel_color(c), c)
             for c, v in report.started_by_channel.items()]),
         "load": timed("Live sessions and queue", "lines", [
             Series("live", report.live, palette(0)), Series("queued", report.queued, palette(1))]),
@@ -81,7 +91,7 @@ def chart_set(report: AnalyticsReport) -> dict[str, ChartData]:
             Series("within SLA", [None if v is None else round(100 * v, 1)
                                   for v in report.within_sla], palette(3))], " %"),
         "outcomes": timed("Outcomes", "stacked", [
-            Series(k, v, QColor(OUTCOME_COLORS[k])) for k, v in report.outcomes.items()]),
+            Series(k, v, QColor(OUTCOME_COLORS[k]), k) for k, v in report.outcomes.items()]),
         "end_reasons": timed("End reasons", "stacked", [
             Series(k.replace("_", " "), v, palette(i))
             for i, (k, v) in enumerate(report.end_reasons.items())]),
@@ -89,7 +99,7 @@ def chart_set(report: AnalyticsReport) -> dict[str, ChartData]:
                                     [r.name for r in agents], [Series(
                                         "handed to a human",
                                         [round(100 * r.rate, 1) for r in agents], palette(4))],
-                                    unit=" %"),
+                                    unit=" %", category_keys=[r.key for r in agents]),
         "handover_team": ChartData("Hand-over rate per team (%)", "categories",
                                    [r.name for r in teams], [Series(
                                        "handed to a human",
@@ -102,7 +112,8 @@ def chart_set(report: AnalyticsReport) -> dict[str, ChartData]:
                                         Series("p90", [r.p90_seconds for r in durations],
                                                palette(1)),
                                         Series("max", [r.max_seconds for r in durations],
-                                               palette(2))], unit=" s"),
+                                               palette(2))], unit=" s",
+                                    category_keys=[r.key for r in durations]),
         "messages": ChartData("Messages per session", "categories",
                               [b.label for b in report.messages_per_session],
                               [Series("sessions", [b.count for b in report.messages_per_session],
@@ -132,6 +143,7 @@ class AnalyticsPage(QWidget):
         top.addWidget(self.status, 1)
 
         self.charts: dict[str, ChartPanel] = {}
+        self._drawn: dict[str, ChartData] = {}
         grid_host = QWidget(self)
         grid = QGridLayout(grid_host)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -143,7 +155,8 @@ class AnalyticsPage(QWidget):
             panel.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             panel.customContextMenuRequested.connect(
                 lambda pos, n=name: self._on_chart_context_menu(n, pos))
-            panel.bucket_clicked.connect(lambda index, n=name: self._on_chart_clicked(n, index))
+            panel.bucket_clicked.connect(
+                lambda index, series, n=name: self._on_chart_clicked(n, index, series))
             self.charts[name] = panel
             grid.addWidget(panel, i // 2, i % 2)
         self.operators = QTableWidget(0, 4, grid_host)
@@ -153,6 +166,8 @@ class AnalyticsPage(QWidget):
         self.operators.verticalHeader().hide()
         self.operators.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.operators.setMinimumHeight(120)
+        self.operators.setToolTip("Double-click an operator for their sessions in History")
+        self.operators.cellDoubleClicked.connect(self._on_operators_cell_double_clicked)
         self.operators.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.Stretch)
         grid.addWidget(QLabel("Operator workload", grid_host), len(names) // 2, 0)
@@ -173,6 +188,14 @@ class AnalyticsPage(QWidget):
         vm.error_changed.connect(self._on_vm_status)
         if vm.report is not None:
             self._on_vm_report_changed(vm.report)
+
+    def changeEvent(self, event: QEvent) -> None:
+        # A theme switch repaints the plots in its colours (they are drawn, not styled).
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._drawn.clear()
+            if self.vm.report is not None:
+                self._on_vm_report_changed(self.vm.report)
+        super().changeEvent(event)
 
     def visible_charts(self) -> list[str]:
         return [name for name, panel in self.charts.items() if not panel.isHidden()]
@@ -203,6 +226,9 @@ class AnalyticsPage(QWidget):
         if report is None:
             return
         for name, data in chart_set(report).items():
+            if self._drawn.get(name) == data:
+                continue  # a live update moves the time charts; the rest stay as drawn
+            self._drawn[name] = data
             panel = self.charts[name]
             panel.title.setText(data.title)
             panel.set_data(data)
@@ -216,20 +242,55 @@ class AnalyticsPage(QWidget):
 
     # ------------------------------------------------------------------ drill-down, export
 
-    def drill_filter(self, name: str, index: int) -> SessionFilter | None:
-        """History's filter for a click on bucket ``index`` of chart ``name``."""
+    def drill_filter(self, name: str, index: int, series: str = "") -> SessionFilter | None:
+        """History's filter for a click on bar/point ``index`` of chart ``name`` (``series``:
+        the stacked segment's key): the page's filter narrowed to that bucket (by start, or by
+        end for outcomes and end reasons) and segment, or to that agent over the range.
+        ``None`` where History has no filter for it (teams, message-count bins)."""
         data = self.charts[name].data
-        if data is None or not data.bucket_starts:
+        report = self.vm.report
+        if data is None or report is None or not 0 <= index < len(data.labels):
             return None
-        start = datetime.fromtimestamp(data.bucket_starts[index] / 1000).astimezone()
-        end = datetime.fromtimestamp(
-            (data.bucket_starts[index] + data.bucket_ms) / 1000).astimezone()
-        return self.vm.filter.model_copy(update={"started_after": start, "started_before": end})
+        flt = self.vm.filter
+        if name in DRILL_BY_AGENT:
+            if index >= len(data.category_keys):
+                return None
+            update: dict[str, object] = {
+                "agent": (data.category_keys[index],),
+                "started_after": _moment(report.start_ms),
+                "started_before": _moment(report.end_ms),
+            }
+            if name == "duration_agent":
+                update["live"] = False  # durations are of ended sessions
+            return flt.model_copy(update=update)
+        if not data.bucket_starts:
+            return None
+        start = _moment(data.bucket_starts[index])
+        end = _moment(data.bucket_starts[index] + data.bucket_ms)
+        if name in DRILL_BY_END:
+            update = {"ended_after": start, "ended_before": end}
+            if series:
+                update["status"] = (series,)
+        else:
+            update = {"started_after": start, "started_before": end}
+            if series and name == "started":
+                update["channel"] = (series,)
+        return flt.model_copy(update=update)
 
-    def _on_chart_clicked(self, name: str, index: int) -> None:
-        flt = self.drill_filter(name, index)
+    def _on_chart_clicked(self, name: str, index: int, series: str = "") -> None:
+        flt = self.drill_filter(name, index, series)
         if flt is not None:
             self.drill_requested.emit(flt)
+
+    def _on_operators_cell_double_clicked(self, row: int, _column: int) -> None:
+        report = self.vm.report
+        if report is None or not 0 <= row < len(report.operators):
+            return
+        self.drill_requested.emit(self.vm.filter.model_copy(update={
+            "operator": (report.operators[row].id,),
+            "started_after": _moment(report.start_ms),
+            "started_before": _moment(report.end_ms),
+        }))
 
     def _on_chart_context_menu(self, name: str, pos: QPoint) -> None:
         panel = self.charts[name]

@@ -1,8 +1,10 @@
 """The Analytics page's state: range, filter, SLA, and the report of the current source.
 
 The source is the hub (``GET /analytics``) or an offline index; both compute the report with
-``models/analytics.py``. Ranges that reach *now* refresh as the feed moves (at most once per
-``LIVE_REFRESH_S`` seconds, one indexed query of the range), the others on demand.
+``models/analytics.py``. A range that reaches *now* moves with the feed: a second after events
+arrive, only its last hour is read again and spliced in (``models.analytics.splice_tail``);
+the range-wide tables (hand-over, durations, workload) are read whole at most every
+``FULL_REFRESH_S`` seconds while the feed moves. Other ranges refresh on demand.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.models.analytics import (
     DEFAULT_SLA_SECONDS,
+    AnalyticsError,
     AnalyticsReport,
     TimeRange,
     named_range,
+    splice_tail,
+    tail_range,
 )
 from supervisor_desk.models.filters import SessionFilter, to_ms
 from supervisor_desk.models.offline_index import OfflineIndex
@@ -30,7 +35,8 @@ from supervisor_desk.views.tasks import TaskScope
 log = logging.getLogger(__name__)
 
 AnalyticsSource = Callable[[SessionFilter, TimeRange, int], Awaitable[AnalyticsReport]]
-LIVE_REFRESH_S = 5
+TAIL_DELAY_MS = 1000  # events of one burst are read in one tail query
+FULL_REFRESH_S = 120
 
 
 class AnalyticsViewModel(QObject):
@@ -53,11 +59,16 @@ class AnalyticsViewModel(QObject):
         # The preference the alert rules' wait thresholds will feed.
         self.sla_seconds = DEFAULT_SLA_SECONDS
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-        self._dirty = False
-        self._live_timer = QTimer(self)
-        self._live_timer.setInterval(LIVE_REFRESH_S * 1000)
-        self._live_timer.timeout.connect(self._on_live_timer_timeout)
-        self._live_timer.start()
+        self._stale_tables = False  # the feed moved since the range was read whole
+        self._generation = 0  # a tail read for an older full read is dropped
+        self._tail_timer = QTimer(self)
+        self._tail_timer.setSingleShot(True)
+        self._tail_timer.setInterval(TAIL_DELAY_MS)
+        self._tail_timer.timeout.connect(self._on_tail_timer_timeout)
+        self._full_timer = QTimer(self)
+        self._full_timer.setInterval(FULL_REFRESH_S * 1000)
+        self._full_timer.timeout.connect(self._on_full_timer_timeout)
+        self._full_timer.start()
 
     def set_sla_seconds(self, seconds: int) -> None:
         """The wait answered "within SLA" (the alert rules' first wait threshold)."""
@@ -90,14 +101,49 @@ class AnalyticsViewModel(QObject):
         return self.time_range().end_ms >= to_ms(self.clock())
 
     def note_feed_activity(self, *_args: object) -> None:
-        """The feed moved: the next live tick refreshes a range that reaches now."""
-        self._dirty = True
+        """The feed moved: a live range re-reads its last hour a moment later."""
+        self._stale_tables = True
+        if not self._tail_timer.isActive():
+            self._tail_timer.start()
 
     def refresh(self) -> None:
         if self.source is None:
             return
-        self._dirty = False
+        self._stale_tables = False
+        self._generation += 1
         self._tasks.spawn(self._load(self.source, self.filter, self.time_range()), "analytics")
+
+    def refresh_tail(self) -> None:
+        """Read the last hour of a live range again and splice it into the report (the whole
+        range when the report is of other buckets, e.g. a new bucket began)."""
+        report, source = self.report, self.source
+        if source is None or report is None or self.loading:
+            return
+        rng = self.time_range()
+        tail = tail_range(rng, to_ms(self.clock()))
+        if tail is None:
+            return
+        if (report.start_ms, report.end_ms, report.bucket_ms) != \
+                (rng.start_ms, rng.end_ms, rng.bucket_ms):
+            self.refresh()
+            return
+        self._tasks.spawn(self._load_tail(source, self.filter, tail, self._generation),
+                          "analytics-tail")
+
+    async def _load_tail(self, source: AnalyticsSource, flt: SessionFilter, tail: TimeRange,
+                         generation: int) -> None:
+        try:
+            fresh = await source(flt, tail, self.sla_seconds)
+        except Exception as exc:  # the next burst or full read tries again
+            log.warning("analytics tail failed: %s", exc)
+            return
+        report = self.report
+        if report is None or generation != self._generation or flt != self.filter:
+            return
+        try:
+            self.report = splice_tail(report, fresh)
+        except AnalyticsError:  # the range moved on meanwhile: read it whole
+            self.refresh()
 
     async def _load(self, source: AnalyticsSource, flt: SessionFilter, rng: TimeRange) -> None:
         self.loading = True
@@ -112,8 +158,11 @@ class AnalyticsViewModel(QObject):
         self.error = ""
         self.report = report
 
-    def _on_live_timer_timeout(self) -> None:
-        if self._dirty and self.source is not None and not self.loading \
+    def _on_tail_timer_timeout(self) -> None:
+        self.refresh_tail()
+
+    def _on_full_timer_timeout(self) -> None:
+        if self._stale_tables and self.source is not None and not self.loading \
                 and self.is_live_range():
             self.refresh()
 
