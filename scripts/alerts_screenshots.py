@@ -19,6 +19,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtWidgets import QApplication
 
 from supervisor_desk.models.alerts.defaults import default_rules
+from supervisor_desk.models.alerts.rules import (
+    AllCondition,
+    AnyCondition,
+    FilterCondition,
+    MetadataCondition,
+    WaitCondition,
+)
+from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.state import SessionChange
 from supervisor_desk.models.wire import Message, SessionSummary
 from supervisor_desk.views.alerts.editor import AlertRulesDialog, RuleDialog
@@ -91,7 +99,15 @@ def main() -> None:
         dialog.show()
         app.processEvents()
         dialog.grab().save(str(OUT / f"alerts-rule-editor-{theme}.png"))
-        rule = RuleDialog(vm.rules.rules[1])
+        # A rule with a nested group: the editor's condition tree.
+        nested = vm.rules.rules[1].model_copy(update={
+            "name": "VIP waiting over 3 minutes",
+            "condition": AllCondition(conditions=(
+                WaitCondition(seconds=180),
+                AnyCondition(conditions=(
+                    MetadataCondition(key="tier", value="gold"),
+                    FilterCondition(filter=SessionFilter(channel=("phone", "whatsapp")))))))})
+        rule = RuleDialog(nested)
         rule.show()
         app.processEvents()
         rule.grab().save(str(OUT / f"alerts-rule-{theme}.png"))

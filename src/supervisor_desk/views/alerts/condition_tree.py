@@ -144,10 +144,14 @@ class PartRow(QWidget):
         for key, (label, _) in PART_KINDS.items():
             self.kind.addItem(label, key)
         self.kind.setCurrentIndex(max(0, self.kind.findData(kind)))
+        # The labels are long; the value needs the room (the list shows each label whole).
+        self.kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.kind.setMinimumContentsLength(22)
         self.value = QLineEdit(value, self)
         self.value.setAccessibleName("Value")
+        self.value.setMinimumWidth(self.value.fontMetrics().horizontalAdvance("channel=web&x"))
         self.remove = QPushButton("Remove", self)
-        layout.addWidget(self.kind, 2)
+        layout.addWidget(self.kind, 3)
         layout.addWidget(self.value, 2)
         layout.addWidget(self.remove)
         self.kind.currentIndexChanged.connect(self._on_kind_current_index_changed)

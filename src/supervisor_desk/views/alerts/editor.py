@@ -118,6 +118,7 @@ class RuleDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.result_rule: Rule | None = None
+        self.resize(max(640, self.sizeHint().width()), self.sizeHint().height())
 
     @property
     def rows(self) -> list[PartRow]:

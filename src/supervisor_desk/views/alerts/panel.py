@@ -235,7 +235,7 @@ class AlertsPanel(QDockWidget):
         self.model.set_compact(compact)
         header = self.table.horizontalHeader()
         severity_text = 0 if compact else max(
-            metrics.horizontalAdvance(label) for label in SEVERITY_LABEL.values()) + 6
+            metrics.horizontalAdvance(label) for label in SEVERITY_LABEL.values()) + pad // 2
         header.resizeSection(SEVERITY_COLUMN, icon + severity_text + pad)
         age = max(metrics.horizontalAdvance("8h 88m 88s"),
                   metrics.horizontalAdvance(HEADERS[AGE_COLUMN]))
