@@ -73,6 +73,8 @@ def test_an_mp3_imported_from_the_dialog_shows_in_live_transcribing(
         qtbot.addWidget(dialog)
         imported: list[ImportAnswer] = []
         view_model.imported.connect(imported.append)
+        progress: list[tuple[int, int]] = []
+        view_model.progress_changed.connect(lambda sent, total: progress.append((sent, total)))
         try:
             await client.login("supervisor", "supervisor")
             live.start()
@@ -83,9 +85,12 @@ def test_an_mp3_imported_from_the_dialog_shows_in_live_transcribing(
             dialog.customer_edit.setText("Grace")
             dialog.import_button.click()
             assert dialog.status_label.text() == "Uploading the recording…"
-            assert not dialog.import_button.isEnabled()
+            assert not dialog.import_button.isEnabled() and dialog.progress_bar.isVisible()
             await wait_until(lambda: bool(imported), timeout=30)
             assert dialog.result() == QDialog.DialogCode.Accepted
+            size = mp3.stat().st_size
+            assert progress[-1] == (size, size) and progress == sorted(progress)
+            assert dialog.progress_bar.value() == dialog.progress_bar.maximum() == size // 1024
             session = imported[0].session
             assert session.modality == "voice" and session.channel == "sip"
             assert session.agent.name == "Ada" and session.user.name == "Grace"
@@ -163,6 +168,55 @@ def test_bad_files_are_explained_and_nothing_is_lost(
             dialog.set_file(tmp_path / "tone.wav")
             dialog.import_button.click()
             await wait_until(lambda: "(HTTP 403)" in dialog.status_label.text(), timeout=20)
+        finally:
+            await scope.aclose()
+            await client.aclose()
+
+    qrun(scenario(), timeout=60)
+
+
+def test_an_upload_shows_its_progress_and_cancel_leaves_nothing_on_the_hub(
+    running_hub: EmbeddedHub, tmp_path: Path, qtbot: Any, qrun: Callable[..., Any],
+) -> None:
+    big = tmp_path / "long.wav"  # 3 minutes of stereo noise: many chunks to cut off
+    noise = np.random.default_rng(1).integers(-3000, 3000, RATE * 180, dtype=np.int16)
+    write_wav(big, [noise, noise])
+    blobs = running_hub.db_path.with_name(running_hub.db_path.name + ".files")
+
+    def stored_files() -> set[Path]:
+        return {p for p in blobs.rglob("*") if p.is_file()}
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        scope = standalone_scope("import")
+        view_model = ImportAudioViewModel(client, tasks=scope)
+        dialog = ImportAudioDialog(view_model)
+        qtbot.addWidget(dialog)
+        shown: list[str] = []
+
+        def on_progress(sent: int, total: int) -> None:
+            shown.append(dialog.status_label.text())
+            if len(shown) == 2:  # half-way through, the user has had enough
+                dialog.buttons.button(dialog.buttons.StandardButton.Cancel).click()
+
+        view_model.progress_changed.connect(on_progress)
+        try:
+            await client.login("supervisor", "supervisor")
+            before = (await client.sessions()).total
+            stored = stored_files()
+            dialog.show()
+            dialog.set_file(big)
+            dialog.agent_box.setCurrentText("Ada")
+            dialog.import_button.click()
+            await wait_until(lambda: not view_model.busy, timeout=20)
+            total_mb = big.stat().st_size / 1e6
+            assert shown[0] == f"Uploading the recording… 0.3 MB of {total_mb:.1f} MB"
+            assert dialog.status_label.text() == "Upload cancelled; the hub kept nothing of it."
+            assert dialog.isVisible() and dialog.import_button.isEnabled()
+            assert not dialog.progress_bar.isVisible()
+            # The hub dropped the part it had received.
+            await wait_until(lambda: stored_files() == stored, 20)
+            assert (await client.sessions()).total == before
         finally:
             await scope.aclose()
             await client.aclose()

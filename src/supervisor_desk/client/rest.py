@@ -53,6 +53,7 @@ API = "/api/v1"
 ExportFormat = Literal["json", "jsonl", "csv"]
 _EXPORT_CHUNK = 64 * 1024
 _EXPORT_READ_S = 120.0
+_UPLOAD_CHUNK = 256 * 1024
 # A load balancer (or a replica being replaced) says the replica cannot serve: try another.
 _REPLICA_DOWN = frozenset({502, 503, 504})
 # Methods safe to send again to another replica after the first one may have received them.
@@ -483,8 +484,11 @@ class HubClient:
         channel: str = "phone",
         customer: str | None = None,
         agent_role: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> ImportAnswer:
-        """Upload a recording (streamed from disk) to make a voice session of it."""
+        """Upload a recording (streamed from disk) to make a voice session of it;
+        ``progress(sent, total)`` after each chunk the connection took. Cancelling cuts the
+        upload off, and the hub keeps nothing of it."""
         path = Path(path)
         params: list[tuple[str, str | int | float | bool | None]] = [
             ("agent", agent), ("channel", channel), ("name", path.name[:200] or "recording")]
@@ -496,9 +500,13 @@ class HubClient:
 
         async def body() -> Any:
             handle = await asyncio.to_thread(path.open, "rb")
+            sent = 0
             try:
-                while data := await asyncio.to_thread(handle.read, _EXPORT_CHUNK):
+                while data := await asyncio.to_thread(handle.read, _UPLOAD_CHUNK):
                     yield data
+                    sent += len(data)
+                    if progress is not None:
+                        progress(sent, size)
             finally:
                 handle.close()
 

@@ -11,6 +11,7 @@ stays open with everything the user entered.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,10 +25,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from supervisor_desk.models.markers import CHANNEL_LABELS
 from supervisor_desk.models.wire import CHANNELS, ImportAnswer, NamedItem
@@ -41,15 +44,18 @@ VOICE_CHANNELS = ("sip", "phone", *[c for c in CHANNELS if c not in ("sip", "pho
 
 class ImportClient(Protocol):
     async def import_audio(self, path: Path, *, agent: str, channel: str = "phone",
-                           customer: str | None = None,
-                           agent_role: str | None = None) -> ImportAnswer: ...
+                           customer: str | None = None, agent_role: str | None = None,
+                           progress: Callable[[int, int], None] | None = None,
+                           ) -> ImportAnswer: ...
     async def agents(self) -> list[NamedItem]: ...
 
 
 class ImportAudioViewModel(QObject):
     busy_changed = Signal(bool)
+    progress_changed = Signal(int, int)  # bytes sent, bytes in the file
     imported = Signal(object)  # ImportAnswer
     failed = Signal(str)
+    cancelled = Signal()
     agents_loaded = Signal(list)  # [str] agent names the hub knows
 
     def __init__(self, client: ImportClient | None, parent: QObject | None = None, *,
@@ -93,17 +99,22 @@ class ImportAudioViewModel(QObject):
         self.busy_changed.emit(True)
         return self._task
 
-    def cancel(self) -> None:
+    def cancel(self) -> bool:
+        """Cut the upload off (the hub keeps nothing); False when none was running."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
+            return True
+        return False
 
     async def _upload(self, path: Path, agent: str, channel: str, customer: str) -> None:
         assert self.client is not None
         try:
             answer = await self.client.import_audio(
-                path, agent=agent, channel=channel, customer=customer or None)
+                path, agent=agent, channel=channel, customer=customer or None,
+                progress=self.progress_changed.emit)
         except asyncio.CancelledError:
             self.busy_changed.emit(False)
+            self.cancelled.emit()
             raise
         except OSError as exc:
             self.busy_changed.emit(False)
@@ -168,6 +179,9 @@ class ImportAudioDialog(QDialog):
         self.status_label = QLabel("", self)
         self.status_label.setTextFormat(Qt.TextFormat.PlainText)
         self.status_label.setWordWrap(True)
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setTextVisible(False)
+        self.progress_bar.hide()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         self.import_button = self.buttons.addButton(
             "Import", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -176,9 +190,12 @@ class ImportAudioDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(hint)
+        layout.addWidget(self.progress_bar)
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
         view_model.busy_changed.connect(self._on_vm_busy_changed)
+        view_model.progress_changed.connect(self._on_vm_progress_changed)
+        view_model.cancelled.connect(self._on_vm_cancelled)
         view_model.failed.connect(self._on_vm_failed)
         view_model.imported.connect(self._on_vm_imported)
         view_model.agents_loaded.connect(self._on_vm_agents_loaded)
@@ -200,15 +217,33 @@ class ImportAudioDialog(QDialog):
                               str(self.channel_box.currentData()), self.customer_edit.text())
 
     def _on_buttons_rejected(self) -> None:
+        # Cancel during an upload stops it and keeps the form; Cancel again closes.
+        if not self.view_model.cancel():
+            self.reject()
+
+    def reject(self) -> None:  # Escape, the window's close button
         self.view_model.cancel()
-        self.reject()
+        super().reject()
 
     def _on_vm_busy_changed(self, busy: bool) -> None:
         for widget in (self.file_edit, self.browse_button, self.agent_box, self.channel_box,
                        self.customer_edit, self.import_button):
             widget.setEnabled(not busy)
+        self.progress_bar.setVisible(busy)
         if busy:
+            self.progress_bar.setRange(0, 0)  # until the first chunk is sent
             self.status_label.setText("Uploading the recording…")
+
+    def _on_vm_progress_changed(self, sent: int, total: int) -> None:
+        # Kilobytes: a QProgressBar counts in int, and a file may pass 2 GiB.
+        self.progress_bar.setRange(0, max(1, total // 1024))
+        self.progress_bar.setValue(sent // 1024)
+        self.status_label.setText(f"Uploading the recording… {_megabytes(sent)} of "
+                                  f"{_megabytes(total)}")
+
+    def _on_vm_cancelled(self) -> None:
+        if isValid(self):
+            self.status_label.setText("Upload cancelled; the hub kept nothing of it.")
 
     def _on_vm_failed(self, message: str) -> None:
         self.status_label.setText(message)
@@ -222,3 +257,7 @@ class ImportAudioDialog(QDialog):
         self.agent_box.clear()
         self.agent_box.addItems(names)
         self.agent_box.setCurrentText(typed)
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1_000_000:.1f} MB"
