@@ -179,8 +179,11 @@ def test_a_stereo_call_becomes_a_voice_session_transcribed_live(
     assert recording.headers["content-type"].startswith(body["file"]["mime"].split(";")[0])
     events = feed.events_until_ended(session_id)
     rates = _check_transcript(events, spoken, suffix)
-    # The lossless files carry what was spoken; lossy codecs cost a few points more.
-    assert rates["overall"] <= (0.40 if suffix in (".wav", ".flac") else 0.50), rates
+    # The bar, in every format. Per voice: en-us+f2 (agent) 3-13 %; en-us+f3
+    # (customer) 41-59 %, which the bundled acoustic model hears poorly whatever the
+    # vocabulary: it is held to the overall bar only (docs/performance.md, "Voice").
+    assert rates["overall"] <= 0.40, rates
+    assert rates["agent"] <= 0.40, rates
     job = api.get(f"/sessions/{session_id}/transcription").json()
     assert job["state"] == "done" and job["percent"] == 100
     detail = api.get(f"/sessions/{session_id}").json()

@@ -62,6 +62,15 @@ class VoiceSettings:
             workers=max(1, int(workers)) if workers else cls.workers,
         )
 
+    def override(self, *, max_file_mb: float | None = None,
+                 workers: int | None = None) -> VoiceSettings:
+        """These settings with the ``serve`` flags given (None: keep)."""
+        return VoiceSettings(
+            max_file_bytes=int(max_file_mb * 1024 * 1024) if max_file_mb is not None
+            else self.max_file_bytes,
+            workers=workers if workers is not None else self.workers,
+        )
+
 
 @dataclass(frozen=True)
 class ImportParams:
