@@ -151,3 +151,27 @@ def test_an_upload_cut_off_half_way_leaves_nothing(running_hub: EmbeddedHub, api
         time.sleep(0.02)
     assert _blobs(running_hub) == []
     assert api.get(f"/sessions/{sid}/files").json()["items"] == []
+
+
+def test_serve_flags_set_the_file_limit_and_transcription_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from supervisor_desk.hub.cli import _parser
+    from supervisor_desk.hub.transcribe.jobs import VoiceSettings
+
+    monkeypatch.setenv("SUPERVISOR_HUB_MAX_FILE_MB", "3")
+    monkeypatch.setenv("SUPERVISOR_HUB_TRANSCRIBE_WORKERS", "4")
+    args = _parser().parse_args(["serve", "--max-file-mb", "0.5", "--transcribe-workers", "2"])
+    flags = VoiceSettings.from_env().override(max_file_mb=args.max_file_mb,
+                                              workers=args.transcribe_workers)
+    assert flags == VoiceSettings(max_file_bytes=512 * 1024, workers=2)
+    # Without the flags, the environment; without either, 200 MiB and one worker.
+    unset = _parser().parse_args(["serve"])
+    assert VoiceSettings.from_env().override(
+        max_file_mb=unset.max_file_mb, workers=unset.transcribe_workers
+    ) == VoiceSettings(max_file_bytes=3 * 1024 * 1024, workers=4)
+    monkeypatch.delenv("SUPERVISOR_HUB_MAX_FILE_MB")
+    monkeypatch.delenv("SUPERVISOR_HUB_TRANSCRIBE_WORKERS")
+    assert VoiceSettings.from_env() == VoiceSettings(max_file_bytes=200 * 1024 * 1024, workers=1)
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["serve", "--transcribe-workers", "0"])

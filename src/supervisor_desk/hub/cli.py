@@ -58,6 +58,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", type=Path, default=None, metavar="PEM",
                        help="private key of --tls-cert")
     _add_network_limits(serve)
+    voice = serve.add_argument_group("voice sessions (see docs/protocol.md)")
+    voice.add_argument(
+        "--max-file-mb", type=_positive(float), default=None, metavar="MB",
+        help="largest file or recording an upload may be (default $SUPERVISOR_HUB_MAX_FILE_MB "
+        "or 200)")
+    voice.add_argument(
+        "--transcribe-workers", type=_positive(int), default=None, metavar="N",
+        help="recordings transcribed at once, one worker process each (default "
+        "$SUPERVISOR_HUB_TRANSCRIBE_WORKERS or 1)")
     retries = serve.add_argument_group("webhook deliveries (see docs/protocol.md)")
     retries.add_argument(
         "--webhook-retry-for", type=_positive(float), default=24 * 3600.0, metavar="SECONDS",
@@ -244,6 +253,7 @@ def _serve(args: argparse.Namespace) -> int:
     from supervisor_desk.hub.server import HubServer
     from supervisor_desk.hub.store import open_store
     from supervisor_desk.hub.tls import TlsConfigError, load_tls
+    from supervisor_desk.hub.transcribe.jobs import VoiceSettings
     from supervisor_desk.hub.webhooks import RetrySchedule
 
     install_log_redaction()
@@ -277,7 +287,9 @@ def _serve(args: argparse.Namespace) -> int:
                            log_level=args.log_level,
                            webhook_schedule=RetrySchedule(first=args.webhook_first_retry,
                                                           retry_for=args.webhook_retry_for,
-                                                          timeout=args.webhook_timeout))
+                                                          timeout=args.webhook_timeout),
+                           voice=VoiceSettings.from_env().override(
+                               max_file_mb=args.max_file_mb, workers=args.transcribe_workers))
     except OSError as exc:
         storage.close()
         sys.stderr.write(f"error: cannot listen on {args.host}:{args.port}: {exc}" + "\n")

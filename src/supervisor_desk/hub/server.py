@@ -27,6 +27,7 @@ from supervisor_desk.hub.store.interface import HubStore
 from supervisor_desk.hub.store.tokens import hash_token
 from supervisor_desk.hub.store.webhooks import HANDOVER, new_secret
 from supervisor_desk.hub.tls import TlsFiles
+from supervisor_desk.hub.transcribe.jobs import VoiceSettings
 from supervisor_desk.hub.webhooks import RetrySchedule, WebhookDispatcher
 
 log = logging.getLogger("supervisor_desk.hub")
@@ -83,6 +84,7 @@ class HubServer:
         forwarded_allow_ips: Sequence[str] = (),
         log_level: str = "warning",
         webhook_schedule: RetrySchedule | None = None,
+        voice: VoiceSettings | None = None,
     ) -> None:
         # Before uvicorn configures its loggers: no token reaches a log line at any level.
         install_log_redaction()
@@ -91,7 +93,7 @@ class HubServer:
         self.service.broadcaster.configure(feed_limits or FeedLimits())
         # Outbound webhooks: threads and a connection of their own (never the writer's).
         self.webhooks = WebhookDispatcher(storage.open_outbox, webhook_schedule)
-        self.app = create_app(self.service)
+        self.app = create_app(self.service, voice)
         self.host = host
         trusted = list(forwarded_allow_ips)
         self.guard = ConnectionGuard(limits or ConnectionLimits(), TrustedAddresses(trusted),
