@@ -185,7 +185,9 @@ class GcWatch:
 
     def __init__(self) -> None:
         self.pauses: list[tuple[int, float]] = []  # generation, ms
+        self.cpu: list[float] = []  # thread CPU ms of each (no waiting for a core)
         self._started = 0.0
+        self._started_cpu = 0.0
 
     def __enter__(self) -> GcWatch:
         gc.callbacks.append(self._on_gc)
@@ -197,8 +199,10 @@ class GcWatch:
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
+            self._started_cpu = time.thread_time()
         else:
             self.pauses.append((info["generation"], (time.perf_counter() - self._started) * 1000))
+            self.cpu.append((time.thread_time() - self._started_cpu) * 1000)
 
 
 class StallMonitor:
@@ -274,6 +278,10 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
     model = SessionTableModel()
     # As the real app process does (app.AppOptions.freeze_gc from __main__).
     vm = LiveViewModel(client, model, spawn=spawn, freeze_gc_after_snapshot=True)
+    # SUPERVISOR_DESK_BENCH_GC_REFREEZE=0: only the freeze after the snapshot (for comparison).
+    if (refreeze := os.environ.get("SUPERVISOR_DESK_BENCH_GC_REFREEZE")) is not None:
+        vm.gc_refreeze_s = float(refreeze)
+    out["feed.gc_refreeze_s"] = vm.gc_refreeze_s
     view = _View()
     view.paint_cpu = []
     view.setModel(model)
@@ -314,6 +322,9 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
         out["feed.gc_max_ms"] = round(max((p[1] for p in gc_watch.pauses), default=0.0), 1)
         out["feed.gc_gen2_runs"] = sum(1 for p in gc_watch.pauses if p[0] == 2)
         out["feed.gc_runs"] = len(gc_watch.pauses)
+        out["feed.gc_max_cpu_ms"] = round(max(gc_watch.cpu, default=0.0), 1)
+        out["feed.gc_gen2_max_ms"] = round(
+            max((p[1] for p in gc_watch.pauses if p[0] == 2), default=0.0), 1)
         out["feed.gc_pause_histogram"] = gc_histogram([p[1] for p in gc_watch.pauses])
         cpu_ms = (time.process_time() - cpu_before) * 1000
         load_s = time.monotonic() - load_started

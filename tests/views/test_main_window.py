@@ -350,6 +350,39 @@ def test_snapshot_freezes_long_lived_objects_when_asked(qapp: Any) -> None:
         live.deleteLater()
 
 
+def test_frames_refreeze_what_survived_every_few_seconds(qapp: Any) -> None:
+    """Session versions kept after the snapshot join the frozen objects every few seconds, so
+    a full GC pass never walks minutes of feed (one took 470 ms at 10,000 sessions)."""
+    from datetime import UTC, datetime
+
+    def event(n: int, sid: str) -> wire.StoredEvent:
+        return wire.StoredEvent.model_validate({
+            "id": f"e{n}", "type": "session.started", "session_id": sid,
+            "at": datetime.now(UTC).isoformat(),
+            "data": {"id": sid, "agent": {"id": "a", "name": "Bot"}, "channel": "web",
+                     "status": "active", "user": {"id": "u", "name": "Ann"},
+                     "started_at": datetime.now(UTC).isoformat(), "version": 1}})
+
+    now = [100.0]
+    live = LiveViewModel(HubClient("http://127.0.0.1:9"), SessionTableModel(),
+                         spawn=lambda c, n: c.close(), freeze_gc_after_snapshot=True,
+                         monotonic=lambda: now[0])
+    gc.unfreeze()
+    try:
+        live.on_snapshot(wire.LiveSnapshot(epoch="e", seq=0, sessions=[]))
+        gc.unfreeze()
+        live.on_event(1, event(1, "b"), False)
+        live.flush()
+        assert gc.get_freeze_count() == 0  # not yet: the interval has not passed
+        now[0] += live.gc_refreeze_s
+        live.on_event(2, event(2, "c"), False)
+        live.flush()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        live.deleteLater()
+
+
 def test_start_at_login_menu_toggle_writes_and_removes_the_autostart_entry(
         qtbot: Any) -> None:
     from supervisor_desk.client import autostart

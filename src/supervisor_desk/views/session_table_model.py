@@ -18,6 +18,7 @@ import bisect
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from enum import IntEnum
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -194,6 +195,22 @@ class _Desc:
 
 def _ts(value: datetime | None) -> float:
     return value.timestamp() if value is not None else float("inf")
+
+
+def _timestamps(values: Iterable[datetime | None], count: int) -> np.ndarray[Any, Any]:
+    """POSIX seconds of each value (None: +inf, after every time), as one float array."""
+    inf = float("inf")
+    return np.fromiter((inf if v is None else v.timestamp() for v in values),
+                       dtype=np.float64, count=count)
+
+
+_STARTED_AT = attrgetter("started_at")
+_LAST_MESSAGE_AT = attrgetter("last_message_at")
+_ENDED_AT = attrgetter("ended_at")
+_MESSAGE_COUNT = attrgetter("message_count")
+_USER = attrgetter("user")
+_AGENT_MODALITY = attrgetter("agent", "modality")
+_ID = attrgetter("id")
 
 
 class SessionTableModel(QAbstractTableModel):
@@ -844,24 +861,26 @@ class SessionTableModel(QAbstractTableModel):
     def _numeric_sort_keys(self, column: int, rows: list[SessionSummary]
                            ) -> list[np.ndarray[Any, Any]] | None:
         """The column's sort key as numeric arrays, most significant first, or None when it is
-        text. Each orders rows exactly as :meth:`_sort_value` does."""
-        inf = float("inf")
+        text. Each orders rows exactly as :meth:`_sort_value` does.
+
+        Attributes are read with ``map``/``attrgetter`` (C loops): at 100k rows a
+        comprehension's per-row bytecode cost more than the sort itself."""
+        n = len(rows)
         match column:
             case SessionColumn.START:
-                return [np.array([s.started_at.timestamp() for s in rows])]
+                return [_timestamps(map(_STARTED_AT, rows), n)]
             case SessionColumn.MESSAGES:
-                return [np.array([s.message_count for s in rows], dtype=np.int64)]
+                return [np.fromiter(map(_MESSAGE_COUNT, rows), dtype=np.int64, count=n)]
             case SessionColumn.LAST_MESSAGE:
-                return [np.array([t.timestamp() if (t := s.last_message_at) is not None
-                                  else inf for s in rows])]
+                return [_timestamps(map(_LAST_MESSAGE_AT, rows), n)]
             case SessionColumn.FINISH:
-                return [np.array([t.timestamp() if (t := s.ended_at) is not None
-                                  else inf for s in rows])]
+                return [_timestamps(map(_ENDED_AT, rows), n)]
             case SessionColumn.WAIT:
                 wait = self._wait_seconds
-                return [np.array([-1.0 if (w := wait(s)) is None else w for s in rows])]
+                return [np.fromiter((-1.0 if (w := wait(s)) is None else w for s in rows),
+                                    dtype=np.float64, count=n)]
             case SessionColumn.DURATION if self._ordering.order is LiveOrder.GIVEN:
-                return [np.array([-s.started_at.timestamp() for s in rows])]
+                return [-_timestamps(map(_STARTED_AT, rows), n)]
             case SessionColumn.DURATION:
                 pairs = [self._sort_value(s, column) for s in rows]
                 return [np.array([p[0] for p in pairs], dtype=np.int64),
@@ -869,15 +888,16 @@ class SessionTableModel(QAbstractTableModel):
         return None
 
     def _column_sort_values(self, column: int, rows: list[SessionSummary]) -> list[Any]:
-        """The column's sort values, one per row, equal to :meth:`_sort_value`'s."""
+        """The column's sort values, one per row, ordered as :meth:`_sort_value`'s."""
         match column:
             case SessionColumn.USER:
-                return [(s.user.name or s.user.external_id or s.user.id).casefold()
-                        for s in rows]
+                return [(u.name or u.external_id or u.id).casefold()
+                        for u in map(_USER, rows)]
             case SessionColumn.AGENT:
-                return [(s.agent.name.casefold(), s.modality) for s in rows]
+                # "name\0modality" orders as the (name, modality) tuple: NUL sorts first.
+                return [f"{a.name.casefold()}\0{m}" for a, m in map(_AGENT_MODALITY, rows)]
             case SessionColumn.ID:
-                return [s.id for s in rows]
+                return list(map(_ID, rows))
         return [self._sort_value(s, column) for s in rows]
 
     def _rebuild_index(self, start: int = 0) -> None:
