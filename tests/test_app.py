@@ -612,3 +612,29 @@ def test_help_lists_the_shortcuts_and_the_session_keys_work(
 
     qrun(scenario())
     assert desk.errors.errors == []
+
+
+def test_start_up_imports_no_page_dialog_or_library_that_is_not_on_screen() -> None:
+    # The window and the live rows come first (docs/performance.md, start-up): Analytics'
+    # charts and their plotting library, dialogs and the Wall load when first opened.
+    later = ["pyqtgraph", "supervisor_desk.views.analytics.page",
+             "supervisor_desk.views.export_dialog", "supervisor_desk.views.alerts.editor",
+             "supervisor_desk.views.wall.window", "supervisor_desk.views.preferences_dialog",
+             "supervisor_desk.views.import_audio_dialog"]
+    code = ("import json, sys; import supervisor_desk.app; "
+            f"print(json.dumps([m for m in {later!r} if m in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_the_analytics_page_is_built_when_first_shown(
+    qapp: Any, qtbot: Any, tmp_path: Path, desk_env: None
+) -> None:
+    desk = make_desk(qapp, CredentialStore(MemoryKeyring()), tmp_path)
+    desk.window.show()
+    assert not desk.analytics_holder.built
+    desk.window.show_page(desk.analytics_page)
+    qtbot.waitUntil(lambda: desk.analytics_holder.built)
+    assert desk.analytics.vm is desk.analytics_vm and desk.analytics.isVisible()
+    desk.window.show_page(0)

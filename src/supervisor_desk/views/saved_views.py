@@ -11,6 +11,7 @@ import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMenu, QWidget
@@ -26,9 +27,11 @@ from supervisor_desk.models.saved_views import (
     read_views,
     write_views,
 )
-from supervisor_desk.views.analytics.page import AnalyticsPage
 from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.session_table_model import SessionColumn
+
+if TYPE_CHECKING:  # the page is built on first show; its charts' library loads with it
+    from supervisor_desk.views.analytics.page import AnalyticsPage
 
 log = logging.getLogger(__name__)
 

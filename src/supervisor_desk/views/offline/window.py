@@ -12,6 +12,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -35,7 +36,6 @@ from supervisor_desk.models.offline_source import (
     OfflineSessionSource,
 )
 from supervisor_desk.models.wire import SessionSummary
-from supervisor_desk.views.analytics.page import AnalyticsPage
 from supervisor_desk.views.analytics.viewmodel import AnalyticsViewModel, offline_analytics_source
 from supervisor_desk.views.chat.pane import DetailPane
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
@@ -45,6 +45,9 @@ from supervisor_desk.views.history.viewmodel import HistoryViewModel
 from supervisor_desk.views.offline.loader import OfflineLoader
 from supervisor_desk.views.results_dock import ResultsDock
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
+
+if TYPE_CHECKING:
+    from supervisor_desk.views.analytics.page import AnalyticsPage
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +216,9 @@ class OfflineWindow(QMainWindow):
             self.statusBar().showMessage("Analytics opens once the file is read.", 5000)
             return
         if self.analytics_page is None:
+            # Imported on first use: the charts' library is not needed to review a file.
+            from supervisor_desk.views.analytics.page import AnalyticsPage
+
             self.analytics_page = AnalyticsPage(self.analytics_vm, self)
             self.analytics_page.setWindowFlag(Qt.WindowType.Window)
             self.analytics_page.setWindowTitle(
