@@ -1,9 +1,10 @@
 """Grouped judging (plan.py) says exactly what judging every rule alone says.
 
-Plain rules of one kind (waits, no-replies, durations, a metadata key, a channel, a country)
-are answered together by one bisection or lookup; AND parts that cannot turn true by time
-schedule no deadline; a deadline re-judges only the timed rules. Whatever happens to the
-sessions, the engine's active alerts are the rules that hold now, rule by rule.
+Plain rules of one kind (waits, no-replies, durations, a metadata key, a channel, a country,
+a wait per channel) are answered together by one bisection and/or lookup; AND parts that
+cannot turn true by time schedule no deadline; a deadline re-judges only the timed rules.
+Whatever happens to the sessions, the engine's active alerts are the rules that hold now,
+rule by rule.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from hypothesis import strategies as st
 
 from supervisor_desk.models.alerts.conditions import SessionFacts, compile_condition
 from supervisor_desk.models.alerts.engine import AlertEngine
-from supervisor_desk.models.alerts.plan import ThresholdGroup, ValueGroup, build_plan, compile_rule
+from supervisor_desk.models.alerts.plan import (
+    GuardedGroup,
+    ThresholdGroup,
+    ValueGroup,
+    build_plan,
+    compile_rule,
+)
 from supervisor_desk.models.alerts.rules import (
     AllCondition,
     AnyCondition,
@@ -55,6 +62,11 @@ RULES = RuleSet(rules=(
     _rule("de", FilterCondition(filter=SessionFilter(country="DE"))),
     _rule("web-wait", AllCondition(conditions=(
         WaitCondition(seconds=30), FilterCondition(filter=SessionFilter(channel=("web",)))))),
+    _rule("phone-wait", AllCondition(conditions=(
+        FilterCondition(filter=SessionFilter(channel=("phone", "web"))),
+        WaitCondition(seconds=40)))),
+    _rule("fr-wait", AllCondition(conditions=(
+        WaitCondition(seconds=10), FilterCondition(filter=SessionFilter(country="FR"))))),
     _rule("gold-quiet", AllCondition(conditions=(
         MetadataCondition(key="tier", value="gold"), NoReplyCondition(seconds=25)))),
     _rule("wait-or-long", AnyCondition(conditions=(
@@ -64,14 +76,16 @@ RULES = RuleSet(rules=(
 
 def test_plain_rules_of_one_kind_are_judged_as_groups() -> None:
     plan = build_plan([compile_rule(r) for r in RULES.rules])
-    groups = {frozenset(j.ids) for j in plan if isinstance(j, ThresholdGroup | ValueGroup)}
+    groups = {frozenset(j.ids) for j in plan
+              if isinstance(j, ThresholdGroup | ValueGroup | GuardedGroup)}
     assert groups == {
         frozenset({"wait-20", "wait-50", "wait-50b"}), frozenset({"reply-15", "reply-40"}),
         frozenset({"long-1", "long-3"}), frozenset({"gold", "silver"}),
         frozenset({"web", "phone-or-email"}), frozenset({"fr", "de"}),
+        frozenset({"web-wait", "phone-wait"}),
     }
     alone = {j.id for j in plan if not j.grouped}
-    assert alone == {"web-wait", "gold-quiet", "wait-or-long"}
+    assert alone == {"fr-wait", "gold-quiet", "wait-or-long"}
 
 
 def test_an_and_whose_untimed_part_fails_waits_for_no_deadline() -> None:

@@ -432,7 +432,7 @@ class AlertEngine:
                         active = self._active.get(sid)
                     else:
                         current.session = facts.session
-                if active:
+                if active and not judge.ids.isdisjoint(active):
                     ids, holding = judge.ids, held.ids
                     for rule_id in [r for r in active if r in ids and r not in holding]:
                         self._resolve(sid, rule_id, now_ms, update)

@@ -3,9 +3,9 @@
 A contact centre's rules repeat a few kinds with different values — waits of 60 s and 180 s, a
 no-reply per team, a metadata value per tier, a country or channel per queue. Judged one by
 one, every change costs a call per rule. Plain rules of one kind are therefore judged as a
-group: one bisection over the sorted thresholds ("more than N since…"), or one dict lookup of
-the session's value (metadata key, channel, status, agent, country), answers every rule of the
-group at once; only the rules that hold, or that had an alert open, cost anything more.
+group: one bisection over the sorted thresholds ("more than N since…"), one dict lookup of
+the session's value (metadata key, channel, status, agent, country), or both for ANDs of one
+of each ("waits over 30 s AND channel is web"), answers every rule of the group at once; only the rules that hold, or that had an alert open, cost anything more.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from supervisor_desk.models.alerts.conditions import (
     never_due,
 )
 from supervisor_desk.models.alerts.rules import (
+    AllCondition,
+    Condition,
     DurationCondition,
     FilterCondition,
     MetadataCondition,
@@ -143,8 +145,6 @@ class ValueGroup:
         return NOTHING_HELD if value is None else self._by_value.get(value, NOTHING_HELD), None
 
 
-Group = ThresholdGroup | ValueGroup
-Judge = CompiledRule | Group
 
 _THRESHOLDS: dict[str, tuple[Anchor, frozenset[str]]] = {
     "wait": (_wait_anchor, frozenset({"status", "queued_at", "started_at"})),
@@ -167,16 +167,21 @@ def _metadata_value(key: str) -> Value:
     return value
 
 
-def _grouping(compiled: CompiledRule) -> tuple[tuple[str, str], int | Iterable[str]] | None:
-    """(group key, threshold or accepted values) of a plain rule that can join a group."""
-    condition = compiled.rule.condition
+def _threshold(condition: Condition) -> tuple[str, int] | None:
+    """(kind, limit in ms) of a plain "more than N since…" condition."""
     match condition:
         case WaitCondition(seconds=seconds):
-            return ("wait", ""), seconds * 1000
+            return "wait", seconds * 1000
         case NoReplyCondition(seconds=seconds):
-            return ("no_reply", ""), seconds * 1000
+            return "no_reply", seconds * 1000
         case DurationCondition(minutes=minutes):
-            return ("duration", ""), minutes * 60_000
+            return "duration", minutes * 60_000
+    return None
+
+
+def _accepted(condition: Condition) -> tuple[tuple[str, str], tuple[str, ...]] | None:
+    """((what is tested, metadata key or filter field), accepted values) of a one-value test."""
+    match condition:
         case MetadataCondition(key=key, value=value):
             return ("metadata", key), (value.casefold(),)
         case FilterCondition(filter=session_filter):
@@ -190,28 +195,90 @@ def _grouping(compiled: CompiledRule) -> tuple[tuple[str, str], int | Iterable[s
     return None
 
 
+def _value_of(tested: tuple[str, str]) -> tuple[Value, frozenset[str]]:
+    """How to read the tested value of a session, and what change can alter it."""
+    what, detail = tested
+    if what == "metadata":
+        return _metadata_value(detail), frozenset({"metadata"})
+    value, reads_field = _FILTER_VALUES[detail]
+    return value, frozenset({reads_field})
+
+
+# A rule's place in a group: the group's key, and its threshold and/or accepted values.
+_Place = tuple[tuple[str, ...], int | None, tuple[str, ...]]
+
+
+def _place(condition: Condition) -> _Place | None:
+    if (threshold := _threshold(condition)) is not None:
+        return ("threshold", threshold[0]), threshold[1], ()
+    if (accepted := _accepted(condition)) is not None:
+        return ("value", *accepted[0]), None, accepted[1]
+    if isinstance(condition, AllCondition) and len(condition.conditions) == 2:
+        # "waits over 30 s AND channel is web": the value picks, the threshold bisects.
+        first, second = condition.conditions
+        for timed, tested in ((first, second), (second, first)):
+            threshold, accepted = _threshold(timed), _accepted(tested)
+            if threshold is not None and accepted is not None:
+                return ("guarded", *accepted[0], threshold[0]), threshold[1], accepted[1]
+    return None
+
+
+class GuardedGroup:
+    """ANDs of one value test and one threshold of one kind, e.g. a wait per channel."""
+
+    __slots__ = ("_by_value", "_value", "ids", "reads")
+    grouped: ClassVar[Literal[True]] = True
+    about_ending = False
+    timed = True
+
+    def __init__(self, members: list[tuple[tuple[str, ...], int, CompiledRule]],
+                 value: Value, anchor: Anchor, reads: frozenset[str]) -> None:
+        by_value: dict[str, list[tuple[int, CompiledRule]]] = {}
+        for values, limit, compiled in members:
+            for accepted in dict.fromkeys(values):
+                by_value.setdefault(accepted, []).append((limit, compiled))
+        self._by_value = {v: ThresholdGroup(limited, anchor, reads)
+                          for v, limited in by_value.items()}
+        self._value = value
+        self.ids = frozenset(c.id for _, _, c in members)
+        self.reads = reads
+
+    def judge(self, facts: SessionFacts, now_ms: int) -> tuple[Held, int | None]:
+        value = self._value(facts)
+        group = None if value is None else self._by_value.get(value)
+        return _NONE_HELD if group is None else group.judge(facts, now_ms)
+
+
+_NONE_HELD: tuple[Held, int | None] = (NOTHING_HELD, None)
+
+
 def build_plan(compiled: list[CompiledRule]) -> list[Judge]:
     """The judges of a rule set: groups where two or more plain rules share a kind."""
-    pending: dict[tuple[str, str], list[tuple[CompiledRule, int | Iterable[str]]]] = {}
+    pending: dict[tuple[str, ...], list[tuple[CompiledRule, int | None, tuple[str, ...]]]] = {}
     for c in compiled:
-        grouping = _grouping(c)
-        if grouping is not None:
-            pending.setdefault(grouping[0], []).append((c, grouping[1]))
+        place = _place(c.rule.condition)
+        if place is not None:
+            key, limit, values = place
+            pending.setdefault(key, []).append((c, limit, values))
     grouped = {key: members for key, members in pending.items() if len(members) >= _MIN_GROUP}
-    in_group = {c.id for members in grouped.values() for c, _ in members}
+    in_group = {c.id for members in grouped.values() for c, _, _ in members}
     plan: list[Judge] = [c for c in compiled if c.id not in in_group]
-    for (kind, detail), members in grouped.items():
-        if kind in _THRESHOLDS:
-            anchor, reads = _THRESHOLDS[kind]
+    for key, members in grouped.items():
+        if key[0] == "threshold":
+            anchor, reads = _THRESHOLDS[key[1]]
             plan.append(ThresholdGroup(
-                [(limit, c) for c, limit in members if isinstance(limit, int)], anchor, reads))
-        elif kind == "metadata":
-            plan.append(ValueGroup(
-                [(values, c) for c, values in members if not isinstance(values, int)],
-                _metadata_value(detail), frozenset({"metadata"})))
+                [(limit, c) for c, limit, _ in members if limit is not None], anchor, reads))
+        elif key[0] == "value":
+            value, reads = _value_of((key[1], key[2]))
+            plan.append(ValueGroup([(values, c) for c, _, values in members], value, reads))
         else:
-            value, reads_field = _FILTER_VALUES[detail]
-            plan.append(ValueGroup(
-                [(values, c) for c, values in members if not isinstance(values, int)],
-                value, frozenset({reads_field})))
+            value, value_reads = _value_of((key[1], key[2]))
+            anchor, reads = _THRESHOLDS[key[3]]
+            plan.append(GuardedGroup(
+                [(values, limit, c) for c, limit, values in members if limit is not None],
+                value, anchor, reads | value_reads))
     return plan
+
+
+Group = ThresholdGroup | ValueGroup | GuardedGroup
+Judge = CompiledRule | Group
