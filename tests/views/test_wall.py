@@ -90,9 +90,15 @@ def test_longest_waiting_fill_a_3x3_wall_and_follow_live(
     qrun(loaded())
     first = vm.tiles[0]
     assert first is not None and first.model.rowCount() == 1
-    vm.on_messages([message("s02", 1), message("s02", 2), message("zz", 1)])
-    assert first.model.rowCount() == 2  # the already-loaded message is not doubled
-    vm.on_messages([message("s02", n) for n in range(3, 3 + MAX_TILE_ROWS)])
+
+    async def follow() -> None:
+        vm.on_messages([message("s02", 1), message("s02", 2), message("zz", 1)])
+        # Each tile takes its messages in a turn of its own.
+        await wait_until(lambda: first.model.rowCount() == 2)
+        vm.on_messages([message("s02", n) for n in range(3, 3 + MAX_TILE_ROWS)])
+        await wait_until(lambda: first.model.rowCount() == KEEP_TILE_ROWS)
+
+    qrun(follow())  # the already-loaded message is not doubled
     rows = first.model.rows()
     assert len(rows) == KEEP_TILE_ROWS  # a busy tile keeps its recent conversation
     assert rows[-1].message is not None and rows[-1].message.id == f"s02-m{2 + MAX_TILE_ROWS}"

@@ -75,9 +75,22 @@ class ChatModel(QAbstractListModel):
         self.endInsertRows()
 
     def remove_row(self, position: int) -> None:
-        self.beginRemoveRows(QModelIndex(), position, position)
-        self._message_rows -= self._rows[position].kind == "message"
-        del self._rows[position]
+        self.remove_rows(position, 1)
+
+    def remove_rows(self, position: int, count: int) -> None:
+        """Remove ``count`` rows from ``position`` (one rowsRemoved: views keep the heights
+        they measured for the rest, as a reset would not)."""
+        if count <= 0:
+            return
+        self.beginRemoveRows(QModelIndex(), position, position + count - 1)
+        gone = self._rows[position:position + count]
+        self._message_rows -= sum(1 for r in gone if r.kind == "message")
+        del self._rows[position:position + count]
+        if position == 0:
+            self._by_key = {}
+        else:
+            for row in gone:
+                self._by_key.pop(row.key, None)
         self._reindex(position)
         self.endRemoveRows()
 

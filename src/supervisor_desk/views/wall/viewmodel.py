@@ -75,6 +75,12 @@ class WallViewModel(QObject):
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._on_tick_timeout)
         self._tick.start()
+        # Messages waiting for their tile, and the zero-delay timer that hands them over.
+        self._pending: dict[str, list[Message]] = {}
+        self._apply_timer = QTimer(self)
+        self._apply_timer.setSingleShot(True)
+        self._apply_timer.setInterval(0)
+        self._apply_timer.timeout.connect(self._on_apply_timer_timeout)
 
     # ------------------------------------------------------------------ choices
 
@@ -198,20 +204,40 @@ class WallViewModel(QObject):
             self.tile_changed.emit(self.tiles.index(tile))
 
     def on_messages(self, messages: Iterable[Message]) -> None:
+        """Queue a frame's messages per tile; tiles take theirs one per event-loop turn, so
+        the Qt thread never lays out (and repaints) nine tiles' bubbles in one go."""
         by_id = {t.session_id: t for t in self.tiles if t is not None}
-        batches: dict[str, list[Message]] = {}
         for m in messages:
             tile = by_id.get(m.session_id)
             if tile is not None and m.id not in tile.message_ids:
                 tile.message_ids.add(m.id)
-                batches.setdefault(m.session_id, []).append(m)
-        for sid, batch in batches.items():
-            model = by_id[sid].model
-            if model.rowCount() + len(batch) > MAX_TILE_ROWS:
-                rows = model.rows() + [message_row(m, self.tz) for m in batch]
-                model.set_rows(rows[-KEEP_TILE_ROWS:])
-            else:
-                model.append_rows([message_row(m, self.tz) for m in batch])
+                self._pending.setdefault(m.session_id, []).append(m)
+        if self._pending and not self._apply_timer.isActive():
+            self._apply_timer.start()
+
+    def flush_messages(self) -> None:
+        """Apply every queued message now (tests; a tile leaving the wall drops its own)."""
+        while self._pending:
+            self._apply_next_tile()
+
+    def _apply_next_tile(self) -> None:
+        sid, batch = next(iter(self._pending.items()))
+        del self._pending[sid]
+        tile = next((t for t in self.tiles if t is not None and t.session_id == sid), None)
+        if tile is None:
+            return
+        model = tile.model
+        model.append_rows([message_row(m, self.tz) for m in batch])
+        if model.rowCount() > MAX_TILE_ROWS:
+            # Dropped from the top, not reset: the tile keeps the heights it measured
+            # (a reset of nine tiles at once re-measured 1,800 bubbles in one go).
+            model.remove_rows(0, model.rowCount() - KEEP_TILE_ROWS)
+
+    def _on_apply_timer_timeout(self) -> None:
+        if self._pending:
+            self._apply_next_tile()
+        if self._pending:
+            self._apply_timer.start()
 
     def on_alerts_changed(self) -> None:
         if self.mode == "alerts":
