@@ -64,6 +64,10 @@ class ScreenClock(QObject):
             widget.installEventFilter(self)
             key = id(widget)
             widget.destroyed.connect(lambda _obj=None, key=key: self._forget(key))
+        window = widget.window()
+        if window is not widget:
+            # A restored window tells only itself (no show event reaches its children).
+            window.installEventFilter(self)
         self._subscribers.append(_Subscriber(widget, callback))
         if on_screen(widget):
             self._arm()
@@ -101,15 +105,17 @@ class ScreenClock(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
-        if kind == QEvent.Type.Show or (
-                kind == QEvent.Type.WindowStateChange and isinstance(watched, QWidget)
-                and not watched.isMinimized()):
-            self._on_widget_shown(watched)
+        if kind == QEvent.Type.Show:
+            self._bring_current([s for s in self._subscribers if s.widget is watched])
+        elif (kind == QEvent.Type.WindowStateChange and isinstance(watched, QWidget)
+              and not watched.isMinimized()):
+            self._bring_current([s for s in self._subscribers
+                                 if shiboken6.isValid(s.widget) and s.widget.window() is watched])
         return False
 
-    def _on_widget_shown(self, widget: QObject) -> None:
+    def _bring_current(self, subscribers: list[_Subscriber]) -> None:
         # Comes on screen current, before its first paint; then the tick carries it on.
-        for subscriber in [s for s in self._subscribers if s.widget is widget]:
+        for subscriber in subscribers:
             if on_screen(subscriber.widget):
                 subscriber.callback()
                 self._arm()

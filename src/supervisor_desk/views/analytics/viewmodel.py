@@ -60,6 +60,10 @@ class AnalyticsViewModel(QObject):
         self.sla_seconds = DEFAULT_SLA_SECONDS
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._stale_tables = False  # the feed moved since the range was read whole
+        # Whether the page is on screen (the app's clock tells): off screen the feed only
+        # marks the tail stale and catch_up() reads it when the page shows again.
+        self.on_screen: Callable[[], bool] = lambda: True
+        self._stale_tail = False
         self._generation = 0  # a tail read for an older full read is dropped
         self._tail_timer = QTimer(self)
         self._tail_timer.setSingleShot(True)
@@ -103,8 +107,17 @@ class AnalyticsViewModel(QObject):
     def note_feed_activity(self, *_args: object) -> None:
         """The feed moved: a live range re-reads its last hour a moment later."""
         self._stale_tables = True
+        if not self.on_screen():
+            self._stale_tail = True
+            return
         if not self._tail_timer.isActive():
             self._tail_timer.start()
+
+    def catch_up(self) -> None:
+        """The page is on screen: read the tail the feed moved while it was not."""
+        if self._stale_tail:
+            self._stale_tail = False
+            self.refresh_tail()
 
     def refresh(self) -> None:
         if self.source is None:
@@ -163,7 +176,7 @@ class AnalyticsViewModel(QObject):
 
     def _on_full_timer_timeout(self) -> None:
         if self._stale_tables and self.source is not None and not self.loading \
-                and self.is_live_range():
+                and self.on_screen() and self.is_live_range():
             self.refresh()
 
 
