@@ -94,6 +94,8 @@ class AlertsTableModel(QAbstractTableModel):
     def set_compact(self, compact: bool) -> None:
         if compact != self.compact:
             self.compact = compact
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, SEVERITY_COLUMN,
+                                        SEVERITY_COLUMN)
             if self._rows:
                 self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0),
                                       [Qt.ItemDataRole.DisplayRole])
@@ -112,7 +114,12 @@ class AlertsTableModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            # Compact: the severity column is as wide as its icons, too narrow for its title.
+            return None if self.compact and section == SEVERITY_COLUMN else HEADERS[section]
+        if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
             return HEADERS[section]
         return None
 
@@ -237,7 +244,8 @@ class AlertsPanel(QDockWidget):
         severity_text = 0 if compact else max(
             metrics.horizontalAdvance(label) for label in SEVERITY_LABEL.values()) + pad // 2
         header.resizeSection(SEVERITY_COLUMN, icon + severity_text + pad)
-        age = max(metrics.horizontalAdvance("8h 88m 88s"),
+        # Compact: ages past an hour elide (the line under the table has them whole).
+        age = max(metrics.horizontalAdvance("88m 88s" if compact else "8h 88m 88s"),
                   metrics.horizontalAdvance(HEADERS[AGE_COLUMN]))
         header.resizeSection(AGE_COLUMN, age + pad)
         state = metrics.horizontalAdvance("Snoozed (88m 88s left)")
