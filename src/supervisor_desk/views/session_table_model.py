@@ -199,9 +199,15 @@ def _ts(value: datetime | None) -> float:
 
 def _timestamps(values: Iterable[datetime | None], count: int) -> np.ndarray[Any, Any]:
     """POSIX seconds of each value (None: +inf, after every time), as one float array."""
-    inf = float("inf")
-    return np.fromiter((inf if v is None else v.timestamp() for v in values),
-                       dtype=np.float64, count=count)
+    values = list(values)
+    try:
+        # A None raises TypeError here: datetime.timestamp does not apply to it.
+        return np.fromiter(map(datetime.timestamp, values),  # type: ignore[arg-type]
+                           dtype=np.float64, count=count)
+    except TypeError:  # some are None: the slower loop that tests each
+        inf = float("inf")
+        return np.fromiter((inf if v is None else v.timestamp() for v in values),
+                           dtype=np.float64, count=count)
 
 
 _STARTED_AT = attrgetter("started_at")
