@@ -44,3 +44,16 @@ def test_a_narrow_panel_never_scrolls_sideways_and_tells_the_selected_alert(
     assert panel.model.index(0, 0).data() == "Critical"
     assert _columns_width(panel) <= table.viewport().width()
     assert not table.horizontalScrollBar().isVisible()
+
+
+def test_ages_count_only_while_the_panel_shows(qtbot: QtBot) -> None:
+    vm = AlertsViewModel(default_rules())
+    panel = AlertsPanel(vm)
+    qtbot.addWidget(panel)
+    vm.reset([queued("s1", 200)])
+    assert not panel._ages.isActive()  # hidden: no timer wakes the app for it
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert panel._ages.isActive()
+    panel.hide()
+    assert not panel._ages.isActive()

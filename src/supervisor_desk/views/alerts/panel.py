@@ -26,7 +26,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QKeyEvent, QResizeEvent, QShowEvent
+from PySide6.QtGui import QAction, QHideEvent, QKeyEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -211,10 +211,10 @@ class AlertsPanel(QDockWidget):
         self.empty.setProperty("tone", "muted")
         layout.addWidget(self.empty)
         self.setWidget(body)
+        # Ages count up only while someone can see them (started and stopped with the panel).
         self._ages = QTimer(self)
         self._ages.setInterval(1000)
         self._ages.timeout.connect(self._on_ages_timeout)
-        self._ages.start()
         self.table.selectionModel().currentChanged.connect(self._on_table_current_changed)
         self._fit_columns()
         # Shown by bring_forward() while the user may be typing elsewhere: never activate.
@@ -300,7 +300,14 @@ class AlertsPanel(QDockWidget):
     def showEvent(self, event: QShowEvent) -> None:
         if self.model.stale:
             self._on_vm_alerts_changed()
+        else:
+            self._on_ages_timeout()  # ages moved on while hidden
+        self._ages.start()
         super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._ages.stop()
+        super().hideEvent(event)
 
     def _on_vm_notices_raised(self, notices: list[Notice]) -> None:
         if any(n.rule.severity == "critical" and any(a.is_active for a in n.alerts)
