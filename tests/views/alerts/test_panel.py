@@ -50,7 +50,8 @@ def test_ages_count_only_while_the_panel_shows(qtbot: QtBot) -> None:
     vm = AlertsViewModel(default_rules())
     panel = AlertsPanel(vm)
     qtbot.addWidget(panel)
-    vm.reset([queued("s1", 200)])
+    vm.reset([queued("s1", 70)])  # a warning (a critical one brings the panel forward)
+    assert panel.windowTitle() == "Alerts (1)" and not panel.isVisible()
     assert not panel._ages.isActive()  # hidden: no timer wakes the app for it
     panel.show()
     qtbot.waitExposed(panel)
