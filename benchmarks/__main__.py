@@ -4,6 +4,12 @@
 
 Each ``benchmarks/*_bench.py`` module exposes ``run(quick: bool) -> dict``; it runs in a fresh
 interpreter so one benchmark's memory and Qt state cannot colour another's figures.
+
+A run of every module also checks that every figure of ``benchmarks/targets.py`` was
+reported (``missing_figures``, and a non-zero exit if any is missing: a renamed or lost figure
+is a regression even when nothing got slower), records its own wall time (``suite.quick_s`` /
+``suite.full_s``), and a full run rewrites ``docs/performance-results.json``, the figures
+``docs/performance.md`` quotes.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import machine
-from benchmarks.targets import BY_KEY, FIGURES
+from benchmarks.targets import BY_KEY, FIGURES, FULL_ONLY, QUICK_ONLY
 
 HERE = Path(__file__).resolve().parent
+RESULTS_DOC = HERE.parent / "docs" / "performance-results.json"
 
 
 def _modules() -> list[str]:
@@ -79,6 +86,17 @@ def _verdict(key: str, results: dict[str, Any]) -> str:
     return "ok" if ok else "MISSED"
 
 
+def missing_figures(results: dict[str, Any], *, quick: bool) -> list[str]:
+    """Figures of ``targets.py`` a run of every module did not report (as a number)."""
+    skip = FULL_ONLY if quick else QUICK_ONLY
+
+    def measured(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool) \
+            and math.isfinite(value)
+
+    return [f.key for f in FIGURES if f.key not in skip and not measured(results.get(f.key))]
+
+
 def print_table(results: dict[str, Any]) -> None:
     header = (
         f"{'figure':32} {'value':>12} {'unit':5} {'target':>8} "
@@ -111,14 +129,27 @@ def main() -> int:
     modules = [m for m in _modules() if not wanted or m.removesuffix("_bench") in wanted]
     results: dict[str, Any] = {"quick": args.quick, "machine": machine()}
     timeout = 120.0 if args.quick else 1800.0
+    started = time.monotonic()
     for name in modules:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         results.update(_run_module(name, args.quick, timeout))
+    every_module = not wanted
+    if every_module:
+        results["suite.quick_s" if args.quick else "suite.full_s"] = round(
+            time.monotonic() - started, 1)
+        results["missing_figures"] = missing_figures(results, quick=args.quick)
     print_table(results)
+    if results.get("missing_figures"):
+        print(f"\nfigures of benchmarks/targets.py not reported: "
+              f"{', '.join(results['missing_figures'])}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
         print(f"\nwrote {args.json}", file=sys.stderr)
-    return 1 if any(k.startswith("error.") for k in results) else 0
+    if every_module and not args.quick:
+        RESULTS_DOC.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        print(f"wrote {RESULTS_DOC}", file=sys.stderr)
+    failed = any(k.startswith("error.") for k in results) or results.get("missing_figures")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
