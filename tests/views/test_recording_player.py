@@ -239,10 +239,84 @@ def test_a_sessions_audio_attachment_on_the_hub_is_played_too(
             player = pane.chat.recording_player
             await wait_until(lambda: player.playback is not None, timeout=20)
             assert player.file is not None and player.file.name == "voicemail.wav"
-            assert player.file.read_bytes() == original
+            task = player.save_as(player.file.with_name("saved.wav"))
+            assert task is not None
+            await task
+            assert player.file.with_name("saved.wav").read_bytes() == original
         finally:
             player.clear()
             await scope.aclose()
+            await client.aclose()
+
+    qrun(scenario(), timeout=60)
+
+
+def test_playback_streams_in_range_requests_and_a_seek_fetches_from_its_offset(
+    running_hub: EmbeddedHub, tmp_path: Path, qtbot: Any, qrun: Callable[..., Any],
+) -> None:
+    import wave
+
+    import httpx
+    import numpy as np
+
+    from supervisor_desk.client.recording_stream import CHUNK, RecordingSource
+    from tests.client.hub_events import started
+    from tests.conftest import ingest
+
+    rate = 16_000  # 60 s of mono 16-bit: 1.92 MB, eight chunks
+    samples = (np.sin(np.arange(rate * 60) * 0.07) * 6000).astype(np.int16)
+    wav = tmp_path / "long.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    original = wav.read_bytes()
+    ingest(running_hub, [started("long1", modality="voice", channel="phone")])
+    uploaded = httpx.post(
+        f"{running_hub.url}/api/v1/sessions/long1/files", params={"name": "long.wav"},
+        content=original, headers={"Authorization": f"Bearer {running_hub.ingest_token}"})
+    assert uploaded.status_code == 201, uploaded.text
+    file_id = uploaded.json()["id"]
+
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        player = RecordingPlayer(tasks=standalone_scope("player"))
+        qtbot.addWidget(player)
+        asked: list[int] = []
+
+        async def read_range(first: int, last: int) -> tuple[bytes, int]:
+            asked.append(first // CHUNK)
+            return await client.file_range("long1", file_id, first, last)
+
+        async def whole(dest: Path) -> Any:
+            raise AssertionError("a file of the hub is streamed, not fetched whole")
+
+        try:
+            await client.login("viewer", "viewer")
+            player.load(RecordingSource(whole, read_range), "long.wav")
+            await wait_until(lambda: player.playback is not None, timeout=20)
+            assert asked[0] == 0 and player.slider.maximum() == 60_000
+            # Decoding runs ahead of the play position by 10 s at most: the rest waits.
+            await wait_until(lambda: player.playback is not None
+                             and player.playback._decode.frames() >= 10 * rate, timeout=20)
+            assert max(asked) < 3
+            # A seek far ahead fetches from its offset: the chunks in between never come.
+            player.seek(50_000)
+            offset_chunk = (44 + 50 * rate * 2) // CHUNK
+            await wait_until(lambda: offset_chunk in asked, timeout=20)
+            assert player.position_ms() == 50_000
+            assert not {3, 4, 5} & set(asked)
+            # Save as… fetches what is missing and writes the very bytes.
+            dest = tmp_path / "saved.wav"
+            task = player.save_as(dest)
+            assert task is not None
+            await task
+            assert dest.read_bytes() == original
+            assert sorted(set(asked)) == list(range(-(-len(original) // CHUNK)))
+        finally:
+            player.clear()
+            await player.tasks.aclose()
             await client.aclose()
 
     qrun(scenario(), timeout=60)

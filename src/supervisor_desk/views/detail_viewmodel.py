@@ -10,12 +10,15 @@ view-model's signals); only those of the selected session are forwarded.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
+
+from supervisor_desk.client.recording_stream import RecordingSource
 
 # hub_file_of lives with the recordings' model; imported here for the chat's attachments too.
 from supervisor_desk.models.export.recordings import hub_file_of as hub_file_of
@@ -174,7 +177,11 @@ class DetailViewModel(QObject):
         async def fetch(dest: Path) -> Any:
             return await download(ref.session_id, ref.file_id, dest)
 
-        return fetch, ref.name
+        # The hub's file plays as it streams in Range requests (an offline file: copied).
+        file_range = getattr(self._client, "file_range", None)
+        read_range = None if file_range is None else functools.partial(
+            file_range, ref.session_id, ref.file_id)
+        return RecordingSource(fetch, read_range), ref.name
 
     def file_fetcher(
         self, session_id: str, url: str

@@ -1,10 +1,12 @@
 """The player under the chat of a voice session: play/pause, seek bar, speed, Save as….
 
-``RecordingPlayer.load(fetch, name)`` gets the recording through ``fetch(dest)`` (a coroutine
-of the detail view-model: the hub's file with the user's token, or a file of an offline
-bundle) into a private temporary folder, decodes it on a worker thread
-(:mod:`supervisor_desk.client.recording_audio`) and plays it through the same output library
-as the alert sounds. The seek bar marks the transcript's segments; ``position_changed``
+``RecordingPlayer.load(fetch, name)`` gets the recording from the detail view-model: the hub's
+file with the user's token, streamed in ``Range`` chunks into a private temporary folder as
+the decoder reaches them (:mod:`supervisor_desk.client.recording_stream`; playback starts
+after the first chunk, a seek fetches from its offset), or a file of an offline bundle copied
+whole. It is decoded as it plays on a worker thread
+(:mod:`supervisor_desk.client.recording_audio`) through the same output library as the alert
+sounds. The seek bar marks the transcript's segments; ``position_changed``
 (ms) lets the chat highlight and follow the message being spoken. Save as… copies the
 fetched bytes to a file the user chooses.
 """
@@ -12,9 +14,12 @@ fetched bytes to a file the user chooses.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +40,59 @@ from shiboken6 import isValid
 
 from supervisor_desk.client.audio import AudioError
 from supervisor_desk.client.recording_audio import SPEEDS, RecordingPlayback
+from supervisor_desk.client.recording_stream import CHUNK, RangeCache, RecordingSource
 from supervisor_desk.models.filenames import safe_filename
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 RecordingFetch = Callable[[Path], Awaitable[Any]]
 _TICK_MS = 50
+_RANGE_TIMEOUT_S = 60.0
+RangeRead = Callable[[int, int], Coroutine[Any, Any, tuple[bytes, int]]]
+
+
+class _LoopFetch:
+    """``read_range`` for decoder threads: run on the player's loop, waited for there.
+
+    ``cancel()`` (the player cleared) makes every waiting thread give up at once.
+    """
+
+    def __init__(self, read_range: RangeRead, loop: asyncio.AbstractEventLoop) -> None:
+        self._read_range = read_range
+        self._loop = loop
+        self._pending: set[concurrent.futures.Future[tuple[bytes, int]]] = set()
+        self._lock = threading.Lock()
+        self._cancelled = False
+
+    def __call__(self, first: int, last: int) -> bytes:
+        with self._lock:
+            if self._cancelled:
+                raise OSError("the recording was closed")
+            try:
+                future: concurrent.futures.Future[tuple[bytes, int]] = (
+                    asyncio.run_coroutine_threadsafe(
+                        self._read_range(first, last), self._loop))
+            except RuntimeError:  # the loop has closed: the app is quitting
+                raise OSError("the recording was closed") from None
+            self._pending.add(future)
+        try:
+            data, _ = future.result(_RANGE_TIMEOUT_S)
+        except concurrent.futures.CancelledError:
+            raise OSError("the recording was closed") from None
+        except concurrent.futures.TimeoutError:
+            raise OSError("the hub did not send the recording in time") from None
+        except Exception as exc:  # the hub's refusal or a dropped link, in words
+            raise OSError(getattr(exc, "message", None) or str(exc)) from None
+        finally:
+            with self._lock:
+                self._pending.discard(future)
+        return data
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            pending, self._pending = list(self._pending), set()
+        for future in pending:
+            future.cancel()
 
 
 def clock_text(ms: int) -> str:
@@ -92,6 +145,8 @@ class RecordingPlayer(QWidget):
         self.tasks = tasks or standalone_scope("recording-player")
         self.playback: RecordingPlayback | None = None
         self.file: Path | None = None
+        self._cache: RangeCache | None = None  # a streamed recording's chunks so far
+        self._range_fetch: _LoopFetch | None = None
         self._folder: Path | None = None
         self._name = "recording"
         self._load_task: asyncio.Task[Any] | None = None
@@ -156,9 +211,15 @@ class RecordingPlayer(QWidget):
         # Gone with the player too, should the window be destroyed without clear().
         self.destroyed.connect(lambda *_: shutil.rmtree(folder, ignore_errors=True))
         dest = folder / self._name
+        cache: RangeCache | None = None
         try:
-            await fetch(dest)
-            playback = await asyncio.to_thread(RecordingPlayback, dest)
+            if isinstance(fetch, RecordingSource) and fetch.read_range is not None:
+                cache = await self._stream(fetch.read_range, dest)
+                opener: Callable[[], Any] = cache.reader
+            else:
+                await fetch(dest)
+                opener = functools.partial(dest.open, "rb")
+            playback = await asyncio.to_thread(RecordingPlayback, opener)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # shown under the chat; the transcript stays readable
@@ -172,11 +233,21 @@ class RecordingPlayer(QWidget):
             return
         self.playback = playback
         self.file = dest
+        self._cache = cache
         self.slider.setRange(0, playback.duration_ms)
         self.status_label.setText("")
         self._set_ready(True)
         self._show_position(0)
         self.loaded.emit()
+
+    async def _stream(self, read_range: RangeRead, dest: Path) -> RangeCache:
+        """A cache of the hub's file at ``dest``, its first chunk already in."""
+        first, size = await read_range(0, CHUNK - 1)
+        loop = asyncio.get_running_loop()
+        self._range_fetch = fetch = _LoopFetch(read_range, loop)
+        cache = await asyncio.to_thread(RangeCache, size, fetch, dest)
+        await asyncio.to_thread(cache.put, 0, first)
+        return cache
 
     def clear(self) -> None:
         """Stop, forget the recording and hide (another session, or none, is shown)."""
@@ -185,10 +256,14 @@ class RecordingPlayer(QWidget):
             self._load_task.cancel()
         self._load_task = None
         self._timer.stop()
+        if self._range_fetch is not None:
+            self._range_fetch.cancel()  # a decoder waiting on the hub gives up now
+            self._range_fetch = None
         if self.playback is not None:
             self.playback.close()
         self.playback = None
         self.file = None
+        self._cache = None
         folder, self._folder = self._folder, None
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
@@ -267,16 +342,11 @@ class RecordingPlayer(QWidget):
         playback = self.playback
         if playback is None:
             return
-        self.status_label.setText("Preparing speed…" if speed not in playback._clips else "")
         try:
-            # Decoding at a new speed takes a moment: a worker thread, not the UI's.
-            await asyncio.to_thread(playback.clip, speed)
+            # Decoding goes on from the current position at the new speed, on its thread.
             playback.set_speed(speed)
         except AudioError as exc:
             self.status_label.setText(str(exc))
-            return
-        if isValid(self):
-            self.status_label.setText("")
 
     # --- save ---------------------------------------------------------------------------
     def save_as(self, dest: Path | None = None) -> asyncio.Task[Any] | None:
@@ -291,7 +361,11 @@ class RecordingPlayer(QWidget):
         return self.tasks.spawn(self._save(self.file, dest), "recording-save")
 
     async def _save(self, source: Path, dest: Path) -> None:
+        cache = self._cache
         try:
+            if cache is not None and not cache.complete:
+                self.status_label.setText("Fetching the rest of the recording…")
+                await asyncio.to_thread(cache.fill)
             await asyncio.to_thread(shutil.copyfile, source, dest)
         except OSError as exc:
             self.status_label.setText(f"Could not save: {exc.strerror or exc}")
@@ -318,6 +392,10 @@ class RecordingPlayer(QWidget):
         playback = self.playback
         if playback is None:
             self._timer.stop()
+            return
+        if playback.error is not None:
+            self.pause()
+            self.status_label.setText(f"Recording unavailable: {playback.error}")
             return
         if playback.finished:
             self.pause()
