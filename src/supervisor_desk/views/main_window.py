@@ -790,6 +790,7 @@ class MainWindow(QMainWindow):
         on_screen = self.isVisible() and not self.isMinimized()
         if on_screen != self._on_screen:
             self._on_screen = on_screen
+            self.notification_area.set_on_screen(on_screen)
             self.on_screen_changed.emit(on_screen)
 
     def hideEvent(self, event: QHideEvent) -> None:

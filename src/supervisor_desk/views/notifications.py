@@ -251,9 +251,27 @@ class NotificationArea(QWidget):
         self._max = max_banners
         self._timeout_ms = timeout_ms
         self.shown_count = 0
+        # Off screen (the window in the tray or minimised) banners wait unbuilt, newest last,
+        # with when they came: no widget or layout work for a window nobody sees.
+        self._on_screen = True
+        self._waiting: list[tuple[float, Alert]] = []
         self.hide()
 
+    def set_on_screen(self, on_screen: bool) -> None:
+        """The window came on screen (shows what still matters of what waited) or left it."""
+        self._on_screen = on_screen
+        if not on_screen:
+            return
+        waiting, self._waiting = self._waiting, []
+        now = time.monotonic()
+        for came, alert in waiting:
+            if alert.sticky or (now - came) * 1000 < self._timeout_ms:
+                self.show_alert(alert)
+
     def show_alert(self, alert: Alert) -> None:
+        if not self._on_screen:
+            self._wait(alert)
+            return
         for existing in self._banner_widgets():
             if existing.alert.kind == alert.kind and existing.alert.group == alert.group:
                 if alert.kind != "rule":  # a rule's notice already covers its whole burst
@@ -273,6 +291,17 @@ class NotificationArea(QWidget):
             QTimer.singleShot(self._timeout_ms, banner, lambda b=banner: self._remove(b))
         self.shown_count += 1
         self.show()
+
+    def _wait(self, alert: Alert) -> None:
+        for i, (_came, waiting) in enumerate(self._waiting):
+            if waiting.kind == alert.kind and waiting.group == alert.group:
+                if alert.kind != "rule":
+                    alert = merge_alerts(waiting, alert)
+                del self._waiting[i]
+                break
+        self._waiting.append((time.monotonic(), alert))
+        del self._waiting[:-self._max]
+        self.shown_count += 1
 
     @property
     def max_banners(self) -> int:
