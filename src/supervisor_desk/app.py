@@ -858,8 +858,9 @@ class DeskApp(QObject):
         clock.subscribe(self.window.statusBar(), self._on_clock_status_bar)
         clock.subscribe(self.window.metric_cards, self._on_clock_metric_cards)
         # Analytics reads the hub only while its page shows; coming back reads what moved.
-        self.analytics_vm.on_screen = lambda: on_screen(self.analytics)
-        clock.subscribe(self.analytics, self.analytics_vm.catch_up)
+        # (The page's holder: asking for the page itself would build it before it shows.)
+        self.analytics_vm.on_screen = lambda: on_screen(self.analytics_holder)
+        clock.subscribe(self.analytics_holder, self.analytics_vm.catch_up)
         if self._state_file is not None:
             self._state_file.start()
 
