@@ -31,6 +31,9 @@ from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 log = logging.getLogger(__name__)
 
+PROBE_FIRST_MS = 3000
+PROBE_MAX_MS = 60_000
+
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 
 # ConnectionState value -> tray icon name
@@ -93,8 +96,11 @@ class TrayController(QObject):
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.timeout.connect(self._on_flush_timer_timeout)
+        # No tray host yet: look again after 3 s, then less and less often (up to a minute),
+        # a single shot each time; a desktop without a tray is not woken every few seconds.
         self._probe_timer = QTimer(self)
-        self._probe_timer.setInterval(3000)
+        self._probe_timer.setSingleShot(True)
+        self._probe_timer.setInterval(PROBE_FIRST_MS)
         self._probe_timer.timeout.connect(self._on_probe_timer_timeout)
         self.pause_action = QAction("Pause notifications", self)
         self.pause_action.setCheckable(True)
@@ -161,8 +167,8 @@ class TrayController(QObject):
         return True
 
     def _on_probe_timer_timeout(self) -> None:
-        if self._create_tray():
-            self._probe_timer.stop()
+        if not self._create_tray():
+            self._probe_timer.start(min(PROBE_MAX_MS, self._probe_timer.interval() * 2))
 
     # ---------------------------------------------------------------- state
 
