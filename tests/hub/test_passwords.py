@@ -43,7 +43,8 @@ def test_scrypt_user_signs_in_and_is_upgraded_to_argon2id(tmp_path: Path) -> Non
         user_id = store.add_user("olga", "viewer", "old-secret")
         salt, digest = passwords.legacy_scrypt_hash("old-secret", b"\x01" * 16)
         with sqlite3.connect(tmp_path / "hub.db") as conn:
-            conn.execute("UPDATE users SET salt = ?, hash = ? WHERE id = ?", (salt, digest, user_id))
+            conn.execute("UPDATE users SET salt = ?, hash = ? WHERE id = ?",
+                         (salt, digest, user_id))
         conn.close()
         assert store.check_password("olga", "wrong") is None
         assert store.check_password("olga", "old-secret") == (user_id, "olga", "viewer")

@@ -13,6 +13,31 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DB = "supervisor-hub.db"
+DB_ENV = "SUPERVISOR_HUB_DB"
+_DB_HELP = (f"a SQLite file, or a PostgreSQL URL (postgresql://user@host/db; the password from "
+            f"~/.pgpass or PGPASSWORD, never the command line); default ${DB_ENV} or {DEFAULT_DB}")
+
+
+def _db_target(text: str) -> str | Path:
+    """``--db``: a PostgreSQL URL as it is, anything else a SQLite file path."""
+    from supervisor_desk.hub.store import is_database_url
+
+    return text if is_database_url(text) else Path(text)
+
+
+def _db(args: argparse.Namespace) -> str | Path:
+    """The database of this command: ``--db``, else ``$SUPERVISOR_HUB_DB``, else the file."""
+    import os
+
+    if args.db is not None:
+        return args.db  # type: ignore[no-any-return]
+    return _db_target(os.environ.get(DB_ENV) or DEFAULT_DB)
+
+
+def _shown(db: str | Path) -> str:
+    """The database for messages: a URL without its user and password."""
+    text = str(db)
+    return text.split("://", 1)[0] + "://" + text.rsplit("@", 1)[-1] if "@" in text else text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,12 +47,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     init = sub.add_parser("init", help="create or migrate the database (idempotent)")
-    init.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    init.add_argument("--db", type=_db_target, default=None, help=_DB_HELP)
+    migrate = sub.add_parser(
+        "migrate", help="bring the database's schema up to this hub's version (idempotent; "
+        "safe while other replicas run)")
+    migrate.add_argument("--db", type=_db_target, default=None, help=_DB_HELP)
 
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
     add = user_sub.add_parser("add", help="add a user (or reset its role and password)")
-    add.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    add.add_argument("--db", type=_db_target, default=None, help=_DB_HELP)
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["viewer", "supervisor", "admin"])
     add.add_argument("--password-stdin", action="store_true", required=True,
@@ -36,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="manage API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     create = token_sub.add_parser("create", help="create a token and print it alone")
-    create.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    create.add_argument("--db", type=_db_target, default=None, help=_DB_HELP)
     create.add_argument("--name", required=True, help="a label for the token")
     create.add_argument("--role", required=True,
                         choices=["ingest", "viewer", "supervisor", "admin"])
@@ -47,7 +76,10 @@ def _parser() -> argparse.ArgumentParser:
 
     import_audio.add_parser(sub)
     serve = sub.add_parser("serve", help="serve the hub")
-    serve.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    serve.add_argument("--db", type=_db_target, default=None, help=_DB_HELP)
+    serve.add_argument("--files-dir", type=Path, default=None, metavar="DIR",
+                       help="with a PostgreSQL --db: where this replica keeps uploaded files "
+                       "and transcription state (default ./hub-files)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--simulate", nargs="?", type=float, const=20.0, default=None,
@@ -86,7 +118,7 @@ def _add_webhook_commands(sub: Any) -> None:
     hook = sub.add_parser("webhook", help="manage outbound webhooks")
     hook_sub = hook.add_subparsers(dest="webhook_command", required=True)
     add = hook_sub.add_parser("add", help="register an endpoint; prints its id and secret")
-    add.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    add.add_argument("--db", type=_db_target, default=None, help=_DB_HELP)
     add.add_argument("url")
     add.add_argument("--event", action="append", choices=WEBHOOK_EVENTS, default=None,
                      help="an event type to send (repeatable; default: all)")
@@ -94,17 +126,17 @@ def _add_webhook_commands(sub: Any) -> None:
                      help="read the signing secret (whsec_<base64>) from standard input "
                           "instead of generating one")
     listing = hook_sub.add_parser("list", help="list the endpoints")
-    listing.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    listing.add_argument("--db", type=_db_target, default=None, help=_DB_HELP)
     remove = hook_sub.add_parser("remove", help="remove an endpoint and its deliveries")
-    remove.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    remove.add_argument("--db", type=_db_target, default=None, help=_DB_HELP)
     remove.add_argument("webhook_id")
     deliveries = hook_sub.add_parser("deliveries", help="list an endpoint's deliveries")
-    deliveries.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    deliveries.add_argument("--db", type=_db_target, default=None, help=_DB_HELP)
     deliveries.add_argument("webhook_id")
     deliveries.add_argument("--state", choices=["pending", "delivered", "dead"], default=None)
     deliveries.add_argument("--limit", type=int, default=100)
     replay = hook_sub.add_parser("replay", help="send dead deliveries again")
-    replay.add_argument("--db", type=Path, default=Path(DEFAULT_DB))
+    replay.add_argument("--db", type=_db_target, default=None, help=_DB_HELP)
     replay.add_argument("webhook_id")
     replay.add_argument("--delivery", type=int, action="append", default=None,
                         help="a delivery id (repeatable; default: every dead one)")
@@ -116,7 +148,7 @@ def _webhook(args: argparse.Namespace) -> int:
     from supervisor_desk.hub.store import open_store
     from supervisor_desk.hub.store.webhooks import WebhookError
 
-    storage = open_store(args.db)
+    storage = open_store(_db(args))
     try:
         command = args.webhook_command
         if command == "add":
@@ -207,17 +239,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from supervisor_desk.hub.store import open_store
 
-    if args.command == "init":
-        storage = open_store(args.db)
+    if args.command in ("init", "migrate"):
+        storage = open_store(_db(args))
         storage.close()
-        sys.stderr.write(f"database ready: {args.db}" + "\n")
+        sys.stderr.write(f"database ready: {_shown(_db(args))}" + "\n")
         return 0
     if args.command == "user":
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             sys.stderr.write("error: no password on standard input" + "\n")
             return 2
-        storage = open_store(args.db)
+        storage = open_store(_db(args))
         try:
             storage.add_user(args.name, args.role, password)
         except ValueError as exc:
@@ -228,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"user {args.name!r} ({args.role}) saved" + "\n")
         return 0
     if args.command == "token":
-        storage = open_store(args.db)
+        storage = open_store(_db(args))
         try:
             token, _ = storage.create_token(args.name, args.role)
         finally:
@@ -280,7 +312,15 @@ def _serve(args: argparse.Namespace) -> int:
         max_unsent_bytes=args.feed_max_unsent_bytes,
         stall_seconds=args.feed_stall_timeout,
     )
-    storage = open_store(args.db)
+    storage = open_store(_db(args), files_dir=args.files_dir)
+    # Several replicas on one database: only one may run the simulator (a second one would
+    # double the traffic). A store that can be shared says who holds the role.
+    claim = getattr(storage, "claim_single_writer", None)
+    if args.simulate is not None and claim is not None and not claim("simulator"):
+        storage.close()
+        sys.stderr.write("error: another hub replica already runs the simulator on this "
+                         "database; start this one without --simulate" + "\n")
+        return 2
     try:
         server = HubServer(storage, host=args.host, port=args.port, tls=tls, limits=limits,
                            feed_limits=feed_limits, forwarded_allow_ips=trusted,

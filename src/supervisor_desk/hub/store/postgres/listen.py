@@ -44,13 +44,9 @@ class EventListener:
 
     def stop(self) -> None:
         self._stop.set()
-        conn = self._conn
-        if conn is not None:
-            # Wakes a blocked notifies() wait; the thread closes the connection itself.
-            try:
-                conn.cancel_safe(timeout=2)
-            except Exception:
-                log.debug("cancelling the LISTEN wait failed", exc_info=True)
+        if self._conn is not None:
+            # Wake the LISTEN wait at once (any payload that is not a seq means "look").
+            self._store.wake_listeners()
         self._thread.join(timeout=5)
 
     def _run(self) -> None:

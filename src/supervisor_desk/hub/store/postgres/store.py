@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NOTIFY_CHANNEL = "hub_events"
+# First key of the advisory locks that make a role single across replicas (the simulator).
+SINGLE_WRITER_LOCKS = 0x5D_4D17
 _REPLAY_ROWS = 2000
 
 _INSERT_SESSION = (
@@ -211,6 +213,7 @@ class PostgresStore:
         self._connect_timeout = connect_timeout
         self._on_commit: CommitListener | None = None
         self._w: psycopg.Connection | None = None
+        self._claims: list[psycopg.Connection] = []
         with translated():
             with psycopg.connect(dsn, autocommit=True, connect_timeout=connect_timeout) as conn:
                 migrate(conn)
@@ -257,11 +260,29 @@ class PostgresStore:
             self._listener = EventListener(self)
             self._listener.start()
 
+    def claim_single_writer(self, role: str) -> bool:
+        """Hold ``role`` (e.g. ``simulator``) for this process's life, if no other replica
+        holds it: a session advisory lock on a connection kept open until :meth:`close` (or
+        until this process dies, when PostgreSQL frees it)."""
+        with translated():
+            conn = psycopg.connect(self.dsn, autocommit=True,
+                                   connect_timeout=self._connect_timeout)
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                               (SINGLE_WRITER_LOCKS, role)).fetchone()
+        if not row or not row[0]:
+            conn.close()
+            return False
+        self._claims.append(conn)
+        return True
+
     def close(self) -> None:
         with self._write_lock:
             if self._closed:
                 return
             self._closed = True
+        for claim in self._claims:
+            with contextlib.suppress(Exception):
+                claim.close()
         if self._listener is not None:
             self._listener.stop()
             self._listener = None
@@ -289,6 +310,11 @@ class PostgresStore:
                     break
                 self._deliver(rows)
             return self._published
+
+    def wake_listeners(self) -> None:
+        """Notify without a seq: every listener looks at the counter (best effort)."""
+        with contextlib.suppress(Exception), self._pool.connection(timeout=1) as conn:
+            conn.execute("SELECT pg_notify(%s, 'wake')", (NOTIFY_CHANNEL,))
 
     def _publish_own(self, events: list[tuple[int, str]]) -> None:
         """After a local commit: publish its events (reading any other replica's commit
