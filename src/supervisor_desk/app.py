@@ -562,6 +562,8 @@ class DeskApp(QObject):
             self.wall_window = WallWindow(self.wall_vm, self.window)
             self.wall_window.session_clicked.connect(self._on_wall_session_clicked)
             self.wall_window.pin_requested.connect(self._on_wall_pin_requested)
+            # The tiles' waits move (and ended tiles give way) only while the Wall shows.
+            screen_clock().subscribe(self.wall_window, self.wall_vm.tick)
         saved: dict[str, SessionFilter] = {}
         for view in self.saved_views.views:
             if view.kind == "history":

@@ -23,10 +23,9 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
-    QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QHideEvent, QKeyEvent, QResizeEvent, QShowEvent
+from PySide6.QtGui import QAction, QKeyEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -44,6 +43,7 @@ from supervisor_desk.models.alerts.engine import Alert, Notice
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.views.alerts.highlight import SEVERITY_LABEL, severity_icon
 from supervisor_desk.views.alerts.viewmodel import SNOOZE_MINUTES, AlertsViewModel
+from supervisor_desk.views.clock import screen_clock
 from supervisor_desk.views.notifications import describe_ended, describe_new
 from supervisor_desk.views.theme import theme_color
 
@@ -211,10 +211,9 @@ class AlertsPanel(QDockWidget):
         self.empty.setProperty("tone", "muted")
         layout.addWidget(self.empty)
         self.setWidget(body)
-        # Ages count up only while someone can see them (started and stopped with the panel).
-        self._ages = QTimer(self)
-        self._ages.setInterval(1000)
-        self._ages.timeout.connect(self._on_ages_timeout)
+        # Ages count up only while someone can see them, on the app's one-second clock
+        # (which also brings them current the moment the panel shows).
+        screen_clock().subscribe(self, self._on_ages_timeout)
         self.table.selectionModel().currentChanged.connect(self._on_table_current_changed)
         self._fit_columns()
         # Shown by bring_forward() while the user may be typing elsewhere: never activate.
@@ -300,14 +299,7 @@ class AlertsPanel(QDockWidget):
     def showEvent(self, event: QShowEvent) -> None:
         if self.model.stale:
             self._on_vm_alerts_changed()
-        else:
-            self._on_ages_timeout()  # ages moved on while hidden
-        self._ages.start()
         super().showEvent(event)
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        self._ages.stop()
-        super().hideEvent(event)
 
     def _on_vm_notices_raised(self, notices: list[Notice]) -> None:
         if any(n.rule.severity == "critical" and any(a.is_active for a in n.alerts)

@@ -71,10 +71,7 @@ class WallViewModel(QObject):
         self.tz: tzinfo = datetime.now().astimezone().tzinfo or UTC
         self.monotonic: Callable[[], float] = time.monotonic
         self.tiles: list[WallTile | None] = []
-        self._tick = QTimer(self)
-        self._tick.setInterval(1000)
-        self._tick.timeout.connect(self._on_tick_timeout)
-        self._tick.start()
+        # No timer of its own: the app's clock calls tick() while the Wall window shows.
         # Messages waiting for their tile, and the zero-delay timer that hands them over.
         self._pending: dict[str, list[Message]] = {}
         self._apply_timer = QTimer(self)
@@ -245,6 +242,10 @@ class WallViewModel(QObject):
         for i, tile in enumerate(self.tiles):
             if tile is not None:
                 self.tile_changed.emit(i)
+
+    def tick(self) -> None:
+        """Each second while the Wall shows (and as it shows): waits move, ended tiles go."""
+        self._on_tick_timeout()
 
     def _on_tick_timeout(self) -> None:
         stale = self.monotonic() - REPLACE_AFTER_S
