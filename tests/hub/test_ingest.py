@@ -118,6 +118,26 @@ def test_state_errors_refuse_the_whole_batch(api: Api, bad: dict[str, object], k
     assert _session(api, "s1").message_count == 1
 
 
+def test_a_message_id_used_twice_in_one_batch_is_refused_naming_the_second(api: Api) -> None:
+    api.ingest([started("s1"), message("s1", "m1")])
+    answer = api.ingest([message("s1", "m2"), message("s1", "m3"), message("s1", "m2", "again")])
+    body = assert_error(answer, 422, "invalid_event")
+    assert (body["details"][0]["index"], body["details"][0]["type"]) == (2, "message_exists")
+    assert _session(api, "s1").message_count == 1
+    # The batch after a refused one stores normally (rowids and seqs carry on without holes).
+    ok = api.ingest([message("s1", "m2"), message("s1", "m3")])
+    assert ok.status_code == 200, ok.text
+    assert [m.id for m in _detail(api, "s1").messages] == ["m1", "m2", "m3"]
+
+
+def test_last_message_at_is_the_latest_message_whatever_the_order(api: Api) -> None:
+    api.ingest([started("s1"), message("s1", "m1", at="2026-01-01T10:05:00Z"),
+                message("s1", "m2", at="2026-01-01T11:01:00+01:00"),  # 10:01 UTC: earlier
+                message("s1", "m3", at="2026-01-01T10:04:59.999Z")])
+    last = _session(api, "s1").last_message_at
+    assert last is not None and last.isoformat().startswith("2026-01-01T10:05:00")
+
+
 def test_ended_session_refuses_changes(api: Api) -> None:
     api.ingest([started("s1"), ended("s1")])
     for late in (message("s1", "m1"), updated("s1", team="x"), ended("s1"),

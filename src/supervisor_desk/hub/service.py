@@ -19,8 +19,7 @@ from typing import Any, TypeVar
 from supervisor_desk.hub.feed import Broadcaster
 from supervisor_desk.hub.ratelimit import IngestRateLimit
 from supervisor_desk.hub.revocation import TOKEN_CHECK_SECONDS
-from supervisor_desk.hub.store.interface import HubStore, IngestOutcome
-from supervisor_desk.models.wire import EventData, IngestEvent
+from supervisor_desk.hub.store.interface import HubStore, IngestOutcome, ParsedEvent
 
 T = TypeVar("T")
 
@@ -189,7 +188,7 @@ class HubService:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self.broadcaster.publish, events)
 
-    async def ingest(self, events: Sequence[tuple[IngestEvent, EventData]]) -> IngestOutcome:
+    async def ingest(self, events: Sequence[ParsedEvent]) -> IngestOutcome:
         """Store one batch; batches that arrive while the writer is busy share its next commit."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[IngestOutcome] = loop.create_future()
@@ -226,7 +225,7 @@ class HubService:
             self._committing = False
 
     async def _commit_alone(
-        self, events: Sequence[tuple[IngestEvent, EventData]],
+        self, events: Sequence[ParsedEvent],
         future: asyncio.Future[IngestOutcome],
     ) -> None:
         try:

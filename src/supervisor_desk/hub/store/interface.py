@@ -33,10 +33,29 @@ from typing import Any, Protocol
 from supervisor_desk.hub.store.webhooks import Delivery, Webhook
 from supervisor_desk.models.analytics import AnalyticsReport, TimeRange
 from supervisor_desk.models.filters import SessionFilter, SortSpec
-from supervisor_desk.models.wire import EventData, IngestEvent
+from supervisor_desk.models.wire import EventData
+
+
+class EventEnvelope(Protocol):
+    """What the store reads of an ingested event besides its ``data``: an
+    :class:`~supervisor_desk.models.wire.IngestEvent`, or the typed event the ingest fast path
+    validated (no copy into an ``IngestEvent`` per event)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def session_id(self) -> str: ...
+
+    @property
+    def at(self) -> datetime: ...
+
 
 # One validated event of an ingest batch: its envelope and its typed ``data``.
-ParsedEvent = tuple[IngestEvent, EventData]
+ParsedEvent = tuple[EventEnvelope, EventData]
 # ``[(seq, event JSON), ...]`` of one commit, in seq order.
 CommitListener = Callable[[list[tuple[int, str]]], None]
 # One exported session: ``(session JSON, [message JSON], [system log JSON], [trace log JSON])``.

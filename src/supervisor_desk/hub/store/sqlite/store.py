@@ -80,19 +80,45 @@ def _now_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
 
 
+class NeedsCarefulRun(Exception):  # noqa: N818 - a signal inside the store
+    """A buffered insert hit a constraint at :meth:`SqliteBatch.flush`: run the batch again,
+    statement by statement, so the event at fault is named."""
+
+
+_INSERT_MESSAGE = "INSERT INTO messages (rowid, session_id, seq, id, doc) VALUES (?, ?, ?, ?, ?)"
+
+
 class SqliteBatch:
     """One write transaction as the reducer's :class:`~supervisor_desk.hub.store.reducer.
-    WriteBatch`: session documents cached and written once at :meth:`flush`."""
+    WriteBatch`.
 
-    def __init__(self, conn: sqlite3.Connection, seq: int) -> None:
+    Fast (the default): rows are buffered and written at :meth:`flush` with one
+    ``executemany`` per table — messages, their full-text rows, events, logs, sessions — and
+    message rowids are given out here (the store has the only writer), so a message's FTS and
+    session-map rows need no ``lastrowid`` round trip. A message id reused within the batch is
+    found in the buffer; one reused from an earlier batch only shows as a UNIQUE violation at
+    flush, which raises :class:`NeedsCarefulRun`: the store rolls the batch back and runs it
+    again ``careful``, inserting each message at once, so the refusal names its event.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, seq: int, next_rowid: int, *,
+                 careful: bool = False) -> None:
         self.conn = conn
         self.seq = seq
+        self.next_rowid = next_rowid
+        self.careful = careful
         self.sessions: dict[str, dict[str, Any] | None] = {}
         self.dirty: set[str] = set()
         self.created: set[str] = set()
         self.new_events: list[tuple[int, str]] = []
         self.hooks: list[tuple[str, frozenset[str]]] | None = None  # read once per batch
         self.outboxed = 0  # webhook deliveries written in this transaction
+        self._messages: list[tuple[int, str, int, str, str]] = []
+        self._buffered: dict[tuple[str, str], int] = {}  # (session, message id) -> index
+        self._texts: list[tuple[int, str]] = []
+        self._text_sessions: list[tuple[int, str]] = []
+        self._logs: list[tuple[str, str, str]] = []
+        self._events: list[tuple[int, str, str, str, bytes | None]] = []
 
     def known_events(self, ids: Sequence[str]) -> dict[str, bytes | None]:
         known: dict[str, bytes | None] = {}
@@ -125,47 +151,55 @@ class SqliteBatch:
 
     def add_message(self, session_id: str, seq: int, message_id: str, message_json: str,
                     text: str | None) -> None:
-        try:
-            # UNIQUE (session_id, id) finds a reused message id without a lookup per message.
-            cursor = self.conn.execute(
-                "INSERT INTO messages (session_id, seq, id, doc) VALUES (?, ?, ?, ?)",
-                (session_id, seq, message_id, message_json),
-            )
-        except sqlite3.IntegrityError:
-            raise DuplicateMessage(message_id) from None
+        key = (session_id, message_id)
+        if key in self._buffered:
+            raise DuplicateMessage(message_id)
+        if self.careful:
+            try:
+                # UNIQUE (session_id, id) finds a reused message id without a lookup.
+                rowid = self.conn.execute(
+                    "INSERT INTO messages (session_id, seq, id, doc) VALUES (?, ?, ?, ?)",
+                    (session_id, seq, message_id, message_json),
+                ).lastrowid
+            except sqlite3.IntegrityError:
+                raise DuplicateMessage(message_id) from None
+            assert rowid is not None
+            self.next_rowid = max(self.next_rowid, rowid + 1)
+        else:
+            rowid = self.next_rowid
+            self.next_rowid += 1
+            self._buffered[key] = len(self._messages)
+            self._messages.append((rowid, session_id, seq, message_id, message_json))
         if text:
-            self.conn.execute(
-                "INSERT INTO message_fts (rowid, text) VALUES (?, ?)", (cursor.lastrowid, text)
-            )
-            self.conn.execute(
-                "INSERT INTO message_sessions (rowid, session_id) VALUES (?, ?)",
-                (cursor.lastrowid, session_id),
-            )
+            self._texts.append((rowid, text))
+            self._text_sessions.append((rowid, session_id))
 
     def message(self, session_id: str, message_id: str) -> str | None:
+        index = self._buffered.get((session_id, message_id))
+        if index is not None:
+            return self._messages[index][4]
         row = self.conn.execute(
             "SELECT doc FROM messages WHERE session_id = ? AND id = ?", (session_id, message_id)
         ).fetchone()
         return row[0] if row else None
 
     def replace_message(self, session_id: str, message_id: str, message_json: str) -> None:
+        index = self._buffered.get((session_id, message_id))
+        if index is not None:
+            rowid, sid, seq, mid, _ = self._messages[index]
+            self._messages[index] = (rowid, sid, seq, mid, message_json)
+            return
         self.conn.execute(
             "UPDATE messages SET doc = ? WHERE session_id = ? AND id = ?",
             (message_json, session_id, message_id),
         )
 
     def add_logs(self, session_id: str, kind: str, entries_json: Sequence[str]) -> None:
-        self.conn.executemany(
-            "INSERT INTO logs (session_id, kind, doc) VALUES (?, ?, ?)",
-            [(session_id, kind, entry) for entry in entries_json],
-        )
+        self._logs.extend((session_id, kind, entry) for entry in entries_json)
 
     def add_event(self, seq: int, event_id: str, session_id: str, body: str,
                   digest: bytes | None) -> None:
-        self.conn.execute(
-            "INSERT INTO events (seq, id, session_id, body, content_hash) VALUES (?, ?, ?, ?, ?)",
-            (seq, event_id, session_id, body, digest),
-        )
+        self._events.append((seq, event_id, session_id, body, digest))
         self.new_events.append((seq, body))
 
     def outbox(self, seq: int, kind: str, session_id: str, at: str, data_json: str) -> None:
@@ -177,16 +211,46 @@ class SqliteBatch:
                 at=at, data_json=data_json)
 
     def flush(self) -> None:
+        """Write what the batch buffered: one ``executemany`` per table."""
+        conn = self.conn
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
         for session_id in self.dirty:
             doc = self.sessions[session_id]
             assert doc is not None
             row = session_columns(doc)
             if session_id in self.created:
-                self.conn.execute(_INSERT_SESSION, row)
+                inserts.append(row)
             else:
-                self.conn.execute(_UPDATE_SESSION, (*row[1:], row[0]))
+                updates.append((*row[1:], row[0]))
+        if inserts:
+            conn.executemany(_INSERT_SESSION, inserts)
+        if updates:
+            conn.executemany(_UPDATE_SESSION, updates)
+        if self._messages:
+            try:
+                conn.executemany(_INSERT_MESSAGE, self._messages)
+            except sqlite3.IntegrityError:
+                raise NeedsCarefulRun from None
+        if self._texts:
+            conn.executemany("INSERT INTO message_fts (rowid, text) VALUES (?, ?)", self._texts)
+            conn.executemany("INSERT INTO message_sessions (rowid, session_id) VALUES (?, ?)",
+                             self._text_sessions)
+        if self._logs:
+            conn.executemany("INSERT INTO logs (session_id, kind, doc) VALUES (?, ?, ?)",
+                             self._logs)
+        if self._events:
+            conn.executemany(
+                "INSERT INTO events (seq, id, session_id, body, content_hash) "
+                "VALUES (?, ?, ?, ?, ?)", self._events)
         self.dirty.clear()
         self.created.clear()
+        self._messages.clear()
+        self._buffered.clear()
+        self._texts.clear()
+        self._text_sessions.clear()
+        self._logs.clear()
+        self._events.clear()
 
 
 class SqliteStore:
@@ -212,7 +276,13 @@ class SqliteStore:
             self._last_seq: int = self._w.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM events"
             ).fetchone()[0]
+            self._next_rowid = self._first_free_rowid()
         self._closed = False
+
+    def _first_free_rowid(self) -> int:
+        """The message rowid after the highest stored (batches give rowids out themselves)."""
+        row = self._w.execute("SELECT COALESCE(MAX(rowid), 0) + 1 FROM messages").fetchone()
+        return int(row[0])
 
     def _connect(self, cache_kib: int = 16_384) -> sqlite3.Connection:
         # Transactions are explicit (BEGIN IMMEDIATE / read snapshots), hence autocommit mode.
@@ -431,6 +501,11 @@ class SqliteStore:
         user_id, user_name, role, salt, stored = row
         if not passwords.verify_password(password, salt, stored):
             return None
+        if passwords.needs_rehash(salt, stored):  # an older hash (scrypt): upgrade it now
+            new_salt, digest = passwords.hash_password(password)
+            self._write(lambda conn: conn.execute(
+                "UPDATE users SET salt = ?, hash = ? WHERE id = ? AND hash = ?",
+                (new_salt, digest, user_id, stored)))
         return user_id, user_name, role
 
     def add_user(self, name: str, role: str, password: str) -> str:
@@ -545,7 +620,8 @@ class SqliteStore:
             self._check_open()
             conn = self._w
             conn.execute("BEGIN IMMEDIATE")
-            batch = SqliteBatch(conn, self._last_seq)
+            # Rare writes (a hand-over, an edit): statement by statement, no retry needed.
+            batch = SqliteBatch(conn, self._last_seq, self._next_rowid, careful=True)
             try:
                 result = work(batch)
                 batch.flush()
@@ -555,6 +631,7 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
             self._last_seq = batch.seq
+            self._next_rowid = batch.next_rowid
             if batch.new_events and self.on_commit is not None:
                 # Still under the lock: listeners see commits in seq order.
                 self.on_commit(batch.new_events)
@@ -583,14 +660,13 @@ class SqliteStore:
             new_events: list[tuple[int, str]] = []
             outboxed = 0
             seq = self._last_seq
+            next_rowid = self._next_rowid
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for events in batches:
-                    batch = SqliteBatch(conn, seq)
                     conn.execute("SAVEPOINT batch")
                     try:
-                        outcome = reducer.ingest_batch(batch, events)
-                        batch.flush()
+                        batch, outcome = self._apply_batch(conn, seq, next_rowid, events)
                     except Exception as failed:
                         if not conn.in_transaction:
                             raise  # the whole transaction is gone: nobody's batch is stored
@@ -600,6 +676,7 @@ class SqliteStore:
                         continue
                     conn.execute("RELEASE batch")
                     seq = batch.seq
+                    next_rowid = batch.next_rowid
                     new_events.extend(batch.new_events)
                     outboxed += batch.outboxed
                     results.append(outcome)
@@ -609,12 +686,29 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
             self._last_seq = seq
+            self._next_rowid = next_rowid
             if new_events and self.on_commit is not None:
                 # Still under the lock: listeners see commits in seq order.
                 self.on_commit(new_events)
             if outboxed:
                 self._outbox_written()
             return results
+
+    @staticmethod
+    def _apply_batch(conn: sqlite3.Connection, seq: int, next_rowid: int,
+                     events: Sequence[ParsedEvent]) -> tuple[SqliteBatch, IngestOutcome]:
+        """One ingest batch inside its savepoint: buffered, or again statement by statement
+        when the buffered rows broke a constraint (a message id reused from before)."""
+        batch = SqliteBatch(conn, seq, next_rowid)
+        try:
+            outcome = reducer.ingest_batch(batch, events)
+            batch.flush()
+        except NeedsCarefulRun:
+            conn.execute("ROLLBACK TO batch")
+            batch = SqliteBatch(conn, seq, next_rowid, careful=True)
+            outcome = reducer.ingest_batch(batch, events)
+            batch.flush()
+        return batch, outcome
 
     def _outbox_written(self) -> None:
         listener = self.on_outbox
