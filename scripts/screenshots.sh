@@ -9,8 +9,9 @@
 # (SUPERVISOR_DESK_HOME) with the theme preference set, drives it with xdotool and saves
 # `import -window root` PNGs named <screen>-<size>[-125]-<theme>.png:
 #   live (a session selected: chat + results dock), live-logs (the same with the logs drawer
-#   open), history (a session selected), analytics, alerts (View → Alerts, the panel),
-#   signin (the sign-in dialog of a profile with no server).
+#   open), history (a session selected), analytics, analytics-2, analytics-3 (the page
+#   scrolled: every chart and the operators' workload), alerts (View → Alerts, the panel),
+#   wall (Window → Wall, 3x3), signin (the sign-in dialog of a profile with no server).
 # Page buttons are clicked at positions measured for the two sizes above (see the case below);
 # another size needs its own positions. README's docs/screenshots/live.png is a copy of
 # live-1280x720-light.png.
@@ -42,8 +43,10 @@ W=${SIZE%x*}; H=${SIZE#*x}
 # Live page (its toolbar needs the room) and shows it on History and Analytics; the order
 # below is Live → History → Analytics → Live.
 case "$SIZE@$SCALE" in
-    1366x768@1.25) HISTORY=(136 56); ANALYTICS=(400 56); LIVE=(212 56); ROW=(250 310) ;;
-    *)             HISTORY=(237 45); ANALYTICS=(320 45); LIVE=(170 45); ROW=(200 250) ;;
+    1366x768@1.25) HISTORY=(136 56); ANALYTICS=(400 56); LIVE=(212 56); ROW=(250 310)
+                   ANALYTICS_PAGE_DOWN=(712 640) ;;
+    *)             HISTORY=(237 45); ANALYTICS=(320 45); LIVE=(170 45); ROW=(200 250)
+                   ANALYTICS_PAGE_DOWN=(697 620) ;;
 esac
 shot() { sleep "${2:-1.5}"; import -window root "$OUT/$1-$TAG-$THEME.png"; echo "$OUT/$1-$TAG-$THEME.png"; }
 click_at() { xdotool mousemove "$1" "$2" click 1; }
@@ -74,9 +77,14 @@ xdotool key ctrl+l; shot live
 click_at "${HISTORY[@]}"; sleep 3         # History page
 click_at "${ROW[@]}"; shot history 3      # a session selected
 click_at "${ANALYTICS[@]}"; shot analytics 4  # Analytics page
+click_at "${ANALYTICS_PAGE_DOWN[@]}"; shot analytics-2   # its next charts (the scroll bar's
+click_at "${ANALYTICS_PAGE_DOWN[@]}"; shot analytics-3   # trough pages down), to the workload
 click_at "${LIVE[@]}"                    # back to Live
 xdotool key alt+v; sleep 0.5; xdotool key Up Return   # View → Alerts (the menu's last item)
 shot alerts 3
+xdotool key ctrl+shift+w                 # Window → Wall: the longest-waiting nine, 3x3
+fill_screen "Wall"
+shot wall 4
 kill "$APP"; wait "$APP" 2>/dev/null || true
 # --- a profile with no server: the sign-in dialog
 start_app "$WORK/fresh"

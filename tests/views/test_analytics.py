@@ -82,6 +82,15 @@ def test_charts_show_exact_values_and_drill_into_history(
     index = next(i for i, v in enumerate(started.data.series[0].values) if v)
     assert started.describe(index).splitlines()[1:] == ["Web: 1", "Phone: 0"]
 
+    # The x labels fit side by side: time labels spaced out, every category named.
+    labels = [text for _x, text in started.ticks()]
+    metrics = started.plot.fontMetrics()
+    assert 2 <= len(labels) < len(started.data.labels)
+    assert sum(metrics.horizontalAdvance(t) for t in labels) \
+        < started.plot.getPlotItem().vb.width()
+    agents = page.charts["handover_agent"]
+    assert [t for _x, t in agents.ticks()] == ["Bot"]
+
     drilled: list[SessionFilter] = []
     page.drill_requested.connect(drilled.append)
     page._on_chart_clicked("started", index)

@@ -81,8 +81,12 @@ def test_longest_waiting_fill_a_3x3_wall_and_follow_live(
     ids = [t.session_id for t in vm.tiles if t is not None]
     assert len(vm.tiles) == 9 and len(window.tiles) == 9 and vm.columns() == 3
     assert ids[:3] == ["s02", "s01", "s00"]  # the longest-waiting customers first
-    assert "Customer s02" in window.tiles[0].header.text()
-    assert "waiting 3" in window.tiles[0].header.text()
+    assert "Customer s02" in window.tiles[0].header.full_text
+    assert "waiting 3" in window.tiles[0].header.full_text
+    # Long headers are cut to the tile, so nine tiles fit a 1280-pixel screen.
+    assert window.minimumSizeHint().width() <= 1280
+    window.resize(1280, 696)
+    assert window.tiles[2].geometry().right() < window.width()
 
     async def loaded() -> None:
         await wait_until(lambda: all(t is not None and t.loaded for t in vm.tiles))
@@ -124,7 +128,7 @@ def test_an_ended_session_fades_then_makes_room(qtbot: QtBot, qrun: Callable[...
     world.sessions["c"] = summary("c")
     vm.on_session(ended)
     assert window.tiles[index].fade.opacity() == ENDED_OPACITY
-    assert "completed" in window.tiles[index].header.text()
+    assert "completed" in window.tiles[index].header.full_text
     vm._on_tick_timeout()
     still = vm.tiles[index]
     assert still is not None and still.session_id == "a"  # still fading
@@ -166,7 +170,7 @@ def test_pinned_and_filtered_sessions_and_a_click_opens_one(
     vm.alert_state = lambda sid: "critical" if sid == "p0" else None
     window.mode_combo.setCurrentIndex(window.mode_combo.findData("alerts"))
     assert [t.session_id for t in vm.tiles if t is not None] == ["p0"]
-    assert window.tiles[0].header.text().endswith("· critical alert")
+    assert window.tiles[0].header.full_text.endswith("· critical alert")
 
     clicked: list[str] = []
     window.session_clicked.connect(clicked.append)

@@ -12,7 +12,7 @@ from typing import Literal
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
 
 from supervisor_desk.views.theme import current_theme, readable_on
@@ -54,6 +54,18 @@ class ChartData:
         return out
 
 
+LEGEND_MAX = 6  # two rows of three: more covered the bars of a quarter-screen chart
+
+
+def legend_names(series: Sequence[Series]) -> set[str]:
+    """The series the legend names: those with data, the largest first, at most LEGEND_MAX
+    (hovering a bar lists every series)."""
+    totals = [(sum(v or 0.0 for v in s.values), i, s.name) for i, s in enumerate(series)
+              if any(v is not None for v in s.values)]
+    totals.sort(key=lambda t: (-t[0], t[1]))
+    return {name for _total, _i, name in totals[:LEGEND_MAX]}
+
+
 def _number(value: float | None) -> str:
     if value is None:
         return ""
@@ -77,6 +89,9 @@ class ChartPanel(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setMinimumHeight(170)
+        # The labels chosen by ticks() fit; pyqtgraph would otherwise drop some of them once
+        # text fills 20-60 % of the axis.
+        self.plot.getAxis("bottom").setStyle(textFillLimits=[(0, 0.95)])
         # Above the plot area's top-left, in rows of up to three (four overflowed a chart a
         # quarter of a 1280 px screen wide), on a backing so bars that reach the top stay
         # readable through it.
@@ -85,6 +100,7 @@ class ChartPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
+        self.plot.getPlotItem().vb.sigResized.connect(self._on_view_resized)
         self.plot.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
 
@@ -107,6 +123,7 @@ class ChartPanel(QWidget):
         self.legend.setBrush(backing)
         n = len(data.labels)
         xs = list(range(n))
+        named = legend_names(data.series)
         # Channel colours as the badges have them, nudged (same hue) where a theme's page
         # would swallow them (Intercom's near-black on dark, pale ones on high contrast).
         page = theme.color("base")
@@ -130,16 +147,18 @@ class ChartPanel(QWidget):
                 bars = pg.BarGraphItem(x=x, height=heights, y0=y0, width=width,
                                        brush=s.color, pen=pg.mkPen(s.color.darker(130)))
                 self.plot.addItem(bars)
-                self.legend.addItem(bars, s.name)
+                if s.name in named:
+                    self.legend.addItem(bars, s.name)
         else:
             for s in data.series:
                 if all(v is None for v in s.values):
                     continue  # nothing to draw (pyqtgraph warns on an all-NaN line)
                 ys = [float("nan") if v is None else float(v) for v in s.values]
-                self.plot.plot(xs, ys, pen=pg.mkPen(s.color, width=2), name=s.name,
-                               symbol="o", symbolSize=4, symbolBrush=s.color, connect="finite")
-        ticks = self._ticks(data)
-        self.plot.getAxis("bottom").setTicks([ticks])
+                line = self.plot.plot(xs, ys, pen=pg.mkPen(s.color, width=2), symbol="o",
+                                      symbolSize=4, symbolBrush=s.color, connect="finite")
+                if s.name in named:
+                    self.legend.addItem(line, s.name)
+        self._set_ticks()
         self.plot.setXRange(-0.6, max(0, n - 1) + 0.6, padding=0)
         # Counts, seconds and shares are never negative: the axis starts at 0 (auto-range put
         # an all-zero line mid-plot on a -0.4…0.4 scale) and a share ends at 100 %.
@@ -151,11 +170,34 @@ class ChartPanel(QWidget):
             top = max([v for s in data.series for v in s.values if v is not None], default=0.0)
         self.plot.setYRange(0, max(1.0, top), padding=0.05)
 
-    @staticmethod
-    def _ticks(data: ChartData) -> list[tuple[int, str]]:
-        n = len(data.labels)
-        step = max(1, -(-n // 6))
-        return [(i, data.labels[i]) for i in range(0, n, step)]
+    def ticks(self) -> list[tuple[int, str]]:
+        """The x labels that fit the plot's width side by side (at 125 % six times ran into
+        each other on a quarter-screen chart): times evenly spaced, every category named,
+        its name shortened with "…" to its bar's width (hovering shows it whole)."""
+        if self.data is None or not self.data.labels:
+            return []
+        labels = self.data.labels
+        metrics = QFontMetrics(self.plot.getAxis("bottom").style.get("tickFont")
+                               or self.plot.font())
+        gap = metrics.horizontalAdvance("MM")
+        room = max(1.0, self.plot.getPlotItem().vb.width() or self.plot.width() - 60.0)
+        if not self.data.bucket_starts:
+            slot = room / len(labels) - gap / 4
+            if slot >= metrics.horizontalAdvance("Ab…"):
+                return [(i, metrics.elidedText(label, Qt.TextElideMode.ElideRight, int(slot)))
+                        for i, label in enumerate(labels)]
+        widest = max(metrics.horizontalAdvance(label) for label in labels)
+        fit = max(1, int(room // (widest + gap)))
+        step = max(1, -(-len(labels) // fit))
+        return [(i, labels[i]) for i in range(0, len(labels), step)]
+
+    def _set_ticks(self) -> None:
+        self.plot.getAxis("bottom").setTicks([self.ticks()])
+
+    def _on_view_resized(self, *_args: object) -> None:
+        # The plot area's own width is known only once its layout ran (after our resize).
+        if self.data is not None:
+            self._set_ticks()
 
     # ------------------------------------------------------------------ hover and click
 

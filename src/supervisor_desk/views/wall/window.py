@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -54,6 +55,30 @@ def tile_header(s: SessionSummary | None, session_id: str, now: datetime,
     return f"{customer} · {agent} · {channel} · {state}{alerted}"
 
 
+class ElidedLabel(QLabel):
+    """One line of plain text cut with "…" to the width it gets (the whole text is its
+    tooltip), so a long header never widens its tile past a third of the screen."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # customer names are untrusted
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.full_text = ""
+
+    def set_full_text(self, text: str) -> None:
+        self.full_text = text
+        self.setToolTip(text)
+        self._elide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(
+            self.full_text, Qt.TextElideMode.ElideRight, max(0, self.width())))
+
+
 class WallTileWidget(QFrame):
     clicked = Signal(str)
 
@@ -62,9 +87,8 @@ class WallTileWidget(QFrame):
         self.setObjectName("wall_tile")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.session_id: str | None = None
-        self.header = QLabel(self)
+        self.header = ElidedLabel(self)
         self.header.setObjectName("wall_tile_header")
-        self.header.setTextFormat(Qt.TextFormat.PlainText)  # customer names are untrusted
         font = self.header.font()
         font.setBold(True)
         self.header.setFont(font)
@@ -83,7 +107,7 @@ class WallTileWidget(QFrame):
     def show_tile(self, tile: WallTile | None, now: datetime, alert: str | None = None) -> None:
         if tile is None:
             self.session_id = None
-            self.header.setText("No session to show")
+            self.header.set_full_text("No session to show")
             self.transcript.hide()
             self.fade.setOpacity(1.0)
             return
@@ -91,7 +115,7 @@ class WallTileWidget(QFrame):
             self.session_id = tile.session_id
             self.transcript.setModel(tile.model)
         self.transcript.show()
-        self.header.setText(tile_header(tile.summary, tile.session_id, now, alert))
+        self.header.set_full_text(tile_header(tile.summary, tile.session_id, now, alert))
         self.header.setProperty("alert", alert or "")
         self.setToolTip(f"Session {tile.session_id}: click to open it in the main window")
         self.fade.setOpacity(ENDED_OPACITY if tile.ended_at is not None else 1.0)
