@@ -638,3 +638,21 @@ def test_the_analytics_page_is_built_when_first_shown(
     qtbot.waitUntil(lambda: desk.analytics_holder.built)
     assert desk.analytics.vm is desk.analytics_vm and desk.analytics.isVisible()
     desk.window.show_page(0)
+
+
+def test_the_demo_hub_boots_in_a_child_process_that_stops_when_the_app_lets_go() -> None:
+    from supervisor_desk.demo import start_demo_hub_process
+
+    demo = start_demo_hub_process(rate=5.0, seed=3)
+    try:
+        assert demo.process.pid != os.getpid() and demo.process.poll() is None
+        answer = httpx.post(f"{demo.url}/api/v1/auth/login",
+                            json={"username": demo.username, "password": demo.password})
+        assert answer.status_code == 200
+        token = answer.json()["token"]
+        history = httpx.get(f"{demo.url}/api/v1/sessions", params={"live": "false"},
+                            headers={"Authorization": f"Bearer {token}"})
+        assert history.json()["total"] >= 120  # the history was stored before "ready"
+    finally:
+        demo.stop()  # closes its stdin: the hub stops, the process exits on its own
+    assert demo.process.returncode == 0

@@ -112,21 +112,18 @@ def _review_file(path: Path, *, screenshot: Path | None, exit_after: float | Non
 
 
 def _start_demo_early(rate: float, seed: int | None) -> Future[Any]:
-    """Start the demo hub in a thread now, so it boots while Qt and the window load."""
-    # Imported here first, on this thread: PySide6's import hook inspects every new module
-    # (inspect.getsource -> hasattr(module, "__wrapped__")), and pydantic's lazy module
-    # attributes then import pydantic._internal._validators; if the hub thread is importing
-    # that very module at the time, one side fails with a circular-import ImportError.
-    import pydantic._internal._validators  # noqa: F401
+    """Start the demo hub now, so it boots while Qt and the window load.
 
-    import supervisor_desk.models.wire  # noqa: F401
+    It boots in a child process (``supervisor_desk.demo``), on the other core: in a thread of
+    this process its imports and history took turns with the window's for the interpreter
+    lock, and the first live rows waited for both. The thread here only waits for its answer.
+    """
+    from supervisor_desk.demo import start_demo_hub_process
 
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-hub-start")
 
     def start() -> Any:
-        from supervisor_desk.demo import start_demo_hub
-
-        return start_demo_hub(rate=rate, seed=seed)
+        return start_demo_hub_process(rate=rate, seed=seed)
 
     future = executor.submit(start)
     executor.shutdown(wait=False)
