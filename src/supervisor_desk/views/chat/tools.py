@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from supervisor_desk.models.wire import SessionDetail, SessionSummary
+from supervisor_desk.views.clock import on_screen, screen_clock
 from supervisor_desk.views.customer_view import CustomerView
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from supervisor_desk.views.handover import HandoverButton, HandoverController
@@ -85,7 +86,10 @@ class DetailTools(QObject):
         self._logs_refetch.setSingleShot(True)
         self._logs_refetch.setInterval(500)
         self._logs_refetch.timeout.connect(self._on_logs_refetch_timeout)
-        vm.logs_stale.connect(self._logs_refetch.start)
+        vm.logs_stale.connect(self._on_vm_logs_stale)
+        # Logs that grew while the drawer was off screen are fetched as it comes back.
+        self._logs_stale = False
+        screen_clock().subscribe(self.logs, self._on_clock_logs)
         self.logs.close_requested.connect(lambda: self.logs_action.setChecked(False))
         self.handover.succeeded.connect(self._on_handover_succeeded)
         if self.handover.permissions is None:
@@ -109,6 +113,8 @@ class DetailTools(QObject):
         if self.logs_action.isChecked() != visible:
             self.logs_action.setChecked(visible)
             return
+        if visible:
+            self._logs_stale = False  # loaded whole just below
         self.logs.setVisible(visible)
         if visible:
             splitter = self.chat.body_splitter
@@ -151,9 +157,21 @@ class DetailTools(QObject):
         for dock in self.docks:
             dock.set_session(summary)
         self.logs.clear()
+        self._logs_stale = False
         if self.logs.isVisible() and detail is not None:
             self.logs.set_loading()
             self.view_model.load_logs()
+
+    def _on_vm_logs_stale(self) -> None:
+        if on_screen(self.logs):
+            self._logs_refetch.start()
+        else:
+            self._logs_stale = True  # no wake-up for a drawer nobody sees
+
+    def _on_clock_logs(self) -> None:
+        if self._logs_stale:
+            self._logs_stale = False
+            self._logs_refetch.start()
 
     def _on_logs_refetch_timeout(self) -> None:
         if self.logs.isVisible():
