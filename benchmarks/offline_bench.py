@@ -34,6 +34,7 @@ from PySide6.QtWidgets import QApplication
 
 from benchmarks._common import Results, main_for, percentile, rss_mb, timed
 from supervisor_desk.models.export import export_header
+from supervisor_desk.models.export.worker import ExportReadProcess
 from supervisor_desk.models.filters import MessageCountFilter, SessionFilter, SortSpec
 from supervisor_desk.models.offline_index import OfflineIndex
 from supervisor_desk.models.wire import CHANNELS, format_timestamp
@@ -174,7 +175,9 @@ async def _open_in_window(path: Path, *, in_process: bool, prefix: str,
     if in_process:
         out[f"{prefix}worker_cpu_s"] = round(
             after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime, 2)
-        out[f"{prefix}worker_peak_rss_mb"] = round(after.ru_maxrss / 1e3, 1)
+        reader = window.loader.reader
+        assert isinstance(reader, ExportReadProcess)
+        out[f"{prefix}worker_peak_rss_mb"] = round(reader.peak_rss_mb, 1)
     return out, window
 
 

@@ -54,6 +54,15 @@ Batch = tuple[list[IndexedSession], list[str | None]]
 Progress = tuple[int, int, int, int, list[str]]
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory since it was exec'd (``VmHWM``), for the record."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _progress(report: ReadReport) -> Progress:
     return (report.bytes_read, report.total_bytes, report.sessions, report.skipped,
             list(report.problems))
@@ -147,11 +156,12 @@ def serve(path: Path, out: IO[bytes], *, copy: Path | None, max_sessions: int | 
                          header))
             reader.batch_size = batch
         sender.send(("end", _progress(reader.report), None,
-                     None if header_sent else reader.header))
+                     None if header_sent else reader.header, _peak_rss_mb()))
     except ExportFileError as exc:
         report = reader.report if reader is not None else ReadReport()
         sender.send(("end", _progress(report), exc.problem,
-                     reader.header if reader is not None and not header_sent else None))
+                     reader.header if reader is not None and not header_sent else None,
+                     _peak_rss_mb()))
 
 
 class ExportReadProcess:
@@ -174,6 +184,7 @@ class ExportReadProcess:
         self.header: ExportHeader | None = None
         self.report = ReadReport()
         self._shared: list[Any] = []  # the child's shared objects, by their number
+        self.peak_rss_mb = float("nan")  # the child's, told in its last frame
         try:
             self.report.total_bytes = self.path.stat().st_size
         except OSError as exc:
@@ -267,7 +278,7 @@ class ExportReadProcess:
                     yield entries, transcripts
                     continue
                 ended = True
-                _, progress, error, header = message
+                _, progress, error, header, self.peak_rss_mb = message
                 self._update(progress, header)
                 if error is not None:
                     raise ExportFileError(self.path, error)
