@@ -34,7 +34,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractScrollArea,
@@ -191,8 +191,8 @@ class TranscriptView(QAbstractScrollArea):
             self._relayout(anchor_row=None if self._stick_to_bottom else first, repaint=False)
 
     def _measure_slice(self) -> None:
-        if not self._unmeasured:
-            self._measure_timer.stop()
+        if not self._unmeasured or not self.isVisible():
+            self._measure_timer.stop()  # off screen: resumed by showEvent
             return
         deadline = time.perf_counter() + MEASURE_SLICE_S
         self._sync(repaint=False)
@@ -236,8 +236,13 @@ class TranscriptView(QAbstractScrollArea):
             self._relayout(repaint=repaint)
 
     def _start_measuring(self) -> None:
-        if self._unmeasured and not self._measure_timer.isActive():
+        # Background measuring is layout work: only for a transcript on screen.
+        if self._unmeasured and self.isVisible() and not self._measure_timer.isActive():
             self._measure_timer.start()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._start_measuring()
 
     @property
     def fully_measured(self) -> bool:
