@@ -45,16 +45,3 @@ def test_a_narrow_panel_never_scrolls_sideways_and_tells_the_selected_alert(
     assert _columns_width(panel) <= table.viewport().width()
     assert not table.horizontalScrollBar().isVisible()
 
-
-def test_ages_count_only_while_the_panel_shows(qtbot: QtBot) -> None:
-    vm = AlertsViewModel(default_rules())
-    panel = AlertsPanel(vm)
-    qtbot.addWidget(panel)
-    vm.reset([queued("s1", 70)])  # a warning (a critical one brings the panel forward)
-    assert panel.windowTitle() == "Alerts (1)" and not panel.isVisible()
-    assert not panel._ages.isActive()  # hidden: no timer wakes the app for it
-    panel.show()
-    qtbot.waitExposed(panel)
-    assert panel._ages.isActive()
-    panel.hide()
-    assert not panel._ages.isActive()
