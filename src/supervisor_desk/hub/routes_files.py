@@ -256,7 +256,7 @@ async def _job(service: Hub, queue: TranscriptionQueue, session_id: str) -> Tran
     if found is None:
         await _session_exists(service, session_id)
         raise ApiError(404, "not_found", f"session {session_id!r} was not imported from audio")
-    return found[0]
+    return queue.with_live_progress(found[0])
 
 
 @router.get("/sessions/{session_id:sid}/transcription", response_model=Transcription)

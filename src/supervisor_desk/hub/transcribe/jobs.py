@@ -46,6 +46,10 @@ from supervisor_desk.models.wire import (
 log = logging.getLogger("supervisor_desk.hub.transcribe")
 
 FINISHED = ("done", "failed", "cancelled")
+# A running job's progress row is written at most this often (and when it finishes): each
+# write is a durable commit on the hub's database beside the ingest writer's. A restart
+# resumes from the last one written; segments heard again are stored already (same ids).
+PERSIST_PROGRESS_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,8 @@ class TranscriptionQueue:
         self._slots: asyncio.Semaphore | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()
+        self._live: dict[str, tuple[int, int]] = {}  # running jobs: (segments, percent)
+        self._persisted_at: dict[str, float] = {}
 
     @property
     def records(self) -> FileRecords:
@@ -230,6 +236,15 @@ class TranscriptionQueue:
         if self._records is not None:
             self._records.close()
             self._records = None
+
+    def with_live_progress(self, job: Transcription) -> Transcription:
+        """``job`` as stored, with the progress of its run here if it is running."""
+        live = self._live.get(job.session_id)
+        if live is None or job.state != "running":
+            return job
+        segments, percent = live
+        return job.model_copy(update={"segments": max(job.segments, segments),
+                                      "percent": max(job.percent, percent)})
 
     def schedule(self, session_id: str) -> None:
         task = asyncio.get_running_loop().create_task(self._run(session_id))
@@ -273,6 +288,7 @@ class TranscriptionQueue:
             # The session ended meanwhile (e.g. finished by a hub that crashed right after):
             # nothing more can be added to it.
             log.warning("transcription of %s stopped: %s", session_id, exc.details[0]["message"])
+            self._live.pop(session_id, None)
             await self._update(session_id, state="failed",
                                     error=str(exc.details[0]["message"]))
         except Exception as exc:  # a worker or storage fault: keep what was transcribed
@@ -354,12 +370,16 @@ class TranscriptionQueue:
             # words (the recogniser had not heard the earlier segments this time): the stored
             # version stands.
             log.info("segment %d of %s was already stored", n, sid)
-        await self._update(sid, segments=n, percent=percent)
+        self._live[sid] = (n, percent)
+        now = time.monotonic()
+        if now - self._persisted_at.get(sid, 0.0) >= PERSIST_PROGRESS_S:
+            self._persisted_at[sid] = now
+            await self._update(sid, segments=n, percent=percent)
 
     async def _finish(self, params: ImportParams, state: str, error: str | None) -> None:
         sid = params.session_id
         found = await self.service.read(self.jobs.get, sid)
-        job = found[0] if found else None
+        job = self.with_live_progress(found[0]) if found else None
         percent = 100 if state == "done" else (job.percent if job else 0)
         events: list[tuple[IngestEvent, EventData]] = []
         end_at = params.at(params.duration_ms)
@@ -385,8 +405,12 @@ class TranscriptionQueue:
             await self._ingest(events)
         except IngestRejectedError as exc:
             log.warning("could not close %s: %s", sid, exc.details[0]["message"])
-        await self._update(sid, state=state, percent=percent,
-                                error=error)
+        live = self._live.pop(sid, None)
+        self._persisted_at.pop(sid, None)
+        fields: dict[str, Any] = {"state": state, "percent": percent, "error": error}
+        if live is not None:
+            fields["segments"] = live[0]
+        await self._update(sid, **fields)
 
 
 async def _drain(process: asyncio.subprocess.Process, into: collections.deque[str]) -> None:
