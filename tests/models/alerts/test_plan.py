@@ -39,7 +39,7 @@ from supervisor_desk.models.alerts.rules import (
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.state import SessionChange
 from supervisor_desk.models.wire import Message
-from tests.models.test_alerts_engine import T0, T0_MS, summary
+from tests.models.alerts.test_engine import T0, T0_MS, summary
 
 
 def _rule(rule_id: str, condition: Condition) -> Rule:

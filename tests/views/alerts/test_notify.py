@@ -10,7 +10,7 @@ from supervisor_desk.views.alerts.notify import BANNER_INTERVAL_MS, AlertNotifie
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
 from supervisor_desk.views.notifications import NotificationArea
 from supervisor_desk.views.tray import TrayController
-from tests.views.test_alerts import queued
+from tests.views.alerts.test_alerts import queued
 
 
 def test_banners_show_at_once_then_gather_the_most_severe_of_a_busy_spell(qtbot: QtBot) -> None:

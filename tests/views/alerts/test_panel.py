@@ -8,7 +8,7 @@ from pytestqt.qtbot import QtBot
 from supervisor_desk.models.alerts.defaults import default_rules
 from supervisor_desk.views.alerts.panel import STATE_COLUMN, AlertsPanel
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
-from tests.views.test_alerts import queued
+from tests.views.alerts.test_alerts import queued
 
 
 def _columns_width(panel: AlertsPanel) -> int:
