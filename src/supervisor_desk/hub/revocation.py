@@ -14,6 +14,7 @@ import contextlib
 import weakref
 from typing import TYPE_CHECKING
 
+from supervisor_desk.hub.store.interface import StoreUnavailable
 from supervisor_desk.models.wire import FEED_CLOSE_UNAUTHORIZED
 
 if TYPE_CHECKING:
@@ -50,6 +51,11 @@ async def watch_token(service: HubService, token: str) -> None:
     while True:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_wakeup(service).wait(), interval)
-        principal = await service.read(service.storage.principal, token)
+        try:
+            principal = await service.read(service.storage.principal, token)
+        except StoreUnavailable:
+            # The database is away (a restart, a fail-over): that says nothing about the
+            # token. The feed stays open and the token is checked again next time.
+            continue
         if principal is None:
             return

@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NOTIFY_CHANNEL = "hub_events"
+_POOL_WAIT_S = 3.0
 # First key of the advisory locks that make a role single across replicas (the simulator).
 SINGLE_WRITER_LOCKS = 0x5D_4D17
 _REPLAY_ROWS = 2000
@@ -223,7 +224,9 @@ class PostgresStore:
             self._epoch: str = row[0]
             self._published: int = int(counter[0])
             self._pool = psycopg_pool.ConnectionPool(
-                dsn, min_size=1, max_size=pool_size, open=True, timeout=connect_timeout,
+                # A read waits at most this long for a connection: while the database is
+                # away the API answers 503 in seconds instead of hanging.
+                dsn, min_size=1, max_size=pool_size, open=True, timeout=_POOL_WAIT_S,
                 kwargs={"autocommit": True, "connect_timeout": connect_timeout},
                 check=psycopg_pool.ConnectionPool.check_connection, name="hub-read")
         self._listener: Any = None
