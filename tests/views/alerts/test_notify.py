@@ -44,3 +44,22 @@ def test_banners_show_at_once_then_gather_the_most_severe_of_a_busy_spell(qtbot:
     assert banners[0].group == "wait-60" and "Cleo" in banners[0].body
     assert banners[1].group == "negative" and "Guest 7" in banners[1].body
     notifier.close()
+
+
+def test_switched_off_routine_rules_tell_nothing_and_muted_rules_load_no_sound(
+        qtbot: QtBot) -> None:
+    area = NotificationArea()
+    qtbot.addWidget(area)
+    tray = TrayController(area, spawn=lambda coro, name: coro.close())
+    notifier = AlertNotifier(tray, area)
+    rules = default_rules()
+    quiet_routine = rules.model_copy(update={"muted": True, "rules": tuple(
+        r.model_copy(update={"enabled": False}) if r.builtin else r for r in rules.rules)})
+    notifier.set_rules(quiet_routine)
+    assert not tray.coalescer.notify_new and not tray.coalescer.notify_ended
+    assert not notifier._warm_up_timer.isActive()  # muted: the sound library is not loaded
+    notifier.set_rules(rules)
+    assert tray.coalescer.notify_new and tray.coalescer.notify_ended
+    assert notifier._warm_up_timer.isActive()  # loaded off the Qt thread, after start-up
+    notifier.close()
+    assert not notifier._warm_up_timer.isActive()

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_NAMES = 3
 BANNER_INTERVAL_MS = 500
+WARM_UP_DELAY_MS = 3000
 
 
 def notice_alert(notice: Notice) -> Alert:
@@ -79,6 +80,11 @@ class AlertNotifier(QObject):
         self._banner_timer.setInterval(BANNER_INTERVAL_MS)
         self._banner_timer.timeout.connect(self._on_banner_timer_timeout)
         self._warm_up: threading.Thread | None = None
+        # Not during start-up (the import would compete with the first rows for the GIL).
+        self._warm_up_timer = QTimer(self)
+        self._warm_up_timer.setSingleShot(True)
+        self._warm_up_timer.setInterval(WARM_UP_DELAY_MS)
+        self._warm_up_timer.timeout.connect(self._on_warm_up_timer_timeout)
         self._reap = QTimer(self)
         self._reap.setSingleShot(True)
         self._reap.timeout.connect(self._on_reap_timeout)
@@ -90,15 +96,19 @@ class AlertNotifier(QObject):
         if not rules.muted and self._warm_up is None and any(
                 r.enabled and r.actions.sound for r in rules.rules):
             # The first alert sound would otherwise import the library on the Qt thread.
-            self._warm_up = threading.Thread(target=self.audio.warm_up, name="audio-warm-up",
-                                             daemon=True)
-            self._warm_up.start()
+            self._warm_up_timer.start()
         # The routine rules replace the tray's per-kind switches (one owner).
         coalescer = self._tray.coalescer
         new_rule, ended_rule = rules.rule(ROUTINE_NEW_ID), rules.rule(ROUTINE_ENDED_ID)
         coalescer.notify_new = new_rule is not None and new_rule.enabled
         coalescer.notify_ended = ended_rule is not None and ended_rule.enabled
         coalescer.notify_failed = coalescer.notify_ended  # "failed" is a rule of its own now
+
+    def _on_warm_up_timer_timeout(self) -> None:
+        if self._warm_up is None:
+            self._warm_up = threading.Thread(target=self.audio.warm_up, name="audio-warm-up",
+                                             daemon=True)
+            self._warm_up.start()
 
     @property
     def quiet(self) -> bool:
@@ -174,6 +184,7 @@ class AlertNotifier(QObject):
             self._reap.start(250)
 
     def close(self) -> None:
+        self._warm_up_timer.stop()
         if self._warm_up is not None:
             self._warm_up.join()
         self._banner_timer.stop()
