@@ -9,7 +9,9 @@ desktop per applied feed batch, in tests with a fake clock, and headless on a hu
   open or acknowledged the rule cannot fire again for that session.
 - Time-based conditions ("wait > N s", "no reply for N s", "longer than N min") are scheduled
   at the moment they would become true (a heap of deadlines); :meth:`AlertEngine.tick` judges
-  only what is due, never every row.
+  only the timed rules of the sessions that are due, never every row.
+- Plain rules of one kind are judged as groups (:mod:`.plan`): one bisection or lookup
+  answers every wait threshold, every metadata value of one key, every channel…
 - A **notice** is what the user is told: one per rule per batch, covering every alert that
   rule opened in it (a burst coalesces), plus repeats of unacknowledged alerts of rules that
   repeat, and a reminder when a snooze ends.
@@ -109,7 +111,6 @@ class AlertEngine:
         self._timed_plan: list[Judge] = []
         self._reading: dict[frozenset[str], list[Judge]] = {}
         self._by_id: dict[str, Rule] = {}
-        # Open alerts with a repeat or a snooze pending: what next_deadline looks at.
         # (when, n, alert): repeats and snooze ends, a heap like the deadlines; an entry whose
         # alert no longer waits for that moment is dropped when it comes up.
         self._reminders: list[tuple[int, int, Alert]] = []
@@ -127,7 +128,8 @@ class AlertEngine:
         self._active: dict[str, dict[str, Alert]] = {}
         self._open_count = 0  # of those, the ones still "open" (kept as they change)
         # (due ms, session id): when a session's time-based rules next need judging. One entry
-        # per session (its earliest deadline), not one per rule: a due session is judged whole.
+        # per session (its earliest deadline), not one per rule: at a due session every timed
+        # rule is judged.
         self._deadlines: list[tuple[int, str]] = []
         # The deadline each session is scheduled for: superseded heap entries are skipped when
         # popped.

@@ -5,7 +5,8 @@ no-reply per team, a metadata value per tier, a country or channel per queue. Ju
 one, every change costs a call per rule. Plain rules of one kind are therefore judged as a
 group: one bisection over the sorted thresholds ("more than N since…"), one dict lookup of
 the session's value (metadata key, channel, status, agent, country), or both for ANDs of one
-of each ("waits over 30 s AND channel is web"), answers every rule of the group at once; only the rules that hold, or that had an alert open, cost anything more.
+of each ("waits over 30 s AND channel is web"), answers every rule of the group at once; only
+the rules that hold, or that had an alert open, cost anything more.
 """
 
 from __future__ import annotations
