@@ -1,10 +1,15 @@
-"""``supervisor-desk`` command line: the desktop app (``--demo`` runs a hub in-process)."""
+"""``supervisor-desk`` command line: the desktop app (``--demo`` runs a demo hub beside it)."""
 
 from __future__ import annotations
 
 import time
 
 _STARTED = time.monotonic()  # before the heavy imports: the cold-start clock starts here
+
+if __name__ == "__main__":  # python -m: Ctrl+C during the imports below waits for the loop too
+    from supervisor_desk.client import early_signals
+
+    early_signals.hold()
 
 import argparse  # noqa: E402
 import os  # noqa: E402
