@@ -102,18 +102,21 @@ def where(flt: SessionFilter) -> tuple[str, list[Any]]:
 
 
 def order_by(sort: SortSpec, now_ms: int) -> tuple[str, list[Any]]:
+    # Nullable keys spell SQLite's NULL order, which their indexes are declared in (a
+    # backward scan gives DESC NULLS LAST); NOT NULL keys say nothing, so their plain
+    # indexes match too.
     direction = "DESC NULLS LAST" if sort.descending else "ASC NULLS FIRST"
     plain = "DESC" if sort.descending else "ASC"
     params: list[Any] = []
     match sort.key:
         case "started_at":
-            expr = "started_ms"
+            expr, direction = "started_ms", plain
         case "last_message_at":
             expr = "last_ms"
         case "ended_at":
             expr = "ended_ms"
         case "message_count":
-            expr = "message_count"
+            expr, direction = "message_count", plain
         case "wait":
             expr = "(COALESCE(accepted_ms, ended_ms, %s::bigint) - queued_ms)"
             params.append(now_ms)
