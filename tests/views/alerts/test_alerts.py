@@ -96,7 +96,7 @@ def test_panel_lists_by_severity_acknowledges_and_snoozes_by_key(qtbot: QtBot) -
         "author": {"role": "customer"}, "text": "I will call my LAWYER"})
     vm.apply_batch([(SessionChange("message", queued("s2", 5, "Cleo"), message), False)])
     model = panel.model
-    assert model.rowCount() == 2
+    qtbot.waitUntil(lambda: model.rowCount() == 2)  # the list follows within 250 ms
     assert model.index(0, 0).data() == "Critical" and "Bob" in model.index(0, 1).data()
     assert model.index(1, 2).data() == "Lawyer"
     assert panel.windowTitle() == "Alerts (2)"

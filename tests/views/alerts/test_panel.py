@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.models.alerts.defaults import default_rules
+from supervisor_desk.models.state import SessionChange
 from supervisor_desk.views.alerts.panel import STATE_COLUMN, AlertsPanel
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
 from tests.views.alerts.test_alerts import queued
@@ -26,6 +27,7 @@ def test_a_narrow_panel_never_scrolls_sideways_and_tells_the_selected_alert(
     panel.show()
     qtbot.waitExposed(panel)
     vm.reset([queued("s1", 200, "Bartholomew Featherstonehaugh-Smythe"), queued("s2", 70)])
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 3)
     table = panel.table
     assert not table.horizontalScrollBar().isVisible()
     assert _columns_width(panel) <= table.viewport().width()
@@ -45,3 +47,23 @@ def test_a_narrow_panel_never_scrolls_sideways_and_tells_the_selected_alert(
     assert _columns_width(panel) <= table.viewport().width()
     assert not table.horizontalScrollBar().isVisible()
 
+
+
+def test_the_list_follows_a_busy_floor_in_steps_and_keeps_the_selected_alert(
+        qtbot: QtBot) -> None:
+    vm = AlertsViewModel(default_rules())
+    panel = AlertsPanel(vm)
+    qtbot.addWidget(panel)
+    panel.resize(800, 320)
+    panel.show()
+    qtbot.waitExposed(panel)
+    vm.reset([queued("s1", 70, "Ann"), queued("s2", 65, "Bob")])  # two warnings
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 2)
+    panel.table.selectRow(1)
+    chosen = panel.selected()
+    assert chosen is not None
+    for n in range(3, 8):  # frames of new alerts, a critical one listed above the rest
+        vm.apply_batch([(SessionChange("added", queued(f"s{n}", 70 + n * 40)), False)])
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 2 + 5 * 2)  # over 1 and 3 minutes
+    assert panel.selected() is chosen  # still the one the supervisor chose
+    assert panel.model.row_of(chosen.id) == panel.table.currentIndex().row() != 1

@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QAction, QKeyEvent, QResizeEvent, QShowEvent
@@ -52,6 +53,7 @@ HEADERS = ("Severity", "Session", "Rule", "Age", "State")
 SEVERITY_COLUMN, SESSION_COLUMN, RULE_COLUMN, AGE_COLUMN, STATE_COLUMN = range(5)
 # Below this table width the severity is an icon and the State column hides.
 COMPACT_WIDTH = 520
+RELOAD_INTERVAL_MS = 250
 
 
 def alert_summary(alert: Alert, now_ms: int) -> str:
@@ -90,6 +92,9 @@ class AlertsTableModel(QAbstractTableModel):
 
     def alert_at(self, row: int) -> Alert | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, alert_id: str) -> int | None:
+        return next((i for i, a in enumerate(self._rows) if a.id == alert_id), None)
 
     def set_compact(self, compact: bool) -> None:
         if compact != self.compact:
@@ -218,6 +223,11 @@ class AlertsPanel(QDockWidget):
         self._fit_columns()
         # Shown by bring_forward() while the user may be typing elsewhere: never activate.
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
+        self._reload_pending = False
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(RELOAD_INTERVAL_MS)
+        self._reload_timer.timeout.connect(self._on_reload_timer_timeout)
         vm.alerts_changed.connect(self._on_vm_alerts_changed)
         vm.notices_raised.connect(self._on_vm_notices_raised)
         self._on_vm_alerts_changed()
@@ -272,6 +282,7 @@ class AlertsPanel(QDockWidget):
         if alert is not None:
             row = self.table.currentIndex().row()
             self.vm.acknowledge(alert.id)
+            self.reload()  # the user's own action shows at once
             self.table.selectRow(min(row, self.model.rowCount() - 1))
 
     def snooze_selected(self, minutes: int) -> None:
@@ -279,6 +290,7 @@ class AlertsPanel(QDockWidget):
         if alert is not None:
             row = self.table.currentIndex().row()
             self.vm.snooze(alert.id, minutes)
+            self.reload()
             self.table.selectRow(min(row, self.model.rowCount() - 1))
 
     def _on_table_activated(self, index: QModelIndex) -> None:
@@ -316,10 +328,29 @@ class AlertsPanel(QDockWidget):
         if not self.isVisible():
             self.model.stale = True
             return
+        # Listing thousands of alerts costs ~2 ms: a busy floor changes them every frame
+        # (80 ms), the list follows at most every RELOAD_INTERVAL_MS (the first at once).
+        if self._reload_timer.isActive():
+            self._reload_pending = True
+            return
+        self.reload()
+        self._reload_timer.start()
+
+    def _on_reload_timer_timeout(self) -> None:
+        if self._reload_pending:
+            self._reload_pending = False
+            self._on_vm_alerts_changed()
+
+    def reload(self) -> None:
+        """List the alerts again, keeping the selected one selected wherever it moved."""
+        chosen = self.selected()
+        row = self.table.currentIndex().row()
         self.model.reload()
-        self.empty.setVisible(self.model.rowCount() == 0)
-        if self.model.rowCount() and not self.table.currentIndex().isValid():
-            self.table.selectRow(0)
+        count = self.model.rowCount()
+        self.empty.setVisible(count == 0)
+        if count:
+            found = self.model.row_of(chosen.id) if chosen is not None else None
+            self.table.selectRow(found if found is not None else min(max(row, 0), count - 1))
         self._show_detail()
 
 
