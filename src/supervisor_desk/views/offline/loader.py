@@ -17,7 +17,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Generator
-from concurrent.futures import CancelledError, Executor
+from concurrent.futures import CancelledError, Executor, Future
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ BATCH = 1000
 QUEUED_BATCHES = 4
 TRANSCRIPTS_PER_STEP = 5000  # normalised per step on the index's thread (~0.15 s)
 STOP_POLL_S = 0.1
+PENDING_ADDS = 3  # batches the reading thread may queue on the index's thread ahead of it
 # Files from this size on are read in a child process (~0.3 s to start, then the parsing
 # leaves the Qt thread's interpreter alone); smaller ones take well under that in a thread.
 PROCESS_FROM_BYTES = 8 << 20
@@ -113,6 +114,7 @@ class OfflineLoader(QObject):
 
     def _work(self, deliver: Callable[[tuple[Any, ...]], bool]) -> None:
         """The reading thread: parse and normalise batches, hand them over until stopped."""
+        pending: deque[Future[int]] = deque()  # appends queued on the index's thread
         try:
             reader: ExportReader | ExportReadProcess
             batches: Generator[tuple[list[IndexedSession], list[str | None]]]
@@ -136,15 +138,19 @@ class OfflineLoader(QObject):
                     if self._stop.is_set():
                         return
                     if self.index_executor is None:
-                        item: tuple[Any, ...] = ("batch", batch, transcripts)
-                    else:
-                        # Straight to the index's thread: the Qt thread only hears of it.
-                        index = self._add_on_index_thread(reader, batch, transcripts)
-                        if index is None:
+                        if not deliver(("batch", batch, transcripts)):
                             return
-                        item = ("added", index, len(index))
-                    if not deliver(item):
-                        return
+                    else:
+                        # Straight to the index's thread (the Qt thread only hears of it), and
+                        # on to the next batch meanwhile: waiting here would hold the reading
+                        # process back while this one appends and normalises.
+                        added = self._submit_add(reader, batch, transcripts)
+                        if added is None:
+                            return
+                        pending.append(added)
+                        while len(pending) >= PENDING_ADDS:
+                            if not self._deliver_added(pending.popleft(), deliver):
+                                return
                     text_bytes += sum(sys.getsizeof(t) for t in transcripts if t is not None)
                     if text_bytes > self.max_transcript_bytes:
                         # Long transcripts: fewer sessions fit the memory bound than the limit.
@@ -152,28 +158,45 @@ class OfflineLoader(QObject):
                             reader.report.sessions, text_bytes, self.max_transcript_bytes))
             finally:
                 batches.close()  # a reading process stopped early ends here, not at exit
-            deliver(("done",))
+            if self._deliver_all_added(pending, deliver):
+                deliver(("done",))
         except ExportFileError as exc:
-            deliver(("error", str(exc)))
+            # What was read before the problem is shown (a truncated file keeps its rows).
+            if self._deliver_all_added(pending, deliver):
+                deliver(("error", str(exc)))
         except Exception as exc:  # a reader bug must still end the load with a message
             log.exception("offline load of %s failed", self.path)
             deliver(("error", f"{self.path.name}: could not be read ({exc})"))
 
-    def _add_on_index_thread(self, reader: ExportReader | ExportReadProcess,
-                             batch: list[IndexedSession],
-                             transcripts: list[str | None]) -> OfflineIndex | None:
-        """Append a batch on the index's thread and wait for it (``None``: stopped)."""
+    def _submit_add(self, reader: ExportReader | ExportReadProcess,
+                    batch: list[IndexedSession],
+                    transcripts: list[str | None]) -> Future[int] | None:
+        """Queue a batch's append on the index's thread (``None``: the window is closing)."""
         assert self.index_executor is not None
         if self._building is None:
             self._building = self._new_index(reader)
-        index = self._building
         try:
-            self.index_executor.submit(
-                _add_batch, index, batch, transcripts,
-                normalize=isinstance(reader, ExportReadProcess)).result()
-        except (CancelledError, RuntimeError):  # the window is closing: its thread is gone
+            return self.index_executor.submit(
+                _add_batch, self._building, batch, transcripts,
+                normalize=isinstance(reader, ExportReadProcess))
+        except RuntimeError:  # the index's thread was shut down
             return None
-        return index
+
+    def _deliver_added(self, added: Future[int],
+                       deliver: Callable[[tuple[Any, ...]], bool]) -> bool:
+        """Wait for one queued append, then tell the Qt side how many sessions there are."""
+        try:
+            count = added.result()
+        except CancelledError:  # the window is closing: its thread dropped the rest
+            return False
+        return deliver(("added", self._building, count))
+
+    def _deliver_all_added(self, pending: deque[Future[int]],
+                           deliver: Callable[[tuple[Any, ...]], bool]) -> bool:
+        while pending:
+            if not self._deliver_added(pending.popleft(), deliver):
+                return False
+        return True
 
     @staticmethod
     def _new_index(reader: ExportReader | ExportReadProcess) -> OfflineIndex:
@@ -273,12 +296,14 @@ class OfflineLoader(QObject):
 
 
 def _add_batch(index: OfflineIndex, batch: list[IndexedSession],
-               transcripts: list[str | None], *, normalize: bool) -> None:
+               transcripts: list[str | None], *, normalize: bool) -> int:
+    """Append a batch; returns how many sessions the index holds then."""
     index.add(batch, transcripts, normalized=False)
     if normalize:
         # The parsing runs in the child process, so this process has the time to make each
         # batch searchable as it comes, instead of in one pass after the last row.
         index.normalize_transcripts(len(batch))
+    return len(index)
 
 
 def _size(path: Path) -> int:
