@@ -9,7 +9,10 @@ not replays and never from snapshots (a reconnect must not announce the whole ba
 The live list stays live: ended rows leave the table after ``keep_ended_minutes`` (0: only on
 Refresh) or at once with ``hide_ended``; while ``paused`` the table holds still (the store, the
 cards, the open chat and the alerts keep following the feed) and ``waiting_changes`` counts
-the sessions that changed meanwhile; resuming applies them in one batch.
+the sessions that changed meanwhile; resuming applies them in one batch. Off screen (the window
+closed to the tray or minimised, ``set_on_screen``) the table holds still the same way without
+counting, and frames gather for longer; showing the window applies everything before it paints.
+The metric cards move on the app's one-second clock (``tick``), not on a timer of their own.
 """
 
 from __future__ import annotations
@@ -45,9 +48,9 @@ METRICS_POLL_S = 15.0
 # so "Total sessions" never trails the table by more than a moment.
 METRICS_SOON_S = 1.0
 EXPIRE_CHECK_MS = 5000
-# Closed to the tray or minimised: frames gather longer (alerts still judged within a quarter
+# Closed to the tray or minimised: frames gather longer (alerts still judged within half a
 # second) and ended rows leave the hidden table once a minute, so it does no work per event.
-HIDDEN_FRAME_MS = 250
+HIDDEN_FRAME_MS = 500
 HIDDEN_EXPIRE_CHECK_MS = 60_000
 DEFAULT_KEEP_ENDED_MINUTES = 2
 # With freeze_gc_after_snapshot: how often what survived since (new session versions, their
