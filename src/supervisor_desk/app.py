@@ -622,6 +622,7 @@ class DeskApp(QObject):
         self.window.set_time_zone(tz)
         self.history.set_time_zone(tz)
         self.offline.set_time_zone(tz)
+        self.wall_vm.set_time_zone(tz)
 
     def _on_window_recent_file_requested(self, name: str) -> None:
         self.offline.open(Path(name))

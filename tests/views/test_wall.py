@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.models.markers import format_time
 from supervisor_desk.models.wire import Message, SessionDetail, SessionSummary
 from supervisor_desk.views.tasks import standalone_scope
 from supervisor_desk.views.wall.viewmodel import (
@@ -106,6 +108,14 @@ def test_longest_waiting_fill_a_3x3_wall_and_follow_live(
     rows = first.model.rows()
     assert len(rows) == KEEP_TILE_ROWS  # a busy tile keeps its recent conversation
     assert rows[-1].message is not None and rows[-1].message.id == f"s02-m{2 + MAX_TILE_ROWS}"
+
+    # Times follow the app's time-zone preference, as in the main window's chat.
+    honolulu = ZoneInfo("Pacific/Honolulu")
+    vm.set_time_zone(honolulu)
+    last = first.model.row_at(first.model.rowCount() - 1)
+    assert last.message is not None
+    footer = window.tiles[0].transcript.chat_delegate.layout(last).footer
+    assert footer == format_time(last.message.at, honolulu)
 
     vm.layout_name = "2x2"
     vm.reselect()

@@ -50,6 +50,7 @@ class WallTile:
 
 class WallViewModel(QObject):
     tiles_changed = Signal()  # the slots were reassigned (count or sessions)
+    time_zone_changed = Signal(object)  # tzinfo: the app's time-zone preference
     tile_changed = Signal(int)  # a slot's header or ended state changed
     mode_changed = Signal(str)
     layout_name_changed = Signal(str)
@@ -111,6 +112,15 @@ class WallViewModel(QObject):
             self.pinned.remove(session_id)
         if self.mode == "pinned":
             self.reselect(replace_all=False)
+
+    def set_time_zone(self, tz: tzinfo) -> None:
+        """Times in the tiles follow the app's time-zone preference, as the chat's do."""
+        self.tz = tz
+        for tile in self.tiles:
+            if tile is not None:  # markers carry their time in their text
+                tile.model.set_rows([message_row(r.message, tz) if r.message is not None else r
+                                     for r in tile.model.rows()])
+        self.time_zone_changed.emit(tz)
 
     def columns(self) -> int:
         return max(1, math.ceil(math.sqrt(max(1, len(self.tiles)))))

@@ -6,7 +6,7 @@ reuse the virtualised :class:`TranscriptView`, so a long conversation costs what
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QMouseEvent, QResizeEvent
@@ -178,6 +178,7 @@ class WallWindow(QWidget):
         self.pin_button.clicked.connect(self.pin_requested)
         self.clear_pins.clicked.connect(self._on_clear_pins_clicked)
         vm.tiles_changed.connect(self._on_vm_tiles_changed)
+        vm.time_zone_changed.connect(self._on_vm_time_zone_changed)
         vm.tile_changed.connect(self._on_vm_tile_changed)
         self.resize(1280, 860)
         self._on_vm_tiles_changed()
@@ -213,6 +214,7 @@ class WallWindow(QWidget):
         count = max(1, len(self.vm.tiles))
         while len(self.tiles) < count:
             widget = WallTileWidget(self.grid_host)
+            widget.transcript.chat_delegate.set_time_zone(self.vm.tz)
             widget.clicked.connect(self.session_clicked)
             self.tiles.append(widget)
         while len(self.tiles) > count:
@@ -225,6 +227,11 @@ class WallWindow(QWidget):
             self.grid.addWidget(widget, i // columns, i % columns)
             tile = self.vm.tiles[i] if i < len(self.vm.tiles) else None
             widget.show_tile(tile, now, self.vm.alert_state(tile.session_id) if tile else None)
+
+    def _on_vm_time_zone_changed(self, tz: tzinfo) -> None:
+        for widget in self.tiles:
+            widget.transcript.chat_delegate.set_time_zone(tz)
+            widget.transcript.viewport().update()
 
     def _on_vm_tile_changed(self, index: int) -> None:
         if 0 <= index < len(self.tiles) and index < len(self.vm.tiles):
