@@ -19,7 +19,7 @@ BADGE_ICON_SIZE = 14
 BADGE_PAD = 6
 DOT_RADIUS = 4.5
 DOT_HALO = 5.0  # how far the active dot's halo grows over one breath
-PULSE_STEPS = 16  # pulse phases drawn: a 1.6 s breath in 100 ms repaints
+PULSE_STEPS = 16  # halo sizes a dot can be drawn at (the delegate breathes with one of them)
 DOT_BOX = int(2 * (DOT_RADIUS + DOT_HALO)) + 2
 
 
