@@ -294,9 +294,14 @@ class AlertEngine:
             earlier = changed.get(sid)
             changed[sid] = what if earlier is None else earlier | what
         for sid, facts in touched.items():
-            self._judge(sid, now_ms, update, self._rules_reading(changed[sid]))
+            rules = self._rules_reading(changed[sid])
+            # Most updates (a version, a count) change nothing any rule reads: a live
+            # session with no rule to judge has nothing to resolve or schedule either.
+            if rules or not facts.live:
+                self._judge(sid, now_ms, update, rules, facts)
             facts.just_started = facts.just_ended = False
-        self._coalesce(update, now_ms)
+        if update.opened or update.passing:
+            self._coalesce(update, now_ms)
         return update
 
     def tick(self, now_ms: int) -> AlertUpdate:
@@ -405,8 +410,9 @@ class AlertEngine:
         return rules
 
     def _judge(self, sid: str, now_ms: int, update: AlertUpdate,
-               rules: list[Judge] | None = None) -> None:
-        facts = self._facts[sid]
+               rules: list[Judge] | None = None, facts: SessionFacts | None = None) -> None:
+        if facts is None:
+            facts = self._facts[sid]
         live = facts.live
         active = self._active.get(sid)
         if not live:
