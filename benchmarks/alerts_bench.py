@@ -14,7 +14,8 @@ Figures:
 - ``alerts.batch_p50_ms`` / ``alerts.batch_p99_ms``: wall time of ``apply_batch`` per frame
   (≈80 events), i.e. the Qt-thread cost of judging 50 rules on the changed sessions;
 - ``alerts.engine_p50_ms`` / ``_p99_ms``: the engine's share of a batch (judging only; the
-  rest of ``batch`` is telling the user: banner widgets, notification calls);
+  rest of ``batch`` is telling the user: notification calls, and the banners when their
+  500 ms interval ends inside the frame);
 - ``alerts.engine_cpu_p50_ms`` / ``_p99_ms``: the same, as CPU time of the Qt thread: what
   the work costs, without the time the thread waited for a core (other processes, a loaded
   machine);
