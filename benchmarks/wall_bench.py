@@ -14,6 +14,7 @@ Figures:
 - ``wall.frame_p50_ms`` / ``wall.frame_max_ms``: one frame's ``on_messages`` (the messages
   queued per tile; each tile then takes its own in a turn of the event loop, appending and
   measuring its rows; that and the paints are in the heartbeat gaps);
+- ``wall.qt_cpu_pct``: the Qt thread's CPU time over the run, in % of one core;
 - ``wall.messages_behind_at_end``: messages still queued for a tile when the feed stops (the
   wall keeps up when it is about one frame's worth or less).
 
@@ -116,6 +117,7 @@ def run(quick: bool) -> Results:
     feeder.setInterval(FRAME_MS)
     feeder.timeout.connect(frame)
     began = time.perf_counter()
+    began_cpu = time.thread_time()
     heartbeat.start()
     feeder.start()
     while time.perf_counter() - began < seconds:
@@ -125,6 +127,7 @@ def run(quick: bool) -> Results:
     heartbeat.stop()
     behind = sum(len(batch) for batch in vm._pending.values())  # queued, not yet on a tile
     took = time.perf_counter() - began
+    cpu = time.thread_time() - began_cpu
     summary: dict[str, Any] = {
         "wall.max_stall_ms": round(max(gaps), 1),
         "wall.p99_stall_ms": round(percentile(gaps, 99), 1),
@@ -134,6 +137,7 @@ def run(quick: bool) -> Results:
         "wall.frame_p50_ms": round(percentile(frame_times, 50), 1),
         "wall.frame_max_ms": round(max(frame_times), 1),
         "wall.messages_behind_at_end": behind,
+        "wall.qt_cpu_pct": round(100 * cpu / took, 1),
         "wall.tiles": TILES,
         "wall.seconds": seconds,
     }

@@ -22,7 +22,7 @@ from supervisor_desk.views.wall.viewmodel import (
     REPLACE_AFTER_S,
     WallViewModel,
 )
-from supervisor_desk.views.wall.window import ENDED_OPACITY, WallWindow
+from supervisor_desk.views.wall.window import WallWindow
 from tests.helpers import wait_until
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -137,7 +137,7 @@ def test_an_ended_session_fades_then_makes_room(qtbot: QtBot, qrun: Callable[...
     world.sessions["a"] = ended
     world.sessions["c"] = summary("c")
     vm.on_session(ended)
-    assert window.tiles[index].fade.opacity() == ENDED_OPACITY
+    assert window.tiles[index].faded
     assert "completed" in window.tiles[index].header.full_text
     vm._on_tick_timeout()
     still = vm.tiles[index]
@@ -146,6 +146,7 @@ def test_an_ended_session_fades_then_makes_room(qtbot: QtBot, qrun: Callable[...
     vm._on_tick_timeout()
     assert "a" not in {t.session_id for t in vm.tiles if t is not None}
     assert "c" in {t.session_id for t in vm.tiles if t is not None}
+    assert not window.tiles[index].faded  # its replacement is live
 
     async def settle() -> None:
         await wait_until(lambda: all(t is None or t.loaded for t in vm.tiles))

@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QMouseEvent, QResizeEvent
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
-    QGraphicsOpacityEffect,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -79,6 +78,22 @@ class ElidedLabel(QLabel):
             self.full_text, Qt.TextElideMode.ElideRight, max(0, self.width())))
 
 
+class Veil(QWidget):
+    """A translucent sheet over an ended session's tile (the page colour at 1 - ENDED_OPACITY),
+    clicks passing through. A QGraphicsOpacityEffect did the same by rendering the whole tile
+    off screen on every repaint (on every tile, even at opacity 1) and garbled it at 125 %."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.hide()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        color = QColor(self.palette().color(QPalette.ColorRole.Window))
+        color.setAlphaF(1.0 - ENDED_OPACITY)
+        QPainter(self).fillRect(self.rect(), color)
+
+
 class WallTileWidget(QFrame):
     clicked = Signal(str)
 
@@ -95,9 +110,7 @@ class WallTileWidget(QFrame):
         self.transcript = TranscriptView(self)
         self.transcript.set_stick_to_bottom(True)
         self.transcript.viewport().installEventFilter(self)
-        self.fade = QGraphicsOpacityEffect(self)
-        self.fade.setOpacity(1.0)
-        self.setGraphicsEffect(self.fade)
+        self.veil = Veil(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(2)
@@ -109,7 +122,7 @@ class WallTileWidget(QFrame):
             self.session_id = None
             self.header.set_full_text("No session to show")
             self.transcript.hide()
-            self.fade.setOpacity(1.0)
+            self.veil.hide()
             return
         if tile.session_id != self.session_id:
             self.session_id = tile.session_id
@@ -118,7 +131,17 @@ class WallTileWidget(QFrame):
         self.header.set_full_text(tile_header(tile.summary, tile.session_id, now, alert))
         self.header.setProperty("alert", alert or "")
         self.setToolTip(f"Session {tile.session_id}: click to open it in the main window")
-        self.fade.setOpacity(ENDED_OPACITY if tile.ended_at is not None else 1.0)
+        self.veil.setVisible(tile.ended_at is not None)
+        self.veil.raise_()
+
+    @property
+    def faded(self) -> bool:
+        """Whether the tile shows its session as ended (veiled)."""
+        return not self.veil.isHidden()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.veil.setGeometry(self.rect())
 
     def eventFilter(self, watched: object, event: object) -> bool:
         if isinstance(event, QMouseEvent) and event.type() == QMouseEvent.Type.MouseButtonRelease:
