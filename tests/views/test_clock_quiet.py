@@ -6,16 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QRect
+from PySide6.QtGui import QPaintEvent, QRegion
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.client.rest import HubClient
+from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.clock import screen_clock
 from supervisor_desk.views.live_viewmodel import LiveViewModel
 from supervisor_desk.views.main_window import MainWindow
 from supervisor_desk.views.notifications import Alert
-from supervisor_desk.views.session_table_model import SessionTableModel
+from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
+from supervisor_desk.views.session_table_view import SessionTableView
 from supervisor_desk.views.tasks import standalone_scope
 from tests.views.test_live_list import Feed, summary
 
@@ -120,3 +123,42 @@ def test_banners_wait_off_screen_and_only_what_still_matters_shows(
     shown = area.banners()
     assert [a.kind for a in shown] == ["rule", "new"]
     assert shown[1].count == 2  # the two new sessions, merged as on screen
+
+
+class PaintRegions(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.regions: list[QRegion] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if isinstance(event, QPaintEvent):
+            self.regions.append(QRegion(event.region()))
+        return False
+
+
+def test_the_tick_repaints_only_the_cells_whose_text_moves(qtbot: QtBot) -> None:
+    model = SessionTableModel()
+    view = SessionTableView()
+    view.setModel(model)
+    qtbot.addWidget(view)
+    view.resize(1400, 300)
+    model.set_sessions([SessionSummary.model_validate(summary("live")),
+                        SessionSummary.model_validate(summary("ended", "completed"))])
+    view.show()
+    qtbot.waitExposed(view)
+    QApplication.sendPostedEvents()
+    paints = PaintRegions()
+    view.viewport().installEventFilter(paints)
+    whole = QRegion(view.viewport().rect())
+    # The first paints may still be the whole view's; the tick's is a part of it.
+    qtbot.waitUntil(lambda: any(r != whole for r in paints.regions), timeout=3000)
+    tick = next(r for r in paints.regions if r != whole)
+
+    def cell(sid: str, column: SessionColumn) -> QRect:
+        return view.visualRect(model.index(model.row_of(sid), column))
+
+    assert tick.intersects(cell("live", SessionColumn.DURATION))
+    assert tick.intersects(cell("live", SessionColumn.STATUS))  # the dot breathes
+    assert not tick.intersects(cell("ended", SessionColumn.DURATION))  # a finished time
+    assert not tick.intersects(cell("live", SessionColumn.START))  # a clock time: fixed
+    assert not tick.intersects(cell("live", SessionColumn.USER))

@@ -21,13 +21,13 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QActionGroup, QPainter, QPaintEvent
+from PySide6.QtGui import QAction, QActionGroup, QPainter, QPaintEvent, QRegion
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from supervisor_desk.models.live_order import LIVE_ORDER_TITLES, LIVE_ORDERS, LiveOrder
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import SessionSummary
-from supervisor_desk.models.wording import WIDEST_AGO
+from supervisor_desk.models.wording import WIDEST_AGO, StartedDisplay
 from supervisor_desk.views.clock import screen_clock
 from supervisor_desk.views.delegates import ChannelBadgeDelegate, StatusDotDelegate
 from supervisor_desk.views.session_table_model import (
@@ -281,16 +281,41 @@ class SessionTableView(QTableView):
             screen_clock().unsubscribe(self, self._on_clock_tick)
 
     def _on_clock_tick(self) -> None:
-        """Each second on screen: the time columns of the visible rows, and the status dots
-        (they breathe with the seconds: one repaint a second, no animation timer)."""
+        """Each second on screen: repaint only the visible cells whose text moved on.
+
+        A live row's duration, a queued row's wait, relative start times, and the dot of an
+        active session (it breathes with the seconds: no animation timer). Ended rows and
+        clock-time starts do not move: repainting every time cell of the screen cost more
+        than the rest of an idle minute (``benchmarks/idle_bench.py``). The clock columns are
+        never cached by the model, so a repaint shows the new text."""
+        model = self.session_model()
+        model.tick(0, -1)  # only the day turning over (dates of cached cells) emits here
         first, last = self.visible_rows()
         if last < first:
             return
-        self.session_model().tick(first, last)
-        if not self.isColumnHidden(SessionColumn.STATUS):
-            x = self.columnViewportPosition(SessionColumn.STATUS)
-            width = self.columnWidth(SessionColumn.STATUS)
-            self.viewport().update(QRect(x, 0, width, self.viewport().height()))
+        relative = model.started_display is StartedDisplay.RELATIVE
+        spans = {c: (self.columnViewportPosition(c), self.columnWidth(c))
+                 for c in (SessionColumn.STATUS, SessionColumn.START, SessionColumn.WAIT,
+                           SessionColumn.DURATION) if not self.isColumnHidden(c)}
+        region = QRegion()
+        for row in range(first, last + 1):
+            s = model.session_at(row)
+            if s is None:
+                continue
+            moving = [SessionColumn.START] if relative else []
+            if s.is_live:
+                moving.append(SessionColumn.DURATION)
+                if s.status == "queued":
+                    moving.append(SessionColumn.WAIT)
+                else:
+                    moving.append(SessionColumn.STATUS)
+            y, height = self.rowViewportPosition(row), self.rowHeight(row)
+            for column in moving:
+                if column in spans:
+                    x, width = spans[column]
+                    region += QRect(x, y, width, height)
+        if not region.isEmpty():
+            self.viewport().update(region)
 
     # ---------------------------------------------------------------- sorting
 
