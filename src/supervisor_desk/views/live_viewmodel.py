@@ -33,7 +33,7 @@ from supervisor_desk.client.rest import HubClient, HubError
 # LiveMetrics is re-exported: it is what metrics_changed carries.
 from supervisor_desk.models.metrics import LiveMetrics as LiveMetrics
 from supervisor_desk.models.metrics import live_metrics
-from supervisor_desk.models.state import SessionChange, SessionStore
+from supervisor_desk.models.state import SessionStore
 from supervisor_desk.models.wire import LiveSnapshot, Message, Metrics, SessionSummary, StoredEvent
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
 from supervisor_desk.views.properties import ObservableProperty
@@ -137,9 +137,9 @@ class LiveViewModel(QObject):
         self._metrics_poll_s = metrics_poll_s
         self._metrics_soon = asyncio.Event()
         self._pending: dict[str, SessionSummary] = {}
-        # Alert rules judge each frame's applied changes (set by the app: attach_alerts).
+        # Alert rules judge every applied change (set by the app: attach_alerts), in frames of
+        # their own so an alert is told within 200 ms while the hidden table gathers longer.
         self.alerts: AlertsViewModel | None = None
-        self._alert_changes: list[tuple[SessionChange, bool]] = []
         # What the table has not been shown yet because the list is paused.
         self._held: dict[str, SessionSummary] = {}
         self._held_reload = False
@@ -238,7 +238,6 @@ class LiveViewModel(QObject):
         self._pending.clear()
         self.store.reset(snapshot.sessions, keep_ended=True)
         if self.alerts is not None:
-            self._alert_changes.clear()
             self.alerts.reset(self.store.sessions())
         self._ended_seen = {sid: t for sid, t in self._ended_seen.items() if sid in self.store}
         now = self._monotonic()
@@ -279,7 +278,7 @@ class LiveViewModel(QObject):
         if not self._frame.isActive():
             self._frame.start(self._frame_ms if self._on_screen else HIDDEN_FRAME_MS)
         if self.alerts is not None:
-            self._alert_changes.append((change, replayed))
+            self.alerts.queue(change, replayed)
         session = change.session
         if session is not None:
             self._pending[session.id] = session
@@ -345,9 +344,8 @@ class LiveViewModel(QObject):
             ended = list(self._ended.values())
             self._ended.clear()
             self.sessions_ended.emit(ended)
-        if self._alert_changes and self.alerts is not None:
-            changes, self._alert_changes = self._alert_changes, []
-            self.alerts.apply_batch(changes)
+        if self.alerts is not None:
+            self.alerts.flush()  # the rows' highlights change in the same paint as the rows
         self._expire_when_due()
         if self._frozen_at is not None and self.gc_refreeze_s > 0:
             self._refreeze_gc()
