@@ -48,8 +48,9 @@ METRICS_POLL_S = 15.0
 # so "Total sessions" never trails the table by more than a moment.
 METRICS_SOON_S = 1.0
 EXPIRE_CHECK_MS = 5000
-# Closed to the tray or minimised: frames gather longer (alerts still judged within half a
-# second) and ended rows leave the hidden table once a minute, so it does no work per event.
+# Closed to the tray or minimised: frames gather longer (the alert rules keep their own 80 ms
+# frames, views/alerts/viewmodel.py) and ended rows leave the hidden table once a minute, so
+# it does no work per event.
 HIDDEN_FRAME_MS = 500
 HIDDEN_EXPIRE_CHECK_MS = 60_000
 DEFAULT_KEEP_ENDED_MINUTES = 2
