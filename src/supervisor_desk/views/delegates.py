@@ -2,14 +2,12 @@
 
 Both read the row's session (``ObjectRole``) and its alert tint (``BackgroundRole``) and blit
 pixmaps drawn once per look (``views/badge_pixmaps.py``). The status dot of an active session
-breathes with the seconds: the view repaints the status column on the app's one-second tick (a
-clipped viewport update, never a model signal) and the delegate shows the halo on odd seconds,
-so the breath costs no timer of its own and no ``data()`` traffic on the other columns.
+wears a steady halo: it used to pulse (a 100 ms repaint of the status column, then one a second),
+and on a quiet floor that repaint was a third of the app's whole CPU while on screen
+(``benchmarks/idle_bench.py``); the halo tells active from queued without moving.
 """
 
 from __future__ import annotations
-
-import time
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QPainter
@@ -35,7 +33,7 @@ from supervisor_desk.views.theme import cell_background, channel_badge_text
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
-BREATH_STEP = PULSE_STEPS // 2  # the halo drawn every other second (a 2 s breath)
+HALO_STEP = PULSE_STEPS // 2  # the active dot's steady halo: half-way out, half as strong
 
 
 def _draw_background(
@@ -65,7 +63,7 @@ class StatusDotDelegate(QStyledItemDelegate):
             return
         step = -1
         if session.status == "active":
-            step = BREATH_STEP if int(time.time()) % 2 else -1
+            step = HALO_STEP
         pixmap = status_dot(status_color(session.status).rgba(), session.is_live, step,
                             painter.device().devicePixelRatioF())
         rect = option.rect

@@ -108,6 +108,9 @@ class SessionTableView(QTableView):
         self._leaving: SessionSummary | None = None
         self._quiet = False
         self._was_empty = True
+        # True while every insert, move and removal since the last items layout happened
+        # below the last visible row (None: none happened): see doItemsLayout.
+        self._changes_below_view: bool | None = None
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -162,6 +165,10 @@ class SessionTableView(QTableView):
             model.rowsInserted.connect(self._on_model_structure_changed)
             model.rowsRemoved.connect(self._on_model_structure_changed)
             model.layoutChanged.connect(self._on_model_structure_changed)
+            model.rowsAboutToBeInserted.connect(self._on_model_rows_about_to_be_inserted)
+            model.rowsAboutToBeMoved.connect(self._on_model_rows_about_to_be_moved)
+            model.modelAboutToBeReset.connect(self._on_model_layout_about_to_change)
+            model.layoutAboutToBeChanged.connect(self._on_model_layout_about_to_change)
             self._apply_default_layout()
             self.restore_layout()
             self._sync_sort_indicator()
@@ -207,11 +214,43 @@ class SessionTableView(QTableView):
             self.session_selected.emit(session)
 
     def rowsAboutToBeRemoved(self, parent: ModelIndex, start: int, end: int) -> None:
+        self._note_structure_change(start)
         # Runs before the selection model moves the current index off the removed rows.
         current = self.currentIndex()
         if current.isValid() and start <= current.row() <= end and self._selected is not None:
             self._leaving = self._selected
         super().rowsAboutToBeRemoved(parent, start, end)
+
+    # ---------------------------------------------------------------- repaints of the rows
+
+    def _note_structure_change(self, first_row: int) -> None:
+        """Rows change from ``first_row`` down (in the numbering before the change)."""
+        last_shown = self.rowAt(self.viewport().height() - 1)
+        below = 0 <= last_shown < first_row
+        self._changes_below_view = below and self._changes_below_view is not False
+
+    def _on_model_rows_about_to_be_inserted(self, parent: Any, first: int, last: int) -> None:
+        self._note_structure_change(first)
+
+    def _on_model_rows_about_to_be_moved(self, source_parent: Any, first: int, last: int,
+                                         destination_parent: Any, destination: int) -> None:
+        self._note_structure_change(min(first, destination))
+
+    def _on_model_layout_about_to_change(self, *args: Any) -> None:
+        self._changes_below_view = False
+
+    def doItemsLayout(self) -> None:
+        """Qt lays the items out again after any insert, move or removal of rows, and then
+        repaints the whole viewport (~20 ms of Qt-thread CPU at 1400x900), wherever the rows
+        were. Under feed load a session starts or ends in nearly every 80 ms frame, mostly far
+        below the rows on screen: then only the scroll range needs updating."""
+        below, self._changes_below_view = self._changes_below_view, None
+        if below is not True:
+            super().doItemsLayout()
+            return
+        self.updateGeometries()
+        # As QTableView's own layout does: it holds the row header's updates while rows go.
+        self.verticalHeader().setUpdatesEnabled(True)
 
     def _on_model_structure_changed(self, *args: Any) -> None:
         self._keep_selection()
@@ -283,11 +322,10 @@ class SessionTableView(QTableView):
     def _on_clock_tick(self) -> None:
         """Each second on screen: repaint only the visible cells whose text moved on.
 
-        A live row's duration, a queued row's wait, relative start times, and the dot of an
-        active session (it breathes with the seconds: no animation timer). Ended rows and
-        clock-time starts do not move: repainting every time cell of the screen cost more
-        than the rest of an idle minute (``benchmarks/idle_bench.py``). The clock columns are
-        never cached by the model, so a repaint shows the new text."""
+        A live row's duration, a queued row's wait, relative start times. Ended rows,
+        clock-time starts and the status dots do not move: repainting every time cell of the
+        screen cost more than the rest of an idle minute (``benchmarks/idle_bench.py``). The
+        clock columns are never cached by the model, so a repaint shows the new text."""
         model = self.session_model()
         model.tick(0, -1)  # only the day turning over (dates of cached cells) emits here
         first, last = self.visible_rows()
@@ -295,8 +333,8 @@ class SessionTableView(QTableView):
             return
         relative = model.started_display is StartedDisplay.RELATIVE
         spans = {c: (self.columnViewportPosition(c), self.columnWidth(c))
-                 for c in (SessionColumn.STATUS, SessionColumn.START, SessionColumn.WAIT,
-                           SessionColumn.DURATION) if not self.isColumnHidden(c)}
+                 for c in (SessionColumn.START, SessionColumn.WAIT, SessionColumn.DURATION)
+                 if not self.isColumnHidden(c)}
         region = QRegion()
         for row in range(first, last + 1):
             s = model.session_at(row)
@@ -307,8 +345,6 @@ class SessionTableView(QTableView):
                 moving.append(SessionColumn.DURATION)
                 if s.status == "queued":
                     moving.append(SessionColumn.WAIT)
-                else:
-                    moving.append(SessionColumn.STATUS)
             y, height = self.rowViewportPosition(row), self.rowHeight(row)
             for column in moving:
                 if column in spans:
