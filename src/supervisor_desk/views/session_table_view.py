@@ -169,6 +169,7 @@ class SessionTableView(QTableView):
             model.rowsAboutToBeMoved.connect(self._on_model_rows_about_to_be_moved)
             model.modelAboutToBeReset.connect(self._on_model_layout_about_to_change)
             model.layoutAboutToBeChanged.connect(self._on_model_layout_about_to_change)
+            self._was_empty = model.rowCount() == 0
             self._apply_default_layout()
             self.restore_layout()
             self._sync_sort_indicator()

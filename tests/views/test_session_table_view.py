@@ -1,0 +1,86 @@
+"""SessionTableView: rows that start or end far below the screen do not repaint what is shown."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication
+
+from supervisor_desk.models.live_order import LiveOrder
+from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.session_table_model import SessionTableModel
+from supervisor_desk.views.session_table_view import SessionTableView
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def session(sid: str, started: int, *, ended: bool = False, version: int = 1) -> SessionSummary:
+    data: dict[str, Any] = {
+        "id": sid, "agent": {"id": "a1", "name": "Sales bot"}, "channel": "web",
+        "modality": "chat", "status": "completed" if ended else "active",
+        "user": {"id": f"u-{sid}", "name": f"User {sid}"},
+        "started_at": T0 + timedelta(seconds=started), "version": version,
+    }
+    if ended:
+        data["ended_at"] = T0 + timedelta(seconds=started + 60)
+        data["end_reason"] = "user_disconnect"
+    return SessionSummary.model_validate(data)
+
+
+class PaintCounter(QObject):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.paints = 0
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.paints += 1
+        return False
+
+
+def test_rows_changing_below_the_screen_leave_the_shown_rows_unpainted(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
+    model.set_live_order(LiveOrder.ARRIVAL)  # new sessions go to the bottom
+    model.set_sessions([session(f"s{i:03d}", i) for i in range(200)])
+    view = SessionTableView()
+    qtbot.addWidget(view)
+    view.set_live(False)  # no clock repaints during the test
+    view.setModel(model)
+    view.resize(700, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    counter = PaintCounter()
+    view.viewport().installEventFilter(counter)
+    qtbot.waitUntil(lambda: view.rowAt(0) == 0)
+    last_shown = view.rowAt(view.viewport().height() - 1)
+    assert 0 < last_shown < 50
+    scroll_max = view.verticalScrollBar().maximum()
+
+    def settle() -> None:
+        view.executeDelayedItemsLayout()
+        qapp.processEvents()
+
+    settle()
+    counter.paints = 0
+    model.apply_changes([session("new", 500)])  # inserted as row 200
+    model.apply_changes([session("s150", 150, ended=True, version=2)])  # moved, far below
+    settle()
+    assert model.row_of("new") > last_shown
+    assert counter.paints == 0
+    # The scroll range still follows the new row, and scrolling shows it.
+    assert view.verticalScrollBar().maximum() > scroll_max
+    view.scrollToBottom()
+    qtbot.waitUntil(lambda: counter.paints > 0)
+    assert model.session_at(view.rowAt(view.viewport().height() - 1)).id == "s150"  # type: ignore[union-attr]
+
+    # A change among the rows on screen repaints them.
+    view.scrollToTop()
+    settle()
+    counter.paints = 0
+    model.apply_changes([session("s001", 1, ended=True, version=2)])  # row 1 leaves the top
+    qtbot.waitUntil(lambda: counter.paints > 0)
+    assert model.session_at(1).id == "s002"  # type: ignore[union-attr]
