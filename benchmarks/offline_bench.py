@@ -184,6 +184,8 @@ async def _open_in_window(path: Path, *, in_process: bool, prefix: str,
 def run(quick: bool) -> Results:
     tiny = bool(os.environ.get("SUPERVISOR_DESK_BENCH_TINY"))
     n = 1_000 if tiny else 10_000 if quick else 100_000
+    # A size in between, for a machine that cannot spare a full run.
+    n = int(os.environ.get("SUPERVISOR_DESK_BENCH_OFFLINE_SESSIONS", n))
     path = dataset(n)
     rss_before = rss_mb()
     results: Results = {"quick": quick, "sizes.offline_sessions": n,

@@ -44,9 +44,12 @@ QUEUED_BATCHES = 4
 TRANSCRIPTS_PER_STEP = 5000  # normalised per step on the index's thread (~0.15 s)
 STOP_POLL_S = 0.1
 PENDING_ADDS = 3  # batches the reading thread may queue on the index's thread ahead of it
-# Files from this size on are read in a child process (~0.3 s to start, then the parsing
-# leaves the Qt thread's interpreter alone); smaller ones take well under that in a thread.
-PROCESS_FROM_BYTES = 8 << 20
+# Files from this size on are read in a child process (models.export.worker); None: every file
+# in a thread here. Off by default: on this project's shared 2-core machine the child made the
+# open slower (30k sessions at load 5: 9.7-16.6 s against 4.5-6.6 s in a thread) and the
+# stalls longer, though the app's own CPU fell by a third (docs/performance.md, offline open).
+# The benchmark measures both paths in every run; 8 << 20 (8 MB) turns the child on.
+PROCESS_FROM_BYTES: int | None = None
 
 
 class OfflineLoader(QObject):
@@ -118,7 +121,7 @@ class OfflineLoader(QObject):
         try:
             reader: ExportReader | ExportReadProcess
             batches: Generator[tuple[list[IndexedSession], list[str | None]]]
-            if _size(self.path) >= self.process_from_bytes:
+            if self.process_from_bytes is not None and _size(self.path) >= self.process_from_bytes:
                 reader = ExportReadProcess(self.path, first_batch=FIRST_BATCH, batch=BATCH,
                                            max_sessions=MAX_REVIEW_SESSIONS)
                 batches = reader.batches()
