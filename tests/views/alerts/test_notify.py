@@ -1,16 +1,27 @@
-"""Banners for alert notices: the first at once, a busy floor's gathered, the most severe on top."""
+"""Telling the user: banners first at once then gathered (the most severe on top), one sound
+for a busy floor, routine rules switched off."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from pytestqt.qtbot import QtBot
 
+from supervisor_desk.client.audio import AudioOutput
 from supervisor_desk.models.alerts.defaults import default_rules
 from supervisor_desk.models.state import SessionChange
-from supervisor_desk.views.alerts.notify import BANNER_INTERVAL_MS, AlertNotifier
+from supervisor_desk.views.alerts.notify import BANNER_INTERVAL_MS, SOUND_GAP_S, AlertNotifier
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
 from supervisor_desk.views.notifications import NotificationArea
 from supervisor_desk.views.tray import TrayController
+from tests.sound_server import PulseNullSink, null_sink_or_skip
 from tests.views.alerts.test_alerts import queued
+
+
+@pytest.fixture
+def pulse() -> Iterator[PulseNullSink]:
+    yield from null_sink_or_skip()
 
 
 def test_banners_show_at_once_then_gather_the_most_severe_of_a_busy_spell(qtbot: QtBot) -> None:
@@ -63,3 +74,30 @@ def test_switched_off_routine_rules_tell_nothing_and_muted_rules_load_no_sound(
     assert notifier._warm_up_timer.isActive()  # loaded off the Qt thread, after start-up
     notifier.close()
     assert not notifier._warm_up_timer.isActive()
+
+
+def test_a_busy_floor_sounds_once_unless_something_more_severe_comes(
+        qtbot: QtBot, pulse: PulseNullSink) -> None:
+    area = NotificationArea()
+    qtbot.addWidget(area)
+    tray = TrayController(area, spawn=lambda coro, name: coro.close())
+    clock = [100.0]
+    notifier = AlertNotifier(tray, area, audio=AudioOutput(volume=0.05),
+                             monotonic=lambda: clock[0])
+    rules = default_rules()  # waits over 1 min chime, over 3 min sound the alarm
+    notifier.set_rules(rules)
+    vm = AlertsViewModel(rules)
+    vm.notices_raised.connect(notifier.on_notices)
+    vm.apply_batch([(SessionChange("added", queued("s1", 70)), False)])  # a chime
+    assert notifier.sounds_played == 1
+    for n in range(2, 6):  # a warning every frame: no more chimes
+        clock[0] += 0.08
+        vm.apply_batch([(SessionChange("added", queued(f"s{n}", 70)), False)])
+    assert notifier.sounds_played == 1
+    clock[0] += 0.08  # a critical one still sounds (one alarm for its two rules)
+    vm.apply_batch([(SessionChange("added", queued("s9", 200)), False)])
+    assert notifier.sounds_played == 2
+    clock[0] += SOUND_GAP_S  # and after a quiet gap, a warning chimes again
+    vm.apply_batch([(SessionChange("added", queued("s10", 70)), False)])
+    assert notifier.sounds_played == 3
+    notifier.close()

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_NAMES = 3
 BANNER_INTERVAL_MS = 500
+SOUND_GAP_S = 2.0
 WARM_UP_DELAY_MS = 3000
 
 
@@ -63,6 +64,7 @@ class AlertNotifier(QObject):
         *,
         audio: AudioOutput | None = None,
         local_now: Callable[[], datetime] = datetime.now,
+        monotonic: Callable[[], float] = time.monotonic,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -70,8 +72,11 @@ class AlertNotifier(QObject):
         self._area = area
         self.audio = audio if audio is not None else AudioOutput()
         self._local_now = local_now
+        self._monotonic = monotonic
         self._rules = RuleSet()
         self.sounds_played = 0
+        # (when, severity rank) of the last sound: a busy floor chimes once, not every frame.
+        self._last_sound: tuple[float, int] | None = None
         self.last_delivery_s: float | None = None
         # Banners are widgets: built at most once per BANNER_INTERVAL_MS, the first at once.
         self._pending_banners: list[tuple[int, Alert]] = []
@@ -120,6 +125,7 @@ class AlertNotifier(QObject):
         # Without a notification server or tray a pop-up falls back to a banner.
         to_area = not (self._tray.desktop_notifications or self._tray.tray_visible)
         banners: list[tuple[int, Alert]] = []
+        sound: tuple[int, str] | None = None  # the most severe notice's sound
         for notice in notices:
             rule = notice.rule
             if rule.id == ROUTINE_NEW_ID:
@@ -134,12 +140,26 @@ class AlertNotifier(QObject):
                 self._tray.deliver(alert)
             if rule.actions.banner or (popup and to_area):
                 banners.append((SEVERITY_RANK[rule.severity], alert))
-            if rule.actions.sound and not quiet:
-                self._play(rule.actions.sound)
-            self.last_delivery_s = time.monotonic()
+            rank = SEVERITY_RANK[rule.severity]
+            if rule.actions.sound and not quiet and (sound is None or rank > sound[0]):
+                sound = (rank, rule.actions.sound)
+            self.last_delivery_s = self._monotonic()
             self.delivered.emit(notice, alert)
         if banners:
             self._queue_banners(banners)
+        if sound is not None:
+            self._sound(*sound)
+
+    def _sound(self, rank: int, name: str) -> None:
+        """One sound per frame (the most severe notice's); none again within SOUND_GAP_S
+        unless it is more severe than the last: alerts every frame would chime 12 times a
+        second, and the first chime already has the supervisor's attention."""
+        now = self._monotonic()
+        last = self._last_sound
+        if last is not None and now - last[0] < SOUND_GAP_S and rank <= last[1]:
+            return
+        self._last_sound = (now, rank)
+        self._play(name)
 
     def _queue_banners(self, banners: list[tuple[int, Alert]]) -> None:
         """Show banners now if none were shown lately, else with the next ones.
