@@ -60,7 +60,7 @@ class Api:
 # within its time budget; the PostgreSQL-only tests are in tests/hub/postgres/.
 BOTH_BACKENDS = frozenset({
     "test_auth.py", "test_feed.py", "test_handover_export.py", "test_contact_edit.py",
-    "test_sessions_api.py", "test_openapi_contract.py",
+    "test_sessions_api.py", "test_openapi_contract.py", "test_ingest.py",
 })
 
 

@@ -62,13 +62,17 @@ class EventListener:
                     self._store.catch_up()
                     delay = 0.1
                     while not self._stop.is_set():
-                        newest: int | None = None
-                        for notice in conn.notifies(timeout=self.poll_seconds, stop_after=64):
-                            if notice.payload.isdigit():
-                                newest = max(newest or 0, int(notice.payload))
-                        if self._stop.is_set():
-                            break
-                        self._store.catch_up(newest)  # None: poll the counter
+                        heard = False
+                        # Each notification is handled as it arrives (the generator only
+                        # ends at the timeout): catch up at once, then keep listening.
+                        for notice in conn.notifies(timeout=self.poll_seconds):
+                            if self._stop.is_set():
+                                break
+                            heard = True
+                            payload = notice.payload
+                            self._store.catch_up(int(payload) if payload.isdigit() else None)
+                        if not heard and not self._stop.is_set():
+                            self._store.catch_up()  # a quiet second: poll the counter
             except (psycopg.Error, StoreUnavailable, OSError) as exc:
                 if self._stop.is_set():
                     break

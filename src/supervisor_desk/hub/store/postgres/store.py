@@ -90,9 +90,10 @@ def _now_ms() -> int:
 
 
 class PgBatch:
-    """One write transaction as the reducer's ``WriteBatch``. Messages are written at once (a
-    reused message id must be found); sessions, logs, events and deliveries in one
-    ``executemany`` each at :meth:`flush`."""
+    """One write transaction as the reducer's ``WriteBatch``. Reads are batched (the batch's
+    sessions in one query, a session's message ids once) and every write waits for
+    :meth:`flush`: one ``executemany`` per table (psycopg pipelines them), so a batch costs a
+    handful of round trips, not one per event."""
 
     def __init__(self, conn: psycopg.Connection, seq: int) -> None:
         self.conn = conn
@@ -106,17 +107,28 @@ class PgBatch:
         self._outbox_rows: list[tuple[Any, ...]] = []
         self.hooks: list[tuple[str, frozenset[str]]] | None = None
         self.outboxed = 0
+        self._messages: dict[tuple[str, str], list[Any]] = {}
+        self._ids_by_session: dict[str, set[str]] = {}
 
     def known_events(self, ids: Sequence[str]) -> dict[str, bytes | None]:
         rows = self.conn.execute(
             "SELECT id, content_hash FROM events WHERE id = ANY(%s)", (list(ids),)).fetchall()
         return {row[0]: (bytes(row[1]) if row[1] is not None else None) for row in rows}
 
+    def prefetch_sessions(self, session_ids: Sequence[str]) -> None:
+        """Load the documents of a batch's sessions in one round trip (absent ones: None)."""
+        wanted = [s for s in dict.fromkeys(session_ids) if s not in self.sessions]
+        if not wanted:
+            return
+        found: dict[str, str] = dict(self.conn.execute(
+            "SELECT id, doc FROM sessions WHERE id = ANY(%s)", (wanted,)).fetchall())
+        for session_id in wanted:
+            doc = found.get(session_id)
+            self.sessions[session_id] = json.loads(doc) if doc is not None else None
+
     def session(self, session_id: str) -> dict[str, Any] | None:
         if session_id not in self.sessions:
-            row = self.conn.execute(
-                "SELECT doc FROM sessions WHERE id = %s", (session_id,)).fetchone()
-            self.sessions[session_id] = json.loads(row[0]) if row else None
+            self.prefetch_sessions([session_id])
         return self.sessions[session_id]
 
     def session_started(self, doc: dict[str, Any]) -> None:
@@ -127,24 +139,40 @@ class PgBatch:
     def session_changed(self, session_id: str) -> None:
         self.dirty.add(session_id)
 
+    def _message_ids(self, session_id: str) -> set[str]:
+        """Ids of the session's messages: stored ones (read once per batch; none for a
+        session started in this batch) and this batch's."""
+        ids = self._ids_by_session.get(session_id)
+        if ids is None:
+            ids = set() if session_id in self.created else {row[0] for row in self.conn.execute(
+                "SELECT id FROM messages WHERE session_id = %s", (session_id,))}
+            self._ids_by_session[session_id] = ids
+        return ids
+
     def add_message(self, session_id: str, seq: int, message_id: str, message_json: str,
                     text: str | None) -> None:
-        row = self.conn.execute(
-            "INSERT INTO messages (session_id, seq, id, doc, words) "
-            "VALUES (%s, %s, %s, %s, array_to_tsvector(%s::text[])) "
-            "ON CONFLICT DO NOTHING RETURNING row_id",
-            (session_id, seq, message_id, message_json, query.words_vector(text)),
-        ).fetchone()
-        if row is None:
+        ids = self._message_ids(session_id)
+        if message_id in ids:
             raise DuplicateMessage(message_id)
+        ids.add(message_id)
+        # Written at flush, in one executemany with the batch's other messages.
+        self._messages[(session_id, message_id)] = [
+            session_id, seq, message_id, message_json, query.words_vector(text)]
 
     def message(self, session_id: str, message_id: str) -> str | None:
+        pending = self._messages.get((session_id, message_id))
+        if pending is not None:
+            return str(pending[3])
         row = self.conn.execute(
             "SELECT doc FROM messages WHERE session_id = %s AND id = %s",
             (session_id, message_id)).fetchone()
         return row[0] if row else None
 
     def replace_message(self, session_id: str, message_id: str, message_json: str) -> None:
+        pending = self._messages.get((session_id, message_id))
+        if pending is not None:
+            pending[3] = message_json
+            return
         self.conn.execute(
             "UPDATE messages SET doc = %s WHERE session_id = %s AND id = %s",
             (message_json, session_id, message_id))
@@ -176,6 +204,11 @@ class PgBatch:
             cursor.executemany(_INSERT_SESSION, created)
         if changed:
             cursor.executemany(_UPDATE_SESSION, [(*row[1:], row[0]) for row in changed])
+        if self._messages:
+            cursor.executemany(
+                "INSERT INTO messages (session_id, seq, id, doc, words) "
+                "VALUES (%s, %s, %s, %s, array_to_tsvector(%s::text[]))",
+                list(self._messages.values()))
         if self._log_rows:
             cursor.executemany(
                 "INSERT INTO logs (session_id, kind, doc) VALUES (%s, %s, %s)", self._log_rows)
@@ -188,6 +221,7 @@ class PgBatch:
         self.dirty.clear()
         self.created.clear()
         self._log_rows.clear()
+        self._messages.clear()
         self._event_rows.clear()
         self._outbox_rows.clear()
 
@@ -642,6 +676,7 @@ class PostgresStore:
                     batch = PgBatch(conn, seq)
                     try:
                         with conn.transaction():  # a savepoint: this batch alone
+                            batch.prefetch_sessions([event.session_id for event, _ in events])
                             outcome = reducer.ingest_batch(batch, events)
                             batch.flush()
                     except psycopg.Error:

@@ -1,0 +1,271 @@
+"""The hub on PostgreSQL with three replicas, beside the one-process SQLite hub in the same run.
+
+    python -m benchmarks.hub_pg_bench [--quick] [--json PATH]
+
+PostgreSQL runs from Debian's package in a temporary folder with ``fsync`` on (every
+acknowledged ingest is durable, as in production); each replica is ``supervisor-hub serve
+--db postgresql://…`` in its own process; this process is the platforms and the desktops.
+
+- ``hub_pg.ingest_events_per_s``: 9 platform connections (3 per replica) post batches of 100
+  events (10 sessions x [started + 9 messages]); events acknowledged per second over all
+  replicas. ``hub_pg.sqlite_ingest_events_per_s``: the same posts to one SQLite hub.
+- ``hub_pg.fanout_p99_ms``: 150 feed clients, 50 on each replica; the platform posts
+  batches of 10 messages through replica 1 only at 1,000 events/s (quick: 500 for 2 s), so
+  two thirds of the clients get them through another replica's LISTEN; latency = frame
+  received - POST start, p99 over every (client, event).
+- ``hub_pg.list_query_ms``: ``GET /api/v1/sessions`` through a replica with two filters
+  (status + channel; and text= + status) over 100,000 sessions / 1,000,000 messages made in
+  SQL (quick: 10,000 / 100,000); the worst median of the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import websockets
+
+from benchmarks._common import main_for, percentile
+from benchmarks.hub_bench import _events, _latency_ms, hub_process
+from tests.postgres_server import PostgresServer, postgres_server
+
+Results = dict[str, Any]
+REPLICAS = 3
+
+
+@contextmanager
+def replicas(dsn: str, tmp: Path) -> Iterator[list[str]]:
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "supervisor_desk.hub.cli", "serve", "--db", dsn, "--port", "0",
+         "--files-dir", str(tmp / f"files-{n}"), "--log-level", "warning"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for n in range(REPLICAS)]
+    urls: list[str] = []
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            if not line.startswith("listening on "):
+                raise RuntimeError(f"a replica did not start: {line!r}")
+            urls.append(line.removeprefix("listening on ").strip())
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def _tokens(store_target: str | Path, files: Path, n: int) -> tuple[list[str], str]:
+    from supervisor_desk.hub.store import open_store
+
+    store = open_store(store_target, files_dir=files)
+    try:
+        ingest = [store.create_token(f"bench-{k}", "ingest")[0] for k in range(n)]
+        return ingest, store.create_token("desk", "viewer")[0]
+    finally:
+        store.close()
+
+
+async def _post_all(urls: list[str], bodies: list[list[bytes]], tokens: list[str]) -> float:
+    clients = [httpx.AsyncClient(base_url=url, timeout=120) for url in urls]
+    try:
+        async def poster(client: httpx.AsyncClient, mine: list[bytes], token: str) -> None:
+            auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            for body in mine:
+                answer = await client.post("/api/v1/ingest", content=body, headers=auth)
+                if answer.status_code != 200:
+                    raise RuntimeError(answer.text)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(poster(clients[k % len(clients)], b, t)
+                               for k, (b, t) in enumerate(zip(bodies, tokens, strict=True))))
+        return time.perf_counter() - started
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def bench_ingest(server: PostgresServer, tmp: Path, quick: bool) -> Results:
+    posters = 9
+    batches_each = 10 if quick else 60
+    bodies: list[list[bytes]] = []
+    for k in range(posters):
+        events = _events(f"p{k}", batches_each * 10)
+        bodies.append([json.dumps({"events": events[i:i + 100]}).encode()
+                       for i in range(0, len(events), 100)])
+    total = sum(len(b) for b in bodies) * 100
+
+    dsn = server.create_database("ingest")
+    tokens, _ = _tokens(dsn, tmp / "setup", posters)
+    with replicas(dsn, tmp) as urls:
+        pg_seconds = asyncio.run(_post_all(urls, bodies, tokens))
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*), max(seq) FROM events").fetchone()
+    assert row is not None and row[0] == row[1] == total, row  # gap-free, all there
+
+    db = tmp / "ingest.db"
+    lite_tokens, _ = _tokens(db, tmp, posters)
+    with hub_process(db) as (url, _process):
+        lite_seconds = asyncio.run(_post_all([url], bodies, lite_tokens))
+    return {
+        "hub_pg.ingest_events_per_s": round(total / pg_seconds, 1),
+        "hub_pg.sqlite_ingest_events_per_s": round(total / lite_seconds, 1),
+        "hub_pg.ingest_events": total,
+    }
+
+
+def bench_fanout(server: PostgresServer, tmp: Path, quick: bool) -> Results:
+    clients_per_replica = 50
+    rate, seconds = (500, 2.0) if quick else (1000, 8.0)
+    batch = 10
+    n_batches = int(rate * seconds / batch)
+    expected = n_batches * batch
+    dsn = server.create_database("fanout")
+    (ingest,), viewer = _tokens(dsn, tmp / "setup", 1)
+
+    async def run(urls: list[str]) -> list[float]:
+        latencies: list[float] = []
+        connected = 0
+        ready = asyncio.Event()
+
+        async def client(url: str) -> None:
+            nonlocal connected
+            feed = url.replace("http://", "ws://") + "/api/v1/feed"
+            async with websockets.connect(feed, max_size=None, additional_headers={
+                    "Authorization": f"Bearer {viewer}"}) as ws:
+                await ws.recv()  # hello
+                connected += 1
+                if connected == clients_per_replica * len(urls):
+                    ready.set()
+                seen = 0
+                while seen < expected:
+                    frame = await ws.recv()
+                    value = _latency_ms(str(frame), time.time())
+                    if value is not None:
+                        latencies.append(value)
+                        seen += 1
+
+        tasks = [asyncio.create_task(client(url)) for url in urls
+                 for _ in range(clients_per_replica)]
+        await asyncio.wait_for(ready.wait(), 120)
+        async with httpx.AsyncClient(base_url=urls[0], timeout=60, headers={
+                "Authorization": f"Bearer {ingest}"}) as http:
+            await http.post("/api/v1/ingest", json={"events": _events("f", 1)[:1]})
+            began = time.perf_counter()
+            for n in range(n_batches):
+                sent = time.time()
+                events = [{
+                    "id": f"f-{n}-{k}", "type": "message.created", "session_id": "f-s0",
+                    "at": "2026-01-01T10:00:00Z",
+                    "data": {"id": f"fm-{n}-{k}", "at": "2026-01-01T10:00:00Z",
+                             "author": {"role": "ai"}, "text": f"t={sent:.6f}"},
+                } for k in range(batch)]
+                answer = await http.post("/api/v1/ingest", json={"events": events})
+                answer.raise_for_status()
+                pause = began + (n + 1) * batch / rate - time.perf_counter()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+        await asyncio.wait_for(asyncio.gather(*tasks), 300)
+        return latencies
+
+    with replicas(dsn, tmp) as urls:
+        latencies = asyncio.run(run(urls))
+    return {
+        "hub_pg.fanout_p99_ms": round(percentile(latencies, 99), 1),
+        "hub_pg.fanout_p50_ms": round(percentile(latencies, 50), 1),
+        "hub_pg.fanout_clients": clients_per_replica * REPLICAS,
+        "hub_pg.fanout_rate_events_per_s": rate,
+    }
+
+
+def _fill(dsn: str, sessions: int, per_session: int) -> float:
+    """Sessions and messages made in SQL, with real session documents (a quarter of each
+    status/channel combination) and message words."""
+    started = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO sessions (id, id_lower, doc, agent_id, agent_name, channel, status, "
+            "responsible_kind, operator_id, operator_name, user_search, search, country_code, "
+            "ip, started_ms, queued_ms, accepted_ms, ended_ms, last_ms, message_count, "
+            "has_attachments, version) "
+            "SELECT 's' || g, 's' || g, json_build_object('id', 's' || g, 'status', "
+            "(ARRAY['queued','active','completed','failed','cancelled'])[1 + g %% 5])::text, "
+            "'agent-' || (g %% 20), 'Agent ' || (g %% 20), "
+            "(ARRAY['web','phone','email','whatsapp'])[1 + g %% 4], "
+            "(ARRAY['queued','active','completed','failed','cancelled'])[1 + g %% 5], 'ai', "
+            "NULL, NULL, 'user-' || g, 'agent user-' || g, 'DE', NULL, "
+            "1700000000000 + g * 1000, NULL, NULL, NULL, 1700000000000 + g * 1000, %s, 0, 1 "
+            "FROM generate_series(1, %s) AS g", (per_session, sessions))
+        conn.execute(
+            "INSERT INTO messages (session_id, seq, id, doc, words) "
+            "SELECT 's' || g, m, 'm' || m, '{\"text\":\"hello\"}', "
+            "array_to_tsvector(ARRAY['hello', 'invoice', 'number' || ((g * 7 + m) %% 5000)]) "
+            "FROM generate_series(1, %s) AS g, generate_series(1, %s) AS m",
+            (sessions, per_session))
+        conn.execute("VACUUM ANALYZE")
+    return time.perf_counter() - started
+
+
+def bench_list(server: PostgresServer, tmp: Path, quick: bool) -> Results:
+    sessions = 10_000 if quick else 100_000
+    dsn = server.create_database("list")
+    _, viewer = _tokens(dsn, tmp / "setup", 1)  # migrates the schema first
+    fill_s = _fill(dsn, sessions, 10)
+    queries = {
+        "two_filters": [("status", "failed"), ("channel", "phone")],
+        "text": [("text", "number4242"), ("status", "completed")],
+    }
+    medians: dict[str, float] = {}
+    with replicas(dsn, tmp) as urls, httpx.Client(base_url=urls[1], timeout=60, headers={
+            "Authorization": f"Bearer {viewer}"}) as http:
+        for name, params in queries.items():
+            took: list[float] = []
+            for _ in range(7):
+                began = time.perf_counter()
+                answer = http.get("/api/v1/sessions", params=[*params, ("limit", "50")])
+                took.append((time.perf_counter() - began) * 1000)
+                answer.raise_for_status()
+            medians[name] = statistics.median(took[1:])
+    return {
+        "hub_pg.list_query_ms": round(max(medians.values()), 1),
+        "hub_pg.list_query_two_filters_ms": round(medians["two_filters"], 1),
+        "hub_pg.list_query_text_ms": round(medians["text"], 1),
+        "hub_pg.list_sessions": sessions,
+        "hub_pg.list_messages": sessions * 10,
+        "hub_pg.list_fill_s": round(fill_s, 1),
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    results: dict[str, Any] = {"hub_pg.load_avg_before": os.getloadavg()[0]}
+    with tempfile.TemporaryDirectory(prefix="hub-pg-bench-", dir="/tmp") as folder, \
+            postgres_server(durable=True, root=Path(folder) / "pg") as server:
+        tmp = Path(folder)
+        os.chmod(tmp, 0o755)
+        results.update(bench_ingest(server, tmp, quick))
+        results.update(bench_fanout(server, tmp, quick))
+        results.update(bench_list(server, tmp, quick))
+    results["hub_pg.load_avg_after"] = os.getloadavg()[0]
+    return results
+
+
+if __name__ == "__main__":
+    main_for(run)
