@@ -36,10 +36,10 @@ from typing import Any
 import httpx
 import psycopg
 import websockets
+from tests.postgres_server import PostgresServer, postgres_server
 
 from benchmarks._common import main_for, percentile
 from benchmarks.hub_bench import _events, _latency_ms, hub_process
-from tests.postgres_server import PostgresServer, postgres_server
 
 Results = dict[str, Any]
 REPLICAS = 3
