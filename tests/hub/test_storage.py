@@ -22,7 +22,7 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
     # content hashes.
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("DROP INDEX sessions_narrow")
-    conn.execute("DROP TABLE message_sessions")
+    conn.execute("DROP TABLE message_session_rows")
     conn.execute("ALTER TABLE events DROP COLUMN content_hash")
     conn.execute("DROP TABLE files")
     conn.execute("DROP TABLE transcriptions")
@@ -39,7 +39,7 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
     try:
         assert storage.epoch == "old-epoch"
         version = storage.reader().execute("PRAGMA user_version").fetchone()[0]
-        assert version == schema.SCHEMA_VERSION == 6
+        assert version == schema.SCHEMA_VERSION == 7
         total, docs = storage.session_page(SessionFilter(text="probleme"),
                                            SortSpec.parse(None), 0, 50, 0)
         assert total == 1 and json.loads(docs[0])["id"] == "s1"
@@ -47,6 +47,6 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
         storage.close()
     again = sqlite3.connect(db, isolation_level=None)
     try:
-        assert schema.migrate(again) == 6  # idempotent
+        assert schema.migrate(again) == 7  # idempotent
     finally:
         again.close()

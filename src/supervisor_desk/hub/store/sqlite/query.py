@@ -38,16 +38,18 @@ def fts_query(text: str) -> str:
 def where(flt: SessionFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
+    if flt.text is not None:
+        # First: a test of the rowid every index ends with, before any column that needs the
+        # session row (schema migration 7).
+        clauses.append(
+            "rowid IN (SELECT m.session_rowid FROM message_session_rows m WHERE m.rowid IN "
+            "(SELECT rowid FROM message_fts WHERE message_fts MATCH ?))"
+        )
+        params.append(fts_query(flt.text))
     if flt.q is not None:
         needle = flt.q.lower()
         clauses.append("(substr(id_lower, 1, ?) = ? OR instr(search, ?) > 0)")
         params += [len(needle), needle, needle]
-    if flt.text is not None:
-        clauses.append(
-            "id IN (SELECT m.session_id FROM message_sessions m WHERE m.rowid IN "
-            "(SELECT rowid FROM message_fts WHERE message_fts MATCH ?))"
-        )
-        params.append(fts_query(flt.text))
     if flt.user is not None:
         clauses.append("instr(user_search, ?) > 0")
         params.append(flt.user.lower())
@@ -112,6 +114,17 @@ def order_by(sort: SortSpec, now_ms: int) -> tuple[str, list[Any]]:
     return f"{expr} {direction}, id {direction}", params
 
 
+def _text_index(flt: SessionFilter) -> str:
+    """The index a full-text list walks: an agent's or a channel's sessions (in start order)
+    when the filter names some, else the narrow copy of every session. Either way the match
+    is a test of the index's rowid (see :func:`where`), so only matching sessions are read."""
+    if flt.agent:
+        return "INDEXED BY sessions_agent"
+    if flt.channel:
+        return "INDEXED BY sessions_channel"
+    return _NARROW
+
+
 def page(
     conn: sqlite3.Connection,
     flt: SessionFilter,
@@ -130,7 +143,8 @@ def page(
             # One pass gives the page and the total (the window sees every match before
             # LIMIT), so the full-text match runs once, not twice.
             rows = conn.execute(
-                f"SELECT rowid, COUNT(*) OVER () FROM sessions {_NARROW} WHERE {clause} "
+                f"SELECT rowid, COUNT(*) OVER () FROM sessions {_text_index(flt)} "
+                f"WHERE {clause} "
                 f"ORDER BY {order} LIMIT ? OFFSET ?",
                 [*params, *order_params, limit, offset],
             ).fetchall()

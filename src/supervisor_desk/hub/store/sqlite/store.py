@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,10 +48,6 @@ from supervisor_desk.models.wire import ROLES
 
 T = TypeVar("T")
 
-_INSERT_SESSION = (
-    f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(SESSION_COLUMNS))})"
-)
 _UPDATE_SESSION = (
     "UPDATE sessions SET "
     + ", ".join(f"{c} = ?" for c in SESSION_COLUMNS[1:])
@@ -86,6 +83,20 @@ class NeedsCarefulRun(Exception):  # noqa: N818 - a signal inside the store
 
 
 _INSERT_MESSAGE = "INSERT INTO messages (rowid, session_id, seq, id, doc) VALUES (?, ?, ?, ?, ?)"
+_INSERT_SESSION_ROW = (
+    f"INSERT INTO sessions (rowid, {', '.join(SESSION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (len(SESSION_COLUMNS) + 1))})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NextIds:
+    """What the next write gives out: the event seq after ``seq`` and the first free rowids
+    of messages and sessions (one writer: the store's own counters stay exact)."""
+
+    seq: int
+    message: int
+    session: int
 
 
 class SqliteBatch:
@@ -101,11 +112,13 @@ class SqliteBatch:
     again ``careful``, inserting each message at once, so the refusal names its event.
     """
 
-    def __init__(self, conn: sqlite3.Connection, seq: int, next_rowid: int, *,
+    def __init__(self, conn: sqlite3.Connection, start: NextIds, *,
                  careful: bool = False) -> None:
         self.conn = conn
-        self.seq = seq
-        self.next_rowid = next_rowid
+        self.seq = start.seq
+        self.next_rowid = start.message
+        self.next_session_rowid = start.session
+        self.session_rowids: dict[str, int] = {}
         self.careful = careful
         self.sessions: dict[str, dict[str, Any] | None] = {}
         self.dirty: set[str] = set()
@@ -116,7 +129,7 @@ class SqliteBatch:
         self._messages: list[tuple[int, str, int, str, str]] = []
         self._buffered: dict[tuple[str, str], int] = {}  # (session, message id) -> index
         self._texts: list[tuple[int, str]] = []
-        self._text_sessions: list[tuple[int, str]] = []
+        self._text_sessions: list[tuple[int, int]] = []
         self._logs: list[tuple[str, str, str]] = []
         self._events: list[tuple[int, str, str, str, bytes | None]] = []
 
@@ -136,12 +149,18 @@ class SqliteBatch:
     def session(self, session_id: str) -> dict[str, Any] | None:
         if session_id not in self.sessions:
             row = self.conn.execute(
-                "SELECT doc FROM sessions WHERE id = ?", (session_id,)
+                "SELECT rowid, doc FROM sessions WHERE id = ?", (session_id,)
             ).fetchone()
-            self.sessions[session_id] = json.loads(row[0]) if row else None
+            if row is None:
+                self.sessions[session_id] = None
+            else:
+                self.session_rowids[session_id] = row[0]
+                self.sessions[session_id] = json.loads(row[1])
         return self.sessions[session_id]
 
     def session_started(self, doc: dict[str, Any]) -> None:
+        self.session_rowids[doc["id"]] = self.next_session_rowid
+        self.next_session_rowid += 1
         self.sessions[doc["id"]] = doc
         self.dirty.add(doc["id"])
         self.created.add(doc["id"])
@@ -172,7 +191,7 @@ class SqliteBatch:
             self._messages.append((rowid, session_id, seq, message_id, message_json))
         if text:
             self._texts.append((rowid, text))
-            self._text_sessions.append((rowid, session_id))
+            self._text_sessions.append((rowid, self.session_rowids[session_id]))
 
     def message(self, session_id: str, message_id: str) -> str | None:
         index = self._buffered.get((session_id, message_id))
@@ -210,6 +229,9 @@ class SqliteBatch:
                 self.conn, self.hooks, seq=seq, event_type=kind, session_id=session_id,
                 at=at, data_json=data_json)
 
+    def next_ids(self) -> NextIds:
+        return NextIds(self.seq, self.next_rowid, self.next_session_rowid)
+
     def flush(self) -> None:
         """Write what the batch buffered: one ``executemany`` per table."""
         conn = self.conn
@@ -220,11 +242,11 @@ class SqliteBatch:
             assert doc is not None
             row = session_columns(doc)
             if session_id in self.created:
-                inserts.append(row)
+                inserts.append((self.session_rowids[session_id], *row))
             else:
                 updates.append((*row[1:], row[0]))
         if inserts:
-            conn.executemany(_INSERT_SESSION, inserts)
+            conn.executemany(_INSERT_SESSION_ROW, inserts)
         if updates:
             conn.executemany(_UPDATE_SESSION, updates)
         if self._messages:
@@ -234,8 +256,9 @@ class SqliteBatch:
                 raise NeedsCarefulRun from None
         if self._texts:
             conn.executemany("INSERT INTO message_fts (rowid, text) VALUES (?, ?)", self._texts)
-            conn.executemany("INSERT INTO message_sessions (rowid, session_id) VALUES (?, ?)",
-                             self._text_sessions)
+            conn.executemany(
+                "INSERT INTO message_session_rows (rowid, session_rowid) VALUES (?, ?)",
+                self._text_sessions)
         if self._logs:
             conn.executemany("INSERT INTO logs (session_id, kind, doc) VALUES (?, ?, ?)",
                              self._logs)
@@ -276,13 +299,16 @@ class SqliteStore:
             self._last_seq: int = self._w.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM events"
             ).fetchone()[0]
-            self._next_rowid = self._first_free_rowid()
+            self._next = NextIds(self._last_seq, *self._first_free_rowids())
         self._closed = False
 
-    def _first_free_rowid(self) -> int:
-        """The message rowid after the highest stored (batches give rowids out themselves)."""
-        row = self._w.execute("SELECT COALESCE(MAX(rowid), 0) + 1 FROM messages").fetchone()
-        return int(row[0])
+    def _first_free_rowids(self) -> tuple[int, int]:
+        """The message and session rowids after the highest stored (batches give rowids out
+        themselves)."""
+        row = self._w.execute(
+            "SELECT (SELECT COALESCE(MAX(rowid), 0) + 1 FROM messages), "
+            "(SELECT COALESCE(MAX(rowid), 0) + 1 FROM sessions)").fetchone()
+        return int(row[0]), int(row[1])
 
     def _connect(self, cache_kib: int = 16_384) -> sqlite3.Connection:
         # Transactions are explicit (BEGIN IMMEDIATE / read snapshots), hence autocommit mode.
@@ -621,7 +647,7 @@ class SqliteStore:
             conn = self._w
             conn.execute("BEGIN IMMEDIATE")
             # Rare writes (a hand-over, an edit): statement by statement, no retry needed.
-            batch = SqliteBatch(conn, self._last_seq, self._next_rowid, careful=True)
+            batch = SqliteBatch(conn, self._next, careful=True)
             try:
                 result = work(batch)
                 batch.flush()
@@ -630,14 +656,17 @@ class SqliteStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            self._last_seq = batch.seq
-            self._next_rowid = batch.next_rowid
+            self._commit_ids(batch.next_ids())
             if batch.new_events and self.on_commit is not None:
                 # Still under the lock: listeners see commits in seq order.
                 self.on_commit(batch.new_events)
             if batch.outboxed:
                 self._outbox_written()
             return result
+
+    def _commit_ids(self, next_ids: NextIds) -> None:
+        self._next = next_ids
+        self._last_seq = next_ids.seq
 
     def ingest(self, events: Sequence[ParsedEvent]) -> IngestOutcome:
         (result,) = self.ingest_many([events])
@@ -659,14 +688,13 @@ class SqliteStore:
             results: list[IngestOutcome | Exception] = []
             new_events: list[tuple[int, str]] = []
             outboxed = 0
-            seq = self._last_seq
-            next_rowid = self._next_rowid
+            next_ids = self._next
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for events in batches:
                     conn.execute("SAVEPOINT batch")
                     try:
-                        batch, outcome = self._apply_batch(conn, seq, next_rowid, events)
+                        batch, outcome = self._apply_batch(conn, next_ids, events)
                     except Exception as failed:
                         if not conn.in_transaction:
                             raise  # the whole transaction is gone: nobody's batch is stored
@@ -675,8 +703,7 @@ class SqliteStore:
                         results.append(store_fault(failed) or failed)
                         continue
                     conn.execute("RELEASE batch")
-                    seq = batch.seq
-                    next_rowid = batch.next_rowid
+                    next_ids = batch.next_ids()
                     new_events.extend(batch.new_events)
                     outboxed += batch.outboxed
                     results.append(outcome)
@@ -685,8 +712,7 @@ class SqliteStore:
                 if conn.in_transaction:  # not after SQLite rolled back itself (disk full)
                     conn.execute("ROLLBACK")
                 raise
-            self._last_seq = seq
-            self._next_rowid = next_rowid
+            self._commit_ids(next_ids)
             if new_events and self.on_commit is not None:
                 # Still under the lock: listeners see commits in seq order.
                 self.on_commit(new_events)
@@ -695,17 +721,17 @@ class SqliteStore:
             return results
 
     @staticmethod
-    def _apply_batch(conn: sqlite3.Connection, seq: int, next_rowid: int,
+    def _apply_batch(conn: sqlite3.Connection, start: NextIds,
                      events: Sequence[ParsedEvent]) -> tuple[SqliteBatch, IngestOutcome]:
         """One ingest batch inside its savepoint: buffered, or again statement by statement
         when the buffered rows broke a constraint (a message id reused from before)."""
-        batch = SqliteBatch(conn, seq, next_rowid)
+        batch = SqliteBatch(conn, start)
         try:
             outcome = reducer.ingest_batch(batch, events)
             batch.flush()
         except NeedsCarefulRun:
             conn.execute("ROLLBACK TO batch")
-            batch = SqliteBatch(conn, seq, next_rowid, careful=True)
+            batch = SqliteBatch(conn, start, careful=True)
             outcome = reducer.ingest_batch(batch, events)
             batch.flush()
         return batch, outcome
