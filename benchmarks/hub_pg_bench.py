@@ -35,11 +35,10 @@ from typing import Any
 
 import httpx
 import psycopg
-import websockets
 from tests.postgres_server import PostgresServer, postgres_server
 
 from benchmarks._common import main_for, percentile
-from benchmarks.hub_bench import _events, _latency_ms, hub_process
+from benchmarks.hub_bench import CLIENTS, _clients, _events, hub_process
 
 Results = dict[str, Any]
 REPLICAS = 3
@@ -133,7 +132,7 @@ def bench_ingest(server: PostgresServer, tmp: Path, quick: bool) -> Results:
 
 
 def bench_fanout(server: PostgresServer, tmp: Path, quick: bool) -> Results:
-    clients_per_replica = 50
+    clients_per_replica = CLIENTS
     rate, seconds = (500, 2.0) if quick else (1000, 8.0)
     batch = 10
     n_batches = int(rate * seconds / batch)
@@ -143,29 +142,15 @@ def bench_fanout(server: PostgresServer, tmp: Path, quick: bool) -> Results:
 
     async def run(urls: list[str]) -> list[float]:
         latencies: list[float] = []
-        connected = 0
-        ready = asyncio.Event()
-
-        async def client(url: str) -> None:
-            nonlocal connected
+        tasks: list[asyncio.Task[None]] = []
+        readies: list[asyncio.Event] = []
+        for url in urls:  # hub_bench's 50 clients on each replica
             feed = url.replace("http://", "ws://") + "/api/v1/feed"
-            async with websockets.connect(feed, max_size=None, additional_headers={
-                    "Authorization": f"Bearer {viewer}"}) as ws:
-                await ws.recv()  # hello
-                connected += 1
-                if connected == clients_per_replica * len(urls):
-                    ready.set()
-                seen = 0
-                while seen < expected:
-                    frame = await ws.recv()
-                    value = _latency_ms(str(frame), time.time())
-                    if value is not None:
-                        latencies.append(value)
-                        seen += 1
-
-        tasks = [asyncio.create_task(client(url)) for url in urls
-                 for _ in range(clients_per_replica)]
-        await asyncio.wait_for(ready.wait(), 120)
+            mine, ready = await _clients(feed, {"Authorization": f"Bearer {viewer}"}, expected,
+                                         latencies)
+            tasks += mine
+            readies.append(ready)
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
         async with httpx.AsyncClient(base_url=urls[0], timeout=60, headers={
                 "Authorization": f"Bearer {ingest}"}) as http:
             await http.post("/api/v1/ingest", json={"events": _events("f", 1)[:1]})
