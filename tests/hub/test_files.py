@@ -161,17 +161,22 @@ def test_serve_flags_set_the_file_limit_and_transcription_workers(
 
     monkeypatch.setenv("SUPERVISOR_HUB_MAX_FILE_MB", "3")
     monkeypatch.setenv("SUPERVISOR_HUB_TRANSCRIBE_WORKERS", "4")
-    args = _parser().parse_args(["serve", "--max-file-mb", "0.5", "--transcribe-workers", "2"])
+    monkeypatch.setenv("SUPERVISOR_HUB_TRANSCRIBE_DUTY", "0.5")
+    args = _parser().parse_args(["serve", "--max-file-mb", "0.5", "--transcribe-workers", "2",
+                                 "--transcribe-duty", "1"])
     flags = VoiceSettings.from_env().override(max_file_mb=args.max_file_mb,
-                                              workers=args.transcribe_workers)
-    assert flags == VoiceSettings(max_file_bytes=512 * 1024, workers=2)
-    # Without the flags, the environment; without either, 200 MiB and one worker.
+                                              workers=args.transcribe_workers,
+                                              duty=args.transcribe_duty)
+    assert flags == VoiceSettings(max_file_bytes=512 * 1024, workers=2, duty=1.0)
+    # Without the flags, the environment; without either, 200 MiB, one worker, duty 0.3.
     unset = _parser().parse_args(["serve"])
     assert VoiceSettings.from_env().override(
-        max_file_mb=unset.max_file_mb, workers=unset.transcribe_workers
-    ) == VoiceSettings(max_file_bytes=3 * 1024 * 1024, workers=4)
-    monkeypatch.delenv("SUPERVISOR_HUB_MAX_FILE_MB")
-    monkeypatch.delenv("SUPERVISOR_HUB_TRANSCRIBE_WORKERS")
-    assert VoiceSettings.from_env() == VoiceSettings(max_file_bytes=200 * 1024 * 1024, workers=1)
+        max_file_mb=unset.max_file_mb, workers=unset.transcribe_workers,
+        duty=unset.transcribe_duty,
+    ) == VoiceSettings(max_file_bytes=3 * 1024 * 1024, workers=4, duty=0.5)
+    for name in ("MAX_FILE_MB", "TRANSCRIBE_WORKERS", "TRANSCRIBE_DUTY"):
+        monkeypatch.delenv(f"SUPERVISOR_HUB_{name}")
+    assert VoiceSettings.from_env() == VoiceSettings(max_file_bytes=200 * 1024 * 1024,
+                                                     workers=1, duty=0.3)
     with pytest.raises(SystemExit):
         _parser().parse_args(["serve", "--transcribe-workers", "0"])

@@ -46,6 +46,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def _recognise_at_full_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hubs of these tests recognise without resting (``serve --transcribe-duty``): the
+    tests check what is heard and when, not the pace, and the suite's time stays short."""
+    monkeypatch.setenv("SUPERVISOR_HUB_TRANSCRIBE_DUTY", "1")
+
+
 @pytest.fixture(scope="module")
 def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Spoken]]:
     """A stereo call (customer left, agent right) and where each sentence was spoken."""

@@ -30,6 +30,13 @@ pytestmark = pytest.mark.skipif(
     not HAVE_SPEECH_TOOLS, reason="espeak-ng and sox come from scripts/system-deps.sh")
 
 
+@pytest.fixture(autouse=True)
+def _recognise_at_full_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hubs of these tests recognise without resting (``serve --transcribe-duty``): the
+    tests check what is heard and when, not the pace, and the suite's time stays short."""
+    monkeypatch.setenv("SUPERVISOR_HUB_TRANSCRIBE_DUTY", "1")
+
+
 @pytest.fixture(scope="module")
 def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Spoken]]:
     return make_call(tmp_path_factory.mktemp("call"),

@@ -29,6 +29,13 @@ from tests.sound_server import PulseNullSink, null_sink_or_skip
 pytestmark = pytest.mark.skipif(
     not HAVE_SPEECH_TOOLS, reason="espeak-ng and sox come from scripts/system-deps.sh")
 
+
+@pytest.fixture(autouse=True)
+def _recognise_at_full_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hubs of these tests recognise without resting (``serve --transcribe-duty``): the
+    tests check what is heard and when, not the pace, and the suite's time stays short."""
+    monkeypatch.setenv("SUPERVISOR_HUB_TRANSCRIBE_DUTY", "1")
+
 DIALOGUE = (
     ("agent", "thank you for calling how can i help you today"),
     ("customer", "i would like a refund for my last invoice"),

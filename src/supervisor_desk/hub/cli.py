@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
         "--transcribe-workers", type=_positive(int), default=None, metavar="N",
         help="recordings transcribed at once, one worker process each (default "
         "$SUPERVISOR_HUB_TRANSCRIBE_WORKERS or 1)")
+    voice.add_argument(
+        "--transcribe-duty", type=_positive(float), default=None, metavar="FRACTION",
+        help="share of the time a worker spends recognising, up to 1; it rests the rest so "
+        "ingest and the feed keep their speed (default $SUPERVISOR_HUB_TRANSCRIBE_DUTY or 0.3)")
     retries = serve.add_argument_group("webhook deliveries (see docs/protocol.md)")
     retries.add_argument(
         "--webhook-retry-for", type=_positive(float), default=24 * 3600.0, metavar="SECONDS",
@@ -329,7 +333,8 @@ def _serve(args: argparse.Namespace) -> int:
                                                           retry_for=args.webhook_retry_for,
                                                           timeout=args.webhook_timeout),
                            voice=VoiceSettings.from_env().override(
-                               max_file_mb=args.max_file_mb, workers=args.transcribe_workers))
+                               max_file_mb=args.max_file_mb, workers=args.transcribe_workers,
+                               duty=args.transcribe_duty))
     except OSError as exc:
         storage.close()
         sys.stderr.write(f"error: cannot listen on {args.host}:{args.port}: {exc}" + "\n")
