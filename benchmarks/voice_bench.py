@@ -7,7 +7,9 @@ length (quick: 2 calls, ~45 s of audio; full: 8 calls, ~3 min). The hub runs as
 ``supervisor-hub serve`` in its own process. Figures:
 
 - ``voice.realtime_factor``: seconds of audio transcribed per second of wall time, the hub
-  otherwise idle (from the import's 202 to its ``done``), with 1 worker (the default).
+  otherwise idle (from the import's 202 to its ``done``), with the hub's defaults: 1 worker
+  recognising at most ``voice.transcribe_duty`` of the time (``serve --transcribe-duty``,
+  ``SUPERVISOR_HUB_TRANSCRIBE_DUTY``).
 - ``voice.worker_cpu_s_per_audio_s``: CPU seconds the worker process used per second of audio.
 - ``voice.ingest_events_per_s`` / ``voice.ingest_events_per_s_transcribing``: 4 platform
   connections posting batches of 100 events as fast as the hub takes them, for a fixed time,
@@ -37,6 +39,7 @@ import websockets
 
 from benchmarks._common import main_for, percentile
 from benchmarks.hub_bench import hub_process
+from supervisor_desk.hub.transcribe.jobs import VoiceSettings
 
 Results = dict[str, Any]
 DIALOGUE = (
@@ -265,6 +268,7 @@ def run(quick: bool) -> Results:
     results["voice.feed_p99_ms_transcribing"] = round(loaded["feed"], 1)
     results["voice.feed_change_pct"] = round((loaded["feed"] - base_feed) / base_feed * 100, 1)
     results["voice.cpus"] = psutil.cpu_count()
+    results["voice.transcribe_duty"] = VoiceSettings.from_env().duty
     return results
 
 
