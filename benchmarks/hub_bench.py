@@ -18,7 +18,9 @@ is the platform and the desktops. Figures:
   ``websockets`` server that broadcasts frames at the same rate (the ceiling).
 - ``hub.list_query_ms``: ``GET /api/v1/sessions`` with two filters on a database of 100,000
   sessions / ~1,000,000 messages built from the simulator's dataset (quick: 5,000 sessions),
-  the worst median over three filter pairs.
+  the worst median over three filter pairs (one of them ``text=``);
+  ``hub.list_text_only_ms``: ``text=hello`` alone, a word in a quarter of the sessions.
+  ``hub.big_build_events_per_s``: how fast that database was loaded (the ingest path, no HTTP).
 - ``hub.export_100k_rss_mb``: peak RSS of the hub process while streaming the JSONL export of
   every session of that database (``hub.export_rss_growth_mb``: peak minus before).
 """
@@ -387,6 +389,13 @@ def bench_big(tmp: Path, quick: bool) -> Results:
             medians.append(statistics.median(times[1:]))  # the first one warms the cache
         results["hub.list_query_ms"] = round(max(medians), 1)
         results["hub.list_query_all_ms"] = [round(m, 1) for m in medians]
+        # The heaviest full-text list: one common word alone (a quarter of all sessions).
+        times = []
+        for _ in range(3 if quick else 7):
+            started = time.perf_counter()
+            client.get("/api/v1/sessions", params=[("text", "hello")]).raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+        results["hub.list_text_only_ms"] = round(statistics.median(times[1:]), 1)
 
         before = process.memory_info().rss / 1e6
         peak = before

@@ -207,6 +207,12 @@ def test_paging_keeps_total(data_api: Api) -> None:
     assert beyond["items"] == [] and beyond["total"] == 6
     filtered = data_api.sessions(("agent", "a1"), limit=1, offset=1, sort="started_at")
     assert [s["id"] for s in filtered["items"]] == ["s3"] and filtered["total"] == 3
+    # Full-text lists count the same way, through the agent's index or the narrow one.
+    for extra in ((), (("agent", "a1"),), (("channel", "web"),), (("status", "active"),)):
+        hits = data_api.sessions(("text", "facture"), *extra, limit=1, offset=5)
+        expected = data_api.sessions(("text", "facture"), *extra)["total"]
+        assert hits["items"] == [] and hits["total"] == expected
+    assert data_api.sessions(("text", "nowhere"), ("agent", "a1"))["total"] == 0
 
 
 @pytest.mark.parametrize(

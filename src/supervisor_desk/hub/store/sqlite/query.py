@@ -149,7 +149,8 @@ def page(
                 [*params, *order_params, limit, offset],
             ).fetchall()
             rowids = [row[0] for row in rows]
-            total = rows[0][1] if rows else -1
+            # No row: nothing matches at all, unless the page starts past the end.
+            total = rows[0][1] if rows else (0 if offset == 0 else -1)
         else:
             # Cheap filters: count on the index, and let an ordered scan stop at the page.
             rowids = [
@@ -162,8 +163,9 @@ def page(
             ]
             total = -1
         if total < 0:
+            index = _NARROW if flt.text is None else _text_index(flt)
             total = conn.execute(
-                f"SELECT COUNT(*) FROM sessions {_NARROW} WHERE {clause}", params
+                f"SELECT COUNT(*) FROM sessions {index} WHERE {clause}", params
             ).fetchone()[0]
         found = dict(
             conn.execute(
