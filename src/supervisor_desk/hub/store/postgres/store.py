@@ -36,7 +36,7 @@ import psycopg
 import psycopg_pool
 
 from supervisor_desk.hub import passwords
-from supervisor_desk.hub.store import reducer
+from supervisor_desk.hub.store import accounts, reducer
 from supervisor_desk.hub.store.interface import (
     CommitListener,
     ExportRow,
@@ -526,11 +526,8 @@ class PostgresStore:
         if row is None:
             return None
         role, label, user_id, expires_ms, user_name = row
-        moment = now or datetime.now(UTC)
-        if expires_ms is not None and expires_ms <= moment.timestamp() * 1000:
-            return None
-        expires = datetime.fromtimestamp(expires_ms / 1000, UTC) if expires_ms else None
-        return Principal(token_hash, role, user_name or label, user_id, expires)
+        return accounts.principal_of(token_hash, role, label, user_id, expires_ms, user_name,
+                                     now)
 
     def check_password(self, name: str, password: str) -> tuple[str, str, str] | None:
         with self._reading() as conn:
@@ -541,22 +538,17 @@ class PostgresStore:
             passwords.verify_absent(password)
             return None
         user_id, user_name, role, salt, stored = row
-        if not passwords.verify_password(password, bytes(salt), bytes(stored)):
+        ok, upgraded = accounts.sign_in(password, bytes(salt), bytes(stored))
+        if not ok:
             return None
-        if passwords.needs_rehash(bytes(salt), bytes(stored)):
-            new_salt, digest = passwords.hash_password(password)
+        if upgraded is not None:
             self._write(lambda conn: conn.execute(
                 "UPDATE users SET salt = %s, hash = %s WHERE id = %s AND hash = %s",
-                (new_salt, digest, user_id, stored)))
+                (*upgraded, user_id, stored)))
         return user_id, user_name, role
 
     def add_user(self, name: str, role: str, password: str) -> str:
-        if role not in ("viewer", "supervisor", "admin"):
-            raise ValueError(f"a user's role is viewer, supervisor or admin, not {role!r}")
-        if not name or len(name) > 200:
-            raise ValueError("a user name has 1 to 200 characters")
-        if not password:
-            raise ValueError("the password is empty")
+        accounts.check_new_user(name, role, password)
         salt, digest = passwords.hash_password(password)
 
         def work(conn: psycopg.Connection) -> str:
