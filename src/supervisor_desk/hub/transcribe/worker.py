@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.foreground:
         _yield_to_the_hub()
     try:
-        run(args.file, args.skip, vocabulary=not args.general_only, duty=args.duty)
+        run(args.file, args.skip, vocabulary=not args.general_only,
+            duty=min(1.0, max(0.01, args.duty)))
     except audio.AudioError as exc:
         _emit({"type": "error", "message": exc.message})
         return 1
