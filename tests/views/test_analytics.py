@@ -130,10 +130,10 @@ def test_charts_show_exact_values_and_drill_into_history(
     assert page.charts["handover_agent"].data is not None
 
 
-def test_history_filter_and_feed_refresh_the_charts(
+def test_the_history_filter_narrows_the_charts(
     qtbot: QtBot, qrun: Callable[..., Any]
 ) -> None:
-    vm, page, source = _page(qtbot)
+    vm, page, _source = _page(qtbot)
 
     async def scenario() -> None:
         await wait_until(lambda: vm.report is not None)
