@@ -17,6 +17,7 @@ import tests.hub.test_filters_differential as base
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.hub.store.postgres.store import PostgresStore
+from supervisor_desk.models.analytics import TimeRange
 from supervisor_desk.models.export import ExportReader
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.offline_index import OfflineIndex
@@ -111,3 +112,16 @@ def test_metrics_agree_between_the_backends(worlds: Worlds) -> None:
         lite, _, _ = worlds.sqlite.hub_metrics(flt)
         pg, _, _ = worlds.postgres.hub_metrics(flt)
         assert base._timeless(pg) == base._timeless(lite)
+
+
+def test_analytics_agree_between_the_backends(worlds: Worlds) -> None:
+    """The SQLite backend computes the report in SQL, PostgreSQL in Python over session
+    facts (models.analytics): the same report at the same clock, filtered or not."""
+    end_ms = int(base.NOW.timestamp() * 1000)
+    now_ms = end_ms - 30 * 60_000
+    time_range = TimeRange(end_ms - 2 * 86_400_000, end_ms, 3_600_000)
+    for flt in (SessionFilter(), SessionFilter(channel=["web", "phone"]),
+                SessionFilter(status=["completed"], text="refund")):
+        lite = worlds.sqlite.hub.storage.analytics_report(flt, time_range, now_ms, 60)
+        pg = worlds.postgres.hub.storage.analytics_report(flt, time_range, now_ms, 60)
+        assert pg == lite, flt.to_query()

@@ -3,6 +3,7 @@ single-writer roles, revocation across replicas, the listener's catch-up."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -10,12 +11,15 @@ import psycopg
 import pytest
 
 from supervisor_desk.hub import cli, passwords
+from supervisor_desk.hub.ingest import parse_batch
 from supervisor_desk.hub.store import open_store
 from supervisor_desk.hub.store.interface import ParsedEvent
 from supervisor_desk.hub.store.postgres import query
 from supervisor_desk.hub.store.postgres.schema import SCHEMA_VERSION, migrate
 from supervisor_desk.hub.store.postgres.store import PostgresStore
+from supervisor_desk.hub.store.webhooks import now_ms
 from supervisor_desk.models.filters import SessionFilter, SortSpec
+from tests.client.hub_events import message, started
 from tests.hub.conftest import Api
 from tests.postgres_server import PostgresServer
 
@@ -182,14 +186,6 @@ def test_a_token_revoked_on_one_replica_is_refused_by_another(dsn: str, tmp_path
 def test_the_listener_publishes_other_replicas_commits_in_order(
     dsn: str, tmp_path: Path,
 ) -> None:
-    import json
-
-    from supervisor_desk.hub.ingest import parse_batch
-    from tests.client.hub_events import message, started
-
-    def parse_events(events: list[dict[str, object]]) -> list[ParsedEvent]:
-        return parse_batch(json.dumps({"events": events}).encode())
-
     writer = PostgresStore(dsn, listen=False, files_dir=tmp_path / "w")
     reader = PostgresStore(dsn, files_dir=tmp_path / "r")
     seen: list[int] = []
@@ -209,6 +205,33 @@ def test_the_listener_publishes_other_replicas_commits_in_order(
     finally:
         reader.close()
         writer.close()
+
+
+def parse_events(events: list[dict[str, object]]) -> list[ParsedEvent]:
+    return parse_batch(json.dumps({"events": events}).encode())
+
+
+def test_webhook_deliveries_are_queued_with_their_event_and_claimed_once(
+    dsn: str, tmp_path: Path,
+) -> None:
+    store = PostgresStore(dsn, listen=False, files_dir=tmp_path)
+    first = second = None
+    try:
+        hook = store.add_webhook("https://crm.example/hook", ["session.started"])
+        store.ingest(parse_events([started("w1"), message("w1", "not subscribed")]))
+        first, second = store.open_outbox(), store.open_outbox()  # two replicas' dispatchers
+        due = first.due(now_ms(), set())
+        assert [(d.webhook_id, d.event_type, d.session_id) for d in due] == [
+            (hook.id, "session.started", "w1")]
+        assert second.due(now_ms(), set()) == []  # claimed: not sent twice at once
+        first.record(due[0].id, state="delivered", next_ms=now_ms(), status=200, error=None)
+        (delivery,) = store.webhook_deliveries(hook.id)
+        assert delivery.state == "delivered" and delivery.attempts == 1
+    finally:
+        for outbox in (first, second):
+            if outbox is not None:
+                outbox.close()
+        store.close()
 
 
 def wait_until_sync(predicate: object, timeout: float = 10.0) -> None:
