@@ -1,39 +1,32 @@
-"""Offline review of a big file: read in a child process, which ends with its window."""
+"""Offline review of a big file read in a child process: the same rows, skips and transcripts."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from supervisor_desk.models.export import write_export
 from supervisor_desk.models.export.worker import ExportReadProcess
-from supervisor_desk.views.offline import OfflineReview, OfflineWindow
+from supervisor_desk.views.offline import OfflineReview
 from tests.helpers import wait_until
 from tests.models.export_samples import make_records
 from tests.views.history_data import dispose_qt
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_a_big_file_is_read_in_a_child_process_with_the_same_rows_and_skips(
-    tmp_path: Path, qapp: Any, qrun: Callable[..., Any]
+    tmp_path: Path, qapp: Any, qrun: Callable[..., Any], monkeypatch: Any
 ) -> None:
+    from supervisor_desk.views.offline import loader
+
+    monkeypatch.setattr(loader, "PROCESS_FROM_BYTES", 0)  # "big": every file to the child
     path = tmp_path / "e.jsonl"
     write_export(path, "jsonl", make_records(600, n_messages=2))
     with path.open("a", encoding="utf-8") as f:
         f.write("{not json\n")  # one bad line at the end: line 602
-    window = OfflineWindow(path)
-    window.loader.process_from_bytes = 0  # "big": every file goes to the child process
-    window.show()
-    window.start()
+    review = OfflineReview()
+    window = review.open(path)
+    assert window is not None
 
     async def scenario() -> None:
         await wait_until(lambda: window.loader.done, 20)
@@ -50,30 +43,4 @@ def test_a_big_file_is_read_in_a_child_process_with_the_same_rows_and_skips(
         await window.aclose()
 
     qrun(scenario())
-    dispose_qt(window.error_box, window)
-
-
-def test_closing_the_window_while_reading_ends_the_child_process(
-    tmp_path: Path, qapp: Any, qrun: Callable[..., Any], monkeypatch: Any
-) -> None:
-    from supervisor_desk.views.offline import loader
-
-    monkeypatch.setattr(loader, "PROCESS_FROM_BYTES", 0)
-    path = tmp_path / "big.jsonl"
-    write_export(path, "jsonl", make_records(4000, n_messages=2))
-    review = OfflineReview()
-    window = review.open(path)
-    assert window is not None
-
-    async def scenario() -> int:
-        await wait_until(lambda: window.history_vm.total > 0, 20)
-        reader = window.loader.reader
-        assert isinstance(reader, ExportReadProcess) and reader.pid is not None
-        assert not window.loader.done  # still reading: the Qt side holds it back
-        window.close()
-        await wait_until(lambda: not review.windows, 10)
-        return reader.pid
-
-    pid = qrun(scenario())
-    assert not _alive(pid)
-    dispose_qt(review)
+    dispose_qt(window.error_box, window, review)
