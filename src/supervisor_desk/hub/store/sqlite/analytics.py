@@ -30,6 +30,14 @@ from supervisor_desk.models.filters import SessionFilter
 
 _RANGE = "started_ms < :e AND (ended_ms IS NULL OR ended_ms >= :s)"
 _FROM = "FROM sessions INDEXED BY sessions_analytics"
+_COLUMNS = (
+    "channel, status, end_reason, agent_id, agent_name, team, responsible_kind, operator_id, "
+    "operator_name, started_ms, queued_ms, accepted_ms, ended_ms, message_count"
+)
+# Sessions that started before the range and still lived in it: found through the end-time
+# index when few ended after its start (a recent range: the live tail's case, where the
+# covering index would be walked over the whole history), else along the covering index.
+RECENT_ROWS = 2000
 # First bucket whose state (just before its end, or now) counts an instant: 0 before the
 # range, none after now or the range (models.analytics.first_counting_bucket).
 _FIRST = "CASE WHEN {c} > :n OR {c} >= :e THEN -1 WHEN {c} < :s THEN 0 ELSE ({c} - :s) / :z END"
@@ -39,17 +47,30 @@ _MESSAGE_BIN = "CASE " + " ".join(
 ) + f" ELSE {len(MESSAGE_BINS)} END"
 
 
-def _statements(clause: str) -> dict[str, str]:
+def _before(clause: str, recent: bool) -> str:
+    if recent:
+        return (f"SELECT {_COLUMNS} FROM sessions INDEXED BY sessions_ended "
+                f"WHERE ended_ms IS NULL AND started_ms < :s AND {clause} UNION ALL "
+                f"SELECT {_COLUMNS} FROM sessions INDEXED BY sessions_ended "
+                f"WHERE ended_ms >= :s AND started_ms < :s AND {clause}")
+    return (f"SELECT {_COLUMNS} {_FROM} "
+            f"WHERE started_ms < :s AND (ended_ms IS NULL OR ended_ms >= :s) AND {clause}")
+
+
+def _statements(clause: str, recent: bool) -> dict[str, str]:
     """Each chart's SQL. Sorting 100k rows is what costs, so the per-bucket counts of starts
     are read bucket by bucket along the index (no sort), the rest are small GROUP BYs, and
     percentiles are picked by rank from one ordered column."""
     first = _FIRST.format
     where = f"{_RANGE} AND {clause}"
     started = "started_ms >= :s"
+    before = _before(clause, recent)
+    # The matching sessions that lived in the range: those that started in it, and before.
+    overlapping = (f"(SELECT {_COLUMNS} {_FROM} WHERE started_ms >= :s AND started_ms < :e "
+                   f"AND (ended_ms IS NULL OR ended_ms >= :s) AND {clause} UNION ALL {before})")
     return {
         # Before the range: they count in the range's sessions and its live level.
-        "before": f"SELECT COUNT(*), SUM(started_ms <= :n) {_FROM} "
-                  f"WHERE started_ms < :s AND (ended_ms IS NULL OR ended_ms >= :s) AND {clause}",
+        "before": f"SELECT COUNT(*), SUM(started_ms <= :n) FROM ({before})",
         # One bucket's starts: a small sort per bucket costs less than one of the range.
         "bucket": f"SELECT channel, started_ms <= :n, {_MESSAGE_BIN}, COUNT(*) {_FROM} "
                   "WHERE started_ms >= :lo AND started_ms < :hi "
@@ -59,19 +80,19 @@ def _statements(clause: str) -> dict[str, str]:
         # "ended_early"), 2 = after now (not yet).
         "ended": f"SELECT (ended_ms - :s) / :z, CASE WHEN ended_ms > :n THEN 2 "
                  "WHEN ended_ms < started_ms THEN 1 ELSE 0 END, status, end_reason, COUNT(*) "
-                 f"{_FROM} WHERE {where} AND ended_ms < :e GROUP BY 1, 2, 3, 4",
-        "ended_early": f"SELECT {first(c='started_ms')}, COUNT(*) {_FROM} "
-                       f"WHERE {where} AND ended_ms < :e AND ended_ms < started_ms "
+                 f"FROM {overlapping} WHERE ended_ms < :e GROUP BY 1, 2, 3, 4",
+        "ended_early": f"SELECT {first(c='started_ms')}, COUNT(*) FROM {overlapping} "
+                       "WHERE ended_ms < :e AND ended_ms < started_ms "
                        "AND ended_ms <= :n GROUP BY 1",
         "queue": f"SELECT CASE WHEN queued_ms >= :s AND queued_ms < :e "
                  f"THEN (queued_ms - :s) / :z END, {first(c='queued_ms')}, "
                  f"CASE WHEN {_EXIT} IS NOT NULL THEN {first(c=f'MAX({_EXIT}, queued_ms)')} END, "
                  "accepted_ms IS NOT NULL AND accepted_ms - queued_ms <= :l, "
                  "accepted_ms IS NOT NULL OR ended_ms IS NOT NULL OR :n - queued_ms > :l, "
-                 f"COUNT(*) {_FROM} WHERE {where} AND queued_ms IS NOT NULL "
+                 f"COUNT(*) FROM {overlapping} WHERE queued_ms IS NOT NULL "
                  "GROUP BY 1, 2, 3, 4, 5",
-        "waits": f"SELECT MAX(0, COALESCE({_EXIT}, :n) - queued_ms) AS w {_FROM} "
-                 f"WHERE {where} AND queued_ms >= :s AND queued_ms < :e "
+        "waits": f"SELECT MAX(0, COALESCE({_EXIT}, :n) - queued_ms) AS w FROM {overlapping} "
+                 "WHERE queued_ms >= :s AND queued_ms < :e "
                  "ORDER BY (queued_ms - :s) / :z, w",
         # Agents and teams in one sort (a handful of teams per agent).
         "agents": f"SELECT agent_id, team, COUNT(*), SUM(responsible_kind = 'human'), "
@@ -195,7 +216,12 @@ def analytics(
         numbered += f":f{i}" + part
     conn.execute("BEGIN")  # one snapshot for every query
     try:
-        agg = _aggregates(conn, _statements(numbered), named, time_range)
+        ended_since = conn.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM sessions INDEXED BY sessions_ended "
+            "WHERE ended_ms IS NULL OR ended_ms >= :s LIMIT :cap)",
+            {"s": time_range.start_ms, "cap": RECENT_ROWS}).fetchone()[0]
+        agg = _aggregates(conn, _statements(numbered, ended_since < RECENT_ROWS), named,
+                          time_range)
     finally:
         conn.execute("COMMIT")
     return report_from_aggregates(agg, time_range, now_ms, sla_seconds)
