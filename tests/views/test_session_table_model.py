@@ -516,3 +516,47 @@ def test_every_column_sort_orders_rows_by_the_sort_role_then_arrival(
         model.sort(column, Qt.SortOrder.DescendingOrder)
         assert ids(model) == after, column.name
         model.remove_sessions(["late"])
+
+
+@pytest.mark.parametrize("sort_column", [-1, SessionColumn.WAIT, SessionColumn.MESSAGES])
+def test_every_frame_leaves_each_session_once_at_its_latest_version(
+    clock: Clock, sort_column: int
+) -> None:
+    # Rows are found by their sort key, not an id index; a clock-dependent column sort ages
+    # the keys, which must fall back to the index and still update the right row.
+    import random
+
+    rng = random.Random(4)
+    model = SessionTableModel(clock=clock, time_zone=UTC)
+    latest = {f"s{i}": make(f"s{i}", started=i, status="queued" if i % 4 == 0 else "active",
+                            queued=i if i % 4 == 0 else None) for i in range(120)}
+    model.set_sessions(latest.values())
+    if sort_column >= 0:
+        model.sort(sort_column, Qt.SortOrder.DescendingOrder)
+    for frame in range(25):
+        clock.now = T0 + timedelta(seconds=200 + 10 * frame)
+        batch: dict[str, SessionSummary] = {}
+        for _ in range(rng.randrange(1, 12)):
+            roll = rng.random()
+            if roll < 0.2:
+                sid = f"n{frame}-{len(batch)}"
+                batch[sid] = make(sid, started=150 + frame)
+                continue
+            sid = rng.choice(sorted(latest))
+            old = latest[sid]
+            if old.status not in ("queued", "active"):
+                continue
+            if roll < 0.35:
+                update: dict[str, Any] = {"status": "completed", "ended_at": clock.now,
+                                          "end_reason": "resolved"}
+            elif roll < 0.5 and old.status == "queued":
+                update = {"status": "active", "accepted_at": clock.now}
+            else:
+                update = {"message_count": old.message_count + 1}
+            batch[sid] = old.model_copy(update={**update, "version": old.version + 1})
+        model.apply_changes(list(batch.values()))
+        latest.update(batch)
+        shown = [model.session_at(r) for r in range(model.rowCount())]
+        assert sorted(s.id for s in shown if s) == sorted(latest)
+        assert all(s is not None and s is latest[s.id] for s in shown)
+        assert all(model.row_of(s.id) == r for r, s in enumerate(shown) if s)
