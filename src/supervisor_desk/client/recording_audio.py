@@ -237,11 +237,14 @@ class RecordingPlayback:
         if device is not None:
             device.close()
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the sound and the decoder (``wait``: until its thread has ended, 2 s at most;
+        it checks between frames)."""
         self._stop_device()
         decode = self._decode
         decode.stop()
-        decode.join(2.0)
+        if wait:
+            decode.join(2.0)
 
     def _pull(self) -> Generator[array.array[int], int, None]:
         wanted = yield array.array("h")

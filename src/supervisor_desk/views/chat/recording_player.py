@@ -234,6 +234,9 @@ class RecordingPlayer(QWidget):
         self.playback = playback
         self.file = dest
         self._cache = cache
+        # A decoder waiting to read ahead would wait for ever once the player is gone.
+        range_fetch = self._range_fetch if cache is not None else None
+        self.destroyed.connect(lambda *_: _abandon(playback, range_fetch))
         self.slider.setRange(0, playback.duration_ms)
         self.status_label.setText("")
         self._set_ready(True)
@@ -409,3 +412,10 @@ class RecordingPlayer(QWidget):
             self.slider.blockSignals(False)
         self.time_label.setText(f"{clock_text(ms)} / {clock_text(self.slider.maximum())}")
         self.position_changed.emit(ms)
+
+
+def _abandon(playback: RecordingPlayback, range_fetch: _LoopFetch | None) -> None:
+    """The player is gone: its decoder stops, and stops waiting for the hub."""
+    if range_fetch is not None:
+        range_fetch.cancel()
+    playback.close(wait=False)
