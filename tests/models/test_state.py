@@ -279,3 +279,45 @@ def test_drop_ended_by_id_forgets_only_those_ended_sessions() -> None:
     # A replay of the dropped session does not bring it back.
     assert store.apply(session_event("session.ended", summary("a", 2, "completed",
                                                                ended_at=T0))) is None
+
+
+def test_live_tally_counts_what_counting_every_session_would() -> None:
+    # The Live cards read the store's running counts; they must equal a count of the sessions.
+    import random
+
+    from supervisor_desk.models.metrics import live_metrics, live_metrics_of_counts
+
+    rng = random.Random(3)
+    store = SessionStore()
+    latest: dict[str, SessionSummary] = {}
+    store.reset([summary("snap-q", status="queued", queued_at=T0),
+                 summary("snap-a", channel="whatsapp")])
+    latest.update({s.id: s for s in store})
+    now = T0 + timedelta(minutes=30)
+    for step in range(300):
+        roll = rng.random()
+        if roll < 0.25 or not latest:
+            sid = f"s{step}"
+            status = rng.choice(("queued", "active"))
+            s = summary(sid, status=status, channel=rng.choice(("web", "phone", "email")),
+                        queued_at=T0 + timedelta(seconds=step) if status == "queued" else None)
+            store.apply(session_event("session.started", s))
+        elif roll < 0.35:
+            store.apply(message_event(rng.choice(sorted(latest)), step))
+        elif roll < 0.4:
+            store.drop_ended()
+        else:
+            old = latest[rng.choice(sorted(latest))]
+            status = rng.choice(("queued", "active", "completed"))
+            update: dict[str, Any] = {"version": old.version + 1, "status": status,
+                                      "channel": rng.choice(("web", "phone"))}
+            if status == "completed":
+                update |= {"ended_at": T0 + timedelta(seconds=step), "end_reason": "resolved"}
+            kind = "session.ended" if status == "completed" else "session.updated"
+            store.apply(session_event(kind, old.model_copy(update=update)))
+        latest = {s.id: s for s in store}
+        tally = store.live_tally()
+        assert live_metrics_of_counts(tally.by_status, tally.by_channel,
+                                      tally.oldest_waiting_since_ms, None, now) \
+            == live_metrics(store, None, now)
+    assert store.live_tally().by_status  # the walk kept live sessions to count

@@ -115,6 +115,27 @@ def live_metrics(
     live_sessions: Iterable[SessionSummary], hub: Metrics | None, now: datetime | None = None
 ) -> LiveMetrics:
     figures = session_metrics((s for s in live_sessions if s.status in LIVE_STATUSES), now)
+    return _live_cards(figures, hub)
+
+
+def live_metrics_of_counts(
+    by_status: Mapping[str, int],
+    by_channel: Mapping[str, int],
+    oldest_waiting_since_ms: int | None,
+    hub: Metrics | None,
+    now: datetime | None = None,
+) -> LiveMetrics:
+    """:func:`live_metrics` from counts of the live sessions kept as they change (the live
+    view's store), instead of counting every session each time."""
+    figures = assemble_metrics(
+        total=sum(by_status.values()), recent_24h=0, by_channel=by_channel,
+        by_status=by_status, oldest_waiting_since_ms=oldest_waiting_since_ms,
+        now_ms=to_ms(now if now is not None else datetime.now(UTC)),
+    )
+    return _live_cards(figures, hub)
+
+
+def _live_cards(figures: Metrics, hub: Metrics | None) -> LiveMetrics:
     return LiveMetrics(
         total=hub.total if hub is not None else None,
         live=figures.live,

@@ -32,7 +32,7 @@ from supervisor_desk.client.rest import HubClient, HubError
 
 # LiveMetrics is re-exported: it is what metrics_changed carries.
 from supervisor_desk.models.metrics import LiveMetrics as LiveMetrics
-from supervisor_desk.models.metrics import live_metrics
+from supervisor_desk.models.metrics import live_metrics_of_counts
 from supervisor_desk.models.state import SessionStore
 from supervisor_desk.models.wire import LiveSnapshot, Message, Metrics, SessionSummary, StoredEvent
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
@@ -528,7 +528,9 @@ class LiveViewModel(QObject):
     # ---------------------------------------------------------------- metrics
 
     def metrics(self) -> LiveMetrics:
-        return live_metrics(self.store, self._hub_metrics)
+        tally = self.store.live_tally()
+        return live_metrics_of_counts(tally.by_status, tally.by_channel,
+                                      tally.oldest_waiting_since_ms, self._hub_metrics)
 
     def _emit_metrics(self) -> None:
         self._metrics_at = self._monotonic()
