@@ -171,13 +171,35 @@ def test_view_menu_switches_theme_and_follows_the_controller(
     menu.deleteLater()
 
 
-def test_connection_pill_text_is_readable_on_its_own_fill() -> None:
-    """The header's connection pill paints its own fill and text in every theme."""
-    from supervisor_desk.views import main_window
+@pytest.mark.parametrize("name", ["light", "dark", "high_contrast"])
+def test_header_pill_and_paused_banner_take_the_themes_colours(
+    name: str, controller: ThemeController, qtbot: QtBot
+) -> None:
+    """The connection pill (each state) and the paused banner are painted in the theme's
+    colours: on dark, "Connected" was a light green pill in a dark header."""
+    from supervisor_desk.views.live_options import PausedBanner
+    from supervisor_desk.views.main_window import ConnectionPill
 
-    failures = [
-        f"{state}: {fg} on {bg} = {contrast_ratio(fg, bg):.2f}"
-        for state, (bg, fg) in main_window._STATE_COLORS.items()
-        if contrast_ratio(fg, bg) < MIN_TEXT_CONTRAST
-    ]
-    assert not failures, failures
+    controller.set_choice(name)
+    colors = THEMES[name].colors
+    pill = ConnectionPill()
+    banner = PausedBanner()
+    for widget in (pill, banner):
+        qtbot.addWidget(widget)
+        widget.show()
+    banner.set_waiting(3)
+
+    def painted(widget: QLabel | ConnectionPill | PausedBanner) -> QColor:
+        image = widget.grab().toImage()
+        return image.pixelColor(image.width() // 2, 3)
+
+    for state, tone in [("connected", "ok"), ("reconnecting", "busy"),
+                        ("unreachable", "error"), ("stopped", "idle"), ("", "idle")]:
+        pill.set_state(state, state or "Not connected")
+        text = QColor(colors[f"pill_{tone}_text"])
+        qtbot.waitUntil(lambda t=text: pill.label.palette().color(pill.label.foregroundRole()) == t)
+        assert pill.dot.palette().color(pill.dot.foregroundRole()) == text
+        assert painted(pill) == QColor(colors[f"pill_{tone}_bg"]), state
+    banner_text = banner.label.palette().color(banner.label.foregroundRole())
+    assert banner_text == QColor(colors["paused_text"])
+    assert painted(banner) == QColor(colors["paused_bg"])

@@ -45,10 +45,7 @@ class PausedBanner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("pausedBanner")
-        self.setStyleSheet(
-            "QFrame#pausedBanner { background: #fff4d6; border: 1px solid #f0c96a;"
-            " border-radius: 4px; } QFrame#pausedBanner QLabel { color: #6b4a00; }"
-        )
+        # Coloured by the theme's stylesheet (paused_* colours), so it reads on dark too.
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 4, 6, 4)
         self.label = QLabel(paused_text(0), self)

@@ -69,14 +69,12 @@ from supervisor_desk.views.theme import build_theme_menu
 APP_TITLE = "Supervisor Desk"
 USER_BUTTON_MAX_WIDTH = 200
 
-_STATE_COLORS = {
-    "connected": ("#dcfce7", "#166534"),
-    "connecting": ("#fef3c7", "#92400e"),
-    "reconnecting": ("#fef3c7", "#92400e"),
-    "unreachable": ("#fee2e2", "#991b1b"),
-    "unauthorized": ("#e5e7eb", "#374151"),
-    "stopped": ("#e5e7eb", "#374151"),
-    "": ("#e5e7eb", "#374151"),
+# The pill's look per connection state; the colours are the theme's (resources/style.qss).
+_STATE_TONES = {
+    "connected": "ok",
+    "connecting": "busy",
+    "reconnecting": "busy",
+    "unreachable": "error",
 }
 
 
@@ -110,11 +108,14 @@ class ConnectionPill(QFrame):
         self.state = state
         self.label.setText(text)
         self.setToolTip(detail or text)
-        bg, fg = _STATE_COLORS.get(state, _STATE_COLORS[""])
-        self.setStyleSheet(
-            f"#connectionPill {{ background: {bg}; border-radius: 11px; }}"
-            f"#connectionPill QLabel {{ color: {fg}; font-weight: 600; }}"
-        )
+        tone = _STATE_TONES.get(state, "idle")
+        if self.property("connection") == tone:
+            return
+        self.setProperty("connection", tone)
+        # A dynamic property is matched at polish time: the pill and its labels again.
+        for widget in (self, self.dot, self.label):
+            widget.style().unpolish(widget)
+            widget.style().polish(widget)
 
     def text(self) -> str:
         return self.label.text()
@@ -275,11 +276,10 @@ class MainWindow(QMainWindow):
         self.order_combo.setObjectName("liveOrderCombo")
         for order in LIVE_ORDERS:
             self.order_combo.addItem(LIVE_ORDER_TITLES[order], order.value)
-        # Narrow windows elide the title (the full list opens on click; View → Live order).
-        self.order_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.order_combo.setMinimumContentsLength(12)
+        # As wide as its longest title in the font shown (a fixed count of characters cut
+        # "Queued first, longest waiting" at 125 %); a window too narrow for it folds the
+        # combo away (HeaderBar) and View → Live order stays.
+        self.order_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.order_combo.setToolTip("Order of live sessions when no column sort is active")
         self.order_combo.activated.connect(self._on_order_combo_activated)
         header_layout.addWidget(self.order_combo)

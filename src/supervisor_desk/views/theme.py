@@ -192,6 +192,11 @@ _PAIRS: tuple[tuple[str, str, str], ...] = (
     ("table ended rows", "ended_text", "base"),
     ("table ended rows (alternate)", "ended_text", "alt_base"),
     ("table muted cells", "muted_text", "alt_base"),
+    ("connection pill: connected", "pill_ok_text", "pill_ok_bg"),
+    ("connection pill: connecting", "pill_busy_text", "pill_busy_bg"),
+    ("connection pill: unreachable", "pill_error_text", "pill_error_bg"),
+    ("connection pill: signed out", "pill_idle_text", "pill_idle_bg"),
+    ("paused banner", "paused_text", "paused_bg"),
 )
 
 _LIGHT_COLORS = {
@@ -255,6 +260,18 @@ _LIGHT_COLORS = {
     "blue": "#2563eb",
     "purple": "#7c3aed",
     "red": "#dc2626",
+    # The header's connection pill (views/main_window.py) by state, and the paused banner.
+    "pill_ok_bg": "#dcfce7",
+    "pill_ok_text": "#166534",
+    "pill_busy_bg": "#fef3c7",
+    "pill_busy_text": "#92400e",
+    "pill_error_bg": "#fee2e2",
+    "pill_error_text": "#991b1b",
+    "pill_idle_bg": "#e5e7eb",
+    "pill_idle_text": "#374151",
+    "paused_bg": "#fff4d6",
+    "paused_border": "#f0c96a",
+    "paused_text": "#6b4a00",
 }
 
 _DARK_COLORS = {
@@ -318,6 +335,17 @@ _DARK_COLORS = {
     "blue": "#3b82f6",
     "purple": "#a78bfa",
     "red": "#f87171",
+    "pill_ok_bg": "#12381f",
+    "pill_ok_text": "#86efac",
+    "pill_busy_bg": "#3d2a06",
+    "pill_busy_text": "#fcd34d",
+    "pill_error_bg": "#451414",
+    "pill_error_text": "#fca5a5",
+    "pill_idle_bg": "#2c323c",
+    "pill_idle_text": "#d1d5db",
+    "paused_bg": "#33280c",
+    "paused_border": "#7c5e12",
+    "paused_text": "#fde68a",
 }
 
 # Black, white and yellow as desktop high-contrast themes use them: every pair >= 7:1.
@@ -382,6 +410,18 @@ _HIGH_CONTRAST_COLORS = {
     "blue": "#8ab4ff",
     "purple": "#d7b3ff",
     "red": "#ff9e9e",
+    # Black pills framed in their text colour (see _HIGH_CONTRAST_EXTRA).
+    "pill_ok_bg": "#000000",
+    "pill_ok_text": "#8dff9e",
+    "pill_busy_bg": "#000000",
+    "pill_busy_text": "#ffd400",
+    "pill_error_bg": "#000000",
+    "pill_error_text": "#ff9e9e",
+    "pill_idle_bg": "#000000",
+    "pill_idle_text": "#ffffff",
+    "paused_bg": "#000000",
+    "paused_border": "#ffd400",
+    "paused_text": "#ffd400",
 }
 
 # Fusion frames inputs in a shade of the window colour: invisible on black.
@@ -391,6 +431,10 @@ QLineEdit, QComboBox, QSpinBox, QDateTimeEdit {
     padding: 2px 4px;
 }
 QLineEdit:focus, QComboBox:focus { border: 2px solid ${accent}; }
+#connectionPill[connection="ok"] { border: 1px solid ${pill_ok_text}; }
+#connectionPill[connection="busy"] { border: 1px solid ${pill_busy_text}; }
+#connectionPill[connection="error"] { border: 1px solid ${pill_error_text}; }
+#connectionPill[connection="idle"] { border: 1px solid ${pill_idle_text}; }
 """
 
 THEMES: dict[str, Theme] = {

@@ -1,0 +1,69 @@
+"""The window's header as a supervisor sees it: the live order box shows its whole title."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtWidgets import QApplication, QComboBox, QStyle, QStyleOptionComboBox
+from pytestqt.qtbot import QtBot
+
+from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
+from supervisor_desk.views import theme
+from supervisor_desk.views.main_window import MainWindow
+from supervisor_desk.views.session_table_model import SessionTableModel
+
+
+@pytest.fixture
+def themed(qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The app's stylesheet on (the combo's padding and border come from it)."""
+    saved_palette, saved_sheet = qapp.palette(), qapp.styleSheet()
+    controller = theme.ThemeController(qapp, "light")
+    monkeypatch.setattr(theme, "_controller", controller)
+    controller.apply()
+    yield
+    controller.deleteLater()
+    qapp.setPalette(saved_palette)
+    qapp.setStyleSheet(saved_sheet)
+
+
+def _text_room(combo: QComboBox, width: int | None = None) -> int:
+    """Width of the part of the combo that draws the current text (at ``width``)."""
+    option = QStyleOptionComboBox()
+    combo.initStyleOption(option)
+    if width is not None:
+        option.rect.setWidth(width)
+    return combo.style().subControlRect(
+        QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField,
+        combo,
+    ).width()
+
+
+def test_live_order_box_shows_its_whole_title_or_folds_away(themed: None, qtbot: QtBot) -> None:
+    """At any window width the box either shows the whole title of every order or is folded
+    away (View → Live order has the same choice); at 1366x768 @ 125 % (1093 logical pixels)
+    the header squeezed it to "Queued first, longes"."""
+    window = MainWindow(SessionTableModel())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    combo = window.order_combo
+    shown_at: list[int] = []
+    for width in (1280, 1093, 1000, 900, 800):
+        window.resize(width, 650)
+        if width < window.minimumSizeHint().width():
+            continue
+        qtbot.waitUntil(lambda: window.width() == width)  # noqa: B023 (waited for here)
+        QApplication.processEvents()  # the header folds on its resize
+        if not combo.isVisible():
+            continue
+        shown_at.append(width)
+        for order in LIVE_ORDERS:
+            window.set_live_order(order)
+            needed = combo.fontMetrics().horizontalAdvance(combo.currentText())
+            assert _text_room(combo) >= needed, (width, order, _text_room(combo), needed)
+            # A layout gives it its size hint (the real window did: 172 px for 188 of text).
+            at_hint = _text_room(combo, combo.sizeHint().width())
+            assert at_hint >= needed, (order, at_hint, needed)
+    assert 1280 in shown_at
+    window.set_live_order(LiveOrder.LONGEST_WAIT)
