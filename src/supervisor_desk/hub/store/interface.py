@@ -30,10 +30,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from supervisor_desk.hub.files import StoredBlob
 from supervisor_desk.hub.store.webhooks import Delivery, Webhook
 from supervisor_desk.models.analytics import AnalyticsReport, TimeRange
 from supervisor_desk.models.filters import SessionFilter, SortSpec
-from supervisor_desk.models.wire import EventData
+from supervisor_desk.models.wire import EventData, FileInfo
 
 
 class EventEnvelope(Protocol):
@@ -358,6 +359,32 @@ class WebhookStore(Protocol):
         ...
 
     def open_outbox(self) -> WebhookOutbox:
+        ...
+
+
+class FileRecordStore(Protocol):
+    """Which session holds which blob (by SHA-256) under which name: the metadata of the
+    files a session holds; the bytes are in a ``hub.files.BlobStore``. SQLite:
+    ``store/sqlite/files.py`` (``FileRecords``, opened by the transcription queue on the
+    database's path; its jobs table still shares that connection — not behind this interface
+    yet)."""
+
+    def add(self, session_id: str, blob: StoredBlob, name: str) -> tuple[FileInfo, bool]:
+        """Record the blob as a file of the session (idempotent); ``(info, created)``."""
+        ...
+
+    def get(self, session_id: str, file_id: str) -> FileInfo | None:
+        ...
+
+    def is_used(self, sha256: str) -> bool:
+        """Whether any session holds this blob (an unused one may be deleted)."""
+        ...
+
+    def of_session(self, session_id: str) -> list[FileInfo]:
+        """Oldest first (then by id)."""
+        ...
+
+    def close(self) -> None:
         ...
 
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from supervisor_desk.hub.files import DEFAULT_MAX_FILE_MB, FileRecords, LocalBlobStore
+from supervisor_desk.hub.files import DEFAULT_MAX_FILE_MB, LocalBlobStore
 from supervisor_desk.hub.service import HubService
 from supervisor_desk.hub.store.interface import EventIdConflictError, IngestRejectedError
+from supervisor_desk.hub.store.sqlite.files import FileRecords
 from supervisor_desk.hub.transcribe.worker import ENGINE
 from supervisor_desk.models.wire import (
     Agent,
