@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -33,6 +35,11 @@ log = logging.getLogger(__name__)
 
 PROBE_FIRST_MS = 3000
 PROBE_MAX_MS = 60_000
+# A rule that fires again within this many seconds of its last alert updates the notification
+# already on screen (D-Bus ``replaces_id``) instead of stacking a new one per 80 ms frame.
+REPLACE_WINDOW_S = 15.0
+# In-place updates of one rule's notification at most this often; the latest count wins.
+UPDATE_GAP_MS = 1000
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 
@@ -56,6 +63,23 @@ def alert_urgency(alert: Alert) -> Urgency:
     return Urgency.NORMAL if alert.kind == "failed" else Urgency.LOW
 
 
+def counted_title(title: str, count: int) -> str:
+    """A rule's notification title once it fired ``count`` times in a row."""
+    return title if count <= 1 else f"{title} — {count} times"
+
+
+@dataclass
+class _RuleNotification:
+    """One rule's desktop notification while the rule keeps firing."""
+
+    gap: QTimer  # single shot: the next in-place update waits for it
+    nid: int = 0  # the server's id once it answered (0: not yet)
+    count: int = 0  # alerts of the rule folded into it
+    last_at: float = 0.0  # monotonic time of the latest alert
+    pending: Alert | None = None  # the latest alert, not sent yet
+    sending: bool = False
+
+
 class TrayController(QObject):
     show_requested = Signal()
     toggle_requested = Signal()  # a single click on the icon: show, or hide if shown
@@ -74,10 +98,13 @@ class TrayController(QObject):
         coalescer: NotificationCoalescer | None = None,
         desktop_notifier: DesktopNotifier | None = None,
         app_name: str = "Supervisor Desk",
+        monotonic: Callable[[], float] = time.monotonic,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._area = area
+        self._monotonic = monotonic
+        self._rule_notifications: dict[str, _RuleNotification] = {}
         # The app's TaskScope; a bare spawn callable serves tests that run no owner.
         self._spawn: Spawn = tasks.spawn if tasks is not None \
             else spawn or standalone_scope("tray").spawn
@@ -114,6 +141,7 @@ class TrayController(QObject):
             self._probe_timer.start()
         if self._notifier is not None:
             self._notifier.on_action = self._on_notifier_action
+            self._notifier.on_closed = self._on_notifier_closed
             self._spawn(self._start_notifier(), "desktop-notifier-start")
 
     async def _start_notifier(self) -> None:
@@ -124,6 +152,8 @@ class TrayController(QObject):
     async def aclose(self) -> None:
         self._flush_timer.stop()
         self._probe_timer.stop()
+        for group in list(self._rule_notifications):
+            self._forget(group)
         if self._notifier is not None:
             await self._notifier.aclose()
         if self._tray is not None:
@@ -211,6 +241,14 @@ class TrayController(QObject):
         else:
             self.show_requested.emit()
 
+    def _on_notifier_closed(self, notification_id: int, _reason: int) -> None:
+        """Dismissed or expired: the rule's next alert opens a new notification."""
+        for group, note in list(self._rule_notifications.items()):
+            if note.nid == notification_id:
+                self._forget(group)
+                if note.pending is not None:  # fired again meanwhile: show that one
+                    self._deliver_rule(note.pending)
+
     # ---------------------------------------------------------------- alerts
 
     def sessions_started(self, sessions: list[SessionSummary]) -> None:
@@ -235,7 +273,9 @@ class TrayController(QObject):
     def deliver(self, alert: Alert) -> None:
         self.last_alerts = [*self.last_alerts[-9:], alert]
         self.notifications_sent += 1
-        if self.desktop_notifications:
+        if self.desktop_notifications and alert.kind == "rule" and alert.group:
+            self._deliver_rule(alert)
+        elif self.desktop_notifications:
             self._spawn(self._notify_dbus(alert), "desktop-notify")
         elif self._tray is not None and QSystemTrayIcon.supportsMessages():
             self._balloon_session = alert.session_id
@@ -248,19 +288,60 @@ class TrayController(QObject):
         else:
             self._area.show_alert(alert)
 
-    async def _notify_dbus(self, alert: Alert) -> None:
+    def _deliver_rule(self, alert: Alert) -> None:
+        """The first alert of a rule is sent at once; while the rule keeps firing, its
+        notification is updated in place with the count, at most once per UPDATE_GAP_MS."""
+        now = self._monotonic()
+        note = self._rule_notifications.get(alert.group)
+        if note is None or now - note.last_at > REPLACE_WINDOW_S:
+            if note is not None:
+                self._forget(alert.group)
+            note = _RuleNotification(QTimer(self))
+            note.gap.setSingleShot(True)
+            note.gap.setInterval(UPDATE_GAP_MS)
+            note.gap.timeout.connect(lambda n=note: self._send_rule(n))
+            self._rule_notifications[alert.group] = note
+        note.count += 1
+        note.last_at = now
+        note.pending = alert
+        if not note.sending and not note.gap.isActive():
+            self._send_rule(note)
+
+    def _forget(self, group: str) -> None:
+        note = self._rule_notifications.pop(group)
+        note.gap.stop()
+        note.gap.deleteLater()
+
+    def _send_rule(self, note: _RuleNotification) -> None:
+        alert, note.pending = note.pending, None
+        if alert is None or note.sending:
+            return
+        note.sending = True
+        self._spawn(self._notify_dbus(alert, note), "desktop-notify")
+
+    async def _notify_dbus(self, alert: Alert, note: _RuleNotification | None = None) -> None:
         assert self._notifier is not None
+        title = alert.title if note is None else counted_title(alert.title, note.count)
         try:
             nid = await self._notifier.notify(
-                alert.title, alert.body, urgency=alert_urgency(alert), category="im.received",
+                title, alert.body, urgency=alert_urgency(alert), category="im.received",
                 actions=(("default", "Show session"), ("acknowledge", "Acknowledge"))
                 if alert.kind == "rule" else (("default", "Show session"),),
                 timeout_ms=0 if alert.sticky else -1,  # 0: until the user dismisses it
+                replaces_id=note.nid if note is not None else 0,
             )
         except Exception:  # the daemon went away: fall back for this one alert
             log.warning("desktop notification failed", exc_info=True)
             self._area.show_alert(alert)
+            if note is not None and self._rule_notifications.get(alert.group) is note:
+                self._forget(alert.group)
             return
+        finally:
+            if note is not None:
+                note.sending = False
+        if note is not None and self._rule_notifications.get(alert.group) is note:
+            note.nid = nid or note.nid
+            note.gap.start()  # the next update (if the rule fires again) after the gap
         if nid and alert.session_id is not None:
             self._nid_sessions[nid] = alert.session_id
             if len(self._nid_sessions) > 200:
