@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -230,6 +231,15 @@ def test_bad_recordings_are_refused_before_a_session_exists(
     text = tmp_path / "notes.wav"
     text.write_text("this is not audio at all, only text pretending to be a recording\n" * 10)
     assert_error(_import(api, text), 415, "unsupported_audio")
+    # A real WAV container whose codec (format tag 0x9999) no decoder knows.
+    odd = tmp_path / "odd.wav"
+    fmt = struct.pack("<HHIIHH", 0x9999, 1, 16_000, 32_000, 2, 16)
+    samples = b"\x01\x02" * 16_000
+    odd.write_bytes(b"RIFF" + struct.pack("<I", 20 + len(fmt) + len(samples)) + b"WAVEfmt "
+                    + struct.pack("<I", len(fmt)) + fmt + b"data"
+                    + struct.pack("<I", len(samples)) + samples)
+    body = assert_error(_import(api, odd), 415, "unsupported_audio")
+    assert "codec" in body["message"]
     cut = tmp_path / "cut.flac"
     flac = _convert(call[0], tmp_path / "whole.flac").read_bytes()
     cut.write_bytes(flac[: 200] + b"\x00" * 5000)
