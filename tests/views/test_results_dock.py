@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication, QLabel, QScrollArea
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.views.results_dock import (
+    DOCK_MIN_WIDTH,
     NO_CONTACT,
     NO_METADATA,
     NO_PARAMETERS,
@@ -125,7 +126,9 @@ def test_sections_collapse_by_clicking_their_title(dock: ResultsDock, qtbot: QtB
     assert not section.collapsed and section.body.isVisible()
 
 
-def test_long_values_wrap_beside_their_label_and_copy_unchanged(dock: ResultsDock) -> None:
+def test_long_values_wrap_beside_their_label_and_copy_unchanged(
+    dock: ResultsDock, qtbot: QtBot
+) -> None:
     from supervisor_desk.models.markers import breakable
     from supervisor_desk.models.wire import Contact
 
@@ -135,7 +138,12 @@ def test_long_values_wrap_beside_their_label_and_copy_unchanged(dock: ResultsDoc
     dock.set_session(s)
     # The value keeps its column (no label alone on a line) and reads back unchanged.
     assert dock.contact_section.values()["Email"] == email
-    assert dock.contact_section.form.rowWrapPolicy().name == "DontWrapRows"
+    email_label = next(lb for lb in dock.contact_section.findChildren(QLabel)
+                       if lb.text().replace("\u200b", "") == email)
+    key_label = next(lb for lb in dock.contact_section.findChildren(QLabel)
+                     if lb.text() == "Email:")
+    qtbot.waitUntil(lambda: email_label.x() > key_label.x() + key_label.width())
+    assert email_label.y() == key_label.y()
     assert breakable(email).replace("\u200b", "") == email
     assert "\u200b" in breakable(email)
     assert breakable("2026-11-21 14:02:11").count("\u200b") == 2  # after the dashes only
@@ -227,3 +235,61 @@ def test_at_its_narrowest_no_wrapped_value_is_cut(dock: ResultsDock, qtbot: QtBo
 
     # Layout settles over a few event-loop turns; at 200 px it never did.
     qtbot.waitUntil(lambda: dock.width() == DOCK_MIN_WIDTH and not cut(), timeout=3000)
+
+
+
+def _cut_labels(dock: ResultsDock) -> list[tuple[str, int, int]]:
+    """Wrapped labels on screen shorter than their lines, narrower than their longest run,
+    or reaching past the dock's right edge with no scroll bar to reach them."""
+    scroll = dock.widget()
+    assert isinstance(scroll, QScrollArea)
+    viewport = scroll.viewport()
+    scrolls = scroll.horizontalScrollBar().isVisible()
+    return [
+        (label.text(), label.width(), label.height())
+        for label in dock.findChildren(QLabel)
+        if label.isVisible() and label.wordWrap()
+        and (label.heightForWidth(label.width()) > label.height() + 1
+             or label.width() < label.minimumSizeHint().width() - 1
+             or (not scrolls
+                 and label.mapTo(viewport, QPoint(label.width(), 0)).x() > viewport.width()))
+    ]
+
+
+def test_switching_sessions_in_the_window_gives_every_value_the_lines_it_needs(
+    qtbot: QtBot,
+) -> None:
+    """In the main window at its narrowest dock: long values, then a session with short ones,
+    then long again. Each value is laid out for its own text (values kept the previous
+    session's heights, and the feed's 16-character customer ids were cut at the edge)."""
+    from supervisor_desk.models.wire import Location, UserInfo
+    from supervisor_desk.views.main_window import MainWindow
+    from supervisor_desk.views.session_table_model import SessionTableModel
+
+    window = MainWindow(SessionTableModel())
+    qtbot.addWidget(window)
+    window.show()
+    window.resize(1093, 590)  # 1366x768 at 125 %
+    qtbot.waitExposed(window)
+    dock = window.results_dock
+    long_text = "a reason written out at length by the platform, " * 3
+    long = summary("11111111-2222-4333-8444-555555555555").model_copy(update={
+        "user": UserInfo(id="cus_899d09cc1234abcd", name="Laura Wójcik",
+                         external_id="crm-368636"),
+        "location": Location(ip="192.0.2.99", country_code="FR", country="France",
+                             city="Lyon"),
+        "parameters": {"utm_source": "newsletter-december-winter-campaign", "note": long_text},
+        "results": {"Summary": long_text, "Payment Date": "2026-02-15"},
+    })
+    short = summary("66666666-7777-4888-8999-000000000000").model_copy(update={
+        "user": UserInfo(id="u1", name="Al"),
+        "location": Location(ip="192.0.2.1", country_code="DE", country="Germany"),
+        "parameters": {"a": "b"},
+        "results": {"ok": "yes"},
+    })
+    for shown in (long, short, long):
+        dock.set_session(shown)
+        qtbot.waitUntil(lambda: not _cut_labels(dock), timeout=3000)
+        assert dock.user_section.values()["User ID"] == shown.user.id
+    assert dock.width() <= DOCK_MIN_WIDTH + 60, "the test is about a narrow dock"
+    assert not dock.widget().horizontalScrollBar().isVisible()  # ids wrap, nothing scrolls

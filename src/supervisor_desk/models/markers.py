@@ -191,18 +191,19 @@ _BREAK_AFTER = "@./_-"
 BREAK_RUN = 16  # longest run of characters without a break point
 
 
-def breakable(text: str) -> str:
+def breakable(text: str, run_limit: int = BREAK_RUN) -> str:
     """``text`` with invisible break points, so a long email, id or MIME type wraps.
 
     Qt wraps text only at spaces; without breaks one long value (an email, a UUID, a MIME
     type) widened its pane or was cut. Shown text only: copies and tooltips use the original.
+    A narrow pane passes a shorter ``run_limit`` (characters between break points).
     """
     out: list[str] = []
     run = 0
     for ch in text:
         out.append(ch)
         run = 0 if ch.isspace() else run + 1
-        if ch in _BREAK_AFTER or run >= BREAK_RUN:
+        if ch in _BREAK_AFTER or run >= run_limit:
             out.append(ZWSP)
             run = 0
     return "".join(out)

@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFormLayout,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -48,10 +48,13 @@ NO_RESULTS = "No results found"
 NO_METADATA = "No metadata"
 NO_SELECTION_TIP = "Select a session to open its customer's view"
 DOCK_MIN_WIDTH = 200
+# Characters between break points in the dock's values: at its narrowest the value column is
+# ~90 px, and the feed's 16-character ids ("cus_899d09cc1234abcd") were cut there.
+DOCK_BREAK_RUN = 10
 
 
 def value_label(text: str, parent: QWidget | None = None) -> QLabel:
-    label = focusable_label(breakable(text), parent)
+    label = focusable_label(breakable(text, DOCK_BREAK_RUN), parent)
     if len(text) > BREAK_RUN:
         label.setToolTip(text)
     return label
@@ -140,11 +143,14 @@ class Section(QWidget):
         self.header.addWidget(self.title_button)
         self.header.addStretch(1)
         self.body = QWidget(self)
-        self.form = QFormLayout(self.body)
-        self.form.setContentsMargins(18, 2, 4, 6)
-        # Labels keep their column; long values wrap in theirs (see breakable()).
-        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
-        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # Keys in one column, values beside them wrapping in the other (see breakable()).
+        # A grid, not a QFormLayout: the form computed its rows' heights for other column
+        # widths than it then gave its wrapped labels, and kept the previous session's
+        # heights after a switch, so values were cut.
+        self.grid = QGridLayout(self.body)
+        self.grid.setContentsMargins(18, 2, 4, 6)
+        self.grid.setColumnStretch(1, 1)
+        self._rows: list[tuple[QLabel, QLabel | None]] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -169,32 +175,37 @@ class Section(QWidget):
         if shown == self._shown:
             return
         self._shown = shown
-        while self.form.rowCount():
-            self.form.removeRow(0)
+        for old_key, old_value in self._rows:
+            for label in (old_key, old_value):
+                if label is not None:
+                    self.grid.removeWidget(label)
+                    label.setParent(None)  # gone now (the last reference is dropped below)
+        self._rows = []
         self.empty_label = None
         if not rows:
             self.empty_label = plain_label(empty_text, self.body)
             self.empty_label.setProperty("tone", "muted")
-            self.form.addRow(self.empty_label)
+            self.grid.addWidget(self.empty_label, 0, 0, 1, 2)
+            self._rows.append((self.empty_label, None))
             return
-        for key, value in rows:
+        top = Qt.AlignmentFlag.AlignTop
+        for row, (key, value) in enumerate(rows):
             # Keys break too (queue_position, widget_version): a narrow dock cut the values.
-            name = plain_label(breakable(f"{key}:"), self.body)
+            name = plain_label(breakable(f"{key}:", DOCK_BREAK_RUN), self.body)
             name.setProperty("tone", "secondary")
-            self.form.addRow(name, value_label(value, self.body))
+            shown_value = value_label(value, self.body)
+            self.grid.addWidget(name, row, 0, top)
+            self.grid.addWidget(shown_value, row, 1, top)
+            self._rows.append((name, shown_value))
 
     def values(self) -> dict[str, str]:
         """What the block shows, as {key: value} (the empty text under "")."""
         out: dict[str, str] = {}
-        for i in range(self.form.rowCount()):
-            label_item = self.form.itemAt(i, QFormLayout.ItemRole.LabelRole)
-            field_item = self.form.itemAt(i, QFormLayout.ItemRole.FieldRole)
-            span_item = self.form.itemAt(i, QFormLayout.ItemRole.SpanningRole)
-            if span_item is not None and isinstance(span_item.widget(), QLabel):
-                out[""] = span_item.widget().text()  # type: ignore[union-attr]
-            elif label_item is not None and field_item is not None:
-                key = shown_text(label_item.widget()).removesuffix(":")  # type: ignore[arg-type]
-                out[key] = shown_text(field_item.widget())  # type: ignore[arg-type]
+        for key_label, value in self._rows:
+            if value is None:
+                out[""] = key_label.text()
+            else:
+                out[shown_text(key_label).removesuffix(":")] = shown_text(value)
         return out
 
 
@@ -221,9 +232,10 @@ class ResultsDock(QDockWidget):
         self._summary: SessionSummary | None = None
 
         content = QWidget(self)
-        # As wide as the scroll area, never wider: rows wrap to fit (a wider content was cut
-        # at the dock's right edge, the horizontal scroll bar being off).
-        content.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # As wide as the scroll area: rows wrap to fit. Only a value with a run wider than the
+        # value column (ten wide letters at the dock's narrowest) makes it wider, and then it
+        # scrolls instead of being cut at the dock's edge.
+        content.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(content)
         layout.setContentsMargins(8, 6, 8, 8)
         layout.setSpacing(6)
@@ -280,7 +292,7 @@ class ResultsDock(QDockWidget):
 
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(content)
         self.setWidget(scroll)
@@ -332,7 +344,7 @@ class ResultsDock(QDockWidget):
         self.results_section.set_rows(sorted(summary.results.items()), NO_RESULTS)
         self.metadata_section.set_rows(sorted(summary.metadata.items()), NO_METADATA)
         if shown_text(self.uuid_label) != summary.id:
-            self.uuid_label.setText(breakable(summary.id))
+            self.uuid_label.setText(breakable(summary.id, DOCK_BREAK_RUN))
         self._update_facts()
 
     def _on_clock_tick(self) -> None:
