@@ -36,6 +36,12 @@ LIVE_ORDER_TITLES: dict[LiveOrder, str] = {
     LiveOrder.LONGEST_WAIT: "Queued first, longest waiting",
     LiveOrder.ARRIVAL: "Arrival order (new at the bottom)",
 }
+# The header's order box: short enough to stay whole beside the page switch at 1366x768 at
+# 125 % (the full title is its tooltip and the View menu's wording).
+LIVE_ORDER_SHORT_TITLES: dict[LiveOrder, str] = {
+    LiveOrder.LONGEST_WAIT: "Longest wait first",
+    LiveOrder.ARRIVAL: "Arrival order",
+}
 
 QUEUED_RANK = 0
 ACTIVE_RANK = 1

@@ -51,7 +51,12 @@ from PySide6.QtWidgets import (
 
 from supervisor_desk.client import autostart
 from supervisor_desk.client.paths import ui_state_path
-from supervisor_desk.models.live_order import LIVE_ORDER_TITLES, LIVE_ORDERS, LiveOrder
+from supervisor_desk.models.live_order import (
+    LIVE_ORDER_SHORT_TITLES,
+    LIVE_ORDER_TITLES,
+    LIVE_ORDERS,
+    LiveOrder,
+)
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.views.chat import ChatView
 from supervisor_desk.views.file_drop import ExportFileDrop
@@ -275,10 +280,12 @@ class MainWindow(QMainWindow):
         self.order_combo = QComboBox(header)
         self.order_combo.setObjectName("liveOrderCombo")
         for order in LIVE_ORDERS:
-            self.order_combo.addItem(LIVE_ORDER_TITLES[order], order.value)
+            self.order_combo.addItem(LIVE_ORDER_SHORT_TITLES[order], order.value)
+            self.order_combo.setItemData(self.order_combo.count() - 1, LIVE_ORDER_TITLES[order],
+                                         Qt.ItemDataRole.ToolTipRole)
         # As wide as its longest title in the font shown (a fixed count of characters cut
-        # "Queued first, longest waiting" at 125 %); a window too narrow for it folds the
-        # combo away (HeaderBar) and View → Live order stays.
+        # the title at 125 %); a window too narrow for it folds the combo away (HeaderBar)
+        # and View → Live order stays.
         self.order_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.order_combo.setToolTip("Order of live sessions when no column sort is active")
         self.order_combo.activated.connect(self._on_order_combo_activated)
