@@ -12,7 +12,8 @@ bench=(xvfb xauth x11-utils xdotool openbox imagemagick trayer dbus dbus-x11 dun
        desktop-file-utils appstream dpkg-dev
        lintian patchelf curl man-db  # package checks (installer/build.sh, installer/check-hub-deb.sh)
        espeak-ng sox libsox-fmt-mp3  # speech made in the voice-import tests (tests/hub)
-       pulseaudio pulseaudio-utils)  # a sound server with a null sink for the alert-sound tests
+       pulseaudio pulseaudio-utils  # a sound server with a null sink for the alert-sound tests
+       postgresql postgresql-contrib)  # the hub's PostgreSQL backend (tests/postgres_server.py)
 pkgs=("${runtime[@]}")
 [ "${1:-test}" = "runtime" ] || pkgs+=("${bench[@]}")
 missing=()
