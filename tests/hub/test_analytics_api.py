@@ -136,20 +136,24 @@ def cases(draw: st.DrawFn) -> tuple[SessionFilter, datetime, datetime, int, int]
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(case=cases())
-@pytest.mark.parametrize("recent_rows", [0, 10**9], ids=["covering-index", "end-index"])
+@pytest.mark.parametrize(("recent_rows", "by_agent_share"), [(0, 10.0**9), (10**9, 0.0)],
+                         ids=["covering-index-sorted-agents", "end-index-agent-index"])
 def test_hub_and_offline_review_agree(world: World, case: tuple[Any, ...],
-                                      recent_rows: int) -> None:
+                                      recent_rows: int, by_agent_share: float) -> None:
     flt, start, end, bucket, sla = case
     extra: dict[str, Any] = {"sla_seconds": sla}
     if bucket:
         extra["bucket_seconds"] = bucket
     # Both ways of finding the sessions that started before the range (the hub picks one by
-    # how many ended since its start).
-    saved, sqlite_analytics.RECENT_ROWS = sqlite_analytics.RECENT_ROWS, recent_rows
+    # how many ended since its start), and both ways of reading the agents' figures (sorted
+    # from the range, or along the agent index: the hub picks one by the range's share of
+    # the history).
+    saved = sqlite_analytics.RECENT_ROWS, sqlite_analytics.BY_AGENT_SHARE
+    sqlite_analytics.RECENT_ROWS, sqlite_analytics.BY_AGENT_SHARE = recent_rows, by_agent_share
     try:
         hub = world.report(flt, start, end, **extra)
     finally:
-        sqlite_analytics.RECENT_ROWS = saved
+        sqlite_analytics.RECENT_ROWS, sqlite_analytics.BY_AGENT_SHARE = saved
     offline = world.index.analytics(
         flt, TimeRange(to_ms(start), to_ms(end), hub.bucket_ms), hub.now_ms, sla
     )

@@ -5,10 +5,10 @@ this module is the same definition as aggregate SQL, so the hub hands back a few
 grouped rows instead of one row per session. ``tests/hub/test_analytics_api.py`` holds the two
 equal on random filters, ranges, buckets and SLAs.
 
-One statement: the matching sessions that overlap the range are read once from the covering
-index ``sessions_analytics`` into a materialised CTE, with each session's bucket of start,
-queue and end; every chart is then a ``GROUP BY`` (percentiles: nearest rank picked with
-window functions) over that CTE, all in one ``UNION ALL`` tagged by chart.
+A few statements in one read transaction, each along a covering index: the sessions in the
+range from ``sessions_analytics`` (in start order), and, for a range holding most of the
+history, the per-agent figures from ``sessions_agent_durations`` (in agent and duration
+order, so neither the agents' counts nor their durations are sorted).
 """
 
 from __future__ import annotations
@@ -38,6 +38,13 @@ _COLUMNS = (
 # index when few ended after its start (a recent range: the live tail's case, where the
 # covering index would be walked over the whole history), else along the covering index.
 RECENT_ROWS = 2000
+# A range holding at least this share of the history's time (oldest start to now) reads the
+# per-agent figures along the index in agent and duration order (schema 8): walking every
+# session there costs less than sorting the range's.
+BY_AGENT_SHARE = 0.5
+_BY_AGENT = "FROM sessions INDEXED BY sessions_agent_durations"
+# The index's second column: the same expression orders it and gives the duration.
+_DURATION = "MAX(0, ended_ms - started_ms)"
 # First bucket whose state (just before its end, or now) counts an instant: 0 before the
 # range, none after now or the range (models.analytics.first_counting_bucket).
 _FIRST = "CASE WHEN {c} > :n OR {c} >= :e THEN -1 WHEN {c} < :s THEN 0 ELSE ({c} - :s) / :z END"
@@ -57,10 +64,11 @@ def _before(clause: str, recent: bool) -> str:
             f"WHERE started_ms < :s AND (ended_ms IS NULL OR ended_ms >= :s) AND {clause}")
 
 
-def _statements(clause: str, recent: bool) -> dict[str, str]:
+def _statements(clause: str, recent: bool, by_agent: bool) -> dict[str, str]:
     """Each chart's SQL. Sorting 100k rows is what costs, so the per-bucket counts of starts
     are read bucket by bucket along the index (no sort), the rest are small GROUP BYs, and
-    percentiles are picked by rank from one ordered column."""
+    percentiles are picked by rank from one ordered column (``by_agent``: the agents' figures
+    in the order of their index, no sort; teams apart)."""
     first = _FIRST.format
     where = f"{_RANGE} AND {clause}"
     started = "started_ms >= :s"
@@ -68,7 +76,7 @@ def _statements(clause: str, recent: bool) -> dict[str, str]:
     # The matching sessions that lived in the range: those that started in it, and before.
     overlapping = (f"(SELECT {_COLUMNS} {_FROM} WHERE started_ms >= :s AND started_ms < :e "
                    f"AND (ended_ms IS NULL OR ended_ms >= :s) AND {clause} UNION ALL {before})")
-    return {
+    statements = {
         # Before the range: they count in the range's sessions and its live level.
         "before": f"SELECT COUNT(*), SUM(started_ms <= :n) FROM ({before})",
         # One bucket's starts: a small sort per bucket costs less than one of the range.
@@ -113,6 +121,18 @@ def _statements(clause: str, recent: bool) -> dict[str, str]:
                   f"WHERE status = 'active' AND operator_id IS NOT NULL AND {clause} "
                   "GROUP BY operator_id",
     }
+    if by_agent:
+        statements |= {
+            "agents": f"SELECT agent_id, NULL, COUNT(*), SUM(responsible_kind = 'human'), "
+                      f"SUM(ended_ms IS NOT NULL), MAX(started_ms), agent_name {_BY_AGENT} "
+                      f"WHERE {where} AND {started} GROUP BY agent_id",
+            "teams": f"SELECT team, COUNT(*), SUM(responsible_kind = 'human') {_FROM} "
+                     f"WHERE {where} AND {started} AND team IS NOT NULL GROUP BY team",
+            "durations": f"SELECT {_DURATION} {_BY_AGENT} "
+                         f"WHERE {where} AND {started} AND ended_ms IS NOT NULL "
+                         f"ORDER BY agent_id, {_DURATION}",
+        }
+    return statements
 
 
 def _picks(values: list[tuple[int]], counts: list[tuple[Any, int]]) -> dict[Any, Picks]:
@@ -179,6 +199,8 @@ def _aggregates(conn: sqlite3.Connection, sql: dict[str, str], params: dict[str,
         if team is not None:
             total, humans = agg.handover_team.get(team, (0, 0))
             agg.handover_team[team] = (total + count, humans + human)
+    for team, count, human in conn.execute(sql["teams"], params) if "teams" in sql else ():
+        agg.handover_team[team] = (count, human)
     agg.durations = _picks(conn.execute(sql["durations"], params).fetchall(),
                            sorted(ended_per_agent.items()))
     for operator_id, handled, ended, total_ms, started_ms, name in conn.execute(
@@ -220,8 +242,12 @@ def analytics(
             "SELECT COUNT(*) FROM (SELECT 1 FROM sessions INDEXED BY sessions_ended "
             "WHERE ended_ms IS NULL OR ended_ms >= :s LIMIT :cap)",
             {"s": time_range.start_ms, "cap": RECENT_ROWS}).fetchone()[0]
-        agg = _aggregates(conn, _statements(numbered, ended_since < RECENT_ROWS), named,
-                          time_range)
+        oldest = conn.execute("SELECT MIN(started_ms) FROM sessions").fetchone()[0]
+        history = now_ms - (oldest if oldest is not None else now_ms)
+        covered = min(time_range.end_ms, now_ms) - time_range.start_ms
+        by_agent = covered >= BY_AGENT_SHARE * history
+        agg = _aggregates(conn, _statements(numbered, ended_since < RECENT_ROWS, by_agent),
+                          named, time_range)
     finally:
         conn.execute("COMMIT")
     return report_from_aggregates(agg, time_range, now_ms, sla_seconds)

@@ -194,6 +194,15 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT m.rowid, s.rowid FROM message_sessions m JOIN sessions s ON s.id = m.session_id;
     DROP TABLE message_sessions;
     """,
+    # 8: analytics over most of the history (store/sqlite/analytics.py): the sessions in agent
+    # and duration order, with what the per-agent figures and the common filters read, so
+    # durations per agent are picked by rank and agents counted without sorting the range.
+    """
+    CREATE INDEX sessions_agent_durations ON sessions (
+        agent_id, MAX(0, ended_ms - started_ms), started_ms, ended_ms, team,
+        responsible_kind, agent_name, channel, status, operator_id
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
