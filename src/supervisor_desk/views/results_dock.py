@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -296,9 +297,10 @@ class ResultsDock(QDockWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(content)
         self.setWidget(scroll)
-        # Values wrap, so the dock narrows to 200 px: more of a small screen for table and chat
-        # (tests/views/test_results_dock.py checks no wrapped value is cut at this width).
-        self.setMinimumWidth(DOCK_MIN_WIDTH)
+        # Values wrap, so the dock narrows to about 200 px: more of a small screen for table
+        # and chat (tests/views/test_results_dock.py checks no wrapped value is cut there).
+        self._layout_margins = layout.contentsMargins()
+        self.setMinimumWidth(self.narrowest_width())
 
         # A live session's duration moves on the app's one clock, while the facts show.
         screen_clock().subscribe(self.facts_section, self._on_clock_tick)
@@ -315,6 +317,26 @@ class ResultsDock(QDockWidget):
             self.metadata_section,
             self.facts_section,
         )
+
+    def narrowest_width(self) -> int:
+        """The longest fixed key ("Responsible:") beside a value's longest unbroken run, with
+        the margins and the vertical scroll bar: narrower, "Unassigned" or a customer id no
+        longer fits beside its key. The font decides, so it holds at any scale and size."""
+        metrics = self.fontMetrics()
+        grid = self.user_section.grid
+        spacing = grid.horizontalSpacing()
+        if spacing < 0:
+            spacing = self.style().pixelMetric(QStyle.PixelMetric.PM_LayoutHorizontalSpacing)
+        margins = grid.contentsMargins()
+        needed = (
+            self._layout_margins.left() + self._layout_margins.right()
+            + margins.left() + margins.right() + spacing
+            + metrics.horizontalAdvance("Responsible:")
+            + metrics.horizontalAdvance("0" * DOCK_BREAK_RUN)
+            + self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+            + 2 * self.style().pixelMetric(QStyle.PixelMetric.PM_DockWidgetFrameWidth)
+        )
+        return max(DOCK_MIN_WIDTH, needed)
 
     @property
     def summary(self) -> SessionSummary | None:
