@@ -8,7 +8,8 @@ equal on random filters, ranges, buckets and SLAs.
 A few statements in one read transaction, each along a covering index: the sessions in the
 range from ``sessions_analytics`` (in start order), and, for a range holding most of the
 history, the per-agent figures from ``sessions_agent_durations`` (in agent and duration
-order, so neither the agents' counts nor their durations are sorted).
+order, so neither the agents' counts nor their durations are sorted), and the outcomes and
+end reasons from ``sessions_ended_analytics`` (in end order, bucket by bucket).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ RECENT_ROWS = 2000
 # session there costs less than sorting the range's.
 BY_AGENT_SHARE = 0.5
 _BY_AGENT = "FROM sessions INDEXED BY sessions_agent_durations"
+_BY_END = "FROM sessions INDEXED BY sessions_ended_analytics"
 # The index's second column: the same expression orders it and gives the duration.
 _DURATION = "MAX(0, ended_ms - started_ms)"
 # First bucket whose state (just before its end, or now) counts an instant: 0 before the
@@ -85,10 +87,12 @@ def _statements(clause: str, recent: bool, by_agent: bool) -> dict[str, str]:
                   f"AND (ended_ms IS NULL OR ended_ms >= :s) AND {clause} GROUP BY 1, 2, 3",
         # The live level drops when a session stops (its end, or its start if it claims to
         # have ended before it started): 0 = at its end, 1 = at its start (rare, counted by
-        # "ended_early"), 2 = after now (not yet).
+        # "ended_early"), 2 = after now (not yet). The sessions that ended in [:lo, :hi) (the
+        # range, or one bucket of it: small sorts) along the index in end order (schema 9).
         "ended": f"SELECT (ended_ms - :s) / :z, CASE WHEN ended_ms > :n THEN 2 "
                  "WHEN ended_ms < started_ms THEN 1 ELSE 0 END, status, end_reason, COUNT(*) "
-                 f"FROM {overlapping} WHERE ended_ms < :e GROUP BY 1, 2, 3, 4",
+                 f"{_BY_END} WHERE ended_ms >= :lo AND ended_ms < :hi AND started_ms < :e "
+                 f"AND {clause} GROUP BY 1, 2, 3, 4",
         "ended_early": f"SELECT {first(c='started_ms')}, COUNT(*) FROM {overlapping} "
                        "WHERE ended_ms < :e AND ended_ms < started_ms "
                        "AND ended_ms <= :n GROUP BY 1",
@@ -148,8 +152,17 @@ def _picks(values: list[tuple[int]], counts: list[tuple[Any, int]]) -> dict[Any,
     return out
 
 
+def _spans(time_range: TimeRange, per_bucket: bool) -> list[tuple[int, int]]:
+    """The range as one span, or bucket by bucket."""
+    if not per_bucket:
+        return [(time_range.start_ms, time_range.end_ms)]
+    size = time_range.bucket_ms
+    return [(lo, min(lo + size, time_range.end_ms))
+            for lo in range(time_range.start_ms, time_range.end_ms, size)]
+
+
 def _aggregates(conn: sqlite3.Connection, sql: dict[str, str], params: dict[str, Any],
-                time_range: TimeRange) -> Aggregates:
+                time_range: TimeRange, ends_per_bucket: bool) -> Aggregates:
     agg = Aggregates()
     before, live_before = conn.execute(sql["before"], params).fetchone()
     agg.sessions = before
@@ -166,13 +179,14 @@ def _aggregates(conn: sqlite3.Connection, sql: dict[str, str], params: dict[str,
             if by_now:
                 agg.live_in[b] = agg.live_in.get(b, 0) + count
     early = False
-    for b, stop, status, reason, count in conn.execute(sql["ended"], params):
-        agg.outcomes[(b, status)] = agg.outcomes.get((b, status), 0) + count
-        if reason is not None:
-            agg.end_reasons[(b, reason)] = agg.end_reasons.get((b, reason), 0) + count
-        if stop == 0:
-            agg.live_out[b] = agg.live_out.get(b, 0) + count
-        early = early or stop == 1
+    for params["lo"], params["hi"] in _spans(time_range, ends_per_bucket):
+        for b, stop, status, reason, count in conn.execute(sql["ended"], params):
+            agg.outcomes[(b, status)] = agg.outcomes.get((b, status), 0) + count
+            if reason is not None:
+                agg.end_reasons[(b, reason)] = agg.end_reasons.get((b, reason), 0) + count
+            if stop == 0:
+                agg.live_out[b] = agg.live_out.get(b, 0) + count
+            early = early or stop == 1
     if early:
         for k, count in conn.execute(sql["ended_early"], params):
             if k >= 0:
@@ -246,8 +260,9 @@ def analytics(
         history = now_ms - (oldest if oldest is not None else now_ms)
         covered = min(time_range.end_ms, now_ms) - time_range.start_ms
         by_agent = covered >= BY_AGENT_SHARE * history
-        agg = _aggregates(conn, _statements(numbered, ended_since < RECENT_ROWS, by_agent),
-                          named, time_range)
+        recent = ended_since < RECENT_ROWS
+        agg = _aggregates(conn, _statements(numbered, recent, by_agent), named, time_range,
+                          ends_per_bucket=not recent)
     finally:
         conn.execute("COMMIT")
     return report_from_aggregates(agg, time_range, now_ms, sla_seconds)

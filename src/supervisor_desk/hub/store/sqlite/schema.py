@@ -203,6 +203,14 @@ MIGRATIONS: tuple[str, ...] = (
         responsible_kind, agent_name, channel, status, operator_id
     );
     """,
+    # 9: analytics: the sessions in end order, with what the outcome and end-reason charts
+    # and the common filters read (store/sqlite/analytics.py reads them bucket by bucket).
+    """
+    CREATE INDEX sessions_ended_analytics ON sessions (
+        ended_ms, started_ms, status, end_reason, channel, agent_id, responsible_kind,
+        operator_id
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
