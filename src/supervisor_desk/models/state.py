@@ -28,8 +28,11 @@ ChangeKind = Literal["added", "updated", "ended", "message"]
 _SESSION_EVENTS = frozenset({"session.started", "session.updated", "session.ended"})
 _MESSAGE_EVENTS = frozenset({"message.created", "message.updated"})
 # Event ids remembered to drop exact duplicates of events that carry no version
-# (message.updated); bounded so a day-long feed does not grow memory without limit.
-_SEEN_EVENT_IDS = 50_000
+# (message.updated); bounded so a day-long feed does not grow memory without limit. The feed
+# resumes after its last seq and the hub's ingest drops repeated ids, so a duplicate can only
+# be recent: 10,000 ids (half an hour of a 5 events/s floor) is plenty. 50,000 took ~3 hours
+# to fill and ~10 MB, the whole RSS growth of a shift (benchmarks/idle_bench.py).
+_SEEN_EVENT_IDS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
