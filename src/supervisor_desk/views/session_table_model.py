@@ -239,7 +239,8 @@ class SessionTableModel(QAbstractTableModel):
         self._index: dict[str, int] = {}
         # The session each row shows, by id: which sessions are shown, and the version a frame
         # replaces, whatever rows moved (_index's positions go stale with every insert/move).
-        self._shown: dict[str, SessionSummary] = {}
+        # None until a frame needs it: 100,000 rows loaded at once cost 80-90 ms to map.
+        self._shown: dict[str, SessionSummary] | None = None
         # Displayed cells per session id, valid while the row holds the same object.
         self._cells: dict[str, _RowCells] = {}
         self._cells_theme: Theme = current_theme()
@@ -519,7 +520,7 @@ class SessionTableModel(QAbstractTableModel):
         for s in rows:
             self._ordering.note(s)
         self._rows = rows
-        self._shown = {s.id: s for s in rows}
+        self._shown = None
         self._generation += 1
         # Noted in this order: the arrival numbers are the positions (no lookups).
         self._arrivals = np.arange(len(rows), dtype=np.int64)
@@ -538,7 +539,7 @@ class SessionTableModel(QAbstractTableModel):
         self._generation += 1
         updated_rows: list[int] = []
         restructure: list[tuple[SessionSummary, Any]] = []  # (session, key before) / None: new
-        shown = self._shown
+        shown = self._ensure_shown()
         for s in batch:
             old = shown.get(s.id)
             if old is None:
@@ -585,7 +586,8 @@ class SessionTableModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), first, last)
             for s in self._rows[first : last + 1]:
                 self._ordering.forget(s.id)
-                del self._shown[s.id]
+                if self._shown is not None:
+                    del self._shown[s.id]
                 self._cells.pop(s.id, None)
                 del self._index[s.id]
             del self._rows[first : last + 1]
@@ -912,6 +914,11 @@ class SessionTableModel(QAbstractTableModel):
                 return list(map(_ID, rows))
         return [self._sort_value(s, column) for s in rows]
 
+    def _ensure_shown(self) -> dict[str, SessionSummary]:
+        if self._shown is None:
+            self._shown = {s.id: s for s in self._rows}
+        return self._shown
+
     def _find_row(self, shown: SessionSummary) -> int:
         """The row of a session the table shows.
 
@@ -984,7 +991,7 @@ class SessionTableModel(QAbstractTableModel):
             pos = bisect.bisect_right(keys, key)
             self.beginInsertRows(QModelIndex(), pos, pos)
             self._rows.insert(pos, s)
-            self._shown[s.id] = s
+            self._ensure_shown()[s.id] = s
             keys.insert(pos, key)
             self._index[s.id] = pos
             self._invalidate_index(pos + 1)
@@ -1020,14 +1027,15 @@ class SessionTableModel(QAbstractTableModel):
 
     def _bulk_restructure(self, sessions: list[SessionSummary]) -> None:
         """Many inserts/moves in one frame: append the new rows, then one re-sort."""
-        fresh = [s for s in sessions if s.id not in self._shown]
+        shown = self._ensure_shown()
+        fresh = [s for s in sessions if s.id not in shown]
         if fresh:
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
             for s in fresh:
                 self._ordering.note(s)
                 self._rows.append(s)
-                self._shown[s.id] = s
+                shown[s.id] = s
                 if self._keys is not None:
                     self._keys.append(None)  # re-keyed by the re-sort below
             self._rebuild_index(first)
