@@ -73,13 +73,14 @@ def test_rules_notify_with_urgency_play_sound_highlight_and_stop_when_acknowledg
     # A critical alert repeats every 10 s until acknowledged; "Acknowledge" on a repeat's
     # notification stops it. (A session an agent accepts meanwhile resolves its alert: then
     # the next repeat is tried.)
-    tried: set[int] = set()
+    # A rule's reminders update one notification in place (same id): each Notify is a try.
+    tried: set[float] = set()
     acked: dict[str, Any] | None = None
     for _attempt in range(4):
         repeat = desktop.wait_for_notification(
             lambda n: n["summary"].startswith("Still open — Waiting over 2 s")
-            and n["id"] not in tried, timeout=40)
-        tried.add(repeat["id"])
+            and n["time"] not in tried, timeout=40)
+        tried.add(repeat["time"])
         assert repeat["hints"]["urgency"] == 2
         desktop.invoke_notification(repeat["id"], "acknowledge")
         try:

@@ -50,7 +50,7 @@ def test_a_rule_firing_every_frame_updates_one_notification_that_counts_up(
         await wait_until(lambda: tray.desktop_notifications, 10)
         sent_at: list[float] = []
         for n in range(1, FRAMES + 1):
-            tray.deliver(_alert(n))
+            tray.deliver(_alert(n), replace_key="negative")
             sent_at.append(asyncio.get_running_loop().time())
             if n == 1:  # the first one is not held back for the ones that follow
                 await wait_until(lambda: len(desktop.notifications()) == 1, 2)
@@ -72,14 +72,14 @@ def test_a_rule_firing_every_frame_updates_one_notification_that_counts_up(
         assert calls[-1]["body"] == f"Guest {FRAMES} on Web with Ava"  # the newest session
 
         # Another rule gets its own notification, at once.
-        tray.deliver(_alert(1, group="wait-60"))
+        tray.deliver(_alert(1, group="wait-60"), replace_key="wait-60")
         await wait_until(lambda: len(desktop.notifications()) == len(calls) + 1, 2)
         other = desktop.notifications()[-1]
         assert other["replaces_id"] == 0 and other["id"] != first["id"]
 
         # After a calm longer than the window, the rule opens a new notification.
         clock[0] += REPLACE_WINDOW_S + 1
-        tray.deliver(_alert(99))
+        tray.deliver(_alert(99), replace_key="negative")
         await wait_until(lambda: len(desktop.notifications()) == len(calls) + 2, 2)
         again = desktop.notifications()[-1]
         assert again["replaces_id"] == 0 and again["summary"] == "Negative sentiment"
@@ -88,7 +88,7 @@ def test_a_rule_firing_every_frame_updates_one_notification_that_counts_up(
         await asyncio.to_thread(desktop.invoke_notification, again["id"], "default")
         await wait_until(lambda: "negative" not in tray._rule_notifications, 5)
         clock[0] += FRAME_S
-        tray.deliver(_alert(100))
+        tray.deliver(_alert(100), replace_key="negative")
         await wait_until(lambda: len(desktop.notifications()) == len(calls) + 3, 2)
         assert desktop.notifications()[-1]["replaces_id"] == 0
         await tray.aclose()

@@ -73,6 +73,7 @@ class _RuleNotification:
     """One rule's desktop notification while the rule keeps firing."""
 
     gap: QTimer  # single shot: the next in-place update waits for it
+    key: str  # what the notification is about (a rule; its reminders have their own)
     nid: int = 0  # the server's id once it answered (0: not yet)
     count: int = 0  # alerts of the rule folded into it
     last_at: float = 0.0  # monotonic time of the latest alert
@@ -243,11 +244,11 @@ class TrayController(QObject):
 
     def _on_notifier_closed(self, notification_id: int, _reason: int) -> None:
         """Dismissed or expired: the rule's next alert opens a new notification."""
-        for group, note in list(self._rule_notifications.items()):
+        for key, note in list(self._rule_notifications.items()):
             if note.nid == notification_id:
-                self._forget(group)
+                self._forget(key)
                 if note.pending is not None:  # fired again meanwhile: show that one
-                    self._deliver_rule(note.pending)
+                    self._deliver_rule(note.pending, key)
 
     # ---------------------------------------------------------------- alerts
 
@@ -270,11 +271,13 @@ class TrayController(QObject):
             self.deliver(alert)
         self._schedule()
 
-    def deliver(self, alert: Alert) -> None:
+    def deliver(self, alert: Alert, *, replace_key: str = "") -> None:
+        """Show ``alert``. Alerts with the same ``replace_key`` (one alert rule) arriving
+        within REPLACE_WINDOW_S of each other update one desktop notification in place."""
         self.last_alerts = [*self.last_alerts[-9:], alert]
         self.notifications_sent += 1
-        if self.desktop_notifications and alert.kind == "rule" and alert.group:
-            self._deliver_rule(alert)
+        if self.desktop_notifications and replace_key:
+            self._deliver_rule(alert, replace_key)
         elif self.desktop_notifications:
             self._spawn(self._notify_dbus(alert), "desktop-notify")
         elif self._tray is not None and QSystemTrayIcon.supportsMessages():
@@ -288,27 +291,27 @@ class TrayController(QObject):
         else:
             self._area.show_alert(alert)
 
-    def _deliver_rule(self, alert: Alert) -> None:
+    def _deliver_rule(self, alert: Alert, key: str) -> None:
         """The first alert of a rule is sent at once; while the rule keeps firing, its
         notification is updated in place with the count, at most once per UPDATE_GAP_MS."""
         now = self._monotonic()
-        note = self._rule_notifications.get(alert.group)
+        note = self._rule_notifications.get(key)
         if note is None or now - note.last_at > REPLACE_WINDOW_S:
             if note is not None:
-                self._forget(alert.group)
-            note = _RuleNotification(QTimer(self))
+                self._forget(key)
+            note = _RuleNotification(QTimer(self), key)
             note.gap.setSingleShot(True)
             note.gap.setInterval(UPDATE_GAP_MS)
             note.gap.timeout.connect(lambda n=note: self._send_rule(n))
-            self._rule_notifications[alert.group] = note
+            self._rule_notifications[key] = note
         note.count += 1
         note.last_at = now
         note.pending = alert
         if not note.sending and not note.gap.isActive():
             self._send_rule(note)
 
-    def _forget(self, group: str) -> None:
-        note = self._rule_notifications.pop(group)
+    def _forget(self, key: str) -> None:
+        note = self._rule_notifications.pop(key)
         note.gap.stop()
         note.gap.deleteLater()
 
@@ -333,13 +336,13 @@ class TrayController(QObject):
         except Exception:  # the daemon went away: fall back for this one alert
             log.warning("desktop notification failed", exc_info=True)
             self._area.show_alert(alert)
-            if note is not None and self._rule_notifications.get(alert.group) is note:
-                self._forget(alert.group)
+            if note is not None and self._rule_notifications.get(note.key) is note:
+                self._forget(note.key)
             return
         finally:
             if note is not None:
                 note.sending = False
-        if note is not None and self._rule_notifications.get(alert.group) is note:
+        if note is not None and self._rule_notifications.get(note.key) is note:
             note.nid = nid or note.nid
             note.gap.start()  # the next update (if the rule fires again) after the gap
         if nid and alert.session_id is not None:

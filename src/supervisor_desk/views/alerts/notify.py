@@ -137,7 +137,10 @@ class AlertNotifier(QObject):
             alert = notice_alert(notice)
             popup = rule.actions.notify and not quiet and not paused
             if popup and not to_area:
-                self._tray.deliver(alert)
+                # One notification per rule that counts up while the rule keeps firing (its
+                # "still open" reminders in one of their own).
+                key = f"{rule.id}:reminder" if notice.repeat else rule.id
+                self._tray.deliver(alert, replace_key=key)
             if rule.actions.banner or (popup and to_area):
                 banners.append((SEVERITY_RANK[rule.severity], alert))
             rank = SEVERITY_RANK[rule.severity]
