@@ -95,3 +95,55 @@ def test_a_rule_firing_every_frame_updates_one_notification_that_counts_up(
         await asyncio.gather(*tasks, return_exceptions=True)
 
     qrun(scenario())
+
+
+def test_alert_rules_on_a_busy_floor_reach_the_desktop_as_one_counting_notification(
+        desktop: VirtualDesktop, qtbot: Any, qrun: Any) -> None:
+    """The default rules, a negative-sentiment session arriving on every frame: the alert
+    notifier and tray send one notification for the rule and count up in it."""
+    from supervisor_desk.models.alerts.defaults import default_rules
+    from supervisor_desk.models.state import SessionChange
+    from supervisor_desk.views.alerts.notify import AlertNotifier
+    from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
+    from tests.views.alerts.test_alerts import queued
+
+    area = NotificationArea()
+    qtbot.addWidget(area)
+    notifier = DesktopNotifier("Supervisor Desk", bus=desktop.bus_address)
+    tasks: list[asyncio.Task[Any]] = []
+
+    def spawn(coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        tasks.append(task)
+        return task
+
+    tray = TrayController(area, spawn=spawn, desktop_notifier=notifier)
+    alerts = AlertNotifier(tray, area)
+    rules = default_rules()
+    rules = rules.model_copy(update={"muted": True, "rules": tuple(
+        r for r in rules.rules if not r.builtin)})
+    alerts.set_rules(rules)
+    vm = AlertsViewModel(rules)
+    vm.notices_raised.connect(alerts.on_notices)
+    frames = 15
+
+    async def scenario() -> None:
+        tray.start()
+        await wait_until(lambda: tray.desktop_notifications, 10)
+        for n in range(1, frames + 1):
+            negative = queued(f"s{n}", 5, f"Guest {n}").model_copy(
+                update={"metadata": {"sentiment": "negative"}})
+            vm.apply_batch([(SessionChange("added", negative), False)])
+            await asyncio.sleep(FRAME_S)  # the feed's next frame
+        await wait_until(lambda: any(f"— {frames} times" in c["summary"]
+                                     for c in desktop.notifications()), 5)
+        calls = [c for c in desktop.notifications()
+                 if c["summary"].startswith("Negative sentiment")]
+        assert calls[0]["replaces_id"] == 0
+        assert {c["id"] for c in calls} == {calls[0]["id"]}
+        assert len(calls) < frames / 3
+        alerts.close()
+        await tray.aclose()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    qrun(scenario())
