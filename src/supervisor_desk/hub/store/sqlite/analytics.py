@@ -8,8 +8,9 @@ equal on random filters, ranges, buckets and SLAs.
 A few statements in one read transaction, each along a covering index: the sessions in the
 range from ``sessions_analytics`` (in start order), and, for a range holding most of the
 history, the per-agent figures from ``sessions_agent_durations`` (in agent and duration
-order, so neither the agents' counts nor their durations are sorted), and the outcomes and
-end reasons from ``sessions_ended_analytics`` (in end order, bucket by bucket).
+order, so neither the agents' counts nor their durations are sorted) and the queue from
+``sessions_queued_analytics`` (the queued sessions only); the outcomes and end reasons from
+``sessions_ended_analytics`` (in end order, bucket by bucket), the waits from the queued.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ RECENT_ROWS = 2000
 BY_AGENT_SHARE = 0.5
 _BY_AGENT = "FROM sessions INDEXED BY sessions_agent_durations"
 _BY_END = "FROM sessions INDEXED BY sessions_ended_analytics"
+_QUEUED = "FROM sessions INDEXED BY sessions_queued_analytics"
 # The index's second column: the same expression orders it and gives the duration.
 _DURATION = "MAX(0, ended_ms - started_ms)"
 # First bucket whose state (just before its end, or now) counts an instant: 0 before the
@@ -78,6 +80,12 @@ def _statements(clause: str, recent: bool, by_agent: bool) -> dict[str, str]:
     # The matching sessions that lived in the range: those that started in it, and before.
     overlapping = (f"(SELECT {_COLUMNS} {_FROM} WHERE started_ms >= :s AND started_ms < :e "
                    f"AND (ended_ms IS NULL OR ended_ms >= :s) AND {clause} UNION ALL {before})")
+    queue_counts = (
+        f"SELECT CASE WHEN queued_ms >= :s AND queued_ms < :e THEN (queued_ms - :s) / :z END, "
+        f"{first(c='queued_ms')}, "
+        f"CASE WHEN {_EXIT} IS NOT NULL THEN {first(c=f'MAX({_EXIT}, queued_ms)')} END, "
+        "accepted_ms IS NOT NULL AND accepted_ms - queued_ms <= :l, "
+        "accepted_ms IS NOT NULL OR ended_ms IS NOT NULL OR :n - queued_ms > :l, COUNT(*)")
     statements = {
         # Before the range: they count in the range's sessions and its live level.
         "before": f"SELECT COUNT(*), SUM(started_ms <= :n) FROM ({before})",
@@ -96,15 +104,11 @@ def _statements(clause: str, recent: bool, by_agent: bool) -> dict[str, str]:
         "ended_early": f"SELECT {first(c='started_ms')}, COUNT(*) FROM {overlapping} "
                        "WHERE ended_ms < :e AND ended_ms < started_ms "
                        "AND ended_ms <= :n GROUP BY 1",
-        "queue": f"SELECT CASE WHEN queued_ms >= :s AND queued_ms < :e "
-                 f"THEN (queued_ms - :s) / :z END, {first(c='queued_ms')}, "
-                 f"CASE WHEN {_EXIT} IS NOT NULL THEN {first(c=f'MAX({_EXIT}, queued_ms)')} END, "
-                 "accepted_ms IS NOT NULL AND accepted_ms - queued_ms <= :l, "
-                 "accepted_ms IS NOT NULL OR ended_ms IS NOT NULL OR :n - queued_ms > :l, "
-                 f"COUNT(*) FROM {overlapping} WHERE queued_ms IS NOT NULL "
+        "queue": f"{queue_counts} FROM {overlapping} WHERE queued_ms IS NOT NULL "
                  "GROUP BY 1, 2, 3, 4, 5",
-        "waits": f"SELECT MAX(0, COALESCE({_EXIT}, :n) - queued_ms) AS w FROM {overlapping} "
-                 "WHERE queued_ms >= :s AND queued_ms < :e "
+        # Queued in the range: along the index of the queued sessions (schema 10).
+        "waits": f"SELECT MAX(0, COALESCE({_EXIT}, :n) - queued_ms) AS w {_QUEUED} "
+                 f"WHERE queued_ms >= :s AND queued_ms < :e AND {where} "
                  "ORDER BY (queued_ms - :s) / :z, w",
         # Agents and teams in one sort (a handful of teams per agent).
         "agents": f"SELECT agent_id, team, COUNT(*), SUM(responsible_kind = 'human'), "
@@ -127,6 +131,9 @@ def _statements(clause: str, recent: bool, by_agent: bool) -> dict[str, str]:
     }
     if by_agent:
         statements |= {
+            # Every queued session of the history: fewer than those in the range.
+            "queue": f"{queue_counts} {_QUEUED} WHERE queued_ms IS NOT NULL AND {where} "
+                     "GROUP BY 1, 2, 3, 4, 5",
             "agents": f"SELECT agent_id, NULL, COUNT(*), SUM(responsible_kind = 'human'), "
                       f"SUM(ended_ms IS NOT NULL), MAX(started_ms), agent_name {_BY_AGENT} "
                       f"WHERE {where} AND {started} GROUP BY agent_id",

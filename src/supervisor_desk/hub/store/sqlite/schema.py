@@ -211,6 +211,14 @@ MIGRATIONS: tuple[str, ...] = (
         operator_id
     );
     """,
+    # 10: analytics: the queued sessions in queue order, with what the queue and wait charts
+    # and the common filters read (a quarter of the sessions in a contact centre's day).
+    """
+    CREATE INDEX sessions_queued_analytics ON sessions (
+        queued_ms, accepted_ms, ended_ms, started_ms, channel, agent_id, status,
+        responsible_kind, operator_id
+    ) WHERE queued_ms IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
