@@ -130,6 +130,7 @@ def _statements(clause: str, recent: bool, by_agent: bool) -> dict[str, str]:
                   "GROUP BY operator_id",
     }
     if by_agent:
+        del statements["durations"]  # picked one rank at a time instead
         statements |= {
             # Every queued session of the history: fewer than those in the range.
             "queue": f"{queue_counts} {_QUEUED} WHERE queued_ms IS NOT NULL AND {where} "
@@ -139,9 +140,13 @@ def _statements(clause: str, recent: bool, by_agent: bool) -> dict[str, str]:
                       f"WHERE {where} AND {started} GROUP BY agent_id",
             "teams": f"SELECT team, COUNT(*), SUM(responsible_kind = 'human') {_FROM} "
                      f"WHERE {where} AND {started} AND team IS NOT NULL GROUP BY team",
-            "durations": f"SELECT {_DURATION} {_BY_AGENT} "
-                         f"WHERE {where} AND {started} AND ended_ms IS NOT NULL "
-                         f"ORDER BY agent_id, {_DURATION}",
+            # One agent's duration at a rank: a walk along its part of the index, no sort.
+            "duration_at": f"SELECT {_DURATION} {_BY_AGENT} "
+                           f"WHERE agent_id = :agent AND {where} AND {started} "
+                           f"AND ended_ms IS NOT NULL ORDER BY {_DURATION} LIMIT 1 OFFSET :k",
+            "duration_max": f"SELECT {_DURATION} {_BY_AGENT} "
+                            f"WHERE agent_id = :agent AND {where} AND {started} "
+                            f"AND ended_ms IS NOT NULL ORDER BY {_DURATION} DESC LIMIT 1",
         }
     return statements
 
@@ -222,8 +227,17 @@ def _aggregates(conn: sqlite3.Connection, sql: dict[str, str], params: dict[str,
             agg.handover_team[team] = (total + count, humans + human)
     for team, count, human in conn.execute(sql["teams"], params) if "teams" in sql else ():
         agg.handover_team[team] = (count, human)
-    agg.durations = _picks(conn.execute(sql["durations"], params).fetchall(),
-                           sorted(ended_per_agent.items()))
+    if "durations" in sql:
+        agg.durations = _picks(conn.execute(sql["durations"], params).fetchall(),
+                               sorted(ended_per_agent.items()))
+    else:
+        for params["agent"], n in ended_per_agent.items():
+            at = []
+            for percent in (50, 90):
+                params["k"] = percentile_rank(percent, n) - 1
+                at.append(conn.execute(sql["duration_at"], params).fetchone()[0])
+            top = conn.execute(sql["duration_max"], params).fetchone()[0]
+            agg.durations[params["agent"]] = Picks(n, at[0], at[1], top)
     for operator_id, handled, ended, total_ms, started_ms, name in conn.execute(
             sql["operators"], params):
         agg.handled[operator_id] = handled
