@@ -72,3 +72,20 @@ def test_live_order_box_shows_its_whole_title_or_folds_away(themed: None, qtbot:
     # 1366x768 at 125 %: the page title folds away first, the box stays (and is whole).
     assert {1280, 1093} <= set(shown_at), shown_at
     window.set_live_order(LiveOrder.LONGEST_WAIT)
+
+
+def test_header_folds_again_when_a_control_changes_its_width(themed: None, qtbot: QtBot) -> None:
+    """Not only on resize: when the pill's words shrink, the order box comes back."""
+    window = MainWindow(SessionTableModel())
+    qtbot.addWidget(window)
+    for title in ("History", "Analytics"):
+        window.add_page(title, QWidget())
+    window.set_user("demo", "supervisor", "http://127.0.0.1:8765")
+    window.set_connection("reconnecting", "Reconnecting in 30 s — the hub did not answer")
+    window.show()
+    window.resize(1093, 590)
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: window.width() == 1093)
+    qtbot.waitUntil(lambda: not window.order_combo.isVisible())
+    window.set_connection("connected", "Connected")
+    qtbot.waitUntil(lambda: window.order_combo.isVisible())

@@ -161,6 +161,15 @@ class HeaderBar(QFrame):
         super().resizeEvent(event)
         self._fold(event.size().width())
 
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        # A control changed its size (the pill says "Connected", the account button a name):
+        # fold again, or what was decided at the last resize holds (the order box stayed
+        # hidden on Live at 125 % once sign-in widened the account button, or the reverse).
+        if event.type() == QEvent.Type.LayoutRequest:
+            self._fold(self.width())
+        return handled
+
     def _fold(self, width: int) -> None:
         room = width - self.minimumSizeHint().width()
         for widget in reversed(self.optional):  # the last to go gets room first
