@@ -109,7 +109,7 @@ def _desktop_class() -> Any:
     sys.path.insert(0, str(REPO))
     from tests.e2e.desktop import _X11, VirtualDesktop
 
-    class BenchDesktop(VirtualDesktop):  # type: ignore[misc]
+    class BenchDesktop(VirtualDesktop):
         """The e2e bench's desktop on a fixed display, with openbox for minimising."""
 
         def _start_xvfb(self) -> None:
@@ -245,7 +245,12 @@ class App:
 
     def show_from_tray(self) -> None:
         icons: list[int] = []
-        self._wait(lambda: bool(icons.extend(self._tray_icons()) or icons), 20, "tray icon")
+
+        def found() -> bool:
+            icons[:] = self._tray_icons()
+            return bool(icons)
+
+        self._wait(found, 20, "tray icon")
         self.desktop.click(icons[0])
         self._wait(lambda: self.desktop.is_viewable(self.window), 20, "shown window")
 

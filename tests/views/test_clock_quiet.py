@@ -69,7 +69,9 @@ def test_in_the_tray_nothing_paints_or_ticks_while_events_apply_and_showing_is_c
     for name in TABLE_SIGNALS:
         getattr(model, name).connect(lambda *_a, name=name: table_signals.append(name))
     painted = PaintCounter(window)
-    QApplication.instance().installEventFilter(painted)
+    app = QApplication.instance()
+    assert app is not None
+    app.installEventFilter(painted)
     updated: list[str] = []
     live.session_updated.connect(lambda s: updated.append(s.id))
     try:
@@ -91,7 +93,7 @@ def test_in_the_tray_nothing_paints_or_ticks_while_events_apply_and_showing_is_c
         assert painted.events == 0, painted.seen
         assert model.row_of("c") < 0
     finally:
-        QApplication.instance().removeEventFilter(painted)
+        app.removeEventFilter(painted)
     window.show()
     # Current the instant it shows (before any paint): rows, end marks and cards.
     assert model.row_of("c") >= 0
@@ -155,7 +157,8 @@ def test_the_tick_repaints_only_the_cells_whose_text_moves(qtbot: QtBot) -> None
     tick = next(r for r in paints.regions if r != whole)
 
     def cell(sid: str, column: SessionColumn) -> QRect:
-        return view.visualRect(model.index(model.row_of(sid), column))
+        rect: QRect = view.visualRect(model.index(model.row_of(sid), column))
+        return rect
 
     assert tick.intersects(cell("live", SessionColumn.DURATION))
     assert not tick.intersects(cell("live", SessionColumn.STATUS))  # a steady dot
