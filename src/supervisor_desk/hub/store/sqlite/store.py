@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from supervisor_desk.hub import passwords
-from supervisor_desk.hub.store import reducer
+from supervisor_desk.hub.store import accounts, reducer
 from supervisor_desk.hub.store.interface import (
     CommitListener,
     ExportRow,
@@ -510,11 +510,8 @@ class SqliteStore:
         if row is None:
             return None
         role, label, user_id, expires_ms, user_name = row
-        moment = now or datetime.now(UTC)
-        if expires_ms is not None and expires_ms <= moment.timestamp() * 1000:
-            return None
-        expires = datetime.fromtimestamp(expires_ms / 1000, UTC) if expires_ms else None
-        return Principal(token_hash, role, user_name or label, user_id, expires)
+        return accounts.principal_of(token_hash, role, label, user_id, expires_ms, user_name,
+                                     now)
 
     @faults_translated
     def check_password(self, name: str, password: str) -> tuple[str, str, str] | None:
@@ -525,22 +522,18 @@ class SqliteStore:
             passwords.verify_absent(password)  # equalize timing with a real check
             return None
         user_id, user_name, role, salt, stored = row
-        if not passwords.verify_password(password, salt, stored):
+        ok, upgraded = accounts.sign_in(password, salt, stored)
+        if not ok:
             return None
-        if passwords.needs_rehash(salt, stored):  # an older hash (scrypt): upgrade it now
-            new_salt, digest = passwords.hash_password(password)
+        if upgraded is not None:  # an older hash (scrypt, other parameters): store today's
+            new_salt, digest = upgraded
             self._write(lambda conn: conn.execute(
                 "UPDATE users SET salt = ?, hash = ? WHERE id = ? AND hash = ?",
                 (new_salt, digest, user_id, stored)))
         return user_id, user_name, role
 
     def add_user(self, name: str, role: str, password: str) -> str:
-        if role not in ("viewer", "supervisor", "admin"):
-            raise ValueError(f"a user's role is viewer, supervisor or admin, not {role!r}")
-        if not name or len(name) > 200:
-            raise ValueError("a user name has 1 to 200 characters")
-        if not password:
-            raise ValueError("the password is empty")
+        accounts.check_new_user(name, role, password)
         salt, digest = passwords.hash_password(password)
 
         def work(conn: sqlite3.Connection) -> str:
