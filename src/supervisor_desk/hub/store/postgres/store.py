@@ -1,10 +1,16 @@
 """The hub's store on PostgreSQL: the same contract as the SQLite file, shared by replicas.
 
 Several hub processes (replicas) use one database. What keeps them one hub:
-- **One event log.** Every writing transaction locks the counter row (``event_counter``,
-  ``SELECT … FOR UPDATE``) before it reads anything, takes its seqs from it and writes it back:
-  writers across replicas run one after the other, seqs follow commit order, and a rolled back
-  batch returns its seqs with it (no hole). The epoch is a row of ``meta``.
+- **One event log.** A writing transaction first takes a transaction advisory lock per
+  session it touches (in one sorted order, so two writers never deadlock), reads those
+  sessions, runs the reducer and writes sessions, messages and logs; only then does it lock
+  the counter row (``event_counter``, ``SELECT … FOR UPDATE``), give its events their seqs
+  (the reducer counted from 0), insert them and write the counter back. Writers of different
+  sessions reduce side by side on every replica and queue only for the short end of the
+  transaction; seqs follow commit order, and a rolled back batch returns its seqs with it (no
+  hole). An event id that another session's writer stored meanwhile is found under the
+  counter lock and the batch is redone with the counter held throughout. The epoch is a row
+  of ``meta``.
 - **One feed.** The writing transaction ends with ``pg_notify('hub_events', last seq)``, which
   PostgreSQL delivers at commit. Each replica listens on one connection
   (:mod:`~supervisor_desk.hub.store.postgres.listen`) and reads the events it has not published
@@ -23,6 +29,8 @@ one for LISTEN. psycopg's errors never leave this module: a lost or refused conn
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import json
 import logging
 import threading
@@ -68,6 +76,9 @@ NOTIFY_CHANNEL = "hub_events"
 _POOL_WAIT_S = 3.0
 # First key of the advisory locks that make a role single across replicas (the simulator).
 SINGLE_WRITER_LOCKS = 0x5D_4D17
+# First key of the transaction advisory locks of sessions (the second: a hash of the id).
+SESSION_LOCKS = 0x5D_4D18
+SESSION_LOCK_KEYS = 1024
 _REPLAY_ROWS = 2000
 
 _INSERT_SESSION = (
@@ -92,28 +103,42 @@ def _now_ms() -> int:
 class PgBatch:
     """One write transaction as the reducer's ``WriteBatch``. Reads are batched (the batch's
     sessions in one query, a session's message ids once) and every write waits for
-    :meth:`flush`: one ``executemany`` per table (psycopg pipelines them), so a batch costs a
-    handful of round trips, not one per event."""
+    :meth:`flush_documents` (sessions, messages, logs) or :meth:`write_events` (events and
+    webhook deliveries): one ``executemany`` per table (psycopg pipelines them), so a batch
+    costs a handful of round trips, not one per event.
 
-    def __init__(self, conn: psycopg.Connection, seq: int) -> None:
+    ``seq`` counts from ``start``, not from the log's counter: the events' seqs are only known
+    under the counter lock, taken after the reducer ran, and :meth:`write_events` adds that
+    base. ``pending`` holds the ids and hashes of events of earlier batches of the same
+    transaction, not inserted yet."""
+
+    def __init__(self, conn: psycopg.Connection, start: int = 0,
+                 pending: dict[str, bytes | None] | None = None) -> None:
         self.conn = conn
-        self.seq = seq
+        self.seq = start
+        self._pending = pending if pending is not None else {}
         self.sessions: dict[str, dict[str, Any] | None] = {}
         self.dirty: set[str] = set()
         self.created: set[str] = set()
         self.new_events: list[tuple[int, str]] = []
         self._event_rows: list[tuple[Any, ...]] = []
         self._log_rows: list[tuple[str, str, str]] = []
-        self._outbox_rows: list[tuple[Any, ...]] = []
+        self._outbox: list[tuple[int, str, str, str, str]] = []
         self.hooks: list[tuple[str, frozenset[str]]] | None = None
-        self.outboxed = 0
         self._messages: dict[tuple[str, str], list[Any]] = {}
         self._ids_by_session: dict[str, set[str]] = {}
 
     def known_events(self, ids: Sequence[str]) -> dict[str, bytes | None]:
         rows = self.conn.execute(
             "SELECT id, content_hash FROM events WHERE id = ANY(%s)", (list(ids),)).fetchall()
-        return {row[0]: (bytes(row[1]) if row[1] is not None else None) for row in rows}
+        known = {row[0]: (bytes(row[1]) if row[1] is not None else None) for row in rows}
+        if self._pending:
+            known.update((i, self._pending[i]) for i in ids if i in self._pending)
+        return known
+
+    def event_hashes(self) -> dict[str, bytes | None]:
+        """The ids and content hashes of the events this batch appends."""
+        return {row[1]: row[4] for row in self._event_rows}
 
     def prefetch_sessions(self, session_ids: Sequence[str]) -> None:
         """Load the documents of a batch's sessions in one round trip (absent ones: None)."""
@@ -189,12 +214,12 @@ class PgBatch:
         if self.hooks is None:
             self.hooks = webhook_sql.subscriptions(self.conn)
         if self.hooks:
-            rows = webhook_sql.outbox_rows(self.hooks, seq=seq, event_type=kind,
-                                           session_id=session_id, at=at, data_json=data_json)
-            self._outbox_rows.extend(rows)
-            self.outboxed += len(rows)
+            # The deliveries name the seq: built by write_events, once the seq is known.
+            self._outbox.append((seq, kind, session_id, at, data_json))
 
-    def flush(self) -> None:
+    def flush_documents(self) -> None:
+        """Write the sessions, messages and logs changed so far (no counter lock needed: the
+        caller holds the sessions' locks)."""
         cursor = self.conn.cursor()
         created = [session_columns(self.sessions[s] or {}) for s in self.dirty
                    if s in self.created]
@@ -212,18 +237,33 @@ class PgBatch:
         if self._log_rows:
             cursor.executemany(
                 "INSERT INTO logs (session_id, kind, doc) VALUES (%s, %s, %s)", self._log_rows)
-        if self._event_rows:
-            cursor.executemany(
-                "INSERT INTO events (seq, id, session_id, body, content_hash) "
-                "VALUES (%s, %s, %s, %s, %s)", self._event_rows)
-        if self._outbox_rows:
-            webhook_sql.insert_outbox(cursor, self._outbox_rows)
         self.dirty.clear()
         self.created.clear()
         self._log_rows.clear()
         self._messages.clear()
+
+    def write_events(self, base: int) -> tuple[list[tuple[int, str]], int]:
+        """Insert the appended events with ``base`` added to their seqs, and their webhook
+        deliveries (called under the counter lock); returns the events as ``(seq, body)``
+        and how many deliveries were written."""
+        cursor = self.conn.cursor()
+        if self._event_rows:
+            cursor.executemany(
+                "INSERT INTO events (seq, id, session_id, body, content_hash) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                [(seq + base, *rest) for seq, *rest in self._event_rows])
+        outbox_rows: list[tuple[Any, ...]] = []
+        for seq, kind, session_id, at, data_json in self._outbox:
+            outbox_rows.extend(webhook_sql.outbox_rows(
+                self.hooks or [], seq=seq + base, event_type=kind, session_id=session_id,
+                at=at, data_json=data_json))
+        if outbox_rows:
+            webhook_sql.insert_outbox(cursor, outbox_rows)
+        written = [(seq + base, body) for seq, body in self.new_events]
         self._event_rows.clear()
-        self._outbox_rows.clear()
+        self._outbox.clear()
+        self.new_events.clear()
+        return written, len(outbox_rows)
 
 
 class PostgresStore:
@@ -617,24 +657,28 @@ class PostgresStore:
             with conn.transaction():
                 return work(conn)
 
-    def _transaction(self, work: Callable[[PgBatch], T]) -> T:
-        """``work`` in one write transaction that may append events (handover, edits)."""
+    def _transaction(self, session_id: str, work: Callable[[PgBatch], T]) -> T:
+        """``work`` on ``session_id`` in one write transaction that may append events
+        (handover, edits): the session's lock, then the counter's, for the whole of it."""
         with self._write_lock, translated():
             self._check_open()
             conn = self._writer()
             with conn.transaction():
-                batch = PgBatch(conn, self._lock_counter(conn))
+                _lock_sessions(conn, [session_id])
+                base = self._lock_counter(conn)
+                batch = PgBatch(conn)
                 result = work(batch)
-                batch.flush()
-                self._advance_counter(conn, batch.seq, bool(batch.new_events))
-        self._publish_own(batch.new_events)
-        if batch.outboxed:
+                batch.flush_documents()
+                new_events, outboxed = batch.write_events(base)
+                self._advance_counter(conn, base + batch.seq, bool(new_events))
+        self._publish_own(new_events)
+        if outboxed:
             self._outbox_written()
         return result
 
     @staticmethod
     def _lock_counter(conn: psycopg.Connection) -> int:
-        # Before anything is read: writers of every replica queue here, in commit order.
+        # Writers of every replica queue here, in commit order: the seqs follow it.
         row = conn.execute("SELECT seq FROM event_counter WHERE id = 1 FOR UPDATE").fetchone()
         assert row is not None
         return int(row[0])
@@ -656,35 +700,68 @@ class PostgresStore:
         self, batches: Sequence[Sequence[ParsedEvent]]
     ) -> list[IngestOutcome | Exception]:
         """Several batches in one durable commit, each atomic (a savepoint)."""
-        results: list[IngestOutcome | Exception] = []
-        new_events: list[tuple[int, str]] = []
-        outboxed = 0
         with self._write_lock, translated():
             self._check_open()
-            conn = self._writer()
-            with conn.transaction():
-                seq = self._lock_counter(conn)
-                for events in batches:
-                    batch = PgBatch(conn, seq)
-                    try:
-                        with conn.transaction():  # a savepoint: this batch alone
-                            batch.prefetch_sessions([event.session_id for event, _ in events])
-                            outcome = reducer.ingest_batch(batch, events)
-                            batch.flush()
-                    except psycopg.Error:
-                        raise  # the connection or the database: nobody's batch is stored
-                    except Exception as failed:
-                        results.append(failed)
-                        continue
-                    seq = batch.seq
-                    new_events.extend(batch.new_events)
-                    outboxed += batch.outboxed
-                    results.append(outcome)
-                self._advance_counter(conn, seq, bool(new_events))
+            try:
+                results, new_events, outboxed = self._ingest_transaction(batches, serial=False)
+            except _EventIdTaken:
+                results, new_events, outboxed = self._ingest_transaction(batches, serial=True)
         self._publish_own(new_events)
         if outboxed:
             self._outbox_written()
         return results
+
+    def _ingest_transaction(
+        self, batches: Sequence[Sequence[ParsedEvent]], *, serial: bool
+    ) -> tuple[list[IngestOutcome | Exception], list[tuple[int, str]], int]:
+        """The batches in one transaction: the sessions' locks, the reducer and the documents'
+        writes, then the counter's lock, the events and the commit. ``serial`` takes the
+        counter's lock before the reducer runs (the way back when an event id was taken
+        meanwhile: then no other writer can store one)."""
+        conn = self._writer()
+        done: list[tuple[PgBatch, IngestOutcome]] = []
+        results: list[IngestOutcome | Exception] = []
+        pending: dict[str, bytes | None] = {}
+        with conn.transaction():
+            _lock_sessions(conn, [event.session_id for events in batches
+                                  for event, _ in events])
+            base = self._lock_counter(conn) if serial else None
+            seq = 0
+            for events in batches:
+                batch = PgBatch(conn, seq, pending)
+                try:
+                    with conn.transaction():  # a savepoint: this batch alone
+                        batch.prefetch_sessions([event.session_id for event, _ in events])
+                        outcome = reducer.ingest_batch(batch, events)
+                        batch.flush_documents()
+                except psycopg.Error:
+                    raise  # the connection or the database: nobody's batch is stored
+                except Exception as failed:
+                    results.append(failed)
+                    continue
+                seq = batch.seq
+                pending.update(batch.event_hashes())
+                done.append((batch, outcome))
+                results.append(outcome)
+            if base is None:
+                base = self._lock_counter(conn)
+                if pending and conn.execute(
+                        "SELECT 1 FROM events WHERE id = ANY(%s) LIMIT 1",
+                        (list(pending),)).fetchone():
+                    # Stored by a writer of other sessions since the reducer looked: redo
+                    # (this transaction rolls back) with the counter held throughout.
+                    raise _EventIdTaken
+            new_events: list[tuple[int, str]] = []
+            outboxed = 0
+            for batch, _outcome in done:
+                written, delivered = batch.write_events(base)
+                new_events.extend(written)
+                outboxed += delivered
+            self._advance_counter(conn, base + seq, bool(new_events))
+        rebased = iter(dataclasses.replace(outcome, last_seq=outcome.last_seq + base)
+                       for _batch, outcome in done)
+        return ([next(rebased) if isinstance(r, IngestOutcome) else r for r in results],
+                new_events, outboxed)
 
     def _outbox_written(self) -> None:
         listener = self.on_outbox
@@ -694,12 +771,13 @@ class PostgresStore:
     def handover(
         self, session_id: str, operator: dict[str, str] | None, by: dict[str, str]
     ) -> str:
-        return self._transaction(lambda batch: reducer.handover(batch, session_id, operator, by))
+        return self._transaction(
+            session_id, lambda batch: reducer.handover(batch, session_id, operator, by))
 
     def update_contact(self, session_id: str, changes: dict[str, str], by: dict[str, str]
                        ) -> str:
         return self._transaction(
-            lambda batch: reducer.update_contact(batch, session_id, changes, by))
+            session_id, lambda batch: reducer.update_contact(batch, session_id, changes, by))
 
     # ----------------------------------------------------------------------------------------
     # Webhook endpoints
@@ -734,6 +812,27 @@ class PostgresStore:
     def open_outbox(self) -> webhook_sql.PgOutbox:
         with translated():
             return webhook_sql.PgOutbox(self.dsn)
+
+
+class _EventIdTaken(Exception):  # noqa: N818 - internal signal: redo the transaction serially
+    pass
+
+
+def _lock_sessions(conn: psycopg.Connection, session_ids: Sequence[str]) -> None:
+    """Take the transaction's advisory lock of each session, in one order for every writer
+    (sorted keys) so two writers never wait for each other in a cycle; held until commit."""
+    keys = sorted({_session_key(s) for s in session_ids})
+    if keys:
+        conn.execute("SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k",
+                     (SESSION_LOCKS, keys))
+
+
+def _session_key(session_id: str) -> int:
+    # One of SESSION_LOCK_KEYS stable keys: a batch of a thousand sessions holds at most that
+    # many locks (PostgreSQL's lock table is sized in tens per connection); two sessions that
+    # share a key only wait for each other.
+    digest = hashlib.blake2b(session_id.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % SESSION_LOCK_KEYS
 
 
 def _local_file_records(path: Path) -> None:
