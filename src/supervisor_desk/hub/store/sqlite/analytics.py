@@ -9,7 +9,8 @@ A few statements in one read transaction, each along a covering index: the sessi
 range from ``sessions_analytics`` (in start order), and, for a range holding most of the
 history, the per-agent figures from ``sessions_agent_durations`` (in agent and duration
 order, so neither the agents' counts nor their durations are sorted) and the queue from
-``sessions_queued_analytics`` (the queued sessions only); the outcomes and end reasons from
+``sessions_queued_analytics`` (the queued sessions only) and the operators from
+``sessions_operator_analytics`` (in operator order); the outcomes and end reasons from
 ``sessions_ended_analytics`` (in end order, bucket by bucket), the waits from the queued.
 """
 
@@ -47,6 +48,7 @@ BY_AGENT_SHARE = 0.5
 _BY_AGENT = "FROM sessions INDEXED BY sessions_agent_durations"
 _BY_END = "FROM sessions INDEXED BY sessions_ended_analytics"
 _QUEUED = "FROM sessions INDEXED BY sessions_queued_analytics"
+_BY_OPERATOR = "FROM sessions INDEXED BY sessions_operator_analytics"
 # The index's second column: the same expression orders it and gives the duration.
 _DURATION = "MAX(0, ended_ms - started_ms)"
 # First bucket whose state (just before its end, or now) counts an instant: 0 before the
@@ -86,6 +88,11 @@ def _statements(clause: str, recent: bool, by_agent: bool) -> dict[str, str]:
         f"CASE WHEN {_EXIT} IS NOT NULL THEN {first(c=f'MAX({_EXIT}, queued_ms)')} END, "
         "accepted_ms IS NOT NULL AND accepted_ms - queued_ms <= :l, "
         "accepted_ms IS NOT NULL OR ended_ms IS NOT NULL OR :n - queued_ms > :l, COUNT(*)")
+    operator_counts = (
+        "SELECT operator_id, COUNT(*), SUM(ended_ms IS NOT NULL), "
+        "SUM(CASE WHEN ended_ms IS NOT NULL "
+        "THEN MAX(0, ended_ms - COALESCE(accepted_ms, started_ms)) ELSE 0 END), "
+        "MAX(started_ms), operator_name")
     statements = {
         # Before the range: they count in the range's sessions and its live level.
         "before": f"SELECT COUNT(*), SUM(started_ms <= :n) FROM ({before})",
@@ -117,10 +124,7 @@ def _statements(clause: str, recent: bool, by_agent: bool) -> dict[str, str]:
         "durations": f"SELECT MAX(0, ended_ms - started_ms) AS d {_FROM} "
                      f"WHERE {where} AND {started} AND ended_ms IS NOT NULL "
                      "ORDER BY agent_id, d",
-        "operators": f"SELECT operator_id, COUNT(*), SUM(ended_ms IS NOT NULL), "
-                     "SUM(CASE WHEN ended_ms IS NOT NULL "
-                     "THEN MAX(0, ended_ms - COALESCE(accepted_ms, started_ms)) ELSE 0 END), "
-                     f"MAX(started_ms), operator_name {_FROM} "
+        "operators": f"{operator_counts} {_FROM} "
                      f"WHERE {where} AND {started} AND operator_id IS NOT NULL "
                      "GROUP BY operator_id",
         # Active now, whatever the range.
@@ -135,6 +139,10 @@ def _statements(clause: str, recent: bool, by_agent: bool) -> dict[str, str]:
             # Every queued session of the history: fewer than those in the range.
             "queue": f"{queue_counts} {_QUEUED} WHERE queued_ms IS NOT NULL AND {where} "
                      "GROUP BY 1, 2, 3, 4, 5",
+            # Every session an operator had, in operator order (schema 11): no sort.
+            "operators": f"{operator_counts} {_BY_OPERATOR} "
+                         f"WHERE operator_id IS NOT NULL AND {where} AND {started} "
+                         "GROUP BY operator_id",
             "agents": f"SELECT agent_id, NULL, COUNT(*), SUM(responsible_kind = 'human'), "
                       f"SUM(ended_ms IS NOT NULL), MAX(started_ms), agent_name {_BY_AGENT} "
                       f"WHERE {where} AND {started} GROUP BY agent_id",

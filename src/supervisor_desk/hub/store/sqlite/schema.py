@@ -219,6 +219,14 @@ MIGRATIONS: tuple[str, ...] = (
         responsible_kind, operator_id
     ) WHERE queued_ms IS NOT NULL;
     """,
+    # 11: analytics: the sessions an operator had, in operator order, with what the workload
+    # table and the common filters read (grouped per operator without a sort).
+    """
+    CREATE INDEX sessions_operator_analytics ON sessions (
+        operator_id, started_ms, ended_ms, accepted_ms, operator_name, channel, agent_id,
+        status, responsible_kind
+    ) WHERE operator_id IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
