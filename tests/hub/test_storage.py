@@ -31,6 +31,7 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
     conn.execute("DROP INDEX sessions_ended_analytics")
     conn.execute("DROP INDEX sessions_queued_analytics")
     conn.execute("DROP INDEX sessions_operator_analytics")
+    conn.execute("DROP INDEX sessions_team_analytics")
     conn.execute("ALTER TABLE sessions DROP COLUMN end_reason")
     conn.execute("ALTER TABLE sessions DROP COLUMN team")
     conn.execute("DROP TABLE webhooks")
@@ -43,7 +44,7 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
     try:
         assert storage.epoch == "old-epoch"
         version = storage.reader().execute("PRAGMA user_version").fetchone()[0]
-        assert version == schema.SCHEMA_VERSION == 11
+        assert version == schema.SCHEMA_VERSION == 12
         total, docs = storage.session_page(SessionFilter(text="probleme"),
                                            SortSpec.parse(None), 0, 50, 0)
         assert total == 1 and json.loads(docs[0])["id"] == "s1"
@@ -51,6 +52,6 @@ def test_version_1_database_is_migrated_and_keeps_its_data(tmp_path: Path) -> No
         storage.close()
     again = sqlite3.connect(db, isolation_level=None)
     try:
-        assert schema.migrate(again) == 11  # idempotent
+        assert schema.migrate(again) == 12  # idempotent
     finally:
         again.close()

@@ -10,7 +10,8 @@ range from ``sessions_analytics`` (in start order), and, for a range holding mos
 history, the per-agent figures from ``sessions_agent_durations`` (in agent and duration
 order, so neither the agents' counts nor their durations are sorted) and the queue from
 ``sessions_queued_analytics`` (the queued sessions only) and the operators from
-``sessions_operator_analytics`` (in operator order); the outcomes and end reasons from
+``sessions_operator_analytics``, the teams from ``sessions_team_analytics`` (each in its own
+order); the outcomes and end reasons from
 ``sessions_ended_analytics`` (in end order, bucket by bucket), the waits from the queued.
 """
 
@@ -49,6 +50,7 @@ _BY_AGENT = "FROM sessions INDEXED BY sessions_agent_durations"
 _BY_END = "FROM sessions INDEXED BY sessions_ended_analytics"
 _QUEUED = "FROM sessions INDEXED BY sessions_queued_analytics"
 _BY_OPERATOR = "FROM sessions INDEXED BY sessions_operator_analytics"
+_BY_TEAM = "FROM sessions INDEXED BY sessions_team_analytics"
 # The index's second column: the same expression orders it and gives the duration.
 _DURATION = "MAX(0, ended_ms - started_ms)"
 # First bucket whose state (just before its end, or now) counts an instant: 0 before the
@@ -146,8 +148,9 @@ def _statements(clause: str, recent: bool, by_agent: bool) -> dict[str, str]:
             "agents": f"SELECT agent_id, NULL, COUNT(*), SUM(responsible_kind = 'human'), "
                       f"SUM(ended_ms IS NOT NULL), MAX(started_ms), agent_name {_BY_AGENT} "
                       f"WHERE {where} AND {started} GROUP BY agent_id",
-            "teams": f"SELECT team, COUNT(*), SUM(responsible_kind = 'human') {_FROM} "
-                     f"WHERE {where} AND {started} AND team IS NOT NULL GROUP BY team",
+            # In team order (schema 12): no sort.
+            "teams": f"SELECT team, COUNT(*), SUM(responsible_kind = 'human') {_BY_TEAM} "
+                     f"WHERE team IS NOT NULL AND {where} AND {started} GROUP BY team",
             # One agent's duration at a rank: a walk along its part of the index, no sort.
             "duration_at": f"SELECT {_DURATION} {_BY_AGENT} "
                            f"WHERE agent_id = :agent AND {where} AND {started} "

@@ -227,6 +227,13 @@ MIGRATIONS: tuple[str, ...] = (
         status, responsible_kind
     ) WHERE operator_id IS NOT NULL;
     """,
+    # 12: analytics: the sessions of a team, in team order, with what the hand-over per team
+    # and the common filters read (grouped per team without a sort).
+    """
+    CREATE INDEX sessions_team_analytics ON sessions (
+        team, started_ms, ended_ms, responsible_kind, channel, agent_id, status, operator_id
+    ) WHERE team IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
