@@ -12,9 +12,15 @@ generations itself, as often as the collector would have.
 from __future__ import annotations
 
 import gc
+import time
 
 _holders = 0  # reads and windows in progress, each holding automatic collection off
 _was_enabled = False
+# The oldest generation's pass walks everything the app holds (a big file's index too): the
+# automatic collector runs it only once the long-lived objects grew by a quarter, which a
+# count cannot tell; at most this often here instead.
+FULL_COLLECTION_EVERY_S = 30.0
+_last_full = 0.0
 
 
 def hold_collection() -> None:
@@ -56,11 +62,16 @@ class CollectionHold:
 def collect_due() -> None:
     """On the Qt thread: the collection the allocations since the last one call for, if any,
     by the collector's own thresholds (a generation's collection counts towards the next's)."""
+    global _last_full
     young, middle, old = gc.get_count()
     threshold_young, threshold_middle, threshold_old = gc.get_threshold()
     if threshold_young == 0 or young < threshold_young:
         return
     generation = 0
     if middle + 1 >= threshold_middle:
-        generation = 2 if old + 1 >= threshold_old else 1
+        generation = 1
+        now = time.monotonic()
+        if old + 1 >= threshold_old and now - _last_full >= FULL_COLLECTION_EVERY_S:
+            generation = 2
+            _last_full = now
     gc.collect(generation)
