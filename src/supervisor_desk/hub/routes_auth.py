@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -32,7 +33,7 @@ async def login(body: LoginRequest, request: Request, service: Hub) -> Response:
     throttle = service.throttle
     # One attempt at a time per (name, address): parallel guesses cannot slip past the count.
     async with throttle.turn(body.username, address):
-        verdict = throttle.verdict(body.username, address)
+        verdict = await _throttled(service, throttle.verdict, body.username, address)
         if verdict.refuse_for is not None:
             wait = int(verdict.refuse_for) + 1
             raise ApiError(
@@ -82,7 +83,16 @@ async def _check(service: HubService, body: LoginRequest, address: str) -> tuple
     """The user's ``(id, name, role)``, or 401 (the same for an unknown name)."""
     found = await service.read(service.storage.check_password, body.username, body.password)
     if found is None:
-        service.throttle.failed(body.username, address)
+        await _throttled(service, service.throttle.failed, body.username, address)
         raise ApiError(401, "invalid_credentials", "wrong user name or password")
-    service.throttle.succeeded(body.username, address)
+    await _throttled(service, service.throttle.succeeded, body.username, address)
     return found
+
+
+async def _throttled[T](service: HubService, fn: Callable[[str, str], T], name: str,
+                        address: str) -> T:
+    """``fn(name, address)`` of the throttle: in a reader thread when its counts are in the
+    database (several replicas), inline when they are in this process's memory."""
+    if service.throttle.shared:
+        return await service.read(fn, name, address)
+    return fn(name, address)

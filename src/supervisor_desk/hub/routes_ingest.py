@@ -38,7 +38,11 @@ async def ingest(
                            f"the body may be at most {MAX_BODY_BYTES} bytes")
     # Validation is CPU work: keep it off the loop so the feed keeps flowing meanwhile.
     events = await service.read(parse_batch, bytes(body))
-    service.ingest_limit.check(principal.token_hash, len(events))
+    limit = service.ingest_limit
+    if limit.shared:  # counted in the database: not on the event loop
+        await service.read(limit.check, principal.token_hash, len(events))
+    else:
+        limit.check(principal.token_hash, len(events))
     try:
         outcome = await service.ingest(events)
     except EventIdConflictError as exc:

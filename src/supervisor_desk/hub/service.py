@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from supervisor_desk.hub.feed import Broadcaster
-from supervisor_desk.hub.ratelimit import IngestRateLimit
+from supervisor_desk.hub.ratelimit import IngestRateLimit, SharesLimits
 from supervisor_desk.hub.revocation import TOKEN_CHECK_SECONDS
 from supervisor_desk.hub.store.interface import HubStore, IngestOutcome, ParsedEvent
 
@@ -46,6 +46,8 @@ class LoginThrottle:
     still gets in. An address over its own limit (a spray over many names) is refused for all
     names it has never signed in with.
     """
+
+    shared = False  # counted in a store several replicas share: ask it off the event loop
 
     def __init__(
         self,
@@ -164,6 +166,8 @@ class HubService:
         self.broadcaster = Broadcaster(storage.last_seq, limit=feed_limit)
         self.throttle = LoginThrottle()
         self.ingest_limit = IngestRateLimit()  # per token; reconfigure with .configure()
+        if isinstance(storage, SharesLimits):  # several replicas: count in the database
+            storage.share_limits(self)
         self.token_check_interval = TOKEN_CHECK_SECONDS  # open feeds re-check their token
         self._readers = _started_pool(read_threads, "hub-read")
         self._writer = _started_pool(1, "hub-write")

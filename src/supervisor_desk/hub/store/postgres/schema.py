@@ -159,6 +159,26 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX webhook_deliveries_order
         ON webhook_deliveries (webhook_id, session_id, state, id);
     """,
+    # 2: the sign-in throttle and the per-token ingest limit, shared by the replicas
+    # (store/postgres/limits.py). Times are epoch seconds. The buckets are UNLOGGED: written at
+    # every ingest request, worth no WAL, and after a crash every bucket simply starts full.
+    """
+    CREATE UNLOGGED TABLE rate_buckets (
+        key text PRIMARY KEY,
+        level double precision NOT NULL,
+        stamp_s double precision NOT NULL
+    );
+    CREATE TABLE login_failures (key text NOT NULL, at_s double precision NOT NULL);
+    CREATE INDEX login_failures_key ON login_failures (key, at_s);
+    CREATE INDEX login_failures_at ON login_failures (at_s);
+    CREATE TABLE login_known (
+        name text NOT NULL,
+        address text NOT NULL,
+        at_s double precision NOT NULL,
+        PRIMARY KEY (name, address)
+    );
+    CREATE INDEX login_known_at ON login_known (at_s);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -38,7 +38,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 import psycopg_pool
@@ -56,6 +56,7 @@ from supervisor_desk.hub.store.interface import (
 from supervisor_desk.hub.store.postgres import query
 from supervisor_desk.hub.store.postgres import webhooks as webhook_sql
 from supervisor_desk.hub.store.postgres.faults import translated
+from supervisor_desk.hub.store.postgres.limits import PgIngestBuckets, PgLoginThrottle
 from supervisor_desk.hub.store.postgres.schema import migrate
 from supervisor_desk.hub.store.reducer import SESSION_COLUMNS, DuplicateMessage, session_columns
 from supervisor_desk.hub.store.tokens import hash_token, new_token
@@ -68,6 +69,9 @@ from supervisor_desk.models.analytics import (
 )
 from supervisor_desk.models.filters import SessionFilter, SortSpec
 from supervisor_desk.models.wire import ROLES
+
+if TYPE_CHECKING:
+    from supervisor_desk.hub.service import HubService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -351,6 +355,12 @@ class PostgresStore:
             return False
         self._claims.append(conn)
         return True
+
+    def share_limits(self, service: HubService) -> None:
+        """Count the service's sign-in failures and ingest buckets in this database, so the
+        limits hold across every replica."""
+        service.throttle = PgLoginThrottle(self._reading)
+        service.ingest_limit.share(PgIngestBuckets(self._reading))
 
     def close(self) -> None:
         with self._write_lock:
