@@ -53,7 +53,7 @@ def _draw_background(
 
 
 class StatusDotDelegate(QStyledItemDelegate):
-    """A coloured dot: pulsing green for active, amber for queued, muted for ended."""
+    """A coloured dot: green with a steady halo for active, amber for queued, muted for ended."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
         widget = option.widget

@@ -176,7 +176,7 @@ class SessionTableView(QTableView):
             self._set_ticking(self._live)
 
     def set_live(self, live: bool) -> None:
-        """``False`` for a record (offline review): no ticking clock, no pulsing dots."""
+        """``False`` for a record (offline review): no ticking clock."""
         self._live = live
         self._set_ticking(live and self.model() is not None)
 
