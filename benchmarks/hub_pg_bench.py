@@ -9,6 +9,11 @@ acknowledged ingest is durable, as in production); each replica is ``supervisor-
 - ``hub_pg.ingest_events_per_s``: 9 platform connections (3 per replica) post batches of 100
   events (10 sessions x [started + 9 messages]); events acknowledged per second over all
   replicas. ``hub_pg.sqlite_ingest_events_per_s``: the same posts to one SQLite hub.
+- ``hub_pg.counter_held_us_per_event``: in this process, one store ingests 100-event batches
+  (10 sessions x 10 events) four per transaction; the time from taking the counter row's lock
+  to the commit, per event: the part of ingest that replicas cannot do side by side, whose
+  inverse (``hub_pg.counter_ceiling_events_per_s``) bounds ingest over all replicas however
+  many cores they have. ``hub_pg.ingest_tx_us_per_event``: the whole transaction.
 - ``hub_pg.fanout_p99_ms``: 150 feed clients, 50 on each replica; the platform posts
   batches of 10 messages through replica 1 only at 1,000 events/s (quick: 500 for 2 s), so
   two thirds of the clients get them through another replica's LISTEN; latency = frame
@@ -39,6 +44,8 @@ from tests.postgres_server import PostgresServer, postgres_server
 
 from benchmarks._common import main_for, percentile
 from benchmarks.hub_bench import CLIENTS, _clients, _events, hub_process
+from supervisor_desk.hub.ingest import parse_batch
+from supervisor_desk.hub.store.postgres.store import PostgresStore
 
 Results = dict[str, Any]
 REPLICAS = 3
@@ -128,6 +135,40 @@ def bench_ingest(server: PostgresServer, tmp: Path, quick: bool) -> Results:
         "hub_pg.ingest_events_per_s": round(total / pg_seconds, 1),
         "hub_pg.sqlite_ingest_events_per_s": round(total / lite_seconds, 1),
         "hub_pg.ingest_events": total,
+    }
+
+
+class _TimedStore(PostgresStore):
+    """The store, noting when a transaction takes the counter row's lock."""
+
+    locked_at = 0.0
+
+    def _lock_counter(self, conn: psycopg.Connection) -> int:  # type: ignore[override]
+        self.locked_at = time.perf_counter()
+        return PostgresStore._lock_counter(conn)
+
+
+def bench_counter(server: PostgresServer, tmp: Path, quick: bool) -> Results:
+    batches = 40 if quick else 200
+    parsed = [parse_batch(json.dumps({"events": _events(f"c{n}", 10)}).encode())
+              for n in range(batches)]
+    store = _TimedStore(server.create_database("counter"), listen=False,
+                        files_dir=tmp / "counter")
+    held = whole = 0.0
+    try:
+        for n in range(0, batches, 4):
+            began = time.perf_counter()
+            store.ingest_many(parsed[n:n + 4])
+            ended = time.perf_counter()
+            held += ended - store.locked_at
+            whole += ended - began
+    finally:
+        store.close()
+    events = batches * 100
+    return {
+        "hub_pg.counter_held_us_per_event": round(held / events * 1e6, 1),
+        "hub_pg.counter_ceiling_events_per_s": round(events / held),
+        "hub_pg.ingest_tx_us_per_event": round(whole / events * 1e6, 1),
     }
 
 
@@ -245,6 +286,7 @@ def run(quick: bool) -> dict[str, Any]:
             postgres_server(durable=True, root=Path(folder) / "pg") as server:
         tmp = Path(folder)
         os.chmod(tmp, 0o755)
+        results.update(bench_counter(server, tmp, quick))
         results.update(bench_ingest(server, tmp, quick))
         results.update(bench_fanout(server, tmp, quick))
         results.update(bench_list(server, tmp, quick))
