@@ -16,7 +16,7 @@ from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.models.export.recordings import BundleError, open_bundle, recordings_dir
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.views.export_dialog import ExportDialog, ExportViewModel
-from supervisor_desk.views.offline import OfflineReview
+from supervisor_desk.views.offline import OfflineReview, OfflineWindow
 from supervisor_desk.views.tasks import standalone_scope
 from tests.audio_samples import HAVE_SPEECH_TOOLS, Spoken, make_call
 from tests.helpers import wait_until
@@ -95,14 +95,18 @@ def test_exports_take_the_recordings_along_and_the_bundle_plays_offline(
     running_hub.stop()  # offline from here on
 
     review = OfflineReview(tasks=standalone_scope("offline"))
-    window = review.open(out / "calls.zip")
-    assert window is not None
-    # Opening takes only the export out; the recording waits in the bundle until played.
-    assert not recordings_dir(window.path).exists()
-    unpacked = window.path.parent
+    opened: list[OfflineWindow] = []
+    review.window_opened.connect(opened.append)
+    assert review.open(out / "calls.zip") is None  # its window comes once unpacked
+    unpacked: list[Path] = []
 
     async def offline() -> None:
         try:
+            await wait_until(lambda: bool(opened), 20)
+            window = opened[0]
+            # Opening takes only the export out; the recording waits in the bundle until played.
+            assert not recordings_dir(window.path).exists()
+            unpacked.append(window.path.parent)
             await wait_until(lambda: window.loader.done, 20)
             window.detail_vm.select(session_id)
             player = window.detail.chat.recording_player
@@ -122,7 +126,7 @@ def test_exports_take_the_recordings_along_and_the_bundle_plays_offline(
 
     qrun(offline(), timeout=60)
     assert (tmp_path / "again.wav").read_bytes() == original
-    qtbot.waitUntil(lambda: not unpacked.exists(), timeout=5000)  # gone with its window
+    qtbot.waitUntil(lambda: not unpacked[0].exists(), timeout=5000)  # gone with its window
 
 
 def test_an_export_without_recordings_says_so_offline(

@@ -1,11 +1,14 @@
 """Opening files into offline review windows: the quick check, error dialogs, recent files.
 
 A ``.zip`` bundle (an export with its recordings) is unpacked into a private temporary folder,
-removed when its window goes; the export inside is reviewed and its recordings play.
+removed when its window goes; the export inside is reviewed and its recordings play. The
+unpacking runs in a worker thread behind an "Opening…" dialog (closing it gives up), so the
+app stays responsive however big the export inside.
 """
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -13,7 +16,7 @@ from datetime import tzinfo
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressDialog, QWidget
 
 from supervisor_desk.models.export import MAX_REVIEW_SESSIONS, ExportFileError, check_export
 from supervisor_desk.models.export.recordings import BundleError, open_bundle
@@ -25,6 +28,7 @@ class OfflineReview(QObject):
     """Opens files into offline windows and remembers them (recent files, error dialogs)."""
 
     window_opened = Signal(object)  # OfflineWindow
+    opening_changed = Signal(bool)  # a bundle is being unpacked
 
     def __init__(
         self,
@@ -41,21 +45,69 @@ class OfflineReview(QObject):
         self.tasks = tasks or standalone_scope("offline-review")
         self.windows: list[OfflineWindow] = []
         self.error_box: QMessageBox | None = None
+        self.opening_box: QProgressDialog | None = None
 
     def open(self, path: Path) -> OfflineWindow | None:
-        """Check the file quickly, then open its window and read it in the background."""
-        path = opened = Path(path)
-        unpacked: Path | None = None
+        """Check the file quickly, then open its window and read it in the background.
+
+        A ``.zip`` bundle is unpacked in a worker thread first: its window comes later, with
+        ``window_opened`` (``None`` here).
+        """
+        path = Path(path)
+        if path.suffix.lower() == ".zip":
+            self._start_bundle(path)
+            return None
         try:
-            if path.suffix.lower() == ".zip":
-                unpacked = Path(tempfile.mkdtemp(prefix="sd-bundle-"))
-                path = open_bundle(opened, unpacked)
             check_export(path, max_sessions=MAX_REVIEW_SESSIONS)
-        except (ExportFileError, BundleError) as exc:
-            if unpacked is not None:
-                shutil.rmtree(unpacked, ignore_errors=True)
+        except ExportFileError as exc:
             self._show_error(str(exc))
             return None
+        return self._open_window(path, opened=path, unpacked=None)
+
+    def _start_bundle(self, bundle: Path) -> None:
+        box = QProgressDialog(self._parent)
+        label = QLabel(f"Opening {bundle.name}…", box)
+        label.setTextFormat(Qt.TextFormat.PlainText)  # a file's name is never markup
+        box.setLabel(label)
+        box.setCancelButtonText("Cancel")
+        box.setRange(0, 0)  # busy: unpacking has no progress of its own to show
+        box.setWindowTitle("Opening")
+        box.setMinimumDuration(0)
+        self.opening_box = box
+        task = self.tasks.spawn(self._open_bundle(bundle), f"open-bundle:{bundle.name}")
+        box.canceled.connect(task.cancel)
+        # However the task ends (even cancelled before it ran), the dialog goes with it.
+        task.add_done_callback(lambda _: self._end_opening(box))
+        box.show()
+        self.opening_changed.emit(True)
+
+    def _end_opening(self, box: QProgressDialog) -> None:
+        if self.opening_box is box:
+            self.opening_box = None
+        box.canceled.disconnect()
+        box.close()
+        box.deleteLater()
+        self.opening_changed.emit(False)
+
+    async def _open_bundle(self, bundle: Path) -> None:
+        unpacked = Path(tempfile.mkdtemp(prefix="sd-bundle-"))
+        unpacking = asyncio.get_running_loop().run_in_executor(
+            None, _unpack_and_check, bundle, unpacked)
+        try:
+            # Shielded: a cancel waits for the thread's member before the folder goes.
+            path = await asyncio.shield(unpacking)
+        except (ExportFileError, BundleError) as exc:
+            shutil.rmtree(unpacked, ignore_errors=True)
+            self._show_error(str(exc))
+            return
+        except asyncio.CancelledError:
+            await asyncio.gather(unpacking, return_exceptions=True)
+            shutil.rmtree(unpacked, ignore_errors=True)
+            raise
+        self._open_window(path, opened=bundle, unpacked=unpacked)
+
+    def _open_window(self, path: Path, *, opened: Path,
+                     unpacked: Path | None) -> OfflineWindow:
         window = OfflineWindow(
             path, time_zone=self._tz, tasks=self.tasks.owner.scope(f"offline:{path.name}"))
         if unpacked is not None:
@@ -100,6 +152,15 @@ class OfflineReview(QObject):
         box.open()
 
     async def aclose(self) -> None:
+        self.tasks.cancel()  # a bundle still being unpacked
+        await self.tasks.aclose()
         for window in list(self.windows):
             await window.aclose()
             window.close()
+
+
+def _unpack_and_check(bundle: Path, into: Path) -> Path:
+    """A worker thread's part: the export out of the bundle, then its quick check."""
+    path = open_bundle(bundle, into)
+    check_export(path, max_sessions=MAX_REVIEW_SESSIONS)
+    return path
