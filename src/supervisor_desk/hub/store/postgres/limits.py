@@ -27,34 +27,33 @@ _PURGE_EVERY_S = 60.0
 
 
 _NOW = "extract(epoch FROM statement_timestamp())::float8"
-_FILLED = f"least(%(burst)s, level + ({_NOW} - stamp_s) * %(rate)s)"
+_FILLED = f"least(%(burst)s, b.level + ({_NOW} - b.stamp_s) * %(rate)s)"
+# A new token's bucket starts full and is drawn from at once; an existing one is refilled for
+# the time since its last draw and drawn from, or (over the limit) left as it is. One statement,
+# atomic per row however many replicas draw at once; it returns whether it drew and the level.
 _TAKE = (
-    f"UPDATE rate_buckets SET "
-    f"level = CASE WHEN {_FILLED} >= %(events)s THEN {_FILLED} - %(events)s ELSE level END, "
-    f"stamp_s = CASE WHEN {_FILLED} >= %(events)s THEN {_NOW} ELSE stamp_s END "
-    f"WHERE key = %(key)s RETURNING stamp_s = {_NOW}, {_FILLED}"
+    f"INSERT INTO rate_buckets AS b (key, level, stamp_s) "
+    f"VALUES (%(key)s, %(burst)s - %(events)s, {_NOW}) "
+    f"ON CONFLICT (key) DO UPDATE SET "
+    f"level = CASE WHEN {_FILLED} >= %(events)s THEN {_FILLED} - %(events)s ELSE b.level END, "
+    f"stamp_s = CASE WHEN {_FILLED} >= %(events)s THEN {_NOW} ELSE b.stamp_s END "
+    f"RETURNING b.stamp_s = {_NOW}, {_FILLED}"
 ).encode()
 
 
 class PgIngestBuckets:
-    """Token buckets in ``rate_buckets``: :meth:`take` is the whole check in two statements."""
+    """Token buckets in ``rate_buckets``: :meth:`take` is the whole check in one statement."""
 
     def __init__(self, connect: Connect) -> None:
         self._connect = connect
 
     def take(self, key: str, events: int, rate: float, burst: float) -> float | None:
         """Take ``events`` from ``key``'s bucket: ``None`` if allowed, else seconds to wait."""
+        if events > burst:  # more than a full bucket: never (as in memory)
+            return (events - burst) / rate
         with self._connect() as conn:
-            conn.execute(
-                "INSERT INTO rate_buckets (key, level, stamp_s) "
-                "VALUES (%s, %s, extract(epoch FROM statement_timestamp())) "
-                "ON CONFLICT (key) DO NOTHING", (key, burst))
-            # One UPDATE (atomic per row under concurrent replicas): refill for the time since
-            # the last draw and draw, or (over the limit) leave the row as it is; it returns
-            # whether it drew and the level the bucket has now.
             row = conn.execute(
-                _TAKE,
-                {"key": key, "events": events, "rate": rate, "burst": burst}).fetchone()
+                _TAKE, {"key": key, "events": events, "rate": rate, "burst": burst}).fetchone()
         assert row is not None
         drawn, level = row
         if drawn:
