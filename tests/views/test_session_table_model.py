@@ -560,3 +560,44 @@ def test_every_frame_leaves_each_session_once_at_its_latest_version(
         assert sorted(s.id for s in shown if s) == sorted(latest)
         assert all(s is not None and s is latest[s.id] for s in shown)
         assert all(model.row_of(s.id) == r for r, s in enumerate(shown) if s)
+
+
+def test_an_event_signals_only_the_columns_it_changed(model: SessionTableModel) -> None:
+    model.set_sessions([make("a", started=0), make("b", started=30, messages=2)])
+    row = model.row_of("b")
+    model.data(model.index(row, SessionColumn.MESSAGES))  # the view painted the row
+    spans: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(
+        lambda top, bottom, _roles: spans.append(
+            (top.row(), top.column(), bottom.row(), bottom.column())))
+
+    model.apply_changes([make("b", started=30, messages=3, version=2)])
+    assert spans == [(row, SessionColumn.MESSAGES, row, SessionColumn.MESSAGES)]
+    assert cell(model, row, SessionColumn.MESSAGES) == "3"
+
+    # A message: its count and time, two neighbouring columns, one span.
+    spans.clear()
+    model.apply_changes([make("b", started=30, messages=4, version=3,
+                              last_message_at=T0 + timedelta(seconds=40))])
+    assert spans == [(row, SessionColumn.LAST_MESSAGE, row, SessionColumn.MESSAGES)]
+
+    # Nothing a column shows: no signal, the row still holds the new version.
+    spans.clear()
+    model.apply_changes([make("b", started=30, messages=4, version=4,
+                              last_message_at=T0 + timedelta(seconds=40),
+                              parameters={"topic": "billing"})])
+    assert spans == []
+    assert model.session_at(row).version == 4  # type: ignore[union-attr]
+
+    # Separate columns: one span each; a status change repaints the whole row.
+    spans.clear()
+    model.apply_changes([make("b", started=30, messages=4, version=5,
+                              last_message_at=T0 + timedelta(seconds=40),
+                              team="Billing", stage="PROD")])
+    assert spans == [(row, SessionColumn.TEAM, row, SessionColumn.TEAM),
+                     (row, SessionColumn.STAGE, row, SessionColumn.STAGE)]
+    assert cell(model, row, SessionColumn.TEAM) == "Billing"
+    spans.clear()
+    model.apply_changes([make("b", status="queued", started=30, queued=30, messages=4,
+                              version=6, last_message_at=T0 + timedelta(seconds=40))])
+    assert (0, len(SessionColumn) - 1) in [(first, last) for _, first, _, last in spans]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QRect
 from PySide6.QtWidgets import QApplication
 
 from supervisor_desk.models.live_order import LiveOrder
 from supervisor_desk.models.wire import SessionSummary
-from supervisor_desk.views.session_table_model import SessionTableModel
+from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -84,3 +84,50 @@ def test_rows_changing_below_the_screen_leave_the_shown_rows_unpainted(
     model.apply_changes([session("s001", 1, ended=True, version=2)])  # row 1 leaves the top
     qtbot.waitUntil(lambda: counter.paints > 0)
     assert model.session_at(1).id == "s002"  # type: ignore[union-attr]
+
+
+class PaintRegions(QObject):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.rects: list[QRect] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.rects.append(event.region().boundingRect())  # type: ignore[attr-defined]
+        return False
+
+
+def test_an_event_that_changes_one_cell_repaints_only_that_cell(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
+    model.set_live_order(LiveOrder.ARRIVAL)
+    model.set_sessions([session(f"s{i:03d}", i) for i in range(20)])
+    view = SessionTableView()
+    qtbot.addWidget(view)
+    view.set_live(False)  # no clock repaints during the test
+    view.setModel(model)
+    view.resize(1400, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    view.executeDelayedItemsLayout()
+    qapp.processEvents()
+    regions = PaintRegions()
+    view.viewport().installEventFilter(regions)
+
+    row = model.row_of("s003")
+    changed = session("s003", 3, version=2).model_copy(update={"message_count": 7})
+    model.apply_changes([changed])
+    qtbot.waitUntil(lambda: bool(regions.rects))
+    qapp.processEvents()
+    cell = view.visualRect(model.index(row, SessionColumn.MESSAGES))
+    assert all(cell.contains(rect) for rect in regions.rects), (cell, regions.rects)
+
+    # A version whose shown cells are all the same paints nothing.
+    regions.rects.clear()
+    quiet = changed.model_copy(update={"version": 3, "parameters": {"topic": "billing"}})
+    model.apply_changes([quiet])
+    view.executeDelayedItemsLayout()
+    qapp.processEvents()
+    assert regions.rects == []
+    assert model.session_at(row) is quiet

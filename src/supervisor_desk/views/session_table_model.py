@@ -108,7 +108,7 @@ GIVEN_HEADER_TOOLTIPS: dict[SessionColumn, str] = {
 }
 
 HEADER_TOOLTIPS: dict[SessionColumn, str] = {
-    SessionColumn.STATUS: "Status (pulsing: active)",
+    SessionColumn.STATUS: "Status (with a halo: active)",
     SessionColumn.RESPONSIBLE: (
         "Responsible: who handles the session (AI, a human operator, or Unassigned)"),
     SessionColumn.WAIT: "Wait: time in the queue before a human or agent accepted the session",
@@ -167,12 +167,26 @@ _NO_CELL: dict[int, Any] = {}
 class _RowCells:
     """One row's displayed cells, valid while the row shows this object at this alert level."""
 
-    __slots__ = ("cells", "level", "session")
+    __slots__ = ("cells", "level", "session", "texts")
 
     def __init__(self, session: SessionSummary, level: str | None) -> None:
         self.session = session
         self.level = level
         self.cells: list[dict[int, Any] | None] = [None] * len(SessionColumn)
+        # The texts of _TEXT_COLUMNS, kept so the next version's frame finds what it replaces.
+        self.texts: tuple[str | None, ...] | None = None
+
+
+# A frame's in-place update repaints only the cells whose text moved: these columns' texts are
+# compared; the clock columns follow these fields (and the clock, which the tick repaints), and
+# these fields change the look of many cells at once (dot, badge, icons, colours, fonts).
+_TEXT_COLUMNS: tuple[SessionColumn, ...] = tuple(
+    c for c in SessionColumn if c not in _CLOCK_COLUMNS)
+_CLOCK_INPUTS = attrgetter("status", "started_at", "queued_at", "accepted_at", "ended_at")
+
+
+def _row_look(s: SessionSummary) -> tuple[Any, ...]:
+    return (s.status, s.channel, s.modality, s.responsible.kind)
 
 
 class _Desc:
@@ -537,7 +551,7 @@ class SessionTableModel(QAbstractTableModel):
         """
         keys = self._ensure_keys()
         self._generation += 1
-        updated_rows: list[int] = []
+        updated: list[tuple[int, SessionSummary, SessionSummary]] = []  # (row, old, new)
         restructure: list[tuple[SessionSummary, Any]] = []  # (session, key before) / None: new
         shown = self._ensure_shown()
         for s in batch:
@@ -552,11 +566,16 @@ class SessionTableModel(QAbstractTableModel):
             self._rows[row] = s
             shown[s.id] = s
             if key == keys[row]:
-                updated_rows.append(row)
+                updated.append((row, old, s))
             else:
                 restructure.append((s, keys[row]))
-        if updated_rows:
-            self._emit_row_runs(updated_rows)
+        if len(updated) > _MAX_CHANGED_RUNS:
+            self._emit_row_runs([row for row, _, _ in updated])
+        elif updated:
+            unpainted = [row for row, old, s in updated
+                         if not self._emit_cells_changed(row, old, s)]
+            if unpainted:
+                self._emit_row_runs(unpainted)
         if restructure:
             if len(restructure) > 64:
                 self._bulk_restructure([s for s, _ in restructure])
@@ -1063,6 +1082,49 @@ class SessionTableModel(QAbstractTableModel):
                 first = row
             previous = row
         self._emit_rows_changed(first, previous)
+
+    def _emit_cells_changed(self, row: int, old: SessionSummary, new: SessionSummary) -> bool:
+        """One ``dataChanged`` per contiguous run of the row's cells that look different.
+
+        At 5 events/s most events move one or two cells (a count, a time): a whole-row signal
+        made the view paint all 18 cells of the row (docs/performance.md, "All day in the
+        tray"). An event that changes nothing a column shows signals nothing. Only rows the
+        view painted (they have cached cells) are compared: the others cost the view nothing
+        to signal whole, and comparing them cost a busy feed's frame ~30 texts a row.
+        Returns False for those: the caller signals them in runs of rows.
+        """
+        entry = self._cells.get(old.id)
+        if entry is None or entry.session is not old:
+            return False
+        if _row_look(old) != _row_look(new):
+            self._emit_rows_changed(row, row)
+            return True
+        old_texts = entry.texts if entry.texts is not None else self._texts(old)
+        new_texts = self._texts(new)
+        # The texts go to the new version's cache entry, for the next frame to compare.
+        fresh = self._cells[new.id] = _RowCells(new, self._alert_level(new.id))
+        fresh.texts = new_texts
+        changed = [column for column, before, after in zip(
+            _TEXT_COLUMNS, old_texts, new_texts, strict=True) if before != after]
+        if _CLOCK_INPUTS(old) != _CLOCK_INPUTS(new):
+            changed.extend(TICK_COLUMNS)
+        if not changed:
+            return True
+        changed.sort()
+        first = previous = changed[0]
+        for column in changed[1:]:
+            if column != previous + 1:
+                self._emit_cells(row, first, previous)
+                first = column
+            previous = column
+        self._emit_cells(row, first, previous)
+        return True
+
+    def _texts(self, s: SessionSummary) -> tuple[str | None, ...]:
+        return tuple(self._display(s, column) for column in _TEXT_COLUMNS)
+
+    def _emit_cells(self, row: int, first: int, last: int) -> None:
+        self.dataChanged.emit(self.index(row, first), self.index(row, last), DISPLAY_ROLES)
 
     def _emit_rows_changed(self, first: int, last: int) -> None:
         self.dataChanged.emit(
