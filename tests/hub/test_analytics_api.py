@@ -28,11 +28,16 @@ from supervisor_desk.models.filters import SessionFilter, to_ms
 from supervisor_desk.models.offline_index import OfflineIndex
 from supervisor_desk.models.wire import CHANNELS, STATUSES, format_timestamp
 from tests.hub.conftest import assert_error
-from tests.views.history_data import AGENTS, OPERATORS, history_events, post_history
+from tests.views.history_data import (
+    AGENTS,
+    OPERATORS,
+    history_events,
+    post_history,
+    with_teams,
+)
 
 N_SESSIONS = 150
 NOW = datetime.now(UTC).replace(microsecond=0)
-TEAMS = ("billing", "support", None)
 
 
 class World:
@@ -52,14 +57,6 @@ class World:
         return AnalyticsReport.model_validate(answer.json())
 
 
-def _with_teams(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for number, event in enumerate(e for e in events if e["type"] == "session.started"):
-        team = TEAMS[number % len(TEAMS)]
-        if team is not None:
-            event["data"]["team"] = team
-    return events
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("analytics")
@@ -68,7 +65,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     hub.ingest_token = hub.create_token("tests", "ingest")  # type: ignore[attr-defined]
     hub.start()
     try:
-        post_history(hub, _with_teams(history_events(N_SESSIONS, seed=7, now=NOW)))
+        post_history(hub, with_teams(history_events(N_SESSIONS, seed=7, now=NOW)))
         export = folder / "all.jsonl"
 
         async def fetch() -> str:

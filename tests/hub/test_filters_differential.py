@@ -25,7 +25,15 @@ from supervisor_desk.models.filters import COUNT_OPS, MessageCountFilter, Sessio
 from supervisor_desk.models.metrics import session_metrics
 from supervisor_desk.models.offline_index import OfflineIndex
 from supervisor_desk.models.wire import CHANNELS, STATUSES, Metrics, SessionSummary
-from tests.views.history_data import AGENTS, OPERATORS, WORDS, history_events, post_history
+from tests.views.history_data import (
+    AGENTS,
+    OPERATORS,
+    TEAMS,
+    WORDS,
+    history_events,
+    post_history,
+    with_teams,
+)
 
 N_SESSIONS = 150
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -65,7 +73,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     hub.ingest_token = hub.create_token("tests", "ingest")  # type: ignore[attr-defined]
     hub.start()
     try:
-        post_history(hub, history_events(N_SESSIONS, seed=5, now=NOW))
+        post_history(hub, with_teams(history_events(N_SESSIONS, seed=5, now=NOW)))
         export = folder / "all.jsonl"
 
         async def fetch() -> tuple[list[SessionSummary], str]:
@@ -132,9 +140,12 @@ def filters(draw: st.DrawFn, sessions: list[SessionSummary]) -> SessionFilter:
         if draw(st.integers(0, 2)) == 0 else [],
         "operator": draw(st.lists(st.sampled_from([o for o, _ in OPERATORS]), max_size=2,
                                   unique=True)) if draw(st.integers(0, 4)) == 0 else [],
+        "team": draw(st.lists(st.sampled_from([t for t in TEAMS if t] + ["nobody"]), max_size=2,
+                              unique=True)) if draw(st.integers(0, 3)) == 0 else [],
         "responsible": maybe(st.sampled_from(("ai", "human", "unassigned"))),
         "messages": maybe(st.builds(MessageCountFilter, op=st.sampled_from(COUNT_OPS),
                                     n=st.integers(0, 8))),
+        "messages_max": maybe(st.integers(0, 8)),
         "has_attachments": maybe(st.booleans()),
         "live": maybe(st.booleans()),
     }

@@ -51,7 +51,9 @@ def test_from_query_parses_every_parameter() -> None:
         ("last_message_after", "2026-01-01T00:00:00Z"),
         ("last_message_before", "2026-01-03T00:00:00Z"),
         ("messages", "ge:3"), ("has_attachments", "true"), ("live", "false"),
+        ("team", "billing"), ("team", "sales desk"), ("messages_max", "10"),
     ])
+    assert flt.team == ("billing", "sales desk") and flt.messages_max == 10
     assert flt.agent == ("a1", "a2") and flt.channel == ("web", "phone")
     assert flt.messages == MessageCountFilter(op="ge", n=3)
     assert flt.started_before == datetime(2026, 1, 31, 23, tzinfo=UTC)
@@ -64,10 +66,10 @@ def test_from_query_reports_every_bad_parameter() -> None:
     with pytest.raises(FilterError) as caught:
         SessionFilter.from_query([
             ("channel", "pigeon"), ("messages", "lots"), ("live", "maybe"), ("nope", "1"),
-            ("started_after", "2026-01-01T00:00:00"),
+            ("started_after", "2026-01-01T00:00:00"), ("messages_max", "-1"),
         ])
     fields = {d["field"] for d in caught.value.details}
-    assert fields == {"messages", "live", "nope", "started_after"}
+    assert fields == {"messages", "live", "nope", "started_after", "messages_max"}
     with pytest.raises(FilterError) as caught:
         SessionFilter.from_query([("channel", "pigeon")])
     assert "pigeon" in str(caught.value)
@@ -101,6 +103,18 @@ def test_matches_edges() -> None:
     assert SessionFilter(started_after=at).matches(s)
     assert not SessionFilter(started_before=at).matches(s)
     assert SessionFilter(started_before=at + timedelta(microseconds=1)).matches(s)
+
+
+def test_team_and_message_range() -> None:
+    in_team = _session(team="billing", message_count=8)
+    no_team = _session(message_count=8)
+    assert SessionFilter(team=("billing", "sales")).matches(in_team)
+    assert not SessionFilter(team=("sales",)).matches(in_team)
+    assert not SessionFilter(team=("billing",)).matches(no_team)  # no team never matches
+    bin_6_10 = SessionFilter(messages=MessageCountFilter(op="ge", n=6), messages_max=10)
+    assert bin_6_10.matches(in_team)
+    assert not bin_6_10.matches(_session(message_count=11))
+    assert not bin_6_10.matches(_session(message_count=5))
 
 
 def test_sort_spec() -> None:

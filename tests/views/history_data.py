@@ -19,12 +19,22 @@ OPERATORS = (("op-dana", "Dana Ops"), ("op-eli", "Élise Martin"))
 CHANNELS = ("web", "whatsapp", "telegram", "email", "phone", "sip", "mobile_sdk", "intercom")
 COUNTRIES = (("DE", "Germany", "Berlin"), ("FR", "France", "Paris"), ("US", "United States", None),
              (None, None, None))
+TEAMS = ("billing", "support", None)
 WORDS = ("cancel", "refund", "invoice", "delivery", "password", "café", "Zürich", "order",
          "late", "thanks", "CANCEL", "naïve", "card", "blocked", "address")
 
 
 def _ts(value: datetime) -> str:
     return format_timestamp(value)
+
+
+def with_teams(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``events`` with the sessions' starts spread over :data:`TEAMS` (a third without team)."""
+    for number, event in enumerate(e for e in events if e["type"] == "session.started"):
+        team = TEAMS[number % len(TEAMS)]
+        if team is not None:
+            event["data"]["team"] = team
+    return events
 
 
 def history_events(n: int, *, seed: int = 11, now: datetime | None = None) -> list[dict[str, Any]]:

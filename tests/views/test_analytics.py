@@ -24,19 +24,21 @@ from tests.helpers import wait_until
 NOW = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
 
 
-def _session(sid: str, minutes_ago: int, channel: str, ended: bool) -> SessionSummary:
+def _session(sid: str, minutes_ago: int, channel: str, ended: bool, team: str | None = None,
+             messages: int = 4) -> SessionSummary:
     started = NOW - timedelta(minutes=minutes_ago)
     data: dict[str, Any] = {
         "id": sid, "agent": {"id": "bot", "name": "Bot"}, "channel": channel,
         "status": "completed" if ended else "active", "user": {"id": "u"},
-        "started_at": started.isoformat(), "message_count": 4,
+        "started_at": started.isoformat(), "message_count": messages, "team": team,
     }
     if ended:
         data["ended_at"] = (started + timedelta(minutes=2)).isoformat()
     return SessionSummary.model_validate(data)
 
 
-SESSIONS = [_session("a", 50, "web", True), _session("b", 49, "phone", True),
+SESSIONS = [_session("a", 50, "web", True, "billing"),
+            _session("b", 49, "phone", True, "sales", messages=7),
             _session("c", 10, "web", False)]
 
 
@@ -117,7 +119,21 @@ def test_charts_show_exact_values_and_drill_into_history(
     assert {s.id for s in SESSIONS if drilled[-1].matches(s)} == {"a", "b", "c"}
     page._on_chart_clicked("duration_agent", 0)
     assert {s.id for s in SESSIONS if drilled[-1].matches(s)} == {"a", "b"}
-    assert page.drill_filter("messages", 0) is None  # History has no message-count range
+    teams = page.charts["handover_team"].data
+    assert teams is not None
+    page._on_chart_clicked("handover_team", list(teams.labels).index("sales"))
+    assert drilled[-1].team == ("sales",)
+    assert [s.id for s in SESSIONS if drilled[-1].matches(s)] == ["b"]
+    # A messages-per-session bin is a closed range of counts: "6-10" holds b's 7 only.
+    bins = page.charts["messages"].data
+    assert bins is not None
+    page._on_chart_clicked("messages", list(bins.labels).index("6-10"))
+    assert [s.id for s in SESSIONS if drilled[-1].matches(s)] == ["b"]
+    page._on_chart_clicked("messages", list(bins.labels).index("1-5"))
+    assert [s.id for s in SESSIONS if drilled[-1].matches(s)] == ["a", "c"]
+    page._on_chart_clicked("messages", list(bins.labels).index("51+"))
+    assert drilled[-1].messages_max is None and not any(
+        drilled[-1].matches(s) for s in SESSIONS)
 
     png, table = tmp_path / "started.png", tmp_path / "started.csv"
     assert started.save_png(png) and not QImage(str(png)).isNull()

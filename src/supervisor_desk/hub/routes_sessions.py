@@ -56,8 +56,8 @@ SessionId = Annotated[str, Path(min_length=1, max_length=200)]
 # Declared so they appear in the OpenAPI document; parsed by SessionFilter.from_query.
 _FILTER_DOC = (
     "Filters (AND; repeatable ones OR): q, text, agent*, channel*, status*, responsible, "
-    "operator*, user, country, ip, started_after/before, ended_after/before, "
-    "last_message_after/before, messages=OP:N, has_attachments, live."
+    "operator*, team*, user, country, ip, started_after/before, ended_after/before, "
+    "last_message_after/before, messages=OP:N, messages_max, has_attachments, live."
 )
 
 # CSV export: one row per session with the session table's columns.

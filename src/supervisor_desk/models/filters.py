@@ -143,14 +143,15 @@ class MessageCountFilter(BaseModel):
 
 
 _TEXT_PARAMS = ("q", "text", "user", "country", "ip")
-_MULTI_PARAMS = ("agent", "channel", "status", "operator")
+_MULTI_PARAMS = ("agent", "channel", "status", "operator", "team")
 _TIME_PARAMS = (
     "started_after", "started_before", "ended_after", "ended_before",
     "last_message_after", "last_message_before",
 )
 _BOOL_PARAMS = ("has_attachments", "live")
 FILTER_PARAMS: tuple[str, ...] = (
-    *_TEXT_PARAMS, *_MULTI_PARAMS, "responsible", *_TIME_PARAMS, "messages", *_BOOL_PARAMS,
+    *_TEXT_PARAMS, *_MULTI_PARAMS, "responsible", *_TIME_PARAMS, "messages", "messages_max",
+    *_BOOL_PARAMS,
 )
 _MAX_TEXT = 500
 _MAX_VALUES = 100
@@ -170,6 +171,7 @@ class SessionFilter(BaseModel):
     channel: tuple[str, ...] = Field(default=(), max_length=_MAX_VALUES)
     status: tuple[str, ...] = Field(default=(), max_length=_MAX_VALUES)
     operator: tuple[str, ...] = Field(default=(), max_length=_MAX_VALUES)
+    team: tuple[str, ...] = Field(default=(), max_length=_MAX_VALUES)
     responsible: Literal["ai", "human", "unassigned"] | None = None
     started_after: datetime | None = None
     started_before: datetime | None = None
@@ -178,6 +180,8 @@ class SessionFilter(BaseModel):
     last_message_after: datetime | None = None
     last_message_before: datetime | None = None
     messages: MessageCountFilter | None = None
+    # At most this many messages: with ``messages=ge:N`` a closed range (a histogram bin).
+    messages_max: int | None = Field(default=None, ge=0, le=10**12)
     has_attachments: bool | None = None
     live: bool | None = None
 
@@ -197,7 +201,7 @@ class SessionFilter(BaseModel):
                 raise ValueError(f"unknown status {item[:50]!r}; one of {', '.join(STATUSES)}")
         return value
 
-    @field_validator("agent", "operator")
+    @field_validator("agent", "operator", "team")
     @classmethod
     def _bounded_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for item in value:
@@ -260,6 +264,11 @@ class SessionFilter(BaseModel):
                     fields[key] = MessageCountFilter.parse(value)
                 except ValueError as exc:
                     bad(key, str(exc))
+            elif key == "messages_max":
+                if not (value.isascii() and value.isdigit()) or len(value) > 12:
+                    bad(key, f"messages_max must be a whole number, got {value[:50]!r}")
+                else:
+                    fields[key] = int(value)
             elif key in _BOOL_PARAMS:
                 if value.lower() not in ("true", "false", "1", "0"):
                     bad(key, f"{key} must be true or false, got {value[:50]!r}")
@@ -351,6 +360,8 @@ class SessionFilter(BaseModel):
             operator = s.responsible.operator
             if operator is None or operator.id not in self.operator:
                 return False
+        if self.team and s.team not in self.team:
+            return False
         if self.responsible is not None and s.responsible.kind != self.responsible:
             return False
         for value, after, before in (
@@ -368,6 +379,8 @@ class SessionFilter(BaseModel):
             if before is not None and moment >= ceil_ms(before):
                 return False
         if self.messages is not None and not self.messages.test(s.message_count):
+            return False
+        if self.messages_max is not None and s.message_count > self.messages_max:
             return False
         if self.has_attachments is not None and s.has_attachments != self.has_attachments:
             return False

@@ -278,6 +278,12 @@ class OfflineIndex:
             compare = _COUNT_OPS[flt.messages.op]
             n = flt.messages.n
             rows = [i for i in rows if compare(sessions[i].message_count, n)]
+        if flt.messages_max is not None:
+            most = flt.messages_max
+            rows = [i for i in rows if sessions[i].message_count <= most]
+        if flt.team:
+            wanted = set(flt.team)
+            rows = [i for i in rows if sessions[i].team in wanted]
         for field, after, before in (
             ("started_at", flt.started_after, flt.started_before),
             ("ended_at", flt.ended_after, flt.ended_before),

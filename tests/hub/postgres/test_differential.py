@@ -22,7 +22,7 @@ from supervisor_desk.models.export import ExportReader
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.offline_index import OfflineIndex
 from tests.postgres_server import PostgresServer
-from tests.views.history_data import history_events, post_history
+from tests.views.history_data import history_events, post_history, with_teams
 
 
 class Worlds:
@@ -37,7 +37,7 @@ def _world(hub: EmbeddedHub, folder: Path) -> base.World:
     hub.add_user("viewer", "viewer", "viewer")
     hub.ingest_token = hub.create_token("tests", "ingest")  # type: ignore[attr-defined]
     hub.start()
-    post_history(hub, history_events(base.N_SESSIONS, seed=5, now=base.NOW))
+    post_history(hub, with_teams(history_events(base.N_SESSIONS, seed=5, now=base.NOW)))
     export = folder / "all.jsonl"
 
     async def fetch() -> tuple[list[Any], str]:

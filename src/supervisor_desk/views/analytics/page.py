@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from supervisor_desk.models.analytics import RANGE_LABELS, AnalyticsReport
-from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.models.analytics import MESSAGE_BINS, RANGE_LABELS, AnalyticsReport
+from supervisor_desk.models.filters import MessageCountFilter, SessionFilter
 from supervisor_desk.models.markers import CHANNEL_LABELS
 from supervisor_desk.views.analytics.charts import ChartData, ChartPanel, Series
 from supervisor_desk.views.analytics.viewmodel import AnalyticsViewModel
@@ -44,14 +44,22 @@ OUTCOME_COLORS = {"completed": "#2e9d5b", "failed": "#d64545", "cancelled": "#8a
 SERIES_COLORS = ("#3b7dd8", "#e0a030", "#d64545", "#2e9d5b", "#8e5bd0", "#1aa3a3", "#c25a8f")
 
 
-# Charts whose bars are agents (a click filters History on the agent over the range) and
-# charts bucketed by when sessions ended (a click filters on the end).
+# Charts whose bars are agents or teams (a click filters History on that agent or team over
+# the range) and charts bucketed by when sessions ended (a click filters on the end).
 DRILL_BY_AGENT = frozenset({"handover_agent", "duration_agent"})
+DRILL_BY_TEAM = frozenset({"handover_team"})
 DRILL_BY_END = frozenset({"outcomes", "end_reasons"})
 
 
 def _moment(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000).astimezone()
+
+
+def message_bin_range(index: int) -> tuple[int, int | None]:
+    """The message counts of bin ``index`` of the messages-per-session chart: ``(low, high)``
+    inclusive, ``high`` ``None`` for the open last bin."""
+    low = MESSAGE_BINS[index - 1] + 1 if index > 0 else 0
+    return low, MESSAGE_BINS[index] if index < len(MESSAGE_BINS) else None
 
 
 def _moment_label(ms: int, bucket_ms: int) -> str:
@@ -104,7 +112,7 @@ def chart_set(report: AnalyticsReport) -> dict[str, ChartData]:
                                    [r.name for r in teams], [Series(
                                        "handed to a human",
                                        [round(100 * r.rate, 1) for r in teams], palette(5))],
-                                   unit=" %"),
+                                   unit=" %", category_keys=[r.key for r in teams]),
         "duration_agent": ChartData("Duration per agent (s)", "categories",
                                     [r.name for r in durations], [
                                         Series("p50", [r.p50_seconds for r in durations],
@@ -245,24 +253,32 @@ class AnalyticsPage(QWidget):
     def drill_filter(self, name: str, index: int, series: str = "") -> SessionFilter | None:
         """History's filter for a click on bar/point ``index`` of chart ``name`` (``series``:
         the stacked segment's key): the page's filter narrowed to that bucket (by start, or by
-        end for outcomes and end reasons) and segment, or to that agent over the range.
-        ``None`` where History has no filter for it (teams, message-count bins)."""
+        end for outcomes and end reasons) and segment, or to that agent, team or message-count
+        bin over the range. ``None`` where History has no filter for it (a line chart's point
+        without buckets)."""
         data = self.charts[name].data
         report = self.vm.report
         if data is None or report is None or not 0 <= index < len(data.labels):
             return None
         flt = self.vm.filter
-        if name in DRILL_BY_AGENT:
+        over_range: dict[str, object] = {
+            "started_after": _moment(report.start_ms),
+            "started_before": _moment(report.end_ms),
+        }
+        if name in DRILL_BY_AGENT or name in DRILL_BY_TEAM:
             if index >= len(data.category_keys):
                 return None
-            update: dict[str, object] = {
-                "agent": (data.category_keys[index],),
-                "started_after": _moment(report.start_ms),
-                "started_before": _moment(report.end_ms),
-            }
+            field = "agent" if name in DRILL_BY_AGENT else "team"
+            update: dict[str, object] = {field: (data.category_keys[index],), **over_range}
             if name == "duration_agent":
                 update["live"] = False  # durations are of ended sessions
             return flt.model_copy(update=update)
+        if name == "messages":
+            # The bin's counts replace any count criterion of the page's (the bin lies within it).
+            low, high = message_bin_range(index)
+            return flt.model_copy(update={
+                "messages": MessageCountFilter(op="ge", n=low) if low > 0 else None,
+                "messages_max": high, **over_range})
         if not data.bucket_starts:
             return None
         start = _moment(data.bucket_starts[index])

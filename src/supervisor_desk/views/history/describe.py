@@ -69,6 +69,8 @@ def filter_chips(
     for value in flt.agent:
         chips.append(Chip(f"agent={value}", f"Agent: {agent_names.get(value, value)}",
                           _without("agent", value)))
+    for value in flt.team:
+        chips.append(Chip(f"team={value}", f"Team: {value}", _without("team", value)))
     for value in flt.channel:
         chips.append(Chip(f"channel={value}", f"Channel: {channel_label(value)}",
                           _without("channel", value)))
@@ -106,6 +108,9 @@ def filter_chips(
     if flt.messages is not None:
         sign = MESSAGE_OP_SIGNS.get(flt.messages.op, flt.messages.op)
         chips.append(Chip("messages", f"Messages {sign} {flt.messages.n}", _cleared("messages")))
+    if flt.messages_max is not None:
+        chips.append(Chip("messages_max", f"Messages \u2264 {flt.messages_max}",
+                          _cleared("messages_max")))
     if flt.has_attachments is not None:
         chips.append(Chip("has_attachments",
                           "With attachments" if flt.has_attachments else "Without attachments",

@@ -182,6 +182,11 @@ class FilterDialog(QDialog):
 
         self.agents = CheckList("Type to search agents…", body)
         form.addRow("Agents", self.agents)
+        self.teams = QLineEdit(body)
+        self.teams.setPlaceholderText("Team name, exact; several separated by commas")
+        self.teams.setClearButtonEnabled(True)
+        self.teams.setAccessibleName("Teams")
+        form.addRow("Teams", self.teams)
         self.channels = CheckList("Type to search channels…", body, rows=6)
         self.channels.set_items((c, channel_label(c)) for c in CHANNELS)
         form.addRow("Channel", self.channels)
@@ -225,8 +230,15 @@ class FilterDialog(QDialog):
         self.messages_op.currentIndexChanged.connect(
             lambda _i: self.messages_n.setEnabled(self.messages_op.currentData() is not None)
         )
+        # The lowest value means no maximum (shown as text, not as -1).
+        self.messages_max = QSpinBox(messages_row)
+        self.messages_max.setRange(-1, 1_000_000)
+        self.messages_max.setSpecialValueText("no maximum")
+        self.messages_max.setPrefix("at most ")
+        self.messages_max.setAccessibleName("At most this many messages")
         row.addWidget(self.messages_op, 1)
         row.addWidget(self.messages_n)
+        row.addWidget(self.messages_max)
         form.addRow("Messages", messages_row)
         self.attachments = QComboBox(body)
         self.attachments.addItem("Any", None)
@@ -263,6 +275,7 @@ class FilterDialog(QDialog):
     def set_filter(self, flt: SessionFilter) -> None:
         self._base = flt
         self.agents.set_checked(flt.agent)
+        self.teams.setText(", ".join(flt.team))
         self.channels.set_checked(flt.channel)
         self.responsible.setCurrentIndex(max(0, self.responsible.findData(flt.responsible)))
         self.operators.set_checked(flt.operator)
@@ -278,6 +291,7 @@ class FilterDialog(QDialog):
         else:
             self.messages_op.setCurrentIndex(self.messages_op.findData(flt.messages.op))
             self.messages_n.setValue(flt.messages.n)
+        self.messages_max.setValue(-1 if flt.messages_max is None else flt.messages_max)
         index = 0 if flt.has_attachments is None else (1 if flt.has_attachments else 2)
         self.attachments.setCurrentIndex(index)
 
@@ -289,6 +303,8 @@ class FilterDialog(QDialog):
         op = self.messages_op.currentData()
         return self._base.model_copy(update={
             "agent": self.agents.checked(),
+            "team": tuple(dict.fromkeys(
+                t.strip() for t in self.teams.text().split(",") if t.strip())),
             "channel": self.channels.checked(),
             "responsible": self.responsible.currentData(),
             "operator": self.operators.checked(),
@@ -301,6 +317,8 @@ class FilterDialog(QDialog):
             "last_message_after": last[0], "last_message_before": last[1],
             "messages": (MessageCountFilter(op=op, n=self.messages_n.value())
                          if op is not None else None),
+            "messages_max": self.messages_max.value() if self.messages_max.value() >= 0
+            else None,
             "has_attachments": self.attachments.currentData(),
         })
 

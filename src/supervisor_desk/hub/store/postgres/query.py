@@ -22,6 +22,8 @@ from supervisor_desk.models.filters import (
 from supervisor_desk.models.metrics import assemble_metrics, recent_cutoff_ms
 
 _COUNT_OPS = {"eq": "=", "ne": "!=", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}
+# The session's team, read from its JSON doc: spelt exactly as the index on it (schema.py).
+TEAM_EXPRESSION = "(doc::jsonb ->> 'team')"
 _TIME_COLUMNS = {
     "started": "started_ms",
     "ended": "ended_ms",
@@ -76,6 +78,10 @@ def where(flt: SessionFilter) -> tuple[str, list[Any]]:
         if values:
             clauses.append(f"{column} = ANY(%s)")
             params.append(list(values))
+    if flt.team:
+        # Served by the expression index sessions_team (schema migration 3).
+        clauses.append(f"{TEAM_EXPRESSION} = ANY(%s)")
+        params.append(list(flt.team))
     if flt.responsible is not None:
         clauses.append("responsible_kind = %s")
         params.append(flt.responsible)
@@ -91,6 +97,9 @@ def where(flt: SessionFilter) -> tuple[str, list[Any]]:
     if flt.messages is not None:
         clauses.append(f"message_count {_COUNT_OPS[flt.messages.op]} %s")
         params.append(flt.messages.n)
+    if flt.messages_max is not None:
+        clauses.append("message_count <= %s")
+        params.append(flt.messages_max)
     if flt.has_attachments is not None:
         clauses.append("has_attachments = %s")
         params.append(1 if flt.has_attachments else 0)

@@ -64,6 +64,7 @@ def where(flt: SessionFilter) -> tuple[str, list[Any]]:
         ("channel", flt.channel),
         ("status", flt.status),
         ("operator_id", flt.operator),
+        ("team", flt.team),
     ):
         if values:
             clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
@@ -83,6 +84,9 @@ def where(flt: SessionFilter) -> tuple[str, list[Any]]:
     if flt.messages is not None:
         clauses.append(f"message_count {_COUNT_OPS[flt.messages.op]} ?")
         params.append(flt.messages.n)
+    if flt.messages_max is not None:
+        clauses.append("message_count <= ?")
+        params.append(flt.messages_max)
     if flt.has_attachments is not None:
         clauses.append("has_attachments = ?")
         params.append(1 if flt.has_attachments else 0)
@@ -114,10 +118,22 @@ def order_by(sort: SortSpec, now_ms: int) -> tuple[str, list[Any]]:
     return f"{expr} {direction}, id {direction}", params
 
 
+def _list_index(flt: SessionFilter) -> str:
+    """The index a list or count walks: a team's sessions (schema migration 12; ``team`` is
+    a column of the JSON doc, which the narrow copy does not hold) when the filter names
+    teams, else the narrow copy of every session."""
+    if flt.team:
+        return "INDEXED BY sessions_team_analytics"
+    return _NARROW
+
+
 def _text_index(flt: SessionFilter) -> str:
-    """The index a full-text list walks: an agent's or a channel's sessions (in start order)
-    when the filter names some, else the narrow copy of every session. Either way the match
-    is a test of the index's rowid (see :func:`where`), so only matching sessions are read."""
+    """The index a full-text list walks: a team's, an agent's or a channel's sessions (in
+    start order) when the filter names some, else the narrow copy of every session. Either way
+    the match is a test of the index's rowid (see :func:`where`), so only matching sessions
+    are read."""
+    if flt.team:
+        return _list_index(flt)
     if flt.agent:
         return "INDEXED BY sessions_agent"
     if flt.channel:
@@ -156,14 +172,14 @@ def page(
             rowids = [
                 row[0]
                 for row in conn.execute(
-                    f"SELECT rowid FROM sessions {_NARROW} WHERE {clause} "
+                    f"SELECT rowid FROM sessions {_list_index(flt)} WHERE {clause} "
                     f"ORDER BY {order} LIMIT ? OFFSET ?",
                     [*params, *order_params, limit, offset],
                 )
             ]
             total = -1
         if total < 0:
-            index = _NARROW if flt.text is None else _text_index(flt)
+            index = _list_index(flt) if flt.text is None else _text_index(flt)
             total = conn.execute(
                 f"SELECT COUNT(*) FROM sessions {index} WHERE {clause}", params
             ).fetchone()[0]
@@ -181,24 +197,25 @@ def page(
 def metrics(conn: sqlite3.Connection, flt: SessionFilter, now_ms: int) -> dict[str, Any]:
     """Counts in SQL; what they mean (live, top channel, longest wait) is models/metrics.py."""
     clause, params = where(flt)
+    index = _list_index(flt)
     conn.execute("BEGIN")
     try:
         total, recent, oldest_waiting_since = conn.execute(
             "SELECT COUNT(*), "
             "COALESCE(SUM(started_ms >= ?), 0), "
             "MIN(CASE WHEN status = 'queued' THEN COALESCE(queued_ms, started_ms) END) "
-            f"FROM sessions {_NARROW} WHERE {clause}",
+            f"FROM sessions {index} WHERE {clause}",
             [recent_cutoff_ms(now_ms), *params],
         ).fetchone()
         by_channel = dict(
             conn.execute(
-                f"SELECT channel, COUNT(*) FROM sessions {_NARROW} WHERE {clause} GROUP BY channel",
+                f"SELECT channel, COUNT(*) FROM sessions {index} WHERE {clause} GROUP BY channel",
                 params,
             ).fetchall()
         )
         by_status = dict(
             conn.execute(
-                f"SELECT status, COUNT(*) FROM sessions {_NARROW} WHERE {clause} GROUP BY status",
+                f"SELECT status, COUNT(*) FROM sessions {index} WHERE {clause} GROUP BY status",
                 params,
             ).fetchall()
         )
