@@ -16,6 +16,7 @@ from supervisor_desk.models.saved_views import (
     loads_views,
     merge_views,
     read_views,
+    rename_view,
     write_views,
 )
 
@@ -62,3 +63,17 @@ def test_the_file_is_plain_json_to_share() -> None:
     data = json.loads(text)
     assert data["format"] == "supervisor-desk-views" and data["version"] == 1
     assert data["views"][0]["filter"] == {"agent": ["bot"]}
+
+
+def test_rename_keeps_the_place_and_refuses_a_taken_or_empty_name() -> None:
+    first = history_view("Mine", SessionFilter(), "-started_at", ["status"])
+    second = history_view("Team", SessionFilter(team=("billing",)), "-wait", ["status"])
+    chart = analytics_view("Billing", SessionFilter(), "7d", ["started"])
+    views = [first, second, chart]
+    renamed = rename_view(views, second, "  Billing  ")  # an Analytics view may share it
+    assert [v.name for v in renamed] == ["Mine", "Billing", "Billing"]
+    assert renamed[1].session_filter() == SessionFilter(team=("billing",))
+    with pytest.raises(SavedViewError, match="already named"):
+        rename_view(views, second, "Mine")
+    with pytest.raises(SavedViewError, match="1 to 100"):
+        rename_view(views, second, "   ")

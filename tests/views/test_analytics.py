@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
@@ -243,3 +244,66 @@ def test_saved_views_restore_history_and_analytics(
     messages: list[str] = []
     other.status.connect(messages.append)
     assert other.import_file(bad) == 0 and "not a views file" in messages[-1]
+
+
+def test_history_lists_the_saved_views_like_the_menu(
+    qtbot: QtBot, qrun: Callable[..., Any], tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QInputDialog, QWidget
+
+    from supervisor_desk.views.history.view import HistoryView
+    from supervisor_desk.views.history.viewmodel import HistoryViewModel
+    from supervisor_desk.views.saved_views import SavedViewsController
+
+    _vm, page, _source = _page(qtbot)
+    history_vm = HistoryViewModel(None, tasks=standalone_scope("history-list-test"))
+    history = HistoryView(history_vm)
+    host = QWidget()
+    qtbot.addWidget(host)
+    qtbot.addWidget(history)
+    history.resize(1000, 600)
+    history.show()
+    views = SavedViewsController(history, page, lambda: False, host, path=tmp_path / "v.json")
+    strip = history.saved_views
+    assert strip.isHidden()  # no views yet: no room taken
+
+    def menu_names() -> list[str]:
+        views.menu.aboutToShow.emit()
+        # The views' entries: not the sections, separators, submenu or "…" commands.
+        return [a.text() for a in views.menu.actions() if a.isEnabled() and not a.isSeparator()
+                and a.menu() is None and not a.text().endswith("\u2026")]
+
+    history_vm.set_filter(SessionFilter(team=("billing",)))
+    views.save_as("Billing team")
+    history_vm.set_filter(SessionFilter(channel=("phone",)))
+    views.save_as("Phone")
+    assert strip.isVisible()
+    assert [strip.list.item(i).text() for i in range(strip.list.count())] \
+        == ["Billing team", "Phone"] == menu_names()
+
+    # A click applies the view.
+    rect = strip.list.visualItemRect(strip.list.item(0))
+    qtbot.mouseClick(strip.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert history_vm.filter == SessionFilter(team=("billing",))
+
+    # From the keyboard: F2 renames (a taken name is refused), Delete deletes.
+    strip.list.setFocus()
+    strip.list.setCurrentRow(1)
+    qtbot.keyClick(strip.list, Qt.Key.Key_F2)
+    dialog = views._dialog
+    assert isinstance(dialog, QInputDialog) and dialog.textValue() == "Phone"
+    messages: list[str] = []
+    views.status.connect(messages.append)
+    dialog.textValueSelected.emit("Billing team")
+    assert "already named" in messages[-1] and menu_names() == ["Billing team", "Phone"]
+    dialog.textValueSelected.emit("Phone calls")
+    dialog.reject()
+    assert [strip.list.item(i).text() for i in range(strip.list.count())] \
+        == ["Billing team", "Phone calls"] == menu_names()
+    strip.list.setCurrentRow(0)
+    qtbot.keyClick(strip.list, Qt.Key.Key_Delete)
+    assert menu_names() == ["Phone calls"] and strip.list.count() == 1
+    # Both are one list, kept in the file.
+    assert [v.name for v in SavedViewsController(history, page, lambda: False, host,
+                                                 path=tmp_path / "v.json").views] \
+        == ["Phone calls"]

@@ -129,3 +129,18 @@ def merge_views(current: list[SavedView], incoming: Iterable[SavedView]) -> list
     for view in incoming:
         merged[(view.kind, view.name)] = view
     return list(merged.values())[:MAX_VIEWS]
+
+
+def rename_view(views: list[SavedView], view: SavedView, name: str) -> list[SavedView]:
+    """``views`` with ``view`` renamed in place (its position kept).
+
+    Raises :class:`SavedViewError` for an empty or too long name, or a name another view of
+    the same kind already has (renaming would silently replace it on the next import).
+    """
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise SavedViewError("a view's name has 1 to 100 characters")
+    if any(v is not view and v.kind == view.kind and v.name == name for v in views):
+        raise SavedViewError(f"another {view.kind} view is already named \u201c{name}\u201d")
+    renamed = view.model_copy(update={"name": name})
+    return [renamed if v is view else v for v in views]

@@ -1,5 +1,6 @@
-"""The Views menu: save the History view (filters, columns, sort) or the Analytics view (range,
-chart set, filters) under a name, apply one, and share them as a file.
+"""The Views menu and History's list of views: save the History view (filters, columns, sort)
+or the Analytics view (range, chart set, filters) under a name, apply, rename or delete one,
+and share them as a file. Menu and list are drawn from the one list of views held here.
 
 The file format and its checks are ``models/saved_views.py``; this controller only reads the
 pages' state and applies a view back to them.
@@ -25,6 +26,7 @@ from supervisor_desk.models.saved_views import (
     history_view,
     merge_views,
     read_views,
+    rename_view,
     write_views,
 )
 from supervisor_desk.views.history.view import HistoryView
@@ -45,6 +47,7 @@ class SavedViewsController(QObject):
 
     status = Signal(str)
     view_applied = Signal(str)  # "history" or "analytics": the page to show
+    views_changed = Signal()
 
     def __init__(self, history: HistoryView, analytics: AnalyticsPage,
                  on_analytics: Callable[[], bool], parent: QWidget,
@@ -63,7 +66,12 @@ class SavedViewsController(QObject):
         except SavedViewError as exc:
             log.warning("saved views not loaded: %s", exc)
             self.views = []
-        self._rebuild()
+        self.list = history.saved_views
+        self.list.apply_requested.connect(self.apply)
+        self.list.rename_requested.connect(self._ask_rename)
+        self.list.delete_requested.connect(self.delete)
+        self.views_changed.connect(self._on_views_changed)
+        self._on_views_changed()
 
     # ------------------------------------------------------------------ state
 
@@ -78,8 +86,7 @@ class SavedViewsController(QObject):
 
     def save_as(self, name: str) -> SavedView:
         view = self.current_view(name.strip())
-        self.views = merge_views(self.views, [view])
-        self._persist()
+        self._set_views(merge_views(self.views, [view]))
         self.status.emit(f"View \u201c{view.name}\u201d saved.")
         return view
 
@@ -112,8 +119,7 @@ class SavedViewsController(QObject):
         except SavedViewError as exc:
             self.status.emit(f"Could not import {path.name}: {exc}")
             return 0
-        self.views = merge_views(self.views, incoming)
-        self._persist()
+        self._set_views(merge_views(self.views, incoming))
         self.status.emit(f"Imported {len(incoming)} view(s) from {path.name}.")
         return len(incoming)
 
@@ -122,8 +128,28 @@ class SavedViewsController(QObject):
         self.status.emit(f"Exported {len(self.views)} view(s) to {path.name}.")
 
     def delete(self, view: SavedView) -> None:
-        self.views = [v for v in self.views if v is not view]
+        self._set_views([v for v in self.views if v is not view])
+        self.status.emit(f"View \u201c{view.name}\u201d deleted.")
+
+    def rename(self, view: SavedView, name: str) -> bool:
+        """Rename ``view``; a bad or taken name is reported on ``status`` and changes nothing."""
+        try:
+            views = rename_view(self.views, view, name)
+        except SavedViewError as exc:
+            self.status.emit(f"View \u201c{view.name}\u201d not renamed: {exc}")
+            return False
+        self._set_views(views)
+        self.status.emit(f"View \u201c{view.name}\u201d renamed to \u201c{name.strip()}\u201d.")
+        return True
+
+    def _set_views(self, views: list[SavedView]) -> None:
+        self.views = views
         self._persist()
+        self.views_changed.emit()
+
+    def _on_views_changed(self) -> None:
+        self._rebuild()
+        self.list.set_views(self.views)
 
     def _persist(self) -> None:
         try:
@@ -163,6 +189,16 @@ class SavedViewsController(QObject):
         dialog.setTextEchoMode(QLineEdit.EchoMode.Normal)
         dialog.textValueSelected.connect(
             lambda name: self.save_as(name) if name.strip() else None)
+        self._dialog = dialog
+        dialog.open()
+
+    def _ask_rename(self, view: SavedView) -> None:
+        dialog = QInputDialog(self._parent)
+        dialog.setWindowTitle("Rename view")
+        dialog.setLabelText(f"New name of the {view.kind} view \u201c{view.name}\u201d:")
+        dialog.setTextEchoMode(QLineEdit.EchoMode.Normal)
+        dialog.setTextValue(view.name)
+        dialog.textValueSelected.connect(lambda name: self.rename(view, name))
         self._dialog = dialog
         dialog.open()
 

@@ -31,6 +31,7 @@ from supervisor_desk.views.history.filter_dialog import FilterDialog
 from supervisor_desk.views.history.pagination import PaginationBar
 from supervisor_desk.views.history.viewmodel import HistoryViewModel
 from supervisor_desk.views.metric_cards import MetricCards
+from supervisor_desk.views.saved_views_list import SavedViewsList
 from supervisor_desk.views.session_table_model import (
     LiveOrder,
     SessionColumn,
@@ -158,6 +159,9 @@ class HistoryView(QWidget):
         layout.setSpacing(4)
         self.filter_bar = QuickFilterBar(self)
         layout.addWidget(self.filter_bar)
+        # Filled by the saved-views controller; hidden while there is no view (and offline).
+        self.saved_views = SavedViewsList(self)
+        layout.addWidget(self.saved_views)
         self.chips = FilterChips(self)
         chips_row = QHBoxLayout()
         chips_row.setContentsMargins(8, 0, 8, 0)
