@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -50,12 +51,19 @@ class SavedViewsList(QWidget):
         self.list.setFlow(QListView.Flow.LeftToRight)
         self.list.setWrapping(False)
         self.list.setSpacing(2)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setFrameShape(QFrame.Shape.NoFrame)
+        # Each name framed like a chip, in the theme's own colours.
+        self.list.setStyleSheet(
+            "QListWidget::item { border: 1px solid palette(mid); border-radius: 9px;"
+            " padding: 1px 8px; }")
+        # More views than the row holds: a scroll bar appears under them (see _fit_height).
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.list.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.list.setFixedHeight(self.list.fontMetrics().height() + 12)
+        self.list.horizontalScrollBar().rangeChanged.connect(self._fit_height)
+        self._fit_height()
         title.setBuddy(self.list)
         layout.addWidget(self.list, 1)
         self.list.installEventFilter(self)
@@ -73,6 +81,12 @@ class SavedViewsList(QWidget):
             item.setToolTip(f"{view.kind.capitalize()} view \u201c{view.name}\u201d")
             self.list.addItem(item)
         self.setVisible(bool(views))
+
+    def _fit_height(self, _low: int = 0, high: int = 0) -> None:
+        bar = self.list.horizontalScrollBar()
+        rows = self.list.sizeHintForRow(0) if self.list.count() else 0
+        height = max(rows, self.list.fontMetrics().height() + 8) + 6
+        self.list.setFixedHeight(height + (bar.sizeHint().height() if high > 0 else 0))
 
     def view_at(self, row: int) -> SavedView | None:
         item = self.list.item(row)
