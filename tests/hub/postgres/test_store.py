@@ -77,6 +77,7 @@ def plan_dsn(postgres: PostgresServer) -> str:
     (SessionFilter(status=["active"], text="word17"), SortSpec.parse("-started_at")),
     (SessionFilter(q="plan-42", channel=["web"]), SortSpec.parse("-started_at")),
     (SessionFilter(channel=["email"], live=False), SortSpec.parse("message_count")),
+    (SessionFilter(team=["billing"], status=["active"]), SortSpec.parse("-started_at")),
 ])
 def test_the_list_query_with_two_filters_is_served_by_indexes(
     plan_dsn: str, flt: SessionFilter, sort: SortSpec,
@@ -86,6 +87,8 @@ def test_the_list_query_with_two_filters_is_served_by_indexes(
     assert "Index" in plan or "Bitmap" in plan, plan
     if flt.text is not None:
         assert "messages_words" in plan, plan  # the GIN index of the words
+    if flt.team:
+        assert "sessions_team" in plan, plan  # the expression index on the doc's team
 
 
 def test_passwords_and_tokens_are_stored_only_as_hashes(api: Api, hub_backend: str) -> None:
