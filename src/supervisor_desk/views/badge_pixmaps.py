@@ -2,7 +2,7 @@
 
 A paint of the live table draws 32 badges and 32 dots; drawing each with antialiased paths,
 an SVG icon and elided text cost about a quarter of the paint (docs/performance.md). The look
-of one depends only on a few values (text, colours, size, pulse phase, device pixel ratio),
+of one depends only on a few values (text, colours, size, halo, device pixel ratio),
 so each is drawn once into a transparent pixmap and blitted afterwards.
 """
 
@@ -18,9 +18,9 @@ from supervisor_desk.views.icons import channel_icon
 BADGE_ICON_SIZE = 14
 BADGE_PAD = 6
 DOT_RADIUS = 4.5
-DOT_HALO = 5.0  # how far the active dot's halo grows over one breath
-PULSE_STEPS = 16  # halo sizes a dot can be drawn at (the delegate breathes with one of them)
-DOT_BOX = int(2 * (DOT_RADIUS + DOT_HALO)) + 2
+DOT_HALO = 2.5  # how far the active dot's steady halo reaches past the dot
+DOT_HALO_ALPHA = 0.225  # a faint ring: "active" at a glance without drawing the eye
+DOT_BOX = int(2 * (DOT_RADIUS + 2 * DOT_HALO)) + 2  # room for the halo and antialiasing
 
 
 def _blank(width: int, height: int, dpr: float) -> QPixmap:
@@ -70,21 +70,20 @@ def channel_badge(channel: str, text: str, font_key: str, width: int, height: in
 
 
 @lru_cache(maxsize=256)
-def status_dot(color: int, live: bool, step: int, dpr: float) -> QPixmap:
-    """The status dot centred in a ``DOT_BOX`` square: filled (live) or a ring (ended); an
-    active dot's halo at pulse ``step`` of ``PULSE_STEPS`` (-1: no halo)."""
+def status_dot(color: int, live: bool, halo: bool, dpr: float) -> QPixmap:
+    """The status dot centred in a ``DOT_BOX`` square: filled (live) or a ring (ended), with
+    the steady halo of an active session when ``halo``."""
     pixmap = _blank(DOT_BOX, DOT_BOX, dpr)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)
     centre = DOT_BOX / 2
     base = QColor.fromRgba(color)
-    if step >= 0:
-        phase = step / PULSE_STEPS
-        halo = QColor(base)
-        halo.setAlphaF(0.45 * (1.0 - phase))
-        painter.setBrush(halo)
-        r = DOT_RADIUS + DOT_HALO * phase
+    if halo:
+        ring = QColor(base)
+        ring.setAlphaF(DOT_HALO_ALPHA)
+        painter.setBrush(ring)
+        r = DOT_RADIUS + DOT_HALO
         painter.drawEllipse(QRectF(centre - r, centre - r, 2 * r, 2 * r))
     dot = QRectF(centre - DOT_RADIUS, centre - DOT_RADIUS, 2 * DOT_RADIUS, 2 * DOT_RADIUS)
     if live:

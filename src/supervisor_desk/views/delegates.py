@@ -18,7 +18,6 @@ from supervisor_desk.views.badge_pixmaps import (
     BADGE_ICON_SIZE,
     BADGE_PAD,
     DOT_BOX,
-    PULSE_STEPS,
     channel_badge,
     status_dot,
 )
@@ -32,8 +31,6 @@ from supervisor_desk.views.session_table_model import ObjectRole
 from supervisor_desk.views.theme import cell_background, channel_badge_text
 
 ModelIndex = QModelIndex | QPersistentModelIndex
-
-HALO_STEP = PULSE_STEPS // 2  # the active dot's steady halo: half-way out, half as strong
 
 
 def _draw_background(
@@ -61,10 +58,8 @@ class StatusDotDelegate(QStyledItemDelegate):
         session: SessionSummary | None = index.data(ObjectRole)
         if session is None:
             return
-        step = -1
-        if session.status == "active":
-            step = HALO_STEP
-        pixmap = status_dot(status_color(session.status).rgba(), session.is_live, step,
+        pixmap = status_dot(status_color(session.status).rgba(), session.is_live,
+                            session.status == "active",
                             painter.device().devicePixelRatioF())
         rect = option.rect
         painter.drawPixmap(rect.x() + (rect.width() - DOT_BOX) // 2,
