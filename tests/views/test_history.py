@@ -19,7 +19,7 @@ from supervisor_desk.views.history import HistoryView, HistoryViewModel, HubSess
 from supervisor_desk.views.history.view import EMPTY_TEXT
 from supervisor_desk.views.session_table_model import SessionColumn
 from tests.helpers import wait_until
-from tests.views.history_data import dispose_qt, history_events, post_history
+from tests.views.history_data import dispose_qt, history_events, post_history, with_teams
 
 N = 60
 PAGE = 10
@@ -27,7 +27,7 @@ PAGE = 10
 
 @pytest.fixture
 def hub(running_hub: Any) -> Iterator[Any]:
-    post_history(running_hub, history_events(N, now=datetime.now(UTC)))
+    post_history(running_hub, with_teams(history_events(N, now=datetime.now(UTC))))
     yield running_hub
 
 
@@ -186,6 +186,7 @@ def test_filter_dialog_every_field_chips_and_reset(harness: Harness, qrun: Any) 
     h = harness
     dialog_filters = [
         ("agents", SessionFilter(agent=("a-billing", "a-voice"))),
+        ("teams", SessionFilter(team=("billing", "support"))),
         ("channels", SessionFilter(channel=("web", "sip", "email"))),
         ("responsible", SessionFilter(responsible="human")),
         ("operators", SessionFilter(operator=("op-dana",))),
@@ -195,6 +196,7 @@ def test_filter_dialog_every_field_chips_and_reset(harness: Harness, qrun: Any) 
         ("ip", SessionFilter(ip="192.168.1.1")),
         ("messages", SessionFilter(messages=MessageCountFilter(op="gt", n=3))),
         ("messages", SessionFilter(messages=MessageCountFilter(op="le", n=1))),
+        ("messages", SessionFilter(messages=MessageCountFilter(op="ge", n=2), messages_max=4)),
         ("attachments", SessionFilter(has_attachments=True)),
     ]
     now = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -217,6 +219,8 @@ def test_filter_dialog_every_field_chips_and_reset(harness: Harness, qrun: Any) 
                     assert [i.isHidden() for i in d.agents.items()].count(True) == 1
                     for value in flt.agent:
                         d.agents.check_value(value)
+                elif name == "teams":
+                    d.teams.setText(" billing, support ,billing")
                 elif name == "channels":
                     for value in flt.channel:
                         d.channels.check_value(value)
@@ -237,6 +241,8 @@ def test_filter_dialog_every_field_chips_and_reset(harness: Harness, qrun: Any) 
                     assert flt.messages is not None
                     d.messages_op.setCurrentIndex(d.messages_op.findData(flt.messages.op))
                     d.messages_n.setValue(flt.messages.n)
+                    if flt.messages_max is not None:
+                        d.messages_max.setValue(flt.messages_max)
                 elif name == "attachments":
                     d.attachments.setCurrentIndex(1)
             await apply_via_dialog(fill)
