@@ -113,6 +113,7 @@ def run(quick: bool) -> Results:
     from supervisor_desk.models.wire import Message
     from supervisor_desk.views.alerts.notify import AlertNotifier
     from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
+    from supervisor_desk.views.gc_policy import GarbageCollectionPolicy
     from supervisor_desk.views.notifications import NotificationArea
     from supervisor_desk.views.tray import TrayController
 
@@ -139,9 +140,11 @@ def run(quick: bool) -> Results:
     t0 = time.perf_counter()
     vm.reset(sessions.values())
     reset_ms = (time.perf_counter() - t0) * 1000
-    # As the app does once a snapshot is applied (LiveViewModel, freeze_gc_after_snapshot):
-    # the 10,000 long-lived sessions leave the collector's passes.
-    gc.freeze()
+    # As the app does (views/gc_policy.py): the collector runs on this thread between frames,
+    # and once the snapshot is applied the 10,000 long-lived sessions leave its passes.
+    gc_policy = GarbageCollectionPolicy()
+    gc_policy.install()
+    gc_policy.freeze_long_lived()
 
     pending: list[tuple[Any, bool]] = []
     triggers: dict[str, float] = {}
@@ -237,6 +240,7 @@ def run(quick: bool) -> Results:
         started = time.perf_counter()
         vm.apply_batch(batch)
         batch_ms.append((time.perf_counter() - started) * 1000)
+        gc_policy.end_of_frame()  # as LiveViewModel.flush does after the frame is applied
 
     producer = QTimer()
     producer.setInterval(5)
@@ -253,6 +257,7 @@ def run(quick: bool) -> Results:
     producer.stop()
     frames.stop()
     notifier.close()
+    gc_policy.uninstall()
     gc.unfreeze()
     elapsed = time.perf_counter() - start_time
     return {

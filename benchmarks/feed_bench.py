@@ -55,6 +55,7 @@ from benchmarks._common import Results, main_for, percentile, rss_mb
 from supervisor_desk.client.feed import ConnectionState
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.models.wire import SessionSummary, StoredEvent
+from supervisor_desk.views.gc_policy import GarbageCollectionPolicy
 from supervisor_desk.views.live_viewmodel import LiveViewModel
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
@@ -292,12 +293,15 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
     out: Results = {}
     client = HubClient(info["url"], info["token"])
     model = SessionTableModel()
-    # As the real app process does (app.AppOptions.freeze_gc from __main__).
-    vm = LiveViewModel(client, model, spawn=spawn, freeze_gc_after_snapshot=True)
+    # As the real app process does (app.AppOptions.freeze_gc from __main__): the collector
+    # runs on the Qt thread between frames (views/gc_policy.py).
+    gc_policy = GarbageCollectionPolicy()
+    gc_policy.install()
+    vm = LiveViewModel(client, model, spawn=spawn, gc_policy=gc_policy)
     # SUPERVISOR_DESK_BENCH_GC_REFREEZE=0: only the freeze after the snapshot (for comparison).
     if (refreeze := os.environ.get("SUPERVISOR_DESK_BENCH_GC_REFREEZE")) is not None:
-        vm.gc_refreeze_s = float(refreeze)
-    out["feed.gc_refreeze_s"] = vm.gc_refreeze_s
+        gc_policy.refreeze_s = float(refreeze)
+    out["feed.gc_refreeze_s"] = gc_policy.refreeze_s
     view = _View()
     view.paint_cpu = []
     view.setModel(model)
@@ -390,6 +394,7 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        gc_policy.uninstall()
     return out
 
 

@@ -108,12 +108,17 @@ def _open_file(path: Path, *, screenshot: Path | None, exit_after: float | None)
 def _review_file(path: Path, *, screenshot: Path | None, exit_after: float | None) -> int:
     from supervisor_desk.app import create_qapp
     from supervisor_desk.logging_setup import setup_logging
+    from supervisor_desk.views.gc_policy import hold_policy, release_policy
     from supervisor_desk.views.offline import open_file_command
 
     setup_logging()
     create_qapp()  # our name, icon and theme; the review then runs on it
-    return open_file_command(
-        path, screenshot=screenshot.resolve() if screenshot else None, exit_after=exit_after)
+    hold_policy()  # garbage collected on the Qt thread for the review's lifetime, as in the app
+    try:
+        return open_file_command(
+            path, screenshot=screenshot.resolve() if screenshot else None, exit_after=exit_after)
+    finally:
+        release_policy()
 
 
 def _start_demo_early(rate: float, seed: int | None) -> Future[Any]:

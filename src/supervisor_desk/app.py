@@ -51,6 +51,7 @@ from supervisor_desk.views.analytics.viewmodel import AnalyticsViewModel, hub_an
 from supervisor_desk.views.clock import on_screen, screen_clock
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from supervisor_desk.views.error_reporter import ErrorReporter
+from supervisor_desk.views.gc_policy import GarbageCollectionPolicy, hold_policy, release_policy
 from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.history.viewmodel import HistoryViewModel, HubSessionSource
 from supervisor_desk.views.icons import app_icon
@@ -128,6 +129,9 @@ class DeskApp(QObject):
         self.screenshot_saved: Path | None = None
         self.shutdown_clean: bool | None = None
         self._session_flow_task: asyncio.Task[Any] | None = None
+        # Garbage collected on the Qt thread between frames, for the app's lifetime (gc_policy).
+        self._gc_policy: GarbageCollectionPolicy | None = (
+            hold_policy() if options.freeze_gc else None)
 
         self.model = SessionTableModel()
         self.settings = open_ui_settings()
@@ -350,7 +354,7 @@ class DeskApp(QObject):
         self.window.set_signed_in()
         live = LiveViewModel(
             signed.client, self.model, tasks=self.tasks.scope("live"), parent=self,
-            freeze_gc_after_snapshot=self.options.freeze_gc,
+            gc_policy=self._gc_policy,
         )
         self.live = live
         self.window.live_options.bind(live)
@@ -938,6 +942,9 @@ class DeskApp(QObject):
         if left:
             log.warning("tasks still running after shutdown: %s", ", ".join(left))
         self.shutdown_clean = not left
+        if self._gc_policy is not None:
+            self._gc_policy = None
+            release_policy()
         log.info("shut down in %.2f s", time.monotonic() - started)
 
 

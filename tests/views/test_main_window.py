@@ -17,6 +17,7 @@ import supervisor_desk.models.wire as wire
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
+from supervisor_desk.views.gc_policy import GarbageCollectionPolicy
 from supervisor_desk.views.live_viewmodel import LiveViewModel
 from supervisor_desk.views.main_window import MainWindow
 from supervisor_desk.views.notifications import NotificationCoalescer
@@ -339,8 +340,9 @@ def test_replayed_events_and_snapshots_raise_no_alerts(qtbot: Any) -> None:
 def test_snapshot_freezes_long_lived_objects_when_asked(qapp: Any) -> None:
     """The app process freezes the snapshot's objects so full GC passes don't stall frames."""
     model = SessionTableModel()
+    policy = GarbageCollectionPolicy()
     live = LiveViewModel(HubClient("http://127.0.0.1:9"), model, spawn=lambda c, n: c.close(),
-                         freeze_gc_after_snapshot=True)
+                         gc_policy=policy)
     gc.unfreeze()
     try:
         live.on_snapshot(wire.LiveSnapshot(epoch="e", seq=0, sessions=[]))
@@ -364,9 +366,9 @@ def test_frames_refreeze_what_survived_every_few_seconds(qapp: Any) -> None:
                      "started_at": datetime.now(UTC).isoformat(), "version": 1}})
 
     now = [100.0]
+    policy = GarbageCollectionPolicy(monotonic=lambda: now[0])
     live = LiveViewModel(HubClient("http://127.0.0.1:9"), SessionTableModel(),
-                         spawn=lambda c, n: c.close(), freeze_gc_after_snapshot=True,
-                         monotonic=lambda: now[0])
+                         spawn=lambda c, n: c.close(), gc_policy=policy)
     gc.unfreeze()
     try:
         live.on_snapshot(wire.LiveSnapshot(epoch="e", seq=0, sessions=[]))
@@ -374,7 +376,7 @@ def test_frames_refreeze_what_survived_every_few_seconds(qapp: Any) -> None:
         live.on_event(1, event(1, "b"), False)
         live.flush()
         assert gc.get_freeze_count() == 0  # not yet: the interval has not passed
-        now[0] += live.gc_refreeze_s
+        now[0] += policy.refreeze_s
         live.on_event(2, event(2, "c"), False)
         live.flush()
         assert gc.get_freeze_count() > 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -36,6 +35,7 @@ from supervisor_desk.models.metrics import live_metrics_of_counts
 from supervisor_desk.models.state import SessionStore
 from supervisor_desk.models.wire import LiveSnapshot, Message, Metrics, SessionSummary, StoredEvent
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
+from supervisor_desk.views.gc_policy import GarbageCollectionPolicy
 from supervisor_desk.views.properties import ObservableProperty
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.tasks import TaskScope
@@ -54,11 +54,6 @@ EXPIRE_CHECK_MS = 5000
 HIDDEN_FRAME_MS = 500
 HIDDEN_EXPIRE_CHECK_MS = 60_000
 DEFAULT_KEEP_ENDED_MINUTES = 2
-# With freeze_gc_after_snapshot: how often what survived since (new session versions, their
-# messages) joins the frozen objects, so a full collection never walks a minute of feed.
-# Every second: the young collection before each freeze then walks one second of feed (5-7 ms
-# CPU at 1,000 events/s; every 5 s it was 11-27 ms, and automatic ones came in between).
-GC_REFREEZE_S = 1.0
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
 
@@ -120,13 +115,13 @@ class LiveViewModel(QObject):
         frame_ms: int = FRAME_MS,
         metrics_poll_s: float = METRICS_POLL_S,
         feed_factory: Callable[[HubClient, LiveViewModel], FeedClient] | None = None,
-        freeze_gc_after_snapshot: bool = False,
+        gc_policy: GarbageCollectionPolicy | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(parent)
-        self._freeze_gc = freeze_gc_after_snapshot
-        self.gc_refreeze_s = GC_REFREEZE_S
-        self._frozen_at: float | None = None
+        # The process's garbage collection (the app's): the snapshot's objects frozen, and a
+        # collection between frames rather than inside one.
+        self._gc_policy = gc_policy
         self._client = client
         self.model = model
         self.store = SessionStore()
@@ -263,12 +258,8 @@ class LiveViewModel(QObject):
             if watched is not None:
                 self.session_updated.emit(watched)
         self._check_first_rows()
-        if self._freeze_gc:
-            # Thousands of long-lived session objects made each full GC pass stall the Qt
-            # thread for 0.3-0.6 s (benchmarks/feed_bench.py); frozen, later passes skip them.
-            # Replaced sessions are still freed by reference counting (they hold no cycles).
-            gc.freeze()
-            self._frozen_at = self._monotonic()
+        if self._gc_policy is not None:
+            self._gc_policy.freeze_long_lived()
 
     def on_event(self, seq: int, event: StoredEvent, replayed: bool) -> None:
         if event.type == "log.appended" and event.session_id == self._watched_id:
@@ -350,18 +341,8 @@ class LiveViewModel(QObject):
         if self.alerts is not None:
             self.alerts.flush()  # the rows' highlights change in the same paint as the rows
         self._expire_when_due()
-        if self._frozen_at is not None and self.gc_refreeze_s > 0:
-            self._refreeze_gc()
-
-    def _refreeze_gc(self) -> None:
-        """Every second or so: collect the young generations (where the feed's short-lived
-        cycles die) and freeze what survives. Without it a full collection walked every session
-        version kept since the snapshot: 470 ms at 10,000 sessions after 45 s of feed."""
-        now = self._monotonic()
-        if self._frozen_at is not None and now - self._frozen_at >= self.gc_refreeze_s:
-            self._frozen_at = now
-            gc.collect(1)
-            gc.freeze()
+        if self._gc_policy is not None:
+            self._gc_policy.end_of_frame()  # after the frame is applied, before it paints
 
     def _on_frame_timeout(self) -> None:
         self.flush()

@@ -34,11 +34,7 @@ from supervisor_desk.models.export import (
 )
 from supervisor_desk.models.export.worker import ExportReadProcess
 from supervisor_desk.models.offline_index import OfflineIndex, raw_transcripts
-from supervisor_desk.views.offline.collection import (
-    collect_due,
-    hold_collection,
-    release_collection,
-)
+from supervisor_desk.views.gc_policy import GarbageCollectionPolicy, hold_policy, release_policy
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
 log = logging.getLogger(__name__)
@@ -240,8 +236,8 @@ class OfflineLoader(QObject):
         self._ended = loop.create_future()
         self._thread = threading.Thread(target=self._work_then_report_end,
                                         args=(deliver, loop), name="offline-load", daemon=True)
-        # Garbage is collected here, on the Qt thread, while the threads read (collection.py).
-        hold_collection()
+        # Garbage is collected here, on the Qt thread, while the threads read (gc_policy.py).
+        gc_policy = hold_policy()
         self._thread.start()
         try:
             while not self.done:
@@ -251,16 +247,16 @@ class OfflineLoader(QObject):
                     item = ready.popleft()
                     free.release()
                     await self._handle(item)
-                    collect_due()
+                    gc_policy.collect_due()
                     # One batch per loop turn: input and paint events run between batches.
                     await asyncio.sleep(0)
-            await self._normalize_transcripts()
+            await self._normalize_transcripts(gc_policy)
         finally:
             self._stop.set()
             try:
                 await self._thread_ended()
             finally:
-                release_collection()
+                release_policy()
 
     async def _on_index[T](self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` where the index lives (its thread, or here without one)."""
@@ -269,7 +265,7 @@ class OfflineLoader(QObject):
         return await asyncio.get_running_loop().run_in_executor(
             self.index_executor, functools.partial(fn, *args, **kwargs))
 
-    async def _normalize_transcripts(self) -> None:
+    async def _normalize_transcripts(self, gc_policy: GarbageCollectionPolicy) -> None:
         """After the read: the transcripts still raw, normalised for search a chunk at a time.
 
         Reading in a thread only joins each session's texts; the normalisation (a third of the
@@ -281,7 +277,7 @@ class OfflineLoader(QObject):
         remaining = index.pending_transcripts if index is not None else 0
         while index is not None and remaining:
             remaining = await self._on_index(index.normalize_transcripts, TRANSCRIPTS_PER_STEP)
-            collect_due()
+            gc_policy.collect_due()
 
     async def _handle(self, item: tuple[Any, ...]) -> None:
         kind = item[0]

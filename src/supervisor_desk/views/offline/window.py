@@ -40,9 +40,9 @@ from supervisor_desk.views.analytics.viewmodel import AnalyticsViewModel, offlin
 from supervisor_desk.views.chat.pane import DetailPane
 from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from supervisor_desk.views.file_drop import ExportFileDrop
+from supervisor_desk.views.gc_policy import PolicyHold
 from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.history.viewmodel import HistoryViewModel
-from supervisor_desk.views.offline.collection import CollectionHold, collect_due
 from supervisor_desk.views.offline.loader import OfflineLoader
 from supervisor_desk.views.results_dock import ResultsDock
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 # (100,000 rows read: every 5 s): each refresh sorts and counts everything read so far on the
 # index's thread and repaints, work taken from the reading (the status line counts every batch).
 REFRESH_MS = 1000
-COLLECT_MS = 100  # the Qt thread's garbage collection while the window is open (collection.py)
 ROWS_PER_REFRESH_MS = 20
 OFFLINE_TAG = "offline file"
 LIVE_AT_EXPORT = "Live at export"
@@ -92,7 +91,7 @@ class OfflineWindow(QMainWindow):
         self.setWindowTitle(f"{self.path.name} — {OFFLINE_TAG} — Supervisor Desk")
         self._opened_at = datetime.now(UTC)
         self._closed = False
-        self._collection_hold: CollectionHold | None = None
+        self._collection_hold: PolicyHold | None = None
         self._closing: asyncio.Task[None] | None = None
         self.tasks = tasks or standalone_scope("offline-window")
         self._file_drop = ExportFileDrop(self)
@@ -194,11 +193,6 @@ class OfflineWindow(QMainWindow):
         self._refresh.setSingleShot(True)
         self._refresh.setInterval(REFRESH_MS)
         self._refresh.timeout.connect(self._on_refresh_timeout)
-        # The index's thread allocates for the table, the chat and the charts: garbage (Qt
-        # objects in cycles included) is collected here instead of there while the window is.
-        self._collect = QTimer(self)
-        self._collect.setInterval(COLLECT_MS)
-        self._collect.timeout.connect(collect_due)
         self.loader.batch_loaded.connect(self._on_loader_batch_loaded)
         self.loader.progress_changed.connect(self._on_loader_progress_changed)
         self.loader.finished.connect(self._on_loader_finished)
@@ -251,9 +245,10 @@ class OfflineWindow(QMainWindow):
 
     def start(self) -> None:
         if self._collection_hold is None and not self._closed:
-            hold = self._collection_hold = CollectionHold()
+            # The index's thread allocates for the table, the chat and the charts: garbage (Qt
+            # objects in cycles included) is collected on the Qt thread while the window is.
+            hold = self._collection_hold = PolicyHold()
             self.destroyed.connect(hold.release)  # not through self: it is being destroyed
-            self._collect.start()
         self.loader.start()
 
     @property
@@ -372,7 +367,6 @@ class OfflineWindow(QMainWindow):
             self._closed = True
         finally:
             # Even when the shutdown is cancelled: the collector must not stay off for good.
-            self._collect.stop()
             if self._collection_hold is not None:
                 self._collection_hold.release()
 

@@ -1,0 +1,87 @@
+"""The garbage-collection policy: while held, Qt objects in reference cycles die on the Qt
+thread however much other threads allocate, and memory stays bounded if the Qt thread stalls."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QTimer
+
+from supervisor_desk.views import gc_policy
+from supervisor_desk.views.gc_policy import GarbageCollectionPolicy, PolicyHold, active_policy
+
+CYCLES = 200
+
+
+class _Cycle:
+    """Garbage only the cycle collector frees: a parentless running timer in a cycle; it
+    records the thread that destroys it."""
+
+    def __init__(self, destroyed_on: list[str]) -> None:
+        self.timer = QTimer()
+        self.timer.start(60_000)
+        self.timer.destroyed.connect(
+            lambda *_: destroyed_on.append(threading.current_thread().name))
+        self.me = self
+
+
+def _allocate_cycles_until(stop: threading.Event) -> None:
+    """A worker thread allocating far more than the Qt thread (as a file reader does)."""
+    while not stop.is_set():
+        for _ in range(1000):
+            box: list[Any] = []
+            box.append(box)
+
+
+def test_qt_garbage_dies_on_the_qt_thread_while_a_worker_allocates(qtbot: Any) -> None:
+    destroyed_on: list[str] = []
+    stop = threading.Event()
+    worker = threading.Thread(target=_allocate_cycles_until, args=(stop,), name="allocator")
+    hold = PolicyHold()
+    try:
+        assert not gc.isenabled()
+        worker.start()
+        for _ in range(CYCLES):
+            _Cycle(destroyed_on)
+        # Only the policy's coarse timer runs here: no frames, no reads.
+        qtbot.waitUntil(lambda: len(destroyed_on) == CYCLES, timeout=10_000)
+    finally:
+        stop.set()
+        worker.join()
+        hold.release()
+    assert set(destroyed_on) == {threading.main_thread().name}
+    assert gc.isenabled()  # given back once the last holder has gone
+    assert active_policy() is None
+
+
+def test_holders_share_one_policy_and_the_last_one_gives_collection_back(qapp: Any) -> None:
+    first, second = PolicyHold(), PolicyHold()
+    assert first.policy is second.policy is active_policy()
+    first.release()
+    first.release()  # once only: a window's shutdown and its destruction both release
+    assert not gc.isenabled()
+    second.release()
+    assert gc.isenabled()
+
+
+def test_a_busy_qt_thread_hands_collection_back_to_python_at_the_cap(
+        qapp: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gc_policy, "WATCHDOG_S", 0.02)
+    policy = GarbageCollectionPolicy()
+    policy.install()
+    kept: list[list[Any]] = []
+    try:
+        # The Qt thread does not return to its event loop: young objects pile up.
+        while policy.fallbacks == 0 and len(kept) < 20_000_000:
+            kept.extend([] for _ in range(10_000))
+        assert policy.fallbacks == 1
+        assert gc.isenabled()  # Python collects wherever it allocates, until the Qt thread does
+        kept.clear()
+        policy.end_of_frame()
+        assert not gc.isenabled()  # the Qt thread collected: the policy is back in charge
+    finally:
+        policy.uninstall()
+    assert gc.isenabled()
