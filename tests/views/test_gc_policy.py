@@ -8,24 +8,12 @@ import threading
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QTimer
 
 from supervisor_desk.views import gc_policy
 from supervisor_desk.views.gc_policy import GarbageCollectionPolicy, PolicyHold, active_policy
+from tests.views.qt_garbage import QtCycle
 
 CYCLES = 200
-
-
-class _Cycle:
-    """Garbage only the cycle collector frees: a parentless running timer in a cycle; it
-    records the thread that destroys it."""
-
-    def __init__(self, destroyed_on: list[str]) -> None:
-        self.timer = QTimer()
-        self.timer.start(60_000)
-        self.timer.destroyed.connect(
-            lambda *_: destroyed_on.append(threading.current_thread().name))
-        self.me = self
 
 
 def _allocate_cycles_until(stop: threading.Event) -> None:
@@ -45,7 +33,7 @@ def test_qt_garbage_dies_on_the_qt_thread_while_a_worker_allocates(qtbot: Any) -
         assert not gc.isenabled()
         worker.start()
         for _ in range(CYCLES):
-            _Cycle(destroyed_on)
+            QtCycle(destroyed_on)
         # Only the policy's coarse timer runs here: no frames, no reads.
         qtbot.waitUntil(lambda: len(destroyed_on) == CYCLES, timeout=10_000)
     finally:

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 
 from supervisor_desk.models.export import write_export
 from supervisor_desk.views.offline import OfflineReview, OfflineWindow
 from tests.helpers import wait_until
 from tests.models.export_samples import make_records
 from tests.views.history_data import dispose_qt
+from tests.views.qt_garbage import QtCycle
 
 RUNS = 4
 CYCLES = 50
@@ -44,24 +45,12 @@ def qt_warnings() -> Iterator[list[str]]:
     qInstallMessageHandler(previous)
 
 
-class _Cycle:
-    """Garbage only the cycle collector frees: a parentless running timer in a cycle, as any
-    part of the app may leave behind; it records the thread that destroys it."""
-
-    def __init__(self, destroyed_on: list[str]) -> None:
-        self.timer = QTimer()
-        self.timer.start(60_000)
-        self.timer.destroyed.connect(
-            lambda *_: destroyed_on.append(threading.current_thread().name))
-        self.me = self
-
-
 async def _open_a_session_then_close(review: OfflineReview, window: OfflineWindow,
                                      loaded: list[Any], destroyed_on: list[str]) -> None:
     await wait_until(lambda: window.history_vm.total > 0, 20)
     window.detail_vm.select("s0001")  # the chat reads it on the index's thread
     for _ in range(CYCLES):
-        _Cycle(destroyed_on)
+        QtCycle(destroyed_on)
     await wait_until(lambda: bool(loaded), 10)
     assert not window.loader.done  # still reading
     window.close()
@@ -77,7 +66,9 @@ def test_closing_mid_read_destroys_every_qt_object_on_the_qt_thread(
 
     monkeypatch.setattr(loader, "PROCESS_FROM_BYTES", process_from_bytes)
     path = tmp_path / "big.jsonl"
-    write_export(path, "jsonl", make_records(5000, n_messages=2))
+    # Big enough that the read still runs once the chat has loaded, on a busy machine too
+    # (5,000 sessions were often read to the end first); the read ends at the close.
+    write_export(path, "jsonl", make_records(15_000, n_messages=2))
     destroyed_on: list[str] = []
     for _ in range(RUNS):
         review = OfflineReview()
