@@ -477,3 +477,27 @@ def test_a_reused_event_id_with_different_content_is_409_naming_the_id(api: Api)
                                                                  event_id="e-9")]
     assert_error(api.ingest(twice), 409, "event_id_conflict")
     assert _session(api, "s1").message_count == 1
+
+
+def test_a_client_hanging_up_mid_body_stores_nothing_and_logs_one_quiet_line(
+        api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    """A platform whose link drops while it sends a batch: nothing is stored, the hub logs one
+    line (no "unexpected error" traceback) and the next batch is taken as usual."""
+    import socket
+    from urllib.parse import urlsplit
+
+    body = json.dumps({"events": [started("hung-up")]}).encode()
+    address = urlsplit(api.hub.url)
+    with caplog.at_level("INFO"), socket.create_connection(
+            (address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/v1/ingest HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {api.token('ingest')}\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[: len(body) // 2])
+        sock.shutdown(socket.SHUT_WR)  # the rest never comes: the hub reads end-of-stream
+        while sock.recv(65536):  # until the hub lets go of the connection
+            pass
+    answer = api.ingest([started("after")])
+    assert answer.status_code == 200, answer.text
+    assert api.ids() == ["after"]
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
