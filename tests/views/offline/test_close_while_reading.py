@@ -27,6 +27,7 @@ from tests.views.qt_garbage import QtCycle
 
 RUNS = 4
 CYCLES = 50
+HELD_AT = 8  # past the appends the reading thread keeps in flight (loader.PENDING_ADDS)
 
 
 @pytest.fixture
@@ -45,14 +46,28 @@ def qt_warnings() -> Iterator[list[str]]:
     qInstallMessageHandler(previous)
 
 
+def _held_after(batches: Iterator[Any], gate: threading.Event) -> Iterator[Any]:
+    """The file's batches, the ``HELD_AT``-th held until ``gate`` opens: the read is still
+    running when the window closes, however fast this machine reads."""
+    try:
+        for n, item in enumerate(batches):
+            if n == HELD_AT:
+                gate.wait(60)
+            yield item
+    finally:
+        batches.close()  # type: ignore[attr-defined]
+
+
 async def _open_a_session_then_close(review: OfflineReview, window: OfflineWindow,
-                                     loaded: list[Any], destroyed_on: list[str]) -> None:
+                                     loaded: list[Any], destroyed_on: list[str],
+                                     gate: threading.Event) -> None:
     await wait_until(lambda: window.history_vm.total > 0, 20)
     window.detail_vm.select("s0001")  # the chat reads it on the index's thread
     for _ in range(CYCLES):
         QtCycle(destroyed_on)
     await wait_until(lambda: bool(loaded), 10)
     assert not window.loader.done  # still reading
+    gate.set()  # the reading thread goes on, and meets the close
     window.close()
     await wait_until(lambda: not review.windows, 20)
 
@@ -65,19 +80,27 @@ def test_closing_mid_read_destroys_every_qt_object_on_the_qt_thread(
     from supervisor_desk.views.offline import loader
 
     monkeypatch.setattr(loader, "PROCESS_FROM_BYTES", process_from_bytes)
+    gate = threading.Event()
+    read_here = loader._read_here
+    monkeypatch.setattr(loader, "_read_here", lambda reader: _held_after(read_here(reader), gate))
+
+    class HeldReadProcess(loader.ExportReadProcess):
+        def batches(self) -> Any:
+            return _held_after(super().batches(), gate)
+
+    monkeypatch.setattr(loader, "ExportReadProcess", HeldReadProcess)
     path = tmp_path / "big.jsonl"
-    # Big enough that the read still runs once the chat has loaded, on a busy machine too
-    # (5,000 sessions were often read to the end first); the read ends at the close.
-    write_export(path, "jsonl", make_records(15_000, n_messages=2))
+    write_export(path, "jsonl", make_records(12_000, n_messages=2))
     destroyed_on: list[str] = []
     for _ in range(RUNS):
+        gate.clear()
         review = OfflineReview()
         window = review.open(path)
         assert window is not None
 
         loaded: list[Any] = []
         window.detail_vm.detail_loaded.connect(loaded.append)
-        qrun(_open_a_session_then_close(review, window, loaded, destroyed_on))
+        qrun(_open_a_session_then_close(review, window, loaded, destroyed_on, gate))
         dispose_qt(review)
         assert not qt_warnings, "\n".join(qt_warnings)
     assert gc.isenabled()  # the automatic collector is back once the windows have gone
