@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -129,6 +130,23 @@ def _uses_wider_fixtures(item: pytest.Item) -> bool:
         if name != _no_leaked_threads_per_module.__name__
         for definition in definitions
     )
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_dies_on_the_qt_thread() -> Iterator[None]:
+    """After each test, collect its leftovers here, on the main thread.
+
+    Python's cycle collector runs in whichever thread allocates when it is due: left for later,
+    a finished test's Qt objects in reference cycles could be freed by the next test's hub or
+    reader thread, off the Qt thread (a warning at best, a segfault in a full run at worst).
+    The app itself avoids this with views/gc_policy.py; tests build view-models without it.
+    """
+    yield
+    if "PySide6.QtCore" in sys.modules:
+        from PySide6.QtCore import QCoreApplication
+
+        if QCoreApplication.instance() is not None:
+            gc.collect()
 
 
 @pytest.fixture(scope="module", autouse=True)
