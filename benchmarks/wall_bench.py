@@ -23,7 +23,6 @@ Run: ``python -m benchmarks.wall_bench [--quick] [--json out.json]``.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from datetime import timedelta
@@ -37,7 +36,7 @@ from PySide6.QtWidgets import QApplication
 from benchmarks._common import Results, main_for, percentile
 from benchmarks.detail_bench import T0, build_detail
 from supervisor_desk.models.wire import Message, SessionDetail
-from supervisor_desk.views.live_viewmodel import GC_REFREEZE_S
+from supervisor_desk.views.gc_policy import GarbageCollectionPolicy
 from supervisor_desk.views.tasks import standalone_scope
 from supervisor_desk.views.wall.viewmodel import WallViewModel
 from supervisor_desk.views.wall.window import WallWindow
@@ -69,7 +68,11 @@ def run(quick: bool) -> Results:
         app.processEvents()
         time.sleep(0.005)
 
-    gc.freeze()  # as LiveViewModel does once the snapshot is in (the long-lived objects)
+    # The app's collection policy (views/gc_policy.py): the snapshot frozen, then collections
+    # on the Qt thread at the end of each frame that feeds the wall, as LiveViewModel does.
+    gc_policy = GarbageCollectionPolicy()
+    gc_policy.install()
+    gc_policy.freeze_long_lived()
     per_frame = RATE * FRAME_MS // 1000
     sent = 0
     frame_times: list[float] = []
@@ -85,17 +88,9 @@ def run(quick: bool) -> Results:
         cpu_gaps.append((now_cpu - last_cpu) * 1000)
         last, last_cpu = now, now_cpu
 
-    refrozen = time.perf_counter()
-
     def frame() -> None:
-        nonlocal sent, refrozen
+        nonlocal sent
         started = time.perf_counter()
-        if started - refrozen >= GC_REFREEZE_S:
-            # What LiveViewModel does every few seconds of feed (the frame that feeds the
-            # wall): collect the young generations and freeze what survives.
-            refrozen = started
-            gc.collect(1)
-            gc.freeze()
         batch: list[Message] = []
         for k in range(per_frame):
             sid = f"wall-{(sent + k) % TILES}"
@@ -108,6 +103,7 @@ def run(quick: bool) -> Results:
             }))
         sent += per_frame
         vm.on_messages(batch)  # Qt paints the tiles on its own, as in the app
+        gc_policy.end_of_frame()
         frame_times.append((time.perf_counter() - started) * 1000)
 
     heartbeat = QTimer()
@@ -125,6 +121,7 @@ def run(quick: bool) -> Results:
         time.sleep(0.001)
     feeder.stop()
     heartbeat.stop()
+    gc_policy.uninstall()
     behind = sum(len(batch) for batch in vm._pending.values())  # queued, not yet on a tile
     took = time.perf_counter() - began
     cpu = time.thread_time() - began_cpu
