@@ -13,22 +13,16 @@ from typing import Any
 
 import psycopg
 
+from supervisor_desk.hub.store.filter_sql import column_clauses
 from supervisor_desk.models.filters import (
     SessionFilter,
     SortSpec,
-    ceil_ms,
     normalize_words,
 )
 from supervisor_desk.models.metrics import assemble_metrics, recent_cutoff_ms
 
-_COUNT_OPS = {"eq": "=", "ne": "!=", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}
 # The session's team, read from its JSON doc: spelt exactly as the index on it (schema.py).
 TEAM_EXPRESSION = "(doc::jsonb ->> 'team')"
-_TIME_COLUMNS = {
-    "started": "started_ms",
-    "ended": "ended_ms",
-    "last_message": "last_ms",
-}
 
 
 def like_escape(text: str) -> str:
@@ -82,31 +76,9 @@ def where(flt: SessionFilter) -> tuple[str, list[Any]]:
         # Served by the expression index sessions_team (schema migration 3).
         clauses.append(f"{TEAM_EXPRESSION} = ANY(%s)")
         params.append(list(flt.team))
-    if flt.responsible is not None:
-        clauses.append("responsible_kind = %s")
-        params.append(flt.responsible)
-    for name, column in _TIME_COLUMNS.items():
-        after = getattr(flt, f"{name}_after")
-        before = getattr(flt, f"{name}_before")
-        if after is not None:
-            clauses.append(f"{column} >= %s")
-            params.append(ceil_ms(after))
-        if before is not None:
-            clauses.append(f"{column} < %s")
-            params.append(ceil_ms(before))
-    if flt.messages is not None:
-        clauses.append(f"message_count {_COUNT_OPS[flt.messages.op]} %s")
-        params.append(flt.messages.n)
-    if flt.messages_max is not None:
-        clauses.append("message_count <= %s")
-        params.append(flt.messages_max)
-    if flt.has_attachments is not None:
-        clauses.append("has_attachments = %s")
-        params.append(1 if flt.has_attachments else 0)
-    if flt.live is not None:
-        clauses.append(
-            "status IN ('queued', 'active')" if flt.live else "status NOT IN ('queued', 'active')"
-        )
+    more, more_params = column_clauses(flt, "%s")
+    clauses += more
+    params += more_params
     return (" AND ".join(clauses) or "TRUE"), params
 
 

@@ -11,10 +11,10 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from supervisor_desk.hub.store.filter_sql import column_clauses
 from supervisor_desk.models.filters import (
     SessionFilter,
     SortSpec,
-    ceil_ms,
     normalize_words,
 )
 from supervisor_desk.models.metrics import assemble_metrics, recent_cutoff_ms
@@ -22,12 +22,6 @@ from supervisor_desk.models.metrics import assemble_metrics, recent_cutoff_ms
 # Every filterable column is in this index (schema migration 2): scanning it is a scan of a
 # narrow copy of the table.
 _NARROW = "INDEXED BY sessions_narrow"
-_COUNT_OPS = {"eq": "=", "ne": "!=", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}
-_TIME_COLUMNS = {
-    "started": "started_ms",
-    "ended": "ended_ms",
-    "last_message": "last_ms",
-}
 
 
 def fts_query(text: str) -> str:
@@ -69,31 +63,9 @@ def where(flt: SessionFilter) -> tuple[str, list[Any]]:
         if values:
             clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
             params += list(values)
-    if flt.responsible is not None:
-        clauses.append("responsible_kind = ?")
-        params.append(flt.responsible)
-    for name, column in _TIME_COLUMNS.items():
-        after = getattr(flt, f"{name}_after")
-        before = getattr(flt, f"{name}_before")
-        if after is not None:
-            clauses.append(f"{column} >= ?")
-            params.append(ceil_ms(after))
-        if before is not None:
-            clauses.append(f"{column} < ?")
-            params.append(ceil_ms(before))
-    if flt.messages is not None:
-        clauses.append(f"message_count {_COUNT_OPS[flt.messages.op]} ?")
-        params.append(flt.messages.n)
-    if flt.messages_max is not None:
-        clauses.append("message_count <= ?")
-        params.append(flt.messages_max)
-    if flt.has_attachments is not None:
-        clauses.append("has_attachments = ?")
-        params.append(1 if flt.has_attachments else 0)
-    if flt.live is not None:
-        clauses.append(
-            "status IN ('queued', 'active')" if flt.live else "status NOT IN ('queued', 'active')"
-        )
+    more, more_params = column_clauses(flt, "?")
+    clauses += more
+    params += more_params
     return (" AND ".join(clauses) or "1"), params
 
 
