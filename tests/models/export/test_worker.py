@@ -14,7 +14,7 @@ from supervisor_desk.models.export import (
     IndexedSession,
     write_export,
 )
-from supervisor_desk.models.export.worker import ExportReadProcess
+from supervisor_desk.models.export.worker import ExportReadProcess, ReadProcessStartError
 from tests.models.export_samples import make_records
 
 BAD = Path(__file__).parents[1] / "bad_files"
@@ -108,6 +108,20 @@ def test_a_crashed_child_is_an_error_naming_the_file(tmp_path: Path) -> None:
     reader.max_sessions = -5  # the child refuses its arguments: it exits with status 2
     reader.first_batch = 0
     with pytest.raises(ExportFileError) as info:
+        _read(reader)
+    assert str(info.value).startswith("e.jsonl: ")
+    reader.close()
+
+
+@pytest.mark.parametrize("interpreter", ["/nonexistent/python", "/bin/false"])
+def test_a_child_that_cannot_start_is_told_apart_from_one_that_failed_while_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interpreter: str
+) -> None:
+    path = tmp_path / "e.jsonl"
+    write_export(path, "jsonl", make_records(3))
+    monkeypatch.setattr("sys.executable", interpreter)
+    reader = ExportReadProcess(path)
+    with pytest.raises(ReadProcessStartError) as info:
         _read(reader)
     assert str(info.value).startswith("e.jsonl: ")
     reader.close()

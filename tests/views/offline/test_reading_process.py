@@ -44,3 +44,33 @@ def test_a_big_file_is_read_in_a_child_process_with_the_same_rows_and_skips(
 
     qrun(scenario())
     dispose_qt(window.error_box, window, review)
+
+
+def test_a_big_file_is_read_in_a_thread_when_the_child_cannot_start(
+    tmp_path: Path, qapp: Any, qrun: Callable[..., Any], monkeypatch: Any
+) -> None:
+    import sys
+
+    from supervisor_desk.models.export import ExportReader
+    from supervisor_desk.views.offline import loader
+
+    monkeypatch.setattr(loader, "PROCESS_FROM_BYTES", 0)
+    # An interpreter that exits at once without a frame: the child "started" but never ran.
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    path = tmp_path / "e.jsonl"
+    write_export(path, "jsonl", make_records(300, n_messages=2))
+    review = OfflineReview()
+    window = review.open(path)
+    assert window is not None
+
+    async def scenario() -> None:
+        await wait_until(lambda: window.loader.done, 20)
+        await wait_until(lambda: not window.history_vm.loading, 5)
+        assert not window.loader.error
+        assert isinstance(window.loader.reader, ExportReader)
+        assert window.history_vm.total == 300
+        assert window.loader.report.sessions == 300
+        await window.aclose()
+
+    qrun(scenario())
+    dispose_qt(window.error_box, window, review)

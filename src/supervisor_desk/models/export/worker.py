@@ -54,6 +54,11 @@ Batch = tuple[list[IndexedSession], list[str | None]]
 Progress = tuple[int, int, int, int, list[str]]
 
 
+class ReadProcessStartError(ExportFileError):
+    """The child could not start, or ended before its first frame: nothing was read yet, so
+    the caller can read the file in a thread of its own instead and lose nothing."""
+
+
 def _peak_rss_mb() -> float:
     """This process's peak resident memory since it was exec'd (``VmHWM``), for the record."""
     with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as f:
@@ -223,7 +228,7 @@ class ExportReadProcess:
             proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=self._errors)
         except OSError as exc:
-            raise ExportFileError(self.path, f"could not start reading ({exc})") from exc
+            raise ReadProcessStartError(self.path, f"could not start reading ({exc})") from exc
         if sys.platform == "linux" and proc.stdout is not None:
             import fcntl
 
@@ -265,11 +270,13 @@ class ExportReadProcess:
         assert proc.stdout is not None
         stream = proc.stdout
         ended = False  # the child's last frame arrived: it is exiting on its own
+        framed = False  # a frame arrived: the child started and ran
         try:
             while True:
                 head = stream.read(_LENGTH.size)
                 if len(head) < _LENGTH.size:
                     break
+                framed = True
                 (length,) = _LENGTH.unpack(head)
                 message = self._unpickle(stream.read(length))
                 if message[0] == "batch":
@@ -290,9 +297,11 @@ class ExportReadProcess:
         if self._cancelled:
             raise ExportFileError(self.path, "reading was cancelled")
         status = proc.returncode
-        raise ExportFileError(
-            self.path, f"the reading process stopped unexpectedly (exit status {status})"
-            + (f": {detail}" if detail else ""))
+        problem = (f"the reading process stopped unexpectedly (exit status {status})"
+                   + (f": {detail}" if detail else ""))
+        if framed:
+            raise ExportFileError(self.path, problem)
+        raise ReadProcessStartError(self.path, problem)
 
     def _end_child(self, ended: bool) -> None:
         proc = self._proc

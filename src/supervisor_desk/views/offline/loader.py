@@ -32,7 +32,7 @@ from supervisor_desk.models.export import (
     ReadReport,
     too_much_text,
 )
-from supervisor_desk.models.export.worker import ExportReadProcess
+from supervisor_desk.models.export.worker import Batch, ExportReadProcess, ReadProcessStartError
 from supervisor_desk.models.offline_index import OfflineIndex, raw_transcripts
 from supervisor_desk.views.gc_policy import GarbageCollectionPolicy, hold_policy, release_policy
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
@@ -46,11 +46,12 @@ TRANSCRIPTS_PER_STEP = 5000  # normalised per step on the index's thread (~0.15 
 STOP_POLL_S = 0.1
 PENDING_ADDS = 3  # batches the reading thread may queue on the index's thread ahead of it
 # Files from this size on are read in a child process (models.export.worker); None: every file
-# in a thread here. Off by default: on this project's shared 2-core machine the child made the
-# open slower (30k sessions at load 5: 9.7-16.6 s against 4.5-6.6 s in a thread) and the
-# stalls longer, though the app's own CPU fell by a third (docs/performance.md, offline open).
-# The benchmark measures both paths in every run; 8 << 20 (8 MB) turns the child on.
-PROCESS_FROM_BYTES: int | None = None
+# in a thread here. Measured on a quiet machine (docs/performance.md, offline open): the child
+# costs ~0.45 s before its first rows (an interpreter and the models' imports), a third of a
+# 10,000-session (39 MB) open; from there on it keeps the Qt thread's stalls shorter (10k:
+# 43 ms against 272 ms in a thread), is about even at 30,000 (118 MB) and quicker at 100,000
+# (6.9 s against 10.8 s). Below this size the whole read takes about as long as its start.
+PROCESS_FROM_BYTES: int | None = 32 << 20
 
 
 class OfflineLoader(QObject):
@@ -120,18 +121,7 @@ class OfflineLoader(QObject):
         """The reading thread: parse and normalise batches, hand them over until stopped."""
         pending: deque[Future[int]] = deque()  # appends queued on the index's thread
         try:
-            reader: ExportReader | ExportReadProcess
-            batches: Generator[tuple[list[IndexedSession], list[str | None]]]
-            if self.process_from_bytes is not None and _size(self.path) >= self.process_from_bytes:
-                reader = ExportReadProcess(self.path, first_batch=FIRST_BATCH, batch=BATCH,
-                                           max_sessions=MAX_REVIEW_SESSIONS)
-                batches = reader.batches()
-            else:
-                reader = ExportReader(self.path, batch_size=FIRST_BATCH,
-                                      max_sessions=MAX_REVIEW_SESSIONS)
-                batches = _read_here(reader)
-            # Set here, not on delivery: cancel() and the window's close() need it at once.
-            self.reader = reader
+            reader, batches = self._open_reader()
             if self._stop.is_set():
                 return
             if not deliver(("reader", reader)):
@@ -171,6 +161,27 @@ class OfflineLoader(QObject):
         except Exception as exc:  # a reader bug must still end the load with a message
             log.exception("offline load of %s failed", self.path)
             deliver(("error", f"{self.path.name}: could not be read ({exc})"))
+
+    def _open_reader(self) -> tuple[ExportReader | ExportReadProcess, Generator[Batch]]:
+        """A big file's reading process, started and its first batch in; a small file's
+        reader here, or a big file's when the process cannot start."""
+        if self.process_from_bytes is not None and _size(self.path) >= self.process_from_bytes:
+            process = ExportReadProcess(self.path, first_batch=FIRST_BATCH, batch=BATCH,
+                                        max_sessions=MAX_REVIEW_SESSIONS)
+            # Set at once, not on delivery: cancel() and the window's close() need it.
+            self.reader = process
+            batches = process.batches()
+            try:
+                first = next(batches, None)
+            except ReadProcessStartError as exc:
+                # Nothing was read yet: the thread path reads the whole file, slower but whole.
+                log.warning("%s; reading it in a thread instead", exc)
+                process.close()
+            else:
+                return process, _resumed(first, batches)
+        reader = ExportReader(self.path, batch_size=FIRST_BATCH, max_sessions=MAX_REVIEW_SESSIONS)
+        self.reader = reader
+        return reader, _read_here(reader)
 
     def _submit_add(self, reader: ExportReader | ExportReadProcess,
                     batch: list[IndexedSession],
@@ -324,7 +335,17 @@ def _size(path: Path) -> int:
         return 0  # the reader says what is wrong with it
 
 
-def _read_here(reader: ExportReader) -> Generator[tuple[list[IndexedSession], list[str | None]]]:
+def _resumed(first: Batch | None, rest: Generator[Batch]) -> Generator[Batch]:
+    """``first`` (already taken from ``rest``, ``None`` if it had none), then the rest."""
+    try:
+        if first is not None:
+            yield first
+        yield from rest
+    finally:
+        rest.close()
+
+
+def _read_here(reader: ExportReader) -> Generator[Batch]:
     """A small file's batches, read by the calling thread."""
     for batch in reader.batches():
         yield batch, raw_transcripts(batch)
