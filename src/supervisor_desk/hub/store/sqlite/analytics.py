@@ -17,7 +17,10 @@ order); the outcomes and end reasons from
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from supervisor_desk.hub.store.sqlite.query import where
@@ -184,13 +187,14 @@ def _spans(time_range: TimeRange, per_bucket: bool) -> list[tuple[int, int]]:
             for lo in range(time_range.start_ms, time_range.end_ms, size)]
 
 
-def _aggregates(conn: sqlite3.Connection, sql: dict[str, str], params: dict[str, Any],
-                time_range: TimeRange, ends_per_bucket: bool) -> Aggregates:
-    agg = Aggregates()
+def _timeline(conn: sqlite3.Connection, sql: dict[str, str], params: dict[str, Any],
+              time_range: TimeRange, ends_per_bucket: bool, agg: Aggregates) -> None:
+    """The charts over time: sessions, starts per bucket and channel, message bins, the live
+    level, outcomes and end reasons (fields no other part writes)."""
     before, live_before = conn.execute(sql["before"], params).fetchone()
-    agg.sessions = before
+    agg.sessions += before
     if live_before:
-        agg.live_in[0] = live_before
+        agg.live_in[0] = agg.live_in.get(0, 0) + live_before
     bucket_sql = sql["bucket"]
     for b in range(time_range.buckets):
         lo = time_range.start_ms + b * time_range.bucket_ms
@@ -214,6 +218,12 @@ def _aggregates(conn: sqlite3.Connection, sql: dict[str, str], params: dict[str,
         for k, count in conn.execute(sql["ended_early"], params):
             if k >= 0:
                 agg.live_out[k] = agg.live_out.get(k, 0) + count
+
+
+def _tables(conn: sqlite3.Connection, sql: dict[str, str], params: dict[str, Any],
+            agg: Aggregates) -> None:
+    """The queue, waits and SLA, hand-over, durations and operators (fields
+    :func:`_timeline` does not write)."""
     queued: dict[int, int] = {}
     for b, k_in, k_out, hit, settled, count in conn.execute(sql["queue"], params):
         if k_in >= 0:
@@ -258,7 +268,35 @@ def _aggregates(conn: sqlite3.Connection, sql: dict[str, str], params: dict[str,
     for operator_id, active, started_ms, name in conn.execute(sql["active"], params):
         agg.active_now[operator_id] = active
         agg.name(agg.operator_names, operator_id, name, started_ms)
-    return agg
+
+
+# The snapshot's mark: every write that changes a session appends to the event log, so two
+# read snapshots that see the same last seq see the same sessions.
+_MARK = "SELECT COALESCE(MAX(seq), 0) FROM events"
+# What :func:`_timeline` fills (the rest is :func:`_tables`').
+_TIMELINE_FIELDS = ("sessions", "started", "message_bins", "live_in", "live_out", "outcomes",
+                    "end_reasons")
+
+# Runs a job on a second thread with that thread's own read connection (the store's
+# analytics helper; ``None`` when it cannot): the report's two halves step in SQLite at once
+# (it releases the GIL while stepping), one per core.
+Helper = Callable[[Callable[[sqlite3.Connection], Any]], "Future[Any] | None"]
+
+
+def _timeline_beside(conn: sqlite3.Connection, mark: int, sql: dict[str, str],
+                     params: dict[str, Any], time_range: TimeRange,
+                     ends_per_bucket: bool) -> Aggregates | None:
+    """:func:`_timeline` on the helper's connection, or ``None`` when its snapshot is not the
+    caller's (a write landed in between: the caller reads it itself)."""
+    conn.execute("BEGIN")
+    try:
+        if conn.execute(_MARK).fetchone()[0] != mark:
+            return None
+        agg = Aggregates()
+        _timeline(conn, sql, params, time_range, ends_per_bucket, agg)
+        return agg
+    finally:
+        conn.execute("COMMIT")
 
 
 def analytics(
@@ -267,8 +305,11 @@ def analytics(
     time_range: TimeRange,
     now_ms: int,
     sla_seconds: int,
+    helper: Helper | None = None,
 ) -> AnalyticsReport:
-    """The report of the sessions matching ``flt`` (see ``models.analytics``)."""
+    """The report of the sessions matching ``flt`` (see ``models.analytics``). With a
+    ``helper``, the charts over time are read on its connection while this one reads the
+    tables, from the same snapshot (else this connection reads both)."""
     clause, positional = where(flt)
     # The filter's placeholders are positional (?), the range's named: name the filter's too.
     parts = clause.split("?")
@@ -284,6 +325,7 @@ def analytics(
         numbered += f":f{i}" + part
     conn.execute("BEGIN")  # one snapshot for every query
     try:
+        mark = conn.execute(_MARK).fetchone()[0]
         ended_since = conn.execute(
             "SELECT COUNT(*) FROM (SELECT 1 FROM sessions INDEXED BY sessions_ended "
             "WHERE ended_ms IS NULL OR ended_ms >= :s LIMIT :cap)",
@@ -293,8 +335,19 @@ def analytics(
         covered = min(time_range.end_ms, now_ms) - time_range.start_ms
         by_agent = covered >= BY_AGENT_SHARE * history
         recent = ended_since < RECENT_ROWS
-        agg = _aggregates(conn, _statements(numbered, recent, by_agent), named, time_range,
-                          ends_per_bucket=not recent)
+        sql = _statements(numbered, recent, by_agent)
+        beside = None if helper is None else helper(functools.partial(
+            _timeline_beside, mark=mark, sql=sql, params=dict(named), time_range=time_range,
+            ends_per_bucket=not recent))
+        agg = Aggregates()
+        _tables(conn, sql, dict(named), agg)
+        # Not started yet (the helper is busy with another report): read it here instead.
+        timeline = None if beside is None or beside.cancel() else beside.result()
+        if timeline is None:
+            _timeline(conn, sql, named, time_range, not recent, agg)
+        else:
+            for name in _TIMELINE_FIELDS:
+                setattr(agg, name, getattr(timeline, name))
     finally:
         conn.execute("COMMIT")
     return report_from_aggregates(agg, time_range, now_ms, sla_seconds)
