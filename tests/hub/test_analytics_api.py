@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,12 +23,19 @@ from hypothesis import strategies as st
 
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.hub.embedded import EmbeddedHub
+from supervisor_desk.hub.store.sqlite import SqliteStore
 from supervisor_desk.hub.store.sqlite import analytics as sqlite_analytics
 from supervisor_desk.models.analytics import AnalyticsReport, TimeRange
 from supervisor_desk.models.export import ExportReader
 from supervisor_desk.models.filters import SessionFilter, to_ms
 from supervisor_desk.models.offline_index import OfflineIndex
-from supervisor_desk.models.wire import CHANNELS, STATUSES, format_timestamp
+from supervisor_desk.models.wire import (
+    CHANNELS,
+    STATUSES,
+    IngestEvent,
+    format_timestamp,
+    parse_event_data,
+)
 from tests.hub.conftest import assert_error
 from tests.views.history_data import (
     AGENTS,
@@ -170,3 +179,44 @@ def test_bad_ranges_are_clear_errors(world: World) -> None:
     )["message"]
     assert_error(get(start=earlier, end=now, channel="fax"), 422, "invalid_filter")
     assert_error(world.http.get("/analytics", params={"end": now}), 422)
+
+
+def test_a_write_between_the_two_halves_snapshots_is_not_mixed_in(tmp_path: Path) -> None:
+    """The report reads its halves on two connections; when a write commits between their
+    snapshots, the request's connection reads both halves itself (one snapshot, no mix)."""
+    events = [IngestEvent.model_validate(raw)
+              for raw in history_events(21, seed=5, now=NOW)]
+    first = [e for e in events if e.session_id != "hist-020"]
+    late = [e for e in events if e.session_id == "hist-020"]
+    store = SqliteStore(tmp_path / "hub.db")
+    try:
+        store.ingest([(e, parse_event_data(e.type, e.data)) for e in first])
+        time_range = TimeRange(to_ms(NOW - timedelta(days=11)), to_ms(NOW + timedelta(hours=1)),
+                               86_400_000)
+        now_ms = to_ms(NOW)
+        expected = sqlite_analytics.analytics(store.reader(), SessionFilter(), time_range,
+                                              now_ms, 60)
+        helped: list[bool] = []
+
+        def help_after(write: list[IngestEvent]) -> Any:
+            def helper(job: Any) -> Any:
+                if write:
+                    store.ingest([(e, parse_event_data(e.type, e.data)) for e in write])
+                with ThreadPoolExecutor(1) as pool:
+                    future = pool.submit(lambda: job(store.reader()))
+                    helped.append(future.result() is not None)
+                    return future
+            return helper
+
+        assert sqlite_analytics.analytics(store.reader(), SessionFilter(), time_range, now_ms,
+                                          60, help_after([])) == expected
+        # The helper's snapshot holds the late session: it declines the job.
+        got = sqlite_analytics.analytics(store.reader(), SessionFilter(), time_range, now_ms,
+                                         60, help_after(late))
+        assert helped == [True, False]
+        assert got == expected and got.sessions == 20
+        after = sqlite_analytics.analytics(store.reader(), SessionFilter(), time_range, now_ms,
+                                           60)
+        assert after.sessions == 21
+    finally:
+        store.close()
