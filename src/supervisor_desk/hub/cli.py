@@ -103,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
         "--transcribe-duty", type=_positive(float), default=None, metavar="FRACTION",
         help="share of the time a worker spends recognising, up to 1; it rests the rest so "
         "ingest and the feed keep their speed (default $SUPERVISOR_HUB_TRANSCRIBE_DUTY or 0.3)")
+    voice.add_argument(
+        "--whisper-model", type=Path, default=None, metavar="DIR",
+        help="transcribe with this faster-whisper model directory (CTranslate2 format, e.g. a "
+        "copy of Systran/faster-whisper-small; needs the 'whisper' extra) instead of the "
+        "bundled pocketsphinx (default $SUPERVISOR_HUB_WHISPER_MODEL)")
     retries = serve.add_argument_group("webhook deliveries (see docs/protocol.md)")
     retries.add_argument(
         "--webhook-retry-for", type=_positive(float), default=24 * 3600.0, metavar="SECONDS",
@@ -316,6 +321,18 @@ def _serve(args: argparse.Namespace) -> int:
         max_unsent_bytes=args.feed_max_unsent_bytes,
         stall_seconds=args.feed_stall_timeout,
     )
+    voice = VoiceSettings.from_env().override(
+        max_file_mb=args.max_file_mb, workers=args.transcribe_workers,
+        duty=args.transcribe_duty, whisper_model=args.whisper_model)
+    if voice.whisper_model is not None:
+        # Now rather than at the first job: a wrong path or a broken model stops the start.
+        from supervisor_desk.hub.transcribe import whisper
+
+        try:
+            whisper.load(voice.whisper_model)
+        except whisper.WhisperModelError as exc:
+            sys.stderr.write(f"error: --whisper-model: {exc}" + "\n")
+            return 2
     storage = open_store(_db(args), files_dir=args.files_dir)
     # Several replicas on one database: only one may run the simulator (a second one would
     # double the traffic). A store that can be shared says who holds the role.
@@ -332,9 +349,7 @@ def _serve(args: argparse.Namespace) -> int:
                            webhook_schedule=RetrySchedule(first=args.webhook_first_retry,
                                                           retry_for=args.webhook_retry_for,
                                                           timeout=args.webhook_timeout),
-                           voice=VoiceSettings.from_env().override(
-                               max_file_mb=args.max_file_mb, workers=args.transcribe_workers,
-                               duty=args.transcribe_duty))
+                           voice=voice)
     except OSError as exc:
         storage.close()
         sys.stderr.write(f"error: cannot listen on {args.host}:{args.port}: {exc}" + "\n")

@@ -20,12 +20,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from supervisor_desk.hub.files import DEFAULT_MAX_FILE_MB, LocalBlobStore
 from supervisor_desk.hub.service import HubService
 from supervisor_desk.hub.store.interface import EventIdConflictError, IngestRejectedError
 from supervisor_desk.hub.store.sqlite.files import FileRecords
+from supervisor_desk.hub.transcribe.whisper import engine_name
 from supervisor_desk.hub.transcribe.worker import ENGINE
 from supervisor_desk.models.wire import (
     Agent,
@@ -61,26 +63,37 @@ class VoiceSettings:
     # segment. Measured on 2 cores (docs/performance.md, "Voice"): at 1.0 the feed's p99 grew
     # 96 % and ingest fell 25 % while transcribing, at 0.3 +38 % and -8.5 %.
     duty: float = 0.3
+    # A faster-whisper model directory (serve --whisper-model): recognised with it instead of
+    # pocketsphinx. Checked when the hub starts (transcribe.whisper.load).
+    whisper_model: Path | None = None
+
+    @property
+    def engine(self) -> str:
+        return engine_name(self.whisper_model) if self.whisper_model is not None else ENGINE
 
     @classmethod
     def from_env(cls) -> VoiceSettings:
         mb = os.environ.get("SUPERVISOR_HUB_MAX_FILE_MB")
         workers = os.environ.get("SUPERVISOR_HUB_TRANSCRIBE_WORKERS")
         duty = os.environ.get("SUPERVISOR_HUB_TRANSCRIBE_DUTY")
+        whisper = os.environ.get("SUPERVISOR_HUB_WHISPER_MODEL")
         return cls(
             max_file_bytes=int(float(mb) * 1024 * 1024) if mb else cls.max_file_bytes,
             workers=max(1, int(workers)) if workers else cls.workers,
             duty=min(1.0, max(0.01, float(duty))) if duty else cls.duty,
+            whisper_model=Path(whisper) if whisper else None,
         )
 
     def override(self, *, max_file_mb: float | None = None, workers: int | None = None,
-                 duty: float | None = None) -> VoiceSettings:
+                 duty: float | None = None,
+                 whisper_model: Path | None = None) -> VoiceSettings:
         """These settings with the ``serve`` flags given (None: keep)."""
         return VoiceSettings(
             max_file_bytes=int(max_file_mb * 1024 * 1024) if max_file_mb is not None
             else self.max_file_bytes,
             workers=workers if workers is not None else self.workers,
             duty=min(1.0, duty) if duty is not None else self.duty,
+            whisper_model=whisper_model if whisper_model is not None else self.whisper_model,
         )
 
 
@@ -108,7 +121,8 @@ class ImportParams:
 class JobTable:
     """SQL of the ``transcriptions`` table, on the file records' connection."""
 
-    def __init__(self, records: FileRecords) -> None:
+    def __init__(self, records: FileRecords, engine: str = ENGINE) -> None:
+        self._engine = engine
         self._conn = records.connection
         self._lock = records.lock
 
@@ -140,7 +154,7 @@ class JobTable:
             return None
         sid, file_id, state, percent, segments, error, params = row
         return (Transcription(session_id=sid, file_id=file_id, state=state, percent=percent,
-                              segments=segments, engine=ENGINE, error=error),
+                              segments=segments, engine=self._engine, error=error),
                 ImportParams(**json.loads(params)))
 
     def unfinished(self) -> list[str]:
@@ -225,7 +239,7 @@ class TranscriptionQueue:
 
     @property
     def jobs(self) -> JobTable:
-        return JobTable(self.records)
+        return JobTable(self.records, self.settings.engine)
 
     async def start(self) -> None:
         self._records = FileRecords(self.service.storage.path)
@@ -316,6 +330,8 @@ class TranscriptionQueue:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "supervisor_desk.hub.transcribe", str(path),
             "--skip", str(job.segments), "--duty", str(self.settings.duty),
+            *(("--whisper-model", str(self.settings.whisper_model))
+              if self.settings.whisper_model is not None else ()),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

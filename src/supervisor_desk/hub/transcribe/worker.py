@@ -17,13 +17,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from supervisor_desk.hub import audio
 from supervisor_desk.hub.transcribe import language_model
+from supervisor_desk.hub.transcribe.whisper import WhisperModelError
 
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[LAUGH]", "[BREATH]"}
 ENGINE = "pocketsphinx (en-us, contact-centre vocabulary)"
+
+
+class SegmentRecogniser(Protocol):
+    def words(self, pcm: bytes) -> tuple[str, int | None, int | None]:
+        """The words in ``pcm`` and where the first starts / the last ends (ms), if any."""
 
 
 class Recogniser:
@@ -86,23 +92,31 @@ def _emit(line: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def run(path: Path, skip: int, vocabulary: bool = True, duty: float = 1.0) -> None:
+def run(path: Path, skip: int, vocabulary: bool = True, duty: float = 1.0,
+        whisper_model: Path | None = None) -> None:
     decoded = audio.decode(path)
     segments = audio.speech_segments(decoded)
     _emit({"type": "plan", "segments": len(segments), "duration_ms": decoded.duration_ms,
            "layout": decoded.layout})
     total = sum(s.end_ms - s.start_ms for s in segments) or 1
-    # One recogniser per channel: each adapts to its own speaker and line (cepstral mean),
-    # and one voice's adaptation must not spill over into the other's words.
-    recognisers: dict[int, Recogniser] = {}
+    # PocketSphinx: one recogniser per channel, each adapts to its own speaker and line
+    # (cepstral mean), and one voice's adaptation must not spill over into the other's
+    # words. Whisper keeps no state between segments: one model (hundreds of MB) for all.
+    recognisers: dict[int, SegmentRecogniser] = {}
+    shared: SegmentRecogniser | None = None
+    if whisper_model is not None:
+        from supervisor_desk.hub.transcribe.whisper import WhisperRecogniser
+
+        shared = WhisperRecogniser(whisper_model)
     done = 0
     with tempfile.TemporaryDirectory(prefix="sd-transcribe-") as folder:
-        domain_lm = _contact_centre_model(Path(folder)) if vocabulary else None
+        domain_lm = (_contact_centre_model(Path(folder))
+                     if vocabulary and shared is None else None)
         for n, segment in enumerate(segments, start=1):
             done += segment.end_ms - segment.start_ms
             if n <= skip:
                 continue
-            recogniser = recognisers.get(segment.channel)
+            recogniser = shared or recognisers.get(segment.channel)
             if recogniser is None:
                 recogniser = recognisers[segment.channel] = Recogniser(domain_lm)
             pcm = audio.segment_samples(decoded, segment).tobytes()
@@ -146,14 +160,20 @@ def main(argv: list[str] | None = None) -> int:
                         "proportion after each segment; default 1)")
     parser.add_argument("--foreground", action="store_true",
                         help="run at normal priority (default: only on otherwise idle CPU)")
+    parser.add_argument("--whisper-model", type=Path, default=None, metavar="DIR",
+                        help="recognise with this faster-whisper model directory instead of "
+                        "pocketsphinx")
     args = parser.parse_args(argv)
     if not args.foreground:
         _yield_to_the_hub()
     try:
         run(args.file, args.skip, vocabulary=not args.general_only,
-            duty=min(1.0, max(0.01, args.duty)))
+            duty=min(1.0, max(0.01, args.duty)), whisper_model=args.whisper_model)
     except audio.AudioError as exc:
         _emit({"type": "error", "message": exc.message})
+        return 1
+    except WhisperModelError as exc:
+        _emit({"type": "error", "message": str(exc)})
         return 1
     except (OSError, MemoryError, RuntimeError, ValueError) as exc:
         _emit({"type": "error", "message": f"{type(exc).__name__}: {exc}"})
