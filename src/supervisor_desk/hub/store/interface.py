@@ -364,10 +364,8 @@ class WebhookStore(Protocol):
 
 class FileRecordStore(Protocol):
     """Which session holds which blob (by SHA-256) under which name: the metadata of the
-    files a session holds; the bytes are in a ``hub.files.BlobStore``. SQLite:
-    ``store/sqlite/files.py`` (``FileRecords``, opened by the transcription queue on the
-    database's path; its jobs table still shares that connection — not behind this interface
-    yet)."""
+    files a session holds; the bytes are in a ``hub.files.BlobStore`` under
+    :attr:`HubStore.blob_dir`, shared by every replica."""
 
     def add(self, session_id: str, blob: StoredBlob, name: str) -> tuple[FileInfo, bool]:
         """Record the blob as a file of the session (idempotent); ``(info, created)``."""
@@ -384,6 +382,56 @@ class FileRecordStore(Protocol):
         """Oldest first (then by id)."""
         ...
 
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A transcription job as stored: ``params`` is the job's parameters as JSON text."""
+
+    session_id: str
+    file_id: str
+    state: str  # queued, running, done, failed, cancelled
+    percent: int
+    segments: int
+    error: str | None
+    params: str
+
+
+# The job fields a worker may change.
+JOB_FIELDS = frozenset({"state", "percent", "segments", "error"})
+
+
+class JobStore(Protocol):
+    """Transcription jobs of imported recordings, shared by every replica. A job is run by
+    the replica holding its lease (``owner``, renewed while it runs); when a replica dies its
+    leases run out and another one claims its unfinished jobs and resumes them."""
+
+    def create_job(self, session_id: str, file_id: str, params: str, *, owner: str,
+                   lease_ms: int) -> None:
+        """A queued job, leased to ``owner`` (the replica that will run it) for ``lease_ms``."""
+        ...
+
+    def update_job(self, session_id: str, **fields: Any) -> None:
+        """Change some of :data:`JOB_FIELDS` (``ValueError`` for another name)."""
+        ...
+
+    def job(self, session_id: str) -> JobRecord | None:
+        ...
+
+    def claim_jobs(self, owner: str, lease_ms: int, limit: int = 16) -> list[str]:
+        """Unfinished jobs no live replica holds (never leased, or lease run out), now leased
+        to ``owner``; oldest first. Two replicas never claim the same job at once."""
+        ...
+
+    def renew_jobs(self, owner: str, session_ids: Sequence[str], lease_ms: int) -> list[str]:
+        """Extend ``owner``'s leases of these unfinished jobs; returns the ones it still
+        holds (a lease that ran out and was claimed by another replica is lost)."""
+        ...
+
+
+class FileStore(FileRecordStore, JobStore, Protocol):
+    """Files and transcription jobs, on a connection of their own (:meth:`HubStore.
+    open_files`): SQLite ``store/sqlite/files.py``, PostgreSQL ``store/postgres/files.py``."""
+
     def close(self) -> None:
         ...
 
@@ -393,8 +441,19 @@ class HubStore(EventStore, SessionStore, AccountStore, WebhookStore, Protocol):
 
     @property
     def path(self) -> Path:
-        """Where this hub keeps local files: the blob store and transcription state live
-        beside it (SQLite: the database file; PostgreSQL: a path configured for the hub)."""
+        """Where this hub's data lives on this machine (SQLite: the database file;
+        PostgreSQL: the ``--files-dir`` folder)."""
+        ...
+
+    @property
+    def blob_dir(self) -> Path:
+        """The folder of the content-addressed blob store (``hub.files.LocalBlobStore``);
+        with several replicas, one folder shared by all of them."""
+        ...
+
+    def open_files(self) -> FileStore:
+        """File records and transcription jobs on a connection of their own (closed by the
+        caller)."""
         ...
 
     def close(self) -> None:

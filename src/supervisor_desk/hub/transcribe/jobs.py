@@ -17,17 +17,19 @@ import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from supervisor_desk.hub.files import DEFAULT_MAX_FILE_MB, LocalBlobStore
 from supervisor_desk.hub.service import HubService
-from supervisor_desk.hub.store.interface import EventIdConflictError, IngestRejectedError
-from supervisor_desk.hub.store.sqlite.files import FileRecords
-from supervisor_desk.hub.transcribe.whisper import engine_name
+from supervisor_desk.hub.store.interface import (
+    EventIdConflictError,
+    FileStore,
+    IngestRejectedError,
+)
 from supervisor_desk.hub.transcribe.worker import ENGINE
 from supervisor_desk.models.wire import (
     Agent,
@@ -53,6 +55,9 @@ FINISHED = ("done", "failed", "cancelled")
 # write is a durable commit on the hub's database beside the ingest writer's. A restart
 # resumes from the last one written; segments heard again are stored already (same ids).
 PERSIST_PROGRESS_S = 5.0
+# A replica holds each job it runs for this long and renews it every third of it; a replica
+# that dies loses its jobs to another one after at most this long (store.interface.JobStore).
+JOB_LEASE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -63,37 +68,30 @@ class VoiceSettings:
     # segment. Measured on 2 cores (docs/performance.md, "Voice"): at 1.0 the feed's p99 grew
     # 96 % and ingest fell 25 % while transcribing, at 0.3 +38 % and -8.5 %.
     duty: float = 0.3
-    # A faster-whisper model directory (serve --whisper-model): recognised with it instead of
-    # pocketsphinx. Checked when the hub starts (transcribe.whisper.load).
-    whisper_model: Path | None = None
-
-    @property
-    def engine(self) -> str:
-        return engine_name(self.whisper_model) if self.whisper_model is not None else ENGINE
+    lease_s: float = JOB_LEASE_S
 
     @classmethod
     def from_env(cls) -> VoiceSettings:
         mb = os.environ.get("SUPERVISOR_HUB_MAX_FILE_MB")
         workers = os.environ.get("SUPERVISOR_HUB_TRANSCRIBE_WORKERS")
         duty = os.environ.get("SUPERVISOR_HUB_TRANSCRIBE_DUTY")
-        whisper = os.environ.get("SUPERVISOR_HUB_WHISPER_MODEL")
+        lease = os.environ.get("SUPERVISOR_HUB_JOB_LEASE_S")
         return cls(
             max_file_bytes=int(float(mb) * 1024 * 1024) if mb else cls.max_file_bytes,
             workers=max(1, int(workers)) if workers else cls.workers,
             duty=min(1.0, max(0.01, float(duty))) if duty else cls.duty,
-            whisper_model=Path(whisper) if whisper else None,
+            lease_s=max(0.5, float(lease)) if lease else cls.lease_s,
         )
 
     def override(self, *, max_file_mb: float | None = None, workers: int | None = None,
-                 duty: float | None = None,
-                 whisper_model: Path | None = None) -> VoiceSettings:
+                 duty: float | None = None) -> VoiceSettings:
         """These settings with the ``serve`` flags given (None: keep)."""
         return VoiceSettings(
             max_file_bytes=int(max_file_mb * 1024 * 1024) if max_file_mb is not None
             else self.max_file_bytes,
             workers=workers if workers is not None else self.workers,
             duty=min(1.0, duty) if duty is not None else self.duty,
-            whisper_model=whisper_model if whisper_model is not None else self.whisper_model,
+            lease_s=self.lease_s,
         )
 
 
@@ -119,51 +117,35 @@ class ImportParams:
 
 
 class JobTable:
-    """SQL of the ``transcriptions`` table, on the file records' connection."""
+    """The store's jobs as :class:`ImportParams` and :class:`Transcription` (the store keeps
+    the parameters as JSON text); new jobs are leased to ``owner``."""
 
-    def __init__(self, records: FileRecords, engine: str = ENGINE) -> None:
-        self._engine = engine
-        self._conn = records.connection
-        self._lock = records.lock
+    def __init__(self, files: FileStore, owner: str, lease_ms: int) -> None:
+        self._files = files
+        self._owner = owner
+        self._lease_ms = lease_ms
 
     def create(self, params: ImportParams) -> None:
-        now = int(time.time() * 1000)
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO transcriptions (session_id, file_id, state, percent, segments, "
-                "params, error, created_ms, updated_ms) "
-                "VALUES (?, ?, 'queued', 0, 0, ?, NULL, ?, ?)",
-                (params.session_id, params.file_id, json.dumps(params.__dict__), now, now),
-            )
+        self._files.create_job(params.session_id, params.file_id, json.dumps(params.__dict__),
+                               owner=self._owner, lease_ms=self._lease_ms)
 
     def update(self, session_id: str, **fields: Any) -> None:
-        names = ", ".join(f"{key} = ?" for key in fields)
-        with self._lock:
-            self._conn.execute(
-                f"UPDATE transcriptions SET {names}, updated_ms = ? WHERE session_id = ?",
-                (*fields.values(), int(time.time() * 1000), session_id),
-            )
+        self._files.update_job(session_id, **fields)
 
     def get(self, session_id: str) -> tuple[Transcription, ImportParams] | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT session_id, file_id, state, percent, segments, error, params "
-                "FROM transcriptions WHERE session_id = ?", (session_id,),
-            ).fetchone()
+        row = self._files.job(session_id)
         if row is None:
             return None
-        sid, file_id, state, percent, segments, error, params = row
-        return (Transcription(session_id=sid, file_id=file_id, state=state, percent=percent,
-                              segments=segments, engine=self._engine, error=error),
-                ImportParams(**json.loads(params)))
+        return (Transcription(session_id=row.session_id, file_id=row.file_id, state=row.state,
+                              percent=row.percent, segments=row.segments, engine=ENGINE,
+                              error=row.error),
+                ImportParams(**json.loads(row.params)))
 
-    def unfinished(self) -> list[str]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT session_id FROM transcriptions WHERE state IN ('queued', 'running') "
-                "ORDER BY created_ms"
-            ).fetchall()
-        return [row[0] for row in rows]
+    def claim(self) -> list[str]:
+        return self._files.claim_jobs(self._owner, self._lease_ms)
+
+    def renew(self, session_ids: list[str]) -> list[str]:
+        return self._files.renew_jobs(self._owner, session_ids, self._lease_ms)
 
 
 def _event(event_id: str, event_type: EventType, session_id: str, at: datetime,
@@ -223,8 +205,10 @@ class TranscriptionQueue:
     def __init__(self, service: HubService, settings: VoiceSettings) -> None:
         self.service = service
         self.settings = settings
-        self.store = LocalBlobStore.beside(service.storage.path)
-        self._records: FileRecords | None = None  # opened by start(), closed by stop()
+        self.store = LocalBlobStore(service.storage.blob_dir)
+        self._records: FileStore | None = None  # opened by start(), closed by stop()
+        self._owner = uuid.uuid4().hex  # this queue's name on the jobs it leases
+        self._leases: asyncio.Task[None] | None = None
         self._slots: asyncio.Semaphore | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancelled: set[str] = set()
@@ -232,23 +216,44 @@ class TranscriptionQueue:
         self._persisted_at: dict[str, float] = {}
 
     @property
-    def records(self) -> FileRecords:
+    def records(self) -> FileStore:
         if self._records is None:
             raise RuntimeError("the transcription queue has not started")
         return self._records
 
     @property
     def jobs(self) -> JobTable:
-        return JobTable(self.records, self.settings.engine)
+        return JobTable(self.records, self._owner, int(self.settings.lease_s * 1000))
 
     async def start(self) -> None:
-        self._records = FileRecords(self.service.storage.path)
+        self._records = await self.service.read(self.service.storage.open_files)
         self._slots = asyncio.Semaphore(self.settings.workers)
-        for session_id in await self.service.read(self.jobs.unfinished):
+        await self._claim()
+        self._leases = asyncio.get_running_loop().create_task(self._keep_leases())
+
+    async def _claim(self) -> None:
+        for session_id in await self.service.read(self.jobs.claim):
             self.schedule(session_id)
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of the jobs running here and take over the jobs of replicas that
+        died (their leases ran out), every third of a lease."""
+        while True:
+            await asyncio.sleep(self.settings.lease_s / 3)
+            try:
+                if self._tasks:
+                    await self.service.read(self.jobs.renew, list(self._tasks))
+                await self._claim()
+            except Exception:  # the database away for a moment: try again next round
+                log.warning("could not renew or claim transcription jobs", exc_info=True)
 
     async def stop(self) -> None:
         """Stop every worker; their jobs stay queued/running and resume at the next start."""
+        if self._leases is not None:
+            self._leases.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leases
+            self._leases = None
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -269,6 +274,8 @@ class TranscriptionQueue:
                                       "percent": max(job.percent, percent)})
 
     def schedule(self, session_id: str) -> None:
+        if session_id in self._tasks:
+            return
         task = asyncio.get_running_loop().create_task(self._run(session_id))
         self._tasks[session_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(session_id, None))
@@ -330,8 +337,6 @@ class TranscriptionQueue:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "supervisor_desk.hub.transcribe", str(path),
             "--skip", str(job.segments), "--duty", str(self.settings.duty),
-            *(("--whisper-model", str(self.settings.whisper_model))
-              if self.settings.whisper_model is not None else ()),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

@@ -184,6 +184,39 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX sessions_team ON sessions (((doc::jsonb ->> 'team')), started_ms, id);
     """,
+    # 4: files a session holds (the bytes are in the blob folder every replica shares) and the
+    # transcription jobs of imported recordings (store/postgres/files.py), shared so any
+    # replica serves any file and a job outlives the replica that started it: a job is leased
+    # to the replica running it (owner, lease_ms) and claimed by another when the lease runs
+    # out.
+    f"""
+    CREATE TABLE files (
+        session_id text {_C} NOT NULL,
+        id text {_C} NOT NULL,          -- sha256 hex of the content: the blob's name
+        name text NOT NULL,
+        mime text NOT NULL,
+        size bigint NOT NULL,
+        created_ms bigint NOT NULL,
+        PRIMARY KEY (session_id, id)
+    );
+    CREATE INDEX files_blob ON files (id);
+
+    CREATE TABLE transcriptions (
+        session_id text {_C} PRIMARY KEY,
+        file_id text {_C} NOT NULL,
+        state text NOT NULL,            -- queued, running, done, failed, cancelled
+        percent integer NOT NULL,
+        segments integer NOT NULL,      -- segments already stored as messages
+        params text NOT NULL,           -- JSON: names, roles, layout, start, duration
+        error text,
+        created_ms bigint NOT NULL,
+        updated_ms bigint NOT NULL,
+        owner text,                     -- the replica holding the job
+        lease_ms bigint NOT NULL        -- until when it holds it
+    );
+    CREATE INDEX transcriptions_unfinished ON transcriptions (lease_ms, created_ms)
+        WHERE state IN ('queued', 'running');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -56,6 +56,7 @@ from supervisor_desk.hub.store.interface import (
 from supervisor_desk.hub.store.postgres import query
 from supervisor_desk.hub.store.postgres import webhooks as webhook_sql
 from supervisor_desk.hub.store.postgres.faults import translated
+from supervisor_desk.hub.store.postgres.files import PgFiles
 from supervisor_desk.hub.store.postgres.limits import PgIngestBuckets, PgLoginThrottle
 from supervisor_desk.hub.store.postgres.schema import migrate
 from supervisor_desk.hub.store.reducer import SESSION_COLUMNS, DuplicateMessage, session_columns
@@ -281,10 +282,9 @@ class PostgresStore:
                  on_commit: CommitListener | None = None, pool_size: int = 8,
                  listen: bool = True, connect_timeout: int = 10) -> None:
         self.dsn = dsn
-        # The local SQLite file of uploaded files' metadata and transcription jobs, and the
-        # blob folder beside it (hub/files.py, hub/transcribe/): per replica for now.
-        self._path = (Path(files_dir) if files_dir else Path.cwd() / "hub-files") / "local.db"
-        _local_file_records(self._path)
+        # The blob folder (hub/files.py): one folder shared by every replica; the files'
+        # rows and the transcription jobs are in the database (store/postgres/files.py).
+        self._path = Path(files_dir) if files_dir else Path.cwd() / "hub-files"
         self.on_outbox: Callable[[], None] | None = None
         self._write_lock = threading.Lock()
         self._publish_lock = threading.Lock()
@@ -317,6 +317,14 @@ class PostgresStore:
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def blob_dir(self) -> Path:
+        return self._path / "blobs"
+
+    def open_files(self) -> PgFiles:
+        self._check_open()
+        return PgFiles(self.dsn, self._connect_timeout)
 
     @property
     def epoch(self) -> str:
@@ -843,21 +851,6 @@ def _session_key(session_id: str) -> int:
     # share a key only wait for each other.
     digest = hashlib.blake2b(session_id.encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big") % SESSION_LOCK_KEYS
-
-
-def _local_file_records(path: Path) -> None:
-    """The replica's local SQLite file that ``hub/files.py`` and ``hub/transcribe/`` keep
-    their rows in (those modules are not behind the store interface yet), migrated."""
-    import sqlite3
-
-    from supervisor_desk.hub.store.sqlite.schema import migrate as migrate_sqlite
-
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        migrate_sqlite(conn)
-    finally:
-        conn.close()
 
 
 def _nocase(text: str) -> str:

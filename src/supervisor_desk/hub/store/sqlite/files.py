@@ -1,7 +1,9 @@
-"""The ``files`` table (schema 4) in SQLite: which session holds which blob under which name.
+"""Files and transcription jobs in SQLite (the ``files`` and ``transcriptions`` tables,
+schema 4): the :class:`~supervisor_desk.hub.store.interface.FileStore` of the SQLite backend.
 
-On a connection of its own (writes are rare: one per upload); the transcription jobs
-(``hub/transcribe/jobs.py``) share the connection and its lock for their own table.
+On a connection of its own (writes are rare: one per upload, one per job's progress). One
+SQLite file is one hub process, so a job's lease is this object's memory: every unfinished
+job is claimed once, by the first ``claim_jobs`` after the hub started.
 """
 
 from __future__ import annotations
@@ -9,15 +11,24 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from supervisor_desk.hub.files import StoredBlob
-from supervisor_desk.models.wire import FileInfo, format_timestamp
+from supervisor_desk.hub.store.file_rows import (
+    FILE_COLUMNS,
+    JOB_COLUMNS,
+    file_info,
+    job_assignments,
+)
+from supervisor_desk.hub.store.interface import JobRecord
+from supervisor_desk.hub.store.sqlite.faults import translated
+from supervisor_desk.models.wire import FileInfo
 
 
-class FileRecords:
-    """The ``files`` table on a connection of its own (writes are rare: one per upload)."""
+class SqliteFiles:
+    """The ``files`` and ``transcriptions`` tables on a connection of their own."""
 
     def __init__(self, db_path: Path) -> None:
         self._conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False,
@@ -25,60 +36,71 @@ class FileRecords:
         self._conn.execute("PRAGMA busy_timeout=30000")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._lock = threading.Lock()
-
-    @property
-    def connection(self) -> sqlite3.Connection:
-        return self._conn
-
-    @property
-    def lock(self) -> threading.Lock:
-        return self._lock
+        self._claimed: set[str] = set()
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
+    def _execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        with self._lock, translated():
+            return self._conn.execute(sql, args)
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        with self._lock, translated():
+            return self._conn.execute(sql, args).fetchall()
+
+    # Files
+
     def add(self, session_id: str, blob: StoredBlob, name: str) -> tuple[FileInfo, bool]:
-        """Record the blob as a file of the session; ``(info, created)``."""
-        with self._lock:
-            now = int(time.time() * 1000)
-            cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO files (session_id, id, name, mime, size, created_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (session_id, blob.sha256, name, blob.mime, blob.size, now),
-            )
-            created = cursor.rowcount == 1
+        cursor = self._execute(
+            f"INSERT OR IGNORE INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            (session_id, blob.sha256, name, blob.mime, blob.size, int(time.time() * 1000)))
+        created = cursor.rowcount == 1
         info = self.get(session_id, blob.sha256)
         assert info is not None
         return info, created
 
     def get(self, session_id: str, file_id: str) -> FileInfo | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT session_id, id, name, mime, size, created_ms FROM files "
-                "WHERE session_id = ? AND id = ?", (session_id, file_id),
-            ).fetchone()
-        return _info(row) if row else None
+        rows = self._rows(f"SELECT {FILE_COLUMNS} FROM files WHERE session_id = ? AND id = ?",
+                          (session_id, file_id))
+        return file_info(rows[0]) if rows else None
 
     def is_used(self, sha256: str) -> bool:
-        """Whether any session holds this blob (an unused one may be deleted)."""
-        with self._lock:
-            row = self._conn.execute("SELECT 1 FROM files WHERE id = ? LIMIT 1", (sha256,))
-            return row.fetchone() is not None
+        return bool(self._rows("SELECT 1 FROM files WHERE id = ? LIMIT 1", (sha256,)))
 
     def of_session(self, session_id: str) -> list[FileInfo]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT session_id, id, name, mime, size, created_ms FROM files "
-                "WHERE session_id = ? ORDER BY created_ms, id", (session_id,),
-            ).fetchall()
-        return [_info(row) for row in rows]
+        rows = self._rows(f"SELECT {FILE_COLUMNS} FROM files WHERE session_id = ? "
+                          "ORDER BY created_ms, id", (session_id,))
+        return [file_info(row) for row in rows]
 
+    # Transcription jobs
 
-def _info(row: tuple[str, str, str, str, int, int]) -> FileInfo:
-    session_id, file_id, name, mime, size, created_ms = row
-    return FileInfo(
-        id=file_id, session_id=session_id, name=name, mime=mime, size=size,
-        url=f"hub:{file_id}",
-        created_at=format_timestamp(datetime.fromtimestamp(created_ms / 1000, UTC)),
-    )
+    def create_job(self, session_id: str, file_id: str, params: str, *, owner: str,
+                   lease_ms: int) -> None:
+        now = int(time.time() * 1000)
+        self._execute(
+            "INSERT INTO transcriptions (session_id, file_id, state, percent, segments, "
+            "params, error, created_ms, updated_ms) VALUES (?, ?, 'queued', 0, 0, ?, NULL, ?, ?)",
+            (session_id, file_id, params, now, now))
+        self._claimed.add(session_id)
+
+    def update_job(self, session_id: str, **fields: Any) -> None:
+        names = job_assignments(fields, "?")
+        self._execute(f"UPDATE transcriptions SET {names}, updated_ms = ? WHERE session_id = ?",
+                      (*fields.values(), int(time.time() * 1000), session_id))
+
+    def job(self, session_id: str) -> JobRecord | None:
+        rows = self._rows(f"SELECT {JOB_COLUMNS} FROM transcriptions WHERE session_id = ?",
+                          (session_id,))
+        return JobRecord(*rows[0]) if rows else None
+
+    def claim_jobs(self, owner: str, lease_ms: int, limit: int = 16) -> list[str]:
+        rows = self._rows("SELECT session_id FROM transcriptions "
+                          "WHERE state IN ('queued', 'running') ORDER BY created_ms")
+        fresh = [row[0] for row in rows if row[0] not in self._claimed][:limit]
+        self._claimed.update(fresh)
+        return fresh
+
+    def renew_jobs(self, owner: str, session_ids: Sequence[str], lease_ms: int) -> list[str]:
+        return [s for s in session_ids if s in self._claimed]

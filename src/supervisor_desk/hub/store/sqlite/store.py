@@ -39,6 +39,7 @@ from supervisor_desk.hub.store.sqlite import analytics as analytics_sql
 from supervisor_desk.hub.store.sqlite import query
 from supervisor_desk.hub.store.sqlite import webhooks as webhook_sql
 from supervisor_desk.hub.store.sqlite.faults import faults_translated, store_fault, translated
+from supervisor_desk.hub.store.sqlite.files import SqliteFiles
 from supervisor_desk.hub.store.sqlite.schema import migrate
 from supervisor_desk.hub.store.sqlite.webhooks import SqliteOutbox
 from supervisor_desk.hub.store.tokens import hash_token, new_token
@@ -328,6 +329,13 @@ class SqliteStore:
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def blob_dir(self) -> Path:
+        return self._path.with_name(self._path.name + ".files")
+
+    def open_files(self) -> SqliteFiles:
+        return SqliteFiles(self._path)
 
     @property
     def epoch(self) -> str:
