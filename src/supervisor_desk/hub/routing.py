@@ -73,8 +73,14 @@ def hub_service(connection: HTTPConnection) -> HubService:
     return service
 
 
+async def _hub_dependency(connection: HTTPConnection) -> HubService:
+    # A coroutine, so FastAPI calls it on the loop: a plain function dependency costs every
+    # request a trip to a worker thread and back.
+    return hub_service(connection)
+
+
 # A route parameter ``service: Hub`` receives the running hub's service.
-Hub = Annotated[HubService, Depends(hub_service)]
+Hub = Annotated[HubService, Depends(_hub_dependency)]
 
 
 def raw_json(text: str, status_code: int = 200) -> Response:

@@ -155,6 +155,18 @@ EXPORT_FORMAT = "supervisor-desk-export"
 EXPORT_VERSION = 1
 
 
+def _fresh_list() -> Any:
+    """``[]`` as a field's default, made per instance by pydantic-core: a literal ``[]`` (or
+    ``{}``) default is deep-copied in Python for every instance, a tenth of the hub's ingest
+    validation. The schema still shows the default."""
+    return Field(default_factory=list, json_schema_extra={"default": []})
+
+
+def _fresh_dict() -> Any:
+    """``{}`` as a field's default (see :func:`_fresh_list`)."""
+    return Field(default_factory=dict, json_schema_extra={"default": {}})
+
+
 class WireModel(BaseModel):
     """Base of every wire shape: unknown fields are ignored (the protocol may grow)."""
 
@@ -222,9 +234,9 @@ class SessionSummary(WireModel):
     last_message_at: Timestamp | None = None
     message_count: int = 0
     has_attachments: bool = False
-    parameters: dict[str, str] = {}
-    results: dict[str, str] = {}
-    metadata: dict[str, str] = {}
+    parameters: dict[str, str] = _fresh_dict()
+    results: dict[str, str] = _fresh_dict()
+    metadata: dict[str, str] = _fresh_dict()
     contact: Contact | None = None
     version: int = 1
 
@@ -263,8 +275,8 @@ class MessageBody(WireModel):
     author: Author
     kind: MessageKind = "text"
     text: LongText = ""
-    attachments: list[Attachment] = []
-    quick_replies: list[ShortText] = []
+    attachments: list[Attachment] = _fresh_list()
+    quick_replies: list[ShortText] = _fresh_list()
     reaction: Reaction | None = None
     delivery: Delivery | None = None
     # Voice sessions: where the message starts and ends in the session's recording (ms).
@@ -320,9 +332,9 @@ class SessionStartedData(WireModel):
     accepted_at: Timestamp | None = None
     last_message_at: Timestamp | None = None
     has_attachments: bool = False
-    parameters: KeyValues = {}
-    results: KeyValues = {}
-    metadata: KeyValues = {}
+    parameters: KeyValues = _fresh_dict()
+    results: KeyValues = _fresh_dict()
+    metadata: KeyValues = _fresh_dict()
     contact: Contact | None = None
 
 
