@@ -1,10 +1,10 @@
 """Files a session holds: the content-addressed blob store and the table that names them.
 
 Bytes live in a :class:`BlobStore` under their SHA-256; the ``files`` table says which session
-holds which blob under which name (``FileRecordStore`` of the store; SQLite:
-``hub/store/sqlite/files.py``). The local store keeps blobs in a directory next to
-the database; another deployment (shared storage, an S3-compatible store) implements the same
-small interface.
+holds which blob under which name (``FileStore`` of the store). The local store keeps blobs
+in the store's ``blob_dir`` (SQLite: a folder next to the database; PostgreSQL: in
+``--files-dir``, one folder shared by every replica); another deployment (an S3-compatible
+store) implements the same small interface.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 DEFAULT_MAX_FILE_MB = 200
+# An unfinished upload's part file not written to for this long was left by a dead hub.
+STALE_UPLOAD_S = 3600
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -137,12 +140,12 @@ class LocalBlobStore:
         self.tmp = root / "tmp"
         self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Left by a hub killed in the middle of an upload: never committed, never answered.
+        # Only old ones: the folder may be shared with replicas whose uploads are running.
+        cutoff = time.time() - STALE_UPLOAD_S
         for stale in self.tmp.glob("upload-*.part"):
-            stale.unlink(missing_ok=True)
-
-    @classmethod
-    def beside(cls, db_path: Path) -> LocalBlobStore:
-        return cls(db_path.with_name(db_path.name + ".files"))
+            with contextlib.suppress(OSError):
+                if stale.stat().st_mtime < cutoff:
+                    stale.unlink()
 
     def blob_path(self, sha256: str) -> Path:
         if not is_file_id(sha256):
