@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,6 +63,7 @@ class Api:
 BOTH_BACKENDS = frozenset({
     "test_auth.py", "test_feed.py", "test_handover_export.py", "test_contact_edit.py",
     "test_sessions_api.py", "test_openapi_contract.py", "test_ingest.py",
+    "test_basics.py", "test_files.py",
 })
 
 
@@ -122,14 +124,16 @@ def fresh_pg_database(postgres: PostgresServer, template: str) -> str:
     return dsn
 
 
-@pytest.fixture
-def pg_hub(postgres: PostgresServer, _pg_template: str, tmp_path: Path) -> Iterator[EmbeddedHub]:
-    """A started hub on a fresh PostgreSQL database (users viewer/supervisor/admin)."""
+@contextlib.contextmanager
+def started_pg_hub(postgres: PostgresServer, template: str, files_dir: Path,
+                   **options: Any) -> Iterator[EmbeddedHub]:
+    """A started hub on a fresh copy of ``template`` (``options``: ``EmbeddedHub``'s), with
+    ``hub.ingest_token``; its database is dropped after."""
     from supervisor_desk.hub.store.postgres.store import PostgresStore
 
-    dsn = fresh_pg_database(postgres, _pg_template)
-    store = PostgresStore(dsn, files_dir=tmp_path / "files")
-    hub = EmbeddedHub(store.path, store=store)
+    dsn = fresh_pg_database(postgres, template)
+    store = PostgresStore(dsn, files_dir=files_dir)
+    hub = EmbeddedHub(store.path, store=store, **options)
     hub.ingest_token = hub.create_token("tests", "ingest")  # type: ignore[attr-defined]
     hub.start()
     try:
@@ -137,6 +141,33 @@ def pg_hub(postgres: PostgresServer, _pg_template: str, tmp_path: Path) -> Itera
     finally:
         hub.stop()
         postgres.drop_database(dsn.rsplit("/", 1)[1])
+
+
+@contextlib.contextmanager
+def started_hub(request: pytest.FixtureRequest, backend: str, folder: Path,
+                **options: Any) -> Iterator[EmbeddedHub]:
+    """A started hub of its own on ``backend`` (for fixtures that set the hub up their own
+    way): SQLite in ``folder``, or a fresh PostgreSQL database. No users, ``hub.ingest_token``."""
+    if backend == "postgres":
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        with started_pg_hub(postgres, request.getfixturevalue("_pg_template"), folder / "files",
+                            **options) as hub:
+            yield hub
+        return
+    hub = EmbeddedHub(folder / "hub.db", **options)
+    hub.ingest_token = hub.create_token("tests", "ingest")  # type: ignore[attr-defined]
+    hub.start()
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+@pytest.fixture
+def pg_hub(postgres: PostgresServer, _pg_template: str, tmp_path: Path) -> Iterator[EmbeddedHub]:
+    """A started hub on a fresh PostgreSQL database (users viewer/supervisor/admin)."""
+    with started_pg_hub(postgres, _pg_template, tmp_path / "files") as hub:
+        yield hub
 
 
 @pytest.fixture

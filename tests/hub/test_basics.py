@@ -7,6 +7,7 @@ import httpx
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.models.wire import LiveSnapshot, LoginAnswer, MeAnswer
 from tests.conftest import ingest
+from tests.hub.conftest import Api
 from tests.hub.factories import ended, message, started
 
 
@@ -16,14 +17,15 @@ def _login(hub: EmbeddedHub, name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {LoginAnswer.model_validate(answer.json()).token}"}
 
 
-def test_ingest_then_live_snapshot_shows_only_live_sessions(running_hub: EmbeddedHub) -> None:
-    result = ingest(running_hub, [
+def test_ingest_then_live_snapshot_shows_only_live_sessions(api: Api) -> None:
+    hub = api.hub
+    result = ingest(hub, [
         started("s1"), message("s1", "m1", "hi"), started("s2"), ended("s2"),
     ])
     assert result == {"accepted": 4, "duplicates": 0, "last_seq": 4}
-    headers = _login(running_hub, "viewer")
+    headers = _login(hub, "viewer")
     snapshot = LiveSnapshot.model_validate(
-        httpx.get(f"{running_hub.url}/api/v1/live", headers=headers).json()
+        httpx.get(f"{hub.url}/api/v1/live", headers=headers).json()
     )
     assert snapshot.seq == 4
     assert [s.id for s in snapshot.sessions] == ["s1"]
@@ -33,13 +35,14 @@ def test_ingest_then_live_snapshot_shows_only_live_sessions(running_hub: Embedde
     assert session.last_message_at is not None
 
 
-def test_login_me_logout(running_hub: EmbeddedHub) -> None:
-    headers = _login(running_hub, "supervisor")
-    me = MeAnswer.model_validate(httpx.get(f"{running_hub.url}/api/v1/me", headers=headers).json())
+def test_login_me_logout(api: Api) -> None:
+    hub = api.hub
+    headers = _login(hub, "supervisor")
+    me = MeAnswer.model_validate(httpx.get(f"{hub.url}/api/v1/me", headers=headers).json())
     assert me.role == "supervisor"
     assert me.user.name == "supervisor"
     assert "sessions:handover" in me.permissions
-    assert httpx.post(f"{running_hub.url}/api/v1/auth/logout", headers=headers).status_code == 200
-    after = httpx.get(f"{running_hub.url}/api/v1/me", headers=headers)
+    assert httpx.post(f"{hub.url}/api/v1/auth/logout", headers=headers).status_code == 200
+    after = httpx.get(f"{hub.url}/api/v1/me", headers=headers)
     assert after.status_code == 401
     assert after.json()["error"] == "unauthorized"

@@ -33,7 +33,7 @@ def _upload(api: Api, session_id: str, body: bytes, name: str = "f.bin",
 
 
 def _blobs(hub: EmbeddedHub) -> list[Path]:
-    root = hub.db_path.with_name(hub.db_path.name + ".files")
+    root = hub.storage.blob_dir
     return [p for p in root.rglob("*") if p.is_file()]
 
 
@@ -111,11 +111,11 @@ def test_unknown_sessions_files_and_roles_get_the_error_model(api: Api) -> None:
 
 
 def test_over_the_limit_is_413_and_leaves_nothing(
-    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, hub_backend: str
 ) -> None:
     monkeypatch.setenv("SUPERVISOR_HUB_MAX_FILE_MB", "0.5")
-    hub: EmbeddedHub = request.getfixturevalue("running_hub")
-    api: Api = request.getfixturevalue("api")
+    api: Api = request.getfixturevalue("api")  # the hub starts after the variable is set
+    hub = api.hub
     sid = _session(api)
     big = b"\x00" * (600 * 1024)
     body = assert_error(api.post(f"/sessions/{sid}/files", role="ingest", content=big), 413,
@@ -132,9 +132,10 @@ def test_over_the_limit_is_413_and_leaves_nothing(
     assert api.get(f"/sessions/{sid}/files").json()["items"] == []
 
 
-def test_an_upload_cut_off_half_way_leaves_nothing(running_hub: EmbeddedHub, api: Api) -> None:
+def test_an_upload_cut_off_half_way_leaves_nothing(api: Api) -> None:
+    hub = api.hub
     sid = _session(api)
-    address = urlsplit(running_hub.url)
+    address = urlsplit(hub.url)
     with socket.create_connection((address.hostname, address.port)) as raw:
         raw.sendall(
             f"POST /api/v1/sessions/{sid}/files?name=cut.wav HTTP/1.1\r\n"
@@ -142,14 +143,14 @@ def test_an_upload_cut_off_half_way_leaves_nothing(running_hub: EmbeddedHub, api
             "Content-Length: 200000\r\n\r\n".encode() + b"RIFF" + b"\x00" * 50_000
         )
         deadline = time.monotonic() + 10
-        root = running_hub.db_path.with_name(running_hub.db_path.name + ".files") / "tmp"
+        root = hub.storage.blob_dir / "tmp"
         while not list(root.glob("*.part")) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert list(root.glob("*.part")), "the hub should be receiving the upload"
     deadline = time.monotonic() + 10
-    while _blobs(running_hub) and time.monotonic() < deadline:
+    while _blobs(hub) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert _blobs(running_hub) == []
+    assert _blobs(hub) == []
     assert api.get(f"/sessions/{sid}/files").json()["items"] == []
 
 

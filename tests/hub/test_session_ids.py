@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -20,33 +19,30 @@ from hypothesis import strategies as st
 
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.hub.routing import RESERVED_SESSION_IDS
-from tests.hub.conftest import assert_error
+from tests.hub.conftest import assert_error, started_hub
 from tests.hub.factories import message, started
 
 _tokens = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedHub, httpx.Client]]:
-    hub = EmbeddedHub(Path(tmp_path_factory.mktemp("ids")) / "hub.db")
-    hub.start()
-    client = httpx.Client(base_url=f"{hub.url}/api/v1", timeout=30.0)
-    client.headers["Authorization"] = f"Bearer {hub.create_token('ids', 'admin')}"
-    ingest = {"Authorization": f"Bearer {hub.create_token('ids-ingest', 'ingest')}"}
-    client.ingest_headers = ingest  # type: ignore[attr-defined]
-    try:
-        yield hub, client
-    finally:
-        client.close()
-        hub.stop()
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+        ) -> Iterator[tuple[EmbeddedHub, httpx.Client]]:
+    with started_hub(request, request.param, tmp_path_factory.mktemp("ids")) as hub:
+        client = httpx.Client(base_url=f"{hub.url}/api/v1", timeout=30.0)
+        client.headers["Authorization"] = f"Bearer {hub.create_token('ids', 'admin')}"
+        ingest = {"Authorization": f"Bearer {hub.ingest_token}"}  # type: ignore[attr-defined]
+        client.ingest_headers = ingest  # type: ignore[attr-defined]
+        client.stored = set()  # type: ignore[attr-defined]  # ids this hub holds
+        try:
+            yield hub, client
+        finally:
+            client.close()
 
 
 def _ingest(client: httpx.Client, events: list[dict[str, object]]) -> httpx.Response:
     return client.post("/ingest", json={"events": events},
                        headers=client.ingest_headers)  # type: ignore[attr-defined]
-
-
-_stored: set[str] = set()
 
 
 def path_segment(sid: str) -> str:
@@ -56,14 +52,15 @@ def path_segment(sid: str) -> str:
 
 
 def _assert_round_trip(client: httpx.Client, sid: str) -> None:
-    if sid not in _stored:
+    stored: set[str] = client.stored  # type: ignore[attr-defined]
+    if sid not in stored:
         answer = _ingest(client, [started(sid), message(sid, f"m-{next(_tokens)}")])
         if sid in RESERVED_SESSION_IDS:
             body = assert_error(answer, 422, "invalid_event")
             assert body["details"][0]["type"] == "reserved_id"
             return
         assert answer.status_code == 200, answer.text
-        _stored.add(sid)
+        stored.add(sid)
     segment = path_segment(sid)
     detail = client.get(f"/sessions/{segment}")
     assert detail.status_code == 200, (sid, detail.text)
@@ -105,7 +102,7 @@ def test_a_session_named_like_a_sub_route_is_its_own_session(
 ) -> None:
     client = hub[1]
     assert _ingest(client, [started("y"), started("y/logs")]).status_code == 200
-    _stored.update(("y", "y/logs"))
+    client.stored.update(("y", "y/logs"))  # type: ignore[attr-defined]
     assert client.get("/sessions/y%2Flogs").json()["session"]["id"] == "y/logs"
     assert client.get("/sessions/y/logs").json()["kind"] == "system"  # the logs of "y"
 
