@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supervisor_desk.models.export import ExportReader, write_export
+from supervisor_desk.models.export import ExportReader, IndexedSession, write_export
 from supervisor_desk.models.filters import (
     MessageCountFilter,
     SessionFilter,
@@ -151,3 +151,38 @@ def test_transcripts_normalised_later_match_the_same(tmp_path: Path) -> None:
                     if flt.matches(r.session, [m.text for m in r.messages])}
         assert idx.matching_ids(flt) == expected  # a search finishes the rest first
     assert idx.pending_transcripts == 0
+
+
+_BASES = [make_record(i).session for i in range(12)]
+# Few distinct values, so ties are common; microseconds inside one millisecond tie in the
+# hub's units (ms) and must fall back to the id.
+_MOMENTS = st.one_of(st.none(), st.sampled_from([
+    T0, T0 + timedelta(microseconds=300), T0 + timedelta(milliseconds=1),
+    T0 + timedelta(minutes=2), T0 - timedelta(minutes=1)]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(range(12)), st.sampled_from([0, 1, 5]), _MOMENTS,
+                          _MOMENTS, _MOMENTS, _MOMENTS), min_size=1, max_size=30),
+       st.sampled_from(["started_at", "-started_at", "message_count", "-message_count",
+                        "last_message_at", "-last_message_at", "ended_at", "-ended_at",
+                        "wait", "-wait", "duration", "-duration"]))
+def test_array_sort_equals_a_plain_python_sort(
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: list[tuple[int, int, object, object, object, object]], sort: str,
+) -> None:
+    """The index's argsort of ready columns orders rows exactly as ``SortSpec.sort`` does."""
+    sessions = []
+    for n, (base, count, last, ended, queued, accepted) in enumerate(rows):
+        sessions.append(_BASES[base].model_copy(update={
+            "id": f"x{(n * 7919) % 1000:03d}-{n}", "message_count": count,
+            "started_at": T0 + timedelta(minutes=base % 3),
+            "last_message_at": last, "ended_at": ended, "queued_at": queued,
+            "accepted_at": accepted,
+        }))
+    idx = OfflineIndex(tmp_path_factory.mktemp("sort") / "none.jsonl", has_transcripts=False,
+                       now=T0 + timedelta(hours=1))
+    idx.add([IndexedSession(s, 0, 0, None) for s in sessions], [None] * len(sessions))
+    spec = SortSpec.parse(sort)
+    expected = [s.id for s in spec.sort(sessions, idx.now)]
+    assert [s.id for s in idx.query(SessionFilter(), sort, 0, len(sessions)).items] == expected
