@@ -1,16 +1,17 @@
 """``GET /analytics``: the hub and offline review give the same figures (hypothesis,
-differential), and bad ranges get clear errors.
+differential), and bad ranges get clear errors — on both backends.
 
-A real hub holds a varied history (with teams); it is exported through the real streaming
-endpoint and opened with the offline reader and index, as offline review does. Random
-SessionFilters and ranges then run on both sides; the offline side uses the hub's ``now_ms``
-so still-waiting sessions count the same wait.
+A real hub (on SQLite, then on a real PostgreSQL) holds a varied history (with teams); it is
+exported through the real streaming endpoint and opened with the offline reader and index, as
+offline review does. Random SessionFilters and ranges then run on both sides; the offline side
+uses the hub's ``now_ms`` so still-waiting sessions count the same wait.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +37,7 @@ from supervisor_desk.models.wire import (
     format_timestamp,
     parse_event_data,
 )
-from tests.hub.conftest import assert_error
+from tests.hub.conftest import assert_error, fresh_pg_database
 from tests.views.history_data import (
     AGENTS,
     OPERATORS,
@@ -50,7 +51,8 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 class World:
-    def __init__(self, hub: EmbeddedHub, index: OfflineIndex, token: str) -> None:
+    def __init__(self, backend: str, hub: EmbeddedHub, index: OfflineIndex, token: str) -> None:
+        self.backend = backend
         self.hub = hub
         self.index = index
         self.http = httpx.Client(base_url=f"{hub.url}/api/v1", timeout=30.0,
@@ -66,11 +68,23 @@ class World:
         return AnalyticsReport.model_validate(answer.json())
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def world(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("analytics")
-    hub = EmbeddedHub(folder / "hub.db")
-    hub.add_user("viewer", "viewer", "viewer")
+    backend: str = request.param
+    drop: Callable[[], None] = lambda: None  # noqa: E731
+    if backend == "postgres":
+        from supervisor_desk.hub.store.postgres.store import PostgresStore
+
+        postgres = request.getfixturevalue("postgres")
+        dsn = fresh_pg_database(postgres, request.getfixturevalue("_pg_template"))
+        store = PostgresStore(dsn, files_dir=folder / "files")
+        hub = EmbeddedHub(store.path, store=store)  # its template has the user viewer
+        drop = functools.partial(postgres.drop_database, dsn.rsplit("/", 1)[1])
+    else:
+        hub = EmbeddedHub(folder / "hub.db")
+        hub.add_user("viewer", "viewer", "viewer")
     hub.ingest_token = hub.create_token("tests", "ingest")  # type: ignore[attr-defined]
     hub.start()
     try:
@@ -90,11 +104,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for batch in reader.batches():
             index.add(batch)
         assert len(index) == N_SESSIONS
-        w = World(hub, index, token)
+        w = World(backend, hub, index, token)
         yield w
         w.http.close()
     finally:
         hub.stop()
+        drop()
 
 
 def test_report_counts_what_a_supervisor_expects(world: World) -> None:
@@ -146,6 +161,8 @@ def cases(draw: st.DrawFn) -> tuple[SessionFilter, datetime, datetime, int, int]
                          ids=["covering-index-sorted-agents", "end-index-agent-index"])
 def test_hub_and_offline_review_agree(world: World, case: tuple[Any, ...],
                                       recent_rows: int, by_agent_share: float) -> None:
+    if world.backend == "postgres" and recent_rows:
+        pytest.skip("the ways of reading are SQLite's; PostgreSQL's plan is its planner's")
     flt, start, end, bucket, sla = case
     extra: dict[str, Any] = {"sla_seconds": sla}
     if bucket:

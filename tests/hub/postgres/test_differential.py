@@ -115,8 +115,8 @@ def test_metrics_agree_between_the_backends(worlds: Worlds) -> None:
 
 
 def test_analytics_agree_between_the_backends(worlds: Worlds) -> None:
-    """The SQLite backend computes the report in SQL, PostgreSQL in Python over session
-    facts (models.analytics): the same report at the same clock, filtered or not."""
+    """Each backend computes the report in its own SQL (store/sqlite/analytics.py,
+    store/postgres/analytics.py): the same report at the same clock, filtered or not."""
     end_ms = int(base.NOW.timestamp() * 1000)
     now_ms = end_ms - 30 * 60_000
     time_range = TimeRange(end_ms - 2 * 86_400_000, end_ms, 3_600_000)

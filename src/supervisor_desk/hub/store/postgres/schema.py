@@ -217,6 +217,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX transcriptions_unfinished ON transcriptions (lease_ms, created_ms)
         WHERE state IN ('queued', 'running');
     """,
+    # 5: analytics (store/postgres/analytics.py): the end reason and the team as columns the
+    # database keeps from the JSON doc (the report groups every session of a range by them;
+    # reading them from the doc would parse each one), and the index the report walks in
+    # start order holding every column it reads, so it never visits the table's rows.
+    f"""
+    ALTER TABLE sessions
+        ADD COLUMN end_reason text {_C} GENERATED ALWAYS AS (doc::jsonb ->> 'end_reason') STORED,
+        ADD COLUMN team text {_C} GENERATED ALWAYS AS (doc::jsonb ->> 'team') STORED;
+    CREATE INDEX sessions_analytics ON sessions (started_ms) INCLUDE (
+        ended_ms, channel, status, end_reason, agent_id, agent_name, team, responsible_kind,
+        operator_id, operator_name, queued_ms, accepted_ms, message_count);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -53,6 +53,7 @@ from supervisor_desk.hub.store.interface import (
     Principal,
     StoreUnavailable,
 )
+from supervisor_desk.hub.store.postgres import analytics as analytics_sql
 from supervisor_desk.hub.store.postgres import query
 from supervisor_desk.hub.store.postgres import webhooks as webhook_sql
 from supervisor_desk.hub.store.postgres.faults import translated
@@ -62,12 +63,7 @@ from supervisor_desk.hub.store.postgres.schema import migrate
 from supervisor_desk.hub.store.reducer import SESSION_COLUMNS, DuplicateMessage, session_columns
 from supervisor_desk.hub.store.tokens import hash_token, new_token
 from supervisor_desk.hub.store.webhooks import Delivery, Webhook
-from supervisor_desk.models.analytics import (
-    AnalyticsReport,
-    SessionFacts,
-    TimeRange,
-    analytics_report,
-)
+from supervisor_desk.models.analytics import AnalyticsReport, TimeRange
 from supervisor_desk.models.filters import SessionFilter, SortSpec
 from supervisor_desk.models.wire import ROLES
 
@@ -510,17 +506,8 @@ class PostgresStore:
     def analytics_report(
         self, flt: SessionFilter, time_range: TimeRange, now_ms: int, sla_seconds: int
     ) -> AnalyticsReport:
-        clause, params = query.where(flt)
         with self._snapshot() as conn:
-            rows = conn.execute(
-                ("SELECT id, channel, status, doc::jsonb ->> 'end_reason', agent_id, "
-                 "agent_name, doc::jsonb ->> 'team', responsible_kind, operator_id, "
-                 "operator_name, started_ms, queued_ms, accepted_ms, ended_ms, message_count "
-                 "FROM sessions WHERE ((started_ms < %s AND (ended_ms IS NULL OR ended_ms >= %s))"
-                 f" OR ended_ms IS NULL) AND {clause}").encode(),
-                [time_range.end_ms, time_range.start_ms, *params]).fetchall()
-        facts = (SessionFacts(*row) for row in rows)
-        return analytics_report(facts, time_range, now_ms, sla_seconds)
+            return analytics_sql.analytics(conn, flt, time_range, now_ms, sla_seconds)
 
     def first_seq(self) -> int:
         with self._reading() as conn:
