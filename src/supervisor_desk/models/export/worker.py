@@ -43,9 +43,13 @@ from supervisor_desk.models.offline_index import raw_transcripts
 from supervisor_desk.models.wire import ExportHeader
 
 _LENGTH = struct.Struct(">Q")
-# Records per frame after the first: one frame is one pickle.loads in the parent, a single C
-# call that holds the GIL throughout (~4 ms for 250 records), so frames stay small.
+# Records per frame after the first, unless the caller asks for bigger batches.
 FRAME_RECORDS = 250
+# Records per pickle within a frame: one pickle.load in the parent is a single C call that
+# holds the GIL throughout (a 1,000-record frame in one pickle held it 40 ms under load, and
+# the Qt thread waited for it), so a batch crosses as pickles of this many records, loaded
+# one at a time with the GIL free for the Qt thread between them.
+PICKLE_RECORDS = 100
 PIPE_BYTES = 1 << 20
 STDERR_TAIL = 400  # characters of a crashed worker's stderr kept for the error message
 
@@ -117,7 +121,9 @@ class _SharedUnpickler(pickle.Unpickler):
 
 
 class _Sender:
-    """Writes frames: 8-byte length, the pickled new shared objects, the pickled message."""
+    """Writes frames: 8-byte length, the pickled new shared objects, the pickled message; a
+    batch's message is followed by its records in pickles of ``PICKLE_RECORDS``, all through
+    one pickler (its memo, and so the sharing within the frame, spans them)."""
 
     def __init__(self, out: IO[bytes], interner: Interner | None) -> None:
         self._out = out
@@ -125,17 +131,24 @@ class _Sender:
         # id() of each shared object sent -> its number; the interner keeps them alive.
         self._sent: dict[int, int] = {}
 
-    def send(self, message: tuple[Any, ...]) -> None:
+    def send(self, message: tuple[Any, ...],
+             records: tuple[list[IndexedSession], list[str | None]] | None = None) -> None:
         buffer = io.BytesIO()
         new: list[Any] = []
         if self._interner is not None and self._interner.new:
             # Models only: dicts and sets are pickled in place (shared within a frame).
             new = [o for o in self._interner.new if not isinstance(o, dict | set)]
             self._interner.new = []
-        _SharingPickler(buffer, self._sent).dump(new)
+        pickler = _SharingPickler(buffer, self._sent)
+        pickler.dump(new)
         for obj in new:
             self._sent[id(obj)] = len(self._sent)
-        _SharingPickler(buffer, self._sent).dump(message)
+        pickler.dump(message)
+        if records is not None:
+            entries, transcripts = records
+            for start in range(0, len(entries), PICKLE_RECORDS):
+                end = start + PICKLE_RECORDS
+                pickler.dump((entries[start:end], transcripts[start:end]))
         data = buffer.getbuffer()
         self._out.write(_LENGTH.pack(len(data)))
         self._out.write(data)
@@ -157,8 +170,12 @@ def serve(path: Path, out: IO[bytes], *, copy: Path | None, max_sessions: int | 
             header: ExportHeader | None = None
             if not header_sent and reader.header is not None:
                 header, header_sent = reader.header, True
-            sender.send(("batch", entries, raw_transcripts(entries), _progress(reader.report),
-                         header))
+            transcripts = raw_transcripts(entries)
+            for entry in entries:
+                entry.texts = None  # they cross once, as the transcripts
+            pieces = -(-len(entries) // PICKLE_RECORDS)
+            sender.send(("batch", pieces, _progress(reader.report), header),
+                        (entries, transcripts))
             reader.batch_size = batch
         sender.send(("end", _progress(reader.report), None,
                      None if header_sent else reader.header, _peak_rss_mb()))
@@ -173,6 +190,7 @@ class ExportReadProcess:
     """The parent's side: an :class:`ExportReader` look-alike whose reading runs in a child.
 
     ``batches()`` starts the child and yields ``(entries, raw transcripts)`` as frames arrive
+    (the entries without their ``texts``: those crossed once, joined as the transcripts)
     (the pipe's buffer is the back-pressure: the child waits while nobody reads), keeping
     ``report`` and ``header`` up to date, and raises :class:`ExportFileError` as the reader
     would. ``cancel()`` (any thread) ends the child at once; ``close()`` also removes the
@@ -249,10 +267,20 @@ class ExportReadProcess:
         return ""
 
     def _unpickle(self, frame: bytes) -> tuple[Any, ...]:
-        buffer = io.BytesIO(frame)
-        self._shared += _SharedUnpickler(buffer, self._shared).load()
-        message: tuple[Any, ...] = _SharedUnpickler(buffer, self._shared).load()
-        return message
+        unpickler = _SharedUnpickler(io.BytesIO(frame), self._shared)
+        self._shared += unpickler.load()
+        message: tuple[Any, ...] = unpickler.load()
+        if message[0] != "batch":
+            return message
+        _, pieces, progress, header = message
+        entries: list[IndexedSession] = []
+        transcripts: list[str | None] = []
+        for _ in range(pieces):
+            # One short C call per piece: between two, the Qt thread can take the GIL.
+            more_entries, more_transcripts = unpickler.load()
+            entries += more_entries
+            transcripts += more_transcripts
+        return "batch", entries, transcripts, progress, header
 
     def _update(self, progress: Progress, header: ExportHeader | None) -> None:
         report = self.report
