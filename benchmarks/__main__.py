@@ -5,6 +5,9 @@
 Each ``benchmarks/*_bench.py`` module exposes ``run(quick: bool) -> dict``; it runs in a fresh
 interpreter so one benchmark's memory and Qt state cannot colour another's figures.
 
+A quick run is a smoke run: idle_bench beside the others, which run two at a time, the
+slowest first; a full run keeps every module alone on the machine.
+
 A run of every module also checks that every figure of ``benchmarks/targets.py`` was
 reported (``missing_figures``, and a non-zero exit if any is missing: a renamed or lost figure
 is a regression even when nothing got slower), records its own wall time (``suite.quick_s`` /
@@ -34,10 +37,24 @@ RESULTS_DOC = HERE.parent / "docs" / "performance-results.json"
 # design): a quick run starts them first and runs the others beside them, with this timeout.
 # A full run keeps every module alone on the machine.
 BESIDE_IN_QUICK = {"idle_bench": 240.0}
+# A quick run is a smoke run: the other modules run two at a time (the machine has two
+# cores), the slowest first so that both lanes end about together. A full run keeps every
+# module alone on the machine: its figures are the ones that count.
+QUICK_LANES = 2
+SLOWEST_FIRST = ("voice_bench", "hub_bench", "hub_pg_bench", "feed_bench", "alerts_bench",
+                 "table_bench")
 
 
 def _modules() -> list[str]:
     return sorted(p.stem for p in HERE.glob("*_bench.py"))
+
+
+def _quick_order(modules: list[str]) -> list[str]:
+    """``modules`` with the slowest first (in ``SLOWEST_FIRST`` order), then by name."""
+    def rank(name: str) -> tuple[int, str]:
+        slow = SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+        return slow, name
+    return sorted(modules, key=rank)
 
 
 def _run_module(name: str, quick: bool, timeout: float) -> dict[str, Any]:
@@ -59,6 +76,11 @@ def _run_module(name: str, quick: bool, timeout: float) -> dict[str, Any]:
         results: dict[str, Any] = json.loads(out.read_text())
         results[f"seconds.{name}"] = round(took, 1)
         return results
+
+
+def _announced(name: str, quick: bool, timeout: float) -> dict[str, Any]:
+    print(f"running {name} ...", file=sys.stderr, flush=True)
+    return _run_module(name, quick, timeout)
 
 
 def _fmt(value: Any) -> str:
@@ -136,19 +158,24 @@ def main() -> int:
     timeout = 120.0 if args.quick else 1800.0
     started = time.monotonic()
     beside = {m: t for m, t in BESIDE_IN_QUICK.items() if m in modules} if args.quick else {}
-    with ThreadPoolExecutor(max_workers=max(1, len(beside))) as pool:
+    lanes = QUICK_LANES if args.quick else 1
+    others = [m for m in (_quick_order(modules) if args.quick else modules) if m not in beside]
+    with ThreadPoolExecutor(max_workers=max(1, len(beside))) as beside_pool, \
+            ThreadPoolExecutor(max_workers=lanes) as pool:
         running = {}
         for name, limit in beside.items():
             print(f"running {name} beside the others ...", file=sys.stderr, flush=True)
-            running[name] = pool.submit(_run_module, name, args.quick, limit)
-        for name in modules:
-            if name in beside:
-                continue
-            print(f"running {name} ...", file=sys.stderr, flush=True)
-            results.update(_run_module(name, args.quick, timeout))
+            running[name] = beside_pool.submit(_run_module, name, args.quick, limit)
+        if lanes > 1:
+            print(f"running {len(others)} modules {lanes} at a time ...", file=sys.stderr,
+                  flush=True)
+        for future in [pool.submit(_announced, name, args.quick, timeout) for name in others]:
+            results.update(future.result())
         for name, future in running.items():
             results.update(future.result())
             results[f"{name.removesuffix('_bench')}.ran_beside_others"] = True
+    if lanes > 1:
+        results["suite.quick_lanes"] = lanes
     every_module = not wanted
     if every_module:
         results["suite.quick_s" if args.quick else "suite.full_s"] = round(

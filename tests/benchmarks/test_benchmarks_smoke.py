@@ -80,3 +80,11 @@ def test_the_runner_names_what_a_run_left_out() -> None:
     assert missing_figures(some, quick=True) == [
         "feed.rss_mb", "startup.first_rows_ms", "offline.rss_mb"]
     assert all(key in BY_KEY for key in FULL_ONLY | QUICK_ONLY)
+
+
+def test_a_quick_run_starts_the_slowest_modules_first() -> None:
+    from benchmarks.__main__ import _quick_order
+
+    assert _quick_order(["alerts_bench", "detail_bench", "voice_bench", "offline_bench",
+                         "hub_bench"]) == [
+        "voice_bench", "hub_bench", "alerts_bench", "detail_bench", "offline_bench"]
