@@ -18,7 +18,7 @@ from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.hub.routes_webhooks import EventName
 from supervisor_desk.hub.store.webhooks import WEBHOOK_EVENTS
 from supervisor_desk.hub.webhooks import RetrySchedule
-from tests.hub.conftest import assert_error
+from tests.hub.conftest import assert_error, started_hub
 from tests.hub.factories import message, started
 from tests.hub.webhook_receiver import Receiver, verify
 
@@ -53,21 +53,21 @@ class Hub:
 
 
 @contextmanager
-def _hub(tmp_path: Path, schedule: RetrySchedule) -> Iterator[Hub]:
-    hub = EmbeddedHub(tmp_path / "hub.db", webhook_schedule=schedule)
-    hub.add_user("supervisor", "supervisor", "supervisor")
-    hub.start()
-    wrapper = Hub(hub)
-    try:
-        yield wrapper
-    finally:
-        wrapper.client.close()
-        hub.stop()
+def _hub(request: pytest.FixtureRequest, tmp_path: Path, schedule: RetrySchedule
+         ) -> Iterator[Hub]:
+    backend = request.getfixturevalue("hub_backend")
+    with started_hub(request, backend, tmp_path, webhook_schedule=schedule) as hub:
+        hub.add_user("supervisor", "supervisor", "supervisor")
+        wrapper = Hub(hub)
+        try:
+            yield wrapper
+        finally:
+            wrapper.client.close()
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    with _hub(tmp_path, FAST) as running:
+def hub(request: pytest.FixtureRequest, hub_backend: str, tmp_path: Path) -> Iterator[Hub]:
+    with _hub(request, tmp_path, FAST) as running:
         yield running
 
 
@@ -160,9 +160,11 @@ def test_500s_and_timeouts_are_retried_with_the_same_id_and_order_kept(
     assert oldest["attempts"] >= 4 and oldest["last_status"] in (200, 204)
 
 
-def test_dead_letters_are_listed_and_replayed(tmp_path: Path, receiver: Receiver) -> None:
+def test_dead_letters_are_listed_and_replayed(
+    request: pytest.FixtureRequest, hub_backend: str, tmp_path: Path, receiver: Receiver
+) -> None:
     schedule = RetrySchedule(first=0.05, cap=0.1, retry_for=0.5, timeout=0.5)
-    with _hub(tmp_path, schedule) as hub:
+    with _hub(request, tmp_path, schedule) as hub:
         receiver.behaviour = lambda n, h, b: 503
         hook = hub.register(receiver.url, ["session.started"])
         hub.ingest([started("dead-1")])
@@ -185,7 +187,7 @@ def test_dead_letters_are_listed_and_replayed(tmp_path: Path, receiver: Receiver
 
 
 def test_a_hung_endpoint_does_not_hold_up_ingest_or_reads(
-    tmp_path: Path, receiver: Receiver,
+    request: pytest.FixtureRequest, hub_backend: str, tmp_path: Path, receiver: Receiver,
 ) -> None:
     release = threading.Event()
     entered = threading.Event()
@@ -195,7 +197,7 @@ def test_a_hung_endpoint_does_not_hold_up_ingest_or_reads(
         return 200 if release.wait(60) else 500
 
     receiver.behaviour = hang
-    with _hub(tmp_path, RetrySchedule(first=0.05, timeout=60.0)) as hub:
+    with _hub(request, tmp_path, RetrySchedule(first=0.05, timeout=60.0)) as hub:
         try:
             hub.register(receiver.url)
             hub.ingest([started("slow-0")])
@@ -246,9 +248,12 @@ def test_admin_api_validates_lists_and_removes(hub: Hub, receiver: Receiver) -> 
     assert_error(hub.client.get(f"/webhooks/{hook['id']}/deliveries", headers=hub.admin), 404)
 
 
-def test_cli_manages_webhooks(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_cli_manages_webhooks(request: pytest.FixtureRequest, hub_backend: str,
+                              tmp_path: Path, capsys: pytest.CaptureFixture[str],
                               receiver: Receiver) -> None:
     db = str(tmp_path / "cli.db")
+    if hub_backend == "postgres":
+        db = request.getfixturevalue("postgres").create_database()
     assert hub_main(["webhook", "add", "--db", db, receiver.url, "--event",
                      "session.handover"]) == 0
     hook_id, secret = capsys.readouterr().out.strip().split("\t")
