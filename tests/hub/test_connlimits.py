@@ -17,18 +17,20 @@ from supervisor_desk.hub.connlimits import (
     effective_max_connections,
 )
 from supervisor_desk.hub.embedded import EmbeddedHub
+from tests.hub.conftest import started_hub
 from tests.reliability.rawsock import connect, half_request
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[EmbeddedHub]:
+def hub(tmp_path: Path, request: pytest.FixtureRequest, hub_backend: str
+        ) -> Iterator[EmbeddedHub]:
     # Short deadlines, unless a test needs idle connections to stay (indirect parameter).
     deadline = float(getattr(request, "param", 0.5))
     limits = ConnectionLimits(max_connections=6, max_per_address=3, header_timeout=deadline,
                               body_timeout=deadline)
-    with EmbeddedHub(tmp_path / "hub.db", limits=limits) as running:
+    with started_hub(request, hub_backend, tmp_path, limits=limits) as running:
         running.viewer = running.create_token("viewer", "viewer")  # type: ignore[attr-defined]
         yield running
 
