@@ -47,11 +47,11 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import qasync
-from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QApplication
 
 from benchmarks._common import Results, main_for, percentile, rss_mb
+from benchmarks._stall import StallMonitor
 from supervisor_desk.client.feed import ConnectionState
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.models.wire import SessionSummary, StoredEvent
@@ -62,7 +62,6 @@ from supervisor_desk.views.session_table_view import SessionTableView
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEW_SIZE = (1400, 900)
-STALL_TIMER_MS = 5
 
 
 def sizes(quick: bool) -> dict[str, float]:
@@ -222,37 +221,16 @@ class GcWatch:
             self.cpu.append((time.thread_time() - self._started_cpu) * 1000)
 
 
-class StallMonitor:
-    """A 5 ms precise timer on the Qt thread; a long gap between ticks is a stall."""
+class FeedStallMonitor(StallMonitor):
+    """The Qt thread's stalls, and how many feed events it handled within each gap."""
 
     def __init__(self, probe: LatencyProbe) -> None:
+        super().__init__()
         self._probe = probe
-        self.events_in_gap: list[int] = []  # feed events handled within each gap
+        self.events_in_gap: list[int] = []
         self._last_applied = 0
-        self.gaps: list[float] = []
-        # CPU time the Qt thread itself used within each gap: a gap far longer than this is
-        # the thread waiting for a core (a shared machine), not our code running.
-        self.busy: list[float] = []
-        self._last = 0.0
-        self._last_cpu = 0.0
-        self._timer = QTimer()
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.setInterval(STALL_TIMER_MS)
-        self._timer.timeout.connect(self._on_timer_timeout)
 
-    def start(self) -> None:
-        self._last = time.monotonic()
-        self._last_cpu = time.thread_time()
-        self._timer.start()
-
-    def stop(self) -> None:
-        self._timer.stop()
-
-    def _on_timer_timeout(self) -> None:
-        now, cpu = time.monotonic(), time.thread_time()
-        self.gaps.append((now - self._last) * 1000)
-        self.busy.append((cpu - self._last_cpu) * 1000)
-        self._last, self._last_cpu = now, cpu
+    def ticked(self) -> None:
         applied = self._probe.applied
         self.events_in_gap.append(applied - self._last_applied)
         self._last_applied = applied
@@ -316,7 +294,7 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
                         and vm.connection_state is ConnectionState.CONNECTED, 180, "snapshot")
         out["feed.snapshot_to_rows_ms"] = round((time.monotonic() - started) * 1000, 1)
         await asyncio.sleep(1.0)  # first paints and timers settle
-        stall = StallMonitor(probe)
+        stall = FeedStallMonitor(probe)
         gc_watch = GcWatch().__enter__()
         probe.recording = view.recording = True
         stall.start()
@@ -371,10 +349,7 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
         e2e = [(probe.painted[s] - t) * 1000 for s, t in sent.items() if s in probe.painted]
         out["feed.ingest_to_row_p50_ms"] = round(percentile(e2e, 50), 1)
         out["feed.ingest_to_row_p99_ms"] = round(percentile(e2e, 99), 1)
-        gaps = stall.gaps
-        out["feed.max_stall_ms"] = round(max(gaps, default=float("nan")), 1)
-        out["feed.stall_p99_ms"] = round(percentile(gaps, 99), 1)
-        out["feed.stalls_over_50ms"] = sum(1 for g in gaps if g > 50)
+        out.update(stall.figures("feed."))
         out["feed.max_stall_thread_cpu_ms"] = round(max(stall.busy, default=float("nan")), 1)
         # Where the longest-busy gap went: feed events handled in it, and the costliest
         # single frame (apply_changes) and paint, to tell the feed loop from the table.

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import qasync
-from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
-from benchmarks._common import Results, main_for, percentile, rss_mb, timed
+from benchmarks._common import Results, main_for, rss_mb, timed
+from benchmarks._stall import StallMonitor
 from supervisor_desk.models.export import export_header
 from supervisor_desk.models.export.worker import ExportReadProcess
 from supervisor_desk.models.filters import MessageCountFilter, SessionFilter, SortSpec
@@ -98,39 +98,6 @@ def dataset(n_sessions: int, messages: int = 10) -> Path:
     return path
 
 
-STALL_TIMER_MS = 5
-
-
-class _StallMonitor:
-    """A 5 ms precise timer on the Qt thread; a long gap between its ticks is a stall."""
-
-    def __init__(self) -> None:
-        self.gaps: list[float] = []
-        # CPU time the Qt thread itself used within each gap: a gap far longer than that is
-        # the thread waiting (for the interpreter lock, or for a core on a shared machine).
-        self.busy: list[float] = []
-        self._last = 0.0
-        self._last_cpu = 0.0
-        self._timer = QTimer()
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.setInterval(STALL_TIMER_MS)
-        self._timer.timeout.connect(self._on_timer_timeout)
-
-    def start(self) -> None:
-        self._last = time.monotonic()
-        self._last_cpu = time.thread_time()
-        self._timer.start()
-
-    def stop(self) -> None:
-        self._timer.stop()
-
-    def _on_timer_timeout(self) -> None:
-        now, cpu = time.monotonic(), time.thread_time()
-        self.gaps.append((now - self._last) * 1000)
-        self.busy.append((cpu - self._last_cpu) * 1000)
-        self._last, self._last_cpu = now, cpu
-
-
 async def _open_in_window(path: Path, *, in_process: bool, prefix: str,
                           limit_s: float) -> tuple[Results, OfflineWindow]:
     """Open ``path`` in an offline window; figures from start to fully indexed."""
@@ -138,7 +105,7 @@ async def _open_in_window(path: Path, *, in_process: bool, prefix: str,
     window.loader.process_from_bytes = 0 if in_process else 1 << 62
     window.resize(1400, 900)
     window.show()
-    stall = _StallMonitor()
+    stall = StallMonitor()
     first_rows: list[float] = []
     started = time.perf_counter()
     window.loader.batch_loaded.connect(
@@ -166,9 +133,7 @@ async def _open_in_window(path: Path, *, in_process: bool, prefix: str,
         f"{prefix}read_s": round(read_s, 2),
         f"{prefix}indexed_s": round(indexed_s, 2),
         f"{prefix}cpu_s": round(time.process_time() - cpu, 2),
-        f"{prefix}max_stall_ms": round(max(gaps, default=float("nan")), 1),
-        f"{prefix}stall_p99_ms": round(percentile(gaps, 99), 1),
-        f"{prefix}stalls_over_50ms": sum(1 for g in gaps if g > 50),
+        **stall.figures(prefix),
         f"{prefix}max_stall_thread_cpu_ms": round(
             stall.busy[gaps.index(max(gaps))] if gaps else float("nan"), 1),
         f"{prefix}max_busy_gap_thread_cpu_ms": round(max(stall.busy, default=float("nan")), 1),
