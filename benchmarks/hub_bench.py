@@ -229,6 +229,27 @@ async def _clients(url: str, headers: dict[str, str], expected: int,
     return [asyncio.create_task(client()) for _ in range(CLIENTS)], ready
 
 
+async def post_timed_messages(client: httpx.AsyncClient, n_batches: int, batch: int,
+                              rate: float) -> None:
+    """The fan-out load: ``n_batches`` batches of ``batch`` messages to one session, paced at
+    ``rate`` events/s; each message's text is its send time, which the feed clients read."""
+    await client.post("/api/v1/ingest", json={"events": _events("f", 1)[:1]})
+    began = time.perf_counter()
+    for n in range(n_batches):
+        sent = time.time()
+        events = [{
+            "id": f"f-{n}-{k}", "type": "message.created", "session_id": "f-s0",
+            "at": "2026-01-01T10:00:00Z",
+            "data": {"id": f"fm-{n}-{k}", "at": "2026-01-01T10:00:00Z",
+                     "author": {"role": "ai"}, "text": f"t={sent:.6f}"},
+        } for k in range(batch)]
+        answer = await client.post("/api/v1/ingest", json={"events": events})
+        answer.raise_for_status()
+        pause = began + (n + 1) * batch / rate - time.perf_counter()
+        if pause > 0:
+            await asyncio.sleep(pause)
+
+
 def bench_fanout(tmp: Path, quick: bool) -> Results:
     db = tmp / "fanout.db"
     ingest_token, viewer = tokens(db)
@@ -245,22 +266,7 @@ def bench_fanout(tmp: Path, quick: bool) -> Results:
         await asyncio.wait_for(ready.wait(), 60)
         headers = {"Authorization": f"Bearer {ingest_token}"}
         async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
-            start = _events("f", 1)[:1]
-            await client.post("/api/v1/ingest", json={"events": start})
-            began = time.perf_counter()
-            for n in range(n_batches):
-                sent = time.time()
-                events = [{
-                    "id": f"f-{n}-{k}", "type": "message.created", "session_id": "f-s0",
-                    "at": "2026-01-01T10:00:00Z",
-                    "data": {"id": f"fm-{n}-{k}", "at": "2026-01-01T10:00:00Z",
-                             "author": {"role": "ai"}, "text": f"t={sent:.6f}"},
-                } for k in range(batch)]
-                answer = await client.post("/api/v1/ingest", json={"events": events})
-                answer.raise_for_status()
-                pause = began + (n + 1) * batch / rate - time.perf_counter()
-                if pause > 0:
-                    await asyncio.sleep(pause)
+            await post_timed_messages(client, n_batches, batch, rate)
         await asyncio.wait_for(asyncio.gather(*tasks), 120)
         return latencies
 

@@ -43,7 +43,7 @@ import psycopg
 from tests.postgres_server import PostgresServer, postgres_server
 
 from benchmarks._common import main_for, percentile
-from benchmarks.hub_bench import CLIENTS, _clients, _events, hub_process
+from benchmarks.hub_bench import CLIENTS, _clients, _events, hub_process, post_timed_messages
 from supervisor_desk.hub.ingest import parse_batch
 from supervisor_desk.hub.store.postgres.store import PostgresStore
 
@@ -194,21 +194,7 @@ def bench_fanout(server: PostgresServer, tmp: Path, quick: bool) -> Results:
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
         async with httpx.AsyncClient(base_url=urls[0], timeout=60, headers={
                 "Authorization": f"Bearer {ingest}"}) as http:
-            await http.post("/api/v1/ingest", json={"events": _events("f", 1)[:1]})
-            began = time.perf_counter()
-            for n in range(n_batches):
-                sent = time.time()
-                events = [{
-                    "id": f"f-{n}-{k}", "type": "message.created", "session_id": "f-s0",
-                    "at": "2026-01-01T10:00:00Z",
-                    "data": {"id": f"fm-{n}-{k}", "at": "2026-01-01T10:00:00Z",
-                             "author": {"role": "ai"}, "text": f"t={sent:.6f}"},
-                } for k in range(batch)]
-                answer = await http.post("/api/v1/ingest", json={"events": events})
-                answer.raise_for_status()
-                pause = began + (n + 1) * batch / rate - time.perf_counter()
-                if pause > 0:
-                    await asyncio.sleep(pause)
+            await post_timed_messages(http, n_batches, batch, rate)
         await asyncio.wait_for(asyncio.gather(*tasks), 300)
         return latencies
 
