@@ -64,6 +64,7 @@ BOTH_BACKENDS = frozenset({
     "test_auth.py", "test_feed.py", "test_handover_export.py", "test_contact_edit.py",
     "test_sessions_api.py", "test_openapi_contract.py", "test_ingest.py",
     "test_basics.py", "test_files.py", "test_webhooks.py", "test_connlimits.py",
+    "test_cli.py",
 })
 
 
