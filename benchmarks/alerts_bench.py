@@ -19,6 +19,9 @@ Figures:
 - ``alerts.engine_cpu_p50_ms`` / ``_p99_ms``: the same, as CPU time of the Qt thread: what
   the work costs, without the time the thread waited for a core (other processes, a loaded
   machine);
+- ``alerts.tell_p50_ms`` / ``_p99_ms``: telling the user about one frame's notices (the words,
+  the tray call, banners when their interval ends, the sound), on the event loop's turn after
+  the frame (``AlertNotifier`` defers it so the frame's cost is the judging);
 - ``alerts.tick_p99_ms``: one timer-driven ``tick`` (due deadlines, repeats);
 - ``alerts.event_to_notice_p50_ms`` / ``_p99_ms``: from the moment a triggering event (a
   failed ending, a customer keyword) arrived to ``AlertNotifier.delivered`` for its session;
@@ -183,6 +186,15 @@ def run(quick: bool) -> Results:
         original_tick()
         tick_ms.append((time.perf_counter() - start) * 1000)
 
+    tell_ms: list[float] = []
+    original_tell = notifier._tell
+
+    def timed_tell(notices: list[Any]) -> None:
+        begun = time.perf_counter()
+        original_tell(notices)
+        tell_ms.append((time.perf_counter() - begun) * 1000)
+
+    notifier._tell = timed_tell  # type: ignore[method-assign]
     vm._timer.timeout.disconnect()
     vm._timer.timeout.connect(timed_tick)
     live_ids = list(sessions)
@@ -273,6 +285,8 @@ def run(quick: bool) -> Results:
         "alerts.engine_p99_ms": round(percentile(engine_ms, 99), 3),
         "alerts.engine_cpu_p50_ms": round(percentile(engine_cpu_ms, 50), 3),
         "alerts.engine_cpu_p99_ms": round(percentile(engine_cpu_ms, 99), 3),
+        "alerts.tell_p50_ms": round(percentile(tell_ms, 50), 3),
+        "alerts.tell_p99_ms": round(percentile(tell_ms, 99), 3),
         "alerts.tick_p99_ms": round(percentile(tick_ms, 99), 3),
         "alerts.ticks": len(tick_ms),
         "alerts.notices_timed": len(latencies),

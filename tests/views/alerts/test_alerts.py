@@ -185,7 +185,8 @@ def test_rule_notice_shows_a_banner_and_routine_rules_keep_their_rate_limit(
     notifier.set_rules(default_rules())
     vm = AlertsViewModel(default_rules())
     vm.notices_raised.connect(notifier.on_notices)
-    vm.reset([queued("s1", 200, "Bob")])
+    with qtbot.waitSignal(notifier.delivered):  # told once the frame has ended
+        vm.reset([queued("s1", 200, "Bob")])
     banners = area.banners()
     assert [b.title for b in banners] == ["Waiting over 3 minutes", "Waiting over a minute"] or \
         [b.title for b in banners] == ["Waiting over a minute", "Waiting over 3 minutes"]
@@ -205,7 +206,8 @@ def test_quiet_hours_silence_pop_ups_and_sound(qtbot: QtBot) -> None:
     assert notifier.quiet
     vm = AlertsViewModel(quiet)
     vm.notices_raised.connect(notifier.on_notices)
-    vm.reset([queued("s1", 200)])
+    with qtbot.waitSignal(notifier.delivered):
+        vm.reset([queued("s1", 200)])
     assert notifier.sounds_played == 0
     assert tray.notifications_sent == 0
     assert area.banners()  # the window still shows it

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import QCoreApplication
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.client.audio import AudioOutput
@@ -36,7 +37,8 @@ def test_banners_show_at_once_then_gather_the_most_severe_of_a_busy_spell(qtbot:
     vm = AlertsViewModel(rules)
     vm.notices_raised.connect(notifier.on_notices)
 
-    vm.reset([queued("s1", 200, "Bob")])  # waits over 1 and over 3 minutes
+    with qtbot.waitSignal(notifier.delivered):  # told once the frame has ended
+        vm.reset([queued("s1", 200, "Bob")])  # waits over 1 and over 3 minutes
     assert [b.group for b in area.banners()] == ["wait-180", "wait-60"]  # critical on top
     shown = area.shown_count
 
@@ -44,8 +46,10 @@ def test_banners_show_at_once_then_gather_the_most_severe_of_a_busy_spell(qtbot:
     for n in range(2, 8):
         negative = queued(f"s{n}", 5, f"Guest {n}").model_copy(
             update={"metadata": {"sentiment": "negative"}})
-        vm.apply_batch([(SessionChange("added", negative), False)])
-    vm.apply_batch([(SessionChange("added", queued("s9", 70, "Cleo")), False)])
+        with qtbot.waitSignal(notifier.delivered):
+            vm.apply_batch([(SessionChange("added", negative), False)])
+    with qtbot.waitSignal(notifier.delivered):
+        vm.apply_batch([(SessionChange("added", queued("s9", 70, "Cleo")), False)])
     assert area.shown_count == shown
 
     # Then, once, the area's two banners: the most severe of the spell on top.
@@ -55,6 +59,28 @@ def test_banners_show_at_once_then_gather_the_most_severe_of_a_busy_spell(qtbot:
     assert banners[0].group == "wait-60" and "Cleo" in banners[0].body
     assert banners[1].group == "negative" and "Guest 7" in banners[1].body
     notifier.close()
+
+
+def test_a_frame_is_told_on_the_next_turn_not_inside_the_frame(qtbot: QtBot) -> None:
+    area = NotificationArea()
+    qtbot.addWidget(area)
+    tray = TrayController(area, spawn=lambda coro, name: coro.close())
+    notifier = AlertNotifier(tray, area)
+    rules = default_rules().model_copy(update={"muted": True})
+    notifier.set_rules(rules)
+    vm = AlertsViewModel(rules)
+    vm.notices_raised.connect(notifier.on_notices)
+    told: list[str] = []
+    notifier.delivered.connect(lambda notice, _alert: told.append(notice.rule.id))
+
+    vm.apply_batch([(SessionChange("added", queued("s1", 200, "Bob")), False)])
+    assert told == [] and area.banners() == []  # the frame ends first
+    qtbot.waitUntil(lambda: len(area.banners()) == 2, timeout=1000)
+    assert sorted(told) == ["wait-180", "wait-60"]  # every notice of the frame, once
+    vm.apply_batch([(SessionChange("added", queued("s2", 70, "Cleo")), False)])
+    notifier.close()  # closing drops what was not told yet
+    QCoreApplication.processEvents()  # the turn it would have been told on
+    assert sorted(told) == ["wait-180", "wait-60"]
 
 
 def test_switched_off_routine_rules_tell_nothing_and_muted_rules_load_no_sound(
@@ -88,16 +114,20 @@ def test_a_busy_floor_sounds_once_unless_something_more_severe_comes(
     notifier.set_rules(rules)
     vm = AlertsViewModel(rules)
     vm.notices_raised.connect(notifier.on_notices)
-    vm.apply_batch([(SessionChange("added", queued("s1", 70)), False)])  # a chime
+    with qtbot.waitSignal(notifier.delivered):
+        vm.apply_batch([(SessionChange("added", queued("s1", 70)), False)])  # a chime
     assert notifier.sounds_played == 1
     for n in range(2, 6):  # a warning every frame: no more chimes
         clock[0] += 0.08
-        vm.apply_batch([(SessionChange("added", queued(f"s{n}", 70)), False)])
+        with qtbot.waitSignal(notifier.delivered):
+            vm.apply_batch([(SessionChange("added", queued(f"s{n}", 70)), False)])
     assert notifier.sounds_played == 1
     clock[0] += 0.08  # a critical one still sounds (one alarm for its two rules)
-    vm.apply_batch([(SessionChange("added", queued("s9", 200)), False)])
+    with qtbot.waitSignal(notifier.delivered):
+        vm.apply_batch([(SessionChange("added", queued("s9", 200)), False)])
     assert notifier.sounds_played == 2
     clock[0] += SOUND_GAP_S  # and after a quiet gap, a warning chimes again
-    vm.apply_batch([(SessionChange("added", queued("s10", 70)), False)])
+    with qtbot.waitSignal(notifier.delivered):
+        vm.apply_batch([(SessionChange("added", queued("s10", 70)), False)])
     assert notifier.sounds_played == 3
     notifier.close()

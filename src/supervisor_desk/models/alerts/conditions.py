@@ -50,8 +50,8 @@ class SessionFacts:
     # the shared empty value until first needed: most sessions never need them, and 10,000
     # sessions would otherwise carry 20,000 empty containers for the garbage collector.
     keyword_hits: AbstractSet[tuple[str, ...]] = frozenset()
-    # The customer's messages, folded by phrase_key (the latest MAX_TEXTS), so a rule added
-    # or edited later is judged on what was already said.
+    # The customer's messages as they came (the latest MAX_TEXTS), so a rule added or edited
+    # later is judged on what was already said (KeywordScreen.match).
     customer_texts: Sequence[str] = ()
     # True only while the batch that first showed this session live (not a replay) is judged.
     just_started: bool = False
@@ -69,12 +69,12 @@ class SessionFacts:
         else:
             self.keyword_hits = {*hits, token}
 
-    def said(self, folded: str) -> None:
-        """The customer said ``folded`` (by phrase_key); only the latest MAX_TEXTS are kept."""
+    def said(self, text: str) -> None:
+        """The customer said ``text``; only the latest MAX_TEXTS are kept."""
         texts = self.customer_texts
         if not isinstance(texts, list):
             texts = self.customer_texts = list(texts)
-        texts.append(folded)
+        texts.append(text)
         if len(texts) > MAX_TEXTS:
             del texts[0]
 
@@ -129,6 +129,62 @@ class KeywordMatcher:
 
     def matches(self, folded_text: str) -> bool:
         return any(p in folded_text for p in self.token)
+
+
+# Between two words of a folded phrase, in raw text: anything but letters and digits.
+_GAP = r"[\W_]+"
+
+
+class KeywordScreen:
+    """Which customer texts may say a phrase of some keyword conditions, in one search.
+
+    Most messages say none of the phrases, and folding each one (phrase_key) cost more than
+    judging it. An ASCII text (most of them) is searched as it came, lower-cased: a folded
+    phrase " w1 w2 " is in the folded text exactly when w1, w2 stand in the raw text as whole
+    words with only non-letters between them. Only a text that passes is folded.
+    """
+
+    __slots__ = ("_ascii", "_folded", "matchers")
+
+    def __init__(self, matchers: Sequence[KeywordMatcher]) -> None:
+        self.matchers = tuple(matchers)
+        phrases = sorted({p for m in self.matchers for p in m.token})
+        self._folded = re.compile("|".join(map(re.escape, phrases))) if phrases else None
+        # A phrase with a non-ASCII word can never be said by an ASCII text.
+        ascii_phrases = [p.split() for p in phrases if p.isascii()]
+        self._ascii = re.compile(
+            r"(?<![^\W_])(?:"
+            + "|".join(_GAP.join(map(re.escape, words)) for words in ascii_phrases)
+            + r")(?![^\W_])") if ascii_phrases else None
+
+    def __bool__(self) -> bool:
+        return self._folded is not None
+
+    def folded_if_said(self, text: str) -> str | None:
+        """``text`` folded by phrase_key when it may say one of the phrases, else None."""
+        if text.isascii():
+            ascii_screen = self._ascii
+            if ascii_screen is None or ascii_screen.search(text.lower()) is None:
+                return None
+            return phrase_key(text)
+        folded = phrase_key(text)
+        screen = self._folded
+        return folded if screen is not None and screen.search(folded) else None
+
+    def match(self, facts: SessionFacts, texts: Sequence[str]) -> bool:
+        """Record in ``facts`` the keyword conditions ``texts`` (raw) meet; whether any new."""
+        found = False
+        if self._folded is None:
+            return found
+        for text in texts:
+            folded = self.folded_if_said(text)
+            if folded is None:
+                continue
+            for matcher in self.matchers:
+                if matcher.token not in facts.keyword_hits and matcher.matches(folded):
+                    facts.hit(matcher.token)
+                    found = True
+        return found
 
 
 def compile_condition(condition: Condition) -> Check:
@@ -281,7 +337,9 @@ CHANGE_FIELDS = ("status", "end_reason", "metadata", "responsible", "channel", "
 
 
 _CHANGE_VALUES = attrgetter(*CHANGE_FIELDS)
-_ONLY_ANYTHING = frozenset({"*"})
+# What changed_fields says of an update that changed none of CHANGE_FIELDS (the usual one:
+# a version, a count): only rules that read "*" can care.
+UNCHANGED_FIELDS = frozenset({"*"})
 _CHANGED_SETS: dict[tuple[str, ...], frozenset[str]] = {}
 
 
@@ -291,7 +349,7 @@ def changed_fields(old: SessionSummary, new: SessionSummary) -> frozenset[str]:
     # Tuples compare items by identity first: a summary rebuilt with model_copy shares its
     # unchanged parts, so the usual update (a version, a count) costs one comparison.
     if before == after:
-        return _ONLY_ANYTHING
+        return UNCHANGED_FIELDS
     names = tuple(f for f, a, b in zip(CHANGE_FIELDS, before, after, strict=True) if a != b)
     found = _CHANGED_SETS.get(names)
     if found is None:

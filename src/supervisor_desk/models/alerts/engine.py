@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from supervisor_desk.models.alerts.conditions import (
     CHANGE_FIELDS,
-    KeywordMatcher,
+    UNCHANGED_FIELDS,
+    KeywordScreen,
     SessionFacts,
     changed_fields,
     compile_condition,
-    phrase_key,
 )
 from supervisor_desk.models.alerts.plan import CompiledRule, Judge, build_plan, compile_rule
 from supervisor_desk.models.alerts.rules import SEVERITY_RANK, Rule, RuleSet, Severity
@@ -110,15 +109,17 @@ class AlertEngine:
         # The judges whose answer time alone can change: all a deadline re-judges.
         self._timed_plan: list[Judge] = []
         self._reading: dict[frozenset[str], list[Judge]] = {}
+        # No rule reads "*" (a filter beyond the plain fields): an update that changed none
+        # of the fields rules read is skipped at once.
+        self._skip_unchanged = True
         self._by_id: dict[str, Rule] = {}
         # (when, n, alert): repeats and snooze ends, a heap like the deadlines; an entry whose
         # alert no longer waits for that moment is dropped when it comes up.
         self._reminders: list[tuple[int, int, Alert]] = []
         self._reminder_order = itertools.count()
-        self._keywords: tuple[KeywordMatcher, ...] = ()
-        # Every phrase of every keyword rule in one pattern: most customer messages say none
-        # of them, and one search tells so (None: no keyword rules).
-        self._keyword_screen: re.Pattern[str] | None = None
+        # Every phrase of every keyword rule in one search: most customer messages say none
+        # of them, and one search tells so.
+        self._keywords = KeywordScreen(())
         # Rules about how a session ended: the only ones judged on a session no longer live.
         self._ending_rules: list[Judge] = []
         self._compiled: dict[str, CompiledRule] = {}  # the enabled rules by id
@@ -207,7 +208,7 @@ class AlertEngine:
             if known is not None:
                 facts.unanswered_since_ms = known.unanswered_since_ms
                 facts.customer_texts = known.customer_texts
-                _match_texts(facts, check.keywords, facts.customer_texts)
+                KeywordScreen(check.keywords).match(facts, facts.customer_texts)
             if check.holds(facts, now_ms):
                 out.append(s)
         return out
@@ -255,10 +256,11 @@ class AlertEngine:
               replayed: bool = False) -> AlertUpdate:
         """Judge the sessions a batch of applied feed events changed."""
         update = AlertUpdate()
-        touched: dict[str, SessionFacts] = {}
         # What changed per session: only the rules that read it are judged again.
         changed: dict[str, frozenset[str]] = {}
         known = self._facts
+        hear = self._hear
+        skip_unchanged = self._skip_unchanged
         for change in changes:
             session = change.session
             if session is None:
@@ -270,18 +272,31 @@ class AlertEngine:
             if facts is None:
                 facts = known[sid] = SessionFacts(session)
                 what = _ALL_BUT_MESSAGES  # a session first seen: every rule but messages'
+            elif kind == "message":
+                what = _NOTHING
+                if facts.session is not session:
+                    facts.see(session)
             else:
-                what = (_NOTHING if kind == "message"
-                        else changed_fields(facts.session, session) if kind == "updated"
-                        else _EVERYTHING)
+                if kind == "updated":
+                    what = changed_fields(facts.session, session)
+                    if what is UNCHANGED_FIELDS and skip_unchanged and facts.live:
+                        # The usual update (a version, a count): no rule reads what it
+                        # changed, and a live session has nothing to resolve for it.
+                        if facts.session is not session:
+                            facts.see(session)
+                        continue
+                else:
+                    what = _EVERYTHING
                 if facts.session is not session:
                     facts.see(session)
             if kind == "message":
-                if change.message is not None:
+                message = change.message
+                if message is not None:
                     # Most messages change nothing a rule reads (no reply pending changed,
                     # no keyword said): they judge nothing.
-                    heard = self._hear(facts, change.message)
-                    what = heard if not what else what | heard
+                    heard = hear(facts, message)
+                    if heard:
+                        what = heard if not what else what | heard
                 if not what:
                     continue
             elif replayed:
@@ -290,15 +305,18 @@ class AlertEngine:
                 facts.just_started = session.status in LIVE_STATUSES
             elif kind == "ended":
                 facts.just_ended = True
-            touched[sid] = facts
             earlier = changed.get(sid)
             changed[sid] = what if earlier is None else earlier | what
-        for sid, facts in touched.items():
-            rules = self._rules_reading(changed[sid])
-            # Most updates (a version, a count) change nothing any rule reads: a live
-            # session with no rule to judge has nothing to resolve or schedule either.
-            if rules or not facts.live:
-                self._judge(sid, now_ms, update, rules, facts)
+        rules_reading = self._rules_reading
+        for sid, what in changed.items():
+            facts = known[sid]
+            if facts.live:
+                rules = rules_reading(what)
+                # A live session with no rule to judge has nothing to resolve or schedule.
+                if rules:
+                    self._judge(sid, now_ms, update, rules, facts)
+            else:
+                self._judge(sid, now_ms, update, rules_reading(what), facts)
             facts.just_started = facts.just_ended = False
         if update.opened or update.passing:
             self._coalesce(update, now_ms)
@@ -364,15 +382,13 @@ class AlertEngine:
         self._timed_plan = [j for j in self._plan if (
             j.due is not None if isinstance(j, CompiledRule) else j.timed)]
         self._reading = {}
+        self._skip_unchanged = not any(_EVERYTHING_MARK in j.reads for j in self._plan)
         self._by_id = {r.id: r for r in rules.rules}
-        self._keywords = tuple(m for c in self._rules for m in c.check.keywords)
-        phrases = sorted({p for m in self._keywords for p in m.token})
-        self._keyword_screen = (re.compile("|".join(map(re.escape, phrases)))
-                                if phrases else None)
+        self._keywords = KeywordScreen([m for c in self._rules for m in c.check.keywords])
         self._ending_rules = [c for c in self._rules if c.about_ending]
         self._compiled = {c.rule.id: c for c in self._rules}
         for facts in self._facts.values():
-            _match_texts(facts, self._keywords, facts.customer_texts)
+            self._keywords.match(facts, facts.customer_texts)
 
     def _hear(self, facts: SessionFacts, message: Message) -> frozenset[str]:
         """Take a message in; what changed: "unanswered" (a reply pending or given), "keywords"."""
@@ -382,15 +398,11 @@ class AlertEngine:
             if facts.unanswered_since_ms is None:
                 facts.unanswered_since_ms = to_ms(message.at)
                 heard = _UNANSWERED
-            if message.text:
-                folded = phrase_key(message.text)
-                facts.said(folded)
-                screen = self._keyword_screen
-                if screen is not None and screen.search(folded):
-                    hits = len(facts.keyword_hits)
-                    _match_texts(facts, self._keywords, (folded,))
-                    if len(facts.keyword_hits) != hits:
-                        heard = heard | _KEYWORDS
+            text = message.text
+            if text:
+                facts.said(text)
+                if self._keywords.match(facts, (text,)):
+                    heard = heard | _KEYWORDS
             return heard
         if role in _ANSWER_ROLES and message.kind in _ANSWER_KINDS:
             answered = facts.unanswered_since_ms is not None
@@ -425,7 +437,8 @@ class AlertEngine:
                         self._resolve(sid, rule_id, now_ms, update)
                 active = self._active.get(sid)
             self._scheduled.pop(sid, None)
-            rules = self._ending_rules if rules is None else [c for c in rules if c.about_ending]
+            rules = (self._ending_rules if rules is None or rules is self._plan
+                     else [c for c in rules if c.about_ending])
         earliest: int | None = None
         due: int | None
         for judge in self._plan if rules is None else rules:
@@ -447,19 +460,20 @@ class AlertEngine:
                 if due is not None and (earliest is None or due < earliest):
                     earliest = due
                 continue
-            rule_id = judge.id
-            current = active.get(rule_id) if active else None
+            # Most rules do not hold and have no alert on the session: two reads decide it.
             if judge.holds(facts, now_ms):
+                current = active.get(judge.id) if active else None
                 if current is None:
                     self._open(judge, facts, now_ms, update)
                     active = self._active.get(sid)
                 else:
                     current.session = facts.session
                 continue
-            if current is not None and not judge.about_ending:
-                self._resolve(sid, rule_id, now_ms, update)
-            if judge.due is not None:
-                due = judge.due(facts, now_ms)
+            if active and judge.id in active and not judge.about_ending:
+                self._resolve(sid, judge.id, now_ms, update)
+            when = judge.due
+            if when is not None:
+                due = when(facts, now_ms)
                 if due is not None and (earliest is None or due < earliest):
                     earliest = due
         if earliest is not None:
@@ -555,9 +569,3 @@ def _waits_for(alert: Alert, at_ms: int) -> bool:
     """Whether ``alert`` still has a reminder due at ``at_ms`` (a repeat or a snooze's end)."""
     return alert.state == "open" and at_ms in (alert.next_repeat_ms, alert.snoozed_until_ms)
 
-
-def _match_texts(facts: SessionFacts, matchers: Sequence[KeywordMatcher],
-                 texts: Sequence[str]) -> None:
-    for matcher in matchers:
-        if matcher.token not in facts.keyword_hits and any(matcher.matches(t) for t in texts):
-            facts.hit(matcher.token)

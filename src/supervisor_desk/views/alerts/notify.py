@@ -74,6 +74,14 @@ class AlertNotifier(QObject):
         self._local_now = local_now
         self._monotonic = monotonic
         self._rules = RuleSet()
+        # Notices are told on the event loop's next turn, not inside the frame that judged
+        # them: the words, the tray call, a banner's widget and a sound cost 0.1-8 ms, which
+        # would add to the frame (the user's input waits for both). Same moment to the eye.
+        self._untold: list[Notice] = []
+        self._tell_timer = QTimer(self)
+        self._tell_timer.setSingleShot(True)
+        self._tell_timer.setInterval(0)
+        self._tell_timer.timeout.connect(self._on_tell_timer_timeout)
         self.sounds_played = 0
         # (when, severity rank) of the last sound: a busy floor chimes once, not every frame.
         self._last_sound: tuple[float, int] | None = None
@@ -120,6 +128,17 @@ class AlertNotifier(QObject):
         return self._rules.quiet_hours.active(self._local_now().time())
 
     def on_notices(self, notices: list[Notice]) -> None:
+        """Tell the user about ``notices`` once the frame that raised them has ended."""
+        self._untold.extend(notices)
+        if not self._tell_timer.isActive():
+            self._tell_timer.start()
+
+    def _on_tell_timer_timeout(self) -> None:
+        notices, self._untold = self._untold, []
+        if notices:
+            self._tell(notices)
+
+    def _tell(self, notices: list[Notice]) -> None:
         quiet = self.quiet
         paused = self._tray.paused
         # Without a notification server or tray a pop-up falls back to a banner.
@@ -207,6 +226,8 @@ class AlertNotifier(QObject):
             self._reap.start(250)
 
     def close(self) -> None:
+        self._tell_timer.stop()
+        self._untold = []
         self._warm_up_timer.stop()
         if self._warm_up is not None:
             self._warm_up.join()
