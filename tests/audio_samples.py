@@ -11,12 +11,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 RATE = 22_050  # espeak-ng's rate
 CUSTOMER_VOICE = "en-us+f3"
 AGENT_VOICE = "en-us+f2"
 
 HAVE_SPEECH_TOOLS = shutil.which("espeak-ng") is not None and shutil.which("sox") is not None
+
+
+@pytest.fixture(autouse=True)
+def recognise_at_full_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Autouse where imported: the hubs of a test recognise without resting (``serve
+    --transcribe-duty``): voice tests check what is heard and when, not the pace, and the
+    suite's time stays short."""
+    monkeypatch.setenv("SUPERVISOR_HUB_TRANSCRIBE_DUTY", "1")
 
 
 @dataclass(frozen=True)

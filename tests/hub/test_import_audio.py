@@ -28,6 +28,7 @@ from tests.audio_samples import (
     make_call,
     write_wav,
 )
+from tests.audio_samples import recognise_at_full_speed as recognise_at_full_speed
 from tests.hub.conftest import Api, assert_error
 
 # (speaker, sentence): the agent on the right channel, the customer on the left.
@@ -45,13 +46,6 @@ pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("sox") is None,
     reason="espeak-ng and sox come from scripts/system-deps.sh",
 )
-
-
-@pytest.fixture(autouse=True)
-def _recognise_at_full_speed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hubs of these tests recognise without resting (``serve --transcribe-duty``): the
-    tests check what is heard and when, not the pace, and the suite's time stays short."""
-    monkeypatch.setenv("SUPERVISOR_HUB_TRANSCRIBE_DUTY", "1")
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import pytest
 
 from supervisor_desk.hub.transcribe import whisper
 from tests.audio_samples import HAVE_SPEECH_TOOLS, Spoken, make_call
+from tests.audio_samples import recognise_at_full_speed as recognise_at_full_speed
 from tests.hub import tiny_whisper
 from tests.hub.conftest import Api
 from tests.hub.test_import_audio import Feed, _import
@@ -37,7 +38,6 @@ def whisper_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _hub_uses_whisper(monkeypatch: pytest.MonkeyPatch, whisper_model: Path) -> Iterator[None]:
     # The hub fixtures read their voice settings from the environment, as ``serve`` does.
     monkeypatch.setenv("SUPERVISOR_HUB_WHISPER_MODEL", str(whisper_model))
-    monkeypatch.setenv("SUPERVISOR_HUB_TRANSCRIBE_DUTY", "1")
     yield
 
 

@@ -16,25 +16,17 @@ from PySide6.QtWidgets import QDialog
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.models.wire import ImportAnswer
-from supervisor_desk.views.chat.pane import DetailPane
-from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from supervisor_desk.views.import_audio_dialog import ImportAudioDialog, ImportAudioViewModel
-from supervisor_desk.views.live_viewmodel import LiveViewModel
 from supervisor_desk.views.main_window import MainWindow
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.tasks import standalone_scope
 from tests.audio_samples import HAVE_SPEECH_TOOLS, RATE, Spoken, make_call, write_wav
+from tests.audio_samples import recognise_at_full_speed as recognise_at_full_speed
 from tests.helpers import wait_until
+from tests.views.voice_desk import voice_desk
 
 pytestmark = pytest.mark.skipif(
     not HAVE_SPEECH_TOOLS, reason="espeak-ng and sox come from scripts/system-deps.sh")
-
-
-@pytest.fixture(autouse=True)
-def _recognise_at_full_speed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hubs of these tests recognise without resting (``serve --transcribe-duty``): the
-    tests check what is heard and when, not the pace, and the suite's time stays short."""
-    monkeypatch.setenv("SUPERVISOR_HUB_TRANSCRIBE_DUTY", "1")
 
 
 @pytest.fixture(scope="module")
@@ -65,26 +57,15 @@ def test_an_mp3_imported_from_the_dialog_shows_in_live_transcribing(
     subprocess.run(["sox", str(call[0]), str(mp3)], check=True)
 
     async def scenario() -> None:
-        client = HubClient(running_hub.url)
-        scope = standalone_scope("import")
-        table = SessionTableModel()
-        live = LiveViewModel(client, table, tasks=scope, metrics_poll_s=600.0)
-        detail = DetailViewModel(client, tasks=scope)
-        pane = DetailPane(detail)
-        qtbot.addWidget(pane)
-        pane.show()
-        live.session_updated.connect(detail.on_session)
-        live.message_received.connect(detail.on_message)
-        view_model = ImportAudioViewModel(client, tasks=scope)
-        dialog = ImportAudioDialog(view_model)
-        qtbot.addWidget(dialog)
-        imported: list[ImportAnswer] = []
-        view_model.imported.connect(imported.append)
-        progress: list[tuple[int, int]] = []
-        view_model.progress_changed.connect(lambda sent, total: progress.append((sent, total)))
-        try:
-            await client.login("supervisor", "supervisor")
-            live.start()
+        async with voice_desk(running_hub.url, qtbot) as desk:
+            view_model = ImportAudioViewModel(desk.client, tasks=desk.scope)
+            dialog = ImportAudioDialog(view_model)
+            qtbot.addWidget(dialog)
+            imported: list[ImportAnswer] = []
+            view_model.imported.connect(imported.append)
+            progress: list[tuple[int, int]] = []
+            view_model.progress_changed.connect(
+                lambda sent, total: progress.append((sent, total)))
             dialog.show()
             dialog.set_file(mp3)
             dialog.agent_box.setCurrentText("Ada")
@@ -103,30 +84,23 @@ def test_an_mp3_imported_from_the_dialog_shows_in_live_transcribing(
             assert session.agent.name == "Ada" and session.user.name == "Grace"
             assert imported[0].file.mime == "audio/mpeg"
             # The session is in Live; opened, its chat says it is being transcribed.
-            await wait_until(lambda: table.row_of(session.id) >= 0, timeout=20)
-            live.watch(session.id)
-            detail.select(session.id)
-            model = pane.chat.model
-
-            def texts() -> list[str]:
-                return [str(model.index(i, 0).data()) for i in range(model.rowCount())]
-
-            await wait_until(lambda: any(t.startswith("Transcribing… ") for t in texts()),
-                             timeout=20)
+            await wait_until(lambda: desk.table.row_of(session.id) >= 0, timeout=20)
+            desk.live.watch(session.id)
+            desk.detail.select(session.id)
+            await wait_until(
+                lambda: any(t.startswith("Transcribing… ") for t in desk.chat_texts()),
+                timeout=20)
             # … until the words arrive, each speaker from their channel.
             # (What pocketsphinx makes of espeak-ng's voices is the hub tests' business.)
-            await wait_until(lambda: not any(t.startswith("Transcribing") for t in texts())
+            detail = desk.detail
+            await wait_until(lambda: not any(t.startswith("Transcribing")
+                                             for t in desk.chat_texts())
                              and detail.summary is not None
                              and detail.summary.metadata["transcription_state"] == "done",
                              timeout=90)
-            spoken = [t.split(":")[0] for t in texts() if t.startswith(("Ada:", "Grace:"))]
+            spoken = [t.split(":")[0] for t in desk.chat_texts()
+                      if t.startswith(("Ada:", "Grace:"))]
             assert spoken == ["Ada", "Grace"]
-        finally:
-            pane.chat.recording_player.clear()
-            await live.stop()
-            await scope.aclose()
-            await client.aclose()
-            live.deleteLater()
 
     qrun(scenario(), timeout=200)
 

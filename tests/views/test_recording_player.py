@@ -18,23 +18,16 @@ from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.views.chat.model import ObjectRole
 from supervisor_desk.views.chat.pane import DetailPane
 from supervisor_desk.views.chat.recording_player import RecordingPlayer
-from supervisor_desk.views.detail_viewmodel import DetailViewModel
-from supervisor_desk.views.live_viewmodel import LiveViewModel
-from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.tasks import standalone_scope
 from tests.audio_samples import HAVE_SPEECH_TOOLS, Spoken, make_call
+from tests.audio_samples import recognise_at_full_speed as recognise_at_full_speed
 from tests.helpers import wait_until
 from tests.sound_server import PulseNullSink, null_sink_or_skip
+from tests.views.voice_desk import chat_texts, voice_desk
 
 pytestmark = pytest.mark.skipif(
     not HAVE_SPEECH_TOOLS, reason="espeak-ng and sox come from scripts/system-deps.sh")
 
-
-@pytest.fixture(autouse=True)
-def _recognise_at_full_speed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hubs of these tests recognise without resting (``serve --transcribe-duty``): the
-    tests check what is heard and when, not the pace, and the suite's time stays short."""
-    monkeypatch.setenv("SUPERVISOR_HUB_TRANSCRIBE_DUTY", "1")
 
 DIALOGUE = (
     ("agent", "thank you for calling how can i help you today"),
@@ -50,11 +43,6 @@ def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Spoken]]:
 @pytest.fixture
 def pulse() -> Iterator[PulseNullSink]:
     yield from null_sink_or_skip()
-
-
-def chat_texts(pane: DetailPane) -> list[str]:
-    model = pane.chat.model
-    return [str(model.index(i, 0).data()) for i in range(model.rowCount())]
 
 
 def click_message(pane: DetailPane, message_id: str) -> None:
@@ -77,19 +65,8 @@ def test_an_imported_call_plays_under_its_transcript(
     original = path.read_bytes()
 
     async def scenario() -> None:
-        client = HubClient(running_hub.url)
-        scope = standalone_scope("voice")
-        live = LiveViewModel(client, SessionTableModel(), tasks=scope, metrics_poll_s=600.0)
-        detail = DetailViewModel(client, tasks=scope)
-        pane = DetailPane(detail)
-        qtbot.addWidget(pane)
-        pane.resize(700, 600)
-        pane.show()
-        live.message_received.connect(detail.on_message)
-        live.session_updated.connect(detail.on_session)
-        try:
-            await client.login("supervisor", "supervisor")
-            live.start()
+        async with voice_desk(running_hub.url, qtbot, size=(700, 600)) as desk:
+            client, live, detail, pane = desk.client, desk.live, desk.detail, desk.pane
             answer = await client.import_audio(path, agent="Ada", channel="sip")
             session_id = answer.session.id
             live.watch(session_id)
@@ -161,12 +138,6 @@ def test_an_imported_call_plays_under_its_transcript(
             pane.chat.download_attachment(card.attachments[0], tmp_path / "card.wav")
             await wait_until(lambda: player.status_label.text() == "Saved card.wav")
             assert (tmp_path / "card.wav").read_bytes() == original
-        finally:
-            pane.chat.recording_player.clear()
-            await live.stop()
-            await scope.aclose()
-            await client.aclose()
-            live.deleteLater()
 
     qrun(scenario(), timeout=200)
 
@@ -235,25 +206,15 @@ def test_a_sessions_audio_attachment_on_the_hub_is_played_too(
     ingest(running_hub, [other, note])
 
     async def scenario() -> None:
-        client = HubClient(running_hub.url)
-        scope = standalone_scope("voice")
-        detail = DetailViewModel(client, tasks=scope)
-        pane = DetailPane(detail)
-        qtbot.addWidget(pane)
-        try:
-            await client.login("viewer", "viewer")
-            detail.select("v1")
-            player = pane.chat.recording_player
+        async with voice_desk(running_hub.url, qtbot, user="viewer") as desk:
+            desk.detail.select("v1")
+            player = desk.pane.chat.recording_player
             await wait_until(lambda: player.playback is not None, timeout=20)
             assert player.file is not None and player.file.name == "voicemail.wav"
             task = player.save_as(player.file.with_name("saved.wav"))
             assert task is not None
             await task
             assert player.file.with_name("saved.wav").read_bytes() == original
-        finally:
-            player.clear()
-            await scope.aclose()
-            await client.aclose()
 
     qrun(scenario(), timeout=60)
 
