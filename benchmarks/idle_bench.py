@@ -26,6 +26,17 @@ half a simulated hour, so that a quick run fits beside the other modules in 4 mi
 
 Measuring windows: ``--quick`` 10 s per state, full 120 s at 5 events/s (the issue's 5-minute
 average: ``SUPERVISOR_DESK_IDLE_SECONDS=300``) and 60 s at 100 events/s.
+
+For profiling (not part of a benchmark run): ``SUPERVISOR_DESK_IDLE_RATES=5`` measures only
+those rates, ``SUPERVISOR_DESK_IDLE_RSS=0`` skips the RSS curve, and
+``SUPERVISOR_DESK_IDLE_PROFILE=DIR`` writes, per state, the CPU of each thread by name
+(``<rate>-<state>-threads.txt``) and a py-spy profile of the window
+(``<rate>-<state>.pyspy.txt``, collapsed stacks; ``SUPERVISOR_DESK_IDLE_PROFILE_NATIVE=1``
+adds the native frames, which stops the process at every sample;
+``SUPERVISOR_DESK_IDLE_PROFILE_PERF=1`` records ``perf record -g`` instead,
+``<rate>-<state>.perf.data``, which names Python's frames when ``PYTHONPERFSUPPORT=1`` is set;
+``SUPERVISOR_DESK_IDLE_PROFILE_CPROFILE=1`` runs cProfile on the app's main thread instead and
+writes ``<rate>-<state>.prof`` per window: exact call counts, at cProfile's overhead).
 """
 
 from __future__ import annotations
@@ -86,11 +97,108 @@ def rss_mb_of(pid: int) -> float:
         return int(f.read().split()[1]) * PAGE / 1e6
 
 
-def measure(pid: int, seconds: float) -> dict[str, float]:
+def thread_cpu(pid: int) -> dict[str, tuple[str, float, int]]:
+    """Per thread id: its name, CPU seconds and voluntary context switches so far."""
+    out: dict[str, tuple[str, float, int]] = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            name, fields = Path(f"/proc/{pid}/task/{task}/stat").read_text().rsplit(")", 1)
+            ticks = fields.split()
+            cpu = (int(ticks[11]) + int(ticks[12])) / CLK_TCK
+            out[task] = (name.split("(", 1)[1], cpu,
+                         _voluntary(f"/proc/{pid}/task/{task}/status"))
+    return out
+
+
+def _thread_report(before: dict[str, tuple[str, float, int]],
+                   after: dict[str, tuple[str, float, int]], took: float) -> str:
+    rows = []
+    for tid, (name, cpu, woke) in after.items():
+        _, cpu0, woke0 = before.get(tid, (name, 0.0, 0))
+        rows.append((100 * (cpu - cpu0) / took, (woke - woke0) / took, tid, name))
+    rows.sort(reverse=True)
+    return "".join(f"{pct:6.2f} %  {woke:7.1f} wake-ups/s  {tid:>8}  {name}\n"
+                   for pct, woke, tid, name in rows)
+
+
+def _profile_dir() -> Path | None:
+    value = os.environ.get("SUPERVISOR_DESK_IDLE_PROFILE")
+    return Path(value) if value else None
+
+
+# Loaded by the app's interpreter (``sitecustomize``) in the cProfile mode: profiles the main
+# thread from start-up; SIGUSR2 writes what was gathered since the last one to the file named in
+# ``next-label`` and starts afresh.
+_CPROFILE_HOOK = """
+import cProfile, os, signal
+from pathlib import Path
+_dir = Path(os.environ["SUPERVISOR_DESK_IDLE_PROFILE"])
+_profile = [cProfile.Profile()]
+_profile[0].enable()
+
+def _dump(*_):
+    _profile[0].disable()
+    label = (_dir / "next-label").read_text().strip()
+    if label:
+        _profile[0].dump_stats(str(_dir / (label + ".prof")))
+    _profile[0] = cProfile.Profile()
+    _profile[0].enable()
+
+signal.signal(signal.SIGUSR2, _dump)
+"""
+
+
+def _cprofile_mode() -> bool:
+    return (_profile_dir() is not None
+            and os.environ.get("SUPERVISOR_DESK_IDLE_PROFILE_CPROFILE") == "1")
+
+
+def _install_cprofile_hook(work: Path) -> None:
+    """Every Python started from here on (the app) profiles its main thread."""
+    hook = work / "cprofile-hook"
+    hook.mkdir(parents=True, exist_ok=True)
+    (hook / "sitecustomize.py").write_text(_CPROFILE_HOOK)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(hook), os.environ.get("PYTHONPATH", "")) if p)
+
+
+def _cprofile_cut(pid: int, profile: Path, label: str) -> None:
+    (profile / "next-label").write_text(label)
+    os.kill(pid, signal.SIGUSR2)
+    time.sleep(0.5)  # let it write before the next window's reading starts
+
+
+def measure(pid: int, seconds: float, label: str = "") -> dict[str, float]:
+    profile = _profile_dir()
+    spy: subprocess.Popen[bytes] | None = None
+    if profile is not None and _cprofile_mode():
+        profile.mkdir(parents=True, exist_ok=True)
+        _cprofile_cut(pid, profile, "")  # what came before the window is dropped
+    elif profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        native = os.environ.get("SUPERVISOR_DESK_IDLE_PROFILE_NATIVE") == "1"
+        perf = os.environ.get("SUPERVISOR_DESK_IDLE_PROFILE_PERF") == "1"
+        spy = subprocess.Popen(
+            ["perf", "record", "-F", "997", "-g", "-p", str(pid),
+             "-o", str(profile / f"{label}.perf.data"), "--", "sleep", str(seconds)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if perf else subprocess.Popen(
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid),
+             "--duration", str(int(seconds)), "--rate", "100", "--format", "raw",
+             "--threads", "--output", str(profile / f"{label}.pyspy.txt"),
+             *(["--native"] if native else ["--nonblocking"])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    threads0 = thread_cpu(pid)
     cpu0, woke0, t0 = cpu_seconds(pid), wakeups(pid), time.monotonic()
     time.sleep(seconds)
     cpu1, woke1, t1 = cpu_seconds(pid), wakeups(pid), time.monotonic()
     took = t1 - t0
+    if profile is not None:
+        (profile / f"{label}-threads.txt").write_text(
+            _thread_report(threads0, thread_cpu(pid), took))
+    if spy is not None:
+        spy.wait(30)
+    if profile is not None and _cprofile_mode():
+        _cprofile_cut(pid, profile, label)
     main = woke1.get(str(pid), 0) - woke0.get(str(pid), 0)
     every = sum(n - woke0.get(tid, 0) for tid, n in woke1.items())  # threads born meanwhile too
     return {"cpu_pct": round(100 * (cpu1 - cpu0) / took, 2),
@@ -274,21 +382,22 @@ class App:
 
 # ---------------------------------------------------------------------------- the run
 
-def _states(app: App, window_s: float, settle_s: float) -> dict[str, dict[str, float]]:
+def _states(app: App, window_s: float, settle_s: float,
+            rate: float) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     time.sleep(settle_s)
-    out["shown"] = measure(app.pid, window_s)
+    out["shown"] = measure(app.pid, window_s, f"{rate:g}-shown")
     app.minimise()
     time.sleep(settle_s)
-    out["minimised"] = measure(app.pid, window_s)
+    out["minimised"] = measure(app.pid, window_s, f"{rate:g}-minimised")
     app.restore()
     app.hide_to_tray()
     time.sleep(settle_s)
-    out["hidden"] = measure(app.pid, window_s)
+    out["hidden"] = measure(app.pid, window_s, f"{rate:g}-hidden")
     app.show_from_tray()
     app.history()
     time.sleep(settle_s)
-    out["history"] = measure(app.pid, window_s)
+    out["history"] = measure(app.pid, window_s, f"{rate:g}-history")
     return out
 
 
@@ -314,6 +423,9 @@ def run(quick: bool) -> Results:
     override = float(os.environ.get("SUPERVISOR_DESK_IDLE_SECONDS", "0"))
     windows = {5.0: override or (10.0 if quick else 120.0),
                100.0: override or (10.0 if quick else 60.0)}
+    if rates := os.environ.get("SUPERVISOR_DESK_IDLE_RATES"):
+        windows = {float(r): windows.get(float(r), override or 10.0) for r in rates.split(",")}
+    with_rss = os.environ.get("SUPERVISOR_DESK_IDLE_RSS", "1") != "0"
     settle = 3.0 if quick else 15.0
     points = ["10min", "30min"] if quick else ["10min"] + [f"{h}h" for h in range(1, 9)]
     from supervisor_desk.hub.embedded import EmbeddedHub
@@ -328,6 +440,8 @@ def run(quick: bool) -> Results:
         (home / "config").mkdir(parents=True)
         saved_env = dict(os.environ)
         os.environ["SUPERVISOR_DESK_HOME"] = str(home)
+        if _cprofile_mode():
+            _install_cprofile_hook(work)
         desktop = _desktop_class()(size=(1600, 1000), workdir=work / "desktop").start()
         hub = EmbeddedHub(work / "hub.db")
         traffic: Traffic | None = None
@@ -343,12 +457,15 @@ def run(quick: bool) -> Results:
                 app = App(desktop, hub.url, home, work / f"app-{rate:g}.log")
                 try:
                     app.wait_rows()
-                    for state, figures in _states(app, window_s, settle).items():
+                    for state, figures in _states(app, window_s, settle, rate).items():
                         for key, value in figures.items():
                             results[f"idle.{state}_{rate:g}eps.{key}"] = value
                 finally:
                     app.stop()
             load = os.getloadavg()[0]
+            results["idle.load_avg_1min"] = load
+            if not with_rss:
+                return results
             traffic.stop()
             traffic.start(5.0)
             app = App(desktop, hub.url, home, work / "app-rss.log",

@@ -152,6 +152,8 @@ class DeskApp(QObject):
         self.history_vm.filter_changed.connect(self.analytics_vm.set_filter)
         self.wall_vm = WallViewModel(self.tasks.scope("wall"), self)
         self.wall_window: WallWindow | None = None
+        self.wall_vm.on_screen = lambda: (self.wall_window is not None
+                                          and on_screen(self.wall_window))
         self.history_vm.filter_changed.connect(self.wall_vm.set_filter)
         self.window.wall_action.triggered.connect(self._on_window_wall_requested)
         self.saved_views = SavedViewsController(

@@ -194,3 +194,34 @@ def test_pinned_and_filtered_sessions_and_a_click_opens_one(
         await wait_until(lambda: all(t is None or t.loaded for t in vm.tiles))
 
     qrun(settle())
+
+
+def test_a_wall_nobody_sees_chooses_and_loads_nothing_until_it_shows(
+    qtbot: QtBot, qrun: Callable[..., Any]
+) -> None:
+    """Closed (or minimised), the Wall does no work per frame; shown, it is current at once."""
+    from supervisor_desk.views.clock import on_screen, screen_clock
+
+    world = World()
+    vm = WallViewModel(standalone_scope("wall-test"))
+    vm.sessions = lambda: list(world.sessions.values())
+    vm.loader = world.load
+    window = WallWindow(vm)
+    qtbot.addWidget(window)
+    vm.on_screen = lambda: on_screen(window)
+    screen_clock().subscribe(window, vm.tick)  # as the app does
+    for i in range(5):
+        s = summary(f"s{i}", "queued", waited_min=i)
+        world.sessions[s.id] = s
+        vm.on_sessions([s])  # the live frames while the Wall is closed
+    assert vm.tiles == [] and world.loads == []
+
+    window.show()  # its first paint already shows the longest-waiting customers
+    assert [t.session_id for t in vm.tiles if t is not None][:2] == ["s4", "s3"]
+
+    async def loaded() -> None:
+        await wait_until(lambda: sorted(world.loads) == [f"s{i}" for i in range(5)])
+
+    qrun(loaded())
+    window.hide()
+    screen_clock().unsubscribe(window)

@@ -79,6 +79,12 @@ class WallViewModel(QObject):
         self._apply_timer.setSingleShot(True)
         self._apply_timer.setInterval(0)
         self._apply_timer.timeout.connect(self._on_apply_timer_timeout)
+        # Whether anyone can see the tiles (the app: the Wall window is open and on screen).
+        # While nobody can, the feed only keeps the tiles' headers and transcripts current:
+        # choosing (and loading) the sessions to follow on every frame cost a hidden app more
+        # than its table did; the choice is made again as the Wall shows (``tick``).
+        self.on_screen: Callable[[], bool] = lambda: True
+        self._reselect_due = False
 
     # ------------------------------------------------------------------ choices
 
@@ -128,6 +134,7 @@ class WallViewModel(QObject):
     # ------------------------------------------------------------------ selection
 
     def reselect(self, replace_all: bool = False) -> None:
+        self._reselect_due = False
         now = datetime.now(UTC)
         flt = self.saved_filter if self.saved_filter is not None else self.filter
         ranked = candidates(self.sessions(), self.mode, self.pinned, flt, now, self.alerting())
@@ -196,7 +203,13 @@ class WallViewModel(QObject):
             self._update_summary(found[1], s)
         if arrivals and (None in self.tiles or self.layout_name == "auto"
                          or self.mode == "longest_waiting"):
+            self._reselect_when_seen()
+
+    def _reselect_when_seen(self) -> None:
+        if self.on_screen():
             self.reselect()
+        else:
+            self._reselect_due = True
 
     def on_session(self, session: SessionSummary) -> None:
         self.on_sessions([session])
@@ -248,7 +261,7 @@ class WallViewModel(QObject):
 
     def on_alerts_changed(self) -> None:
         if self.mode == "alerts":
-            self.reselect()
+            self._reselect_when_seen()
         for i, tile in enumerate(self.tiles):
             if tile is not None:
                 self.tile_changed.emit(i)
@@ -259,8 +272,9 @@ class WallViewModel(QObject):
 
     def _on_tick_timeout(self) -> None:
         stale = self.monotonic() - REPLACE_AFTER_S
-        if any(t is not None and t.ended_at is not None and t.ended_at <= stale
-               for t in self.tiles):
+        if self._reselect_due or any(
+                t is not None and t.ended_at is not None and t.ended_at <= stale
+                for t in self.tiles):
             self.reselect()
         for i, tile in enumerate(self.tiles):
             if tile is not None and tile.summary is not None and tile.summary.is_live:
