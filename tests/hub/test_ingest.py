@@ -236,6 +236,28 @@ def test_session_started_defaults_started_at_to_event_time(api: Api) -> None:
     assert _session(api, "s1").started_at.isoformat() == "2026-03-04T05:06:07.891000+00:00"
 
 
+def test_a_started_session_is_the_summary_of_everything_it_was_started_with(api: Api) -> None:
+    """The session document is the started event's data as a SessionSummary, in its field
+    order, on the detail and the list alike (every field sent, times in other offsets)."""
+    event = started(
+        "s1", "2026-01-01T10:00:00+02:00", status="queued", modality="voice",
+        responsible={"kind": "human", "operator": {"id": "o1", "name": "Olga"}},
+        team="Billing", stage="triage",
+        user={"id": "u1", "name": "Zoé", "external_id": "crm-1", "is_mobile": True},
+        location={"ip": "10.0.0.1", "country_code": "fr", "country": "France", "city": "Lyon"},
+        queued_at="2026-01-01T08:00:01.5Z", last_message_at="2026-01-01T07:59:00-01:00",
+        has_attachments=True, parameters={"plan": "pro"}, results={"Name": "Zoé"},
+        metadata={"utm": "ad"}, contact={"name": "Zoé", "email": "z@example.com"},
+    )
+    api.ingest([event])
+    fields = {**event["data"], "id": "s1", "message_count": 0, "version": 1}
+    expected = SessionSummary.model_validate(fields).model_dump(mode="json")
+    stored = api.get("/sessions/s1").json()["session"]
+    assert stored == expected
+    assert list(stored) == list(SessionSummary.model_fields)
+    assert api.sessions()["items"] == [expected]
+
+
 def test_group_commit_keeps_each_batch_atomic(tmp_path: Path) -> None:
     """Batches merged into one commit: a refused one is rolled back alone, seq stays gap-free."""
     storage = SqliteStore(tmp_path / "group.db")

@@ -265,6 +265,24 @@ def ingest_batch(batch: WriteBatch, events: Sequence[ParsedEvent]) -> IngestOutc
     return IngestOutcome(len(events) - duplicates, duplicates, batch.seq)
 
 
+# A session document's keys in SessionSummary's order (the stored JSON's order).
+_SUMMARY_KEYS = tuple(SessionSummary.model_fields)
+# What a session.started does not carry, at its value for a new session.
+_NEW_SESSION_FIELDS = {"ended_at": None, "message_count": 0, "version": 1}
+
+
+def new_session_doc(session_id: str, data: SessionStartedData, at: str) -> dict[str, Any]:
+    """The document of a session that ``data`` starts: ``SessionSummary``'s JSON shape.
+
+    Built from the validated event's own JSON dump, not by validating a ``SessionSummary``
+    and dumping that: every value is already valid and in wire form, and that round trip was
+    48 µs a session against 8."""
+    fields: dict[str, Any] = {**_NEW_SESSION_FIELDS, **data.model_dump(mode="json"),
+                              "id": session_id}
+    fields["started_at"] = fields["started_at"] or at
+    return {key: fields[key] for key in _SUMMARY_KEYS}
+
+
 def _apply(
     batch: WriteBatch, event: EventEnvelope, data: EventData, at: str, content: _Content
 ) -> None:
@@ -275,11 +293,7 @@ def _apply(
             raise _Reject(
                 ["session_id"], f"session {sid!r} was already started", "session_exists"
             )
-        fields = data.model_dump(mode="json")
-        fields["started_at"] = fields["started_at"] or at
-        new_doc = SessionSummary.model_validate(
-            {**fields, "id": sid, "message_count": 0, "version": 1}
-        ).model_dump(mode="json")
+        new_doc = new_session_doc(sid, data, at)
         batch.session_started(new_doc)
         append(batch, event.id, event.type, sid, at, new_doc, digest=digest)
         return
