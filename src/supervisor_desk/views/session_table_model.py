@@ -1,7 +1,8 @@
 """The live sessions table model: rows of ``SessionSummary`` in a Python-ordered list.
 
 Performance rules (docs/performance.md): no QSortFilterProxyModel, the order is a plain list; a
-column sort extracts one key array and argsorts it (NumPy for numbers), a second click on the same
+column sort argsorts the column's key arrays, read in idle slices after a load and re-read at a
+click only for the rows that changed (views/session_sort_keys.py), a second click on the same
 column reverses the order it left; time columns are computed on every call so the once-a-second
 tick only repaints the visible range, every other cell comes from a per-row cache keyed by the
 row's object (a new version is a new object), served to the view's delegate in one
@@ -15,9 +16,11 @@ one ``dataChanged`` over the changed span, a new or re-keyed row is a bisect ins
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from enum import IntEnum
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
@@ -27,6 +30,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    QTimer,
 )
 from PySide6.QtGui import QFont, QFontDatabase
 
@@ -54,6 +58,7 @@ from supervisor_desk.views.icons import (
     flag_icon,
     modality_icon,
 )
+from supervisor_desk.views.session_sort_keys import ColumnKeys
 from supervisor_desk.views.theme import Theme, current_theme, theme_color
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -265,6 +270,17 @@ class SessionTableModel(QAbstractTableModel):
         # Arrival number of each row, in row order (valid for _arrivals_generation).
         self._arrivals: np.ndarray[Any, Any] | None = None
         self._arrivals_generation = -1
+        # Each column's sort keys by arrival number, read in idle slices after a load and
+        # refreshed at a click for the rows that changed since: a click is one argsort.
+        self._column_keys: dict[int, ColumnKeys] = {}
+        self._warm_rows: list[SessionSummary] = []
+        self._warm_slots: np.ndarray[Any, Any] = np.zeros(0, dtype=np.int64)
+        self._warm_columns: list[int] = []
+        self._warm_from = 0
+        self._warm_generation = -1
+        self._warm_timer = QTimer(self)
+        self._warm_timer.setSingleShot(True)
+        self._warm_timer.timeout.connect(self._on_warm_timer_timeout)
         # Rows from this position on may have stale entries in _index (None: all valid).
         # Rebuilt lazily, once per frame at most, not after every insert or move.
         self._index_from: int | None = None
@@ -469,6 +485,8 @@ class SessionTableModel(QAbstractTableModel):
         given = self._ordering.order is LiveOrder.GIVEN
         self._ordering.order = LiveOrder(order)
         if given != (self._ordering.order is LiveOrder.GIVEN):
+            # History sorts Duration by start, the live table by the shown time's origin.
+            self._column_keys.pop(SessionColumn.DURATION, None)
             self.headerDataChanged.emit(
                 Qt.Orientation.Horizontal, SessionColumn.DURATION, SessionColumn.DURATION)
         self._sort_column = -1
@@ -539,10 +557,12 @@ class SessionTableModel(QAbstractTableModel):
         # Noted in this order: the arrival numbers are the positions (no lookups).
         self._arrivals = np.arange(len(rows), dtype=np.int64)
         self._arrivals_generation = self._generation
+        self._column_keys.clear()
         self._order_rows()
         self._invalidate_index(0)
         self._loading = False
         self.endResetModel()
+        self._start_warming()
 
     def apply_changes(self, batch: Sequence[SessionSummary]) -> None:
         """Apply one frame of session states (latest per id; new ids are added).
@@ -594,6 +614,7 @@ class SessionTableModel(QAbstractTableModel):
         if not rows:
             return 0
         self._generation += 1
+        self._stop_warming()
         # Remove contiguous blocks from the bottom up so earlier rows keep their numbers.
         blocks: list[tuple[int, int]] = []
         for row in rows:
@@ -604,6 +625,9 @@ class SessionTableModel(QAbstractTableModel):
         for first, last in reversed(blocks):
             self.beginRemoveRows(QModelIndex(), first, last)
             for s in self._rows[first : last + 1]:
+                slot = self._ordering.arrival(s.id)
+                for keys in self._column_keys.values():
+                    keys.forget(slot)
                 self._ordering.forget(s.id)
                 if self._shown is not None:
                     del self._shown[s.id]
@@ -834,10 +858,11 @@ class SessionTableModel(QAbstractTableModel):
         """Put the rows in the current order (no signals). Returns the old row of each new one
         (None: reversed).
 
-        A column sort extracts the column's keys once into an array and argsorts it (ties by
-        arrival), instead of comparing a key object per pair of rows; clicking the same column
-        again, with no change since, reverses the order it left. The per-row keys bisect needs
-        are then rebuilt only when a frame of changes arrives (``_ensure_keys``).
+        A column sort argsorts the column's ready key arrays (ties by arrival), read from the
+        sessions in idle slices after a load and re-read at the click only for rows that
+        changed since; clicking the same column again, with no change since, reverses the
+        order it left. The per-row keys bisect needs are then rebuilt only when a frame of
+        changes arrives (``_ensure_keys``).
         """
         rows = self._rows
         n = len(rows)
@@ -865,15 +890,12 @@ class SessionTableModel(QAbstractTableModel):
         if column < 0:  # the order the hub or index gave
             ordered = np.argsort(arrivals, kind="stable")
         else:
-            numeric = self._numeric_sort_keys(column, rows)
-            if numeric is not None:
-                # lexsort's last key is the primary one; arrival breaks ties.
-                ordered = np.lexsort([arrivals, *reversed(numeric)])
-            else:
-                values = self._column_sort_values(column, rows)
-                by_arrival = np.argsort(arrivals, kind="stable").tolist()
-                # A stable sort of rows in arrival order: ties stay in arrival order.
-                ordered = np.array(sorted(by_arrival, key=values.__getitem__), dtype=np.int64)
+            column_keys = self._column_keys_of(column)
+            if column_keys.synced != self._generation:
+                column_keys.refresh(rows, arrivals)
+                column_keys.synced = self._generation
+            # lexsort's last key is the primary one; arrival breaks ties.
+            ordered = np.lexsort([arrivals, *reversed(column_keys.keys(rows, arrivals))])
             if descending:
                 ordered = ordered[::-1]
         self._arrivals = arrivals[ordered]
@@ -881,6 +903,75 @@ class SessionTableModel(QAbstractTableModel):
         order = ordered.tolist()
         self._rows = list(map(rows.__getitem__, order))
         return order
+
+    def _column_keys_of(self, column: int) -> ColumnKeys:
+        keys = self._column_keys.get(column)
+        if keys is None:
+            keys = self._column_keys[column] = self._new_column_keys(column)
+        return keys
+
+    def _new_column_keys(self, column: int) -> ColumnKeys:
+        if column not in _NUMERIC_COLUMNS:
+            return ColumnKeys(partial(self._column_sort_values, column), ranked=True)
+        follows_clock: Callable[[SessionSummary], bool] | None = None
+        parts = 1
+        if column == SessionColumn.WAIT:
+            follows_clock = _wait_follows_clock
+        elif column == SessionColumn.DURATION and self._ordering.order is not LiveOrder.GIVEN:
+            follows_clock = _duration_follows_clock
+            parts = 2
+        return ColumnKeys(partial(self._numeric_keys, column), ranked=False, parts=parts,
+                          follows_clock=follows_clock)
+
+    def _numeric_keys(self, column: int, rows: Sequence[SessionSummary]
+                      ) -> list[np.ndarray[Any, Any]]:
+        keys = self._numeric_sort_keys(column, rows)
+        assert keys is not None, column  # only _NUMERIC_COLUMNS get here
+        return keys
+
+    @property
+    def sort_keys_warming(self) -> bool:
+        """Column sort keys are still being read in idle slices (after a load)."""
+        return bool(self._warm_columns)
+
+    def _start_warming(self) -> None:
+        """Read every column's sort keys in idle slices, so a later click only argsorts."""
+        self._warm_rows = list(self._rows)
+        self._warm_slots = self._row_arrivals().copy()
+        self._warm_columns = list(SessionColumn) if self._rows else []
+        self._warm_from = 0
+        self._warm_generation = self._generation
+        if self._warm_columns:
+            self._warm_timer.start(_WARM_DELAY_MS)
+
+    def _stop_warming(self) -> None:
+        self._warm_timer.stop()
+        self._warm_columns = []
+        self._warm_rows = []
+
+    def _on_warm_timer_timeout(self) -> None:
+        deadline = time.perf_counter() + _WARM_SLICE_S
+        rows, slots = self._warm_rows, self._warm_slots
+        while self._warm_columns:
+            column = self._warm_columns[0]
+            keys = self._column_keys_of(column)
+            start = self._warm_from
+            end = min(start + _WARM_CHUNK_ROWS, len(rows))
+            keys.store(rows[start:end], slots[start:end])
+            if end < len(rows):
+                self._warm_from = end
+            else:
+                keys.keys(rows[:1], slots[:1])  # ranks the distinct texts now, not at a click
+                if self._generation == self._warm_generation:
+                    keys.synced = self._generation
+                self._warm_columns.pop(0)
+                self._warm_from = 0
+            if time.perf_counter() >= deadline:
+                break
+        if self._warm_columns:
+            self._warm_timer.start(0)
+        else:
+            self._warm_rows = []
 
     def _row_arrivals(self) -> np.ndarray[Any, Any]:
         """Each row's arrival number, kept in step with the rows across sorts."""
@@ -891,7 +982,7 @@ class SessionTableModel(QAbstractTableModel):
         self._arrivals_generation = self._generation
         return self._arrivals
 
-    def _numeric_sort_keys(self, column: int, rows: list[SessionSummary]
+    def _numeric_sort_keys(self, column: int, rows: Sequence[SessionSummary]
                            ) -> list[np.ndarray[Any, Any]] | None:
         """The column's sort key as numeric arrays, most significant first, or None when it is
         text. Each orders rows exactly as :meth:`_sort_value` does.
@@ -920,7 +1011,7 @@ class SessionTableModel(QAbstractTableModel):
                         np.array([p[1] for p in pairs])]
         return None
 
-    def _column_sort_values(self, column: int, rows: list[SessionSummary]) -> list[Any]:
+    def _column_sort_values(self, column: int, rows: Sequence[SessionSummary]) -> list[Any]:
         """The column's sort values, one per row, ordered as :meth:`_sort_value`'s."""
         match column:
             case SessionColumn.USER:
@@ -1134,6 +1225,26 @@ class SessionTableModel(QAbstractTableModel):
 
 # Beyond this many changed rows in one frame, one span signal is cheaper than many runs.
 _MAX_CHANGED_RUNS = 256
+
+# Sort keys are read after a load in slices of about this long (a chunk of rows at a time),
+# starting once the first rows have been painted.
+_WARM_DELAY_MS = 50
+_WARM_SLICE_S = 0.004
+_WARM_CHUNK_ROWS = 2000
+# Columns whose sort key is numeric (_numeric_sort_keys); the others are ranked texts/tuples.
+_NUMERIC_COLUMNS = frozenset({
+    SessionColumn.START, SessionColumn.MESSAGES, SessionColumn.LAST_MESSAGE,
+    SessionColumn.FINISH, SessionColumn.WAIT, SessionColumn.DURATION})
+
+
+def _wait_follows_clock(s: SessionSummary) -> bool:
+    """The Wait key of a session still waiting grows with the clock."""
+    return s.queued_at is not None and s.accepted_at is None and s.status == "queued"
+
+
+def _duration_follows_clock(s: SessionSummary) -> bool:
+    """The live Duration key of an ended session without an end time grows with the clock."""
+    return s.status != "queued" and not s.is_live and s.ended_at is None
 
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 def _no_alert(_session_id: str) -> str | None:

@@ -1,0 +1,117 @@
+"""Column sorts on ready key arrays order rows exactly as a plain Python sort of the sort role.
+
+The table reads each column's sort keys in idle slices after a load and re-reads, at a click,
+only the rows whose session changed; keys that follow the clock are read at every click. A
+random history of loads, frames, removals, clock steps, idle slices and header clicks must
+leave, after every click, the rows in ``sorted(key=(sort role, arrival))`` order (reversed
+for a descending click).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views import session_table_model
+from supervisor_desk.views.session_table_model import (
+    LiveOrder,
+    SessionColumn,
+    SessionTableModel,
+    SortRole,
+)
+from tests.views.test_session_table_model import T0, Clock, make
+
+STATUSES = ("queued", "active", "completed", "failed")
+NAMES = ("Ana", "ben", "Çelik", None, "ana")
+
+
+def _session(sid: str, n: int, version: int = 1) -> SessionSummary:
+    status = STATUSES[n % 4]
+    return make(
+        sid, status=status, started=n % 5, version=version, messages=n % 3,
+        queued=(n % 5) if n % 4 == 0 or n % 7 == 3 else None,
+        accepted=(n % 7) if n % 4 == 1 else None,
+        ended=(30 + n % 3) if status in ("completed", "failed") and n % 6 else None,
+        channel=("web", "whatsapp", "email")[n % 3],
+        user={"id": f"u{n}", "name": NAMES[n % 5]},
+        location={"ip": f"10.0.{n % 2}.{n % 6}", "country_code": ("DE", "FR", None)[n % 3]},
+        last_message_at=(T0 + timedelta(seconds=n % 4)) if n % 5 else None,
+        team=("north", None, "South")[n % 3],
+    )
+
+
+STEPS = st.lists(st.one_of(
+    st.tuples(st.just("sort"), st.sampled_from([*SessionColumn, -1]), st.booleans()),
+    st.tuples(st.just("frame"), st.lists(st.integers(0, 40), min_size=1, max_size=6)),
+    st.tuples(st.just("remove"), st.lists(st.integers(0, 40), max_size=3)),
+    st.tuples(st.just("clock"), st.integers(1, 90)),
+    st.tuples(st.just("idle"), st.integers(1, 4)),
+), min_size=1, max_size=14)
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=st.integers(0, 14), given_order=st.booleans(), steps=STEPS)
+def test_a_click_orders_rows_like_a_plain_sort_of_the_sort_role_then_arrival(
+    qapp: QApplication, monkeypatch: pytest.MonkeyPatch, first: int, given_order: bool,
+    steps: list[tuple[Any, ...]],
+) -> None:
+    # Idle slices of one small chunk each, at once: a click often lands mid-way.
+    monkeypatch.setattr(session_table_model, "_WARM_DELAY_MS", 0)
+    monkeypatch.setattr(session_table_model, "_WARM_CHUNK_ROWS", 3)
+    monkeypatch.setattr(session_table_model, "_WARM_SLICE_S", 0.0)
+    clock = Clock()
+    model = SessionTableModel(clock=clock, time_zone=UTC)
+    model.set_live_order(LiveOrder.GIVEN if given_order else LiveOrder.LONGEST_WAIT)
+    loaded = [_session(f"s{n:02d}", n) for n in range(first)]
+    model.set_sessions(loaded)
+    latest = {s.id: s for s in loaded}
+    # Arrival numbers as the model notes them: a load in the given order (History) or by
+    # start (live), then each new id of a frame in turn; a removed id forgets its number.
+    noted = loaded if given_order else sorted(loaded, key=lambda s: (s.started_at, s.id))
+    arrival = {s.id: k for k, s in enumerate(noted)}
+    next_arrival = len(arrival)
+    for step in steps:
+        match step:
+            case ("sort", column, descending):
+                order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+                model.sort(column, order)
+                if column < 0:
+                    continue
+                shown = [model.session_at(r) for r in range(model.rowCount())]
+                assert all(s is not None and s is latest[s.id] for s in shown)
+                roles = {s.id: model.data(model.index(r, column), SortRole)
+                         for r, s in enumerate(shown) if s is not None}
+                expected = sorted(roles, key=lambda sid: (roles[sid], arrival[sid]),
+                                  reverse=descending)
+                assert [s.id for s in shown if s is not None] == expected, (column, descending)
+            case ("frame", numbers):
+                batch: dict[str, SessionSummary] = {}
+                for n in numbers:
+                    sid = f"s{n:02d}"
+                    old = latest.get(sid)
+                    version = old.version + 1 if old is not None else 1
+                    batch[sid] = _session(sid, n + version, version)
+                    if old is None and sid not in arrival:
+                        arrival[sid] = next_arrival
+                        next_arrival += 1
+                model.apply_changes(list(batch.values()))
+                latest.update(batch)
+            case ("remove", numbers):
+                gone = [f"s{n:02d}" for n in numbers]
+                model.remove_sessions(gone)
+                for sid in gone:
+                    latest.pop(sid, None)
+                    arrival.pop(sid, None)
+            case ("clock", seconds):
+                clock.now += timedelta(seconds=seconds)
+            case ("idle", slices):
+                for _ in range(slices):
+                    QApplication.processEvents()
