@@ -5,12 +5,12 @@ else is a bug and stays what it was."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
 import psycopg
 import psycopg_pool
 from psycopg import errors as pg_errors
 
+from supervisor_desk.hub.store.faults import translating
 from supervisor_desk.hub.store.interface import StoreFull, StoreUnavailable
 
 
@@ -32,13 +32,6 @@ def store_fault(exc: BaseException) -> StoreUnavailable | None:
     return None
 
 
-@contextlib.contextmanager
-def translated() -> Iterator[None]:
+def translated() -> contextlib.AbstractContextManager[None]:
     """Raise the store's error for a database fault inside the block (chained to the cause)."""
-    try:
-        yield
-    except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-        fault = store_fault(exc)
-        if fault is None:
-            raise
-        raise fault from exc
+    return translating((psycopg.Error, psycopg_pool.PoolTimeout), store_fault)

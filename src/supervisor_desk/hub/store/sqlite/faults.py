@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import wraps
 
+from supervisor_desk.hub.store.faults import translating
 from supervisor_desk.hub.store.interface import StoreFull, StoreUnavailable
 
 
@@ -35,16 +36,9 @@ def store_fault(exc: BaseException) -> StoreUnavailable | None:
     return None
 
 
-@contextlib.contextmanager
-def translated() -> Iterator[None]:
+def translated() -> contextlib.AbstractContextManager[None]:
     """Raise the store's error for a SQLite fault inside the block (chained to the cause)."""
-    try:
-        yield
-    except sqlite3.DatabaseError as exc:
-        fault = store_fault(exc)
-        if fault is None:
-            raise
-        raise fault from exc
+    return translating((sqlite3.DatabaseError,), store_fault)
 
 
 def faults_translated[**P, R](method: Callable[P, R]) -> Callable[P, R]:
