@@ -150,6 +150,9 @@ def run(quick: bool) -> Results:
     gc_policy.freeze_long_lived()
 
     pending: list[tuple[Any, bool]] = []
+    # Ended rows leave the live list after their end was judged (the app judges a row's last
+    # changes before it forgets it): here right after their frame.
+    ended_ids: list[str] = []
     triggers: dict[str, float] = {}
     latencies: list[float] = []
     batch_ms: list[float] = []
@@ -187,14 +190,16 @@ def run(quick: bool) -> Results:
         tick_ms.append((time.perf_counter() - start) * 1000)
 
     tell_ms: list[float] = []
-    original_tell = notifier._tell
+    original_tell = getattr(notifier, "_tell", None)  # None: a tree that told inside the frame
 
     def timed_tell(notices: list[Any]) -> None:
         begun = time.perf_counter()
+        assert original_tell is not None
         original_tell(notices)
         tell_ms.append((time.perf_counter() - begun) * 1000)
 
-    notifier._tell = timed_tell  # type: ignore[method-assign]
+    if original_tell is not None:
+        notifier._tell = timed_tell  # type: ignore[method-assign]
     vm._timer.timeout.disconnect()
     vm._timer.timeout.connect(timed_tick)
     live_ids = list(sessions)
@@ -242,7 +247,7 @@ def run(quick: bool) -> Results:
                 sessions[new] = _summary(new, "queued", moment, rng, 1)
                 live_ids.append(new)
                 pending.append((SessionChange("added", sessions[new]), False))
-                vm.forget([sid])
+                ended_ids.append(sid)
 
     def frame() -> None:
         if not pending:
@@ -252,6 +257,9 @@ def run(quick: bool) -> Results:
         started = time.perf_counter()
         vm.apply_batch(batch)
         batch_ms.append((time.perf_counter() - started) * 1000)
+        if ended_ids:
+            vm.forget(ended_ids)
+            ended_ids.clear()
         gc_policy.end_of_frame()  # as LiveViewModel.flush does after the frame is applied
 
     producer = QTimer()

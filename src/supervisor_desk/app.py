@@ -184,7 +184,8 @@ class DeskApp(QObject):
         # Alert rules: the engine's view-model (fed by the live view-model), what tells the
         # user (notifications, banners, sounds) and the Alerts panel (View → Alerts).
         self.alerts = AlertsViewModel(default_rules(), parent=self)
-        self.alert_notifier = AlertNotifier(self.tray, self.window.notification_area, parent=self)
+        self.alert_notifier = AlertNotifier(self.tray, self.window.notification_area,
+                                            tasks=self.tasks.scope("alert-sound"), parent=self)
         self.alerts_panel = AlertsPanel(self.alerts, self.window)
         # The Wall shows each session's alert and can show only sessions with open alerts;
         # Analytics counts "within SLA" by the first wait rule.

@@ -3,7 +3,9 @@ for a busy floor, routine rules switched off."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication
@@ -12,10 +14,13 @@ from pytestqt.qtbot import QtBot
 from supervisor_desk.client.audio import AudioOutput
 from supervisor_desk.models.alerts.defaults import default_rules
 from supervisor_desk.models.state import SessionChange
+from supervisor_desk.views.alerts import notify
 from supervisor_desk.views.alerts.notify import BANNER_INTERVAL_MS, SOUND_GAP_S, AlertNotifier
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
 from supervisor_desk.views.notifications import NotificationArea
+from supervisor_desk.views.tasks import TaskOwner
 from supervisor_desk.views.tray import TrayController
+from tests.helpers import wait_until
 from tests.sound_server import PulseNullSink, null_sink_or_skip
 from tests.views.alerts.test_alerts import queued
 
@@ -88,7 +93,7 @@ def test_switched_off_routine_rules_tell_nothing_and_muted_rules_load_no_sound(
     area = NotificationArea()
     qtbot.addWidget(area)
     tray = TrayController(area, spawn=lambda coro, name: coro.close())
-    notifier = AlertNotifier(tray, area)
+    notifier = AlertNotifier(tray, area, tasks=TaskOwner().scope("alerts"))
     rules = default_rules()
     quiet_routine = rules.model_copy(update={"muted": True, "rules": tuple(
         r.model_copy(update={"enabled": False}) if r.builtin else r for r in rules.rules)})
@@ -100,6 +105,28 @@ def test_switched_off_routine_rules_tell_nothing_and_muted_rules_load_no_sound(
     assert notifier._warm_up_timer.isActive()  # loaded off the Qt thread, after start-up
     notifier.close()
     assert not notifier._warm_up_timer.isActive()
+
+
+def test_the_sound_library_loads_on_the_executor_as_a_task_of_the_app(
+        qtbot: QtBot, qrun: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(notify, "WARM_UP_DELAY_MS", 10)
+    threads: list[threading.Thread] = []
+
+    class RecordingOutput(AudioOutput):
+        def warm_up(self) -> None:  # type: ignore[override]
+            threads.append(threading.current_thread())
+            super().warm_up()
+
+    area = NotificationArea()
+    qtbot.addWidget(area)
+    tray = TrayController(area, spawn=lambda coro, name: coro.close())
+    scope = TaskOwner().scope("alerts")
+    notifier = AlertNotifier(tray, area, audio=RecordingOutput(), tasks=scope)
+    notifier.set_rules(default_rules())  # the default rules chime
+
+    qrun(wait_until(lambda: bool(threads) and not scope.tasks))  # imported, task done
+    assert threads[0] is not threading.main_thread()  # not on the Qt thread
+    notifier.close()
 
 
 def test_a_busy_floor_sounds_once_unless_something_more_severe_comes(

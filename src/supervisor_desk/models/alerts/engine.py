@@ -45,6 +45,7 @@ _EVERYTHING = frozenset({"*", "lifecycle", "unanswered", "keywords", *CHANGE_FIE
 _ALL_BUT_MESSAGES = _EVERYTHING - {"unanswered", "keywords"}
 _NOTHING: frozenset[str] = frozenset()
 _UNANSWERED = frozenset({"unanswered"})
+_UNANSWERED_OR_ANY = frozenset({"unanswered", _EVERYTHING_MARK})
 _KEYWORDS = frozenset({"keywords"})
 # Messages that answer a customer (a draft or a private note does not).
 _ANSWER_KINDS = frozenset({"text", "template"})
@@ -112,6 +113,9 @@ class AlertEngine:
         # No rule reads "*" (a filter beyond the plain fields): an update that changed none
         # of the fields rules read is skipped at once.
         self._skip_unchanged = True
+        # Every rule that reads replies tracks its alerts (none is a routine rule that tells
+        # each time it holds): an answer to a session without alerts judges nothing.
+        self._answers_resolve_only = True
         self._by_id: dict[str, Rule] = {}
         # (when, n, alert): repeats and snooze ends, a heap like the deadlines; an entry whose
         # alert no longer waits for that moment is dropped when it comes up.
@@ -383,6 +387,8 @@ class AlertEngine:
             j.due is not None if isinstance(j, CompiledRule) else j.timed)]
         self._reading = {}
         self._skip_unchanged = not any(_EVERYTHING_MARK in j.reads for j in self._plan)
+        self._answers_resolve_only = all(
+            c.rule.actions.track for c in self._rules if c.reads & _UNANSWERED_OR_ANY)
         self._by_id = {r.id: r for r in rules.rules}
         self._keywords = KeywordScreen([m for c in self._rules for m in c.check.keywords])
         self._ending_rules = [c for c in self._rules if c.about_ending]
@@ -405,9 +411,14 @@ class AlertEngine:
                     heard = heard | _KEYWORDS
             return heard
         if role in _ANSWER_ROLES and message.kind in _ANSWER_KINDS:
-            answered = facts.unanswered_since_ms is not None
+            if facts.unanswered_since_ms is None:
+                return _NOTHING
             facts.unanswered_since_ms = None
-            return _UNANSWERED if answered else _NOTHING
+            # An answer only turns no-reply parts false (conditions are ANDs and ORs): no
+            # rule starts to hold, and with no alert on the session nothing resolves.
+            if self._answers_resolve_only and facts.session.id not in self._active:
+                return _NOTHING
+            return _UNANSWERED
         return _NOTHING
 
     def _rules_reading(self, changed: frozenset[str]) -> list[Judge]:

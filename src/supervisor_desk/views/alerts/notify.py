@@ -9,8 +9,8 @@ and desktop pop-ups; banners still show in the window.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -27,6 +27,7 @@ from supervisor_desk.views.notifications import (
     describe_ended,
     describe_new,
 )
+from supervisor_desk.views.tasks import TaskScope
 from supervisor_desk.views.tray import TrayController
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class AlertNotifier(QObject):
         area: NotificationArea,
         *,
         audio: AudioOutput | None = None,
+        tasks: TaskScope | None = None,
         local_now: Callable[[], datetime] = datetime.now,
         monotonic: Callable[[], float] = time.monotonic,
         parent: QObject | None = None,
@@ -92,7 +94,10 @@ class AlertNotifier(QObject):
         self._banner_timer.setSingleShot(True)
         self._banner_timer.setInterval(BANNER_INTERVAL_MS)
         self._banner_timer.timeout.connect(self._on_banner_timer_timeout)
-        self._warm_up: threading.Thread | None = None
+        # The app's tasks: the sound library is imported on its executor (None: not ahead of
+        # the first sound, which imports it then).
+        self._tasks = tasks
+        self._warm_up: asyncio.Task[None] | None = None
         # Not during start-up (the import would compete with the first rows for the GIL).
         self._warm_up_timer = QTimer(self)
         self._warm_up_timer.setSingleShot(True)
@@ -106,7 +111,7 @@ class AlertNotifier(QObject):
         self._rules = rules
         self.audio.volume = rules.volume
         self.audio.muted = rules.muted
-        if not rules.muted and self._warm_up is None and any(
+        if self._tasks is not None and not rules.muted and self._warm_up is None and any(
                 r.enabled and r.actions.sound for r in rules.rules):
             # The first alert sound would otherwise import the library on the Qt thread.
             self._warm_up_timer.start()
@@ -118,10 +123,11 @@ class AlertNotifier(QObject):
         coalescer.notify_failed = coalescer.notify_ended  # "failed" is a rule of its own now
 
     def _on_warm_up_timer_timeout(self) -> None:
-        if self._warm_up is None:
-            self._warm_up = threading.Thread(target=self.audio.warm_up, name="audio-warm-up",
-                                             daemon=True)
-            self._warm_up.start()
+        if self._warm_up is None and self._tasks is not None:
+            self._warm_up = self._tasks.spawn(self._warm_up_audio(), "audio-warm-up")
+
+    async def _warm_up_audio(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.audio.warm_up)
 
     @property
     def quiet(self) -> bool:
@@ -230,7 +236,8 @@ class AlertNotifier(QObject):
         self._untold = []
         self._warm_up_timer.stop()
         if self._warm_up is not None:
-            self._warm_up.join()
+            # The import itself finishes on the executor's thread; it opens no device.
+            self._warm_up.cancel()
         self._banner_timer.stop()
         self._pending_banners = []
         self._reap.stop()
