@@ -18,6 +18,7 @@ is a regression even when nothing got slower), records its own wall time (``suit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import subprocess
@@ -27,6 +28,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from benchmarks._common import machine
 from benchmarks.targets import BY_KEY, FIGURES, FULL_ONLY, QUICK_ONLY
@@ -57,6 +60,20 @@ def _quick_order(modules: list[str]) -> list[str]:
     return sorted(modules, key=rank)
 
 
+def _end_with_descendants(pid: int) -> None:
+    """Kill a timed-out module and everything it started: a hub and its transcriber (in a
+    session of its own) would otherwise run on and weigh on the modules after it."""
+    try:
+        root = psutil.Process(pid)
+        family = [*root.children(recursive=True), root]
+    except psutil.Error:
+        return
+    for process in family:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(family, timeout=10)
+
+
 def _run_module(name: str, quick: bool, timeout: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
@@ -64,14 +81,17 @@ def _run_module(name: str, quick: bool, timeout: float) -> dict[str, Any]:
         if quick:
             cmd.append("--quick")
         started = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=HERE.parent)
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                  cwd=HERE.parent)
+            stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            _end_with_descendants(proc.pid)
+            proc.communicate()
             return {f"error.{name}": f"timed out after {timeout:.0f} s"}
         took = time.monotonic() - started
         if proc.returncode != 0 or not out.exists():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+            tail = (stderr or stdout).strip().splitlines()[-5:]
             return {f"error.{name}": " | ".join(tail) or f"exit code {proc.returncode}"}
         results: dict[str, Any] = json.loads(out.read_text())
         results[f"seconds.{name}"] = round(took, 1)

@@ -3,7 +3,7 @@
     python -m benchmarks.voice_bench [--quick] [--json PATH]
 
 Speech is made here with espeak-ng (a stereo call: customer left, agent right), repeated to
-length (quick: 2 calls, ~45 s of audio; full: 8 calls, ~3 min). The hub runs as
+length (quick: 1 call, ~22 s of audio; full: 8 calls, ~3 min). The hub runs as
 ``supervisor-hub serve`` in its own process. Figures:
 
 - ``voice.realtime_factor``: seconds of audio transcribed per second of wall time, the hub
@@ -209,7 +209,7 @@ def transcribe(url: str, hub: psutil.Process, tokens: dict[str, str], call: Path
 def run(quick: bool) -> Results:
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("espeak-ng is needed (scripts/system-deps.sh)")
-    repeats = 2 if quick else 8
+    repeats = 1 if quick else 8  # quick: a smoke run beside the others (benchmarks/__main__)
     window = 3.0 if quick else 15.0
     results: Results = {}
     with tempfile.TemporaryDirectory() as folder:

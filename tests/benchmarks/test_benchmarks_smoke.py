@@ -88,3 +88,24 @@ def test_a_quick_run_starts_the_slowest_modules_first() -> None:
     assert _quick_order(["alerts_bench", "detail_bench", "voice_bench", "offline_bench",
                          "hub_bench"]) == [
         "voice_bench", "hub_bench", "alerts_bench", "detail_bench", "offline_bench"]
+
+
+def test_a_timed_out_module_is_ended_with_what_it_started() -> None:
+    import subprocess
+    import sys
+
+    import psutil
+    from benchmarks.__main__ import _end_with_descendants
+
+    # A module that started a helper in a session of its own (as the hub's transcriber is).
+    module = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', 'import os, time; os.setsid(); time.sleep(60)'])\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    assert module.stdout is not None and module.stdout.readline() == "ready\n"
+    helper = psutil.Process(module.pid).children()[0]
+    _end_with_descendants(module.pid)
+    module.wait(10)
+    module.stdout.close()
+    assert not helper.is_running()
