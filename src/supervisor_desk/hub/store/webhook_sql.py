@@ -1,16 +1,15 @@
 """The webhook tables' SQL, once for both backends: endpoints, outbox rows, the dispatcher's
-reads and writes. Each statement is written with ``?`` placeholders and given to a backend's
-connection through its :class:`Dialect` (SQLite keeps ``?``, psycopg wants ``%s``); what
-really differs stays in the backends (claiming due deliveries: SQLite has one dispatcher,
-PostgreSQL's replicas claim with ``FOR UPDATE SKIP LOCKED``; how rows are batched)."""
+reads and writes, each statement given to a backend's connection through its ``Dialect``
+(``store/dialect.py``: SQLite keeps ``?``, psycopg wants ``%s``). What really differs stays
+in the backends (claiming due deliveries: SQLite has one dispatcher, PostgreSQL's replicas
+claim with ``FOR UPDATE SKIP LOCKED``; how rows are batched)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from supervisor_desk.hub.store.dialect import Connection, Dialect
 from supervisor_desk.hub.store.webhooks import (
     Delivery,
     Webhook,
@@ -46,24 +45,6 @@ RECORD = (
     "last_status = ?, last_error = ?, delivered_ms = CASE WHEN ? = 'delivered' "
     "THEN ? ELSE delivered_ms END WHERE id = ? AND state = 'pending'"
 )
-
-
-class Connection(Protocol):
-    """What both drivers' connections offer: ``execute`` returning a cursor."""
-
-    def execute(self, query: Any, params: Any = ..., /) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Dialect:
-    placeholder: str
-
-    def sql(self, text: str) -> str:
-        """``text`` with this driver's placeholders (the statements here hold no other ``?``)."""
-        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
-
-    def execute(self, conn: Connection, text: str, params: Sequence[Any] = ()) -> Any:
-        return conn.execute(self.sql(text), params)
 
 
 def record_params(delivery_id: int, state: str, next_ms: int, status: int | None,

@@ -55,11 +55,16 @@ class EventListener:
         delay = 0.1
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._store.dsn, autocommit=True, connect_timeout=5) as conn:
+                # Two connections: the LISTEN one is held by its notification generator, so the
+                # events are read on a second one (not the read pool's: no wait for a free
+                # connection and no health check per notification).
+                with psycopg.connect(self._store.dsn, autocommit=True, connect_timeout=5) as conn, \
+                        psycopg.connect(self._store.dsn, autocommit=True,
+                                        connect_timeout=5) as reader:
                     self._conn = conn
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     # Anything committed while we were not listening.
-                    self._store.catch_up()
+                    self._store.catch_up(None, reader)
                     delay = 0.1
                     while not self._stop.is_set():
                         heard = False
@@ -70,9 +75,10 @@ class EventListener:
                                 break
                             heard = True
                             payload = notice.payload
-                            self._store.catch_up(int(payload) if payload.isdigit() else None)
+                            self._store.catch_up(int(payload) if payload.isdigit() else None,
+                                                 reader)
                         if not heard and not self._stop.is_set():
-                            self._store.catch_up()  # a quiet second: poll the counter
+                            self._store.catch_up(None, reader)  # a quiet second: poll
             except (psycopg.Error, StoreUnavailable, OSError) as exc:
                 if self._stop.is_set():
                     break

@@ -34,7 +34,6 @@ import hashlib
 import json
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +44,7 @@ import psycopg_pool
 
 from supervisor_desk.hub import passwords
 from supervisor_desk.hub.store import accounts, reducer
+from supervisor_desk.hub.store.dialect import POSTGRES
 from supervisor_desk.hub.store.interface import (
     CommitListener,
     ExportRow,
@@ -61,7 +61,7 @@ from supervisor_desk.hub.store.postgres.files import PgFiles
 from supervisor_desk.hub.store.postgres.limits import PgIngestBuckets, PgLoginThrottle
 from supervisor_desk.hub.store.postgres.schema import migrate
 from supervisor_desk.hub.store.reducer import SESSION_COLUMNS, DuplicateMessage, session_columns
-from supervisor_desk.hub.store.tokens import hash_token, new_token
+from supervisor_desk.hub.store.tokens import new_token
 from supervisor_desk.hub.store.webhooks import Delivery, Webhook
 from supervisor_desk.models.analytics import AnalyticsReport, TimeRange
 from supervisor_desk.models.filters import SessionFilter, SortSpec
@@ -387,16 +387,27 @@ class PostgresStore:
         if self._closed:
             raise StoreUnavailable("unavailable", "the hub is shutting down; retry in a moment")
 
-    def catch_up(self, upto: int | None = None) -> int:
-        """Publish every committed event up to ``upto`` (default: the counter) not yet
-        published, in seq order; returns the last published seq. Called by the listener."""
-        with self._publish_lock:
+    def catch_up(self, upto: int | None = None,
+                 conn: psycopg.Connection | None = None) -> int:
+        """Publish every committed event not yet published, in seq order, at least up to
+        ``upto`` (default: the counter); returns the last published seq. Called by the
+        listener, with a connection of its own (``conn``; else one of the read pool).
+
+        It reads every committed event past the last published one, not only up to ``upto``:
+        seqs are given out under the counter row's lock, held until commit, so what is
+        committed is always a gap-free prefix of the log. Notifications queued behind the one
+        that caused the read then find their events published already and cost no query."""
+        if conn is None:
+            with self._reading() as pooled:
+                return self.catch_up(upto, pooled)
+        with self._publish_lock, translated():
             if upto is None:
-                with self._reading() as conn:
-                    row = conn.execute("SELECT seq FROM event_counter").fetchone()
+                row = conn.execute("SELECT seq FROM event_counter").fetchone()
                 upto = int(row[0]) if row else 0
             while self._published < upto:
-                rows = self.events_between(self._published, upto, _REPLAY_ROWS)
+                rows = [(int(seq), body) for seq, body in conn.execute(
+                    "SELECT seq, body FROM events WHERE seq > %s ORDER BY seq LIMIT %s",
+                    (self._published, _REPLAY_ROWS))]
                 if not rows:
                     break
                 self._deliver(rows)
@@ -562,57 +573,29 @@ class PostgresStore:
     # Accounts
 
     def principal(self, token: str, now: datetime | None = None) -> Principal | None:
-        token_hash = hash_token(token)
         with self._reading() as conn:
-            row = conn.execute(
-                "SELECT t.role, t.label, t.user_id, t.expires_ms, u.name FROM tokens t "
-                "LEFT JOIN users u ON u.id = t.user_id WHERE t.hash = %s", (token_hash,),
-            ).fetchone()
-        if row is None:
-            return None
-        role, label, user_id, expires_ms, user_name = row
-        return accounts.principal_of(token_hash, role, label, user_id, expires_ms, user_name,
-                                     now)
+            return accounts.principal(conn, POSTGRES, token, now)
 
     def check_password(self, name: str, password: str) -> tuple[str, str, str] | None:
         with self._reading() as conn:
-            row = conn.execute(
-                "SELECT id, name, role, salt, hash FROM users WHERE name = %s", (name,)
-            ).fetchone()
+            row = accounts.password_row(conn, POSTGRES, name)
         if row is None:
             passwords.verify_absent(password)
             return None
         user_id, user_name, role, salt, stored = row
-        ok, upgraded = accounts.sign_in(password, bytes(salt), bytes(stored))
+        ok, upgraded = accounts.sign_in(password, salt, stored)
         if not ok:
             return None
         if upgraded is not None:
-            self._write(lambda conn: conn.execute(
-                "UPDATE users SET salt = %s, hash = %s WHERE id = %s AND hash = %s",
-                (*upgraded, user_id, stored)))
+            self._write(lambda conn: accounts.store_rehash(conn, POSTGRES, user_id, stored,
+                                                           *upgraded))
         return user_id, user_name, role
 
     def add_user(self, name: str, role: str, password: str) -> str:
         accounts.check_new_user(name, role, password)
         salt, digest = passwords.hash_password(password)
-
-        def work(conn: psycopg.Connection) -> str:
-            row = conn.execute("SELECT id FROM users WHERE name = %s FOR UPDATE",
-                               (name,)).fetchone()
-            if row:
-                user_id = str(row[0])
-                conn.execute("UPDATE users SET role = %s, salt = %s, hash = %s WHERE id = %s",
-                             (role, salt, digest, user_id))
-                conn.execute("DELETE FROM tokens WHERE user_id = %s", (user_id,))
-            else:
-                user_id = "u_" + uuid.uuid4().hex[:12]
-                conn.execute(
-                    "INSERT INTO users (id, name, role, salt, hash, created_ms) "
-                    "VALUES (%s, %s, %s, %s, %s, %s)",
-                    (user_id, name, role, salt, digest, _now_ms()))
-            return user_id
-
-        return self._write(work)
+        return self._write(lambda conn: accounts.save_user(conn, POSTGRES, name, role, salt,
+                                                           digest))
 
     def create_token(
         self, label: str, role: str, *, user_id: str | None = None,
@@ -623,34 +606,16 @@ class PostgresStore:
         token = new_token()
         now = datetime.now(UTC)
         expires = now + ttl if ttl else None
-        self._write(lambda conn: conn.execute(
-            "INSERT INTO tokens (hash, label, role, user_id, created_ms, expires_ms) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            (hash_token(token), label, role, user_id, int(now.timestamp() * 1000),
-             int(expires.timestamp() * 1000) if expires else None)))
+        self._write(lambda conn: accounts.insert_token(conn, POSTGRES, token, label, role,
+                                                       user_id, now, expires))
         return token, expires
 
     def revoke_token(self, token_hash: str) -> None:
-        def work(conn: psycopg.Connection) -> None:
-            conn.execute("DELETE FROM tokens WHERE hash = %s", (token_hash,))
-            conn.execute("DELETE FROM tokens WHERE expires_ms IS NOT NULL AND expires_ms < %s",
-                         (_now_ms(),))
-
-        self._write(work)
+        self._write(lambda conn: accounts.delete_token(conn, POSTGRES, token_hash))
 
     def revoke_tokens(self, *, user: str | None = None, label: str | None = None) -> int | None:
-        def work(conn: psycopg.Connection) -> int | None:
-            if user is not None:
-                row = conn.execute("SELECT id FROM users WHERE name = %s", (user,)).fetchone()
-                if row is None:
-                    return None
-                cursor = conn.execute("DELETE FROM tokens WHERE user_id = %s", (row[0],))
-            else:
-                cursor = conn.execute(
-                    "DELETE FROM tokens WHERE label = %s AND user_id IS NULL", (label,))
-            return int(cursor.rowcount)
-
-        return self._write(work)
+        return self._write(lambda conn: accounts.delete_tokens(conn, POSTGRES, user=user,
+                                                               label=label))
 
     # ----------------------------------------------------------------------------------------
     # Writes

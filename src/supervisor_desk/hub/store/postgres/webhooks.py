@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from supervisor_desk.hub.store import webhook_sql as shared
+from supervisor_desk.hub.store.dialect import POSTGRES
 from supervisor_desk.hub.store.postgres.faults import translated
 from supervisor_desk.hub.store.webhook_sql import (
     DELIVERY_COLUMNS,
@@ -25,7 +26,6 @@ from supervisor_desk.hub.store.webhook_sql import (
 )
 from supervisor_desk.hub.store.webhooks import Delivery, Webhook
 
-POSTGRES = shared.Dialect("%s")
 # A claimed delivery is not offered to another replica's dispatcher for this long.
 CLAIM_LEASE_MS = 60_000
 __all__ = ["PgOutbox", "add", "deliveries", "get", "insert_outbox", "listing", "outbox_rows",

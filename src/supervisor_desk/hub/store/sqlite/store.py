@@ -16,7 +16,6 @@ import json
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any, TypeVar
 
 from supervisor_desk.hub import passwords
 from supervisor_desk.hub.store import accounts, reducer
+from supervisor_desk.hub.store.dialect import SQLITE
 from supervisor_desk.hub.store.interface import (
     CommitListener,
     ExportRow,
@@ -42,7 +42,7 @@ from supervisor_desk.hub.store.sqlite.faults import faults_translated, store_fau
 from supervisor_desk.hub.store.sqlite.files import SqliteFiles
 from supervisor_desk.hub.store.sqlite.schema import migrate
 from supervisor_desk.hub.store.sqlite.webhooks import SqliteOutbox
-from supervisor_desk.hub.store.tokens import hash_token, new_token
+from supervisor_desk.hub.store.tokens import new_token
 from supervisor_desk.hub.store.webhooks import Delivery, Webhook
 from supervisor_desk.models.analytics import AnalyticsReport, TimeRange
 from supervisor_desk.models.filters import SessionFilter, SortSpec
@@ -523,23 +523,11 @@ class SqliteStore:
 
     @faults_translated
     def principal(self, token: str, now: datetime | None = None) -> Principal | None:
-        token_hash = hash_token(token)
-        row = self.reader().execute(
-            "SELECT t.role, t.label, t.user_id, t.expires_ms, u.name FROM tokens t "
-            "LEFT JOIN users u ON u.id = t.user_id WHERE t.hash = ?",
-            (token_hash,),
-        ).fetchone()
-        if row is None:
-            return None
-        role, label, user_id, expires_ms, user_name = row
-        return accounts.principal_of(token_hash, role, label, user_id, expires_ms, user_name,
-                                     now)
+        return accounts.principal(self.reader(), SQLITE, token, now)
 
     @faults_translated
     def check_password(self, name: str, password: str) -> tuple[str, str, str] | None:
-        row = self.reader().execute(
-            "SELECT id, name, role, salt, hash FROM users WHERE name = ?", (name,)
-        ).fetchone()
+        row = accounts.password_row(self.reader(), SQLITE, name)
         if row is None:
             passwords.verify_absent(password)  # equalize timing with a real check
             return None
@@ -548,36 +536,15 @@ class SqliteStore:
         if not ok:
             return None
         if upgraded is not None:  # an older hash (scrypt, other parameters): store today's
-            new_salt, digest = upgraded
-            self._write(lambda conn: conn.execute(
-                "UPDATE users SET salt = ?, hash = ? WHERE id = ? AND hash = ?",
-                (new_salt, digest, user_id, stored)))
+            self._write(lambda conn: accounts.store_rehash(conn, SQLITE, user_id, stored,
+                                                           *upgraded))
         return user_id, user_name, role
 
     def add_user(self, name: str, role: str, password: str) -> str:
         accounts.check_new_user(name, role, password)
         salt, digest = passwords.hash_password(password)
-
-        def work(conn: sqlite3.Connection) -> str:
-            row = conn.execute("SELECT id FROM users WHERE name = ?", (name,)).fetchone()
-            if row:
-                # Re-adding a user resets its role and password; old sessions are revoked.
-                user_id = str(row[0])
-                conn.execute(
-                    "UPDATE users SET role = ?, salt = ?, hash = ? WHERE id = ?",
-                    (role, salt, digest, user_id),
-                )
-                conn.execute("DELETE FROM tokens WHERE user_id = ?", (user_id,))
-            else:
-                user_id = "u_" + uuid.uuid4().hex[:12]
-                conn.execute(
-                    "INSERT INTO users (id, name, role, salt, hash, created_ms) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (user_id, name, role, salt, digest, _now_ms()),
-                )
-            return user_id
-
-        return self._write(work)
+        return self._write(lambda conn: accounts.save_user(conn, SQLITE, name, role, salt,
+                                                           digest))
 
     def create_token(
         self,
@@ -592,49 +559,16 @@ class SqliteStore:
         token = new_token()
         now = datetime.now(UTC)
         expires = now + ttl if ttl else None
-
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO tokens (hash, label, role, user_id, created_ms, expires_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    hash_token(token),
-                    label,
-                    role,
-                    user_id,
-                    int(now.timestamp() * 1000),
-                    int(expires.timestamp() * 1000) if expires else None,
-                ),
-            )
-
-        self._write(work)
+        self._write(lambda conn: accounts.insert_token(conn, SQLITE, token, label, role,
+                                                       user_id, now, expires))
         return token, expires
 
     def revoke_token(self, token_hash: str) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM tokens WHERE hash = ?", (token_hash,))
-            # Expired login tokens are garbage; drop them while we are here.
-            conn.execute(
-                "DELETE FROM tokens WHERE expires_ms IS NOT NULL AND expires_ms < ?",
-                (_now_ms(),),
-            )
-
-        self._write(work)
+        self._write(lambda conn: accounts.delete_token(conn, SQLITE, token_hash))
 
     def revoke_tokens(self, *, user: str | None = None, label: str | None = None) -> int | None:
-        def work(conn: sqlite3.Connection) -> int | None:
-            if user is not None:
-                row = conn.execute("SELECT id FROM users WHERE name = ?", (user,)).fetchone()
-                if row is None:
-                    return None
-                cursor = conn.execute("DELETE FROM tokens WHERE user_id = ?", (row[0],))
-            else:
-                cursor = conn.execute(
-                    "DELETE FROM tokens WHERE label = ? AND user_id IS NULL", (label,)
-                )
-            return int(cursor.rowcount)
-
-        return self._write(work)
+        return self._write(lambda conn: accounts.delete_tokens(conn, SQLITE, user=user,
+                                                               label=label))
 
     # ----------------------------------------------------------------------------------------
     # Writes

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from supervisor_desk.hub.store import webhook_sql as shared
+from supervisor_desk.hub.store.dialect import SQLITE
 from supervisor_desk.hub.store.sqlite.faults import faults_translated
 from supervisor_desk.hub.store.webhook_sql import (
     DELIVERY_COLUMNS,
@@ -23,7 +24,6 @@ from supervisor_desk.hub.store.webhook_sql import (
 )
 from supervisor_desk.hub.store.webhooks import Delivery, Webhook
 
-SQLITE = shared.Dialect("?")
 __all__ = ["SqliteOutbox", "add", "deliveries", "enqueue", "get", "listing", "remove", "replay",
            "subscriptions"]
 
