@@ -84,15 +84,24 @@ class ColumnKeys:
         if len(stale):
             self.store([rows[i] for i in stale.tolist()], slots[stale])
 
+    @property
+    def distinct_values(self) -> int:
+        """How many distinct values a ranked column has seen (what ranking them costs)."""
+        return len(self._distinct)
+
+    def rank(self) -> None:
+        """Rank the distinct values seen so far (done by the first click otherwise)."""
+        if self._ranked and len(self._ranks) != len(self._distinct):
+            distinct = self._distinct
+            by_value = sorted(range(len(distinct)), key=distinct.__getitem__)
+            self._ranks = np.empty(len(distinct), dtype=np.int64)
+            self._ranks[np.array(by_value, dtype=np.int64)] = np.arange(len(distinct))
+
     def keys(self, rows: Sequence[Any], slots: np.ndarray[Any, Any]
              ) -> list[np.ndarray[Any, Any]]:
         """The rows' keys (rows at ``slots``, all current), most significant first."""
         if self._ranked:
-            if len(self._ranks) != len(self._distinct):
-                distinct = self._distinct
-                by_value = sorted(range(len(distinct)), key=distinct.__getitem__)
-                self._ranks = np.empty(len(distinct), dtype=np.int64)
-                self._ranks[np.array(by_value, dtype=np.int64)] = np.arange(len(distinct))
+            self.rank()
             return [self._ranks[self._parts[0][slots]]]
         keys = [part[slots] for part in self._parts]
         if self._follows_clock is not None:

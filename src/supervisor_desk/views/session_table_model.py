@@ -961,7 +961,8 @@ class SessionTableModel(QAbstractTableModel):
             if end < len(rows):
                 self._warm_from = end
             else:
-                keys.keys(rows[:1], slots[:1])  # ranks the distinct texts now, not at a click
+                if keys.distinct_values <= _WARM_RANK_MAX:
+                    keys.rank()  # now rather than at the click
                 if self._generation == self._warm_generation:
                     keys.synced = self._generation
                 self._warm_columns.pop(0)
@@ -1230,7 +1231,10 @@ _MAX_CHANGED_RUNS = 256
 # starting once the first rows have been painted.
 _WARM_DELAY_MS = 50
 _WARM_SLICE_S = 0.004
-_WARM_CHUNK_ROWS = 2000
+_WARM_CHUNK_ROWS = 1000
+# Ranking more distinct values than this (ids or addresses of 100,000 rows: 60-100 ms) would
+# hold the Qt thread past a slice: the first click on that column ranks them.
+_WARM_RANK_MAX = 20_000
 # Columns whose sort key is numeric (_numeric_sort_keys); the others are ranked texts/tuples.
 _NUMERIC_COLUMNS = frozenset({
     SessionColumn.START, SessionColumn.MESSAGES, SessionColumn.LAST_MESSAGE,
