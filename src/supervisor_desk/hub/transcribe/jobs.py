@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from supervisor_desk.hub.files import DEFAULT_MAX_FILE_MB, LocalBlobStore
@@ -30,6 +31,7 @@ from supervisor_desk.hub.store.interface import (
     FileStore,
     IngestRejectedError,
 )
+from supervisor_desk.hub.transcribe.whisper import engine_name
 from supervisor_desk.hub.transcribe.worker import ENGINE
 from supervisor_desk.models.wire import (
     Agent,
@@ -69,6 +71,13 @@ class VoiceSettings:
     # 96 % and ingest fell 25 % while transcribing, at 0.3 +38 % and -8.5 %.
     duty: float = 0.3
     lease_s: float = JOB_LEASE_S
+    # A faster-whisper model directory (serve --whisper-model): recognised with it instead of
+    # pocketsphinx. Checked when the hub starts (transcribe.whisper.load).
+    whisper_model: Path | None = None
+
+    @property
+    def engine(self) -> str:
+        return engine_name(self.whisper_model) if self.whisper_model is not None else ENGINE
 
     @classmethod
     def from_env(cls) -> VoiceSettings:
@@ -76,15 +85,18 @@ class VoiceSettings:
         workers = os.environ.get("SUPERVISOR_HUB_TRANSCRIBE_WORKERS")
         duty = os.environ.get("SUPERVISOR_HUB_TRANSCRIBE_DUTY")
         lease = os.environ.get("SUPERVISOR_HUB_JOB_LEASE_S")
+        whisper = os.environ.get("SUPERVISOR_HUB_WHISPER_MODEL")
         return cls(
             max_file_bytes=int(float(mb) * 1024 * 1024) if mb else cls.max_file_bytes,
             workers=max(1, int(workers)) if workers else cls.workers,
             duty=min(1.0, max(0.01, float(duty))) if duty else cls.duty,
             lease_s=max(0.5, float(lease)) if lease else cls.lease_s,
+            whisper_model=Path(whisper) if whisper else None,
         )
 
     def override(self, *, max_file_mb: float | None = None, workers: int | None = None,
-                 duty: float | None = None) -> VoiceSettings:
+                 duty: float | None = None,
+                 whisper_model: Path | None = None) -> VoiceSettings:
         """These settings with the ``serve`` flags given (None: keep)."""
         return VoiceSettings(
             max_file_bytes=int(max_file_mb * 1024 * 1024) if max_file_mb is not None
@@ -92,6 +104,7 @@ class VoiceSettings:
             workers=workers if workers is not None else self.workers,
             duty=min(1.0, duty) if duty is not None else self.duty,
             lease_s=self.lease_s,
+            whisper_model=whisper_model if whisper_model is not None else self.whisper_model,
         )
 
 
@@ -120,8 +133,10 @@ class JobTable:
     """The store's jobs as :class:`ImportParams` and :class:`Transcription` (the store keeps
     the parameters as JSON text); new jobs are leased to ``owner``."""
 
-    def __init__(self, files: FileStore, owner: str, lease_ms: int) -> None:
+    def __init__(self, files: FileStore, owner: str, lease_ms: int,
+                 engine: str = ENGINE) -> None:
         self._files = files
+        self._engine = engine
         self._owner = owner
         self._lease_ms = lease_ms
 
@@ -137,7 +152,7 @@ class JobTable:
         if row is None:
             return None
         return (Transcription(session_id=row.session_id, file_id=row.file_id, state=row.state,
-                              percent=row.percent, segments=row.segments, engine=ENGINE,
+                              percent=row.percent, segments=row.segments, engine=self._engine,
                               error=row.error),
                 ImportParams(**json.loads(row.params)))
 
@@ -223,7 +238,8 @@ class TranscriptionQueue:
 
     @property
     def jobs(self) -> JobTable:
-        return JobTable(self.records, self._owner, int(self.settings.lease_s * 1000))
+        return JobTable(self.records, self._owner, int(self.settings.lease_s * 1000),
+                        self.settings.engine)
 
     async def start(self) -> None:
         self._records = await self.service.read(self.service.storage.open_files)
@@ -337,6 +353,8 @@ class TranscriptionQueue:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "supervisor_desk.hub.transcribe", str(path),
             "--skip", str(job.segments), "--duty", str(self.settings.duty),
+            *(("--whisper-model", str(self.settings.whisper_model))
+              if self.settings.whisper_model is not None else ()),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
