@@ -97,10 +97,6 @@ def is_postgres_url(target: str | Path) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
-def _now_ms() -> int:
-    return int(datetime.now(UTC).timestamp() * 1000)
-
-
 class PgBatch:
     """One write transaction as the reducer's ``WriteBatch``. Reads are batched (the batch's
     sessions in one query, a session's message ids once) and every write waits for

@@ -75,10 +75,6 @@ def _private_file(path: Path) -> None:
                 item.chmod(0o600)  # a file from an older hub: tighten it
 
 
-def _now_ms() -> int:
-    return int(datetime.now(UTC).timestamp() * 1000)
-
-
 class NeedsCarefulRun(Exception):  # noqa: N818 - a signal inside the store
     """A buffered insert hit a constraint at :meth:`SqliteBatch.flush`: run the batch again,
     statement by statement, so the event at fault is named."""
