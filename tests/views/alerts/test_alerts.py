@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from PySide6.QtCore import Qt
@@ -16,8 +16,10 @@ from pytestqt.qtbot import QtBot
 from supervisor_desk.client.alert_rules_store import read_rules_file
 from supervisor_desk.models.alerts.defaults import default_rules
 from supervisor_desk.models.alerts.rules import (
+    CONDITION_PARTS,
     Actions,
     AllCondition,
+    Condition,
     KeywordCondition,
     QuietHours,
     Rule,
@@ -26,7 +28,12 @@ from supervisor_desk.models.alerts.rules import (
 )
 from supervisor_desk.models.state import SessionChange
 from supervisor_desk.models.wire import Message, SessionSummary
-from supervisor_desk.views.alerts.condition_tree import RuleFormError, parse_part
+from supervisor_desk.views.alerts.condition_tree import (
+    PART_KINDS,
+    RuleFormError,
+    parse_part,
+    part_text,
+)
 from supervisor_desk.views.alerts.editor import AlertRulesDialog, RuleDialog
 from supervisor_desk.views.alerts.highlight import severity_text
 from supervisor_desk.views.alerts.notify import AlertNotifier, notice_alert
@@ -212,6 +219,19 @@ def test_quiet_hours_silence_pop_ups_and_sound(qtbot: QtBot) -> None:
     assert tray.notifications_sent == 0
     assert area.banners()  # the window still shows it
     notifier.close()
+
+
+def test_every_condition_part_of_the_rules_is_offered_and_reads_back_as_written() -> None:
+    # One definition of the parts (the rules' models): the editor offers exactly those, and
+    # a part shown as text and read back is the same part.
+    kinds = {member.model_fields["kind"].default for member in get_args(get_args(Condition)[0])}
+    assert set(PART_KINDS) == set(CONDITION_PARTS) == kinds - {"all", "any"}
+    samples = {"wait": "90", "no_reply": "45", "duration": "20", "keyword": "refund, lawyer",
+               "metadata": "sentiment=negative", "filter": "channel=web&status=queued"}
+    for kind in CONDITION_PARTS:
+        part = parse_part(kind, samples.get(kind, ""))
+        assert part.kind == kind
+        assert parse_part(*part_text(part)) == part
 
 
 def test_rule_editor_parts_and_errors(qtbot: QtBot) -> None:

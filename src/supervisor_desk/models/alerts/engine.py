@@ -458,12 +458,7 @@ class AlertEngine:
                 # with an alert still active need anything (it resolves).
                 held, due = judge.judge(facts, now_ms)
                 for compiled in held.rules:
-                    current = active.get(compiled.id) if active else None
-                    if current is None:
-                        self._open(compiled, facts, now_ms, update)
-                        active = self._active.get(sid)
-                    else:
-                        current.session = facts.session
+                    active = self._holds(compiled, facts, now_ms, update)
                 if active and not judge.ids.isdisjoint(active):
                     ids, holding = judge.ids, held.ids
                     for rule_id in [r for r in active if r in ids and r not in holding]:
@@ -473,12 +468,7 @@ class AlertEngine:
                 continue
             # Most rules do not hold and have no alert on the session: two reads decide it.
             if judge.holds(facts, now_ms):
-                current = active.get(judge.id) if active else None
-                if current is None:
-                    self._open(judge, facts, now_ms, update)
-                    active = self._active.get(sid)
-                else:
-                    current.session = facts.session
+                active = self._holds(judge, facts, now_ms, update)
                 continue
             if active and judge.id in active and not judge.about_ending:
                 self._resolve(sid, judge.id, now_ms, update)
@@ -494,6 +484,19 @@ class AlertEngine:
             if scheduled is None or earliest < scheduled:
                 self._scheduled[sid] = earliest
                 heapq.heappush(self._deadlines, (earliest, sid))
+
+    def _holds(self, compiled: CompiledRule, facts: SessionFacts, now_ms: int,
+               update: AlertUpdate) -> dict[str, Alert] | None:
+        """``compiled`` holds for the session: its alert opens unless one is active (which
+        then follows the session's latest summary). The session's active alerts after."""
+        sid = facts.session.id
+        active = self._active.get(sid)
+        current = active.get(compiled.id) if active else None
+        if current is None:
+            self._open(compiled, facts, now_ms, update)
+            return self._active.get(sid)
+        current.session = facts.session
+        return active
 
     def _open(self, compiled: CompiledRule, facts: SessionFacts, now_ms: int,
               update: AlertUpdate) -> None:

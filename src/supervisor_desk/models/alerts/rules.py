@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import time
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from supervisor_desk.models.filters import SessionFilter, normalize_words
 
@@ -147,6 +147,22 @@ Condition = Annotated[
 ]
 AllCondition.model_rebuild()
 AnyCondition.model_rebuild()
+
+_CONDITION: TypeAdapter[Condition] = TypeAdapter(Condition)
+# The parts a condition is built of (all but the AND / OR groups), in the order an editor
+# offers them, and the parts that hold one whole number ("more than N seconds") by its field.
+CONDITION_PARTS: tuple[str, ...] = (
+    "wait", "no_reply", "duration", "ended_badly", "keyword", "metadata", "handover", "filter",
+    "started", "ended",
+)
+PART_NUMBERS: dict[str, str] = {"wait": "seconds", "no_reply": "seconds", "duration": "minutes"}
+
+
+def condition_part(kind: str, **values: object) -> Condition:
+    """One condition part from its kind and values (pydantic's ValidationError when wrong)."""
+    if kind not in CONDITION_PARTS:
+        raise ValueError(f"unknown condition {kind!r}")
+    return _CONDITION.validate_python({"kind": kind, **values})
 
 
 class Actions(BaseModel):

@@ -25,24 +25,21 @@ from PySide6.QtWidgets import (
 )
 
 from supervisor_desk.models.alerts.rules import (
+    CONDITION_PARTS,
+    PART_NUMBERS,
     AllCondition,
     AnyCondition,
     Condition,
-    DurationCondition,
-    EndedBadlyCondition,
-    EndedCondition,
     FilterCondition,
-    HandoverCondition,
     KeywordCondition,
     MetadataCondition,
-    NoReplyCondition,
-    StartedCondition,
-    WaitCondition,
+    condition_part,
 )
 from supervisor_desk.models.filters import FilterError, SessionFilter
 
-# kind -> (label, what the value field asks for, "" when it takes none)
-PART_KINDS: dict[str, tuple[str, str]] = {
+# How the editor shows each part kind: (label, what the value field asks for, "" when it
+# takes none). The kinds and their order are the models' (CONDITION_PARTS).
+_LABELS: dict[str, tuple[str, str]] = {
     "wait": ("Waits in the queue longer than", "seconds"),
     "no_reply": ("No reply to the customer for", "seconds"),
     "duration": ("Session longer than", "minutes"),
@@ -54,6 +51,7 @@ PART_KINDS: dict[str, tuple[str, str]] = {
     "started": ("A new session starts", ""),
     "ended": ("A session ends", ""),
 }
+PART_KINDS: dict[str, tuple[str, str]] = {kind: _LABELS[kind] for kind in CONDITION_PARTS}
 JOINS = {"all": "All of these (AND)", "any": "Any of these (OR)"}
 _UNITS = {"wait": " s", "no_reply": " s", "duration": " min"}
 # "Add group" stops at this depth (deeper trees are legal and shown, but hard to read).
@@ -67,17 +65,14 @@ class RuleFormError(ValueError):
 def part_text(condition: Condition) -> tuple[str, str]:
     """(kind, value text) of one part (not a group), for the editor's row."""
     match condition:
-        case WaitCondition(seconds=n) | NoReplyCondition(seconds=n):
-            return condition.kind, str(n)
-        case DurationCondition(minutes=n):
-            return "duration", str(n)
         case KeywordCondition(phrases=phrases):
             return "keyword", ", ".join(phrases)
         case MetadataCondition(key=key, value=value):
             return "metadata", f"{key}={value}"
         case FilterCondition(filter=session_filter):
             return "filter", urlencode(session_filter.to_query())
-    return condition.kind, ""
+    number = PART_NUMBERS.get(condition.kind)
+    return condition.kind, "" if number is None else str(getattr(condition, number))
 
 
 def describe(condition: Condition, *, nested: bool = False) -> str:
@@ -93,41 +88,29 @@ def describe(condition: Condition, *, nested: bool = False) -> str:
 def parse_part(kind: str, text: str) -> Condition:
     """One condition from the editor's row, with an error the user can act on."""
     text = text.strip()
+    if kind not in PART_KINDS:
+        raise RuleFormError(f"unknown condition {kind!r}")
+    values: dict[str, object] = {}
     try:
-        match kind:
-            case "wait" | "no_reply" | "duration":
-                if not re.fullmatch(r"\d{1,7}", text):
-                    raise RuleFormError(f"{PART_KINDS[kind][0]}: a whole number of "
-                                        f"{PART_KINDS[kind][1]}")
-                n = int(text)
-                if kind == "wait":
-                    return WaitCondition(seconds=n)
-                if kind == "no_reply":
-                    return NoReplyCondition(seconds=n)
-                return DurationCondition(minutes=n)
-            case "keyword":
-                phrases = tuple(p.strip() for p in text.split(",") if p.strip())
-                return KeywordCondition(phrases=phrases)
-            case "metadata":
-                key, sep, value = text.partition("=")
-                if not sep or not key.strip():
-                    raise RuleFormError("Metadata: write key=value, e.g. sentiment=negative")
-                return MetadataCondition(key=key.strip(), value=value.strip())
-            case "filter":
-                return FilterCondition(filter=SessionFilter.from_query(parse_qsl(text)))
-            case "ended_badly":
-                return EndedBadlyCondition()
-            case "handover":
-                return HandoverCondition()
-            case "started":
-                return StartedCondition()
-            case "ended":
-                return EndedCondition()
+        if (number := PART_NUMBERS.get(kind)) is not None:
+            if not re.fullmatch(r"\d{1,7}", text):
+                raise RuleFormError(f"{PART_KINDS[kind][0]}: a whole number of "
+                                    f"{PART_KINDS[kind][1]}")
+            values[number] = int(text)
+        elif kind == "keyword":
+            values["phrases"] = tuple(p.strip() for p in text.split(",") if p.strip())
+        elif kind == "metadata":
+            key, sep, value = text.partition("=")
+            if not sep or not key.strip():
+                raise RuleFormError("Metadata: write key=value, e.g. sentiment=negative")
+            values.update(key=key.strip(), value=value.strip())
+        elif kind == "filter":
+            values["filter"] = SessionFilter.from_query(parse_qsl(text))
+        return condition_part(kind, **values)
     except ValidationError as exc:
         raise RuleFormError(f"{PART_KINDS[kind][0]}: {exc.errors()[0]['msg']}") from None
     except FilterError as exc:
         raise RuleFormError(f"Session filter: {exc}") from None
-    raise RuleFormError(f"unknown condition {kind!r}")
 
 
 class PartRow(QWidget):
