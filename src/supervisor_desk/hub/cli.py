@@ -288,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from supervisor_desk.hub import heap
     from supervisor_desk.hub.connlimits import ConnectionLimits, parse_trusted
     from supervisor_desk.hub.feed import FeedLimits
     from supervisor_desk.hub.logredact import install_log_redaction
@@ -362,6 +363,8 @@ def _serve(args: argparse.Namespace) -> int:
     # uvicorn re-raises the SIGTERM it handled once shut down; under the default handler that
     # kills the process (exit -15) after a clean stop. The re-raise lands here instead.
     signal.signal(signal.SIGTERM, lambda *_: None)
+    # The server is built: freeze the start-up heap out of the collector's walks.
+    heap.settle()
     try:
         # uvicorn's serve() turns SIGTERM/SIGINT into a graceful shutdown on the main thread.
         asyncio.run(
