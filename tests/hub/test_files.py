@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import time
 from pathlib import Path
@@ -152,6 +153,21 @@ def test_an_upload_cut_off_half_way_leaves_nothing(api: Api) -> None:
         time.sleep(0.02)
     assert _blobs(hub) == []
     assert api.get(f"/sessions/{sid}/files").json()["items"] == []
+
+
+def test_a_starting_hub_clears_only_stale_upload_parts(tmp_path: Path) -> None:
+    """A part file left by a hub killed mid-upload goes; one another replica sharing the
+    folder is writing right now stays."""
+    from supervisor_desk.hub.files import STALE_UPLOAD_S, LocalBlobStore
+
+    (tmp_path / "tmp").mkdir()
+    stale, running = tmp_path / "tmp" / "upload-old.part", tmp_path / "tmp" / "upload-new.part"
+    stale.write_bytes(b"left behind")
+    running.write_bytes(b"arriving")
+    long_ago = time.time() - STALE_UPLOAD_S - 60
+    os.utime(stale, (long_ago, long_ago))
+    LocalBlobStore(tmp_path)
+    assert not stale.exists() and running.exists()
 
 
 def test_serve_flags_set_the_file_limit_and_transcription_workers(
