@@ -46,12 +46,11 @@ TRANSCRIPTS_PER_STEP = 5000  # normalised per step on the index's thread (~0.15 
 STOP_POLL_S = 0.1
 PENDING_ADDS = 3  # batches the reading thread may queue on the index's thread ahead of it
 # Files from this size on are read in a child process (models.export.worker); None: every file
-# in a thread here. Measured on a quiet machine (docs/performance.md, offline open): the child
-# costs ~0.45 s before its first rows (an interpreter and the models' imports), a third of a
-# 10,000-session (39 MB) open; from there on it keeps the Qt thread's stalls shorter (10k:
-# 43 ms against 272 ms in a thread), is about even at 30,000 (118 MB) and quicker at 100,000
-# (6.9 s against 10.8 s). Below this size the whole read takes about as long as its start.
-PROCESS_FROM_BYTES: int | None = 32 << 20
+# in a thread here. On a quiet machine (docs/performance.md, offline open) the child costs
+# ~0.45 s before the first rows (an interpreter and the models' imports) and breaks even on the
+# whole open at ~30,000 sessions (118 MB: 2.8-5.0 s against 3.6 s); at 100,000 (393 MB) it
+# opens in 6.9 s against 10.8 s with the longest stall halved. Smaller files: a thread here.
+PROCESS_FROM_BYTES: int | None = 100 << 20
 
 
 class OfflineLoader(QObject):
