@@ -1023,6 +1023,14 @@ class SessionTableModel(QAbstractTableModel):
                 return [f"{a.name.casefold()}\0{m}" for a, m in map(_AGENT_MODALITY, rows)]
             case SessionColumn.ID:
                 return list(map(_ID, rows))
+        field = _FIELD_SORT_VALUES.get(column)
+        if field is not None:
+            # Few distinct values (channels, teams, countries, statuses...): each is keyed
+            # once, every row is a dict lookup in a C loop.
+            read, key = field
+            values = list(map(read, rows))
+            keyed = {value: key(value) for value in set(values)}
+            return list(map(keyed.__getitem__, values))
         return [self._sort_value(s, column) for s in rows]
 
     def _ensure_shown(self) -> dict[str, SessionSummary]:
@@ -1239,6 +1247,27 @@ _WARM_RANK_MAX = 20_000
 _NUMERIC_COLUMNS = frozenset({
     SessionColumn.START, SessionColumn.MESSAGES, SessionColumn.LAST_MESSAGE,
     SessionColumn.FINISH, SessionColumn.WAIT, SessionColumn.DURATION})
+
+
+def _status_sort_value(status_and_reason: tuple[str, str | None]) -> tuple[int, str, str]:
+    status, end_reason = status_and_reason
+    return (_LIVE_RANK.get(status, 2), status, end_reason or "")
+
+
+def _folded(text: str | None) -> str:
+    return (text or "").casefold()
+
+
+# _sort_value of the columns keyed by one field: (how to read the field, its sort value).
+_FIELD_SORT_VALUES: dict[int, tuple[Callable[[SessionSummary], Any], Callable[[Any], Any]]] = {
+    SessionColumn.STATUS: (attrgetter("status", "end_reason"), _status_sort_value),
+    SessionColumn.STATE: (attrgetter("status", "end_reason"), _status_sort_value),
+    SessionColumn.CHANNEL: (attrgetter("channel"), lambda c: channel_label(c).casefold()),
+    SessionColumn.TEAM: (attrgetter("team"), _folded),
+    SessionColumn.STAGE: (attrgetter("stage"), _folded),
+    SessionColumn.COUNTRY: (attrgetter("location.country_code"), lambda code: code or ""),
+    SessionColumn.IP: (attrgetter("location.ip"), lambda ip: _ip_key(ip)),
+}
 
 
 def _wait_follows_clock(s: SessionSummary) -> bool:
