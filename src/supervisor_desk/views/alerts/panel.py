@@ -310,7 +310,7 @@ class AlertsPanel(QDockWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         if self.model.stale:
-            self._on_vm_alerts_changed()
+            self.reload()  # shown: the list is right from the first paint
         super().showEvent(event)
 
     def _on_vm_notices_raised(self, notices: list[Notice]) -> None:
@@ -329,17 +329,21 @@ class AlertsPanel(QDockWidget):
             self.model.stale = True
             return
         # Listing thousands of alerts costs ~2 ms: a busy floor changes them every frame
-        # (80 ms), the list follows at most every RELOAD_INTERVAL_MS (the first at once).
-        if self._reload_timer.isActive():
-            self._reload_pending = True
-            return
-        self.reload()
-        self._reload_timer.start()
+        # (80 ms), the list follows at most every RELOAD_INTERVAL_MS. The first one runs on
+        # the loop's next turn, not inside the feed's frame that changed them.
+        self._reload_pending = True
+        if not self._reload_timer.isActive():
+            self._reload_timer.start(0)
 
     def _on_reload_timer_timeout(self) -> None:
-        if self._reload_pending:
-            self._reload_pending = False
-            self._on_vm_alerts_changed()
+        if not self._reload_pending:
+            return
+        self._reload_pending = False
+        if not self.isVisible():
+            self.model.stale = True
+            return
+        self.reload()
+        self._reload_timer.start(RELOAD_INTERVAL_MS)
 
     def reload(self) -> None:
         """List the alerts again, keeping the selected one selected wherever it moved."""
