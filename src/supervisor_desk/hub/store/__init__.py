@@ -14,8 +14,8 @@ def is_database_url(db: str | Path) -> bool:
 
 
 def open_store(db: str | Path, *, files_dir: Path | None = None) -> HubStore:
-    """The store ``db`` names: a SQLite file path, or a PostgreSQL URL (``files_dir``: where
-    that replica keeps uploaded files and transcription state; default ``./hub-files``)."""
+    """The store ``db`` names: a SQLite file path, or a PostgreSQL URL (``files_dir``: the
+    folder of uploaded files' bytes, shared by every replica; default ``./hub-files``)."""
     if is_database_url(db):
         from supervisor_desk.hub.store.postgres.store import PostgresStore
 
