@@ -8,10 +8,27 @@ from typing import Any
 
 from supervisor_desk.models.export import write_export
 from supervisor_desk.models.export.worker import ExportReadProcess
-from supervisor_desk.views.offline import OfflineReview
+from supervisor_desk.views.offline import OfflineReview, OfflineWindow
 from tests.helpers import wait_until
 from tests.models.export_samples import make_records
 from tests.views.history_data import dispose_qt
+
+
+def _read_in_window(path: Path, qrun: Callable[..., Any],
+                    check: Callable[[OfflineWindow], None]) -> None:
+    """Open ``path`` for review, wait until it is read and shown, ``check`` the window."""
+    review = OfflineReview()
+    window = review.open(path)
+    assert window is not None
+
+    async def scenario() -> None:
+        await wait_until(lambda: window.loader.done, 20)
+        await wait_until(lambda: not window.history_vm.loading, 5)
+        check(window)
+        await window.aclose()
+
+    qrun(scenario())
+    dispose_qt(window.error_box, window, review)
 
 
 def test_a_big_file_is_read_in_a_child_process_with_the_same_rows_and_skips(
@@ -24,13 +41,8 @@ def test_a_big_file_is_read_in_a_child_process_with_the_same_rows_and_skips(
     write_export(path, "jsonl", make_records(600, n_messages=2))
     with path.open("a", encoding="utf-8") as f:
         f.write("{not json\n")  # one bad line at the end: line 602
-    review = OfflineReview()
-    window = review.open(path)
-    assert window is not None
 
-    async def scenario() -> None:
-        await wait_until(lambda: window.loader.done, 20)
-        await wait_until(lambda: not window.history_vm.loading, 5)
+    def check(window: OfflineWindow) -> None:
         assert isinstance(window.loader.reader, ExportReadProcess)
         assert window.history_vm.total == 600
         assert window.loader.report.skipped == 1
@@ -40,10 +52,8 @@ def test_a_big_file_is_read_in_a_child_process_with_the_same_rows_and_skips(
         # Byte ranges from the child: a transcript read back from the file is that session's.
         record = index.record("s0042")
         assert record.session.id == "s0042" and len(record.messages) == 2
-        await window.aclose()
 
-    qrun(scenario())
-    dispose_qt(window.error_box, window, review)
+    _read_in_window(path, qrun, check)
 
 
 def test_a_big_file_is_read_in_a_thread_when_the_child_cannot_start(
@@ -59,18 +69,11 @@ def test_a_big_file_is_read_in_a_thread_when_the_child_cannot_start(
     monkeypatch.setattr(sys, "executable", "/bin/false")
     path = tmp_path / "e.jsonl"
     write_export(path, "jsonl", make_records(300, n_messages=2))
-    review = OfflineReview()
-    window = review.open(path)
-    assert window is not None
 
-    async def scenario() -> None:
-        await wait_until(lambda: window.loader.done, 20)
-        await wait_until(lambda: not window.history_vm.loading, 5)
+    def check(window: OfflineWindow) -> None:
         assert not window.loader.error
         assert isinstance(window.loader.reader, ExportReader)
         assert window.history_vm.total == 300
         assert window.loader.report.sessions == 300
-        await window.aclose()
 
-    qrun(scenario())
-    dispose_qt(window.error_box, window, review)
+    _read_in_window(path, qrun, check)
