@@ -58,7 +58,7 @@ from supervisor_desk.views.icons import (
     flag_icon,
     modality_icon,
 )
-from supervisor_desk.views.session_sort_keys import ColumnKeys
+from supervisor_desk.views.session_sort_keys import ColumnKeys, order_by
 from supervisor_desk.views.theme import Theme, current_theme, theme_color
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -894,8 +894,7 @@ class SessionTableModel(QAbstractTableModel):
             if column_keys.synced != self._generation:
                 column_keys.refresh(rows, arrivals)
                 column_keys.synced = self._generation
-            # lexsort's last key is the primary one; arrival breaks ties.
-            ordered = np.lexsort([arrivals, *reversed(column_keys.keys(rows, arrivals))])
+            ordered = order_by(column_keys.keys(rows, arrivals), arrivals)
             if descending:
                 ordered = ordered[::-1]
         self._arrivals = arrivals[ordered]
