@@ -7,11 +7,14 @@ report, as on SQLite.
 
 One statement: the sessions that lived in the range and match the filter are read once into a
 materialised CTE (those that started in the range along the covering index
-``sessions_analytics``, those that started before it and had not ended by its start through
-the end-time index), and every chart is a ``GROUP BY`` over it, the results stacked with
-``UNION ALL`` in one row shape tagged by :class:`Part`. Percentiles are nearest-rank, picked
-by ``row_number()`` against integer ranks (``percentile_disc`` compares floating fractions).
-Who is active now reads the whole table's active sessions (its own branch).
+``sessions_analytics``, those that started before it and had not ended by its start), and the
+charts are eight hashed ``GROUP BY``s over it, charts that read the same rows sharing one
+(starts per bucket, channel and message bin with the live level's rises; the ends with the
+live level's drops, outcomes and reasons; the queue's levels with the waits' SLA; agents with
+teams), stacked with ``UNION ALL`` in one row shape tagged by :class:`Part`. Percentiles are
+nearest-rank: each group's values sorted into an array and read at integer ranks
+(``percentile_disc`` compares floating fractions). Who is active now reads the whole table's
+active sessions (its own branch).
 """
 
 from __future__ import annotations
@@ -34,24 +37,17 @@ from supervisor_desk.models.filters import SessionFilter
 
 
 class Part(IntEnum):
-    """Which chart a result row belongs to (the statement's first column)."""
+    """Which statement a result row comes from (its first column)."""
 
-    SESSIONS = 0
-    LIVE_IN = 1
-    LIVE_OUT = 2
-    QUEUE_IN = 3
-    QUEUE_OUT = 4
-    SLA = 5
-    WAITS = 6
-    OUTCOMES = 7
-    END_REASONS = 8
-    STARTED = 9
-    MESSAGE_BINS = 10
-    AGENTS = 11
-    TEAMS = 12
-    DURATIONS = 13
-    OPERATORS = 14
-    ACTIVE = 15
+    BEFORE = 0
+    STARTS = 1
+    ENDS = 2
+    QUEUE = 3
+    WAITS = 4
+    DURATIONS = 5
+    AGENTS = 6
+    OPERATORS = 7
+    ACTIVE = 8
 
 
 _COLUMNS = (
@@ -75,81 +71,72 @@ _RANK = "(({p} * n + 99) / 100)"
 
 def _picks(part: Part, group: str, value: str, where_clause: str, *, keyed: bool) -> str:
     """Count, p50, p90 and max of ``value`` per ``group`` (a bucket, or a key when ``keyed``)
-    over the range's sessions."""
+    over the range's sessions: each group's values sorted into an array, read at the ranks
+    (one sort per group; window functions cost twice as much here)."""
     b, k = ("NULL", "g") if keyed else ("g", "NULL")
     return (
-        f"SELECT {int(part)}, {b}, {k}, n, max(v) FILTER (WHERE r = {_RANK.format(p=50)}), "
-        f"max(v) FILTER (WHERE r = {_RANK.format(p=90)}), max(v), NULL "
-        f"FROM (SELECT {group} AS g, {value} AS v, "
-        f"row_number() OVER (PARTITION BY {group} ORDER BY {value}) AS r, "
-        f"count(*) OVER (PARTITION BY {group}) AS n FROM m WHERE {where_clause}) ranked "
-        "GROUP BY g, n"
+        f"SELECT {int(part)}, {b}, NULL, NULL, {k}, NULL, n, a[{_RANK.format(p=50)}], "
+        f"a[{_RANK.format(p=90)}], a[n], NULL "
+        "FROM (SELECT g, count(*)::int AS n, array_agg(v ORDER BY v) AS a "
+        f"FROM (SELECT {group} AS g, {value} AS v FROM m WHERE {where_clause}) x GROUP BY g) y"
     )
 
 
 def _statement(clause: str) -> str:
     first = _FIRST.format
-    started = _IN_RANGE.format(c="started_ms")
-    queued_in = _IN_RANGE.format(c="queued_ms")
-    ended_in = _IN_RANGE.format(c="ended_ms")
+    bucket = _BUCKET.format
     wait = f"GREATEST(0, COALESCE({_EXIT}, %(n)s) - queued_ms)"
-    latest = "(array_agg({name} ORDER BY started_ms DESC))[1]"
     branches = [
-        # The row shape: part, bucket, key, four counts, a name.
-        "SELECT 0 AS part, NULL::bigint AS b, NULL::text AS k, count(*)::bigint AS v1, "
-        "NULL::bigint AS v2, NULL::bigint AS v3, NULL::bigint AS v4, NULL::text AS name "
-        "FROM m",
-        f"SELECT {int(Part.LIVE_IN)}, {first(c='started_ms')}, NULL, count(*), NULL, NULL, "
-        "NULL, NULL FROM m GROUP BY 2",
-        # The live level drops at a session's end (or its start, if it claims to have ended
-        # before it started).
-        f"SELECT {int(Part.LIVE_OUT)}, {first(c='GREATEST(ended_ms, started_ms)')}, NULL, "
-        "count(*), NULL, NULL, NULL, NULL FROM m WHERE ended_ms IS NOT NULL GROUP BY 2",
-        f"SELECT {int(Part.QUEUE_IN)}, {first(c='queued_ms')}, NULL, count(*), NULL, NULL, "
-        "NULL, NULL FROM m WHERE queued_ms IS NOT NULL GROUP BY 2",
-        f"SELECT {int(Part.QUEUE_OUT)}, {first(c=f'GREATEST({_EXIT}, queued_ms)')}, NULL, "
-        f"count(*), NULL, NULL, NULL, NULL FROM m "
-        f"WHERE queued_ms IS NOT NULL AND {_EXIT} IS NOT NULL GROUP BY 2",
-        # Of the sessions queued in a bucket: accepted within the SLA, and settled (accepted,
-        # ended, or already waiting longer than the SLA).
-        f"SELECT {int(Part.SLA)}, {_BUCKET.format(c='queued_ms')}, NULL, "
+        # The row shape: part, three buckets, two keys, four counts, a name.
+        "SELECT 0 AS part, NULL::bigint AS b, NULL::bigint AS c, NULL::bigint AS d, "
+        "NULL::text AS k, NULL::text AS j, count(*)::bigint AS v1, "
+        "sum((started_ms <= %(n)s)::int)::bigint AS v2, NULL::bigint AS v3, "
+        "NULL::bigint AS v4, NULL::text AS name FROM m WHERE started_ms < %(s)s",
+        # Starts per bucket, channel and message bin, and how many of them by now (the live
+        # level rises at a start).
+        f"SELECT {int(Part.STARTS)}, {bucket(c='started_ms')}, {_MESSAGE_BIN}, NULL, channel, "
+        "NULL, count(*), sum((started_ms <= %(n)s)::int), NULL, NULL, NULL "
+        "FROM m WHERE started_ms >= %(s)s GROUP BY 2, 3, 5",
+        # Ends: the bucket where the live level drops (its end, or its start if it claims to
+        # have ended before it started), and the outcome's bucket, status and reason.
+        f"SELECT {int(Part.ENDS)}, {first(c='GREATEST(ended_ms, started_ms)')}, "
+        f"CASE WHEN {_IN_RANGE.format(c='ended_ms')} THEN {bucket(c='ended_ms')} END, NULL, "
+        "status, end_reason, count(*), NULL, NULL, NULL, NULL "
+        "FROM m WHERE ended_ms IS NOT NULL GROUP BY 2, 3, 5, 6",
+        # The queue: in, out, and of the sessions queued in a bucket those accepted within
+        # the SLA and those settled (accepted, ended, or already waiting longer than it).
+        f"SELECT {int(Part.QUEUE)}, {first(c='queued_ms')}, "
+        f"CASE WHEN {_EXIT} IS NOT NULL THEN {first(c=f'GREATEST({_EXIT}, queued_ms)')} END, "
+        f"CASE WHEN {_IN_RANGE.format(c='queued_ms')} THEN {bucket(c='queued_ms')} END, "
+        "NULL, NULL, count(*), "
         "sum((accepted_ms IS NOT NULL AND accepted_ms - queued_ms <= %(l)s)::int), "
         "sum((accepted_ms IS NOT NULL OR ended_ms IS NOT NULL "
-        "OR %(n)s - queued_ms > %(l)s)::int), NULL, NULL, NULL "
-        f"FROM m WHERE {queued_in} GROUP BY 2",
-        _picks(Part.WAITS, _BUCKET.format(c="queued_ms"), wait, queued_in, keyed=False),
-        f"SELECT {int(Part.OUTCOMES)}, {_BUCKET.format(c='ended_ms')}, status, count(*), "
-        f"NULL, NULL, NULL, NULL FROM m WHERE {ended_in} GROUP BY 2, 3",
-        f"SELECT {int(Part.END_REASONS)}, {_BUCKET.format(c='ended_ms')}, end_reason, "
-        f"count(*), NULL, NULL, NULL, NULL FROM m "
-        f"WHERE {ended_in} AND end_reason IS NOT NULL GROUP BY 2, 3",
-        f"SELECT {int(Part.STARTED)}, {_BUCKET.format(c='started_ms')}, channel, count(*), "
-        f"NULL, NULL, NULL, NULL FROM m WHERE {started} GROUP BY 2, 3",
-        f"SELECT {int(Part.MESSAGE_BINS)}, {_MESSAGE_BIN}, NULL, count(*), NULL, NULL, NULL, "
-        f"NULL FROM m WHERE {started} GROUP BY 2",
-        f"SELECT {int(Part.AGENTS)}, NULL, agent_id, count(*), "
-        "sum((responsible_kind = 'human')::int), NULL, max(started_ms), "
-        f"{latest.format(name='agent_name')} FROM m WHERE {started} GROUP BY agent_id",
-        f"SELECT {int(Part.TEAMS)}, NULL, team, count(*), "
-        "sum((responsible_kind = 'human')::int), NULL, NULL, NULL "
-        f"FROM m WHERE {started} AND team IS NOT NULL GROUP BY team",
+        "OR %(n)s - queued_ms > %(l)s)::int), NULL, NULL "
+        "FROM m WHERE queued_ms IS NOT NULL GROUP BY 2, 3, 4",
+        _picks(Part.WAITS, bucket(c="queued_ms"), wait, _IN_RANGE.format(c="queued_ms"),
+               keyed=False),
         _picks(Part.DURATIONS, "agent_id", "GREATEST(0, ended_ms - started_ms)",
-               f"{started} AND ended_ms IS NOT NULL", keyed=True),
-        f"SELECT {int(Part.OPERATORS)}, NULL, operator_id, count(*), "
+               "started_ms >= %(s)s AND ended_ms IS NOT NULL", keyed=True),
+        # Hand-over per agent and team (a handful of teams per agent), and each name an agent
+        # had with its latest start (the report names a key after its latest session: a
+        # name is a group of its own rather than a value sorted out of each group).
+        f"SELECT {int(Part.AGENTS)}, NULL, NULL, NULL, agent_id, team, count(*), "
+        "sum((responsible_kind = 'human')::int), NULL, max(started_ms), agent_name "
+        "FROM m WHERE started_ms >= %(s)s GROUP BY 5, 6, 11",
+        f"SELECT {int(Part.OPERATORS)}, NULL, NULL, NULL, operator_id, NULL, count(*), "
         "sum((ended_ms IS NOT NULL)::int), "
         "sum(CASE WHEN ended_ms IS NOT NULL "
         "THEN GREATEST(0, ended_ms - COALESCE(accepted_ms, started_ms)) ELSE 0 END)::bigint, "
-        f"max(started_ms), {latest.format(name='operator_name')} "
-        f"FROM m WHERE {started} AND operator_id IS NOT NULL GROUP BY operator_id",
+        "max(started_ms), operator_name "
+        "FROM m WHERE started_ms >= %(s)s AND operator_id IS NOT NULL GROUP BY 5, 11",
         # Active now, whatever the range.
-        f"SELECT {int(Part.ACTIVE)}, NULL, operator_id, count(*), NULL, NULL, "
-        f"max(started_ms), {latest.format(name='operator_name')} FROM sessions "
-        f"WHERE status = 'active' AND operator_id IS NOT NULL AND {clause} "
-        "GROUP BY operator_id",
+        f"SELECT {int(Part.ACTIVE)}, NULL, NULL, NULL, operator_id, NULL, count(*), NULL, "
+        "NULL, max(started_ms), operator_name FROM sessions "
+        f"WHERE status = 'active' AND operator_id IS NOT NULL AND {clause} GROUP BY 5, 11",
     ]
     # The matching sessions that lived in the range: those that started in it (along the
     # covering index in start order), and those that started before it and were still live
-    # at its start (through the end-time index: few, unless the range is most of history).
+    # at its start (few, unless the range is most of the history).
     overlapping = (
         f"SELECT {_COLUMNS} FROM sessions WHERE started_ms >= %(s)s AND started_ms < %(e)s "
         f"AND (ended_ms IS NULL OR ended_ms >= %(s)s) AND {clause} "
@@ -165,44 +152,52 @@ def _add(table: dict[Any, int], key: Any, count: int) -> None:
 
 def _aggregates(rows: list[tuple[Any, ...]]) -> Aggregates:
     agg = Aggregates()
-    for part, b, k, v1, v2, v3, v4, name in rows:
+    for part, b, c, d, k, j, v1, v2, v3, v4, name in rows:
         match Part(part):
-            case Part.SESSIONS:
-                agg.sessions = v1
-            case Part.LIVE_IN if b >= 0:
-                _add(agg.live_in, b, v1)
-            case Part.LIVE_OUT if b >= 0:
-                _add(agg.live_out, b, v1)
-            case Part.QUEUE_IN if b >= 0:
-                _add(agg.queue_in, b, v1)
-            case Part.QUEUE_OUT if b >= 0:
-                _add(agg.queue_out, b, v1)
-            case Part.SLA:
-                agg.sla[b] = (v1, v2)
+            case Part.BEFORE:
+                agg.sessions += v1
+                if v2:
+                    _add(agg.live_in, 0, v2)
+            case Part.STARTS:
+                agg.sessions += v1
+                _add(agg.started, (b, k), v1)
+                _add(agg.message_bins, c, v1)
+                if v2:
+                    _add(agg.live_in, b, v2)
+            case Part.ENDS:
+                if b >= 0:
+                    _add(agg.live_out, b, v1)
+                if c is not None:
+                    _add(agg.outcomes, (c, k), v1)
+                    if j is not None:
+                        _add(agg.end_reasons, (c, j), v1)
+            case Part.QUEUE:
+                if b >= 0:
+                    _add(agg.queue_in, b, v1)
+                if c is not None and c >= 0:
+                    _add(agg.queue_out, c, v1)
+                if d is not None:
+                    hits, settled = agg.sla.get(d, (0, 0))
+                    agg.sla[d] = (hits + v2, settled + v3)
             case Part.WAITS:
                 agg.waits[b] = Picks(v1, v2, v3, v4)
-            case Part.OUTCOMES:
-                agg.outcomes[(b, k)] = v1
-            case Part.END_REASONS:
-                agg.end_reasons[(b, k)] = v1
-            case Part.STARTED:
-                agg.started[(b, k)] = v1
-            case Part.MESSAGE_BINS:
-                agg.message_bins[b] = v1
-            case Part.AGENTS:
-                agg.handover_agent[k] = (v1, v2)
-                agg.name(agg.agent_names, k, name, v4)
-            case Part.TEAMS:
-                agg.handover_team[k] = (v1, v2)
             case Part.DURATIONS:
                 agg.durations[k] = Picks(v1, v2, v3, v4)
+            case Part.AGENTS:
+                total, humans = agg.handover_agent.get(k, (0, 0))
+                agg.handover_agent[k] = (total + v1, humans + v2)
+                agg.name(agg.agent_names, k, name, v4)
+                if j is not None:
+                    total, humans = agg.handover_team.get(j, (0, 0))
+                    agg.handover_team[j] = (total + v1, humans + v2)
             case Part.OPERATORS:
-                agg.handled[k] = v1
+                _add(agg.handled, k, v1)
                 if v2:
-                    agg.handle_times[k] = (v2, v3)
+                    ended, total_ms = agg.handle_times.get(k, (0, 0))
+                    agg.handle_times[k] = (ended + v2, total_ms + v3)
                 agg.name(agg.operator_names, k, name, v4)
             case Part.ACTIVE:
-                agg.active_now[k] = v1
+                _add(agg.active_now, k, v1)
                 agg.name(agg.operator_names, k, name, v4)
     return agg
 
