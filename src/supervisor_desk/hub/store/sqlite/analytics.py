@@ -336,7 +336,8 @@ def analytics(
         by_agent = covered >= BY_AGENT_SHARE * history
         recent = ended_since < RECENT_ROWS
         sql = _statements(numbered, recent, by_agent)
-        beside = None if helper is None else helper(functools.partial(
+        # A recent range (the live tail) reads a few rows: a second thread would cost more.
+        beside = None if helper is None or recent else helper(functools.partial(
             _timeline_beside, mark=mark, sql=sql, params=dict(named), time_range=time_range,
             ends_per_bucket=not recent))
         agg = Aggregates()
