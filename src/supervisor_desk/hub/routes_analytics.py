@@ -1,8 +1,9 @@
 """Analytics route: the charts' figures over a time range, for the History filters.
 
 The figures are defined once in ``models/analytics.py`` (offline review computes them there
-over an exported file); the hub groups and ranks them in SQL (``hub/store/sqlite/analytics.py``) and
-turns the grouped counts into the report with the same function.
+over an exported file); the hub groups and ranks them in SQL (``hub/store/sqlite/analytics.py``,
+``hub/store/postgres/analytics.py``) and turns the grouped counts into the report with the same
+function.
 """
 
 from __future__ import annotations
