@@ -156,7 +156,7 @@ class OfflineIndex:
         self._transcripts: list[str | None] = []
         self._pending: set[int] = set()  # rows holding raw_transcripts() text
         self._by_id: dict[str, int] = {}
-        self._orders: dict[SortSpec, list[int]] = {}
+        self._orders: dict[SortSpec, np.ndarray[Any, Any]] = {}
         self._search: list[str] = []
         self._id_rank: np.ndarray[Any, Any] | None = None
         # Per field of _SORT_FIELDS, every row's value (kept up to date by add) ...
@@ -288,7 +288,7 @@ class OfflineIndex:
             self._id_rank = ranks
         return self._id_rank
 
-    def _order(self, spec: SortSpec) -> list[int]:
+    def _order(self, spec: SortSpec) -> np.ndarray[Any, Any]:
         """Row numbers in ``SortSpec.sort`` order: by value, ties by id, both per direction.
 
         One ``lexsort`` of the value column with the rows' id ranks as the tie-break. Values
@@ -297,7 +297,7 @@ class OfflineIndex:
         order = self._orders.get(spec)
         if order is None:
             ascending = np.lexsort((self._id_ranks(), self._sort_values(spec)))
-            order = (ascending[::-1] if spec.descending else ascending).tolist()
+            order = ascending[::-1] if spec.descending else ascending
             self._orders[spec] = order
         return order
 
@@ -408,17 +408,19 @@ class OfflineIndex:
         spec = sort if isinstance(sort, SortSpec) else SortSpec.parse(sort)
         if self._last is not None and self._last[0] == flt and self._last[1] == spec:
             return self._last[2]
-        cached_mask: list[int] | None = None
-        if self._last is not None and self._last[0] == flt:
-            # Same filter, new sort: reorder the known result instead of filtering again.
-            cached_mask = self._last[2]
         order = self._order(spec)
-        if cached_mask is not None:
-            keep = set(cached_mask)
-            rows = [i for i in order if i in keep]
+        if flt.is_empty():
+            rows = order.tolist()
         else:
-            mask = self._mask(flt)
-            rows = list(order) if mask is None else [i for i in order if mask[i]]
+            keep = np.zeros(len(self._sessions), dtype=bool)
+            if self._last is not None and self._last[0] == flt:
+                # Same filter, new sort: reorder the known result instead of filtering again.
+                keep[self._last[2]] = True
+            else:
+                mask = self._mask(flt)
+                assert mask is not None  # only an empty filter keeps every row
+                keep[:] = mask
+            rows = order[keep[order]].tolist()
         self._last = (flt, spec, rows)
         return rows
 
