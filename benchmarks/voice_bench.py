@@ -13,10 +13,14 @@ length (quick: 1 call, ~22 s of audio; full: 8 calls, ~3 min). The hub runs as
 - ``voice.worker_cpu_s_per_audio_s``: CPU seconds the worker process used per second of audio.
 - ``voice.ingest_events_per_s`` / ``voice.ingest_events_per_s_transcribing``: 4 platform
   connections posting batches of 100 events as fast as the hub takes them, for a fixed time,
-  with a transcription's worker paused (SIGSTOP) and running, alternately (2 rounds, full: 3;
+  with a transcription's worker paused (SIGSTOP) and running, alternately (4 rounds, full: 6;
   medians); ``voice.ingest_change_pct`` the difference.
 - ``voice.feed_p99_ms`` / ``voice.feed_p99_ms_transcribing``: 10 feed clients, 200 events/s
   posted; latency = frame received - POST start, p99; ``voice.feed_change_pct``.
+- ``voice.feed_noise_pct`` / ``voice.ingest_noise_pct``: the same comparison between the
+  paused rounds themselves (odd against even rounds, medians): how large a change the
+  machine's other load makes on its own. A ``*_change_pct`` smaller than its noise is not
+  a measured effect.
 """
 
 from __future__ import annotations
@@ -210,7 +214,7 @@ def run(quick: bool) -> Results:
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("espeak-ng is needed (scripts/system-deps.sh)")
     repeats = 1 if quick else 8  # quick: a smoke run beside the others (benchmarks/__main__)
-    window = 3.0 if quick else 15.0
+    window = 2.0 if quick else 10.0
     results: Results = {}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -243,7 +247,7 @@ def run(quick: bool) -> Results:
             figures: dict[str, list[float]] = {"ingest": [], "ingest_t": [], "feed": [],
                                                "feed_t": []}
             running_throughout = True
-            for round_ in range(2 if quick else 3):
+            for round_ in range(4 if quick else 6):
                 for paused in (True, False):
                     (worker.suspend if paused else worker.resume)()
                     tag = f"r{round_}{'p' if paused else 't'}"
@@ -267,6 +271,9 @@ def run(quick: bool) -> Results:
     results["voice.feed_p99_ms"] = round(base_feed, 1)
     results["voice.feed_p99_ms_transcribing"] = round(loaded["feed"], 1)
     results["voice.feed_change_pct"] = round((loaded["feed"] - base_feed) / base_feed * 100, 1)
+    for name in ("feed", "ingest"):
+        odd, even = median(figures[name][1::2]), median(figures[name][0::2])
+        results[f"voice.{name}_noise_pct"] = round((odd - even) / even * 100, 1)
     results["voice.cpus"] = psutil.cpu_count()
     results["voice.transcribe_duty"] = VoiceSettings.from_env().duty
     return results
