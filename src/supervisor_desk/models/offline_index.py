@@ -40,6 +40,7 @@ from supervisor_desk.models.filters import (
     to_ms,
     user_search_text,
 )
+from supervisor_desk.models.lock_slices import LockSlicer
 from supervisor_desk.models.metrics import session_metrics
 from supervisor_desk.models.wire import (
     LIVE_STATUSES,
@@ -184,7 +185,10 @@ class OfflineIndex:
             transcripts = prepare_transcripts(entries)
         added = 0
         fields = self._fields
+        # Added on the index's thread while the Qt thread paints: hand the lock over often.
+        slicer = LockSlicer()
         for entry, transcript in zip(entries, transcripts, strict=True):
+            slicer.tick()
             row = self._by_id.get(entry.summary.id)
             if row is not None:
                 for column, value in zip(fields.values(), _SORT_FIELDS(entry.summary),
@@ -231,7 +235,11 @@ class OfflineIndex:
         """Normalise up to ``limit`` waiting transcripts (all by default); returns how many
         still wait. Small steps let queries run in between on the index's thread."""
         transcripts = self._transcripts
+        # ~50 us of Python per transcript, 1,000 of them per batch read: other threads (the
+        # Qt thread painting the table) get the lock between slices, not every 5 ms.
+        slicer = LockSlicer()
         for _ in range(len(self._pending) if limit is None else min(limit, len(self._pending))):
+            slicer.tick()
             row = self._pending.pop()
             raw = transcripts[row]
             if raw is not None:
