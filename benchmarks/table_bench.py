@@ -139,7 +139,7 @@ def _read_sort_keys(model: SessionTableModel) -> tuple[float, int, float, float]
 def _timed_after_idle(view: _PaintCountingView, model: SessionTableModel,
                       action: Callable[[], Any]) -> tuple[float, float]:
     """``_timed_paint`` once the previous step's idle work is done (a user's next click
-    comes later than the 50 ms after which the model starts reading keys)."""
+    comes later than the 250 ms after which the model starts reading keys)."""
     _read_sort_keys(model)
     return _timed_paint(view, action)
 

@@ -1236,7 +1236,7 @@ _MAX_CHANGED_RUNS = 256
 
 # Sort keys are read after a load in slices of about this long (a chunk of rows at a time),
 # starting once the first rows have been painted.
-_WARM_DELAY_MS = 50
+_WARM_DELAY_MS = 250
 _WARM_SLICE_S = 0.004
 _WARM_CHUNK_ROWS = 1000
 # Ranking more distinct values than this (ids or addresses of 100,000 rows: 60-100 ms) would
