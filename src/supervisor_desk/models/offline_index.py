@@ -417,6 +417,7 @@ class OfflineIndex:
         if self._last is not None and self._last[0] == flt and self._last[1] == spec:
             return self._last[2]
         order = self._order(spec)
+        rows: list[int]
         if flt.is_empty():
             rows = order.tolist()
         else:
