@@ -491,7 +491,6 @@ def run(quick: bool) -> Results:
                 results[f"idle.rss_{key}_mb"] = round(value, 1)
             results[f"idle.rss_ratio_{points[-1]}_10min"] = round(
                 curve[points[-1]] / curve["10min"], 3)
-            results["idle.load_avg_1min"] = load
         finally:
             if traffic is not None:
                 traffic.stop()
