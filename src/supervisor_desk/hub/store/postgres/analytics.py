@@ -140,8 +140,10 @@ def _statement(clause: str) -> str:
     overlapping = (
         f"SELECT {_COLUMNS} FROM sessions WHERE started_ms >= %(s)s AND started_ms < %(e)s "
         f"AND (ended_ms IS NULL OR ended_ms >= %(s)s) AND {clause} "
-        f"UNION ALL SELECT {_COLUMNS} FROM sessions WHERE started_ms < %(s)s "
-        f"AND (ended_ms IS NULL OR ended_ms >= %(s)s) AND {clause}"
+        f"UNION ALL SELECT {_COLUMNS} FROM sessions WHERE ended_ms IS NULL "
+        f"AND started_ms < %(s)s AND {clause} "
+        f"UNION ALL SELECT {_COLUMNS} FROM sessions WHERE ended_ms >= %(s)s "
+        f"AND started_ms < %(s)s AND {clause}"
     )
     return f"WITH m AS MATERIALIZED ({overlapping}) " + " UNION ALL ".join(branches)
 
@@ -224,5 +226,8 @@ def analytics(
     for i, part in enumerate(parts[1:]):
         params[f"f{i}"] = positional[i]
         named += f"%(f{i})s" + part
-    rows = conn.execute(_statement(named).encode(), params).fetchall()
+    # Never prepared: a generic plan cannot know how much of the history the range holds
+    # (psycopg prepares a statement run five times; the server then may stop planning it for
+    # the range at hand).
+    rows = conn.execute(_statement(named).encode(), params, prepare=False).fetchall()
     return report_from_aggregates(_aggregates(rows), time_range, now_ms, sla_seconds)
