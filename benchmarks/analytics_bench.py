@@ -23,11 +23,18 @@ runs it; the HTTP layer adds ~2 ms):
 - ``analytics.report_hour_ms``: the last hour in 1-minute buckets (what a live page asks);
 - ``analytics.naive_30d_ms``: the previous way, every session's columns read into Python and
   the report computed there (``models.analytics.analytics_report``), for comparison
-  (``analytics.naive_30d_cpu_ms``: its CPU time).
+  (``analytics.naive_30d_cpu_ms``: its CPU time);
+- ``analytics.pg_report_30d_ms``, ``…_7d_ms``, ``…_30d_channel_ms``, ``…_hour_ms``: the same
+  reports from the PostgreSQL backend (``PostgresStore.analytics_report``), its sessions table
+  copied from the SQLite database (the same rows; messages are not copied: no chart reads
+  them) into a PostgreSQL started from Debian's package (skipped when it is not installed);
+  the report is checked equal to SQLite's. The time is the client's wall clock: PostgreSQL
+  computes in its own process.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import statistics
 import tempfile
@@ -38,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import Results, main_for
+from supervisor_desk.hub.store.reducer import SESSION_COLUMNS
 from supervisor_desk.hub.store.sqlite import SqliteStore
 from supervisor_desk.hub.store.sqlite import analytics as analytics_sql
 from supervisor_desk.hub.store.sqlite.query import where
@@ -121,6 +129,43 @@ def _naive(storage: SqliteStore, flt: SessionFilter, rng: Any, now_ms: int) -> o
     return analytics_report((SessionFacts(*row) for row in rows), rng, now_ms)
 
 
+def _postgres(db: Path, folder: str, now_ms: int, reports: dict[str, tuple[Any, Any]],
+              repeats: int, expected: object) -> Results:
+    """The reports of ``reports`` on the PostgreSQL backend over the same sessions."""
+    from tests.postgres_server import available, postgres_server
+
+    if not available():
+        return {}
+    import psycopg
+
+    from supervisor_desk.hub.store.postgres.store import PostgresStore
+
+    with postgres_server(root=Path(folder) / "pg") as server:
+        dsn = server.create_database("analytics")
+        store = PostgresStore(dsn, listen=False, files_dir=Path(folder) / "pg-files")
+        try:
+            began = time.perf_counter()
+            source = sqlite3.connect(db)
+            columns = ", ".join(SESSION_COLUMNS)
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                with conn.cursor().copy(f"COPY sessions ({columns}) FROM STDIN") as copy:
+                    for row in source.execute(f"SELECT {columns} FROM sessions"):
+                        copy.write_row(row)
+                conn.execute("VACUUM ANALYZE sessions")
+            source.close()
+            copy_s = time.perf_counter() - began
+            everything, month = reports["30d"]
+            assert store.analytics_report(everything, month, now_ms, 60) == expected, \
+                "the PostgreSQL and the SQLite report differ"
+            out: Results = {"analytics.pg_copy_s": round(copy_s, 1)}
+            for name, (flt, rng) in reports.items():
+                out[f"analytics.pg_report_{name}_ms"] = _median_ms(
+                    functools.partial(store.analytics_report, flt, rng, now_ms, 60), repeats)
+            return out
+        finally:
+            store.close()
+
+
 def run(quick: bool) -> Results:
     now = datetime.now(UTC)
     now_ms = to_ms(now)
@@ -168,7 +213,9 @@ def run(quick: bool) -> Results:
                     lambda: _naive(storage, everything, month, now_ms), max(1, repeats // 2),
                     time.thread_time),
                 "analytics.sessions_in_30d": check.sessions,
-            }
+            } | _postgres(db, folder, now_ms, {
+                "30d": (everything, month), "7d": (everything, week),
+                "30d_channel": (web, month), "hour": (everything, hour)}, repeats, check)
         finally:
             storage.close()
 
