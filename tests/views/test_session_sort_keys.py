@@ -58,15 +58,18 @@ STEPS = st.lists(st.one_of(
 
 @settings(max_examples=120, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(first=st.integers(0, 14), given_order=st.booleans(), steps=STEPS)
+@given(first=st.integers(0, 14), given_order=st.booleans(), steps=STEPS,
+       slack=st.sampled_from([4096, 4096, 2]))
 def test_a_click_orders_rows_like_a_plain_sort_of_the_sort_role_then_arrival(
     qapp: QApplication, monkeypatch: pytest.MonkeyPatch, first: int, given_order: bool,
-    steps: list[tuple[Any, ...]],
+    steps: list[tuple[Any, ...]], slack: int,
 ) -> None:
     # Idle slices of one small chunk each, at once: a click often lands mid-way.
     monkeypatch.setattr(session_table_model, "_WARM_DELAY_MS", 0)
     monkeypatch.setattr(session_table_model, "_WARM_CHUNK_ROWS", 3)
     monkeypatch.setattr(session_table_model, "_WARM_SLICE_S", 0.0)
+    # With a slack of 2, keys are read afresh at every click, as after a day of arrivals.
+    monkeypatch.setattr(session_table_model, "_KEYS_SLACK", slack)
     clock = Clock()
     model = SessionTableModel(clock=clock, time_zone=UTC)
     model.set_live_order(LiveOrder.GIVEN if given_order else LiveOrder.LONGEST_WAIT)
@@ -115,3 +118,27 @@ def test_a_click_orders_rows_like_a_plain_sort_of_the_sort_role_then_arrival(
             case ("idle", slices):
                 for _ in range(slices):
                     QApplication.processEvents()
+
+
+def test_a_waiting_sessions_wait_is_read_at_every_click(qapp: QApplication) -> None:
+    """A queued wait grows with the clock past a fixed one: neither the stored key nor the
+    reverse of the last order may be used for it."""
+    clock = Clock()
+    model = SessionTableModel(clock=clock, time_zone=UTC)
+    model.set_live_order(LiveOrder.GIVEN)
+    waiting = make("waiting", status="queued", queued=0)
+    done = make("done", status="completed", queued=0, ended=30)  # waited 30 s, then ended
+    model.set_sessions([waiting, done])
+    clock.now = T0 + timedelta(seconds=10)
+
+    def shown() -> list[str]:
+        return [model.session_at(r).id for r in range(model.rowCount())]  # type: ignore[union-attr]
+
+    model.sort(SessionColumn.WAIT, Qt.SortOrder.AscendingOrder)
+    assert shown() == ["waiting", "done"]  # 10 s < 30 s
+    clock.now = T0 + timedelta(seconds=100)
+    model.sort(SessionColumn.WAIT, Qt.SortOrder.DescendingOrder)
+    assert shown() == ["waiting", "done"]  # 100 s > 30 s: not the reverse of the last order
+    model.sort(SessionColumn.MESSAGES, Qt.SortOrder.AscendingOrder)
+    model.sort(SessionColumn.WAIT, Qt.SortOrder.AscendingOrder)
+    assert shown() == ["done", "waiting"]

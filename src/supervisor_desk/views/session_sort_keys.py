@@ -39,6 +39,9 @@ class ColumnKeys:
         self._ranks: np.ndarray[Any, Any] = np.zeros(0, dtype=np.int64)
         # The model's generation when every shown row's key was last known current.
         self.synced = -1
+        # Whether the last keys() had rows whose key follows the clock (so an order made
+        # with them cannot simply be reversed later).
+        self.followed_clock = False
 
     def _grow(self, size: int) -> None:
         if size <= len(self._sources):
@@ -85,6 +88,12 @@ class ColumnKeys:
             self.store([rows[i] for i in stale.tolist()], slots[stale])
 
     @property
+    def outgrown(self) -> int:
+        """The most arrival numbers or distinct values kept: both only grow while a live
+        table runs (every new session takes both), so the model starts afresh past a bound."""
+        return max(len(self._sources), len(self._distinct))
+
+    @property
     def distinct_values(self) -> int:
         """How many distinct values a ranked column has seen (what ranking them costs)."""
         return len(self._distinct)
@@ -104,8 +113,10 @@ class ColumnKeys:
             self.rank()
             return [self._ranks[self._parts[0][slots]]]
         keys = [part[slots] for part in self._parts]
+        self.followed_clock = False
         if self._follows_clock is not None:
             moving = np.flatnonzero(self._volatile[slots])
+            self.followed_clock = bool(len(moving))
             if len(moving):
                 # Computed now, for this click only: the stored value would age.
                 fresh = self._extract([rows[i] for i in moving.tolist()])

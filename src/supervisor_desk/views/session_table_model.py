@@ -879,8 +879,10 @@ class SessionTableModel(QAbstractTableModel):
             return order
         self._keys = None
         sort_id = (column, self._generation, self._ordering.order, descending)
-        if column >= 0 and self._last_sort == (*sort_id[:3], not descending):
-            # The same column again with nothing changed: the reverse of the order it left.
+        if (column >= 0 and self._last_sort == (*sort_id[:3], not descending)
+                and not self._column_keys_of(column).followed_clock):
+            # The same column again with nothing changed: the reverse of the order it left
+            # (unless some of its keys follow the clock: a queued wait outgrows fixed ones).
             self._last_sort = sort_id
             rows.reverse()
             if self._arrivals is not None:
@@ -891,6 +893,9 @@ class SessionTableModel(QAbstractTableModel):
             ordered = np.argsort(arrivals, kind="stable")
         else:
             column_keys = self._column_keys_of(column)
+            if column_keys.outgrown > 4 * n + _KEYS_SLACK:
+                # A day of arrivals on the live table: read the rows shown now afresh.
+                column_keys = self._column_keys[column] = self._new_column_keys(column)
             if column_keys.synced != self._generation:
                 column_keys.refresh(rows, arrivals)
                 column_keys.synced = self._generation
@@ -1242,6 +1247,9 @@ _WARM_CHUNK_ROWS = 1000
 # Ranking more distinct values than this (ids or addresses of 100,000 rows: 60-100 ms) would
 # hold the Qt thread past a slice: the first click on that column ranks them.
 _WARM_RANK_MAX = 20_000
+# A column's keys are read afresh at a click once they span more than 4 x the rows + this
+# many arrival numbers or distinct values (memory stays bounded on a live table all day).
+_KEYS_SLACK = 4096
 # Columns whose sort key is numeric (_numeric_sort_keys); the others are ranked texts/tuples.
 _NUMERIC_COLUMNS = frozenset({
     SessionColumn.START, SessionColumn.MESSAGES, SessionColumn.LAST_MESSAGE,
