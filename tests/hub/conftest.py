@@ -134,34 +134,38 @@ def started_pg_hub(postgres: PostgresServer, template: str, files_dir: Path,
 
     dsn = fresh_pg_database(postgres, template)
     store = PostgresStore(dsn, files_dir=files_dir)
-    hub = EmbeddedHub(store.path, store=store, **options)
+    try:
+        with _running(EmbeddedHub(store.path, store=store, **options)) as hub:
+            yield hub
+    finally:
+        postgres.drop_database(dsn.rsplit("/", 1)[1])
+
+
+@contextlib.contextmanager
+def _running(hub: EmbeddedHub) -> Iterator[EmbeddedHub]:
+    """``hub`` started, with ``hub.ingest_token``; stopped after."""
     hub.ingest_token = hub.create_token("tests", "ingest")  # type: ignore[attr-defined]
     hub.start()
     try:
         yield hub
     finally:
         hub.stop()
-        postgres.drop_database(dsn.rsplit("/", 1)[1])
 
 
 @contextlib.contextmanager
 def started_hub(request: pytest.FixtureRequest, backend: str, folder: Path,
                 **options: Any) -> Iterator[EmbeddedHub]:
     """A started hub of its own on ``backend`` (for fixtures that set the hub up their own
-    way): SQLite in ``folder``, or a fresh PostgreSQL database. No users, ``hub.ingest_token``."""
+    way) with ``hub.ingest_token``: SQLite in ``folder`` (no users), or a fresh copy of the
+    PostgreSQL template (users viewer/supervisor/admin)."""
     if backend == "postgres":
         postgres: PostgresServer = request.getfixturevalue("postgres")
         with started_pg_hub(postgres, request.getfixturevalue("_pg_template"), folder / "files",
                             **options) as hub:
             yield hub
         return
-    hub = EmbeddedHub(folder / "hub.db", **options)
-    hub.ingest_token = hub.create_token("tests", "ingest")  # type: ignore[attr-defined]
-    hub.start()
-    try:
+    with _running(EmbeddedHub(folder / "hub.db", **options)) as hub:
         yield hub
-    finally:
-        hub.stop()
 
 
 @pytest.fixture
