@@ -11,7 +11,7 @@ import pytest
 from supervisor_desk.models import lock_slices
 from supervisor_desk.models.export import ExportReader, write_export
 from supervisor_desk.models.filters import SessionFilter
-from supervisor_desk.models.lock_slices import LockSlicer
+from supervisor_desk.models.lock_slices import LockSlicer, lock_sliced
 from supervisor_desk.models.offline_index import OfflineIndex, raw_transcripts
 from tests.models.export_samples import make_records
 
@@ -59,3 +59,12 @@ def test_reading_into_the_index_gives_way_per_slice_and_keeps_every_transcript(
         flt = SessionFilter(text=text)
         assert sliced.matching_ids(flt) == at_once.matching_ids(flt)
     assert sliced.matching_ids(SessionFilter(text="zurich"))
+
+
+def test_a_pass_over_every_row_gives_way_per_step_and_sees_every_row(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    given = _CountedYields()
+    monkeypatch.setattr(lock_slices, "_give_way", given)
+    rows = list(range(1000))
+    assert list(lock_sliced(rows, slice_s=0.0)) == rows
+    assert given.calls == -(-len(rows) // lock_slices.STEP_ITEMS)  # once per step of items

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import batched
 
 LOCK_SLICE_S = 0.0005
+STEP_ITEMS = 256  # items between two looks at the clock in lock_sliced (~0.1-0.3 ms of work)
 # Both release the lock around the call. ``sleep(0)`` returns within a microsecond, mostly
 # before the waiting thread has woken to take the lock (the waiter then starts its 5 ms over);
 # ``sched_yield`` gives the core away first, so the waiter gets it (no such call on Windows).
@@ -38,3 +40,15 @@ class LockSlicer:
         if time.perf_counter() >= self._deadline:
             _give_way()
             self._deadline = time.perf_counter() + self.slice_s
+
+
+def lock_sliced[T](items: Iterable[T], slice_s: float | None = None) -> Iterator[T]:
+    """``items`` unchanged, the lock handed over between them as :class:`LockSlicer` does.
+
+    For a pass over every row that is one expression (a sum, a dict of names) rather than a
+    loop of its own: the clock is read once per :data:`STEP_ITEMS` items, not per item.
+    """
+    slicer = LockSlicer(slice_s)
+    for step in batched(items, STEP_ITEMS):
+        slicer.tick()
+        yield from step
