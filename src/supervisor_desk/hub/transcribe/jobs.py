@@ -251,6 +251,20 @@ class TranscriptionQueue:
         for session_id in await self.service.read(self.jobs.claim):
             self.schedule(session_id)
 
+    async def _renew(self, running: list[str]) -> None:
+        """Extend the leases of the jobs running here; stop a job whose lease ran out and
+        which another replica took over meanwhile (this one was paused or cut off longer than
+        a lease), so it is not recognised twice."""
+        held = set(await self.service.read(self.jobs.renew, running))
+        for session_id in running:
+            if session_id in held or session_id not in self._tasks:
+                continue
+            found = await self.service.read(self.jobs.get, session_id)
+            if found is not None and found[0].state not in FINISHED:
+                log.warning("transcription of %s was taken over by another replica",
+                            session_id)
+                self._tasks[session_id].cancel()
+
     async def _keep_leases(self) -> None:
         """Renew the leases of the jobs running here and take over the jobs of replicas that
         died (their leases ran out), every third of a lease."""
@@ -258,7 +272,7 @@ class TranscriptionQueue:
             await asyncio.sleep(self.settings.lease_s / 3)
             try:
                 if self._tasks:
-                    await self.service.read(self.jobs.renew, list(self._tasks))
+                    await self._renew(list(self._tasks))
                 await self._claim()
             except Exception:  # the database away for a moment: try again next round
                 log.warning("could not renew or claim transcription jobs", exc_info=True)
