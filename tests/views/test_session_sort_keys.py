@@ -53,6 +53,7 @@ STEPS = st.lists(st.one_of(
     st.tuples(st.just("remove"), st.lists(st.integers(0, 40), max_size=3)),
     st.tuples(st.just("clock"), st.integers(1, 90)),
     st.tuples(st.just("idle"), st.integers(1, 4)),
+    st.tuples(st.just("order"), st.booleans()),  # History's order or the live one
 ), min_size=1, max_size=14)
 
 
@@ -115,6 +116,8 @@ def test_a_click_orders_rows_like_a_plain_sort_of_the_sort_role_then_arrival(
                     arrival.pop(sid, None)
             case ("clock", seconds):
                 clock.now += timedelta(seconds=seconds)
+            case ("order", given):
+                model.set_live_order(LiveOrder.GIVEN if given else LiveOrder.LONGEST_WAIT)
             case ("idle", slices):
                 for _ in range(slices):
                     QApplication.processEvents()
@@ -142,3 +145,30 @@ def test_a_waiting_sessions_wait_is_read_at_every_click(qapp: QApplication) -> N
     model.sort(SessionColumn.MESSAGES, Qt.SortOrder.AscendingOrder)
     model.sort(SessionColumn.WAIT, Qt.SortOrder.AscendingOrder)
     assert shown() == ["done", "waiting"]
+
+
+def test_switching_the_live_order_while_keys_are_read_keeps_duration_exact(
+    qapp: QApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Duration's key depends on the live order; a switch in the middle of reading it
+    restarts that column, and the keys read before the switch are not trusted."""
+    monkeypatch.setattr(session_table_model, "_WARM_DELAY_MS", 0)
+    monkeypatch.setattr(session_table_model, "_WARM_CHUNK_ROWS", 2)
+    monkeypatch.setattr(session_table_model, "_WARM_SLICE_S", 0.0)
+    rows = [_session(f"s{n:02d}", n) for n in range(6)]
+    for slices in range(3 * len(SessionColumn) + 2):
+        model = SessionTableModel(clock=Clock(), time_zone=UTC)
+        model.set_sessions(rows)
+        for _ in range(slices):
+            QApplication.processEvents()
+        model.set_live_order(LiveOrder.GIVEN)
+        while model.sort_keys_warming:
+            QApplication.processEvents()
+        model.sort(SessionColumn.DURATION, Qt.SortOrder.AscendingOrder)
+        shown = [model.session_at(r) for r in range(model.rowCount())]
+        by_start = sorted(rows, key=lambda s: (s.started_at, s.id))  # the live arrival order
+        arrival = {s.id: k for k, s in enumerate(by_start)}
+        roles = {s.id: model.data(model.index(r, SessionColumn.DURATION), SortRole)
+                 for r, s in enumerate(shown) if s is not None}
+        assert [s.id for s in shown if s is not None] == sorted(
+            roles, key=lambda sid: (roles[sid], arrival[sid])), slices

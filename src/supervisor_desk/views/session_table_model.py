@@ -278,6 +278,7 @@ class SessionTableModel(QAbstractTableModel):
         self._warm_columns: list[int] = []
         self._warm_from = 0
         self._warm_generation = -1
+        self._warm_keys: ColumnKeys | None = None  # the object the current column went into
         self._warm_timer = QTimer(self)
         self._warm_timer.setSingleShot(True)
         self._warm_timer.timeout.connect(self._on_warm_timer_timeout)
@@ -960,6 +961,8 @@ class SessionTableModel(QAbstractTableModel):
             column = self._warm_columns[0]
             keys = self._column_keys_of(column)
             start = self._warm_from
+            if start == 0:
+                self._warm_keys = keys
             end = min(start + _WARM_CHUNK_ROWS, len(rows))
             keys.store(rows[start:end], slots[start:end])
             if end < len(rows):
@@ -967,7 +970,9 @@ class SessionTableModel(QAbstractTableModel):
             else:
                 if keys.distinct_values <= _WARM_RANK_MAX:
                     keys.rank()  # now rather than at the click
-                if self._generation == self._warm_generation:
+                # Every row was read into this very object (a switch of live order or a
+                # click may have replaced it midway) and no row changed since the load.
+                if keys is self._warm_keys and self._generation == self._warm_generation:
                     keys.synced = self._generation
                 self._warm_columns.pop(0)
                 self._warm_from = 0
