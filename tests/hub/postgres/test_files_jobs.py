@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
+from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.hub.store.postgres.files import PgFiles
 from supervisor_desk.hub.store.postgres.store import PostgresStore
+from supervisor_desk.hub.store.webhooks import now_ms
 from tests.audio_samples import HAVE_SPEECH_TOOLS, make_call
 from tests.client.hub_events import started
-from tests.hub.conftest import fresh_pg_database
+from tests.hub.conftest import Api, fresh_pg_database
 from tests.hub.postgres.test_replicas import Replica
 from tests.postgres_server import PostgresServer
 
@@ -171,3 +174,40 @@ def test_a_transcription_outlives_the_replica_that_started_it(
     assert len({m["id"] for m in said}) == len(said) == 2 * len(spoken)  # none lost, none twice
     assert [m["seq"] for m in detail["messages"]] == list(range(1, len(detail["messages"]) + 1))
     assert detail["session"]["status"] == "completed"
+
+
+@pytest.fixture
+def _short_leases(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERVISOR_HUB_TRANSCRIBE_DUTY", "1")
+    monkeypatch.setenv("SUPERVISOR_HUB_JOB_LEASE_S", "0.6")
+
+
+@pytest.mark.skipif(not HAVE_SPEECH_TOOLS, reason="espeak-ng and sox come from "
+                    "scripts/system-deps.sh")
+def test_a_replica_stops_a_job_another_one_took_over(
+    _short_leases: None, pg_hub: EmbeddedHub, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A replica paused past its lease finds its job claimed by another: it stops its own run
+    (the job is not recognised twice) and leaves the job to the new owner."""
+    api = Api(pg_hub)
+    call, _ = make_call(tmp_path, DIALOGUE[:2], 1.0)
+    recording = tmp_path / "long.flac"
+    subprocess.run(["sox", str(call), str(call), str(call), str(recording)], check=True)
+    imported = api.post("/sessions/import-audio", role="ingest", content=recording.read_bytes(),
+                        params={"agent": "Ava", "channel": "sip", "name": "call.flac"})
+    assert imported.status_code == 202, imported.text
+    session_id = imported.json()["session"]["id"]
+    _wait_for(lambda: api.get(f"/sessions/{session_id}/transcription").json()["state"]
+              == "running")
+    store = pg_hub.storage
+    assert isinstance(store, PostgresStore)
+    with psycopg.connect(store.dsn, autocommit=True) as conn:  # another replica claims it
+        conn.execute("UPDATE transcriptions SET owner = 'elsewhere', lease_ms = %s "
+                     "WHERE session_id = %s", (now_ms() + 600_000, session_id))
+    _wait_for(lambda: any("taken over by another replica" in r.getMessage()
+                          for r in caplog.records), timeout=30)
+    with psycopg.connect(store.dsn) as conn:
+        row = conn.execute("SELECT state, owner FROM transcriptions WHERE session_id = %s",
+                           (session_id,)).fetchone()
+    assert row == ("running", "elsewhere")  # left to its new owner, not finished or failed
+    api.client.close()
