@@ -78,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the hub")
     serve.add_argument("--db", type=_db_target, default=None, help=_DB_HELP)
     serve.add_argument("--files-dir", type=Path, default=None, metavar="DIR",
-                       help="with a PostgreSQL --db: where this replica keeps uploaded files "
-                       "and transcription state (default ./hub-files)")
+                       help="with a PostgreSQL --db: the folder of uploaded files' bytes, "
+                       "one folder shared by every replica (default ./hub-files)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--simulate", nargs="?", type=float, const=20.0, default=None,
