@@ -173,6 +173,11 @@ class LiveViewModel(QObject):
         self._on_screen_event.set()
         self._expired_at = 0.0
         self._metrics_at = 0.0
+        # Cards follow frames at most once a second; a frame that comes sooner is shown by
+        # this one shot at the second's end, so the last change of a burst is never dropped.
+        self._metrics_trailing = QTimer(self)
+        self._metrics_trailing.setSingleShot(True)
+        self._metrics_trailing.timeout.connect(self._on_metrics_trailing_timeout)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -323,8 +328,12 @@ class LiveViewModel(QObject):
             for s in batch:
                 self.session_updated.emit(s)
             self._check_first_rows()
-            if self._on_screen and self._monotonic() - self._metrics_at >= 1.0:
-                self._emit_metrics()  # cards follow the frames at most once a second
+            if self._on_screen:
+                since = self._monotonic() - self._metrics_at
+                if since >= 1.0:
+                    self._emit_metrics()  # cards follow the frames at most once a second
+                elif not self._metrics_trailing.isActive():
+                    self._metrics_trailing.start(max(1, int((1.0 - since) * 1000)))
         if self._frame_messages:
             frame, self._frame_messages = self._frame_messages, []
             self.messages_received.emit(frame)
@@ -531,6 +540,10 @@ class LiveViewModel(QObject):
         self._hub_metrics = hub.model_copy(update={
             "total": hub.total + 1, "recent_24h": hub.recent_24h + int(recent)})
         self._metrics_at = 0.0  # the cards show it with this frame
+
+    def _on_metrics_trailing_timeout(self) -> None:
+        if self._on_screen:
+            self._emit_metrics()
 
     def _emit_metrics(self) -> None:
         self._metrics_at = self._monotonic()
