@@ -219,3 +219,20 @@ async def test_client_that_stops_reading_is_closed_after_the_stall_timeout(api: 
     finally:
         slow.close()
 
+
+
+async def test_frames_are_sent_uncompressed_unless_the_hub_is_told_to_deflate(
+        api: Api, tmp_path: Any) -> None:
+    """Compression costs the fan-out a deflate per client per frame: off by default, on with
+    ``serve --ws-deflate``; the feed works either way."""
+    api.ingest([started("s1")])
+    async with websockets.connect(_feed_url(api.hub, after=0),
+                                  additional_headers=api.headers("viewer")) as ws:
+        assert ws.protocol.extensions == []
+        assert isinstance(await _recv(ws), HelloFrame)
+    hub = EmbeddedHub(tmp_path / "deflate.db", ws_deflate=True)
+    with hub:
+        headers = {"Authorization": f"Bearer {hub.create_token('deflate', 'viewer')}"}
+        async with websockets.connect(_feed_url(hub, after=0), additional_headers=headers) as ws:
+            assert [e.name for e in ws.protocol.extensions] == ["permessage-deflate"]
+            assert isinstance(await _recv(ws), HelloFrame)

@@ -33,6 +33,7 @@ class EmbeddedHub:
         forwarded_allow_ips: str | Sequence[str] = (),
         webhook_schedule: RetrySchedule | None = None,
         store: HubStore | None = None,
+        ws_deflate: bool = False,
     ) -> None:
         self.db_path = Path(db_path)
         self.tls = load_tls(tls_cert, tls_key)  # https:// when both are given
@@ -42,6 +43,7 @@ class EmbeddedHub:
         self.seed = seed
         self.limits = limits
         self.feed_limits = feed_limits
+        self.ws_deflate = ws_deflate
         # Like ``serve``: X-Forwarded-For is trusted from these proxies only (none by default).
         self.forwarded_allow_ips = parse_trusted(forwarded_allow_ips)
         self.webhook_schedule = webhook_schedule
@@ -72,7 +74,7 @@ class EmbeddedHub:
         self._server = HubServer(
             self.storage, host=self.host, port=self.port, tls=self.tls, limits=self.limits,
             feed_limits=self.feed_limits, forwarded_allow_ips=self.forwarded_allow_ips,
-            webhook_schedule=self.webhook_schedule,
+            webhook_schedule=self.webhook_schedule, ws_deflate=self.ws_deflate,
         )
         self._thread = threading.Thread(target=self._run, name="embedded-hub", daemon=True)
         self._thread.start()
