@@ -25,7 +25,8 @@ The shift-long RSS curve is time-compressed: the simulator posts ``COMPRESSION``
 8 simulated hours over RSS at 10 simulated minutes (``--quick``: ``rss_ratio_30min_10min``,
 half a simulated hour, so that a quick run fits beside the other modules in 4 minutes).
 
-Measuring windows: ``--quick`` 10 s per state, full 120 s at 5 events/s (the issue's 5-minute
+Measuring windows: ``--quick`` 7 s per state (a smoke run that fits the quick suite's
+3 minutes), full 120 s at 5 events/s (the issue's 5-minute
 average: ``SUPERVISOR_DESK_IDLE_SECONDS=300``) and 60 s at 100 events/s.
 
 For profiling (not part of a benchmark run): ``SUPERVISOR_DESK_IDLE_RATES=5`` measures only
@@ -433,12 +434,12 @@ def run(quick: bool) -> Results:
     if missing:
         raise SystemExit(f"idle_bench needs {', '.join(missing)} (scripts/system-deps.sh)")
     override = float(os.environ.get("SUPERVISOR_DESK_IDLE_SECONDS", "0"))
-    windows = {5.0: override or (10.0 if quick else 120.0),
-               100.0: override or (10.0 if quick else 60.0)}
+    windows = {5.0: override or (7.0 if quick else 120.0),
+               100.0: override or (7.0 if quick else 60.0)}
     if rates := os.environ.get("SUPERVISOR_DESK_IDLE_RATES"):
         windows = {float(r): windows.get(float(r), override or 10.0) for r in rates.split(",")}
     with_rss = os.environ.get("SUPERVISOR_DESK_IDLE_RSS", "1") != "0"
-    settle = 3.0 if quick else 15.0
+    settle = 2.0 if quick else 15.0
     points = ["10min", "30min"] if quick else ["10min"] + [f"{h}h" for h in range(1, 9)]
     from supervisor_desk.hub.embedded import EmbeddedHub
 
