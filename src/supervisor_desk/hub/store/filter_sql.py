@@ -7,6 +7,7 @@ for psycopg). The rest (search, text, id lists) is per backend: it leans on each
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from supervisor_desk.models.filters import SessionFilter, ceil_ms
@@ -49,3 +50,19 @@ def column_clauses(flt: SessionFilter, mark: str) -> tuple[list[str], list[Any]]
             "status IN ('queued', 'active')" if flt.live else "status NOT IN ('queued', 'active')"
         )
     return clauses, params
+
+
+def named_clause(clause: str, positional: list[Any], mark: str,
+                 name: Callable[[str], str]) -> tuple[str, dict[str, Any]]:
+    """``clause`` with its positional ``mark`` placeholders renamed ``f0``, ``f1``… (spelled
+    by ``name``: ``:f0`` for SQLite, ``%(f0)s`` for psycopg) and their values by name, so a
+    statement can mix the filter's parameters with named ones of its own."""
+    parts = clause.split(mark)
+    if len(parts) != len(positional) + 1:
+        raise ValueError("the filter clause and its parameters do not match")
+    named = parts[0]
+    params: dict[str, Any] = {}
+    for i, part in enumerate(parts[1:]):
+        params[f"f{i}"] = positional[i]
+        named += name(f"f{i}") + part
+    return named, params

@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 
+from supervisor_desk.hub.store.filter_sql import named_clause
 from supervisor_desk.hub.store.postgres.query import where
 from supervisor_desk.models.analytics import (
     MESSAGE_BINS,
@@ -213,19 +214,12 @@ def analytics(
 ) -> AnalyticsReport:
     """The report of the sessions matching ``flt`` (see ``models.analytics``), in one
     statement (so one snapshot)."""
-    clause, positional = where(flt)
     # The filter's placeholders are positional (%s), the range's named: name the filter's too.
-    parts = clause.split("%s")
-    if len(parts) != len(positional) + 1:
-        raise ValueError("the filter clause and its parameters do not match")
-    params: dict[str, Any] = {
+    named, params = named_clause(*where(flt), "%s", lambda key: f"%({key})s")
+    params.update({
         "s": time_range.start_ms, "e": time_range.end_ms, "z": time_range.bucket_ms,
         "n": now_ms, "l": sla_seconds * 1000,
-    }
-    named = parts[0]
-    for i, part in enumerate(parts[1:]):
-        params[f"f{i}"] = positional[i]
-        named += f"%(f{i})s" + part
+    })
     # Never prepared: a generic plan cannot know how much of the history the range holds
     # (psycopg prepares a statement run five times; the server then may stop planning it for
     # the range at hand).

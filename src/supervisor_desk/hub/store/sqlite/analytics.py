@@ -23,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from supervisor_desk.hub.store.filter_sql import named_clause
 from supervisor_desk.hub.store.sqlite.query import where
 from supervisor_desk.models.analytics import (
     MESSAGE_BINS,
@@ -310,19 +311,12 @@ def analytics(
     """The report of the sessions matching ``flt`` (see ``models.analytics``). With a
     ``helper``, the charts over time are read on its connection while this one reads the
     tables, from the same snapshot (else this connection reads both)."""
-    clause, positional = where(flt)
     # The filter's placeholders are positional (?), the range's named: name the filter's too.
-    parts = clause.split("?")
-    if len(parts) != len(positional) + 1:
-        raise ValueError("the filter clause and its parameters do not match")
-    named: dict[str, Any] = {
+    numbered, named = named_clause(*where(flt), "?", lambda key: f":{key}")
+    named.update({
         "s": time_range.start_ms, "e": time_range.end_ms, "z": time_range.bucket_ms,
         "n": now_ms, "l": sla_seconds * 1000,
-    }
-    numbered = parts[0]
-    for i, part in enumerate(parts[1:]):
-        named[f"f{i}"] = positional[i]
-        numbered += f":f{i}" + part
+    })
     conn.execute("BEGIN")  # one snapshot for every query
     try:
         mark = conn.execute(_MARK).fetchone()[0]
