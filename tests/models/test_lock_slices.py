@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ class _CountedYields:
 
     def __call__(self) -> None:
         self.calls += 1
-        (getattr(os, "sched_yield", None) or (lambda: time.sleep(0)))()
+        time.sleep(0)
 
 
 def test_a_slicer_gives_way_once_its_slice_is_used_up(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,7 +39,7 @@ def test_a_slicer_gives_way_once_its_slice_is_used_up(monkeypatch: pytest.Monkey
     assert given.calls == 100
 
 
-def test_reading_into_the_index_gives_way_per_slice_and_keeps_every_transcript(
+def test_normalising_gives_way_per_slice_and_keeps_every_transcript(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "e.jsonl"
     write_export(path, "jsonl", RECORDS)
@@ -52,9 +51,8 @@ def test_reading_into_the_index_gives_way_per_slice_and_keeps_every_transcript(
     monkeypatch.setattr(lock_slices, "LOCK_SLICE_S", 0.0)  # every step uses up its slice
     sliced = OfflineIndex(path)
     sliced.add(entries, raw_transcripts(entries), normalized=False)
-    assert given.calls == len(entries)
     assert sliced.normalize_transcripts() == 0
-    assert given.calls == 2 * len(entries)
+    assert given.calls == len(entries)
     for text in ("cancel", "CAFÉ", "zurich", "order refund"):
         flt = SessionFilter(text=text)
         assert sliced.matching_ids(flt) == at_once.matching_ids(flt)

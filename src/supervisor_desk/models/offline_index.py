@@ -185,10 +185,7 @@ class OfflineIndex:
             transcripts = prepare_transcripts(entries)
         added = 0
         fields = self._fields
-        # Added on the index's thread while the Qt thread paints: hand the lock over often.
-        slicer = LockSlicer()
         for entry, transcript in zip(entries, transcripts, strict=True):
-            slicer.tick()
             row = self._by_id.get(entry.summary.id)
             if row is not None:
                 for column, value in zip(fields.values(), _SORT_FIELDS(entry.summary),
