@@ -12,9 +12,9 @@ length (quick: 1 call, ~22 s of audio; full: 8 calls, ~3 min). The hub runs as
   ``SUPERVISOR_HUB_TRANSCRIBE_DUTY``).
 - ``voice.worker_cpu_s_per_audio_s``: CPU seconds the worker process used per second of audio.
 - ``voice.ingest_events_per_s`` / ``voice.ingest_events_per_s_transcribing``: 4 platform
-  connections posting batches of 100 events as fast as the hub takes them, for a fixed time,
-  with a transcription's worker paused (SIGSTOP) and running, alternately (4 rounds, full: 6;
-  medians); ``voice.ingest_change_pct`` the difference.
+  connections (a token each) posting batches of 100 events as fast as the hub takes them,
+  for a fixed time, with a transcription's worker paused (SIGSTOP) and running, alternately
+  (4 rounds, full: 6; medians); ``voice.ingest_change_pct`` the difference.
 - ``voice.feed_p99_ms`` / ``voice.feed_p99_ms_transcribing``: 10 feed clients, 200 events/s
   posted; latency = frame received - POST start, p99; ``voice.feed_change_pct``.
 - ``voice.feed_noise_pct`` / ``voice.ingest_noise_pct``: the same comparison between the
@@ -55,6 +55,7 @@ DIALOGUE = (
     ("customer", "thank you very much goodbye"),
 )
 VOICES = {"agent": "en-us+f2", "customer": "en-us+f3"}
+POSTERS = 4  # ingest connections at full speed
 
 
 def make_call(folder: Path, repeats: int) -> tuple[Path, float]:
@@ -89,8 +90,13 @@ def _tokens(db: Path) -> dict[str, str]:
 
     storage = SqliteStore(db)
     try:
-        return {role: storage.create_token(f"bench-{role}", role)[0]
-                for role in ("ingest", "viewer")}
+        tokens = {role: storage.create_token(f"bench-{role}", role)[0]
+                  for role in ("ingest", "viewer")}
+        # One token per ingest connection: the hub limits each token (5,000 events/s by
+        # default), and an idle hub takes more than that from four connections.
+        for k in range(POSTERS):
+            tokens[f"ingest{k}"] = storage.create_token(f"bench-ingest{k}", "ingest")[0]
+        return tokens
     finally:
         storage.close()
 
@@ -109,22 +115,24 @@ def _batch(prefix: str, n: int) -> bytes:
     return json.dumps({"events": events}).encode()
 
 
-async def ingest_rate(url: str, token: str, seconds: float, tag: str) -> float:
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+async def ingest_rate(url: str, tokens: dict[str, str], seconds: float, tag: str) -> float:
     stored = 0
     stop_at = time.monotonic() + seconds
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         async def poster(k: int) -> None:
             nonlocal stored
             i = 0
+            headers = {"Authorization": f"Bearer {tokens[f'ingest{k}']}",
+                       "Content-Type": "application/json"}
             while time.monotonic() < stop_at:
-                answer = await client.post("/api/v1/ingest", content=_batch(f"{tag}{k}-{i}", 100))
+                answer = await client.post("/api/v1/ingest", headers=headers,
+                                           content=_batch(f"{tag}{k}-{i}", 100))
                 answer.raise_for_status()
                 stored += 100
                 i += 1
 
         started = time.monotonic()
-        await asyncio.gather(*(poster(k) for k in range(4)))
+        await asyncio.gather(*(poster(k) for k in range(POSTERS)))
         return stored / (time.monotonic() - started)
 
 
@@ -253,7 +261,7 @@ def run(quick: bool) -> Results:
                     tag = f"r{round_}{'p' if paused else 't'}"
                     suffix = "" if paused else "_t"
                     figures["ingest" + suffix].append(
-                        asyncio.run(ingest_rate(url, tokens["ingest"], window, tag)))
+                        asyncio.run(ingest_rate(url, tokens, window, tag)))
                     figures["feed" + suffix].append(asyncio.run(feed_p99(url, tokens, window,
                                                                          tag)))
                     running_throughout &= worker.is_running()
