@@ -412,3 +412,29 @@ def test_rows_on_screen_update_from_the_feed(harness: Harness, qrun: Any, hub: A
 
     qrun(scenario())
     dispose_qt(feed)
+
+
+def test_a_refresh_keeps_the_scroll_position_another_page_starts_at_its_top(
+        harness: Harness, qrun: Any) -> None:
+    """An offline file still loading refreshes the page about once a second: a user who
+    scrolled down stays where they are; moving to another page shows its top."""
+    h = harness
+    h.view.resize(1400, 360)
+
+    async def scenario() -> None:
+        h.view.pagination.load_more_button.click()
+        await h.settled()
+        bar = h.view.table.verticalScrollBar()
+        await wait_until(lambda: bar.maximum() > 0)
+        bar.setValue(bar.maximum())
+        kept = bar.value()
+        assert kept > 0
+        h.vm.refresh()
+        await h.settled()
+        assert bar.value() == kept
+        h.view.pagination.next_button.click()
+        await h.settled()
+        assert h.range_text() == f"Showing 21 to 30 of {N} sessions"
+        assert bar.value() == 0
+
+    qrun(scenario())

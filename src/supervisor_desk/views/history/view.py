@@ -149,6 +149,7 @@ class HistoryView(QWidget):
     ) -> None:
         super().__init__(parent)
         self.vm = view_model
+        self._shown_query: tuple[object, ...] | None = None  # filter, sort, offset on screen
         self._tz = time_zone
         self._scope = scope
         self._agent_names: dict[str, str] = {}
@@ -267,8 +268,18 @@ class HistoryView(QWidget):
             fresh = [s for s in sessions if self.table_model.row_of(s.id) < 0]
             self.table_model.apply_changes(fresh)
         else:
+            # A refresh of the page on screen (an offline file still loading refreshes it
+            # about once a second) keeps where the user scrolled; another page, filter or
+            # sort starts at its top.
+            query = (self.vm.filter, self.vm.sort, self.vm.offset)
+            bar = self.table.verticalScrollBar()
+            kept = bar.value() if query == self._shown_query else None
+            self._shown_query = query
             self.table_model.set_sessions(sessions)
-            self.table.scrollToTop()
+            if kept is None:
+                self.table.scrollToTop()
+            else:
+                bar.setValue(min(kept, bar.maximum()))
 
     def _sync_pagination(self) -> None:
         vm = self.vm
