@@ -103,7 +103,9 @@ def test_export_then_open_offline_shows_the_same_sessions_messages_results_and_l
         assert window.history.pagination.range_label.text() == f"Showing 1 to 50 of {N} sessions" \
             if N > 50 else f"Showing 1 to {N} of {N} sessions"
         assert _all_shown(window) == sessions  # same summaries, same (hub) order
-        assert window.history.metric_cards.cards["total"].value() == str(N)
+        # The cards are computed beside the rows (the index thread gives way to the Qt thread
+        # every half millisecond): "…" until they are ready.
+        await wait_until(lambda: window.history.metric_cards.cards["total"].value() == str(N), 5)
         # Open sessions: chat, results dock and logs come from the file.
         pane = window.detail
         chosen = max(sessions, key=lambda s: (s.message_count, len(s.results)))
