@@ -9,6 +9,13 @@ acknowledged ingest is durable, as in production); each replica is ``supervisor-
 - ``hub_pg.ingest_events_per_s``: 9 platform connections (3 per replica) post batches of 100
   events (10 sessions x [started + 9 messages]); events acknowledged per second over all
   replicas. ``hub_pg.sqlite_ingest_events_per_s``: the same posts to one SQLite hub.
+  ``hub_pg.ingest_max_batch_*``: the same with the protocol's largest batches (1,000 events).
+  Beside each rate, the machine's CPU per event by component while the posts ran (user +
+  system time read from ``/proc`` through psutil): ``…_cpu_us_replicas`` (the three hub
+  processes), ``…_cpu_us_postgres`` (the postmaster, its live children and the children it
+  reaped: backends, WAL writer, checkpointer), ``…_cpu_us_posters`` (this process: the
+  platforms' HTTP clients) and ``…_cpu_us_total``; 10,000 events/s on 2 cores needs a total
+  of at most 200 µs. ``…_cpu_bound_events_per_s`` is what 2 cores would ingest at that total.
 - ``hub_pg.counter_held_us_per_event``: in this process, one store ingests 100-event batches
   (10 sessions x 10 events) four per transaction; the time from taking the counter row's lock
   to the commit, per event: the part of ingest that replicas cannot do side by side, whose
@@ -28,17 +35,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 from tests.postgres_server import PostgresServer, postgres_server
 
@@ -52,7 +61,8 @@ REPLICAS = 3
 
 
 @contextmanager
-def replicas(dsn: str, tmp: Path) -> Iterator[list[str]]:
+def replicas(dsn: str, tmp: Path, pids: list[int] | None = None) -> Iterator[list[str]]:
+    """Start the replicas; their process ids are appended to ``pids`` if given."""
     procs = [subprocess.Popen(
         [sys.executable, "-m", "supervisor_desk.hub.cli", "serve", "--db", dsn, "--port", "0",
          "--files-dir", str(tmp / f"files-{n}"), "--log-level", "warning"],
@@ -65,6 +75,8 @@ def replicas(dsn: str, tmp: Path) -> Iterator[list[str]]:
             if not line.startswith("listening on "):
                 raise RuntimeError(f"a replica did not start: {line!r}")
             urls.append(line.removeprefix("listening on ").strip())
+        if pids is not None:
+            pids.extend(proc.pid for proc in procs)
         yield urls
     finally:
         for proc in procs:
@@ -109,33 +121,105 @@ async def _post_all(urls: list[str], bodies: list[list[bytes]], tokens: list[str
             await client.aclose()
 
 
-def bench_ingest(server: PostgresServer, tmp: Path, quick: bool) -> Results:
-    posters = 9
-    batches_each = 10 if quick else 60
+def _cpu_s(process: psutil.Process, *, reaped: bool = False) -> float:
+    """User + system seconds of ``process`` (and, with ``reaped``, of the children it waited
+    for, and of its live children: how PostgreSQL's backends are counted)."""
+    times = process.cpu_times()
+    total = times.user + times.system
+    if reaped:
+        total += times.children_user + times.children_system
+        for child in process.children():
+            with suppress(psutil.NoSuchProcess):
+                child_times = child.cpu_times()
+                total += child_times.user + child_times.system
+    return total
+
+
+def _postmaster(server: PostgresServer) -> psutil.Process:
+    return psutil.Process(int((server.data / "postmaster.pid").read_text().split("\n", 1)[0]))
+
+
+class _CpuMeter:
+    """CPU seconds spent by the replicas, PostgreSQL and this process between start and stop."""
+
+    def __init__(self, replicas: list[psutil.Process], postgres: psutil.Process | None) -> None:
+        self.replicas = replicas
+        self.postgres = postgres
+        self.spent: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "replicas": sum(_cpu_s(p) for p in self.replicas),
+            "postgres": _cpu_s(self.postgres, reaped=True) if self.postgres else 0.0,
+            "posters": own.ru_utime + own.ru_stime,
+        }
+
+    def start(self) -> None:
+        self._began = self._read()
+
+    def stop(self) -> None:
+        ended = self._read()
+        self.spent = {k: ended[k] - self._began[k] for k in ended}
+
+    def per_event(self, prefix: str, events: int) -> Results:
+        out = {f"{prefix}_cpu_us_{k}": round(v / events * 1e6, 1) for k, v in self.spent.items()}
+        total = sum(self.spent.values()) / events * 1e6
+        out[f"{prefix}_cpu_us_total"] = round(total, 1)
+        out[f"{prefix}_cpu_bound_events_per_s"] = round(2 / total * 1e6) if total else 0
+        return out
+
+
+def _bodies(posters: int, batch: int, events_each: int) -> list[list[bytes]]:
     bodies: list[list[bytes]] = []
     for k in range(posters):
-        events = _events(f"p{k}", batches_each * 10)
-        bodies.append([json.dumps({"events": events[i:i + 100]}).encode()
-                       for i in range(0, len(events), 100)])
-    total = sum(len(b) for b in bodies) * 100
+        events = _events(f"p{k}-{batch}", events_each // 10)
+        bodies.append([json.dumps({"events": events[i:i + batch]}).encode()
+                       for i in range(0, len(events), batch)])
+    return bodies
 
-    dsn = server.create_database("ingest")
+
+def _ingest_once(server: PostgresServer, tmp: Path, prefix: str, batch: int,
+                 events_each: int) -> Results:
+    posters = 9
+    bodies = _bodies(posters, batch, events_each)
+    total = posters * events_each
+    dsn = server.create_database(f"ingest_{batch}")
     tokens, _ = _tokens(dsn, tmp / "setup", posters)
-    with replicas(dsn, tmp) as urls:
+    pids: list[int] = []
+    with replicas(dsn, tmp, pids) as urls:
+        meter = _CpuMeter([psutil.Process(pid) for pid in pids], _postmaster(server))
+        meter.start()
         pg_seconds = asyncio.run(_post_all(urls, bodies, tokens))
+        meter.stop()
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT count(*), max(seq) FROM events").fetchone()
     assert row is not None and row[0] == row[1] == total, row  # gap-free, all there
 
-    db = tmp / "ingest.db"
+    db = tmp / f"ingest-{batch}.db"
     lite_tokens, _ = _tokens(db, tmp, posters)
-    with hub_process(db) as (url, _process):
+    with hub_process(db) as (url, process):
+        lite = _CpuMeter([process], None)
+        lite.start()
         lite_seconds = asyncio.run(_post_all([url], bodies, lite_tokens))
+        lite.stop()
     return {
-        "hub_pg.ingest_events_per_s": round(total / pg_seconds, 1),
-        "hub_pg.sqlite_ingest_events_per_s": round(total / lite_seconds, 1),
-        "hub_pg.ingest_events": total,
+        f"{prefix}_events_per_s": round(total / pg_seconds, 1),
+        **meter.per_event(prefix, total),
+        f"{prefix}_sqlite_events_per_s": round(total / lite_seconds, 1),
+        f"{prefix}_sqlite_cpu_us_hub": round(lite.spent["replicas"] / total * 1e6, 1),
+        f"{prefix}_events": total,
     }
+
+
+def bench_ingest(server: PostgresServer, tmp: Path, quick: bool) -> Results:
+    events_each = 1_000 if quick else 6_000
+    results = _ingest_once(server, tmp, "hub_pg.ingest", 100, events_each)
+    results["hub_pg.sqlite_ingest_events_per_s"] = results.pop(
+        "hub_pg.ingest_sqlite_events_per_s")
+    results.update(_ingest_once(server, tmp, "hub_pg.ingest_max_batch", 1_000,
+                                2_000 if quick else events_each))
+    return results
 
 
 class _TimedStore(PostgresStore):

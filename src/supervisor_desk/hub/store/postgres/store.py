@@ -82,15 +82,38 @@ SESSION_LOCKS = 0x5D_4D18
 SESSION_LOCK_KEYS = 1024
 _REPLAY_ROWS = 2000
 
-_INSERT_SESSION = (
-    f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(SESSION_COLUMNS))})"
+# A batch writes each table with one statement over arrays (``unnest``), not a statement per
+# row: the rows' values go as one binary array per column (no text quoting in Python), and
+# PostgreSQL parses, plans and runs one statement instead of a hundred.
+_SESSION_TYPES = {"started_ms": "bigint", "queued_ms": "bigint", "accepted_ms": "bigint",
+                  "ended_ms": "bigint", "last_ms": "bigint", "message_count": "int",
+                  "has_attachments": "int", "version": "int"}
+_SESSION_ARRAYS = ", ".join(f"%b::{_SESSION_TYPES.get(c, 'text')}[]" for c in SESSION_COLUMNS)
+_INSERT_SESSIONS = (
+    f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) SELECT * FROM unnest({_SESSION_ARRAYS})"
 ).encode()
-_UPDATE_SESSION = (
+_UPDATE_SESSIONS = (
     "UPDATE sessions SET "
-    + ", ".join(f"{c} = %s" for c in SESSION_COLUMNS[1:])
-    + " WHERE id = %s"
+    + ", ".join(f"{c} = u.{c}" for c in SESSION_COLUMNS[1:])
+    + f" FROM unnest({_SESSION_ARRAYS}) AS u ({', '.join(SESSION_COLUMNS)})"
+    + " WHERE sessions.id = u.id"
 ).encode()
+# A message's words (letters and digits only) joined by spaces: one text per row.
+_INSERT_MESSAGES = (
+    b"INSERT INTO messages (session_id, seq, id, doc, words) "
+    b"SELECT s, q, i, d, array_to_tsvector(string_to_array(w, ' ')) "
+    b"FROM unnest(%b::text[], %b::int[], %b::text[], %b::text[], %b::text[]) AS u (s, q, i, d, w)"
+)
+_INSERT_LOGS = (b"INSERT INTO logs (session_id, kind, doc) "
+                b"SELECT * FROM unnest(%b::text[], %b::text[], %b::text[])")
+_INSERT_EVENTS = (b"INSERT INTO events (seq, id, session_id, body, content_hash) "
+                  b"SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], "
+                  b"%b::bytea[])")
+
+
+def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as one list per column (the arrays ``unnest`` turns back into rows)."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def is_postgres_url(target: str | Path) -> bool:
@@ -101,8 +124,8 @@ class PgBatch:
     """One write transaction as the reducer's ``WriteBatch``. Reads are batched (the batch's
     sessions in one query, a session's message ids once) and every write waits for
     :meth:`flush_documents` (sessions, messages, logs) or :meth:`write_events` (events and
-    webhook deliveries): one ``executemany`` per table (psycopg pipelines them), so a batch
-    costs a handful of round trips, not one per event.
+    webhook deliveries): one statement per table over arrays of the rows' values, so a batch
+    costs a handful of statements and round trips, not one per event.
 
     ``seq`` counts from ``start``, not from the log's counter: the events' seqs are only known
     under the counter lock, taken after the reducer ran, and :meth:`write_events` adds that
@@ -178,8 +201,9 @@ class PgBatch:
             raise DuplicateMessage(message_id)
         ids.add(message_id)
         # Written at flush, in one executemany with the batch's other messages.
+        words = query.words_vector(text)
         self._messages[(session_id, message_id)] = [
-            session_id, seq, message_id, message_json, query.words_vector(text)]
+            session_id, seq, message_id, message_json, " ".join(words) if words else None]
 
     def message(self, session_id: str, message_id: str) -> str | None:
         pending = self._messages.get((session_id, message_id))
@@ -223,17 +247,13 @@ class PgBatch:
         changed = [session_columns(self.sessions[s] or {}) for s in self.dirty
                    if s not in self.created]
         if created:
-            cursor.executemany(_INSERT_SESSION, created)
+            cursor.execute(_INSERT_SESSIONS, _columns(created))
         if changed:
-            cursor.executemany(_UPDATE_SESSION, [(*row[1:], row[0]) for row in changed])
+            cursor.execute(_UPDATE_SESSIONS, _columns(changed))
         if self._messages:
-            cursor.executemany(
-                "INSERT INTO messages (session_id, seq, id, doc, words) "
-                "VALUES (%s, %s, %s, %s, array_to_tsvector(%s::text[]))",
-                list(self._messages.values()))
+            cursor.execute(_INSERT_MESSAGES, _columns(list(self._messages.values())))
         if self._log_rows:
-            cursor.executemany(
-                "INSERT INTO logs (session_id, kind, doc) VALUES (%s, %s, %s)", self._log_rows)
+            cursor.execute(_INSERT_LOGS, _columns(self._log_rows))
         self.dirty.clear()
         self.created.clear()
         self._log_rows.clear()
@@ -245,10 +265,8 @@ class PgBatch:
         and how many deliveries were written."""
         cursor = self.conn.cursor()
         if self._event_rows:
-            cursor.executemany(
-                "INSERT INTO events (seq, id, session_id, body, content_hash) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                [(seq + base, *rest) for seq, *rest in self._event_rows])
+            cursor.execute(_INSERT_EVENTS, _columns(
+                [(seq + base, *rest) for seq, *rest in self._event_rows]))
         outbox_rows: list[tuple[Any, ...]] = []
         for seq, kind, session_id, at, data_json in self._outbox:
             outbox_rows.extend(webhook_sql.outbox_rows(
