@@ -45,6 +45,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -102,23 +103,41 @@ def _tokens(store_target: str | Path, files: Path, n: int) -> tuple[list[str], s
         store.close()
 
 
-async def _post_all(urls: list[str], bodies: list[list[bytes]], tokens: list[str]) -> float:
-    clients = [httpx.AsyncClient(base_url=url, timeout=120) for url in urls]
+async def _post_batches(url: str, mine: list[bytes], token: str) -> None:
+    """One platform connection posting its batches in turn (HTTP/1.1 keep-alive). Written on
+    asyncio's streams rather than httpx: httpx spent ~30 µs of CPU per event of a 100-event
+    batch in this process, on the same 2 cores as the hubs it measures."""
+    address = urlsplit(url)
+    host, port = address.hostname or "127.0.0.1", address.port or 80
+    reader, writer = await asyncio.open_connection(host, port)
+    head = (f"POST /api/v1/ingest HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            "Content-Length: ").encode()
     try:
-        async def poster(client: httpx.AsyncClient, mine: list[bytes], token: str) -> None:
-            auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-            for body in mine:
-                answer = await client.post("/api/v1/ingest", content=body, headers=auth)
-                if answer.status_code != 200:
-                    raise RuntimeError(answer.text)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(poster(clients[k % len(clients)], b, t)
-                               for k, (b, t) in enumerate(zip(bodies, tokens, strict=True))))
-        return time.perf_counter() - started
+        for body in mine:
+            writer.write(b"%s%d\r\n\r\n%s" % (head, len(body), body))
+            status = await asyncio.wait_for(reader.readline(), 120)
+            length = None
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if length is None:
+                raise RuntimeError(f"an answer without Content-Length: {status!r}")
+            answer = await reader.readexactly(length)
+            if status.split(b" ", 2)[1:2] != [b"200"]:
+                raise RuntimeError(f"{status!r} {answer[:500]!r}")
     finally:
-        for client in clients:
-            await client.aclose()
+        writer.close()
+        with suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def _post_all(urls: list[str], bodies: list[list[bytes]], tokens: list[str]) -> float:
+    started = time.perf_counter()
+    await asyncio.gather(*(_post_batches(urls[k % len(urls)], b, t)
+                           for k, (b, t) in enumerate(zip(bodies, tokens, strict=True))))
+    return time.perf_counter() - started
 
 
 def _cpu_s(process: psutil.Process, *, reaped: bool = False) -> float:
