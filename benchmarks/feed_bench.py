@@ -20,7 +20,11 @@ Timestamps (one system-wide monotonic clock):
 ``feed.event_to_row_*`` = painted - arrival. ``feed.ingest_to_row_*`` = painted - the moment the
 platform started the POST carrying the event (end to end, the like-for-like comparison with the
 polling baseline). ``feed.max_stall_ms``: the longest gap between ticks of a 5 ms precise
-QTimer during the load. ``feed.rss_mb``: this (desktop) process's RSS from /proc at the end.
+QTimer during the load; ``feed.busiest_gaps``: the five gaps with the most Qt-thread CPU, each
+broken down into named pieces of work (the frame's flush and apply, layout, paint, clock tick,
+metrics cards, sort-key idle slices, collections; ``other`` is what none covered), and
+``feed.work_max_in_gap_ms`` the most each piece took in one gap. ``feed.rss_mb``: this
+(desktop) process's RSS from /proc at the end.
 
 Baseline, afterwards and with the same load: a poller ``GET /api/v1/live`` every 1 s (fetched
 and parsed with the app's ``HubClient``); staleness of an event = the first poll whose snapshot
@@ -38,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Coroutine
@@ -51,7 +56,7 @@ from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QApplication
 
 from benchmarks._common import Results, main_for, percentile, rss_mb
-from benchmarks._stall import StallMonitor
+from benchmarks._stall import GapWork, StallMonitor
 from supervisor_desk.client.feed import ConnectionState
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.models.wire import SessionSummary, StoredEvent
@@ -98,6 +103,39 @@ def _part(role: str, *args: Any, stdin: Any = None) -> subprocess.Popen[bytes]:
                              *(str(a) for a in args)], cwd=ROOT, stdin=stdin)
 
 
+# The pieces of Qt-thread work each stall gap is broken down into (feed.busiest_gaps):
+# named here once, so the figures and the docs use the same words.
+WORK_PARSE = "feed frame parse"
+WORK_EVENT = "event into store"
+WORK_FLUSH = "frame flush"
+WORK_APPLY = "apply_changes"
+WORK_LAYOUT = "items layout"
+WORK_PAINT = "paint"
+WORK_TICK = "clock tick"
+WORK_METRICS = "metrics cards"
+WORK_SORT_KEYS = "sort-key idle slice"
+WORK_GC = "gc collection"
+WORK_GC_POLICY = "gc policy"
+
+
+class _NoWork(GapWork):
+    """Before the stall monitor starts: nothing is recorded."""
+
+    def take(self) -> dict[str, float]:
+        self.current.clear()
+        return {}
+
+
+class _Model(SessionTableModel):  # type: ignore[misc]
+    """The app's model; its idle sort-key slices are measured as one piece of work."""
+
+    work: GapWork = _NoWork()
+
+    def _on_warm_timer_timeout(self) -> None:
+        with self.work.measure(WORK_SORT_KEYS):
+            super()._on_warm_timer_timeout()
+
+
 class _View(SessionTableView):  # type: ignore[misc]
     """The app's view; calls ``on_painted`` after each paint (the probe's last timestamp)."""
 
@@ -105,10 +143,20 @@ class _View(SessionTableView):  # type: ignore[misc]
     recording = False
     paint_cpu: list[float]  # Qt-thread CPU ms of each paint while recording
     paint_area: int = 0  # painted pixels while recording
+    work: GapWork = _NoWork()
+
+    def doItemsLayout(self) -> None:
+        with self.work.measure(WORK_LAYOUT):
+            super().doItemsLayout()
+
+    def _on_clock_tick(self) -> None:
+        with self.work.measure(WORK_TICK):
+            super()._on_clock_tick()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         cpu = time.thread_time()
-        super().paintEvent(event)
+        with self.work.measure(WORK_PAINT):
+            super().paintEvent(event)
         if self.recording:
             self.paint_cpu.append((time.thread_time() - cpu) * 1000)
             rect = event.rect()
@@ -120,7 +168,8 @@ class _View(SessionTableView):  # type: ignore[misc]
 class LatencyProbe:
     """Timestamps each event at arrival, model emission and the paint that follows."""
 
-    def __init__(self, vm: LiveViewModel, model: SessionTableModel, view: _View) -> None:
+    def __init__(self, vm: LiveViewModel, model: SessionTableModel, view: _View,
+                 work: GapWork) -> None:
         self.arrivals: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self.emitted: list[tuple[int, float, float]] = []  # seq, arrival, emitted
         self.painted: dict[int, float] = {}  # seq -> paint time
@@ -138,6 +187,7 @@ class LatencyProbe:
         self._apply = model.apply_changes
         self._model = model
         self._view = view
+        self._work = work
         vm.on_event = self._on_event
         model.apply_changes = self._apply_changes
         for signal in (model.dataChanged, model.rowsInserted, model.rowsMoved,
@@ -153,7 +203,8 @@ class LatencyProbe:
                 self.first_applied_at = now
             self.applied += 1
             self.last_applied_at = now
-        self._vm_on_event(seq, event, replayed)
+        with self._work.measure(WORK_EVENT):
+            self._vm_on_event(seq, event, replayed)
 
     def _on_model_signal(self, *args: Any) -> None:
         if self._in_apply and self._signal_at is None:
@@ -163,7 +214,8 @@ class LatencyProbe:
         self._in_apply, self._signal_at = True, None
         cpu = time.thread_time()
         try:
-            self._apply(batch)
+            with self._work.measure(WORK_APPLY):
+                self._apply(batch)
         finally:
             self._in_apply = False
         if self.recording:
@@ -199,11 +251,13 @@ class GcWatch:
     """Durations of the interpreter's cyclic garbage collections (a stall with no code of ours
     running is often one: 10,000 sessions are a big heap to walk)."""
 
-    def __init__(self) -> None:
+    def __init__(self, work: GapWork | None = None) -> None:
         self.pauses: list[tuple[int, float]] = []  # generation, ms
         self.cpu: list[float] = []  # thread CPU ms of each (no waiting for a core)
         self._started = 0.0
         self._started_cpu = 0.0
+        self._work = work  # collections on this (the Qt) thread are charged to it
+        self._thread = threading.get_ident()
 
     def __enter__(self) -> GcWatch:
         gc.callbacks.append(self._on_gc)
@@ -219,13 +273,16 @@ class GcWatch:
         else:
             self.pauses.append((info["generation"], (time.perf_counter() - self._started) * 1000))
             self.cpu.append((time.thread_time() - self._started_cpu) * 1000)
+            if self._work is not None and threading.get_ident() == self._thread:
+                self._work.add(WORK_GC, self.cpu[-1])
 
 
 class FeedStallMonitor(StallMonitor):
     """The Qt thread's stalls, and how many feed events it handled within each gap."""
 
-    def __init__(self, probe: LatencyProbe) -> None:
+    def __init__(self, probe: LatencyProbe, work: GapWork) -> None:
         super().__init__()
+        self.work = work
         self._probe = probe
         self.events_in_gap: list[int] = []
         self._last_applied = 0
@@ -270,7 +327,7 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
 
     out: Results = {}
     client = HubClient(info["url"], info["token"])
-    model = SessionTableModel()
+    model = _Model()
     # As the real app process does (app.AppOptions.freeze_gc from __main__): the collector
     # runs on the Qt thread between frames (views/gc_policy.py).
     gc_policy = GarbageCollectionPolicy()
@@ -285,7 +342,15 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
     view.setModel(model)
     view.resize(*VIEW_SIZE)
     view.show()
-    probe = LatencyProbe(vm, model, view)
+    # Every named piece of Qt-thread work goes to this, gap by gap, once the monitor starts.
+    work = GapWork()
+    probe = LatencyProbe(vm, model, view, work)
+    feed = vm.feed
+    feed._parse = work.wrap(WORK_PARSE, feed._parse)
+    vm.flush = work.wrap(WORK_FLUSH, vm.flush)
+    vm._emit_metrics = work.wrap(WORK_METRICS, vm._emit_metrics)
+    gc_policy.end_of_frame = work.wrap(
+        WORK_GC_POLICY, gc_policy.end_of_frame)
     n_live = int(size["live"])
     try:
         started = time.monotonic()
@@ -294,8 +359,9 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
                         and vm.connection_state is ConnectionState.CONNECTED, 180, "snapshot")
         out["feed.snapshot_to_rows_ms"] = round((time.monotonic() - started) * 1000, 1)
         await asyncio.sleep(1.0)  # first paints and timers settle
-        stall = FeedStallMonitor(probe)
-        gc_watch = GcWatch().__enter__()
+        stall = FeedStallMonitor(probe, work)
+        model.work = view.work = work
+        gc_watch = GcWatch(work).__enter__()
         probe.recording = view.recording = True
         stall.start()
         cpu_before = time.process_time()
@@ -357,6 +423,7 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
         out["feed.events_in_busiest_gap"] = (
             stall.events_in_gap[busiest] if busiest is not None else 0)
         out["feed.max_events_in_one_gap"] = max(stall.events_in_gap, default=0)
+        out.update(stall.work_figures("feed."))
         out["feed.apply_cpu_max_ms"] = round(max(probe.apply_cpu, default=float("nan")), 1)
         out["feed.apply_cpu_p50_ms"] = round(percentile(probe.apply_cpu, 50), 1)
         out["feed.paint_cpu_max_ms"] = round(max(view.paint_cpu, default=float("nan")), 1)
