@@ -112,7 +112,7 @@ def run(quick: bool) -> Results:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from supervisor_desk.models.state import SessionChange
+    from supervisor_desk.models.state import SessionChange, changed_fields
     from supervisor_desk.models.wire import Message
     from supervisor_desk.views.alerts.notify import AlertNotifier
     from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
@@ -227,9 +227,12 @@ def run(quick: bool) -> Results:
             elif roll < 0.9:
                 versions[sid] += 1
                 status = "active" if s.status == "queued" and rng.random() < 0.3 else s.status
+                previous = s
                 s = s.model_copy(update={"version": versions[sid], "status": status})
                 sessions[sid] = s
-                pending.append((SessionChange("updated", s), False))
+                # As SessionStore.apply tells it: what changed since the summary replaced.
+                pending.append((SessionChange("updated", s, previous=previous,
+                                              changed=changed_fields(previous, s)), False))
             else:
                 versions[sid] += 1
                 failed = rng.random() < 0.3

@@ -321,3 +321,21 @@ def test_live_tally_counts_what_counting_every_session_would() -> None:
                                       tally.oldest_waiting_since_ms, None, now) \
             == live_metrics(store, None, now)
     assert store.live_tally().by_status  # the walk kept live sessions to count
+
+
+def test_an_update_tells_the_summary_it_replaced_and_which_watched_fields_changed() -> None:
+    store = SessionStore()
+    store.apply(session_event("session.started", summary("s1")))
+    first = store.get("s1")
+    change = store.apply(session_event("session.updated", summary("s1", 2, channel="phone")))
+    assert change is not None and change.kind == "updated"
+    assert change.previous is first
+    assert change.changed == {"*", "channel"}
+    counted = store.apply(session_event("session.updated",
+                                        summary("s1", 3, channel="phone", message_count=4)))
+    assert counted is not None and counted.changed == {"*"}
+    # A message counted into the summary: the copy replaced the stored one, no watched field.
+    before = store.get("s1")
+    heard = store.apply(message_event("s1", 5))
+    assert heard is not None and heard.previous is before and heard.changed == {"*"}
+    assert heard.session is store.get("s1") and heard.session is not before

@@ -12,6 +12,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 from supervisor_desk.models.filters import to_ms
@@ -48,6 +49,36 @@ class SessionChange:
     kind: ChangeKind
     session: SessionSummary | None
     message: Message | None = None
+    # ``updated``: the summary this one replaced and which of WATCHED_FIELDS differ from it
+    # (see changed_fields), found where the store holds both versions anyway; None: not told
+    # (a reader that needs it compares itself).
+    previous: SessionSummary | None = None
+    changed: frozenset[str] | None = None
+
+
+# The summary fields a change record names when they change (what the alert rules derive
+# state from); any other field's change shows as "*" alone.
+WATCHED_FIELDS = ("status", "end_reason", "metadata", "responsible", "channel", "agent",
+                  "location", "queued_at", "started_at")
+_WATCHED_VALUES = attrgetter(*WATCHED_FIELDS)
+# What changed_fields says of an update that changed none of WATCHED_FIELDS (the usual one: a
+# version, a count).
+UNCHANGED_FIELDS = frozenset({"*"})
+_CHANGED_SETS: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def changed_fields(old: SessionSummary, new: SessionSummary) -> frozenset[str]:
+    """Which of WATCHED_FIELDS differ, plus "*" (a session update can change anything)."""
+    before, after = _WATCHED_VALUES(old), _WATCHED_VALUES(new)
+    # Tuples compare items by identity first: a summary rebuilt with model_copy shares its
+    # unchanged parts, so the usual update (a version, a count) costs one comparison.
+    if before == after:
+        return UNCHANGED_FIELDS
+    names = tuple(f for f, a, b in zip(WATCHED_FIELDS, before, after, strict=True) if a != b)
+    found = _CHANGED_SETS.get(names)
+    if found is None:
+        found = _CHANGED_SETS[names] = frozenset({"*", *names})
+    return found
 
 
 # Refresh can run for days; remembering every dropped session would grow without bound.
@@ -244,7 +275,8 @@ class SessionStore:
         self._replace(session)
         if current.status in LIVE_STATUSES and session.status not in LIVE_STATUSES:
             return SessionChange("ended", session)
-        return SessionChange("updated", session)
+        return SessionChange("updated", session, previous=current,
+                             changed=changed_fields(current, session))
 
     def _merge_messages(self, session: SessionSummary) -> SessionSummary:
         # A message event may be applied before the session update that counts it (or the hub
@@ -280,7 +312,7 @@ class SessionStore:
             if message.attachments:
                 self._with_attachments.add(sid)
         self._remember(event.id)
-        session = self._sessions.get(sid)
+        session = previous = self._sessions.get(sid)
         if session is not None and event.type == "message.created":
             update: dict[str, Any] = {}
             if message.seq > session.message_count:
@@ -292,6 +324,9 @@ class SessionStore:
             if update:
                 session = session.model_copy(update=update)
                 self._replace(session)
+                # Only counts moved: none of WATCHED_FIELDS.
+                return SessionChange("message", session, message, previous=previous,
+                                     changed=UNCHANGED_FIELDS)
         return SessionChange("message", session, message)
 
     def _remember(self, event_id: str) -> None:

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 from supervisor_desk.models.alerts.rules import (
     AllCondition,
@@ -78,6 +77,12 @@ class SessionFacts:
         if len(texts) > MAX_TEXTS:
             del texts[0]
 
+    def see_same_times(self, session: SessionSummary) -> None:
+        """The session's latest summary, known to start and queue at the times seen before
+        (its change named neither): the previous summary is not read again."""
+        self.session = session
+        self.live = session.status in LIVE_STATUSES
+
     def see(self, session: SessionSummary) -> None:
         """The session's latest summary (and what rules derive from it)."""
         old = self.session
@@ -101,7 +106,7 @@ class Check:
     holds: Holds
     due: Due
     keywords: tuple[KeywordMatcher, ...] = ()
-    # What can change the answer: summary fields (see CHANGE_FIELDS), what messages told
+    # What can change the answer: summary fields (state.WATCHED_FIELDS), what messages told
     # ("unanswered": a reply became pending or came; "keywords": a new keyword hit), "lifecycle"
     # (started/ended now) or "*" (anything). A change that touches none of them skips the rule.
     reads: frozenset[str] = frozenset({"*"})
@@ -331,32 +336,6 @@ def _combine(checks: list[Check], *, every: bool) -> Check:
 _SET_FIELDS = ("agent", "channel", "status", "operator", "responsible", "country", "live")
 _FIELD_READS = {"agent": "agent", "channel": "channel", "status": "status", "live": "status",
                 "operator": "responsible", "responsible": "responsible", "country": "location"}
-# The summary fields a rule can read besides "*" (what changed_fields compares).
-CHANGE_FIELDS = ("status", "end_reason", "metadata", "responsible", "channel", "agent",
-                 "location", "queued_at", "started_at")
-
-
-_CHANGE_VALUES = attrgetter(*CHANGE_FIELDS)
-# What changed_fields says of an update that changed none of CHANGE_FIELDS (the usual one:
-# a version, a count): only rules that read "*" can care.
-UNCHANGED_FIELDS = frozenset({"*"})
-_CHANGED_SETS: dict[tuple[str, ...], frozenset[str]] = {}
-
-
-def changed_fields(old: SessionSummary, new: SessionSummary) -> frozenset[str]:
-    """Which of CHANGE_FIELDS differ, plus "*" (a session update can change anything)."""
-    before, after = _CHANGE_VALUES(old), _CHANGE_VALUES(new)
-    # Tuples compare items by identity first: a summary rebuilt with model_copy shares its
-    # unchanged parts, so the usual update (a version, a count) costs one comparison.
-    if before == after:
-        return UNCHANGED_FIELDS
-    names = tuple(f for f, a, b in zip(CHANGE_FIELDS, before, after, strict=True) if a != b)
-    found = _CHANGED_SETS.get(names)
-    if found is None:
-        found = _CHANGED_SETS[names] = frozenset({"*", *names})
-    return found
-
-
 def _filter_check(session_filter: SessionFilter) -> Check:
     """A session filter; the usual ones (channel, agent, status…) as a few set lookups."""
     used = {k for k, v in session_filter.model_dump(exclude_defaults=True).items()

@@ -26,22 +26,24 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from supervisor_desk.models.alerts.conditions import (
-    CHANGE_FIELDS,
-    UNCHANGED_FIELDS,
     KeywordScreen,
     SessionFacts,
-    changed_fields,
     compile_condition,
 )
 from supervisor_desk.models.alerts.plan import CompiledRule, Judge, build_plan, compile_rule
 from supervisor_desk.models.alerts.rules import SEVERITY_RANK, Rule, RuleSet, Severity
 from supervisor_desk.models.filters import to_ms
-from supervisor_desk.models.state import SessionChange
+from supervisor_desk.models.state import (
+    UNCHANGED_FIELDS,
+    WATCHED_FIELDS,
+    SessionChange,
+    changed_fields,
+)
 from supervisor_desk.models.wire import LIVE_STATUSES, Message, SessionSummary
 
 AlertState = Literal["open", "acknowledged", "resolved"]
 _EVERYTHING_MARK = "*"
-_EVERYTHING = frozenset({"*", "lifecycle", "unanswered", "keywords", *CHANGE_FIELDS})
+_EVERYTHING = frozenset({"*", "lifecycle", "unanswered", "keywords", *WATCHED_FIELDS})
 _ALL_BUT_MESSAGES = _EVERYTHING - {"unanswered", "keywords"}
 _NOTHING: frozenset[str] = frozenset()
 _UNANSWERED = frozenset({"unanswered"})
@@ -279,16 +281,25 @@ class AlertEngine:
             elif kind == "message":
                 what = _NOTHING
                 if facts.session is not session:
-                    facts.see(session)
+                    if change.previous is facts.session and change.changed is UNCHANGED_FIELDS:
+                        facts.see_same_times(session)  # the store counted the message
+                    else:
+                        facts.see(session)
             else:
                 if kind == "updated":
-                    what = changed_fields(facts.session, session)
-                    if what is UNCHANGED_FIELDS and skip_unchanged and facts.live:
-                        # The usual update (a version, a count): no rule reads what it
-                        # changed, and a live session has nothing to resolve for it.
-                        if facts.session is not session:
-                            facts.see(session)
-                        continue
+                    # The store tells what changed since the summary it replaced: when that
+                    # is the one judged last, the old summary is not read at all.
+                    told = change.changed
+                    if told is not None and change.previous is facts.session:
+                        what = told
+                    else:
+                        what = changed_fields(facts.session, session)
+                    if "started_at" not in what and "queued_at" not in what:
+                        facts.see_same_times(session)
+                        if what is UNCHANGED_FIELDS and skip_unchanged and facts.live:
+                            # The usual update (a version, a count): no rule reads what it
+                            # changed, and a live session has nothing to resolve for it.
+                            continue
                 else:
                     what = _EVERYTHING
                 if facts.session is not session:
