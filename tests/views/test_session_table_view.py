@@ -131,3 +131,50 @@ def test_an_event_that_changes_one_cell_repaints_only_that_cell(
     qapp.processEvents()
     assert regions.rects == []
     assert model.session_at(row) is quiet
+
+
+def test_rows_changing_on_screen_repaint_from_the_first_changed_row_down(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
+    model.set_live_order(LiveOrder.ARRIVAL)  # an ended session moves below the live ones
+    model.set_sessions([session(f"s{i:03d}", i) for i in range(200)])
+    view = SessionTableView()
+    qtbot.addWidget(view)
+    view.set_live(False)  # no clock repaints during the test
+    view.setModel(model)
+    view.resize(700, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    view.executeDelayedItemsLayout()
+    qapp.processEvents()
+    regions = PaintRegions()
+    view.viewport().installEventFilter(regions)
+    last_shown = view.rowAt(view.viewport().height() - 1)
+    assert last_shown > 8
+
+    # Row 5 leaves the screen (ended, to the bottom): rows 5.. move up, rows 0-4 stay.
+    model.apply_changes([session("s005", 5, ended=True, version=2)])
+    qtbot.waitUntil(lambda: bool(regions.rects))
+    qapp.processEvents()
+    top = view.rowViewportPosition(5)
+    assert top > 0
+    assert all(rect.top() >= top for rect in regions.rects), (top, regions.rects)
+    assert any(rect.bottom() >= view.viewport().height() - 1 for rect in regions.rects)
+    # What the screen shows (the window's backing store) is what a full repaint shows.
+    screen = view.screen()
+    shown = screen.grabWindow(view.winId()).toImage()
+    view.viewport().update()
+    qapp.processEvents()
+    assert shown == screen.grabWindow(view.winId()).toImage()
+    assert model.session_at(5).id == "s006"  # type: ignore[union-attr]
+
+    # A change above the screen's top row repaints the whole viewport, as does a reset.
+    view.verticalScrollBar().setValue(view.rowViewportPosition(3) + 3 * 28)
+    view.executeDelayedItemsLayout()
+    qapp.processEvents()
+    regions.rects.clear()
+    model.apply_changes([session("s001", 1, ended=True, version=2)])
+    qtbot.waitUntil(lambda: bool(regions.rects))
+    qapp.processEvents()
+    assert any(rect.top() == 0 for rect in regions.rects), regions.rects

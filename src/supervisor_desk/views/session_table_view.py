@@ -40,6 +40,8 @@ from supervisor_desk.views.theme import theme_color
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 ROW_HEIGHT = 28
+# _first_changed_row after a model reset or layout change: every row may have moved.
+_WHOLE_VIEW = -1
 
 DEFAULT_WIDTHS: dict[SessionColumn, int] = {
     SessionColumn.STATUS: 26,
@@ -108,9 +110,10 @@ class SessionTableView(QTableView):
         self._leaving: SessionSummary | None = None
         self._quiet = False
         self._was_empty = True
-        # True while every insert, move and removal since the last items layout happened
-        # below the last visible row (None: none happened): see doItemsLayout.
-        self._changes_below_view: bool | None = None
+        # The first row that any insert, move or removal since the last items layout touched
+        # (rows above it are as they were), _WHOLE_VIEW after a reset or layout change, None
+        # when none happened: see doItemsLayout.
+        self._first_changed_row: int | None = None
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -225,10 +228,11 @@ class SessionTableView(QTableView):
     # ---------------------------------------------------------------- repaints of the rows
 
     def _note_structure_change(self, first_row: int) -> None:
-        """Rows change from ``first_row`` down (in the numbering before the change)."""
-        last_shown = self.rowAt(self.viewport().height() - 1)
-        below = 0 <= last_shown < first_row
-        self._changes_below_view = below and self._changes_below_view is not False
+        """Rows change from ``first_row`` down (in the numbering before the change). Each change
+        leaves the rows above its first row where they were, so after several the rows above
+        the smallest first row are unchanged."""
+        noted = self._first_changed_row
+        self._first_changed_row = first_row if noted is None else min(noted, first_row)
 
     def _on_model_rows_about_to_be_inserted(self, parent: Any, first: int, last: int) -> None:
         self._note_structure_change(first)
@@ -238,20 +242,34 @@ class SessionTableView(QTableView):
         self._note_structure_change(min(first, destination))
 
     def _on_model_layout_about_to_change(self, *args: Any) -> None:
-        self._changes_below_view = False
+        self._first_changed_row = _WHOLE_VIEW
 
     def doItemsLayout(self) -> None:
         """Qt lays the items out again after any insert, move or removal of rows, and then
         repaints the whole viewport (~20 ms of Qt-thread CPU at 1400x900), wherever the rows
         were. Under feed load a session starts or ends in nearly every 80 ms frame, mostly far
-        below the rows on screen: then only the scroll range needs updating."""
-        below, self._changes_below_view = self._changes_below_view, None
-        if below is not True:
+        below the rows on screen: then only the scroll range needs updating. A change among
+        the rows on screen repaints them from the first changed row down: the rows above it
+        show what they showed (a full repaint right after a frame was the Qt thread's longest
+        busy stretch under feed load, docs/performance.md)."""
+        first_changed, self._first_changed_row = self._first_changed_row, None
+        first_shown = self.rowAt(0)
+        if first_changed is None or first_changed <= first_shown or first_shown < 0:
             super().doItemsLayout()
             return
         self.updateGeometries()
         # As QTableView's own layout does: it holds the row header's updates while rows go.
         self.verticalHeader().setUpdatesEnabled(True)
+        viewport = self.viewport()
+        last_shown = self.rowAt(viewport.height() - 1)
+        if 0 <= last_shown < first_changed:
+            return  # every change was below the screen
+        rows = self.model().rowCount()
+        if first_changed < rows:
+            top = self.rowViewportPosition(first_changed)
+        else:  # only the last rows went: clear what is below the rows left
+            top = self.rowViewportPosition(rows - 1) + self.rowHeight(rows - 1)
+        viewport.update(QRect(0, top, viewport.width(), viewport.height() - top))
 
     def _on_model_structure_changed(self, *args: Any) -> None:
         self._keep_selection()
