@@ -30,7 +30,12 @@ async def authenticate(
     token = bearer_token(headers)
     if token is None:
         raise ApiError(401, "unauthorized", "a bearer token is required (Authorization header)")
-    principal = await service.read(service.storage.principal, token)
+    return admitted(await service.read(service.storage.principal, token), permission)
+
+
+def admitted(principal: Principal | None, permission: str | None) -> Principal:
+    """The token's principal if it may do ``permission``; else 401 (unknown or expired token)
+    or 403 (its role lacks the permission)."""
     if principal is None:
         raise ApiError(401, "unauthorized", "the token is invalid or has expired")
     if permission is not None and permission not in PERMISSIONS.get(principal.role, ()):

@@ -22,6 +22,7 @@ from supervisor_desk.hub.connlimits import (
 )
 from supervisor_desk.hub.feed import FeedLimits
 from supervisor_desk.hub.logredact import install_log_redaction
+from supervisor_desk.hub.routes_ingest import IngestFastPath
 from supervisor_desk.hub.service import HubService
 from supervisor_desk.hub.store.interface import HubStore
 from supervisor_desk.hub.store.tokens import hash_token
@@ -104,7 +105,8 @@ class HubServer:
         self.url = url_of(host, self.sock, "https" if tls is not None else "http")
         self.tls = tls
         config = uvicorn.Config(
-            self.app,
+            # Ingest, the hot path, skips FastAPI's per-request machinery (see routes_ingest).
+            IngestFastPath(self.app),
             http=guarded_http_protocol(self.guard),
             log_level=log_level,
             lifespan="on",
