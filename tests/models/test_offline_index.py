@@ -16,6 +16,7 @@ from supervisor_desk.models.filters import (
     SortSpec,
     normalize_words,
 )
+from supervisor_desk.models.metrics import session_metrics
 from supervisor_desk.models.offline_index import (
     OfflineIndex,
     normalized_transcript,
@@ -186,3 +187,47 @@ def test_array_sort_equals_a_plain_python_sort(
     spec = SortSpec.parse(sort)
     expected = [s.id for s in spec.sort(sessions, idx.now)]
     assert [s.id for s in idx.query(SessionFilter(), sort, 0, len(sessions)).items] == expected
+
+
+def test_an_index_queried_while_it_grows_answers_as_one_built_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sort columns, time columns and name lists extended batch by batch (as while a file is
+    read and the window refreshes) give what a fresh index gives, a replaced row included
+    (in a later batch, and in the same batch: that one once raised IndexError)."""
+    record = make_record(7)
+    renamed = record.model_copy(update={"session": record.session.model_copy(update={
+        "started_at": T0 + timedelta(days=3)})})
+    records = [*RECORDS, renamed]  # the same id again, later in the file: replaces the row
+    path = tmp_path / "e.jsonl"
+    write_export(path, "jsonl", records)
+    entries = ExportReader(path).read_all()
+    sorts = ["-started_at", "ended_at", "-wait", "duration", "message_count"]
+    growing = OfflineIndex(path, now=T0 + timedelta(days=5))
+    for start in range(0, len(entries), 9):
+        growing.add(entries[start:start + 9])
+        for sort in sorts:
+            growing.query(SessionFilter(), sort)
+        growing.query(SessionFilter(ended_before=T0 + timedelta(hours=1)), "-started_at")
+        growing.agents()
+        growing.operators()
+        assert growing.metrics(SessionFilter()) == session_metrics(growing.sessions(),
+                                                                   growing.now)
+    fresh = OfflineIndex(path, now=T0 + timedelta(days=5))
+    fresh.add(entries)
+    everything = [fresh.get(e.summary.id) for e in entries[:len(RECORDS)]]
+    assert growing.metrics(SessionFilter()) == session_metrics(everything, fresh.now)
+    assert growing.agents() == fresh.agents()
+    replaced = growing.get("s0007")
+    assert replaced is not None and replaced.started_at == T0 + timedelta(days=3)
+    assert growing.operators() == fresh.operators()
+    for flt in FILTERS:
+        for sort in sorts:
+            assert growing.matching_rows(flt, sort) == fresh.matching_rows(flt, sort)
+    # Many ties (every count the same): broken by the rows' id ranks, the same order.
+    from supervisor_desk.models import offline_index
+    monkeypatch.setattr(offline_index, "_TIE_LIMIT", 0)
+    ranked = OfflineIndex(path, now=T0 + timedelta(days=5))
+    ranked.add(entries)
+    for sort in sorts:
+        assert ranked.matching_rows(SessionFilter(), sort) == fresh.matching_rows(
+            SessionFilter(), sort)
