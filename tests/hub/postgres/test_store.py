@@ -186,6 +186,26 @@ def test_a_token_revoked_on_one_replica_is_refused_by_another(dsn: str, tmp_path
         two.close()
 
 
+def test_a_read_after_the_database_dropped_the_pooled_connections_is_answered(
+    dsn: str, tmp_path: Path,
+) -> None:
+    store = PostgresStore(dsn, listen=False, files_dir=tmp_path / "a", pool_size=2)
+    try:
+        token, _ = store.create_token("desk", "viewer")
+        assert store.principal(token) is not None  # the pool's connection is open and idle
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) "
+                "FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()").fetchone()
+        assert ended is not None and ended[0] >= 1
+        # The pool notices the closed connection at checkout and opens another.
+        assert store.principal(token) is not None
+        assert store.session_doc("absent") is None
+    finally:
+        store.close()
+
+
 def test_the_listener_publishes_other_replicas_commits_in_order(
     dsn: str, tmp_path: Path,
 ) -> None:

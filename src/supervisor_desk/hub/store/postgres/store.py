@@ -33,6 +33,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import select
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -316,7 +317,7 @@ class PostgresStore:
                 # away the API answers 503 in seconds instead of hanging.
                 dsn, min_size=1, max_size=pool_size, open=True, timeout=_POOL_WAIT_S,
                 kwargs={"autocommit": True, "connect_timeout": connect_timeout},
-                check=psycopg_pool.ConnectionPool.check_connection, name="hub-read")
+                check=_check_pooled, name="hub-read")
         self._listener: Any = None
         self._listen = listen
         self.on_commit = on_commit
@@ -817,6 +818,20 @@ def _session_key(session_id: str) -> int:
     # share a key only wait for each other.
     digest = hashlib.blake2b(session_id.encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big") % SESSION_LOCK_KEYS
+
+
+def _check_pooled(conn: psycopg.Connection) -> None:
+    """The read pool's check of a connection it hands out. A connection whose server went away
+    (restart, crash, a killed backend) has something to read: the server's last message or
+    the end of the stream; an idle healthy one has nothing. Only then is the round trip of
+    psycopg's full check (``SELECT 1``) paid, not at every checkout: every ingest request
+    takes two (its token and its rate bucket)."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    probe = select.poll()
+    probe.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    if probe.poll(0) or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        psycopg_pool.ConnectionPool.check_connection(conn)
 
 
 def _nocase(text: str) -> str:
