@@ -517,3 +517,72 @@ async def test_a_dead_link_is_noticed_by_pings_and_resumed(
         await f.stop()
         await client.aclose()
         await relay.close()
+
+
+class BatchRecorder(FeedRecorder):
+    """Also keeps the event ids of each batch the feed handed over."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+        self._batch_start = 0
+
+    def on_batch_done(self) -> None:
+        self.batches.append(self.ids(self._batch_start))
+        self._batch_start = len(self.events)
+
+
+def frames_in_kernel(feed: FeedClient) -> int:
+    """Feed frames that arrived in our socket and are not read yet (peeked, not taken)."""
+    ws = feed._ws
+    assert ws is not None
+    with socket.fromfd(ws.transport.get_extra_info("socket").fileno(),
+                       socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            waiting = sock.recv(1 << 20, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return 0
+    return waiting.count(b'{"type":"event"')
+
+
+@pytest.mark.asyncio
+async def test_a_busy_feed_rests_and_reads_what_came_meanwhile_in_one_batch(
+    running_hub: EmbeddedHub, viewer_token: str
+) -> None:
+    client = HubClient(running_hub.url, viewer_token)
+    rec = BatchRecorder()
+    feed = FeedClient(client, rec)
+    feed.read_interval = 30.0  # the test ends the rests itself
+    task = asyncio.create_task(feed.run())
+    try:
+        await wait_until(lambda: rec.state is ConnectionState.CONNECTED)
+        first = await post(running_hub, [started("a")])
+        await wait_until(lambda: feed.seq == first["last_seq"])
+        assert rec.batches[-1] == [first_id := rec.ids()[-1]]
+        # It came within read_interval of the last read: a busy moment, the socket rests.
+        await wait_until(lambda: feed.resting)
+        burst = [message("a", "one"), message("a", "two"), updated("a", stage="billing")]
+        for event in burst:  # three posts: three frames, each sent as it is stored
+            answer = await post(running_hub, [event])
+        await wait_until(lambda: frames_in_kernel(feed) == len(burst))
+        assert rec.ids()[-1] == first_id  # they wait in the kernel, nothing is lost
+        feed.read_now()
+        await wait_until(lambda: feed.seq == answer["last_seq"])
+        assert rec.batches[-1] == [e["id"] for e in burst]  # one wake-up, in order
+        seqs = [seq for seq, _, _ in rec.events]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+        # Back on screen: no rest, every frame is read as it comes.
+        feed.read_interval = 0.0
+        feed.read_now()
+        await wait_until(lambda: not feed.resting)
+        last = await post(running_hub, [ended("a")])
+        await wait_until(lambda: feed.seq == last["last_seq"])
+        assert not feed.resting
+        session = rec.store.get("a")
+        assert session is not None and not session.is_live and session.stage == "billing"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await client.aclose()

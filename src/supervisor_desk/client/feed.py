@@ -14,6 +14,14 @@ Reconnection is our own loop, not ``async for ws in websockets.connect()``: that
 its backoff after every handshake (a hub that accepts and then closes would be hammered) and
 gives up on a 401. Here a 401 ends the run in ``UNAUTHORIZED``; every other failure retries
 with jittered exponential backoff that only resets after a connection stayed up a while.
+
+Reading in batches: every event websockets has already read is handed over before the listener
+hears ``on_batch_done`` (when it has that method), so it can apply them all in one go. With
+``read_interval`` set (the window off screen), a batch that follows the previous one closely
+is followed by a rest of that long with the socket unread: what arrives meanwhile waits in the
+kernel and is read with one wake-up, so a busy feed costs one wake-up per interval instead of
+one per event, and a lone event is still handled the moment it comes. Nothing is dropped or
+reordered; it is only read later, by at most ``read_interval``.
 """
 
 from __future__ import annotations
@@ -92,6 +100,9 @@ class FeedListener(Protocol):
     def on_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
         """Connection state for the window and tray (``retry_in`` seconds when waiting)."""
 
+    # Optional: ``on_batch_done(self) -> None``, called once every event read so far has been
+    # handed over (the listener applies a batch at once instead of on a timer of its own).
+
 
 class _ResyncError(Exception):
     """The feed cannot continue from our position: reload the snapshot."""
@@ -136,6 +147,12 @@ class FeedClient:
         self._failovers = 0  # replicas tried in a row without a connection
         self._ws: ClientConnection | None = None
         self._running = False
+        # Seconds the socket rests unread after a batch that came close behind the last one
+        # (0: every frame is read as it comes). Changeable while running.
+        self.read_interval = 0.0
+        self._batch_done = getattr(listener, "on_batch_done", None)
+        self._rest_waiter: asyncio.Future[None] | None = None
+        self._reading_since = 0.0  # when the last batch ended or the last rest did
         self.connections = 0  # successful handshakes, for diagnostics and tests
         self.snapshots = 0
 
@@ -151,6 +168,16 @@ class FeedClient:
     @property
     def state(self) -> ConnectionState:
         return self._state
+
+    @property
+    def resting(self) -> bool:
+        """The socket is left unread for now (see ``read_interval``)."""
+        return self._rest_waiter is not None
+
+    def read_now(self) -> None:
+        """End a rest early: read what waits in the socket now (the window came on screen)."""
+        if self._rest_waiter is not None and not self._rest_waiter.done():
+            self._rest_waiter.set_result(None)
 
     def _set_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
         self._state = state
@@ -325,24 +352,18 @@ class FeedClient:
             slice_started = loop.time()
             if replay_until <= self._seq:
                 self._set_state(ConnectionState.CONNECTED, None, "Connected")
+            self._reading_since = loop.time()
             async for raw in ws:
-                frame = self._parse(raw)
-                if not isinstance(frame, EventFrame):
-                    raise _ResyncError("unexpected frame on the feed")
-                if frame.seq <= self._seq:
-                    continue  # already applied (an overlap after resume)
-                if frame.seq != self._seq + 1:
-                    raise _ResyncError(
-                        f"gap in the feed: expected {self._seq + 1}, got {frame.seq}"
-                    )
-                self._listener.on_event(frame.seq, frame.event, frame.seq <= replay_until)
-                self._seq = frame.seq
-                if frame.seq == replay_until:
-                    self._set_state(ConnectionState.CONNECTED, None, "Connected")
+                self._take(self._parse(raw), replay_until)
+                if not _frames_waiting(ws):
+                    if self._batch_done is not None:
+                        self._batch_done()
+                    await self._rest_if_busy(ws)
+                    slice_started = loop.time()
                 # websockets hands over frames it already buffered without yielding to the
                 # loop, so a backlog (a catch-up, a busy moment) became one long callback:
                 # 1,279 events / 151 ms of Qt-thread CPU in feed_bench. Yield every few ms.
-                if loop.time() - slice_started > _SLICE_S:
+                elif loop.time() - slice_started > _SLICE_S:
                     await asyncio.sleep(0)
                     slice_started = loop.time()
         except ConnectionClosed as exc:
@@ -354,6 +375,43 @@ class FeedClient:
             if code == FEED_CLOSE_TOO_SLOW:
                 raise _TooSlowError("Fell behind the live feed; catching up.") from exc
             raise
+
+    def _take(self, frame: HelloFrame | EventFrame, replay_until: int) -> None:
+        """One frame of the feed to the listener, in order and once."""
+        if not isinstance(frame, EventFrame):
+            raise _ResyncError("unexpected frame on the feed")
+        if frame.seq <= self._seq:
+            return  # already applied (an overlap after resume)
+        if frame.seq != self._seq + 1:
+            raise _ResyncError(f"gap in the feed: expected {self._seq + 1}, got {frame.seq}")
+        self._listener.on_event(frame.seq, frame.event, frame.seq <= replay_until)
+        self._seq = frame.seq
+        if frame.seq == replay_until:
+            self._set_state(ConnectionState.CONNECTED, None, "Connected")
+
+    async def _rest_if_busy(self, ws: ClientConnection) -> None:
+        """After a batch: if it came within ``read_interval`` of the last one, leave the socket
+        unread that long, so the events of a busy moment are read with one wake-up."""
+        loop = asyncio.get_running_loop()
+        interval = self.read_interval
+        now = loop.time()
+        busy = now - self._reading_since < interval
+        self._reading_since = now
+        if not busy:
+            return  # a lone event: no timer, no second wake-up
+        waiter: asyncio.Future[None] = loop.create_future()
+        wake = loop.call_later(interval, _release, waiter)
+        self._rest_waiter = waiter
+        # The kernel keeps what arrives meanwhile (websockets' own flow control pauses the
+        # same way; its queue is empty here, so it has no pause of its own to undo).
+        ws.transport.pause_reading()
+        try:
+            await waiter
+        finally:
+            wake.cancel()
+            self._rest_waiter = None
+            ws.transport.resume_reading()
+            self._reading_since = loop.time()
 
     @staticmethod
     def _parse(raw: str | bytes) -> HelloFrame | EventFrame:
@@ -367,6 +425,17 @@ class FeedClient:
 
 class _TooSlowError(Exception):
     pass
+
+
+def _frames_waiting(ws: ClientConnection) -> int:
+    """Frames websockets has read from the socket and not handed over yet (its assembler's
+    queue): while there are some, the batch goes on."""
+    return len(ws.recv_messages.frames)
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _describe(base_url: str, exc: BaseException) -> str:

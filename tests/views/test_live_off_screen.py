@@ -1,0 +1,75 @@
+"""Off screen the live view-model follows the feed in the feed's own batches: every event is
+applied, in order, alerts are told at once, and no frame timer is left to wake the app."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from PySide6.QtCore import QTimer
+
+from supervisor_desk.client.feed import ConnectionState
+from supervisor_desk.client.rest import HubClient
+from supervisor_desk.models.alerts.defaults import default_rules
+from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
+from supervisor_desk.views.live_viewmodel import LiveViewModel
+from supervisor_desk.views.session_table_model import SessionTableModel
+from supervisor_desk.views.tasks import standalone_scope
+from tests.client.hub_events import ended, message, started, updated
+from tests.conftest import ingest
+from tests.helpers import wait_until
+
+
+def test_off_screen_a_burst_is_applied_in_order_told_at_once_and_no_timer_is_left(
+    running_hub: Any, qrun: Any
+) -> None:
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        scope = standalone_scope("live")
+        model = SessionTableModel()
+        live = LiveViewModel(client, model, tasks=scope, metrics_poll_s=600.0)
+        alerts = AlertsViewModel(default_rules())
+        live.attach_alerts(alerts)
+        told: list[str] = []  # session ids of the alerts told, in the order told
+        alerts.notices_raised.connect(
+            lambda notices: told.extend(a.session_id for n in notices for a in n.alerts))
+        versions: dict[str, list[int]] = {}
+        live.session_updated.connect(lambda s: versions.setdefault(s.id, []).append(s.version))
+        try:
+            await client.login("supervisor", "supervisor")
+            await asyncio.to_thread(ingest, running_hub, [started("a")])
+            live.start()
+            await wait_until(lambda: model.rowCount() == 1
+                             and live.feed.state is ConnectionState.CONNECTED)
+            live.set_on_screen(False)  # closed to the tray
+            burst = [started("b"), message("a", "one"), updated("b", stage="billing"),
+                     message("a", "two"), ended("a"), started("c")]
+            for event in burst:  # one post each: the feed gets them one frame at a time
+                last = await asyncio.to_thread(ingest, running_hub, [event])
+            await wait_until(lambda: live.feed.seq == last["last_seq"])
+            # Applied, in order, as each batch came (no frame timer to wait for) …
+            assert set(told) >= {"b", "a", "c"}  # new b, a ended, new c
+            assert told.index("b") < told.index("c")
+            for sid in ("a", "b"):
+                assert versions[sid] == sorted(versions[sid])
+            a, b = live.store.get("a"), live.store.get("b")
+            assert a is not None and not a.is_live and a.message_count == 2
+            assert b is not None and b.stage == "billing"
+            # … while the hidden table held still …
+            assert [s.id for s in model.sessions()] == ["a"]
+            # … and once the socket's rest is over, nothing is left to wake the app.
+            await wait_until(lambda: not live.feed.resting)
+            timers = live.findChildren(QTimer) + alerts.findChildren(QTimer)
+            assert [t.objectName() or t.interval() for t in timers if t.isActive()] == []
+
+            live.set_on_screen(True)  # current the instant it shows
+            assert {s.id for s in model.sessions()} == {"a", "b", "c"}
+            assert not live.feed.resting and live.feed.read_interval == 0
+        finally:
+            await live.stop()
+            await scope.aclose()
+            await client.aclose()
+            live.deleteLater()
+            alerts.deleteLater()
+
+    qrun(scenario())
