@@ -184,3 +184,4 @@ def test_what_the_store_tells_changed_judges_as_comparing_the_summaries(
         assert ({(a.session_id, a.rule_id, a.state) for a in told.active_alerts()}
                 == {(a.session_id, a.rule_id, a.state) for a in compared.active_alerts()})
         assert told.next_deadline() == compared.next_deadline()
+

@@ -71,6 +71,9 @@ RULES = RuleSet(rules=(
         MetadataCondition(key="tier", value="gold"), NoReplyCondition(seconds=25)))),
     _rule("wait-or-long", AnyCondition(conditions=(
         WaitCondition(seconds=70), DurationCondition(minutes=2)))),
+    # Holds without time too: judged at once even while no time-based part can hold.
+    _rule("wait-or-gold", AnyCondition(conditions=(
+        WaitCondition(seconds=25), MetadataCondition(key="tier", value="gold")))),
 ))
 
 
@@ -85,7 +88,7 @@ def test_plain_rules_of_one_kind_are_judged_as_groups() -> None:
         frozenset({"web-wait", "phone-wait"}),
     }
     alone = {j.id for j in plan if not j.grouped}
-    assert alone == {"fr-wait", "gold-quiet", "wait-or-long"}
+    assert alone == {"fr-wait", "gold-quiet", "wait-or-long", "wait-or-gold"}
 
 
 def test_an_and_whose_untimed_part_fails_waits_for_no_deadline() -> None:
