@@ -111,6 +111,7 @@ WORK_FLUSH = "frame flush"
 WORK_APPLY = "apply_changes"
 WORK_LAYOUT = "items layout"
 WORK_PAINT = "paint"
+WORK_FULL_PAINT = "paint of the whole viewport"  # >= 90 % of its area
 WORK_TICK = "clock tick"
 WORK_METRICS = "metrics cards"
 WORK_SORT_KEYS = "sort-key idle slice"
@@ -143,6 +144,7 @@ class _View(SessionTableView):  # type: ignore[misc]
     recording = False
     paint_cpu: list[float]  # Qt-thread CPU ms of each paint while recording
     paint_area: int = 0  # painted pixels while recording
+    full_paints: int = 0  # paints of >= 90 % of the viewport while recording
     work: GapWork = _NoWork()
 
     def doItemsLayout(self) -> None:
@@ -155,12 +157,14 @@ class _View(SessionTableView):  # type: ignore[misc]
 
     def paintEvent(self, event: QPaintEvent) -> None:
         cpu = time.thread_time()
-        with self.work.measure(WORK_PAINT):
+        rect, viewport = event.rect(), self.viewport()
+        full = rect.width() * rect.height() >= 0.9 * viewport.width() * viewport.height()
+        with self.work.measure(WORK_FULL_PAINT if full else WORK_PAINT):
             super().paintEvent(event)
         if self.recording:
             self.paint_cpu.append((time.thread_time() - cpu) * 1000)
-            rect = event.rect()
             self.paint_area += rect.width() * rect.height()
+            self.full_paints += full
         if self.on_painted is not None:
             self.on_painted()
 
@@ -397,6 +401,7 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
         out["feed.paint_cpu_p50_ms"] = round(percentile(view.paint_cpu, 50), 1)
         out["feed.paint_cpu_share"] = round(sum(view.paint_cpu) / 1000 / load_s, 3)
         out["feed.painted_viewports_per_s"] = round(view.paint_area / viewport / load_s, 1)
+        out["feed.full_paints"] = view.full_paints
         out["feed.rss_mb"] = round(rss_mb(), 1)
         busy = max(1e-9, probe.last_applied_at - probe.first_applied_at)
         out["feed.events_per_s"] = round(probe.applied / busy, 1)

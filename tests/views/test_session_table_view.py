@@ -178,3 +178,44 @@ def test_rows_changing_on_screen_repaint_from_the_first_changed_row_down(
     qtbot.waitUntil(lambda: bool(regions.rects))
     qapp.processEvents()
     assert any(rect.top() == 0 for rect in regions.rects), regions.rects
+
+
+def test_a_frame_of_many_changed_rows_repaints_only_those_on_screen(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
+    model.set_live_order(LiveOrder.ARRIVAL)
+    model.set_sessions([session(f"s{i:03d}", i) for i in range(400)])
+    view = SessionTableView()
+    qtbot.addWidget(view)
+    view.set_live(False)  # no clock repaints during the test
+    view.setModel(model)
+    view.resize(700, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    view.executeDelayedItemsLayout()
+    qapp.processEvents()
+    regions = PaintRegions()
+    view.viewport().installEventFilter(regions)
+    last_shown = view.rowAt(view.viewport().height() - 1)
+    assert 5 < last_shown < 40
+
+    def frame(rows: range, count: int) -> None:
+        model.apply_changes([session(f"s{i:03d}", i).model_copy(
+            update={"version": count, "message_count": count}) for i in rows])
+        view.executeDelayedItemsLayout()
+        qapp.processEvents()
+
+    # Hundreds of rows changed, all below the screen (one span of rows for the model).
+    frame(range(50, 400), 2)
+    assert regions.rects == []
+    assert model.session_at(399).message_count == 2  # type: ignore[union-attr]
+    # The same from row 5 down: the rows above it on screen are not repainted.
+    frame(range(5, 400), 3)
+    top = view.rowViewportPosition(5)
+    assert regions.rects and all(rect.top() >= top for rect in regions.rects), regions.rects
+    screen = view.screen()
+    shown = screen.grabWindow(view.winId()).toImage()
+    view.viewport().update()
+    qapp.processEvents()
+    assert shown == screen.grabWindow(view.winId()).toImage()

@@ -271,6 +271,22 @@ class SessionTableView(QTableView):
             top = self.rowViewportPosition(rows - 1) + self.rowHeight(rows - 1)
         viewport.update(QRect(0, top, viewport.width(), viewport.height() - top))
 
+    def dataChanged(self, top_left: ModelIndex, bottom_right: ModelIndex,
+                    roles: Any = ()) -> None:
+        """Qt repaints the whole viewport for any change of more than 200 cells, wherever they
+        are: a frame with many changed rows far below the screen (one span of rows) repainted
+        every row on screen. Only the part of a range that is on screen is passed on."""
+        first, last = top_left.row(), bottom_right.row()
+        if first != last and top_left.isValid() and bottom_right.isValid():
+            first_shown, last_shown = self.visible_rows()
+            first, last = max(first, first_shown), min(last, last_shown)
+            if first > last:
+                return  # nothing on screen changed
+            model = self.model()
+            top_left = model.index(first, top_left.column())
+            bottom_right = model.index(last, bottom_right.column())
+        super().dataChanged(top_left, bottom_right, list(roles))
+
     def _on_model_structure_changed(self, *args: Any) -> None:
         self._keep_selection()
         # Qt repaints the rows it changed by itself; an extra full repaint is needed only when
