@@ -107,9 +107,10 @@ _INSERT_MESSAGES = (
 )
 _INSERT_LOGS = (b"INSERT INTO logs (session_id, kind, doc) "
                 b"SELECT * FROM unnest(%b::text[], %b::text[], %b::text[])")
-_INSERT_EVENTS = (b"INSERT INTO events (seq, id, session_id, body, content_hash) "
+_APPEND_EVENTS = (b"WITH appended AS (INSERT INTO events (seq, id, session_id, body, content_hash) "
                   b"SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], "
-                  b"%b::bytea[])")
+                  b"%b::bytea[])) "
+                  b"UPDATE event_counter SET seq = %s WHERE id = 1 RETURNING pg_notify(%s, %s)")
 
 
 def _columns(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
@@ -134,7 +135,8 @@ class PgBatch:
     transaction, not inserted yet."""
 
     def __init__(self, conn: psycopg.Connection, start: int = 0,
-                 pending: dict[str, bytes | None] | None = None) -> None:
+                 pending: dict[str, bytes | None] | None = None,
+                 hooks: list[tuple[str, frozenset[str]]] | None = None) -> None:
         self.conn = conn
         self.seq = start
         self._pending = pending if pending is not None else {}
@@ -145,7 +147,8 @@ class PgBatch:
         self._event_rows: list[tuple[Any, ...]] = []
         self._log_rows: list[tuple[str, str, str]] = []
         self._outbox: list[tuple[int, str, str, str, str]] = []
-        self.hooks: list[tuple[str, frozenset[str]]] | None = None
+        # The webhook endpoints, read once per transaction (handed from batch to batch).
+        self.hooks = hooks
         self._messages: dict[tuple[str, str], list[Any]] = {}
         self._ids_by_session: dict[str, set[str]] = {}
 
@@ -260,14 +263,14 @@ class PgBatch:
         self._log_rows.clear()
         self._messages.clear()
 
-    def write_events(self, base: int) -> tuple[list[tuple[int, str]], int]:
-        """Insert the appended events with ``base`` added to their seqs, and their webhook
+    def write_events(self, base: int, rows: list[tuple[Any, ...]]
+                     ) -> tuple[list[tuple[int, str]], int]:
+        """Add the appended events to ``rows`` with ``base`` added to their seqs (the caller
+        inserts the rows of every batch with :func:`_append_events`) and write their webhook
         deliveries (called under the counter lock); returns the events as ``(seq, body)``
         and how many deliveries were written."""
         cursor = self.conn.cursor()
-        if self._event_rows:
-            cursor.execute(_INSERT_EVENTS, _columns(
-                [(seq + base, *rest) for seq, *rest in self._event_rows]))
+        rows.extend((seq + base, *rest) for seq, *rest in self._event_rows)
         outbox_rows: list[tuple[Any, ...]] = []
         for seq, kind, session_id, at, data_json in self._outbox:
             outbox_rows.extend(webhook_sql.outbox_rows(
@@ -654,8 +657,9 @@ class PostgresStore:
                 batch = PgBatch(conn)
                 result = work(batch)
                 batch.flush_documents()
-                new_events, outboxed = batch.write_events(base)
-                self._advance_counter(conn, base + batch.seq, bool(new_events))
+                rows: list[tuple[Any, ...]] = []
+                new_events, outboxed = batch.write_events(base, rows)
+                _append_events(conn, rows, base + batch.seq)
         self._publish_own(new_events)
         if outboxed:
             self._outbox_written()
@@ -667,13 +671,6 @@ class PostgresStore:
         row = conn.execute("SELECT seq FROM event_counter WHERE id = 1 FOR UPDATE").fetchone()
         assert row is not None
         return int(row[0])
-
-    @staticmethod
-    def _advance_counter(conn: psycopg.Connection, seq: int, appended: bool) -> None:
-        if appended:
-            conn.execute("UPDATE event_counter SET seq = %s WHERE id = 1", (seq,))
-            # Delivered to every listener when (and only if) the transaction commits.
-            conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, str(seq)))
 
     def ingest(self, events: Sequence[ParsedEvent]) -> IngestOutcome:
         (result,) = self.ingest_many([events])
@@ -707,13 +704,14 @@ class PostgresStore:
         done: list[tuple[PgBatch, IngestOutcome]] = []
         results: list[IngestOutcome | Exception] = []
         pending: dict[str, bytes | None] = {}
+        hooks: list[tuple[str, frozenset[str]]] | None = None
         with conn.transaction():
             _lock_sessions(conn, [event.session_id for events in batches
                                   for event, _ in events])
             base = self._lock_counter(conn) if serial else None
             seq = 0
             for events in batches:
-                batch = PgBatch(conn, seq, pending)
+                batch = PgBatch(conn, seq, pending, hooks)
                 try:
                     with conn.transaction():  # a savepoint: this batch alone
                         batch.prefetch_sessions([event.session_id for event, _ in events])
@@ -725,6 +723,7 @@ class PostgresStore:
                     results.append(failed)
                     continue
                 seq = batch.seq
+                hooks = batch.hooks
                 pending.update(batch.event_hashes())
                 done.append((batch, outcome))
                 results.append(outcome)
@@ -737,12 +736,13 @@ class PostgresStore:
                     # (this transaction rolls back) with the counter held throughout.
                     raise _EventIdTaken
             new_events: list[tuple[int, str]] = []
+            rows: list[tuple[Any, ...]] = []
             outboxed = 0
             for batch, _outcome in done:
-                written, delivered = batch.write_events(base)
+                written, delivered = batch.write_events(base, rows)
                 new_events.extend(written)
                 outboxed += delivered
-            self._advance_counter(conn, base + seq, bool(new_events))
+            _append_events(conn, rows, base + seq)
         rebased = iter(dataclasses.replace(outcome, last_seq=outcome.last_seq + base)
                        for _batch, outcome in done)
         return ([next(rebased) if isinstance(r, IngestOutcome) else r for r in results],
@@ -801,6 +801,14 @@ class PostgresStore:
 
 class _EventIdTaken(Exception):  # noqa: N818 - internal signal: redo the transaction serially
     pass
+
+
+def _append_events(conn: psycopg.Connection, rows: list[tuple[Any, ...]], last_seq: int) -> None:
+    """Insert the transaction's events, move the counter to ``last_seq`` and notify every
+    listener (PostgreSQL delivers it when, and only if, the transaction commits): one
+    statement, one round trip, while the counter row is held."""
+    if rows:
+        conn.execute(_APPEND_EVENTS, [*_columns(rows), last_seq, NOTIFY_CHANNEL, str(last_seq)])
 
 
 def _lock_sessions(conn: psycopg.Connection, session_ids: Sequence[str]) -> None:
