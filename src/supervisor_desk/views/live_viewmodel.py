@@ -169,6 +169,7 @@ class LiveViewModel(QObject):
         self._frame = QTimer(self)
         self._frame.setSingleShot(True)
         self._frame.timeout.connect(self._on_frame_timeout)
+        self._frame_done_at = 0.0  # time.monotonic() of the last frame
         self._countdown = QTimer(self)
         self._countdown.setInterval(1000)
         self._countdown.timeout.connect(self._on_countdown_timeout)
@@ -305,9 +306,13 @@ class LiveViewModel(QObject):
 
     def on_batch_done(self) -> None:
         """The feed handed over all it had read. Off screen that is the frame (nothing paints,
-        and the alert rules judge it now rather than on a timer of their own); on screen the
-        frame timer keeps the table to one repaint per frame."""
-        if not self._on_screen:
+        and the alert rules judge it now rather than on a timer of their own). On screen too
+        when the last frame is a frame's time ago: a lone event is shown in the wake-up that
+        read it, not in a second one 80 ms later; a busy feed still gets one frame per
+        ``frame_ms`` from the frame timer."""
+        if not self._on_screen or (
+                self._frame.isActive()
+                and time.monotonic() - self._frame_done_at >= self._frame_ms / 1000):
             self.flush()
 
     def on_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
@@ -328,6 +333,7 @@ class LiveViewModel(QObject):
     def flush(self) -> None:
         """Push the pending frame to the table now (also run by the frame timer)."""
         self._frame.stop()  # this is the frame: no wake-up for it later
+        self._frame_done_at = time.monotonic()
         if self._pending:
             batch = list(self._pending.values())
             self._pending.clear()
