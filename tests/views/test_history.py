@@ -438,3 +438,31 @@ def test_a_refresh_keeps_the_scroll_position_another_page_starts_at_its_top(
         assert bar.value() == 0
 
     qrun(scenario())
+
+
+def test_a_quiet_refresh_neither_shows_busy_nor_blanks_the_cards(
+        harness: Harness, qrun: Any) -> None:
+    """The refresh an offline file still loading makes about once a second: fresh rows and
+    metrics, but no busy state (a whole extra repaint of the table) and no card placeholders."""
+    h = harness
+    busy: list[bool] = []
+    metrics: list[object] = []
+    rows: list[int] = []
+    h.vm.loading_changed.connect(busy.append)
+    h.vm.metrics_changed.connect(metrics.append)
+    h.vm.rows_changed.connect(lambda sessions, _appended: rows.append(len(sessions)))
+
+    async def scenario() -> None:
+        h.vm.refresh(quiet=True)
+        task = h.vm._metrics_task
+        await wait_until(lambda: bool(rows) and task is not None and task.done(), 10)
+        assert busy == []
+        assert None not in metrics and h.vm.metrics is not None
+        assert rows == [PAGE]
+        h.vm.refresh()  # F5: busy while it loads, cards wait for their figures
+        await h.settled()
+        assert busy == [True, False]
+        assert metrics[0] is None
+        await wait_until(lambda: h.vm.metrics is not None, 10)
+
+    qrun(scenario())

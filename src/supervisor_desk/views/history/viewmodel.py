@@ -212,16 +212,24 @@ class HistoryViewModel(QObject):
         self._request(0, self._limit, append=False)
         self.reload_metrics()
 
-    def refresh(self) -> None:
-        """Refresh in place: the same range, fresh data."""
-        self._request(self._offset, max(self._limit, self._shown), append=False)
-        self.reload_metrics()
+    def refresh(self, *, quiet: bool = False) -> None:
+        """Refresh in place: the same range, fresh data.
 
-    def reload_metrics(self) -> None:
+        ``quiet``: a refresh the user did not ask for (an offline file still being read,
+        about once a second): no busy state, and the metrics stay on screen until the new
+        ones arrive. Each busy flip repainted the whole table once more, beside the repaint
+        of the new rows, and the cards blinked to their placeholders every second.
+        """
+        self._request(self._offset, max(self._limit, self._shown), append=False,
+                      busy=not quiet)
+        self.reload_metrics(keep_shown=quiet)
+
+    def reload_metrics(self, *, keep_shown: bool = False) -> None:
         if not self._with_metrics or self._source is None:
             return
         self._cancel(self._metrics_task)
-        self.metrics = None
+        if not keep_shown:
+            self.metrics = None
         self._metrics_task = self.tasks.spawn(self._fetch_metrics(self.filter), "history-metrics")
 
     def load_lookups(self) -> None:
@@ -241,12 +249,13 @@ class HistoryViewModel(QObject):
         if task is not None and not task.done():
             task.cancel()
 
-    def _request(self, offset: int, limit: int, *, append: bool) -> None:
+    def _request(self, offset: int, limit: int, *, append: bool, busy: bool = True) -> None:
         if self._source is None:
             return
         self._cancel(self._page_task)
         self._generation += 1
-        self.loading = True
+        if busy:
+            self.loading = True
         self._page_task = self.tasks.spawn(
             self._fetch_page(self._generation, self.filter, self.sort, offset, limit, append),
             "history-page",

@@ -279,7 +279,7 @@ class OfflineWindow(QMainWindow):
         self._show_status(loading=True)
 
     def _on_refresh_timeout(self) -> None:
-        self.history_vm.refresh()
+        self.history_vm.refresh(quiet=True)  # the status line says it is reading
         self.history_vm.load_lookups()
 
     def _on_loader_progress_changed(self, done: int, total: int) -> None:
@@ -292,7 +292,7 @@ class OfflineWindow(QMainWindow):
         if self.loader.index is None:
             self._attach(OfflineIndex(self.path))
         else:
-            self.history_vm.refresh()
+            self.history_vm.refresh(quiet=True)
             self.history_vm.load_lookups()
         self.progress.hide()
         self.cancel_button.hide()
