@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from supervisor_desk.hub.errors import ApiError, clean_details
 from supervisor_desk.hub.routing import RESERVED_SESSION_IDS
+from supervisor_desk.hub.store import reducer
 from supervisor_desk.hub.store.interface import ParsedEvent
 from supervisor_desk.models.wire import (
     EVENT_TYPES,
@@ -95,10 +96,12 @@ def batch_json_schema(ref_template: str) -> dict[str, Any]:
 
 
 def parse_batch(body: bytes) -> list[ParsedEvent]:
-    """Parse and validate a whole batch; raises :class:`ApiError` 422 listing each bad event."""
+    """Parse and validate a whole batch; raises :class:`ApiError` 422 listing each bad event.
+    The batch comes back prepared (:func:`reducer.prepare`): on the validating thread, not
+    the writer's."""
     events = _parse(body)
     _refuse_reserved_ids(events)
-    return events
+    return reducer.prepare(events)
 
 
 def _refuse_reserved_ids(events: list[ParsedEvent]) -> None:

@@ -203,14 +203,38 @@ class _Content:
     json: str
     digest: bytes
     entries: list[dict[str, Any]] | None = None  # log.appended: the typed entries, as dicts
+    message_at: str | None = None  # message.created: the message's own time, canonical
+
+
+class PreparedBatch(list[ParsedEvent]):
+    """A validated batch with each event's canonical time and content worked out beside it
+    (:func:`prepare`): done where the batch was validated, so the single writer, which every
+    platform's batches queue for, only applies them."""
+
+    __slots__ = ("prepared",)
+
+    def __init__(self, events: Sequence[ParsedEvent]) -> None:
+        super().__init__(events)
+        self.prepared: list[tuple[str, _Content]] = [
+            (at := fast_timestamp(event.at), event_content(event, at, data))
+            for event, data in events
+        ]
+
+
+def prepare(events: Sequence[ParsedEvent]) -> PreparedBatch:
+    """``events`` with what applying them needs that depends on nothing stored (pure work:
+    any thread)."""
+    return PreparedBatch(events)
 
 
 def event_content(event: EventEnvelope, at: str, data: EventData) -> _Content:
     """Canonical: the parsed event (times in UTC, keys in model order), so a resend that
     differs only in spelling (key order, spaces, time zone) has the same hash."""
     entries = None
+    message_at = None
     if isinstance(data, MessageBody):
         text = data.model_dump_json()
+        message_at = fast_timestamp(data.at)
     elif isinstance(data, LogAppendedData):
         entries = [entry.model_dump(mode="json") for entry in data.typed_entries()]
         text = dumps({"kind": data.kind, "entries": entries})
@@ -220,7 +244,7 @@ def event_content(event: EventEnvelope, at: str, data: EventData) -> _Content:
     digest = hashlib.blake2b(
         f"{event.type}\n{event.session_id}\n{at}\n{text}".encode(), digest_size=16
     ).digest()
-    return _Content(text, digest, entries)
+    return _Content(text, digest, entries, message_at)
 
 
 def ingest_batch(batch: WriteBatch, events: Sequence[ParsedEvent]) -> IngestOutcome:
@@ -228,9 +252,13 @@ def ingest_batch(batch: WriteBatch, events: Sequence[ParsedEvent]) -> IngestOutc
     made it fail (the caller rolls the batch back)."""
     known = batch.known_events([event.id for event, _ in events])
     duplicates = 0
+    prepared = events.prepared if isinstance(events, PreparedBatch) else None
     for index, (event, data) in enumerate(events):
-        at = fast_timestamp(event.at)
-        content = event_content(event, at, data)
+        if prepared is not None:
+            at, content = prepared[index]
+        else:
+            at = fast_timestamp(event.at)
+            content = event_content(event, at, data)
         if event.id in known:
             stored = known[event.id]
             # Events stored before hashes were kept (NULL) cannot be compared: a duplicate.
@@ -396,7 +424,8 @@ def _message_created(
             "message_exists",
         ) from None
     doc["message_count"] = seq
-    message_at = fast_timestamp(data.at)
+    message_at = (content.message_at if content is not None and content.message_at
+                  else fast_timestamp(data.at))
     last = doc.get("last_message_at")
     if last is None or _later(message_at, last):
         doc["last_message_at"] = message_at
