@@ -1,9 +1,11 @@
 """The live view-model: feed -> reducer -> table, in frames.
 
 It owns the FeedClient task and the SessionStore and is the FeedListener. Feed events are
-reduced as they arrive (cheap, Qt-free) but reach the table only on a frame timer (~80 ms):
-each frame becomes one ``apply_changes`` batch with ranged signals, so 1,000 events/s cost
-~12 model updates per second instead of 1,000. Alerts are gathered only from events that are
+reduced as they arrive (cheap, Qt-free) and reach the table in frames at most every ~80 ms:
+the frame comes at the end of the feed's batch when the last one is that old (a lone event
+is shown in the wake-up that read it), else from the frame timer. Each frame becomes one
+``apply_changes`` batch with ranged signals, so 1,000 events/s cost ~12 model updates per
+second instead of 1,000. Alerts are gathered only from events that are
 not replays and never from snapshots (a reconnect must not announce the whole backlog).
 
 The live list stays live: ended rows leave the table after ``keep_ended_minutes`` (0: only on
