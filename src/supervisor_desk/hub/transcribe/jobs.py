@@ -229,6 +229,7 @@ class TranscriptionQueue:
         self._cancelled: set[str] = set()
         self._live: dict[str, tuple[int, int]] = {}  # running jobs: (segments, percent)
         self._persisted_at: dict[str, float] = {}
+        self._told_priority = False  # a worker's fallback to the hub's session: logged once
 
     @property
     def records(self) -> FileStore:
@@ -367,6 +368,9 @@ class TranscriptionQueue:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "supervisor_desk.hub.transcribe", str(path),
             "--skip", str(job.segments), "--duty", str(self.settings.duty),
+            # The worker leaves this process's session (its own CPU weight): the kernel
+            # kills it when this process dies; stop() and cancel() kill it themselves.
+            "--hub-pid", str(os.getpid()),
             *(("--whisper-model", str(self.settings.whisper_model))
               if self.settings.whisper_model is not None else ()),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
@@ -387,6 +391,8 @@ class TranscriptionQueue:
                     done = True
                 elif kind == "error":
                     failure = str(line.get("message"))
+                elif kind == "priority":
+                    self._priority(sid, line)
             status = await process.wait()
         finally:
             if process.returncode is None:
@@ -402,6 +408,20 @@ class TranscriptionQueue:
         reason = failure or (errors[-1] if errors else None) or (
             f"the recognition worker stopped (exit status {status})")
         await self._finish(params, "failed", reason)
+
+    def _priority(self, session_id: str, line: dict[str, Any]) -> None:
+        if line.get("mode") == "session":
+            if not self._told_priority:
+                self._told_priority = True
+                log.info("transcription workers share the hub's session at idle priority "
+                         "(%s): they may slow the hub's feed while they run",
+                         line.get("reason"))
+        elif "error" in line:
+            log.warning("transcription of %s keeps autogroup nice %s: %s", session_id,
+                        line.get("nice"), line["error"])
+        elif "speed" in line:
+            log.debug("transcription of %s: autogroup nice %s (it could go %s x real time)",
+                      session_id, line.get("nice"), line["speed"])
 
     async def _segment(self, params: ImportParams, line: dict[str, Any]) -> None:
         sid = params.session_id

@@ -5,22 +5,26 @@ Lines on stdout (UTF-8, one JSON object each, flushed as they are made):
 - ``{"type": "plan", "segments": K, "duration_ms": D, "layout": "stereo"|"mono"}``
 - ``{"type": "segment", "n": i, "channel": 0|1|-1, "start_ms", "end_ms", "text", "percent"}``
   for i = 1..K in spoken order (segments up to ``--skip`` are not recognised again);
-- ``{"type": "done"}``; or ``{"type": "error", "message": "..."}`` and exit status 1.
+- ``{"type": "done"}``; or ``{"type": "error", "message": "..."}`` and exit status 1;
+- ``{"type": "priority", ...}`` at any time: how it shares the CPU (:mod:`.priority`):
+  ``"mode": "autogroup"`` (its own session, ``"nice"``) or ``"mode": "session"`` (the
+  hub's, with the ``"reason"``) at the start, then ``{"nice", "speed"}`` at each change of
+  the autogroup nice (``speed``: x real time that made it), or ``{"nice", "error"}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
 from supervisor_desk.hub import audio
-from supervisor_desk.hub.transcribe import language_model
+from supervisor_desk.hub.transcribe import language_model, priority
 from supervisor_desk.hub.transcribe.whisper import WhisperModelError
 
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[LAUGH]", "[BREATH]"}
@@ -87,13 +91,18 @@ def _contact_centre_model(folder: Path) -> Path | None:
         Path(get_model_path()) / "en-us", folder / "contact-centre.lm")
 
 
+_EMITTING = threading.Lock()  # the governor's thread reports too: whole lines only
+
+
 def _emit(line: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(line) + "\n")
-    sys.stdout.flush()
+    with _EMITTING:
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
 
 
 def run(path: Path, skip: int, vocabulary: bool = True, duty: float = 1.0,
-        whisper_model: Path | None = None) -> None:
+        whisper_model: Path | None = None,
+        governor: priority.NiceGovernor | None = None) -> None:
     decoded = audio.decode(path)
     segments = audio.speech_segments(decoded)
     _emit({"type": "plan", "segments": len(segments), "duration_ms": decoded.duration_ms,
@@ -108,44 +117,58 @@ def run(path: Path, skip: int, vocabulary: bool = True, duty: float = 1.0,
         from supervisor_desk.hub.transcribe.whisper import WhisperRecogniser
 
         shared = WhisperRecogniser(whisper_model)
+    if shared is None:
+        with tempfile.TemporaryDirectory(prefix="sd-transcribe-") as folder:
+            domain_lm = _contact_centre_model(Path(folder)) if vocabulary else None
+            # Every channel's recogniser before the first segment: once they have read the
+            # model file it goes, and a worker killed later leaves no file behind.
+            for channel in sorted({s.channel for s in segments[skip:]}):
+                recognisers[channel] = Recogniser(domain_lm)
     done = 0
-    with tempfile.TemporaryDirectory(prefix="sd-transcribe-") as folder:
-        domain_lm = (_contact_centre_model(Path(folder))
-                     if vocabulary and shared is None else None)
-        for n, segment in enumerate(segments, start=1):
-            done += segment.end_ms - segment.start_ms
-            if n <= skip:
-                continue
-            recogniser = shared or recognisers.get(segment.channel)
-            if recogniser is None:
-                recogniser = recognisers[segment.channel] = Recogniser(domain_lm)
-            pcm = audio.segment_samples(decoded, segment).tobytes()
-            began = time.monotonic()
-            text, first, last = recogniser.words(pcm)
-            if duty < 1.0:  # rest in proportion: the CPU's caches go back to the hub
-                time.sleep((time.monotonic() - began) * (1.0 / duty - 1.0))
-            start = segment.start_ms + first if first is not None else segment.start_ms
-            end = segment.start_ms + last if last is not None else segment.end_ms
-            _emit({"type": "segment", "n": n, "channel": segment.channel, "start_ms": start,
-                   "end_ms": min(end, segment.end_ms), "text": text,
-                   "percent": min(99, done * 100 // total)})
+    for n, segment in enumerate(segments, start=1):
+        done += segment.end_ms - segment.start_ms
+        if n <= skip:
+            continue
+        recogniser = shared or recognisers[segment.channel]
+        pcm = audio.segment_samples(decoded, segment).tobytes()
+        began, cpu = time.monotonic(), time.process_time()
+        text, first, last = recogniser.words(pcm)
+        if governor is not None:
+            governor.segment_done((segment.end_ms - segment.start_ms) / 1000,
+                                  time.process_time() - cpu)
+        if duty < 1.0:  # rest in proportion: the CPU's caches go back to the hub
+            time.sleep((time.monotonic() - began) * (1.0 / duty - 1.0))
+        start = segment.start_ms + first if first is not None else segment.start_ms
+        end = segment.start_ms + last if last is not None else segment.end_ms
+        _emit({"type": "segment", "n": n, "channel": segment.channel, "start_ms": start,
+               "end_ms": min(end, segment.end_ms), "text": text,
+               "percent": min(99, done * 100 // total)})
     _emit({"type": "done"})
 
 
-def _yield_to_the_hub() -> None:
-    """Recognition is batch work: it gets the CPU the hub (ingest, feed) leaves idle.
+def _yield_to_the_hub(hub_pid: int | None, duty: float) -> priority.NiceGovernor | None:
+    """Recognition is batch work: it gets the CPU the hub (ingest, feed) leaves idle, and
+    enough of the rest to finish (:mod:`.priority`).
 
-    SCHED_IDLE where the OS has it (Linux), else the lowest nice level. Measured on 2 cores:
-    with nice 10 the feed's p99 latency more than doubled during a transcription.
+    Only a worker the hub started (``--hub-pid``: the kernel kills it with the hub) leaves
+    the hub's session; started by hand it stays in the shell's, where Ctrl+C reaches it.
     """
-    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            return
-        except OSError:
-            pass
-    if hasattr(os, "nice"):
-        os.nice(19)
+    governor: priority.NiceGovernor | None = None
+    try:
+        if hub_pid is None:
+            raise priority.AutogroupUnavailableError("started without --hub-pid")
+        group = priority.own_autogroup()
+    except priority.AutogroupUnavailableError as exc:
+        _emit({"type": "priority", "mode": "session", "reason": str(exc)})
+    else:
+        governor = priority.NiceGovernor(group, priority.ThreadClock(), duty=duty,
+                                         report=lambda change: _emit({"type": "priority",
+                                                                      **change}))
+        governor.start()  # before the policy below: this thread keeps the normal one
+        _emit({"type": "priority", "mode": "autogroup", "nice": group.nice()})
+    # The recogniser's thread (and any it starts, e.g. CTranslate2's) last.
+    priority.idle_policy()
+    return governor
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,12 +186,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--whisper-model", type=Path, default=None, metavar="DIR",
                         help="recognise with this faster-whisper model directory instead of "
                         "pocketsphinx")
+    parser.add_argument("--hub-pid", type=int, default=None, metavar="PID",
+                        help="the hub that started this worker: it exits when that process "
+                        "dies, and steers the CPU weight of a session of its own")
     args = parser.parse_args(argv)
-    if not args.foreground:
-        _yield_to_the_hub()
+    duty = min(1.0, max(0.01, args.duty))
+    if args.hub_pid is not None:
+        priority.exit_with(args.hub_pid)
+    governor = None if args.foreground else _yield_to_the_hub(args.hub_pid, duty)
     try:
-        run(args.file, args.skip, vocabulary=not args.general_only,
-            duty=min(1.0, max(0.01, args.duty)), whisper_model=args.whisper_model)
+        run(args.file, args.skip, vocabulary=not args.general_only, duty=duty,
+            whisper_model=args.whisper_model, governor=governor)
     except audio.AudioError as exc:
         _emit({"type": "error", "message": exc.message})
         return 1
@@ -178,4 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, MemoryError, RuntimeError, ValueError) as exc:
         _emit({"type": "error", "message": f"{type(exc).__name__}: {exc}"})
         return 1
+    finally:
+        if governor is not None:
+            governor.stop()
     return 0
