@@ -155,6 +155,12 @@ CASES = [
     Case("OR: with a deadline", AnyCondition(conditions=(
         WaitCondition(seconds=60), MetadataCondition(key="vip", value="yes"))),
          [(0, "added", QUEUED, None)], 61, True),
+    Case("OR: a failed ending or a live fact holds while live", AnyCondition(conditions=(
+        EndedBadlyCondition(), FilterCondition(filter=SessionFilter(channel=("web",))))),
+         [(0, "added", ACTIVE, None)], 0, True),
+    Case("OR: an ending or a wait fires after the wait", AnyCondition(conditions=(
+        EndedCondition(), WaitCondition(seconds=60))),
+         [(0, "added", QUEUED, None)], 61, True),
 ]
 
 

@@ -30,13 +30,7 @@ from supervisor_desk.models.alerts.conditions import (
     SessionFacts,
     compile_condition,
 )
-from supervisor_desk.models.alerts.plan import (
-    CompiledRule,
-    Judge,
-    build_plan,
-    compile_rule,
-    first_limits,
-)
+from supervisor_desk.models.alerts.plan import CompiledRule, Judge, build_plan, compile_rule
 from supervisor_desk.models.alerts.rules import SEVERITY_RANK, Rule, RuleSet, Severity
 from supervisor_desk.models.filters import to_ms
 from supervisor_desk.models.state import (
@@ -58,8 +52,6 @@ _KEYWORDS = frozenset({"keywords"})
 # Messages that answer a customer (a draft or a private note does not).
 _ANSWER_KINDS = frozenset({"text", "template"})
 _ANSWER_ROLES = frozenset({"ai", "human"})
-# _timed_wake: a time-based part of some rule may hold already.
-_MAY_HOLD_NOW = -1
 
 
 @dataclass(slots=True, eq=False)  # identity: the engine keeps sets of its alerts
@@ -120,16 +112,6 @@ class AlertEngine:
         # The judges whose answer time alone can change: all a deadline re-judges.
         self._timed_plan: list[Judge] = []
         self._reading: dict[frozenset[str], list[Judge]] = {}
-        # The same without the judges that hold only while a time-based part does: what a
-        # change judges while no such part can hold (_timed_wake), the rest waits for a tick.
-        self._reading_now: dict[frozenset[str], list[Judge]] = {}
-        # Every timed rule tracks its alerts, so judging it at a tick it was not due changes
-        # nothing (a routine rule would tell again): only then is that left to a tick.
-        self._timed_to_tick = False
-        # The shortest wait, duration and no-reply limits (ms) of all rules, None: no such part.
-        self._first_wait: int | None = None
-        self._first_duration: int | None = None
-        self._first_reply: int | None = None
         # No rule reads "*" (a filter beyond the plain fields): an update that changed none
         # of the fields rules read is skipped at once.
         self._skip_unchanged = True
@@ -341,22 +323,10 @@ class AlertEngine:
             earlier = changed.get(sid)
             changed[sid] = what if earlier is None else earlier | what
         rules_reading = self._rules_reading
-        timed_to_tick = self._timed_to_tick
-        active = self._active
         for sid, what in changed.items():
             facts = known[sid]
             if facts.live:
                 rules = rules_reading(what)
-                if rules and timed_to_tick and sid not in active:
-                    # No alert, so no rule that holds only in time held when last judged (all
-                    # track their alerts); if none of their time-based parts can hold now,
-                    # none holds now: only the others are judged, the rest waits for the
-                    # moment the first such part could turn true, at a tick.
-                    wake = self._timed_wake(facts, now_ms)
-                    if wake != _MAY_HOLD_NOW:
-                        if wake is not None:
-                            self._wake_at(sid, wake)
-                        rules = self._rules_reading_now(what)
                 # A live session with no rule to judge has nothing to resolve or schedule.
                 if rules:
                     self._judge(sid, now_ms, update, rules, facts)
@@ -427,12 +397,6 @@ class AlertEngine:
         self._timed_plan = [j for j in self._plan if (
             j.due is not None if isinstance(j, CompiledRule) else j.timed)]
         self._reading = {}
-        self._reading_now = {}
-        self._timed_to_tick = all(c.rule.actions.track for c in self._rules if c.due is not None)
-        first = first_limits(c.rule.condition for c in self._rules)
-        self._first_wait = first.get("wait")
-        self._first_duration = first.get("duration")
-        self._first_reply = first.get("no_reply")
         self._skip_unchanged = not any(_EVERYTHING_MARK in j.reads for j in self._plan)
         self._answers_resolve_only = all(
             c.rule.actions.track for c in self._rules if c.reads & _UNANSWERED_OR_ANY)
@@ -478,48 +442,6 @@ class AlertEngine:
                 self._reading.clear()
             self._reading[changed] = rules
         return rules
-
-    def _rules_reading_now(self, changed: frozenset[str]) -> list[Judge]:
-        rules = self._reading_now.get(changed)
-        if rules is None:
-            rules = [j for j in self._rules_reading(changed) if not j.only_timed]
-            if len(self._reading_now) > 512:
-                self._reading_now.clear()
-            self._reading_now[changed] = rules
-        return rules
-
-    def _timed_wake(self, facts: SessionFacts, now_ms: int) -> int | None:
-        """When the first time-based part of any rule could turn true for a live session
-        (None: none can without an event), or _MAY_HOLD_NOW if one may hold already."""
-        wake: int | None = None
-        limit = self._first_wait
-        if limit is not None and facts.session.status == "queued":
-            wake = facts.waiting_since_ms + limit + 1  # "more than limit": from this ms on
-            if wake <= now_ms:
-                return _MAY_HOLD_NOW
-        limit = self._first_duration
-        if limit is not None:
-            at = facts.started_ms + limit + 1
-            if at <= now_ms:
-                return _MAY_HOLD_NOW
-            if wake is None or at < wake:
-                wake = at
-        limit, since = self._first_reply, facts.unanswered_since_ms
-        if limit is not None and since is not None:
-            at = since + limit + 1
-            if at <= now_ms:
-                return _MAY_HOLD_NOW
-            if wake is None or at < wake:
-                wake = at
-        return wake
-
-    def _wake_at(self, sid: str, at_ms: int) -> None:
-        # An earlier deadline already set stays: judging the whole session then finds this
-        # one again. A later one is superseded.
-        scheduled = self._scheduled.get(sid)
-        if scheduled is None or at_ms < scheduled:
-            self._scheduled[sid] = at_ms
-            heapq.heappush(self._deadlines, (at_ms, sid))
 
     def _judge(self, sid: str, now_ms: int, update: AlertUpdate,
                rules: list[Judge] | None = None, facts: SessionFacts | None = None) -> None:
@@ -567,7 +489,12 @@ class AlertEngine:
                 if due is not None and (earliest is None or due < earliest):
                     earliest = due
         if earliest is not None:
-            self._wake_at(sid, earliest)
+            # An earlier deadline already set stays: judging the whole session then finds
+            # this one again. A later one is superseded.
+            scheduled = self._scheduled.get(sid)
+            if scheduled is None or earliest < scheduled:
+                self._scheduled[sid] = earliest
+                heapq.heappush(self._deadlines, (earliest, sid))
 
     def _holds(self, compiled: CompiledRule, facts: SessionFacts, now_ms: int,
                update: AlertUpdate) -> dict[str, Alert] | None:

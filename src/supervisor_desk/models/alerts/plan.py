@@ -27,7 +27,6 @@ from supervisor_desk.models.alerts.conditions import (
 )
 from supervisor_desk.models.alerts.rules import (
     AllCondition,
-    AnyCondition,
     Condition,
     DurationCondition,
     FilterCondition,
@@ -50,42 +49,12 @@ class CompiledRule:
     holds: Holds
     due: Due | None
     reads: frozenset[str]
-    # It holds only while one of its time-based parts does (see only_in_time).
-    only_timed: bool
 
 
 def compile_rule(rule: Rule) -> CompiledRule:
     check = compile_condition(rule.condition)
     return CompiledRule(rule, check, is_event_condition(rule.condition), rule.id, check.holds,
-                        None if check.due is never_due else check.due, check.reads,
-                        only_in_time(rule.condition))
-
-
-def only_in_time(condition: Condition) -> bool:
-    """Whether ``condition`` can hold only while one of its time-based parts (a wait, a
-    no-reply, a duration) holds: then, while none can, it does not either."""
-    match condition:
-        case WaitCondition() | NoReplyCondition() | DurationCondition():
-            return True
-        case AllCondition(conditions=children):
-            return any(only_in_time(c) for c in children)
-        case AnyCondition(conditions=children):
-            return bool(children) and all(only_in_time(c) for c in children)
-    return False
-
-
-def first_limits(conditions: Iterable[Condition]) -> dict[str, int]:
-    """The shortest limit (ms) of each time-based kind ("wait", "no_reply", "duration") in
-    ``conditions``: before it has passed, no part of that kind holds."""
-    found: dict[str, int] = {}
-    for condition in conditions:
-        if isinstance(condition, AllCondition | AnyCondition):
-            for kind, limit in first_limits(condition.conditions).items():
-                found[kind] = min(limit, found.get(kind, limit))
-        elif (threshold := _threshold(condition)) is not None:
-            kind, limit = threshold
-            found[kind] = min(limit, found.get(kind, limit))
-    return found
+                        None if check.due is never_due else check.due, check.reads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +95,6 @@ class ThresholdGroup:
     grouped: ClassVar[Literal[True]] = True
     about_ending = False
     timed = True
-    only_timed = True
 
     def __init__(self, limited: list[tuple[int, CompiledRule]], anchor: Anchor,
                  reads: frozenset[str]) -> None:
@@ -161,7 +129,6 @@ class ValueGroup:
     grouped: ClassVar[Literal[True]] = True
     about_ending = False
     timed = False
-    only_timed = False
 
     def __init__(self, accepting: list[tuple[Iterable[str], CompiledRule]], value: Value,
                  reads: frozenset[str]) -> None:
@@ -264,7 +231,6 @@ class GuardedGroup:
     grouped: ClassVar[Literal[True]] = True
     about_ending = False
     timed = True
-    only_timed = True
 
     def __init__(self, members: list[tuple[tuple[str, ...], int, CompiledRule]],
                  value: Value, anchor: Anchor, reads: frozenset[str]) -> None:
