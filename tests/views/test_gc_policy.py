@@ -73,3 +73,30 @@ def test_a_busy_qt_thread_hands_collection_back_to_python_at_the_cap(
     finally:
         policy.uninstall()
     assert gc.isenabled()
+
+
+def test_while_frames_come_the_policy_timer_does_not_wake(qtbot: Any) -> None:
+    from PySide6.QtCore import QTimer
+
+    policy = GarbageCollectionPolicy()
+    policy.install()
+    frames = QTimer()
+    frames.setInterval(50)
+    count = [0]
+
+    def frame() -> None:
+        count[0] += 1
+        policy.end_of_frame()
+
+    frames.timeout.connect(frame)
+    try:
+        policy.end_of_frame()  # the first frame, at once (the timer's first look is 100 ms off)
+        frames.start()
+        qtbot.waitUntil(lambda: count[0] >= 10, timeout=10_000)
+        assert policy.timer_checks == 0  # frames every 50 ms did the looking
+        frames.stop()
+        # Frames stopped: the coarse timer takes over again.
+        qtbot.waitUntil(lambda: policy.timer_checks >= 1, timeout=10_000)
+    finally:
+        frames.stop()
+        policy.uninstall()

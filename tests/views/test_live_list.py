@@ -320,3 +320,34 @@ def test_total_card_follows_new_sessions_without_waiting_for_the_poll(
             live.deleteLater()
 
     qrun(scenario())
+
+
+def test_cards_move_with_the_clock_tick_and_need_no_timer_of_their_own_while_it_ticks(
+        live: LiveViewModel, clock: Monotonic) -> None:
+    from PySide6.QtCore import QTimer
+
+    feed = Feed(live)
+    cards: list[Any] = []
+    live.metrics_changed.connect(cards.append)
+    feed.snapshot(summary("a"))
+    live.tick()  # the app's clock ticks the cards on screen
+    shown = len(cards)
+    clock.now += 0.3
+    feed.send("session.started", summary("b"))
+    live.flush()
+    # Within the second: the next tick shows it; nothing else is armed to wake the app.
+    assert len(cards) == shown
+    assert [t for t in live.findChildren(QTimer) if t.isActive()] == []
+    clock.now += 0.7
+    live.tick()
+    assert cards[-1].live == 2
+
+    # The cards' clock stopped (their page left the screen): a frame's one shot shows them.
+    clock.now += 2.0
+    feed.end("b")
+    live.flush()
+    assert cards[-1].live == 1
+    clock.now += 0.2
+    feed.send("session.started", summary("c"))
+    live.flush()
+    assert [t for t in live.findChildren(QTimer) if t.isActive()] != []

@@ -13,7 +13,8 @@ While the policy is held, automatic collection is off and the Qt thread collects
 - at the end of each live frame (``end_of_frame``, after the frame is applied, never inside);
 - after each batch of an offline read (``collect_due``);
 - from a coarse timer otherwise, checking often while garbage comes in and backing off to
-  ``QUIET_MAX_MS`` when none does, so an idle app is not woken for nothing;
+  ``QUIET_MAX_MS`` when none does, so an idle app is not woken for nothing; each frame puts it
+  off by ``QUIET_MAX_MS`` (the frames check), so while the feed moves it does not wake at all;
 
 each time only the generations Python's own thresholds call for (``gc.get_count()`` against
 ``gc.get_threshold()``), the oldest generation's full pass at most every
@@ -76,6 +77,7 @@ class GarbageCollectionPolicy(QObject):
         self._automatic_fallback = False
         self.fallbacks = 0
         self.collections = [0, 0, 0]  # by generation, for tests and benchmarks
+        self.timer_checks = 0  # the coarse timer's wake-ups, for tests and benchmarks
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setTimerType(Qt.TimerType.CoarseTimer)
@@ -129,6 +131,8 @@ class GarbageCollectionPolicy(QObject):
     def end_of_frame(self) -> None:
         """A live frame has been applied: collect what is due, and every ``refreeze_s`` after a
         snapshot collect the young generations and freeze what survived."""
+        if self._installed:
+            self._timer.start(QUIET_MAX_MS)  # the frames check: no wake-up of its own meanwhile
         if self._frozen_at is not None and self.refreeze_s > 0:
             now = self._monotonic()
             if now - self._frozen_at >= self.refreeze_s:
@@ -171,6 +175,7 @@ class GarbageCollectionPolicy(QObject):
                 gc.disable()
 
     def _on_timer_timeout(self) -> None:
+        self.timer_checks += 1
         collected = self.collect_due()
         interval = BUSY_CHECK_MS if collected else min(QUIET_MAX_MS, self._timer.interval() * 2)
         self._timer.setInterval(interval)

@@ -187,6 +187,9 @@ class LiveViewModel(QObject):
         self._metrics_trailing = QTimer(self)
         self._metrics_trailing.setSingleShot(True)
         self._metrics_trailing.timeout.connect(self._on_metrics_trailing_timeout)
+        # While the app's clock ticks the cards (``tick``), the next tick is that one shot: the
+        # cards are shown with it instead of a second wake-up a few ms before it.
+        self._ticked_at: float | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -354,7 +357,7 @@ class LiveViewModel(QObject):
                 since = self._monotonic() - self._metrics_at
                 if since >= 1.0:
                     self._emit_metrics()  # cards follow the frames at most once a second
-                elif not self._metrics_trailing.isActive():
+                elif not self._metrics_trailing.isActive() and not self._ticking():
                     self._metrics_trailing.start(max(1, int((1.0 - since) * 1000)))
         if self._frame_messages:
             frame, self._frame_messages = self._frame_messages, []
@@ -575,8 +578,15 @@ class LiveViewModel(QObject):
 
     def tick(self) -> None:
         """Once a second while the cards are on screen (the app's clock): times moved on."""
+        self._ticked_at = self._monotonic()
+        self._metrics_trailing.stop()  # shown now
         self._emit_metrics()
         self._expire_when_due()
+
+    def _ticking(self) -> bool:
+        """The clock ticked the cards within the last second or so: it will again."""
+        return (self._ticked_at is not None and self._on_screen
+                and self._monotonic() - self._ticked_at < 1.5)
 
     @property
     def on_screen(self) -> bool:
@@ -592,6 +602,7 @@ class LiveViewModel(QObject):
             return
         self._on_screen = on_screen
         if not on_screen:
+            self._ticked_at = None  # no tick off screen; on screen again it says so itself
             self._on_screen_event.clear()
             self._feed.read_interval = HIDDEN_READ_INTERVAL_S
             return
