@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -200,7 +201,7 @@ def test_a_frame_of_many_changed_rows_repaints_only_those_on_screen(
     last_shown = view.rowAt(view.viewport().height() - 1)
     assert 5 < last_shown < 40
 
-    def frame(rows: range, count: int) -> None:
+    def frame(rows: Iterable[int], count: int) -> None:
         model.apply_changes([session(f"s{i:03d}", i).model_copy(
             update={"version": count, "message_count": count}) for i in rows])
         view.executeDelayedItemsLayout()
@@ -219,3 +220,15 @@ def test_a_frame_of_many_changed_rows_repaints_only_those_on_screen(
     view.viewport().update()
     qapp.processEvents()
     assert shown == screen.grabWindow(view.winId()).toImage()
+    # Scrolled down: hundreds of rows change above and below the rows shown, none of them.
+    view.scrollTo(model.index(150, 0), view.ScrollHint.PositionAtTop)
+    view.executeDelayedItemsLayout()
+    qapp.processEvents()
+    first_shown, last_shown = view.visible_rows()
+    assert first_shown == 150
+    regions.rects.clear()
+    frame(range(0, 140), 4)
+    assert regions.rects == []
+    frame([*range(0, 140), *range(last_shown + 1, 400)], 5)
+    assert regions.rects == []
+    assert model.session_at(0).message_count == 5  # type: ignore[union-attr]

@@ -544,6 +544,8 @@ class SessionTableView(QTableView):
     def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         model = self.model()
+        if isinstance(model, SessionTableModel):
+            model.note_rows_on_screen(*self.visible_rows())
         if model is None or model.rowCount() > 0:
             return
         loading = isinstance(model, SessionTableModel) and model.loading
