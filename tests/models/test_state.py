@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supervisor_desk.models.state import SessionStore
+from supervisor_desk.models.state import WATCHED_FIELDS, SessionStore, changed_fields
 from supervisor_desk.models.wire import SessionSummary, StoredEvent
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -339,3 +339,31 @@ def test_an_update_tells_the_summary_it_replaced_and_which_watched_fields_change
     heard = store.apply(message_event("s1", 5))
     assert heard is not None and heard.previous is before and heard.changed == {"*"}
     assert heard.session is store.get("s1") and heard.session is not before
+
+
+_watched_parts = st.fixed_dictionaries({
+    "status": st.sampled_from(["queued", "active", "completed"]),
+    "channel": st.sampled_from(["web", "phone"]),
+    "agent": st.fixed_dictionaries({"id": st.sampled_from(["a1", "a2"]),
+                                    "name": st.sampled_from(["Bot", "Sales bot"])}),
+    "responsible": st.one_of(st.just({"kind": "ai"}), st.fixed_dictionaries({
+        "kind": st.just("human"),
+        "operator": st.fixed_dictionaries({"id": st.sampled_from(["o1", "o2"]),
+                                           "name": st.just("Ann")})})),
+    "location": st.fixed_dictionaries({"country_code": st.sampled_from(["FR", "DE", None]),
+                                       "city": st.sampled_from(["Lyon", None])}),
+    "metadata": st.dictionaries(st.sampled_from(["tier", "vip"]), st.sampled_from(["a", "b"])),
+    "queued_at": st.sampled_from([None, T0, T0 + timedelta(seconds=1)]),
+    "started_at": st.sampled_from([T0, T0 + timedelta(seconds=1)]),
+})
+
+
+@settings(max_examples=200, deadline=None)
+@given(old=_watched_parts, new=_watched_parts)
+def test_changed_fields_names_exactly_the_watched_fields_that_differ(
+        old: dict[str, Any], new: dict[str, Any]) -> None:
+    # Parsed apart, as an update from the feed is: no part is shared with the stored summary.
+    before = summary("s1", 1, **old)
+    after = SessionSummary.model_validate(summary("s1", 2, **new).model_dump(mode="json"))
+    differ = {f for f in WATCHED_FIELDS if getattr(before, f) != getattr(after, f)}
+    assert changed_fields(before, after) == {"*", *differ}

@@ -12,7 +12,6 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from operator import attrgetter
 from typing import Any, Literal
 
 from supervisor_desk.models.filters import to_ms
@@ -60,7 +59,17 @@ class SessionChange:
 # state from); any other field's change shows as "*" alone.
 WATCHED_FIELDS = ("status", "end_reason", "metadata", "responsible", "channel", "agent",
                   "location", "queued_at", "started_at")
-_WATCHED_VALUES = attrgetter(*WATCHED_FIELDS)
+
+
+def _watched_values(s: SessionSummary) -> tuple[Any, ...]:
+    # The parts that are models by their fields' dicts: a parsed update shares none of its
+    # parts with the stored summary, and a model's == costs ~0.55 us where its dict's costs
+    # ~0.05. Wire models keep no extras or private attributes, so two of one class are
+    # equal exactly when their dicts are.
+    return (s.status, s.end_reason, s.metadata, s.responsible.__dict__, s.channel,
+            s.agent.__dict__, s.location.__dict__, s.queued_at, s.started_at)
+
+
 # What changed_fields says of an update that changed none of WATCHED_FIELDS (the usual one: a
 # version, a count).
 UNCHANGED_FIELDS = frozenset({"*"})
@@ -69,7 +78,7 @@ _CHANGED_SETS: dict[tuple[str, ...], frozenset[str]] = {}
 
 def changed_fields(old: SessionSummary, new: SessionSummary) -> frozenset[str]:
     """Which of WATCHED_FIELDS differ, plus "*" (a session update can change anything)."""
-    before, after = _WATCHED_VALUES(old), _WATCHED_VALUES(new)
+    before, after = _watched_values(old), _watched_values(new)
     # Tuples compare items by identity first: a summary rebuilt with model_copy shares its
     # unchanged parts, so the usual update (a version, a count) costs one comparison.
     if before == after:
