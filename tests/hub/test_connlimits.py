@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from supervisor_desk.hub import connlimits
 from supervisor_desk.hub.connlimits import (
     ConnectionLimits,
     TrustedAddresses,
@@ -23,8 +24,15 @@ from tests.reliability.rawsock import connect, half_request
 pytestmark = pytest.mark.timeout(60)
 
 
+@pytest.fixture(params=["httptools", "h11"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each deadline is kept by both HTTP protocols the hub can run on."""
+    monkeypatch.setattr(connlimits, "HTTP_PARSER", request.param)
+    return str(request.param)
+
+
 @pytest.fixture
-def hub(tmp_path: Path, request: pytest.FixtureRequest, hub_backend: str
+def hub(tmp_path: Path, request: pytest.FixtureRequest, hub_backend: str, parser: str
         ) -> Iterator[EmbeddedHub]:
     # Short deadlines, unless a test needs idle connections to stay (indirect parameter).
     deadline = float(getattr(request, "param", 0.5))
@@ -56,6 +64,32 @@ def test_headers_that_never_end_get_408(hub: EmbeddedHub) -> None:
     sock = half_request(hub.url, "127.0.0.2")
     try:
         assert answer_of(sock).startswith(b"HTTP/1.1 408 ")
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("first", [
+    b"GET /api/v1/me HTTP/1.1\r\nHost: hub\r\n\r\n",  # answered 401
+    # answered 413 before its body is read: the body still comes, then the next request
+    b"POST /api/v1/ingest HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer x\r\n"
+    b"Content-Length: 2000000\r\n\r\n",
+])
+def test_the_next_request_on_a_connection_has_the_header_deadline_too(
+    hub: EmbeddedHub, first: bytes
+) -> None:
+    sock = connect(hub.url, source="127.0.0.2")
+    try:
+        sock.sendall(first)
+        sock.settimeout(10)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(4096)
+        assert answer.startswith((b"HTTP/1.1 401 ", b"HTTP/1.1 413 "))
+        if b"Content-Length: 2000000" in first:
+            sock.sendall(b" " * 2_000_000)
+        time.sleep(0.1)  # the answer's body, if any, is read by answer_of below
+        sock.sendall(b"GET /api/v1/me HTTP/1.1\r\nHost: hub\r\n")  # never ends
+        assert b"HTTP/1.1 408 " in answer_of(sock)
     finally:
         sock.close()
 

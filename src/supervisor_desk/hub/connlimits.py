@@ -44,6 +44,11 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+try:  # the C parser: a fifth of the loop's time per ingest request went to h11's Python
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # pragma: no cover - httptools is a dependency; h11 still works without
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+
 from supervisor_desk.hub.lograte import RateLimitedLog
 
 log = logging.getLogger("supervisor_desk.hub.connections")
@@ -61,6 +66,8 @@ EVICTION_BURST = 16
 _ACCEPT_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 # After a failed accept, asyncio retries in a second; the listener stays quiet until then.
 _ACCEPT_PAUSE = 0.9
+# The HTTP parser of the hub's connections: "httptools" (C) when installed, else "h11".
+HTTP_PARSER = "httptools" if HttpToolsProtocol is not None else "h11"
 
 
 @dataclass(frozen=True)
@@ -355,95 +362,210 @@ def _shutdown(conn: socket.socket) -> None:
         conn.shutdown(socket.SHUT_RDWR)
 
 
-def guarded_http_protocol(guard: ConnectionGuard) -> type[H11Protocol]:
-    """uvicorn's h11 protocol (``http=``) with request header and body deadlines."""
+class _Deadlines:
+    """The header and body deadlines of one connection, for either HTTP protocol.
+
+    ``protocol`` is uvicorn's protocol object; it says where its request stands with
+    ``awaiting_headers()`` (between requests or inside their headers) and ``in_body()``.
+    """
+
+    __slots__ = ("body_timer", "guard", "header_timer", "protocol", "slot")
+
+    def __init__(self, guard: ConnectionGuard, protocol: Any,
+                 transport: asyncio.Transport) -> None:
+        self.guard = guard
+        self.protocol = protocol
+        self.header_timer: asyncio.TimerHandle | None = None
+        self.body_timer: asyncio.TimerHandle | None = None
+        sock = transport.get_extra_info("socket")
+        self.slot = guard.slot_for(sock.fileno()) if sock is not None else None
+        if self.slot is not None:
+            self.slot.attached = True
+
+    def await_request(self) -> None:
+        """Between requests: droppable, and the next request's headers are due."""
+        if self.slot is not None:
+            self.guard.set_waiting(self.slot, True)
+        if self.header_timer is None:
+            self.header_timer = self.protocol.loop.call_later(
+                self.guard.limits.header_timeout, self._on_header_timeout)
+
+    def request_started(self) -> None:
+        if self.slot is not None:
+            self.guard.set_waiting(self.slot, False)
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
+
+    def body_arrived(self) -> None:
+        """A piece of the body (or its headers): the next piece is due within the deadline."""
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+        self.body_timer = self.protocol.loop.call_later(
+            self.guard.limits.body_timeout, self._on_body_timeout)
+
+    def body_done(self) -> None:
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+            self.body_timer = None
+
+    def cancel(self) -> None:
+        for timer in (self.header_timer, self.body_timer):
+            if timer is not None:
+                timer.cancel()
+        self.header_timer = self.body_timer = None
+
+    def _on_header_timeout(self) -> None:
+        self.header_timer = None
+        protocol = self.protocol
+        if protocol.transport.is_closing() or not protocol.awaiting_headers():
+            return
+        if protocol.cycle is None or protocol.cycle.response_complete:
+            protocol.transport.write(_REQUEST_TIMEOUT)
+        self.guard.note_timeout(
+            self._address(), f"no complete request within {self.guard.limits.header_timeout:g} s")
+        protocol.transport.close()
+
+    def _on_body_timeout(self) -> None:
+        self.body_timer = None
+        protocol = self.protocol
+        if protocol.transport.is_closing() or not protocol.in_body():
+            return
+        if protocol.flow is not None and protocol.flow.read_paused:
+            self.body_arrived()  # the hub is not reading: not the client's fault
+            return
+        self.guard.note_timeout(
+            self._address(), f"request body stalled for {self.guard.limits.body_timeout:g} s")
+        protocol.transport.close()
+
+    def _address(self) -> str:
+        client = self.protocol.client
+        return str(client[0]) if client else "?"
+
+
+def _guarded_h11(guard: ConnectionGuard) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with the deadlines: h11's state says where a request stands."""
 
     class GuardedH11(H11Protocol):
-        slot: _Slot | None = None
-        header_timer: asyncio.TimerHandle | None = None
-        body_timer: asyncio.TimerHandle | None = None
+        deadlines: _Deadlines
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            sock = transport.get_extra_info("socket")
-            self.slot = guard.slot_for(sock.fileno()) if sock is not None else None
-            if self.slot is not None:
-                self.slot.attached = True
-            self._await_request()
+            self.deadlines = _Deadlines(guard, self, transport)
+            self.deadlines.await_request()
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._cancel_timers()
+            self.deadlines.cancel()
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
+            deadlines = self.deadlines
             if self.transport.get_protocol() is not self:
                 # Upgraded to a websocket: busy for good, its own keepalive takes over.
-                self._request_started()
-                self._cancel_timers()
+                deadlines.request_started()
+                deadlines.cancel()
                 return
             state = self.conn.their_state
             if state is h11.IDLE:
-                return  # still inside the request headers: the header deadline holds
-            self._request_started()
+                # Inside the next request's headers: their deadline holds (armed here when
+                # the last request's body ended after its answer, a 413 or a 401).
+                deadlines.await_request()
+                return
+            deadlines.request_started()
             if state is h11.SEND_BODY:
-                self._arm_body_timer()
-            elif self.body_timer is not None:
-                self.body_timer.cancel()
-                self.body_timer = None
+                deadlines.body_arrived()
+            else:
+                deadlines.body_done()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
             if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-                self._await_request()
+                self.deadlines.await_request()
 
-        def _await_request(self) -> None:
-            if self.slot is not None:
-                guard.set_waiting(self.slot, True)
-            if self.header_timer is None:
-                self.header_timer = self.loop.call_later(
-                    guard.limits.header_timeout, self._on_header_timeout)
+        def awaiting_headers(self) -> bool:
+            return self.conn.their_state is h11.IDLE
 
-        def _request_started(self) -> None:
-            if self.slot is not None:
-                guard.set_waiting(self.slot, False)
-            if self.header_timer is not None:
-                self.header_timer.cancel()
-                self.header_timer = None
-
-        def _arm_body_timer(self) -> None:
-            if self.body_timer is not None:
-                self.body_timer.cancel()
-            self.body_timer = self.loop.call_later(guard.limits.body_timeout, self._on_body_timeout)
-
-        def _cancel_timers(self) -> None:
-            for timer in (self.header_timer, self.body_timer):
-                if timer is not None:
-                    timer.cancel()
-            self.header_timer = self.body_timer = None
-
-        def _on_header_timeout(self) -> None:
-            self.header_timer = None
-            if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
-                return
-            if self.cycle is None or self.cycle.response_complete:
-                self.transport.write(_REQUEST_TIMEOUT)
-            guard.note_timeout(self._address(),
-                               f"no complete request within {guard.limits.header_timeout:g} s")
-            self.transport.close()
-
-        def _on_body_timeout(self) -> None:
-            self.body_timer = None
-            if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
-                return
-            if self.flow is not None and self.flow.read_paused:
-                self._arm_body_timer()  # the hub is not reading: not the client's fault
-                return
-            guard.note_timeout(self._address(),
-                               f"request body stalled for {guard.limits.body_timeout:g} s")
-            self.transport.close()
-
-        def _address(self) -> str:
-            return self.client[0] if self.client else "?"
+        def in_body(self) -> bool:
+            return self.conn.their_state is h11.SEND_BODY
 
     return GuardedH11
+
+
+def _guarded_httptools(guard: ConnectionGuard) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol (llhttp, in C) with the deadlines: the parser's callbacks
+    say where a request stands."""
+    assert HttpToolsProtocol is not None
+
+    class GuardedHttpTools(HttpToolsProtocol):
+        deadlines: _Deadlines
+        # Of the request being received: idle (none yet), headers, body, done (all of it).
+        phase = "idle"
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self.deadlines = _Deadlines(guard, self, transport)
+            self.deadlines.await_request()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self.deadlines.cancel()
+            super().connection_lost(exc)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self.phase = "headers"
+
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            self.phase = "body"
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self.phase = "done"
+            if self.cycle is not None and self.cycle.response_complete and not self.pipeline:
+                # Answered before its body was in (a 413, a 401): the next request is due.
+                self.phase = "idle"
+                self.deadlines.await_request()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            deadlines = self.deadlines
+            if self.transport.get_protocol() is not self:
+                # Upgraded to a websocket: busy for good, its own keepalive takes over.
+                deadlines.request_started()
+                deadlines.cancel()
+                return
+            if self.phase in ("idle", "headers"):
+                return  # still inside the request headers: the header deadline holds
+            deadlines.request_started()
+            if self.phase == "body":
+                deadlines.body_arrived()
+            else:
+                deadlines.body_done()
+
+        def on_response_complete(self) -> None:
+            queued = bool(self.pipeline)  # a whole next request already in: it starts now
+            super().on_response_complete()
+            if queued or self.transport.is_closing() or self.phase == "body":
+                return
+            if self.phase == "done":
+                self.phase = "idle"
+            self.deadlines.await_request()
+
+        def awaiting_headers(self) -> bool:
+            return self.phase in ("idle", "headers")
+
+        def in_body(self) -> bool:
+            return self.phase == "body"
+
+    return GuardedHttpTools
+
+
+def guarded_http_protocol(guard: ConnectionGuard,
+                          parser: str | None = None) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (``http=``) with request header and body deadlines: on
+    httptools' C parser when it is installed (``parser`` ``"httptools"``), else on h11."""
+    chosen = parser or HTTP_PARSER
+    if chosen == "httptools" and HttpToolsProtocol is not None:
+        return _guarded_httptools(guard)
+    return _guarded_h11(guard)
