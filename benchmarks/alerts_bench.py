@@ -6,9 +6,12 @@ What runs is the desktop's path from applied feed changes to the user being told
 view-model's frame hands each batch to ``AlertsViewModel.apply_batch`` (the Qt-free
 ``AlertEngine``), whose notices go to ``AlertNotifier`` (banner in an offscreen window; the
 desktop-notification D-Bus call is not made: there is no server in this process). Feed events
-are produced in this process as ``SessionChange`` objects (the reducer's cost is measured by
-``feed_bench``), at 1,000 events/s from a 5 ms QTimer; frames flush every 80 ms as in
-``LiveViewModel``. The wait rules' deadlines fire from the engine's single-shot timer.
+are produced in this process as the client parses them (``StoredEvent``) at 1,000 events/s
+from a 5 ms QTimer and applied to a ``SessionStore`` as the live view-model does, so the engine
+gets the store's change records (a parsed update shares no part with the stored summary; a
+message the store counts replaces the summary with a copy); the reducer's own cost is measured
+by ``feed_bench``. Frames flush every 80 ms as in ``LiveViewModel``. The wait rules' deadlines
+fire from the engine's single-shot timer.
 
 Figures:
 - ``alerts.batch_p50_ms`` / ``alerts.batch_p99_ms``: wall time of ``apply_batch`` per frame
@@ -112,8 +115,8 @@ def run(quick: bool) -> Results:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from supervisor_desk.models.state import SessionChange, changed_fields
-    from supervisor_desk.models.wire import Message
+    from supervisor_desk.models.state import SessionStore
+    from supervisor_desk.models.wire import StoredEvent
     from supervisor_desk.views.alerts.notify import AlertNotifier
     from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
     from supervisor_desk.views.gc_policy import GarbageCollectionPolicy
@@ -140,6 +143,8 @@ def run(quick: bool) -> Results:
     notifier = AlertNotifier(tray, area)
     notifier.set_rules(rules)
     vm.notices_raised.connect(notifier.on_notices)
+    store = SessionStore()
+    store.reset(sessions.values())
     t0 = time.perf_counter()
     vm.reset(sessions.values())
     reset_ms = (time.perf_counter() - t0) * 1000
@@ -205,11 +210,18 @@ def run(quick: bool) -> Results:
     live_ids = list(sessions)
     start_time = time.perf_counter()
 
+    def feed(event_type: str, sid: str, moment: datetime, data: dict[str, Any]) -> None:
+        produced[0] += 1
+        event = StoredEvent(id=f"e{produced[0]}", type=event_type,  # type: ignore[arg-type]
+                            session_id=sid, at=moment, data=data)
+        change = store.apply(event)
+        if change is not None:
+            pending.append((change, False))
+
     def produce() -> None:
         due = int((time.perf_counter() - start_time) * rate) - produced[0]
         moment = datetime.now(UTC)
         for _ in range(max(0, due)):
-            produced[0] += 1
             roll = rng.random()
             sid = rng.choice(live_ids)
             s = sessions[sid]
@@ -218,21 +230,17 @@ def run(quick: bool) -> Results:
                 keyword = rng.random() < 0.01
                 role = "customer" if rng.random() < 0.5 else "ai"
                 text = "I want to file a complaint" if keyword else "thanks, that helps a lot"
-                message = Message.model_validate({
-                    "id": f"m{sid}-{seq[sid]}", "session_id": sid, "seq": seq[sid],
-                    "at": moment, "author": {"role": role}, "text": text})
                 if keyword and role == "customer":
                     triggers.setdefault(sid, time.perf_counter())
-                pending.append((SessionChange("message", s, message), False))
+                feed("message.created", sid, moment, {
+                    "id": f"m{sid}-{seq[sid]}", "session_id": sid, "seq": seq[sid],
+                    "at": moment.isoformat(), "author": {"role": role}, "text": text})
             elif roll < 0.9:
                 versions[sid] += 1
                 status = "active" if s.status == "queued" and rng.random() < 0.3 else s.status
-                previous = s
                 s = s.model_copy(update={"version": versions[sid], "status": status})
                 sessions[sid] = s
-                # As SessionStore.apply tells it: what changed since the summary replaced.
-                pending.append((SessionChange("updated", s, previous=previous,
-                                              changed=changed_fields(previous, s)), False))
+                feed("session.updated", sid, moment, s.model_dump(mode="json"))
             else:
                 versions[sid] += 1
                 failed = rng.random() < 0.3
@@ -241,7 +249,7 @@ def run(quick: bool) -> Results:
                     "end_reason": "error" if failed else "resolved", "ended_at": moment})
                 if failed:
                     triggers.setdefault(sid, time.perf_counter())
-                pending.append((SessionChange("ended", ended), False))
+                feed("session.ended", sid, moment, ended.model_dump(mode="json"))
                 live_ids.remove(sid)
                 del sessions[sid]
                 new = f"s{next_id[0]}"
@@ -249,7 +257,7 @@ def run(quick: bool) -> Results:
                 versions[new] = 1
                 sessions[new] = _summary(new, "queued", moment, rng, 1)
                 live_ids.append(new)
-                pending.append((SessionChange("added", sessions[new]), False))
+                feed("session.started", new, moment, sessions[new].model_dump(mode="json"))
                 ended_ids.append(sid)
 
     def frame() -> None:
@@ -262,6 +270,7 @@ def run(quick: bool) -> Results:
         batch_ms.append((time.perf_counter() - started) * 1000)
         if ended_ids:
             vm.forget(ended_ids)
+            store.drop_ended(ended_ids)
             ended_ids.clear()
         gc_policy.end_of_frame()  # as LiveViewModel.flush does after the frame is applied
 
