@@ -99,6 +99,9 @@ def _summary(sid: str, status: str, now: datetime, rng: random.Random, version: 
     from supervisor_desk.models.wire import SessionSummary
 
     started = now - timedelta(seconds=rng.uniform(0, 50))
+    # As the wire carries it (milliseconds): the snapshot is what a client parses, so the
+    # updates parsed later start and queue at equal times.
+    started = started.replace(microsecond=started.microsecond // 1000 * 1000)
     data: dict[str, Any] = {
         "id": sid, "agent": {"id": f"agent-{rng.randrange(40)}", "name": "Bot"},
         "channel": rng.choice(["web", "phone", "whatsapp", "telegram", "email"]),
