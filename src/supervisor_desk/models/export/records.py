@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from supervisor_desk.models.export.interner import Interner
 from supervisor_desk.models.wire import (
@@ -170,7 +170,11 @@ class _IndexedRecord(TypedDict):
 
     session: SessionSummary
     # A message that is not {"text": str, ...} still counts, with no text (as in entry_from_record).
-    messages: NotRequired[list[_IndexedMessage | Any]]
+    # Left to right: a message that is one is taken as it is; the default "smart" union also
+    # validated every message against Any to pick the closer match (records of 10 messages:
+    # 54 -> 39 us each, the reading process's largest cost).
+    messages: NotRequired[list[Annotated[_IndexedMessage | Any,
+                                         Field(union_mode="left_to_right")]]]
 
 
 _INDEXED_RECORD = TypeAdapter(_IndexedRecord)
