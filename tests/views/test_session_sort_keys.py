@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views import session_table_model
+from supervisor_desk.views.session_sort_keys import ColumnKeys
 from supervisor_desk.views.session_table_model import (
     LiveOrder,
     SessionColumn,
@@ -69,6 +70,7 @@ def test_a_click_orders_rows_like_a_plain_sort_of_the_sort_role_then_arrival(
     monkeypatch.setattr(session_table_model, "_WARM_DELAY_MS", 0)
     monkeypatch.setattr(session_table_model, "_WARM_CHUNK_ROWS", 3)
     monkeypatch.setattr(session_table_model, "_WARM_SLICE_S", 0.0)
+    monkeypatch.setattr(session_table_model, "_WARM_AFTER_FRAME_S", 0.0)  # slices after frames
     # With a slack of 2, keys are read afresh at every click, as after a day of arrivals.
     monkeypatch.setattr(session_table_model, "_KEYS_SLACK", slack)
     clock = Clock()
@@ -172,3 +174,41 @@ def test_switching_the_live_order_while_keys_are_read_keeps_duration_exact(
                  for r, s in enumerate(shown) if s is not None}
         assert [s.id for s in shown if s is not None] == sorted(
             roles, key=lambda sid: (roles[sid], arrival[sid])), slices
+
+
+def test_an_idle_slice_due_in_a_frames_turn_waits_and_the_keys_are_still_read(
+    qtbot: Any, qapp: QApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frame's apply and the paint that follows are the Qt thread's longest busy stretch
+    under feed load: a slice due in that event-loop turn reads nothing and comes back."""
+    monkeypatch.setattr(session_table_model, "_WARM_DELAY_MS", 0)
+    monkeypatch.setattr(session_table_model, "_WARM_AFTER_FRAME_S", 60.0)  # a slow machine
+    model = SessionTableModel(clock=Clock(), time_zone=UTC)
+    rows = [_session(f"s{n:02d}", n) for n in range(40)]
+    model.set_sessions(rows)
+    model.apply_changes([_session("s03", 3, version=2)])
+    assert model.sort_keys_warming
+    for _ in range(5):
+        qapp.processEvents()
+    assert model._warm_from == 0 and len(model._warm_columns) == len(SessionColumn)
+    monkeypatch.setattr(session_table_model, "_WARM_AFTER_FRAME_S", 0.01)
+    qtbot.waitUntil(lambda: not model.sort_keys_warming)
+    model.sort(SessionColumn.USER, Qt.SortOrder.AscendingOrder)
+    users = [model.data(model.index(r, SessionColumn.USER), SortRole)
+             for r in range(model.rowCount())]
+    assert users == sorted(users)
+
+
+def test_released_keys_let_go_of_their_references_a_piece_at_a_time() -> None:
+    sessions = [_session(f"s{n:02d}", n) for n in range(40)]
+    keys = ColumnKeys(lambda rows: [s.id for s in rows], ranked=True)
+    keys.store(sessions, session_table_model.np.arange(40))
+    assert keys.distinct_values == 40
+    steps = 0
+    while not keys.shed(15):
+        steps += 1
+        assert steps < 10
+    # 40 sessions (in room for 64) and 40 distinct values, 15 at a time.
+    assert steps == 6
+    assert keys.distinct_values == 0
+    assert all(source is None for source in keys._sources)

@@ -42,6 +42,8 @@ class ColumnKeys:
         # Whether the last keys() had rows whose key follows the clock (so an order made
         # with them cannot simply be reversed later).
         self.followed_clock = False
+        # shed(): the sources from this position on have been let go of.
+        self._shed_from: int | None = None
 
     def _grow(self, size: int) -> None:
         if size <= len(self._sources):
@@ -73,6 +75,24 @@ class ColumnKeys:
             self._volatile[slots] = np.fromiter(map(self._follows_clock, sessions), dtype=bool,
                                                 count=len(sessions))
 
+    def shed(self, count: int) -> bool:
+        """Let go of up to ``count`` of the sessions and distinct values kept, the last ones
+        first (the keys of a table that was loaded again are dropped a piece at a time:
+        100,000 references freed at once held the Qt thread 10-20 ms). True once nothing is
+        left; the keys are not used after the first call."""
+        end = len(self._sources) if self._shed_from is None else self._shed_from
+        start = max(0, end - count)
+        self._sources[start:end] = None
+        self._shed_from = start
+        count -= end - start
+        if count > 0 and self._distinct:
+            take = min(count, len(self._distinct))
+            del self._distinct[len(self._distinct) - take:]
+            codes = self._codes
+            for _ in range(min(take, len(codes))):
+                codes.popitem()
+        return start == 0 and not self._distinct and not self._codes
+
     def forget(self, slot: int) -> None:
         """A session left the table: drop the reference to it."""
         if slot < len(self._sources):
@@ -97,6 +117,11 @@ class ColumnKeys:
     def distinct_values(self) -> int:
         """How many distinct values a ranked column has seen (what ranking them costs)."""
         return len(self._distinct)
+
+    @property
+    def ranked(self) -> bool:
+        """Every distinct value seen so far has its rank (or the column is not ranked)."""
+        return not self._ranked or len(self._ranks) == len(self._distinct)
 
     def rank(self) -> None:
         """Rank the distinct values seen so far (done by the first click otherwise)."""

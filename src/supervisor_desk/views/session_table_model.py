@@ -16,6 +16,7 @@ one ``dataChanged`` over the changed span, a new or re-keyed row is a bisect ins
 from __future__ import annotations
 
 import bisect
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, tzinfo
@@ -282,6 +283,9 @@ class SessionTableModel(QAbstractTableModel):
         self._warm_from = 0
         self._warm_generation = -1
         self._warm_keys: ColumnKeys | None = None  # the object the current column went into
+        self._warm_row_s = 0.0  # the current column's measured reading time per row
+        # When the last frame was applied (idle slices keep out of its event-loop turn).
+        self._applied_at = -math.inf
         self._warm_timer = QTimer(self)
         self._warm_timer.setSingleShot(True)
         self._warm_timer.timeout.connect(self._on_warm_timer_timeout)
@@ -609,6 +613,7 @@ class SessionTableModel(QAbstractTableModel):
             else:
                 for s, old_key in restructure:
                     self._place(s, old_key)
+        self._applied_at = time.perf_counter()
 
     def remove_ended(self) -> int:
         """Refresh (F5): drop the ended rows kept on screen. Returns how many went."""
@@ -967,10 +972,23 @@ class SessionTableModel(QAbstractTableModel):
             self._warm_timer.stop()
 
     def _on_warm_timer_timeout(self) -> None:
-        deadline = time.perf_counter() + _WARM_SLICE_S
+        """One idle slice: about _WARM_SLICE_S of reading keys, by measured time, not rows.
+
+        Rows are read in chunks sized by the column's measured cost per row (an address
+        costs ten times a count: fixed 1,000-row chunks took 10-27 ms); ranking a column's
+        distinct values has a slice's start to itself; a slice due within a frame's
+        event-loop turn waits (the frame's apply and paint are the longest busy stretch)."""
+        now = time.perf_counter()
+        if now - self._applied_at < _WARM_AFTER_FRAME_S:
+            self._warm_timer.start(_WARM_AFTER_FRAME_MS)
+            return
+        deadline = now + _WARM_SLICE_S
         rows, slots = self._warm_rows, self._warm_slots
+        first_step = True
         while self._released_keys:
-            self._released_keys.pop()  # one column's keys at a time
+            if self._released_keys[-1].shed(_SHED_REFERENCES):
+                self._released_keys.pop()
+            first_step = False
             if time.perf_counter() >= deadline:
                 break
         while self._warm_columns and not self._released_keys:
@@ -979,19 +997,32 @@ class SessionTableModel(QAbstractTableModel):
             start = self._warm_from
             if start == 0:
                 self._warm_keys = keys
-            end = min(start + _WARM_CHUNK_ROWS, len(rows))
-            keys.store(rows[start:end], slots[start:end])
-            if end < len(rows):
+                self._warm_row_s = 0.0
+            if start < len(rows):
+                if self._warm_row_s > 0:
+                    count = int((deadline - time.perf_counter()) / self._warm_row_s)
+                else:
+                    count = _WARM_FIRST_ROWS
+                count = max(min(_WARM_MIN_ROWS, _WARM_CHUNK_ROWS),
+                            min(count, _WARM_CHUNK_ROWS))
+                end = min(start + count, len(rows))
+                chunk_started = time.perf_counter()
+                keys.store(rows[start:end], slots[start:end])
+                self._warm_row_s = (time.perf_counter() - chunk_started) / (end - start)
                 self._warm_from = end
+            elif keys.distinct_values <= _WARM_RANK_MAX and not keys.ranked:
+                if not first_step:
+                    break  # ranking starts the next slice
+                keys.rank()  # now rather than at the click
             else:
-                if keys.distinct_values <= _WARM_RANK_MAX:
-                    keys.rank()  # now rather than at the click
                 # Every row was read into this very object (a switch of live order or a
                 # click may have replaced it midway) and no row changed since the load.
                 if keys is self._warm_keys and self._generation == self._warm_generation:
                     keys.synced = self._generation
                 self._warm_columns.pop(0)
                 self._warm_from = 0
+                continue  # finishing a column is no work
+            first_step = False
             if time.perf_counter() >= deadline:
                 break
         if self._warm_columns or self._released_keys:
@@ -1277,10 +1308,20 @@ _MAX_CHANGED_RUNS = 256
 # starting once the first rows have been painted.
 _WARM_DELAY_MS = 250
 _WARM_SLICE_S = 0.004
-_WARM_CHUNK_ROWS = 1000
-# Ranking more distinct values than this (ids or addresses of 100,000 rows: 60-100 ms) would
-# hold the Qt thread past a slice: the first click on that column ranks them.
-_WARM_RANK_MAX = 20_000
+# A column's first chunk (its cost per row is not known yet), the fewest and the most rows
+# of a chunk sized by that cost.
+_WARM_FIRST_ROWS = 128
+_WARM_MIN_ROWS = 16
+_WARM_CHUNK_ROWS = 8192
+# A slice due this soon after a frame was applied waits this long: not in the frame's turn.
+_WARM_AFTER_FRAME_S = 0.01
+_WARM_AFTER_FRAME_MS = 10
+# How many references a slice lets go of at a time from a load's predecessor's keys.
+_SHED_REFERENCES = 8192
+# Ranking more distinct values than this would hold the Qt thread past a slice (~0.4 µs a
+# value: 17,000 user names 6.9 ms, ids or addresses of 100,000 rows 70-120 ms): the first
+# click on that column ranks them.
+_WARM_RANK_MAX = 8_000
 # A column's keys are read afresh at a click once they span more than 4 x the rows + this
 # many arrival numbers or distinct values (memory stays bounded on a live table all day).
 _KEYS_SLACK = 4096
