@@ -204,6 +204,10 @@ class _Content:
     digest: bytes
     entries: list[dict[str, Any]] | None = None  # log.appended: the typed entries, as dicts
     message_at: str | None = None  # message.created: the message's own time, canonical
+    # session.started: the new session's document and its JSON (copied before use: the
+    # batch mutates the document it is given)
+    session_doc: dict[str, Any] | None = None
+    session_json: str | None = None
 
 
 class PreparedBatch(list[ParsedEvent]):
@@ -215,10 +219,14 @@ class PreparedBatch(list[ParsedEvent]):
 
     def __init__(self, events: Sequence[ParsedEvent]) -> None:
         super().__init__(events)
-        self.prepared: list[tuple[str, _Content]] = [
-            (at := fast_timestamp(event.at), event_content(event, at, data))
-            for event, data in events
-        ]
+        self.prepared: list[tuple[str, _Content]] = []
+        for event, data in events:
+            at = fast_timestamp(event.at)
+            content = event_content(event, at, data)
+            if isinstance(data, SessionStartedData):
+                content.session_doc = new_session_doc(event.session_id, data, at)
+                content.session_json = dumps(content.session_doc)
+            self.prepared.append((at, content))
 
 
 def prepare(events: Sequence[ParsedEvent]) -> PreparedBatch:
@@ -321,9 +329,12 @@ def _apply(
             raise _Reject(
                 ["session_id"], f"session {sid!r} was already started", "session_exists"
             )
-        new_doc = new_session_doc(sid, data, at)
+        if content.session_doc is not None:  # prepared (a shallow copy: the reducer replaces
+            new_doc = dict(content.session_doc)  # nested values, never changes them in place)
+        else:
+            new_doc = new_session_doc(sid, data, at)
         batch.session_started(new_doc)
-        append(batch, event.id, event.type, sid, at, new_doc, digest=digest)
+        append(batch, event.id, event.type, sid, at, new_doc, content.session_json, digest)
         return
 
     doc = batch.session(sid)
