@@ -1,57 +1,116 @@
-"""Long pure-Python work on a background thread, handing the interpreter lock over often.
+"""Long pure-Python work on a background thread that stands aside while the Qt thread paints.
 
 A thread running Python keeps the interpreter lock until another thread has waited for it a
-whole switch interval (5 ms), then takes it back as soon as it can. While the Qt thread paints
-(a table's paint calls back into Python thousands of times), a background thread normalising
-transcripts so took every other 5 ms: a 15 ms paint lasted 50-110 ms. Giving the lock away
-every half millisecond leaves the Qt thread waiting at most that long each time
-(docs/performance.md, offline open, third round). No Qt here.
+whole switch interval (5 ms), then takes it back as soon as it can. A table's paint calls back
+into Python hundreds of times (each cell's data), so beside a background thread normalising
+transcripts each call waited for the lock: a 15 ms paint lasted 50-110 ms. Handing the lock
+over with ``sleep(0)`` every half millisecond cut that, but still left each call waiting up
+to a slice, and under load each ``sleep(0)`` also gave the thread's core away: the index
+thread of a 30,000-session open spent ~3 s of its wall time in them.
+
+So the Qt side marks the stretches where it calls into Python densely (a table's paint, a
+History page's model reset) with :data:`foreground`, and a background thread's
+:class:`LockSlicer` waits, lock released, for such a stretch to end (a paint takes tens of
+milliseconds); otherwise it runs on, and :func:`short_switch_interval` bounds how long the Qt
+thread's other, small visits to Python wait for the lock (docs/performance.md, offline open,
+fourth round). No Qt here.
 """
 
 from __future__ import annotations
 
-import time
+import sys
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import batched
+from types import TracebackType
 
-LOCK_SLICE_S = 0.0005
-STEP_ITEMS = 256  # items between two looks at the clock in lock_sliced (~0.1-0.3 ms of work)
+STEP_ITEMS = 256  # items between two looks at the flag in lock_sliced (~0.1-0.3 ms of work)
+# The longest a background thread stands aside for one foreground stretch: a safety bound
+# (a paint takes tens of milliseconds), so background work is never held up for good.
+PARK_LIMIT_S = 0.5
+# The switch interval while a background thread works beside the Qt thread: a visit of the Qt
+# thread to Python outside a foreground stretch (a timer, a signal) waits at most this long.
+BUSY_SWITCH_INTERVAL_S = 0.001
 
 
-def _give_way() -> None:
-    # ``sleep(0)`` releases the lock around a system call long enough for a waiting thread to
-    # take it (measured: the Qt thread's paint p90 90 -> 34 ms). ``os.sched_yield`` did not:
-    # with the waiter on the other core it returned first and the waiter, woken and beaten
-    # again and again, never reached its 5 ms claim (one paint took 6.8 s).
-    time.sleep(0)
+class ForegroundWork:
+    """``with foreground:`` around the Qt thread's Python-dense work; nests.
+
+    Entered and left by one thread (Qt's); background threads read :attr:`busy` and wait
+    with :meth:`wait_until_idle`.
+    """
+
+    __slots__ = ("_depth", "_idle")
+
+    def __init__(self) -> None:
+        self._depth = 0
+        self._idle = threading.Event()
+        self._idle.set()
+
+    @property
+    def busy(self) -> bool:
+        return self._depth > 0
+
+    def wait_until_idle(self, timeout: float = PARK_LIMIT_S) -> bool:
+        """Block, the interpreter lock released, until no foreground stretch runs."""
+        return self._idle.wait(timeout)
+
+    def __enter__(self) -> None:
+        self._depth += 1
+        self._idle.clear()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._idle.set()
+
+
+foreground = ForegroundWork()
+
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.005
+
+
+@contextmanager
+def short_switch_interval() -> Iterator[None]:
+    """:data:`BUSY_SWITCH_INTERVAL_S` as the interpreter's switch interval while inside (the
+    interval is the process's: the first to enter sets it, the last to leave restores it)."""
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(BUSY_SWITCH_INTERVAL_S)
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
 
 
 class LockSlicer:
-    """Call :meth:`tick` between small steps; it yields the lock once a slice is used up.
+    """Call :meth:`tick` between small steps (~0.05-0.3 ms of work each); it stands aside,
+    the lock released, while :data:`foreground` is busy. Costs an attribute read per step."""
 
-    Costs a clock read per step and a ``sleep(0)`` per slice (which releases the lock, so a
-    waiting thread takes it).
-    """
-
-    __slots__ = ("_deadline", "slice_s")
-
-    def __init__(self, slice_s: float | None = None) -> None:
-        self.slice_s = LOCK_SLICE_S if slice_s is None else slice_s
-        self._deadline = time.perf_counter() + self.slice_s
+    __slots__ = ()
 
     def tick(self) -> None:
-        if time.perf_counter() >= self._deadline:
-            _give_way()
-            self._deadline = time.perf_counter() + self.slice_s
+        if foreground.busy:
+            foreground.wait_until_idle()
 
 
-def lock_sliced[T](items: Iterable[T], slice_s: float | None = None) -> Iterator[T]:
-    """``items`` unchanged, the lock handed over between them as :class:`LockSlicer` does.
+def lock_sliced[T](items: Iterable[T]) -> Iterator[T]:
+    """``items`` unchanged, standing aside between them as :class:`LockSlicer` does.
 
     For a pass over every row that is one expression (a sum, a dict of names) rather than a
-    loop of its own: the clock is read once per :data:`STEP_ITEMS` items, not per item.
+    loop of its own: the flag is read once per :data:`STEP_ITEMS` items, not per item.
     """
-    slicer = LockSlicer(slice_s)
+    slicer = LockSlicer()
     for step in batched(items, STEP_ITEMS):
         slicer.tick()
         yield from step

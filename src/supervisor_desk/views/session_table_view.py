@@ -25,6 +25,7 @@ from PySide6.QtGui import QAction, QActionGroup, QPainter, QPaintEvent, QRegion
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from supervisor_desk.models.live_order import LIVE_ORDER_TITLES, LIVE_ORDERS, LiveOrder
+from supervisor_desk.models.lock_slices import foreground
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.models.wording import WIDEST_AGO, StartedDisplay
@@ -542,7 +543,8 @@ class SessionTableView(QTableView):
     # ---------------------------------------------------------------- empty / loading overlay
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        super().paintEvent(event)
+        with foreground:  # a thread beside (an offline file's index) stands aside meanwhile
+            super().paintEvent(event)
         model = self.model()
         if isinstance(model, SessionTableModel):
             model.note_rows_on_screen(*self.visible_rows())

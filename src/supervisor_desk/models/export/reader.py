@@ -40,6 +40,7 @@ from supervisor_desk.models.export.records import (
     is_compressed,
     too_many_sessions,
 )
+from supervisor_desk.models.lock_slices import LockSlicer
 from supervisor_desk.models.wire import ExportedSession, ExportHeader
 
 
@@ -127,8 +128,12 @@ class ExportReader:
             self._decompress()
         source = {"jsonl": self._read_jsonl, "json": self._read_json, "csv": self._read_csv}
         batch: list[IndexedSession] = []
+        # Read by a thread of the app (a small file), parsing stands aside while the Qt
+        # thread paints; in the reading process nothing paints and it never waits.
+        slicer = LockSlicer()
         try:
             for entry in source[self.fmt]():
+                slicer.tick()
                 if self.max_sessions is not None and self.report.sessions >= self.max_sessions:
                     raise ExportFileError(self.path, too_many_sessions(
                         f"more than {self.max_sessions:,}", self.max_sessions))

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.models.lock_slices import foreground
 from supervisor_desk.models.wire import Metrics, NamedItem, SessionPage
 from supervisor_desk.views.properties import ObservableProperty
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
@@ -285,9 +286,12 @@ class HistoryViewModel(QObject):
             self._offset = page.offset
             self._shown = len(page.items)
         self._total = page.total
-        self.rows_changed.emit(list(page.items), append)
-        self.range_changed.emit()
-        self.loading = False
+        # A model reset and relayout call back into Python densely: a thread working beside
+        # (an offline file's index) stands aside meanwhile.
+        with foreground:
+            self.rows_changed.emit(list(page.items), append)
+            self.range_changed.emit()
+            self.loading = False
 
     async def _fetch_metrics(self, flt: SessionFilter) -> None:
         assert self._source is not None

@@ -33,6 +33,7 @@ from supervisor_desk.models.export import (
     too_much_text,
 )
 from supervisor_desk.models.export.worker import Batch, ExportReadProcess, ReadProcessStartError
+from supervisor_desk.models.lock_slices import short_switch_interval
 from supervisor_desk.models.offline_index import OfflineIndex, raw_transcripts
 from supervisor_desk.views.gc_policy import GarbageCollectionPolicy, hold_policy, release_policy
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
@@ -248,6 +249,10 @@ class OfflineLoader(QObject):
                                         args=(deliver, loop), name="offline-load", daemon=True)
         # Garbage is collected here, on the Qt thread, while the threads read (gc_policy.py).
         gc_policy = hold_policy()
+        # The reading and index threads run Python beside this one: its visits to Python
+        # between paints wait for the lock at most a millisecond, not 5 (lock_slices.py).
+        switch_interval = short_switch_interval()
+        switch_interval.__enter__()
         self._thread.start()
         try:
             while not self.done:
@@ -272,6 +277,7 @@ class OfflineLoader(QObject):
                 await self._thread_ended()
             finally:
                 release_policy()
+                switch_interval.__exit__(None, None, None)
 
     async def _on_index[T](self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` where the index lives (its thread, or here without one)."""
