@@ -13,20 +13,29 @@ length (quick: 1 call, ~22 s of audio; full: 8 calls, ~3 min). The hub runs as
 - ``voice.worker_cpu_s_per_audio_s``: CPU seconds the worker process used per second of audio.
 - ``voice.ingest_events_per_s`` / ``voice.ingest_events_per_s_transcribing``: 4 platform
   connections (a token each) posting batches of 100 events as fast as the hub takes them,
-  for a fixed time, with a transcription's worker paused (SIGSTOP) and running, alternately
-  (4 rounds, full: 6; medians); ``voice.ingest_change_pct`` the difference.
+  for a fixed time (quick: 1.5 s, full: 5 s), with a transcription's worker paused
+  (SIGSTOP) and running, alternately (6 rounds, full: 12; each round paused-then-running
+  or running-then-paused in turn, so a drift of the machine's load weighs on both alike;
+  medians); ``voice.ingest_change_pct`` the difference.
 - ``voice.feed_p99_ms`` / ``voice.feed_p99_ms_transcribing``: 10 feed clients, 200 events/s
   posted; latency = frame received - POST start, p99; ``voice.feed_change_pct``.
 - ``voice.feed_noise_pct`` / ``voice.ingest_noise_pct``: the same comparison between the
   paused rounds themselves (odd against even rounds, medians): how large a change the
   machine's other load makes on its own. A ``*_change_pct`` smaller than its noise is not
   a measured effect.
+- ``voice.realtime_factor_running``: seconds of audio transcribed per second of the running
+  rounds (from the job's percent), i.e. how fast it goes beside that traffic;
+  ``voice.worker_cpu_share_running`` the worker's CPU seconds per second of them;
+  ``voice.worker_nice_running``: the worker's autogroup nice at the end of each running
+  round (it steers it itself, ``hub/transcribe/priority.py``; None without autogroups).
+- ``voice.load_avg``: the machine's 1-minute load average at the start and the end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -218,12 +227,32 @@ def transcribe(url: str, hub: psutil.Process, tokens: dict[str, str], call: Path
             time.sleep(0.1)
 
 
+def _job(url: str, tokens: dict[str, str], session_id: str) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.get(
+        f"{url}/api/v1/sessions/{session_id}/transcription", timeout=60,
+        headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()
+    return answer
+
+
+def _autogroup_nice(worker: psutil.Process) -> int | None:
+    try:
+        return int(Path(f"/proc/{worker.pid}/autogroup").read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cpu_s(worker: psutil.Process) -> float:
+    times = worker.cpu_times()
+    return float(times.user + times.system)
+
+
 def run(quick: bool) -> Results:
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("espeak-ng is needed (scripts/system-deps.sh)")
     repeats = 1 if quick else 8  # quick: a smoke run beside the others (benchmarks/__main__)
-    window = 2.0 if quick else 10.0
-    results: Results = {}
+    window = 1.5 if quick else 5.0
+    rounds = 6 if quick else 12
+    results: Results = {"voice.load_avg": [round(os.getloadavg()[0], 1)]}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         call, audio_s = make_call(tmp, repeats)
@@ -238,7 +267,7 @@ def run(quick: bool) -> Results:
             # The same transcription paused (SIGSTOP) and running, alternately: other load on
             # the machine then weighs on both sides alike.
             (tmp / "long").mkdir()
-            long_call, _ = make_call(tmp / "long", repeats * 3)
+            long_call, long_s = make_call(tmp / "long", repeats * 4)
             headers = {"Authorization": f"Bearer {tokens['ingest']}"}
             answer = httpx.post(f"{url}/api/v1/sessions/import-audio",
                                 content=long_call.read_bytes(), headers=headers, timeout=120,
@@ -255,21 +284,36 @@ def run(quick: bool) -> Results:
             figures: dict[str, list[float]] = {"ingest": [], "ingest_t": [], "feed": [],
                                                "feed_t": []}
             running_throughout = True
-            for round_ in range(4 if quick else 6):
-                for paused in (True, False):
+            running_s = running_cpu_s = heard_s = 0.0
+            niceness: list[int | None] = []
+            for round_ in range(rounds):
+                for paused in ((True, False) if round_ % 2 == 0 else (False, True)):
                     (worker.suspend if paused else worker.resume)()
                     tag = f"r{round_}{'p' if paused else 't'}"
                     suffix = "" if paused else "_t"
+                    began, cpu = time.monotonic(), _cpu_s(worker)
+                    percent = _job(url, tokens, session_id)["percent"]
                     figures["ingest" + suffix].append(
                         asyncio.run(ingest_rate(url, tokens, window, tag)))
                     figures["feed" + suffix].append(asyncio.run(feed_p99(url, tokens, window,
                                                                          tag)))
                     running_throughout &= worker.is_running()
+                    if not paused:
+                        running_s += time.monotonic() - began
+                        running_cpu_s += _cpu_s(worker) - cpu
+                        heard_s += (_job(url, tokens, session_id)["percent"] - percent) / 100 \
+                            * long_s
+                        niceness.append(_autogroup_nice(worker))
             worker.resume()
-            state = httpx.get(f"{url}/api/v1/sessions/{session_id}/transcription",
-                              headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()
+            state = _job(url, tokens, session_id)
             results["voice.transcribing_during_measure"] = (
                 running_throughout and state["state"] == "running")
+            results["voice.realtime_factor_running"] = round(heard_s / running_s, 2)
+            results["voice.worker_cpu_share_running"] = round(running_cpu_s / running_s, 3)
+            results["voice.worker_nice_running"] = niceness
+            results["voice.feed_p99_ms_rounds"] = [round(v, 1) for v in figures["feed"]]
+            results["voice.feed_p99_ms_transcribing_rounds"] = [round(v, 1)
+                                                               for v in figures["feed_t"]]
     base_ingest, base_feed = median(figures["ingest"]), median(figures["feed"])
     loaded = {"ingest": median(figures["ingest_t"]), "feed": median(figures["feed_t"])}
     results["voice.ingest_events_per_s"] = round(base_ingest)
@@ -282,6 +326,9 @@ def run(quick: bool) -> Results:
     for name in ("feed", "ingest"):
         odd, even = median(figures[name][1::2]), median(figures[name][0::2])
         results[f"voice.{name}_noise_pct"] = round((odd - even) / even * 100, 1)
+    results["voice.load_avg"].append(round(os.getloadavg()[0], 1))
+    results["voice.rounds"] = rounds
+    results["voice.round_window_s"] = window
     results["voice.cpus"] = psutil.cpu_count()
     results["voice.transcribe_duty"] = VoiceSettings.from_env().duty
     return results

@@ -41,15 +41,15 @@ TASKS = Path("/proc/self/task")
 # weight of the one before (kernel weights 15, 36, 87, 215, 526, 1024), so a speed just
 # above AHEAD_SPEED raised one step stays above FLOOR_SPEED: no see-saw between two steps.
 NICE_STEPS = (19, 15, 11, 7, 3, 0)
-# x real time: below it the worker is starving and gets more weight. Only a saturated
-# machine holds a worker this low: it then takes 0.2 x 0.45 = 9 % of a core from the rest.
-FLOOR_SPEED = 0.2
-AHEAD_SPEED = 0.6  # x real time: above it the worker gives a step of weight back
-WINDOW_S = 20.0  # the speed is judged over at most this long, never across a nice change
-# ...and at least this long after a change before lowering (a whole window before raising).
-# Starving shows at once in the run-queue waits (1-3 % of the time on a CPU, not 10-100 %):
-# from 19 to 3 in 20 s.
-SETTLE_S = 5.0
+# x real time: below it the worker is starving and gets more weight. Only a machine
+# saturated for a whole window holds a worker this low: it then takes 0.1 x 0.45 = 4.5 % of
+# a core from the rest.
+FLOOR_SPEED = 0.1
+AHEAD_SPEED = 0.3  # x real time: above it the worker gives a step of weight back
+# The speed is judged over this long, never across a nice change: a burst of traffic that
+# saturates the hub for a few seconds (an ingest backlog) must not lower the worker's nice,
+# and a whole minute of it costs the hub 3 steps of weight. From 19 to 3 takes 80 s.
+WINDOW_S = 20.0
 TICK_S = 1.0
 # CPU seconds per second of audio until the first segments measure it: the contact-centre
 # vocabulary's two decodes per segment cost 0.30-0.45 (docs/performance.md, "Voice").
@@ -183,23 +183,20 @@ class _Sample:
 class NiceGovernor:
     """Steers the worker's autogroup nice from the speed the CPU it gets allows.
 
-    The speed is ``share * duty / cost``: ``share`` the part of the time the worker wanted a
-    CPU that it had one (schedstat), ``cost`` the CPU seconds a second of audio took in the
-    segments done so far, ``duty`` the part of the time it recognises rather than rests
-    (``--duty``). Measured this way, a segment that takes long counts as it goes (the words
-    of a segment come out only at its end), and the time stopped or resting does not count.
+    The speed is ``share / cost``: ``share`` the part of the time the worker wanted a CPU
+    that it had one (schedstat), ``cost`` the CPU seconds a second of audio took in the
+    segments done so far. Measured this way, a segment that takes long counts as it goes
+    (the words of a segment come out only at its end), and the time it is stopped or rests
+    (``--duty``: the operator's choice to go slower, not starving) does not count.
     """
 
-    def __init__(self, group: Autogroup, clock: ThreadClock, *, duty: float = 1.0,
+    def __init__(self, group: Autogroup, clock: ThreadClock, *,
                  report: Callable[[dict[str, object]], None] | None = None,
-                 window_s: float = WINDOW_S, settle_s: float = SETTLE_S,
-                 tick_s: float = TICK_S) -> None:
+                 window_s: float = WINDOW_S, tick_s: float = TICK_S) -> None:
         self._group = group
         self._clock = clock
-        self._duty = duty
         self._report = report
         self._window_s = window_s
-        self._settle_s = settle_s
         self._tick_s = tick_s
         self._step = 0  # index into NICE_STEPS: own_autogroup() starts at 19
         self._samples: deque[_Sample] = deque()
@@ -231,9 +228,9 @@ class NiceGovernor:
         span = last.at - first.at
         ran = (last.ran_ns - first.ran_ns) / 1e9
         wanted = ran + (last.waited_ns - first.waited_ns) / 1e9
-        if span < self._settle_s or wanted < 0.1 * span or ran < 0:
-            return None  # mostly resting or stopped: nothing to judge
-        return (ran / wanted) * self._duty / max(self.cost(), 1e-3)
+        if span < self._window_s - self._tick_s / 2 or wanted < 0.1 * span or ran < 0:
+            return None  # too short, or mostly resting or stopped: nothing to judge
+        return (ran / wanted) / max(self.cost(), 1e-3)
 
     def tick(self, now: float) -> None:
         """One look: sample, judge the window, change the nice a step if it says so."""
@@ -241,7 +238,7 @@ class NiceGovernor:
         if self._samples and ran < self._samples[-1].ran_ns:
             self._samples.clear()  # a thread ended and took its counts: start afresh
         self._samples.append(_Sample(now, ran, waited))
-        while now - self._samples[0].at > self._window_s:
+        while now - self._samples[0].at > self._window_s + self._tick_s / 2:
             self._samples.popleft()
         speed = self.speed()
         if speed is None:
@@ -249,9 +246,8 @@ class NiceGovernor:
         step = self._step
         if speed < FLOOR_SPEED and step < len(NICE_STEPS) - 1:
             step += 1
-        elif (speed > AHEAD_SPEED and step > 0
-              and now - self._samples[0].at >= self._window_s - self._tick_s):
-            step -= 1  # raised only on a whole window's evidence
+        elif speed > AHEAD_SPEED and step > 0:
+            step -= 1
         if step == self._step or not self._group.set_nice(NICE_STEPS[step]):
             return  # same step, or written too soon after another write: next tick
         self._step = step

@@ -146,7 +146,7 @@ def run(path: Path, skip: int, vocabulary: bool = True, duty: float = 1.0,
     _emit({"type": "done"})
 
 
-def _yield_to_the_hub(hub_pid: int | None, duty: float) -> priority.NiceGovernor | None:
+def _yield_to_the_hub(hub_pid: int | None, window_s: float) -> priority.NiceGovernor | None:
     """Recognition is batch work: it gets the CPU the hub (ingest, feed) leaves idle, and
     enough of the rest to finish (:mod:`.priority`).
 
@@ -161,7 +161,7 @@ def _yield_to_the_hub(hub_pid: int | None, duty: float) -> priority.NiceGovernor
     except priority.AutogroupUnavailableError as exc:
         _emit({"type": "priority", "mode": "session", "reason": str(exc)})
     else:
-        governor = priority.NiceGovernor(group, priority.ThreadClock(), duty=duty,
+        governor = priority.NiceGovernor(group, priority.ThreadClock(), window_s=window_s,
                                          report=lambda change: _emit({"type": "priority",
                                                                       **change}))
         governor.start()  # before the policy below: this thread keeps the normal one
@@ -189,11 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hub-pid", type=int, default=None, metavar="PID",
                         help="the hub that started this worker: it exits when that process "
                         "dies, and steers the CPU weight of a session of its own")
+    parser.add_argument("--nice-window", type=float, default=priority.WINDOW_S, metavar="S",
+                        help="seconds of starving (or of running well ahead) before the "
+                        "autogroup nice is lowered (or raised) a step (default "
+                        f"{priority.WINDOW_S:g})")
     args = parser.parse_args(argv)
     duty = min(1.0, max(0.01, args.duty))
     if args.hub_pid is not None:
         priority.exit_with(args.hub_pid)
-    governor = None if args.foreground else _yield_to_the_hub(args.hub_pid, duty)
+    governor = (None if args.foreground
+                else _yield_to_the_hub(args.hub_pid, max(2.0, args.nice_window)))
     try:
         run(args.file, args.skip, vocabulary=not args.general_only, duty=duty,
             whisper_model=args.whisper_model, governor=governor)
