@@ -138,6 +138,7 @@ class KeywordMatcher:
 
 # Between two words of a folded phrase, in raw text: anything but letters and digits.
 _GAP = r"[\W_]+"
+_MAX_FIRST_WORDS = 32
 
 
 class KeywordScreen:
@@ -147,9 +148,14 @@ class KeywordScreen:
     judging it. An ASCII text (most of them) is searched as it came, lower-cased: a folded
     phrase " w1 w2 " is in the folded text exactly when w1, w2 stand in the raw text as whole
     words with only non-letters between them. Only a text that passes is folded.
+
+    Before that search, the phrases' first words are looked for as plain substrings: the
+    search tries every phrase at every position (7.4 us for 106 characters at 16 phrases),
+    a substring test is a C scan (0.7 us for the same text), and a phrase said contains its
+    first word.
     """
 
-    __slots__ = ("_ascii", "_folded", "matchers")
+    __slots__ = ("_ascii", "_ascii_first_words", "_folded", "matchers")
 
     def __init__(self, matchers: Sequence[KeywordMatcher]) -> None:
         self.matchers = tuple(matchers)
@@ -161,6 +167,12 @@ class KeywordScreen:
             r"(?<![^\W_])(?:"
             + "|".join(_GAP.join(map(re.escape, words)) for words in ascii_phrases)
             + r")(?![^\W_])") if ascii_phrases else None
+        first_words = {words[0] for words in ascii_phrases if words}
+        # Past a few dozen words one scan each costs more than the search they spare; a
+        # phrase with no word at all (punctuation only) has no first word to look for.
+        self._ascii_first_words: tuple[str, ...] | None = (
+            tuple(sorted(first_words)) if len(first_words) <= _MAX_FIRST_WORDS
+            and all(ascii_phrases) else None)
 
     def __bool__(self) -> bool:
         return self._folded is not None
@@ -169,7 +181,17 @@ class KeywordScreen:
         """``text`` folded by phrase_key when it may say one of the phrases, else None."""
         if text.isascii():
             ascii_screen = self._ascii
-            if ascii_screen is None or ascii_screen.search(text.lower()) is None:
+            if ascii_screen is None:
+                return None
+            lowered = text.lower()
+            first_words = self._ascii_first_words
+            if first_words is not None:
+                for word in first_words:
+                    if word in lowered:
+                        break
+                else:
+                    return None
+            if ascii_screen.search(lowered) is None:
                 return None
             return phrase_key(text)
         folded = phrase_key(text)
