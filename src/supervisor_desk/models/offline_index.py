@@ -32,6 +32,10 @@ from supervisor_desk.models.analytics import (
     summaries_report,
 )
 from supervisor_desk.models.export import IndexedSession, read_record
+from supervisor_desk.models.export.records import raw_transcript
+from supervisor_desk.models.export.records import (
+    raw_transcripts as raw_transcripts,  # re-exported: fed to the normalisation here
+)
 from supervisor_desk.models.filters import (
     SessionFilter,
     SortSpec,
@@ -140,7 +144,7 @@ def normalized_raw_transcript(raw: str) -> str:
 
 def normalized_transcript(texts: Sequence[str]) -> str:
     """One string per session: each message's normalised words, messages on their own line."""
-    return normalized_raw_transcript(_raw_transcript(texts))
+    return normalized_raw_transcript(raw_transcript(texts))
 
 
 def transcript_has_words(words: set[str], transcript: str) -> bool:
@@ -153,20 +157,6 @@ def transcript_has_words(words: set[str], transcript: str) -> bool:
 
 def prepare_transcripts(entries: Sequence[IndexedSession]) -> list[str | None]:
     return [normalized_transcript(e.texts) if e.texts is not None else None for e in entries]
-
-
-def raw_transcripts(entries: Sequence[IndexedSession]) -> list[str | None]:
-    """Each session's message texts, one message a line, not yet normalised.
-
-    A few C-level joins per session instead of the normalisation (a third of the cost of
-    reading a file): :meth:`OfflineIndex.add` with ``normalized=False`` takes these, and
-    :meth:`OfflineIndex.normalize_transcripts` normalises them later, off the reading path.
-    """
-    return [_raw_transcript(e.texts) if e.texts is not None else None for e in entries]
-
-
-def _raw_transcript(texts: Sequence[str]) -> str:
-    return _MESSAGE_SEP.join(t.replace(_MESSAGE_SEP, " ") for t in texts)
 
 
 def _merged_metrics(a: Metrics, b: Metrics, now_ms: int) -> Metrics:

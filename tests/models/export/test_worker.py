@@ -128,3 +128,15 @@ def test_a_child_that_cannot_start_is_told_apart_from_one_that_failed_while_read
         _read(reader)
     assert str(info.value).startswith("e.jsonl: ")
     reader.close()
+
+
+def test_the_reading_process_imports_no_index_nor_numpy() -> None:
+    """Its start-up is before the first rows: the index (NumPy, analytics) is the app's."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, supervisor_desk.models.export.worker; "
+             "print(sorted({'numpy', 'supervisor_desk.models.offline_index'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]"

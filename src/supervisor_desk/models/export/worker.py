@@ -38,8 +38,8 @@ from supervisor_desk.models.export.records import (
     ReadReport,
     format_of,
     is_compressed,
+    raw_transcripts,
 )
-from supervisor_desk.models.offline_index import raw_transcripts
 from supervisor_desk.models.wire import ExportHeader
 
 _LENGTH = struct.Struct(">Q")
