@@ -16,7 +16,9 @@ Timestamps (one system-wide monotonic clock):
 - *painted*: the end of the view's next ``paintEvent`` after that, for a row among the rows
   on screen; a row off screen is up to date once emitted (there is nothing to paint: the view
   repaints only what it shows, and scrolling to the row paints it from the model), so its
-  *painted* is *emitted*.
+  *painted* is *emitted*; so is a row on screen whose shown cells did not change (an update of
+  hidden columns only paints nothing), and a frame that signalled nothing is *emitted* when
+  applied.
 ``feed.event_to_row_*`` = painted - arrival. ``feed.ingest_to_row_*`` = painted - the moment the
 platform started the POST carrying the event (end to end, the like-for-like comparison with the
 polling baseline). ``feed.max_stall_ms``: the longest gap between ticks of a 5 ms precise
@@ -45,7 +47,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +189,9 @@ class LatencyProbe:
         self.apply_cpu: list[float] = []  # Qt-thread CPU ms of each apply_changes (a frame)
         self._signal_at: float | None = None
         self._in_apply = False
+        # Within one apply: rows whose shown cells changed (dataChanged over a column on
+        # screen), or None once rows were inserted, moved or laid out (any row may move).
+        self._repainted_rows: list[tuple[int, int]] | None = []
         self._vm_on_event = vm.on_event
         self._apply = model.apply_changes
         self._model = model
@@ -197,6 +202,10 @@ class LatencyProbe:
         for signal in (model.dataChanged, model.rowsInserted, model.rowsMoved,
                        model.layoutChanged, model.modelReset):
             signal.connect(self._on_model_signal)
+        model.dataChanged.connect(self._on_model_data_changed)
+        for signal in (model.rowsInserted, model.rowsMoved, model.layoutChanged,
+                       model.modelReset, model.rowsRemoved):
+            signal.connect(self._on_model_rows_moved)
         view.on_painted = self._on_painted
 
     def _on_event(self, seq: int, event: StoredEvent, replayed: bool) -> None:
@@ -214,8 +223,21 @@ class LatencyProbe:
         if self._in_apply and self._signal_at is None:
             self._signal_at = time.monotonic()
 
+    def _on_model_data_changed(self, top_left: Any, bottom_right: Any, *args: Any) -> None:
+        if not self._in_apply or self._repainted_rows is None:
+            return
+        # A change of hidden columns only (Stage, Team, IP...) paints nothing.
+        if any(not self._view.isColumnHidden(c)
+               for c in range(top_left.column(), bottom_right.column() + 1)):
+            self._repainted_rows.append((top_left.row(), bottom_right.row()))
+
+    def _on_model_rows_moved(self, *args: Any) -> None:
+        if self._in_apply:
+            self._repainted_rows = None
+
     def _apply_changes(self, batch: list[SessionSummary]) -> None:
         self._in_apply, self._signal_at = True, None
+        self._repainted_rows = []
         cpu = time.thread_time()
         try:
             with self._work.measure(WORK_APPLY):
@@ -224,13 +246,23 @@ class LatencyProbe:
             self._in_apply = False
         if self.recording:
             self.apply_cpu.append((time.thread_time() - cpu) * 1000)
-        emitted_at = self._signal_at
+        # A frame that changed nothing any view shows signals nothing: its rows are up to
+        # date once it is applied.
+        applied_at = time.monotonic()
+        emitted_at = self._signal_at if self._signal_at is not None else applied_at
         first, last = self._view.visible_rows()
-        on_screen = {row.id for r in range(first, last + 1)
-                     if (row := self._model.session_at(r)) is not None}
+        # A row on screen waits for a paint only if something it shows changed: an update of
+        # hidden columns only is on screen as it is (no paint will come for it).
+        shown_rows: Iterable[int] = range(first, last + 1)
+        if self._repainted_rows is not None:
+            changed: set[int] = set()
+            for a, b in self._repainted_rows:
+                changed.update(range(max(a, first), min(b, last) + 1))
+            shown_rows = sorted(changed)
+        on_screen = {row.id for r in shown_rows if (row := self._model.session_at(r)) is not None}
         for s in batch:
             pending = self.arrivals.pop(s.id, None)
-            if pending and emitted_at is not None:
+            if pending:
                 if s.id in on_screen:
                     self.emitted.extend((seq, at, emitted_at) for seq, at in pending)
                     self.on_screen += len(pending)
