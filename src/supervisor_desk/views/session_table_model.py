@@ -1293,12 +1293,15 @@ class SessionTableModel(QAbstractTableModel):
         return tuple(self._display(s, column) for column in _TEXT_COLUMNS)
 
     def _emit_cells(self, row: int, first: int, last: int) -> None:
-        self.dataChanged.emit(self.index(row, first), self.index(row, last), DISPLAY_ROLES)
+        # createIndex: index() checks the row and column through Python's rowCount and
+        # columnCount (half of a frame's signalling cost); these rows exist.
+        self.dataChanged.emit(self.createIndex(row, first), self.createIndex(row, last),
+                              DISPLAY_ROLES)
 
     def _emit_rows_changed(self, first: int, last: int) -> None:
         self.dataChanged.emit(
-            self.index(first, 0), self.index(last, len(SessionColumn) - 1), DISPLAY_ROLES
-        )
+            self.createIndex(first, 0), self.createIndex(last, len(SessionColumn) - 1),
+            DISPLAY_ROLES)
 
 
 # Beyond this many changed rows in one frame, one span signal is cheaper than many runs.
