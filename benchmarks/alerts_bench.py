@@ -215,8 +215,8 @@ def run(quick: bool) -> Results:
 
     def feed(event_type: str, sid: str, moment: datetime, data: dict[str, Any]) -> None:
         produced[0] += 1
-        event = StoredEvent(id=f"e{produced[0]}", type=event_type,  # type: ignore[arg-type]
-                            session_id=sid, at=moment, data=data)
+        event = StoredEvent(id=f"e{produced[0]}", type=event_type, session_id=sid, at=moment,
+                            data=data)
         change = store.apply(event)
         if change is not None:
             pending.append((change, False))
@@ -317,6 +317,100 @@ def run(quick: bool) -> Results:
         "alerts.event_to_notice_p99_ms": round(percentile(latencies, 99), 1),
         "alerts.open_alerts": len(vm.alerts()),
         "alerts.reset_ms": round(reset_ms, 1),
+    }
+
+
+def engine_loop(frames: int = 300, events_per_frame: int = 80) -> Results:
+    """The engine alone, without Qt: ``AlertEngine.apply`` on pre-built frames of the run's mix
+    (events parsed and applied to a ``SessionStore`` while the frames are built), CPU time per
+    frame, the collector off while judging and a young collection between frames.
+
+        python -c "from benchmarks.alerts_bench import engine_loop; print(engine_loop())"
+    """
+    from supervisor_desk.models.alerts.engine import AlertEngine
+    from supervisor_desk.models.state import SessionChange, SessionStore
+    from supervisor_desk.models.wire import StoredEvent
+
+    rng = random.Random(7)
+    start = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
+    sessions = {f"s{n}": _summary(f"s{n}", "queued" if n % 5 == 0 else "active", start, rng, 1)
+                for n in range(10_000)}
+    snapshot = list(sessions.values())
+    store = SessionStore()
+    store.reset(snapshot)
+    live_ids = list(sessions)
+    seq: dict[str, int] = {}
+    built: list[tuple[int, list[SessionChange], list[str]]] = []
+    produced = 0
+    for f in range(frames):
+        moment = start + timedelta(milliseconds=80 * (f + 1))
+        batch: list[SessionChange] = []
+        ended: list[str] = []
+
+        def feed(event_type: str, sid: str, data: dict[str, Any], moment: datetime = moment,
+                 batch: list[SessionChange] = batch) -> None:
+            nonlocal produced
+            produced += 1
+            change = store.apply(StoredEvent(id=f"e{produced}", type=event_type,
+                                             session_id=sid, at=moment, data=data))
+            if change is not None:
+                batch.append(change)
+
+        while produced < (f + 1) * events_per_frame:
+            roll = rng.random()
+            sid = rng.choice(live_ids)
+            s = sessions[sid]
+            if roll < 0.6:
+                seq[sid] = seq.get(sid, s.message_count) + 1
+                text = ("I want to file a complaint" if rng.random() < 0.01
+                        else "thanks, that helps a lot")
+                role = "customer" if rng.random() < 0.5 else "ai"
+                feed("message.created", sid, {
+                    "id": f"m{sid}-{seq[sid]}", "session_id": sid, "seq": seq[sid],
+                    "at": moment.isoformat(), "author": {"role": role}, "text": text})
+            elif roll < 0.9:
+                status = "active" if s.status == "queued" and rng.random() < 0.3 else s.status
+                s = sessions[sid] = s.model_copy(update={"version": s.version + 1,
+                                                         "status": status})
+                feed("session.updated", sid, s.model_dump(mode="json"))
+            else:
+                failed = rng.random() < 0.3
+                feed("session.ended", sid, s.model_copy(update={
+                    "version": s.version + 1, "status": "failed" if failed else "completed",
+                    "end_reason": "error" if failed else "resolved", "ended_at": moment,
+                }).model_dump(mode="json"))
+                live_ids.remove(sid)
+                del sessions[sid]
+                new = f"s{10_000 + produced}"
+                sessions[new] = _summary(new, "queued", moment, rng, 1)
+                live_ids.append(new)
+                feed("session.started", new, sessions[new].model_dump(mode="json"))
+                ended.append(sid)
+        store.drop_ended(ended)
+        built.append((int(moment.timestamp() * 1000), batch, ended))
+    engine = AlertEngine(_rules())
+    engine.reset(snapshot, int(start.timestamp() * 1000))
+    cpu_ms: list[float] = []
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        for now_ms, batch, ended in built:
+            engine.tick(now_ms)
+            begun = time.thread_time_ns()
+            engine.apply(batch, now_ms)
+            cpu_ms.append((time.thread_time_ns() - begun) / 1e6)
+            engine.forget(ended, now_ms)
+            gc.collect(0)
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    return {
+        "alerts.loop_frames": frames,
+        "alerts.loop_cpu_mean_ms": round(sum(cpu_ms) / len(cpu_ms), 3),
+        "alerts.loop_cpu_p50_ms": round(percentile(cpu_ms, 50), 3),
+        "alerts.loop_cpu_p99_ms": round(percentile(cpu_ms, 99), 3),
+        "alerts.loop_open_alerts": engine.open_count(),
     }
 
 
