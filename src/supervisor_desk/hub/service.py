@@ -244,7 +244,13 @@ class HubService:
         try:
             while self._pending:
                 if self._incoming and len(self._pending) < _GROUP_MAX:
-                    await self._await_siblings()
+                    try:
+                        await self._await_siblings()
+                    except BaseException as exc:  # cancelled (the hub is stopping)
+                        for _, future in self._pending:
+                            _settle(future, exc)
+                        self._pending = []
+                        raise
                 taken, self._pending = self._pending[:_GROUP_MAX], self._pending[_GROUP_MAX:]
                 try:
                     results = await self.write(
