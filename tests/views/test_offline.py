@@ -191,6 +191,30 @@ def test_rows_appear_while_a_big_file_is_still_being_read(
     qrun(scenario())
 
 
+def test_a_file_written_newest_first_keeps_its_first_page_while_read_without_resets(
+    tmp_path: Path, opener: Any, qrun: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub exports newest first, the page's order: once the first rows are shown, the
+    refreshes while the rest is read bring the same page, which is not reset and repainted."""
+    monkeypatch.setattr(offline_loader, "BATCH", 300)
+    path = tmp_path / "newest_first.jsonl"
+    records = make_records(3000, n_messages=2)
+    write_export(path, "jsonl", sorted(records, key=lambda r: r.session.started_at,
+                                       reverse=True))
+    window = opener(path)
+    resets: list[int] = []
+    window.history_vm.rows_changed.connect(lambda rows, _appended: resets.append(len(rows)))
+
+    async def scenario() -> None:
+        await _loaded(window)
+        assert window.history_vm.total == 3000
+        assert resets == [50]  # the first page, once
+        newest = max(records, key=lambda r: r.session.started_at).session.id
+        assert window.history.shown_sessions()[0].id == newest
+
+    qrun(scenario())
+
+
 @pytest.mark.parametrize(
     ("name", "problem"),
     [

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.lock_slices import foreground
-from supervisor_desk.models.wire import Metrics, NamedItem, SessionPage
+from supervisor_desk.models.wire import Metrics, NamedItem, SessionPage, SessionSummary
 from supervisor_desk.views.properties import ObservableProperty
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
 
@@ -106,6 +106,7 @@ class HistoryViewModel(QObject):
         self._offset = 0
         self._shown = 0
         self._total = 0
+        self._page_rows: list[SessionSummary] = []  # the rows last replaced on screen
         self._with_metrics = with_metrics
         self._page_task: asyncio.Task[Any] | None = None
         self._metrics_task: asyncio.Task[Any] | None = None
@@ -128,6 +129,7 @@ class HistoryViewModel(QObject):
             self.loading = False
             self.error = ""
             self._offset = self._shown = self._total = 0
+            self._page_rows = []
             self.rows_changed.emit([], False)
             self.range_changed.emit()
             self.metrics = None
@@ -280,16 +282,24 @@ class HistoryViewModel(QObject):
         if generation != self._generation:
             return
         self.error = ""
+        # The same rows again (a refresh of a page that did not change: an export written
+        # newest first, the hub's order, keeps its first page while the rest is read) are
+        # not shown again: a model reset drops the table's cell cache and repaints it all.
+        unchanged = (not append and page.offset == self._offset
+                     and page.items == self._page_rows)
         if append:
             self._shown += len(page.items)
+            self._page_rows += page.items
         else:
             self._offset = page.offset
             self._shown = len(page.items)
+            self._page_rows = list(page.items)
         self._total = page.total
         # A model reset and relayout call back into Python densely: a thread working beside
         # (an offline file's index) stands aside meanwhile.
         with foreground:
-            self.rows_changed.emit(list(page.items), append)
+            if not unchanged:
+                self.rows_changed.emit(list(page.items), append)
             self.range_changed.emit()
             self.loading = False
 
