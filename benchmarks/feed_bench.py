@@ -17,7 +17,8 @@ Timestamps (one system-wide monotonic clock):
   on screen; a row off screen is up to date once emitted (there is nothing to paint: the view
   repaints only what it shows, and scrolling to the row paints it from the model), so its
   *painted* is *emitted*; so is a row on screen whose shown cells did not change (an update of
-  hidden columns only paints nothing), and a frame that signalled nothing is *emitted* when
+  hidden columns, or of columns beyond the viewport's width, paints nothing; nor does an
+  insert, move or removal below it), and a frame that signalled nothing is *emitted* when
   applied.
 ``feed.event_to_row_*`` = painted - arrival. ``feed.ingest_to_row_*`` = painted - the moment the
 platform started the POST carrying the event (end to end, the like-for-like comparison with the
@@ -190,7 +191,8 @@ class LatencyProbe:
         self._signal_at: float | None = None
         self._in_apply = False
         # Within one apply: rows whose shown cells changed (dataChanged over a column on
-        # screen), or None once rows were inserted, moved or laid out (any row may move).
+        # screen; an insert, move or removal changes every row from its first one down), or
+        # None after a layout change or reset (any row may have moved).
         self._repainted_rows: list[tuple[int, int]] | None = []
         self._vm_on_event = vm.on_event
         self._apply = model.apply_changes
@@ -203,9 +205,11 @@ class LatencyProbe:
                        model.layoutChanged, model.modelReset):
             signal.connect(self._on_model_signal)
         model.dataChanged.connect(self._on_model_data_changed)
-        for signal in (model.rowsInserted, model.rowsMoved, model.layoutChanged,
-                       model.modelReset, model.rowsRemoved):
-            signal.connect(self._on_model_rows_moved)
+        model.rowsInserted.connect(self._on_model_rows_changed)
+        model.rowsRemoved.connect(self._on_model_rows_changed)
+        model.rowsMoved.connect(self._on_model_rows_moved)
+        model.layoutChanged.connect(self._on_model_layout_changed)
+        model.modelReset.connect(self._on_model_layout_changed)
         view.on_painted = self._on_painted
 
     def _on_event(self, seq: int, event: StoredEvent, replayed: bool) -> None:
@@ -226,12 +230,24 @@ class LatencyProbe:
     def _on_model_data_changed(self, top_left: Any, bottom_right: Any, *args: Any) -> None:
         if not self._in_apply or self._repainted_rows is None:
             return
-        # A change of hidden columns only (Stage, Team, IP...) paints nothing.
-        if any(not self._view.isColumnHidden(c)
+        # A change of hidden columns only (Stage, Team, IP...), or of columns scrolled out of
+        # the viewport's width, paints nothing.
+        view, width = self._view, self._view.viewport().width()
+        if any(not view.isColumnHidden(c) and view.columnViewportPosition(c) < width
+               and view.columnViewportPosition(c) + view.columnWidth(c) > 0
                for c in range(top_left.column(), bottom_right.column() + 1)):
             self._repainted_rows.append((top_left.row(), bottom_right.row()))
 
-    def _on_model_rows_moved(self, *args: Any) -> None:
+    def _on_model_rows_changed(self, parent: Any, first: int, last: int) -> None:
+        if self._in_apply and self._repainted_rows is not None:
+            self._repainted_rows.append((first, sys.maxsize))
+
+    def _on_model_rows_moved(self, parent: Any, first: int, last: int, destination: Any,
+                             row: int) -> None:
+        if self._in_apply and self._repainted_rows is not None:
+            self._repainted_rows.append((min(first, row), sys.maxsize))
+
+    def _on_model_layout_changed(self, *args: Any) -> None:
         if self._in_apply:
             self._repainted_rows = None
 
