@@ -4,6 +4,7 @@ sessions, messages, results and logs; filters work locally; bad files explain th
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -201,6 +202,7 @@ def test_a_file_written_newest_first_keeps_its_first_page_while_read_without_res
     records = make_records(3000, n_messages=2)
     write_export(path, "jsonl", sorted(records, key=lambda r: r.session.started_at,
                                        reverse=True))
+    switch_interval = sys.getswitchinterval()
     window = opener(path)
     resets: list[int] = []
     window.history_vm.rows_changed.connect(lambda rows, _appended: resets.append(len(rows)))
@@ -209,6 +211,9 @@ def test_a_file_written_newest_first_keeps_its_first_page_while_read_without_res
         await _loaded(window)
         assert window.history_vm.total == 3000
         assert resets == [50]  # the first page, once
+        # The 1 ms switch interval of the load (lock_slices) ends with it.
+        await window.loader.wait()
+        assert sys.getswitchinterval() == pytest.approx(switch_interval)
         newest = max(records, key=lambda r: r.session.started_at).session.id
         assert window.history.shown_sessions()[0].id == newest
 

@@ -252,8 +252,8 @@ class OfflineLoader(QObject):
         # The reading and index threads run Python beside this one: its visits to Python
         # between paints wait for the lock at most a millisecond, not 5 (lock_slices.py).
         switch_interval = short_switch_interval()
-        switch_interval.__enter__()
         self._thread.start()
+        switch_interval.__enter__()  # after the start: a thread that cannot start leaves none
         try:
             while not self.done:
                 await arrived.wait()
