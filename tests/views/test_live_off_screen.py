@@ -74,34 +74,3 @@ def test_off_screen_a_burst_is_applied_in_order_told_at_once_and_no_timer_is_lef
 
     qrun(scenario())
 
-
-def test_on_screen_a_lone_event_is_shown_in_the_wake_up_that_read_it_a_busy_feed_per_frame(
-    running_hub: Any, qrun: Any
-) -> None:
-    async def scenario() -> None:
-        client = HubClient(running_hub.url)
-        scope = standalone_scope("live")
-        model = SessionTableModel()
-        # A long frame, so which of the two ways showed an event cannot be mistaken.
-        live = LiveViewModel(client, model, tasks=scope, metrics_poll_s=600.0, frame_ms=10_000)
-        try:
-            await client.login("supervisor", "supervisor")
-            await asyncio.to_thread(ingest, running_hub, [started("a")])
-            live.start()
-            await wait_until(lambda: model.rowCount() == 1
-                             and live.feed.state is ConnectionState.CONNECTED)
-            lone = await asyncio.to_thread(ingest, running_hub, [started("b")])
-            await wait_until(lambda: live.feed.seq == lone["last_seq"])
-            assert model.row_of("b") >= 0  # no frame for a frame's time: shown at once
-            busy = await asyncio.to_thread(ingest, running_hub, [started("c")])
-            await wait_until(lambda: live.feed.seq == busy["last_seq"])
-            assert model.row_of("c") < 0  # within a frame of the last: the frame's timer's
-            live.flush()
-            assert model.row_of("c") >= 0
-        finally:
-            await live.stop()
-            await scope.aclose()
-            await client.aclose()
-            live.deleteLater()
-
-    qrun(scenario())
