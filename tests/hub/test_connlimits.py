@@ -13,11 +13,14 @@ import pytest
 
 from supervisor_desk.hub import connlimits
 from supervisor_desk.hub.connlimits import (
+    ConnectionGuard,
     ConnectionLimits,
     TrustedAddresses,
     effective_max_connections,
+    guarded_listener_class,
 )
 from supervisor_desk.hub.embedded import EmbeddedHub
+from supervisor_desk.hub.server import bind_socket
 from tests.hub.conftest import started_hub
 from tests.reliability.rawsock import connect, half_request
 
@@ -150,3 +153,19 @@ def test_trusted_proxy_addresses() -> None:
     assert "11.0.0.1" not in trusted and "not-an-address" not in trusted
     assert "127.0.0.1" not in TrustedAddresses([])
     assert "198.51.100.7" in TrustedAddresses(["*"])
+
+
+def test_accepted_connections_send_small_writes_at_once() -> None:
+    """Nagle's algorithm off: an answer's body, written after its headers, must not wait for
+    the client's delayed ACK (~40 ms a request; asyncio only turns it off for sockets made
+    with proto IPPROTO_TCP, and the hub's listener is not)."""
+    guard = ConnectionGuard(ConnectionLimits(), TrustedAddresses([]), None)
+    listener = bind_socket("127.0.0.1", 0, guarded_listener_class(guard))
+    listener.listen()
+    client = socket.create_connection(listener.getsockname(), timeout=5)
+    conn, _ = listener.accept()
+    try:
+        assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        for sock in (conn, client, listener):
+            sock.close()

@@ -341,6 +341,12 @@ def guarded_listener_class(guard: ConnectionGuard) -> type[socket.socket]:
                         guard.accept_failed(exc)
                     raise
                 conn = _Connection(self.family, self.type, self.proto, fileno=fd)
+                if conn.family in (socket.AF_INET, socket.AF_INET6):
+                    # asyncio turns Nagle's algorithm off only for sockets made with proto
+                    # IPPROTO_TCP, not 0 as here: an answer's body, written after its headers,
+                    # then waited for the client's delayed ACK, ~40 ms on every request.
+                    with contextlib.suppress(OSError):
+                        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 host = str(address[0]) if isinstance(address, tuple) and address else "?"
                 slot = guard.admit(host, fd, functools.partial(_shutdown, conn))
                 if slot is not None:
