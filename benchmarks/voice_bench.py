@@ -23,9 +23,10 @@ length (quick: 1 call, ~22 s of audio; full: 8 calls, ~3 min). The hub runs as
   paused rounds themselves (odd against even rounds, medians): how large a change the
   machine's other load makes on its own. A ``*_change_pct`` smaller than its noise is not
   a measured effect.
-- ``voice.realtime_factor_running``: seconds of audio transcribed per second of the running
-  rounds (from the job's percent), i.e. how fast it goes beside that traffic;
-  ``voice.worker_cpu_share_running`` the worker's CPU seconds per second of them;
+- ``voice.worker_cpu_share_running``: the worker's CPU seconds per second of the running
+  rounds; ``voice.realtime_factor_running`` how fast it transcribes beside that traffic,
+  that share over ``voice.worker_cpu_s_per_audio_s`` (the job's percent moves a segment at
+  a time: too coarse for short rounds; ``voice.audio_heard_running_s`` gives it);
   ``voice.worker_nice_running``: the worker's autogroup nice at the end of each running
   round (it steers it itself, ``hub/transcribe/priority.py``; None without autogroups).
 - ``voice.load_avg``: the machine's 1-minute load average at the start and the end.
@@ -308,8 +309,10 @@ def run(quick: bool) -> Results:
             state = _job(url, tokens, session_id)
             results["voice.transcribing_during_measure"] = (
                 running_throughout and state["state"] == "running")
-            results["voice.realtime_factor_running"] = round(heard_s / running_s, 2)
             results["voice.worker_cpu_share_running"] = round(running_cpu_s / running_s, 3)
+            results["voice.realtime_factor_running"] = round(
+                running_cpu_s / running_s / max(cpu / audio_s, 1e-3), 2)
+            results["voice.audio_heard_running_s"] = round(heard_s, 1)
             results["voice.worker_nice_running"] = niceness
             results["voice.feed_p99_ms_rounds"] = [round(v, 1) for v in figures["feed"]]
             results["voice.feed_p99_ms_transcribing_rounds"] = [round(v, 1)

@@ -66,9 +66,10 @@ JOB_LEASE_S = 30.0
 class VoiceSettings:
     max_file_bytes: int = DEFAULT_MAX_FILE_MB * 1024 * 1024
     workers: int = 1
-    # Share of wall time a worker spends recognising; it rests the remainder after each
-    # segment. Measured on 2 cores (docs/performance.md, "Voice"): at 1.0 the feed's p99 grew
-    # 96 % and ingest fell 25 % while transcribing, at 0.3 +38 % and -8.5 %.
+    # Share of a core a worker uses at most: after each segment it rests in proportion to
+    # the CPU time it used. Measured on 2 cores (docs/performance.md, "Voice"): at 1.0 the
+    # feed's p99 grew 96 % and ingest fell 25 % while transcribing, at 0.3 +38 % and -8.5 %
+    # (in the hub's session); in its own autogroup at nice 19, at 1.0 still +105 %.
     duty: float = 0.3
     lease_s: float = JOB_LEASE_S
     # A faster-whisper model directory (serve --whisper-model): recognised with it instead of

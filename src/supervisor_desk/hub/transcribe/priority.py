@@ -183,20 +183,22 @@ class _Sample:
 class NiceGovernor:
     """Steers the worker's autogroup nice from the speed the CPU it gets allows.
 
-    The speed is ``share / cost``: ``share`` the part of the time the worker wanted a CPU
-    that it had one (schedstat), ``cost`` the CPU seconds a second of audio took in the
-    segments done so far. Measured this way, a segment that takes long counts as it goes
-    (the words of a segment come out only at its end), and the time it is stopped or rests
-    (``--duty``: the operator's choice to go slower, not starving) does not count.
+    The speed is ``1 / (cost * (1 / share + 1 / duty - 1))``: ``share`` the part of the time
+    the worker wanted a CPU that it had one (schedstat), ``cost`` the CPU seconds a second
+    of audio took in the segments done so far, and after each segment it rests
+    ``(1 / duty - 1)`` times the CPU time it used (``--duty``). Measured this way, a segment
+    that takes long counts as it goes (the words of a segment come out only at its end),
+    and the time it is stopped does not count.
     """
 
-    def __init__(self, group: Autogroup, clock: ThreadClock, *,
+    def __init__(self, group: Autogroup, clock: ThreadClock, *, duty: float = 1.0,
                  report: Callable[[dict[str, object]], None] | None = None,
                  window_s: float = WINDOW_S, tick_s: float = TICK_S) -> None:
         self._group = group
         self._clock = clock
         self._report = report
         self._window_s = window_s
+        self._duty = duty
         self._tick_s = tick_s
         self._step = 0  # index into NICE_STEPS: own_autogroup() starts at 19
         self._samples: deque[_Sample] = deque()
@@ -228,9 +230,10 @@ class NiceGovernor:
         span = last.at - first.at
         ran = (last.ran_ns - first.ran_ns) / 1e9
         wanted = ran + (last.waited_ns - first.waited_ns) / 1e9
-        if span < self._window_s - self._tick_s / 2 or wanted < 0.1 * span or ran < 0:
+        if span < self._window_s - self._tick_s / 2 or wanted < 0.1 * span or ran <= 0:
             return None  # too short, or mostly resting or stopped: nothing to judge
-        return (ran / wanted) / max(self.cost(), 1e-3)
+        wall_per_cpu_s = wanted / ran + 1 / self._duty - 1
+        return 1 / (max(self.cost(), 1e-3) * wall_per_cpu_s)
 
     def tick(self, now: float) -> None:
         """One look: sample, judge the window, change the nice a step if it says so."""

@@ -131,13 +131,16 @@ def run(path: Path, skip: int, vocabulary: bool = True, duty: float = 1.0,
             continue
         recogniser = shared or recognisers[segment.channel]
         pcm = audio.segment_samples(decoded, segment).tobytes()
-        began, cpu = time.monotonic(), time.process_time()
+        began = time.process_time()
         text, first, last = recogniser.words(pcm)
+        used = time.process_time() - began
         if governor is not None:
-            governor.segment_done((segment.end_ms - segment.start_ms) / 1000,
-                                  time.process_time() - cpu)
-        if duty < 1.0:  # rest in proportion: the CPU's caches go back to the hub
-            time.sleep((time.monotonic() - began) * (1.0 / duty - 1.0))
+            governor.segment_done((segment.end_ms - segment.start_ms) / 1000, used)
+        if duty < 1.0:
+            # Rest in proportion to the CPU time used (not the wall time: a worker kept
+            # waiting by a busy machine has had its rest already): at most ``duty`` of a
+            # core, the CPU's caches go back to the hub in between.
+            time.sleep(used * (1.0 / duty - 1.0))
         start = segment.start_ms + first if first is not None else segment.start_ms
         end = segment.start_ms + last if last is not None else segment.end_ms
         _emit({"type": "segment", "n": n, "channel": segment.channel, "start_ms": start,
@@ -146,7 +149,8 @@ def run(path: Path, skip: int, vocabulary: bool = True, duty: float = 1.0,
     _emit({"type": "done"})
 
 
-def _yield_to_the_hub(hub_pid: int | None, window_s: float) -> priority.NiceGovernor | None:
+def _yield_to_the_hub(hub_pid: int | None, duty: float,
+                      window_s: float) -> priority.NiceGovernor | None:
     """Recognition is batch work: it gets the CPU the hub (ingest, feed) leaves idle, and
     enough of the rest to finish (:mod:`.priority`).
 
@@ -161,7 +165,8 @@ def _yield_to_the_hub(hub_pid: int | None, window_s: float) -> priority.NiceGove
     except priority.AutogroupUnavailableError as exc:
         _emit({"type": "priority", "mode": "session", "reason": str(exc)})
     else:
-        governor = priority.NiceGovernor(group, priority.ThreadClock(), window_s=window_s,
+        governor = priority.NiceGovernor(group, priority.ThreadClock(), duty=duty,
+                                         window_s=window_s,
                                          report=lambda change: _emit({"type": "priority",
                                                                       **change}))
         governor.start()  # before the policy below: this thread keeps the normal one
@@ -179,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the bundled general language model (no contact-centre "
                         "vocabulary)")
     parser.add_argument("--duty", type=float, default=1.0,
-                        help="share of the time spent recognising, 0-1 (the rest: resting in "
-                        "proportion after each segment; default 1)")
+                        help="share of a core used at most, 0-1 (after each segment it rests "
+                        "in proportion to the CPU time used; default 1)")
     parser.add_argument("--foreground", action="store_true",
                         help="run at normal priority (default: only on otherwise idle CPU)")
     parser.add_argument("--whisper-model", type=Path, default=None, metavar="DIR",
@@ -198,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.hub_pid is not None:
         priority.exit_with(args.hub_pid)
     governor = (None if args.foreground
-                else _yield_to_the_hub(args.hub_pid, max(2.0, args.nice_window)))
+                else _yield_to_the_hub(args.hub_pid, duty, max(2.0, args.nice_window)))
     try:
         run(args.file, args.skip, vocabulary=not args.general_only, duty=duty,
             whisper_model=args.whisper_model, governor=governor)
