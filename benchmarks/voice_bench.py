@@ -292,7 +292,7 @@ def run(quick: bool) -> Results:
                     (worker.suspend if paused else worker.resume)()
                     tag = f"r{round_}{'p' if paused else 't'}"
                     suffix = "" if paused else "_t"
-                    began, cpu = time.monotonic(), _cpu_s(worker)
+                    began, cpu_before = time.monotonic(), _cpu_s(worker)
                     percent = _job(url, tokens, session_id)["percent"]
                     figures["ingest" + suffix].append(
                         asyncio.run(ingest_rate(url, tokens, window, tag)))
@@ -301,7 +301,7 @@ def run(quick: bool) -> Results:
                     running_throughout &= worker.is_running()
                     if not paused:
                         running_s += time.monotonic() - began
-                        running_cpu_s += _cpu_s(worker) - cpu
+                        running_cpu_s += _cpu_s(worker) - cpu_before
                         heard_s += (_job(url, tokens, session_id)["percent"] - percent) / 100 \
                             * long_s
                         niceness.append(_autogroup_nice(worker))
