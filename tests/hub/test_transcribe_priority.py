@@ -216,3 +216,54 @@ def test_a_worker_whose_hub_is_already_gone_exits_at_once(tmp_path: Path) -> Non
                            str(tmp_path / "x.wav"), "--hub-pid", "1"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stdout == ""
+
+
+class _Counters:
+    """schedstat files laid out as /proc/self/task is, written by the test."""
+
+    def __init__(self, folder: Path) -> None:
+        self.task = folder / "4242"
+        self.task.mkdir(parents=True)
+        self.ran = self.waited = 0
+
+    def advance(self, ran_s: float, waited_s: float) -> None:
+        self.ran += int(ran_s * 1e9)
+        self.waited += int(waited_s * 1e9)
+        (self.task / "schedstat").write_text(f"{self.ran} {self.waited} 1\n")
+
+
+def test_the_governor_lowers_the_nice_when_starving_and_raises_it_when_ahead(
+    tmp_path: Path
+) -> None:
+    counters = _Counters(tmp_path / "task")
+    autogroup = tmp_path / "autogroup"
+    autogroup.write_text("19")
+    reports: list[dict[str, object]] = []
+    governor = priority.NiceGovernor(priority.Autogroup(autogroup),
+                                     priority.ThreadClock(tmp_path / "task"),
+                                     report=reports.append)
+    now = 0.0
+
+    def seconds(n: int, ran: float, waited: float) -> None:
+        nonlocal now
+        for _ in range(n):
+            counters.advance(ran, waited)
+            now += 1.0
+            governor.tick(now)
+
+    seconds(1, 0.0, 0.0)
+    seconds(19, 0.01, 0.99)  # 1 % of a core: judged only once a whole window has passed
+    assert autogroup.read_text() == "19" and reports == []
+    seconds(1, 0.01, 0.99)
+    assert autogroup.read_text() == "15" and reports[-1]["nice"] == 15
+    seconds(40, 0.0, 0.0)  # stopped (SIGSTOP) or resting: not starving
+    assert autogroup.read_text() == "15"
+    seconds(9, 0.0, 1.0)  # never on a CPU, but for less than half the window
+    assert autogroup.read_text() == "15"
+    seconds(2, 0.0, 1.0)
+    assert autogroup.read_text() == "11"
+    seconds(15, 0.5, 0.5)  # half a core: 1.1x real time at 0.45 CPU-s per audio second
+    governor.segment_done(10.0, 4.5)
+    seconds(10, 0.5, 0.5)
+    assert autogroup.read_text() == "15"  # a step back, after a whole window of it
+    assert [r["nice"] for r in reports] == [15, 11, 15]

@@ -222,18 +222,21 @@ class NiceGovernor:
         with self._lock:
             return self._cpu_s / self._audio_s if self._audio_s > 0 else DEFAULT_COST
 
-    def speed(self) -> float | None:
-        """Times real time over the window, or None when too short or too little was wanted."""
+    def speed(self) -> tuple[float, float] | None:
+        """Times real time over the window, and the part of the window the worker wanted a
+        CPU; None before a whole window."""
         if len(self._samples) < 2:
             return None
         first, last = self._samples[0], self._samples[-1]
         span = last.at - first.at
+        if span < self._window_s - self._tick_s / 2:
+            return None
         ran = (last.ran_ns - first.ran_ns) / 1e9
         wanted = ran + (last.waited_ns - first.waited_ns) / 1e9
-        if span < self._window_s - self._tick_s / 2 or wanted < 0.1 * span or ran <= 0:
-            return None  # too short, or mostly resting or stopped: nothing to judge
+        if ran <= 0:
+            return 0.0, wanted / span  # never on a CPU (or stopped: wanted 0)
         wall_per_cpu_s = wanted / ran + 1 / self._duty - 1
-        return 1 / (max(self.cost(), 1e-3) * wall_per_cpu_s)
+        return 1 / (max(self.cost(), 1e-3) * wall_per_cpu_s), wanted / span
 
     def tick(self, now: float) -> None:
         """One look: sample, judge the window, change the nice a step if it says so."""
@@ -243,13 +246,17 @@ class NiceGovernor:
         self._samples.append(_Sample(now, ran, waited))
         while now - self._samples[0].at > self._window_s + self._tick_s / 2:
             self._samples.popleft()
-        speed = self.speed()
-        if speed is None:
+        judged = self.speed()
+        if judged is None:
             return
+        speed, wanting = judged
         step = self._step
-        if speed < FLOOR_SPEED and step < len(NICE_STEPS) - 1:
+        # Starving only if it wanted a CPU most of the window (a spell of it after a stop
+        # does not count); ahead if it wanted one at all (at duty 0.3, running freely, it
+        # wants one 30 % of the time). Stopped or resting: neither.
+        if speed < FLOOR_SPEED and wanting >= 0.5 and step < len(NICE_STEPS) - 1:
             step += 1
-        elif speed > AHEAD_SPEED and step > 0:
+        elif speed > AHEAD_SPEED and wanting >= 0.1 and step > 0:
             step -= 1
         if step == self._step or not self._group.set_nice(NICE_STEPS[step]):
             return  # same step, or written too soon after another write: next tick
