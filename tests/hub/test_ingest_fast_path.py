@@ -1,19 +1,13 @@
-"""Ingest's fast path in front of FastAPI, and commits that wait for batches being validated."""
+"""Ingest's fast path in front of FastAPI: the same answers as the route it stands for."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from supervisor_desk.hub import service as service_module
-from supervisor_desk.hub.ingest import parse_batch
-from supervisor_desk.hub.service import HubService
-from supervisor_desk.hub.store.sqlite import SqliteStore
 from tests.hub.conftest import Api, assert_error
 from tests.hub.factories import message, started
 
@@ -64,43 +58,3 @@ def test_an_oversize_body_hears_about_its_token_first(api: Api, role: str | None
 
 def test_other_methods_on_the_ingest_path_still_reach_the_app(api: Api) -> None:
     assert_error(api.get("/ingest", role="ingest"), 405, "method_not_allowed")
-
-
-def test_a_commit_waits_for_batches_still_being_validated(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Batches whose validation ends while a commit is about to start share that commit."""
-    monkeypatch.setattr(service_module, "_SIBLING_WAIT", 60.0)  # the wait ends on arrival
-    storage = SqliteStore(tmp_path / "siblings.db")
-    service = HubService(storage)
-    groups: list[int] = []
-    real = storage.ingest_many
-
-    def counted(batches: Any) -> Any:
-        groups.append(len(batches))
-        return real(batches)
-
-    monkeypatch.setattr(storage, "ingest_many", counted)
-
-    def parsed(sid: str) -> list[Any]:
-        return parse_batch(json.dumps({"events": [started(sid)]}).encode())
-
-    async def post() -> list[Any]:
-        with service.incoming(), service.incoming():
-            first = asyncio.ensure_future(service.ingest(parsed("a")))
-            await asyncio.sleep(0)  # the commit starts, and waits for the two validating
-            second = asyncio.ensure_future(service.ingest(parsed("b")))
-            await asyncio.sleep(0)
-        # The third validation failed (left without a batch): nothing more to wait for.
-        return await asyncio.gather(first, second)
-
-    try:
-        outcomes = asyncio.run(post())
-        assert [outcome.last_seq for outcome in outcomes] == [1, 2]
-        assert groups == [2]
-        groups.clear()
-        # A lone platform: nobody is validating, its batch is committed at once.
-        alone = asyncio.run(service.ingest(parsed("c")))
-        assert alone.last_seq == 3 and groups == [1]
-    finally:
-        service.close()

@@ -53,8 +53,7 @@ async def ingest(
 ) -> Response:
     # Served by IngestFastPath in the hub; this is the same request through FastAPI.
     body = await _read_body(request.stream(), request.headers.get("content-length"))
-    with service.incoming():
-        events = await service.read(_parse_checked, service.ingest_limit, principal, body)
+    events = await service.read(_parse_checked, service.ingest_limit, principal, body)
     return Response(await _stored(service, principal, events), media_type="application/json")
 
 
@@ -95,9 +94,8 @@ class IngestFastPath:
             # Too large: a caller without the right hears 401/403 first, as on every route.
             await service.read(_admitted, service.storage, token)
             raise
-        with service.incoming():
-            principal, events = await service.read(
-                _admitted_batch, service.storage, service.ingest_limit, token, body)
+        principal, events = await service.read(
+            _admitted_batch, service.storage, service.ingest_limit, token, body)
         return await _stored(service, principal, events)
 
     async def _render(self, exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:

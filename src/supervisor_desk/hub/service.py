@@ -7,11 +7,10 @@ a single writer thread, which is what keeps ``seq`` gap-free.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,10 +26,6 @@ T = TypeVar("T")
 LOGIN_TTL = timedelta(hours=12)
 # Batches merged into one commit at most (bounds the transaction and the wait of the first).
 _GROUP_MAX = 32
-# How long a commit waits at most for batches still being validated (PostgreSQL's
-# commit_delay with commit_siblings, for ingest): each commit's fsync and full-text flush cost
-# ~3 ms of wall time, so a batch a millisecond away is cheaper in this commit than in the next.
-_SIBLING_WAIT = 0.002
 
 
 @dataclass(frozen=True)
@@ -178,8 +173,6 @@ class HubService:
         self._writer = _started_pool(1, "hub-write")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[tuple[Any, asyncio.Future[IngestOutcome]]] = []
-        self._incoming = 0  # ingest requests between their body and ingest(): validating
-        self._arrived: asyncio.Event | None = None  # set when one of them arrives or fails
         self._committing = False
         self._committer: asyncio.Task[None] | None = None
 
@@ -199,58 +192,19 @@ class HubService:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self.broadcaster.publish, events)
 
-    @contextlib.contextmanager
-    def incoming(self) -> Iterator[None]:
-        """Around the validation of an ingest batch (on the loop): a commit about to start
-        waits a moment for it (see :data:`_SIBLING_WAIT`)."""
-        self._incoming += 1
-        try:
-            yield
-        finally:
-            self._incoming -= 1
-            if self._arrived is not None:
-                self._arrived.set()
-
     async def ingest(self, events: Sequence[ParsedEvent]) -> IngestOutcome:
         """Store one batch; batches that arrive while the writer is busy share its next commit."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[IngestOutcome] = loop.create_future()
         self._pending.append((events, future))
-        if self._arrived is not None:
-            self._arrived.set()
         if not self._committing:
             self._committing = True
             self._committer = loop.create_task(self._commit_pending())
         return await future
 
-    async def _await_siblings(self) -> None:
-        """While batches are still being validated, wait up to :data:`_SIBLING_WAIT` for them
-        to join the pending ones (no wait at all for a lone platform)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _SIBLING_WAIT
-        arrived = self._arrived = asyncio.Event()
-        try:
-            while self._incoming and len(self._pending) < _GROUP_MAX:
-                left = deadline - loop.time()
-                if left <= 0:
-                    return
-                arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(arrived.wait(), left)
-        finally:
-            self._arrived = None
-
     async def _commit_pending(self) -> None:
         try:
             while self._pending:
-                if self._incoming and len(self._pending) < _GROUP_MAX:
-                    try:
-                        await self._await_siblings()
-                    except BaseException as exc:  # cancelled (the hub is stopping)
-                        for _, future in self._pending:
-                            _settle(future, exc)
-                        self._pending = []
-                        raise
                 taken, self._pending = self._pending[:_GROUP_MAX], self._pending[_GROUP_MAX:]
                 try:
                     results = await self.write(
