@@ -45,7 +45,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -53,7 +52,14 @@ import psycopg
 from tests.postgres_server import PostgresServer, postgres_server
 
 from benchmarks._common import main_for, percentile
-from benchmarks.hub_bench import CLIENTS, _clients, _events, hub_process, post_timed_messages
+from benchmarks.hub_bench import (
+    CLIENTS,
+    _clients,
+    _events,
+    hub_process,
+    post_all,
+    post_timed_messages,
+)
 from supervisor_desk.hub.ingest import parse_batch
 from supervisor_desk.hub.store.postgres.store import PostgresStore
 
@@ -101,43 +107,6 @@ def _tokens(store_target: str | Path, files: Path, n: int) -> tuple[list[str], s
         return ingest, store.create_token("desk", "viewer")[0]
     finally:
         store.close()
-
-
-async def _post_batches(url: str, mine: list[bytes], token: str) -> None:
-    """One platform connection posting its batches in turn (HTTP/1.1 keep-alive). Written on
-    asyncio's streams rather than httpx: httpx spent ~30 µs of CPU per event of a 100-event
-    batch in this process, on the same 2 cores as the hubs it measures."""
-    address = urlsplit(url)
-    host, port = address.hostname or "127.0.0.1", address.port or 80
-    reader, writer = await asyncio.open_connection(host, port)
-    head = (f"POST /api/v1/ingest HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-            "Content-Length: ").encode()
-    try:
-        for body in mine:
-            writer.write(b"%s%d\r\n\r\n%s" % (head, len(body), body))
-            status = await asyncio.wait_for(reader.readline(), 120)
-            length = None
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if length is None:
-                raise RuntimeError(f"an answer without Content-Length: {status!r}")
-            answer = await reader.readexactly(length)
-            if status.split(b" ", 2)[1:2] != [b"200"]:
-                raise RuntimeError(f"{status!r} {answer[:500]!r}")
-    finally:
-        writer.close()
-        with suppress(ConnectionError):
-            await writer.wait_closed()
-
-
-async def _post_all(urls: list[str], bodies: list[list[bytes]], tokens: list[str]) -> float:
-    started = time.perf_counter()
-    await asyncio.gather(*(_post_batches(urls[k % len(urls)], b, t)
-                           for k, (b, t) in enumerate(zip(bodies, tokens, strict=True))))
-    return time.perf_counter() - started
 
 
 def _cpu_s(process: psutil.Process, *, reaped: bool = False) -> float:
@@ -209,7 +178,7 @@ def _ingest_once(server: PostgresServer, tmp: Path, prefix: str, batch: int,
     with replicas(dsn, tmp, pids) as urls:
         meter = _CpuMeter([psutil.Process(pid) for pid in pids], _postmaster(server))
         meter.start()
-        pg_seconds = asyncio.run(_post_all(urls, bodies, tokens))
+        pg_seconds = asyncio.run(post_all(urls, bodies, tokens))
         meter.stop()
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT count(*), max(seq) FROM events").fetchone()
@@ -220,7 +189,7 @@ def _ingest_once(server: PostgresServer, tmp: Path, prefix: str, batch: int,
     with hub_process(db) as (url, process):
         lite = _CpuMeter([process], None)
         lite.start()
-        lite_seconds = asyncio.run(_post_all([url], bodies, lite_tokens))
+        lite_seconds = asyncio.run(post_all([url], bodies, lite_tokens))
         lite.stop()
     return {
         f"{prefix}_events_per_s": round(total / pg_seconds, 1),
