@@ -378,7 +378,7 @@ class _Deadlines:
     __slots__ = ("body_timer", "guard", "header_timer", "protocol", "slot")
 
     def __init__(self, guard: ConnectionGuard, protocol: Any,
-                 transport: asyncio.Transport) -> None:
+                 transport: asyncio.BaseTransport) -> None:
         self.guard = guard
         self.protocol = protocol
         self.header_timer: asyncio.TimerHandle | None = None
@@ -449,20 +449,28 @@ class _Deadlines:
         return str(client[0]) if client else "?"
 
 
+class _DeadlineHooks:
+    """For either protocol class: the deadlines armed as a connection starts, cancelled as
+    it ends (first in the bases, so ``super()`` is uvicorn's protocol)."""
+
+    connection_guard: ConnectionGuard
+    deadlines: _Deadlines
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self.deadlines = _Deadlines(self.connection_guard, self, transport)
+        self.deadlines.await_request()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.deadlines.cancel()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+
 def _guarded_h11(guard: ConnectionGuard) -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol with the deadlines: h11's state says where a request stands."""
 
-    class GuardedH11(H11Protocol):
-        deadlines: _Deadlines
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self.deadlines = _Deadlines(guard, self, transport)
-            self.deadlines.await_request()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self.deadlines.cancel()
-            super().connection_lost(exc)
+    class GuardedH11(_DeadlineHooks, H11Protocol):
+        connection_guard = guard
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -503,19 +511,10 @@ def _guarded_httptools(guard: ConnectionGuard) -> type[asyncio.Protocol]:
     say where a request stands."""
     assert HttpToolsProtocol is not None
 
-    class GuardedHttpTools(HttpToolsProtocol):
-        deadlines: _Deadlines
+    class GuardedHttpTools(_DeadlineHooks, HttpToolsProtocol):
+        connection_guard = guard
         # Of the request being received: idle (none yet), headers, body, done (all of it).
         phase = "idle"
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self.deadlines = _Deadlines(guard, self, transport)
-            self.deadlines.await_request()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self.deadlines.cancel()
-            super().connection_lost(exc)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
