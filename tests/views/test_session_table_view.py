@@ -98,23 +98,32 @@ class PaintRegions(QObject):  # type: ignore[misc]
         return False
 
 
-def test_an_event_that_changes_one_cell_repaints_only_that_cell(
-    qtbot: Any, qapp: QApplication
-) -> None:
+def shown_with_paint_regions(
+    qtbot: Any, qapp: QApplication, *, rows: int, width: int
+) -> tuple[SessionTableModel, SessionTableView, PaintRegions]:
+    """A shown, laid-out table of ``rows`` sessions in arrival order, its clock still (no
+    repaints of its own), and a recorder of the regions its viewport paints from now on."""
     model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
     model.set_live_order(LiveOrder.ARRIVAL)
-    model.set_sessions([session(f"s{i:03d}", i) for i in range(20)])
+    model.set_sessions([session(f"s{i:03d}", i) for i in range(rows)])
     view = SessionTableView()
     qtbot.addWidget(view)
-    view.set_live(False)  # no clock repaints during the test
+    view.set_live(False)
     view.setModel(model)
-    view.resize(1400, 400)
+    view.resize(width, 400)
     view.show()
     qtbot.waitExposed(view)
     view.executeDelayedItemsLayout()
     qapp.processEvents()
     regions = PaintRegions()
     view.viewport().installEventFilter(regions)
+    return model, view, regions
+
+
+def test_an_event_that_changes_one_cell_repaints_only_that_cell(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    model, view, regions = shown_with_paint_regions(qtbot, qapp, rows=20, width=1400)
 
     row = model.row_of("s003")
     changed = session("s003", 3, version=2).model_copy(update={"message_count": 7})
@@ -137,20 +146,8 @@ def test_an_event_that_changes_one_cell_repaints_only_that_cell(
 def test_rows_changing_on_screen_repaint_from_the_first_changed_row_down(
     qtbot: Any, qapp: QApplication
 ) -> None:
-    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
-    model.set_live_order(LiveOrder.ARRIVAL)  # an ended session moves below the live ones
-    model.set_sessions([session(f"s{i:03d}", i) for i in range(200)])
-    view = SessionTableView()
-    qtbot.addWidget(view)
-    view.set_live(False)  # no clock repaints during the test
-    view.setModel(model)
-    view.resize(700, 400)
-    view.show()
-    qtbot.waitExposed(view)
-    view.executeDelayedItemsLayout()
-    qapp.processEvents()
-    regions = PaintRegions()
-    view.viewport().installEventFilter(regions)
+    # An ended session moves below the live ones (arrival order).
+    model, view, regions = shown_with_paint_regions(qtbot, qapp, rows=200, width=700)
     last_shown = view.rowAt(view.viewport().height() - 1)
     assert last_shown > 8
 
@@ -184,20 +181,7 @@ def test_rows_changing_on_screen_repaint_from_the_first_changed_row_down(
 def test_a_frame_of_many_changed_rows_repaints_only_those_on_screen(
     qtbot: Any, qapp: QApplication
 ) -> None:
-    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
-    model.set_live_order(LiveOrder.ARRIVAL)
-    model.set_sessions([session(f"s{i:03d}", i) for i in range(400)])
-    view = SessionTableView()
-    qtbot.addWidget(view)
-    view.set_live(False)  # no clock repaints during the test
-    view.setModel(model)
-    view.resize(700, 400)
-    view.show()
-    qtbot.waitExposed(view)
-    view.executeDelayedItemsLayout()
-    qapp.processEvents()
-    regions = PaintRegions()
-    view.viewport().installEventFilter(regions)
+    model, view, regions = shown_with_paint_regions(qtbot, qapp, rows=400, width=700)
     last_shown = view.rowAt(view.viewport().height() - 1)
     assert 5 < last_shown < 40
 
