@@ -465,6 +465,14 @@ class _DeadlineHooks:
         self.deadlines.cancel()
         super().connection_lost(exc)  # type: ignore[misc]
 
+    def left_for_websocket(self) -> bool:
+        """Upgraded to a websocket: busy for good, its own keepalive takes over."""
+        if self.transport.get_protocol() is self:  # type: ignore[attr-defined]
+            return False
+        self.deadlines.request_started()
+        self.deadlines.cancel()
+        return True
+
 
 def _guarded_h11(guard: ConnectionGuard) -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol with the deadlines: h11's state says where a request stands."""
@@ -474,12 +482,9 @@ def _guarded_h11(guard: ConnectionGuard) -> type[asyncio.Protocol]:
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            deadlines = self.deadlines
-            if self.transport.get_protocol() is not self:
-                # Upgraded to a websocket: busy for good, its own keepalive takes over.
-                deadlines.request_started()
-                deadlines.cancel()
+            if self.left_for_websocket():
                 return
+            deadlines = self.deadlines
             state = self.conn.their_state
             if state is h11.IDLE:
                 # Inside the next request's headers: their deadline holds (armed here when
@@ -534,12 +539,9 @@ def _guarded_httptools(guard: ConnectionGuard) -> type[asyncio.Protocol]:
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
-            deadlines = self.deadlines
-            if self.transport.get_protocol() is not self:
-                # Upgraded to a websocket: busy for good, its own keepalive takes over.
-                deadlines.request_started()
-                deadlines.cancel()
+            if self.left_for_websocket():
                 return
+            deadlines = self.deadlines
             if self.phase in ("idle", "headers"):
                 return  # still inside the request headers: the header deadline holds
             deadlines.request_started()
