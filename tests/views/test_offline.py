@@ -80,7 +80,8 @@ def dispose(*objects: Any) -> None:
 
 async def _loaded(window: OfflineWindow) -> None:
     await wait_until(lambda: window.loader.done, 20)
-    await wait_until(lambda: not window.history_vm.loading, 5)
+    # The refresh at the load's end is quiet (no busy state): its page is waited for too.
+    await wait_until(lambda: not window.history_vm.fetching, 5)
 
 
 def _all_shown(window: OfflineWindow) -> list[SessionSummary]:
@@ -186,8 +187,7 @@ def test_rows_appear_while_a_big_file_is_still_being_read(
     async def scenario() -> None:
         await _loaded(window)
         assert seen and seen[0][0] == 50 and seen[0][1] is False  # first page before the end
-        # The refresh at the load's end is quiet (no busy state): wait for its total.
-        await wait_until(lambda: window.history_vm.total == 3000, 5)
+        assert window.history_vm.total == 3000
         assert window.progress.isHidden()
 
     qrun(scenario())
@@ -210,8 +210,7 @@ def test_a_file_written_newest_first_keeps_its_first_page_while_read_without_res
 
     async def scenario() -> None:
         await _loaded(window)
-        # The refresh at the load's end is quiet (no busy state): wait for its total.
-        await wait_until(lambda: window.history_vm.total == 3000, 5)
+        assert window.history_vm.total == 3000
         assert resets == [50]  # the first page, once
         # The 1 ms switch interval of the load (lock_slices) ends with it.
         await window.loader.wait()

@@ -118,6 +118,11 @@ class HistoryViewModel(QObject):
     def source(self) -> SessionSource | None:
         return self._source
 
+    @property
+    def fetching(self) -> bool:
+        """A page is on its way: busy (``loading``) or quiet (:meth:`refresh` ``quiet``)."""
+        return self._page_task is not None and not self._page_task.done()
+
     def set_source(self, source: SessionSource | None) -> None:
         self._source = source
         self.agents, self.operators = [], []
