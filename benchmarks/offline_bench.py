@@ -84,15 +84,18 @@ def _session(rng: random.Random, i: int, t0: datetime, messages: int) -> dict[st
 
 
 def dataset(n_sessions: int, messages: int = 10) -> Path:
-    path = Path(tempfile.gettempdir()) / f"supervisor-desk-offline-{n_sessions}x{messages}.jsonl"
+    """A JSONL export written newest first, as the hub writes them (its list order)."""
+    path = (Path(tempfile.gettempdir())
+            / f"supervisor-desk-offline-{n_sessions}x{messages}-newest-first.jsonl")
     if path.exists():
         return path
-    rng = random.Random(7)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     tmp = path.with_suffix(".part")
     with tmp.open("w", encoding="utf-8") as f:
         f.write(json.dumps(export_header({}, t0 + timedelta(days=60))) + "\n")
-        for i in range(n_sessions):
+        for i in reversed(range(n_sessions)):
+            # One generator per session: the same session whatever order it is written in.
+            rng = random.Random(7_000_003 * (i + 1))
             f.write(json.dumps(_session(rng, i, t0, messages), ensure_ascii=False) + "\n")
     tmp.replace(path)
     return path
