@@ -30,8 +30,8 @@ Measuring windows: ``--quick`` 7 s per state (a smoke run that fits the quick su
 average: ``SUPERVISOR_DESK_IDLE_SECONDS=300``) and 60 s at 100 events/s.
 
 For profiling (not part of a benchmark run): ``SUPERVISOR_DESK_IDLE_RATES=5`` measures only
-those rates, ``SUPERVISOR_DESK_IDLE_RSS=0`` skips the RSS curve, ``SUPERVISOR_DESK_IDLE_STATES=shown``
-measures the shown window only, and
+those rates, ``SUPERVISOR_DESK_IDLE_RSS=0`` skips the RSS curve,
+``SUPERVISOR_DESK_IDLE_STATES=shown`` measures the shown window only, and
 ``SUPERVISOR_DESK_IDLE_PROFILE=DIR`` writes, per state, the CPU of each thread by name
 (``<rate>-<state>-threads.txt``) and a py-spy profile of the window
 (``<rate>-<state>.pyspy.txt``, collapsed stacks; ``SUPERVISOR_DESK_IDLE_PROFILE_NATIVE=1``

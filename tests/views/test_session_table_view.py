@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QRect
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from supervisor_desk.models.live_order import LiveOrder
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
+from supervisor_desk.views.theme import THEMES, current_theme
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -216,3 +217,110 @@ def test_a_frame_of_many_changed_rows_repaints_only_those_on_screen(
     frame([*range(0, 140), *range(last_shown + 1, 400)], 5)
     assert regions.rects == []
     assert model.session_at(0).message_count == 5  # type: ignore[union-attr]
+
+
+def test_a_row_moving_among_the_rows_on_screen_repaints_only_the_rows_it_passes(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    # Ten live sessions, then ended ones (arrival order: ended rows below the live ones).
+    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
+    model.set_live_order(LiveOrder.ARRIVAL)
+    model.set_sessions([session(f"s{i:03d}", i, ended=i >= 10) for i in range(200)])
+    view = SessionTableView()
+    qtbot.addWidget(view)
+    view.set_live(False)
+    view.setModel(model)
+    view.resize(700, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    view.executeDelayedItemsLayout()
+    qapp.processEvents()
+    regions = PaintRegions()
+    view.viewport().installEventFilter(regions)
+    assert view.rowAt(view.viewport().height() - 1) > 12
+
+    # s002 ends: it moves down to the top of the ended rows (row 9); rows 3-9 move up one.
+    model.apply_changes([session("s002", 2, ended=True, version=2)])
+    qtbot.waitUntil(lambda: bool(regions.rects))
+    qapp.processEvents()
+    assert model.row_of("s002") == 9
+    top, bottom = view.rowViewportPosition(2), view.rowViewportPosition(10)
+    assert all(top <= rect.top() and rect.bottom() < bottom for rect in regions.rects), (
+        top, bottom, regions.rects)
+    # What the screen shows (the window's backing store) is what a full repaint shows.
+    screen = view.screen()
+    shown = screen.grabWindow(view.winId()).toImage()
+    view.viewport().update()
+    qapp.processEvents()
+    assert shown == screen.grabWindow(view.winId()).toImage()
+
+    # Moving up (a session back from ended to live, at its arrival place) is the same.
+    regions.rects.clear()
+    model.apply_changes([session("s002", 2, version=3)])
+    qtbot.waitUntil(lambda: bool(regions.rects))
+    qapp.processEvents()
+    assert model.row_of("s002") == 2
+    assert all(top <= rect.top() and rect.bottom() < bottom for rect in regions.rects), (
+        top, bottom, regions.rects)
+    shown = screen.grabWindow(view.winId()).toImage()
+    view.viewport().update()
+    qapp.processEvents()
+    assert shown == screen.grabWindow(view.winId()).toImage()
+
+
+class WidgetPaints(QObject):  # type: ignore[misc]
+    """Which widgets paint, by object."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.painted: list[QObject] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.painted.append(watched)
+        return False
+
+
+def test_repainting_cells_paints_nothing_beneath_the_table_and_looks_the_same(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    # The app's style sheet (its rounded, styled table) on a window of the table.
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.setPalette(current_theme().palette())
+    window.setStyleSheet(current_theme().stylesheet())
+    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
+    model.set_sessions([session(f"s{i:03d}", i, ended=i >= 10) for i in range(30)])
+    view = SessionTableView(window)
+    view.setObjectName("liveTable")
+    view.set_live(False)
+    view.setModel(model)
+    QVBoxLayout(window).addWidget(view)
+    window.resize(1600, 500)
+    window.show()
+    qtbot.waitExposed(window)
+    view.executeDelayedItemsLayout()
+    qapp.processEvents()
+    paints = WidgetPaints()
+    qapp.installEventFilter(paints)
+    try:
+        # An event's cell (a new message count) repaints the viewport alone.
+        model.apply_changes([session("s003", 3, version=2).model_copy(
+            update={"message_count": 7})])
+        viewport = view.viewport()
+        qtbot.waitUntil(lambda: any(w is viewport for w in paints.painted))
+        qapp.processEvents()
+        assert all(w is viewport for w in paints.painted), paints.painted
+    finally:
+        qapp.removeEventFilter(paints)
+    # The same pixels as the style sheet's own way (the table's background through the
+    # viewport), in every theme.
+    for theme in (current_theme(), THEMES["dark"]):
+        window.setPalette(theme.palette())
+        window.setStyleSheet(theme.stylesheet())
+        qapp.processEvents()
+        assert view.viewport().autoFillBackground()  # again after the new style's polish
+        filled = window.grab().toImage()
+        view.viewport().setAutoFillBackground(False)
+        assert window.grab().toImage() == filled
+        view.viewport().setAutoFillBackground(True)

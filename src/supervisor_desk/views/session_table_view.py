@@ -115,6 +115,9 @@ class SessionTableView(QTableView):
         # (rows above it are as they were), _WHOLE_VIEW after a reset or layout change, None
         # when none happened: see doItemsLayout.
         self._first_changed_row: int | None = None
+        # The last row they touched when only moves happened (rows below it are as they were);
+        # None once an insert or removal shifted every row below it.
+        self._last_changed_row: int | None = None
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -228,11 +231,19 @@ class SessionTableView(QTableView):
 
     # ---------------------------------------------------------------- repaints of the rows
 
-    def _note_structure_change(self, first_row: int) -> None:
-        """Rows change from ``first_row`` down (in the numbering before the change). Each change
-        leaves the rows above its first row where they were, so after several the rows above
-        the smallest first row are unchanged."""
+    def _note_structure_change(self, first_row: int, last_row: int | None = None) -> None:
+        """Rows change from ``first_row`` down (in the numbering before the change), to
+        ``last_row`` (a move: the rows below it stay) or to the end (None: an insert or a
+        removal). Each change leaves the rows above its first row where they were, so after
+        several the rows above the smallest first row are unchanged; and when all of them
+        were moves, the rows below the largest last row too (a move keeps the row count)."""
         noted = self._first_changed_row
+        if noted is None:
+            self._last_changed_row = last_row
+        elif last_row is None or self._last_changed_row is None:
+            self._last_changed_row = None
+        else:
+            self._last_changed_row = max(self._last_changed_row, last_row)
         self._first_changed_row = first_row if noted is None else min(noted, first_row)
 
     def _on_model_rows_about_to_be_inserted(self, parent: Any, first: int, last: int) -> None:
@@ -240,10 +251,12 @@ class SessionTableView(QTableView):
 
     def _on_model_rows_about_to_be_moved(self, source_parent: Any, first: int, last: int,
                                          destination_parent: Any, destination: int) -> None:
-        self._note_structure_change(min(first, destination))
+        # Rows first..destination-1 move up (moving down), or destination..last move down.
+        self._note_structure_change(min(first, destination), max(last, destination - 1))
 
     def _on_model_layout_about_to_change(self, *args: Any) -> None:
         self._first_changed_row = _WHOLE_VIEW
+        self._last_changed_row = None
 
     def doItemsLayout(self) -> None:
         """Qt lays the items out again after any insert, move or removal of rows, and then
@@ -254,6 +267,7 @@ class SessionTableView(QTableView):
         show what they showed (a full repaint right after a frame was the Qt thread's longest
         busy stretch under feed load, docs/performance.md)."""
         first_changed, self._first_changed_row = self._first_changed_row, None
+        last_changed, self._last_changed_row = self._last_changed_row, None
         first_shown = self.rowAt(0)
         if first_changed is None or first_changed <= first_shown or first_shown < 0:
             super().doItemsLayout()
@@ -270,7 +284,13 @@ class SessionTableView(QTableView):
             top = self.rowViewportPosition(first_changed)
         else:  # only the last rows went: clear what is below the rows left
             top = self.rowViewportPosition(rows - 1) + self.rowHeight(rows - 1)
-        viewport.update(QRect(0, top, viewport.width(), viewport.height() - top))
+        bottom = viewport.height()
+        if last_changed is not None and last_changed < rows:
+            # Only moves: a queued session accepted, an ended one going down, swap places
+            # with the rows between; the rows below them are as they were.
+            bottom = min(bottom, self.rowViewportPosition(last_changed)
+                         + self.rowHeight(last_changed))
+        viewport.update(QRect(0, top, viewport.width(), bottom - top))
 
     def dataChanged(self, top_left: ModelIndex, bottom_right: ModelIndex,
                     roles: Any = ()) -> None:
@@ -461,6 +481,27 @@ class SessionTableView(QTableView):
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:
             self._widen_unelided_columns()
+        elif event.type() == QEvent.Type.StyleChange:  # a theme's style sheet polished us again
+            self._fill_viewport()
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.Polish:
+            self._fill_viewport()
+        return handled
+
+    def _fill_viewport(self) -> None:
+        """The viewport paints its own background, so Qt paints nothing beneath it.
+
+        The style sheet's style turns the viewport's own fill off (so that the table's rounded,
+        styled background shows through it): then every repaint of a few cells — the second's
+        tick, an event's cell — was painted first by each of the seven widgets under the table
+        (the window, the splitter, the pages…) and then by the table. Filled with the same
+        colour (the table's base), the pixels are the same
+        (``tests/views/test_session_table_view.py``)."""
+        viewport = self.viewport()
+        if not viewport.autoFillBackground():
+            viewport.setAutoFillBackground(True)
 
     def restore_layout(self) -> bool:
         if self._settings is None:
