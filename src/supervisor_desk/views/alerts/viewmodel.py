@@ -110,10 +110,10 @@ class AlertsViewModel(QObject):
     def apply_batch(self, changes: Sequence[tuple[SessionChange, bool]]) -> None:
         """One frame of applied feed changes, each with its ``replayed`` flag."""
         now = self._clock()
-        fresh: list[SessionChange] = []
-        replays: list[SessionChange] = []
-        for change, replayed in changes:
-            (replays if replayed else fresh).append(change)
+        fresh = [change for change, replayed in changes if not replayed]
+        # Replays are rare (a reconnect's catch-up): the usual frame has none to gather.
+        replays = ([change for change, replayed in changes if replayed]
+                   if len(fresh) < len(changes) else None)
         update = self.engine.apply(fresh, now) if fresh else AlertUpdate()
         if replays:
             more = self.engine.apply(replays, now, replayed=True)
