@@ -175,6 +175,10 @@ class HubService:
         self._pending: list[tuple[Any, asyncio.Future[IngestOutcome]]] = []
         self._committing = False
         self._committer: asyncio.Task[None] | None = None
+        # Seconds ingest batches have had the writer (one waiting or being committed): the
+        # growth over a second tells how saturated ingest is (transcription yields to it).
+        self._writer_busy_s = 0.0
+        self._writer_busy_since = 0.0
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start publishing commits to the feed on ``loop`` (called at server start-up)."""
@@ -199,8 +203,15 @@ class HubService:
         self._pending.append((events, future))
         if not self._committing:
             self._committing = True
+            self._writer_busy_since = time.monotonic()
             self._committer = loop.create_task(self._commit_pending())
         return await future
+
+    def writer_busy_s(self) -> float:
+        """Seconds since start that ingest batches were waiting for or in a commit (on the
+        event loop's thread; it only grows)."""
+        ongoing = time.monotonic() - self._writer_busy_since if self._committing else 0.0
+        return self._writer_busy_s + ongoing
 
     async def _commit_pending(self) -> None:
         try:
@@ -227,6 +238,7 @@ class HubService:
                     _settle(future, result)
         finally:
             self._committing = False
+            self._writer_busy_s += time.monotonic() - self._writer_busy_since
 
     async def _commit_alone(
         self, events: Sequence[ParsedEvent],

@@ -31,6 +31,7 @@ from supervisor_desk.hub.store.interface import (
     FileStore,
     IngestRejectedError,
 )
+from supervisor_desk.hub.transcribe.pressure import tell_worker
 from supervisor_desk.hub.transcribe.whisper import engine_name
 from supervisor_desk.hub.transcribe.worker import ENGINE
 from supervisor_desk.models.wire import (
@@ -372,13 +373,18 @@ class TranscriptionQueue:
             # The worker leaves this process's session (its own CPU weight): the kernel
             # kills it when this process dies; stop() and cancel() kill it themselves.
             "--hub-pid", str(os.getpid()),
+            # While the hub's ingest is saturated it says so on stdin: the worker rests longer.
+            "--pressure-stdin",
             *(("--whisper-model", str(self.settings.whisper_model))
               if self.settings.whisper_model is not None else ()),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         errors: collections.deque[str] = collections.deque(maxlen=20)
-        stderr_task = asyncio.get_running_loop().create_task(_drain(process, errors))
+        loop = asyncio.get_running_loop()
+        stderr_task = loop.create_task(_drain(process, errors))
+        assert process.stdin is not None
+        pressure_task = loop.create_task(tell_worker(self.service.writer_busy_s, process.stdin))
         failure: str | None = None
         done = False
         try:
@@ -400,9 +406,10 @@ class TranscriptionQueue:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
-            stderr_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stderr_task
+            for task in (stderr_task, pressure_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if done and status == 0:
             await self._finish(params, "done", None)
             return
@@ -423,6 +430,9 @@ class TranscriptionQueue:
         elif "speed" in line:
             log.debug("transcription of %s: autogroup nice %s (it could go %s x real time)",
                       session_id, line.get("nice"), line["speed"])
+        elif "duty" in line:
+            log.debug("transcription of %s: duty %s (the hub's ingest is %s)", session_id,
+                      line["duty"], "saturated" if line.get("pressure") else "no longer saturated")
 
     async def _segment(self, params: ImportParams, line: dict[str, Any]) -> None:
         sid = params.session_id

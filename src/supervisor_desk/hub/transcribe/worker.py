@@ -9,7 +9,11 @@ Lines on stdout (UTF-8, one JSON object each, flushed as they are made):
 - ``{"type": "priority", ...}`` at any time: how it shares the CPU (:mod:`.priority`):
   ``"mode": "autogroup"`` (its own session, ``"nice"``) or ``"mode": "session"`` (the
   hub's, with the ``"reason"``) at the start, then ``{"nice", "speed"}`` at each change of
-  the autogroup nice (``speed``: x real time that made it), or ``{"nice", "error"}``.
+  the autogroup nice (``speed``: x real time that made it), or ``{"nice", "error"}``, and
+  ``{"duty", "pressure"}`` at each change of the duty the hub's ingest pressure makes.
+
+With ``--pressure-stdin`` it reads ``{"pressure": true|false}`` lines on stdin, the hub's
+ingest saturated or not: it rests longer between segments while it is (:mod:`.pressure`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any, Protocol
 
 from supervisor_desk.hub import audio
 from supervisor_desk.hub.transcribe import language_model, priority
+from supervisor_desk.hub.transcribe.pressure import Pacer
 from supervisor_desk.hub.transcribe.whisper import WhisperModelError
 
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]", "[LAUGH]", "[BREATH]"}
@@ -100,7 +105,7 @@ def _emit(line: dict[str, Any]) -> None:
         sys.stdout.flush()
 
 
-def run(path: Path, skip: int, vocabulary: bool = True, duty: float = 1.0,
+def run(path: Path, skip: int, vocabulary: bool = True, pacer: Pacer | None = None,
         whisper_model: Path | None = None,
         governor: priority.NiceGovernor | None = None) -> None:
     decoded = audio.decode(path)
@@ -136,11 +141,8 @@ def run(path: Path, skip: int, vocabulary: bool = True, duty: float = 1.0,
         used = time.process_time() - began
         if governor is not None:
             governor.segment_done((segment.end_ms - segment.start_ms) / 1000, used)
-        if duty < 1.0:
-            # Rest in proportion to the CPU time used (not the wall time: a worker kept
-            # waiting by a busy machine has had its rest already): at most ``duty`` of a
-            # core, the CPU's caches go back to the hub in between.
-            time.sleep(used * (1.0 / duty - 1.0))
+        if pacer is not None:
+            pacer.rest(used)
         start = segment.start_ms + first if first is not None else segment.start_ms
         end = segment.start_ms + last if last is not None else segment.end_ms
         _emit({"type": "segment", "n": n, "channel": segment.channel, "start_ms": start,
@@ -165,6 +167,8 @@ def _yield_to_the_hub(hub_pid: int | None, duty: float,
     except priority.AutogroupUnavailableError as exc:
         _emit({"type": "priority", "mode": "session", "reason": str(exc)})
     else:
+        # Judged at the normal duty: the longer rests a saturated hub asks for
+        # (:mod:`.pressure`) are not starving, and must not buy the worker more weight.
         governor = priority.NiceGovernor(group, priority.ThreadClock(), duty=duty,
                                          window_s=window_s,
                                          report=lambda change: _emit({"type": "priority",
@@ -194,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hub-pid", type=int, default=None, metavar="PID",
                         help="the hub that started this worker: it exits when that process "
                         "dies, and steers the CPU weight of a session of its own")
+    parser.add_argument("--pressure-stdin", action="store_true",
+                        help="read the hub's ingest pressure on stdin ({\"pressure\": true} "
+                        "lines) and rest longer between segments while it is on")
     parser.add_argument("--nice-window", type=float, default=priority.WINDOW_S, metavar="S",
                         help="seconds of starving (or of running well ahead) before the "
                         "autogroup nice is lowered (or raised) a step (default "
@@ -202,10 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     duty = min(1.0, max(0.01, args.duty))
     if args.hub_pid is not None:
         priority.exit_with(args.hub_pid)
+    pacer = Pacer(duty, report=lambda change: _emit({"type": "priority", **change}))
+    if args.pressure_stdin:
+        pacer.listen(sys.stdin)  # before the idle policy below: this thread keeps the normal one
     governor = (None if args.foreground
                 else _yield_to_the_hub(args.hub_pid, duty, max(2.0, args.nice_window)))
     try:
-        run(args.file, args.skip, vocabulary=not args.general_only, duty=duty,
+        run(args.file, args.skip, vocabulary=not args.general_only, pacer=pacer,
             whisper_model=args.whisper_model, governor=governor)
     except audio.AudioError as exc:
         _emit({"type": "error", "message": exc.message})
