@@ -3,7 +3,7 @@ longest wait (8bit-ai's cards plus Avaamo's queue figures)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
@@ -16,6 +16,48 @@ from supervisor_desk.views.alerts.highlight import card_accent
 from supervisor_desk.views.icons import channel_label
 
 COMPACT_VALUE_PT = 12.0  # the value's size when a card shrinks to one line
+_ANY_SIZE = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum
+
+
+class SteadyLabel(QLabel):
+    """A label whose size stays put while its new text fits in it, so a new figure is a
+    repaint of the label, not a layout of the window.
+
+    A QLabel's new text asks its layout to be recomputed, and that request climbs to the
+    window: a card's new value cost 0.34 ms, two thirds of it the window's layout
+    (docs/performance.md, "fifth pass: shown"), several times a second at 5 events/s. Qt
+    skips that for a widget of fixed size: while *steady* the label is fixed at the widest
+    text it has shown, placed at its cell's left (``Qt.AlignLeft`` in the layout), so its
+    left-aligned text lands on the same pixels as before."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self._steady = False
+
+    def set_steady(self, steady: bool) -> None:
+        self._steady = steady
+        self._refit()
+
+    def set_text(self, text: str) -> None:
+        if text == self.text():
+            return
+        self.setText(text)
+        if self._steady:
+            hint = self.sizeHint()
+            if hint.width() > self.maximumWidth() or hint.height() != self.maximumHeight():
+                self.setFixedSize(max(hint.width(), self.maximumWidth()), hint.height())
+
+    def _refit(self) -> None:
+        """Size from the text alone again (a new font or style, or no longer steady)."""
+        self.setMinimumSize(0, 0)
+        self.setMaximumSize(_ANY_SIZE, _ANY_SIZE)
+        if self._steady:
+            self.setFixedSize(self.sizeHint())
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if self._steady and event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._refit()
 
 
 class MetricCard(QFrame):
@@ -33,10 +75,10 @@ class MetricCard(QFrame):
         self._title = QLabel(title, self)
         self._title.setObjectName("metricTitle")
         self._title.setTextFormat(Qt.TextFormat.PlainText)
-        self._value = QLabel("…", self)
+        self._value = SteadyLabel("…", self)
         self._value.setObjectName("metricValue")
         self._value.setTextFormat(Qt.TextFormat.PlainText)
-        self._caption = QLabel("", self)
+        self._caption = SteadyLabel("", self)
         self._caption.setObjectName("metricCaption")
         self._caption.setTextFormat(Qt.TextFormat.PlainText)
         self.compact = False
@@ -56,6 +98,9 @@ class MetricCard(QFrame):
             grid.setHorizontalSpacing(6)
             # A widget-level rule wins over the theme's size and keeps its colour.
             self._value.setStyleSheet(f"font-size: {COMPACT_VALUE_PT}pt;")
+            # On one line the value's width places the title: it follows the text.
+            self._value.set_steady(False)
+            self._caption.set_steady(False)
             grid.addWidget(self._value, 0, 0, Qt.AlignmentFlag.AlignVCenter)
             grid.addWidget(self._title, 0, 1, Qt.AlignmentFlag.AlignVCenter)
             grid.setColumnStretch(1, 1)
@@ -65,10 +110,12 @@ class MetricCard(QFrame):
             grid.setHorizontalSpacing(0)
             self._value.setStyleSheet("")
             grid.addWidget(self._title, 0, 0, 1, 2)
-            grid.addWidget(self._value, 1, 0, 1, 2)
-            grid.addWidget(self._caption, 2, 0, 1, 2)
+            grid.addWidget(self._value, 1, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)
+            grid.addWidget(self._caption, 2, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)
             grid.setColumnStretch(1, 0)
             self._caption.show()
+            self._value.set_steady(True)
+            self._caption.set_steady(True)
         self._sync_tooltip()
 
     def compact_width(self) -> int:
@@ -79,10 +126,8 @@ class MetricCard(QFrame):
         return 10 + value + 6 + self._title.sizeHint().width() + 10 + 6  # + border
 
     def set_value(self, value: str, caption: str = "") -> None:
-        if self._value.text() != value:
-            self._value.setText(value)
-        if self._caption.text() != caption:
-            self._caption.setText(caption)
+        self._value.set_text(value)
+        self._caption.set_text(caption)
         self._sync_tooltip()
 
     def _sync_tooltip(self) -> None:

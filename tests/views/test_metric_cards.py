@@ -1,0 +1,102 @@
+"""Metric cards: a new figure repaints its card and lays nothing out; it looks as if shown from
+the start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+
+from supervisor_desk.views.metric_cards import MetricCards
+from supervisor_desk.views.theme import current_theme
+
+
+class LayoutRequests(QObject):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.widgets: list[str] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.widgets.append(f"{type(watched).__name__}:{watched.objectName()}")
+        return False
+
+
+def shown_cards(qtbot: Any, qapp: QApplication, width: int = 1400) -> tuple[QWidget, MetricCards]:
+    """Cards in a window styled as the app styles them."""
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.setPalette(current_theme().palette())
+    window.setStyleSheet(current_theme().stylesheet())
+    cards = MetricCards(window)
+    QVBoxLayout(window).addWidget(cards)
+    window.resize(width, 120)
+    window.show()
+    qtbot.waitExposed(window)
+    qapp.processEvents()
+    return window, cards
+
+
+def settle() -> None:
+    """A layout request climbs one widget per turn of the event loop: let it reach the top."""
+    for _ in range(10):
+        QApplication.processEvents()
+
+
+def card_image(cards: MetricCards, key: str) -> QImage:
+    settle()
+    return cards.cards[key].grab().toImage()
+
+
+def test_a_new_figure_lays_nothing_out_and_looks_as_if_shown_from_the_start(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    _window, cards = shown_cards(qtbot, qapp)  # held: the window lives while held
+    card = cards.cards["longest_wait"]
+    figures = [f"12m {seconds}s" for seconds in range(40, 60)]
+    for figure in figures:  # the widest of them sizes the label
+        card.set_value(figure, "oldest in the queue")
+    settle()
+    requests = LayoutRequests()
+    qapp.installEventFilter(requests)
+    try:
+        for figure in figures:
+            card.set_value(figure, "oldest in the queue")
+            qapp.processEvents()
+        card.set_value("9s", "oldest in the queue")  # shorter
+        settle()
+        assert requests.widgets == []
+    finally:
+        qapp.removeEventFilter(requests)
+    # Pixel for pixel what a card that showed "9s" from the start shows.
+    _fresh_window, fresh = shown_cards(qtbot, qapp)
+    fresh.cards["longest_wait"].set_value("9s", "oldest in the queue")
+    assert card_image(cards, "longest_wait") == card_image(fresh, "longest_wait")
+
+    # A figure wider than any before makes room (then the layout runs, once), unclipped.
+    card.set_value("1h 12m 40s", "oldest in the queue")
+    qapp.processEvents()
+    fresh.cards["longest_wait"].set_value("1h 12m 40s", "oldest in the queue")
+    assert card_image(cards, "longest_wait") == card_image(fresh, "longest_wait")
+    assert card.value() == "1h 12m 40s"
+
+
+def test_one_line_cards_follow_their_text(qtbot: Any, qapp: QApplication) -> None:
+    window, cards = shown_cards(qtbot, qapp, width=560)
+    assert cards.compact
+    card = cards.cards["total"]
+    card.set_value("1,234,567", "all time, this hub")
+    qapp.processEvents()
+    wide = card.compact_width()
+    card.set_value("7", "all time, this hub")
+    qapp.processEvents()
+    assert card.compact_width() < wide
+    # Shown full width again, the cards are as if built so.
+    window.resize(1400, 120)
+    settle()
+    assert not cards.compact
+    _fresh_window, fresh = shown_cards(qtbot, qapp)
+    fresh.cards["total"].set_value("7", "all time, this hub")
+    assert card_image(cards, "total") == card_image(fresh, "total")
