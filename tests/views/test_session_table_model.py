@@ -124,6 +124,11 @@ def test_cells_show_what_the_design_lists(model: SessionTableModel, clock: Clock
     assert cell(model, 0, SessionColumn.STATE) == "Live · queued"
     assert cell(model, 0, SessionColumn.STATUS, ObjectRole) is s
     assert cell(model, 0, SessionColumn.STATUS, EndedRole) is False
+    # Every cell can be selected (a row at a time, by the view), none edited or expanded.
+    flags = model.flags(model.index(0, SessionColumn.USER))
+    assert flags & Qt.ItemFlag.ItemIsSelectable and flags & Qt.ItemFlag.ItemIsEnabled
+    assert not flags & Qt.ItemFlag.ItemIsEditable
+    assert model.flags(model.index(0, 0).parent()) == Qt.ItemFlag.NoItemFlags
 
 
 def test_header_data(model: SessionTableModel) -> None:
