@@ -30,7 +30,13 @@ from supervisor_desk.models.alerts.conditions import (
     SessionFacts,
     compile_condition,
 )
-from supervisor_desk.models.alerts.plan import CompiledRule, Judge, build_plan, compile_rule
+from supervisor_desk.models.alerts.plan import (
+    CompiledRule,
+    FreshPlan,
+    Judge,
+    build_plan,
+    compile_rule,
+)
 from supervisor_desk.models.alerts.rules import SEVERITY_RANK, Rule, RuleSet, Severity
 from supervisor_desk.models.filters import to_ms
 from supervisor_desk.models.state import (
@@ -112,6 +118,9 @@ class AlertEngine:
         # The judges whose answer time alone can change: all a deadline re-judges.
         self._timed_plan: list[Judge] = []
         self._reading: dict[frozenset[str], list[Judge]] = {}
+        # A live session first seen in a frame (and only that): its untimed rules by one
+        # lookup (plan.FreshPlan). None: no rule could be looked up.
+        self._fresh: FreshPlan | None = None
         # No rule reads "*" (a filter beyond the plain fields): an update that changed none
         # of the fields rules read is skipped at once.
         self._skip_unchanged = True
@@ -323,9 +332,20 @@ class AlertEngine:
             earlier = changed.get(sid)
             changed[sid] = what if earlier is None else earlier | what
         rules_reading = self._rules_reading
+        fresh = self._fresh
+        active = self._active
         for sid, what in changed.items():
             facts = known[sid]
             if facts.live:
+                if (what is _ALL_BUT_MESSAGES and fresh is not None and sid not in active
+                        and not facts.keyword_hits and facts.unanswered_since_ms is None):
+                    # Its only change is its first sight: nothing said, no alert.
+                    for compiled in fresh.holding(facts, now_ms):
+                        self._open(compiled, facts, now_ms, update)
+                    if fresh.rest:
+                        self._judge(sid, now_ms, update, fresh.rest, facts)
+                    facts.just_started = False
+                    continue
                 rules = rules_reading(what)
                 # A live session with no rule to judge has nothing to resolve or schedule.
                 if rules:
@@ -397,6 +417,8 @@ class AlertEngine:
         self._timed_plan = [j for j in self._plan if (
             j.due is not None if isinstance(j, CompiledRule) else j.timed)]
         self._reading = {}
+        fresh = FreshPlan(self._rules_reading(_ALL_BUT_MESSAGES))
+        self._fresh = fresh if fresh else None
         self._skip_unchanged = not any(_EVERYTHING_MARK in j.reads for j in self._plan)
         self._answers_resolve_only = all(
             c.rule.actions.track for c in self._rules if c.reads & _UNANSWERED_OR_ANY)

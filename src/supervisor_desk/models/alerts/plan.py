@@ -12,9 +12,10 @@ the rules that hold, or that had an alert open, cost anything more.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from operator import attrgetter
+from typing import Any, ClassVar, Literal
 
 from supervisor_desk.models.alerts.conditions import (
     Check,
@@ -27,12 +28,18 @@ from supervisor_desk.models.alerts.conditions import (
 )
 from supervisor_desk.models.alerts.rules import (
     AllCondition,
+    AnyCondition,
     Condition,
     DurationCondition,
+    EndedBadlyCondition,
+    EndedCondition,
     FilterCondition,
+    HandoverCondition,
+    KeywordCondition,
     MetadataCondition,
     NoReplyCondition,
     Rule,
+    StartedCondition,
     WaitCondition,
 )
 
@@ -125,13 +132,13 @@ Value = Callable[[SessionFacts], "str | None"]
 class ValueGroup:
     """Plain rules testing one value of the session (each a set of accepted values)."""
 
-    __slots__ = ("_by_value", "_value", "ids", "reads")
+    __slots__ = ("_by_value", "_value", "ids", "probe", "reads")
     grouped: ClassVar[Literal[True]] = True
     about_ending = False
     timed = False
 
     def __init__(self, accepting: list[tuple[Iterable[str], CompiledRule]], value: Value,
-                 reads: frozenset[str]) -> None:
+                 reads: frozenset[str], probe: Probe | None = None) -> None:
         by_value: dict[str, list[CompiledRule]] = {}
         for values, compiled in accepting:
             for accepted in dict.fromkeys(values):
@@ -140,11 +147,16 @@ class ValueGroup:
         self._value = value
         self.ids = frozenset(c.id for _, c in accepting)
         self.reads = reads
+        # The session's value the answer depends on (FreshPlan's key), None: not known.
+        self.probe = probe
 
     def judge(self, facts: SessionFacts, _now_ms: int) -> tuple[Held, int | None]:
         value = self._value(facts)
         return NOTHING_HELD if value is None else self._by_value.get(value, NOTHING_HELD), None
 
+    def values(self) -> Iterable[str]:
+        """The values some rule of the group accepts."""
+        return self._by_value.keys()
 
 
 _THRESHOLDS: dict[str, tuple[Anchor, frozenset[str]]] = {
@@ -271,7 +283,9 @@ def build_plan(compiled: list[CompiledRule]) -> list[Judge]:
                 [(limit, c) for c, limit, _ in members if limit is not None], anchor, reads))
         elif key[0] == "value":
             value, reads = _value_of((key[1], key[2]))
-            plan.append(ValueGroup([(values, c) for c, _, values in members], value, reads))
+            probe: Probe = ("metadata", key[2]) if key[1] == "metadata" else key[2]
+            plan.append(ValueGroup([(values, c) for c, _, values in members], value, reads,
+                                   probe))
         else:
             value, value_reads = _value_of((key[1], key[2]))
             anchor, reads = _THRESHOLDS[key[3]]
@@ -283,3 +297,176 @@ def build_plan(compiled: list[CompiledRule]) -> list[Judge]:
 
 Group = ThresholdGroup | ValueGroup | GuardedGroup
 Judge = CompiledRule | Group
+
+
+# ------------------------------------------------------------------ a session's first sight
+
+# What an untimed condition's answer depends on: a summary field ("status", "agent"…), a
+# metadata key ("metadata", key), or the moment flags ("just_started", "just_ended").
+Probe = str | tuple[str, str]
+_SESSION_PROBES: dict[str, str] = {
+    "status": "status", "channel": "channel", "agent": "agent.id",
+    "responsible": "responsible.kind", "country": "location.country_code",
+    "end_reason": "end_reason",
+}
+_FILTER_PROBES: dict[str, str] = {
+    "agent": "agent", "channel": "channel", "status": "status", "live": "status",
+    "operator": "operator", "responsible": "responsible", "country": "country",
+}
+
+
+def condition_probes(condition: Condition) -> frozenset[Probe] | None:
+    """What ``condition``'s answer for a session first seen depends on; None: something else
+    too (time, a wide filter). A keyword part reads nothing: nothing has been said yet."""
+    match condition:
+        case FilterCondition(filter=session_filter):
+            used = {k for k, v in session_filter.model_dump(exclude_defaults=True).items()
+                    if v not in (None, ())}
+            if not used <= _FILTER_PROBES.keys():
+                return None
+            return frozenset(_FILTER_PROBES[k] for k in used)
+        case MetadataCondition(key=key):
+            return frozenset({("metadata", key)})
+        case HandoverCondition():
+            return frozenset({"status", "responsible", ("metadata", "handover")})
+        case EndedBadlyCondition():
+            return frozenset({"status", "end_reason"})
+        case KeywordCondition():
+            return frozenset()
+        case StartedCondition():
+            return frozenset({"just_started"})
+        case EndedCondition():
+            return frozenset({"just_ended"})
+        case AllCondition(conditions=children) | AnyCondition(conditions=children):
+            found: set[Probe] = set()
+            for child in children:
+                probes = condition_probes(child)
+                if probes is None:
+                    return None
+                found |= probes
+            return frozenset(found)
+    return None  # a wait, a no-reply, a duration: time answers too
+
+
+def _operator_id(facts: SessionFacts) -> str | None:
+    operator = facts.session.responsible.operator
+    return None if operator is None else operator.id
+
+
+_MAX_FRESH_KEYS = 4096
+
+
+class FreshPlan:
+    """Judging a session at its first sight: the untimed rules by one lookup.
+
+    A new session has said nothing and has no alert, so whether an untimed rule holds for it
+    depends only on a few values of its summary (status, agent, a metadata key…) and on the
+    moment flags. The rules that hold are found once per combination of those values and
+    kept; only the timed rules (and any that read more, e.g. a wide filter) are judged. An
+    agent or a country no keyed rule names counts as one value, so the combinations stay few
+    on a floor of many agents.
+    """
+
+    __slots__ = ("_agents", "_cache", "_countries", "_flags", "_keyed", "_metadata",
+                 "_operator", "_session", "rest")
+
+    def __init__(self, judges: Sequence[Judge]) -> None:
+        keyed: list[Judge] = []
+        rest: list[Judge] = []
+        probes: set[Probe] = set()
+        for judge in judges:
+            found = _judge_probes(judge)
+            if found is None:
+                rest.append(judge)
+            else:
+                keyed.append(judge)
+                probes |= found
+        self._keyed = keyed
+        self.rest = rest  # judged as usual
+        named = _named_values(keyed)
+        # None: the probe is not read; else the values some keyed rule names.
+        self._agents = named["agent"] if "agent" in probes else None
+        self._countries = named["country"] if "country" in probes else None
+        paths = sorted(_SESSION_PROBES[p] for p in probes if isinstance(p, str)
+                       and p in _SESSION_PROBES and p not in ("agent", "country"))
+        self._session: Callable[[Any], Any] | None = attrgetter(*paths) if paths else None
+        self._metadata = tuple(sorted(p[1] for p in probes if isinstance(p, tuple)))
+        self._flags = "just_started" in probes or "just_ended" in probes
+        self._operator = "operator" in probes
+        self._cache: dict[tuple[Any, ...], tuple[CompiledRule, ...]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._keyed)
+
+    def _key(self, facts: SessionFacts) -> tuple[Any, ...]:
+        session = facts.session
+        agents, countries = self._agents, self._countries
+        agent: object = None
+        country: object = None
+        if agents is not None:
+            agent = session.agent.id
+            if agent not in agents:
+                agent = _OTHER
+        if countries is not None:
+            country = (session.location.country_code or "").upper()
+            if country not in countries:
+                country = _OTHER
+        get = session.metadata.get
+        return (
+            None if self._session is None else self._session(session),
+            agent, country,
+            tuple([get(k) for k in self._metadata]) if self._metadata else None,
+            (facts.just_started, facts.just_ended) if self._flags else None,
+            _operator_id(facts) if self._operator else None,
+        )
+
+    def holding(self, facts: SessionFacts, now_ms: int) -> tuple[CompiledRule, ...]:
+        """The keyed rules that hold for ``facts`` (a session first seen: nothing said, no
+        alert), in the plan's order."""
+        key = self._key(facts)
+        held = self._cache.get(key)
+        if held is None:
+            found: list[CompiledRule] = []
+            for judge in self._keyed:
+                if judge.grouped:
+                    found += judge.judge(facts, now_ms)[0].rules
+                elif judge.holds(facts, now_ms):
+                    found.append(judge)
+            if len(self._cache) >= _MAX_FRESH_KEYS:
+                self._cache.clear()
+            held = self._cache[key] = tuple(found)
+        return held
+
+
+# An agent or country that no keyed rule names: all such answer alike.
+_OTHER = object()
+
+
+def _named_values(judges: Iterable[Judge]) -> dict[str, frozenset[str]]:
+    """The agent ids and (upper-case) country codes the judges' conditions name."""
+    named: dict[str, set[str]] = {"agent": set(), "country": set()}
+
+    def visit(condition: Condition) -> None:
+        match condition:
+            case FilterCondition(filter=session_filter):
+                named["agent"].update(session_filter.agent)
+                if session_filter.country:
+                    named["country"].add(session_filter.country.upper())
+            case AllCondition(conditions=children) | AnyCondition(conditions=children):
+                for child in children:
+                    visit(child)
+
+    for judge in judges:
+        if isinstance(judge, CompiledRule):
+            visit(judge.rule.condition)
+        elif isinstance(judge, ValueGroup) and judge.probe in named:
+            named[str(judge.probe)].update(judge.values())
+    return {k: frozenset(v) for k, v in named.items()}
+
+
+def _judge_probes(judge: Judge) -> frozenset[Probe] | None:
+    if isinstance(judge, CompiledRule):
+        return None if judge.due is not None else condition_probes(judge.rule.condition)
+    if isinstance(judge, ValueGroup) and judge.probe is not None:
+        return frozenset({judge.probe})
+    return None
