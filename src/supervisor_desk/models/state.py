@@ -50,7 +50,8 @@ class SessionChange:
     message: Message | None = None
     # ``updated``: the summary this one replaced and which of WATCHED_FIELDS differ from it
     # (see changed_fields), found where the store holds both versions anyway; None: not told
-    # (a reader that needs it compares itself).
+    # (a reader that needs it compares itself). ``ended`` of a session the store held live:
+    # the summary it replaced (``changed`` not told: a reader judges an ending as a whole).
     previous: SessionSummary | None = None
     changed: frozenset[str] | None = None
 
@@ -283,7 +284,7 @@ class SessionStore:
             return SessionChange("ended", session)
         self._replace(session)
         if current.status in LIVE_STATUSES and session.status not in LIVE_STATUSES:
-            return SessionChange("ended", session)
+            return SessionChange("ended", session, previous=current)
         return SessionChange("updated", session, previous=current,
                              changed=changed_fields(current, session))
 

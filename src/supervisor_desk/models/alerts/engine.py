@@ -128,6 +128,7 @@ class AlertEngine:
         # each time it holds): an answer to a session without alerts judges nothing.
         self._answers_resolve_only = True
         self._by_id: dict[str, Rule] = {}
+        self._telling: dict[str, Rule] = {}
         # (when, n, alert): repeats and snooze ends, a heap like the deadlines; an entry whose
         # alert no longer waits for that moment is dropped when it comes up.
         self._reminders: list[tuple[int, int, Alert]] = []
@@ -311,6 +312,13 @@ class AlertEngine:
                             continue
                 else:
                     what = _EVERYTHING
+                    previous = change.previous
+                    # An ending the store told from the summary judged last: its times are
+                    # re-read only if they moved.
+                    if (previous is not None and previous is facts.session
+                            and previous.started_at == session.started_at
+                            and previous.queued_at == session.queued_at):
+                        facts.see_same_times(session)
                 if facts.session is not session:
                     facts.see(session)
             if kind == "message":
@@ -423,6 +431,9 @@ class AlertEngine:
         self._answers_resolve_only = all(
             c.rule.actions.track for c in self._rules if c.reads & _UNANSWERED_OR_ANY)
         self._by_id = {r.id: r for r in rules.rules}
+        # The rules whose alerts are told (a notification, a banner or a sound), by id.
+        self._telling = {r.id: r for r in rules.rules
+                         if r.actions.notify or r.actions.banner or r.actions.sound}
         self._keywords = KeywordScreen([m for c in self._rules for m in c.check.keywords])
         self._ending_rules = [c for c in self._rules if c.about_ending]
         self._compiled = {c.rule.id: c for c in self._rules}
@@ -533,23 +544,26 @@ class AlertEngine:
 
     def _open(self, compiled: CompiledRule, facts: SessionFacts, now_ms: int,
               update: AlertUpdate) -> None:
-        rule = compiled.rule
-        sid = facts.session.id
-        alert = Alert(
-            id=f"a{next(self._ids)}", session_id=sid, rule_id=rule.id, rule_name=rule.name,
-            severity=rule.severity, opened_at_ms=now_ms, session=facts.session,
-        )
-        if rule.actions.repeat_seconds is not None and rule.actions.track:
-            alert.next_repeat_ms = now_ms + rule.actions.repeat_seconds * 1000
-            self._remind_at(alert.next_repeat_ms, alert)
-        if rule.actions.track:
-            self._active.setdefault(sid, {})[rule.id] = alert
+        session = facts.session
+        sid = session.id
+        # Positional: a frame opens dozens (every new session's routine one among them).
+        alert = Alert(f"a{next(self._ids)}", sid, compiled.id, compiled.name, compiled.severity,
+                      now_ms, session)
+        if compiled.track:
+            repeat_ms = compiled.repeat_ms
+            if repeat_ms is not None:
+                alert.next_repeat_ms = now_ms + repeat_ms
+                self._remind_at(alert.next_repeat_ms, alert)
+            by_rule = self._active.get(sid)
+            if by_rule is None:
+                self._active[sid] = {compiled.id: alert}
+            else:
+                by_rule[compiled.id] = alert
             self._open_count += 1
             update.opened.append(alert)
         else:
             alert.state = "resolved"
-            alert.resolved_at_ms = alert.opened_at_ms
-            alert.next_repeat_ms = None
+            alert.resolved_at_ms = now_ms
             update.passing.append(alert)
 
     def _resolve(self, sid: str, rule_id: str, now_ms: int, update: AlertUpdate) -> None:
@@ -574,14 +588,20 @@ class AlertEngine:
             self._scheduled.pop(sid, None)
 
     def _coalesce(self, update: AlertUpdate, now_ms: int) -> None:
+        telling = self._telling
         by_rule: dict[str, list[Alert]] = {}
-        for alert in (*update.opened, *update.passing):
-            by_rule.setdefault(alert.rule_id, []).append(alert)
-        for rule_id, alerts in by_rule.items():
-            rule = self._by_id.get(rule_id)
-            if rule is not None and (rule.actions.notify or rule.actions.banner
-                                     or rule.actions.sound):
-                update.notices.append(Notice(rule, tuple(alerts), at_ms=now_ms))
+        for alerts in (update.opened, update.passing):
+            for alert in alerts:
+                rule_id = alert.rule_id
+                if rule_id in telling:
+                    gathered = by_rule.get(rule_id)
+                    if gathered is None:
+                        by_rule[rule_id] = [alert]
+                    else:
+                        gathered.append(alert)
+        notices = update.notices
+        for rule_id, gathered in by_rule.items():
+            notices.append(Notice(telling[rule_id], tuple(gathered), False, now_ms))
 
     def _remind(self, alert: Alert, now_ms: int, update: AlertUpdate) -> None:
         if alert.state != "open":

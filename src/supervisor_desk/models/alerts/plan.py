@@ -39,6 +39,7 @@ from supervisor_desk.models.alerts.rules import (
     MetadataCondition,
     NoReplyCondition,
     Rule,
+    Severity,
     StartedCondition,
     WaitCondition,
 )
@@ -56,12 +57,22 @@ class CompiledRule:
     holds: Holds
     due: Due | None
     reads: frozenset[str]
+    # What opening an alert reads of the rule, flat (each alert opened read them through
+    # the rule's models).
+    name: str
+    severity: Severity
+    track: bool
+    repeat_ms: int | None  # repeats until acknowledged (tracked rules only), else None
 
 
 def compile_rule(rule: Rule) -> CompiledRule:
     check = compile_condition(rule.condition)
+    actions = rule.actions
+    repeat = actions.repeat_seconds
     return CompiledRule(rule, check, is_event_condition(rule.condition), rule.id, check.holds,
-                        None if check.due is never_due else check.due, check.reads)
+                        None if check.due is never_due else check.due, check.reads,
+                        rule.name, rule.severity, actions.track,
+                        repeat * 1000 if repeat is not None and actions.track else None)
 
 
 @dataclass(frozen=True, slots=True)
