@@ -285,16 +285,33 @@ class AlertEngine:
             kind = change.kind
             facts = known.get(sid)
             what: frozenset[str]
+            if kind == "message":  # most changes: tested first
+                if facts is None:
+                    facts = known[sid] = SessionFacts(session)
+                    what = _ALL_BUT_MESSAGES  # a session first seen: every rule but messages'
+                else:
+                    what = _NOTHING
+                    if facts.session is not session:
+                        if (change.previous is facts.session
+                                and change.changed is UNCHANGED_FIELDS):
+                            facts.see_same_times(session)  # the store counted the message
+                        else:
+                            facts.see(session)
+                message = change.message
+                if message is not None:
+                    # Most messages change nothing a rule reads (no reply pending changed,
+                    # no keyword said): they judge nothing.
+                    heard = hear(facts, message)
+                    if heard:
+                        what = heard if not what else what | heard
+                if not what:
+                    continue
+                earlier = changed.get(sid)
+                changed[sid] = what if earlier is None else earlier | what
+                continue
             if facts is None:
                 facts = known[sid] = SessionFacts(session)
                 what = _ALL_BUT_MESSAGES  # a session first seen: every rule but messages'
-            elif kind == "message":
-                what = _NOTHING
-                if facts.session is not session:
-                    if change.previous is facts.session and change.changed is UNCHANGED_FIELDS:
-                        facts.see_same_times(session)  # the store counted the message
-                    else:
-                        facts.see(session)
             else:
                 if kind == "updated":
                     # The store tells what changed since the summary it replaced: when that
@@ -321,17 +338,7 @@ class AlertEngine:
                         facts.see_same_times(session)
                 if facts.session is not session:
                     facts.see(session)
-            if kind == "message":
-                message = change.message
-                if message is not None:
-                    # Most messages change nothing a rule reads (no reply pending changed,
-                    # no keyword said): they judge nothing.
-                    heard = hear(facts, message)
-                    if heard:
-                        what = heard if not what else what | heard
-                if not what:
-                    continue
-            elif replayed:
+            if replayed:
                 pass  # a replay re-announces nothing: no routine new/ended notices
             elif kind == "added":
                 facts.just_started = session.status in LIVE_STATUSES
@@ -339,6 +346,7 @@ class AlertEngine:
                 facts.just_ended = True
             earlier = changed.get(sid)
             changed[sid] = what if earlier is None else earlier | what
+        reading = self._reading
         rules_reading = self._rules_reading
         fresh = self._fresh
         active = self._active
@@ -354,12 +362,16 @@ class AlertEngine:
                         self._judge(sid, now_ms, update, fresh.rest, facts)
                     facts.just_started = False
                     continue
-                rules = rules_reading(what)
+                rules = reading.get(what)
+                if rules is None:
+                    rules = rules_reading(what)
                 # A live session with no rule to judge has nothing to resolve or schedule.
                 if rules:
                     self._judge(sid, now_ms, update, rules, facts)
             else:
-                self._judge(sid, now_ms, update, rules_reading(what), facts)
+                rules = reading.get(what)
+                self._judge(sid, now_ms, update,
+                            rules_reading(what) if rules is None else rules, facts)
             facts.just_started = facts.just_ended = False
         if update.opened or update.passing:
             self._coalesce(update, now_ms)
@@ -466,11 +478,12 @@ class AlertEngine:
         return _NOTHING
 
     def _rules_reading(self, changed: frozenset[str]) -> list[Judge]:
-        if _EVERYTHING_MARK in changed and len(changed) == len(_EVERYTHING):
-            return self._plan
         rules = self._reading.get(changed)
         if rules is None:
-            rules = [j for j in self._plan if j.reads & changed]
+            if _EVERYTHING_MARK in changed and len(changed) == len(_EVERYTHING):
+                rules = self._plan  # the same list: _judge tells ended sessions by it
+            else:
+                rules = [j for j in self._plan if j.reads & changed]
             if len(self._reading) > 512:
                 self._reading.clear()
             self._reading[changed] = rules
