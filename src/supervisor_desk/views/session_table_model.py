@@ -168,6 +168,7 @@ _CACHED_ROLES: tuple[int, ...] = tuple(int(r) for r in (
 
 
 _NO_CELL: dict[int, Any] = {}
+_BACKGROUND_ROLE = int(Qt.ItemDataRole.BackgroundRole)
 
 
 class _RowCells:
@@ -390,6 +391,15 @@ class SessionTableModel(QAbstractTableModel):
                 if (value := self._value(s, column, role)) is not None
             }
         return cell
+
+    def look_of(self, row: int, column: int) -> tuple[SessionSummary | None, Any]:
+        """What a graphic cell (status dot, channel badge) draws: the row's session and its
+        alert tint (the cell's ``BackgroundRole``), in one call instead of two ``data()``
+        calls through Qt for each of the ~60 such cells of a paint."""
+        if not 0 <= row < len(self._rows):
+            return None, None
+        s = self._rows[row]
+        return s, self._cell(s, column).get(_BACKGROUND_ROLE)
 
     def _forget_cells(self) -> None:
         self._cells.clear()

@@ -1,0 +1,76 @@
+"""The status dots and channel badges drawn from kept looks are the ones drawn afresh, through
+selection, alternate rows, an alert's tint and a change of theme."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+
+from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.delegates import ChannelBadgeDelegate, StatusDotDelegate
+from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
+from supervisor_desk.views.session_table_view import SessionTableView
+from supervisor_desk.views.theme import THEMES, current_theme
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+CHANNELS = ("web", "whatsapp", "phone", "email", "telegram")
+
+
+def session(i: int) -> SessionSummary:
+    status = ("queued", "active", "completed")[i % 3]
+    data: dict[str, Any] = {
+        "id": f"s{i:03d}", "agent": {"id": "a1", "name": "Sales bot"},
+        "channel": CHANNELS[i % len(CHANNELS)], "modality": "chat", "status": status,
+        "user": {"id": f"u{i}", "name": f"User {i}"},
+        "started_at": T0 + timedelta(seconds=i), "version": 1,
+    }
+    if status == "completed":
+        data["ended_at"] = T0 + timedelta(seconds=i + 60)
+        data["end_reason"] = "user_disconnect"
+    return SessionSummary.model_validate(data)
+
+
+def test_kept_looks_are_the_looks_drawn_afresh(qtbot: Any, qapp: QApplication) -> None:
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.setPalette(current_theme().palette())
+    window.setStyleSheet(current_theme().stylesheet())
+    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
+    model.set_sessions([session(i) for i in range(16)])
+    model.set_alerts(lambda sid: "critical" if sid == "s004" else None, [])  # a tinted row
+    view = SessionTableView(window)
+    view.setObjectName("liveTable")
+    view.set_live(False)
+    view.setModel(model)
+    QVBoxLayout(window).addWidget(view)
+    window.resize(900, 560)
+    window.show()
+    qtbot.waitExposed(window)
+    view.select_session("s007")
+    qapp.processEvents()
+
+    def drawn() -> QImage:
+        qapp.processEvents()
+        return view.grab().toImage()
+
+    def drawn_afresh() -> QImage:
+        kept = (view.itemDelegateForColumn(SessionColumn.STATUS),
+                view.itemDelegateForColumn(SessionColumn.CHANNEL))
+        view.setItemDelegateForColumn(SessionColumn.STATUS, StatusDotDelegate(view))
+        view.setItemDelegateForColumn(SessionColumn.CHANNEL, ChannelBadgeDelegate(view))
+        image = drawn()
+        view.setItemDelegateForColumn(SessionColumn.STATUS, kept[0])
+        view.setItemDelegateForColumn(SessionColumn.CHANNEL, kept[1])
+        return image
+
+    drawn()  # the looks are kept from here on
+    assert drawn() == drawn_afresh()
+    view.select_session("s002")  # another row selected, another one back to stripes
+    assert drawn() == drawn_afresh()
+    dark = THEMES["dark"]
+    window.setPalette(dark.palette())
+    window.setStyleSheet(dark.stylesheet())
+    assert drawn() == drawn_afresh()
