@@ -34,6 +34,7 @@ from supervisor_desk.models.alerts.plan import (
     CompiledRule,
     FreshPlan,
     Judge,
+    ThresholdGroup,
     build_plan,
     compile_rule,
 )
@@ -121,6 +122,9 @@ class AlertEngine:
         # A live session first seen in a frame (and only that): its untimed rules by one
         # lookup (plan.FreshPlan). None: no rule could be looked up.
         self._fresh: FreshPlan | None = None
+        # The no-reply group, when it is the only judge reading replies: a reply becoming
+        # pending (two customer messages in five) only schedules its deadline.
+        self._reply_group: ThresholdGroup | None = None
         # No rule reads "*" (a filter beyond the plain fields): an update that changed none
         # of the fields rules read is skipped at once.
         self._skip_unchanged = True
@@ -349,10 +353,20 @@ class AlertEngine:
         reading = self._reading
         rules_reading = self._rules_reading
         fresh = self._fresh
+        reply_group = self._reply_group
         active = self._active
         for sid, what in changed.items():
             facts = known[sid]
             if facts.live:
+                if what is _UNANSWERED and reply_group is not None:
+                    # Only a reply pending or given: what judging the group alone does,
+                    # unless a rule holds or an alert of the group may resolve.
+                    held, due = reply_group.judge(facts, now_ms)
+                    by_rule = active.get(sid)
+                    if not held.rules and (not by_rule or reply_group.ids.isdisjoint(by_rule)):
+                        if due is not None:
+                            self._schedule(sid, due)
+                        continue
                 if (what is _ALL_BUT_MESSAGES and fresh is not None and sid not in active
                         and not facts.keyword_hits and facts.unanswered_since_ms is None):
                     # Its only change is its first sight: nothing said, no alert.
@@ -439,6 +453,9 @@ class AlertEngine:
         self._reading = {}
         fresh = FreshPlan(self._rules_reading(_ALL_BUT_MESSAGES))
         self._fresh = fresh if fresh else None
+        readers = self._rules_reading(_UNANSWERED)
+        self._reply_group = (readers[0] if len(readers) == 1
+                             and isinstance(readers[0], ThresholdGroup) else None)
         self._skip_unchanged = not any(_EVERYTHING_MARK in j.reads for j in self._plan)
         self._answers_resolve_only = all(
             c.rule.actions.track for c in self._rules if c.reads & _UNANSWERED_OR_ANY)
@@ -463,7 +480,9 @@ class AlertEngine:
             text = message.text
             if text:
                 facts.said(text)
-                if self._keywords.match(facts, (text,)):
+                keywords = self._keywords
+                if keywords and keywords.folded_if_said(text) is not None and keywords.match(
+                        facts, (text,)):
                     heard = heard | _KEYWORDS
             return heard
         if role in _ANSWER_ROLES and message.kind in _ANSWER_KINDS:
@@ -535,12 +554,15 @@ class AlertEngine:
                 if due is not None and (earliest is None or due < earliest):
                     earliest = due
         if earliest is not None:
-            # An earlier deadline already set stays: judging the whole session then finds
-            # this one again. A later one is superseded.
-            scheduled = self._scheduled.get(sid)
-            if scheduled is None or earliest < scheduled:
-                self._scheduled[sid] = earliest
-                heapq.heappush(self._deadlines, (earliest, sid))
+            self._schedule(sid, earliest)
+
+    def _schedule(self, sid: str, due: int) -> None:
+        # An earlier deadline already set stays: judging the whole session then finds this
+        # one again. A later one is superseded.
+        scheduled = self._scheduled.get(sid)
+        if scheduled is None or due < scheduled:
+            self._scheduled[sid] = due
+            heapq.heappush(self._deadlines, (due, sid))
 
     def _holds(self, compiled: CompiledRule, facts: SessionFacts, now_ms: int,
                update: AlertUpdate) -> dict[str, Alert] | None:
