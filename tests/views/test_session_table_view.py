@@ -324,3 +324,55 @@ def test_repainting_cells_paints_nothing_beneath_the_table_and_looks_the_same(
         view.viewport().setAutoFillBackground(False)
         assert window.grab().toImage() == filled
         view.viewport().setAutoFillBackground(True)
+
+
+class DataCallsModel(SessionTableModel):
+    """The same rows, each role a cell's delegate asks read by a data() call of its own."""
+
+    def multiData(self, index: Any, roleDataSpan: Any) -> None:  # noqa: N803
+        for role_data in roleDataSpan:
+            value = self.data(index, role_data.role())
+            if value is None:
+                role_data.clearData()
+            else:
+                role_data.setData(value)
+
+
+def test_the_ticking_cells_show_what_the_model_s_data_says(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    # Queued sessions past the wait rules' thresholds (coloured), an alert's tinted row,
+    # active and ended ones; one row selected.
+    now = T0 + timedelta(hours=1)
+    sessions = []
+    for i in range(12):
+        data: dict[str, Any] = {
+            "id": f"s{i:03d}", "agent": {"id": "a1", "name": "Sales bot"}, "channel": "web",
+            "modality": "chat", "status": ("queued", "active", "completed")[i % 3],
+            "user": {"id": f"u{i}", "name": f"User {i}"}, "version": 1,
+            "started_at": now - timedelta(seconds=40 + 50 * i),
+            "queued_at": now - timedelta(seconds=30 + 50 * i),
+        }
+        if i % 3:
+            data["accepted_at"] = now - timedelta(seconds=20 + 40 * i)
+        if i % 3 == 2:
+            data["ended_at"] = now - timedelta(seconds=10)
+            data["end_reason"] = "user_disconnect"
+        sessions.append(SessionSummary.model_validate(data))
+    images = []
+    for model_type in (SessionTableModel, DataCallsModel):
+        model = model_type(clock=lambda: now, time_zone=UTC)
+        model.set_sessions(sessions)
+        model.set_alerts(lambda sid: "warning" if sid == "s003" else None,
+                         [(120, "warning"), (300, "critical")])
+        view = SessionTableView()
+        qtbot.addWidget(view)
+        view.set_live(False)
+        view.setModel(model)
+        view.resize(1400, 420)
+        view.show()
+        qtbot.waitExposed(view)
+        view.select_session("s006")
+        qapp.processEvents()
+        images.append(view.grab().toImage())
+    assert images[0] == images[1]

@@ -169,6 +169,13 @@ _CACHED_ROLES: tuple[int, ...] = tuple(int(r) for r in (
 
 _NO_CELL: dict[int, Any] = {}
 _BACKGROUND_ROLE = int(Qt.ItemDataRole.BackgroundRole)
+_DISPLAY_ROLE = int(Qt.ItemDataRole.DisplayRole)
+_FOREGROUND_ROLE = int(Qt.ItemDataRole.ForegroundRole)
+_ALIGNMENT_ROLE = int(Qt.ItemDataRole.TextAlignmentRole)
+_FONT_ROLE = int(Qt.ItemDataRole.FontRole)
+_DECORATION_ROLE = int(Qt.ItemDataRole.DecorationRole)
+# Worked out once: a Qt flag combined in Python is an enum operation, one per painted cell.
+_RIGHT_ALIGNMENT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 class _RowCells:
@@ -331,7 +338,7 @@ class SessionTableModel(QAbstractTableModel):
             return ((given and GIVEN_HEADER_TOOLTIPS.get(column))
                     or HEADER_TOOLTIPS.get(column, HEADERS[column] or None))
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _RIGHT_ALIGNED:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return _RIGHT_ALIGNMENT
         return None
 
     # No flags(): QAbstractTableModel's own (enabled, selectable, no children) are ours, and
@@ -362,6 +369,31 @@ class SessionTableModel(QAbstractTableModel):
             return
         s = self._rows[row]
         column = index.column()
+        if column in _CLOCK_COLUMNS:
+            # The second's tick repaints these cells: what the delegate asks (text, colour,
+            # alignment, the row's tint; no font or icon) without a pass through _value's
+            # chain for each role; any other role still goes through it.
+            clock = {
+                _DISPLAY_ROLE: self._display(s, column),
+                _FOREGROUND_ROLE: self._value(s, column, _FOREGROUND_ROLE),
+                _ALIGNMENT_ROLE: _RIGHT_ALIGNMENT if column in _RIGHT_ALIGNED else None,
+                _BACKGROUND_ROLE: self._cell(s, SessionColumn.ID).get(_BACKGROUND_ROLE),
+                _FONT_ROLE: None,
+                _DECORATION_ROLE: None,
+            }
+            for role_data in roleDataSpan:
+                role = role_data.role()
+                if role in clock:
+                    value = clock[role]
+                elif role in _SERVED_ROLES:
+                    value = self._value(s, column, role)
+                else:
+                    value = None
+                if value is not None:
+                    role_data.setData(value)
+                else:
+                    role_data.clearData()
+            return
         clock_column = column in _CLOCK_COLUMNS
         cell = _NO_CELL if clock_column else self._cell(s, column)
         for role_data in roleDataSpan:
@@ -435,7 +467,7 @@ class SessionTableModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole:
             if column in _RIGHT_ALIGNED:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                return _RIGHT_ALIGNMENT
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(s, column)
