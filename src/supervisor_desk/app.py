@@ -137,6 +137,10 @@ class DeskApp(QObject):
         self.model = SessionTableModel()
         self.settings = open_ui_settings()
         self.window = MainWindow(self.model, settings=self.settings)
+        if self._gc_policy is not None:
+            # Off screen the collector's coarse timer and watchdog wake seldom (gc_policy).
+            self._gc_policy.set_on_screen(self.window.on_screen)
+            self.window.on_screen_changed.connect(self._gc_policy.set_on_screen)
         self.account = Account(
             self.window, demo=options.demo, demo_rate=options.demo_rate,
             demo_seed=options.demo_seed, credentials=credentials, demo_future=demo_future,

@@ -100,3 +100,27 @@ def test_while_frames_come_the_policy_timer_does_not_wake(qtbot: Any) -> None:
     finally:
         frames.stop()
         policy.uninstall()
+
+
+def test_off_screen_the_coarse_timer_and_the_watchdog_wake_seldom(qtbot: Any) -> None:
+    app_hold = PolicyHold()  # the app's, for its lifetime
+    policy = app_hold.policy
+    try:
+        assert (policy.quiet_max_ms, policy.watch_interval_s) == (
+            gc_policy.QUIET_MAX_MS, gc_policy.WATCHDOG_S)
+        policy.set_on_screen(False)  # the app's window closed to the tray
+        assert policy.quiet_max_ms == gc_policy.QUIET_OFF_SCREEN_MS
+        assert policy.watch_interval_s == gc_policy.WATCHDOG_OFF_SCREEN_S
+        policy.end_of_frame()  # a feed frame off screen puts the timer off that long
+        assert policy.next_check_ms == gc_policy.QUIET_OFF_SCREEN_MS
+        other = PolicyHold()  # an offline window's threads allocate: the watchdog keeps its pace
+        try:
+            assert policy.watch_interval_s == gc_policy.WATCHDOG_S
+        finally:
+            other.release()
+        policy.set_on_screen(True)  # shown again: the on-screen pace at once
+        assert policy.next_check_ms == gc_policy.QUIET_MAX_MS
+        assert policy.watch_interval_s == gc_policy.WATCHDOG_S
+    finally:
+        app_hold.release()
+    assert gc.isenabled()

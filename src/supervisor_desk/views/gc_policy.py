@@ -15,6 +15,8 @@ While the policy is held, automatic collection is off and the Qt thread collects
 - from a coarse timer otherwise, checking often while garbage comes in and backing off to
   ``QUIET_MAX_MS`` when none does, so an idle app is not woken for nothing; each frame puts it
   off by ``QUIET_MAX_MS`` (the frames check), so while the feed moves it does not wake at all;
+  with the app's window off screen (``set_on_screen``: closed to the tray or minimised, nothing
+  painted, little allocated outside the feed's frames) it backs off to ``QUIET_OFF_SCREEN_MS``;
 
 each time only the generations Python's own thresholds call for (``gc.get_count()`` against
 ``gc.get_threshold()``), the oldest generation's full pass at most every
@@ -22,7 +24,9 @@ each time only the generations Python's own thresholds call for (``gc.get_count(
 every ``REFREEZE_S`` what survived the young collection joins them, so a full pass never walks
 the feed's history. If the Qt thread is kept busy so long that the young generation passes
 ``HARD_CAP_TIMES`` its threshold, a watchdog thread turns automatic collection back on until the
-Qt thread collects again: memory stays bounded, at the price of that one hazard.
+Qt thread collects again: memory stays bounded, at the price of that one hazard. Off screen
+the watchdog looks every ``WATCHDOG_OFF_SCREEN_S`` instead, unless another holder (an offline
+window or read, whose threads allocate) shares the policy.
 
 The policy is opt-in per process: the app holds it for its lifetime, an offline read or window
 for theirs (``PolicyHold``); code run without a holder (tests, benchmarks) keeps Python's
@@ -58,6 +62,10 @@ REFREEZE_S = 1.0
 # while the Qt thread does not collect before automatic collection is turned back on.
 WATCHDOG_S = 2.0
 HARD_CAP_TIMES = 50
+# Off screen: what is left to allocate is the feed's frames (each collects at its end), so the
+# coarse timer and the watchdog need not wake a laptop every 2 s.
+QUIET_OFF_SCREEN_MS = 10_000
+WATCHDOG_OFF_SCREEN_S = 10.0
 
 
 class GarbageCollectionPolicy(QObject):
@@ -78,6 +86,7 @@ class GarbageCollectionPolicy(QObject):
         self.fallbacks = 0
         self.collections = [0, 0, 0]  # by generation, for tests and benchmarks
         self.timer_checks = 0  # the coarse timer's wake-ups, for tests and benchmarks
+        self._on_screen = True
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setTimerType(Qt.TimerType.CoarseTimer)
@@ -89,6 +98,29 @@ class GarbageCollectionPolicy(QObject):
     @property
     def installed(self) -> bool:
         return self._installed
+
+    @property
+    def quiet_max_ms(self) -> int:
+        """The coarse timer's longest interval: longer while the app is off screen."""
+        return QUIET_MAX_MS if self._on_screen else QUIET_OFF_SCREEN_MS
+
+    @property
+    def watch_interval_s(self) -> float:
+        """How often the watchdog looks: seldom off screen, unless another holder shares us."""
+        return WATCHDOG_S if self._on_screen or _holders > 1 else WATCHDOG_OFF_SCREEN_S
+
+    @property
+    def next_check_ms(self) -> int:
+        """The coarse timer's current interval (for tests and benchmarks)."""
+        return self._timer.interval()
+
+    def set_on_screen(self, on_screen: bool) -> None:
+        """The app's window came on screen or left it (closed to the tray, minimised)."""
+        if on_screen == self._on_screen:
+            return
+        self._on_screen = on_screen
+        if on_screen and self._installed and self._timer.interval() > QUIET_MAX_MS:
+            self._timer.start(QUIET_MAX_MS)  # back to the on-screen pace at once
 
     def install(self) -> None:
         """Turn automatic collection off and start collecting here (on the Qt thread)."""
@@ -132,7 +164,8 @@ class GarbageCollectionPolicy(QObject):
         """A live frame has been applied: collect what is due, and every ``refreeze_s`` after a
         snapshot collect the young generations and freeze what survived."""
         if self._installed:
-            self._timer.start(QUIET_MAX_MS)  # the frames check: no wake-up of its own meanwhile
+            # The frames check: no wake-up of its own meanwhile.
+            self._timer.start(self.quiet_max_ms)
         if self._frozen_at is not None and self.refreeze_s > 0:
             now = self._monotonic()
             if now - self._frozen_at >= self.refreeze_s:
@@ -177,7 +210,8 @@ class GarbageCollectionPolicy(QObject):
     def _on_timer_timeout(self) -> None:
         self.timer_checks += 1
         collected = self.collect_due()
-        interval = BUSY_CHECK_MS if collected else min(QUIET_MAX_MS, self._timer.interval() * 2)
+        interval = (BUSY_CHECK_MS if collected
+                    else min(self.quiet_max_ms, self._timer.interval() * 2))
         self._timer.setInterval(interval)
         if self._installed:
             self._timer.start()
@@ -185,7 +219,7 @@ class GarbageCollectionPolicy(QObject):
     def _watch(self) -> None:
         """The watchdog thread: only reads the counts, and at the cap hands collection back to
         Python until the Qt thread collects again (it never collects itself)."""
-        while not self._watchdog_stop.wait(WATCHDOG_S):
+        while not self._watchdog_stop.wait(self.watch_interval_s):
             threshold_young = gc.get_threshold()[0]
             if (threshold_young and not self._automatic_fallback
                     and gc.get_count()[0] >= HARD_CAP_TIMES * threshold_young):
