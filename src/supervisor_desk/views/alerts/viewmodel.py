@@ -159,6 +159,7 @@ class AlertsViewModel(QObject):
     # ------------------------------------------------------------------ internals
 
     def _on_timer_timeout(self) -> None:
+        self._armed_for = None  # single-shot: no longer armed
         self._publish(self.engine.tick(self._clock()))
 
     def _publish(self, update: AlertUpdate) -> None:
@@ -172,11 +173,12 @@ class AlertsViewModel(QObject):
     def _arm(self) -> None:
         due = self.engine.next_deadline()
         if due is None:
-            self._armed_for = None
-            self._timer.stop()
+            if self._armed_for is not None:
+                self._armed_for = None
+                self._timer.stop()
             return
-        if due == self._armed_for and self._timer.isActive():
-            return
+        if due == self._armed_for:
+            return  # armed for it already (a frame rarely moves the earliest deadline)
         self._armed_for = due
         wait = max(0, min(_MAX_TIMER_MS, due - self._clock()))
         self._timer.start(wait)
