@@ -27,9 +27,16 @@ length (quick: 1 call, ~22 s of audio; full: 8 calls, ~3 min). The hub runs as
   rounds; ``voice.realtime_factor_running`` how fast it transcribes beside that traffic,
   that share over ``voice.worker_cpu_s_per_audio_s`` (the job's percent moves a segment at
   a time: too coarse for short rounds; ``voice.audio_heard_running_s`` gives it);
+  ``voice.worker_cpu_share_ingest`` / ``voice.realtime_factor_ingest`` the same over the
+  running rounds' saturating ingest only (the hub tells the worker it is saturated and the
+  worker rests longer, ``hub/transcribe/pressure.py``), ``voice.worker_cpu_share_feed`` /
+  ``voice.realtime_factor_feed`` over their feed measure only (200 events/s: not saturated);
   ``voice.worker_nice_running``: the worker's autogroup nice at the end of each running
   round (it steers it itself, ``hub/transcribe/priority.py``; None without autogroups).
 - ``voice.load_avg``: the machine's 1-minute load average at the start and the end.
+
+Knobs (environment): ``VOICE_BENCH_ROUNDS`` and ``VOICE_BENCH_WINDOW_S`` replace the rounds
+and the seconds of each measure (shorter alternated runs while the machine is shared).
 """
 
 from __future__ import annotations
@@ -251,8 +258,8 @@ def run(quick: bool) -> Results:
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("espeak-ng is needed (scripts/system-deps.sh)")
     repeats = 1 if quick else 8  # quick: a smoke run beside the others (benchmarks/__main__)
-    window = 1.5 if quick else 5.0
-    rounds = 6 if quick else 12
+    window = float(os.environ.get("VOICE_BENCH_WINDOW_S", 1.5 if quick else 5.0))
+    rounds = int(os.environ.get("VOICE_BENCH_ROUNDS", 6 if quick else 12))
     results: Results = {"voice.load_avg": [round(os.getloadavg()[0], 1)]}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -286,6 +293,8 @@ def run(quick: bool) -> Results:
                                                "feed_t": []}
             running_throughout = True
             running_s = running_cpu_s = heard_s = 0.0
+            # Running rounds, split: (seconds, worker CPU seconds) of the ingest and the feed.
+            split = {"ingest": [0.0, 0.0], "feed": [0.0, 0.0]}
             niceness: list[int | None] = []
             for round_ in range(rounds):
                 for paused in ((True, False) if round_ % 2 == 0 else (False, True)):
@@ -296,8 +305,14 @@ def run(quick: bool) -> Results:
                     percent = _job(url, tokens, session_id)["percent"]
                     figures["ingest" + suffix].append(
                         asyncio.run(ingest_rate(url, tokens, window, tag)))
+                    between, cpu_between = time.monotonic(), _cpu_s(worker)
                     figures["feed" + suffix].append(asyncio.run(feed_p99(url, tokens, window,
                                                                          tag)))
+                    if not paused:
+                        split["ingest"][0] += between - began
+                        split["ingest"][1] += cpu_between - cpu_before
+                        split["feed"][0] += time.monotonic() - between
+                        split["feed"][1] += _cpu_s(worker) - cpu_between
                     running_throughout &= worker.is_running()
                     if not paused:
                         running_s += time.monotonic() - began
@@ -313,6 +328,10 @@ def run(quick: bool) -> Results:
             results["voice.realtime_factor_running"] = round(
                 running_cpu_s / running_s / max(cpu / audio_s, 1e-3), 2)
             results["voice.audio_heard_running_s"] = round(heard_s, 1)
+            for name, (seconds, cpu_s) in split.items():
+                results[f"voice.worker_cpu_share_{name}"] = round(cpu_s / seconds, 3)
+                results[f"voice.realtime_factor_{name}"] = round(
+                    cpu_s / seconds / max(cpu / audio_s, 1e-3), 2)
             results["voice.worker_nice_running"] = niceness
             results["voice.feed_p99_ms_rounds"] = [round(v, 1) for v in figures["feed"]]
             results["voice.feed_p99_ms_transcribing_rounds"] = [round(v, 1)

@@ -65,6 +65,27 @@ def test_a_rest_follows_the_pressure_and_a_change_reaches_a_rest_already_begun()
     assert not resting.is_alive()
 
 
+def _burn(cpu_s: float) -> None:
+    until = time.process_time() + cpu_s
+    while time.process_time() < until:
+        pass
+
+
+def test_between_a_segments_two_decodes_it_rests_only_while_the_hub_is_saturated() -> None:
+    pacer = pressure.Pacer(1.0)
+    pacer.begin()
+    _burn(0.02)
+    pacer.breathe()  # not pressed: no rest, the CPU time is still to be rested for
+    assert pacer.take_cpu_s() >= 0.02
+    pacer.set_pressure(True)
+    pacer.begin()
+    _burn(0.02)
+    began = time.monotonic()
+    pacer.breathe()  # pressed: 19x the CPU time used so far, now
+    assert time.monotonic() - began >= 19 * 0.02
+    assert pacer.take_cpu_s() < 0.02  # rested for: the segment's end rests for the rest
+
+
 def test_the_worker_follows_the_lines_on_its_stdin_until_they_end(tmp_path: Path) -> None:
     lines = tmp_path / "stdin"
     lines.write_text('not json\n{"pressure": true}\n{"other": 1}\n')

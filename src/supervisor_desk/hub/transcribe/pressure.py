@@ -33,7 +33,7 @@ BUSY_TICKS = 2
 # writer that dips for a moment does not wake the worker.
 QUIET_SHARE = 0.25
 QUIET_TICKS = 2
-TICK_S = 0.5
+TICK_S = 0.25
 
 
 class IngestPressure:
@@ -93,6 +93,7 @@ class Pacer:
         self._pressed = False
         self._report = report
         self._changed = threading.Condition()
+        self._cpu_mark = time.process_time()
 
     @property
     def duty(self) -> float:
@@ -107,6 +108,26 @@ class Pacer:
             self._changed.notify_all()
         if self._report is not None:
             self._report({"duty": duty, "pressure": pressed})
+
+    @property
+    def pressed(self) -> bool:
+        return self._pressed
+
+    def begin(self) -> None:
+        """A segment's work begins: :meth:`take_cpu_s` counts from here."""
+        self._cpu_mark = time.process_time()
+
+    def take_cpu_s(self) -> float:
+        """CPU seconds used since :meth:`begin` or the last call, which a rest now covers."""
+        now = time.process_time()
+        used, self._cpu_mark = now - self._cpu_mark, now
+        return used
+
+    def breathe(self) -> None:
+        """Between two parts of a segment's work: while the hub is saturated, rest for the
+        first part now rather than after the whole segment."""
+        if self._pressed:
+            self.rest(self.take_cpu_s())
 
     def rest_left(self, cpu_s: float, rested_s: float) -> float:
         """Seconds still to rest after a segment that used ``cpu_s``, ``rested_s`` into it."""

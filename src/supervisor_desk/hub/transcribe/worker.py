@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,10 +50,16 @@ class Recogniser:
     probability is kept: measured on the test calls, words of the domain are heard far more
     often (word errors 36-42 % -> 21-28 %) while speech outside it does as well as with the
     general model alone (see docs/performance.md, "Voice").
+
+    ``between`` is called between the two decodes (the worker's :meth:`Pacer.breathe`: a
+    hub that became saturated meanwhile waits for half a segment's work, not a whole one).
     """
 
-    def __init__(self, domain_lm: Path | None) -> None:
+    def __init__(self, domain_lm: Path | None,
+                 between: Callable[[], None] | None = None) -> None:
         from pocketsphinx import Decoder
+
+        self._between = between
 
         # Dither: stretches of digital silence (exact zeros, as synthetic or gated audio
         # has) otherwise derail the feature normalisation: 52 % -> 10 % word errors measured
@@ -66,7 +73,9 @@ class Recogniser:
     def words(self, pcm: bytes) -> tuple[str, int | None, int | None]:
         """The words in ``pcm`` and where the first starts / the last ends (ms), if any."""
         best: tuple[float, str, int | None, int | None] | None = None
-        for decoder in self._decoders:
+        for index, decoder in enumerate(self._decoders):
+            if index > 0 and self._between is not None:
+                self._between()
             decoder.start_utt()
             decoder.process_raw(pcm, full_utt=True)
             decoder.end_utt()
@@ -128,7 +137,8 @@ def run(path: Path, skip: int, vocabulary: bool = True, pacer: Pacer | None = No
             # Every channel's recogniser before the first segment: once they have read the
             # model file it goes, and a worker killed later leaves no file behind.
             for channel in sorted({s.channel for s in segments[skip:]}):
-                recognisers[channel] = Recogniser(domain_lm)
+                recognisers[channel] = Recogniser(
+                    domain_lm, between=pacer.breathe if pacer is not None else None)
     done = 0
     for n, segment in enumerate(segments, start=1):
         done += segment.end_ms - segment.start_ms
@@ -137,12 +147,14 @@ def run(path: Path, skip: int, vocabulary: bool = True, pacer: Pacer | None = No
         recogniser = shared or recognisers[segment.channel]
         pcm = audio.segment_samples(decoded, segment).tobytes()
         began = time.process_time()
+        if pacer is not None:
+            pacer.begin()
         text, first, last = recogniser.words(pcm)
         used = time.process_time() - began
         if governor is not None:
             governor.segment_done((segment.end_ms - segment.start_ms) / 1000, used)
         if pacer is not None:
-            pacer.rest(used)
+            pacer.rest(pacer.take_cpu_s())  # what a rest inside the segment left
         start = segment.start_ms + first if first is not None else segment.start_ms
         end = segment.start_ms + last if last is not None else segment.end_ms
         _emit({"type": "segment", "n": n, "channel": segment.channel, "start_ms": start,
