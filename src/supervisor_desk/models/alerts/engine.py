@@ -298,7 +298,9 @@ class AlertEngine:
                     if facts.session is not session:
                         if (change.previous is facts.session
                                 and change.changed is UNCHANGED_FIELDS):
-                            facts.see_same_times(session)  # the store counted the message
+                            # The store counted the message: no watched field moved (the
+                            # status neither, so nothing derived from it).
+                            facts.session = session
                         else:
                             facts.see(session)
                 message = change.message
@@ -321,6 +323,13 @@ class AlertEngine:
                     # The store tells what changed since the summary it replaced: when that
                     # is the one judged last, the old summary is not read at all.
                     told = change.changed
+                    if (told is UNCHANGED_FIELDS and skip_unchanged
+                            and change.previous is facts.session and facts.live):
+                        # The usual update (a version, a count): no watched field moved (the
+                        # status neither), no rule reads what did, and a live session has
+                        # nothing to resolve for it.
+                        facts.session = session
+                        continue
                     if told is not None and change.previous is facts.session:
                         what = told
                     else:
