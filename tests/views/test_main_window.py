@@ -453,3 +453,53 @@ def test_selected_ended_session_stays_in_the_chat_after_refresh_marked(
         await wait_until(lambda: not chat.list_note_label.isVisible())
 
     qrun(scenario())
+
+
+def test_a_new_count_in_the_status_bar_lays_nothing_out_and_reads_the_same(
+    qtbot: Any, qapp: Any
+) -> None:
+    from PySide6.QtCore import QEvent, QObject
+
+    class LayoutRequests(QObject):
+        """Layout requests of the status bar (a label's new size asks its bar first)."""
+
+        def __init__(self, bar: QObject) -> None:
+            super().__init__()
+            self.bar = bar
+            self.count = 0
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.LayoutRequest and watched is self.bar:
+                self.count += 1
+            return False
+
+    def shown() -> MainWindow:
+        window = MainWindow(SessionTableModel())
+        qtbot.addWidget(window)
+        window.resize(1400, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+
+    def settle() -> None:
+        for _ in range(10):  # a layout request climbs one widget per turn of the loop
+            qapp.processEvents()
+
+    window = shown()
+    counts = [f"{n} sessions on screen · {n % 4} ended (F5 to clear)" for n in range(40, 60)]
+    for text in counts:  # the widest of them sizes the label
+        window.set_status(text, "Live")
+    settle()
+    requests = LayoutRequests(window.statusBar())
+    qapp.installEventFilter(requests)
+    try:
+        for text in [*counts, "7 sessions on screen"]:
+            window.set_status(text, "Live")
+            settle()
+        assert requests.count == 0
+    finally:
+        qapp.removeEventFilter(requests)
+    fresh = shown()
+    fresh.set_status("7 sessions on screen", "Live")
+    settle()
+    assert window.statusBar().grab().toImage() == fresh.statusBar().grab().toImage()

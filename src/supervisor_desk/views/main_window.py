@@ -64,7 +64,7 @@ from supervisor_desk.views.help_dialogs import ShortcutsDialog
 from supervisor_desk.views.icons import app_icon
 from supervisor_desk.views.live_options import LiveListOptions
 from supervisor_desk.views.live_viewmodel import LiveMetrics
-from supervisor_desk.views.metric_cards import MetricCards
+from supervisor_desk.views.metric_cards import MetricCards, SteadyLabel
 from supervisor_desk.views.notifications import NotificationArea
 from supervisor_desk.views.results_dock import ResultsDock
 from supervisor_desk.views.session_table_model import SessionTableModel
@@ -558,8 +558,12 @@ class MainWindow(QMainWindow):
         self.user_menu.addAction(self.quit_action)
 
     def _build_status_bar(self) -> None:
-        self.status_left = QLabel("", self)
+        # Steady: a new count of sessions (every start and end) repaints the label, not the
+        # window's layout. The right one hugs its text at the bar's end: right-aligned in a
+        # steady label its glyphs land a fraction of a pixel apart, so it stays a QLabel.
+        self.status_left = SteadyLabel("", self)
         self.status_left.setTextFormat(Qt.TextFormat.PlainText)
+        self.status_left.set_steady(True)
         self.statusBar().addWidget(self.status_left, 1)
         self.status_right = QLabel("", self)
         self.status_right.setTextFormat(Qt.TextFormat.PlainText)
@@ -702,8 +706,7 @@ class MainWindow(QMainWindow):
         self.metric_cards.set_metrics(metrics)
 
     def set_status(self, left: str, right: str = "") -> None:
-        if self.status_left.text() != left:
-            self.status_left.setText(left)
+        self.status_left.set_text(left)
         if self.status_right.text() != right:
             self.status_right.setText(right)
 
