@@ -333,6 +333,9 @@ def run(quick: bool) -> Results:
                 results[f"voice.realtime_factor_{name}"] = round(
                     cpu_s / seconds / max(cpu / audio_s, 1e-3), 2)
             results["voice.worker_nice_running"] = niceness
+            results["voice.ingest_events_per_s_rounds"] = [round(v) for v in figures["ingest"]]
+            results["voice.ingest_events_per_s_transcribing_rounds"] = [
+                round(v) for v in figures["ingest_t"]]
             results["voice.feed_p99_ms_rounds"] = [round(v, 1) for v in figures["feed"]]
             results["voice.feed_p99_ms_transcribing_rounds"] = [round(v, 1)
                                                                for v in figures["feed_t"]]
