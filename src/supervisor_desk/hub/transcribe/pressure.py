@@ -26,7 +26,7 @@ from typing import IO
 PRESSED_DUTY = 0.05
 # The writer's busy share at or above which ingest counts as saturated, BUSY_TICKS ticks in
 # a row (one slow commit, e.g. a recording's import, is not saturation): the bench's
-# saturating ingest keeps it at 0.77-0.98 a tick, live traffic of 200 events/s at 0.10-0.12.
+# saturating ingest kept it at 0.77-0.98 per 0.5 s, live traffic of 200 events/s at 0.10-0.12.
 BUSY_SHARE = 0.5
 BUSY_TICKS = 2
 # Back to normal only after QUIET_TICKS ticks in a row below QUIET_SHARE: a saturated
