@@ -389,9 +389,6 @@ class DeskApp(QObject):
         self.wall_vm.sessions = lambda: list(live.store)
         live.session_updated.connect(self.wall_vm.on_session)
         live.messages_received.connect(self.wall_vm.on_messages)
-        # The Wall draws its tiles from session_updated: while it shows, the hidden main
-        # window's updates are not held for the window's return.
-        live.followers_on_screen = lambda: self.wall_vm.on_screen()
         session_only = not signed.persistent and not self.options.demo
         role = " · ".join(p for p in (signed.role, "session-only sign-in" if session_only else "")
                           if p)

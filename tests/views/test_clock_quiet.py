@@ -85,8 +85,8 @@ def test_in_the_tray_nothing_paints_or_ticks_while_events_apply_and_showing_is_c
         ticks: list[int] = []
         screen_clock().subscribe(sentinel, lambda: ticks.append(1))
         qtbot.waitUntil(lambda: len(ticks) >= 3, timeout=5000)
-        # The feed was followed (store); the followers that draw wait for the window …
-        assert updated == []
+        # The feed was followed (store, followers) …
+        assert {"a", "b", "c"} <= set(updated)
         assert live.store.get("c") is not None
         # … and the hidden window did no table, layout or paint work at all.
         assert table_signals == []
@@ -95,10 +95,8 @@ def test_in_the_tray_nothing_paints_or_ticks_while_events_apply_and_showing_is_c
     finally:
         app.removeEventFilter(painted)
     window.show()
-    # Current the instant it shows (before any paint): rows, end marks, cards, and the
-    # followers told once each what changed.
+    # Current the instant it shows (before any paint): rows, end marks and cards.
     assert model.row_of("c") >= 0
-    assert sorted(updated) == ["a", "b", "c"]
     assert window.metric_cards.cards["live"].value() == "2"
 
 

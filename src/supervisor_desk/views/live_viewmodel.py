@@ -14,11 +14,7 @@ closed to the tray or minimised, ``set_on_screen``) the table holds still the sa
 counting, and frames follow the feed's batches instead of a timer: the feed reads a busy socket
 at most every ``HIDDEN_READ_INTERVAL_S`` and each batch it read is applied (and judged by the
 alert rules) at once, so an event costs one wake-up, not one for the socket plus one per frame
-timer; showing the window applies everything before it paints. Off screen, ``session_updated``
-(whose followers draw: History's rows, the detail dock, the Analytics page's staleness, the
-Wall's tiles) is held too, each session's latest version once, and told as the window shows,
-before it paints; while another window that follows it is on screen (the Wall,
-``followers_on_screen``) it is told with every frame as on screen.
+timer; showing the window applies everything before it paints.
 The metric cards move on the app's one-second clock (``tick``), not on a timer of their own.
 """
 
@@ -159,12 +155,6 @@ class LiveViewModel(QObject):
         self._started: dict[str, SessionSummary] = {}
         self._ended: dict[str, SessionSummary] = {}
         self._watched_messages: list[Message] = []
-        # Off screen: sessions changed since the window left the screen, latest version each,
-        # that the followers of session_updated hear when it shows (or another follower does).
-        self._unshown_updates: dict[str, SessionSummary] = {}
-        # Set by the app: whether a window that follows session_updated besides this one (the
-        # Wall) is on screen; then updates are told with every frame even off screen.
-        self.followers_on_screen: Callable[[], bool] = lambda: False
         self._watched_id: str | None = None
         self._frame_messages: list[Message] = []
         self._state: ConnectionState | None = None
@@ -279,15 +269,10 @@ class LiveViewModel(QObject):
             self.model.set_sessions(self._table_sessions())
         self.sessions_changed.emit()
         self._emit_metrics()
-        if self._unshown_updates:
-            # What the followers have not heard yet is told as the snapshot has it.
-            store = self.store
-            self._unshown_updates = {sid: current for sid in self._unshown_updates
-                                     if (current := store.get(sid)) is not None}
         if self._watched_id is not None:
             watched = self.store.get(self._watched_id)
             if watched is not None:
-                self._tell_updated([watched])
+                self.session_updated.emit(watched)
         self._check_first_rows()
         if self._gc_policy is not None:
             self._gc_policy.freeze_long_lived()
@@ -359,7 +344,8 @@ class LiveViewModel(QObject):
                 self._show(batch)
             self.sessions_changed.emit()
             # Once per session per frame: History rows and the open detail follow the feed.
-            self._tell_updated(batch)
+            for s in batch:
+                self.session_updated.emit(s)
             self._check_first_rows()
             if self._on_screen:
                 since = self._monotonic() - self._metrics_at
@@ -390,22 +376,6 @@ class LiveViewModel(QObject):
 
     def _on_frame_timeout(self) -> None:
         self.flush()
-
-    def _tell_updated(self, sessions: list[SessionSummary]) -> None:
-        """``session_updated`` for each of ``sessions``: now while someone follows it on screen,
-        else held (latest version per session) until the window shows. History's rows, the dock
-        and the Wall's tiles were ~30 % of a hidden frame's Python (idle_bench, cProfile)."""
-        held = self._unshown_updates
-        if not (self._on_screen or self.followers_on_screen()):
-            held.update((s.id, s) for s in sessions)
-            return
-        if held:
-            # Held ones first, each once with its latest version (a dict keeps the first place).
-            held.update((s.id, s) for s in sessions)
-            self._unshown_updates = {}
-            sessions = list(held.values())
-        for s in sessions:
-            self.session_updated.emit(s)
 
     def _check_first_rows(self) -> None:
         if not self._first_rows_seen and self.model.rowCount() > 0:
@@ -634,8 +604,6 @@ class LiveViewModel(QObject):
         self._feed.read_interval = 0.0
         self._feed.read_now()
         self.flush()
-        if self._unshown_updates:
-            self._tell_updated([])  # the followers catch up before the window paints
         if not self.paused:
             self._apply_held()
         self._expired_at = self._monotonic()
