@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import keyring.backend
@@ -11,6 +12,18 @@ import keyring.errors
 from supervisor_desk.client.feed import ConnectionState
 from supervisor_desk.models.state import SessionStore
 from supervisor_desk.models.wire import LiveSnapshot, StoredEvent
+
+
+def poll_until[T](condition: Callable[[], T | None], timeout: float = 60.0) -> T:
+    """Block (no event loop: another process or thread does the work) until ``condition()``
+    returns something true, and return it; checked every 50 ms."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:

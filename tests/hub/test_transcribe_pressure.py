@@ -17,6 +17,7 @@ from supervisor_desk.hub.store.sqlite import SqliteStore
 from supervisor_desk.hub.transcribe import pressure
 from tests.audio_samples import HAVE_SPEECH_TOOLS, make_call
 from tests.audio_samples import recognise_at_full_speed as recognise_at_full_speed
+from tests.helpers import poll_until
 from tests.reliability.hubproc import HubProcess, prepare_db
 
 DIALOGUE = (
@@ -96,16 +97,6 @@ def test_the_worker_follows_the_lines_on_its_stdin_until_they_end(tmp_path: Path
     # Pressed by the hub's line; off at the end of its lines (the hub gone).
     assert reports == [{"duty": pressure.PRESSED_DUTY, "pressure": True},
                        {"duty": 0.3, "pressure": False}]
-
-
-def _wait_for[T](condition: Callable[[], T | None], timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _batch(prefix: str) -> bytes:
@@ -188,15 +179,15 @@ def test_while_the_hubs_ingest_is_saturated_the_worker_rests_longer_and_still_fi
                 headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()
             return found
 
-        _wait_for(lambda: job()["state"] == "running")
+        poll_until(lambda: job()["state"] == "running")
         before = len(_duties(hub.log))
         stop = saturating_ingest(posters, hub.url)
         saturated = f"{pressure.PRESSED_DUTY} (the hub's ingest is saturated)"
-        _wait_for(lambda: saturated in _duties(hub.log)[before:])
+        poll_until(lambda: saturated in _duties(hub.log)[before:])
         stop.set()
         calm = "1.0 (the hub's ingest is no longer saturated)"
-        _wait_for(lambda: _duties(hub.log)[-1] == calm)
-        done = _wait_for(lambda: (found := job())["state"] in ("done", "failed") and found)
+        poll_until(lambda: _duties(hub.log)[-1] == calm)
+        done = poll_until(lambda: (found := job())["state"] in ("done", "failed") and found)
         assert done["state"] == "done" and done["percent"] == 100
     finally:
         hub.stop()

@@ -9,8 +9,7 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.hub.transcribe import priority
 from tests.audio_samples import HAVE_SPEECH_TOOLS, Spoken, make_call
 from tests.audio_samples import recognise_at_full_speed as recognise_at_full_speed
+from tests.helpers import poll_until
 from tests.hub.conftest import Api
 from tests.reliability.hubproc import HubProcess, prepare_db
 
@@ -43,16 +43,6 @@ needs_autogroups = pytest.mark.skipif(not HAVE_AUTOGROUPS,
 @pytest.fixture(scope="module")
 def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Spoken]]:
     return make_call(tmp_path_factory.mktemp("call"), DIALOGUE, 1.0)
-
-
-def _wait_for[T](condition: Callable[[], T | None], timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _worker_of(pid: int) -> psutil.Process | None:
@@ -111,16 +101,16 @@ def test_a_worker_leaves_the_hubs_session_and_dies_with_the_hub(
 ) -> None:
     hub, tokens = hub_process
     _import(hub.url, tokens["ingest"], call[0])
-    worker = _wait_for(lambda: _worker_of(hub.pid))
+    worker = poll_until(lambda: _worker_of(hub.pid))
     # Its own session, hence its own autogroup, which it starts at the lowest weight.
-    _wait_for(lambda: os.getsid(worker.pid) != os.getsid(hub.pid))
+    poll_until(lambda: os.getsid(worker.pid) != os.getsid(hub.pid))
     assert _autogroup(worker.pid).startswith("/autogroup-")
     assert _autogroup(worker.pid) != _autogroup(hub.pid)
     assert 0 <= _nice(worker.pid) <= 19
     assert os.getpgid(worker.pid) != os.getpgid(hub.pid)  # a signal to the hub's group misses it
 
     hub.kill9()  # no shutdown, no cancel: only the kernel can stop the worker now
-    _wait_for(lambda: _gone(worker), timeout=10)
+    poll_until(lambda: _gone(worker), timeout=10)
 
 
 @needs_speech
@@ -132,7 +122,7 @@ def test_shutting_the_hub_down_stops_its_worker(
     hub.start()
     try:
         _import(hub.url, token, call[0])
-        worker = _wait_for(lambda: _worker_of(os.getpid()))
+        worker = poll_until(lambda: _worker_of(os.getpid()))
     finally:
         hub.stop()
     assert _gone(worker)  # stopped and reaped by the time stop() returns
@@ -143,7 +133,7 @@ def test_cancelling_a_job_stops_its_worker(api: Api, call: tuple[Path, list[Spok
     answer = api.post("/sessions/import-audio", role="ingest", content=call[0].read_bytes(),
                       params={"agent": "Ava", "channel": "sip"})
     session_id = answer.json()["session"]["id"]
-    worker = _wait_for(lambda: _worker_of(os.getpid()))
+    worker = poll_until(lambda: _worker_of(os.getpid()))
     cancelled = api.request("DELETE", f"/sessions/{session_id}/transcription", role="supervisor")
     assert cancelled.status_code == 200, cancelled.text
     assert _gone(worker)
