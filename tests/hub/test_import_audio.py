@@ -29,6 +29,7 @@ from tests.audio_samples import (
     write_wav,
 )
 from tests.audio_samples import recognise_at_full_speed as recognise_at_full_speed
+from tests.helpers import poll_until
 from tests.hub.conftest import Api, assert_error
 
 # (speaker, sentence): the agent on the right channel, the customer on the left.
@@ -266,13 +267,7 @@ def test_cancelling_keeps_the_recording_and_says_so(
 
 
 def _wait_for(condition: Any, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+    return poll_until(condition, timeout)  # a recognition takes minutes on a busy machine
 
 
 @pytest.mark.timeout(400)
