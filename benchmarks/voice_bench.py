@@ -42,6 +42,7 @@ and the seconds of each measure (shorter alternated runs while the machine is sh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -49,6 +50,7 @@ import subprocess
 import tempfile
 import time
 import wave
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -153,10 +155,63 @@ async def ingest_rate(url: str, tokens: dict[str, str], seconds: float, tag: str
         return stored / (time.monotonic() - started)
 
 
-async def feed_p99(url: str, tokens: dict[str, str], seconds: float, tag: str) -> float:
+FEED_CLIENTS = 10
+FEED_EVENTS_PER_S = 200
+
+
+@dataclass
+class FeedSample:
+    """One feed measure: every frame's latency, and what the processes did meanwhile."""
+
+    latencies_ms: list[float]
+    posts: int
+    seconds: float
+    # Per process ("hub", "hub_loop": the hub's event-loop thread, "bench", "worker"):
+    # CPU seconds run, seconds waited on a run queue while runnable, times scheduled.
+    sched: dict[str, tuple[float, float, int]] = field(default_factory=dict)
+    steal_s: float = 0.0
+
+
+def _schedstat(pid: int, tid: int | None = None) -> tuple[float, float, int]:
+    """(CPU s, run-queue wait s, times on a CPU) of a process's threads, or of one thread
+    (``/proc/<pid>/task/<tid>/schedstat``; a thread that ended meanwhile is left out)."""
+    tasks = Path(f"/proc/{pid}/task")
+    ran = waited = slices = 0
+    try:
+        names = [str(tid)] if tid is not None else os.listdir(tasks)
+    except OSError:
+        return 0.0, 0.0, 0
+    for name in names:
+        try:
+            fields = (tasks / name / "schedstat").read_text().split()
+        except OSError:
+            continue
+        ran, waited, slices = ran + int(fields[0]), waited + int(fields[1]), \
+            slices + int(fields[2])
+    return ran / 1e9, waited / 1e9, slices
+
+
+def _steal_s() -> float:
+    """Seconds the machine's virtual CPUs were held by the host (``/proc/stat``)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
+def _sched_all(hub: int, worker: int) -> dict[str, tuple[float, float, int]]:
+    return {"hub": _schedstat(hub), "hub_loop": _schedstat(hub, hub),
+            "bench": _schedstat(os.getpid()), "worker": _schedstat(worker)}
+
+
+async def feed_latencies(url: str, tokens: dict[str, str], seconds: float, tag: str,
+                         hub: int, worker: int, batch: int) -> FeedSample:
+    """10 desktop-like feed readers while a platform posts 200 events/s in ``batch``-event
+    POSTs; each frame's latency = received - its POST's start."""
     ws_url = url.replace("http", "ws", 1) + "/api/v1/feed"
     latencies: list[float] = []
     sent_at: dict[str, float] = {}
+    heard: dict[str, int] = {}
+    last: list[str] = []
+    all_heard = asyncio.Event()
     headers = {"Authorization": f"Bearer {tokens['viewer']}"}
     done = asyncio.Event()
 
@@ -174,27 +229,67 @@ async def feed_p99(url: str, tokens: dict[str, str], seconds: float, tag: str) -
                 session_id = json.loads(raw)["event"]["session_id"]
                 if session_id in sent_at:
                     latencies.append((received - sent_at[session_id]) * 1000)
+                    heard[session_id] = heard.get(session_id, 0) + 1
+                    if last and session_id == last[0] and \
+                            heard[session_id] == batch * FEED_CLIENTS:
+                        all_heard.set()
 
     ready = asyncio.Semaphore(0)
-    clients = [asyncio.create_task(client()) for _ in range(10)]
+    clients = [asyncio.create_task(client()) for _ in range(FEED_CLIENTS)]
     for _ in clients:
         await ready.acquire()
     ingest_headers = {"Authorization": f"Bearer {tokens['ingest']}",
                       "Content-Type": "application/json"}
+    period = batch / FEED_EVENTS_PER_S
     async with httpx.AsyncClient(base_url=url, headers=ingest_headers, timeout=60) as poster:
-        stop_at = time.monotonic() + seconds
+        sched_before, steal_before = _sched_all(hub, worker), _steal_s()
+        began = time.monotonic()
+        stop_at = began + seconds
         i = 0
         while time.monotonic() < stop_at:
             session_id = f"{tag}-f{i}"
-            body = _batch(session_id, 10)  # 10 events every 50 ms: 200 events/s
+            body = _batch(session_id, batch)
             sent_at[session_id] = time.monotonic()
             (await poster.post("/api/v1/ingest", content=body)).raise_for_status()
             i += 1
-            await asyncio.sleep(max(0.0, sent_at[session_id] + 0.05 - time.monotonic()))
-    await asyncio.sleep(1.0)
+            await asyncio.sleep(max(0.0, sent_at[session_id] + period - time.monotonic()))
+        last.append(session_id)
+        if heard.get(session_id, 0) == batch * FEED_CLIENTS:
+            all_heard.set()
+        with contextlib.suppress(TimeoutError):  # a lost frame shows as a short count
+            await asyncio.wait_for(all_heard.wait(), 5.0)
+        elapsed = time.monotonic() - began
+        sched_after, steal_after = _sched_all(hub, worker), _steal_s()
     done.set()
     await asyncio.gather(*clients)
-    return percentile(latencies, 99)
+    sched = {name: (sched_after[name][0] - sched_before[name][0],
+                    sched_after[name][1] - sched_before[name][1],
+                    sched_after[name][2] - sched_before[name][2]) for name in sched_after}
+    return FeedSample(latencies, i, elapsed, sched, steal_after - steal_before)
+
+
+def _feed_figures(samples: list[FeedSample], suffix: str) -> Results:
+    """Pooled over every round of one condition (paused, or running)."""
+    pooled = [v for sample in samples for v in sample.latencies_ms]
+    seconds = sum(sample.seconds for sample in samples)
+    out: Results = {
+        f"voice.feed_p99_ms{suffix}": round(percentile(pooled, 99), 1),
+        f"voice.feed_p50_ms{suffix}": round(percentile(pooled, 50), 1),
+        f"voice.feed_frames{suffix}": len(pooled),
+        f"voice.feed_posts{suffix}": sum(sample.posts for sample in samples),
+        f"voice.feed_steal_share{suffix}": round(
+            sum(sample.steal_s for sample in samples) / seconds, 3),
+    }
+    for name in ("hub", "hub_loop", "bench", "worker"):
+        ran = sum(sample.sched[name][0] for sample in samples)
+        waited = sum(sample.sched[name][1] for sample in samples)
+        slices = sum(sample.sched[name][2] for sample in samples)
+        out[f"voice.feed_cpu_{name}{suffix}"] = round(ran / seconds, 3)
+        # Run-queue wait: ms per second of the measure, and per time it was scheduled (µs).
+        out[f"voice.feed_runq_ms_per_s_{name}{suffix}"] = round(waited / seconds * 1000, 2)
+        out[f"voice.feed_runq_us_per_slice_{name}{suffix}"] = round(
+            waited / max(slices, 1) * 1e6, 1)
+    return out
 
 
 def _worker(hub: psutil.Process) -> psutil.Process | None:
@@ -257,9 +352,11 @@ def _cpu_s(worker: psutil.Process) -> float:
 def run(quick: bool) -> Results:
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("espeak-ng is needed (scripts/system-deps.sh)")
-    repeats = 1 if quick else 8  # quick: a smoke run beside the others (benchmarks/__main__)
-    window = float(os.environ.get("VOICE_BENCH_WINDOW_S", 1.5 if quick else 5.0))
-    rounds = int(os.environ.get("VOICE_BENCH_ROUNDS", 6 if quick else 12))
+    repeats = 1 if quick else 2  # quick: a smoke run beside the others (benchmarks/__main__)
+    window = float(os.environ.get("VOICE_BENCH_WINDOW_S", 1.5 if quick else 3.0))
+    feed_window = float(os.environ.get("VOICE_BENCH_FEED_WINDOW_S", 3.0 if quick else 6.0))
+    rounds = int(os.environ.get("VOICE_BENCH_ROUNDS", 6 if quick else 10))
+    feed_batch = int(os.environ.get("VOICE_BENCH_FEED_BATCH", 5))
     results: Results = {"voice.load_avg": [round(os.getloadavg()[0], 1)]}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -289,8 +386,8 @@ def run(quick: bool) -> Results:
                 worker = _worker(hub)
             assert worker is not None, "the transcription did not start"
             time.sleep(1.0)  # past loading the model: recognising
-            figures: dict[str, list[float]] = {"ingest": [], "ingest_t": [], "feed": [],
-                                               "feed_t": []}
+            ingest: dict[str, list[float]] = {"": [], "_t": []}
+            feed: dict[str, list[FeedSample]] = {"": [], "_t": []}
             running_throughout = True
             running_s = running_cpu_s = heard_s = 0.0
             # Running rounds, split: (seconds, worker CPU seconds) of the ingest and the feed.
@@ -303,11 +400,10 @@ def run(quick: bool) -> Results:
                     suffix = "" if paused else "_t"
                     began, cpu_before = time.monotonic(), _cpu_s(worker)
                     percent = _job(url, tokens, session_id)["percent"]
-                    figures["ingest" + suffix].append(
-                        asyncio.run(ingest_rate(url, tokens, window, tag)))
+                    ingest[suffix].append(asyncio.run(ingest_rate(url, tokens, window, tag)))
                     between, cpu_between = time.monotonic(), _cpu_s(worker)
-                    figures["feed" + suffix].append(asyncio.run(feed_p99(url, tokens, window,
-                                                                         tag)))
+                    feed[suffix].append(asyncio.run(feed_latencies(
+                        url, tokens, feed_window, tag, hub.pid, worker.pid, feed_batch)))
                     if not paused:
                         split["ingest"][0] += between - began
                         split["ingest"][1] += cpu_between - cpu_before
@@ -333,27 +429,38 @@ def run(quick: bool) -> Results:
                 results[f"voice.realtime_factor_{name}"] = round(
                     cpu_s / seconds / max(cpu / audio_s, 1e-3), 2)
             results["voice.worker_nice_running"] = niceness
-            results["voice.ingest_events_per_s_rounds"] = [round(v) for v in figures["ingest"]]
-            results["voice.ingest_events_per_s_transcribing_rounds"] = [
-                round(v) for v in figures["ingest_t"]]
-            results["voice.feed_p99_ms_rounds"] = [round(v, 1) for v in figures["feed"]]
-            results["voice.feed_p99_ms_transcribing_rounds"] = [round(v, 1)
-                                                               for v in figures["feed_t"]]
-    base_ingest, base_feed = median(figures["ingest"]), median(figures["feed"])
-    loaded = {"ingest": median(figures["ingest_t"]), "feed": median(figures["feed_t"])}
+    results["voice.ingest_events_per_s_rounds"] = [round(v) for v in ingest[""]]
+    results["voice.ingest_events_per_s_transcribing_rounds"] = [round(v) for v in ingest["_t"]]
+    base_ingest, loaded_ingest = median(ingest[""]), median(ingest["_t"])
     results["voice.ingest_events_per_s"] = round(base_ingest)
-    results["voice.ingest_events_per_s_transcribing"] = round(loaded["ingest"])
+    results["voice.ingest_events_per_s_transcribing"] = round(loaded_ingest)
     results["voice.ingest_change_pct"] = round(
-        (loaded["ingest"] - base_ingest) / base_ingest * 100, 1)
-    results["voice.feed_p99_ms"] = round(base_feed, 1)
-    results["voice.feed_p99_ms_transcribing"] = round(loaded["feed"], 1)
-    results["voice.feed_change_pct"] = round((loaded["feed"] - base_feed) / base_feed * 100, 1)
-    for name in ("feed", "ingest"):
-        odd, even = median(figures[name][1::2]), median(figures[name][0::2])
-        results[f"voice.{name}_noise_pct"] = round((odd - even) / even * 100, 1)
+        (loaded_ingest - base_ingest) / base_ingest * 100, 1)
+    odd, even = median(ingest[""][1::2]), median(ingest[""][0::2])
+    results["voice.ingest_noise_pct"] = round((odd - even) / even * 100, 1)
+
+    # The feed's p99 over every frame of a condition's rounds pooled: one round's p99 rests
+    # on its few slowest POSTs and swung by tens of percent between runs of the same code.
+    results["voice.feed_round_p99_ms_rounds"] = [
+        round(percentile(sample.latencies_ms, 99), 1) for sample in feed[""]]
+    results["voice.feed_round_p99_ms_transcribing_rounds"] = [
+        round(percentile(sample.latencies_ms, 99), 1) for sample in feed["_t"]]
+    for suffix in ("", "_t"):
+        figures = _feed_figures(feed[suffix], suffix)
+        results.update({key[:-2] + "_transcribing" if suffix else key: value
+                        for key, value in figures.items()})
+    base_feed = results["voice.feed_p99_ms"]
+    results["voice.feed_change_pct"] = round(
+        (results["voice.feed_p99_ms_transcribing"] - base_feed) / base_feed * 100, 1)
+    # Noise floor: the paused rounds against each other (odd against even rounds, pooled).
+    odd_p99 = percentile([v for sample in feed[""][1::2] for v in sample.latencies_ms], 99)
+    even_p99 = percentile([v for sample in feed[""][0::2] for v in sample.latencies_ms], 99)
+    results["voice.feed_noise_pct"] = round((odd_p99 - even_p99) / even_p99 * 100, 1)
     results["voice.load_avg"].append(round(os.getloadavg()[0], 1))
     results["voice.rounds"] = rounds
     results["voice.round_window_s"] = window
+    results["voice.feed_window_s"] = feed_window
+    results["voice.feed_batch"] = feed_batch
     results["voice.cpus"] = psutil.cpu_count()
     results["voice.transcribe_duty"] = VoiceSettings.from_env().duty
     return results
