@@ -38,6 +38,7 @@ from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.client.settings import NotificationPrefs, Preferences, load_preferences
 from supervisor_desk.logging_setup import setup_logging
 from supervisor_desk.models.alerts.defaults import ROUTINE_ENDED_ID, ROUTINE_NEW_ID, default_rules
+from supervisor_desk.models.alerts.engine import AlertUpdate
 from supervisor_desk.models.alerts.rules import RuleSet
 from supervisor_desk.models.analytics import DEFAULT_SLA_SECONDS
 from supervisor_desk.models.filters import SessionFilter
@@ -197,7 +198,7 @@ class DeskApp(QObject):
         self.wall_vm.alert_state = self.alerts.highlight
         self.wall_vm.alerting = lambda: {
             a.session_id for a in self.alerts.alerts() if a.state == "open"}
-        self.alerts.alerts_changed.connect(self.wall_vm.on_alerts_changed)
+        self.alerts.alerts_changed.connect(self._on_alerts_changed)
         self.alerts.rules_changed.connect(self._on_alerts_rules_changed)
         self._on_alerts_rules_changed(self.alerts.rules)
         self.alert_rules_dialog: AlertRulesDialog | None = None
@@ -263,9 +264,8 @@ class DeskApp(QObject):
         self.tray.session_requested.connect(self._on_tray_session_requested)
         self.tray.paused_changed.connect(self._on_tray_paused_changed)
         self.tray.tray_available_changed.connect(self._on_tray_available_changed)
-        self.alerts.notices_raised.connect(self.alert_notifier.on_notices)
+        self.alerts.alerts_changed.connect(self.alert_notifier.on_alerts_changed)
         self.tray.acknowledge_requested.connect(self.alerts.acknowledge_session)
-        self.alerts.alerts_changed.connect(self.model.alerts_changed)
         self.alerts_panel.session_requested.connect(self._on_tray_session_requested)
         self.alerts_panel.rules_requested.connect(self._on_alerts_rules_requested)
         w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.alerts_panel)
@@ -557,6 +557,16 @@ class DeskApp(QObject):
         if self.prefs.last_export_dir != folder:
             self.prefs.last_export_dir = folder
             self._save_prefs()
+
+    def _on_alerts_changed(self, update: AlertUpdate) -> None:
+        """The rows' highlights and the Wall follow the alerts (not a frame's notices alone)."""
+        if update.changed:
+            self.model.alerts_changed()
+        elif update.listed:
+            self.model.alerts_changed_for(update.sessions())
+        else:
+            return
+        self.wall_vm.on_alerts_changed()
 
     def _on_alerts_rules_changed(self, rules: Any) -> None:
         thresholds = rules.wait_thresholds()

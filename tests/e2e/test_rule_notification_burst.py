@@ -124,7 +124,7 @@ def test_alert_rules_on_a_busy_floor_reach_the_desktop_as_one_counting_notificat
         r for r in rules.rules if not r.builtin)})
     alerts.set_rules(rules)
     vm = AlertsViewModel(rules)
-    vm.notices_raised.connect(alerts.on_notices)
+    vm.alerts_changed.connect(alerts.on_alerts_changed)
     frames = 15
 
     async def scenario() -> None:
@@ -133,7 +133,7 @@ def test_alert_rules_on_a_busy_floor_reach_the_desktop_as_one_counting_notificat
         for n in range(1, frames + 1):
             negative = queued(f"s{n}", 5, f"Guest {n}").model_copy(
                 update={"metadata": {"sentiment": "negative"}})
-            vm.apply_batch([(SessionChange("added", negative), False)])
+            vm.apply_batch([SessionChange("added", negative)])
             await asyncio.sleep(FRAME_S)  # the feed's next frame
         await wait_until(lambda: any(f"— {frames} times" in c["summary"]
                                      for c in desktop.notifications()), 5)

@@ -518,6 +518,26 @@ class SessionTableModel(QAbstractTableModel):
                  Qt.ItemDataRole.ForegroundRole],
             )
 
+    def alerts_changed_for(self, session_ids: Iterable[str]) -> None:
+        """These sessions' alerts opened or resolved: repaint the painted rows whose tint moved.
+
+        A row never painted since its cells were forgotten reads its tint when it is; the
+        others are found by their cached cells, so a frame costs nothing for rows off screen
+        (the whole table repainted on every frame that changed an alert).
+        """
+        cells = self._cells
+        level = self._alert_level
+        for sid in session_ids:
+            entry = cells.get(sid)
+            if entry is not None and entry.level != level(sid):
+                row = self.row_of(sid)
+                if row >= 0:
+                    self.dataChanged.emit(
+                        self.createIndex(row, 0),
+                        self.createIndex(row, len(SessionColumn) - 1),
+                        [Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.DecorationRole,
+                         Qt.ItemDataRole.ForegroundRole])
+
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Column sort (header click). ``column < 0`` returns to the live order."""
         self._sort_column = column if 0 <= column < len(SessionColumn) else -1

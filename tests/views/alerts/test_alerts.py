@@ -68,8 +68,8 @@ def rules(*extra: Rule) -> RuleSet:
 def test_wait_rule_fires_on_its_deadline_not_by_polling(qtbot: QtBot) -> None:
     vm = AlertsViewModel(rules())
     notices: list[Any] = []
-    vm.notices_raised.connect(notices.extend)
-    vm.apply_batch([(SessionChange("added", queued("s1", 59.7)), False)])
+    vm.alerts_changed.connect(lambda update: notices.extend(update.notices))
+    vm.apply_batch([SessionChange("added", queued("s1", 59.7))])
     assert not notices and vm.alerts() == []
     qtbot.waitUntil(lambda: bool(notices), timeout=3000)
     assert [a.session_id for a in vm.alerts()] == ["s1"]
@@ -81,11 +81,11 @@ def test_wait_rule_fires_on_its_deadline_not_by_polling(qtbot: QtBot) -> None:
 def test_replayed_changes_announce_no_routine_notices(qtbot: QtBot) -> None:
     vm = AlertsViewModel(default_rules())
     notices: list[Any] = []
-    vm.notices_raised.connect(notices.extend)
+    vm.alerts_changed.connect(lambda update: notices.extend(update.notices))
     active = queued("s1", 1).model_copy(update={"status": "active"})
-    vm.apply_batch([(SessionChange("added", active), True)])
+    vm.apply_batch([], [SessionChange("added", active)])
     assert notices == []
-    vm.apply_batch([(SessionChange("added", active.model_copy(update={"id": "s2"})), False)])
+    vm.apply_batch([SessionChange("added", active.model_copy(update={"id": "s2"}))])
     assert [n.rule.name for n in notices] == ["New session"]
 
 
@@ -101,7 +101,7 @@ def test_panel_lists_by_severity_acknowledges_and_snoozes_by_key(qtbot: QtBot) -
     message = Message.model_validate({
         "id": "m1", "session_id": "s2", "seq": 1, "at": now(),
         "author": {"role": "customer"}, "text": "I will call my LAWYER"})
-    vm.apply_batch([(SessionChange("message", queued("s2", 5, "Cleo"), message), False)])
+    vm.apply_batch([SessionChange("message", queued("s2", 5, "Cleo"), message)])
     model = panel.model
     qtbot.waitUntil(lambda: model.rowCount() == 2)  # the list follows within 250 ms
     assert model.index(0, 0).data() == "Critical" and "Bob" in model.index(0, 1).data()
@@ -145,12 +145,12 @@ def test_hidden_panel_counts_and_a_critical_alert_brings_it_forward(qtbot: QtBot
     said = Message.model_validate({
         "id": "m1", "session_id": "s1", "seq": 1, "at": now(),
         "author": {"role": "customer"}, "text": "my lawyer will call"})
-    vm.apply_batch([(SessionChange("message", queued("s1", 5, "Bob"), said), False)])
+    vm.apply_batch([SessionChange("message", queued("s1", 5, "Bob"), said)])
     assert not panel.isVisible()
     assert menu_entry.text() == "Alerts (1)"
     # A critical one (a wait over a minute): the panel comes forward, listing both, and the
     # reply being typed keeps the keyboard.
-    vm.apply_batch([(SessionChange("added", queued("s2", 120, "Cleo")), False)])
+    vm.apply_batch([SessionChange("added", queued("s2", 120, "Cleo"))])
     assert panel.isVisible() and menu_entry.isChecked()
     assert menu_entry.text() == "Alerts (2)"
     assert panel.model.rowCount() == 2 and "Cleo" in panel.model.index(0, 1).data()
@@ -191,7 +191,7 @@ def test_rule_notice_shows_a_banner_and_routine_rules_keep_their_rate_limit(
     notifier = AlertNotifier(tray, area)
     notifier.set_rules(default_rules())
     vm = AlertsViewModel(default_rules())
-    vm.notices_raised.connect(notifier.on_notices)
+    vm.alerts_changed.connect(notifier.on_alerts_changed)
     with qtbot.waitSignal(notifier.delivered):  # told once the frame has ended
         vm.reset([queued("s1", 200, "Bob")])
     banners = area.banners()
@@ -212,7 +212,7 @@ def test_quiet_hours_silence_pop_ups_and_sound(qtbot: QtBot) -> None:
     notifier.set_rules(quiet)
     assert notifier.quiet
     vm = AlertsViewModel(quiet)
-    vm.notices_raised.connect(notifier.on_notices)
+    vm.alerts_changed.connect(notifier.on_alerts_changed)
     with qtbot.waitSignal(notifier.delivered):
         vm.reset([queued("s1", 200)])
     assert notifier.sounds_played == 0

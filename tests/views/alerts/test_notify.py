@@ -40,7 +40,7 @@ def test_banners_show_at_once_then_gather_the_most_severe_of_a_busy_spell(qtbot:
         r for r in rules.rules if not r.builtin)})
     notifier.set_rules(rules)
     vm = AlertsViewModel(rules)
-    vm.notices_raised.connect(notifier.on_notices)
+    vm.alerts_changed.connect(notifier.on_alerts_changed)
 
     with qtbot.waitSignal(notifier.delivered):  # told once the frame has ended
         vm.reset([queued("s1", 200, "Bob")])  # waits over 1 and over 3 minutes
@@ -52,9 +52,9 @@ def test_banners_show_at_once_then_gather_the_most_severe_of_a_busy_spell(qtbot:
         negative = queued(f"s{n}", 5, f"Guest {n}").model_copy(
             update={"metadata": {"sentiment": "negative"}})
         with qtbot.waitSignal(notifier.delivered):
-            vm.apply_batch([(SessionChange("added", negative), False)])
+            vm.apply_batch([SessionChange("added", negative)])
     with qtbot.waitSignal(notifier.delivered):
-        vm.apply_batch([(SessionChange("added", queued("s9", 70, "Cleo")), False)])
+        vm.apply_batch([SessionChange("added", queued("s9", 70, "Cleo"))])
     assert area.shown_count == shown
 
     # Then, once, the area's two banners: the most severe of the spell on top.
@@ -74,15 +74,15 @@ def test_a_frame_is_told_on_the_next_turn_not_inside_the_frame(qtbot: QtBot) -> 
     rules = default_rules().model_copy(update={"muted": True})
     notifier.set_rules(rules)
     vm = AlertsViewModel(rules)
-    vm.notices_raised.connect(notifier.on_notices)
+    vm.alerts_changed.connect(notifier.on_alerts_changed)
     told: list[str] = []
     notifier.delivered.connect(lambda notice, _alert: told.append(notice.rule.id))
 
-    vm.apply_batch([(SessionChange("added", queued("s1", 200, "Bob")), False)])
+    vm.apply_batch([SessionChange("added", queued("s1", 200, "Bob"))])
     assert told == [] and area.banners() == []  # the frame ends first
     qtbot.waitUntil(lambda: len(area.banners()) == 2, timeout=1000)
     assert sorted(told) == ["wait-180", "wait-60"]  # every notice of the frame, once
-    vm.apply_batch([(SessionChange("added", queued("s2", 70, "Cleo")), False)])
+    vm.apply_batch([SessionChange("added", queued("s2", 70, "Cleo"))])
     notifier.close()  # closing drops what was not told yet
     QCoreApplication.processEvents()  # the turn it would have been told on
     assert sorted(told) == ["wait-180", "wait-60"]
@@ -140,21 +140,21 @@ def test_a_busy_floor_sounds_once_unless_something_more_severe_comes(
     rules = default_rules()  # waits over 1 min chime, over 3 min sound the alarm
     notifier.set_rules(rules)
     vm = AlertsViewModel(rules)
-    vm.notices_raised.connect(notifier.on_notices)
+    vm.alerts_changed.connect(notifier.on_alerts_changed)
     with qtbot.waitSignal(notifier.delivered):
-        vm.apply_batch([(SessionChange("added", queued("s1", 70)), False)])  # a chime
+        vm.apply_batch([SessionChange("added", queued("s1", 70))])  # a chime
     assert notifier.sounds_played == 1
     for n in range(2, 6):  # a warning every frame: no more chimes
         clock[0] += 0.08
         with qtbot.waitSignal(notifier.delivered):
-            vm.apply_batch([(SessionChange("added", queued(f"s{n}", 70)), False)])
+            vm.apply_batch([SessionChange("added", queued(f"s{n}", 70))])
     assert notifier.sounds_played == 1
     clock[0] += 0.08  # a critical one still sounds (one alarm for its two rules)
     with qtbot.waitSignal(notifier.delivered):
-        vm.apply_batch([(SessionChange("added", queued("s9", 200)), False)])
+        vm.apply_batch([SessionChange("added", queued("s9", 200))])
     assert notifier.sounds_played == 2
     clock[0] += SOUND_GAP_S  # and after a quiet gap, a warning chimes again
     with qtbot.waitSignal(notifier.delivered):
-        vm.apply_batch([(SessionChange("added", queued("s10", 70)), False)])
+        vm.apply_batch([SessionChange("added", queued("s10", 70))])
     assert notifier.sounds_played == 3
     notifier.close()

@@ -63,7 +63,7 @@ def test_the_list_follows_a_busy_floor_in_steps_and_keeps_the_selected_alert(
     chosen = panel.selected()
     assert chosen is not None
     for n in range(3, 8):  # frames of new alerts, a critical one listed above the rest
-        vm.apply_batch([(SessionChange("added", queued(f"s{n}", 70 + n * 40)), False)])
+        vm.apply_batch([SessionChange("added", queued(f"s{n}", 70 + n * 40))])
         # Listed after the frame (on the loop's next turn at the earliest), not inside it.
         assert panel.model.rowCount() == 2
     qtbot.waitUntil(lambda: panel.model.rowCount() == 2 + 5 * 2)  # over 1 and 3 minutes

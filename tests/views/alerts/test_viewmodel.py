@@ -14,9 +14,9 @@ def test_queued_changes_are_judged_within_a_frame_without_the_table(qtbot: QtBot
     vm = AlertsViewModel(default_rules())
     bob = queued("s1", 200, "Bob")
     # No flush from the live table (hidden, its frames gather for 500 ms): our own frame.
-    with qtbot.waitSignal(vm.notices_raised, timeout=ALERT_FRAME_MS * 10) as raised:
+    with qtbot.waitSignal(vm.alerts_changed, timeout=ALERT_FRAME_MS * 10) as raised:
         vm.queue(SessionChange("added", bob), False)
-    assert {n.rule.id for n in raised.args[0]} >= {"wait-60", "wait-180"}
+    assert {n.rule.id for n in raised.args[0].notices} >= {"wait-60", "wait-180"}
 
 
 def test_rows_that_leave_are_judged_before_they_are_forgotten(qtbot: QtBot) -> None:
@@ -24,7 +24,7 @@ def test_rows_that_leave_are_judged_before_they_are_forgotten(qtbot: QtBot) -> N
     ended = queued("s1", 5).model_copy(update={
         "status": "failed", "end_reason": "error", "ended_at": queued("s1", 0).started_at})
     raised: list[list[object]] = []
-    vm.notices_raised.connect(raised.append)
+    vm.alerts_changed.connect(lambda update: raised.append(update.notices))
     vm.queue(SessionChange("added", ended), False)
     vm.forget(["s1"])  # the row left before the frame: its failure is still told
     assert any(n.rule.id == "failed" for batch in raised for n in batch)  # type: ignore[attr-defined]

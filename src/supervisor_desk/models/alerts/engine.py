@@ -108,6 +108,15 @@ class AlertUpdate:
     def __bool__(self) -> bool:
         return bool(self.opened or self.resolved or self.notices or self.changed)
 
+    @property
+    def listed(self) -> bool:
+        """Whether the active alerts changed (not only notices): a list of them is stale."""
+        return bool(self.opened or self.resolved or self.changed)
+
+    def sessions(self) -> set[str]:
+        """The sessions whose alerts opened or resolved (their rows' highlights may differ)."""
+        return {a.session_id for a in self.opened} | {a.session_id for a in self.resolved}
+
 
 class AlertEngine:
     """Open alerts for the sessions it is shown. One owner, one thread."""

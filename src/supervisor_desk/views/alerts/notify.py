@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from supervisor_desk.client.audio import AudioError, AudioOutput
 from supervisor_desk.models.alerts.defaults import ROUTINE_ENDED_ID, ROUTINE_NEW_ID
-from supervisor_desk.models.alerts.engine import Notice
+from supervisor_desk.models.alerts.engine import AlertUpdate, Notice
 from supervisor_desk.models.alerts.rules import SEVERITY_RANK, RuleSet
 from supervisor_desk.views.notifications import (
     Alert,
@@ -132,6 +132,11 @@ class AlertNotifier(QObject):
     @property
     def quiet(self) -> bool:
         return self._rules.quiet_hours.active(self._local_now().time())
+
+    def on_alerts_changed(self, update: AlertUpdate) -> None:
+        """``AlertsViewModel.alerts_changed``: its notices are told (most updates have some)."""
+        if update.notices:
+            self.on_notices(update.notices)
 
     def on_notices(self, notices: list[Notice]) -> None:
         """Tell the user about ``notices`` once the frame that raised them has ended."""

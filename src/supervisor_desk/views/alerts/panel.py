@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from supervisor_desk.models.alerts.engine import Alert, Notice
+from supervisor_desk.models.alerts.engine import Alert, AlertUpdate
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.views.alerts.highlight import SEVERITY_LABEL, severity_icon
 from supervisor_desk.views.alerts.viewmodel import SNOOZE_MINUTES, AlertsViewModel
@@ -228,9 +228,9 @@ class AlertsPanel(QDockWidget):
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(RELOAD_INTERVAL_MS)
         self._reload_timer.timeout.connect(self._on_reload_timer_timeout)
+        self._title_count = -1  # the open count the title shows
         vm.alerts_changed.connect(self._on_vm_alerts_changed)
-        vm.notices_raised.connect(self._on_vm_notices_raised)
-        self._on_vm_alerts_changed()
+        self._on_vm_alerts_changed(None)
 
     def bring_forward(self) -> None:
         """Show the panel (raised if it shares a tab) and flash the window if it is inactive.
@@ -313,16 +313,19 @@ class AlertsPanel(QDockWidget):
             self.reload()  # shown: the list is right from the first paint
         super().showEvent(event)
 
-    def _on_vm_notices_raised(self, notices: list[Notice]) -> None:
-        if any(n.rule.severity == "critical" and any(a.is_active for a in n.alerts)
-               for n in notices):
+    def _on_vm_alerts_changed(self, update: AlertUpdate | None) -> None:
+        if update is not None and update.notices and any(
+                n.rule.severity == "critical" and any(a.is_active for a in n.alerts)
+                for n in update.notices):
             self.bring_forward()
-
-    def _on_vm_alerts_changed(self) -> None:
         # The count is kept by the engine (free): the title, and so the View menu's
         # "Alerts (N)", is right even while the panel is hidden.
         n = self.vm.open_count()
-        self.setWindowTitle(f"Alerts ({n})" if n else "Alerts")
+        if n != self._title_count:
+            self._title_count = n
+            self.setWindowTitle(f"Alerts ({n})" if n else "Alerts")
+        if update is not None and not update.listed:
+            return  # only notices (a routine rule, a reminder): the list is the same
         # A hidden panel does not re-sort thousands of alerts every frame: it catches up
         # when shown.
         if not self.isVisible():
