@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import qasync
 from PySide6.QtCore import QModelIndex, QObject, Qt
 from PySide6.QtWidgets import QApplication, QFileDialog
 
@@ -62,6 +61,7 @@ from supervisor_desk.views.live_viewmodel import LiveViewModel
 from supervisor_desk.views.main_window import MainWindow, open_ui_settings
 from supervisor_desk.views.notifications import NotificationCoalescer
 from supervisor_desk.views.offline import OfflineReview
+from supervisor_desk.views.qt_loop import DeskEventLoop
 from supervisor_desk.views.saved_views import SavedViewsController
 from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
 from supervisor_desk.views.tasks import TaskOwner
@@ -1014,7 +1014,7 @@ def run_app(
     log_path = setup_logging()
     log.info("Supervisor Desk %s starting (log: %s)", __version__, log_path)
     qapp = qapp_factory() if qapp_factory is not None else create_qapp()
-    with asyncio.Runner(loop_factory=qasync.QEventLoop) as runner:
+    with asyncio.Runner(loop_factory=DeskEventLoop) as runner:
         desk = DeskApp(qapp, options, demo_future=demo_future)
         code = runner.run(desk.run())
     log.info("exit %d", code)

@@ -15,6 +15,8 @@ import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
 
+from supervisor_desk.views.qt_loop import DeskEventLoop
+
 T = TypeVar("T")
 
 
@@ -41,7 +43,7 @@ def _app_owns_quit(qapp: QApplication) -> Iterator[None]:
 
 @pytest.fixture
 def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    loop = qasync.QEventLoop(qapp, already_running=False)
+    loop = DeskEventLoop(qapp)  # the app's loop (app.py)
     asyncio.set_event_loop(loop)
     try:
         yield loop

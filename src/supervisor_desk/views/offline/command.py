@@ -36,7 +36,7 @@ def open_file_command(
     except ExportFileError as exc:
         sys.stderr.write(f"supervisor-desk: {exc}\n")
         return 2
-    import qasync
+    from supervisor_desk.views.qt_loop import DeskEventLoop
 
     app = QApplication.instance() or QApplication([sys.argv[0], str(path)])
     assert isinstance(app, QApplication)
@@ -76,7 +76,7 @@ def open_file_command(
             signals.restore()
 
     try:
-        asyncio.run(review(), loop_factory=qasync.QEventLoop)
+        asyncio.run(review(), loop_factory=DeskEventLoop)
     except KeyboardInterrupt:  # before the handler was installed, or after it was restored
         return EXIT_INTERRUPTED
     return EXIT_INTERRUPTED if interrupted else 0
