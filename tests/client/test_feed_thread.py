@@ -93,7 +93,7 @@ async def test_restart_and_resume_through_the_thread_lose_double_and_reorder_not
         owner.reader.start()
         await owner.until(lambda: len(owner.rec.events) >= 30)
         hubs.append(await asyncio.to_thread(restart, running_hub))
-        await owner.until(lambda: owner.reader.feed.connections >= 2)
+        await owner.until(lambda: owner.reader.connections >= 2)
         mark = len(acknowledged)
         await owner.until(lambda: len(acknowledged) >= mark + 30)
         stop_producing.set()

@@ -99,11 +99,13 @@ class FeedThread:
         self._thread: threading.Thread | None = None
         self._held: asyncio.Future[None] | None = None  # the worker waits for the owner
         self._read_interval = 0.0
-        # Built here (no loop is touched until it runs); run on the worker's loop only.
-        self._client = _FollowingClient(client)
-        self.feed = FeedClient(self._client, self, **feed_options)
+        self._owner_client = client
+        self._feed_options = feed_options
+        # Made on the worker when it starts (an HTTP client costs 10-30 ms to build), and run
+        # on the worker's loop only.
+        self.feed: FeedClient | None = None
         # What the owner's listener has been handed.
-        self.seq = self.feed.seq
+        self.seq = 0
         self.epoch: str | None = None
         self.state = ConnectionState.STOPPED
         self.finished = False
@@ -136,7 +138,31 @@ class FeedThread:
     @property
     def resting(self) -> bool:
         """The worker leaves the socket unread for now (``read_interval``)."""
-        return self.feed.resting
+        feed = self.feed
+        return feed is not None and feed.resting
+
+    @property
+    def connections(self) -> int:
+        """Successful handshakes of the worker's feed (diagnostics and tests)."""
+        feed = self.feed
+        return feed.connections if feed is not None else 0
+
+    @property
+    def snapshots(self) -> int:
+        feed = self.feed
+        return feed.snapshots if feed is not None else 0
+
+    def feed_option(self, name: str) -> float | None:
+        feed = self.feed
+        return getattr(feed, name) if feed is not None else self._feed_options.get(name)
+
+    def set_feed_option(self, name: str, value: float) -> None:
+        """A tunable of the feed client (``backoff_base``…): a float the worker reads at its
+        next use, so one assignment from any thread is enough."""
+        self._feed_options[name] = value
+        feed = self.feed
+        if feed is not None:
+            setattr(feed, name, value)
 
     @property
     def read_interval(self) -> float:
@@ -149,7 +175,7 @@ class FeedThread:
 
     def read_now(self) -> None:
         """End a rest of the worker early (the window came on screen)."""
-        self._on_worker(self.feed.read_now)
+        self._on_worker(self._read_now)
 
     def hand_over(self, listener: FeedListener, budget_s: float = 0.008) -> bool:
         """Hand what the worker buffered to ``listener``, in order, for at most about
@@ -248,21 +274,23 @@ class FeedThread:
         self._put((_FINISHED, error), wake=True)
 
     async def _run(self) -> None:
-        with self._lock:
-            if self._stop_requested:
-                return
-            self._loop = asyncio.get_running_loop()
-            self._task = asyncio.current_task()
-            interval = self._read_interval
-        self.feed.read_interval = interval
+        client = _FollowingClient(self._owner_client)
+        feed = FeedClient(client, self, **self._feed_options)
         try:
-            await self.feed.run()
+            with self._lock:
+                if self._stop_requested:
+                    return
+                self._loop = asyncio.get_running_loop()
+                self._task = asyncio.current_task()
+                self.feed = feed
+                feed.read_interval = self._read_interval
+            await feed.run()
         except asyncio.CancelledError:
             pass  # stop(): FeedClient has closed its socket and said STOPPED
         finally:
             with self._lock:
                 self._loop = self._task = None
-            await self._client.aclose()
+            await client.aclose()
 
     def _on_worker(self, call: Callable[[], None]) -> None:
         with self._lock:
@@ -275,7 +303,12 @@ class FeedThread:
                 loop.call_soon_threadsafe(call)
 
     def _apply_read_interval(self) -> None:
-        self.feed.read_interval = self._read_interval
+        if self.feed is not None:
+            self.feed.read_interval = self._read_interval
+
+    def _read_now(self) -> None:
+        if self.feed is not None:
+            self.feed.read_now()
 
     # FeedListener, called by the FeedClient on the worker's loop.
 

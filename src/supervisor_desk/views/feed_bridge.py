@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from supervisor_desk.client.feed import ConnectionState, FeedClient, FeedListener
+from supervisor_desk.client.feed import ConnectionState, FeedListener
 from supervisor_desk.client.feed_thread import FeedThread
 from supervisor_desk.client.rest import HubClient
 
@@ -47,11 +47,6 @@ class ThreadedFeed(QObject):
     # What the live view-model reads of a FeedClient.
 
     @property
-    def reader(self) -> FeedClient:
-        """The worker's feed client (its tunables; it runs on the worker's loop)."""
-        return self._reader.feed
-
-    @property
     def seq(self) -> int:
         """Seq of the last event handed to the listener (or of its snapshot)."""
         return self._reader.seq
@@ -66,11 +61,11 @@ class ThreadedFeed(QObject):
 
     @property
     def connections(self) -> int:
-        return self._reader.feed.connections
+        return self._reader.connections
 
     @property
     def snapshots(self) -> int:
-        return self._reader.feed.snapshots
+        return self._reader.snapshots
 
     @property
     def resting(self) -> bool:
@@ -88,13 +83,13 @@ class ThreadedFeed(QObject):
         self._reader.read_now()
 
     @property
-    def backoff_base(self) -> float:
-        return self._reader.feed.backoff_base
+    def backoff_base(self) -> float | None:
+        """FeedClient's ``backoff_base`` (None: its default, until the worker starts)."""
+        return self._reader.feed_option("backoff_base")
 
     @backoff_base.setter
     def backoff_base(self, seconds: float) -> None:
-        # A float the worker reads at its next failure: one assignment, no lock needed.
-        self._reader.feed.backoff_base = seconds
+        self._reader.set_feed_option("backoff_base", seconds)
 
     async def run(self) -> None:
         """Read until cancelled or until the hub refuses the token (state UNAUTHORIZED); the
