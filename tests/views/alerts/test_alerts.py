@@ -38,7 +38,7 @@ from supervisor_desk.views.alerts.editor import AlertRulesDialog, RuleDialog
 from supervisor_desk.views.alerts.highlight import severity_text
 from supervisor_desk.views.alerts.notify import AlertNotifier, notice_alert
 from supervisor_desk.views.alerts.panel import AlertsPanel
-from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
+from supervisor_desk.views.alerts.viewmodel import AlertsViewModel, wall_clock_ms
 from supervisor_desk.views.notifications import NotificationArea, NotificationCoalescer
 from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
 from supervisor_desk.views.tray import TrayController
@@ -180,6 +180,56 @@ def test_rows_tint_and_wait_cells_colour_by_the_wait_rules(qtbot: QtBot) -> None
     wait = model.index(long_row, SessionColumn.WAIT).data(Qt.ItemDataRole.ForegroundRole)
     assert wait == severity_text("critical")
     assert model.index(short_row, SessionColumn.WAIT).data(Qt.ItemDataRole.ForegroundRole) is None
+
+
+def test_a_frame_repaints_exactly_the_painted_rows_whose_tint_moved(qtbot: QtBot) -> None:
+    """The incremental path (the sessions of the alerts opened and resolved) tells the view of
+    every painted row a full repaint would show differently, and of no other."""
+    later = [0]  # ms the vm's clock runs ahead: the waits grow without the rows changing
+    vm = AlertsViewModel(default_rules(), clock=lambda: wall_clock_ms() + later[0])
+    model = SessionTableModel()
+    model.set_alerts(vm.highlight, list(default_rules().wait_thresholds()))
+    sessions = {s.id: s for s in [queued(f"s{n}", 20 + 40 * n) for n in range(6)]}
+    model.set_sessions(sessions.values())
+    vm.reset(sessions.values())
+    signalled: set[int] = set()
+    model.dataChanged.connect(lambda first, last, _roles: signalled.update(
+        range(first.row(), last.row() + 1)))
+    vm.alerts_changed.connect(lambda update: model.alerts_changed_for(update.sessions()))
+
+    def tints(table: SessionTableModel) -> dict[str, Any]:  # read as a paint reads them
+        def look(r: int) -> Any:
+            icon = table.index(r, SessionColumn.ID).data(Qt.ItemDataRole.DecorationRole)
+            return (table.index(r, SessionColumn.ID).data(Qt.ItemDataRole.BackgroundRole),
+                    icon is not None)
+        return {table.index(r, SessionColumn.ID).data(Qt.ItemDataRole.UserRole + 2).id: look(r)
+                for r in range(table.rowCount())}
+
+    def ended(sid: str) -> SessionChange:
+        s = sessions[sid]
+        return SessionChange("ended", s.model_copy(update={
+            "status": "completed", "end_reason": "resolved", "ended_at": now(), "version": 2}))
+
+    steps = [
+        lambda: vm.flush(),  # nothing changed: nothing repaints
+        lambda: (later.__setitem__(0, 50_000), vm._on_timer_timeout()),  # waits cross a minute
+        lambda: (later.__setitem__(0, 100_000), vm._on_timer_timeout()),  # and three
+        lambda: vm.apply_batch([ended("s5"), ended("s0")]),  # alerts resolve (rows stay)
+    ]
+    moves: list[set[int]] = []
+    for step in steps:
+        before = tints(model)
+        signalled.clear()
+        step()
+        after = tints(model)
+        moved = {model.row_of(sid) for sid in after if after[sid] != before[sid]}
+        assert signalled == moved
+        moves.append(moved)
+        fresh = SessionTableModel()  # a rebuild from scratch paints the same
+        fresh.set_alerts(vm.highlight, list(default_rules().wait_thresholds()))
+        fresh.set_sessions(model.sessions())
+        assert tints(fresh) == after
+    assert [bool(m) for m in moves] == [False, True, True, True]
 
 
 def test_rule_notice_shows_a_banner_and_routine_rules_keep_their_rate_limit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.models.alerts.defaults import default_rules
+from supervisor_desk.models.alerts.engine import AlertUpdate
 from supervisor_desk.models.state import SessionChange
 from supervisor_desk.views.alerts.viewmodel import ALERT_FRAME_MS, AlertsViewModel
 from tests.views.alerts.test_alerts import queued
@@ -29,3 +30,27 @@ def test_rows_that_leave_are_judged_before_they_are_forgotten(qtbot: QtBot) -> N
     vm.forget(["s1"])  # the row left before the frame: its failure is still told
     assert any(n.rule.id == "failed" for batch in raised for n in batch)  # type: ignore[attr-defined]
     assert vm.alerts() == []  # and, the row gone, nothing stays open
+
+
+def test_a_frame_emits_once_with_what_changed_and_nothing_when_no_alert_moved(
+        qtbot: QtBot) -> None:
+    vm = AlertsViewModel(default_rules())
+    updates: list[AlertUpdate] = []
+    vm.alerts_changed.connect(updates.append)
+    bob, cleo = queued("s1", 200, "Bob"), queued("s2", 5, "Cleo")
+    vm.apply_batch([SessionChange("added", bob), SessionChange("added", cleo)])
+    assert len(updates) == 1  # alerts opened and notices raised: one emission
+    first = updates[0]
+    assert {a.rule_id for a in first.opened} == {"wait-60", "wait-180"}
+    assert {n.rule.id for n in first.notices} >= {"wait-60", "wait-180"}
+    assert first.listed and first.sessions() == {"s1"}
+    # A version moved and nothing a rule reads: no alert changed, nothing is told.
+    vm.apply_batch([SessionChange("updated", cleo.model_copy(update={"version": 2}))])
+    assert len(updates) == 1
+    # The session ends: its alerts resolve (and the failure rule does not hold).
+    done = bob.model_copy(update={"status": "completed", "end_reason": "resolved",
+                                  "ended_at": bob.started_at, "version": 2})
+    vm.apply_batch([SessionChange("ended", done)])
+    assert len(updates) == 2
+    assert {a.rule_id for a in updates[1].resolved} == {"wait-60", "wait-180"}
+    assert updates[1].sessions() == {"s1"} and vm.alerts() == []
