@@ -12,18 +12,28 @@ measures the longest gap between its ticks while loading (``offline.max_stall_ms
 window then reads the file in a thread of its own process, the way every file was read before
 the child process (``offline.thread_*``, the same-run baseline). Filter and sort cases run on
 the loaded index afterwards.
+
+``SUPERVISOR_DESK_BENCH_OFFLINE_STACKS=1`` (off by default: it perturbs what it watches a
+little) also says what the Qt thread ran in its busiest gaps (``offline.busiest_gaps``): a
+watchdog thread samples the Qt thread's Python stack every 2 ms once the stall timer has not
+ticked for 15 ms, and the collector's passes on the Qt thread are timed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
 import random
 import resource
+import sys
 import tempfile
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,13 +46,139 @@ from benchmarks._stall import StallMonitor
 from supervisor_desk.models.export import export_header
 from supervisor_desk.models.export.worker import ExportReadProcess
 from supervisor_desk.models.filters import MessageCountFilter, SessionFilter, SortSpec
+from supervisor_desk.models.lock_slices import ForegroundWork
 from supervisor_desk.models.offline_index import OfflineIndex
 from supervisor_desk.models.wire import CHANNELS, format_timestamp
+from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.offline import OfflineWindow
 from supervisor_desk.views.offline import loader as offline_loader
+from supervisor_desk.views.session_table_view import SessionTableView
 
 WORDS = ("cancel", "refund", "invoice", "delivery", "password", "café", "order", "late",
          "thanks", "hello", "account", "card", "blocked", "address", "change", "premium")
+
+
+STACKS = bool(os.environ.get("SUPERVISOR_DESK_BENCH_OFFLINE_STACKS"))
+SAMPLE_EVERY_S = 0.002
+SAMPLE_AFTER_S = 0.015  # without a tick for this long, the Qt thread's stack is sampled
+STACK_DEPTH = 14
+BUSIEST = 5
+WATCHED = (
+    (SessionTableView, "paintEvent", "table paint"),
+    (HistoryView, "_on_vm_rows_changed", "page shown"),
+    (HistoryView, "_sync_pagination", "range shown"),
+    (HistoryView, "_on_vm_metrics_changed", "metrics shown"),
+    (HistoryView, "_on_vm_agents_changed", "agents shown"),
+    (HistoryView, "_on_vm_operators_changed", "operators shown"),
+    (OfflineWindow, "_on_loader_batch_loaded", "batch heard"),
+    (OfflineWindow, "_on_loader_progress_changed", "progress shown"),
+)
+
+
+class StackStallMonitor(StallMonitor):
+    """The stall timer, and what the Qt thread ran while it did not tick: its Python stack
+    sampled from a watchdog thread, and its collections timed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tick_at: list[float] = []
+        self.samples: list[tuple[float, str]] = []
+        self.collections: list[tuple[float, float, int]] = []  # end, CPU ms, generation
+        self._qt_thread = threading.get_ident()
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, name="stall-stacks", daemon=True)
+        self._gc_started = 0.0
+
+    def start(self) -> None:
+        super().start()
+        gc.callbacks.append(self._on_gc)
+        self._sampler.start()
+
+    def stop(self) -> None:
+        super().stop()
+        self._stop.set()
+        self._sampler.join()
+        gc.callbacks.remove(self._on_gc)
+
+    def ticked(self) -> None:
+        self.tick_at.append(self._last)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if threading.get_ident() != self._qt_thread:
+            return
+        if phase == "start":
+            self._gc_started = time.thread_time()
+        else:
+            cpu_ms = (time.thread_time() - self._gc_started) * 1000
+            self.collections.append((time.monotonic(), cpu_ms, info["generation"]))
+            self.work.add("collection", cpu_ms)
+
+    @contextlib.contextmanager
+    def pieces_named(self) -> Iterator[None]:
+        """The Qt-thread handlers an offline open runs, each timed as a piece of the gap
+        it ran in (patched on their classes before the window connects them)."""
+        patched = [(cls, name, getattr(cls, name)) for cls, name, _ in WATCHED]
+        for cls, name, piece in WATCHED:
+            setattr(cls, name, self.work.wrap(piece, getattr(cls, name)))
+        # The table's paint is a C++ virtual (its Python override is not looked up again):
+        # timed through the foreground stretch it marks, less the page resets inside one.
+        stretches: list[contextlib.AbstractContextManager[None]] = []
+        enter, leave = ForegroundWork.__enter__, ForegroundWork.__exit__
+
+        def entered(work: ForegroundWork) -> None:
+            enter(work)
+            if threading.get_ident() == self._qt_thread:
+                stretch = self.work.measure("foreground (table paint)")
+                stretch.__enter__()
+                stretches.append(stretch)
+
+        def left(work: ForegroundWork, *exc: Any) -> None:
+            if threading.get_ident() == self._qt_thread and stretches:
+                stretches.pop().__exit__(None, None, None)
+            leave(work, *exc)
+
+        patched += [(ForegroundWork, "__enter__", enter), (ForegroundWork, "__exit__", leave)]
+        ForegroundWork.__enter__ = entered  # type: ignore[method-assign]
+        ForegroundWork.__exit__ = left  # type: ignore[method-assign,assignment]
+        try:
+            yield
+        finally:
+            for cls, name, original in patched:
+                setattr(cls, name, original)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(SAMPLE_EVERY_S):
+            now = time.monotonic()
+            if now - self._last < SAMPLE_AFTER_S:
+                continue
+            frame = sys._current_frames().get(self._qt_thread)
+            names = []
+            while frame is not None and len(names) < STACK_DEPTH:
+                code = frame.f_code
+                names.append(f"{Path(code.co_filename).stem}.{code.co_qualname}:{frame.f_lineno}")
+                frame = frame.f_back
+            self.samples.append((now, " < ".join(names)))
+
+    def busiest(self) -> list[dict[str, Any]]:
+        """The busiest gaps: their wall and CPU, the collections and the stacks sampled."""
+        order = sorted(range(len(self.busy)), key=self.busy.__getitem__, reverse=True)
+        longest = max(range(len(self.gaps)), key=self.gaps.__getitem__, default=None)
+        chosen = order[:BUSIEST] + ([longest] if longest is not None and
+                                    longest not in order[:BUSIEST] else [])
+        out = []
+        for i in chosen:
+            end = self.tick_at[i]
+            start = end - self.gaps[i] / 1000
+            stacks = Counter(stack for at, stack in self.samples if start <= at <= end)
+            out.append({
+                "at_s": round(start - self.tick_at[0], 2) if self.tick_at else None,
+                "wall_ms": round(self.gaps[i], 1), "cpu_ms": round(self.busy[i], 1),
+                "gc": [(generation, round(ms, 1)) for at, ms, generation in self.collections
+                       if start <= at <= end],
+                "work": {k: round(v, 1) for k, v in self.work_in_gap[i].items() if v >= 0.1},
+                "stacks": stacks.most_common(6),
+            })
+        return out
 
 
 def _session(rng: random.Random, i: int, t0: datetime, messages: int) -> dict[str, Any]:
@@ -104,11 +240,19 @@ def dataset(n_sessions: int, messages: int = 10) -> Path:
 async def _open_in_window(path: Path, *, in_process: bool, prefix: str,
                           limit_s: float) -> tuple[Results, OfflineWindow]:
     """Open ``path`` in an offline window; figures from start to fully indexed."""
+    stall = StackStallMonitor() if STACKS else StallMonitor()
+    with (stall.pieces_named() if isinstance(stall, StackStallMonitor)
+          else contextlib.nullcontext()):
+        return await _open_watched(path, stall, in_process=in_process, prefix=prefix,
+                                   limit_s=limit_s)
+
+
+async def _open_watched(path: Path, stall: StallMonitor, *, in_process: bool, prefix: str,
+                        limit_s: float) -> tuple[Results, OfflineWindow]:
     window = OfflineWindow(path)
     window.loader.process_from_bytes = 0 if in_process else 1 << 62
     window.resize(1400, 900)
     window.show()
-    stall = StallMonitor()
     first_rows: list[float] = []
     started = time.perf_counter()
     window.loader.batch_loaded.connect(
@@ -141,6 +285,8 @@ async def _open_in_window(path: Path, *, in_process: bool, prefix: str,
             stall.busy[gaps.index(max(gaps))] if gaps else float("nan"), 1),
         f"{prefix}max_busy_gap_thread_cpu_ms": round(max(stall.busy, default=float("nan")), 1),
     }
+    if isinstance(stall, StackStallMonitor):
+        out[f"{prefix}busiest_gaps"] = stall.busiest()
     if in_process:
         out[f"{prefix}worker_cpu_s"] = round(
             after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime, 2)
