@@ -1,9 +1,11 @@
-"""Transcription yields to a saturated hub: while the hub's ingest is saturated its worker
-rests longer between segments, back to its normal duty when ingest calms down, and the job
-still completes. A real hub process, a real worker, real platform connections."""
+"""Transcription yields to a busy hub: while the hub's ingest is saturated or its feed is
+busy its worker rests longer between segments, back to its normal duty when the hub calms
+down, and the job still completes. A real hub process, a real worker, real platform
+connections and real feed clients."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -12,7 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
+from supervisor_desk.hub.feed import Broadcaster
 from supervisor_desk.hub.store.sqlite import SqliteStore
 from supervisor_desk.hub.transcribe import pressure
 from tests.audio_samples import HAVE_SPEECH_TOOLS, make_call
@@ -42,6 +46,50 @@ def test_ingest_counts_as_saturated_while_the_writer_is_busy_most_of_a_tick() ->
     assert gauge.sample(busy + 0.05, now + 0.5) is None  # quiet once...
     assert gauge.sample(busy + 0.10, now + 1.0) is False  # ...twice in a row: calm again
     assert gauge.sample(busy + 0.15, now + 1.5) is None and not gauge.pressed
+
+
+def test_the_feed_counts_as_busy_while_its_fan_out_hands_over_many_frames() -> None:
+    gauge = pressure.FeedPressure()
+    assert gauge.sample(0, 0.0) is None  # the first sample only starts the count
+    assert gauge.sample(50, 0.25) is None  # 200 frames/s: a quiet floor
+    assert gauge.sample(600, 0.5) is None  # 2,200 frames/s for one tick
+    assert gauge.sample(650, 0.75) is None  # a burst: not busy
+    assert gauge.sample(1150, 1.0) is None
+    assert gauge.sample(1650, 1.25) is True  # 2,000 frames/s twice in a row: busy
+    assert gauge.rate == pytest.approx(2000)
+    assert gauge.sample(1750, 1.5) is None  # a dip for one tick keeps it so
+    assert gauge.sample(2250, 1.75) is None
+    assert gauge.sample(2300, 2.0) is None  # quiet once...
+    assert gauge.sample(2350, 2.25) is False  # ...twice in a row: calm again
+    assert not gauge.pressed
+
+
+def test_the_hub_is_busy_while_its_ingest_or_its_feed_is() -> None:
+    gauge = pressure.HubPressure()
+    changes = []
+    # The feed busy from 0.5 s, ingest saturated from 1.5 s, the feed calm from 2.5 s,
+    # ingest calm from 3.5 s: one busy spell, told once at each end.
+    busy_s, frames = 0.0, 0
+    for tick in range(1, 24):
+        now = tick * 0.25
+        frames += 500 if 0.5 <= now < 2.5 else 10
+        busy_s += 0.225 if 1.5 <= now < 3.5 else 0.02
+        changed = gauge.sample(pressure.HubLoad(busy_s, frames), now)
+        if changed is not None:
+            changes.append((now, changed, gauge.cause()))
+    assert [(now, changed) for now, changed, _ in changes] == [(0.75, True), (3.75, False)]
+    assert "feed busy, 2,000 frames/s" in changes[0][2]
+    assert "ingest calm" in changes[1][2] and "feed calm" in changes[1][2]
+
+
+def test_the_broadcaster_counts_each_frame_handed_to_each_client() -> None:
+    broadcaster = Broadcaster(0)
+    broadcaster.publish([(1, "{}")])  # nobody listening: nothing handed over
+    for _ in range(3):
+        broadcaster.subscribe()
+    broadcaster.publish([(2, "{}"), (3, "{}")])
+    broadcaster.publish([(3, "{}")])  # already delivered
+    assert broadcaster.frames_published == 6
 
 
 def test_a_rest_follows_the_pressure_and_a_change_reaches_a_rest_already_begun() -> None:
@@ -99,7 +147,7 @@ def test_the_worker_follows_the_lines_on_its_stdin_until_they_end(tmp_path: Path
                        {"duty": 0.3, "pressure": False}]
 
 
-def _batch(prefix: str) -> bytes:
+def _batch(prefix: str, size: int = 100) -> bytes:
     at = "2026-01-01T10:00:00.000Z"
     events: list[dict[str, object]] = [{
         "id": f"{prefix}-start", "type": "session.started", "session_id": prefix, "at": at,
@@ -107,7 +155,7 @@ def _batch(prefix: str) -> bytes:
                  "user": {"id": f"u-{prefix}", "name": "Customer"}}}]
     events += [{"id": f"{prefix}-m{m}", "type": "message.created", "session_id": prefix,
                 "at": at, "data": {"id": f"m{m}", "at": at, "author": {"role": "customer"},
-                                   "text": f"invoice {m}"}} for m in range(1, 100)]
+                                   "text": f"invoice {m}"}} for m in range(1, size)]
     return json.dumps({"events": events}).encode()
 
 
@@ -143,9 +191,20 @@ def saturating_ingest() -> Iterator[Callable[[list[str], str], threading.Event]]
             thread.join(30)
 
 
+BUSY = f"{pressure.PRESSED_DUTY} (the hub is busy)"
+CALM = "1.0 (the hub is no longer busy)"  # duty 1: recognise_at_full_speed
+
+
 def _duties(log: Path) -> list[str]:
+    """The worker's duty at each change it reported, as the hub logged them."""
     return [line.split(": duty ", 1)[1] for line in log.read_text().splitlines()
             if ": duty " in line]
+
+
+def _told(log: Path) -> list[str]:
+    """What the hub told its worker at each change, with the cause."""
+    return [line.split("told the worker ", 1)[1] for line in log.read_text().splitlines()
+            if "told the worker " in line]
 
 
 @pytest.mark.timeout(120)
@@ -182,11 +241,99 @@ def test_while_the_hubs_ingest_is_saturated_the_worker_rests_longer_and_still_fi
         poll_until(lambda: job()["state"] == "running")
         before = len(_duties(hub.log))
         stop = saturating_ingest(posters, hub.url)
-        saturated = f"{pressure.PRESSED_DUTY} (the hub's ingest is saturated)"
-        poll_until(lambda: saturated in _duties(hub.log)[before:])
+        poll_until(lambda: BUSY in _duties(hub.log)[before:])
+        assert "ingest saturated" in _told(hub.log)[-1]
         stop.set()
-        calm = "1.0 (the hub's ingest is no longer saturated)"
-        poll_until(lambda: _duties(hub.log)[-1] == calm)
+        poll_until(lambda: _duties(hub.log)[-1] == CALM)
+        done = poll_until(lambda: (found := job())["state"] in ("done", "failed") and found)
+        assert done["state"] == "done" and done["percent"] == 100
+    finally:
+        hub.stop()
+
+
+FEED_CLIENTS = 10
+
+
+@pytest.fixture
+def busy_feed() -> Iterator[Callable[[dict[str, str], str], threading.Event]]:
+    """Desktops reading the feed while a platform posts 200 events/s (10 every 50 ms): 2,000
+    frames a second handed to them, until the returned event is set."""
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def start(tokens: dict[str, str], url: str) -> threading.Event:
+        feed_url = url.replace("http", "ws", 1) + "/api/v1/feed"
+        listening = threading.Barrier(FEED_CLIENTS + 1, timeout=30)
+
+        def read() -> None:
+            with connect(feed_url, max_size=None,
+                         additional_headers={"Authorization": f"Bearer {tokens['viewer']}"}
+                         ) as socket:
+                socket.recv(30)  # hello: subscribed
+                listening.wait()
+                while not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        socket.recv(0.5)
+
+        def post() -> None:
+            listening.wait()
+            with httpx.Client(base_url=url, timeout=60,
+                              headers={"Authorization": f"Bearer {tokens['ingest']}"}) as client:
+                i = 0
+                while not stop.wait(0.05):
+                    client.post("/api/v1/ingest", content=_batch(f"f{i}", 10),
+                                headers={"Content-Type": "application/json"}
+                                ).raise_for_status()
+                    i += 1
+
+        threads.extend(threading.Thread(target=read, name=f"desktop-{k}")
+                       for k in range(FEED_CLIENTS))
+        threads.append(threading.Thread(target=post, name="platform"))
+        for thread in threads:
+            thread.start()
+        return stop
+
+    try:
+        yield start
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not HAVE_SPEECH_TOOLS,
+                    reason="espeak-ng and sox come from scripts/system-deps.sh")
+def test_while_the_hubs_feed_is_busy_the_worker_rests_longer_and_resumes_after(
+    tmp_path: Path, busy_feed: Callable[[dict[str, str], str], threading.Event]
+) -> None:
+    call, _ = make_call(tmp_path, DIALOGUE, 1.0)
+    db = tmp_path / "hub.db"
+    tokens = prepare_db(db)
+    hub = HubProcess(db, 0, "--log-level", "debug")
+    hub.start()
+    try:
+        answer = httpx.post(f"{hub.url}/api/v1/sessions/import-audio",
+                            content=call.read_bytes(), timeout=60,
+                            params={"agent": "Ava", "channel": "sip"},
+                            headers={"Authorization": f"Bearer {tokens['ingest']}"})
+        assert answer.status_code == 202, answer.text
+        session_id = answer.json()["session"]["id"]
+
+        def job() -> dict[str, object]:
+            found: dict[str, object] = httpx.get(
+                f"{hub.url}/api/v1/sessions/{session_id}/transcription", timeout=60,
+                headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()
+            return found
+
+        poll_until(lambda: job()["state"] == "running")
+        before = len(_duties(hub.log))
+        stop = busy_feed(tokens, hub.url)
+        poll_until(lambda: BUSY in _duties(hub.log)[before:])
+        told = _told(hub.log)[-1]
+        assert "feed busy" in told and "ingest calm" in told, told
+        stop.set()
+        poll_until(lambda: _duties(hub.log)[-1] == CALM)
         done = poll_until(lambda: (found := job())["state"] in ("done", "failed") and found)
         assert done["state"] == "done" and done["percent"] == 100
     finally:

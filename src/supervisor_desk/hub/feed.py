@@ -102,6 +102,9 @@ class Broadcaster:
         self.stall_seconds = stall_seconds
         self._subscribers: set[Subscriber] = set()
         self.closing = False
+        # Frames handed to subscribers' buffers since start (events x subscribers): its
+        # growth over a tick is how busy the fan-out is (transcription yields to it).
+        self.frames_published = 0
 
     def configure(self, limits: FeedLimits) -> None:
         """Applies to subscribers that join from now on."""
@@ -129,6 +132,7 @@ class Broadcaster:
             self.last_seq = seq
             frame = event_frame(seq, body)
             size = frame_size(frame)
+            self.frames_published += len(self._subscribers)
             for subscriber in self._subscribers:
                 subscriber.push(seq, frame, size)
 

@@ -31,7 +31,7 @@ from supervisor_desk.hub.store.interface import (
     FileStore,
     IngestRejectedError,
 )
-from supervisor_desk.hub.transcribe.pressure import tell_worker
+from supervisor_desk.hub.transcribe.pressure import hub_load, tell_worker
 from supervisor_desk.hub.transcribe.whisper import engine_name
 from supervisor_desk.hub.transcribe.worker import ENGINE
 from supervisor_desk.models.wire import (
@@ -373,7 +373,8 @@ class TranscriptionQueue:
             # The worker leaves this process's session (its own CPU weight): the kernel
             # kills it when this process dies; stop() and cancel() kill it themselves.
             "--hub-pid", str(os.getpid()),
-            # While the hub's ingest is saturated it says so on stdin: the worker rests longer.
+            # While the hub is busy (ingest saturated, feed busy) it says so on stdin: the
+            # worker rests longer.
             "--pressure-stdin",
             *(("--whisper-model", str(self.settings.whisper_model))
               if self.settings.whisper_model is not None else ()),
@@ -384,7 +385,9 @@ class TranscriptionQueue:
         loop = asyncio.get_running_loop()
         stderr_task = loop.create_task(_drain(process, errors))
         assert process.stdin is not None
-        pressure_task = loop.create_task(tell_worker(self.service.writer_busy_s, process.stdin))
+        pressure_task = loop.create_task(tell_worker(
+            functools.partial(hub_load, self.service), process.stdin,
+            told=functools.partial(self._told_pressure, sid)))
         failure: str | None = None
         done = False
         try:
@@ -431,8 +434,13 @@ class TranscriptionQueue:
             log.debug("transcription of %s: autogroup nice %s (it could go %s x real time)",
                       session_id, line.get("nice"), line["speed"])
         elif "duty" in line:
-            log.debug("transcription of %s: duty %s (the hub's ingest is %s)", session_id,
-                      line["duty"], "saturated" if line.get("pressure") else "no longer saturated")
+            log.debug("transcription of %s: duty %s (the hub is %s)", session_id,
+                      line["duty"], "busy" if line.get("pressure") else "no longer busy")
+
+    @staticmethod
+    def _told_pressure(session_id: str, pressed: bool, cause: str) -> None:
+        log.debug("transcription of %s: told the worker the hub is %s (%s)", session_id,
+                  "busy" if pressed else "calm", cause)
 
     async def _segment(self, params: ImportParams, line: dict[str, Any]) -> None:
         sid = params.session_id

@@ -1,12 +1,15 @@
-"""Transcription yields to a saturated hub: the hub tells its worker when ingest is busy, and
-the worker then rests longer between segments.
+"""Transcription yields to a busy hub: the hub tells its worker when its ingest is saturated
+or its feed is busy, and the worker then rests longer between segments.
 
 The worker runs on the core the hub's ingest does not use, yet a saturating ingest still lost
 about 10 % beside it at duty 0.3 (docs/performance.md, "Voice"): the second core is where the
-platforms' connections and the hub's own threads run too. So while the hub's writer has
-ingest batches waiting or in a commit most of the time (:meth:`IngestPressure.sample`), the
+platforms' connections and the hub's own threads run too. The feed's latency is the same
+story: a fan-out to desktops wakes the hub's event loop thousands of times a second, and a
+waking thread that finds both cores taken waits. So while the hub's writer has ingest batches
+waiting or in a commit most of the time (:class:`IngestPressure`), or while it hands at least
+:data:`FEED_BUSY_FRAMES_PER_S` frames a second to feed clients (:class:`FeedPressure`), the
 job runner writes ``{"pressure": true}`` on the worker's stdin, and ``{"pressure": false}``
-when it has been quiet for a while; the worker's :class:`Pacer` then recognises at most
+when both have been quiet for a while; the worker's :class:`Pacer` then recognises at most
 :data:`PRESSED_DUTY` of the time instead of its normal duty. That duty is also the floor of
 progress: a hub that is never idle still sees its recordings transcribed, slowly.
 """
@@ -19,10 +22,14 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from typing import IO
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING
 
-# Share of a core the worker uses at most while the hub's ingest is saturated (its normal
-# duty if that is lower). At 0.31 CPU-s per audio second that is still 0.16x real time.
+if TYPE_CHECKING:
+    from supervisor_desk.hub.service import HubService
+
+# Share of a core the worker uses at most while the hub is busy (its normal duty if that is
+# lower). At 0.31 CPU-s per audio second that is still 0.16x real time.
 PRESSED_DUTY = 0.05
 # The writer's busy share at or above which ingest counts as saturated, BUSY_TICKS ticks in
 # a row (one slow commit, e.g. a recording's import, is not saturation): the bench's
@@ -33,7 +40,37 @@ BUSY_TICKS = 2
 # writer that dips for a moment does not wake the worker.
 QUIET_SHARE = 0.25
 QUIET_TICKS = 2
+# Frames a second handed to feed clients (events x clients) at or above which the feed is
+# busy, BUSY_TICKS ticks in a row; calm again below FEED_QUIET_FRAMES_PER_S, QUIET_TICKS in a
+# row. 1,000 is 100 events/s to 10 desktops or 20 events/s to 50; a quiet floor (5 events/s
+# to a few desktops) is far below it.
+FEED_BUSY_FRAMES_PER_S = 1_000.0
+FEED_QUIET_FRAMES_PER_S = 500.0
 TICK_S = 0.25
+
+
+class _Hysteresis:
+    """On after ``BUSY_TICKS`` busy ticks in a row, off after ``QUIET_TICKS`` quiet ones."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._busy_ticks = 0
+        self._quiet_ticks = 0
+
+    def tick(self, busy: bool, quiet: bool) -> bool | None:
+        """The new state when this tick changes it, else None."""
+        if not self.pressed:
+            self._busy_ticks = self._busy_ticks + 1 if busy else 0
+            if self._busy_ticks >= BUSY_TICKS:
+                self.pressed = True
+                self._busy_ticks = self._quiet_ticks = 0
+                return True
+            return None
+        self._quiet_ticks = self._quiet_ticks + 1 if quiet else 0
+        if self._quiet_ticks >= QUIET_TICKS:
+            self.pressed = False
+            return False
+        return None
 
 
 class IngestPressure:
@@ -41,39 +78,95 @@ class IngestPressure:
     writer has been busy (``HubService.writer_busy_s``, a growing total)."""
 
     def __init__(self) -> None:
-        self.pressed = False
+        self._state = _Hysteresis()
         self._last: tuple[float, float] | None = None
-        self._quiet_ticks = 0
-        self._busy_ticks = 0
+        self.share = 0.0  # the writer's busy share over the last tick
+
+    @property
+    def pressed(self) -> bool:
+        return self._state.pressed
 
     def sample(self, busy_s: float, now: float) -> bool | None:
         """The new state when this sample changes it, else None."""
         last, self._last = self._last, (busy_s, now)
         if last is None or now <= last[1]:
             return None
-        share = (busy_s - last[0]) / (now - last[1])
-        if not self.pressed:
-            self._busy_ticks = self._busy_ticks + 1 if share >= BUSY_SHARE else 0
-            if self._busy_ticks >= BUSY_TICKS:
-                self.pressed = True
-                self._busy_ticks = self._quiet_ticks = 0
-                return True
+        self.share = (busy_s - last[0]) / (now - last[1])
+        return self._state.tick(self.share >= BUSY_SHARE, self.share < QUIET_SHARE)
+
+
+class FeedPressure:
+    """Judges, tick by tick, whether the hub's feed fan-out is busy, from the frames it has
+    handed to its clients (``Broadcaster.frames_published``, a growing total)."""
+
+    def __init__(self) -> None:
+        self._state = _Hysteresis()
+        self._last: tuple[int, float] | None = None
+        self.rate = 0.0  # frames a second over the last tick
+
+    @property
+    def pressed(self) -> bool:
+        return self._state.pressed
+
+    def sample(self, frames: int, now: float) -> bool | None:
+        """The new state when this sample changes it, else None."""
+        last, self._last = self._last, (frames, now)
+        if last is None or now <= last[1]:
             return None
-        self._quiet_ticks = self._quiet_ticks + 1 if share < QUIET_SHARE else 0
-        if self._quiet_ticks >= QUIET_TICKS:
-            self.pressed = False
-            return False
-        return None
+        self.rate = (frames - last[0]) / (now - last[1])
+        return self._state.tick(self.rate >= FEED_BUSY_FRAMES_PER_S,
+                                self.rate < FEED_QUIET_FRAMES_PER_S)
 
 
-async def tell_worker(busy_s: Callable[[], float], stdin: asyncio.StreamWriter,
-                      tick_s: float = TICK_S) -> None:
-    """Write the hub's ingest pressure on a worker's stdin at each change, until cancelled
-    or the worker has gone (its pipe closed)."""
-    gauge = IngestPressure()
+@dataclass(frozen=True)
+class HubLoad:
+    """One look at the hub: totals since it started, which only grow."""
+
+    writer_busy_s: float  # seconds ingest batches waited for or were in a commit
+    feed_frames: int  # frames handed to feed clients (events x clients)
+
+
+def hub_load(service: HubService) -> HubLoad:
+    """The hub's load now (on the event loop's thread, where both totals are kept)."""
+    return HubLoad(service.writer_busy_s(), service.broadcaster.frames_published)
+
+
+class HubPressure:
+    """The hub is busy while its ingest is saturated or its feed is busy."""
+
+    def __init__(self) -> None:
+        self.ingest = IngestPressure()
+        self.feed = FeedPressure()
+        self.pressed = False
+
+    def sample(self, load: HubLoad, now: float) -> bool | None:
+        """The new state when this sample changes it, else None."""
+        self.ingest.sample(load.writer_busy_s, now)
+        self.feed.sample(load.feed_frames, now)
+        pressed = self.ingest.pressed or self.feed.pressed
+        if pressed == self.pressed:
+            return None
+        self.pressed = pressed
+        return pressed
+
+    def cause(self) -> str:
+        """What keeps the hub busy (or what it was busy with last), for the hub's log."""
+        return (f"ingest {'saturated' if self.ingest.pressed else 'calm'}, writer busy "
+                f"{self.ingest.share:.0%}; feed {'busy' if self.feed.pressed else 'calm'}, "
+                f"{self.feed.rate:,.0f} frames/s")
+
+
+async def tell_worker(load: Callable[[], HubLoad], stdin: asyncio.StreamWriter,
+                      tick_s: float = TICK_S,
+                      told: Callable[[bool, str], None] | None = None) -> None:
+    """Write the hub's pressure on a worker's stdin at each change, until cancelled or the
+    worker has gone (its pipe closed); ``told`` hears each change and its cause."""
+    gauge = HubPressure()
     while True:
-        changed = gauge.sample(busy_s(), time.monotonic())
+        changed = gauge.sample(load(), time.monotonic())
         if changed is not None:
+            if told is not None:
+                told(changed, gauge.cause())
             stdin.write(json.dumps({"pressure": changed}).encode() + b"\n")
             try:
                 await stdin.drain()  # waits while the worker is stopped (SIGSTOP) and full
@@ -84,7 +177,7 @@ async def tell_worker(busy_s: Callable[[], float], stdin: asyncio.StreamWriter,
 
 class Pacer:
     """The worker's rests between segments: ``(1 / duty - 1)`` times the CPU time a segment
-    used, with the duty lowered to :data:`PRESSED_DUTY` while the hub says it is saturated. A
+    used, with the duty lowered to :data:`PRESSED_DUTY` while the hub says it is busy. A
     change of pressure reaches a rest already begun: it is lengthened, or cut short."""
 
     def __init__(self, duty: float,
@@ -124,8 +217,8 @@ class Pacer:
         return used
 
     def breathe(self) -> None:
-        """Between two parts of a segment's work: while the hub is saturated, rest for the
-        first part now rather than after the whole segment."""
+        """Between two parts of a segment's work: while the hub is busy, rest for the first
+        part now rather than after the whole segment."""
         if self._pressed:
             self.rest(self.take_cpu_s())
 

@@ -10,10 +10,11 @@ Lines on stdout (UTF-8, one JSON object each, flushed as they are made):
   ``"mode": "autogroup"`` (its own session, ``"nice"``) or ``"mode": "session"`` (the
   hub's, with the ``"reason"``) at the start, then ``{"nice", "speed"}`` at each change of
   the autogroup nice (``speed``: x real time that made it), or ``{"nice", "error"}``, and
-  ``{"duty", "pressure"}`` at each change of the duty the hub's ingest pressure makes.
+  ``{"duty", "pressure"}`` at each change of the duty the hub's pressure makes.
 
-With ``--pressure-stdin`` it reads ``{"pressure": true|false}`` lines on stdin, the hub's
-ingest saturated or not: it rests longer between segments while it is (:mod:`.pressure`).
+With ``--pressure-stdin`` it reads ``{"pressure": true|false}`` lines on stdin, the hub busy
+(its ingest saturated or its feed busy) or not: it rests longer between segments while it is
+(:mod:`.pressure`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class Recogniser:
     general model alone (see docs/performance.md, "Voice").
 
     ``between`` is called between the two decodes (the worker's :meth:`Pacer.breathe`: a
-    hub that became saturated meanwhile waits for half a segment's work, not a whole one).
+    hub that became busy meanwhile waits for half a segment's work, not a whole one).
     """
 
     def __init__(self, domain_lm: Path | None,
@@ -179,7 +180,7 @@ def _yield_to_the_hub(hub_pid: int | None, duty: float,
     except priority.AutogroupUnavailableError as exc:
         _emit({"type": "priority", "mode": "session", "reason": str(exc)})
     else:
-        # Judged at the normal duty: the longer rests a saturated hub asks for
+        # Judged at the normal duty: the longer rests a busy hub asks for
         # (:mod:`.pressure`) are not starving, and must not buy the worker more weight.
         governor = priority.NiceGovernor(group, priority.ThreadClock(), duty=duty,
                                          window_s=window_s,
@@ -211,8 +212,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the hub that started this worker: it exits when that process "
                         "dies, and steers the CPU weight of a session of its own")
     parser.add_argument("--pressure-stdin", action="store_true",
-                        help="read the hub's ingest pressure on stdin ({\"pressure\": true} "
-                        "lines) and rest longer between segments while it is on")
+                        help="read the hub's pressure on stdin ({\"pressure\": true} lines: its "
+                        "ingest saturated or its feed busy) and rest longer between segments "
+                        "while it is on")
     parser.add_argument("--nice-window", type=float, default=priority.WINDOW_S, metavar="S",
                         help="seconds of starving (or of running well ahead) before the "
                         "autogroup nice is lowered (or raised) a step (default "
