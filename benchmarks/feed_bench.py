@@ -6,7 +6,7 @@ Processes: the hub (``EmbeddedHub`` on a temp SQLite file, pre-loaded with the l
 and the platform posting events each run in their own process (``benchmarks._feed_parts``);
 this process is the desktop: ``FeedClient`` -> ``LiveViewModel`` (``SessionStore``, 80 ms
 frames) -> ``SessionTableModel`` -> the app's ``SessionTableView`` shown offscreen at 1400x900,
-all on one qasync loop as in ``app.py``.
+all on the app's one loop (``views/qt_loop.py``) as in ``app.py``.
 
 Timestamps (one system-wide monotonic clock):
 - *arrival*: ``LiveViewModel.on_event`` entered, i.e. the websocket frame was read and parsed
@@ -54,7 +54,6 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import qasync
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QApplication
 
@@ -65,6 +64,7 @@ from supervisor_desk.client.rest import HubClient
 from supervisor_desk.models.wire import SessionSummary, StoredEvent
 from supervisor_desk.views.gc_policy import GarbageCollectionPolicy
 from supervisor_desk.views.live_viewmodel import LiveViewModel
+from supervisor_desk.views.qt_loop import DeskEventLoop
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
 
@@ -554,7 +554,7 @@ def run(quick: bool) -> Results:
             info = json.loads((directory / "hub.json").read_text())
             results["feed.hub_preload_s"] = info["preload_s"]
             app = QApplication.instance() or QApplication([])
-            loop = qasync.QEventLoop(app)
+            loop = DeskEventLoop(app)  # the app's loop
             asyncio.set_event_loop(loop)
             try:
                 results.update(loop.run_until_complete(_desktop(info, size, directory)))
