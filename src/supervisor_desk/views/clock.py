@@ -55,6 +55,7 @@ class ScreenClock(QObject):
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._on_timer_timeout)
         self.ticks = 0  # ticks delivered (tests and the benchmark read it)
+        self._in_tick = False
 
     # ---------------------------------------------------------------- subscribing
 
@@ -84,6 +85,18 @@ class ScreenClock(QObject):
         """The tick is armed: some subscriber was on screen at the last look."""
         return self._timer.isActive()
 
+    @property
+    def in_tick(self) -> bool:
+        """The subscribers are being called for a tick (what they change paints with it)."""
+        return self._in_tick
+
+    def due_in_ms(self) -> int:
+        """Milliseconds until the next tick, or -1 when none is armed.
+
+        A change this close to the tick may wait for it: one paint and one flush of the
+        window instead of two a few frames apart."""
+        return self._timer.remainingTime() if self._timer.isActive() else -1
+
     # ---------------------------------------------------------------- ticking
 
     def _arm(self) -> None:
@@ -99,8 +112,12 @@ class ScreenClock(QObject):
             return  # nothing on screen: stay asleep until a subscriber shows again
         self._arm()
         self.ticks += 1
-        for subscriber in due:
-            subscriber.callback()
+        self._in_tick = True
+        try:
+            for subscriber in due:
+                subscriber.callback()
+        finally:
+            self._in_tick = False
         self.ticked.emit()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

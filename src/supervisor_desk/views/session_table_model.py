@@ -713,6 +713,16 @@ class SessionTableModel(QAbstractTableModel):
             self.endRemoveRows()
         return len(rows)
 
+    def follows_clock(self, s: SessionSummary) -> bool:
+        """Its duration (and, queued, its wait) moves with the clock: a live session, or an
+        ended one the hub sent without its end time."""
+        return s.is_live or _duration_follows_clock(s)
+
+    def clock_look(self, s: SessionSummary, column: int) -> tuple[str | None, Any]:
+        """What a clock cell shows now, its text and its colour: the tick repaints the cells
+        whose look moved since the last tick (``SessionTableView``)."""
+        return self._display(s, column), self._value(s, column, _FOREGROUND_ROLE)
+
     def note_rows_on_screen(self, first_row: int, last_row: int) -> None:
         """The rows a view shows (it tells at each paint): a frame with very many changed
         rows signals those outside them as two spans, which the view does not repaint."""

@@ -21,7 +21,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QActionGroup, QPainter, QPaintEvent, QRegion
+from PySide6.QtGui import QAccessible, QAction, QActionGroup, QPainter, QPaintEvent, QRegion
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from supervisor_desk.models.live_order import LIVE_ORDER_TITLES, LIVE_ORDERS, LiveOrder
@@ -33,6 +33,7 @@ from supervisor_desk.views.clock import screen_clock
 from supervisor_desk.views.delegates import ChannelBadgeDelegate, StatusDotDelegate
 from supervisor_desk.views.session_table_model import (
     HEADERS,
+    TICK_COLUMNS,
     SessionColumn,
     SessionTableModel,
 )
@@ -41,6 +42,9 @@ from supervisor_desk.views.theme import theme_color
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 ROW_HEIGHT = 28
+# A frame's changed cells this close to the second's tick wait for it: one paint and one X
+# flush of the window instead of two a few frames apart (the eye does not tell them apart).
+HOLD_FOR_TICK_MS = 100
 # _first_changed_row after a model reset or layout change: every row may have moved.
 _WHOLE_VIEW = -1
 
@@ -150,6 +154,11 @@ class SessionTableView(QTableView):
         self.setItemDelegateForColumn(SessionColumn.CHANNEL, self._channel_delegate)
         # Times and the breathing dot move on the app's one-second clock, only on screen.
         self._ticking = False
+        # What each clock cell on screen showed at the last tick ((session id, column) ->
+        # text and colour): the tick repaints only the cells whose look moved.
+        self._tick_looks: dict[tuple[str, int], tuple[Any, Any]] = {}
+        # Changed cells waiting for the tick that is due within HOLD_FOR_TICK_MS.
+        self._held = QRegion()
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
@@ -306,7 +315,38 @@ class SessionTableView(QTableView):
             model = self.model()
             top_left = model.index(first, top_left.column())
             bottom_right = model.index(last, bottom_right.column())
+        if self._hold_for_tick(top_left, bottom_right):
+            return
         super().dataChanged(top_left, bottom_right, list(roles))
+
+    def _hold_for_tick(self, top_left: ModelIndex, bottom_right: ModelIndex) -> bool:
+        """Keep these cells' repaint for the tick when it is due within HOLD_FOR_TICK_MS.
+
+        Qt's own ``dataChanged`` does nothing else this view needs (no editors, no size
+        hints); only an active screen reader is told at once."""
+        if not self._ticking or not self.isVisible() or QAccessible.isActive():
+            return False
+        clock = screen_clock()
+        due = clock.due_in_ms()
+        if clock.in_tick or not 0 <= due <= HOLD_FOR_TICK_MS:
+            return False
+        if not (top_left.isValid() and bottom_right.isValid()):
+            return False
+        top = self.rowViewportPosition(top_left.row())
+        bottom = self.rowViewportPosition(bottom_right.row()) + self.rowHeight(
+            bottom_right.row())
+        for column in range(top_left.column(), bottom_right.column() + 1):
+            if not self.isColumnHidden(column):
+                self._held += QRect(self.columnViewportPosition(column), top,
+                                    self.columnWidth(column), bottom - top)
+        return True
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        # Held cells show their old pixels: wherever a scroll carries them, they repaint now.
+        held, self._held = self._held, QRegion()
+        super().scrollContentsBy(dx, dy)
+        if not held.isEmpty():
+            self.viewport().update(held + held.translated(dx, dy))
 
     def _on_model_structure_changed(self, *args: Any) -> None:
         self._keep_selection()
@@ -378,34 +418,44 @@ class SessionTableView(QTableView):
     def _on_clock_tick(self) -> None:
         """Each second on screen: repaint only the visible cells whose text moved on.
 
-        A live row's duration, a queued row's wait, relative start times. Ended rows,
-        clock-time starts and the status dots do not move: repainting every time cell of the
-        screen cost more than the rest of an idle minute (``benchmarks/idle_bench.py``). The
-        clock columns are never cached by the model, so a repaint shows the new text."""
+        The cells that follow the clock (a live row's duration, a queued row's wait, relative
+        start times) are asked what they show now and compared with what they showed at the
+        last tick: "12m 5s" moves every second, "5 minutes ago" once a minute, a clock-time
+        start or an ended row never. The cells that moved, and any changed cells held for
+        this tick, are one update of the viewport: one paint, one flush."""
         model = self.session_model()
         model.tick(0, -1)  # only the day turning over (dates of cached cells) emits here
+        region, self._held = self._held, QRegion()
+        looks: dict[tuple[str, int], tuple[Any, Any]] = {}
         first, last = self.visible_rows()
-        if last < first:
-            return
-        relative = model.started_display is StartedDisplay.RELATIVE
-        spans = {c: (self.columnViewportPosition(c), self.columnWidth(c))
-                 for c in (SessionColumn.START, SessionColumn.WAIT, SessionColumn.DURATION)
-                 if not self.isColumnHidden(c)}
-        region = QRegion()
-        for row in range(first, last + 1):
-            s = model.session_at(row)
-            if s is None:
-                continue
-            moving = [SessionColumn.START] if relative else []
-            if s.is_live:
-                moving.append(SessionColumn.DURATION)
-                if s.status == "queued":
-                    moving.append(SessionColumn.WAIT)
-            y, height = self.rowViewportPosition(row), self.rowHeight(row)
-            for column in moving:
-                if column in spans:
+        shown = [c for c in TICK_COLUMNS if not self.isColumnHidden(c)]
+        if last >= first and shown:
+            relative = model.started_display is StartedDisplay.RELATIVE
+            spans = {c: (self.columnViewportPosition(c), self.columnWidth(c)) for c in shown}
+            before = self._tick_looks
+            for row in range(first, last + 1):
+                s = model.session_at(row)
+                if s is None:
+                    continue
+                moving = [SessionColumn.START] if relative else []
+                if model.follows_clock(s):
+                    moving.append(SessionColumn.DURATION)
+                    if s.status == "queued":
+                        moving.append(SessionColumn.WAIT)
+                y = height = -1
+                for column in moving:
+                    if column not in spans:
+                        continue
+                    key = (s.id, column)
+                    look = looks[key] = model.clock_look(s, column)
+                    if before.get(key) == look:
+                        continue
+                    if y < 0:
+                        y, height = self.rowViewportPosition(row), self.rowHeight(row)
                     x, width = spans[column]
                     region += QRect(x, y, width, height)
+        # Only the cells on screen now: the dictionary never outgrows one screen.
+        self._tick_looks = looks
         if not region.isEmpty():
             self.viewport().update(region)
 
