@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QToolButton, QW
 
 from supervisor_desk.models.filters import SessionFilter
 from supervisor_desk.models.wire import CHANNELS, STATUSES, NamedItem
+from supervisor_desk.views.history.caret_rest import CaretRest
 from supervisor_desk.views.history.viewmodel import SORT_KEYS
 from supervisor_desk.views.icons import STATUS_LABELS, channel_label
 
@@ -57,6 +58,8 @@ class QuickFilterBar(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(SEARCH_MIN_WIDTH)
         self.search.setAccessibleName("Search sessions")
+        # Focused while the supervisor reads the page: a caret blinking all along woke the app.
+        self.caret_rest = CaretRest(self.search)
         layout.addWidget(self.search, 2)
         self.in_transcripts = QToolButton(self)
         self.in_transcripts.setText("in transcripts")
