@@ -3,12 +3,15 @@ the start."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
+from supervisor_desk.models.metrics import LiveMetrics
+from supervisor_desk.views.clock import screen_clock
 from supervisor_desk.views.metric_cards import MetricCards
 from supervisor_desk.views.theme import current_theme
 
@@ -100,3 +103,34 @@ def test_one_line_cards_follow_their_text(qtbot: Any, qapp: QApplication) -> Non
     _fresh_window, fresh = shown_cards(qtbot, qapp)
     fresh.cards["total"].set_value("7", "all time, this hub")
     assert card_image(cards, "total") == card_image(fresh, "total")
+
+
+def test_figures_just_before_the_tick_are_shown_by_it(
+    qtbot: Any, qapp: QApplication, monkeypatch: Any
+) -> None:
+    _window, cards = shown_cards(qtbot, qapp)
+    figures = LiveMetrics(total=120, live=7, queued=2, active=5, recent_24h=40,
+                          top_channel=None, longest_wait_seconds=65.0)
+    clock = screen_clock()
+    told: list[LiveMetrics] = []
+
+    def on_tick() -> None:  # as the app's live view-model tells the cards on each tick
+        if told:
+            cards.set_metrics(told.pop())
+
+    clock.subscribe(cards, on_tick)
+    cards.set_metrics(figures)  # far from any tick: at once
+    assert cards.cards["live"].value() == "7"
+    monkeypatch.setattr(clock, "due_in_ms", lambda: 50)  # the tick is due in 50 ms
+    ticks = clock.ticks
+    cards.set_metrics(replace(figures, total=121, live=8))
+    assert cards.cards["live"].value() == "7"  # waits for the tick
+    qtbot.waitUntil(lambda: clock.ticks > ticks, timeout=3000)
+    assert cards.cards["live"].value() == "8"
+    assert cards.cards["total"].value() == "121"
+    # The tick's own newer figures are not undone by the ones held before it.
+    cards.set_metrics(replace(figures, live=9))
+    told.append(replace(figures, live=10))
+    ticks = clock.ticks
+    qtbot.waitUntil(lambda: clock.ticks > ticks, timeout=3000)
+    assert cards.cards["live"].value() == "10"

@@ -27,6 +27,9 @@ from PySide6.QtWidgets import QWidget
 
 # After the boundary, never before it: a text computed at 11.999 s would show the old second.
 _AFTER_BOUNDARY_MS = 3
+# A change this close to the next tick may wait for it: one paint and one X flush of the window
+# instead of two a few frames apart (the eye does not tell them apart).
+HOLD_FOR_TICK_MS = 100
 
 
 @dataclass(slots=True)
@@ -96,6 +99,11 @@ class ScreenClock(QObject):
         A change this close to the tick may wait for it: one paint and one flush of the
         window instead of two a few frames apart."""
         return self._timer.remainingTime() if self._timer.isActive() else -1
+
+    def holds_for_tick(self) -> bool:
+        """A change made now may be shown by the tick due within HOLD_FOR_TICK_MS (never
+        from inside a tick: that one is being shown)."""
+        return not self._in_tick and 0 <= self.due_in_ms() <= HOLD_FOR_TICK_MS
 
     # ---------------------------------------------------------------- ticking
 

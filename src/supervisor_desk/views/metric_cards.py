@@ -13,6 +13,7 @@ from supervisor_desk.models.metrics import LiveMetrics
 from supervisor_desk.models.wire import ChannelCount, Metrics
 from supervisor_desk.models.wording import plural
 from supervisor_desk.views.alerts.highlight import card_accent
+from supervisor_desk.views.clock import on_screen, screen_clock
 from supervisor_desk.views.icons import channel_label
 
 COMPACT_VALUE_PT = 12.0  # the value's size when a card shrinks to one line
@@ -175,6 +176,9 @@ class MetricCards(QWidget):
         self._full_width = 0  # what the full cards needed when they last showed
         self.cards: dict[str, MetricCard] = {}
         self.wait_thresholds: list[tuple[int, str]] = []  # set from the alert rules
+        # Live figures that came just before the second's tick, shown by it (_hold_for_tick).
+        self._held: LiveMetrics | None = None
+        self._on_clock = False
         for column, (key, title, accent) in enumerate((
             ("total", "Total sessions", "slate"),
             ("live", "Live now", "green"),
@@ -231,7 +235,13 @@ class MetricCards(QWidget):
                 self._grid.addWidget(card, i // columns, i % columns)
 
     def set_metrics(self, m: LiveMetrics) -> None:
-        """The Live page's figures (``None`` totals: the hub has not answered yet)."""
+        """The Live page's figures (``None`` totals: the hub has not answered yet).
+
+        Figures that come within ~100 ms of the clock's tick (a new session counted from the
+        feed) are shown by the tick: one paint and one flush of the window for both."""
+        if self._hold_for_tick(m):
+            return
+        self._held = None
         self._set_skeleton(False)
         self.cards["total"].set_value(
             f"{m.total:,}" if m.total is not None else "…", "all time, this hub"
@@ -242,8 +252,24 @@ class MetricCards(QWidget):
         )
         self._set_top_channel(m.top_channel, "live", "no live sessions")
 
+    def _hold_for_tick(self, m: LiveMetrics) -> bool:
+        clock = screen_clock()
+        if not clock.holds_for_tick() or not on_screen(self):
+            return False
+        self._held = m
+        if not self._on_clock:
+            self._on_clock = True
+            clock.subscribe(self, self._on_clock_tick)
+        return True
+
+    def _on_clock_tick(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self.set_metrics(held)
+
     def set_history_metrics(self, m: Metrics | None, *, scope: str) -> None:
         """History's or an offline file's figures; ``None`` shows skeletons while loading."""
+        self._held = None
         if m is None:
             self._set_skeleton(True)
             for card in self.cards.values():

@@ -42,9 +42,6 @@ from supervisor_desk.views.theme import theme_color
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 ROW_HEIGHT = 28
-# A frame's changed cells this close to the second's tick wait for it: one paint and one X
-# flush of the window instead of two a few frames apart (the eye does not tell them apart).
-HOLD_FOR_TICK_MS = 100
 # _first_changed_row after a model reset or layout change: every row may have moved.
 _WHOLE_VIEW = -1
 
@@ -157,7 +154,7 @@ class SessionTableView(QTableView):
         # What each clock cell on screen showed at the last tick ((session id, column) ->
         # text and colour): the tick repaints only the cells whose look moved.
         self._tick_looks: dict[tuple[str, int], tuple[Any, Any]] = {}
-        # Changed cells waiting for the tick that is due within HOLD_FOR_TICK_MS.
+        # Changed cells waiting for the tick due in a moment (_hold_for_tick).
         self._held = QRegion()
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
@@ -320,15 +317,14 @@ class SessionTableView(QTableView):
         super().dataChanged(top_left, bottom_right, list(roles))
 
     def _hold_for_tick(self, top_left: ModelIndex, bottom_right: ModelIndex) -> bool:
-        """Keep these cells' repaint for the tick when it is due within HOLD_FOR_TICK_MS.
+        """Keep these cells' repaint for the tick when it is due within ~100 ms (the clock's
+        ``HOLD_FOR_TICK_MS``): one paint and one flush for both.
 
         Qt's own ``dataChanged`` does nothing else this view needs (no editors, no size
         hints); only an active screen reader is told at once."""
         if not self._ticking or not self.isVisible() or QAccessible.isActive():
             return False
-        clock = screen_clock()
-        due = clock.due_in_ms()
-        if clock.in_tick or not 0 <= due <= HOLD_FOR_TICK_MS:
+        if not screen_clock().holds_for_tick():
             return False
         if not (top_left.isValid() and bottom_right.isValid()):
             return False
