@@ -288,7 +288,9 @@ class DeskEventLoop(qasync.QEventLoop):  # type: ignore[misc]
             return handle
         notifier = QSocketNotifier(fileno, kind)
         watch = _Watch(fileno, notifier, handle)
-        notifier.activated.connect(lambda *_: self._on_notifier_activated(watches, watch))
+        # A slot that takes no arguments spares PySide converting the signal's two (a quarter
+        # of a bare wake-up's cost).
+        notifier.activated.connect(lambda: self._on_notifier_activated(watches, watch))
         watches[fileno] = watch
         return handle
 
