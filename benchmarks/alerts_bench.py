@@ -146,7 +146,7 @@ def run(quick: bool) -> Results:
     tray = TrayController(area, spawn=lambda coro, name: coro.close())
     notifier = AlertNotifier(tray, area)
     notifier.set_rules(rules)
-    vm.alerts_changed.connect(notifier.on_alerts_changed)
+    vm.subscribe(notifier, notifier.on_alerts_changed)
     store = SessionStore()
     store.reset(sessions.values())
     t0 = time.perf_counter()

@@ -198,7 +198,7 @@ class DeskApp(QObject):
         self.wall_vm.alert_state = self.alerts.highlight
         self.wall_vm.alerting = lambda: {
             a.session_id for a in self.alerts.alerts() if a.state == "open"}
-        self.alerts.alerts_changed.connect(self._on_alerts_changed)
+        self.alerts.subscribe(self, self._on_alerts_changed)
         self.alerts.rules_changed.connect(self._on_alerts_rules_changed)
         self._on_alerts_rules_changed(self.alerts.rules)
         self.alert_rules_dialog: AlertRulesDialog | None = None
@@ -264,7 +264,7 @@ class DeskApp(QObject):
         self.tray.session_requested.connect(self._on_tray_session_requested)
         self.tray.paused_changed.connect(self._on_tray_paused_changed)
         self.tray.tray_available_changed.connect(self._on_tray_available_changed)
-        self.alerts.alerts_changed.connect(self.alert_notifier.on_alerts_changed)
+        self.alerts.subscribe(self.alert_notifier, self.alert_notifier.on_alerts_changed)
         self.tray.acknowledge_requested.connect(self.alerts.acknowledge_session)
         self.alerts_panel.session_requested.connect(self._on_tray_session_requested)
         self.alerts_panel.rules_requested.connect(self._on_alerts_rules_requested)

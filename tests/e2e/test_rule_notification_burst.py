@@ -124,7 +124,7 @@ def test_alert_rules_on_a_busy_floor_reach_the_desktop_as_one_counting_notificat
         r for r in rules.rules if not r.builtin)})
     alerts.set_rules(rules)
     vm = AlertsViewModel(rules)
-    vm.alerts_changed.connect(alerts.on_alerts_changed)
+    vm.subscribe(alerts, alerts.on_alerts_changed)
     frames = 15
 
     async def scenario() -> None:

@@ -31,8 +31,8 @@ def test_off_screen_a_burst_is_applied_in_order_told_at_once_and_no_timer_is_lef
         alerts = AlertsViewModel(default_rules())
         live.attach_alerts(alerts)
         told: list[str] = []  # session ids of the alerts told, in the order told
-        alerts.alerts_changed.connect(
-            lambda update: told.extend(a.session_id for n in update.notices for a in n.alerts))
+        alerts.subscribe(alerts, lambda update: told.extend(
+            a.session_id for n in update.notices for a in n.alerts))
         versions: dict[str, list[int]] = {}
         live.session_updated.connect(lambda s: versions.setdefault(s.id, []).append(s.version))
         try:

@@ -68,7 +68,7 @@ def rules(*extra: Rule) -> RuleSet:
 def test_wait_rule_fires_on_its_deadline_not_by_polling(qtbot: QtBot) -> None:
     vm = AlertsViewModel(rules())
     notices: list[Any] = []
-    vm.alerts_changed.connect(lambda update: notices.extend(update.notices))
+    vm.subscribe(vm, lambda update: notices.extend(update.notices))
     vm.apply_batch([SessionChange("added", queued("s1", 59.7))])
     assert not notices and vm.alerts() == []
     qtbot.waitUntil(lambda: bool(notices), timeout=3000)
@@ -81,7 +81,7 @@ def test_wait_rule_fires_on_its_deadline_not_by_polling(qtbot: QtBot) -> None:
 def test_replayed_changes_announce_no_routine_notices(qtbot: QtBot) -> None:
     vm = AlertsViewModel(default_rules())
     notices: list[Any] = []
-    vm.alerts_changed.connect(lambda update: notices.extend(update.notices))
+    vm.subscribe(vm, lambda update: notices.extend(update.notices))
     active = queued("s1", 1).model_copy(update={"status": "active"})
     vm.apply_batch([], [SessionChange("added", active)])
     assert notices == []
@@ -167,7 +167,7 @@ def test_hidden_panel_counts_and_a_critical_alert_brings_it_forward(qtbot: QtBot
 def test_rows_tint_and_wait_cells_colour_by_the_wait_rules(qtbot: QtBot) -> None:
     vm = AlertsViewModel(default_rules())
     model = SessionTableModel()
-    vm.alerts_changed.connect(model.alerts_changed)
+    vm.subscribe(model, lambda _update: model.alerts_changed())
     model.set_alerts(vm.highlight, list(default_rules().wait_thresholds()))
     sessions = [queued("long", 200), queued("short", 10)]
     model.set_sessions(sessions)
@@ -195,7 +195,7 @@ def test_a_frame_repaints_exactly_the_painted_rows_whose_tint_moved(qtbot: QtBot
     signalled: set[int] = set()
     model.dataChanged.connect(lambda first, last, _roles: signalled.update(
         range(first.row(), last.row() + 1)))
-    vm.alerts_changed.connect(lambda update: model.alerts_changed_for(update.sessions()))
+    vm.subscribe(model, lambda update: model.alerts_changed_for(update.sessions()))
 
     def tints(table: SessionTableModel) -> dict[str, Any]:  # read as a paint reads them
         def look(r: int) -> Any:
@@ -241,7 +241,7 @@ def test_rule_notice_shows_a_banner_and_routine_rules_keep_their_rate_limit(
     notifier = AlertNotifier(tray, area)
     notifier.set_rules(default_rules())
     vm = AlertsViewModel(default_rules())
-    vm.alerts_changed.connect(notifier.on_alerts_changed)
+    vm.subscribe(notifier, notifier.on_alerts_changed)
     with qtbot.waitSignal(notifier.delivered):  # told once the frame has ended
         vm.reset([queued("s1", 200, "Bob")])
     banners = area.banners()
@@ -262,7 +262,7 @@ def test_quiet_hours_silence_pop_ups_and_sound(qtbot: QtBot) -> None:
     notifier.set_rules(quiet)
     assert notifier.quiet
     vm = AlertsViewModel(quiet)
-    vm.alerts_changed.connect(notifier.on_alerts_changed)
+    vm.subscribe(notifier, notifier.on_alerts_changed)
     with qtbot.waitSignal(notifier.delivered):
         vm.reset([queued("s1", 200)])
     assert notifier.sounds_played == 0

@@ -40,7 +40,7 @@ def test_banners_show_at_once_then_gather_the_most_severe_of_a_busy_spell(qtbot:
         r for r in rules.rules if not r.builtin)})
     notifier.set_rules(rules)
     vm = AlertsViewModel(rules)
-    vm.alerts_changed.connect(notifier.on_alerts_changed)
+    vm.subscribe(notifier, notifier.on_alerts_changed)
 
     with qtbot.waitSignal(notifier.delivered):  # told once the frame has ended
         vm.reset([queued("s1", 200, "Bob")])  # waits over 1 and over 3 minutes
@@ -74,7 +74,7 @@ def test_a_frame_is_told_on_the_next_turn_not_inside_the_frame(qtbot: QtBot) -> 
     rules = default_rules().model_copy(update={"muted": True})
     notifier.set_rules(rules)
     vm = AlertsViewModel(rules)
-    vm.alerts_changed.connect(notifier.on_alerts_changed)
+    vm.subscribe(notifier, notifier.on_alerts_changed)
     told: list[str] = []
     notifier.delivered.connect(lambda notice, _alert: told.append(notice.rule.id))
 
@@ -140,7 +140,7 @@ def test_a_busy_floor_sounds_once_unless_something_more_severe_comes(
     rules = default_rules()  # waits over 1 min chime, over 3 min sound the alarm
     notifier.set_rules(rules)
     vm = AlertsViewModel(rules)
-    vm.alerts_changed.connect(notifier.on_alerts_changed)
+    vm.subscribe(notifier, notifier.on_alerts_changed)
     with qtbot.waitSignal(notifier.delivered):
         vm.apply_batch([SessionChange("added", queued("s1", 70))])  # a chime
     assert notifier.sounds_played == 1

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
+import pytest
+from PySide6.QtCore import QObject
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.models.alerts.defaults import default_rules
@@ -15,9 +19,11 @@ def test_queued_changes_are_judged_within_a_frame_without_the_table(qtbot: QtBot
     vm = AlertsViewModel(default_rules())
     bob = queued("s1", 200, "Bob")
     # No flush from the live table (hidden, its frames gather for 500 ms): our own frame.
-    with qtbot.waitSignal(vm.alerts_changed, timeout=ALERT_FRAME_MS * 10) as raised:
-        vm.queue(SessionChange("added", bob), False)
-    assert {n.rule.id for n in raised.args[0].notices} >= {"wait-60", "wait-180"}
+    updates: list[AlertUpdate] = []
+    vm.subscribe(vm, updates.append)
+    vm.queue(SessionChange("added", bob), False)
+    qtbot.waitUntil(lambda: bool(updates), timeout=ALERT_FRAME_MS * 10)
+    assert {n.rule.id for n in updates[0].notices} >= {"wait-60", "wait-180"}
 
 
 def test_rows_that_leave_are_judged_before_they_are_forgotten(qtbot: QtBot) -> None:
@@ -25,18 +31,18 @@ def test_rows_that_leave_are_judged_before_they_are_forgotten(qtbot: QtBot) -> N
     ended = queued("s1", 5).model_copy(update={
         "status": "failed", "end_reason": "error", "ended_at": queued("s1", 0).started_at})
     raised: list[list[object]] = []
-    vm.alerts_changed.connect(lambda update: raised.append(update.notices))
+    vm.subscribe(vm, lambda update: raised.append(update.notices))
     vm.queue(SessionChange("added", ended), False)
     vm.forget(["s1"])  # the row left before the frame: its failure is still told
     assert any(n.rule.id == "failed" for batch in raised for n in batch)  # type: ignore[attr-defined]
     assert vm.alerts() == []  # and, the row gone, nothing stays open
 
 
-def test_a_frame_emits_once_with_what_changed_and_nothing_when_no_alert_moved(
+def test_a_frame_tells_once_what_changed_and_nothing_when_no_alert_moved(
         qtbot: QtBot) -> None:
     vm = AlertsViewModel(default_rules())
     updates: list[AlertUpdate] = []
-    vm.alerts_changed.connect(updates.append)
+    vm.subscribe(vm, updates.append)
     bob, cleo = queued("s1", 200, "Bob"), queued("s2", 5, "Cleo")
     vm.apply_batch([SessionChange("added", bob), SessionChange("added", cleo)])
     assert len(updates) == 1  # alerts opened and notices raised: one emission
@@ -54,3 +60,24 @@ def test_a_frame_emits_once_with_what_changed_and_nothing_when_no_alert_moved(
     assert len(updates) == 2
     assert {a.rule_id for a in updates[1].resolved} == {"wait-60", "wait-180"}
     assert updates[1].sessions() == {"s1"} and vm.alerts() == []
+
+
+def test_a_subscriber_is_dropped_with_its_owner_and_a_failing_one_stops_nothing(
+        qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    vm = AlertsViewModel(default_rules())
+    owner = QObject()
+    told: list[str] = []
+    reported: list[type[BaseException]] = []
+    monkeypatch.setattr(sys, "excepthook", lambda kind, _value, _tb: reported.append(kind))
+
+    def failing(_update: AlertUpdate) -> None:
+        raise RuntimeError("a receiver's bug")
+
+    vm.subscribe(vm, failing)
+    vm.subscribe(owner, lambda update: told.extend(a.session_id for a in update.opened))
+    vm.apply_batch([SessionChange("added", queued("s1", 200))])
+    assert told == ["s1", "s1"] and reported == [RuntimeError]  # both wait rules opened
+    with qtbot.waitSignal(owner.destroyed):
+        owner.deleteLater()
+    vm.apply_batch([SessionChange("added", queued("s2", 200))])
+    assert told == ["s1", "s1"]  # the owner went: no call to it

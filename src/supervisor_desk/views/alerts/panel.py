@@ -229,7 +229,7 @@ class AlertsPanel(QDockWidget):
         self._reload_timer.setInterval(RELOAD_INTERVAL_MS)
         self._reload_timer.timeout.connect(self._on_reload_timer_timeout)
         self._title_count = -1  # the open count the title shows
-        vm.alerts_changed.connect(self._on_vm_alerts_changed)
+        vm.subscribe(self, self._on_vm_alerts_changed)
         self._on_vm_alerts_changed(None)
 
     def bring_forward(self) -> None:
