@@ -96,6 +96,26 @@ def test_a_pass_over_every_row_stands_aside_per_step_and_sees_every_row(
     assert waits.calls == -(-len(rows) // lock_slices.STEP_ITEMS)  # once per step of items
 
 
+def test_adding_a_batch_stands_aside_per_step_and_keeps_every_row(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "e.jsonl"
+    write_export(path, "jsonl", make_records(600))
+    entries = ExportReader(path).read_all()
+    at_once = OfflineIndex(path)
+    at_once.add(entries, raw_transcripts(entries), normalized=False)
+    waits = _CountedWaits()
+    monkeypatch.setattr(type(foreground), "wait_until_idle", waits)
+    sliced = OfflineIndex(path)
+    with foreground:  # the Qt thread paints throughout: the batch waits at every step
+        sliced.add(entries, raw_transcripts(entries), normalized=False)
+    # The row loop and the sort columns' pass, each once per step of rows.
+    assert waits.calls == 2 * -(-len(entries) // lock_slices.STEP_ITEMS)
+    assert len(sliced) == len(at_once) == 600
+    for flt, sort in ((SessionFilter(), "-started_at"), (SessionFilter(q="customer"), "wait"),
+                      (SessionFilter(status=("completed",)), "message_count")):
+        assert sliced.query(flt, sort, 0, 600) == at_once.query(flt, sort, 0, 600)
+
+
 def test_the_switch_interval_is_short_while_any_load_runs_and_restored_after() -> None:
     before = sys.getswitchinterval()
     with short_switch_interval():

@@ -221,6 +221,31 @@ def test_a_file_written_newest_first_keeps_its_first_page_while_read_without_res
     qrun(scenario())
 
 
+def test_the_progress_bar_follows_the_batches_in_a_turn_of_its_own(
+    tmp_path: Path, opener: Any, qrun: Callable[..., Any]
+) -> None:
+    """A new value repaints the bar (and every pending region of the window) at once: batches
+    coming in a burst move it once, to the latest figure, after the batch's own turn."""
+    path = tmp_path / "e.jsonl"
+    write_export(path, "jsonl", make_records(5))
+    window = opener(path)
+    values: list[int] = []
+    window.progress.valueChanged.connect(values.append)
+
+    async def scenario() -> None:
+        await _loaded(window)
+        window.progress.show()
+        values.clear()
+        for done in (100, 200, 300, 400):
+            window.loader.progress_changed.emit(done, 1000)
+        assert values == []  # not from the batch's turn
+        await wait_until(lambda: bool(values), 5)
+        assert values == [400]
+        assert window.progress.text() == "Reading… 40%"
+
+    qrun(scenario())
+
+
 @pytest.mark.parametrize(
     ("name", "problem"),
     [

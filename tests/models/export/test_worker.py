@@ -14,7 +14,12 @@ from supervisor_desk.models.export import (
     IndexedSession,
     write_export,
 )
-from supervisor_desk.models.export.worker import ExportReadProcess, ReadProcessStartError
+from supervisor_desk.models.export.worker import (
+    PICKLE_RECORDS,
+    ExportReadProcess,
+    ReadProcessStartError,
+)
+from supervisor_desk.models.lock_slices import foreground
 from supervisor_desk.models.offline_index import raw_transcripts
 from tests.models.export_samples import make_records
 
@@ -59,6 +64,27 @@ def test_a_child_process_reads_what_the_reader_reads_in_batches(tmp_path: Path, 
     assert entries[0].summary.agent is entries[27].summary.agent
     assert _gone(reader.pid)
     reader.close()
+
+
+def test_batches_received_while_the_qt_thread_paints_wait_between_pieces_and_read_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "e.jsonl"
+    write_export(path, "jsonl", make_records(2 * PICKLE_RECORDS + 30, n_messages=2))
+    here = ExportReader(path).read_all()
+    waits: list[float] = []
+
+    def stand_aside(timeout: float = 0.0) -> bool:
+        waits.append(timeout)
+        return True
+
+    monkeypatch.setattr(type(foreground), "wait_until_idle", stand_aside)
+    reader = ExportReadProcess(path, first_batch=10, batch=1000)
+    with foreground:  # a paint throughout: the receiving thread stands aside per piece
+        entries, transcripts = _read(reader)
+    assert len(waits) == 1 + 3  # the first batch's one piece, then three of 100 records
+    assert [(e.summary, e.offset, e.length) for e in entries] == [
+        (e.summary, e.offset, e.length) for e in here]
+    assert transcripts == raw_transcripts(here)
 
 
 def test_bad_lines_are_skipped_with_their_line_numbers_and_a_truncated_file_keeps_its_rows(

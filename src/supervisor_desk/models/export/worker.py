@@ -40,6 +40,7 @@ from supervisor_desk.models.export.records import (
     is_compressed,
     raw_transcripts,
 )
+from supervisor_desk.models.lock_slices import LockSlicer
 from supervisor_desk.models.wire import ExportHeader
 
 _LENGTH = struct.Struct(">Q")
@@ -275,8 +276,11 @@ class ExportReadProcess:
         _, pieces, progress, header = message
         entries: list[IndexedSession] = []
         transcripts: list[str | None] = []
+        slicer = LockSlicer()
         for _ in range(pieces):
-            # One short C call per piece: between two, the Qt thread can take the GIL.
+            # One short C call per piece (~1 ms): between two, the Qt thread can take the
+            # lock, and while it paints the table this thread stands aside.
+            slicer.tick()
             more_entries, more_transcripts = unpickler.load()
             entries += more_entries
             transcripts += more_transcripts

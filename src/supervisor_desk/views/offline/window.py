@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +44,7 @@ from supervisor_desk.views.file_drop import ExportFileDrop
 from supervisor_desk.views.gc_policy import PolicyHold
 from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.history.viewmodel import HistoryViewModel
+from supervisor_desk.views.offline.icon_warmup import warm_table_icons
 from supervisor_desk.views.offline.loader import OfflineLoader
 from supervisor_desk.views.results_dock import ResultsDock
 from supervisor_desk.views.tasks import TaskScope, standalone_scope
@@ -57,6 +59,11 @@ log = logging.getLogger(__name__)
 # index's thread and repaints, work taken from the reading (the status line counts every batch).
 REFRESH_MS = 1000
 ROWS_PER_REFRESH_MS = 20
+# The progress bar follows the batches at most this often, in a loop turn of its own: a new
+# value repaints the bar at once (QProgressBar.setValue calls repaint(), which paints every
+# pending region of the window with it: the first rows' table too), so set from the batch's
+# own turn it stacked a whole window paint onto that turn's collection and status line.
+PROGRESS_MS = 100
 OFFLINE_TAG = "offline file"
 LIVE_AT_EXPORT = "Live at export"
 STATUS_MIN_WIDTH = 160
@@ -92,6 +99,7 @@ class OfflineWindow(QMainWindow):
         self._opened_at = datetime.now(UTC)
         self._closed = False
         self._collection_hold: PolicyHold | None = None
+        self._icons_warming: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         self.tasks = tasks or standalone_scope("offline-window")
         self._file_drop = ExportFileDrop(self)
@@ -157,6 +165,11 @@ class OfflineWindow(QMainWindow):
         self.progress.setRange(0, 1000)
         self.progress.setFixedWidth(180)
         self.progress.setFormat("Reading… %p%")
+        self._progress_value = 0
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(PROGRESS_MS)
+        self._progress_timer.timeout.connect(self._on_progress_timer_timeout)
         self.statusBar().addPermanentWidget(self.progress)
         self.cancel_button = QPushButton("Stop reading", self)
         self.cancel_button.clicked.connect(self.loader.cancel)
@@ -243,13 +256,27 @@ class OfflineWindow(QMainWindow):
 
     # ------------------------------------------------------------------ loading
 
-    def start(self) -> None:
+    def start(self) -> asyncio.Task[None]:
+        """Read the file; the task ends when it is read (or stopped)."""
         if self._collection_hold is None and not self._closed:
             # The index's thread allocates for the table, the chat and the charts: garbage (Qt
             # objects in cycles included) is collected on the Qt thread while the window is.
             hold = self._collection_hold = PolicyHold()
             self.destroyed.connect(hold.release)  # not through self: it is being destroyed
-        self.loader.start()
+        if self._icons_warming is None:
+            self._icons_warming = self.tasks.spawn(self._warm_table_icons(), "offline-icons")
+        return self.loader.start()
+
+    async def _warm_table_icons(self) -> None:
+        """While the first rows are read: the table's icons drawn once, a loop turn each, so
+        the first paint of rows (the longest the window is busy while a file loads) does not
+        parse and render them (icon_warmup.py)."""
+        table = self.history.table
+        size = table.iconSize()
+        side = (size.height() if size.isValid() else table.style().pixelMetric(
+            QStyle.PixelMetric.PM_SmallIconSize, None, table))
+        for _ in warm_table_icons(side, self.devicePixelRatioF()):
+            await asyncio.sleep(0)
 
     @property
     def index(self) -> OfflineIndex | None:
@@ -283,10 +310,16 @@ class OfflineWindow(QMainWindow):
         self.history_vm.load_lookups()
 
     def _on_loader_progress_changed(self, done: int, total: int) -> None:
-        self.progress.setValue(int(1000 * done / total) if total else 1000)
+        self._progress_value = int(1000 * done / total) if total else 1000
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _on_progress_timer_timeout(self) -> None:
+        self.progress.setValue(self._progress_value)
 
     def _on_loader_finished(self, report: ReadReport) -> None:
         self._refresh.stop()
+        self._progress_timer.stop()
         log.info("offline review of %s: %d sessions read, %d skipped", self.path.name,
                  report.sessions, report.skipped)
         if self.loader.index is None:
@@ -309,6 +342,7 @@ class OfflineWindow(QMainWindow):
 
     def _on_loader_failed(self, message: str) -> None:
         self._refresh.stop()
+        self._progress_timer.stop()
         self.progress.hide()
         self.cancel_button.hide()
         if self.loader.index is not None:
@@ -354,6 +388,9 @@ class OfflineWindow(QMainWindow):
             return
         try:
             self.loader.cancel()
+            if self._icons_warming is not None:
+                self._icons_warming.cancel()
+                await asyncio.gather(self._icons_warming, return_exceptions=True)
             await self.loader.wait()
             await self.history_vm.aclose()
             await self.detail_vm.aclose()
