@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import sys
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -84,7 +86,8 @@ class AlertsViewModel(QObject):
         """
         key = id(owner)
         if all(k != key for k, _ in self._subscribers):
-            owner.destroyed.connect(lambda _obj=None, key=key: self._unsubscribe(key))
+            # Weakly: an owner (the view-model itself, in tests) does not keep it alive.
+            owner.destroyed.connect(partial(_owner_destroyed, weakref.ref(self), key))
         self._subscribers.append((key, callback))
         self._callbacks = tuple(cb for _, cb in self._subscribers)
 
@@ -216,3 +219,9 @@ class AlertsViewModel(QObject):
         self._armed_for = due
         wait = max(0, min(_MAX_TIMER_MS, due - self._clock()))
         self._timer.start(wait)
+
+
+def _owner_destroyed(vm: weakref.ref[AlertsViewModel], key: int, _obj: object = None) -> None:
+    alive = vm()
+    if alive is not None:
+        alive._unsubscribe(key)
