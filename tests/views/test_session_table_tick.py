@@ -37,15 +37,18 @@ def session(sid: str, started_ago: int, *, ended: bool = False) -> SessionSummar
 
 
 class PaintRegions(QObject):
-    """Every region the viewport paints, in order."""
+    """Every region the viewport paints, in order, with the ticks counted when it painted."""
 
-    def __init__(self) -> None:
+    def __init__(self, ticks: list[int]) -> None:
         super().__init__()
+        self.ticks = ticks
         self.regions: list[QRegion] = []
+        self.painted_after: list[int] = []  # how many ticks had come before each paint
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if isinstance(event, QPaintEvent):
             self.regions.append(QRegion(event.region()))
+            self.painted_after.append(len(self.ticks))
         return False
 
 
@@ -72,7 +75,7 @@ def ticking_table(qtbot: QtBot, sessions: list[SessionSummary]) -> tuple[
     view.show()
     qtbot.waitExposed(view)
     QApplication.sendPostedEvents()
-    paints = PaintRegions()
+    paints = PaintRegions(ticks)
     view.viewport().installEventFilter(paints)
     return model, view, paints, ticks
 
@@ -85,12 +88,15 @@ def cell(view: SessionTableView, model: SessionTableModel, sid: str,
 
 def wait_for_tick_paint(qtbot: QtBot, paints: PaintRegions, ticks: list[int],
                         ticked: Callable[[QRegion], bool]) -> QRegion:
-    """The first paint after the next tick that ``ticked`` recognises as the tick's."""
-    seen = len(ticks)
-    start = len(paints.regions)
-    qtbot.waitUntil(lambda: len(ticks) > seen and any(
-        ticked(r) for r in paints.regions[start:]), timeout=3000)
-    return next(r for r in paints.regions[start:] if ticked(r))
+    """The paint of the next tick to come (the first after it that ``ticked`` recognises)."""
+    tick = len(ticks) + 1
+
+    def of_tick() -> list[QRegion]:
+        return [r for r, after in zip(paints.regions, paints.painted_after, strict=True)
+                if after == tick and ticked(r)]
+
+    qtbot.waitUntil(lambda: bool(of_tick()), timeout=3000)
+    return of_tick()[0]
 
 
 def test_a_cell_whose_text_did_not_change_is_not_repainted_on_the_tick(qtbot: QtBot) -> None:

@@ -718,10 +718,12 @@ class SessionTableModel(QAbstractTableModel):
         ended one the hub sent without its end time."""
         return s.is_live or _duration_follows_clock(s)
 
-    def clock_look(self, s: SessionSummary, column: int) -> tuple[str | None, Any]:
-        """What a clock cell shows now, its text and its colour: the tick repaints the cells
-        whose look moved since the last tick (``SessionTableView``)."""
-        return self._display(s, column), self._value(s, column, _FOREGROUND_ROLE)
+    def clock_text(self, s: SessionSummary, column: int) -> str | None:
+        """What a clock cell shows now: the tick repaints the cells whose text moved since
+        the last tick (``SessionTableView``). Its colour needs no look of its own: a wait's
+        colour changes at a whole second of waiting, when its text does too; a theme or
+        the wait rules changing repaint every cell."""
+        return self._display(s, column)
 
     def note_rows_on_screen(self, first_row: int, last_row: int) -> None:
         """The rows a view shows (it tells at each paint): a frame with very many changed

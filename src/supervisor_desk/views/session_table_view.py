@@ -151,9 +151,9 @@ class SessionTableView(QTableView):
         self.setItemDelegateForColumn(SessionColumn.CHANNEL, self._channel_delegate)
         # Times and the breathing dot move on the app's one-second clock, only on screen.
         self._ticking = False
-        # What each clock cell on screen showed at the last tick ((session id, column) ->
-        # text and colour): the tick repaints only the cells whose look moved.
-        self._tick_looks: dict[tuple[str, int], tuple[Any, Any]] = {}
+        # What each clock cell on screen showed at the last tick, by (session id, column):
+        # the tick repaints only the cells whose text moved.
+        self._tick_texts: dict[tuple[str, int], str | None] = {}
         # Changed cells waiting for the tick due in a moment (_hold_for_tick).
         self._held = QRegion()
         self._save_timer = QTimer(self)
@@ -422,36 +422,40 @@ class SessionTableView(QTableView):
         model = self.session_model()
         model.tick(0, -1)  # only the day turning over (dates of cached cells) emits here
         region, self._held = self._held, QRegion()
-        looks: dict[tuple[str, int], tuple[Any, Any]] = {}
+        texts: dict[tuple[str, int], str | None] = {}
         first, last = self.visible_rows()
-        shown = [c for c in TICK_COLUMNS if not self.isColumnHidden(c)]
-        if last >= first and shown:
-            relative = model.started_display is StartedDisplay.RELATIVE
-            spans = {c: (self.columnViewportPosition(c), self.columnWidth(c)) for c in shown}
-            before = self._tick_looks
+        spans = {c: (self.columnViewportPosition(c), self.columnWidth(c))
+                 for c in TICK_COLUMNS if not self.isColumnHidden(c)}
+        if last >= first and spans:
+            start = SessionColumn.START if (
+                model.started_display is StartedDisplay.RELATIVE
+                and SessionColumn.START in spans) else None
+            duration = SessionColumn.DURATION if SessionColumn.DURATION in spans else None
+            wait = SessionColumn.WAIT if SessionColumn.WAIT in spans else None
+            before = self._tick_texts
+            text_of, session_at, follows_clock = (
+                model.clock_text, model.session_at, model.follows_clock)
             for row in range(first, last + 1):
-                s = model.session_at(row)
+                s = session_at(row)
                 if s is None:
                     continue
-                moving = [SessionColumn.START] if relative else []
-                if model.follows_clock(s):
-                    moving.append(SessionColumn.DURATION)
-                    if s.status == "queued":
-                        moving.append(SessionColumn.WAIT)
+                moving: tuple[SessionColumn | None, ...] = (start,)
+                if follows_clock(s):
+                    moving = (start, duration, wait if s.status == "queued" else None)
                 y = height = -1
                 for column in moving:
-                    if column not in spans:
+                    if column is None:
                         continue
                     key = (s.id, column)
-                    look = looks[key] = model.clock_look(s, column)
-                    if before.get(key) == look:
+                    text = texts[key] = text_of(s, column)
+                    if key in before and before[key] == text:
                         continue
                     if y < 0:
                         y, height = self.rowViewportPosition(row), self.rowHeight(row)
                     x, width = spans[column]
                     region += QRect(x, y, width, height)
         # Only the cells on screen now: the dictionary never outgrows one screen.
-        self._tick_looks = looks
+        self._tick_texts = texts
         if not region.isEmpty():
             self.viewport().update(region)
 
