@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import qasync
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
 from benchmarks._common import Results, main_for, rss_mb, timed
@@ -82,26 +83,37 @@ class StackStallMonitor(StallMonitor):
     def __init__(self) -> None:
         super().__init__()
         self.tick_at: list[float] = []
+        self._cpu_at_tick: list[float] = []
         self.samples: list[tuple[float, str]] = []
         self.collections: list[tuple[float, float, int]] = []  # end, CPU ms, generation
         self._qt_thread = threading.get_ident()
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, name="stall-stacks", daemon=True)
         self._gc_started = 0.0
+        # Paints and layouts the Qt thread dispatched (C++ work no Python stack shows).
+        self.events: list[tuple[float, float, str]] = []  # at, thread CPU s, "Paint Class"
+        self._events = _QtEventLog(self.events)
 
     def start(self) -> None:
         super().start()
         gc.callbacks.append(self._on_gc)
         self._sampler.start()
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self._events)
 
     def stop(self) -> None:
         super().stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self._events)
         self._stop.set()
         self._sampler.join()
         gc.callbacks.remove(self._on_gc)
 
     def ticked(self) -> None:
         self.tick_at.append(self._last)
+        self._cpu_at_tick.append(self._last_cpu)
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if threading.get_ident() != self._qt_thread:
@@ -170,7 +182,14 @@ class StackStallMonitor(StallMonitor):
             end = self.tick_at[i]
             start = end - self.gaps[i] / 1000
             stacks = Counter(stack for at, stack in self.samples if start <= at <= end)
+            # Each paint or layout charged the CPU until the next one starts (or the gap ends).
+            marks = [(at, cpu, label) for at, cpu, label in self.events if start <= at <= end]
+            ends = [cpu for _, cpu, _ in marks[1:]] + [self._cpu_at_tick[i]] * bool(marks)
+            dispatched: Counter[str] = Counter()
+            for (_, cpu, label), until in zip(marks, ends, strict=True):
+                dispatched[label] += round((until - cpu) * 1000, 1)
             out.append({
+                "events": dispatched.most_common(8),
                 "at_s": round(start - self.tick_at[0], 2) if self.tick_at else None,
                 "wall_ms": round(self.gaps[i], 1), "cpu_ms": round(self.busy[i], 1),
                 "gc": [(generation, round(ms, 1)) for at, ms, generation in self.collections
@@ -179,6 +198,24 @@ class StackStallMonitor(StallMonitor):
                 "stacks": stacks.most_common(6),
             })
         return out
+
+
+class _QtEventLog(QObject):
+    """Notes each paint and layout the Qt thread dispatches, with the thread's CPU then."""
+
+    WATCHED_EVENTS = {QEvent.Type.Paint: "Paint", QEvent.Type.LayoutRequest: "Layout",
+                      QEvent.Type.UpdateRequest: "UpdateRequest"}
+
+    def __init__(self, log: list[tuple[float, float, str]]) -> None:
+        super().__init__()
+        self._log = log
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = self.WATCHED_EVENTS.get(event.type())
+        if kind is not None:
+            self._log.append((time.monotonic(), time.thread_time(),
+                              f"{kind} {type(watched).__name__}"))
+        return False
 
 
 def _session(rng: random.Random, i: int, t0: datetime, messages: int) -> dict[str, Any]:

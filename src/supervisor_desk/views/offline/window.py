@@ -64,6 +64,9 @@ ROWS_PER_REFRESH_MS = 20
 # pending region of the window with it: the first rows' table too), so set from the batch's
 # own turn it stacked a whole window paint onto that turn's collection and status line.
 PROGRESS_MS = 100
+# The table's icons are drawn this long after the read starts (icon_warmup.py): past the
+# window's first paint, well before a big file's first rows (~0.4 s: the child's start).
+ICONS_AFTER_S = 0.05
 OFFLINE_TAG = "offline file"
 LIVE_AT_EXPORT = "Live at export"
 STATUS_MIN_WIDTH = 160
@@ -271,6 +274,8 @@ class OfflineWindow(QMainWindow):
         """While the first rows are read: the table's icons drawn once, a loop turn each, so
         the first paint of rows (the longest the window is busy while a file loads) does not
         parse and render them (icon_warmup.py)."""
+        # After the window's own first paint (the loop turns just after show()), not in it.
+        await asyncio.sleep(ICONS_AFTER_S)
         table = self.history.table
         size = table.iconSize()
         side = (size.height() if size.isValid() else table.style().pixelMetric(
