@@ -99,6 +99,17 @@ def wait_for_tick_paint(qtbot: QtBot, paints: PaintRegions, ticks: list[int],
     return of_tick()[0]
 
 
+def assert_the_screen_shows_a_full_repaint(view: SessionTableView) -> None:
+    """What the screen shows (the window's backing store) is what a full repaint shows."""
+    screen_clock().unsubscribe(view)  # the model's time holds still from here
+    QApplication.processEvents()
+    screen = view.screen()
+    shown = screen.grabWindow(view.winId()).toImage()
+    view.viewport().update()
+    QApplication.processEvents()
+    assert shown == screen.grabWindow(view.winId()).toImage()
+
+
 def test_a_cell_whose_text_did_not_change_is_not_repainted_on_the_tick(qtbot: QtBot) -> None:
     # Relative start times: "10 minutes ago" stays for a minute, "30 seconds ago" moves.
     model, view, paints, ticks = ticking_table(qtbot, [
@@ -118,6 +129,7 @@ def test_a_cell_whose_text_did_not_change_is_not_repainted_on_the_tick(qtbot: Qt
     for column in SessionColumn:  # an ended row shows fixed times
         assert not tick.intersects(cell(view, model, "done", column)), column
     assert not tick.intersects(cell(view, model, "new", SessionColumn.USER))
+    assert_the_screen_shows_a_full_repaint(view)
 
 
 def test_cells_changed_just_before_the_tick_are_painted_with_it(
@@ -138,6 +150,7 @@ def test_cells_changed_just_before_the_tick_are_painted_with_it(
     # One paint for both: the held cell and the tick's moving durations.
     assert painted.intersects(duration)
     assert model.data(model.index(model.row_of("b"), SessionColumn.MESSAGES)) == "9"
+    assert_the_screen_shows_a_full_repaint(view)
 
 
 def test_a_held_cell_scrolled_before_the_tick_is_repainted_where_it_went(
@@ -156,3 +169,4 @@ def test_a_held_cell_scrolled_before_the_tick_is_repainted_where_it_went(
     moved = cell(view, model, s.id, SessionColumn.MESSAGES)
     qtbot.waitUntil(lambda: any(r.intersects(moved) for r in paints.regions[start:]),
                     timeout=3000)
+    assert_the_screen_shows_a_full_repaint(view)
