@@ -86,6 +86,12 @@ class Alert:
         return self.snoozed_until_ms is not None and now_ms < self.snoozed_until_ms
 
 
+def listing_key(alert: Alert) -> tuple[int, int, str]:
+    """Where ``alert`` stands in :meth:`AlertEngine.active_alerts`: the most severe first, then
+    the oldest (fixed for an alert's life, so a list kept in this order can follow updates)."""
+    return -SEVERITY_RANK[alert.severity], alert.opened_at_ms, alert.id
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     """Tell the user: ``alerts`` of ``rule`` (several when a burst coalesced)."""
@@ -177,7 +183,7 @@ class AlertEngine:
     def active_alerts(self) -> list[Alert]:
         """Open and acknowledged alerts, the most severe first, then the oldest."""
         alerts = [a for by_rule in self._active.values() for a in by_rule.values()]
-        alerts.sort(key=lambda a: (-SEVERITY_RANK[a.severity], a.opened_at_ms, a.id))
+        alerts.sort(key=listing_key)
         return alerts
 
     def open_count(self) -> int:

@@ -16,6 +16,7 @@ task bar) without taking the keyboard from what the user is typing in.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any
 
 from PySide6.QtCore import (
@@ -40,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from supervisor_desk.models.alerts.engine import Alert, AlertUpdate
+from supervisor_desk.models.alerts.engine import Alert, AlertUpdate, listing_key
 from supervisor_desk.models.markers import format_duration
 from supervisor_desk.views.alerts.highlight import SEVERITY_LABEL, severity_icon
 from supervisor_desk.views.alerts.viewmodel import SNOOZE_MINUTES, AlertsViewModel
@@ -53,7 +54,12 @@ HEADERS = ("Severity", "Session", "Rule", "Age", "State")
 SEVERITY_COLUMN, SESSION_COLUMN, RULE_COLUMN, AGE_COLUMN, STATE_COLUMN = range(5)
 # Below this table width the severity is an icon and the State column hides.
 COMPACT_WIDTH = 520
-RELOAD_INTERVAL_MS = 250
+# Past this many alerts opened or resolved at once, listing them all again costs less than
+# moving rows one by one (a re-list of 2,900 alerts 0.93 ms, ten row moves 0.04 ms).
+MAX_ROW_MOVES = 200
+# Updates the shown panel follows on the loop's next turn: past this many (a loop held up),
+# it lists them all again instead.
+MAX_HELD_UPDATES = 16
 
 
 def alert_summary(alert: Alert, now_ms: int) -> str:
@@ -80,6 +86,7 @@ class AlertsTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._vm = vm
         self._rows: list[Alert] = []
+        self._keys: list[tuple[int, int, str]] = []  # listing_key of each row
         self.stale = False
         self.compact = False
         self.reload()
@@ -88,7 +95,37 @@ class AlertsTableModel(QAbstractTableModel):
         self.stale = False
         self.beginResetModel()
         self._rows = self._vm.alerts()
+        self._keys = [listing_key(a) for a in self._rows]
         self.endResetModel()
+
+    def follows(self, update: AlertUpdate) -> bool:
+        """Whether :meth:`follow` can take ``update`` (acknowledgements, snoozes, new rules
+        and floods are listed again instead)."""
+        return not (self.stale or update.changed
+                    or len(update.opened) + len(update.resolved) > MAX_ROW_MOVES)
+
+    def follow(self, update: AlertUpdate) -> None:
+        """Follow one update row by row: the same rows in the same order as a re-list; the
+        view keeps the selection on its alert."""
+        rows, keys = self._rows, self._keys
+        root = QModelIndex()
+        for alert in update.resolved:
+            row = bisect_left(keys, listing_key(alert))
+            if row < len(rows) and rows[row] is alert:
+                self.beginRemoveRows(root, row, row)
+                del rows[row], keys[row]
+                self.endRemoveRows()
+        for alert in update.opened:
+            if not alert.is_active:
+                continue  # opened and resolved in one update
+            key = listing_key(alert)
+            row = bisect_left(keys, key)
+            if row < len(rows) and rows[row] is alert:
+                continue
+            self.beginInsertRows(root, row, row)
+            rows.insert(row, alert)
+            keys.insert(row, key)
+            self.endInsertRows()
 
     def alert_at(self, row: int) -> Alert | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
@@ -223,11 +260,13 @@ class AlertsPanel(QDockWidget):
         self._fit_columns()
         # Shown by bring_forward() while the user may be typing elsewhere: never activate.
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating, True)
-        self._reload_pending = False
-        self._reload_timer = QTimer(self)
-        self._reload_timer.setSingleShot(True)
-        self._reload_timer.setInterval(RELOAD_INTERVAL_MS)
-        self._reload_timer.timeout.connect(self._on_reload_timer_timeout)
+        # What changed since the list was last brought up to date (shown only; cleared on
+        # the loop's next turn, at most MAX_HELD_UPDATES).
+        self._updates: list[AlertUpdate] = []
+        self._follow_timer = QTimer(self)
+        self._follow_timer.setSingleShot(True)
+        self._follow_timer.setInterval(0)
+        self._follow_timer.timeout.connect(self._on_follow_timer_timeout)
         self._title_count = -1  # the open count the title shows
         vm.subscribe(self, self._on_vm_alerts_changed)
         self._on_vm_alerts_changed(None)
@@ -326,27 +365,36 @@ class AlertsPanel(QDockWidget):
             self.setWindowTitle(f"Alerts ({n})" if n else "Alerts")
         if update is not None and not update.listed:
             return  # only notices (a routine rule, a reminder): the list is the same
-        # A hidden panel does not re-sort thousands of alerts every frame: it catches up
-        # when shown.
-        if not self.isVisible():
+        # A hidden panel keeps nothing but a flag: it lists the engine's alerts when shown.
+        if update is None or not self.isVisible():
             self.model.stale = True
+            self._updates.clear()
             return
-        # Listing thousands of alerts costs ~2 ms: a busy floor changes them every frame
-        # (80 ms), the list follows at most every RELOAD_INTERVAL_MS. The first one runs on
-        # the loop's next turn, not inside the feed's frame that changed them.
-        self._reload_pending = True
-        if not self._reload_timer.isActive():
-            self._reload_timer.start(0)
+        # Followed row by row on the loop's next turn, not inside the feed's frame.
+        if len(self._updates) >= MAX_HELD_UPDATES:
+            self.model.stale = True
+            self._updates.clear()
+        else:
+            self._updates.append(update)
+        if not self._follow_timer.isActive():
+            self._follow_timer.start()
 
-    def _on_reload_timer_timeout(self) -> None:
-        if not self._reload_pending:
-            return
-        self._reload_pending = False
+    def _on_follow_timer_timeout(self) -> None:
+        updates, self._updates = self._updates, []
         if not self.isVisible():
             self.model.stale = True
             return
-        self.reload()
-        self._reload_timer.start(RELOAD_INTERVAL_MS)
+        if not all(self.model.follows(update) for update in updates):
+            self.reload()
+            return
+        row = self.table.currentIndex().row()
+        for update in updates:
+            self.model.follow(update)
+        count = self.model.rowCount()
+        self.empty.setVisible(count == 0)
+        if count and not self.table.currentIndex().isValid() and row >= 0:
+            self.table.selectRow(min(row, count - 1))  # its row left: the one now there
+        self._show_detail()
 
     def reload(self) -> None:
         """List the alerts again, keeping the selected one selected wherever it moved."""
