@@ -17,9 +17,10 @@ Figures:
 - ``alerts.batch_p50_ms`` / ``alerts.batch_p99_ms``: wall time of ``apply_batch`` per frame
   (≈80 events), i.e. the Qt-thread cost of judging 50 rules on the changed sessions;
 - ``alerts.engine_p50_ms`` / ``_p99_ms``: the engine's share of a batch (judging only);
-- ``alerts.batch_own_p50_ms`` / ``_p99_ms``: the rest of a batch, per frame: the view-model's
-  one ``alerts_changed`` emission (here to ``AlertNotifier``, which queues the notices for the
-  loop's next turn) and re-arming the deadline timer;
+- ``alerts.batch_own_p50_ms`` / ``_p99_ms``: the rest of a batch, per frame: the view-model
+  telling its subscribers what changed (here only ``AlertNotifier``, which queues the notices
+  for the loop's next turn; the app's panel, table tints and Wall are not in this bench) and
+  re-arming the deadline timer;
 - ``alerts.engine_cpu_p50_ms`` / ``_p99_ms``: the same, as CPU time of the Qt thread: what
   the work costs, without the time the thread waited for a core (other processes, a loaded
   machine);
