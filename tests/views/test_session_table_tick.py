@@ -77,6 +77,8 @@ def ticking_table(qtbot: QtBot, sessions: list[SessionSummary]) -> tuple[
     QApplication.sendPostedEvents()
     paints = PaintRegions(ticks)
     view.viewport().installEventFilter(paints)
+    view.viewport().update()  # painted once: the table knows which rows it shows
+    qtbot.waitUntil(lambda: bool(paints.regions), timeout=3000)
     return model, view, paints, ticks
 
 

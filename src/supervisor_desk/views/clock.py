@@ -59,6 +59,9 @@ class ScreenClock(QObject):
         self._timer.timeout.connect(self._on_timer_timeout)
         self.ticks = 0  # ticks delivered (tests and the benchmark read it)
         self._in_tick = False
+        # When the armed tick is due (time.monotonic()), None while none is armed: asked per
+        # changed cell under feed load, where two calls into Qt each would add up.
+        self._due_at: float | None = None
 
     # ---------------------------------------------------------------- subscribing
 
@@ -98,7 +101,9 @@ class ScreenClock(QObject):
 
         A change this close to the tick may wait for it: one paint and one flush of the
         window instead of two a few frames apart."""
-        return self._timer.remainingTime() if self._timer.isActive() else -1
+        if self._due_at is None:
+            return -1
+        return max(0, int((self._due_at - time.monotonic()) * 1000))
 
     def holds_for_tick(self) -> bool:
         """A change made now may be shown by the tick due within HOLD_FOR_TICK_MS (never
@@ -111,9 +116,12 @@ class ScreenClock(QObject):
         if self._timer.isActive():
             return
         ms = int(self._now() * 1000) % 1000
-        self._timer.start(1000 - ms + _AFTER_BOUNDARY_MS)
+        interval = 1000 - ms + _AFTER_BOUNDARY_MS
+        self._timer.start(interval)
+        self._due_at = time.monotonic() + interval / 1000
 
     def _on_timer_timeout(self) -> None:
+        self._due_at = None
         self._subscribers = [s for s in self._subscribers if shiboken6.isValid(s.widget)]
         due = [s for s in self._subscribers if on_screen(s.widget)]
         if not due:

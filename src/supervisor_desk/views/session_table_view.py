@@ -42,6 +42,8 @@ from supervisor_desk.views.theme import theme_color
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 ROW_HEIGHT = 28
+# Held for the tick: a few changed cells (an event or two), not a busy frame's many.
+_MOST_HELD_RECTS = 16
 # _first_changed_row after a model reset or layout change: every row may have moved.
 _WHOLE_VIEW = -1
 
@@ -156,6 +158,8 @@ class SessionTableView(QTableView):
         self._tick_texts: dict[tuple[str, int], str | None] = {}
         # Changed cells waiting for the tick due in a moment (_hold_for_tick).
         self._held = QRegion()
+        # The rows shown at the last paint: a change elsewhere is never held.
+        self._shown_rows = (0, -1)
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.setInterval(400)
@@ -312,26 +316,32 @@ class SessionTableView(QTableView):
             model = self.model()
             top_left = model.index(first, top_left.column())
             bottom_right = model.index(last, bottom_right.column())
-        if self._hold_for_tick(top_left, bottom_right):
+        # Cheap tests first: under feed load this runs for every changed cell of a frame.
+        if (self._ticking and first <= self._shown_rows[1] and last >= self._shown_rows[0]
+                and screen_clock().holds_for_tick()
+                and self._hold_for_tick(top_left, bottom_right)):
             return
         super().dataChanged(top_left, bottom_right, list(roles))
 
     def _hold_for_tick(self, top_left: ModelIndex, bottom_right: ModelIndex) -> bool:
-        """Keep these cells' repaint for the tick when it is due within ~100 ms (the clock's
+        """Keep these cells' repaint for the tick due within ~100 ms (the clock's
         ``HOLD_FOR_TICK_MS``): one paint and one flush for both.
 
         Qt's own ``dataChanged`` does nothing else this view needs (no editors, no size
-        hints); only an active screen reader is told at once."""
-        if not self._ticking or not self.isVisible() or QAccessible.isActive():
-            return False
-        if not screen_clock().holds_for_tick():
-            return False
-        if not (top_left.isValid() and bottom_right.isValid()):
+        hints); only an active screen reader is told at once. A few cells are held, not a
+        busy frame's many: those paint as they come (a tick with all of them would be one
+        long paint)."""
+        if (not (top_left.isValid() and bottom_right.isValid()) or not self.isVisible()
+                or QAccessible.isActive() or self._held.rectCount() >= _MOST_HELD_RECTS):
             return False
         top = self.rowViewportPosition(top_left.row())
         bottom = self.rowViewportPosition(bottom_right.row()) + self.rowHeight(
             bottom_right.row())
-        for column in range(top_left.column(), bottom_right.column() + 1):
+        first, last = top_left.column(), bottom_right.column()
+        if first == 0 and last == len(SessionColumn) - 1:
+            self._held += QRect(0, top, self.viewport().width(), bottom - top)
+            return True
+        for column in range(first, last + 1):
             if not self.isColumnHidden(column):
                 self._held += QRect(self.columnViewportPosition(column), top,
                                     self.columnWidth(column), bottom - top)
@@ -638,7 +648,8 @@ class SessionTableView(QTableView):
             super().paintEvent(event)
         model = self.model()
         if isinstance(model, SessionTableModel):
-            model.note_rows_on_screen(*self.visible_rows())
+            self._shown_rows = self.visible_rows()
+            model.note_rows_on_screen(*self._shown_rows)
         if model is None or model.rowCount() > 0:
             return
         loading = isinstance(model, SessionTableModel) and model.loading
