@@ -16,7 +16,10 @@ the loaded index afterwards.
 ``SUPERVISOR_DESK_BENCH_OFFLINE_STACKS=1`` (off by default: it perturbs what it watches a
 little) also says what the Qt thread ran in its busiest gaps (``offline.busiest_gaps``): a
 watchdog thread samples the Qt thread's Python stack every 2 ms once the stall timer has not
-ticked for 15 ms, and the collector's passes on the Qt thread are timed.
+ticked for 15 ms; the collector's passes, the named handlers and the paints and layouts Qt
+dispatched are timed; and each gap's time beyond its CPU is split into waiting for a core
+(the kernel's run-queue time) and blocked (on the interpreter lock). ``=times``: all but
+the stack sampling.
 """
 
 from __future__ import annotations
@@ -59,7 +62,10 @@ WORDS = ("cancel", "refund", "invoice", "delivery", "password", "café", "order"
          "thanks", "hello", "account", "card", "blocked", "address", "change", "premium")
 
 
-STACKS = bool(os.environ.get("SUPERVISOR_DESK_BENCH_OFFLINE_STACKS"))
+STACKS = os.environ.get("SUPERVISOR_DESK_BENCH_OFFLINE_STACKS", "")
+# "times": no stack sampling thread (it takes the lock to read the Qt thread's stack, which
+# would count in the gaps' time blocked), the rest of the diagnosis kept.
+SAMPLE_STACKS = STACKS != "times"
 SAMPLE_EVERY_S = 0.002
 SAMPLE_AFTER_S = 0.015  # without a tick for this long, the Qt thread's stack is sampled
 STACK_DEPTH = 14
@@ -84,6 +90,8 @@ class StackStallMonitor(StallMonitor):
         super().__init__()
         self.tick_at: list[float] = []
         self._cpu_at_tick: list[float] = []
+        self._queued_at_tick: list[float] = []  # ms waited for a core, at each tick
+        self._queued_at_start = 0.0
         self.samples: list[tuple[float, str]] = []
         self.collections: list[tuple[float, float, int]] = []  # end, CPU ms, generation
         self._qt_thread = threading.get_ident()
@@ -96,8 +104,11 @@ class StackStallMonitor(StallMonitor):
 
     def start(self) -> None:
         super().start()
+        with open("/proc/thread-self/schedstat") as f:
+            self._queued_at_start = int(f.read().split()[1]) / 1e6
         gc.callbacks.append(self._on_gc)
-        self._sampler.start()
+        if SAMPLE_STACKS:
+            self._sampler.start()
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self._events)
@@ -108,12 +119,17 @@ class StackStallMonitor(StallMonitor):
         if app is not None:
             app.removeEventFilter(self._events)
         self._stop.set()
-        self._sampler.join()
+        if self._sampler.is_alive():
+            self._sampler.join()
         gc.callbacks.remove(self._on_gc)
 
     def ticked(self) -> None:
         self.tick_at.append(self._last)
         self._cpu_at_tick.append(self._last_cpu)
+        # The kernel's count of the time this thread waited for a core (runnable, not
+        # running): the rest of a gap beyond its CPU is time it was blocked (on the lock).
+        with open("/proc/thread-self/schedstat") as f:
+            self._queued_at_tick.append(int(f.read().split()[1]) / 1e6)
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if threading.get_ident() != self._qt_thread:
@@ -188,7 +204,11 @@ class StackStallMonitor(StallMonitor):
             dispatched: Counter[str] = Counter()
             for (_, cpu, label), until in zip(marks, ends, strict=True):
                 dispatched[label] += round((until - cpu) * 1000, 1)
+            queued = self._queued_at_tick[i] - (
+                self._queued_at_tick[i - 1] if i else self._queued_at_start)
             out.append({
+                "waited_for_core_ms": round(queued, 1),
+                "blocked_ms": round(self.gaps[i] - self.busy[i] - queued, 1),
                 "events": dispatched.most_common(8),
                 "at_s": round(start - self.tick_at[0], 2) if self.tick_at else None,
                 "wall_ms": round(self.gaps[i], 1), "cpu_ms": round(self.busy[i], 1),

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from supervisor_desk.models.export import ExportFileError, ReadReport, format_of
 from supervisor_desk.models.filters import SessionFilter
+from supervisor_desk.models.lock_slices import foreground
 from supervisor_desk.models.offline_index import OfflineIndex
 from supervisor_desk.models.offline_source import (
     OFFLINE_PERMISSIONS,
@@ -411,6 +412,16 @@ class OfflineWindow(QMainWindow):
             # Even when the shutdown is cancelled: the collector must not stay off for good.
             if self._collection_hold is not None:
                 self._collection_hold.release()
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.UpdateRequest:
+            # The window's whole repaint runs in this event (the table and every widget
+            # around it, their layouts first): the threads reading the file stand aside for
+            # all of it (lock_slices.py), not only for the table's own paint, so the paint
+            # has the interpreter lock and a core to itself.
+            with foreground:
+                return super().event(event)
+        return super().event(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._closed:
