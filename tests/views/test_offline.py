@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QMessageBox
 
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.models.export import write_export
 from supervisor_desk.models.filters import SessionFilter, to_ms
+from supervisor_desk.models.lock_slices import foreground
 from supervisor_desk.models.wire import SessionDetail, SessionSummary
 from supervisor_desk.views.offline import OfflineReview, OfflineWindow, open_file_command
 from supervisor_desk.views.offline import loader as offline_loader
@@ -242,6 +244,39 @@ def test_the_progress_bar_follows_the_batches_in_a_turn_of_its_own(
         await wait_until(lambda: bool(values), 5)
         assert values == [400]
         assert window.progress.text() == "Reading… 40%"
+
+    qrun(scenario())
+
+
+class _PaintsSeen(QObject):
+    """Whether the reading threads were told to stand aside at each paint of a widget."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.standing_aside: list[bool] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.standing_aside.append(foreground.busy)
+        return False
+
+
+def test_the_reading_threads_stand_aside_for_the_whole_window_repaint_not_only_the_table(
+    tmp_path: Path, opener: Any, qrun: Callable[..., Any]
+) -> None:
+    path = tmp_path / "e.jsonl"
+    write_export(path, "jsonl", make_records(5))
+    window = opener(path)
+    seen = _PaintsSeen()
+    window.offline_label.installEventFilter(seen)  # a status bar label, no Python paint
+
+    async def scenario() -> None:
+        await _loaded(window)
+        seen.standing_aside.clear()
+        window.offline_label.update()
+        await wait_until(lambda: bool(seen.standing_aside), 5)
+        assert all(seen.standing_aside)
+        assert not foreground.busy  # and back to work once the window is painted
 
     qrun(scenario())
 
