@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
@@ -362,7 +363,8 @@ class FeedClient:
                 if not _frames_waiting(ws):
                     if self._batch_done is not None:
                         self._batch_done()
-                    await self._hold_while_behind(ws)
+                    if self._backlog_cleared is not None:
+                        await self._hold_while_behind(ws, self._backlog_cleared)
                     await self._rest_if_busy(ws)
                     slice_started = loop.time()
                 # websockets hands over frames it already buffered without yielding to the
@@ -394,13 +396,13 @@ class FeedClient:
         if frame.seq == replay_until:
             self._set_state(ConnectionState.CONNECTED, None, "Connected")
 
-    async def _hold_while_behind(self, ws: ClientConnection) -> None:
+    async def _hold_while_behind(
+        self, ws: ClientConnection, backlog_cleared: Callable[[], asyncio.Future[None] | None]
+    ) -> None:
         """Leave the socket unread while the listener says it is behind (``backlog_cleared``):
         what it has not handed on is bounded, and a hub whose desktop stays behind closes it
         as too slow, as when the listener itself was slow."""
-        if self._backlog_cleared is None:
-            return
-        waiter = self._backlog_cleared()
+        waiter = backlog_cleared()
         if waiter is None:
             return
         ws.transport.pause_reading()  # websockets' queue is empty here, as in _rest_if_busy
