@@ -59,7 +59,7 @@ from PySide6.QtWidgets import QApplication
 
 from benchmarks._common import Results, main_for, percentile, rss_mb
 from benchmarks._stall import GapWork, StallMonitor
-from supervisor_desk.client.feed import ConnectionState, FeedClient
+from supervisor_desk.client.feed import ConnectionState
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.models.wire import SessionSummary, StoredEvent
 from supervisor_desk.views.gc_policy import GarbageCollectionPolicy
@@ -398,8 +398,7 @@ async def _desktop(info: dict[str, Any], size: dict[str, float], directory: Path
     work = GapWork()
     probe = LatencyProbe(vm, model, view, work)
     feed = vm.feed
-    if isinstance(feed, FeedClient):  # read on this loop (a ThreadedFeed parses off it)
-        feed._parse = work.wrap(WORK_PARSE, feed._parse)
+    feed._parse = work.wrap(WORK_PARSE, feed._parse)
     vm.flush = work.wrap(WORK_FLUSH, vm.flush)
     vm._emit_metrics = work.wrap(WORK_METRICS, vm._emit_metrics)
     gc_policy.end_of_frame = work.wrap(

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
@@ -103,9 +102,6 @@ class FeedListener(Protocol):
 
     # Optional: ``on_batch_done(self) -> None``, called once every event read so far has been
     # handed over (the listener applies a batch at once instead of on a timer of its own).
-    # Optional: ``backlog_cleared(self) -> asyncio.Future[None] | None``, asked after each
-    # batch by a listener that hands events on to another thread: a future means it is behind,
-    # and the socket stays unread until the future is done (client/feed_thread.py).
 
 
 class _ResyncError(Exception):
@@ -155,7 +151,6 @@ class FeedClient:
         # (0: every frame is read as it comes). Changeable while running.
         self.read_interval = 0.0
         self._batch_done = getattr(listener, "on_batch_done", None)
-        self._backlog_cleared = getattr(listener, "backlog_cleared", None)
         self._rest_waiter: asyncio.Future[None] | None = None
         self._reading_since = 0.0  # when the last batch ended or the last rest did
         self.connections = 0  # successful handshakes, for diagnostics and tests
@@ -363,8 +358,6 @@ class FeedClient:
                 if not _frames_waiting(ws):
                     if self._batch_done is not None:
                         self._batch_done()
-                    if self._backlog_cleared is not None:
-                        await self._hold_while_behind(ws, self._backlog_cleared)
                     await self._rest_if_busy(ws)
                     slice_started = loop.time()
                 # websockets hands over frames it already buffered without yielding to the
@@ -395,21 +388,6 @@ class FeedClient:
         self._seq = frame.seq
         if frame.seq == replay_until:
             self._set_state(ConnectionState.CONNECTED, None, "Connected")
-
-    async def _hold_while_behind(
-        self, ws: ClientConnection, backlog_cleared: Callable[[], asyncio.Future[None] | None]
-    ) -> None:
-        """Leave the socket unread while the listener says it is behind (``backlog_cleared``):
-        what it has not handed on is bounded, and a hub whose desktop stays behind closes it
-        as too slow, as when the listener itself was slow."""
-        waiter = backlog_cleared()
-        if waiter is None:
-            return
-        ws.transport.pause_reading()  # websockets' queue is empty here, as in _rest_if_busy
-        try:
-            await waiter
-        finally:
-            ws.transport.resume_reading()
 
     async def _rest_if_busy(self, ws: ClientConnection) -> None:
         """After a batch: if it came within ``read_interval`` of the last one, leave the socket

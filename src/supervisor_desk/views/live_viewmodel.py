@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -43,12 +43,6 @@ from supervisor_desk.views.gc_policy import GarbageCollectionPolicy
 from supervisor_desk.views.properties import ObservableProperty
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.tasks import TaskScope
-
-if TYPE_CHECKING:
-    # The feed read on a worker thread (views/feed_bridge.py): a feed_factory may choose it.
-    # It costs more CPU than reading on the app's loop at a quiet floor, so the default reads
-    # here (docs/performance.md, "Sixth pass: the feed off the Qt thread").
-    from supervisor_desk.views.feed_bridge import ThreadedFeed
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +122,7 @@ class LiveViewModel(QObject):
         parent: QObject | None = None,
         frame_ms: int = FRAME_MS,
         metrics_poll_s: float = METRICS_POLL_S,
-        feed_factory: Callable[[HubClient, LiveViewModel], FeedClient | ThreadedFeed]
-        | None = None,
+        feed_factory: Callable[[HubClient, LiveViewModel], FeedClient] | None = None,
         gc_policy: GarbageCollectionPolicy | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -202,7 +195,7 @@ class LiveViewModel(QObject):
         return self._client
 
     @property
-    def feed(self) -> FeedClient | ThreadedFeed:
+    def feed(self) -> FeedClient:
         return self._feed
 
     @property
