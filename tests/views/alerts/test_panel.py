@@ -105,7 +105,7 @@ def test_a_shown_panel_follows_frames_row_by_row_into_the_list_a_relist_gives(
     ]
     for step in steps:
         step()
-        qtbot.waitUntil(lambda: not panel._updates and not panel._follow_timer.isActive())
+        qtbot.waitUntil(lambda: not panel._turn_due)
         assert [a.id for a in panel.model._rows] == [a.id for a in vm.alerts()]
     assert not resets  # followed, never listed again
     assert chosen.is_active and panel.selected() is chosen  # still selected …
