@@ -149,14 +149,15 @@ class StackStallMonitor(StallMonitor):
         for cls, name, piece in WATCHED:
             setattr(cls, name, self.work.wrap(piece, getattr(cls, name)))
         # The table's paint is a C++ virtual (its Python override is not looked up again):
-        # timed through the foreground stretch it marks, less the page resets inside one.
+        # timed through the foreground stretches (the window's repaints, the table's paint),
+        # less the page resets inside one.
         stretches: list[contextlib.AbstractContextManager[None]] = []
         enter, leave = ForegroundWork.__enter__, ForegroundWork.__exit__
 
         def entered(work: ForegroundWork) -> None:
             enter(work)
             if threading.get_ident() == self._qt_thread:
-                stretch = self.work.measure("foreground (table paint)")
+                stretch = self.work.measure("foreground (repaint)")
                 stretch.__enter__()
                 stretches.append(stretch)
 
