@@ -3,40 +3,55 @@
     python -m benchmarks.voice_bench [--quick] [--json PATH]
 
 Speech is made here with espeak-ng (a stereo call: customer left, agent right), repeated to
-length (quick: 1 call, ~22 s of audio; full: 8 calls, ~3 min). The hub runs as
-``supervisor-hub serve`` in its own process. Figures:
+length (quick: 1 call, ~26 s of audio; full: 2 calls, ~52 s). The hub runs as
+``supervisor-hub serve`` in its own process. Full size takes about 4 minutes. Figures:
 
 - ``voice.realtime_factor``: seconds of audio transcribed per second of wall time, the hub
   otherwise idle (from the import's 202 to its ``done``), with the hub's defaults: 1 worker
   recognising at most ``voice.transcribe_duty`` of the time (``serve --transcribe-duty``,
   ``SUPERVISOR_HUB_TRANSCRIBE_DUTY``).
 - ``voice.worker_cpu_s_per_audio_s``: CPU seconds the worker process used per second of audio.
+- Then a transcription 4x as long is paused (SIGSTOP) and running, alternately (6 rounds,
+  full: 10; each round paused-then-running or running-then-paused in turn, so a drift of
+  the machine's load weighs on both alike). In each half, ingest, then the feed:
 - ``voice.ingest_events_per_s`` / ``voice.ingest_events_per_s_transcribing``: 4 platform
-  connections (a token each) posting batches of 100 events as fast as the hub takes them,
-  for a fixed time (quick: 1.5 s, full: 5 s), with a transcription's worker paused
-  (SIGSTOP) and running, alternately (6 rounds, full: 12; each round paused-then-running
-  or running-then-paused in turn, so a drift of the machine's load weighs on both alike;
-  medians); ``voice.ingest_change_pct`` the difference.
-- ``voice.feed_p99_ms`` / ``voice.feed_p99_ms_transcribing``: 10 feed clients, 200 events/s
-  posted; latency = frame received - POST start, p99; ``voice.feed_change_pct``.
+  connections (a token each) posting batches of 100 events as fast as the hub takes them
+  (quick: 1.5 s, full: 3 s a half); medians of the halves; ``voice.ingest_change_pct`` the
+  difference.
+- ``voice.feed_p99_ms`` / ``voice.feed_p99_ms_transcribing``: 10 desktop-like feed readers
+  (websockets, in this process) while a platform posts 200 events/s in POSTs of 5 events
+  (quick: 3 s, full: 6 s a half); a frame's latency = received - its POST's start; the p99
+  of every frame of a condition's halves pooled (full: 10 x 6 s = 12,000 frames per reader,
+  2,400 POSTs a condition). One half's p99 rests on its few slowest POSTs and swung by tens
+  of percent between runs of the same code; ``voice.feed_round_p99_ms_*rounds`` still give
+  it per half. ``voice.feed_change_pct`` the difference, ``voice.feed_p50_ms*`` the median.
 - ``voice.feed_noise_pct`` / ``voice.ingest_noise_pct``: the same comparison between the
-  paused rounds themselves (odd against even rounds, medians): how large a change the
-  machine's other load makes on its own. A ``*_change_pct`` smaller than its noise is not
-  a measured effect.
+  paused halves themselves (odd against even rounds, pooled for the feed): how large a
+  change the machine's other load makes on its own. A ``*_change_pct`` smaller than its
+  noise is not a measured effect.
+- Beside the feed's latency, per condition, what each process did meanwhile
+  (``/proc/<pid>/task/*/schedstat``): ``voice.feed_cpu_<p>`` cores used,
+  ``voice.feed_runq_ms_per_s_<p>`` ms per second it waited on a run queue while runnable,
+  ``voice.feed_runq_us_per_slice_<p>`` µs it waited each time it was put on a CPU; ``<p>``:
+  ``hub`` (all its threads), ``hub_loop`` (its event loop's thread: the fan-out), ``bench``
+  (the readers and the platform) and ``worker``. ``voice.feed_steal_share*``: the part of
+  the time the virtual machine's host held its CPUs.
 - ``voice.worker_cpu_share_running``: the worker's CPU seconds per second of the running
-  rounds; ``voice.realtime_factor_running`` how fast it transcribes beside that traffic,
+  halves; ``voice.realtime_factor_running`` how fast it transcribes beside that traffic,
   that share over ``voice.worker_cpu_s_per_audio_s`` (the job's percent moves a segment at
   a time: too coarse for short rounds; ``voice.audio_heard_running_s`` gives it);
   ``voice.worker_cpu_share_ingest`` / ``voice.realtime_factor_ingest`` the same over the
-  running rounds' saturating ingest only (the hub tells the worker it is saturated and the
-  worker rests longer, ``hub/transcribe/pressure.py``), ``voice.worker_cpu_share_feed`` /
-  ``voice.realtime_factor_feed`` over their feed measure only (200 events/s: not saturated);
-  ``voice.worker_nice_running``: the worker's autogroup nice at the end of each running
-  round (it steers it itself, ``hub/transcribe/priority.py``; None without autogroups).
+  running halves' saturating ingest only, ``voice.worker_cpu_share_feed`` /
+  ``voice.realtime_factor_feed`` over their feed measure only (the hub tells the worker
+  when its ingest is saturated or its feed busy and the worker rests longer,
+  ``hub/transcribe/pressure.py``); ``voice.worker_nice_running``: the worker's autogroup
+  nice at the end of each running half (it steers it itself, ``hub/transcribe/priority.py``;
+  None without autogroups).
 - ``voice.load_avg``: the machine's 1-minute load average at the start and the end.
 
-Knobs (environment): ``VOICE_BENCH_ROUNDS`` and ``VOICE_BENCH_WINDOW_S`` replace the rounds
-and the seconds of each measure (shorter alternated runs while the machine is shared).
+Knobs (environment): ``VOICE_BENCH_ROUNDS``, ``VOICE_BENCH_WINDOW_S`` (ingest) and
+``VOICE_BENCH_FEED_WINDOW_S`` replace the rounds and the seconds of each measure;
+``VOICE_BENCH_FEED_BATCH`` the events per feed POST (still 200 events/s).
 """
 
 from __future__ import annotations

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from websockets.sync.client import connect
 
@@ -112,6 +117,38 @@ def test_a_rest_follows_the_pressure_and_a_change_reaches_a_rest_already_begun()
     pacer.set_pressure(False)  # the hub calmed down: the rest ends now, not in 9.5 s
     resting.join(5)
     assert not resting.is_alive()
+
+
+RESTING_CHILD = """
+import time
+from supervisor_desk.hub.transcribe.pressure import Pacer
+pacer = Pacer(0.5)  # rests as long as it worked: 1 s after 1 s of CPU
+began = time.monotonic()
+print("resting", flush=True)
+pacer.rest(1.0)
+print(time.monotonic() - began, flush=True)
+"""
+
+
+def test_time_the_worker_was_stopped_is_not_counted_as_rest() -> None:
+    child = subprocess.Popen([sys.executable, "-c", RESTING_CHILD], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "resting\n"
+        # In its rest (asleep on the pacer's condition), not still on its way there.
+        poll_until(lambda: psutil.Process(child.pid).status() == psutil.STATUS_SLEEPING)
+        os.kill(child.pid, signal.SIGSTOP)
+        time.sleep(2.0)  # stopped for 2 s: the length of the stop, not a wait for the child
+        os.kill(child.pid, signal.SIGCONT)
+        took = float(child.stdout.readline())
+    finally:
+        child.kill()
+        child.wait(10)
+    # The stop counted as at most one step of rest (0.5 + 0.25 s): it rested on afterwards,
+    # instead of starting its next segment the moment it was continued (at 2 s).
+    step = pressure.REST_STEP_S + pressure.OVERSLEEP_S
+    assert took >= 2.0 + (1.0 - step) * 0.9
 
 
 def _burn(cpu_s: float) -> None:

@@ -47,6 +47,10 @@ QUIET_TICKS = 2
 FEED_BUSY_FRAMES_PER_S = 1_000.0
 FEED_QUIET_FRAMES_PER_S = 500.0
 TICK_S = 0.25
+# A rest is slept in steps of at most REST_STEP_S; a step that ends more than OVERSLEEP_S
+# after it was due was a stop, and counts only as the step (see Pacer.rest).
+REST_STEP_S = 0.5
+OVERSLEEP_S = 0.25
 
 
 class _Hysteresis:
@@ -229,11 +233,18 @@ class Pacer:
 
     def rest(self, cpu_s: float) -> None:
         """Rest in proportion to the CPU time used (not the wall time: a worker kept waiting
-        by a busy machine has had its rest already); the CPU's caches go back to the hub."""
-        began = time.monotonic()
+        by a busy machine has had its rest already); the CPU's caches go back to the hub.
+
+        Time the worker was stopped (SIGSTOP, a suspended machine) is not rest: the hub had
+        no traffic of ours to yield to then, and a worker that counted it started the next
+        segment at once on waking, whatever the hub's pressure."""
+        rested = 0.0
         with self._changed:
-            while (left := self.rest_left(cpu_s, time.monotonic() - began)) > 0:
-                self._changed.wait(left)
+            while (left := self.rest_left(cpu_s, rested)) > 0:
+                step = min(left, REST_STEP_S)
+                began = time.monotonic()
+                self._changed.wait(step)
+                rested += min(time.monotonic() - began, step + OVERSLEEP_S)
 
     def listen(self, lines: IO[str]) -> threading.Thread:
         """Follow the hub's pressure lines on ``lines`` (the worker's stdin) in a thread of
