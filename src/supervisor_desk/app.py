@@ -45,6 +45,7 @@ from supervisor_desk.models.live_order import LIVE_ORDERS, LiveOrder
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.models.wire import ImportAnswer
 from supervisor_desk.posix_signals import QuitOnSignal
+from supervisor_desk.views.alerts.highlight import tint_rows
 from supervisor_desk.views.alerts.notify import AlertNotifier
 from supervisor_desk.views.alerts.panel import AlertsPanel
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
@@ -560,13 +561,8 @@ class DeskApp(QObject):
 
     def _on_alerts_changed(self, update: AlertUpdate) -> None:
         """The rows' highlights and the Wall follow the alerts (not a frame's notices alone)."""
-        if update.changed:
-            self.model.alerts_changed()
-        elif update.listed:
-            self.model.alerts_changed_for(update.sessions())
-        else:
-            return
-        self.wall_vm.on_alerts_changed()
+        if tint_rows(self.model, update):
+            self.wall_vm.on_alerts_changed()
 
     def _on_alerts_rules_changed(self, rules: Any) -> None:
         thresholds = rules.wait_thresholds()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import QApplication, QStyle
 
 from supervisor_desk.views.theme import blend, theme_color
+
+if TYPE_CHECKING:
+    from supervisor_desk.models.alerts.engine import AlertUpdate
+    from supervisor_desk.views.session_table_model import SessionTableModel
 
 SEVERITY_COLOR_TOKEN = {"info": "blue", "warning": "amber", "critical": "red"}
 # Text colour tokens every theme pairs with its backgrounds (readable in high contrast too).
@@ -36,3 +42,16 @@ def severity_text(severity: str) -> QColor:
 def card_accent(severity: str | None) -> str:
     """The metric card accent property for a severity ("none": the neutral border)."""
     return SEVERITY_COLOR_TOKEN.get(severity or "", "none")
+
+
+def tint_rows(model: SessionTableModel, update: AlertUpdate) -> bool:
+    """The rows' tints follow ``update``: the rows of the sessions whose alerts opened or
+    resolved, every row when rules or states changed. False: it changed no listed alert (only
+    notices), nothing to repaint."""
+    if update.changed:
+        model.alerts_changed()
+    elif update.listed:
+        model.alerts_changed_for(update.sessions())
+    else:
+        return False
+    return True
