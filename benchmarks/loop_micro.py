@@ -11,7 +11,8 @@ figure is the calling thread's CPU (``time.thread_time``) per operation, offscre
   (the writer waits for each byte to be read, so each is one wake-up);
 - ``stream_read``: the same byte read by a task awaiting ``StreamReader.read`` (transport,
   protocol, future and task: the path a websocket frame takes);
-- ``sleep``: ``await asyncio.sleep(0.0005)`` (a timer handle through ``call_later``).
+- ``sleep``: ``await asyncio.sleep(0.002)`` (a timer handle through ``call_later``; qasync
+  truncates a delay to whole milliseconds, so a shorter sleep does not sleep at all there).
 
 Loops alternate round by round so the machine's load falls on all three alike; the median of
 the rounds is printed with the load average.
@@ -104,7 +105,7 @@ async def _stream_reads(n: int) -> float:
 async def _sleeps(n: int) -> float:
     started = time.thread_time()
     for _ in range(n):
-        await asyncio.sleep(0.0005)
+        await asyncio.sleep(0.002)
     return (time.thread_time() - started) / n
 
 

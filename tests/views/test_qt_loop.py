@@ -134,6 +134,39 @@ def test_a_reader_on_a_socketpair_hears_each_write_and_stops_when_removed(
     assert run(scenario()) == [b"one", b"two"]
 
 
+def test_handles_scheduled_before_a_socket_was_ready_run_before_its_reader(
+    qapp: QApplication,
+) -> None:
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        order: list[str] = []
+        done = loop.create_future()
+
+        def on_readable() -> None:
+            order.append(f"reader {ours.recv(64)!r}")
+            if not done.done():
+                done.set_result(None)
+
+        def writes_then_schedules() -> None:
+            theirs.send(b"x")  # readable from now on, while "after the write" waits its turn
+            for name in ("after the write", "and the next"):
+                loop.call_soon(order.append, name)
+
+        try:
+            loop.add_reader(ours.fileno(), on_readable)
+            loop.call_soon(writes_then_schedules)
+            await done
+            loop.remove_reader(ours.fileno())
+            return order
+        finally:
+            ours.close()
+            theirs.close()
+
+    assert run(scenario()) == ["after the write", "and the next", "reader b'x'"]
+
+
 def test_a_reader_that_removes_itself_or_is_replaced_keeps_the_loop_working(
     qapp: QApplication,
 ) -> None:

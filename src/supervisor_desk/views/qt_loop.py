@@ -12,10 +12,11 @@ callbacks get to run:
   rescheduling itself cannot starve them;
 - ``call_later``/``call_at`` keep asyncio's heap of timer handles with one precise ``QTimer``
   armed for the earliest deadline (a cancelled one costs nothing until it is the earliest);
-- a socket notifier runs its reader in its own slot (after the handles already waiting, and
-  followed by one turn for what the reader scheduled) instead of through another timer. A
-  notifier re-entered from a nested Qt loop inside its own reader is muted until the reader
-  returns, as qasync's disable/re-enable guard does, without its two calls per wake-up;
+- a socket notifier runs its reader in its own slot instead of through another timer (behind
+  the handles already waiting if there are any: then it joins the queue, muted until it ran);
+  what the reader wakes runs on the next turn. A notifier re-entered from a nested Qt loop
+  inside its own reader is muted until the reader returns, as qasync's disable/re-enable
+  guard does, without its two calls on every wake-up;
 - ``call_soon_threadsafe`` hands the handle over with one queued Qt signal.
 """
 
@@ -72,6 +73,12 @@ def _fileno(fd: Any) -> int:
 
 class DeskEventLoop(qasync.QEventLoop):  # type: ignore[misc]
     """qasync's ``QEventLoop`` that runs ready callbacks in turns from one zero timer."""
+
+    # asyncio's own bookkeeping (BaseEventLoop), typed loosely: TimerHandle's _when and
+    # _scheduled are private.
+    _current_handle: asyncio.Handle | None
+    _scheduled: list[Any]
+    _timer_cancelled_count: int
 
     def __init__(self, app: Any = None, set_running_loop: bool = False,
                  already_running: bool = False) -> None:
@@ -183,10 +190,6 @@ class DeskEventLoop(qasync.QEventLoop):  # type: ignore[misc]
             if ready and not self._turn_armed and not self._turn_depth:
                 self._arm_turn()
 
-    _current_handle: asyncio.Handle | None
-    _scheduled: list[Any]
-    _timer_cancelled_count: int
-
     def _run_timed(self, handle: asyncio.Handle) -> None:
         """asyncio's debug mode: name the callbacks that hold the loop too long."""
         try:
@@ -230,9 +233,8 @@ class DeskEventLoop(qasync.QEventLoop):  # type: ignore[misc]
 
     def _collect_due_timers(self) -> None:
         """asyncio's ``_run_once`` for timers: due handles join the ready deque, in order."""
-        # asyncio's TimerHandle bookkeeping (_when, _scheduled) is private: typed loosely.
-        scheduled: list[Any] = self._scheduled
-        cancelled: int = self._timer_cancelled_count
+        scheduled = self._scheduled
+        cancelled = self._timer_cancelled_count
         if (len(scheduled) > _MIN_SCHEDULED_TIMER_HANDLES
                 and cancelled / len(scheduled)
                 > _MIN_CANCELLED_TIMER_HANDLES_FRACTION):
@@ -281,8 +283,8 @@ class DeskEventLoop(qasync.QEventLoop):  # type: ignore[misc]
         handle = events.Handle(callback, args, self, None)
         watch = watches.get(fileno)
         if watch is not None:
-            # Same descriptor, new callback: keep the notifier (it is already enabled unless
-            # its reader is running re-entered, which re-enables it on return).
+            # Same descriptor, new callback: keep the notifier (enabled, or muted until its
+            # running or queued reader returns, which re-enables it).
             watch.handle.cancel()
             watch.handle = handle
             return handle
@@ -322,32 +324,37 @@ class DeskEventLoop(qasync.QEventLoop):  # type: ignore[misc]
             watch.muted = True
             watch.notifier.setEnabled(False)
             return
+        if self._ready:
+            # Handles already waiting go first (FIFO): the reader joins the queue, its
+            # notifier muted until it has run.
+            watch.muted = True
+            watch.notifier.setEnabled(False)
+            self._ready.append(events.Handle(self._run_queued_reader, (watches, watch), self))
+            if not self._turn_armed and not self._turn_depth:
+                self._arm_turn()
+            return
+        # What the reader schedules waits for the next turn, so Qt's events (a paint, a
+        # timer) get in between the read and what it wakes.
+        self._run_reader(watches, watch)
+
+    def _run_queued_reader(self, watches: dict[int, _Watch], watch: _Watch) -> None:
+        if watches.get(watch.fd) is watch:  # else removed meanwhile (its notifier retired)
+            self._run_reader(watches, watch)
+
+    def _run_reader(self, watches: dict[int, _Watch], watch: _Watch) -> None:
+        handle = watch.handle
+        watch.running = True
         self._notifier_depth += 1
         try:
-            if self._ready:
-                self._run_turn()  # what was ready before the socket goes first (FIFO)
-                if watches.get(watch.fd) is not watch:
-                    return
-            handle = watch.handle
             if not handle._cancelled:
-                watch.running = True
-                # As inside a turn: what the reader schedules runs in the turn just below
-                # rather than arming the timer for it.
-                self._turn_depth += 1
-                try:
-                    handle._run()
-                finally:
-                    self._turn_depth -= 1
-                    watch.running = False
-                    if watch.muted:
-                        watch.muted = False
-                        if watches.get(watch.fd) is watch:
-                            watch.notifier.setEnabled(True)
-            self._run_turn()
+                handle._run()
         finally:
             self._notifier_depth -= 1
-            if self._ready and not self._turn_armed and not self._turn_depth:
-                self._arm_turn()
+            watch.running = False
+            if watch.muted:
+                watch.muted = False
+                if watches.get(watch.fd) is watch:
+                    watch.notifier.setEnabled(True)
 
     # -- closing ----------------------------------------------------------------------
 
