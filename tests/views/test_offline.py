@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEvent, QObject
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect
+from PySide6.QtGui import QImage, QPaintEvent
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.models.export import write_export
@@ -22,6 +23,7 @@ from supervisor_desk.models.lock_slices import foreground
 from supervisor_desk.models.wire import SessionDetail, SessionSummary
 from supervisor_desk.views.offline import OfflineReview, OfflineWindow, open_file_command
 from supervisor_desk.views.offline import loader as offline_loader
+from supervisor_desk.views.offline import window as offline_window
 from tests.helpers import wait_until
 from tests.models.export_samples import make_records
 from tests.views.history_data import dispose_qt, history_events, post_history
@@ -193,6 +195,67 @@ def test_rows_appear_while_a_big_file_is_still_being_read(
         assert window.progress.isHidden()
 
     qrun(scenario())
+
+
+class _ViewportPaints(QObject):
+    """The table viewport's paint rectangles, and whether its updates were held then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paints: list[tuple[int, bool]] = []  # (height painted, updates held)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if isinstance(event, QPaintEvent):
+            held = isinstance(watched, QWidget) and not watched.updatesEnabled()
+            self.paints.append((event.rect().height(), held))
+        return False
+
+
+def _screen_of_table(window: OfflineWindow) -> QImage:
+    """What the screen shows of the table's viewport (the window's backing store)."""
+    viewport = window.history.table.viewport()
+    shot = window.screen().grabWindow(window.winId()).toImage()
+    origin = viewport.mapTo(window, QPoint(0, 0))
+    return shot.copy(QRect(origin, viewport.size()))
+
+
+def test_the_first_page_is_drawn_ahead_in_bands_then_shown_as_drawn_at_once(
+    tmp_path: Path, opener: Any, qrun: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "e.jsonl"
+    write_export(path, "jsonl", make_records(300, n_messages=2))
+    banded = opener(path)
+    viewport = banded.history.table.viewport()
+    seen = _ViewportPaints()
+    viewport.installEventFilter(seen)
+
+    async def scenario() -> QImage:
+        await _loaded(banded)
+        await wait_until(lambda: viewport.updatesEnabled() and seen.paints[-1][1] is False, 5)
+        held = [height for height, was_held in seen.paints if was_held]
+        band = -(-viewport.height() // offline_window.FIRST_PAGE_BANDS)
+        # Drawn ahead band by band while the screen kept the empty table, then painted whole.
+        assert len(held) == offline_window.FIRST_PAGE_BANDS
+        assert all(height <= band for height in held)
+        assert seen.paints[-1] == (viewport.height(), False)
+        assert len(banded.history.shown_sessions()) == 50
+        assert banded.history_vm.total == 300
+        return _screen_of_table(banded)
+
+    drawn_ahead = qrun(scenario())
+    # The same file in a window that paints its first page at once: the same pixels.
+    monkeypatch.setattr(OfflineWindow, "_on_history_vm_rows_changed", lambda *_: None)
+    at_once = opener(path)
+    plain_paints = _ViewportPaints()
+    at_once.history.table.viewport().installEventFilter(plain_paints)
+    at_once.history.table_model.modelReset.connect(plain_paints.paints.clear)
+
+    async def plain() -> QImage:
+        await _loaded(at_once)
+        await wait_until(lambda: bool(plain_paints.paints), 5)  # the page painted on screen
+        return _screen_of_table(at_once)
+
+    assert qrun(plain()) == drawn_ahead
 
 
 def test_a_file_written_newest_first_keeps_its_first_page_while_read_without_resets(
