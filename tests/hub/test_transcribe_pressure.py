@@ -228,6 +228,10 @@ def saturating_ingest() -> Iterator[Callable[[list[str], str], threading.Event]]
             thread.join(30)
 
 
+# The worker's report of a change reaches the hub's log between its segments, and a worker
+# at nice 19 on a machine loaded by other work runs late (both tests failed once in a run at
+# load 5-6 with 60 s; they pass in 12-40 s otherwise).
+PATIENCE_S = 120.0
 BUSY = f"{pressure.PRESSED_DUTY} (the hub is busy)"
 CALM = "1.0 (the hub is no longer busy)"  # duty 1: recognise_at_full_speed
 
@@ -244,7 +248,7 @@ def _told(log: Path) -> list[str]:
             if "told the worker " in line]
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 @pytest.mark.skipif(not HAVE_SPEECH_TOOLS,
                     reason="espeak-ng and sox come from scripts/system-deps.sh")
 def test_while_the_hubs_ingest_is_saturated_the_worker_rests_longer_and_still_finishes(
@@ -278,10 +282,10 @@ def test_while_the_hubs_ingest_is_saturated_the_worker_rests_longer_and_still_fi
         poll_until(lambda: job()["state"] == "running")
         before = len(_duties(hub.log))
         stop = saturating_ingest(posters, hub.url)
-        poll_until(lambda: BUSY in _duties(hub.log)[before:])
+        poll_until(lambda: BUSY in _duties(hub.log)[before:], PATIENCE_S)
         assert "ingest saturated" in _told(hub.log)[-1]
         stop.set()
-        poll_until(lambda: _duties(hub.log)[-1] == CALM)
+        poll_until(lambda: _duties(hub.log)[-1] == CALM, PATIENCE_S)
         done = poll_until(lambda: (found := job())["state"] in ("done", "failed") and found)
         assert done["state"] == "done" and done["percent"] == 100
     finally:
@@ -338,7 +342,7 @@ def busy_feed() -> Iterator[Callable[[dict[str, str], str], threading.Event]]:
             thread.join(30)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 @pytest.mark.skipif(not HAVE_SPEECH_TOOLS,
                     reason="espeak-ng and sox come from scripts/system-deps.sh")
 def test_while_the_hubs_feed_is_busy_the_worker_rests_longer_and_resumes_after(
@@ -366,11 +370,11 @@ def test_while_the_hubs_feed_is_busy_the_worker_rests_longer_and_resumes_after(
         poll_until(lambda: job()["state"] == "running")
         before = len(_duties(hub.log))
         stop = busy_feed(tokens, hub.url)
-        poll_until(lambda: BUSY in _duties(hub.log)[before:])
+        poll_until(lambda: BUSY in _duties(hub.log)[before:], PATIENCE_S)
         told = _told(hub.log)[-1]
         assert "feed busy" in told and "ingest calm" in told, told
         stop.set()
-        poll_until(lambda: _duties(hub.log)[-1] == CALM)
+        poll_until(lambda: _duties(hub.log)[-1] == CALM, PATIENCE_S)
         done = poll_until(lambda: (found := job())["state"] in ("done", "failed") and found)
         assert done["state"] == "done" and done["percent"] == 100
     finally:
