@@ -52,9 +52,10 @@ class PaintRegions(QObject):
         return False
 
 
-def ticking_table(qtbot: QtBot, sessions: list[SessionSummary]) -> tuple[
+def ticking_table(qtbot: QtBot, sessions: list[SessionSummary],
+                  step: timedelta = timedelta(seconds=1)) -> tuple[
         SessionTableModel, SessionTableView, PaintRegions, list[int]]:
-    """A shown live table on the app's clock, whose model's time moves one second per tick
+    """A shown live table on the app's clock, whose model's time moves ``step`` per tick
     (before the table's own tick runs), and a recorder of its viewport's paints."""
     now = [T0]
     model = SessionTableModel(clock=lambda: now[0], time_zone=UTC)
@@ -65,7 +66,7 @@ def ticking_table(qtbot: QtBot, sessions: list[SessionSummary]) -> tuple[
     ticks: list[int] = []
 
     def advance() -> None:
-        now[0] += timedelta(seconds=1)
+        now[0] += step
         ticks.append(1)
 
     # Subscribed before the table's own tick (setModel subscribes it): called first.
@@ -132,6 +133,27 @@ def test_a_cell_whose_text_did_not_change_is_not_repainted_on_the_tick(qtbot: Qt
         assert not tick.intersects(cell(view, model, "done", column)), column
     assert not tick.intersects(cell(view, model, "new", SessionColumn.USER))
     assert_the_screen_shows_a_full_repaint(view)
+
+
+def test_a_tick_sooner_than_a_second_repaints_only_the_durations_that_moved(
+        qtbot: QtBot) -> None:
+    # The model's time moves 0.4 s a tick: "1m 0s" shows for two or three ticks.
+    model, view, paints, ticks = ticking_table(
+        qtbot, [session("a", 60), session("b", 90)], step=timedelta(milliseconds=400))
+    a_duration = cell(view, model, "a", SessionColumn.DURATION)
+    index = model.index(model.row_of("a"), SessionColumn.DURATION)
+    texts: dict[int, str] = {}  # what the cell shows from each tick on
+    first = len(ticks) + 1
+    for tick in range(first, first + 4):
+        qtbot.waitUntil(lambda tick=tick: len(ticks) >= tick, timeout=3000)
+        texts[tick] = model.data(index)
+    qtbot.waitUntil(lambda: len(ticks) >= first + 4, timeout=3000)  # the last one painted
+    moved = [texts[t] != texts[t - 1] for t in range(first + 1, first + 4)]
+    repainted = [any(r.intersects(a_duration) for r, after in zip(
+        paints.regions, paints.painted_after, strict=True) if after == t)
+        for t in range(first + 1, first + 4)]
+    assert repainted == moved, (texts, repainted)
+    assert False in moved and True in moved, texts
 
 
 def test_cells_changed_just_before_the_tick_are_painted_with_it(

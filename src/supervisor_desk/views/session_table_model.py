@@ -718,6 +718,10 @@ class SessionTableModel(QAbstractTableModel):
         ended one the hub sent without its end time."""
         return s.is_live or _duration_follows_clock(s)
 
+    def now(self) -> datetime:
+        """The moment the clock columns are computed for (the model's clock)."""
+        return self._clock()
+
     def clock_text(self, s: SessionSummary, column: int) -> str | None:
         """What a clock cell shows now: the tick repaints the cells whose text moved since
         the last tick (``SessionTableView``). Its colour needs no look of its own: a wait's
