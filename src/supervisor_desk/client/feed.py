@@ -17,10 +17,14 @@ with jittered exponential backoff that only resets after a connection stayed up 
 
 Reading in batches: every event websockets has already read is handed over before the listener
 hears ``on_batch_done`` (when it has that method), so it can apply them all in one go. With
-``read_interval`` set (the window off screen), a batch that follows the previous one closely
-is followed by a rest of that long with the socket unread: what arrives meanwhile waits in the
-kernel and is read with one wake-up, so a busy feed costs one wake-up per interval instead of
-one per event, and a lone event is still handled the moment it comes. Nothing is dropped or
+``read_interval`` set (the window off screen), a busy feed is followed after each batch by a
+rest of that long with the socket unread: what arrives meanwhile waits in the kernel and is
+read with one wake-up, so a busy feed costs one wake-up per interval instead of one per event,
+and a lone event is still handled the moment it comes. Busy means the feed's recent rate
+(events a second, smoothed over about a second) brings at least two events per rest: a rest
+costs a timer's wake-up and the socket's pause and resume, about what reading one more lone
+event costs, so at a quiet floor (5 events/s, a rest of 0.12 s) resting after every event that
+came close behind the last made each event dearer, not cheaper. Nothing is dropped or
 reordered; it is only read later, by at most ``read_interval``.
 """
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from enum import StrEnum
 from typing import Protocol
@@ -78,6 +83,11 @@ _ws_log.addFilter(_RedactAuthorization())
 
 # Longest run of feed events handled before letting the loop (and the Qt thread) breathe.
 _SLICE_S = 0.008
+
+# The feed's rate is an exponentially decayed count of the events read, over this window.
+_RATE_WINDOW_S = 1.0
+# A rest pays when this many events are expected to arrive during it (module docstring).
+_REST_PAYS_AT_EVENTS = 2.0
 
 
 class ConnectionState(StrEnum):
@@ -152,8 +162,11 @@ class FeedClient:
         self.read_interval = 0.0
         self._batch_done = getattr(listener, "on_batch_done", None)
         self._rest_waiter: asyncio.Future[None] | None = None
-        self._reading_since = 0.0  # when the last batch ended or the last rest did
+        # Events a second, decayed over _RATE_WINDOW_S, as of the loop time ``_rate_at``.
+        self._rate = 0.0
+        self._rate_at = 0.0
         self.connections = 0  # successful handshakes, for diagnostics and tests
+        self.rests = 0  # rests taken (``read_interval``), for diagnostics and tests
         self.snapshots = 0
 
     @property
@@ -352,13 +365,16 @@ class FeedClient:
             slice_started = loop.time()
             if replay_until <= self._seq:
                 self._set_state(ConnectionState.CONNECTED, None, "Connected")
-            self._reading_since = loop.time()
+            batch = 0
             async for raw in ws:
                 self._take(self._parse(raw), replay_until)
+                batch += 1
                 if not _frames_waiting(ws):
                     if self._batch_done is not None:
                         self._batch_done()
-                    await self._rest_if_busy(ws)
+                    if self.read_interval > 0:
+                        await self._rest_if_busy(ws, batch)
+                    batch = 0
                     slice_started = loop.time()
                 # websockets hands over frames it already buffered without yielding to the
                 # loop, so a backlog (a catch-up, a busy moment) became one long callback:
@@ -389,16 +405,23 @@ class FeedClient:
         if frame.seq == replay_until:
             self._set_state(ConnectionState.CONNECTED, None, "Connected")
 
-    async def _rest_if_busy(self, ws: ClientConnection) -> None:
-        """After a batch: if it came within ``read_interval`` of the last one, leave the socket
-        unread that long, so the events of a busy moment are read with one wake-up."""
+    def _note_batch(self, events: int, now: float) -> float:
+        """Count a batch of ``events`` read at loop time ``now`` into the feed's rate; returns
+        the rate (events a second)."""
+        decay = math.exp((self._rate_at - now) / _RATE_WINDOW_S)
+        self._rate = self._rate * decay + events / _RATE_WINDOW_S
+        self._rate_at = now
+        return self._rate
+
+    async def _rest_if_busy(self, ws: ClientConnection, events: int) -> None:
+        """After a batch of ``events``: if the feed is busy enough that a rest of
+        ``read_interval`` gathers a few events, leave the socket unread that long, so they are
+        read with one wake-up."""
         loop = asyncio.get_running_loop()
         interval = self.read_interval
-        now = loop.time()
-        busy = now - self._reading_since < interval
-        self._reading_since = now
-        if not busy:
-            return  # a lone event: no timer, no second wake-up
+        if self._note_batch(events, loop.time()) * interval < _REST_PAYS_AT_EVENTS:
+            return  # a quiet feed: no timer, no second wake-up
+        self.rests += 1
         waiter: asyncio.Future[None] = loop.create_future()
         wake = loop.call_later(interval, _release, waiter)
         self._rest_waiter = waiter
@@ -411,7 +434,6 @@ class FeedClient:
             wake.cancel()
             self._rest_waiter = None
             ws.transport.resume_reading()
-            self._reading_since = loop.time()
 
     @staticmethod
     def _parse(raw: str | bytes) -> HelloFrame | EventFrame:
