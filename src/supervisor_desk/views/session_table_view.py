@@ -43,8 +43,9 @@ from supervisor_desk.views.theme import theme_color
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 ROW_HEIGHT = 28
-# Held for the tick: a few changed cells (an event or two), not a busy frame's many.
-_MOST_HELD_RECTS = 16
+# Held for the tick: a few changed cells (an event or two), not a busy frame's many (under
+# feed load a tick painting them all was a longer paint: feed_bench's longest stall).
+_MOST_HELD_RECTS = 4
 # _first_changed_row after a model reset or layout change: every row may have moved.
 _WHOLE_VIEW = -1
 
