@@ -39,7 +39,10 @@ adds the native frames, which stops the process at every sample;
 ``SUPERVISOR_DESK_IDLE_PROFILE_PERF=1`` records ``perf record -g`` instead,
 ``<rate>-<state>.perf.data``, which names Python's frames when ``PYTHONPERFSUPPORT=1`` is set;
 ``SUPERVISOR_DESK_IDLE_PROFILE_CPROFILE=1`` runs cProfile on the app's main thread instead and
-writes ``<rate>-<state>.prof`` per window: exact call counts, at cProfile's overhead).
+writes ``<rate>-<state>.prof`` per window: exact call counts, at cProfile's overhead;
+``SUPERVISOR_DESK_IDLE_PROFILE_PAINTS=1`` instead counts, with an event filter on the app, the
+paint, layout and update-request events of each widget (its class and name up to three parents)
+and the pixels it painted, ``<rate>-<state>.paints.txt`` per window: what repaints the window).
 """
 
 from __future__ import annotations
@@ -159,16 +162,96 @@ signal.signal(signal.SIGUSR2, _dump)
 """
 
 
+# The paints mode's hook: the same cuts (SIGUSR2, ``next-label``); it wraps the app's
+# ``create_qapp`` to put its event filter on the application the app makes.
+_PAINTS_HOOK = """
+import collections, importlib.abc, importlib.util, os, signal, sys
+from pathlib import Path
+_dir = Path(os.environ["SUPERVISOR_DESK_IDLE_PROFILE"])
+_counts = collections.Counter()
+_pixels = collections.Counter()
+_keep = []
+
+def _path(widget):
+    names = []
+    while widget is not None and len(names) < 4:
+        name = widget.objectName()
+        names.append(type(widget).__name__ + (":" + name if name else ""))
+        widget = widget.parentWidget()
+    return "/".join(names)
+
+def _watch(qapp):
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QWidget
+    kinds = {QEvent.Type.Paint: "paint", QEvent.Type.LayoutRequest: "layout",
+             QEvent.Type.UpdateRequest: "update-request"}
+    class Counter(QObject):
+        def eventFilter(self, watched, event):
+            kind = kinds.get(event.type())
+            if kind is not None and isinstance(watched, QWidget):
+                key = (kind, _path(watched))
+                _counts[key] += 1
+                if kind == "paint":
+                    _pixels[key] += sum(r.width() * r.height() for r in event.region())
+            return False
+    counter = Counter(qapp)
+    qapp.installEventFilter(counter)
+    _keep.append(counter)
+
+def _dump(*_):
+    label = (_dir / "next-label").read_text().strip()
+    if label:
+        with open(_dir / (label + ".paints.txt"), "w") as out:
+            for (kind, path), n in _counts.most_common():
+                out.write(f"{n:7d} {_pixels[(kind, path)]:12d} px  {kind:15s} {path}\\n")
+    _counts.clear()
+    _pixels.clear()
+
+signal.signal(signal.SIGUSR2, _dump)
+
+class _Loader(importlib.abc.Loader):
+    def __init__(self, inner):
+        self.inner = inner
+    def create_module(self, spec):
+        return self.inner.create_module(spec)
+    def exec_module(self, module):
+        self.inner.exec_module(module)
+        made = module.create_qapp
+        def create_qapp(*args, **kwargs):
+            qapp = made(*args, **kwargs)
+            _watch(qapp)
+            return qapp
+        module.create_qapp = create_qapp
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "supervisor_desk.app":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        spec.loader = _Loader(spec.loader)
+        return spec
+
+sys.meta_path.insert(0, _Finder())
+"""
+
+
 def _cprofile_mode() -> bool:
     return (_profile_dir() is not None
             and os.environ.get("SUPERVISOR_DESK_IDLE_PROFILE_CPROFILE") == "1")
 
 
-def _install_cprofile_hook(work: Path) -> None:
-    """Every Python started from here on (the app) profiles its main thread."""
+def _paints_mode() -> bool:
+    return (_profile_dir() is not None and not _cprofile_mode()
+            and os.environ.get("SUPERVISOR_DESK_IDLE_PROFILE_PAINTS") == "1")
+
+
+def _install_cprofile_hook(work: Path, source: str = _CPROFILE_HOOK) -> None:
+    """Every Python started from here on (the app) loads ``source`` first (cProfile's hook
+    profiles its main thread; the paints hook counts its widgets' paints)."""
     hook = work / "cprofile-hook"
     hook.mkdir(parents=True, exist_ok=True)
-    (hook / "sitecustomize.py").write_text(_CPROFILE_HOOK)
+    (hook / "sitecustomize.py").write_text(source)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(hook), os.environ.get("PYTHONPATH", "")) if p)
 
@@ -182,7 +265,7 @@ def _cprofile_cut(pid: int, profile: Path, label: str) -> None:
 def measure(pid: int, seconds: float, label: str = "") -> dict[str, float]:
     profile = _profile_dir()
     spy: subprocess.Popen[bytes] | None = None
-    if profile is not None and _cprofile_mode():
+    if profile is not None and (_cprofile_mode() or _paints_mode()):
         profile.mkdir(parents=True, exist_ok=True)
         _cprofile_cut(pid, profile, "")  # what came before the window is dropped
     elif profile is not None:
@@ -210,7 +293,7 @@ def measure(pid: int, seconds: float, label: str = "") -> dict[str, float]:
             _thread_report(threads0, thread_cpu(pid), took))
     if spy is not None:
         spy.wait(30)
-    if profile is not None and _cprofile_mode():
+    if profile is not None and (_cprofile_mode() or _paints_mode()):
         _cprofile_cut(pid, profile, label)
     main = woke1.get(str(pid), 0) - woke0.get(str(pid), 0)
     every = sum(n - woke0.get(tid, 0) for tid, n in woke1.items())  # threads born meanwhile too
@@ -458,6 +541,8 @@ def run(quick: bool) -> Results:
         os.environ["SUPERVISOR_DESK_HOME"] = str(home)
         if _cprofile_mode():
             _install_cprofile_hook(work)
+        elif _paints_mode():
+            _install_cprofile_hook(work, _PAINTS_HOOK)
         desktop = _desktop_class()(size=(1600, 1000), workdir=work / "desktop").start()
         hub = EmbeddedHub(work / "hub.db")
         traffic: Traffic | None = None
