@@ -435,6 +435,8 @@ class OfflineWindow(QMainWindow):
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
+            # A drawing cancelled before its first step never let the table paint again.
+            self.history.table.viewport().setUpdatesEnabled(True)
             await self.loader.wait()
             await self.history_vm.aclose()
             await self.detail_vm.aclose()
