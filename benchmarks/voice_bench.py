@@ -16,13 +16,13 @@ length (quick: 1 call, ~26 s of audio; full: 2 calls, ~52 s). The hub runs as
   the machine's load weighs on both alike). In each half, ingest, then the feed:
 - ``voice.ingest_events_per_s`` / ``voice.ingest_events_per_s_transcribing``: 4 platform
   connections (a token each) posting batches of 100 events as fast as the hub takes them
-  (quick: 1.5 s, full: 3 s a half); medians of the halves; ``voice.ingest_change_pct`` the
+  (quick: 1.5 s, full: 2.5 s a half); medians of the halves; ``voice.ingest_change_pct`` the
   difference.
 - ``voice.feed_p99_ms`` / ``voice.feed_p99_ms_transcribing``: 10 desktop-like feed readers
   (websockets, in this process) while a platform posts 200 events/s in POSTs of 5 events
-  (quick: 3 s, full: 6 s a half); a frame's latency = received - its POST's start; the p99
-  of every frame of a condition's halves pooled (full: 10 x 6 s = 12,000 frames per reader,
-  2,400 POSTs a condition). One half's p99 rests on its few slowest POSTs and swung by tens
+  (quick: 3 s, full: 5.5 s a half); a frame's latency = received - its POST's start; the p99
+  of every frame of a condition's halves pooled (full: 10 x 5.5 s = 11,000 frames per
+  reader, 2,200 POSTs a condition). One half's p99 rests on its few slowest POSTs and swung by tens
   of percent between runs of the same code; ``voice.feed_round_p99_ms_*rounds`` still give
   it per half. ``voice.feed_change_pct`` the difference, ``voice.feed_p50_ms*`` the median.
 - ``voice.feed_noise_pct`` / ``voice.ingest_noise_pct``: the same comparison between the
@@ -368,8 +368,8 @@ def run(quick: bool) -> Results:
     if shutil.which("espeak-ng") is None:
         raise RuntimeError("espeak-ng is needed (scripts/system-deps.sh)")
     repeats = 1 if quick else 2  # quick: a smoke run beside the others (benchmarks/__main__)
-    window = float(os.environ.get("VOICE_BENCH_WINDOW_S", 1.5 if quick else 3.0))
-    feed_window = float(os.environ.get("VOICE_BENCH_FEED_WINDOW_S", 3.0 if quick else 6.0))
+    window = float(os.environ.get("VOICE_BENCH_WINDOW_S", 1.5 if quick else 2.5))
+    feed_window = float(os.environ.get("VOICE_BENCH_FEED_WINDOW_S", 3.0 if quick else 5.5))
     rounds = int(os.environ.get("VOICE_BENCH_ROUNDS", 6 if quick else 10))
     feed_batch = int(os.environ.get("VOICE_BENCH_FEED_BATCH", 5))
     results: Results = {"voice.load_avg": [round(os.getloadavg()[0], 1)]}
