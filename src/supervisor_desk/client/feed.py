@@ -17,15 +17,17 @@ with jittered exponential backoff that only resets after a connection stayed up 
 
 Reading in batches: every event websockets has already read is handed over before the listener
 hears ``on_batch_done`` (when it has that method), so it can apply them all in one go. With
-``read_interval`` set (the window off screen), a busy feed is followed after each batch by a
-rest of that long with the socket unread: what arrives meanwhile waits in the kernel and is
-read with one wake-up, so a busy feed costs one wake-up per interval instead of one per event,
-and a lone event is still handled the moment it comes. Busy means the feed's recent rate
-(events a second, smoothed over about a second) brings at least two events per rest: a rest
-costs a timer's wake-up and the socket's pause and resume, about what reading one more lone
-event costs, so at a quiet floor (5 events/s, a rest of 0.12 s) resting after every event that
-came close behind the last made each event dearer, not cheaper. Nothing is dropped or
-reordered; it is only read later, by at most ``read_interval``.
+``read_interval`` set (the window off screen), a batch of a busy feed is followed by a rest of
+that long with the socket unread: what arrives meanwhile waits in the kernel and is read with
+one wake-up, so a busy feed costs one wake-up per interval instead of one per event, and a lone
+event is still handled the moment it comes. Busy means both: the batch came within
+``read_interval`` of the last one, and the feed's recent rate (events a second, smoothed over
+about a second) brings at least two events per rest. A rest costs a timer's wake-up and the
+socket's pause and resume, about what reading one more lone event costs: at a quiet floor
+(5 events/s, independent arrivals, a rest of 0.12 s) resting after every event that came
+close behind the last made each event dearer, and after a burst read whole (a platform posting
+a batch every quarter second) a rest only adds a wake-up. Nothing is dropped or reordered; it
+is only read later, by at most ``read_interval``.
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ class FeedClient:
         self.read_interval = 0.0
         self._batch_done = getattr(listener, "on_batch_done", None)
         self._rest_waiter: asyncio.Future[None] | None = None
+        self._reading_since = 0.0  # when the last batch ended or the last rest did
         # Events a second, decayed over _RATE_WINDOW_S, as of the loop time ``_rate_at``.
         self._rate = 0.0
         self._rate_at = 0.0
@@ -365,6 +368,7 @@ class FeedClient:
             slice_started = loop.time()
             if replay_until <= self._seq:
                 self._set_state(ConnectionState.CONNECTED, None, "Connected")
+            self._reading_since = loop.time()
             batch = 0
             async for raw in ws:
                 self._take(self._parse(raw), replay_until)
@@ -414,13 +418,17 @@ class FeedClient:
         return self._rate
 
     async def _rest_if_busy(self, ws: ClientConnection, events: int) -> None:
-        """After a batch of ``events``: if the feed is busy enough that a rest of
-        ``read_interval`` gathers a few events, leave the socket unread that long, so they are
-        read with one wake-up."""
+        """After a batch of ``events``: if it came within ``read_interval`` of the last one
+        and the feed is busy enough that a rest that long gathers a few events, leave the socket
+        unread that long, so they are read with one wake-up."""
         loop = asyncio.get_running_loop()
         interval = self.read_interval
-        if self._note_batch(events, loop.time()) * interval < _REST_PAYS_AT_EVENTS:
-            return  # a quiet feed: no timer, no second wake-up
+        now = loop.time()
+        close_behind = now - self._reading_since < interval
+        self._reading_since = now
+        rate = self._note_batch(events, now)  # every batch counts, rest or not
+        if not close_behind or rate * interval < _REST_PAYS_AT_EVENTS:
+            return  # a lone event or a burst read whole: no timer, no second wake-up
         self.rests += 1
         waiter: asyncio.Future[None] = loop.create_future()
         wake = loop.call_later(interval, _release, waiter)
@@ -434,6 +442,7 @@ class FeedClient:
             wake.cancel()
             self._rest_waiter = None
             ws.transport.resume_reading()
+            self._reading_since = loop.time()
 
     @staticmethod
     def _parse(raw: str | bytes) -> HelloFrame | EventFrame:
