@@ -5,13 +5,13 @@
 The file (100,000 sessions with 10 messages each, about 1,000,000 messages, 393 MB of JSONL;
 10,000 in ``--quick``) is written once in the export format the hub streams and cached under
 the temp directory. It is opened exactly as a user opens it: an ``OfflineWindow`` shown
-offscreen on a qasync loop, its ``OfflineLoader`` reading the file (a child process for a file
-this big), the index growing on its own thread, the table refreshing while rows arrive, and
-transcripts normalised for search after the last row. A 5 ms precise timer on the Qt thread
-measures the longest gap between its ticks while loading (``offline.max_stall_ms``). The same
-window then reads the file in a thread of its own process, the way every file was read before
-the child process (``offline.thread_*``, the same-run baseline). Filter and sort cases run on
-the loaded index afterwards.
+offscreen on the app's loop (``DeskEventLoop``), its ``OfflineLoader`` reading the file (a
+child process for a file this big), the index growing on its own thread, the table
+refreshing while rows arrive, and transcripts normalised for search after the last row. A 5 ms
+precise timer on the Qt thread measures the longest gap between its ticks while loading
+(``offline.max_stall_ms``). The same window then reads the file in a thread of its own
+process, the way every file was read before the child process (``offline.thread_*``, the
+same-run baseline). Filter and sort cases run on the loaded index afterwards.
 
 ``SUPERVISOR_DESK_BENCH_OFFLINE_STACKS=1`` (off by default: it perturbs what it watches a
 little) also says what the Qt thread ran in its busiest gaps (``offline.busiest_gaps``): a
@@ -41,7 +41,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import qasync
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
@@ -56,6 +55,7 @@ from supervisor_desk.models.wire import CHANNELS, format_timestamp
 from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.offline import OfflineWindow
 from supervisor_desk.views.offline import loader as offline_loader
+from supervisor_desk.views.qt_loop import DeskEventLoop
 from supervisor_desk.views.session_table_view import SessionTableView
 
 WORDS = ("cancel", "refund", "invoice", "delivery", "password", "café", "order", "late",
@@ -368,7 +368,7 @@ def run(quick: bool) -> Results:
                         "offline.load_avg_1m": round(os.getloadavg()[0], 2),
                         "offline.sessions": n, "offline.file_mb": round(path.stat().st_size / 1e6)}
     app = QApplication.instance() or QApplication([])
-    loop = qasync.QEventLoop(app)
+    loop = DeskEventLoop(app)  # the app's loop
     asyncio.set_event_loop(loop)
     limit_s = 120.0 if quick else 600.0
     # The app's own choice for a file this size first (its figures are the headline ones,
