@@ -77,49 +77,46 @@ class _Hysteresis:
         return None
 
 
-class IngestPressure:
-    """Judges, tick by tick, whether the hub's ingest is saturated, from the seconds its
-    writer has been busy (``HubService.writer_busy_s``, a growing total)."""
+class _RateGauge:
+    """Judges, tick by tick, whether a growing total rises fast enough to count as busy:
+    busy at ``busy_at`` a second or more, calm below ``quiet_below``, through
+    :class:`_Hysteresis`."""
+
+    busy_at: float
+    quiet_below: float
 
     def __init__(self) -> None:
         self._state = _Hysteresis()
         self._last: tuple[float, float] | None = None
-        self.share = 0.0  # the writer's busy share over the last tick
+        self.rate = 0.0  # the total's rise a second over the last tick
 
     @property
     def pressed(self) -> bool:
         return self._state.pressed
 
-    def sample(self, busy_s: float, now: float) -> bool | None:
+    def sample(self, total: float, now: float) -> bool | None:
         """The new state when this sample changes it, else None."""
-        last, self._last = self._last, (busy_s, now)
+        last, self._last = self._last, (total, now)
         if last is None or now <= last[1]:
             return None
-        self.share = (busy_s - last[0]) / (now - last[1])
-        return self._state.tick(self.share >= BUSY_SHARE, self.share < QUIET_SHARE)
+        self.rate = (total - last[0]) / (now - last[1])
+        return self._state.tick(self.rate >= self.busy_at, self.rate < self.quiet_below)
 
 
-class FeedPressure:
-    """Judges, tick by tick, whether the hub's feed fan-out is busy, from the frames it has
-    handed to its clients (``Broadcaster.frames_published``, a growing total)."""
+class IngestPressure(_RateGauge):
+    """Whether the hub's ingest is saturated, from the seconds its writer has been busy
+    (``HubService.writer_busy_s``, a growing total): its rate is the writer's busy share."""
 
-    def __init__(self) -> None:
-        self._state = _Hysteresis()
-        self._last: tuple[int, float] | None = None
-        self.rate = 0.0  # frames a second over the last tick
+    busy_at = BUSY_SHARE
+    quiet_below = QUIET_SHARE
 
-    @property
-    def pressed(self) -> bool:
-        return self._state.pressed
 
-    def sample(self, frames: int, now: float) -> bool | None:
-        """The new state when this sample changes it, else None."""
-        last, self._last = self._last, (frames, now)
-        if last is None or now <= last[1]:
-            return None
-        self.rate = (frames - last[0]) / (now - last[1])
-        return self._state.tick(self.rate >= FEED_BUSY_FRAMES_PER_S,
-                                self.rate < FEED_QUIET_FRAMES_PER_S)
+class FeedPressure(_RateGauge):
+    """Whether the hub's feed fan-out is busy, from the frames it has handed to its clients
+    (``Broadcaster.frames_published``, a growing total): its rate is frames a second."""
+
+    busy_at = FEED_BUSY_FRAMES_PER_S
+    quiet_below = FEED_QUIET_FRAMES_PER_S
 
 
 @dataclass(frozen=True)
@@ -156,7 +153,7 @@ class HubPressure:
     def cause(self) -> str:
         """What keeps the hub busy (or what it was busy with last), for the hub's log."""
         return (f"ingest {'saturated' if self.ingest.pressed else 'calm'}, writer busy "
-                f"{self.ingest.share:.0%}; feed {'busy' if self.feed.pressed else 'calm'}, "
+                f"{self.ingest.rate:.0%}; feed {'busy' if self.feed.pressed else 'calm'}, "
                 f"{self.feed.rate:,.0f} frames/s")
 
 
