@@ -12,6 +12,9 @@ desktop per applied feed batch, in tests with a fake clock, and headless on a hu
   only the timed rules of the sessions that are due, never every row.
 - Plain rules of one kind are judged as groups (:mod:`.plan`): one bisection or lookup
   answers every wait threshold, every metadata value of one key, every channel…
+- Feed changes come in two steps: :meth:`AlertEngine.take` as each change is applied (the
+  session's facts follow it), :meth:`AlertEngine.judge_taken` once per frame (the rules that
+  read what changed); :meth:`AlertEngine.apply` is both at once.
 - A **notice** is what the user is told: one per rule per batch, covering every alert that
   rule opened in it (a burst coalesces), plus repeats of unacknowledged alerts of rules that
   repeat, and a reminder when a snooze ends.
@@ -134,6 +137,8 @@ class AlertEngine:
         # The judges whose answer time alone can change: all a deadline re-judges.
         self._timed_plan: list[Judge] = []
         self._reading: dict[frozenset[str], list[Judge]] = {}
+        # What the changes taken since the last judging changed, per session (take()).
+        self._taken: dict[str, frozenset[str]] = {}
         # A live session first seen in a frame (and only that): its untimed rules by one
         # lookup (plan.FreshPlan). None: no rule could be looked up.
         self._fresh: FreshPlan | None = None
@@ -252,6 +257,7 @@ class AlertEngine:
 
     def set_rules(self, rules: RuleSet, now_ms: int) -> AlertUpdate:
         """Replace the rules: alerts of removed or disabled rules resolve, others are re-judged."""
+        before = self.judge_taken(now_ms)  # what came before, by the rules it came under
         self._load(rules)
         update = AlertUpdate(changed=True)
         enabled = {c.rule.id for c in self._rules}
@@ -263,11 +269,17 @@ class AlertEngine:
         for sid in list(self._facts):
             self._judge(sid, now_ms, update)
         self._coalesce(update, now_ms)
+        if before:
+            update.opened[:0] = before.opened
+            update.resolved[:0] = before.resolved
+            update.notices[:0] = before.notices
+            update.passing[:0] = before.passing
         return update
 
     def reset(self, sessions: Iterable[SessionSummary], now_ms: int) -> AlertUpdate:
         """A snapshot replaced the live list: judge every session (no routine notices)."""
         update = AlertUpdate()
+        self._taken.clear()  # the snapshot holds what they changed
         old = self._facts
         self._facts = {}
         for s in sessions:
@@ -289,98 +301,117 @@ class AlertEngine:
 
     def apply(self, changes: Sequence[SessionChange], now_ms: int, *,
               replayed: bool = False) -> AlertUpdate:
-        """Judge the sessions a batch of applied feed events changed."""
-        update = AlertUpdate()
-        # What changed per session: only the rules that read it are judged again.
-        changed: dict[str, frozenset[str]] = {}
+        """Judge the sessions a batch of applied feed events changed (with any taken before)."""
+        take = self.take
+        for change in changes:
+            take(change, replayed)
+        return self.judge_taken(now_ms)
+
+    def take(self, change: SessionChange, replayed: bool = False) -> None:
+        """Take one applied feed change in as it comes: the session's facts follow it now
+        (what the message said, what the update moved), and what it changed waits for
+        :meth:`judge_taken`. Per event, in the turn that read it: the frame, which the rows
+        wait for, then only judges (the same work split in two; what a frame costs the Qt
+        thread at once is its judging)."""
+        changed = self._taken
         known = self._facts
         hear = self._hear
         skip_unchanged = self._skip_unchanged
-        for change in changes:
-            session = change.session
-            if session is None:
-                continue
-            sid = session.id
-            kind = change.kind
-            facts = known.get(sid)
-            what: frozenset[str]
-            if kind == "message":  # most changes: tested first
-                if facts is None:
-                    facts = known[sid] = SessionFacts(session)
-                    what = _ALL_BUT_MESSAGES  # a session first seen: every rule but messages'
-                else:
-                    what = _NOTHING
-                    if facts.session is not session:
-                        if (change.previous is facts.session
-                                and change.changed is UNCHANGED_FIELDS):
-                            # The store counted the message: no watched field moved (the
-                            # status neither, so nothing derived from it).
-                            facts.session = session
-                        else:
-                            facts.see(session)
-                message = change.message
-                if message is not None:
-                    # Most messages change nothing a rule reads (no reply pending changed,
-                    # no keyword said): they judge nothing.
-                    heard = hear(facts, message)
-                    if heard:
-                        what = heard if not what else what | heard
-                if not what:
-                    continue
-                earlier = changed.get(sid)
-                changed[sid] = what if earlier is None else earlier | what
-                continue
+        session = change.session
+        if session is None:
+            return
+        sid = session.id
+        kind = change.kind
+        facts = known.get(sid)
+        what: frozenset[str]
+        if kind == "message":  # most changes: tested first
             if facts is None:
                 facts = known[sid] = SessionFacts(session)
                 what = _ALL_BUT_MESSAGES  # a session first seen: every rule but messages'
             else:
-                if kind == "updated":
-                    # The store tells what changed since the summary it replaced: when that
-                    # is the one judged last, the old summary is not read at all.
-                    told = change.changed
-                    if (told is UNCHANGED_FIELDS and skip_unchanged
-                            and change.previous is facts.session and facts.live):
-                        # The usual update (a version, a count): no watched field moved (the
-                        # status neither), no rule reads what did, and a live session has
-                        # nothing to resolve for it.
-                        facts.session = session
-                        continue
-                    if told is not None and change.previous is facts.session:
-                        what = told
-                    else:
-                        what = changed_fields(facts.session, session)
-                    if "started_at" not in what and "queued_at" not in what:
-                        facts.see_same_times(session)
-                        if what is UNCHANGED_FIELDS and skip_unchanged and facts.live:
-                            # The usual update (a version, a count): no rule reads what it
-                            # changed, and a live session has nothing to resolve for it.
-                            continue
-                else:
-                    what = _EVERYTHING
-                    previous = change.previous
-                    # An ending the store told from the summary judged last: its times are
-                    # re-read only if they moved.
-                    if (previous is not None and previous is facts.session
-                            and previous.started_at == session.started_at
-                            and previous.queued_at == session.queued_at):
-                        facts.see_same_times(session)
+                what = _NOTHING
                 if facts.session is not session:
-                    facts.see(session)
-            if replayed:
-                pass  # a replay re-announces nothing: no routine new/ended notices
-            elif kind == "added":
-                facts.just_started = session.status in LIVE_STATUSES
-            elif kind == "ended":
-                facts.just_ended = True
+                    if (change.previous is facts.session
+                            and change.changed is UNCHANGED_FIELDS):
+                        # The store counted the message: no watched field moved (the
+                        # status neither, so nothing derived from it).
+                        facts.session = session
+                    else:
+                        facts.see(session)
+            message = change.message
+            if message is not None:
+                # Most messages change nothing a rule reads (no reply pending changed,
+                # no keyword said): they judge nothing.
+                heard = hear(facts, message)
+                if heard:
+                    what = heard if not what else what | heard
+            if not what:
+                return
             earlier = changed.get(sid)
             changed[sid] = what if earlier is None else earlier | what
+            return
+        if facts is None:
+            facts = known[sid] = SessionFacts(session)
+            what = _ALL_BUT_MESSAGES  # a session first seen: every rule but messages'
+        else:
+            if kind == "updated":
+                # The store tells what changed since the summary it replaced: when that
+                # is the one judged last, the old summary is not read at all.
+                told = change.changed
+                if (told is UNCHANGED_FIELDS and skip_unchanged
+                        and change.previous is facts.session and facts.live):
+                    # The usual update (a version, a count): no watched field moved (the
+                    # status neither), no rule reads what did, and a live session has
+                    # nothing to resolve for it.
+                    facts.session = session
+                    return
+                if told is not None and change.previous is facts.session:
+                    what = told
+                else:
+                    what = changed_fields(facts.session, session)
+                if "started_at" not in what and "queued_at" not in what:
+                    facts.see_same_times(session)
+                    if what is UNCHANGED_FIELDS and skip_unchanged and facts.live:
+                        # The usual update (a version, a count): no rule reads what it
+                        # changed, and a live session has nothing to resolve for it.
+                        return
+            else:
+                what = _EVERYTHING
+                previous = change.previous
+                # An ending the store told from the summary judged last: its times are
+                # re-read only if they moved.
+                if (previous is not None and previous is facts.session
+                        and previous.started_at == session.started_at
+                        and previous.queued_at == session.queued_at):
+                    facts.see_same_times(session)
+            if facts.session is not session:
+                facts.see(session)
+        if replayed:
+            pass  # a replay re-announces nothing: no routine new/ended notices
+        elif kind == "added":
+            facts.just_started = session.status in LIVE_STATUSES
+        elif kind == "ended":
+            facts.just_ended = True
+        earlier = changed.get(sid)
+        changed[sid] = what if earlier is None else earlier | what
+
+    def judge_taken(self, now_ms: int) -> AlertUpdate:
+        """Judge the sessions the changes taken since the last call changed (the frame)."""
+        update = AlertUpdate()
+        changed = self._taken
+        if not changed:
+            return update
+        self._taken = {}
+        known = self._facts
         reading = self._reading
         rules_reading = self._rules_reading
         fresh = self._fresh
         reply_group = self._reply_group
         active = self._active
         for sid, what in changed.items():
-            facts = known[sid]
+            facts = known.get(sid)
+            if facts is None:
+                continue  # forgotten since it was taken
             if facts.live:
                 if what is _UNANSWERED and reply_group is not None:
                     # Only a reply pending or given: what judging the group alone does,

@@ -63,9 +63,8 @@ class AlertsViewModel(QObject):
         # The deadline the timer is armed for: most frames leave it where it was, and
         # re-arming costs more than comparing.
         self._armed_for: int | None = None
-        # Queued apart as they come: a frame is judged without sorting them out first.
-        self._pending: list[SessionChange] = []
-        self._pending_replays: list[SessionChange] = []
+        # Changes taken by the engine since the last frame (judged at the frame).
+        self._pending = False
         self._frame = QTimer(self)
         self._frame.setSingleShot(True)
         self._frame.setInterval(ALERT_FRAME_MS)
@@ -120,42 +119,35 @@ class AlertsViewModel(QObject):
 
     def reset(self, sessions: Iterable[SessionSummary]) -> None:
         self._frame.stop()
-        self._pending.clear()  # the snapshot holds them
-        self._pending_replays.clear()
+        self._pending = False  # the snapshot holds them (the engine drops what it took)
         self._publish(self.engine.reset(sessions, self._clock()))
 
     def queue(self, change: SessionChange, replayed: bool) -> None:
-        """An applied feed change, judged with the next frame (at most ALERT_FRAME_MS away)."""
-        if replayed:
-            self._pending_replays.append(change)
-        else:
-            self._pending.append(change)
-        if not self._frame.isActive():
+        """An applied feed change: the engine takes it in now (AlertEngine.take), in the
+        feed's turn; judged with the next frame (at most ALERT_FRAME_MS away)."""
+        self.engine.take(change, replayed)
+        if not self._pending:  # the frame's first change: its timer (flush stops it)
+            self._pending = True
             self._frame.start()
 
     def flush(self) -> None:
         """Judge the queued changes now (the live table's frame, or our own)."""
         self._frame.stop()
-        if self._pending or self._pending_replays:
-            fresh, self._pending = self._pending, []
-            replays = self._pending_replays
-            if replays:
-                self._pending_replays = []
-            self.apply_batch(fresh, replays)
+        if self._pending:
+            self._pending = False
+            self.batches += 1
+            self._publish(self.engine.judge_taken(self._clock()))
 
     def apply_batch(self, fresh: Sequence[SessionChange],
                     replays: Sequence[SessionChange] = ()) -> None:
-        """One frame of applied feed changes: the fresh ones, then the replayed ones (a
-        reconnect's catch-up, which announce nothing routine)."""
-        now = self._clock()
-        update = self.engine.apply(fresh, now) if fresh else AlertUpdate()
-        if replays:
-            more = self.engine.apply(replays, now, replayed=True)
-            update.opened += more.opened
-            update.resolved += more.resolved
-            update.notices += more.notices
-        self.batches += 1
-        self._publish(update)
+        """One frame of applied feed changes at once: the fresh ones, then the replayed ones
+        (a reconnect's catch-up, which announce nothing routine)."""
+        for change in fresh:
+            self.engine.take(change, False)
+        for change in replays:
+            self.engine.take(change, True)
+        self._pending = True
+        self.flush()
 
     def forget(self, session_ids: Iterable[str]) -> None:
         self.flush()  # what the rows did before they left is judged first
