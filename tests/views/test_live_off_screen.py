@@ -74,3 +74,44 @@ def test_off_screen_a_burst_is_applied_in_order_told_at_once_and_no_timer_is_lef
 
     qrun(scenario())
 
+
+
+def test_on_screen_a_lone_event_shows_in_the_turn_that_read_it_and_a_busy_feed_keeps_frames(
+    running_hub: Any, qrun: Any
+) -> None:
+    async def scenario() -> None:
+        client = HubClient(running_hub.url)
+        scope = standalone_scope("live")
+        model = SessionTableModel()
+        clock = [1000.0]
+        # A frame far longer than the test waits: a row that shows came without its timer.
+        live = LiveViewModel(client, model, tasks=scope, metrics_poll_s=600.0, frame_ms=5_000,
+                             monotonic=lambda: clock[0])
+
+        async def post(sid: str) -> None:
+            last = await asyncio.to_thread(ingest, running_hub, [started(sid)])
+            await wait_until(lambda: live.feed.seq == last["last_seq"])
+
+        def rows() -> set[str]:
+            return {s.id for s in model.sessions()}
+
+        try:
+            await client.login("supervisor", "supervisor")
+            await asyncio.to_thread(ingest, running_hub, [started("a")])
+            live.start()
+            await wait_until(lambda: model.rowCount() == 1
+                             and live.feed.state is ConnectionState.CONNECTED)
+            await post("b")  # nothing read before it: the lone event is its own frame
+            assert rows() == {"a", "b"}
+            await post("c")  # right behind it, as a busy feed's batches come: its frame waits
+            assert rows() == {"a", "b"}
+            clock[0] += 5.0  # a calm spell of a frame's length
+            await post("d")  # the frame: c and d together
+            assert rows() == {"a", "b", "c", "d"}
+        finally:
+            await live.stop()
+            await scope.aclose()
+            await client.aclose()
+            live.deleteLater()
+
+    qrun(scenario())

@@ -3,7 +3,8 @@
 It owns the FeedClient task and the SessionStore and is the FeedListener. Feed events are
 reduced as they arrive (cheap, Qt-free) but reach the table only on a frame timer (~80 ms):
 each frame becomes one ``apply_changes`` batch with ranged signals, so 1,000 events/s cost
-~12 model updates per second instead of 1,000. Alerts are gathered only from events that are
+~12 model updates per second instead of 1,000. A batch read after a calm spell (nothing for a
+frame's length: a quiet floor's lone event) is its own frame, painted in the turn that read it. Alerts are gathered only from events that are
 not replays and never from snapshots (a reconnect must not announce the whole backlog).
 
 The live list stays live: ended rows leave the table after ``keep_ended_minutes`` (0: only on
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -166,6 +168,7 @@ class LiveViewModel(QObject):
         self.last_event_at: float | None = None
         # One shot per frame, armed by the frame's first event: no wake-up without events.
         self._frame_ms = frame_ms
+        self._batch_done_at = -math.inf  # when the feed last handed over a batch
         self._frame = QTimer(self)
         self._frame.setSingleShot(True)
         self._frame.timeout.connect(self._on_frame_timeout)
@@ -308,11 +311,17 @@ class LiveViewModel(QObject):
 
     def on_batch_done(self) -> None:
         """The feed handed over all it had read. Off screen that is the frame (nothing paints,
-        and the alert rules judge it now rather than on a timer of their own). On screen the
-        frame timer keeps its 80 ms: a frame at the batch's end when the last frame was that
-        old saved a wake-up per lone event, but under feed load it made more and larger paints
-        (feed_bench: longest stall's thread CPU 16-20 -> 24-31 ms)."""
-        if not self._on_screen:
+        and the alert rules judge it now rather than on a timer of their own). On screen a
+        batch that came after a calm spell (nothing read for a frame's length) is the frame
+        too: a lone event is painted in the turn that read it, instead of waking the app again
+        80 ms later for its frame. A busy feed keeps the frame timer: a frame at every batch's
+        end once the last frame was 80 ms old made more and larger paints under feed load
+        (feed_bench: longest stall's thread CPU 16-20 -> 24-31 ms), and its batches never
+        come after a calm spell."""
+        now = self._monotonic()
+        calm = now - self._batch_done_at >= self._frame_ms / 1000
+        self._batch_done_at = now
+        if not self._on_screen or calm:
             self.flush()
 
     def on_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
