@@ -12,7 +12,7 @@ from supervisor_desk.client.feed import ConnectionState
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.models.alerts.defaults import default_rules
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
-from supervisor_desk.views.live_viewmodel import LiveViewModel
+from supervisor_desk.views.live_viewmodel import CALM_BATCH_EVENTS, LiveViewModel
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.tasks import standalone_scope
 from tests.client.hub_events import ended, message, started, updated
@@ -108,6 +108,15 @@ def test_on_screen_a_lone_event_shows_in_the_turn_that_read_it_and_a_busy_feed_k
             clock[0] += 5.0  # a calm spell of a frame's length
             await post("d")  # the frame: c and d together
             assert rows() == {"a", "b", "c", "d"}
+            # A platform's burst after a calm spell is read whole and waits for its frame.
+            clock[0] += 5.0
+            burst = [started(f"e{n}") for n in range(CALM_BATCH_EVENTS + 1)]
+            last = await asyncio.to_thread(ingest, running_hub, burst)
+            await wait_until(lambda: live.feed.seq == last["last_seq"])
+            # (Read whole as a rule; split, only a few first events may be a frame.)
+            assert len(rows()) < 4 + len(burst)
+            live.flush()
+            assert len(rows()) == 4 + len(burst)
         finally:
             await live.stop()
             await scope.aclose()

@@ -3,9 +3,10 @@
 It owns the FeedClient task and the SessionStore and is the FeedListener. Feed events are
 reduced as they arrive (cheap, Qt-free) but reach the table only on a frame timer (~80 ms):
 each frame becomes one ``apply_changes`` batch with ranged signals, so 1,000 events/s cost
-~12 model updates per second instead of 1,000. A batch read after a calm spell (nothing for a
-frame's length: a quiet floor's lone event) is its own frame, painted in the turn that read it. Alerts are gathered only from events that are
-not replays and never from snapshots (a reconnect must not announce the whole backlog).
+~12 model updates per second instead of 1,000; a batch of a few events read after a calm
+spell (nothing for a frame's length: a quiet floor's lone event) is its own frame, painted in
+the turn that read it. Alerts are gathered only from events that are not replays and never
+from snapshots (a reconnect must not announce the whole backlog).
 
 The live list stays live: ended rows leave the table after ``keep_ended_minutes`` (0: only on
 Refresh) or at once with ``hide_ended``; while ``paused`` the table holds still (the store, the
@@ -59,6 +60,8 @@ EXPIRE_CHECK_MS = 5000
 # frames, views/alerts/viewmodel.py) and ended rows leave the hidden table once a minute, so
 # it does no work per event.
 HIDDEN_FRAME_MS = 500
+# On screen, a batch of at most this many events after a calm spell is its own frame.
+CALM_BATCH_EVENTS = 8
 HIDDEN_EXPIRE_CHECK_MS = 60_000
 # Off screen the feed leaves a busy socket unread this long between batches (client/feed.py):
 # an alert is told at most this late plus its handling, inside the 200 ms it is promised in.
@@ -169,6 +172,7 @@ class LiveViewModel(QObject):
         # One shot per frame, armed by the frame's first event: no wake-up without events.
         self._frame_ms = frame_ms
         self._batch_done_at = -math.inf  # when the feed last handed over a batch
+        self._batch_events = 0  # events in the batch the feed is handing over
         self._frame = QTimer(self)
         self._frame.setSingleShot(True)
         self._frame.timeout.connect(self._on_frame_timeout)
@@ -285,6 +289,7 @@ class LiveViewModel(QObject):
             self.logs_appended.emit(event.session_id)
         change = self.store.apply(event)
         self.events_applied += 1
+        self._batch_events += 1
         self.last_event_at = time.monotonic()
         if change is None:
             return
@@ -312,15 +317,18 @@ class LiveViewModel(QObject):
     def on_batch_done(self) -> None:
         """The feed handed over all it had read. Off screen that is the frame (nothing paints,
         and the alert rules judge it now rather than on a timer of their own). On screen a
-        batch that came after a calm spell (nothing read for a frame's length) is the frame
-        too: a lone event is painted in the turn that read it, instead of waking the app again
-        80 ms later for its frame. A busy feed keeps the frame timer: a frame at every batch's
-        end once the last frame was 80 ms old made more and larger paints under feed load
-        (feed_bench: longest stall's thread CPU 16-20 -> 24-31 ms), and its batches never
-        come after a calm spell."""
+        batch of a few events that came after a calm spell (nothing read for a frame's length:
+        a quiet floor) is the frame too: a lone event is painted in the turn that read it,
+        instead of waking the app again 80 ms later for its frame. Otherwise the frame timer
+        keeps its 80 ms: a frame at every batch's end once the last frame was 80 ms old made
+        more and larger paints under feed load (feed_bench: longest stall's thread CPU 16-20
+        -> 24-31 ms), and a big batch after a pause (a stall, a platform's burst) is what
+        frames are for."""
         now = self._monotonic()
-        calm = now - self._batch_done_at >= self._frame_ms / 1000
+        calm = (now - self._batch_done_at >= self._frame_ms / 1000
+                and self._batch_events <= CALM_BATCH_EVENTS)
         self._batch_done_at = now
+        self._batch_events = 0
         if not self._on_screen or calm:
             self.flush()
 
