@@ -31,7 +31,8 @@ average: ``SUPERVISOR_DESK_IDLE_SECONDS=300``) and 60 s at 100 events/s.
 
 For profiling (not part of a benchmark run): ``SUPERVISOR_DESK_IDLE_RATES=5`` measures only
 those rates, ``SUPERVISOR_DESK_IDLE_RSS=0`` skips the RSS curve,
-``SUPERVISOR_DESK_IDLE_STATES=shown`` measures the shown window only, and
+``SUPERVISOR_DESK_IDLE_STATES=shown`` measures the shown window only (a comma-separated list:
+those states, e.g. ``minimised,hidden``), and
 ``SUPERVISOR_DESK_IDLE_PROFILE=DIR`` writes, per state, the CPU of each thread by name
 (``<rate>-<state>-threads.txt``) and a py-spy profile of the window
 (``<rate>-<state>.pyspy.txt``, collapsed stacks; ``SUPERVISOR_DESK_IDLE_PROFILE_NATIVE=1``
@@ -481,22 +482,26 @@ class App:
 
 def _states(app: App, window_s: float, settle_s: float,
             rate: float) -> dict[str, dict[str, float]]:
+    wanted = set(os.environ.get("SUPERVISOR_DESK_IDLE_STATES", "").split(",")) - {""}
+    wanted = wanted or {"shown", "minimised", "hidden", "history"}
     out: dict[str, dict[str, float]] = {}
-    time.sleep(settle_s)
-    out["shown"] = measure(app.pid, window_s, f"{rate:g}-shown")
-    if os.environ.get("SUPERVISOR_DESK_IDLE_STATES") == "shown":
+
+    def measure_state(state: str) -> None:
+        if state in wanted:
+            time.sleep(settle_s)
+            out[state] = measure(app.pid, window_s, f"{rate:g}-{state}")
+
+    measure_state("shown")
+    if wanted <= {"shown"}:
         return out
     app.minimise()
-    time.sleep(settle_s)
-    out["minimised"] = measure(app.pid, window_s, f"{rate:g}-minimised")
+    measure_state("minimised")
     app.restore()
     app.hide_to_tray()
-    time.sleep(settle_s)
-    out["hidden"] = measure(app.pid, window_s, f"{rate:g}-hidden")
+    measure_state("hidden")
     app.show_from_tray()
     app.history()
-    time.sleep(settle_s)
-    out["history"] = measure(app.pid, window_s, f"{rate:g}-history")
+    measure_state("history")
     return out
 
 
