@@ -4,6 +4,8 @@ applied, in order, alerts are told at once, and no frame timer is left to wake t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from PySide6.QtCore import QTimer
@@ -20,27 +22,46 @@ from tests.conftest import ingest
 from tests.helpers import wait_until
 
 
+@contextlib.asynccontextmanager
+async def _live_on(hub: Any, alerts: AlertsViewModel | None = None,
+                   **options: Any) -> AsyncIterator[LiveViewModel]:
+    """A signed-in live view-model on ``hub`` (its alert rules ``alerts``), the feed
+    connected and session "a" on screen."""
+    client = HubClient(hub.url)
+    scope = standalone_scope("live")
+    live = LiveViewModel(client, SessionTableModel(), tasks=scope, metrics_poll_s=600.0,
+                         **options)
+    if alerts is not None:
+        live.attach_alerts(alerts)
+    try:
+        await client.login("supervisor", "supervisor")
+        await asyncio.to_thread(ingest, hub, [started("a")])
+        live.start()
+        await wait_until(lambda: live.model.rowCount() == 1
+                         and live.feed.state is ConnectionState.CONNECTED)
+        yield live
+    finally:
+        await live.stop()
+        await scope.aclose()
+        await client.aclose()
+        live.deleteLater()
+        if alerts is not None:
+            alerts.deleteLater()
+
+
 def test_off_screen_a_burst_is_applied_in_order_told_at_once_and_no_timer_is_left(
     running_hub: Any, qrun: Any
 ) -> None:
     async def scenario() -> None:
-        client = HubClient(running_hub.url)
-        scope = standalone_scope("live")
-        model = SessionTableModel()
-        live = LiveViewModel(client, model, tasks=scope, metrics_poll_s=600.0)
         alerts = AlertsViewModel(default_rules())
-        live.attach_alerts(alerts)
         told: list[str] = []  # session ids of the alerts told, in the order told
         alerts.subscribe(alerts, lambda update: told.extend(
             a.session_id for n in update.notices for a in n.alerts))
         versions: dict[str, list[int]] = {}
-        live.session_updated.connect(lambda s: versions.setdefault(s.id, []).append(s.version))
-        try:
-            await client.login("supervisor", "supervisor")
-            await asyncio.to_thread(ingest, running_hub, [started("a")])
-            live.start()
-            await wait_until(lambda: model.rowCount() == 1
-                             and live.feed.state is ConnectionState.CONNECTED)
+        async with _live_on(running_hub, alerts) as live:
+            model = live.model
+            live.session_updated.connect(
+                lambda s: versions.setdefault(s.id, []).append(s.version))
             live.set_on_screen(False)  # closed to the tray
             burst = [started("b"), message("a", "one"), updated("b", stage="billing"),
                      message("a", "two"), ended("a"), started("c")]
@@ -65,12 +86,6 @@ def test_off_screen_a_burst_is_applied_in_order_told_at_once_and_no_timer_is_lef
             live.set_on_screen(True)  # current the instant it shows
             assert {s.id for s in model.sessions()} == {"a", "b", "c"}
             assert not live.feed.resting and live.feed.read_interval == 0
-        finally:
-            await live.stop()
-            await scope.aclose()
-            await client.aclose()
-            live.deleteLater()
-            alerts.deleteLater()
 
     qrun(scenario())
 
@@ -80,27 +95,17 @@ def test_on_screen_a_lone_event_shows_in_the_turn_that_read_it_and_a_busy_feed_k
     running_hub: Any, qrun: Any
 ) -> None:
     async def scenario() -> None:
-        client = HubClient(running_hub.url)
-        scope = standalone_scope("live")
-        model = SessionTableModel()
         clock = [1000.0]
         # A frame far longer than the test waits: a row that shows came without its timer.
-        live = LiveViewModel(client, model, tasks=scope, metrics_poll_s=600.0, frame_ms=5_000,
-                             monotonic=lambda: clock[0])
+        async with _live_on(running_hub, frame_ms=5_000, monotonic=lambda: clock[0]) as live:
 
-        async def post(sid: str) -> None:
-            last = await asyncio.to_thread(ingest, running_hub, [started(sid)])
-            await wait_until(lambda: live.feed.seq == last["last_seq"])
+            async def post(sid: str) -> None:
+                last = await asyncio.to_thread(ingest, running_hub, [started(sid)])
+                await wait_until(lambda: live.feed.seq == last["last_seq"])
 
-        def rows() -> set[str]:
-            return {s.id for s in model.sessions()}
+            def rows() -> set[str]:
+                return {s.id for s in live.model.sessions()}
 
-        try:
-            await client.login("supervisor", "supervisor")
-            await asyncio.to_thread(ingest, running_hub, [started("a")])
-            live.start()
-            await wait_until(lambda: model.rowCount() == 1
-                             and live.feed.state is ConnectionState.CONNECTED)
             await post("b")  # nothing read before it: the lone event is its own frame
             assert rows() == {"a", "b"}
             await post("c")  # right behind it, as a busy feed's batches come: its frame waits
@@ -117,10 +122,5 @@ def test_on_screen_a_lone_event_shows_in_the_turn_that_read_it_and_a_busy_feed_k
             assert len(rows()) < 4 + len(burst)
             live.flush()
             assert len(rows()) == 4 + len(burst)
-        finally:
-            await live.stop()
-            await scope.aclose()
-            await client.aclose()
-            live.deleteLater()
 
     qrun(scenario())
