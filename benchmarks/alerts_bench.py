@@ -2,10 +2,11 @@
 
     python -m benchmarks.alerts_bench [--quick] [--json PATH]
 
-What runs is the desktop's path from applied feed changes to the user being told: the live
-view-model's frame hands each batch to ``AlertsViewModel.apply_batch`` (the Qt-free
-``AlertEngine``), whose notices go to ``AlertNotifier`` (banner in an offscreen window; the
-desktop-notification D-Bus call is not made: there is no server in this process). Feed events
+What runs is the desktop's path from applied feed changes to the user being told: each
+applied change goes to ``AlertsViewModel.queue`` and the live view-model's frame to
+``AlertsViewModel.flush`` (the Qt-free ``AlertEngine``), whose notices go to
+``AlertNotifier`` (banner in an offscreen window; the desktop-notification D-Bus call is not
+made: there is no server in this process). Feed events
 are produced in this process as the client parses them (``StoredEvent``) at 1,000 events/s
 from a 5 ms QTimer and applied to a ``SessionStore`` and handed to ``AlertsViewModel.queue`` as
 the live view-model does, so the engine gets the store's change records (a parsed update
