@@ -1,0 +1,156 @@
+"""Compare two builds of the app on one benchmark module, runs alternated.
+
+    python -m benchmarks.ab --base REV --module alerts_bench [--pairs 4] [--quick]
+                            [--figure alerts.evaluation_p99_ms ...] [--bench-from tree]
+                            [--json PATH]
+
+The machines these figures come from drift: the same build of the same code read
+``alerts.evaluation_p99_ms`` 0.93 ms and 1.50 ms forty minutes apart, with nothing else running.
+A before/after of two runs an hour apart says more about the machine than about the change; only
+runs taken in turns do. This runs the module on the working tree (uncommitted changes included)
+and on a worktree of ``REV`` in turns — base, tree, tree, base, base, tree, … (ABBA: a steady
+drift adds as much to one side as to the other) — each run in a fresh interpreter with its
+side's ``src`` first on ``PYTHONPATH``, and prints for each figure both sides' medians, the
+median of the paired differences and in how many pairs the tree read lower.
+
+``--bench-from tree`` runs the tree's benchmark module on both sides (a figure the module
+gained since ``REV``, measured on the old code); by default each side runs its own. The
+environment passes through, so ``SUPERVISOR_DESK_IDLE_*`` and the like apply to both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+TREE = Path(__file__).resolve().parent.parent
+SIDES = ("base", "tree")
+
+Figures = dict[str, float]
+RunSide = Callable[[str, int], Figures]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    figure: str
+    base_median: float
+    tree_median: float
+    difference_median: float  # tree - base, pair by pair
+    tree_lower: int  # pairs in which the tree read lower
+    pairs: int
+
+
+def order(pairs: int) -> list[str]:
+    """The sides in the order they run: ABBA per two pairs, so a steady drift evens out."""
+    sides: list[str] = []
+    for n in range(pairs):
+        sides.extend(SIDES if n % 2 == 0 else reversed(SIDES))
+    return sides
+
+
+def numeric(results: dict[str, object]) -> Figures:
+    """The figures of one run that are numbers (not the sizes' flags or the machine's facts)."""
+    return {k: float(v) for k, v in results.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def alternate(run_side: RunSide, pairs: int) -> dict[str, list[Figures]]:
+    """Each side's runs, in the order of :func:`order`; ``run_side(side, n)`` runs one."""
+    runs: dict[str, list[Figures]] = {side: [] for side in SIDES}
+    for n, side in enumerate(order(pairs)):
+        runs[side].append(run_side(side, n))
+    return runs
+
+
+def compare(runs: dict[str, list[Figures]], figures: Sequence[str] = ()) -> list[Comparison]:
+    """Both sides figure by figure: ``figures`` (all that both sides reported if empty)."""
+    base, tree = runs["base"], runs["tree"]
+    pairs = min(len(base), len(tree))
+    common = set.intersection(*(set(r) for r in base + tree)) if base and tree else set()
+    names = [f for f in figures if f in common] if figures else sorted(common)
+    out = []
+    for name in names:
+        b = [r[name] for r in base[:pairs]]
+        t = [r[name] for r in tree[:pairs]]
+        out.append(Comparison(
+            name, statistics.median(b), statistics.median(t),
+            statistics.median(y - x for x, y in zip(b, t, strict=True)),
+            sum(y < x for x, y in zip(b, t, strict=True)), pairs))
+    return out
+
+
+def report(comparisons: Sequence[Comparison]) -> str:
+    lines = [f"{'figure':44} {'base':>10} {'tree':>10} {'tree-base':>10} {'tree lower':>11}"]
+    for c in comparisons:
+        change = f"{c.difference_median / c.base_median * 100:+.0f} %" if c.base_median else ""
+        lines.append(f"{c.figure:44} {c.base_median:10.4g} {c.tree_median:10.4g} "
+                     f"{c.difference_median:+10.3g} {c.tree_lower:>5}/{c.pairs:<5} {change}")
+    return "\n".join(lines)
+
+
+def _worktree(rev: str, where: Path) -> Path:
+    path = where / "base"
+    subprocess.run(["git", "-C", str(TREE), "worktree", "add", "--detach", "--quiet",
+                    str(path), rev], check=True)
+    return path
+
+
+def _run_module(module: str, src: Path, bench_root: Path, quick: bool, out: Path) -> Figures:
+    env = dict(os.environ)
+    paths = [str(src), str(bench_root), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    command = [sys.executable, "-m", f"benchmarks.{module}", "--json", str(out)]
+    if quick:
+        command.append("--quick")
+    done = subprocess.run(command, cwd=bench_root, env=env, capture_output=True, text=True)
+    if done.returncode != 0 or not out.exists():
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        raise SystemExit(f"{module} failed on {src.parent}: " + " | ".join(tail))
+    return numeric(json.loads(out.read_text()))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", required=True, help="the revision to compare against")
+    parser.add_argument("--module", required=True, help="a benchmarks/*_bench.py module")
+    parser.add_argument("--pairs", type=int, default=4)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--figure", action="append", default=[],
+                        help="a figure to report (repeatable; default: every figure)")
+    parser.add_argument("--bench-from", choices=("own", "tree"), default="own")
+    parser.add_argument("--json", type=Path, help="write both sides' runs to this file")
+    args = parser.parse_args(argv)
+    module = args.module.removesuffix(".py")
+    with tempfile.TemporaryDirectory(prefix="sd-ab-") as tmp:
+        where = Path(tmp)
+        base = _worktree(args.base, where)
+        try:
+            roots = {"base": base, "tree": TREE}
+
+            def run_side(side: str, n: int) -> Figures:
+                bench_root = TREE if args.bench_from == "tree" else roots[side]
+                figures = _run_module(module, roots[side] / "src", bench_root, args.quick,
+                                      where / f"{side}-{n}.json")
+                print(f"  run {n + 1}: {side}", flush=True)
+                return figures
+
+            runs = alternate(run_side, args.pairs)
+        finally:
+            subprocess.run(["git", "-C", str(TREE), "worktree", "remove", "--force",
+                            str(base)], check=False)
+    print(report(compare(runs, args.figure)))
+    if args.json:
+        args.json.write_text(json.dumps({"base": args.base, "module": module, "runs": runs},
+                                        indent=2))
+
+
+if __name__ == "__main__":
+    main()
