@@ -44,6 +44,11 @@ writes ``<rate>-<state>.prof`` per window: exact call counts, at cProfile's over
 ``SUPERVISOR_DESK_IDLE_PROFILE_PAINTS=1`` instead counts, with an event filter on the app, the
 paint, layout and update-request events of each widget (its class and name up to three parents)
 and the pixels it painted, ``<rate>-<state>.paints.txt`` per window: what repaints the window).
+
+``SUPERVISOR_DESK_IDLE_PIN=1`` keeps the app on the first processor and this process (the hub,
+the simulator) and the desktop's servers on the last (``sched_setaffinity``): a supervisor's hub
+is a server elsewhere, and here its work for each event runs just before the app's, on whichever
+core is free, in the app's caches. The figures it gives are ``idle.pinned``: 1.
 """
 
 from __future__ import annotations
@@ -75,6 +80,21 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 # ---------------------------------------------------------------------------- /proc readings
+
+def _pinning() -> tuple[set[int], set[int]] | None:
+    """(the app's processors, everything else's) when ``SUPERVISOR_DESK_IDLE_PIN=1``."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if os.environ.get("SUPERVISOR_DESK_IDLE_PIN") != "1" or len(cpus) < 2:
+        return None
+    return {cpus[0]}, set(cpus[1:])
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of ``pid`` (those started later inherit it) onto ``cpus``."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), cpus)
+
 
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
@@ -538,6 +558,10 @@ def run(quick: bool) -> Results:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     results: Results = {"idle.display": DISPLAY, "idle.live_sessions": LIVE_SESSIONS}
+    pinning = _pinning()
+    if pinning is not None:
+        pin(os.getpid(), pinning[1])  # the desktop's servers started below inherit it
+        results["idle.pinned"] = 1
     with tempfile.TemporaryDirectory(prefix="sd-idle-bench-") as tmp:
         work = Path(tmp)
         home = work / "profile"
@@ -562,7 +586,11 @@ def run(quick: bool) -> Results:
                 traffic.start(rate)
                 app = App(desktop, hub.url, home, work / f"app-{rate:g}.log")
                 try:
+                    if pinning is not None:
+                        pin(app.pid, pinning[0])
                     app.wait_rows()
+                    if pinning is not None:
+                        pin(app.pid, pinning[0])  # threads started before the first call
                     for state, figures in _states(app, window_s, settle, rate).items():
                         for key, value in figures.items():
                             results[f"idle.{state}_{rate:g}eps.{key}"] = value
@@ -577,6 +605,8 @@ def run(quick: bool) -> Results:
             app = App(desktop, hub.url, home, work / "app-rss.log",
                       prefs={"live_keep_ended_minutes": 1})
             try:
+                if pinning is not None:
+                    pin(app.pid, pinning[0])
                 app.wait_rows()
                 curve = _rss_curve(app, traffic, points)
             finally:

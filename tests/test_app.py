@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -11,7 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,45 @@ def make_desk(qapp: Any, store: CredentialStore, tmp_path: Path, **options: Any)
     return desk
 
 
+@pytest.fixture
+def signed_in_desk(
+    qapp: Any, qloop: Any, signed_in_profile: CredentialStore, tmp_path: Path, desk_env: None
+) -> DeskApp:
+    """The app of ``signed_in_profile``, not yet running. Made once the test's loop is (as the
+    app is made in its own), and deleted (``desk_env``) before that loop closes."""
+    return make_desk(qapp, signed_in_profile, tmp_path)
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    desk: DeskApp, ready: Callable[[], bool], ask_to_quit: Callable[[], object]
+) -> AsyncIterator[asyncio.Future[int]]:
+    """``desk`` running, once ``ready()``; at the end ``ask_to_quit()``, and ``desk`` stopped.
+    Yields its run: the exit code once the block is left."""
+    run = asyncio.ensure_future(desk.run())
+    await wait_until(ready)
+    yield run
+    ask_to_quit()
+    await asyncio.wait_for(run, 15)
+
+
+def _connected(desk: DeskApp) -> contextlib.AbstractAsyncContextManager[asyncio.Future[int]]:
+    """``desk`` running and connected to its hub, then asked to quit (``request_quit``)."""
+    return _running(desk, lambda: desk.window.connection_pill.text() == "Connected",
+                    desk.request_quit)
+
+
+def _live_until_quit_from_the_menu(
+    desk: DeskApp,
+) -> contextlib.AbstractAsyncContextManager[asyncio.Future[int]]:
+    """``desk`` running with its live view-model made, then quit from the menu."""
+    return _running(desk, lambda: desk.live is not None, desk.window.quit_action.trigger)
+
+
 def test_signs_in_from_keyring_shows_rows_and_quits_cleanly(
-    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
-    tmp_path: Path, desk_env: None,
+    running_hub: EmbeddedHub, signed_in_desk: DeskApp, qrun: Any, tmp_path: Path
 ) -> None:
-    desk = make_desk(qapp, signed_in_profile, tmp_path)
+    desk = signed_in_desk
 
     async def scenario() -> int:
         run = asyncio.ensure_future(desk.run())
@@ -120,42 +155,38 @@ def test_signs_in_from_keyring_shows_rows_and_quits_cleanly(
 
 
 def test_revoked_token_returns_to_sign_in_with_the_reason(
-    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
-    tmp_path: Path, desk_env: None,
+    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, signed_in_desk: DeskApp,
+    qrun: Any,
 ) -> None:
-    desk = make_desk(qapp, signed_in_profile, tmp_path)
+    desk = signed_in_desk
 
     async def scenario() -> int:
-        run = asyncio.ensure_future(desk.run())
-        await wait_until(lambda: desk.window.connection_pill.text() == "Connected")
-        assert desk.signed is not None
-        token = desk.signed.client.token
-        # An administrator (or another device) revokes this token on the hub.
-        await asyncio.to_thread(
-            httpx.post, f"{running_hub.url}/api/v1/auth/logout",
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        await wait_until(lambda: desk.flow is not None and desk.flow.dialog is not None
-                         and desk.flow.dialog.isVisible(), 15)
-        dialog = desk.flow.dialog  # type: ignore[union-attr]
-        assert dialog is not None
-        assert dialog.reason_label.isVisible() and dialog.reason_label.text()
-        assert dialog.server_combo.currentText() == running_hub.url
-        assert desk.window.connection_pill.text() == "Signed out"
-        assert desk.model.rowCount() == 0
-        # The refused token is gone from the keyring.
-        assert signed_in_profile.load(running_hub.url, "supervisor") is None
-        desk.request_quit()
-        return await asyncio.wait_for(run, 15)
+        async with _connected(desk) as run:
+            assert desk.signed is not None
+            token = desk.signed.client.token
+            # An administrator (or another device) revokes this token on the hub.
+            await asyncio.to_thread(
+                httpx.post, f"{running_hub.url}/api/v1/auth/logout",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            await wait_until(lambda: desk.flow is not None and desk.flow.dialog is not None
+                             and desk.flow.dialog.isVisible(), 15)
+            dialog = desk.flow.dialog  # type: ignore[union-attr]
+            assert dialog is not None
+            assert dialog.reason_label.isVisible() and dialog.reason_label.text()
+            assert dialog.server_combo.currentText() == running_hub.url
+            assert desk.window.connection_pill.text() == "Signed out"
+            assert desk.model.rowCount() == 0
+            # The refused token is gone from the keyring.
+            assert signed_in_profile.load(running_hub.url, "supervisor") is None
+        return run.result()
 
     assert qrun(scenario()) == 0
     assert desk.shutdown_clean is True
 
 
-def test_sigterm_quits_cleanly(
-    signed_in_profile: CredentialStore, qapp: Any, qrun: Any, tmp_path: Path, desk_env: None
-) -> None:
-    desk = make_desk(qapp, signed_in_profile, tmp_path)
+def test_sigterm_quits_cleanly(signed_in_desk: DeskApp, qrun: Any) -> None:
+    desk = signed_in_desk
     previous = signal.getsignal(signal.SIGTERM)
 
     async def scenario() -> int:
@@ -262,41 +293,36 @@ def test_canary_ten_thousand_emits_keep_true_alive() -> None:
 
 
 def test_customer_view_header_click_shows_that_session_live_or_ended(
-    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
-    tmp_path: Path, desk_env: None,
+    running_hub: EmbeddedHub, signed_in_desk: DeskApp, qrun: Any
 ) -> None:
-    desk = make_desk(qapp, signed_in_profile, tmp_path)
+    desk = signed_in_desk
 
     async def scenario() -> None:
-        run = asyncio.ensure_future(desk.run())
-        await wait_until(lambda: desk.live is not None)
-        await asyncio.to_thread(ingest, running_hub, [started("cv-live"), started("cv-old")])
-        await asyncio.to_thread(ingest, running_hub, [ended("cv-old")])
-        await wait_until(lambda: (s := desk.model.session_at(desk.model.row_of("cv-old")))
-                         is not None and not s.is_live)
-        desk.window.refresh_action.trigger()  # the ended one leaves the live list
-        await wait_until(lambda: desk.model.rowCount() == 1)
-        # What a click on a session header in the customer view emits:
-        desk.detail_tools.session_activated.emit("cv-live")
-        await wait_until(lambda: desk.window.table.selected_session() is not None
-                         and desk.window.table.selected_session().id == "cv-live")
-        desk.detail_tools.session_activated.emit("cv-old")
-        await wait_until(lambda: desk.detail.summary is not None
-                         and desk.detail.summary.id == "cv-old")
-        assert desk.window.results_dock.summary is not None
-        assert desk.window.results_dock.summary.id == "cv-old"
-        desk.window.quit_action.trigger()
-        await asyncio.wait_for(run, 15)
+        async with _live_until_quit_from_the_menu(desk):
+            await asyncio.to_thread(ingest, running_hub, [started("cv-live"), started("cv-old")])
+            await asyncio.to_thread(ingest, running_hub, [ended("cv-old")])
+            await wait_until(lambda: (s := desk.model.session_at(desk.model.row_of("cv-old")))
+                             is not None and not s.is_live)
+            desk.window.refresh_action.trigger()  # the ended one leaves the live list
+            await wait_until(lambda: desk.model.rowCount() == 1)
+            # What a click on a session header in the customer view emits:
+            desk.detail_tools.session_activated.emit("cv-live")
+            await wait_until(lambda: desk.window.table.selected_session() is not None
+                             and desk.window.table.selected_session().id == "cv-live")
+            desk.detail_tools.session_activated.emit("cv-old")
+            await wait_until(lambda: desk.detail.summary is not None
+                             and desk.detail.summary.id == "cv-old")
+            assert desk.window.results_dock.summary is not None
+            assert desk.window.results_dock.summary.id == "cv-old"
 
     qrun(scenario())
     assert desk.errors.errors == []
 
 
 def test_open_logs_drawer_follows_new_log_entries_of_the_selected_session(
-    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
-    tmp_path: Path, desk_env: None,
+    running_hub: EmbeddedHub, signed_in_desk: DeskApp, qrun: Any
 ) -> None:
-    desk = make_desk(qapp, signed_in_profile, tmp_path)
+    desk = signed_in_desk
 
     def log_event(sid: str, n: int) -> dict[str, Any]:
         entry = {"at": now(), "level": "info", "text": f"router step {n}"}
@@ -304,21 +330,18 @@ def test_open_logs_drawer_follows_new_log_entries_of_the_selected_session(
                 "at": now(), "data": {"kind": "system", "entries": [entry]}}
 
     async def scenario() -> None:
-        run = asyncio.ensure_future(desk.run())
-        await wait_until(lambda: desk.live is not None)
-        await asyncio.to_thread(ingest, running_hub, [started("lg-1"), log_event("lg-1", 1)])
-        await wait_until(lambda: desk.model.rowCount() == 1)
-        assert desk.window.reveal_session("lg-1")
-        await wait_until(lambda: desk.detail.summary is not None)
-        desk.detail_tools.set_logs_visible(True)
-        drawer = desk.detail_tools.logs
-        await wait_until(lambda: len(drawer._entries["system"]) == 1)
-        # A platform appends a log line while the supervisor reads the drawer:
-        await asyncio.to_thread(ingest, running_hub, [log_event("lg-1", 2)])
-        await wait_until(lambda: [e.text for e in drawer._entries["system"]]
-                         == ["router step 1", "router step 2"])
-        desk.window.quit_action.trigger()
-        await asyncio.wait_for(run, 15)
+        async with _live_until_quit_from_the_menu(desk):
+            await asyncio.to_thread(ingest, running_hub, [started("lg-1"), log_event("lg-1", 1)])
+            await wait_until(lambda: desk.model.rowCount() == 1)
+            assert desk.window.reveal_session("lg-1")
+            await wait_until(lambda: desk.detail.summary is not None)
+            desk.detail_tools.set_logs_visible(True)
+            drawer = desk.detail_tools.logs
+            await wait_until(lambda: len(drawer._entries["system"]) == 1)
+            # A platform appends a log line while the supervisor reads the drawer:
+            await asyncio.to_thread(ingest, running_hub, [log_event("lg-1", 2)])
+            await wait_until(lambda: [e.text for e in drawer._entries["system"]]
+                             == ["router step 1", "router step 2"])
 
     qrun(scenario())
     assert desk.errors.errors == []
@@ -329,76 +352,74 @@ def _visible_in(menu: Any) -> list[str]:
 
 
 def test_sign_out_asks_first_clears_everything_and_a_cancelled_sign_in_offers_sign_in(
-    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
-    tmp_path: Path, desk_env: None,
+    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, signed_in_desk: DeskApp,
+    qrun: Any,
 ) -> None:
     from PySide6.QtWidgets import QMessageBox
 
-    desk = make_desk(qapp, signed_in_profile, tmp_path)
+    desk = signed_in_desk
     w = desk.window
 
     async def scenario() -> int:
-        run = asyncio.ensure_future(desk.run())
-        await wait_until(lambda: w.connection_pill.text() == "Connected")
-        await asyncio.to_thread(ingest, running_hub, [started("so-1"), started("so-2")])
-        await wait_until(lambda: desk.model.rowCount() == 2)
-        assert w.reveal_session("so-1")
-        await wait_until(lambda: desk.detail.summary is not None)
-        await wait_until(lambda: w.metric_cards.cards["live"].value() == "2")
-        assert _visible_in(w.file_menu)[0] == "Sign out…"
+        async with _connected(desk) as run:
+            await asyncio.to_thread(ingest, running_hub, [started("so-1"), started("so-2")])
+            await wait_until(lambda: desk.model.rowCount() == 2)
+            assert w.reveal_session("so-1")
+            await wait_until(lambda: desk.detail.summary is not None)
+            await wait_until(lambda: w.metric_cards.cards["live"].value() == "2")
+            assert _visible_in(w.file_menu)[0] == "Sign out…"
 
-        # Sign out asks first; Cancel keeps everything as it was.
-        w.sign_out_action.trigger()
-        question = w.sign_out_question
-        assert question is not None and question.isVisible()
-        assert question.text() == "Sign out of Supervisor Desk?"
-        question.button(QMessageBox.StandardButton.Cancel).click()
-        await wait_until(lambda: w.sign_out_question is None)
-        assert desk.signed is not None and w.connection_pill.text() == "Connected"
+            # Sign out asks first; Cancel keeps everything as it was.
+            w.sign_out_action.trigger()
+            question = w.sign_out_question
+            assert question is not None and question.isVisible()
+            assert question.text() == "Sign out of Supervisor Desk?"
+            question.button(QMessageBox.StandardButton.Cancel).click()
+            await wait_until(lambda: w.sign_out_question is None)
+            assert desk.signed is not None and w.connection_pill.text() == "Connected"
 
-        # Confirmed: the table, the cards, the chat and the dock of that account go.
-        w.sign_out_action.trigger()
-        question = w.sign_out_question
-        assert question is not None
-        question.defaultButton().click()
-        await wait_until(lambda: desk.flow is not None and desk.flow.dialog is not None
-                         and desk.flow.dialog.isVisible(), 15)
-        assert desk.model.rowCount() == 0
-        assert {c.value() for c in w.metric_cards.cards.values()} == {"—"}
-        assert desk.detail.session_id is None and w.results_dock.summary is None
-        assert w.connection_pill.text() == "Signed out"
-        assert signed_in_profile.load(running_hub.url, "supervisor") is None
+            # Confirmed: the table, the cards, the chat and the dock of that account go.
+            w.sign_out_action.trigger()
+            question = w.sign_out_question
+            assert question is not None
+            question.defaultButton().click()
+            await wait_until(lambda: desk.flow is not None and desk.flow.dialog is not None
+                             and desk.flow.dialog.isVisible(), 15)
+            assert desk.model.rowCount() == 0
+            assert {c.value() for c in w.metric_cards.cards.values()} == {"—"}
+            assert desk.detail.session_id is None and w.results_dock.summary is None
+            assert w.connection_pill.text() == "Signed out"
+            assert signed_in_profile.load(running_hub.url, "supervisor") is None
 
-        # Cancel the sign-in: the app stays, and says how to sign in (never "restart").
-        dialog = desk.flow.dialog  # type: ignore[union-attr]
-        assert dialog is not None
-        dialog.cancel_button.click()
-        await wait_until(lambda: desk.flow is not None and desk.flow.dialog is None)
-        assert not desk.quit_requested.is_set()
-        assert "restart" not in w.status_left.text().lower()
-        assert "File → Sign in…" in w.status_left.text()
-        assert _visible_in(w.file_menu)[0] == "Sign in…"
-        assert "Sign in…" in _visible_in(w.user_menu)
-        assert w.user_button.text() == "Not signed in"
-        assert w.signed_out_panel.isVisible() and w.sign_in_button.isVisible()
-        assert not w.table.isVisible()
+            # Cancel the sign-in: the app stays, and says how to sign in (never "restart").
+            dialog = desk.flow.dialog  # type: ignore[union-attr]
+            assert dialog is not None
+            dialog.cancel_button.click()
+            await wait_until(lambda: desk.flow is not None and desk.flow.dialog is None)
+            assert not desk.quit_requested.is_set()
+            assert "restart" not in w.status_left.text().lower()
+            assert "File → Sign in…" in w.status_left.text()
+            assert _visible_in(w.file_menu)[0] == "Sign in…"
+            assert "Sign in…" in _visible_in(w.user_menu)
+            assert w.user_button.text() == "Not signed in"
+            assert w.signed_out_panel.isVisible() and w.sign_in_button.isVisible()
+            assert not w.table.isVisible()
 
-        # The empty Live page's button signs in again; the rows come back.
-        w.sign_in_button.click()
-        await wait_until(lambda: desk.flow is not None and desk.flow.dialog is not None
-                         and desk.flow.dialog.isVisible())
-        dialog = desk.flow.dialog  # type: ignore[union-attr]
-        assert dialog is not None
-        dialog.username_edit.setText("supervisor")
-        dialog.password_edit.setText("supervisor")
-        dialog.sign_in_button.click()
-        await wait_until(lambda: w.connection_pill.text() == "Connected", 15)
-        await wait_until(lambda: desk.model.rowCount() == 2)
-        assert w.table.isVisible() and not w.signed_out_panel.isVisible()
-        assert _visible_in(w.file_menu)[0] == "Sign out…"
-        await wait_until(lambda: w.metric_cards.cards["live"].value() == "2")
-        desk.request_quit()
-        return await asyncio.wait_for(run, 15)
+            # The empty Live page's button signs in again; the rows come back.
+            w.sign_in_button.click()
+            await wait_until(lambda: desk.flow is not None and desk.flow.dialog is not None
+                             and desk.flow.dialog.isVisible())
+            dialog = desk.flow.dialog  # type: ignore[union-attr]
+            assert dialog is not None
+            dialog.username_edit.setText("supervisor")
+            dialog.password_edit.setText("supervisor")
+            dialog.sign_in_button.click()
+            await wait_until(lambda: w.connection_pill.text() == "Connected", 15)
+            await wait_until(lambda: desk.model.rowCount() == 2)
+            assert w.table.isVisible() and not w.signed_out_panel.isVisible()
+            assert _visible_in(w.file_menu)[0] == "Sign out…"
+            await wait_until(lambda: w.metric_cards.cards["live"].value() == "2")
+        return run.result()
 
     assert qrun(scenario()) == 0
     assert desk.shutdown_clean is True
@@ -423,27 +444,24 @@ def test_history_full_text_hit_opens_the_chat_on_the_match_and_theme_is_remember
     desk = make_desk(qapp, signed_in_profile, tmp_path)
 
     async def scenario() -> None:
-        run = asyncio.ensure_future(desk.run())
-        await wait_until(lambda: desk.live is not None)
-        assert theme.current_theme().name == "dark"
-        await asyncio.to_thread(ingest, running_hub, [
-            started("ft-1"), message("ft-1", "Hello there"), message("ft-1", "ok"),
-            message("ft-1", "my parcel never arrived"), started("ft-2"),
-        ])
-        desk.window.show_page(desk.history_page)
-        desk.history_vm.set_filter(SessionFilter(text="parcel"))
-        await wait_until(lambda: [s.id for s in desk.history.shown_sessions()] == ["ft-1"])
-        desk.history.session_selected.emit(desk.history.shown_sessions()[0])
-        chat = desk.window.chat
-        await wait_until(lambda: chat.current_match is not None)
-        assert chat.search_bar.isVisibleTo(desk.window)
-        assert chat.search_bar.edit.text() == "parcel"
-        assert chat.search_bar.count_label.text() == "1 of 1"
-        # Chosen in the menu: saved in the preferences.
-        controller.set_choice("high_contrast")
-        await wait_until(lambda: load_preferences()[0].theme == "high_contrast")
-        desk.window.quit_action.trigger()
-        await asyncio.wait_for(run, 15)
+        async with _live_until_quit_from_the_menu(desk):
+            assert theme.current_theme().name == "dark"
+            await asyncio.to_thread(ingest, running_hub, [
+                started("ft-1"), message("ft-1", "Hello there"), message("ft-1", "ok"),
+                message("ft-1", "my parcel never arrived"), started("ft-2"),
+            ])
+            desk.window.show_page(desk.history_page)
+            desk.history_vm.set_filter(SessionFilter(text="parcel"))
+            await wait_until(lambda: [s.id for s in desk.history.shown_sessions()] == ["ft-1"])
+            desk.history.session_selected.emit(desk.history.shown_sessions()[0])
+            chat = desk.window.chat
+            await wait_until(lambda: chat.current_match is not None)
+            assert chat.search_bar.isVisibleTo(desk.window)
+            assert chat.search_bar.edit.text() == "parcel"
+            assert chat.search_bar.count_label.text() == "1 of 1"
+            # Chosen in the menu: saved in the preferences.
+            controller.set_choice("high_contrast")
+            await wait_until(lambda: load_preferences()[0].theme == "high_contrast")
 
     try:
         qrun(scenario())
@@ -453,42 +471,38 @@ def test_history_full_text_hit_opens_the_chat_on_the_match_and_theme_is_remember
 
 
 def test_preferences_switch_notification_kinds_and_history_has_its_own_status(
-    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
-    tmp_path: Path, desk_env: None,
+    running_hub: EmbeddedHub, signed_in_desk: DeskApp, qrun: Any
 ) -> None:
     from supervisor_desk.client.settings import load_preferences
 
-    desk = make_desk(qapp, signed_in_profile, tmp_path)
+    desk = signed_in_desk
     w = desk.window
 
     async def scenario() -> None:
-        run = asyncio.ensure_future(desk.run())
-        await wait_until(lambda: w.connection_pill.text() == "Connected")
-        await asyncio.to_thread(ingest, running_hub, [started("st-1")])
-        await wait_until(lambda: desk.model.rowCount() == 1)
-        await wait_until(lambda: "sessions on screen" in w.status_left.text())
-        assert desk.coalescer.min_interval == 60.0  # one per kind per minute by default
+        async with _connected(desk):
+            await asyncio.to_thread(ingest, running_hub, [started("st-1")])
+            await wait_until(lambda: desk.model.rowCount() == 1)
+            await wait_until(lambda: "sessions on screen" in w.status_left.text())
+            assert desk.coalescer.min_interval == 60.0  # one per kind per minute by default
 
-        w.preferences_action.trigger()
-        dialog = desk.preferences_dialog
-        assert dialog is not None and dialog.isVisible()
-        assert dialog.new_check.isChecked() and dialog.failed_check.isChecked()
-        dialog.new_check.setChecked(False)
-        dialog.interval.setValue(2)
-        dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok).click()
-        assert not desk.coalescer.notify_new and desk.coalescer.notify_failed
-        assert desk.coalescer.min_interval == 120.0
-        await wait_until(lambda: not load_preferences()[0].notifications.new_sessions)
-        assert load_preferences()[0].notifications.min_interval_s == 120.0
+            w.preferences_action.trigger()
+            dialog = desk.preferences_dialog
+            assert dialog is not None and dialog.isVisible()
+            assert dialog.new_check.isChecked() and dialog.failed_check.isChecked()
+            dialog.new_check.setChecked(False)
+            dialog.interval.setValue(2)
+            dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok).click()
+            assert not desk.coalescer.notify_new and desk.coalescer.notify_failed
+            assert desk.coalescer.min_interval == 120.0
+            await wait_until(lambda: not load_preferences()[0].notifications.new_sessions)
+            assert load_preferences()[0].notifications.min_interval_s == 120.0
 
-        # History's status bar speaks of History.
-        w.show_page(desk.history_page)
-        await wait_until(lambda: w.status_left.text().startswith("History: Showing"))
-        assert "on screen" not in w.status_left.text()
-        w.show_page(0)
-        await wait_until(lambda: "sessions on screen" in w.status_left.text())
-        desk.request_quit()
-        await asyncio.wait_for(run, 15)
+            # History's status bar speaks of History.
+            w.show_page(desk.history_page)
+            await wait_until(lambda: w.status_left.text().startswith("History: Showing"))
+            assert "on screen" not in w.status_left.text()
+            w.show_page(0)
+            await wait_until(lambda: "sessions on screen" in w.status_left.text())
 
     qrun(scenario())
     assert desk.errors.errors == []
@@ -551,64 +565,60 @@ def test_a_slow_keyring_never_blocks_start_up_and_gets_the_token_when_it_answers
 
 
 def test_help_lists_the_shortcuts_and_the_session_keys_work(
-    running_hub: EmbeddedHub, signed_in_profile: CredentialStore, qapp: Any, qrun: Any,
-    tmp_path: Path, desk_env: None,
+    running_hub: EmbeddedHub, signed_in_desk: DeskApp, qrun: Any
 ) -> None:
     from supervisor_desk import __version__
 
-    desk = make_desk(qapp, signed_in_profile, tmp_path)
+    desk = signed_in_desk
     w = desk.window
 
     async def scenario() -> None:
-        run = asyncio.ensure_future(desk.run())
-        await wait_until(lambda: w.connection_pill.text() == "Connected")
-        await asyncio.to_thread(ingest, running_hub, [
-            started("hk-active"), started("hk-q1", status="queued"),
-            started("hk-q2", status="queued"),
-        ])
-        await wait_until(lambda: desk.model.rowCount() == 3)
+        async with _connected(desk):
+            await asyncio.to_thread(ingest, running_hub, [
+                started("hk-active"), started("hk-q1", status="queued"),
+                started("hk-q2", status="queued"),
+            ])
+            await wait_until(lambda: desk.model.rowCount() == 3)
 
-        sheet = w.show_shortcuts()
-        rows = dict(sheet.rows())
-        for keys, words in (("Ctrl+J", "Next queued session"), ("Ctrl+K", "Search sessions"),
-                            ("Ctrl+U", "Customer view"), ("F5", "Refresh"),
-                            ("Ctrl+Shift+H", "Hand over to an operator"),
-                            ("Ctrl+E", "Export"), ("Ctrl+L", "Logs")):
-            assert rows.get(keys) == words, (keys, rows)
-        sheet.close()
+            sheet = w.show_shortcuts()
+            rows = dict(sheet.rows())
+            for keys, words in (("Ctrl+J", "Next queued session"), ("Ctrl+K", "Search sessions"),
+                                ("Ctrl+U", "Customer view"), ("F5", "Refresh"),
+                                ("Ctrl+Shift+H", "Hand over to an operator"),
+                                ("Ctrl+E", "Export"), ("Ctrl+L", "Logs")):
+                assert rows.get(keys) == words, (keys, rows)
+            sheet.close()
 
-        # Next queued session: the queue's rows in turn, never the active one.
-        w.next_queued_action.trigger()
-        first = w.table.selected_session()
-        assert first is not None and first.status == "queued"
-        w.next_queued_action.trigger()
-        second = w.table.selected_session()
-        assert second is not None and second.status == "queued" and second.id != first.id
-        await wait_until(lambda: desk.detail.summary is not None
-                         and desk.detail.summary.id == second.id)
+            # Next queued session: the queue's rows in turn, never the active one.
+            w.next_queued_action.trigger()
+            first = w.table.selected_session()
+            assert first is not None and first.status == "queued"
+            w.next_queued_action.trigger()
+            second = w.table.selected_session()
+            assert second is not None and second.status == "queued" and second.id != first.id
+            await wait_until(lambda: desk.detail.summary is not None
+                             and desk.detail.summary.id == second.id)
 
-        # Customer view and hand-over of the session in the chat.
-        w.customer_view_action.trigger()
-        await wait_until(lambda: len(desk.detail_tools.customer_windows) == 1)
-        desk.detail_tools.close_windows()
-        await wait_until(lambda: desk.detail_tools.handover_button.button.isEnabled())
-        w.handover_action.trigger()
-        assert desk.detail_tools.handover_button.dialog is not None
-        desk.detail_tools.handover_button.dialog.reject()
+            # Customer view and hand-over of the session in the chat.
+            w.customer_view_action.trigger()
+            await wait_until(lambda: len(desk.detail_tools.customer_windows) == 1)
+            desk.detail_tools.close_windows()
+            await wait_until(lambda: desk.detail_tools.handover_button.button.isEnabled())
+            w.handover_action.trigger()
+            assert desk.detail_tools.handover_button.dialog is not None
+            desk.detail_tools.handover_button.dialog.reject()
 
-        # Search goes to History's search box.
-        w.search_action.trigger()
-        assert w.pages.currentIndex() == desk.history_page
-        assert desk.history.filter_bar.search.hasFocus() or not w.isActiveWindow()
+            # Search goes to History's search box.
+            w.search_action.trigger()
+            assert w.pages.currentIndex() == desk.history_page
+            assert desk.history.filter_bar.search.hasFocus() or not w.isActiveWindow()
 
-        w.about_action.trigger()
-        about = desk.about_dialog
-        assert about is not None and about.version_label.text() == f"Version {__version__}"
-        await wait_until(lambda: f"version {__version__}" in about.hub_label.text())
-        assert running_hub.url in about.hub_label.text()
-        about.close()
-        desk.request_quit()
-        await asyncio.wait_for(run, 15)
+            w.about_action.trigger()
+            about = desk.about_dialog
+            assert about is not None and about.version_label.text() == f"Version {__version__}"
+            await wait_until(lambda: f"version {__version__}" in about.hub_label.text())
+            assert running_hub.url in about.hub_label.text()
+            about.close()
 
     qrun(scenario())
     assert desk.errors.errors == []

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -35,6 +35,8 @@ DIALOGUE = (
     ("agent", "i can help you with that please tell me your account number"),
 )
 POSTERS = 4
+needs_speech = pytest.mark.skipif(not HAVE_SPEECH_TOOLS,
+                                  reason="espeak-ng and sox come from scripts/system-deps.sh")
 
 
 def test_ingest_counts_as_saturated_while_the_writer_is_busy_most_of_a_tick() -> None:
@@ -196,36 +198,50 @@ def _batch(prefix: str, size: int = 100) -> bytes:
     return json.dumps({"events": events}).encode()
 
 
+class _Load:
+    """Threads that load a hub until ``stop`` is set: by the test, or at the latest by
+    ``end``, which waits for them."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def start(self, threads: Iterable[threading.Thread]) -> threading.Event:
+        for thread in threads:
+            self.threads.append(thread)
+            thread.start()
+        return self.stop
+
+    def end(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(30)
+
+
 @pytest.fixture
 def saturating_ingest() -> Iterator[Callable[[list[str], str], threading.Event]]:
     """Platforms posting 100-event batches back to back (a token each: the hub limits each
     token), until the returned event is set."""
-    stop = threading.Event()
-    threads: list[threading.Thread] = []
+    load = _Load()
 
     def start(tokens: list[str], url: str) -> threading.Event:
         def post(token: str, k: int) -> None:
             with httpx.Client(base_url=url, timeout=60,
                               headers={"Authorization": f"Bearer {token}"}) as client:
                 i = 0
-                while not stop.is_set():
+                while not load.stop.is_set():
                     client.post("/api/v1/ingest", content=_batch(f"p{k}-{i}"),
                                 headers={"Content-Type": "application/json"}
                                 ).raise_for_status()
                     i += 1
 
-        threads.extend(threading.Thread(target=post, args=(token, k), name=f"poster-{k}")
-                       for k, token in enumerate(tokens))
-        for thread in threads:
-            thread.start()
-        return stop
+        return load.start(threading.Thread(target=post, args=(token, k), name=f"poster-{k}")
+                          for k, token in enumerate(tokens))
 
     try:
         yield start
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(30)
+        load.end()
 
 
 # The worker's report of a change reaches the hub's log between its segments, and a worker
@@ -248,9 +264,50 @@ def _told(log: Path) -> list[str]:
             if "told the worker " in line]
 
 
+@contextlib.contextmanager
+def _hub_transcribing(
+    db: Path, call: Path, tokens: dict[str, str]
+) -> Iterator[tuple[HubProcess, Callable[[], dict[str, object]]]]:
+    """A hub on ``db`` whose worker is transcribing ``call``, and a look at the job; the hub
+    stops at the end."""
+    # Debug: the hub logs each duty its worker reports (``_duties``).
+    hub = HubProcess(db, 0, "--log-level", "debug")
+    hub.start()
+    try:
+        answer = httpx.post(f"{hub.url}/api/v1/sessions/import-audio",
+                            content=call.read_bytes(), timeout=60,
+                            params={"agent": "Ava", "channel": "sip"},
+                            headers={"Authorization": f"Bearer {tokens['ingest']}"})
+        assert answer.status_code == 202, answer.text
+        session_id = answer.json()["session"]["id"]
+
+        def job() -> dict[str, object]:
+            found: dict[str, object] = httpx.get(
+                f"{hub.url}/api/v1/sessions/{session_id}/transcription", timeout=60,
+                headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()
+            return found
+
+        poll_until(lambda: job()["state"] == "running")
+        yield hub, job
+    finally:
+        hub.stop()
+
+
+@contextlib.contextmanager
+def _busy_spell(hub: HubProcess, press: Callable[[], threading.Event]) -> Iterator[str]:
+    """``press()`` puts the hub under pressure until the worker reports the pressed duty (what
+    the hub told it then is yielded); at the end of the block the pressure stops, until the
+    worker is back at its normal duty."""
+    before = len(_duties(hub.log))
+    stop = press()
+    poll_until(lambda: BUSY in _duties(hub.log)[before:], PATIENCE_S)
+    yield _told(hub.log)[-1]
+    stop.set()
+    poll_until(lambda: _duties(hub.log)[-1] == CALM, PATIENCE_S)
+
+
 @pytest.mark.timeout(300)
-@pytest.mark.skipif(not HAVE_SPEECH_TOOLS,
-                    reason="espeak-ng and sox come from scripts/system-deps.sh")
+@needs_speech
 def test_while_the_hubs_ingest_is_saturated_the_worker_rests_longer_and_still_finishes(
     tmp_path: Path, saturating_ingest: Callable[[list[str], str], threading.Event]
 ) -> None:
@@ -263,33 +320,11 @@ def test_while_the_hubs_ingest_is_saturated_the_worker_rests_longer_and_still_fi
     finally:
         storage.close()
     # Duty 1 (recognise_at_full_speed): any rest the worker takes is the pressure's.
-    hub = HubProcess(db, 0, "--log-level", "debug")
-    hub.start()
-    try:
-        answer = httpx.post(f"{hub.url}/api/v1/sessions/import-audio",
-                            content=call.read_bytes(), timeout=60,
-                            params={"agent": "Ava", "channel": "sip"},
-                            headers={"Authorization": f"Bearer {tokens['ingest']}"})
-        assert answer.status_code == 202, answer.text
-        session_id = answer.json()["session"]["id"]
-
-        def job() -> dict[str, object]:
-            found: dict[str, object] = httpx.get(
-                f"{hub.url}/api/v1/sessions/{session_id}/transcription", timeout=60,
-                headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()
-            return found
-
-        poll_until(lambda: job()["state"] == "running")
-        before = len(_duties(hub.log))
-        stop = saturating_ingest(posters, hub.url)
-        poll_until(lambda: BUSY in _duties(hub.log)[before:], PATIENCE_S)
-        assert "ingest saturated" in _told(hub.log)[-1]
-        stop.set()
-        poll_until(lambda: _duties(hub.log)[-1] == CALM, PATIENCE_S)
+    with _hub_transcribing(db, call, tokens) as (hub, job):
+        with _busy_spell(hub, lambda: saturating_ingest(posters, hub.url)) as told:
+            assert "ingest saturated" in told
         done = poll_until(lambda: (found := job())["state"] in ("done", "failed") and found)
         assert done["state"] == "done" and done["percent"] == 100
-    finally:
-        hub.stop()
 
 
 FEED_CLIENTS = 10
@@ -299,8 +334,7 @@ FEED_CLIENTS = 10
 def busy_feed() -> Iterator[Callable[[dict[str, str], str], threading.Event]]:
     """Desktops reading the feed while a platform posts 200 events/s (10 every 50 ms): 2,000
     frames a second handed to them, until the returned event is set."""
-    stop = threading.Event()
-    threads: list[threading.Thread] = []
+    load = _Load()
 
     def start(tokens: dict[str, str], url: str) -> threading.Event:
         feed_url = url.replace("http", "ws", 1) + "/api/v1/feed"
@@ -312,7 +346,7 @@ def busy_feed() -> Iterator[Callable[[dict[str, str], str], threading.Event]]:
                          ) as socket:
                 socket.recv(30)  # hello: subscribed
                 listening.wait()
-                while not stop.is_set():
+                while not load.stop.is_set():
                     with contextlib.suppress(TimeoutError):
                         socket.recv(0.5)
 
@@ -321,61 +355,32 @@ def busy_feed() -> Iterator[Callable[[dict[str, str], str], threading.Event]]:
             with httpx.Client(base_url=url, timeout=60,
                               headers={"Authorization": f"Bearer {tokens['ingest']}"}) as client:
                 i = 0
-                while not stop.wait(0.05):
+                while not load.stop.wait(0.05):
                     client.post("/api/v1/ingest", content=_batch(f"f{i}", 10),
                                 headers={"Content-Type": "application/json"}
                                 ).raise_for_status()
                     i += 1
 
-        threads.extend(threading.Thread(target=read, name=f"desktop-{k}")
-                       for k in range(FEED_CLIENTS))
-        threads.append(threading.Thread(target=post, name="platform"))
-        for thread in threads:
-            thread.start()
-        return stop
+        desktops = [threading.Thread(target=read, name=f"desktop-{k}")
+                    for k in range(FEED_CLIENTS)]
+        return load.start([*desktops, threading.Thread(target=post, name="platform")])
 
     try:
         yield start
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(30)
+        load.end()
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.skipif(not HAVE_SPEECH_TOOLS,
-                    reason="espeak-ng and sox come from scripts/system-deps.sh")
+@needs_speech
 def test_while_the_hubs_feed_is_busy_the_worker_rests_longer_and_resumes_after(
     tmp_path: Path, busy_feed: Callable[[dict[str, str], str], threading.Event]
 ) -> None:
     call, _ = make_call(tmp_path, DIALOGUE, 1.0)
     db = tmp_path / "hub.db"
     tokens = prepare_db(db)
-    hub = HubProcess(db, 0, "--log-level", "debug")
-    hub.start()
-    try:
-        answer = httpx.post(f"{hub.url}/api/v1/sessions/import-audio",
-                            content=call.read_bytes(), timeout=60,
-                            params={"agent": "Ava", "channel": "sip"},
-                            headers={"Authorization": f"Bearer {tokens['ingest']}"})
-        assert answer.status_code == 202, answer.text
-        session_id = answer.json()["session"]["id"]
-
-        def job() -> dict[str, object]:
-            found: dict[str, object] = httpx.get(
-                f"{hub.url}/api/v1/sessions/{session_id}/transcription", timeout=60,
-                headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()
-            return found
-
-        poll_until(lambda: job()["state"] == "running")
-        before = len(_duties(hub.log))
-        stop = busy_feed(tokens, hub.url)
-        poll_until(lambda: BUSY in _duties(hub.log)[before:], PATIENCE_S)
-        told = _told(hub.log)[-1]
-        assert "feed busy" in told and "ingest calm" in told, told
-        stop.set()
-        poll_until(lambda: _duties(hub.log)[-1] == CALM, PATIENCE_S)
+    with _hub_transcribing(db, call, tokens) as (hub, job):
+        with _busy_spell(hub, lambda: busy_feed(tokens, hub.url)) as told:
+            assert "feed busy" in told and "ingest calm" in told, told
         done = poll_until(lambda: (found := job())["state"] in ("done", "failed") and found)
         assert done["state"] == "done" and done["percent"] == 100
-    finally:
-        hub.stop()

@@ -13,9 +13,12 @@ from typing import Any, TypeVar
 
 import pytest
 import qasync
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from supervisor_desk.views.qt_loop import DeskEventLoop
+from supervisor_desk.views.session_table_model import SessionTableModel
+from supervisor_desk.views.session_table_view import SessionTableView
+from supervisor_desk.views.theme import current_theme
 
 T = TypeVar("T")
 
@@ -69,3 +72,22 @@ def qrun(qloop: qasync.QEventLoop) -> Callable[..., Any]:
 
     return run
 
+
+def shown_styled_table(
+    qtbot: Any, model: SessionTableModel, *, width: int, height: int
+) -> tuple[QWidget, SessionTableView]:
+    """The live table of ``model`` as the app styles it (its object name, the theme's palette
+    and style sheet on its window), its clock still, shown in a ``width`` x ``height`` window."""
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.setPalette(current_theme().palette())
+    window.setStyleSheet(current_theme().stylesheet())
+    view = SessionTableView(window)
+    view.setObjectName("liveTable")
+    view.set_live(False)
+    view.setModel(model)
+    QVBoxLayout(window).addWidget(view)
+    window.resize(width, height)
+    window.show()
+    qtbot.waitExposed(window)
+    return window, view

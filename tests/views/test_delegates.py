@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication
 
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.delegates import ChannelBadgeDelegate, StatusDotDelegate
 from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
-from supervisor_desk.views.session_table_view import SessionTableView
-from supervisor_desk.views.theme import THEMES, current_theme
+from supervisor_desk.views.theme import THEMES
+from tests.views.conftest import shown_styled_table
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 CHANNELS = ("web", "whatsapp", "phone", "email", "telegram")
@@ -34,21 +34,10 @@ def session(i: int) -> SessionSummary:
 
 
 def test_kept_looks_are_the_looks_drawn_afresh(qtbot: Any, qapp: QApplication) -> None:
-    window = QWidget()
-    qtbot.addWidget(window)
-    window.setPalette(current_theme().palette())
-    window.setStyleSheet(current_theme().stylesheet())
     model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
     model.set_sessions([session(i) for i in range(16)])
     model.set_alerts(lambda sid: "critical" if sid == "s004" else None, [])  # a tinted row
-    view = SessionTableView(window)
-    view.setObjectName("liveTable")
-    view.set_live(False)
-    view.setModel(model)
-    QVBoxLayout(window).addWidget(view)
-    window.resize(900, 560)
-    window.show()
-    qtbot.waitExposed(window)
+    window, view = shown_styled_table(qtbot, model, width=900, height=560)
     view.select_session("s007")
     qapp.processEvents()
 

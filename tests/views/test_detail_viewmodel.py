@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from supervisor_desk.client.rest import HubClient
@@ -32,15 +33,33 @@ def collect(vm: DetailViewModel) -> dict[str, list[Any]]:
     return seen
 
 
+@contextlib.asynccontextmanager
+async def _signed_in(hub: EmbeddedHub, user: str = "viewer") -> AsyncIterator[HubClient]:
+    """A client of ``hub`` signed in as ``user`` (the hub's seeded account of that name),
+    closed at the end."""
+    async with HubClient(hub.url) as client:
+        await client.login(user, user)
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def _watched_detail_vm(
+    client: HubClient,
+) -> AsyncIterator[tuple[DetailViewModel, dict[str, list[Any]]]]:
+    """A view-model on ``client`` and what it emits (``collect``), closed at the end."""
+    vm = DetailViewModel(client)
+    seen = collect(vm)
+    try:
+        yield vm, seen
+    finally:
+        await vm.aclose()
+
+
 def test_select_loads_detail_and_logs(running_hub: EmbeddedHub, qrun: Callable[..., Any]) -> None:
     ingest(running_hub, hub_session_events("s1", messages=4))
 
     async def scenario() -> None:
-        client = HubClient(running_hub.url)
-        await client.login("viewer", "viewer")
-        vm = DetailViewModel(client)
-        seen = collect(vm)
-        try:
+        async with _signed_in(running_hub) as client, _watched_detail_vm(client) as (vm, seen):
             vm.select("s1")
             assert vm.loading
             await wait_until(lambda: bool(seen["detail"]))
@@ -52,9 +71,6 @@ def test_select_loads_detail_and_logs(running_hub: EmbeddedHub, qrun: Callable[.
             kinds = dict(seen["logs"])
             assert kinds["trace"][0].generation.action == "reply"
             assert kinds["system"][0].text == "Session s1 opened"
-        finally:
-            await vm.aclose()
-            await client.aclose()
 
     qrun(scenario())
 
@@ -65,11 +81,7 @@ def test_live_messages_of_the_selected_session_only(
     ingest(running_hub, hub_session_events("s1", messages=2))
 
     async def scenario() -> None:
-        client = HubClient(running_hub.url)
-        await client.login("viewer", "viewer")
-        vm = DetailViewModel(client)
-        seen = collect(vm)
-        try:
+        async with _signed_in(running_hub) as client, _watched_detail_vm(client) as (vm, seen):
             vm.select("s1")
             await wait_until(lambda: bool(seen["detail"]))
             new = message(3, "customer", "hello again", session_id="s1", id="s1-m3")
@@ -84,9 +96,6 @@ def test_live_messages_of_the_selected_session_only(
             )
             vm.on_session(summary.model_copy(update={"version": summary.version - 1}))
             assert [s.results for s in seen["session"]] == [{"a": "b"}]
-        finally:
-            await vm.aclose()
-            await client.aclose()
 
     qrun(scenario())
 
@@ -97,20 +106,13 @@ def test_messages_arriving_during_load_are_not_lost(
     ingest(running_hub, hub_session_events("s1", messages=2))
 
     async def scenario() -> None:
-        client = HubClient(running_hub.url)
-        await client.login("viewer", "viewer")
-        vm = DetailViewModel(client)
-        seen = collect(vm)
-        try:
+        async with _signed_in(running_hub) as client, _watched_detail_vm(client) as (vm, seen):
             vm.select("s1")
             # The feed is faster than the REST answer: the message waits for the detail.
             vm.on_message(message(9, "ai", "early", session_id="s1", id="early"))
             assert seen["appended"] == []
             await wait_until(lambda: bool(seen["appended"]))
             assert [m.id for m in seen["appended"]] == ["early"]
-        finally:
-            await vm.aclose()
-            await client.aclose()
 
     qrun(scenario())
 
@@ -119,11 +121,7 @@ def test_unknown_session_and_switching(running_hub: EmbeddedHub, qrun: Callable[
     ingest(running_hub, hub_session_events("s1", messages=1))
 
     async def scenario() -> None:
-        client = HubClient(running_hub.url)
-        await client.login("viewer", "viewer")
-        vm = DetailViewModel(client)
-        seen = collect(vm)
-        try:
+        async with _signed_in(running_hub) as client, _watched_detail_vm(client) as (vm, seen):
             vm.select("nope")
             await wait_until(lambda: bool(seen["error"]))
             assert seen["error"][0].startswith("Could not open the session:")
@@ -133,25 +131,17 @@ def test_unknown_session_and_switching(running_hub: EmbeddedHub, qrun: Callable[
             await wait_until(lambda: any(d is not None for d in seen["detail"]))
             loaded = [d for d in seen["detail"] if d is not None]
             assert len(loaded) == 1 and loaded[0].session.id == "s1"
-        finally:
-            await vm.aclose()
-            await client.aclose()
 
     qrun(scenario())
 
 
 def test_hub_unreachable_is_reported(qrun: Callable[..., Any]) -> None:
     async def scenario() -> None:
-        client = HubClient("http://127.0.0.1:9", timeout=2.0)
-        vm = DetailViewModel(client)
-        seen = collect(vm)
-        try:
+        unreachable = HubClient("http://127.0.0.1:9", timeout=2.0)
+        async with unreachable as client, _watched_detail_vm(client) as (vm, seen):
             vm.select("s1")
             await wait_until(lambda: bool(seen["error"]))
             assert "cannot be reached" in seen["error"][0]
-        finally:
-            await vm.aclose()
-            await client.aclose()
 
     qrun(scenario())
 
@@ -168,31 +158,29 @@ def test_chat_attached_to_the_vm_opens_logs_with_ctrl_l(
     ingest(running_hub, hub_session_events("s1", messages=2))
 
     async def scenario() -> None:
-        client = HubClient(running_hub.url)
-        await client.login("supervisor", "supervisor")
-        vm = DetailViewModel(None)
-        chat = ChatView(time_zone="UTC")
-        dock = ResultsDock(time_zone="UTC")
-        qtbot.addWidget(chat)
-        qtbot.addWidget(dock)
-        vm.detail_loaded.connect(chat.set_detail)
-        tools = chat.attach_detail(vm, dock=dock)
-        chat.resize(700, 600)
-        chat.show()
-        try:
-            vm.set_client(client)
-            vm.select("s1")
-            await wait_until(lambda: chat.model.rowCount() > 0 and dock.summary is not None)
-            await wait_until(lambda: tools.handover_button.button.isEnabled())
-            chat.list_view.setFocus()
-            qtbot.keyClick(chat.list_view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
-            assert tools.logs.isVisible()
-            await wait_until(lambda: "Session s1 opened" in tools.logs.text("system"))
-            assert "Action: reply" in tools.logs.text("trace")
-        finally:
-            await vm.aclose()
-            await tools.handover.aclose()
-            await client.aclose()
+        async with _signed_in(running_hub, "supervisor") as client:
+            vm = DetailViewModel(None)
+            chat = ChatView(time_zone="UTC")
+            dock = ResultsDock(time_zone="UTC")
+            qtbot.addWidget(chat)
+            qtbot.addWidget(dock)
+            vm.detail_loaded.connect(chat.set_detail)
+            tools = chat.attach_detail(vm, dock=dock)
+            chat.resize(700, 600)
+            chat.show()
+            try:
+                vm.set_client(client)
+                vm.select("s1")
+                await wait_until(lambda: chat.model.rowCount() > 0 and dock.summary is not None)
+                await wait_until(lambda: tools.handover_button.button.isEnabled())
+                chat.list_view.setFocus()
+                qtbot.keyClick(chat.list_view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+                assert tools.logs.isVisible()
+                await wait_until(lambda: "Session s1 opened" in tools.logs.text("system"))
+                assert "Action: reply" in tools.logs.text("trace")
+            finally:
+                await vm.aclose()
+                await tools.handover.aclose()
 
     qrun(scenario())
 
@@ -207,16 +195,12 @@ def test_tasks_run_in_the_scope_the_app_gives(
     owner = TaskOwner(lambda task, exc: None)
 
     async def scenario() -> list[str]:
-        client = HubClient(running_hub.url)
-        await client.login("viewer", "viewer")
-        vm = DetailViewModel(client, tasks=owner.scope("detail"))
-        try:
+        async with _signed_in(running_hub) as client:
+            vm = DetailViewModel(client, tasks=owner.scope("detail"))
             vm.select("s1")
             names = [task.get_name() for task in owner.tasks]
             await vm.aclose()
             return names
-        finally:
-            await client.aclose()
 
     assert qrun(scenario()) == ["detail-load-s1"]
     assert not owner.tasks
@@ -230,28 +214,26 @@ def test_select_from_a_full_text_search_asks_the_chat_to_find_it(
     ingest(running_hub, hub_session_events("s1", messages=6))
 
     async def scenario() -> None:
-        client = HubClient(running_hub.url)
-        await client.login("viewer", "viewer")
-        vm = DetailViewModel(client)
-        pane = DetailPane(vm, time_zone="UTC")
-        qtbot.addWidget(pane)
-        pane.resize(700, 600)
-        pane.show()
-        order: list[str] = []
-        vm.detail_loaded.connect(lambda _d: order.append("detail"))
-        vm.find_requested.connect(order.append)
-        try:
-            vm.select("s1", find="message 5")
-            await wait_until(lambda: len(order) == 2)
-            assert order == ["detail", "message 5"]
-            assert pane.chat.search_bar.isVisible()
-            assert pane.chat.current_match == ("s1/m/s1-m5", 0)
-            # A plain selection afterwards asks nothing.
-            vm.select("s1")
-            await wait_until(lambda: len(order) == 3)
-            assert order[-1] == "detail"
-        finally:
-            await vm.aclose()
-            await client.aclose()
+        async with _signed_in(running_hub) as client:
+            vm = DetailViewModel(client)
+            pane = DetailPane(vm, time_zone="UTC")
+            qtbot.addWidget(pane)
+            pane.resize(700, 600)
+            pane.show()
+            order: list[str] = []
+            vm.detail_loaded.connect(lambda _d: order.append("detail"))
+            vm.find_requested.connect(order.append)
+            try:
+                vm.select("s1", find="message 5")
+                await wait_until(lambda: len(order) == 2)
+                assert order == ["detail", "message 5"]
+                assert pane.chat.search_bar.isVisible()
+                assert pane.chat.current_match == ("s1/m/s1-m5", 0)
+                # A plain selection afterwards asks nothing.
+                vm.select("s1")
+                await wait_until(lambda: len(order) == 3)
+                assert order[-1] == "detail"
+            finally:
+                await vm.aclose()
 
     qrun(scenario())

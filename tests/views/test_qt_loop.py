@@ -4,12 +4,13 @@ events in between, and a clean shutdown."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
@@ -23,6 +24,19 @@ from tests.helpers import wait_until
 def run[T](coro: Coroutine[Any, Any, T]) -> T:
     """As the app runs its loop: ``asyncio.Runner`` with the app's factory, with a timeout."""
     return asyncio.run(asyncio.wait_for(coro, 10), loop_factory=new_event_loop)
+
+
+@contextlib.contextmanager
+def _socket_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A connected pair: ``ours`` (non-blocking, for the loop's readers) and ``theirs`` (the
+    writing end), both closed at the end."""
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    try:
+        yield ours, theirs
+    finally:
+        ours.close()
+        theirs.close()
 
 
 def test_the_runner_gets_the_desk_loop(qapp: QApplication) -> None:
@@ -108,10 +122,8 @@ def test_a_reader_on_a_socketpair_hears_each_write_and_stops_when_removed(
 ) -> None:
     async def scenario() -> list[bytes]:
         loop = asyncio.get_running_loop()
-        ours, theirs = socket.socketpair()
-        ours.setblocking(False)
         heard: list[bytes] = []
-        try:
+        with _socket_pair() as (ours, theirs):
             loop.add_reader(ours.fileno(), lambda: heard.append(ours.recv(64)))
             theirs.send(b"one")
             await wait_until(lambda: heard == [b"one"])
@@ -127,9 +139,6 @@ def test_a_reader_on_a_socketpair_hears_each_write_and_stops_when_removed(
             loop.call_later(0.02, sentinel.set_result, None)
             await sentinel
             return heard
-        finally:
-            ours.close()
-            theirs.close()
 
     assert run(scenario()) == [b"one", b"two"]
 
@@ -139,30 +148,25 @@ def test_handles_scheduled_before_a_socket_was_ready_run_before_its_reader(
 ) -> None:
     async def scenario() -> list[str]:
         loop = asyncio.get_running_loop()
-        ours, theirs = socket.socketpair()
-        ours.setblocking(False)
         order: list[str] = []
         done = loop.create_future()
+        with _socket_pair() as (ours, theirs):
 
-        def on_readable() -> None:
-            order.append(f"reader {ours.recv(64)!r}")
-            if not done.done():
-                done.set_result(None)
+            def on_readable() -> None:
+                order.append(f"reader {ours.recv(64)!r}")
+                if not done.done():
+                    done.set_result(None)
 
-        def writes_then_schedules() -> None:
-            theirs.send(b"x")  # readable from now on, while "after the write" waits its turn
-            for name in ("after the write", "and the next"):
-                loop.call_soon(order.append, name)
+            def writes_then_schedules() -> None:
+                theirs.send(b"x")  # readable from now on, while "after the write" waits its turn
+                for name in ("after the write", "and the next"):
+                    loop.call_soon(order.append, name)
 
-        try:
             loop.add_reader(ours.fileno(), on_readable)
             loop.call_soon(writes_then_schedules)
             await done
             loop.remove_reader(ours.fileno())
             return order
-        finally:
-            ours.close()
-            theirs.close()
 
     assert run(scenario()) == ["after the write", "and the next", "reader b'x'"]
 
@@ -172,19 +176,17 @@ def test_a_reader_that_removes_itself_or_is_replaced_keeps_the_loop_working(
 ) -> None:
     async def scenario() -> list[str]:
         loop = asyncio.get_running_loop()
-        ours, theirs = socket.socketpair()
-        ours.setblocking(False)
         heard: list[str] = []
+        with _socket_pair() as (ours, theirs):
 
-        def second() -> None:
-            heard.append(f"second {ours.recv(64)!r}")
-            loop.remove_reader(ours.fileno())  # inside its own notifier's activation
+            def second() -> None:
+                heard.append(f"second {ours.recv(64)!r}")
+                loop.remove_reader(ours.fileno())  # inside its own notifier's activation
 
-        def first() -> None:
-            heard.append(f"first {ours.recv(64)!r}")
-            loop.add_reader(ours.fileno(), second)  # same descriptor, new reader
+            def first() -> None:
+                heard.append(f"first {ours.recv(64)!r}")
+                loop.add_reader(ours.fileno(), second)  # same descriptor, new reader
 
-        try:
             loop.add_reader(ours.fileno(), first)
             theirs.send(b"1")
             await wait_until(lambda: len(heard) == 1)
@@ -197,8 +199,6 @@ def test_a_reader_that_removes_itself_or_is_replaced_keeps_the_loop_working(
             writer.close()
             await writer.wait_closed()
             return heard
-        finally:
-            theirs.close()
 
     assert run(scenario()) == ["first b'1'", "second b'2'", "stream b'3'"]
 
@@ -208,24 +208,22 @@ def test_a_reader_reentered_by_a_nested_qt_loop_is_muted_until_it_returns(
 ) -> None:
     async def scenario() -> int:
         loop = asyncio.get_running_loop()
-        ours, theirs = socket.socketpair()
-        ours.setblocking(False)
         calls = 0
         depth = 0
         deepest = 0
+        with _socket_pair() as (ours, theirs):
 
-        def on_readable() -> None:
-            nonlocal calls, depth, deepest
-            calls += 1
-            depth += 1
-            deepest = max(deepest, depth)
-            if calls == 1:
-                QApplication.processEvents()  # the byte is still unread: level-triggered
-                QApplication.processEvents()
-            ours.recv(64)
-            depth -= 1
+            def on_readable() -> None:
+                nonlocal calls, depth, deepest
+                calls += 1
+                depth += 1
+                deepest = max(deepest, depth)
+                if calls == 1:
+                    QApplication.processEvents()  # the byte is still unread: level-triggered
+                    QApplication.processEvents()
+                ours.recv(64)
+                depth -= 1
 
-        try:
             loop.add_reader(ours.fileno(), on_readable)
             theirs.send(b"x")
             await wait_until(lambda: calls == 1 and depth == 0)
@@ -233,9 +231,6 @@ def test_a_reader_reentered_by_a_nested_qt_loop_is_muted_until_it_returns(
             await wait_until(lambda: calls == 2)
             loop.remove_reader(ours.fileno())
             return deepest
-        finally:
-            ours.close()
-            theirs.close()
 
     assert run(scenario()) == 1
 

@@ -7,13 +7,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QRect
-from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
 
 from supervisor_desk.models.live_order import LiveOrder
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
 from supervisor_desk.views.theme import THEMES, current_theme
+from tests.views.conftest import shown_styled_table
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -31,32 +33,62 @@ def session(sid: str, started: int, *, ended: bool = False, version: int = 1) ->
     return SessionSummary.model_validate(data)
 
 
-class PaintCounter(QObject):  # type: ignore[misc]
+class PaintRecorder(QObject):  # type: ignore[misc]
+    """The paint events of what it filters (a viewport, or every widget of the application):
+    the widget that painted, and the bounding rectangle of the region it painted."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.paints = 0
+        self.painted: list[QObject] = []
+        self.rects: list[QRect] = []
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint:
-            self.paints += 1
+            self.painted.append(watched)
+            self.rects.append(event.region().boundingRect())  # type: ignore[attr-defined]
         return False
+
+
+def shown_with_paint_regions(
+    qtbot: Any, qapp: QApplication, *, rows: int, width: int, height: int = 400,
+    live_rows: int | None = None,
+) -> tuple[SessionTableModel, SessionTableView, PaintRecorder]:
+    """A shown, laid-out table of ``rows`` sessions in arrival order (the first ``live_rows``
+    live and the others ended, or all live), its clock still (no repaints of its own), and a
+    recorder of the regions its viewport paints from now on."""
+    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
+    model.set_live_order(LiveOrder.ARRIVAL)
+    model.set_sessions([session(f"s{i:03d}", i, ended=live_rows is not None and i >= live_rows)
+                        for i in range(rows)])
+    view = SessionTableView()
+    qtbot.addWidget(view)
+    view.set_live(False)
+    view.setModel(model)
+    view.resize(width, height)
+    view.show()
+    qtbot.waitExposed(view)
+    view.executeDelayedItemsLayout()
+    qapp.processEvents()
+    regions = PaintRecorder()
+    view.viewport().installEventFilter(regions)
+    return model, view, regions
+
+
+def shown_and_fully_repainted(view: SessionTableView, qapp: QApplication) -> tuple[QImage, QImage]:
+    """What the screen shows of ``view`` (its window's backing store), and what it shows after
+    a repaint of the whole viewport."""
+    screen = view.screen()
+    shown = screen.grabWindow(view.winId()).toImage()
+    view.viewport().update()
+    qapp.processEvents()
+    return shown, screen.grabWindow(view.winId()).toImage()
 
 
 def test_rows_changing_below_the_screen_leave_the_shown_rows_unpainted(
     qtbot: Any, qapp: QApplication
 ) -> None:
-    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
-    model.set_live_order(LiveOrder.ARRIVAL)  # new sessions go to the bottom
-    model.set_sessions([session(f"s{i:03d}", i) for i in range(200)])
-    view = SessionTableView()
-    qtbot.addWidget(view)
-    view.set_live(False)  # no clock repaints during the test
-    view.setModel(model)
-    view.resize(700, 300)
-    view.show()
-    qtbot.waitExposed(view)
-    counter = PaintCounter()
-    view.viewport().installEventFilter(counter)
+    # New sessions go to the bottom (arrival order).
+    model, view, regions = shown_with_paint_regions(qtbot, qapp, rows=200, width=700, height=300)
     qtbot.waitUntil(lambda: view.rowAt(0) == 0)
     last_shown = view.rowAt(view.viewport().height() - 1)
     assert 0 < last_shown < 50
@@ -67,58 +99,25 @@ def test_rows_changing_below_the_screen_leave_the_shown_rows_unpainted(
         qapp.processEvents()
 
     settle()
-    counter.paints = 0
+    regions.rects.clear()
     model.apply_changes([session("new", 500)])  # inserted as row 200
     model.apply_changes([session("s150", 150, ended=True, version=2)])  # moved, far below
     settle()
     assert model.row_of("new") > last_shown
-    assert counter.paints == 0
+    assert regions.rects == []
     # The scroll range still follows the new row, and scrolling shows it.
     assert view.verticalScrollBar().maximum() > scroll_max
     view.scrollToBottom()
-    qtbot.waitUntil(lambda: counter.paints > 0)
+    qtbot.waitUntil(lambda: bool(regions.rects))
     assert model.session_at(view.rowAt(view.viewport().height() - 1)).id == "s150"  # type: ignore[union-attr]
 
     # A change among the rows on screen repaints them.
     view.scrollToTop()
     settle()
-    counter.paints = 0
+    regions.rects.clear()
     model.apply_changes([session("s001", 1, ended=True, version=2)])  # row 1 leaves the top
-    qtbot.waitUntil(lambda: counter.paints > 0)
+    qtbot.waitUntil(lambda: bool(regions.rects))
     assert model.session_at(1).id == "s002"  # type: ignore[union-attr]
-
-
-class PaintRegions(QObject):  # type: ignore[misc]
-    def __init__(self) -> None:
-        super().__init__()
-        self.rects: list[QRect] = []
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            self.rects.append(event.region().boundingRect())  # type: ignore[attr-defined]
-        return False
-
-
-def shown_with_paint_regions(
-    qtbot: Any, qapp: QApplication, *, rows: int, width: int
-) -> tuple[SessionTableModel, SessionTableView, PaintRegions]:
-    """A shown, laid-out table of ``rows`` sessions in arrival order, its clock still (no
-    repaints of its own), and a recorder of the regions its viewport paints from now on."""
-    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
-    model.set_live_order(LiveOrder.ARRIVAL)
-    model.set_sessions([session(f"s{i:03d}", i) for i in range(rows)])
-    view = SessionTableView()
-    qtbot.addWidget(view)
-    view.set_live(False)
-    view.setModel(model)
-    view.resize(width, 400)
-    view.show()
-    qtbot.waitExposed(view)
-    view.executeDelayedItemsLayout()
-    qapp.processEvents()
-    regions = PaintRegions()
-    view.viewport().installEventFilter(regions)
-    return model, view, regions
 
 
 def test_an_event_that_changes_one_cell_repaints_only_that_cell(
@@ -161,11 +160,8 @@ def test_rows_changing_on_screen_repaint_from_the_first_changed_row_down(
     assert all(rect.top() >= top for rect in regions.rects), (top, regions.rects)
     assert any(rect.bottom() >= view.viewport().height() - 1 for rect in regions.rects)
     # What the screen shows (the window's backing store) is what a full repaint shows.
-    screen = view.screen()
-    shown = screen.grabWindow(view.winId()).toImage()
-    view.viewport().update()
-    qapp.processEvents()
-    assert shown == screen.grabWindow(view.winId()).toImage()
+    shown, repainted = shown_and_fully_repainted(view, qapp)
+    assert shown == repainted
     assert model.session_at(5).id == "s006"  # type: ignore[union-attr]
 
     # A change above the screen's top row repaints the whole viewport, as does a reset.
@@ -200,11 +196,8 @@ def test_a_frame_of_many_changed_rows_repaints_only_those_on_screen(
     frame(range(5, 400), 3)
     top = view.rowViewportPosition(5)
     assert regions.rects and all(rect.top() >= top for rect in regions.rects), regions.rects
-    screen = view.screen()
-    shown = screen.grabWindow(view.winId()).toImage()
-    view.viewport().update()
-    qapp.processEvents()
-    assert shown == screen.grabWindow(view.winId()).toImage()
+    shown, repainted = shown_and_fully_repainted(view, qapp)
+    assert shown == repainted
     # Scrolled down: hundreds of rows change above and below the rows shown, none of them.
     view.scrollTo(model.index(150, 0), view.ScrollHint.PositionAtTop)
     view.executeDelayedItemsLayout()
@@ -223,20 +216,8 @@ def test_a_row_moving_among_the_rows_on_screen_repaints_only_the_rows_it_passes(
     qtbot: Any, qapp: QApplication
 ) -> None:
     # Ten live sessions, then ended ones (arrival order: ended rows below the live ones).
-    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
-    model.set_live_order(LiveOrder.ARRIVAL)
-    model.set_sessions([session(f"s{i:03d}", i, ended=i >= 10) for i in range(200)])
-    view = SessionTableView()
-    qtbot.addWidget(view)
-    view.set_live(False)
-    view.setModel(model)
-    view.resize(700, 500)
-    view.show()
-    qtbot.waitExposed(view)
-    view.executeDelayedItemsLayout()
-    qapp.processEvents()
-    regions = PaintRegions()
-    view.viewport().installEventFilter(regions)
+    model, view, regions = shown_with_paint_regions(
+        qtbot, qapp, rows=200, width=700, height=500, live_rows=10)
     assert view.rowAt(view.viewport().height() - 1) > 12
 
     # s002 ends: it moves down to the top of the ended rows (row 9); rows 3-9 move up one.
@@ -248,11 +229,8 @@ def test_a_row_moving_among_the_rows_on_screen_repaints_only_the_rows_it_passes(
     assert all(top <= rect.top() and rect.bottom() < bottom for rect in regions.rects), (
         top, bottom, regions.rects)
     # What the screen shows (the window's backing store) is what a full repaint shows.
-    screen = view.screen()
-    shown = screen.grabWindow(view.winId()).toImage()
-    view.viewport().update()
-    qapp.processEvents()
-    assert shown == screen.grabWindow(view.winId()).toImage()
+    shown, repainted = shown_and_fully_repainted(view, qapp)
+    assert shown == repainted
 
     # Moving up (a session back from ended to live, at its arrival place) is the same.
     regions.rects.clear()
@@ -262,46 +240,20 @@ def test_a_row_moving_among_the_rows_on_screen_repaints_only_the_rows_it_passes(
     assert model.row_of("s002") == 2
     assert all(top <= rect.top() and rect.bottom() < bottom for rect in regions.rects), (
         top, bottom, regions.rects)
-    shown = screen.grabWindow(view.winId()).toImage()
-    view.viewport().update()
-    qapp.processEvents()
-    assert shown == screen.grabWindow(view.winId()).toImage()
-
-
-class WidgetPaints(QObject):  # type: ignore[misc]
-    """Which widgets paint, by object."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.painted: list[QObject] = []
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            self.painted.append(watched)
-        return False
+    shown, repainted = shown_and_fully_repainted(view, qapp)
+    assert shown == repainted
 
 
 def test_repainting_cells_paints_nothing_beneath_the_table_and_looks_the_same(
     qtbot: Any, qapp: QApplication
 ) -> None:
     # The app's style sheet (its rounded, styled table) on a window of the table.
-    window = QWidget()
-    qtbot.addWidget(window)
-    window.setPalette(current_theme().palette())
-    window.setStyleSheet(current_theme().stylesheet())
     model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
     model.set_sessions([session(f"s{i:03d}", i, ended=i >= 10) for i in range(30)])
-    view = SessionTableView(window)
-    view.setObjectName("liveTable")
-    view.set_live(False)
-    view.setModel(model)
-    QVBoxLayout(window).addWidget(view)
-    window.resize(1600, 500)
-    window.show()
-    qtbot.waitExposed(window)
+    window, view = shown_styled_table(qtbot, model, width=1600, height=500)
     view.executeDelayedItemsLayout()
     qapp.processEvents()
-    paints = WidgetPaints()
+    paints = PaintRecorder()
     qapp.installEventFilter(paints)
     try:
         # An event's cell (a new message count) repaints the viewport alone.
