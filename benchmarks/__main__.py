@@ -74,7 +74,10 @@ def _end_with_descendants(pid: int) -> None:
     psutil.wait_procs(family, timeout=10)
 
 
-def _run_module(name: str, quick: bool, timeout: float) -> dict[str, Any]:
+def _run_module(name: str, quick: bool, timeout: float, *, root: Path = HERE.parent,
+                env: dict[str, str] | None = None) -> dict[str, Any]:
+    """One module in a fresh interpreter, run from ``root`` (the checkout whose ``benchmarks``
+    it is) with ``env`` (this process's by default); its figures, or ``error.<name>``."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
         cmd = [sys.executable, "-m", f"benchmarks.{name}", "--json", str(out)]
@@ -82,7 +85,7 @@ def _run_module(name: str, quick: bool, timeout: float) -> dict[str, Any]:
             cmd.append("--quick")
         started = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=HERE.parent)
+                                cwd=root, env=env)
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

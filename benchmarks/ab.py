@@ -25,13 +25,16 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.__main__ import _run_module as run_module
+
 TREE = Path(__file__).resolve().parent.parent
+# One run of a module at most (the idle module's full run with its shift-long curve: ~25 min).
+MODULE_TIMEOUT_S = 3600.0
 SIDES = ("base", "tree")
 
 Figures = dict[str, float]
@@ -103,18 +106,14 @@ def _worktree(rev: str, where: Path) -> Path:
     return path
 
 
-def _run_module(module: str, src: Path, bench_root: Path, quick: bool, out: Path) -> Figures:
+def _run_module(module: str, src: Path, bench_root: Path, quick: bool) -> Figures:
     env = dict(os.environ)
     paths = [str(src), str(bench_root), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(paths)
-    command = [sys.executable, "-m", f"benchmarks.{module}", "--json", str(out)]
-    if quick:
-        command.append("--quick")
-    done = subprocess.run(command, cwd=bench_root, env=env, capture_output=True, text=True)
-    if done.returncode != 0 or not out.exists():
-        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        raise SystemExit(f"{module} failed on {src.parent}: " + " | ".join(tail))
-    return numeric(json.loads(out.read_text()))
+    results = run_module(module, quick, MODULE_TIMEOUT_S, root=bench_root, env=env)
+    if error := results.get(f"error.{module}"):
+        raise SystemExit(f"{module} failed on {src.parent}: {error}")
+    return numeric(results)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -137,8 +136,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
             def run_side(side: str, n: int) -> Figures:
                 bench_root = TREE if args.bench_from == "tree" else roots[side]
-                figures = _run_module(module, roots[side] / "src", bench_root, args.quick,
-                                      where / f"{side}-{n}.json")
+                figures = _run_module(module, roots[side] / "src", bench_root, args.quick)
                 print(f"  run {n + 1}: {side}", flush=True)
                 return figures
 

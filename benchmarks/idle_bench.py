@@ -407,7 +407,7 @@ class App:
     """The desktop app on the bench's desktop, signed in from the keyring."""
 
     def __init__(self, desktop: Any, url: str, home: Path, log: Path,
-                 prefs: dict[str, Any] | None = None) -> None:
+                 prefs: dict[str, Any] | None = None, cpus: set[int] | None = None) -> None:
         import json
 
         self.desktop = desktop
@@ -425,6 +425,8 @@ class App:
         with log.open("ab") as fh:
             self.proc = subprocess.Popen([*command, "--server", url], env=env, stdout=fh,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.cpus = cpus  # the processors it is kept on (SUPERVISOR_DESK_IDLE_PIN), else None
+        self._pin()
         self.window = 0
         self.output = log
 
@@ -436,6 +438,11 @@ class App:
         self._wait(lambda: "first live rows shown" in self._log(), timeout, "live rows")
         self._wait(lambda: bool(self._windows()), 30, "the window")
         self.window = self._windows()[0]
+        self._pin()  # threads started before the first pin
+
+    def _pin(self) -> None:
+        if self.cpus is not None:
+            pin(self.pid, self.cpus)
 
     def _log(self) -> str:
         return self.app_log.read_text(errors="replace") if self.app_log.exists() else ""
@@ -559,8 +566,10 @@ def run(quick: bool) -> Results:
 
     results: Results = {"idle.display": DISPLAY, "idle.live_sessions": LIVE_SESSIONS}
     pinning = _pinning()
+    app_cpus = None
     if pinning is not None:
-        pin(os.getpid(), pinning[1])  # the desktop's servers started below inherit it
+        app_cpus, others = pinning
+        pin(os.getpid(), others)  # the desktop's servers started below inherit it
         results["idle.pinned"] = 1
     with tempfile.TemporaryDirectory(prefix="sd-idle-bench-") as tmp:
         work = Path(tmp)
@@ -584,13 +593,9 @@ def run(quick: bool) -> Results:
             seed_sign_in(desktop, hub.url, "supervisor", "supervisor-pass")
             for rate, window_s in windows.items():
                 traffic.start(rate)
-                app = App(desktop, hub.url, home, work / f"app-{rate:g}.log")
+                app = App(desktop, hub.url, home, work / f"app-{rate:g}.log", cpus=app_cpus)
                 try:
-                    if pinning is not None:
-                        pin(app.pid, pinning[0])
                     app.wait_rows()
-                    if pinning is not None:
-                        pin(app.pid, pinning[0])  # threads started before the first call
                     for state, figures in _states(app, window_s, settle, rate).items():
                         for key, value in figures.items():
                             results[f"idle.{state}_{rate:g}eps.{key}"] = value
@@ -603,10 +608,8 @@ def run(quick: bool) -> Results:
             traffic.stop()
             traffic.start(5.0)
             app = App(desktop, hub.url, home, work / "app-rss.log",
-                      prefs={"live_keep_ended_minutes": 1})
+                      prefs={"live_keep_ended_minutes": 1}, cpus=app_cpus)
             try:
-                if pinning is not None:
-                    pin(app.pid, pinning[0])
                 app.wait_rows()
                 curve = _rss_curve(app, traffic, points)
             finally:
