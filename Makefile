@@ -2,6 +2,9 @@
 VENV      ?= .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# Test processes side by side (pytest-xdist): much of the suite waits on hubs, timeouts and
+# subprocesses, so two halve the run on two cores. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test setup system-deps lint bench bench-quick dist deb clean
 
@@ -13,7 +16,7 @@ test: system-deps $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports --no-cache --no-logo
-	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 setup: $(STAMP)
 

@@ -52,6 +52,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if here in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.desktop)
+            # One worker runs them all (make test runs workers side by side): they share one
+            # virtual desktop, and its tray host and keyring are stateful.
+            item.add_marker(pytest.mark.xdist_group("desktop"))
 
 
 @pytest.fixture(scope="session")

@@ -15,12 +15,28 @@ import pytest
 import qasync
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
+from supervisor_desk.views.gc_policy import active_policy, release_policy
 from supervisor_desk.views.qt_loop import DeskEventLoop
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
 from supervisor_desk.views.theme import current_theme
 
 T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def _collector_given_back() -> Iterator[None]:
+    """A test must not end with the garbage-collection policy held (an offline window or a
+    view-model left open): automatic collection would stay off for every later test in the
+    process, which would then fail far from the cause. Released here, and this test fails.
+    (Torn down after the collection below, which destroys what the test dropped.)"""
+    yield
+    if active_policy() is not None:
+        while active_policy() is not None:
+            release_policy()
+        pytest.fail("the test left the garbage-collection policy held (a window or a "
+                    "view-model still open): the collector would stay off after it",
+                    pytrace=False)
 
 
 @pytest.fixture(autouse=True)
