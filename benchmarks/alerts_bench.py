@@ -40,6 +40,10 @@ Figures:
 - ``alerts.event_to_notice_p50_ms`` / ``_p99_ms``: from the moment a triggering event (a
   failed ending, a customer keyword) arrived to ``AlertNotifier.delivered`` for its session;
 - ``alerts.reset_ms``: judging the whole 10,000-session snapshot once (sign-in/resync).
+- ``alerts.probe_p50_ms`` / ``_p99_ms``: ``MachineProbe``, a constant piece of Python work
+  shaped like a frame's evaluation, run every 80 ms between the frames: what the machine's own
+  spread is in the same run (its p99 over its p50 next to the evaluation's says how much of a
+  tail is the machine's).
 """
 
 from __future__ import annotations
@@ -123,6 +127,47 @@ def _summary(sid: str, status: str, now: datetime, rng: random.Random, version: 
     }
     data.update(extra)
     return SessionSummary.model_validate(data)
+
+
+class _ProbeItem:
+    __slots__ = ("count", "flag", "ref")
+
+    def __init__(self, ref: dict[str, int], flag: bool) -> None:
+        self.ref = ref
+        self.flag = flag
+        self.count = 0
+
+
+class MachineProbe:
+    """A fixed piece of Python work shaped like a frame's evaluation, timed beside it: 80
+    lookups of random entries among 10,000 objects (a read of each one's own dict, a count
+    written), gathered in a fresh dict, then walked again. Its work never changes, so the
+    spread of its times (p99 over p50) in the same run is the machine's, not the code's."""
+
+    def __init__(self, rng: random.Random, entries: int = 10_000, per_run: int = 80) -> None:
+        keys = [f"s{n}" for n in range(entries)]
+        self._table = {k: _ProbeItem({"v": n}, n % 3 == 0) for n, k in enumerate(keys)}
+        self._order = [rng.choice(keys) for _ in range(per_run * 997)]
+        self._per_run = per_run
+        self._at = 0
+        self.ms: list[float] = []
+
+    def run(self) -> None:
+        begun = time.perf_counter()
+        table = self._table
+        start = self._at
+        self._at = (start + self._per_run) % (len(self._order) - self._per_run)
+        gathered: dict[str, int] = {}
+        for key in self._order[start:start + self._per_run]:
+            item = table[key]
+            item.count += 1
+            gathered[key] = item.ref["v"] + item.count
+        total = 0
+        for key, value in gathered.items():
+            item = table[key]
+            if item.flag:
+                total += value
+        self.ms.append((time.perf_counter() - begun) * 1000)
 
 
 def run(quick: bool) -> Results:
@@ -327,6 +372,12 @@ def run(quick: bool) -> Results:
     frames.setSingleShot(True)
     frames.setInterval(80)
     frames.timeout.connect(frame)
+    probe = MachineProbe(random.Random(11))
+    # Half a frame out of step with the frames: after a rest, as a frame's judging comes.
+    probe_timer = QTimer()
+    probe_timer.setInterval(80)
+    probe_timer.timeout.connect(probe.run)
+    QTimer.singleShot(40, probe_timer.start)
     producer.start()
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
@@ -334,6 +385,7 @@ def run(quick: bool) -> Results:
         time.sleep(0.001)
     producer.stop()
     frames.stop()
+    probe_timer.stop()
     notifier.close()
     gc_policy.uninstall()
     gc.unfreeze()
@@ -374,6 +426,9 @@ def run(quick: bool) -> Results:
         "alerts.event_to_notice_p99_ms": round(percentile(latencies, 99), 1),
         "alerts.open_alerts": len(vm.alerts()),
         "alerts.reset_ms": round(reset_ms, 1),
+        # The machine's own spread at the same moments (MachineProbe): a constant workload.
+        "alerts.probe_p50_ms": round(percentile(probe.ms, 50), 3),
+        "alerts.probe_p99_ms": round(percentile(probe.ms, 99), 3),
     }
 
 
