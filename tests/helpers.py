@@ -1,17 +1,29 @@
-"""Small helpers shared by tests (not fixtures): waiting, the in-memory keyring, a feed recorder."""
+"""Small helpers shared by tests (not fixtures): waiting, the in-memory keyring, a feed recorder,
+marking a folder's tests."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import keyring.backend
 import keyring.errors
+import pytest
 
 from supervisor_desk.client.feed import ConnectionState
 from supervisor_desk.models.state import SessionStore
 from supervisor_desk.models.wire import LiveSnapshot, StoredEvent
+
+
+def mark_tests_under(folder: Path, items: Iterable[pytest.Item],
+                     *marks: pytest.MarkDecorator) -> None:
+    """Give every collected test in ``folder`` (a conftest's own folder) ``marks``."""
+    for item in items:
+        if folder in Path(str(item.path)).resolve().parents:
+            for mark in marks:
+                item.add_marker(mark)
 
 
 def poll_until[T](condition: Callable[[], T | None], timeout: float = 60.0) -> T:

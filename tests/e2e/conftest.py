@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.desktop import DesktopError, VirtualDesktop, missing_tools
+from tests.helpers import mark_tests_under
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_OUTPUT = REPO / "test-output"
@@ -48,13 +49,10 @@ def unavailable(reason: str) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = Path(__file__).resolve().parent
-    for item in items:
-        if here in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.desktop)
-            # One worker runs them all (make test runs workers side by side): they share one
-            # virtual desktop, and its tray host and keyring are stateful.
-            item.add_marker(pytest.mark.xdist_group("desktop"))
+    # One worker runs them all (make test runs workers side by side): they share one virtual
+    # desktop, and its tray host and keyring are stateful.
+    mark_tests_under(Path(__file__).resolve().parent, items,
+                     pytest.mark.desktop, pytest.mark.xdist_group("desktop"))
 
 
 @pytest.fixture(scope="session")

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import mark_tests_under
+
 FIGURES: list[dict[str, Any]] = []
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = Path(__file__).resolve().parent
-    for item in items:
-        if here in Path(str(item.path)).resolve().parents:
-            # One worker runs them all (make test runs workers side by side), so the figures
-            # written at its session's end are every fault test's.
-            item.add_marker(pytest.mark.xdist_group("reliability"))
+    # One worker runs them all (make test runs workers side by side), so the figures written
+    # at its session's end are every fault test's.
+    mark_tests_under(Path(__file__).resolve().parent, items,
+                     pytest.mark.xdist_group("reliability"))
 
 
 def record(fault: str, runs: int, acknowledged: int, lost: int, max_recovery_s: float) -> None:
