@@ -28,6 +28,16 @@ socket's pause and resume, about what reading one more lone event costs: at a qu
 close behind the last made each event dearer, and after a burst read whole (a platform posting
 a batch every quarter second) a rest only adds a wake-up. Nothing is dropped or reordered; it
 is only read later, by at most ``read_interval``.
+
+Reading in the read callback: once the hub's greeting is checked, a whole text frame is handed
+to the listener from the socket's read callback itself (``_FeedConnection``), not queued for a
+coroutine to take on a later turn of the loop, while nothing waits in websockets' queue ahead
+of it. A lone event then costs one callback instead of a queued frame, a future, a scheduled
+callback and a coroutine resumed through the call stack (≈90 µs less of the Qt thread per
+event, about a sixth of reading it; docs/performance.md, "Eleventh round"). A run of frames
+longer than ``_SLICE_S`` in one callback (a catch-up) leaves the rest queued, and the coroutine
+takes the queue in slices as before; frames that arrive while some are queued queue behind
+them, so the order is the hub's.
 """
 
 from __future__ import annotations
@@ -36,8 +46,9 @@ import asyncio
 import logging
 import math
 import random
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
@@ -47,6 +58,8 @@ from websockets.exceptions import (
     InvalidProxy,
     InvalidStatus,
 )
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Event
 
 from supervisor_desk.client.rest import HubClient, HubError
 from supervisor_desk.models.wire import (
@@ -163,7 +176,14 @@ class FeedClient:
         # (0: every frame is read as it comes). Changeable while running.
         self.read_interval = 0.0
         self._batch_done = getattr(listener, "on_batch_done", None)
-        self._rest_waiter: asyncio.Future[None] | None = None
+        self._batch_events = 0  # events handed over since the last batch ended
+        self._replay_until = 0  # the greeting's seq: events up to it are replayed
+        # Frames taken in the current read callback, and the loop time it took the first.
+        self._run_events = 0
+        self._run_since = 0.0
+        # What the read callback could not raise itself, for the coroutine to raise.
+        self._failure: Exception | None = None
+        self._rest: asyncio.TimerHandle | None = None
         self._reading_since = 0.0  # when the last batch ended or the last rest did
         # Events a second, decayed over _RATE_WINDOW_S, as of the loop time ``_rate_at``.
         self._rate = 0.0
@@ -188,12 +208,11 @@ class FeedClient:
     @property
     def resting(self) -> bool:
         """The socket is left unread for now (see ``read_interval``)."""
-        return self._rest_waiter is not None
+        return self._rest is not None
 
     def read_now(self) -> None:
         """End a rest early: read what waits in the socket now (the window came on screen)."""
-        if self._rest_waiter is not None and not self._rest_waiter.done():
-            self._rest_waiter.set_result(None)
+        self._end_rest()
 
     def _set_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
         self._state = state
@@ -324,6 +343,7 @@ class FeedClient:
         try:
             async with connect(
                 url,
+                create_connection=_FeedConnection,
                 additional_headers=self._client.auth_headers(),
                 ssl=self._client.ssl_context(),
                 open_timeout=self.open_timeout,
@@ -363,22 +383,23 @@ class FeedClient:
                     "the hub's event log changed" if hello.epoch != self._epoch
                     else "missed too much to catch up"
                 )
-            replay_until = hello.seq
+            self._replay_until = hello.seq
             loop = asyncio.get_running_loop()
             slice_started = loop.time()
-            if replay_until <= self._seq:
+            if hello.seq <= self._seq:
                 self._set_state(ConnectionState.CONNECTED, None, "Connected")
             self._reading_since = loop.time()
-            batch = 0
+            self._batch_events = self._run_events = 0
+            self._failure = None
+            if isinstance(ws, _FeedConnection):
+                ws.take_now, ws.read_done = self._take_now, self._on_read_done
+            # What the read callback left queued (the frames before it was set, the rest of
+            # a long run), in order, in slices.
             async for raw in ws:
-                self._take(self._parse(raw), replay_until)
-                batch += 1
+                self._take(self._parse(raw), self._replay_until)
+                self._batch_events += 1
                 if not _frames_waiting(ws):
-                    if self._batch_done is not None:
-                        self._batch_done()
-                    if self.read_interval > 0:
-                        await self._rest_if_busy(ws, batch)
-                    batch = 0
+                    self._end_batch()
                     slice_started = loop.time()
                 # websockets hands over frames it already buffered without yielding to the
                 # loop, so a backlog (a catch-up, a busy moment) became one long callback:
@@ -387,6 +408,8 @@ class FeedClient:
                     await asyncio.sleep(0)
                     slice_started = loop.time()
         except ConnectionClosed as exc:
+            if self._failure is not None:
+                raise self._failure from None  # raised in the read callback: ours to raise
             code = exc.rcvd.code if exc.rcvd is not None else None
             if code == FEED_CLOSE_RESYNC:
                 raise _ResyncError("the hub asked for a fresh snapshot") from exc
@@ -395,6 +418,56 @@ class FeedClient:
             if code == FEED_CLOSE_TOO_SLOW:
                 raise _TooSlowError("Fell behind the live feed; catching up.") from exc
             raise
+        finally:
+            if isinstance(ws, _FeedConnection):
+                ws.take_now = ws.read_done = None
+            self._end_rest(resume=False)
+            self._failure = None
+
+    def _take_now(self, data: bytes | bytearray | memoryview) -> bool:
+        """A whole text frame from the socket's read callback, handed over there; False leaves
+        it queued for the coroutine (this callback ran ``_SLICE_S`` already)."""
+        if self._failure is not None:
+            return True  # the link is being dropped: nothing more is handed over
+        now = asyncio.get_running_loop().time()
+        if not self._run_events:
+            self._run_since = now
+        elif now - self._run_since > _SLICE_S:
+            return False
+        self._run_events += 1
+        try:
+            raw = data if isinstance(data, bytes) else bytes(data)
+            self._take(self._parse(raw), self._replay_until)
+            self._batch_events += 1
+        except Exception as exc:  # the coroutine raises it, as it would its own
+            self._fail(exc)
+        return True
+
+    def _on_read_done(self, frames_queued: bool) -> None:
+        """The read callback handed over what it took: the batch ends here unless frames wait
+        in the queue (the coroutine ends it when it has taken them)."""
+        self._run_events = 0
+        if frames_queued or self._failure is not None:
+            return
+        try:
+            self._end_batch()
+        except Exception as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        """An error in the read callback: drop the link, so the coroutine wakes and raises it."""
+        self._failure = exc
+        ws = self._ws
+        if ws is not None:
+            ws.transport.abort()
+
+    def _end_batch(self) -> None:
+        events, self._batch_events = self._batch_events, 0
+        self._run_events = 0
+        if self._batch_done is not None:
+            self._batch_done()
+        if self.read_interval > 0:
+            self._rest_if_busy(events)
 
     def _take(self, frame: HelloFrame | EventFrame, replay_until: int) -> None:
         """One frame of the feed to the listener, in order and once."""
@@ -417,10 +490,13 @@ class FeedClient:
         self._rate_at = now
         return self._rate
 
-    async def _rest_if_busy(self, ws: ClientConnection, events: int) -> None:
+    def _rest_if_busy(self, events: int) -> None:
         """After a batch of ``events``: if it came within ``read_interval`` of the last one
         and the feed is busy enough that a rest that long gathers a few events, leave the socket
         unread that long, so they are read with one wake-up."""
+        ws = self._ws
+        if ws is None:
+            return
         loop = asyncio.get_running_loop()
         interval = self.read_interval
         now = loop.time()
@@ -430,19 +506,20 @@ class FeedClient:
         if not close_behind or rate * interval < _REST_PAYS_AT_EVENTS:
             return  # a lone event or a burst read whole: no timer, no second wake-up
         self.rests += 1
-        waiter: asyncio.Future[None] = loop.create_future()
-        wake = loop.call_later(interval, _release, waiter)
-        self._rest_waiter = waiter
         # The kernel keeps what arrives meanwhile (websockets' own flow control pauses the
         # same way; its queue is empty here, so it has no pause of its own to undo).
         ws.transport.pause_reading()
-        try:
-            await waiter
-        finally:
-            wake.cancel()
-            self._rest_waiter = None
+        self._rest = loop.call_later(interval, self._end_rest)
+
+    def _end_rest(self, resume: bool = True) -> None:
+        rest, self._rest = self._rest, None
+        if rest is None:
+            return
+        rest.cancel()
+        ws = self._ws
+        if resume and ws is not None and not ws.transport.is_closing():
             ws.transport.resume_reading()
-            self._reading_since = loop.time()
+        self._reading_since = asyncio.get_running_loop().time()
 
     @staticmethod
     def _parse(raw: str | bytes) -> HelloFrame | EventFrame:
@@ -464,9 +541,32 @@ def _frames_waiting(ws: ClientConnection) -> int:
     return len(ws.recv_messages.frames)
 
 
-def _release(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+class _FeedConnection(ClientConnection):
+    """websockets' client connection that hands the feed each whole text frame in the read
+    callback, while nothing waits in its queue ahead of it (module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set by the feed once the greeting is checked. ``take_now`` returns False to have the
+        # frame queued after all; ``read_done`` is told whether frames wait in the queue.
+        self.take_now: Callable[[bytes | bytearray | memoryview], bool] | None = None
+        self.read_done: Callable[[bool], None] | None = None
+        self._taken = 0
+
+    def process_event(self, event: Event) -> None:
+        take = self.take_now
+        if (take is not None and isinstance(event, Frame) and event.opcode is Opcode.TEXT
+                and event.fin and not len(self.recv_messages.frames) and take(event.data)):
+            self._taken += 1
+            return
+        super().process_event(event)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._taken:
+            self._taken = 0
+            if self.read_done is not None:
+                self.read_done(bool(len(self.recv_messages.frames)))
 
 
 def _describe(base_url: str, exc: BaseException) -> str:
