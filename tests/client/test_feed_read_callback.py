@@ -4,19 +4,16 @@ sliced through the queue in order, and an error there ends the run as it would e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
-from supervisor_desk.client.feed import ConnectionState, FeedClient
-from supervisor_desk.client.rest import HubClient
+from supervisor_desk.client.feed import ConnectionState
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.models.wire import StoredEvent
+from tests.client.feed_runs import post, post_and_read, running_feed
 from tests.client.hub_events import message, started
-from tests.conftest import ingest
 from tests.helpers import FeedRecorder, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -45,24 +42,10 @@ class WhereRecorder(FeedRecorder):
         self.batches += 1
 
 
-async def post(hub: EmbeddedHub, events: list[dict[str, object]]) -> int:
-    answer = await asyncio.to_thread(ingest, hub, events)
-    last: int = answer["last_seq"]
-    return last
-
-
-@contextlib.asynccontextmanager
-async def running(hub: EmbeddedHub, rec: WhereRecorder) -> AsyncIterator[
-        tuple[FeedClient, asyncio.Task[None]]]:
-    client = HubClient(hub.url, hub.create_token("desk", "viewer"))
-    feed = FeedClient(client, rec)
-    task = asyncio.create_task(feed.run())
-    try:
-        yield feed, task
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await client.aclose()
+def message_count(rec: FeedRecorder, session_id: str) -> int:
+    session = rec.store.get(session_id)
+    assert session is not None
+    return session.message_count
 
 
 @pytest_asyncio.fixture
@@ -76,16 +59,13 @@ async def test_a_lone_event_is_handed_over_in_the_read_callback(
     hub_with_session: EmbeddedHub,
 ) -> None:
     rec = WhereRecorder()
-    async with running(hub_with_session, rec) as (feed, _):
-        await wait_until(lambda: rec.state is ConnectionState.CONNECTED)
+    async with running_feed(hub_with_session, rec) as (feed, _):
         for n in range(5):
             before = rec.batches
-            seq = await post(hub_with_session, [message("s1", f"lone {n}")])
-            await wait_until(lambda seq=seq: feed.seq == seq)  # type: ignore[misc]
+            await post_and_read(hub_with_session, feed, [message("s1", f"lone {n}")])
             assert rec.tasks[-1] is None  # no coroutine resumed for it
             await wait_until(lambda before=before: rec.batches == before + 1)  # type: ignore[misc]
-        s1 = rec.store.get("s1")
-        assert s1 is not None and s1.message_count == 5
+        assert message_count(rec, "s1") == 5
 
 
 @pytest.mark.asyncio
@@ -94,22 +74,19 @@ async def test_a_long_run_is_sliced_through_the_queue_and_keeps_the_hubs_order(
 ) -> None:
     # 1 ms of the listener's work per event: a 300-event post is far more than one slice.
     rec = WhereRecorder(work_s=0.001)
-    async with running(hub_with_session, rec) as (feed, _):
-        await wait_until(lambda: rec.state is ConnectionState.CONNECTED)
+    async with running_feed(hub_with_session, rec) as (feed, _):
         first = len(rec.events)
-        last = await post(hub_with_session, [message("s1", f"burst {n}") for n in range(300)])
-        await wait_until(lambda: feed.seq == last)
+        await post_and_read(hub_with_session, feed,
+                            [message("s1", f"burst {n}") for n in range(300)])
         burst = rec.tasks[first:]
         assert None in burst  # the run began in the read callback…
         assert any(task is not None for task in burst)  # …and the queue took the rest
         # A lone event after the queue emptied is handed over in the callback again.
-        lone = await post(hub_with_session, [message("s1", "after")])
-        await wait_until(lambda: feed.seq == lone)
+        lone = await post_and_read(hub_with_session, feed, [message("s1", "after")])
         assert rec.tasks[-1] is None
     seqs = [seq for seq, _, _ in rec.events]
     assert seqs == list(range(seqs[0], lone + 1))  # every event once, in the hub's order
-    s1 = rec.store.get("s1")
-    assert s1 is not None and s1.message_count == 301
+    assert message_count(rec, "s1") == 301
 
 
 @pytest.mark.asyncio
@@ -117,10 +94,8 @@ async def test_a_listener_error_in_the_read_callback_ends_the_run_with_it(
     hub_with_session: EmbeddedHub,
 ) -> None:
     rec = WhereRecorder(fail_on="bad")
-    async with running(hub_with_session, rec) as (feed, task):
-        await wait_until(lambda: rec.state is ConnectionState.CONNECTED)
-        good = await post(hub_with_session, [message("s1", "fine")])
-        await wait_until(lambda: feed.seq == good)
+    async with running_feed(hub_with_session, rec) as (feed, task):
+        good = await post_and_read(hub_with_session, feed, [message("s1", "fine")])
         await post(hub_with_session, [started("bad")])
         await wait_until(task.done)
         with pytest.raises(RuntimeError, match="listener bug on bad"):

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from supervisor_desk.client.feed import ConnectionState, FeedClient
-from supervisor_desk.client.rest import HubClient
+from supervisor_desk.client.feed import FeedClient
 from supervisor_desk.hub.embedded import EmbeddedHub
+from tests.client.feed_runs import post, post_and_read, running_feed
 from tests.client.hub_events import message, started
-from tests.conftest import ingest
 from tests.helpers import FeedRecorder, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -34,23 +32,10 @@ class BatchCounter(FeedRecorder):
 
 @pytest_asyncio.fixture
 async def resting_feed(running_hub: EmbeddedHub) -> AsyncIterator[tuple[FeedClient, BatchCounter]]:
-    client = HubClient(running_hub.url, running_hub.create_token("desk", "viewer"))
+    await post(running_hub, [started("s1")])
     listener = BatchCounter()
-    feed = FeedClient(client, listener)
-    feed.read_interval = READ_INTERVAL_S
-    task = asyncio.create_task(feed.run())
-    try:
+    async with running_feed(running_hub, listener, READ_INTERVAL_S) as (feed, _):
         yield feed, listener
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await client.aclose()
-
-
-async def post(hub: EmbeddedHub, events: list[dict[str, Any]]) -> int:
-    answer = await asyncio.to_thread(ingest, hub, events)
-    last: int = answer["last_seq"]
-    return last
 
 
 def at_seq(feed: FeedClient, seq: int) -> Callable[[], bool]:
@@ -62,13 +47,10 @@ async def test_a_quiet_feed_is_read_as_each_event_comes_and_a_busy_one_in_rests(
     running_hub: EmbeddedHub, resting_feed: tuple[FeedClient, BatchCounter]
 ) -> None:
     feed, listener = resting_feed
-    await post(running_hub, [started("s1")])
-    await wait_until(lambda: listener.state is ConnectionState.CONNECTED)
 
     # A quiet floor: events a little closer together than a rest is long, each read alone.
     for n in range(4):
-        quiet = await post(running_hub, [message("s1", f"quiet {n}")])
-        await wait_until(at_seq(feed, quiet))
+        await post_and_read(running_hub, feed, [message("s1", f"quiet {n}")])
         await asyncio.sleep(READ_INTERVAL_S * 0.8)  # the pace of the feed, not a wait
     assert feed.rests == 0
     assert not feed.resting
