@@ -444,8 +444,10 @@ class FeedClient:
         return True
 
     def _on_read_done(self, frames_queued: bool) -> None:
-        """The read callback handed over what it took: the batch ends here unless frames wait
-        in the queue (the coroutine ends it when it has taken them)."""
+        """The read callback is over: if it handed frames over, the batch ends here unless
+        frames wait in the queue (the coroutine ends it when it has taken them)."""
+        if not self._run_events:
+            return
         self._run_events = 0
         if frames_queued or self._failure is not None:
             return
@@ -463,7 +465,6 @@ class FeedClient:
 
     def _end_batch(self) -> None:
         events, self._batch_events = self._batch_events, 0
-        self._run_events = 0
         if self._batch_done is not None:
             self._batch_done()
         if self.read_interval > 0:
@@ -548,25 +549,21 @@ class _FeedConnection(ClientConnection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Set by the feed once the greeting is checked. ``take_now`` returns False to have the
-        # frame queued after all; ``read_done`` is told whether frames wait in the queue.
+        # frame queued after all; ``read_done`` ends each read, told whether frames wait queued.
         self.take_now: Callable[[bytes | bytearray | memoryview], bool] | None = None
         self.read_done: Callable[[bool], None] | None = None
-        self._taken = 0
 
     def process_event(self, event: Event) -> None:
         take = self.take_now
         if (take is not None and isinstance(event, Frame) and event.opcode is Opcode.TEXT
                 and event.fin and not len(self.recv_messages.frames) and take(event.data)):
-            self._taken += 1
             return
         super().process_event(event)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self._taken:
-            self._taken = 0
-            if self.read_done is not None:
-                self.read_done(bool(len(self.recv_messages.frames)))
+        if self.read_done is not None:
+            self.read_done(bool(len(self.recv_messages.frames)))
 
 
 def _describe(base_url: str, exc: BaseException) -> str:
