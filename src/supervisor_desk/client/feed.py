@@ -390,13 +390,12 @@ class FeedClient:
                 self._set_state(ConnectionState.CONNECTED, None, "Connected")
             self._reading_since = loop.time()
             self._batch_events = self._run_events = 0
-            self._failure = None
             if isinstance(ws, _FeedConnection):
                 ws.take_now, ws.read_done = self._take_now, self._on_read_done
             # What the read callback left queued (the frames before it was set, the rest of
             # a long run), in order, in slices.
             async for raw in ws:
-                self._take(self._parse(raw), self._replay_until)
+                self._take(self._parse(raw))
                 self._batch_events += 1
                 if not _frames_waiting(ws):
                     self._end_batch()
@@ -437,7 +436,7 @@ class FeedClient:
         self._run_events += 1
         try:
             raw = data if isinstance(data, bytes) else bytes(data)
-            self._take(self._parse(raw), self._replay_until)
+            self._take(self._parse(raw))
             self._batch_events += 1
         except Exception as exc:  # the coroutine raises it, as it would its own
             self._fail(exc)
@@ -470,7 +469,7 @@ class FeedClient:
         if self.read_interval > 0:
             self._rest_if_busy(events)
 
-    def _take(self, frame: HelloFrame | EventFrame, replay_until: int) -> None:
+    def _take(self, frame: HelloFrame | EventFrame) -> None:
         """One frame of the feed to the listener, in order and once."""
         if not isinstance(frame, EventFrame):
             raise _ResyncError("unexpected frame on the feed")
@@ -478,9 +477,9 @@ class FeedClient:
             return  # already applied (an overlap after resume)
         if frame.seq != self._seq + 1:
             raise _ResyncError(f"gap in the feed: expected {self._seq + 1}, got {frame.seq}")
-        self._listener.on_event(frame.seq, frame.event, frame.seq <= replay_until)
+        self._listener.on_event(frame.seq, frame.event, frame.seq <= self._replay_until)
         self._seq = frame.seq
-        if frame.seq == replay_until:
+        if frame.seq == self._replay_until:
             self._set_state(ConnectionState.CONNECTED, None, "Connected")
 
     def _note_batch(self, events: int, now: float) -> float:
@@ -556,14 +555,14 @@ class _FeedConnection(ClientConnection):
     def process_event(self, event: Event) -> None:
         take = self.take_now
         if (take is not None and isinstance(event, Frame) and event.opcode is Opcode.TEXT
-                and event.fin and not len(self.recv_messages.frames) and take(event.data)):
+                and event.fin and not _frames_waiting(self) and take(event.data)):
             return
         super().process_event(event)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         if self.read_done is not None:
-            self.read_done(bool(len(self.recv_messages.frames)))
+            self.read_done(bool(_frames_waiting(self)))
 
 
 def _describe(base_url: str, exc: BaseException) -> str:
