@@ -236,6 +236,7 @@ class DeskApp(QObject):
         w.sign_out_requested.connect(self._on_window_sign_out_requested)
         w.sign_in_requested.connect(self._on_window_sign_in_requested)
         w.live_order_requested.connect(self._on_window_live_order_requested)
+        w.on_screen_changed.connect(self._update_feed_hold)
         w.session_selected.connect(self._on_window_session_selected)
         self.history.session_selected.connect(self._on_history_session_selected)
         self.history.table.selection_left.connect(w.mark_left_list)
@@ -380,6 +381,9 @@ class DeskApp(QObject):
         # Closed to the tray or minimised: the table holds still, the rest follows the feed.
         live.set_on_screen(self.window.on_screen)
         self.window.on_screen_changed.connect(live.set_on_screen)
+        # Nothing live on screen: the hub holds events back (alerts still go at once).
+        self.alerts.before_deadline = live.flush_feed
+        self._update_feed_hold()
         self.detail.set_client(signed.client)
         self.history_vm.set_source(HubSessionSource(signed.client))
         self.history.connect_live(live)
@@ -400,6 +404,7 @@ class DeskApp(QObject):
 
     async def _stop_live(self) -> None:
         live, self.live = self.live, None
+        self.alerts.before_deadline = None
         self.window.live_options.bind(None)
         if live is not None:
             await live.stop()
@@ -564,7 +569,17 @@ class DeskApp(QObject):
         if tint_rows(self.model, update):
             self.wall_vm.on_alerts_changed()
 
+    def _update_feed_hold(self, *_changed: object) -> None:
+        """The hub may hold the feed while no window shows live state: the main window is in
+        the tray or minimised and no Wall is on screen."""
+        live = self.live
+        if live is None:
+            return
+        wall = self.wall_window
+        live.hold_feed(not self.window.on_screen and not (wall is not None and on_screen(wall)))
+
     def _on_alerts_rules_changed(self, rules: Any) -> None:
+        self._update_feed_hold()  # the hub judges what to send at once by the rules
         thresholds = rules.wait_thresholds()
         self.analytics_vm.set_sla_seconds(
             thresholds[0][0] if thresholds else DEFAULT_SLA_SECONDS)
@@ -580,6 +595,7 @@ class DeskApp(QObject):
             self.wall_window = WallWindow(self.wall_vm, self.window)
             self.wall_window.session_clicked.connect(self._on_wall_session_clicked)
             self.wall_window.pin_requested.connect(self._on_wall_pin_requested)
+            self.wall_window.on_screen_changed.connect(self._update_feed_hold)
             # The tiles' waits move (and ended tiles give way) only while the Wall shows.
             screen_clock().subscribe(self.wall_window, self.wall_vm.tick)
         saved: dict[str, SessionFilter] = {}

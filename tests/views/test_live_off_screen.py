@@ -13,8 +13,13 @@ from PySide6.QtCore import QTimer
 from supervisor_desk.client.feed import ConnectionState
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.models.alerts.defaults import default_rules
+from supervisor_desk.models.alerts.rules import Rule, RuleSet, WaitCondition
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
-from supervisor_desk.views.live_viewmodel import CALM_BATCH_EVENTS, LiveViewModel
+from supervisor_desk.views.live_viewmodel import (
+    CALM_BATCH_EVENTS,
+    HIDDEN_HOLD_MS,
+    LiveViewModel,
+)
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.tasks import standalone_scope
 from tests.client.hub_events import ended, message, started, updated
@@ -122,5 +127,56 @@ def test_on_screen_a_lone_event_shows_in_the_turn_that_read_it_and_a_busy_feed_k
             assert len(rows()) < 4 + len(burst)
             live.flush()
             assert len(rows()) == 4 + len(burst)
+
+    qrun(scenario())
+
+
+def test_with_nothing_on_screen_the_hub_holds_events_but_never_an_alert_or_a_deadline(
+    running_hub: Any, qrun: Any
+) -> None:
+    """Held delivery: the hub gathers a hidden desktop's events, sends at once what could
+    open an alert, and a deadline is judged on everything held before it."""
+    async def scenario() -> None:
+        quick_wait = Rule(id="wait-2", name="Waiting 2 s", severity="warning",
+                          condition=WaitCondition(seconds=2))
+        alerts = AlertsViewModel(RuleSet(rules=(*default_rules().rules, quick_wait)))
+        told: list[tuple[str, str]] = []  # (rule, session) of each alert told
+        alerts.subscribe(alerts, lambda update: told.extend(
+            (n.rule.id, a.session_id) for n in update.notices for a in n.alerts))
+        async with _live_on(running_hub, alerts) as live:
+            alerts.before_deadline = live.flush_feed
+            live.set_on_screen(False)
+            live.hold_feed(True)
+            feed = live.feed
+            await wait_until(lambda: feed.held_ms == HIDDEN_HOLD_MS)
+
+            # An answer is held; a complaint goes at once, and takes the answer with it.
+            seen = feed.seq
+            await asyncio.to_thread(ingest, running_hub, [message("a", "Sure", role="ai")])
+            await asyncio.sleep(HIDDEN_HOLD_MS / 1000 / 3)
+            assert feed.seq == seen
+            last = await asyncio.to_thread(
+                ingest, running_hub, [message("a", "I will cancel my account")])
+            await wait_until(lambda: ("complaint", "a") in told,
+                             timeout=HIDDEN_HOLD_MS / 1000 / 2)
+            assert feed.seq == last["last_seq"]
+
+            # A queued session (told at once: new), accepted before its 2 s are up: the
+            # acceptance is held, the deadline asks for it first and no wait alert opens.
+            await asyncio.to_thread(ingest, running_hub, [started("q", status="queued")])
+            await wait_until(lambda: live.store.get("q") is not None)
+            feed.hold(5000, alerts.rules.rules)  # held past the deadline unless flushed
+            await wait_until(lambda: feed.held_ms == 5000)
+            await asyncio.to_thread(ingest, running_hub, [updated("q", status="active")])
+            await wait_until(lambda: alerts.deadline_waits >= 1, timeout=4)
+            await wait_until(lambda: (q := live.store.get("q")) is not None
+                             and q.status == "active", timeout=1)
+            await asyncio.sleep(0.2)
+            assert ("wait-2", "q") not in told and ("wait-60", "q") not in told
+            assert feed.flushes >= 1
+
+            live.hold_feed(False)  # on screen again: each event at once
+            await wait_until(lambda: feed.held_ms == 0)
+            live.set_on_screen(True)
 
     qrun(scenario())

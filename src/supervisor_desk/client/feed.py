@@ -38,6 +38,13 @@ event, about a sixth of reading it; docs/performance.md, "Eleventh round"). A ru
 longer than ``_SLICE_S`` in one callback (a catch-up) leaves the rest queued, and the coroutine
 takes the queue in slices as before; frames that arrive while some are queued queue behind
 them, so the order is the hub's.
+
+Held delivery (a hub that says ``hold`` in its greeting; models/feed_hold.py): ``hold(ms,
+rules)`` asks the hub to gather events for up to ``ms`` and send them together, one wake-up
+for many, except those that could open an alert of ``rules``, which it sends at once.
+``flush(then)`` runs ``then`` once everything the hub holds has been handed over (the alert
+rules' deadlines judge current facts). Asked again on every connection; never asked of a hub
+that does not offer it.
 """
 
 from __future__ import annotations
@@ -62,12 +69,17 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import Event
 
 from supervisor_desk.client.rest import HubClient, HubError
+from supervisor_desk.models.alerts.rules import Rule
+from supervisor_desk.models.feed_hold import FLUSH_REQUEST_JSON, hold_request_json
 from supervisor_desk.models.wire import (
     FEED_CLOSE_RESYNC,
     FEED_CLOSE_TOO_SLOW,
     FEED_CLOSE_UNAUTHORIZED,
     EventFrame,
+    FeedFrame,
+    FlushedFrame,
     HelloFrame,
+    HoldingFrame,
     LiveSnapshot,
     StoredEvent,
     parse_frame,
@@ -103,6 +115,8 @@ _SLICE_S = 0.008
 _RATE_WINDOW_S = 1.0
 # A rest pays when this many events are expected to arrive during it (module docstring).
 _REST_PAYS_AT_EVENTS = 2.0
+# A flush the hub has not answered in this long is taken as done (what it held comes anyway).
+_FLUSH_ANSWER_S = 0.5
 
 
 class ConnectionState(StrEnum):
@@ -188,6 +202,16 @@ class FeedClient:
         # Events a second, decayed over _RATE_WINDOW_S, as of the loop time ``_rate_at``.
         self._rate = 0.0
         self._rate_at = 0.0
+        # Held delivery (models/feed_hold.py): what we ask of the hub, whether this hub takes
+        # it, what it said it holds, and who waits for the answer to a flush.
+        self._hold_ms = 0
+        self._hold_rules: tuple[Rule, ...] | None = None
+        self._hub_holds = False
+        self.held_ms = 0  # the hold the hub confirmed on this connection
+        self._flush_waiters: list[Callable[[], None]] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+        self.flushes = 0  # flushes asked of the hub, for diagnostics and tests
         self.connections = 0  # successful handshakes, for diagnostics and tests
         self.rests = 0  # rests taken (``read_interval``), for diagnostics and tests
         self.snapshots = 0
@@ -213,6 +237,56 @@ class FeedClient:
     def read_now(self) -> None:
         """End a rest early: read what waits in the socket now (the window came on screen)."""
         self._end_rest()
+
+    def hold(self, ms: int, rules: tuple[Rule, ...] | None = None) -> None:
+        """Ask the hub to hold events up to ``ms`` and send them together (0: each at once),
+        except any that could open an alert of ``rules``, which it sends at once. Kept for
+        every later connection; a hub without held delivery is not asked."""
+        if (ms, rules) == (self._hold_ms, self._hold_rules):
+            return
+        was_holding = self._hold_ms > 0
+        self._hold_ms, self._hold_rules = ms, rules
+        if self._hub_holds and (ms > 0 or was_holding):
+            self._send(hold_request_json(ms, rules))
+
+    @property
+    def holding(self) -> bool:
+        """The hub may be holding events for us now (asked, and this hub takes it)."""
+        return self._hub_holds and self._hold_ms > 0
+
+    def flush(self, then: Callable[[], None]) -> None:
+        """Call ``then`` once every event the hub holds for us has been handed over: at once
+        when nothing is held, else when the hub's answer to a flush has been read (or after
+        ``_FLUSH_ANSWER_S``, or when the link drops: never later)."""
+        if not self.holding:
+            then()
+            return
+        self._flush_waiters.append(then)
+        if len(self._flush_waiters) > 1:
+            return  # asked already: one answer serves all
+        self.flushes += 1
+        self._send(FLUSH_REQUEST_JSON)
+        self._flush_timer = asyncio.get_running_loop().call_later(
+            _FLUSH_ANSWER_S, self._flushed)
+
+    def _flushed(self) -> None:
+        timer, self._flush_timer = self._flush_timer, None
+        if timer is not None:
+            timer.cancel()
+        waiters, self._flush_waiters = self._flush_waiters, []
+        for then in waiters:
+            then()
+
+    def _send(self, text: str) -> None:
+        """A control frame to the hub, in the background (a lost link loses it: every new
+        connection asks again)."""
+        ws = self._ws
+        if ws is None:
+            return
+        task = asyncio.get_running_loop().create_task(ws.send(text))
+        self._sends.add(task)
+        task.add_done_callback(_sent)
+        task.add_done_callback(self._sends.discard)
 
     def _set_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
         self._state = state
@@ -384,6 +458,9 @@ class FeedClient:
                     else "missed too much to catch up"
                 )
             self._replay_until = hello.seq
+            self._hub_holds = hello.hold
+            if self._hub_holds and self._hold_ms > 0:
+                self._send(hold_request_json(self._hold_ms, self._hold_rules))
             loop = asyncio.get_running_loop()
             slice_started = loop.time()
             if hello.seq <= self._seq:
@@ -396,7 +473,6 @@ class FeedClient:
             # a long run), in order, in slices.
             async for raw in ws:
                 self._take(self._parse(raw))
-                self._batch_events += 1
                 if not _frames_waiting(ws):
                     self._end_batch()
                     slice_started = loop.time()
@@ -422,6 +498,12 @@ class FeedClient:
                 ws.take_now = ws.read_done = None
             self._end_rest(resume=False)
             self._failure = None
+            # Nothing more is held for us on this link: whoever waits for a flush goes on.
+            self._hub_holds = False
+            self.held_ms = 0
+            self._flushed()
+            for task in self._sends:
+                task.cancel()
 
     def _take_now(self, data: bytes | bytearray | memoryview) -> bool:
         """A whole text frame from the socket's read callback, handed over there; False leaves
@@ -437,7 +519,6 @@ class FeedClient:
         try:
             raw = data if isinstance(data, bytes) else bytes(data)
             self._take(self._parse(raw))
-            self._batch_events += 1
         except Exception as exc:  # the coroutine raises it, as it would its own
             self._fail(exc)
         return True
@@ -469,10 +550,12 @@ class FeedClient:
         if self.read_interval > 0:
             self._rest_if_busy(events)
 
-    def _take(self, frame: HelloFrame | EventFrame) -> None:
+    def _take(self, frame: FeedFrame) -> None:
         """One frame of the feed to the listener, in order and once."""
         if not isinstance(frame, EventFrame):
-            raise _ResyncError("unexpected frame on the feed")
+            self._take_answer(frame)
+            return
+        self._batch_events += 1
         if frame.seq <= self._seq:
             return  # already applied (an overlap after resume)
         if frame.seq != self._seq + 1:
@@ -481,6 +564,19 @@ class FeedClient:
         self._seq = frame.seq
         if frame.seq == self._replay_until:
             self._set_state(ConnectionState.CONNECTED, None, "Connected")
+
+    def _take_answer(self, frame: FeedFrame) -> None:
+        """The hub's answer to a hold or a flush."""
+        if isinstance(frame, FlushedFrame):
+            if self._batch_events:
+                self._end_batch()  # what the flush sent is applied before anyone goes on
+            self._flushed()
+        elif isinstance(frame, HoldingFrame):
+            self.held_ms = frame.ms
+            if frame.detail:
+                log.warning("the hub refused a feed request: %s", frame.detail[:200])
+        else:
+            raise _ResyncError("unexpected frame on the feed")
 
     def _note_batch(self, events: int, now: float) -> float:
         """Count a batch of ``events`` read at loop time ``now`` into the feed's rate; returns
@@ -522,7 +618,7 @@ class FeedClient:
         self._reading_since = asyncio.get_running_loop().time()
 
     @staticmethod
-    def _parse(raw: str | bytes) -> HelloFrame | EventFrame:
+    def _parse(raw: str | bytes) -> FeedFrame:
         try:
             return parse_frame(raw)
         except ValidationError as exc:
@@ -533,6 +629,12 @@ class FeedClient:
 
 class _TooSlowError(Exception):
     pass
+
+
+def _sent(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # The link dropped under it: the coroutine reconnects and asks again.
+        log.debug("feed control frame not sent: %s", task.exception())
 
 
 def _frames_waiting(ws: ClientConnection) -> int:

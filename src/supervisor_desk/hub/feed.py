@@ -6,14 +6,24 @@ never waits on a socket, so one slow client never delays the others: it only gro
 until it is over a limit (in frames or in bytes) and gets closed with 4008 (it then resumes with
 ``after``). The frame texts are shared between subscribers, so clients that lag at the same
 place hold one copy.
+
+A subscriber may ask to have its frames held (docs/protocol.md, "Held delivery"): they stay in
+the same buffer, under the same limits, until the hold runs out, an event its rules call urgent
+arrives, or it asks for them; its sender then sends them back to back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from supervisor_desk.models.alerts.rules import Rule
+from supervisor_desk.models.alerts.urgency import UrgentScreen
 from supervisor_desk.models.wire import FEED_CLOSE_TOO_SLOW
 
 MAX_UNSENT_FRAMES = 10_000
@@ -21,6 +31,14 @@ MAX_UNSENT_BYTES = 16 * 1024 * 1024
 # A feed socket whose writes have not moved for this long is closed (a peer that stopped
 # reading never answers pings either, so the keepalive alone never notices it).
 STALL_SECONDS = 10.0
+# Answers to a client's requests waiting to be sent: a client that keeps asking without
+# reading is too slow like any other.
+MAX_UNSENT_ANSWERS = 64
+# Distinct rule sets whose screens are kept for sharing (desktops mostly send the defaults).
+MAX_SCREENS = 64
+# Rule sets this small are compiled on the loop; bigger ones (500 keyword rules take ~80 ms)
+# in a thread, so one client's request does not stall every feed.
+_INLINE_RULES = 32
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,17 @@ def frame_size(frame: str) -> int:
     return len(frame) if frame.isascii() else len(frame.encode("utf-8"))
 
 
+def holding_frame(ms: int, detail: str = "") -> str:
+    answer: dict[str, Any] = {"type": "holding", "ms": ms}
+    if detail:
+        answer["detail"] = detail
+    return json.dumps(answer)
+
+
+def flushed_frame(seq: int) -> str:
+    return f'{{"type":"flushed","seq":{seq}}}'
+
+
 class Subscriber:
     """One feed client's buffer of unsent frames (touched only on the event loop thread)."""
 
@@ -59,8 +88,19 @@ class Subscriber:
         self.overflowed = False
         # Why it was closed with 4008, for the hub's log.
         self.reason = ""
+        # Held delivery: 0 sends each frame at once. ``screen`` is set only while holding with
+        # rules that can call an event urgent, so publish judges events for holders alone.
+        self.hold_ms = 0
+        self.screen: UrgentScreen | None = None
+        # When (time.monotonic) the oldest frame now held was pushed; None when none is held.
+        self.held_since: float | None = None
+        # Everything buffered goes now (an urgent event came), whatever the hold.
+        self.release = False
+        # Answers to the client's requests, sent after every frame buffered at that moment;
+        # None stands for the "flushed" frame, whose seq is known only when it is sent.
+        self.answers: deque[str | None] = deque()
 
-    def push(self, seq: int, frame: str, size: int | None = None) -> None:
+    def push(self, seq: int, frame: str, size: int | None = None, urgent: bool = False) -> None:
         if self.overflowed:
             return
         size = frame_size(frame) if size is None else size
@@ -72,12 +112,64 @@ class Subscriber:
             unit = (f"{self.unsent_bytes} bytes" if over_bytes
                     else f"{len(self.frames)} frames")
             self.give_up(f"{unit} unsent")
-        self.wakeup.set()
+            return
+        # While holding, wake the sender only when it has to act: to send now (urgent), or to
+        # start its timer (the first frame held). Frames held behind that one change nothing.
+        if not self.hold_ms:
+            self.wakeup.set()
+        elif urgent:
+            self.release = True
+            self.wakeup.set()
+        elif self.held_since is None:
+            self.held_since = time.monotonic()
+            self.wakeup.set()
 
     def pop(self) -> tuple[int, str]:
         seq, frame, size = self.frames.popleft()
         self.unsent_bytes -= size
         return seq, frame
+
+    def due(self, now: float) -> bool:
+        """Whether the buffered frames are to be sent now (``now``: time.monotonic)."""
+        if not self.frames:
+            return False
+        if not self.hold_ms or self.release or self.answers or self.held_since is None:
+            return True
+        return now - self.held_since >= self.hold_ms / 1000
+
+    def time_left(self, now: float) -> float | None:
+        """Seconds until what is held is due, or None while nothing is held."""
+        if not self.hold_ms or self.held_since is None or not self.frames:
+            return None
+        return max(0.0, self.held_since + self.hold_ms / 1000 - now)
+
+    def released(self) -> None:
+        """The sender has sent everything buffered: the next frame starts a new hold."""
+        self.release = False
+        self.held_since = None
+
+    def hold(self, ms: int, screen: UrgentScreen | None) -> None:
+        """Hold frames up to ``ms`` from now on (0: each at once), sending early any event
+        ``screen`` calls urgent; answered, after everything held so far, with "holding"."""
+        self.hold_ms = ms
+        self.screen = screen if ms and screen is not None and not screen.quiet else None
+        self.answer(holding_frame(ms))
+
+    def flush(self) -> None:
+        """Send everything held now, then "flushed"."""
+        self.answer(None)
+
+    def refuse(self, detail: str) -> None:
+        self.answer(holding_frame(self.hold_ms, detail))
+
+    def answer(self, frame: str | None) -> None:
+        if self.overflowed:
+            return
+        if len(self.answers) >= MAX_UNSENT_ANSWERS:
+            self.give_up(f"{len(self.answers)} answers unsent")
+            return
+        self.answers.append(frame)
+        self.wakeup.set()
 
     def give_up(self, reason: str) -> None:
         """Close with 4008: free the backlog now; the client resumes from its last seq."""
@@ -86,9 +178,15 @@ class Subscriber:
         self.overflowed = True
         self.reason = reason
         self.frames.clear()
+        self.answers.clear()
         self.unsent_bytes = 0
         self.stop.set()
         self.wakeup.set()
+
+
+def rules_key(rules: Sequence[Rule]) -> str:
+    """The rule set as canonical JSON: equal sets sent by different desktops share a screen."""
+    return "[" + ",".join(rule.model_dump_json() for rule in rules) + "]"
 
 
 class Broadcaster:
@@ -105,6 +203,7 @@ class Broadcaster:
         # Frames handed to subscribers' buffers since start (events x subscribers): its
         # growth over a tick is how busy the fan-out is (transcription yields to it).
         self.frames_published = 0
+        self._screens: dict[str, UrgentScreen] = {}
 
     def configure(self, limits: FeedLimits) -> None:
         """Applies to subscribers that join from now on."""
@@ -125,7 +224,22 @@ class Broadcaster:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
+    async def screen(self, rules: Sequence[Rule]) -> UrgentScreen:
+        """The screen of ``rules``, shared with every subscriber that sent the same set (so
+        publish judges each event once per distinct set)."""
+        inline = len(rules) <= _INLINE_RULES
+        key = rules_key(rules) if inline else await asyncio.to_thread(rules_key, rules)
+        found = self._screens.get(key)
+        if found is not None:
+            return found
+        built = UrgentScreen(rules) if inline else await asyncio.to_thread(UrgentScreen, rules)
+        if len(self._screens) >= MAX_SCREENS:
+            self._screens.clear()  # subscribers keep theirs; only the sharing is lost
+        # Another request for the same set may have finished while this one was compiling.
+        return self._screens.setdefault(key, built)
+
     def publish(self, events: list[tuple[int, str]]) -> None:
+        now_ms = 0
         for seq, body in events:
             if seq <= self.last_seq:
                 continue  # already delivered (cannot happen with one writer; cheap guard)
@@ -133,8 +247,23 @@ class Broadcaster:
             frame = event_frame(seq, body)
             size = frame_size(frame)
             self.frames_published += len(self._subscribers)
+            # Only holders with rules judge events, each distinct screen once per event; the
+            # body is parsed only when one of them needs it.
+            verdicts: dict[UrgentScreen, bool] | None = None
+            event: Any = None
             for subscriber in self._subscribers:
-                subscriber.push(seq, frame, size)
+                screen = subscriber.screen
+                if screen is None:
+                    subscriber.push(seq, frame, size)
+                    continue
+                if verdicts is None:
+                    verdicts = {}
+                    now_ms = now_ms or time.time_ns() // 1_000_000
+                    event = _parsed(body)
+                urgent = verdicts.get(screen)
+                if urgent is None:
+                    urgent = verdicts[screen] = _urgent(screen, event, now_ms)
+                subscriber.push(seq, frame, size, urgent)
 
     def close_all(self) -> None:
         self.closing = True
@@ -143,7 +272,25 @@ class Broadcaster:
             subscriber.wakeup.set()
 
 
+def _parsed(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _urgent(screen: UrgentScreen, event: Any, now_ms: int) -> bool:
+    # An event the screen cannot judge is sent at once: holding it could delay an alert.
+    if not isinstance(event, dict):
+        return True
+    try:
+        return screen.urgent(event, now_ms)
+    except Exception:
+        return True
+
+
 __all__ = [
     "FEED_CLOSE_TOO_SLOW", "MAX_UNSENT_BYTES", "MAX_UNSENT_FRAMES", "STALL_SECONDS",
-    "Broadcaster", "FeedLimits", "Subscriber", "event_frame", "frame_size",
+    "Broadcaster", "FeedLimits", "Subscriber", "event_frame", "flushed_frame", "frame_size",
+    "holding_frame",
 ]

@@ -5,6 +5,9 @@ a limit in frames or bytes (:mod:`supervisor_desk.hub.feed`), or when its socket
 byte for ``stall_seconds`` while there was something to send: a peer that stopped reading never
 answers pings either, so only the write side can tell. A closed client whose close frame cannot
 be delivered is then disconnected outright, so its unsent bytes do not stay in memory.
+
+The client may ask the hub to hold its live frames and send them together ("hold", "flush":
+docs/protocol.md, "Held delivery"); each request is answered in order with the frames.
 """
 
 from __future__ import annotations
@@ -13,21 +16,32 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import struct
 import sys
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from supervisor_desk.hub import revocation
-from supervisor_desk.hub.feed import Subscriber, event_frame, frame_size
+from supervisor_desk.hub.feed import (
+    Broadcaster,
+    Subscriber,
+    event_frame,
+    flushed_frame,
+    frame_size,
+)
 from supervisor_desk.hub.lograte import RateLimitedLog
 from supervisor_desk.hub.service import HubService
+from supervisor_desk.models.feed_hold import HoldRequest, parse_control
 from supervisor_desk.models.wire import FEED_CLOSE_RESYNC, FEED_CLOSE_TOO_SLOW
 
 log = logging.getLogger("supervisor_desk.hub.feed")
 _closures = RateLimitedLog(log, period=60.0, burst=20)
+_refusals = RateLimitedLog(log, period=60.0, burst=20)
 
 TOO_SLOW_REASON = "too slow: resume with after"
 # However long a closing socket keeps draining, it is dropped after this.
@@ -35,6 +49,10 @@ CLOSE_DEADLINE_SECONDS = 60.0
 # Replay reads start small and then size their batches to the client's byte limit.
 _FIRST_REPLAY_ROWS = 16
 _MAX_REPLAY_ROWS = 1000
+# Requests this short are parsed on the loop; longer ones (rule sets of up to 256 KiB) in a
+# thread. A refusal's detail is cut to this many characters.
+_INLINE_REQUEST_CHARS = 4096
+_MAX_DETAIL_CHARS = 200
 
 
 class _Progress:
@@ -47,6 +65,10 @@ class _Progress:
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         sock = self.transport.get_extra_info("socket") if self.transport is not None else None
         self.fd = sock.fileno() if sock is not None else -1
+        # Corked around a burst of held frames (Linux): the peer gets them in full segments.
+        self.sock = sock if (
+            sock is not None and hasattr(socket, "TCP_CORK")
+            and sock.family in (socket.AF_INET, socket.AF_INET6)) else None
         self.sent = 0
         self.sending = False
 
@@ -75,6 +97,24 @@ class _Progress:
             self.sending = False
         self.sent += 1
 
+    @contextlib.contextmanager
+    def corked(self) -> Iterator[None]:
+        """Frames sent inside leave in full TCP segments, at once when it ends."""
+        sock = self.sock
+        if sock is None:
+            yield
+            return
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        except OSError:
+            yield
+            return
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+
 
 async def stream_feed(
     service: HubService, websocket: WebSocket, *, token: str, after: int | None,
@@ -96,13 +136,15 @@ async def stream_feed(
     progress = _Progress(websocket)
     closed = asyncio.Event()
 
-    async def watch_disconnect() -> None:
-        # The client sends nothing; a receive only ever returns its disconnect.
+    async def watch_client() -> None:
+        # What the client sends is requests (hold, flush); a receive ends with its disconnect.
         with contextlib.suppress(Exception):
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
                     break
+                if message["type"] == "websocket.receive":
+                    await _take_request(broadcaster, subscriber, message, websocket)
         closed.set()
         subscriber.wakeup.set()
 
@@ -111,7 +153,8 @@ async def stream_feed(
         start = live_from if after is None else after
         resumable = (epoch is None or epoch == storage.epoch) and first - 1 <= start <= live_from
         await progress.send(websocket, json.dumps(
-            {"type": "hello", "epoch": storage.epoch, "seq": live_from, "resumed": resumable}
+            {"type": "hello", "epoch": storage.epoch, "seq": live_from, "resumed": resumable,
+             "hold": True}
         ))
         if not resumable:
             await websocket.close(FEED_CLOSE_RESYNC, "resync: reload /live and reconnect")
@@ -131,15 +174,9 @@ async def stream_feed(
             # Keep one read batch within the client's byte limit (events can be ~1 MB each).
             average = max(1, batch_bytes // len(rows))
             rows_wanted = max(1, min(_MAX_REPLAY_ROWS, subscriber.max_bytes // average))
-        while True:
-            if subscriber.frames:
-                _, frame = subscriber.pop()
-                await progress.send(websocket, frame)
-            else:
-                subscriber.wakeup.clear()
-                await subscriber.wakeup.wait()
+        await _send_live(websocket, subscriber, progress, last_sent=cursor)
 
-    watcher = asyncio.create_task(watch_disconnect())
+    watcher = asyncio.create_task(watch_client())
     pumping = asyncio.create_task(pump())
     stopping = asyncio.create_task(subscriber.stop.wait())
     revoked = asyncio.create_task(revocation.watch_token(service, token))
@@ -176,6 +213,78 @@ async def stream_feed(
                 await task
 
 
+async def _send_live(
+    websocket: WebSocket, subscriber: Subscriber, progress: _Progress, *, last_sent: int
+) -> None:
+    """Send the live buffer: each frame as it comes, or, while holding, everything at once when
+    it is due; then the answers to the client's requests (after every frame buffered so far)."""
+    while True:
+        now = time.monotonic()
+        if subscriber.frames and not subscriber.hold_ms and not subscriber.answers:
+            last_sent, frame = subscriber.pop()
+            await progress.send(websocket, frame)
+        elif subscriber.due(now) or subscriber.answers:
+            with progress.corked() if len(subscriber.frames) > 1 else contextlib.nullcontext():
+                while subscriber.frames:
+                    last_sent, frame = subscriber.pop()
+                    await progress.send(websocket, frame)
+            subscriber.released()
+            while subscriber.answers and not subscriber.frames:
+                answer = subscriber.answers.popleft()
+                await progress.send(websocket, flushed_frame(last_sent) if answer is None
+                                    else answer)
+        else:
+            subscriber.wakeup.clear()
+            timeout = subscriber.time_left(now)
+            if timeout is None:
+                await subscriber.wakeup.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(subscriber.wakeup.wait(), timeout)
+
+
+async def _take_request(
+    broadcaster: Broadcaster, subscriber: Subscriber, message: Mapping[str, Any],
+    websocket: WebSocket,
+) -> None:
+    """Apply one client frame; anything not understood is answered with a refusal."""
+    text = message.get("text")
+    if not isinstance(text, str):
+        _refuse(subscriber, websocket, "binary", "binary frames are not taken: send JSON text")
+        return
+    try:
+        request = (parse_control(text) if len(text) <= _INLINE_REQUEST_CHARS
+                   else await asyncio.to_thread(parse_control, text))
+    except ValueError as error:
+        _refuse(subscriber, websocket, *_why(error))
+        return
+    if not isinstance(request, HoldRequest):
+        subscriber.flush()
+        return
+    screen = await broadcaster.screen(request.rules) if request.ms and request.rules else None
+    subscriber.hold(request.ms, screen)
+
+
+def _refuse(subscriber: Subscriber, websocket: WebSocket, kind: str, detail: str) -> None:
+    # The log gets the kind of fault alone: the detail may quote the client's frame.
+    _refusals.warning("feed client %s: request refused (%s)", _peer(websocket), kind)
+    subscriber.refuse(detail[:_MAX_DETAIL_CHARS])
+
+
+def _why(error: ValueError) -> tuple[str, str]:
+    """The kind of fault (pydantic's error type, for the log) and the detail for the client."""
+    errors = getattr(error, "errors", None)
+    if not callable(errors):
+        return "invalid", str(error)
+    try:
+        first = errors(include_url=False, include_input=False, include_context=False)[0]
+    except Exception:
+        return "invalid", "invalid request"
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    what = str(first.get("msg", "invalid"))
+    return str(first.get("type", "invalid")), f"{where}: {what}" if where else what
+
+
 async def _watch_stall(subscriber: Subscriber, progress: _Progress, stall_seconds: float) -> None:
     """Give the subscriber up when there is something to send and nothing has moved for
     ``stall_seconds``: no frame handed over, the transport's buffer not shrinking, and the
@@ -190,7 +299,9 @@ async def _watch_stall(subscriber: Subscriber, progress: _Progress, stall_second
         now = loop.time()
         buffered = progress.buffered()
         kernel = progress.in_kernel()
-        busy = progress.sending or bool(subscriber.frames) or buffered > 0
+        # Frames held on purpose are not waiting on the socket.
+        waiting = bool(subscriber.answers) or subscriber.due(time.monotonic())
+        busy = progress.sending or waiting or buffered > 0
         peer_took = kernel is not None and (
             kernel == 0 or (last_kernel is not None and kernel < last_kernel))
         if (not busy or peer_took or progress.sent != last_sent

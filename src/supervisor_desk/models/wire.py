@@ -458,6 +458,9 @@ class HelloFrame(WireModel):
     epoch: str
     seq: int
     resumed: bool
+    # Extension: the hub takes "hold" and "flush" requests on this socket
+    # (supervisor_desk.models.feed_hold); a hub without it never says so.
+    hold: bool = False
 
 
 class EventFrame(WireModel):
@@ -466,16 +469,34 @@ class EventFrame(WireModel):
     event: StoredEvent
 
 
+class FlushedFrame(WireModel):
+    """Answers a client's "flush": every event up to ``seq`` was sent before this frame."""
+
+    type: Literal["flushed"] = "flushed"
+    seq: int
+
+
+class HoldingFrame(WireModel):
+    """Answers a client's "hold": the hub holds events up to ``ms`` now (0: it sends each at
+    once), and ``detail`` says why a request was refused."""
+
+    type: Literal["holding"] = "holding"
+    ms: int
+    detail: str = ""
+
+
+FeedFrame = HelloFrame | EventFrame | FlushedFrame | HoldingFrame
+
 FEED_CLOSE_RESYNC = 4409
 FEED_CLOSE_TOO_SLOW = 4008
 FEED_CLOSE_UNAUTHORIZED = 4401
 
-_FRAME_ADAPTER: TypeAdapter[HelloFrame | EventFrame] = TypeAdapter(
-    Annotated[HelloFrame | EventFrame, Field(discriminator="type")]
+_FRAME_ADAPTER: TypeAdapter[FeedFrame] = TypeAdapter(
+    Annotated[FeedFrame, Field(discriminator="type")]
 )
 
 
-def parse_frame(text: str | bytes) -> HelloFrame | EventFrame:
+def parse_frame(text: str | bytes) -> FeedFrame:
     """Parse one feed frame; raises ``ValidationError`` on anything malformed."""
     return _FRAME_ADAPTER.validate_json(text)
 

@@ -66,6 +66,9 @@ HIDDEN_EXPIRE_CHECK_MS = 60_000
 # Off screen the feed leaves a busy socket unread this long between batches (client/feed.py):
 # an alert is told at most this late plus its handling, inside the 200 ms it is promised in.
 HIDDEN_READ_INTERVAL_S = 0.12
+# With nothing of the live state on screen the hub may hold events this long and send them
+# together (hold_feed); what could open an alert it sends at once.
+HIDDEN_HOLD_MS = 1000
 DEFAULT_KEEP_ENDED_MINUTES = 2
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
@@ -208,6 +211,18 @@ class LiveViewModel(QObject):
     @property
     def running(self) -> bool:
         return self._feed_task is not None and not self._feed_task.done()
+
+    def hold_feed(self, held: bool) -> None:
+        """Nothing of the live state is on screen (the window in the tray or minimised, no
+        Wall): let the hub gather events for up to ``HIDDEN_HOLD_MS`` and send them together,
+        one wake-up for several, except any that could open an alert of the rules, which it
+        sends at once (client/feed.py, "Held delivery"). ``held`` False: each at once again."""
+        rules = self.alerts.rules.rules if self.alerts is not None and held else None
+        self._feed.hold(HIDDEN_HOLD_MS if held else 0, rules)
+
+    def flush_feed(self, then: Callable[[], None]) -> None:
+        """Run ``then`` once everything the hub holds for us has been applied."""
+        self._feed.flush(then)
 
     def start(self) -> None:
         if self.running:

@@ -81,3 +81,25 @@ def test_a_subscriber_is_dropped_with_its_owner_and_a_failing_one_stops_nothing(
         owner.deleteLater()
     vm.apply_batch([SessionChange("added", queued("s2", 200))])
     assert told == ["s1", "s1"]  # the owner went: no call to it
+
+
+def test_a_deadline_waits_for_held_events_and_judges_what_they_changed(qtbot: QtBot) -> None:
+    """The hub may hold events back (held delivery): a deadline asks for them first, so a
+    session accepted in the meantime raises no wait alert."""
+    vm = AlertsViewModel(default_rules())
+    updates: list[AlertUpdate] = []
+    vm.subscribe(vm, updates.append)
+    bob = queued("s1", 59.8)  # a minute's wait in 200 ms
+    vm.apply_batch([SessionChange("added", bob)])
+    waiting: list[object] = []
+    vm.before_deadline = waiting.append  # the feed's flush: the judging waits for its answer
+    qtbot.waitUntil(lambda: bool(waiting), timeout=5000)
+    assert vm.deadline_waits == 1 and not any(u.opened for u in updates)
+    # What the hub held comes: Bob was accepted before his minute was up.
+    accepted = bob.model_copy(update={"status": "active", "version": 2})
+    vm.apply_batch([SessionChange("updated", accepted, previous=bob)])
+    judge = waiting.pop()
+    assert callable(judge)
+    judge()
+    assert not any(a.rule_id.startswith("wait") for u in updates for a in u.opened)
+    assert vm.alerts() == []

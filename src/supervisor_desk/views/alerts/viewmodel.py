@@ -70,6 +70,11 @@ class AlertsViewModel(QObject):
         self._frame.setInterval(ALERT_FRAME_MS)
         self._frame.timeout.connect(self.flush)
         self.batches = 0
+        # Called before a deadline is judged, with the judging to run once every event held
+        # back on the way (the hub's held delivery) has been taken: a deadline must not fire
+        # on facts an event already changed. None: judged at once.
+        self.before_deadline: Callable[[Callable[[], None]], None] | None = None
+        self.deadline_waits = 0  # deadlines that waited for held events, for tests
         # (id of the owner, callback), in the order subscribed; the callbacks alone, as
         # _publish reads them.
         self._subscribers: list[tuple[int, AlertsCallback]] = []
@@ -186,6 +191,14 @@ class AlertsViewModel(QObject):
 
     def _on_timer_timeout(self) -> None:
         self._armed_for = None  # single-shot: no longer armed
+        gate = self.before_deadline
+        if gate is None:
+            self._judge_deadlines()
+            return
+        self.deadline_waits += 1
+        gate(self._judge_deadlines)
+
+    def _judge_deadlines(self) -> None:
         self._publish(self.engine.tick(self._clock()))
 
     def _publish(self, update: AlertUpdate) -> None:

@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QHideEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QResizeEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -160,11 +169,13 @@ class WallTileWidget(QFrame):
 class WallWindow(QWidget):
     session_clicked = Signal(str)
     pin_requested = Signal()  # pin the main window's selected session
+    on_screen_changed = Signal(bool)  # shown and not minimised, or not
 
     def __init__(self, vm: WallViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("wall_window")
         self.setWindowTitle("Wall - Supervisor Desk")
+        self._shown = False
         self.vm = vm
         self.layout_combo = QComboBox(self)
         for name in LAYOUTS:
@@ -205,6 +216,25 @@ class WallWindow(QWidget):
         vm.tile_changed.connect(self._on_vm_tile_changed)
         self.resize(1280, 860)
         self._on_vm_tiles_changed()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._note_on_screen()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self._note_on_screen()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.WindowStateChange:
+            self._note_on_screen()
+
+    def _note_on_screen(self) -> None:
+        shown = self.isVisible() and not self.isMinimized()
+        if shown != self._shown:
+            self._shown = shown
+            self.on_screen_changed.emit(shown)
 
     def set_saved_filters(self, saved: dict[str, SessionFilter]) -> None:
         """Saved History views offered under "Show:" beside the built-in choices."""

@@ -1,0 +1,68 @@
+"""What a desktop may ask of the hub on its feed socket: to hold events for a while, or to
+send what it holds now (a protocol extension; docs/protocol.md, "Held delivery").
+
+A desktop closed to the tray reads the feed for its alert rules alone. Every event woke it
+(a read, a parse, a pass of the rules, a second or two of a core's milliseconds per minute at
+a floor's pace); held on the hub for up to a second and sent together, the same events cost
+one wake-up. An event that could open an alert of the desktop's rules is never held: the hub
+judges each one by the rules the desktop sent (:class:`~supervisor_desk.models.alerts.urgency.
+UrgentScreen`) and sends it at once, with everything held before it. Rules that become true
+with time alone (a wait, a silence, a length) are judged on the desktop, which asks for a
+flush first, so what it judges is current.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from supervisor_desk.models.alerts.rules import Rule
+
+# The longest a hub holds an event: the ceiling of what a hidden window may be behind.
+MAX_HOLD_MS = 5_000
+MAX_HOLD_RULES = 500
+# A control frame larger than this is refused unread (rules are a few kilobytes).
+MAX_CONTROL_BYTES = 256 * 1024
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class HoldRequest(_Request):
+    """Hold events up to ``ms`` (0: send each at once again), sending at once any event that
+    could open an alert of ``rules`` (with it, everything held before it). ``rules`` None: no
+    event is sent early (a client that flushes when it needs to)."""
+
+    type: Literal["hold"] = "hold"
+    ms: int = Field(ge=0, le=MAX_HOLD_MS)
+    rules: tuple[Rule, ...] | None = Field(default=None, max_length=MAX_HOLD_RULES)
+
+
+class FlushRequest(_Request):
+    """Send every held event now, then a ``flushed`` frame."""
+
+    type: Literal["flush"] = "flush"
+
+
+ControlRequest = HoldRequest | FlushRequest
+
+_CONTROL_ADAPTER: TypeAdapter[ControlRequest] = TypeAdapter(
+    Annotated[ControlRequest, Field(discriminator="type")]
+)
+
+
+def parse_control(text: str | bytes) -> ControlRequest:
+    """One client frame; raises ``ValueError`` (pydantic's ``ValidationError``) on anything
+    malformed or unknown."""
+    if len(text) > MAX_CONTROL_BYTES:
+        raise ValueError(f"control frame over {MAX_CONTROL_BYTES} bytes")
+    return _CONTROL_ADAPTER.validate_json(text)
+
+
+def hold_request_json(ms: int, rules: tuple[Rule, ...] | None) -> str:
+    return HoldRequest(ms=ms, rules=rules).model_dump_json(exclude_none=True)
+
+
+FLUSH_REQUEST_JSON = FlushRequest().model_dump_json()
