@@ -18,6 +18,10 @@ four states: ``shown`` (Live page), ``minimised`` (``xdotool windowminimize``), 
 - ``wakeups_s``: voluntary context switches per second of the Qt (main) thread
   (``/proc/<pid>/status``), and ``all_wakeups_s`` summed over every thread
   (``/proc/<pid>/task/*/status``).
+- ``alert_p50_ms`` / ``alert_max_ms`` (``hidden`` only, measured after its window): from a
+  platform's post of a customer's complaint (a keyword of the default rules) to the desktop
+  notification, over five probes with the window in the tray — the promise that a quiet app
+  still tells at once (the hub holds a hidden desktop's events, never one that opens an alert).
 
 The shift-long RSS curve is time-compressed: the simulator posts ``COMPRESSION`` times the
 5 events/s mix (with the window closed to the tray, ended rows kept one minute) and RSS
@@ -507,8 +511,53 @@ class App:
 
 # ---------------------------------------------------------------------------- the run
 
+ALERT_PROBES = 5
+
+
+def _alert_latency(app: App, traffic: Traffic, probes: int = ALERT_PROBES) -> dict[str, float]:
+    """With the window in the tray: from a platform's post of a customer's complaint (a
+    keyword of the default rules) to the desktop notification, per probe (ms)."""
+    import httpx
+
+    def post(events: list[dict[str, Any]]) -> None:
+        answer = httpx.post(f"{traffic.url}/api/v1/ingest", json={"events": events},
+                            headers={"Authorization": f"Bearer {traffic.token}"}, timeout=30)
+        answer.raise_for_status()
+
+    def told() -> int:
+        return sum("complain" in f"{n.get('summary')} {n.get('body')}".lower()
+                   for n in app.desktop.notifications())
+
+    def now_text() -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
+
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    latencies: list[float] = []
+    for n in range(probes):
+        sid = f"alert-probe-{tag}-{n}"
+        post([{"id": f"{sid}-start", "type": "session.started", "session_id": sid,
+               "at": now_text(), "data": {"agent": {"id": "probe", "name": "Probe bot"},
+                                          "channel": "web", "status": "active",
+                                          "user": {"id": sid}}}])
+        time.sleep(1.5)  # the new session is told and the hub holds again
+        before = told()
+        started = time.monotonic()
+        post([{"id": f"{sid}-said", "type": "message.created", "session_id": sid,
+               "at": now_text(), "data": {"id": f"{sid}-m", "at": now_text(),
+                                          "author": {"role": "customer"},
+                                          "text": "This is a complaint: cancel my account"}}])
+        deadline = started + 10
+        while told() == before and time.monotonic() < deadline:
+            time.sleep(0.005)
+        latencies.append((time.monotonic() - started) * 1000)
+        time.sleep(0.5)
+    latencies.sort()
+    return {"alert_p50_ms": round(latencies[len(latencies) // 2], 1),
+            "alert_max_ms": round(latencies[-1], 1)}
+
+
 def _states(app: App, window_s: float, settle_s: float,
-            rate: float) -> dict[str, dict[str, float]]:
+            rate: float, traffic: Traffic | None = None) -> dict[str, dict[str, float]]:
     wanted = set(os.environ.get("SUPERVISOR_DESK_IDLE_STATES", "").split(",")) - {""}
     wanted = wanted or {"shown", "minimised", "hidden", "history"}
     out: dict[str, dict[str, float]] = {}
@@ -526,6 +575,8 @@ def _states(app: App, window_s: float, settle_s: float,
     app.restore()
     app.hide_to_tray()
     measure_state("hidden")
+    if "hidden" in wanted and traffic is not None:
+        out.setdefault("hidden", {}).update(_alert_latency(app, traffic))
     app.show_from_tray()
     app.history()
     measure_state("history")
@@ -596,7 +647,8 @@ def run(quick: bool) -> Results:
                 app = App(desktop, hub.url, home, work / f"app-{rate:g}.log", cpus=app_cpus)
                 try:
                     app.wait_rows()
-                    for state, figures in _states(app, window_s, settle, rate).items():
+                    for state, figures in _states(app, window_s, settle, rate,
+                                                  traffic).items():
                         for key, value in figures.items():
                             results[f"idle.{state}_{rate:g}eps.{key}"] = value
                 finally:
