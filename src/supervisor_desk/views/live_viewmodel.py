@@ -16,7 +16,9 @@ closed to the tray or minimised, ``set_on_screen``) the table holds still the sa
 counting, and frames follow the feed's batches instead of a timer: the feed reads a busy socket
 at most every ``HIDDEN_READ_INTERVAL_S`` and each batch it read is applied (and judged by the
 alert rules) at once, so an event costs one wake-up, not one for the socket plus one per frame
-timer; showing the window applies everything before it paints.
+timer; showing the window applies everything before it paints. With nothing live on screen at
+all (``hold_feed``, the app's call: no Wall either) the hub itself gathers the events for up to
+``HIDDEN_HOLD_MS`` and sends them together, except any that could open an alert.
 The metric cards move on the app's one-second clock (``tick``), not on a timer of their own.
 """
 
