@@ -595,7 +595,7 @@ class DeskApp(QObject):
             self.wall_window = WallWindow(self.wall_vm, self.window)
             self.wall_window.session_clicked.connect(self._on_wall_session_clicked)
             self.wall_window.pin_requested.connect(self._on_wall_pin_requested)
-            self.wall_window.on_screen_changed.connect(self._update_feed_hold)
+            self.wall_window.on_screen_watch.changed.connect(self._update_feed_hold)
             # The tiles' waits move (and ended tiles give way) only while the Wall shows.
             screen_clock().subscribe(self.wall_window, self.wall_vm.tick)
         saved: dict[str, SessionFilter] = {}

@@ -14,6 +14,17 @@ from tests.conftest import ingest
 from tests.helpers import FeedRecorder, wait_until
 
 
+class BatchCounter(FeedRecorder):
+    """A recorder that also counts the batches the feed ended (``on_batch_done``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
+    def on_batch_done(self) -> None:
+        self.batches += 1
+
+
 @contextlib.asynccontextmanager
 async def running_feed(hub: EmbeddedHub, listener: FeedRecorder, read_interval: float = 0.0
                        ) -> AsyncIterator[tuple[FeedClient, asyncio.Task[None]]]:

@@ -15,7 +15,7 @@ from supervisor_desk.client.feed import FeedClient
 from supervisor_desk.client.rest import HubClient
 from supervisor_desk.hub.embedded import EmbeddedHub
 from supervisor_desk.models.alerts.defaults import default_rules
-from tests.client.feed_runs import post, running_feed
+from tests.client.feed_runs import BatchCounter, post, running_feed
 from tests.client.hub_events import message, started
 from tests.helpers import FeedRecorder, wait_until
 
@@ -23,15 +23,6 @@ pytestmark = pytest.mark.timeout(60)
 
 HOLD_MS = 3000  # far longer than anything here waits for an event that goes at once
 RULES = default_rules().rules
-
-
-class BatchCounter(FeedRecorder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.batches = 0
-
-    def on_batch_done(self) -> None:
-        self.batches += 1
 
 
 @pytest_asyncio.fixture

@@ -12,22 +12,13 @@ import pytest_asyncio
 
 from supervisor_desk.client.feed import FeedClient
 from supervisor_desk.hub.embedded import EmbeddedHub
-from tests.client.feed_runs import post, post_and_read, running_feed
+from tests.client.feed_runs import BatchCounter, post, post_and_read, running_feed
 from tests.client.hub_events import message, started
-from tests.helpers import FeedRecorder, wait_until
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
 READ_INTERVAL_S = 0.12  # the hidden window's (views/live_viewmodel.py)
-
-
-class BatchCounter(FeedRecorder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.batches = 0
-
-    def on_batch_done(self) -> None:
-        self.batches += 1
 
 
 @pytest_asyncio.fixture

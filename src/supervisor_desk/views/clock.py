@@ -43,6 +43,30 @@ def on_screen(widget: QWidget) -> bool:
     return widget.isVisible() and not widget.window().isMinimized()
 
 
+_SCREEN_EVENTS = frozenset({QEvent.Type.Show, QEvent.Type.Hide, QEvent.Type.WindowStateChange})
+
+
+class OnScreenWatch(QObject):
+    """Tells when a window comes on screen or leaves it (shown and not minimised, or not)."""
+
+    changed = Signal(bool)
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self._window = window
+        self.on_screen = False
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Qt has already changed the state it tells of when the filter sees the event.
+        if watched is self._window and event.type() in _SCREEN_EVENTS:
+            shown = on_screen(self._window)
+            if shown != self.on_screen:
+                self.on_screen = shown
+                self.changed.emit(shown)
+        return False
+
+
 class ScreenClock(QObject):
     """One aligned one-second tick for every widget on screen; no wake-up when none is."""
 

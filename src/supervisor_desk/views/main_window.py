@@ -26,7 +26,6 @@ from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
-    QHideEvent,
     QKeySequence,
     QResizeEvent,
     QShowEvent,
@@ -59,6 +58,7 @@ from supervisor_desk.models.live_order import (
 )
 from supervisor_desk.models.markers import resolve_time_zone
 from supervisor_desk.views.chat import ChatView
+from supervisor_desk.views.clock import OnScreenWatch
 from supervisor_desk.views.file_drop import ExportFileDrop
 from supervisor_desk.views.help_dialogs import ShortcutsDialog
 from supervisor_desk.views.icons import app_icon
@@ -222,7 +222,8 @@ class MainWindow(QMainWindow):
         self._split_ratio = 0.67
         self._splitter_initialized = False
         self.close_to_tray = False
-        self._on_screen = False
+        self._screen_watch = OnScreenWatch(self)
+        self._screen_watch.changed.connect(self._on_screen_watch_changed)
         self.live_model = live_model
         self.sign_out_question: QMessageBox | None = None
         self._server: str | None = None
@@ -803,27 +804,15 @@ class MainWindow(QMainWindow):
 
     @property
     def on_screen(self) -> bool:
-        return self._on_screen
+        """Shown and not minimised (closed to the tray or minimised: not)."""
+        return self._screen_watch.on_screen
 
-    def _note_on_screen(self) -> None:
-        on_screen = self.isVisible() and not self.isMinimized()
-        if on_screen != self._on_screen:
-            self._on_screen = on_screen
-            self.notification_area.set_on_screen(on_screen)
-            self.on_screen_changed.emit(on_screen)
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        super().hideEvent(event)
-        self._note_on_screen()
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.WindowStateChange:
-            self._note_on_screen()
+    def _on_screen_watch_changed(self, on_screen: bool) -> None:
+        self.notification_area.set_on_screen(on_screen)
+        self.on_screen_changed.emit(on_screen)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self._note_on_screen()
         if not self._splitter_initialized:
             self._splitter_initialized = True
             # Once laid out: before that the splitter has no real width, and a saved pixel

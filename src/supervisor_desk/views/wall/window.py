@@ -8,17 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import (
-    QColor,
-    QHideEvent,
-    QMouseEvent,
-    QPainter,
-    QPaintEvent,
-    QPalette,
-    QResizeEvent,
-    QShowEvent,
-)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -36,6 +27,7 @@ from supervisor_desk.models.live_order import waiting_since
 from supervisor_desk.models.markers import CHANNEL_LABELS, format_duration
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.chat.transcript_view import TranscriptView
+from supervisor_desk.views.clock import OnScreenWatch
 from supervisor_desk.views.wall.selection import MODE_LABELS
 from supervisor_desk.views.wall.viewmodel import LAYOUTS, WallTile, WallViewModel
 
@@ -169,13 +161,14 @@ class WallTileWidget(QFrame):
 class WallWindow(QWidget):
     session_clicked = Signal(str)
     pin_requested = Signal()  # pin the main window's selected session
-    on_screen_changed = Signal(bool)  # shown and not minimised, or not
 
     def __init__(self, vm: WallViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("wall_window")
         self.setWindowTitle("Wall - Supervisor Desk")
-        self._shown = False
+        # Shown and not minimised, or not (the app lets the hub hold events when no window
+        # shows live state).
+        self.on_screen_watch = OnScreenWatch(self)
         self.vm = vm
         self.layout_combo = QComboBox(self)
         for name in LAYOUTS:
@@ -216,25 +209,6 @@ class WallWindow(QWidget):
         vm.tile_changed.connect(self._on_vm_tile_changed)
         self.resize(1280, 860)
         self._on_vm_tiles_changed()
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        self._note_on_screen()
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        super().hideEvent(event)
-        self._note_on_screen()
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.WindowStateChange:
-            self._note_on_screen()
-
-    def _note_on_screen(self) -> None:
-        shown = self.isVisible() and not self.isMinimized()
-        if shown != self._shown:
-            self._shown = shown
-            self.on_screen_changed.emit(shown)
 
     def set_saved_filters(self, saved: dict[str, SessionFilter]) -> None:
         """Saved History views offered under "Show:" beside the built-in choices."""
