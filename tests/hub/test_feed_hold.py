@@ -15,7 +15,7 @@ import websockets
 
 from supervisor_desk.hub import feed_socket
 from supervisor_desk.hub.embedded import EmbeddedHub
-from supervisor_desk.hub.feed import Broadcaster, FeedLimits
+from supervisor_desk.hub.feed import MAX_NEW_RULE_SETS_PER_MINUTE, Broadcaster, FeedLimits
 from supervisor_desk.models.alerts.defaults import default_rules
 from supervisor_desk.models.feed_hold import FLUSH_REQUEST_JSON, hold_request_json
 from supervisor_desk.models.wire import (
@@ -295,6 +295,26 @@ async def test_equal_rule_sets_share_one_screen() -> None:
     first = await broadcaster.screen(default_rules().rules)
     assert await broadcaster.screen(default_rules().rules) is first
     assert await broadcaster.screen(RULES[:2]) is not first
+
+
+async def test_a_client_gets_a_few_new_rule_sets_compiled_a_minute_not_more(api: Api) -> None:
+    """Compiling a rule set costs the hub; a client that keeps sending new ones is refused
+    (the hold in force is kept), while sets the hub knows and "hold 0" always go through."""
+    async with websockets.connect(_feed_url(api.hub),
+                                  additional_headers=api.headers("viewer")) as ws:
+        await _connected(api, ws)
+        await _hold(ws, 1500)  # the default rules: the first new set
+        for n in range(1, MAX_NEW_RULE_SETS_PER_MINUTE):
+            renamed = tuple(r.model_copy(update={"name": f"{r.name} {n}"}) for r in RULES)
+            await _hold(ws, 1000 + n, renamed)
+        await ws.send(hold_request_json(2000, tuple(
+            r.model_copy(update={"name": f"{r.name} more"}) for r in RULES)))
+        refused = await _recv(ws)
+        assert isinstance(refused, HoldingFrame)
+        assert refused.ms == 1000 + MAX_NEW_RULE_SETS_PER_MINUTE - 1
+        assert "new rule sets" in refused.detail
+        await _hold(ws, 1500)  # a set the hub knows: no compiling, always taken
+        await _hold(ws, 0)
 
 
 async def test_only_holders_with_rules_parse_events(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,6 +36,9 @@ STALL_SECONDS = 10.0
 MAX_UNSENT_ANSWERS = 64
 # Distinct rule sets whose screens are kept for sharing (desktops mostly send the defaults).
 MAX_SCREENS = 64
+# A client may have this many rule sets the hub has not seen compiled per minute (a desktop
+# sends one when its rules change; more is a client keeping the hub's cores busy).
+MAX_NEW_RULE_SETS_PER_MINUTE = 20
 # Rule sets this small are compiled on the loop; bigger ones (500 keyword rules take ~80 ms)
 # in a thread, so one client's request does not stall every feed.
 _INLINE_RULES = 32
@@ -74,6 +77,10 @@ def flushed_frame(seq: int) -> str:
     return f'{{"type":"flushed","seq":{seq}}}'
 
 
+class TooManyRuleSetsError(Exception):
+    """A client sent more new rule sets than the hub compiles for one client a minute."""
+
+
 class Subscriber:
     """One feed client's buffer of unsent frames (touched only on the event loop thread)."""
 
@@ -99,6 +106,8 @@ class Subscriber:
         # Answers to the client's requests, sent after every frame buffered at that moment;
         # None stands for the "flushed" frame, whose seq is known only when it is sent.
         self.answers: deque[str | None] = deque()
+        # When rule sets new to the hub were compiled for this client (the last minute's).
+        self._new_rule_sets: deque[float] = deque()
 
     def push(self, seq: int, frame: str, size: int | None = None, urgent: bool = False) -> None:
         if self.overflowed:
@@ -171,6 +180,19 @@ class Subscriber:
         self.answers.append(frame)
         self.wakeup.set()
 
+    def count_new_rule_set(self, now: float | None = None) -> None:
+        """One more rule set compiled for this client; raises :class:`TooManyRuleSetsError` past
+        ``MAX_NEW_RULE_SETS_PER_MINUTE``."""
+        now = time.monotonic() if now is None else now
+        recent = self._new_rule_sets
+        while recent and now - recent[0] >= 60.0:
+            recent.popleft()
+        if len(recent) >= MAX_NEW_RULE_SETS_PER_MINUTE:
+            raise TooManyRuleSetsError(
+                f"more than {MAX_NEW_RULE_SETS_PER_MINUTE} new rule sets a minute: "
+                "the hold in force is kept")
+        recent.append(now)
+
     def give_up(self, reason: str) -> None:
         """Close with 4008: free the backlog now; the client resumes from its last seq."""
         if self.overflowed:
@@ -224,14 +246,18 @@ class Broadcaster:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
-    async def screen(self, rules: Sequence[Rule]) -> UrgentScreen:
+    async def screen(self, rules: Sequence[Rule],
+                     for_subscriber: Subscriber | None = None) -> UrgentScreen:
         """The screen of ``rules``, shared with every subscriber that sent the same set (so
-        publish judges each event once per distinct set)."""
+        publish judges each event once per distinct set). Raises :class:`TooManyRuleSetsError`
+        when ``for_subscriber`` had too many new sets compiled in the last minute."""
         inline = len(rules) <= _INLINE_RULES
         key = rules_key(rules) if inline else await asyncio.to_thread(rules_key, rules)
         found = self._screens.get(key)
         if found is not None:
             return found
+        if for_subscriber is not None:
+            for_subscriber.count_new_rule_set()
         built = UrgentScreen(rules) if inline else await asyncio.to_thread(UrgentScreen, rules)
         if len(self._screens) >= MAX_SCREENS:
             self._screens.clear()  # subscribers keep theirs; only the sharing is lost
@@ -291,6 +317,6 @@ def _urgent(screen: UrgentScreen, event: Any, now_ms: int) -> bool:
 
 __all__ = [
     "FEED_CLOSE_TOO_SLOW", "MAX_UNSENT_BYTES", "MAX_UNSENT_FRAMES", "STALL_SECONDS",
-    "Broadcaster", "FeedLimits", "Subscriber", "event_frame", "flushed_frame", "frame_size",
-    "holding_frame",
+    "Broadcaster", "FeedLimits", "Subscriber", "TooManyRuleSetsError", "event_frame",
+    "flushed_frame", "frame_size", "holding_frame",
 ]

@@ -30,6 +30,7 @@ from supervisor_desk.hub import revocation
 from supervisor_desk.hub.feed import (
     Broadcaster,
     Subscriber,
+    TooManyRuleSetsError,
     event_frame,
     flushed_frame,
     frame_size,
@@ -261,7 +262,12 @@ async def _take_request(
     if not isinstance(request, HoldRequest):
         subscriber.flush()
         return
-    screen = await broadcaster.screen(request.rules) if request.ms and request.rules else None
+    try:
+        screen = (await broadcaster.screen(request.rules, subscriber)
+                  if request.ms and request.rules else None)
+    except TooManyRuleSetsError as error:
+        _refuse(subscriber, websocket, "rule sets", str(error))
+        return
     subscriber.hold(request.ms, screen)
 
 
