@@ -128,6 +128,7 @@ async def test_a_hub_without_held_delivery_is_never_asked() -> None:
         listener = FeedRecorder()
         feed = FeedClient(client, listener)
         feed._epoch = "e1"  # as if the snapshot had been read
+        feed._loop = asyncio.get_running_loop()  # as run() does
         feed.hold(HOLD_MS, RULES)
         task = asyncio.create_task(feed._connect_once())
         try:

@@ -212,3 +212,27 @@ def test_released_keys_let_go_of_their_references_a_piece_at_a_time() -> None:
     assert steps == 6
     assert keys.distinct_values == 0
     assert all(source is None for source in keys._sources)
+
+
+def test_a_key_read_afresh_at_a_click_is_not_put_back_by_the_idle_reading(
+        qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The idle slices read the keys of the rows as loaded; a row changed since, whose key a
+    click already read afresh, must not sort by its old key at the next click."""
+    monkeypatch.setattr(session_table_model, "_WARM_DELAY_MS", 0)
+    monkeypatch.setattr(session_table_model, "_WARM_SLICE_S", 0.0)
+    monkeypatch.setattr(session_table_model, "_WARM_AFTER_FRAME_S", 0.0)
+    model = SessionTableModel(clock=Clock(), time_zone=UTC)
+    model.set_live_order(LiveOrder.LONGEST_WAIT)
+    model.set_sessions([_session("s00", 0), _session("s01", 1)])  # queued, active
+    model.apply_changes([_session("s00", 2, version=2)])  # s00 completed since the load
+
+    def shown() -> list[tuple[str, str]]:
+        rows = [model.session_at(r) for r in range(model.rowCount())]
+        return [(s.id, s.status) for s in rows if s is not None]
+
+    descending = Qt.SortOrder.DescendingOrder
+    model.sort(SessionColumn.STATUS, descending)
+    assert shown() == [("s00", "completed"), ("s01", "active")]
+    QApplication.processEvents()  # an idle slice reads the loaded rows' keys
+    model.sort(SessionColumn.STATUS, descending)
+    assert shown() == [("s00", "completed"), ("s01", "active")]

@@ -307,6 +307,8 @@ class FeedClient:
         if self._running:
             raise RuntimeError("FeedClient.run() is already running")
         self._running = True
+        # The read callbacks use it: Qt may deliver a read while no loop runs (at exit).
+        self._loop = asyncio.get_running_loop()
         try:
             await self._run()
         finally:
@@ -510,7 +512,7 @@ class FeedClient:
         it queued for the coroutine (this callback ran ``_SLICE_S`` already)."""
         if self._failure is not None:
             return True  # the link is being dropped: nothing more is handed over
-        now = asyncio.get_running_loop().time()
+        now = self._loop.time()
         if not self._run_events:
             self._run_since = now
         elif now - self._run_since > _SLICE_S:
@@ -593,7 +595,7 @@ class FeedClient:
         ws = self._ws
         if ws is None:
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         interval = self.read_interval
         now = loop.time()
         close_behind = now - self._reading_since < interval
@@ -615,7 +617,7 @@ class FeedClient:
         ws = self._ws
         if resume and ws is not None and not ws.transport.is_closing():
             ws.transport.resume_reading()
-        self._reading_since = asyncio.get_running_loop().time()
+        self._reading_since = self._loop.time()
 
     @staticmethod
     def _parse(raw: str | bytes) -> FeedFrame:
@@ -625,6 +627,7 @@ class FeedClient:
             raise _ResyncError(f"malformed feed frame ({exc.error_count()} errors)") from exc
 
     _connected_once = False
+    _loop: asyncio.AbstractEventLoop  # the loop run() runs on
 
 
 class _TooSlowError(Exception):

@@ -1084,6 +1084,10 @@ class SessionTableModel(QAbstractTableModel):
                 end = min(start + count, len(rows))
                 chunk_started = time.perf_counter()
                 keys.store(rows[start:end], slots[start:end])
+                if self._generation != self._warm_generation:
+                    # The rows read are the load's: a row changed since may have had its key
+                    # read afresh by a click, which this chunk just put back to the old one.
+                    keys.synced = -1
                 self._warm_row_s = (time.perf_counter() - chunk_started) / (end - start)
                 self._warm_from = end
             elif keys.distinct_values <= _WARM_RANK_MAX and not keys.ranked:
