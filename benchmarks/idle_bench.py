@@ -528,28 +528,21 @@ def _alert_latency(app: App, traffic: Traffic, probes: int = ALERT_PROBES) -> di
         return sum("complain" in f"{n.get('summary')} {n.get('body')}".lower()
                    for n in app.desktop.notifications())
 
-    def now_text() -> str:
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z"
+    from tests.client.hub_events import message, started
 
     tag = f"{os.getpid()}-{time.monotonic_ns()}"
     latencies: list[float] = []
     for n in range(probes):
         sid = f"alert-probe-{tag}-{n}"
-        post([{"id": f"{sid}-start", "type": "session.started", "session_id": sid,
-               "at": now_text(), "data": {"agent": {"id": "probe", "name": "Probe bot"},
-                                          "channel": "web", "status": "active",
-                                          "user": {"id": sid}}}])
+        post([started(sid)])
         time.sleep(1.5)  # the new session is told and the hub holds again
         before = told()
-        started = time.monotonic()
-        post([{"id": f"{sid}-said", "type": "message.created", "session_id": sid,
-               "at": now_text(), "data": {"id": f"{sid}-m", "at": now_text(),
-                                          "author": {"role": "customer"},
-                                          "text": "This is a complaint: cancel my account"}}])
-        deadline = started + 10
+        began = time.monotonic()
+        post([message(sid, "This is a complaint: cancel my account")])
+        deadline = began + 10
         while told() == before and time.monotonic() < deadline:
             time.sleep(0.005)
-        latencies.append((time.monotonic() - started) * 1000)
+        latencies.append((time.monotonic() - began) * 1000)
         time.sleep(0.5)
     latencies.sort()
     return {"alert_p50_ms": round(latencies[len(latencies) // 2], 1),

@@ -266,8 +266,7 @@ class FeedClient:
             return  # asked already: one answer serves all
         self.flushes += 1
         self._send(FLUSH_REQUEST_JSON)
-        self._flush_timer = asyncio.get_running_loop().call_later(
-            _FLUSH_ANSWER_S, self._flushed)
+        self._flush_timer = self._loop.call_later(_FLUSH_ANSWER_S, self._flushed)
 
     def _flushed(self) -> None:
         timer, self._flush_timer = self._flush_timer, None
@@ -283,7 +282,7 @@ class FeedClient:
         ws = self._ws
         if ws is None:
             return
-        task = asyncio.get_running_loop().create_task(ws.send(text))
+        task = self._loop.create_task(ws.send(text))
         self._sends.add(task)
         task.add_done_callback(_sent)
         task.add_done_callback(self._sends.discard)

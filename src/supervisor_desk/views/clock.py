@@ -59,6 +59,8 @@ class OnScreenWatch(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # Qt has already changed the state it tells of when the filter sees the event.
+        # ``watched`` is another wrapper while the window's C++ object is being destroyed
+        # (the hide it sends then): the window is no longer there to ask.
         if watched is self._window and event.type() in _SCREEN_EVENTS:
             shown = on_screen(self._window)
             if shown != self.on_screen:
