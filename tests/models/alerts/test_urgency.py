@@ -60,8 +60,9 @@ def _summary(sid: str, version: int, status: str, seconds: float, **extra: Any) 
     }
     if status == "queued":
         data["queued_at"] = data["started_at"]
+    ended = extra.pop("ended_seconds", seconds)
     if status not in ("queued", "active"):
-        data["ended_at"] = (T0 + timedelta(seconds=seconds)).isoformat()
+        data["ended_at"] = (T0 + timedelta(seconds=ended)).isoformat()
     data.update(extra)
     return data
 
@@ -83,6 +84,7 @@ def _events(steps: list[tuple[Any, ...]]) -> list[tuple[StoredEvent, int]]:
     out: list[tuple[StoredEvent, int]] = []
     versions: dict[str, int] = {}
     message_seq: dict[str, int] = {}
+    started_at: dict[str, float] = {}
     ended: set[str] = set()
     clock = 0.0
     for n, (sid, what, status, metadata, channel, end, text, gap) in enumerate(steps):
@@ -102,7 +104,10 @@ def _events(steps: list[tuple[Any, ...]]) -> list[tuple[StoredEvent, int]]:
             versions[sid] = version
             kind = {"start": "session.started", "update": "session.updated",
                     "end": "session.ended"}[what]
-            data = _summary(sid, version, end if what == "end" else status, clock,
+            # As the hub's summaries are: started once, counting the messages so far.
+            begun = started_at.setdefault(sid, clock)
+            data = _summary(sid, version, end if what == "end" else status, begun,
+                            ended_seconds=clock, message_count=message_seq.get(sid, 0),
                             metadata=metadata, channel=channel,
                             responsible={"kind": "unassigned" if metadata else "ai"})
         else:
