@@ -64,11 +64,12 @@ from supervisor_desk.views.help_dialogs import ShortcutsDialog
 from supervisor_desk.views.icons import app_icon
 from supervisor_desk.views.live_options import LiveListOptions
 from supervisor_desk.views.live_viewmodel import LiveMetrics
-from supervisor_desk.views.metric_cards import MetricCards, SteadyLabel
+from supervisor_desk.views.metric_cards import MetricCards
 from supervisor_desk.views.notifications import NotificationArea
 from supervisor_desk.views.results_dock import ResultsDock
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
+from supervisor_desk.views.steady_labels import SteadyLabel
 from supervisor_desk.views.theme import build_theme_menu
 
 APP_TITLE = "Supervisor Desk"

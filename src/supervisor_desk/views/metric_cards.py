@@ -3,7 +3,7 @@ longest wait (8bit-ai's cards plus Avaamo's queue figures)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QWidget
 
@@ -15,50 +15,9 @@ from supervisor_desk.models.wording import plural
 from supervisor_desk.views.alerts.highlight import card_accent
 from supervisor_desk.views.clock import on_screen, screen_clock
 from supervisor_desk.views.icons import channel_label
+from supervisor_desk.views.steady_labels import SteadyLabel
 
 COMPACT_VALUE_PT = 12.0  # the value's size when a card shrinks to one line
-_ANY_SIZE = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum
-
-
-class SteadyLabel(QLabel):
-    """A label whose size stays put while its new text fits in it, so a new figure is a
-    repaint of the label, not a layout of the window.
-
-    A QLabel's new text asks its layout to be recomputed, and that request climbs to the
-    window: a card's new value cost 0.34 ms, two thirds of it the window's layout
-    (docs/performance.md, "fifth pass: shown"), several times a second at 5 events/s. Qt
-    skips that for a widget of fixed size: while *steady* the label is fixed at the widest
-    text it has shown, placed at its cell's left (``Qt.AlignLeft`` in the layout), so its
-    left-aligned text lands on the same pixels as before."""
-
-    def __init__(self, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(text, parent)
-        self._steady = False
-
-    def set_steady(self, steady: bool) -> None:
-        self._steady = steady
-        self._refit()
-
-    def set_text(self, text: str) -> None:
-        if text == self.text():
-            return
-        self.setText(text)
-        if self._steady:
-            hint = self.sizeHint()
-            if hint.width() > self.maximumWidth() or hint.height() != self.maximumHeight():
-                self.setFixedSize(max(hint.width(), self.maximumWidth()), hint.height())
-
-    def _refit(self) -> None:
-        """Size from the text alone again (a new font or style, or no longer steady)."""
-        self.setMinimumSize(0, 0)
-        self.setMaximumSize(_ANY_SIZE, _ANY_SIZE)
-        if self._steady:
-            self.setFixedSize(self.sizeHint())
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if self._steady and event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self._refit()
 
 
 class MetricCard(QFrame):

@@ -32,6 +32,7 @@ from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.models.wording import WIDEST_AGO, StartedDisplay
 from supervisor_desk.views.clock import screen_clock
 from supervisor_desk.views.delegates import ChannelBadgeDelegate, StatusDotDelegate
+from supervisor_desk.views.filled_viewport import FilledViewport
 from supervisor_desk.views.session_table_model import (
     HEADERS,
     TICK_COLUMNS,
@@ -92,7 +93,7 @@ DEFAULT_ORDER: tuple[SessionColumn, ...] = (
 )
 
 
-class SessionTableView(QTableView):
+class SessionTableView(FilledViewport, QTableView):
     """Table of sessions; emits the selected session and persists its column layout."""
 
     session_selected = Signal(object)  # SessionSummary | None
@@ -552,27 +553,6 @@ class SessionTableView(QTableView):
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange:
             self._widen_unelided_columns()
-        elif event.type() == QEvent.Type.StyleChange:  # a theme's style sheet polished us again
-            self._fill_viewport()
-
-    def event(self, event: QEvent) -> bool:
-        handled = super().event(event)
-        if event.type() == QEvent.Type.Polish:
-            self._fill_viewport()
-        return handled
-
-    def _fill_viewport(self) -> None:
-        """The viewport paints its own background, so Qt paints nothing beneath it.
-
-        The style sheet's style turns the viewport's own fill off (so that the table's rounded,
-        styled background shows through it): then every repaint of a few cells — the second's
-        tick, an event's cell — was painted first by each of the seven widgets under the table
-        (the window, the splitter, the pages…) and then by the table. Filled with the same
-        colour (the table's base), the pixels are the same
-        (``tests/views/test_session_table_view.py``)."""
-        viewport = self.viewport()
-        if not viewport.autoFillBackground():
-            viewport.setAutoFillBackground(True)
 
     def restore_layout(self) -> bool:
         if self._settings is None:

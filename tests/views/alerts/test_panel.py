@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.models.alerts.defaults import default_rules
@@ -47,6 +48,43 @@ def test_a_narrow_panel_never_scrolls_sideways_and_tells_the_selected_alert(
     assert _columns_width(panel) <= table.viewport().width()
     assert not table.horizontalScrollBar().isVisible()
 
+
+
+def test_the_selected_alerts_age_moves_on_without_laying_out_the_window(qtbot: QtBot) -> None:
+    from PySide6.QtCore import QEvent, QObject
+
+    now = [wall_clock_ms()]
+    vm = AlertsViewModel(default_rules(), clock=lambda: now[0])
+    panel = AlertsPanel(vm)
+    qtbot.addWidget(panel)
+    panel.resize(260, 320)
+    panel.show()
+    qtbot.waitExposed(panel)
+    vm.reset([queued("s1", 200, "Bartholomew Featherstonehaugh-Smythe")])
+    qtbot.waitUntil(lambda: "Bartholomew" in panel.detail.text())
+    label = panel.detail.label
+    # Wrapped over several lines in the narrow dock, every one of them shown.
+    assert panel.detail.height() >= label.heightForWidth(panel.detail.width()) > (
+        label.fontMetrics().lineSpacing() * 2)
+
+    class LayoutRequests(QObject):
+        count = 0
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.LayoutRequest:
+                self.count += 1
+            return False
+
+    requests = LayoutRequests(panel)
+    # The line tells its own container (which has no layout to redo); no further up.
+    for widget in (panel, panel.widget()):
+        widget.installEventFilter(requests)
+    before = panel.detail.text()
+    now[0] += 7_000
+    panel._on_ages_timeout()  # the second's tick
+    qtbot.wait(50)
+    assert panel.detail.text() != before and panel.detail.text().endswith("· Open")
+    assert requests.count == 0  # a repaint of the line, nothing moved
 
 
 def test_the_list_follows_a_busy_floor_in_steps_and_keeps_the_selected_alert(
@@ -112,3 +150,70 @@ def test_a_shown_panel_follows_frames_row_by_row_into_the_list_a_relist_gives(
     assert panel.table.currentIndex().row() != first_row  # … where it moved
     panel.acknowledge_selected()  # the user's own action lists again, at once
     assert resets and [a.id for a in panel.model._rows] == [a.id for a in vm.alerts()]
+
+
+def test_the_ages_tick_paints_nothing_beneath_the_panel_and_looks_the_same(
+        qtbot: QtBot) -> None:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    palette = app.palette()
+    try:
+        _tick_the_styled_panel(qtbot, app)
+    finally:
+        app.setPalette(palette)
+
+
+def _tick_the_styled_panel(qtbot: QtBot, app: QApplication) -> None:
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QMainWindow
+
+    from supervisor_desk.views.theme import THEMES, current_theme
+
+    now = [wall_clock_ms()]
+    vm = AlertsViewModel(default_rules(), clock=lambda: now[0])
+    window = QMainWindow()  # the dock in the app's window, as the app styles it
+    qtbot.addWidget(window)
+    app.setPalette(current_theme().palette())  # the app's palette is its theme's
+    window.setStyleSheet(current_theme().stylesheet())
+    panel = AlertsPanel(vm)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, panel)
+    window.resize(900, 400)
+    window.show()
+    qtbot.waitExposed(window)
+    vm.reset([queued("s1", 200, "Bob"), queued("s2", 70, "Ann")])
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 3 and "Bob" in panel.detail.text())
+
+    class Paints(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.painted: list[QObject] = []
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                self.painted.append(watched)
+            return False
+
+    qtbot.wait(50)
+    paints = Paints()
+    app.installEventFilter(paints)
+    try:
+        now[0] += 3_000
+        panel._on_ages_timeout()  # the second's tick: ages and the selected alert's line
+        qtbot.waitUntil(lambda: any(w is panel.table.viewport() for w in paints.painted))
+        app.processEvents()
+    finally:
+        app.removeEventFilter(paints)
+    own = {panel.table.viewport(), panel.detail, panel.detail.label}
+    assert paints.painted and all(w in own for w in paints.painted), paints.painted
+    # The same pixels as the style sheet's own way (what is beneath showing through).
+    for theme in (current_theme(), THEMES["dark"]):
+        app.setPalette(theme.palette())
+        window.setStyleSheet(theme.stylesheet())
+        app.processEvents()
+        assert panel.table.viewport().autoFillBackground()
+        filled = window.grab().toImage()
+        panel.table.viewport().setAutoFillBackground(False)
+        panel.detail.setAutoFillBackground(False)
+        assert window.grab().toImage() == filled
+        panel.table.viewport().setAutoFillBackground(True)
+        panel.detail.setAutoFillBackground(True)

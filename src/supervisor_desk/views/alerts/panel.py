@@ -27,7 +27,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAction, QKeyEvent, QResizeEvent, QShowEvent
+from PySide6.QtGui import QAction, QKeyEvent, QPalette, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -46,7 +46,9 @@ from supervisor_desk.models.markers import format_duration
 from supervisor_desk.views.alerts.highlight import SEVERITY_LABEL, severity_icon
 from supervisor_desk.views.alerts.viewmodel import SNOOZE_MINUTES, AlertsViewModel
 from supervisor_desk.views.clock import screen_clock
+from supervisor_desk.views.filled_viewport import FilledViewport
 from supervisor_desk.views.notifications import describe_ended, describe_new
+from supervisor_desk.views.steady_labels import SteadyWrappedLabel
 from supervisor_desk.views.theme import theme_color
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -243,11 +245,8 @@ class AlertsPanel(QDockWidget):
         self.table.activated.connect(self._on_table_activated)
         self.table.setAccessibleName("Open alerts")
         layout.addWidget(self.table, 1)
-        self.detail = QLabel("", body)
-        self.detail.setTextFormat(Qt.TextFormat.PlainText)  # session names are untrusted
-        self.detail.setWordWrap(True)
-        self.detail.setProperty("tone", "secondary")
-        self.detail.setAccessibleName("Selected alert")
+        # Its age moves on each second: a repaint of the line, not a layout of the window.
+        self.detail = SteadyWrappedLabel(body, tone="secondary", accessible_name="Selected alert")
         layout.addWidget(self.detail)
         self.empty = QLabel("No open alerts.", body)
         self.empty.setProperty("tone", "muted")
@@ -306,7 +305,7 @@ class AlertsPanel(QDockWidget):
 
     def _show_detail(self) -> None:
         alert = self.selected()
-        self.detail.setText("" if alert is None else alert_summary(alert, self.vm.now_ms()))
+        self.detail.set_text("" if alert is None else alert_summary(alert, self.vm.now_ms()))
         self.detail.setVisible(alert is not None)
 
     def _on_table_current_changed(self, _current: QModelIndex, _previous: QModelIndex) -> None:
@@ -423,8 +422,14 @@ class AlertsPanel(QDockWidget):
         self._show_detail()
 
 
-class _AlertsTable(QTableView):
-    """Enter opens (``activated``), A/Space acknowledge, S opens the snooze menu."""
+class _AlertsTable(FilledViewport, QTableView):
+    """Enter opens (``activated``), A/Space acknowledge, S opens the snooze menu.
+
+    The ages' tick repaints a column of cells each second: nothing beneath them (the dock,
+    the window) paints first. No style sheet rule styles it: the window's colour showed
+    through, and fills it."""
+
+    viewport_role = QPalette.ColorRole.Window
 
     def __init__(self, panel: AlertsPanel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
