@@ -237,3 +237,116 @@ def test_in_window_alerts_of_one_kind_merge_into_one_banner(qtbot: Any) -> None:
     assert titles == ["12 new sessions", "Session ended"]
     newest = next(a for a in area.banners() if a.kind == "new")
     assert newest.session_id == "c1" and newest.body.startswith("latest: Dee")
+
+
+def test_a_rule_firing_again_updates_its_banner_in_place_and_starts_its_timeout_again(
+        qtbot: Any) -> None:
+    from PySide6.QtWidgets import QLabel, QPushButton
+
+    from supervisor_desk.views.notifications import Alert
+
+    area = NotificationArea(max_banners=2, timeout_ms=400)
+    qtbot.addWidget(area)
+    area.show()
+    area.show_alert(Alert("rule", "Customer complains", "Ann on Telegram", "s1", 1,
+                          group="complaint"))
+    area.show_alert(Alert("rule", "Negative sentiment", "Bob on Web", "s2", 1,
+                          group="negative"))
+    [first_widget] = [w for w in area.findChildren(QLabel) if w.text() == "Ann on Telegram"]
+    banner = first_widget.parentWidget()
+    qtbot.wait(250)
+    area.show_alert(Alert("rule", "Customer complains: 2 sessions", "Cid on Web; Ann", "s3", 2,
+                          group="complaint"))
+    # The same widget says the new words, on top again; nothing rebuilt, nothing stacked.
+    assert [a.title for a in area.banners()] == ["Customer complains: 2 sessions",
+                                                  "Negative sentiment"]
+    assert first_widget.parentWidget() is banner and first_widget.text() == "Cid on Web; Ann"
+    with qtbot.waitSignal(area.activated) as clicked:
+        next(b for b in banner.findChildren(QPushButton) if b.text() == "Show").click()
+    assert clicked.args == ["s3"]  # the newest session the banner names
+    # The other banner's time is up first, but it stays while this one's (begun again when
+    # it changed) counts down: both go together, one change of the window's layout.
+    qtbot.wait(250)
+    assert len(area.banners()) == 2
+    qtbot.waitUntil(lambda: len(area.banners()) != 2, timeout=2000)
+    assert area.banners() == [] and area.isHidden()
+    assert area.shown_count == 3
+
+
+def test_a_timed_out_banner_beside_a_sticky_one_goes_and_the_sticky_one_stays(
+        qtbot: Any) -> None:
+    from supervisor_desk.views.notifications import Alert
+
+    area = NotificationArea(timeout_ms=200)
+    qtbot.addWidget(area)
+    area.show()
+    area.show_alert(Alert("rule", "Waiting over 3 minutes", "Ann", "s1", 1, sticky=True,
+                          group="wait-180"))
+    area.show_alert(Alert("rule", "Negative sentiment", "Bob", "s2", 1, group="negative"))
+    qtbot.waitUntil(lambda: len(area.banners()) == 1, timeout=2000)
+    assert area.banners()[0].group == "wait-180"
+
+
+def test_a_banner_that_turns_sticky_stays(qtbot: Any) -> None:
+    from supervisor_desk.views.notifications import Alert
+
+    area = NotificationArea(timeout_ms=200)
+    qtbot.addWidget(area)
+    area.show_alert(Alert("rule", "Waiting", "Ann", "s1", 1, group="wait"))
+    area.show_alert(Alert("rule", "Still open — Waiting", "Ann", "s1", 1, sticky=True,
+                          group="wait"))
+    qtbot.wait(500)
+    assert [a.title for a in area.banners()] == ["Still open — Waiting"]
+
+
+def test_a_full_area_gives_its_oldest_banner_to_the_newest_alert_and_it_looks_new(
+        qtbot: Any) -> None:
+    from PySide6.QtWidgets import QWidget
+
+    from supervisor_desk.views.notifications import Alert
+    from supervisor_desk.views.theme import current_theme
+
+    def styled_area() -> NotificationArea:
+        area = NotificationArea(max_banners=2)
+        qtbot.addWidget(area)
+        area.setPalette(current_theme().palette())
+        area.setStyleSheet(current_theme().stylesheet())
+        area.resize(700, 80)
+        area.show()
+        return area
+
+    ended = Alert("ended", "Session ended", "Ann on Telegram: completed", "s1", 1)
+    complaint = Alert("rule", "Customer complains", "Bob on Web", "s2", 1, group="complaint")
+    negative = Alert("rule", "Negative sentiment", "Cid on Web", "s3", 1, group="negative")
+    busy = styled_area()
+    busy.show_alert(ended)
+    busy.show_alert(complaint)
+    widgets = set(busy.findChildren(QWidget))
+    busy.show_alert(negative)  # full: the oldest banner (the ended one) says it now
+    assert [a.title for a in busy.banners()] == ["Negative sentiment", "Customer complains"]
+    assert set(busy.findChildren(QWidget)) == widgets  # nothing built, nothing removed
+    fresh = styled_area()
+    fresh.show_alert(complaint)
+    fresh.show_alert(negative)
+    qtbot.wait(50)  # both laid out and painted
+    assert fresh.size() == busy.size()
+    assert busy.grab().toImage() == fresh.grab().toImage()  # the rule's colours, not "ended"
+
+
+def test_closing_the_banner_others_waited_for_takes_them_too(qtbot: Any) -> None:
+    from PySide6.QtWidgets import QToolButton
+
+    from supervisor_desk.views.notifications import Alert
+
+    area = NotificationArea(timeout_ms=300)
+    qtbot.addWidget(area)
+    area.show()
+    area.show_alert(Alert("rule", "Negative sentiment", "Bob", "s2", 1, group="negative"))
+    qtbot.wait(200)
+    area.show_alert(Alert("rule", "Customer complains", "Ann", "s1", 1, group="complaint"))
+    qtbot.wait(150)  # the first one's time is up; it waits for the second
+    assert [a.group for a in area.banners()] == ["complaint", "negative"]
+    top = next(w for w in area.findChildren(QToolButton) if w.toolTip() == "Dismiss"
+               and w.parentWidget().alert.group == "complaint")
+    top.click()
+    assert area.banners() == [] and area.isHidden()

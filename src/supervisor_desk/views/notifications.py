@@ -205,35 +205,76 @@ def merge_alerts(older: Alert, newer: Alert) -> Alert:
 
 class _Banner(QFrame):
     activated = Signal(str)
-    dismissed = Signal()
+    dismissed = Signal()  # the user closed it
+    timed_out = Signal()  # shown its while without a newer alert
 
-    def __init__(self, alert: Alert, parent: QWidget | None = None) -> None:
+    def __init__(self, alert: Alert, timeout_ms: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.alert = alert
         self.setObjectName("notificationBanner")
         self.setProperty("kind", alert.kind)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 4, 4, 4)
-        title = QLabel(alert.title, self)
-        title.setTextFormat(Qt.TextFormat.PlainText)
-        title.setObjectName("bannerTitle")
-        body = QLabel(alert.body, self)
-        body.setTextFormat(Qt.TextFormat.PlainText)
-        body.setObjectName("bannerBody")
-        layout.addWidget(title)
-        layout.addWidget(body, 1)
-        if alert.session_id is not None:
-            show = QPushButton("Show", self)
-            show.setObjectName("bannerShow")
-            show.setFlat(True)
-            show.clicked.connect(lambda: self.activated.emit(alert.session_id))
-            layout.addWidget(show)
+        self._title = QLabel(alert.title, self)
+        self._title.setTextFormat(Qt.TextFormat.PlainText)
+        self._title.setObjectName("bannerTitle")
+        self._body = QLabel(alert.body, self)
+        self._body.setTextFormat(Qt.TextFormat.PlainText)
+        self._body.setObjectName("bannerBody")
+        layout.addWidget(self._title)
+        layout.addWidget(self._body, 1)
+        self._show = QPushButton("Show", self)
+        self._show.setObjectName("bannerShow")
+        self._show.setFlat(True)
+        self._show.clicked.connect(self._on_show_clicked)
+        self._show.setVisible(alert.session_id is not None)
+        layout.addWidget(self._show)
         close = QToolButton(self)
         close.setText("\u00d7")
         close.setToolTip("Dismiss")
         close.setAutoRaise(True)
         close.clicked.connect(self.dismissed.emit)
         layout.addWidget(close)
+        self._expiry = QTimer(self)
+        self._expiry.setSingleShot(True)
+        self._expiry.setInterval(timeout_ms)
+        self._expiry.timeout.connect(self._on_expiry_timeout)
+        self.timed_out_already = False
+        self._arm()
+
+    def set_alert(self, alert: Alert) -> None:
+        """Say ``alert`` instead: new words, a new timeout.
+
+        Cheaper than a new banner by the style sheet's polish of five widgets, and the
+        window's layout does not move: a rule firing every few seconds only changes text.
+        """
+        if alert.kind != self.alert.kind:  # the style sheet colours banners by kind
+            self.setProperty("kind", alert.kind)
+            for widget in (self, self._title, self._body):
+                widget.style().unpolish(widget)
+                widget.style().polish(widget)
+        self.alert = alert
+        if self._title.text() != alert.title:
+            self._title.setText(alert.title)
+        if self._body.text() != alert.body:
+            self._body.setText(alert.body)
+        self._show.setVisible(alert.session_id is not None)
+        self._arm()
+
+    def _on_expiry_timeout(self) -> None:
+        self.timed_out_already = True
+        self.timed_out.emit()
+
+    def _arm(self) -> None:
+        self.timed_out_already = False
+        if self.alert.sticky:
+            self._expiry.stop()
+        else:
+            self._expiry.start()
+
+    def _on_show_clicked(self) -> None:
+        if self.alert.session_id is not None:
+            self.activated.emit(self.alert.session_id)
 
 
 class NotificationArea(QWidget):
@@ -269,26 +310,40 @@ class NotificationArea(QWidget):
                 self.show_alert(alert)
 
     def show_alert(self, alert: Alert) -> None:
+        """Show ``alert`` on top: in the banner of its kind and rule if one shows, else in
+        a new one, or, with the area full, in the oldest one's widget.
+
+        While the floor stays busy the area keeps its banners' widgets and its height, so a
+        new alert changes words and order, not the window's layout: a banner coming or going
+        moves the table and the chat below it, a repaint of most of the window.
+        """
         if not self._on_screen:
             self._wait(alert)
             return
-        for existing in self._banner_widgets():
-            if existing.alert.kind == alert.kind and existing.alert.group == alert.group:
-                if alert.kind != "rule":  # a rule's notice already covers its whole burst
-                    alert = merge_alerts(existing.alert, alert)
-                self._remove(existing)
-        banner = _Banner(alert, self)
-        banner.activated.connect(self._on_banner_activated)
-        banner.dismissed.connect(lambda b=banner: self._remove(b))
-        self._layout.insertWidget(0, banner)
-        while self._layout.count() > self._max:
+        banners = self._banner_widgets()
+        banner = next((b for b in banners
+                       if b.alert.kind == alert.kind and b.alert.group == alert.group), None)
+        if banner is not None and alert.kind != "rule":  # a rule's notice covers its burst
+            alert = merge_alerts(banner.alert, alert)
+        if banner is None and len(banners) >= self._max:
+            banner = banners[-1]  # the oldest gives way
+        if banner is not None:
+            banner.set_alert(alert)
+            if self._layout.indexOf(banner) != 0:  # newest on top
+                self._layout.removeWidget(banner)
+                self._layout.insertWidget(0, banner)
+        else:
+            banner = _Banner(alert, self._timeout_ms, self)
+            banner.activated.connect(self._on_banner_activated)
+            banner.dismissed.connect(lambda b=banner: self._dismiss(b))
+            banner.timed_out.connect(self._on_banner_timed_out)
+            self._layout.insertWidget(0, banner)
+        while self._layout.count() > self._max:  # max_banners lowered meanwhile
             item = self._layout.itemAt(self._layout.count() - 1)
             widget = item.widget() if item is not None else None
             if widget is None:
                 break
             self._remove(widget)
-        if not alert.sticky:
-            QTimer.singleShot(self._timeout_ms, banner, lambda b=banner: self._remove(b))
         self.shown_count += 1
         self.show()
 
@@ -322,6 +377,21 @@ class NotificationArea(QWidget):
 
     def _on_banner_activated(self, session_id: str) -> None:
         self.activated.emit(session_id)
+
+    def _dismiss(self, banner: _Banner) -> None:
+        self._remove(banner)
+        self._on_banner_timed_out()  # those that waited for it go too
+
+    def _on_banner_timed_out(self) -> None:
+        """Banners that timed out go together, once none still counts down: one change of
+        the area's height (and of the window's layout below it) for a busy spell's end, not
+        one per banner. Sticky ones stay; a newer alert takes a timed-out banner's place."""
+        banners = self._banner_widgets()
+        if any(not b.timed_out_already and not b.alert.sticky for b in banners):
+            return
+        for banner in banners:
+            if banner.timed_out_already:
+                self._remove(banner)
 
     def _remove(self, banner: QWidget) -> None:
         if banner.parent() is not self:
