@@ -350,3 +350,60 @@ def test_closing_the_banner_others_waited_for_takes_them_too(qtbot: Any) -> None
                and w.parentWidget().alert.group == "complaint")
     top.click()
     assert area.banners() == [] and area.isHidden()
+
+
+def test_a_banners_new_words_paint_nothing_beneath_the_area_and_look_the_same(
+        qtbot: Any) -> None:
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+
+    from supervisor_desk.views.notifications import Alert
+    from supervisor_desk.views.theme import THEMES, current_theme
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    palette = app.palette()
+    window = QWidget()  # the window as the app styles it: its palette is the theme's
+    qtbot.addWidget(window)
+    try:
+        app.setPalette(current_theme().palette())
+        window.setStyleSheet(current_theme().stylesheet())
+        area = NotificationArea(window)
+        layout = QVBoxLayout(window)
+        layout.addWidget(area)
+        layout.addStretch(1)
+        window.resize(700, 200)
+        window.show()
+        qtbot.waitExposed(window)
+        area.show_alert(Alert("rule", "Customer complains", "Bob on Web", "s2", 1,
+                              group="complaint"))
+        qtbot.wait(50)
+
+        class Paints(QObject):
+            painted: list[QObject] = []
+
+            def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+                if event.type() == QEvent.Type.Paint:
+                    self.painted.append(watched)
+                return False
+
+        paints = Paints()
+        app.installEventFilter(paints)
+        try:
+            area.show_alert(Alert("rule", "Customer complains: 2 sessions", "Cid; Bob", "s3",
+                                  2, group="complaint"))
+            qtbot.waitUntil(lambda: bool(paints.painted))
+            app.processEvents()
+        finally:
+            app.removeEventFilter(paints)
+        assert window not in paints.painted, paints.painted
+        for theme in (current_theme(), THEMES["dark"]):
+            app.setPalette(theme.palette())
+            window.setStyleSheet(theme.stylesheet())
+            app.processEvents()
+            filled = window.grab().toImage()
+            area.setAutoFillBackground(False)
+            assert window.grab().toImage() == filled
+            area.setAutoFillBackground(True)
+    finally:
+        app.setPalette(palette)

@@ -286,6 +286,9 @@ class NotificationArea(QWidget):
                  timeout_ms: int = 10_000) -> None:
         super().__init__(parent)
         self.setObjectName("notificationArea")
+        # Opaque in the window's colour (what showed through): a banner's new words repaint
+        # the area and the banner, not first the window and the central widget beneath.
+        self.setAutoFillBackground(True)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(4)
