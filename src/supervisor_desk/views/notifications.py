@@ -206,7 +206,7 @@ def merge_alerts(older: Alert, newer: Alert) -> Alert:
 class _Banner(QFrame):
     activated = Signal(str)
     dismissed = Signal()  # the user closed it
-    timed_out = Signal()  # shown its while without a newer alert
+    timed_out = Signal()  # its time on screen passed with no newer alert in it
 
     def __init__(self, alert: Alert, timeout_ms: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -341,12 +341,6 @@ class NotificationArea(QWidget):
             banner.dismissed.connect(lambda b=banner: self._dismiss(b))
             banner.timed_out.connect(self._on_banner_timed_out)
             self._layout.insertWidget(0, banner)
-        while self._layout.count() > self._max:  # max_banners lowered meanwhile
-            item = self._layout.itemAt(self._layout.count() - 1)
-            widget = item.widget() if item is not None else None
-            if widget is None:
-                break
-            self._remove(widget)
         self.shown_count += 1
         self.show()
 
