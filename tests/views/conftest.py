@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 import qasync
+from PySide6.QtCore import QEvent, QObject, QRect
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from supervisor_desk.views.gc_policy import active_policy, release_policy
@@ -107,3 +108,19 @@ def shown_styled_table(
     window.show()
     qtbot.waitExposed(window)
     return window, view
+
+
+class PaintRecorder(QObject):  # type: ignore[misc]
+    """The paint events of what it filters (a viewport, or every widget of the application):
+    the widget that painted, and the bounding rectangle of the region it painted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.painted: list[QObject] = []
+        self.rects: list[QRect] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.painted.append(watched)
+            self.rects.append(event.region().boundingRect())  # type: ignore[attr-defined]
+        return False

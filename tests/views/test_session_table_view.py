@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QRect
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
@@ -15,7 +14,7 @@ from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
 from supervisor_desk.views.theme import THEMES, current_theme
-from tests.views.conftest import shown_styled_table
+from tests.views.conftest import PaintRecorder, shown_styled_table
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -31,22 +30,6 @@ def session(sid: str, started: int, *, ended: bool = False, version: int = 1) ->
         data["ended_at"] = T0 + timedelta(seconds=started + 60)
         data["end_reason"] = "user_disconnect"
     return SessionSummary.model_validate(data)
-
-
-class PaintRecorder(QObject):  # type: ignore[misc]
-    """The paint events of what it filters (a viewport, or every widget of the application):
-    the widget that painted, and the bounding rectangle of the region it painted."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.painted: list[QObject] = []
-        self.rects: list[QRect] = []
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            self.painted.append(watched)
-            self.rects.append(event.region().boundingRect())  # type: ignore[attr-defined]
-        return False
 
 
 def shown_with_paint_regions(

@@ -17,6 +17,7 @@ from supervisor_desk.views.notifications import (
 )
 from supervisor_desk.views.tray import TrayController
 from tests.helpers import wait_until
+from tests.views.conftest import PaintRecorder
 
 
 class Clock:
@@ -354,7 +355,6 @@ def test_closing_the_banner_others_waited_for_takes_them_too(qtbot: Any) -> None
 
 def test_a_banners_new_words_paint_nothing_beneath_the_area_and_look_the_same(
         qtbot: Any) -> None:
-    from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
     from supervisor_desk.views.notifications import Alert
@@ -379,15 +379,7 @@ def test_a_banners_new_words_paint_nothing_beneath_the_area_and_look_the_same(
                               group="complaint"))
         qtbot.wait(50)
 
-        class Paints(QObject):
-            painted: list[QObject] = []
-
-            def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-                if event.type() == QEvent.Type.Paint:
-                    self.painted.append(watched)
-                return False
-
-        paints = Paints()
+        paints = PaintRecorder()
         app.installEventFilter(paints)
         try:
             area.show_alert(Alert("rule", "Customer complains: 2 sessions", "Cid; Bob", "s3",

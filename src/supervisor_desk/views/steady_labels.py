@@ -81,7 +81,6 @@ class SteadyWrappedLabel(QWidget):
         # Opaque (the window's colour, as beneath it): a new text repaints this line alone,
         # not first the dock and the window under it.
         self.setAutoFillBackground(True)
-        self._height = 0
 
     def text(self) -> str:
         return self.label.text()
@@ -104,8 +103,7 @@ class SteadyWrappedLabel(QWidget):
 
     def _fit(self) -> None:
         height = self._height_for(self.width())
-        if height != self._height:
-            self._height = height
+        if height != self.maximumHeight():  # fixed at the last height (none at first)
             self.setFixedHeight(height)  # the one layout: the text took another line count
 
     def resizeEvent(self, event: QResizeEvent) -> None:

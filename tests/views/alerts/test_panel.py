@@ -11,6 +11,7 @@ from supervisor_desk.models.state import SessionChange
 from supervisor_desk.views.alerts.panel import STATE_COLUMN, AlertsPanel
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel, wall_clock_ms
 from tests.views.alerts.test_alerts import queued
+from tests.views.conftest import PaintRecorder
 
 
 def _columns_width(panel: AlertsPanel) -> int:
@@ -164,7 +165,6 @@ def test_the_ages_tick_paints_nothing_beneath_the_panel_and_looks_the_same(
 
 
 def _tick_the_styled_panel(qtbot: QtBot, app: QApplication) -> None:
-    from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QMainWindow
 
     from supervisor_desk.views.theme import THEMES, current_theme
@@ -183,18 +183,8 @@ def _tick_the_styled_panel(qtbot: QtBot, app: QApplication) -> None:
     vm.reset([queued("s1", 200, "Bob"), queued("s2", 70, "Ann")])
     qtbot.waitUntil(lambda: panel.model.rowCount() == 3 and "Bob" in panel.detail.text())
 
-    class Paints(QObject):
-        def __init__(self) -> None:
-            super().__init__()
-            self.painted: list[QObject] = []
-
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint:
-                self.painted.append(watched)
-            return False
-
     qtbot.wait(50)
-    paints = Paints()
+    paints = PaintRecorder()
     app.installEventFilter(paints)
     try:
         now[0] += 3_000
