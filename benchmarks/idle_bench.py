@@ -41,8 +41,11 @@ those states, e.g. ``minimised,hidden``), and
 (``<rate>-<state>-threads.txt``) and a py-spy profile of the window
 (``<rate>-<state>.pyspy.txt``, collapsed stacks; ``SUPERVISOR_DESK_IDLE_PROFILE_NATIVE=1``
 adds the native frames, which stops the process at every sample;
-``SUPERVISOR_DESK_IDLE_PROFILE_PERF=1`` records ``perf record -g`` instead,
-``<rate>-<state>.perf.data``, which names Python's frames when ``PYTHONPERFSUPPORT=1`` is set;
+``SUPERVISOR_DESK_IDLE_PROFILE_PERF=1`` records ``perf`` instead: whole stacks (DWARF) of the
+app started with ``PYTHON_PERF_JIT_SUPPORT=1``, so Qt's frames and Python's functions are in
+each sample, ``<rate>-<state>.perf.data`` after ``perf inject --jit``, and
+``<rate>-<state>.perf.txt``, the main thread's samples by what ran under the event loop
+(``benchmarks/perf_stacks.py``, which breaks any frame down further);
 ``SUPERVISOR_DESK_IDLE_PROFILE_CPROFILE=1`` runs cProfile on the app's main thread instead and
 writes ``<rate>-<state>.prof`` per window: exact call counts, at cProfile's overhead;
 ``SUPERVISOR_DESK_IDLE_PROFILE_PAINTS=1`` instead counts, with an event filter on the app, the
@@ -261,6 +264,22 @@ sys.meta_path.insert(0, _Finder())
 """
 
 
+def _perf_report(pid: int, profile: Path, label: str) -> None:
+    """The recording with Python's functions named (``perf inject --jit``) and its main
+    thread's summary beside it."""
+    raw = profile / f"{label}.raw.perf.data"
+    data = profile / f"{label}.perf.data"
+    subprocess.run(["perf", "inject", "--jit", "-i", str(raw), "-o", str(data)],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    if data.exists():
+        raw.unlink()
+        from benchmarks import perf_stacks
+
+        samples = [s for s in perf_stacks.read_samples(perf_stacks.script_lines(data))
+                   if s.tid == pid]
+        (profile / f"{label}.perf.txt").write_text(perf_stacks.report(samples))
+
+
 def _cprofile_mode() -> bool:
     return (_profile_dir() is not None
             and os.environ.get("SUPERVISOR_DESK_IDLE_PROFILE_CPROFILE") == "1")
@@ -298,8 +317,9 @@ def measure(pid: int, seconds: float, label: str = "") -> dict[str, float]:
         native = os.environ.get("SUPERVISOR_DESK_IDLE_PROFILE_NATIVE") == "1"
         perf = os.environ.get("SUPERVISOR_DESK_IDLE_PROFILE_PERF") == "1"
         spy = subprocess.Popen(
-            ["perf", "record", "-F", "997", "-g", "-p", str(pid),
-             "-o", str(profile / f"{label}.perf.data"), "--", "sleep", str(seconds)],
+            ["perf", "record", "-k", "1", "-F", "997", "--call-graph", "dwarf,16384",
+             "-p", str(pid), "-o", str(profile / f"{label}.raw.perf.data"),
+             "--", "sleep", str(seconds)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if perf else subprocess.Popen(
             [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid),
              "--duration", str(int(seconds)), "--rate", "100", "--format", "raw",
@@ -318,6 +338,8 @@ def measure(pid: int, seconds: float, label: str = "") -> dict[str, float]:
             _thread_report(threads0, thread_cpu(pid), took))
     if spy is not None:
         spy.wait(30)
+        if profile is not None and os.environ.get("SUPERVISOR_DESK_IDLE_PROFILE_PERF") == "1":
+            _perf_report(pid, profile, label)
     if profile is not None and (_cprofile_mode() or _paints_mode()):
         _cprofile_cut(pid, profile, label)
     main = woke1.get(str(pid), 0) - woke0.get(str(pid), 0)
@@ -621,6 +643,9 @@ def run(quick: bool) -> Results:
         (home / "config").mkdir(parents=True)
         saved_env = dict(os.environ)
         os.environ["SUPERVISOR_DESK_HOME"] = str(home)
+        if _profile_dir() is not None and os.environ.get(
+                "SUPERVISOR_DESK_IDLE_PROFILE_PERF") == "1":
+            os.environ["PYTHON_PERF_JIT_SUPPORT"] = "1"  # Python's frames in perf's stacks
         if _cprofile_mode():
             _install_cprofile_hook(work)
         elif _paints_mode():
