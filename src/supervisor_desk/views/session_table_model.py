@@ -373,11 +373,12 @@ class SessionTableModel(QAbstractTableModel):
             # The second's tick repaints these cells: what the delegate asks (text, colour,
             # alignment, the row's tint; no font or icon) without a pass through _value's
             # chain for each role; any other role still goes through it.
+            text, foreground, tint = self._clock_look(s, column)
             clock = {
-                _DISPLAY_ROLE: self._display(s, column),
-                _FOREGROUND_ROLE: self._value(s, column, _FOREGROUND_ROLE),
+                _DISPLAY_ROLE: text,
+                _FOREGROUND_ROLE: foreground,
                 _ALIGNMENT_ROLE: _RIGHT_ALIGNMENT if column in _RIGHT_ALIGNED else None,
-                _BACKGROUND_ROLE: self._cell(s, SessionColumn.ID).get(_BACKGROUND_ROLE),
+                _BACKGROUND_ROLE: tint,
                 _FONT_ROLE: None,
                 _DECORATION_ROLE: None,
             }
@@ -423,6 +424,20 @@ class SessionTableModel(QAbstractTableModel):
                 if (value := self._value(s, column, role)) is not None
             }
         return cell
+
+    def _clock_look(self, s: SessionSummary, column: int) -> tuple[str | None, Any, Any]:
+        """A clock cell's text, its colour (None: the palette's) and the row's tint."""
+        return (self._display(s, column), self._value(s, column, _FOREGROUND_ROLE),
+                self._cell(s, SessionColumn.ID).get(_BACKGROUND_ROLE))
+
+    def clock_cell(self, row: int, column: int) -> tuple[str | None, Any, Any] | None:
+        """What a right-aligned clock cell (Wait, Duration) shows, in one call for its
+        delegate (``views/clock_cells.py``): its text, its colour (``None``: the palette's
+        text colour) and the row's alert tint (``None``: none); ``None`` for another column
+        or a row out of range."""
+        if column not in RIGHT_CLOCK_COLUMNS or not 0 <= row < len(self._rows):
+            return None
+        return self._clock_look(self._rows[row], column)
 
     def look_of(self, row: int, column: int) -> tuple[SessionSummary | None, Any]:
         """What a graphic cell (status dot, channel badge) draws: the row's session and its
@@ -1462,6 +1477,8 @@ _SERVED_ROLES = frozenset(
 _RIGHT_ALIGNED = frozenset(
     {SessionColumn.WAIT, SessionColumn.DURATION, SessionColumn.MESSAGES}
 )
+# The clock columns whose text moves every second, right-aligned: one delegate paints them.
+RIGHT_CLOCK_COLUMNS = frozenset({SessionColumn.WAIT, SessionColumn.DURATION})
 
 
 def _responsible_text(s: SessionSummary) -> str:

@@ -31,10 +31,12 @@ from supervisor_desk.models.markers import format_duration
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.models.wording import WIDEST_AGO, StartedDisplay
 from supervisor_desk.views.clock import screen_clock
+from supervisor_desk.views.clock_cells import ClockCellDelegate
 from supervisor_desk.views.delegates import ChannelBadgeDelegate, StatusDotDelegate
 from supervisor_desk.views.filled_viewport import FilledViewport
 from supervisor_desk.views.session_table_model import (
     HEADERS,
+    RIGHT_CLOCK_COLUMNS,
     TICK_COLUMNS,
     SessionColumn,
     SessionTableModel,
@@ -154,6 +156,9 @@ class SessionTableView(FilledViewport, QTableView):
         self._channel_delegate = ChannelBadgeDelegate(self)
         self.setItemDelegateForColumn(SessionColumn.STATUS, self._status_delegate)
         self.setItemDelegateForColumn(SessionColumn.CHANNEL, self._channel_delegate)
+        self._clock_delegate = ClockCellDelegate(self)
+        for column in RIGHT_CLOCK_COLUMNS:
+            self.setItemDelegateForColumn(column, self._clock_delegate)
         # Times and the breathing dot move on the app's one-second clock, only on screen.
         self._ticking = False
         # What each clock cell on screen showed at the last tick, by (session id, column):
@@ -551,7 +556,11 @@ class SessionTableView(FilledViewport, QTableView):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.FontChange:
+        kind = event.type()
+        if kind in (QEvent.Type.StyleChange, QEvent.Type.FontChange,
+                    QEvent.Type.PaletteChange):
+            self._clock_delegate.forget()
+        if kind == QEvent.Type.FontChange:
             self._widen_unelided_columns()
 
     def restore_layout(self) -> bool:

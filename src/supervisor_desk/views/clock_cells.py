@@ -1,0 +1,131 @@
+"""The ticking cells of the sessions table (Wait, Duration): the style's cell, cheaper text.
+
+Every second each visible live row's duration, and each queued row's wait, is painted again:
+~45 cells a second on a busy floor, two thirds of all the cells the shown table paints
+(``benchmarks/perf_stacks.py`` on ``idle_bench``'s shown window). Through the style each costs
+~28 µs: seven roles through the model's Python ``multiData`` and the text laid out three
+times (its size, its elision, its drawing). Here the background is the style's own (the item
+drawn without text: selection, an alert's tint, the focus frame), and the text is drawn from a
+``QStaticText`` kept per string, at the place and in the colour the style uses — the same
+pixels (``tests/views/test_clock_cells.py``, both themes, selected, tinted, coloured waits).
+
+Whatever this does not place as the style would goes to the style: a text wider than its
+cell (elided), the current cell (its focus frame is drawn over the text), a right-to-left
+layout, a model other than ``SessionTableModel``.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QStaticText
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from supervisor_desk.views.session_table_model import SessionTableModel
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+_ITEM = QStyle.ControlElement.CE_ItemViewItem
+_SELECTED = QStyle.StateFlag.State_Selected.value
+# The current cell's focus frame is drawn over its text: the style paints that cell.
+_HAS_FOCUS = QStyle.StateFlag.State_HasFocus.value
+# States in which the style draws something of the item's own beneath its text.
+_DRAWN_BENEATH = _SELECTED | QStyle.StateFlag.State_MouseOver.value
+_ENABLED = QStyle.StateFlag.State_Enabled.value
+_ACTIVE = QStyle.StateFlag.State_Active.value
+_NORMAL = QPalette.ColorGroup.Normal
+_INACTIVE = QPalette.ColorGroup.Inactive
+_DISABLED = QPalette.ColorGroup.Disabled
+_TEXT = QPalette.ColorRole.Text
+_HIGHLIGHTED_TEXT = QPalette.ColorRole.HighlightedText
+_PLAIN = Qt.TextFormat.PlainText
+_LEFT_TO_RIGHT = Qt.LayoutDirection.LeftToRight
+_FOCUS_MARGIN = QStyle.PixelMetric.PM_FocusFrameHMargin
+# Strings kept: a screen of durations moves on each second; past this the cache starts afresh.
+_MAX_TEXTS = 2048
+
+
+class ClockCellDelegate(QStyledItemDelegate):
+    """Paints a right-aligned clock cell of a ``SessionTableModel`` as the style does."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # Per string: its laid-out text, width and height.
+        self._texts: dict[str, tuple[QStaticText, float, float]] = {}
+        self._margin: int | None = None  # the style's text margin
+        self._font: QFont | None = None  # the view's, which every clock cell is drawn in
+        self._colors: dict[tuple[QPalette.ColorGroup, QPalette.ColorRole], QColor] = {}
+        self.by_style = 0  # cells left to the style (counted for tests)
+
+    def forget(self) -> None:
+        """A new style, font or palette: margins, colours and laid-out texts asked again."""
+        self._texts.clear()
+        self._margin = None
+        self._font = None
+        self._colors.clear()
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        model = index.model()
+        widget = option.widget
+        cell = model.clock_cell(index.row(), index.column()) if isinstance(
+            model, SessionTableModel) else None
+        style = widget.style() if widget is not None else None
+        if (cell is None or style is None or option.direction != _LEFT_TO_RIGHT
+                or option.state.value & _HAS_FOCUS):
+            self._by_style(painter, option, index)
+            return
+        text, foreground, tint = cell
+        margin = self._margin
+        if margin is None:
+            margin = self._margin = style.pixelMetric(_FOCUS_MARGIN, None, widget) + 1
+        font = self._font
+        if font is None:
+            font = self._font = QFont(option.font)
+        laid_out = self._laid_out(text, painter, font) if text else None
+        # One call instead of four (the stubs do not say getRect's tuple).
+        x, y, width, height = cast("tuple[int, int, int, int]", option.rect.getRect())
+        if laid_out is not None and laid_out[1] > width - 2 * margin:
+            self._by_style(painter, option, index)  # the style elides it
+            return
+        state = option.state.value
+        if tint is not None or state & _DRAWN_BENEATH:
+            # What the style draws beneath the text (a selection, the tint, a hover): the
+            # item without its text. A plain cell has nothing of its own there.
+            if tint is not None:
+                option = QStyleOptionViewItem(option)
+                option.backgroundBrush = tint
+            style.drawControl(_ITEM, option, painter, widget)
+        if laid_out is None:
+            return
+        if foreground is None or state & _SELECTED:
+            group = _NORMAL if state & _ENABLED else _DISABLED
+            if group is _NORMAL and not state & _ACTIVE:
+                group = _INACTIVE
+            role = _HIGHLIGHTED_TEXT if state & _SELECTED else _TEXT
+            foreground = self._colors.get((group, role))
+            if foreground is None:
+                foreground = self._colors[group, role] = option.palette.color(group, role)
+        static, text_width, text_height = laid_out
+        painter.setPen(foreground)
+        painter.setFont(font)
+        painter.drawStaticText(QPointF(x + width - margin - text_width,
+                                       y + (height - text_height) / 2), static)
+
+    def _laid_out(self, text: str, painter: QPainter,
+                  font: QFont) -> tuple[QStaticText, float, float]:
+        laid_out = self._texts.get(text)
+        if laid_out is None:
+            if len(self._texts) >= _MAX_TEXTS:
+                self._texts.clear()
+            static = QStaticText(text)
+            static.setTextFormat(_PLAIN)
+            static.prepare(painter.transform(), font)
+            size = static.size()
+            laid_out = self._texts[text] = (static, size.width(), size.height())
+        return laid_out
+
+    def _by_style(self, painter: QPainter, option: QStyleOptionViewItem,
+                  index: ModelIndex) -> None:
+        self.by_style += 1
+        super().paint(painter, option, index)

@@ -1,0 +1,172 @@
+"""ClockCellDelegate: the ticking Wait and Duration cells, the same pixels as the style's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, QRect, Qt
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import (
+    QApplication,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from supervisor_desk.models.live_order import LiveOrder
+from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.clock_cells import ClockCellDelegate
+from supervisor_desk.views.session_table_model import (
+    RIGHT_CLOCK_COLUMNS,
+    SessionColumn,
+    SessionTableModel,
+)
+from supervisor_desk.views.session_table_view import SessionTableView
+from supervisor_desk.views.theme import THEMES, current_theme
+from tests.views.conftest import shown_styled_table
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=1)
+
+
+def clock_session(i: int) -> SessionSummary:
+    """Queued ones waiting past the wait rules' thresholds (coloured), active ones from
+    seconds to hours, ended ones (their own colour)."""
+    status = ("queued", "active", "active", "completed")[i % 4]
+    started = NOW - timedelta(seconds=17 + 97 * i + (3600 if i % 7 == 0 else 0))
+    data: dict[str, Any] = {
+        "id": f"s{i:03d}", "agent": {"id": "a1", "name": "Sales bot"}, "channel": "web",
+        "modality": "chat", "status": status, "user": {"id": f"u{i}", "name": f"User {i}"},
+        "started_at": started, "queued_at": started, "version": 1,
+    }
+    if status != "queued":
+        data["accepted_at"] = started + timedelta(seconds=4 + i)
+    if status == "completed":
+        data["ended_at"] = NOW - timedelta(seconds=30)
+        data["end_reason"] = "user_disconnect"
+    return SessionSummary.model_validate(data)
+
+
+def clock_table(qtbot: Any, rows: int = 20) -> tuple[SessionTableModel, SessionTableView,
+                                                      QWidget]:
+    """A styled table of clock cells with an alert's tint on two rows, its clock still,
+    and its window (the caller keeps it: it owns the table)."""
+    model = SessionTableModel(clock=lambda: NOW, time_zone=UTC)
+    model.set_live_order(LiveOrder.LONGEST_WAIT)
+    model.set_sessions([clock_session(i) for i in range(rows)])
+    model.set_alerts(lambda sid: {"s005": "warning", "s010": "critical"}.get(sid),
+                     [(120, "warning"), (300, "critical")])
+    window, view = shown_styled_table(qtbot, model, width=1500, height=620)
+    view.executeDelayedItemsLayout()
+    return model, view, window
+
+
+def on_screen(view: SessionTableView, qapp: QApplication) -> QImage:
+    view.viewport().update()
+    qapp.processEvents()
+    window = view.window()
+    return window.screen().grabWindow(window.winId()).toImage()
+
+
+def as_the_style_paints(view: SessionTableView, qapp: QApplication) -> QImage:
+    delegate = view.itemDelegateForColumn(SessionColumn.DURATION)
+    plain = QStyledItemDelegate(view)
+    for column in RIGHT_CLOCK_COLUMNS:
+        view.setItemDelegateForColumn(column, plain)
+    try:
+        return on_screen(view, qapp)
+    finally:
+        for column in RIGHT_CLOCK_COLUMNS:
+            view.setItemDelegateForColumn(column, delegate)
+
+
+def test_clock_cells_show_the_styles_pixels_in_every_theme(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    model, view, _window = clock_table(qtbot)
+    delegate = view.itemDelegateForColumn(SessionColumn.DURATION)
+    assert isinstance(delegate, ClockCellDelegate)
+    assert view.itemDelegateForColumn(SessionColumn.WAIT) is delegate
+    # A selected row, and the focus frame on a clock cell of another.
+    view.select_session("s006")
+    view.setFocus()
+    view.selectionModel().setCurrentIndex(
+        model.index(model.row_of("s002"), SessionColumn.DURATION),
+        QItemSelectionModel.SelectionFlag.NoUpdate)
+    texts = {model.index(r, SessionColumn.DURATION).data() for r in range(model.rowCount())}
+    assert {"1h 0m 17s", "17s"} & texts or len(texts) > 10  # seconds to hours
+    for theme in (current_theme(), THEMES["dark"], current_theme()):
+        window = view.window()
+        window.setPalette(theme.palette())
+        window.setStyleSheet(theme.stylesheet())
+        qapp.processEvents()
+        assert on_screen(view, qapp) == as_the_style_paints(view, qapp)
+    assert delegate.by_style > 0  # the current cell (its focus frame over the text)
+
+
+def painted(delegate: QStyledItemDelegate, view: SessionTableView, index: Any,
+            state: QStyle.StateFlag, *, width: int = 120, alternate: bool = False) -> QImage:
+    """One cell painted by ``delegate`` with the option the table would give it."""
+    option = QStyleOptionViewItem()
+    option.initFrom(view.viewport())
+    option.widget = view
+    option.state = state
+    option.rect = QRect(0, 0, width, 28)
+    option.font = view.font()
+    option.textElideMode = Qt.TextElideMode.ElideRight
+    if alternate:
+        option.features = QStyleOptionViewItem.ViewItemFeature.Alternate
+    image = QImage(width, 28, QImage.Format.Format_RGB32)
+    image.fill(view.viewport().palette().base().color())
+    painter = QPainter(image)
+    delegate.paint(painter, option, index)
+    painter.end()
+    return image
+
+
+def test_a_text_wider_than_its_cell_is_elided_by_the_style(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    # The table keeps these columns wide enough for their widest text; a cell narrower than
+    # its text (a bigger font on the way) still shows what the style shows: an elided text.
+    model, view, _window = clock_table(qtbot)
+    clock = ClockCellDelegate(view)
+    index = model.index(0, SessionColumn.DURATION)
+    state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Active
+    narrow = painted(clock, view, index, state, width=24)
+    assert clock.by_style == 1
+    assert narrow == painted(QStyledItemDelegate(view), view, index, state, width=24)
+
+
+STATES = QStyle.StateFlag
+
+
+@pytest.mark.parametrize("state", [
+    STATES.State_Enabled | STATES.State_Active,
+    STATES.State_Enabled,  # an inactive window
+    STATES.State_None,  # a disabled table
+    STATES.State_Enabled | STATES.State_Active | STATES.State_Selected,
+    STATES.State_Enabled | STATES.State_Selected,
+    STATES.State_Enabled | STATES.State_Active | STATES.State_HasFocus,
+    STATES.State_Enabled | STATES.State_Active | STATES.State_MouseOver,
+])
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_state_of_a_cell_paints_as_the_style(
+    qtbot: Any, qapp: QApplication, state: QStyle.StateFlag, theme: str
+) -> None:
+    model, view, _window = clock_table(qtbot)
+    window = view.window()
+    window.setPalette(THEMES[theme].palette())
+    window.setStyleSheet(THEMES[theme].stylesheet())
+    qapp.processEvents()
+    clock = ClockCellDelegate(view)
+    plain = QStyledItemDelegate(view)
+    for row in range(model.rowCount()):
+        for column in RIGHT_CLOCK_COLUMNS:
+            for alternate in (False, True):
+                index = model.index(row, column)
+                assert painted(clock, view, index, state, alternate=alternate) == painted(
+                    plain, view, index, state, alternate=alternate), (row, column, alternate)
