@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionViewItem
 
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.delegates import ChannelBadgeDelegate, StatusDotDelegate
@@ -63,3 +65,53 @@ def test_kept_looks_are_the_looks_drawn_afresh(qtbot: Any, qapp: QApplication) -
     window.setPalette(dark.palette())
     window.setStyleSheet(dark.stylesheet())
     assert drawn() == drawn_afresh()
+
+
+STATES = QStyle.StateFlag
+
+
+@pytest.mark.parametrize("state", [
+    STATES.State_Enabled | STATES.State_Active,
+    STATES.State_Enabled,  # an inactive window
+    # Drawn by the delegate as before (the focus frame is not in here: it is translucent, and
+    # the style drawing it twice is not what a cell shows).
+    STATES.State_Enabled | STATES.State_Active | STATES.State_Selected,
+    STATES.State_Enabled | STATES.State_Active | STATES.State_MouseOver,
+])
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_plain_cell_skips_the_styles_background_and_looks_the_same(
+    qtbot: Any, qapp: QApplication, state: QStyle.StateFlag, theme: str
+) -> None:
+    # The style's item without text draws nothing of a plain cell's own: skipping it there
+    # leaves the same pixels as drawing it first, in every state and on a tinted row.
+    model = SessionTableModel(clock=lambda: T0 + timedelta(hours=1), time_zone=UTC)
+    model.set_sessions([session(i) for i in range(8)])
+    model.set_alerts(lambda sid: "critical" if sid == "s004" else None, [])
+    window, view = shown_styled_table(qtbot, model, width=900, height=400)
+    window.setPalette(THEMES[theme].palette())
+    window.setStyleSheet(THEMES[theme].stylesheet())
+    qapp.processEvents()
+    for delegate in (StatusDotDelegate(view), ChannelBadgeDelegate(view)):
+        column = (SessionColumn.STATUS if isinstance(delegate, StatusDotDelegate)
+                  else SessionColumn.CHANNEL)
+        for row in range(model.rowCount()):
+            for alternate in (False, True):
+                option = QStyleOptionViewItem()
+                option.initFrom(view.viewport())
+                option.widget = view
+                option.state = state
+                option.rect = QRect(0, 0, 110, 28)
+                if alternate:
+                    option.features = QStyleOptionViewItem.ViewItemFeature.Alternate
+                images = []
+                for style_first in (False, True):
+                    image = QImage(110, 28, QImage.Format.Format_RGB32)
+                    image.fill(view.viewport().palette().base().color())
+                    painter = QPainter(image)
+                    if style_first:
+                        view.style().drawControl(
+                            QStyle.ControlElement.CE_ItemViewItem, option, painter, view)
+                    delegate.paint(painter, option, model.index(row, column))
+                    painter.end()
+                    images.append(image)
+                assert images[0] == images[1], (row, column, alternate)

@@ -42,6 +42,10 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 
 _ITEM = QStyle.ControlElement.CE_ItemViewItem
 _SELECTED = QStyle.StateFlag.State_Selected
+# States in which the style draws something of the item's own (a selection, a hover, the
+# focus frame).
+_DRAWN_BENEATH = (QStyle.StateFlag.State_Selected.value | QStyle.StateFlag.State_MouseOver.value
+                  | QStyle.StateFlag.State_HasFocus.value)
 _ALTERNATE = QStyleOptionViewItem.ViewItemFeature.Alternate
 _BACKGROUND_ROLE = 8  # Qt.ItemDataRole.BackgroundRole
 # Looks kept per delegate: a few per channel and state; more means something keeps changing
@@ -61,7 +65,10 @@ def _draw_background(painter: QPainter, option: QStyleOptionViewItem, tint: Any,
     """Selection/hover/alternate background exactly as the style would draw it, without text.
 
     The view's option already carries the state (selected, hover, alternate row) and no text:
-    it is drawn as it comes unless an alert tints the row."""
+    it is drawn as it comes unless an alert tints the row. A plain cell (no tint, selection,
+    hover or focus) has nothing of its own beneath: the view drew the row's panel already."""
+    if tint is None and not option.state.value & _DRAWN_BENEATH:
+        return
     style = widget.style() if widget is not None else None
     if style is None:
         return
