@@ -13,14 +13,22 @@ from typing import Any, TypeVar
 
 import pytest
 import qasync
-from PySide6.QtCore import QEvent, QObject, QRect
-from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QObject, QRect, Qt
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import (
+    QApplication,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from supervisor_desk.views.gc_policy import active_policy, release_policy
 from supervisor_desk.views.qt_loop import DeskEventLoop
 from supervisor_desk.views.session_table_model import SessionTableModel
 from supervisor_desk.views.session_table_view import SessionTableView
-from supervisor_desk.views.theme import current_theme
+from supervisor_desk.views.theme import THEMES, current_theme
 
 T = TypeVar("T")
 
@@ -124,3 +132,49 @@ class PaintRecorder(QObject):  # type: ignore[misc]
             self.painted.append(watched)
             self.rects.append(event.region().boundingRect())  # type: ignore[attr-defined]
         return False
+
+
+def painted_cell(delegate: QStyledItemDelegate, view: SessionTableView, index: Any,
+                 state: QStyle.StateFlag, *, width: int = 120, alternate: bool = False,
+                 style_first: bool = False) -> QImage:
+    """One cell painted by ``delegate`` alone with the option the table would give it (in
+    ``state``, on an alternate row or not), over the table's base colour; ``style_first``:
+    the style's item without text drawn beneath it first."""
+    option = QStyleOptionViewItem()
+    option.initFrom(view.viewport())
+    option.widget = view
+    option.state = state
+    option.rect = QRect(0, 0, width, 28)
+    option.font = view.font()
+    option.textElideMode = Qt.TextElideMode.ElideRight
+    if alternate:
+        option.features = QStyleOptionViewItem.ViewItemFeature.Alternate
+    image = QImage(width, 28, QImage.Format.Format_RGB32)
+    image.fill(view.viewport().palette().base().color())
+    painter = QPainter(image)
+    if style_first:
+        view.style().drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, view)
+    delegate.paint(painter, option, index)
+    painter.end()
+    return image
+
+
+_S = QStyle.StateFlag
+# The states a table's cell is painted in, by name (for delegate tests against the style).
+CELL_STATES: dict[str, QStyle.StateFlag] = {
+    "active": _S.State_Enabled | _S.State_Active,
+    "inactive window": _S.State_Enabled,
+    "disabled": _S.State_None,
+    "selected": _S.State_Enabled | _S.State_Active | _S.State_Selected,
+    "selected, inactive window": _S.State_Enabled | _S.State_Selected,
+    "focused": _S.State_Enabled | _S.State_Active | _S.State_HasFocus,
+    "hovered": _S.State_Enabled | _S.State_Active | _S.State_MouseOver,
+}
+
+
+def show_theme(window: QWidget, name: str) -> None:
+    """``window`` in theme ``name``, as the app themes its windows (palette and style sheet)."""
+    theme = THEMES[name]
+    window.setPalette(theme.palette())
+    window.setStyleSheet(theme.stylesheet())
+    QApplication.processEvents()

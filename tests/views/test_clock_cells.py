@@ -6,15 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, QRect, Qt
-from PySide6.QtGui import QImage, QPainter
-from PySide6.QtWidgets import (
-    QApplication,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
-    QWidget,
-)
+from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QWidget
 
 from supervisor_desk.models.live_order import LiveOrder
 from supervisor_desk.models.wire import SessionSummary
@@ -26,7 +20,7 @@ from supervisor_desk.views.session_table_model import (
 )
 from supervisor_desk.views.session_table_view import SessionTableView
 from supervisor_desk.views.theme import THEMES, current_theme
-from tests.views.conftest import shown_styled_table
+from tests.views.conftest import CELL_STATES, painted_cell, show_theme, shown_styled_table
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=1)
@@ -107,26 +101,6 @@ def test_clock_cells_show_the_styles_pixels_in_every_theme(
     assert delegate.by_style > 0  # the current cell (its focus frame over the text)
 
 
-def painted(delegate: QStyledItemDelegate, view: SessionTableView, index: Any,
-            state: QStyle.StateFlag, *, width: int = 120, alternate: bool = False) -> QImage:
-    """One cell painted by ``delegate`` with the option the table would give it."""
-    option = QStyleOptionViewItem()
-    option.initFrom(view.viewport())
-    option.widget = view
-    option.state = state
-    option.rect = QRect(0, 0, width, 28)
-    option.font = view.font()
-    option.textElideMode = Qt.TextElideMode.ElideRight
-    if alternate:
-        option.features = QStyleOptionViewItem.ViewItemFeature.Alternate
-    image = QImage(width, 28, QImage.Format.Format_RGB32)
-    image.fill(view.viewport().palette().base().color())
-    painter = QPainter(image)
-    delegate.paint(painter, option, index)
-    painter.end()
-    return image
-
-
 def test_a_text_wider_than_its_cell_is_elided_by_the_style(
     qtbot: Any, qapp: QApplication
 ) -> None:
@@ -136,37 +110,23 @@ def test_a_text_wider_than_its_cell_is_elided_by_the_style(
     clock = ClockCellDelegate(view)
     index = model.index(0, SessionColumn.DURATION)
     state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Active
-    narrow = painted(clock, view, index, state, width=24)
+    narrow = painted_cell(clock, view, index, state, width=24)
     assert clock.by_style == 1
-    assert narrow == painted(QStyledItemDelegate(view), view, index, state, width=24)
+    assert narrow == painted_cell(QStyledItemDelegate(view), view, index, state, width=24)
 
 
-STATES = QStyle.StateFlag
-
-
-@pytest.mark.parametrize("state", [
-    STATES.State_Enabled | STATES.State_Active,
-    STATES.State_Enabled,  # an inactive window
-    STATES.State_None,  # a disabled table
-    STATES.State_Enabled | STATES.State_Active | STATES.State_Selected,
-    STATES.State_Enabled | STATES.State_Selected,
-    STATES.State_Enabled | STATES.State_Active | STATES.State_HasFocus,
-    STATES.State_Enabled | STATES.State_Active | STATES.State_MouseOver,
-])
+@pytest.mark.parametrize("state", CELL_STATES.values(), ids=CELL_STATES.keys())
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_every_state_of_a_cell_paints_as_the_style(
     qtbot: Any, qapp: QApplication, state: QStyle.StateFlag, theme: str
 ) -> None:
     model, view, _window = clock_table(qtbot)
-    window = view.window()
-    window.setPalette(THEMES[theme].palette())
-    window.setStyleSheet(THEMES[theme].stylesheet())
-    qapp.processEvents()
+    show_theme(view.window(), theme)
     clock = ClockCellDelegate(view)
     plain = QStyledItemDelegate(view)
     for row in range(model.rowCount()):
         for column in RIGHT_CLOCK_COLUMNS:
             for alternate in (False, True):
                 index = model.index(row, column)
-                assert painted(clock, view, index, state, alternate=alternate) == painted(
+                assert painted_cell(clock, view, index, state, alternate=alternate) == painted_cell(
                     plain, view, index, state, alternate=alternate), (row, column, alternate)

@@ -7,15 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QRect
-from PySide6.QtGui import QImage, QPainter
-from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionViewItem
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication, QStyle
 
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.delegates import ChannelBadgeDelegate, StatusDotDelegate
 from supervisor_desk.views.session_table_model import SessionColumn, SessionTableModel
 from supervisor_desk.views.theme import THEMES
-from tests.views.conftest import shown_styled_table
+from tests.views.conftest import CELL_STATES, painted_cell, show_theme, shown_styled_table
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 CHANNELS = ("web", "whatsapp", "phone", "email", "telegram")
@@ -67,17 +66,12 @@ def test_kept_looks_are_the_looks_drawn_afresh(qtbot: Any, qapp: QApplication) -
     assert drawn() == drawn_afresh()
 
 
-STATES = QStyle.StateFlag
+# Drawn by the delegate as before when focused: the focus frame is translucent, and the style
+# drawing it twice is not what a cell shows.
+PLAIN_OR_DRAWN = {k: v for k, v in CELL_STATES.items() if k != "focused"}
 
 
-@pytest.mark.parametrize("state", [
-    STATES.State_Enabled | STATES.State_Active,
-    STATES.State_Enabled,  # an inactive window
-    # Drawn by the delegate as before (the focus frame is not in here: it is translucent, and
-    # the style drawing it twice is not what a cell shows).
-    STATES.State_Enabled | STATES.State_Active | STATES.State_Selected,
-    STATES.State_Enabled | STATES.State_Active | STATES.State_MouseOver,
-])
+@pytest.mark.parametrize("state", PLAIN_OR_DRAWN.values(), ids=PLAIN_OR_DRAWN.keys())
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_a_plain_cell_skips_the_styles_background_and_looks_the_same(
     qtbot: Any, qapp: QApplication, state: QStyle.StateFlag, theme: str
@@ -88,30 +82,13 @@ def test_a_plain_cell_skips_the_styles_background_and_looks_the_same(
     model.set_sessions([session(i) for i in range(8)])
     model.set_alerts(lambda sid: "critical" if sid == "s004" else None, [])
     window, view = shown_styled_table(qtbot, model, width=900, height=400)
-    window.setPalette(THEMES[theme].palette())
-    window.setStyleSheet(THEMES[theme].stylesheet())
-    qapp.processEvents()
+    show_theme(window, theme)
     for delegate in (StatusDotDelegate(view), ChannelBadgeDelegate(view)):
         column = (SessionColumn.STATUS if isinstance(delegate, StatusDotDelegate)
                   else SessionColumn.CHANNEL)
         for row in range(model.rowCount()):
             for alternate in (False, True):
-                option = QStyleOptionViewItem()
-                option.initFrom(view.viewport())
-                option.widget = view
-                option.state = state
-                option.rect = QRect(0, 0, 110, 28)
-                if alternate:
-                    option.features = QStyleOptionViewItem.ViewItemFeature.Alternate
-                images = []
-                for style_first in (False, True):
-                    image = QImage(110, 28, QImage.Format.Format_RGB32)
-                    image.fill(view.viewport().palette().base().color())
-                    painter = QPainter(image)
-                    if style_first:
-                        view.style().drawControl(
-                            QStyle.ControlElement.CE_ItemViewItem, option, painter, view)
-                    delegate.paint(painter, option, model.index(row, column))
-                    painter.end()
-                    images.append(image)
-                assert images[0] == images[1], (row, column, alternate)
+                index = model.index(row, column)
+                assert painted_cell(delegate, view, index, state, alternate=alternate) == (
+                    painted_cell(delegate, view, index, state, alternate=alternate,
+                                 style_first=True)), (row, column, alternate)
