@@ -123,7 +123,9 @@ def under(samples: Sequence[Sample], name: str, depth: int = 1) -> tuple[
 
 
 def script_lines(path: Path) -> Iterable[str]:
-    if path.read_bytes()[:8] == b"PERFILE2":  # a perf.data: perf script reads it
+    with path.open("rb") as head:
+        magic = head.read(8)
+    if magic == b"PERFILE2":  # a perf.data: perf script reads it
         out = subprocess.run(["perf", "script", "-i", str(path), "-F", "comm,tid,ip,sym,dso"],
                              capture_output=True, text=True, errors="replace", check=True)
         return out.stdout.splitlines()

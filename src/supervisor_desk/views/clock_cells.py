@@ -22,16 +22,14 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QStaticText
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
+from supervisor_desk.views.delegates import draw_item_background
 from supervisor_desk.views.session_table_model import SessionTableModel
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
-_ITEM = QStyle.ControlElement.CE_ItemViewItem
 _SELECTED = QStyle.StateFlag.State_Selected.value
 # The current cell's focus frame is drawn over its text: the style paints that cell.
 _HAS_FOCUS = QStyle.StateFlag.State_HasFocus.value
-# States in which the style draws something of the item's own beneath its text.
-_DRAWN_BENEATH = _SELECTED | QStyle.StateFlag.State_MouseOver.value
 _ENABLED = QStyle.StateFlag.State_Enabled.value
 _ACTIVE = QStyle.StateFlag.State_Active.value
 _NORMAL = QPalette.ColorGroup.Normal
@@ -71,8 +69,9 @@ class ClockCellDelegate(QStyledItemDelegate):
         cell = model.clock_cell(index.row(), index.column()) if isinstance(
             model, SessionTableModel) else None
         style = widget.style() if widget is not None else None
+        state = option.state.value
         if (cell is None or style is None or option.direction != _LEFT_TO_RIGHT
-                or option.state.value & _HAS_FOCUS):
+                or state & _HAS_FOCUS):
             self._by_style(painter, option, index)
             return
         text, foreground, tint = cell
@@ -88,14 +87,8 @@ class ClockCellDelegate(QStyledItemDelegate):
         if laid_out is not None and laid_out[1] > width - 2 * margin:
             self._by_style(painter, option, index)  # the style elides it
             return
-        state = option.state.value
-        if tint is not None or state & _DRAWN_BENEATH:
-            # What the style draws beneath the text (a selection, the tint, a hover): the
-            # item without its text. A plain cell has nothing of its own there.
-            if tint is not None:
-                option = QStyleOptionViewItem(option)
-                option.backgroundBrush = tint
-            style.drawControl(_ITEM, option, painter, widget)
+        # What the style draws beneath the text (a selection, the tint, a hover), if any.
+        draw_item_background(painter, option, tint, widget)
         if laid_out is None:
             return
         if foreground is None or state & _SELECTED:

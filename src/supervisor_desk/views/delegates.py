@@ -7,8 +7,9 @@ pulse (a 100 ms repaint of the status column, then one a second), and on a quiet
 repaint was a third of the app's whole CPU while on screen (``benchmarks/idle_bench.py``); the
 halo tells active from queued without moving.
 
-These are the only cells painted in Python, two per row: a repaint of the rows on screen (a
-session starting, accepted or ending among them) spent a quarter of its time here. So each
+These two cells of each row (and the clock cells, ``views/clock_cells.py``, which draw their
+background with ``draw_item_background``) are painted in Python: a repaint of the rows on
+screen (a session starting, accepted or ending among them) spent a quarter of its time here. So each
 paint does as few calls into Qt as it can: the badge's size, colours and pixmap are looked up
 once per look in a dict, not worked out again for every cell.
 """
@@ -60,7 +61,7 @@ def _look_of(index: ModelIndex) -> tuple[SessionSummary | None, Any]:
     return index.data(ObjectRole), index.data(_BACKGROUND_ROLE)
 
 
-def _draw_background(painter: QPainter, option: QStyleOptionViewItem, tint: Any,
+def draw_item_background(painter: QPainter, option: QStyleOptionViewItem, tint: Any,
                      widget: QWidget | None) -> None:
     """Selection/hover/alternate background exactly as the style would draw it, without text.
 
@@ -88,7 +89,7 @@ class StatusDotDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
         widget = option.widget
         session, tint = _look_of(index)
-        _draw_background(painter, option, tint, widget)
+        draw_item_background(painter, option, tint, widget)
         if session is None:
             return
         dpr = painter.device().devicePixelRatioF()
@@ -122,7 +123,7 @@ class ChannelBadgeDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
         widget = option.widget
         session, tint = _look_of(index)
-        _draw_background(painter, option, tint, widget)
+        draw_item_background(painter, option, tint, widget)
         if session is None:
             return
         rect = option.rect
