@@ -26,6 +26,7 @@ from supervisor_desk.app import AppOptions, DeskApp
 from supervisor_desk.client.credentials import CredentialStore
 from supervisor_desk.client.settings import Preferences
 from supervisor_desk.hub.embedded import EmbeddedHub
+from supervisor_desk.views.live_viewmodel import FeedHold
 from tests.client.hub_events import ended, now, started
 from tests.conftest import ingest
 from tests.helpers import MemoryKeyring, wait_until
@@ -152,6 +153,34 @@ def test_signs_in_from_keyring_shows_rows_and_quits_cleanly(
     assert desk.errors.errors == []
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["rows"] == 1 and state["connection"] in ("connected", "stopped")
+
+
+def test_the_hub_gathers_the_feed_by_what_is_on_screen(
+    running_hub: EmbeddedHub, signed_in_desk: DeskApp, qrun: Any
+) -> None:
+    """On screen the Live list's changes come with the second's tick (View → "Update once a
+    second", remembered); minimised, up to a second of everything; the option off, each event
+    at once."""
+    desk = signed_in_desk
+
+    async def scenario() -> None:
+        async with _connected(desk):
+            live = desk.live
+            assert live is not None
+            await wait_until(lambda: live.feed_hold is FeedHold.EACH_SECOND
+                             and live.feed.held_ms == 1000)
+            desk.window.live_options.each_second_action.trigger()
+            await wait_until(lambda: live.feed.held_ms == 0)
+            assert live.feed_hold is FeedHold.NONE and desk.prefs.live_each_second is False
+            desk.window.showMinimized()
+            await wait_until(lambda: live.feed_hold is FeedHold.HIDDEN
+                             and live.feed.held_ms == 1000)
+            desk.window.showNormal()
+            await wait_until(lambda: live.feed_hold is FeedHold.NONE and live.feed.held_ms == 0)
+            desk.window.live_options.each_second_action.trigger()
+            await wait_until(lambda: live.feed_hold is FeedHold.EACH_SECOND)
+
+    qrun(scenario())
 
 
 def test_revoked_token_returns_to_sign_in_with_the_reason(

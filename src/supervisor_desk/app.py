@@ -58,7 +58,7 @@ from supervisor_desk.views.history.view import HistoryView
 from supervisor_desk.views.history.viewmodel import HistoryViewModel, HubSessionSource
 from supervisor_desk.views.icons import app_icon
 from supervisor_desk.views.lazy_page import LazyPage
-from supervisor_desk.views.live_viewmodel import LiveViewModel
+from supervisor_desk.views.live_viewmodel import FeedHold, LiveViewModel
 from supervisor_desk.views.main_window import MainWindow, open_ui_settings
 from supervisor_desk.views.notifications import NotificationCoalescer
 from supervisor_desk.views.offline import OfflineReview
@@ -381,7 +381,8 @@ class DeskApp(QObject):
         # Closed to the tray or minimised: the table holds still, the rest follows the feed.
         live.set_on_screen(self.window.on_screen)
         self.window.on_screen_changed.connect(live.set_on_screen)
-        # Nothing live on screen: the hub holds events back (alerts still go at once).
+        # The hub may hold events back (what could open an alert still goes at once): a
+        # deadline's judgement asks for what it holds first.
         self.alerts.before_deadline = live.flush_feed
         self._update_feed_hold()
         self.detail.set_client(signed.client)
@@ -570,13 +571,21 @@ class DeskApp(QObject):
             self.wall_vm.on_alerts_changed()
 
     def _update_feed_hold(self, *_changed: object) -> None:
-        """The hub may hold the feed while no window shows live state: the main window is in
-        the tray or minimised and no Wall is on screen."""
+        """What the hub may hold of the feed: with a Wall on screen nothing (its tiles follow
+        each message); with the main window on screen what the Live list shows with the
+        second's tick (its View option, on by default); with no window on screen (the tray,
+        minimised) up to a second of everything."""
         live = self.live
         if live is None:
             return
         wall = self.wall_window
-        live.hold_feed(not self.window.on_screen and not (wall is not None and on_screen(wall)))
+        if wall is not None and on_screen(wall):
+            hold = FeedHold.NONE
+        elif self.window.on_screen:
+            hold = FeedHold.EACH_SECOND if self.window.live_options.each_second else FeedHold.NONE
+        else:
+            hold = FeedHold.HIDDEN
+        live.hold_feed(hold)
 
     def _on_alerts_rules_changed(self, rules: Any) -> None:
         self._update_feed_hold()  # the hub judges what to send at once by the rules
@@ -669,6 +678,7 @@ class DeskApp(QObject):
     def _on_live_options_changed(self) -> None:
         self.window.live_options.write_preferences(self.prefs)
         self._save_prefs()
+        self._update_feed_hold()  # "Update once a second" is the hold asked on screen
 
     def _on_window_live_order_requested(self, order: str) -> None:
         self.window.set_live_order(order)

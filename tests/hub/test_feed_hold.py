@@ -357,3 +357,64 @@ async def test_held_frames_wake_the_sender_only_when_it_must_act() -> None:
     broadcaster.publish([(4, '{"type": "session.ended", "data": {}}')])
     assert subscriber.wakeup.is_set() and subscriber.due(time.monotonic())
     assert [subscriber.pop()[0] for _ in range(4)] == [1, 2, 3, 4]
+
+
+async def test_a_watched_sessions_events_go_at_once_with_everything_held_before_them(
+        api: Api) -> None:
+    """A desktop showing a session's chat asks for its events at once: they take what was held
+    with them; the other sessions' quiet events wait for the hold."""
+    api.ingest([started("s1"), started("s2")])
+    async with websockets.connect(_feed_url(api.hub),
+                                  additional_headers=api.headers("viewer")) as ws:
+        hello = await _connected(api, ws)
+        await ws.send(hold_request_json(5000, RULES, watch=("s2",)))
+        assert isinstance(await _recv(ws), HoldingFrame)
+        began = time.monotonic()
+        await _ingest(api, _quiet_events("s1", "a"))
+        await _nothing_for(ws, 0.5)
+        last = await _ingest(api, [message("s2", "w1", "a quiet question", role="ai")])
+        frames = [await _event(ws) for _ in range(last - hello.seq)]
+        assert time.monotonic() - began < 3.5  # the hold would have run to 5 s
+        assert [f.seq for f in frames] == list(range(hello.seq + 1, last + 1))
+        assert frames[-1].event.session_id == "s2"
+        # Another watch replaces it: s2's events wait now, s1's go.
+        await ws.send(hold_request_json(5000, RULES, watch=("s1",)))
+        assert isinstance(await _recv(ws), HoldingFrame)
+        await _ingest(api, [message("s2", "w2", "still quiet", role="ai")])
+        await _nothing_for(ws, 0.5)
+        last = await _ingest(api, [message("s1", "w3", "on screen", role="ai")])
+        frames = [await _event(ws, 3) for _ in range(2)]
+        assert [f.seq for f in frames] == [last - 1, last]
+
+
+async def test_an_aligned_hold_sends_just_before_each_step_of_the_clock(api: Api) -> None:
+    """Aligned, what is held goes a little before each multiple of the hold on the hub's
+    clock (the desktop's second's tick paints it), whenever the first of it came."""
+    api.ingest([started("s1")])
+    async with websockets.connect(_feed_url(api.hub),
+                                  additional_headers=api.headers("viewer")) as ws:
+        await _connected(api, ws)
+        await ws.send(hold_request_json(1000, RULES, align=True))
+        assert isinstance(await _recv(ws), HoldingFrame)
+        for n in range(3):
+            await asyncio.sleep(0.3 * n)  # the first frame held at different phases
+            await _ingest(api, [message("s1", f"q{n}", "quiet", role="ai")])
+            await _event(ws, 3)
+            phase = time.time() % 1.0
+            # ALIGN_LEAD_S (40 ms) before the second; a loaded machine reads it late.
+            assert phase >= 0.9 or phase < 0.25, phase
+
+
+async def test_an_aligned_hold_is_due_at_the_next_step_never_later_than_the_hold() -> None:
+    from supervisor_desk.hub.feed import ALIGN_LEAD_S, Subscriber
+
+    subscriber = Subscriber(10)
+    subscriber.hold(1000, None, align=True)
+    assert subscriber._due_from(100.0, 5_000.2) == pytest.approx(100.8 - ALIGN_LEAD_S)
+    # Just before a step (within its lead): the next one, not at once.
+    assert subscriber._due_from(100.0, 5_000.99) == pytest.approx(
+        100.0 + 5_002 - ALIGN_LEAD_S - 5_000.99)
+    subscriber.hold(2000, None, align=True)
+    assert subscriber._due_from(100.0, 5_001.0) == pytest.approx(101.0 - ALIGN_LEAD_S)
+    subscriber.hold(1000, None)
+    assert subscriber._due_from(100.0, 5_000.2) == pytest.approx(101.0)

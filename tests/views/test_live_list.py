@@ -237,13 +237,17 @@ def test_view_options_drive_the_list_and_persist(live: LiveViewModel, qtbot: Any
     titles = [a.text() for a in menu.actions()]
     assert "Pause live updates" in titles and "Hide ended sessions" in titles
     assert options.pause_action.shortcut().toString() == PAUSE_SHORTCUT
+    assert "Update once a second (saves power)" in titles
+    assert options.each_second  # on by default
     prefs = Preferences.model_validate({"live_keep_ended_minutes": 0, "live_hide_ended": True,
-                                        "live_started_display": "relative"})
+                                        "live_started_display": "relative",
+                                        "live_each_second": False})
     saved: list[bool] = []
     options.preferences_changed.connect(lambda: saved.append(True))
     options.apply_preferences(prefs)
     assert saved == []  # reading preferences back is not a change
     assert options.keep_ended_actions[0].isChecked()
+    assert not options.each_second
     assert live.model.started_display == "relative"
     options.bind(live)
     assert live.keep_ended_minutes == 0 and live.hide_ended
@@ -266,10 +270,13 @@ def test_view_options_drive_the_list_and_persist(live: LiveViewModel, qtbot: Any
     options.started_actions["clock"].trigger()
     options.hide_ended_action.trigger()
     assert saved and live.keep_ended_minutes == 5 and not live.hide_ended
-    mine = Preferences()
+    saved.clear()
+    options.each_second_action.trigger()
+    assert saved and options.each_second
+    mine = Preferences(live_each_second=False)
     options.write_preferences(mine)
-    assert (mine.live_keep_ended_minutes, mine.live_hide_ended, mine.live_started_display) == (
-        5, False, "clock")
+    assert (mine.live_keep_ended_minutes, mine.live_hide_ended, mine.live_started_display,
+            mine.live_each_second) == (5, False, "clock", True)
     again = Preferences.model_validate_json(mine.model_dump_json())
     assert again.live_keep_ended_minutes == 5
     options.bind(None)  # signed out

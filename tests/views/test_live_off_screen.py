@@ -1,10 +1,12 @@
 """Off screen the live view-model follows the feed in the feed's own batches: every event is
-applied, in order, alerts are told at once, and no frame timer is left to wake the app."""
+applied, in order, alerts are told at once, and no frame timer is left to wake the app; on
+screen the hub may gather the table's changes into each second's tick."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +19,9 @@ from supervisor_desk.models.alerts.rules import Rule, RuleSet, WaitCondition
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
 from supervisor_desk.views.live_viewmodel import (
     CALM_BATCH_EVENTS,
+    EACH_SECOND_HOLD_MS,
     HIDDEN_HOLD_MS,
+    FeedHold,
     LiveViewModel,
 )
 from supervisor_desk.views.session_table_model import SessionTableModel
@@ -146,7 +150,7 @@ def test_with_nothing_on_screen_the_hub_holds_events_but_never_an_alert_or_a_dea
         async with _live_on(running_hub, alerts) as live:
             alerts.before_deadline = live.flush_feed
             live.set_on_screen(False)
-            live.hold_feed(True)
+            live.hold_feed(FeedHold.HIDDEN)
             feed = live.feed
             await wait_until(lambda: feed.held_ms == HIDDEN_HOLD_MS)
 
@@ -175,8 +179,67 @@ def test_with_nothing_on_screen_the_hub_holds_events_but_never_an_alert_or_a_dea
             assert ("wait-2", "q") not in told and ("wait-60", "q") not in told
             assert feed.flushes >= 1
 
-            live.hold_feed(False)  # on screen again: each event at once
+            live.hold_feed(FeedHold.NONE)  # on screen again: each event at once
             await wait_until(lambda: feed.held_ms == 0)
             live.set_on_screen(True)
+
+    qrun(scenario())
+
+
+def test_on_screen_each_second_the_table_changes_with_the_tick_the_open_chat_and_alerts_at_once(
+    running_hub: Any, qrun: Any
+) -> None:
+    """"Update once a second": the hub sends the Live list's changes just before each second
+    of the clock (the tick that paints them), while the session open in the chat and what
+    could open an alert (but the routine "New session") come at once."""
+    async def scenario() -> None:
+        alerts = AlertsViewModel(default_rules())
+        told: list[tuple[str, str]] = []
+        alerts.subscribe(alerts, lambda update: told.extend(
+            (n.rule.id, a.session_id) for n in update.notices for a in n.alerts))
+        async with _live_on(running_hub, alerts) as live:
+            alerts.before_deadline = live.flush_feed
+            chat: list[str] = []
+            live.message_received.connect(lambda m: chat.append(m.text))
+            live.watch("a")
+            live.hold_feed(FeedHold.EACH_SECOND)
+            feed = live.feed
+            await wait_until(lambda: feed.held_ms == EACH_SECOND_HOLD_MS)
+
+            async def settled_after_a_second() -> None:
+                # Just after a second: a whole step before the hub's next send.
+                phase = time.time() % 1.0
+                await asyncio.sleep(0.0 if 0.05 <= phase < 0.3 else (1.1 - phase) % 1.0)
+
+            # Another session's start (routine) waits for the second; it shows just before it.
+            await settled_after_a_second()
+            await asyncio.to_thread(ingest, running_hub, [started("b")])
+            await asyncio.sleep(0.2)
+            assert live.store.get("b") is None
+            await wait_until(lambda: live.store.get("b") is not None, timeout=3)
+            phase = time.time() % 1.0
+            assert phase >= 0.85 or phase < 0.25, phase
+            await wait_until(lambda: {s.id for s in live.model.sessions()} == {"a", "b"},
+                             timeout=1)
+
+            # The open chat's messages come at once.
+            await settled_after_a_second()
+            await asyncio.to_thread(ingest, running_hub, [message("a", "Hello?")])
+            await wait_until(lambda: chat == ["Hello?"], timeout=0.4)
+
+            # A complaint elsewhere opens its alert at once.
+            await settled_after_a_second()
+            await asyncio.to_thread(ingest, running_hub,
+                                    [message("b", "I will cancel my account")])
+            await wait_until(lambda: ("complaint", "b") in told, timeout=0.4)
+
+            # Watching another session moves the exemption with it.
+            live.watch("b")
+            await settled_after_a_second()
+            await asyncio.to_thread(ingest, running_hub, [message("b", "Still there?")])
+            await wait_until(lambda: chat[-1:] == ["Still there?"], timeout=0.4)
+
+            live.hold_feed(FeedHold.NONE)
+            await wait_until(lambda: feed.held_ms == 0)
 
     qrun(scenario())

@@ -55,7 +55,7 @@ import math
 import random
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
@@ -143,6 +143,18 @@ class FeedListener(Protocol):
     # handed over (the listener applies a batch at once instead of on a timer of its own).
 
 
+class _Hold(NamedTuple):
+    """A hold asked of the hub (models/feed_hold.py): the arguments of its request."""
+
+    ms: int
+    rules: tuple[Rule, ...] | None
+    watch: tuple[str, ...]
+    align: bool
+
+
+_NO_HOLD = _Hold(0, None, (), False)
+
+
 class _ResyncError(Exception):
     """The feed cannot continue from our position: reload the snapshot."""
 
@@ -204,8 +216,7 @@ class FeedClient:
         self._rate_at = 0.0
         # Held delivery (models/feed_hold.py): what we ask of the hub, whether this hub takes
         # it, what it said it holds, and who waits for the answer to a flush.
-        self._hold_ms = 0
-        self._hold_rules: tuple[Rule, ...] | None = None
+        self._hold: _Hold = _NO_HOLD
         self._hub_holds = False
         self.held_ms = 0  # the hold the hub confirmed on this connection
         self._flush_waiters: list[Callable[[], None]] = []
@@ -238,21 +249,24 @@ class FeedClient:
         """End a rest early: read what waits in the socket now (the window came on screen)."""
         self._end_rest()
 
-    def hold(self, ms: int, rules: tuple[Rule, ...] | None = None) -> None:
+    def hold(self, ms: int, rules: tuple[Rule, ...] | None = None, *,
+             watch: tuple[str, ...] = (), align: bool = False) -> None:
         """Ask the hub to hold events up to ``ms`` and send them together (0: each at once),
-        except any that could open an alert of ``rules``, which it sends at once. Kept for
-        every later connection; a hub without held delivery is not asked."""
-        if (ms, rules) == (self._hold_ms, self._hold_rules):
+        except any that could open an alert of ``rules`` or is of a session in ``watch``,
+        which it sends at once; ``align``: at the wall clock's steps of ``ms``. Kept for every
+        later connection; a hub without held delivery is not asked."""
+        hold = _Hold(ms, rules, watch, align) if ms > 0 else _NO_HOLD
+        if hold == self._hold:
             return
-        was_holding = self._hold_ms > 0
-        self._hold_ms, self._hold_rules = ms, rules
+        was_holding = self._hold.ms > 0
+        self._hold = hold
         if self._hub_holds and (ms > 0 or was_holding):
-            self._send(hold_request_json(ms, rules))
+            self._send(hold_request_json(*hold))
 
     @property
     def holding(self) -> bool:
         """The hub may be holding events for us now (asked, and this hub takes it)."""
-        return self._hub_holds and self._hold_ms > 0
+        return self._hub_holds and self._hold.ms > 0
 
     def flush(self, then: Callable[[], None]) -> None:
         """Call ``then`` once every event the hub holds for us has been handed over: at once
@@ -460,8 +474,8 @@ class FeedClient:
                 )
             self._replay_until = hello.seq
             self._hub_holds = hello.hold
-            if self._hub_holds and self._hold_ms > 0:
-                self._send(hold_request_json(self._hold_ms, self._hold_rules))
+            if self._hub_holds and self._hold.ms > 0:
+                self._send(hold_request_json(*self._hold))
             loop = asyncio.get_running_loop()
             slice_started = loop.time()
             if hello.seq <= self._seq:

@@ -126,6 +126,8 @@ class Preferences(BaseModel):
     live_keep_ended_minutes: int = Field(default=2, ge=0, le=24 * 60)
     live_hide_ended: bool = False
     live_started_display: StartedDisplay = StartedDisplay.CLOCK
+    # The Live list's changes shown with the clock's tick, once a second (the hub gathers them).
+    live_each_second: bool = True
     recent_files: list[str] = Field(default_factory=list)
     last_export_dir: str | None = None
     # Per server entry: its own CA file and pinned certificates (see ServerTrust).

@@ -8,7 +8,8 @@ until it is over a limit (in frames or in bytes) and gets closed with 4008 (it t
 place hold one copy.
 
 A subscriber may ask to have its frames held (docs/protocol.md, "Held delivery"): they stay in
-the same buffer, under the same limits, until the hold runs out, an event its rules call urgent
+the same buffer, under the same limits, until the hold runs out (or, aligned, until the hold's
+next step on the hub's clock), an event its rules call urgent or of a session it watches
 arrives, or it asks for them; its sender then sends them back to back.
 """
 
@@ -42,6 +43,9 @@ MAX_NEW_RULE_SETS_PER_MINUTE = 20
 # Rule sets this small are compiled on the loop; bigger ones (500 keyword rules take ~80 ms)
 # in a thread, so one client's request does not stall every feed.
 _INLINE_RULES = 32
+# An aligned hold sends this long before each step of the hub's clock: what it sends is read
+# by a desktop whose one-second tick lands just after the second before that tick paints.
+ALIGN_LEAD_S = 0.04
 
 
 @dataclass(frozen=True)
@@ -96,11 +100,15 @@ class Subscriber:
         # Why it was closed with 4008, for the hub's log.
         self.reason = ""
         # Held delivery: 0 sends each frame at once. ``screen`` is set only while holding with
-        # rules that can call an event urgent, so publish judges events for holders alone.
+        # rules that can call an event urgent, and ``watch`` (the sessions whose events go at
+        # once) only while holding, so publish judges events for those holders alone.
         self.hold_ms = 0
         self.screen: UrgentScreen | None = None
-        # When (time.monotonic) the oldest frame now held was pushed; None when none is held.
-        self.held_since: float | None = None
+        self.watch: frozenset[str] = frozenset()
+        # Aligned: what is held goes at the next multiple of hold_ms on the wall clock.
+        self.align = False
+        # When (time.monotonic) what is held now is due; None when nothing is held.
+        self.held_until: float | None = None
         # Everything buffered goes now (an urgent event came), whatever the hold.
         self.release = False
         # Answers to the client's requests, sent after every frame buffered at that moment;
@@ -129,9 +137,19 @@ class Subscriber:
         elif urgent:
             self.release = True
             self.wakeup.set()
-        elif self.held_since is None:
-            self.held_since = time.monotonic()
+        elif self.held_until is None:
+            self.held_until = self._due_from(time.monotonic(), time.time())
             self.wakeup.set()
+
+    def _due_from(self, now: float, wall: float) -> float:
+        """When (monotonic) a frame held first at ``now`` (``wall`` on the wall clock) is due:
+        ``hold_ms`` later, or, aligned, at the wall clock's next step of ``hold_ms`` less
+        ``ALIGN_LEAD_S`` (never later than ``hold_ms``)."""
+        period = self.hold_ms / 1000
+        if not self.align:
+            return now + period
+        step = (int((wall + ALIGN_LEAD_S) // period) + 1) * period - ALIGN_LEAD_S
+        return now + min(period, max(0.0, step - wall))
 
     def pop(self) -> tuple[int, str]:
         seq, frame, size = self.frames.popleft()
@@ -142,26 +160,31 @@ class Subscriber:
         """Whether the buffered frames are to be sent now (``now``: time.monotonic)."""
         if not self.frames:
             return False
-        if not self.hold_ms or self.release or self.answers or self.held_since is None:
+        if not self.hold_ms or self.release or self.answers or self.held_until is None:
             return True
-        return now - self.held_since >= self.hold_ms / 1000
+        return now >= self.held_until
 
     def time_left(self, now: float) -> float | None:
         """Seconds until what is held is due, or None while nothing is held."""
-        if not self.hold_ms or self.held_since is None or not self.frames:
+        if not self.hold_ms or self.held_until is None or not self.frames:
             return None
-        return max(0.0, self.held_since + self.hold_ms / 1000 - now)
+        return max(0.0, self.held_until - now)
 
     def released(self) -> None:
         """The sender has sent everything buffered: the next frame starts a new hold."""
         self.release = False
-        self.held_since = None
+        self.held_until = None
 
-    def hold(self, ms: int, screen: UrgentScreen | None) -> None:
+    def hold(self, ms: int, screen: UrgentScreen | None, watch: frozenset[str] = frozenset(),
+             align: bool = False) -> None:
         """Hold frames up to ``ms`` from now on (0: each at once), sending early any event
-        ``screen`` calls urgent; answered, after everything held so far, with "holding"."""
+        ``screen`` calls urgent or of a session in ``watch``; ``align``: send what is held at
+        the wall clock's steps of ``ms``. Answered, after everything held so far, with
+        "holding"."""
         self.hold_ms = ms
         self.screen = screen if ms and screen is not None and not screen.quiet else None
+        self.watch = watch if ms else frozenset()
+        self.align = bool(ms) and align
         self.answer(holding_frame(ms))
 
     def flush(self) -> None:
@@ -273,19 +296,25 @@ class Broadcaster:
             frame = event_frame(seq, body)
             size = frame_size(frame)
             self.frames_published += len(self._subscribers)
-            # Only holders with rules judge events, each distinct screen once per event; the
-            # body is parsed only when one of them needs it.
+            # Only holders with rules or watched sessions judge events, each distinct screen
+            # once per event; the body is parsed only when one of them needs it.
             verdicts: dict[UrgentScreen, bool] | None = None
             event: Any = None
             for subscriber in self._subscribers:
-                screen = subscriber.screen
-                if screen is None:
+                screen, watch = subscriber.screen, subscriber.watch
+                if screen is None and not watch:
                     subscriber.push(seq, frame, size)
                     continue
                 if verdicts is None:
                     verdicts = {}
                     now_ms = now_ms or time.time_ns() // 1_000_000
                     event = _parsed(body)
+                if watch and _watched(watch, event):
+                    subscriber.push(seq, frame, size, True)
+                    continue
+                if screen is None:
+                    subscriber.push(seq, frame, size)
+                    continue
                 urgent = verdicts.get(screen)
                 if urgent is None:
                     urgent = verdicts[screen] = _urgent(screen, event, now_ms)
@@ -303,6 +332,12 @@ def _parsed(body: str) -> Any:
         return json.loads(body)
     except ValueError:
         return None
+
+
+def _watched(watch: frozenset[str], event: Any) -> bool:
+    # An event whose session cannot be read is not held back for it: the screen judges it.
+    session_id = event.get("session_id") if isinstance(event, dict) else None
+    return isinstance(session_id, str) and session_id in watch
 
 
 def _urgent(screen: UrgentScreen, event: Any, now_ms: int) -> bool:

@@ -268,7 +268,7 @@ async def _take_request(
     except TooManyRuleSetsError as error:
         _refuse(subscriber, websocket, "rule sets", str(error))
         return
-    subscriber.hold(request.ms, screen)
+    subscriber.hold(request.ms, screen, frozenset(request.watch), request.align)
 
 
 def _refuse(subscriber: Subscriber, websocket: WebSocket, kind: str, detail: str) -> None:

@@ -1,4 +1,5 @@
-"""The Live list's View options: Pause live updates, keep or hide ended rows, how Start reads.
+"""The Live list's View options: Pause live updates, update once a second, keep or hide ended
+rows, how Start reads.
 
 ``LiveListOptions`` owns the actions (the main window puts them in its View menu) and the
 "paused" banner shown above the table; it binds them to the live view-model once one exists
@@ -87,6 +88,14 @@ class LiveListOptions(QObject):
         self.pause_action.toggled.connect(self._on_pause_action_toggled)
         parent.addAction(self.pause_action)  # the shortcut works with the menu closed
 
+        self.each_second_action = QAction("Update once a second (saves power)", parent)
+        self.each_second_action.setCheckable(True)
+        self.each_second_action.setChecked(True)
+        self.each_second_action.setToolTip(
+            "Show the list's changes with the clock's tick instead of as each one arrives; "
+            "the open chat and alerts still come at once")
+        self.each_second_action.toggled.connect(self._on_each_second_action_toggled)
+
         self.hide_ended_action = QAction("Hide ended sessions", parent)
         self.hide_ended_action.setCheckable(True)
         self.hide_ended_action.toggled.connect(self._on_hide_ended_action_toggled)
@@ -120,6 +129,7 @@ class LiveListOptions(QObject):
     def add_to_menu(self, menu: QMenu) -> None:
         menu.addSeparator()
         menu.addAction(self.pause_action)
+        menu.addAction(self.each_second_action)
         menu.addAction(self.hide_ended_action)
         menu.addMenu(self.keep_ended_menu)
         menu.addMenu(self.started_menu)
@@ -160,6 +170,11 @@ class LiveListOptions(QObject):
             self._live.set_keep_ended_minutes(minutes)
         self.preferences_changed.emit()
 
+    @property
+    def each_second(self) -> bool:
+        """The list's changes wait for the clock's tick (the app asks the hub to gather them)."""
+        return self.each_second_action.isChecked()
+
     def set_started_display(self, display: StartedDisplay | str) -> None:
         display = StartedDisplay(display)
         self.started_actions[display].setChecked(True)
@@ -176,6 +191,7 @@ class LiveListOptions(QObject):
         try:
             self.set_keep_ended_minutes(prefs.live_keep_ended_minutes)
             self.hide_ended_action.setChecked(prefs.live_hide_ended)
+            self.each_second_action.setChecked(prefs.live_each_second)
             self.set_started_display(prefs.live_started_display)
         finally:
             self.blockSignals(with_signals)
@@ -183,6 +199,7 @@ class LiveListOptions(QObject):
     def write_preferences(self, prefs: Preferences) -> None:
         prefs.live_keep_ended_minutes = self._keep_minutes
         prefs.live_hide_ended = self.hide_ended_action.isChecked()
+        prefs.live_each_second = self.each_second_action.isChecked()
         prefs.live_started_display = self._model.started_display
 
     # ---------------------------------------------------------------- slots
@@ -191,6 +208,9 @@ class LiveListOptions(QObject):
         self.banner.setVisible(paused)
         if self._live is not None:
             self._live.set_paused(paused)
+
+    def _on_each_second_action_toggled(self, _checked: bool) -> None:
+        self.preferences_changed.emit()  # the app asks the hub for the hold that goes with it
 
     def _on_live_paused_changed(self, paused: bool) -> None:
         if self.pause_action.isChecked() != paused:

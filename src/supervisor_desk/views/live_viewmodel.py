@@ -17,8 +17,13 @@ counting, and frames follow the feed's batches instead of a timer: the feed read
 at most every ``HIDDEN_READ_INTERVAL_S`` and each batch it read is applied (and judged by the
 alert rules) at once, so an event costs one wake-up, not one for the socket plus one per frame
 timer; showing the window applies everything before it paints. With nothing live on screen at
-all (``hold_feed``, the app's call: no Wall either) the hub itself gathers the events for up to
-``HIDDEN_HOLD_MS`` and sends them together, except any that could open an alert.
+all (``hold_feed(FeedHold.HIDDEN)``, the app's call: no Wall either) the hub itself gathers the
+events for up to ``HIDDEN_HOLD_MS`` and sends them together, except any that could open an alert.
+On screen the app may ask for the same in step with its one-second clock
+(``FeedHold.EACH_SECOND``): the hub sends what it gathered just before each second, so the
+table's changes are painted with the second's tick; the session the supervisor has open, and
+anything that could open an alert other than the routine "started" and "ended" notices, still
+come at once.
 The metric cards move on the app's one-second clock (``tick``), not on a timer of their own.
 """
 
@@ -31,12 +36,15 @@ import math
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from supervisor_desk.client.feed import ConnectionState, FeedClient
 from supervisor_desk.client.rest import HubClient, HubError
+from supervisor_desk.models.alerts.defaults import BUILTIN_IDS
+from supervisor_desk.models.alerts.rules import Rule
 
 # LiveMetrics is re-exported: it is what metrics_changed carries.
 from supervisor_desk.models.metrics import LiveMetrics as LiveMetrics
@@ -71,9 +79,25 @@ HIDDEN_READ_INTERVAL_S = 0.12
 # With nothing of the live state on screen the hub may hold events this long and send them
 # together (hold_feed); what could open an alert it sends at once.
 HIDDEN_HOLD_MS = 1000
+# On screen, in step with the app's clock: the hub sends what it held just before each second.
+EACH_SECOND_HOLD_MS = 1000
 DEFAULT_KEEP_ENDED_MINUTES = 2
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], "asyncio.Task[Any]"]
+
+
+class FeedHold(Enum):
+    """What the hub may hold of the feed for this desktop (client/feed.py, "Held delivery")."""
+
+    NONE = "none"  # each event at once
+    EACH_SECOND = "each_second"  # on screen: gathered into the second's tick
+    HIDDEN = "hidden"  # nothing live on screen: gathered up to HIDDEN_HOLD_MS
+
+
+def each_second_rules(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """The rules whose alerts may not wait for the second's tick on screen: all but the
+    routine notices of a session starting or ending, which the table shows with that tick."""
+    return tuple(rule for rule in rules if rule.id not in BUILTIN_IDS)
 
 
 def connection_text(state: ConnectionState | None, retry_in: float | None, detail: str) -> str:
@@ -187,6 +211,7 @@ class LiveViewModel(QObject):
         # Not on screen (closed to the tray, minimised): the table holds still like when
         # paused, and everything else (store, alerts, History, chat, Wall) follows the feed.
         self._on_screen = True
+        self._feed_hold = FeedHold.NONE
         self._on_screen_event = asyncio.Event()
         self._on_screen_event.set()
         self._expired_at = 0.0
@@ -214,13 +239,36 @@ class LiveViewModel(QObject):
     def running(self) -> bool:
         return self._feed_task is not None and not self._feed_task.done()
 
-    def hold_feed(self, held: bool) -> None:
-        """Nothing of the live state is on screen (the window in the tray or minimised, no
-        Wall): let the hub gather events for up to ``HIDDEN_HOLD_MS`` and send them together,
-        one wake-up for several, except any that could open an alert of the rules, which it
-        sends at once (client/feed.py, "Held delivery"). ``held`` False: each at once again."""
-        rules = self.alerts.rules.rules if self.alerts is not None and held else None
-        self._feed.hold(HIDDEN_HOLD_MS if held else 0, rules)
+    def hold_feed(self, hold: FeedHold) -> None:
+        """Let the hub gather events and send them together, one wake-up (and one paint) for
+        several (client/feed.py, "Held delivery"):
+        - ``HIDDEN``, nothing of the live state on screen (the window in the tray or minimised,
+          no Wall): for up to ``HIDDEN_HOLD_MS``, except any that could open an alert of the
+          rules, which it sends at once;
+        - ``EACH_SECOND``, the window on screen: just before each second of the wall clock, so
+          the table shows them with the second's tick, except the events of the session
+          watched (its chat follows each message) and any that could open an alert other than
+          the routine notices (``each_second_rules``);
+        - ``NONE``: each at once."""
+        self._feed_hold = hold
+        self._ask_feed_hold()
+
+    @property
+    def feed_hold(self) -> FeedHold:
+        return self._feed_hold
+
+    def _ask_feed_hold(self) -> None:
+        hold = self._feed_hold
+        rules = self.alerts.rules.rules if self.alerts is not None else None
+        if hold is FeedHold.HIDDEN:
+            self._feed.hold(HIDDEN_HOLD_MS, rules)
+        elif hold is FeedHold.EACH_SECOND:
+            watched = (self._watched_id,) if self._watched_id is not None else ()
+            self._feed.hold(EACH_SECOND_HOLD_MS,
+                            None if rules is None else each_second_rules(rules),
+                            watch=watched, align=True)
+        else:
+            self._feed.hold(0)
 
     def flush_feed(self, then: Callable[[], None]) -> None:
         """Run ``then`` once everything the hub holds for us has been applied."""
@@ -340,13 +388,14 @@ class LiveViewModel(QObject):
         keeps its 80 ms: a frame at every batch's end once the last frame was 80 ms old made
         more and larger paints under feed load (feed_bench: longest stall's thread CPU 16-20
         -> 24-31 ms), and a big batch after a pause (a stall, a platform's burst) is what
-        frames are for."""
+        frames are for. While the hub holds the feed, its batches are the frames (it gathered
+        them; on screen it sends them just before the second's tick that paints them)."""
         now = self._monotonic()
         calm = (now - self._batch_done_at >= self._frame_ms / 1000
                 and self._batch_events <= CALM_BATCH_EVENTS)
         self._batch_done_at = now
         self._batch_events = 0
-        if not self._on_screen or calm:
+        if not self._on_screen or calm or self._feed.holding:
             self.flush()
 
     def on_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
@@ -444,9 +493,13 @@ class LiveViewModel(QObject):
     # ---------------------------------------------------------------- selection and refresh
 
     def watch(self, session_id: str | None) -> None:
-        """Forward live messages/updates of this session only (the one on screen)."""
+        """Forward live messages/updates of this session only (the one on screen); a hub
+        holding the feed in step with the clock sends its events at once."""
+        changed = session_id != self._watched_id
         self._watched_id = session_id
         self._watched_messages.clear()
+        if changed and self._feed_hold is FeedHold.EACH_SECOND:
+            self._ask_feed_hold()
 
     @property
     def watched_id(self) -> str | None:
