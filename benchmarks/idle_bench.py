@@ -11,7 +11,9 @@ so the figures are the desktop's alone; the app talks to them over loopback HTTP
 For each rate (5 and 100 events/s) one app is started and measured, after a settling pause, in
 four states: ``shown`` (Live page), ``minimised`` (``xdotool windowminimize``), ``hidden``
 (closed to the tray with the window manager's close, shown again from the tray icon) and
-``history`` (the History page, Ctrl+K). Per state:
+``history`` (the History page, Ctrl+K). The app runs with its defaults: on screen the hub
+gathers the Live list's changes into each second's tick (View → "Update once a second"),
+off screen into up to a second. Per state:
 - ``cpu_pct``: utime+stime of the whole process (``/proc/<pid>/stat``) over the window, as a
   percentage of one core; ``main_cpu_pct`` the Qt (main) thread's alone, in ns
   (``/proc/<pid>/task/<pid>/schedstat``), which resolves the differences a change makes;

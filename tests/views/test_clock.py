@@ -84,3 +84,35 @@ def test_a_deleted_subscriber_is_forgotten(qtbot: QtBot) -> None:
     label.deleteLater()
     qtbot.waitUntil(lambda: not clock.running, timeout=3000)
     assert clock._subscribers == []
+
+
+def test_what_comes_just_before_a_tick_is_applied_by_it_before_its_subscribers(
+        qtbot: QtBot) -> None:
+    """A change that arrives within HOLD_FOR_TICK_MS of the tick is run by the tick, first
+    (painted with it); further from it the caller runs it itself. The tick runs it even when
+    nothing is left on screen."""
+    from supervisor_desk.views.clock import HOLD_FOR_TICK_MS
+
+    clock = ScreenClock()
+    label = shown(qtbot)
+    order: list[str] = []
+    clock.subscribe(label, lambda: order.append("tick"))
+
+    def change() -> None:
+        order.append("change")
+
+    qtbot.waitUntil(lambda: 0 <= clock.due_in_ms() <= HOLD_FOR_TICK_MS // 2, timeout=3000)
+    assert clock.before_next_tick(change)
+    assert clock.before_next_tick(change)  # once, however often asked
+    ticks = clock.ticks
+    qtbot.waitUntil(lambda: clock.ticks > ticks, timeout=3000)
+    assert order[-2:] == ["change", "tick"] and order.count("change") == 1
+    # Far from the tick: not kept.
+    qtbot.waitUntil(lambda: clock.due_in_ms() > HOLD_FOR_TICK_MS * 3, timeout=3000)
+    assert not clock.before_next_tick(change)
+    # Kept, then the window leaves the screen: the tick still runs it.
+    qtbot.waitUntil(lambda: 0 <= clock.due_in_ms() <= HOLD_FOR_TICK_MS // 2, timeout=3000)
+    assert clock.before_next_tick(change)
+    label.hide()
+    qtbot.waitUntil(lambda: order.count("change") == 2, timeout=3000)
+    assert not clock.running

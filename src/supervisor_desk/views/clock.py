@@ -88,6 +88,8 @@ class ScreenClock(QObject):
         # When the armed tick is due (time.monotonic()), None while none is armed: asked per
         # changed cell under feed load, where two calls into Qt each would add up.
         self._due_at: float | None = None
+        # One-shot callbacks the next tick runs before its subscribers (before_next_tick).
+        self._before: list[Callable[[], None]] = []
 
     # ---------------------------------------------------------------- subscribing
 
@@ -136,6 +138,17 @@ class ScreenClock(QObject):
         from inside a tick: that one is being shown)."""
         return not self._in_tick and 0 <= self.due_in_ms() <= HOLD_FOR_TICK_MS
 
+    def before_next_tick(self, callback: Callable[[], None]) -> bool:
+        """Run ``callback`` once, at the start of the tick due within HOLD_FOR_TICK_MS (before
+        its subscribers, so what it changes is painted with the tick). False, and nothing kept,
+        when no tick is that close (or this is one): the caller runs it now. The tick runs it
+        even if nothing is left on screen to tick."""
+        if not self.holds_for_tick():
+            return False
+        if callback not in self._before:
+            self._before.append(callback)
+        return True
+
     # ---------------------------------------------------------------- ticking
 
     def _arm(self) -> None:
@@ -148,18 +161,22 @@ class ScreenClock(QObject):
 
     def _on_timer_timeout(self) -> None:
         self._due_at = None
+        before, self._before = self._before, []
         self._subscribers = [s for s in self._subscribers if shiboken6.isValid(s.widget)]
         due = [s for s in self._subscribers if on_screen(s.widget)]
-        if not due:
-            return  # nothing on screen: stay asleep until a subscriber shows again
-        self._arm()
-        self.ticks += 1
+        if due:
+            self._arm()
+            self.ticks += 1
         self._in_tick = True
         try:
+            for callback in before:
+                callback()
             for subscriber in due:
                 subscriber.callback()
         finally:
             self._in_tick = False
+        if not due:
+            return  # nothing on screen: stay asleep until a subscriber shows again
         self.ticked.emit()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

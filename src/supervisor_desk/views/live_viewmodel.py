@@ -52,6 +52,7 @@ from supervisor_desk.models.metrics import live_metrics_of_counts
 from supervisor_desk.models.state import SessionStore
 from supervisor_desk.models.wire import LiveSnapshot, Message, Metrics, SessionSummary, StoredEvent
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
+from supervisor_desk.views.clock import screen_clock
 from supervisor_desk.views.gc_policy import GarbageCollectionPolicy
 from supervisor_desk.views.properties import ObservableProperty
 from supervisor_desk.views.session_table_model import SessionTableModel
@@ -389,13 +390,20 @@ class LiveViewModel(QObject):
         more and larger paints under feed load (feed_bench: longest stall's thread CPU 16-20
         -> 24-31 ms), and a big batch after a pause (a stall, a platform's burst) is what
         frames are for. While the hub holds the feed, its batches are the frames (it gathered
-        them; on screen it sends them just before the second's tick that paints them)."""
+        them); on screen one that comes just before the second's tick (the hub sends them so)
+        is applied by that tick, so rows that come, go or move paint with the clock's cells in
+        one paint, not two a few dozen milliseconds apart."""
         now = self._monotonic()
         calm = (now - self._batch_done_at >= self._frame_ms / 1000
                 and self._batch_events <= CALM_BATCH_EVENTS)
         self._batch_done_at = now
         self._batch_events = 0
-        if not self._on_screen or calm or self._feed.holding:
+        if not self._on_screen:
+            self.flush()
+        elif self._feed.holding:
+            if not screen_clock().before_next_tick(self.flush):
+                self.flush()
+        elif calm:
             self.flush()
 
     def on_state(self, state: ConnectionState, retry_in: float | None, detail: str) -> None:
