@@ -6,6 +6,8 @@ import itertools
 import time
 from typing import Any
 
+import shiboken6
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -101,18 +103,33 @@ def test_what_comes_just_before_a_tick_is_applied_by_it_before_its_subscribers(
     def change() -> None:
         order.append("change")
 
+    owner = QObject()
+
     qtbot.waitUntil(lambda: 0 <= clock.due_in_ms() <= HOLD_FOR_TICK_MS // 2, timeout=3000)
-    assert clock.before_next_tick(change)
-    assert clock.before_next_tick(change)  # once, however often asked
+    assert clock.before_next_tick(change, owner)
+    assert clock.before_next_tick(change, owner)  # once, however often asked
     ticks = clock.ticks
     qtbot.waitUntil(lambda: clock.ticks > ticks, timeout=3000)
     assert order[-2:] == ["change", "tick"] and order.count("change") == 1
     # Far from the tick: not kept.
     qtbot.waitUntil(lambda: clock.due_in_ms() > HOLD_FOR_TICK_MS * 3, timeout=3000)
-    assert not clock.before_next_tick(change)
+    assert not clock.before_next_tick(change, owner)
     # Kept, then the window leaves the screen: the tick still runs it.
     qtbot.waitUntil(lambda: 0 <= clock.due_in_ms() <= HOLD_FOR_TICK_MS // 2, timeout=3000)
-    assert clock.before_next_tick(change)
+    assert clock.before_next_tick(change, owner)
     label.hide()
     qtbot.waitUntil(lambda: order.count("change") == 2, timeout=3000)
     assert not clock.running
+    # Its owner deleted, or cancelled, before the tick: not run.
+    label.show()
+    for deleted in (True, False):
+        owner = QObject()
+        qtbot.waitUntil(lambda: 0 <= clock.due_in_ms() <= HOLD_FOR_TICK_MS // 2, timeout=3000)
+        assert clock.before_next_tick(change, owner)
+        if deleted:
+            shiboken6.delete(owner)
+        else:
+            clock.cancel_before_tick(change)
+        before = clock.ticks
+        qtbot.waitUntil(lambda before=before: clock.ticks > before, timeout=3000)
+        assert order.count("change") == 2

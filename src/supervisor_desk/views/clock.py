@@ -88,8 +88,9 @@ class ScreenClock(QObject):
         # When the armed tick is due (time.monotonic()), None while none is armed: asked per
         # changed cell under feed load, where two calls into Qt each would add up.
         self._due_at: float | None = None
-        # One-shot callbacks the next tick runs before its subscribers (before_next_tick).
-        self._before: list[Callable[[], None]] = []
+        # One-shot callbacks the next tick runs before its subscribers, with the object whose
+        # they are (before_next_tick): one deleted meanwhile is not called.
+        self._before: list[tuple[Callable[[], None], QObject]] = []
 
     # ---------------------------------------------------------------- subscribing
 
@@ -138,16 +139,20 @@ class ScreenClock(QObject):
         from inside a tick: that one is being shown)."""
         return not self._in_tick and 0 <= self.due_in_ms() <= HOLD_FOR_TICK_MS
 
-    def before_next_tick(self, callback: Callable[[], None]) -> bool:
-        """Run ``callback`` once, at the start of the tick due within HOLD_FOR_TICK_MS (before
-        its subscribers, so what it changes is painted with the tick). False, and nothing kept,
-        when no tick is that close (or this is one): the caller runs it now. The tick runs it
-        even if nothing is left on screen to tick."""
+    def before_next_tick(self, callback: Callable[[], None], owner: QObject) -> bool:
+        """Run ``callback`` (of ``owner``) once, at the start of the tick due within
+        HOLD_FOR_TICK_MS (before its subscribers, so what it changes is painted with the tick).
+        False, and nothing kept, when no tick is that close (or this is one): the caller runs
+        it now. The tick runs it even if nothing is left on screen to tick, unless ``owner``
+        was deleted or :meth:`cancel_before_tick` was called."""
         if not self.holds_for_tick():
             return False
-        if callback not in self._before:
-            self._before.append(callback)
+        if all(kept != callback for kept, _owner in self._before):
+            self._before.append((callback, owner))
         return True
+
+    def cancel_before_tick(self, callback: Callable[[], None]) -> None:
+        self._before = [(kept, owner) for kept, owner in self._before if kept != callback]
 
     # ---------------------------------------------------------------- ticking
 
@@ -169,8 +174,9 @@ class ScreenClock(QObject):
             self.ticks += 1
         self._in_tick = True
         try:
-            for callback in before:
-                callback()
+            for callback, owner in before:
+                if shiboken6.isValid(owner):
+                    callback()
             for subscriber in due:
                 subscriber.callback()
         finally:

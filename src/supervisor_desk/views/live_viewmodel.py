@@ -286,6 +286,7 @@ class LiveViewModel(QObject):
     async def stop(self) -> None:
         """Cancel the feed and metrics tasks and wait for them (idempotent)."""
         self._frame.stop()
+        screen_clock().cancel_before_tick(self.flush)
         self._countdown.stop()
         tasks = [t for t in (self._feed_task, self._metrics_task) if t is not None]
         self._feed_task = self._metrics_task = None
@@ -401,7 +402,7 @@ class LiveViewModel(QObject):
         if not self._on_screen:
             self.flush()
         elif self._feed.holding:
-            if not screen_clock().before_next_tick(self.flush):
+            if not screen_clock().before_next_tick(self.flush, self):
                 self.flush()
         elif calm:
             self.flush()
