@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QItemSelectionModel, QRect
+from PySide6.QtGui import QImage, QRegion
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QWidget
 
 from supervisor_desk.models.live_order import LiveOrder
@@ -97,8 +97,38 @@ def test_clock_cells_show_the_styles_pixels_in_every_theme(
         window.setPalette(theme.palette())
         window.setStyleSheet(theme.stylesheet())
         qapp.processEvents()
+        painted = delegate.painted_plain
         assert on_screen(view, qapp) == as_the_style_paints(view, qapp)
+        # Most of the clock cells were painted by the view in one call (plain ones).
+        assert delegate.painted_plain - painted > model.rowCount()
     assert delegate.by_style > 0  # the current cell (its focus frame over the text)
+
+
+def test_the_ticks_plain_cells_are_painted_in_one_call_with_the_styles_pixels(
+    qtbot: Any, qapp: QApplication
+) -> None:
+    """A tick's repaint of the clock columns: the plain cells painted by the view in one
+    call, the selected, tinted, current and hovered ones by the delegate, the same pixels."""
+    model, view, _window = clock_table(qtbot)
+    delegate = view.itemDelegateForColumn(SessionColumn.DURATION)
+    assert isinstance(delegate, ClockCellDelegate)
+    view.select_session("s006")
+    for theme in ("light", "dark"):
+        show_theme(view.window(), theme)
+        before = on_screen(view, qapp)
+        plain, by_style = delegate.painted_plain, delegate.by_style
+        region = QRegion()
+        for column in RIGHT_CLOCK_COLUMNS:
+            region += QRect(view.columnViewportPosition(column), 0, view.columnWidth(column),
+                            view.viewport().height())
+        view.viewport().update(region)
+        qapp.processEvents()
+        window = view.window()
+        after = window.screen().grabWindow(window.winId()).toImage()
+        assert after == before
+        assert delegate.painted_plain - plain >= model.rowCount()  # of 2 x 20 cells
+        assert delegate.by_style == by_style
+        assert after == as_the_style_paints(view, qapp)
 
 
 def test_a_text_wider_than_its_cell_is_elided_by_the_style(

@@ -645,7 +645,14 @@ class SessionTableView(FilledViewport, QTableView):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         with foreground:  # a thread beside (an offline file's index) stands aside meanwhile
-            super().paintEvent(event)
+            region = event.region()
+            plain = self._clock_delegate.paint_plain_cells(self, region)
+            if plain.isEmpty():
+                super().paintEvent(event)
+            else:
+                rest = region.subtracted(plain)
+                if not rest.isEmpty():
+                    super().paintEvent(QPaintEvent(rest))
         model = self.model()
         if isinstance(model, SessionTableModel):
             self._shown_rows = self.visible_rows()
