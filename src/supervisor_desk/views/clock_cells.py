@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import cast
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, Qt
-from PySide6.QtGui import QColor, QCursor, QFont, QPainter, QPalette, QRegion, QStaticText
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QRegion, QStaticText
 from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
@@ -113,7 +113,8 @@ class ClockCellDelegate(QStyledItemDelegate):
         painter.drawStaticText(QPointF(x + width - margin - text_width,
                                        y + (height - text_height) / 2), static)
 
-    def paint_plain_cells(self, view: QTableView, region: QRegion) -> QRegion:
+    def paint_plain_cells(self, view: QTableView, region: QRegion,
+                          hovered_row: int = -1) -> QRegion:
         """Paint, in one call, the clock cells of ``region`` that are plain (not selected,
         current, hovered or tinted, their text within the cell) on ``view``'s viewport, as
         the view and this delegate would one by one: the alternate row's panel, then the text.
@@ -136,7 +137,7 @@ class ClockCellDelegate(QStyledItemDelegate):
         if text_color is None:
             return painted
         viewport = view.viewport()
-        excluded = _rows_not_plain(view, viewport)
+        excluded = _rows_not_plain(view, hovered_row)
         current = view.currentIndex()
         current_cell = (current.row(), current.column()) if current.isValid() else None
         alternate = view.alternatingRowColors()
@@ -218,15 +219,10 @@ class ClockCellDelegate(QStyledItemDelegate):
         super().paint(painter, option, index)
 
 
-def _rows_not_plain(view: QTableView, viewport: QWidget) -> set[int]:
-    """Rows whose cells the style paints differently: the selected ones, the one under the
-    mouse (hovered)."""
-    rows: set[int] = set()
+def _rows_not_plain(view: QTableView, hovered_row: int) -> set[int]:
+    """Rows whose cells the style paints differently: the selected ones, the hovered one."""
+    rows: set[int] = {hovered_row} if hovered_row >= 0 else set()
     selection = view.selectionModel()
     if selection is not None and selection.hasSelection():
         rows.update(index.row() for index in selection.selectedIndexes())
-    if viewport.underMouse():
-        row = view.rowAt(viewport.mapFromGlobal(QCursor.pos()).y())
-        if row >= 0:
-            rows.add(row)
     return rows

@@ -441,7 +441,7 @@ class LiveViewModel(QObject):
             self._check_first_rows()
             if self._on_screen:
                 since = self._monotonic() - self._metrics_at
-                if since >= 1.0:
+                if since >= 1.0 and not (screen_clock().in_tick and self._ticking()):
                     self._emit_metrics()  # cards follow the frames at most once a second
                 elif not self._metrics_trailing.isActive() and not self._ticking():
                     self._metrics_trailing.start(max(1, int((1.0 - since) * 1000)))

@@ -8,7 +8,7 @@ pulse is a clipped viewport update of the status column.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import (
     QByteArray,
@@ -22,7 +22,15 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QAccessible, QAction, QActionGroup, QPainter, QPaintEvent, QRegion
+from PySide6.QtGui import (
+    QAccessible,
+    QAction,
+    QActionGroup,
+    QHoverEvent,
+    QPainter,
+    QPaintEvent,
+    QRegion,
+)
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from supervisor_desk.models.live_order import LIVE_ORDER_TITLES, LIVE_ORDERS, LiveOrder
@@ -175,6 +183,9 @@ class SessionTableView(FilledViewport, QTableView):
         self._save_timer.timeout.connect(self._save_layout)
         self._restoring = False
         self._live = True
+        # Where the mouse hovers the viewport (its hover events, as Qt's own hover index):
+        # that row's cells show the hover, so the view's one-call clock paint leaves them.
+        self._hover_y: int | None = None
 
     # ---------------------------------------------------------------- model wiring
 
@@ -355,6 +366,14 @@ class SessionTableView(FilledViewport, QTableView):
                 self._held += QRect(self.columnViewportPosition(column), top,
                                     self.columnWidth(column), bottom - top)
         return True
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.HoverEnter, QEvent.Type.HoverMove):
+            self._hover_y = int(cast("QHoverEvent", event).position().y())
+        elif kind == QEvent.Type.HoverLeave:
+            self._hover_y = None
+        return super().viewportEvent(event)
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         # Held cells show their old pixels: wherever a scroll carries them, they repaint now.
@@ -646,7 +665,8 @@ class SessionTableView(FilledViewport, QTableView):
     def paintEvent(self, event: QPaintEvent) -> None:
         with foreground:  # a thread beside (an offline file's index) stands aside meanwhile
             region = event.region()
-            plain = self._clock_delegate.paint_plain_cells(self, region)
+            hovered = self.rowAt(self._hover_y) if self._hover_y is not None else -1
+            plain = self._clock_delegate.paint_plain_cells(self, region, hovered)
             if plain.isEmpty():
                 super().paintEvent(event)
             else:
