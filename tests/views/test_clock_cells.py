@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QItemSelectionModel, QRect
 from PySide6.QtGui import QImage, QRegion
-from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QLineEdit,
+    QStyle,
+    QStyledItemDelegate,
+    QWidget,
+)
 
 from supervisor_desk.models.live_order import LiveOrder
 from supervisor_desk.models.wire import SessionSummary
@@ -129,6 +135,29 @@ def test_the_ticks_plain_cells_are_painted_in_one_call_with_the_styles_pixels(
         assert delegate.painted_plain - plain >= model.rowCount()  # of 2 x 20 cells
         assert delegate.by_style == by_style
         assert after == as_the_style_paints(view, qapp)
+
+
+@pytest.mark.parametrize("table_has_focus", [True, False])
+def test_the_plain_cells_are_painted_in_one_call_in_an_active_window(
+    qtbot: Any, qapp: QApplication, table_has_focus: bool
+) -> None:
+    """In the active window the view's items are drawn active only while the table has the
+    focus (a supervisor typing in the search box: inactive); the one-call paint follows."""
+    model, view, window = clock_table(qtbot)
+    delegate = view.itemDelegateForColumn(SessionColumn.DURATION)
+    assert isinstance(delegate, ClockCellDelegate)
+    search = QLineEdit(window)
+    window.layout().addWidget(search)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    (view if table_has_focus else search).setFocus()
+    qtbot.waitUntil(lambda: view.hasFocus() is table_has_focus)
+    delegate.forget()  # what the first paint in this state learns (its colours), afresh
+    on_screen(view, qapp)
+    plain = delegate.painted_plain
+    before = on_screen(view, qapp)
+    assert delegate.painted_plain - plain >= model.rowCount()
+    assert before == as_the_style_paints(view, qapp)
 
 
 def test_a_text_wider_than_its_cell_is_elided_by_the_style(

@@ -100,9 +100,7 @@ class ClockCellDelegate(QStyledItemDelegate):
         if laid_out is None:
             return
         if foreground is None or state & _SELECTED:
-            group = _NORMAL if state & _ENABLED else _DISABLED
-            if group is _NORMAL and not state & _ACTIVE:
-                group = _INACTIVE
+            group = _color_group(bool(state & _ENABLED), bool(state & _ACTIVE))
             role = _HIGHLIGHTED_TEXT if state & _SELECTED else _TEXT
             foreground = self._colors.get((group, role))
             if foreground is None:
@@ -130,14 +128,14 @@ class ClockCellDelegate(QStyledItemDelegate):
         if (margin is None or font is None or not isinstance(model, SessionTableModel)
                 or view.layoutDirection() != _LEFT_TO_RIGHT):
             return painted
-        group = _NORMAL if view.isEnabled() else _DISABLED
-        if group is _NORMAL and not view.isActiveWindow():
-            group = _INACTIVE
+        # As the view's items: active only while the view itself has the focus (Qt clears
+        # State_Active from its items' option otherwise, and their text takes that group).
+        group = _color_group(view.isEnabled(), view.isActiveWindow() and view.hasFocus())
         text_color = self._colors.get((group, _TEXT))
         if text_color is None:
             return painted
         viewport = view.viewport()
-        excluded = _rows_not_plain(view, hovered_row)
+        excluded: set[int] | None = None  # asked once a strip of clock cells is in region
         current = view.currentIndex()
         current_cell = (current.row(), current.column()) if current.isValid() else None
         alternate = view.alternatingRowColors()
@@ -159,6 +157,8 @@ class ClockCellDelegate(QStyledItemDelegate):
                 continue
             if last < 0:
                 last = model.rowCount() - 1
+            if excluded is None:
+                excluded = _rows_not_plain(view, hovered_row)
             for row in range(first, last + 1):
                 if row in excluded or (row, column) == current_cell:
                     continue
@@ -217,6 +217,13 @@ class ClockCellDelegate(QStyledItemDelegate):
                   index: ModelIndex) -> None:
         self.by_style += 1
         super().paint(painter, option, index)
+
+
+def _color_group(enabled: bool, active: bool) -> QPalette.ColorGroup:
+    """The palette group the style draws an item's text in."""
+    if not enabled:
+        return _DISABLED
+    return _NORMAL if active else _INACTIVE
 
 
 def _rows_not_plain(view: QTableView, hovered_row: int) -> set[int]:
