@@ -147,7 +147,9 @@ def test_the_plain_cells_are_painted_in_one_call_in_an_active_window(
     delegate = view.itemDelegateForColumn(SessionColumn.DURATION)
     assert isinstance(delegate, ClockCellDelegate)
     search = QLineEdit(window)
-    window.layout().addWidget(search)
+    layout = window.layout()
+    assert layout is not None
+    layout.addWidget(search)
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     (view if table_has_focus else search).setFocus()
