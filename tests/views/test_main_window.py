@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPoint, QRect, QSettings, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QWidget
 
 import supervisor_desk.models.wire as wire
 from supervisor_desk.client.rest import HubClient
@@ -20,7 +21,7 @@ from supervisor_desk.views.detail_viewmodel import DetailViewModel
 from supervisor_desk.views.gc_policy import GarbageCollectionPolicy
 from supervisor_desk.views.live_viewmodel import LiveViewModel
 from supervisor_desk.views.main_window import MainWindow
-from supervisor_desk.views.notifications import NotificationCoalescer
+from supervisor_desk.views.notifications import Alert, NotificationCoalescer
 from supervisor_desk.views.session_table_model import (
     EndedRole,
     SessionColumn,
@@ -214,6 +215,52 @@ def test_alerts_for_new_sessions_in_window_never_for_the_snapshot(
         assert desk.window.table.selected_session().id == "fresh"  # type: ignore[union-attr]
 
     qrun(scenario())
+
+
+def test_banners_float_over_the_tables_corner_and_move_nothing(
+    tmp_path: Path, qtbot: Any
+) -> None:
+    """A banner that comes, changes or goes leaves the table where it was (the row under
+    the pointer stays under it) and covers only the table's bottom-left corner."""
+    window = MainWindow(SessionTableModel(),
+                        settings=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.resize(1280, 720)
+    window.show()
+    qtbot.waitExposed(window)
+    area = window.notification_area
+
+    def in_window(widget: QWidget) -> QRect:
+        return QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
+
+    qtbot.wait(50)  # the splitter's first sizes, once laid out
+    table = in_window(window.table)
+    area.show_alert(Alert("new", "New session", "Ann on Web with Sales bot", "s1", 1))
+    area.show_alert(Alert("rule", "Negative sentiment", "Mei on Telegram: " + "not good " * 20,
+                          "s2", 1, group="neg"))
+    QApplication.processEvents()
+    assert len(area.banners()) == 2 and area.isVisible()
+    assert in_window(window.table) == table
+    placed, pane = in_window(area), in_window(window.pages)
+    assert placed.left() == pane.left() and placed.right() <= pane.right()
+    assert pane.bottom() - 40 <= placed.bottom() and placed.top() > pane.top()
+    # On top of the table: what shows at the banner's middle is the banner.
+    middle = window.childAt(placed.center())
+    assert middle is not None and area.isAncestorOf(middle)
+    # A long body wraps within the area instead of pushing its buttons out of it.
+    banners = area.findChildren(QWidget, "notificationBanner")
+    assert len(banners) == 2
+    assert all(area.rect().contains(banner.geometry()) for banner in banners)
+    area.show_alert(Alert("new", "New session", "Bob", "s3", 1))
+    QApplication.processEvents()
+    assert in_window(window.table) == table
+    # The area follows the window, at the table pane's left, never wider than the pane.
+    window.resize(900, 600)
+    QApplication.processEvents()
+    placed, pane = in_window(area), in_window(window.pages)
+    assert placed.left() == pane.left()
+    assert placed.right() <= max(pane.right(), pane.left() + 320)
+    assert placed.bottom() <= in_window(window.centralWidget()).bottom()
 
 
 def test_layout_persists_across_windows(tmp_path: Path, qtbot: Any) -> None:
@@ -503,3 +550,24 @@ def test_a_new_count_in_the_status_bar_lays_nothing_out_and_reads_the_same(
     fresh.set_status("7 sessions on screen", "Live")
     settle()
     assert window.statusBar().grab().toImage() == fresh.statusBar().grab().toImage()
+
+    class Paints(QObject):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.widgets: list[str] = []
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                self.widgets.append(type(watched).__name__)
+            return False
+
+    # Opaque in the bar's colour: a new count repaints the label alone, not the bar and
+    # the window beneath it.
+    paints = Paints()
+    qapp.installEventFilter(paints)
+    try:
+        window.set_status("8 sessions on screen", "Live")
+        settle()
+    finally:
+        qapp.removeEventFilter(paints)
+    assert paints.widgets == ["SteadyLabel"]

@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from supervisor_desk.models.metrics import LiveMetrics
+from supervisor_desk.views import theme
 from supervisor_desk.views.clock import screen_clock
 from supervisor_desk.views.metric_cards import MetricCards
 from supervisor_desk.views.theme import current_theme
@@ -84,6 +86,66 @@ def test_a_new_figure_lays_nothing_out_and_looks_as_if_shown_from_the_start(
     fresh.cards["longest_wait"].set_value("1h 12m 40s", "oldest in the queue")
     assert card_image(cards, "longest_wait") == card_image(fresh, "longest_wait")
     assert card.value() == "1h 12m 40s"
+
+
+class Paints(QObject):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.widgets: list[str] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.widgets.append(f"{type(watched).__name__}:{watched.objectName()}")
+        return False
+
+
+def test_a_new_figure_repaints_its_label_alone_in_every_theme(
+    qtbot: Any, qapp: QApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The figures are opaque in the card's colour: a new one repaints the label, not the
+    card, the row and the window beneath it, and looks as a see-through label would."""
+    saved_palette, saved_sheet = qapp.palette(), qapp.styleSheet()
+    monkeypatch.setattr(theme, "_current", theme.current_theme())
+    controller = theme.ThemeController(qapp, "light")
+    monkeypatch.setattr(theme, "_controller", controller)
+    try:
+        controller.apply()
+        window = QWidget()
+        qtbot.addWidget(window)
+        cards = MetricCards(window)
+        QVBoxLayout(window).addWidget(cards)
+        window.resize(1400, 120)
+        window.show()
+        qtbot.waitExposed(window)
+        card = cards.cards["longest_wait"]
+        for name in ("light", "dark", "high_contrast", "light"):
+            controller.set_choice(name)
+            settle()
+            card.set_value("12m 40s", "oldest in the queue")
+            settle()
+            paints = Paints()
+            qapp.installEventFilter(paints)
+            try:
+                card.set_value("12m 41s", "oldest in the queue")
+                settle()
+            finally:
+                qapp.removeEventFilter(paints)
+            assert paints.widgets == ["SteadyLabel:metricValue"], name
+            opaque = card.grab().toImage()
+            labels = [label for label in card.findChildren(QWidget)
+                      if label.objectName() in ("metricValue", "metricCaption")]
+            assert len(labels) == 2 and all(label.autoFillBackground() for label in labels)
+            for label in labels:
+                label.setAutoFillBackground(False)
+            try:
+                assert card.grab().toImage() == opaque, name
+            finally:
+                for label in labels:
+                    label.setAutoFillBackground(True)
+    finally:
+        controller.deleteLater()
+        qapp.setPalette(saved_palette)
+        qapp.setStyleSheet(saved_sheet)
 
 
 def test_one_line_cards_follow_their_text(qtbot: Any, qapp: QApplication) -> None:

@@ -41,6 +41,8 @@ class MetricCard(QFrame):
         self._caption = SteadyLabel("", self)
         self._caption.setObjectName("metricCaption")
         self._caption.setTextFormat(Qt.TextFormat.PlainText)
+        for figure in (self._value, self._caption):
+            figure.fill_with("card_bg")  # their new figures repaint them alone
         self.compact = False
         self._place()
 

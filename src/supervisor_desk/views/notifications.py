@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -28,12 +29,18 @@ from PySide6.QtWidgets import (
 
 from supervisor_desk.models.wire import SessionSummary
 from supervisor_desk.views.icons import END_REASON_LABELS, STATUS_LABELS, channel_label
+from supervisor_desk.views.theme import theme_color
 
 AlertKind = Literal["new", "ended", "failed"]
 ALERT_KINDS: tuple[AlertKind, ...] = ("new", "ended", "failed")
 DEFAULT_MIN_INTERVAL_S = 60.0
 MAX_NAMES = 3
 MAX_FIELD = 60
+# The floating area: its widest, and its distance from its host's edges (the window's body
+# margin, so that its left edge lines up with the table's).
+FLOAT_WIDTH = 600
+FLOAT_MIN_WIDTH = 320
+FLOAT_MARGIN = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +228,7 @@ class _Banner(QFrame):
         self._body = QLabel(alert.body, self)
         self._body.setTextFormat(Qt.TextFormat.PlainText)
         self._body.setObjectName("bannerBody")
+        self._body.setWordWrap(True)  # the area floats at a set width: a long body wraps
         layout.addWidget(self._title)
         layout.addWidget(self._body, 1)
         self._show = QPushButton("Show", self)
@@ -278,7 +286,12 @@ class _Banner(QFrame):
 
 
 class NotificationArea(QWidget):
-    """In-window alerts for desktops without a tray (and offscreen): newest on top."""
+    """In-window alerts for desktops without a tray (and offscreen): newest on top.
+
+    With ``float_over`` it floats over a corner of the window instead of taking a place in
+    a layout: a banner that comes, changes or goes moves nothing (the row under the
+    supervisor's pointer stays where it was), and repaints only itself and what it uncovers.
+    """
 
     activated = Signal(str)  # session id
 
@@ -286,12 +299,14 @@ class NotificationArea(QWidget):
                  timeout_ms: int = 10_000) -> None:
         super().__init__(parent)
         self.setObjectName("notificationArea")
-        # Opaque in the window's colour (what showed through): a banner's new words repaint
-        # the area and the banner, not first the window and the central widget beneath.
+        # Opaque in the window's colour: a banner's new words repaint the area and the
+        # banner, not first what lies beneath (the table, under a floating area).
         self.setAutoFillBackground(True)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(4)
+        self._host: QWidget | None = None
+        self._beside: QWidget | None = None
         self._max = max_banners
         self._timeout_ms = timeout_ms
         self.shown_count = 0
@@ -300,6 +315,52 @@ class NotificationArea(QWidget):
         self._on_screen = True
         self._waiting: list[tuple[float, Alert]] = []
         self.hide()
+
+    def float_over(self, host: QWidget, beside: QWidget | None = None) -> None:
+        """Float at the bottom-left corner of ``host`` (over what is there), framed, at most
+        ``FLOAT_WIDTH`` wide and no wider than ``beside`` (the table's pane: the chat's
+        composer on its right stays clear), following their sizes and the banners' height."""
+        self._host, self._beside = host, beside
+        self.setParent(host)
+        self._layout.setContentsMargins(6, 6, 6, 6)
+        for watched in (host, beside):
+            if watched is not None:
+                watched.installEventFilter(self)
+        self._place()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize and watched in (self._host, self._beside):
+            self._place()
+        return False
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:  # a banner came, went or rewrapped
+            self._place()
+        return handled
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self._host is None:
+            return
+        # A floating area's edge: the window's colour over a table needs a line around it.
+        painter = QPainter(self)
+        painter.setPen(theme_color("border"))
+        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+        painter.end()
+
+    def _place(self) -> None:
+        host = self._host
+        if host is None:
+            return
+        width = min(FLOAT_WIDTH, host.width() - 2 * FLOAT_MARGIN)
+        if self._beside is not None:
+            width = min(width, max(FLOAT_MIN_WIDTH, self._beside.width()))
+        width = max(1, width)
+        layout = self._layout
+        height = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
+                  else layout.totalSizeHint().height())
+        self.setGeometry(FLOAT_MARGIN, host.height() - FLOAT_MARGIN - height, width, height)
+        self.raise_()
 
     def set_on_screen(self, on_screen: bool) -> None:
         """The window came on screen (shows what still matters of what waited) or left it."""
@@ -343,6 +404,7 @@ class NotificationArea(QWidget):
             self._layout.insertWidget(0, banner)
         self.shown_count += 1
         self.show()
+        self._place()
 
     def _wait(self, alert: Alert) -> None:
         for i, (_came, waiting) in enumerate(self._waiting):

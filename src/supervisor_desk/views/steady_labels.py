@@ -9,8 +9,10 @@ fixed size, and a label that is not in a layout only tells its parent.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QSize, Qt
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+from supervisor_desk.views.theme import theme_color
 
 _ANY_SIZE = 16777215  # Qt's QWIDGETSIZE_MAX: no maximum
 
@@ -29,6 +31,25 @@ class SteadyLabel(QLabel):
     def __init__(self, text: str, parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
         self._steady = False
+        self._fill: str | None = None
+
+    def fill_with(self, token: str | None = None) -> None:
+        """Opaque in the theme's ``token`` colour, or with none in the window's (what lies
+        beneath it: a card, the status bar): Qt then repaints this label alone for a new
+        text, not first each widget under it (the card, the row of cards, the window)."""
+        self._fill = token
+        self.setAutoFillBackground(True)
+        self._apply_fill()
+
+    def _apply_fill(self) -> None:
+        if self._fill is None:
+            return
+        color = theme_color(self._fill)
+        role = QPalette.ColorRole.Window
+        if self.palette().color(role) != color:  # a new theme (and not again for this one)
+            palette = QPalette(self.palette())
+            palette.setColor(role, color)
+            self.setPalette(palette)
 
     def set_steady(self, steady: bool) -> None:
         self._steady = steady
@@ -52,8 +73,11 @@ class SteadyLabel(QLabel):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if self._steady and event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+        kind = event.type()
+        if self._steady and kind in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
             self._refit()
+        if kind in (QEvent.Type.StyleChange, QEvent.Type.PaletteChange):
+            self._apply_fill()
 
 
 class SteadyWrappedLabel(QWidget):
