@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QPoint, QRect, QSettings, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -251,8 +251,31 @@ def test_banners_float_over_the_tables_corner_and_move_nothing(
     banners = area.findChildren(QWidget, "notificationBanner")
     assert len(banners) == 2
     assert all(area.rect().contains(banner.geometry()) for banner in banners)
-    area.show_alert(Alert("new", "New session", "Bob", "s3", 1))
-    QApplication.processEvents()
+
+    class LayoutRequests(QObject):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.widgets: list[QObject] = []
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.LayoutRequest:
+                self.widgets.append(watched)
+            return False
+
+    # Banners coming, changing and going lay out the area alone, never the window.
+    requests = LayoutRequests()
+    QApplication.instance().installEventFilter(requests)
+    try:
+        area.show_alert(Alert("new", "New session", "Bob", "s3", 1))
+        area.show_alert(Alert("rule", "Long wait", "Cid " * 40, "s4", 1, group="wait"))
+        for _ in range(10):
+            QApplication.processEvents()
+        area._dismiss(area.findChildren(QWidget, "notificationBanner")[0])
+        for _ in range(10):
+            QApplication.processEvents()
+    finally:
+        QApplication.instance().removeEventFilter(requests)
+    assert requests.widgets and not {window, window.centralWidget()} & set(requests.widgets)
     assert in_window(window.table) == table
     # The area follows the window, at the table pane's left, never wider than the pane.
     window.resize(900, 600)
@@ -505,8 +528,6 @@ def test_selected_ended_session_stays_in_the_chat_after_refresh_marked(
 def test_a_new_count_in_the_status_bar_lays_nothing_out_and_reads_the_same(
     qtbot: Any, qapp: Any
 ) -> None:
-    from PySide6.QtCore import QEvent, QObject
-
     class LayoutRequests(QObject):
         """Layout requests of the status bar (a label's new size asks its bar first)."""
 

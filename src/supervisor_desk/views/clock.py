@@ -30,6 +30,8 @@ _AFTER_BOUNDARY_MS = 3
 # A change this close to the next tick may wait for it: one paint and one X flush of the window
 # instead of two a few frames apart (the eye does not tell them apart).
 HOLD_FOR_TICK_MS = 100
+# Whatever the next tick is (its timer fires at most a second and _AFTER_BOUNDARY_MS away).
+WITHIN_A_TICK_MS = 1_100
 
 
 @dataclass(slots=True)
@@ -134,18 +136,22 @@ class ScreenClock(QObject):
             return -1
         return max(0, int((self._due_at - time.monotonic()) * 1000))
 
-    def holds_for_tick(self) -> bool:
-        """A change made now may be shown by the tick due within HOLD_FOR_TICK_MS (never
-        from inside a tick: that one is being shown)."""
-        return not self._in_tick and 0 <= self.due_in_ms() <= HOLD_FOR_TICK_MS
+    def holds_for_tick(self, within_ms: int = HOLD_FOR_TICK_MS) -> bool:
+        """A change made now may be shown by the tick due within ``within_ms`` (never from
+        inside a tick: that one is being shown)."""
+        return not self._in_tick and 0 <= self.due_in_ms() <= within_ms
 
-    def before_next_tick(self, callback: Callable[[], None], owner: QObject) -> bool:
+    def before_next_tick(self, callback: Callable[[], None], owner: QObject, *,
+                         within_ms: int = HOLD_FOR_TICK_MS) -> bool:
         """Run ``callback`` (of ``owner``) once, at the start of the tick due within
-        HOLD_FOR_TICK_MS (before its subscribers, so what it changes is painted with the tick).
+        ``within_ms`` (before its subscribers, so what it changes is painted with the tick).
         False, and nothing kept, when no tick is that close (or this is one): the caller runs
         it now. The tick runs it even if nothing is left on screen to tick, unless ``owner``
-        was deleted or :meth:`cancel_before_tick` was called."""
-        if not self.holds_for_tick():
+        was deleted or :meth:`cancel_before_tick` was called.
+
+        ``within_ms`` of a second or more: whatever may wait for the next tick (a banner's
+        time up, gathered banners) shows with it, never in a paint of its own."""
+        if not self.holds_for_tick(within_ms):
             return False
         if all(kept != callback for kept, _owner in self._before):
             self._before.append((callback, owner))

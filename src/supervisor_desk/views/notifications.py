@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from supervisor_desk.models.wire import SessionSummary
+from supervisor_desk.views.clock import WITHIN_A_TICK_MS, screen_clock
 from supervisor_desk.views.icons import END_REASON_LABELS, STATUS_LABELS, channel_label
 from supervisor_desk.views.theme import theme_color
 
@@ -270,10 +271,17 @@ class _Banner(QFrame):
         self._arm()
 
     def _on_expiry_timeout(self) -> None:
+        # Its time is up: it goes with the next tick's paint (within a second), not in a
+        # paint and a flush to the screen of its own.
+        if not screen_clock().before_next_tick(self._expire, self, within_ms=WITHIN_A_TICK_MS):
+            self._expire()
+
+    def _expire(self) -> None:
         self.timed_out_already = True
         self.timed_out.emit()
 
     def _arm(self) -> None:
+        screen_clock().cancel_before_tick(self._expire)
         self.timed_out_already = False
         if self.alert.sticky:
             self._expiry.stop()
@@ -307,6 +315,7 @@ class NotificationArea(QWidget):
         self._layout.setSpacing(4)
         self._host: QWidget | None = None
         self._beside: QWidget | None = None
+        self._holder: QWidget | None = None
         self._max = max_banners
         self._timeout_ms = timeout_ms
         self.shown_count = 0
@@ -321,7 +330,14 @@ class NotificationArea(QWidget):
         ``FLOAT_WIDTH`` wide and no wider than ``beside`` (the table's pane: the chat's
         composer on its right stays clear), following their sizes and the banners' height."""
         self._host, self._beside = host, beside
-        self.setParent(host)
+        # In a holder of its own, without a layout: the area's layout tells its widget's
+        # parent each time a banner comes, goes or rewraps (QLayout::activate ends with
+        # updateGeometry), and a parent with a layout (``host``'s) passes that up to the
+        # window, which would be laid out again for nothing: the area places itself.
+        holder = self._holder = QWidget(host)
+        holder.setObjectName("notificationHolder")
+        holder.setVisible(not self.isHidden())
+        self.setParent(holder)
         self._layout.setContentsMargins(6, 6, 6, 6)
         for watched in (host, beside):
             if watched is not None:
@@ -359,8 +375,19 @@ class NotificationArea(QWidget):
         layout = self._layout
         height = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
                   else layout.totalSizeHint().height())
-        self.setGeometry(FLOAT_MARGIN, host.height() - FLOAT_MARGIN - height, width, height)
-        self.raise_()
+        holder = self._holder
+        if holder is None:
+            return
+        holder.setGeometry(FLOAT_MARGIN, host.height() - FLOAT_MARGIN - height, width, height)
+        self.setGeometry(0, 0, width, height)
+        holder.raise_()
+
+    def setVisible(self, visible: bool) -> None:
+        super().setVisible(visible)
+        if self._holder is not None:
+            # Shown and hidden with the area: an empty holder would take the clicks meant
+            # for the table beneath it.
+            self._holder.setVisible(visible)
 
     def set_on_screen(self, on_screen: bool) -> None:
         """The window came on screen (shows what still matters of what waited) or left it."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from supervisor_desk.client.audio import AudioOutput
@@ -17,6 +18,7 @@ from supervisor_desk.models.state import SessionChange
 from supervisor_desk.views.alerts import notify
 from supervisor_desk.views.alerts.notify import BANNER_INTERVAL_MS, SOUND_GAP_S, AlertNotifier
 from supervisor_desk.views.alerts.viewmodel import AlertsViewModel
+from supervisor_desk.views.clock import screen_clock
 from supervisor_desk.views.notifications import NotificationArea
 from supervisor_desk.views.tasks import TaskOwner
 from supervisor_desk.views.tray import TrayController
@@ -158,3 +160,52 @@ def test_a_busy_floor_sounds_once_unless_something_more_severe_comes(
         vm.apply_batch([SessionChange("added", queued("s10", 70))])
     assert notifier.sounds_played == 3
     notifier.close()
+
+
+def test_gathered_banners_and_a_banners_time_up_come_with_the_tick(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the window's clock ticking, what may wait for the tick (banners gathered in a busy
+    spell, a banner whose time is up) changes the screen in the tick's paint, not in one of
+    its own; the first banner after a calm still shows at once."""
+    ticking = QWidget()  # something on screen that ticks (the table's durations)
+    qtbot.addWidget(ticking)
+    ticking.show()
+    qtbot.waitExposed(ticking)
+    clock = screen_clock()
+    clock.subscribe(ticking, lambda: None)
+    area = NotificationArea(timeout_ms=300)
+    qtbot.addWidget(area)
+    tray = TrayController(area, spawn=lambda coro, name: coro.close())
+    notifier = AlertNotifier(tray, area)
+    rules = default_rules()
+    rules = rules.model_copy(update={"muted": True, "rules": tuple(
+        r for r in rules.rules if not r.builtin)})
+    notifier.set_rules(rules)
+    vm = AlertsViewModel(rules)
+    vm.subscribe(notifier, notifier.on_alerts_changed)
+    shown_in_tick: list[bool] = []
+    show_alert = area.show_alert
+
+    def recording(alert: Any) -> None:
+        shown_in_tick.append(clock.in_tick)
+        show_alert(alert)
+
+    monkeypatch.setattr(area, "show_alert", recording)
+    with qtbot.waitSignal(notifier.delivered):
+        vm.reset([queued("s1", 70, "Bob")])  # over the 1-minute wait (not sticky)
+    assert shown_in_tick and not any(shown_in_tick)  # at once
+    first = len(shown_in_tick)
+    negative = queued("s2", 5, "Guest").model_copy(
+        update={"metadata": {"sentiment": "negative"}})
+    with qtbot.waitSignal(notifier.delivered):
+        vm.apply_batch([SessionChange("added", negative)])
+    qtbot.waitUntil(lambda: len(shown_in_tick) > first, timeout=3000)
+    assert all(shown_in_tick[first:])  # gathered: with a tick
+    expired_in_tick: list[bool] = []
+    for banner in area.findChildren(QWidget, "notificationBanner"):
+        banner.timed_out.connect(lambda: expired_in_tick.append(clock.in_tick))
+    qtbot.waitUntil(lambda: not area.banners(), timeout=4000)
+    assert expired_in_tick and all(expired_in_tick)
+    notifier.close()
+    clock.unsubscribe(ticking)

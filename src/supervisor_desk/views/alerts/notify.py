@@ -21,6 +21,7 @@ from supervisor_desk.client.audio import AudioError, AudioOutput
 from supervisor_desk.models.alerts.defaults import ROUTINE_ENDED_ID, ROUTINE_NEW_ID
 from supervisor_desk.models.alerts.engine import AlertUpdate, Notice
 from supervisor_desk.models.alerts.rules import SEVERITY_RANK, RuleSet
+from supervisor_desk.views.clock import WITHIN_A_TICK_MS, screen_clock
 from supervisor_desk.views.notifications import (
     Alert,
     NotificationArea,
@@ -94,6 +95,7 @@ class AlertNotifier(QObject):
         self._banner_timer.setSingleShot(True)
         self._banner_timer.setInterval(BANNER_INTERVAL_MS)
         self._banner_timer.timeout.connect(self._on_banner_timer_timeout)
+        self._flush_at_tick = False  # gathered banners wait for the next tick
         # The app's tasks: the sound library is imported on its executor (None: not ahead of
         # the first sound, which imports it then).
         self._tasks = tasks
@@ -209,10 +211,11 @@ class AlertNotifier(QObject):
         pending = self._pending_banners + banners
         self._pending_banners = [pending[i] for i in sorted(
             sorted(range(len(pending)), key=lambda i: (pending[i][0], i))[-keep:])]
-        if not self._banner_timer.isActive():
+        if not self._banner_timer.isActive() and not self._flush_at_tick:
             self._flush_banners()
 
     def _flush_banners(self) -> None:
+        self._flush_at_tick = False
         banners, self._pending_banners = self._pending_banners, []
         if not banners:
             return
@@ -222,7 +225,14 @@ class AlertNotifier(QObject):
         self._banner_timer.start()
 
     def _on_banner_timer_timeout(self) -> None:
-        self._flush_banners()
+        # Gathered banners show with the next tick's paint (within a second), not in a paint
+        # and a flush to the screen of their own.
+        if not self._pending_banners:
+            return
+        self._flush_at_tick = screen_clock().before_next_tick(
+            self._flush_banners, self, within_ms=WITHIN_A_TICK_MS)
+        if not self._flush_at_tick:
+            self._flush_banners()
 
     def _play(self, name: str) -> None:
         try:
@@ -247,6 +257,8 @@ class AlertNotifier(QObject):
             # The import itself finishes on the executor's thread; it opens no device.
             self._warm_up.cancel()
         self._banner_timer.stop()
+        screen_clock().cancel_before_tick(self._flush_banners)
+        self._flush_at_tick = False
         self._pending_banners = []
         self._reap.stop()
         self.audio.close()
