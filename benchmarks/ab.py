@@ -2,7 +2,7 @@
 
     python -m benchmarks.ab --base REV --module alerts_bench [--pairs 4] [--quick]
                             [--figure alerts.evaluation_p99_ms ...] [--bench-from tree]
-                            [--json PATH]
+                            [--together] [--json PATH]
 
 The machines these figures come from drift: the same build of the same code read
 ``alerts.evaluation_p99_ms`` 0.93 ms and 1.50 ms forty minutes apart, with nothing else running.
@@ -13,6 +13,12 @@ drift adds as much to one side as to the other) — each run in a fresh interpre
 side's ``src`` first on ``PYTHONPATH``, and prints for each figure both sides' medians, the
 median of the paired differences and in how many pairs the tree read lower.
 
+``--together`` runs each pair's two sides at the same time instead (two processes, each its own
+hub and display): what drifts within minutes on a VM — the host's load, the processor's clock,
+its caches — then weighs on both sides of a pair alike; the shown window's five-minute CPU of
+one build read 1.57 and 2.14 % in one alternated A/B. For modules that measure a process's own
+CPU at low load (``idle_bench``), not for those that load the machine.
+
 ``--bench-from tree`` runs the tree's benchmark module on both sides (a figure the module
 gained since ``REV``, measured on the old code); by default each side runs its own. The
 environment passes through, so ``SUPERVISOR_DESK_IDLE_*`` and the like apply to both sides.
@@ -21,6 +27,7 @@ environment passes through, so ``SUPERVISOR_DESK_IDLE_*`` and the like apply to 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import statistics
@@ -70,6 +77,18 @@ def alternate(run_side: RunSide, pairs: int) -> dict[str, list[Figures]]:
     runs: dict[str, list[Figures]] = {side: [] for side in SIDES}
     for n, side in enumerate(order(pairs)):
         runs[side].append(run_side(side, n))
+    return runs
+
+
+def together(run_side: RunSide, pairs: int) -> dict[str, list[Figures]]:
+    """Each side's runs, the two of a pair at the same time (``run_side(side, n)``, n the
+    pair's number, each in a thread of its own)."""
+    runs: dict[str, list[Figures]] = {side: [] for side in SIDES}
+    with concurrent.futures.ThreadPoolExecutor(len(SIDES)) as pool:
+        for n in range(pairs):
+            started = {side: pool.submit(run_side, side, n) for side in SIDES}
+            for side, future in started.items():
+                runs[side].append(future.result())
     return runs
 
 
@@ -125,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--figure", action="append", default=[],
                         help="a figure to report (repeatable; default: every figure)")
     parser.add_argument("--bench-from", choices=("own", "tree"), default="own")
+    parser.add_argument("--together", action="store_true",
+                        help="run each pair's two sides at the same time")
     parser.add_argument("--json", type=Path, help="write both sides' runs to this file")
     args = parser.parse_args(argv)
     module = args.module.removesuffix(".py")
@@ -137,10 +158,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             def run_side(side: str, n: int) -> Figures:
                 bench_root = TREE if args.bench_from == "tree" else roots[side]
                 figures = _run_module(module, roots[side] / "src", bench_root, args.quick)
-                print(f"  run {n + 1}: {side}", flush=True)
+                print(f"  run {n + 1}: {side}", flush=True)  # n: the pair's, together
                 return figures
 
-            runs = alternate(run_side, args.pairs)
+            runs = (together if args.together else alternate)(run_side, args.pairs)
         finally:
             subprocess.run(["git", "-C", str(TREE), "worktree", "remove", "--force",
                             str(base)], check=False)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
-from benchmarks.ab import TREE, alternate, compare, main, numeric, order, report
+from benchmarks.ab import TREE, alternate, compare, main, numeric, order, report, together
 
 
 def test_the_sides_take_turns_so_a_steady_drift_weighs_on_both_alike() -> None:
@@ -16,6 +17,18 @@ def test_the_sides_take_turns_so_a_steady_drift_weighs_on_both_alike() -> None:
     # A machine slowing by 1 a run: each side's runs add up to the same drift.
     runs = alternate(lambda side, n: {"x.ms": 10.0 + n}, 4)
     assert sum(r["x.ms"] for r in runs["base"]) == sum(r["x.ms"] for r in runs["tree"])
+
+
+def test_together_the_two_sides_of_a_pair_run_at_the_same_time() -> None:
+    both = threading.Barrier(2, timeout=10)  # broken unless both sides wait at once
+
+    def run_side(side: str, n: int) -> dict[str, float]:
+        both.wait()
+        return {"x.ms": float(n), "side": 0.0 if side == "base" else 1.0}
+
+    runs = together(run_side, 3)
+    assert [r["x.ms"] for r in runs["base"]] == [r["x.ms"] for r in runs["tree"]] == [0, 1, 2]
+    assert {r["side"] for r in runs["tree"]} == {1.0}
 
 
 def test_only_numbers_are_figures() -> None:
