@@ -32,8 +32,9 @@ for _ in $(seq 50); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done
 eval "$(dbus-launch --sh-syntax)"; PIDS+=("$DBUS_SESSION_BUS_PID")
 openbox >/dev/null 2>&1 & PIDS+=($!)
 trayer --edge bottom --align right --widthtype pixel --width 80 --height 24 >/dev/null 2>&1 & PIDS+=($!)
-# Notifications bottom-left, briefly: they are part of the desktop but must not hide the app.
-printf '[global]\norigin = bottom-left\noffset = 10x40\n[urgency_low]\ntimeout = 2\n[urgency_normal]\ntimeout = 2\n[urgency_critical]\ntimeout = 2\n' >"$WORK/dunstrc"
+# Notifications top centre (GNOME's place), briefly: part of the desktop, over the header's
+# empty middle (the app's own banners float at the bottom left).
+printf '[global]\norigin = top-center\noffset = 0x30\n[urgency_low]\ntimeout = 2\n[urgency_normal]\ntimeout = 2\n[urgency_critical]\ntimeout = 2\n' >"$WORK/dunstrc"
 dunst -config "$WORK/dunstrc" >/dev/null 2>&1 & PIDS+=($!)
 
 export QT_SCALE_FACTOR=$SCALE
