@@ -114,8 +114,9 @@ class ClockCellDelegate(QStyledItemDelegate):
     def paint_plain_cells(self, view: QTableView, region: QRegion,
                           hovered_row: int = -1) -> QRegion:
         """Paint, in one call, the clock cells of ``region`` that are plain (not selected,
-        current, hovered or tinted, their text within the cell) on ``view``'s viewport, as
-        the view and this delegate would one by one: the alternate row's panel, then the text.
+        current or hovered, their text within the cell) on ``view``'s viewport, as the view
+        and this delegate would one by one: the alternate row's panel, an alert's tint (the
+        item's background), then the text.
         Returns what was painted (the caller leaves it out of the view's own paint); empty
         when nothing could be (before this delegate's first paint, a right-to-left layout).
 
@@ -142,7 +143,7 @@ class ClockCellDelegate(QStyledItemDelegate):
         alternate_brush = view.palette().brush(group, _ALTERNATE_BASE)
         clock_cell, row_at = model.clock_cell, view.rowAt
         cells: list[tuple[int, int, int, int, tuple[QStaticText, float, float] | None,
-                          QColor, bool]] = []
+                          QColor, bool, QColor | None]] = []
         painter: QPainter | None = None
         for column in RIGHT_CLOCK_COLUMNS:
             if view.isColumnHidden(column) or view.itemDelegateForColumn(column) is not self:
@@ -167,9 +168,11 @@ class ClockCellDelegate(QStyledItemDelegate):
                 if not strip.contains(rect):
                     continue
                 cell = clock_cell(row, column)
-                if cell is None or cell[2] is not None:
-                    continue  # a tint: the style draws the cell's background
-                text, foreground, _tint = cell
+                if cell is None:
+                    continue
+                text, foreground, tint = cell
+                if tint is not None and not isinstance(tint, QColor):
+                    continue  # a brush of another kind: the style places its pattern
                 laid_out = None
                 if text:
                     if painter is None:
@@ -179,7 +182,7 @@ class ClockCellDelegate(QStyledItemDelegate):
                         continue  # elided by the style
                 cells.append((x, y, width, height, laid_out,
                               text_color if foreground is None else foreground,
-                              alternate and row & 1 == 1))
+                              alternate and row & 1 == 1, tint))
                 painted += rect
         if not cells:
             if painter is not None:
@@ -189,9 +192,11 @@ class ClockCellDelegate(QStyledItemDelegate):
             painter = QPainter(viewport)
         self.painted_plain += len(cells)
         painter.setFont(font)
-        for x, y, width, height, laid_out, color, alternate_row in cells:
+        for x, y, width, height, laid_out, color, alternate_row, tint in cells:
             if alternate_row:
                 painter.fillRect(x, y, width, height, alternate_brush)
+            if tint is not None:  # an alert's: the style fills the item with it
+                painter.fillRect(x, y, width, height, tint)
             if laid_out is not None:
                 static, text_width, text_height = laid_out
                 painter.setPen(color)
