@@ -7,6 +7,7 @@ coroutines run with ``qrun(coro)``; while one runs, Qt events are processed too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -116,6 +117,35 @@ def shown_styled_table(
     window.show()
     qtbot.waitExposed(window)
     return window, view
+
+
+class EventsSeen(QObject):  # type: ignore[misc]
+    """Who received events of ``kind`` while this filters (installed on the application:
+    every widget): the objects, and their class and object names as they were then."""
+
+    def __init__(self, kind: QEvent.Type) -> None:
+        super().__init__()
+        self._kind = kind
+        self.objects: list[QObject] = []
+        self.names: list[str] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == self._kind:
+            self.objects.append(watched)
+            self.names.append(f"{type(watched).__name__}:{watched.objectName()}")
+        return False
+
+
+@contextlib.contextmanager
+def events_seen(kind: QEvent.Type) -> Iterator[EventsSeen]:
+    """Every widget's events of ``kind`` while the ``with`` block runs."""
+    seen = EventsSeen(kind)
+    app = QApplication.instance()
+    app.installEventFilter(seen)
+    try:
+        yield seen
+    finally:
+        app.removeEventFilter(seen)
 
 
 class PaintRecorder(QObject):  # type: ignore[misc]

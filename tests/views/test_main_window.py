@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSettings, Qt
+from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -31,6 +31,7 @@ from supervisor_desk.views.tray import TrayController
 from tests.client.hub_events import ended, message, started
 from tests.conftest import ingest
 from tests.helpers import wait_until
+from tests.views.conftest import EventsSeen, events_seen
 
 
 class Spawner:
@@ -251,21 +252,8 @@ def test_banners_float_over_the_tables_corner_and_move_nothing(
     banners = area.findChildren(QWidget, "notificationBanner")
     assert len(banners) == 2
     assert all(area.rect().contains(banner.geometry()) for banner in banners)
-
-    class LayoutRequests(QObject):  # type: ignore[misc]
-        def __init__(self) -> None:
-            super().__init__()
-            self.widgets: list[QObject] = []
-
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.LayoutRequest:
-                self.widgets.append(watched)
-            return False
-
     # Banners coming, changing and going lay out the area alone, never the window.
-    requests = LayoutRequests()
-    QApplication.instance().installEventFilter(requests)
-    try:
+    with events_seen(QEvent.Type.LayoutRequest) as requests:
         area.show_alert(Alert("new", "New session", "Bob", "s3", 1))
         area.show_alert(Alert("rule", "Long wait", "Cid " * 40, "s4", 1, group="wait"))
         for _ in range(10):
@@ -273,9 +261,8 @@ def test_banners_float_over_the_tables_corner_and_move_nothing(
         area._dismiss(area.findChildren(QWidget, "notificationBanner")[0])
         for _ in range(10):
             QApplication.processEvents()
-    finally:
-        QApplication.instance().removeEventFilter(requests)
-    assert requests.widgets and not {window, window.centralWidget()} & set(requests.widgets)
+    assert requests.objects
+    assert not any(o is window or o is window.centralWidget() for o in requests.objects)
     assert in_window(window.table) == table
     # The area follows the window, at the table pane's left, never wider than the pane.
     window.resize(900, 600)
@@ -528,19 +515,6 @@ def test_selected_ended_session_stays_in_the_chat_after_refresh_marked(
 def test_a_new_count_in_the_status_bar_lays_nothing_out_and_reads_the_same(
     qtbot: Any, qapp: Any
 ) -> None:
-    class LayoutRequests(QObject):
-        """Layout requests of the status bar (a label's new size asks its bar first)."""
-
-        def __init__(self, bar: QObject) -> None:
-            super().__init__()
-            self.bar = bar
-            self.count = 0
-
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.LayoutRequest and watched is self.bar:
-                self.count += 1
-            return False
-
     def shown() -> MainWindow:
         window = MainWindow(SessionTableModel())
         qtbot.addWidget(window)
@@ -558,37 +532,23 @@ def test_a_new_count_in_the_status_bar_lays_nothing_out_and_reads_the_same(
     for text in counts:  # the widest of them sizes the label
         window.set_status(text, "Live")
     settle()
-    requests = LayoutRequests(window.statusBar())
+    requests = EventsSeen(QEvent.Type.LayoutRequest)  # a label's new size asks its bar first
+    bar = window.statusBar()
     qapp.installEventFilter(requests)
     try:
         for text in [*counts, "7 sessions on screen"]:
             window.set_status(text, "Live")
             settle()
-        assert requests.count == 0
+        assert not any(o is bar for o in requests.objects)
     finally:
         qapp.removeEventFilter(requests)
     fresh = shown()
     fresh.set_status("7 sessions on screen", "Live")
     settle()
     assert window.statusBar().grab().toImage() == fresh.statusBar().grab().toImage()
-
-    class Paints(QObject):  # type: ignore[misc]
-        def __init__(self) -> None:
-            super().__init__()
-            self.widgets: list[str] = []
-
-        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint:
-                self.widgets.append(type(watched).__name__)
-            return False
-
     # Opaque in the bar's colour: a new count repaints the label alone, not the bar and
     # the window beneath it.
-    paints = Paints()
-    qapp.installEventFilter(paints)
-    try:
+    with events_seen(QEvent.Type.Paint) as paints:
         window.set_status("8 sessions on screen", "Live")
         settle()
-    finally:
-        qapp.removeEventFilter(paints)
-    assert paints.widgets == ["SteadyLabel"]
+    assert paints.names == ["SteadyLabel:"]

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
@@ -16,17 +16,7 @@ from supervisor_desk.views import theme
 from supervisor_desk.views.clock import screen_clock
 from supervisor_desk.views.metric_cards import MetricCards
 from supervisor_desk.views.theme import current_theme
-
-
-class LayoutRequests(QObject):  # type: ignore[misc]
-    def __init__(self) -> None:
-        super().__init__()
-        self.widgets: list[str] = []
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.LayoutRequest:
-            self.widgets.append(f"{type(watched).__name__}:{watched.objectName()}")
-        return False
+from tests.views.conftest import EventsSeen, events_seen
 
 
 def shown_cards(qtbot: Any, qapp: QApplication, width: int = 1400) -> tuple[QWidget, MetricCards]:
@@ -64,7 +54,7 @@ def test_a_new_figure_lays_nothing_out_and_looks_as_if_shown_from_the_start(
     for figure in figures:  # the widest of them sizes the label
         card.set_value(figure, "oldest in the queue")
     settle()
-    requests = LayoutRequests()
+    requests = EventsSeen(QEvent.Type.LayoutRequest)
     qapp.installEventFilter(requests)
     try:
         for figure in figures:
@@ -72,7 +62,7 @@ def test_a_new_figure_lays_nothing_out_and_looks_as_if_shown_from_the_start(
             qapp.processEvents()
         card.set_value("9s", "oldest in the queue")  # shorter
         settle()
-        assert requests.widgets == []
+        assert requests.names == []
     finally:
         qapp.removeEventFilter(requests)
     # Pixel for pixel what a card that showed "9s" from the start shows.
@@ -86,17 +76,6 @@ def test_a_new_figure_lays_nothing_out_and_looks_as_if_shown_from_the_start(
     fresh.cards["longest_wait"].set_value("1h 12m 40s", "oldest in the queue")
     assert card_image(cards, "longest_wait") == card_image(fresh, "longest_wait")
     assert card.value() == "1h 12m 40s"
-
-
-class Paints(QObject):  # type: ignore[misc]
-    def __init__(self) -> None:
-        super().__init__()
-        self.widgets: list[str] = []
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            self.widgets.append(f"{type(watched).__name__}:{watched.objectName()}")
-        return False
 
 
 def test_a_new_figure_repaints_its_label_alone_in_every_theme(
@@ -123,14 +102,10 @@ def test_a_new_figure_repaints_its_label_alone_in_every_theme(
             settle()
             card.set_value("12m 40s", "oldest in the queue")
             settle()
-            paints = Paints()
-            qapp.installEventFilter(paints)
-            try:
+            with events_seen(QEvent.Type.Paint) as paints:
                 card.set_value("12m 41s", "oldest in the queue")
                 settle()
-            finally:
-                qapp.removeEventFilter(paints)
-            assert paints.widgets == ["SteadyLabel:metricValue"], name
+            assert paints.names == ["SteadyLabel:metricValue"], name
             opaque = card.grab().toImage()
             labels = [label for label in card.findChildren(QWidget)
                       if label.objectName() in ("metricValue", "metricCaption")]

@@ -32,17 +32,25 @@ def pulse() -> Iterator[PulseNullSink]:
     yield from null_sink_or_skip()
 
 
-def test_banners_show_at_once_then_gather_the_most_severe_of_a_busy_spell(qtbot: QtBot) -> None:
-    area = NotificationArea()  # no tray, no notification server: banners are the pop-ups
-    qtbot.addWidget(area)
+def told_in(area: NotificationArea) -> tuple[AlertNotifier, AlertsViewModel]:
+    """The default rules (muted, without the routine new/ended rules: the tray's own
+    banners) telling in ``area`` (no tray, no notification server: banners are the pop-ups),
+    and the view-model that judges them."""
     tray = TrayController(area, spawn=lambda coro, name: coro.close())
     notifier = AlertNotifier(tray, area)
-    rules = default_rules()  # without the routine new/ended rules (the tray's own banners)
+    rules = default_rules()
     rules = rules.model_copy(update={"muted": True, "rules": tuple(
         r for r in rules.rules if not r.builtin)})
     notifier.set_rules(rules)
     vm = AlertsViewModel(rules)
     vm.subscribe(notifier, notifier.on_alerts_changed)
+    return notifier, vm
+
+
+def test_banners_show_at_once_then_gather_the_most_severe_of_a_busy_spell(qtbot: QtBot) -> None:
+    area = NotificationArea()
+    qtbot.addWidget(area)
+    notifier, vm = told_in(area)
 
     with qtbot.waitSignal(notifier.delivered):  # told once the frame has ended
         vm.reset([queued("s1", 200, "Bob")])  # waits over 1 and over 3 minutes
@@ -176,14 +184,7 @@ def test_gathered_banners_and_a_banners_time_up_come_with_the_tick(
     clock.subscribe(ticking, lambda: None)
     area = NotificationArea(timeout_ms=300)
     qtbot.addWidget(area)
-    tray = TrayController(area, spawn=lambda coro, name: coro.close())
-    notifier = AlertNotifier(tray, area)
-    rules = default_rules()
-    rules = rules.model_copy(update={"muted": True, "rules": tuple(
-        r for r in rules.rules if not r.builtin)})
-    notifier.set_rules(rules)
-    vm = AlertsViewModel(rules)
-    vm.subscribe(notifier, notifier.on_alerts_changed)
+    notifier, vm = told_in(area)
     shown_in_tick: list[bool] = []
     show_alert = area.show_alert
 
