@@ -271,6 +271,16 @@ def test_banners_float_over_the_tables_corner_and_move_nothing(
     assert placed.left() == pane.left()
     assert placed.right() <= max(pane.right(), pane.left() + 320)
     assert placed.bottom() <= in_window(window.centralWidget()).bottom()
+    # Gone, it leaves nothing over the table to catch a click.
+    for banner in area.findChildren(QWidget, "notificationBanner"):
+        area._dismiss(banner)
+    QApplication.processEvents()
+    assert area.banners() == [] and not area.isVisible()
+    holder = area.parentWidget()
+    assert holder is not None and holder.isHidden()
+    under = window.childAt(placed.center())
+    assert under is not None and not area.isAncestorOf(under)
+    assert window.table.isAncestorOf(under)
 
 
 def test_layout_persists_across_windows(tmp_path: Path, qtbot: Any) -> None:

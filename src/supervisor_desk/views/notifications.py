@@ -334,10 +334,13 @@ class NotificationArea(QWidget):
         # parent each time a banner comes, goes or rewraps (QLayout::activate ends with
         # updateGeometry), and a parent with a layout (``host``'s) passes that up to the
         # window, which would be laid out again for nothing: the area places itself.
-        holder = self._holder = QWidget(host)
+        holder = QWidget(host)
         holder.setObjectName("notificationHolder")
-        holder.setVisible(not self.isHidden())
-        self.setParent(holder)
+        holder.hide()
+        shown = not self.isHidden()
+        self.setParent(holder)  # hides it: shown again below, with its holder
+        self._holder = holder
+        self.setVisible(shown)
         self._layout.setContentsMargins(6, 6, 6, 6)
         for watched in (host, beside):
             if watched is not None:
@@ -365,8 +368,8 @@ class NotificationArea(QWidget):
         painter.end()
 
     def _place(self) -> None:
-        host = self._host
-        if host is None:
+        host, holder = self._host, self._holder
+        if host is None or holder is None:
             return
         width = min(FLOAT_WIDTH, host.width() - 2 * FLOAT_MARGIN)
         if self._beside is not None:
@@ -375,9 +378,6 @@ class NotificationArea(QWidget):
         layout = self._layout
         height = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
                   else layout.totalSizeHint().height())
-        holder = self._holder
-        if holder is None:
-            return
         holder.setGeometry(FLOAT_MARGIN, host.height() - FLOAT_MARGIN - height, width, height)
         self.setGeometry(0, 0, width, height)
         holder.raise_()
