@@ -105,11 +105,9 @@ class ClockCellDelegate(QStyledItemDelegate):
             foreground = self._colors.get((group, role))
             if foreground is None:
                 foreground = self._colors[group, role] = option.palette.color(group, role)
-        static, text_width, text_height = laid_out
         painter.setPen(foreground)
         painter.setFont(font)
-        painter.drawStaticText(QPointF(x + width - margin - text_width,
-                                       y + (height - text_height) / 2), static)
+        _draw_right_aligned(painter, laid_out, x, y, width, height, margin)
 
     def paint_plain_cells(self, view: QTableView, region: QRegion,
                           hovered_row: int = -1) -> QRegion:
@@ -198,10 +196,8 @@ class ClockCellDelegate(QStyledItemDelegate):
             if tint is not None:  # an alert's: the style fills the item with it
                 painter.fillRect(x, y, width, height, tint)
             if laid_out is not None:
-                static, text_width, text_height = laid_out
                 painter.setPen(color)
-                painter.drawStaticText(QPointF(x + width - margin - text_width,
-                                               y + (height - text_height) / 2), static)
+                _draw_right_aligned(painter, laid_out, x, y, width, height, margin)
         painter.end()
         return painted
 
@@ -222,6 +218,15 @@ class ClockCellDelegate(QStyledItemDelegate):
                   index: ModelIndex) -> None:
         self.by_style += 1
         super().paint(painter, option, index)
+
+
+def _draw_right_aligned(painter: QPainter, laid_out: tuple[QStaticText, float, float],
+                        x: int, y: int, width: int, height: int, margin: int) -> None:
+    """A laid-out text where the style puts a right-aligned cell's: inside the margin,
+    centred on the cell's height."""
+    static, text_width, text_height = laid_out
+    painter.drawStaticText(QPointF(x + width - margin - text_width,
+                                   y + (height - text_height) / 2), static)
 
 
 def _color_group(enabled: bool, active: bool) -> QPalette.ColorGroup:
