@@ -125,8 +125,16 @@ def _worktree(rev: str, where: Path) -> Path:
     return path
 
 
-def _run_module(module: str, src: Path, bench_root: Path, quick: bool) -> Figures:
+# Together, each side gets an X display of its own: two benches racing for the default one
+# could end on one server (and one side's clean-up then breaks the other's app).
+SIDE_DISPLAYS = {"base": ":61", "tree": ":62"}
+
+
+def _run_module(module: str, src: Path, bench_root: Path, quick: bool,
+                display: str | None = None) -> Figures:
     env = dict(os.environ)
+    if display is not None:
+        env["SUPERVISOR_DESK_BENCH_DISPLAY"] = display
     paths = [str(src), str(bench_root), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     results = run_module(module, quick, MODULE_TIMEOUT_S, root=bench_root, env=env)
@@ -157,7 +165,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
             def run_side(side: str, n: int) -> Figures:
                 bench_root = TREE if args.bench_from == "tree" else roots[side]
-                figures = _run_module(module, roots[side] / "src", bench_root, args.quick)
+                figures = _run_module(module, roots[side] / "src", bench_root, args.quick,
+                                      SIDE_DISPLAYS[side] if args.together else None)
                 print(f"  run {n + 1}: {side}", flush=True)  # n: the pair's, together
                 return figures
 

@@ -374,12 +374,19 @@ def _desktop_class() -> Any:
             xvfb = self._spawn("xvfb", ["Xvfb", DISPLAY, "-screen", "0", f"{w}x{h}x24",
                                         "-nolisten", "tcp", "-noreset"],
                                env={**os.environ, **self._base_env})
-            self.display = DISPLAY
             deadline = time.monotonic() + 15
-            while not _display_answers(DISPLAY):
-                if xvfb.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"Xvfb did not start on {DISPLAY}")
+            while True:
                 time.sleep(0.1)
+                if xvfb.poll() is not None:
+                    if _display_answers(DISPLAY):  # another run took it first: not ours
+                        super()._start_xvfb()
+                        return
+                    raise RuntimeError(f"Xvfb did not start on {DISPLAY}")
+                if _display_answers(DISPLAY):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Xvfb did not start on {DISPLAY}")
+            self.display = DISPLAY
             self._x11 = _X11(self.display)
 
         def _start_tray(self) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from benchmarks.ab import TREE, alternate, compare, main, numeric, order, report, together
 
+from benchmarks import ab
+
 
 def test_the_sides_take_turns_so_a_steady_drift_weighs_on_both_alike() -> None:
     assert order(1) == ["base", "tree"]
@@ -69,3 +71,18 @@ def test_a_module_runs_on_both_builds_in_turns_and_the_base_worktree_goes(
     worktrees = subprocess.run(["git", "-C", str(TREE), "worktree", "list"],
                                capture_output=True, text=True, check=True).stdout
     assert "sd-ab-" not in worktrees
+
+
+def test_together_each_side_has_an_x_display_of_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, str] = {}
+
+    def run_module(module: str, quick: bool, timeout: float, *, root: Path,
+                   env: dict[str, str]) -> dict[str, object]:
+        side = "tree" if root == TREE else "base"
+        seen[side] = env["SUPERVISOR_DESK_BENCH_DISPLAY"]
+        return {"x.ms": 1.0}
+
+    monkeypatch.setattr(ab, "run_module", run_module)
+    main(["--base", "HEAD", "--module", "idle_bench", "--pairs", "1", "--together"])
+    assert set(seen) == {"base", "tree"} and seen["base"] != seen["tree"]

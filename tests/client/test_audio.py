@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from supervisor_desk.client.audio import SOUND_NAMES, AudioError, AudioOutput, load_wav, sound_path
+from supervisor_desk.client.audio import (
+    DEVICE_RETRY_S,
+    SOUND_NAMES,
+    AudioError,
+    AudioOutput,
+    load_wav,
+    sound_path,
+)
 from tests.sound_server import PulseNullSink, null_sink_or_skip
 
 
@@ -61,3 +69,36 @@ def test_volume_scales_the_samples(pulse: PulseNullSink) -> None:
         assert pulse.peak() < 4000  # the alarm peaks near 23,000 at full volume
     finally:
         output.close()
+
+
+def test_without_a_device_plays_fail_at_once_until_the_next_look(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No sound server: the first play says so; the next ones within a minute fail without
+    looking (no probe of every backend at each alert), and once a server is there the next
+    look after the minute plays through it."""
+    if not PulseNullSink.available():
+        pytest.skip("needs pulseaudio, parec and pactl")
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path}/no-server-here")
+    now = [1000.0]
+    output = AudioOutput(volume=1.0, clock=lambda: now[0], backends=("pulseaudio",))
+    sink = PulseNullSink()
+    try:
+        with pytest.raises(AudioError, match="no sound device") as first:
+            output.play_sound("alarm")
+        assert not first.value.repeated
+        assert output.device_error is not None
+        sink.start()  # a server now, but not looked for before the minute is up
+        assert wait_for(lambda: sink.recording.exists())
+        now[0] += DEVICE_RETRY_S - 1
+        with pytest.raises(AudioError, match="no sound device") as again:
+            output.play_sound("alarm")
+        assert again.value.repeated
+        time.sleep(0.3)
+        assert sink.peak() == 0  # nothing was opened
+        now[0] += 1
+        assert output.play_sound("alarm") > 0
+        assert output.device_error is None
+        assert wait_for(lambda: sink.peak() > 3000), "no samples reached the sink"
+    finally:
+        output.close()
+        sink.stop()

@@ -7,6 +7,13 @@ once sounds are in use (importing it costs ~90 ms, opening the first device ~70 
 on the Qt thread at the first alert, that was a visible stall), else on the first play.
 Each sound plays on its own playback device (miniaudio's native thread, no Python thread);
 finished devices are closed by :meth:`AudioOutput.reap` or :meth:`AudioOutput.close`.
+
+Without a sound device (a remote desktop, a VM, the server gone) a play fails, and the next
+ones fail at once for :data:`DEVICE_RETRY_S` before the devices are looked for again: every
+look probes each backend (PulseAudio, ALSA's cards, JACK...), costs the Qt thread ~1-20 ms
+and makes ALSA print some forty lines on stderr, and a busy floor's alerts would pay it every
+two seconds all shift. The error says whether it is news (:attr:`AudioError.repeated`) so the
+caller reports it once, not at each alert.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import array
 import logging
 import time
 import wave
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +33,19 @@ SOUNDS_DIR = Path(__file__).resolve().parent.parent / "resources" / "sounds"
 SOUND_NAMES: tuple[str, ...] = ("chime", "alarm", "soft")
 # After the last sample, keep the device open this long so the server drains its buffer.
 _DRAIN_S = 0.35
+# After a device could not be opened, plays fail at once this long before the next look.
+DEVICE_RETRY_S = 60.0
 
 
 class AudioError(RuntimeError):
-    """No sound could be played (no library, no device, a bad file): the reason in words."""
+    """No sound could be played (no library, no device, a bad file): the reason in words.
+
+    ``repeated``: the same failure as the last play's (no device still), already reported.
+    """
+
+    def __init__(self, message: str, *, repeated: bool = False) -> None:
+        super().__init__(message)
+        self.repeated = repeated
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +92,16 @@ class AudioOutput:
     """Plays clips with a volume (0..1) and a mute; one instance per app."""
 
     def __init__(self, *, volume: float = 0.8, muted: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 backends: Sequence[str] = ()) -> None:
         self.volume = volume
         self.muted = muted
         self._clock = clock
+        # miniaudio's backend names to try, in order ("pulseaudio", "alsa"...); () = all.
+        self._backends = tuple(backends)
+        # Why no device could be opened, and when to look again (None: the last play worked).
+        self.device_error: str | None = None
+        self._retry_at = 0.0
         self._clips: dict[str, Clip] = {}
         # Samples at a volume, per (sound, volume): scaling a clip in Python costs ~3 ms.
         self._scaled: dict[tuple[str, float], array.array[int]] = {}
@@ -121,20 +143,28 @@ class AudioOutput:
         except ImportError as exc:
             raise AudioError(f"sound playback is not installed ({exc})") from None
         self.reap()
+        now = self._clock()
+        if self.device_error is not None and now < self._retry_at:
+            raise AudioError(self.device_error, repeated=True)
         if pcm is None:
             pcm = scaled(clip, self.volume)
         try:
             device = miniaudio.PlaybackDevice(
                 output_format=miniaudio.SampleFormat.SIGNED16,
                 nchannels=clip.channels, sample_rate=clip.rate,
+                backends=[miniaudio.Backend[b.upper()] for b in self._backends] or None,
                 app_name="Supervisor Desk",
             )
             stream = _frames(pcm, clip.channels)
             next(stream)
             device.start(stream)
         except miniaudio.MiniaudioError as exc:
-            raise AudioError(f"no sound device: {exc}") from None
-        self._playing.append((self._clock() + clip.seconds + _DRAIN_S, device))
+            repeated = self.device_error is not None
+            self.device_error = f"no sound device: {exc}"
+            self._retry_at = now + DEVICE_RETRY_S
+            raise AudioError(self.device_error, repeated=repeated) from None
+        self.device_error = None
+        self._playing.append((now + clip.seconds + _DRAIN_S, device))
         self.played += 1
         return clip.seconds
 

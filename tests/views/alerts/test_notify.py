@@ -3,8 +3,10 @@ for a busy floor, routine rules switched off."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
-from supervisor_desk.client.audio import AudioOutput
+from supervisor_desk.client.audio import DEVICE_RETRY_S, AudioOutput
 from supervisor_desk.models.alerts.defaults import default_rules
 from supervisor_desk.models.state import SessionChange
 from supervisor_desk.views.alerts import notify
@@ -168,6 +170,50 @@ def test_a_busy_floor_sounds_once_unless_something_more_severe_comes(
         vm.apply_batch([SessionChange("added", queued("s10", 70))])
     assert notifier.sounds_played == 3
     notifier.close()
+
+
+def test_without_a_sound_device_the_log_says_so_once_and_again_when_sound_is_back(
+        qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A shift of alerts on a machine with no sound: one warning, not one per chime (nor a
+    probe of every backend per chime); a server that appears is found within a minute."""
+    if not PulseNullSink.available():
+        pytest.skip("needs pulseaudio, parec and pactl")
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path}/no-server-here")
+    area = NotificationArea()
+    qtbot.addWidget(area)
+    tray = TrayController(area, spawn=lambda coro, name: coro.close())
+    clock = [100.0]
+    audio = AudioOutput(volume=0.05, clock=lambda: clock[0], backends=("pulseaudio",))
+    notifier = AlertNotifier(tray, area, audio=audio, monotonic=lambda: clock[0])
+    rules = default_rules()
+    notifier.set_rules(rules)
+    vm = AlertsViewModel(rules)
+    vm.subscribe(notifier, notifier.on_alerts_changed)
+    caplog.set_level(logging.INFO, logger=notify.__name__)
+
+    def chime(n: int) -> None:
+        clock[0] += SOUND_GAP_S  # each would sound: past the gap
+        with qtbot.waitSignal(notifier.delivered):
+            vm.apply_batch([SessionChange("added", queued(f"s{n}", 70))])
+
+    for n in range(10):
+        chime(n)
+    assert notifier.sounds_played == 0
+    said = [r for r in caplog.records if r.name == notify.__name__]
+    assert [(r.levelname, "no sound device" in r.getMessage()) for r in said] == [
+        ("WARNING", True)]
+    sink = PulseNullSink()
+    try:
+        sink.start()
+        clock[0] += DEVICE_RETRY_S
+        chime(10)
+        assert notifier.sounds_played == 1
+        assert [r.levelname for r in caplog.records if r.name == notify.__name__] == [
+            "WARNING", "INFO"]
+    finally:
+        notifier.close()
+        sink.stop()
 
 
 def test_gathered_banners_and_a_banners_time_up_come_with_the_tick(

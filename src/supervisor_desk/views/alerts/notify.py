@@ -236,10 +236,15 @@ class AlertNotifier(QObject):
 
     def _play(self, name: str) -> None:
         try:
+            had_no_device = self.audio.device_error is not None
             seconds = self.audio.play_sound(name)
         except AudioError as exc:
-            log.warning("alert sound not played: %s", exc)
+            # Said once while no device is found (the output looks again once a minute).
+            if not exc.repeated:
+                log.warning("alert sounds not played: %s", exc)
             return
+        if had_no_device:
+            log.info("alert sounds play again: a sound device was found")
         if seconds:
             self.sounds_played += 1
             self._reap.start(int(seconds * 1000) + 500)
