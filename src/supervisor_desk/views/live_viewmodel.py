@@ -18,7 +18,8 @@ at most every ``HIDDEN_READ_INTERVAL_S`` and each batch it read is applied (and 
 alert rules) at once, so an event costs one wake-up, not one for the socket plus one per frame
 timer; showing the window applies everything before it paints. With nothing live on screen at
 all (``hold_feed(FeedHold.HIDDEN)``, the app's call: no Wall either) the hub itself gathers the
-events for up to ``HIDDEN_HOLD_MS`` and sends them together, except any that could open an alert.
+events for up to ``HIDDEN_HOLD_MS`` and sends them together, except any that could open an alert
+other than the routine "started" and "ended" notices (which the tray tells once a minute).
 On screen the app may ask for the same in step with its one-second clock
 (``FeedHold.EACH_SECOND``): the hub sends what it gathered just before each second, so the
 table's changes are painted with the second's tick; the session the supervisor has open, and
@@ -95,9 +96,12 @@ class FeedHold(Enum):
     HIDDEN = "hidden"  # nothing live on screen: gathered up to HIDDEN_HOLD_MS
 
 
-def each_second_rules(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
-    """The rules whose alerts may not wait for the second's tick on screen: all but the
-    routine notices of a session starting or ending, which the table shows with that tick."""
+def urgent_rules(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    """The rules whose alerts may not wait for the hub's next release (the second's tick on
+    screen, up to a second off screen): all but the routine notices of a session starting or
+    ending. The tray tells those at most once a minute per kind and gathers the rest of the
+    minute's, so only the first after a calm could come sooner, and by a second at most; on
+    screen the table shows the row with that tick anyway."""
     return tuple(rule for rule in rules if rule.id not in BUILTIN_IDS)
 
 
@@ -244,12 +248,12 @@ class LiveViewModel(QObject):
         """Let the hub gather events and send them together, one wake-up (and one paint) for
         several (client/feed.py, "Held delivery"):
         - ``HIDDEN``, nothing of the live state on screen (the window in the tray or minimised,
-          no Wall): for up to ``HIDDEN_HOLD_MS``, except any that could open an alert of the
-          rules, which it sends at once;
+          no Wall): for up to ``HIDDEN_HOLD_MS``, except any that could open an alert other
+          than the routine notices (``urgent_rules``), which it sends at once;
         - ``EACH_SECOND``, the window on screen: just before each second of the wall clock, so
           the table shows them with the second's tick, except the events of the session
           watched (its chat follows each message) and any that could open an alert other than
-          the routine notices (``each_second_rules``);
+          the routine notices (``urgent_rules``);
         - ``NONE``: each at once."""
         self._feed_hold = hold
         self._ask_feed_hold()
@@ -261,13 +265,12 @@ class LiveViewModel(QObject):
     def _ask_feed_hold(self) -> None:
         hold = self._feed_hold
         rules = self.alerts.rules.rules if self.alerts is not None else None
+        urgent = None if rules is None else urgent_rules(rules)
         if hold is FeedHold.HIDDEN:
-            self._feed.hold(HIDDEN_HOLD_MS, rules)
+            self._feed.hold(HIDDEN_HOLD_MS, urgent)
         elif hold is FeedHold.EACH_SECOND:
             watched = (self._watched_id,) if self._watched_id is not None else ()
-            self._feed.hold(EACH_SECOND_HOLD_MS,
-                            None if rules is None else each_second_rules(rules),
-                            watch=watched, align=True)
+            self._feed.hold(EACH_SECOND_HOLD_MS, urgent, watch=watched, align=True)
         else:
             self._feed.hold(0)
 
