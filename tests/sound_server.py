@@ -75,9 +75,14 @@ class PulseNullSink:
                                 capture_output=True, check=False)
         return result.returncode == 0
 
-    def peak(self) -> int:
-        """The loudest sample the null sink has played so far (0: silence)."""
-        data = self.recording.read_bytes()
+    def recorded(self) -> int:
+        """How many bytes of the sink's monitor are recorded so far (a mark for ``peak``)."""
+        return self.recording.stat().st_size if self.recording.exists() else 0
+
+    def peak(self, since: int = 0) -> int:
+        """The loudest sample the null sink has played so far, or after the mark ``since``
+        (0: silence)."""
+        data = self.recording.read_bytes()[since - since % 2:]
         samples = array.array("h")
         samples.frombytes(data[: len(data) // 2 * 2])
         return max((abs(s) for s in samples), default=0)

@@ -10,6 +10,7 @@ import pytest
 
 from supervisor_desk.client.audio import (
     DEVICE_RETRY_S,
+    KEEP_IDLE_S,
     SOUND_NAMES,
     AudioError,
     AudioOutput,
@@ -102,3 +103,35 @@ def test_without_a_device_plays_fail_at_once_until_the_next_look(
     finally:
         output.close()
         sink.stop()
+
+
+def test_a_finished_sounds_device_is_kept_for_the_next_sound_then_closed(
+        pulse: PulseNullSink) -> None:
+    """Opening a device for each chime cost ~7 ms of CPU; the next sound within a minute
+    starts the kept one (stopped meanwhile: nothing plays or wakes), and a minute unused
+    closes it."""
+    now = [1000.0]
+    output = AudioOutput(volume=1.0, clock=lambda: now[0])
+    try:
+        assert wait_for(lambda: pulse.recording.exists())
+        seconds = output.play_sound("alarm")
+        assert wait_for(lambda: pulse.peak() > 3000)
+        time.sleep(seconds)
+        now[0] += seconds + 1
+        output.reap()
+        assert not output.busy and output.open_devices == 1
+        assert output.next_reap_in() == pytest.approx(KEEP_IDLE_S - 1 + seconds, abs=0.5)
+        mark = pulse.recorded()
+        time.sleep(0.3)
+        assert pulse.peak(since=mark) == 0  # stopped: silence
+
+        mark = pulse.recorded()
+        output.play_sound("alarm")
+        assert wait_for(lambda: pulse.peak(since=mark) > 3000), "the kept device played nothing"
+        assert output.devices_opened == 1 and output.busy
+
+        now[0] += seconds + 1 + KEEP_IDLE_S
+        output.reap()
+        assert output.open_devices == 0 and output.next_reap_in() is None
+    finally:
+        output.close()

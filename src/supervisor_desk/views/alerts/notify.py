@@ -250,9 +250,11 @@ class AlertNotifier(QObject):
             self._reap.start(int(seconds * 1000) + 500)
 
     def _on_reap_timeout(self) -> None:
+        # A finished sound's device is stopped, and closed once unused for a minute.
         self.audio.reap()
-        if self.audio.busy:
-            self._reap.start(250)
+        wait = self.audio.next_reap_in()
+        if wait is not None:
+            self._reap.start(max(250, int(wait * 1000) + 50))
 
     def close(self) -> None:
         self._tell_timer.stop()
