@@ -412,11 +412,7 @@ class SessionTableModel(QAbstractTableModel):
 
     def _cell(self, s: SessionSummary, column: int) -> dict[int, Any]:
         """The cached roles of one cell that does not follow the clock (built on first use)."""
-        theme = current_theme()
-        if theme is not self._cells_theme:
-            self._cells_theme = theme
-            self._cells.clear()
-            self._tints.clear()
+        self._follow_theme()
         level = self._alert_level(s.id)
         entry = self._cells.get(s.id)
         if entry is None or entry.session is not s or entry.level != level:
@@ -428,6 +424,14 @@ class SessionTableModel(QAbstractTableModel):
                 if (value := self._value(s, column, role)) is not None
             }
         return cell
+
+    def _follow_theme(self) -> None:
+        """Forget the cached looks (cells, tints) made in another theme than the current."""
+        theme = current_theme()
+        if theme is not self._cells_theme:
+            self._cells_theme = theme
+            self._cells.clear()
+            self._tints.clear()
 
     def _clock_look(self, s: SessionSummary, column: int) -> tuple[str | None, Any, Any]:
         """A clock cell's text, its colour (None: the palette's) and the row's tint.
@@ -444,11 +448,7 @@ class SessionTableModel(QAbstractTableModel):
         level = self._alert_level(s.id)
         if level is None:
             return None
-        theme = current_theme()
-        if theme is not self._cells_theme:
-            self._cells_theme = theme
-            self._cells.clear()
-            self._tints.clear()
+        self._follow_theme()
         tint = self._tints.get(level)
         if tint is None:
             tint = self._tints[level] = row_background(level)
