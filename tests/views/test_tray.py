@@ -334,23 +334,37 @@ def test_a_full_area_gives_its_oldest_banner_to_the_newest_alert_and_it_looks_ne
     assert busy.grab().toImage() == fresh.grab().toImage()  # the rule's colours, not "ended"
 
 
-def test_closing_the_banner_others_waited_for_takes_them_too(qtbot: Any) -> None:
-    from PySide6.QtWidgets import QToolButton
+@pytest.mark.parametrize("ticking", [False, True], ids=["no_clock", "clock_ticking"])
+def test_closing_the_banner_others_waited_for_takes_them_too(qtbot: Any, ticking: bool) -> None:
+    """Also while the window's clock ticks, when a banner whose time is up goes with the
+    next tick: dismissing the banner it waits for takes it along at once."""
+    from PySide6.QtWidgets import QToolButton, QWidget
 
+    from supervisor_desk.views.clock import screen_clock
     from supervisor_desk.views.notifications import Alert
 
-    area = NotificationArea(timeout_ms=300)
-    qtbot.addWidget(area)
-    area.show()
-    area.show_alert(Alert("rule", "Negative sentiment", "Bob", "s2", 1, group="negative"))
-    qtbot.wait(200)
-    area.show_alert(Alert("rule", "Customer complains", "Ann", "s1", 1, group="complaint"))
-    qtbot.wait(150)  # the first one's time is up; it waits for the second
-    assert [a.group for a in area.banners()] == ["complaint", "negative"]
-    top = next(w for w in area.findChildren(QToolButton) if w.toolTip() == "Dismiss"
-               and w.parentWidget().alert.group == "complaint")
-    top.click()
-    assert area.banners() == [] and area.isHidden()
+    clock = screen_clock()
+    ticker = QWidget()  # something on screen that ticks (the table's durations)
+    qtbot.addWidget(ticker)
+    if ticking:
+        ticker.show()
+        qtbot.waitExposed(ticker)
+        clock.subscribe(ticker, lambda: None)
+    try:
+        area = NotificationArea(timeout_ms=300)
+        qtbot.addWidget(area)
+        area.show()
+        area.show_alert(Alert("rule", "Negative sentiment", "Bob", "s2", 1, group="negative"))
+        qtbot.wait(200)
+        area.show_alert(Alert("rule", "Customer complains", "Ann", "s1", 1, group="complaint"))
+        qtbot.wait(150)  # the first one's time is up; it waits for the second
+        assert [a.group for a in area.banners()] == ["complaint", "negative"]
+        top = next(w for w in area.findChildren(QToolButton) if w.toolTip() == "Dismiss"
+                   and w.parentWidget().alert.group == "complaint")
+        top.click()
+        assert area.banners() == [] and area.isHidden()
+    finally:
+        clock.unsubscribe(ticker)
 
 
 def test_a_banners_new_words_paint_nothing_beneath_the_area_and_look_the_same(

@@ -271,13 +271,13 @@ class _Banner(QFrame):
         self._arm()
 
     def _on_expiry_timeout(self) -> None:
-        # Its time is up: it goes with the next tick's paint (within a second), not in a
-        # paint and a flush to the screen of its own.
+        # Its time is up now (a banner dismissed meanwhile takes it along), and it goes with
+        # the next tick's paint (within a second), not in a paint and a flush of its own.
+        self.timed_out_already = True
         if not screen_clock().before_next_tick(self._expire, self, within_ms=WITHIN_A_TICK_MS):
             self._expire()
 
     def _expire(self) -> None:
-        self.timed_out_already = True
         self.timed_out.emit()
 
     def _arm(self) -> None:
